@@ -1,0 +1,80 @@
+import { and, eq, gt } from "drizzle-orm";
+import { hashPassword, hashToken, newId, newToken, verifyPassword } from "../crypto.ts";
+import { ApiError } from "../errors.ts";
+import type { AccountsDb } from "./db.ts";
+import { apiTokens, clusters, memberships, users } from "./schema.ts";
+
+/** API tokens issued at signup and login live this long (DC/OS: 5 days; CLIs here are used longer). */
+export const API_TOKEN_TTL_MS = 30 * 24 * 3600 * 1000;
+
+export interface User {
+  id: string;
+  email: string;
+}
+
+export interface ClusterSummary {
+  id: string;
+  name: string;
+  role: "owner" | "member";
+  createdAt: string;
+}
+
+/**
+ * Creates a user with a first cluster and an API token, all in one D1 batch (a transaction):
+ * either the whole account exists afterwards, or none of it.
+ */
+export async function signUp(db: AccountsDb, email: string, password: string, clusterName = "default") {
+  const existing = await db.select({ id: users.id }).from(users).where(eq(users.email, email)).get();
+  if (existing) throw new ApiError("conflict", `An account with email '${email}' already exists.`);
+  const user: User = { id: newId(), email };
+  const cluster = { id: newId(), name: clusterName };
+  const token = newToken("user");
+  const tokenHash = await hashToken(token);
+  try {
+    await db.batch([
+      db.insert(users).values({ ...user, passwordHash: await hashPassword(password) }),
+      db.insert(clusters).values({ ...cluster, ownerId: user.id }),
+      db.insert(memberships).values({ clusterId: cluster.id, userId: user.id, role: "owner" }),
+      db.insert(apiTokens).values({ id: newId(), userId: user.id, tokenHash, expiresAt: Date.now() + API_TOKEN_TTL_MS }),
+    ]);
+  } catch (err) {
+    // Two signups for one email racing: the unique index decides.
+    if (String(err).includes("UNIQUE")) throw new ApiError("conflict", `An account with email '${email}' already exists.`);
+    throw err;
+  }
+  return { user, token, cluster };
+}
+
+/** Checks a password and issues a new token; `undefined` when the email or password is wrong. */
+export async function logIn(db: AccountsDb, email: string, password: string) {
+  const row = await db.select().from(users).where(eq(users.email, email)).get();
+  // Verify against a dummy hash for unknown emails too, so timing does not reveal which emails exist.
+  const ok = await verifyPassword(password, row?.passwordHash ?? DUMMY_HASH);
+  if (!row || !ok) return undefined;
+  const token = await issueApiToken(db, row.id);
+  return { user: { id: row.id, email: row.email } satisfies User, token };
+}
+
+const DUMMY_HASH = "pbkdf2-sha256$100000$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
+export async function issueApiToken(db: AccountsDb, userId: string): Promise<string> {
+  const token = newToken("user");
+  await db.insert(apiTokens).values({ id: newId(), userId, tokenHash: await hashToken(token), expiresAt: Date.now() + API_TOKEN_TTL_MS });
+  return token;
+}
+
+/** The user behind an API token, if the token exists and has not expired. */
+export async function userForToken(db: AccountsDb, token: string): Promise<(User & { tokenHash: string }) | undefined> {
+  const tokenHash = await hashToken(token);
+  const row = await db
+    .select({ id: users.id, email: users.email })
+    .from(apiTokens)
+    .innerJoin(users, eq(users.id, apiTokens.userId))
+    .where(and(eq(apiTokens.tokenHash, tokenHash), gt(apiTokens.expiresAt, Date.now())))
+    .get();
+  return row ? { ...row, tokenHash } : undefined;
+}
+
+export async function revokeApiToken(db: AccountsDb, tokenHash: string): Promise<void> {
+  await db.delete(apiTokens).where(eq(apiTokens.tokenHash, tokenHash));
+}

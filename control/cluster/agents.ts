@@ -1,0 +1,159 @@
+import { and, asc, eq } from "drizzle-orm";
+import type { Attributes, Register, Resources } from "../../protocol/index.ts";
+import type { ClusterDb } from "./db.ts";
+import { ensureMeta, increment } from "./meta.ts";
+import { agents } from "./schema.ts";
+
+/** The agent registry: who the agents are, what they offer, and whether they are reachable. */
+
+export type AgentState = "active" | "disconnected" | "unreachable";
+
+/** An agent as the rest of the control plane sees it (times in ms since the epoch). */
+export interface AgentRecord {
+  id: string;
+  hostname: string;
+  ip: string;
+  resources: Resources;
+  attributes: Attributes;
+  version: string;
+  state: AgentState;
+  registeredAt: number;
+  reregisteredAt: number | null;
+  disconnectedAt: number | null;
+  unreachableAt: number | null;
+}
+
+type Row = typeof agents.$inferSelect;
+
+function toRecord(row: Row): AgentRecord {
+  return {
+    id: row.id,
+    hostname: row.hostname,
+    ip: row.ip,
+    resources: row.resources as Resources,
+    attributes: row.attributes as Attributes,
+    version: row.version,
+    state: row.state,
+    registeredAt: row.registeredAt,
+    reregisteredAt: row.reregisteredAt,
+    disconnectedAt: row.disconnectedAt,
+    unreachableAt: row.unreachableAt,
+  };
+}
+
+/** Agent ids follow Mesos: `<master id>-S<n>`, so the tail (`S3`) is short and unique in the cluster. */
+export function nextAgentId(db: ClusterDb): string {
+  const masterId = ensureMeta(db, "master_id", () => crypto.randomUUID());
+  const n = increment(db, "seq:agent") - 1;
+  return `${masterId}-S${n}`;
+}
+
+type Description = Pick<Register, "hostname" | "ip" | "resources" | "attributes" | "version">;
+
+const described = (d: Description) => ({
+  hostname: d.hostname,
+  ip: d.ip,
+  resources: d.resources,
+  attributes: d.attributes,
+  version: d.version,
+});
+
+/** Stores a newly joined agent, active on the given session. */
+export function createAgent(
+  db: ClusterDb,
+  input: { id: string; credentialHash: string; joinTokenId: string | null; sessionId: string; now: number; description: Description },
+): AgentRecord {
+  const row = db
+    .insert(agents)
+    .values({
+      id: input.id,
+      ...described(input.description),
+      credentialHash: input.credentialHash,
+      joinTokenId: input.joinTokenId,
+      state: "active",
+      registeredAt: input.now,
+      sessionId: input.sessionId,
+    })
+    .returning()
+    .get();
+  increment(db, "counter:slave_registrations");
+  return toRecord(row);
+}
+
+/** Re-attaches a known agent on a new session, taking its latest description. */
+export function reattachAgent(db: ClusterDb, id: string, sessionId: string, now: number, description: Description): AgentRecord | undefined {
+  const row = db
+    .update(agents)
+    .set({ ...described(description), state: "active", reregisteredAt: now, disconnectedAt: null, unreachableAt: null, sessionId })
+    .where(eq(agents.id, id))
+    .returning()
+    .get();
+  if (row) increment(db, "counter:slave_reregistrations");
+  return row ? toRecord(row) : undefined;
+}
+
+export function agentIdForCredential(db: ClusterDb, credentialHash: string): string | undefined {
+  return db.select({ id: agents.id }).from(agents).where(eq(agents.credentialHash, credentialHash)).get()?.id;
+}
+
+export function getAgent(db: ClusterDb, id: string): AgentRecord | undefined {
+  const row = db.select().from(agents).where(eq(agents.id, id)).get();
+  return row ? toRecord(row) : undefined;
+}
+
+/** The session currently speaking for the agent, if any. */
+export function agentSession(db: ClusterDb, id: string): string | null | undefined {
+  return db.select({ sessionId: agents.sessionId }).from(agents).where(eq(agents.id, id)).get()?.sessionId;
+}
+
+export function listAgents(db: ClusterDb): AgentRecord[] {
+  return db.select().from(agents).orderBy(asc(agents.registeredAt)).all().map(toRecord);
+}
+
+export function updateAgentResources(db: ClusterDb, id: string, resources: Resources, attributes?: Attributes): void {
+  db.update(agents)
+    .set(attributes ? { resources, attributes } : { resources })
+    .where(eq(agents.id, id))
+    .run();
+}
+
+/**
+ * Marks the agent disconnected when the closed session is the one speaking for it. A close
+ * of an older, replaced session changes nothing. Returns whether the state changed.
+ */
+export function markDisconnected(db: ClusterDb, id: string, sessionId: string, now: number): boolean {
+  const row = db
+    .update(agents)
+    .set({ state: "disconnected", disconnectedAt: now, sessionId: null })
+    .where(and(eq(agents.id, id), eq(agents.sessionId, sessionId), eq(agents.state, "active")))
+    .returning({ id: agents.id })
+    .get();
+  return row !== undefined;
+}
+
+export function markUnreachable(db: ClusterDb, id: string, now: number): void {
+  const row = db
+    .update(agents)
+    .set({ state: "unreachable", unreachableAt: now, sessionId: null })
+    .where(eq(agents.id, id))
+    .returning({ id: agents.id })
+    .get();
+  if (row) increment(db, "counter:slave_unreachable_completed");
+}
+
+/** Agents whose socket is closed but who are still within the timeout. */
+export function disconnectedAgents(db: ClusterDb): { id: string; disconnectedAt: number }[] {
+  return db
+    .select({ id: agents.id, disconnectedAt: agents.disconnectedAt })
+    .from(agents)
+    .where(eq(agents.state, "disconnected"))
+    .all()
+    .map((r) => ({ id: r.id, disconnectedAt: r.disconnectedAt ?? 0 }));
+}
+
+/** Forgets an agent: its credential stops working. Returns whether it existed. */
+export function deleteAgent(db: ClusterDb, id: string): boolean {
+  const row = db.delete(agents).where(eq(agents.id, id)).returning({ id: agents.id }).get();
+  if (row) increment(db, "counter:slave_removals");
+  return row !== undefined;
+}

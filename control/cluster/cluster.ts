@@ -1,0 +1,207 @@
+import { DurableObject } from "cloudflare:workers";
+import { AgentMessage, CloseCode, parseFrame, PING, PONG, PROTOCOL_VERSION, type Register } from "../../protocol/index.ts";
+import { hashToken, newToken } from "../crypto.ts";
+import {
+  agentIdForCredential,
+  createAgent,
+  deleteAgent,
+  getAgent,
+  listAgents,
+  markDisconnected,
+  nextAgentId,
+  reattachAgent,
+  updateAgentResources,
+  type AgentRecord,
+} from "./agents.ts";
+import { openClusterDb, type ClusterDb } from "./db.ts";
+import { LIVENESS_TIMER, livenessDueBy, sweepLiveness } from "./liveness.ts";
+import { counters, ensureMeta, increment } from "./meta.ts";
+import { attachmentOf, closeQuietly, frameText, rejectUpgrade, send, sendError, type Attachment } from "./sessions.ts";
+import { armAlarm, takeDue } from "./timers.ts";
+
+/** Headers the Worker sets on the upgrade it forwards; never taken from the client. */
+export const JOIN_TOKEN_HEADER = "x-dcx-join-token-id";
+export const CREDENTIAL_HEADER = "x-dcx-agent-credential";
+
+/** What the Worker needs to render Mesos-style state. */
+export interface ClusterSnapshot {
+  masterId: string;
+  createdAt: number;
+  agents: AgentRecord[];
+  counters: Record<string, number>;
+}
+
+/**
+ * One cluster's coordinator: the single writer for its agents (and, later, its tasks). A thin
+ * shell: capability modules own the tables; this class wires events and RPC to them.
+ */
+export class Cluster extends DurableObject<Env> {
+  private db!: ClusterDb;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    ctx.blockConcurrencyWhile(async () => {
+      this.db = await openClusterDb(ctx.storage);
+      ensureMeta(this.db, "master_id", () => crypto.randomUUID());
+      ensureMeta(this.db, "created_at", () => String(Date.now()));
+    });
+    // Heartbeats are answered by the runtime without waking the object.
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
+  }
+
+  private get timeoutMs(): number {
+    return Number(this.env.AGENT_TIMEOUT_MS) || 75_000;
+  }
+
+  private get pingIntervalMs(): number {
+    return Number(this.env.AGENT_PING_INTERVAL_MS) || 15_000;
+  }
+
+  /** The WebSocket upgrade of an agent, already authenticated by the Worker (join token) or checked here (credential). */
+  override async fetch(request: Request): Promise<Response> {
+    if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") return new Response("expected a WebSocket upgrade", { status: 426 });
+    const att: Attachment = { sessionId: crypto.randomUUID(), connectedAt: Date.now() };
+    const credential = request.headers.get(CREDENTIAL_HEADER);
+    const joinTokenId = request.headers.get(JOIN_TOKEN_HEADER);
+    if (credential) {
+      const agentId = agentIdForCredential(this.db, await hashToken(credential));
+      if (!agentId) return rejectUpgrade("agent credential is not valid: the agent may have been removed");
+      att.agentId = agentId;
+    } else if (joinTokenId) {
+      att.joinTokenId = joinTokenId;
+    } else {
+      return rejectUpgrade("missing credential");
+    }
+    const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+    this.ctx.acceptWebSocket(server);
+    server.serializeAttachment(att);
+    // A session that never registers is closed by the liveness sweep.
+    livenessDueBy(this.db, att.connectedAt + this.timeoutMs);
+    await armAlarm(this.db, this.ctx.storage);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const frame = frameText(message);
+    if ("error" in frame) return this.invalidFrame(ws, frame.error);
+    const parsed = parseFrame(AgentMessage, frame.text);
+    if (!parsed.ok) return this.invalidFrame(ws, parsed.message, parsed.details);
+    const msg = parsed.value;
+    const att = attachmentOf(ws);
+    if (msg.type === "register") return this.register(ws, att, msg);
+    if (!att.agentId) return this.invalidFrame(ws, `'${msg.type}' before 'register': register first`);
+    if (msg.type === "resources") {
+      updateAgentResources(this.db, att.agentId, msg.resources, msg.attributes);
+      return;
+    }
+    // Status updates belong to the task lifecycle, which this master does not run yet; they
+    // are refused (not acked) so the agent keeps them in its outbox.
+    sendError(ws, "status updates are not accepted: this master runs no tasks yet");
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    const att = attachmentOf(ws);
+    closeQuietly(ws, code === 1005 || code === 1006 ? CloseCode.NORMAL : code, reason);
+    if (!att.agentId) return;
+    const now = Date.now();
+    if (markDisconnected(this.db, att.agentId, att.sessionId, now)) {
+      livenessDueBy(this.db, now + this.timeoutMs);
+      await armAlarm(this.db, this.ctx.storage);
+    }
+  }
+
+  override async webSocketError(ws: WebSocket): Promise<void> {
+    await this.webSocketClose(ws, 1006, "error");
+  }
+
+  override async alarm(): Promise<void> {
+    const now = Date.now();
+    const due = takeDue(this.db, now);
+    if (due.includes(LIVENESS_TIMER)) {
+      const heartbeat = (ws: WebSocket) => this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0;
+      sweepLiveness(this.db, this.ctx.getWebSockets(), heartbeat, now, this.timeoutMs);
+    }
+    await armAlarm(this.db, this.ctx.storage);
+  }
+
+  /** RPC: every agent of the cluster. */
+  agents(): AgentRecord[] {
+    return listAgents(this.db);
+  }
+
+  /** RPC: one agent, or undefined. */
+  agent(id: string): AgentRecord | undefined {
+    return getAgent(this.db, id);
+  }
+
+  /** RPC: what `/master/state` and `/metrics/snapshot` are rendered from. */
+  snapshot(): ClusterSnapshot {
+    return {
+      masterId: ensureMeta(this.db, "master_id", () => crypto.randomUUID()),
+      createdAt: Number(ensureMeta(this.db, "created_at", () => String(Date.now()))),
+      agents: listAgents(this.db),
+      counters: counters(this.db, "counter:"),
+    };
+  }
+
+  /** RPC: removes an agent; its credential stops working and its socket is closed. */
+  removeAgent(id: string): boolean {
+    const existed = deleteAgent(this.db, id);
+    for (const ws of this.sessionsOf((att) => att.agentId === id)) closeQuietly(ws, CloseCode.REMOVED, "agent removed from the cluster");
+    return existed;
+  }
+
+  /** RPC: a revoked join token admits nobody more, including sessions that have not registered yet. */
+  joinTokenRevoked(tokenId: string): number {
+    const pending = this.sessionsOf((att) => att.agentId === undefined && att.joinTokenId === tokenId);
+    for (const ws of pending) closeQuietly(ws, CloseCode.POLICY, "join token revoked");
+    return pending.length;
+  }
+
+  private sessionsOf(match: (att: Attachment) => boolean): WebSocket[] {
+    return this.ctx.getWebSockets().filter((ws) => match(attachmentOf(ws)));
+  }
+
+  private invalidFrame(ws: WebSocket, message: string, details?: Parameters<typeof sendError>[2]): void {
+    increment(this.db, "counter:dropped_messages");
+    console.warn(JSON.stringify({ event: "agent_frame_invalid", agentId: attachmentOf(ws).agentId, message }));
+    sendError(ws, message, details);
+  }
+
+  /**
+   * A register either joins a new agent (join-token session) or re-attaches a known one
+   * (credential session). The registry is written before `registered` goes out, so an agent
+   * never holds a credential the master has not stored.
+   */
+  private async register(ws: WebSocket, att: Attachment, msg: Register): Promise<void> {
+    if (msg.protocol !== PROTOCOL_VERSION) return sendError(ws, `unsupported protocol ${msg.protocol}`);
+    const now = Date.now();
+    if (att.agentId && msg.agentId !== undefined && msg.agentId !== att.agentId) {
+      return sendError(ws, `agentId '${msg.agentId}' does not match this credential's agent`);
+    }
+    let credential: string | undefined;
+    if (att.agentId) {
+      if (!reattachAgent(this.db, att.agentId, att.sessionId, now, msg)) {
+        closeQuietly(ws, CloseCode.POLICY, "agent credential is not valid: the agent may have been removed");
+        return;
+      }
+    } else {
+      credential = newToken("agent");
+      const credentialHash = await hashToken(credential);
+      // Re-read after the await: a second register on this session may have joined meanwhile.
+      const current = attachmentOf(ws);
+      if (current.agentId) return sendError(ws, "this session has already registered");
+      const id = nextAgentId(this.db);
+      createAgent(this.db, { id, credentialHash, joinTokenId: att.joinTokenId ?? null, sessionId: att.sessionId, now, description: msg });
+      att.agentId = id;
+      ws.serializeAttachment(att);
+    }
+    const agentId = att.agentId;
+    for (const other of this.sessionsOf((a) => a.agentId === agentId && a.sessionId !== att.sessionId)) {
+      closeQuietly(other, CloseCode.REPLACED, "replaced by a newer session of this agent");
+    }
+    livenessDueBy(this.db, now + this.timeoutMs);
+    await armAlarm(this.db, this.ctx.storage);
+    send(ws, { type: "registered", agentId, pingIntervalMs: this.pingIntervalMs, ...(credential ? { credential } : {}) });
+  }
+}

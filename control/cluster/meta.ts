@@ -1,0 +1,34 @@
+import { eq, sql } from "drizzle-orm";
+import type { ClusterDb } from "./db.ts";
+import { meta } from "./schema.ts";
+
+/** Small key/value facts and counters of the cluster, owned by this module. */
+
+export function getMeta(db: ClusterDb, key: string): string | undefined {
+  return db.select().from(meta).where(eq(meta.key, key)).get()?.value;
+}
+
+/** Returns the stored value, storing `make()` first if there is none. */
+export function ensureMeta(db: ClusterDb, key: string, make: () => string): string {
+  const existing = getMeta(db, key);
+  if (existing !== undefined) return existing;
+  const value = make();
+  db.insert(meta).values({ key, value }).run();
+  return value;
+}
+
+/** Adds to a counter and returns its new value. */
+export function increment(db: ClusterDb, key: string, by = 1): number {
+  const row = db
+    .insert(meta)
+    .values({ key, value: String(by) })
+    .onConflictDoUpdate({ target: meta.key, set: { value: sql`CAST(${meta.value} AS INTEGER) + ${by}` } })
+    .returning()
+    .get();
+  return Number(row.value);
+}
+
+export function counters(db: ClusterDb, prefix: string): Record<string, number> {
+  const rows = db.select().from(meta).where(sql`${meta.key} LIKE ${prefix + "%"}`).all();
+  return Object.fromEntries(rows.map((r) => [r.key.slice(prefix.length), Number(r.value)]));
+}

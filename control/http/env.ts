@@ -1,0 +1,15 @@
+import type { AccountsDb } from "../accounts/db.ts";
+import type { ClusterSummary, User } from "../accounts/users.ts";
+
+/** What every route of the Worker sees: its bindings and the values middleware resolved. */
+export interface AppEnv {
+  Bindings: Env;
+  Variables: {
+    db: AccountsDb;
+    user: User;
+    /** Hash of the API token that authenticated this request (for logout). */
+    tokenHash: string;
+    /** Set on cluster-scoped routes once membership is checked. */
+    cluster: ClusterSummary;
+  };
+}

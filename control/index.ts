@@ -1,0 +1,43 @@
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { agentConnectRoutes, agentRoutes } from "./api/agents.ts";
+import { authRoutes } from "./api/auth.ts";
+import { clusterRoutes } from "./api/clusters.ts";
+import { DCX_VERSION, masterRoutes } from "./api/master.ts";
+import { ApiError, renderError } from "./errors.ts";
+import type { AppEnv } from "./http/env.ts";
+import { requireMember, requireUser, withDb } from "./http/middleware.ts";
+
+/** Request bodies above this are refused with 413 before they are read. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+/** Everything under `/c/:cluster` that a member of the cluster may call. */
+const clusterScoped = new Hono<AppEnv>()
+  .use(requireUser, requireMember)
+  .route("/agents", agentRoutes)
+  .route("/", masterRoutes);
+
+const app = new Hono<AppEnv>()
+  .use(withDb)
+  .use(
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw new ApiError("payload_too_large", `Request body is larger than ${MAX_BODY_BYTES} bytes.`);
+      },
+    }),
+  )
+  .get("/health", (c) => c.json({ healthy: true, version: DCX_VERSION }))
+  .route("/auth", authRoutes)
+  .route("/clusters", clusterRoutes)
+  // Agents authenticate with join tokens or credentials, not user tokens: mounted before the member check.
+  .route("/c/:cluster/agent", agentConnectRoutes)
+  .route("/c/:cluster", clusterScoped)
+  .notFound((c) => renderError(new ApiError("not_found", `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`), c))
+  .onError(renderError);
+
+/** The app's type, for typed `hc` clients (CLI, UI). */
+export type AppType = typeof app;
+
+export default app;
+export { Cluster } from "./cluster/cluster.ts";

@@ -1,0 +1,3 @@
+export * from "./messages.ts";
+export * from "./resources.ts";
+export * from "./task-state.ts";

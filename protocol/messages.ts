@@ -1,0 +1,147 @@
+import { z } from "zod";
+import { Attributes, Resources } from "./resources.ts";
+import { TaskState } from "./task-state.ts";
+
+/**
+ * The agent <-> master wire contract. Every frame is one JSON text message with a `type`;
+ * the only exceptions are the heartbeat text frames `ping` and `pong`, which the Cluster
+ * Durable Object answers through its WebSocket auto-response without waking up.
+ */
+export const PROTOCOL_VERSION = 1;
+
+/** The heartbeat frames; they are plain text, never JSON. */
+export const PING = "ping";
+export const PONG = "pong";
+
+/** Largest frame either side accepts; a larger one is answered with an `error` frame. */
+export const MAX_FRAME_BYTES = 1024 * 1024;
+
+/** WebSocket close codes used by the master. */
+export const CloseCode = {
+  /** Normal close (agent shutdown, or agent removed by an operator). */
+  NORMAL: 1000,
+  /** The credential was missing, unknown, expired or revoked. Do not retry with it. */
+  POLICY: 1008,
+  /** Another session of the same agent took over. */
+  REPLACED: 4000,
+  /** The agent missed heartbeats for longer than the timeout. */
+  TIMEOUT: 4001,
+  /** The agent was removed from the cluster. */
+  REMOVED: 4002,
+} as const;
+
+const Hostname = z.string().min(1).max(253).regex(/^[A-Za-z0-9._-]+$/, "hostname uses letters, digits, . _ -");
+const Ip = z.union([z.ipv4(), z.ipv6()]);
+
+export const TaskReport = z.strictObject({ taskId: z.string().min(1).max(512), state: TaskState });
+
+export const Register = z.strictObject({
+  type: z.literal("register"),
+  protocol: z.literal(PROTOCOL_VERSION),
+  agentId: z.string().min(1).max(128).optional(),
+  hostname: Hostname,
+  ip: Ip,
+  resources: Resources,
+  attributes: Attributes.default({}),
+  version: z.string().min(1).max(64),
+  tasks: z.array(TaskReport).max(100_000).default([]),
+});
+
+export const StatusUpdate = z.strictObject({
+  updateId: z.string().min(1).max(128),
+  taskId: z.string().min(1).max(512),
+  state: TaskState,
+  message: z.string().max(4096).optional(),
+  healthy: z.boolean().optional(),
+  timestamp: z.number().nonnegative(),
+});
+
+export const Status = z.strictObject({
+  type: z.literal("status"),
+  updates: z.array(StatusUpdate).min(1).max(10_000),
+});
+
+export const ResourcesChanged = z.strictObject({
+  type: z.literal("resources"),
+  resources: Resources,
+  attributes: Attributes.optional(),
+});
+
+/** Every frame an agent may send. */
+export const AgentMessage = z.discriminatedUnion("type", [Register, Status, ResourcesChanged]);
+export type AgentMessage = z.infer<typeof AgentMessage>;
+export type Register = z.infer<typeof Register>;
+export type StatusUpdate = z.infer<typeof StatusUpdate>;
+
+export const Registered = z.strictObject({
+  type: z.literal("registered"),
+  agentId: z.string(),
+  /** Sent only on a first registration with a join token; the agent must keep it. */
+  credential: z.string().optional(),
+  pingIntervalMs: z.number().int().positive(),
+});
+
+export const TaskLaunch = z.strictObject({
+  taskId: z.string(),
+  name: z.string(),
+  command: z.record(z.string(), z.unknown()),
+  resources: Resources,
+  env: z.record(z.string(), z.string()).default({}),
+});
+
+export const Launch = z.strictObject({ type: z.literal("launch"), tasks: z.array(TaskLaunch) });
+export const Kill = z.strictObject({
+  type: z.literal("kill"),
+  taskIds: z.array(z.string()),
+  gracePeriodMs: z.number().int().nonnegative(),
+});
+export const Ack = z.strictObject({ type: z.literal("ack"), updateIds: z.array(z.string()) });
+export const Reconcile = z.strictObject({ type: z.literal("reconcile"), taskIds: z.array(z.string()) });
+export const ErrorFrame = z.strictObject({
+  type: z.literal("error"),
+  message: z.string(),
+  details: z.array(z.unknown()).optional(),
+});
+
+/** Every frame the master may send. */
+export const MasterMessage = z.discriminatedUnion("type", [Registered, Launch, Kill, Ack, Reconcile, ErrorFrame]);
+export type MasterMessage = z.infer<typeof MasterMessage>;
+export type Registered = z.infer<typeof Registered>;
+export type ErrorFrame = z.infer<typeof ErrorFrame>;
+
+/** One problem in a frame, with a JSON-pointer-like path to the field. */
+export interface FieldError {
+  path: string;
+  errors: string[];
+}
+
+/** Turns zod issues into Marathon-style `[{path, errors}]`, one entry per field. */
+export function fieldErrors(error: z.ZodError): FieldError[] {
+  const byPath = new Map<string, string[]>();
+  for (const issue of error.issues) {
+    const path = "/" + issue.path.map(String).join("/");
+    byPath.set(path, [...(byPath.get(path) ?? []), issue.message]);
+  }
+  return [...byPath].map(([path, errors]) => ({ path, errors }));
+}
+
+export type ParseResult<T> = { ok: true; value: T } | { ok: false; message: string; details?: FieldError[] };
+
+/** Decodes and validates one text frame from either side. Never throws. */
+export function parseFrame<T>(schema: z.ZodType<T>, data: string): ParseResult<T> {
+  if (data.length > MAX_FRAME_BYTES) return { ok: false, message: `frame too large: ${data.length} bytes, limit ${MAX_FRAME_BYTES}` };
+  let json: unknown;
+  try {
+    json = JSON.parse(data);
+  } catch {
+    return { ok: false, message: "frame is not valid JSON" };
+  }
+  const parsed = schema.safeParse(json);
+  if (parsed.success) return { ok: true, value: parsed.data };
+  const details = fieldErrors(parsed.error);
+  const type = typeof json === "object" && json !== null && "type" in json ? json.type : undefined;
+  if (typeof type === "string" && details.some((d) => d.path === "/type")) {
+    return { ok: false, message: `unknown message type '${type.slice(0, 64)}'`, details };
+  }
+  return { ok: false, message: "frame does not match the protocol", details };
+}

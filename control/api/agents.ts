@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { audit } from "../accounts/audit.ts";
 import { resolveSecret } from "../accounts/cluster-secrets.ts";
 import { clusters } from "../accounts/schema.ts";
 import { CREDENTIAL_HEADER, JOIN_TOKEN_HEADER } from "../cluster/cluster.ts";
@@ -49,6 +50,7 @@ export const agentRoutes = new Hono<AppEnv>()
   .delete("/:agentId", async (c) => {
     const removed = await clusterStub(c.env, c.get("cluster").id).removeAgent(c.req.param("agentId"));
     if (!removed) throw notFound(`Agent '${c.req.param("agentId")}' does not exist.`);
+    await audit(c.get("db"), { clusterId: c.get("cluster").id, userId: c.get("user").id, action: "agent.remove", target: c.req.param("agentId") });
     return c.body(null, 204);
   });
 

@@ -1,0 +1,135 @@
+import { exports } from "cloudflare:workers";
+import { expect } from "vitest";
+
+/** Calls the Worker in-process (through its real Hono app, D1 and Durable Objects). */
+export function call(path: string, init: RequestInit & { json?: unknown; token?: string } = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  if (init.token) headers.set("Authorization", `Bearer ${init.token}`);
+  let body = init.body;
+  if (init.json !== undefined) {
+    headers.set("Content-Type", "application/json");
+    body = JSON.stringify(init.json);
+  }
+  return exports.default.fetch(new Request(`http://dcx.test${path}`, { ...init, headers, body }));
+}
+
+let seq = 0;
+/** A fresh email per call, so tests do not depend on each other's accounts. */
+export function uniqueEmail(prefix = "user"): string {
+  return `${prefix}-${Date.now()}-${seq++}@example.com`;
+}
+
+export const PASSWORD = "correct horse battery staple";
+
+export interface Account {
+  user: { id: string; email: string };
+  token: string;
+  cluster: { id: string; name: string };
+}
+
+export async function signUp(email = uniqueEmail()): Promise<Account> {
+  const res = await call("/auth/signup", { method: "POST", json: { email, password: PASSWORD } });
+  expect(res.status).toBe(201);
+  return res.json();
+}
+
+export async function joinToken(account: Account, body: Record<string, unknown> = {}): Promise<{ id: string; token: string }> {
+  const res = await call(`/clusters/${account.cluster.id}/agent-tokens`, { method: "POST", token: account.token, json: body });
+  expect(res.status).toBe(201);
+  return res.json();
+}
+
+/** Asserts a Marathon-style 422 that names the given field path. */
+export async function expectInvalid(res: Response, path: string): Promise<void> {
+  expect(res.status).toBe(422);
+  const body = (await res.json()) as { message: string; details: { path: string; errors: string[] }[] };
+  expect(body.details.map((d) => d.path)).toContain(path);
+}
+
+/** A WebSocket client of the agent endpoint, with a queue of received frames. */
+export class TestSocket {
+  readonly frames: string[] = [];
+  closed?: { code: number; reason: string };
+  private waiters: (() => void)[] = [];
+
+  constructor(readonly ws: WebSocket) {
+    ws.accept();
+    ws.addEventListener("message", (e) => {
+      this.frames.push(typeof e.data === "string" ? e.data : "<binary>");
+      this.wake();
+    });
+    ws.addEventListener("close", (e) => {
+      this.closed = { code: e.code, reason: e.reason };
+      this.wake();
+    });
+  }
+
+  static async open(clusterId: string, credential: string | undefined): Promise<TestSocket> {
+    const headers: Record<string, string> = { Upgrade: "websocket" };
+    if (credential) headers.Authorization = `Bearer ${credential}`;
+    const res = await call(`/c/${clusterId}/agent/connect`, { headers });
+    expect(res.status).toBe(101);
+    if (!res.webSocket) throw new Error("no WebSocket in the upgrade response");
+    return new TestSocket(res.webSocket);
+  }
+
+  send(data: unknown): void {
+    this.ws.send(typeof data === "string" || data instanceof ArrayBuffer ? data : JSON.stringify(data));
+  }
+
+  /** The next frame, parsed when it is JSON. */
+  async next<T = Record<string, unknown>>(timeoutMs = 3000): Promise<T> {
+    await this.until(() => this.frames.length > 0, timeoutMs, "a frame");
+    const raw = this.frames.shift() as string;
+    try {
+      return JSON.parse(raw) as T;
+    } catch {
+      return raw as T;
+    }
+  }
+
+  async waitClosed(timeoutMs = 3000): Promise<{ code: number; reason: string }> {
+    await this.until(() => this.closed !== undefined, timeoutMs, "the socket to close");
+    return this.closed as { code: number; reason: string };
+  }
+
+  private wake(): void {
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  private async until(ready: () => boolean, timeoutMs: number, what: string): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!ready()) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting for ${what}`);
+      await new Promise<void>((resolve) => {
+        this.waiters.push(resolve);
+        setTimeout(resolve, left);
+      });
+    }
+  }
+}
+
+export function registerFrame(overrides: Record<string, unknown> = {}) {
+  return {
+    type: "register",
+    protocol: 1,
+    hostname: "node-1",
+    ip: "10.0.0.1",
+    resources: { cpus: 4, mem: 8192, disk: 100_000, gpus: 0, ports: [[31000, 32000]] },
+    attributes: { rack: "r1" },
+    version: "0.1.0",
+    tasks: [],
+    ...overrides,
+  };
+}
+
+/** Registers a new agent with a join token; returns its socket, id and credential. */
+export async function joinAgent(account: Account, overrides: Record<string, unknown> = {}) {
+  const { token } = await joinToken(account);
+  const socket = await TestSocket.open(account.cluster.id, token);
+  socket.send(registerFrame(overrides));
+  const registered = await socket.next<{ type: string; agentId: string; credential: string; pingIntervalMs: number }>();
+  expect(registered.type).toBe("registered");
+  return { socket, agentId: registered.agentId, credential: registered.credential, registered };
+}

@@ -6,10 +6,7 @@ import { clusterRoutes } from "./api/clusters.ts";
 import { DCX_VERSION, masterRoutes } from "./api/master.ts";
 import { ApiError, renderError } from "./errors.ts";
 import type { AppEnv } from "./http/env.ts";
-import { requireMember, requireUser, withDb } from "./http/middleware.ts";
-
-/** Request bodies above this are refused with 413 before they are read. */
-export const MAX_BODY_BYTES = 1024 * 1024;
+import { MAX_BODY_BYTES, requireMember, requireUser, withDb } from "./http/middleware.ts";
 
 /** Everything under `/c/:cluster` that a member of the cluster may call. */
 const clusterScoped = new Hono<AppEnv>()
@@ -35,6 +32,8 @@ const app = new Hono<AppEnv>()
   .route("/c/:cluster", clusterScoped)
   .notFound((c) => renderError(new ApiError("not_found", `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`), c))
   .onError(renderError);
+
+// Only handlers and Durable Object classes may be exported from the entry module.
 
 /** The app's type, for typed `hc` clients (CLI, UI). */
 export type AppType = typeof app;

@@ -13,25 +13,28 @@ export const PROTOCOL_VERSION = 1;
 export const PING = "ping";
 export const PONG = "pong";
 
-/** Largest frame either side accepts; a larger one is answered with an `error` frame. */
+/**
+ * Largest frame either side accepts, in UTF-16 code units (bytes, for the ASCII JSON agents
+ * send); a larger one is answered with an `error` frame.
+ */
 export const MAX_FRAME_BYTES = 1024 * 1024;
 
 /** WebSocket close codes used by the master. */
 export const CloseCode = {
-  /** Normal close (agent shutdown, or agent removed by an operator). */
+  /** Normal close (agent shutdown). */
   NORMAL: 1000,
   /** The credential was missing, unknown, expired or revoked. Do not retry with it. */
   POLICY: 1008,
   /** Another session of the same agent took over. */
   REPLACED: 4000,
-  /** The agent missed heartbeats for longer than the timeout. */
+  /** Heartbeats (or the first `register`) missing for longer than the timeout; either side may send it. */
   TIMEOUT: 4001,
   /** The agent was removed from the cluster. */
   REMOVED: 4002,
 } as const;
 
-const Hostname = z.string().min(1).max(253).regex(/^[A-Za-z0-9._-]+$/, "hostname uses letters, digits, . _ -");
-const Ip = z.union([z.ipv4(), z.ipv6()]);
+export const Hostname = z.string().min(1).max(253).regex(/^[A-Za-z0-9._-]+$/, "hostname uses letters, digits, . _ -");
+export const Ip = z.union([z.ipv4(), z.ipv6()]);
 
 export const TaskReport = z.strictObject({ taskId: z.string().min(1).max(512), state: TaskState });
 
@@ -67,17 +70,23 @@ export const ResourcesChanged = z.strictObject({
   attributes: Attributes.optional(),
 });
 
-/** Every frame an agent may send. */
-export const AgentMessage = z.discriminatedUnion("type", [Register, Status, ResourcesChanged]);
+export const ErrorFrame = z.strictObject({
+  type: z.literal("error"),
+  message: z.string(),
+  details: z.array(z.unknown()).optional(),
+});
+
+/** Every frame an agent may send; `error` answers a master frame the agent could not use. */
+export const AgentMessage = z.discriminatedUnion("type", [Register, Status, ResourcesChanged, ErrorFrame]);
 export type AgentMessage = z.infer<typeof AgentMessage>;
 export type Register = z.infer<typeof Register>;
 export type StatusUpdate = z.infer<typeof StatusUpdate>;
 
 export const Registered = z.strictObject({
   type: z.literal("registered"),
-  agentId: z.string(),
+  agentId: z.string().min(1),
   /** Sent only on a first registration with a join token; the agent must keep it. */
-  credential: z.string().optional(),
+  credential: z.string().min(1).optional(),
   pingIntervalMs: z.number().int().positive(),
 });
 
@@ -97,11 +106,6 @@ export const Kill = z.strictObject({
 });
 export const Ack = z.strictObject({ type: z.literal("ack"), updateIds: z.array(z.string()) });
 export const Reconcile = z.strictObject({ type: z.literal("reconcile"), taskIds: z.array(z.string()) });
-export const ErrorFrame = z.strictObject({
-  type: z.literal("error"),
-  message: z.string(),
-  details: z.array(z.unknown()).optional(),
-});
 
 /** Every frame the master may send. */
 export const MasterMessage = z.discriminatedUnion("type", [Registered, Launch, Kill, Ack, Reconcile, ErrorFrame]);

@@ -89,6 +89,11 @@ export class Cluster extends DurableObject<Env> {
     const msg = parsed.value;
     const att = attachmentOf(ws);
     if (msg.type === "register") return this.register(ws, att, msg);
+    if (msg.type === "error") {
+      // The agent could not use a frame of ours: log it; answering would risk an error loop.
+      console.warn(JSON.stringify({ event: "agent_reported_error", agentId: att.agentId, message: msg.message }));
+      return;
+    }
     if (!att.agentId) return this.invalidFrame(ws, `'${msg.type}' before 'register': register first`);
     if (msg.type === "resources") {
       updateAgentResources(this.db, att.agentId, msg.resources, msg.attributes);

@@ -42,6 +42,9 @@ export const requireMember = createMiddleware<AppEnv>(async (c, next) => {
   await next();
 });
 
+/** Request bodies above this are refused with 413 before they are read. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
 const JSON_TYPE = /^application\/([\w.-]+\+)?json$/i;
 
 /**

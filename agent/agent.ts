@@ -1,0 +1,209 @@
+import packageJson from "../package.json" with { type: "json" };
+import { CloseCode, PROTOCOL_VERSION, Register } from "../protocol/index.ts";
+import type { Registered, Resources } from "../protocol/index.ts";
+import { Backoff } from "./backoff.ts";
+import { ConfigError } from "./config.ts";
+import type { AgentConfig } from "./config.ts";
+import { Connection, agentConnectUrl } from "./connection.ts";
+import { checkIdentityCluster, ensureWorkDir, identityPath, loadIdentity, saveIdentity } from "./identity.ts";
+import type { Identity } from "./identity.ts";
+import { createLogger, errorMessage } from "./log.ts";
+import type { Logger } from "./log.ts";
+import { detectAdvertiseIp, detectHostname, resolveResources } from "./resources.ts";
+import { createIdleTaskHost } from "./task-host.ts";
+import type { TaskHost } from "./task-host.ts";
+
+/** The agent's version, reported in `register`. */
+export const AGENT_VERSION: string = packageJson.version;
+
+/** Process exit codes (sysexits.h where one fits). */
+export const ExitCode = {
+  OK: 0,
+  /** Bad or missing options. */
+  USAGE: 2,
+  /** The identity could not be written to the work dir. */
+  IO_ERROR: 74,
+  /** The master refused this agent for good: credential rejected or agent removed. */
+  CONFIG: 78,
+} as const;
+
+/** How and why `run()` ended. */
+export interface AgentExit {
+  code: (typeof ExitCode)[keyof typeof ExitCode];
+  reason: string;
+}
+
+export interface AgentOptions {
+  log?: Logger;
+  /** Task drivers; until they exist, a host that runs nothing. */
+  tasks?: TaskHost;
+  /** Jitter source for the reconnect backoff. */
+  random?: () => number;
+  /** Limit on opening the socket and getting `registered` back. */
+  registerTimeoutMs?: number;
+}
+
+/** What the agent found out about itself before connecting. */
+interface Setup {
+  identity: Identity | undefined;
+  resources: Resources;
+  hostname: string;
+  ip: string;
+}
+
+/**
+ * A DCX agent: joins the cluster (or rejoins with its saved identity) and stays connected until
+ * stopped or refused. `bun agent/main.ts` and `dcx agent run` both drive this class.
+ */
+export class Agent {
+  private identity: Identity | undefined;
+  private readonly log: Logger;
+  private readonly tasks: TaskHost;
+  private readonly connection: Connection;
+  private stopping: Promise<void> | undefined;
+
+  private constructor(
+    private readonly config: AgentConfig,
+    private readonly setup: Setup,
+    options: AgentOptions,
+  ) {
+    this.identity = setup.identity;
+    this.log = options.log ?? createLogger();
+    this.tasks = options.tasks ?? createIdleTaskHost(this.log);
+    this.connection = new Connection({
+      url: agentConnectUrl(config.master, config.cluster),
+      bearer: () => this.identity?.credential ?? config.token ?? "",
+      register: () => this.registerFrame(),
+      onRegistered: (message) => this.onRegistered(message),
+      onCommand: (command) => this.tasks.handle(command),
+      backoff: new Backoff({ capMs: config.backoffMaxMs, random: options.random }),
+      log: this.log,
+      registerTimeoutMs: options.registerTimeoutMs,
+    });
+  }
+
+  /**
+   * Prepares an agent: creates the work dir, loads the identity, detects resources. Throws a
+   * ConfigError naming the flag to fix when the agent cannot start as configured.
+   */
+  static create(config: AgentConfig, options: AgentOptions = {}): Agent {
+    return new Agent(config, prepare(config), options);
+  }
+
+  /** The agent's id, once it has one. */
+  get agentId(): string | undefined {
+    return this.identity?.agentId;
+  }
+
+  /** Connects and stays connected; resolves when stopped or refused for good. */
+  async run(): Promise<AgentExit> {
+    this.logStart();
+    const end = await this.connection.run();
+    if (end.kind === "stopped") {
+      // Resolve only once stop() has closed the socket and logged, so a caller may exit at once.
+      await this.stopping;
+      return { code: ExitCode.OK, reason: "stopped" };
+    }
+    if (end.kind === "failed") {
+      this.log.error("identity_save_failed", { path: identityPath(this.config.workDir), error: end.error.message });
+      return { code: ExitCode.IO_ERROR, reason: end.error.message };
+    }
+    const reason = this.refusalMessage(end.code);
+    this.log.error(end.code === CloseCode.REMOVED ? "agent_removed" : "credential_rejected", { code: end.code, message: reason });
+    return { code: ExitCode.CONFIG, reason };
+  }
+
+  /** Stops reconnecting and closes the session with 1000; safe to call more than once. */
+  stop(signal?: string): Promise<void> {
+    this.stopping ??= this.connection.stop("agent shutting down").then(() => this.log.info("shutdown", { signal }));
+    return this.stopping;
+  }
+
+  private registerFrame(): Register {
+    return {
+      type: "register",
+      protocol: PROTOCOL_VERSION,
+      agentId: this.identity?.agentId,
+      hostname: this.setup.hostname,
+      ip: this.setup.ip,
+      resources: this.setup.resources,
+      attributes: this.config.attributes,
+      version: AGENT_VERSION,
+      tasks: this.tasks.reports(),
+    };
+  }
+
+  /** Keeps a newly issued credential; the session waits for this before it counts as up. */
+  private onRegistered(message: Registered): void {
+    if (message.credential !== undefined) {
+      const identity = { agentId: message.agentId, credential: message.credential, cluster: this.config.cluster, master: this.config.master };
+      saveIdentity(this.config.workDir, identity);
+      this.identity = identity;
+      this.log.info("identity_saved", { agentId: message.agentId, path: identityPath(this.config.workDir) });
+    } else if (this.identity === undefined) {
+      this.log.warn("registered_without_identity", { agentId: message.agentId, why: "the master sent no credential; the next session uses the join token again" });
+    } else if (this.identity.agentId !== message.agentId) {
+      this.log.warn("agent_id_mismatch", { expected: this.identity.agentId, got: message.agentId });
+    }
+  }
+
+  private refusalMessage(code: number): string {
+    const path = identityPath(this.config.workDir);
+    const rejoin = `delete ${path} and start the agent with a new join token to join again`;
+    if (code === CloseCode.REMOVED) return `the agent was removed from the cluster; ${rejoin}`;
+    if (this.identity !== undefined) {
+      return `the master rejected the agent credential: the agent was probably removed from the cluster; ${rejoin}`;
+    }
+    return "the master rejected the join token: it is unknown, expired or revoked; create a new agent join token";
+  }
+
+  private logStart(): void {
+    const { identity, hostname, ip, resources } = this.setup;
+    if (identity !== undefined && identity.master !== this.config.master) {
+      this.log.warn("identity_master_differs", { saved: identity.master, using: this.config.master });
+    }
+    this.log.info("starting", {
+      version: AGENT_VERSION,
+      cluster: this.config.cluster,
+      workDir: this.config.workDir,
+      agentId: identity?.agentId,
+      joining: identity === undefined,
+      hostname,
+      ip,
+      resources: { ...resources, ports: resources.ports.map((range) => [...range]) },
+      attributes: this.config.attributes,
+    });
+  }
+}
+
+/** Everything that can go wrong before connecting, reported as a ConfigError naming a flag. */
+function prepare(config: AgentConfig): Setup {
+  // A missing work dir simply holds no identity; it is created only once the options check out.
+  const identity = inWorkDir(() => loadIdentity(config.workDir));
+  if (identity !== undefined) checkIdentityCluster(identity, config.cluster, config.workDir);
+  if (identity === undefined && config.token === undefined) {
+    throw new ConfigError(`--token is required (or set DCX_TOKEN): ${identityPath(config.workDir)} holds no agent identity yet`, "--token");
+  }
+  inWorkDir(() => ensureWorkDir(config.workDir));
+  let resources: Resources;
+  try {
+    resources = resolveResources(config.workDir, config.resources);
+  } catch (error) {
+    throw new ConfigError(`--resources: ${errorMessage(error)}`, "--resources");
+  }
+  const setup = { identity, resources, hostname: config.hostname ?? detectHostname(), ip: config.advertiseIp ?? detectAdvertiseIp() };
+  // A detected hostname may not fit the protocol (e.g. it has a space); say which flag fixes it.
+  if (!Register.shape.hostname.safeParse(setup.hostname).success) {
+    throw new ConfigError(`--hostname: this machine's hostname '${setup.hostname}' is not valid in the protocol; pass --hostname`, "--hostname");
+  }
+  return setup;
+}
+
+/** Runs a work-dir operation, blaming --work-dir if it fails (permissions, damaged identity). */
+function inWorkDir<T>(operation: () => T): T {
+  try {
+    return operation();
+  } catch (error) {
+    throw new ConfigError(`--work-dir: ${errorMessage(error)}`, "--work-dir");
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * Reconnect delays: capped exponential backoff with full jitter (AWS Architecture Blog,
+ * "Exponential Backoff and Jitter"). Full jitter spreads the reconnects of many agents that lost
+ * the master at the same instant evenly over the window, instead of having them all retry in
+ * lockstep and knock it over again.
+ */
+
+export const BACKOFF_BASE_MS = 500;
+
+export interface BackoffOptions {
+  baseMs?: number;
+  capMs: number;
+  /** Uniform in [0, 1); injectable so tests can pin the jitter. */
+  random?: () => number;
+}
+
+/** The upper bound of the delay before retry number `attempt` (0-based): min(cap, base·2^attempt). */
+export function backoffCeiling(attempt: number, baseMs: number, capMs: number): number {
+  // 2 ** attempt becomes Infinity for huge attempts, and min() still yields the cap.
+  return Math.min(capMs, baseMs * 2 ** attempt);
+}
+
+/** A delay drawn uniformly from [0, min(cap, base·2^attempt)]. */
+export function fullJitterDelay(attempt: number, baseMs: number, capMs: number, random: () => number = Math.random): number {
+  return Math.floor(random() * backoffCeiling(attempt, baseMs, capMs));
+}
+
+/** Counts failed attempts and hands out the next delay; reset once a session succeeds. */
+export class Backoff {
+  private attempt = 0;
+  private readonly baseMs: number;
+  private readonly capMs: number;
+  private readonly random: () => number;
+
+  constructor(options: BackoffOptions) {
+    this.baseMs = options.baseMs ?? BACKOFF_BASE_MS;
+    this.capMs = options.capMs;
+    this.random = options.random ?? Math.random;
+  }
+
+  /** The delay before the next attempt; each call widens the window until the cap. */
+  next(): number {
+    const delay = fullJitterDelay(this.attempt, this.baseMs, this.capMs, this.random);
+    this.attempt += 1;
+    return delay;
+  }
+
+  /** How many delays were handed out since the last reset. */
+  get attempts(): number {
+    return this.attempt;
+  }
+
+  /** Called when a session reaches `registered`: the next failure starts from the base again. */
+  reset(): void {
+    this.attempt = 0;
+  }
+}

@@ -1,0 +1,161 @@
+import { describe, expect, test } from "bun:test";
+import { isAbsolute } from "node:path";
+import { ConfigError, DEFAULT_BACKOFF_MAX_MS, wantsHelp } from "./config.ts";
+import { parseAgentConfig } from "./main.ts";
+
+const REQUIRED = ["--master", "http://127.0.0.1:8787", "--cluster", "c1", "--work-dir", "/tmp/dcx-agent"];
+
+/** The ConfigError `run` throws; fails the test when it throws nothing or something else. */
+function configError(run: () => unknown): ConfigError {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("parseAgentConfig", () => {
+  test("reads every flag", () => {
+    const config = parseAgentConfig(
+      [
+        ...["--master", "https://dcx.example.com/"],
+        ...["--cluster", "prod-1", "--token", "join_abc", "--work-dir", "relative/dir"],
+        ...["--resources", "cpus:2;mem:1024;ports:[31000-31010,32000-32001]"],
+        ...["--attributes", "rack:r1;zone:a;weight:3"],
+        ...["--hostname", "node-7.example.com", "--advertise-ip", "10.0.0.7", "--backoff-max-ms", "5000"],
+      ],
+      {},
+    );
+    expect(config).toEqual({
+      master: "https://dcx.example.com",
+      cluster: "prod-1",
+      token: "join_abc",
+      workDir: expect.stringMatching(/\/relative\/dir$/),
+      resources: { cpus: 2, mem: 1024, ports: [[31000, 31010], [32000, 32001]] },
+      attributes: { rack: "r1", zone: "a", weight: 3 },
+      hostname: "node-7.example.com",
+      advertiseIp: "10.0.0.7",
+      backoffMaxMs: 5000,
+    });
+    expect(isAbsolute(config.workDir)).toBe(true);
+  });
+
+  test("reads every DCX_* environment variable", () => {
+    const config = parseAgentConfig([], {
+      DCX_MASTER: "ws://127.0.0.1:9000",
+      DCX_CLUSTER: "c2",
+      DCX_TOKEN: "join_env",
+      DCX_WORK_DIR: "/var/lib/dcx",
+      DCX_RESOURCES: "disk:100",
+      DCX_ATTRIBUTES: "zone:b",
+      DCX_HOSTNAME: "envhost",
+      DCX_ADVERTISE_IP: "::1",
+      DCX_BACKOFF_MAX_MS: "750",
+    });
+    expect(config).toEqual({
+      master: "ws://127.0.0.1:9000",
+      cluster: "c2",
+      token: "join_env",
+      workDir: "/var/lib/dcx",
+      resources: { disk: 100 },
+      attributes: { zone: "b" },
+      hostname: "envhost",
+      advertiseIp: "::1",
+      backoffMaxMs: 750,
+    });
+  });
+
+  test("a flag wins over its environment variable", () => {
+    const config = parseAgentConfig([...REQUIRED, "--token", "from-flag", "--backoff-max-ms", "100"], {
+      DCX_MASTER: "http://other:1",
+      DCX_CLUSTER: "other",
+      DCX_TOKEN: "from-env",
+      DCX_BACKOFF_MAX_MS: "9999",
+    });
+    expect(config.master).toBe("http://127.0.0.1:8787");
+    expect(config.cluster).toBe("c1");
+    expect(config.token).toBe("from-flag");
+    expect(config.backoffMaxMs).toBe(100);
+  });
+
+  test("defaults: no token, nothing overridden, 30 s backoff cap; empty variables count as unset", () => {
+    const config = parseAgentConfig(REQUIRED, { DCX_TOKEN: "", DCX_RESOURCES: "" });
+    expect(config.token).toBeUndefined();
+    expect(config.resources).toEqual({});
+    expect(config.attributes).toEqual({});
+    expect(config.hostname).toBeUndefined();
+    expect(config.advertiseIp).toBeUndefined();
+    expect(config.backoffMaxMs).toBe(DEFAULT_BACKOFF_MAX_MS);
+  });
+
+  const without = (flag: string) => {
+    const args = [...REQUIRED];
+    args.splice(args.indexOf(flag), 2);
+    return args;
+  };
+
+  test.each([
+    ["--master", without("--master")],
+    ["--cluster", without("--cluster")],
+    ["--work-dir", without("--work-dir")],
+  ])("a missing %s is named, with its variable", (flag, args) => {
+    const error = configError(() => parseAgentConfig(args, {}));
+    expect(error.flag).toBe(flag);
+    expect(error.message).toContain(flag);
+    expect(error.message).toContain("DCX_");
+  });
+
+  test.each([
+    ["--master", "not a url"],
+    ["--master", "ftp://example.com"],
+    ["--master", "http://example.com/?x=1"],
+    ["--master", "  "],
+    ["--cluster", "a/b"],
+    ["--token", "has space"],
+    ["--resources", "cpus:x"],
+    ["--resources", "gpu:1"],
+    ["--resources", "ports:[2-1]"],
+    ["--resources", "cpus:200000"],
+    ["--resources", "cpus"],
+    ["--attributes", "rack"],
+    ["--attributes", "bad name:1"],
+    ["--hostname", "bad host"],
+    ["--advertise-ip", "999.1.1.1"],
+    ["--advertise-ip", "example.com"],
+    ["--backoff-max-ms", "0"],
+    ["--backoff-max-ms", "1.5"],
+    ["--backoff-max-ms", "soon"],
+  ])("%s %p is refused, naming the flag", (flag, value) => {
+    const args = [...REQUIRED.filter((_, i) => REQUIRED[i - (i % 2)] !== flag), flag, value];
+    const error = configError(() => parseAgentConfig(args, {}));
+    expect(error.flag).toBe(flag);
+    expect(error.message.startsWith(`${flag}:`)).toBe(true);
+  });
+
+  test("a bad value from the environment names both the flag and the variable", () => {
+    const error = configError(() => parseAgentConfig(without("--master"), { DCX_MASTER: "gopher://x" }));
+    expect(error.message).toContain("--master (DCX_MASTER)");
+  });
+
+  test("the token never appears in an error message", () => {
+    const error = configError(() => parseAgentConfig([...REQUIRED, "--token", "secret value"], {}));
+    expect(error.message).toContain("--token");
+    expect(error.message).not.toContain("secret");
+  });
+
+  test("unknown flags, stray arguments and flags without a value are refused by name", () => {
+    expect(configError(() => parseAgentConfig([...REQUIRED, "--bogus"], {})).message).toContain("--bogus");
+    expect(configError(() => parseAgentConfig([...REQUIRED, "stray"], {})).message).toContain("stray");
+    expect(configError(() => parseAgentConfig([...REQUIRED, "--token"], {})).message).toContain("--token");
+  });
+});
+
+describe("wantsHelp", () => {
+  test("spots --help and -h anywhere, and nothing else", () => {
+    expect(wantsHelp(["--master", "x", "--help"])).toBe(true);
+    expect(wantsHelp(["-h"])).toBe(true);
+    expect(wantsHelp(REQUIRED)).toBe(false);
+  });
+});

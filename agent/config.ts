@@ -1,0 +1,206 @@
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { Register, Resources, parseAttributeString, parseResourceString } from "../protocol/index.ts";
+import type { Attributes } from "../protocol/index.ts";
+import type { z } from "zod";
+
+/** Everything the agent needs from its command line and environment, validated. */
+export interface AgentConfig {
+  /** Base URL of the control plane (http, https, ws or wss), without a trailing slash. */
+  master: string;
+  cluster: string;
+  /** Join token; needed only until the agent holds an identity in its work dir. */
+  token?: string;
+  /** Absolute path of the agent's work dir. */
+  workDir: string;
+  /** Only the resources named by `--resources`; the rest are detected. */
+  resources: Partial<Resources>;
+  attributes: Attributes;
+  hostname?: string;
+  advertiseIp?: string;
+  /** Cap of the reconnect backoff. */
+  backoffMaxMs: number;
+}
+
+/** A bad or missing option; `flag` names it so the message can point the operator at it. */
+export class ConfigError extends Error {
+  constructor(
+    message: string,
+    readonly flag?: string,
+  ) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+export const DEFAULT_BACKOFF_MAX_MS = 30_000;
+
+/** Each string option with the environment variable that can stand in for it. */
+const STRING_OPTIONS = {
+  master: "DCX_MASTER",
+  cluster: "DCX_CLUSTER",
+  token: "DCX_TOKEN",
+  "work-dir": "DCX_WORK_DIR",
+  resources: "DCX_RESOURCES",
+  attributes: "DCX_ATTRIBUTES",
+  hostname: "DCX_HOSTNAME",
+  "advertise-ip": "DCX_ADVERTISE_IP",
+  "backoff-max-ms": "DCX_BACKOFF_MAX_MS",
+} as const;
+type OptionName = keyof typeof STRING_OPTIONS;
+
+const PARSE_OPTIONS = {
+  ...(Object.fromEntries(Object.keys(STRING_OPTIONS).map((name) => [name, { type: "string" }])) as Record<
+    OptionName,
+    { type: "string" }
+  >),
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/** Printed by `--help`. */
+export const USAGE = `Usage: bun agent/main.ts --master URL --cluster ID --token TOKEN --work-dir DIR [options]
+
+Connects this machine to a DCX cluster and keeps it connected.
+
+Options (each may also be given as the environment variable shown; a flag wins):
+  --master URL          control plane base URL, e.g. http://127.0.0.1:8787    DCX_MASTER
+  --cluster ID          cluster id                                            DCX_CLUSTER
+  --token TOKEN         agent join token; needed only until the work dir      DCX_TOKEN
+                        holds an identity (identity.json)
+  --work-dir DIR        where the agent keeps its identity and state          DCX_WORK_DIR
+  --resources SPEC      override detected resources, e.g.                     DCX_RESOURCES
+                        "cpus:2;mem:1024;disk:4096;ports:[31000-32000]"
+  --attributes SPEC     agent attributes, e.g. "rack:r1;zone:a"               DCX_ATTRIBUTES
+  --hostname H          hostname to report (default: this machine's)          DCX_HOSTNAME
+  --advertise-ip IP     IP to report (default: first non-internal IPv4)       DCX_ADVERTISE_IP
+  --backoff-max-ms N    cap of the reconnect backoff in ms (default ${DEFAULT_BACKOFF_MAX_MS}) DCX_BACKOFF_MAX_MS
+  -h, --help            print this help and exit
+
+Exit codes: 0 stopped by SIGTERM/SIGINT, 2 bad options, 74 identity could not be saved,
+78 credential or join token rejected, or agent removed.
+`;
+
+/** True when the command line asks for help; checked before validation so help always works. */
+export function wantsHelp(argv: readonly string[]): boolean {
+  return argv.includes("--help") || argv.includes("-h");
+}
+
+/**
+ * Parses the agent's flags and `DCX_*` environment variables into a validated config. Pure: it
+ * reads nothing but its arguments. Throws a ConfigError naming the offending flag.
+ */
+export function parseAgentConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): AgentConfig {
+  const flags = readFlags(argv);
+  const option = (name: OptionName): Sourced | undefined => pick(name, flags, env);
+  const master = required(option("master"), "master");
+  const cluster = required(option("cluster"), "cluster");
+  const workDir = required(option("work-dir"), "work-dir");
+  const token = option("token");
+  const resources = option("resources");
+  const attributes = option("attributes");
+  const hostname = option("hostname");
+  const advertiseIp = option("advertise-ip");
+  const backoffMaxMs = option("backoff-max-ms");
+  return {
+    master: parseMaster(master),
+    cluster: parseCluster(cluster),
+    token: token === undefined ? undefined : parseToken(token),
+    workDir: resolve(workDir.value),
+    resources: resources === undefined ? {} : parseResources(resources),
+    attributes: attributes === undefined ? {} : guard(attributes, () => parseAttributeString(attributes.value)),
+    hostname: hostname === undefined ? undefined : parseWith(hostname, Register.shape.hostname),
+    advertiseIp: advertiseIp === undefined ? undefined : parseWith(advertiseIp, Register.shape.ip),
+    backoffMaxMs: backoffMaxMs === undefined ? DEFAULT_BACKOFF_MAX_MS : parseBackoffMax(backoffMaxMs),
+  };
+}
+
+/** A raw option value and where it came from, so errors can name the flag or the variable. */
+interface Sourced {
+  name: OptionName;
+  value: string;
+  /** `--master`, or `--master (DCX_MASTER)` when the value came from the environment. */
+  label: string;
+}
+
+function readFlags(argv: readonly string[]): Partial<Record<OptionName, string>> {
+  try {
+    const { values } = parseArgs({ args: [...argv], options: PARSE_OPTIONS, strict: true, allowPositionals: false });
+    const { help: _help, ...strings } = values;
+    return strings;
+  } catch (error) {
+    // parseArgs already names the flag ("Unknown option '--foo'", "Option '--master <value>' argument missing").
+    throw new ConfigError(error instanceof Error ? error.message : String(error));
+  }
+}
+
+function pick(name: OptionName, flags: Partial<Record<OptionName, string>>, env: Readonly<Record<string, string | undefined>>): Sourced | undefined {
+  const flag = flags[name];
+  if (flag !== undefined) return { name, value: flag, label: `--${name}` };
+  const envName = STRING_OPTIONS[name];
+  const fromEnv = env[envName];
+  // An empty variable is how shells and unit files unset things; treat it as absent.
+  if (fromEnv === undefined || fromEnv === "") return undefined;
+  return { name, value: fromEnv, label: `--${name} (${envName})` };
+}
+
+function required(option: Sourced | undefined, name: OptionName): Sourced {
+  if (option === undefined) throw new ConfigError(`--${name} is required (or set ${STRING_OPTIONS[name]})`, `--${name}`);
+  if (option.value.trim() === "") fail(option, "must not be empty");
+  return option;
+}
+
+function fail(option: Sourced, problem: string): never {
+  throw new ConfigError(`${option.label}: ${problem}`, `--${option.name}`);
+}
+
+/** Runs a parser that throws plain Errors and re-throws them as ConfigErrors naming the flag. */
+function guard<T>(option: Sourced, parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    return fail(option, error instanceof Error ? error.message : String(error));
+  }
+}
+
+function parseWith<T>(option: Sourced, schema: z.ZodType<T>): T {
+  const parsed = schema.safeParse(option.value);
+  if (parsed.success) return parsed.data;
+  return fail(option, `'${option.value}' is invalid: ${parsed.error.issues[0]?.message ?? "invalid value"}`);
+}
+
+function parseMaster(option: Sourced): string {
+  const url = guard(option, () => new URL(option.value));
+  if (!["http:", "https:", "ws:", "wss:"].includes(url.protocol)) fail(option, `'${option.value}' must be an http, https, ws or wss URL`);
+  if (url.search !== "" || url.hash !== "") fail(option, `'${option.value}' must not carry a query or fragment`);
+  return url.href.replace(/\/+$/, "");
+}
+
+function parseCluster(option: Sourced): string {
+  // The id becomes a URL path segment, so it must not need escaping.
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(option.value)) fail(option, `'${option.value}' must be 1-128 letters, digits, . _ -`);
+  return option.value;
+}
+
+function parseToken(option: Sourced): string {
+  // The value goes into an HTTP header; never echo it back in the message.
+  if (!/^[\x21-\x7e]+$/.test(option.value)) fail(option, "must be printable ASCII without spaces");
+  return option.value;
+}
+
+function parseResources(option: Sourced): Partial<Resources> {
+  const overrides = guard(option, () => parseResourceString(option.value));
+  // Validate the bounds now so the error names the flag. Only check: the partial schema fills in
+  // defaults (ports: []) that would wrongly override what the machine offers.
+  const checked = Resources.partial().safeParse(overrides);
+  if (!checked.success) {
+    const issue = checked.error.issues[0];
+    fail(option, `${issue?.path.join(".") ?? "value"}: ${issue?.message ?? "invalid"}`);
+  }
+  return overrides;
+}
+
+function parseBackoffMax(option: Sourced): number {
+  const ms = Number(option.value);
+  if (!/^\d+$/.test(option.value) || ms < 1 || ms > 3_600_000) fail(option, `'${option.value}' must be a whole number of milliseconds between 1 and 3600000`);
+  return ms;
+}

@@ -1,0 +1,129 @@
+import { CloseCode } from "../protocol/index.ts";
+import type { Register, Registered } from "../protocol/index.ts";
+import type { Backoff } from "./backoff.ts";
+import type { Logger } from "./log.ts";
+import { Session } from "./session.ts";
+import type { SessionEnd } from "./session.ts";
+import type { MasterCommand } from "./task-host.ts";
+
+/** Default limit on opening the socket and getting `registered` back. */
+export const DEFAULT_REGISTER_TIMEOUT_MS = 15_000;
+
+/** Close codes after which retrying cannot help: the master will not take this agent back. */
+const FINAL_CLOSE_CODES: ReadonlySet<number> = new Set([CloseCode.POLICY, CloseCode.REMOVED]);
+
+/** What a close code means, for the `disconnected` log line. */
+const CLOSE_MEANINGS: Readonly<Record<number, string>> = {
+  [CloseCode.NORMAL]: "closed normally",
+  [CloseCode.POLICY]: "credential or join token rejected",
+  [CloseCode.REPLACED]: "replaced by another session of the same agent",
+  [CloseCode.TIMEOUT]: "heartbeat timeout",
+  [CloseCode.REMOVED]: "agent removed from the cluster",
+  1006: "connection lost or refused",
+};
+
+/**
+ * The master's agent endpoint for a cluster: `http(s)://host/base` becomes
+ * `ws(s)://host/base/c/<cluster>/agent/connect`.
+ */
+export function agentConnectUrl(master: string, cluster: string): string {
+  const url = new URL(master);
+  url.protocol = url.protocol === "https:" || url.protocol === "wss:" ? "wss:" : "ws:";
+  url.pathname = `${url.pathname.replace(/\/+$/, "")}/c/${encodeURIComponent(cluster)}/agent/connect`;
+  return url.href;
+}
+
+export interface ConnectionOptions {
+  url: string;
+  /** Read before every attempt: the agent credential once there is one, else the join token. */
+  bearer: () => string;
+  /** Builds the `register` frame for each new session. */
+  register: () => Register;
+  /** Runs on `registered`, before heartbeats start; a throw stops the connection for good. */
+  onRegistered: (message: Registered) => void;
+  onCommand: (message: MasterCommand) => void;
+  backoff: Backoff;
+  log: Logger;
+  registerTimeoutMs?: number;
+}
+
+/** Why the connection stopped for good. */
+export type ConnectionEnd =
+  | { kind: "stopped" }
+  | { kind: "rejected"; code: number; reason: string }
+  | { kind: "failed"; error: Error };
+
+/**
+ * Keeps one session with the master alive: after every disconnect it waits a backoff delay and
+ * opens a new session, until stopped or told that retrying is pointless (1008, 4002).
+ */
+export class Connection {
+  private stopping = false;
+  private current: Session | undefined;
+  private wake: (() => void) | undefined;
+
+  constructor(private readonly options: ConnectionOptions) {}
+
+  /** Runs sessions until the connection ends for good. */
+  async run(): Promise<ConnectionEnd> {
+    const { log, backoff } = this.options;
+    while (!this.stopping) {
+      const end = await this.runSession();
+      if (this.stopping) break;
+      if (end.fatal !== undefined) return { kind: "failed", error: end.fatal };
+      if (!end.byAgent && FINAL_CLOSE_CODES.has(end.code)) return { kind: "rejected", code: end.code, reason: end.reason };
+      // A session that got as far as `registered` proves the master healthy: start over from the base delay.
+      if (end.registered) backoff.reset();
+      const delayMs = backoff.next();
+      log.info("reconnect_scheduled", { delayMs, attempt: backoff.attempts });
+      await this.sleep(delayMs);
+    }
+    return { kind: "stopped" };
+  }
+
+  /** Stops reconnecting and closes the live session, if any, with a normal close. */
+  async stop(reason: string): Promise<void> {
+    this.stopping = true;
+    this.wake?.();
+    await this.current?.close(CloseCode.NORMAL, reason);
+  }
+
+  private async runSession(): Promise<SessionEnd> {
+    const { log, url } = this.options;
+    log.info("connecting", { url });
+    const session = new Session({
+      url,
+      bearer: this.options.bearer(),
+      register: this.options.register,
+      registerTimeoutMs: this.options.registerTimeoutMs ?? DEFAULT_REGISTER_TIMEOUT_MS,
+      onRegistered: this.options.onRegistered,
+      onCommand: this.options.onCommand,
+      log,
+    });
+    this.current = session;
+    const end = await session.ended;
+    this.current = undefined;
+    const level = this.stopping || end.code === CloseCode.NORMAL ? "info" : "warn";
+    log[level]("disconnected", {
+      code: end.code,
+      reason: end.reason,
+      meaning: CLOSE_MEANINGS[end.code],
+      byAgent: end.byAgent,
+      registered: end.registered,
+      error: end.error ?? end.fatal?.message,
+    });
+    return end;
+  }
+
+  /** Waits `ms`, or less if stop() is called meanwhile. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    }).finally(() => (this.wake = undefined));
+  }
+}

@@ -1,0 +1,56 @@
+import { join } from "node:path";
+import { type Child, run, startChild, waitFor } from "./processes.ts";
+
+export const ROOT = new URL("../..", import.meta.url).pathname;
+const BIN = join(ROOT, "node_modules", ".bin");
+/** The Node 22 from the `node` devDependency: wrangler refuses older ones. */
+export const NODE = join(BIN, "node");
+export const WRANGLER = join(BIN, "wrangler");
+export const BUN = join(BIN, "bun");
+
+export interface ControlPlaneOptions {
+  port: number;
+  /** Where D1 and Durable Object state is kept (wrangler's --persist-to). */
+  persistDir: string;
+  vars?: Record<string, string>;
+  /** Inherit stdio instead of capturing it (for `npm start`). */
+  logLevel?: "error" | "warn" | "info" | "log" | "debug";
+  onLine?: (line: string) => void;
+}
+
+export interface ControlPlane {
+  url: string;
+  child: Child;
+  stop: () => Promise<void>;
+}
+
+/** The environment wrangler runs in: Node 22 first on PATH, no telemetry prompts. */
+export function toolEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { ...process.env, PATH: `${BIN}:${process.env.PATH ?? ""}`, WRANGLER_SEND_METRICS: "false", ...extra };
+}
+
+/** Applies the D1 migrations to the local database under `persistDir`. */
+export async function applyMigrations(persistDir: string): Promise<void> {
+  await run(WRANGLER, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistDir], { cwd: ROOT, env: toolEnv({ CI: "true" }) });
+}
+
+/** Starts the control plane on workerd (`wrangler dev`) and waits until it answers. */
+export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
+  await applyMigrations(opts.persistDir);
+  const args = ["dev", "--ip", "127.0.0.1", "--port", String(opts.port), "--persist-to", opts.persistDir];
+  args.push("--show-interactive-dev-session=false", "--log-level", opts.logLevel ?? "warn", "--inspector-port", "0");
+  for (const [k, v] of Object.entries(opts.vars ?? {})) args.push("--var", `${k}:${v}`);
+  const child = startChild(WRANGLER, args, { cwd: ROOT, env: toolEnv(), onLine: opts.onLine });
+  const url = `http://127.0.0.1:${opts.port}`;
+  try {
+    await waitFor("the control plane to answer /health", async () => {
+      if (child.proc.exitCode !== null) throw new Error(`wrangler dev exited:\n${child.output()}`);
+      const res = await fetch(`${url}/health`);
+      return res.ok ? true : undefined;
+    }, 60_000, 200);
+  } catch (err) {
+    await child.stop("SIGKILL");
+    throw new Error(`${String(err)}\n--- wrangler output ---\n${child.output()}`);
+  }
+  return { url, child, stop: async () => void (await child.stop("SIGTERM", 5000)) };
+}

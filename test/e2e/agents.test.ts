@@ -1,0 +1,110 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { waitFor } from "../../scripts/lib/processes.ts";
+import { TestCluster } from "./cluster.ts";
+
+interface Slave {
+  id: string;
+  hostname: string;
+  active: boolean;
+  resources: Record<string, unknown>;
+  attributes: Record<string, unknown>;
+}
+interface AgentView {
+  id: string;
+  hostname: string;
+  ip: string;
+  state: string;
+}
+
+/**
+ * The foundation end to end: the control plane on workerd (wrangler dev), two real Bun
+ * agents with different resources and attributes, an agent killed and restarted, and the
+ * control plane itself restarted on the same state.
+ */
+describe("agents against the control plane on workerd", () => {
+  const cluster = new TestCluster();
+  const ids: Record<string, string> = {};
+
+  const slaves = async () => (await cluster.api<{ slaves: Slave[] }>("GET", `/c/${cluster.clusterId}/master/slaves`)).slaves;
+  const agents = async () => (await cluster.api<{ agents: AgentView[] }>("GET", `/c/${cluster.clusterId}/agents`)).agents;
+  const stateOf = async (id: string) => (await agents()).find((a) => a.id === id)?.state;
+
+  beforeAll(async () => {
+    await cluster.start();
+    await cluster.signUp();
+  });
+  afterAll(() => cluster.stop());
+
+  it("two agents join with exactly the resources and attributes they were given", async () => {
+    const token = await cluster.joinToken();
+    cluster.startAgent("a", {
+      token,
+      hostname: "node-a",
+      advertiseIp: "127.0.0.2",
+      resources: "cpus:2;mem:1024;disk:4096;ports:[31000-31099]",
+      attributes: "rack:r1;zone:a",
+    });
+    cluster.startAgent("b", {
+      token,
+      hostname: "node-b",
+      advertiseIp: "127.0.0.3",
+      resources: "cpus:1.5;mem:512;disk:2048;gpus:0;ports:[32000-32049,33000-33009]",
+      attributes: "rack:r2;zone:b;level:3",
+    });
+    const both = await waitFor("both agents in /master/slaves", async () => {
+      const list = await slaves();
+      return list.length === 2 && list.every((s) => s.active) ? list : undefined;
+    });
+    const byHost = Object.fromEntries(both.map((s) => [s.hostname, s]));
+    expect(byHost["node-a"]).toMatchObject({
+      resources: { cpus: 2, mem: 1024, disk: 4096, gpus: 0, ports: "[31000-31099]" },
+      attributes: { rack: "r1", zone: "a" },
+    });
+    expect(byHost["node-b"]).toMatchObject({
+      resources: { cpus: 1.5, mem: 512, disk: 2048, gpus: 0, ports: "[32000-32049, 33000-33009]" },
+      attributes: { rack: "r2", zone: "b", level: 3 },
+    });
+    ids.a = byHost["node-a"]?.id ?? "";
+    ids.b = byHost["node-b"]?.id ?? "";
+    expect((await agents()).find((a) => a.id === ids.a)?.ip).toBe("127.0.0.2");
+  });
+
+  it("an agent killed with SIGKILL turns unreachable after the timeout, and comes back as the same agent", async () => {
+    const [a] = cluster.agents;
+    await a?.stop("SIGKILL");
+    await waitFor("agent a to be unreachable", async () => ((await stateOf(ids.a ?? "")) === "unreachable" ? true : undefined), 20_000);
+    expect(await stateOf(ids.b ?? "")).toBe("active");
+    // Same work dir, no join token: the agent uses the credential it stored.
+    const again = cluster.startAgent("a", { hostname: "node-a", advertiseIp: "127.0.0.2", resources: "cpus:2;mem:1024;disk:4096;ports:[31000-31099]" });
+    const registered = await again.waitForEvent("registered");
+    expect(registered.agentId).toBe(ids.a);
+    await waitFor("agent a to be active", async () => ((await stateOf(ids.a ?? "")) === "active" ? true : undefined));
+    expect(await agents()).toHaveLength(2);
+  });
+
+  it("after a restart of the control plane, accounts, clusters and agents are kept and agents reconnect on their own", async () => {
+    const agentA = cluster.agents.at(-1);
+    const agentB = cluster.agents[1];
+    const marks = [agentA?.events.length ?? 0, agentB?.events.length ?? 0];
+    await cluster.controlPlane.stop();
+    await cluster.start();
+    // The token issued before the restart still works, and the cluster is still there.
+    const me = await cluster.api<{ clusters: { id: string }[] }>("GET", "/auth/me");
+    expect(me.clusters.map((c) => c.id)).toContain(cluster.clusterId);
+    await agentA?.waitForEvent("registered", marks[0], 60_000);
+    await agentB?.waitForEvent("registered", marks[1], 60_000);
+    const list = await waitFor("both agents active again", async () => {
+      const all = await agents();
+      return all.length === 2 && all.every((x) => x.state === "active") ? all : undefined;
+    });
+    expect(list.map((x) => x.id).sort()).toEqual([ids.a, ids.b].sort());
+  });
+
+  it("an agent stopped with SIGTERM exits cleanly and the master sees it disconnect", async () => {
+    const agentB = cluster.agents[1];
+    const code = await agentB?.stop("SIGTERM", 5000);
+    expect(code).toBe(0);
+    expect(agentB?.events.some((e) => e.event === "shutdown")).toBe(true);
+    await waitFor("agent b to leave the active state", async () => ((await stateOf(ids.b ?? "")) !== "active" ? true : undefined), 10_000);
+  });
+});

@@ -2,6 +2,7 @@
  * `npm start`: a whole local DCX cluster on this machine. The control plane on workerd,
  * local D1 migrations applied, an admin account bootstrapped on first run, one agent
  * connected. Prints how to use it and writes `.dcx/local.json`. Ctrl-C stops it all.
+ * `PORT` sets the port; `DCX_STATE_DIR` moves `.dcx/` and `.wrangler/state` (default: the checkout).
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -9,14 +10,15 @@ import { type AgentProcess, startAgent } from "./lib/agent-process.ts";
 import { ROOT, startControlPlane } from "./lib/control-plane.ts";
 
 const port = Number(process.env.PORT ?? 8787);
-const dcxDir = join(ROOT, ".dcx");
+const stateRoot = process.env.DCX_STATE_DIR ?? ROOT;
+const dcxDir = join(stateRoot, ".dcx");
 const adminFile = join(dcxDir, "admin.json");
 const agentDir = join(dcxDir, "agent");
 mkdirSync(dcxDir, { recursive: true, mode: 0o700 });
 
 const cp = await startControlPlane({
   port,
-  persistDir: join(ROOT, ".wrangler", "state"),
+  persistDir: join(stateRoot, ".wrangler", "state"),
   logLevel: "warn",
   onLine: (line) => line.trim() && process.stdout.write(`[control] ${line}\n`),
 });

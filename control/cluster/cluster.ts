@@ -23,6 +23,9 @@ import { armAlarm, takeDue } from "./timers.ts";
 export const JOIN_TOKEN_HEADER = "x-dcx-join-token-id";
 export const CREDENTIAL_HEADER = "x-dcx-agent-credential";
 
+const agentTag = (agentId: string) => `agent:${agentId}`;
+const joinTag = (tokenId: string) => `join:${tokenId}`;
+
 /** What the Worker needs to render Mesos-style state. */
 export interface ClusterSnapshot {
   masterId: string;
@@ -73,7 +76,8 @@ export class Cluster extends DurableObject<Env> {
       return rejectUpgrade("missing credential");
     }
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
-    this.ctx.acceptWebSocket(server);
+    // Tags are fixed at accept: a credential session is tagged by its agent, a join session by its token.
+    this.ctx.acceptWebSocket(server, [att.agentId ? agentTag(att.agentId) : joinTag(att.joinTokenId ?? "")]);
     server.serializeAttachment(att);
     // A session that never registers is closed by the liveness sweep.
     livenessDueBy(this.db, att.connectedAt + this.timeoutMs);
@@ -152,19 +156,21 @@ export class Cluster extends DurableObject<Env> {
   /** RPC: removes an agent; its credential stops working and its socket is closed. */
   removeAgent(id: string): boolean {
     const existed = deleteAgent(this.db, id);
-    for (const ws of this.sessionsOf((att) => att.agentId === id)) closeQuietly(ws, CloseCode.REMOVED, "agent removed from the cluster");
+    for (const ws of this.sessionsOfAgent(id)) closeQuietly(ws, CloseCode.REMOVED, "agent removed from the cluster");
     return existed;
   }
 
   /** RPC: a revoked join token admits nobody more, including sessions that have not registered yet. */
   joinTokenRevoked(tokenId: string): number {
-    const pending = this.sessionsOf((att) => att.agentId === undefined && att.joinTokenId === tokenId);
+    const pending = this.ctx.getWebSockets(joinTag(tokenId)).filter((ws) => attachmentOf(ws).agentId === undefined);
     for (const ws of pending) closeQuietly(ws, CloseCode.POLICY, "join token revoked");
     return pending.length;
   }
 
-  private sessionsOf(match: (att: Attachment) => boolean): WebSocket[] {
-    return this.ctx.getWebSockets().filter((ws) => match(attachmentOf(ws)));
+  /** Every session speaking for an agent: those that connected with its credential (tagged) and the join session it registered on. */
+  private sessionsOfAgent(agentId: string): WebSocket[] {
+    const joined = this.ctx.getWebSockets().filter((ws) => this.ctx.getTags(ws)[0]?.startsWith("join:") && attachmentOf(ws).agentId === agentId);
+    return [...this.ctx.getWebSockets(agentTag(agentId)), ...joined];
   }
 
   private invalidFrame(ws: WebSocket, message: string, details?: Parameters<typeof sendError>[2]): void {
@@ -202,8 +208,8 @@ export class Cluster extends DurableObject<Env> {
       ws.serializeAttachment(att);
     }
     const agentId = att.agentId;
-    for (const other of this.sessionsOf((a) => a.agentId === agentId && a.sessionId !== att.sessionId)) {
-      closeQuietly(other, CloseCode.REPLACED, "replaced by a newer session of this agent");
+    for (const other of this.sessionsOfAgent(agentId)) {
+      if (attachmentOf(other).sessionId !== att.sessionId) closeQuietly(other, CloseCode.REPLACED, "replaced by a newer session of this agent");
     }
     livenessDueBy(this.db, now + this.timeoutMs);
     await armAlarm(this.db, this.ctx.storage);

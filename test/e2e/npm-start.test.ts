@@ -33,7 +33,8 @@ describe("npm start", () => {
 
   afterAll(async () => {
     await second?.stop("SIGKILL");
-    await start?.stop("SIGKILL");
+    // SIGINT, as Ctrl-C: start.ts then stops the control plane and agent it started.
+    await start?.stop("SIGINT", 15_000);
     rmSync(dir, { recursive: true, force: true });
   });
 

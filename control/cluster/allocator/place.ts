@@ -1,0 +1,341 @@
+/**
+ * Placement, the allocator's one decision: `place(snapshot, requests) → plan`. Pure and
+ * deterministic: plain data in, plain data out, no clock, no I/O, no randomness. The Cluster
+ * object builds the snapshot, calls `place`, and applies the plan in one transaction.
+ *
+ * What must stay true of every plan:
+ * - per agent, used + placed cpus/mem/disk/gpus never exceed the total (float tolerance aside);
+ * - a host port is held at most once per agent; dynamic ports come from the agent's ranges;
+ * - every constraint holds against the group's tasks already placed plus those earlier in the plan;
+ * - no framework is offered an agent it declined (refuse filter) before `snapshot.now`.
+ */
+import type { Resources } from "../../../protocol/resources.ts";
+import { Capacity, vector } from "./capacity.ts";
+import {
+  compileConstraint,
+  FieldTable,
+  GroupTally,
+  type Constraint,
+  type ConstraintCheck,
+} from "./constraints.ts";
+import { FairShare, SCALAR_NAMES, type FrameworkInfo, type Scalars } from "./drf.ts";
+import { AgentPorts, portNeed, type PortNeed } from "./ports.ts";
+
+export type { Constraint, ConstraintOperator } from "./constraints.ts";
+export type { FrameworkInfo, Scalars } from "./drf.ts";
+
+/** An agent as placement sees it. */
+export interface AgentSnapshot {
+  id: string;
+  hostname: string;
+  attributes: Record<string, string | number>;
+  /** What the agent offers. */
+  total: Resources;
+  /** Scalars held by every task on the agent, including those listed in `placed`. */
+  used: Scalars;
+  /** Host ports held by tasks on this agent. */
+  usedPorts: number[];
+  /** Frameworks that declined this agent, with the time (ms) until which it is not offered to them. */
+  refusedUntil?: Record<string, number>;
+}
+
+/**
+ * A task already running or staged. Constraints count it; `resources`, when given, counts
+ * towards its framework's DRF share (agent capacity comes from `AgentSnapshot.used`, so the
+ * same resources are never charged to an agent twice).
+ */
+export interface PlacedTask {
+  agentId: string;
+  framework: string;
+  /** The app or job id; constraints are evaluated per framework and group. */
+  group: string;
+  resources?: Scalars;
+}
+
+/** Instances of one group still to place, all alike. */
+export interface TaskRequest extends Scalars {
+  framework: string;
+  group: string;
+  count: number;
+  /** Host ports per instance: 0 = any free port of the agent, nonzero = exactly that port. */
+  ports: number[];
+  constraints: Constraint[];
+}
+
+export interface PlacementSnapshot {
+  /** The time (ms) refuse filters are compared with. */
+  now: number;
+  agents: AgentSnapshot[];
+  placed: PlacedTask[];
+  frameworks: FrameworkInfo[];
+}
+
+/** One instance placed. `request` indexes the requests array (two versions of an app share a group). */
+export interface Placement {
+  request: number;
+  agentId: string;
+  framework: string;
+  group: string;
+  /** One host port per requested port, in request order. */
+  hostPorts: number[];
+}
+
+/** Instances that could not be placed, and why: reason → number of agents that turned them down. */
+export interface Unplaced {
+  request: number;
+  framework: string;
+  group: string;
+  count: number;
+  reasons: Record<string, number>;
+}
+
+export interface PlacementPlan {
+  placements: Placement[];
+  unplaced: Unplaced[];
+}
+
+/** The reason counted for an agent whose refuse filter for the framework has not expired. */
+export const DECLINED = "declined (refuse filter)";
+
+/** A request compiled against the snapshot. */
+interface Pending {
+  index: number;
+  request: TaskRequest;
+  need: number[];
+  ports: PortNeed;
+  usesPorts: boolean;
+  tally: GroupTally;
+  checks: ConstraintCheck[];
+  /** The checks that depend on placed tasks, and those that rank agents (GROUP_BY). */
+  dynamic: ConstraintCheck[];
+  ranked: ConstraintCheck[];
+  /** Agents that pass everything not changed by placing: refuse filter, static constraints. */
+  admitted: Uint8Array;
+  remaining: number;
+}
+
+/**
+ * Places `requests` on the agents of `snapshot`. Frameworks take turns by weighted dominant share
+ * (DRF), one instance per turn; a framework's requests take turns round-robin. Each instance
+ * goes to the feasible agent with the emptiest GROUP_BY value, then the lowest utilisation after
+ * placement, then the fewest tasks of its group, then the lowest agent id. An instance that fits
+ * nowhere settles its request: within one plan capacity only shrinks, so it would not fit later.
+ */
+export function place(snapshot: PlacementSnapshot, requests: readonly TaskRequest[]): PlacementPlan {
+  return new Planner(snapshot).run(requests);
+}
+
+class Planner {
+  private readonly agents: AgentSnapshot[];
+  private readonly capacity: Capacity;
+  private readonly ports: AgentPorts[];
+  private readonly fields: FieldTable;
+  private readonly fair: FairShare;
+  private readonly placedByGroup = new Map<string, number[]>();
+  private readonly tallies = new Map<string, GroupTally>();
+  private readonly placements: Placement[] = [];
+  private readonly unplaced: Unplaced[] = [];
+
+  constructor(private readonly snapshot: PlacementSnapshot) {
+    // Sorted by id so the scan order is the final tie-break and plans do not depend on input order.
+    this.agents = [...snapshot.agents].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    this.capacity = new Capacity(this.agents);
+    this.ports = this.agents.map((a) => new AgentPorts(a.total.ports, a.usedPorts));
+    this.fields = new FieldTable(this.agents);
+    this.fair = new FairShare(clusterTotal(this.agents), snapshot.frameworks);
+    const position = new Map(this.agents.map((a, i) => [a.id, i]));
+    for (const task of snapshot.placed) {
+      if (task.resources) this.fair.charge(task.framework, task.resources);
+      // Tasks on agents missing from the snapshot have no hostname or attributes to count.
+      const at = position.get(task.agentId);
+      if (at === undefined) continue;
+      const key = groupKey(task.framework, task.group);
+      const list = this.placedByGroup.get(key);
+      if (list) list.push(at);
+      else this.placedByGroup.set(key, [at]);
+    }
+  }
+
+  run(requests: readonly TaskRequest[]): PlacementPlan {
+    const queues = new Map<string, Pending[]>();
+    requests.forEach((request, index) => {
+      const pending = this.compile(request, index);
+      if (!pending) return;
+      const queue = queues.get(request.framework);
+      if (queue) queue.push(pending);
+      else queues.set(request.framework, [pending]);
+    });
+    const cursors = new Map<string, number>();
+    for (;;) {
+      const framework = this.fair.pick([...queues.keys()]);
+      if (framework === undefined) break;
+      const queue = queues.get(framework) ?? [];
+      const at = (cursors.get(framework) ?? 0) % queue.length;
+      const pending = queue[at];
+      if (pending === undefined) break;
+      const settled = !this.placeOne(pending) || pending.remaining === 0;
+      if (settled) queue.splice(at, 1);
+      // Round-robin: the next request's turn; a removed request's successor moved into `at`.
+      cursors.set(framework, settled ? at : at + 1);
+      if (queue.length === 0) queues.delete(framework);
+    }
+    this.unplaced.sort((a, b) => a.request - b.request);
+    return { placements: this.placements, unplaced: this.unplaced };
+  }
+
+  /** Compiles a request, or records it as unplaced when no agent could ever take it. */
+  private compile(request: TaskRequest, index: number): Pending | undefined {
+    const count = Math.floor(request.count);
+    if (!(count > 0)) return undefined;
+    const ports = portNeed(request.ports);
+    const invalid = typeof ports === "string" ? ports : invalidScalars(request);
+    if (invalid !== undefined || typeof ports === "string") {
+      this.settle(index, request, count, { [invalid ?? "invalid request"]: this.agents.length });
+      return undefined;
+    }
+    const tally = this.tally(groupKey(request.framework, request.group));
+    const checks = request.constraints.map((c) => compileConstraint(c, this.fields, tally));
+    const admitted = new Uint8Array(this.agents.length);
+    for (let i = 0; i < this.agents.length; i++) {
+      admitted[i] = !this.declined(i, request.framework) && checks.every((c) => c.admits(i)) ? 1 : 0;
+    }
+    return {
+      index,
+      request,
+      need: vector(request),
+      ports,
+      usesPorts: ports.exact.length + ports.dynamic > 0,
+      tally,
+      checks,
+      dynamic: checks.filter((c) => c.allows !== undefined),
+      ranked: checks.filter((c) => c.load !== undefined),
+      admitted,
+      remaining: count,
+    };
+  }
+
+  /** Places one instance of `pending`; false (and the request settled as unplaced) when none fits. */
+  private placeOne(pending: Pending): boolean {
+    const agent = this.choose(pending);
+    if (agent < 0) {
+      this.settle(pending.index, pending.request, pending.remaining, this.explain(pending));
+      return false;
+    }
+    const { request } = pending;
+    this.capacity.add(agent, pending.need);
+    pending.tally.add(agent);
+    this.fair.charge(request.framework, request);
+    pending.remaining--;
+    this.placements.push({
+      request: pending.index,
+      agentId: this.agents[agent]?.id ?? "",
+      framework: request.framework,
+      group: request.group,
+      hostPorts: pending.usesPorts ? (this.ports[agent]?.take(request.ports, pending.ports) ?? []) : [],
+    });
+    return true;
+  }
+
+  /** The best feasible agent for the next instance of `pending`, or -1. Runs for every instance. */
+  private choose(pending: Pending): number {
+    for (const c of pending.checks) c.prepare?.();
+    let best = -1;
+    let bestLoad = 0;
+    let bestUtil = 0;
+    let bestCount = 0;
+    for (let i = 0; i < this.agents.length; i++) {
+      if (pending.admitted[i] === 0) continue;
+      const util = this.capacity.after(i, pending.need);
+      if (util < 0) continue;
+      if (pending.usesPorts && !this.ports[i]?.fits(pending.ports)) continue;
+      if (!allowsAll(pending.dynamic, i)) continue;
+      const load = loadOf(pending.ranked, i);
+      const count = pending.tally.perAgent[i] ?? 0;
+      if (best < 0 || better(load, util, count, bestLoad, bestUtil, bestCount)) {
+        best = i;
+        bestLoad = load;
+        bestUtil = util;
+        bestCount = count;
+      }
+    }
+    return best;
+  }
+
+  /** Why every agent turned `pending` down; the same predicates as `choose`, all of them counted. */
+  private explain(pending: Pending): Record<string, number> {
+    const reasons: Record<string, number> = {};
+    const count = (reason: string): void => {
+      reasons[reason] = (reasons[reason] ?? 0) + 1;
+    };
+    for (let i = 0; i < this.agents.length; i++) {
+      if (this.declined(i, pending.request.framework)) {
+        count(DECLINED);
+        continue;
+      }
+      const why = new Set(this.capacity.shortfalls(i, pending.need));
+      const ports = this.ports[i]?.refusal(pending.ports);
+      if (ports !== undefined) why.add(ports);
+      for (const c of pending.checks) {
+        if (!c.admits(i) || !(c.allows?.(i) ?? true)) why.add(c.label);
+      }
+      why.forEach(count);
+    }
+    return reasons;
+  }
+
+  private settle(index: number, request: TaskRequest, count: number, reasons: Record<string, number>): void {
+    this.unplaced.push({ request: index, framework: request.framework, group: request.group, count, reasons });
+  }
+
+  /** Refuse filters hold until their time: the agent is offered again at `until`, not before. */
+  private declined(agent: number, framework: string): boolean {
+    const until = this.agents[agent]?.refusedUntil?.[framework];
+    return until !== undefined && this.snapshot.now < until;
+  }
+
+  private tally(key: string): GroupTally {
+    let tally = this.tallies.get(key);
+    if (!tally) {
+      tally = new GroupTally(this.agents.length);
+      for (const agent of this.placedByGroup.get(key) ?? []) tally.add(agent);
+      this.tallies.set(key, tally);
+    }
+    return tally;
+  }
+}
+
+function allowsAll(checks: readonly ConstraintCheck[], agent: number): boolean {
+  for (const c of checks) if (c.allows && !c.allows(agent)) return false;
+  return true;
+}
+
+/** GROUP_BY tasks on the agent's values; lower is preferred so values fill evenly. */
+function loadOf(checks: readonly ConstraintCheck[], agent: number): number {
+  let load = 0;
+  for (const c of checks) load += c.load?.(agent) ?? 0;
+  return load;
+}
+
+/** Utilisations closer than this count as equal, so the group spread decides between them. */
+const UTIL_TIE = 1e-9;
+
+function better(load: number, util: number, count: number, bestLoad: number, bestUtil: number, bestCount: number): boolean {
+  if (load !== bestLoad) return load < bestLoad;
+  if (Math.abs(util - bestUtil) > UTIL_TIE) return util < bestUtil;
+  return count < bestCount;
+}
+
+function groupKey(framework: string, group: string): string {
+  return `${framework}\u0000${group}`;
+}
+
+function clusterTotal(agents: readonly AgentSnapshot[]): Scalars {
+  const total: Scalars = { cpus: 0, mem: 0, disk: 0, gpus: 0 };
+  for (const agent of agents) for (const name of SCALAR_NAMES) total[name] += agent.total[name];
+  return total;
+}
+
+function invalidScalars(request: TaskRequest): string | undefined {
+  const bad = SCALAR_NAMES.find((name) => !(Number.isFinite(request[name]) && request[name] >= 0));
+  return bad === undefined ? undefined : `invalid request: ${bad} must be a non-negative number`;
+}

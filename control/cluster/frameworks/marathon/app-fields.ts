@@ -1,0 +1,373 @@
+import { z } from "zod";
+
+/**
+ * Schemas for the parts of a Marathon app definition (RAML `types/*.raml`): the app id, its
+ * constraints, ports, health checks, container and strategies. `app-definition.ts` assembles
+ * them into the whole app and adds the rules that span several fields.
+ *
+ * Invariant: every schema here is idempotent; its output parses back to itself. The stored app
+ * is served by GET and may be sent back by PUT, so the output must stay valid input.
+ */
+
+/**
+ * One PathId segment, as Marathon's `PathId.ID_PATH_SEGMENT_PATTERN`: dot-separated parts of
+ * lowercase letters, digits and `-`, each starting and ending with a letter or digit.
+ */
+const SEGMENT = /^(([a-z0-9]|[a-z0-9][a-z0-9-]*[a-z0-9])\.)*([a-z0-9]|[a-z0-9][a-z0-9-]*[a-z0-9])$/;
+
+/** A last segment Marathon refuses, because `/v2/apps/{id}/tasks` etc. would be ambiguous. */
+const RESERVED_LAST_SEGMENTS = ["restart", "tasks", "versions"];
+
+/** Splits a raw id into its segments, or says what is wrong with it. */
+function readAppId(raw: string): { segments: string[] } | { problem: string } {
+  // One trailing slash is tolerated (`/shop/web/`); anything else empty is an error, where
+  // Marathon would silently drop empty segments and hide a typo.
+  const trimmed = raw.endsWith("/") ? raw.slice(0, -1) : raw;
+  const body = trimmed.startsWith("/") ? trimmed.slice(1) : trimmed;
+  if (body === "") return { problem: "must name an app; '/' is the root group" };
+  const segments = body.split("/");
+  for (const segment of segments) {
+    const problem = segmentProblem(segment);
+    if (problem !== undefined) return { problem };
+  }
+  const last = segments[segments.length - 1] ?? "";
+  if (RESERVED_LAST_SEGMENTS.includes(last)) {
+    return { problem: `must not end with '${last}': ${RESERVED_LAST_SEGMENTS.join(", ")} are reserved by the API` };
+  }
+  return { segments };
+}
+
+function segmentProblem(segment: string): string | undefined {
+  if (segment === "") return "must not contain an empty segment ('//')";
+  // Marathon resolves `.` and `..` against the enclosing group; an app posted on its own has
+  // none worth resolving against, so a full path is asked for instead.
+  if (segment === "." || segment === "..") return `must not contain '${segment}' segments; give the full path`;
+  if (!SEGMENT.test(segment)) {
+    return `segment '${segment}' is invalid: use lowercase letters, digits, '-' and '.', and start and end each '.'-separated part with a letter or digit`;
+  }
+  return undefined;
+}
+
+/**
+ * Normalises an app id to its absolute form: `web` → `/web`, `/shop/web/` → `/shop/web`.
+ * Throws an Error naming the problem if the id is not a valid Marathon PathId.
+ */
+export function normalizeAppId(raw: string): string {
+  return "/" + appIdSegments(raw).join("/");
+}
+
+/** The segments of an app id, outermost group first: `/shop/web` → `["shop", "web"]`. Throws like `normalizeAppId`. */
+export function appIdSegments(id: string): string[] {
+  const read = readAppId(id);
+  if ("problem" in read) throw new Error(`app id '${id}' ${read.problem}`);
+  return read.segments;
+}
+
+/** Marathon's `PathId.safePath`, the prefix of its task ids: `/shop/web` → `shop_web`. */
+export function marathonTaskIdPrefix(id: string): string {
+  return appIdSegments(id).join("_");
+}
+
+/** Marathon's `PathId.toHostname`, used as the Mesos task name: `/shop/web` → `web.shop`. */
+export function appHostname(id: string): string {
+  return appIdSegments(id).reverse().join(".");
+}
+
+/** An app id (Marathon PathId), relative or absolute on input, absolute on output. */
+export const AppId = z.string().transform((raw, ctx) => {
+  const read = readAppId(raw);
+  if ("problem" in read) {
+    ctx.addIssue({ code: "custom", message: read.problem });
+    return z.NEVER;
+  }
+  return "/" + read.segments.join("/");
+});
+
+/** Placement operators (`types/constraint.raml`). Marathon spells them in uppercase only. */
+export const CONSTRAINT_OPERATORS = ["UNIQUE", "CLUSTER", "GROUP_BY", "LIKE", "UNLIKE", "MAX_PER", "IS"] as const;
+export type ConstraintOperator = (typeof CONSTRAINT_OPERATORS)[number];
+
+/** A placement constraint as the scheduler reads it. */
+export interface Constraint {
+  /** `hostname`, `@region`, `@zone` or an agent attribute name. */
+  field: string;
+  operator: ConstraintOperator;
+  value?: string;
+}
+
+/** A constraint in Marathon's wire form, `[field, OPERATOR, value?]`. */
+export type ConstraintTuple = [string, ConstraintOperator] | [string, ConstraintOperator, string];
+
+function isOperator(op: string): op is ConstraintOperator {
+  return (CONSTRAINT_OPERATORS as readonly string[]).includes(op);
+}
+
+function isPositiveInt(value: string): boolean {
+  return /^\d{1,10}$/.test(value) && Number(value) >= 1 && Number(value) <= 2 ** 31 - 1;
+}
+
+function regexProblem(value: string | undefined): string | undefined {
+  if (value === undefined) return "needs a regular expression value";
+  try {
+    new RegExp(value);
+    return undefined;
+  } catch {
+    return `'${value}' is not a valid regular expression`;
+  }
+}
+
+/** What is wrong with the value of a constraint, given its operator (Marathon's SchedulingValidation). */
+function constraintValueProblem(op: ConstraintOperator, value: string | undefined): string | undefined {
+  switch (op) {
+    case "UNIQUE":
+      return value === undefined ? undefined : "takes no value";
+    case "CLUSTER":
+      // Without a value the first task pins the value the others must match.
+      return value === "" ? "value must not be empty; omit it to pin the first task's value" : undefined;
+    case "GROUP_BY":
+      return value === undefined || isPositiveInt(value) ? undefined : `value '${value}' must be a positive integer`;
+    case "MAX_PER":
+      return value !== undefined && isPositiveInt(value) ? undefined : "needs a positive integer value";
+    case "LIKE":
+    case "UNLIKE":
+      return regexProblem(value);
+    case "IS":
+      return value === undefined || value === "" ? "needs a value" : undefined;
+  }
+}
+
+function readConstraint(c: string[]): ConstraintTuple | string {
+  if (c.length < 2 || c.length > 3) return "must have 2 or 3 fields: [field, operator, value?]";
+  const [field = "", op = "", value] = c;
+  if (field === "") return "field name must not be empty";
+  if (!isOperator(op)) return `unknown operator '${op}'; use one of ${CONSTRAINT_OPERATORS.join(", ")} (uppercase)`;
+  const problem = constraintValueProblem(op, value);
+  if (problem !== undefined) return `${op} ${problem}`;
+  // Marathon accepts both spellings of the host name field; keep one so the scheduler needs one.
+  const name = field === "@hostname" ? "hostname" : field;
+  return value === undefined ? [name, op] : [name, op, value];
+}
+
+/**
+ * One constraint, `[field, OPERATOR, value?]`. LIKE/UNLIKE values are checked as JavaScript
+ * regular expressions, which is what DCX matches with; Marathon compiled them as Java ones and
+ * full-matched, so the scheduler must anchor them (`^(?:value)$`).
+ */
+export const AppConstraint = z.array(z.string()).transform((c, ctx): ConstraintTuple => {
+  const read = readConstraint(c);
+  if (typeof read === "string") {
+    ctx.addIssue({ code: "custom", message: read });
+    return z.NEVER;
+  }
+  return read;
+});
+
+/** A TCP/UDP port; 0 asks Marathon to choose one. */
+export const Port = z.int().min(0).max(65535);
+
+/** `strings.NetworkProtocol`; both spellings of the pair are accepted and stored as `udp,tcp`. */
+export const NetworkProtocol = z
+  .enum(["tcp", "udp", "udp,tcp", "tcp,udp"])
+  .transform((p) => (p === "tcp,udp" ? "udp,tcp" : p));
+
+/** `types/name.raml`: a DNS label, so the name can appear in SRV records. */
+export const PortName = z
+  .string()
+  .max(63)
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "must be lowercase letters, digits and '-', not starting or ending with '-'");
+
+/** `label.KVLabels`. */
+export const Labels = z.record(z.string().min(1), z.string());
+
+/** Environment values are text, or a reference to one of the app's `secrets`. */
+export const Env = z.record(
+  z.string().min(1).max(254).regex(/^[^=\0]+$/, "must not contain '=' or NUL"),
+  z.union([z.string(), z.strictObject({ secret: z.string().min(1) })], {
+    error: 'must be a string or {"secret": "<name>"}',
+  }),
+);
+
+/** `network.PortDefinition`: a host port each instance reserves (host networking). */
+export const PortDefinition = z.strictObject({
+  port: Port.default(0),
+  protocol: NetworkProtocol.default("tcp"),
+  name: PortName.optional(),
+  labels: Labels.optional(),
+});
+export type PortDefinition = z.output<typeof PortDefinition>;
+
+export const HEALTH_CHECK_PROTOCOLS = ["HTTP", "HTTPS", "TCP", "COMMAND", "MESOS_TCP", "MESOS_HTTP", "MESOS_HTTPS"] as const;
+
+/** RAML health check durations are int32 seconds, minimum 0. */
+const Seconds = z.int32().min(0);
+
+const HealthCheckFields = z.strictObject({
+  protocol: z.enum(HEALTH_CHECK_PROTOCOLS).default("HTTP"),
+  path: z.string().min(1).max(1024).optional(),
+  port: Port.optional(),
+  portIndex: z.int32().min(0).optional(),
+  command: z.strictObject({ value: z.string().min(1) }).optional(),
+  gracePeriodSeconds: Seconds.default(300),
+  intervalSeconds: Seconds.default(60),
+  timeoutSeconds: Seconds.default(20),
+  maxConsecutiveFailures: Seconds.default(3),
+  delaySeconds: Seconds.default(15),
+  ignoreHttp1xx: z.boolean().default(false),
+  ipProtocol: z.enum(["IPv4", "IPv6"]).default("IPv4"),
+});
+type HealthCheckFields = z.output<typeof HealthCheckFields>;
+
+type Issue = { path: (string | number)[]; message: string };
+
+function healthCheckIssues(hc: HealthCheckFields): Issue[] {
+  const issues: Issue[] = [];
+  // A probe that may run as long as the interval would overlap the next one.
+  if (hc.timeoutSeconds >= hc.intervalSeconds) {
+    issues.push({ path: ["timeoutSeconds"], message: `must be less than intervalSeconds (${hc.intervalSeconds})` });
+  }
+  if (hc.port !== undefined && hc.portIndex !== undefined) {
+    issues.push({ path: ["portIndex"], message: "may not be combined with port" });
+  }
+  if (hc.protocol === "COMMAND" && hc.command === undefined) {
+    issues.push({ path: ["command"], message: "is required for protocol COMMAND" });
+  }
+  if (hc.protocol !== "COMMAND" && hc.command !== undefined) {
+    issues.push({ path: ["command"], message: `is only used with protocol COMMAND, not ${hc.protocol}` });
+  }
+  return issues;
+}
+
+/**
+ * `health.AppHealthCheck` with its defaults (§1.4). A check that probes a port and names none
+ * probes the app's first port, so `portIndex` 0 is filled in.
+ */
+export const HealthCheck = HealthCheckFields.superRefine((hc, ctx) => {
+  for (const issue of healthCheckIssues(hc)) ctx.addIssue({ code: "custom", ...issue });
+}).transform((hc) => {
+  const probesPort = hc.protocol !== "COMMAND";
+  return probesPort && hc.port === undefined && hc.portIndex === undefined ? { ...hc, portIndex: 0 } : hc;
+});
+export type HealthCheck = z.output<typeof HealthCheck>;
+
+const DockerContainer = z.strictObject({
+  image: z.string().min(1),
+  forcePullImage: z.boolean().default(false),
+  privileged: z.boolean().default(false),
+  parameters: z.array(z.strictObject({ key: z.string().min(1), value: z.string() })).default(() => []),
+  network: z.enum(["BRIDGE", "HOST", "NONE", "USER"]).optional(),
+});
+
+const PortMapping = z.strictObject({
+  containerPort: Port.default(0),
+  hostPort: Port.optional(),
+  servicePort: Port.default(0),
+  protocol: NetworkProtocol.default("tcp"),
+  name: PortName.optional(),
+  labels: Labels.optional(),
+});
+
+const Volume = z.strictObject({
+  containerPath: z.string().min(1),
+  hostPath: z.string().min(1).optional(),
+  mode: z.enum(["RO", "RW"]),
+});
+
+const ContainerFields = z.strictObject({
+  type: z.enum(["MESOS", "DOCKER"]).optional(),
+  docker: DockerContainer.optional(),
+  portMappings: z.array(PortMapping).optional(),
+  volumes: z.array(Volume).default(() => []),
+});
+type ContainerFields = z.output<typeof ContainerFields>;
+
+function containerIssues(c: ContainerFields): Issue[] {
+  const issues: Issue[] = [];
+  if (c.type === "DOCKER" && c.docker === undefined) {
+    issues.push({ path: ["docker", "image"], message: "is required for container type DOCKER" });
+  }
+  const network = c.docker?.network;
+  if ((c.portMappings?.length ?? 0) > 0 && (network === "HOST" || network === "NONE")) {
+    issues.push({
+      path: ["portMappings"],
+      message: `are not allowed with docker network ${network}; Docker maps ports only on BRIDGE and USER networks`,
+    });
+  }
+  issues.push(...duplicateNames(c.portMappings ?? [], "portMappings"));
+  return issues;
+}
+
+/** One issue per entry whose `name` an earlier entry already uses. */
+export function duplicateNames(entries: readonly { name?: string | undefined }[], field: string): Issue[] {
+  const seen = new Map<string, number>();
+  const issues: Issue[] = [];
+  entries.forEach((entry, index) => {
+    if (entry.name === undefined) return;
+    const first = seen.get(entry.name);
+    if (first === undefined) seen.set(entry.name, index);
+    else issues.push({ path: [field, index, "name"], message: `Port names must be unique: '${entry.name}' is also at index ${first}` });
+  });
+  return issues;
+}
+
+/** The single mapping Marathon gives a bridged container that lists none. */
+function defaultBridgeMapping(): z.output<typeof PortMapping> {
+  return { containerPort: 0, hostPort: 0, servicePort: 0, protocol: "tcp" };
+}
+
+function normalizeContainer(c: ContainerFields) {
+  const network = c.docker?.network;
+  const mappings = c.portMappings ?? (network === "BRIDGE" ? [defaultBridgeMapping()] : undefined);
+  // On a USER network an absent hostPort reserves no host port; elsewhere it means "any".
+  const portMappings = network === "USER" ? mappings : mappings?.map((m) => ({ ...m, hostPort: m.hostPort ?? 0 }));
+  const type = c.type ?? (c.docker === undefined ? "MESOS" : "DOCKER");
+  return portMappings === undefined ? { ...c, type } : { ...c, type, portMappings };
+}
+
+/**
+ * `appContainer.Container`. `type` defaults to DOCKER when a docker image is given (the RAML
+ * default) and to MESOS otherwise, so a bare `{volumes}` container stays a Mesos one.
+ */
+export const Container = ContainerFields.superRefine((c, ctx) => {
+  for (const issue of containerIssues(c)) ctx.addIssue({ code: "custom", ...issue });
+}).transform(normalizeContainer);
+export type Container = z.output<typeof Container>;
+
+/** True when the app's ports come from `container.portMappings` (bridge or user networking). */
+export function usesPortMappings(container: Container | undefined): boolean {
+  const network = container?.docker?.network;
+  return (container?.portMappings?.length ?? 0) > 0 || network === "BRIDGE" || network === "USER";
+}
+
+const Capacity = z.number().min(0).max(1);
+
+/** `app.UpgradeStrategy`; 1/1 per `UpgradeStrategy.empty` (resident apps would get 0.5/0). */
+export const UpgradeStrategy = z.strictObject({
+  minimumHealthCapacity: Capacity.default(1),
+  maximumOverCapacity: Capacity.default(1),
+});
+
+const UnreachableEnabled = z
+  .strictObject({
+    inactiveAfterSeconds: z.int().min(0).default(0),
+    expungeAfterSeconds: z.int().min(0).default(0),
+  })
+  .superRefine((s, ctx) => {
+    if (s.inactiveAfterSeconds > s.expungeAfterSeconds) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["inactiveAfterSeconds"],
+        message: `must not exceed expungeAfterSeconds (${s.expungeAfterSeconds})`,
+      });
+    }
+  });
+
+/**
+ * `unreachableStrategy.raml`. Defaults are 0/0, as Marathon's code has them
+ * (`UnreachableStrategy.DefaultInactiveAfter/DefaultExpungeAfter`); its older RAML and
+ * `configure-task-handling.md` say 300/600, which an explicit object can still ask for.
+ */
+export const UnreachableStrategy = z.union([z.literal("disabled"), UnreachableEnabled], {
+  error: 'must be "disabled" or {inactiveAfterSeconds, expungeAfterSeconds}',
+});
+
+export const KillSelection = z.enum(["YOUNGEST_FIRST", "OLDEST_FIRST"]);

@@ -90,13 +90,41 @@ export const Registered = z.strictObject({
   pingIntervalMs: z.number().int().positive(),
 });
 
-export const TaskLaunch = z.strictObject({
-  taskId: z.string(),
-  name: z.string(),
-  command: z.record(z.string(), z.unknown()),
-  resources: Resources,
-  env: z.record(z.string(), z.string()).default({}),
+/** How a task's process is started: `shell` runs under `/bin/sh -c`, `args` is executed directly. */
+export const TaskCommand = z.union([
+  z.strictObject({ shell: z.string().min(1) }),
+  z.strictObject({ args: z.array(z.string()).min(1) }),
+]);
+
+/** A Docker container for the task (the docker driver); absent for the exec driver. */
+export const TaskContainer = z.strictObject({
+  image: z.string().min(1),
+  forcePullImage: z.boolean().default(false),
+  privileged: z.boolean().default(false),
+  network: z.enum(["BRIDGE", "HOST", "NONE"]).default("HOST"),
+  parameters: z.array(z.strictObject({ key: z.string(), value: z.string() })).default([]),
+  /** hostPort -> containerPort, for BRIDGE networking. */
+  portMappings: z.array(z.strictObject({ hostPort: z.number().int(), containerPort: z.number().int(), protocol: z.string() })).default([]),
+  volumes: z.array(z.strictObject({ containerPath: z.string(), hostPath: z.string(), mode: z.enum(["RO", "RW"]) })).default([]),
 });
+
+/** One task to start. The master computes the environment (Marathon's task variables); the agent adds MESOS_SANDBOX. */
+export const TaskLaunch = z.strictObject({
+  taskId: z.string().min(1).max(512),
+  /** The framework's name for the task (Marathon: the app id). */
+  name: z.string(),
+  command: TaskCommand.optional(),
+  container: TaskContainer.optional(),
+  resources: z.strictObject({ cpus: z.number(), mem: z.number(), disk: z.number(), gpus: z.number() }),
+  /** Host ports held by the task, in the order of the app's port definitions. */
+  ports: z.array(z.number().int()).default([]),
+  env: z.record(z.string(), z.string()).default({}),
+  /** Unix user to run as; absent means the agent's own user. */
+  user: z.string().optional(),
+  /** SIGTERM -> SIGKILL grace when the task is killed. */
+  killGracePeriodMs: z.number().int().nonnegative().default(3000),
+});
+export type TaskLaunch = z.infer<typeof TaskLaunch>;
 
 export const Launch = z.strictObject({ type: z.literal("launch"), tasks: z.array(TaskLaunch) });
 export const Kill = z.strictObject({

@@ -10,7 +10,7 @@ import type { Identity } from "./identity.ts";
 import { createLogger, errorMessage } from "./log.ts";
 import type { Logger } from "./log.ts";
 import { detectAdvertiseIp, detectHostname, resolveResources } from "./resources.ts";
-import { createIdleTaskHost } from "./task-host.ts";
+import { createTaskHost } from "./task-host.ts";
 import type { TaskHost } from "./task-host.ts";
 
 /** The agent's version, reported in `register`. */
@@ -27,6 +27,9 @@ export const ExitCode = {
   CONFIG: 78,
 } as const;
 
+/** Time beyond the longest kill grace that a killing shutdown allows for the processes to go. */
+const SHUTDOWN_KILL_MARGIN_MS = 2_000;
+
 /** How and why `run()` ended. */
 export interface AgentExit {
   code: (typeof ExitCode)[keyof typeof ExitCode];
@@ -35,7 +38,7 @@ export interface AgentExit {
 
 export interface AgentOptions {
   log?: Logger;
-  /** Task drivers; until they exist, a host that runs nothing. */
+  /** Where tasks run; defaults to the exec driver's host on the work dir. */
   tasks?: TaskHost;
   /** Jitter source for the reconnect backoff. */
   random?: () => number;
@@ -69,13 +72,15 @@ export class Agent {
   ) {
     this.identity = setup.identity;
     this.log = options.log ?? createLogger();
-    this.tasks = options.tasks ?? createIdleTaskHost(this.log);
+    this.tasks = options.tasks ?? inWorkDir(() => createTaskHost({ workDir: config.workDir, log: this.log }));
     this.connection = new Connection({
       url: agentConnectUrl(config.master, config.cluster),
       bearer: () => this.identity?.credential ?? config.token ?? "",
       register: () => this.registerFrame(),
       onRegistered: (message) => this.onRegistered(message),
       onCommand: (command) => this.tasks.handle(command),
+      onSessionUp: (send) => this.tasks.connected(send),
+      onSessionDown: () => this.tasks.disconnected(),
       backoff: new Backoff({ capMs: config.backoffMaxMs, random: options.random }),
       log: this.log,
       registerTimeoutMs: options.registerTimeoutMs,
@@ -99,6 +104,8 @@ export class Agent {
   async run(): Promise<AgentExit> {
     this.logStart();
     const end = await this.connection.run();
+    // Tasks keep running whatever ended the connection; the next agent process re-attaches.
+    if (end.kind !== "stopped") await this.tasks.close({ killTasks: false });
     if (end.kind === "stopped") {
       // Resolve only once stop() has closed the socket and logged, so a caller may exit at once.
       await this.stopping;
@@ -113,10 +120,29 @@ export class Agent {
     return { code: ExitCode.CONFIG, reason };
   }
 
-  /** Stops reconnecting and closes the session with 1000; safe to call more than once. */
+  /**
+   * Shuts down: tasks first (killed only with --kill-tasks-on-exit; pending status updates are
+   * flushed while the session is still up), then the session is closed with 1000. Safe to call
+   * more than once.
+   */
   stop(signal?: string): Promise<void> {
-    this.stopping ??= this.connection.stop("agent shutting down").then(() => this.log.info("shutdown", { signal }));
+    this.stopping ??= this.shutdown(signal);
     return this.stopping;
+  }
+
+  /** How long a shutdown may take: longer when it has tasks to kill, each with its grace. */
+  shutdownBudgetMs(): number {
+    return this.config.killTasksOnExit ? this.tasks.maxKillGraceMs() + SHUTDOWN_KILL_MARGIN_MS : 0;
+  }
+
+  private async shutdown(signal: string | undefined): Promise<void> {
+    try {
+      await this.tasks.close({ killTasks: this.config.killTasksOnExit });
+    } catch (error) {
+      this.log.error("tasks_close_failed", { error: errorMessage(error) });
+    }
+    await this.connection.stop("agent shutting down");
+    this.log.info("shutdown", { signal });
   }
 
   private registerFrame(): Register {

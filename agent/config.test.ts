@@ -25,6 +25,7 @@ describe("parseAgentConfig", () => {
         ...["--resources", "cpus:2;mem:1024;ports:[31000-31010,32000-32001]"],
         ...["--attributes", "rack:r1;zone:a;weight:3"],
         ...["--hostname", "node-7.example.com", "--advertise-ip", "10.0.0.7", "--backoff-max-ms", "5000"],
+        "--kill-tasks-on-exit",
       ],
       {},
     );
@@ -38,6 +39,7 @@ describe("parseAgentConfig", () => {
       hostname: "node-7.example.com",
       advertiseIp: "10.0.0.7",
       backoffMaxMs: 5000,
+      killTasksOnExit: true,
     });
     expect(isAbsolute(config.workDir)).toBe(true);
   });
@@ -53,6 +55,7 @@ describe("parseAgentConfig", () => {
       DCX_HOSTNAME: "envhost",
       DCX_ADVERTISE_IP: "::1",
       DCX_BACKOFF_MAX_MS: "750",
+      DCX_KILL_TASKS_ON_EXIT: "1",
     });
     expect(config).toEqual({
       master: "ws://127.0.0.1:9000",
@@ -64,6 +67,7 @@ describe("parseAgentConfig", () => {
       hostname: "envhost",
       advertiseIp: "::1",
       backoffMaxMs: 750,
+      killTasksOnExit: true,
     });
   });
 
@@ -88,6 +92,15 @@ describe("parseAgentConfig", () => {
     expect(config.hostname).toBeUndefined();
     expect(config.advertiseIp).toBeUndefined();
     expect(config.backoffMaxMs).toBe(DEFAULT_BACKOFF_MAX_MS);
+    expect(config.killTasksOnExit).toBe(false);
+  });
+
+  test("DCX_KILL_TASKS_ON_EXIT takes 1/true/yes and 0/false/no, and refuses anything else naming the flag", () => {
+    expect(parseAgentConfig(REQUIRED, { DCX_KILL_TASKS_ON_EXIT: "TRUE" }).killTasksOnExit).toBe(true);
+    expect(parseAgentConfig(REQUIRED, { DCX_KILL_TASKS_ON_EXIT: "no" }).killTasksOnExit).toBe(false);
+    const error = configError(() => parseAgentConfig(REQUIRED, { DCX_KILL_TASKS_ON_EXIT: "maybe" }));
+    expect(error.flag).toBe("--kill-tasks-on-exit");
+    expect(error.message).toContain("DCX_KILL_TASKS_ON_EXIT");
   });
 
   const without = (flag: string) => {

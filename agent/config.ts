@@ -20,6 +20,8 @@ export interface AgentConfig {
   advertiseIp?: string;
   /** Cap of the reconnect backoff. */
   backoffMaxMs: number;
+  /** Kill every task on shutdown instead of leaving them running for the next agent process. */
+  killTasksOnExit: boolean;
 }
 
 /** A bad or missing option; `flag` names it so the message can point the operator at it. */
@@ -55,7 +57,10 @@ const PARSE_OPTIONS = {
     { type: "string" }
   >),
   help: { type: "boolean", short: "h" },
+  "kill-tasks-on-exit": { type: "boolean" },
 } as const;
+
+const KILL_TASKS_ON_EXIT_ENV = "DCX_KILL_TASKS_ON_EXIT";
 
 /** Printed by `--help`. */
 export const USAGE = `Usage: bun agent/main.ts --master URL --cluster ID --token TOKEN --work-dir DIR [options]
@@ -74,6 +79,8 @@ Options (each may also be given as the environment variable shown; a flag wins):
   --hostname H          hostname to report (default: this machine's)          DCX_HOSTNAME
   --advertise-ip IP     IP to report (default: first non-internal IPv4)       DCX_ADVERTISE_IP
   --backoff-max-ms N    cap of the reconnect backoff in ms (default ${DEFAULT_BACKOFF_MAX_MS}) DCX_BACKOFF_MAX_MS
+  --kill-tasks-on-exit  kill every task on SIGTERM/SIGINT; by default tasks   DCX_KILL_TASKS_ON_EXIT
+                        keep running and the next agent re-attaches (1/true)
   -h, --help            print this help and exit
 
 Exit codes: 0 stopped by SIGTERM/SIGINT, 2 bad options, 74 identity could not be saved,
@@ -91,7 +98,7 @@ export function wantsHelp(argv: readonly string[]): boolean {
  */
 export function parseAgentConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): AgentConfig {
   const flags = readFlags(argv);
-  const option = (name: OptionName): Sourced | undefined => pick(name, flags, env);
+  const option = (name: OptionName): Sourced | undefined => pick(name, flags.strings, env);
   const master = required(option("master"), "master");
   const cluster = required(option("cluster"), "cluster");
   const workDir = required(option("work-dir"), "work-dir");
@@ -111,6 +118,7 @@ export function parseAgentConfig(argv: readonly string[], env: Readonly<Record<s
     hostname: hostname === undefined ? undefined : parseWith(hostname, Register.shape.hostname),
     advertiseIp: advertiseIp === undefined ? undefined : parseWith(advertiseIp, Register.shape.ip),
     backoffMaxMs: backoffMaxMs === undefined ? DEFAULT_BACKOFF_MAX_MS : parseBackoffMax(backoffMaxMs),
+    killTasksOnExit: flags.killTasksOnExit ?? parseEnvBoolean(KILL_TASKS_ON_EXIT_ENV, env[KILL_TASKS_ON_EXIT_ENV], "--kill-tasks-on-exit"),
   };
 }
 
@@ -122,11 +130,16 @@ interface Sourced {
   label: string;
 }
 
-function readFlags(argv: readonly string[]): Partial<Record<OptionName, string>> {
+interface Flags {
+  strings: Partial<Record<OptionName, string>>;
+  killTasksOnExit?: boolean;
+}
+
+function readFlags(argv: readonly string[]): Flags {
   try {
     const { values } = parseArgs({ args: [...argv], options: PARSE_OPTIONS, strict: true, allowPositionals: false });
-    const { help: _help, ...strings } = values;
-    return strings;
+    const { help: _help, "kill-tasks-on-exit": killTasksOnExit, ...strings } = values;
+    return { strings, killTasksOnExit };
   } catch (error) {
     // parseArgs already names the flag ("Unknown option '--foo'", "Option '--master <value>' argument missing").
     throw new ConfigError(error instanceof Error ? error.message : String(error));
@@ -197,6 +210,14 @@ function parseResources(option: Sourced): Partial<Resources> {
     fail(option, `${issue?.path.join(".") ?? "value"}: ${issue?.message ?? "invalid"}`);
   }
   return overrides;
+}
+
+/** An on/off variable: 1/true/yes or 0/false/no (any case); empty or unset is off. */
+function parseEnvBoolean(name: string, value: string | undefined, flag: string): boolean {
+  const normalized = (value ?? "").trim().toLowerCase();
+  if (["", "0", "false", "no"].includes(normalized)) return false;
+  if (["1", "true", "yes"].includes(normalized)) return true;
+  throw new ConfigError(`${flag} (${name}): '${value}' must be 1, true, yes, 0, false or no`, flag);
 }
 
 function parseBackoffMax(option: Sourced): number {

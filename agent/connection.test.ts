@@ -45,6 +45,7 @@ function startAgent(master: FakeMaster, dir: string, options: AgentOptions = {},
       hostname: "test-host",
       advertiseIp: "127.0.0.1",
       backoffMaxMs: 20,
+      killTasksOnExit: false,
       ...config,
     },
     { log: logs.log, ...options },
@@ -160,6 +161,10 @@ describe("connection", () => {
     const master = fakeMaster({ pingIntervalMs: 20 });
     const commands: MasterCommand[] = [];
     const tasks: TaskHost = {
+      connected: () => {},
+      disconnected: () => {},
+      close: async () => {},
+      maxKillGraceMs: () => 0,
       reports: () => [{ taskId: "t1", state: "TASK_RUNNING" }],
       handle: (command) => {
         if (command.type === "ack") throw new Error("driver bug");

@@ -1,5 +1,5 @@
 import { CloseCode } from "../protocol/index.ts";
-import type { Register, Registered } from "../protocol/index.ts";
+import type { AgentMessage, Register, Registered } from "../protocol/index.ts";
 import type { Backoff } from "./backoff.ts";
 import type { Logger } from "./log.ts";
 import { Session } from "./session.ts";
@@ -42,6 +42,10 @@ export interface ConnectionOptions {
   /** Runs on `registered`, before heartbeats start; a throw stops the connection for good. */
   onRegistered: (message: Registered) => void;
   onCommand: (message: MasterCommand) => void;
+  /** A session is registered: frames may be sent through `send` until `onSessionDown`. */
+  onSessionUp: (send: (message: AgentMessage) => void) => void;
+  /** The session that was up has ended. */
+  onSessionDown: () => void;
   backoff: Backoff;
   log: Logger;
   registerTimeoutMs?: number;
@@ -98,11 +102,13 @@ export class Connection {
       registerTimeoutMs: this.options.registerTimeoutMs ?? DEFAULT_REGISTER_TIMEOUT_MS,
       onRegistered: this.options.onRegistered,
       onCommand: this.options.onCommand,
+      onUp: this.options.onSessionUp,
       log,
     });
     this.current = session;
     const end = await session.ended;
     this.current = undefined;
+    if (end.registered) this.options.onSessionDown();
     const level = this.stopping || end.code === CloseCode.NORMAL ? "info" : "warn";
     log[level]("disconnected", {
       code: end.code,

@@ -88,13 +88,13 @@ describe("identity", () => {
   test("Agent.create refuses a work dir that belongs to another cluster", () => {
     const workDir = tempDir();
     saveIdentity(workDir, IDENTITY);
-    const config = { master: IDENTITY.master, cluster: "c2", workDir, resources: {}, attributes: {}, backoffMaxMs: 100 };
+    const config = { master: IDENTITY.master, cluster: "c2", workDir, resources: {}, attributes: {}, backoffMaxMs: 100, killTasksOnExit: false };
     expect(() => Agent.create(config)).toThrow(/--cluster: 'c2' differs from cluster 'c1'/);
   });
 
   test("Agent.create needs --token only while the work dir holds no identity", () => {
     const workDir = join(tempDir(), "fresh");
-    const config = { master: IDENTITY.master, cluster: "c1", workDir, resources: {}, attributes: {}, backoffMaxMs: 100 };
+    const config = { master: IDENTITY.master, cluster: "c1", workDir, resources: {}, attributes: {}, backoffMaxMs: 100, killTasksOnExit: false };
     expect(() => Agent.create(config)).toThrow(/--token is required/);
     saveIdentity((ensureWorkDir(workDir), workDir), IDENTITY);
     expect(Agent.create(config).agentId).toBe("agent-1");

@@ -60,10 +60,11 @@ describe("main.ts", () => {
   test("--help prints the usage with every flag and its variable, and exits 0", async () => {
     const { code, stdout } = await spawnAgent(["--help"]).finished();
     expect(code).toBe(0);
-    for (const flag of ["--master", "--cluster", "--token", "--work-dir", "--resources", "--attributes", "--hostname", "--advertise-ip", "--backoff-max-ms"]) {
+    for (const flag of ["--master", "--cluster", "--token", "--work-dir", "--resources", "--attributes", "--hostname", "--advertise-ip", "--backoff-max-ms", "--kill-tasks-on-exit"]) {
       expect(stdout).toContain(flag);
     }
     expect(stdout).toContain("DCX_BACKOFF_MAX_MS");
+    expect(stdout).toContain("DCX_KILL_TASKS_ON_EXIT");
   });
 
   test("a missing option exits 2 naming the flag on stderr", async () => {

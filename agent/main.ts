@@ -7,7 +7,7 @@ import { ConfigError, USAGE, parseAgentConfig, wantsHelp } from "./config.ts";
 
 export { parseAgentConfig } from "./config.ts";
 
-/** Hard limit on shutting down, in case closing the socket hangs. */
+/** Hard limit on shutting down, in case closing the socket hangs; killing tasks adds their grace. */
 const SHUTDOWN_DEADLINE_MS = 1_000;
 
 /** Runs the agent for these arguments and environment; resolves with the process exit code. */
@@ -26,7 +26,7 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
   }
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     process.on(signal, () => {
-      setTimeout(() => process.exit(ExitCode.OK), SHUTDOWN_DEADLINE_MS).unref();
+      setTimeout(() => process.exit(ExitCode.OK), SHUTDOWN_DEADLINE_MS + agent.shutdownBudgetMs()).unref();
       void agent.stop(signal);
     });
   }

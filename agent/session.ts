@@ -22,6 +22,8 @@ export interface SessionOptions {
   /** Runs before the session counts as registered; a throw ends the session as fatal. */
   onRegistered: (message: Registered) => void;
   onCommand: (message: MasterCommand) => void;
+  /** Runs once the session counts as registered, with the way to send frames in it. */
+  onUp: (send: (message: AgentMessage) => void) => void;
   log: Logger;
 }
 
@@ -79,8 +81,9 @@ export class Session {
     });
   }
 
-  /** Sends one frame; dropped when the socket is not open, since the master re-syncs on register. */
+  /** Sends one frame; dropped once the session is over or the socket is not open, since the master re-syncs on register. */
   send(message: AgentMessage): void {
+    if (this.done) return;
     if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(message));
   }
 
@@ -151,6 +154,11 @@ export class Session {
     this.registered = true;
     this.options.log.info("registered", { agentId: message.agentId, pingIntervalMs: message.pingIntervalMs });
     this.startHeartbeat(message.pingIntervalMs);
+    try {
+      this.options.onUp((frame) => this.send(frame));
+    } catch (error) {
+      this.options.log.error("session_up_failed", { error: errorMessage(error) });
+    }
   }
 
   private startHeartbeat(intervalMs: number): void {

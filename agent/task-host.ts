@@ -1,5 +1,19 @@
-import type { MasterMessage, Register } from "../protocol/index.ts";
-import type { Logger } from "./log.ts";
+import type { Database } from "bun:sqlite";
+import { isTerminal } from "../protocol/index.ts";
+import type { AgentMessage, MasterMessage, Register, TaskLaunch, TaskState } from "../protocol/index.ts";
+import { openAgentDb } from "./agent-db.ts";
+import type { RunningTask, TaskDriver } from "./drivers/driver.ts";
+import { ExecDriver } from "./drivers/exec.ts";
+import type { ExecDriverOptions } from "./drivers/exec.ts";
+import { errorMessage } from "./log.ts";
+import type { LogFields, Logger } from "./log.ts";
+import { Outbox, isReportableTaskId } from "./outbox.ts";
+import type { OutboxOptions } from "./outbox.ts";
+import { prepareSandboxRoot, sandboxPath } from "./sandbox.ts";
+import { outcomeOf } from "./task-outcome.ts";
+import type { Outcome } from "./task-outcome.ts";
+import { TaskStore } from "./task-store.ts";
+import type { TaskRecord } from "./task-store.ts";
 
 /** One task as the agent reports it in `register`. */
 export type TaskReport = Register["tasks"][number];
@@ -9,19 +23,325 @@ export type MasterCommand = Exclude<MasterMessage, { type: "registered" } | { ty
 
 /**
  * Where task drivers (exec, docker) plug into the agent. The connection knows nothing about
- * tasks: it asks the host what to report on each (re)connect and hands it every task frame.
+ * tasks: it asks the host what to report on each (re)connect, hands it every task frame, and
+ * tells it when frames can flow.
  */
 export interface TaskHost {
-  /** Every task this agent knows of, reported in each `register` so the master can reconcile. */
+  /** Every task this agent knows of and has not settled with the master, for `register`. */
   reports(): TaskReport[];
   /** A launch, kill, ack or reconcile frame from the master. Must not throw. */
   handle(command: MasterCommand): void;
+  /** A session is registered: status frames may go out through `send`. */
+  connected(send: (message: AgentMessage) => void): void;
+  /** The session ended; updates wait in the outbox for the next one. */
+  disconnected(): void;
+  /**
+   * Agent shutdown: optionally kills every task (each with its launch's grace), sends what is
+   * pending (best effort; the rest stays on disk) and releases the work dir. Idempotent.
+   */
+  close(options: { killTasks: boolean }): Promise<void>;
+  /** The longest kill grace of the tasks, to bound a shutdown that kills them. */
+  maxKillGraceMs(): number;
 }
 
-/** The host used until drivers exist: it runs nothing and records what it was asked to do. */
-export function createIdleTaskHost(log: Logger): TaskHost {
-  return {
-    reports: () => [],
-    handle: (command) => log.warn("command_ignored", { type: command.type, why: "no task drivers in this agent yet" }),
-  };
+/** How long shutdown waits for the master to ack what it just flushed. */
+const SHUTDOWN_ACK_WAIT_MS = 250;
+
+/** What the task host needs; the driver and outbox tunings default to production values. */
+export interface TaskHostOptions {
+  workDir: string;
+  log: Logger;
+  /** Defaults to the exec driver alone. */
+  drivers?: TaskDriver[];
+  exec?: Omit<ExecDriverOptions, "log">;
+  outbox?: Omit<OutboxOptions, "log">;
+}
+
+/** A task the host is responsible for; `phase` is where it is in its life on this agent. */
+interface Entry {
+  record: TaskRecord;
+  driver?: TaskDriver;
+  phase: "starting" | "running" | "killing" | "ended";
+  running?: RunningTask;
+  /** A kill that arrived while the task was starting, applied once it has. */
+  pendingKillMs?: number;
+  ended: Promise<void>;
+  markEnded: () => void;
+}
+
+/**
+ * Opens the work dir's task records and outbox, re-attaches to every task an earlier agent
+ * process left running, and returns the host. Throws when the database cannot be opened.
+ */
+export function createTaskHost(options: TaskHostOptions): TaskHost {
+  return new DriverTaskHost(options);
+}
+
+class DriverTaskHost implements TaskHost {
+  private readonly log: Logger;
+  private readonly workDir: string;
+  private readonly db: Database;
+  private readonly store: TaskStore;
+  private readonly outbox: Outbox;
+  private readonly drivers: ReadonlyMap<string, TaskDriver>;
+  private readonly entries = new Map<string, Entry>();
+  private online = false;
+  private closing: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(options: TaskHostOptions) {
+    this.log = options.log;
+    this.workDir = options.workDir;
+    prepareSandboxRoot(options.workDir);
+    this.db = openAgentDb(options.workDir);
+    this.store = new TaskStore(this.db);
+    this.outbox = new Outbox(this.db, { ...options.outbox, log: options.log });
+    const drivers = options.drivers ?? [new ExecDriver({ ...options.exec, log: options.log })];
+    this.drivers = new Map(drivers.map((driver) => [driver.name, driver]));
+    for (const record of this.store.live()) this.recover(record);
+  }
+
+  reports(): TaskReport[] {
+    return [...this.entries.values()].map(({ record }) => ({ taskId: record.taskId, state: record.state }));
+  }
+
+  handle(command: MasterCommand): void {
+    if (this.closed || (this.closing !== undefined && command.type === "launch")) {
+      this.log.warn("command_ignored", { type: command.type, why: "the agent is shutting down" });
+      return;
+    }
+    if (command.type === "launch") {
+      for (const launch of command.tasks) {
+        this.launch(launch).catch((error: unknown) => this.log.error("task_launch_crashed", { taskId: launch.taskId, error: errorMessage(error) }));
+      }
+    } else if (command.type === "kill") {
+      for (const taskId of command.taskIds) this.kill(taskId, command.gracePeriodMs);
+    } else if (command.type === "ack") {
+      this.ack(command.updateIds);
+    } else {
+      this.reconcile(command.taskIds);
+    }
+  }
+
+  connected(send: (message: AgentMessage) => void): void {
+    if (this.closed) return;
+    this.online = true;
+    this.outbox.connect(send);
+  }
+
+  disconnected(): void {
+    this.online = false;
+    if (!this.closed) this.outbox.disconnect();
+  }
+
+  close(options: { killTasks: boolean }): Promise<void> {
+    this.closing ??= this.shutdown(options.killTasks);
+    return this.closing;
+  }
+
+  maxKillGraceMs(): number {
+    let longest = 0;
+    for (const { record } of this.entries.values()) longest = Math.max(longest, record.launch.killGracePeriodMs);
+    return longest;
+  }
+
+  private async shutdown(killTasks: boolean): Promise<void> {
+    if (killTasks) {
+      for (const entry of this.entries.values()) {
+        if (entry.phase === "starting" || entry.phase === "running") this.kill(entry.record.taskId, entry.record.launch.killGracePeriodMs);
+      }
+      await Promise.all([...this.entries.values()].map((entry) => entry.ended));
+    }
+    this.outbox.flush();
+    if (this.online && this.outbox.count() > 0) await this.outbox.drain(SHUTDOWN_ACK_WAIT_MS);
+    this.closed = true;
+    for (const driver of this.drivers.values()) driver.close();
+    this.outbox.close();
+    this.db.close();
+    this.log.info("tasks_closed", { killed: killTasks, running: [...this.entries.values()].filter((entry) => entry.phase !== "ended").length });
+  }
+
+  private async launch(launch: TaskLaunch): Promise<void> {
+    const { taskId } = launch;
+    const known = this.entries.get(taskId)?.record ?? this.store.get(taskId);
+    if (known !== undefined) {
+      // Never run a task id twice. A settled one is stated again so the master can settle too.
+      this.log.warn("task_duplicate", { taskId, state: known.state });
+      if (isTerminal(known.state)) this.report(taskId, known.state, known.message);
+      return;
+    }
+    const sandbox = sandboxPath(this.workDir, taskId);
+    const { driver, refusal } = this.chooseDriver(launch);
+    const entry = this.track({ taskId, driver: driver?.name ?? "none", launch, sandbox, state: "TASK_STARTING", done: false }, driver);
+    if (driver === undefined) {
+      return this.db.transaction(() => {
+        this.store.insert(entry.record);
+        this.settle(entry, refusal, "task_refused");
+      })();
+    }
+    this.db.transaction(() => {
+      this.store.insert(entry.record);
+      this.report(taskId, "TASK_STARTING");
+    })();
+    let running: RunningTask;
+    try {
+      running = await driver.start(launch, sandbox);
+    } catch (error) {
+      return this.settle(entry, { state: "TASK_FAILED", message: errorMessage(error) }, "task_launch_failed");
+    }
+    this.store.setProcess(running);
+    entry.running = running;
+    this.log.info("task_launched", { taskId, name: launch.name, driver: running.driver, pid: running.pid, sandbox });
+    if (entry.pendingKillMs !== undefined) this.beginKill(entry, entry.pendingKillMs);
+    else this.setRunning(entry);
+    void this.watch(entry, running);
+  }
+
+  /** The driver for a launch, or the state and message it is refused with. */
+  private chooseDriver(launch: TaskLaunch): { driver: TaskDriver; refusal?: never } | { driver?: never; refusal: Outcome } {
+    if (launch.command === undefined && launch.container === undefined) {
+      return { refusal: { state: "TASK_ERROR", message: "the task has neither a command nor a container" } };
+    }
+    // TASK_FAILED, not TASK_ERROR: the task is valid, this agent just cannot run it; another may.
+    const name = launch.container === undefined ? "exec" : "docker";
+    const driver = this.drivers.get(name);
+    if (driver === undefined) return { refusal: { state: "TASK_FAILED", message: `${name} driver not available yet` } };
+    const fingerprint = driver.fingerprint();
+    if (!fingerprint.available) return { refusal: { state: "TASK_FAILED", message: `${name} driver not available: ${fingerprint.reason ?? "unknown reason"}` } };
+    return { driver };
+  }
+
+  private kill(taskId: string, graceMs: number): void {
+    const entry = this.entries.get(taskId);
+    if (entry === undefined) return this.restate(taskId, "kill");
+    if (entry.phase === "starting") entry.pendingKillMs = graceMs;
+    else if (entry.phase === "running") this.beginKill(entry, graceMs);
+    else if (entry.phase === "ended") this.report(taskId, entry.record.state, entry.record.message);
+  }
+
+  /** TASK_KILLING now; the driver's SIGTERM, SIGKILL after the grace; `watch` reports KILLED. */
+  private beginKill(entry: Entry, graceMs: number): void {
+    const { taskId } = entry.record;
+    const deadline = Date.now() + graceMs;
+    entry.phase = "killing";
+    entry.record.killDeadline = deadline;
+    this.db.transaction(() => {
+      this.store.setKillDeadline(taskId, deadline);
+      this.report(taskId, "TASK_KILLING");
+    })();
+    this.log.info("task_killing", { taskId, graceMs });
+    const { driver, running } = entry;
+    if (driver === undefined || running === undefined) return;
+    driver.stop(running, graceMs).catch((error: unknown) => this.log.error("task_kill_failed", { taskId, error: errorMessage(error) }));
+  }
+
+  /** Removes acked updates; a task whose terminal update is acked is settled and forgotten. */
+  private ack(updateIds: readonly string[]): void {
+    this.db.transaction(() => {
+      for (const acked of this.outbox.ack(updateIds)) {
+        const entry = this.entries.get(acked.taskId);
+        if (!isTerminal(acked.state) || (entry !== undefined && entry.phase !== "ended")) continue;
+        this.store.markDone(acked.taskId);
+        this.entries.delete(acked.taskId);
+      }
+    })();
+  }
+
+  /** Sends the latest state of each task again (all known tasks for an empty list). */
+  private reconcile(taskIds: readonly string[]): void {
+    const ids = taskIds.length === 0 ? [...this.entries.keys()] : taskIds;
+    for (const taskId of ids) this.restate(taskId, "reconcile");
+  }
+
+  /** Reports a task's latest state again; one the agent has never heard of is TASK_LOST. */
+  private restate(taskId: string, why: string): void {
+    if (!isReportableTaskId(taskId)) {
+      this.log.warn("task_id_invalid", { command: why, taskId: taskId.slice(0, 64) });
+      return;
+    }
+    const record = this.entries.get(taskId)?.record ?? this.store.get(taskId);
+    if (record !== undefined) return this.report(taskId, record.state, record.message);
+    this.log.info("task_unknown", { taskId, command: why });
+    this.report(taskId, "TASK_LOST", "unknown task");
+  }
+
+  /** Re-attaches to a task recorded by an earlier agent process. */
+  private recover(record: TaskRecord): void {
+    const driver = this.drivers.get(record.driver);
+    const entry = this.track(record, driver);
+    if (isTerminal(record.state)) {
+      // Ended before; only its terminal update's ack is missing.
+      entry.phase = "ended";
+      return entry.markEnded();
+    }
+    if (driver === undefined || record.process === undefined) {
+      const message = driver === undefined ? `the ${record.driver} driver is not available to recover the task` : "the agent stopped while launching the task";
+      return this.settle(entry, { state: "TASK_FAILED", message }, "task_exited");
+    }
+    const found = driver.recover(record.process);
+    this.log.info("task_recovered", { taskId: record.taskId, pid: record.process.pid, alive: found.alive, state: record.state });
+    entry.phase = record.killDeadline === undefined ? "running" : "killing";
+    if (!found.alive) return this.settle(entry, outcomeOf(found.status, entry.phase === "killing"), "task_exited");
+    entry.running = found.task;
+    if (entry.phase === "killing") {
+      const graceMs = Math.max(0, (record.killDeadline ?? 0) - Date.now());
+      driver.stop(found.task, graceMs).catch((error: unknown) => this.log.error("task_kill_failed", { taskId: record.taskId, error: errorMessage(error) }));
+    } else if (record.state === "TASK_STARTING") {
+      this.setRunning(entry);
+    }
+    void this.watch(entry, found.task);
+  }
+
+  private track(record: TaskRecord, driver: TaskDriver | undefined): Entry {
+    let markEnded = () => {};
+    const ended = new Promise<void>((resolve) => (markEnded = resolve));
+    const entry: Entry = { record, driver, phase: "starting", ended, markEnded };
+    this.entries.set(record.taskId, entry);
+    return entry;
+  }
+
+  private setRunning(entry: Entry): void {
+    entry.phase = "running";
+    this.report(entry.record.taskId, "TASK_RUNNING");
+  }
+
+  /** Waits for the task's process to end and reports how. */
+  private async watch(entry: Entry, running: RunningTask): Promise<void> {
+    const driver = entry.driver;
+    if (driver === undefined) return;
+    try {
+      const status = await driver.wait(running);
+      const exit = status.kind === "exited" ? { code: status.code } : status.kind === "signaled" ? { signal: status.signal } : {};
+      const killing = entry.phase === "killing";
+      this.settle(entry, outcomeOf(status, killing), killing ? "task_killed" : "task_exited", exit);
+    } catch (error) {
+      this.log.error("task_wait_failed", { taskId: entry.record.taskId, error: errorMessage(error) });
+    }
+  }
+
+  /**
+   * Reports a task's terminal state and logs `event`; after this only the master's ack is
+   * awaited. A task that ends after shutdown is left for the next agent process to find.
+   */
+  private settle(entry: Entry, outcome: Outcome, event: string, fields: LogFields = {}): void {
+    if (this.closed) return;
+    entry.phase = "ended";
+    const level = outcome.state === "TASK_FINISHED" || outcome.state === "TASK_KILLED" ? "info" : "warn";
+    this.log[level](event, { taskId: entry.record.taskId, state: outcome.state, ...fields, message: outcome.message });
+    this.report(entry.record.taskId, outcome.state, outcome.message);
+    entry.markEnded();
+  }
+
+  /** Records a task's new state and its status update in one transaction, then lets the outbox send it. */
+  private report(taskId: string, state: TaskState, message?: string): void {
+    this.db.transaction(() => {
+      this.store.setState(taskId, state, message);
+      this.outbox.add({ taskId, state, message });
+    })();
+    const record = this.entries.get(taskId)?.record;
+    if (record !== undefined) {
+      record.state = state;
+      record.message = message;
+    }
+  }
 }

@@ -1,0 +1,83 @@
+import type { TaskLaunch } from "../../protocol/index.ts";
+
+/**
+ * The one interface every task driver (exec today, docker later) implements, after Nomad's
+ * drivers: start a task, wait for it, stop it, re-attach to it after an agent restart, and say
+ * whether this machine can run it. The task host owns task state and status updates; a driver
+ * only deals with processes (or containers) and never talks to the master.
+ */
+
+/**
+ * A handle on a started task. Every field is plain data the host persists in its task record,
+ * so that a later agent process can hand it back to `recover`.
+ */
+export interface RunningTask {
+  taskId: string;
+  /** Name of the driver that started it (`exec`, `docker`). */
+  driver: string;
+  /** The task's top process; for exec, the wrapper that records the exit status. */
+  pid: number;
+  /** Its process group: signals go to the whole group, so nothing it spawned is left behind. */
+  pgid: number;
+  /**
+   * Start time of `pid` in clock ticks since boot (/proc/<pid>/stat field 22), 0 when unknown.
+   * A pid whose start time differs is another process that reused the number.
+   */
+  startTime: number;
+  sandbox: string;
+}
+
+/** How a task's process ended. */
+export type ExitStatus =
+  | { kind: "exited"; code: number; stderrTail: string }
+  | { kind: "signaled"; signal: string; stderrTail: string }
+  /** The process is gone and left no exit status; `reason` says why nothing is known. */
+  | { kind: "unknown"; reason: string; stderrTail: string };
+
+/** What `recover` found of a task started by an earlier agent process. */
+export type Recovered =
+  /** Still running: `wait` and `stop` now work on `task`. */
+  | { alive: true; task: RunningTask }
+  /** Ended while the agent was away (or the pid now belongs to another process). */
+  | { alive: false; status: ExitStatus };
+
+/** Whether this machine can run the driver's tasks, reported by `fingerprint`. */
+export interface DriverFingerprint {
+  name: string;
+  available: boolean;
+  /** Why it is not available. */
+  reason?: string;
+}
+
+/** A launch the driver refused to start; the message becomes the TASK_FAILED message. */
+export class TaskStartError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "TaskStartError";
+  }
+}
+
+/**
+ * A task driver. Processes must outlive the agent: nothing here may tie a task's life to the
+ * agent process (pipes, parent-death signals), since tasks keep running across agent restarts.
+ */
+export interface TaskDriver {
+  readonly name: string;
+  fingerprint(): DriverFingerprint;
+  /**
+   * Starts `launch` in `sandbox` and resolves once its process exists. Rejects with a
+   * TaskStartError (user unknown, executable missing, spawn failed) when nothing was started.
+   */
+  start(launch: TaskLaunch, sandbox: string): Promise<RunningTask>;
+  /** Resolves once the task's process has ended, with how it ended. Safe to call more than once. */
+  wait(task: RunningTask): Promise<ExitStatus>;
+  /**
+   * SIGTERM to the whole task, SIGKILL after `graceMs`; resolves once the task has ended.
+   * A task that already ended resolves at once.
+   */
+  stop(task: RunningTask, graceMs: number): Promise<void>;
+  /** Re-attaches to a task started by an earlier agent process, from its persisted handle. */
+  recover(record: RunningTask): Recovered;
+  /** Forgets every task and stops the driver's timers, leaving the processes running (agent shutdown). */
+  close(): void;
+}

@@ -1,0 +1,160 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import { join } from "node:path";
+import { Agent } from "./agent.ts";
+import { readProcStat } from "./drivers/proc.ts";
+import { sandboxPath } from "./sandbox.ts";
+import { FakeMaster, waitFor } from "./test-support/fake-master.ts";
+import type { MasterSession } from "./test-support/fake-master.ts";
+import { collectLog } from "./test-support/log-collector.ts";
+import { GroupReaper, fileText, launchOf, processGone, states, statusFrames } from "./test-support/tasks.ts";
+
+/**
+ * End to end on the agent side: a real Agent (connection, task host, exec driver, outbox) and
+ * real task processes, against the fake master; then a real agent process killed and restarted.
+ */
+
+const MAIN = join(import.meta.dir, "main.ts");
+const reaper = new GroupReaper();
+const cleanups: (() => Promise<void> | void)[] = [];
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  reaper.reap();
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(os.tmpdir(), "dcx-flow-"));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function fakeMaster(): FakeMaster {
+  const master = new FakeMaster({ pingIntervalMs: 50 });
+  cleanups.push(() => master.stop());
+  return master;
+}
+
+const updatesOf = (session: MasterSession) => statusFrames(session).flat();
+
+/** Waits until `session` received `count` updates in `state`. */
+function received(session: MasterSession, state: string, count = 1) {
+  return waitFor(() => updatesOf(session).filter((u) => u.state === state).length >= count, `${count} × ${state}`);
+}
+
+/** The process group of a task, from the pid its shell wrote to `pid`; reaped after the test. */
+async function taskGroup(workDir: string, taskId: string): Promise<number> {
+  const pgid = readProcStat(Number(await fileText(sandboxPath(workDir, taskId), "pid")))?.pgid ?? 0;
+  expect(pgid).toBeGreaterThan(1);
+  reaper.add(pgid);
+  return pgid;
+}
+
+describe("tasks end to end, with the fake master", () => {
+  test("launch → coalesced STARTING/RUNNING, ack, kill → KILLING/KILLED, then a reconnect reports nothing left", async () => {
+    const master = fakeMaster();
+    const workDir = tempDir();
+    const agent = Agent.create(
+      { master: master.url, cluster: "c1", token: "join-1", workDir, resources: { cpus: 2, mem: 1024 }, attributes: {}, hostname: "h", advertiseIp: "127.0.0.1", backoffMaxMs: 20, killTasksOnExit: false },
+      { log: collectLog().log },
+    );
+    void agent.run();
+    cleanups.push(() => agent.stop());
+    const session = await master.registered(0);
+    const ids = ["web.1", "web.2", "web.3", "web.4", "web.5"];
+    master.send(session, { type: "launch", tasks: ids.map((id) => launchOf(id, { shell: "echo $$ > pid; sleep 300" }, { env: { HOST: "h" } })) });
+    await received(session, "TASK_RUNNING", ids.length);
+    for (const id of ids) await taskGroup(workDir, id);
+    // Ten updates; frame by frame that would be ten frames.
+    expect(statusFrames(session).length).toBeLessThanOrEqual(3);
+    expect(states(updatesOf(session)).filter(([, state]) => state === "TASK_STARTING")).toEqual(ids.map((id) => [id, "TASK_STARTING"]));
+
+    master.send(session, { type: "ack", updateIds: updatesOf(session).map((u) => u.updateId) });
+    master.send(session, { type: "kill", taskIds: ids, gracePeriodMs: 2_000 });
+    await received(session, "TASK_KILLED", ids.length);
+    const killFrames = statusFrames(session).slice(-2);
+    expect(killFrames.flat().filter((u) => u.state === "TASK_KILLING")).toHaveLength(ids.length);
+    for (const id of ids) expect(states(updatesOf(session)).filter(([taskId]) => taskId === id).map(([, state]) => state)).toEqual(["TASK_STARTING", "TASK_RUNNING", "TASK_KILLING", "TASK_KILLED"]);
+
+    master.send(session, { type: "ack", updateIds: updatesOf(session).map((u) => u.updateId) });
+    await Bun.sleep(50);
+    session.ws?.close(1012, "master restarting");
+    const second = await master.registered(1);
+    expect(second.registers[0]?.tasks).toEqual([]);
+    await Bun.sleep(50);
+    expect(statusFrames(second)).toEqual([]);
+  });
+});
+
+/** Runs `bun agent/main.ts` against `master` on `workDir`. */
+function spawnAgent(master: FakeMaster, workDir: string, env: Record<string, string> = {}) {
+  const proc = Bun.spawn([process.execPath, MAIN], {
+    env: { PATH: process.env.PATH ?? "", DCX_MASTER: master.url, DCX_CLUSTER: "c1", DCX_TOKEN: "join-1", DCX_WORK_DIR: workDir, DCX_HOSTNAME: "h", DCX_BACKOFF_MAX_MS: "50", ...env },
+    stdin: "ignore",
+    stdout: "ignore",
+    stderr: "ignore",
+  });
+  cleanups.push(() => {
+    if (proc.exitCode === null) proc.kill("SIGKILL");
+  });
+  return proc;
+}
+
+describe("tasks across agent processes", () => {
+  test("a SIGKILLed agent leaves its task running; the next agent re-attaches, resends, and reports the exit code", async () => {
+    const master = fakeMaster();
+    const workDir = tempDir();
+    const first = spawnAgent(master, workDir);
+    const session = await master.registered(0);
+    master.send(session, { type: "launch", tasks: [launchOf("job.1", { shell: "echo $$ > pid; while [ ! -e go ]; do sleep 0.02; done; exit 7" })] });
+    await received(session, "TASK_RUNNING");
+    const group = await taskGroup(workDir, "job.1");
+    first.kill("SIGKILL");
+    await first.exited;
+    expect(processGone(group)).toBe(false);
+
+    spawnAgent(master, workDir);
+    const next = await master.registered(1);
+    expect(next.registers[0]?.tasks).toEqual([{ taskId: "job.1", state: "TASK_RUNNING" }]);
+    await Bun.write(join(sandboxPath(workDir, "job.1"), "go"), "");
+    await received(next, "TASK_FAILED");
+    const updates = updatesOf(next);
+    expect(states(updates)).toEqual([
+      ["job.1", "TASK_STARTING"],
+      ["job.1", "TASK_RUNNING"],
+      ["job.1", "TASK_FAILED"],
+    ]);
+    // The unacked updates come again with their ids, so the master can drop the repeats.
+    expect(updates.slice(0, 2).map((u) => u.updateId)).toEqual(updatesOf(session).map((u) => u.updateId));
+    expect(updates[2]?.message).toBe("exited with code 7");
+  });
+
+  test("SIGTERM leaves tasks running; with DCX_KILL_TASKS_ON_EXIT they are killed and reported before the agent exits", async () => {
+    const master = fakeMaster();
+    const keepDir = tempDir();
+    const keep = spawnAgent(master, keepDir);
+    const session = await master.registered(0);
+    master.send(session, { type: "launch", tasks: [launchOf("stay.1", { shell: "echo $$ > pid; sleep 300" })] });
+    await received(session, "TASK_RUNNING");
+    const keptGroup = await taskGroup(keepDir, "stay.1");
+
+    const killingDir = tempDir();
+    const killing = spawnAgent(master, killingDir, { DCX_KILL_TASKS_ON_EXIT: "1" });
+    const killingSession = await master.registered(1);
+    master.send(killingSession, { type: "launch", tasks: [launchOf("go.1", { shell: "echo $$ > pid; sleep 300" }, { killGracePeriodMs: 1_000 })] });
+    await received(killingSession, "TASK_RUNNING");
+    const killedGroup = await taskGroup(killingDir, "go.1");
+
+    keep.kill("SIGTERM");
+    killing.kill("SIGTERM");
+    expect(await keep.exited).toBe(0);
+    expect(await killing.exited).toBe(0);
+    expect(states(updatesOf(killingSession)).map(([, state]) => state)).toEqual(["TASK_STARTING", "TASK_RUNNING", "TASK_KILLING", "TASK_KILLED"]);
+    expect(processGone(killedGroup)).toBe(true);
+    expect(processGone(keptGroup)).toBe(false);
+    expect(states(updatesOf(session)).map(([, state]) => state)).toEqual(["TASK_STARTING", "TASK_RUNNING"]);
+    await waitFor(() => session.closed, "the first agent's close");
+    expect(session.closed?.code).toBe(1000);
+  });
+});

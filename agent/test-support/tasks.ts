@@ -1,0 +1,59 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Status, TaskLaunch } from "../../protocol/index.ts";
+import type { StatusUpdate } from "../../protocol/index.ts";
+import { readProcStat } from "../drivers/proc.ts";
+import type { MasterSession } from "./fake-master.ts";
+import { waitFor } from "./fake-master.ts";
+
+/** Helpers for tests that run real task processes. */
+
+/** A launch as the master would send it, with the protocol's defaults filled in. */
+export function launchOf(taskId: string, command: { shell: string } | { args: string[] }, extra: Partial<TaskLaunch> = {}): TaskLaunch {
+  return TaskLaunch.parse({ taskId, name: "/test", command, resources: { cpus: 0.1, mem: 32, disk: 0, gpus: 0 }, ...extra });
+}
+
+/** True once `pid` has exited (gone, or a zombie nobody reaped yet). */
+export function processGone(pid: number): boolean {
+  const stat = readProcStat(pid);
+  return stat === undefined || stat.state === "Z" || stat.state === "X";
+}
+
+/** Waits until a file in `dir` exists and returns its trimmed text. */
+export function fileText(dir: string, name: string, what = name): Promise<string> {
+  const path = join(dir, name);
+  return waitFor(() => existsSync(path) && readFileSync(path, "utf8").trim() !== "" && readFileSync(path, "utf8").trim(), what);
+}
+
+/** Kills process groups a test leaves behind; the groups of tasks are led by their wrapper's pid. */
+export class GroupReaper {
+  private readonly pgids = new Set<number>();
+
+  add(pgid: number): void {
+    this.pgids.add(pgid);
+  }
+
+  reap(): void {
+    for (const pgid of this.pgids) {
+      try {
+        process.kill(-pgid, "SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }
+    this.pgids.clear();
+  }
+}
+
+/** Every status update the agent sent in a session, in order, with the frame each came in. */
+export function statusFrames(session: MasterSession): StatusUpdate[][] {
+  return session.frames
+    .filter((frame) => frame.startsWith("{"))
+    .map((frame) => Status.safeParse(JSON.parse(frame)))
+    .flatMap((parsed) => (parsed.success ? [parsed.data.updates] : []));
+}
+
+/** `[taskId, state]` pairs of a list of updates, for compact assertions. */
+export function states(updates: readonly StatusUpdate[]): [string, string][] {
+  return updates.map((update) => [update.taskId, update.state]);
+}

@@ -15,6 +15,7 @@ export const ERRORS = {
   forbidden: 403,
   not_found: 404,
   method_not_allowed: 405,
+  not_acceptable: 406,
   upgrade_required: 426,
   conflict: 409,
   payload_too_large: 413,
@@ -30,12 +31,15 @@ export class ApiError extends Error {
   readonly code: ErrorCode;
   readonly details: unknown[];
   readonly headers: Record<string, string>;
+  /** Extra top-level fields of the body (Marathon's 409 lists the `deployments` holding an app). */
+  readonly extra: Record<string, unknown>;
 
-  constructor(code: ErrorCode, message: string, details: unknown[] = [], headers: Record<string, string> = {}) {
+  constructor(code: ErrorCode, message: string, details: unknown[] = [], headers: Record<string, string> = {}, extra: Record<string, unknown> = {}) {
     super(message);
     this.code = code;
     this.details = details;
     this.headers = headers;
+    this.extra = extra;
   }
 
   get status(): ContentfulStatusCode {
@@ -62,7 +66,7 @@ export function renderError(err: unknown, c: Context): Response {
   const apiError = toApiError(err);
   if (apiError.code === "internal") console.error("unhandled error", err);
   for (const [name, value] of Object.entries(apiError.headers)) c.header(name, value);
-  const body: { message: string; details?: unknown[] } = { message: apiError.message };
+  const body: Record<string, unknown> = { message: apiError.message, ...apiError.extra };
   if (apiError.details.length > 0 || apiError.code === "invalid") body.details = apiError.details;
   return c.json(body, apiError.status);
 }

@@ -3,6 +3,7 @@ import { bodyLimit } from "hono/body-limit";
 import { agentConnectRoutes, agentRoutes } from "./api/agents.ts";
 import { authRoutes } from "./api/auth.ts";
 import { clusterRoutes } from "./api/clusters.ts";
+import { marathonRoutes } from "./api/marathon/index.ts";
 import { DCX_VERSION, masterRoutes } from "./api/master.ts";
 import { ApiError, renderError } from "./errors.ts";
 import type { AppEnv } from "./http/env.ts";
@@ -12,6 +13,7 @@ import { MAX_BODY_BYTES, requireMember, requireUser, withDb } from "./http/middl
 const clusterScoped = new Hono<AppEnv>()
   .use(requireUser, requireMember)
   .route("/agents", agentRoutes)
+  .route("/v2", marathonRoutes)
   .route("/", masterRoutes);
 
 const app = new Hono<AppEnv>()

@@ -37,6 +37,7 @@ export const Hostname = z.string().min(1).max(253).regex(/^[A-Za-z0-9._-]+$/, "h
 export const Ip = z.union([z.ipv4(), z.ipv6()]);
 
 export const TaskReport = z.strictObject({ taskId: z.string().min(1).max(512), state: TaskState });
+export type TaskReport = z.infer<typeof TaskReport>;
 
 export const Register = z.strictObject({
   type: z.literal("register"),
@@ -56,6 +57,7 @@ export const StatusUpdate = z.strictObject({
   state: TaskState,
   message: z.string().max(4096).optional(),
   healthy: z.boolean().optional(),
+  /** Epoch milliseconds at which the agent observed the state. */
   timestamp: z.number().nonnegative(),
 });
 
@@ -129,11 +131,11 @@ export type TaskLaunch = z.infer<typeof TaskLaunch>;
 export const Launch = z.strictObject({ type: z.literal("launch"), tasks: z.array(TaskLaunch) });
 export const Kill = z.strictObject({
   type: z.literal("kill"),
-  taskIds: z.array(z.string()),
+  taskIds: z.array(z.string().min(1).max(512)),
   gracePeriodMs: z.number().int().nonnegative(),
 });
 export const Ack = z.strictObject({ type: z.literal("ack"), updateIds: z.array(z.string()) });
-export const Reconcile = z.strictObject({ type: z.literal("reconcile"), taskIds: z.array(z.string()) });
+export const Reconcile = z.strictObject({ type: z.literal("reconcile"), taskIds: z.array(z.string().min(1).max(512)) });
 
 /** Every frame the master may send. */
 export const MasterMessage = z.discriminatedUnion("type", [Registered, Launch, Kill, Ack, Reconcile, ErrorFrame]);

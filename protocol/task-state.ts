@@ -34,3 +34,10 @@ export const TERMINAL_STATES: ReadonlySet<TaskState> = new Set([
 export function isTerminal(state: TaskState): boolean {
   return TERMINAL_STATES.has(state);
 }
+
+/** States of a task that is (or may be) running on its agent: a kill makes sense for these. */
+export const ALIVE_STATES: ReadonlySet<TaskState> = new Set(["TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING"]);
+
+export function isAlive(state: TaskState): boolean {
+  return ALIVE_STATES.has(state);
+}

@@ -2,9 +2,10 @@
  * `npm test`: every check and every test, in order, with one summary line at the end.
  * 1. types: tsc over the Worker and the agent; `wrangler types --check` (committed types are current)
  * 2. bundle: `wrangler deploy --dry-run` (the Worker builds and its config is valid)
- * 3. worker: vitest inside workerd (the vitest plugin)
- * 4. agent: bun test
- * 5. e2e: vitest with real processes (wrangler dev, Bun agents)
+ * 3. unit: plain vitest over pure modules (schemas, placement, scheduling decisions)
+ * 4. worker: vitest inside workerd (the vitest plugin)
+ * 5. agent: bun test
+ * 6. e2e: vitest with real processes (wrangler dev, Bun agents)
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -78,6 +79,7 @@ await step("types", join(BIN, "tsc"), ["--noEmit", "-p", "agent/tsconfig.json"])
 await step("types", join(BIN, "tsc"), ["--noEmit", "-p", "scripts/tsconfig.json"]);
 await step("types", WRANGLER, ["types", "--check"]);
 await step("bundle", WRANGLER, ["deploy", "--dry-run", "--outdir", join(scratch, "bundle")]);
+await step("unit", join(BIN, "vitest"), vitest("vitest.unit.config.ts", join(scratch, "unit.json")), vitestCounts(join(scratch, "unit.json")));
 await step("worker", join(BIN, "vitest"), vitest("vitest.config.ts", join(scratch, "worker.json")), vitestCounts(join(scratch, "worker.json")));
 await step("agent", BUN, ["test", "./agent", "--reporter=junit", `--reporter-outfile=${join(scratch, "agent.xml")}`], bunCounts(join(scratch, "agent.xml")));
 await step("e2e", join(BIN, "vitest"), vitest("vitest.e2e.config.ts", join(scratch, "e2e.json")), vitestCounts(join(scratch, "e2e.json")));

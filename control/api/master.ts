@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { formatRanges, type Resources } from "../../protocol/index.ts";
 import type { AgentRecord } from "../cluster/agents.ts";
 import type { ClusterSnapshot } from "../cluster/cluster.ts";
+import type { AgentUsage } from "../cluster/tasks.ts";
 import type { Context } from "hono";
 import type { AppEnv } from "../http/env.ts";
 import { clusterStub } from "./cluster-stub.ts";
@@ -19,9 +20,22 @@ function mesosResources(r: Resources) {
 
 const NO_RESOURCES = mesosResources({ cpus: 0, gpus: 0, mem: 0, disk: 0, ports: [] });
 
+/** Single ports as Mesos ranges: [31000, 31001, 31005] → "[31000-31001, 31005-31005]". */
+function formatPorts(ports: number[]): string {
+  const sorted = [...ports].sort((a, b) => a - b);
+  const ranges: number[][] = [];
+  for (const p of sorted) {
+    const last = ranges.at(-1);
+    if (last && last[1] === p - 1) last[1] = p;
+    else ranges.push([p, p]);
+  }
+  return formatRanges(ranges);
+}
+
 /** An agent as `/master/slaves` shows it (Mesos `SlaveWriter`), plus DCX's own `state`. */
-function mesosSlave(agent: AgentRecord) {
+function mesosSlave(agent: AgentRecord, usage: AgentUsage | undefined) {
   const resources = mesosResources(agent.resources);
+  const used = usage ? { cpus: usage.cpus, gpus: usage.gpus, mem: usage.mem, disk: usage.disk, ports: formatPorts(usage.ports) } : NO_RESOURCES;
   return {
     id: agent.id,
     hostname: agent.hostname,
@@ -31,8 +45,8 @@ function mesosSlave(agent: AgentRecord) {
     registered_time: seconds(agent.registeredAt),
     ...(agent.reregisteredAt !== null ? { reregistered_time: seconds(agent.reregisteredAt) } : {}),
     resources,
-    // No tasks run yet, so nothing is used or offered.
-    used_resources: NO_RESOURCES,
+    used_resources: used,
+    // Offers live only inside one allocation round, so none is ever outstanding.
     offered_resources: NO_RESOURCES,
     reserved_resources: {},
     unreserved_resources: resources,
@@ -65,7 +79,7 @@ function masterState(s: ClusterSnapshot, clusterName: string, host: string) {
     leader_info: { id: s.masterId, pid, hostname: host, port: 443 },
     cluster: clusterName,
     flags: {},
-    slaves: registered(s).map(mesosSlave),
+    slaves: registered(s).map((a) => mesosSlave(a, s.usage[a.id])),
     recovered_slaves: [],
     frameworks: [],
     completed_frameworks: [],
@@ -87,7 +101,6 @@ function metricsSnapshot(s: ClusterSnapshot, now: number): Record<string, number
     "master/slaves_disconnected": count("disconnected"),
     "master/slaves_inactive": 0,
     "master/slaves_unreachable": count("unreachable"),
-    "master/frameworks_active": 0,
     "master/outstanding_offers": 0,
     "master/slave_registrations": s.counters.slave_registrations ?? 0,
     "master/slave_reregistrations": s.counters.slave_reregistrations ?? 0,
@@ -95,11 +108,16 @@ function metricsSnapshot(s: ClusterSnapshot, now: number): Record<string, number
     "master/slave_unreachable_completed": s.counters.slave_unreachable_completed ?? 0,
     "master/dropped_messages": s.counters.dropped_messages ?? 0,
   };
+  const usage = Object.values(s.usage);
   for (const k of ["cpus", "mem", "disk", "gpus"] as const) {
+    const used = usage.reduce((sum, u) => sum + u[k], 0);
     out[`master/${k}_total`] = total(k);
-    out[`master/${k}_used`] = 0;
-    out[`master/${k}_percent`] = 0;
+    out[`master/${k}_used`] = used;
+    out[`master/${k}_percent`] = total(k) > 0 ? used / total(k) : 0;
   }
+  const tasks = (state: string) => s.tasksByState[state] ?? 0;
+  for (const state of ["staging", "starting", "running", "killing", "unreachable"]) out[`master/tasks_${state}`] = tasks(`TASK_${state.toUpperCase()}`);
+  out["master/frameworks_active"] = 1;
   return out;
 }
 
@@ -115,7 +133,7 @@ export const masterRoutes = new Hono<AppEnv>()
   .get("/master/slaves", async (c) => {
     const snap = await clusterStub(c.env, c.get("cluster").id).snapshot();
     const only = c.req.query("slave_id");
-    const slaves = registered(snap).filter((a) => only === undefined || a.id === only).map(mesosSlave);
+    const slaves = registered(snap).filter((a) => only === undefined || a.id === only).map((a) => mesosSlave(a, snap.usage[a.id]));
     return c.json({ slaves, recovered_slaves: [] });
   })
   .get("/metrics/snapshot", async (c) => {

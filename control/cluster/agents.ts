@@ -1,4 +1,4 @@
-import { and, asc, eq } from "drizzle-orm";
+import { and, asc, eq, ne } from "drizzle-orm";
 import type { Attributes, Register, Resources } from "../../protocol/index.ts";
 import type { ClusterDb } from "./db.ts";
 import { ensureMeta, increment } from "./meta.ts";
@@ -106,6 +106,12 @@ export function agentSession(db: ClusterDb, id: string): string | null | undefin
   return db.select({ sessionId: agents.sessionId }).from(agents).where(eq(agents.id, id)).get()?.sessionId;
 }
 
+/** The session speaking for each connected agent. */
+export function activeSessions(db: ClusterDb): Map<string, string> {
+  const rows = db.select({ id: agents.id, sessionId: agents.sessionId }).from(agents).where(eq(agents.state, "active")).all();
+  return new Map(rows.flatMap((r) => (r.sessionId ? [[r.id, r.sessionId] as [string, string]] : [])));
+}
+
 export function listAgents(db: ClusterDb): AgentRecord[] {
   return db.select().from(agents).orderBy(asc(agents.registeredAt)).all().map(toRecord);
 }
@@ -131,14 +137,16 @@ export function markDisconnected(db: ClusterDb, id: string, sessionId: string, n
   return row !== undefined;
 }
 
-export function markUnreachable(db: ClusterDb, id: string, now: number): void {
+/** Returns whether the agent was reachable before. */
+export function markUnreachable(db: ClusterDb, id: string, now: number): boolean {
   const row = db
     .update(agents)
     .set({ state: "unreachable", unreachableAt: now, sessionId: null })
-    .where(eq(agents.id, id))
+    .where(and(eq(agents.id, id), ne(agents.state, "unreachable")))
     .returning({ id: agents.id })
     .get();
   if (row) increment(db, "counter:slave_unreachable_completed");
+  return row !== undefined;
 }
 
 /** Agents whose socket is closed but who are still within the timeout. */

@@ -14,10 +14,17 @@ import {
   type AgentRecord,
 } from "./agents.ts";
 import { openClusterDb, type ClusterDb } from "./db.ts";
+import { Coordinator, UNREACHABLE_TIMER } from "./coordinator.ts";
+import { EventBus } from "./events.ts";
+import type { App } from "./frameworks/marathon/app-definition.ts";
+import { getApp, getVersion, listVersions } from "./frameworks/marathon/apps.ts";
+import * as marathon from "./frameworks/marathon/commands.ts";
+import { appInfos, deploymentsJson, marathonTasks, queueJson } from "./frameworks/marathon/views.ts";
+import { type AgentUsage, collectGarbage, countByState, usageByAgent } from "./tasks.ts";
 import { LIVENESS_TIMER, livenessDueBy, sweepLiveness } from "./liveness.ts";
 import { counters, ensureMeta, increment } from "./meta.ts";
 import { attachmentOf, closeQuietly, frameText, rejectUpgrade, send, sendError, type Attachment } from "./sessions.ts";
-import { armAlarm, takeDue } from "./timers.ts";
+import { armAlarm, scheduleAt, scheduleNoLaterThan, takeDue } from "./timers.ts";
 
 /** Headers the Worker sets on the upgrade it forwards; never taken from the client. */
 export const JOIN_TOKEN_HEADER = "x-dcx-join-token-id";
@@ -32,7 +39,19 @@ export interface ClusterSnapshot {
   createdAt: number;
   agents: AgentRecord[];
   counters: Record<string, number>;
+  /** Live tasks by state. */
+  tasksByState: Record<string, number>;
+  /** What live tasks hold, per agent id. */
+  usage: Record<string, AgentUsage>;
 }
+
+const GC_TIMER = "gc";
+const GC_INTERVAL_MS = 3600_000;
+/** Agents may resend an update after a long partition; its id is remembered this long. */
+const UPDATE_ID_RETENTION_MS = 7 * 24 * 3600_000;
+/** Ended tasks stay visible (lastTaskFailure, completed tasks, logs) this long. */
+const ENDED_TASK_RETENTION_MS = 24 * 3600_000;
+const KEEPALIVE_MS = 15_000;
 
 /**
  * One cluster's coordinator: the single writer for its agents (and, later, its tasks). A thin
@@ -40,6 +59,9 @@ export interface ClusterSnapshot {
  */
 export class Cluster extends DurableObject<Env> {
   private db!: ClusterDb;
+  private coordinator!: Coordinator;
+  private readonly events = new EventBus();
+  private keepAlive: ReturnType<typeof setInterval> | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -47,6 +69,9 @@ export class Cluster extends DurableObject<Env> {
       this.db = await openClusterDb(ctx.storage);
       ensureMeta(this.db, "master_id", () => crypto.randomUUID());
       ensureMeta(this.db, "created_at", () => String(Date.now()));
+      this.coordinator = new Coordinator(ctx, this.db, this.events);
+      // Armed with the next write (any write re-arms the alarm for the earliest timer).
+      scheduleNoLaterThan(this.db, GC_TIMER, Date.now() + GC_INTERVAL_MS);
     });
     // Heartbeats are answered by the runtime without waking the object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
@@ -103,9 +128,7 @@ export class Cluster extends DurableObject<Env> {
       updateAgentResources(this.db, att.agentId, msg.resources, msg.attributes);
       return;
     }
-    // Status updates belong to the task lifecycle, which this master does not run yet; they
-    // are refused (not acked) so the agent keeps them in its outbox.
-    sendError(ws, "status updates are not accepted: this master runs no tasks yet");
+    return this.coordinator.status(ws, att.agentId, msg.updates);
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
@@ -123,14 +146,22 @@ export class Cluster extends DurableObject<Env> {
     await this.webSocketClose(ws, 1006, "error");
   }
 
+  /** Every timer of the object. Each handler recomputes from storage, so a retried alarm is harmless. */
   override async alarm(): Promise<void> {
     const now = Date.now();
-    const due = takeDue(this.db, now);
-    if (due.includes(LIVENESS_TIMER)) {
+    const due = new Set(takeDue(this.db, now));
+    if (due.has(LIVENESS_TIMER)) {
       const heartbeat = (ws: WebSocket) => this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0;
-      sweepLiveness(this.db, this.ctx.getWebSockets(), heartbeat, now, this.timeoutMs);
+      const lost = sweepLiveness(this.db, this.ctx.getWebSockets(), heartbeat, now, this.timeoutMs);
+      await this.coordinator.agentsUnreachable(lost);
     }
-    await armAlarm(this.db, this.ctx.storage);
+    if (due.has(UNREACHABLE_TIMER)) this.coordinator.expireUnreachable(now);
+    if (due.has(GC_TIMER)) {
+      collectGarbage(this.db, now, UPDATE_ID_RETENTION_MS, ENDED_TASK_RETENTION_MS);
+      scheduleAt(this.db, GC_TIMER, now + GC_INTERVAL_MS);
+    }
+    // Every alarm ends with a round: due launches, replacements, finished deployments.
+    await this.coordinator.mutate(() => null);
   }
 
   /** RPC: every agent of the cluster. */
@@ -150,14 +181,102 @@ export class Cluster extends DurableObject<Env> {
       createdAt: Number(ensureMeta(this.db, "created_at", () => String(Date.now()))),
       agents: listAgents(this.db),
       counters: counters(this.db, "counter:"),
+      tasksByState: countByState(this.db),
+      usage: Object.fromEntries(usageByAgent(this.db)),
     };
   }
 
-  /** RPC: removes an agent; its credential stops working and its socket is closed. */
-  removeAgent(id: string): boolean {
-    const existed = deleteAgent(this.db, id);
+  /** RPC: removes an agent; its credential stops working, its socket is closed, its tasks are replaced. */
+  async removeAgent(id: string): Promise<boolean> {
+    const existed = await this.coordinator.mutate((ctx) => {
+      this.coordinator.tasksGone(ctx, id);
+      return deleteAgent(ctx.db, id);
+    });
     for (const ws of this.sessionsOfAgent(id)) closeQuietly(ws, CloseCode.REMOVED, "agent removed from the cluster");
     return existed;
+  }
+
+  // --- Marathon (/v2) -------------------------------------------------------------------
+
+  marathonCreate(app: App) {
+    return this.coordinator.mutate((ctx) => {
+      const r = marathon.createApp(ctx, app);
+      return r.ok ? { ok: true as const, value: { deploymentId: r.value.deploymentId, version: r.value.version } } : r;
+    });
+  }
+
+  marathonReplace(app: App, force: boolean) {
+    return this.coordinator.mutate((ctx) => marathon.replaceApp(ctx, app, force));
+  }
+
+  marathonPatch(id: string, patch: Record<string, unknown>, force: boolean) {
+    return this.coordinator.mutate((ctx) => marathon.patchApp(ctx, id, patch, force));
+  }
+
+  marathonDelete(id: string, force: boolean) {
+    return this.coordinator.mutate((ctx) => marathon.removeApp(ctx, id, force));
+  }
+
+  marathonRestart(id: string, force: boolean) {
+    return this.coordinator.mutate((ctx) => marathon.restartApp(ctx, id, force));
+  }
+
+  marathonKill(ids: string[], scale: boolean, appId?: string) {
+    return this.coordinator.mutate((ctx) => {
+      const r = marathon.killTasks(ctx, ids, scale, appId);
+      if (!r.ok) return r;
+      const json = new Map(marathonTasks(ctx.db).map((t) => [t.id, t]));
+      return { ok: true as const, value: { tasks: r.value.tasks.flatMap((t) => json.get(t.id) ?? []), deployment: r.value.deployment } };
+    });
+  }
+
+  marathonCancelDeployment(id: string, force: boolean) {
+    return this.coordinator.mutate((ctx) => marathon.cancelDeployment(ctx, id, force));
+  }
+
+  marathonResetDelay(id: string) {
+    return this.coordinator.mutate((ctx) => marathon.resetAppDelay(ctx, id));
+  }
+
+  marathonApps(embedTasks: boolean) {
+    return appInfos(this.db, undefined, { embedTasks });
+  }
+
+  marathonApp(id: string) {
+    const stored = getApp(this.db, id);
+    return stored ? appInfos(this.db, [stored], { embedTasks: true })[0] : undefined;
+  }
+
+  marathonTasks(appId?: string) {
+    return marathonTasks(this.db, appId);
+  }
+
+  marathonDeployments() {
+    return deploymentsJson(this.db);
+  }
+
+  marathonQueue() {
+    return queueJson(this.db, Date.now());
+  }
+
+  marathonVersions(id: string): string[] | undefined {
+    return getApp(this.db, id) ? listVersions(this.db, id) : undefined;
+  }
+
+  marathonVersion(id: string, version: string): App | undefined {
+    return getVersion(this.db, id, version);
+  }
+
+  /** RPC: a Server-Sent Events stream of Marathon events; comments keep it alive while idle. */
+  marathonEvents(types: string[], remoteAddress: string): ReadableStream<Uint8Array> {
+    this.keepAlive ??= setInterval(() => {
+      this.events.keepAlive();
+      if (this.events.subscriberCount === 0) {
+        clearInterval(this.keepAlive ?? null);
+        this.keepAlive = undefined;
+      }
+    }, KEEPALIVE_MS);
+    return this.events.subscribe(types, remoteAddress);
   }
 
   /** RPC: a revoked join token admits nobody more, including sessions that have not registered yet. */
@@ -214,5 +333,7 @@ export class Cluster extends DurableObject<Env> {
     livenessDueBy(this.db, now + this.timeoutMs);
     await armAlarm(this.db, this.ctx.storage);
     send(ws, { type: "registered", agentId, pingIntervalMs: this.pingIntervalMs, ...(credential ? { credential } : {}) });
+    // New resources are on offer, and the agent's tasks must be squared with ours.
+    await this.coordinator.reconcile(ws, agentId, msg.tasks);
   }
 }

@@ -11,7 +11,7 @@ export const LIVENESS_TIMER = "liveness";
  * unreachable. Heartbeats are `ping` text frames answered by the WebSocket auto-response, so
  * they never wake the object; this sweep reads their timestamps instead. It runs from the
  * alarm, recomputes everything from stored state (so a retried alarm is harmless), and
- * schedules itself for the next deadline.
+ * schedules itself for the next deadline. Returns the agents it marked unreachable.
  */
 export function sweepLiveness(
   db: ClusterDb,
@@ -19,15 +19,16 @@ export function sweepLiveness(
   lastHeartbeat: (ws: WebSocket) => number,
   now: number,
   timeoutMs: number,
-): void {
+): string[] {
   let next = Number.POSITIVE_INFINITY;
+  const lost: string[] = [];
   const live = new Set<string>();
   for (const ws of sockets) {
     const att = attachmentOf(ws);
     const last = Math.max(att.connectedAt, lastHeartbeat(ws));
     const bound = att.agentId !== undefined && agentSession(db, att.agentId) === att.sessionId;
     if (now - last >= timeoutMs) {
-      if (bound && att.agentId) markUnreachable(db, att.agentId, now);
+      if (bound && att.agentId && markUnreachable(db, att.agentId, now)) lost.push(att.agentId);
       closeQuietly(ws, CloseCode.TIMEOUT, bound ? "heartbeat timeout" : "no register within the timeout");
       continue;
     }
@@ -43,10 +44,13 @@ export function sweepLiveness(
   }
   for (const agent of disconnectedAgents(db)) {
     const deadline = agent.disconnectedAt + timeoutMs;
-    if (deadline <= now) markUnreachable(db, agent.id, now);
+    if (deadline <= now) {
+      if (markUnreachable(db, agent.id, now)) lost.push(agent.id);
+    }
     else next = Math.min(next, deadline);
   }
   if (Number.isFinite(next)) scheduleAt(db, LIVENESS_TIMER, next);
+  return lost;
 }
 
 /** Makes sure the sweep runs by `dueAt` (after a connect or a disconnect). */

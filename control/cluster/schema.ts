@@ -1,4 +1,4 @@
-import { index, integer, real, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, real, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
 /**
  * The Cluster Durable Object's own SQLite. Each capability module owns its tables:
@@ -40,3 +40,94 @@ export const timers = sqliteTable("timers", {
   name: text("name").primaryKey(),
   dueAt: integer("due_at").notNull(),
 });
+
+/**
+ * Tasks of every framework (tasks.ts owns it). Terminal tasks stay a while for
+ * `lastTaskFailure`, `/master/tasks` and logs; `expunged_at` marks those no framework counts.
+ */
+export const tasks = sqliteTable(
+  "tasks",
+  {
+    id: text("id").primaryKey(),
+    framework: text("framework").notNull(),
+    /** The framework's group: for Marathon, the app id. */
+    group: text("group_id").notNull(),
+    version: text("version").notNull(),
+    agentId: text("agent_id").notNull(),
+    host: text("host").notNull(),
+    state: text("state").notNull(),
+    ports: text("ports", { mode: "json" }).notNull(),
+    resources: text("resources", { mode: "json" }).notNull(),
+    message: text("message"),
+    healthy: integer("healthy", { mode: "boolean" }),
+    stagedAt: real("staged_at").notNull(),
+    startedAt: real("started_at"),
+    updatedAt: real("updated_at").notNull(),
+    /** When the master asked the agent to kill the task (killing is not a state the agent must report). */
+    killRequestedAt: real("kill_requested_at"),
+    /** Set once a terminal or expunged task no longer counts toward its group. */
+    endedAt: real("ended_at"),
+  },
+  (t) => [index("tasks_group").on(t.framework, t.group), index("tasks_agent").on(t.agentId), index("tasks_ended").on(t.endedAt)],
+);
+
+/** Status update ids already applied: at-least-once delivery from agents becomes exactly-once here. */
+export const appliedUpdates = sqliteTable(
+  "applied_updates",
+  {
+    updateId: text("update_id").primaryKey(),
+    appliedAt: real("applied_at").notNull(),
+  },
+  (t) => [index("applied_updates_at").on(t.appliedAt)],
+);
+
+/** Marathon apps (frameworks/marathon/apps.ts owns these). */
+export const apps = sqliteTable("apps", {
+  id: text("id").primaryKey(),
+  version: text("version").notNull(),
+  definition: text("definition", { mode: "json" }).notNull(),
+  lastScalingAt: text("last_scaling_at").notNull(),
+  lastConfigChangeAt: text("last_config_change_at").notNull(),
+  /** Launch backoff: the current delay and when the next launch may happen. */
+  backoffSeconds: real("backoff_seconds").notNull(),
+  delayUntil: real("delay_until"),
+  lastTaskFailure: text("last_task_failure", { mode: "json" }),
+  /** Why instances wait, from the last allocation round that could not place them all. */
+  waiting: text("waiting", { mode: "json" }),
+});
+
+export const appVersions = sqliteTable(
+  "app_versions",
+  {
+    appId: text("app_id").notNull(),
+    version: text("version").notNull(),
+    definition: text("definition", { mode: "json" }).notNull(),
+  },
+  (t) => [index("app_versions_app").on(t.appId, t.version)],
+);
+
+/** Marathon deployments, one app each (frameworks/marathon/deployments.ts owns it). */
+export const deployments = sqliteTable(
+  "deployments",
+  {
+    id: text("id").primaryKey(),
+    appId: text("app_id").notNull(),
+    action: text("action").notNull(),
+    version: text("version").notNull(),
+    /** The app as it was before, for rollback; null when the deployment created the app. */
+    previous: text("previous", { mode: "json" }),
+    createdAt: real("created_at").notNull(),
+  },
+  (t) => [index("deployments_app").on(t.appId)],
+);
+
+/** Refuse filters: an agent is not offered to a framework until `until` (Mesos `refuse_seconds`). */
+export const offerFilters = sqliteTable(
+  "offer_filters",
+  {
+    framework: text("framework").notNull(),
+    agentId: text("agent_id").notNull(),
+    until: real("until").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.framework, t.agentId] })],
+);

@@ -61,8 +61,11 @@ export interface FieldColumn {
 /** Interned field values per agent, built once per field and plan. */
 export class FieldTable {
   private readonly columns = new Map<string, FieldColumn>();
+  readonly agents: readonly ConstrainedAgent[];
 
-  constructor(readonly agents: readonly ConstrainedAgent[]) {}
+  constructor(agents: readonly ConstrainedAgent[]) {
+    this.agents = agents;
+  }
 
   column(field: string): FieldColumn {
     const key = isHostname(field) ? "@hostname" : field;

@@ -61,11 +61,10 @@ function weightOf(weight: number | undefined): number {
 export class FairShare {
   private readonly roles = new Map<string, Client>();
   private readonly frameworks = new Map<string, Framework>();
+  private readonly total: Scalars;
 
-  constructor(
-    private readonly total: Scalars,
-    frameworks: readonly FrameworkInfo[],
-  ) {
+  constructor(total: Scalars, frameworks: readonly FrameworkInfo[]) {
+    this.total = total;
     for (const info of frameworks) this.framework(info.name, info);
   }
 

@@ -10,16 +10,16 @@
  * - no framework is offered an agent it declined (refuse filter) before `snapshot.now`.
  */
 import type { Resources } from "../../../protocol/resources.ts";
-import { Capacity, vector } from "./capacity.ts";
+import { Capacity } from "./capacity.ts";
+import { Chooser, type Choice } from "./choice.ts";
 import {
   compileConstraint,
   FieldTable,
   GroupTally,
   type Constraint,
-  type ConstraintCheck,
 } from "./constraints.ts";
 import { FairShare, SCALAR_NAMES, type FrameworkInfo, type Scalars } from "./drf.ts";
-import { AgentPorts, portNeed, type PortNeed } from "./ports.ts";
+import { AgentPorts, portNeed } from "./ports.ts";
 
 export type { Constraint, ConstraintOperator } from "./constraints.ts";
 export type { FrameworkInfo, Scalars } from "./drf.ts";
@@ -98,19 +98,9 @@ export interface PlacementPlan {
 export const DECLINED = "declined (refuse filter)";
 
 /** A request compiled against the snapshot. */
-interface Pending {
+interface Pending extends Choice {
   index: number;
   request: TaskRequest;
-  need: number[];
-  ports: PortNeed;
-  usesPorts: boolean;
-  tally: GroupTally;
-  checks: ConstraintCheck[];
-  /** The checks that depend on placed tasks, and those that rank agents (GROUP_BY). */
-  dynamic: ConstraintCheck[];
-  ranked: ConstraintCheck[];
-  /** Agents that pass everything not changed by placing: refuse filter, static constraints. */
-  admitted: Uint8Array;
   remaining: number;
 }
 
@@ -135,12 +125,16 @@ class Planner {
   private readonly tallies = new Map<string, GroupTally>();
   private readonly placements: Placement[] = [];
   private readonly unplaced: Unplaced[] = [];
+  private readonly now: number;
+  private readonly chooser: Chooser;
 
-  constructor(private readonly snapshot: PlacementSnapshot) {
+  constructor(snapshot: PlacementSnapshot) {
+    this.now = snapshot.now;
     // Sorted by id so the scan order is the final tie-break and plans do not depend on input order.
     this.agents = [...snapshot.agents].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     this.capacity = new Capacity(this.agents);
     this.ports = this.agents.map((a) => new AgentPorts(a.total.ports, a.usedPorts));
+    this.chooser = new Chooser(this.capacity, this.ports);
     this.fields = new FieldTable(this.agents);
     this.fair = new FairShare(clusterTotal(this.agents), snapshot.frameworks);
     const position = new Map(this.agents.map((a, i) => [a.id, i]));
@@ -195,34 +189,39 @@ class Planner {
     }
     const tally = this.tally(groupKey(request.framework, request.group));
     const checks = request.constraints.map((c) => compileConstraint(c, this.fields, tally));
-    const admitted = new Uint8Array(this.agents.length);
+    // The refuse filter and static constraints do not change within a plan: checked once here.
+    const candidates = new Int32Array(this.agents.length);
+    let live = 0;
     for (let i = 0; i < this.agents.length; i++) {
-      admitted[i] = !this.declined(i, request.framework) && checks.every((c) => c.admits(i)) ? 1 : 0;
+      if (!this.declined(i, request.framework) && checks.every((c) => c.admits(i))) candidates[live++] = i;
     }
     return {
       index,
       request,
-      need: vector(request),
+      need: scalarsOf(request),
       ports,
       usesPorts: ports.exact.length + ports.dynamic > 0,
       tally,
       checks,
       dynamic: checks.filter((c) => c.allows !== undefined),
       ranked: checks.filter((c) => c.load !== undefined),
-      admitted,
+      candidates,
+      live,
+      seen: Number.NEGATIVE_INFINITY,
       remaining: count,
     };
   }
 
   /** Places one instance of `pending`; false (and the request settled as unplaced) when none fits. */
   private placeOne(pending: Pending): boolean {
-    const agent = this.choose(pending);
+    const agent = this.chooser.choose(pending);
     if (agent < 0) {
       this.settle(pending.index, pending.request, pending.remaining, this.explain(pending));
       return false;
     }
     const { request } = pending;
     this.capacity.add(agent, pending.need);
+    this.chooser.placedOn(agent);
     pending.tally.add(agent);
     this.fair.charge(request.framework, request);
     pending.remaining--;
@@ -234,31 +233,6 @@ class Planner {
       hostPorts: pending.usesPorts ? (this.ports[agent]?.take(request.ports, pending.ports) ?? []) : [],
     });
     return true;
-  }
-
-  /** The best feasible agent for the next instance of `pending`, or -1. Runs for every instance. */
-  private choose(pending: Pending): number {
-    for (const c of pending.checks) c.prepare?.();
-    let best = -1;
-    let bestLoad = 0;
-    let bestUtil = 0;
-    let bestCount = 0;
-    for (let i = 0; i < this.agents.length; i++) {
-      if (pending.admitted[i] === 0) continue;
-      const util = this.capacity.after(i, pending.need);
-      if (util < 0) continue;
-      if (pending.usesPorts && !this.ports[i]?.fits(pending.ports)) continue;
-      if (!allowsAll(pending.dynamic, i)) continue;
-      const load = loadOf(pending.ranked, i);
-      const count = pending.tally.perAgent[i] ?? 0;
-      if (best < 0 || better(load, util, count, bestLoad, bestUtil, bestCount)) {
-        best = i;
-        bestLoad = load;
-        bestUtil = util;
-        bestCount = count;
-      }
-    }
-    return best;
   }
 
   /** Why every agent turned `pending` down; the same predicates as `choose`, all of them counted. */
@@ -290,7 +264,7 @@ class Planner {
   /** Refuse filters hold until their time: the agent is offered again at `until`, not before. */
   private declined(agent: number, framework: string): boolean {
     const until = this.agents[agent]?.refusedUntil?.[framework];
-    return until !== undefined && this.snapshot.now < until;
+    return until !== undefined && this.now < until;
   }
 
   private tally(key: string): GroupTally {
@@ -304,27 +278,6 @@ class Planner {
   }
 }
 
-function allowsAll(checks: readonly ConstraintCheck[], agent: number): boolean {
-  for (const c of checks) if (c.allows && !c.allows(agent)) return false;
-  return true;
-}
-
-/** GROUP_BY tasks on the agent's values; lower is preferred so values fill evenly. */
-function loadOf(checks: readonly ConstraintCheck[], agent: number): number {
-  let load = 0;
-  for (const c of checks) load += c.load?.(agent) ?? 0;
-  return load;
-}
-
-/** Utilisations closer than this count as equal, so the group spread decides between them. */
-const UTIL_TIE = 1e-9;
-
-function better(load: number, util: number, count: number, bestLoad: number, bestUtil: number, bestCount: number): boolean {
-  if (load !== bestLoad) return load < bestLoad;
-  if (Math.abs(util - bestUtil) > UTIL_TIE) return util < bestUtil;
-  return count < bestCount;
-}
-
 function groupKey(framework: string, group: string): string {
   return `${framework}\u0000${group}`;
 }
@@ -333,6 +286,11 @@ function clusterTotal(agents: readonly AgentSnapshot[]): Scalars {
   const total: Scalars = { cpus: 0, mem: 0, disk: 0, gpus: 0 };
   for (const agent of agents) for (const name of SCALAR_NAMES) total[name] += agent.total[name];
   return total;
+}
+
+/** A copy of the request's scalars, so the hot loop reads a small object of one shape. */
+function scalarsOf(r: Scalars): Scalars {
+  return { cpus: r.cpus, mem: r.mem, disk: r.disk, gpus: r.gpus };
 }
 
 function invalidScalars(request: TaskRequest): string | undefined {

@@ -12,6 +12,8 @@ export interface PortNeed {
   exact: number[];
   /** How many ports may be any free port from the agent's ranges. */
   dynamic: number;
+  /** exact.length + dynamic: the free ports an agent needs. */
+  total: number;
 }
 
 /**
@@ -26,7 +28,7 @@ export function portNeed(requested: readonly number[]): PortNeed | string {
     else if (exact.includes(port)) return `port ${port} requested twice`;
     else exact.push(port);
   }
-  return { exact, dynamic };
+  return { exact, dynamic, total: exact.length + dynamic };
 }
 
 /**
@@ -52,8 +54,11 @@ export class AgentPorts {
 
   /** Whether the agent can give `need` right now (the fast path of placement). */
   fits(need: PortNeed): boolean {
-    if (this.free < need.exact.length + need.dynamic) return false;
-    for (const port of need.exact) if (this.taken.has(port) || !this.offers(port)) return false;
+    if (this.free < need.total) return false;
+    for (let i = 0; i < need.exact.length; i++) {
+      const port = need.exact[i] ?? 0;
+      if (this.taken.has(port) || !this.offers(port)) return false;
+    }
     return true;
   }
 
@@ -63,7 +68,7 @@ export class AgentPorts {
       if (!this.offers(port)) return `port ${port} not offered`;
       if (this.taken.has(port)) return `port ${port} in use`;
     }
-    return this.free < need.exact.length + need.dynamic ? "no free ports" : undefined;
+    return this.free < need.total ? "no free ports" : undefined;
   }
 
   /**

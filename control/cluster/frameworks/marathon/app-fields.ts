@@ -176,15 +176,21 @@ export const PortName = z
   .max(63)
   .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "must be lowercase letters, digits and '-', not starting or ending with '-'");
 
+/** Names a record key's problem; zod's own message for a bad key does not say which rule failed. */
+function keyError(message: string) {
+  return { error: (issue: { code?: string }) => (issue.code === "invalid_key" ? message : undefined) };
+}
+
 /** `label.KVLabels`. */
-export const Labels = z.record(z.string().min(1), z.string());
+export const Labels = z.record(z.string().min(1), z.string(), keyError("label names must not be empty"));
 
 /** Environment values are text, or a reference to one of the app's `secrets`. */
 export const Env = z.record(
-  z.string().min(1).max(254).regex(/^[^=\0]+$/, "must not contain '=' or NUL"),
+  z.string().min(1).max(254).regex(/^[^=\0]+$/),
   z.union([z.string(), z.strictObject({ secret: z.string().min(1) })], {
     error: 'must be a string or {"secret": "<name>"}',
   }),
+  keyError("variable names must be 1 to 254 characters without '=' or NUL"),
 );
 
 /** `network.PortDefinition`: a host port each instance reserves (host networking). */
@@ -249,14 +255,6 @@ export const HealthCheck = HealthCheckFields.superRefine((hc, ctx) => {
 });
 export type HealthCheck = z.output<typeof HealthCheck>;
 
-const DockerContainer = z.strictObject({
-  image: z.string().min(1),
-  forcePullImage: z.boolean().default(false),
-  privileged: z.boolean().default(false),
-  parameters: z.array(z.strictObject({ key: z.string().min(1), value: z.string() })).default(() => []),
-  network: z.enum(["BRIDGE", "HOST", "NONE", "USER"]).optional(),
-});
-
 const PortMapping = z.strictObject({
   containerPort: Port.default(0),
   hostPort: Port.optional(),
@@ -264,6 +262,17 @@ const PortMapping = z.strictObject({
   protocol: NetworkProtocol.default("tcp"),
   name: PortName.optional(),
   labels: Labels.optional(),
+});
+type PortMapping = z.output<typeof PortMapping>;
+
+const DockerContainer = z.strictObject({
+  image: z.string().min(1),
+  forcePullImage: z.boolean().default(false),
+  privileged: z.boolean().default(false),
+  parameters: z.array(z.strictObject({ key: z.string().min(1), value: z.string() })).default([]),
+  network: z.enum(["BRIDGE", "HOST", "NONE", "USER"]).optional(),
+  /** Deprecated place for `container.portMappings`, still used by Marathon's own examples; moved there. */
+  portMappings: z.array(PortMapping).optional(),
 });
 
 const Volume = z.strictObject({
@@ -276,51 +285,68 @@ const ContainerFields = z.strictObject({
   type: z.enum(["MESOS", "DOCKER"]).optional(),
   docker: DockerContainer.optional(),
   portMappings: z.array(PortMapping).optional(),
-  volumes: z.array(Volume).default(() => []),
+  volumes: z.array(Volume).default([]),
 });
 type ContainerFields = z.output<typeof ContainerFields>;
+
+/** The port mappings a container gives, and where, since Marathon still reads the deprecated place. */
+function givenPortMappings(c: ContainerFields): { path: string[]; mappings: PortMapping[] } | undefined {
+  if (c.portMappings !== undefined) return { path: ["portMappings"], mappings: c.portMappings };
+  if (c.docker?.portMappings !== undefined) return { path: ["docker", "portMappings"], mappings: c.docker.portMappings };
+  return undefined;
+}
 
 function containerIssues(c: ContainerFields): Issue[] {
   const issues: Issue[] = [];
   if (c.type === "DOCKER" && c.docker === undefined) {
     issues.push({ path: ["docker", "image"], message: "is required for container type DOCKER" });
   }
+  if (c.portMappings !== undefined && c.docker?.portMappings !== undefined) {
+    issues.push({ path: ["docker", "portMappings"], message: "may not be combined with container.portMappings, which replaces it" });
+  }
+  const given = givenPortMappings(c);
   const network = c.docker?.network;
-  if ((c.portMappings?.length ?? 0) > 0 && (network === "HOST" || network === "NONE")) {
+  if (given !== undefined && given.mappings.length > 0 && (network === "HOST" || network === "NONE")) {
     issues.push({
-      path: ["portMappings"],
+      path: given.path,
       message: `are not allowed with docker network ${network}; Docker maps ports only on BRIDGE and USER networks`,
     });
   }
-  issues.push(...duplicateNames(c.portMappings ?? [], "portMappings"));
-  return issues;
+  return given === undefined ? issues : [...issues, ...duplicateNames(given.mappings, given.path)];
 }
 
 /** One issue per entry whose `name` an earlier entry already uses. */
-export function duplicateNames(entries: readonly { name?: string | undefined }[], field: string): Issue[] {
+export function duplicateNames(entries: readonly { name?: string | undefined }[], at: string[]): Issue[] {
   const seen = new Map<string, number>();
   const issues: Issue[] = [];
   entries.forEach((entry, index) => {
     if (entry.name === undefined) return;
     const first = seen.get(entry.name);
     if (first === undefined) seen.set(entry.name, index);
-    else issues.push({ path: [field, index, "name"], message: `Port names must be unique: '${entry.name}' is also at index ${first}` });
+    else issues.push({ path: [...at, index, "name"], message: `Port names must be unique: '${entry.name}' is also at index ${first}` });
   });
   return issues;
 }
 
 /** The single mapping Marathon gives a bridged container that lists none. */
-function defaultBridgeMapping(): z.output<typeof PortMapping> {
+function defaultBridgeMapping(): PortMapping {
   return { containerPort: 0, hostPort: 0, servicePort: 0, protocol: "tcp" };
 }
 
 function normalizeContainer(c: ContainerFields) {
   const network = c.docker?.network;
-  const mappings = c.portMappings ?? (network === "BRIDGE" ? [defaultBridgeMapping()] : undefined);
+  const mappings = givenPortMappings(c)?.mappings ?? (network === "BRIDGE" ? [defaultBridgeMapping()] : undefined);
   // On a USER network an absent hostPort reserves no host port; elsewhere it means "any".
   const portMappings = network === "USER" ? mappings : mappings?.map((m) => ({ ...m, hostPort: m.hostPort ?? 0 }));
   const type = c.type ?? (c.docker === undefined ? "MESOS" : "DOCKER");
-  return portMappings === undefined ? { ...c, type } : { ...c, type, portMappings };
+  const docker = c.docker === undefined ? undefined : withoutPortMappings(c.docker);
+  const base = docker === undefined ? { ...c, type } : { ...c, type, docker };
+  return portMappings === undefined ? base : { ...base, portMappings };
+}
+
+function withoutPortMappings<T extends { portMappings?: unknown }>(docker: T): Omit<T, "portMappings"> {
+  const { portMappings: _moved, ...rest } = docker;
+  return rest;
 }
 
 /**

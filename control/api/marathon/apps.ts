@@ -1,0 +1,145 @@
+import { Hono, type Context } from "hono";
+import { z } from "zod";
+import { normalizeAppId, parseAppDefinition } from "../../cluster/frameworks/marathon/app-definition.ts";
+import { ApiError, notFound, validationError } from "../../errors.ts";
+import type { AppEnv } from "../../http/env.ts";
+import { jsonBody } from "../../http/middleware.ts";
+import { cluster, deploymentResponse, flag, unwrap } from "./outcome.ts";
+
+/** Any JSON object: the app schema itself runs after, so its errors carry Marathon's paths. */
+const AnyObject = z.record(z.string(), z.unknown(), { message: "expected a JSON object" });
+
+/** What follows the app id in `/v2/apps/{id}/...`. */
+type Suffix = { kind: "app" } | { kind: "restart" } | { kind: "tasks"; taskId?: string } | { kind: "versions"; version?: string };
+
+/**
+ * Splits `/v2/apps/shop/web/tasks/<task>` into the app id and what follows. App ids cannot end
+ * in a segment named `restart`, `tasks` or `versions`, so the split is unambiguous.
+ */
+export function splitAppPath(rest: string): { id: string; suffix: Suffix } {
+  const parts = rest.split("/").filter((p) => p !== "");
+  const at = (i: number) => parts[parts.length - i];
+  let suffix: Suffix = { kind: "app" };
+  let take = parts.length;
+  if (at(1) === "restart") [suffix, take] = [{ kind: "restart" }, parts.length - 1];
+  else if (at(1) === "tasks" || at(1) === "versions") [suffix, take] = [{ kind: at(1) as "tasks" | "versions" }, parts.length - 1];
+  else if (at(2) === "tasks") [suffix, take] = [{ kind: "tasks", taskId: decodeURIComponent(at(1) ?? "") }, parts.length - 2];
+  else if (at(2) === "versions") [suffix, take] = [{ kind: "versions", version: decodeURIComponent(at(1) ?? "") }, parts.length - 2];
+  const raw = "/" + parts.slice(0, take).join("/");
+  let id: string;
+  try {
+    id = normalizeAppId(raw);
+  } catch (err) {
+    throw validationError([{ path: "/id", errors: [err instanceof Error ? err.message : String(err)] }]);
+  }
+  return { id, suffix };
+}
+
+const appPath = (c: Context<AppEnv>) => splitAppPath(c.req.path.replace(/^.*?\/v2\/apps/, ""));
+
+/** Marathon's label selector: `k`, `k==v`, `k!=v`, comma-separated (all must hold). */
+function labelFilter(selector: string | undefined): (labels: Record<string, string>) => boolean {
+  if (!selector) return () => true;
+  const terms = selector.split(",").map((t) => t.trim()).filter(Boolean).map((t) => {
+    const m = /^([^=!]+?)\s*(==|!=)\s*(.*)$/.exec(t);
+    return m ? { key: m[1] ?? "", op: m[2], value: m[3] } : { key: t, op: "exists", value: "" };
+  });
+  return (labels) => terms.every(({ key, op, value }) => (op === "exists" ? key in labels : op === "==" ? labels[key] === value : labels[key] !== value));
+}
+
+/** `/v2/apps`: Marathon's app API. */
+export const appRoutes = new Hono<AppEnv>()
+  .get("/", async (c) => {
+    const embed = c.req.queries("embed") ?? [];
+    const apps = await cluster(c).marathonApps(embed.some((e) => e === "apps.tasks" || e === "tasks"));
+    const id = c.req.query("id");
+    const cmd = c.req.query("cmd");
+    const labels = labelFilter(c.req.query("label"));
+    return c.json({
+      apps: apps.filter((a) => (!id || a.id.includes(id)) && (!cmd || (a.cmd ?? "").includes(cmd)) && labels(a.labels)),
+    });
+  })
+  .post("/", jsonBody(AnyObject), async (c) => {
+    const parsed = parseAppDefinition(c.req.valid("json"));
+    if (!parsed.ok) throw validationError(parsed.details);
+    const stub = cluster(c);
+    const result = unwrap(await stub.marathonCreate(parsed.app));
+    const info = await stub.marathonApp(parsed.app.id);
+    c.header("Location", `${c.req.url.split("?")[0]?.replace(/\/$/, "")}${parsed.app.id}`);
+    c.header("Marathon-Deployment-Id", result.deploymentId);
+    return c.json(info, 201);
+  })
+  .get("/*", async (c) => {
+    const { id, suffix } = appPath(c);
+    const stub = cluster(c);
+    if (suffix.kind === "tasks" && !suffix.taskId) {
+      const app = await stub.marathonApp(id);
+      if (!app) throw notFound(`App '${id}' does not exist`);
+      return c.json({ tasks: await stub.marathonTasks(id) });
+    }
+    if (suffix.kind === "versions") {
+      if (suffix.version) {
+        const app = await stub.marathonVersion(id, suffix.version);
+        if (!app) throw notFound(`App '${id}' has no version '${suffix.version}'`);
+        return c.json(app);
+      }
+      const versions = await stub.marathonVersions(id);
+      if (!versions) throw notFound(`App '${id}' does not exist`);
+      return c.json({ versions });
+    }
+    if (suffix.kind !== "app") throw new ApiError("method_not_allowed", `GET is not allowed on ${c.req.path}`);
+    const app = await stub.marathonApp(id);
+    if (!app) throw notFound(`App '${id}' does not exist`);
+    return c.json({ app });
+  })
+  .put("/*", jsonBody(AnyObject), async (c) => {
+    const { id, suffix } = appPath(c);
+    if (suffix.kind !== "app") throw new ApiError("method_not_allowed", `PUT is not allowed on ${c.req.path}`);
+    const body = c.req.valid("json");
+    const force = flag(c, "force");
+    const stub = cluster(c);
+    if (Object.keys(body).length === 1 && typeof body.version === "string") {
+      // Marathon: a body of just {version} rolls the app back to that version.
+      const previous = await stub.marathonVersion(id, body.version);
+      if (!previous) throw notFound(`App '${id}' has no version '${body.version}'`);
+      return deploymentResponse(c, unwrap(await stub.marathonReplace(previous, force)));
+    }
+    if (body.id !== undefined && typeof body.id === "string" && safeNormalize(body.id) !== id) {
+      throw validationError([{ path: "/id", errors: [`the id in the body ('${body.id}') differs from the path ('${id}')`] }]);
+    }
+    if (flag(c, "partialUpdate")) return deploymentResponse(c, unwrap(await stub.marathonPatch(id, body, force)));
+    const parsed = parseAppDefinition({ ...body, id });
+    if (!parsed.ok) throw validationError(parsed.details);
+    return deploymentResponse(c, unwrap(await stub.marathonReplace(parsed.app, force)));
+  })
+  .patch("/*", jsonBody(AnyObject), async (c) => {
+    const { id, suffix } = appPath(c);
+    if (suffix.kind !== "app") throw new ApiError("method_not_allowed", `PATCH is not allowed on ${c.req.path}`);
+    return deploymentResponse(c, unwrap(await cluster(c).marathonPatch(id, c.req.valid("json"), flag(c, "force"))));
+  })
+  .post("/*", async (c) => {
+    const { id, suffix } = appPath(c);
+    if (suffix.kind !== "restart") throw new ApiError("method_not_allowed", `POST is not allowed on ${c.req.path}`);
+    return deploymentResponse(c, unwrap(await cluster(c).marathonRestart(id, flag(c, "force"))));
+  })
+  .delete("/*", async (c) => {
+    const { id, suffix } = appPath(c);
+    const stub = cluster(c);
+    if (suffix.kind === "app") return deploymentResponse(c, unwrap(await stub.marathonDelete(id, flag(c, "force"))));
+    if (suffix.kind !== "tasks") throw new ApiError("method_not_allowed", `DELETE is not allowed on ${c.req.path}`);
+    const host = c.req.query("host");
+    const ids = suffix.taskId ? [suffix.taskId] : (await stub.marathonTasks(id)).filter((t) => !host || t.host === host).map((t) => t.id);
+    if (!suffix.taskId && !(await stub.marathonApp(id))) throw notFound(`App '${id}' does not exist`);
+    const scale = flag(c, "scale");
+    const result = ids.length > 0 ? unwrap(await stub.marathonKill(ids, scale, id)) : { tasks: [], deployment: undefined };
+    if (scale && result.deployment) return deploymentResponse(c, result.deployment);
+    return suffix.taskId ? c.json({ task: result.tasks[0] }) : c.json({ tasks: result.tasks });
+  });
+
+function safeNormalize(raw: string): string | undefined {
+  try {
+    return normalizeAppId(raw);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,26 @@
+import type { Context } from "hono";
+import type { Outcome } from "../../cluster/frameworks/marathon/commands.ts";
+import { ApiError } from "../../errors.ts";
+import type { AppEnv } from "../../http/env.ts";
+import { clusterStub } from "../cluster-stub.ts";
+
+/** The value of a command's Outcome, or the ApiError it stands for (Marathon's bodies and statuses). */
+export function unwrap<T>(outcome: Outcome<T>): T {
+  if (outcome.ok) return outcome.value;
+  const extra = outcome.deployments ? { deployments: outcome.deployments } : {};
+  throw new ApiError(outcome.code, outcome.message, outcome.details ?? [], {}, extra);
+}
+
+/** A Marathon DeploymentResult response, with its `Marathon-Deployment-Id` header. */
+export function deploymentResponse(c: Context<AppEnv>, result: { deploymentId: string; version: string; created?: boolean }) {
+  c.header("Marathon-Deployment-Id", result.deploymentId);
+  return c.json({ deploymentId: result.deploymentId, version: result.version }, result.created ? 201 : 200);
+}
+
+export const cluster = (c: Context<AppEnv>) => clusterStub(c.env, c.get("cluster").id);
+
+/** Marathon's boolean query flags: `?force=true`, `?scale=1`. */
+export function flag(c: Context<AppEnv>, name: string): boolean {
+  const v = c.req.query(name);
+  return v === "true" || v === "1" || v === "";
+}

@@ -1,0 +1,145 @@
+import { and, eq, isNull, lte, sql } from "drizzle-orm";
+import type { TaskLaunch } from "../../../protocol/index.ts";
+import { listAgents } from "../agents.ts";
+import type { ClusterDb } from "../db.ts";
+import { setWaiting, type StoredApp } from "../frameworks/marathon/apps.ts";
+import { MARATHON, marathonDemand } from "../frameworks/marathon/demand.ts";
+import type { DeploymentRecord } from "../frameworks/marathon/deployments.ts";
+import { newTaskId, taskLaunch } from "../frameworks/marathon/task-launch.ts";
+import { offerFilters, tasks } from "../schema.ts";
+import { insertTasks, markKillRequested, usageByAgent, type TaskRecord } from "../tasks.ts";
+import { place, type AgentSnapshot, type PlacedTask, type Placement, type PlacementPlan, type Unplaced } from "./place.ts";
+
+/** Mesos `Filters.refuse_seconds` default: an agent declined by a framework is not offered to it again for 5 s. */
+export const REFUSE_MS = 5_000;
+
+/** Frames to send once the round's writes are committed: at most one launch and one kill per agent. */
+export interface Outbox {
+  launches: Map<string, TaskLaunch[]>;
+  kills: Map<string, string[]>;
+}
+
+export interface RoundResult {
+  outbox: Outbox;
+  launched: TaskRecord[];
+  killed: TaskRecord[];
+  completed: DeploymentRecord[];
+  /** When the next round should run by itself (a backoff delay ends, a refuse filter expires). */
+  wakeAt: number | null;
+}
+
+export function emptyOutbox(): Outbox {
+  return { launches: new Map(), kills: new Map() };
+}
+
+function push<T>(map: Map<string, T[]>, key: string, value: T): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
+
+/**
+ * One allocation round, to run inside a storage transaction: ask the frameworks what they
+ * want, offer the active agents' free resources through `place` (DRF across frameworks,
+ * constraints, ports), record every new task as TASK_STAGING and every kill, and return the
+ * frames to send. Nothing is sent here: the caller sends after the transaction commits.
+ */
+export function allocationRound(db: ClusterDb, now: number): RoundResult {
+  const demand = marathonDemand(db, now);
+  const outbox = emptyOutbox();
+  const killed = markKillRequested(db, demand.kills, now);
+  for (const t of killed) push(outbox.kills, t.agentId, t.id);
+  const result: RoundResult = { outbox, launched: [], killed, completed: demand.completed, wakeAt: demand.wakeAt };
+  if (demand.requests.length === 0) return result;
+  const agents = agentSnapshots(db);
+  const plan = place(
+    { now, agents, placed: placedTasks(db), frameworks: [{ name: MARATHON, role: "*", weight: 1 }] },
+    demand.requests.map((r) => r.request),
+  );
+  result.launched = launchPlaced(db, plan.placements, demand.requests.map((r) => r.app), agents, outbox, now);
+  recordWaiting(db, plan, demand.requests.map((r) => r.app), agents.length, now);
+  if (plan.unplaced.length > 0) {
+    declineUnused(db, plan, agents, now);
+    result.wakeAt = Math.min(result.wakeAt ?? Infinity, now + REFUSE_MS);
+  }
+  return result;
+}
+
+/** Active agents with what their live tasks hold, and the frameworks' refuse filters. */
+function agentSnapshots(db: ClusterDb): AgentSnapshot[] {
+  const usage = usageByAgent(db);
+  const refused = new Map<string, Record<string, number>>();
+  for (const f of db.select().from(offerFilters).all()) refused.set(f.agentId, { ...refused.get(f.agentId), [f.framework]: f.until });
+  return listAgents(db)
+    .filter((a) => a.state === "active")
+    .map((a) => ({
+      id: a.id,
+      hostname: a.hostname,
+      attributes: a.attributes,
+      total: a.resources,
+      used: usage.get(a.id) ?? { cpus: 0, mem: 0, disk: 0, gpus: 0 },
+      usedPorts: usage.get(a.id)?.ports ?? [],
+      refusedUntil: refused.get(a.id),
+    }));
+}
+
+function placedTasks(db: ClusterDb): PlacedTask[] {
+  return db
+    .select({ agentId: tasks.agentId, framework: tasks.framework, group: tasks.group, resources: tasks.resources })
+    .from(tasks)
+    .where(isNull(tasks.endedAt))
+    .all()
+    .map((t) => ({ ...t, resources: t.resources as PlacedTask["resources"] }));
+}
+
+function launchPlaced(db: ClusterDb, placements: Placement[], apps: StoredApp[], agents: AgentSnapshot[], outbox: Outbox, now: number): TaskRecord[] {
+  const hosts = new Map(agents.map((a) => [a.id, a.hostname]));
+  const records: TaskRecord[] = [];
+  for (const p of placements) {
+    const stored = apps[p.request];
+    if (!stored) continue;
+    const host = hosts.get(p.agentId) ?? "";
+    const id = newTaskId(stored.id);
+    const { cpus, mem, disk, gpus } = stored.app;
+    records.push({
+      id, framework: MARATHON, group: stored.id, version: stored.version, agentId: p.agentId, host, state: "TASK_STAGING",
+      ports: p.hostPorts, resources: { cpus, mem, disk, gpus }, message: null, healthy: null,
+      stagedAt: now, startedAt: null, updatedAt: now, killRequestedAt: null, endedAt: null,
+    });
+    push(outbox.launches, p.agentId, taskLaunch(stored.app, stored.version, id, host, p.hostPorts));
+  }
+  insertTasks(db, records);
+  return records;
+}
+
+/** Keeps, per app, why its instances wait (for /v2/queue), or clears it once all are placed. */
+function recordWaiting(db: ClusterDb, plan: PlacementPlan, apps: StoredApp[], agentsConsidered: number, now: number): void {
+  const unplacedBy = new Map<number, Unplaced>(plan.unplaced.map((u) => [u.request, u]));
+  apps.forEach((stored, i) => {
+    const u = unplacedBy.get(i);
+    if (!u) {
+      if (stored.waiting) setWaiting(db, stored.id, null);
+      return;
+    }
+    const since = stored.waiting?.since ?? new Date(now).toISOString();
+    setWaiting(db, stored.id, { count: u.count, since, reasons: u.reasons, agentsConsidered });
+  });
+}
+
+/** Refuse filters: agents a framework could not use are not offered to it again for REFUSE_MS. */
+function declineUnused(db: ClusterDb, plan: PlacementPlan, agents: AgentSnapshot[], now: number): void {
+  const used = new Set(plan.placements.map((p) => p.agentId));
+  for (const framework of new Set(plan.unplaced.map((u) => u.framework))) {
+    for (const a of agents) {
+      if (used.has(a.id)) continue;
+      const row = { framework, agentId: a.id, until: now + REFUSE_MS };
+      db.insert(offerFilters).values(row).onConflictDoUpdate({ target: [offerFilters.framework, offerFilters.agentId], set: { until: row.until } }).run();
+    }
+  }
+}
+
+/** Mesos REVIVE: a framework with new demand is offered every agent again. Also drops expired filters. */
+export function revive(db: ClusterDb, framework: string, now: number): void {
+  db.delete(offerFilters).where(eq(offerFilters.framework, framework)).run();
+  db.delete(offerFilters).where(and(lte(offerFilters.until, now))).run();
+}

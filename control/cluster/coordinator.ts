@@ -1,0 +1,199 @@
+import { isAlive, isTerminal, type StatusUpdate, type TaskReport } from "../../protocol/index.ts";
+import { type RoundResult, allocationRound } from "./allocator/round.ts";
+import { activeSessions } from "./agents.ts";
+import type { ClusterDb } from "./db.ts";
+import type { EventBus } from "./events.ts";
+import type { CommandContext, Failure, Outcome } from "./frameworks/marathon/commands.ts";
+import { getApp } from "./frameworks/marathon/apps.ts";
+import { removeDeployment } from "./frameworks/marathon/deployments.ts";
+import { emitStatus, expireUnreachable, taskEnded, tasksUnreachable } from "./frameworks/marathon/task-events.ts";
+import { attachmentOf, send } from "./sessions.ts";
+import { applyStatusUpdate, liveTasks, setTaskState, type TaskRecord } from "./tasks.ts";
+import { armAlarm, scheduleAt, scheduleNoLaterThan } from "./timers.ts";
+
+export const ALLOCATE_TIMER = "allocate";
+export const UNREACHABLE_TIMER = "unreachable";
+const DEFAULT_KILL_GRACE_MS = 3000;
+
+/** Thrown inside a transaction to roll it back when a command fails. */
+class Rollback extends Error {
+  constructor(readonly failure: Failure) {
+    super(failure.message);
+  }
+}
+
+/**
+ * Runs every change of cluster state the same way: the change and the allocation round it
+ * causes in ONE storage transaction, then (only after commit) the frames to agents and the
+ * events to subscribers. Nothing is announced that was not written.
+ */
+export class Coordinator {
+  constructor(
+    private readonly state: DurableObjectState,
+    private readonly db: ClusterDb,
+    readonly events: EventBus,
+  ) {}
+
+  /** Runs `fn` and a round in one transaction; a failed Outcome rolls everything back. */
+  async mutate<T>(fn: (ctx: CommandContext) => T, runRound = true): Promise<T> {
+    const ctx: CommandContext = { db: this.db, events: this.events, now: Date.now(), killed: [] };
+    let round: RoundResult | undefined;
+    let value: T;
+    try {
+      value = this.state.storage.transactionSync(() => {
+        const v = fn(ctx);
+        if (isFailure(v)) throw new Rollback(v);
+        if (runRound) round = this.round(ctx.now);
+        return v;
+      });
+    } catch (err) {
+      this.events.discard();
+      if (err instanceof Rollback) return err.failure as T;
+      throw err;
+    }
+    this.dispatch(round, ctx.killed);
+    this.events.flush();
+    await armAlarm(this.db, this.state.storage);
+    return value;
+  }
+
+  /** One allocation round plus its bookkeeping: finished deployments, events, the next wake-up. */
+  private round(now: number): RoundResult {
+    const r = allocationRound(this.db, now);
+    for (const t of r.launched) emitStatus(this.events, t, now);
+    for (const d of r.completed) {
+      removeDeployment(this.db, d.id);
+      this.events.emit("deployment_success", { id: d.id, plan: { id: d.id, version: d.version } }, now);
+      if (d.action === "StopApplication") this.events.emit("app_terminated_event", { appId: d.appId }, now);
+    }
+    if (r.wakeAt !== null) scheduleNoLaterThan(this.db, ALLOCATE_TIMER, r.wakeAt);
+    return r;
+  }
+
+  /** Sends launch and kill frames: one of each per agent at most. Agents without a session get them on reconcile. */
+  private dispatch(round: RoundResult | undefined, extraKills: TaskRecord[]): void {
+    const kills = [...(round?.killed ?? []), ...extraKills];
+    if (!round?.outbox.launches.size && kills.length === 0) return;
+    const sockets = this.socketsByAgent();
+    // Kills first: what they free may be what the launches were placed on.
+    this.sendKills(sockets, kills);
+    for (const [agentId, tasks] of round?.outbox.launches ?? []) {
+      const ws = sockets.get(agentId);
+      if (ws) send(ws, { type: "launch", tasks });
+    }
+  }
+
+  private sendKills(sockets: Map<string, WebSocket>, kills: TaskRecord[]): void {
+    const byAgentAndGrace = new Map<string, { agentId: string; grace: number; ids: string[] }>();
+    for (const t of kills) {
+      const grace = Math.round((getApp(this.db, t.group)?.app.taskKillGracePeriodSeconds ?? DEFAULT_KILL_GRACE_MS / 1000) * 1000);
+      const key = `${t.agentId}|${grace}`;
+      const entry = byAgentAndGrace.get(key) ?? { agentId: t.agentId, grace, ids: [] };
+      entry.ids.push(t.id);
+      byAgentAndGrace.set(key, entry);
+    }
+    for (const { agentId, grace, ids } of byAgentAndGrace.values()) {
+      const ws = sockets.get(agentId);
+      if (ws) send(ws, { type: "kill", taskIds: ids, gracePeriodMs: grace });
+    }
+  }
+
+  /** The socket currently speaking for each agent, found in one pass over the sockets. */
+  private socketsByAgent(): Map<string, WebSocket> {
+    const current = activeSessions(this.db);
+    const out = new Map<string, WebSocket>();
+    for (const ws of this.state.getWebSockets()) {
+      const att = attachmentOf(ws);
+      if (att.agentId && current.get(att.agentId) === att.sessionId) out.set(att.agentId, ws);
+    }
+    return out;
+  }
+
+  /**
+   * A `status` frame: each update applied once, written before the ack goes out. Updates for
+   * tasks the master has no place for make the agent kill them. The round runs from the
+   * alarm, so a burst of frames from many agents costs one round, not one each.
+   */
+  async status(ws: WebSocket, agentId: string, updates: StatusUpdate[]): Promise<void> {
+    const unknown: string[] = [];
+    await this.mutate((ctx) => {
+      let changed = false;
+      for (const u of updates) {
+        const r = applyStatusUpdate(ctx.db, agentId, u, ctx.now);
+        if (r.kind === "applied") {
+          changed = true;
+          emitStatus(this.events, r.task, ctx.now);
+          if (r.task.endedAt !== null) taskEnded(ctx.db, this.events, r.task, u, ctx.now);
+        } else if (r.kind === "unknown" && isAlive(u.state)) {
+          // Only what may be running is killed; answering a LOST with a kill would loop.
+          unknown.push(u.taskId);
+        }
+      }
+      if (changed) scheduleNoLaterThan(ctx.db, ALLOCATE_TIMER, ctx.now);
+      return null;
+    }, false);
+    send(ws, { type: "ack", updateIds: updates.map((u) => u.updateId) });
+    if (unknown.length > 0) send(ws, { type: "kill", taskIds: unknown, gracePeriodMs: DEFAULT_KILL_GRACE_MS });
+  }
+
+  /**
+   * On every (re)register: a task the master expects on the agent but the agent lacks is
+   * TASK_LOST (and replaced); a task the agent runs that the master has no place for is
+   * killed; a kill the agent may have missed is sent again.
+   */
+  async reconcile(ws: WebSocket, agentId: string, reported: TaskReport[]): Promise<void> {
+    const onAgent = new Map(reported.map((t) => [t.taskId, t.state]));
+    const stray: string[] = [];
+    await this.mutate((ctx) => {
+      const live = liveTasks(ctx.db, { agentId });
+      const liveIds = new Set(live.map((t) => t.id));
+      for (const t of live) {
+        const state = onAgent.get(t.id);
+        if (state === undefined) {
+          const lost = setTaskState(ctx.db, t.id, "TASK_LOST", "task unknown to its agent after it re-registered", ctx.now, true);
+          if (lost) taskEnded(ctx.db, this.events, lost, { state: "TASK_LOST", message: lost.message ?? "" }, ctx.now);
+          if (lost) emitStatus(this.events, lost, ctx.now);
+        } else if (t.killRequestedAt !== null) {
+          ctx.killed.push(t);
+        } else if (t.state === "TASK_UNREACHABLE" && !isTerminal(state)) {
+          setTaskState(ctx.db, t.id, state, "agent re-registered", ctx.now, false);
+        }
+      }
+      for (const [taskId, state] of onAgent) if (!liveIds.has(taskId) && isAlive(state)) stray.push(taskId);
+      return null;
+    });
+    if (stray.length > 0) send(ws, { type: "kill", taskIds: stray, gracePeriodMs: DEFAULT_KILL_GRACE_MS });
+  }
+
+  /** Agents just marked unreachable: their tasks follow each app's unreachableStrategy. */
+  async agentsUnreachable(agentIds: string[]): Promise<void> {
+    if (agentIds.length === 0) return;
+    await this.mutate((ctx) => {
+      for (const id of agentIds) tasksUnreachable(ctx.db, this.events, liveTasks(ctx.db, { agentId: id }), ctx.now);
+      this.scheduleUnreachableExpiry(ctx.now);
+      return null;
+    });
+  }
+
+  /** Unreachable tasks past `inactiveAfterSeconds` stop counting (from the alarm). */
+  expireUnreachable(now: number): void {
+    this.scheduleUnreachableExpiry(now);
+  }
+
+  private scheduleUnreachableExpiry(now: number): void {
+    const next = expireUnreachable(this.db, liveTasks(this.db).filter((t) => t.state === "TASK_UNREACHABLE"), now);
+    if (next !== null) scheduleAt(this.db, UNREACHABLE_TIMER, next);
+  }
+
+  /** An agent removed by an operator: its tasks are gone (TASK_GONE_BY_OPERATOR) and replaced. */
+  tasksGone(ctx: CommandContext, agentId: string): void {
+    for (const t of liveTasks(ctx.db, { agentId })) {
+      const gone = setTaskState(ctx.db, t.id, "TASK_GONE_BY_OPERATOR", "agent removed from the cluster", ctx.now, true);
+      if (gone) emitStatus(this.events, gone, ctx.now);
+    }
+  }
+}
+
+function isFailure(v: unknown): v is Failure {
+  return typeof v === "object" && v !== null && (v as Outcome<unknown>).ok === false;
+}

@@ -1,0 +1,92 @@
+/**
+ * Marathon's event bus, for `/v2/events`. Events raised inside a storage transaction are
+ * held until it commits (`flush`) and dropped if it fails (`discard`), so a subscriber never
+ * hears of a change that did not happen. Subscribers are ReadableStreams handed to the Worker
+ * over RPC; a subscriber that falls too far behind is cut off rather than buffered forever.
+ */
+
+export interface MarathonEvent {
+  eventType: string;
+  timestamp: string;
+  [field: string]: unknown;
+}
+
+interface Subscriber {
+  types: ReadonlySet<string> | null;
+  controller: ReadableStreamDefaultController<Uint8Array>;
+}
+
+/** Bytes a subscriber may have queued before it is disconnected. */
+const MAX_BACKLOG_BYTES = 8 * 1024 * 1024;
+const encoder = new TextEncoder();
+
+export class EventBus {
+  private readonly subscribers = new Set<Subscriber>();
+  private pending: MarathonEvent[] = [];
+
+  get subscriberCount(): number {
+    return this.subscribers.size;
+  }
+
+  /** Queues an event; nothing is built when nobody listens. */
+  emit(eventType: string, fields: Record<string, unknown>, now = Date.now()): void {
+    if (this.subscribers.size === 0) return;
+    this.pending.push({ ...fields, eventType, timestamp: new Date(now).toISOString() });
+  }
+
+  /** Sends what was queued, in order. */
+  flush(): void {
+    const events = this.pending;
+    this.pending = [];
+    for (const event of events) this.deliver(event);
+  }
+
+  discard(): void {
+    this.pending = [];
+  }
+
+  /** A Server-Sent Events stream of the given event types (all when empty). */
+  subscribe(types: string[], remoteAddress: string): ReadableStream<Uint8Array> {
+    let subscriber: Subscriber | undefined;
+    return new ReadableStream<Uint8Array>(
+      {
+        start: (controller) => {
+          subscriber = { types: types.length > 0 ? new Set(types) : null, controller };
+          this.subscribers.add(subscriber);
+          // Marathon's first event on a new stream.
+          this.deliverTo(subscriber, { eventType: "event_stream_attached", timestamp: new Date().toISOString(), remoteAddress });
+        },
+        cancel: () => {
+          if (subscriber) this.subscribers.delete(subscriber);
+        },
+      },
+      { highWaterMark: MAX_BACKLOG_BYTES, size: (chunk) => chunk.byteLength },
+    );
+  }
+
+  /** A comment line keeps idle connections open through proxies. */
+  keepAlive(): void {
+    for (const s of this.subscribers) this.write(s, encoder.encode(":\n\n"));
+  }
+
+  private deliver(event: MarathonEvent): void {
+    for (const s of this.subscribers) if (s.types === null || s.types.has(event.eventType)) this.deliverTo(s, event);
+  }
+
+  private deliverTo(s: Subscriber, event: MarathonEvent): void {
+    this.write(s, encoder.encode(`event: ${event.eventType}\ndata: ${JSON.stringify(event)}\n\n`));
+  }
+
+  private write(s: Subscriber, chunk: Uint8Array): void {
+    if ((s.controller.desiredSize ?? 0) <= 0) {
+      this.subscribers.delete(s);
+      s.controller.error(new Error("event subscriber too slow"));
+      return;
+    }
+    try {
+      s.controller.enqueue(chunk);
+    } catch {
+      this.subscribers.delete(s);
+    }
+  }
+}

@@ -1,0 +1,295 @@
+import { z } from "zod";
+import { fieldErrors, type FieldError } from "../../../../protocol/messages.ts";
+import {
+  AppConstraint,
+  AppId,
+  Container,
+  Env,
+  HealthCheck,
+  KillSelection,
+  Labels,
+  Port,
+  PortDefinition,
+  UnreachableStrategy,
+  UpgradeStrategy,
+  duplicateNames,
+  usesPortMappings,
+  type Constraint,
+} from "./app-fields.ts";
+
+export {
+  CONSTRAINT_OPERATORS,
+  HEALTH_CHECK_PROTOCOLS,
+  appHostname,
+  appIdSegments,
+  marathonTaskIdPrefix,
+  normalizeAppId,
+  usesPortMappings,
+  type Constraint,
+  type ConstraintOperator,
+  type ConstraintTuple,
+  type Container,
+  type HealthCheck,
+  type PortDefinition,
+} from "./app-fields.ts";
+
+/**
+ * The Marathon app definition (`types/app.raml`, reference §1.1–1.4): validated as Marathon
+ * does, with its defaults filled in, and reported as Marathon's 422 `[{path, errors}]`.
+ *
+ * Fields DCX does not model (`fetch`, `networks`, `secrets`, `dependencies`, ...) are kept as
+ * given, as Marathon keeps them; nested objects are strict, so a typo inside a known field is
+ * an error rather than a silently ignored setting.
+ */
+
+/** Fields Marathon computes and shows on GET. A client may send them back; they are dropped. */
+export const READ_ONLY_FIELDS = [
+  "version",
+  "versionInfo",
+  "tasksRunning",
+  "tasksStaged",
+  "tasksHealthy",
+  "tasksUnhealthy",
+  "deployments",
+  "tasks",
+  "lastTaskFailure",
+  "taskStats",
+  "readinessCheckResults",
+] as const;
+
+/** Each known field without a default, so that a PATCH body fills in nothing. */
+const appFields = {
+  id: AppId,
+  cmd: z.string().min(1),
+  args: z.array(z.string()),
+  container: Container,
+  cpus: z.number().min(0.001),
+  mem: z.number().min(0),
+  disk: z.number().min(0),
+  gpus: z.int32().min(0),
+  instances: z.int32().min(0),
+  env: Env,
+  labels: Labels,
+  portDefinitions: z.array(PortDefinition),
+  ports: z.array(Port),
+  requirePorts: z.boolean(),
+  constraints: z.array(AppConstraint),
+  healthChecks: z.array(HealthCheck),
+  backoffSeconds: z.int32().min(0),
+  backoffFactor: z.number().min(1),
+  maxLaunchDelaySeconds: z.int32().min(0),
+  killSelection: KillSelection,
+  taskKillGracePeriodSeconds: z.int32().min(0),
+  unreachableStrategy: UnreachableStrategy,
+  upgradeStrategy: UpgradeStrategy,
+  user: z.string().min(1),
+};
+
+/** The same fields with Marathon's defaults (zod copies a default value for each parse). */
+const definitionShape = {
+  ...appFields,
+  cmd: appFields.cmd.optional(),
+  args: appFields.args.optional(),
+  container: appFields.container.optional(),
+  cpus: appFields.cpus.default(1),
+  mem: appFields.mem.default(128),
+  disk: appFields.disk.default(0),
+  gpus: appFields.gpus.default(0),
+  instances: appFields.instances.default(1),
+  env: appFields.env.default({}),
+  labels: appFields.labels.default({}),
+  // These two depend on each other and on the container; see effectivePortDefinitions.
+  portDefinitions: appFields.portDefinitions.optional(),
+  ports: appFields.ports.optional(),
+  requirePorts: appFields.requirePorts.default(false),
+  constraints: appFields.constraints.default([]),
+  healthChecks: appFields.healthChecks.default([]),
+  backoffSeconds: appFields.backoffSeconds.default(1),
+  backoffFactor: appFields.backoffFactor.default(1.15),
+  // The 2017 RAML said 3600; the current RAML and docs/backoff.md say 5 minutes.
+  maxLaunchDelaySeconds: appFields.maxLaunchDelaySeconds.default(300),
+  killSelection: appFields.killSelection.default("YOUNGEST_FIRST"),
+  taskKillGracePeriodSeconds: appFields.taskKillGracePeriodSeconds.optional(),
+  unreachableStrategy: appFields.unreachableStrategy.default({ inactiveAfterSeconds: 0, expungeAfterSeconds: 0 }),
+  upgradeStrategy: appFields.upgradeStrategy.prefault({}),
+  user: appFields.user.optional(),
+};
+
+/** Marathon keeps fields it does not know, so the top level is loose. */
+const DefinitionFields = z.looseObject(definitionShape);
+type Parsed = z.output<typeof DefinitionFields>;
+type Known = z.output<z.ZodObject<typeof definitionShape>>;
+
+/**
+ * A validated app with every default applied. `ports` is folded into `portDefinitions`, which
+ * is always present; fields DCX does not model stay as given.
+ */
+export type App = Omit<Known, "ports" | "portDefinitions"> & {
+  portDefinitions: PortDefinition[];
+  [extra: string]: unknown;
+};
+
+type Issue = { path: (string | number)[]; message: string };
+
+/** The port definitions an app ends up with; Marathon gives one port by default, `[]` means none. */
+function effectivePortDefinitions(app: Parsed): PortDefinition[] {
+  if (app.portDefinitions !== undefined) return app.portDefinitions;
+  if (app.ports !== undefined) return app.ports.map((port) => ({ port, protocol: "tcp" }));
+  // Bridged containers take their ports from container.portMappings instead.
+  return usesPortMappings(app.container) ? [] : [{ port: 0, protocol: "tcp" }];
+}
+
+function commandIssues(app: Parsed): Issue[] {
+  // Marathon treats an empty args array as absent.
+  const hasArgs = (app.args?.length ?? 0) > 0;
+  if (app.cmd !== undefined && hasArgs) return [{ path: ["cmd"], message: "may not be combined with args" }];
+  if (app.cmd === undefined && !hasArgs && app.container?.docker === undefined) {
+    return [{ path: ["cmd"], message: "is required (or args) unless container.docker.image names an image to run" }];
+  }
+  return [];
+}
+
+function portsConflictIssues(app: Parsed): Issue[] {
+  if (app.ports === undefined || app.portDefinitions === undefined) return [];
+  // Marathon 1.x GET responses carry both; equal lists must round-trip.
+  const same = app.ports.join() === app.portDefinitions.map((d) => d.port).join();
+  return same ? [] : [{ path: ["ports"], message: "may not be combined with portDefinitions; ports is deprecated, use portDefinitions" }];
+}
+
+function portDefinitionIssues(app: Parsed): Issue[] {
+  const field = app.portDefinitions !== undefined ? "portDefinitions" : app.ports !== undefined ? "ports" : undefined;
+  if (field === undefined) {
+    const defaulted = app.requirePorts && !usesPortMappings(app.container);
+    return defaulted ? [{ path: ["requirePorts"], message: "needs portDefinitions with nonzero ports; the default port is 0" }] : [];
+  }
+  const definitions = effectivePortDefinitions(app);
+  const at = (i: number) => (field === "ports" ? [field, i] : [field, i, "port"]);
+  const issues: Issue[] = [];
+  if (definitions.length > 0 && usesPortMappings(app.container)) {
+    issues.push({ path: [field], message: "must be empty when the container uses port mappings (bridge or user networking)" });
+  }
+  const seen = new Map<number, number>();
+  definitions.forEach((d, i) => {
+    if (d.port === 0) {
+      if (app.requirePorts) issues.push({ path: at(i), message: "must be nonzero when requirePorts is true" });
+      return;
+    }
+    const first = seen.get(d.port);
+    if (first === undefined) seen.set(d.port, i);
+    else issues.push({ path: at(i), message: `Ports must be unique: ${d.port} is also at index ${first}` });
+  });
+  return [...issues, ...duplicateNames(definitions, [field])];
+}
+
+function backoffIssues(app: Parsed): Issue[] {
+  if (app.maxLaunchDelaySeconds >= app.backoffSeconds) return [];
+  return [{ path: ["maxLaunchDelaySeconds"], message: `must be at least backoffSeconds (${app.backoffSeconds})` }];
+}
+
+/** How many ports a health check's `portIndex` may address. */
+function addressablePorts(app: Parsed): number {
+  const mappings = app.container?.portMappings ?? [];
+  return mappings.length > 0 ? mappings.length : effectivePortDefinitions(app).length;
+}
+
+function healthCheckPortIssues(app: Parsed): Issue[] {
+  const count = addressablePorts(app);
+  return app.healthChecks.flatMap((hc, i) => {
+    if (hc.portIndex === undefined || hc.portIndex < count) return [];
+    const message =
+      count === 0
+        ? "addresses no port: the app has none, so give port instead"
+        : `must address one of the app's ${count} port(s) in portDefinitions or container.portMappings`;
+    return [{ path: ["healthChecks", i, "portIndex"], message }];
+  });
+}
+
+/** Rules that span several fields; each runs once every field is valid on its own. */
+const APP_RULES = [commandIssues, portsConflictIssues, portDefinitionIssues, backoffIssues, healthCheckPortIssues];
+
+function withoutReadOnly<T extends Record<string, unknown>>(fields: T): T {
+  const copy: Record<string, unknown> = { ...fields };
+  for (const field of READ_ONLY_FIELDS) delete copy[field];
+  return copy as T;
+}
+
+function toApp(app: Parsed): App {
+  const out: App = { ...withoutReadOnly(app), portDefinitions: effectivePortDefinitions(app) };
+  delete out["ports"];
+  if (out.args?.length === 0) delete out.args;
+  return out;
+}
+
+/**
+ * The app definition schema for POST and PUT bodies. Its output is an `App`, and an `App`
+ * parses back to itself, so GET → edit → PUT round-trips.
+ */
+export const AppDefinition = DefinitionFields.superRefine((app, ctx) => {
+  for (const rule of APP_RULES) for (const issue of rule(app)) ctx.addIssue({ code: "custom", ...issue });
+}).transform(toApp);
+
+export type AppParseResult = { ok: true; app: App } | { ok: false; details: FieldError[] };
+
+/** Validates a decoded JSON body as an app definition. Never throws; `details` feed `validationError`. */
+export function parseAppDefinition(json: unknown): AppParseResult {
+  const parsed = AppDefinition.safeParse(json);
+  return parsed.success ? { ok: true, app: parsed.data } : { ok: false, details: fieldErrors(parsed.error) };
+}
+
+/**
+ * A PATCH body: every known field optional and checked on its own, no defaults filled in,
+ * read-only fields dropped. Rules across fields apply to the merged app (`mergeAppPatch`).
+ */
+export const AppPatch = z.looseObject(appFields).partial().transform(withoutReadOnly);
+export type AppPatch = z.output<typeof AppPatch>;
+
+/** Stored fields a patch replaces implicitly, so old and new alternatives are not combined. */
+function replacedFields(current: App, changes: AppPatch): string[] {
+  const replaced: string[] = [];
+  if (changes.cmd !== undefined) replaced.push("args");
+  if ((changes.args?.length ?? 0) > 0) replaced.push("cmd");
+  if (changes.portDefinitions === undefined) {
+    if (changes.ports !== undefined) replaced.push("portDefinitions");
+    // Switching between host and bridge networking resets the default ports of the new style.
+    const restyled = changes.container !== undefined && usesPortMappings(changes.container) !== usesPortMappings(current.container);
+    if (restyled && changes.ports === undefined) replaced.push("portDefinitions");
+  }
+  return replaced;
+}
+
+/**
+ * Applies a PATCH body to a stored app, as Marathon's partial update does: each given field
+ * replaces the stored one whole, then the result is validated as a full definition.
+ */
+export function mergeAppPatch(current: App, patch: unknown): AppParseResult {
+  const parsed = AppPatch.safeParse(patch);
+  if (!parsed.success) return { ok: false, details: fieldErrors(parsed.error) };
+  const changes = parsed.data;
+  if (changes.id !== undefined && changes.id !== current.id) {
+    return { ok: false, details: [{ path: "/id", errors: [`cannot change an app's id (${current.id})`] }] };
+  }
+  const base: Record<string, unknown> = { ...current };
+  for (const field of replacedFields(current, changes)) delete base[field];
+  return parseAppDefinition({ ...base, ...changes });
+}
+
+/** What one instance of an app reserves on an agent. */
+export interface AppResources {
+  cpus: number;
+  mem: number;
+  disk: number;
+  gpus: number;
+  /** Host ports: one per port definition, plus one per port mapping that maps a host port. */
+  portCount: number;
+}
+
+/** The resources one instance of `app` needs. */
+export function appResources(app: App): AppResources {
+  const mapped = (app.container?.portMappings ?? []).filter((m) => m.hostPort !== undefined).length;
+  return { cpus: app.cpus, mem: app.mem, disk: app.disk, gpus: app.gpus, portCount: app.portDefinitions.length + mapped };
+}
+
+/** The app's constraints in the shape the scheduler reads. */
+export function appConstraints(app: App): Constraint[] {
+  return app.constraints.map(([field, operator, value]) => (value === undefined ? { field, operator } : { field, operator, value }));
+}

@@ -1,0 +1,138 @@
+import { and, asc, desc, eq, ne } from "drizzle-orm";
+import type { ClusterDb } from "../../db.ts";
+import { appVersions, apps } from "../../schema.ts";
+import type { App } from "./app-definition.ts";
+
+/** Marathon apps in the Cluster object's SQLite: the current definition, its versions, launch backoff. */
+
+/** Marathon's `lastTaskFailure`. */
+export interface TaskFailure {
+  appId: string;
+  host: string;
+  message: string;
+  state: string;
+  taskId: string;
+  timestamp: string;
+  version: string;
+  slaveId: string;
+}
+
+/** Why an app's instances wait, from the last allocation round that could not place them. */
+export interface Waiting {
+  count: number;
+  since: string;
+  reasons: Record<string, number>;
+  agentsConsidered: number;
+}
+
+export interface StoredApp {
+  id: string;
+  version: string;
+  app: App;
+  lastScalingAt: string;
+  lastConfigChangeAt: string;
+  backoffSeconds: number;
+  delayUntil: number | null;
+  lastTaskFailure: TaskFailure | null;
+  waiting: Waiting | null;
+}
+
+type Row = typeof apps.$inferSelect;
+const toStored = (row: Row): StoredApp => ({
+  ...row,
+  app: row.definition as App,
+  lastTaskFailure: row.lastTaskFailure as TaskFailure | null,
+  waiting: row.waiting as Waiting | null,
+});
+
+export function getApp(db: ClusterDb, id: string): StoredApp | undefined {
+  const row = db.select().from(apps).where(eq(apps.id, id)).get();
+  return row ? toStored(row) : undefined;
+}
+
+export function listApps(db: ClusterDb): StoredApp[] {
+  return db.select().from(apps).orderBy(asc(apps.id)).all().map(toStored);
+}
+
+/**
+ * A new version string: Marathon's ISO timestamp, strictly after the app's previous version
+ * (two changes within one millisecond must still get distinct versions).
+ */
+export function nextVersion(now: number, previous?: string): string {
+  const after = previous ? Date.parse(previous) + 1 : 0;
+  return new Date(Math.max(now, after)).toISOString();
+}
+
+/**
+ * Stores a definition as the app's current version and in its history. A scaling-only change
+ * keeps `lastConfigChangeAt`; any other change resets the launch backoff, as Marathon does.
+ */
+export function saveApp(db: ClusterDb, app: App, version: string, change: "create" | "config" | "scaling"): StoredApp {
+  const existing = getApp(db, app.id);
+  const definition = { ...app, version };
+  const row = {
+    id: app.id,
+    version,
+    definition,
+    lastScalingAt: version,
+    lastConfigChangeAt: change === "scaling" && existing ? existing.lastConfigChangeAt : version,
+    backoffSeconds: change === "scaling" && existing ? existing.backoffSeconds : app.backoffSeconds,
+    delayUntil: change === "scaling" && existing ? existing.delayUntil : null,
+    lastTaskFailure: existing?.lastTaskFailure ?? null,
+    waiting: null,
+  };
+  db.insert(apps).values(row).onConflictDoUpdate({ target: apps.id, set: row }).run();
+  db.insert(appVersions).values({ appId: app.id, version, definition }).run();
+  return toStored(row);
+}
+
+/** Deletes an app and its versions. Its tasks are killed by the stop deployment, not here. */
+export function deleteApp(db: ClusterDb, id: string): void {
+  db.delete(apps).where(eq(apps.id, id)).run();
+  db.delete(appVersions).where(eq(appVersions.appId, id)).run();
+}
+
+export function listVersions(db: ClusterDb, id: string): string[] {
+  return db.select({ v: appVersions.version }).from(appVersions).where(eq(appVersions.appId, id)).orderBy(desc(appVersions.version)).all().map((r) => r.v);
+}
+
+export function getVersion(db: ClusterDb, id: string, version: string): App | undefined {
+  const row = db.select().from(appVersions).where(and(eq(appVersions.appId, id), eq(appVersions.version, version))).get();
+  return row?.definition as App | undefined;
+}
+
+/**
+ * Marathon's launch backoff after a failed or finished task: the next launch waits for the
+ * current delay, and the delay grows by `backoffFactor` up to `maxLaunchDelaySeconds`.
+ */
+export function applyBackoff(db: ClusterDb, stored: StoredApp, now: number): void {
+  const { backoffFactor, maxLaunchDelaySeconds } = stored.app;
+  db.update(apps)
+    .set({
+      delayUntil: now + stored.backoffSeconds * 1000,
+      backoffSeconds: Math.min(stored.backoffSeconds * backoffFactor, maxLaunchDelaySeconds),
+    })
+    .where(eq(apps.id, stored.id))
+    .run();
+}
+
+export function setLastTaskFailure(db: ClusterDb, id: string, failure: TaskFailure): void {
+  db.update(apps).set({ lastTaskFailure: failure }).where(eq(apps.id, id)).run();
+}
+
+/** `DELETE /v2/queue/{id}/delay`: launch again without waiting, and start the backoff over. */
+export function resetDelay(db: ClusterDb, stored: StoredApp): void {
+  db.update(apps).set({ delayUntil: null, backoffSeconds: stored.app.backoffSeconds }).where(eq(apps.id, stored.id)).run();
+}
+
+export function setWaiting(db: ClusterDb, id: string, waiting: Waiting | null): void {
+  db.update(apps).set({ waiting }).where(eq(apps.id, id)).run();
+}
+
+/** Service ports held by every app but `exceptId`: they are unique cluster-wide. */
+export function servicePortsInUse(db: ClusterDb, exceptId: string): Set<number> {
+  const rows = db.select({ definition: apps.definition }).from(apps).where(ne(apps.id, exceptId)).all();
+  const ports = new Set<number>();
+  for (const row of rows) for (const p of (row.definition as App).portDefinitions) if (p.port !== 0) ports.add(p.port);
+  return ports;
+}

@@ -1,0 +1,206 @@
+import type { ErrorCode } from "../../../errors.ts";
+import type { ClusterDb } from "../../db.ts";
+import { assignServicePorts, ServicePortError } from "../../allocator/ports.ts";
+import { revive } from "../../allocator/round.ts";
+import type { EventBus } from "../../events.ts";
+import { getTask, markKillRequested, type TaskRecord } from "../../tasks.ts";
+import { mergeAppPatch, type App } from "./app-definition.ts";
+import { deleteApp, getApp, nextVersion, resetDelay, saveApp, servicePortsInUse, type StoredApp } from "./apps.ts";
+import { MARATHON } from "./demand.ts";
+import { createDeployment, deploymentForApp, getDeployment, removeDeployment, type DeploymentAction, type DeploymentRecord } from "./deployments.ts";
+
+/**
+ * The Marathon API's mutations, each run inside one storage transaction by the Cluster
+ * object, which then runs an allocation round and sends what it produced. Failures come back
+ * as values (not exceptions) so the Worker can render them with the right status.
+ */
+
+export interface Failure {
+  ok: false;
+  code: ErrorCode;
+  message: string;
+  details?: unknown[];
+  /** For 409: the deployments holding the app (Marathon lists them). */
+  deployments?: { id: string }[];
+}
+export type Outcome<T> = { ok: true; value: T } | Failure;
+
+export interface DeploymentResult {
+  deploymentId: string;
+  version: string;
+  created?: boolean;
+}
+
+export interface CommandContext {
+  db: ClusterDb;
+  events: EventBus;
+  now: number;
+  /** Tasks killed by the command itself, to send with the round's frames. */
+  killed: TaskRecord[];
+}
+
+const fail = (code: ErrorCode, message: string, extra: Partial<Failure> = {}): Failure => ({ ok: false, code, message, ...extra });
+const notFound = (id: string) => fail("not_found", `App '${id}' does not exist`);
+
+/** Marathon's 409 for an app held by a deployment, unless `force`; with `force` the old deployment is dropped. */
+function takeLock(ctx: CommandContext, appId: string, force: boolean): Failure | undefined {
+  const held = deploymentForApp(ctx.db, appId);
+  if (!held) return undefined;
+  if (!force) {
+    return fail("conflict", `App is locked by one or more deployments. Override with the option '?force=true'. View details at '/v2/deployments/${held.id}'.`, {
+      deployments: [{ id: held.id }],
+    });
+  }
+  removeDeployment(ctx.db, held.id);
+  ctx.events.emit("deployment_failed", { id: held.id, reason: "superseded by a forced change" }, ctx.now);
+  return undefined;
+}
+
+/** Gives every port definition a service port: unique cluster-wide, kept across updates. */
+function withServicePorts(ctx: CommandContext, app: App, previous: App | undefined): Outcome<App> {
+  const requested = app.portDefinitions.map((p, i) => (p.port === 0 && !app.requirePorts ? (previous?.portDefinitions[i]?.port ?? 0) : p.port));
+  try {
+    const ports = assignServicePorts(requested, servicePortsInUse(ctx.db, app.id));
+    return { ok: true, value: { ...app, portDefinitions: app.portDefinitions.map((p, i) => ({ ...p, port: ports[i] ?? p.port })) } };
+  } catch (err) {
+    if (err instanceof ServicePortError) return fail("invalid", "Object is not valid", { details: [{ path: `/portDefinitions/${err.index}/port`, errors: [err.message] }] });
+    throw err;
+  }
+}
+
+function startDeployment(ctx: CommandContext, stored: StoredApp, action: DeploymentAction, previous: App | null): DeploymentRecord {
+  const d = createDeployment(ctx.db, { appId: stored.id, action, version: stored.version, previous, createdAt: ctx.now });
+  revive(ctx.db, MARATHON, ctx.now);
+  ctx.events.emit("deployment_info", { plan: { id: d.id, version: d.version, steps: [{ actions: [{ action, app: d.appId }] }] }, currentStep: { actions: [{ action, app: d.appId }] } }, ctx.now);
+  return d;
+}
+
+/** `POST /v2/apps`. */
+export function createApp(ctx: CommandContext, app: App): Outcome<DeploymentResult & { stored: StoredApp }> {
+  if (getApp(ctx.db, app.id)) return fail("conflict", `An app with id [${app.id}] already exists.`);
+  const ported = withServicePorts(ctx, app, undefined);
+  if (!ported.ok) return ported;
+  const stored = saveApp(ctx.db, ported.value, nextVersion(ctx.now), "create");
+  ctx.events.emit("api_post_event", { appDefinition: stored.app, uri: `/v2/apps${app.id}` }, ctx.now);
+  const d = startDeployment(ctx, stored, "StartApplication", null);
+  return { ok: true, value: { deploymentId: d.id, version: stored.version, stored, created: true } };
+}
+
+/** `PUT /v2/apps/{id}`: replaces the app, or creates it. A change of `instances` alone is a scale. */
+export function replaceApp(ctx: CommandContext, app: App, force: boolean): Outcome<DeploymentResult> {
+  const current = getApp(ctx.db, app.id);
+  if (!current) {
+    const created = createApp(ctx, app);
+    return created.ok ? { ok: true, value: { deploymentId: created.value.deploymentId, version: created.value.version, created: true } } : created;
+  }
+  const locked = takeLock(ctx, app.id, force);
+  if (locked) return locked;
+  const ported = withServicePorts(ctx, app, current.app);
+  if (!ported.ok) return ported;
+  const scaleOnly = sameExceptInstances(current.app, ported.value);
+  const stored = saveApp(ctx.db, ported.value, nextVersion(ctx.now, current.version), scaleOnly ? "scaling" : "config");
+  ctx.events.emit("api_post_event", { appDefinition: stored.app, uri: `/v2/apps${app.id}` }, ctx.now);
+  const d = startDeployment(ctx, stored, scaleOnly ? "ScaleApplication" : "RestartApplication", current.app);
+  return { ok: true, value: { deploymentId: d.id, version: stored.version } };
+}
+
+/** `PATCH /v2/apps/{id}` (and `PUT` with `partialUpdate=true`): merges onto the stored app, then replaces. */
+export function patchApp(ctx: CommandContext, id: string, patch: unknown, force: boolean): Outcome<DeploymentResult> {
+  const current = getApp(ctx.db, id);
+  if (!current) return notFound(id);
+  const merged = mergeAppPatch(current.app, { ...(patch as object), id });
+  if (!merged.ok) return fail("invalid", "Object is not valid", { details: merged.details });
+  return replaceApp(ctx, merged.app, force);
+}
+
+function sameExceptInstances(a: App, b: App): boolean {
+  const strip = ({ instances: _i, version: _v, ...rest }: App) => rest;
+  return JSON.stringify(strip(a)) === JSON.stringify(strip(b));
+}
+
+/** `DELETE /v2/apps/{id}`: the app is gone at once; a stop deployment kills its tasks. */
+export function removeApp(ctx: CommandContext, id: string, force: boolean): Outcome<DeploymentResult> {
+  const current = getApp(ctx.db, id);
+  if (!current) return notFound(id);
+  const locked = takeLock(ctx, id, force);
+  if (locked) return locked;
+  deleteApp(ctx.db, id);
+  const d = startDeployment(ctx, current, "StopApplication", current.app);
+  return { ok: true, value: { deploymentId: d.id, version: current.version } };
+}
+
+/** `POST /v2/apps/{id}/restart`: a new version of the same definition, rolled out under upgradeStrategy. */
+export function restartApp(ctx: CommandContext, id: string, force: boolean): Outcome<DeploymentResult> {
+  const current = getApp(ctx.db, id);
+  if (!current) return notFound(id);
+  const locked = takeLock(ctx, id, force);
+  if (locked) return locked;
+  const stored = saveApp(ctx.db, current.app, nextVersion(ctx.now, current.version), "config");
+  const d = startDeployment(ctx, stored, "RestartApplication", current.app);
+  return { ok: true, value: { deploymentId: d.id, version: stored.version } };
+}
+
+/**
+ * Kills tasks by id. Without `scale` they are replaced; with `scale` the app's instance count
+ * goes down by as many (a scale deployment). Every id must be a live task of an app.
+ */
+export function killTasks(ctx: CommandContext, ids: string[], scale: boolean, appId?: string): Outcome<{ tasks: TaskRecord[]; deployment?: DeploymentResult }> {
+  const found: TaskRecord[] = [];
+  for (const id of ids) {
+    const t = getTask(ctx.db, id);
+    if (!t || t.framework !== MARATHON || t.endedAt !== null || (appId !== undefined && t.group !== appId)) {
+      return fail(ids.length > 1 ? "malformed" : "not_found", `Task '${id}' does not exist${appId ? ` in app '${appId}'` : ""}`);
+    }
+    found.push(t);
+  }
+  ctx.killed.push(...markKillRequested(ctx.db, ids, ctx.now));
+  if (!scale) return { ok: true, value: { tasks: found } };
+  let last: DeploymentResult | undefined;
+  for (const [group, n] of countBy(found.map((t) => t.group))) {
+    const current = getApp(ctx.db, group);
+    if (!current) continue;
+    const stored = saveApp(ctx.db, { ...current.app, instances: Math.max(0, current.app.instances - n) }, nextVersion(ctx.now, current.version), "scaling");
+    const existing = deploymentForApp(ctx.db, group);
+    if (existing) removeDeployment(ctx.db, existing.id);
+    const d = startDeployment(ctx, stored, "ScaleApplication", current.app);
+    last = { deploymentId: d.id, version: stored.version };
+  }
+  return { ok: true, value: { tasks: found, deployment: last } };
+}
+
+function countBy(keys: string[]): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const k of keys) m.set(k, (m.get(k) ?? 0) + 1);
+  return m;
+}
+
+/**
+ * `DELETE /v2/deployments/{id}`: with `force`, just forget it (tasks are left as they are);
+ * otherwise roll back to the app as it was before, as a new deployment.
+ */
+export function cancelDeployment(ctx: CommandContext, id: string, force: boolean): Outcome<DeploymentResult | null> {
+  const d = getDeployment(ctx.db, id);
+  if (!d) return fail("not_found", `DeploymentPlan ${id} does not exist`);
+  removeDeployment(ctx.db, id);
+  ctx.events.emit("deployment_failed", { id, reason: force ? "canceled" : "rolled back" }, ctx.now);
+  if (force) return { ok: true, value: null };
+  const current = getApp(ctx.db, d.appId);
+  if (d.previous === null) {
+    if (!current) return { ok: true, value: null };
+    deleteApp(ctx.db, d.appId);
+    const stop = startDeployment(ctx, current, "StopApplication", current.app);
+    return { ok: true, value: { deploymentId: stop.id, version: current.version } };
+  }
+  const stored = saveApp(ctx.db, d.previous, nextVersion(ctx.now, current?.version), "config");
+  const rollback = startDeployment(ctx, stored, current ? "RestartApplication" : "StartApplication", current?.app ?? null);
+  return { ok: true, value: { deploymentId: rollback.id, version: stored.version } };
+}
+
+/** `DELETE /v2/queue/{id}/delay`. */
+export function resetAppDelay(ctx: CommandContext, id: string): Outcome<null> {
+  const current = getApp(ctx.db, id);
+  if (!current || current.delayUntil === null || current.delayUntil <= ctx.now) return fail("not_found", `Application ${id} not found in tasks queue.`);
+  resetDelay(ctx.db, current);
+  revive(ctx.db, MARATHON, ctx.now);
+  return { ok: true, value: null };
+}

@@ -1,0 +1,111 @@
+import { and, asc, desc, eq, isNull, sql } from "drizzle-orm";
+import type { ClusterDb } from "../../db.ts";
+import { tasks } from "../../schema.ts";
+import type { TaskRequest } from "../../allocator/place.ts";
+import { appConstraints, type App } from "./app-definition.ts";
+import { listApps, type StoredApp } from "./apps.ts";
+import { listDeployments, type DeploymentRecord } from "./deployments.ts";
+import { decide, decideStop, type Decision, type TaskSummary } from "./scheduler.ts";
+
+export const MARATHON = "marathon";
+
+/** What Marathon wants from one allocation round. */
+export interface MarathonDemand {
+  /** Launch requests, and for each the app and version to launch. */
+  requests: { request: TaskRequest; app: StoredApp }[];
+  /** Tasks to kill now. */
+  kills: string[];
+  /** Deployments whose goal is reached. */
+  completed: DeploymentRecord[];
+  /** The earliest time a delayed launch becomes due, if any. */
+  wakeAt: number | null;
+}
+
+/** Aggregates an app's live tasks in one indexed query, rather than loading them all. */
+export function summarize(db: ClusterDb, appId: string, version: string | null): TaskSummary {
+  const rows = db
+    .select({
+      current: sql<number>`${tasks.version} = ${version ?? ""}`,
+      ready: sql<number>`${tasks.state} = 'TASK_RUNNING' AND coalesce(${tasks.healthy}, 1) = 1`,
+      killing: sql<number>`${tasks.killRequestedAt} IS NOT NULL`,
+      n: sql<number>`count(*)`,
+    })
+    .from(tasks)
+    .where(and(eq(tasks.framework, MARATHON), eq(tasks.group, appId), isNull(tasks.endedAt)))
+    .groupBy(sql`1`, sql`2`, sql`3`)
+    .all();
+  const s: TaskSummary = { current: { total: 0, ready: 0 }, old: { total: 0, ready: 0 }, killing: 0 };
+  for (const r of rows) {
+    if (r.killing) s.killing += r.n;
+    else {
+      const bucket = r.current ? s.current : s.old;
+      bucket.total += r.n;
+      if (r.ready) bucket.ready += r.n;
+    }
+  }
+  return s;
+}
+
+/**
+ * Picks `count` tasks to kill: tasks not yet running go first (they give no capacity), then
+ * by the app's killSelection. `current` selects the target version's tasks or the others.
+ */
+function pickKills(db: ClusterDb, appId: string, version: string, current: boolean, count: number, app: App | undefined): string[] {
+  if (count <= 0) return [];
+  const order = app?.killSelection === "OLDEST_FIRST" ? asc(tasks.stagedAt) : desc(tasks.stagedAt);
+  const versionCond = current ? eq(tasks.version, version) : sql`${tasks.version} != ${version}`;
+  return db
+    .select({ id: tasks.id })
+    .from(tasks)
+    .where(and(eq(tasks.framework, MARATHON), eq(tasks.group, appId), isNull(tasks.endedAt), isNull(tasks.killRequestedAt), versionCond))
+    .orderBy(sql`${tasks.state} = 'TASK_RUNNING'`, order)
+    .limit(count)
+    .all()
+    .map((r) => r.id);
+}
+
+/** The launch request for `count` more instances of an app. */
+export function launchRequest(app: App, count: number): TaskRequest {
+  const ports = app.portDefinitions.map((p) => (app.requirePorts ? p.port : 0));
+  for (const m of app.container?.portMappings ?? []) if (m.hostPort !== undefined) ports.push(m.hostPort);
+  return { framework: MARATHON, group: app.id, count, cpus: app.cpus, mem: app.mem, disk: app.disk, gpus: app.gpus, ports, constraints: appConstraints(app) };
+}
+
+/**
+ * Marathon's demand: for every app, what to launch and kill to move toward its target; for
+ * every stopping app, what is left to kill. Launches wait out the app's backoff delay.
+ */
+export function marathonDemand(db: ClusterDb, now: number): MarathonDemand {
+  const out: MarathonDemand = { requests: [], kills: [], completed: [], wakeAt: null };
+  const deploymentsByApp = new Map(listDeployments(db).map((d) => [d.appId, d]));
+  const seen = new Set<string>();
+  for (const stored of listApps(db)) {
+    seen.add(stored.id);
+    const d = decide({ version: stored.version, instances: stored.app.instances, upgradeStrategy: stored.app.upgradeStrategy }, summarize(db, stored.id, stored.version));
+    apply(db, out, stored.id, stored.version, d, stored.app, deploymentsByApp.get(stored.id));
+    if (d.launch > 0) {
+      if (stored.delayUntil !== null && stored.delayUntil > now) out.wakeAt = Math.min(out.wakeAt ?? Infinity, stored.delayUntil);
+      else out.requests.push({ request: launchRequest(stored.app, d.launch), app: stored });
+    }
+  }
+  // Stop deployments and tasks of apps that no longer exist: kill what is left.
+  for (const group of orphanGroups(db, seen)) {
+    const d = decideStop(summarize(db, group, null));
+    apply(db, out, group, "", d, undefined, deploymentsByApp.get(group));
+  }
+  for (const [appId, deployment] of deploymentsByApp) {
+    if (!seen.has(appId) && !out.completed.includes(deployment) && decideStop(summarize(db, appId, null)).complete) out.completed.push(deployment);
+  }
+  return out;
+}
+
+function apply(db: ClusterDb, out: MarathonDemand, appId: string, version: string, d: Decision, app: App | undefined, deployment: DeploymentRecord | undefined): void {
+  out.kills.push(...pickKills(db, appId, version, false, d.killOld, app), ...pickKills(db, appId, version, true, d.killCurrent, app));
+  if (d.complete && deployment) out.completed.push(deployment);
+}
+
+/** Groups with live Marathon tasks but no app: deleted apps still being stopped. */
+function orphanGroups(db: ClusterDb, apps: Set<string>): string[] {
+  const rows = db.selectDistinct({ group: tasks.group }).from(tasks).where(and(eq(tasks.framework, MARATHON), isNull(tasks.endedAt))).all();
+  return rows.map((r) => r.group).filter((g) => !apps.has(g));
+}

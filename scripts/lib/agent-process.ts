@@ -12,6 +12,8 @@ export interface AgentOptions {
   hostname?: string;
   advertiseIp?: string;
   backoffMaxMs?: number;
+  /** Kill the agent's tasks when it is stopped with SIGTERM/SIGINT (tasks outlive the agent otherwise). */
+  killTasksOnExit?: boolean;
   /** Echo the agent's log lines to this process's stdout, prefixed. */
   echo?: string;
 }
@@ -34,6 +36,7 @@ export function startAgent(opts: AgentOptions): AgentProcess {
     ["--backoff-max-ms", opts.backoffMaxMs],
   ];
   for (const [flag, value] of optional) if (value !== undefined) args.push(flag, String(value));
+  if (opts.killTasksOnExit) args.push("--kill-tasks-on-exit");
   const events: Record<string, unknown>[] = [];
   const child = startChild(BUN, args, {
     cwd: ROOT,

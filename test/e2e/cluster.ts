@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type AgentOptions, type AgentProcess, startAgent } from "../../scripts/lib/agent-process.ts";
@@ -58,14 +58,34 @@ export class TestCluster {
   }
 
   startAgent(name: string, opts: Partial<AgentOptions> = {}): AgentProcess {
-    const agent = startAgent({ master: this.url, cluster: this.clusterId, workDir: join(this.dir, name), backoffMaxMs: 1000, ...opts });
+    const agent = startAgent({ master: this.url, cluster: this.clusterId, workDir: join(this.dir, name), backoffMaxMs: 1000, killTasksOnExit: true, ...opts });
     this.agents.push(agent);
     return agent;
   }
 
+  /**
+   * Stops agents (they kill their tasks on SIGTERM here), then the control plane, then any
+   * task process still running in this cluster's sandboxes: tasks outlive SIGKILLed agents.
+   */
   async stop(): Promise<void> {
-    await Promise.all(this.agents.map((a) => a.stop("SIGKILL")));
+    await Promise.all(this.agents.map((a) => a.stop("SIGTERM", 10_000)));
     await this.controlPlane?.stop();
+    killProcessesUnder(this.dir);
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** SIGKILLs every process whose working directory lies under `dir` (task sandboxes of a test cluster). */
+export function killProcessesUnder(dir: string): number {
+  let killed = 0;
+  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    try {
+      if (!readlinkSync(`/proc/${pid}/cwd`).startsWith(dir)) continue;
+      process.kill(Number(pid), "SIGKILL");
+      killed++;
+    } catch {
+      // Gone already, or not ours to read.
+    }
+  }
+  return killed;
 }

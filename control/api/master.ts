@@ -1,62 +1,17 @@
-import { Hono } from "hono";
-import { formatRanges, type Resources } from "../../protocol/index.ts";
+import { Hono, type Context } from "hono";
 import type { AgentRecord } from "../cluster/agents.ts";
 import type { ClusterSnapshot } from "../cluster/cluster.ts";
-import type { AgentUsage } from "../cluster/tasks.ts";
-import type { Context } from "hono";
+import { appHostname } from "../cluster/frameworks/marathon/app-fields.ts";
+import type { TaskRecord } from "../cluster/tasks.ts";
 import type { AppEnv } from "../http/env.ts";
 import { clusterStub } from "./cluster-stub.ts";
+import { DCX_VERSION, MESOS_API_VERSION, mesosFrameworks, mesosSlave, mesosTask } from "./mesos-json.ts";
 
-/** The Mesos version whose endpoint shapes these follow. */
-export const MESOS_API_VERSION = "1.11.0";
-export const DCX_VERSION = "0.1.0";
+export { DCX_VERSION, MESOS_API_VERSION } from "./mesos-json.ts";
 
 const seconds = (ms: number) => ms / 1000;
-
-/** A resources object as Mesos renders it: scalars always present, ranges as strings. */
-function mesosResources(r: Resources) {
-  return { cpus: r.cpus, gpus: r.gpus, mem: r.mem, disk: r.disk, ports: formatRanges(r.ports) };
-}
-
-const NO_RESOURCES = mesosResources({ cpus: 0, gpus: 0, mem: 0, disk: 0, ports: [] });
-
-/** Single ports as Mesos ranges: [31000, 31001, 31005] → "[31000-31001, 31005-31005]". */
-function formatPorts(ports: number[]): string {
-  const sorted = [...ports].sort((a, b) => a - b);
-  const ranges: number[][] = [];
-  for (const p of sorted) {
-    const last = ranges.at(-1);
-    if (last && last[1] === p - 1) last[1] = p;
-    else ranges.push([p, p]);
-  }
-  return formatRanges(ranges);
-}
-
-/** An agent as `/master/slaves` shows it (Mesos `SlaveWriter`), plus DCX's own `state`. */
-function mesosSlave(agent: AgentRecord, usage: AgentUsage | undefined) {
-  const resources = mesosResources(agent.resources);
-  const used = usage ? { cpus: usage.cpus, gpus: usage.gpus, mem: usage.mem, disk: usage.disk, ports: formatPorts(usage.ports) } : NO_RESOURCES;
-  return {
-    id: agent.id,
-    hostname: agent.hostname,
-    port: 5051,
-    pid: `slave(1)@${agent.ip}:5051`,
-    attributes: agent.attributes,
-    registered_time: seconds(agent.registeredAt),
-    ...(agent.reregisteredAt !== null ? { reregistered_time: seconds(agent.reregisteredAt) } : {}),
-    resources,
-    used_resources: used,
-    // Offers live only inside one allocation round, so none is ever outstanding.
-    offered_resources: NO_RESOURCES,
-    reserved_resources: {},
-    unreserved_resources: resources,
-    active: agent.state === "active",
-    deactivated: false,
-    version: agent.version,
-    capabilities: [],
-    state: agent.state,
-  };
-}
+/** Mesos names a task after its app, as a host name: `/shop/web` → `web.shop`. */
+const taskName = (t: TaskRecord) => appHostname(t.group);
 
 /** Mesos lists registered agents (connected or not) under `slaves`; unreachable ones leave it. */
 const registered = (s: ClusterSnapshot) => s.agents.filter((a) => a.state !== "unreachable");
@@ -81,18 +36,16 @@ function masterState(s: ClusterSnapshot, clusterName: string, host: string) {
     flags: {},
     slaves: registered(s).map((a) => mesosSlave(a, s.usage[a.id])),
     recovered_slaves: [],
-    frameworks: [],
+    frameworks: mesosFrameworks(s, host, taskName),
     completed_frameworks: [],
     orphan_tasks: [],
     unregistered_frameworks: [],
   };
 }
 
-/** `/metrics/snapshot`: Mesos's flat `{"key": number}` with the keys that apply so far. */
+/** `/metrics/snapshot`: Mesos's flat `{"key": number}`. */
 function metricsSnapshot(s: ClusterSnapshot, now: number): Record<string, number> {
   const count = (state: AgentRecord["state"]) => s.agents.filter((a) => a.state === state).length;
-  const total = (k: "cpus" | "mem" | "disk" | "gpus") =>
-    s.agents.filter((a) => a.state !== "unreachable").reduce((sum, a) => sum + a.resources[k], 0);
   const out: Record<string, number> = {
     "master/elected": 1,
     "master/uptime_secs": (now - s.createdAt) / 1000,
@@ -101,6 +54,8 @@ function metricsSnapshot(s: ClusterSnapshot, now: number): Record<string, number
     "master/slaves_disconnected": count("disconnected"),
     "master/slaves_inactive": 0,
     "master/slaves_unreachable": count("unreachable"),
+    "master/frameworks_active": 1,
+    "master/frameworks_connected": 1,
     "master/outstanding_offers": 0,
     "master/slave_registrations": s.counters.slave_registrations ?? 0,
     "master/slave_reregistrations": s.counters.slave_reregistrations ?? 0,
@@ -110,20 +65,23 @@ function metricsSnapshot(s: ClusterSnapshot, now: number): Record<string, number
   };
   const usage = Object.values(s.usage);
   for (const k of ["cpus", "mem", "disk", "gpus"] as const) {
+    const total = registered(s).reduce((sum, a) => sum + a.resources[k], 0);
     const used = usage.reduce((sum, u) => sum + u[k], 0);
-    out[`master/${k}_total`] = total(k);
+    out[`master/${k}_total`] = total;
     out[`master/${k}_used`] = used;
-    out[`master/${k}_percent`] = total(k) > 0 ? used / total(k) : 0;
+    out[`master/${k}_percent`] = total > 0 ? used / total : 0;
   }
-  const tasks = (state: string) => s.tasksByState[state] ?? 0;
-  for (const state of ["staging", "starting", "running", "killing", "unreachable"]) out[`master/tasks_${state}`] = tasks(`TASK_${state.toUpperCase()}`);
-  out["master/frameworks_active"] = 1;
+  for (const state of ["staging", "starting", "running", "killing", "unreachable"]) {
+    out[`master/tasks_${state}`] = s.tasksByState[`TASK_${state.toUpperCase()}`] ?? 0;
+  }
   return out;
 }
 
+const snapshot = (c: Context<AppEnv>) => clusterStub(c.env, c.get("cluster").id).snapshot();
+const host = (c: Context<AppEnv>) => new URL(c.req.url).hostname;
+
 async function stateHandler(c: Context<AppEnv>) {
-  const snap = await clusterStub(c.env, c.get("cluster").id).snapshot();
-  return c.json(masterState(snap, c.get("cluster").name, new URL(c.req.url).hostname));
+  return c.json(masterState(await snapshot(c), c.get("cluster").name, host(c)));
 }
 
 /** Mesos-style master endpoints under `/c/:cluster`. `/master/state.json` is the pre-0.25 name old tools still use. */
@@ -131,13 +89,27 @@ export const masterRoutes = new Hono<AppEnv>()
   .get("/master/state", stateHandler)
   .get("/master/state.json", stateHandler)
   .get("/master/slaves", async (c) => {
-    const snap = await clusterStub(c.env, c.get("cluster").id).snapshot();
+    const snap = await snapshot(c);
     const only = c.req.query("slave_id");
     const slaves = registered(snap).filter((a) => only === undefined || a.id === only).map((a) => mesosSlave(a, snap.usage[a.id]));
     return c.json({ slaves, recovered_slaves: [] });
   })
-  .get("/metrics/snapshot", async (c) => {
-    const snap = await clusterStub(c.env, c.get("cluster").id).snapshot();
-    return c.json(metricsSnapshot(snap, Date.now()));
+  .get("/master/frameworks", async (c) => {
+    const only = c.req.query("framework_id");
+    const frameworks = mesosFrameworks(await snapshot(c), host(c), taskName).filter((f) => only === undefined || f.id === only);
+    return c.json({ frameworks, completed_frameworks: [], unregistered_frameworks: [] });
   })
+  .get("/master/tasks", async (c) => {
+    const snap = await snapshot(c);
+    const frameworkId = `${snap.masterId}-0000`;
+    const limit = Math.min(Math.max(Number(c.req.query("limit") ?? 100) || 100, 1), 10_000);
+    const offset = Math.max(Number(c.req.query("offset") ?? 0) || 0, 0);
+    const asc = c.req.query("order") === "asc";
+    const wanted = c.req.query("task_id");
+    const all = [...snap.tasks, ...snap.completedTasks]
+      .filter((t) => (wanted === undefined || t.id === wanted) && (c.req.query("framework_id") ?? frameworkId) === frameworkId)
+      .sort((a, b) => (asc ? a.stagedAt - b.stagedAt : b.stagedAt - a.stagedAt));
+    return c.json({ tasks: all.slice(offset, offset + limit).map((t) => mesosTask(t, frameworkId, taskName(t))) });
+  })
+  .get("/metrics/snapshot", async (c) => c.json(metricsSnapshot(await snapshot(c), Date.now())))
   .get("/health", (c) => c.json({ healthy: true, cluster: c.get("cluster").id }));

@@ -20,7 +20,7 @@ import type { App } from "./frameworks/marathon/app-definition.ts";
 import { getApp, getVersion, listVersions } from "./frameworks/marathon/apps.ts";
 import * as marathon from "./frameworks/marathon/commands.ts";
 import { appInfos, deploymentsJson, marathonTasks, queueJson } from "./frameworks/marathon/views.ts";
-import { type AgentUsage, collectGarbage, countByState, usageByAgent } from "./tasks.ts";
+import { type AgentUsage, type TaskRecord, collectGarbage, countByState, endedTasks, liveTasks, usageByAgent } from "./tasks.ts";
 import { LIVENESS_TIMER, livenessDueBy, sweepLiveness } from "./liveness.ts";
 import { counters, ensureMeta, increment } from "./meta.ts";
 import { attachmentOf, closeQuietly, frameText, rejectUpgrade, send, sendError, type Attachment } from "./sessions.ts";
@@ -43,6 +43,9 @@ export interface ClusterSnapshot {
   tasksByState: Record<string, number>;
   /** What live tasks hold, per agent id. */
   usage: Record<string, AgentUsage>;
+  /** Live tasks, and the most recently ended ones (Mesos `completed_tasks`). */
+  tasks: TaskRecord[];
+  completedTasks: TaskRecord[];
 }
 
 const GC_TIMER = "gc";
@@ -52,6 +55,8 @@ const UPDATE_ID_RETENTION_MS = 7 * 24 * 3600_000;
 /** Ended tasks stay visible (lastTaskFailure, completed tasks, logs) this long. */
 const ENDED_TASK_RETENTION_MS = 24 * 3600_000;
 const KEEPALIVE_MS = 15_000;
+/** Mesos keeps 1,000 completed tasks per framework (`--max_completed_tasks_per_framework`). */
+const COMPLETED_TASKS_SHOWN = 1000;
 
 /**
  * One cluster's coordinator: the single writer for its agents (and, later, its tasks). A thin
@@ -183,6 +188,8 @@ export class Cluster extends DurableObject<Env> {
       counters: counters(this.db, "counter:"),
       tasksByState: countByState(this.db),
       usage: Object.fromEntries(usageByAgent(this.db)),
+      tasks: liveTasks(this.db),
+      completedTasks: endedTasks(this.db, COMPLETED_TASKS_SHOWN),
     };
   }
 

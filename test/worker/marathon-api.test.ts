@@ -135,4 +135,23 @@ describe("Marathon endpoints", () => {
     const info = await get<{ name: string; marathon_config: { local_port_min: number } }>(account, "/v2/info");
     expect(info).toMatchObject({ name: "marathon", marathon_config: { local_port_min: 10000 } });
   });
+
+  it("shows Marathon and its tasks in /master/state, /master/frameworks and /master/tasks, with Mesos names", async () => {
+    const account = await signUp();
+    const { socket, agentId } = await joinAgent(account);
+    await post(account, "/v2/apps", { id: "/shop/web", cmd: "sleep 100", cpus: 0.25, mem: 32, instances: 1 });
+    const [task] = await launchFrame(socket);
+    await running(socket, [task?.taskId ?? ""], "ms");
+    await expect.poll(async () => (await get<{ tasks: { state: string }[] }>(account, "/master/tasks")).tasks[0]?.state).toBe("TASK_RUNNING");
+    const state = await get<{ frameworks: { name: string; tasks: Record<string, unknown>[] }[] }>(account, "/master/state");
+    expect(state.frameworks.map((f) => f.name)).toEqual(["marathon"]);
+    expect(state.frameworks[0]?.tasks[0]).toMatchObject({ id: task?.taskId, name: "web.shop", slave_id: agentId, state: "TASK_RUNNING", resources: { cpus: 0.25, mem: 32 } });
+    const frameworks = await get<{ frameworks: { id: string }[] }>(account, "/master/frameworks");
+    expect(frameworks.frameworks).toHaveLength(1);
+    const one = await get<{ tasks: unknown[] }>(account, `/master/tasks?task_id=${task?.taskId}`);
+    expect(one.tasks).toHaveLength(1);
+    const metrics = await get<Record<string, number>>(account, "/metrics/snapshot");
+    expect(metrics["master/tasks_running"]).toBe(1);
+    expect(metrics["master/cpus_used"]).toBe(0.25);
+  });
 });

@@ -41,77 +41,81 @@ export class Ranker {
 }
 
 /**
- * A binary min-heap of agents for one request, ordered by rank as it was when pushed. What
- * keeps the order right without touching every request after every placement: a placement only
- * raises an agent's rank (more used, one more task) and bumps the agent's version. An entry with
- * an old version is therefore a lower bound, re-ranked when it reaches the top; a fresh entry at
- * the top is truly the best.
+ * A binary min-heap of agents for one request, ordered by rank as it was when pushed; ranks and
+ * agents sit side by side in heap order so a comparison reads no other array. What keeps the
+ * order right without touching every request after every placement: a placement only raises an
+ * agent's rank (more used, one more task) and bumps the agent's version. An entry with an old
+ * version is therefore a lower bound, re-ranked when it reaches the top; a fresh entry at the
+ * top is truly the best.
  */
 export class CandidateHeap {
-  private readonly heap: Int32Array;
-  private size = 0;
   private readonly ranks: Float64Array;
+  private readonly agents: Int32Array;
+  private size = 0;
+  /** By agent: the version its entry was ranked at. */
   private readonly versions: Uint32Array;
 
   constructor(agents: number) {
-    this.heap = new Int32Array(agents);
     this.ranks = new Float64Array(agents);
+    this.agents = new Int32Array(agents);
     this.versions = new Uint32Array(agents);
   }
 
-  /** Adds an agent not currently in the heap, ranked at `version`. */
+  /** Adds an agent that is not in the heap, with its `rank` at `version`. */
   push(agent: number, rank: number, version: number): void {
-    this.ranks[agent] = rank;
     this.versions[agent] = version;
     let at = this.size++;
     while (at > 0) {
       const parent = (at - 1) >> 1;
-      const above = this.heap[parent] ?? 0;
-      if ((this.ranks[above] ?? 0) <= rank) break;
-      this.heap[at] = above;
+      const above = this.ranks[parent] ?? 0;
+      if (above <= rank) break;
+      this.ranks[at] = above;
+      this.agents[at] = this.agents[parent] ?? 0;
       at = parent;
     }
-    this.heap[at] = agent;
+    this.ranks[at] = rank;
+    this.agents[at] = agent;
   }
 
   /** The best agent, or -1 when the heap is empty. */
   peek(): number {
-    return this.size === 0 ? -1 : (this.heap[0] ?? -1);
+    return this.size === 0 ? -1 : (this.agents[0] ?? -1);
   }
 
   /** Removes the best agent. */
   pop(): void {
     if (this.size === 0) return;
-    const last = this.heap[--this.size] ?? 0;
-    if (this.size > 0) this.sink(last, this.ranks[last] ?? 0);
+    this.size--;
+    if (this.size > 0) this.sink(this.agents[this.size] ?? 0, this.ranks[this.size] ?? 0);
   }
 
-  /** Gives the best agent a new, higher rank at `version` and lets it sink to its place. */
+  /** Gives the best agent a new, higher `rank` at `version` and lets it sink to its place. */
   rerankTop(rank: number, version: number): void {
-    const agent = this.heap[0] ?? 0;
-    this.ranks[agent] = rank;
+    const agent = this.agents[0] ?? 0;
     this.versions[agent] = version;
     this.sink(agent, rank);
-  }
-
-  /** Puts `agent` (of `rank`) at the root and moves it down until its children rank higher. */
-  private sink(agent: number, rank: number): void {
-    let at = 0;
-    for (;;) {
-      let child = 2 * at + 1;
-      if (child >= this.size) break;
-      const right = this.heap[child + 1] ?? 0;
-      if (child + 1 < this.size && (this.ranks[right] ?? 0) < (this.ranks[this.heap[child] ?? 0] ?? 0)) child++;
-      const below = this.heap[child] ?? 0;
-      if ((this.ranks[below] ?? 0) >= rank) break;
-      this.heap[at] = below;
-      at = child;
-    }
-    this.heap[at] = agent;
   }
 
   /** Whether the agent was ranked at `version`. */
   fresh(agent: number, version: number): boolean {
     return this.versions[agent] === version;
+  }
+
+  /** Puts `agent` of `rank` at the root and moves it down until its children rank higher. */
+  private sink(agent: number, rank: number): void {
+    const { ranks, agents } = this;
+    let at = 0;
+    for (;;) {
+      let child = 2 * at + 1;
+      if (child >= this.size) break;
+      let below = ranks[child] ?? 0;
+      if (child + 1 < this.size && (ranks[child + 1] ?? 0) < below) below = ranks[++child] ?? 0;
+      if (below >= rank) break;
+      ranks[at] = below;
+      agents[at] = agents[child] ?? 0;
+      at = child;
+    }
+    ranks[at] = rank;
+    agents[at] = agent;
   }
 }

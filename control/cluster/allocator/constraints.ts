@@ -153,6 +153,8 @@ export class GroupTally {
 /**
  * A compiled constraint. `admits` is the part that does not depend on placed tasks (checked once
  * per request); `allows` the part that does (checked per instance, on admitted agents only).
+ * What must stay true: as tasks are added, `allows` only ever turns from true to false, except
+ * for a check with `load` (GROUP_BY). The agent choice drops refused agents for good on that.
  */
 export interface ConstraintCheck {
   /** The reason shown in the queue when this constraint turns an agent down. */
@@ -179,6 +181,7 @@ export function compileConstraint(c: Constraint, table: FieldTable, tally: Group
   switch (c.operator) {
     case "LIKE":
     case "UNLIKE": {
+      if (value === "") return invalid("value required");
       const re = anchored(value);
       if (!re) return invalid("invalid regex");
       const test = (agent: number): boolean => re.test(formatAttribute(raw(agent) ?? ""));
@@ -207,7 +210,6 @@ export function compileConstraint(c: Constraint, table: FieldTable, tally: Group
 
 /** Marathon anchors constraint regexes: the whole value must match. */
 function anchored(source: string): RegExp | undefined {
-  if (source === "") return undefined;
   try {
     return new RegExp(`^(?:${source})$`);
   } catch {

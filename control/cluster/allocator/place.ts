@@ -200,7 +200,7 @@ class Planner {
       request,
       need: scalarsOf(request),
       ports,
-      usesPorts: ports.exact.length + ports.dynamic > 0,
+      usesPorts: ports.total > 0,
       tally,
       checks,
       dynamic: checks.filter((c) => c.allows !== undefined),

@@ -1,0 +1,107 @@
+import { formatRanges, type Resources } from "../../protocol/index.ts";
+import type { AgentRecord } from "../cluster/agents.ts";
+import type { ClusterSnapshot } from "../cluster/cluster.ts";
+import type { AgentUsage, TaskRecord } from "../cluster/tasks.ts";
+
+/** Mesos master JSON shapes (`src/common/http.cpp`, `readonly_handler.cpp`), rendered from a cluster snapshot. */
+
+export const MESOS_API_VERSION = "1.11.0";
+export const DCX_VERSION = "0.1.0";
+const seconds = (ms: number) => ms / 1000;
+
+/** A resources object as Mesos renders it: scalars always present, ranges as strings. */
+export function mesosResources(r: Resources) {
+  return { cpus: r.cpus, gpus: r.gpus, mem: r.mem, disk: r.disk, ports: formatRanges(r.ports) };
+}
+
+export const NO_RESOURCES = mesosResources({ cpus: 0, gpus: 0, mem: 0, disk: 0, ports: [] });
+
+/** Single ports as Mesos ranges: [31000, 31001, 31005] → "[31000-31001, 31005-31005]". */
+export function portRanges(ports: number[]): number[][] {
+  const ranges: number[][] = [];
+  for (const p of [...ports].sort((a, b) => a - b)) {
+    const last = ranges.at(-1);
+    if (last && last[1] === p - 1) last[1] = p;
+    else ranges.push([p, p]);
+  }
+  return ranges;
+}
+
+function usedResources(usage: AgentUsage | undefined) {
+  return usage ? mesosResources({ ...usage, ports: portRanges(usage.ports) }) : NO_RESOURCES;
+}
+
+/** An agent as `/master/slaves` shows it (Mesos `SlaveWriter`), plus DCX's own `state`. */
+export function mesosSlave(agent: AgentRecord, usage: AgentUsage | undefined) {
+  const resources = mesosResources(agent.resources);
+  return {
+    id: agent.id,
+    hostname: agent.hostname,
+    port: 5051,
+    pid: `slave(1)@${agent.ip}:5051`,
+    attributes: agent.attributes,
+    registered_time: seconds(agent.registeredAt),
+    ...(agent.reregisteredAt !== null ? { reregistered_time: seconds(agent.reregisteredAt) } : {}),
+    resources,
+    used_resources: usedResources(usage),
+    // Offers live only inside one allocation round, so none is ever outstanding.
+    offered_resources: NO_RESOURCES,
+    reserved_resources: {},
+    unreserved_resources: resources,
+    active: agent.state === "active",
+    deactivated: false,
+    version: agent.version,
+    capabilities: ["MULTI_ROLE", "TASK_KILLING_STATE"],
+    state: agent.state,
+  };
+}
+
+/** A task as Mesos shows it (`model(Task)`). Its `name` is the app id as a host name, which Mesos-DNS uses. */
+export function mesosTask(t: TaskRecord, frameworkId: string, name: string) {
+  const statuses = [{ state: "TASK_STAGING", timestamp: seconds(t.stagedAt) }];
+  if (t.startedAt !== null) statuses.push({ state: "TASK_RUNNING", timestamp: seconds(t.startedAt) });
+  if (t.state !== "TASK_STAGING" && t.state !== "TASK_RUNNING") statuses.push({ state: t.state, timestamp: seconds(t.updatedAt) });
+  return {
+    id: t.id,
+    name,
+    framework_id: frameworkId,
+    executor_id: "",
+    slave_id: t.agentId,
+    state: t.state,
+    resources: mesosResources({ ...t.resources, ports: portRanges(t.ports) }),
+    role: "*",
+    statuses,
+    ...(t.healthy !== null ? { healthy: t.healthy } : {}),
+  };
+}
+
+/** The frameworks of a cluster: DCX runs Marathon inside the Cluster object. */
+export function mesosFrameworks(s: ClusterSnapshot, host: string, taskName: (t: TaskRecord) => string) {
+  const id = `${s.masterId}-0000`;
+  const used = s.tasks.reduce((sum, t) => ({ cpus: sum.cpus + t.resources.cpus, mem: sum.mem + t.resources.mem, disk: sum.disk + t.resources.disk, gpus: sum.gpus + t.resources.gpus }), { cpus: 0, mem: 0, disk: 0, gpus: 0 });
+  return [
+    {
+      id,
+      name: "marathon",
+      pid: null,
+      used_resources: { ...used, ports: formatRanges(portRanges(s.tasks.flatMap((t) => t.ports))) },
+      offered_resources: NO_RESOURCES,
+      capabilities: ["PARTITION_AWARE", "TASK_KILLING_STATE"],
+      hostname: host,
+      webui_url: `https://${host}`,
+      active: true,
+      connected: true,
+      recovered: false,
+      user: "root",
+      failover_timeout: 604800,
+      checkpoint: true,
+      registered_time: seconds(s.createdAt),
+      role: "*",
+      tasks: s.tasks.filter((t) => t.state !== "TASK_UNREACHABLE").map((t) => mesosTask(t, id, taskName(t))),
+      unreachable_tasks: s.tasks.filter((t) => t.state === "TASK_UNREACHABLE").map((t) => mesosTask(t, id, taskName(t))),
+      completed_tasks: s.completedTasks.map((t) => mesosTask(t, id, taskName(t))),
+      offers: [],
+      executors: [],
+    },
+  ];
+}

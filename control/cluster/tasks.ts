@@ -1,5 +1,5 @@
 import { and, asc, desc, eq, inArray, isNotNull, isNull, lt, sql } from "drizzle-orm";
-import { isAlive, isTerminal, type StatusUpdate, type TaskState } from "../../protocol/index.ts";
+import { isAlive, type StatusUpdate, type TaskState } from "../../protocol/index.ts";
 import type { ClusterDb } from "./db.ts";
 import { appliedUpdates, tasks } from "./schema.ts";
 

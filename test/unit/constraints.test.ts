@@ -164,6 +164,11 @@ describe("GROUP_BY", () => {
     expect(plan.unplaced[0]?.count).toBe(2);
   });
 
+  it("spreads evenly over hostnames, big agents included", () => {
+    const plan = run(RACKS, [request(12, [{ field: "hostname", operator: "GROUP_BY" }])]);
+    expect(Object.values(tally(plan, (id) => id))).toEqual([2, 2, 2, 2, 2, 2]);
+  });
+
   it("ignores a rack with no tasks whose agents are full", () => {
     const agents = RACKS.map((a) => (rackOf(a.id) === "r3" ? { ...a, used: { cpus: 8, mem: 0, disk: 0, gpus: 0 } } : a));
     const plan = run(agents, [request(6, [{ field: "rack", operator: "GROUP_BY" }])]);
@@ -242,6 +247,11 @@ describe("IS", () => {
     expect(new Set(hosts(loose))).toEqual(new Set(["num"]));
     const padded = run(agents, [request(3, [{ field: "level", operator: "IS", value: "3.000" }])]);
     expect(new Set(hosts(padded))).toEqual(new Set(["num", "text"]));
+  });
+
+  it("matches a hostname", () => {
+    const plan = run([agent("h1"), agent("h2")], [request(2, [{ field: "hostname", operator: "IS", value: "h2" }])]);
+    expect(hosts(plan)).toEqual(["h2", "h2"]);
   });
 
   it("turns down agents without the attribute, with a reason", () => {

@@ -12,7 +12,7 @@ import { SCALAR_NAMES, type Scalars } from "./drf.ts";
 export const EPSILON = 1e-9;
 
 /** The most that may be used of `total`: the total plus the float tolerance. */
-export function limitOf(total: number): number {
+function limitOf(total: number): number {
   return total + EPSILON * Math.max(1, total);
 }
 

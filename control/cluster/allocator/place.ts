@@ -23,6 +23,7 @@ import { AgentPorts, portNeed } from "./ports.ts";
 
 export type { Constraint, ConstraintOperator } from "./constraints.ts";
 export type { FrameworkInfo, Scalars } from "./drf.ts";
+export { assignServicePorts, SERVICE_PORT_RANGE, ServicePortError } from "./ports.ts";
 
 /** An agent as placement sees it. */
 export interface AgentSnapshot {

@@ -1,4 +1,4 @@
-import { and, eq, isNull, lte, sql } from "drizzle-orm";
+import { and, eq, isNull, lte } from "drizzle-orm";
 import type { TaskLaunch } from "../../../protocol/index.ts";
 import { listAgents } from "../agents.ts";
 import type { ClusterDb } from "../db.ts";

@@ -128,7 +128,7 @@ function utilisation(r: TaskRequest, a: AgentSnapshot, state: Replay): number {
 }
 
 /** The documented rank: GROUP_BY load, utilisation after, tasks of the group on the agent, agent id. */
-function rankOf(snap: PlacementSnapshot, r: TaskRequest, a: AgentSnapshot, state: Replay): [number, number, number, string] {
+function rankOf(r: TaskRequest, a: AgentSnapshot, state: Replay): [number, number, number, string] {
   const tasks = state.tasks.get(`${r.framework}/${r.group}`) ?? [];
   const load = r.constraints
     .filter((c) => c.operator === "GROUP_BY")
@@ -141,10 +141,10 @@ function rankOf(snap: PlacementSnapshot, r: TaskRequest, a: AgentSnapshot, state
  * and 1e-6 the order is left to `place`'s rounding and not judged.
  */
 function expectBest(snap: PlacementSnapshot, r: TaskRequest, chosen: AgentSnapshot, state: Replay): void {
-  const [load, util, count, id] = rankOf(snap, r, chosen, state);
+  const [load, util, count, id] = rankOf(r, chosen, state);
   for (const other of snap.agents) {
     if (other === chosen || !feasible(snap, r, other, state)) continue;
-    const [l, u, c, i] = rankOf(snap, r, other, state);
+    const [l, u, c, i] = rankOf(r, other, state);
     if (l === load && Math.abs(u - util) > 1e-12 && Math.abs(u - util) <= 1e-6) continue;
     const better = l !== load ? l < load : Math.abs(u - util) > 1e-12 ? u < util : c !== count ? c < count : i < id;
     expect(better, `${other.id} outranks ${chosen.id} for ${r.group}: ${JSON.stringify([l, u, c, i])} vs ${JSON.stringify([load, util, count, id])} ${JSON.stringify(r)}`).toBe(false);

@@ -259,7 +259,7 @@ export class Cluster extends DurableObject<Env> {
   }
 
   marathonDeployments() {
-    return deploymentsJson(this.db);
+    return deploymentsJson(this.db, Date.now());
   }
 
   marathonQueue() {

@@ -174,7 +174,9 @@ describe("Marathon /v2 against a protocol-level agent", () => {
     const queue = (await (await call(`/c/${account.cluster.id}/v2/queue`, { token: account.token })).json()) as { queue: { count: number; processedOffersSummary: { rejectSummaryLastOffers: { reason: string; declined: number }[] } }[] };
     expect(queue.queue[0]?.count).toBe(1);
     expect(queue.queue[0]?.processedOffersSummary.rejectSummaryLastOffers.map((r) => r.reason).join(" ")).toMatch(/UNIQUE/);
-    expect(await deployments(account)).toHaveLength(1);
+    const [waiting] = (await deployments(account)) as unknown as { waiting: { instances: number; reasons: Record<string, number> } }[];
+    expect(waiting?.waiting.instances).toBe(1);
+    expect(Object.keys(waiting?.waiting.reasons ?? {}).join(" ")).toMatch(/UNIQUE/);
   });
 
   it("a task the agent reports that the master does not know is killed", async () => {

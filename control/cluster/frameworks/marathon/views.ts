@@ -99,10 +99,22 @@ export function marathonTasks(db: ClusterDb, appId?: string): TaskJson[] {
   return liveTasks(db, { framework: MARATHON, group: appId }).map((t) => taskJson(t, ips.get(t.agentId), portsOf(t.group)));
 }
 
-/** `GET /v2/deployments`. Each deployment is one step acting on one app. */
-export function deploymentsJson(db: ClusterDb) {
+/**
+ * `GET /v2/deployments`. Each deployment is one step acting on one app. A deployment that
+ * cannot progress says why in `waiting` (DCX's addition; Marathon only shows it in the queue).
+ */
+export function deploymentsJson(db: ClusterDb, now: number) {
   return listDeployments(db).map((d) => {
     const action = { action: d.action, app: d.appId };
+    const stored = getApp(db, d.appId);
+    const delayed = stored?.delayUntil != null && stored.delayUntil > now;
+    const waiting = stored?.waiting || delayed
+      ? {
+          instances: stored?.waiting?.count ?? 0,
+          reasons: stored?.waiting?.reasons ?? {},
+          ...(delayed ? { delayedUntil: new Date(stored?.delayUntil ?? now).toISOString() } : {}),
+        }
+      : undefined;
     return {
       id: d.id,
       version: d.version,
@@ -112,6 +124,7 @@ export function deploymentsJson(db: ClusterDb) {
       currentActions: [{ ...action, readinessCheckResults: [] }],
       currentStep: 1,
       totalSteps: 1,
+      ...(waiting ? { waiting } : {}),
     };
   });
 }

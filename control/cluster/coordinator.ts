@@ -8,7 +8,7 @@ import { getApp } from "./frameworks/marathon/apps.ts";
 import { removeDeployment } from "./frameworks/marathon/deployments.ts";
 import { emitStatus, expireUnreachable, taskEnded, tasksUnreachable } from "./frameworks/marathon/task-events.ts";
 import { attachmentOf, send } from "./sessions.ts";
-import { applyStatusUpdate, liveTasks, setTaskState, type TaskRecord } from "./tasks.ts";
+import { applyStatusUpdates, liveTasks, setTaskState, type TaskRecord } from "./tasks.ts";
 import { armAlarm, scheduleAt, scheduleNoLaterThan } from "./timers.ts";
 
 export const ALLOCATE_TIMER = "allocate";
@@ -32,6 +32,8 @@ export class Coordinator {
     private readonly state: DurableObjectState,
     private readonly db: ClusterDb,
     readonly events: EventBus,
+    /** Called after every committed change (e.g. to drop the cached DNS zone). */
+    private readonly onCommit: () => void = () => {},
   ) {}
 
   /** Runs `fn` and a round in one transaction; a failed Outcome rolls everything back. */
@@ -51,6 +53,7 @@ export class Coordinator {
       if (err instanceof Rollback) return err.failure as T;
       throw err;
     }
+    this.onCommit();
     this.dispatch(round, ctx.killed);
     this.events.flush();
     await armAlarm(this.db, this.state.storage);
@@ -118,8 +121,9 @@ export class Coordinator {
     const unknown: string[] = [];
     await this.mutate((ctx) => {
       let changed = false;
-      for (const u of updates) {
-        const r = applyStatusUpdate(ctx.db, agentId, u, ctx.now);
+      const results = applyStatusUpdates(ctx.db, agentId, updates, ctx.now);
+      updates.forEach((u, i) => {
+        const r = results[i] ?? { kind: "duplicate" };
         if (r.kind === "applied") {
           changed = true;
           emitStatus(this.events, r.task, ctx.now);
@@ -128,7 +132,7 @@ export class Coordinator {
           // Only what may be running is killed; answering a LOST with a kill would loop.
           unknown.push(u.taskId);
         }
-      }
+      });
       if (changed) scheduleNoLaterThan(ctx.db, ALLOCATE_TIMER, ctx.now);
       return null;
     }, false);

@@ -3,7 +3,8 @@ import { migrate } from "drizzle-orm/durable-sqlite/migrator";
 import migrations from "./migrations/migrations.js";
 import * as schema from "./schema.ts";
 
-export type ClusterDb = DrizzleSqliteDODatabase<typeof schema>;
+/** Drizzle over the object's SQLite; `$client` is the storage, for the few hot paths written in raw SQL. */
+export type ClusterDb = DrizzleSqliteDODatabase<typeof schema> & { $client: DurableObjectStorage };
 
 /**
  * Opens the object's SQLite through drizzle and brings its schema up to date. Runs inside

@@ -1,0 +1,58 @@
+import { listAgents } from "./agents.ts";
+import type { ClusterDb } from "./db.ts";
+import type { App } from "./frameworks/marathon/app-definition.ts";
+import { appHostname } from "./frameworks/marathon/app-fields.ts";
+import { listApps } from "./frameworks/marathon/apps.ts";
+import { MARATHON } from "./frameworks/marathon/demand.ts";
+import { liveTasks } from "./tasks.ts";
+
+/** What the DNS zone is built from: the cluster's agents and live tasks, read in one pass. */
+export interface DnsSource {
+  agents: { id: string; hostname: string; ip: string }[];
+  tasks: {
+    id: string;
+    name: string;
+    framework: string;
+    agentId: string;
+    state: string;
+    ports: number[];
+    portNames: (string | undefined)[];
+    protocols: ("tcp" | "udp" | "udp,tcp")[];
+    killing: boolean;
+    healthy: boolean | null;
+  }[];
+}
+
+/** Port names and protocols of an app, in the order of its host ports. */
+function portMeta(app: App | undefined): { names: (string | undefined)[]; protocols: ("tcp" | "udp" | "udp,tcp")[] } {
+  const defs = app?.portDefinitions ?? [];
+  const mappings = (app?.container?.portMappings ?? []).filter((m) => m.hostPort !== undefined);
+  const all = [...defs.map((d) => ({ name: d.name, protocol: d.protocol })), ...mappings.map((m) => ({ name: m.name, protocol: m.protocol }))];
+  return { names: all.map((p) => p.name), protocols: all.map((p) => (p.protocol === "udp" || p.protocol === "udp,tcp" ? p.protocol : "tcp")) };
+}
+
+export function dnsSource(db: ClusterDb): DnsSource {
+  const apps = new Map(listApps(db).map((s) => [s.id, s.app]));
+  const meta = new Map<string, ReturnType<typeof portMeta>>();
+  const metaOf = (group: string) => {
+    if (!meta.has(group)) meta.set(group, portMeta(apps.get(group)));
+    return meta.get(group) ?? { names: [], protocols: [] };
+  };
+  return {
+    agents: listAgents(db)
+      .filter((a) => a.state !== "unreachable")
+      .map((a) => ({ id: a.id, hostname: a.hostname, ip: a.ip })),
+    tasks: liveTasks(db).map((t) => ({
+      id: t.id,
+      name: t.framework === MARATHON ? appHostname(t.group) : t.group,
+      framework: t.framework,
+      agentId: t.agentId,
+      state: t.state,
+      ports: t.ports,
+      portNames: metaOf(t.group).names,
+      protocols: metaOf(t.group).protocols,
+      killing: t.killRequestedAt !== null,
+      healthy: t.healthy,
+    })),
+  };
+}

@@ -24,7 +24,7 @@ import { type AgentUsage, type TaskRecord, collectGarbage, countByState, endedTa
 import { LIVENESS_TIMER, livenessDueBy, sweepLiveness } from "./liveness.ts";
 import { counters, ensureMeta, increment } from "./meta.ts";
 import { attachmentOf, closeQuietly, frameText, rejectUpgrade, send, sendError, type Attachment } from "./sessions.ts";
-import { armAlarm, scheduleAt, scheduleNoLaterThan, takeDue } from "./timers.ts";
+import { AlarmArm, scheduleAt, scheduleNoLaterThan, takeDue } from "./timers.ts";
 
 /** Headers the Worker sets on the upgrade it forwards; never taken from the client. */
 export const JOIN_TOKEN_HEADER = "x-dcx-join-token-id";
@@ -65,6 +65,7 @@ const COMPLETED_TASKS_SHOWN = 1000;
 export class Cluster extends DurableObject<Env> {
   private db!: ClusterDb;
   private coordinator!: Coordinator;
+  private alarmArm!: AlarmArm;
   private readonly events = new EventBus();
   private keepAlive: ReturnType<typeof setInterval> | undefined;
 
@@ -74,7 +75,8 @@ export class Cluster extends DurableObject<Env> {
       this.db = await openClusterDb(ctx.storage);
       ensureMeta(this.db, "master_id", () => crypto.randomUUID());
       ensureMeta(this.db, "created_at", () => String(Date.now()));
-      this.coordinator = new Coordinator(ctx, this.db, this.events);
+      this.alarmArm = new AlarmArm(this.db, ctx.storage);
+      this.coordinator = new Coordinator(ctx, this.db, this.events, this.alarmArm);
       // Armed with the next write (any write re-arms the alarm for the earliest timer).
       scheduleNoLaterThan(this.db, GC_TIMER, Date.now() + GC_INTERVAL_MS);
     });
@@ -111,7 +113,7 @@ export class Cluster extends DurableObject<Env> {
     server.serializeAttachment(att);
     // A session that never registers is closed by the liveness sweep.
     livenessDueBy(this.db, att.connectedAt + this.timeoutMs);
-    await armAlarm(this.db, this.ctx.storage);
+    await this.alarmArm.arm();
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -143,7 +145,7 @@ export class Cluster extends DurableObject<Env> {
     const now = Date.now();
     if (markDisconnected(this.db, att.agentId, att.sessionId, now)) {
       livenessDueBy(this.db, now + this.timeoutMs);
-      await armAlarm(this.db, this.ctx.storage);
+      await this.alarmArm.arm();
     }
   }
 
@@ -153,6 +155,7 @@ export class Cluster extends DurableObject<Env> {
 
   /** Every timer of the object. Each handler recomputes from storage, so a retried alarm is harmless. */
   override async alarm(): Promise<void> {
+    this.alarmArm.fired();
     const now = Date.now();
     const due = new Set(takeDue(this.db, now));
     if (due.has(LIVENESS_TIMER)) {
@@ -205,10 +208,13 @@ export class Cluster extends DurableObject<Env> {
 
   // --- Marathon (/v2) -------------------------------------------------------------------
 
+  /** RPC: creates an app; returns Marathon's POST body (the app, without tasks) in the same call. */
   marathonCreate(app: App) {
     return this.coordinator.mutate((ctx) => {
       const r = marathon.createApp(ctx, app);
-      return r.ok ? { ok: true as const, value: { deploymentId: r.value.deploymentId, version: r.value.version } } : r;
+      if (!r.ok) return r;
+      const [info] = appInfos(ctx.db, [r.value.stored]);
+      return { ok: true as const, value: { deploymentId: r.value.deploymentId, version: r.value.version, app: info } };
     });
   }
 
@@ -338,7 +344,7 @@ export class Cluster extends DurableObject<Env> {
       if (attachmentOf(other).sessionId !== att.sessionId) closeQuietly(other, CloseCode.REPLACED, "replaced by a newer session of this agent");
     }
     livenessDueBy(this.db, now + this.timeoutMs);
-    await armAlarm(this.db, this.ctx.storage);
+    await this.alarmArm.arm();
     send(ws, { type: "registered", agentId, pingIntervalMs: this.pingIntervalMs, ...(credential ? { credential } : {}) });
     // New resources are on offer, and the agent's tasks must be squared with ours.
     await this.coordinator.reconcile(ws, agentId, msg.tasks);

@@ -9,9 +9,14 @@ import { removeDeployment } from "./frameworks/marathon/deployments.ts";
 import { emitStatus, expireUnreachable, taskEnded, tasksUnreachable } from "./frameworks/marathon/task-events.ts";
 import { attachmentOf, send } from "./sessions.ts";
 import { applyStatusUpdates, liveTasks, setTaskState, type TaskRecord } from "./tasks.ts";
-import { armAlarm, scheduleAt, scheduleNoLaterThan } from "./timers.ts";
+import { type AlarmArm, scheduleAt, scheduleNoLaterThan } from "./timers.ts";
 
 export const ALLOCATE_TIMER = "allocate";
+/**
+ * Status updates schedule a round this far ahead rather than at once, so a burst of frames
+ * from many agents is answered by one round instead of one each.
+ */
+const ROUND_COALESCE_MS = 25;
 export const UNREACHABLE_TIMER = "unreachable";
 const DEFAULT_KILL_GRACE_MS = 3000;
 
@@ -32,6 +37,7 @@ export class Coordinator {
     private readonly state: DurableObjectState,
     private readonly db: ClusterDb,
     readonly events: EventBus,
+    private readonly alarm: AlarmArm,
     /** Called after every committed change (e.g. to drop the cached DNS zone). */
     private readonly onCommit: () => void = () => {},
   ) {}
@@ -54,9 +60,11 @@ export class Coordinator {
       throw err;
     }
     this.onCommit();
+    // Arm before sending: agents answer frames at once, and their replies must not find the
+    // object still waiting on storage with this call's result undelivered.
+    await this.alarm.arm();
     this.dispatch(round, ctx.killed);
     this.events.flush();
-    await armAlarm(this.db, this.state.storage);
     return value;
   }
 
@@ -133,7 +141,7 @@ export class Coordinator {
           unknown.push(u.taskId);
         }
       });
-      if (changed) scheduleNoLaterThan(ctx.db, ALLOCATE_TIMER, ctx.now);
+      if (changed) scheduleNoLaterThan(ctx.db, ALLOCATE_TIMER, ctx.now + ROUND_COALESCE_MS);
       return null;
     }, false);
     send(ws, { type: "ack", updateIds: updates.map((u) => u.updateId) });

@@ -157,10 +157,12 @@ export function applyStatusUpdates(db: ClusterDb, agentId: string, updates: Stat
     for (const r of sql.exec<{ update_id: string }>(`SELECT update_id FROM applied_updates WHERE update_id IN (${part.map(() => "?").join(",")})`, ...part)) seen.add(r.update_id);
   }
   const current = tasksById(db, [...new Set(updates.map((u) => u.taskId))]);
-  return updates.map((update): ApplyResult => {
+  const fresh: string[] = [];
+  const changed = new Map<string, TaskRecord>();
+  const results = updates.map((update): ApplyResult => {
     if (seen.has(update.updateId)) return { kind: "duplicate" };
     seen.add(update.updateId);
-    sql.exec("INSERT INTO applied_updates (update_id, applied_at) VALUES (?, ?)", update.updateId, now);
+    fresh.push(update.updateId);
     const task = current.get(update.taskId);
     if (!task || task.agentId !== agentId) return { kind: "unknown" };
     if (!accepts(task, update.state)) return { kind: "stale", task };
@@ -173,13 +175,36 @@ export function applyStatusUpdates(db: ClusterDb, agentId: string, updates: Stat
       startedAt: update.state === "TASK_RUNNING" && task.startedAt === null ? update.timestamp || now : task.startedAt,
       endedAt: endsTask(update.state) ? now : null,
     };
-    sql.exec(
-      "UPDATE tasks SET state = ?, message = ?, healthy = ?, updated_at = ?, started_at = ?, ended_at = ? WHERE id = ?",
-      next.state, next.message, next.healthy === null ? null : Number(next.healthy), now, next.startedAt, next.endedAt, task.id,
-    );
     current.set(task.id, next);
+    changed.set(task.id, next);
     return { kind: "applied", task: next, previous: task.state };
   });
+  // Each applied id recorded in the same transaction as its change: 2 values a row.
+  for (const part of chunked(fresh, MAX_PARAMS / 2)) {
+    sql.exec(`INSERT INTO applied_updates (update_id, applied_at) VALUES ${part.map(() => "(?, ?)").join(",")}`, ...part.flatMap((id) => [id, now]));
+  }
+  writeTaskStates(db, [...changed.values()], now);
+  return results;
+}
+
+/** Writes tasks' new states; tasks that end alike (as a frame's tasks usually do) share one statement. */
+function writeTaskStates(db: ClusterDb, changed: TaskRecord[], now: number): void {
+  const groups = new Map<string, TaskRecord[]>();
+  for (const t of changed) {
+    const key = JSON.stringify([t.state, t.message, t.healthy, t.startedAt, t.endedAt]);
+    groups.set(key, [...(groups.get(key) ?? []), t]);
+  }
+  for (const [, group] of groups) {
+    const t = group[0] as TaskRecord;
+    const head = [t.state, t.message, t.healthy === null ? null : Number(t.healthy), now, t.startedAt, t.endedAt];
+    for (const part of chunked(group.map((g) => g.id), MAX_PARAMS - head.length)) {
+      sqlOf(db).exec(
+        `UPDATE tasks SET state = ?, message = ?, healthy = ?, updated_at = ?, started_at = ?, ended_at = ? WHERE id IN (${part.map(() => "?").join(",")})`,
+        ...head,
+        ...part,
+      );
+    }
+  }
 }
 
 /**

@@ -30,13 +30,28 @@ export function takeDue(db: ClusterDb, now: number): string[] {
   return db.delete(timers).where(lte(timers.dueAt, now)).returning({ name: timers.name }).all().map((r) => r.name);
 }
 
-/** Arms the object's alarm for the earliest timer, or clears it when none is left. */
-export async function armAlarm(db: ClusterDb, storage: DurableObjectStorage): Promise<void> {
-  const next = db.select().from(timers).orderBy(asc(timers.dueAt)).limit(1).get();
-  if (!next) {
-    await storage.deleteAlarm();
-    return;
+/**
+ * Arms the object's alarm for the earliest timer (or clears it when none is left). It remembers
+ * what it last set, so a change that leaves the earliest deadline where it was costs one indexed
+ * read and no storage call. `fired()` must be called when the alarm runs (the runtime clears it).
+ */
+export class AlarmArm {
+  private armedFor: number | null | undefined;
+
+  constructor(
+    private readonly db: ClusterDb,
+    private readonly storage: DurableObjectStorage,
+  ) {}
+
+  async arm(): Promise<void> {
+    const next = this.db.select({ dueAt: timers.dueAt }).from(timers).orderBy(asc(timers.dueAt)).limit(1).get()?.dueAt ?? null;
+    if (next === this.armedFor) return;
+    if (next === null) await this.storage.deleteAlarm();
+    else await this.storage.setAlarm(next);
+    this.armedFor = next;
   }
-  const current = await storage.getAlarm();
-  if (current !== next.dueAt) await storage.setAlarm(next.dueAt);
+
+  fired(): void {
+    this.armedFor = undefined;
+  }
 }

@@ -62,12 +62,10 @@ export const appRoutes = new Hono<AppEnv>()
   .post("/", jsonBody(AnyObject), async (c) => {
     const parsed = parseAppDefinition(c.req.valid("json"));
     if (!parsed.ok) throw validationError(parsed.details);
-    const stub = cluster(c);
-    const result = unwrap(await stub.marathonCreate(parsed.app));
-    const info = await stub.marathonApp(parsed.app.id);
+    const result = unwrap(await cluster(c).marathonCreate(parsed.app));
     c.header("Location", `${c.req.url.split("?")[0]?.replace(/\/$/, "")}${parsed.app.id}`);
     c.header("Marathon-Deployment-Id", result.deploymentId);
-    return c.json(info, 201);
+    return c.json(result.app, 201);
   })
   .get("/*", async (c) => {
     const { id, suffix } = appPath(c);

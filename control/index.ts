@@ -3,7 +3,9 @@ import { bodyLimit } from "hono/body-limit";
 import { agentConnectRoutes, agentRoutes } from "./api/agents.ts";
 import { authRoutes } from "./api/auth.ts";
 import { clusterRoutes } from "./api/clusters.ts";
+import { clusterDohRoutes, dohRoutes } from "./api/dns.ts";
 import { marathonRoutes } from "./api/marathon/index.ts";
+import { dnsSettingsRoutes, mesosDnsRoutes } from "./api/mesos-dns.ts";
 import { DCX_VERSION, masterRoutes } from "./api/master.ts";
 import { ApiError, renderError } from "./errors.ts";
 import type { AppEnv } from "./http/env.ts";
@@ -14,6 +16,8 @@ const clusterScoped = new Hono<AppEnv>()
   .use(requireUser, requireMember)
   .route("/agents", agentRoutes)
   .route("/v2", marathonRoutes)
+  .route("/mesos_dns/v1", mesosDnsRoutes)
+  .route("/dns", dnsSettingsRoutes)
   .route("/", masterRoutes);
 
 const app = new Hono<AppEnv>()
@@ -29,8 +33,10 @@ const app = new Hono<AppEnv>()
   .get("/health", (c) => c.json({ healthy: true, version: DCX_VERSION }))
   .route("/auth", authRoutes)
   .route("/clusters", clusterRoutes)
+  .route("/dns", dohRoutes)
   // Agents authenticate with join tokens or credentials, not user tokens: mounted before the member check.
   .route("/c/:cluster/agent", agentConnectRoutes)
+  .route("/c/:cluster/dns-query", clusterDohRoutes)
   .route("/c/:cluster", clusterScoped)
   .notFound((c) => renderError(new ApiError("not_found", `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`), c))
   .onError(renderError);

@@ -15,6 +15,8 @@ import {
 } from "./agents.ts";
 import { openClusterDb, type ClusterDb } from "./db.ts";
 import { Coordinator, UNREACHABLE_TIMER } from "./coordinator.ts";
+import { dnsSource } from "./dns-source.ts";
+import { buildZone, configInfo, enumerate, hostPortsOf, hostsOf, resolve, servicesOf, type DnsQuestion, type Resolution, type ZoneIndex } from "../dns/index.ts";
 import { EventBus } from "./events.ts";
 import type { App } from "./frameworks/marathon/app-definition.ts";
 import { getApp, getVersion, listVersions } from "./frameworks/marathon/apps.ts";
@@ -22,7 +24,7 @@ import * as marathon from "./frameworks/marathon/commands.ts";
 import { appInfos, deploymentsJson, marathonTasks, queueJson } from "./frameworks/marathon/views.ts";
 import { type AgentUsage, type TaskRecord, collectGarbage, countByState, endedTasks, liveTasks, usageByAgent } from "./tasks.ts";
 import { LIVENESS_TIMER, livenessDueBy, sweepLiveness } from "./liveness.ts";
-import { counters, ensureMeta, increment } from "./meta.ts";
+import { counters, ensureMeta, getMeta, increment, setMeta } from "./meta.ts";
 import { attachmentOf, closeQuietly, frameText, rejectUpgrade, send, sendError, type Attachment } from "./sessions.ts";
 import { AlarmArm, scheduleAt, scheduleNoLaterThan, takeDue } from "./timers.ts";
 
@@ -68,6 +70,10 @@ export class Cluster extends DurableObject<Env> {
   private alarmArm!: AlarmArm;
   private readonly events = new EventBus();
   private keepAlive: ReturnType<typeof setInterval> | undefined;
+  /** The DNS zone, built on the first query after a change; every committed change drops it. */
+  private zone: { host: string; index: Promise<ZoneIndex> } | undefined;
+  /** Bumped with every committed change: the zone's SOA serial. */
+  private stateVersion = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -76,7 +82,7 @@ export class Cluster extends DurableObject<Env> {
       ensureMeta(this.db, "master_id", () => crypto.randomUUID());
       ensureMeta(this.db, "created_at", () => String(Date.now()));
       this.alarmArm = new AlarmArm(this.db, ctx.storage);
-      this.coordinator = new Coordinator(ctx, this.db, this.events, this.alarmArm);
+      this.coordinator = new Coordinator(ctx, this.db, this.events, this.alarmArm, () => this.changed());
       // Armed with the next write (any write re-arms the alarm for the earliest timer).
       scheduleNoLaterThan(this.db, GC_TIMER, Date.now() + GC_INTERVAL_MS);
     });
@@ -278,6 +284,65 @@ export class Cluster extends DurableObject<Env> {
 
   marathonVersion(id: string, version: string): App | undefined {
     return getVersion(this.db, id, version);
+  }
+
+  // --- DNS --------------------------------------------------------------------------------
+
+  private changed(): void {
+    this.zone = undefined;
+    this.stateVersion++;
+  }
+
+  /** The zone as of now. `host` is the control plane's host as clients reach it (leader/master names). */
+  private zoneFor(host: string): Promise<ZoneIndex> {
+    if (this.zone?.host !== host) {
+      const source = dnsSource(this.db);
+      const settings = this.dnsSettings();
+      const isIp = /^[\d.]+$|:/.test(host);
+      const index = buildZone({
+        ...settings,
+        serial: Number(ensureMeta(this.db, "created_at", () => String(Date.now()))) / 1000 + this.stateVersion,
+        masterHost: isIp ? { ips: [host] } : { name: host, ips: [] },
+        agents: source.agents,
+        tasks: source.tasks,
+        frameworks: ["marathon"],
+      });
+      this.zone = { host, index };
+    }
+    return this.zone.index;
+  }
+
+  /** RPC: the cluster's DNS zone name and TTL (Mesos-DNS `domain` and `ttl`). */
+  dnsSettings(): { zone: string; ttl: number } {
+    return { zone: getMeta(this.db, "dns_zone") ?? "mesos", ttl: Number(getMeta(this.db, "dns_ttl") ?? 5) };
+  }
+
+  /** RPC: changes the zone name or TTL; names answer under the new zone at once. */
+  setDnsSettings(settings: { zone?: string; ttl?: number }): { zone: string; ttl: number } {
+    if (settings.zone !== undefined) setMeta(this.db, "dns_zone", settings.zone);
+    if (settings.ttl !== undefined) setMeta(this.db, "dns_ttl", String(settings.ttl));
+    this.changed();
+    return this.dnsSettings();
+  }
+
+  /** RPC: answers one question from live state, or says it lies outside the cluster's zones. */
+  async dnsResolve(question: DnsQuestion, host: string): Promise<Resolution> {
+    return resolve(await this.zoneFor(host), question, Math.random);
+  }
+
+  /** RPC: whether a credential belongs to an agent of this cluster (the agent's DNS forwarder uses it). */
+  async isAgentCredential(credential: string): Promise<boolean> {
+    return agentIdForCredential(this.db, await hashToken(credential)) !== undefined;
+  }
+
+  /** RPC: the Mesos-DNS HTTP API's answers (`/mesos_dns/v1/...`). */
+  async mesosDns(kind: "hosts" | "ports" | "services" | "enumerate" | "config", arg: string, host: string, resolvers: string[]) {
+    const zone = await this.zoneFor(host);
+    if (kind === "hosts") return hostsOf(zone, arg);
+    if (kind === "ports") return hostPortsOf(zone, arg);
+    if (kind === "services") return servicesOf(zone, arg);
+    if (kind === "enumerate") return enumerate(zone);
+    return configInfo(zone, { resolvers, masters: [`${host}:443`], port: 443 });
   }
 
   /** RPC: a Server-Sent Events stream of Marathon events; comments keep it alive while idle. */

@@ -1,3 +1,4 @@
+import type { ZoneAgent, ZoneTask } from "../dns/zone.ts";
 import { listAgents } from "./agents.ts";
 import type { ClusterDb } from "./db.ts";
 import type { App } from "./frameworks/marathon/app-definition.ts";
@@ -8,19 +9,8 @@ import { liveTasks } from "./tasks.ts";
 
 /** What the DNS zone is built from: the cluster's agents and live tasks, read in one pass. */
 export interface DnsSource {
-  agents: { id: string; hostname: string; ip: string }[];
-  tasks: {
-    id: string;
-    name: string;
-    framework: string;
-    agentId: string;
-    state: string;
-    ports: number[];
-    portNames: (string | undefined)[];
-    protocols: ("tcp" | "udp" | "udp,tcp")[];
-    killing: boolean;
-    healthy: boolean | null;
-  }[];
+  agents: ZoneAgent[];
+  tasks: ZoneTask[];
 }
 
 /** Port names and protocols of an app, in the order of its host ports. */

@@ -8,6 +8,10 @@ export function getMeta(db: ClusterDb, key: string): string | undefined {
   return db.select().from(meta).where(eq(meta.key, key)).get()?.value;
 }
 
+export function setMeta(db: ClusterDb, key: string, value: string): void {
+  db.insert(meta).values({ key, value }).onConflictDoUpdate({ target: meta.key, set: { value } }).run();
+}
+
 /** Returns the stored value, storing `make()` first if there is none. */
 export function ensureMeta(db: ClusterDb, key: string, make: () => string): string {
   const existing = getMeta(db, key);

@@ -133,9 +133,13 @@ class ZoneBuilder {
     return this.add({ name, type: "SRV", ttl: this.ttl, data: { priority: 0, weight: 1, port, target } });
   }
 
-  /** The master's addresses under `name`, or a CNAME to its host name when it has none. */
+  /**
+   * The master's addresses under `name`, or a CNAME to its host name when it has none. A host
+   * "name" that is an IP literal (`127.0.0.1`, `[::1]` from a URL) is answered as an address.
+   */
   master(name: string, host: MasterHost): void {
-    const ips = host.ips.filter((ip) => addressType(ip) !== null);
+    const literal = host.name?.replace(/^\[(.*)\]$/, "$1");
+    const ips = [...host.ips, ...(literal !== undefined && addressType(literal) ? [literal] : [])].filter((ip) => addressType(ip) !== null);
     for (const ip of ips) this.address(name, ip);
     if (ips.length === 0 && host.name) this.add({ name, type: "CNAME", ttl: this.ttl, data: normalizeName(host.name) });
   }

@@ -1,0 +1,154 @@
+import { Hono, type Context } from "hono";
+import { eq } from "drizzle-orm";
+import { resolveSecret } from "../accounts/cluster-secrets.ts";
+import { clusterForMember } from "../accounts/clusters.ts";
+import { clusters } from "../accounts/schema.ts";
+import { userForToken } from "../accounts/users.ts";
+import { tokenKind } from "../crypto.ts";
+import {
+  MAX_MESSAGE_SIZE,
+  decodeBase64Url,
+  decodeMessage,
+  decodeQuery,
+  emptyAnswer,
+  encodeQuery,
+  encodeResponse,
+  jsonToQuery,
+  minTtl,
+  parseJsonQuery,
+  renderJson,
+  renderJsonPacket,
+  withMessageId,
+  type DnsQuery,
+} from "../dns/index.ts";
+import { ApiError, unauthenticated } from "../errors.ts";
+import type { AppEnv } from "../http/env.ts";
+import { bearerToken } from "../http/middleware.ts";
+import { clusterStub } from "./cluster-stub.ts";
+
+const DNS_MESSAGE = "application/dns-message";
+const DNS_JSON = "application/dns-json";
+const UPSTREAM_TIMEOUT_MS = 3000;
+
+/** The parsed request: a wire query (with its bytes, to forward as sent) or a JSON-dialect one. */
+type Request = { kind: "wire"; query: DnsQuery; bytes: Uint8Array } | { kind: "json"; query: DnsQuery } | { kind: "reply"; bytes: Uint8Array };
+
+/** RFC 8484 GET (`?dns=`), POST (`application/dns-message`), or the JSON dialect (`?name=&type=`). */
+async function parseRequest(c: Context<AppEnv>): Promise<Request> {
+  const url = new URL(c.req.url);
+  if (c.req.method === "POST") {
+    const type = (c.req.header("Content-Type") ?? "").split(";")[0]?.trim().toLowerCase();
+    if (type !== DNS_MESSAGE) throw new ApiError("unsupported_media_type", `POST a DNS message as ${DNS_MESSAGE}, not '${type || "(none)"}'.`);
+    if (Number(c.req.header("Content-Length") ?? 0) > MAX_MESSAGE_SIZE) throw new ApiError("payload_too_large", `A DNS message is at most ${MAX_MESSAGE_SIZE} bytes.`);
+    const bytes = new Uint8Array(await c.req.arrayBuffer());
+    if (bytes.length > MAX_MESSAGE_SIZE) throw new ApiError("payload_too_large", `A DNS message is at most ${MAX_MESSAGE_SIZE} bytes.`);
+    return wire(bytes);
+  }
+  const dns = url.searchParams.get("dns");
+  if (dns !== null) {
+    const bytes = decodeBase64Url(dns);
+    if (!bytes) throw new ApiError("malformed", "The dns parameter must be base64url without padding (RFC 8484).");
+    if (bytes.length > MAX_MESSAGE_SIZE) throw new ApiError("payload_too_large", `A DNS message is at most ${MAX_MESSAGE_SIZE} bytes.`);
+    return wire(bytes);
+  }
+  if (url.searchParams.has("name") || (c.req.header("Accept") ?? "").includes(DNS_JSON)) {
+    const parsed = parseJsonQuery(url.searchParams);
+    if (!parsed.ok) throw new ApiError("malformed", `The ${parsed.parameter} parameter ${parsed.message}.`, [{ path: `/${parsed.parameter}`, errors: [parsed.message] }]);
+    return { kind: "json", query: jsonToQuery(parsed) };
+  }
+  throw new ApiError("malformed", "Send a DNS query: GET ?dns=<base64url>, POST application/dns-message, or GET ?name=&type= for JSON.");
+}
+
+function wire(bytes: Uint8Array): Request {
+  const decoded = decodeQuery(bytes);
+  if (decoded.ok) return { kind: "wire", query: decoded.query, bytes };
+  // A message whose header parsed gets a DNS error (FORMERR, NOTIMP); anything else is not DNS.
+  if (decoded.reply) return { kind: "reply", bytes: decoded.reply };
+  throw new ApiError("malformed", `Not a DNS query: ${decoded.reason}.`);
+}
+
+/** The upstream DoH resolver for outside names, or null when forwarding is off (`DNS_UPSTREAM=off`). */
+function upstreamOf(env: Env): string | null {
+  const value: string = env.DNS_UPSTREAM;
+  return value === "off" || value === "" ? null : value;
+}
+
+/** Asks the upstream resolver (names outside the cluster's zones); SERVFAIL when it fails, REFUSED when forwarding is off. */
+async function forward(env: Env, query: DnsQuery, bytes: Uint8Array): Promise<Uint8Array> {
+  const upstream = upstreamOf(env);
+  if (upstream === null) return encodeResponse(query, emptyAnswer("REFUSED"), { recursionAvailable: false });
+  try {
+    const res = await fetch(upstream, {
+      method: "POST",
+      headers: { "Content-Type": DNS_MESSAGE, Accept: DNS_MESSAGE },
+      body: bytes,
+      signal: AbortSignal.timeout(UPSTREAM_TIMEOUT_MS),
+    });
+    const body = new Uint8Array(await res.arrayBuffer());
+    if (res.ok && decodeMessage(body).ok) return withMessageId(body, query.id);
+  } catch {
+    // Timeout or network error: answered as SERVFAIL below.
+  }
+  return encodeResponse(query, emptyAnswer("SERVFAIL"));
+}
+
+/** Answers a DoH request for `clusterId`, from its Cluster object or the upstream. */
+async function answer(c: Context<AppEnv>, clusterId: string): Promise<Response> {
+  const request = await parseRequest(c);
+  if (request.kind === "reply") return dnsResponse(request.bytes, 0);
+  const { query } = request;
+  const host = new URL(c.req.url).hostname;
+  const resolution = await clusterStub(c.env, clusterId).dnsResolve({ name: query.name, type: query.type }, host);
+  const forwarding = upstreamOf(c.env) !== null;
+  if (request.kind === "json") {
+    if (!resolution.outside) return jsonResponse(renderJson(query, resolution, forwarding), minTtl(resolution));
+    const forwarded = decodeMessage(await forward(c.env, query, encodeQuery(query.name, query.type)));
+    if (!forwarded.ok) throw new ApiError("unavailable", "The upstream resolver's answer could not be read.");
+    return jsonResponse(renderJsonPacket(forwarded.packet), minTtl(forwarded.packet));
+  }
+  if (!resolution.outside) return dnsResponse(encodeResponse(query, resolution, { recursionAvailable: forwarding }), minTtl(resolution));
+  const bytes = await forward(c.env, query, request.bytes);
+  const decoded = decodeMessage(bytes);
+  return dnsResponse(bytes, decoded.ok ? minTtl(decoded.packet) : 0);
+}
+
+function dnsResponse(bytes: Uint8Array, ttl: number): Response {
+  return new Response(bytes, { headers: { "Content-Type": DNS_MESSAGE, "Cache-Control": cacheControl(ttl) } });
+}
+
+function jsonResponse(body: unknown, ttl: number): Response {
+  return new Response(JSON.stringify(body), { headers: { "Content-Type": DNS_JSON, "Cache-Control": cacheControl(ttl) } });
+}
+
+const cacheControl = (ttl: number) => (ttl > 0 ? `max-age=${ttl}` : "no-cache");
+
+/**
+ * `/dns/{key}/dns-query`: DNS-over-HTTPS for DNS clients, which cannot send an auth header, so
+ * the key travels in the path. An unknown or revoked key is a 401 that says nothing about
+ * whether any cluster exists.
+ */
+export const dohRoutes = new Hono<AppEnv>().on(["GET", "POST"], "/:key/dns-query", async (c) => {
+  const secret = await resolveSecret(c.get("db"), "dns", c.req.param("key"));
+  if (!secret) throw new ApiError("unauthenticated", "Invalid DNS key.");
+  return answer(c, secret.clusterId);
+});
+
+/**
+ * `/c/:cluster/dns-query`: the same endpoint for the cluster's agents (their DNS forwarders
+ * authenticate with the agent credential) and its members (user token).
+ */
+export const clusterDohRoutes = new Hono<AppEnv>().on(["GET", "POST"], "/", async (c) => {
+  const clusterId = c.req.param("cluster") ?? "";
+  const token = bearerToken(c.req.header("Authorization"));
+  if (!token) throw unauthenticated("Send the agent credential or an API token as a Bearer token.");
+  const db = c.get("db");
+  if (tokenKind(token) === "agent") {
+    const exists = await db.select({ id: clusters.id }).from(clusters).where(eq(clusters.id, clusterId)).get();
+    if (!exists || !(await clusterStub(c.env, clusterId).isAgentCredential(token))) throw unauthenticated("Invalid agent credential.");
+  } else {
+    const user = await userForToken(db, token);
+    if (!user) throw unauthenticated("Invalid or expired API token.");
+    await clusterForMember(db, user.id, clusterId);
+  }
+  return answer(c, clusterId);
+});

@@ -1,0 +1,78 @@
+import { describe, expect, it } from "vitest";
+import { decodeMessage, encodeBase64Url, encodeQuery } from "../../control/dns/index.ts";
+import { call, joinAgent, signUp } from "./helpers.ts";
+
+/** A small seeded PRNG (mulberry32), so a failure can be replayed. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Random bytes, and mutations of valid queries: truncations, bit flips, huge counts, pointer loops, other classes. */
+function messages(count: number, random: () => number): Uint8Array[] {
+  const valid = [encodeQuery("web-shop.marathon.mesos", "A"), encodeQuery("_web-shop._tcp.marathon.mesos", "SRV", 7, { udpPayloadSize: 4096 }), encodeQuery("example.com", "AAAA")];
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < count; i++) {
+    const base = (valid[i % valid.length] as Uint8Array).slice();
+    const kind = i % 6;
+    if (kind === 0) out.push(Uint8Array.from({ length: Math.floor(random() * 80) }, () => Math.floor(random() * 256)));
+    else if (kind === 1) out.push(base.slice(0, Math.floor(random() * base.length)));
+    else if (kind === 2) {
+      for (let f = 0; f < 3; f++) base[Math.floor(random() * base.length)] ^= 1 << Math.floor(random() * 8);
+      out.push(base);
+    } else if (kind === 3) {
+      base[4 + 2 * Math.floor(random() * 4)] = 0xff;
+      base[5 + 2 * Math.floor(random() * 4)] = 0xff;
+      out.push(base);
+    } else if (kind === 4) {
+      // A compression pointer to itself where the question name starts.
+      base[12] = 0xc0;
+      base[13] = 12;
+      out.push(base);
+    } else {
+      base[base.length - 1] = Math.floor(random() * 256);
+      out.push(base);
+    }
+  }
+  return out;
+}
+
+describe("DoH under random and mutated input", () => {
+  it("answers every one of 3,000 messages, by POST and GET, with a 4xx or a valid DNS response", async () => {
+    const account = await signUp();
+    await joinAgent(account);
+    const key = ((await (await call(`/clusters/${account.cluster.id}/dns-keys`, { method: "POST", token: account.token, json: {} })).json()) as { key: string }).key;
+    const random = prng(20261125);
+    const statuses = new Map<number, number>();
+    const all = messages(3000, random);
+    for (let i = 0; i < all.length; i += 50) {
+      await Promise.all(
+        all.slice(i, i + 50).map(async (bytes, j) => {
+          const res =
+            (i + j) % 2 === 0
+              ? await call(`/dns/${key}/dns-query`, { method: "POST", headers: { "Content-Type": "application/dns-message" }, body: bytes })
+              : await call(`/dns/${key}/dns-query?dns=${encodeBase64Url(bytes)}`);
+          statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+          if (res.status === 200) {
+            const decoded = decodeMessage(new Uint8Array(await res.arrayBuffer()));
+            expect(decoded.ok, `message ${i + j} got an unreadable 200`).toBe(true);
+          } else {
+            expect(res.status, `message ${i + j}`).toBeGreaterThanOrEqual(400);
+            expect(res.status, `message ${i + j}`).toBeLessThan(500);
+            await res.arrayBuffer();
+          }
+        }),
+      );
+    }
+    // Both outcomes occur: the mutations are not all rejected nor all accepted.
+    expect(statuses.get(200) ?? 0).toBeGreaterThan(100);
+    expect(statuses.get(400) ?? 0).toBeGreaterThan(100);
+    expect([...statuses.keys()].every((s) => s === 200 || (s >= 400 && s < 500))).toBe(true);
+  }, 120_000);
+});

@@ -5,6 +5,9 @@ import { Backoff } from "./backoff.ts";
 import { ConfigError } from "./config.ts";
 import type { AgentConfig } from "./config.ts";
 import { Connection, agentConnectUrl } from "./connection.ts";
+import { DnsForwarder, clusterDohUrl, sendsCredential } from "./dns/forwarder.ts";
+import type { DnsForwarderOptions } from "./dns/forwarder.ts";
+import { formatHostPort } from "./dns/listen-address.ts";
 import { checkIdentityCluster, ensureWorkDir, identityPath, loadIdentity, saveIdentity } from "./identity.ts";
 import type { Identity } from "./identity.ts";
 import { createLogger, errorMessage } from "./log.ts";
@@ -44,6 +47,8 @@ export interface AgentOptions {
   random?: () => number;
   /** Limit on opening the socket and getting `registered` back. */
   registerTimeoutMs?: number;
+  /** Tuning of the DNS forwarder (timeouts, clock), when `config.dns` turns it on. */
+  dnsTuning?: DnsForwarderOptions["tuning"];
 }
 
 /** What the agent found out about itself before connecting. */
@@ -64,15 +69,17 @@ export class Agent {
   private readonly tasks: TaskHost;
   private readonly connection: Connection;
   private stopping: Promise<void> | undefined;
+  private dns: DnsForwarder | undefined;
 
   private constructor(
     private readonly config: AgentConfig,
     private readonly setup: Setup,
-    options: AgentOptions,
+    private readonly options: AgentOptions,
   ) {
     this.identity = setup.identity;
     this.log = options.log ?? createLogger();
-    this.tasks = options.tasks ?? inWorkDir(() => createTaskHost({ workDir: config.workDir, log: this.log }));
+    const exec = { dnsAddress: () => this.dns?.address };
+    this.tasks = options.tasks ?? inWorkDir(() => createTaskHost({ workDir: config.workDir, log: this.log, exec }));
     this.connection = new Connection({
       url: agentConnectUrl(config.master, config.cluster),
       bearer: () => this.identity?.credential ?? config.token ?? "",
@@ -100,10 +107,24 @@ export class Agent {
     return this.identity?.agentId;
   }
 
-  /** Connects and stays connected; resolves when stopped or refused for good. */
+  /** The DNS forwarder's address as tasks get it in `DCX_DNS`, while it runs. */
+  get dnsAddress(): string | undefined {
+    return this.dns?.address;
+  }
+
+  /**
+   * Starts the DNS forwarder when configured, then connects and stays connected; resolves when
+   * stopped or refused for good, or at once when the forwarder cannot listen.
+   */
   async run(): Promise<AgentExit> {
     this.logStart();
+    const dnsFailure = await this.startDns();
+    if (dnsFailure !== undefined) {
+      await this.tasks.close({ killTasks: false });
+      return dnsFailure;
+    }
     const end = await this.connection.run();
+    this.dns?.stop();
     // Tasks keep running whatever ended the connection; the next agent process re-attaches.
     if (end.kind !== "stopped") await this.tasks.close({ killTasks: false });
     if (end.kind === "stopped") {
@@ -143,6 +164,23 @@ export class Agent {
     }
     await this.connection.stop("agent shutting down");
     this.log.info("shutdown", { signal });
+  }
+
+  /** Starts the forwarder if configured; returns the exit to take when it cannot listen. */
+  private async startDns(): Promise<AgentExit | undefined> {
+    const dns = this.config.dns;
+    if (dns === undefined) return undefined;
+    const dohUrl = dns.upstream ?? clusterDohUrl(this.config.master, this.config.cluster);
+    // Read per query: a joining agent gets its credential only at registration.
+    const bearer = sendsCredential(dohUrl, this.config.master) ? () => this.identity?.credential : undefined;
+    try {
+      this.dns = await DnsForwarder.start({ listen: dns.listen, zones: dns.zones, dohUrl, bearer, resolvConf: dns.resolvConf, log: this.log, tuning: this.options.dnsTuning });
+      return undefined;
+    } catch (error) {
+      const address = formatHostPort(dns.listen);
+      this.log.error("dns_listen_failed", { address, error: errorMessage(error) });
+      return { code: ExitCode.USAGE, reason: `--dns-listen: cannot listen on ${address}: ${errorMessage(error)}` };
+    }
   }
 
   private registerFrame(): Register {

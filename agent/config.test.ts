@@ -147,6 +147,61 @@ describe("parseAgentConfig", () => {
     expect(error.message.startsWith(`${flag}:`)).toBe(true);
   });
 
+  test("the DNS forwarder is off by default, and --dns-* options mean nothing without --dns-listen", () => {
+    expect(parseAgentConfig(REQUIRED, {}).dns).toBeUndefined();
+    expect(parseAgentConfig([...REQUIRED, "--dns-zone", "cluster.local"], {}).dns).toBeUndefined();
+  });
+
+  test("--dns-listen alone: zones mesos and thisdcos.directory, the control plane's DoH endpoint, /etc/resolv.conf", () => {
+    expect(parseAgentConfig([...REQUIRED, "--dns-listen", "127.0.0.1:5353"], {}).dns).toEqual({
+      listen: { host: "127.0.0.1", port: 5353 },
+      zones: ["mesos", "thisdcos.directory"],
+      upstream: undefined,
+      resolvConf: "/etc/resolv.conf",
+    });
+  });
+
+  test("every --dns-* flag, and the DCX_DNS_* variables", () => {
+    const flags = [
+      ...["--dns-listen", "[::1]:53", "--dns-zone", "Cluster.Local.,mesos", "--dns-upstream", "https://dcx.example.com/dns/KEY/dns-query"],
+      ...["--dns-resolv-conf", "/run/systemd/resolve/resolv.conf"],
+    ];
+    expect(parseAgentConfig([...REQUIRED, ...flags], {}).dns).toEqual({
+      listen: { host: "::1", port: 53 },
+      zones: ["cluster.local", "mesos", "thisdcos.directory"],
+      upstream: "https://dcx.example.com/dns/KEY/dns-query",
+      resolvConf: "/run/systemd/resolve/resolv.conf",
+    });
+    const fromEnv = parseAgentConfig(REQUIRED, {
+      DCX_DNS_LISTEN: "0.0.0.0:5353",
+      DCX_DNS_ZONE: "dcx",
+      DCX_DNS_UPSTREAM: "http://127.0.0.1:9/x",
+      DCX_DNS_RESOLV_CONF: "/tmp/resolv.conf",
+    }).dns;
+    expect(fromEnv).toEqual({ listen: { host: "0.0.0.0", port: 5353 }, zones: ["dcx", "thisdcos.directory"], upstream: "http://127.0.0.1:9/x", resolvConf: "/tmp/resolv.conf" });
+  });
+
+  test.each([
+    ["--dns-listen", "localhost:53"],
+    ["--dns-listen", "127.0.0.1"],
+    ["--dns-listen", "::1:53"],
+    ["--dns-listen", "127.0.0.1:65536"],
+    ["--dns-zone", "bad zone"],
+    ["--dns-zone", "mesos,"],
+    ["--dns-upstream", "ftp://example.com/dns-query"],
+    ["--dns-upstream", "not a url"],
+  ])("%s %p is refused, naming the flag", (flag, value) => {
+    const args = [...REQUIRED, "--dns-listen", "127.0.0.1:5353", flag, value];
+    const error = configError(() => parseAgentConfig(args, {}));
+    expect(error.flag).toBe(flag);
+    expect(error.message.startsWith(`${flag}:`)).toBe(true);
+  });
+
+  test("a DoH key in a refused --dns-upstream is not echoed", () => {
+    const error = configError(() => parseAgentConfig([...REQUIRED, "--dns-listen", "127.0.0.1:53", "--dns-upstream", "gopher://h/dns/s3cr3t/dns-query"], {}));
+    expect(error.message).not.toContain("s3cr3t");
+  });
+
   test("a bad value from the environment names both the flag and the variable", () => {
     const error = configError(() => parseAgentConfig(without("--master"), { DCX_MASTER: "gopher://x" }));
     expect(error.message).toContain("--master (DCX_MASTER)");

@@ -3,6 +3,10 @@ import { parseArgs } from "node:util";
 import { Register, Resources, parseAttributeString, parseResourceString } from "../protocol/index.ts";
 import type { Attributes } from "../protocol/index.ts";
 import type { z } from "zod";
+import { parseHostPort } from "./dns/listen-address.ts";
+import type { HostPort } from "./dns/listen-address.ts";
+import { DEFAULT_RESOLV_CONF } from "./dns/resolv-conf.ts";
+import { DEFAULT_ZONE, DIRECTORY_ZONE, parseZone } from "./dns/zones.ts";
 
 /** Everything the agent needs from its command line and environment, validated. */
 export interface AgentConfig {
@@ -22,6 +26,19 @@ export interface AgentConfig {
   backoffMaxMs: number;
   /** Kill every task on shutdown instead of leaving them running for the next agent process. */
   killTasksOnExit: boolean;
+  /** The DNS forwarder; absent unless `--dns-listen` is given. */
+  dns?: DnsConfig;
+}
+
+/** How the agent's DNS forwarder runs. */
+export interface DnsConfig {
+  listen: HostPort;
+  /** Canonical names of the zones answered through DoH; always includes thisdcos.directory. */
+  zones: string[];
+  /** A DoH URL replacing the control plane's `{master}/c/{cluster}/dns-query`. */
+  upstream?: string;
+  /** Where the machine's own resolvers are listed. */
+  resolvConf: string;
 }
 
 /** A bad or missing option; `flag` names it so the message can point the operator at it. */
@@ -48,6 +65,10 @@ const STRING_OPTIONS = {
   hostname: "DCX_HOSTNAME",
   "advertise-ip": "DCX_ADVERTISE_IP",
   "backoff-max-ms": "DCX_BACKOFF_MAX_MS",
+  "dns-listen": "DCX_DNS_LISTEN",
+  "dns-zone": "DCX_DNS_ZONE",
+  "dns-upstream": "DCX_DNS_UPSTREAM",
+  "dns-resolv-conf": "DCX_DNS_RESOLV_CONF",
 } as const;
 type OptionName = keyof typeof STRING_OPTIONS;
 
@@ -83,8 +104,19 @@ Options (each may also be given as the environment variable shown; a flag wins):
                         keep running and the next agent re-attaches (1/true)
   -h, --help            print this help and exit
 
-Exit codes: 0 stopped by SIGTERM/SIGINT, 2 bad options, 74 identity could not be saved,
-78 credential or join token rejected, or agent removed.
+DNS forwarder (off unless --dns-listen is given; tasks then get its address in DCX_DNS):
+  --dns-listen ADDR     serve DNS on UDP and TCP at IP:PORT or [IPv6]:PORT,   DCX_DNS_LISTEN
+                        e.g. 127.0.0.1:5353
+  --dns-zone ZONES      cluster zones answered through DoH, comma-separated   DCX_DNS_ZONE
+                        (default ${DEFAULT_ZONE}; ${DIRECTORY_ZONE} is always added)
+  --dns-upstream URL    DoH URL for those zones instead of the control        DCX_DNS_UPSTREAM
+                        plane's MASTER/c/CLUSTER/dns-query (which gets the
+                        agent credential), e.g. https://HOST/dns/KEY/dns-query
+  --dns-resolv-conf F   resolvers for every other name                        DCX_DNS_RESOLV_CONF
+                        (default ${DEFAULT_RESOLV_CONF})
+
+Exit codes: 0 stopped by SIGTERM/SIGINT, 2 bad options (or a --dns-listen address that cannot
+be bound), 74 identity could not be saved, 78 credential or join token rejected, or agent removed.
 `;
 
 /** True when the command line asks for help; checked before validation so help always works. */
@@ -119,6 +151,7 @@ export function parseAgentConfig(argv: readonly string[], env: Readonly<Record<s
     advertiseIp: advertiseIp === undefined ? undefined : parseWith(advertiseIp, Register.shape.ip),
     backoffMaxMs: backoffMaxMs === undefined ? DEFAULT_BACKOFF_MAX_MS : parseBackoffMax(backoffMaxMs),
     killTasksOnExit: flags.killTasksOnExit ?? parseEnvBoolean(KILL_TASKS_ON_EXIT_ENV, env[KILL_TASKS_ON_EXIT_ENV], "--kill-tasks-on-exit"),
+    dns: parseDns(option),
   };
 }
 
@@ -224,4 +257,32 @@ function parseBackoffMax(option: Sourced): number {
   const ms = Number(option.value);
   if (!/^\d+$/.test(option.value) || ms < 1 || ms > 3_600_000) fail(option, `'${option.value}' must be a whole number of milliseconds between 1 and 3600000`);
   return ms;
+}
+
+/** The forwarder's options; the other --dns-* options mean nothing without --dns-listen. */
+function parseDns(option: (name: OptionName) => Sourced | undefined): DnsConfig | undefined {
+  const listen = option("dns-listen");
+  if (listen === undefined) return undefined;
+  const zones = option("dns-zone");
+  const upstream = option("dns-upstream");
+  const resolvConf = option("dns-resolv-conf");
+  return {
+    listen: guard(listen, () => parseHostPort(listen.value)),
+    zones: zones === undefined ? [DEFAULT_ZONE, DIRECTORY_ZONE] : parseZones(zones),
+    upstream: upstream === undefined ? undefined : parseDohUrl(upstream),
+    resolvConf: resolvConf === undefined ? DEFAULT_RESOLV_CONF : resolve(resolvConf.value),
+  };
+}
+
+function parseZones(option: Sourced): string[] {
+  const zones = guard(option, () => option.value.split(",").map(parseZone));
+  return [...new Set([...zones, DIRECTORY_ZONE])];
+}
+
+function parseDohUrl(option: Sourced): string {
+  // The URL may carry a DoH key, so no message here echoes it.
+  const url = URL.parse(option.value);
+  if (url === null || (url.protocol !== "https:" && url.protocol !== "http:")) fail(option, "must be an http or https URL");
+  if (url.hash !== "") fail(option, "must not carry a fragment");
+  return url.href;
 }

@@ -63,8 +63,10 @@ describe("main.ts", () => {
     for (const flag of ["--master", "--cluster", "--token", "--work-dir", "--resources", "--attributes", "--hostname", "--advertise-ip", "--backoff-max-ms", "--kill-tasks-on-exit"]) {
       expect(stdout).toContain(flag);
     }
+    for (const flag of ["--dns-listen", "--dns-zone", "--dns-upstream", "--dns-resolv-conf"]) expect(stdout).toContain(flag);
     expect(stdout).toContain("DCX_BACKOFF_MAX_MS");
     expect(stdout).toContain("DCX_KILL_TASKS_ON_EXIT");
+    expect(stdout).toContain("DCX_DNS_LISTEN");
   });
 
   test("a missing option exits 2 naming the flag on stderr", async () => {
@@ -79,6 +81,17 @@ describe("main.ts", () => {
     expect(code).toBe(2);
     expect(stderr).toContain("--token is required");
     expect(existsSync(workDir)).toBe(false);
+  });
+
+  test("a --dns-listen address already in use exits 2 with dns_listen_failed naming it", async () => {
+    const taken = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data: () => {} } });
+    cleanups.push(() => taken.stop(true));
+    const address = `127.0.0.1:${taken.port}`;
+    const agent = spawnAgent(["--master", "http://127.0.0.1:1", "--cluster", "c1", "--token", "t", "--work-dir", tempDir(), "--hostname", "h", "--dns-listen", address]);
+    const { code, events } = await agent.finished();
+    expect(code).toBe(2);
+    const failed = events().find((e) => e.event === "dns_listen_failed");
+    expect(failed).toMatchObject({ level: "error", address });
   });
 
   test("a rejected join token exits 78 with an error saying so", async () => {

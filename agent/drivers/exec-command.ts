@@ -42,11 +42,11 @@ export function resolveRunAs(launch: TaskLaunch): RunAs {
 /**
  * The task's environment. It is built from scratch rather than inherited: the agent's own
  * environment may hold its join token (DCX_TOKEN). Only PATH and HOME come from outside; the
- * launch's env (Marathon's HOST, PORT0, MARATHON_APP_ID…) overrides them, and the sandbox
- * variables override everything because only the agent knows them. DCX_DNS (the agent-local
- * DNS forwarder) joins here once the forwarder exists.
+ * launch's env (Marathon's HOST, PORT0, MARATHON_APP_ID…) overrides them, and the variables only
+ * the agent knows override everything: the sandbox, and `DCX_DNS`, the `host:port` of the
+ * agent's DNS forwarder when it runs (`dns`).
  */
-export function taskEnvironment(launch: TaskLaunch, sandbox: string, runAs: RunAs): Record<string, string> {
+export function taskEnvironment(launch: TaskLaunch, sandbox: string, runAs: RunAs, dns?: string): Record<string, string> {
   const identity: Record<string, string> = runAs.switchTo === undefined ? {} : { USER: runAs.user.name, LOGNAME: runAs.user.name };
   return {
     PATH: process.env.PATH ?? DEFAULT_PATH,
@@ -55,6 +55,7 @@ export function taskEnvironment(launch: TaskLaunch, sandbox: string, runAs: RunA
     ...launch.env,
     MESOS_SANDBOX: sandbox,
     MESOS_DIRECTORY: sandbox,
+    ...(dns === undefined ? {} : { DCX_DNS: dns }),
   };
 }
 

@@ -24,7 +24,7 @@ function sandbox(): string {
   return join(dir, "sandbox");
 }
 
-function driver(options: { logCapBytes?: number } = {}): ExecDriver {
+function driver(options: { logCapBytes?: number; dnsAddress?: () => string | undefined } = {}): ExecDriver {
   const exec = new ExecDriver({ log: collectLog().log, logCheckMs: 20, pollMs: 20, ...options });
   cleanups.push(() => exec.close());
   return exec;
@@ -57,6 +57,18 @@ describe("exec driver: running", () => {
     expect(env).toMatchObject({ HOST: "test-host", PORT0: "31001", MESOS_SANDBOX: dir, MESOS_DIRECTORY: dir });
     expect(env.DCX_TOKEN).toBeUndefined();
     expect(readFileSync(join(dir, "pwd.txt"), "utf8").trim()).toBe(dir);
+  });
+
+  test("with the DNS forwarder running, a task gets its address in DCX_DNS, over any launch value; without it, none", async () => {
+    let dns: string | undefined = "127.0.0.1:5353";
+    const exec = driver({ dnsAddress: () => dns });
+    const withDns = await start(exec, { shell: 'printf %s "$DCX_DNS"' }, { env: { DCX_DNS: "10.9.9.9:53" } });
+    expect((await exec.wait(withDns.task)).kind).toBe("exited");
+    expect(readFileSync(join(withDns.dir, "stdout"), "utf8")).toBe("127.0.0.1:5353");
+    dns = undefined;
+    const without = await start(exec, { shell: 'printf %s "${DCX_DNS-unset}"' });
+    expect((await exec.wait(without.task)).kind).toBe("exited");
+    expect(readFileSync(join(without.dir, "stdout"), "utf8")).toBe("unset");
   });
 
   test("args are executed directly: no shell expansion, a bare name found in PATH", async () => {

@@ -48,6 +48,8 @@ export interface ExecDriverOptions {
   logCheckMs?: number;
   /** How often a recovered task (not our child) is checked for having ended. */
   pollMs?: number;
+  /** The agent's DNS forwarder address for `DCX_DNS`, read at each start; undefined when it is off. */
+  dnsAddress?: () => string | undefined;
 }
 
 /** A task whose end the driver is watching. */
@@ -66,6 +68,7 @@ export class ExecDriver implements TaskDriver {
   private readonly logCapBytes: number;
   private readonly logCheckMs: number;
   private readonly pollMs: number;
+  private readonly dnsAddress: () => string | undefined;
   private readonly watched = new Map<string, Watched>();
   /** Keyed by the handle given out, so `wait` works even after the task left `watched`. */
   private readonly exits = new WeakMap<RunningTask, Promise<ExitStatus>>();
@@ -78,6 +81,7 @@ export class ExecDriver implements TaskDriver {
     this.logCapBytes = options.logCapBytes ?? DEFAULT_LOG_CAP_BYTES;
     this.logCheckMs = options.logCheckMs ?? 2_000;
     this.pollMs = options.pollMs ?? 500;
+    this.dnsAddress = options.dnsAddress ?? (() => undefined);
   }
 
   fingerprint(): DriverFingerprint {
@@ -90,7 +94,7 @@ export class ExecDriver implements TaskDriver {
     const runAs = resolveRunAs(launch);
     if (runAs.ignored !== undefined) this.log.warn("task_user_ignored", { taskId: launch.taskId, user: launch.user, why: runAs.ignored });
     prepareSandbox(sandbox, runAs);
-    const env = taskEnvironment(launch, sandbox, runAs);
+    const env = taskEnvironment(launch, sandbox, runAs, this.dnsAddress());
     const argv = commandArgv(launch, env.PATH ?? "", sandbox);
     const child = spawnWrapped(argv, sandbox, env, runAs);
     // Read now, while the wrapper cannot have been reaped yet (that happens on a later turn of

@@ -14,6 +14,8 @@ export interface AgentOptions {
   backoffMaxMs?: number;
   /** Kill the agent's tasks when it is stopped with SIGTERM/SIGINT (tasks outlive the agent otherwise). */
   killTasksOnExit?: boolean;
+  /** Further flags, e.g. `--dns-listen 127.0.0.1:5353`. */
+  extraArgs?: string[];
   /** Echo the agent's log lines to this process's stdout, prefixed. */
   echo?: string;
 }
@@ -37,6 +39,7 @@ export function startAgent(opts: AgentOptions): AgentProcess {
   ];
   for (const [flag, value] of optional) if (value !== undefined) args.push(flag, String(value));
   if (opts.killTasksOnExit) args.push("--kill-tasks-on-exit");
+  args.push(...(opts.extraArgs ?? []));
   const events: Record<string, unknown>[] = [];
   const child = startChild(BUN, args, {
     cwd: ROOT,

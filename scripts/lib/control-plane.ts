@@ -1,3 +1,4 @@
+import { request } from "node:https";
 import { join } from "node:path";
 import { type Child, run, startChild, waitFor } from "./processes.ts";
 
@@ -13,8 +14,9 @@ export interface ControlPlaneOptions {
   /** Where D1 and Durable Object state is kept (wrangler's --persist-to). */
   persistDir: string;
   vars?: Record<string, string>;
-  /** Inherit stdio instead of capturing it (for `npm start`). */
   logLevel?: "error" | "warn" | "info" | "log" | "debug";
+  /** `https` serves with wrangler's self-signed certificate (curl's DoH client insists on HTTPS). */
+  protocol?: "http" | "https";
   onLine?: (line: string) => void;
 }
 
@@ -39,18 +41,31 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   await applyMigrations(opts.persistDir);
   const args = ["dev", "--ip", "127.0.0.1", "--port", String(opts.port), "--persist-to", opts.persistDir];
   args.push("--show-interactive-dev-session=false", "--log-level", opts.logLevel ?? "warn", "--inspector-port", "0");
+  if (opts.protocol === "https") args.push("--local-protocol", "https");
   for (const [k, v] of Object.entries(opts.vars ?? {})) args.push("--var", `${k}:${v}`);
   const child = startChild(WRANGLER, args, { cwd: ROOT, env: toolEnv(), onLine: opts.onLine });
-  const url = `http://127.0.0.1:${opts.port}`;
+  const url = `${opts.protocol ?? "http"}://127.0.0.1:${opts.port}`;
   try {
     await waitFor("the control plane to answer /health", async () => {
       if (child.proc.exitCode !== null) throw new Error(`wrangler dev exited:\n${child.output()}`);
-      const res = await fetch(`${url}/health`);
-      return res.ok ? true : undefined;
+      return (await probe(`${url}/health`)) === 200 ? true : undefined;
     }, 60_000, 200);
   } catch (err) {
     await child.stop("SIGKILL");
     throw new Error(`${String(err)}\n--- wrangler output ---\n${child.output()}`);
   }
   return { url, child, stop: async () => void (await child.stop("SIGTERM", 5000)) };
+}
+
+/** The status of a GET, accepting wrangler's self-signed certificate for local HTTPS. */
+export function probe(url: string): Promise<number> {
+  if (url.startsWith("http:")) return fetch(url).then((r) => r.status);
+  return new Promise((resolve, reject) => {
+    const req = request(url, { rejectUnauthorized: false }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on("error", reject);
+    req.end();
+  });
 }

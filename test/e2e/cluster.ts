@@ -18,18 +18,20 @@ export class TestCluster {
   readonly agents: AgentProcess[] = [];
 
   readonly vars: Record<string, string>;
+  readonly protocol: "http" | "https";
 
-  constructor(vars: Record<string, string> = { AGENT_TIMEOUT_MS: "3000", AGENT_PING_INTERVAL_MS: "500" }) {
-    this.vars = vars;
+  constructor(vars: Record<string, string> = {}, protocol: "http" | "https" = "http") {
+    this.vars = { AGENT_TIMEOUT_MS: "3000", AGENT_PING_INTERVAL_MS: "500", DNS_UPSTREAM: "off", ...vars };
+    this.protocol = protocol;
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.protocol}://127.0.0.1:${this.port}`;
   }
 
   async start(): Promise<void> {
     this.port ||= await freePort();
-    this.controlPlane = await startControlPlane({ port: this.port, persistDir: join(this.dir, "state"), vars: this.vars });
+    this.controlPlane = await startControlPlane({ port: this.port, persistDir: join(this.dir, "state"), vars: this.vars, protocol: this.protocol });
   }
 
   async signUp(email = `e2e-${Date.now()}@example.com`, password = "correct horse battery staple"): Promise<void> {

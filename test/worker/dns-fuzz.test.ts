@@ -24,7 +24,10 @@ function messages(count: number, random: () => number): Uint8Array[] {
     if (kind === 0) out.push(Uint8Array.from({ length: Math.floor(random() * 80) }, () => Math.floor(random() * 256)));
     else if (kind === 1) out.push(base.slice(0, Math.floor(random() * base.length)));
     else if (kind === 2) {
-      for (let f = 0; f < 3; f++) base[Math.floor(random() * base.length)] ^= 1 << Math.floor(random() * 8);
+      for (let f = 0; f < 3; f++) {
+        const at = Math.floor(random() * base.length);
+        base[at] = (base[at] ?? 0) ^ (1 << Math.floor(random() * 8));
+      }
       out.push(base);
     } else if (kind === 3) {
       base[4 + 2 * Math.floor(random() * 4)] = 0xff;

@@ -4,6 +4,7 @@ import { createSecret, listSecrets, revokeSecret } from "../accounts/cluster-sec
 import { audit } from "../accounts/audit.ts";
 import { createCluster, listClusters } from "../accounts/clusters.ts";
 import { clusterStub } from "./cluster-stub.ts";
+import { forgetDnsKeys } from "./dns-keys-cache.ts";
 import type { AppEnv } from "../http/env.ts";
 import { jsonBody, requireMember, requireUser } from "../http/middleware.ts";
 
@@ -57,5 +58,6 @@ export const clusterRoutes = new Hono<AppEnv>()
   .delete("/:id/dns-keys/:keyId", requireMember, async (c) => {
     const info = await revokeSecret(c.get("db"), c.get("cluster").id, "dns", c.req.param("keyId"));
     await audit(c.get("db"), { clusterId: c.get("cluster").id, userId: c.get("user").id, action: "dns-key.revoke", target: info.id });
+    forgetDnsKeys(c.get("cluster").id);
     return c.json({ key: info });
   });

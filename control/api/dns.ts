@@ -1,6 +1,5 @@
 import { Hono, type Context } from "hono";
 import { eq } from "drizzle-orm";
-import { resolveSecret } from "../accounts/cluster-secrets.ts";
 import { clusterForMember } from "../accounts/clusters.ts";
 import { clusters } from "../accounts/schema.ts";
 import { userForToken } from "../accounts/users.ts";
@@ -25,6 +24,7 @@ import { ApiError, unauthenticated } from "../errors.ts";
 import type { AppEnv } from "../http/env.ts";
 import { bearerToken } from "../http/middleware.ts";
 import { clusterStub } from "./cluster-stub.ts";
+import { clusterForDnsKey } from "./dns-keys-cache.ts";
 
 const DNS_MESSAGE = "application/dns-message";
 const DNS_JSON = "application/dns-json";
@@ -128,9 +128,9 @@ const cacheControl = (ttl: number) => (ttl > 0 ? `max-age=${ttl}` : "no-cache");
  * whether any cluster exists.
  */
 export const dohRoutes = new Hono<AppEnv>().on(["GET", "POST"], "/:key/dns-query", async (c) => {
-  const secret = await resolveSecret(c.get("db"), "dns", c.req.param("key"));
-  if (!secret) throw new ApiError("unauthenticated", "Invalid DNS key.");
-  return answer(c, secret.clusterId);
+  const clusterId = await clusterForDnsKey(c.get("db"), c.req.param("key"));
+  if (!clusterId) throw new ApiError("unauthenticated", "Invalid DNS key.");
+  return answer(c, clusterId);
 });
 
 /**

@@ -1,6 +1,4 @@
-import { afterEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import os from "node:os";
+import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { Agent } from "./agent.ts";
 import { readProcStat } from "./drivers/proc.ts";
@@ -8,7 +6,8 @@ import { sandboxPath } from "./sandbox.ts";
 import { FakeMaster, waitFor } from "./test-support/fake-master.ts";
 import type { MasterSession } from "./test-support/fake-master.ts";
 import { collectLog } from "./test-support/log-collector.ts";
-import { GroupReaper, fileText, launchOf, processGone, states, statusFrames } from "./test-support/tasks.ts";
+import { fileText, launchOf, processGone, states, statusFrames } from "./test-support/tasks.ts";
+import { testScope } from "./test-support/scope.ts";
 
 /**
  * End to end on the agent side: a real Agent (connection, task host, exec driver, outbox) and
@@ -16,23 +15,11 @@ import { GroupReaper, fileText, launchOf, processGone, states, statusFrames } fr
  */
 
 const MAIN = join(import.meta.dir, "main.ts");
-const reaper = new GroupReaper();
-const cleanups: (() => Promise<void> | void)[] = [];
-
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  reaper.reap();
-});
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(os.tmpdir(), "dcx-flow-"));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+const { reaper, defer, tempDir } = testScope("dcx-flow");
 
 function fakeMaster(): FakeMaster {
   const master = new FakeMaster({ pingIntervalMs: 50 });
-  cleanups.push(() => master.stop());
+  defer(() => master.stop());
   return master;
 }
 
@@ -60,7 +47,7 @@ describe("tasks end to end, with the fake master", () => {
       { log: collectLog().log },
     );
     void agent.run();
-    cleanups.push(() => agent.stop());
+    defer(() => agent.stop());
     const session = await master.registered(0);
     const ids = ["web.1", "web.2", "web.3", "web.4", "web.5"];
     master.send(session, { type: "launch", tasks: ids.map((id) => launchOf(id, { shell: "echo $$ > pid; sleep 300" }, { env: { HOST: "h" } })) });
@@ -95,7 +82,7 @@ function spawnAgent(master: FakeMaster, workDir: string, env: Record<string, str
     stdout: "ignore",
     stderr: "ignore",
   });
-  cleanups.push(() => {
+  defer(() => {
     if (proc.exitCode === null) proc.kill("SIGKILL");
   });
   return proc;

@@ -1,7 +1,4 @@
-import { afterEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import os from "node:os";
-import { join } from "node:path";
+import { describe, expect, test } from "bun:test";
 import { Agent } from "../agent.ts";
 import type { AgentConfig } from "../config.ts";
 import { saveIdentity } from "../identity.ts";
@@ -9,29 +6,18 @@ import { readProcStat } from "../drivers/proc.ts";
 import { sandboxPath } from "../sandbox.ts";
 import { FakeMaster, waitFor } from "../test-support/fake-master.ts";
 import { collectLog } from "../test-support/log-collector.ts";
-import { GroupReaper, fileText, launchOf } from "../test-support/tasks.ts";
+import { fileText, launchOf } from "../test-support/tasks.ts";
 import { queryOf, queryUdp } from "./test-support/dns-client.ts";
 import { FakeDohServer } from "./test-support/fake-doh-server.ts";
+import { testScope } from "../test-support/scope.ts";
 
 /** The forwarder inside a real Agent: started with it, asked with its credential, handed to tasks. */
 
-const reaper = new GroupReaper();
-const cleanups: (() => Promise<void> | void)[] = [];
-
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  reaper.reap();
-});
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(os.tmpdir(), "dcx-agent-dns-"));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+const { reaper, defer, tempDir } = testScope("dcx-agent-dns");
 
 function fakeDoh(): FakeDohServer {
   const doh = new FakeDohServer();
-  cleanups.push(() => doh.stop());
+  defer(() => doh.stop());
   doh.add({ type: "A", name: "web.marathon.mesos", ttl: 5, data: "10.0.0.7" });
   return doh;
 }
@@ -53,7 +39,7 @@ function config(master: string, workDir: string, dns: Partial<NonNullable<AgentC
 
 function runAgent(agent: Agent): void {
   void agent.run();
-  cleanups.push(() => agent.stop());
+  defer(() => agent.stop());
 }
 
 describe("the agent's DNS forwarder", () => {
@@ -77,7 +63,7 @@ describe("the agent's DNS forwarder", () => {
   test("a task launched by the agent finds the forwarder in DCX_DNS and resolves a peer through it", async () => {
     const doh = fakeDoh();
     const master = new FakeMaster({ pingIntervalMs: 50 });
-    cleanups.push(() => master.stop());
+    defer(() => master.stop());
     const workDir = tempDir();
     const agent = Agent.create({ ...config(master.url, workDir, { upstream: doh.url("x") }), token: "join-1" }, { log: collectLog().log });
     runAgent(agent);

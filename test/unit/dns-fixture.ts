@@ -1,4 +1,5 @@
 import { buildZone, type ZoneAgent, type ZoneIndex, type ZoneInput, type ZoneTask } from "../../control/dns/zone.ts";
+export { seeded } from "../support/prng.ts";
 
 /** Shared inputs for the dns-*.test.ts files: three agents (one IPv6) and tasks in every state DNS cares about. */
 
@@ -45,14 +46,3 @@ export function fixtureZone(overrides: Partial<ZoneInput> = {}): Promise<ZoneInd
   return buildZone({ ...INPUT, ...overrides });
 }
 
-/** mulberry32: a small seeded PRNG so shuffles and fuzzing are reproducible. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -10,6 +10,7 @@ import {
   type PlacementSnapshot,
   type TaskRequest,
 } from "../../control/cluster/allocator/place.ts";
+import { seeded } from "../support/prng.ts";
 
 // ---- builders -------------------------------------------------------------------------------
 
@@ -47,17 +48,6 @@ function placedCount(plan: PlacementPlan, framework: string): number {
   return plan.placements.filter((p) => p.framework === framework).length;
 }
 
-/** mulberry32: a small seeded PRNG so the randomized test is reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // ---- an independent, naive checker of every plan invariant ----------------------------------
 
@@ -301,7 +291,7 @@ describe("place: capacity is never over-committed", () => {
   });
 
   it("keeps every invariant over 500 random snapshots (seeded)", () => {
-    const random = prng(20240611);
+    const random = seeded(20240611);
     let placements = 0;
     let unplaced = 0;
     for (let run = 0; run < 500; run++) {
@@ -317,7 +307,7 @@ describe("place: capacity is never over-committed", () => {
   });
 
   it("keeps every invariant on bigger clusters with many interleaved requests (seeded)", () => {
-    const random = prng(99);
+    const random = seeded(99);
     for (let run = 0; run < 30; run++) {
       const agents = Array.from({ length: 20 + Math.floor(random() * 40) }, (_, i) => randomAgent(random, i));
       const requests = Array.from({ length: 1 + Math.floor(random() * 30) }, (_, i) => ({
@@ -330,7 +320,7 @@ describe("place: capacity is never over-committed", () => {
   });
 
   it("is deterministic and independent of the agents' input order", () => {
-    const random = prng(7);
+    const random = seeded(7);
     for (let run = 0; run < 50; run++) {
       const { snap, requests } = randomCase(random);
       const reversed = { ...snap, agents: [...snap.agents].reverse() };
@@ -544,7 +534,7 @@ describe("place: unplaced reports", () => {
 
 describe("place: scale", () => {
   it("places 10,000 instances over 1,000 agents (time printed, not asserted)", () => {
-    const random = prng(42);
+    const random = seeded(42);
     const agents = Array.from({ length: 1000 }, (_, i) =>
       agent(`agent-${String(i).padStart(4, "0")}`, {
         attributes: { rack: `r${i % 20}`, zone: i % 3 },

@@ -1,18 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { decodeMessage, encodeBase64Url, encodeQuery } from "../../control/dns/index.ts";
+import { seeded } from "../support/prng.ts";
 import { call, joinAgent, signUp } from "./helpers.ts";
 
-/** A small seeded PRNG (mulberry32), so a failure can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Random bytes, and mutations of valid queries: truncations, bit flips, huge counts, pointer loops, other classes. */
 function messages(count: number, random: () => number): Uint8Array[] {
@@ -51,7 +41,7 @@ describe("DoH under random and mutated input", () => {
     const account = await signUp();
     await joinAgent(account);
     const key = ((await (await call(`/clusters/${account.cluster.id}/dns-keys`, { method: "POST", token: account.token, json: {} })).json()) as { key: string }).key;
-    const random = prng(20261125);
+    const random = seeded(20261125);
     const statuses = new Map<number, number>();
     const all = messages(3000, random);
     for (let i = 0; i < all.length; i += 50) {

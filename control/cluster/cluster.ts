@@ -25,7 +25,7 @@ import { appInfos, deploymentsJson, marathonTasks, queueJson } from "./framework
 import { type AgentUsage, type TaskRecord, collectGarbage, countByState, endedTasks, liveTasks, usageByAgent } from "./tasks.ts";
 import { LIVENESS_TIMER, livenessDueBy, sweepLiveness } from "./liveness.ts";
 import { counters, ensureMeta, getMeta, increment, setMeta } from "./meta.ts";
-import { attachmentOf, closeQuietly, frameText, rejectUpgrade, send, sendError, type Attachment } from "./sessions.ts";
+import { SocketIndex, attachmentOf, closeQuietly, frameText, rejectUpgrade, send, sendError, type Attachment } from "./sessions.ts";
 import { AlarmArm, scheduleAt, scheduleNoLaterThan, takeDue } from "./timers.ts";
 
 /** Headers the Worker sets on the upgrade it forwards; never taken from the client. */
@@ -68,6 +68,7 @@ export class Cluster extends DurableObject<Env> {
   private db!: ClusterDb;
   private coordinator!: Coordinator;
   private alarmArm!: AlarmArm;
+  private sockets!: SocketIndex;
   private readonly events = new EventBus();
   private keepAlive: ReturnType<typeof setInterval> | undefined;
   /** The DNS zone, built on the first query after a change; every committed change drops it. */
@@ -82,7 +83,8 @@ export class Cluster extends DurableObject<Env> {
       ensureMeta(this.db, "master_id", () => crypto.randomUUID());
       ensureMeta(this.db, "created_at", () => String(Date.now()));
       this.alarmArm = new AlarmArm(this.db, ctx.storage);
-      this.coordinator = new Coordinator(ctx, this.db, this.events, this.alarmArm, () => this.changed());
+      this.sockets = new SocketIndex(ctx, this.db);
+      this.coordinator = new Coordinator(ctx, this.db, this.events, this.alarmArm, this.sockets, () => this.changed());
       // Armed with the next write (any write re-arms the alarm for the earliest timer).
       scheduleNoLaterThan(this.db, GC_TIMER, Date.now() + GC_INTERVAL_MS);
     });
@@ -148,6 +150,7 @@ export class Cluster extends DurableObject<Env> {
     const att = attachmentOf(ws);
     closeQuietly(ws, code === 1005 || code === 1006 ? CloseCode.NORMAL : code, reason);
     if (!att.agentId) return;
+    this.sockets.delete(att.agentId, ws);
     const now = Date.now();
     if (markDisconnected(this.db, att.agentId, att.sessionId, now)) {
       livenessDueBy(this.db, now + this.timeoutMs);
@@ -208,7 +211,9 @@ export class Cluster extends DurableObject<Env> {
       this.coordinator.tasksGone(ctx, id);
       return deleteAgent(ctx.db, id);
     });
-    for (const ws of this.sessionsOfAgent(id)) closeQuietly(ws, CloseCode.REMOVED, "agent removed from the cluster");
+    const ws = this.sockets.get(id);
+    this.sockets.delete(id);
+    if (ws) closeQuietly(ws, CloseCode.REMOVED, "agent removed from the cluster");
     return existed;
   }
 
@@ -364,12 +369,6 @@ export class Cluster extends DurableObject<Env> {
     return pending.length;
   }
 
-  /** Every session speaking for an agent: those that connected with its credential (tagged) and the join session it registered on. */
-  private sessionsOfAgent(agentId: string): WebSocket[] {
-    const joined = this.ctx.getWebSockets().filter((ws) => this.ctx.getTags(ws)[0]?.startsWith("join:") && attachmentOf(ws).agentId === agentId);
-    return [...this.ctx.getWebSockets(agentTag(agentId)), ...joined];
-  }
-
   private invalidFrame(ws: WebSocket, message: string, details?: Parameters<typeof sendError>[2]): void {
     increment(this.db, "counter:dropped_messages");
     console.warn(JSON.stringify({ event: "agent_frame_invalid", agentId: attachmentOf(ws).agentId, message }));
@@ -405,9 +404,8 @@ export class Cluster extends DurableObject<Env> {
       ws.serializeAttachment(att);
     }
     const agentId = att.agentId;
-    for (const other of this.sessionsOfAgent(agentId)) {
-      if (attachmentOf(other).sessionId !== att.sessionId) closeQuietly(other, CloseCode.REPLACED, "replaced by a newer session of this agent");
-    }
+    const replaced = this.sockets.set(agentId, ws);
+    if (replaced) closeQuietly(replaced, CloseCode.REPLACED, "replaced by a newer session of this agent");
     livenessDueBy(this.db, now + this.timeoutMs);
     await this.alarmArm.arm();
     send(ws, { type: "registered", agentId, pingIntervalMs: this.pingIntervalMs, ...(credential ? { credential } : {}) });

@@ -1,13 +1,12 @@
 import { isAlive, isTerminal, type StatusUpdate, type TaskReport } from "../../protocol/index.ts";
 import { type RoundResult, allocationRound } from "./allocator/round.ts";
-import { activeSessions } from "./agents.ts";
 import type { ClusterDb } from "./db.ts";
 import type { EventBus } from "./events.ts";
 import type { CommandContext, Failure, Outcome } from "./frameworks/marathon/commands.ts";
 import { getApp } from "./frameworks/marathon/apps.ts";
 import { removeDeployment } from "./frameworks/marathon/deployments.ts";
 import { emitStatus, expireUnreachable, taskEnded, tasksUnreachable } from "./frameworks/marathon/task-events.ts";
-import { attachmentOf, send } from "./sessions.ts";
+import { type SocketIndex, send } from "./sessions.ts";
 import { applyStatusUpdates, liveTasks, setTaskState, type TaskRecord } from "./tasks.ts";
 import { type AlarmArm, scheduleAt, scheduleNoLaterThan } from "./timers.ts";
 
@@ -38,6 +37,7 @@ export class Coordinator {
     private readonly db: ClusterDb,
     readonly events: EventBus,
     private readonly alarm: AlarmArm,
+    private readonly sockets: SocketIndex,
     /** Called after every committed change (e.g. to drop the cached DNS zone). */
     private readonly onCommit: () => void = () => {},
   ) {}
@@ -85,7 +85,7 @@ export class Coordinator {
   private dispatch(round: RoundResult | undefined, extraKills: TaskRecord[]): void {
     const kills = [...(round?.killed ?? []), ...extraKills];
     if (!round?.outbox.launches.size && kills.length === 0) return;
-    const sockets = this.socketsByAgent();
+    const sockets = this.sockets.all();
     // Kills first: what they free may be what the launches were placed on.
     this.sendKills(sockets, kills);
     for (const [agentId, tasks] of round?.outbox.launches ?? []) {
@@ -94,10 +94,12 @@ export class Coordinator {
     }
   }
 
-  private sendKills(sockets: Map<string, WebSocket>, kills: TaskRecord[]): void {
+  private sendKills(sockets: ReadonlyMap<string, WebSocket>, kills: TaskRecord[]): void {
     const byAgentAndGrace = new Map<string, { agentId: string; grace: number; ids: string[] }>();
+    const graceOf = new Map<string, number>();
     for (const t of kills) {
-      const grace = Math.round((getApp(this.db, t.group)?.app.taskKillGracePeriodSeconds ?? DEFAULT_KILL_GRACE_MS / 1000) * 1000);
+      if (!graceOf.has(t.group)) graceOf.set(t.group, Math.round((getApp(this.db, t.group)?.app.taskKillGracePeriodSeconds ?? DEFAULT_KILL_GRACE_MS / 1000) * 1000));
+      const grace = graceOf.get(t.group) ?? DEFAULT_KILL_GRACE_MS;
       const key = `${t.agentId}|${grace}`;
       const entry = byAgentAndGrace.get(key) ?? { agentId: t.agentId, grace, ids: [] };
       entry.ids.push(t.id);
@@ -107,17 +109,6 @@ export class Coordinator {
       const ws = sockets.get(agentId);
       if (ws) send(ws, { type: "kill", taskIds: ids, gracePeriodMs: grace });
     }
-  }
-
-  /** The socket currently speaking for each agent, found in one pass over the sockets. */
-  private socketsByAgent(): Map<string, WebSocket> {
-    const current = activeSessions(this.db);
-    const out = new Map<string, WebSocket>();
-    for (const ws of this.state.getWebSockets()) {
-      const att = attachmentOf(ws);
-      if (att.agentId && current.get(att.agentId) === att.sessionId) out.set(att.agentId, ws);
-    }
-    return out;
   }
 
   /**

@@ -1,4 +1,6 @@
 import { CloseCode, MAX_FRAME_BYTES, type ErrorFrame, type FieldError, type MasterMessage } from "../../protocol/index.ts";
+import { activeSessions } from "./agents.ts";
+import type { ClusterDb } from "./db.ts";
 
 /**
  * Agent WebSocket sessions. Sockets are accepted through the hibernation API, so each
@@ -58,4 +60,50 @@ export function rejectUpgrade(reason: string): Response {
   server.accept();
   closeQuietly(server, CloseCode.POLICY, reason);
   return new Response(null, { status: 101, webSocket: client });
+}
+
+/**
+ * The socket speaking for each agent, held in memory. After the object wakes from hibernation
+ * it is rebuilt once from the sockets' attachments and the registry's current sessions; then
+ * registers and closes keep it current, so no event has to walk every socket.
+ */
+export class SocketIndex {
+  private byAgent: Map<string, WebSocket> | undefined;
+
+  constructor(
+    private readonly state: DurableObjectState,
+    private readonly db: ClusterDb,
+  ) {}
+
+  private get map(): Map<string, WebSocket> {
+    if (!this.byAgent) {
+      const current = activeSessions(this.db);
+      this.byAgent = new Map();
+      for (const ws of this.state.getWebSockets()) {
+        const att = attachmentOf(ws);
+        if (att.agentId && current.get(att.agentId) === att.sessionId) this.byAgent.set(att.agentId, ws);
+      }
+    }
+    return this.byAgent;
+  }
+
+  get(agentId: string): WebSocket | undefined {
+    return this.map.get(agentId);
+  }
+
+  all(): ReadonlyMap<string, WebSocket> {
+    return this.map;
+  }
+
+  /** `ws` now speaks for the agent; returns the socket it replaces, if any. */
+  set(agentId: string, ws: WebSocket): WebSocket | undefined {
+    const previous = this.map.get(agentId);
+    this.map.set(agentId, ws);
+    return previous === ws ? undefined : previous;
+  }
+
+  /** Forgets the agent's socket (only `ws`, when given: a replaced session's close changes nothing). */
+  delete(agentId: string, ws?: WebSocket): void {
+    if (ws === undefined || this.map.get(agentId) === ws) this.map.delete(agentId);
+  }
 }

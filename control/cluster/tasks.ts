@@ -57,16 +57,20 @@ export function chunked<T>(items: readonly T[], size = MAX_PARAMS - 4): T[][] {
 
 const sqlOf = (db: ClusterDb) => db.$client.sql;
 
-/** Inserts tasks one statement each: raw SQL, since a round may insert thousands and each row binds 16 values. */
+const TASK_COLUMNS = "id, framework, group_id, version, agent_id, host, state, ports, resources, message, healthy, staged_at, started_at, updated_at, kill_requested_at, ended_at";
+/** 16 values a row: 6 rows stay within the 100-parameter limit. */
+const TASK_ROWS_PER_INSERT = Math.floor(MAX_PARAMS / 16);
+
+/** Inserts tasks in raw multi-row statements: a round may insert thousands. */
 export function insertTasks(db: ClusterDb, records: TaskRecord[]): void {
   const sql = sqlOf(db);
-  for (const t of records) {
-    sql.exec(
-      `INSERT INTO tasks (id, framework, group_id, version, agent_id, host, state, ports, resources, message, healthy, staged_at, started_at, updated_at, kill_requested_at, ended_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  for (const part of chunked(records, TASK_ROWS_PER_INSERT)) {
+    const values = part.flatMap((t) => [
       t.id, t.framework, t.group, t.version, t.agentId, t.host, t.state, JSON.stringify(t.ports), JSON.stringify(t.resources),
       t.message, t.healthy === null ? null : Number(t.healthy), t.stagedAt, t.startedAt, t.updatedAt, t.killRequestedAt, t.endedAt,
-    );
+    ]);
+    const row = `(${Array(16).fill("?").join(",")})`;
+    sql.exec(`INSERT INTO tasks (${TASK_COLUMNS}) VALUES ${part.map(() => row).join(",")}`, ...values);
   }
 }
 

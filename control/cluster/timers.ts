@@ -1,4 +1,4 @@
-import { asc, eq, lte, sql } from "drizzle-orm";
+import { eq, lte } from "drizzle-orm";
 import type { ClusterDb } from "./db.ts";
 import { timers } from "./schema.ts";
 
@@ -8,12 +8,12 @@ import { timers } from "./schema.ts";
  * alarm may run again after a failure.
  */
 
-/** Sets a timer to fire no later than `dueAt`: an earlier deadline already set is kept. */
+/**
+ * Sets a timer to fire no later than `dueAt`: an earlier deadline already set is kept. Raw SQL:
+ * every status frame calls this, and drizzle's query building costs more than the statement.
+ */
 export function scheduleNoLaterThan(db: ClusterDb, name: string, dueAt: number): void {
-  db.insert(timers)
-    .values({ name, dueAt })
-    .onConflictDoUpdate({ target: timers.name, set: { dueAt: sql`MIN(${timers.dueAt}, ${dueAt})` } })
-    .run();
+  db.$client.sql.exec("INSERT INTO timers (name, due_at) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET due_at = MIN(due_at, excluded.due_at)", name, dueAt);
 }
 
 /** Sets a timer to exactly `dueAt`. */
@@ -44,7 +44,8 @@ export class AlarmArm {
   ) {}
 
   async arm(): Promise<void> {
-    const next = this.db.select({ dueAt: timers.dueAt }).from(timers).orderBy(asc(timers.dueAt)).limit(1).get()?.dueAt ?? null;
+    const row = this.db.$client.sql.exec<{ due: number | null }>("SELECT MIN(due_at) AS due FROM timers").one();
+    const next = row.due;
     if (next === this.armedFor) return;
     if (next === null) await this.storage.deleteAlarm();
     else await this.storage.setAlarm(next);

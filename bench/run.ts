@@ -1,0 +1,56 @@
+/**
+ * `npm run bench -- <name> [flags]`: runs one benchmark, prints a table and writes
+ * bench/results/<name>.json. A benchmark exits 0 even when it misses a target (it says so);
+ * it exits 1 only when it could not measure at all, and 2 on a usage error.
+ */
+import { cleanupAll, installSignalHandlers } from "./lib/cleanup.ts";
+
+interface Benchmark {
+  run: (argv: string[]) => Promise<number>;
+}
+
+const BENCHMARKS: Record<string, () => Promise<Benchmark>> = {
+  placement: () => import("./placement.ts"),
+  dns: () => import("./dns.ts"),
+};
+
+const DESCRIPTIONS: Record<string, string> = {
+  placement: "Marathon placements/s over 1,000 simulated agents (10,000 instances), POST→RUNNING latency (simulated and exec), workerd CPU per placement and RSS",
+  dns: "DNS-over-HTTPS queries/s and p50/p99 against the local control plane, and the agent's forwarder with a warm cache, from a separate load-generator process",
+};
+
+function usage(): string {
+  const names = Object.keys(BENCHMARKS);
+  const width = Math.max(...names.map((n) => n.length));
+  return [
+    "usage: npm run bench -- <benchmark> [flags]",
+    "",
+    "benchmarks:",
+    ...names.map((n) => `  ${n.padEnd(width)}  ${DESCRIPTIONS[n] ?? ""}`),
+    "",
+    "e.g. npm run bench -- placement --agents 200 --instances 2000",
+  ].join("\n");
+}
+
+const [name, ...rest] = process.argv.slice(2);
+const load = name ? BENCHMARKS[name] : undefined;
+if (!name || name === "--help" || name === "-h" || !load) {
+  if (name && name !== "--help" && name !== "-h") process.stderr.write(`unknown benchmark '${name}'\n\n`);
+  process.stderr.write(usage() + "\n");
+  process.exit(name === "--help" || name === "-h" ? 0 : 2);
+}
+
+installSignalHandlers();
+let code = 1;
+try {
+  const bench = await load();
+  code = await bench.run(rest);
+} catch (err) {
+  const usageError = err instanceof Error && (err.name === "UsageError" || String((err as { code?: unknown }).code ?? "").startsWith("ERR_PARSE_ARGS"));
+  if (usageError) process.stderr.write(`${(err as Error).message}\n\n${usage()}\n`);
+  else process.stderr.write(`\nbenchmark '${name}' failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  code = usageError ? 2 : 1;
+} finally {
+  await cleanupAll();
+}
+process.exit(code);

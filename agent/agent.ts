@@ -79,7 +79,8 @@ export class Agent {
     this.identity = setup.identity;
     this.log = options.log ?? createLogger();
     const exec = { dnsAddress: () => this.dns?.address };
-    this.tasks = options.tasks ?? inWorkDir(() => createTaskHost({ workDir: config.workDir, log: this.log, exec }));
+    const docker = config.dockerSocket === undefined ? undefined : { socket: config.dockerSocket, agentId: () => this.identity?.agentId, dnsAddress: exec.dnsAddress };
+    this.tasks = options.tasks ?? inWorkDir(() => createTaskHost({ workDir: config.workDir, log: this.log, exec, docker }));
     this.connection = new Connection({
       url: agentConnectUrl(config.master, config.cluster),
       bearer: () => this.identity?.credential ?? config.token ?? "",
@@ -123,6 +124,9 @@ export class Agent {
       await this.tasks.close({ killTasks: false });
       return dnsFailure;
     }
+    // Register only once the tasks left by an earlier agent process are re-attached and the
+    // drivers probed: the register frame reports both.
+    await this.tasks.ready();
     const end = await this.connection.run();
     this.dns?.stop();
     // Tasks keep running whatever ended the connection; the next agent process re-attaches.
@@ -191,7 +195,8 @@ export class Agent {
       hostname: this.setup.hostname,
       ip: this.setup.ip,
       resources: this.setup.resources,
-      attributes: this.config.attributes,
+      // The operator's attributes win over what the drivers detect.
+      attributes: { ...this.tasks.attributes(), ...this.config.attributes },
       version: AGENT_VERSION,
       tasks: this.tasks.reports(),
     };

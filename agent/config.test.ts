@@ -40,6 +40,7 @@ describe("parseAgentConfig", () => {
       advertiseIp: "10.0.0.7",
       backoffMaxMs: 5000,
       killTasksOnExit: true,
+      dockerSocket: "/var/run/docker.sock",
     });
     expect(isAbsolute(config.workDir)).toBe(true);
   });
@@ -68,6 +69,8 @@ describe("parseAgentConfig", () => {
       advertiseIp: "::1",
       backoffMaxMs: 750,
       killTasksOnExit: true,
+      dns: undefined,
+      dockerSocket: "/var/run/docker.sock",
     });
   });
 
@@ -93,6 +96,14 @@ describe("parseAgentConfig", () => {
     expect(config.advertiseIp).toBeUndefined();
     expect(config.backoffMaxMs).toBe(DEFAULT_BACKOFF_MAX_MS);
     expect(config.killTasksOnExit).toBe(false);
+  });
+
+  test("--docker-socket: the default socket, a path resolved like --work-dir, or none to turn the docker driver off", () => {
+    expect(parseAgentConfig(REQUIRED, {}).dockerSocket).toBe("/var/run/docker.sock");
+    expect(parseAgentConfig([...REQUIRED, "--docker-socket", "run/podman.sock"], {}).dockerSocket).toMatch(/^\/.*\/run\/podman\.sock$/);
+    expect(parseAgentConfig(REQUIRED, { DCX_DOCKER_SOCKET: "none" }).dockerSocket).toBeUndefined();
+    const error = configError(() => parseAgentConfig([...REQUIRED, "--docker-socket", " "], {}));
+    expect(error.flag).toBe("--docker-socket");
   });
 
   test("DCX_KILL_TASKS_ON_EXIT takes 1/true/yes and 0/false/no, and refuses anything else naming the flag", () => {

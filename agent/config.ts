@@ -3,6 +3,7 @@ import { parseArgs } from "node:util";
 import { Register, Resources, parseAttributeString, parseResourceString } from "../protocol/index.ts";
 import type { Attributes } from "../protocol/index.ts";
 import type { z } from "zod";
+import { DEFAULT_DOCKER_SOCKET } from "./drivers/docker-api.ts";
 import { parseHostPort } from "./dns/listen-address.ts";
 import type { HostPort } from "./dns/listen-address.ts";
 import { DEFAULT_RESOLV_CONF } from "./dns/resolv-conf.ts";
@@ -28,6 +29,8 @@ export interface AgentConfig {
   killTasksOnExit: boolean;
   /** The DNS forwarder; absent unless `--dns-listen` is given. */
   dns?: DnsConfig;
+  /** The Docker daemon's unix socket; undefined when the docker driver is turned off (`none`). */
+  dockerSocket?: string;
 }
 
 /** How the agent's DNS forwarder runs. */
@@ -69,6 +72,7 @@ const STRING_OPTIONS = {
   "dns-zone": "DCX_DNS_ZONE",
   "dns-upstream": "DCX_DNS_UPSTREAM",
   "dns-resolv-conf": "DCX_DNS_RESOLV_CONF",
+  "docker-socket": "DCX_DOCKER_SOCKET",
 } as const;
 type OptionName = keyof typeof STRING_OPTIONS;
 
@@ -102,6 +106,9 @@ Options (each may also be given as the environment variable shown; a flag wins):
   --backoff-max-ms N    cap of the reconnect backoff in ms (default ${DEFAULT_BACKOFF_MAX_MS}) DCX_BACKOFF_MAX_MS
   --kill-tasks-on-exit  kill every task on SIGTERM/SIGINT; by default tasks   DCX_KILL_TASKS_ON_EXIT
                         keep running and the next agent re-attaches (1/true)
+  --docker-socket PATH  the Docker daemon's unix socket for DOCKER apps      DCX_DOCKER_SOCKET
+                        (default ${DEFAULT_DOCKER_SOCKET}; Podman's works too;
+                        "none" turns the docker driver off)
   -h, --help            print this help and exit
 
 DNS forwarder (off unless --dns-listen is given; tasks then get its address in DCX_DNS):
@@ -152,7 +159,16 @@ export function parseAgentConfig(argv: readonly string[], env: Readonly<Record<s
     backoffMaxMs: backoffMaxMs === undefined ? DEFAULT_BACKOFF_MAX_MS : parseBackoffMax(backoffMaxMs),
     killTasksOnExit: flags.killTasksOnExit ?? parseEnvBoolean(KILL_TASKS_ON_EXIT_ENV, env[KILL_TASKS_ON_EXIT_ENV], "--kill-tasks-on-exit"),
     dns: parseDns(option),
+    dockerSocket: parseDockerSocket(option("docker-socket")),
   };
+}
+
+/** An absolute socket path, or `none`; relative paths are resolved like --work-dir. */
+function parseDockerSocket(option: Sourced | undefined): string | undefined {
+  if (option === undefined) return DEFAULT_DOCKER_SOCKET;
+  if (option.value === "none") return undefined;
+  if (option.value.trim() === "") throw new ConfigError(`${option.label}: expected a unix socket path, or none`, "--docker-socket");
+  return resolve(option.value);
 }
 
 /** A raw option value and where it came from, so errors can name the flag or the variable. */

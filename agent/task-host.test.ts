@@ -199,6 +199,7 @@ describe("task host: recovery across agent restarts", () => {
 
     const second = startHost(dir);
     expect(second.host.reports()).toEqual([{ taskId: "long.1", state: "TASK_RUNNING" }]);
+    await second.host.ready();
     expect(second.logs.events("task_recovered")[0]).toMatchObject({ taskId: "long.1", alive: true, pid });
     await Bun.write(join(sandboxPath(dir, "long.1"), "go"), "");
     expect((await second.update("long.1", "TASK_FAILED")).message).toBe("exited with code 7; stderr: done");

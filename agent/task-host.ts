@@ -3,6 +3,8 @@ import { isTerminal } from "../protocol/index.ts";
 import type { AgentMessage, MasterMessage, Register, TaskLaunch, TaskState } from "../protocol/index.ts";
 import { openAgentDb } from "./agent-db.ts";
 import type { RunningTask, TaskDriver } from "./drivers/driver.ts";
+import { DockerDriver } from "./drivers/docker.ts";
+import type { DockerDriverOptions } from "./drivers/docker.ts";
 import { ExecDriver } from "./drivers/exec.ts";
 import type { ExecDriverOptions } from "./drivers/exec.ts";
 import { errorMessage } from "./log.ts";
@@ -27,6 +29,14 @@ export type MasterCommand = Exclude<MasterMessage, { type: "registered" } | { ty
  * tells it when frames can flow.
  */
 export interface TaskHost {
+  /**
+   * Resolves once the drivers have been probed and every task an earlier agent process left
+   * has been re-attached (or found ended): only then are `reports` and `attributes` complete.
+   * Commands that arrive earlier wait for it.
+   */
+  ready(): Promise<void>;
+  /** Attributes the drivers add to the agent's own, e.g. `docker: "<version>"` while Docker answers. */
+  attributes(): Record<string, string>;
   /** Every task this agent knows of and has not settled with the master, for `register`. */
   reports(): TaskReport[];
   /** A launch, kill, ack or reconcile frame from the master. Must not throw. */
@@ -51,9 +61,10 @@ const SHUTDOWN_ACK_WAIT_MS = 250;
 export interface TaskHostOptions {
   workDir: string;
   log: Logger;
-  /** Defaults to the exec driver alone. */
+  /** Defaults to the exec driver, and the docker driver when `docker` is given. */
   drivers?: TaskDriver[];
   exec?: Omit<ExecDriverOptions, "log">;
+  docker?: Omit<DockerDriverOptions, "log">;
   outbox?: Omit<OutboxOptions, "log">;
 }
 
@@ -85,6 +96,8 @@ class DriverTaskHost implements TaskHost {
   private readonly outbox: Outbox;
   private readonly drivers: ReadonlyMap<string, TaskDriver>;
   private readonly entries = new Map<string, Entry>();
+  private readonly startup: Promise<void>;
+  private started = false;
   private online = false;
   private closing: Promise<void> | undefined;
   private closed = false;
@@ -96,9 +109,21 @@ class DriverTaskHost implements TaskHost {
     this.db = openAgentDb(options.workDir);
     this.store = new TaskStore(this.db);
     this.outbox = new Outbox(this.db, { ...options.outbox, log: options.log });
-    const drivers = options.drivers ?? [new ExecDriver({ ...options.exec, log: options.log })];
+    const drivers = options.drivers ?? defaultDrivers(options);
     this.drivers = new Map(drivers.map((driver) => [driver.name, driver]));
-    for (const record of this.store.live()) this.recover(record);
+    // Tracked at once, so `reports` lists them; re-attaching is asynchronous (the docker driver asks its daemon).
+    const recovered = this.store.live().map((record) => this.track(record, this.drivers.get(record.driver)));
+    this.startup = this.start(recovered);
+  }
+
+  ready(): Promise<void> {
+    return this.startup;
+  }
+
+  attributes(): Record<string, string> {
+    const attributes: Record<string, string> = {};
+    for (const driver of this.drivers.values()) Object.assign(attributes, driver.fingerprint().attributes);
+    return attributes;
   }
 
   reports(): TaskReport[] {
@@ -106,6 +131,10 @@ class DriverTaskHost implements TaskHost {
   }
 
   handle(command: MasterCommand): void {
+    if (!this.started) {
+      void this.startup.then(() => this.handle(command));
+      return;
+    }
     if (this.closed || (this.closing !== undefined && command.type === "launch")) {
       this.log.warn("command_ignored", { type: command.type, why: "the agent is shutting down" });
       return;
@@ -146,6 +175,7 @@ class DriverTaskHost implements TaskHost {
   }
 
   private async shutdown(killTasks: boolean): Promise<void> {
+    await this.startup;
     if (killTasks) {
       for (const entry of this.entries.values()) {
         if (entry.phase === "starting" || entry.phase === "running") this.kill(entry.record.taskId, entry.record.launch.killGracePeriodMs);
@@ -185,7 +215,7 @@ class DriverTaskHost implements TaskHost {
     })();
     let running: RunningTask;
     try {
-      running = await driver.start(launch, sandbox);
+      running = await driver.start(launch, sandbox, (message) => this.report(taskId, "TASK_STARTING", message));
     } catch (error) {
       return this.settle(entry, { state: "TASK_FAILED", message: errorMessage(error) }, "task_launch_failed");
     }
@@ -265,10 +295,29 @@ class DriverTaskHost implements TaskHost {
     this.report(taskId, "TASK_LOST", "unknown task");
   }
 
+  /**
+   * Probes the drivers (the docker driver asks its daemon), then re-attaches to the tasks an
+   * earlier agent process recorded, and removes containers of this agent that no record knows.
+   */
+  private async start(entries: Entry[]): Promise<void> {
+    await Promise.all([...this.drivers.values()].map(async (driver) => {
+      const found = driver instanceof DockerDriver ? await driver.probe() : driver.fingerprint();
+      this.log.info("driver", { name: found.name, available: found.available, reason: found.reason, attributes: found.attributes });
+    }));
+    await Promise.all(entries.map((entry) => this.recover(entry).catch((error: unknown) => {
+      this.settle(entry, { state: "TASK_FAILED", message: `the agent could not recover the task: ${errorMessage(error)}` }, "task_recovery_failed");
+    })));
+    for (const driver of this.drivers.values()) {
+      if (!(driver instanceof DockerDriver)) continue;
+      const live = [...this.entries.values()].filter((entry) => entry.phase !== "ended").map((entry) => entry.record.taskId);
+      await driver.removeStrays(new Set(live)).catch((error: unknown) => this.log.warn("container_strays_check_failed", { error: errorMessage(error) }));
+    }
+    this.started = true;
+  }
+
   /** Re-attaches to a task recorded by an earlier agent process. */
-  private recover(record: TaskRecord): void {
-    const driver = this.drivers.get(record.driver);
-    const entry = this.track(record, driver);
+  private async recover(entry: Entry): Promise<void> {
+    const { record, driver } = entry;
     if (isTerminal(record.state)) {
       // Ended before; only its terminal update's ack is missing.
       entry.phase = "ended";
@@ -278,8 +327,8 @@ class DriverTaskHost implements TaskHost {
       const message = driver === undefined ? `the ${record.driver} driver is not available to recover the task` : "the agent stopped while launching the task";
       return this.settle(entry, { state: "TASK_FAILED", message }, "task_exited");
     }
-    const found = driver.recover(record.process);
-    this.log.info("task_recovered", { taskId: record.taskId, pid: record.process.pid, alive: found.alive, state: record.state });
+    const found = await driver.recover(record.process);
+    this.log.info("task_recovered", { taskId: record.taskId, pid: record.process.pid, containerId: record.process.containerId, alive: found.alive, state: record.state });
     entry.phase = record.killDeadline === undefined ? "running" : "killing";
     if (!found.alive) return this.settle(entry, outcomeOf(found.status, entry.phase === "killing"), "task_exited");
     entry.running = found.task;
@@ -344,4 +393,9 @@ class DriverTaskHost implements TaskHost {
       record.message = message;
     }
   }
+}
+
+function defaultDrivers(options: TaskHostOptions): TaskDriver[] {
+  const exec = new ExecDriver({ ...options.exec, log: options.log });
+  return options.docker === undefined ? [exec] : [exec, new DockerDriver({ ...options.docker, log: options.log })];
 }

@@ -7,9 +7,9 @@ export interface Outcome {
   message: string;
 }
 
-/** `exited with code 3`, `killed by signal SIGKILL`, or why nothing is known. */
+/** `exited with code 3`, `OOM killed (exited with code 137)`, `killed by signal SIGKILL`, or why nothing is known. */
 export function describeExit(status: ExitStatus): string {
-  if (status.kind === "exited") return `exited with code ${status.code}`;
+  if (status.kind === "exited") return status.reason === undefined ? `exited with code ${status.code}` : `${status.reason} (exited with code ${status.code})`;
   if (status.kind === "signaled") return `killed by signal ${status.signal}`;
   return status.reason;
 }

@@ -25,11 +25,14 @@ export interface RunningTask {
    */
   startTime: number;
   sandbox: string;
+  /** The docker driver's container id. */
+  containerId?: string;
 }
 
 /** How a task's process ended. */
 export type ExitStatus =
-  | { kind: "exited"; code: number; stderrTail: string }
+  /** `reason` names a cause the code alone does not tell, e.g. "OOM killed". */
+  | { kind: "exited"; code: number; stderrTail: string; reason?: string }
   | { kind: "signaled"; signal: string; stderrTail: string }
   /** The process is gone and left no exit status; `reason` says why nothing is known. */
   | { kind: "unknown"; reason: string; stderrTail: string };
@@ -47,6 +50,8 @@ export interface DriverFingerprint {
   available: boolean;
   /** Why it is not available. */
   reason?: string;
+  /** Agent attributes the driver adds to `register` while available, e.g. `docker: "28.2.2"`. */
+  attributes?: Record<string, string>;
 }
 
 /** A launch the driver refused to start; the message becomes the TASK_FAILED message. */
@@ -67,8 +72,9 @@ export interface TaskDriver {
   /**
    * Starts `launch` in `sandbox` and resolves once its process exists. Rejects with a
    * TaskStartError (user unknown, executable missing, spawn failed) when nothing was started.
+   * `progress` reports a slow step (e.g. "pulling image x") while the task is STARTING.
    */
-  start(launch: TaskLaunch, sandbox: string): Promise<RunningTask>;
+  start(launch: TaskLaunch, sandbox: string, progress?: (message: string) => void): Promise<RunningTask>;
   /** Resolves once the task's process has ended, with how it ended. Safe to call more than once. */
   wait(task: RunningTask): Promise<ExitStatus>;
   /**
@@ -77,7 +83,7 @@ export interface TaskDriver {
    */
   stop(task: RunningTask, graceMs: number): Promise<void>;
   /** Re-attaches to a task started by an earlier agent process, from its persisted handle. */
-  recover(record: RunningTask): Recovered;
+  recover(record: RunningTask): Recovered | Promise<Recovered>;
   /** Forgets every task and stops the driver's timers, leaving the processes running (agent shutdown). */
   close(): void;
 }

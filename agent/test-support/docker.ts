@@ -1,0 +1,34 @@
+import { DockerClient } from "../drivers/docker-api.ts";
+
+/**
+ * The docker driver's tests need a Docker daemon and the local test image that
+ * scripts/docker-setup.sh builds (no registry is reachable). Without them the tests fail under
+ * CI=true, naming what is missing, and are skipped loudly elsewhere.
+ */
+export const TEST_IMAGE = "dcx-test/busybox:1";
+
+export interface DockerForTests {
+  /** Pass to `test.skipIf`. */
+  skip: boolean;
+  /** Call first in each test: throws naming what is missing. */
+  require(): void;
+}
+
+export async function dockerForTests(): Promise<DockerForTests> {
+  const client = new DockerClient();
+  let missing: string | undefined;
+  try {
+    await client.version();
+    if (!(await client.hasImage(TEST_IMAGE))) missing = `the test image ${TEST_IMAGE} is missing: run scripts/docker-setup.sh`;
+  } catch (error) {
+    missing = `${error instanceof Error ? error.message : String(error)}: install docker.io and run scripts/docker-setup.sh`;
+  }
+  const inCi = process.env.CI === "true";
+  if (missing !== undefined && !inCi) console.warn(`SKIPPING docker driver tests: ${missing}`);
+  return {
+    skip: missing !== undefined && !inCi,
+    require() {
+      if (missing !== undefined) throw new Error(missing);
+    },
+  };
+}

@@ -12,11 +12,13 @@ interface Benchmark {
 const BENCHMARKS: Record<string, () => Promise<Benchmark>> = {
   placement: () => import("./placement.ts"),
   dns: () => import("./dns.ts"),
+  launch: () => import("./launch.ts"),
 };
 
 const DESCRIPTIONS: Record<string, string> = {
   placement: "Marathon placements/s over 1,000 simulated agents (10,000 instances), POST→RUNNING latency (simulated and exec), workerd CPU per placement and RSS",
   dns: "DNS-over-HTTPS queries/s and p50/p99 against the local control plane, and the agent's forwarder with a warm cache, from a separate load-generator process",
+  launch: "POST→TASK_RUNNING for a docker app beside a plain docker run -d, and for an exec app beside a plain spawn (real agent, real dockerd)",
 };
 
 function usage(): string {

@@ -90,13 +90,19 @@ export class DockerDriver implements TaskDriver {
     if (container === undefined) throw new TaskStartError("the docker driver needs a container");
     mkdirSync(sandbox, { recursive: true, mode: 0o750 });
     for (const file of [STDOUT_FILE, STDERR_FILE]) closeSync(openSync(join(sandbox, file), "a", 0o640));
-    await this.ensureImage(container.image, container.forcePullImage, progress);
     const spec = containerSpec(launch, { sandbox, agentId: this.agentId() ?? "unregistered", dns: this.dnsAddress() });
     const name = containerName(sandboxName(launch.taskId));
+    if (container.forcePullImage) await this.pull(container.image, true, progress);
     let id: string;
     try {
-      id = await this.createReplacingLeftover(name, spec);
+      // Created straight away: asking first whether the image is there would cost every launch a round trip.
+      id = await this.createReplacingLeftover(name, spec).catch(async (error: unknown) => {
+        if (!(error instanceof DockerError && error.status === 404)) throw error;
+        await this.pull(container.image, false, progress);
+        return this.createReplacingLeftover(name, spec);
+      });
     } catch (error) {
+      if (error instanceof TaskStartError) throw error;
       throw new TaskStartError(`docker could not create the container: ${errorMessage(error)}`);
     }
     try {
@@ -105,8 +111,8 @@ export class DockerDriver implements TaskDriver {
       await this.client.remove(id).catch(() => undefined);
       throw new TaskStartError(`docker could not start the container: ${errorMessage(error)}`);
     }
-    const pid = await this.client.inspect(id).then((info) => info.State.Pid, () => 0);
-    const task: RunningTask = { taskId: launch.taskId, driver: this.name, pid, pgid: pid, startTime: 0, sandbox, containerId: id };
+    // No pid: the container id is the handle, and dockerd, not the agent, owns the processes.
+    const task: RunningTask = { taskId: launch.taskId, driver: this.name, pid: 0, pgid: 0, startTime: 0, sandbox, containerId: id };
     this.track(task, false);
     return task;
   }
@@ -139,7 +145,7 @@ export class DockerDriver implements TaskDriver {
       }
       throw error;
     }
-    const task: RunningTask = { ...record, containerId: id, pid: info.State.Pid, pgid: info.State.Pid };
+    const task: RunningTask = { ...record, containerId: id };
     if (info.State.Running) {
       this.track(task, true);
       return { alive: true, task };
@@ -170,9 +176,8 @@ export class DockerDriver implements TaskDriver {
     this.watched.clear();
   }
 
-  private async ensureImage(image: string, force: boolean, progress?: (message: string) => void): Promise<void> {
+  private async pull(image: string, force: boolean, progress?: (message: string) => void): Promise<void> {
     try {
-      if (!force && (await this.client.hasImage(image))) return;
       progress?.(`pulling image ${image}`);
       this.log.info("image_pulling", { image, forced: force });
       await this.client.pull(image);

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { type AgentOptions, type AgentProcess, startAgent } from "../../scripts/lib/agent-process.ts";
 import { type ControlPlane, startControlPlane } from "../../scripts/lib/control-plane.ts";
 import { freePort } from "../../scripts/lib/processes.ts";
+import { removeContainersUnder } from "../support/docker.ts";
 
 /**
  * A real local cluster for end-to-end tests: the control plane under `wrangler dev` with
@@ -67,12 +68,14 @@ export class TestCluster {
 
   /**
    * Stops agents (they kill their tasks on SIGTERM here), then the control plane, then any
-   * task process still running in this cluster's sandboxes: tasks outlive SIGKILLed agents.
+   * task process still running in this cluster's sandboxes, and its agents' containers: tasks
+   * outlive SIGKILLed agents.
    */
   async stop(): Promise<void> {
     await Promise.all(this.agents.map((a) => a.stop("SIGTERM", 10_000)));
     await this.controlPlane?.stop();
     killProcessesUnder(this.dir);
+    removeContainersUnder(this.dir);
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { type AgentOptions, type AgentProcess, startAgent } from "../../scripts/lib/agent-process.ts";
 import { type ControlPlane, startControlPlane } from "../../scripts/lib/control-plane.ts";
 import { freePort } from "../../scripts/lib/processes.ts";
-import { removeContainersUnder } from "../support/docker.ts";
+import { removeContainersUnder } from "./docker-support.ts";
 
 /**
  * A real local cluster for end-to-end tests: the control plane under `wrangler dev` with

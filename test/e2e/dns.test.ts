@@ -6,7 +6,7 @@ import * as dnsPacket from "@leichtgewicht/dns-packet";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROOT } from "../../scripts/lib/control-plane.ts";
 import { freePort, waitFor } from "../../scripts/lib/processes.ts";
-import { tool } from "../support/tools.ts";
+import { tool } from "./tools.ts";
 import { TestCluster } from "./cluster.ts";
 
 // wrangler dev --local-protocol https serves a self-signed certificate.

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "../../scripts/lib/processes.ts";
-import { TEST_IMAGE, containersLabelled, docker, dockerForTests } from "../support/docker.ts";
+import { TEST_IMAGE, containersLabelled, docker, dockerForTests } from "./docker-support.ts";
 import { TestCluster } from "./cluster.ts";
 
 interface Task {

@@ -98,17 +98,34 @@ export const TaskCommand = z.union([
   z.strictObject({ args: z.array(z.string()).min(1) }),
 ]);
 
-/** A Docker container for the task (the docker driver); absent for the exec driver. */
+/**
+ * One published port of a BRIDGE container. The master resolves every number: `hostPort` is
+ * the port placement reserved on the agent, `containerPort` the port inside the container
+ * (Marathon's `containerPort: 0`, "same as the host port", arrives as the host port).
+ */
+export const TaskPortMapping = z.strictObject({
+  hostPort: z.number().int().min(1).max(65535),
+  containerPort: z.number().int().min(1).max(65535),
+  /** Marathon's spelling: "udp,tcp" publishes the port for both protocols. */
+  protocol: z.enum(["tcp", "udp", "udp,tcp"]),
+});
+
+/**
+ * A Docker container for the task (the docker driver); absent for the exec driver. The master
+ * only places such a task on an agent advertising the `docker` attribute (`DOCKER_ATTRIBUTE`).
+ */
 export const TaskContainer = z.strictObject({
   image: z.string().min(1),
   forcePullImage: z.boolean().default(false),
   privileged: z.boolean().default(false),
   network: z.enum(["BRIDGE", "HOST", "NONE"]).default("HOST"),
   parameters: z.array(z.strictObject({ key: z.string(), value: z.string() })).default([]),
-  /** hostPort -> containerPort, for BRIDGE networking. */
-  portMappings: z.array(z.strictObject({ hostPort: z.number().int(), containerPort: z.number().int(), protocol: z.string() })).default([]),
+  /** One per app port mapping, in the app's order; empty unless `network` is BRIDGE. */
+  portMappings: z.array(TaskPortMapping).default([]),
+  /** Host-path bind mounts, both paths absolute. */
   volumes: z.array(z.strictObject({ containerPath: z.string(), hostPath: z.string(), mode: z.enum(["RO", "RW"]) })).default([]),
 });
+export type TaskContainer = z.infer<typeof TaskContainer>;
 
 /** One task to start. The master computes the environment (Marathon's task variables); the agent adds MESOS_SANDBOX. */
 export const TaskLaunch = z.strictObject({
@@ -118,7 +135,11 @@ export const TaskLaunch = z.strictObject({
   command: TaskCommand.optional(),
   container: TaskContainer.optional(),
   resources: z.strictObject({ cpus: z.number(), mem: z.number(), disk: z.number(), gpus: z.number() }),
-  /** Host ports held by the task, in the order of the app's port definitions. */
+  /**
+   * The task's host port for each port the app declares (port definitions, or port mappings on
+   * BRIDGE), in the app's order; `PORT0..n` in `env`. A fixed port mapped for tcp and for udp
+   * appears twice.
+   */
   ports: z.array(z.number().int()).default([]),
   env: z.record(z.string(), z.string()).default({}),
   /** Unix user to run as; absent means the agent's own user. */

@@ -24,6 +24,13 @@ export const Attributes = z.record(
 );
 export type Attributes = z.infer<typeof Attributes>;
 
+/**
+ * The attribute an agent advertises while its Docker daemon answers, valued with the daemon's
+ * server version (e.g. "28.2.2"), and leaves out otherwise. Tasks with a container are only
+ * placed on agents that have it.
+ */
+export const DOCKER_ATTRIBUTE = "docker";
+
 export const EMPTY_RESOURCES: Resources = { cpus: 0, mem: 0, disk: 0, gpus: 0, ports: [] };
 
 /** Formats port ranges the way Mesos renders a RANGES resource: `[31000-32000, 33000-33010]`. */

@@ -16,11 +16,15 @@ export function mesosResources(r: Resources) {
 
 export const NO_RESOURCES = mesosResources({ cpus: 0, gpus: 0, mem: 0, disk: 0, ports: [] });
 
-/** Single ports as Mesos ranges: [31000, 31001, 31005] → "[31000-31001, 31005-31005]". */
+/**
+ * Single ports as Mesos ranges: [31000, 31001, 31005] → "[31000-31001, 31005-31005]". A port
+ * listed twice (one host port mapped for tcp and for udp) is held once.
+ */
 export function portRanges(ports: number[]): number[][] {
   const ranges: number[][] = [];
   for (const p of [...ports].sort((a, b) => a - b)) {
     const last = ranges.at(-1);
+    if (last && last[1] !== undefined && p <= last[1]) continue;
     if (last && last[1] === p - 1) last[1] = p;
     else ranges.push([p, p]);
   }

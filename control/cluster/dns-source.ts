@@ -5,6 +5,7 @@ import type { App } from "./frameworks/marathon/app-definition.ts";
 import { appHostname } from "./frameworks/marathon/app-fields.ts";
 import { listApps } from "./frameworks/marathon/apps.ts";
 import { MARATHON } from "./frameworks/marathon/demand.ts";
+import { declaredPorts } from "./frameworks/marathon/task-ports.ts";
 import { liveTasks } from "./tasks.ts";
 
 /** What the DNS zone is built from: the cluster's agents and live tasks, read in one pass. */
@@ -13,12 +14,10 @@ export interface DnsSource {
   tasks: ZoneTask[];
 }
 
-/** Port names and protocols of an app, in the order of its host ports. */
+/** Port names and protocols of an app, in the order of its tasks' host ports. */
 function portMeta(app: App | undefined): { names: (string | undefined)[]; protocols: ("tcp" | "udp" | "udp,tcp")[] } {
-  const defs = app?.portDefinitions ?? [];
-  const mappings = (app?.container?.portMappings ?? []).filter((m) => m.hostPort !== undefined);
-  const all = [...defs.map((d) => ({ name: d.name, protocol: d.protocol })), ...mappings.map((m) => ({ name: m.name, protocol: m.protocol }))];
-  return { names: all.map((p) => p.name), protocols: all.map((p) => (p.protocol === "udp" || p.protocol === "udp,tcp" ? p.protocol : "tcp")) };
+  const ports = app === undefined ? [] : declaredPorts(app);
+  return { names: ports.map((p) => p.name), protocols: ports.map((p) => p.protocol) };
 }
 
 export function dnsSource(db: ClusterDb): DnsSource {

@@ -7,6 +7,7 @@
  * - per agent, used + placed cpus/mem/disk/gpus never exceed the total (float tolerance aside);
  * - a host port is held at most once per agent; dynamic ports come from the agent's ranges;
  * - every constraint holds against the group's tasks already placed plus those earlier in the plan;
+ * - a task that needs the docker driver goes only to an agent advertising Docker;
  * - no framework is offered an agent it declined (refuse filter) before `snapshot.now`.
  */
 import type { Resources } from "../../../protocol/resources.ts";
@@ -18,11 +19,13 @@ import {
   GroupTally,
   type Constraint,
 } from "./constraints.ts";
+import { driverChecks, type TaskDriver } from "./drivers.ts";
 import { FairShare, SCALAR_NAMES, type FrameworkInfo, type Scalars } from "./drf.ts";
 import { AgentPorts, portNeed } from "./ports.ts";
 
 export type { Constraint, ConstraintOperator } from "./constraints.ts";
 export type { FrameworkInfo, Scalars } from "./drf.ts";
+export { NO_DOCKER, type TaskDriver } from "./drivers.ts";
 export { assignServicePorts, SERVICE_PORT_RANGE, ServicePortError } from "./ports.ts";
 
 /** An agent as placement sees it. */
@@ -61,6 +64,8 @@ export interface TaskRequest extends Scalars {
   /** Host ports per instance: 0 = any free port of the agent, nonzero = exactly that port. */
   ports: number[];
   constraints: Constraint[];
+  /** The driver the task's launch needs; absent means exec, which every agent has. */
+  driver?: TaskDriver;
 }
 
 export interface PlacementSnapshot {
@@ -189,7 +194,8 @@ class Planner {
       return undefined;
     }
     const tally = this.tally(groupKey(request.framework, request.group));
-    const checks = request.constraints.map((c) => compileConstraint(c, this.fields, tally));
+    const constraints = request.constraints.map((c) => compileConstraint(c, this.fields, tally));
+    const checks = [...driverChecks(request.driver, this.fields), ...constraints];
     // The refuse filter and static constraints do not change within a plan: checked once here.
     const candidates = new Int32Array(this.agents.length);
     let live = 0;

@@ -6,6 +6,7 @@ import { setWaiting, type StoredApp } from "../frameworks/marathon/apps.ts";
 import { MARATHON, marathonDemand } from "../frameworks/marathon/demand.ts";
 import type { DeploymentRecord } from "../frameworks/marathon/deployments.ts";
 import { newTaskId, taskLaunch } from "../frameworks/marathon/task-launch.ts";
+import { taskHostPorts } from "../frameworks/marathon/task-ports.ts";
 import { offerFilters, tasks } from "../schema.ts";
 import { insertTasks, markKillRequested, usageByAgent, type TaskRecord } from "../tasks.ts";
 import { place, type AgentSnapshot, type PlacedTask, type Placement, type PlacementPlan, type Unplaced } from "./place.ts";
@@ -101,12 +102,13 @@ function launchPlaced(db: ClusterDb, placements: Placement[], apps: StoredApp[],
     const host = hosts.get(p.agentId) ?? "";
     const id = newTaskId(stored.id);
     const { cpus, mem, disk, gpus } = stored.app;
+    const ports = taskHostPorts(stored.app, p.hostPorts);
     records.push({
       id, framework: MARATHON, group: stored.id, version: stored.version, agentId: p.agentId, host, state: "TASK_STAGING",
-      ports: p.hostPorts, resources: { cpus, mem, disk, gpus }, message: null, healthy: null,
+      ports, resources: { cpus, mem, disk, gpus }, message: null, healthy: null,
       stagedAt: now, startedAt: null, updatedAt: now, killRequestedAt: null, endedAt: null,
     });
-    push(outbox.launches, p.agentId, taskLaunch(stored.app, stored.version, id, host, p.hostPorts));
+    push(outbox.launches, p.agentId, taskLaunch(stored.app, stored.version, id, host, ports));
   }
   insertTasks(db, records);
   return records;

@@ -1,9 +1,9 @@
 import { z } from "zod";
 import { fieldErrors, type FieldError } from "../../../../protocol/messages.ts";
+import { Container } from "./app-container.ts";
 import {
   AppConstraint,
   AppId,
-  Container,
   Env,
   HealthCheck,
   KillSelection,
@@ -13,9 +13,11 @@ import {
   UnreachableStrategy,
   UpgradeStrategy,
   duplicateNames,
-  usesPortMappings,
   type Constraint,
+  type Issue,
 } from "./app-fields.ts";
+import { Network, appNetwork, effectivePortMappings, networkIssues, type Networked } from "./app-network.ts";
+import { hostPortRequest } from "./task-ports.ts";
 
 export {
   CONSTRAINT_OPERATORS,
@@ -24,20 +26,20 @@ export {
   appIdSegments,
   marathonTaskIdPrefix,
   normalizeAppId,
-  usesPortMappings,
   type Constraint,
   type ConstraintOperator,
   type ConstraintTuple,
-  type Container,
   type HealthCheck,
   type PortDefinition,
 } from "./app-fields.ts";
+export type { Container } from "./app-container.ts";
+export { appNetwork } from "./app-network.ts";
 
 /**
  * The Marathon app definition (`types/app.raml`, reference §1.1–1.4): validated as Marathon
  * does, with its defaults filled in, and reported as Marathon's 422 `[{path, errors}]`.
  *
- * Fields DCX does not model (`fetch`, `networks`, `secrets`, `dependencies`, ...) are kept as
+ * Fields DCX does not model (`fetch`, `secrets`, `dependencies`, ...) are kept as
  * given, as Marathon keeps them; nested objects are strict, so a typo inside a known field is
  * an error rather than a silently ignored setting.
  */
@@ -63,6 +65,7 @@ const appFields = {
   cmd: z.string().min(1),
   args: z.array(z.string()),
   container: Container,
+  networks: z.array(Network),
   cpus: z.number().min(0.001),
   mem: z.number().min(0),
   disk: z.number().min(0),
@@ -91,6 +94,7 @@ const definitionShape = {
   cmd: appFields.cmd.optional(),
   args: appFields.args.optional(),
   container: appFields.container.optional(),
+  networks: appFields.networks.optional(),
   cpus: appFields.cpus.default(1),
   mem: appFields.mem.default(128),
   disk: appFields.disk.default(0),
@@ -129,14 +133,16 @@ export type App = Omit<Known, "ports" | "portDefinitions"> & {
   [extra: string]: unknown;
 };
 
-type Issue = { path: (string | number)[]; message: string };
+/** Whether the app's tasks run on Docker's bridge, which takes ports from port mappings instead of definitions. */
+function bridged(app: Networked): boolean {
+  return appNetwork(app) === "BRIDGE";
+}
 
 /** The port definitions an app ends up with; Marathon gives one port by default, `[]` means none. */
 function effectivePortDefinitions(app: Parsed): PortDefinition[] {
   if (app.portDefinitions !== undefined) return app.portDefinitions;
   if (app.ports !== undefined) return app.ports.map((port) => ({ port, protocol: "tcp" }));
-  // Bridged containers take their ports from container.portMappings instead.
-  return usesPortMappings(app.container) ? [] : [{ port: 0, protocol: "tcp" }];
+  return bridged(app) ? [] : [{ port: 0, protocol: "tcp" }];
 }
 
 function commandIssues(app: Parsed): Issue[] {
@@ -159,14 +165,14 @@ function portsConflictIssues(app: Parsed): Issue[] {
 function portDefinitionIssues(app: Parsed): Issue[] {
   const field = app.portDefinitions !== undefined ? "portDefinitions" : app.ports !== undefined ? "ports" : undefined;
   if (field === undefined) {
-    const defaulted = app.requirePorts && !usesPortMappings(app.container);
+    const defaulted = app.requirePorts && !bridged(app);
     return defaulted ? [{ path: ["requirePorts"], message: "needs portDefinitions with nonzero ports; the default port is 0" }] : [];
   }
   const definitions = effectivePortDefinitions(app);
   const at = (i: number) => (field === "ports" ? [field, i] : [field, i, "port"]);
   const issues: Issue[] = [];
-  if (definitions.length > 0 && usesPortMappings(app.container)) {
-    issues.push({ path: [field], message: "must be empty when the container uses port mappings (bridge or user networking)" });
+  if (definitions.length > 0 && bridged(app)) {
+    issues.push({ path: [field], message: "must be empty with bridge networking, which takes its ports from container.portMappings" });
   }
   const seen = new Map<number, number>();
   definitions.forEach((d, i) => {
@@ -188,8 +194,7 @@ function backoffIssues(app: Parsed): Issue[] {
 
 /** How many ports a health check's `portIndex` may address. */
 function addressablePorts(app: Parsed): number {
-  const mappings = app.container?.portMappings ?? [];
-  return mappings.length > 0 ? mappings.length : effectivePortDefinitions(app).length;
+  return bridged(app) ? (effectivePortMappings(app)?.length ?? 0) : effectivePortDefinitions(app).length;
 }
 
 function healthCheckPortIssues(app: Parsed): Issue[] {
@@ -205,7 +210,7 @@ function healthCheckPortIssues(app: Parsed): Issue[] {
 }
 
 /** Rules that span several fields; each runs once every field is valid on its own. */
-const APP_RULES = [commandIssues, portsConflictIssues, portDefinitionIssues, backoffIssues, healthCheckPortIssues];
+const APP_RULES = [commandIssues, networkIssues, portsConflictIssues, portDefinitionIssues, backoffIssues, healthCheckPortIssues];
 
 function withoutReadOnly<T extends Record<string, unknown>>(fields: T): T {
   const copy: Record<string, unknown> = { ...fields };
@@ -215,6 +220,8 @@ function withoutReadOnly<T extends Record<string, unknown>>(fields: T): T {
 
 function toApp(app: Parsed): App {
   const out: App = { ...withoutReadOnly(app), portDefinitions: effectivePortDefinitions(app) };
+  const mappings = effectivePortMappings(app);
+  if (out.container !== undefined && mappings !== undefined) out.container = { ...out.container, portMappings: mappings };
   delete out["ports"];
   if (out.args?.length === 0) delete out.args;
   return out;
@@ -224,9 +231,13 @@ function toApp(app: Parsed): App {
  * The app definition schema for POST and PUT bodies. Its output is an `App`, and an `App`
  * parses back to itself, so GET → edit → PUT round-trips.
  */
-export const AppDefinition = DefinitionFields.superRefine((app, ctx) => {
-  for (const rule of APP_RULES) for (const issue of rule(app)) ctx.addIssue({ code: "custom", ...issue });
-}).transform(toApp);
+export const AppDefinition = DefinitionFields.superRefine(
+  (app, ctx) => {
+    for (const rule of APP_RULES) for (const issue of rule(app)) ctx.addIssue({ code: "custom", ...issue });
+  },
+  // Field refinements (the container's, an image's) do not abort parsing; the rules read those fields.
+  { when: (payload) => payload.issues.length === 0 },
+).transform(toApp);
 
 export type AppParseResult = { ok: true; app: App } | { ok: false; details: FieldError[] };
 
@@ -243,18 +254,20 @@ export function parseAppDefinition(json: unknown): AppParseResult {
 export const AppPatch = z.looseObject(appFields).partial().transform(withoutReadOnly);
 export type AppPatch = z.output<typeof AppPatch>;
 
-/** Stored fields a patch replaces implicitly, so old and new alternatives are not combined. */
-function replacedFields(current: App, changes: AppPatch): string[] {
-  const replaced: string[] = [];
-  if (changes.cmd !== undefined) replaced.push("args");
-  if ((changes.args?.length ?? 0) > 0) replaced.push("cmd");
-  if (changes.portDefinitions === undefined) {
-    if (changes.ports !== undefined) replaced.push("portDefinitions");
-    // Switching between host and bridge networking resets the default ports of the new style.
-    const restyled = changes.container !== undefined && usesPortMappings(changes.container) !== usesPortMappings(current.container);
-    if (restyled && changes.ports === undefined) replaced.push("portDefinitions");
+/** The stored app without what a patch replaces implicitly, so old and new alternatives are not combined. */
+function patchBase(current: App, changes: AppPatch): Record<string, unknown> {
+  const base: Record<string, unknown> = { ...current };
+  if (changes.cmd !== undefined) delete base["args"];
+  if ((changes.args?.length ?? 0) > 0) delete base["cmd"];
+  // Switching between host and bridge networking resets the old style's ports to the new style's defaults.
+  const next = { networks: changes.networks ?? current.networks, container: changes.container ?? current.container };
+  const restyled = bridged(next) !== bridged(current);
+  if (changes.portDefinitions === undefined && (changes.ports !== undefined || restyled)) delete base["portDefinitions"];
+  if (restyled && changes.container === undefined && current.container !== undefined) {
+    const { portMappings: _reset, ...container } = current.container;
+    base["container"] = container;
   }
-  return replaced;
+  return base;
 }
 
 /**
@@ -268,9 +281,7 @@ export function mergeAppPatch(current: App, patch: unknown): AppParseResult {
   if (changes.id !== undefined && changes.id !== current.id) {
     return { ok: false, details: [{ path: "/id", errors: [`cannot change an app's id (${current.id})`] }] };
   }
-  const base: Record<string, unknown> = { ...current };
-  for (const field of replacedFields(current, changes)) delete base[field];
-  return parseAppDefinition({ ...base, ...changes });
+  return parseAppDefinition({ ...patchBase(current, changes), ...changes });
 }
 
 /** What one instance of an app reserves on an agent. */
@@ -279,14 +290,13 @@ export interface AppResources {
   mem: number;
   disk: number;
   gpus: number;
-  /** Host ports: one per port definition, plus one per port mapping that maps a host port. */
+  /** Host ports: one per port definition or port mapping, a fixed port mapped for tcp and udp counted once. */
   portCount: number;
 }
 
 /** The resources one instance of `app` needs. */
 export function appResources(app: App): AppResources {
-  const mapped = (app.container?.portMappings ?? []).filter((m) => m.hostPort !== undefined).length;
-  return { cpus: app.cpus, mem: app.mem, disk: app.disk, gpus: app.gpus, portCount: app.portDefinitions.length + mapped };
+  return { cpus: app.cpus, mem: app.mem, disk: app.disk, gpus: app.gpus, portCount: hostPortRequest(app).length };
 }
 
 /** The app's constraints in the shape the scheduler reads. */

@@ -2,8 +2,9 @@ import { z } from "zod";
 
 /**
  * Schemas for the parts of a Marathon app definition (RAML `types/*.raml`): the app id, its
- * constraints, ports, health checks, container and strategies. `app-definition.ts` assembles
- * them into the whole app and adds the rules that span several fields.
+ * constraints, ports, health checks and strategies; the container is in `app-container.ts` and
+ * networking in `app-network.ts`. `app-definition.ts` assembles them into the whole app and adds
+ * the rules that span several fields.
  *
  * Invariant: every schema here is idempotent; its output parses back to itself. The stored app
  * is served by GET and may be sent back by PUT, so the output must stay valid input.
@@ -223,7 +224,8 @@ const HealthCheckFields = z.strictObject({
 });
 type HealthCheckFields = z.output<typeof HealthCheckFields>;
 
-type Issue = { path: (string | number)[]; message: string };
+/** One problem found by a rule, at a path relative to the schema it checks. */
+export type Issue = { path: (string | number)[]; message: string };
 
 function healthCheckIssues(hc: HealthCheckFields): Issue[] {
   const issues: Issue[] = [];
@@ -255,66 +257,6 @@ export const HealthCheck = HealthCheckFields.superRefine((hc, ctx) => {
 });
 export type HealthCheck = z.output<typeof HealthCheck>;
 
-const PortMapping = z.strictObject({
-  containerPort: Port.default(0),
-  hostPort: Port.optional(),
-  servicePort: Port.default(0),
-  protocol: NetworkProtocol.default("tcp"),
-  name: PortName.optional(),
-  labels: Labels.optional(),
-});
-type PortMapping = z.output<typeof PortMapping>;
-
-const DockerContainer = z.strictObject({
-  image: z.string().min(1),
-  forcePullImage: z.boolean().default(false),
-  privileged: z.boolean().default(false),
-  parameters: z.array(z.strictObject({ key: z.string().min(1), value: z.string() })).default([]),
-  network: z.enum(["BRIDGE", "HOST", "NONE", "USER"]).optional(),
-  /** Deprecated place for `container.portMappings`, still used by Marathon's own examples; moved there. */
-  portMappings: z.array(PortMapping).optional(),
-});
-
-const Volume = z.strictObject({
-  containerPath: z.string().min(1),
-  hostPath: z.string().min(1).optional(),
-  mode: z.enum(["RO", "RW"]),
-});
-
-const ContainerFields = z.strictObject({
-  type: z.enum(["MESOS", "DOCKER"]).optional(),
-  docker: DockerContainer.optional(),
-  portMappings: z.array(PortMapping).optional(),
-  volumes: z.array(Volume).default([]),
-});
-type ContainerFields = z.output<typeof ContainerFields>;
-
-/** The port mappings a container gives, and where, since Marathon still reads the deprecated place. */
-function givenPortMappings(c: ContainerFields): { path: string[]; mappings: PortMapping[] } | undefined {
-  if (c.portMappings !== undefined) return { path: ["portMappings"], mappings: c.portMappings };
-  if (c.docker?.portMappings !== undefined) return { path: ["docker", "portMappings"], mappings: c.docker.portMappings };
-  return undefined;
-}
-
-function containerIssues(c: ContainerFields): Issue[] {
-  const issues: Issue[] = [];
-  if (c.type === "DOCKER" && c.docker === undefined) {
-    issues.push({ path: ["docker", "image"], message: "is required for container type DOCKER" });
-  }
-  if (c.portMappings !== undefined && c.docker?.portMappings !== undefined) {
-    issues.push({ path: ["docker", "portMappings"], message: "may not be combined with container.portMappings, which replaces it" });
-  }
-  const given = givenPortMappings(c);
-  const network = c.docker?.network;
-  if (given !== undefined && given.mappings.length > 0 && (network === "HOST" || network === "NONE")) {
-    issues.push({
-      path: given.path,
-      message: `are not allowed with docker network ${network}; Docker maps ports only on BRIDGE and USER networks`,
-    });
-  }
-  return given === undefined ? issues : [...issues, ...duplicateNames(given.mappings, given.path)];
-}
-
 /** One issue per entry whose `name` an earlier entry already uses. */
 export function duplicateNames(entries: readonly { name?: string | undefined }[], at: string[]): Issue[] {
   const seen = new Map<string, number>();
@@ -326,42 +268,6 @@ export function duplicateNames(entries: readonly { name?: string | undefined }[]
     else issues.push({ path: [...at, index, "name"], message: `Port names must be unique: '${entry.name}' is also at index ${first}` });
   });
   return issues;
-}
-
-/** The single mapping Marathon gives a bridged container that lists none. */
-function defaultBridgeMapping(): PortMapping {
-  return { containerPort: 0, hostPort: 0, servicePort: 0, protocol: "tcp" };
-}
-
-function normalizeContainer(c: ContainerFields) {
-  const network = c.docker?.network;
-  const mappings = givenPortMappings(c)?.mappings ?? (network === "BRIDGE" ? [defaultBridgeMapping()] : undefined);
-  // On a USER network an absent hostPort reserves no host port; elsewhere it means "any".
-  const portMappings = network === "USER" ? mappings : mappings?.map((m) => ({ ...m, hostPort: m.hostPort ?? 0 }));
-  const type = c.type ?? (c.docker === undefined ? "MESOS" : "DOCKER");
-  const docker = c.docker === undefined ? undefined : withoutPortMappings(c.docker);
-  const base = docker === undefined ? { ...c, type } : { ...c, type, docker };
-  return portMappings === undefined ? base : { ...base, portMappings };
-}
-
-function withoutPortMappings<T extends { portMappings?: unknown }>(docker: T): Omit<T, "portMappings"> {
-  const { portMappings: _moved, ...rest } = docker;
-  return rest;
-}
-
-/**
- * `appContainer.Container`. `type` defaults to DOCKER when a docker image is given (the RAML
- * default) and to MESOS otherwise, so a bare `{volumes}` container stays a Mesos one.
- */
-export const Container = ContainerFields.superRefine((c, ctx) => {
-  for (const issue of containerIssues(c)) ctx.addIssue({ code: "custom", ...issue });
-}).transform(normalizeContainer);
-export type Container = z.output<typeof Container>;
-
-/** True when the app's ports come from `container.portMappings` (bridge or user networking). */
-export function usesPortMappings(container: Container | undefined): boolean {
-  const network = container?.docker?.network;
-  return (container?.portMappings?.length ?? 0) > 0 || network === "BRIDGE" || network === "USER";
 }
 
 const Capacity = z.number().min(0).max(1);

@@ -6,6 +6,8 @@ import { appConstraints, type App } from "./app-definition.ts";
 import { listApps, type StoredApp } from "./apps.ts";
 import { listDeployments, type DeploymentRecord } from "./deployments.ts";
 import { decide, decideStop, type Decision, type TaskSummary } from "./scheduler.ts";
+import { taskDriver } from "./task-launch.ts";
+import { hostPortRequest } from "./task-ports.ts";
 
 export const MARATHON = "marathon";
 
@@ -66,9 +68,8 @@ function pickKills(db: ClusterDb, appId: string, version: string, current: boole
 
 /** The launch request for `count` more instances of an app. */
 export function launchRequest(app: App, count: number): TaskRequest {
-  const ports = app.portDefinitions.map((p) => (app.requirePorts ? p.port : 0));
-  for (const m of app.container?.portMappings ?? []) if (m.hostPort !== undefined) ports.push(m.hostPort);
-  return { framework: MARATHON, group: app.id, count, cpus: app.cpus, mem: app.mem, disk: app.disk, gpus: app.gpus, ports, constraints: appConstraints(app) };
+  const { cpus, mem, disk, gpus } = app;
+  return { framework: MARATHON, group: app.id, count, cpus, mem, disk, gpus, ports: hostPortRequest(app), constraints: appConstraints(app), driver: taskDriver(app) };
 }
 
 /**

@@ -1,6 +1,8 @@
-import type { TaskLaunch } from "../../../../protocol/index.ts";
-import type { App } from "./app-definition.ts";
+import type { TaskContainer, TaskLaunch } from "../../../../protocol/index.ts";
+import type { TaskDriver } from "../../allocator/drivers.ts";
+import { appNetwork, type App } from "./app-definition.ts";
 import { appHostname, marathonTaskIdPrefix } from "./app-fields.ts";
+import { declaredPorts, type DeclaredPort } from "./task-ports.ts";
 
 /**
  * What Marathon's TaskBuilder does: a task id in Marathon's format, the task environment of
@@ -12,9 +14,34 @@ export function newTaskId(appId: string): string {
   return `${marathonTaskIdPrefix(appId)}.instance-${crypto.randomUUID()}._app.1`;
 }
 
+/** The driver an app's tasks need: a DOCKER container runs under the docker driver, anything else under exec. */
+export function taskDriver(app: App): TaskDriver {
+  return app.container?.type === "DOCKER" ? "docker" : "exec";
+}
+
 /** An environment variable name from a label or port name: upper case, other characters as `_`. */
 function envName(name: string): string {
   return name.toUpperCase().replace(/[^A-Z0-9_]/g, "_");
+}
+
+/**
+ * Marathon's port variables (`EnvironmentHelper.portsEnv`), from the task's host port for each
+ * declared port: `PORT<i>`, `PORT_<requested port>` (the container port on a bridge, the
+ * definition's port otherwise; the host port itself when that is 0), `PORT_<NAME>`, `PORT`
+ * and `PORTS`. All values are host ports.
+ */
+function portsEnvironment(ports: readonly DeclaredPort[], hostPorts: readonly number[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  if (hostPorts.length === 0) return env;
+  env.PORTS = hostPorts.join(",");
+  env.PORT = String(hostPorts[0]);
+  hostPorts.forEach((port, i) => {
+    const declared = ports[i];
+    env[`PORT${i}`] = String(port);
+    env[`PORT_${declared?.requested || port}`] = String(port);
+    if (declared?.name) env[`PORT_${envName(declared.name)}`] = String(port);
+  });
+  return env;
 }
 
 /** Marathon's task environment; the app's own `env` wins over these, as in Marathon. */
@@ -28,16 +55,8 @@ export function taskEnvironment(app: App, version: string, taskId: string, host:
     MARATHON_APP_RESOURCE_DISK: String(app.disk),
     MARATHON_APP_RESOURCE_GPUS: String(app.gpus),
     MESOS_TASK_ID: taskId,
+    ...portsEnvironment(declaredPorts(app), hostPorts),
   };
-  if (hostPorts.length > 0) {
-    env.PORTS = hostPorts.join(",");
-    env.PORT = String(hostPorts[0]);
-  }
-  hostPorts.forEach((port, i) => {
-    env[`PORT${i}`] = String(port);
-    const name = app.portDefinitions[i]?.name;
-    if (name) env[`PORT_${envName(name)}`] = String(port);
-  });
   const labels = Object.entries(app.labels);
   if (labels.length > 0) env.MARATHON_APP_LABELS = labels.map(([k]) => envName(k)).join(" ");
   for (const [k, v] of labels) env[`MARATHON_APP_LABEL_${envName(k)}`] = v;
@@ -46,7 +65,35 @@ export function taskEnvironment(app: App, version: string, taskId: string, host:
   return env;
 }
 
-/** The launch frame for one placed instance of `app`. */
+/**
+ * The container of a docker task. On a bridge every port mapping is published from the task's
+ * host port for it, and a container port of 0 becomes that host port (Marathon's "same as the
+ * host port"), so the agent gets concrete numbers.
+ */
+function taskContainer(app: App, hostPorts: number[]): TaskContainer | undefined {
+  const container = app.container;
+  const docker = container?.docker;
+  if (container === undefined || docker === undefined || taskDriver(app) !== "docker") return undefined;
+  const network = appNetwork(app);
+  const mappings = network === "BRIDGE" ? (container.portMappings ?? []) : [];
+  return {
+    image: docker.image,
+    forcePullImage: docker.forcePullImage,
+    privileged: docker.privileged,
+    network,
+    parameters: docker.parameters,
+    portMappings: mappings.map((m, i) => {
+      const hostPort = hostPorts[i] ?? 0;
+      return { hostPort, containerPort: m.containerPort || hostPort, protocol: m.protocol };
+    }),
+    volumes: container.volumes,
+  };
+}
+
+/**
+ * The launch frame for one placed instance of `app`; `hostPorts` holds the task's host port for
+ * each declared port (`taskHostPorts`).
+ */
 export function taskLaunch(app: App, version: string, taskId: string, host: string, hostPorts: number[]): TaskLaunch {
   const launch: TaskLaunch = {
     taskId,
@@ -59,18 +106,7 @@ export function taskLaunch(app: App, version: string, taskId: string, host: stri
   if (app.cmd) launch.command = { shell: app.cmd };
   else if (app.args && app.args.length > 0) launch.command = { args: app.args };
   if (app.user) launch.user = app.user;
-  const docker = app.container?.type === "DOCKER" ? app.container.docker : undefined;
-  if (docker) {
-    const network = docker.network === "BRIDGE" || docker.network === "NONE" ? docker.network : "HOST";
-    launch.container = {
-      image: docker.image,
-      forcePullImage: docker.forcePullImage,
-      privileged: docker.privileged,
-      network,
-      parameters: docker.parameters,
-      portMappings: [],
-      volumes: [],
-    };
-  }
+  const container = taskContainer(app, hostPorts);
+  if (container) launch.container = container;
   return launch;
 }

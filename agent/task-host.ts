@@ -2,6 +2,7 @@ import type { Database } from "bun:sqlite";
 import { isTerminal } from "../protocol/index.ts";
 import type { AgentMessage, MasterMessage, Register, TaskLaunch, TaskState } from "../protocol/index.ts";
 import { openAgentDb } from "./agent-db.ts";
+import { agentCgroupScope } from "./drivers/cgroups.ts";
 import type { RunningTask, TaskDriver } from "./drivers/driver.ts";
 import { ExecDriver } from "./drivers/exec.ts";
 import type { ExecDriverOptions } from "./drivers/exec.ts";
@@ -96,7 +97,9 @@ class DriverTaskHost implements TaskHost {
     this.db = openAgentDb(options.workDir);
     this.store = new TaskStore(this.db);
     this.outbox = new Outbox(this.db, { ...options.outbox, log: options.log });
-    const drivers = options.drivers ?? [new ExecDriver({ ...options.exec, log: options.log })];
+    // The cgroup scope comes from the work dir: stable across restarts, apart from other agents'.
+    const exec = { cgroups: { scope: agentCgroupScope(options.workDir) }, ...options.exec, log: options.log };
+    const drivers = options.drivers ?? [new ExecDriver(exec)];
     this.drivers = new Map(drivers.map((driver) => [driver.name, driver]));
     for (const record of this.store.live()) this.recover(record);
   }

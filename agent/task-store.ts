@@ -38,6 +38,7 @@ interface Row {
   pid: number | null;
   pgid: number | null;
   start_time: number | null;
+  cgroup: string | null;
   state: string;
   message: string | null;
   kill_deadline: number | null;
@@ -55,6 +56,7 @@ export class TaskStore {
       pid INTEGER,
       pgid INTEGER,
       start_time INTEGER,
+      cgroup TEXT,
       state TEXT NOT NULL,
       message TEXT,
       kill_deadline INTEGER,
@@ -62,6 +64,9 @@ export class TaskStore {
       updated_at INTEGER NOT NULL
     )`);
     db.run("CREATE INDEX IF NOT EXISTS tasks_live ON tasks (done) WHERE done = 0");
+    // A database from before tasks had cgroups lacks the column; its tasks simply have none.
+    const columns = db.query<{ name: string }, []>("SELECT name FROM pragma_table_info('tasks')").all();
+    if (!columns.some((column) => column.name === "cgroup")) db.run("ALTER TABLE tasks ADD COLUMN cgroup TEXT");
   }
 
   insert(record: Omit<TaskRecord, "done" | "process" | "killDeadline">): void {
@@ -85,8 +90,8 @@ export class TaskStore {
 
   setProcess(task: RunningTask): void {
     this.db
-      .query("UPDATE tasks SET pid = ?, pgid = ?, start_time = ?, updated_at = ? WHERE task_id = ?")
-      .run(task.pid, task.pgid, task.startTime, Date.now(), task.taskId);
+      .query("UPDATE tasks SET pid = ?, pgid = ?, start_time = ?, cgroup = ?, updated_at = ? WHERE task_id = ?")
+      .run(task.pid, task.pgid, task.startTime, task.cgroup ?? null, Date.now(), task.taskId);
   }
 
   setState(taskId: string, state: TaskState, message: string | undefined): void {
@@ -103,8 +108,9 @@ export class TaskStore {
 }
 
 function toRecord(row: Row): TaskRecord {
+  const cgroup = row.cgroup === null ? {} : { cgroup: row.cgroup };
   const process =
-    row.pid === null ? undefined : { taskId: row.task_id, driver: row.driver, pid: row.pid, pgid: row.pgid ?? row.pid, startTime: row.start_time ?? 0, sandbox: row.sandbox };
+    row.pid === null ? undefined : { taskId: row.task_id, driver: row.driver, pid: row.pid, pgid: row.pgid ?? row.pid, ...cgroup, startTime: row.start_time ?? 0, sandbox: row.sandbox };
   return {
     taskId: row.task_id,
     driver: row.driver,

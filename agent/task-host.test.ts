@@ -4,7 +4,8 @@ import os from "node:os";
 import { join } from "node:path";
 import type { AgentMessage, StatusUpdate, TaskLaunch } from "../protocol/index.ts";
 import { openAgentDb } from "./agent-db.ts";
-import { EXIT_STATUS_FILE, VANISHED } from "./drivers/exec.ts";
+import { VANISHED } from "./drivers/exec.ts";
+import { EXIT_STATUS_FILE } from "./drivers/exec-wrapper.ts";
 import { readProcStat } from "./drivers/proc.ts";
 import { lookupUser } from "./drivers/users.ts";
 import { Outbox } from "./outbox.ts";
@@ -13,7 +14,7 @@ import { createTaskHost } from "./task-host.ts";
 import type { TaskHost } from "./task-host.ts";
 import { waitFor } from "./test-support/fake-master.ts";
 import { collectLog } from "./test-support/log-collector.ts";
-import { GroupReaper, fileText, launchOf, processGone, states } from "./test-support/tasks.ts";
+import { GroupReaper, dropAgentCgroups, fileText, launchOf, processGone, states } from "./test-support/tasks.ts";
 
 const reaper = new GroupReaper();
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -25,7 +26,10 @@ afterEach(async () => {
 
 function workDir(): string {
   const dir = mkdtempSync(join(os.tmpdir(), "dcx-host-"));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  cleanups.push(() => {
+    dropAgentCgroups(dir);
+    rmSync(dir, { recursive: true, force: true });
+  });
   return dir;
 }
 

@@ -2,6 +2,7 @@ import type { Database } from "bun:sqlite";
 import { isTerminal } from "../protocol/index.ts";
 import type { AgentMessage, MasterMessage, Register, TaskLaunch, TaskState } from "../protocol/index.ts";
 import { openAgentDb } from "./agent-db.ts";
+import { agentCgroupScope } from "./drivers/cgroups.ts";
 import type { RunningTask, TaskDriver } from "./drivers/driver.ts";
 import { DockerDriver } from "./drivers/docker.ts";
 import type { DockerDriverOptions } from "./drivers/docker.ts";
@@ -396,6 +397,7 @@ class DriverTaskHost implements TaskHost {
 }
 
 function defaultDrivers(options: TaskHostOptions): TaskDriver[] {
-  const exec = new ExecDriver({ ...options.exec, log: options.log });
+  // The cgroup scope comes from the work dir: stable across restarts, apart from other agents'.
+  const exec = new ExecDriver({ cgroups: { scope: agentCgroupScope(options.workDir) }, ...options.exec, log: options.log });
   return options.docker === undefined ? [exec] : [exec, new DockerDriver({ ...options.docker, log: options.log })];
 }

@@ -39,6 +39,7 @@ interface Row {
   pgid: number | null;
   start_time: number | null;
   container_id: string | null;
+  cgroup: string | null;
   state: string;
   message: string | null;
   kill_deadline: number | null;
@@ -57,6 +58,7 @@ export class TaskStore {
       pgid INTEGER,
       start_time INTEGER,
       container_id TEXT,
+      cgroup TEXT,
       state TEXT NOT NULL,
       message TEXT,
       kill_deadline INTEGER,
@@ -64,9 +66,11 @@ export class TaskStore {
       updated_at INTEGER NOT NULL
     )`);
     db.run("CREATE INDEX IF NOT EXISTS tasks_live ON tasks (done) WHERE done = 0");
-    // Work dirs written before the docker driver existed lack the column.
-    const columns = db.query<{ name: string }, []>("PRAGMA table_info(tasks)").all();
-    if (!columns.some((column) => column.name === "container_id")) db.run("ALTER TABLE tasks ADD COLUMN container_id TEXT");
+    // Work dirs written before the docker driver or cgroups existed lack those columns; their tasks have neither.
+    const columns = db.query<{ name: string }, []>("SELECT name FROM pragma_table_info('tasks')").all();
+    for (const column of ["container_id", "cgroup"]) {
+      if (!columns.some((c) => c.name === column)) db.run(`ALTER TABLE tasks ADD COLUMN ${column} TEXT`);
+    }
   }
 
   insert(record: Omit<TaskRecord, "done" | "process" | "killDeadline">): void {
@@ -90,8 +94,8 @@ export class TaskStore {
 
   setProcess(task: RunningTask): void {
     this.db
-      .query("UPDATE tasks SET pid = ?, pgid = ?, start_time = ?, container_id = ?, updated_at = ? WHERE task_id = ?")
-      .run(task.pid, task.pgid, task.startTime, task.containerId ?? null, Date.now(), task.taskId);
+      .query("UPDATE tasks SET pid = ?, pgid = ?, start_time = ?, cgroup = ?, container_id = ?, updated_at = ? WHERE task_id = ?")
+      .run(task.pid, task.pgid, task.startTime, task.cgroup ?? null, task.containerId ?? null, Date.now(), task.taskId);
   }
 
   setState(taskId: string, state: TaskState, message: string | undefined): void {
@@ -108,6 +112,7 @@ export class TaskStore {
 }
 
 function toRecord(row: Row): TaskRecord {
+  const cgroup = row.cgroup === null ? {} : { cgroup: row.cgroup };
   const process =
     row.pid === null
       ? undefined
@@ -116,6 +121,7 @@ function toRecord(row: Row): TaskRecord {
           driver: row.driver,
           pid: row.pid,
           pgid: row.pgid ?? row.pid,
+          ...cgroup,
           startTime: row.start_time ?? 0,
           sandbox: row.sandbox,
           ...(row.container_id === null ? {} : { containerId: row.container_id }),

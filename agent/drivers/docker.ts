@@ -291,5 +291,5 @@ function tail(sandbox: string): string {
 
 /** A stopped container's exit: Docker reports a kill by signal N as 128+N, like a shell. */
 function statusOf(exitCode: number, oomKilled: boolean, stderrTail: string): ExitStatus {
-  return oomKilled ? { kind: "exited", code: exitCode, stderrTail, reason: "OOM killed" } : { kind: "exited", code: exitCode, stderrTail };
+  return oomKilled ? { kind: "exited", code: exitCode, stderrTail, oomKilled: true } : { kind: "exited", code: exitCode, stderrTail };
 }

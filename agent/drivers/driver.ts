@@ -20,6 +20,11 @@ export interface RunningTask {
   /** Its process group: signals go to the whole group, so nothing it spawned is left behind. */
   pgid: number;
   /**
+   * The task's cgroup, relative to each hierarchy's root (`dcx/<scope>/task-<id>`, see
+   * cgroups.ts); absent when the task runs as a plain process group.
+   */
+  cgroup?: string;
+  /**
    * Start time of `pid` in clock ticks since boot (/proc/<pid>/stat field 22), 0 when unknown.
    * A pid whose start time differs is another process that reused the number.
    */
@@ -29,13 +34,17 @@ export interface RunningTask {
   containerId?: string;
 }
 
-/** How a task's process ended. */
-export type ExitStatus =
-  /** `reason` names a cause the code alone does not tell, e.g. "OOM killed". */
-  | { kind: "exited"; code: number; stderrTail: string; reason?: string }
-  | { kind: "signaled"; signal: string; stderrTail: string }
+/**
+ * How a task's process ended. `oomKilled` is set when the kernel's OOM killer killed a process of
+ * the task because it went over its memory limit (only a task in a cgroup can tell); the task
+ * then counts as failed whatever its exit.
+ */
+export type ExitStatus = (
+  | { kind: "exited"; code: number }
+  | { kind: "signaled"; signal: string }
   /** The process is gone and left no exit status; `reason` says why nothing is known. */
-  | { kind: "unknown"; reason: string; stderrTail: string };
+  | { kind: "unknown"; reason: string }
+) & { stderrTail: string; oomKilled?: true };
 
 /** What `recover` found of a task started by an earlier agent process. */
 export type Recovered =

@@ -3,11 +3,12 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } fr
 import os from "node:os";
 import { join } from "node:path";
 import { collectLog } from "../test-support/log-collector.ts";
-import { GroupReaper, fileText, launchOf, processGone } from "../test-support/tasks.ts";
+import { GroupReaper, dropCgroup, fileText, launchOf, processGone } from "../test-support/tasks.ts";
 import { waitFor } from "../test-support/fake-master.ts";
 import { TaskStartError } from "./driver.ts";
 import type { RunningTask } from "./driver.ts";
-import { EXIT_STATUS_FILE, ExecDriver, VANISHED } from "./exec.ts";
+import { ExecDriver, VANISHED } from "./exec.ts";
+import { EXIT_STATUS_FILE } from "./exec-wrapper.ts";
 import { readProcStat } from "./proc.ts";
 
 const reaper = new GroupReaper();
@@ -34,6 +35,7 @@ async function start(exec: ExecDriver, command: { shell: string } | { args: stri
   const dir = sandbox();
   const task = await exec.start(launchOf(`task-${Math.random().toString(36).slice(2)}`, command, extra), dir);
   reaper.add(task.pgid);
+  cleanups.push(() => dropCgroup(exec, task));
   return { task, dir };
 }
 

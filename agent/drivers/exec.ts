@@ -1,39 +1,35 @@
-import { chownSync, closeSync, constants, existsSync, fchownSync, mkdirSync, openSync, readSync, rmSync } from "node:fs";
-import { join } from "node:path";
-import type { Subprocess } from "bun";
+import { existsSync } from "node:fs";
 import type { TaskLaunch } from "../../protocol/index.ts";
 import { errorMessage } from "../log.ts";
 import type { Logger } from "../log.ts";
 import { TaskStartError } from "./driver.ts";
 import type { DriverFingerprint, ExitStatus, Recovered, RunningTask, TaskDriver } from "./driver.ts";
+import { detectIsolation } from "./cgroups.ts";
+import type { CgroupOptions, Cgroups, Isolation } from "./cgroups.ts";
 import { SHELL, commandArgv, resolveRunAs, taskEnvironment } from "./exec-command.ts";
-import type { RunAs } from "./exec-command.ts";
-import { DEFAULT_LOG_CAP_BYTES, STDERR_FILE, STDOUT_FILE, capSandboxLogs, readTail } from "./log-files.ts";
-import { isRunning, readProcStat, signalGroup, signalName } from "./proc.ts";
+import { fromWaitStatus, prepareSandbox, recordedStatus, releaseWrapper, spawnWrapped } from "./exec-wrapper.ts";
+import type { WrapperProcess } from "./exec-wrapper.ts";
+import { DEFAULT_LOG_CAP_BYTES, STDERR_FILE, capSandboxLogs, readTail } from "./log-files.ts";
+import { isRunning, readProcStat, signalGroup } from "./proc.ts";
 
 /**
  * The exec driver: a task is a plain process tree (the Mesos containerizer without an image).
  *
- * Process layout. Each task runs under a small `/bin/sh` wrapper started with setsid (Bun's
- * `detached`), so the wrapper leads a new session and process group that holds the task and
- * everything it spawns. Stopping signals the whole group: SIGTERM, then SIGKILL after the grace.
- * When the wrapper ends, whatever is left in the group is SIGKILLed, so a task never leaves
- * processes behind (short of one that calls setsid itself; cgroups, a later issue, close that gap).
+ * Process layout. Each task runs under a small `/bin/sh` wrapper (exec-wrapper.ts) started with
+ * setsid (Bun's `detached`), so the wrapper leads a new session and process group that holds the
+ * task and everything it spawns. Stopping signals the whole group: SIGTERM, then SIGKILL after
+ * the grace. When the wrapper ends, whatever is left in the group is SIGKILLed.
  *
- * Why a wrapper. The agent may restart while tasks run; the new agent is not their parent and
- * cannot wait() for them. The wrapper waits for the command and writes its status (`$?`) to
- * EXIT_STATUS_FILE in the sandbox, which any later agent can read. It traps TERM, INT, HUP and
- * QUIT with a no-op so a signal sent to the group does not kill it before it records the status;
- * a caught signal is reset to its default in the command it runs (exec resets handlers, unlike
- * ignored signals), so the command still dies of SIGTERM as usual, and SIGKILL takes the wrapper
- * too. Like any shell, the wrapper reports a command killed by signal N as status 128+N, so a
- * status above 128 is read as that signal: an explicit `exit 143` also reads as SIGTERM.
+ * Isolation (cgroups.ts). An agent running as root with cgroups also gives each task a cgroup
+ * holding its `cpus` and `mem`, joined before the command runs. Once the grace of a stop is
+ * over, and whenever a task ends, the whole cgroup is killed: a process that left the group with
+ * setsid is taken too. A task the OOM killer struck is killed whole and reported with `oomKilled`.
+ * Without root or cgroups, tasks are plain process groups and their limits are not enforced: the
+ * cheap rlimits do not fit, as RLIMIT_AS and RLIMIT_DATA count reserved address space and thread
+ * stacks, not memory used (node 22 crashes under `ulimit -v` below about 1 GB, and hangs under
+ * `ulimit -d 32768`), so they would kill ordinary tasks rather than hold them to their `mem`.
  */
 
-/** The wrapper: `sh -c WRAPPER dcx-task <status file> <argv…>`. */
-const WRAPPER = 'trap : TERM INT HUP QUIT; f=$1; shift; "$@"; s=$?; echo "$s" > "$f"; exit "$s"';
-/** Written by the wrapper in the sandbox; hidden so it does not clutter the task's own files. */
-export const EXIT_STATUS_FILE = ".dcx-exit-status";
 /** How much of stderr a failure message carries. */
 export const STDERR_TAIL_BYTES = 1024;
 /** The reason given for a task whose process ended unobserved and left no exit status. */
@@ -50,15 +46,22 @@ export interface ExecDriverOptions {
   pollMs?: number;
   /** The agent's DNS forwarder address for `DCX_DNS`, read at each start; undefined when it is off. */
   dnsAddress?: () => string | undefined;
+  /**
+   * Where task cgroups go (mount point, this agent's scope), used when the agent runs as root
+   * and cgroups work; `false` runs tasks as plain process groups even then.
+   */
+  cgroups?: CgroupOptions | false;
 }
 
 /** A task whose end the driver is watching. */
 interface Watched {
   task: RunningTask;
   /** Only for tasks this agent process spawned. */
-  process?: Subprocess;
+  process?: WrapperProcess;
   /** Only for recovered tasks: checks /proc and settles `exited` once the task is gone. */
   poll?: () => void;
+  /** Set once the task was found OOM-killed and its cgroup killed, so that happens once. */
+  oomSeen?: boolean;
 }
 
 /** The exec driver; see the module comment for the process layout and the wrapper. */
@@ -69,12 +72,17 @@ export class ExecDriver implements TaskDriver {
   private readonly logCheckMs: number;
   private readonly pollMs: number;
   private readonly dnsAddress: () => string | undefined;
+  /** How tasks are isolated, and why; decided once, when the driver is built. */
+  readonly isolation: Isolation;
+  private readonly cgroups: Cgroups | undefined;
   private readonly watched = new Map<string, Watched>();
   /** Keyed by the handle given out, so `wait` works even after the task left `watched`. */
   private readonly exits = new WeakMap<RunningTask, Promise<ExitStatus>>();
   private timers: ReturnType<typeof setInterval>[] = [];
   /** Pending SIGKILL escalations; a closed driver leaves a kill under way to the next agent process. */
   private readonly graceTimers = new Set<ReturnType<typeof setTimeout>>();
+  /** Set by `close`: the tasks now belong to the next agent process. */
+  private closed = false;
 
   constructor(options: ExecDriverOptions) {
     this.log = options.log;
@@ -82,6 +90,10 @@ export class ExecDriver implements TaskDriver {
     this.logCheckMs = options.logCheckMs ?? 2_000;
     this.pollMs = options.pollMs ?? 500;
     this.dnsAddress = options.dnsAddress ?? (() => undefined);
+    this.isolation = detectIsolation(options.cgroups ?? {});
+    this.cgroups = "cgroups" in this.isolation ? this.isolation.cgroups : undefined;
+    // The one line that tells the operator whether `cpus` and `mem` hold on this agent.
+    this.log[this.cgroups === undefined ? "warn" : "info"]("isolation", { mode: this.isolation.mode, reason: this.isolation.reason });
   }
 
   fingerprint(): DriverFingerprint {
@@ -96,10 +108,20 @@ export class ExecDriver implements TaskDriver {
     prepareSandbox(sandbox, runAs);
     const env = taskEnvironment(launch, sandbox, runAs, this.dnsAddress());
     const argv = commandArgv(launch, env.PATH ?? "", sandbox);
-    const child = spawnWrapped(argv, sandbox, env, runAs);
-    // Read now, while the wrapper cannot have been reaped yet (that happens on a later turn of
-    // the event loop): even a task that exits at once is still a zombie with its start time.
-    const task: RunningTask = { taskId: launch.taskId, driver: this.name, pid: child.pid, pgid: child.pid, startTime: readProcStat(child.pid)?.startTime ?? 0, sandbox };
+    const cgroup = this.createCgroup(launch);
+    let child: WrapperProcess;
+    try {
+      child = spawnWrapped(argv, sandbox, env, runAs);
+    } catch (error) {
+      this.releaseCgroup(launch.taskId, cgroup);
+      throw error;
+    }
+    await this.joinCgroup(launch.taskId, cgroup, child);
+    // Read before the go: until then the wrapper waits on its stdin, so it cannot have ended and
+    // been reaped, and its start time is there to read.
+    const startTime = readProcStat(child.pid)?.startTime ?? 0;
+    releaseWrapper(child);
+    const task: RunningTask = { taskId: launch.taskId, driver: this.name, pid: child.pid, pgid: child.pid, ...(cgroup === undefined ? {} : { cgroup }), startTime, sandbox };
     const exited = child.exited.then(() => this.ended(task, fromWaitStatus(child)));
     this.track({ task, process: child }, exited);
     return task;
@@ -121,7 +143,7 @@ export class ExecDriver implements TaskDriver {
     const first = await Promise.race([exited, graceOver]);
     clearTimeout(timer);
     if (timer !== undefined) this.graceTimers.delete(timer);
-    if (first === "grace over") signalGroup(task.pid, task.pgid, task.startTime, "SIGKILL");
+    if (first === "grace over") this.killAll(task);
     await exited;
   }
 
@@ -141,12 +163,84 @@ export class ExecDriver implements TaskDriver {
   }
 
   close(): void {
+    this.closed = true;
     this.stopTimers();
     for (const timer of this.graceTimers) clearTimeout(timer);
     this.graceTimers.clear();
     // Our children must not keep the agent process alive: they are meant to outlive it.
     for (const { process: child } of this.watched.values()) child?.unref();
     this.watched.clear();
+  }
+
+  /** The task's cgroup with the launch's limits; undefined without cgroups. */
+  private createCgroup(launch: TaskLaunch): string | undefined {
+    if (this.cgroups === undefined) return undefined;
+    try {
+      return this.cgroups.create(launch.taskId, { cpus: launch.resources.cpus, memMb: launch.resources.mem });
+    } catch (error) {
+      throw new TaskStartError(`could not create the task's cgroup: ${errorMessage(error)}`);
+    }
+  }
+
+  /** Moves the waiting wrapper into the cgroup; if that fails, lets it exit unrun and throws. */
+  private async joinCgroup(taskId: string, cgroup: string | undefined, child: WrapperProcess): Promise<void> {
+    if (this.cgroups === undefined || cgroup === undefined) return;
+    try {
+      this.cgroups.join(cgroup, child.pid);
+    } catch (error) {
+      // End of input without a go: the wrapper exits without running the command.
+      void child.stdin.end();
+      await child.exited;
+      this.releaseCgroup(taskId, cgroup);
+      throw new TaskStartError(`could not put the task in its cgroup: ${errorMessage(error)}`);
+    }
+  }
+
+  /**
+   * Kills whatever is left of the task's cgroup, reads whether the OOM killer struck (before the
+   * removal takes the counter with it) and removes the cgroup. Returns whether it was OOM-killed.
+   */
+  private releaseCgroup(taskId: string, cgroup: string | undefined): boolean {
+    if (this.cgroups === undefined || cgroup === undefined) return false;
+    let oomKilled = false;
+    try {
+      oomKilled = this.cgroups.oomKilled(cgroup);
+      if (!this.cgroups.killAll(cgroup)) throw new Error("processes are still in it after SIGKILL");
+      this.cgroups.remove(cgroup);
+    } catch (error) {
+      this.log.warn("task_cgroup_left", { taskId, cgroup, error: errorMessage(error) });
+    }
+    return oomKilled;
+  }
+
+  /** SIGKILL to the task's group and, with a cgroup, to everything in it (daemons included). */
+  private killAll(task: RunningTask): void {
+    signalGroup(task.pid, task.pgid, task.startTime, "SIGKILL");
+    if (this.cgroups === undefined || task.cgroup === undefined) return;
+    try {
+      this.cgroups.killAll(task.cgroup);
+    } catch (error) {
+      this.log.warn("task_cgroup_kill_failed", { taskId: task.taskId, cgroup: task.cgroup, error: errorMessage(error) });
+    }
+  }
+
+  /**
+   * A task the OOM killer struck is killed whole, as Mesos does: the kernel killed one process,
+   * and what is left (say, the shell that ran it) must not carry on as if it had its memory.
+   */
+  private checkMemory(entry: Watched): void {
+    const { cgroups } = this;
+    const { task } = entry;
+    if (cgroups === undefined || task.cgroup === undefined || entry.oomSeen === true) return;
+    try {
+      if (!cgroups.oomKilled(task.cgroup)) return;
+    } catch (error) {
+      this.log.warn("task_cgroup_unreadable", { taskId: task.taskId, cgroup: task.cgroup, error: errorMessage(error) });
+      return;
+    }
+    entry.oomSeen = true;
+    this.log.warn("task_memory_exceeded", { taskId: task.taskId, cgroup: task.cgroup });
+    this.killAll(task);
   }
 
   /** Watches a task until `exited` settles, with the timers that need to run meanwhile. */
@@ -161,7 +255,12 @@ export class ExecDriver implements TaskDriver {
     if (this.timers.length === 0) {
       const every = (ms: number, run: () => void) => this.timers.push(setInterval(run, ms).unref());
       every(this.logCheckMs, () => this.capLogs());
-      every(this.pollMs, () => this.watched.forEach((entry) => entry.poll?.()));
+      every(this.pollMs, () =>
+        this.watched.forEach((entry) => {
+          this.checkMemory(entry);
+          entry.poll?.();
+        }),
+      );
     }
   }
 
@@ -181,94 +280,26 @@ export class ExecDriver implements TaskDriver {
   }
 
   /**
-   * Settles an ended task: kills what is left of its group, caps its logs a last time and
-   * works out how it ended, from the wrapper's status file or, without one, from `fallback`.
+   * Settles an ended task: kills what is left of its group and cgroup (removing the cgroup),
+   * caps its logs a last time and works out how it ended, from the wrapper's status file or,
+   * without one, from `fallback`, and whether the OOM killer struck.
    */
   private ended(task: RunningTask, fallback: (stderrTail: string) => ExitStatus): ExitStatus {
     signalGroup(task.pid, task.pgid, task.startTime, "SIGKILL");
+    // A closed driver leaves the cgroup, and its OOM count, to the next agent process's `recover`.
+    const oomKilled = this.closed ? false : this.releaseCgroup(task.taskId, task.cgroup);
     try {
       capSandboxLogs(task.sandbox, this.logCapBytes);
     } catch (error) {
       this.log.warn("task_log_cap_failed", { taskId: task.taskId, error: errorMessage(error) });
     }
     const stderrTail = readTail(task.sandbox, STDERR_FILE, STDERR_TAIL_BYTES);
-    const recorded = readExitStatus(join(task.sandbox, EXIT_STATUS_FILE));
-    if (recorded === undefined) return fallback(stderrTail);
-    const signal = recorded > 128 ? signalName(recorded - 128) : undefined;
-    return signal === undefined ? { kind: "exited", code: recorded, stderrTail } : { kind: "signaled", signal, stderrTail };
+    const status = recordedStatus(task.sandbox, stderrTail, fallback);
+    // The OOM killer may have taken the wrapper itself, and with it the status file: it wins anyway.
+    return oomKilled ? { ...status, oomKilled } : status;
   }
 }
 
 function unknown(reason: string): (stderrTail: string) => ExitStatus {
   return (stderrTail) => ({ kind: "unknown", reason, stderrTail });
-}
-
-/** The wrapper's own wait status: used when it ended without writing the status file. */
-function fromWaitStatus(child: Subprocess): (stderrTail: string) => ExitStatus {
-  return (stderrTail) => {
-    if (child.signalCode !== null) return { kind: "signaled", signal: String(child.signalCode), stderrTail };
-    return { kind: "exited", code: child.exitCode ?? -1, stderrTail };
-  };
-}
-
-/**
- * Creates the sandbox, owned by the task's user so the task (and the wrapper writing its exit
- * status) can write there. The agent itself opens the log files, so they exist even if the
- * command never writes.
- */
-function prepareSandbox(sandbox: string, runAs: RunAs): void {
-  mkdirSync(sandbox, { recursive: true, mode: 0o750 });
-  rmSync(join(sandbox, EXIT_STATUS_FILE), { force: true });
-  if (runAs.switchTo !== undefined) chownSync(sandbox, runAs.switchTo.uid, runAs.switchTo.gid);
-}
-
-/**
- * Spawns the wrapper in a new session, stdout and stderr appended to the sandbox files.
- * Memory/CPU limits (a later issue) plug in here: create a cgroup for the task and pass it as
- * Bun.spawn's `cgroup` option, so the limits hold from the first instruction; `cgroup.kill` can
- * then replace the process-group signals.
- */
-function spawnWrapped(argv: string[], sandbox: string, env: Record<string, string>, runAs: RunAs): Subprocess {
-  const stdout = openSync(join(sandbox, STDOUT_FILE), "a", 0o640);
-  const stderr = openSync(join(sandbox, STDERR_FILE), "a", 0o640);
-  try {
-    if (runAs.switchTo !== undefined) {
-      for (const fd of [stdout, stderr]) fchownSync(fd, runAs.switchTo.uid, runAs.switchTo.gid);
-    }
-    // The status file is named relative to the sandbox, the wrapper's working directory, so the
-    // wrapper reaches it even as a user who could not traverse the sandbox's parents.
-    return Bun.spawn([SHELL, "-c", WRAPPER, "dcx-task", EXIT_STATUS_FILE, ...argv], {
-      cwd: sandbox,
-      env,
-      stdin: "ignore",
-      stdout,
-      stderr,
-      detached: true,
-      ...(runAs.switchTo ?? {}),
-    });
-  } catch (error) {
-    throw new TaskStartError(`could not start the task: ${errorMessage(error)}`);
-  } finally {
-    // The child holds its own copies; the agent must not keep the files open.
-    closeSync(stdout);
-    closeSync(stderr);
-  }
-}
-
-/** The wrapper's recorded status, 0-255; undefined when absent or garbled. */
-function readExitStatus(path: string): number | undefined {
-  let fd: number;
-  try {
-    // The sandbox belongs to the task's user: never follow a link it may have planted there.
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
-  } catch {
-    return undefined;
-  }
-  try {
-    const buffer = Buffer.alloc(16);
-    const text = buffer.subarray(0, readSync(fd, buffer, 0, 16, 0)).toString().trim();
-    return /^\d{1,3}$/.test(text) && Number(text) <= 255 ? Number(text) : undefined;
-  } finally {
-    closeSync(fd);
-  }
 }

@@ -2,7 +2,7 @@ import { afterEach } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
-import { GroupReaper } from "./tasks.ts";
+import { GroupReaper, dropAgentCgroups } from "./tasks.ts";
 
 /**
  * What a test file starts and must stop: cleanups run after each test in reverse order, task
@@ -21,10 +21,13 @@ export function testScope(prefix: string) {
     defer(fn: () => Promise<void> | void): void {
       cleanups.push(fn);
     },
-    /** A fresh temp dir, removed after the test. */
+    /** A fresh temp dir, removed after the test with the cgroups of an agent that used it as its work dir. */
     tempDir(): string {
       const dir = mkdtempSync(join(os.tmpdir(), `${prefix}-`));
-      cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+      cleanups.push(() => {
+        dropAgentCgroups(dir);
+        rmSync(dir, { recursive: true, force: true });
+      });
       return dir;
     },
   };

@@ -1,8 +1,12 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { Status, TaskLaunch } from "../../protocol/index.ts";
 import type { StatusUpdate } from "../../protocol/index.ts";
+import { agentCgroupScope, detectIsolation, taskCgroup } from "../drivers/cgroups.ts";
+import type { RunningTask } from "../drivers/driver.ts";
+import type { ExecDriver } from "../drivers/exec.ts";
 import { readProcStat } from "../drivers/proc.ts";
+import { SANDBOXES_DIR } from "../sandbox.ts";
 import type { MasterSession } from "./fake-master.ts";
 import { waitFor } from "./fake-master.ts";
 
@@ -42,6 +46,30 @@ export class GroupReaper {
       }
     }
     this.pgids.clear();
+  }
+}
+
+/**
+ * Kills and removes a task's cgroup if the test left it behind: a closed driver leaves its tasks'
+ * cgroups to the next agent process, and after a test there is none.
+ */
+export function dropCgroup(exec: ExecDriver, task: RunningTask): void {
+  if (!("cgroups" in exec.isolation) || task.cgroup === undefined) return;
+  exec.isolation.cgroups.killAll(task.cgroup);
+  exec.isolation.cgroups.remove(task.cgroup);
+}
+
+/** Drops the cgroups left by the tasks of an agent on `workDir` (one per sandbox), as `dropCgroup`. */
+export function dropAgentCgroups(workDir: string): void {
+  const scope = agentCgroupScope(workDir);
+  const isolation = detectIsolation({ scope });
+  const sandboxes = join(workDir, SANDBOXES_DIR);
+  if (!("cgroups" in isolation) || !existsSync(sandboxes)) return;
+  for (const name of readdirSync(sandboxes)) {
+    // A sandbox's name is its task id made safe; for the short plain ids of tests it is the id.
+    const cgroup = taskCgroup(scope, name);
+    isolation.cgroups.killAll(cgroup);
+    isolation.cgroups.remove(cgroup);
   }
 }
 

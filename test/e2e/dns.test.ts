@@ -53,7 +53,9 @@ describe("service discovery over DoH and the agent's forwarder", () => {
   let forwarder = 0;
   const doh = () => `${cluster.url}/dns/${key}/dns-query`;
   const json = async (name: string, type = "A", dohUrl = doh()) => (await (await fetch(`${dohUrl}?name=${name}&type=${type}`)).json()) as JsonAnswer;
-  const curlDoh = async (url: string) => (await run("curl", ["-s", "--max-time", "10", "--doh-url", doh(), "--doh-insecure", url])).stdout;
+  // A task is RUNNING once started, maybe before it listens (under its CPU quota): ask until it answers.
+  const curlDoh = (url: string) =>
+    waitFor(`curl ${url}`, () => run("curl", ["-s", "--max-time", "10", "--doh-url", doh(), "--doh-insecure", url]).then((r) => r.stdout, () => undefined), 15_000, 100);
   const digShort = async (name: string, type: string) => (await run("dig", ["@127.0.0.1", "-p", String(forwarder), name, type, "+short", "+time=3", "+tries=1"])).stdout.trim().split("\n").filter(Boolean);
   const tasks = async () => (await cluster.api<{ tasks: { id: string; state: string; ports: number[]; host: string }[] }>("GET", `/c/${cluster.clusterId}/v2/apps/web/tasks`)).tasks;
 

@@ -50,7 +50,7 @@ export async function resolveCommand(root: CommandDef, argv: readonly string[], 
     const name = argv[i];
     if (name === undefined || name.startsWith("-")) return { cmd, path, rest: argv.slice(i), group: true };
     const next = subs[name];
-    if (!next) throw new UsageError(`unknown command '${[...path, name].join(" ")}'; run '${path.join(" ")} --help' for the list`);
+    if (!next) throw new UsageError(`unknown command '${[...path, name].join(" ")}'`, path);
     cmd = await resolve(next);
     path.push(name);
     i++;
@@ -58,7 +58,7 @@ export async function resolveCommand(root: CommandDef, argv: readonly string[], 
 }
 
 /** Throws a UsageError for an undeclared flag, a flag missing its value, or a surplus argument. */
-export async function checkArguments(cmd: CommandDef, argv: readonly string[]): Promise<void> {
+export async function checkArguments<T extends ArgsDef>(cmd: CommandDef<T>, argv: readonly string[]): Promise<void> {
   const defs: ArgsDef = (await resolve(cmd.args)) ?? {};
   const options = Object.entries(defs).filter(([, d]) => d.type !== "positional");
   const byName = new Map<string, ArgDef>();

@@ -50,24 +50,27 @@ export class DeploymentWatch {
   private lastLine = "";
   private readonly failedTasks = new Set<string>();
   private lastFailure: AppView["lastTaskFailure"];
+  /** Every reason the deployment's instances waited for: the server's latest ("declined (refuse filter)") hides the first ("insufficient cpus"). */
+  private readonly reasons = new Set<string>();
 
   constructor(readonly target: Target) {}
 
   observe(deployment: DeploymentView | undefined, app: AppView | undefined): Step {
     this.noteFailure(app);
+    for (const reason of Object.keys(deployment?.waiting?.reasons ?? {})) this.reasons.add(reason);
     const counts = app ? progressLine(app, deployment) : "";
     if (!deployment) return this.finished(app, counts);
     if (this.failedTasks.size >= FAILED_TASKS_LIMIT) {
-      return { kind: "failed", error: new CliError(`deployment ${this.target.deploymentId} of ${this.target.appId} is failing: ${this.failedTasks.size} tasks failed since it started`, this.failureDetails()) };
+      return { kind: "failed", error: new CliError(`deployment ${this.target.deploymentId} of ${this.target.appId} is failing: ${this.failedTasks.size} tasks failed since it started`, this.details(true)) };
     }
     const line = counts && counts !== this.lastLine ? counts : undefined;
     if (line) this.lastLine = line;
     return { kind: "waiting", line };
   }
 
-  /** The error for a wait that ran out of time: the last counts, why instances wait, the last failure. */
+  /** The error for a wait that ran out of time: the last counts, why instances waited, the last failure. */
   timedOut(seconds: number): CliError {
-    return new CliError(`deployment ${this.target.deploymentId} of ${this.target.appId} did not finish within ${seconds} s${this.lastLine ? ` (${this.lastLine})` : ""}`, this.failureDetails());
+    return new CliError(`deployment ${this.target.deploymentId} of ${this.target.appId} did not finish within ${seconds} s${this.lastLine ? ` (${this.lastLine})` : ""}`, this.details(true));
   }
 
   private finished(app: AppView | undefined, counts: string): Step {
@@ -77,6 +80,10 @@ export class DeploymentWatch {
     // A deployment that ended with the app at another version was cancelled, rolled back or overridden (--force).
     if (app.version !== target.version) {
       return { kind: "failed", error: new CliError(`deployment ${target.deploymentId} of ${target.appId} did not complete: the app is now at version ${app.version} (cancelled, rolled back or replaced)`) };
+    }
+    // Marathon ends a deployment once its tasks have reached RUNNING; a task that then dies at once leaves it "done" with nothing running.
+    if (this.failedTasks.size > 0 && app.tasksRunning < app.instances) {
+      return { kind: "failed", error: new CliError(`deployment ${target.deploymentId} of ${target.appId} finished, but its tasks fail: ${counts}`, this.details(false)) };
     }
     return { kind: "done", line: `${target.appId}: deployed, ${counts}` };
   }
@@ -89,10 +96,13 @@ export class DeploymentWatch {
     this.lastFailure = failure;
   }
 
-  private failureDetails(): string[] {
+  /** The last failure and the reasons instances waited for; while the deployment is active, how to undo it. */
+  private details(active: boolean): string[] {
     const f = this.lastFailure;
     const lines = f ? [`last failure: ${f.taskId} ${f.state}: ${f.message}`] : [];
-    return [...lines, `the deployment is still active: see 'dcx deployment list', undo it with 'dcx deployment rollback ${this.target.deploymentId}'`];
+    if (this.reasons.size > 0) lines.push(`instances waited for: ${[...this.reasons].join(", ")}`);
+    if (active) lines.push(`the deployment is still active: see 'dcx deployment list', undo it with 'dcx deployment rollback ${this.target.deploymentId}'`);
+    return lines;
   }
 }
 

@@ -16,7 +16,11 @@ export class CliError extends Error {
 
 /** A command line that cannot be run as given (unknown flag, missing argument): exit code 2. */
 export class UsageError extends CliError {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** The command whose help to point at, when it is not the one being run (`dcx app` for `dcx app ad`). */
+    readonly helpPath?: readonly string[],
+  ) {
     super(message, [], EXIT.USAGE);
     this.name = "UsageError";
   }

@@ -66,7 +66,7 @@ function report(error: unknown, path: readonly string[]): number {
   const failure = error instanceof CliError ? error : new CliError(errorText(error), [], usage ? EXIT.USAGE : EXIT.FAILURE);
   process.stderr.write(`dcx: ${failure.message}\n`);
   for (const line of failure.details) process.stderr.write(`  ${line}\n`);
-  if (usage) process.stderr.write(`Run '${path.join(" ")} --help' for usage.\n`);
+  if (usage) process.stderr.write(`Run '${(error instanceof UsageError && error.helpPath ? error.helpPath : path).join(" ")} --help' for usage.\n`);
   // Anything else is a bug of the CLI: keep its stack for the report.
   else if (!(error instanceof CliError) && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
   return failure.exitCode;

@@ -27,6 +27,7 @@ interface Task {
 const CLI = join(ROOT, "cli", "main.ts");
 const BINARY = join(ROOT, "dist", "dcx");
 const EMAIL = `cli-${Date.now()}@example.com`;
+const VERSION = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
 const PASSWORD = "correct horse battery staple";
 
 /**
@@ -85,7 +86,7 @@ describe("the dcx CLI against a local control plane", () => {
   it("prints its version, and refuses bad usage with exit code 2", async () => {
     const version = await dcx(["--version"]);
     expect(version.code).toBe(0);
-    expect(version.stdout.trim()).toBe((JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version);
+    expect(version.stdout.trim()).toBe(VERSION);
     const unknown = await dcx(["app", "add", "x.json", "--no-wiat"]);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("unknown option '--no-wiat'");
@@ -222,6 +223,7 @@ describe("the dcx CLI against a local control plane", () => {
     const r = await dcx(["app", "add", file("big.json", { id: "/big", cmd: "sleep 600", cpus: 100, mem: 16 }), "--timeout", "3"]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/dcx: deployment \S+ of \/big did not finish within 3 s \(0\/1 running, waiting: /);
+    expect(r.stderr).toMatch(/^\/big: 0\/1 running, waiting: /m);
     expect(r.stderr).toMatch(/instances waited for: .*insufficient cpus/);
     expect(r.stderr).toContain("dcx deployment rollback");
     const deployments = await dcxJson<{ id: string; affectedApps: string[] }[]>(["deployment", "list"]);
@@ -275,7 +277,10 @@ describe("the dcx CLI against a local control plane", () => {
     await run("npm", ["run", "build:binary"], { cwd: ROOT, env: toolEnv() });
     const version = await dcx(["--version"], { bin: BINARY });
     expect(version.code).toBe(0);
-    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+    expect(version.stdout.trim()).toBe(VERSION);
+    const table = await dcx(["app", "list"], { bin: BINARY });
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(/^\/piped\s+0\/0\s/m);
     const list = await dcx(["app", "list", "--json"], { bin: BINARY });
     expect(list.code, list.stderr).toBe(0);
     expect((JSON.parse(list.stdout) as App[]).map((a) => a.id)).toEqual(["/piped"]);

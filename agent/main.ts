@@ -10,10 +10,13 @@ export { parseAgentConfig } from "./config.ts";
 /** Hard limit on shutting down, in case closing the socket hangs; killing tasks adds their grace. */
 const SHUTDOWN_DEADLINE_MS = 1_000;
 
-/** Runs the agent for these arguments and environment; resolves with the process exit code. */
-export async function main(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Promise<number> {
+/**
+ * Runs the agent for these arguments and environment; resolves with the process exit code.
+ * `program` is how the usage text names the command (`dcx agent run` inside the CLI).
+ */
+export async function main(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, program = "bun agent/main.ts"): Promise<number> {
   if (wantsHelp(argv)) {
-    process.stdout.write(USAGE);
+    process.stdout.write(USAGE.replace("bun agent/main.ts", program));
     return ExitCode.OK;
   }
   let agent: Agent;

@@ -1,11 +1,12 @@
 /**
  * `npm test`: every check and every test, in order, with one summary line at the end.
- * 1. types: tsc over the Worker and the agent; `wrangler types --check` (committed types are current)
+ * 1. types: tsc over the Worker, the agent, the CLI and the scripts; `wrangler types --check` (committed types are current)
  * 2. bundle: `wrangler deploy --dry-run` (the Worker builds and its config is valid)
  * 3. unit: plain vitest over pure modules (schemas, placement, scheduling decisions)
  * 4. worker: vitest inside workerd (the vitest plugin)
  * 5. agent: bun test
- * 6. e2e: vitest with real processes (wrangler dev, Bun agents)
+ * 6. cli: bun test (parsing, output, config file)
+ * 7. e2e: vitest with real processes (wrangler dev, Bun agents, the dcx CLI and its compiled binary)
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -76,12 +77,14 @@ const vitest = (config: string, report: string) => [
 
 await step("types", join(BIN, "tsc"), ["--noEmit", "-p", "tsconfig.json"]);
 await step("types", join(BIN, "tsc"), ["--noEmit", "-p", "agent/tsconfig.json"]);
+await step("types", join(BIN, "tsc"), ["--noEmit", "-p", "cli/tsconfig.json"]);
 await step("types", join(BIN, "tsc"), ["--noEmit", "-p", "scripts/tsconfig.json"]);
 await step("types", WRANGLER, ["types", "--check"]);
 await step("bundle", WRANGLER, ["deploy", "--dry-run", "--outdir", join(scratch, "bundle")]);
 await step("unit", join(BIN, "vitest"), vitest("vitest.unit.config.ts", join(scratch, "unit.json")), vitestCounts(join(scratch, "unit.json")));
 await step("worker", join(BIN, "vitest"), vitest("vitest.config.ts", join(scratch, "worker.json")), vitestCounts(join(scratch, "worker.json")));
 await step("agent", BUN, ["test", "./agent", "--reporter=junit", `--reporter-outfile=${join(scratch, "agent.xml")}`], bunCounts(join(scratch, "agent.xml")));
+await step("cli", BUN, ["test", "./cli", "--reporter=junit", `--reporter-outfile=${join(scratch, "cli.xml")}`], bunCounts(join(scratch, "cli.xml")));
 await step("e2e", join(BIN, "vitest"), vitest("vitest.e2e.config.ts", join(scratch, "e2e.json")), vitestCounts(join(scratch, "e2e.json")));
 
 rmSync(scratch, { recursive: true, force: true });

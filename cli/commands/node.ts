@@ -1,0 +1,42 @@
+import { defineCommand } from "citty";
+import { clusterSession } from "../api.ts";
+import { attributes, jsonArg, printList, usage } from "../output.ts";
+
+/** `dcx node list`: the agents of the current cluster, as Mesos's `/master/slaves` shows them. */
+
+interface Resources {
+  cpus?: number;
+  mem?: number;
+  disk?: number;
+}
+interface Slave {
+  id: string;
+  hostname: string;
+  state?: string;
+  active: boolean;
+  resources: Resources;
+  used_resources: Resources;
+  attributes: Record<string, unknown>;
+}
+
+const list = defineCommand({
+  meta: { name: "list", description: "List the agents: state, CPUs and memory (MB) used of total, attributes" },
+  args: jsonArg,
+  async run({ args }) {
+    const s = clusterSession();
+    const { slaves } = await s.api.get<{ slaves: Slave[] }>(s.path("/master/slaves"));
+    printList(args.json, slaves, ["ID", "HOSTNAME", "STATE", "CPUS", "MEM", "ATTRIBUTES"], (a) => [
+      a.id,
+      a.hostname,
+      a.state ?? (a.active ? "active" : "inactive"),
+      usage(a.used_resources.cpus, a.resources.cpus),
+      usage(a.used_resources.mem, a.resources.mem),
+      attributes(a.attributes),
+    ], "No agents: create a join token with 'dcx agent token create' and run 'dcx agent run' on a machine.");
+  },
+});
+
+export const node = defineCommand({
+  meta: { name: "node", description: "The cluster's agents" },
+  subCommands: { list },
+});

@@ -1,0 +1,60 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import packageJson from "../package.json" with { type: "json" };
+import { writeConfig } from "./config.ts";
+
+const MAIN = join(import.meta.dir, "main.ts");
+const dir = mkdtempSync(join(tmpdir(), "dcx-cli-main-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Runs `bun cli/main.ts args` as `npm run dcx` does, with its config file in a temp dir. */
+async function dcx(args: string[], config = join(dir, "none.json")) {
+  const proc = Bun.spawn([process.execPath, MAIN, ...args], {
+    env: { PATH: process.env.PATH ?? "", HOME: dir, DCX_CONFIG: config },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { code, stdout, stderr };
+}
+
+describe("dcx", () => {
+  test("--version prints the package version", async () => {
+    expect(await dcx(["--version"])).toEqual({ code: 0, stdout: `${packageJson.version}\n`, stderr: "" });
+  });
+
+  test("asks for a command with exit code 2, and lists the commands as plain text when piped", async () => {
+    const bare = await dcx([]);
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toContain("USAGE dcx signup|login|cluster|agent|app|task|deployment|node|dns");
+    const help = await dcx(["app", "--help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("USAGE dcx app add|list|show|update|scale|restart|remove");
+    expect(help.stdout).not.toContain("\x1b[");
+  });
+
+  test("refuses unknown commands and options with exit code 2 and a pointer to the help", async () => {
+    expect(await dcx(["apps", "list"])).toMatchObject({ code: 2, stderr: "dcx: unknown command 'dcx apps'\nRun 'dcx --help' for usage.\n" });
+    expect(await dcx(["app", "ad"])).toMatchObject({ code: 2, stderr: "dcx: unknown command 'dcx app ad'\nRun 'dcx app --help' for usage.\n" });
+    expect(await dcx(["app", "list", "--jsn"])).toMatchObject({ code: 2, stderr: "dcx: unknown option '--jsn'\nRun 'dcx app list --help' for usage.\n" });
+    expect(await dcx(["task", "kill"])).toMatchObject({ code: 2, stderr: "dcx: Missing required positional argument: ID\nRun 'dcx task kill --help' for usage.\n" });
+  });
+
+  test("agent run is the agent: its own help, under the CLI's name", async () => {
+    const help = await dcx(["agent", "run", "--help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toStartWith("Usage: dcx agent run --master URL --cluster ID --token TOKEN --work-dir DIR [options]");
+  });
+
+  test("agent run takes --master and --cluster from the login when not given", async () => {
+    expect(await dcx(["agent", "run"])).toMatchObject({ code: 2, stderr: expect.stringContaining("--master is required") });
+    const config = join(dir, "config.json");
+    writeConfig(config, { url: "http://127.0.0.1:8787", token: "dcxu_t", cluster: "k1" });
+    const run = await dcx(["agent", "run"], config);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("--work-dir is required");
+  });
+});

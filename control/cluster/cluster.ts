@@ -22,6 +22,10 @@ import type { App } from "./frameworks/marathon/app-definition.ts";
 import { getApp, getVersion, listVersions } from "./frameworks/marathon/apps.ts";
 import * as marathon from "./frameworks/marathon/commands.ts";
 import { appInfos, deploymentsJson, marathonTasks, queueJson } from "./frameworks/marathon/views.ts";
+import * as metronome from "./frameworks/metronome/commands.ts";
+import type { JobSpec, ScheduleSpec } from "./frameworks/metronome/job-spec.ts";
+import { activeRuns, getJob, listSchedules } from "./frameworks/metronome/store.ts";
+import { type Embed, jobsJson, oneJobJson, oneRunJson, queueJson as jobQueueJson, runJson, scheduleJson } from "./frameworks/metronome/views.ts";
 import { type AgentUsage, type TaskRecord, collectGarbage, countByState, endedTasks, liveTasks, usageByAgent } from "./tasks.ts";
 import { LIVENESS_TIMER, livenessDueBy, sweepLiveness } from "./liveness.ts";
 import { counters, ensureMeta, getMeta, increment, setMeta } from "./meta.ts";
@@ -291,6 +295,71 @@ export class Cluster extends DurableObject<Env> {
     return getVersion(this.db, id, version);
   }
 
+  // --- Metronome (/v1/jobs) -------------------------------------------------------------
+
+  jobCreate(spec: JobSpec, schedules?: ScheduleSpec[]) {
+    return this.coordinator.mutate((ctx) => metronome.createJob(ctx, spec, schedules));
+  }
+
+  jobReplace(spec: JobSpec, schedules?: ScheduleSpec[]) {
+    return this.coordinator.mutate((ctx) => metronome.replaceJob(ctx, spec, schedules));
+  }
+
+  jobDelete(id: string, stopCurrentJobRuns: boolean) {
+    return this.coordinator.mutate((ctx) => metronome.removeJob(ctx, id, stopCurrentJobRuns));
+  }
+
+  jobStartRun(jobId: string) {
+    return this.coordinator.mutate((ctx) => metronome.startJobRun(ctx, jobId));
+  }
+
+  jobStopRun(jobId: string, runId: string) {
+    return this.coordinator.mutate((ctx) => metronome.stopJobRun(ctx, jobId, runId));
+  }
+
+  jobScheduleCreate(jobId: string, spec: ScheduleSpec) {
+    return this.coordinator.mutate((ctx) => metronome.createSchedule(ctx, jobId, spec));
+  }
+
+  jobScheduleReplace(jobId: string, spec: ScheduleSpec) {
+    return this.coordinator.mutate((ctx) => metronome.replaceSchedule(ctx, jobId, spec));
+  }
+
+  jobScheduleDelete(jobId: string, id: string) {
+    return this.coordinator.mutate((ctx) => metronome.removeSchedule(ctx, jobId, id));
+  }
+
+  jobs(embeds: Embed[]) {
+    return jobsJson(this.db, new Set(embeds));
+  }
+
+  job(id: string, embeds: Embed[]) {
+    return oneJobJson(this.db, id, new Set(embeds));
+  }
+
+  /** A job's active runs (Metronome lists only those; finished ones are in its history), or undefined without the job. */
+  jobRuns(jobId: string) {
+    return getJob(this.db, jobId) ? activeRuns(this.db, jobId).map(runJson) : undefined;
+  }
+
+  jobRun(jobId: string, runId: string) {
+    return oneRunJson(this.db, jobId, runId);
+  }
+
+  jobSchedules(jobId: string) {
+    return getJob(this.db, jobId) ? listSchedules(this.db, jobId).map(scheduleJson) : undefined;
+  }
+
+  jobQueue() {
+    return jobQueueJson(this.db);
+  }
+
+  /** RPC: moves the schedule clock forward; refused unless the Worker var DCX_TEST_CLOCK is "on". */
+  jobClockAdvance(ms: number) {
+    if (String(this.env.DCX_TEST_CLOCK) !== "on") return Promise.resolve({ ok: false as const, code: "not_found" as const, message: "The test clock is off (DCX_TEST_CLOCK)." });
+    return this.coordinator.mutate((ctx) => metronome.advanceClock(ctx, ms));
+  }
+
   // --- DNS --------------------------------------------------------------------------------
 
   private changed(): void {
@@ -310,7 +379,7 @@ export class Cluster extends DurableObject<Env> {
         masterHost: isIp ? { ips: [host] } : { name: host, ips: [] },
         agents: source.agents,
         tasks: source.tasks,
-        frameworks: ["marathon"],
+        frameworks: ["marathon", "metronome"],
       });
       this.zone = { host, index };
     }

@@ -50,7 +50,13 @@ const Restart = z.strictObject({
   activeDeadlineSeconds: z.int().min(0).optional(),
 });
 
-const EnvValue = z.union([z.string(), z.strictObject({ secret: z.string() })]).refine((v) => typeof v === "string", unsupported("secrets"));
+/** An environment value: a string; Metronome's `{secret}` references are named as unsupported. */
+const EnvValue = z.unknown().transform((value, ctx) => {
+  if (typeof value === "string") return value;
+  const secret = typeof value === "object" && value !== null && "secret" in value;
+  ctx.addIssue({ code: "custom", message: secret ? unsupported("secrets") : "must be a string" });
+  return z.NEVER;
+});
 
 export const RunSpec = z.strictObject({
   cpus: z.number().min(0.01).default(1),
@@ -60,7 +66,7 @@ export const RunSpec = z.strictObject({
   cmd: z.string().min(1).optional(),
   args: z.array(z.string()).optional(),
   user: z.string().min(1).optional(),
-  env: z.record(z.string(), EnvValue).default({}).transform((env) => env as Record<string, string>),
+  env: z.record(z.string(), EnvValue).default({}),
   docker: Docker.optional(),
   ucr: z.unknown().refine(() => false, unsupported("UCR images; use run.docker")).optional(),
   placement: z.strictObject({ constraints: z.array(Constraint).default([]) }).prefault({}),

@@ -176,9 +176,8 @@ export function pruneHistory(db: ClusterDb, jobId: string, status: "SUCCESS" | "
     .from(jobRuns)
     .where(and(eq(jobRuns.jobId, jobId), eq(jobRuns.status, status), eq(jobRuns.open, false), isNotNull(jobRuns.completedAt)))
     .orderBy(desc(jobRuns.completedAt))
-    .limit(-1)
-    .offset(HISTORY_KEPT)
     .all()
+    .slice(HISTORY_KEPT)
     .map((r) => r.id);
   for (const part of chunked(stale)) db.delete(jobRuns).where(and(eq(jobRuns.jobId, jobId), inArray(jobRuns.id, part))).run();
 }

@@ -76,6 +76,10 @@ describe("job runs", () => {
     const tasks = await body<{ frameworks: { name: string; tasks: { id: string; name: string; slave_id: string }[] }[] }>(call(`/c/${a.cluster.id}/master/frameworks`, { token: a.token }));
     expect(tasks.frameworks.find((f) => f.name === "metronome")?.tasks).toMatchObject([{ id: task?.taskId, name: "prod.report", slave_id: agentId }]);
     expect(tasks.frameworks.find((f) => f.name === "marathon")?.tasks).toEqual([]);
+    // Mesos-DNS names the task under its framework: `{job}.metronome.mesos`, never `.marathon`.
+    const dns = (name: string) => body<unknown[]>(call(`/c/${a.cluster.id}/mesos_dns/v1/hosts/${name}`, { token: a.token }));
+    expect(await dns("prod-report.metronome.mesos")).toEqual([{ host: "prod-report.metronome.mesos.", ip: "10.0.0.1" }]);
+    expect(await dns("prod-report.marathon.mesos")).toEqual([{ host: "", ip: "" }]);
     await report(socket, [task?.taskId ?? ""], "TASK_FINISHED", "exited with code 0");
     await expect.poll(async () => (await run(a, "prod.report", created.id)).status).toBe("SUCCESS");
     const done = await run(a, "prod.report", created.id);

@@ -24,8 +24,7 @@ import * as marathon from "./frameworks/marathon/commands.ts";
 import { appInfos, deploymentsJson, marathonTasks, queueJson } from "./frameworks/marathon/views.ts";
 import * as metronome from "./frameworks/metronome/commands.ts";
 import type { JobSpec, ScheduleSpec } from "./frameworks/metronome/job-spec.ts";
-import { activeRuns, getJob, listSchedules } from "./frameworks/metronome/store.ts";
-import { type Embed, jobsJson, oneJobJson, oneRunJson, queueJson as jobQueueJson, runJson, scheduleJson } from "./frameworks/metronome/views.ts";
+import { type Embed, jobsJson, oneJobJson, oneRunJson, queueJson as jobQueueJson, runsJson, schedulesJson } from "./frameworks/metronome/views.ts";
 import { type AgentUsage, type TaskRecord, collectGarbage, countByState, endedTasks, liveTasks, usageByAgent } from "./tasks.ts";
 import { LIVENESS_TIMER, livenessDueBy, sweepLiveness } from "./liveness.ts";
 import { counters, ensureMeta, getMeta, increment, setMeta } from "./meta.ts";
@@ -295,7 +294,7 @@ export class Cluster extends DurableObject<Env> {
     return getVersion(this.db, id, version);
   }
 
-  // --- Metronome (/v1/jobs) -------------------------------------------------------------
+  // --- Metronome (/v1/jobs): commands run like every change, views read the store ----------
 
   jobCreate(spec: JobSpec, schedules?: ScheduleSpec[]) {
     return this.coordinator.mutate((ctx) => metronome.createJob(ctx, spec, schedules));
@@ -337,9 +336,8 @@ export class Cluster extends DurableObject<Env> {
     return oneJobJson(this.db, id, new Set(embeds));
   }
 
-  /** A job's active runs (Metronome lists only those; finished ones are in its history), or undefined without the job. */
   jobRuns(jobId: string) {
-    return getJob(this.db, jobId) ? activeRuns(this.db, jobId).map(runJson) : undefined;
+    return runsJson(this.db, jobId);
   }
 
   jobRun(jobId: string, runId: string) {
@@ -347,17 +345,16 @@ export class Cluster extends DurableObject<Env> {
   }
 
   jobSchedules(jobId: string) {
-    return getJob(this.db, jobId) ? listSchedules(this.db, jobId).map(scheduleJson) : undefined;
+    return schedulesJson(this.db, jobId);
   }
 
   jobQueue() {
     return jobQueueJson(this.db);
   }
 
-  /** RPC: moves the schedule clock forward; refused unless the Worker var DCX_TEST_CLOCK is "on". */
+  /** RPC: moves the job schedule clock forward, in tests only (DCX_TEST_CLOCK). */
   jobClockAdvance(ms: number) {
-    if (String(this.env.DCX_TEST_CLOCK) !== "on") return Promise.resolve({ ok: false as const, code: "not_found" as const, message: "The test clock is off (DCX_TEST_CLOCK)." });
-    return this.coordinator.mutate((ctx) => metronome.advanceClock(ctx, ms));
+    return this.coordinator.mutate((ctx) => metronome.advanceClock(ctx, ms, String(this.env.DCX_TEST_CLOCK) === "on"));
   }
 
   // --- DNS --------------------------------------------------------------------------------

@@ -105,8 +105,12 @@ export function removeSchedule(ctx: CommandContext, jobId: string, id: string) {
   return ok(scheduleJson(existing));
 }
 
-/** Test clock only: moves the schedule clock forward; the round that follows starts what became due. */
-export function advanceClock(ctx: CommandContext, ms: number): Outcome<{ offsetMs: number; now: string }> {
+/**
+ * Test clock only: moves the schedule clock forward; the round that follows starts what became
+ * due. `enabled` is the Worker var DCX_TEST_CLOCK being "on"; otherwise there is no such thing.
+ */
+export function advanceClock(ctx: CommandContext, ms: number, enabled: boolean): Outcome<{ offsetMs: number; now: string }> {
+  if (!enabled) return fail("not_found", "The test clock is off (DCX_TEST_CLOCK).");
   const offsetMs = advanceScheduleClock(ctx.db, ms);
   return ok({ offsetMs, now: metronomeTime(ctx.now + offsetMs) });
 }

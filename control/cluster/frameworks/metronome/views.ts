@@ -95,6 +95,16 @@ export function oneJobJson(db: ClusterDb, id: string, embeds: ReadonlySet<Embed>
   return job ? jobJson(db, job, embeds) : undefined;
 }
 
+/** A job's active runs (Metronome lists only those; finished ones are in its history), or undefined without the job. */
+export function runsJson(db: ClusterDb, jobId: string): RunJson[] | undefined {
+  return getJob(db, jobId) ? activeRuns(db, jobId).map(runJson) : undefined;
+}
+
+/** A job's schedules, or undefined without the job. */
+export function schedulesJson(db: ClusterDb, jobId: string) {
+  return getJob(db, jobId) ? listSchedules(db, jobId).map(scheduleJson) : undefined;
+}
+
 /** A run, active or still in its job's history. */
 export function oneRunJson(db: ClusterDb, jobId: string, runId: string): RunJson | undefined {
   const run = getRun(db, jobId, runId);

@@ -219,6 +219,54 @@ describe("job schedules on the object's alarm", () => {
   });
 });
 
+describe("job schedules: replacing and giving up", () => {
+  async function toDue(a: Account, jobId: string): Promise<void> {
+    const [schedule] = await body<{ nextRunAt: string }[]>(v1(a, `/jobs/${jobId}/schedules`));
+    const { now } = await advanceClock(a, 0);
+    await advanceClock(a, Math.max(0, (Date.parse(schedule?.nextRunAt.replace("+0000", "Z") ?? "") - Date.parse(now.replace("+0000", "Z"))) / 1000));
+  }
+
+  it("REPLACE stops the active run and starts the due one", async () => {
+    const a = await signUp();
+    const { socket } = await joinAgent(a);
+    await v1(a, "/jobs", "POST", { ...JOB("fresh", { cmd: "sleep 1000" }), schedules: [{ id: "s", cron: "* * * * *", concurrencyPolicy: "REPLACE" }] });
+    await toDue(a, "fresh");
+    const [first] = (await nextOfType<Launch>(socket, "launch")).tasks;
+    const [oldRun] = await body<Run[]>(v1(a, "/jobs/fresh/runs"));
+    await advanceClock(a, 60);
+    expect((await nextOfType<{ taskIds: string[] }>(socket, "kill")).taskIds).toEqual([first?.taskId]);
+    const [second] = (await nextOfType<Launch>(socket, "launch")).tasks;
+    expect(second?.taskId).not.toBe(first?.taskId);
+    expect((await run(a, "fresh", oldRun?.id ?? "")).status).toBe("FAILED");
+    expect((await body<Run[]>(v1(a, "/jobs/fresh/runs"))).map((r) => r.status)).toEqual(["ACTIVE"]);
+  });
+
+  it("a scheduled run that cannot launch by its starting deadline FAILS on the alarm", async () => {
+    const a = await signUp();
+    // No agent: nothing can launch.
+    await v1(a, "/jobs", "POST", { ...JOB("stuck"), schedules: [{ id: "s", cron: "* * * * *", startingDeadlineSeconds: 1 }] });
+    await toDue(a, "stuck");
+    const [waiting] = await body<Run[]>(v1(a, "/jobs/stuck/runs"));
+    expect(waiting?.status).toBe("STARTING");
+    await expect.poll(async () => (await run(a, "stuck", waiting?.id ?? "")).status, { timeout: 4000 }).toBe("FAILED");
+    expect((await history(a, "stuck")).failureCount).toBe(1);
+  });
+});
+
+describe("job history", () => {
+  it("keeps the last 10 finished runs of an outcome and counts them all", async () => {
+    const a = await signUp();
+    const { socket } = await joinAgent(a);
+    await v1(a, "/jobs", "POST", JOB("many", { cpus: 0.1 }));
+    for (let i = 0; i < 12; i++) await v1(a, "/jobs/many/runs", "POST");
+    const ids: string[] = [];
+    while (ids.length < 12) ids.push(...(await nextOfType<Launch>(socket, "launch")).tasks.map((t) => t.taskId));
+    await report(socket, ids, "TASK_FINISHED");
+    await expect.poll(async () => (await history(a, "many")).successCount).toBe(12);
+    expect((await history(a, "many")).successfulFinishedRuns).toHaveLength(10);
+  });
+});
+
 describe("DRF between jobs and apps", () => {
   it("apps and job runs waiting for the same small agent each get half of it", async () => {
     const a = await signUp();

@@ -7,8 +7,11 @@ import { jobRuns, jobSchedules, jobs } from "./schema.ts";
 
 /** Jobs, schedules and runs in the Cluster object's SQLite. Times are epoch milliseconds. */
 
-/** Metronome's run statuses. INITIAL is never stored: a run is STARTING once it is written. */
-export type RunStatus = "INITIAL" | "STARTING" | "ACTIVE" | "SUCCESS" | "FAILED";
+/**
+ * Metronome's run statuses but INITIAL, its status before a run is persisted: here a run is
+ * written in the transaction that creates it, so the first status anyone sees is STARTING.
+ */
+export type RunStatus = "STARTING" | "ACTIVE" | "SUCCESS" | "FAILED";
 export const ACTIVE_STATUSES: RunStatus[] = ["STARTING", "ACTIVE"];
 export const isActive = (status: RunStatus) => status === "STARTING" || status === "ACTIVE";
 

@@ -3,7 +3,7 @@ import { tasksById, type TaskRecord } from "../../tasks.ts";
 import type { JobSpec } from "./job-spec.ts";
 import { newRunId } from "./launch.ts";
 import { BACKOFF_SECONDS, stepRun } from "./scheduler.ts";
-import { countResult, insertRun, isActive, openRuns, pruneHistory, updateRun, type RunRecord, type RunTask } from "./store.ts";
+import { countResult, getRun, insertRun, isActive, openRuns, pruneHistory, updateRun, type RunRecord, type RunTask } from "./store.ts";
 
 /**
  * A run's life against the store: started (STARTING), a task launched (ACTIVE), settled
@@ -12,9 +12,12 @@ import { countResult, insertRun, isActive, openRuns, pruneHistory, updateRun, ty
 
 /** Starts a run of the job's current run spec; the next round launches its task. */
 export function startRun(db: ClusterDb, job: JobSpec, now: number, startingDeadline: number | null = null): RunRecord {
+  // Run ids of one job made within one second differ only by their five random characters.
+  let id = newRunId(now);
+  while (getRun(db, job.id, id)) id = newRunId(now);
   const run: RunRecord = {
     jobId: job.id,
-    id: newRunId(now),
+    id,
     status: "STARTING",
     spec: job.run,
     tasks: [],

@@ -12,11 +12,11 @@ import { jobRuns, jobSchedules, jobs } from "./schema.ts";
  * written in the transaction that creates it, so the first status anyone sees is STARTING.
  */
 export type RunStatus = "STARTING" | "ACTIVE" | "SUCCESS" | "FAILED";
-export const ACTIVE_STATUSES: RunStatus[] = ["STARTING", "ACTIVE"];
+const ACTIVE_STATUSES: RunStatus[] = ["STARTING", "ACTIVE"];
 export const isActive = (status: RunStatus) => status === "STARTING" || status === "ACTIVE";
 
 /** Finished runs kept per job and outcome; the history counters count every run regardless. */
-export const HISTORY_KEPT = 10;
+const HISTORY_KEPT = 10;
 
 export interface StoredJob {
   spec: JobSpec;
@@ -91,9 +91,8 @@ export function countResult(db: ClusterDb, jobId: string, status: "SUCCESS" | "F
   db.update(jobs).set(set).where(eq(jobs.id, jobId)).run();
 }
 
-export function listSchedules(db: ClusterDb, jobId?: string): StoredSchedule[] {
-  const query = db.select().from(jobSchedules);
-  return (jobId === undefined ? query : query.where(eq(jobSchedules.jobId, jobId))).orderBy(asc(jobSchedules.jobId), asc(jobSchedules.id)).all().map(toSchedule);
+export function listSchedules(db: ClusterDb, jobId: string): StoredSchedule[] {
+  return db.select().from(jobSchedules).where(eq(jobSchedules.jobId, jobId)).orderBy(asc(jobSchedules.id)).all().map(toSchedule);
 }
 
 export function getSchedule(db: ClusterDb, jobId: string, id: string): StoredSchedule | undefined {
@@ -111,8 +110,8 @@ export function setScheduleTimes(db: ClusterDb, jobId: string, id: string, times
   db.update(jobSchedules).set(times).where(and(eq(jobSchedules.jobId, jobId), eq(jobSchedules.id, id))).run();
 }
 
-/** Removes a job's schedules, all of them or all but `keep`. */
-export function deleteSchedules(db: ClusterDb, jobId: string, keep: string[] = []): void {
+/** Removes a job's schedules but those in `keep`. */
+export function deleteSchedules(db: ClusterDb, jobId: string, keep: string[]): void {
   db.delete(jobSchedules).where(and(eq(jobSchedules.jobId, jobId), notInArray(jobSchedules.id, keep))).run();
 }
 

@@ -5,6 +5,7 @@ import { authRoutes } from "./api/auth.ts";
 import { clusterRoutes } from "./api/clusters.ts";
 import { clusterDohRoutes, dohRoutes } from "./api/dns.ts";
 import { marathonRoutes } from "./api/marathon/index.ts";
+import { debugRoutes, metronomeRoutes } from "./api/metronome.ts";
 import { dnsSettingsRoutes, mesosDnsRoutes } from "./api/mesos-dns.ts";
 import { DCX_VERSION, masterRoutes } from "./api/master.ts";
 import { ApiError, renderError } from "./errors.ts";
@@ -16,6 +17,8 @@ const clusterScoped = new Hono<AppEnv>()
   .use(requireUser, requireMember)
   .route("/agents", agentRoutes)
   .route("/v2", marathonRoutes)
+  .route("/v1", metronomeRoutes)
+  .route("/debug", debugRoutes)
   .route("/mesos_dns/v1", mesosDnsRoutes)
   .route("/dns", dnsSettingsRoutes)
   .route("/", masterRoutes);

@@ -2,16 +2,17 @@ import { Hono, type Context } from "hono";
 import type { AgentRecord } from "../cluster/agents.ts";
 import type { ClusterSnapshot } from "../cluster/cluster.ts";
 import { appHostname } from "../cluster/frameworks/marathon/app-fields.ts";
+import { MARATHON } from "../cluster/frameworks/marathon/demand.ts";
 import type { TaskRecord } from "../cluster/tasks.ts";
 import type { AppEnv } from "../http/env.ts";
 import { clusterStub } from "./cluster-stub.ts";
-import { DCX_VERSION, MESOS_API_VERSION, mesosFrameworks, mesosSlave, mesosTask } from "./mesos-json.ts";
+import { DCX_VERSION, FRAMEWORK_NAMES, MESOS_API_VERSION, mesosFrameworkId, mesosFrameworks, mesosSlave, mesosTask } from "./mesos-json.ts";
 
 export { DCX_VERSION, MESOS_API_VERSION } from "./mesos-json.ts";
 
 const seconds = (ms: number) => ms / 1000;
-/** Mesos names a task after its app, as a host name: `/shop/web` → `web.shop`. */
-const taskName = (t: TaskRecord) => appHostname(t.group);
+/** Mesos names a Marathon task after its app, as a host name (`/shop/web` → `web.shop`), and a job's task after its job. */
+const taskName = (t: TaskRecord) => (t.framework === MARATHON ? appHostname(t.group) : t.group);
 
 /** Mesos lists registered agents (connected or not) under `slaves`; unreachable ones leave it. */
 const registered = (s: ClusterSnapshot) => s.agents.filter((a) => a.state !== "unreachable");
@@ -54,8 +55,8 @@ function metricsSnapshot(s: ClusterSnapshot, now: number): Record<string, number
     "master/slaves_disconnected": count("disconnected"),
     "master/slaves_inactive": 0,
     "master/slaves_unreachable": count("unreachable"),
-    "master/frameworks_active": 1,
-    "master/frameworks_connected": 1,
+    "master/frameworks_active": FRAMEWORK_NAMES.length,
+    "master/frameworks_connected": FRAMEWORK_NAMES.length,
     "master/outstanding_offers": 0,
     "master/slave_registrations": s.counters.slave_registrations ?? 0,
     "master/slave_reregistrations": s.counters.slave_reregistrations ?? 0,
@@ -101,15 +102,15 @@ export const masterRoutes = new Hono<AppEnv>()
   })
   .get("/master/tasks", async (c) => {
     const snap = await snapshot(c);
-    const frameworkId = `${snap.masterId}-0000`;
+    const only = c.req.query("framework_id");
     const limit = Math.min(Math.max(Number(c.req.query("limit") ?? 100) || 100, 1), 10_000);
     const offset = Math.max(Number(c.req.query("offset") ?? 0) || 0, 0);
     const asc = c.req.query("order") === "asc";
     const wanted = c.req.query("task_id");
     const all = [...snap.tasks, ...snap.completedTasks]
-      .filter((t) => (wanted === undefined || t.id === wanted) && (c.req.query("framework_id") ?? frameworkId) === frameworkId)
+      .filter((t) => (wanted === undefined || t.id === wanted) && (only === undefined || mesosFrameworkId(snap.masterId, t.framework) === only))
       .sort((a, b) => (asc ? a.stagedAt - b.stagedAt : b.stagedAt - a.stagedAt));
-    return c.json({ tasks: all.slice(offset, offset + limit).map((t) => mesosTask(t, frameworkId, taskName(t))) });
+    return c.json({ tasks: all.slice(offset, offset + limit).map((t) => mesosTask(t, mesosFrameworkId(snap.masterId, t.framework), taskName(t))) });
   })
   .get("/metrics/snapshot", async (c) => c.json(metricsSnapshot(await snapshot(c), Date.now())))
   .get("/health", (c) => c.json({ healthy: true, cluster: c.get("cluster").id }));

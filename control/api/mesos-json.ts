@@ -1,6 +1,8 @@
 import { formatRanges, type Resources } from "../../protocol/index.ts";
 import type { AgentRecord } from "../cluster/agents.ts";
 import type { ClusterSnapshot } from "../cluster/cluster.ts";
+import { MARATHON } from "../cluster/frameworks/marathon/demand.ts";
+import { METRONOME } from "../cluster/frameworks/metronome/launch.ts";
 import type { AgentUsage, TaskRecord } from "../cluster/tasks.ts";
 
 /** Mesos master JSON shapes (`src/common/http.cpp`, `readonly_handler.cpp`), rendered from a cluster snapshot. */
@@ -79,16 +81,30 @@ export function mesosTask(t: TaskRecord, frameworkId: string, name: string) {
   };
 }
 
-/** The frameworks of a cluster: DCX runs Marathon inside the Cluster object. */
+/** The frameworks DCX runs inside the Cluster object, in the order of their Mesos framework ids. */
+export const FRAMEWORK_NAMES = [MARATHON, METRONOME];
+
+/** A framework's Mesos id: the master id and its index, as Mesos numbers frameworks (`<master>-0000`). */
+export function mesosFrameworkId(masterId: string, name: string): string {
+  const index = Math.max(0, FRAMEWORK_NAMES.indexOf(name));
+  return `${masterId}-${String(index).padStart(4, "0")}`;
+}
+
+function sumResources(tasks: TaskRecord[]) {
+  const used = tasks.reduce((sum, t) => ({ cpus: sum.cpus + t.resources.cpus, mem: sum.mem + t.resources.mem, disk: sum.disk + t.resources.disk, gpus: sum.gpus + t.resources.gpus }), { cpus: 0, mem: 0, disk: 0, gpus: 0 });
+  return { ...used, ports: formatRanges(portRanges(tasks.flatMap((t) => t.ports))) };
+}
+
+/** The frameworks of a cluster, each with its own tasks: Marathon (apps) and Metronome (jobs). */
 export function mesosFrameworks(s: ClusterSnapshot, host: string, taskName: (t: TaskRecord) => string) {
-  const id = `${s.masterId}-0000`;
-  const used = s.tasks.reduce((sum, t) => ({ cpus: sum.cpus + t.resources.cpus, mem: sum.mem + t.resources.mem, disk: sum.disk + t.resources.disk, gpus: sum.gpus + t.resources.gpus }), { cpus: 0, mem: 0, disk: 0, gpus: 0 });
-  return [
-    {
+  return FRAMEWORK_NAMES.map((name) => {
+    const id = mesosFrameworkId(s.masterId, name);
+    const live = s.tasks.filter((t) => t.framework === name);
+    return {
       id,
-      name: "marathon",
+      name,
       pid: null,
-      used_resources: { ...used, ports: formatRanges(portRanges(s.tasks.flatMap((t) => t.ports))) },
+      used_resources: sumResources(live),
       offered_resources: NO_RESOURCES,
       capabilities: ["PARTITION_AWARE", "TASK_KILLING_STATE"],
       hostname: host,
@@ -101,11 +117,11 @@ export function mesosFrameworks(s: ClusterSnapshot, host: string, taskName: (t: 
       checkpoint: true,
       registered_time: seconds(s.createdAt),
       role: "*",
-      tasks: s.tasks.filter((t) => t.state !== "TASK_UNREACHABLE").map((t) => mesosTask(t, id, taskName(t))),
-      unreachable_tasks: s.tasks.filter((t) => t.state === "TASK_UNREACHABLE").map((t) => mesosTask(t, id, taskName(t))),
-      completed_tasks: s.completedTasks.map((t) => mesosTask(t, id, taskName(t))),
+      tasks: live.filter((t) => t.state !== "TASK_UNREACHABLE").map((t) => mesosTask(t, id, taskName(t))),
+      unreachable_tasks: live.filter((t) => t.state === "TASK_UNREACHABLE").map((t) => mesosTask(t, id, taskName(t))),
+      completed_tasks: s.completedTasks.filter((t) => t.framework === name).map((t) => mesosTask(t, id, taskName(t))),
       offers: [],
       executors: [],
-    },
-  ];
+    };
+  });
 }

@@ -22,6 +22,9 @@ import type { App } from "./frameworks/marathon/app-definition.ts";
 import { getApp, getVersion, listVersions } from "./frameworks/marathon/apps.ts";
 import * as marathon from "./frameworks/marathon/commands.ts";
 import { appInfos, deploymentsJson, marathonTasks, queueJson } from "./frameworks/marathon/views.ts";
+import * as metronome from "./frameworks/metronome/commands.ts";
+import type { JobSpec, ScheduleSpec } from "./frameworks/metronome/job-spec.ts";
+import { type Embed, jobsJson, oneJobJson, oneRunJson, queueJson as jobQueueJson, runsJson, schedulesJson } from "./frameworks/metronome/views.ts";
 import { type AgentUsage, type TaskRecord, collectGarbage, countByState, endedTasks, liveTasks, usageByAgent } from "./tasks.ts";
 import { LIVENESS_TIMER, livenessDueBy, sweepLiveness } from "./liveness.ts";
 import { counters, ensureMeta, getMeta, increment, setMeta } from "./meta.ts";
@@ -291,6 +294,69 @@ export class Cluster extends DurableObject<Env> {
     return getVersion(this.db, id, version);
   }
 
+  // --- Metronome (/v1/jobs): commands run like every change, views read the store ----------
+
+  jobCreate(spec: JobSpec, schedules?: ScheduleSpec[]) {
+    return this.coordinator.mutate((ctx) => metronome.createJob(ctx, spec, schedules));
+  }
+
+  jobReplace(spec: JobSpec, schedules?: ScheduleSpec[]) {
+    return this.coordinator.mutate((ctx) => metronome.replaceJob(ctx, spec, schedules));
+  }
+
+  jobDelete(id: string, stopCurrentJobRuns: boolean) {
+    return this.coordinator.mutate((ctx) => metronome.removeJob(ctx, id, stopCurrentJobRuns));
+  }
+
+  jobStartRun(jobId: string) {
+    return this.coordinator.mutate((ctx) => metronome.startJobRun(ctx, jobId));
+  }
+
+  jobStopRun(jobId: string, runId: string) {
+    return this.coordinator.mutate((ctx) => metronome.stopJobRun(ctx, jobId, runId));
+  }
+
+  jobScheduleCreate(jobId: string, spec: ScheduleSpec) {
+    return this.coordinator.mutate((ctx) => metronome.createSchedule(ctx, jobId, spec));
+  }
+
+  jobScheduleReplace(jobId: string, spec: ScheduleSpec) {
+    return this.coordinator.mutate((ctx) => metronome.replaceSchedule(ctx, jobId, spec));
+  }
+
+  jobScheduleDelete(jobId: string, id: string) {
+    return this.coordinator.mutate((ctx) => metronome.removeSchedule(ctx, jobId, id));
+  }
+
+  jobs(embeds: Embed[]) {
+    return jobsJson(this.db, new Set(embeds));
+  }
+
+  job(id: string, embeds: Embed[]) {
+    return oneJobJson(this.db, id, new Set(embeds));
+  }
+
+  jobRuns(jobId: string) {
+    return runsJson(this.db, jobId);
+  }
+
+  jobRun(jobId: string, runId: string) {
+    return oneRunJson(this.db, jobId, runId);
+  }
+
+  jobSchedules(jobId: string) {
+    return schedulesJson(this.db, jobId);
+  }
+
+  jobQueue() {
+    return jobQueueJson(this.db);
+  }
+
+  /** RPC: moves the job schedule clock forward, in tests only (DCX_TEST_CLOCK). */
+  jobClockAdvance(ms: number) {
+    return this.coordinator.mutate((ctx) => metronome.advanceClock(ctx, ms, String(this.env.DCX_TEST_CLOCK) === "on"));
+  }
+
   // --- DNS --------------------------------------------------------------------------------
 
   private changed(): void {
@@ -310,7 +376,7 @@ export class Cluster extends DurableObject<Env> {
         masterHost: isIp ? { ips: [host] } : { name: host, ips: [] },
         agents: source.agents,
         tasks: source.tasks,
-        frameworks: ["marathon"],
+        frameworks: ["marathon", "metronome"],
       });
       this.zone = { host, index };
     }

@@ -6,6 +6,8 @@ import type { CommandContext, Failure, Outcome } from "./frameworks/marathon/com
 import { getApp } from "./frameworks/marathon/apps.ts";
 import { removeDeployment } from "./frameworks/marathon/deployments.ts";
 import { emitStatus, expireUnreachable, taskEnded, tasksUnreachable } from "./frameworks/marathon/task-events.ts";
+import { METRONOME } from "./frameworks/metronome/launch.ts";
+import { runKillGraceSeconds } from "./frameworks/metronome/store.ts";
 import { type SocketIndex, send } from "./sessions.ts";
 import { applyStatusUpdates, liveTasks, setTaskState, type TaskRecord } from "./tasks.ts";
 import { type AlarmArm, scheduleAt, scheduleNoLaterThan } from "./timers.ts";
@@ -98,8 +100,13 @@ export class Coordinator {
     const byAgentAndGrace = new Map<string, { agentId: string; grace: number; ids: string[] }>();
     const graceOf = new Map<string, number>();
     for (const t of kills) {
-      if (!graceOf.has(t.group)) graceOf.set(t.group, Math.round((getApp(this.db, t.group)?.app.taskKillGracePeriodSeconds ?? DEFAULT_KILL_GRACE_MS / 1000) * 1000));
-      const grace = graceOf.get(t.group) ?? DEFAULT_KILL_GRACE_MS;
+      // A job's tasks take the grace of the run they belong to (`version` holds the run id).
+      const graceKey = `${t.group}\n${t.version}`;
+      if (!graceOf.has(graceKey)) {
+        const seconds = t.framework === METRONOME ? runKillGraceSeconds(this.db, t.group, t.version) : getApp(this.db, t.group)?.app.taskKillGracePeriodSeconds;
+        graceOf.set(graceKey, Math.round((seconds ?? DEFAULT_KILL_GRACE_MS / 1000) * 1000));
+      }
+      const grace = graceOf.get(graceKey) ?? DEFAULT_KILL_GRACE_MS;
       const key = `${t.agentId}|${grace}`;
       const entry = byAgentAndGrace.get(key) ?? { agentId: t.agentId, grace, ids: [] };
       entry.ids.push(t.id);

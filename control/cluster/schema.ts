@@ -131,3 +131,6 @@ export const offerFilters = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.framework, t.agentId] })],
 );
+
+/** Metronome's jobs, schedules and runs (frameworks/metronome/store.ts owns these). */
+export * from "./frameworks/metronome/schema.ts";

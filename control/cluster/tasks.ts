@@ -139,7 +139,7 @@ const fromRaw = (r: RawTask): TaskRecord => ({
 });
 
 /** Rows for the given ids, in chunks within the parameter limit. */
-function tasksById(db: ClusterDb, ids: string[]): Map<string, TaskRecord> {
+export function tasksById(db: ClusterDb, ids: string[]): Map<string, TaskRecord> {
   const out = new Map<string, TaskRecord>();
   for (const part of chunked(ids)) {
     const rows = sqlOf(db).exec<RawTask & Record<string, SqlStorageValue>>(`SELECT * FROM tasks WHERE id IN (${part.map(() => "?").join(",")})`, ...part);

@@ -155,10 +155,10 @@ describe("Marathon endpoints", () => {
     await running(socket, [task?.taskId ?? ""], "ms");
     await expect.poll(async () => (await get<{ tasks: { state: string }[] }>(account, "/master/tasks")).tasks[0]?.state).toBe("TASK_RUNNING");
     const state = await get<{ frameworks: { name: string; tasks: Record<string, unknown>[] }[] }>(account, "/master/state");
-    expect(state.frameworks.map((f) => f.name)).toEqual(["marathon"]);
+    expect(state.frameworks.map((f) => f.name)).toEqual(["marathon", "metronome"]);
     expect(state.frameworks[0]?.tasks[0]).toMatchObject({ id: task?.taskId, name: "web.shop", slave_id: agentId, state: "TASK_RUNNING", resources: { cpus: 0.25, mem: 32 } });
-    const frameworks = await get<{ frameworks: { id: string }[] }>(account, "/master/frameworks");
-    expect(frameworks.frameworks).toHaveLength(1);
+    const frameworks = await get<{ frameworks: { id: string; name: string }[] }>(account, "/master/frameworks");
+    expect(frameworks.frameworks.map((f) => f.name)).toEqual(["marathon", "metronome"]);
     const one = await get<{ tasks: unknown[] }>(account, `/master/tasks?task_id=${task?.taskId}`);
     expect(one.tasks).toHaveLength(1);
     const metrics = await get<Record<string, number>>(account, "/metrics/snapshot");

@@ -7,6 +7,8 @@ import { MARATHON, marathonDemand } from "../frameworks/marathon/demand.ts";
 import type { DeploymentRecord } from "../frameworks/marathon/deployments.ts";
 import { newTaskId, taskLaunch } from "../frameworks/marathon/task-launch.ts";
 import { taskHostPorts } from "../frameworks/marathon/task-ports.ts";
+import { launchJobTasks, metronomeDemand } from "../frameworks/metronome/demand.ts";
+import { METRONOME } from "../frameworks/metronome/launch.ts";
 import { offerFilters, tasks } from "../schema.ts";
 import { insertTasks, markKillRequested, usageByAgent, type TaskRecord } from "../tasks.ts";
 import { place, type AgentSnapshot, type PlacedTask, type Placement, type PlacementPlan, type Unplaced } from "./place.ts";
@@ -47,17 +49,25 @@ function push<T>(map: Map<string, T[]>, key: string, value: T): void {
  */
 export function allocationRound(db: ClusterDb, now: number): RoundResult {
   const demand = marathonDemand(db, now);
+  const jobs = metronomeDemand(db, now);
+  if (jobs.revive) revive(db, METRONOME, now);
   const outbox = emptyOutbox();
-  const killed = markKillRequested(db, demand.kills, now);
+  const killed = markKillRequested(db, [...demand.kills, ...jobs.kills], now);
   for (const t of killed) push(outbox.kills, t.agentId, t.id);
-  const result: RoundResult = { outbox, launched: [], killed, completed: demand.completed, wakeAt: demand.wakeAt };
-  if (demand.requests.length === 0) return result;
+  const wakeAt = demand.wakeAt === null ? jobs.wakeAt : Math.min(demand.wakeAt, jobs.wakeAt ?? Infinity);
+  const result: RoundResult = { outbox, launched: [], killed, completed: demand.completed, wakeAt };
+  if (demand.requests.length === 0 && jobs.requests.length === 0) return result;
   const agents = agentSnapshots(db);
+  // One plan for both frameworks, so DRF shares the agents between them; job requests follow Marathon's.
   const plan = place(
-    { now, agents, placed: placedTasks(db), frameworks: [{ name: MARATHON, role: "*", weight: 1 }] },
-    demand.requests.map((r) => r.request),
+    { now, agents, placed: placedTasks(db), frameworks: [{ name: MARATHON, role: "*", weight: 1 }, { name: METRONOME, role: "*", weight: 1 }] },
+    [...demand.requests.map((r) => r.request), ...jobs.requests.map((r) => r.request)],
   );
   result.launched = launchPlaced(db, plan.placements, demand.requests.map((r) => r.app), agents, outbox, now);
+  for (const { record, launch } of launchJobTasks(db, plan.placements, demand.requests.length, jobs.requests, new Map(agents.map((a) => [a.id, a.hostname])), now)) {
+    result.launched.push(record);
+    push(outbox.launches, record.agentId, launch);
+  }
   recordWaiting(db, plan, demand.requests.map((r) => r.app), agents.length, now);
   if (plan.unplaced.length > 0) {
     declineUnused(db, plan, agents, now);

@@ -49,11 +49,15 @@ describe("/v2/events", () => {
       "event_stream_attached",
       "api_post_event",
       "deployment_info",
+      "deployment_step_success",
       "status:TASK_STAGING",
       "status:TASK_STARTING",
       "status:TASK_RUNNING",
+      "deployment_step_success",
       "deployment_success",
     ]);
+    const steps = events.filter((e) => e.type === "deployment_step_success").map((e) => (e.data.currentStep as { actions: { action: string }[] }).actions[0]?.action);
+    expect(steps).toEqual(["StartApplication", "ScaleApplication"]);
     expect(events.find((e) => e.type === "deployment_success")?.data.id).toBe(deploymentId);
     expect(events.filter((e) => e.type === "status_update_event").every((e) => e.data.taskId === taskId && e.data.appId === "/ev")).toBe(true);
   });

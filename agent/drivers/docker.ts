@@ -7,7 +7,7 @@ import type { Logger } from "../log.ts";
 import { DockerClient, DockerError, DockerUnavailable, LogDemuxer } from "./docker-api.ts";
 import { LABEL_AGENT, LABEL_TASK, containerName, containerSpec } from "./docker-container.ts";
 import { TaskStartError } from "./driver.ts";
-import type { DriverFingerprint, ExitStatus, Recovered, RunningTask, TaskDriver } from "./driver.ts";
+import type { CommandExit, DriverFingerprint, ExitStatus, Recovered, RunningTask, TaskDriver } from "./driver.ts";
 import { DEFAULT_LOG_CAP_BYTES, STDERR_FILE, STDOUT_FILE, capSandboxLogs, readTail } from "./log-files.ts";
 
 /**
@@ -131,6 +131,13 @@ export class DockerDriver implements TaskDriver {
       if (!(error instanceof DockerError && error.status === 404)) throw error;
     }
     await exited;
+  }
+
+  /** Runs the command inside the task's container, where its environment and files are (the Mesos way). */
+  async runCommand(task: RunningTask, _launch: TaskLaunch, command: string, timeoutMs: number): Promise<CommandExit> {
+    if (task.containerId === undefined) throw new Error(`task ${task.taskId} has no container`);
+    const exit = await this.client.exec(task.containerId, ["/bin/sh", "-c", command], timeoutMs);
+    return { code: exit.code, timedOut: exit.timedOut, output: (exit.stderr.trim() || exit.stdout.trim()).slice(-512) };
   }
 
   async recover(record: RunningTask): Promise<Recovered> {

@@ -4,8 +4,9 @@ import type { Subprocess } from "bun";
 import type { TaskLaunch } from "../../protocol/index.ts";
 import { errorMessage } from "../log.ts";
 import type { Logger } from "../log.ts";
+import { runCheckCommand } from "./check-command.ts";
 import { TaskStartError } from "./driver.ts";
-import type { DriverFingerprint, ExitStatus, Recovered, RunningTask, TaskDriver } from "./driver.ts";
+import type { CommandExit, DriverFingerprint, ExitStatus, Recovered, RunningTask, TaskDriver } from "./driver.ts";
 import { SHELL, commandArgv, resolveRunAs, taskEnvironment } from "./exec-command.ts";
 import type { RunAs } from "./exec-command.ts";
 import { DEFAULT_LOG_CAP_BYTES, STDERR_FILE, STDOUT_FILE, capSandboxLogs, readTail } from "./log-files.ts";
@@ -123,6 +124,12 @@ export class ExecDriver implements TaskDriver {
     if (timer !== undefined) this.graceTimers.delete(timer);
     if (first === "grace over") signalGroup(task.pid, task.pgid, task.startTime, "SIGKILL");
     await exited;
+  }
+
+  runCommand(task: RunningTask, launch: TaskLaunch, command: string, timeoutMs: number): Promise<CommandExit> {
+    const runAs = resolveRunAs(launch);
+    const env = taskEnvironment(launch, task.sandbox, runAs, this.dnsAddress());
+    return runCheckCommand(command, { cwd: task.sandbox, env, runAs, timeoutMs });
   }
 
   recover(record: RunningTask): Recovered {

@@ -112,7 +112,7 @@ class DriverTaskHost implements TaskHost {
     this.db = openAgentDb(options.workDir);
     this.store = new TaskStore(this.db);
     this.outbox = new Outbox(this.db, { ...options.outbox, log: options.log });
-    this.checks = new CheckRunner((status) => this.outbox.add(status), options.log);
+    this.checks = new CheckRunner((status) => this.outbox.add(status), () => this.online && !this.closed, options.log);
     const drivers = options.drivers ?? defaultDrivers(options);
     this.drivers = new Map(drivers.map((driver) => [driver.name, driver]));
     // Tracked at once, so `reports` lists them; re-attaching is asynchronous (the docker driver asks its daemon).

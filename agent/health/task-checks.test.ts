@@ -8,6 +8,7 @@ import { waitFor } from "../test-support/fake-master.ts";
 import { collectLog } from "../test-support/log-collector.ts";
 import { testScope } from "../test-support/scope.ts";
 import { launchOf, processGone } from "../test-support/tasks.ts";
+import { TaskChecks } from "./task-checks.ts";
 
 const scope = testScope("dcx-checks");
 
@@ -95,5 +96,27 @@ describe("health checks on the agent", () => {
     expect(readiness().filter(([name]) => name === "count")).toEqual([["count", true, "ok"]]);
     await Bun.sleep(200);
     expect(probes).toBe(1);
+  });
+});
+
+describe("results without a session", () => {
+  test("are dropped rather than queued, and the first result once the session is back goes out whatever it is", async () => {
+    let online = false;
+    const sent: Record<string, unknown>[] = [];
+    let attempts = 0;
+    const launch = launchOf("offline.1", { shell: "sleep 30" }, { healthChecks: [command("true", { intervalMs: 20 })] });
+    const checks = new TaskChecks(launch, { runCommand: async () => ({ code: 0, timedOut: false, output: "" }) }, (status) => {
+      attempts++;
+      if (online) sent.push(status);
+      return online;
+    }, collectLog().log);
+    scope.defer(() => checks.stop());
+    checks.start();
+    await waitFor(() => attempts >= 3, "passes tried while offline");
+    expect(sent).toEqual([]);
+    online = true;
+    await waitFor(() => sent.length > 0, "the pass once online");
+    await Bun.sleep(100);
+    expect(sent).toEqual([{ healthy: true, healthCheck: 0 }]);
   });
 });

@@ -14,6 +14,11 @@ import type { ProbeContext, ProbeOutcome, ReadinessOutcome } from "./probes.ts";
  * To keep status frames few, a health check reports every failure (the master counts failures
  * in a row) but a pass only when the check was not passing already: a healthy task sends
  * nothing. A readiness check reports when its result changes and stops probing once ready.
+ *
+ * Results are only queued while the agent has a session. During a partition they would pile
+ * up in the durable outbox as stale news, and the master does not judge tasks it cannot hear
+ * anyway; a result that was not queued is as if never reported, so the first one after the
+ * session returns goes out whatever it is.
  */
 
 /** Whether a health probe's outcome is worth a status update, given what the check last reported. */
@@ -36,7 +41,8 @@ export class TaskChecks {
   constructor(
     private readonly launch: TaskLaunch,
     private readonly context: ProbeContext,
-    private readonly send: (status: Omit<NewStatus, "taskId" | "state">) => void,
+    /** Queues a result; false when it was dropped (no session). */
+    private readonly send: (status: Omit<NewStatus, "taskId" | "state">) => boolean,
     private readonly log: Logger,
   ) {}
 
@@ -46,8 +52,8 @@ export class TaskChecks {
       this.loop(check.delayMs, check.intervalMs, async () => {
         const report = healthReport(last, await probeHealth(check, this.context));
         if (report === undefined || this.stopped) return true;
-        last = report.healthy;
-        this.send({ healthy: report.healthy, healthCheck: index, ...(report.cause === undefined ? {} : { message: report.cause }) });
+        const sent = this.send({ healthy: report.healthy, healthCheck: index, ...(report.cause === undefined ? {} : { message: report.cause }) });
+        last = sent ? report.healthy : undefined;
         return true;
       });
     });
@@ -56,12 +62,9 @@ export class TaskChecks {
       this.loop(0, check.intervalMs, async () => {
         const outcome = await probeReadiness(check);
         if (this.stopped) return false;
-        if (readinessKey(outcome) !== last) {
-          last = readinessKey(outcome);
-          this.sendReadiness(outcome.result, outcome.cause);
-        }
-        // Marathon stops a readiness check once it is ready; so does the agent.
-        return !outcome.result.ready;
+        if (readinessKey(outcome) !== last) last = this.sendReadiness(outcome.result, outcome.cause) ? readinessKey(outcome) : undefined;
+        // Marathon stops a readiness check once it is ready; so does the agent, once it has said so.
+        return !(outcome.result.ready && last !== undefined);
       });
     }
   }
@@ -73,8 +76,8 @@ export class TaskChecks {
     this.timers.clear();
   }
 
-  private sendReadiness(result: ReadinessResult, cause: string | undefined): void {
-    this.send({ readiness: result, ...(cause === undefined ? {} : { message: cause }) });
+  private sendReadiness(result: ReadinessResult, cause: string | undefined): boolean {
+    return this.send({ readiness: result, ...(cause === undefined ? {} : { message: cause }) });
   }
 
   /** Probes after `delayMs`, then `intervalMs` after each probe ends, while `probe` says to go on. */
@@ -103,12 +106,13 @@ export class TaskChecks {
   }
 }
 
-/** The checks of every running task of an agent; results go to `send` (the outbox). */
+/** The checks of every running task of an agent; results go to `send` (the outbox) while `online`. */
 export class CheckRunner {
   private readonly running = new Map<string, TaskChecks>();
 
   constructor(
     private readonly send: (status: NewStatus) => void,
+    private readonly online: () => boolean,
     private readonly log: Logger,
   ) {}
 
@@ -117,7 +121,12 @@ export class CheckRunner {
     if (!launch.healthChecks?.length && !launch.readinessChecks?.length) return;
     this.stop(launch.taskId);
     const context = { runCommand: (command: string, timeoutMs: number) => driver.runCommand(task, launch, command, timeoutMs) };
-    const checks = new TaskChecks(launch, context, (status) => this.send({ taskId: launch.taskId, state: "TASK_RUNNING", ...status }), this.log);
+    const queue = (status: Omit<NewStatus, "taskId" | "state">) => {
+      if (!this.online()) return false;
+      this.send({ taskId: launch.taskId, state: "TASK_RUNNING", ...status });
+      return true;
+    };
+    const checks = new TaskChecks(launch, context, queue, this.log);
     this.running.set(launch.taskId, checks);
     checks.start();
   }

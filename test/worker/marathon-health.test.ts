@@ -159,6 +159,16 @@ describe("health-aware deployments", () => {
     expect((await tasksOf(account, "/roll")).map((t) => t.id)).toEqual([old]);
   });
 
+  it("an upgrade kills the old version's unhealthy task first and keeps the healthy one for minimumHealthCapacity", async () => {
+    const { account, socket, tasks } = await deployed({ id: "/pick", instances: 2, healthChecks: [httpCheck], upgradeStrategy: { minimumHealthCapacity: 0.5, maximumOverCapacity: 0 } }, Date.now() - 120_000);
+    const [a, b] = tasks.map((t) => t.taskId);
+    await send(socket, [health(a ?? "", true), health(b ?? "", true)]);
+    await expect.poll(() => deployments(account)).toEqual([]);
+    await send(socket, [health(b ?? "", false)]);
+    await api(account, "/v2/apps/pick/restart", { method: "POST" });
+    expect((await nextOfType<{ taskIds: string[] }>(socket, "kill")).taskIds).toEqual([b]);
+  });
+
   it("a new task counts only once healthy and ready; readiness results show in currentActions", async () => {
     const { account, socket, tasks } = await deployed({ id: "/ready", instances: 1, portDefinitions: [{ name: "http-api" }] });
     await expect.poll(() => deployments(account)).toEqual([]);

@@ -76,7 +76,8 @@ export function summarize(db: ClusterDb, appId: string, version: string | null, 
 
 /**
  * Picks `count` tasks to kill: tasks not yet running go first (they give no capacity), then
- * by the app's killSelection. `current` selects the target version's tasks or the others.
+ * unhealthy ones, then those whose health is not known yet, then by the app's killSelection.
+ * `current` selects the target version's tasks or the others.
  */
 function pickKills(db: ClusterDb, appId: string, version: string, current: boolean, count: number, app: App | undefined): string[] {
   if (count <= 0) return [];
@@ -86,7 +87,7 @@ function pickKills(db: ClusterDb, appId: string, version: string, current: boole
     .select({ id: tasks.id })
     .from(tasks)
     .where(and(eq(tasks.framework, MARATHON), eq(tasks.group, appId), isNull(tasks.endedAt), isNull(tasks.killRequestedAt), versionCond))
-    .orderBy(sql`${tasks.state} = 'TASK_RUNNING'`, order)
+    .orderBy(sql`${tasks.state} = 'TASK_RUNNING'`, sql`coalesce(${tasks.healthy} * 2, 1)`, order)
     .limit(count)
     .all()
     .map((r) => r.id);

@@ -94,7 +94,8 @@ export function applyCheckResults(db: ClusterDb, events: EventBus, results: read
     // Tasks of a deleted app are being stopped; their results no longer matter.
     const app = appOf(task);
     if (app === undefined) continue;
-    if (update.readiness !== undefined) saveReadiness(db, task.id, update.readiness, update.timestamp);
+    const readiness = update.readiness;
+    if (readiness !== undefined && (app.readinessChecks ?? []).some((rc) => rc.name === readiness.name)) saveReadiness(db, task.id, readiness, update.timestamp);
     const index = update.healthCheck ?? 0;
     const rules = app.healthChecks[index];
     if (update.healthy === undefined || rules === undefined) continue;

@@ -50,7 +50,7 @@ export function openSocket(target: Pick<HttpTarget, "tls" | "host" | "port">, ti
     const fail = (error: Error) => {
       clearTimeout(timer);
       socket.destroy();
-      reject(error instanceof ProbeError ? error : new ProbeError(describe(error)));
+      reject(error instanceof ProbeError ? error : new ProbeError(socketErrorCause(error)));
     };
     socket.once("error", fail);
     socket.once(target.tls ? "secureConnect" : "connect", () => {
@@ -73,7 +73,7 @@ export async function httpGet(target: HttpTarget, options: GetOptions): Promise<
     const finish = (outcome: HttpAnswer | Error) => {
       clearTimeout(timer);
       socket.destroy();
-      if (outcome instanceof Error) reject(outcome instanceof ProbeError ? outcome : new ProbeError(describe(outcome)));
+      if (outcome instanceof Error) reject(outcome instanceof ProbeError ? outcome : new ProbeError(socketErrorCause(outcome)));
       else resolve(outcome);
     };
     const tryParse = (ended: boolean) => {
@@ -146,7 +146,7 @@ function decodeBody(raw: Buffer, chunked: boolean): Buffer {
 }
 
 /** A socket error as a probe's failure cause: "connection refused", with the code for searching. */
-export function describe(error: Error): string {
+function socketErrorCause(error: Error): string {
   const code = (error as NodeJS.ErrnoException).code;
   const plain: Record<string, string> = {
     ECONNREFUSED: "connection refused",

@@ -31,13 +31,15 @@ interface Deployment {
 }
 interface MarathonEvent {
   eventType: string;
+  id?: string;
   taskId?: string;
+  version?: string;
   alive?: boolean;
 }
 
 const FIXTURE = join(ROOT, "test", "e2e", "fixtures", "health-server.mjs");
-/** Checks tuned for tests: a probe a second, failures counted soon after start. */
-const check = { intervalSeconds: 1, timeoutSeconds: 1, gracePeriodSeconds: 10, maxConsecutiveFailures: 3 };
+/** Checks tuned for tests: a probe a second from the start (MESOS_* checks wait delaySeconds, 15 by default). */
+const check = { intervalSeconds: 1, timeoutSeconds: 1, delaySeconds: 0, gracePeriodSeconds: 10, maxConsecutiveFailures: 3 };
 const AGENT_NAMES: Record<string, string> = { "node-a": "a", "node-b": "b" };
 
 /**
@@ -132,7 +134,7 @@ describe("health checks on real agents", () => {
   it("TCP and COMMAND: pass when the port answers or the command exits 0, fail (and kill) otherwise", async () => {
     await cluster.api("POST", c("/v2/apps"), { id: "/tcp-up", cmd: `exec node ${FIXTURE}`, cpus: 0.1, mem: 64, healthChecks: [{ protocol: "TCP", ...check }] });
     await cluster.api("POST", c("/v2/apps"), { id: "/tcp-down", cmd: "sleep 600", cpus: 0.1, mem: 16, healthChecks: [{ protocol: "MESOS_TCP", ...check, gracePeriodSeconds: 0, maxConsecutiveFailures: 2 }] });
-    const command = { protocol: "COMMAND", command: { value: 'test -f "$MESOS_SANDBOX/ok"' }, ...check, gracePeriodSeconds: 0, maxConsecutiveFailures: 0, delaySeconds: 0 };
+    const command = { protocol: "COMMAND", command: { value: 'test -f "$MESOS_SANDBOX/ok"' }, ...check, gracePeriodSeconds: 0, maxConsecutiveFailures: 0 };
     await cluster.api("POST", c("/v2/apps"), { id: "/cmd", cmd: "sleep 600", cpus: 0.1, mem: 16, healthChecks: [command] });
 
     await healthy("/tcp-up", 1);
@@ -162,16 +164,18 @@ describe("health checks on real agents", () => {
     const old = await healthy("/web", 2);
     const patch = await cluster.fetch("PATCH", c("/v2/apps/web"), { env: { HEALTH: "broken" }, healthChecks: [{ protocol: "MESOS_HTTP", path: "/health", ...check, gracePeriodSeconds: 1 }] });
     expect(patch.status).toBe(200);
-    const deploymentId = patch.headers.get("Marathon-Deployment-Id");
+    const { deploymentId, version } = (await patch.json()) as { deploymentId: string; version: string };
     const stuck = await waitFor("the new version's tasks killed for failing their checks", async () => {
       const [d] = await deployments();
-      const killed = events.filter((e) => e.eventType === "unhealthy_instance_kill_event" && !old.some((t) => t.id === e.taskId));
+      const killed = events.filter((e) => e.eventType === "unhealthy_instance_kill_event" && e.version === version);
       for (const t of old) if (!(await answers(t))) throw new Error(`old task ${t.id} stopped serving`);
       return d?.id === deploymentId && killed.length > 0 && d.waiting?.lastHealthFailure ? d : undefined;
     }, 60_000, 200);
     expect(stuck.waiting?.lastHealthFailure?.cause).toBe("HTTP 500 Internal Server Error");
     const running = await tasks("/web");
     expect(old.every((t) => running.some((r) => r.id === t.id && r.state === "TASK_RUNNING"))).toBe(true);
+    // The deployment never finished and never touched an old task.
+    expect(events.filter((e) => e.eventType === "deployment_success" && e.id === deploymentId)).toEqual([]);
 
     const rollback = await cluster.fetch("DELETE", c(`/v2/deployments/${deploymentId}`));
     expect(rollback.status).toBe(200);

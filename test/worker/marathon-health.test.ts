@@ -159,6 +159,27 @@ describe("health-aware deployments", () => {
     expect((await tasksOf(account, "/roll")).map((t) => t.id)).toEqual([old]);
   });
 
+  it("a stuck deployment gives way to a forced new version: the failing tasks go first, the old one once the new version passes", async () => {
+    const { account, socket, tasks } = await deployed({ id: "/force", instances: 1, upgradeStrategy: { minimumHealthCapacity: 1, maximumOverCapacity: 1 } });
+    const old = tasks[0]?.taskId ?? "";
+    await expect.poll(() => deployments(account)).toEqual([]);
+    await api(account, "/v2/apps/force", { method: "PATCH", json: { healthChecks: [{ ...httpCheck, gracePeriodSeconds: 0 }] } });
+    const [broken] = (await nextOfType<{ tasks: LaunchedTask[] }>(socket, "launch")).tasks;
+    await send(socket, [{ taskId: broken?.taskId }, health(broken?.taskId ?? "", false)]);
+    const locked = await api(account, "/v2/apps/force", { method: "PATCH", json: { env: { FIXED: "1" } } });
+    expect(locked.status).toBe(409);
+    const forced = await api(account, "/v2/apps/force?force=true", { method: "PATCH", json: { env: { FIXED: "1" } } });
+    expect(forced.status).toBe(200);
+    expect((await nextOfType<{ taskIds: string[] }>(socket, "kill")).taskIds).toEqual([broken?.taskId]);
+    const [fixed] = (await nextOfType<{ tasks: LaunchedTask[] }>(socket, "launch")).tasks;
+    await send(socket, [{ taskId: broken?.taskId, state: "TASK_KILLED" }, { taskId: fixed?.taskId }]);
+    expect(await send(socket, [health(fixed?.taskId ?? "", true)])).toEqual([]);
+    expect((await nextOfType<{ taskIds: string[] }>(socket, "kill")).taskIds).toEqual([old]);
+    await send(socket, [{ taskId: old, state: "TASK_KILLED" }]);
+    await expect.poll(() => deployments(account)).toEqual([]);
+    expect((await tasksOf(account, "/force")).map((t) => t.id)).toEqual([fixed?.taskId]);
+  });
+
   it("an upgrade kills the old version's unhealthy task first and keeps the healthy one for minimumHealthCapacity", async () => {
     const { account, socket, tasks } = await deployed({ id: "/pick", instances: 2, healthChecks: [httpCheck], upgradeStrategy: { minimumHealthCapacity: 0.5, maximumOverCapacity: 0 } }, Date.now() - 120_000);
     const [a, b] = tasks.map((t) => t.taskId);

@@ -59,8 +59,10 @@ export function decide(target: AppTarget, summary: TaskSummary): Decision {
 
 /**
  * A rolling replacement step. Capacity never drops below `minimumHealthCapacity × n` ready
- * instances, and live instances, those still being killed included, never exceed
- * `n + maximumOverCapacity × n`. Old tasks that are not ready give no capacity, so they go
+ * instances, and live instances never exceed `n + maximumOverCapacity × n`. A kill decided in
+ * an earlier step that the agent has not confirmed yet still counts as live (a task killed for
+ * failing its health checks may take its grace to go); one decided in this step counts as gone,
+ * as in Marathon's TaskReplaceActor. Old tasks that are not ready give no capacity, so they go
  * first. New tasks that never become ready (failing health checks) leave the old ones be: the
  * deployment waits, and the user rolls back or forces a new version.
  */

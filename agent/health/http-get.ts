@@ -69,7 +69,9 @@ export async function httpGet(target: HttpTarget, options: GetOptions): Promise<
   return new Promise<HttpAnswer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    const timer = setTimeout(() => finish(new ProbeError(`no answer within ${options.timeoutMs} ms`)), left);
+    let headSeen = false;
+    // A body still arriving at the timeout is cut there: the status is the answer that counts.
+    const timer = setTimeout(() => (headSeen ? tryParse(true) : finish(new ProbeError(`no answer within ${options.timeoutMs} ms`))), left);
     const finish = (outcome: HttpAnswer | Error) => {
       clearTimeout(timer);
       socket.destroy();
@@ -85,9 +87,11 @@ export async function httpGet(target: HttpTarget, options: GetOptions): Promise<
       }
       const head = parseHead(data.subarray(0, headEnd).toString("latin1"));
       if (head instanceof ProbeError) return finish(head);
+      headSeen = true;
       const cap = options.maxBodyBytes ?? 0;
-      if (options.body && !ended && data.length - headEnd - 4 <= cap) return;
-      const body = options.body ? decodeBody(data.subarray(headEnd + 4), head.chunked).subarray(0, cap).toString("utf8") : "";
+      const raw = data.subarray(headEnd + 4);
+      if (options.body && !ended && raw.length <= cap && !complete(raw, head)) return;
+      const body = options.body ? decodeBody(raw, head.chunked).subarray(0, cap).toString("utf8") : "";
       finish({ status: head.status, reason: head.reason, contentType: head.contentType, body });
     };
     socket.on("data", (chunk: Buffer) => {
@@ -110,6 +114,13 @@ interface Head {
   reason: string;
   contentType: string;
   chunked: boolean;
+  contentLength?: number;
+}
+
+/** Whether the whole body is in, for servers that keep the connection open despite `Connection: close`. */
+function complete(raw: Buffer, head: Head): boolean {
+  if (head.chunked) return raw.includes("\r\n0\r\n\r\n") || raw.subarray(0, 5).toString("latin1") === "0\r\n\r\n";
+  return head.contentLength !== undefined && raw.length >= head.contentLength;
 }
 
 function parseHead(text: string): Head | ProbeError {
@@ -126,6 +137,7 @@ function parseHead(text: string): Head | ProbeError {
     reason: match[2] ?? "",
     contentType: headers.get("content-type") ?? "",
     chunked: /\bchunked\b/i.test(headers.get("transfer-encoding") ?? ""),
+    ...(/^\d+$/.test(headers.get("content-length") ?? "") ? { contentLength: Number(headers.get("content-length")) } : {}),
   };
 }
 

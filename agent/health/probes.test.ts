@@ -140,4 +140,13 @@ describe("probes against real sockets", () => {
     expect(await probeReadiness(readiness(await rawServer(answer("204 No Content"))))).toEqual({ result: { name: "ready", ready: true } });
     expect((await probeReadiness(readiness(await closedPort()))).cause).toMatch(/connection refused/);
   });
+
+  test("readiness: a server that keeps the connection open is read to its Content-Length, or cut at the timeout", async () => {
+    const keep = (body: string, length: number) => (socket: Socket) => socket.write(`HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${length}\r\n\r\n${body}`);
+    const check = (port: number, timeoutMs: number) =>
+      TaskReadinessCheck.parse({ name: "r", protocol: "HTTP", port, path: "/", intervalMs: 60_000, timeoutMs, httpStatusCodesForReady: [200], preserveLastResponse: true });
+    // With a minute to wait, only reading to the Content-Length ends this within the test's 5 s.
+    expect((await probeReadiness(check(await rawServer(keep("done", 4)), 60_000))).result).toMatchObject({ ready: true, lastResponse: { body: "done" } });
+    expect((await probeReadiness(check(await rawServer(keep("part", 100)), 300))).result).toMatchObject({ ready: true, lastResponse: { status: 200, body: "part" } });
+  });
 });

@@ -119,6 +119,8 @@ function judge(db: ClusterDb, events: EventBus, task: TaskRecord, app: App, chec
   if (healthy !== task.healthy) {
     setTaskHealthy(db, task.id, healthy);
     events.emit("health_status_changed_event", { appId: task.group, taskId: task.id, instanceId: task.id, version: task.version, alive: healthy === true }, now);
+    // Marathon's newer event for the same change; `healthy` is null while nothing is known.
+    events.emit("instance_health_changed_event", { instanceId: task.id, runSpecId: task.group, runSpecVersion: task.version, healthy }, now);
   }
   const failing = app.healthChecks.findIndex((rules, i) => {
     const check = checks.get(i);

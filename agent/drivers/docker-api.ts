@@ -175,10 +175,10 @@ export class DockerClient {
   /**
    * Runs `cmd` inside a running container (`POST /containers/{id}/exec`, then `/exec/{id}/start`
    * attached) and resolves with its exit code and output once it ends. At `timeoutMs` the
-   * attachment is dropped and `timedOut` is set: the Engine API cannot kill an exec'd process,
-   * so one that hangs is left to end on its own, as with `docker exec`.
+   * attachment is dropped and `timedOut` is set, with the host pid of the process if it still
+   * runs: the Engine API has no call to kill an exec'd process, so that is left to the caller.
    */
-  async exec(id: string, cmd: string[], timeoutMs: number): Promise<{ code: number | null; timedOut: boolean; stdout: string; stderr: string }> {
+  async exec(id: string, cmd: string[], timeoutMs: number): Promise<{ code: number | null; timedOut: boolean; stdout: string; stderr: string; pid?: number }> {
     const created = await this.json<{ Id: string }>("POST", `/containers/${id}/exec`, { Cmd: cmd, AttachStdout: true, AttachStderr: true, AttachStdin: false, Tty: false });
     const output = { stdout: "", stderr: "" };
     const demux = new LogDemuxer((which, bytes) => (output[which] = (output[which] + new TextDecoder().decode(bytes)).slice(-4096)));
@@ -194,9 +194,10 @@ export class DockerClient {
       }
     } catch (error) {
       if (!signal.aborted) throw error;
-      return { code: null, timedOut: true, ...output };
+      const hung = await this.json<{ Running: boolean; Pid: number }>("GET", `/exec/${created.Id}/json`).catch(() => undefined);
+      return { code: null, timedOut: true, ...output, ...(hung?.Running && hung.Pid > 0 ? { pid: hung.Pid } : {}) };
     }
-    const info = await this.json<{ ExitCode: number | null; Running: boolean }>("GET", `/exec/${created.Id}/json`);
+    const info = await this.json<{ ExitCode: number | null }>("GET", `/exec/${created.Id}/json`);
     return { code: info.ExitCode, timedOut: false, ...output };
   }
 

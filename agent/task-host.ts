@@ -8,6 +8,7 @@ import { DockerDriver } from "./drivers/docker.ts";
 import type { DockerDriverOptions } from "./drivers/docker.ts";
 import { ExecDriver } from "./drivers/exec.ts";
 import type { ExecDriverOptions } from "./drivers/exec.ts";
+import { CheckRunner } from "./health/task-checks.ts";
 import { errorMessage } from "./log.ts";
 import type { LogFields, Logger } from "./log.ts";
 import { Outbox, isReportableTaskId } from "./outbox.ts";
@@ -97,6 +98,8 @@ class DriverTaskHost implements TaskHost {
   private readonly outbox: Outbox;
   private readonly drivers: ReadonlyMap<string, TaskDriver>;
   private readonly entries = new Map<string, Entry>();
+  /** Health and readiness checks of running tasks. */
+  private readonly checks: CheckRunner;
   private readonly startup: Promise<void>;
   private started = false;
   private online = false;
@@ -110,6 +113,7 @@ class DriverTaskHost implements TaskHost {
     this.db = openAgentDb(options.workDir);
     this.store = new TaskStore(this.db);
     this.outbox = new Outbox(this.db, { ...options.outbox, log: options.log });
+    this.checks = new CheckRunner((status) => this.outbox.add(status), () => this.online && !this.closed, options.log);
     const drivers = options.drivers ?? defaultDrivers(options);
     this.drivers = new Map(drivers.map((driver) => [driver.name, driver]));
     // Tracked at once, so `reports` lists them; re-attaching is asynchronous (the docker driver asks its daemon).
@@ -183,6 +187,7 @@ class DriverTaskHost implements TaskHost {
       }
       await Promise.all([...this.entries.values()].map((entry) => entry.ended));
     }
+    this.checks.stopAll();
     this.outbox.flush();
     if (this.online && this.outbox.count() > 0) await this.outbox.drain(SHUTDOWN_ACK_WAIT_MS);
     this.closed = true;
@@ -254,6 +259,7 @@ class DriverTaskHost implements TaskHost {
   private beginKill(entry: Entry, graceMs: number): void {
     const { taskId } = entry.record;
     const deadline = Date.now() + graceMs;
+    this.checks.stop(taskId);
     entry.phase = "killing";
     entry.record.killDeadline = deadline;
     this.db.transaction(() => {
@@ -338,6 +344,8 @@ class DriverTaskHost implements TaskHost {
       driver.stop(found.task, graceMs).catch((error: unknown) => this.log.error("task_kill_failed", { taskId: record.taskId, error: errorMessage(error) }));
     } else if (record.state === "TASK_STARTING") {
       this.setRunning(entry);
+    } else {
+      this.startChecks(entry);
     }
     void this.watch(entry, found.task);
   }
@@ -353,6 +361,12 @@ class DriverTaskHost implements TaskHost {
   private setRunning(entry: Entry): void {
     entry.phase = "running";
     this.report(entry.record.taskId, "TASK_RUNNING");
+    this.startChecks(entry);
+  }
+
+  /** Starts the launch's checks, if it has any; their results go out as updates of the running task. */
+  private startChecks(entry: Entry): void {
+    if (entry.driver !== undefined && entry.running !== undefined) this.checks.start(entry.record.launch, entry.driver, entry.running);
   }
 
   /** Waits for the task's process to end and reports how. */
@@ -375,6 +389,7 @@ class DriverTaskHost implements TaskHost {
    */
   private settle(entry: Entry, outcome: Outcome, event: string, fields: LogFields = {}): void {
     if (this.closed) return;
+    this.checks.stop(entry.record.taskId);
     entry.phase = "ended";
     const level = outcome.state === "TASK_FINISHED" || outcome.state === "TASK_KILLED" ? "info" : "warn";
     this.log[level](event, { taskId: entry.record.taskId, state: outcome.state, ...fields, message: outcome.message });

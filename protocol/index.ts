@@ -1,3 +1,4 @@
+export * from "./checks.ts";
 export * from "./messages.ts";
 export * from "./resources.ts";
 export * from "./task-state.ts";

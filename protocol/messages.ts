@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { MAX_TASK_CHECKS, ReadinessResult, TaskHealthCheck, TaskReadinessCheck } from "./checks.ts";
 import { Attributes, Resources } from "./resources.ts";
 import { TaskState } from "./task-state.ts";
 
@@ -56,8 +57,16 @@ export const StatusUpdate = z.strictObject({
   taskId: z.string().min(1).max(512),
   state: TaskState,
   message: z.string().max(4096).optional(),
+  /**
+   * A health check's result: the agent sends one on each failure and when a check passes after
+   * failing (or for the first time), with the task's current state and the cause in `message`.
+   */
   healthy: z.boolean().optional(),
-  /** Epoch milliseconds at which the agent observed the state. */
+  /** With `healthy`: the index of the check in the launch's `healthChecks`; absent means 0. */
+  healthCheck: z.number().int().min(0).max(MAX_TASK_CHECKS - 1).optional(),
+  /** A readiness check's result, sent when it changes. */
+  readiness: ReadinessResult.optional(),
+  /** Epoch milliseconds at which the agent observed the state (or ran the check). */
   timestamp: z.number().nonnegative(),
 });
 
@@ -146,6 +155,9 @@ export const TaskLaunch = z.strictObject({
   user: z.string().optional(),
   /** SIGTERM -> SIGKILL grace when the task is killed. */
   killGracePeriodMs: z.number().int().nonnegative().default(3000),
+  /** Checks the agent runs while the task runs; results come back in status updates. */
+  healthChecks: z.array(TaskHealthCheck).max(MAX_TASK_CHECKS).optional(),
+  readinessChecks: z.array(TaskReadinessCheck).max(MAX_TASK_CHECKS).optional(),
 });
 export type TaskLaunch = z.infer<typeof TaskLaunch>;
 

@@ -21,7 +21,9 @@ import { EventBus } from "./events.ts";
 import type { App } from "./frameworks/marathon/app-definition.ts";
 import { getApp, getVersion, listVersions } from "./frameworks/marathon/apps.ts";
 import * as marathon from "./frameworks/marathon/commands.ts";
-import { appInfos, deploymentsJson, marathonTasks, queueJson } from "./frameworks/marathon/views.ts";
+import { deploymentsJson } from "./frameworks/marathon/deployment-views.ts";
+import { forgetCheckResults } from "./frameworks/marathon/health.ts";
+import { appInfos, marathonTasks, queueJson } from "./frameworks/marathon/views.ts";
 import * as metronome from "./frameworks/metronome/commands.ts";
 import type { JobSpec, ScheduleSpec } from "./frameworks/metronome/job-spec.ts";
 import { type Embed, jobsJson, oneJobJson, oneRunJson, queueJson as jobQueueJson, runsJson, schedulesJson } from "./frameworks/metronome/views.ts";
@@ -178,6 +180,7 @@ export class Cluster extends DurableObject<Env> {
     if (due.has(UNREACHABLE_TIMER)) this.coordinator.expireUnreachable(now);
     if (due.has(GC_TIMER)) {
       collectGarbage(this.db, now, UPDATE_ID_RETENTION_MS, ENDED_TASK_RETENTION_MS);
+      forgetCheckResults(this.db);
       scheduleAt(this.db, GC_TIMER, now + GC_INTERVAL_MS);
     }
     // Every alarm ends with a round: due launches, replacements, finished deployments.

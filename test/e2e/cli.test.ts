@@ -229,7 +229,7 @@ describe("the dcx CLI against a local control plane", () => {
     const deployments = await dcxJson<{ id: string; affectedApps: string[] }[]>(["deployment", "list"]);
     const big = deployments.find((d) => d.affectedApps.includes("/big"));
     expect(big).toBeDefined();
-    expect((await dcx(["deployment", "list"])).stdout).toMatch(new RegExp(`^${big?.id}\\s+/big\\s+StartApplication`, "m"));
+    expect((await dcx(["deployment", "list"])).stdout).toMatch(new RegExp(`^${big?.id}\\s+/big\\s+ScaleApplication`, "m"));
     const rolled = await dcxJson<{ cancelled: string; deploymentId?: string }>(["deployment", "rollback", big?.id ?? ""]);
     expect(rolled.cancelled).toBe(big?.id);
     await waitFor("/big to be gone", async () => ((await apps()).some((a) => a.id === "/big") ? undefined : true), 10_000, 300);

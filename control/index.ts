@@ -7,6 +7,7 @@ import { clusterDohRoutes, dohRoutes } from "./api/dns.ts";
 import { marathonRoutes } from "./api/marathon/index.ts";
 import { dnsSettingsRoutes, mesosDnsRoutes } from "./api/mesos-dns.ts";
 import { DCX_VERSION, masterRoutes } from "./api/master.ts";
+import { taskLogRoutes } from "./api/task-logs.ts";
 import { ApiError, renderError } from "./errors.ts";
 import type { AppEnv } from "./http/env.ts";
 import { MAX_BODY_BYTES, requireMember, requireUser, withDb } from "./http/middleware.ts";
@@ -15,6 +16,7 @@ import { MAX_BODY_BYTES, requireMember, requireUser, withDb } from "./http/middl
 const clusterScoped = new Hono<AppEnv>()
   .use(requireUser, requireMember)
   .route("/agents", agentRoutes)
+  .route("/v2/tasks", taskLogRoutes)
   .route("/v2", marathonRoutes)
   .route("/mesos_dns/v1", mesosDnsRoutes)
   .route("/dns", dnsSettingsRoutes)

@@ -24,8 +24,10 @@ import * as marathon from "./frameworks/marathon/commands.ts";
 import { appInfos, deploymentsJson, marathonTasks, queueJson } from "./frameworks/marathon/views.ts";
 import { type AgentUsage, type TaskRecord, collectGarbage, countByState, endedTasks, liveTasks, usageByAgent } from "./tasks.ts";
 import { LIVENESS_TIMER, livenessDueBy, sweepLiveness } from "./liveness.ts";
+import { type LogOpen, LogRelay, type LogRequest } from "./log-relay.ts";
 import { counters, ensureMeta, getMeta, increment, setMeta } from "./meta.ts";
 import { SocketIndex, attachmentOf, closeQuietly, frameText, rejectUpgrade, send, sendError, type Attachment } from "./sessions.ts";
+import { openTaskLogs } from "./task-logs.ts";
 import { AlarmArm, scheduleAt, scheduleNoLaterThan, takeDue } from "./timers.ts";
 
 /** Headers the Worker sets on the upgrade it forwards; never taken from the client. */
@@ -70,6 +72,7 @@ export class Cluster extends DurableObject<Env> {
   private alarmArm!: AlarmArm;
   private sockets!: SocketIndex;
   private readonly events = new EventBus();
+  private readonly logRelay = new LogRelay();
   private keepAlive: ReturnType<typeof setInterval> | undefined;
   /** The DNS zone, built on the first query after a change; every committed change drops it. */
   private zone: { host: string; index: Promise<ZoneIndex> } | undefined;
@@ -143,12 +146,14 @@ export class Cluster extends DurableObject<Env> {
       updateAgentResources(this.db, att.agentId, msg.resources, msg.attributes);
       return;
     }
+    if (msg.type === "logData") return this.logRelay.data(ws, msg);
     return this.coordinator.status(ws, att.agentId, msg.updates);
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
     const att = attachmentOf(ws);
     closeQuietly(ws, code === 1005 || code === 1006 ? CloseCode.NORMAL : code, reason);
+    this.logRelay.socketClosed(ws);
     if (!att.agentId) return;
     this.sockets.delete(att.agentId, ws);
     const now = Date.now();
@@ -203,6 +208,11 @@ export class Cluster extends DurableObject<Env> {
       tasks: liveTasks(this.db),
       completedTasks: endedTasks(this.db, COMPLETED_TASKS_SHOWN),
     };
+  }
+
+  /** RPC: opens a request for a task's output on its agent (`/v2/tasks/:id/logs`). */
+  taskLogs(request: LogRequest): Promise<LogOpen> {
+    return openTaskLogs(this.db, this.sockets, this.logRelay, request);
   }
 
   /** RPC: removes an agent; its credential stops working, its socket is closed, its tasks are replaced. */

@@ -4,6 +4,7 @@ import { agentConnectRoutes, agentRoutes } from "./api/agents.ts";
 import { authRoutes } from "./api/auth.ts";
 import { clusterRoutes } from "./api/clusters.ts";
 import { clusterDohRoutes, dohRoutes } from "./api/dns.ts";
+import { historyRoutes } from "./api/history.ts";
 import { marathonRoutes } from "./api/marathon/index.ts";
 import { dnsSettingsRoutes, mesosDnsRoutes } from "./api/mesos-dns.ts";
 import { DCX_VERSION, masterRoutes } from "./api/master.ts";
@@ -20,6 +21,7 @@ const clusterScoped = new Hono<AppEnv>()
   .route("/v2", marathonRoutes)
   .route("/mesos_dns/v1", mesosDnsRoutes)
   .route("/dns", dnsSettingsRoutes)
+  .route("/history", historyRoutes)
   .route("/", masterRoutes);
 
 const app = new Hono<AppEnv>()

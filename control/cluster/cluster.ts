@@ -18,6 +18,7 @@ import { Coordinator, UNREACHABLE_TIMER } from "./coordinator.ts";
 import { dnsSource } from "./dns-source.ts";
 import { buildZone, configInfo, enumerate, hostPortsOf, hostsOf, resolve, servicesOf, type DnsQuestion, type Resolution, type ZoneIndex } from "../dns/index.ts";
 import { EventBus } from "./events.ts";
+import { HISTORY_TIMER, type HistoryResolution, historyDueBy, historySamples, recordHistory } from "./history.ts";
 import type { App } from "./frameworks/marathon/app-definition.ts";
 import { getApp, getVersion, listVersions } from "./frameworks/marathon/apps.ts";
 import * as marathon from "./frameworks/marathon/commands.ts";
@@ -178,6 +179,7 @@ export class Cluster extends DurableObject<Env> {
       await this.coordinator.agentsUnreachable(lost);
     }
     if (due.has(UNREACHABLE_TIMER)) this.coordinator.expireUnreachable(now);
+    if (due.has(HISTORY_TIMER)) recordHistory(this.db, now);
     if (due.has(GC_TIMER)) {
       collectGarbage(this.db, now, UPDATE_ID_RETENTION_MS, ENDED_TASK_RETENTION_MS);
       scheduleAt(this.db, GC_TIMER, now + GC_INTERVAL_MS);
@@ -213,6 +215,11 @@ export class Cluster extends DurableObject<Env> {
   /** RPC: opens a request for a task's output on its agent (`/v2/tasks/:id/logs`). */
   taskLogs(request: LogRequest): Promise<LogOpen> {
     return openTaskLogs(this.db, this.sockets, this.logRelay, request);
+  }
+
+  /** RPC: the cluster's samples at one resolution, oldest first (`/history/minute`, `/history/hour`). */
+  history(resolution: HistoryResolution) {
+    return historySamples(this.db, resolution, Date.now());
   }
 
   /** RPC: removes an agent; its credential stops working, its socket is closed, its tasks are replaced. */
@@ -417,6 +424,7 @@ export class Cluster extends DurableObject<Env> {
     const replaced = this.sockets.set(agentId, ws);
     if (replaced) closeQuietly(replaced, CloseCode.REPLACED, "replaced by a newer session of this agent");
     livenessDueBy(this.db, now + this.timeoutMs);
+    historyDueBy(this.db, now);
     await this.alarmArm.arm();
     send(ws, { type: "registered", agentId, pingIntervalMs: this.pingIntervalMs, ...(credential ? { credential } : {}) });
     // New resources are on offer, and the agent's tasks must be squared with ours.

@@ -10,18 +10,19 @@ import { scheduleAt, scheduleNoLaterThan } from "./timers.ts";
  * The history service (DC/OS's history, kept by the Cluster DO): a sample of the cluster every
  * minute, kept 24 hours, and an hourly average of those minutes, kept 30 days.
  *
- * The `history` timer is due at each minute boundary only while the cluster is busy (an agent
- * connected or within its timeout, a live task, or a deployment in progress). Then the object
- * wakes for the liveness sweep anyway, so a sample a minute costs little; an idle cluster takes
- * one last sample showing it idle and is not woken for history again until an agent registers.
+ * The `history` timer is due at each minute boundary only while the cluster is busy: an agent
+ * connected (or disconnected but within its timeout), or a live task. Then the object wakes for
+ * the liveness sweep anyway, so a sample a minute costs little. An idle cluster takes one last
+ * sample showing it idle and is not woken for history again until an agent registers; a
+ * deployment waiting without agents does not count, since nothing can change until one comes.
  * Gaps in the series are therefore idle time.
  */
 
 export const HISTORY_TIMER = "history";
 export const MINUTE_MS = 60_000;
 export const HOUR_MS = 3600_000;
-export const MINUTE_RETENTION_MS = 24 * HOUR_MS;
-export const HOUR_RETENTION_MS = 30 * 24 * HOUR_MS;
+const MINUTE_RETENTION_MS = 24 * HOUR_MS;
+const HOUR_RETENTION_MS = 30 * 24 * HOUR_MS;
 
 export type HistoryResolution = "minute" | "hour";
 
@@ -64,7 +65,7 @@ export function historyDueBy(db: ClusterDb, now: number): void {
  * and sets the next minute's timer while the cluster is busy. Idempotent: a retried alarm
  * writes the same minute again.
  */
-export function recordHistory(db: ClusterDb, now: number): HistorySample {
+export function recordHistory(db: ClusterDb, now: number): void {
   const sample = takeSample(db, floorTo(now, MINUTE_MS));
   db.insert(history).values(toRow("minute", sample)).onConflictDoUpdate({ target: [history.resolution, history.at], set: toRow("minute", sample) }).run();
   for (const hour of pendingHours(db, floorTo(now, HOUR_MS))) {
@@ -73,7 +74,6 @@ export function recordHistory(db: ClusterDb, now: number): HistorySample {
   db.delete(history).where(and(eq(history.resolution, "minute"), lt(history.at, now - MINUTE_RETENTION_MS))).run();
   db.delete(history).where(and(eq(history.resolution, "hour"), lt(history.at, now - HOUR_RETENTION_MS))).run();
   if (isBusy(sample)) scheduleAt(db, HISTORY_TIMER, floorTo(now, MINUTE_MS) + MINUTE_MS);
-  return sample;
 }
 
 /**
@@ -109,7 +109,7 @@ function takeSample(db: ClusterDb, at: number): HistorySample {
 
 function isBusy(s: HistorySample): boolean {
   const tasks = Object.values(s.tasks).reduce((a, b) => a + b, 0);
-  return (s.agents.active ?? 0) + (s.agents.disconnected ?? 0) + tasks + s.deployments > 0;
+  return (s.agents.active ?? 0) + (s.agents.disconnected ?? 0) + tasks > 0;
 }
 
 /** Hours before `before` whose minutes have no hour row yet, averaged. */

@@ -9,6 +9,7 @@ import type { DockerDriverOptions } from "./drivers/docker.ts";
 import { ExecDriver } from "./drivers/exec.ts";
 import type { ExecDriverOptions } from "./drivers/exec.ts";
 import { CheckRunner } from "./health/task-checks.ts";
+import type { LogSource } from "./log-service.ts";
 import { errorMessage } from "./log.ts";
 import type { LogFields, Logger } from "./log.ts";
 import { Outbox, isReportableTaskId } from "./outbox.ts";
@@ -24,6 +25,8 @@ export type TaskReport = Register["tasks"][number];
 
 /** The master's frames that concern tasks rather than the session itself. */
 export type MasterCommand = Exclude<MasterMessage, { type: "registered" } | { type: "error" }>;
+/** The commands the task host handles; log requests go to the log service. */
+export type TaskCommand = Exclude<MasterCommand, { type: "logs" } | { type: "logsCancel" }>;
 
 /**
  * Where task drivers (exec, docker) plug into the agent. The connection knows nothing about
@@ -42,7 +45,9 @@ export interface TaskHost {
   /** Every task this agent knows of and has not settled with the master, for `register`. */
   reports(): TaskReport[];
   /** A launch, kill, ack or reconcile frame from the master. Must not throw. */
-  handle(command: MasterCommand): void;
+  handle(command: TaskCommand): void;
+  /** Where a task's output is and whether it still runs; undefined for a task this agent never had. */
+  logSource(taskId: string): LogSource | undefined;
   /** A session is registered: status frames may go out through `send`. */
   connected(send: (message: AgentMessage) => void): void;
   /** The session ended; updates wait in the outbox for the next one. */
@@ -135,7 +140,7 @@ class DriverTaskHost implements TaskHost {
     return [...this.entries.values()].map(({ record }) => ({ taskId: record.taskId, state: record.state }));
   }
 
-  handle(command: MasterCommand): void {
+  handle(command: TaskCommand): void {
     if (!this.started) {
       void this.startup.then(() => this.handle(command));
       return;
@@ -155,6 +160,14 @@ class DriverTaskHost implements TaskHost {
     } else {
       this.reconcile(command.taskIds);
     }
+  }
+
+  logSource(taskId: string): LogSource | undefined {
+    const entry = this.entries.get(taskId);
+    if (entry !== undefined) return { sandbox: entry.record.sandbox, running: entry.phase !== "ended" };
+    // Settled tasks keep their record (and sandbox) after the master acked their end.
+    const record = this.closed ? undefined : this.store.get(taskId);
+    return record === undefined ? undefined : { sandbox: record.sandbox, running: false };
   }
 
   connected(send: (message: AgentMessage) => void): void {

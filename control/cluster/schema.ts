@@ -169,3 +169,28 @@ export const taskReadiness = sqliteTable(
 
 /** Metronome's jobs, schedules and runs (frameworks/metronome/store.ts owns these). */
 export * from "./frameworks/metronome/schema.ts";
+
+/**
+ * The cluster's history (history.ts owns it): a sample per minute, and per hour once the hour
+ * is over (the average of its minutes; `samples` says how many there were).
+ */
+export const history = sqliteTable(
+  "history",
+  {
+    resolution: text("resolution", { enum: ["minute", "hour"] }).notNull(),
+    /** Start of the minute or hour, in ms since the epoch. */
+    at: integer("at").notNull(),
+    samples: integer("samples").notNull(),
+    cpusUsed: real("cpus_used").notNull(),
+    cpusTotal: real("cpus_total").notNull(),
+    memUsed: real("mem_used").notNull(),
+    memTotal: real("mem_total").notNull(),
+    diskUsed: real("disk_used").notNull(),
+    diskTotal: real("disk_total").notNull(),
+    deployments: real("deployments").notNull(),
+    /** Live tasks by state, and agents by state: `{state: count}`. */
+    tasks: text("tasks", { mode: "json" }).notNull(),
+    agents: text("agents", { mode: "json" }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.resolution, t.at] })],
+);

@@ -1,6 +1,6 @@
 import { defineCommand } from "citty";
 import { clusterSession } from "../api.ts";
-import { CliError, errorText } from "../errors.ts";
+import { readJsonObject } from "../input.ts";
 import { jsonArg, print, printJson, printList, shortTime } from "../output.ts";
 
 /** `dcx job …`: Metronome jobs of the current cluster, through `/v1/jobs`. */
@@ -31,25 +31,6 @@ interface JobView {
 const idArg = { id: { type: "positional", required: true, description: "the job's id, e.g. ops.backup" } } as const;
 const jobPath = (id: string) => `/v1/jobs/${encodeURIComponent(id)}`;
 
-/** Reads a job spec from a file, or from stdin for `-`. */
-async function readSpec(file: string): Promise<Record<string, unknown>> {
-  const where = file === "-" ? "stdin" : file;
-  let text: string;
-  try {
-    text = file === "-" ? await Bun.stdin.text() : await Bun.file(file).text();
-  } catch (error) {
-    throw new CliError(`cannot read ${file}: ${errorText(error)}`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new CliError(`${where} is not JSON: ${errorText(error)}`);
-  }
-  if (typeof json !== "object" || json === null || Array.isArray(json)) throw new CliError(`${where} must hold one job spec (a JSON object)`);
-  return json as Record<string, unknown>;
-}
-
 /** The last status message of a run's task (the exit status), when there is one. */
 function outcome(run: RunView): string {
   const last = run.taskResults?.at(-1) ?? run.tasks.at(-1);
@@ -60,7 +41,7 @@ const add = defineCommand({
   meta: { name: "add", description: "Create a job (Metronome JSON, with its schedules) from a file ('-' for stdin)" },
   args: { file: { type: "positional", required: true, description: "the job spec (JSON), or - for stdin" }, ...jsonArg },
   async run({ args }) {
-    const spec = await readSpec(args.file);
+    const spec = await readJsonObject(args.file, "job spec");
     const s = clusterSession();
     const job = await s.api.request<JobView>("POST", s.path("/v1/jobs"), { body: spec });
     if (args.json) return printJson(job);

@@ -3,6 +3,7 @@ import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { createMiddleware } from "hono/factory";
 import { clusterForMember, listClusters } from "../accounts/clusters.ts";
 import { userForToken, type ClusterSummary } from "../accounts/users.ts";
+import { clusterStub } from "../api/cluster-stub.ts";
 import { ApiError } from "../errors.ts";
 import type { AppEnv } from "../http/env.ts";
 import { CSRF_FIELD, crossOriginReason, csrfToken, csrfValid, sessionToken } from "../http/session.ts";
@@ -81,9 +82,9 @@ export async function formField(c: Context, name: string): Promise<string> {
   return typeof value === "string" ? value : "";
 }
 
-/** Remembers a message for the next page and redirects there (303: the next request is a GET). */
+/** Remembers a message for the next page (Hono URI-encodes the cookie) and redirects there (303: the next request is a GET). */
 export function redirectWithFlash(c: UiContext, to: string, flash: Flash): Response {
-  setCookie(c, FLASH_COOKIE, encodeURIComponent(JSON.stringify(flash)), { httpOnly: true, sameSite: "Lax", path: "/", maxAge: 60 });
+  setCookie(c, FLASH_COOKIE, JSON.stringify(flash), { httpOnly: true, sameSite: "Lax", path: "/", maxAge: 60 });
   return c.redirect(to, 303);
 }
 
@@ -98,7 +99,7 @@ function takeFlash(c: UiContext): Flash | undefined {
   if (raw === undefined) return undefined;
   deleteCookie(c, FLASH_COOKIE, { path: "/", httpOnly: true, sameSite: "Lax" });
   try {
-    const value = JSON.parse(decodeURIComponent(raw)) as Partial<Flash>;
+    const value = JSON.parse(raw) as Partial<Flash>;
     if ((value.kind === "ok" || value.kind === "error") && typeof value.text === "string") return { kind: value.kind, text: value.text.slice(0, 2000) };
   } catch {
     // A mangled cookie shows nothing.
@@ -108,3 +109,8 @@ function takeFlash(c: UiContext): Flash | undefined {
 
 /** The base path of a cluster's pages. */
 export const clusterBase = (c: UiContext) => `/ui/${c.get("cluster").id}`;
+
+export type ClusterRpc = ReturnType<typeof clusterStub>;
+
+/** The cluster's Durable Object: pages call the same RPC methods the API routes do. */
+export const clusterOf = (c: UiContext) => clusterStub(c.env, c.get("cluster").id);

@@ -4,6 +4,14 @@ import { ApiError } from "../errors.ts";
 import { requireClusterPage, requireSession, readFlash, type UiContext, type UiEnv } from "./context.ts";
 import { renderPage } from "./layout.tsx";
 import { authPages } from "./pages/auth.tsx";
+import { deployPage } from "./pages/deploy.tsx";
+import { dnsPage } from "./pages/dns.tsx";
+import { jobEditorPage, jobsPage } from "./pages/jobs.tsx";
+import { nodePages } from "./pages/nodes.tsx";
+import { overviewPage } from "./pages/overview.tsx";
+import { servicePages } from "./pages/service.tsx";
+import { taskPages } from "./pages/tasks.tsx";
+import { tokensPage } from "./pages/tokens.tsx";
 
 /**
  * The web UI: pages rendered on the Worker with Hono JSX. Pages read cluster state through the
@@ -36,6 +44,15 @@ function renderUiError(err: unknown, c: UiContext) {
 /** Pages of one cluster, under `/ui/:cluster`. */
 const clusterPages = new Hono<UiEnv>()
   .use(requireSession, requireClusterPage, readFlash)
+  .route("/", overviewPage)
+  .route("/services", servicePages)
+  .route("/deploy", deployPage)
+  .route("/tasks", taskPages)
+  .route("/nodes", nodePages)
+  .route("/jobs", jobsPage)
+  .route("/deploy-job", jobEditorPage)
+  .route("/dns", dnsPage)
+  .route("/tokens", tokensPage)
   .all("*", (c) => {
     throw new ApiError("not_found", `There is no page at ${new URL(c.req.url).pathname}.`);
   });

@@ -80,6 +80,7 @@ function Layout(props: LayoutProps) {
         <link rel="icon" href="/assets/favicon.svg" type="image/svg+xml" />
         <link rel="stylesheet" href="/assets/ui.css" />
         {props.csrf ? <meta name="csrf-token" content={props.csrf} /> : null}
+        {props.cluster ? <meta name="dcx-events" content={`/c/${props.cluster.id}/v2/events`} /> : null}
         <script src="/assets/ui.js" defer></script>
         {props.scripts.map((s) => (
           <script src={`/assets/${s}`} defer></script>

@@ -8,3 +8,6 @@ startLive();
 startLogs();
 startEditors();
 startCopyButtons();
+
+// A page that just created something (a token shown once) takes the keyboard and screen reader there.
+document.querySelector<HTMLElement>("[data-autofocus]")?.focus();

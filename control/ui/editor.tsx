@@ -113,14 +113,14 @@ export function JsonEditor(props: EditorProps) {
         </p>
       ) : null}
       {errors.length > 0 ? <ErrorList errors={errors} /> : null}
-      <PostForm action={props.action} csrf={props.csrf} label={props.label}>
+      <PostForm action={props.action} csrf={props.csrf}>
         <div class="field">
           <label for="editor">{props.label}</label>
           <textarea
             id="editor"
             name="json"
             class="editor"
-            rows={22}
+            rows={16}
             spellcheck={false}
             autocomplete="off"
             data-editor

@@ -85,7 +85,11 @@ export function startLive(): void {
       });
     }
     const status = document.querySelector<HTMLElement>("[data-event-status]");
-    source.onopen = () => status && (status.textContent = "Live: connected to the event stream.");
+    source.onopen = () => {
+      if (status) status.textContent = "Live: connected to the event stream.";
+      // Whatever changed between rendering the page and connecting arrives with no event: catch up once.
+      if (hasLive) scheduleRefresh();
+    };
     source.onerror = () => status && (status.textContent = "Live: reconnecting to the event stream…");
   }
   if (hasLive) {

@@ -53,7 +53,7 @@ async function load(v: Viewer): Promise<void> {
   say(v, "Loading…");
   const res = await fetch(`${v.url}?${query}&tail=${TAIL_LINES}`, { credentials: "same-origin" });
   if (!res.ok) {
-    say(v, res.status === 404 ? `No logs: ${await reason(res)} (GET ${v.url} answered 404)` : `Logs unavailable: ${await reason(res)}`);
+    say(v, `${res.status === 404 ? "No logs" : "Logs unavailable"}: ${await reason(res)} (HTTP ${res.status})`);
     return;
   }
   if (!v.follow?.checked) {

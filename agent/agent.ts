@@ -10,6 +10,7 @@ import type { DnsForwarderOptions } from "./dns/forwarder.ts";
 import { formatHostPort } from "./dns/listen-address.ts";
 import { checkIdentityCluster, ensureWorkDir, identityPath, loadIdentity, saveIdentity } from "./identity.ts";
 import type { Identity } from "./identity.ts";
+import { LogService, isLogCommand } from "./log-service.ts";
 import { createLogger, errorMessage } from "./log.ts";
 import type { Logger } from "./log.ts";
 import { detectAdvertiseIp, detectHostname, resolveResources } from "./resources.ts";
@@ -67,6 +68,7 @@ export class Agent {
   private identity: Identity | undefined;
   private readonly log: Logger;
   private readonly tasks: TaskHost;
+  private readonly logs: LogService;
   private readonly connection: Connection;
   private stopping: Promise<void> | undefined;
   private dns: DnsForwarder | undefined;
@@ -81,14 +83,21 @@ export class Agent {
     const exec = { dnsAddress: () => this.dns?.address };
     const docker = config.dockerSocket === undefined ? undefined : { socket: config.dockerSocket, agentId: () => this.identity?.agentId, dnsAddress: exec.dnsAddress };
     this.tasks = options.tasks ?? inWorkDir(() => createTaskHost({ workDir: config.workDir, log: this.log, exec, docker }));
+    this.logs = new LogService({ source: (taskId) => this.tasks.logSource(taskId), log: this.log });
     this.connection = new Connection({
       url: agentConnectUrl(config.master, config.cluster),
       bearer: () => this.identity?.credential ?? config.token ?? "",
       register: () => this.registerFrame(),
       onRegistered: (message) => this.onRegistered(message),
-      onCommand: (command) => this.tasks.handle(command),
-      onSessionUp: (send) => this.tasks.connected(send),
-      onSessionDown: () => this.tasks.disconnected(),
+      onCommand: (command) => (isLogCommand(command) ? this.logs.handle(command) : this.tasks.handle(command)),
+      onSessionUp: (send) => {
+        this.tasks.connected(send);
+        this.logs.connected(send);
+      },
+      onSessionDown: () => {
+        this.tasks.disconnected();
+        this.logs.disconnected();
+      },
       backoff: new Backoff({ capMs: config.backoffMaxMs, random: options.random }),
       log: this.log,
       registerTimeoutMs: options.registerTimeoutMs,
@@ -129,6 +138,7 @@ export class Agent {
     await this.tasks.ready();
     const end = await this.connection.run();
     this.dns?.stop();
+    this.logs.close();
     // Tasks keep running whatever ended the connection; the next agent process re-attaches.
     if (end.kind !== "stopped") await this.tasks.close({ killTasks: false });
     if (end.kind === "stopped") {
@@ -161,6 +171,8 @@ export class Agent {
   }
 
   private async shutdown(signal: string | undefined): Promise<void> {
+    // Follows read through the task host, which closing releases.
+    this.logs.close();
     try {
       await this.tasks.close({ killTasks: this.config.killTasksOnExit });
     } catch (error) {

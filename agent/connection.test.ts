@@ -168,6 +168,7 @@ describe("connection", () => {
       close: async () => {},
       maxKillGraceMs: () => 0,
       reports: () => [{ taskId: "t1", state: "TASK_RUNNING" }],
+      logSource: () => undefined,
       handle: (command) => {
         if (command.type === "ack") throw new Error("driver bug");
         commands.push(command);

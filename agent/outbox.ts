@@ -1,7 +1,7 @@
 import type { Database } from "bun:sqlite";
 import { randomUUID } from "node:crypto";
 import { MAX_FRAME_BYTES, StatusUpdate } from "../protocol/index.ts";
-import type { AgentMessage, TaskState } from "../protocol/index.ts";
+import type { AgentMessage, ReadinessResult, TaskState } from "../protocol/index.ts";
 import type { Logger } from "./log.ts";
 
 /**
@@ -27,7 +27,10 @@ export interface NewStatus {
   taskId: string;
   state: TaskState;
   message?: string;
+  /** A health check's result, and which check (see protocol `StatusUpdate`). */
   healthy?: boolean;
+  healthCheck?: number;
+  readiness?: ReadinessResult;
 }
 
 /** What an ack removed. */

@@ -8,6 +8,8 @@ import { DockerDriver } from "./drivers/docker.ts";
 import type { DockerDriverOptions } from "./drivers/docker.ts";
 import { ExecDriver } from "./drivers/exec.ts";
 import type { ExecDriverOptions } from "./drivers/exec.ts";
+import { CheckRunner } from "./health/task-checks.ts";
+import type { LogSource } from "./log-service.ts";
 import { errorMessage } from "./log.ts";
 import type { LogFields, Logger } from "./log.ts";
 import { Outbox, isReportableTaskId } from "./outbox.ts";
@@ -23,6 +25,8 @@ export type TaskReport = Register["tasks"][number];
 
 /** The master's frames that concern tasks rather than the session itself. */
 export type MasterCommand = Exclude<MasterMessage, { type: "registered" } | { type: "error" }>;
+/** The commands the task host handles; log requests go to the log service. */
+export type TaskCommand = Exclude<MasterCommand, { type: "logs" } | { type: "logsCancel" }>;
 
 /**
  * Where task drivers (exec, docker) plug into the agent. The connection knows nothing about
@@ -41,7 +45,9 @@ export interface TaskHost {
   /** Every task this agent knows of and has not settled with the master, for `register`. */
   reports(): TaskReport[];
   /** A launch, kill, ack or reconcile frame from the master. Must not throw. */
-  handle(command: MasterCommand): void;
+  handle(command: TaskCommand): void;
+  /** Where a task's output is and whether it still runs; undefined for a task this agent never had. */
+  logSource(taskId: string): LogSource | undefined;
   /** A session is registered: status frames may go out through `send`. */
   connected(send: (message: AgentMessage) => void): void;
   /** The session ended; updates wait in the outbox for the next one. */
@@ -97,6 +103,8 @@ class DriverTaskHost implements TaskHost {
   private readonly outbox: Outbox;
   private readonly drivers: ReadonlyMap<string, TaskDriver>;
   private readonly entries = new Map<string, Entry>();
+  /** Health and readiness checks of running tasks. */
+  private readonly checks: CheckRunner;
   private readonly startup: Promise<void>;
   private started = false;
   private online = false;
@@ -110,6 +118,7 @@ class DriverTaskHost implements TaskHost {
     this.db = openAgentDb(options.workDir);
     this.store = new TaskStore(this.db);
     this.outbox = new Outbox(this.db, { ...options.outbox, log: options.log });
+    this.checks = new CheckRunner((status) => this.outbox.add(status), () => this.online && !this.closed, options.log);
     const drivers = options.drivers ?? defaultDrivers(options);
     this.drivers = new Map(drivers.map((driver) => [driver.name, driver]));
     // Tracked at once, so `reports` lists them; re-attaching is asynchronous (the docker driver asks its daemon).
@@ -131,7 +140,7 @@ class DriverTaskHost implements TaskHost {
     return [...this.entries.values()].map(({ record }) => ({ taskId: record.taskId, state: record.state }));
   }
 
-  handle(command: MasterCommand): void {
+  handle(command: TaskCommand): void {
     if (!this.started) {
       void this.startup.then(() => this.handle(command));
       return;
@@ -151,6 +160,14 @@ class DriverTaskHost implements TaskHost {
     } else {
       this.reconcile(command.taskIds);
     }
+  }
+
+  logSource(taskId: string): LogSource | undefined {
+    const entry = this.entries.get(taskId);
+    if (entry !== undefined) return { sandbox: entry.record.sandbox, running: entry.phase !== "ended" };
+    // Settled tasks keep their record (and sandbox) after the master acked their end.
+    const record = this.closed ? undefined : this.store.get(taskId);
+    return record === undefined ? undefined : { sandbox: record.sandbox, running: false };
   }
 
   connected(send: (message: AgentMessage) => void): void {
@@ -183,6 +200,7 @@ class DriverTaskHost implements TaskHost {
       }
       await Promise.all([...this.entries.values()].map((entry) => entry.ended));
     }
+    this.checks.stopAll();
     this.outbox.flush();
     if (this.online && this.outbox.count() > 0) await this.outbox.drain(SHUTDOWN_ACK_WAIT_MS);
     this.closed = true;
@@ -254,6 +272,7 @@ class DriverTaskHost implements TaskHost {
   private beginKill(entry: Entry, graceMs: number): void {
     const { taskId } = entry.record;
     const deadline = Date.now() + graceMs;
+    this.checks.stop(taskId);
     entry.phase = "killing";
     entry.record.killDeadline = deadline;
     this.db.transaction(() => {
@@ -338,6 +357,8 @@ class DriverTaskHost implements TaskHost {
       driver.stop(found.task, graceMs).catch((error: unknown) => this.log.error("task_kill_failed", { taskId: record.taskId, error: errorMessage(error) }));
     } else if (record.state === "TASK_STARTING") {
       this.setRunning(entry);
+    } else {
+      this.startChecks(entry);
     }
     void this.watch(entry, found.task);
   }
@@ -353,6 +374,12 @@ class DriverTaskHost implements TaskHost {
   private setRunning(entry: Entry): void {
     entry.phase = "running";
     this.report(entry.record.taskId, "TASK_RUNNING");
+    this.startChecks(entry);
+  }
+
+  /** Starts the launch's checks, if it has any; their results go out as updates of the running task. */
+  private startChecks(entry: Entry): void {
+    if (entry.driver !== undefined && entry.running !== undefined) this.checks.start(entry.record.launch, entry.driver, entry.running);
   }
 
   /** Waits for the task's process to end and reports how. */
@@ -375,6 +402,7 @@ class DriverTaskHost implements TaskHost {
    */
   private settle(entry: Entry, outcome: Outcome, event: string, fields: LogFields = {}): void {
     if (this.closed) return;
+    this.checks.stop(entry.record.taskId);
     entry.phase = "ended";
     const level = outcome.state === "TASK_FINISHED" || outcome.state === "TASK_KILLED" ? "info" : "warn";
     this.log[level](event, { taskId: entry.record.taskId, state: outcome.state, ...fields, message: outcome.message });

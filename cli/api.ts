@@ -54,6 +54,25 @@ export class Api {
   get<T>(path: string, query?: RequestOptions["query"]): Promise<T> {
     return this.request<T>("GET", path, { query });
   }
+
+  /**
+   * GETs a body to read as it arrives (a log, an event stream); the error statuses throw as
+   * `request` does. `timeoutMs: 0` waits as long as the stream lasts.
+   */
+  async open(path: string, query: RequestOptions["query"] = {}, accept = "*/*", timeoutMs = REQUEST_TIMEOUT_MS): Promise<Response> {
+    const url = new URL(this.url + path);
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
+    const headers: Record<string, string> = { Accept: accept };
+    if (this.token) headers.Authorization = `Bearer ${this.token}`;
+    let res: Response;
+    try {
+      res = await fetch(url, { headers, signal: timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : undefined });
+    } catch (error) {
+      throw new CliError(`cannot reach ${this.url}: ${errorText(error)}`);
+    }
+    if (!res.ok) throw responseError(res.status, await res.text());
+    return res;
+  }
 }
 
 /** An error status from the API, reported with the server's message. */

@@ -12,7 +12,7 @@ import { CliError, EXIT, UsageError, errorText } from "./errors.ts";
 export const VERSION: string = packageJson.version;
 
 const root = defineCommand({
-  meta: { name: "dcx", version: VERSION, description: "The DCX command line: accounts, clusters, agents, apps, tasks, DNS" },
+  meta: { name: "dcx", version: VERSION, description: "The DCX command line: accounts, clusters, agents, apps, jobs, tasks, DNS" },
   subCommands: {
     signup: () => import("./commands/auth.ts").then((m) => m.signup),
     login: () => import("./commands/auth.ts").then((m) => m.login),
@@ -21,6 +21,7 @@ const root = defineCommand({
     app: () => import("./commands/app.ts").then((m) => m.app),
     task: () => import("./commands/task.ts").then((m) => m.task),
     deployment: () => import("./commands/deployment.ts").then((m) => m.deployment),
+    job: () => import("./commands/job.ts").then((m) => m.job),
     node: () => import("./commands/node.ts").then((m) => m.node),
     dns: () => import("./commands/dns.ts").then((m) => m.dns),
   },

@@ -4,10 +4,12 @@ import { agentConnectRoutes, agentRoutes } from "./api/agents.ts";
 import { authRoutes } from "./api/auth.ts";
 import { clusterRoutes } from "./api/clusters.ts";
 import { clusterDohRoutes, dohRoutes } from "./api/dns.ts";
+import { historyRoutes } from "./api/history.ts";
 import { marathonRoutes } from "./api/marathon/index.ts";
 import { debugRoutes, metronomeRoutes } from "./api/metronome.ts";
 import { dnsSettingsRoutes, mesosDnsRoutes } from "./api/mesos-dns.ts";
 import { DCX_VERSION, masterRoutes } from "./api/master.ts";
+import { taskLogRoutes } from "./api/task-logs.ts";
 import { ApiError, renderError } from "./errors.ts";
 import type { AppEnv } from "./http/env.ts";
 import { MAX_BODY_BYTES, requireMember, requireUser, withDb } from "./http/middleware.ts";
@@ -17,11 +19,13 @@ import { uiRoutes } from "./ui/index.tsx";
 const clusterScoped = new Hono<AppEnv>()
   .use(requireUser, requireMember)
   .route("/agents", agentRoutes)
+  .route("/v2/tasks", taskLogRoutes)
   .route("/v2", marathonRoutes)
   .route("/v1", metronomeRoutes)
   .route("/debug", debugRoutes)
   .route("/mesos_dns/v1", mesosDnsRoutes)
   .route("/dns", dnsSettingsRoutes)
+  .route("/history", historyRoutes)
   .route("/", masterRoutes);
 
 const app = new Hono<AppEnv>()

@@ -1,3 +1,5 @@
+export * from "./checks.ts";
+export * from "./logs.ts";
 export * from "./messages.ts";
 export * from "./resources.ts";
 export * from "./task-state.ts";

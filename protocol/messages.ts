@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { MAX_TASK_CHECKS, ReadinessResult, TaskHealthCheck, TaskReadinessCheck } from "./checks.ts";
+import { LogData, Logs, LogsCancel } from "./logs.ts";
 import { Attributes, Resources } from "./resources.ts";
 import { TaskState } from "./task-state.ts";
 
@@ -56,8 +58,16 @@ export const StatusUpdate = z.strictObject({
   taskId: z.string().min(1).max(512),
   state: TaskState,
   message: z.string().max(4096).optional(),
+  /**
+   * A health check's result: the agent sends one on each failure and when a check passes after
+   * failing (or for the first time), with the task's current state and the cause in `message`.
+   */
   healthy: z.boolean().optional(),
-  /** Epoch milliseconds at which the agent observed the state. */
+  /** With `healthy`: the index of the check in the launch's `healthChecks`; absent means 0. */
+  healthCheck: z.number().int().min(0).max(MAX_TASK_CHECKS - 1).optional(),
+  /** A readiness check's result, sent when it changes. */
+  readiness: ReadinessResult.optional(),
+  /** Epoch milliseconds at which the agent observed the state (or ran the check). */
   timestamp: z.number().nonnegative(),
 });
 
@@ -79,7 +89,7 @@ export const ErrorFrame = z.strictObject({
 });
 
 /** Every frame an agent may send; `error` answers a master frame the agent could not use. */
-export const AgentMessage = z.discriminatedUnion("type", [Register, Status, ResourcesChanged, ErrorFrame]);
+export const AgentMessage = z.discriminatedUnion("type", [Register, Status, ResourcesChanged, LogData, ErrorFrame]);
 export type AgentMessage = z.infer<typeof AgentMessage>;
 export type Register = z.infer<typeof Register>;
 export type StatusUpdate = z.infer<typeof StatusUpdate>;
@@ -146,6 +156,9 @@ export const TaskLaunch = z.strictObject({
   user: z.string().optional(),
   /** SIGTERM -> SIGKILL grace when the task is killed. */
   killGracePeriodMs: z.number().int().nonnegative().default(3000),
+  /** Checks the agent runs while the task runs; results come back in status updates. */
+  healthChecks: z.array(TaskHealthCheck).max(MAX_TASK_CHECKS).optional(),
+  readinessChecks: z.array(TaskReadinessCheck).max(MAX_TASK_CHECKS).optional(),
 });
 export type TaskLaunch = z.infer<typeof TaskLaunch>;
 
@@ -159,7 +172,7 @@ export const Ack = z.strictObject({ type: z.literal("ack"), updateIds: z.array(z
 export const Reconcile = z.strictObject({ type: z.literal("reconcile"), taskIds: z.array(z.string().min(1).max(512)) });
 
 /** Every frame the master may send. */
-export const MasterMessage = z.discriminatedUnion("type", [Registered, Launch, Kill, Ack, Reconcile, ErrorFrame]);
+export const MasterMessage = z.discriminatedUnion("type", [Registered, Launch, Kill, Ack, Reconcile, Logs, LogsCancel, ErrorFrame]);
 export type MasterMessage = z.infer<typeof MasterMessage>;
 export type Registered = z.infer<typeof Registered>;
 export type ErrorFrame = z.infer<typeof ErrorFrame>;

@@ -172,6 +172,35 @@ export class DockerClient {
     return response.body;
   }
 
+  /**
+   * Runs `cmd` inside a running container (`POST /containers/{id}/exec`, then `/exec/{id}/start`
+   * attached) and resolves with its exit code and output once it ends. At `timeoutMs` the
+   * attachment is dropped and `timedOut` is set, with the host pid of the process if it still
+   * runs: the Engine API has no call to kill an exec'd process, so that is left to the caller.
+   */
+  async exec(id: string, cmd: string[], timeoutMs: number): Promise<{ code: number | null; timedOut: boolean; stdout: string; stderr: string; pid?: number }> {
+    const created = await this.json<{ Id: string }>("POST", `/containers/${id}/exec`, { Cmd: cmd, AttachStdout: true, AttachStderr: true, AttachStdin: false, Tty: false });
+    const output = { stdout: "", stderr: "" };
+    const demux = new LogDemuxer((which, bytes) => (output[which] = (output[which] + new TextDecoder().decode(bytes)).slice(-4096)));
+    const signal = AbortSignal.timeout(timeoutMs);
+    try {
+      const response = await this.request("POST", `/exec/${created.Id}/start`, { Detach: false, Tty: false }, signal);
+      if (!response.ok) throw await this.errorOf(response);
+      const reader = (response.body ?? new ReadableStream<Uint8Array>()).getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        demux.push(value);
+      }
+    } catch (error) {
+      if (!signal.aborted) throw error;
+      const hung = await this.json<{ Running: boolean; Pid: number }>("GET", `/exec/${created.Id}/json`).catch(() => undefined);
+      return { code: null, timedOut: true, ...output, ...(hung?.Running && hung.Pid > 0 ? { pid: hung.Pid } : {}) };
+    }
+    const info = await this.json<{ ExitCode: number | null }>("GET", `/exec/${created.Id}/json`);
+    return { code: info.ExitCode, timedOut: false, ...output };
+  }
+
   private async call(method: string, path: string, body?: unknown): Promise<void> {
     const response = await this.request(method, path, body);
     if (!response.ok && response.status !== 304) throw await this.errorOf(response);
@@ -184,17 +213,19 @@ export class DockerClient {
     return (await response.json()) as T;
   }
 
-  private async request(method: string, path: string, body?: unknown): Promise<Response> {
+  private async request(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<Response> {
     try {
       return await fetch(`http://docker${path}`, {
         method,
         unix: this.socket,
+        signal,
         // `wait` and followed logs last as long as the container: no client-side timeout.
         timeout: false,
         headers: body === undefined ? {} : { "Content-Type": "application/json" },
         body: body === undefined ? undefined : JSON.stringify(body),
       } as RequestInit);
     } catch (error) {
+      if (signal?.aborted) throw error;
       throw new DockerUnavailable(this.socket, error instanceof Error ? error.message : String(error));
     }
   }

@@ -84,6 +84,19 @@ describe("docker driver", () => {
     expect(await gone(task.containerId ?? "")).toBe(true);
   }, T);
 
+  test.skipIf(docker.skip)("runCommand (COMMAND health checks) runs inside the container with its env; a hung command times out", async () => {
+    const d = await ready();
+    const { task } = await start(d, containerLaunch({ shell: "sleep 30" }));
+    const launch = containerLaunch({ shell: "sleep 30" });
+    expect(await d.runCommand(task, launch, 'echo "in $MESOS_SANDBOX for $MARATHON_APP_ID" >&2; exit 3', 5000)).toEqual({ code: 3, timedOut: false, output: `in ${CONTAINER_SANDBOX} for /shop/web` });
+    expect(await d.runCommand(task, launch, "test -d /www", 5000)).toMatchObject({ code: 0, timedOut: false });
+    expect(await d.runCommand(task, launch, "sleep 55 & sleep 56", 300)).toMatchObject({ code: null, timedOut: true });
+    // The hung check and what it started are killed, not left behind at every interval.
+    const ps = await d.runCommand(task, launch, "ps", 5000);
+    expect(ps.output).not.toMatch(/sleep 5[56]/);
+    await d.stop(task, 0);
+  }, T);
+
   test.skipIf(docker.skip)("args go to the image's entrypoint; the sandbox is mounted at MESOS_SANDBOX", async () => {
     const d = await ready();
     const { task, sandbox } = await start(d, containerLaunch({ args: ["sh", "-c", `echo written > ${CONTAINER_SANDBOX}/out.txt`] }));

@@ -7,8 +7,9 @@ import type { Logger } from "../log.ts";
 import { DockerClient, DockerError, DockerUnavailable, LogDemuxer } from "./docker-api.ts";
 import { LABEL_AGENT, LABEL_TASK, containerName, containerSpec } from "./docker-container.ts";
 import { TaskStartError } from "./driver.ts";
-import type { DriverFingerprint, ExitStatus, Recovered, RunningTask, TaskDriver } from "./driver.ts";
+import type { CommandExit, DriverFingerprint, ExitStatus, Recovered, RunningTask, TaskDriver } from "./driver.ts";
 import { DEFAULT_LOG_CAP_BYTES, STDERR_FILE, STDOUT_FILE, capSandboxLogs, readTail } from "./log-files.ts";
+import { processTree } from "./proc.ts";
 
 /**
  * The docker driver: a task is a Docker container, driven over the Engine API (docker-api.ts).
@@ -131,6 +132,18 @@ export class DockerDriver implements TaskDriver {
       if (!(error instanceof DockerError && error.status === 404)) throw error;
     }
     await exited;
+  }
+
+  /**
+   * Runs the command inside the task's container, where its environment and files are (the
+   * Mesos way). One past its timeout is SIGKILLed from the host by its pid, with everything it
+   * started, or a hung check would leave processes behind at every interval.
+   */
+  async runCommand(task: RunningTask, _launch: TaskLaunch, command: string, timeoutMs: number): Promise<CommandExit> {
+    if (task.containerId === undefined) throw new Error(`task ${task.taskId} has no container`);
+    const exit = await this.client.exec(task.containerId, ["/bin/sh", "-c", command], timeoutMs);
+    if (exit.pid !== undefined) killHung(exit.pid);
+    return { code: exit.code, timedOut: exit.timedOut, output: (exit.stderr.trim() || exit.stdout.trim()).slice(-512) };
   }
 
   async recover(record: RunningTask): Promise<Recovered> {
@@ -281,6 +294,17 @@ export class DockerDriver implements TaskDriver {
     if (this.watched.size === 0 && this.capTimer !== undefined) {
       clearInterval(this.capTimer);
       this.capTimer = undefined;
+    }
+  }
+}
+
+/** SIGKILLs a hung exec'd process and its descendants; an agent without the right (rootless Docker) leaves them be. */
+function killHung(pid: number): void {
+  for (const target of processTree(pid)) {
+    try {
+      process.kill(target, "SIGKILL");
+    } catch {
+      // Gone already, or not ours to signal.
     }
   }
 }

@@ -63,6 +63,15 @@ export interface DriverFingerprint {
   attributes?: Record<string, string>;
 }
 
+/** How a command run beside a task ended (a COMMAND health check). */
+export interface CommandExit {
+  /** The exit code; null when the command was killed (or abandoned) at its timeout. */
+  code: number | null;
+  timedOut: boolean;
+  /** The end of what it printed: stderr, or stdout when stderr is empty. */
+  output: string;
+}
+
 /** A launch the driver refused to start; the message becomes the TASK_FAILED message. */
 export class TaskStartError extends Error {
   constructor(message: string) {
@@ -91,6 +100,12 @@ export interface TaskDriver {
    * A task that already ended resolves at once.
    */
   stop(task: RunningTask, graceMs: number): Promise<void>;
+  /**
+   * Runs `/bin/sh -c command` beside a running task as the task itself would run it: with its
+   * environment and user, in its sandbox, or inside its container. Resolves at exit or at
+   * `timeoutMs`; rejects only when the command could not be started at all.
+   */
+  runCommand(task: RunningTask, launch: TaskLaunch, command: string, timeoutMs: number): Promise<CommandExit>;
   /** Re-attaches to a task started by an earlier agent process, from its persisted handle. */
   recover(record: RunningTask): Recovered | Promise<Recovered>;
   /** Forgets every task and stops the driver's timers, leaving the processes running (agent shutdown). */

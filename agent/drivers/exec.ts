@@ -2,8 +2,9 @@ import { existsSync } from "node:fs";
 import type { TaskLaunch } from "../../protocol/index.ts";
 import { errorMessage } from "../log.ts";
 import type { Logger } from "../log.ts";
+import { runCheckCommand } from "./check-command.ts";
 import { TaskStartError } from "./driver.ts";
-import type { DriverFingerprint, ExitStatus, Recovered, RunningTask, TaskDriver } from "./driver.ts";
+import type { CommandExit, DriverFingerprint, ExitStatus, Recovered, RunningTask, TaskDriver } from "./driver.ts";
 import { detectIsolation } from "./cgroups.ts";
 import type { CgroupOptions, Cgroups, Isolation } from "./cgroups.ts";
 import { SHELL, commandArgv, resolveRunAs, taskEnvironment } from "./exec-command.ts";
@@ -145,6 +146,12 @@ export class ExecDriver implements TaskDriver {
     if (timer !== undefined) this.graceTimers.delete(timer);
     if (first === "grace over") this.killAll(task);
     await exited;
+  }
+
+  runCommand(task: RunningTask, launch: TaskLaunch, command: string, timeoutMs: number): Promise<CommandExit> {
+    const runAs = resolveRunAs(launch);
+    const env = taskEnvironment(launch, task.sandbox, runAs, this.dnsAddress());
+    return runCheckCommand(command, { cwd: task.sandbox, env, runAs, timeoutMs });
   }
 
   recover(record: RunningTask): Recovered {

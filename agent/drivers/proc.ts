@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 import os from "node:os";
 
 /**
@@ -12,6 +12,7 @@ export interface ProcStat {
   pid: number;
   /** R, S, D, Z (zombie: exited, not yet reaped), T, X… */
   state: string;
+  ppid: number;
   pgid: number;
   /** Clock ticks after boot at which the process started: with the pid, it names one process. */
   startTime: number;
@@ -27,12 +28,25 @@ export function readProcStat(pid: number): ProcStat | undefined {
   }
   // Field 2 (comm) is in parentheses and may itself hold spaces and ')', so split after the last ')'.
   const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
-  // After comm: [0] state (field 3), [2] pgrp (field 5), [19] starttime (field 22).
+  // After comm: [0] state (field 3), [1] ppid (field 4), [2] pgrp (field 5), [19] starttime (field 22).
   const state = fields[0];
+  const ppid = Number(fields[1]);
   const pgid = Number(fields[2]);
   const startTime = Number(fields[19]);
-  if (state === undefined || !Number.isSafeInteger(pgid) || !Number.isSafeInteger(startTime)) return undefined;
-  return { pid, state, pgid, startTime };
+  if (state === undefined || !Number.isSafeInteger(ppid) || !Number.isSafeInteger(pgid) || !Number.isSafeInteger(startTime)) return undefined;
+  return { pid, state, ppid, pgid, startTime };
+}
+
+/** `pid` and every process descended from it, parents before children (one pass over /proc). */
+export function processTree(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync("/proc")) {
+    const stat = /^\d+$/.test(entry) ? readProcStat(Number(entry)) : undefined;
+    if (stat !== undefined) children.set(stat.ppid, [...(children.get(stat.ppid) ?? []), stat.pid]);
+  }
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++) tree.push(...(children.get(tree[i] ?? 0) ?? []));
+  return tree;
 }
 
 /**

@@ -2,7 +2,8 @@ import { defineCommand } from "citty";
 import { clusterSession } from "../api.ts";
 import { parseCount, parseSeconds } from "../command.ts";
 import { type AppView, type Target, followDeployment } from "../deploy-wait.ts";
-import { CliError, UsageError, errorText } from "../errors.ts";
+import { CliError, UsageError } from "../errors.ts";
+import { readJsonObject } from "../input.ts";
 import { fields, jsonArg, note, print, printJson, printList, truncate } from "../output.ts";
 
 /** `dcx app …`: Marathon apps of the current cluster, through `/v2/apps`. */
@@ -41,24 +42,6 @@ const waitArgs = {
   timeout: { type: "string", default: "300", valueHint: "DURATION", description: "give up waiting after this long, e.g. 300, 10m" },
 } as const;
 
-/** Reads an app definition from a file, or from stdin for `-`. */
-async function readDefinition(file: string): Promise<Record<string, unknown>> {
-  let text: string;
-  try {
-    text = file === "-" ? await Bun.stdin.text() : await Bun.file(file).text();
-  } catch (error) {
-    throw new CliError(`cannot read ${file}: ${errorText(error)}`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new CliError(`${file === "-" ? "stdin" : file} is not JSON: ${errorText(error)}`);
-  }
-  if (typeof json !== "object" || json === null || Array.isArray(json)) throw new CliError(`${file === "-" ? "stdin" : file} must hold one app definition (a JSON object)`);
-  return json as Record<string, unknown>;
-}
-
 /** After a change: follow its deployment unless `--no-wait`, then say how it ended (JSON: `{id, deploymentId, version}`). */
 async function finish(s: ReturnType<typeof clusterSession>, target: Target, args: { wait: boolean; timeout: string; json?: boolean }): Promise<void> {
   const timeoutSeconds = parseSeconds("timeout", args.timeout);
@@ -77,7 +60,7 @@ const add = defineCommand({
   meta: { name: "add", description: "Create an app from a Marathon JSON file ('-' for stdin) and wait for it to run" },
   args: { file: { type: "positional", required: true, description: "the app definition (JSON), or - for stdin" }, ...waitArgs, ...jsonArg },
   async run({ args }) {
-    const definition = await readDefinition(args.file);
+    const definition = await readJsonObject(args.file, "app definition");
     const s = clusterSession();
     const app = await s.api.request<AppInfo>("POST", s.path("/v2/apps"), { body: definition });
     const deploymentId = app.deployments[0]?.id;
@@ -90,7 +73,7 @@ const update = defineCommand({
   meta: { name: "update", description: "Replace an app with the definition in a file ('-' for stdin; its id names the app)" },
   args: { file: { type: "positional", required: true, description: "the new app definition (JSON), or - for stdin" }, ...forceArg, ...waitArgs, ...jsonArg },
   async run({ args }) {
-    const definition = await readDefinition(args.file);
+    const definition = await readJsonObject(args.file, "app definition");
     if (typeof definition.id !== "string") throw new CliError(`${args.file} has no "id": it names the app to update`);
     const id = appId(definition.id);
     const s = clusterSession();

@@ -3,8 +3,9 @@ import { clusterSession } from "../api.ts";
 import { variadic } from "../command.ts";
 import { jsonArg, print, printJson, printList, shortTime } from "../output.ts";
 import { appId } from "./app.ts";
+import { log } from "./task-log.ts";
 
-/** `dcx task list|kill`: the running tasks of Marathon apps. */
+/** `dcx task list|kill|log`: the running tasks of Marathon apps. */
 
 interface TaskInfo {
   id: string;
@@ -66,5 +67,5 @@ const kill = variadic(
 
 export const task = defineCommand({
   meta: { name: "task", description: "Tasks of the current cluster's apps" },
-  subCommands: { list, kill },
+  subCommands: { list, kill, log },
 });

@@ -18,17 +18,22 @@ import { Coordinator, UNREACHABLE_TIMER } from "./coordinator.ts";
 import { dnsSource } from "./dns-source.ts";
 import { buildZone, configInfo, enumerate, hostPortsOf, hostsOf, resolve, servicesOf, type DnsQuestion, type Resolution, type ZoneIndex } from "../dns/index.ts";
 import { EventBus } from "./events.ts";
+import { HISTORY_TIMER, type HistoryResolution, historyDueBy, historySamples, recordHistory } from "./history.ts";
 import type { App } from "./frameworks/marathon/app-definition.ts";
 import { getApp, getVersion, listVersions } from "./frameworks/marathon/apps.ts";
 import * as marathon from "./frameworks/marathon/commands.ts";
-import { appInfos, deploymentsJson, marathonTasks, queueJson } from "./frameworks/marathon/views.ts";
+import { deploymentsJson } from "./frameworks/marathon/deployment-views.ts";
+import { forgetCheckResults } from "./frameworks/marathon/health.ts";
+import { appInfos, marathonTasks, queueJson } from "./frameworks/marathon/views.ts";
 import * as metronome from "./frameworks/metronome/commands.ts";
 import type { JobSpec, ScheduleSpec } from "./frameworks/metronome/job-spec.ts";
 import { type Embed, jobsJson, oneJobJson, oneRunJson, queueJson as jobQueueJson, runsJson, schedulesJson } from "./frameworks/metronome/views.ts";
 import { type AgentUsage, type TaskRecord, collectGarbage, countByState, endedTasks, getTask, liveTasks, usageByAgent } from "./tasks.ts";
 import { LIVENESS_TIMER, livenessDueBy, sweepLiveness } from "./liveness.ts";
+import { type LogOpen, LogRelay, type LogRequest } from "./log-relay.ts";
 import { counters, ensureMeta, getMeta, increment, setMeta } from "./meta.ts";
 import { SocketIndex, attachmentOf, closeQuietly, frameText, rejectUpgrade, send, sendError, type Attachment } from "./sessions.ts";
+import { openTaskLogs } from "./task-logs.ts";
 import { AlarmArm, scheduleAt, scheduleNoLaterThan, takeDue } from "./timers.ts";
 
 /** Headers the Worker sets on the upgrade it forwards; never taken from the client. */
@@ -73,6 +78,7 @@ export class Cluster extends DurableObject<Env> {
   private alarmArm!: AlarmArm;
   private sockets!: SocketIndex;
   private readonly events = new EventBus();
+  private readonly logRelay = new LogRelay();
   private keepAlive: ReturnType<typeof setInterval> | undefined;
   /** The DNS zone, built on the first query after a change; every committed change drops it. */
   private zone: { host: string; index: Promise<ZoneIndex> } | undefined;
@@ -146,12 +152,14 @@ export class Cluster extends DurableObject<Env> {
       updateAgentResources(this.db, att.agentId, msg.resources, msg.attributes);
       return;
     }
+    if (msg.type === "logData") return this.logRelay.data(ws, msg);
     return this.coordinator.status(ws, att.agentId, msg.updates);
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
     const att = attachmentOf(ws);
     closeQuietly(ws, code === 1005 || code === 1006 ? CloseCode.NORMAL : code, reason);
+    this.logRelay.socketClosed(ws);
     if (!att.agentId) return;
     this.sockets.delete(att.agentId, ws);
     const now = Date.now();
@@ -176,8 +184,10 @@ export class Cluster extends DurableObject<Env> {
       await this.coordinator.agentsUnreachable(lost);
     }
     if (due.has(UNREACHABLE_TIMER)) this.coordinator.expireUnreachable(now);
+    if (due.has(HISTORY_TIMER)) recordHistory(this.db, now);
     if (due.has(GC_TIMER)) {
       collectGarbage(this.db, now, UPDATE_ID_RETENTION_MS, ENDED_TASK_RETENTION_MS);
+      forgetCheckResults(this.db);
       scheduleAt(this.db, GC_TIMER, now + GC_INTERVAL_MS);
     }
     // Every alarm ends with a round: due launches, replacements, finished deployments.
@@ -211,6 +221,16 @@ export class Cluster extends DurableObject<Env> {
       tasks: liveTasks(this.db),
       completedTasks: endedTasks(this.db, COMPLETED_TASKS_SHOWN),
     };
+  }
+
+  /** RPC: opens a request for a task's output on its agent (`/v2/tasks/:id/logs`). */
+  taskLogs(request: LogRequest): Promise<LogOpen> {
+    return openTaskLogs(this.db, this.sockets, this.logRelay, request);
+  }
+
+  /** RPC: the cluster's samples at one resolution, oldest first (`/history/minute`, `/history/hour`). */
+  history(resolution: HistoryResolution) {
+    return historySamples(this.db, resolution, Date.now());
   }
 
   /** RPC: removes an agent; its credential stops working, its socket is closed, its tasks are replaced. */
@@ -478,6 +498,7 @@ export class Cluster extends DurableObject<Env> {
     const replaced = this.sockets.set(agentId, ws);
     if (replaced) closeQuietly(replaced, CloseCode.REPLACED, "replaced by a newer session of this agent");
     livenessDueBy(this.db, now + this.timeoutMs);
+    historyDueBy(this.db, now);
     await this.alarmArm.arm();
     send(ws, { type: "registered", agentId, pingIntervalMs: this.pingIntervalMs, ...(credential ? { credential } : {}) });
     // New resources are on offer, and the agent's tasks must be squared with ours.

@@ -4,7 +4,8 @@ import type { ClusterDb } from "./db.ts";
 import type { EventBus } from "./events.ts";
 import type { CommandContext, Failure, Outcome } from "./frameworks/marathon/commands.ts";
 import { getApp } from "./frameworks/marathon/apps.ts";
-import { removeDeployment } from "./frameworks/marathon/deployments.ts";
+import { finishDeployment } from "./frameworks/marathon/deployments.ts";
+import { type CheckUpdate, applyCheckResults, isCheckResult } from "./frameworks/marathon/health.ts";
 import { emitStatus, expireUnreachable, taskEnded, tasksUnreachable } from "./frameworks/marathon/task-events.ts";
 import { METRONOME } from "./frameworks/metronome/launch.ts";
 import { runKillGraceSeconds } from "./frameworks/metronome/store.ts";
@@ -74,11 +75,7 @@ export class Coordinator {
   private round(now: number): RoundResult {
     const r = allocationRound(this.db, now);
     for (const t of r.launched) emitStatus(this.events, t, now);
-    for (const d of r.completed) {
-      removeDeployment(this.db, d.id);
-      this.events.emit("deployment_success", { id: d.id, plan: { id: d.id, version: d.version } }, now);
-      if (d.action === "StopApplication") this.events.emit("app_terminated_event", { appId: d.appId }, now);
-    }
+    for (const d of r.completed) finishDeployment(this.db, this.events, d, now);
     if (r.wakeAt !== null) scheduleNoLaterThan(this.db, ALLOCATE_TIMER, r.wakeAt);
     return r;
   }
@@ -127,18 +124,22 @@ export class Coordinator {
     const unknown: string[] = [];
     await this.mutate((ctx) => {
       let changed = false;
+      const checked: CheckUpdate[] = [];
       const results = applyStatusUpdates(ctx.db, agentId, updates, ctx.now);
       updates.forEach((u, i) => {
         const r = results[i] ?? { kind: "duplicate" };
         if (r.kind === "applied") {
           changed = true;
-          emitStatus(this.events, r.task, ctx.now);
+          // A check result that leaves the state as it was is no status change to subscribers.
+          if (!isCheckResult(u) || r.previous !== r.task.state) emitStatus(this.events, r.task, ctx.now);
           if (r.task.endedAt !== null) taskEnded(ctx.db, this.events, r.task, u, ctx.now);
+          else if (isCheckResult(u)) checked.push({ task: r.task, update: u });
         } else if (r.kind === "unknown" && isAlive(u.state)) {
           // Only what may be running is killed; answering a LOST with a kill would loop.
           unknown.push(u.taskId);
         }
       });
+      ctx.killed.push(...applyCheckResults(ctx.db, this.events, checked, ctx.now));
       if (changed) scheduleNoLaterThan(ctx.db, ALLOCATE_TIMER, ctx.now + ROUND_COALESCE_MS);
       return null;
     }, false);

@@ -3,10 +3,10 @@ import { listAgents } from "./agents.ts";
 import type { ClusterDb } from "./db.ts";
 import type { App } from "./frameworks/marathon/app-definition.ts";
 import { appHostname } from "./frameworks/marathon/app-fields.ts";
-import { listApps } from "./frameworks/marathon/apps.ts";
+import { getVersion, listApps } from "./frameworks/marathon/apps.ts";
 import { MARATHON } from "./frameworks/marathon/demand.ts";
 import { declaredPorts } from "./frameworks/marathon/task-ports.ts";
-import { liveTasks } from "./tasks.ts";
+import { liveTasks, type TaskRecord } from "./tasks.ts";
 
 /** What the DNS zone is built from: the cluster's agents and live tasks, read in one pass. */
 export interface DnsSource {
@@ -27,6 +27,15 @@ export function dnsSource(db: ClusterDb): DnsSource {
     if (!meta.has(group)) meta.set(group, portMeta(apps.get(group)));
     return meta.get(group) ?? { names: [], protocols: [] };
   };
+  // A task with health checks answers only once they pass: until then, and as soon as one
+  // fails, it is left out. Whether it has checks is up to its own version, not the app's latest.
+  const versions = new Map<string, boolean>();
+  const checked = (t: TaskRecord) => {
+    if (t.framework !== MARATHON) return false;
+    const key = `${t.group}\n${t.version}`;
+    if (!versions.has(key)) versions.set(key, (getVersion(db, t.group, t.version)?.healthChecks.length ?? 0) > 0);
+    return versions.get(key) === true;
+  };
   return {
     agents: listAgents(db)
       .filter((a) => a.state !== "unreachable")
@@ -41,7 +50,7 @@ export function dnsSource(db: ClusterDb): DnsSource {
       portNames: metaOf(t.group).names,
       protocols: metaOf(t.group).protocols,
       killing: t.killRequestedAt !== null,
-      healthy: t.healthy,
+      healthy: checked(t) ? t.healthy === true : t.healthy,
     })),
   };
 }

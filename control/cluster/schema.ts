@@ -132,5 +132,65 @@ export const offerFilters = sqliteTable(
   (t) => [primaryKey({ columns: [t.framework, t.agentId] })],
 );
 
+/**
+ * Health check state per task and check: Marathon's `Health` (frameworks/marathon/health.ts
+ * owns it). Kept in storage so a restarted object still knows which tasks are healthy and how
+ * many failures each has in a row; rows go with their task when ended tasks are collected.
+ */
+export const taskHealth = sqliteTable(
+  "task_health",
+  {
+    taskId: text("task_id").notNull(),
+    /** Index of the check in the task's app version's `healthChecks`. */
+    check: integer("check_index").notNull(),
+    alive: integer("alive", { mode: "boolean" }).notNull(),
+    consecutiveFailures: integer("consecutive_failures").notNull(),
+    firstSuccess: real("first_success"),
+    lastSuccess: real("last_success"),
+    lastFailure: real("last_failure"),
+    lastFailureCause: text("last_failure_cause"),
+  },
+  (t) => [primaryKey({ columns: [t.taskId, t.check] })],
+);
+
+/** The latest result of each readiness check of a task (frameworks/marathon/health.ts owns it). */
+export const taskReadiness = sqliteTable(
+  "task_readiness",
+  {
+    taskId: text("task_id").notNull(),
+    name: text("name").notNull(),
+    ready: integer("ready", { mode: "boolean" }).notNull(),
+    /** `{status, contentType, body}` when the check preserves its last response. */
+    lastResponse: text("last_response", { mode: "json" }),
+    updatedAt: real("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.taskId, t.name] })],
+);
+
 /** Metronome's jobs, schedules and runs (frameworks/metronome/store.ts owns these). */
 export * from "./frameworks/metronome/schema.ts";
+
+/**
+ * The cluster's history (history.ts owns it): a sample per minute, and per hour once the hour
+ * is over (the average of its minutes; `samples` says how many there were).
+ */
+export const history = sqliteTable(
+  "history",
+  {
+    resolution: text("resolution", { enum: ["minute", "hour"] }).notNull(),
+    /** Start of the minute or hour, in ms since the epoch. */
+    at: integer("at").notNull(),
+    samples: integer("samples").notNull(),
+    cpusUsed: real("cpus_used").notNull(),
+    cpusTotal: real("cpus_total").notNull(),
+    memUsed: real("mem_used").notNull(),
+    memTotal: real("mem_total").notNull(),
+    diskUsed: real("disk_used").notNull(),
+    diskTotal: real("disk_total").notNull(),
+    deployments: real("deployments").notNull(),
+    /** Live tasks by state, and agents by state: `{state: count}`. */
+    tasks: text("tasks", { mode: "json" }).notNull(),
+    agents: text("agents", { mode: "json" }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.resolution, t.at] })],
+);

@@ -174,7 +174,8 @@ export function applyStatusUpdates(db: ClusterDb, agentId: string, updates: Stat
       ...task,
       state: update.state,
       message: update.message ?? null,
-      healthy: update.healthy ?? task.healthy,
+      // `healthy` on an update is one probe's result; the framework derives the task's health.
+      healthy: task.healthy,
       updatedAt: now,
       startedAt: update.state === "TASK_RUNNING" && task.startedAt === null ? update.timestamp || now : task.startedAt,
       endedAt: endsTask(update.state) ? now : null,
@@ -237,6 +238,11 @@ export function setTaskState(db: ClusterDb, id: string, state: TaskState, messag
     .returning()
     .get();
   return row ? toRecord(row) : undefined;
+}
+
+/** Records a task's overall health, as its framework judges it from health check results. */
+export function setTaskHealthy(db: ClusterDb, id: string, healthy: boolean | null): void {
+  db.update(tasks).set({ healthy }).where(eq(tasks.id, id)).run();
 }
 
 /** Marks tasks as being killed; returns those that were not already. */

@@ -229,7 +229,7 @@ describe("the dcx CLI against a local control plane", () => {
     const deployments = await dcxJson<{ id: string; affectedApps: string[] }[]>(["deployment", "list"]);
     const big = deployments.find((d) => d.affectedApps.includes("/big"));
     expect(big).toBeDefined();
-    expect((await dcx(["deployment", "list"])).stdout).toMatch(new RegExp(`^${big?.id}\\s+/big\\s+StartApplication`, "m"));
+    expect((await dcx(["deployment", "list"])).stdout).toMatch(new RegExp(`^${big?.id}\\s+/big\\s+ScaleApplication`, "m"));
     const rolled = await dcxJson<{ cancelled: string; deploymentId?: string }>(["deployment", "rollback", big?.id ?? ""]);
     expect(rolled.cancelled).toBe(big?.id);
     await waitFor("/big to be gone", async () => ((await apps()).some((a) => a.id === "/big") ? undefined : true), 10_000, 300);
@@ -260,6 +260,28 @@ describe("the dcx CLI against a local control plane", () => {
     const missing = await dcx(["dns", "lookup", "nope.marathon.mesos"]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain("nope.marathon.mesos: NXDOMAIN");
+  });
+
+  it("adds a job, runs it, and lists jobs and runs with how each ended", async () => {
+    const spec = file("job.json", { id: "ops.hello", run: { cmd: "echo hello; exit 3", cpus: 0.1, mem: 32 }, schedules: [{ id: "nightly", cron: "30 2 * * *", timezone: "Europe/Berlin" }] });
+    expect((await dcxJson<{ id: string }>(["job", "add", spec])).id).toBe("ops.hello");
+    const again = await dcx(["job", "add", spec]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain("HTTP 409");
+    const started = await dcxJson<{ id: string; jobId: string }>(["job", "run", "ops.hello"]);
+    expect(started.jobId).toBe("ops.hello");
+    const runs = await waitFor("the run to fail", async () => {
+      const r = await dcxJson<{ id: string; status: string; taskResults?: { message?: string }[] }[]>(["job", "runs", "ops.hello"]);
+      return r[0]?.status === "FAILED" ? r : undefined;
+    }, 30_000, 200);
+    expect(runs[0]?.id).toBe(started.id);
+    const table = await dcx(["job", "runs", "ops.hello"]);
+    expect(table.stdout).toMatch(new RegExp(`^${started.id}\\s+FAILED\\s.*exited with code 3`, "m"));
+    const jobs = await dcx(["job", "list"]);
+    expect(jobs.stdout).toMatch(/^ops\.hello\s+30 2 \* \* \* Europe\/Berlin\s/m);
+    const removed = await dcx(["job", "remove", "ops.hello"]);
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(await dcxJson<unknown[]>(["job", "list"])).toEqual([]);
   });
 
   it("removes an app and waits until its tasks are gone", async () => {

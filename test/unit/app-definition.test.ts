@@ -44,6 +44,7 @@ describe("defaults", () => {
       requirePorts: false,
       constraints: [],
       healthChecks: [],
+      readinessChecks: [],
       backoffSeconds: 1,
       backoffFactor: 1.15,
       maxLaunchDelaySeconds: 300,

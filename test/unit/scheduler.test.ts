@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { type AppTarget, type TaskSummary, decide, decideStop } from "../../control/cluster/frameworks/marathon/scheduler.ts";
+import { seeded } from "../support/prng.ts";
 
 const target = (instances: number, minimumHealthCapacity = 1, maximumOverCapacity = 1): AppTarget => ({
   version: "v2",
@@ -92,6 +93,51 @@ describe("rolling replacement", () => {
 
   it("is never complete while old tasks remain", () => {
     expect(decide(target(1), summary([1, 1], [1, 1])).complete).toBe(false);
+  });
+});
+
+describe("health-aware rolling replacement (ready = running, healthy and ready)", () => {
+  it("a new version that never becomes ready leaves every old task running, and never completes", () => {
+    for (const [min, over] of [[1, 1], [0.5, 0], [1, 0.5], [0, 1]] as const) {
+      const d = decide(target(3, min, over), summary([3, 0], [3, 3]));
+      expect(d.complete).toBe(false);
+      expect(d.launch).toBe(0);
+      // Only what minimumHealthCapacity allows below full capacity may go, and 1.0 allows nothing.
+      expect(d.killOld).toBe(Math.max(0, 3 - Math.ceil(3 * min)));
+    }
+  });
+
+  it("new tasks killed for failing health checks are replaced only once their kills are done", () => {
+    expect(decide(target(2), summary([0, 0], [2, 2], 2))).toMatchObject({ launch: 0, killOld: 0 });
+    expect(decide(target(2), summary([0, 0], [2, 2], 0))).toMatchObject({ launch: 2, killOld: 0 });
+  });
+
+  it("old tasks that turned unhealthy give no capacity: they go first, and healthy ones stay for minimumHealthCapacity", () => {
+    expect(decide(target(4, 0.5, 0), summary([0, 0], [4, 2]))).toMatchObject({ killOld: 2, launch: 2 });
+  });
+
+  it("keeps minimumHealthCapacity ready and maximumOverCapacity live (kills in flight included) at every step, over random states", () => {
+    const random = seeded(6);
+    const int = (n: number) => Math.floor(random() * (n + 1));
+    for (let i = 0; i < 5000; i++) {
+      const n = 1 + int(9);
+      const t = target(n, [0, 0.25, 0.5, 0.75, 1][int(4)] ?? 1, [0, 0.5, 1][int(2)] ?? 1);
+      const oldTotal = 1 + int(n);
+      const currentTotal = int(n);
+      const s = summary([currentTotal, int(currentTotal)], [oldTotal, int(oldTotal)], int(2));
+      const d = decide(t, s);
+      const minHealthy = Math.ceil(n * t.upgradeStrategy.minimumHealthCapacity);
+      const maxLive = n + Math.floor(n * t.upgradeStrategy.maximumOverCapacity);
+      const readyBefore = s.old.ready + s.current.ready;
+      const oldReadyKilled = Math.max(0, d.killOld - (s.old.total - s.old.ready));
+      const readyAfter = readyBefore - oldReadyKilled;
+      // The one exception: no room to move at all gives up a single instance (see the 1 / 0 case).
+      const forced = d.launch === 0 && d.killOld === 1 && s.killing === 0 && s.current.total === s.current.ready;
+      expect(readyAfter, JSON.stringify({ t, s, d })).toBeGreaterThanOrEqual(Math.min(readyBefore, minHealthy) - (forced ? 1 : 0));
+      const liveAfter = s.old.total - d.killOld + s.current.total - d.killCurrent + d.launch + s.killing;
+      if (d.launch > 0) expect(liveAfter, JSON.stringify({ t, s, d })).toBeLessThanOrEqual(maxLive);
+      expect(d.killOld).toBeLessThanOrEqual(s.old.total);
+    }
   });
 });
 

@@ -137,3 +137,42 @@ describe("other networks and drivers", () => {
     expect(launchRequest(app({ cmd: "run" }), 1).driver).toBe("exec");
   });
 });
+
+describe("health and readiness checks in the launch frame", () => {
+  it("resolves portIndex to the task's host port, folds MESOS_* protocols, and turns seconds into ms", () => {
+    const web = app({
+      cmd: "serve",
+      portDefinitions: [{ name: "http" }, { name: "admin" }],
+      healthChecks: [
+        { protocol: "MESOS_HTTP", path: "/health", portIndex: 1, intervalSeconds: 2, timeoutSeconds: 1, delaySeconds: 3 },
+        { protocol: "HTTPS", ignoreHttp1xx: true },
+        { protocol: "TCP", port: 8080, ipProtocol: "IPv6" },
+        { protocol: "COMMAND", command: { value: "test -f ready" } },
+      ],
+      readinessChecks: [{ name: "warm", portName: "admin", path: "/ready", httpStatusCodesForReady: [200, 204], preserveLastResponse: true }],
+    });
+    const frame = launched(web);
+    expect(frame.ports).toEqual([31000, 31001]);
+    expect(frame.healthChecks).toEqual([
+      { protocol: "HTTP", port: 31001, path: "/health", ignoreHttp1xx: false, ipProtocol: "IPv4", intervalMs: 2000, timeoutMs: 1000, delayMs: 3000 },
+      { protocol: "HTTPS", port: 31000, path: "/", ignoreHttp1xx: true, ipProtocol: "IPv4", intervalMs: 60_000, timeoutMs: 20_000, delayMs: 0 },
+      { protocol: "TCP", port: 8080, ipProtocol: "IPv6", intervalMs: 60_000, timeoutMs: 20_000, delayMs: 0 },
+      { protocol: "COMMAND", command: "test -f ready", intervalMs: 60_000, timeoutMs: 20_000, delayMs: 15_000 },
+    ]);
+    expect(frame.readinessChecks).toEqual([
+      { name: "warm", protocol: "HTTP", port: 31001, path: "/ready", intervalMs: 30_000, timeoutMs: 10_000, httpStatusCodesForReady: [200, 204], preserveLastResponse: true },
+    ]);
+  });
+
+  it("on a bridge, checks probe the mapping's published host port", () => {
+    const web = bridge([{ containerPort: 80, name: "http" }], {});
+    const checked = app({ ...web, healthChecks: [{ protocol: "HTTP", portIndex: 0 }] });
+    expect(launched(checked).healthChecks?.[0]).toMatchObject({ protocol: "HTTP", port: 31000 });
+  });
+
+  it("an app without checks sends none, so old agents and small frames are unaffected", () => {
+    const frame = launched(app({ cmd: "serve" }));
+    expect(frame.healthChecks).toBeUndefined();
+    expect(frame.readinessChecks).toBeUndefined();
+  });
+});

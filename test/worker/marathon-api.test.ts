@@ -44,6 +44,17 @@ describe("invalid app definitions over HTTP", () => {
     [{ ...base, networks: [{ mode: "host" }], container: { docker: { image: "nginx", network: "BRIDGE" } } }, "/container/docker/network"],
     [{ ...base, container: { docker: { image: "nginx", network: "USER" } } }, "/container/docker/network"],
     [{ ...base, container: { docker: { image: "nginx" }, volumes: [{ containerPath: "data", mode: "RW", persistent: { size: 10 } }] } }, "/container/volumes/0"],
+    [{ ...base, healthChecks: [{ protocol: "GOPHER" }] }, "/healthChecks/0/protocol"],
+    [{ ...base, healthChecks: [{ intervalSeconds: 5, timeoutSeconds: 10 }] }, "/healthChecks/0/timeoutSeconds"],
+    [{ ...base, healthChecks: [{ intervalSeconds: 0 }] }, "/healthChecks/0/intervalSeconds"],
+    [{ ...base, healthChecks: [{ protocol: "COMMAND" }] }, "/healthChecks/0/command"],
+    [{ ...base, healthChecks: [{ portIndex: 3 }] }, "/healthChecks/0/portIndex"],
+    [{ ...base, healthChecks: [{ protocol: "TCP", path: "/x" }] }, "/healthChecks/0/path"],
+    [{ ...base, healthChecks: [{ maxConsecutiveFailures: -1 }] }, "/healthChecks/0/maxConsecutiveFailures"],
+    [{ ...base, readinessChecks: [{ portName: "http-api" }] }, "/readinessChecks/0/portName"],
+    [{ ...base, portDefinitions: [{ name: "http-api" }], readinessChecks: [{ httpStatusCodesForReady: [] }] }, "/readinessChecks/0/httpStatusCodesForReady"],
+    [{ ...base, portDefinitions: [{ name: "http-api" }], readinessChecks: [{ protocol: "TCP" }] }, "/readinessChecks/0/protocol"],
+    [{ ...base, portDefinitions: [{ name: "http-api" }], readinessChecks: [{ timeoutSeconds: 60 }] }, "/readinessChecks/0/timeoutSeconds"],
   ])("%j → 422 on %s, nothing stored", async (definition, path) => {
     const account = await signUp();
     const res = await post(account, "/v2/apps", definition);
@@ -53,6 +64,20 @@ describe("invalid app definitions over HTTP", () => {
     expect(body.details.map((d) => d.path)).toEqual([path]);
     expect((await get<{ apps: unknown[] }>(account, "/v2/apps")).apps).toEqual([]);
     expect(await get<unknown[]>(account, "/v2/deployments")).toEqual([]);
+  });
+
+  it("a PATCH with a bad health or readiness check is 422 at the check's path, and the app stays as it was", async () => {
+    const account = await signUp();
+    expect((await post(account, "/v2/apps", { id: "/p", cmd: "sleep 1", cpus: 0.1, mem: 16, instances: 0 })).status).toBe(201);
+    const before = await get<{ app: { version: string } }>(account, "/v2/apps/p");
+    const bad = await post(account, "/v2/apps/p?force=true", { healthChecks: [{ protocol: "TCP" }, { protocol: "HTTP", path: "health" }] }, "PATCH");
+    expect(bad.status).toBe(422);
+    expect(((await bad.json()) as { details: { path: string }[] }).details.map((d) => d.path)).toEqual(["/healthChecks/1/path"]);
+    const unnamed = await post(account, "/v2/apps/p?force=true", { readinessChecks: [{ name: "warm" }] }, "PATCH");
+    expect(((await unnamed.json()) as { details: { path: string; errors: string[] }[] }).details).toEqual([
+      { path: "/readinessChecks/0/portName", errors: [expect.stringMatching(/no port of the app has a name/)] },
+    ]);
+    expect((await get<{ app: { version: string } }>(account, "/v2/apps/p")).app.version).toBe(before.app.version);
   });
 
   it("answers malformed JSON with 400 and a non-JSON body with 415", async () => {

@@ -138,12 +138,16 @@ function recordWaiting(db: ClusterDb, plan: PlacementPlan, apps: StoredApp[], ag
   });
 }
 
-/** Refuse filters: agents a framework could not use are not offered to it again for REFUSE_MS. */
+/**
+ * Refuse filters: agents a framework could not use are not offered to it again for REFUSE_MS.
+ * Only agents actually offered this round are declined: re-filtering one that was filtered
+ * already would renew the filter every round, and the framework would never see it again.
+ */
 function declineUnused(db: ClusterDb, plan: PlacementPlan, agents: AgentSnapshot[], now: number): void {
   const used = new Set(plan.placements.map((p) => p.agentId));
   for (const framework of new Set(plan.unplaced.map((u) => u.framework))) {
     for (const a of agents) {
-      if (used.has(a.id)) continue;
+      if (used.has(a.id) || (a.refusedUntil?.[framework] ?? 0) > now) continue;
       const row = { framework, agentId: a.id, until: now + REFUSE_MS };
       db.insert(offerFilters).values(row).onConflictDoUpdate({ target: [offerFilters.framework, offerFilters.agentId], set: { until: row.until } }).run();
     }

@@ -1,11 +1,11 @@
 import { z } from "zod";
 import { fieldErrors, type FieldError } from "../../../../protocol/messages.ts";
+import { HealthChecks, ReadinessChecks, checkPortIssues } from "./app-checks.ts";
 import { Container } from "./app-container.ts";
 import {
   AppConstraint,
   AppId,
   Env,
-  HealthCheck,
   KillSelection,
   Labels,
   Port,
@@ -19,9 +19,9 @@ import {
 import { Network, appNetwork, effectivePortMappings, networkIssues, type Networked } from "./app-network.ts";
 import { hostPortRequest } from "./task-ports.ts";
 
+export { HEALTH_CHECK_PROTOCOLS, type HealthCheck, type ReadinessCheck } from "./app-checks.ts";
 export {
   CONSTRAINT_OPERATORS,
-  HEALTH_CHECK_PROTOCOLS,
   appHostname,
   appIdSegments,
   marathonTaskIdPrefix,
@@ -29,7 +29,6 @@ export {
   type Constraint,
   type ConstraintOperator,
   type ConstraintTuple,
-  type HealthCheck,
   type PortDefinition,
 } from "./app-fields.ts";
 export type { Container } from "./app-container.ts";
@@ -77,7 +76,8 @@ const appFields = {
   ports: z.array(Port),
   requirePorts: z.boolean(),
   constraints: z.array(AppConstraint),
-  healthChecks: z.array(HealthCheck),
+  healthChecks: HealthChecks,
+  readinessChecks: ReadinessChecks,
   backoffSeconds: z.int32().min(0),
   backoffFactor: z.number().min(1),
   maxLaunchDelaySeconds: z.int32().min(0),
@@ -108,6 +108,7 @@ const definitionShape = {
   requirePorts: appFields.requirePorts.default(false),
   constraints: appFields.constraints.default([]),
   healthChecks: appFields.healthChecks.default([]),
+  readinessChecks: appFields.readinessChecks.default([]),
   backoffSeconds: appFields.backoffSeconds.default(1),
   backoffFactor: appFields.backoffFactor.default(1.15),
   // The 2017 RAML said 3600; the current RAML and docs/backoff.md say 5 minutes.
@@ -192,25 +193,14 @@ function backoffIssues(app: Parsed): Issue[] {
   return [{ path: ["maxLaunchDelaySeconds"], message: `must be at least backoffSeconds (${app.backoffSeconds})` }];
 }
 
-/** How many ports a health check's `portIndex` may address. */
-function addressablePorts(app: Parsed): number {
-  return bridged(app) ? (effectivePortMappings(app)?.length ?? 0) : effectivePortDefinitions(app).length;
-}
-
-function healthCheckPortIssues(app: Parsed): Issue[] {
-  const count = addressablePorts(app);
-  return app.healthChecks.flatMap((hc, i) => {
-    if (hc.portIndex === undefined || hc.portIndex < count) return [];
-    const message =
-      count === 0
-        ? "addresses no port: the app has none, so give port instead"
-        : `must address one of the app's ${count} port(s) in portDefinitions or container.portMappings`;
-    return [{ path: ["healthChecks", i, "portIndex"], message }];
-  });
+/** The ports a check may address: port mappings on a bridge, port definitions otherwise. */
+function checkIssues(app: Parsed): Issue[] {
+  const declared: { name?: string | undefined }[] = bridged(app) ? (effectivePortMappings(app) ?? []) : effectivePortDefinitions(app);
+  return checkPortIssues(app, { count: declared.length, names: declared.map((p) => p.name) });
 }
 
 /** Rules that span several fields; each runs once every field is valid on its own. */
-const APP_RULES = [commandIssues, networkIssues, portsConflictIssues, portDefinitionIssues, backoffIssues, healthCheckPortIssues];
+const APP_RULES = [commandIssues, networkIssues, portsConflictIssues, portDefinitionIssues, backoffIssues, checkIssues];
 
 function withoutReadOnly<T extends Record<string, unknown>>(fields: T): T {
   const copy: Record<string, unknown> = { ...fields };

@@ -2,9 +2,9 @@ import { z } from "zod";
 
 /**
  * Schemas for the parts of a Marathon app definition (RAML `types/*.raml`): the app id, its
- * constraints, ports, health checks and strategies; the container is in `app-container.ts` and
- * networking in `app-network.ts`. `app-definition.ts` assembles them into the whole app and adds
- * the rules that span several fields.
+ * constraints, ports and strategies; the container is in `app-container.ts`, networking in
+ * `app-network.ts`, health and readiness checks in `app-checks.ts`. `app-definition.ts`
+ * assembles them into the whole app and adds the rules that span several fields.
  *
  * Invariant: every schema here is idempotent; its output parses back to itself. The stored app
  * is served by GET and may be sent back by PUT, so the output must stay valid input.
@@ -203,59 +203,8 @@ export const PortDefinition = z.strictObject({
 });
 export type PortDefinition = z.output<typeof PortDefinition>;
 
-export const HEALTH_CHECK_PROTOCOLS = ["HTTP", "HTTPS", "TCP", "COMMAND", "MESOS_TCP", "MESOS_HTTP", "MESOS_HTTPS"] as const;
-
-/** RAML health check durations are int32 seconds, minimum 0. */
-const Seconds = z.int32().min(0);
-
-const HealthCheckFields = z.strictObject({
-  protocol: z.enum(HEALTH_CHECK_PROTOCOLS).default("HTTP"),
-  path: z.string().min(1).max(1024).optional(),
-  port: Port.optional(),
-  portIndex: z.int32().min(0).optional(),
-  command: z.strictObject({ value: z.string().min(1) }).optional(),
-  gracePeriodSeconds: Seconds.default(300),
-  intervalSeconds: Seconds.default(60),
-  timeoutSeconds: Seconds.default(20),
-  maxConsecutiveFailures: Seconds.default(3),
-  delaySeconds: Seconds.default(15),
-  ignoreHttp1xx: z.boolean().default(false),
-  ipProtocol: z.enum(["IPv4", "IPv6"]).default("IPv4"),
-});
-type HealthCheckFields = z.output<typeof HealthCheckFields>;
-
 /** One problem found by a rule, at a path relative to the schema it checks. */
 export type Issue = { path: (string | number)[]; message: string };
-
-function healthCheckIssues(hc: HealthCheckFields): Issue[] {
-  const issues: Issue[] = [];
-  // A probe that may run as long as the interval would overlap the next one.
-  if (hc.timeoutSeconds >= hc.intervalSeconds) {
-    issues.push({ path: ["timeoutSeconds"], message: `must be less than intervalSeconds (${hc.intervalSeconds})` });
-  }
-  if (hc.port !== undefined && hc.portIndex !== undefined) {
-    issues.push({ path: ["portIndex"], message: "may not be combined with port" });
-  }
-  if (hc.protocol === "COMMAND" && hc.command === undefined) {
-    issues.push({ path: ["command"], message: "is required for protocol COMMAND" });
-  }
-  if (hc.protocol !== "COMMAND" && hc.command !== undefined) {
-    issues.push({ path: ["command"], message: `is only used with protocol COMMAND, not ${hc.protocol}` });
-  }
-  return issues;
-}
-
-/**
- * `health.AppHealthCheck` with its defaults (§1.4). A check that probes a port and names none
- * probes the app's first port, so `portIndex` 0 is filled in.
- */
-export const HealthCheck = HealthCheckFields.superRefine((hc, ctx) => {
-  for (const issue of healthCheckIssues(hc)) ctx.addIssue({ code: "custom", ...issue });
-}).transform((hc) => {
-  const probesPort = hc.protocol !== "COMMAND";
-  return probesPort && hc.port === undefined && hc.portIndex === undefined ? { ...hc, portIndex: 0 } : hc;
-});
-export type HealthCheck = z.output<typeof HealthCheck>;
 
 /** One issue per entry whose `name` an earlier entry already uses. */
 export function duplicateNames(entries: readonly { name?: string | undefined }[], at: string[]): Issue[] {

@@ -82,7 +82,8 @@ export function saveApp(db: ClusterDb, app: App, version: string, change: "creat
     waiting: null,
   };
   db.insert(apps).values(row).onConflictDoUpdate({ target: apps.id, set: row }).run();
-  db.insert(appVersions).values({ appId: app.id, version, definition }).run();
+  // A rollback restores an old version, which the history already holds.
+  if (getVersion(db, app.id, version) === undefined) db.insert(appVersions).values({ appId: app.id, version, definition }).run();
   return toStored(row);
 }
 

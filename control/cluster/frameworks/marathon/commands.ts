@@ -7,7 +7,16 @@ import { getTask, markKillRequested, type TaskRecord } from "../../tasks.ts";
 import { mergeAppPatch, type App } from "./app-definition.ts";
 import { deleteApp, getApp, nextVersion, resetDelay, saveApp, servicePortsInUse, type StoredApp } from "./apps.ts";
 import { MARATHON } from "./demand.ts";
-import { createDeployment, deploymentForApp, getDeployment, removeDeployment, type DeploymentAction, type DeploymentRecord } from "./deployments.ts";
+import {
+  abortDeployment,
+  announceDeployment,
+  createDeployment,
+  deploymentForApp,
+  getDeployment,
+  removeDeployment,
+  type DeploymentAction,
+  type DeploymentRecord,
+} from "./deployments.ts";
 
 /**
  * The Marathon API's mutations, each run inside one storage transaction by the Cluster
@@ -51,8 +60,7 @@ function takeLock(ctx: CommandContext, appId: string, force: boolean): Failure |
       deployments: [{ id: held.id }],
     });
   }
-  removeDeployment(ctx.db, held.id);
-  ctx.events.emit("deployment_failed", { id: held.id, reason: "superseded by a forced change" }, ctx.now);
+  abortDeployment(ctx.db, ctx.events, held, "superseded by a forced change", ctx.now);
   return undefined;
 }
 
@@ -71,7 +79,7 @@ function withServicePorts(ctx: CommandContext, app: App, previous: App | undefin
 function startDeployment(ctx: CommandContext, stored: StoredApp, action: DeploymentAction, previous: App | null): DeploymentRecord {
   const d = createDeployment(ctx.db, { appId: stored.id, action, version: stored.version, previous, createdAt: ctx.now });
   revive(ctx.db, MARATHON, ctx.now);
-  ctx.events.emit("deployment_info", { plan: { id: d.id, version: d.version, steps: [{ actions: [{ action, app: d.appId }] }] }, currentStep: { actions: [{ action, app: d.appId }] } }, ctx.now);
+  announceDeployment(ctx.events, d, ctx.now);
   return d;
 }
 
@@ -181,8 +189,7 @@ function countBy(keys: string[]): Map<string, number> {
 export function cancelDeployment(ctx: CommandContext, id: string, force: boolean): Outcome<DeploymentResult | null> {
   const d = getDeployment(ctx.db, id);
   if (!d) return fail("not_found", `DeploymentPlan ${id} does not exist`);
-  removeDeployment(ctx.db, id);
-  ctx.events.emit("deployment_failed", { id, reason: force ? "canceled" : "rolled back" }, ctx.now);
+  abortDeployment(ctx.db, ctx.events, d, force ? "canceled" : "rolled back", ctx.now);
   if (force) return { ok: true, value: null };
   const current = getApp(ctx.db, d.appId);
   if (d.previous === null) {
@@ -191,7 +198,10 @@ export function cancelDeployment(ctx: CommandContext, id: string, force: boolean
     const stop = startDeployment(ctx, current, "StopApplication", current.app);
     return { ok: true, value: { deploymentId: stop.id, version: current.version } };
   }
-  const stored = saveApp(ctx.db, d.previous, nextVersion(ctx.now, current?.version), "config");
+  // As Marathon does, the app goes back to its old version itself: tasks still running it are
+  // up to date, so the rollback only removes what the canceled deployment started.
+  const version = typeof d.previous.version === "string" ? d.previous.version : nextVersion(ctx.now, current?.version);
+  const stored = saveApp(ctx.db, d.previous, version, "config");
   const rollback = startDeployment(ctx, stored, current ? "RestartApplication" : "StartApplication", current?.app ?? null);
   return { ok: true, value: { deploymentId: rollback.id, version: stored.version } };
 }

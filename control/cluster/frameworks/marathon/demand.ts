@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, isNull, sql } from "drizzle-orm";
 import type { ClusterDb } from "../../db.ts";
-import { tasks } from "../../schema.ts";
+import { taskReadiness, tasks } from "../../schema.ts";
 import type { TaskRequest } from "../../allocator/place.ts";
 import { appConstraints, type App } from "./app-definition.ts";
 import { listApps, type StoredApp } from "./apps.ts";
@@ -23,12 +23,38 @@ export interface MarathonDemand {
   wakeAt: number | null;
 }
 
+/** What makes a task of the target version ready: passing health checks, ready readiness checks. */
+export interface ReadyRule {
+  healthy: boolean;
+  readinessChecks: number;
+}
+
+/** The ready rule of an app's version; stored apps from before readiness checks lack the field. */
+export function readyRule(app: App): ReadyRule {
+  return { healthy: app.healthChecks.length > 0, readinessChecks: (app.readinessChecks ?? []).length };
+}
+
+/**
+ * Whether a task counts as ready. A task of the target version must be running, healthy when
+ * the app has health checks, and ready in every readiness check. Tasks of other versions already
+ * serve, so for them only running and not known to be unhealthy counts.
+ */
+function readyExpression(version: string | null, rule: ReadyRule) {
+  const running = sql`${tasks.state} = 'TASK_RUNNING'`;
+  const health = rule.healthy ? sql`${tasks.healthy} = 1` : sql`coalesce(${tasks.healthy}, 1) = 1`;
+  const readiness =
+    rule.readinessChecks > 0
+      ? sql`(SELECT count(*) FROM ${taskReadiness} WHERE ${taskReadiness.taskId} = ${tasks.id} AND ${taskReadiness.ready} = 1) >= ${rule.readinessChecks}`
+      : sql`1`;
+  return sql<number>`CASE WHEN ${tasks.version} = ${version ?? ""} THEN ${running} AND ${health} AND ${readiness} ELSE ${running} AND coalesce(${tasks.healthy}, 1) = 1 END`;
+}
+
 /** Aggregates an app's live tasks in one indexed query, rather than loading them all. */
-export function summarize(db: ClusterDb, appId: string, version: string | null): TaskSummary {
+export function summarize(db: ClusterDb, appId: string, version: string | null, rule: ReadyRule = { healthy: false, readinessChecks: 0 }): TaskSummary {
   const rows = db
     .select({
       current: sql<number>`${tasks.version} = ${version ?? ""}`,
-      ready: sql<number>`${tasks.state} = 'TASK_RUNNING' AND coalesce(${tasks.healthy}, 1) = 1`,
+      ready: readyExpression(version, rule),
       killing: sql<number>`${tasks.killRequestedAt} IS NOT NULL`,
       n: sql<number>`count(*)`,
     })
@@ -50,7 +76,8 @@ export function summarize(db: ClusterDb, appId: string, version: string | null):
 
 /**
  * Picks `count` tasks to kill: tasks not yet running go first (they give no capacity), then
- * by the app's killSelection. `current` selects the target version's tasks or the others.
+ * unhealthy ones, then those whose health is not known yet, then by the app's killSelection.
+ * `current` selects the target version's tasks or the others.
  */
 function pickKills(db: ClusterDb, appId: string, version: string, current: boolean, count: number, app: App | undefined): string[] {
   if (count <= 0) return [];
@@ -60,7 +87,7 @@ function pickKills(db: ClusterDb, appId: string, version: string, current: boole
     .select({ id: tasks.id })
     .from(tasks)
     .where(and(eq(tasks.framework, MARATHON), eq(tasks.group, appId), isNull(tasks.endedAt), isNull(tasks.killRequestedAt), versionCond))
-    .orderBy(sql`${tasks.state} = 'TASK_RUNNING'`, order)
+    .orderBy(sql`${tasks.state} = 'TASK_RUNNING'`, sql`coalesce(${tasks.healthy} * 2, 1)`, order)
     .limit(count)
     .all()
     .map((r) => r.id);
@@ -82,7 +109,7 @@ export function marathonDemand(db: ClusterDb, now: number): MarathonDemand {
   const seen = new Set<string>();
   for (const stored of listApps(db)) {
     seen.add(stored.id);
-    const d = decide({ version: stored.version, instances: stored.app.instances, upgradeStrategy: stored.app.upgradeStrategy }, summarize(db, stored.id, stored.version));
+    const d = decide({ version: stored.version, instances: stored.app.instances, upgradeStrategy: stored.app.upgradeStrategy }, summarize(db, stored.id, stored.version, readyRule(stored.app)));
     apply(db, out, stored.id, stored.version, d, stored.app, deploymentsByApp.get(stored.id));
     if (d.launch > 0) {
       if (stored.delayUntil !== null && stored.delayUntil > now) out.wakeAt = Math.min(out.wakeAt ?? Infinity, stored.delayUntil);

@@ -1,5 +1,6 @@
 import { asc, eq } from "drizzle-orm";
 import type { ClusterDb } from "../../db.ts";
+import type { EventBus } from "../../events.ts";
 import { deployments } from "../../schema.ts";
 import type { App } from "./app-definition.ts";
 
@@ -43,4 +44,52 @@ export function listDeployments(db: ClusterDb): DeploymentRecord[] {
 
 export function removeDeployment(db: ClusterDb, id: string): void {
   db.delete(deployments).where(eq(deployments.id, id)).run();
+}
+
+/**
+ * The steps of a deployment's plan, as Marathon plans them: a new app is started with no
+ * instances, then scaled; every other deployment is one step. Starting takes nothing but the
+ * write that creates the app, so a StartApplication deployment is on its second step from
+ * the transaction that creates it on.
+ */
+export function deploymentSteps(d: Pick<DeploymentRecord, "action">): DeploymentAction[] {
+  return d.action === "StartApplication" ? ["StartApplication", "ScaleApplication"] : [d.action];
+}
+
+/** The step a deployment is on (1-based): always its last, since only a start has two and the first is instant. */
+export function currentStep(d: Pick<DeploymentRecord, "action">): number {
+  return deploymentSteps(d).length;
+}
+
+const actionJson = (action: DeploymentAction, appId: string) => ({ action, app: appId });
+
+/** Marathon's `plan` in deployment events. */
+export function planJson(d: DeploymentRecord) {
+  return { id: d.id, version: d.version, steps: deploymentSteps(d).map((a) => ({ actions: [actionJson(a, d.appId)] })) };
+}
+
+function stepEvent(d: DeploymentRecord, step: number) {
+  const action = deploymentSteps(d)[step - 1] ?? d.action;
+  return { plan: planJson(d), currentStep: { actions: [actionJson(action, d.appId)] } };
+}
+
+/** A new deployment's events: its plan, and the instant first step of a start. */
+export function announceDeployment(events: EventBus, d: DeploymentRecord, now: number): void {
+  events.emit("deployment_info", stepEvent(d, currentStep(d)), now);
+  if (currentStep(d) > 1) events.emit("deployment_step_success", stepEvent(d, 1), now);
+}
+
+/** A deployment reached its goal: its last step succeeded, and it is gone. */
+export function finishDeployment(db: ClusterDb, events: EventBus, d: DeploymentRecord, now: number): void {
+  removeDeployment(db, d.id);
+  events.emit("deployment_step_success", stepEvent(d, currentStep(d)), now);
+  events.emit("deployment_success", { id: d.id, plan: planJson(d) }, now);
+  if (d.action === "StopApplication") events.emit("app_terminated_event", { appId: d.appId }, now);
+}
+
+/** A deployment ends without reaching its goal (canceled, rolled back, superseded): its step failed. */
+export function abortDeployment(db: ClusterDb, events: EventBus, d: DeploymentRecord, reason: string, now: number): void {
+  removeDeployment(db, d.id);
+  events.emit("deployment_step_failure", { ...stepEvent(d, currentStep(d)), reason }, now);
+  events.emit("deployment_failed", { id: d.id, plan: planJson(d), reason }, now);
 }

@@ -59,8 +59,12 @@ export function decide(target: AppTarget, summary: TaskSummary): Decision {
 
 /**
  * A rolling replacement step. Capacity never drops below `minimumHealthCapacity × n` ready
- * instances, and live instances never exceed `n + maximumOverCapacity × n`. Old tasks that
- * are not ready give no capacity, so they go first.
+ * instances, and live instances never exceed `n + maximumOverCapacity × n`. A kill decided in
+ * an earlier step that the agent has not confirmed yet still counts as live (a task killed for
+ * failing its health checks may take its grace to go); one decided in this step counts as gone,
+ * as in Marathon's TaskReplaceActor. Old tasks that are not ready give no capacity, so they go
+ * first. New tasks that never become ready (failing health checks) leave the old ones be: the
+ * deployment waits, and the user rolls back or forces a new version.
  */
 function rollingStep(target: AppTarget, summary: TaskSummary): Decision {
   const n = target.instances;
@@ -74,7 +78,7 @@ function rollingStep(target: AppTarget, summary: TaskSummary): Decision {
   let killOld = oldNotReady + killableReady;
   const remainingOld = old.total - killOld;
   const currentAfter = current.total - killCurrent;
-  let launch = Math.max(0, Math.min(n - currentAfter, maxLive - remainingOld - currentAfter));
+  let launch = Math.max(0, Math.min(n - currentAfter, maxLive - remainingOld - currentAfter - summary.killing));
   const inFlight = currentAfter - current.ready + summary.killing;
   if (launch === 0 && killOld === 0 && inFlight === 0) {
     // minimumHealthCapacity 1 with maximumOverCapacity 0 leaves no room to move: give up one

@@ -2,6 +2,7 @@ import type { TaskContainer, TaskLaunch } from "../../../../protocol/index.ts";
 import type { TaskDriver } from "../../allocator/drivers.ts";
 import { appNetwork, type App } from "./app-definition.ts";
 import { appHostname, marathonTaskIdPrefix } from "./app-fields.ts";
+import { launchChecks } from "./task-checks.ts";
 import { declaredPorts, type DeclaredPort } from "./task-ports.ts";
 
 /**
@@ -102,6 +103,7 @@ export function taskLaunch(app: App, version: string, taskId: string, host: stri
     ports: hostPorts,
     env: taskEnvironment(app, version, taskId, host, hostPorts),
     killGracePeriodMs: Math.round((app.taskKillGracePeriodSeconds ?? 3) * 1000),
+    ...launchChecks(app, hostPorts),
   };
   if (app.cmd) launch.command = { shell: app.cmd };
   else if (app.args && app.args.length > 0) launch.command = { args: app.args };

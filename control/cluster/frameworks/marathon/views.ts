@@ -6,14 +6,32 @@ import { liveTasks, type TaskRecord } from "../../tasks.ts";
 import { getApp, listApps, type StoredApp } from "./apps.ts";
 import { MARATHON, summarize } from "./demand.ts";
 import { listDeployments, type DeploymentRecord } from "./deployments.ts";
+import type { CheckHealth } from "./health-state.ts";
+import { liveHealth } from "./health.ts";
 
-/** Marathon's JSON shapes (RAML `types/app.raml`, `task.raml`, `deployments.json`, `queue.raml`). */
+/** Marathon's JSON shapes (RAML `types/app.raml`, `task.raml`, `queue.raml`); deployments are in deployment-views.ts. */
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 export type TaskJson = ReturnType<typeof taskJson>;
 
-export function taskJson(t: TaskRecord, ip: string | undefined, servicePorts: number[]) {
+/** Marathon's `Health` of each check of a task that has a result, in check order. */
+function healthCheckResults(t: TaskRecord, checks: ReadonlyMap<number, CheckHealth> | undefined) {
+  return [...(checks ?? new Map<number, CheckHealth>())]
+    .sort(([a], [b]) => a - b)
+    .map(([, h]) => ({
+      alive: h.alive,
+      consecutiveFailures: h.consecutiveFailures,
+      firstSuccess: iso(h.firstSuccess),
+      lastSuccess: iso(h.lastSuccess),
+      lastFailure: iso(h.lastFailure),
+      lastFailureCause: h.lastFailureCause,
+      instanceId: t.id,
+      taskId: t.id,
+    }));
+}
+
+export function taskJson(t: TaskRecord, ip: string | undefined, servicePorts: number[], health?: ReadonlyMap<number, CheckHealth>) {
   return {
     id: t.id,
     appId: t.group,
@@ -26,7 +44,7 @@ export function taskJson(t: TaskRecord, ip: string | undefined, servicePorts: nu
     startedAt: iso(t.startedAt),
     version: t.version,
     ipAddresses: ip ? [{ ipAddress: ip, protocol: ip.includes(":") ? "IPv6" : "IPv4" }] : [],
-    healthCheckResults: [],
+    healthCheckResults: healthCheckResults(t, health),
     role: "*",
     localVolumes: [],
     ...(t.message ? { message: t.message } : {}),
@@ -96,37 +114,9 @@ export function marathonTasks(db: ClusterDb, appId?: string): TaskJson[] {
     if (!servicePorts.has(id)) servicePorts.set(id, getApp(db, id)?.app.portDefinitions.map((p) => p.port) ?? []);
     return servicePorts.get(id) ?? [];
   };
-  return liveTasks(db, { framework: MARATHON, group: appId }).map((t) => taskJson(t, ips.get(t.agentId), portsOf(t.group)));
-}
-
-/**
- * `GET /v2/deployments`. Each deployment is one step acting on one app. A deployment that
- * cannot progress says why in `waiting` (DCX's addition; Marathon only shows it in the queue).
- */
-export function deploymentsJson(db: ClusterDb, now: number) {
-  return listDeployments(db).map((d) => {
-    const action = { action: d.action, app: d.appId };
-    const stored = getApp(db, d.appId);
-    const delayed = stored?.delayUntil != null && stored.delayUntil > now;
-    const waiting = stored?.waiting || delayed
-      ? {
-          instances: stored?.waiting?.count ?? 0,
-          reasons: stored?.waiting?.reasons ?? {},
-          ...(delayed ? { delayedUntil: new Date(stored?.delayUntil ?? now).toISOString() } : {}),
-        }
-      : undefined;
-    return {
-      id: d.id,
-      version: d.version,
-      affectedApps: [d.appId],
-      affectedPods: [],
-      steps: [{ actions: [action] }],
-      currentActions: [{ ...action, readinessCheckResults: [] }],
-      currentStep: 1,
-      totalSteps: 1,
-      ...(waiting ? { waiting } : {}),
-    };
-  });
+  const live = liveTasks(db, { framework: MARATHON, group: appId });
+  const health = liveHealth(db, appId);
+  return live.map((t) => taskJson(t, ips.get(t.agentId), portsOf(t.group), health.get(t.id)));
 }
 
 /** `GET /v2/queue`: instances waiting to launch, their backoff delay, and why offers were not used. */

@@ -91,15 +91,3 @@ export function runAgentCommand(args: string[]): Child & { events: Record<string
   });
   return { ...child, events };
 }
-
-/**
- * Whether a route the UI uses exists on this control plane. The logs and history routes come
- * from another branch: until it is merged they answer the Worker's "No route" 404, and the
- * steps that need them are skipped with a warning naming the route.
- */
-export async function routeMissing(page: Page, url: string): Promise<boolean> {
-  const res = await page.request.get(url);
-  if (res.status() !== 404) return false;
-  const body = (await res.json().catch(() => ({}))) as { message?: string };
-  return (body.message ?? "").startsWith("No route for");
-}

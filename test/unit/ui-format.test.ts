@@ -38,20 +38,26 @@ describe("UI formatting", () => {
 });
 
 describe("history samples", () => {
-  it("reads the documented nested shape, oldest first", () => {
-    const samples = parseHistory([
-      { at: "2026-11-29T10:01:00Z", cpus: { used: 1, total: 4 }, mem: { used: 512, total: 1024 }, disk: { used: 0, total: 0 }, tasks: { TASK_RUNNING: 3 } },
-      { at: 1795975200000, cpus: { used: 2, total: 4 }, mem: { used: 0, total: 1024 }, disk: { used: 10, total: 100 }, tasks: {} },
-    ]);
-    expect(samples.map((s) => s.at)).toEqual([Date.parse("2026-11-29T10:01:00Z") / 1000, 1795975200]);
-    expect(samples[0]).toMatchObject({ cpus: { used: 1, total: 4 }, tasksRunning: 3 });
-    expect(allocation(samples[0]?.cpus ?? { used: 0, total: 0 })).toBe(25);
-    expect(allocation(samples[0]?.disk ?? { used: 0, total: 0 })).toBe(0);
+  it("reads the history service's samples, oldest first, in seconds", () => {
+    const samples = parseHistory({
+      resolution: "minute",
+      intervalMs: 60_000,
+      samples: [
+        { at: 1795975260000, samples: 1, cpus: { used: 1, total: 4 }, mem: { used: 512, total: 1024 }, disk: { used: 0, total: 0 }, tasks: { TASK_RUNNING: 3 }, agents: {}, deployments: 0 },
+        { at: 1795975200000, samples: 1, cpus: { used: 2, total: 4 }, mem: { used: 0, total: 1024 }, disk: { used: 10, total: 100 }, tasks: {}, agents: {}, deployments: 1 },
+      ],
+    });
+    expect(samples.map((s) => s.at)).toEqual([1795975200, 1795975260]);
+    expect(samples[1]).toEqual({ at: 1795975260, cpus: { used: 1, total: 4 }, mem: { used: 512, total: 1024 }, disk: { used: 0, total: 0 }, tasksRunning: 3 });
+    expect(samples[0]?.tasksRunning).toBe(0);
+    expect(allocation(samples[1]?.cpus ?? { used: 0, total: 0 })).toBe(25);
+    expect(allocation(samples[1]?.disk ?? { used: 0, total: 0 })).toBe(0);
   });
 
-  it("reads a list under samples, flat columns, and skips entries without a time", () => {
-    const samples = parseHistory({ samples: [{ at: 100, cpusUsed: 1, cpusTotal: 2, memUsed: 3, memTotal: 4 }, { cpus: { used: 1, total: 1 } }, null] });
-    expect(samples).toEqual([{ at: 100, cpus: { used: 1, total: 2 }, mem: { used: 3, total: 4 }, disk: { used: 0, total: 0 }, tasksRunning: null }]);
+  it("skips entries it cannot draw, and answers nothing for a body of another shape", () => {
+    const samples = parseHistory({ samples: [{ at: "yesterday", cpus: { used: 1, total: 1 } }, { at: 60_000, cpus: { used: 1, total: 2 } }, null] });
+    expect(samples).toEqual([]);
+    expect(parseHistory([{ at: 1 }])).toEqual([]);
     expect(parseHistory("nonsense")).toEqual([]);
   });
 });

@@ -18,7 +18,8 @@ function options(figure: HTMLElement, width: number): uPlot.Options {
   return {
     width,
     height: 240,
-    scales: { y: { range: [0, 100] } },
+    // At least the last hour is shown, so a few samples do not stretch across a meaningless range.
+    scales: { x: { time: true, range: (_u, min, max) => [Math.min(min, max - 3600), max] }, y: { range: [0, 100] } },
     axes: [{}, { values: percent }],
     series: [
       {},
@@ -38,7 +39,8 @@ function summarize(figure: HTMLElement, samples: Sample[]): void {
   const table = figure.querySelector<HTMLTableSectionElement>("[data-graph-rows]");
   const last = samples[samples.length - 1];
   if (summary && last) {
-    summary.textContent = `Latest sample (${new Date(last.at * 1000).toISOString().slice(11, 16)} UTC): CPU ${allocation(last.cpus)}%, memory ${allocation(last.mem)}%, disk ${allocation(last.disk)}% allocated${last.tasksRunning === null ? "" : `, ${last.tasksRunning} tasks running`}.`;
+    const tasks = `${last.tasksRunning} ${last.tasksRunning === 1 ? "task" : "tasks"} running`;
+    summary.textContent = `Latest sample (${new Date(last.at * 1000).toISOString().slice(11, 16)} UTC): CPU ${allocation(last.cpus)}%, memory ${allocation(last.mem)}%, disk ${allocation(last.disk)}% allocated; ${tasks}.`;
   }
   if (!table) return;
   table.replaceChildren();
@@ -55,12 +57,12 @@ async function draw(figure: HTMLElement, plot: { chart?: uPlot }): Promise<void>
   if (!status || !target) return;
   const res = await fetch(url, { credentials: "same-origin" }).catch(() => undefined);
   if (!res?.ok) {
-    status.textContent = res?.status === 404 ? `No history yet: this control plane has no history service (GET ${url} answered 404).` : "The history could not be loaded; retrying in a minute.";
+    status.textContent = `The history could not be loaded (${res ? `HTTP ${res.status}` : "offline"}); retrying in a minute.`;
     return;
   }
   const samples = parseHistory(await res.json());
   figure.dataset.points = String(samples.length);
-  status.textContent = samples.length === 0 ? "No samples yet: the first one is taken within a minute." : `${samples.length} samples, one a minute.`;
+  status.textContent = samples.length === 0 ? "No samples yet: the first one is taken within a minute." : `${samples.length} ${samples.length === 1 ? "sample" : "samples"}, one a minute.`;
   summarize(figure, samples);
   if (plot.chart) plot.chart.setData(data(samples));
   else plot.chart = new uPlot(options(figure, Math.max(target.clientWidth, 280)), data(samples), target);

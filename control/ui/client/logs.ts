@@ -51,12 +51,15 @@ async function load(v: Viewer): Promise<void> {
   v.output.textContent = "";
   const query = `stream=${encodeURIComponent(v.stream())}`;
   say(v, "Loading…");
-  const res = await fetch(`${v.url}?${query}&tail=${TAIL_LINES}`, { credentials: "same-origin" });
+  // A follow first asks for one line, only to learn whether there are logs to follow (an
+  // EventSource cannot see an error status or its reason).
+  const following = v.follow?.checked === true;
+  const res = await fetch(`${v.url}?${query}&tail=${following ? 1 : TAIL_LINES}`, { credentials: "same-origin" });
   if (!res.ok) {
     say(v, `${res.status === 404 ? "No logs" : "Logs unavailable"}: ${await reason(res)} (HTTP ${res.status})`);
     return;
   }
-  if (!v.follow?.checked) {
+  if (!following) {
     append(v, await res.text());
     say(v, `Showing the last ${TAIL_LINES} lines of ${v.stream()}.`);
     return;

@@ -18,8 +18,11 @@ function options(figure: HTMLElement, width: number): uPlot.Options {
   return {
     width,
     height: 240,
-    // At least the last hour is shown, so a few samples do not stretch across a meaningless range.
-    scales: { x: { time: true, range: (_u, min, max) => [Math.min(min, max - 3600), max] }, y: { range: [0, 100] } },
+    // Times in UTC, like every other time the UI shows.
+    tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
+    // The x range comes from the samples themselves, at least the last hour: uPlot widens a
+    // lone sample's range by 86400 / ms units, which with second timestamps is years.
+    scales: { x: { time: true, range: (u) => xRange(u.data[0]) }, y: { range: [0, 100] } },
     axes: [{}, { values: percent }],
     series: [
       {},
@@ -28,6 +31,11 @@ function options(figure: HTMLElement, width: number): uPlot.Options {
       { label: "Disk", stroke: color(figure, "--graph-disk", "#ea580c"), width: 2 },
     ],
   };
+}
+
+function xRange(times: ArrayLike<number>): uPlot.Range.MinMax {
+  const last = times[times.length - 1] ?? Date.now() / 1000;
+  return [Math.min(times[0] ?? last, last - 3600), last];
 }
 
 function data(samples: Sample[]): uPlot.AlignedData {

@@ -61,15 +61,21 @@ export const requireClusterPage = createMiddleware<UiEnv>(async (c, next) => {
 });
 
 /**
- * Every UI form post must come from a page of this origin; one made within a session must
- * also carry the session's CSRF token. Login and signup have no session yet: for them the
- * origin check is what stops a forged login.
+ * Login and signup forms act outside any session (a stale cookie may still be there): they
+ * must come from a page of this origin, which is what stops a forged login.
  */
+export const checkOrigin = createMiddleware<UiEnv>(async (c, next) => {
+  const foreign = crossOriginReason(c);
+  if (foreign) throw new ApiError("forbidden", `Form refused: ${foreign}.`);
+  await next();
+});
+
+/** A form acting within the session: from this origin, and carrying the session's CSRF token. */
 export const checkForm = createMiddleware<UiEnv>(async (c, next) => {
   const foreign = crossOriginReason(c);
   if (foreign) throw new ApiError("forbidden", `Form refused: ${foreign}.`);
   const token = sessionToken(c);
-  if (token && !(await csrfValid(token, await formField(c, CSRF_FIELD)))) {
+  if (!token || !(await csrfValid(token, await formField(c, CSRF_FIELD)))) {
     throw new ApiError("forbidden", "Form refused: it does not carry this session's CSRF token. Reload the page and try again.");
   }
   await next();

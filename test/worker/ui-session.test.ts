@@ -42,6 +42,17 @@ describe("UI session cookie", () => {
     expect(local.headers.get("Location")).toBe("/ui/abc/nodes");
   });
 
+  it("logs in again over a stale session cookie (expired or revoked)", async () => {
+    const email = uniqueEmail("ui");
+    const browser = new Browser();
+    await browser.form("/signup", { email, password: PASSWORD });
+    await call("/auth/logout", { method: "POST", token: browser.session });
+    expect((await browser.page("/login")).status).toBe(200);
+    const res = await browser.form("/login", { email, password: PASSWORD, next: "/" });
+    expect(res.status).toBe(303);
+    expect((await call("/auth/me", { token: browser.session })).status).toBe(200);
+  });
+
   it("shows signup's field errors next to the fields", async () => {
     const res = await new Browser().form("/signup", { email: "not-an-email", password: "short" });
     expect(res.status).toBe(422);

@@ -5,7 +5,7 @@ import { Login, Signup, logInLimited } from "../../api/auth.ts";
 import { ApiError } from "../../errors.ts";
 import { endSession, sessionToken, startSession } from "../../http/session.ts";
 import { Field, FormError } from "../components.tsx";
-import { checkForm, formField, localPath, readFlash, redirectWithFlash, requireSession, type UiContext, type UiEnv } from "../context.ts";
+import { checkForm, checkOrigin, formField, localPath, readFlash, redirectWithFlash, requireSession, type UiContext, type UiEnv } from "../context.ts";
 import { renderPage } from "../layout.tsx";
 
 type Errors = Record<string, string[]>;
@@ -81,7 +81,7 @@ export const authPages = new Hono<UiEnv>()
     if (await signedIn(c)) return c.redirect("/", 303);
     return showForm(c, { mode: "signup", email: "", next: "/", errors: {} });
   })
-  .post("/login", checkForm, async (c) => {
+  .post("/login", checkOrigin, async (c) => {
     const input = { email: await formField(c, "email"), password: await formField(c, "password") };
     const next = localPath(await formField(c, "next"));
     const parsed = Login.safeParse(input);
@@ -95,7 +95,7 @@ export const authPages = new Hono<UiEnv>()
       return showForm(c, { mode: "login", email: input.email, next, errors: {}, message: err.message }, err.code === "rate_limited" ? 429 : 401);
     }
   })
-  .post("/signup", checkForm, async (c) => {
+  .post("/signup", checkOrigin, async (c) => {
     const input = { email: await formField(c, "email"), password: await formField(c, "password") };
     const parsed = Signup.safeParse(input);
     if (!parsed.success) return showForm(c, { mode: "signup", email: input.email, next: "/", errors: errorsOf(fieldErrors(parsed.error)) }, 422);

@@ -99,7 +99,7 @@ export function startLive(): void {
   }
 }
 
-/** Marathon's event types (`/v2/events`); SSE delivers a named event only to listeners of that name. */
+/** The Marathon event types DCX emits (`/v2/events`); SSE delivers a named event only to listeners of that name. */
 const EVENT_TYPES = [
   "event_stream_attached",
   "api_post_event",
@@ -110,14 +110,9 @@ const EVENT_TYPES = [
   "deployment_failed",
   "deployment_step_success",
   "deployment_step_failure",
-  "group_change_success",
   "app_terminated_event",
   "failed_health_check_event",
   "health_status_changed_event",
   "instance_health_changed_event",
   "unhealthy_instance_kill_event",
-  "add_health_check_event",
-  "remove_health_check_event",
-  "framework_message_event",
-  "unknown_instance_terminated_event",
 ] as const;

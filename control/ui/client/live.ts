@@ -76,7 +76,6 @@ export function startLive(): void {
   const url = document.querySelector<HTMLMetaElement>('meta[name="dcx-events"]')?.content;
   if (url) {
     const source = new EventSource(url);
-    source.onmessage = (e) => showEvent(String(e.data));
     // Marathon names each event (`event: status_update_event`), so listen to every name we may get.
     for (const type of EVENT_TYPES) {
       source.addEventListener(type, (e) => {

@@ -13,6 +13,7 @@ import { taskLogRoutes } from "./api/task-logs.ts";
 import { ApiError, renderError } from "./errors.ts";
 import type { AppEnv } from "./http/env.ts";
 import { MAX_BODY_BYTES, requireMember, requireUser, withDb } from "./http/middleware.ts";
+import { uiRoutes } from "./ui/index.tsx";
 
 /** Everything under `/c/:cluster` that a member of the cluster may call. */
 const clusterScoped = new Hono<AppEnv>()
@@ -45,6 +46,8 @@ const app = new Hono<AppEnv>()
   .route("/c/:cluster/agent", agentConnectRoutes)
   .route("/c/:cluster/dns-query", clusterDohRoutes)
   .route("/c/:cluster", clusterScoped)
+  // The web UI: `/`, `/login`, `/signup`, `/logout`, `/ui/...`; its styles and scripts are static assets (`/assets/...`).
+  .route("/", uiRoutes)
   .notFound((c) => renderError(new ApiError("not_found", `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`), c))
   .onError(renderError);
 

@@ -88,11 +88,12 @@ writeFileSync(localPath, JSON.stringify({ url: cp.url, cluster: admin.clusterId,
 
 console.log(`
 DCX is running.
-  UI / API base   ${cp.url}
+  web UI          ${cp.url}/ui/${admin.clusterId}
+  admin login     ${admin.email} (password in .dcx/admin.json)
+  API base        ${cp.url}
   cluster         ${admin.clusterId}
   API token       ${admin.token}
   DoH URL         ${dns.dnsUrl}
-  admin login     ${admin.email} (password in .dcx/admin.json)
   written to      .dcx/local.json
 
   List the agents:

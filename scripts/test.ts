@@ -1,12 +1,12 @@
 /**
  * `npm test`: every check and every test, in order, with one summary line at the end.
- * 1. types: tsc over the Worker, the agent, the CLI and the scripts; `wrangler types --check` (committed types are current)
+ * 1. types: tsc over the Worker, the UI's browser scripts, the agent, the CLI and the scripts; `wrangler types --check` (committed types are current)
  * 2. bundle: `wrangler deploy --dry-run` (the Worker builds and its config is valid)
  * 3. unit: plain vitest over pure modules (schemas, placement, scheduling decisions)
  * 4. worker: vitest inside workerd (the vitest plugin)
  * 5. agent: bun test
  * 6. cli: bun test (parsing, output, config file)
- * 7. e2e: vitest with real processes (wrangler dev, Bun agents, the dcx CLI and its compiled binary)
+ * 7. e2e: vitest with real processes (wrangler dev, Bun agents, the dcx CLI and its compiled binary, the UI in headless Chromium)
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -76,6 +76,7 @@ const vitest = (config: string, report: string) => [
 ];
 
 await step("types", join(BIN, "tsc"), ["--noEmit", "-p", "tsconfig.json"]);
+await step("types", join(BIN, "tsc"), ["--noEmit", "-p", "control/ui/client/tsconfig.json"]);
 await step("types", join(BIN, "tsc"), ["--noEmit", "-p", "agent/tsconfig.json"]);
 await step("types", join(BIN, "tsc"), ["--noEmit", "-p", "cli/tsconfig.json"]);
 await step("types", join(BIN, "tsc"), ["--noEmit", "-p", "scripts/tsconfig.json"]);

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { clearLoginFailures, loginRetryAfter, recordLoginFailure } from "../accounts/rate-limit.ts";
 import { listClusters } from "../accounts/clusters.ts";
+import type { AccountsDb } from "../accounts/db.ts";
 import { logIn, revokeApiToken, signUp } from "../accounts/users.ts";
 import { ApiError } from "../errors.ts";
 import type { AppEnv } from "../http/env.ts";
@@ -19,8 +20,29 @@ const NewPassword = z
   .max(256, { message: "must be at most 256 characters" })
   .refine((p) => new Set(p).size >= 4, { message: "is too weak: use more varied characters" });
 
-const Signup = z.strictObject({ email: Email, password: NewPassword });
-const Login = z.strictObject({ email: Email, password: z.string().min(1).max(256) });
+/** The bodies of signup and login; the UI validates its forms with the same schemas. */
+export const Signup = z.strictObject({ email: Email, password: NewPassword });
+export const Login = z.strictObject({ email: Email, password: z.string().min(1).max(256) });
+
+/**
+ * Logs in, counting failures per email: after too many, 429 until they age out. The API and
+ * the UI's login form both go through here.
+ */
+export async function logInLimited(db: AccountsDb, email: string, password: string) {
+  const retryAfter = await loginRetryAfter(db, email);
+  if (retryAfter > 0) {
+    throw new ApiError("rate_limited", `Too many failed logins for this email; try again in ${retryAfter} s.`, [], {
+      "Retry-After": String(retryAfter),
+    });
+  }
+  const session = await logIn(db, email, password);
+  if (!session) {
+    await recordLoginFailure(db, email);
+    throw new ApiError("unauthenticated", "Invalid email or password.");
+  }
+  await clearLoginFailures(db, email);
+  return session;
+}
 
 /** `/auth`: sign up, log in and out, and who am I. */
 export const authRoutes = new Hono<AppEnv>()
@@ -31,20 +53,7 @@ export const authRoutes = new Hono<AppEnv>()
   })
   .post("/login", jsonBody(Login), async (c) => {
     const { email, password } = c.req.valid("json");
-    const db = c.get("db");
-    const retryAfter = await loginRetryAfter(db, email);
-    if (retryAfter > 0) {
-      throw new ApiError("rate_limited", `Too many failed logins for this email; try again in ${retryAfter} s.`, [], {
-        "Retry-After": String(retryAfter),
-      });
-    }
-    const session = await logIn(db, email, password);
-    if (!session) {
-      await recordLoginFailure(db, email);
-      throw new ApiError("unauthenticated", "Invalid email or password.");
-    }
-    await clearLoginFailures(db, email);
-    return c.json(session, 200);
+    return c.json(await logInLimited(c.get("db"), email, password), 200);
   })
   .post("/logout", requireUser, async (c) => {
     await revokeApiToken(c.get("db"), c.get("tokenHash"));

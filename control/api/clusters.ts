@@ -1,8 +1,9 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import { createSecret, listSecrets, revokeSecret } from "../accounts/cluster-secrets.ts";
+import { createSecret, listSecrets, revokeSecret, type SecretInfo } from "../accounts/cluster-secrets.ts";
 import { audit } from "../accounts/audit.ts";
 import { createCluster, listClusters } from "../accounts/clusters.ts";
+import type { AccountsDb } from "../accounts/db.ts";
 import { clusterStub } from "./cluster-stub.ts";
 import { forgetDnsKeys } from "./dns-keys-cache.ts";
 import type { AppEnv } from "../http/env.ts";
@@ -15,11 +16,12 @@ const ClusterName = z
   .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, { message: "must be lowercase letters, digits and '-', not starting or ending with '-'" });
 
 const NewCluster = z.strictObject({ name: ClusterName });
-const NewAgentToken = z.strictObject({
+/** What an agent join token or DNS key may be created with; the UI's forms are checked with the same schemas. */
+export const NewAgentToken = z.strictObject({
   description: z.string().max(256).optional(),
   expiresInSeconds: z.number().int().min(60).max(366 * 24 * 3600).optional(),
 });
-const NewDnsKey = z.strictObject({ description: z.string().max(256).optional() });
+export const NewDnsKey = z.strictObject({ description: z.string().max(256).optional() });
 
 /** `/clusters`: the user's clusters, their agent join tokens and DNS keys. */
 export const clusterRoutes = new Hono<AppEnv>()
@@ -32,32 +34,54 @@ export const clusterRoutes = new Hono<AppEnv>()
   })
   .get("/:id", requireMember, (c) => c.json({ cluster: c.get("cluster") }))
   .post("/:id/agent-tokens", requireMember, jsonBody(NewAgentToken), async (c) => {
-    const body = c.req.valid("json");
-    const created = await createSecret(c.get("db"), { ...body, clusterId: c.get("cluster").id, kind: "join", createdBy: c.get("user").id });
-    await audit(c.get("db"), { clusterId: c.get("cluster").id, userId: c.get("user").id, action: "agent-token.create", target: created.id });
+    const created = await createAgentToken(c.get("db"), c.get("cluster").id, c.get("user").id, c.req.valid("json"));
     return c.json({ ...created.info, token: created.secret }, 201);
   })
   .get("/:id/agent-tokens", requireMember, async (c) =>
     c.json({ tokens: await listSecrets(c.get("db"), c.get("cluster").id, "join") }),
   )
   .delete("/:id/agent-tokens/:tokenId", requireMember, async (c) => {
-    const info = await revokeSecret(c.get("db"), c.get("cluster").id, "join", c.req.param("tokenId"));
-    await audit(c.get("db"), { clusterId: c.get("cluster").id, userId: c.get("user").id, action: "agent-token.revoke", target: info.id });
-    // Sessions admitted with the token but not registered yet must not register after this.
-    await clusterStub(c.env, c.get("cluster").id).joinTokenRevoked(info.id);
+    const info = await revokeAgentToken(c.env, c.get("db"), c.get("cluster").id, c.get("user").id, c.req.param("tokenId"));
     return c.json({ token: info });
   })
   .post("/:id/dns-keys", requireMember, jsonBody(NewDnsKey), async (c) => {
-    const body = c.req.valid("json");
-    const created = await createSecret(c.get("db"), { ...body, clusterId: c.get("cluster").id, kind: "dns", createdBy: c.get("user").id });
-    await audit(c.get("db"), { clusterId: c.get("cluster").id, userId: c.get("user").id, action: "dns-key.create", target: created.id });
-    const url = new URL(`/dns/${created.secret}/dns-query`, c.req.url).toString();
-    return c.json({ ...created.info, key: created.secret, url }, 201);
+    const created = await createDnsKey(c.get("db"), c.get("cluster").id, c.get("user").id, c.req.valid("json"));
+    return c.json({ ...created.info, key: created.secret, url: dohUrl(c.req.url, created.secret) }, 201);
   })
   .get("/:id/dns-keys", requireMember, async (c) => c.json({ keys: await listSecrets(c.get("db"), c.get("cluster").id, "dns") }))
   .delete("/:id/dns-keys/:keyId", requireMember, async (c) => {
-    const info = await revokeSecret(c.get("db"), c.get("cluster").id, "dns", c.req.param("keyId"));
-    await audit(c.get("db"), { clusterId: c.get("cluster").id, userId: c.get("user").id, action: "dns-key.revoke", target: info.id });
-    forgetDnsKeys(c.get("cluster").id);
+    const info = await revokeDnsKey(c.get("db"), c.get("cluster").id, c.get("user").id, c.req.param("keyId"));
     return c.json({ key: info });
   });
+
+/** Creates an agent join token (audited). The API and the UI's Tokens page both come here. */
+export async function createAgentToken(db: AccountsDb, clusterId: string, userId: string, input: z.output<typeof NewAgentToken>) {
+  const created = await createSecret(db, { ...input, clusterId, kind: "join", createdBy: userId });
+  await audit(db, { clusterId, userId, action: "agent-token.create", target: created.id });
+  return created;
+}
+
+/** Revokes a join token; sessions admitted with it but not registered yet are closed too. */
+export async function revokeAgentToken(env: Env, db: AccountsDb, clusterId: string, userId: string, tokenId: string): Promise<SecretInfo> {
+  const info = await revokeSecret(db, clusterId, "join", tokenId);
+  await audit(db, { clusterId, userId, action: "agent-token.revoke", target: info.id });
+  await clusterStub(env, clusterId).joinTokenRevoked(info.id);
+  return info;
+}
+
+export async function createDnsKey(db: AccountsDb, clusterId: string, userId: string, input: z.output<typeof NewDnsKey>) {
+  const created = await createSecret(db, { ...input, clusterId, kind: "dns", createdBy: userId });
+  await audit(db, { clusterId, userId, action: "dns-key.create", target: created.id });
+  return created;
+}
+
+/** Revokes a DNS key; this isolate's key cache forgets the cluster's keys at once. */
+export async function revokeDnsKey(db: AccountsDb, clusterId: string, userId: string, keyId: string): Promise<SecretInfo> {
+  const info = await revokeSecret(db, clusterId, "dns", keyId);
+  await audit(db, { clusterId, userId, action: "dns-key.revoke", target: info.id });
+  forgetDnsKeys(clusterId);
+  return info;
+}
+
+/** The DoH URL of a DNS key, on the host the request came to. */
+export const dohUrl = (requestUrl: string, key: string) => new URL(`/dns/${key}/dns-query`, requestUrl).toString();

@@ -19,6 +19,7 @@ import {
   renderJsonPacket,
   withMessageId,
   type DnsQuery,
+  type JsonResponse,
 } from "../dns/index.ts";
 import { ApiError, unauthenticated } from "../errors.ts";
 import type { AppEnv } from "../http/env.ts";
@@ -98,18 +99,28 @@ async function answer(c: Context<AppEnv>, clusterId: string): Promise<Response> 
   if (request.kind === "reply") return dnsResponse(request.bytes, 0);
   const { query } = request;
   const host = new URL(c.req.url).hostname;
+  if (request.kind === "json") {
+    const { body, ttl } = await jsonAnswer(c.env, clusterId, query, host);
+    return jsonResponse(body, ttl);
+  }
   const resolution = await clusterStub(c.env, clusterId).dnsResolve({ name: query.name, type: query.type }, host);
   const forwarding = upstreamOf(c.env) !== null;
-  if (request.kind === "json") {
-    if (!resolution.outside) return jsonResponse(renderJson(query, resolution, forwarding), minTtl(resolution));
-    const forwarded = decodeMessage(await forward(c.env, query, encodeQuery(query.name, query.type)));
-    if (!forwarded.ok) throw new ApiError("unavailable", "The upstream resolver's answer could not be read.");
-    return jsonResponse(renderJsonPacket(forwarded.packet), minTtl(forwarded.packet));
-  }
   if (!resolution.outside) return dnsResponse(encodeResponse(query, resolution, { recursionAvailable: forwarding }), minTtl(resolution));
   const bytes = await forward(c.env, query, request.bytes);
   const decoded = decodeMessage(bytes);
   return dnsResponse(bytes, decoded.ok ? minTtl(decoded.packet) : 0);
+}
+
+/**
+ * The JSON-dialect answer to one question, as the DoH endpoint gives it: from the cluster's
+ * zone, or from the upstream resolver for outside names. The UI's DNS page asks through here.
+ */
+export async function jsonAnswer(env: Env, clusterId: string, query: DnsQuery, host: string): Promise<{ body: JsonResponse; ttl: number }> {
+  const resolution = await clusterStub(env, clusterId).dnsResolve({ name: query.name, type: query.type }, host);
+  if (!resolution.outside) return { body: renderJson(query, resolution, upstreamOf(env) !== null), ttl: minTtl(resolution) };
+  const forwarded = decodeMessage(await forward(env, query, encodeQuery(query.name, query.type)));
+  if (!forwarded.ok) throw new ApiError("unavailable", "The upstream resolver's answer could not be read.");
+  return { body: renderJsonPacket(forwarded.packet), ttl: minTtl(forwarded.packet) };
 }
 
 function dnsResponse(bytes: Uint8Array, ttl: number): Response {

@@ -28,7 +28,7 @@ import { appInfos, marathonTasks, queueJson } from "./frameworks/marathon/views.
 import * as metronome from "./frameworks/metronome/commands.ts";
 import type { JobSpec, ScheduleSpec } from "./frameworks/metronome/job-spec.ts";
 import { type Embed, jobsJson, oneJobJson, oneRunJson, queueJson as jobQueueJson, runsJson, schedulesJson } from "./frameworks/metronome/views.ts";
-import { type AgentUsage, type TaskRecord, collectGarbage, countByState, endedTasks, liveTasks, usageByAgent } from "./tasks.ts";
+import { type AgentUsage, type TaskRecord, collectGarbage, countByState, endedTasks, getTask, liveTasks, usageByAgent } from "./tasks.ts";
 import { LIVENESS_TIMER, livenessDueBy, sweepLiveness } from "./liveness.ts";
 import { type LogOpen, LogRelay, type LogRequest } from "./log-relay.ts";
 import { counters, ensureMeta, getMeta, increment, setMeta } from "./meta.ts";
@@ -202,6 +202,11 @@ export class Cluster extends DurableObject<Env> {
   /** RPC: one agent, or undefined. */
   agent(id: string): AgentRecord | undefined {
     return getAgent(this.db, id);
+  }
+
+  /** RPC: one task, live or recently ended (the UI's task page), or undefined. */
+  task(id: string): TaskRecord | undefined {
+    return getTask(this.db, id);
   }
 
   /** RPC: what `/master/state` and `/metrics/snapshot` are rendered from. */

@@ -1,3 +1,4 @@
+import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import { validator } from "hono/validator";
 import type { z } from "zod";
@@ -6,6 +7,7 @@ import { clusterForMember } from "../accounts/clusters.ts";
 import { userForToken } from "../accounts/users.ts";
 import { ApiError, unauthenticated, validationError } from "../errors.ts";
 import type { AppEnv } from "./env.ts";
+import { CSRF_HEADER, crossOriginReason, csrfValid, isSafeMethod, sessionToken } from "./session.ts";
 
 /** Opens the accounts database once per request. */
 export const withDb = createMiddleware<AppEnv>(async (c, next) => {
@@ -23,9 +25,13 @@ export function bearerToken(header: string | undefined): string | undefined {
   return m?.[1] ?? m?.[2];
 }
 
-/** Requires a valid user API token. */
+/**
+ * Requires a valid user API token: from the `Authorization` header, or else from the web UI's
+ * session cookie when the request may use it (see `cookieSession`).
+ */
 export const requireUser = createMiddleware<AppEnv>(async (c, next) => {
-  const token = bearerToken(c.req.header("Authorization"));
+  const header = c.req.header("Authorization");
+  const token = header !== undefined ? bearerToken(header) : await cookieSession(c);
   if (!token) throw unauthenticated("Missing API token: send 'Authorization: Bearer <token>'.");
   const user = await userForToken(c.get("db"), token);
   if (!user) throw unauthenticated("Invalid or expired API token.");
@@ -33,6 +39,24 @@ export const requireUser = createMiddleware<AppEnv>(async (c, next) => {
   c.set("tokenHash", user.tokenHash);
   await next();
 });
+
+/**
+ * The session token of the UI's cookie, for API calls the UI's scripts make (event streams,
+ * logs, history). Only same-origin requests may use it, and a change (any method but GET,
+ * HEAD, OPTIONS) must also carry the session's CSRF token in `X-CSRF-Token`: a page of
+ * another site can neither read that token nor set the header without a CORS preflight,
+ * which is never granted.
+ */
+async function cookieSession(c: Context<AppEnv>): Promise<string | undefined> {
+  const session = sessionToken(c);
+  if (!session) return undefined;
+  const foreign = crossOriginReason(c);
+  if (foreign) throw new ApiError("forbidden", `The session cookie is only accepted from this site's own pages: ${foreign}.`);
+  if (!isSafeMethod(c.req.method) && !(await csrfValid(session, c.req.header(CSRF_HEADER)))) {
+    throw new ApiError("forbidden", `A change made with the session cookie must send the page's CSRF token in the ${CSRF_HEADER} header.`);
+  }
+  return session;
+}
 
 /** Requires the user to be a member of the `:cluster` (or `:id`) in the path; anything else is a 404. */
 export const requireMember = createMiddleware<AppEnv>(async (c, next) => {

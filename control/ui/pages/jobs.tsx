@@ -1,0 +1,293 @@
+import { Hono } from "hono";
+import { unwrap } from "../../api/marathon/outcome.ts";
+import { JobId, parseJob, type JobSpec, type ScheduleSpec } from "../../cluster/frameworks/metronome/job-spec.ts";
+import type { RunJson } from "../../cluster/frameworks/metronome/views.ts";
+import { ApiError, notFound } from "../../errors.ts";
+import { Empty, Facts, PageHeader, PostForm, StateBadge, TableWrap, Time } from "../components.tsx";
+import { checkForm, clusterOf, formField, redirectWithFlash, type UiContext, type UiEnv } from "../context.ts";
+import { JsonEditor, problemsOf, readDefinition, type EditorProblems } from "../editor.tsx";
+import { cpus, megabytes } from "../format.ts";
+import { renderPage } from "../layout.tsx";
+
+interface HistoryEntry {
+  id: string;
+  createdAt: string;
+  finishedAt: string | null;
+  taskResults: { id: string; status: string; message?: string | null }[];
+}
+
+/** A job as `GET /v1/jobs/{id}?embed=...` shows it. */
+export interface JobView extends JobSpec {
+  activeRuns?: RunJson[];
+  schedules?: (ScheduleSpec & { nextRunAt: string | null })[];
+  history?: { successCount: number; failureCount: number; successfulFinishedRuns: HistoryEntry[]; failedFinishedRuns: HistoryEntry[] };
+  historySummary?: { successCount: number; failureCount: number; lastSuccessAt: string | null; lastFailureAt: string | null };
+}
+
+const EXAMPLE_JOB = `{
+  "id": "hello.job",
+  "description": "Says hello once a day",
+  "run": { "cmd": "echo hello from a job; sleep 3", "cpus": 0.1, "mem": 32 },
+  "schedules": [{ "id": "daily", "cron": "0 6 * * *", "timezone": "UTC" }]
+}`;
+
+const jobPath = (c: UiContext, id: string) => `/ui/${c.get("cluster").id}/jobs/${id}`;
+const taskPath = (c: UiContext, taskId: string) => `/ui/${c.get("cluster").id}/tasks/${encodeURIComponent(taskId)}`;
+
+function schedule(job: JobView): string {
+  const s = job.schedules?.[0];
+  return s ? `${s.cron} (${s.timezone})${s.enabled ? "" : ", disabled"}` : "–";
+}
+
+function JobsTable(props: { c: UiContext; jobs: JobView[] }) {
+  return (
+    <TableWrap label="Jobs">
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">Job</th>
+            <th scope="col">Schedule</th>
+            <th scope="col">Next run</th>
+            <th scope="col" class="num">Active runs</th>
+            <th scope="col" class="num">Succeeded</th>
+            <th scope="col" class="num">Failed</th>
+          </tr>
+        </thead>
+        <tbody>
+          {props.jobs.map((j) => (
+            <tr>
+              <th scope="row">
+                <a href={jobPath(props.c, j.id)}>{j.id}</a>
+              </th>
+              <td>{schedule(j)}</td>
+              <td>
+                <Time iso={j.schedules?.[0]?.nextRunAt} />
+              </td>
+              <td class="num">{String(j.activeRuns?.length ?? 0)}</td>
+              <td class="num">{String(j.historySummary?.successCount ?? 0)}</td>
+              <td class="num">{String(j.historySummary?.failureCount ?? 0)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </TableWrap>
+  );
+}
+
+function RunsTable(props: { c: UiContext; job: string; runs: RunJson[] }) {
+  if (props.runs.length === 0) return <Empty>No active runs.</Empty>;
+  return (
+    <TableWrap label="Active runs">
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">Run</th>
+            <th scope="col">Status</th>
+            <th scope="col">Started</th>
+            <th scope="col">Tasks</th>
+            <th scope="col">Action</th>
+          </tr>
+        </thead>
+        <tbody>
+          {props.runs.map((r) => (
+            <tr>
+              <th scope="row" class="id">{r.id}</th>
+              <td>
+                <StateBadge state={r.status} />
+              </td>
+              <td>
+                <Time iso={r.createdAt} />
+              </td>
+              <td>
+                {r.tasks.map((t) => (
+                  <div>
+                    <a href={taskPath(props.c, t.id)}>{t.id}</a> <StateBadge state={t.status} /> {t.message ?? ""}
+                  </div>
+                ))}
+              </td>
+              <td>
+                <PostForm action={jobPath(props.c, props.job)} csrf={props.c.get("csrf")} op="stop" label={`Stop run ${r.id}`}>
+                  <input type="hidden" name="run" value={r.id} />
+                  <button type="submit">Stop</button>
+                </PostForm>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </TableWrap>
+  );
+}
+
+function HistoryTable(props: { c: UiContext; title: string; runs: HistoryEntry[] }) {
+  return (
+    <>
+      <h3>{props.title}</h3>
+      {props.runs.length === 0 ? (
+        <Empty>None.</Empty>
+      ) : (
+        <TableWrap label={props.title}>
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Run</th>
+                <th scope="col">Finished</th>
+                <th scope="col">Tasks</th>
+              </tr>
+            </thead>
+            <tbody>
+              {props.runs.map((r) => (
+                <tr>
+                  <th scope="row" class="id">{r.id}</th>
+                  <td>
+                    <Time iso={r.finishedAt} />
+                  </td>
+                  <td>
+                    {r.taskResults.map((t) => (
+                      <div>
+                        <a href={taskPath(props.c, t.id)}>{t.id}</a> <StateBadge state={t.status} /> {t.message ?? ""}
+                      </div>
+                    ))}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </TableWrap>
+      )}
+    </>
+  );
+}
+
+function JobPage(props: { c: UiContext; job: JobView; confirmDelete: boolean }) {
+  const { c, job } = props;
+  const run = job.run;
+  return (
+    <>
+      <PageHeader title={job.id}>
+        <PostForm action={jobPath(c, job.id)} csrf={c.get("csrf")} op="run" label="Run now">
+          <button type="submit" class="primary">
+            Run now
+          </button>
+        </PostForm>
+        <a class="button danger" href={`${jobPath(c, job.id)}?confirm=delete`}>
+          Delete…
+        </a>
+      </PageHeader>
+      {props.confirmDelete ? (
+        <PostForm action={jobPath(c, job.id)} csrf={c.get("csrf")} op="delete" class="panel" label="Confirm deleting the job">
+          <p>{`Delete ${job.id}? Active runs are stopped.`}</p>
+          <button type="submit" class="danger">
+            Delete the job
+          </button>{" "}
+          <a href={jobPath(c, job.id)}>Cancel</a>
+        </PostForm>
+      ) : null}
+      <Facts
+        items={[
+          ["Description", job.description ?? "–"],
+          ["Runs", run.cmd ?? run.docker?.image ?? (run.args ?? []).join(" ")],
+          ["Resources", `${cpus(run.cpus)} CPU, ${megabytes(run.mem)}`],
+          ["Restart", run.restart.policy],
+          ["Schedule", schedule(job)],
+          ["Next run", <Time iso={job.schedules?.[0]?.nextRunAt} />],
+        ]}
+      />
+      <div id="job-live" data-live>
+        <h2>Active runs</h2>
+        <RunsTable c={c} job={job.id} runs={job.activeRuns ?? []} />
+        <h2>History</h2>
+        <HistoryTable c={c} title={`Succeeded (${job.history?.successCount ?? 0} in all)`} runs={job.history?.successfulFinishedRuns ?? []} />
+        <HistoryTable c={c} title={`Failed (${job.history?.failureCount ?? 0} in all)`} runs={job.history?.failedFinishedRuns ?? []} />
+      </div>
+      <details>
+        <summary>Job definition (JSON)</summary>
+        <pre>{JSON.stringify({ ...job, activeRuns: undefined, history: undefined }, null, 2)}</pre>
+      </details>
+    </>
+  );
+}
+
+async function loadJob(c: UiContext): Promise<JobView> {
+  const id = c.req.param("jobId") ?? "";
+  const job: JobView | undefined = JobId.safeParse(id).success ? await clusterOf(c).job(id, ["activeRuns", "schedules", "history"]) : undefined;
+  if (!job) throw notFound(`Job '${id}' does not exist.`);
+  return job;
+}
+
+/** `/ui/:cluster/jobs`: jobs, a job's runs and history, run now, stop, delete. */
+export const jobsPage = new Hono<UiEnv>()
+  .get("/", async (c) => {
+    const jobs: JobView[] = await clusterOf(c).jobs(["activeRuns", "schedules", "historySummary"]);
+    return renderPage(
+      c,
+      { title: "Jobs", section: "jobs" },
+      <>
+        <PageHeader title="Jobs">
+          <a class="button primary" href={`/ui/${c.get("cluster").id}/deploy-job`}>
+            Create a job
+          </a>
+        </PageHeader>
+        <div id="jobs-live" data-live>
+          {jobs.length === 0 ? <Empty>No jobs yet.</Empty> : <JobsTable c={c} jobs={jobs} />}
+        </div>
+      </>,
+    );
+  })
+  .get("/:jobId", async (c) => {
+    const job = await loadJob(c);
+    return renderPage(c, { title: job.id, section: "jobs" }, <JobPage c={c} job={job} confirmDelete={c.req.query("confirm") === "delete"} />);
+  })
+  .post("/:jobId", checkForm, async (c) => {
+    const job = await loadJob(c);
+    const stub = clusterOf(c);
+    const op = await formField(c, "op");
+    try {
+      if (op === "run") {
+        const run = unwrap(await stub.jobStartRun(job.id));
+        return redirectWithFlash(c, jobPath(c, job.id), { kind: "ok", text: `Started run ${run.id}.` });
+      }
+      if (op === "stop") {
+        const run = unwrap(await stub.jobStopRun(job.id, await formField(c, "run")));
+        return redirectWithFlash(c, jobPath(c, job.id), { kind: "ok", text: `Stopped run ${run.id}.` });
+      }
+      if (op === "delete") {
+        unwrap(await stub.jobDelete(job.id, true));
+        return redirectWithFlash(c, `/ui/${c.get("cluster").id}/jobs`, { kind: "ok", text: `Deleted ${job.id}.` });
+      }
+      throw new ApiError("malformed", `Unknown action '${op.slice(0, 40)}'.`);
+    } catch (err) {
+      if (!(err instanceof ApiError) || err.code === "internal") throw err;
+      return redirectWithFlash(c, jobPath(c, job.id), { kind: "error", text: err.message });
+    }
+  });
+
+function showJobEditor(c: UiContext, text: string, problems: EditorProblems, status: 200 | 409 | 422 = 200) {
+  return renderPage(
+    c,
+    { title: "Create a job", section: "jobs", status },
+    <>
+      <PageHeader title="Create a job" />
+      <p>A Metronome job definition: an id, a run spec, and optionally one cron schedule.</p>
+      <JsonEditor action={`/ui/${c.get("cluster").id}/deploy-job`} csrf={c.get("csrf")} label="Job definition (JSON)" text={text} submitLabel="Create" problems={problems} />
+    </>,
+  );
+}
+
+/** `/ui/:cluster/deploy-job`: the JSON editor for a new Metronome job. */
+export const jobEditorPage = new Hono<UiEnv>()
+  .get("/", (c) => showJobEditor(c, EXAMPLE_JOB, {}))
+  .post("/", checkForm, async (c) => {
+    const text = await formField(c, "json");
+    const read = readDefinition(text);
+    if (!read.ok) return showJobEditor(c, text, read.problems, 422);
+    try {
+      const parsed = parseJob(read.value);
+      if (!parsed.ok) throw new ApiError("invalid", "Object is not valid", parsed.details);
+      unwrap(await clusterOf(c).jobCreate(parsed.spec, parsed.schedules));
+      return redirectWithFlash(c, jobPath(c, parsed.spec.id), { kind: "ok", text: `Created ${parsed.spec.id}.` });
+    } catch (err) {
+      if (!(err instanceof ApiError) || (err.code !== "invalid" && err.code !== "conflict")) throw err;
+      return showJobEditor(c, text, err.code === "invalid" ? problemsOf(err, text) : { message: err.message }, err.code === "invalid" ? 422 : 409);
+    }
+  });

@@ -1,0 +1,157 @@
+import { Hono } from "hono";
+import type { AgentRecord } from "../../cluster/agents.ts";
+import type { AgentUsage, TaskRecord } from "../../cluster/tasks.ts";
+import { notFound } from "../../errors.ts";
+import { Empty, Facts, PageHeader, StateBadge, TableWrap, Time, Usage } from "../components.tsx";
+import { clusterOf, type UiEnv } from "../context.ts";
+import { attributes, cpus, megabytes, portRanges } from "../format.ts";
+import { renderPage } from "../layout.tsx";
+import { servicePath } from "./services.tsx";
+
+const NO_USAGE: AgentUsage = { cpus: 0, mem: 0, disk: 0, gpus: 0, ports: [] };
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+function NodeRow(props: { clusterId: string; agent: AgentRecord; usage: AgentUsage; tasks: number }) {
+  const { agent, usage } = props;
+  return (
+    <tr>
+      <th scope="row">
+        <a href={`/ui/${props.clusterId}/nodes/${encodeURIComponent(agent.id)}`}>{agent.hostname}</a>
+        <div class="id hint">{agent.id}</div>
+      </th>
+      <td>
+        <StateBadge state={agent.state} />
+      </td>
+      <td class="id">{agent.ip}</td>
+      <td>
+        <Usage used={usage.cpus} total={agent.resources.cpus} format={cpus} label="CPU" />
+      </td>
+      <td>
+        <Usage used={usage.mem} total={agent.resources.mem} format={megabytes} label="Memory" />
+      </td>
+      <td>
+        <Usage used={usage.disk} total={agent.resources.disk} format={megabytes} label="Disk" />
+      </td>
+      <td class="num">{String(props.tasks)}</td>
+      <td>{attributes(agent.attributes)}</td>
+    </tr>
+  );
+}
+
+function TaskRows(props: { clusterId: string; tasks: TaskRecord[] }) {
+  if (props.tasks.length === 0) return <Empty>No tasks on this node.</Empty>;
+  return (
+    <TableWrap label="Tasks on this node">
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">Task</th>
+            <th scope="col">Of</th>
+            <th scope="col">State</th>
+            <th scope="col">Ports</th>
+            <th scope="col" class="num">CPU</th>
+            <th scope="col" class="num">Memory</th>
+          </tr>
+        </thead>
+        <tbody>
+          {props.tasks.map((t) => (
+            <tr>
+              <th scope="row" class="id">
+                <a href={`/ui/${props.clusterId}/tasks/${encodeURIComponent(t.id)}`}>{t.id}</a>
+              </th>
+              <td>
+                {t.framework === "marathon" ? <a href={servicePath(props.clusterId, t.group)}>{t.group}</a> : <a href={`/ui/${props.clusterId}/jobs/${t.group}`}>{t.group}</a>}
+              </td>
+              <td>
+                <StateBadge state={t.state} />
+              </td>
+              <td>{t.ports.join(", ") || "–"}</td>
+              <td class="num">{cpus(t.resources.cpus)}</td>
+              <td class="num">{megabytes(t.resources.mem)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </TableWrap>
+  );
+}
+
+/** `/ui/:cluster/nodes`: every agent with its resources used and offered, attributes, state and tasks. */
+export const nodePages = new Hono<UiEnv>()
+  .get("/", async (c) => {
+    const snap = await clusterOf(c).snapshot();
+    const clusterId = c.get("cluster").id;
+    const count = (id: string) => snap.tasks.filter((t) => t.agentId === id).length;
+    return renderPage(
+      c,
+      { title: "Nodes", section: "nodes" },
+      <>
+        <PageHeader title="Nodes">
+          <a class="button" href={`/ui/${clusterId}/tokens`}>
+            Add a node
+          </a>
+        </PageHeader>
+        <div id="nodes-live" data-live>
+          {snap.agents.length === 0 ? (
+            <Empty>No nodes yet. Create an agent token and start an agent with the command it shows.</Empty>
+          ) : (
+            <TableWrap label="Nodes">
+              <table>
+                <thead>
+                  <tr>
+                    <th scope="col">Node</th>
+                    <th scope="col">State</th>
+                    <th scope="col">IP</th>
+                    <th scope="col">CPU</th>
+                    <th scope="col">Memory</th>
+                    <th scope="col">Disk</th>
+                    <th scope="col" class="num">Tasks</th>
+                    <th scope="col">Attributes</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {snap.agents.map((a) => (
+                    <NodeRow clusterId={clusterId} agent={a} usage={snap.usage[a.id] ?? NO_USAGE} tasks={count(a.id)} />
+                  ))}
+                </tbody>
+              </table>
+            </TableWrap>
+          )}
+        </div>
+      </>,
+    );
+  })
+  .get("/:agentId", async (c) => {
+    const snap = await clusterOf(c).snapshot();
+    const agent = snap.agents.find((a) => a.id === c.req.param("agentId"));
+    if (!agent) throw notFound(`Node '${c.req.param("agentId").slice(0, 200)}' does not exist.`);
+    const usage = snap.usage[agent.id] ?? NO_USAGE;
+    const clusterId = c.get("cluster").id;
+    return renderPage(
+      c,
+      { title: agent.hostname, section: "nodes" },
+      <>
+        <PageHeader title={agent.hostname} />
+        <div id="node-live" data-live>
+          <Facts
+            items={[
+              ["State", <StateBadge state={agent.state} />],
+              ["Agent id", <span class="id">{agent.id}</span>],
+              ["IP", agent.ip],
+              ["Agent version", agent.version],
+              ["CPU", <Usage used={usage.cpus} total={agent.resources.cpus} format={cpus} label="CPU" />],
+              ["Memory", <Usage used={usage.mem} total={agent.resources.mem} format={megabytes} label="Memory" />],
+              ["Disk", <Usage used={usage.disk} total={agent.resources.disk} format={megabytes} label="Disk" />],
+              ["Ports", portRanges(agent.resources.ports)],
+              ["Attributes", attributes(agent.attributes)],
+              ["Registered", <Time iso={iso(agent.registeredAt)} />],
+              ["Re-registered", <Time iso={iso(agent.reregisteredAt)} />],
+              ["Disconnected", <Time iso={iso(agent.disconnectedAt)} />],
+            ]}
+          />
+          <h2>Tasks</h2>
+          <TaskRows clusterId={clusterId} tasks={snap.tasks.filter((t) => t.agentId === agent.id)} />
+        </div>
+      </>,
+    );
+  });

@@ -1,0 +1,204 @@
+import { Empty, Facts, PostForm, StateBadge, TableWrap, Time } from "../components.tsx";
+import type { UiContext, ClusterRpc } from "../context.ts";
+import { appStatus, cpus, instancesSummary, megabytes, time } from "../format.ts";
+import { isDelayed, runs, servicePath, type AppInfo, type QueueEntry } from "./services.tsx";
+
+/** The parts of a service's page: its tasks, deployments, events and versions. */
+
+export type TaskInfo = NonNullable<AppInfo["tasks"]>[number];
+export type DeploymentInfo = Awaited<ReturnType<ClusterRpc["marathonDeployments"]>>[number];
+
+export interface ServiceData {
+  app: AppInfo;
+  deployments: DeploymentInfo[];
+  queue: QueueEntry[];
+  versions: string[];
+}
+
+/** `host:port, port` as a task's address list; the host alone when it has no ports. */
+function address(t: TaskInfo): string {
+  return t.ports.length === 0 ? t.host : t.ports.map((p) => `${t.host}:${p}`).join(", ");
+}
+
+/**
+ * A task's health: from its health check results when there are any (DCX's health checks fill
+ * `healthCheckResults`), pending while an app with checks has none yet, else not checked.
+ */
+function health(t: TaskInfo, checked: boolean): string {
+  const results: unknown[] = t.healthCheckResults;
+  const alive = results.map((r) => (typeof r === "object" && r !== null && "alive" in r ? r.alive === true : undefined));
+  if (alive.length > 0 && alive.every((a) => a === true)) return "HEALTHY";
+  if (alive.some((a) => a === false)) return "UNHEALTHY";
+  return checked ? "PENDING" : "–";
+}
+
+export function TasksTable(props: { c: UiContext; data: ServiceData }) {
+  const { c, data } = props;
+  const tasks = data.app.tasks ?? [];
+  const checked = (data.app.healthChecks?.length ?? 0) > 0;
+  if (tasks.length === 0) return <Empty>No tasks.</Empty>;
+  return (
+    <TableWrap label="Tasks">
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">Task</th>
+            <th scope="col">State</th>
+            <th scope="col">Address</th>
+            <th scope="col">Health</th>
+            <th scope="col">Started</th>
+            <th scope="col">Actions</th>
+          </tr>
+        </thead>
+        <tbody>
+          {tasks.map((t) => (
+            <tr>
+              <th scope="row" class="id">
+                <a href={`/ui/${c.get("cluster").id}/tasks/${encodeURIComponent(t.id)}`}>{t.id}</a>
+              </th>
+              <td>
+                <StateBadge state={t.state} />
+                {t.message ? <div class="hint">{t.message}</div> : null}
+              </td>
+              <td class="id">{address(t)}</td>
+              <td>{health(t, checked) === "–" ? "–" : <StateBadge state={health(t, checked)} />}</td>
+              <td>
+                <Time iso={t.startedAt} />
+              </td>
+              <td>
+                <a href={`/ui/${c.get("cluster").id}/tasks/${encodeURIComponent(t.id)}#logs`}>Logs</a>
+                <PostForm action={servicePath(c.get("cluster").id, data.app.id)} csrf={c.get("csrf")} op="kill" class="inline-form" label={`Kill task ${t.id}`}>
+                  <input type="hidden" name="task" value={t.id} />
+                  <button type="submit" class="link-button">
+                    Kill
+                  </button>
+                </PostForm>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </TableWrap>
+  );
+}
+
+function waitingText(d: DeploymentInfo): string {
+  if (!d.waiting) return "";
+  const reasons = Object.entries(d.waiting.reasons).map(([r, n]) => `${r} (${n} agents)`);
+  const delay = d.waiting.delayedUntil ? `launch delayed until ${time(d.waiting.delayedUntil)}` : "";
+  return [`${d.waiting.instances} waiting`, ...reasons, delay].filter(Boolean).join("; ");
+}
+
+export function DeploymentsTable(props: { c: UiContext; data: ServiceData }) {
+  const { c, data } = props;
+  if (data.deployments.length === 0) return <Empty>No deployment in progress.</Empty>;
+  const action = servicePath(c.get("cluster").id, data.app.id);
+  return (
+    <TableWrap label="Deployments">
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">Deployment</th>
+            <th scope="col">Action</th>
+            <th scope="col">Progress</th>
+            <th scope="col">Actions</th>
+          </tr>
+        </thead>
+        <tbody>
+          {data.deployments.map((d) => (
+            <tr>
+              <th scope="row" class="id">{d.id}</th>
+              <td>{d.currentActions.map((a) => a.action).join(", ")}</td>
+              <td>
+                {`step ${d.currentStep} of ${d.totalSteps}; ${instancesSummary(data.app)}`}
+                {d.waiting ? <div class="hint">{waitingText(d)}</div> : null}
+              </td>
+              <td class="actions-row">
+                <PostForm action={action} csrf={c.get("csrf")} op="rollback" class="inline-form" label={`Roll back deployment ${d.id}`}>
+                  <input type="hidden" name="deployment" value={d.id} />
+                  <button type="submit">Roll back</button>
+                </PostForm>
+                <PostForm action={action} csrf={c.get("csrf")} op="stop-deployment" class="inline-form" label={`Stop deployment ${d.id}`}>
+                  <input type="hidden" name="deployment" value={d.id} />
+                  <button type="submit">Stop</button>
+                </PostForm>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </TableWrap>
+  );
+}
+
+export function VersionsList(props: { c: UiContext; data: ServiceData }) {
+  const { c, data } = props;
+  const action = servicePath(c.get("cluster").id, data.app.id);
+  return (
+    <TableWrap label="Versions">
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">Version</th>
+            <th scope="col">Actions</th>
+          </tr>
+        </thead>
+        <tbody>
+          {data.versions.map((v) => (
+            <tr>
+              <th scope="row">
+                <a href={`${action}?version=${encodeURIComponent(v)}#version`}>{time(v)}</a>
+                {v === data.app.version ? " (current)" : ""}
+              </th>
+              <td>
+                {v === data.app.version ? (
+                  "–"
+                ) : (
+                  <PostForm action={action} csrf={c.get("csrf")} op="revert" class="inline-form" label={`Roll back to version ${v}`}>
+                    <input type="hidden" name="version" value={v} />
+                    <button type="submit">Roll back to this version</button>
+                  </PostForm>
+                )}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </TableWrap>
+  );
+}
+
+/** The service's facts: what it runs, how many instances run, and why others wait. */
+export function ServiceFacts(props: { data: ServiceData }) {
+  const { app, queue } = props.data;
+  const waiting = queue.find((q) => q.app?.id === app.id);
+  const reasons = waiting?.processedOffersSummary.rejectSummaryLastOffers.map((r) => `${r.reason} (${r.declined})`).join("; ");
+  return (
+    <Facts
+      items={[
+        ["Status", <StateBadge state={appStatus(app, isDelayed(queue, app.id))} />],
+        ["Instances", instancesSummary(app)],
+        ["Runs", runs(app) || "–"],
+        ["Resources", `${cpus(app.cpus)} CPU, ${megabytes(app.mem)}, disk ${megabytes(app.disk)}`],
+        ["Version", <Time iso={app.version} />],
+        ["Waiting", waiting ? `${waiting.count} to launch${reasons ? `: ${reasons}` : ""}${waiting.waitingReason ? `; ${waiting.waitingReason}` : ""}` : "–"],
+        ["Last task failure", app.lastTaskFailure ? `${app.lastTaskFailure.state} ${app.lastTaskFailure.message} (${time(app.lastTaskFailure.timestamp)})` : "–"],
+      ]}
+    />
+  );
+}
+
+/** Events about this app, as they arrive on the cluster's event stream (ui.js fills it). */
+export function EventLog(props: { appId: string }) {
+  return (
+    <section aria-labelledby="events-title">
+      <h2 id="events-title">Events</h2>
+      <p class="hint" data-event-status>
+        Live events need JavaScript.
+      </p>
+      <ol class="event-log panel" role="log" aria-labelledby="events-title" data-event-log data-event-filter={props.appId}>
+        <li data-event-empty>No events since this page was opened.</li>
+      </ol>
+    </section>
+  );
+}

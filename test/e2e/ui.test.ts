@@ -1,0 +1,210 @@
+import { join } from "node:path";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Child, waitFor } from "../../scripts/lib/processes.ts";
+import { TestCluster } from "./cluster.ts";
+import { tool } from "./tools.ts";
+import { Recorder, agentArgs, launchChromium, photograph, runAgentCommand } from "./ui-browser.ts";
+
+const chromium = tool("chromium", "chromium");
+const APP_ID = "/ui-e2e";
+const EMAIL = `ui-e2e-${Date.now()}@example.com`;
+const PASSWORD = "correct horse battery staple";
+/** Prints a marker once, then a tick a second: the logs step looks for both. */
+const APP = { id: APP_ID, cmd: "echo started ui-e2e; while true; do echo tick $(date +%s); sleep 1; done", cpus: 0.1, mem: 32, instances: 1 };
+const INVALID_APP = `{\n  "id": "${APP_ID}",\n  "cmd": "sleep 100",\n  "cpus": -1,\n  "mem": 32\n}`;
+
+/**
+ * The web UI end to end, in headless Chromium: sign up, create an agent token, start a real
+ * agent with the command the page shows, deploy an app through the JSON editor (a validation
+ * error first), watch its task reach RUNNING live, read its logs, see the overview graph,
+ * scale it, destroy it. Every page is photographed at laptop and phone width into
+ * test-artifacts/ui/. The steps run in order and build on each other.
+ */
+describe.skipIf(chromium.skip)("the web UI in Chromium", () => {
+  const cluster = new TestCluster();
+  let browser: Browser;
+  let page: Page;
+  let recorder: Recorder;
+  let agent: Child | undefined;
+  let base = "";
+  let taskId = "";
+  const servicePage = () => `${base}/services${APP_ID}`;
+  const overflows: Record<string, number> = {};
+  const shoot = async (name: string) => {
+    overflows[name] = (await photograph(page, name)).overflow;
+  };
+
+  beforeAll(async () => {
+    chromium.require();
+    await cluster.start();
+    browser = await launchChromium();
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    recorder = new Recorder(context, cluster.url);
+    page = await context.newPage();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await agent?.stop("SIGTERM", 10_000);
+    await cluster.stop();
+  });
+
+  it("signs up through the form and lands on the Tokens page with a session", async () => {
+    await page.goto(cluster.url);
+    expect(new URL(page.url()).pathname).toBe("/login");
+    await shoot("login");
+    await page.getByRole("link", { name: "Sign up" }).click();
+    await page.getByLabel("Email").fill(EMAIL);
+    await page.getByLabel("Password").fill("short");
+    await page.getByRole("button", { name: "Sign up" }).click();
+    await expect.poll(() => page.locator("#field-password-errors").textContent()).toContain("at least 10 characters");
+    await shoot("signup-errors");
+    await page.getByLabel("Password").fill(PASSWORD);
+    await page.getByRole("button", { name: "Sign up" }).click();
+    await page.waitForURL(/\/ui\/[a-z0-9]+\/tokens$/);
+    cluster.clusterId = /\/ui\/([a-z0-9]+)\//.exec(page.url())?.[1] ?? "";
+    base = `${cluster.url}/ui/${cluster.clusterId}`;
+    await expect.poll(() => page.locator(".flash-ok").textContent()).toContain("Welcome");
+    const cookie = (await page.context().cookies()).find((c) => c.name === "dcx_session");
+    expect(cookie).toMatchObject({ httpOnly: true, sameSite: "Lax", path: "/" });
+  });
+
+  it("is usable from the keyboard: the first Tab reaches the skip link, which moves focus to the content", async () => {
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate(() => document.activeElement?.textContent?.trim())).toBe("Skip to content");
+    await page.keyboard.press("Enter");
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe("main");
+  });
+
+  it("creates an agent token, shows the command, and a real agent started with it joins", async () => {
+    await page.getByLabel("Description").first().fill("e2e machine");
+    await page.getByRole("button", { name: "Create agent token" }).click();
+    const command = (await page.locator("#agent-command").textContent()) ?? "";
+    expect(command).toMatch(new RegExp(`^npm run agent -- --master ${cluster.url} --cluster ${cluster.clusterId} --token dcxj_\\S+ --work-dir /var/lib/dcx$`));
+    await shoot("tokens-created");
+    agent = runAgentCommand(agentArgs(command, join(cluster.dir, "ui-agent")));
+    await page.goto(`${base}/nodes`);
+    await waitFor(`the agent on the Nodes page\n${agent.output()}`, async () => ((await page.locator("#nodes-live .badge").first().textContent()) === "active" ? true : (await page.reload(), undefined)), 60_000, 500);
+    await shoot("nodes");
+    await page.locator("#nodes-live tbody a").first().click();
+    await expect.poll(() => page.locator("h1").textContent()).not.toBe("Nodes");
+    await shoot("node");
+  });
+
+  it("shows Marathon's validation errors at their lines, then deploys the app", async () => {
+    await page.goto(`${base}/services`);
+    await shoot("services-empty");
+    await page.getByRole("link", { name: "Deploy a service" }).click();
+    await page.getByLabel("App definition (JSON)").fill(INVALID_APP);
+    await page.getByRole("button", { name: "Deploy", exact: true }).click();
+    const error = page.locator("#editor-errors li").first();
+    expect(await error.textContent()).toMatch(/^Line 4 \/cpus: /);
+    expect(await page.locator("#json-line-4.has-error .line-error").textContent()).toContain("/cpus");
+    await shoot("deploy-errors");
+    // The error is a link: from the keyboard it selects the line in the editor.
+    await error.getByRole("link").focus();
+    await page.keyboard.press("Enter");
+    const selected = await page.evaluate(() => {
+      const area = document.activeElement as HTMLTextAreaElement;
+      return area.value.slice(area.selectionStart, area.selectionEnd);
+    });
+    expect(selected).toBe('  "cpus": -1,');
+    await page.getByLabel("App definition (JSON)").fill(JSON.stringify(APP, null, 2));
+    await page.getByRole("button", { name: "Deploy", exact: true }).click();
+    await page.waitForURL(servicePage());
+    expect(await page.locator(".flash-ok").textContent()).toContain(`Deploying ${APP_ID}`);
+  });
+
+  it("watches the task reach RUNNING without a reload", async () => {
+    const running = page.locator("#service-tasks .badge", { hasText: "RUNNING" });
+    await running.first().waitFor({ timeout: 60_000 });
+    expect(await page.locator("#service-tasks td.id").first().textContent()).toMatch(/^[\w.-]+:\d+/);
+    taskId = ((await page.locator("#service-tasks tbody th a").first().textContent()) ?? "").trim();
+    expect(taskId).not.toBe("");
+    await shoot("service");
+  });
+
+  it("opens the task's logs and sees its output, followed live", async () => {
+    await page.locator("#service-tasks").getByRole("link", { name: "Logs" }).first().click();
+    await page.waitForURL(/\/tasks\//);
+    const output = page.locator("[data-logs-output]");
+    await expect.poll(() => output.textContent(), { timeout: 30_000 }).toContain("started ui-e2e");
+    await expect.poll(() => page.locator("[data-logs-status]").textContent()).toContain("Following stdout live");
+    const ticks = async () => ((await output.textContent()) ?? "").split("tick ").length;
+    const before = await ticks();
+    await expect.poll(ticks, { timeout: 15_000 }).toBeGreaterThan(before);
+    await shoot("task");
+  });
+
+  it("draws the overview graph from the history service", async () => {
+    await page.goto(base);
+    expect(await page.locator(".cards").textContent()).toContain("1 running");
+    // The history service samples once a minute, at the minute's end.
+    const points = async () => Number((await page.locator("figure[data-history-url]").getAttribute("data-points")) ?? 0);
+    await waitFor("a history sample on the overview", async () => ((await points()) > 0 ? true : (await page.reload(), undefined)), 90_000, 5000);
+    expect(await page.locator("figure[data-history-url] canvas").count()).toBeGreaterThan(0);
+    expect(await page.locator("[data-graph-summary]").textContent()).toMatch(/^Latest sample \(\d\d:\d\d UTC\): CPU [\d.]+%/);
+    await shoot("overview");
+  });
+
+  it("scales the service to 2 from its page", async () => {
+    await page.goto(servicePage());
+    await page.getByLabel("Instances").fill("2");
+    await page.getByLabel("Instances").press("Enter");
+    await page.waitForURL(servicePage());
+    expect(await page.locator(".flash-ok").textContent()).toContain(`Scaling ${APP_ID} to 2`);
+    await expect.poll(() => page.locator("#service-tasks .badge", { hasText: "RUNNING" }).count(), { timeout: 60_000 }).toBe(2);
+    await shoot("service-scaled");
+  });
+
+  it("streams the app's events into its page live, and takes an API change made with the session cookie and CSRF header", async () => {
+    await expect.poll(() => page.locator("[data-event-status]").textContent()).toContain("connected");
+    const status = await page.evaluate(async (url) => {
+      const csrf = document.querySelector<HTMLMetaElement>('meta[name="csrf-token"]')?.content ?? "";
+      const res = await fetch(url, { method: "PATCH", headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf }, body: '{"instances":1}' });
+      return res.status;
+    }, `/c/${cluster.clusterId}/v2/apps${APP_ID}`);
+    expect(status).toBe(200);
+    await page.locator("[data-event-log] li", { hasText: "status_update_event" }).first().waitFor({ timeout: 30_000 });
+    await expect.poll(() => page.locator("#service-tasks .badge", { hasText: "RUNNING" }).count(), { timeout: 60_000 }).toBe(1);
+    await shoot("service-events");
+  });
+
+  it("photographs the other pages, none wider than a phone", async () => {
+    const pages: [string, string][] = [
+      ["services", `${base}/services`],
+      ["deploy", `${base}/deploy`],
+      ["jobs", `${base}/jobs`],
+      ["job-editor", `${base}/deploy-job`],
+      ["dns", `${base}/dns?name=ui-e2e.marathon.mesos&type=A`],
+      ["tokens", `${base}/tokens`],
+    ];
+    for (const [name, url] of pages) {
+      await page.goto(url);
+      await shoot(name);
+    }
+    expect(await page.locator("body").textContent()).toContain("e2e machine");
+    await page.goto(`${base}/dns?name=ui-e2e.marathon.mesos&type=A`);
+    expect(await page.locator("#answer-title").textContent()).toBe("Answer: NOERROR");
+    expect(await page.locator("#answer tbody tr").count()).toBeGreaterThan(0);
+    for (const [name, overflow] of Object.entries(overflows)) expect(overflow, `${name} scrolls sideways at phone width`).toBeLessThanOrEqual(0);
+  });
+
+  it("destroys the service after the id is typed to confirm", async () => {
+    await page.goto(servicePage());
+    await page.getByRole("link", { name: "Destroy…" }).click();
+    await shoot("service-destroy");
+    await page.getByLabel(`Type ${APP_ID} to confirm`).fill(APP_ID);
+    await page.getByRole("button", { name: "Destroy the service" }).click();
+    await page.waitForURL(`${base}/services`);
+    expect(await page.locator(".flash-ok").textContent()).toContain(`Destroying ${APP_ID}`);
+    await expect.poll(async () => (await page.reload(), await page.locator("main").textContent()), { timeout: 30_000 }).toContain("No services yet");
+  });
+
+  it("loaded nothing from any other host, and no script or style was refused", () => {
+    expect(recorder.foreignRequests).toEqual([]);
+    expect(recorder.failedAssets).toEqual([]);
+    expect(recorder.problems).toEqual([]);
+  });
+});

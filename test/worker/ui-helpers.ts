@@ -1,0 +1,74 @@
+import { exports } from "cloudflare:workers";
+import { expect } from "vitest";
+import { PASSWORD, uniqueEmail } from "./helpers.ts";
+
+export const ORIGIN = "http://dcx.test";
+
+/**
+ * A browser stand-in for the UI's pages: keeps the cookies the Worker sets, sends forms as a
+ * browser does (urlencoded, with `Origin`), and reads the CSRF token from the last page.
+ */
+export class Browser {
+  readonly cookies = new Map<string, string>();
+  csrf = "";
+  clusterId = "";
+
+  constructor(readonly origin = ORIGIN) {}
+
+  get session(): string | undefined {
+    return this.cookies.get("dcx_session");
+  }
+
+  async request(path: string, init: RequestInit = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    if (this.cookies.size > 0) headers.set("Cookie", [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; "));
+    const res = await exports.default.fetch(new Request(`${this.origin}${path}`, { ...init, headers, redirect: "manual" }));
+    for (const line of res.headers.getSetCookie()) {
+      const [pair = ""] = line.split(";");
+      const at = pair.indexOf("=");
+      const [name, value] = [pair.slice(0, at), pair.slice(at + 1)];
+      if (/Max-Age=0|expires=Thu, 01 Jan 1970/i.test(line) || value === "") this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+    return res;
+  }
+
+  /** GETs a page; remembers its CSRF token. */
+  async page(path: string): Promise<{ status: number; html: string; res: Response }> {
+    const res = await this.request(path);
+    const html = await res.text();
+    const token = /name="csrf-token" content="([^"]+)"/.exec(html)?.[1];
+    if (token) this.csrf = token;
+    return { status: res.status, html, res };
+  }
+
+  /** POSTs a form as a page of `origin` would, with the session's CSRF token unless given. */
+  async form(path: string, fields: Record<string, string>, headers: Record<string, string> = {}): Promise<Response> {
+    const body = new URLSearchParams({ _csrf: this.csrf, ...fields });
+    const all = new Headers();
+    // An empty value leaves a header out (a request without Origin).
+    for (const [k, v] of Object.entries({ "Content-Type": "application/x-www-form-urlencoded", Origin: this.origin, ...headers })) if (v !== "") all.set(k, v);
+    return this.request(path, { method: "POST", headers: all, body });
+  }
+
+  /** Signs up through the form and lands on the new cluster's pages. */
+  async signUp(email = uniqueEmail("ui")): Promise<this> {
+    const res = await this.form("/signup", { email, password: PASSWORD });
+    expect(res.status).toBe(303);
+    const location = res.headers.get("Location") ?? "";
+    this.clusterId = /^\/ui\/([a-z0-9]+)\//.exec(location)?.[1] ?? "";
+    expect(this.clusterId).not.toBe("");
+    await this.page(location);
+    return this;
+  }
+
+  /** The text of a page with tags removed, for asserting what a reader sees. */
+  static text(html: string): string {
+    return html.replace(/<[^>]+>/g, " ").replace(/&#39;/g, "'").replace(/&quot;/g, '"').replace(/&amp;/g, "&").replace(/&gt;/g, ">").replace(/&lt;/g, "<").replace(/\s+/g, " ");
+  }
+}
+
+/** Every URL a page makes the browser load or go to (src, href, action): none may leave the origin. */
+export function linkedUrls(html: string): string[] {
+  return [...html.matchAll(/\s(?:src|href|action)="([^"]*)"/g)].map((m) => m[1] ?? "");
+}

@@ -1,0 +1,47 @@
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { Cluster } from "../../control/cluster/cluster.ts";
+import { type Account, TestSocket, call, joinAgent, signUp } from "./helpers.ts";
+
+const stub = (account: Account) => env.CLUSTER.getByName(account.cluster.id);
+
+/** When Marathon's refuse filter on the agent ends, or undefined without one. */
+function filterUntil(account: Account, agentId: string): Promise<number | undefined> {
+  return runInDurableObject(stub(account), (_: Cluster, state) =>
+    state.storage.sql.exec<{ until: number }>("SELECT until FROM offer_filters WHERE framework = 'marathon' AND agent_id = ?", agentId).toArray()[0]?.until,
+  );
+}
+
+/** Runs an allocation round now, from the object's own alarm. */
+async function roundNow(account: Account): Promise<void> {
+  await runInDurableObject(stub(account), (_: Cluster, state) => {
+    state.storage.sql.exec("INSERT INTO timers (name, due_at) VALUES ('allocate', 0) ON CONFLICT(name) DO UPDATE SET due_at = 0");
+  });
+  expect(await runDurableObjectAlarm(stub(account))).toBe(true);
+}
+
+async function nextOfType<T>(socket: TestSocket, type: string): Promise<T> {
+  for (;;) {
+    const frame = await socket.next<{ type?: string }>();
+    if (typeof frame === "object" && frame.type === type) return frame as T;
+  }
+}
+
+describe("refuse filters (Mesos Filters.refuse_seconds)", () => {
+  it("a round does not renew the filter on an agent it never offered, so the agent is offered again once the filter ends", async () => {
+    const account = await signUp();
+    const { socket, agentId } = await joinAgent(account, { resources: { cpus: 1, mem: 1024, disk: 1000, gpus: 0, ports: [[31000, 31010]] } });
+    const post = (id: string) => call(`/c/${account.cluster.id}/v2/apps`, { method: "POST", token: account.token, json: { id, cmd: "sleep 600", cpus: 1, mem: 16 } });
+    expect((await post("/first")).status).toBe(201);
+    await nextOfType(socket, "launch");
+    // The agent is full: the second app's round declines it for a while.
+    expect((await post("/second")).status).toBe(201);
+    const until = await filterUntil(account, agentId);
+    expect(until).toBeGreaterThan(Date.now());
+    // Rounds while the filter holds (other changes cause them) leave it as it is.
+    await roundNow(account);
+    await roundNow(account);
+    expect(await filterUntil(account, agentId)).toBe(until);
+  });
+});

@@ -156,17 +156,21 @@ export function tasksById(db: ClusterDb, ids: string[]): Map<string, TaskRecord>
  */
 export function applyStatusUpdates(db: ClusterDb, agentId: string, updates: StatusUpdate[], now: number): ApplyResult[] {
   const sql = sqlOf(db);
-  const seen = new Set<string>();
-  for (const part of chunked(updates.map((u) => u.updateId))) {
-    for (const r of sql.exec<{ update_id: string }>(`SELECT update_id FROM applied_updates WHERE update_id IN (${part.map(() => "?").join(",")})`, ...part)) seen.add(r.update_id);
+  // Recording the ids first tells which are new in the same statement: a conflict is an id
+  // applied before, and only the first of an id repeated within the frame is returned. The
+  // recording commits with the changes below or not at all (one transaction). 2 values a row.
+  const fresh = new Set<string>();
+  for (const part of chunked(updates.map((u) => u.updateId), MAX_PARAMS / 2)) {
+    const inserted = sql.exec<{ update_id: string }>(
+      `INSERT INTO applied_updates (update_id, applied_at) VALUES ${part.map(() => "(?, ?)").join(",")} ON CONFLICT DO NOTHING RETURNING update_id`,
+      ...part.flatMap((id) => [id, now]),
+    );
+    for (const r of inserted) fresh.add(r.update_id);
   }
   const current = tasksById(db, [...new Set(updates.map((u) => u.taskId))]);
-  const fresh: string[] = [];
   const changed = new Map<string, TaskRecord>();
   const results = updates.map((update): ApplyResult => {
-    if (seen.has(update.updateId)) return { kind: "duplicate" };
-    seen.add(update.updateId);
-    fresh.push(update.updateId);
+    if (!fresh.delete(update.updateId)) return { kind: "duplicate" };
     const task = current.get(update.taskId);
     if (!task || task.agentId !== agentId) return { kind: "unknown" };
     if (!accepts(task, update.state)) return { kind: "stale", task };
@@ -184,10 +188,6 @@ export function applyStatusUpdates(db: ClusterDb, agentId: string, updates: Stat
     changed.set(task.id, next);
     return { kind: "applied", task: next, previous: task.state };
   });
-  // Each applied id recorded in the same transaction as its change: 2 values a row.
-  for (const part of chunked(fresh, MAX_PARAMS / 2)) {
-    sql.exec(`INSERT INTO applied_updates (update_id, applied_at) VALUES ${part.map(() => "(?, ?)").join(",")}`, ...part.flatMap((id) => [id, now]));
-  }
   writeTaskStates(db, [...changed.values()], now);
   return results;
 }

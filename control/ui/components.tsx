@@ -18,11 +18,34 @@ export function StateBadge(props: { state: string }) {
   return <span class={`badge badge-${stateTone(props.state)}`}>{taskState(props.state)}</span>;
 }
 
-/** A table that scrolls sideways on narrow screens; focusable so keyboard users can scroll it too. */
-export function TableWrap(props: { label: string; children?: Child }) {
+/** A column heading; numeric columns are right-aligned. */
+export type Header = string | { text: string; numeric: true };
+
+/**
+ * A table with one row of column headings, its rows as children. It scrolls sideways on narrow
+ * screens and is focusable, so keyboard users can scroll it too. `tbody` adds attributes to the
+ * body (e.g. a hook for rows a script fills in).
+ */
+export function DataTable(props: { label: string; headers: Header[]; caption?: string; tbody?: Record<string, string | boolean>; children?: Child }) {
   return (
     <div class="table-wrap" role="region" aria-label={props.label} tabindex={0}>
-      {props.children}
+      <table>
+        {props.caption === undefined ? null : <caption class="visually-hidden">{props.caption}</caption>}
+        <thead>
+          <tr>
+            {props.headers.map((h) =>
+              typeof h === "string" ? (
+                <th scope="col">{h}</th>
+              ) : (
+                <th scope="col" class="num">
+                  {h.text}
+                </th>
+              ),
+            )}
+          </tr>
+        </thead>
+        <tbody {...props.tbody}>{props.children}</tbody>
+      </table>
     </div>
   );
 }

@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { jsonAnswer } from "../../api/dns.ts";
 import { jsonToQuery, parseJsonQuery, type JsonResponse } from "../../dns/index.ts";
 import { ApiError } from "../../errors.ts";
-import { CopyBlock, Empty, FormError, PageHeader, TableWrap } from "../components.tsx";
+import { CopyBlock, DataTable, Empty, FormError, PageHeader } from "../components.tsx";
 import { clusterOf, type UiContext, type UiEnv } from "../context.ts";
 import { renderPage } from "../layout.tsx";
 
@@ -41,28 +41,16 @@ function Answer(props: { answer: JsonResponse }) {
       {records.length === 0 ? (
         <Empty>No records.</Empty>
       ) : (
-        <TableWrap label="Records">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Type</th>
-                <th scope="col" class="num">TTL</th>
-                <th scope="col">Data</th>
-              </tr>
-            </thead>
-            <tbody>
-              {records.map((r) => (
-                <tr>
-                  <td class="id">{r.name}</td>
-                  <td>{TYPE_NAMES[r.type] ?? String(r.type)}</td>
-                  <td class="num">{String(r.TTL)}</td>
-                  <td class="id">{r.data}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </TableWrap>
+        <DataTable label="Records" headers={["Name", "Type", { text: "TTL", numeric: true }, "Data"]}>
+          {records.map((r) => (
+            <tr>
+              <td class="id">{r.name}</td>
+              <td>{TYPE_NAMES[r.type] ?? String(r.type)}</td>
+              <td class="num">{String(r.TTL)}</td>
+              <td class="id">{r.data}</td>
+            </tr>
+          ))}
+        </DataTable>
       )}
       <details>
         <summary>The DoH JSON answer</summary>

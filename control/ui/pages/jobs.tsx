@@ -3,7 +3,7 @@ import { unwrap } from "../../api/marathon/outcome.ts";
 import { JobId, parseJob, type JobSpec, type ScheduleSpec } from "../../cluster/frameworks/metronome/job-spec.ts";
 import type { RunJson } from "../../cluster/frameworks/metronome/views.ts";
 import { ApiError, notFound } from "../../errors.ts";
-import { Empty, Facts, PageHeader, PostForm, StateBadge, TableWrap, Time } from "../components.tsx";
+import { DataTable, Empty, Facts, PageHeader, PostForm, StateBadge, Time } from "../components.tsx";
 import { checkForm, clusterOf, formField, redirectWithFlash, type UiContext, type UiEnv } from "../context.ts";
 import { JsonEditor, problemsOf, readDefinition, type EditorProblems } from "../editor.tsx";
 import { cpus, megabytes } from "../format.ts";
@@ -41,81 +41,54 @@ function schedule(job: JobView): string {
 
 function JobsTable(props: { c: UiContext; jobs: JobView[] }) {
   return (
-    <TableWrap label="Jobs">
-      <table>
-        <thead>
-          <tr>
-            <th scope="col">Job</th>
-            <th scope="col">Schedule</th>
-            <th scope="col">Next run</th>
-            <th scope="col" class="num">Active runs</th>
-            <th scope="col" class="num">Succeeded</th>
-            <th scope="col" class="num">Failed</th>
-          </tr>
-        </thead>
-        <tbody>
-          {props.jobs.map((j) => (
-            <tr>
-              <th scope="row">
-                <a href={jobPath(props.c, j.id)}>{j.id}</a>
-              </th>
-              <td>{schedule(j)}</td>
-              <td>
-                <Time iso={j.schedules?.[0]?.nextRunAt} />
-              </td>
-              <td class="num">{String(j.activeRuns?.length ?? 0)}</td>
-              <td class="num">{String(j.historySummary?.successCount ?? 0)}</td>
-              <td class="num">{String(j.historySummary?.failureCount ?? 0)}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </TableWrap>
+    <DataTable label="Jobs" headers={["Job", "Schedule", "Next run", { text: "Active runs", numeric: true }, { text: "Succeeded", numeric: true }, { text: "Failed", numeric: true }]}>
+      {props.jobs.map((j) => (
+        <tr>
+          <th scope="row">
+            <a href={jobPath(props.c, j.id)}>{j.id}</a>
+          </th>
+          <td>{schedule(j)}</td>
+          <td>
+            <Time iso={j.schedules?.[0]?.nextRunAt} />
+          </td>
+          <td class="num">{String(j.activeRuns?.length ?? 0)}</td>
+          <td class="num">{String(j.historySummary?.successCount ?? 0)}</td>
+          <td class="num">{String(j.historySummary?.failureCount ?? 0)}</td>
+        </tr>
+      ))}
+    </DataTable>
   );
 }
 
 function RunsTable(props: { c: UiContext; job: string; runs: RunJson[] }) {
   if (props.runs.length === 0) return <Empty>No active runs.</Empty>;
   return (
-    <TableWrap label="Active runs">
-      <table>
-        <thead>
-          <tr>
-            <th scope="col">Run</th>
-            <th scope="col">Status</th>
-            <th scope="col">Started</th>
-            <th scope="col">Tasks</th>
-            <th scope="col">Action</th>
-          </tr>
-        </thead>
-        <tbody>
-          {props.runs.map((r) => (
-            <tr>
-              <th scope="row" class="id">{r.id}</th>
-              <td>
-                <StateBadge state={r.status} />
-              </td>
-              <td>
-                <Time iso={r.createdAt} />
-              </td>
-              <td>
-                {r.tasks.map((t) => (
-                  <div>
-                    <a href={taskPath(props.c, t.id)}>{t.id}</a> <StateBadge state={t.status} /> {t.message ?? ""}
-                  </div>
-                ))}
-              </td>
-              <td>
-                <PostForm action={jobPath(props.c, props.job)} csrf={props.c.get("csrf")} op="stop" label={`Stop run ${r.id}`}>
-                  <input type="hidden" name="run" value={r.id} />
-                  <button type="submit">Stop</button>
-                </PostForm>
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </TableWrap>
+    <DataTable label="Active runs" headers={["Run", "Status", "Started", "Tasks", "Action"]}>
+      {props.runs.map((r) => (
+        <tr>
+          <th scope="row" class="id">{r.id}</th>
+          <td>
+            <StateBadge state={r.status} />
+          </td>
+          <td>
+            <Time iso={r.createdAt} />
+          </td>
+          <td>
+            {r.tasks.map((t) => (
+              <div>
+                <a href={taskPath(props.c, t.id)}>{t.id}</a> <StateBadge state={t.status} /> {t.message ?? ""}
+              </div>
+            ))}
+          </td>
+          <td>
+            <PostForm action={jobPath(props.c, props.job)} csrf={props.c.get("csrf")} op="stop" label={`Stop run ${r.id}`}>
+              <input type="hidden" name="run" value={r.id} />
+              <button type="submit">Stop</button>
+            </PostForm>
+          </td>
+        </tr>
+      ))}
+    </DataTable>
   );
 }
 
@@ -126,34 +99,23 @@ function HistoryTable(props: { c: UiContext; title: string; runs: HistoryEntry[]
       {props.runs.length === 0 ? (
         <Empty>None.</Empty>
       ) : (
-        <TableWrap label={props.title}>
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Run</th>
-                <th scope="col">Finished</th>
-                <th scope="col">Tasks</th>
-              </tr>
-            </thead>
-            <tbody>
-              {props.runs.map((r) => (
-                <tr>
-                  <th scope="row" class="id">{r.id}</th>
-                  <td>
-                    <Time iso={r.finishedAt} />
-                  </td>
-                  <td>
-                    {r.taskResults.map((t) => (
-                      <div>
-                        <a href={taskPath(props.c, t.id)}>{t.id}</a> <StateBadge state={t.status} /> {t.message ?? ""}
-                      </div>
-                    ))}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </TableWrap>
+        <DataTable label={props.title} headers={["Run", "Finished", "Tasks"]}>
+          {props.runs.map((r) => (
+            <tr>
+              <th scope="row" class="id">{r.id}</th>
+              <td>
+                <Time iso={r.finishedAt} />
+              </td>
+              <td>
+                {r.taskResults.map((t) => (
+                  <div>
+                    <a href={taskPath(props.c, t.id)}>{t.id}</a> <StateBadge state={t.status} /> {t.message ?? ""}
+                  </div>
+                ))}
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       )}
     </>
   );

@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import type { AgentRecord } from "../../cluster/agents.ts";
 import type { AgentUsage, TaskRecord } from "../../cluster/tasks.ts";
 import { notFound } from "../../errors.ts";
-import { Empty, Facts, PageHeader, StateBadge, TableWrap, Time, Usage } from "../components.tsx";
+import { DataTable, Empty, Facts, PageHeader, StateBadge, Time, Usage } from "../components.tsx";
 import { clusterOf, type UiEnv } from "../context.ts";
 import { attributes, cpus, megabytes, portRanges } from "../format.ts";
 import { renderPage } from "../layout.tsx";
@@ -41,38 +41,24 @@ function NodeRow(props: { clusterId: string; agent: AgentRecord; usage: AgentUsa
 function TaskRows(props: { clusterId: string; tasks: TaskRecord[] }) {
   if (props.tasks.length === 0) return <Empty>No tasks on this node.</Empty>;
   return (
-    <TableWrap label="Tasks on this node">
-      <table>
-        <thead>
-          <tr>
-            <th scope="col">Task</th>
-            <th scope="col">Of</th>
-            <th scope="col">State</th>
-            <th scope="col">Ports</th>
-            <th scope="col" class="num">CPU</th>
-            <th scope="col" class="num">Memory</th>
-          </tr>
-        </thead>
-        <tbody>
-          {props.tasks.map((t) => (
-            <tr>
-              <th scope="row" class="id">
-                <a href={`/ui/${props.clusterId}/tasks/${encodeURIComponent(t.id)}`}>{t.id}</a>
-              </th>
-              <td>
-                {t.framework === "marathon" ? <a href={servicePath(props.clusterId, t.group)}>{t.group}</a> : <a href={`/ui/${props.clusterId}/jobs/${t.group}`}>{t.group}</a>}
-              </td>
-              <td>
-                <StateBadge state={t.state} />
-              </td>
-              <td>{t.ports.join(", ") || "–"}</td>
-              <td class="num">{cpus(t.resources.cpus)}</td>
-              <td class="num">{megabytes(t.resources.mem)}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </TableWrap>
+    <DataTable label="Tasks on this node" headers={["Task", "Of", "State", "Ports", { text: "CPU", numeric: true }, { text: "Memory", numeric: true }]}>
+      {props.tasks.map((t) => (
+        <tr>
+          <th scope="row" class="id">
+            <a href={`/ui/${props.clusterId}/tasks/${encodeURIComponent(t.id)}`}>{t.id}</a>
+          </th>
+          <td>
+            {t.framework === "marathon" ? <a href={servicePath(props.clusterId, t.group)}>{t.group}</a> : <a href={`/ui/${props.clusterId}/jobs/${t.group}`}>{t.group}</a>}
+          </td>
+          <td>
+            <StateBadge state={t.state} />
+          </td>
+          <td>{t.ports.join(", ") || "–"}</td>
+          <td class="num">{cpus(t.resources.cpus)}</td>
+          <td class="num">{megabytes(t.resources.mem)}</td>
+        </tr>
+      ))}
+    </DataTable>
   );
 }
 
@@ -95,27 +81,11 @@ export const nodePages = new Hono<UiEnv>()
           {snap.agents.length === 0 ? (
             <Empty>No nodes yet. Create an agent token and start an agent with the command it shows.</Empty>
           ) : (
-            <TableWrap label="Nodes">
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">Node</th>
-                    <th scope="col">State</th>
-                    <th scope="col">IP</th>
-                    <th scope="col">CPU</th>
-                    <th scope="col">Memory</th>
-                    <th scope="col">Disk</th>
-                    <th scope="col" class="num">Tasks</th>
-                    <th scope="col">Attributes</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {snap.agents.map((a) => (
-                    <NodeRow clusterId={clusterId} agent={a} usage={snap.usage[a.id] ?? NO_USAGE} tasks={count(a.id)} />
-                  ))}
-                </tbody>
-              </table>
-            </TableWrap>
+            <DataTable label="Nodes" headers={["Node", "State", "IP", "CPU", "Memory", "Disk", { text: "Tasks", numeric: true }, "Attributes"]}>
+              {snap.agents.map((a) => (
+                <NodeRow clusterId={clusterId} agent={a} usage={snap.usage[a.id] ?? NO_USAGE} tasks={count(a.id)} />
+              ))}
+            </DataTable>
           )}
         </div>
       </>,

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import type { ClusterSnapshot } from "../../cluster/cluster.ts";
-import { PageHeader, TableWrap, Usage } from "../components.tsx";
+import { DataTable, PageHeader, Usage } from "../components.tsx";
 import { clusterOf, type UiEnv } from "../context.ts";
 import { appStatus, cpus, megabytes, taskState } from "../format.ts";
 import { renderPage } from "../layout.tsx";
@@ -51,19 +51,7 @@ function HistoryGraph(props: { clusterId: string }) {
       <div data-graph></div>
       <details>
         <summary>Recent samples as a table</summary>
-        <TableWrap label="Recent allocation samples">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Time (UTC)</th>
-                <th scope="col">CPU</th>
-                <th scope="col">Memory</th>
-                <th scope="col">Disk</th>
-              </tr>
-            </thead>
-            <tbody data-graph-rows></tbody>
-          </table>
-        </TableWrap>
+        <DataTable label="Recent allocation samples" headers={["Time (UTC)", "CPU", "Memory", "Disk"]} tbody={{ "data-graph-rows": true }} />
       </details>
     </figure>
   );

@@ -1,4 +1,4 @@
-import { Empty, Facts, PostForm, StateBadge, TableWrap, Time } from "../components.tsx";
+import { DataTable, Empty, Facts, PostForm, StateBadge, Time } from "../components.tsx";
 import type { UiContext, ClusterRpc } from "../context.ts";
 import { appStatus, cpus, instancesSummary, megabytes, time } from "../format.ts";
 import { isDelayed, runs, servicePath, type AppInfo, type QueueEntry } from "./services.tsx";
@@ -38,47 +38,33 @@ export function TasksTable(props: { c: UiContext; data: ServiceData }) {
   const checked = (data.app.healthChecks?.length ?? 0) > 0;
   if (tasks.length === 0) return <Empty>No tasks.</Empty>;
   return (
-    <TableWrap label="Tasks">
-      <table>
-        <thead>
-          <tr>
-            <th scope="col">Task</th>
-            <th scope="col">State</th>
-            <th scope="col">Address</th>
-            <th scope="col">Health</th>
-            <th scope="col">Started</th>
-            <th scope="col">Actions</th>
-          </tr>
-        </thead>
-        <tbody>
-          {tasks.map((t) => (
-            <tr>
-              <th scope="row" class="id">
-                <a href={`/ui/${c.get("cluster").id}/tasks/${encodeURIComponent(t.id)}`}>{t.id}</a>
-              </th>
-              <td>
-                <StateBadge state={t.state} />
-                {t.message ? <div class="hint">{t.message}</div> : null}
-              </td>
-              <td class="id">{address(t)}</td>
-              <td>{health(t, checked) === "–" ? "–" : <StateBadge state={health(t, checked)} />}</td>
-              <td>
-                <Time iso={t.startedAt} />
-              </td>
-              <td>
-                <a href={`/ui/${c.get("cluster").id}/tasks/${encodeURIComponent(t.id)}#logs`}>Logs</a>
-                <PostForm action={servicePath(c.get("cluster").id, data.app.id)} csrf={c.get("csrf")} op="kill" class="inline-form" label={`Kill task ${t.id}`}>
-                  <input type="hidden" name="task" value={t.id} />
-                  <button type="submit" class="link-button">
-                    Kill
-                  </button>
-                </PostForm>
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </TableWrap>
+    <DataTable label="Tasks" headers={["Task", "State", "Address", "Health", "Started", "Actions"]}>
+      {tasks.map((t) => (
+        <tr>
+          <th scope="row" class="id">
+            <a href={`/ui/${c.get("cluster").id}/tasks/${encodeURIComponent(t.id)}`}>{t.id}</a>
+          </th>
+          <td>
+            <StateBadge state={t.state} />
+            {t.message ? <div class="hint">{t.message}</div> : null}
+          </td>
+          <td class="id">{address(t)}</td>
+          <td>{health(t, checked) === "–" ? "–" : <StateBadge state={health(t, checked)} />}</td>
+          <td>
+            <Time iso={t.startedAt} />
+          </td>
+          <td>
+            <a href={`/ui/${c.get("cluster").id}/tasks/${encodeURIComponent(t.id)}#logs`}>Logs</a>
+            <PostForm action={servicePath(c.get("cluster").id, data.app.id)} csrf={c.get("csrf")} op="kill" class="inline-form" label={`Kill task ${t.id}`}>
+              <input type="hidden" name="task" value={t.id} />
+              <button type="submit" class="link-button">
+                Kill
+              </button>
+            </PostForm>
+          </td>
+        </tr>
+      ))}
+    </DataTable>
   );
 }
 
@@ -94,40 +80,28 @@ export function DeploymentsTable(props: { c: UiContext; data: ServiceData }) {
   if (data.deployments.length === 0) return <Empty>No deployment in progress.</Empty>;
   const action = servicePath(c.get("cluster").id, data.app.id);
   return (
-    <TableWrap label="Deployments">
-      <table>
-        <thead>
-          <tr>
-            <th scope="col">Deployment</th>
-            <th scope="col">Action</th>
-            <th scope="col">Progress</th>
-            <th scope="col">Actions</th>
-          </tr>
-        </thead>
-        <tbody>
-          {data.deployments.map((d) => (
-            <tr>
-              <th scope="row" class="id">{d.id}</th>
-              <td>{d.currentActions.map((a) => a.action).join(", ")}</td>
-              <td>
-                {`step ${d.currentStep} of ${d.totalSteps}; ${instancesSummary(data.app)}`}
-                {d.waiting ? <div class="hint">{waitingText(d)}</div> : null}
-              </td>
-              <td class="actions-row">
-                <PostForm action={action} csrf={c.get("csrf")} op="rollback" class="inline-form" label={`Roll back deployment ${d.id}`}>
-                  <input type="hidden" name="deployment" value={d.id} />
-                  <button type="submit">Roll back</button>
-                </PostForm>
-                <PostForm action={action} csrf={c.get("csrf")} op="stop-deployment" class="inline-form" label={`Stop deployment ${d.id}`}>
-                  <input type="hidden" name="deployment" value={d.id} />
-                  <button type="submit">Stop</button>
-                </PostForm>
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </TableWrap>
+    <DataTable label="Deployments" headers={["Deployment", "Action", "Progress", "Actions"]}>
+      {data.deployments.map((d) => (
+        <tr>
+          <th scope="row" class="id">{d.id}</th>
+          <td>{d.currentActions.map((a) => a.action).join(", ")}</td>
+          <td>
+            {`step ${d.currentStep} of ${d.totalSteps}; ${instancesSummary(data.app)}`}
+            {d.waiting ? <div class="hint">{waitingText(d)}</div> : null}
+          </td>
+          <td class="actions-row">
+            <PostForm action={action} csrf={c.get("csrf")} op="rollback" class="inline-form" label={`Roll back deployment ${d.id}`}>
+              <input type="hidden" name="deployment" value={d.id} />
+              <button type="submit">Roll back</button>
+            </PostForm>
+            <PostForm action={action} csrf={c.get("csrf")} op="stop-deployment" class="inline-form" label={`Stop deployment ${d.id}`}>
+              <input type="hidden" name="deployment" value={d.id} />
+              <button type="submit">Stop</button>
+            </PostForm>
+          </td>
+        </tr>
+      ))}
+    </DataTable>
   );
 }
 
@@ -135,36 +109,26 @@ export function VersionsList(props: { c: UiContext; data: ServiceData }) {
   const { c, data } = props;
   const action = servicePath(c.get("cluster").id, data.app.id);
   return (
-    <TableWrap label="Versions">
-      <table>
-        <thead>
-          <tr>
-            <th scope="col">Version</th>
-            <th scope="col">Actions</th>
-          </tr>
-        </thead>
-        <tbody>
-          {data.versions.map((v) => (
-            <tr>
-              <th scope="row">
-                <a href={`${action}?version=${encodeURIComponent(v)}#version`}>{time(v)}</a>
-                {v === data.app.version ? " (current)" : ""}
-              </th>
-              <td>
-                {v === data.app.version ? (
-                  "–"
-                ) : (
-                  <PostForm action={action} csrf={c.get("csrf")} op="revert" class="inline-form" label={`Roll back to version ${v}`}>
-                    <input type="hidden" name="version" value={v} />
-                    <button type="submit">Roll back to this version</button>
-                  </PostForm>
-                )}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </TableWrap>
+    <DataTable label="Versions" headers={["Version", "Actions"]}>
+      {data.versions.map((v) => (
+        <tr>
+          <th scope="row">
+            <a href={`${action}?version=${encodeURIComponent(v)}#version`}>{time(v)}</a>
+            {v === data.app.version ? " (current)" : ""}
+          </th>
+          <td>
+            {v === data.app.version ? (
+              "–"
+            ) : (
+              <PostForm action={action} csrf={c.get("csrf")} op="revert" class="inline-form" label={`Roll back to version ${v}`}>
+                <input type="hidden" name="version" value={v} />
+                <button type="submit">Roll back to this version</button>
+              </PostForm>
+            )}
+          </td>
+        </tr>
+      ))}
+    </DataTable>
   );
 }
 

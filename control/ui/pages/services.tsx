@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { Empty, PageHeader, StateBadge, TableWrap } from "../components.tsx";
+import { DataTable, Empty, PageHeader, StateBadge } from "../components.tsx";
 import { clusterOf, type ClusterRpc, type UiEnv } from "../context.ts";
 import { appStatus, cpus, megabytes } from "../format.ts";
 import { renderPage } from "../layout.tsx";
@@ -59,27 +59,11 @@ export const servicesPage = new Hono<UiEnv>().get("/", async (c) => {
         {apps.length === 0 ? (
           <Empty>No services yet. Deploy one with the button above.</Empty>
         ) : (
-          <TableWrap label="Services">
-            <table>
-              <caption class="visually-hidden">Services and their instances</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Service</th>
-                  <th scope="col">Status</th>
-                  <th scope="col" class="num">Running</th>
-                  <th scope="col" class="num">Healthy</th>
-                  <th scope="col" class="num">CPU</th>
-                  <th scope="col" class="num">Memory</th>
-                  <th scope="col">Runs</th>
-                </tr>
-              </thead>
-              <tbody>
-                {apps.map((app) => (
-                  <ServiceRow app={app} clusterId={id} delayed={isDelayed(queue, app.id)} />
-                ))}
-              </tbody>
-            </table>
-          </TableWrap>
+          <DataTable label="Services" caption="Services and their instances" headers={["Service", "Status", { text: "Running", numeric: true }, { text: "Healthy", numeric: true }, { text: "CPU", numeric: true }, { text: "Memory", numeric: true }, "Runs"]}>
+            {apps.map((app) => (
+              <ServiceRow app={app} clusterId={id} delayed={isDelayed(queue, app.id)} />
+            ))}
+          </DataTable>
         )}
       </div>
     </>,

@@ -4,7 +4,7 @@ import { fieldErrors } from "../../../protocol/messages.ts";
 import { listSecrets, type SecretInfo } from "../../accounts/cluster-secrets.ts";
 import { NewAgentToken, NewDnsKey, createAgentToken, createDnsKey, dohUrl, revokeAgentToken, revokeDnsKey } from "../../api/clusters.ts";
 import { ApiError } from "../../errors.ts";
-import { CopyBlock, Empty, PageHeader, PostForm, StateBadge, TableWrap, Time } from "../components.tsx";
+import { CopyBlock, DataTable, Empty, PageHeader, PostForm, StateBadge, Time } from "../components.tsx";
 import { checkForm, formField, redirectWithFlash, type UiContext, type UiEnv } from "../context.ts";
 import { renderPage } from "../layout.tsx";
 
@@ -62,45 +62,31 @@ function ShownOnce(props: { c: UiContext; created: Created }) {
 function SecretsTable(props: { c: UiContext; label: string; secrets: SecretInfo[]; revokeOp: string }) {
   if (props.secrets.length === 0) return <Empty>None yet.</Empty>;
   return (
-    <TableWrap label={props.label}>
-      <table>
-        <thead>
-          <tr>
-            <th scope="col">Description</th>
-            <th scope="col">Id</th>
-            <th scope="col">Created</th>
-            <th scope="col">Expires</th>
-            <th scope="col">Status</th>
-            <th scope="col">Action</th>
-          </tr>
-        </thead>
-        <tbody>
-          {props.secrets.map((s) => (
-            <tr>
-              <th scope="row">{s.description || "–"}</th>
-              <td class="id">{s.id}</td>
-              <td>
-                <Time iso={s.createdAt} />
-              </td>
-              <td>{s.expiresAt ? <Time iso={s.expiresAt} /> : "never"}</td>
-              <td>
-                <StateBadge state={s.status === "active" ? "ACTIVE" : s.status.toUpperCase()} />
-              </td>
-              <td>
-                {s.status === "active" ? (
-                  <PostForm action={`/ui/${props.c.get("cluster").id}/tokens`} csrf={props.c.get("csrf")} op={props.revokeOp} class="inline-form" label={`Revoke ${s.id}`}>
-                    <input type="hidden" name="id" value={s.id} />
-                    <button type="submit">Revoke</button>
-                  </PostForm>
-                ) : (
-                  "–"
-                )}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </TableWrap>
+    <DataTable label={props.label} headers={["Description", "Id", "Created", "Expires", "Status", "Action"]}>
+      {props.secrets.map((s) => (
+        <tr>
+          <th scope="row">{s.description || "–"}</th>
+          <td class="id">{s.id}</td>
+          <td>
+            <Time iso={s.createdAt} />
+          </td>
+          <td>{s.expiresAt ? <Time iso={s.expiresAt} /> : "never"}</td>
+          <td>
+            <StateBadge state={s.status === "active" ? "ACTIVE" : s.status.toUpperCase()} />
+          </td>
+          <td>
+            {s.status === "active" ? (
+              <PostForm action={`/ui/${props.c.get("cluster").id}/tokens`} csrf={props.c.get("csrf")} op={props.revokeOp} class="inline-form" label={`Revoke ${s.id}`}>
+                <input type="hidden" name="id" value={s.id} />
+                <button type="submit">Revoke</button>
+              </PostForm>
+            ) : (
+              "–"
+            )}
+          </td>
+        </tr>
+      ))}
+    </DataTable>
   );
 }
 

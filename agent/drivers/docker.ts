@@ -8,7 +8,7 @@ import { DockerClient, DockerError, DockerUnavailable, LogDemuxer } from "./dock
 import { LABEL_AGENT, LABEL_TASK, containerName, containerSpec } from "./docker-container.ts";
 import { TaskStartError } from "./driver.ts";
 import type { CommandExit, DriverFingerprint, ExitStatus, Recovered, RunningTask, TaskDriver } from "./driver.ts";
-import { DEFAULT_LOG_CAP_BYTES, STDERR_FILE, STDOUT_FILE, capSandboxLogs, readTail } from "./log-files.ts";
+import { DEFAULT_LOG_CAP_BYTES, STDERR_FILE, STDOUT_FILE, capTaskLogs, readTail } from "./log-files.ts";
 import { processTree } from "./proc.ts";
 
 /**
@@ -249,7 +249,7 @@ export class DockerDriver implements TaskDriver {
     if (this.closed) return new Promise<never>(() => {});
     const info = await this.client.inspect(id).catch(() => undefined);
     await this.client.remove(id).catch((error: unknown) => this.log.warn("container_remove_failed", { taskId: task.taskId, error: errorMessage(error) }));
-    capSandboxLogs(task.sandbox, this.logCapBytes);
+    capTaskLogs(task, this.logCapBytes, this.log);
     return statusOf(info?.State.ExitCode ?? exitCode, info?.State.OOMKilled ?? false, tail(task.sandbox));
   }
 
@@ -284,13 +284,7 @@ export class DockerDriver implements TaskDriver {
   }
 
   private capLogs(): void {
-    for (const { task } of this.watched.values()) {
-      try {
-        capSandboxLogs(task.sandbox, this.logCapBytes);
-      } catch (error) {
-        this.log.warn("task_log_cap_failed", { taskId: task.taskId, error: errorMessage(error) });
-      }
-    }
+    for (const { task } of this.watched.values()) capTaskLogs(task, this.logCapBytes, this.log);
     if (this.watched.size === 0 && this.capTimer !== undefined) {
       clearInterval(this.capTimer);
       this.capTimer = undefined;

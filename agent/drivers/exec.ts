@@ -10,7 +10,7 @@ import type { CgroupOptions, Cgroups, Isolation } from "./cgroups.ts";
 import { SHELL, commandArgv, resolveRunAs, taskEnvironment } from "./exec-command.ts";
 import { fromWaitStatus, prepareSandbox, recordedStatus, releaseWrapper, spawnWrapped } from "./exec-wrapper.ts";
 import type { WrapperProcess } from "./exec-wrapper.ts";
-import { DEFAULT_LOG_CAP_BYTES, STDERR_FILE, capSandboxLogs, readTail } from "./log-files.ts";
+import { DEFAULT_LOG_CAP_BYTES, STDERR_FILE, capTaskLogs, readTail } from "./log-files.ts";
 import { isRunning, readProcStat, signalGroup } from "./proc.ts";
 
 /**
@@ -277,13 +277,7 @@ export class ExecDriver implements TaskDriver {
   }
 
   private capLogs(): void {
-    for (const { task } of this.watched.values()) {
-      try {
-        capSandboxLogs(task.sandbox, this.logCapBytes);
-      } catch (error) {
-        this.log.warn("task_log_cap_failed", { taskId: task.taskId, error: errorMessage(error) });
-      }
-    }
+    for (const { task } of this.watched.values()) capTaskLogs(task, this.logCapBytes, this.log);
   }
 
   /**
@@ -295,11 +289,7 @@ export class ExecDriver implements TaskDriver {
     signalGroup(task.pid, task.pgid, task.startTime, "SIGKILL");
     // A closed driver leaves the cgroup, and its OOM count, to the next agent process's `recover`.
     const oomKilled = this.closed ? false : this.releaseCgroup(task.taskId, task.cgroup);
-    try {
-      capSandboxLogs(task.sandbox, this.logCapBytes);
-    } catch (error) {
-      this.log.warn("task_log_cap_failed", { taskId: task.taskId, error: errorMessage(error) });
-    }
+    capTaskLogs(task, this.logCapBytes, this.log);
     const stderrTail = readTail(task.sandbox, STDERR_FILE, STDERR_TAIL_BYTES);
     const status = recordedStatus(task.sandbox, stderrTail, fallback);
     // The OOM killer may have taken the wrapper itself, and with it the status file: it wins anyway.

@@ -1,5 +1,7 @@
 import { closeSync, openSync, readSync, renameSync, statSync, truncateSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import { errorMessage } from "../log.ts";
+import type { Logger } from "../log.ts";
 
 /**
  * A task's `stdout` and `stderr` files in its sandbox, and how they are kept small.
@@ -38,6 +40,19 @@ export function capLog(path: string, capBytes: number): boolean {
 /** Caps both streams of a sandbox. */
 export function capSandboxLogs(sandbox: string, capBytes: number): void {
   for (const stream of [STDOUT_FILE, STDERR_FILE]) capLog(join(sandbox, stream), capBytes);
+}
+
+/**
+ * Caps a task's logs, as every driver does while its tasks run and once more when one ends; a
+ * failure (a full disk, a sandbox removed underneath) is logged, never thrown into the task's
+ * own bookkeeping.
+ */
+export function capTaskLogs(task: { taskId: string; sandbox: string }, capBytes: number, log: Logger): void {
+  try {
+    capSandboxLogs(task.sandbox, capBytes);
+  } catch (error) {
+    log.warn("task_log_cap_failed", { taskId: task.taskId, error: errorMessage(error) });
+  }
 }
 
 /**

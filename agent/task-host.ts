@@ -321,16 +321,15 @@ class DriverTaskHost implements TaskHost {
    */
   private async start(entries: Entry[]): Promise<void> {
     await Promise.all([...this.drivers.values()].map(async (driver) => {
-      const found = driver instanceof DockerDriver ? await driver.probe() : driver.fingerprint();
+      const found = driver.probe ? await driver.probe() : driver.fingerprint();
       this.log.info("driver", { name: found.name, available: found.available, reason: found.reason, attributes: found.attributes });
     }));
     await Promise.all(entries.map((entry) => this.recover(entry).catch((error: unknown) => {
       this.settle(entry, { state: "TASK_FAILED", message: `the agent could not recover the task: ${errorMessage(error)}` }, "task_recovery_failed");
     })));
+    const live = new Set([...this.entries.values()].filter((entry) => entry.phase !== "ended").map((entry) => entry.record.taskId));
     for (const driver of this.drivers.values()) {
-      if (!(driver instanceof DockerDriver)) continue;
-      const live = [...this.entries.values()].filter((entry) => entry.phase !== "ended").map((entry) => entry.record.taskId);
-      await driver.removeStrays(new Set(live)).catch((error: unknown) => this.log.warn("container_strays_check_failed", { error: errorMessage(error) }));
+      await driver.removeStrays?.(live).catch((error: unknown) => this.log.warn("strays_check_failed", { driver: driver.name, error: errorMessage(error) }));
     }
     this.started = true;
   }

@@ -88,6 +88,16 @@ export interface TaskDriver {
   readonly name: string;
   fingerprint(): DriverFingerprint;
   /**
+   * For a driver that must ask something outside the agent (the docker driver asks its daemon):
+   * called once at agent start, before recovery; `fingerprint` says the result from then on.
+   */
+  probe?(): Promise<DriverFingerprint>;
+  /**
+   * For a driver whose tasks outlive every record of them (containers belong to dockerd): removes
+   * this agent's tasks that `known` (live task ids) does not list, once recovery is done.
+   */
+  removeStrays?(known: ReadonlySet<string>): Promise<number>;
+  /**
    * Starts `launch` in `sandbox` and resolves once its process exists. Rejects with a
    * TaskStartError (user unknown, executable missing, spawn failed) when nothing was started.
    * `progress` reports a slow step (e.g. "pulling image x") while the task is STARTING.

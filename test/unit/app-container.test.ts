@@ -1,18 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { type App, appNetwork, mergeAppPatch, parseAppDefinition } from "../../control/cluster/frameworks/marathon/app-definition.ts";
+import { appNetwork, mergeAppPatch } from "../../control/cluster/frameworks/marathon/app-definition.ts";
 import { imageProblem } from "../../control/cluster/frameworks/marathon/docker-image.ts";
+import { expectRoundTrip, valid } from "./app-fixture.ts";
 
 /** Docker apps: image references, networks, port mappings and volumes. The 422 cases are in app-definition.test.ts. */
-
-function valid(json: unknown): App {
-  const result = parseAppDefinition(json);
-  if (!result.ok) throw new Error(`expected a valid app, got ${JSON.stringify(result.details)}`);
-  return result.app;
-}
-
-function expectRoundTrip(app: App): void {
-  expect(valid(JSON.parse(JSON.stringify(app)))).toEqual(app);
-}
 
 const DIGEST = `sha256:${"0123456789abcdef".repeat(4)}`;
 const BASE = { id: "/web", cmd: "run" };

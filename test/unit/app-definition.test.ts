@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import {
-  type App,
   AppPatch,
   READ_ONLY_FIELDS,
   appConstraints,
@@ -10,19 +9,8 @@ import {
   marathonTaskIdPrefix,
   mergeAppPatch,
   normalizeAppId,
-  parseAppDefinition,
 } from "../../control/cluster/frameworks/marathon/app-definition.ts";
-
-function valid(json: unknown): App {
-  const result = parseAppDefinition(json);
-  if (!result.ok) throw new Error(`expected a valid app, got ${JSON.stringify(result.details)}`);
-  return result.app;
-}
-
-/** GET → PUT: the stored app, sent back as JSON, must parse to itself. */
-function expectRoundTrip(app: App): void {
-  expect(valid(JSON.parse(JSON.stringify(app)))).toEqual(app);
-}
+import { expectRoundTrip, valid } from "./app-fixture.ts";
 
 const BASE = { id: "/web", cmd: "run" };
 /** A Docker app on the bridge with the given port mappings. */

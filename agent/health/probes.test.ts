@@ -9,6 +9,7 @@ import { TaskHealthCheck, TaskReadinessCheck } from "../../protocol/index.ts";
 import { testScope } from "../test-support/scope.ts";
 import { classifyCommand, classifyHttpStatus, probeHealth, probeReadiness } from "./probes.ts";
 import { healthReport } from "./task-checks.ts";
+import { requirement } from "../test-support/requirement.ts";
 
 const scope = testScope("dcx-probes");
 const noCommands = { runCommand: () => Promise.reject(new Error("no commands here")) };
@@ -100,9 +101,9 @@ describe("probes against real sockets", () => {
     expect(await probeHealth(http(await rawServer("SSH-2.0-OpenSSH\r\n\r\n")), noCommands)).toMatchObject({ kind: "fail", cause: expect.stringMatching(/not an HTTP answer/) });
   });
 
-  const openssl = spawnSync("openssl", ["version"]).status === 0;
-  if (!openssl && process.env.CI !== "true") console.warn("SKIPPING the HTTPS probe test: openssl is not installed");
-  test.skipIf(!openssl && process.env.CI !== "true")("HTTPS: a self-signed certificate is accepted, as Mesos's checks do", async () => {
+  const openssl = requirement("openssl", spawnSync("openssl", ["version"]).status === 0 ? undefined : "openssl is not installed (apt-get install openssl)");
+  test.skipIf(openssl.skip)("HTTPS: a self-signed certificate is accepted, as Mesos's checks do", async () => {
+    openssl.require();
     const dir = scope.tempDir();
     const made = spawnSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")]);
     expect(made.status).toBe(0);

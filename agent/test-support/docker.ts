@@ -1,4 +1,5 @@
 import { DockerClient } from "../drivers/docker-api.ts";
+import { type Requirement, requirement } from "./requirement.ts";
 
 /**
  * The docker driver's tests need a Docker daemon and the local test image that
@@ -7,14 +8,7 @@ import { DockerClient } from "../drivers/docker-api.ts";
  */
 export const TEST_IMAGE = "dcx-test/busybox:1";
 
-export interface DockerForTests {
-  /** Pass to `test.skipIf`. */
-  skip: boolean;
-  /** Call first in each test: throws naming what is missing. */
-  require(): void;
-}
-
-export async function dockerForTests(): Promise<DockerForTests> {
+export async function dockerForTests(): Promise<Requirement> {
   const client = new DockerClient();
   let missing: string | undefined;
   try {
@@ -23,12 +17,5 @@ export async function dockerForTests(): Promise<DockerForTests> {
   } catch (error) {
     missing = `${error instanceof Error ? error.message : String(error)}: install docker.io and run scripts/docker-setup.sh`;
   }
-  const inCi = process.env.CI === "true";
-  if (missing !== undefined && !inCi) console.warn(`SKIPPING docker driver tests: ${missing}`);
-  return {
-    skip: missing !== undefined && !inCi,
-    require() {
-      if (missing !== undefined) throw new Error(missing);
-    },
-  };
+  return requirement("the Docker daemon", missing);
 }

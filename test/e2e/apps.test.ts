@@ -4,6 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROOT } from "../../scripts/lib/control-plane.ts";
 import { waitFor } from "../../scripts/lib/processes.ts";
 import { TestCluster } from "./cluster.ts";
+import { requirement } from "./tools.ts";
+
+const root = requirement("root", process.getuid?.() === 0 ? undefined : "the agents must run as root for cgroups (CI runs as root)");
 
 interface Task {
   id: string;
@@ -143,8 +146,8 @@ describe("Marathon apps on real agents", () => {
   });
 
   // The agents run as root here (as in CI), so exec tasks get a cgroup with their limits.
-  it.skipIf(process.getuid?.() !== 0 && process.env.CI !== "true")("an exec task over its mem is killed whole and FAILED with 'memory limit exceeded' (cgroups, as root)", async () => {
-    if (process.getuid?.() !== 0) throw new Error("this test needs the agents to run as root, for cgroups");
+  it.skipIf(root.skip)("an exec task over its mem is killed whole and FAILED with 'memory limit exceeded' (cgroups, as root)", async () => {
+    root.require();
     await cluster.api("POST", `${c()}/v2/apps`, { id: "/hog", cmd: "x=$(head -c 200000000 /dev/zero | tr '\\0' a); sleep 600", cpus: 0.2, mem: 32 });
     const failure = await waitFor("the memory failure", async () => (await app("/hog")).lastTaskFailure, 60_000, 200);
     expect(failure).toMatchObject({ state: "TASK_FAILED", message: expect.stringContaining("memory limit exceeded") });

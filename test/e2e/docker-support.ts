@@ -1,13 +1,14 @@
 import { execFileSync, spawnSync } from "node:child_process";
+import { type Requirement, requirement } from "./tools.ts";
 
 /**
  * Docker for the end-to-end tests: the daemon and the local test image that
  * scripts/docker-setup.sh builds. Missing: the tests fail under CI=true naming what is missing,
- * and are skipped loudly elsewhere (like `tool()` in tools.ts).
+ * and are skipped loudly elsewhere (see `requirement()` in tools.ts).
  */
 export const TEST_IMAGE = "dcx-test/busybox:1";
 
-export function dockerForTests(): { skip: boolean; require(): void } {
+export function dockerForTests(): Requirement {
   const daemon = spawnSync("docker", ["image", "inspect", TEST_IMAGE], { stdio: "pipe", encoding: "utf8" });
   const missing =
     daemon.error !== undefined
@@ -15,14 +16,7 @@ export function dockerForTests(): { skip: boolean; require(): void } {
       : daemon.status !== 0
         ? `dockerd or the test image ${TEST_IMAGE} is missing (${daemon.stderr.trim().split("\n")[0]}): run scripts/docker-setup.sh`
         : undefined;
-  const inCi = process.env.CI === "true";
-  if (missing !== undefined && !inCi) console.warn(`SKIPPING docker tests: ${missing}`);
-  return {
-    skip: missing !== undefined && !inCi,
-    require() {
-      if (missing !== undefined) throw new Error(missing);
-    },
-  };
+  return requirement("docker", missing);
 }
 
 /** `docker …` with its output trimmed. */

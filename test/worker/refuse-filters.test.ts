@@ -45,3 +45,23 @@ describe("refuse filters (Mesos Filters.refuse_seconds)", () => {
     expect(await filterUntil(account, agentId)).toBe(until);
   });
 });
+
+describe("/v2/queue under refuse filters", () => {
+  it("keeps the reasons of the last offers while every agent is filtered, instead of 'declined'", async () => {
+    const account = await signUp();
+    const { socket } = await joinAgent(account, { resources: { cpus: 4, mem: 4096, disk: 1000, gpus: 0, ports: [[31000, 31010]] } });
+    const app = { id: "/uniq", cmd: "sleep 600", cpus: 0.1, mem: 16, instances: 2, constraints: [["hostname", "UNIQUE"]] };
+    expect((await call(`/c/${account.cluster.id}/v2/apps`, { method: "POST", token: account.token, json: app })).status).toBe(201);
+    await nextOfType(socket, "launch");
+    // The first round to turn the agent down declines it; the rounds after see no agent at all.
+    await roundNow(account);
+    await roundNow(account);
+    await roundNow(account);
+    const response = await call(`/c/${account.cluster.id}/v2/queue`, { token: account.token });
+    const { queue } = (await response.json()) as { queue: { count: number; processedOffersSummary: { rejectSummaryLastOffers: { reason: string; declined: number }[] } }[] };
+    expect(queue[0]?.count).toBe(1);
+    const reasons = queue[0]?.processedOffersSummary.rejectSummaryLastOffers.map((r) => r.reason) ?? [];
+    expect(reasons.join(", ")).toContain("UNIQUE");
+    expect(reasons).not.toContain("declined (refuse filter)");
+  });
+});

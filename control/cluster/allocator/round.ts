@@ -11,7 +11,7 @@ import { launchJobTasks, metronomeDemand } from "../frameworks/metronome/demand.
 import { METRONOME } from "../frameworks/metronome/launch.ts";
 import { offerFilters, tasks } from "../schema.ts";
 import { insertTasks, markKillRequested, usageByAgent, type TaskRecord } from "../tasks.ts";
-import { place, type AgentSnapshot, type PlacedTask, type Placement, type PlacementPlan, type Unplaced } from "./place.ts";
+import { DECLINED, place, type AgentSnapshot, type PlacedTask, type Placement, type PlacementPlan, type Unplaced } from "./place.ts";
 
 /** Mesos `Filters.refuse_seconds` default: an agent declined by a framework is not offered to it again for 5 s. */
 export const REFUSE_MS = 5_000;
@@ -134,7 +134,11 @@ function recordWaiting(db: ClusterDb, plan: PlacementPlan, apps: StoredApp[], ag
       return;
     }
     const since = stored.waiting?.since ?? new Date(now).toISOString();
-    setWaiting(db, stored.id, { count: u.count, since, reasons: u.reasons, agentsConsidered });
+    // Agents under a refuse filter were not offered: when no agent was, the last offers' reasons stand
+    // (as Marathon's rejectSummaryLastOffers), instead of "declined" hiding why they were declined.
+    const offered = Object.keys(u.reasons).some((reason) => reason !== DECLINED);
+    const last = offered || !stored.waiting ? { reasons: u.reasons, agentsConsidered } : stored.waiting;
+    setWaiting(db, stored.id, { count: u.count, since, reasons: last.reasons, agentsConsidered: last.agentsConsidered });
   });
 }
 

@@ -23,8 +23,8 @@ export function splitAppPath(rest: string): { id: string; suffix: Suffix } {
   let take = parts.length;
   if (at(1) === "restart") [suffix, take] = [{ kind: "restart" }, parts.length - 1];
   else if (at(1) === "tasks" || at(1) === "versions") [suffix, take] = [{ kind: at(1) as "tasks" | "versions" }, parts.length - 1];
-  else if (at(2) === "tasks") [suffix, take] = [{ kind: "tasks", taskId: decodeURIComponent(at(1) ?? "") }, parts.length - 2];
-  else if (at(2) === "versions") [suffix, take] = [{ kind: "versions", version: decodeURIComponent(at(1) ?? "") }, parts.length - 2];
+  else if (at(2) === "tasks") [suffix, take] = [{ kind: "tasks", taskId: decodeSegment(at(1)) }, parts.length - 2];
+  else if (at(2) === "versions") [suffix, take] = [{ kind: "versions", version: decodeSegment(at(1)) }, parts.length - 2];
   const raw = "/" + parts.slice(0, take).join("/");
   let id: string;
   try {
@@ -33,6 +33,15 @@ export function splitAppPath(rest: string): { id: string; suffix: Suffix } {
     throw validationError([{ path: "/id", errors: [err instanceof Error ? err.message : String(err)] }]);
   }
   return { id, suffix };
+}
+
+/** A percent-decoded path segment; a malformed escape (`%ZZ`) is the client's error, a 400. */
+function decodeSegment(segment = ""): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new ApiError("malformed", `path segment '${segment.slice(0, 64)}' has a malformed percent escape`);
+  }
 }
 
 const appPath = (c: Context<AppEnv>) => splitAppPath(c.req.path.replace(/^.*?\/v2\/apps/, ""));

@@ -73,9 +73,9 @@ const GET_WITH_ID = [
   (a: Account, id: string) => `${c(a)}/agents/${id}`,
   (a: Account, id: string) => `${c(a)}/mesos_dns/v1/hosts/${id}`,
   (a: Account, id: string) => `${c(a)}/mesos_dns/v1/services/${id}`,
-  (a: Account, id: string) => `/clusters/${id}`,
-  (a: Account, id: string) => `/c/${id}/v2/apps`,
-  (a: Account, id: string) => `/dns/${id}/dns-query?name=a.mesos`,
+  (_: Account, id: string) => `/clusters/${id}`,
+  (_: Account, id: string) => `/c/${id}/v2/apps`,
+  (_: Account, id: string) => `/dns/${id}/dns-query?name=a.mesos`,
 ];
 
 const QUERIES = [

@@ -15,8 +15,8 @@ import {
 } from "./agents.ts";
 import { openClusterDb, type ClusterDb } from "./db.ts";
 import { Coordinator, UNREACHABLE_TIMER } from "./coordinator.ts";
-import { dnsSource } from "./dns-source.ts";
-import { buildZone, configInfo, enumerate, hostPortsOf, hostsOf, resolve, servicesOf, type DnsQuestion, type Resolution, type ZoneIndex } from "../dns/index.ts";
+import { ClusterDns, type DnsSettings, type MesosDnsQuery } from "./cluster-dns.ts";
+import type { DnsQuestion, Resolution } from "../dns/index.ts";
 import { EventBus } from "./events.ts";
 import { HISTORY_TIMER, type HistoryResolution, historyDueBy, historySamples, recordHistory } from "./history.ts";
 import type { App } from "./frameworks/marathon/app-definition.ts";
@@ -31,7 +31,7 @@ import { type Embed, jobsJson, oneJobJson, oneRunJson, queueJson as jobQueueJson
 import { type AgentUsage, type TaskRecord, collectGarbage, countByState, endedTasks, getTask, liveTasks, usageByAgent } from "./tasks.ts";
 import { LIVENESS_TIMER, livenessDueBy, sweepLiveness } from "./liveness.ts";
 import { type LogOpen, LogRelay, type LogRequest } from "./log-relay.ts";
-import { counters, ensureMeta, getMeta, increment, setMeta } from "./meta.ts";
+import { counters, ensureMeta, increment } from "./meta.ts";
 import { SocketIndex, attachmentOf, closeQuietly, frameText, rejectUpgrade, send, sendError, type Attachment } from "./sessions.ts";
 import { openTaskLogs } from "./task-logs.ts";
 import { AlarmArm, scheduleAt, scheduleNoLaterThan, takeDue } from "./timers.ts";
@@ -80,10 +80,7 @@ export class Cluster extends DurableObject<Env> {
   private readonly events = new EventBus();
   private readonly logRelay = new LogRelay();
   private keepAlive: ReturnType<typeof setInterval> | undefined;
-  /** The DNS zone, built on the first query after a change; every committed change drops it. */
-  private zone: { host: string; index: Promise<ZoneIndex> } | undefined;
-  /** Bumped with every committed change: the zone's SOA serial. */
-  private stateVersion = 0;
+  private dns!: ClusterDns;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -93,7 +90,9 @@ export class Cluster extends DurableObject<Env> {
       ensureMeta(this.db, "created_at", () => String(Date.now()));
       this.alarmArm = new AlarmArm(this.db, ctx.storage);
       this.sockets = new SocketIndex(ctx, this.db);
-      this.coordinator = new Coordinator(ctx, this.db, this.events, this.alarmArm, this.sockets, () => this.changed());
+      this.dns = new ClusterDns(this.db);
+      // Every committed change drops the DNS zone: names follow state at once.
+      this.coordinator = new Coordinator(ctx, this.db, this.events, this.alarmArm, this.sockets, () => this.dns.changed());
       // Armed with the next write (any write re-arms the alarm for the earliest timer).
       scheduleNoLaterThan(this.db, GC_TIMER, Date.now() + GC_INTERVAL_MS);
     });
@@ -384,46 +383,19 @@ export class Cluster extends DurableObject<Env> {
 
   // --- DNS --------------------------------------------------------------------------------
 
-  private changed(): void {
-    this.zone = undefined;
-    this.stateVersion++;
-  }
-
-  /** The zone as of now. `host` is the control plane's host as clients reach it (leader/master names). */
-  private zoneFor(host: string): Promise<ZoneIndex> {
-    if (this.zone?.host !== host) {
-      const source = dnsSource(this.db);
-      const settings = this.dnsSettings();
-      const isIp = /^[\d.]+$|:/.test(host);
-      const index = buildZone({
-        ...settings,
-        serial: Number(ensureMeta(this.db, "created_at", () => String(Date.now()))) / 1000 + this.stateVersion,
-        masterHost: isIp ? { ips: [host] } : { name: host, ips: [] },
-        agents: source.agents,
-        tasks: source.tasks,
-        frameworks: ["marathon", "metronome"],
-      });
-      this.zone = { host, index };
-    }
-    return this.zone.index;
-  }
-
   /** RPC: the cluster's DNS zone name and TTL (Mesos-DNS `domain` and `ttl`). */
-  dnsSettings(): { zone: string; ttl: number } {
-    return { zone: getMeta(this.db, "dns_zone") ?? "mesos", ttl: Number(getMeta(this.db, "dns_ttl") ?? 5) };
+  dnsSettings(): DnsSettings {
+    return this.dns.settings();
   }
 
   /** RPC: changes the zone name or TTL; names answer under the new zone at once. */
-  setDnsSettings(settings: { zone?: string; ttl?: number }): { zone: string; ttl: number } {
-    if (settings.zone !== undefined) setMeta(this.db, "dns_zone", settings.zone);
-    if (settings.ttl !== undefined) setMeta(this.db, "dns_ttl", String(settings.ttl));
-    this.changed();
-    return this.dnsSettings();
+  setDnsSettings(settings: Partial<DnsSettings>): DnsSettings {
+    return this.dns.setSettings(settings);
   }
 
   /** RPC: answers one question from live state, or says it lies outside the cluster's zones. */
-  async dnsResolve(question: DnsQuestion, host: string): Promise<Resolution> {
-    return resolve(await this.zoneFor(host), question, Math.random);
+  dnsResolve(question: DnsQuestion, host: string): Promise<Resolution> {
+    return this.dns.resolve(question, host);
   }
 
   /** RPC: whether a credential belongs to an agent of this cluster (the agent's DNS forwarder uses it). */
@@ -432,13 +404,8 @@ export class Cluster extends DurableObject<Env> {
   }
 
   /** RPC: the Mesos-DNS HTTP API's answers (`/mesos_dns/v1/...`). */
-  async mesosDns(kind: "hosts" | "ports" | "services" | "enumerate" | "config", arg: string, host: string, resolvers: string[]) {
-    const zone = await this.zoneFor(host);
-    if (kind === "hosts") return hostsOf(zone, arg);
-    if (kind === "ports") return hostPortsOf(zone, arg);
-    if (kind === "services") return servicesOf(zone, arg);
-    if (kind === "enumerate") return enumerate(zone);
-    return configInfo(zone, { resolvers, masters: [`${host}:443`], port: 443 });
+  mesosDns(kind: MesosDnsQuery, arg: string, host: string, resolvers: string[]) {
+    return this.dns.mesosDns(kind, arg, host, resolvers);
   }
 
   /** RPC: a Server-Sent Events stream of Marathon events; comments keep it alive while idle. */

@@ -84,7 +84,8 @@ describe("UI: nodes", () => {
     const node = `/ui/${browser.clusterId}/nodes/${agentId}`;
     const confirm = Browser.text((await browser.page(`${node}?confirm=remove`)).html);
     expect(confirm).toContain("Remove ui-node-1 from the cluster?");
-    expect(confirm).toContain("If its agent is connected, it is disconnected now and its credential is revoked");
+    expect(confirm).toContain("If its agent is connected, it is disconnected now, and its credential is revoked either way: the agent exits and cannot reconnect. To bring the machine back, delete identity.json in");
+    expect(confirm).toContain("It runs no tasks.");
 
     await expectRefused(browser, node, { op: "remove", confirm: "ui-node-1" });
     expect(await flashAfter(browser, await browser.form(node, { op: "remove", confirm: "ui-node-2" }))).toContain("Not removed: type the hostname 'ui-node-1'");

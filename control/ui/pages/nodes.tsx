@@ -75,8 +75,12 @@ function ConfirmRemove(props: { c: UiContext; agent: AgentRecord; tasks: number 
     <PostForm action={nodePath(c, agent.id)} csrf={c.get("csrf")} op="remove" class="panel" label="Confirm removing the node">
       <h2 id="confirm">{`Remove ${agent.hostname} from the cluster?`}</h2>
       <ul>
-        <li>If its agent is connected, it is disconnected now and its credential is revoked: the agent exits and cannot reconnect. To bring the machine back, start its agent again with a new join token and an empty work dir.</li>
-        <li>{`Its ${props.tasks} ${props.tasks === 1 ? "task is" : "tasks are"} marked gone; services start replacements on other nodes.`}</li>
+        <li>
+          {"If its agent is connected, it is disconnected now, and its credential is revoked either way: the agent exits and cannot reconnect. To bring the machine back, delete "}
+          <code>identity.json</code>
+          {" in the agent's work dir and start the agent with a new join token."}
+        </li>
+        <li>{props.tasks === 0 ? "It runs no tasks." : `Its ${props.tasks} ${props.tasks === 1 ? "task is" : "tasks are"} marked gone; services start replacements on other nodes.`}</li>
       </ul>
       <div class="field">
         <label for="confirm-hostname">{`Type ${agent.hostname} to confirm`}</label>

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { audit } from "../accounts/audit.ts";
 import { resolveSecret } from "../accounts/cluster-secrets.ts";
+import type { AccountsDb } from "../accounts/db.ts";
 import { clusters } from "../accounts/schema.ts";
 import { CREDENTIAL_HEADER, JOIN_TOKEN_HEADER } from "../cluster/cluster.ts";
 import { rejectUpgrade } from "../cluster/sessions.ts";
@@ -48,11 +49,19 @@ export const agentRoutes = new Hono<AppEnv>()
     return c.json({ agent: agentView(agent) });
   })
   .delete("/:agentId", async (c) => {
-    const removed = await clusterStub(c.env, c.get("cluster").id).removeAgent(c.req.param("agentId"));
-    if (!removed) throw notFound(`Agent '${c.req.param("agentId")}' does not exist.`);
-    await audit(c.get("db"), { clusterId: c.get("cluster").id, userId: c.get("user").id, action: "agent.remove", target: c.req.param("agentId") });
+    await removeAgent(c.env, c.get("db"), c.get("cluster").id, c.get("user").id, c.req.param("agentId"));
     return c.body(null, 204);
   });
+
+/**
+ * Removes an agent (audited): the Cluster object closes its socket, forgets its credential and
+ * replaces its tasks. An unknown agent is a 404. The API and the UI's node page both come here.
+ */
+export async function removeAgent(env: Env, db: AccountsDb, clusterId: string, userId: string, agentId: string): Promise<void> {
+  const removed = await clusterStub(env, clusterId).removeAgent(agentId);
+  if (!removed) throw notFound(`Agent '${agentId}' does not exist.`);
+  await audit(db, { clusterId, userId, action: "agent.remove", target: agentId });
+}
 
 type AgentRecord = Awaited<ReturnType<ReturnType<typeof clusterStub>["agents"]>>[number];
 

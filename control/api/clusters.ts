@@ -4,6 +4,7 @@ import { createSecret, listSecrets, revokeSecret, type SecretInfo } from "../acc
 import { audit } from "../accounts/audit.ts";
 import { createCluster, listClusters } from "../accounts/clusters.ts";
 import type { AccountsDb } from "../accounts/db.ts";
+import type { ClusterSummary } from "../accounts/users.ts";
 import { clusterStub } from "./cluster-stub.ts";
 import { forgetDnsKeys } from "./dns-keys-cache.ts";
 import type { AppEnv } from "../http/env.ts";
@@ -15,7 +16,8 @@ const ClusterName = z
   .max(63)
   .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, { message: "must be lowercase letters, digits and '-', not starting or ending with '-'" });
 
-const NewCluster = z.strictObject({ name: ClusterName });
+/** What a cluster is created with; the UI's Clusters page checks its form with the same schema. */
+export const NewCluster = z.strictObject({ name: ClusterName });
 /** What an agent join token or DNS key may be created with; the UI's forms are checked with the same schemas. */
 export const NewAgentToken = z.strictObject({
   description: z.string().max(256).optional(),
@@ -27,11 +29,7 @@ export const NewDnsKey = z.strictObject({ description: z.string().max(256).optio
 export const clusterRoutes = new Hono<AppEnv>()
   .use(requireUser)
   .get("/", async (c) => c.json({ clusters: await listClusters(c.get("db"), c.get("user").id) }))
-  .post("/", jsonBody(NewCluster), async (c) => {
-    const cluster = await createCluster(c.get("db"), c.get("user").id, c.req.valid("json").name);
-    await audit(c.get("db"), { clusterId: cluster.id, userId: c.get("user").id, action: "cluster.create" });
-    return c.json({ cluster }, 201);
-  })
+  .post("/", jsonBody(NewCluster), async (c) => c.json({ cluster: await createClusterFor(c.get("db"), c.get("user").id, c.req.valid("json")) }, 201))
   .get("/:id", requireMember, (c) => c.json({ cluster: c.get("cluster") }))
   .post("/:id/agent-tokens", requireMember, jsonBody(NewAgentToken), async (c) => {
     const created = await createAgentToken(c.get("db"), c.get("cluster").id, c.get("user").id, c.req.valid("json"));
@@ -53,6 +51,13 @@ export const clusterRoutes = new Hono<AppEnv>()
     const info = await revokeDnsKey(c.get("db"), c.get("cluster").id, c.get("user").id, c.req.param("keyId"));
     return c.json({ key: info });
   });
+
+/** Creates a cluster owned by the user (audited). The API and the UI's Clusters page both come here. */
+export async function createClusterFor(db: AccountsDb, userId: string, input: z.output<typeof NewCluster>): Promise<ClusterSummary> {
+  const cluster = await createCluster(db, userId, input.name);
+  await audit(db, { clusterId: cluster.id, userId, action: "cluster.create" });
+  return cluster;
+}
 
 /** Creates an agent join token (audited). The API and the UI's Tokens page both come here. */
 export async function createAgentToken(db: AccountsDb, clusterId: string, userId: string, input: z.output<typeof NewAgentToken>) {

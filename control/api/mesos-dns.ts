@@ -22,7 +22,8 @@ export const mesosDnsRoutes = new Hono<AppEnv>()
   .get("/services/:service", async (c) => c.json(await stub(c).mesosDns("services", c.req.param("service"), host(c), [])))
   .get("/enumerate", async (c) => c.json(await stub(c).mesosDns("enumerate", "", host(c), [])));
 
-const DnsSettings = z.strictObject({
+/** A change of the cluster's DNS zone or TTL; the UI's DNS page checks its form with the same schema. */
+export const DnsSettings = z.strictObject({
   zone: z
     .string()
     .min(1)

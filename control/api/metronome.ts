@@ -33,6 +33,17 @@ function sameId(body: Record<string, unknown>, id: string, what: string): void {
   if (body.id !== undefined && body.id !== id) throw validationError([{ path: "/id", errors: [`the ${what} id in the body ('${String(body.id)}') differs from the path ('${id}')`] }]);
 }
 
+/**
+ * A new definition of job `id` (`PUT /v1/jobs/{id}`): the body's id, if any, must be `id`.
+ * Throws Metronome's 422 with field paths. The API and the UI's job editor both come here.
+ */
+export function parseJobReplacement(body: Record<string, unknown>, id: string) {
+  sameId(body, id, "job");
+  const parsed = parseJob({ ...body, id });
+  if (!parsed.ok) throw validationError(parsed.details);
+  return parsed;
+}
+
 const scheduleRoutes = new Hono<AppEnv>()
   .get("/", async (c) => {
     const schedules = await cluster(c).jobSchedules(jobId(c));
@@ -90,11 +101,7 @@ const jobRoutes = new Hono<AppEnv>()
     return c.json(job);
   })
   .put("/:jobId", jsonBody(AnyObject), async (c) => {
-    const id = jobId(c);
-    const body = c.req.valid("json");
-    sameId(body, id, "job");
-    const parsed = parseJob({ ...body, id });
-    if (!parsed.ok) throw validationError(parsed.details);
+    const parsed = parseJobReplacement(c.req.valid("json"), jobId(c));
     return c.json(unwrap(await cluster(c).jobReplace(parsed.spec, parsed.schedules)));
   })
   .delete("/:jobId", async (c) => c.json(unwrap(await cluster(c).jobDelete(jobId(c), flag(c, "stopCurrentJobRuns")))))

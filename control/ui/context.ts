@@ -113,6 +113,9 @@ function takeFlash(c: UiContext): Flash | undefined {
   return undefined;
 }
 
+/** The Clusters page (list, create): outside any cluster's pages, so no cluster id can shadow it. */
+export const CLUSTERS_PATH = "/ui";
+
 /** The base path of a cluster's pages. */
 export const clusterBase = (c: UiContext) => `/ui/${c.get("cluster").id}`;
 

@@ -1,12 +1,14 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { ApiError } from "../errors.ts";
-import { requireClusterPage, requireSession, readFlash, type UiContext, type UiEnv } from "./context.ts";
+import { CLUSTERS_PATH, requireClusterPage, requireSession, readFlash, type UiContext, type UiEnv } from "./context.ts";
 import { renderPage } from "./layout.tsx";
 import { authPages } from "./pages/auth.tsx";
+import { clustersPage } from "./pages/clusters.tsx";
 import { deployPage } from "./pages/deploy.tsx";
 import { dnsPage } from "./pages/dns.tsx";
-import { jobEditorPage, jobsPage } from "./pages/jobs.tsx";
+import { jobEditorPage } from "./pages/job-editor.tsx";
+import { jobsPage } from "./pages/jobs.tsx";
 import { nodePages } from "./pages/nodes.tsx";
 import { overviewPage } from "./pages/overview.tsx";
 import { servicePages } from "./pages/service.tsx";
@@ -57,5 +59,5 @@ const clusterPages = new Hono<UiEnv>()
     throw new ApiError("not_found", `There is no page at ${new URL(c.req.url).pathname}.`);
   });
 
-/** Mounted at `/` by the Worker's entry: `/`, `/login`, `/signup`, `/logout` and `/ui/:cluster/...`. */
-export const uiRoutes = new Hono<UiEnv>().route("/", authPages).route("/ui/:cluster", clusterPages).onError(renderUiError);
+/** Mounted at `/` by the Worker's entry: `/`, `/login`, `/signup`, `/logout`, `/ui` (the clusters) and `/ui/:cluster/...`. */
+export const uiRoutes = new Hono<UiEnv>().route("/", authPages).route(CLUSTERS_PATH, clustersPage).route("/ui/:cluster", clusterPages).onError(renderUiError);

@@ -3,7 +3,7 @@ import { raw } from "hono/html";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { ClusterSummary, User } from "../accounts/users.ts";
 import { CSRF_FIELD } from "../http/session.ts";
-import type { Flash, UiContext } from "./context.ts";
+import { CLUSTERS_PATH, type Flash, type UiContext } from "./context.ts";
 
 /** The sections of a cluster, in the order the navigation shows them. */
 export const SECTIONS = [
@@ -124,13 +124,15 @@ function MainNav(props: { cluster: ClusterSummary; section: Section | undefined 
   );
 }
 
-/** A disclosure listing the user's clusters: plain links, so it works with a keyboard and without scripts. */
+/**
+ * A disclosure listing the user's clusters to switch to, and the Clusters page where one is
+ * created: plain links, so it works with a keyboard and without scripts.
+ */
 function ClusterSwitcher(props: { current: ClusterSummary; clusters: ClusterSummary[] }) {
-  if (props.clusters.length <= 1) return <span class="cluster-name">{`Cluster: ${props.current.name}`}</span>;
   return (
     <details class="cluster-switcher">
       <summary>{`Cluster: ${props.current.name}`}</summary>
-      <ul>
+      <ul aria-label="Switch cluster">
         {props.clusters.map((k) => (
           <li>
             <a href={`/ui/${k.id}`} aria-current={k.id === props.current.id ? "true" : undefined}>
@@ -138,6 +140,9 @@ function ClusterSwitcher(props: { current: ClusterSummary; clusters: ClusterSumm
             </a>
           </li>
         ))}
+        <li class="switcher-more">
+          <a href={CLUSTERS_PATH}>All clusters · create a cluster</a>
+        </li>
       </ul>
     </details>
   );

@@ -18,7 +18,8 @@ const INVALID_APP = `{\n  "id": "${APP_ID}",\n  "cmd": "sleep 100",\n  "cpus": -
  * The web UI end to end, in headless Chromium: sign up, create an agent token, start a real
  * agent with the command the page shows, deploy an app through the JSON editor (a validation
  * error first), watch its task reach RUNNING live, read its logs, see the overview graph,
- * scale it, destroy it. Every page is photographed at laptop and phone width into
+ * scale it, destroy it; change the DNS zone, create a second cluster and switch between them,
+ * edit a job, remove the agent. Every page is photographed at laptop and phone width into
  * test-artifacts/ui/. The steps run in order and build on each other.
  */
 describe.skipIf(chromium.skip)("the web UI in Chromium", () => {
@@ -171,7 +172,7 @@ describe.skipIf(chromium.skip)("the web UI in Chromium", () => {
     await shoot("service-events");
   });
 
-  it("photographs the other pages, none wider than a phone", async () => {
+  it("photographs the other pages and resolves a task's name on the DNS page", async () => {
     const pages: [string, string][] = [
       ["services", `${base}/services`],
       ["deploy", `${base}/deploy`],
@@ -188,7 +189,6 @@ describe.skipIf(chromium.skip)("the web UI in Chromium", () => {
     await page.goto(`${base}/dns?name=ui-e2e.marathon.mesos&type=A`);
     expect(await page.locator("#answer-title").textContent()).toBe("Answer: NOERROR");
     expect(await page.locator("#answer tbody tr").count()).toBeGreaterThan(0);
-    for (const [name, overflow] of Object.entries(overflows)) expect(overflow, `${name} scrolls sideways at phone width`).toBeLessThanOrEqual(0);
   });
 
   it("destroys the service after the id is typed to confirm", async () => {
@@ -202,7 +202,86 @@ describe.skipIf(chromium.skip)("the web UI in Chromium", () => {
     await expect.poll(async () => (await page.reload(), await page.locator("main").textContent()), { timeout: 30_000 }).toContain("No services yet");
   });
 
-  it("loaded nothing from any other host, and no script or style was refused", () => {
+  it("changes the DNS zone on the DNS page: a bad zone is shown under its field, then names answer under the new one", async () => {
+    await page.goto(`${base}/dns`);
+    await page.getByLabel("Zone", { exact: true }).fill("Not A Zone");
+    await page.getByRole("button", { name: "Save zone and TTL" }).click();
+    await expect.poll(() => page.locator("#field-zone-errors").textContent()).toContain("must be a lowercase DNS name");
+    expect(await page.getByLabel("Zone", { exact: true }).getAttribute("aria-invalid")).toBe("true");
+    await shoot("dns-zone-error");
+    await page.getByLabel("Zone", { exact: true }).fill("dcx.e2e");
+    await page.getByLabel("TTL (seconds)").fill("20");
+    await page.getByLabel("TTL (seconds)").press("Enter");
+    await page.waitForURL(`${base}/dns`);
+    expect(await page.locator(".flash-ok").textContent()).toContain("DNS zone is now dcx.e2e, TTL 20 s.");
+    await page.getByLabel("Name", { exact: true }).fill("slave.dcx.e2e");
+    await page.getByLabel("Name", { exact: true }).press("Enter");
+    await expect.poll(() => page.locator("#answer-title").textContent()).toBe("Answer: NOERROR");
+    expect(await page.locator("#answer tbody td").nth(2).textContent()).toBe("20");
+    await shoot("dns-zone");
+  });
+
+  it("creates a second cluster from the cluster switcher, lands on its Tokens page, and switches back", async () => {
+    await page.goto(base);
+    await page.locator(".cluster-switcher summary").click();
+    await page.getByRole("link", { name: "All clusters · create a cluster" }).click();
+    await page.waitForURL(`${cluster.url}/ui`);
+    await page.getByLabel("Name").fill("e2e-second");
+    await page.getByRole("button", { name: "Create cluster" }).click();
+    await page.waitForURL(/\/ui\/[a-z0-9]+\/tokens$/);
+    expect(page.url()).not.toContain(cluster.clusterId);
+    expect(await page.locator(".flash-ok").textContent()).toContain("Created cluster 'e2e-second'");
+    expect(await page.locator(".cluster-switcher summary").textContent()).toBe("Cluster: e2e-second");
+    await page.goto(`${cluster.url}/ui`);
+    await shoot("clusters");
+    await page.goto(`${base}/tokens`);
+    await page.locator(".cluster-switcher summary").click();
+    await page.getByRole("link", { name: /^e2e-second / }).click();
+    await page.waitForURL(/\/ui\/[a-z0-9]+$/);
+    expect(await page.locator(".cluster-switcher summary").textContent()).toBe("Cluster: e2e-second");
+    await page.locator(".cluster-switcher summary").click();
+    await shoot("cluster-switcher");
+    await page.getByRole("link", { name: `default (${cluster.clusterId})` }).click();
+    await page.waitForURL(base);
+  });
+
+  it("edits a job's definition in the JSON editor", async () => {
+    await page.goto(`${base}/deploy-job`);
+    await page.getByRole("button", { name: "Create", exact: true }).click();
+    await page.waitForURL(`${base}/jobs/hello.job`);
+    await page.getByRole("link", { name: "Edit definition" }).click();
+    const editor = page.getByLabel("Job definition (JSON)");
+    const text = await editor.inputValue();
+    await editor.fill(text.replace(/"mem": \d+/, '"mem": 1'));
+    await page.getByRole("button", { name: "Save the change" }).click();
+    expect(await page.locator("#editor-errors li").first().textContent()).toMatch(/^Line \d+ \/run\/mem: /);
+    await shoot("job-edit-errors");
+    await editor.fill(text.replace(/"mem": \d+/, '"mem": 48'));
+    await page.getByRole("button", { name: "Save the change" }).click();
+    await page.waitForURL(`${base}/jobs/hello.job`);
+    expect(await page.locator(".facts").textContent()).toContain("48 MiB");
+  });
+
+  it("removes the agent after its hostname is typed: the real agent is disconnected and exits", async () => {
+    await page.goto(`${base}/nodes`);
+    await page.locator("#nodes-live tbody a").first().click();
+    const hostname = ((await page.locator("h1").textContent()) ?? "").trim();
+    await page.getByRole("link", { name: "Remove…" }).click();
+    expect(await page.locator("#confirm").textContent()).toBe(`Remove ${hostname} from the cluster?`);
+    expect(await page.locator("form[aria-label='Confirm removing the node']").textContent()).toContain("its credential is revoked");
+    await shoot("node-remove");
+    await page.getByLabel(`Type ${hostname} to confirm`).fill(hostname);
+    await page.getByRole("button", { name: "Remove the node" }).click();
+    await page.waitForURL(`${base}/nodes`);
+    expect(await page.locator(".flash-ok").textContent()).toContain(`Removed ${hostname}`);
+    expect(await page.locator("main").textContent()).toContain("No nodes yet");
+    // The agent is told it was removed and exits with 78 (EX_CONFIG): its credential no longer works.
+    const code = await Promise.race([agent?.exited, new Promise((r) => setTimeout(() => r("still running"), 30_000))]);
+    expect(code, agent?.output()).toBe(78);
+  });
+
+  it("loaded nothing from any other host, no script or style was refused, and no page scrolls sideways at phone width", () => {
+    for (const [name, overflow] of Object.entries(overflows)) expect(overflow, `${name} scrolls sideways at phone width`).toBeLessThanOrEqual(0);
     expect(recorder.foreignRequests).toEqual([]);
     expect(recorder.failedAssets).toEqual([]);
     expect(recorder.problems).toEqual([]);

@@ -1,6 +1,6 @@
 import { exports } from "cloudflare:workers";
 import { expect } from "vitest";
-import { PASSWORD, uniqueEmail } from "./helpers.ts";
+import { PASSWORD, registerFrame, TestSocket, uniqueEmail } from "./helpers.ts";
 
 export const ORIGIN = "http://dcx.test";
 
@@ -71,4 +71,39 @@ export class Browser {
 /** Every URL a page makes the browser load or go to (src, href, action): none may leave the origin. */
 export function linkedUrls(html: string): string[] {
   return [...html.matchAll(/\s(?:src|href|action)="([^"]*)"/g)].map((m) => m[1] ?? "");
+}
+
+/** A signed-up browser with one agent joined through a token made on the Tokens page. */
+export async function withAgent() {
+  const browser = await new Browser().signUp();
+  const created = await browser.form(`/ui/${browser.clusterId}/tokens`, { op: "create-agent-token", description: "rack 1", expiresInSeconds: "3600" });
+  const html = await created.text();
+  const command = /<pre id="agent-command"[^>]*><code>([^<]+)<\/code>/.exec(html)?.[1] ?? "";
+  const token = /--token (dcxj_\S+)/.exec(command)?.[1] ?? "";
+  const socket = await TestSocket.open(browser.clusterId, token);
+  socket.send(registerFrame({ hostname: "ui-node-1", ip: "10.1.2.3", attributes: { rack: "r1" } }));
+  const registered = await socket.next<{ type: string; agentId: string; credential: string }>();
+  expect(registered.type).toBe("registered");
+  return { browser, socket, agentId: registered.agentId, credential: registered.credential, command };
+}
+
+/** Deploys through the form; the agent gets the launch and reports the task RUNNING. */
+export async function deployRunning(browser: Browser, socket: TestSocket, id = "/web") {
+  const json = JSON.stringify({ id, cmd: "sleep 1000", cpus: 0.1, mem: 16, portDefinitions: [{ port: 0 }] });
+  const res = await browser.form(`/ui/${browser.clusterId}/deploy`, { json });
+  expect(res.status).toBe(303);
+  let frame: { type?: string; tasks?: { taskId: string; ports: number[] }[] };
+  do frame = await socket.next();
+  while (frame.type !== "launch");
+  const task = frame.tasks?.[0] as { taskId: string; ports: number[] };
+  socket.send({ type: "status", updates: [{ updateId: `ui-${task.taskId}`, taskId: task.taskId, state: "TASK_RUNNING", timestamp: Date.now() }] });
+  do frame = await socket.next();
+  while (frame.type !== "ack");
+  // The deployment is done once a round has seen the task running.
+  for (let i = 0; i < 100; i++) {
+    const deployments = (await (await browser.request(`/c/${browser.clusterId}/v2/deployments`)).json()) as unknown[];
+    if (deployments.length === 0) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return { location: res.headers.get("Location") ?? "", task };
 }

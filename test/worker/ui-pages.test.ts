@@ -1,41 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { call, registerFrame, TestSocket } from "./helpers.ts";
-import { Browser, linkedUrls } from "./ui-helpers.ts";
-
-/** A signed-up browser with one agent joined through a token made on the Tokens page. */
-async function withAgent() {
-  const browser = await new Browser().signUp();
-  const created = await browser.form(`/ui/${browser.clusterId}/tokens`, { op: "create-agent-token", description: "rack 1", expiresInSeconds: "3600" });
-  const html = await created.text();
-  const command = /<pre id="agent-command"[^>]*><code>([^<]+)<\/code>/.exec(html)?.[1] ?? "";
-  const token = /--token (dcxj_\S+)/.exec(command)?.[1] ?? "";
-  const socket = await TestSocket.open(browser.clusterId, token);
-  socket.send(registerFrame({ hostname: "ui-node-1", ip: "10.1.2.3", attributes: { rack: "r1" } }));
-  const registered = await socket.next<{ type: string; agentId: string }>();
-  expect(registered.type).toBe("registered");
-  return { browser, socket, agentId: registered.agentId, command };
-}
-
-/** Deploys through the form; the agent gets the launch and reports the task RUNNING. */
-async function deployRunning(browser: Browser, socket: TestSocket, id = "/web") {
-  const json = JSON.stringify({ id, cmd: "sleep 1000", cpus: 0.1, mem: 16, portDefinitions: [{ port: 0 }] });
-  const res = await browser.form(`/ui/${browser.clusterId}/deploy`, { json });
-  expect(res.status).toBe(303);
-  let frame: { type?: string; tasks?: { taskId: string; ports: number[] }[] };
-  do frame = await socket.next();
-  while (frame.type !== "launch");
-  const task = frame.tasks?.[0] as { taskId: string; ports: number[] };
-  socket.send({ type: "status", updates: [{ updateId: `ui-${task.taskId}`, taskId: task.taskId, state: "TASK_RUNNING", timestamp: Date.now() }] });
-  do frame = await socket.next();
-  while (frame.type !== "ack");
-  // The deployment is done once a round has seen the task running.
-  for (let i = 0; i < 100; i++) {
-    const deployments = (await (await browser.request(`/c/${browser.clusterId}/v2/deployments`)).json()) as unknown[];
-    if (deployments.length === 0) break;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return { location: res.headers.get("Location") ?? "", task };
-}
+import { call } from "./helpers.ts";
+import { Browser, deployRunning, linkedUrls, withAgent } from "./ui-helpers.ts";
 
 describe("UI pages", () => {
   it("render every section with its content, a CSP, and nothing loaded from another host", async () => {

@@ -5,16 +5,15 @@ import { Login, Signup, logInLimited } from "../../api/auth.ts";
 import { ApiError } from "../../errors.ts";
 import { endSession, sessionToken, startSession } from "../../http/session.ts";
 import { Field, FormError } from "../components.tsx";
-import { checkForm, checkOrigin, formField, localPath, readFlash, redirectWithFlash, requireSession, type UiContext, type UiEnv } from "../context.ts";
+import { CLUSTERS_PATH, checkForm, checkOrigin, formField, localPath, readFlash, redirectWithFlash, requireSession, type UiContext, type UiEnv } from "../context.ts";
+import { errorsByField, type FormErrors } from "../form-errors.ts";
 import { renderPage } from "../layout.tsx";
-
-type Errors = Record<string, string[]>;
 
 interface AuthFormProps {
   mode: "login" | "signup";
   email: string;
   next: string;
-  errors: Errors;
+  errors: FormErrors;
   message?: string;
 }
 
@@ -48,20 +47,14 @@ function AuthForm(props: AuthFormProps) {
   );
 }
 
-/** Field errors of a zod parse, keyed by field name. */
-function errorsOf(details: { path: string; errors: string[] }[]): Errors {
-  return Object.fromEntries(details.map((d) => [d.path.replace(/^\//, ""), d.errors]));
-}
-
 function showForm(c: UiContext, props: AuthFormProps, status: 200 | 401 | 409 | 422 | 429 = 200) {
   return renderPage(c, { title: props.mode === "login" ? "Log in" : "Sign up", status }, <AuthForm {...props} />);
 }
 
-/** The signed-in user's home: the first cluster's overview. */
+/** The signed-in user's home: the first cluster's overview, or the Clusters page to create one. */
 async function home(c: UiContext) {
   const first = c.get("clusters")[0];
-  if (first) return c.redirect(`/ui/${first.id}`, 303);
-  return renderPage(c, { title: "No cluster" }, <p>Your account has no cluster. Create one with the API: POST /clusters.</p>);
+  return c.redirect(first ? `/ui/${first.id}` : CLUSTERS_PATH, 303);
 }
 
 /** A visitor with a valid session skips the login and signup pages. */
@@ -85,7 +78,7 @@ export const authPages = new Hono<UiEnv>()
     const input = { email: await formField(c, "email"), password: await formField(c, "password") };
     const next = localPath(await formField(c, "next"));
     const parsed = Login.safeParse(input);
-    if (!parsed.success) return showForm(c, { mode: "login", email: input.email, next, errors: errorsOf(fieldErrors(parsed.error)) }, 422);
+    if (!parsed.success) return showForm(c, { mode: "login", email: input.email, next, errors: errorsByField(fieldErrors(parsed.error)) }, 422);
     try {
       const { token } = await logInLimited(c.get("db"), parsed.data.email, parsed.data.password);
       startSession(c, token);
@@ -98,7 +91,7 @@ export const authPages = new Hono<UiEnv>()
   .post("/signup", checkOrigin, async (c) => {
     const input = { email: await formField(c, "email"), password: await formField(c, "password") };
     const parsed = Signup.safeParse(input);
-    if (!parsed.success) return showForm(c, { mode: "signup", email: input.email, next: "/", errors: errorsOf(fieldErrors(parsed.error)) }, 422);
+    if (!parsed.success) return showForm(c, { mode: "signup", email: input.email, next: "/", errors: errorsByField(fieldErrors(parsed.error)) }, 422);
     try {
       const { token, cluster } = await signUp(c.get("db"), parsed.data.email, parsed.data.password);
       startSession(c, token);

@@ -1,9 +1,11 @@
 import { Hono } from "hono";
 import { jsonAnswer } from "../../api/dns.ts";
+import { DnsSettings } from "../../api/mesos-dns.ts";
 import { jsonToQuery, parseJsonQuery, type JsonResponse } from "../../dns/index.ts";
 import { ApiError } from "../../errors.ts";
-import { CopyBlock, DataTable, Empty, FormError, PageHeader } from "../components.tsx";
-import { clusterOf, type UiContext, type UiEnv } from "../context.ts";
+import { CopyBlock, DataTable, Empty, Field, FormError, PageHeader, PostForm } from "../components.tsx";
+import { checkForm, clusterOf, formField, redirectWithFlash, type UiContext, type UiEnv } from "../context.ts";
+import { checkFields, numberField, type FormErrors } from "../form-errors.ts";
 import { renderPage } from "../layout.tsx";
 
 const TYPES = ["A", "AAAA", "SRV", "TXT", "SOA", "NS"] as const;
@@ -60,15 +62,39 @@ function Answer(props: { answer: JsonResponse }) {
   );
 }
 
-/** `/ui/:cluster/dns`: resolves a name through the cluster's DNS-over-HTTPS endpoint. */
-export const dnsPage = new Hono<UiEnv>().get("/", async (c) => {
+/** What the zone form shows: the current settings, or what was typed with its errors. */
+interface SettingsForm {
+  zone: string;
+  ttl: string;
+  errors: FormErrors;
+}
+
+/** The zone and TTL form; each error is shown under its field. */
+function DnsSettingsForm(props: { c: UiContext; form: SettingsForm }) {
+  const { c, form } = props;
+  return (
+    <PostForm action={`/ui/${c.get("cluster").id}/dns`} csrf={c.get("csrf")} class="panel" label="DNS zone and TTL">
+      <h2 id="dns-settings-title">Zone and TTL</h2>
+      <div class="actions-row">
+        <Field name="zone" label="Zone" value={form.zone} errors={form.errors.zone} hint="A lowercase DNS name, e.g. mesos or dcx.internal." autocomplete="off" required />
+        <Field name="ttl" label="TTL (seconds)" type="number" value={form.ttl} errors={form.errors.ttl} hint="0 to 86400." min={0} max={86_400} required />
+      </div>
+      <p class="hint">Names answer under the new zone at once; resolvers may keep old answers for up to the old TTL.</p>
+      <button type="submit" class="primary">
+        Save zone and TTL
+      </button>
+    </PostForm>
+  );
+}
+
+async function showDns(c: UiContext, form?: SettingsForm) {
   const [result, settings] = await Promise.all([lookup(c), clusterOf(c).dnsSettings()]);
   const id = c.get("cluster").id;
   const origin = new URL(c.req.url).origin;
   const example = `web.marathon.${settings.zone}`;
   return renderPage(
     c,
-    { title: "DNS", section: "dns" },
+    { title: "DNS", section: "dns", status: form ? 422 : 200 },
     <>
       <PageHeader title="DNS" />
       <p>
@@ -104,6 +130,7 @@ export const dnsPage = new Hono<UiEnv>().get("/", async (c) => {
       </form>
       <FormError message={result.error} />
       {result.answer ? <Answer answer={result.answer} /> : null}
+      <DnsSettingsForm c={c} form={form ?? { zone: settings.zone, ttl: String(settings.ttl), errors: {} }} />
       <h2>From a DNS client</h2>
       <p>
         {"DNS clients cannot log in, so they use the DoH URL of a DNS key, made on the "}
@@ -113,4 +140,15 @@ export const dnsPage = new Hono<UiEnv>().get("/", async (c) => {
       <CopyBlock id="doh-example" label="Query the DoH endpoint with curl" text={`curl -s '${origin}/dns/DNS_KEY/dns-query?name=${result.name || example}&type=${result.type}'`} />
     </>,
   );
-});
+}
+
+/** `/ui/:cluster/dns`: resolves a name through the cluster's DNS-over-HTTPS endpoint, and changes the zone and TTL. */
+export const dnsPage = new Hono<UiEnv>()
+  .get("/", (c) => showDns(c))
+  .post("/", checkForm, async (c) => {
+    const form = { zone: (await formField(c, "zone")).trim(), ttl: (await formField(c, "ttl")).trim() };
+    const checked = checkFields(DnsSettings.required(), { zone: form.zone, ttl: numberField(form.ttl) });
+    if (!checked.ok) return showDns(c, { ...form, errors: checked.errors });
+    const settings = await clusterOf(c).setDnsSettings(checked.value);
+    return redirectWithFlash(c, `/ui/${c.get("cluster").id}/dns`, { kind: "ok", text: `DNS zone is now ${settings.zone}, TTL ${settings.ttl} s.` });
+  });

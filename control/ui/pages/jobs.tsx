@@ -1,11 +1,10 @@
 import { Hono } from "hono";
 import { unwrap } from "../../api/marathon/outcome.ts";
-import { JobId, parseJob, type JobSpec, type ScheduleSpec } from "../../cluster/frameworks/metronome/job-spec.ts";
+import { JobId, type JobSpec, type ScheduleSpec } from "../../cluster/frameworks/metronome/job-spec.ts";
 import type { RunJson } from "../../cluster/frameworks/metronome/views.ts";
 import { ApiError, notFound } from "../../errors.ts";
 import { DataTable, Empty, Facts, PageHeader, PostForm, StateBadge, Time } from "../components.tsx";
 import { checkForm, clusterOf, formField, redirectWithFlash, type UiContext, type UiEnv } from "../context.ts";
-import { JsonEditor, problemsOf, readDefinition, type EditorProblems } from "../editor.tsx";
 import { cpus, megabytes } from "../format.ts";
 import { renderPage } from "../layout.tsx";
 
@@ -24,14 +23,8 @@ export interface JobView extends JobSpec {
   historySummary?: { successCount: number; failureCount: number; lastSuccessAt: string | null; lastFailureAt: string | null };
 }
 
-const EXAMPLE_JOB = `{
-  "id": "hello.job",
-  "description": "Says hello once a day",
-  "run": { "cmd": "echo hello from a job; sleep 3", "cpus": 0.1, "mem": 32 },
-  "schedules": [{ "id": "daily", "cron": "0 6 * * *", "timezone": "UTC" }]
-}`;
-
-const jobPath = (c: UiContext, id: string) => `/ui/${c.get("cluster").id}/jobs/${id}`;
+/** A job's page. */
+export const jobPath = (c: UiContext, id: string) => `/ui/${c.get("cluster").id}/jobs/${id}`;
 const taskPath = (c: UiContext, taskId: string) => `/ui/${c.get("cluster").id}/tasks/${encodeURIComponent(taskId)}`;
 
 function schedule(job: JobView): string {
@@ -132,13 +125,17 @@ function JobPage(props: { c: UiContext; job: JobView; confirmDelete: boolean }) 
             Run now
           </button>
         </PostForm>
-        <a class="button danger" href={`${jobPath(c, job.id)}?confirm=delete`}>
+        <a class="button" href={`/ui/${c.get("cluster").id}/deploy-job?edit=${encodeURIComponent(job.id)}`}>
+          Edit definition
+        </a>
+        <a class="button danger" href={`${jobPath(c, job.id)}?confirm=delete#confirm`}>
           Delete…
         </a>
       </PageHeader>
       {props.confirmDelete ? (
         <PostForm action={jobPath(c, job.id)} csrf={c.get("csrf")} op="delete" class="panel" label="Confirm deleting the job">
-          <p>{`Delete ${job.id}? Active runs are stopped.`}</p>
+          <h2 id="confirm">{`Delete ${job.id}?`}</h2>
+          <p>Its schedule stops, its active runs are stopped and their tasks killed, and its history is deleted. This cannot be undone.</p>
           <button type="submit" class="danger">
             Delete the job
           </button>{" "}
@@ -221,35 +218,5 @@ export const jobsPage = new Hono<UiEnv>()
     } catch (err) {
       if (!(err instanceof ApiError) || err.code === "internal") throw err;
       return redirectWithFlash(c, jobPath(c, job.id), { kind: "error", text: err.message });
-    }
-  });
-
-function showJobEditor(c: UiContext, text: string, problems: EditorProblems, status: 200 | 409 | 422 = 200) {
-  return renderPage(
-    c,
-    { title: "Create a job", section: "jobs", status },
-    <>
-      <PageHeader title="Create a job" />
-      <p>A Metronome job definition: an id, a run spec, and optionally one cron schedule.</p>
-      <JsonEditor action={`/ui/${c.get("cluster").id}/deploy-job`} csrf={c.get("csrf")} label="Job definition (JSON)" text={text} submitLabel="Create" problems={problems} />
-    </>,
-  );
-}
-
-/** `/ui/:cluster/deploy-job`: the JSON editor for a new Metronome job. */
-export const jobEditorPage = new Hono<UiEnv>()
-  .get("/", (c) => showJobEditor(c, EXAMPLE_JOB, {}))
-  .post("/", checkForm, async (c) => {
-    const text = await formField(c, "json");
-    const read = readDefinition(text);
-    if (!read.ok) return showJobEditor(c, text, read.problems, 422);
-    try {
-      const parsed = parseJob(read.value);
-      if (!parsed.ok) throw new ApiError("invalid", "Object is not valid", parsed.details);
-      unwrap(await clusterOf(c).jobCreate(parsed.spec, parsed.schedules));
-      return redirectWithFlash(c, jobPath(c, parsed.spec.id), { kind: "ok", text: `Created ${parsed.spec.id}.` });
-    } catch (err) {
-      if (!(err instanceof ApiError) || (err.code !== "invalid" && err.code !== "conflict")) throw err;
-      return showJobEditor(c, text, err.code === "invalid" ? problemsOf(err, text) : { message: err.message }, err.code === "invalid" ? 422 : 409);
     }
   });

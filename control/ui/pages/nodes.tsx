@@ -1,15 +1,18 @@
 import { Hono } from "hono";
+import { removeAgent } from "../../api/agents.ts";
 import type { AgentRecord } from "../../cluster/agents.ts";
 import type { AgentUsage, TaskRecord } from "../../cluster/tasks.ts";
 import { notFound } from "../../errors.ts";
-import { DataTable, Empty, Facts, PageHeader, StateBadge, Time, Usage } from "../components.tsx";
-import { clusterOf, type UiEnv } from "../context.ts";
+import { DataTable, Empty, Facts, PageHeader, PostForm, StateBadge, Time, Usage } from "../components.tsx";
+import { checkForm, clusterOf, formField, redirectWithFlash, type UiContext, type UiEnv } from "../context.ts";
 import { attributes, cpus, megabytes, portRanges } from "../format.ts";
 import { renderPage } from "../layout.tsx";
 import { servicePath } from "./services.tsx";
 
 const NO_USAGE: AgentUsage = { cpus: 0, mem: 0, disk: 0, gpus: 0, ports: [] };
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+const nodesPath = (c: UiContext) => `/ui/${c.get("cluster").id}/nodes`;
+const nodePath = (c: UiContext, agentId: string) => `${nodesPath(c)}/${encodeURIComponent(agentId)}`;
 
 function NodeRow(props: { clusterId: string; agent: AgentRecord; usage: AgentUsage; tasks: number }) {
   const { agent, usage } = props;
@@ -62,6 +65,89 @@ function TaskRows(props: { clusterId: string; tasks: TaskRecord[] }) {
   );
 }
 
+/**
+ * Removing asks for the node's hostname typed, as destroying a service asks for its id, and says
+ * what removal does to a running agent before it happens.
+ */
+function ConfirmRemove(props: { c: UiContext; agent: AgentRecord; tasks: number }) {
+  const { c, agent } = props;
+  return (
+    <PostForm action={nodePath(c, agent.id)} csrf={c.get("csrf")} op="remove" class="panel" label="Confirm removing the node">
+      <h2 id="confirm">{`Remove ${agent.hostname} from the cluster?`}</h2>
+      <ul>
+        <li>
+          {"If its agent is connected, it is disconnected now, and its credential is revoked either way: the agent exits and cannot reconnect. To bring the machine back, delete "}
+          <code>identity.json</code>
+          {" in the agent's work dir and start the agent with a new join token."}
+        </li>
+        <li>{props.tasks === 0 ? "It runs no tasks." : `Its ${props.tasks} ${props.tasks === 1 ? "task is" : "tasks are"} marked gone; services start replacements on other nodes.`}</li>
+      </ul>
+      <div class="field">
+        <label for="confirm-hostname">{`Type ${agent.hostname} to confirm`}</label>
+        <input id="confirm-hostname" name="confirm" type="text" autocomplete="off" required />
+      </div>
+      <button type="submit" class="danger">
+        Remove the node
+      </button>{" "}
+      <a href={nodePath(c, agent.id)}>Cancel</a>
+    </PostForm>
+  );
+}
+
+async function showNode(c: UiContext) {
+  const snap = await clusterOf(c).snapshot();
+  const agent = snap.agents.find((a) => a.id === c.req.param("agentId"));
+  if (!agent) throw notFound(`Node '${(c.req.param("agentId") ?? "").slice(0, 200)}' does not exist.`);
+  const usage = snap.usage[agent.id] ?? NO_USAGE;
+  const tasks = snap.tasks.filter((t) => t.agentId === agent.id);
+  return renderPage(
+    c,
+    { title: agent.hostname, section: "nodes" },
+    <>
+      <PageHeader title={agent.hostname}>
+        <a class="button danger" href={`${nodePath(c, agent.id)}?confirm=remove#confirm`}>
+          Remove…
+        </a>
+      </PageHeader>
+      {c.req.query("confirm") === "remove" ? <ConfirmRemove c={c} agent={agent} tasks={tasks.length} /> : null}
+      <div id="node-live" data-live>
+        <Facts
+          items={[
+            ["State", <StateBadge state={agent.state} />],
+            ["Agent id", <span class="id">{agent.id}</span>],
+            ["IP", agent.ip],
+            ["Agent version", agent.version],
+            ["CPU", <Usage used={usage.cpus} total={agent.resources.cpus} format={cpus} label="CPU" />],
+            ["Memory", <Usage used={usage.mem} total={agent.resources.mem} format={megabytes} label="Memory" />],
+            ["Disk", <Usage used={usage.disk} total={agent.resources.disk} format={megabytes} label="Disk" />],
+            ["Ports", portRanges(agent.resources.ports)],
+            ["Attributes", attributes(agent.attributes)],
+            ["Registered", <Time iso={iso(agent.registeredAt)} />],
+            ["Re-registered", <Time iso={iso(agent.reregisteredAt)} />],
+            ["Disconnected", <Time iso={iso(agent.disconnectedAt)} />],
+          ]}
+        />
+        <h2>Tasks</h2>
+        <TaskRows clusterId={c.get("cluster").id} tasks={tasks} />
+      </div>
+    </>,
+  );
+}
+
+/** Removes the node once its hostname was typed; a wrong name or an unknown node is said on the page, never a 500. */
+async function removeNode(c: UiContext) {
+  const agentId = c.req.param("agentId") ?? "";
+  const agent = await clusterOf(c).agent(agentId);
+  if (!agent) return redirectWithFlash(c, nodesPath(c), { kind: "error", text: `Node '${agentId.slice(0, 200)}' does not exist; it may have been removed already.` });
+  const op = await formField(c, "op");
+  if (op !== "remove") return redirectWithFlash(c, nodePath(c, agentId), { kind: "error", text: `Unknown action '${op.slice(0, 40)}'.` });
+  if ((await formField(c, "confirm")).trim() !== agent.hostname) {
+    return redirectWithFlash(c, `${nodePath(c, agentId)}?confirm=remove#confirm`, { kind: "error", text: `Not removed: type the hostname '${agent.hostname}' exactly to confirm.` });
+  }
+  await removeAgent(c.env, c.get("db"), c.get("cluster").id, c.get("user").id, agentId);
+  return redirectWithFlash(c, nodesPath(c), { kind: "ok", text: `Removed ${agent.hostname} (${agentId}); its credential is revoked.` });
+}
+
 /** `/ui/:cluster/nodes`: every agent with its resources used and offered, attributes, state and tasks. */
 export const nodePages = new Hono<UiEnv>()
   .get("/", async (c) => {
@@ -91,37 +177,5 @@ export const nodePages = new Hono<UiEnv>()
       </>,
     );
   })
-  .get("/:agentId", async (c) => {
-    const snap = await clusterOf(c).snapshot();
-    const agent = snap.agents.find((a) => a.id === c.req.param("agentId"));
-    if (!agent) throw notFound(`Node '${c.req.param("agentId").slice(0, 200)}' does not exist.`);
-    const usage = snap.usage[agent.id] ?? NO_USAGE;
-    const clusterId = c.get("cluster").id;
-    return renderPage(
-      c,
-      { title: agent.hostname, section: "nodes" },
-      <>
-        <PageHeader title={agent.hostname} />
-        <div id="node-live" data-live>
-          <Facts
-            items={[
-              ["State", <StateBadge state={agent.state} />],
-              ["Agent id", <span class="id">{agent.id}</span>],
-              ["IP", agent.ip],
-              ["Agent version", agent.version],
-              ["CPU", <Usage used={usage.cpus} total={agent.resources.cpus} format={cpus} label="CPU" />],
-              ["Memory", <Usage used={usage.mem} total={agent.resources.mem} format={megabytes} label="Memory" />],
-              ["Disk", <Usage used={usage.disk} total={agent.resources.disk} format={megabytes} label="Disk" />],
-              ["Ports", portRanges(agent.resources.ports)],
-              ["Attributes", attributes(agent.attributes)],
-              ["Registered", <Time iso={iso(agent.registeredAt)} />],
-              ["Re-registered", <Time iso={iso(agent.reregisteredAt)} />],
-              ["Disconnected", <Time iso={iso(agent.disconnectedAt)} />],
-            ]}
-          />
-          <h2>Tasks</h2>
-          <TaskRows clusterId={clusterId} tasks={snap.tasks.filter((t) => t.agentId === agent.id)} />
-        </div>
-      </>,
-    );
-  });
+  .get("/:agentId", showNode)
+  .post("/:agentId", checkForm, removeNode);

@@ -132,11 +132,10 @@ export function VersionsList(props: { c: UiContext; data: ServiceData }) {
   );
 }
 
-/** The service's facts: what it runs, how many instances run, and why others wait. */
+/** The service's facts: what it runs and how many instances run. */
 export function ServiceFacts(props: { data: ServiceData }) {
   const { app, queue } = props.data;
-  const waiting = queue.find((q) => q.app?.id === app.id);
-  const reasons = waiting?.processedOffersSummary.rejectSummaryLastOffers.map((r) => `${r.reason} (${r.declined})`).join("; ");
+  const waiting = queueEntry(props.data);
   return (
     <Facts
       items={[
@@ -145,10 +144,54 @@ export function ServiceFacts(props: { data: ServiceData }) {
         ["Runs", runs(app) || "–"],
         ["Resources", `${cpus(app.cpus)} CPU, ${megabytes(app.mem)}, disk ${megabytes(app.disk)}`],
         ["Version", <Time iso={app.version} />],
-        ["Waiting", waiting ? `${waiting.count} to launch${reasons ? `: ${reasons}` : ""}${waiting.waitingReason ? `; ${waiting.waitingReason}` : ""}` : "–"],
+        ["Waiting to launch", waiting ? String(waiting.count) : "–"],
         ["Last task failure", app.lastTaskFailure ? `${app.lastTaskFailure.state} ${app.lastTaskFailure.message} (${time(app.lastTaskFailure.timestamp)})` : "–"],
       ]}
     />
+  );
+}
+
+/** The app's entry in Marathon's launch queue (`/v2/queue`), if it has one. */
+const queueEntry = (data: ServiceData) => data.queue.find((q) => q.app?.id === data.app.id);
+
+/**
+ * Why the app's instances wait (`/v2/queue`): a backoff delay after failed tasks, which the
+ * operator may reset, and the reasons the last offers were declined.
+ */
+export function LaunchQueue(props: { c: UiContext; data: ServiceData }) {
+  const entry = queueEntry(props.data);
+  if (!entry) return null;
+  const reasons = entry.processedOffersSummary.rejectSummaryLastOffers;
+  const delayed = entry.delay.timeLeftSeconds > 0;
+  if (!delayed && reasons.length === 0) return null;
+  return (
+    <section class="panel" aria-labelledby="queue-title">
+      <h2 id="queue-title">{`Launch queue: ${entry.count} waiting`}</h2>
+      {delayed ? <LaunchDelay c={props.c} appId={props.data.app.id} seconds={entry.delay.timeLeftSeconds} /> : null}
+      {reasons.length > 0 ? (
+        <>
+          <h3>Why instances wait</h3>
+          <ul class="queue-reasons">
+            {reasons.map((r) => (
+              <li>{`${r.reason}: ${r.declined} of ${r.processed} ${r.processed === 1 ? "agent" : "agents"}`}</li>
+            ))}
+          </ul>
+        </>
+      ) : null}
+    </section>
+  );
+}
+
+function LaunchDelay(props: { c: UiContext; appId: string; seconds: number }) {
+  return (
+    <div class="actions-row">
+      <p class="queue-delay">
+        {`Launches are delayed by backoff after failed tasks: the next one in ${props.seconds} s.`}
+      </p>
+      <PostForm action={servicePath(props.c.get("cluster").id, props.appId)} csrf={props.c.get("csrf")} op="reset-delay" class="inline-form" label="Reset the launch delay">
+        <button type="submit">Reset delay</button>
+      </PostForm>
+    </div>
   );
 }
 

@@ -6,7 +6,7 @@ import { PageHeader, PostForm } from "../components.tsx";
 import { checkForm, clusterOf, formField, redirectWithFlash, type UiContext, type UiEnv } from "../context.ts";
 import { time } from "../format.ts";
 import { renderPage } from "../layout.tsx";
-import { DeploymentsTable, EventLog, ServiceFacts, TasksTable, VersionsList, type ServiceData } from "./service-view.tsx";
+import { DeploymentsTable, EventLog, LaunchQueue, ServiceFacts, TasksTable, VersionsList, type ServiceData } from "./service-view.tsx";
 import { servicePath, servicesPage } from "./services.tsx";
 
 /** The app id in `/ui/:cluster/services/shop/web`; a path that is no app id is a 404. */
@@ -91,6 +91,9 @@ async function showService(c: UiContext) {
       <div id="service-facts" data-live>
         <ServiceFacts data={data} />
       </div>
+      <div id="service-queue" data-live>
+        <LaunchQueue c={c} data={data} />
+      </div>
       <h2>Tasks</h2>
       <div id="service-tasks" data-live>
         <TasksTable c={c} data={data} />
@@ -128,6 +131,10 @@ async function act(c: UiContext, id: string, op: string): Promise<{ text: string
     const r = unwrap(await stub.marathonPatch(id, { instances }, false));
     return { text: `Scaling ${id} to ${instances} (deployment ${r.deploymentId}).` };
   }
+  if (op === "reset-delay") {
+    unwrap(await stub.marathonResetDelay(id));
+    return { text: `Reset the launch delay of ${id}: its instances launch at the next offers.` };
+  }
   if (op === "restart") return { text: `Restarting ${id} (deployment ${unwrap(await stub.marathonRestart(id, false)).deploymentId}).` };
   if (op === "destroy") {
     if ((await formField(c, "confirm")).trim() !== id) throw new ApiError("invalid", `Not destroyed: type the service id '${id}' exactly to confirm.`);
@@ -153,7 +160,7 @@ async function act(c: UiContext, id: string, op: string): Promise<{ text: string
   throw new ApiError("malformed", `Unknown action '${op.slice(0, 40)}'.`);
 }
 
-/** `/ui/:cluster/services` and each service's page with its forms (scale, restart, destroy, rollbacks, kill). */
+/** `/ui/:cluster/services` and each service's page with its forms (scale, restart, destroy, rollbacks, kill, reset delay). */
 export const servicePages = new Hono<UiEnv>()
   .route("/", servicesPage)
   .get("/*", showService)

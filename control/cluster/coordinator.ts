@@ -22,6 +22,13 @@ const ROUND_COALESCE_MS = 25;
 export const UNREACHABLE_TIMER = "unreachable";
 const DEFAULT_KILL_GRACE_MS = 3000;
 
+/** A status frame waiting in the inbox. */
+interface InboundStatus {
+  ws: WebSocket;
+  agentId: string;
+  updates: StatusUpdate[];
+}
+
 /** Thrown inside a transaction to roll it back when a command fails. */
 class Rollback extends Error {
   constructor(readonly failure: Failure) {
@@ -35,6 +42,11 @@ class Rollback extends Error {
  * events to subscribers. Nothing is announced that was not written.
  */
 export class Coordinator {
+  /** Status frames received and not yet committed, in arrival order. */
+  private inbox: InboundStatus[] = [];
+  /** Settles once the inbox as it is now is committed and acked. */
+  private inboxCommitted: Promise<void> | undefined;
+
   constructor(
     private readonly state: DurableObjectState,
     private readonly db: ClusterDb,
@@ -116,35 +128,56 @@ export class Coordinator {
   }
 
   /**
-   * A `status` frame: each update applied once, written before the ack goes out. Updates for
-   * tasks the master has no place for make the agent kill them. The round runs from the
-   * alarm, so a burst of frames from many agents costs one round, not one each.
+   * A `status` frame: each update applied once, written before the ack goes out. Frames that
+   * arrive together are committed together (group commit): the first waits for the frames
+   * already queued behind it in the same turn, and one transaction applies them all, in arrival
+   * order, before any is acked. Updates for tasks the master has no place for make the agent
+   * kill them. The round runs from the alarm, so a burst of frames costs one round, not one each.
    */
-  async status(ws: WebSocket, agentId: string, updates: StatusUpdate[]): Promise<void> {
-    const unknown: string[] = [];
-    await this.mutate((ctx) => {
-      let changed = false;
-      const checked: CheckUpdate[] = [];
-      const results = applyStatusUpdates(ctx.db, agentId, updates, ctx.now);
-      updates.forEach((u, i) => {
-        const r = results[i] ?? { kind: "duplicate" };
-        if (r.kind === "applied") {
-          changed = true;
-          // A check result that leaves the state as it was is no status change to subscribers.
-          if (!isCheckResult(u) || r.previous !== r.task.state) emitStatus(this.events, r.task, ctx.now);
-          if (r.task.endedAt !== null) taskEnded(ctx.db, this.events, r.task, u, ctx.now);
-          else if (isCheckResult(u)) checked.push({ task: r.task, update: u });
-        } else if (r.kind === "unknown" && isAlive(u.state)) {
-          // Only what may be running is killed; answering a LOST with a kill would loop.
-          unknown.push(u.taskId);
-        }
-      });
-      ctx.killed.push(...applyCheckResults(ctx.db, this.events, checked, ctx.now));
-      if (changed) scheduleNoLaterThan(ctx.db, ALLOCATE_TIMER, ctx.now + ROUND_COALESCE_MS);
-      return null;
+  status(ws: WebSocket, agentId: string, updates: StatusUpdate[]): Promise<void> {
+    this.inbox.push({ ws, agentId, updates });
+    this.inboxCommitted ??= new Promise<void>((resolve) => setTimeout(resolve, 0)).then(() => this.commitInbox());
+    return this.inboxCommitted;
+  }
+
+  private async commitInbox(): Promise<void> {
+    const frames = this.inbox;
+    // Frames arriving while this batch commits form the next one.
+    this.inbox = [];
+    this.inboxCommitted = undefined;
+    const unknown = await this.mutate((ctx) => {
+      const changed = frames.map((f) => this.applyFrame(ctx, f));
+      if (changed.some((c) => c.changed)) scheduleNoLaterThan(ctx.db, ALLOCATE_TIMER, ctx.now + ROUND_COALESCE_MS);
+      return changed.map((c) => c.unknown);
     }, false);
-    send(ws, { type: "ack", updateIds: updates.map((u) => u.updateId) });
-    if (unknown.length > 0) send(ws, { type: "kill", taskIds: unknown, gracePeriodMs: DEFAULT_KILL_GRACE_MS });
+    frames.forEach(({ ws, updates }, i) => {
+      send(ws, { type: "ack", updateIds: updates.map((u) => u.updateId) });
+      const kill = unknown[i] ?? [];
+      if (kill.length > 0) send(ws, { type: "kill", taskIds: kill, gracePeriodMs: DEFAULT_KILL_GRACE_MS });
+    });
+  }
+
+  /** One frame's updates, inside the batch's transaction: whether any changed a task, and the ids the agent must kill. */
+  private applyFrame(ctx: CommandContext, { agentId, updates }: InboundStatus): { changed: boolean; unknown: string[] } {
+    let changed = false;
+    const unknown: string[] = [];
+    const checked: CheckUpdate[] = [];
+    const results = applyStatusUpdates(ctx.db, agentId, updates, ctx.now);
+    updates.forEach((u, i) => {
+      const r = results[i] ?? { kind: "duplicate" };
+      if (r.kind === "applied") {
+        changed = true;
+        // A check result that leaves the state as it was is no status change to subscribers.
+        if (!isCheckResult(u) || r.previous !== r.task.state) emitStatus(this.events, r.task, ctx.now);
+        if (r.task.endedAt !== null) taskEnded(ctx.db, this.events, r.task, u, ctx.now);
+        else if (isCheckResult(u)) checked.push({ task: r.task, update: u });
+      } else if (r.kind === "unknown" && isAlive(u.state)) {
+        // Only what may be running is killed; answering a LOST with a kill would loop.
+        unknown.push(u.taskId);
+      }
+    });
+    ctx.killed.push(...applyCheckResults(ctx.db, this.events, checked, ctx.now));
+    return { changed, unknown };
   }
 
   /**

@@ -444,30 +444,40 @@ export class Cluster extends DurableObject<Env> {
     if (att.agentId && msg.agentId !== undefined && msg.agentId !== att.agentId) {
       return sendError(ws, `agentId '${msg.agentId}' does not match this credential's agent`);
     }
-    let credential: string | undefined;
-    if (att.agentId) {
-      if (!reattachAgent(this.db, att.agentId, att.sessionId, now, msg)) {
-        closeQuietly(ws, CloseCode.POLICY, "agent credential is not valid: the agent may have been removed");
-        return;
-      }
-    } else {
-      credential = newToken("agent");
-      const credentialHash = await hashToken(credential);
+    // A join-token session joins as a new agent, with a new credential (stored as its hash).
+    let joined: { credential: string; hash: string } | undefined;
+    if (!att.agentId) {
+      const credential = newToken("agent");
+      joined = { credential, hash: await hashToken(credential) };
       // Re-read after the await: a second register on this session may have joined meanwhile.
-      const current = attachmentOf(ws);
-      if (current.agentId) return sendError(ws, "this session has already registered");
-      const id = nextAgentId(this.db);
-      createAgent(this.db, { id, credentialHash, joinTokenId: att.joinTokenId ?? null, sessionId: att.sessionId, now, description: msg });
-      att.agentId = id;
+      if (attachmentOf(ws).agentId) return sendError(ws, "this session has already registered");
+    }
+    // One transaction for the registry and the timers: each commit has a cost, and a reconnect
+    // storm of a thousand agents is a thousand registers.
+    const agentId = this.ctx.storage.transactionSync(() => {
+      let id = att.agentId;
+      if (id) {
+        if (!reattachAgent(this.db, id, att.sessionId, now, msg)) return undefined;
+      } else if (joined) {
+        id = nextAgentId(this.db);
+        createAgent(this.db, { id, credentialHash: joined.hash, joinTokenId: att.joinTokenId ?? null, sessionId: att.sessionId, now, description: msg });
+      }
+      livenessDueBy(this.db, now + this.timeoutMs);
+      historyDueBy(this.db, now);
+      return id;
+    });
+    if (!agentId) {
+      closeQuietly(ws, CloseCode.POLICY, "agent credential is not valid: the agent may have been removed");
+      return;
+    }
+    if (!att.agentId) {
+      att.agentId = agentId;
       ws.serializeAttachment(att);
     }
-    const agentId = att.agentId;
     const replaced = this.sockets.set(agentId, ws);
     if (replaced) closeQuietly(replaced, CloseCode.REPLACED, "replaced by a newer session of this agent");
-    livenessDueBy(this.db, now + this.timeoutMs);
-    historyDueBy(this.db, now);
     await this.alarmArm.arm();
-    send(ws, { type: "registered", agentId, pingIntervalMs: this.pingIntervalMs, ...(credential ? { credential } : {}) });
+    send(ws, { type: "registered", agentId, pingIntervalMs: this.pingIntervalMs, ...(joined ? { credential: joined.credential } : {}) });
     // New resources are on offer, and the agent's tasks must be squared with ours.
     await this.coordinator.reconcile(ws, agentId, msg.tasks);
   }

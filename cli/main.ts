@@ -12,13 +12,14 @@ import { CliError, EXIT, UsageError, errorText } from "./errors.ts";
 export const VERSION: string = packageJson.version;
 
 const root = defineCommand({
-  meta: { name: "dcx", version: VERSION, description: "The DCX command line: accounts, clusters, agents, apps, jobs, tasks, DNS" },
+  meta: { name: "dcx", version: VERSION, description: "The DCX command line: accounts, clusters, agents, apps, groups, jobs, tasks, DNS" },
   subCommands: {
     signup: () => import("./commands/auth.ts").then((m) => m.signup),
     login: () => import("./commands/auth.ts").then((m) => m.login),
     cluster: () => import("./commands/cluster.ts").then((m) => m.cluster),
     agent: () => import("./commands/agent.ts").then((m) => m.agent),
     app: () => import("./commands/app.ts").then((m) => m.app),
+    group: () => import("./commands/group.ts").then((m) => m.group),
     task: () => import("./commands/task.ts").then((m) => m.task),
     deployment: () => import("./commands/deployment.ts").then((m) => m.deployment),
     job: () => import("./commands/job.ts").then((m) => m.job),

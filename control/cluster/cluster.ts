@@ -23,6 +23,8 @@ import type { App } from "./frameworks/marathon/app-definition.ts";
 import { getApp, getVersion, listVersions } from "./frameworks/marathon/apps.ts";
 import * as marathon from "./frameworks/marathon/commands.ts";
 import { deploymentsJson } from "./frameworks/marathon/deployment-views.ts";
+import { APP_LIST_EMBEDS, APP_SHOW_EMBEDS, type AppEmbed, type GroupEmbed } from "./frameworks/marathon/embeds.ts";
+import { groupInfo, groupVersions } from "./frameworks/marathon/group-views.ts";
 import { forgetCheckResults } from "./frameworks/marathon/health.ts";
 import { appInfos, marathonTasks, queueJson } from "./frameworks/marathon/views.ts";
 import * as metronome from "./frameworks/metronome/commands.ts";
@@ -289,13 +291,27 @@ export class Cluster extends DurableObject<Env> {
     return this.coordinator.mutate((ctx) => marathon.resetAppDelay(ctx, id));
   }
 
-  marathonApps(embedTasks: boolean) {
-    return appInfos(this.db, undefined, { embedTasks });
+  marathonApps(embed: readonly AppEmbed[] = APP_LIST_EMBEDS) {
+    return appInfos(this.db, undefined, embed);
   }
 
-  marathonApp(id: string) {
+  marathonApp(id: string, embed: readonly AppEmbed[] = APP_SHOW_EMBEDS) {
     const stored = getApp(this.db, id);
-    return stored ? appInfos(this.db, [stored], { embedTasks: true })[0] : undefined;
+    return stored ? appInfos(this.db, [stored], embed)[0] : undefined;
+  }
+
+  /** RPC: a group as `GET /v2/groups/{id}` shows it, or undefined when no app lies inside it. */
+  marathonGroup(id: string, embed: { group: readonly GroupEmbed[]; app: readonly AppEmbed[] }) {
+    return groupInfo(this.db, id, { group: new Set(embed.group), app: new Set(embed.app) });
+  }
+
+  marathonGroupVersions(id: string) {
+    return groupVersions(this.db, id);
+  }
+
+  /** RPC: removes every app inside a group, in one transaction. */
+  marathonDeleteGroup(id: string, force: boolean) {
+    return this.coordinator.mutate((ctx) => marathon.removeGroup(ctx, id, force));
   }
 
   marathonTasks(appId?: string) {

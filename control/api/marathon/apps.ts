@@ -1,9 +1,11 @@
 import { Hono, type Context } from "hono";
 import { z } from "zod";
 import { normalizeAppId, parseAppDefinition } from "../../cluster/frameworks/marathon/app-definition.ts";
+import { APP_LIST_EMBEDS, APP_SHOW_EMBEDS } from "../../cluster/frameworks/marathon/embeds.ts";
 import { ApiError, notFound, validationError } from "../../errors.ts";
 import type { AppEnv } from "../../http/env.ts";
 import { jsonBody } from "../../http/middleware.ts";
+import { appEmbeds } from "./embed.ts";
 import { cluster, deploymentResponse, flag, unwrap } from "./outcome.ts";
 
 /** Any JSON object: the app schema itself runs after, so its errors carry Marathon's paths. */
@@ -59,8 +61,7 @@ function labelFilter(selector: string | undefined): (labels: Record<string, stri
 /** `/v2/apps`: Marathon's app API. */
 export const appRoutes = new Hono<AppEnv>()
   .get("/", async (c) => {
-    const embed = c.req.queries("embed") ?? [];
-    const apps = await cluster(c).marathonApps(embed.some((e) => e === "apps.tasks" || e === "tasks"));
+    const apps = await cluster(c).marathonApps(appEmbeds(c, APP_LIST_EMBEDS));
     const id = c.req.query("id");
     const cmd = c.req.query("cmd");
     const labels = labelFilter(c.req.query("label"));
@@ -95,7 +96,7 @@ export const appRoutes = new Hono<AppEnv>()
       return c.json({ versions });
     }
     if (suffix.kind !== "app") throw new ApiError("method_not_allowed", `GET is not allowed on ${c.req.path}`);
-    const app = await stub.marathonApp(id);
+    const app = await stub.marathonApp(id, appEmbeds(c, APP_SHOW_EMBEDS));
     if (!app) throw notFound(`App '${id}' does not exist`);
     return c.json({ app });
   })

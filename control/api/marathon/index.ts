@@ -6,6 +6,7 @@ import type { AppEnv } from "../../http/env.ts";
 import { jsonBody } from "../../http/middleware.ts";
 import { normalizeAppId } from "../../cluster/frameworks/marathon/app-definition.ts";
 import { appRoutes } from "./apps.ts";
+import { groupRoutes } from "./groups.ts";
 import { cluster, deploymentResponse, flag, unwrap } from "./outcome.ts";
 
 /** The Marathon version whose API shapes `/v2` follows. */
@@ -16,6 +17,7 @@ const TaskIds = z.strictObject({ ids: z.array(z.string().min(1)).min(1).max(10_0
 /** Marathon's REST API (`/v2`), under `/c/:cluster`. */
 export const marathonRoutes = new Hono<AppEnv>()
   .route("/apps", appRoutes)
+  .route("/groups", groupRoutes)
   .get("/tasks", async (c) => {
     const wanted = [...(c.req.queries("status") ?? []), ...(c.req.queries("status[]") ?? [])].map((s) => `TASK_${s.toUpperCase()}`);
     const tasks = await cluster(c).marathonTasks();

@@ -11,10 +11,10 @@ export function unwrap<T>(outcome: Outcome<T>): T {
   throw new ApiError(outcome.code, outcome.message, outcome.details ?? [], {}, extra);
 }
 
-/** A Marathon DeploymentResult response, with its `Marathon-Deployment-Id` header. */
-export function deploymentResponse(c: Context<AppEnv>, result: { deploymentId: string; version: string; created?: boolean }) {
+/** A Marathon DeploymentResult response, with its `Marathon-Deployment-Id` header, and any fields DCX adds. */
+export function deploymentResponse(c: Context<AppEnv>, result: { deploymentId: string; version: string; created?: boolean }, extra: Record<string, unknown> = {}) {
   c.header("Marathon-Deployment-Id", result.deploymentId);
-  return c.json({ deploymentId: result.deploymentId, version: result.version }, result.created ? 201 : 200);
+  return c.json({ deploymentId: result.deploymentId, version: result.version, ...extra }, result.created ? 201 : 200);
 }
 
 export const cluster = (c: Context<AppEnv>) => clusterStub(c.env, c.get("cluster").id);

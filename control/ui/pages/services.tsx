@@ -44,7 +44,7 @@ function ServiceRow(props: { app: AppInfo; clusterId: string; delayed: boolean }
 /** `/ui/:cluster/services`: every Marathon app with its status and instance counts. */
 export const servicesPage = new Hono<UiEnv>().get("/", async (c) => {
   const stub = clusterOf(c);
-  const [apps, queue] = await Promise.all([stub.marathonApps(false), stub.marathonQueue()]);
+  const [apps, queue] = await Promise.all([stub.marathonApps(), stub.marathonQueue()]);
   const id = c.get("cluster").id;
   return renderPage(
     c,

@@ -26,6 +26,7 @@ export {
   appIdSegments,
   marathonTaskIdPrefix,
   normalizeAppId,
+  normalizeGroupId,
   type Constraint,
   type ConstraintOperator,
   type ConstraintTuple,

@@ -57,6 +57,22 @@ export function normalizeAppId(raw: string): string {
   return "/" + appIdSegments(raw).join("/");
 }
 
+/**
+ * Normalises a group id (Marathon PathId) to its absolute form: `` and `/` are the root group,
+ * `prod/web/` is `/prod/web`. Throws an Error naming the problem. Unlike an app id, a group id
+ * may end in `tasks` or `versions` (an app `/tasks/web` is in the group `/tasks`).
+ */
+export function normalizeGroupId(raw: string): string {
+  const trimmed = raw.endsWith("/") ? raw.slice(0, -1) : raw;
+  const body = trimmed.startsWith("/") ? trimmed.slice(1) : trimmed;
+  if (body === "") return "/";
+  for (const segment of body.split("/")) {
+    const problem = segmentProblem(segment);
+    if (problem !== undefined) throw new Error(`group id '${raw}' ${problem}`);
+  }
+  return "/" + body;
+}
+
 /** The segments of an app id, outermost group first: `/shop/web` → `["shop", "web"]`. Throws like `normalizeAppId`. */
 export function appIdSegments(id: string): string[] {
   const read = readAppId(id);

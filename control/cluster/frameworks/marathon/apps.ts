@@ -54,6 +54,11 @@ export function listApps(db: ClusterDb): StoredApp[] {
   return db.select().from(apps).orderBy(asc(apps.id)).all().map(toStored);
 }
 
+/** Every app id, without reading the definitions. */
+export function listAppIds(db: ClusterDb): string[] {
+  return db.select({ id: apps.id }).from(apps).all().map((r) => r.id);
+}
+
 /**
  * A new version string: Marathon's ISO timestamp, strictly after the app's previous version
  * (two changes within one millisecond must still get distinct versions).

@@ -5,7 +5,7 @@ import { revive } from "../../allocator/round.ts";
 import type { EventBus } from "../../events.ts";
 import { getTask, markKillRequested, type TaskRecord } from "../../tasks.ts";
 import { mergeAppPatch, type App } from "./app-definition.ts";
-import { deleteApp, getApp, nextVersion, resetDelay, saveApp, servicePortsInUse, type StoredApp } from "./apps.ts";
+import { deleteApp, getApp, listAppIds, nextVersion, resetDelay, saveApp, servicePortsInUse, type StoredApp } from "./apps.ts";
 import { MARATHON } from "./demand.ts";
 import {
   abortDeployment,
@@ -17,6 +17,7 @@ import {
   type DeploymentAction,
   type DeploymentRecord,
 } from "./deployments.ts";
+import { ROOT_GROUP, inGroup } from "./group-tree.ts";
 
 /**
  * The Marathon API's mutations, each run inside one storage transaction by the Cluster
@@ -51,15 +52,19 @@ export interface CommandContext {
 const fail = (code: ErrorCode, message: string, extra: Partial<Failure> = {}): Failure => ({ ok: false, code, message, ...extra });
 const notFound = (id: string) => fail("not_found", `App '${id}' does not exist`);
 
+/** Marathon's 409 for apps held by deployments, naming them. */
+function locked(held: readonly DeploymentRecord[]): Failure {
+  const ids = held.map((d) => d.id);
+  return fail("conflict", `App is locked by one or more deployments. Override with the option '?force=true'. View details at '/v2/deployments/${ids.join(",")}'.`, {
+    deployments: ids.map((id) => ({ id })),
+  });
+}
+
 /** Marathon's 409 for an app held by a deployment, unless `force`; with `force` the old deployment is dropped. */
 function takeLock(ctx: CommandContext, appId: string, force: boolean): Failure | undefined {
   const held = deploymentForApp(ctx.db, appId);
   if (!held) return undefined;
-  if (!force) {
-    return fail("conflict", `App is locked by one or more deployments. Override with the option '?force=true'. View details at '/v2/deployments/${held.id}'.`, {
-      deployments: [{ id: held.id }],
-    });
-  }
+  if (!force) return locked([held]);
   abortDeployment(ctx.db, ctx.events, held, "superseded by a forced change", ctx.now);
   return undefined;
 }
@@ -83,9 +88,23 @@ function startDeployment(ctx: CommandContext, stored: StoredApp, action: Deploym
   return d;
 }
 
+/**
+ * Marathon's rule that a group and an app never share an id: groups being implied by app ids,
+ * a new app may neither lie inside an app (`/web/api` beside `/web`) nor be a group (`/prod`
+ * beside `/prod/web`). Otherwise deleting the group `/web` would leave the app `/web` behind.
+ */
+function groupClash(ctx: CommandContext, id: string): Failure | undefined {
+  const other = listAppIds(ctx.db).find((o) => inGroup(id, o) || inGroup(o, id));
+  if (other === undefined) return undefined;
+  const why = inGroup(id, other) ? `it would lie inside the app ${other}` : `the app ${other} lies inside it`;
+  return fail("invalid", "Object is not valid", { details: [{ path: "/id", errors: [`Groups and Applications may not have the same identifier: ${why}`] }] });
+}
+
 /** `POST /v2/apps`. */
 export function createApp(ctx: CommandContext, app: App): Outcome<DeploymentResult & { stored: StoredApp }> {
   if (getApp(ctx.db, app.id)) return fail("conflict", `An app with id [${app.id}] already exists.`);
+  const clash = groupClash(ctx, app.id);
+  if (clash) return clash;
   const ported = withServicePorts(ctx, app, undefined);
   if (!ported.ok) return ported;
   const stored = saveApp(ctx.db, ported.value, nextVersion(ctx.now), "create");
@@ -135,6 +154,27 @@ export function removeApp(ctx: CommandContext, id: string, force: boolean): Outc
   deleteApp(ctx.db, id);
   const d = startDeployment(ctx, current, "StopApplication", current.app);
   return { ok: true, value: { deploymentId: d.id, version: current.version } };
+}
+
+/**
+ * `DELETE /v2/groups/{id}`: removes every app inside the group as `DELETE /v2/apps/{id}` does
+ * each, so each gets its own stop deployment (a DCX deployment acts on one app). The caller's
+ * one transaction holds them all: a 409 for any app leaves every app in place. `deploymentId`
+ * is the first app's stop; `deploymentIds` lists them all. The root group may hold no app: the
+ * result then names a deployment that has nothing to do and so never shows as running.
+ */
+export function removeGroup(ctx: CommandContext, groupId: string, force: boolean): Outcome<DeploymentResult & { deploymentIds: string[] }> {
+  const ids = listAppIds(ctx.db).filter((id) => inGroup(id, groupId)).sort();
+  if (ids.length === 0 && groupId !== ROOT_GROUP) return fail("not_found", `Group '${groupId}' does not exist`);
+  const held = ids.flatMap((id) => deploymentForApp(ctx.db, id) ?? []);
+  if (held.length > 0 && !force) return locked(held);
+  const deploymentIds: string[] = [];
+  for (const id of ids) {
+    const removed = removeApp(ctx, id, force);
+    if (!removed.ok) return removed;
+    deploymentIds.push(removed.value.deploymentId);
+  }
+  return { ok: true, value: { deploymentId: deploymentIds[0] ?? crypto.randomUUID(), version: nextVersion(ctx.now), deploymentIds } };
 }
 
 /** `POST /v2/apps/{id}/restart`: a new version of the same definition, rolled out under upgradeStrategy. */

@@ -7,7 +7,9 @@ import { getApp, listApps, type StoredApp } from "./apps.ts";
 import { MARATHON, summarize } from "./demand.ts";
 import { listDeployments, type DeploymentRecord } from "./deployments.ts";
 import type { CheckHealth } from "./health-state.ts";
-import { liveHealth } from "./health.ts";
+import { APP_LIST_EMBEDS, type AppEmbed } from "./embeds.ts";
+import { liveHealth, readinessResults, type ReadinessCheckResult } from "./health.ts";
+import { taskStatsByVersion } from "./task-stats.ts";
 
 /** Marathon's JSON shapes (RAML `types/app.raml`, `task.raml`, `queue.raml`); deployments are in deployment-views.ts. */
 
@@ -71,19 +73,20 @@ function taskCounts(db: ClusterDb): Map<string, { staged: number; running: numbe
   return out;
 }
 
-export interface AppViewOptions {
-  embedTasks?: boolean;
-}
-
-/** Apps as `GET /v2/apps` shows them: the definition plus Marathon's read-only fields. */
-export function appInfos(db: ClusterDb, only: StoredApp[] | undefined, options: AppViewOptions = {}) {
+/**
+ * Apps as `GET /v2/apps` shows them: the definition, Marathon's read-only fields, counts and
+ * deployments, plus what `embed` asks for (see embeds.ts for each route's defaults).
+ */
+export function appInfos(db: ClusterDb, only: StoredApp[] | undefined, embed: Iterable<AppEmbed> = APP_LIST_EMBEDS, now = Date.now()) {
+  const wanted = new Set(embed);
   const stored = only ?? listApps(db);
   const counts = taskCounts(db);
-  const deploymentsByApp = new Map<string, DeploymentRecord[]>();
-  for (const d of listDeployments(db)) deploymentsByApp.set(d.appId, [...(deploymentsByApp.get(d.appId) ?? []), d]);
-  const tasksOf = options.embedTasks ? tasksByApp(db) : undefined;
+  const deploymentsByApp = groupBy(listDeployments(db), (d) => d.appId);
+  const tasksOf = wanted.has("tasks") ? groupBy(marathonTasks(db), (t) => t.appId) : undefined;
+  const statsOf = wanted.has("taskStats") ? groupBy(liveTasks(db, { framework: MARATHON }), (t) => t.group) : undefined;
   return stored.map((s) => {
     const c = counts.get(s.id) ?? { staged: 0, running: 0, healthy: 0, unhealthy: 0 };
+    const deployments = deploymentsByApp.get(s.id) ?? [];
     return {
       ...s.app,
       version: s.version,
@@ -92,17 +95,34 @@ export function appInfos(db: ClusterDb, only: StoredApp[] | undefined, options: 
       tasksRunning: c.running,
       tasksHealthy: c.healthy,
       tasksUnhealthy: c.unhealthy,
-      deployments: (deploymentsByApp.get(s.id) ?? []).map((d) => ({ id: d.id })),
-      ...(s.lastTaskFailure ? { lastTaskFailure: s.lastTaskFailure } : {}),
+      deployments: deployments.map((d) => ({ id: d.id })),
+      ...(wanted.has("readiness") ? { readinessCheckResults: deploymentReadiness(db, s, deployments) } : {}),
       ...(tasksOf ? { tasks: tasksOf.get(s.id) ?? [] } : {}),
+      ...(wanted.has("lastTaskFailure") && s.lastTaskFailure ? { lastTaskFailure: s.lastTaskFailure } : {}),
+      ...(statsOf ? { taskStats: taskStatsByVersion(statsOf.get(s.id) ?? [], s, now) } : {}),
     };
   });
 }
 
-/** Every live Marathon task as JSON, grouped by app. */
-function tasksByApp(db: ClusterDb): Map<string, TaskJson[]> {
-  const out = new Map<string, TaskJson[]>();
-  for (const t of marathonTasks(db)) out.set(t.appId, [...(out.get(t.appId) ?? []), t]);
+export type AppInfo = ReturnType<typeof appInfos>[number];
+
+/**
+ * Marathon's `readinessCheckResults` of an app: those of the deployment moving it to its
+ * current version (every live task of that version), or none when no deployment holds it.
+ */
+function deploymentReadiness(db: ClusterDb, stored: StoredApp, deployments: readonly DeploymentRecord[]): ReadinessCheckResult[] {
+  const rolling = deployments.some((d) => d.action !== "StopApplication" && d.version === stored.version);
+  return rolling ? readinessResults(db, stored.id, stored.version) : [];
+}
+
+function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = out.get(k);
+    if (list) list.push(item);
+    else out.set(k, [item]);
+  }
   return out;
 }
 

@@ -13,9 +13,10 @@ export function PostForm(props: { action: string; csrf: string; op?: string; cla
   );
 }
 
-/** A state as a coloured badge; the text is always there, so colour is never the only cue. */
-export function StateBadge(props: { state: string }) {
-  return <span class={`badge badge-${stateTone(props.state)}`}>{taskState(props.state)}</span>;
+/** A state as a coloured badge; the text is always there, so colour is never the only cue. `count` prefixes it (`2 Running`). */
+export function StateBadge(props: { state: string; count?: number }) {
+  const text = taskState(props.state);
+  return <span class={`badge badge-${stateTone(props.state)}`}>{props.count === undefined ? text : `${props.count} ${text}`}</span>;
 }
 
 /** A column heading; numeric columns are right-aligned. */
@@ -73,6 +74,32 @@ export function PageHeader(props: { title: string; children?: Child }) {
       <h1>{props.title}</h1>
       {props.children ? <div class="page-actions">{props.children}</div> : null}
     </div>
+  );
+}
+
+/** One step of a breadcrumb trail; the last step is the current page and has no link. */
+export interface Crumb {
+  label: string;
+  href: string;
+}
+
+/** Where a page sits in a hierarchy (Services / prod / web), as an ordered list of links. */
+export function Breadcrumbs(props: { crumbs: Crumb[] }) {
+  const last = props.crumbs.length - 1;
+  return (
+    <nav class="breadcrumbs" aria-label="Breadcrumb">
+      <ol>
+        {props.crumbs.map((crumb, i) => (
+          <li>
+            {i === last ? (
+              <span aria-current="page">{crumb.label}</span>
+            ) : (
+              <a href={crumb.href}>{crumb.label}</a>
+            )}
+          </li>
+        ))}
+      </ol>
+    </nav>
   );
 }
 

@@ -49,11 +49,15 @@ export interface AppCounts {
   healthChecks?: unknown[];
 }
 
+/** The statuses an app can be in, the ones needing attention first (a group's summary lists them in this order). */
+export const APP_STATUSES = ["Delayed", "Waiting", "Deploying", "Running", "Suspended"] as const;
+export type AppStatus = (typeof APP_STATUSES)[number];
+
 /**
  * DC/OS's service status: Deploying while a deployment holds the app, Suspended at 0
  * instances, Running when every instance runs, else Waiting (for resources or a launch).
  */
-export function appStatus(app: AppCounts, delayed = false): "Deploying" | "Suspended" | "Running" | "Waiting" | "Delayed" {
+export function appStatus(app: AppCounts, delayed = false): AppStatus {
   if (app.deployments.length > 0) return delayed ? "Delayed" : "Deploying";
   if (app.instances === 0) return "Suspended";
   if (app.tasksRunning >= app.instances) return "Running";
@@ -64,6 +68,36 @@ export function appStatus(app: AppCounts, delayed = false): "Deploying" | "Suspe
 export function instancesSummary(app: AppCounts): string {
   const base = `${app.tasksRunning}/${app.instances} running`;
   return (app.healthChecks?.length ?? 0) > 0 ? `${base}, ${app.tasksHealthy} healthy` : base;
+}
+
+/** What a group's row sums up over the apps inside it (at any depth). */
+export interface GroupCounts {
+  apps: number;
+  running: number;
+  instances: number;
+  /** Healthy instances, and the instances of apps with health checks (0: none is checked). */
+  healthy: number;
+  checked: number;
+  /** How many apps are in each status, in `APP_STATUSES` order, statuses without apps left out. */
+  statuses: [AppStatus, number][];
+}
+
+/** Sums a group's apps; `delayed` says whether an app's launches wait out a backoff delay. */
+export function groupCounts<A extends AppCounts>(apps: readonly A[], delayed: (app: A) => boolean): GroupCounts {
+  const counts: GroupCounts = { apps: apps.length, running: 0, instances: 0, healthy: 0, checked: 0, statuses: [] };
+  const byStatus = new Map<AppStatus, number>();
+  for (const app of apps) {
+    counts.running += app.tasksRunning;
+    counts.instances += app.instances;
+    if ((app.healthChecks?.length ?? 0) > 0) {
+      counts.healthy += app.tasksHealthy;
+      counts.checked += app.instances;
+    }
+    const status = appStatus(app, delayed(app));
+    byStatus.set(status, (byStatus.get(status) ?? 0) + 1);
+  }
+  counts.statuses = APP_STATUSES.flatMap((s) => (byStatus.has(s) ? [[s, byStatus.get(s) ?? 0] as [AppStatus, number]] : []));
+  return counts;
 }
 
 /** Port ranges `[[31000, 32000]]` as `31000-32000`. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { appStatus, attributes, cpus, instancesSummary, megabytes, percent, portRanges, stateTone, taskState, time } from "../../control/ui/format.ts";
+import { appStatus, attributes, cpus, groupCounts, instancesSummary, megabytes, percent, portRanges, stateTone, taskState, time } from "../../control/ui/format.ts";
 import { allocation, parseHistory } from "../../control/ui/client/history-samples.ts";
 
 const app = { instances: 3, tasksRunning: 3, tasksStaged: 0, tasksHealthy: 0, tasksUnhealthy: 0, deployments: [] as { id: string }[] };
@@ -34,6 +34,24 @@ describe("UI formatting", () => {
     expect(appStatus({ ...app, tasksRunning: 1 }, true)).toBe("Delayed");
     expect(instancesSummary({ ...app, tasksRunning: 2 })).toBe("2/3 running");
     expect(instancesSummary({ ...app, tasksHealthy: 1, healthChecks: [{}] })).toBe("3/3 running, 1 healthy");
+  });
+
+  it("sums a group's apps and counts them by status, the ones needing attention first", () => {
+    const apps = [
+      { ...app, id: "/a" },
+      { ...app, id: "/b", tasksRunning: 1, tasksHealthy: 1, healthChecks: [{}] },
+      { ...app, id: "/c", instances: 0, tasksRunning: 0 },
+      { ...app, id: "/d", tasksRunning: 0 },
+    ];
+    expect(groupCounts(apps, (a) => a.id === "/d")).toEqual({
+      apps: 4,
+      running: 4,
+      instances: 9,
+      healthy: 1,
+      checked: 3,
+      statuses: [["Delayed", 1], ["Waiting", 1], ["Running", 1], ["Suspended", 1]],
+    });
+    expect(groupCounts([], () => false)).toEqual({ apps: 0, running: 0, instances: 0, healthy: 0, checked: 0, statuses: [] });
   });
 });
 

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { unwrap } from "../../api/marathon/outcome.ts";
-import { READ_ONLY_FIELDS, normalizeAppId, parseAppDefinition } from "../../cluster/frameworks/marathon/app-definition.ts";
+import { READ_ONLY_FIELDS, normalizeAppId, normalizeGroupId, parseAppDefinition } from "../../cluster/frameworks/marathon/app-definition.ts";
+import { ROOT_GROUP } from "../../cluster/frameworks/marathon/group-tree.ts";
 import { ApiError } from "../../errors.ts";
 import { PageHeader } from "../components.tsx";
 import { checkForm, clusterOf, formField, redirectWithFlash, type UiContext, type UiEnv } from "../context.ts";
@@ -8,14 +9,20 @@ import { JsonEditor, problemsOf, readDefinition, type EditorProblems } from "../
 import { renderPage } from "../layout.tsx";
 import { servicePath } from "./services.tsx";
 
-/** What a new service starts from: Marathon's own first example, small enough for any agent. */
-const EXAMPLE_APP = `{
-  "id": "/hello",
-  "cmd": "while true; do echo hello from $HOSTNAME; sleep 5; done",
-  "cpus": 0.1,
-  "mem": 32,
-  "instances": 1
-}`;
+/** What a new service starts from: Marathon's own first example, small enough for any agent; `group` puts it inside a group. */
+function exampleApp(group = ROOT_GROUP): string {
+  const id = `${group === ROOT_GROUP ? "" : group}/hello`;
+  return JSON.stringify({ id, cmd: "while true; do echo hello from $HOSTNAME; sleep 5; done", cpus: 0.1, mem: 32, instances: 1 }, null, 2);
+}
+
+/** The group of `?group=/prod` (from a group's "Deploy into this group"); the root when absent or malformed. */
+function groupOf(raw: string | undefined): string {
+  try {
+    return raw ? normalizeGroupId(raw) : ROOT_GROUP;
+  } catch {
+    return ROOT_GROUP;
+  }
+}
 
 /** An app as the editor shows it for a change: its definition without Marathon's read-only fields. */
 function definitionText(app: object): string {
@@ -102,9 +109,9 @@ async function deploy(c: UiContext, definition: Record<string, unknown>, editing
 export const deployPage = new Hono<UiEnv>()
   .get("/", async (c) => {
     const editing = appIdOf(c.req.query("edit"));
-    if (!editing) return showEditor(c, { text: EXAMPLE_APP, problems: {} });
+    if (!editing) return showEditor(c, { text: exampleApp(groupOf(c.req.query("group"))), problems: {} });
     const app = await clusterOf(c).marathonApp(editing);
-    if (!app) return showEditor(c, { text: EXAMPLE_APP, problems: { message: `App '${editing}' does not exist.` } }, 404);
+    if (!app) return showEditor(c, { text: exampleApp(), problems: { message: `App '${editing}' does not exist.` } }, 404);
     return showEditor(c, { text: definitionText(app), editing, problems: {} });
   })
   .post("/", checkForm, async (c) => {

@@ -1,29 +1,67 @@
 import { Hono } from "hono";
 import { unwrap } from "../../api/marathon/outcome.ts";
-import { normalizeAppId } from "../../cluster/frameworks/marathon/app-definition.ts";
+import { normalizeAppId, normalizeGroupId } from "../../cluster/frameworks/marathon/app-definition.ts";
+import { groupTree, ROOT_GROUP } from "../../cluster/frameworks/marathon/group-tree.ts";
 import { ApiError, notFound } from "../../errors.ts";
 import { PageHeader, PostForm } from "../components.tsx";
 import { checkForm, clusterOf, formField, redirectWithFlash, type UiContext, type UiEnv } from "../context.ts";
 import { time } from "../format.ts";
 import { renderPage } from "../layout.tsx";
 import { DeploymentsTable, EventLog, LaunchQueue, ServiceFacts, TasksTable, VersionsList, type ServiceData } from "./service-view.tsx";
-import { servicePath, servicesPage } from "./services.tsx";
+import { DELETE_GROUP_OP, deleteGroup, showGroup } from "./service-group.tsx";
+import { ServiceCrumbs, servicePath, servicesPage } from "./services.tsx";
 
-/** The app id in `/ui/:cluster/services/shop/web`; a path that is no app id is a 404. */
-function appIdOf(c: UiContext): string {
-  const rest = c.req.path.replace(/^\/ui\/[^/]+\/services/, "");
+/** What follows `/services` in the page's path: `/shop/web`. */
+const restOf = (c: UiContext) => c.req.path.replace(/^\/ui\/[^/]+\/services/, "");
+
+/** `normalize(raw)`, or undefined when `raw` is no such id. */
+function tryId(normalize: (raw: string) => string, raw: string): string | undefined {
   try {
-    return normalizeAppId(rest);
+    return normalize(raw);
   } catch {
-    throw notFound(`'${rest.slice(0, 100)}' is not a service id.`);
+    return undefined;
   }
 }
 
-async function load(c: UiContext, id: string): Promise<ServiceData> {
+/** The app id in `/ui/:cluster/services/shop/web`; a path that is no app id is a 404. */
+function appIdOf(c: UiContext): string {
+  const rest = restOf(c);
+  const id = tryId(normalizeAppId, rest);
+  if (id === undefined) throw notFound(`'${rest.slice(0, 100)}' is not a service id.`);
+  return id;
+}
+
+/** The service's page data, or undefined when no app has that id. */
+async function load(c: UiContext, id: string): Promise<ServiceData | undefined> {
   const stub = clusterOf(c);
   const [app, deployments, queue, versions] = await Promise.all([stub.marathonApp(id), stub.marathonDeployments(), stub.marathonQueue(), stub.marathonVersions(id)]);
-  if (!app) throw notFound(`Service '${id}' does not exist.`);
+  if (!app) return undefined;
   return { app, deployments: deployments.filter((d) => d.affectedApps.includes(id)), queue, versions: versions ?? [] };
+}
+
+/** The group's tree (from `groupTree`, as `/v2/groups` builds it) and the launch queue, or undefined when no app lies inside it. */
+async function loadGroup(c: UiContext, id: string) {
+  const stub = clusterOf(c);
+  const [apps, queue] = await Promise.all([stub.marathonApps(), stub.marathonQueue()]);
+  const group = groupTree(id, apps);
+  return group ? { group, queue } : undefined;
+}
+
+/**
+ * What a path under `/services` names, in this order: an app that exists, else a group that
+ * exists (some app lies inside it), else nothing, which is a 404. An app never lies inside
+ * another app, so no path names both.
+ */
+async function showPath(c: UiContext) {
+  const rest = restOf(c);
+  const appId = tryId(normalizeAppId, rest);
+  const data = appId === undefined ? undefined : await load(c, appId);
+  if (appId !== undefined && data) return showService(c, appId, data);
+  const groupId = tryId(normalizeGroupId, rest);
+  if (groupId === ROOT_GROUP) return c.redirect(servicePath(c.get("cluster").id, ROOT_GROUP), 303);
+  const found = groupId === undefined ? undefined : await loadGroup(c, groupId);
+  if (!found) throw notFound(`Service or group '${rest.slice(0, 100)}' does not exist.`);
+  return showGroup(c, found.group, found.queue);
 }
 
 function Controls(props: { c: UiContext; data: ServiceData }) {
@@ -76,15 +114,14 @@ function ConfirmDestroy(props: { c: UiContext; id: string }) {
   );
 }
 
-async function showService(c: UiContext) {
-  const id = appIdOf(c);
-  const data = await load(c, id);
+async function showService(c: UiContext, id: string, data: ServiceData) {
   const version = c.req.query("version");
   const shown = version ? await clusterOf(c).marathonVersion(id, version) : undefined;
   return renderPage(
     c,
     { title: id, section: "services" },
     <>
+      <ServiceCrumbs clusterId={c.get("cluster").id} id={id} />
       <PageHeader title={id} />
       {c.req.query("confirm") === "destroy" ? <ConfirmDestroy c={c} id={id} /> : null}
       <Controls c={c} data={data} />
@@ -160,15 +197,24 @@ async function act(c: UiContext, id: string, op: string): Promise<{ text: string
   throw new ApiError("malformed", `Unknown action '${op.slice(0, 40)}'.`);
 }
 
-/** `/ui/:cluster/services` and each service's page with its forms (scale, restart, destroy, rollbacks, kill, reset delay). */
+/**
+ * `/ui/:cluster/services`, each service's page with its forms (scale, restart, destroy,
+ * rollbacks, kill, reset delay), and each group's page with its delete form.
+ */
 export const servicePages = new Hono<UiEnv>()
   .route("/", servicesPage)
-  .get("/*", showService)
+  .get("/*", showPath)
   .post("/*", checkForm, async (c) => {
+    const op = await formField(c, "op");
+    if (op === DELETE_GROUP_OP) {
+      const groupId = tryId(normalizeGroupId, restOf(c));
+      if (groupId === undefined) throw notFound(`'${restOf(c).slice(0, 100)}' is not a group id.`);
+      return deleteGroup(c, groupId);
+    }
     const id = appIdOf(c);
     const back = servicePath(c.get("cluster").id, id);
     try {
-      const done = await act(c, id, await formField(c, "op"));
+      const done = await act(c, id, op);
       return redirectWithFlash(c, done.to ?? back, { kind: "ok", text: done.text });
     } catch (err) {
       if (!(err instanceof ApiError) || err.code === "internal") throw err;

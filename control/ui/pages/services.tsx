@@ -1,7 +1,8 @@
 import { Hono } from "hono";
-import { DataTable, Empty, PageHeader, StateBadge } from "../components.tsx";
+import { flattenGroups, groupTree, ROOT_GROUP, type GroupNode } from "../../cluster/frameworks/marathon/group-tree.ts";
+import { Breadcrumbs, DataTable, Empty, PageHeader, StateBadge, type Crumb } from "../components.tsx";
 import { clusterOf, type ClusterRpc, type UiEnv } from "../context.ts";
-import { appStatus, cpus, megabytes } from "../format.ts";
+import { appStatus, cpus, groupCounts, megabytes } from "../format.ts";
 import { renderPage } from "../layout.tsx";
 
 /** An app as `GET /v2/apps` shows it (after the RPC's structured clone). */
@@ -18,8 +19,22 @@ export function runs(app: AppInfo): string {
   return app.cmd ?? (app.args ?? []).join(" ");
 }
 
-/** The service page's path: the app id's segments under `/services`. */
-export const servicePath = (clusterId: string, appId: string) => `/ui/${clusterId}/services${appId}`;
+/** A group of apps, as the Services pages show it: built from the apps by `groupTree`. */
+export type AppGroup = GroupNode<AppInfo>;
+
+/** The page of a service or a group: its id's segments under `/services` (the root group is `/services`). */
+export const servicePath = (clusterId: string, id: string) => `/ui/${clusterId}/services${id === ROOT_GROUP ? "" : id}`;
+
+/** The trail from Services down to a group or service: `Services / prod / web`, each step a link. */
+export function ServiceCrumbs(props: { clusterId: string; id: string }) {
+  const segments = props.id.split("/").filter(Boolean);
+  const crumbs: Crumb[] = [{ label: "Services", href: servicePath(props.clusterId, ROOT_GROUP) }];
+  segments.forEach((segment, i) => crumbs.push({ label: segment, href: servicePath(props.clusterId, `/${segments.slice(0, i + 1).join("/")}`) }));
+  return <Breadcrumbs crumbs={crumbs} />;
+}
+
+/** Every app inside a group, at any depth. */
+export const appsInside = (group: AppGroup): AppInfo[] => flattenGroups(group).flatMap((g) => g.apps);
 
 function ServiceRow(props: { app: AppInfo; clusterId: string; delayed: boolean }) {
   const { app } = props;
@@ -41,11 +56,55 @@ function ServiceRow(props: { app: AppInfo; clusterId: string; delayed: boolean }
   );
 }
 
-/** `/ui/:cluster/services`: every Marathon app with its status and instance counts. */
+/** A subgroup as a folder: how many apps lie inside it, their instances summed, and how many apps are in each status. */
+function FolderRow(props: { group: AppGroup; clusterId: string; queue: QueueEntry[] }) {
+  const counts = groupCounts(appsInside(props.group), (app) => isDelayed(props.queue, app.id));
+  return (
+    <tr class="folder-row">
+      <th scope="row">
+        <a class="folder" href={servicePath(props.clusterId, props.group.id)}>
+          {props.group.id}
+        </a>
+        <div class="hint">{`Group of ${counts.apps} ${counts.apps === 1 ? "app" : "apps"}`}</div>
+      </th>
+      <td>
+        <span class="status-summary">
+          {counts.statuses.map(([status, n]) => (
+            <StateBadge state={status} count={n} />
+          ))}
+        </span>
+      </td>
+      <td class="num">{`${counts.running}/${counts.instances}`}</td>
+      <td class="num">{counts.checked > 0 ? `${counts.healthy}/${counts.checked}` : "–"}</td>
+      <td class="num">–</td>
+      <td class="num">–</td>
+      <td>–</td>
+    </tr>
+  );
+}
+
+/** A group's contents: its subgroups as folders first, then its own apps, each in id order. */
+export function GroupListing(props: { group: AppGroup; clusterId: string; queue: QueueEntry[] }) {
+  const { group, clusterId, queue } = props;
+  const label = group.id === ROOT_GROUP ? "Services" : `Services in ${group.id}`;
+  return (
+    <DataTable label={label} caption={`${label}: groups and services with their instances`} headers={["Service", "Status", { text: "Running", numeric: true }, { text: "Healthy", numeric: true }, { text: "CPU", numeric: true }, { text: "Memory", numeric: true }, "Runs"]}>
+      {group.groups.map((g) => (
+        <FolderRow group={g} clusterId={clusterId} queue={queue} />
+      ))}
+      {group.apps.map((app) => (
+        <ServiceRow app={app} clusterId={clusterId} delayed={isDelayed(queue, app.id)} />
+      ))}
+    </DataTable>
+  );
+}
+
+/** `/ui/:cluster/services`: the root group: its subgroups as folders, its apps with their status and instance counts. */
 export const servicesPage = new Hono<UiEnv>().get("/", async (c) => {
   const stub = clusterOf(c);
   const [apps, queue] = await Promise.all([stub.marathonApps(), stub.marathonQueue()]);
   const id = c.get("cluster").id;
+  const root = groupTree(ROOT_GROUP, apps);
   return renderPage(
     c,
     { title: "Services", section: "services" },
@@ -56,15 +115,7 @@ export const servicesPage = new Hono<UiEnv>().get("/", async (c) => {
         </a>
       </PageHeader>
       <div id="services-live" data-live>
-        {apps.length === 0 ? (
-          <Empty>No services yet. Deploy one with the button above.</Empty>
-        ) : (
-          <DataTable label="Services" caption="Services and their instances" headers={["Service", "Status", { text: "Running", numeric: true }, { text: "Healthy", numeric: true }, { text: "CPU", numeric: true }, { text: "Memory", numeric: true }, "Runs"]}>
-            {apps.map((app) => (
-              <ServiceRow app={app} clusterId={id} delayed={isDelayed(queue, app.id)} />
-            ))}
-          </DataTable>
-        )}
+        {!root || apps.length === 0 ? <Empty>No services yet. Deploy one with the button above.</Empty> : <GroupListing group={root} clusterId={id} queue={queue} />}
       </div>
     </>,
   );

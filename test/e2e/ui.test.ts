@@ -202,6 +202,23 @@ describe.skipIf(chromium.skip)("the web UI in Chromium", () => {
     await expect.poll(async () => (await page.reload(), await page.locator("main").textContent()), { timeout: 30_000 }).toContain("No services yet");
   });
 
+  it("opens a group's folder to see its app, then deletes the group", async () => {
+    await page.goto(`${base}/deploy?group=${encodeURIComponent("/e2e")}`);
+    await page.getByRole("button", { name: "Deploy", exact: true }).click();
+    await page.waitForURL(`${base}/services/e2e/hello`);
+    await page.goto(`${base}/services`);
+    await page.getByRole("link", { name: "/e2e", exact: true }).click();
+    await page.waitForURL(`${base}/services/e2e`);
+    expect(await page.getByRole("link", { name: "/e2e/hello" }).count()).toBe(1);
+    await shoot("services-group");
+    await page.getByRole("link", { name: "Delete group…" }).click();
+    await page.getByLabel("Type /e2e to confirm").fill("/e2e");
+    await page.getByLabel("Even if a deployment is in progress (force)").check();
+    await page.getByRole("button", { name: "Delete the group" }).click();
+    await page.waitForURL(`${base}/services`);
+    expect(await page.locator(".flash-ok").textContent()).toContain("Deleting group /e2e");
+  });
+
   it("changes the DNS zone on the DNS page: a bad zone is shown under its field, then names answer under the new one", async () => {
     await page.goto(`${base}/dns`);
     await page.getByLabel("Zone", { exact: true }).fill("Not A Zone");

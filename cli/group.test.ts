@@ -1,12 +1,14 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type GroupView, groupId, stillStopping, summarize } from "./commands/group.ts";
+import { type GroupView, groupId, parseFactor, stillStopping, summarize } from "./commands/group.ts";
 import { writeConfig } from "./config.ts";
 
 const MAIN = join(import.meta.dir, "main.ts");
 const dir = mkdtempSync(join(tmpdir(), "dcx-cli-group-"));
+const groupFile = join(dir, "prod.json");
+writeFileSync(groupFile, JSON.stringify({ id: "/prod", apps: [{ id: "web", cmd: "sleep 1000" }], groups: [{ id: "db", apps: [{ id: "pg", cmd: "sleep 1000" }] }] }));
 
 const V1 = "2026-11-02T10:00:00.000Z";
 const V2 = "2026-11-02T11:00:00.000Z";
@@ -28,10 +30,11 @@ const ROOT: GroupView = {
 /** A pretend control plane: the tree above, and one group removal whose two stop deployments end after a few polls. */
 const seen: { method: string; url: URL }[] = [];
 let polls = 0;
+const bodies: unknown[] = [];
 const server = Bun.serve({
   port: 0,
   hostname: "127.0.0.1",
-  fetch(req) {
+  async fetch(req) {
     const url = new URL(req.url);
     seen.push({ method: req.method, url });
     const path = url.pathname.replace(/^\/c\/k1/, "");
@@ -43,6 +46,15 @@ const server = Bun.serve({
     if (req.method === "DELETE" && path === "/v2/groups/busy") {
       if (url.searchParams.get("force") === "true") return Response.json({ deploymentId: "d9", version: V2, deploymentIds: ["d9"] });
       return Response.json({ message: "App is locked by one or more deployments. Override with the option '?force=true'.", deployments: [{ id: "d0" }] }, { status: 409 });
+    }
+    if (req.method === "POST" && path === "/v2/groups") {
+      bodies.push(await req.json());
+      polls = 0;
+      return Response.json({ deploymentId: "d1", version: V2, deploymentIds: ["d1", "d2"] }, { status: 201 });
+    }
+    if (req.method === "PUT" && path === "/v2/groups/prod") {
+      bodies.push(await req.json());
+      return Response.json({ deploymentId: "u1", version: V2, deploymentIds: ["u1"] });
     }
     if (req.method === "DELETE") return Response.json({ message: `Group '${path.replace("/v2/groups", "")}' does not exist` }, { status: 404 });
     if (path === "/v2/deployments") {
@@ -134,5 +146,44 @@ describe("dcx group", () => {
     expect(seen.at(-1)?.url.searchParams.get("force")).toBe("true");
     expect(await dcx(["group", "remove", "nope"])).toMatchObject({ code: 1, stderr: "dcx: Group '/nope' does not exist (HTTP 404)\n" });
     expect(await dcx(["group", "remove", "/"])).toMatchObject({ code: 2, stderr: expect.stringContaining("is the root group") });
+  });
+});
+
+describe("dcx group add, update and scale", () => {
+  test("parseFactor takes positive numbers only", () => {
+    expect(parseFactor("1.5")).toBe(1.5);
+    for (const bad of ["0", "-2", "x", "", "Infinity"]) expect(() => parseFactor(bad)).toThrow(/not a positive number/);
+  });
+
+  test("add posts the file and waits until every deployment of the group is gone", async () => {
+    const out = await dcx(["group", "add", groupFile]);
+    expect(out.code).toBe(0);
+    expect(out.stdout).toBe("/prod: deployed (2 apps changed)\n");
+    expect(out.stderr).toContain("/prod: 2 of 2 apps still deploying (/prod/db, /prod/web/api)");
+    expect(out.stderr).toContain("/prod: 1 of 2 apps still deploying (/prod/web/api)");
+    expect(bodies.at(-1)).toMatchObject({ id: "/prod", groups: [{ id: "db" }] });
+    expect(polls).toBe(3);
+  });
+
+  test("add --no-wait --json prints the result at once; a file without an id is refused before any request", async () => {
+    const out = await dcx(["group", "add", groupFile, "--no-wait", "--json"]);
+    expect(JSON.parse(out.stdout)).toEqual({ id: "/prod", deploymentId: "d1", version: V2, deploymentIds: ["d1", "d2"] });
+    expect(polls).toBe(0);
+    const noId = join(dir, "noid.json");
+    writeFileSync(noId, JSON.stringify({ apps: [] }));
+    const requests = seen.length;
+    expect(await dcx(["group", "add", noId])).toMatchObject({ code: 1, stderr: expect.stringContaining('has no "id"') });
+    expect(seen.length).toBe(requests);
+  });
+
+  test("update PUTs the file to the group with --force; scale PUTs {scaleBy}", async () => {
+    const out = await dcx(["group", "update", "prod", groupFile, "--force", "--no-wait"]);
+    expect(out).toMatchObject({ code: 0, stdout: "/prod: deployment started (u1)\n" });
+    expect(seen.at(-1)?.url.searchParams.get("force")).toBe("true");
+    expect(bodies.at(-1)).toMatchObject({ id: "/prod" });
+    const scaled = await dcx(["group", "scale", "/prod", "2.5", "--no-wait", "--json"]);
+    expect(JSON.parse(scaled.stdout)).toMatchObject({ id: "/prod", deploymentIds: ["u1"] });
+    expect(bodies.at(-1)).toEqual({ scaleBy: 2.5 });
+    expect(await dcx(["group", "scale", "/prod", "zero"])).toMatchObject({ code: 2 });
   });
 });

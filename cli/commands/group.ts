@@ -3,12 +3,13 @@ import { type Api, clusterSession } from "../api.ts";
 import { parseSeconds } from "../command.ts";
 import type { DeploymentView } from "../deploy-wait.ts";
 import { CliError, UsageError } from "../errors.ts";
+import { readJsonObject } from "../input.ts";
 import { jsonArg, note, print, printJson, printList, shortTime } from "../output.ts";
 
 /**
- * `dcx group list|remove`: Marathon groups of the current cluster, through `/v2/groups`. Groups
- * come from app ids (`/prod/web/api` is in `/prod/web` and `/prod`); removing one removes
- * every app inside it.
+ * `dcx group list|add|update|scale|remove`: Marathon groups of the current cluster, through
+ * `/v2/groups`. Groups come from app ids (`/prod/web/api` is in `/prod/web` and `/prod`); a
+ * change to a group is a deployment of each app it touches, and the CLI waits for them all.
  */
 
 /** A group as `GET /v2/groups?embed=group.groups&embed=group.apps&embed=group.apps.counts` shows it. */
@@ -83,24 +84,99 @@ export function stillStopping(deployments: readonly DeploymentView[], ids: reado
   return { ids: left.map((d) => d.id), apps: left.flatMap((d) => d.affectedApps) };
 }
 
-/** Polls `/v2/deployments` until every stop deployment of the removal is gone; progress on stderr. */
-async function waitRemoved(api: Api, path: (p: string) => string, id: string, ids: readonly string[], timeoutSeconds: number): Promise<void> {
+/**
+ * Polls `/v2/deployments` until every deployment of a group change is gone; progress on stderr.
+ * `doing` says what the apps are doing meanwhile ("stopping", "deploying").
+ */
+async function waitGone(api: Api, path: (p: string) => string, id: string, ids: readonly string[], timeoutSeconds: number, doing: string): Promise<void> {
   const deadline = Date.now() + timeoutSeconds * 1000;
   let last = "";
   for (;;) {
     const left = stillStopping(await api.get<DeploymentView[]>(path("/v2/deployments")), ids);
     if (left.ids.length === 0) return;
-    const line = `${id}: ${left.apps.length} of ${ids.length} apps still stopping (${left.apps.join(", ")})`;
+    const line = `${id}: ${left.apps.length} of ${ids.length} apps still ${doing} (${left.apps.join(", ")})`;
     if (line !== last) note(line);
     last = line;
     if (Date.now() >= deadline) {
-      throw new CliError(`removing ${id} did not finish within ${timeoutSeconds} s: ${left.apps.join(", ")} still stopping`, [
-        `their tasks are still being killed: see 'dcx deployment list' (${left.ids.join(", ")})`,
+      throw new CliError(`${doing === "stopping" ? "removing" : "deploying"} ${id} did not finish within ${timeoutSeconds} s: ${left.apps.join(", ")} still ${doing}`, [
+        `see 'dcx deployment list' (${left.ids.join(", ")}) and 'dcx app show ID' for why`,
       ]);
     }
     await Bun.sleep(500);
   }
 }
+
+/** A group change's answer: Marathon's DeploymentResult and DCX's list of every deployment it started. */
+interface GroupResult {
+  deploymentId: string;
+  version: string;
+  deploymentIds?: string[];
+}
+
+const plural = (n: number) => `${n} app${n === 1 ? "" : "s"}`;
+
+/** Waits for a group change (unless --no-wait) and prints its outcome. */
+async function finishChange(s: ReturnType<typeof clusterSession>, id: string, res: GroupResult, args: { wait?: boolean; timeout: string; json?: boolean }) {
+  const timeoutSeconds = parseSeconds("timeout", args.timeout);
+  const ids = res.deploymentIds ?? [res.deploymentId];
+  if (args.wait && ids.length > 0) {
+    note(`${id}: deploying ${plural(ids.length)}; waiting up to ${timeoutSeconds} s`);
+    await waitGone(s.api, s.path, id, ids, timeoutSeconds, "deploying");
+  }
+  if (args.json) return printJson({ id, ...res, deploymentIds: ids });
+  print(args.wait ? `${id}: deployed (${plural(ids.length)} changed)` : `${id}: deployment started (${ids.join(", ") || "nothing to change"})`);
+}
+
+const changeArgs = {
+  force: { type: "boolean", description: "override deployments in progress on apps inside the group" },
+  wait: { type: "boolean", default: true, description: "wait until every deployment of the change is done", negativeDescription: "return once the deployments have started" },
+  timeout: { type: "string", default: "300", valueHint: "DURATION", description: "give up waiting after this long, e.g. 300, 10m" },
+  ...jsonArg,
+} as const;
+
+const add = defineCommand({
+  meta: { name: "add", description: "Create a group and every app in it from a Marathon group JSON file ('-' for stdin)" },
+  args: { file: { type: "positional", required: true, description: "the group (JSON: id, apps, groups, dependencies), or - for stdin" }, ...changeArgs },
+  async run({ args }) {
+    const body = await readJsonObject(args.file, "group definition");
+    if (typeof body.id !== "string") throw new CliError(`${args.file} has no "id": it names the group to create`);
+    const id = groupId(body.id);
+    const s = clusterSession();
+    const res = await s.api.request<GroupResult>("POST", s.path("/v2/groups"), { body });
+    await finishChange(s, id, res, args);
+  },
+});
+
+const update = defineCommand({
+  meta: { name: "update", description: "Make a group hold the apps of a JSON file: new ones start, changed ones restart, missing ones stop" },
+  args: { id: { type: "positional", required: true, description: "the group's id, e.g. /prod" }, file: { type: "positional", required: true, description: "the group (JSON), or - for stdin" }, ...changeArgs },
+  async run({ args }) {
+    const id = groupId(args.id);
+    const body = await readJsonObject(args.file, "group definition");
+    const s = clusterSession();
+    const res = await s.api.request<GroupResult>("PUT", s.path(groupPath(id)), { body, query: { force: args.force || undefined } });
+    await finishChange(s, id, res, args);
+  },
+});
+
+/** A scale factor: a positive number, as Marathon's `scaleBy`. */
+export function parseFactor(value: string): number {
+  const factor = Number(value.trim());
+  if (value.trim() === "" || !Number.isFinite(factor) || factor <= 0) throw new UsageError(`FACTOR: '${value}' is not a positive number (e.g. 2, 0.5)`);
+  return factor;
+}
+
+const scale = defineCommand({
+  meta: { name: "scale", description: "Multiply the instances of every app inside a group by FACTOR (rounded up)" },
+  args: { id: { type: "positional", required: true, description: "the group's id, e.g. /prod" }, factor: { type: "positional", required: true, description: "e.g. 2, or 0.5" }, ...changeArgs },
+  async run({ args }) {
+    const id = groupId(args.id);
+    const scaleBy = parseFactor(args.factor);
+    const s = clusterSession();
+    const res = await s.api.request<GroupResult>("PUT", s.path(groupPath(id)), { body: { scaleBy }, query: { force: args.force || undefined } });
+    await finishChange(s, id, res, args);
+  },
+});
 
 const remove = defineCommand({
   meta: { name: "remove", description: "Delete every app inside a group and kill their tasks" },
@@ -120,7 +196,7 @@ const remove = defineCommand({
     const result = { id, ...res, deploymentIds: ids };
     if (args.wait) {
       note(`${id}: removing ${ids.length} app${ids.length === 1 ? "" : "s"}; waiting up to ${timeoutSeconds} s for their tasks to stop`);
-      await waitRemoved(s.api, s.path, id, ids, timeoutSeconds);
+      await waitGone(s.api, s.path, id, ids, timeoutSeconds, "stopping");
     }
     if (args.json) return printJson(result);
     print(args.wait ? `${id}: removed (${ids.length} app${ids.length === 1 ? "" : "s"})` : `${id}: removal started (deployments ${ids.join(", ")})`);
@@ -129,5 +205,5 @@ const remove = defineCommand({
 
 export const group = defineCommand({
   meta: { name: "group", description: "Marathon groups of the current cluster (implied by app ids)" },
-  subCommands: { list, remove },
+  subCommands: { list, add, update, scale, remove },
 });

@@ -22,6 +22,8 @@ import { HISTORY_TIMER, type HistoryResolution, historyDueBy, historySamples, re
 import type { App } from "./frameworks/marathon/app-definition.ts";
 import { getApp, getVersion, listVersions } from "./frameworks/marathon/apps.ts";
 import * as marathon from "./frameworks/marathon/commands.ts";
+import type { GroupSpec } from "./frameworks/marathon/group-body.ts";
+import * as groups from "./frameworks/marathon/group-commands.ts";
 import { deploymentsJson } from "./frameworks/marathon/deployment-views.ts";
 import { APP_LIST_EMBEDS, APP_SHOW_EMBEDS, type AppEmbed, type GroupEmbed } from "./frameworks/marathon/embeds.ts";
 import { groupInfo, groupVersions } from "./frameworks/marathon/group-views.ts";
@@ -313,6 +315,11 @@ export class Cluster extends DurableObject<Env> {
   marathonDeleteGroup(id: string, force: boolean) {
     return this.coordinator.mutate((ctx) => marathon.removeGroup(ctx, id, force));
   }
+
+  marathonCreateGroup(spec: GroupSpec) { return this.coordinator.mutate((ctx) => groups.createGroup(ctx, spec)); }
+  marathonUpdateGroup(spec: GroupSpec, force: boolean) { return this.coordinator.mutate((ctx) => groups.updateGroup(ctx, spec, force)); }
+  marathonScaleGroup(id: string, factor: number, force: boolean) { return this.coordinator.mutate((ctx) => groups.scaleGroup(ctx, id, factor, force)); }
+  marathonGroupDryRun(spec: GroupSpec) { return groups.groupDryRun(this.db, spec); }
 
   marathonTasks(appId?: string) {
     return marathonTasks(this.db, appId);

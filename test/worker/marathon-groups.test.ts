@@ -194,12 +194,11 @@ describe("GET /v2/groups", () => {
     expect(await getJson<string[]>(a, "/v2/groups/versions")).toEqual([second, other.version, first.version].sort().reverse());
   });
 
-  it("refuses to create or change groups: they are made by the apps inside them", async () => {
+  it("refuses PATCH: it only changes enforceRole, which DCX groups do not have", async () => {
     const a = await signUp();
-    const res = await api(a, "/v2/groups", { method: "POST", json: { id: "/prod", apps: [] } });
+    const res = await api(a, "/v2/groups/prod", { method: "PATCH", json: { enforceRole: true } });
     expect(res.status).toBe(405);
-    expect(((await res.json()) as ErrorJson).message).toMatch(/implied by app ids/);
-    expect((await api(a, "/v2/groups/prod", { method: "PUT", json: {} })).status).toBe(405);
+    expect(((await res.json()) as ErrorJson).message).toMatch(/enforceRole/);
   });
 });
 

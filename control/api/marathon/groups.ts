@@ -1,7 +1,10 @@
 import { Hono, type Context } from "hono";
 import { normalizeGroupId } from "../../cluster/frameworks/marathon/app-definition.ts";
-import { ApiError, notFound } from "../../errors.ts";
+import { z } from "zod";
+import { parseGroupBody } from "../../cluster/frameworks/marathon/group-body.ts";
+import { ApiError, notFound, validationError } from "../../errors.ts";
 import type { AppEnv } from "../../http/env.ts";
+import { jsonBody } from "../../http/middleware.ts";
 import { groupEmbeds } from "./embed.ts";
 import { cluster, deploymentResponse, flag, unwrap } from "./outcome.ts";
 
@@ -55,17 +58,55 @@ async function remove(c: Context<AppEnv>) {
   return deploymentResponse(c, result, { deploymentIds: result.deploymentIds });
 }
 
-function readOnly(c: Context<AppEnv>): never {
-  throw new ApiError(
-    "method_not_allowed",
-    `${c.req.method} is not supported on /v2/groups: DCX groups are implied by app ids (/prod/web is in the group /prod); create and change apps through /v2/apps`,
-  );
+/** Any JSON object: the group schema runs after, so its errors carry Marathon's paths. */
+const AnyObject = z.record(z.string(), z.unknown(), { message: "expected a JSON object" });
+
+/** The body of a POST or PUT, read inside the group the path names. */
+function groupBody(c: Context<AppEnv>, json: Record<string, unknown>, requireId: boolean) {
+  const path = groupPath(c);
+  if (path.kind !== "group") throw new ApiError("method_not_allowed", `${c.req.method} is not allowed on ${c.req.path}`);
+  const parsed = parseGroupBody(json, path.id, requireId);
+  if (!parsed.ok) throw validationError(parsed.details);
+  return parsed.request;
 }
 
-/** `/v2/groups`: Marathon's groups, read and removed; they are made by the apps inside them. */
+async function create(c: Context<AppEnv>, json: Record<string, unknown>) {
+  const request = groupBody(c, json, true);
+  if (request.kind !== "change") throw validationError([{ path: `/${request.kind === "scale" ? "scaleBy" : "version"}`, errors: ["POST creates a group; scale or roll back an existing one with PUT"] }]);
+  const result = unwrap(await cluster(c).marathonCreateGroup(request.group));
+  c.header("Location", `${c.req.url.split("?")[0]?.replace(/\/v2\/groups.*$/, "/v2/groups")}${request.group.id}`);
+  return deploymentResponse(c, { ...result, created: true }, { deploymentIds: result.deploymentIds });
+}
+
+async function update(c: Context<AppEnv>, json: Record<string, unknown>) {
+  const request = groupBody(c, json, false);
+  const stub = cluster(c);
+  const force = flag(c, "force");
+  if (request.kind === "rollback") {
+    throw validationError([{ path: "/version", errors: ["rolling a whole group back is not supported: DCX stores no group versions (groups are implied by app ids); roll each app back with PUT /v2/apps/{id} {\"version\": ...}"] }]);
+  }
+  const change = request.kind === "scale" ? { id: request.id, scaleBy: request.scaleBy } : request.group;
+  if (flag(c, "dryRun")) return c.json(unwrap(await stub.marathonGroupDryRun(change)));
+  const result = unwrap(request.kind === "scale" ? await stub.marathonScaleGroup(request.id, request.scaleBy, force) : await stub.marathonUpdateGroup(request.group, force));
+  return deploymentResponse(c, result, { deploymentIds: result.deploymentIds });
+}
+
+function notPatchable(): never {
+  throw new ApiError("method_not_allowed", `PATCH is not supported on /v2/groups: it only changes enforceRole, which DCX does not have; change a group with PUT`);
+}
+
+/**
+ * `/v2/groups`: Marathon's groups. They are implied by app ids, so POST and PUT create, change
+ * and remove the apps inside (one deployment each) and DELETE removes them all.
+ */
 export const groupRoutes = new Hono<AppEnv>()
   .get("/", show)
   .get("/*", show)
+  .post("/", jsonBody(AnyObject), (c) => create(c, c.req.valid("json")))
+  .post("/*", jsonBody(AnyObject), (c) => create(c, c.req.valid("json")))
+  .put("/", jsonBody(AnyObject), (c) => update(c, c.req.valid("json")))
+  .put("/*", jsonBody(AnyObject), (c) => update(c, c.req.valid("json")))
   .delete("/", remove)
   .delete("/*", remove)
-  .on(["POST", "PUT", "PATCH"], ["/", "/*"], readOnly);
+  .patch("/", notPatchable)
+  .patch("/*", notPatchable);

@@ -12,11 +12,14 @@ import {
   PortDefinition,
   UnreachableStrategy,
   UpgradeStrategy,
+  canonicalPath,
   duplicateNames,
+  normalizeGroupId,
   type Constraint,
   type Issue,
 } from "./app-fields.ts";
 import { Network, appNetwork, effectivePortMappings, networkIssues, type Networked } from "./app-network.ts";
+import { parentGroup } from "./group-tree.ts";
 import { hostPortRequest } from "./task-ports.ts";
 
 export { HEALTH_CHECK_PROTOCOLS, type HealthCheck, type ReadinessCheck } from "./app-checks.ts";
@@ -24,6 +27,7 @@ export {
   CONSTRAINT_OPERATORS,
   appHostname,
   appIdSegments,
+  canonicalPath,
   marathonTaskIdPrefix,
   normalizeAppId,
   normalizeGroupId,
@@ -39,7 +43,7 @@ export { appNetwork } from "./app-network.ts";
  * The Marathon app definition (`types/app.raml`, reference §1.1–1.4): validated as Marathon
  * does, with its defaults filled in, and reported as Marathon's 422 `[{path, errors}]`.
  *
- * Fields DCX does not model (`fetch`, `secrets`, `dependencies`, ...) are kept as
+ * Fields DCX does not model (`fetch`, `secrets`, ...) are kept as
  * given, as Marathon keeps them; nested objects are strict, so a typo inside a known field is
  * an error rather than a silently ignored setting.
  */
@@ -87,6 +91,7 @@ const appFields = {
   unreachableStrategy: UnreachableStrategy,
   upgradeStrategy: UpgradeStrategy,
   user: z.string().min(1),
+  dependencies: z.array(z.string()),
 };
 
 /** The same fields with Marathon's defaults (zod copies a default value for each parse). */
@@ -119,6 +124,7 @@ const definitionShape = {
   unreachableStrategy: appFields.unreachableStrategy.default({ inactiveAfterSeconds: 0, expungeAfterSeconds: 0 }),
   upgradeStrategy: appFields.upgradeStrategy.prefault({}),
   user: appFields.user.optional(),
+  dependencies: appFields.dependencies.optional(),
 };
 
 /** Marathon keeps fields it does not know, so the top level is loose. */
@@ -200,8 +206,20 @@ function checkIssues(app: Parsed): Issue[] {
   return checkPortIssues(app, { count: declared.length, names: declared.map((p) => p.name) });
 }
 
+/** Each dependency must read as an app or group id once resolved against the app's group. */
+function dependencyIssues(app: Parsed): Issue[] {
+  return (app.dependencies ?? []).flatMap((raw, i) => {
+    try {
+      normalizeGroupId(canonicalPath(raw, parentGroup(app.id)));
+      return [];
+    } catch (err) {
+      return [{ path: ["dependencies", i], message: err instanceof Error ? err.message : String(err) }];
+    }
+  });
+}
+
 /** Rules that span several fields; each runs once every field is valid on its own. */
-const APP_RULES = [commandIssues, networkIssues, portsConflictIssues, portDefinitionIssues, backoffIssues, checkIssues];
+const APP_RULES = [commandIssues, networkIssues, portsConflictIssues, portDefinitionIssues, backoffIssues, checkIssues, dependencyIssues];
 
 function withoutReadOnly<T extends Record<string, unknown>>(fields: T): T {
   const copy: Record<string, unknown> = { ...fields };
@@ -215,6 +233,10 @@ function toApp(app: Parsed): App {
   if (out.container !== undefined && mappings !== undefined) out.container = { ...out.container, portMappings: mappings };
   delete out["ports"];
   if (out.args?.length === 0) delete out.args;
+  // Marathon keeps dependencies absolute, read against the app's group; duplicates collapse.
+  if (out.dependencies !== undefined) {
+    out.dependencies = [...new Set(out.dependencies.map((d) => normalizeGroupId(canonicalPath(d, parentGroup(app.id)))))];
+  }
   return out;
 }
 

@@ -73,6 +73,28 @@ export function normalizeGroupId(raw: string): string {
   return "/" + body;
 }
 
+/**
+ * Marathon's `PathId.canonicalPath(base)`: an absolute id stays as it is, a relative one is
+ * read inside `base` (`web` in `/prod` is `/prod/web`), and `.` and `..` segments are resolved
+ * (`../db` in `/prod/web` is `/prod/db`). The result is not validated; `normalizeAppId` or
+ * `normalizeGroupId` does that. Throws when `..` climbs above the root.
+ */
+export function canonicalPath(raw: string, base: string): string {
+  const joined = raw.startsWith("/") ? raw : `${base === "/" ? "" : base}/${raw}`;
+  const out: string[] = [];
+  const segments = joined.split("/").slice(1);
+  segments.forEach((segment, i) => {
+    if (segment === ".") return;
+    if (segment === "..") {
+      if (out.pop() === undefined) throw new Error(`id '${raw}' climbs above the root group`);
+      return;
+    }
+    // Keep empty segments but a trailing one, so that `a//b` is still reported by the validator.
+    if (segment !== "" || i < segments.length - 1) out.push(segment);
+  });
+  return "/" + out.join("/");
+}
+
 /** The segments of an app id, outermost group first: `/shop/web` → `["shop", "web"]`. Throws like `normalizeAppId`. */
 export function appIdSegments(id: string): string[] {
   const read = readAppId(id);

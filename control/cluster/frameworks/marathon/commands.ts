@@ -5,7 +5,8 @@ import { revive } from "../../allocator/round.ts";
 import type { EventBus } from "../../events.ts";
 import { getTask, markKillRequested, type TaskRecord } from "../../tasks.ts";
 import { mergeAppPatch, type App } from "./app-definition.ts";
-import { deleteApp, getApp, listAppIds, nextVersion, resetDelay, saveApp, servicePortsInUse, type StoredApp } from "./apps.ts";
+import { dependencyProblems } from "./dependencies.ts";
+import { deleteApp, getApp, listAppIds, listApps, nextVersion, resetDelay, saveApp, servicePortsInUse, type StoredApp } from "./apps.ts";
 import { MARATHON } from "./demand.ts";
 import {
   abortDeployment,
@@ -49,11 +50,11 @@ export interface CommandContext {
   killed: TaskRecord[];
 }
 
-const fail = (code: ErrorCode, message: string, extra: Partial<Failure> = {}): Failure => ({ ok: false, code, message, ...extra });
+export const fail = (code: ErrorCode, message: string, extra: Partial<Failure> = {}): Failure => ({ ok: false, code, message, ...extra });
 const notFound = (id: string) => fail("not_found", `App '${id}' does not exist`);
 
 /** Marathon's 409 for apps held by deployments, naming them. */
-function locked(held: readonly DeploymentRecord[]): Failure {
+export function locked(held: readonly DeploymentRecord[]): Failure {
   const ids = held.map((d) => d.id);
   return fail("conflict", `App is locked by one or more deployments. Override with the option '?force=true'. View details at '/v2/deployments/${ids.join(",")}'.`, {
     deployments: ids.map((id) => ({ id })),
@@ -100,8 +101,18 @@ function groupClash(ctx: CommandContext, id: string): Failure | undefined {
   return fail("invalid", "Object is not valid", { details: [{ path: "/id", errors: [`Groups and Applications may not have the same identifier: ${why}`] }] });
 }
 
+/**
+ * A 422 when the dependencies of the apps `ids`, as stored now, name nothing or form a cycle.
+ * `pathOf` gives the body path of each app's definition (the app's own body: none).
+ */
+export function dependencyFailure(ctx: CommandContext, ids: readonly string[], pathOf: (id: string) => string = () => ""): Failure | undefined {
+  const problems = dependencyProblems(listApps(ctx.db).map((a) => a.app), new Set(ids));
+  if (problems.length === 0) return undefined;
+  return fail("invalid", "Object is not valid", { details: problems.map((p) => ({ path: `${pathOf(p.appId)}/dependencies/${p.index}`, errors: [p.error] })) });
+}
+
 /** `POST /v2/apps`. */
-export function createApp(ctx: CommandContext, app: App): Outcome<DeploymentResult & { stored: StoredApp }> {
+export function createApp(ctx: CommandContext, app: App, checkDependencies = true): Outcome<DeploymentResult & { stored: StoredApp }> {
   if (getApp(ctx.db, app.id)) return fail("conflict", `An app with id [${app.id}] already exists.`);
   const clash = groupClash(ctx, app.id);
   if (clash) return clash;
@@ -110,14 +121,17 @@ export function createApp(ctx: CommandContext, app: App): Outcome<DeploymentResu
   const stored = saveApp(ctx.db, ported.value, nextVersion(ctx.now), "create");
   ctx.events.emit("api_post_event", { appDefinition: stored.app, uri: `/v2/apps${app.id}` }, ctx.now);
   const d = startDeployment(ctx, stored, "StartApplication", null);
+  // Only an app with dependencies can name nothing or close a cycle; the rest skip the read.
+  const unmet = checkDependencies && (app.dependencies?.length ?? 0) > 0 ? dependencyFailure(ctx, [app.id]) : undefined;
+  if (unmet) return unmet;
   return { ok: true, value: { deploymentId: d.id, version: stored.version, stored, created: true } };
 }
 
 /** `PUT /v2/apps/{id}`: replaces the app, or creates it. A change of `instances` alone is a scale. */
-export function replaceApp(ctx: CommandContext, app: App, force: boolean): Outcome<DeploymentResult> {
+export function replaceApp(ctx: CommandContext, app: App, force: boolean, checkDependencies = true): Outcome<DeploymentResult> {
   const current = getApp(ctx.db, app.id);
   if (!current) {
-    const created = createApp(ctx, app);
+    const created = createApp(ctx, app, checkDependencies);
     return created.ok ? { ok: true, value: { deploymentId: created.value.deploymentId, version: created.value.version, created: true } } : created;
   }
   const locked = takeLock(ctx, app.id, force);
@@ -128,6 +142,9 @@ export function replaceApp(ctx: CommandContext, app: App, force: boolean): Outco
   const stored = saveApp(ctx.db, ported.value, nextVersion(ctx.now, current.version), scaleOnly ? "scaling" : "config");
   ctx.events.emit("api_post_event", { appDefinition: stored.app, uri: `/v2/apps${app.id}` }, ctx.now);
   const d = startDeployment(ctx, stored, scaleOnly ? "ScaleApplication" : "RestartApplication", current.app);
+  // Only an app with dependencies can name nothing or close a cycle; the rest skip the read.
+  const unmet = checkDependencies && (app.dependencies?.length ?? 0) > 0 ? dependencyFailure(ctx, [app.id]) : undefined;
+  if (unmet) return unmet;
   return { ok: true, value: { deploymentId: d.id, version: stored.version } };
 }
 
@@ -140,7 +157,8 @@ export function patchApp(ctx: CommandContext, id: string, patch: unknown, force:
   return replaceApp(ctx, merged.app, force);
 }
 
-function sameExceptInstances(a: App, b: App): boolean {
+/** Whether two definitions of an app differ in nothing but their instance count. */
+export function sameExceptInstances(a: App, b: App): boolean {
   const strip = ({ instances: _i, version: _v, ...rest }: App) => rest;
   return JSON.stringify(strip(a)) === JSON.stringify(strip(b));
 }

@@ -4,6 +4,7 @@ import { taskReadiness, tasks } from "../../schema.ts";
 import type { TaskRequest } from "../../allocator/place.ts";
 import { appConstraints, type App } from "./app-definition.ts";
 import { listApps, type StoredApp } from "./apps.ts";
+import { waitsForDependencies } from "./dependencies.ts";
 import { listDeployments, type DeploymentRecord } from "./deployments.ts";
 import { decide, decideStop, type Decision, type TaskSummary } from "./scheduler.ts";
 import { taskDriver } from "./task-launch.ts";
@@ -101,21 +102,20 @@ export function launchRequest(app: App, count: number): TaskRequest {
 
 /**
  * Marathon's demand: for every app, what to launch and kill to move toward its target; for
- * every stopping app, what is left to kill. Launches wait out the app's backoff delay.
+ * every stopping app, what is left to kill. Launches wait out the app's backoff delay, and an
+ * app being deployed waits, doing nothing, while an app it depends on is being deployed too.
+ * Deployments that complete in this round no longer hold their dependents back, so a
+ * dependent starts in the same round its dependencies finish.
  */
 export function marathonDemand(db: ClusterDb, now: number): MarathonDemand {
   const out: MarathonDemand = { requests: [], kills: [], completed: [], wakeAt: null };
   const deploymentsByApp = new Map(listDeployments(db).map((d) => [d.appId, d]));
   const seen = new Set<string>();
-  for (const stored of listApps(db)) {
+  const decided = listApps(db).map((stored) => {
     seen.add(stored.id);
-    const d = decide({ version: stored.version, instances: stored.app.instances, upgradeStrategy: stored.app.upgradeStrategy }, summarize(db, stored.id, stored.version, readyRule(stored.app)));
-    apply(db, out, stored.id, stored.version, d, stored.app, deploymentsByApp.get(stored.id));
-    if (d.launch > 0) {
-      if (stored.delayUntil !== null && stored.delayUntil > now) out.wakeAt = Math.min(out.wakeAt ?? Infinity, stored.delayUntil);
-      else out.requests.push({ request: launchRequest(stored.app, d.launch), app: stored });
-    }
-  }
+    const target = { version: stored.version, instances: stored.app.instances, upgradeStrategy: stored.app.upgradeStrategy };
+    return { stored, d: decide(target, summarize(db, stored.id, stored.version, readyRule(stored.app))) };
+  });
   // Stop deployments and tasks of apps that no longer exist: kill what is left.
   for (const group of orphanGroups(db, seen)) {
     const d = decideStop(summarize(db, group, null));
@@ -123,6 +123,17 @@ export function marathonDemand(db: ClusterDb, now: number): MarathonDemand {
   }
   for (const [appId, deployment] of deploymentsByApp) {
     if (!seen.has(appId) && !out.completed.includes(deployment) && decideStop(summarize(db, appId, null)).complete) out.completed.push(deployment);
+  }
+  const finishing = new Set([...out.completed, ...decided.filter((x) => x.d.complete).flatMap((x) => deploymentsByApp.get(x.stored.id) ?? [])]);
+  const deploying = [...deploymentsByApp.values()].filter((d) => !finishing.has(d)).map((d) => d.appId);
+  for (const { stored, d } of decided) {
+    const deployment = deploymentsByApp.get(stored.id);
+    if (deployment && !d.complete && waitsForDependencies({ id: stored.id, dependencies: stored.app.dependencies }, deploying)) continue;
+    apply(db, out, stored.id, stored.version, d, stored.app, deployment);
+    if (d.launch > 0) {
+      if (stored.delayUntil !== null && stored.delayUntil > now) out.wakeAt = Math.min(out.wakeAt ?? Infinity, stored.delayUntil);
+      else out.requests.push({ request: launchRequest(stored.app, d.launch), app: stored });
+    }
   }
   return out;
 }

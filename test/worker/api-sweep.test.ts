@@ -49,6 +49,9 @@ const ROUTES: Route[] = [
   { method: "PATCH", path: (a) => `${c(a)}/v2/apps/sweep-patch`, valid: { instances: 0 } },
   { method: "POST", path: (a) => `${c(a)}/v2/tasks/delete`, valid: { ids: ["sweep.task"] } },
   { method: "PATCH", path: (a) => `${c(a)}/dns`, valid: { zone: "sweep.internal", ttl: 30 } },
+  { method: "POST", path: (a) => `${c(a)}/v2/groups`, valid: { id: "/sweep-group", apps: [{ ...APP, id: "web" }], groups: [{ id: "inner", apps: [] }] } },
+  { method: "PUT", path: (a) => `${c(a)}/v2/groups/sweep-put-group`, valid: { apps: [{ ...APP, id: "web" }], dependencies: [] } },
+  { method: "PUT", path: (a) => `${c(a)}/v2/groups/sweep-put-group?dryRun=true`, valid: { scaleBy: 2 } },
   { method: "POST", path: (a) => `${c(a)}/v1/jobs`, valid: JOB },
   { method: "PUT", path: (a) => `${c(a)}/v1/jobs/sweep-put`, valid: { ...JOB, id: "sweep-put" } },
   { method: "POST", path: (a) => `${c(a)}/v1/jobs/sweep/schedules`, valid: SCHEDULE },
@@ -65,6 +68,8 @@ const GET_WITH_ID = [
   (a: Account, id: string) => `${c(a)}/v2/apps/sweep/versions/${id}`,
   (a: Account, id: string) => `${c(a)}/v2/apps/sweep/tasks/${id}`,
   (a: Account, id: string) => `${c(a)}/v2/deployments/${id}`,
+  (a: Account, id: string) => `${c(a)}/v2/groups/${id}`,
+  (a: Account, id: string) => `${c(a)}/v2/groups/${id}/versions`,
   (a: Account, id: string) => `${c(a)}/v2/tasks/${id}/logs`,
   (a: Account, id: string) => `${c(a)}/v1/jobs/${id}`,
   (a: Account, id: string) => `${c(a)}/v1/jobs/${id}/runs`,
@@ -82,6 +87,7 @@ const QUERIES = [
   (a: Account) => `${c(a)}/v2/apps?embed=%ZZ&id=%ZZ&label=%ZZ`,
   (a: Account) => `${c(a)}/v2/apps?label=${encodeURIComponent("a==,==b,!=,in (")}`,
   (a: Account) => `${c(a)}/v2/apps/sweep?embed=app.nothing`,
+  (a: Account) => `${c(a)}/v2/groups?embed=group.apps.%ZZ&embed=`,
   (a: Account) => `${c(a)}/v2/tasks/x/logs?tail=-1`,
   (a: Account) => `${c(a)}/v2/tasks/x/logs?tail=1e309&stream=nope&follow=maybe`,
   (a: Account) => `${c(a)}/v1/jobs?embed=everything`,
@@ -154,7 +160,7 @@ describe("hostile input over the HTTP API", () => {
   });
 
   it("after the sweep every list still reads back", async () => {
-    for (const path of ["/v2/apps?embed=apps.tasks", "/v2/tasks", "/v2/deployments", "/v2/queue", "/v1/jobs?embed=activeRuns&embed=history", "/master/state", "/mesos_dns/v1/enumerate", "/dns", "/agents"]) {
+    for (const path of ["/v2/groups?embed=group.groups&embed=group.apps&embed=group.apps.tasks", "/v2/apps?embed=apps.tasks", "/v2/tasks", "/v2/deployments", "/v2/queue", "/v1/jobs?embed=activeRuns&embed=history", "/master/state", "/mesos_dns/v1/enumerate", "/dns", "/agents"]) {
       const res = await call(`${c(account)}${path}`, { token: account.token });
       expect(res.status, `${path}: ${await res.clone().text().then((t) => t.slice(0, 200))}`).toBe(200);
     }

@@ -70,6 +70,7 @@ const GET_WITH_ID = [
   (a: Account, id: string) => `${c(a)}/v2/deployments/${id}`,
   (a: Account, id: string) => `${c(a)}/v2/groups/${id}`,
   (a: Account, id: string) => `${c(a)}/v2/groups/${id}/versions`,
+  (a: Account, id: string) => `${c(a)}/v2/groups/sweep/versions/${id}`,
   (a: Account, id: string) => `${c(a)}/v2/tasks/${id}/logs`,
   (a: Account, id: string) => `${c(a)}/v1/jobs/${id}`,
   (a: Account, id: string) => `${c(a)}/v1/jobs/${id}/runs`,

@@ -38,7 +38,7 @@ export function splitAppPath(rest: string): { id: string; suffix: Suffix } {
 }
 
 /** A percent-decoded path segment; a malformed escape (`%ZZ`) is the client's error, a 400. */
-function decodeSegment(segment = ""): string {
+export function decodeSegment(segment = ""): string {
   try {
     return decodeURIComponent(segment);
   } catch {

@@ -5,6 +5,7 @@ import { parseGroupBody } from "../../cluster/frameworks/marathon/group-body.ts"
 import { ApiError, notFound, validationError } from "../../errors.ts";
 import type { AppEnv } from "../../http/env.ts";
 import { jsonBody } from "../../http/middleware.ts";
+import { decodeSegment } from "./apps.ts";
 import { groupEmbeds } from "./embed.ts";
 import { cluster, deploymentResponse, flag, unwrap } from "./outcome.ts";
 
@@ -28,7 +29,7 @@ export function splitGroupPath(rest: string): GroupPath {
   }
   if (!versions) return { id, kind: "group" };
   const version = versions[2];
-  return version === undefined ? { id, kind: "versions" } : { id, kind: "version", version: decodeURIComponent(version) };
+  return version === undefined ? { id, kind: "versions" } : { id, kind: "version", version: decodeSegment(version) };
 }
 
 const groupPath = (c: Context<AppEnv>) => splitGroupPath(c.req.path.replace(/^.*?\/v2\/groups/, ""));

@@ -6,7 +6,7 @@ import { ApiError, notFound, validationError } from "../../errors.ts";
 import type { AppEnv } from "../../http/env.ts";
 import { jsonBody } from "../../http/middleware.ts";
 import { appEmbeds } from "./embed.ts";
-import { cluster, deploymentResponse, flag, unwrap } from "./outcome.ts";
+import { cluster, decodeSegment, deploymentResponse, flag, unwrap } from "./outcome.ts";
 
 /** Any JSON object: the app schema itself runs after, so its errors carry Marathon's paths. */
 const AnyObject = z.record(z.string(), z.unknown(), { message: "expected a JSON object" });
@@ -35,15 +35,6 @@ export function splitAppPath(rest: string): { id: string; suffix: Suffix } {
     throw validationError([{ path: "/id", errors: [err instanceof Error ? err.message : String(err)] }]);
   }
   return { id, suffix };
-}
-
-/** A percent-decoded path segment; a malformed escape (`%ZZ`) is the client's error, a 400. */
-export function decodeSegment(segment = ""): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    throw new ApiError("malformed", `path segment '${segment.slice(0, 64)}' has a malformed percent escape`);
-  }
 }
 
 const appPath = (c: Context<AppEnv>) => splitAppPath(c.req.path.replace(/^.*?\/v2\/apps/, ""));

@@ -5,9 +5,8 @@ import { parseGroupBody } from "../../cluster/frameworks/marathon/group-body.ts"
 import { ApiError, notFound, validationError } from "../../errors.ts";
 import type { AppEnv } from "../../http/env.ts";
 import { jsonBody } from "../../http/middleware.ts";
-import { decodeSegment } from "./apps.ts";
 import { groupEmbeds } from "./embed.ts";
-import { cluster, deploymentResponse, flag, unwrap } from "./outcome.ts";
+import { cluster, decodeSegment, deploymentResponse, flag, unwrap } from "./outcome.ts";
 
 /** What `/v2/groups/...` names: a group, its versions, or one of its versions. */
 export type GroupPath = { id: string; kind: "group" | "versions" } | { id: string; kind: "version"; version: string };

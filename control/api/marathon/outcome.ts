@@ -24,3 +24,12 @@ export function flag(c: Context<AppEnv>, name: string): boolean {
   const v = c.req.query(name);
   return v === "true" || v === "1" || v === "";
 }
+
+/** A percent-decoded path segment; a malformed escape (`%ZZ`) is the client's error, a 400. */
+export function decodeSegment(segment = ""): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new ApiError("malformed", `path segment '${segment.slice(0, 64)}' has a malformed percent escape`);
+  }
+}

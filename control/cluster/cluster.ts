@@ -24,6 +24,8 @@ import { getApp, getVersion, listVersions } from "./frameworks/marathon/apps.ts"
 import * as marathon from "./frameworks/marathon/commands.ts";
 import type { GroupSpec } from "./frameworks/marathon/group-body.ts";
 import * as groups from "./frameworks/marathon/group-commands.ts";
+import { updateApps } from "./frameworks/marathon/bulk-commands.ts";
+import { tasksText } from "./frameworks/marathon/task-text.ts";
 import { deploymentsJson } from "./frameworks/marathon/deployment-views.ts";
 import { APP_LIST_EMBEDS, APP_SHOW_EMBEDS, type AppEmbed, type GroupEmbed } from "./frameworks/marathon/embeds.ts";
 import { groupInfo, groupVersions } from "./frameworks/marathon/group-views.ts";
@@ -320,6 +322,8 @@ export class Cluster extends DurableObject<Env> {
   marathonUpdateGroup(spec: GroupSpec, force: boolean) { return this.coordinator.mutate((ctx) => groups.updateGroup(ctx, spec, force)); }
   marathonScaleGroup(id: string, factor: number, force: boolean) { return this.coordinator.mutate((ctx) => groups.scaleGroup(ctx, id, factor, force)); }
   marathonGroupDryRun(spec: GroupSpec) { return groups.groupDryRun(this.db, spec); }
+  marathonUpdateApps(bodies: Record<string, unknown>[], partial: boolean, force: boolean) { return this.coordinator.mutate((ctx) => updateApps(ctx, bodies, partial, force)); }
+  marathonTasksText(appId?: string) { return tasksText(this.db, appId); }
 
   marathonTasks(appId?: string) {
     return marathonTasks(this.db, appId);

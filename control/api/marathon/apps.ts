@@ -6,6 +6,7 @@ import { ApiError, notFound, validationError } from "../../errors.ts";
 import type { AppEnv } from "../../http/env.ts";
 import { jsonBody } from "../../http/middleware.ts";
 import { appEmbeds } from "./embed.ts";
+import { parseLabelSelector } from "./label-selector.ts";
 import { cluster, decodeSegment, deploymentResponse, flag, unwrap } from "./outcome.ts";
 
 /** Any JSON object: the app schema itself runs after, so its errors carry Marathon's paths. */
@@ -39,23 +40,30 @@ export function splitAppPath(rest: string): { id: string; suffix: Suffix } {
 
 const appPath = (c: Context<AppEnv>) => splitAppPath(c.req.path.replace(/^.*?\/v2\/apps/, ""));
 
-/** Marathon's label selector: `k`, `k==v`, `k!=v`, comma-separated (all must hold). */
-function labelFilter(selector: string | undefined): (labels: Record<string, string>) => boolean {
-  if (!selector) return () => true;
-  const terms = selector.split(",").map((t) => t.trim()).filter(Boolean).map((t) => {
-    const m = /^([^=!]+?)\s*(==|!=)\s*(.*)$/.exec(t);
-    return m ? { key: m[1] ?? "", op: m[2], value: m[3] } : { key: t, op: "exists", value: "" };
-  });
-  return (labels) => terms.every(({ key, op, value }) => (op === "exists" ? key in labels : op === "==" ? labels[key] === value : labels[key] !== value));
+/** Whether the client asks for Marathon's `text/plain` task list (`Accept: text/plain` without JSON). */
+export function wantsText(c: Context<AppEnv>): boolean {
+  const accept = c.req.header("Accept") ?? "";
+  return /\btext\/plain\b/.test(accept) && !/application\/json/.test(accept);
 }
+
+export const plainText = (c: Context<AppEnv>, text: string) => c.body(text, 200, { "Content-Type": "text/plain; charset=utf-8" });
+
+/** `PUT` and `PATCH /v2/apps`: many apps created or updated in one transaction (bulk-commands.ts). */
+async function bulkUpdate(c: Context<AppEnv>, bodies: Record<string, unknown>[], partial: boolean) {
+  const result = unwrap(await cluster(c).marathonUpdateApps(bodies, partial, flag(c, "force")));
+  // DCX's addition, as for groups: each app got its own deployment; clients may wait for all of them.
+  return deploymentResponse(c, result, { deploymentIds: result.deploymentIds });
+}
+
+const AppList = z.array(AnyObject, { message: "expected a JSON array of apps" });
 
 /** `/v2/apps`: Marathon's app API. */
 export const appRoutes = new Hono<AppEnv>()
   .get("/", async (c) => {
+    const labels = parseLabelSelector(c.req.query("label"));
     const apps = await cluster(c).marathonApps(appEmbeds(c, APP_LIST_EMBEDS));
     const id = c.req.query("id");
     const cmd = c.req.query("cmd");
-    const labels = labelFilter(c.req.query("label"));
     return c.json({
       apps: apps.filter((a) => (!id || a.id.includes(id)) && (!cmd || (a.cmd ?? "").includes(cmd)) && labels(a.labels)),
     });
@@ -72,6 +80,11 @@ export const appRoutes = new Hono<AppEnv>()
     const { id, suffix } = appPath(c);
     const stub = cluster(c);
     if (suffix.kind === "tasks" && !suffix.taskId) {
+      if (wantsText(c)) {
+        const text = await stub.marathonTasksText(id);
+        if (text === undefined) throw notFound(`App '${id}' does not exist`);
+        return plainText(c, text);
+      }
       const app = await stub.marathonApp(id);
       if (!app) throw notFound(`App '${id}' does not exist`);
       return c.json({ tasks: await stub.marathonTasks(id) });
@@ -91,6 +104,8 @@ export const appRoutes = new Hono<AppEnv>()
     if (!app) throw notFound(`App '${id}' does not exist`);
     return c.json({ app });
   })
+  .put("/", jsonBody(AppList), (c) => bulkUpdate(c, c.req.valid("json"), c.req.query("partialUpdate") === undefined || flag(c, "partialUpdate")))
+  .patch("/", jsonBody(AppList), (c) => bulkUpdate(c, c.req.valid("json"), true))
   .put("/*", jsonBody(AnyObject), async (c) => {
     const { id, suffix } = appPath(c);
     if (suffix.kind !== "app") throw new ApiError("method_not_allowed", `PUT is not allowed on ${c.req.path}`);
@@ -127,7 +142,7 @@ export const appRoutes = new Hono<AppEnv>()
     if (suffix.kind === "app") return deploymentResponse(c, unwrap(await stub.marathonDelete(id, flag(c, "force"))));
     if (suffix.kind !== "tasks") throw new ApiError("method_not_allowed", `DELETE is not allowed on ${c.req.path}`);
     const host = c.req.query("host");
-    const ids = suffix.taskId ? [suffix.taskId] : (await stub.marathonTasks(id)).filter((t) => !host || t.host === host).map((t) => t.id);
+    const ids = suffix.taskId ? [suffix.taskId] : (await stub.marathonTasks(id)).filter((t) => !host || host === "*" || t.host === host).map((t) => t.id);
     if (!suffix.taskId && !(await stub.marathonApp(id))) throw notFound(`App '${id}' does not exist`);
     const scale = flag(c, "scale");
     const result = ids.length > 0 ? unwrap(await stub.marathonKill(ids, scale, id)) : { tasks: [], deployment: undefined };

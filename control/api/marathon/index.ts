@@ -5,12 +5,16 @@ import { ApiError, notFound, validationError } from "../../errors.ts";
 import type { AppEnv } from "../../http/env.ts";
 import { jsonBody } from "../../http/middleware.ts";
 import { normalizeAppId } from "../../cluster/frameworks/marathon/app-definition.ts";
-import { appRoutes } from "./apps.ts";
+import { appRoutes, plainText, wantsText } from "./apps.ts";
 import { groupRoutes } from "./groups.ts";
 import { cluster, deploymentResponse, flag, unwrap } from "./outcome.ts";
 
 /** The Marathon version whose API shapes `/v2` follows. */
 export const MARATHON_API_VERSION = "1.11.0";
+
+/** Marathon's `?status=` filter: `running` and `staging` (any case); other values are ignored, as Marathon ignores them. */
+const STATUS_FILTERS: Readonly<Record<string, string>> = { running: "TASK_RUNNING", staging: "TASK_STAGING" };
+const taskStates = (values: string[]) => values.flatMap((v) => STATUS_FILTERS[v.toLowerCase()] ?? []);
 
 const TaskIds = z.strictObject({ ids: z.array(z.string().min(1)).min(1).max(10_000) });
 
@@ -19,7 +23,8 @@ export const marathonRoutes = new Hono<AppEnv>()
   .route("/apps", appRoutes)
   .route("/groups", groupRoutes)
   .get("/tasks", async (c) => {
-    const wanted = [...(c.req.queries("status") ?? []), ...(c.req.queries("status[]") ?? [])].map((s) => `TASK_${s.toUpperCase()}`);
+    if (wantsText(c)) return plainText(c, (await cluster(c).marathonTasksText()) ?? "");
+    const wanted = taskStates([...(c.req.queries("status") ?? []), ...(c.req.queries("status[]") ?? [])]);
     const tasks = await cluster(c).marathonTasks();
     return c.json({ tasks: wanted.length ? tasks.filter((t) => wanted.includes(t.state)) : tasks });
   })

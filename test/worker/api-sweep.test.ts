@@ -47,6 +47,9 @@ const ROUTES: Route[] = [
   { method: "POST", path: (a) => `${c(a)}/v2/apps`, valid: APP },
   { method: "PUT", path: (a) => `${c(a)}/v2/apps/sweep-put`, valid: { ...APP, id: "/sweep-put" } },
   { method: "PATCH", path: (a) => `${c(a)}/v2/apps/sweep-patch`, valid: { instances: 0 } },
+  // Bulk updates take an array: swept with the hostile bodies only.
+  { method: "PUT", path: (a) => `${c(a)}/v2/apps` },
+  { method: "PATCH", path: (a) => `${c(a)}/v2/apps?force=true` },
   { method: "POST", path: (a) => `${c(a)}/v2/tasks/delete`, valid: { ids: ["sweep.task"] } },
   { method: "PATCH", path: (a) => `${c(a)}/dns`, valid: { zone: "sweep.internal", ttl: 30 } },
   { method: "POST", path: (a) => `${c(a)}/v2/groups`, valid: { id: "/sweep-group", apps: [{ ...APP, id: "web" }], groups: [{ id: "inner", apps: [] }] } },
@@ -137,6 +140,16 @@ describe("hostile input over the HTTP API", () => {
           const json = { ...route.valid, [field]: value };
           const res = await call(route.path(account), { method: route.method, token: account.token, json });
           await expectHandled(res, `${route.method} ${route.path(account)} with ${field}=${JSON.stringify(value).slice(0, 40)}`);
+        }
+      }
+    }
+    // The bulk routes, one app of the array swept.
+    for (const method of ["PUT", "PATCH"]) {
+      for (const field of Object.keys(APP)) {
+        for (const value of HOSTILE_VALUES) {
+          const json = [{ ...APP, id: "/bulk-ok" }, { ...APP, id: "/bulk-swept", [field]: value }];
+          const res = await call(`${c(account)}/v2/apps`, { method, token: account.token, json });
+          await expectHandled(res, `${method} /v2/apps with [1].${field}=${JSON.stringify(value).slice(0, 40)}`);
         }
       }
     }

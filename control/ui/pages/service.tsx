@@ -3,7 +3,7 @@ import { unwrap } from "../../api/marathon/outcome.ts";
 import { normalizeAppId, normalizeGroupId } from "../../cluster/frameworks/marathon/app-definition.ts";
 import { groupTree, ROOT_GROUP } from "../../cluster/frameworks/marathon/group-tree.ts";
 import { ApiError, notFound } from "../../errors.ts";
-import { PageHeader, PostForm } from "../components.tsx";
+import { FilterForm, PageHeader, PostForm } from "../components.tsx";
 import { checkForm, clusterOf, formField, redirectWithFlash, type UiContext, type UiEnv } from "../context.ts";
 import { time } from "../format.ts";
 import { renderPage } from "../layout.tsx";
@@ -117,6 +117,7 @@ function ConfirmDestroy(props: { c: UiContext; id: string }) {
 async function showService(c: UiContext, id: string, data: ServiceData) {
   const version = c.req.query("version");
   const shown = version ? await clusterOf(c).marathonVersion(id, version) : undefined;
+  const q = (c.req.query("q") ?? "").trim().slice(0, 200);
   return renderPage(
     c,
     { title: id, section: "services" },
@@ -132,8 +133,9 @@ async function showService(c: UiContext, id: string, data: ServiceData) {
         <LaunchQueue c={c} data={data} />
       </div>
       <h2>Tasks</h2>
+      {(data.app.tasks?.length ?? 0) > 0 ? <FilterForm url={new URL(c.req.url)} label="Filter tasks by id or host" q={q} /> : null}
       <div id="service-tasks" data-live>
-        <TasksTable c={c} data={data} />
+        <TasksTable c={c} data={data} q={q} />
       </div>
       <h2>Deployments</h2>
       <div id="service-deployments" data-live>

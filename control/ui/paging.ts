@@ -110,6 +110,11 @@ export function pageHref(url: URL, page: number, params: PagingParams = PAGING_P
   return query ? `${url.pathname}?${query}` : url.pathname;
 }
 
+/** The `?q=` filter as the pages use it: trimmed, and capped so a huge value costs nothing. */
+export function filterText(raw: string | undefined): string {
+  return (raw ?? "").trim().slice(0, 200);
+}
+
 /** Whether a text contains the filter `q`, ignoring case; an empty filter matches everything. */
 export function matchesFilter(q: string, ...texts: (string | null | undefined)[]): boolean {
   const needle = q.trim().toLowerCase();

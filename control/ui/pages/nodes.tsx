@@ -7,15 +7,13 @@ import { DataTable, Empty, Facts, FilterForm, PageHeader, Pager, PostForm, State
 import { checkForm, clusterOf, formField, redirectWithFlash, type UiContext, type UiEnv } from "../context.ts";
 import { attributes, cpus, megabytes, portRanges } from "../format.ts";
 import { renderPage } from "../layout.tsx";
-import { byKeys, matchesFilter, pageOf, parsePaging, type Page } from "../paging.ts";
+import { byKeys, filterText, matchesFilter, pageOf, parsePaging, type Page } from "../paging.ts";
 import { servicePath } from "./services.tsx";
 
 const NO_USAGE: AgentUsage = { cpus: 0, mem: 0, disk: 0, gpus: 0, ports: [] };
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 const nodesPath = (c: UiContext) => `/ui/${c.get("cluster").id}/nodes`;
 const nodePath = (c: UiContext, agentId: string) => `${nodesPath(c)}/${encodeURIComponent(agentId)}`;
-/** The `?q=` filter, trimmed and capped. */
-const filterOf = (c: UiContext) => (c.req.query("q") ?? "").trim().slice(0, 200);
 
 /** Nodes in the order they registered, ties by id: the same order on every refresh, so pages do not shuffle. */
 const nodeOrder = byKeys<AgentRecord>((a) => a.registeredAt, (a) => a.id);
@@ -119,7 +117,7 @@ async function showNode(c: UiContext) {
   const usage = snap.usage[agent.id] ?? NO_USAGE;
   // The snapshot RPC returns every live task; only this page's rows are rendered.
   const tasks = snap.tasks.filter((t) => t.agentId === agent.id);
-  const q = filterOf(c);
+  const q = filterText(c.req.query("q"));
   const shown = pageOf(tasks.filter((t) => matchesFilter(q, t.id, t.group)).sort(taskOrder), parsePaging((n) => c.req.query(n)));
   const url = new URL(c.req.url);
   return renderPage(
@@ -195,7 +193,7 @@ export const nodePages = new Hono<UiEnv>()
     // The snapshot RPC returns every agent and task; the page slices after it and renders one page.
     const snap = await clusterOf(c).snapshot();
     const clusterId = c.get("cluster").id;
-    const q = filterOf(c);
+    const q = filterText(c.req.query("q"));
     const url = new URL(c.req.url);
     const matching = snap.agents.filter((a) => matchesFilter(q, a.hostname, a.id, a.ip)).sort(nodeOrder);
     const nodes = pageOf(matching, parsePaging((n) => c.req.query(n)));

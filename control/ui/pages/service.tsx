@@ -7,6 +7,7 @@ import { FilterForm, PageHeader, PostForm } from "../components.tsx";
 import { checkForm, clusterOf, formField, redirectWithFlash, type UiContext, type UiEnv } from "../context.ts";
 import { time } from "../format.ts";
 import { renderPage } from "../layout.tsx";
+import { filterText } from "../paging.ts";
 import { DeploymentsTable, EventLog, LaunchQueue, ServiceFacts, TasksTable, VersionsList, type ServiceData } from "./service-view.tsx";
 import { DELETE_GROUP_OP, deleteGroup, showGroup } from "./service-group.tsx";
 import { ServiceCrumbs, servicePath, servicesPage } from "./services.tsx";
@@ -117,7 +118,7 @@ function ConfirmDestroy(props: { c: UiContext; id: string }) {
 async function showService(c: UiContext, id: string, data: ServiceData) {
   const version = c.req.query("version");
   const shown = version ? await clusterOf(c).marathonVersion(id, version) : undefined;
-  const q = (c.req.query("q") ?? "").trim().slice(0, 200);
+  const q = filterText(c.req.query("q"));
   return renderPage(
     c,
     { title: id, section: "services" },

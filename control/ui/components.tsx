@@ -1,6 +1,7 @@
 import type { Child } from "hono/jsx";
 import { CSRF_FIELD } from "../http/session.ts";
 import { percent, stateTone, taskState, time } from "./format.ts";
+import { pageHref, PAGING_PARAMS, showingText, type Page, type PagingParams } from "./paging.ts";
 
 /** A POST form carrying the session's CSRF token; `action` names what the button does for the route. */
 export function PostForm(props: { action: string; csrf: string; op?: string; class?: string; label?: string; children?: Child }) {
@@ -190,4 +191,52 @@ export function FormError(props: { message: string | undefined }) {
       {props.message}
     </p>
   ) : null;
+}
+
+/**
+ * Where a paged table stands ("Showing 101–200 of 10,000") with Previous/Next links that keep
+ * the page's other query parameters. Plain links, so the keyboard and a page without scripts
+ * work; a clamped `page`/`limit` is said here rather than failing the page.
+ */
+export function Pager<T>(props: { page: Page<T>; url: URL; label: string; params?: PagingParams }) {
+  const { page: p, url, params = PAGING_PARAMS } = props;
+  const more = p.pages > 1;
+  return (
+    <nav class="pager" aria-label={`${props.label}: pages`}>
+      <p class="pager-status">{`${showingText(p)}${more ? ` (page ${p.page} of ${p.pages})` : ""}`}</p>
+      {p.notes.length > 0 ? (
+        <ul class="pager-notes" role="status">
+          {p.notes.map((n) => (
+            <li>{n}</li>
+          ))}
+        </ul>
+      ) : null}
+      {more ? (
+        <ul class="pager-links">
+          <li>{p.page > 1 ? <a class="button" rel="prev" href={pageHref(url, p.page - 1, params)}>Previous</a> : <span class="button" aria-disabled="true">Previous</span>}</li>
+          <li>{p.page < p.pages ? <a class="button" rel="next" href={pageHref(url, p.page + 1, params)}>Next</a> : <span class="button" aria-disabled="true">Next</span>}</li>
+        </ul>
+      ) : null}
+    </nav>
+  );
+}
+
+/**
+ * A GET form that filters a table by `?q=`. The other query parameters ride along as hidden
+ * fields (the page number does not: a new filter starts at page 1).
+ */
+export function FilterForm(props: { url: URL; label: string; q: string }) {
+  const kept = [...props.url.searchParams].filter(([k]) => k !== "q" && k !== PAGING_PARAMS.page);
+  const clear = new URLSearchParams(kept).toString();
+  return (
+    <form method="get" action={props.url.pathname} class="filter-form" role="search" aria-label={props.label}>
+      <label for="filter-q">{props.label}</label>
+      <input id="filter-q" type="search" name="q" value={props.q} maxlength={200} autocomplete="off" />
+      {kept.map(([k, v]) => (
+        <input type="hidden" name={k} value={v} />
+      ))}
+      <button type="submit">Filter</button>
+      {props.q ? <a href={clear ? `${props.url.pathname}?${clear}` : props.url.pathname}>Clear</a> : null}
+    </form>
+  );
 }

@@ -2,6 +2,8 @@
  * Live pages. The server renders every page whole; regions marked `data-live` (with an id) are
  * refreshed in place by fetching the page again and swapping those regions, whenever the
  * cluster's Marathon event stream reports a change and, as a fallback, every few seconds.
+ * The refetch asks for the page's own URL, query included, so a paged table stays on its page
+ * (`?page=`, `?limit=`) and filter (`?q=`).
  * Events are also listed in any `data-event-log` element, filtered to one app when it says so.
  */
 

@@ -3,10 +3,11 @@ import { unwrap } from "../../api/marathon/outcome.ts";
 import { JobId, type JobSpec, type ScheduleSpec } from "../../cluster/frameworks/metronome/job-spec.ts";
 import type { RunJson } from "../../cluster/frameworks/metronome/views.ts";
 import { ApiError, notFound } from "../../errors.ts";
-import { DataTable, Empty, Facts, PageHeader, PostForm, StateBadge, Time } from "../components.tsx";
+import { DataTable, Empty, Facts, PageHeader, Pager, PostForm, StateBadge, Time } from "../components.tsx";
 import { checkForm, clusterOf, formField, redirectWithFlash, type UiContext, type UiEnv } from "../context.ts";
 import { cpus, megabytes } from "../format.ts";
 import { renderPage } from "../layout.tsx";
+import { byKeys, pageOf, parsePaging } from "../paging.ts";
 
 interface HistoryEntry {
   id: string;
@@ -32,56 +33,69 @@ function schedule(job: JobView): string {
   return s ? `${s.cron} (${s.timezone})${s.enabled ? "" : ", disabled"}` : "–";
 }
 
+/** One page of the jobs, in id order. */
 function JobsTable(props: { c: UiContext; jobs: JobView[] }) {
+  const page = pageOf([...props.jobs].sort(byKeys((j) => j.id)), parsePaging((n) => props.c.req.query(n)));
   return (
-    <DataTable label="Jobs" headers={["Job", "Schedule", "Next run", { text: "Active runs", numeric: true }, { text: "Succeeded", numeric: true }, { text: "Failed", numeric: true }]}>
-      {props.jobs.map((j) => (
-        <tr>
-          <th scope="row">
-            <a href={jobPath(props.c, j.id)}>{j.id}</a>
-          </th>
-          <td>{schedule(j)}</td>
-          <td>
-            <Time iso={j.schedules?.[0]?.nextRunAt} />
-          </td>
-          <td class="num">{String(j.activeRuns?.length ?? 0)}</td>
-          <td class="num">{String(j.historySummary?.successCount ?? 0)}</td>
-          <td class="num">{String(j.historySummary?.failureCount ?? 0)}</td>
-        </tr>
-      ))}
-    </DataTable>
+    <>
+      <DataTable label="Jobs" headers={["Job", "Schedule", "Next run", { text: "Active runs", numeric: true }, { text: "Succeeded", numeric: true }, { text: "Failed", numeric: true }]}>
+        {page.items.map((j) => (
+          <tr>
+            <th scope="row">
+              <a href={jobPath(props.c, j.id)}>{j.id}</a>
+            </th>
+            <td>{schedule(j)}</td>
+            <td>
+              <Time iso={j.schedules?.[0]?.nextRunAt} />
+            </td>
+            <td class="num">{String(j.activeRuns?.length ?? 0)}</td>
+            <td class="num">{String(j.historySummary?.successCount ?? 0)}</td>
+            <td class="num">{String(j.historySummary?.failureCount ?? 0)}</td>
+          </tr>
+        ))}
+      </DataTable>
+      <Pager page={page} url={new URL(props.c.req.url)} label="Jobs" />
+    </>
   );
 }
 
+/**
+ * One page of the active runs, oldest first. The finished runs need no pages: Metronome's store
+ * keeps the newest 10 of each outcome.
+ */
 function RunsTable(props: { c: UiContext; job: string; runs: RunJson[] }) {
   if (props.runs.length === 0) return <Empty>No active runs.</Empty>;
+  const page = pageOf([...props.runs].sort(byKeys((r) => r.createdAt, (r) => r.id)), parsePaging((n) => props.c.req.query(n)));
   return (
-    <DataTable label="Active runs" headers={["Run", "Status", "Started", "Tasks", "Action"]}>
-      {props.runs.map((r) => (
-        <tr>
-          <th scope="row" class="id">{r.id}</th>
-          <td>
-            <StateBadge state={r.status} />
-          </td>
-          <td>
-            <Time iso={r.createdAt} />
-          </td>
-          <td>
-            {r.tasks.map((t) => (
-              <div>
-                <a href={taskPath(props.c, t.id)}>{t.id}</a> <StateBadge state={t.status} /> {t.message ?? ""}
-              </div>
-            ))}
-          </td>
-          <td>
-            <PostForm action={jobPath(props.c, props.job)} csrf={props.c.get("csrf")} op="stop" label={`Stop run ${r.id}`}>
-              <input type="hidden" name="run" value={r.id} />
-              <button type="submit">Stop</button>
-            </PostForm>
-          </td>
-        </tr>
-      ))}
-    </DataTable>
+    <>
+      <DataTable label="Active runs" headers={["Run", "Status", "Started", "Tasks", "Action"]}>
+        {page.items.map((r) => (
+          <tr>
+            <th scope="row" class="id">{r.id}</th>
+            <td>
+              <StateBadge state={r.status} />
+            </td>
+            <td>
+              <Time iso={r.createdAt} />
+            </td>
+            <td>
+              {r.tasks.map((t) => (
+                <div>
+                  <a href={taskPath(props.c, t.id)}>{t.id}</a> <StateBadge state={t.status} /> {t.message ?? ""}
+                </div>
+              ))}
+            </td>
+            <td>
+              <PostForm action={jobPath(props.c, props.job)} csrf={props.c.get("csrf")} op="stop" label={`Stop run ${r.id}`}>
+                <input type="hidden" name="run" value={r.id} />
+                <button type="submit">Stop</button>
+              </PostForm>
+            </td>
+          </tr>
+        ))}
+      </DataTable>
+      <Pager page={page} url={new URL(props.c.req.url)} label="Active runs" />
+    </>
   );
 }
 

@@ -3,16 +3,29 @@ import { removeAgent } from "../../api/agents.ts";
 import type { AgentRecord } from "../../cluster/agents.ts";
 import type { AgentUsage, TaskRecord } from "../../cluster/tasks.ts";
 import { notFound } from "../../errors.ts";
-import { DataTable, Empty, Facts, PageHeader, PostForm, StateBadge, Time, Usage } from "../components.tsx";
+import { DataTable, Empty, Facts, FilterForm, PageHeader, Pager, PostForm, StateBadge, Time, Usage } from "../components.tsx";
 import { checkForm, clusterOf, formField, redirectWithFlash, type UiContext, type UiEnv } from "../context.ts";
 import { attributes, cpus, megabytes, portRanges } from "../format.ts";
 import { renderPage } from "../layout.tsx";
+import { byKeys, filterText, matchesFilter, pageOf, parsePaging, type Page } from "../paging.ts";
 import { servicePath } from "./services.tsx";
 
 const NO_USAGE: AgentUsage = { cpus: 0, mem: 0, disk: 0, gpus: 0, ports: [] };
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 const nodesPath = (c: UiContext) => `/ui/${c.get("cluster").id}/nodes`;
 const nodePath = (c: UiContext, agentId: string) => `${nodesPath(c)}/${encodeURIComponent(agentId)}`;
+
+/** Nodes in the order they registered, ties by id: the same order on every refresh, so pages do not shuffle. */
+const nodeOrder = byKeys<AgentRecord>((a) => a.registeredAt, (a) => a.id);
+/** A node's tasks by state, then id. */
+const taskOrder = byKeys<TaskRecord>((t) => t.state, (t) => t.id);
+
+/** Live tasks per agent id, counted in one pass (not one scan of every task per node). */
+function tasksPerAgent(tasks: readonly TaskRecord[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const t of tasks) counts.set(t.agentId, (counts.get(t.agentId) ?? 0) + 1);
+  return counts;
+}
 
 function NodeRow(props: { clusterId: string; agent: AgentRecord; usage: AgentUsage; tasks: number }) {
   const { agent, usage } = props;
@@ -41,27 +54,30 @@ function NodeRow(props: { clusterId: string; agent: AgentRecord; usage: AgentUsa
   );
 }
 
-function TaskRows(props: { clusterId: string; tasks: TaskRecord[] }) {
-  if (props.tasks.length === 0) return <Empty>No tasks on this node.</Empty>;
+function TaskRows(props: { clusterId: string; tasks: Page<TaskRecord>; url: URL; filtered: boolean }) {
+  if (props.tasks.total === 0) return <Empty>{props.filtered ? "No task on this node matches the filter." : "No tasks on this node."}</Empty>;
   return (
-    <DataTable label="Tasks on this node" headers={["Task", "Of", "State", "Ports", { text: "CPU", numeric: true }, { text: "Memory", numeric: true }]}>
-      {props.tasks.map((t) => (
-        <tr>
-          <th scope="row" class="id">
-            <a href={`/ui/${props.clusterId}/tasks/${encodeURIComponent(t.id)}`}>{t.id}</a>
-          </th>
-          <td>
-            {t.framework === "marathon" ? <a href={servicePath(props.clusterId, t.group)}>{t.group}</a> : <a href={`/ui/${props.clusterId}/jobs/${t.group}`}>{t.group}</a>}
-          </td>
-          <td>
-            <StateBadge state={t.state} />
-          </td>
-          <td>{t.ports.join(", ") || "–"}</td>
-          <td class="num">{cpus(t.resources.cpus)}</td>
-          <td class="num">{megabytes(t.resources.mem)}</td>
-        </tr>
-      ))}
-    </DataTable>
+    <>
+      <DataTable label="Tasks on this node" headers={["Task", "Of", "State", "Ports", { text: "CPU", numeric: true }, { text: "Memory", numeric: true }]}>
+        {props.tasks.items.map((t) => (
+          <tr>
+            <th scope="row" class="id">
+              <a href={`/ui/${props.clusterId}/tasks/${encodeURIComponent(t.id)}`}>{t.id}</a>
+            </th>
+            <td>
+              {t.framework === "marathon" ? <a href={servicePath(props.clusterId, t.group)}>{t.group}</a> : <a href={`/ui/${props.clusterId}/jobs/${t.group}`}>{t.group}</a>}
+            </td>
+            <td>
+              <StateBadge state={t.state} />
+            </td>
+            <td>{t.ports.join(", ") || "–"}</td>
+            <td class="num">{cpus(t.resources.cpus)}</td>
+            <td class="num">{megabytes(t.resources.mem)}</td>
+          </tr>
+        ))}
+      </DataTable>
+      <Pager page={props.tasks} url={props.url} label="Tasks on this node" />
+    </>
   );
 }
 
@@ -99,7 +115,11 @@ async function showNode(c: UiContext) {
   const agent = snap.agents.find((a) => a.id === c.req.param("agentId"));
   if (!agent) throw notFound(`Node '${(c.req.param("agentId") ?? "").slice(0, 200)}' does not exist.`);
   const usage = snap.usage[agent.id] ?? NO_USAGE;
+  // The snapshot RPC returns every live task; only this page's rows are rendered.
   const tasks = snap.tasks.filter((t) => t.agentId === agent.id);
+  const q = filterText(c.req.query("q"));
+  const shown = pageOf(tasks.filter((t) => matchesFilter(q, t.id, t.group)).sort(taskOrder), parsePaging((n) => c.req.query(n)));
+  const url = new URL(c.req.url);
   return renderPage(
     c,
     { title: agent.hostname, section: "nodes" },
@@ -127,8 +147,11 @@ async function showNode(c: UiContext) {
             ["Disconnected", <Time iso={iso(agent.disconnectedAt)} />],
           ]}
         />
-        <h2>Tasks</h2>
-        <TaskRows clusterId={c.get("cluster").id} tasks={tasks} />
+      </div>
+      <h2>Tasks</h2>
+      {tasks.length > 0 ? <FilterForm url={url} label="Filter tasks by id or service" q={q} /> : null}
+      <div id="node-tasks" data-live>
+        <TaskRows clusterId={c.get("cluster").id} tasks={shown} url={url} filtered={q !== ""} />
       </div>
     </>,
   );
@@ -148,12 +171,32 @@ async function removeNode(c: UiContext) {
   return redirectWithFlash(c, nodesPath(c), { kind: "ok", text: `Removed ${agent.hostname} (${agentId}); its credential is revoked.` });
 }
 
-/** `/ui/:cluster/nodes`: every agent with its resources used and offered, attributes, state and tasks. */
+/** The Nodes table, one page of it; an empty filter result says so. */
+function NodesTable(props: { clusterId: string; nodes: Page<AgentRecord>; snap: { usage: Record<string, AgentUsage> }; counts: Map<string, number>; url: URL; filtered: boolean }) {
+  const { clusterId, nodes, snap, counts } = props;
+  if (nodes.total === 0) return <Empty>{props.filtered ? "No node matches the filter." : "No nodes yet. Create an agent token and start an agent with the command it shows."}</Empty>;
+  return (
+    <>
+      <DataTable label="Nodes" headers={["Node", "State", "IP", "CPU", "Memory", "Disk", { text: "Tasks", numeric: true }, "Attributes"]}>
+        {nodes.items.map((a) => (
+          <NodeRow clusterId={clusterId} agent={a} usage={snap.usage[a.id] ?? NO_USAGE} tasks={counts.get(a.id) ?? 0} />
+        ))}
+      </DataTable>
+      <Pager page={nodes} url={props.url} label="Nodes" />
+    </>
+  );
+}
+
+/** `/ui/:cluster/nodes`: the agents, a page at a time, with their resources used and offered, attributes, state and tasks. */
 export const nodePages = new Hono<UiEnv>()
   .get("/", async (c) => {
+    // The snapshot RPC returns every agent and task; the page slices after it and renders one page.
     const snap = await clusterOf(c).snapshot();
     const clusterId = c.get("cluster").id;
-    const count = (id: string) => snap.tasks.filter((t) => t.agentId === id).length;
+    const q = filterText(c.req.query("q"));
+    const url = new URL(c.req.url);
+    const matching = snap.agents.filter((a) => matchesFilter(q, a.hostname, a.id, a.ip)).sort(nodeOrder);
+    const nodes = pageOf(matching, parsePaging((n) => c.req.query(n)));
     return renderPage(
       c,
       { title: "Nodes", section: "nodes" },
@@ -163,16 +206,9 @@ export const nodePages = new Hono<UiEnv>()
             Add a node
           </a>
         </PageHeader>
+        {snap.agents.length > 0 ? <FilterForm url={url} label="Filter nodes by hostname, id or IP" q={q} /> : null}
         <div id="nodes-live" data-live>
-          {snap.agents.length === 0 ? (
-            <Empty>No nodes yet. Create an agent token and start an agent with the command it shows.</Empty>
-          ) : (
-            <DataTable label="Nodes" headers={["Node", "State", "IP", "CPU", "Memory", "Disk", { text: "Tasks", numeric: true }, "Attributes"]}>
-              {snap.agents.map((a) => (
-                <NodeRow clusterId={clusterId} agent={a} usage={snap.usage[a.id] ?? NO_USAGE} tasks={count(a.id)} />
-              ))}
-            </DataTable>
-          )}
+          <NodesTable clusterId={clusterId} nodes={nodes} snap={snap} counts={tasksPerAgent(snap.tasks)} url={url} filtered={q !== ""} />
         </div>
       </>,
     );

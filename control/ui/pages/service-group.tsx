@@ -97,7 +97,7 @@ export function showGroup(c: UiContext, group: AppGroup, queue: QueueEntry[]) {
       {c.req.query("confirm") === "delete" ? <ConfirmDeleteGroup c={c} group={group} /> : null}
       <div id="group-live" data-live>
         <GroupFacts group={group} queue={queue} />
-        <GroupListing group={group} clusterId={clusterId} queue={queue} />
+        <GroupListing c={c} group={group} queue={queue} />
       </div>
     </>,
   );

@@ -1,6 +1,7 @@
-import { DataTable, Empty, Facts, PostForm, StateBadge, Time } from "../components.tsx";
+import { DataTable, Empty, Facts, Pager, PostForm, StateBadge, Time } from "../components.tsx";
 import type { UiContext, ClusterRpc } from "../context.ts";
 import { appStatus, cpus, instancesSummary, megabytes, time } from "../format.ts";
+import { byKeys, matchesFilter, pageOf, parsePaging } from "../paging.ts";
 import { isDelayed, runs, servicePath, type AppInfo, type QueueEntry } from "./services.tsx";
 
 /** The parts of a service's page: its tasks, deployments, events and versions. */
@@ -32,39 +33,52 @@ function health(t: TaskInfo, checked: boolean): string {
   return checked ? "PENDING" : "–";
 }
 
-export function TasksTable(props: { c: UiContext; data: ServiceData }) {
-  const { c, data } = props;
-  const tasks = data.app.tasks ?? [];
+/** A service's tasks by state, then id: one order on every refresh, so pages do not shuffle. */
+const taskOrder = byKeys<TaskInfo>((t) => t.state, (t) => t.id);
+
+/**
+ * One page of the service's tasks, filtered by `?q=` (task id or host). The app's RPC embeds
+ * every task; only the page's rows are rendered.
+ */
+export function TasksTable(props: { c: UiContext; data: ServiceData; q: string }) {
+  const { c, data, q } = props;
+  const all = data.app.tasks ?? [];
   const checked = (data.app.healthChecks?.length ?? 0) > 0;
-  if (tasks.length === 0) return <Empty>No tasks.</Empty>;
+  if (all.length === 0) return <Empty>No tasks.</Empty>;
+  const url = new URL(c.req.url);
+  const tasks = pageOf(all.filter((t) => matchesFilter(q, t.id, t.host)).sort(taskOrder), parsePaging((n) => c.req.query(n)));
+  if (tasks.total === 0) return <Empty>No task matches the filter.</Empty>;
   return (
-    <DataTable label="Tasks" headers={["Task", "State", "Address", "Health", "Started", "Actions"]}>
-      {tasks.map((t) => (
-        <tr>
-          <th scope="row" class="id">
-            <a href={`/ui/${c.get("cluster").id}/tasks/${encodeURIComponent(t.id)}`}>{t.id}</a>
-          </th>
-          <td>
-            <StateBadge state={t.state} />
-            {t.message ? <div class="hint">{t.message}</div> : null}
-          </td>
-          <td class="id">{address(t)}</td>
-          <td>{health(t, checked) === "–" ? "–" : <StateBadge state={health(t, checked)} />}</td>
-          <td>
-            <Time iso={t.startedAt} />
-          </td>
-          <td>
-            <a href={`/ui/${c.get("cluster").id}/tasks/${encodeURIComponent(t.id)}#logs`}>Logs</a>
-            <PostForm action={servicePath(c.get("cluster").id, data.app.id)} csrf={c.get("csrf")} op="kill" class="inline-form" label={`Kill task ${t.id}`}>
-              <input type="hidden" name="task" value={t.id} />
-              <button type="submit" class="link-button">
-                Kill
-              </button>
-            </PostForm>
-          </td>
-        </tr>
-      ))}
-    </DataTable>
+    <>
+      <DataTable label="Tasks" headers={["Task", "State", "Address", "Health", "Started", "Actions"]}>
+        {tasks.items.map((t) => (
+          <tr>
+            <th scope="row" class="id">
+              <a href={`/ui/${c.get("cluster").id}/tasks/${encodeURIComponent(t.id)}`}>{t.id}</a>
+            </th>
+            <td>
+              <StateBadge state={t.state} />
+              {t.message ? <div class="hint">{t.message}</div> : null}
+            </td>
+            <td class="id">{address(t)}</td>
+            <td>{health(t, checked) === "–" ? "–" : <StateBadge state={health(t, checked)} />}</td>
+            <td>
+              <Time iso={t.startedAt} />
+            </td>
+            <td>
+              <a href={`/ui/${c.get("cluster").id}/tasks/${encodeURIComponent(t.id)}#logs`}>Logs</a>
+              <PostForm action={servicePath(c.get("cluster").id, data.app.id)} csrf={c.get("csrf")} op="kill" class="inline-form" label={`Kill task ${t.id}`}>
+                <input type="hidden" name="task" value={t.id} />
+                <button type="submit" class="link-button">
+                  Kill
+                </button>
+              </PostForm>
+            </td>
+          </tr>
+        ))}
+      </DataTable>
+      <Pager page={tasks} url={url} label="Tasks" />
+    </>
   );
 }
 

@@ -3,10 +3,11 @@ import { unwrap } from "../../api/marathon/outcome.ts";
 import { normalizeAppId, normalizeGroupId } from "../../cluster/frameworks/marathon/app-definition.ts";
 import { groupTree, ROOT_GROUP } from "../../cluster/frameworks/marathon/group-tree.ts";
 import { ApiError, notFound } from "../../errors.ts";
-import { PageHeader, PostForm } from "../components.tsx";
+import { FilterForm, PageHeader, PostForm } from "../components.tsx";
 import { checkForm, clusterOf, formField, redirectWithFlash, type UiContext, type UiEnv } from "../context.ts";
 import { time } from "../format.ts";
 import { renderPage } from "../layout.tsx";
+import { filterText } from "../paging.ts";
 import { DeploymentsTable, EventLog, LaunchQueue, ServiceFacts, TasksTable, VersionsList, type ServiceData } from "./service-view.tsx";
 import { DELETE_GROUP_OP, deleteGroup, showGroup } from "./service-group.tsx";
 import { ServiceCrumbs, servicePath, servicesPage } from "./services.tsx";
@@ -117,6 +118,7 @@ function ConfirmDestroy(props: { c: UiContext; id: string }) {
 async function showService(c: UiContext, id: string, data: ServiceData) {
   const version = c.req.query("version");
   const shown = version ? await clusterOf(c).marathonVersion(id, version) : undefined;
+  const q = filterText(c.req.query("q"));
   return renderPage(
     c,
     { title: id, section: "services" },
@@ -132,8 +134,9 @@ async function showService(c: UiContext, id: string, data: ServiceData) {
         <LaunchQueue c={c} data={data} />
       </div>
       <h2>Tasks</h2>
+      {(data.app.tasks?.length ?? 0) > 0 ? <FilterForm url={new URL(c.req.url)} label="Filter tasks by id or host" q={q} /> : null}
       <div id="service-tasks" data-live>
-        <TasksTable c={c} data={data} />
+        <TasksTable c={c} data={data} q={q} />
       </div>
       <h2>Deployments</h2>
       <div id="service-deployments" data-live>

@@ -1,9 +1,10 @@
 import { Hono } from "hono";
 import { flattenGroups, groupTree, ROOT_GROUP, type GroupNode } from "../../cluster/frameworks/marathon/group-tree.ts";
-import { Breadcrumbs, DataTable, Empty, PageHeader, StateBadge, type Crumb } from "../components.tsx";
-import { clusterOf, type ClusterRpc, type UiEnv } from "../context.ts";
+import { Breadcrumbs, DataTable, Empty, PageHeader, Pager, StateBadge, type Crumb } from "../components.tsx";
+import { clusterOf, type ClusterRpc, type UiContext, type UiEnv } from "../context.ts";
 import { appStatus, cpus, groupCounts, megabytes } from "../format.ts";
 import { renderPage } from "../layout.tsx";
+import { pageOf, parsePaging } from "../paging.ts";
 
 /** An app as `GET /v2/apps` shows it (after the RPC's structured clone). */
 export type AppInfo = Awaited<ReturnType<ClusterRpc["marathonApps"]>>[number];
@@ -83,19 +84,29 @@ function FolderRow(props: { group: AppGroup; clusterId: string; queue: QueueEntr
   );
 }
 
-/** A group's contents: its subgroups as folders first, then its own apps, each in id order. */
-export function GroupListing(props: { group: AppGroup; clusterId: string; queue: QueueEntry[] }) {
-  const { group, clusterId, queue } = props;
+/** One row of a group's listing: a subgroup (shown as a folder) or an app. */
+type ListingRow = { folder: AppGroup } | { app: AppInfo };
+
+/**
+ * A group's contents, a page at a time (`?page=`, `?limit=`): its subgroups as folders first,
+ * then its own apps, each in id order as `groupTree` builds them, so pages keep their rows.
+ * Only the page's rows are counted and rendered.
+ */
+export function GroupListing(props: { c: UiContext; group: AppGroup; queue: QueueEntry[] }) {
+  const { c, group, queue } = props;
+  const clusterId = c.get("cluster").id;
   const label = group.id === ROOT_GROUP ? "Services" : `Services in ${group.id}`;
+  const rows: ListingRow[] = [...group.groups.map((folder) => ({ folder })), ...group.apps.map((app) => ({ app }))];
+  const page = pageOf(rows, parsePaging((n) => c.req.query(n)));
   return (
-    <DataTable label={label} caption={`${label}: groups and services with their instances`} headers={["Service", "Status", { text: "Running", numeric: true }, { text: "Healthy", numeric: true }, { text: "CPU", numeric: true }, { text: "Memory", numeric: true }, "Runs"]}>
-      {group.groups.map((g) => (
-        <FolderRow group={g} clusterId={clusterId} queue={queue} />
-      ))}
-      {group.apps.map((app) => (
-        <ServiceRow app={app} clusterId={clusterId} delayed={isDelayed(queue, app.id)} />
-      ))}
-    </DataTable>
+    <>
+      <DataTable label={label} caption={`${label}: groups and services with their instances`} headers={["Service", "Status", { text: "Running", numeric: true }, { text: "Healthy", numeric: true }, { text: "CPU", numeric: true }, { text: "Memory", numeric: true }, "Runs"]}>
+        {page.items.map((row) =>
+          "folder" in row ? <FolderRow group={row.folder} clusterId={clusterId} queue={queue} /> : <ServiceRow app={row.app} clusterId={clusterId} delayed={isDelayed(queue, row.app.id)} />,
+        )}
+      </DataTable>
+      <Pager page={page} url={new URL(c.req.url)} label={label} />
+    </>
   );
 }
 
@@ -115,7 +126,7 @@ export const servicesPage = new Hono<UiEnv>().get("/", async (c) => {
         </a>
       </PageHeader>
       <div id="services-live" data-live>
-        {!root || apps.length === 0 ? <Empty>No services yet. Deploy one with the button above.</Empty> : <GroupListing group={root} clusterId={id} queue={queue} />}
+        {!root || apps.length === 0 ? <Empty>No services yet. Deploy one with the button above.</Empty> : <GroupListing c={c} group={root} queue={queue} />}
       </div>
     </>,
   );

@@ -1,7 +1,7 @@
 import type { Child } from "hono/jsx";
 import { CSRF_FIELD } from "../http/session.ts";
 import { percent, stateTone, taskState, time } from "./format.ts";
-import { pageHref, PAGING_PARAMS, showingText, type Page, type PagingParams } from "./paging.ts";
+import { keptParams, pageHref, PAGING_PARAMS, showingText, type Page, type PagingParams } from "./paging.ts";
 
 /** A POST form carrying the session's CSRF token; `action` names what the button does for the route. */
 export function PostForm(props: { action: string; csrf: string; op?: string; class?: string; label?: string; children?: Child }) {
@@ -226,7 +226,7 @@ export function Pager<T>(props: { page: Page<T>; url: URL; label: string; params
  * fields (the page number does not: a new filter starts at page 1).
  */
 export function FilterForm(props: { url: URL; label: string; q: string }) {
-  const kept = [...props.url.searchParams].filter(([k]) => k !== "q" && k !== PAGING_PARAMS.page);
+  const kept = [...keptParams(props.url)].filter(([k]) => k !== "q" && k !== PAGING_PARAMS.page);
   const clear = new URLSearchParams(kept).toString();
   return (
     <form method="get" action={props.url.pathname} class="filter-form" role="search" aria-label={props.label}>

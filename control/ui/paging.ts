@@ -97,13 +97,21 @@ export function showingText(p: Pick<Page<unknown>, "first" | "last" | "total">):
   return `Showing ${count(p.first)}–${count(p.last)} of ${count(p.total)}`;
 }
 
+/** Parameters that open a one-time step on the page (a confirmation): links to other pages drop them. */
+const ONE_TIME_PARAMS = new Set(["confirm"]);
+
+/** The query of `url` without its one-time parameters. */
+export function keptParams(url: URL): URLSearchParams {
+  return new URLSearchParams([...url.searchParams].filter(([k]) => !ONE_TIME_PARAMS.has(k)));
+}
+
 /**
  * The link to another page of the same table: the current path and every other query
  * parameter kept (filters, the other table's page), only this table's page changed. Page 1
  * drops the parameter, so the first page has one address.
  */
 export function pageHref(url: URL, page: number, params: PagingParams = PAGING_PARAMS): string {
-  const search = new URLSearchParams(url.search);
+  const search = keptParams(url);
   if (page <= 1) search.delete(params.page);
   else search.set(params.page, String(page));
   const query = search.toString();

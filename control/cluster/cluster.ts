@@ -49,6 +49,9 @@ export const CREDENTIAL_HEADER = "x-dcx-agent-credential";
 const agentTag = (agentId: string) => `agent:${agentId}`;
 const joinTag = (tokenId: string) => `join:${tokenId}`;
 
+/** Which tasks a snapshot lists: every live and recently ended one, one agent's live ones, or none. */
+export type SnapshotTasks = "all" | "none" | { agentId: string };
+
 /** What the Worker needs to render Mesos-style state. */
 export interface ClusterSnapshot {
   masterId: string;
@@ -214,8 +217,14 @@ export class Cluster extends DurableObject<Env> {
     return getTask(this.db, id);
   }
 
-  /** RPC: what `/master/state` and `/metrics/snapshot` are rendered from. */
-  snapshot(): ClusterSnapshot {
+  /**
+   * RPC: what `/master/state`, `/metrics/snapshot` and the UI's overview and nodes are rendered
+   * from. `tasks` narrows the task lists to what the caller shows: every task, one agent's, or
+   * none (counts and usage come without them).
+   */
+  snapshot(tasks: SnapshotTasks = "all"): ClusterSnapshot {
+    const scoped = tasks !== "none";
+    const agentId = typeof tasks === "object" ? tasks.agentId : undefined;
     return {
       masterId: ensureMeta(this.db, "master_id", () => crypto.randomUUID()),
       createdAt: Number(ensureMeta(this.db, "created_at", () => String(Date.now()))),
@@ -223,8 +232,8 @@ export class Cluster extends DurableObject<Env> {
       counters: counters(this.db, "counter:"),
       tasksByState: countByState(this.db),
       usage: Object.fromEntries(usageByAgent(this.db)),
-      tasks: liveTasks(this.db),
-      completedTasks: endedTasks(this.db, COMPLETED_TASKS_SHOWN),
+      tasks: scoped ? liveTasks(this.db, agentId === undefined ? {} : { agentId }) : [],
+      completedTasks: tasks === "all" ? endedTasks(this.db, COMPLETED_TASKS_SHOWN) : [],
     };
   }
 

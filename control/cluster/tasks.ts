@@ -270,9 +270,10 @@ export function countByState(db: ClusterDb): Record<string, number> {
   return Object.fromEntries(rows.map((r) => [r.state, r.n]));
 }
 
-/** What live tasks hold on each agent: scalars and host ports. */
+/** What live tasks hold on each agent: scalars, host ports, and how many tasks there are. */
 export interface AgentUsage extends TaskResources {
   ports: number[];
+  tasks: number;
 }
 
 /** Resources held by live tasks, per agent, in two aggregate queries. */
@@ -285,12 +286,13 @@ export function usageByAgent(db: ClusterDb): Map<string, AgentUsage> {
       mem: sql<number>`sum(json_extract(${tasks.resources}, '$.mem'))`,
       disk: sql<number>`sum(json_extract(${tasks.resources}, '$.disk'))`,
       gpus: sql<number>`sum(json_extract(${tasks.resources}, '$.gpus'))`,
+      count: sql<number>`count(*)`,
     })
     .from(tasks)
     .where(isNull(tasks.endedAt))
     .groupBy(tasks.agentId)
     .all();
-  for (const r of rows) out.set(r.agentId, { cpus: r.cpus, mem: r.mem, disk: r.disk, gpus: r.gpus, ports: [] });
+  for (const r of rows) out.set(r.agentId, { cpus: r.cpus, mem: r.mem, disk: r.disk, gpus: r.gpus, ports: [], tasks: r.count });
   const ports = db.all<{ agentId: string; port: number }>(sql`SELECT agent_id AS agentId, j.value AS port FROM tasks, json_each(tasks.ports) j WHERE tasks.ended_at IS NULL`);
   for (const p of ports) out.get(p.agentId)?.ports.push(p.port);
   return out;

@@ -115,7 +115,10 @@ describe("UI: paged tables", () => {
     const found = await browser.page(`${service}?q=${encodeURIComponent(one)}`);
     expect(taskIds(found.html).map(decodeURIComponent)).toEqual([one]);
 
-    const agentId = /href="\/ui\/[^/]+\/nodes\/([^"]+)"/.exec((await browser.page(`/ui/${browser.clusterId}/nodes`)).html)?.[1] ?? "";
+    const nodes = await browser.page(`/ui/${browser.clusterId}/nodes`);
+    const agentId = /href="\/ui\/[^/]+\/nodes\/([^"]+)"/.exec(nodes.html)?.[1] ?? "";
+    // The Nodes list counts each node's live tasks (from the usage query, without listing them).
+    expect(/<td class="num">(\d+)<\/td>/.exec(nodes.html)?.[1]).toBe("130");
     const node = await browser.page(`/ui/${browser.clusterId}/nodes/${agentId}?limit=50&page=3`);
     expect(node.status).toBe(200);
     expect(taskIds(node.html)).toEqual(ids.slice(100, 130));

@@ -10,7 +10,7 @@ import { renderPage } from "../layout.tsx";
 import { byKeys, filterText, matchesFilter, pageOf, parsePaging, type Page } from "../paging.ts";
 import { servicePath } from "./services.tsx";
 
-const NO_USAGE: AgentUsage = { cpus: 0, mem: 0, disk: 0, gpus: 0, ports: [] };
+const NO_USAGE: AgentUsage = { cpus: 0, mem: 0, disk: 0, gpus: 0, ports: [], tasks: 0 };
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 const nodesPath = (c: UiContext) => `/ui/${c.get("cluster").id}/nodes`;
 const nodePath = (c: UiContext, agentId: string) => `${nodesPath(c)}/${encodeURIComponent(agentId)}`;
@@ -20,14 +20,7 @@ const nodeOrder = byKeys<AgentRecord>((a) => a.registeredAt, (a) => a.id);
 /** A node's tasks by state, then id. */
 const taskOrder = byKeys<TaskRecord>((t) => t.state, (t) => t.id);
 
-/** Live tasks per agent id, counted in one pass (not one scan of every task per node). */
-function tasksPerAgent(tasks: readonly TaskRecord[]): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const t of tasks) counts.set(t.agentId, (counts.get(t.agentId) ?? 0) + 1);
-  return counts;
-}
-
-function NodeRow(props: { clusterId: string; agent: AgentRecord; usage: AgentUsage; tasks: number }) {
+function NodeRow(props: { clusterId: string; agent: AgentRecord; usage: AgentUsage }) {
   const { agent, usage } = props;
   return (
     <tr>
@@ -48,7 +41,7 @@ function NodeRow(props: { clusterId: string; agent: AgentRecord; usage: AgentUsa
       <td>
         <Usage used={usage.disk} total={agent.resources.disk} format={megabytes} label="Disk" />
       </td>
-      <td class="num">{String(props.tasks)}</td>
+      <td class="num">{String(usage.tasks)}</td>
       <td>{attributes(agent.attributes)}</td>
     </tr>
   );
@@ -111,12 +104,13 @@ function ConfirmRemove(props: { c: UiContext; agent: AgentRecord; tasks: number 
 }
 
 async function showNode(c: UiContext) {
-  const snap = await clusterOf(c).snapshot();
-  const agent = snap.agents.find((a) => a.id === c.req.param("agentId"));
+  const agentId = c.req.param("agentId") ?? "";
+  const snap = await clusterOf(c).snapshot({ agentId });
+  const agent = snap.agents.find((a) => a.id === agentId);
   if (!agent) throw notFound(`Node '${(c.req.param("agentId") ?? "").slice(0, 200)}' does not exist.`);
   const usage = snap.usage[agent.id] ?? NO_USAGE;
-  // The snapshot RPC returns every live task; only this page's rows are rendered.
-  const tasks = snap.tasks.filter((t) => t.agentId === agent.id);
+  // The snapshot lists this agent's live tasks only; one page of them is rendered.
+  const tasks = snap.tasks;
   const q = filterText(c.req.query("q"));
   const shown = pageOf(tasks.filter((t) => matchesFilter(q, t.id, t.group)).sort(taskOrder), parsePaging((n) => c.req.query(n)));
   const url = new URL(c.req.url);
@@ -172,14 +166,14 @@ async function removeNode(c: UiContext) {
 }
 
 /** The Nodes table, one page of it; an empty filter result says so. */
-function NodesTable(props: { clusterId: string; nodes: Page<AgentRecord>; snap: { usage: Record<string, AgentUsage> }; counts: Map<string, number>; url: URL; filtered: boolean }) {
-  const { clusterId, nodes, snap, counts } = props;
+function NodesTable(props: { clusterId: string; nodes: Page<AgentRecord>; snap: { usage: Record<string, AgentUsage> }; url: URL; filtered: boolean }) {
+  const { clusterId, nodes, snap } = props;
   if (nodes.total === 0) return <Empty>{props.filtered ? "No node matches the filter." : "No nodes yet. Create an agent token and start an agent with the command it shows."}</Empty>;
   return (
     <>
       <DataTable label="Nodes" headers={["Node", "State", "IP", "CPU", "Memory", "Disk", { text: "Tasks", numeric: true }, "Attributes"]}>
         {nodes.items.map((a) => (
-          <NodeRow clusterId={clusterId} agent={a} usage={snap.usage[a.id] ?? NO_USAGE} tasks={counts.get(a.id) ?? 0} />
+          <NodeRow clusterId={clusterId} agent={a} usage={snap.usage[a.id] ?? NO_USAGE} />
         ))}
       </DataTable>
       <Pager page={nodes} url={props.url} label="Nodes" />
@@ -190,8 +184,8 @@ function NodesTable(props: { clusterId: string; nodes: Page<AgentRecord>; snap: 
 /** `/ui/:cluster/nodes`: the agents, a page at a time, with their resources used and offered, attributes, state and tasks. */
 export const nodePages = new Hono<UiEnv>()
   .get("/", async (c) => {
-    // The snapshot RPC returns every agent and task; the page slices after it and renders one page.
-    const snap = await clusterOf(c).snapshot();
+    // Every agent comes with its usage and task count; the page slices one page of them.
+    const snap = await clusterOf(c).snapshot("none");
     const clusterId = c.get("cluster").id;
     const q = filterText(c.req.query("q"));
     const url = new URL(c.req.url);
@@ -208,7 +202,7 @@ export const nodePages = new Hono<UiEnv>()
         </PageHeader>
         {snap.agents.length > 0 ? <FilterForm url={url} label="Filter nodes by hostname, id or IP" q={q} /> : null}
         <div id="nodes-live" data-live>
-          <NodesTable clusterId={clusterId} nodes={nodes} snap={snap} counts={tasksPerAgent(snap.tasks)} url={url} filtered={q !== ""} />
+          <NodesTable clusterId={clusterId} nodes={nodes} snap={snap} url={url} filtered={q !== ""} />
         </div>
       </>,
     );

@@ -60,7 +60,7 @@ function HistoryGraph(props: { clusterId: string }) {
 /** `/ui/:cluster`: counts of agents, services and tasks by state, allocation now and over time. */
 export const overviewPage = new Hono<UiEnv>().get("/", async (c) => {
   const stub = clusterOf(c);
-  const [snap, apps, jobList] = await Promise.all([stub.snapshot(), stub.marathonApps(), stub.jobs(["activeRuns"])]);
+  const [snap, apps, jobList] = await Promise.all([stub.snapshot("none"), stub.marathonApps(), stub.jobs(["activeRuns"])]);
   const jobs: JobView[] = jobList;
   const id = c.get("cluster").id;
   const activeRuns = jobs.reduce((n, j) => n + (j.activeRuns?.length ?? 0), 0);
@@ -82,7 +82,7 @@ export const overviewPage = new Hono<UiEnv>().get("/", async (c) => {
             title="Tasks"
             unit="tasks"
             href={`/ui/${id}/services`}
-            total={snap.tasks.length}
+            total={Object.values(snap.tasksByState).reduce((n, count) => n + count, 0)}
             rows={Object.entries(snap.tasksByState).map(([s, n]): [string, number] => [taskState(s).toLowerCase(), n])}
           />
           <Card title="Jobs" unit="jobs" href={`/ui/${id}/jobs`} total={jobs.length} rows={[["active runs", activeRuns]]} />

@@ -1,14 +1,9 @@
-import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type GroupView, groupId, parseFactor, stillStopping, summarize } from "./commands/group.ts";
-import { writeConfig } from "./config.ts";
-
-const MAIN = join(import.meta.dir, "main.ts");
-const dir = mkdtempSync(join(tmpdir(), "dcx-cli-group-"));
-const groupFile = join(dir, "prod.json");
-writeFileSync(groupFile, JSON.stringify({ id: "/prod", apps: [{ id: "web", cmd: "sleep 1000" }], groups: [{ id: "db", apps: [{ id: "pg", cmd: "sleep 1000" }] }] }));
+import { cliHarness } from "./test-support/harness.ts";
+const GROUP_FILE = JSON.stringify({ id: "/prod", apps: [{ id: "web", cmd: "sleep 1000" }], groups: [{ id: "db", apps: [{ id: "pg", cmd: "sleep 1000" }] }] });
 
 const V1 = "2026-11-02T10:00:00.000Z";
 const V2 = "2026-11-02T11:00:00.000Z";
@@ -31,56 +26,42 @@ const ROOT: GroupView = {
 const seen: { method: string; url: URL }[] = [];
 let polls = 0;
 const bodies: unknown[] = [];
-const server = Bun.serve({
-  port: 0,
-  hostname: "127.0.0.1",
-  async fetch(req) {
-    const url = new URL(req.url);
-    seen.push({ method: req.method, url });
-    const path = url.pathname.replace(/^\/c\/k1/, "");
-    if (req.method === "GET" && path === "/v2/groups") return Response.json(url.searchParams.get("embed") ? ROOT : { id: "/", version: V1, apps: [], groups: [] });
-    if (req.method === "DELETE" && path === "/v2/groups/prod") {
-      polls = 0;
-      return Response.json({ deploymentId: "d1", version: V2, deploymentIds: ["d1", "d2"] });
-    }
-    if (req.method === "DELETE" && path === "/v2/groups/busy") {
-      if (url.searchParams.get("force") === "true") return Response.json({ deploymentId: "d9", version: V2, deploymentIds: ["d9"] });
-      return Response.json({ message: "App is locked by one or more deployments. Override with the option '?force=true'.", deployments: [{ id: "d0" }] }, { status: 409 });
-    }
-    if (req.method === "POST" && path === "/v2/groups") {
-      bodies.push(await req.json());
-      polls = 0;
-      return Response.json({ deploymentId: "d1", version: V2, deploymentIds: ["d1", "d2"] }, { status: 201 });
-    }
-    if (req.method === "PUT" && path === "/v2/groups/prod") {
-      bodies.push(await req.json());
-      return Response.json({ deploymentId: "u1", version: V2, deploymentIds: ["u1"] });
-    }
-    if (req.method === "DELETE") return Response.json({ message: `Group '${path.replace("/v2/groups", "")}' does not exist` }, { status: 404 });
-    if (path === "/v2/deployments") {
-      polls++;
-      const all = [
-        { id: "d1", affectedApps: ["/prod/db"] },
-        { id: "d2", affectedApps: ["/prod/web/api"] },
-        { id: "other", affectedApps: ["/top"] },
-      ];
-      return Response.json(polls === 1 ? all : polls === 2 ? all.slice(1) : all.slice(2));
-    }
-    return Response.json({ message: "no route" }, { status: 404 });
-  },
+const { dir, dcx } = cliHarness("group", async (req) => {
+  const url = new URL(req.url);
+  seen.push({ method: req.method, url });
+  const path = url.pathname.replace(/^\/c\/k1/, "");
+  if (req.method === "GET" && path === "/v2/groups") return Response.json(url.searchParams.get("embed") ? ROOT : { id: "/", version: V1, apps: [], groups: [] });
+  if (req.method === "DELETE" && path === "/v2/groups/prod") {
+    polls = 0;
+    return Response.json({ deploymentId: "d1", version: V2, deploymentIds: ["d1", "d2"] });
+  }
+  if (req.method === "DELETE" && path === "/v2/groups/busy") {
+    if (url.searchParams.get("force") === "true") return Response.json({ deploymentId: "d9", version: V2, deploymentIds: ["d9"] });
+    return Response.json({ message: "App is locked by one or more deployments. Override with the option '?force=true'.", deployments: [{ id: "d0" }] }, { status: 409 });
+  }
+  if (req.method === "POST" && path === "/v2/groups") {
+    bodies.push(await req.json());
+    polls = 0;
+    return Response.json({ deploymentId: "d1", version: V2, deploymentIds: ["d1", "d2"] }, { status: 201 });
+  }
+  if (req.method === "PUT" && path === "/v2/groups/prod") {
+    bodies.push(await req.json());
+    return Response.json({ deploymentId: "u1", version: V2, deploymentIds: ["u1"] });
+  }
+  if (req.method === "DELETE") return Response.json({ message: `Group '${path.replace("/v2/groups", "")}' does not exist` }, { status: 404 });
+  if (path === "/v2/deployments") {
+    polls++;
+    const all = [
+      { id: "d1", affectedApps: ["/prod/db"] },
+      { id: "d2", affectedApps: ["/prod/web/api"] },
+      { id: "other", affectedApps: ["/top"] },
+    ];
+    return Response.json(polls === 1 ? all : polls === 2 ? all.slice(1) : all.slice(2));
+  }
+  return Response.json({ message: "no route" }, { status: 404 });
 });
-const config = join(dir, "config.json");
-writeConfig(config, { url: `http://127.0.0.1:${server.port}`, token: "dcxu_t", cluster: "k1" });
-afterAll(() => {
-  server.stop(true);
-  rmSync(dir, { recursive: true, force: true });
-});
-
-async function dcx(args: string[]) {
-  const proc = Bun.spawn([process.execPath, MAIN, ...args], { env: { PATH: process.env.PATH ?? "", HOME: dir, DCX_CONFIG: config }, stdout: "pipe", stderr: "pipe" });
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  return { code, stdout, stderr };
-}
+const groupFile = join(dir, "prod.json");
+writeFileSync(groupFile, GROUP_FILE);
 
 describe("summarize", () => {
   test("lists every group but the root, with the apps inside at any depth and their tasks", () => {

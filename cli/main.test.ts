@@ -1,25 +1,11 @@
-import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import packageJson from "../package.json" with { type: "json" };
 import { writeConfig } from "./config.ts";
+import { cliHarness } from "./test-support/harness.ts";
 
-const MAIN = join(import.meta.dir, "main.ts");
-const dir = mkdtempSync(join(tmpdir(), "dcx-cli-main-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** Runs `bun cli/main.ts args` as `npm run dcx` does, with its config file in a temp dir. */
-async function dcx(args: string[], config = join(dir, "none.json")) {
-  const proc = Bun.spawn([process.execPath, MAIN, ...args], {
-    env: { PATH: process.env.PATH ?? "", HOME: dir, DCX_CONFIG: config },
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  return { code, stdout, stderr };
-}
+/** Runs without a control plane: the config file does not exist until a test writes one. */
+const { dir, dcx } = cliHarness("main");
 
 describe("dcx", () => {
   test("--version prints the package version", async () => {

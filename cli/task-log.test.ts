@@ -1,45 +1,23 @@
-import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { describe, expect, test } from "bun:test";
 import { serverEvents } from "./commands/task-log.ts";
-import { writeConfig } from "./config.ts";
-
-const MAIN = join(import.meta.dir, "main.ts");
-const dir = mkdtempSync(join(tmpdir(), "dcx-cli-log-"));
+import { cliHarness } from "./test-support/harness.ts";
 
 const sse = (...events: string[]) => new Response(events.join(""), { headers: { "Content-Type": "text/event-stream" } });
 const end = (reason: string, message: string) => `event: end\ndata: ${JSON.stringify({ reason, message })}\n\n`;
 
 /** A pretend control plane: each task id plays one scenario; requests are recorded. */
 const seen: URL[] = [];
-const server = Bun.serve({
-  port: 0,
-  hostname: "127.0.0.1",
-  fetch(req) {
-    const url = new URL(req.url);
-    seen.push(url);
-    const task = url.pathname.split("/")[5];
-    const q = url.searchParams;
-    if (task === "down") return Response.json({ message: "Agent a1 (node-1) is disconnected since 2030-01-01T00:00:00.000Z" }, { status: 503 });
-    if (q.get("follow") !== "true") return new Response(`${q.get("stream")} of ${task}, tail ${q.get("tail")}\n`);
-    if (task === "long" && q.get("offset") === null) return sse("id: 6\ndata: one\ndata: \n\n", ":\n\n", end("max_duration", "follows end after 60 minutes"));
-    if (task === "long") return sse(`id: 10\ndata: two from ${q.get("offset")}\ndata: \n\n`, end("task_ended", "the task has ended"));
-    return sse("id: 3\ndata: a\ndata: \n\n", end("agent_disconnected", "the agent disconnected"));
-  },
+const { dcx } = cliHarness("log", (req) => {
+  const url = new URL(req.url);
+  seen.push(url);
+  const task = url.pathname.split("/")[5];
+  const q = url.searchParams;
+  if (task === "down") return Response.json({ message: "Agent a1 (node-1) is disconnected since 2030-01-01T00:00:00.000Z" }, { status: 503 });
+  if (q.get("follow") !== "true") return new Response(`${q.get("stream")} of ${task}, tail ${q.get("tail")}\n`);
+  if (task === "long" && q.get("offset") === null) return sse("id: 6\ndata: one\ndata: \n\n", ":\n\n", end("max_duration", "follows end after 60 minutes"));
+  if (task === "long") return sse(`id: 10\ndata: two from ${q.get("offset")}\ndata: \n\n`, end("task_ended", "the task has ended"));
+  return sse("id: 3\ndata: a\ndata: \n\n", end("agent_disconnected", "the agent disconnected"));
 });
-const config = join(dir, "config.json");
-writeConfig(config, { url: `http://127.0.0.1:${server.port}`, token: "dcxu_t", cluster: "k1" });
-afterAll(() => {
-  server.stop(true);
-  rmSync(dir, { recursive: true, force: true });
-});
-
-async function dcx(args: string[]) {
-  const proc = Bun.spawn([process.execPath, MAIN, ...args], { env: { PATH: process.env.PATH ?? "", HOME: dir, DCX_CONFIG: config }, stdout: "pipe", stderr: "pipe" });
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  return { code, stdout, stderr };
-}
 
 describe("dcx task log", () => {
   test("prints the output as the control plane sends it, with --stream and --tail in the query", async () => {

@@ -240,3 +240,26 @@ export function FilterForm(props: { url: URL; label: string; q: string }) {
     </form>
   );
 }
+
+/**
+ * The confirmation of a destructive step: the user types `expected` (an id or hostname), so a
+ * slip of a key cannot remove anything; with `force`, a box to go ahead despite a deployment.
+ */
+export function TypeToConfirm(props: { expected: string; force?: boolean }) {
+  return (
+    <>
+      <div class="field">
+        <label for="confirm-input">{`Type ${props.expected} to confirm`}</label>
+        <input id="confirm-input" name="confirm" type="text" autocomplete="off" required />
+      </div>
+      {props.force ? (
+        <div class="field">
+          <label>
+            <input type="checkbox" name="force" value="true" />
+            {" Even if a deployment is in progress (force)"}
+          </label>
+        </div>
+      ) : null}
+    </>
+  );
+}

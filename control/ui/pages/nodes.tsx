@@ -3,7 +3,7 @@ import { removeAgent } from "../../api/agents.ts";
 import type { AgentRecord } from "../../cluster/agents.ts";
 import type { AgentUsage, TaskRecord } from "../../cluster/tasks.ts";
 import { notFound } from "../../errors.ts";
-import { DataTable, Empty, Facts, FilterForm, PageHeader, Pager, PostForm, StateBadge, Time, Usage } from "../components.tsx";
+import { DataTable, Empty, Facts, FilterForm, PageHeader, Pager, PostForm, StateBadge, Time, TypeToConfirm, Usage } from "../components.tsx";
 import { checkForm, clusterOf, formField, redirectWithFlash, type UiContext, type UiEnv } from "../context.ts";
 import { attributes, cpus, megabytes, portRanges } from "../format.ts";
 import { renderPage } from "../layout.tsx";
@@ -91,10 +91,7 @@ function ConfirmRemove(props: { c: UiContext; agent: AgentRecord; tasks: number 
         </li>
         <li>{props.tasks === 0 ? "It runs no tasks." : `Its ${props.tasks} ${props.tasks === 1 ? "task is" : "tasks are"} marked gone; services start replacements on other nodes.`}</li>
       </ul>
-      <div class="field">
-        <label for="confirm-hostname">{`Type ${agent.hostname} to confirm`}</label>
-        <input id="confirm-hostname" name="confirm" type="text" autocomplete="off" required />
-      </div>
+      <TypeToConfirm expected={agent.hostname} />
       <button type="submit" class="danger">
         Remove the node
       </button>{" "}

@@ -1,7 +1,7 @@
 import { unwrap } from "../../api/marathon/outcome.ts";
 import { inGroup, parentGroup, ROOT_GROUP } from "../../cluster/frameworks/marathon/group-tree.ts";
 import { ApiError } from "../../errors.ts";
-import { Facts, PageHeader, PostForm, StateBadge } from "../components.tsx";
+import { Facts, PageHeader, PostForm, StateBadge, TypeToConfirm } from "../components.tsx";
 import { clusterOf, formField, redirectWithFlash, type UiContext } from "../context.ts";
 import { groupCounts } from "../format.ts";
 import { renderPage } from "../layout.tsx";
@@ -65,16 +65,7 @@ function ConfirmDeleteGroup(props: { c: UiContext; group: AppGroup }) {
           <li class="id">{app.id}</li>
         ))}
       </ul>
-      <div class="field">
-        <label for="confirm-id">{`Type ${group.id} to confirm`}</label>
-        <input id="confirm-id" name="confirm" type="text" autocomplete="off" required />
-      </div>
-      <div class="field">
-        <label>
-          <input type="checkbox" name="force" value="true" />
-          {" Even if a deployment is in progress (force)"}
-        </label>
-      </div>
+      <TypeToConfirm expected={group.id} force />
       <button type="submit" class="danger">
         Delete the group
       </button>{" "}

@@ -3,7 +3,7 @@ import { unwrap } from "../../api/marathon/outcome.ts";
 import { normalizeAppId, normalizeGroupId } from "../../cluster/frameworks/marathon/app-definition.ts";
 import { groupTree, ROOT_GROUP } from "../../cluster/frameworks/marathon/group-tree.ts";
 import { ApiError, notFound } from "../../errors.ts";
-import { FilterForm, PageHeader, PostForm } from "../components.tsx";
+import { FilterForm, PageHeader, PostForm, TypeToConfirm } from "../components.tsx";
 import { checkForm, clusterOf, formField, redirectWithFlash, type UiContext, type UiEnv } from "../context.ts";
 import { time } from "../format.ts";
 import { renderPage } from "../layout.tsx";
@@ -97,16 +97,7 @@ function ConfirmDestroy(props: { c: UiContext; id: string }) {
     <PostForm action={action} csrf={props.c.get("csrf")} op="destroy" class="panel" label="Confirm destroying the service">
       <h2 id="confirm">{`Destroy ${props.id}?`}</h2>
       <p>Its tasks are killed and its definition and versions are deleted. This cannot be undone.</p>
-      <div class="field">
-        <label for="confirm-id">{`Type ${props.id} to confirm`}</label>
-        <input id="confirm-id" name="confirm" type="text" autocomplete="off" required />
-      </div>
-      <div class="field">
-        <label>
-          <input type="checkbox" name="force" value="true" />
-          {" Even if a deployment is in progress (force)"}
-        </label>
-      </div>
+      <TypeToConfirm expected={props.id} force />
       <button type="submit" class="danger">
         Destroy the service
       </button>{" "}

@@ -140,6 +140,12 @@ describe("text/plain task lists and killing an app's tasks", () => {
     expect((await send(account, "/v2/apps", "POST", { id: "/sc", cmd: "sleep 100", cpus: 0.1, mem: 16, instances: 2 })).status).toBe(201);
     running(socket, (await launchFrame(socket)).map((t) => t.taskId), "sc");
     await expect.poll(async () => (await get<{ tasks: TaskJson[] }>(account, "/v2/tasks?status=running")).tasks.length).toBe(2);
+    // As in Marathon, scale and wipe exclude each other; nothing is killed.
+    const both = await send(account, "/v2/apps/sc/tasks?scale=true&wipe=true", "DELETE");
+    expect(both.status).toBe(400);
+    expect(((await both.json()) as { message: string }).message).toBe("You cannot use scale and wipe at the same time.");
+    expect((await send(account, "/v2/tasks/delete?scale=true&wipe=true", "POST", { ids: ["x"] })).status).toBe(400);
+    expect((await get<{ tasks: TaskJson[] }>(account, "/v2/tasks?status=running")).tasks.length).toBe(2);
     const res = await send(account, "/v2/apps/sc/tasks?scale=true&host=*", "DELETE");
     expect(res.status).toBe(200);
     const body = (await res.json()) as { deploymentId: string; version: string };

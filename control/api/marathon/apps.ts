@@ -7,7 +7,7 @@ import type { AppEnv } from "../../http/env.ts";
 import { jsonBody } from "../../http/middleware.ts";
 import { appEmbeds } from "./embed.ts";
 import { parseLabelSelector } from "./label-selector.ts";
-import { cluster, decodeSegment, deploymentResponse, flag, unwrap } from "./outcome.ts";
+import { cluster, decodeSegment, deploymentResponse, flag, killScales, unwrap } from "./outcome.ts";
 
 /** Any JSON object: the app schema itself runs after, so its errors carry Marathon's paths. */
 const AnyObject = z.record(z.string(), z.unknown(), { message: "expected a JSON object" });
@@ -144,7 +144,7 @@ export const appRoutes = new Hono<AppEnv>()
     const host = c.req.query("host");
     const ids = suffix.taskId ? [suffix.taskId] : (await stub.marathonTasks(id)).filter((t) => !host || host === "*" || t.host === host).map((t) => t.id);
     if (!suffix.taskId && !(await stub.marathonApp(id))) throw notFound(`App '${id}' does not exist`);
-    const scale = flag(c, "scale");
+    const scale = killScales(c);
     const result = ids.length > 0 ? unwrap(await stub.marathonKill(ids, scale, id)) : { tasks: [], deployment: undefined };
     if (scale && result.deployment) return deploymentResponse(c, result.deployment);
     return suffix.taskId ? c.json({ task: result.tasks[0] }) : c.json({ tasks: result.tasks });

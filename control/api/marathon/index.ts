@@ -7,7 +7,7 @@ import { jsonBody } from "../../http/middleware.ts";
 import { normalizeAppId } from "../../cluster/frameworks/marathon/app-definition.ts";
 import { appRoutes, plainText, wantsText } from "./apps.ts";
 import { groupRoutes } from "./groups.ts";
-import { cluster, deploymentResponse, flag, unwrap } from "./outcome.ts";
+import { cluster, deploymentResponse, flag, killScales, unwrap } from "./outcome.ts";
 
 /** The Marathon version whose API shapes `/v2` follows. */
 export const MARATHON_API_VERSION = "1.11.0";
@@ -29,7 +29,7 @@ export const marathonRoutes = new Hono<AppEnv>()
     return c.json({ tasks: wanted.length ? tasks.filter((t) => wanted.includes(t.state)) : tasks });
   })
   .post("/tasks/delete", jsonBody(TaskIds), async (c) => {
-    const result = unwrap(await cluster(c).marathonKill(c.req.valid("json").ids, flag(c, "scale")));
+    const result = unwrap(await cluster(c).marathonKill(c.req.valid("json").ids, killScales(c)));
     if (result.deployment) return deploymentResponse(c, result.deployment);
     return c.json({ tasks: result.tasks });
   })

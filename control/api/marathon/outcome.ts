@@ -25,6 +25,17 @@ export function flag(c: Context<AppEnv>, name: string): boolean {
   return v === "true" || v === "1" || v === "";
 }
 
+/**
+ * Whether a task kill also scales the app down (`?scale`). `?wipe` expunges a resident task's
+ * reservation in Marathon; DCX has no resident tasks, so a wipe is a plain kill. As in Marathon,
+ * the two together are refused.
+ */
+export function killScales(c: Context<AppEnv>): boolean {
+  const scale = flag(c, "scale");
+  if (scale && flag(c, "wipe")) throw new ApiError("malformed", "You cannot use scale and wipe at the same time.", [{ path: "wipe", errors: ["scale and wipe exclude each other"] }]);
+  return scale;
+}
+
 /** A percent-decoded path segment; a malformed escape (`%ZZ`) is the client's error, a 400. */
 export function decodeSegment(segment = ""): string {
   try {

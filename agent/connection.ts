@@ -19,6 +19,7 @@ const CLOSE_MEANINGS: Readonly<Record<number, string>> = {
   [CloseCode.REPLACED]: "replaced by another session of the same agent",
   [CloseCode.TIMEOUT]: "heartbeat timeout",
   [CloseCode.REMOVED]: "agent removed from the cluster",
+  [CloseCode.RETRY]: "the master could not apply a frame; unacked updates are resent",
   1006: "connection lost or refused",
 };
 

@@ -33,6 +33,8 @@ export const CloseCode = {
   TIMEOUT: 4001,
   /** The agent was removed from the cluster. */
   REMOVED: 4002,
+  /** The master could not apply a frame of this session; reconnect and resend what was not acked. */
+  RETRY: 1011,
 } as const;
 
 export const Hostname = z.string().min(1).max(253).regex(/^[A-Za-z0-9._-]+$/, "hostname uses letters, digits, . _ -");

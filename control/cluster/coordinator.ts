@@ -1,4 +1,4 @@
-import { isAlive, isTerminal, type StatusUpdate, type TaskReport } from "../../protocol/index.ts";
+import { CloseCode, isAlive, isTerminal, type StatusUpdate, type TaskReport } from "../../protocol/index.ts";
 import { type RoundResult, allocationRound } from "./allocator/round.ts";
 import type { ClusterDb } from "./db.ts";
 import type { EventBus } from "./events.ts";
@@ -9,7 +9,7 @@ import { type CheckUpdate, applyCheckResults, isCheckResult } from "./frameworks
 import { emitStatus, expireUnreachable, taskEnded, tasksUnreachable } from "./frameworks/marathon/task-events.ts";
 import { METRONOME } from "./frameworks/metronome/launch.ts";
 import { runKillGraceSeconds } from "./frameworks/metronome/store.ts";
-import { type SocketIndex, send } from "./sessions.ts";
+import { type SocketIndex, closeQuietly, send } from "./sessions.ts";
 import { applyStatusUpdates, liveTasks, setTaskState, type TaskRecord } from "./tasks.ts";
 import { type AlarmArm, scheduleAt, scheduleNoLaterThan } from "./timers.ts";
 
@@ -145,16 +145,47 @@ export class Coordinator {
     // Frames arriving while this batch commits form the next one.
     this.inbox = [];
     this.inboxCommitted = undefined;
-    const unknown = await this.mutate((ctx) => {
-      const changed = frames.map((f) => this.applyFrame(ctx, f));
-      if (changed.some((c) => c.changed)) scheduleNoLaterThan(ctx.db, ALLOCATE_TIMER, ctx.now + ROUND_COALESCE_MS);
-      return changed.map((c) => c.unknown);
+    try {
+      this.answer(frames, await this.applyFrames(frames));
+    } catch {
+      // The batch rolled back whole: one frame's failure must not cost the others theirs, so
+      // each is applied alone, and only a frame that fails again is not acked.
+      for (const frame of frames) {
+        try {
+          this.answer([frame], await this.applyFrames([frame]));
+        } catch (err) {
+          this.statusFailed(frame, err);
+        }
+      }
+    }
+  }
+
+  /** Applies frames in one transaction; per frame, the task ids its agent must kill. */
+  private applyFrames(frames: InboundStatus[]): Promise<string[][]> {
+    return this.mutate((ctx) => {
+      const applied = frames.map((f) => this.applyFrame(ctx, f));
+      if (applied.some((a) => a.changed)) scheduleNoLaterThan(ctx.db, ALLOCATE_TIMER, ctx.now + ROUND_COALESCE_MS);
+      return applied.map((a) => a.unknown);
     }, false);
+  }
+
+  /** After the commit: each frame acked on its own socket, and kills for tasks the master has no place for. */
+  private answer(frames: InboundStatus[], unknown: string[][]): void {
     frames.forEach(({ ws, updates }, i) => {
       send(ws, { type: "ack", updateIds: updates.map((u) => u.updateId) });
       const kill = unknown[i] ?? [];
       if (kill.length > 0) send(ws, { type: "kill", taskIds: kill, gracePeriodMs: DEFAULT_KILL_GRACE_MS });
     });
+  }
+
+  /**
+   * A frame that cannot be applied is not acked, and its session is closed: the agent
+   * reconnects and resends its unacked updates, rather than waiting on an open socket forever.
+   */
+  private statusFailed({ ws, agentId, updates }: InboundStatus, err: unknown): void {
+    const message = err instanceof Error ? err.message : String(err);
+    console.error(JSON.stringify({ event: "status_apply_failed", agentId, updates: updates.length, message }));
+    closeQuietly(ws, CloseCode.RETRY, "could not apply status updates; reconnect and resend");
   }
 
   /** One frame's updates, inside the batch's transaction: whether any changed a task, and the ids the agent must kill. */

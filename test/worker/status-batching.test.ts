@@ -1,4 +1,8 @@
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import type { Cluster } from "../../control/cluster/cluster.ts";
+import { CloseCode } from "../../protocol/index.ts";
 import { TestSocket, call, joinAgent, signUp } from "./helpers.ts";
 
 interface Frame {
@@ -64,5 +68,36 @@ describe("status frames committed together", () => {
     expect(stateOf(taskB)).toEqual(["TASK_RUNNING"]);
     const app = (await (await call(`/c/${account.cluster.id}/v2/apps/pair`, { token: account.token })).json()) as { app: { lastTaskFailure?: { taskId: string; message: string } } };
     expect(app.app.lastTaskFailure).toMatchObject({ taskId: taskA, message: "exit 3" });
+  });
+});
+
+describe("a status frame that cannot be applied", () => {
+  it("costs only its own agent: the others in its batch are acked and applied; its session is closed with 1011 to resend", async () => {
+    const account = await signUp();
+    const resources = { cpus: 1, mem: 1024, disk: 1000, gpus: 0, ports: [[31000, 31010]] };
+    const a = await joinAgent(account, { resources, hostname: "node-a" });
+    const b = await joinAgent(account, { resources, hostname: "node-b" });
+    const post = await call(`/c/${account.cluster.id}/v2/apps`, { method: "POST", token: account.token, json: { id: "/pair", cmd: "sleep 600", cpus: 0.5, mem: 16, instances: 2, constraints: [["hostname", "UNIQUE"]] } });
+    expect(post.status).toBe(201);
+    const taskA = (await nextOfType(a.socket, "launch")).tasks?.[0]?.taskId ?? "";
+    const taskB = (await nextOfType(b.socket, "launch")).tasks?.[0]?.taskId ?? "";
+    // Storage refuses one update id, as a failing disk or a bug would for one frame.
+    const cluster = env.CLUSTER.getByName(account.cluster.id);
+    await runInDurableObject(cluster, (_: Cluster, state) => {
+      state.storage.sql.exec("CREATE TRIGGER poison BEFORE INSERT ON applied_updates WHEN NEW.update_id = 'poison' BEGIN SELECT RAISE(ABORT, 'poisoned update'); END");
+    });
+    const now = Date.now();
+    a.socket.send({ type: "status", updates: [{ updateId: "poison", taskId: taskA, state: "TASK_RUNNING", timestamp: now }] });
+    b.socket.send({ type: "status", updates: [{ updateId: "good", taskId: taskB, state: "TASK_RUNNING", timestamp: now }] });
+
+    const [fromA, fromB] = await Promise.all([framesWithin(a.socket, 1500), framesWithin(b.socket, 1500)]);
+    expect(ofType(fromB, "ack").map((f) => f.updateIds)).toEqual([["good"]]);
+    expect(ofType(fromA, "ack")).toEqual([]);
+    expect(a.socket.closed?.code).toBe(CloseCode.RETRY);
+    expect(b.socket.closed).toBeUndefined();
+    const tasks = (await (await call(`/c/${account.cluster.id}/master/tasks`, { token: account.token })).json()) as { tasks: { id: string; state: string }[] };
+    const stateOf = (id: string) => tasks.tasks.find((t) => t.id === id)?.state;
+    expect(stateOf(taskB)).toBe("TASK_RUNNING");
+    expect(stateOf(taskA)).toBe("TASK_STAGING");
   });
 });

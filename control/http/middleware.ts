@@ -71,9 +71,26 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 
 const JSON_TYPE = /^application\/([\w.-]+\+)?json$/i;
 
+/** How deep a request body may nest: real bodies (an app, a group tree) stay far below it, and
+ * the recursive code behind the routes (merges, schemas, group trees) stays far from the stack's end. */
+export const MAX_JSON_DEPTH = 64;
+
+/** Whether `value` nests deeper than `limit` arrays and objects, measured without recursion. */
+export function nestsDeeperThan(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop() as [unknown, number];
+    if (typeof v !== "object" || v === null) continue;
+    if (depth + 1 > limit) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
 /**
  * Validates a JSON body with a zod schema: 415 for another content type, 400 for undecodable
- * JSON, 422 with field paths for a body that does not fit. A missing body is validated as `{}`.
+ * or too deeply nested JSON, 422 with field paths for a body that does not fit. A missing body
+ * is validated as `{}`.
  */
 export function jsonBody<S extends z.ZodType>(schema: S) {
   return validator("json", async (value, c): Promise<z.output<S>> => {
@@ -82,6 +99,7 @@ export function jsonBody<S extends z.ZodType>(schema: S) {
       const body = await c.req.text();
       if (body.trim() !== "") throw new ApiError("unsupported_media_type", `Unsupported Content-Type '${mediaType || "(none)"}': send application/json.`);
     }
+    if (nestsDeeperThan(value, MAX_JSON_DEPTH)) throw new ApiError("malformed", `The JSON body nests deeper than ${MAX_JSON_DEPTH} levels.`);
     const parsed = schema.safeParse(value);
     if (!parsed.success) throw validationError(parsed.error);
     return parsed.data;

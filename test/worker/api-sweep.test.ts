@@ -8,6 +8,9 @@ import { Browser } from "./ui-helpers.ts";
  * and what the sweep managed to create still reads back without an error.
  */
 
+/** An object nested five thousand deep, shaped as a group tree. */
+const DEEP = JSON.stringify(Array.from({ length: 5_000 }).reduce<Record<string, unknown>>((inner) => ({ id: "g", groups: [inner] }), { id: "g", apps: [] }));
+
 /** Bodies no route should take, or should take without failing. */
 const HOSTILE_BODIES: [string, string][] = [
   ["null", "null"],
@@ -21,6 +24,7 @@ const HOSTILE_BODIES: [string, string][] = [
   ["an overflowing number", '{"id": "/big", "cpus": 1e400, "mem": 1e400}'],
   ["a lone surrogate", '{"id": "/\\ud800", "cmd": "\\ud800"}'],
   ["a NUL", '{"id": "/nul\\u0000x", "cmd": "a\\u0000b", "name": "\\u0000"}'],
+  ["groups nested five thousand deep", DEEP],
   ["ten thousand keys", JSON.stringify(Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`k${i}`, i])))],
 ];
 
@@ -206,6 +210,8 @@ describe("hostile input over the web UI's pages", () => {
       [`${base}/deploy`, { json: "x".repeat(2_000_000) }],
       [`${base}/deploy`, {}],
       [`${base}/deploy-job`, { json: "null" }],
+      [`${base}/deploy`, { json: DEEP }],
+      [`${base}/deploy-job`, { json: DEEP }],
       [`${base}/services/nope`, { op: "scale", instances: "-1" }],
       [`${base}/services/nope`, { op: "launch-the-missiles" }],
       [`${base}/services/%ZZ`, { op: "destroy" }],

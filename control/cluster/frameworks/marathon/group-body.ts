@@ -85,11 +85,14 @@ function marathonPath(path: string): string {
   return path.replace(/^\/(apps|groups|pods|dependencies)\/(\d+)/, "/$1($2)");
 }
 
+/** How deep groups may nest in one body: far beyond any real tree, and short of the stack. */
+export const MAX_GROUP_DEPTH = 32;
+
 /**
  * One group of the body, its apps and its subgroups, read inside `id`. Dependencies of a group
  * apply to every app inside it, so they are passed down and added to each app's own.
  */
-function readGroup(fields: z.output<typeof GroupFields>, id: string, at: string, inherited: readonly string[]): GroupSpec {
+function readGroup(fields: z.output<typeof GroupFields>, id: string, at: string, inherited: readonly string[], depth = 1): GroupSpec {
   const dependencies = [...inherited, ...(fields.dependencies ?? []).map((d, i) => groupIdAt(d, id, `${at}/dependencies(${i})`))];
   const spec: GroupSpec = { id };
   if (fields.apps !== undefined) spec.apps = fields.apps.map((raw, i) => ({ app: readApp(raw, id, `${at}/apps(${i})`, dependencies), at: `${at}/apps(${i})` }));
@@ -99,7 +102,8 @@ function readGroup(fields: z.output<typeof GroupFields>, id: string, at: string,
       const sub = readFields(raw, path);
       if (sub.scaleBy !== undefined || sub.version !== undefined) throw issue(`${path}/${sub.scaleBy !== undefined ? "scaleBy" : "version"}`, "is only allowed on the group the request names");
       if (sub.id === undefined) throw issue(`${path}/id`, "is required");
-      return readGroup(sub, childId(sub.id, id, `${path}/id`), path, dependencies);
+      if (depth >= MAX_GROUP_DEPTH) throw issue(path, `groups nest at most ${MAX_GROUP_DEPTH} deep`);
+      return readGroup(sub, childId(sub.id, id, `${path}/id`), path, dependencies, depth + 1);
     });
   }
   return spec;

@@ -73,6 +73,8 @@ describe("POST /v2/groups", () => {
     await expectInvalid(await api(a, "/v2/groups", { method: "POST", json: { id: "/prod", apps: [app("/other/web")] } }), "/apps(0)/id");
     await expectInvalid(await api(a, "/v2/groups", { method: "POST", json: { id: "/prod", apps: [app("web"), app("web")] } }), "/apps(1)/id");
     await expectInvalid(await api(a, "/v2/groups", { method: "POST", json: { apps: [app("web")] } }), "/id");
+    // A group is implied by its apps: one without any would not exist afterwards.
+    await expectInvalid(await api(a, "/v2/groups", { method: "POST", json: { id: "/empty", groups: [{ id: "inner", apps: [] }] } }), "/apps");
     expect(await appIds(a)).toEqual([]);
     expect(await deploymentCount(a)).toBe(0);
   });

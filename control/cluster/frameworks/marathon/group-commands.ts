@@ -46,6 +46,9 @@ export function createGroup(ctx: CommandContext, spec: GroupSpec): Outcome<Group
   const ids = listApps(ctx.db).map((a) => a.id);
   if (spec.id === ROOT_GROUP || ids.some((id) => inGroup(id, spec.id))) return fail("conflict", `Group ${spec.id} is already created. Use PUT to change this group.`);
   if (ids.includes(spec.id)) return fail("conflict", `An app with the path ${spec.id} already exists.`);
+  if (specApps(spec).length === 0) {
+    return invalid([{ path: "/apps", errors: ["a new group needs at least one app: DCX groups are implied by the ids of the apps inside them, so an empty group would not exist"] }]);
+  }
   const plan = planGroup(listApps(ctx.db), spec);
   return planProblem(listApps(ctx.db), plan) ?? applyPlan(ctx, plan, false);
 }

@@ -1,6 +1,6 @@
-import { and, asc, desc, eq, ne } from "drizzle-orm";
+import { and, asc, desc, eq, isNull, ne } from "drizzle-orm";
 import type { ClusterDb } from "../../db.ts";
-import { appVersions, apps } from "../../schema.ts";
+import { appVersions, apps, tasks } from "../../schema.ts";
 import type { App } from "./app-definition.ts";
 
 /** Marathon apps in the Cluster object's SQLite: the current definition, its versions, launch backoff. */
@@ -70,7 +70,8 @@ export function nextVersion(now: number, previous?: string): string {
 
 /**
  * Stores a definition as the app's current version and in its history. A scaling-only change
- * keeps `lastConfigChangeAt`; any other change resets the launch backoff, as Marathon does.
+ * keeps `lastConfigChangeAt` and the running tasks; any other change resets the launch backoff,
+ * as Marathon does.
  */
 export function saveApp(db: ClusterDb, app: App, version: string, change: "create" | "config" | "scaling"): StoredApp {
   const existing = getApp(db, app.id);
@@ -87,6 +88,12 @@ export function saveApp(db: ClusterDb, app: App, version: string, change: "creat
     waiting: null,
   };
   db.insert(apps).values(row).onConflictDoUpdate({ target: apps.id, set: row }).run();
+  // A scale changes no task's definition: the live tasks of the scaled version carry the new one,
+  // so the scheduling decision keeps them. Only a config change replaces tasks, as in Marathon.
+  // (App ids start with '/', job ids never do: the group alone names the app's tasks.)
+  if (change === "scaling" && existing) {
+    db.update(tasks).set({ version }).where(and(eq(tasks.group, app.id), eq(tasks.version, existing.version), isNull(tasks.endedAt))).run();
+  }
   // A rollback restores an old version, which the history already holds.
   if (getVersion(db, app.id, version) === undefined) db.insert(appVersions).values({ appId: app.id, version, definition }).run();
   return toStored(row);

@@ -5,7 +5,7 @@ import { revive } from "../../allocator/round.ts";
 import type { EventBus } from "../../events.ts";
 import { getTask, markKillRequested, type TaskRecord } from "../../tasks.ts";
 import { mergeAppPatch, type App } from "./app-definition.ts";
-import { dependencyProblems } from "./dependencies.ts";
+import { dependencyProblems, type PreviousDependencies } from "./dependencies.ts";
 import { deleteApp, getApp, listAppIds, listApps, nextVersion, resetDelay, saveApp, servicePortsInUse, type StoredApp } from "./apps.ts";
 import { MARATHON } from "./demand.ts";
 import {
@@ -102,11 +102,12 @@ function groupClash(ctx: CommandContext, id: string): Failure | undefined {
 }
 
 /**
- * A 422 when the dependencies of the apps `ids`, as stored now, name nothing or form a cycle.
- * `pathOf` gives the body path of each app's definition (the app's own body: none).
+ * A 422 when the dependencies of the apps `ids`, as stored now, form a cycle or newly name
+ * nothing (`previous`: what they depended on before the change). `pathOf` gives the body path
+ * of each app's definition (the app's own body: none).
  */
-export function dependencyFailure(ctx: CommandContext, ids: readonly string[], pathOf: (id: string) => string = () => ""): Failure | undefined {
-  const problems = dependencyProblems(listApps(ctx.db).map((a) => a.app), new Set(ids));
+export function dependencyFailure(ctx: CommandContext, ids: readonly string[], pathOf: (id: string) => string = () => "", previous?: PreviousDependencies): Failure | undefined {
+  const problems = dependencyProblems(listApps(ctx.db).map((a) => a.app), new Set(ids), previous);
   if (problems.length === 0) return undefined;
   return fail("invalid", "Object is not valid", { details: problems.map((p) => ({ path: `${pathOf(p.appId)}/dependencies/${p.index}`, errors: [p.error] })) });
 }
@@ -143,7 +144,7 @@ export function replaceApp(ctx: CommandContext, app: App, force: boolean, checkD
   ctx.events.emit("api_post_event", { appDefinition: stored.app, uri: `/v2/apps${app.id}` }, ctx.now);
   const d = startDeployment(ctx, stored, scaleOnly ? "ScaleApplication" : "RestartApplication", current.app);
   // Only an app with dependencies can name nothing or close a cycle; the rest skip the read.
-  const unmet = checkDependencies && (app.dependencies?.length ?? 0) > 0 ? dependencyFailure(ctx, [app.id]) : undefined;
+  const unmet = checkDependencies && (app.dependencies?.length ?? 0) > 0 ? dependencyFailure(ctx, [app.id], undefined, new Map([[app.id, current.app.dependencies]])) : undefined;
   if (unmet) return unmet;
   return { ok: true, value: { deploymentId: d.id, version: stored.version } };
 }
@@ -160,7 +161,14 @@ export function patchApp(ctx: CommandContext, id: string, patch: unknown, force:
 /** Whether two definitions of an app differ in nothing but their instance count. */
 export function sameExceptInstances(a: App, b: App): boolean {
   const strip = ({ instances: _i, version: _v, ...rest }: App) => rest;
-  return JSON.stringify(strip(a)) === JSON.stringify(strip(b));
+  return canonicalJson(strip(a)) === canonicalJson(strip(b));
+}
+
+/** JSON with every object's keys sorted: two definitions that differ only in key order are equal. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))) : v,
+  );
 }
 
 /** `DELETE /v2/apps/{id}`: the app is gone at once; a stop deployment kills its tasks. */

@@ -181,6 +181,37 @@ describe("dependencies", () => {
     expect((await nextLaunch(socket)).map((t) => t.taskId.split(".")[0])).toEqual(["shop_front_web"]);
   });
 
+  it("lets an app whose dependency was removed be scaled and changed; a new dependency on nothing is still refused", async () => {
+    const a = await signUp();
+    await postGroup(a, { id: "/s", apps: [app("db"), app("web", { dependencies: ["db"] })] });
+    expect((await api(a, "/v2/apps/s/db?force=true", { method: "DELETE" })).status).toBe(200);
+    expect((await api(a, "/v2/apps/s/web?force=true", { method: "PATCH", json: { cmd: "sleep 2000" } })).status).toBe(200);
+    expect((await api(a, "/v2/apps?force=true", { method: "PUT", json: [{ id: "/s/web", instances: 0 }] })).status).toBe(200);
+    await expectInvalid(await api(a, "/v2/apps/s/web?force=true", { method: "PATCH", json: { dependencies: ["/s/db", "/nope"] } }), "/dependencies/1");
+  });
+
+  it("lets a held app scale down while its dependency's deployment cannot finish (no deadlock over resources)", { timeout: 15_000 }, async () => {
+    const a = await signUp();
+    const { socket } = await joinAgent(a, { resources: { cpus: 1, mem: 1024, disk: 1000, gpus: 0, ports: [[31000, 31010]] } });
+    expect((await api(a, "/v2/apps", { method: "POST", json: app("/b") })).status).toBe(201);
+    expect((await api(a, "/v2/apps", { method: "POST", json: app("/a", { instances: 2, cpus: 0.4, dependencies: ["/b"] }) })).status).toBe(201);
+    const tasks = await nextLaunch(socket);
+    expect(tasks).toHaveLength(2);
+    socket.send({ type: "status", updates: tasks.map((t, i) => ({ updateId: `a-${i}`, taskId: t.taskId, state: "TASK_RUNNING", timestamp: Date.now() })) });
+    await expect.poll(() => deploymentCount(a)).toBe(0);
+    // /b now needs room /a holds: its deployment waits; /a, which depends on /b, is scaled down to make room.
+    expect((await api(a, "/v2/apps/b", { method: "PATCH", json: { instances: 1, cpus: 0.5 } })).status).toBe(200);
+    expect((await api(a, "/v2/apps/a", { method: "PATCH", json: { instances: 0 } })).status).toBe(200);
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const frame = await socket.next<{ type?: string; taskIds?: string[] }>(Math.max(1, deadline - Date.now()));
+      if (typeof frame === "object" && frame.type === "kill") {
+        expect([...(frame.taskIds ?? [])].sort()).toEqual(tasks.map((t) => t.taskId).sort());
+        break;
+      }
+    }
+  });
+
   it("refuses dependencies that name nothing or form a cycle (422, nothing created)", async () => {
     const a = await signUp();
     await expectInvalid(await api(a, "/v2/groups", { method: "POST", json: { id: "/x", apps: [app("a", { dependencies: ["nope"] })] } }), "/apps(0)/dependencies/0");

@@ -58,6 +58,7 @@ export function updateApps(ctx: CommandContext, bodies: readonly Record<string, 
   const apps = resolved.value;
   const held = apps.flatMap((a) => deploymentForApp(ctx.db, a.id) ?? []);
   if (held.length > 0 && !force) return locked(held);
+  const previous = new Map(apps.map((a) => [a.id, getApp(ctx.db, a.id)?.app.dependencies]));
   const deploymentIds: string[] = [];
   for (const [i, app] of apps.entries()) {
     const r = replaceApp(ctx, app, force, false);
@@ -65,7 +66,7 @@ export function updateApps(ctx: CommandContext, bodies: readonly Record<string, 
     deploymentIds.push(r.value.deploymentId);
   }
   const index = new Map(apps.map((a, i) => [a.id, i]));
-  const unmet = dependencyFailure(ctx, [...index.keys()], (id) => `/${index.get(id) ?? ""}`);
+  const unmet = dependencyFailure(ctx, [...index.keys()], (id) => `/${index.get(id) ?? ""}`, previous);
   if (unmet) return unmet;
   return { ok: true, value: { deploymentId: deploymentIds[0] ?? crypto.randomUUID(), version: nextVersion(ctx.now), deploymentIds } };
 }

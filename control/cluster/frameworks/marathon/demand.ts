@@ -103,7 +103,8 @@ export function launchRequest(app: App, count: number): TaskRequest {
 /**
  * Marathon's demand: for every app, what to launch and kill to move toward its target; for
  * every stopping app, what is left to kill. Launches wait out the app's backoff delay, and an
- * app being deployed waits, doing nothing, while an app it depends on is being deployed too.
+ * app being deployed neither launches nor replaces while an app it depends on is being
+ * deployed too (it may still scale down).
  * Deployments that complete in this round no longer hold their dependents back, so a
  * dependent starts in the same round its dependencies finish.
  */
@@ -126,9 +127,12 @@ export function marathonDemand(db: ClusterDb, now: number): MarathonDemand {
   }
   const finishing = new Set([...out.completed, ...decided.filter((x) => x.d.complete).flatMap((x) => deploymentsByApp.get(x.stored.id) ?? [])]);
   const deploying = [...deploymentsByApp.values()].filter((d) => !finishing.has(d)).map((d) => d.appId);
-  for (const { stored, d } of decided) {
+  for (const { stored, d: decision } of decided) {
     const deployment = deploymentsByApp.get(stored.id);
-    if (deployment && !d.complete && waitsForDependencies({ id: stored.id, dependencies: stored.app.dependencies }, deploying)) continue;
+    const held = deployment !== undefined && !decision.complete && waitsForDependencies({ id: stored.id, dependencies: stored.app.dependencies }, deploying);
+    // A held app neither starts its new version nor stops its old one, but a scale-down goes
+    // ahead: what it frees may be what a dependency waits for.
+    const d = held ? { ...decision, launch: 0, killOld: 0 } : decision;
     apply(db, out, stored.id, stored.version, d, stored.app, deployment);
     if (d.launch > 0) {
       if (stored.delayUntil !== null && stored.delayUntil > now) out.wakeAt = Math.min(out.wakeAt ?? Infinity, stored.delayUntil);

@@ -36,12 +36,16 @@ export interface DependencyProblem {
   error: string;
 }
 
+/** Each app's dependencies before a change, by app id. */
+export type PreviousDependencies = ReadonlyMap<string, readonly string[] | undefined>;
+
 /**
  * What is wrong with the dependencies of the apps in `checked`, among all the apps as they
- * will be: a dependency must name an existing app or group, and must not lead back to the app
+ * will be: a new dependency must name an existing app or group (one the app had before may
+ * name an app removed since: the app can still be changed), and none may lead back to the app
  * (a cycle would leave every app in it waiting for the others forever).
  */
-export function dependencyProblems(apps: readonly Dependent[], checked: ReadonlySet<string>): DependencyProblem[] {
+export function dependencyProblems(apps: readonly Dependent[], checked: ReadonlySet<string>, previous: PreviousDependencies = new Map()): DependencyProblem[] {
   const ids = apps.map((a) => a.id);
   const byId = new Map(apps.map((a) => [a.id, a]));
   const targets = (dep: string) => ids.filter((id) => covers(dep, id));
@@ -50,7 +54,8 @@ export function dependencyProblems(apps: readonly Dependent[], checked: Readonly
     if (!checked.has(app.id)) continue;
     (app.dependencies ?? []).forEach((dep, index) => {
       const direct = targets(dep);
-      if (direct.length === 0) problems.push({ appId: app.id, index, error: `dependency ${dep} names no app or group` });
+      const had = previous.get(app.id)?.includes(dep) ?? false;
+      if (direct.length === 0 && !had) problems.push({ appId: app.id, index, error: `dependency ${dep} names no app or group` });
       else if (reaches(direct, app.id, byId, targets)) problems.push({ appId: app.id, index, error: `dependency ${dep} leads back to ${app.id}: dependencies may not form a cycle` });
     });
   }

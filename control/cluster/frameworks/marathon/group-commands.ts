@@ -147,7 +147,8 @@ function planProblem(stored: readonly StoredApp[], plan: GroupPlan): Failure | u
     if (other) details.push({ path: `${at}/id`, errors: [`Groups and Applications may not have the same identifier: ${app.id} and the app ${other.id}`] });
   }
   const at = new Map(plan.puts.map((p) => [p.app.id, p.at]));
-  for (const p of dependencyProblems(after, seen)) details.push({ path: `${at.get(p.appId) ?? ""}/dependencies/${p.index}`, errors: [p.error] });
+  const previous = new Map(stored.map((a) => [a.id, a.app.dependencies]));
+  for (const p of dependencyProblems(after, seen, previous)) details.push({ path: `${at.get(p.appId) ?? ""}/dependencies/${p.index}`, errors: [p.error] });
   return details.length > 0 ? invalid(details) : undefined;
 }
 

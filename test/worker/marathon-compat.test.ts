@@ -178,3 +178,30 @@ describe("GET /v2/apps?label= selectors", () => {
     }
   });
 });
+
+describe("service ports of bridge port mappings", () => {
+  it("are assigned cluster-wide as Marathon does, kept across updates, and listed by the text/plain task list", async () => {
+    const a = await signUp();
+    const bridge = (id: string, extra: Record<string, unknown> = {}) => ({
+      id,
+      cpus: 0.1,
+      mem: 16,
+      instances: 0,
+      container: { type: "DOCKER", docker: { image: "dcx-test/busybox:1" }, portMappings: [{ containerPort: 80 }, { containerPort: 53, protocol: "udp" }] },
+      networks: [{ mode: "container/bridge" }],
+      ...extra,
+    });
+    type Mapped = { container: { portMappings: { servicePort: number }[] } };
+    const created = (await (await send(a, "/v2/apps", "POST", bridge("/br"))).json()) as Mapped;
+    const ports = created.container.portMappings.map((m) => m.servicePort);
+    expect(ports.every((p) => p >= 10000 && p <= 20000)).toBe(true);
+    expect(new Set(ports).size).toBe(2);
+    const other = (await (await send(a, "/v2/apps", "POST", bridge("/br2"))).json()) as Mapped;
+    expect(other.container.portMappings.map((m) => m.servicePort).some((p) => ports.includes(p))).toBe(false);
+    expect((await send(a, "/v2/apps/br?force=true", "PATCH", { cmd: "sleep 5" })).status).toBe(200);
+    const after = (await get<{ app: Mapped }>(a, "/v2/apps/br")).app;
+    expect(after.container.portMappings.map((m) => m.servicePort)).toEqual(ports);
+    const text = await (await send(a, "/v2/apps/br/tasks", "GET", undefined, { Accept: "text/plain" })).text();
+    expect(text).toBe(`br\t${ports[0]}\t\nbr\t${ports[1]}\t\n`);
+  });
+});

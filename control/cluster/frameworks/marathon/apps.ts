@@ -2,6 +2,7 @@ import { and, asc, desc, eq, isNull, ne } from "drizzle-orm";
 import type { ClusterDb } from "../../db.ts";
 import { appVersions, apps, tasks } from "../../schema.ts";
 import type { App } from "./app-definition.ts";
+import { servicePorts } from "./task-ports.ts";
 
 /** Marathon apps in the Cluster object's SQLite: the current definition, its versions, launch backoff. */
 
@@ -146,6 +147,6 @@ export function setWaiting(db: ClusterDb, id: string, waiting: Waiting | null): 
 export function servicePortsInUse(db: ClusterDb, exceptId: string): Set<number> {
   const rows = db.select({ definition: apps.definition }).from(apps).where(ne(apps.id, exceptId)).all();
   const ports = new Set<number>();
-  for (const row of rows) for (const p of (row.definition as App).portDefinitions) if (p.port !== 0) ports.add(p.port);
+  for (const row of rows) for (const port of servicePorts(row.definition as App)) if (port !== 0) ports.add(port);
   return ports;
 }

@@ -19,6 +19,8 @@ import {
   type DeploymentRecord,
 } from "./deployments.ts";
 import { ROOT_GROUP, inGroup } from "./group-tree.ts";
+import { appNetwork } from "./app-network.ts";
+import { servicePorts, withServicePortsSet } from "./task-ports.ts";
 
 /**
  * The Marathon API's mutations, each run inside one storage transaction by the Cluster
@@ -70,15 +72,20 @@ function takeLock(ctx: CommandContext, appId: string, force: boolean): Failure |
   return undefined;
 }
 
-/** Gives every port definition a service port: unique cluster-wide, kept across updates. */
+/**
+ * Gives every port definition (or, on a bridge network, every port mapping) a service port:
+ * unique cluster-wide, kept across updates.
+ */
 function withServicePorts(ctx: CommandContext, app: App, previous: App | undefined): Outcome<App> {
-  const requested = app.portDefinitions.map((p, i) => (p.port === 0 && !app.requirePorts ? (previous?.portDefinitions[i]?.port ?? 0) : p.port));
+  const before = previous ? servicePorts(previous) : [];
+  const bridge = appNetwork(app) === "BRIDGE";
+  const requested = servicePorts(app).map((port, i) => (port === 0 && (bridge || !app.requirePorts) ? (before[i] ?? 0) : port));
   try {
-    const ports = assignServicePorts(requested, servicePortsInUse(ctx.db, app.id));
-    return { ok: true, value: { ...app, portDefinitions: app.portDefinitions.map((p, i) => ({ ...p, port: ports[i] ?? p.port })) } };
+    return { ok: true, value: withServicePortsSet(app, assignServicePorts(requested, servicePortsInUse(ctx.db, app.id))) };
   } catch (err) {
-    if (err instanceof ServicePortError) return fail("invalid", "Object is not valid", { details: [{ path: `/portDefinitions/${err.index}/port`, errors: [err.message] }] });
-    throw err;
+    if (!(err instanceof ServicePortError)) throw err;
+    const path = bridge ? `/container/portMappings/${err.index}/servicePort` : `/portDefinitions/${err.index}/port`;
+    return fail("invalid", "Object is not valid", { details: [{ path, errors: [err.message] }] });
   }
 }
 

@@ -22,6 +22,22 @@ export interface DeclaredPort {
   protocol: "tcp" | "udp" | "udp,tcp";
 }
 
+/**
+ * The app's service ports (Marathon's cluster-wide ports for load balancers), in declaration
+ * order: those of its port definitions, or of its port mappings on a bridge network.
+ */
+export function servicePorts(app: App): number[] {
+  return appNetwork(app) === "BRIDGE" ? (app.container?.portMappings ?? []).map((m) => m.servicePort) : app.portDefinitions.map((d) => d.port);
+}
+
+/** The app with its service ports set, in the order `servicePorts` gives them. */
+export function withServicePortsSet(app: App, ports: readonly number[]): App {
+  if (appNetwork(app) === "BRIDGE" && app.container) {
+    return { ...app, container: { ...app.container, portMappings: (app.container.portMappings ?? []).map((m, i) => ({ ...m, servicePort: ports[i] ?? m.servicePort })) } };
+  }
+  return { ...app, portDefinitions: app.portDefinitions.map((d, i) => ({ ...d, port: ports[i] ?? d.port })) };
+}
+
 /** The app's ports in declaration order. Validation allows port definitions or port mappings, never both. */
 export function declaredPorts(app: App): DeclaredPort[] {
   if (appNetwork(app) === "BRIDGE") {

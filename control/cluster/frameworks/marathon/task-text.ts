@@ -2,6 +2,7 @@ import type { ClusterDb } from "../../db.ts";
 import { liveTasks, type TaskRecord } from "../../tasks.ts";
 import { getApp, listApps, type StoredApp } from "./apps.ts";
 import { MARATHON } from "./demand.ts";
+import { servicePorts } from "./task-ports.ts";
 
 /**
  * The `text/plain` form of `GET /v2/tasks` and `GET /v2/apps/{id}/tasks`, as Marathon's
@@ -19,9 +20,9 @@ export const safePath = (id: string) => id.split("/").filter(Boolean).join("_");
 
 function appLines(app: StoredApp, running: readonly TaskRecord[]): string {
   const id = safePath(app.id);
-  const servicePorts = app.app.portDefinitions.map((p) => p.port);
-  if (servicePorts.length === 0) return id + TAB + " " + TAB + running.map((t) => t.host + TAB).join("") + "\n";
-  return servicePorts
+  const ports = servicePorts(app.app);
+  if (ports.length === 0) return id + TAB + " " + TAB + running.map((t) => t.host + TAB).join("") + "\n";
+  return ports
     .map((port, i) => id + TAB + port + TAB + running.flatMap((t) => (t.ports[i] === undefined ? [] : [`${t.host}:${t.ports[i]}${TAB}`])).join("") + "\n")
     .join("");
 }

@@ -10,6 +10,7 @@ import type { CheckHealth } from "./health-state.ts";
 import { APP_LIST_EMBEDS, type AppEmbed } from "./embeds.ts";
 import { liveHealth, readinessResults, type ReadinessCheckResult } from "./health.ts";
 import { taskStatsByVersion } from "./task-stats.ts";
+import { servicePorts } from "./task-ports.ts";
 
 /** Marathon's JSON shapes (RAML `types/app.raml`, `task.raml`, `queue.raml`); deployments are in deployment-views.ts. */
 
@@ -129,10 +130,11 @@ function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, 
 /** Live Marathon tasks as JSON, optionally of one app. */
 export function marathonTasks(db: ClusterDb, appId?: string): TaskJson[] {
   const ips = new Map(listAgents(db).map((a) => [a.id, a.ip]));
-  const servicePorts = new Map<string, number[]>();
+  const servicePortsByApp = new Map<string, number[]>();
   const portsOf = (id: string) => {
-    if (!servicePorts.has(id)) servicePorts.set(id, getApp(db, id)?.app.portDefinitions.map((p) => p.port) ?? []);
-    return servicePorts.get(id) ?? [];
+    const app = servicePortsByApp.has(id) ? undefined : getApp(db, id);
+    if (!servicePortsByApp.has(id)) servicePortsByApp.set(id, app ? servicePorts(app.app) : []);
+    return servicePortsByApp.get(id) ?? [];
   };
   const live = liveTasks(db, { framework: MARATHON, group: appId });
   const health = liveHealth(db, appId);

@@ -113,19 +113,24 @@ describe("UI: groups on the Services pages", () => {
     expect(await flashAfter(browser, mistyped)).toContain("type the group id '/prod' exactly");
     expect(await appStatus(browser, "/prod/a")).toBe(200);
 
-    const held = await browser.form(`${base}/prod/b`, { op: "delete-group", confirm: "/prod/b" });
+    // The form names the services it showed: a group that holds others by then is not deleted.
+    const changed = await browser.form(`${base}/prod/b`, { op: "delete-group", confirm: "/prod/b", force: "true", apps: "/prod/b/c" });
+    expect(await flashAfter(browser, changed)).toContain("changed since this page was opened");
+    expect(await appStatus(browser, "/prod/b/c")).toBe(200);
+
+    const held = await browser.form(`${base}/prod/b`, { op: "delete-group", confirm: "/prod/b", apps: "/prod/b/c /prod/b/d" });
     expect(held.headers.get("Location")).toBe(`${base}/prod/b?confirm=delete#confirm`);
     expect(await flashAfter(browser, held)).toContain("tick force");
     expect(await appStatus(browser, "/prod/b/d")).toBe(200);
 
     // The group above still holds /prod/a, so the page goes there.
-    const forced = await browser.form(`${base}/prod/b`, { op: "delete-group", confirm: "/prod/b", force: "true" });
+    const forced = await browser.form(`${base}/prod/b`, { op: "delete-group", confirm: "/prod/b", force: "true", apps: "/prod/b/d /prod/b/c" });
     expect(forced.headers.get("Location")).toBe(`${base}/prod`);
     expect(await flashAfter(browser, forced)).toContain("Deleting group /prod/b: stopping 2 services");
     expect(await appStatus(browser, "/prod/b/c")).toBe(404);
     expect(await appStatus(browser, "/prod/a")).toBe(200);
 
-    const gone = await browser.form(`${base}/prod`, { op: "delete-group", confirm: "/prod", force: "true" });
+    const gone = await browser.form(`${base}/prod`, { op: "delete-group", confirm: "/prod", force: "true", apps: "/prod/a" });
     expect(gone.headers.get("Location")).toBe(base);
     expect(await appStatus(browser, "/prod/a")).toBe(404);
     expect(await appStatus(browser, "/production/x")).toBe(200);

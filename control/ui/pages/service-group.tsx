@@ -59,6 +59,8 @@ function ConfirmDeleteGroup(props: { c: UiContext; group: AppGroup }) {
   return (
     <PostForm action={servicePath(c.get("cluster").id, group.id)} csrf={c.get("csrf")} op={DELETE_GROUP_OP} class="panel" label="Confirm deleting the group">
       <h2 id="confirm">{`Delete ${group.id}?`}</h2>
+      {/* What the user was shown: the delete is refused if the group holds anything else by then. */}
+      <input type="hidden" name="apps" value={apps.map((app) => app.id).join(" ")} />
       <p>{`These ${apps.length === 1 ? "service is" : `${apps.length} services are`} destroyed: their tasks are killed and their definitions and versions are deleted. This cannot be undone.`}</p>
       <ul class="delete-list" aria-label="Services that will be removed">
         {apps.map((app) => (
@@ -112,6 +114,11 @@ export async function deleteGroup(c: UiContext, id: string): Promise<Response> {
     if (id === ROOT_GROUP) throw new ApiError("invalid", "The root group cannot be deleted from here: delete its groups and services one by one.");
     if ((await formField(c, "confirm")).trim() !== id) throw new ApiError("invalid", `Not deleted: type the group id '${id}' exactly to confirm.`);
     const stub = clusterOf(c);
+    const before = (await stub.marathonApps([])).map((app) => app.id);
+    const shown = (await formField(c, "apps")).split(" ").filter(Boolean).sort().join(" ");
+    if (shown !== before.filter((app) => inGroup(app, id)).sort().join(" ")) {
+      throw new ApiError("invalid", `Not deleted: the services in ${id} changed since this page was opened. Review the list below and confirm again.`);
+    }
     const n = unwrap(await stub.marathonDeleteGroup(id, (await formField(c, "force")) === "true")).deploymentIds.length;
     const left = (await stub.marathonApps([])).map((app) => app.id);
     return redirectWithFlash(c, servicePath(c.get("cluster").id, nearestGroup(id, left)), {

@@ -122,7 +122,9 @@ describe("health checks on real agents", () => {
     const replaced = await waitFor("a healthy replacement", async () => {
       const t = await tasks("/web");
       const ids = t.map((x) => x.id);
-      return !ids.includes(victim.id) && ids.includes(survivor.id) && t.length === 2 && (await app("/web")).tasksHealthy === 2 ? t : undefined;
+      // The task list and the app's counts are two reads: both must show the replacement healthy.
+      const alive = t.every((x) => x.healthCheckResults[0]?.alive === true);
+      return !ids.includes(victim.id) && ids.includes(survivor.id) && t.length === 2 && alive && (await app("/web")).tasksHealthy === 2 ? t : undefined;
     }, 60_000, 200);
     expect(replaced.find((t) => t.id !== survivor.id)?.healthCheckResults[0]?.alive).toBe(true);
     const about = (type: string) => events.filter((e) => e.eventType === type && e.taskId === victim.id);

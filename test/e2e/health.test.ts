@@ -61,7 +61,9 @@ describe("health checks on real agents", () => {
   const healthy = (id: string, count: number) =>
     waitFor(`${id}: ${count} healthy task(s), no deployment`, async () => {
       const [a, t] = await Promise.all([app(id), tasks(id)]);
-      return a.deployments.length === 0 && a.tasksHealthy === count && t.length === count ? t : undefined;
+      // Two reads: the task list must show every task alive too, not only the app's count.
+      const alive = t.every((x) => x.healthCheckResults.length > 0 && x.healthCheckResults.every((r) => r.alive));
+      return a.deployments.length === 0 && a.tasksHealthy === count && t.length === count && alive ? t : undefined;
     }, 60_000, 200);
   const events: MarathonEvent[] = [];
   let stopEvents = () => {};

@@ -88,6 +88,26 @@ export class TestSocket {
     }
   }
 
+  /** The next frame of a type, skipping others (pongs, frames the test does not look at), within `timeoutMs` in all. */
+  async nextOfType<T>(type: string, timeoutMs = 5000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const frame = await this.next<{ type?: string }>(Math.max(1, deadline - Date.now()));
+      if (typeof frame === "object" && frame !== null && frame.type === type) return frame as T;
+    }
+  }
+
+  /** Every frame received within `ms`, parsed where it is JSON. */
+  async framesWithin<T>(ms: number): Promise<T[]> {
+    const found: T[] = [];
+    const deadline = Date.now() + ms;
+    while (Date.now() < deadline) {
+      const frame = await this.next<T>(Math.max(1, deadline - Date.now())).catch(() => undefined);
+      if (frame !== undefined) found.push(frame);
+    }
+    return found;
+  }
+
   async waitClosed(timeoutMs = 3000): Promise<{ code: number; reason: string }> {
     await this.until(() => this.closed !== undefined, timeoutMs, "the socket to close");
     return this.closed as { code: number; reason: string };

@@ -25,13 +25,6 @@ function historyDue(account: Account): Promise<number | undefined> {
   return runInDurableObject(stub(account), (_: Cluster, state) => state.storage.sql.exec<{ due_at: number }>("SELECT due_at FROM timers WHERE name = ?", HISTORY_TIMER).toArray()[0]?.due_at);
 }
 
-/** A frame of the given type, skipping others. */
-async function nextOfType<T>(socket: Awaited<ReturnType<typeof joinAgent>>["socket"], type: string): Promise<T> {
-  for (;;) {
-    const frame = await socket.next<{ type?: string }>();
-    if (typeof frame === "object" && frame.type === type) return frame as T;
-  }
-}
 
 describe("history service", () => {
   it("an agent's registration arms the minute timer; the alarm records a sample of the cluster and re-arms while busy", async () => {
@@ -43,9 +36,9 @@ describe("history service", () => {
     expect(due).toBeGreaterThan(before);
     expect(due).toBeLessThanOrEqual(Date.now() + MINUTE_MS);
     await call(`/c/${account.cluster.id}/v2/apps`, { method: "POST", token: account.token, json: { id: "/sampled", cmd: "sleep 1000", cpus: 0.5, mem: 128, disk: 10 } });
-    const launch = await nextOfType<{ tasks: { taskId: string }[] }>(socket, "launch");
+    const launch = await socket.nextOfType<{ tasks: { taskId: string }[] }>("launch");
     socket.send({ type: "status", updates: [{ updateId: "h-1", taskId: launch.tasks[0]?.taskId, state: "TASK_RUNNING", timestamp: Date.now() }] });
-    await nextOfType(socket, "ack");
+    await socket.nextOfType("ack");
 
     await runInDurableObject(stub(account), (_: Cluster, state) => state.storage.sql.exec("UPDATE timers SET due_at = 0 WHERE name = ?", HISTORY_TIMER));
     const alarmAt = Math.floor(Date.now() / MINUTE_MS) * MINUTE_MS;

@@ -37,20 +37,13 @@ let updateSeq = 0;
 async function report(socket: TestSocket, taskIds: string[], state: string, message?: string): Promise<void> {
   const updates = taskIds.map((taskId) => ({ updateId: `job-${updateSeq++}`, taskId, state, timestamp: Date.now(), ...(message ? { message } : {}) }));
   socket.send({ type: "status", updates });
-  await nextOfType(socket, "ack");
+  await socket.nextOfType("ack");
 }
 
-async function nextOfType<T>(socket: TestSocket, type: string, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const frame = await socket.next<{ type?: string }>(Math.max(1, deadline - Date.now()));
-    if (typeof frame === "object" && frame.type === type) return frame as T;
-  }
-}
 
 /** Asserts no frame of `type` arrives within `ms`. */
 async function noFrame(socket: TestSocket, type: string, ms: number): Promise<void> {
-  await expect(nextOfType(socket, type, ms)).rejects.toThrow(/timed out/);
+  await expect(socket.nextOfType(type, ms)).rejects.toThrow(/timed out/);
 }
 
 const JOB = (id: string, run: Record<string, unknown> = {}) => ({ id, run: { cmd: "echo hi", cpus: 0.5, mem: 32, ...run } });
@@ -65,7 +58,7 @@ describe("job runs", () => {
     const created = (await started.json()) as Run;
     expect(created).toMatchObject({ jobId: "prod.report", status: "STARTING", completedAt: null, tasks: [] });
     expect(created.id).toMatch(/^\d{14}[a-z0-9]{5}$/);
-    const launch = await nextOfType<Launch>(socket, "launch");
+    const launch = await socket.nextOfType<Launch>("launch");
     const task = launch.tasks[0];
     expect(task?.taskId).toMatch(new RegExp(`^prod\\.report_${created.id}\\.[0-9a-f-]{36}$`));
     expect(task).toMatchObject({ name: "prod.report", command: { shell: "echo hi" }, resources: { cpus: 0.5 } });
@@ -98,7 +91,7 @@ describe("job runs", () => {
     const { socket } = await joinAgent(a);
     await v1(a, "/jobs", "POST", JOB("fails"));
     const created = await body<Run>(v1(a, "/jobs/fails/runs", "POST"));
-    const [task] = (await nextOfType<Launch>(socket, "launch")).tasks;
+    const [task] = (await socket.nextOfType<Launch>("launch")).tasks;
     await report(socket, [task?.taskId ?? ""], "TASK_FAILED", "exited with code 3");
     await expect.poll(async () => (await run(a, "fails", created.id)).status).toBe("FAILED");
     const h = await history(a, "fails");
@@ -112,10 +105,10 @@ describe("job runs", () => {
     const { socket } = await joinAgent(a);
     await v1(a, "/jobs", "POST", JOB("flaky", { restart: { policy: "ON_FAILURE", activeDeadlineSeconds: 120 } }));
     const created = await body<Run>(v1(a, "/jobs/flaky/runs", "POST"));
-    const [first] = (await nextOfType<Launch>(socket, "launch")).tasks;
+    const [first] = (await socket.nextOfType<Launch>("launch")).tasks;
     const failedAt = Date.now();
     await report(socket, [first?.taskId ?? ""], "TASK_FAILED", "exited with code 1");
-    const [second] = (await nextOfType<Launch>(socket, "launch", 5000)).tasks;
+    const [second] = (await socket.nextOfType<Launch>("launch", 5000)).tasks;
     expect(Date.now() - failedAt).toBeGreaterThanOrEqual(900);
     expect(second?.taskId).not.toBe(first?.taskId);
     expect(second?.taskId).toContain(`flaky_${created.id}.`);
@@ -130,12 +123,12 @@ describe("job runs", () => {
     const { socket } = await joinAgent(a);
     await v1(a, "/jobs", "POST", JOB("long", { cmd: "sleep 1000", restart: { policy: "ON_FAILURE" }, taskKillGracePeriodSeconds: 7 }));
     const created = await body<Run>(v1(a, "/jobs/long/runs", "POST"));
-    const [task] = (await nextOfType<Launch>(socket, "launch")).tasks;
+    const [task] = (await socket.nextOfType<Launch>("launch")).tasks;
     await report(socket, [task?.taskId ?? ""], "TASK_RUNNING");
     const stopped = await v1(a, `/jobs/long/runs/${created.id}/actions/stop`, "POST");
     expect(stopped.status).toBe(200);
     expect(await stopped.json()).toMatchObject({ id: created.id, status: "FAILED", completedAt: expect.any(String) });
-    const kill = await nextOfType<{ taskIds: string[]; gracePeriodMs: number }>(socket, "kill");
+    const kill = await socket.nextOfType<{ taskIds: string[]; gracePeriodMs: number }>("kill");
     expect(kill).toMatchObject({ taskIds: [task?.taskId], gracePeriodMs: 7000 });
     await report(socket, [task?.taskId ?? ""], "TASK_KILLED");
     await expect.poll(async () => (await run(a, "long", created.id)).tasks[0]?.status).toBe("TASK_KILLED");
@@ -150,12 +143,12 @@ describe("job runs", () => {
     const { socket } = await joinAgent(a);
     await v1(a, "/jobs", "POST", JOB("doomed", { cmd: "sleep 1000" }));
     await v1(a, "/jobs/doomed/runs", "POST");
-    const [task] = (await nextOfType<Launch>(socket, "launch")).tasks;
+    const [task] = (await socket.nextOfType<Launch>("launch")).tasks;
     const refused = await v1(a, "/jobs/doomed", "DELETE");
     expect(refused.status).toBe(409);
     expect((await body<{ message: string }>(refused)).message).toBe("There are active job runs. Override with stopCurrentJobRuns=true");
     expect((await v1(a, "/jobs/doomed?stopCurrentJobRuns=true", "DELETE")).status).toBe(200);
-    expect((await nextOfType<{ taskIds: string[] }>(socket, "kill")).taskIds).toEqual([task?.taskId]);
+    expect((await socket.nextOfType<{ taskIds: string[] }>("kill")).taskIds).toEqual([task?.taskId]);
     expect((await v1(a, "/jobs/doomed")).status).toBe(404);
   });
 });
@@ -176,11 +169,11 @@ describe("job schedules on the object's alarm", () => {
     // Move to one second before the due time: the object's own alarm must start the run.
     await advanceClock(a, Math.max(0, (await secondsToDue(a, "tick")) - 1));
     expect(await body(v1(a, "/jobs/tick/runs"))).toEqual([]);
-    const first = await nextOfType<Launch>(socket, "launch", 5000);
+    const first = await socket.nextOfType<Launch>("launch", 5000);
     expect(first.tasks[0]?.taskId).toMatch(/^tick_/);
     await report(socket, [first.tasks[0]?.taskId ?? ""], "TASK_FINISHED");
     await advanceClock(a, 60);
-    const second = await nextOfType<Launch>(socket, "launch", 5000);
+    const second = await socket.nextOfType<Launch>("launch", 5000);
     expect(second.tasks[0]?.taskId).not.toBe(first.tasks[0]?.taskId);
     await report(socket, [second.tasks[0]?.taskId ?? ""], "TASK_FINISHED");
     await expect.poll(async () => (await history(a, "tick")).successCount).toBe(2);
@@ -199,7 +192,7 @@ describe("job schedules on the object's alarm", () => {
     expect(Date.parse(after?.nextRunAt.replace("+0000", "Z") ?? "") - Date.parse(before?.nextRunAt.replace("+0000", "Z") ?? "")).toBe(6 * 60_000);
     // Ten seconds past the next due time: within the deadline, one run starts.
     await advanceClock(a, 15 + 10);
-    expect((await nextOfType<Launch>(socket, "launch")).tasks).toHaveLength(1);
+    expect((await socket.nextOfType<Launch>("launch")).tasks).toHaveLength(1);
     expect(await body<unknown[]>(v1(a, "/jobs/strict/runs"))).toHaveLength(1);
   });
 
@@ -208,13 +201,13 @@ describe("job schedules on the object's alarm", () => {
     const { socket } = await joinAgent(a);
     await v1(a, "/jobs", "POST", { ...JOB("single"), schedules: [{ id: "s", cron: "* * * * *", concurrencyPolicy: "FORBID", startingDeadlineSeconds: 120 }] });
     await advanceClock(a, await secondsToDue(a, "single"));
-    const [first] = (await nextOfType<Launch>(socket, "launch")).tasks;
+    const [first] = (await socket.nextOfType<Launch>("launch")).tasks;
     await report(socket, [first?.taskId ?? ""], "TASK_RUNNING");
     await advanceClock(a, 60);
     await noFrame(socket, "launch", 1000);
     expect(await body<unknown[]>(v1(a, "/jobs/single/runs"))).toHaveLength(1);
     await report(socket, [first?.taskId ?? ""], "TASK_FINISHED");
-    const [second] = (await nextOfType<Launch>(socket, "launch", 3000)).tasks;
+    const [second] = (await socket.nextOfType<Launch>("launch", 3000)).tasks;
     expect(second?.taskId).not.toBe(first?.taskId);
   });
 });
@@ -231,11 +224,11 @@ describe("job schedules: replacing and giving up", () => {
     const { socket } = await joinAgent(a);
     await v1(a, "/jobs", "POST", { ...JOB("fresh", { cmd: "sleep 1000" }), schedules: [{ id: "s", cron: "* * * * *", concurrencyPolicy: "REPLACE" }] });
     await toDue(a, "fresh");
-    const [first] = (await nextOfType<Launch>(socket, "launch")).tasks;
+    const [first] = (await socket.nextOfType<Launch>("launch")).tasks;
     const [oldRun] = await body<Run[]>(v1(a, "/jobs/fresh/runs"));
     await advanceClock(a, 60);
-    expect((await nextOfType<{ taskIds: string[] }>(socket, "kill")).taskIds).toEqual([first?.taskId]);
-    const [second] = (await nextOfType<Launch>(socket, "launch")).tasks;
+    expect((await socket.nextOfType<{ taskIds: string[] }>("kill")).taskIds).toEqual([first?.taskId]);
+    const [second] = (await socket.nextOfType<Launch>("launch")).tasks;
     expect(second?.taskId).not.toBe(first?.taskId);
     expect((await run(a, "fresh", oldRun?.id ?? "")).status).toBe("FAILED");
     expect((await body<Run[]>(v1(a, "/jobs/fresh/runs"))).map((r) => r.status)).toEqual(["ACTIVE"]);
@@ -260,7 +253,7 @@ describe("job history", () => {
     await v1(a, "/jobs", "POST", JOB("many", { cpus: 0.1 }));
     for (let i = 0; i < 12; i++) await v1(a, "/jobs/many/runs", "POST");
     const ids: string[] = [];
-    while (ids.length < 12) ids.push(...(await nextOfType<Launch>(socket, "launch")).tasks.map((t) => t.taskId));
+    while (ids.length < 12) ids.push(...(await socket.nextOfType<Launch>("launch")).tasks.map((t) => t.taskId));
     await report(socket, ids, "TASK_FINISHED");
     await expect.poll(async () => (await history(a, "many")).successCount).toBe(12);
     expect((await history(a, "many")).successfulFinishedRuns).toHaveLength(10);
@@ -274,7 +267,7 @@ describe("DRF between jobs and apps", () => {
     await v1(a, "/jobs", "POST", JOB("batch", { cmd: "sleep 1000", cpus: 1 }));
     for (let i = 0; i < 4; i++) expect((await v1(a, "/jobs/batch/runs", "POST")).status).toBe(201);
     const { socket } = await joinAgent(a, { resources: { cpus: 4, mem: 8192, disk: 1000, gpus: 0, ports: [[31000, 31100]] } });
-    const launch = await nextOfType<Launch>(socket, "launch");
+    const launch = await socket.nextOfType<Launch>("launch");
     const names = launch.tasks.map((t) => (t.name === "batch" ? "job" : "app")).sort();
     expect(names).toEqual(["app", "app", "job", "job"]);
     const queue = await body<{ jobId: string; runs: unknown[] }[]>(v1(a, "/queue"));

@@ -5,10 +5,7 @@ const post = (a: Account, path: string, json?: unknown, method = "POST") => call
 const get = async <T>(a: Account, path: string) => (await (await call(`/c/${a.cluster.id}${path}`, { token: a.token })).json()) as T;
 
 async function launchFrame(socket: TestSocket): Promise<{ taskId: string }[]> {
-  for (;;) {
-    const f = await socket.next<{ type?: string; tasks?: { taskId: string }[] }>();
-    if (f.type === "launch") return f.tasks ?? [];
-  }
+  return (await socket.nextOfType<{ tasks?: { taskId: string }[] }>("launch")).tasks ?? [];
 }
 
 async function running(socket: TestSocket, ids: string[], seq: string) {

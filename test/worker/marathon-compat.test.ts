@@ -25,10 +25,7 @@ const app = async (a: Account, id: string) => (await get<{ app: AppJson }>(a, `/
 const settled = (a: Account) => expect.poll(async () => (await get<unknown[]>(a, "/v2/deployments")).length).toBe(0);
 
 async function launchFrame(socket: TestSocket): Promise<{ taskId: string }[]> {
-  for (;;) {
-    const f = await socket.next<{ type?: string; tasks?: { taskId: string }[] }>();
-    if (f.type === "launch") return f.tasks ?? [];
-  }
+  return (await socket.nextOfType<{ tasks?: { taskId: string }[] }>("launch")).tasks ?? [];
 }
 
 function running(socket: TestSocket, ids: string[], seq: string): void {

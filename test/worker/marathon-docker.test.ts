@@ -11,11 +11,7 @@ interface Queue {
 
 /** The next launch frame, skipping pongs and other frames. */
 async function launchFrame(socket: TestSocket, timeoutMs: number): Promise<TaskLaunch[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const f = await socket.next<{ type?: string; tasks?: TaskLaunch[] }>(Math.max(1, deadline - Date.now()));
-    if (f.type === "launch") return f.tasks ?? [];
-  }
+  return (await socket.nextOfType<{ tasks?: TaskLaunch[] }>("launch", timeoutMs)).tasks ?? [];
 }
 
 const RESOURCES = { cpus: 4, mem: 4096, disk: 1000, gpus: 0, ports: [[31000, 31100]] };

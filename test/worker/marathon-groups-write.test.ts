@@ -39,11 +39,7 @@ async function postGroup(a: Account, body: unknown, status = 201) {
 
 /** The next launch frame, skipping other frames. */
 async function nextLaunch(socket: TestSocket, timeoutMs = 5000): Promise<{ taskId: string }[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const frame = await socket.next<{ type?: string; tasks?: { taskId: string }[] }>(Math.max(1, deadline - Date.now()));
-    if (typeof frame === "object" && frame.type === "launch") return frame.tasks ?? [];
-  }
+  return (await socket.nextOfType<{ tasks?: { taskId: string }[] }>("launch", timeoutMs)).tasks ?? [];
 }
 
 describe("POST /v2/groups", () => {

@@ -50,25 +50,17 @@ async function create(a: Account, id: string, extra: Record<string, unknown> = {
   return (await res.json()) as AppJson;
 }
 
-/** The next frame of a type, skipping others. */
-async function nextOfType<T>(socket: TestSocket, type: string, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const frame = await socket.next<{ type?: string }>(Math.max(1, deadline - Date.now()));
-    if (typeof frame === "object" && frame.type === type) return frame as T;
-  }
-}
 
 /** Reports updates as the agent would, and waits for their ack. */
 async function report(socket: TestSocket, updates: Record<string, unknown>[]): Promise<void> {
   socket.send({ type: "status", updates: updates.map((u) => ({ updateId: `g-${seq++}`, state: "TASK_RUNNING", timestamp: Date.now(), ...u })) });
-  await nextOfType(socket, "ack");
+  await socket.nextOfType("ack");
 }
 
 /** Creates an app with running instances on the agent; returns its task ids. */
 async function running(a: Account, socket: TestSocket, id: string, instances = 1, extra: Record<string, unknown> = {}): Promise<string[]> {
   await create(a, id, { instances, ...extra });
-  const launch = await nextOfType<{ tasks: { taskId: string }[] }>(socket, "launch");
+  const launch = await socket.nextOfType<{ tasks: { taskId: string }[] }>("launch");
   const ids = launch.tasks.map((t) => t.taskId);
   await report(socket, ids.map((taskId) => ({ taskId })));
   return ids;
@@ -246,7 +238,7 @@ describe("DELETE /v2/groups/{id}", () => {
       [["/prod/svc/api"], "StopApplication"],
       [["/prod/web"], "StopApplication"],
     ]);
-    const kill = await nextOfType<{ taskIds: string[] }>(socket, "kill");
+    const kill = await socket.nextOfType<{ taskIds: string[] }>("kill");
     expect([...kill.taskIds].sort()).toEqual([webTask, apiTask].sort());
     expect(kill.taskIds).not.toContain(outside);
     await report(socket, kill.taskIds.map((taskId) => ({ taskId, state: "TASK_KILLED" })));
@@ -339,7 +331,7 @@ describe("embed on /v2/apps", () => {
     const a = await signUp();
     const { socket } = await joinAgent(a);
     await create(a, "/ready", { instances: 1, portDefinitions: [{ name: "http-api" }], readinessChecks: [{ preserveLastResponse: true }] });
-    const [fresh] = (await nextOfType<{ tasks: { taskId: string }[] }>(socket, "launch")).tasks;
+    const [fresh] = (await socket.nextOfType<{ tasks: { taskId: string }[] }>("launch")).tasks;
     const id = fresh?.taskId ?? "";
     const warming = { name: "readinessCheck", ready: false, lastResponse: { status: 503, contentType: "text/plain", body: "warming" } };
     await report(socket, [{ taskId: id }, { taskId: id, readiness: warming, message: "HTTP 503 Service Unavailable" }]);

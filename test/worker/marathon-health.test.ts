@@ -43,14 +43,6 @@ const tasksOf = async (a: Account, id: string) => (await getJson<{ tasks: TaskJs
 const appOf = async (a: Account, id: string) => (await getJson<{ app: { version: string; tasksHealthy: number; tasksUnhealthy: number; deployments: unknown[] } }>(a, `/v2/apps${id}`)).app;
 const deployments = (a: Account) => getJson<DeploymentJson[]>(a, "/v2/deployments");
 
-/** The next frame of a type, skipping others. */
-async function nextOfType<T>(socket: TestSocket, type: string, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const frame = await socket.next<{ type?: string }>(Math.max(1, deadline - Date.now()));
-    if (typeof frame === "object" && frame.type === type) return frame as T;
-  }
-}
 
 /** Sends updates as the agent would and waits for their ack; returns what the master asked to kill meanwhile. */
 async function send(socket: TestSocket, updates: Record<string, unknown>[]): Promise<string[]> {
@@ -72,7 +64,7 @@ async function deployed(definition: Record<string, unknown>, startedAt = Date.no
   const { socket, agentId, credential } = await joinAgent(account, { resources: { cpus: 4, mem: 4096, disk: 1000, gpus: 0, ports: [[31000, 31099]] } });
   const res = await api(account, "/v2/apps", { method: "POST", json: { cmd: "serve", cpus: 0.1, mem: 16, ...definition } });
   expect(res.status).toBe(201);
-  const launch = await nextOfType<{ tasks: LaunchedTask[] }>(socket, "launch");
+  const launch = await socket.nextOfType<{ tasks: LaunchedTask[] }>("launch");
   await send(socket, launch.tasks.map((t) => ({ taskId: t.taskId, timestamp: startedAt })));
   return { account, socket, agentId, credential, tasks: launch.tasks };
 }
@@ -98,7 +90,7 @@ describe("health checks on the master", () => {
     expect(await appOf(account, "/hc")).toMatchObject({ tasksHealthy: 1, tasksUnhealthy: 1 });
     expect(await send(socket, [health(b?.taskId ?? "", false)])).toEqual([b?.taskId]);
     // The replacement is launched; the healthy task is left alone.
-    const replacement = await nextOfType<{ tasks: LaunchedTask[] }>(socket, "launch");
+    const replacement = await socket.nextOfType<{ tasks: LaunchedTask[] }>("launch");
     expect(replacement.tasks).toHaveLength(1);
   });
 
@@ -125,7 +117,7 @@ describe("health checks on the master", () => {
     socket.ws.close(1000, "bye");
     const again = await TestSocket.open(account.cluster.id, credential);
     again.send(registerFrame({ tasks: [{ taskId: id, state: "TASK_RUNNING" }] }));
-    await nextOfType(again, "registered");
+    await again.nextOfType("registered");
     await new Promise((r) => setTimeout(r, 200));
     expect(again.frames.map((f) => JSON.parse(f) as { type: string }).filter((f) => f.type === "kill")).toEqual([]);
     expect((await tasksOf(account, "/quiet"))[0]).toMatchObject({ state: "TASK_RUNNING", healthCheckResults: [expect.objectContaining({ consecutiveFailures: 2 })] });
@@ -140,7 +132,7 @@ describe("health-aware deployments", () => {
     const before = await appOf(account, "/roll");
     const patched = await api(account, "/v2/apps/roll", { method: "PATCH", json: { healthChecks: [{ ...httpCheck, gracePeriodSeconds: 0 }] } });
     const deploymentId = patched.headers.get("Marathon-Deployment-Id");
-    const [fresh] = (await nextOfType<{ tasks: LaunchedTask[] }>(socket, "launch")).tasks;
+    const [fresh] = (await socket.nextOfType<{ tasks: LaunchedTask[] }>("launch")).tasks;
     await send(socket, [{ taskId: fresh?.taskId }]);
     expect(await send(socket, [health(fresh?.taskId ?? "", false), health(fresh?.taskId ?? "", false)])).toEqual([]);
     const [stuck] = await deployments(account);
@@ -152,7 +144,7 @@ describe("health-aware deployments", () => {
     expect((await tasksOf(account, "/roll")).map((t) => t.id)).toEqual([old, fresh?.taskId]);
     const rollback = await api(account, `/v2/deployments/${deploymentId}`, { method: "DELETE" });
     expect(rollback.status).toBe(200);
-    expect((await nextOfType<{ taskIds: string[] }>(socket, "kill")).taskIds).toEqual([fresh?.taskId]);
+    expect((await socket.nextOfType<{ taskIds: string[] }>("kill")).taskIds).toEqual([fresh?.taskId]);
     await send(socket, [{ taskId: fresh?.taskId, state: "TASK_KILLED" }]);
     await expect.poll(() => deployments(account)).toEqual([]);
     expect((await appOf(account, "/roll")).version).toBe(before.version);
@@ -164,17 +156,17 @@ describe("health-aware deployments", () => {
     const old = tasks[0]?.taskId ?? "";
     await expect.poll(() => deployments(account)).toEqual([]);
     await api(account, "/v2/apps/force", { method: "PATCH", json: { healthChecks: [{ ...httpCheck, gracePeriodSeconds: 0 }] } });
-    const [broken] = (await nextOfType<{ tasks: LaunchedTask[] }>(socket, "launch")).tasks;
+    const [broken] = (await socket.nextOfType<{ tasks: LaunchedTask[] }>("launch")).tasks;
     await send(socket, [{ taskId: broken?.taskId }, health(broken?.taskId ?? "", false)]);
     const locked = await api(account, "/v2/apps/force", { method: "PATCH", json: { env: { FIXED: "1" } } });
     expect(locked.status).toBe(409);
     const forced = await api(account, "/v2/apps/force?force=true", { method: "PATCH", json: { env: { FIXED: "1" } } });
     expect(forced.status).toBe(200);
-    expect((await nextOfType<{ taskIds: string[] }>(socket, "kill")).taskIds).toEqual([broken?.taskId]);
-    const [fixed] = (await nextOfType<{ tasks: LaunchedTask[] }>(socket, "launch")).tasks;
+    expect((await socket.nextOfType<{ taskIds: string[] }>("kill")).taskIds).toEqual([broken?.taskId]);
+    const [fixed] = (await socket.nextOfType<{ tasks: LaunchedTask[] }>("launch")).tasks;
     await send(socket, [{ taskId: broken?.taskId, state: "TASK_KILLED" }, { taskId: fixed?.taskId }]);
     expect(await send(socket, [health(fixed?.taskId ?? "", true)])).toEqual([]);
-    expect((await nextOfType<{ taskIds: string[] }>(socket, "kill")).taskIds).toEqual([old]);
+    expect((await socket.nextOfType<{ taskIds: string[] }>("kill")).taskIds).toEqual([old]);
     await send(socket, [{ taskId: old, state: "TASK_KILLED" }]);
     await expect.poll(() => deployments(account)).toEqual([]);
     expect((await tasksOf(account, "/force")).map((t) => t.id)).toEqual([fixed?.taskId]);
@@ -187,14 +179,14 @@ describe("health-aware deployments", () => {
     await expect.poll(() => deployments(account)).toEqual([]);
     await send(socket, [health(b ?? "", false)]);
     await api(account, "/v2/apps/pick/restart", { method: "POST" });
-    expect((await nextOfType<{ taskIds: string[] }>(socket, "kill")).taskIds).toEqual([b]);
+    expect((await socket.nextOfType<{ taskIds: string[] }>("kill")).taskIds).toEqual([b]);
   });
 
   it("a new task counts only once healthy and ready; readiness results show in currentActions", async () => {
     const { account, socket, tasks } = await deployed({ id: "/ready", instances: 1, portDefinitions: [{ name: "http-api" }] });
     await expect.poll(() => deployments(account)).toEqual([]);
     await api(account, "/v2/apps/ready", { method: "PATCH", json: { healthChecks: [{ protocol: "TCP" }], readinessChecks: [{ preserveLastResponse: true }] } });
-    const [fresh] = (await nextOfType<{ tasks: LaunchedTask[] }>(socket, "launch")).tasks;
+    const [fresh] = (await socket.nextOfType<{ tasks: LaunchedTask[] }>("launch")).tasks;
     expect(fresh?.readinessChecks).toEqual([expect.objectContaining({ name: "readinessCheck", port: fresh?.ports[0] })]);
     const id = fresh?.taskId ?? "";
     await send(socket, [{ taskId: id }, health(id, true)]);
@@ -206,7 +198,7 @@ describe("health-aware deployments", () => {
     // Not ready: the old task must still be there.
     expect((await tasksOf(account, "/ready")).map((t) => t.id)).toContain(tasks[0]?.taskId);
     expect(await send(socket, [{ taskId: id, readiness: { name: "readinessCheck", ready: true } }])).toEqual([]);
-    expect((await nextOfType<{ taskIds: string[] }>(socket, "kill")).taskIds).toEqual([tasks[0]?.taskId]);
+    expect((await socket.nextOfType<{ taskIds: string[] }>("kill")).taskIds).toEqual([tasks[0]?.taskId]);
     await send(socket, [{ taskId: tasks[0]?.taskId, state: "TASK_KILLED" }]);
     await expect.poll(() => deployments(account)).toEqual([]);
   });

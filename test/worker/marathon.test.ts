@@ -21,18 +21,10 @@ let updateSeq = 0;
 async function report(socket: TestSocket, taskIds: string[], state: string, message?: string): Promise<void> {
   const updates = taskIds.map((taskId) => ({ updateId: `u-${updateSeq++}`, taskId, state, timestamp: Date.now(), ...(message ? { message } : {}) }));
   socket.send({ type: "status", updates });
-  const ack = await nextOfType<{ updateIds: string[] }>(socket, "ack");
+  const ack = await socket.nextOfType<{ updateIds: string[] }>("ack");
   expect(ack.updateIds).toEqual(updates.map((u) => u.updateId));
 }
 
-/** The next frame of a type, skipping others (pongs, and frames the test does not look at). */
-async function nextOfType<T>(socket: TestSocket, type: string, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const frame = await socket.next<{ type?: string }>(Math.max(1, deadline - Date.now()));
-    if (typeof frame === "object" && frame.type === type) return frame as T;
-  }
-}
 
 const app = async (a: Account, id: string) => (await (await call(`/c/${a.cluster.id}/v2/apps${id}`, { token: a.token })).json()) as { app: AppInfo };
 const deployments = async (a: Account) => (await (await call(`/c/${a.cluster.id}/v2/deployments`, { token: a.token })).json()) as { id: string }[];
@@ -54,7 +46,7 @@ describe("Marathon /v2 against a protocol-level agent", () => {
     expect(created).toMatchObject({ id: "/web", instances: 2, deployments: [{ id: deploymentId }] });
     expect(created.portDefinitions[0]?.port).toBeGreaterThanOrEqual(10000);
 
-    const launch = await nextOfType<Launch>(socket, "launch");
+    const launch = await socket.nextOfType<Launch>("launch");
     expect(launch.tasks).toHaveLength(2);
     const [t0, t1] = launch.tasks;
     expect(t0?.taskId).toMatch(/^web\.instance-[0-9a-f-]{36}\._app\.1$/);
@@ -117,7 +109,7 @@ describe("Marathon /v2 against a protocol-level agent", () => {
     const account = await signUp();
     const { socket } = await joinAgent(account);
     await call(`/c/${account.cluster.id}/v2/apps`, { method: "POST", token: account.token, json: { id: "/crash", cmd: "exit 1", cpus: 0.1, mem: 16, backoffSeconds: 1 } });
-    const first = await nextOfType<Launch>(socket, "launch");
+    const first = await socket.nextOfType<Launch>("launch");
     const taskId = first.tasks[0]?.taskId ?? "";
     await report(socket, [taskId], "TASK_FAILED", "exited with code 1");
     const info = await app(account, "/crash");
@@ -125,7 +117,7 @@ describe("Marathon /v2 against a protocol-level agent", () => {
     const queue = (await (await call(`/c/${account.cluster.id}/v2/queue`, { token: account.token })).json()) as { queue: { count: number; delay: { timeLeftSeconds: number } }[] };
     expect(queue.queue[0]?.count).toBe(1);
     expect(queue.queue[0]?.delay.timeLeftSeconds).toBeGreaterThan(0);
-    const second = await nextOfType<Launch>(socket, "launch", 5000);
+    const second = await socket.nextOfType<Launch>("launch", 5000);
     expect(second.tasks[0]?.taskId).not.toBe(taskId);
   });
 
@@ -133,14 +125,14 @@ describe("Marathon /v2 against a protocol-level agent", () => {
     const account = await signUp();
     const { socket } = await joinAgent(account);
     await call(`/c/${account.cluster.id}/v2/apps`, { method: "POST", token: account.token, json: { id: "/k", cmd: "sleep 100", cpus: 0.1, mem: 16, instances: 2 } });
-    const launch = await nextOfType<Launch>(socket, "launch");
+    const launch = await socket.nextOfType<Launch>("launch");
     const ids = launch.tasks.map((t) => t.taskId);
     await report(socket, ids, "TASK_RUNNING");
     const killed = await call(`/c/${account.cluster.id}/v2/apps/k/tasks/${ids[0]}`, { method: "DELETE", token: account.token });
     expect(killed.status).toBe(200);
-    const kill = await nextOfType<{ taskIds: string[] }>(socket, "kill");
+    const kill = await socket.nextOfType<{ taskIds: string[] }>("kill");
     expect(kill.taskIds).toEqual([ids[0]]);
-    const replacement = await nextOfType<Launch>(socket, "launch");
+    const replacement = await socket.nextOfType<Launch>("launch");
     expect(replacement.tasks).toHaveLength(1);
     await report(socket, [ids[0] ?? ""], "TASK_KILLED");
     const scaled = await call(`/c/${account.cluster.id}/v2/apps/k/tasks/${ids[1]}?scale=true`, { method: "DELETE", token: account.token });
@@ -154,13 +146,13 @@ describe("Marathon /v2 against a protocol-level agent", () => {
     const account = await signUp();
     const { socket } = await joinAgent(account);
     await call(`/c/${account.cluster.id}/v2/apps`, { method: "POST", token: account.token, json: { id: "/gone", cmd: "sleep 100", cpus: 0.1, mem: 16 } });
-    const launch = await nextOfType<Launch>(socket, "launch");
+    const launch = await socket.nextOfType<Launch>("launch");
     await report(socket, [launch.tasks[0]?.taskId ?? ""], "TASK_RUNNING");
     await expect.poll(() => deployments(account)).toEqual([]);
     const del = await call(`/c/${account.cluster.id}/v2/apps/gone`, { method: "DELETE", token: account.token });
     expect(del.status).toBe(200);
     expect((await call(`/c/${account.cluster.id}/v2/apps/gone`, { token: account.token })).status).toBe(404);
-    const kill = await nextOfType<{ taskIds: string[] }>(socket, "kill");
+    const kill = await socket.nextOfType<{ taskIds: string[] }>("kill");
     expect(kill.taskIds).toEqual([launch.tasks[0]?.taskId]);
     expect(await deployments(account)).toHaveLength(1);
     await report(socket, kill.taskIds, "TASK_KILLED");
@@ -183,7 +175,7 @@ describe("Marathon /v2 against a protocol-level agent", () => {
     const account = await signUp();
     const { socket } = await joinAgent(account);
     socket.send({ type: "status", updates: [{ updateId: "stray-1", taskId: "ghost.instance-x._app.1", state: "TASK_RUNNING", timestamp: Date.now() }] });
-    expect((await nextOfType<{ updateIds: string[] }>(socket, "ack")).updateIds).toEqual(["stray-1"]);
-    expect((await nextOfType<{ taskIds: string[] }>(socket, "kill")).taskIds).toEqual(["ghost.instance-x._app.1"]);
+    expect((await socket.nextOfType<{ updateIds: string[] }>("ack")).updateIds).toEqual(["stray-1"]);
+    expect((await socket.nextOfType<{ taskIds: string[] }>("kill")).taskIds).toEqual(["ghost.instance-x._app.1"]);
   });
 });

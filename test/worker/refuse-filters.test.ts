@@ -2,7 +2,7 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Cluster } from "../../control/cluster/cluster.ts";
-import { type Account, TestSocket, call, joinAgent, signUp } from "./helpers.ts";
+import { type Account, call, joinAgent, signUp } from "./helpers.ts";
 
 const stub = (account: Account) => env.CLUSTER.getByName(account.cluster.id);
 
@@ -21,20 +21,13 @@ async function roundNow(account: Account): Promise<void> {
   expect(await runDurableObjectAlarm(stub(account))).toBe(true);
 }
 
-async function nextOfType<T>(socket: TestSocket, type: string): Promise<T> {
-  for (;;) {
-    const frame = await socket.next<{ type?: string }>();
-    if (typeof frame === "object" && frame.type === type) return frame as T;
-  }
-}
-
 describe("refuse filters (Mesos Filters.refuse_seconds)", () => {
   it("a round does not renew the filter on an agent it never offered, so the agent is offered again once the filter ends", async () => {
     const account = await signUp();
     const { socket, agentId } = await joinAgent(account, { resources: { cpus: 1, mem: 1024, disk: 1000, gpus: 0, ports: [[31000, 31010]] } });
     const post = (id: string) => call(`/c/${account.cluster.id}/v2/apps`, { method: "POST", token: account.token, json: { id, cmd: "sleep 600", cpus: 1, mem: 16 } });
     expect((await post("/first")).status).toBe(201);
-    await nextOfType(socket, "launch");
+    await socket.nextOfType("launch");
     // The agent is full: the second app's round declines it for a while.
     expect((await post("/second")).status).toBe(201);
     const until = await filterUntil(account, agentId);
@@ -52,7 +45,7 @@ describe("/v2/queue under refuse filters", () => {
     const { socket } = await joinAgent(account, { resources: { cpus: 4, mem: 4096, disk: 1000, gpus: 0, ports: [[31000, 31010]] } });
     const app = { id: "/uniq", cmd: "sleep 600", cpus: 0.1, mem: 16, instances: 2, constraints: [["hostname", "UNIQUE"]] };
     expect((await call(`/c/${account.cluster.id}/v2/apps`, { method: "POST", token: account.token, json: app })).status).toBe(201);
-    await nextOfType(socket, "launch");
+    await socket.nextOfType("launch");
     // The first round to turn the agent down declines it; the rounds after see no agent at all.
     await roundNow(account);
     await roundNow(account);

@@ -1,21 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { type TestSocket, call, joinAgent, signUp } from "./helpers.ts";
+import { call, joinAgent, signUp } from "./helpers.ts";
 
 interface Frame {
   type?: string;
   tasks?: { taskId: string }[];
   taskIds?: string[];
-}
-
-/** Every frame the socket receives within `ms`. */
-async function framesWithin(socket: TestSocket, ms: number): Promise<Frame[]> {
-  const found: Frame[] = [];
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const frame = await socket.next<Frame>(Math.max(1, deadline - Date.now())).catch(() => undefined);
-    if (typeof frame === "object" && frame !== null) found.push(frame);
-  }
-  return found;
 }
 
 const launched = (frames: Frame[]) => frames.filter((f) => f.type === "launch").flatMap((f) => f.tasks ?? []).map((t) => t.taskId);
@@ -33,21 +22,21 @@ describe("scaling an app", () => {
     const run = (ids: string[], seq: string) => socket.send({ type: "status", updates: ids.map((taskId, i) => ({ updateId: `${seq}-${i}`, taskId, state: "TASK_RUNNING", timestamp: Date.now() })) });
 
     expect((await api("/v2/apps", "POST", { id: "/s", cmd: "sleep 100", cpus: 0.1, mem: 16, instances: 1 })).status).toBe(201);
-    const first = launched(await framesWithin(socket, 500));
+    const first = launched(await socket.framesWithin<Frame>(500));
     expect(first).toHaveLength(1);
     run(first, "one");
     await settled();
 
     expect((await api("/v2/apps/s", "PATCH", { instances: 3 })).status).toBe(200);
-    const up = await framesWithin(socket, 500);
+    const up = await socket.framesWithin<Frame>(500);
     expect(launched(up)).toHaveLength(2);
     run(launched(up), "up");
     await settled();
-    expect(killed(await framesWithin(socket, 300))).toEqual([]);
+    expect(killed(await socket.framesWithin<Frame>(300))).toEqual([]);
     expect(killed(up)).toEqual([]);
 
     expect((await api("/v2/apps/s", "PATCH", { instances: 2 })).status).toBe(200);
-    const down = await framesWithin(socket, 500);
+    const down = await socket.framesWithin<Frame>(500);
     expect(killed(down)).toHaveLength(1);
     expect(launched(down)).toEqual([]);
     const tasks = (await (await api("/v2/apps/s/tasks", "GET")).json()) as { tasks: { id: string }[] };

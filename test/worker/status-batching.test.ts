@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Cluster } from "../../control/cluster/cluster.ts";
 import { CloseCode } from "../../protocol/index.ts";
-import { TestSocket, call, joinAgent, signUp } from "./helpers.ts";
+import { call, joinAgent, signUp } from "./helpers.ts";
 
 interface Frame {
   type?: string;
@@ -12,25 +12,7 @@ interface Frame {
   tasks?: { taskId: string }[];
 }
 
-/** Every frame the socket receives within `ms`. */
-async function framesWithin(socket: TestSocket, ms: number): Promise<Frame[]> {
-  const found: Frame[] = [];
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const frame = await socket.next<Frame>(Math.max(1, deadline - Date.now())).catch(() => undefined);
-    if (typeof frame === "object" && frame !== null) found.push(frame);
-  }
-  return found;
-}
-
 const ofType = (frames: Frame[], type: string) => frames.filter((f) => f.type === type);
-
-async function nextOfType(socket: TestSocket, type: string): Promise<Frame> {
-  for (;;) {
-    const frame = await socket.next<Frame>(5000);
-    if (typeof frame === "object" && frame.type === type) return frame;
-  }
-}
 
 /**
  * Status frames that arrive together are committed in one transaction (group commit). What an
@@ -45,8 +27,8 @@ describe("status frames committed together", () => {
     const b = await joinAgent(account, { resources, hostname: "node-b" });
     const post = await call(`/c/${account.cluster.id}/v2/apps`, { method: "POST", token: account.token, json: { id: "/pair", cmd: "sleep 600", cpus: 0.5, mem: 16, instances: 2, constraints: [["hostname", "UNIQUE"]] } });
     expect(post.status).toBe(201);
-    const taskA = (await nextOfType(a.socket, "launch")).tasks?.[0]?.taskId ?? "";
-    const taskB = (await nextOfType(b.socket, "launch")).tasks?.[0]?.taskId ?? "";
+    const taskA = (await a.socket.nextOfType<Frame>("launch")).tasks?.[0]?.taskId ?? "";
+    const taskB = (await b.socket.nextOfType<Frame>("launch")).tasks?.[0]?.taskId ?? "";
     const now = Date.now();
     // In one turn: A runs then fails its task; B runs its task, repeats that frame, and reports a task nobody launched.
     a.socket.send({ type: "status", updates: [{ updateId: "a-1", taskId: taskA, state: "TASK_RUNNING", timestamp: now }] });
@@ -55,7 +37,7 @@ describe("status frames committed together", () => {
     b.socket.send({ type: "status", updates: [{ updateId: "b-1", taskId: taskB, state: "TASK_RUNNING", timestamp: now }] });
     b.socket.send({ type: "status", updates: [{ updateId: "b-2", taskId: "stray.task", state: "TASK_RUNNING", timestamp: now }] });
 
-    const [fromA, fromB] = await Promise.all([framesWithin(a.socket, 1500), framesWithin(b.socket, 1500)]);
+    const [fromA, fromB] = await Promise.all([a.socket.framesWithin<Frame>(1500), b.socket.framesWithin<Frame>(1500)]);
     expect(ofType(fromA, "ack").map((f) => f.updateIds)).toEqual([["a-1"], ["a-2"]]);
     expect(ofType(fromA, "kill")).toEqual([]);
     expect(ofType(fromB, "ack").map((f) => f.updateIds)).toEqual([["b-1"], ["b-1"], ["b-2"]]);
@@ -79,8 +61,8 @@ describe("a status frame that cannot be applied", () => {
     const b = await joinAgent(account, { resources, hostname: "node-b" });
     const post = await call(`/c/${account.cluster.id}/v2/apps`, { method: "POST", token: account.token, json: { id: "/pair", cmd: "sleep 600", cpus: 0.5, mem: 16, instances: 2, constraints: [["hostname", "UNIQUE"]] } });
     expect(post.status).toBe(201);
-    const taskA = (await nextOfType(a.socket, "launch")).tasks?.[0]?.taskId ?? "";
-    const taskB = (await nextOfType(b.socket, "launch")).tasks?.[0]?.taskId ?? "";
+    const taskA = (await a.socket.nextOfType<Frame>("launch")).tasks?.[0]?.taskId ?? "";
+    const taskB = (await b.socket.nextOfType<Frame>("launch")).tasks?.[0]?.taskId ?? "";
     // Storage refuses one update id, as a failing disk or a bug would for one frame.
     const cluster = env.CLUSTER.getByName(account.cluster.id);
     await runInDurableObject(cluster, (_: Cluster, state) => {
@@ -90,7 +72,7 @@ describe("a status frame that cannot be applied", () => {
     a.socket.send({ type: "status", updates: [{ updateId: "poison", taskId: taskA, state: "TASK_RUNNING", timestamp: now }] });
     b.socket.send({ type: "status", updates: [{ updateId: "good", taskId: taskB, state: "TASK_RUNNING", timestamp: now }] });
 
-    const [fromA, fromB] = await Promise.all([framesWithin(a.socket, 1500), framesWithin(b.socket, 1500)]);
+    const [fromA, fromB] = await Promise.all([a.socket.framesWithin<Frame>(1500), b.socket.framesWithin<Frame>(1500)]);
     expect(ofType(fromB, "ack").map((f) => f.updateIds)).toEqual([["good"]]);
     expect(ofType(fromA, "ack")).toEqual([]);
     expect(a.socket.closed?.code).toBe(CloseCode.RETRY);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type Account, TestSocket, call, joinAgent, signUp } from "./helpers.ts";
+import { type Account, call, joinAgent, signUp } from "./helpers.ts";
 
 interface LogsFrame {
   type: "logs";
@@ -11,25 +11,16 @@ interface LogsFrame {
   offset?: number;
 }
 
-/** The next frame of a type, skipping others. */
-async function nextOfType<T>(socket: TestSocket, type: string, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const frame = await socket.next<{ type?: string }>(Math.max(1, deadline - Date.now()));
-    if (typeof frame === "object" && frame.type === type) return frame as T;
-  }
-}
-
 /** A cluster with one protocol-level agent running one task of app /logger. */
 async function clusterWithTask() {
   const account = await signUp();
   const agent = await joinAgent(account);
   const res = await call(`/c/${account.cluster.id}/v2/apps`, { method: "POST", token: account.token, json: { id: "/logger", cmd: "echo hi", cpus: 0.1, mem: 16 } });
   expect(res.status).toBe(201);
-  const launch = await nextOfType<{ tasks: { taskId: string }[] }>(agent.socket, "launch");
+  const launch = await agent.socket.nextOfType<{ tasks: { taskId: string }[] }>("launch");
   const taskId = launch.tasks[0]?.taskId ?? "";
   agent.socket.send({ type: "status", updates: [{ updateId: `run-${taskId}`, taskId, state: "TASK_RUNNING", timestamp: Date.now() }] });
-  await nextOfType(agent.socket, "ack");
+  await agent.socket.nextOfType("ack");
   const logs = (query = "", init: RequestInit = {}, a: Account = account) => call(`/c/${a.cluster.id}/v2/tasks/${taskId}/logs${query}`, { token: a.token, ...init });
   return { account, ...agent, taskId, logs };
 }
@@ -65,7 +56,7 @@ describe("GET /v2/tasks/:taskId/logs", () => {
   it("asks the task's agent with a logs frame and returns its chunks as text", async () => {
     const { socket, taskId, logs } = await clusterWithTask();
     const pending = logs("?stream=stderr&tail=5");
-    const asked = await nextOfType<LogsFrame>(socket, "logs");
+    const asked = await socket.nextOfType<LogsFrame>("logs");
     expect(asked).toMatchObject({ type: "logs", taskId, stream: "stderr", tail: 5, follow: false });
     expect(asked.offset).toBeUndefined();
     socket.send({ type: "logData", requestId: asked.requestId, data: "first line\nsecond ", offset: 0 });
@@ -87,13 +78,13 @@ describe("GET /v2/tasks/:taskId/logs", () => {
     expect(foreign.status).toBe(404);
 
     const gone = logs();
-    const asked = await nextOfType<LogsFrame>(socket, "logs");
+    const asked = await socket.nextOfType<LogsFrame>("logs");
     socket.send({ type: "logData", requestId: asked.requestId, data: "", offset: 0, eof: true, error: { code: "not_found", message: "the sandbox is no longer on this agent" } });
     const notFound = await gone;
     expect(notFound.status).toBe(404);
     expect(await notFound.json()).toEqual({ message: "the sandbox is no longer on this agent" });
     const broken = logs();
-    const again = await nextOfType<LogsFrame>(socket, "logs");
+    const again = await socket.nextOfType<LogsFrame>("logs");
     socket.send({ type: "logData", requestId: again.requestId, data: "", offset: 0, eof: true, error: { code: "failed", message: "EACCES" } });
     expect((await broken).status).toBe(502);
   });
@@ -132,7 +123,7 @@ describe("GET /v2/tasks/:taskId/logs", () => {
   it("follow streams chunks as Server-Sent Events with offsets as ids, and ends when the task's output ends", async () => {
     const { socket, taskId, logs } = await clusterWithTask();
     const pending = logs("?follow=true&tail=2");
-    const asked = await nextOfType<LogsFrame>(socket, "logs");
+    const asked = await socket.nextOfType<LogsFrame>("logs");
     expect(asked).toMatchObject({ taskId, stream: "stdout", tail: 2, follow: true });
     socket.send({ type: "logData", requestId: asked.requestId, data: "a\nb\n", offset: 4 });
     const res = await pending;
@@ -149,7 +140,7 @@ describe("GET /v2/tasks/:taskId/logs", () => {
   it("a follow whose agent disconnects mid-stream ends with agent_disconnected; Last-Event-ID resumes at its offset", async () => {
     const { socket, logs } = await clusterWithTask();
     const pending = logs("?follow=1", { headers: { "Last-Event-ID": "42" } });
-    const asked = await nextOfType<LogsFrame>(socket, "logs");
+    const asked = await socket.nextOfType<LogsFrame>("logs");
     expect(asked.offset).toBe(42);
     expect(asked.tail).toBeUndefined();
     socket.send({ type: "logData", requestId: asked.requestId, data: "x\n", offset: 44 });
@@ -163,14 +154,14 @@ describe("GET /v2/tasks/:taskId/logs", () => {
   it("a client that leaves cancels the agent's follow; frames for requests the master does not hold are cancelled", async () => {
     const { socket, logs } = await clusterWithTask();
     const pending = logs("?follow=true");
-    const asked = await nextOfType<LogsFrame>(socket, "logs");
+    const asked = await socket.nextOfType<LogsFrame>("logs");
     socket.send({ type: "logData", requestId: asked.requestId, data: "", offset: 0 });
     const res = await pending;
     await (res.body as ReadableStream<Uint8Array>).cancel();
     // The object learns that the client left when it next writes to the stream.
     socket.send({ type: "logData", requestId: asked.requestId, data: "unread\n", offset: 7 });
-    expect(await nextOfType(socket, "logsCancel")).toEqual({ type: "logsCancel", requestId: asked.requestId });
+    expect(await socket.nextOfType("logsCancel")).toEqual({ type: "logsCancel", requestId: asked.requestId });
     socket.send({ type: "logData", requestId: "stale-request", data: "late\n", offset: 5 });
-    expect(await nextOfType(socket, "logsCancel")).toEqual({ type: "logsCancel", requestId: "stale-request" });
+    expect(await socket.nextOfType("logsCancel")).toEqual({ type: "logsCancel", requestId: "stale-request" });
   });
 });

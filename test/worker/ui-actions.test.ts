@@ -34,13 +34,6 @@ async function queueEntry(browser: Browser, appId: string): Promise<QueueEntry |
   return queue.find((q) => q.app.id === appId);
 }
 
-/** Waits for the next frame of a type, skipping others (pings, acks, kills). */
-async function nextOfType<T extends { type: string }>(socket: TestSocket, type: string): Promise<T> {
-  let frame: T;
-  do frame = await socket.next<T>();
-  while (frame.type !== type);
-  return frame;
-}
 
 describe("UI: clusters", () => {
   it("create a cluster from the Clusters page, with the name checked by the API's schema, then switch to it", async () => {
@@ -112,7 +105,7 @@ describe("UI: a service's launch queue", () => {
     const app = { id: "/flaky", cmd: "exit 1", cpus: 0.1, mem: 16, backoffSeconds: 600, maxLaunchDelaySeconds: 3600 };
     const deployed = await browser.form(`/ui/${browser.clusterId}/deploy`, { json: JSON.stringify(app) });
     const page = deployed.headers.get("Location") ?? "";
-    const launch = await nextOfType<{ type: string; tasks: { taskId: string }[] }>(socket, "launch");
+    const launch = await socket.nextOfType<{ type: string; tasks: { taskId: string }[] }>("launch");
     const taskId = launch.tasks[0]?.taskId ?? "";
     socket.send({ type: "status", updates: [{ updateId: `ui-${taskId}`, taskId, state: "TASK_FAILED", message: "exit 1", timestamp: Date.now() }] });
     await expect.poll(async () => (await queueEntry(browser, "/flaky"))?.delay.timeLeftSeconds ?? 0).toBeGreaterThan(500);
@@ -125,7 +118,7 @@ describe("UI: a service's launch queue", () => {
     expect((await queueEntry(browser, "/flaky"))?.delay.timeLeftSeconds).toBeGreaterThan(500);
     expect(await flashAfter(browser, await browser.form(page, { op: "reset-delay" }))).toContain("Reset the launch delay of /flaky");
     expect((await queueEntry(browser, "/flaky"))?.delay.timeLeftSeconds ?? 0).toBe(0);
-    const relaunch = await nextOfType<{ type: string; tasks: { taskId: string }[] }>(socket, "launch");
+    const relaunch = await socket.nextOfType<{ type: string; tasks: { taskId: string }[] }>("launch");
     expect(relaunch.tasks[0]?.taskId).not.toBe(taskId);
     expect(Browser.text((await browser.page(page)).html)).not.toContain("Reset delay");
     // With no delay left, a reset is refused with a message on the page, not an error page.

@@ -43,20 +43,22 @@ const invalid = (details: FieldError[]): Failure => fail("invalid", "Object is n
 
 /** `POST /v2/groups`: creates every app of the body. 409 when the group or an app of that id exists. */
 export function createGroup(ctx: CommandContext, spec: GroupSpec): Outcome<GroupResult> {
-  const ids = listApps(ctx.db).map((a) => a.id);
+  const stored = listApps(ctx.db);
+  const ids = stored.map((a) => a.id);
   if (spec.id === ROOT_GROUP || ids.some((id) => inGroup(id, spec.id))) return fail("conflict", `Group ${spec.id} is already created. Use PUT to change this group.`);
   if (ids.includes(spec.id)) return fail("conflict", `An app with the path ${spec.id} already exists.`);
   if (specApps(spec).length === 0) {
     return invalid([{ path: "/apps", errors: ["a new group needs at least one app: DCX groups are implied by the ids of the apps inside them, so an empty group would not exist"] }]);
   }
-  const plan = planGroup(listApps(ctx.db), spec);
-  return planProblem(listApps(ctx.db), plan) ?? applyPlan(ctx, plan, false);
+  const plan = planGroup(stored, spec);
+  return planProblem(stored, plan) ?? applyPlan(ctx, plan, false);
 }
 
 /** `PUT /v2/groups/{id}`: creates, replaces and removes apps so the group holds what the body gives. */
 export function updateGroup(ctx: CommandContext, spec: GroupSpec, force: boolean): Outcome<GroupResult> {
-  const plan = planGroup(listApps(ctx.db), spec);
-  return planProblem(listApps(ctx.db), plan) ?? applyPlan(ctx, plan, force);
+  const stored = listApps(ctx.db);
+  const plan = planGroup(stored, spec);
+  return planProblem(stored, plan) ?? applyPlan(ctx, plan, force);
 }
 
 /**

@@ -1,5 +1,6 @@
-import { closeSync, fstatSync, openSync, readSync, statSync } from "node:fs";
+import { readSync } from "node:fs";
 import { join } from "node:path";
+import { withSandboxFile } from "./sandbox-files.ts";
 
 /**
  * Reading a task's output for the master's log requests, from the sandbox files the drivers
@@ -62,10 +63,10 @@ export function readTail(path: string, lines: number | undefined, maxBytes: numb
  * or replaced: reading starts over at its beginning.
  */
 export function readFrom(path: string, position: number, maxBytes: number, ino?: number): LogRead {
-  const info = statOrNull(path);
-  const restart = info !== null && (info.size < position || (ino !== undefined && ino !== 0 && info.ino !== ino));
-  const start = info === null ? 0 : restart ? 0 : position;
-  const read = readRange(path, start, maxBytes);
+  const read = readRange(path, (size, fileIno) => {
+    const restart = size < position || (ino !== undefined && ino !== 0 && fileIno !== ino);
+    return restart ? 0 : position;
+  }, maxBytes);
   const whole = read.bytes.subarray(0, completeLength(read.bytes));
   return { bytes: whole, positionAt: (end) => read.start + end, position: read.start + whole.length, ino: read.ino };
 }
@@ -124,35 +125,20 @@ function afterFirstBreak(bytes: Buffer): number {
   return lf === -1 || lf === bytes.length - 1 ? 0 : lf + 1;
 }
 
-function statOrNull(path: string): { size: number; ino: number } | null {
-  try {
-    const s = statSync(path);
-    return { size: s.size, ino: s.ino };
-  } catch {
-    return null;
-  }
-}
-
 /**
- * Reads up to `maxBytes` of a file from `start` (from its end when negative), sizing it from the
- * same open file so that the range and the inode describe one file. A missing file reads empty.
+ * Reads up to `maxBytes` of a file from the offset `from` picks for its size and inode (the end
+ * when negative), sizing it from the same open file so that the range and the inode describe one
+ * file. A missing file reads empty. The file is opened as any sandbox file (sandbox-files.ts): a
+ * link, FIFO or device the task put in the stream's place is refused, never read through.
  */
-function readRange(path: string, start: number, maxBytes: number): { bytes: Buffer; start: number; ino: number } {
-  let fd: number;
-  try {
-    fd = openSync(path, "r");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return { bytes: Buffer.alloc(0), start: 0, ino: 0 };
-    throw error;
-  }
-  try {
-    const { size, ino } = fstatSync(fd);
-    const from = start < 0 ? Math.max(0, size + start) : Math.min(start, size);
-    const length = Math.min(size - from, maxBytes);
+function readRange(path: string, from: number | ((size: number, ino: number) => number), maxBytes: number): { bytes: Buffer; start: number; ino: number } {
+  const read = withSandboxFile(path, "read", (fd, { size, ino }) => {
+    const wanted = typeof from === "function" ? from(size, ino) : from;
+    const start = wanted < 0 ? Math.max(0, size + wanted) : Math.min(wanted, size);
+    const length = Math.min(size - start, maxBytes);
     const buffer = Buffer.alloc(length);
-    const read = length === 0 ? 0 : readSync(fd, buffer, 0, length, from);
-    return { bytes: buffer.subarray(0, read), start: from, ino };
-  } finally {
-    closeSync(fd);
-  }
+    const got = length === 0 ? 0 : readSync(fd, buffer, 0, length, start);
+    return { bytes: buffer.subarray(0, got), start, ino };
+  });
+  return read ?? { bytes: Buffer.alloc(0), start: 0, ino: 0 };
 }

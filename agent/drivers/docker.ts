@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync, rmSync, writeSync } from "node:fs";
+import { closeSync, mkdirSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { TaskLaunch } from "../../protocol/index.ts";
 import { errorMessage } from "../log.ts";
@@ -8,7 +8,7 @@ import { DockerClient, DockerError, DockerUnavailable, LogDemuxer } from "./dock
 import { LABEL_AGENT, LABEL_TASK, containerName, containerSpec } from "./docker-container.ts";
 import { TaskStartError } from "./driver.ts";
 import type { CommandExit, DriverFingerprint, ExitStatus, Recovered, RunningTask, TaskDriver } from "./driver.ts";
-import { DEFAULT_LOG_CAP_BYTES, STDERR_FILE, STDOUT_FILE, capTaskLogs, readTail } from "./log-files.ts";
+import { DEFAULT_LOG_CAP_BYTES, STDERR_FILE, STDOUT_FILE, capTaskLogs, openLogSink, readTail } from "./log-files.ts";
 import { processTree } from "./proc.ts";
 
 /**
@@ -90,7 +90,7 @@ export class DockerDriver implements TaskDriver {
     const container = launch.container;
     if (container === undefined) throw new TaskStartError("the docker driver needs a container");
     mkdirSync(sandbox, { recursive: true, mode: 0o750 });
-    for (const file of [STDOUT_FILE, STDERR_FILE]) closeSync(openSync(join(sandbox, file), "a", 0o640));
+    for (const file of [STDOUT_FILE, STDERR_FILE]) closeSync(openLogSink(join(sandbox, file), false));
     const spec = containerSpec(launch, { sandbox, agentId: this.agentId() ?? "unregistered", dns: this.dnsAddress() });
     const name = containerName(sandboxName(launch.taskId));
     if (container.forcePullImage) await this.pull(container.image, true, progress);
@@ -261,8 +261,20 @@ export class DockerDriver implements TaskDriver {
   private async copyLogs(task: RunningTask, fromStart: boolean, signal: AbortSignal): Promise<void> {
     const id = task.containerId ?? "";
     const paths = { stdout: join(task.sandbox, STDOUT_FILE), stderr: join(task.sandbox, STDERR_FILE) };
-    if (fromStart) for (const path of Object.values(paths)) for (const file of [path, `${path}.1`]) rmSync(file, { force: true });
-    const fds = { stdout: openSync(paths.stdout, "a", 0o640), stderr: openSync(paths.stderr, "a", 0o640) };
+    let fds: { stdout: number; stderr: number };
+    try {
+      fds = { stdout: openLogSink(paths.stdout, fromStart), stderr: -1 };
+    } catch (error) {
+      this.log.warn("container_logs_refused", { taskId: task.taskId, error: errorMessage(error) });
+      return;
+    }
+    try {
+      fds.stderr = openLogSink(paths.stderr, fromStart);
+    } catch (error) {
+      closeSync(fds.stdout);
+      this.log.warn("container_logs_refused", { taskId: task.taskId, error: errorMessage(error) });
+      return;
+    }
     try {
       const stream = await this.client.logs(id, true);
       const demux = new LogDemuxer((which, bytes) => writeSync(fds[which], bytes));

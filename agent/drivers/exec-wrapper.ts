@@ -1,4 +1,4 @@
-import { chownSync, closeSync, constants, fchownSync, mkdirSync, openSync, readSync, rmSync } from "node:fs";
+import { chownSync, closeSync, fchownSync, mkdirSync, readSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { errorMessage } from "../log.ts";
@@ -8,6 +8,7 @@ import { SHELL } from "./exec-command.ts";
 import type { RunAs } from "./exec-command.ts";
 import { STDERR_FILE, STDOUT_FILE } from "./log-files.ts";
 import { signalName } from "./proc.ts";
+import { openSandboxFile, withSandboxFile } from "../sandbox-files.ts";
 
 /**
  * The `/bin/sh` wrapper every exec task runs under, and how the agent reads how it ended.
@@ -53,8 +54,14 @@ export type WrapperProcess = Subprocess<"pipe", number, number>;
  * works for both versions and for any task user (who could not write to the cgroup files).
  */
 export function spawnWrapped(argv: string[], sandbox: string, env: Record<string, string>, runAs: RunAs): WrapperProcess {
-  const stdout = openSync(join(sandbox, STDOUT_FILE), "a", 0o640);
-  const stderr = openSync(join(sandbox, STDERR_FILE), "a", 0o640);
+  const stdout = openStream(join(sandbox, STDOUT_FILE));
+  let stderr: number;
+  try {
+    stderr = openStream(join(sandbox, STDERR_FILE));
+  } catch (error) {
+    closeSync(stdout);
+    throw error;
+  }
   try {
     if (runAs.switchTo !== undefined) {
       for (const fd of [stdout, stderr]) fchownSync(fd, runAs.switchTo.uid, runAs.switchTo.gid);
@@ -85,21 +92,31 @@ export function releaseWrapper(child: WrapperProcess): void {
   void child.stdin.end();
 }
 
-/** The wrapper's recorded status, 0-255; undefined when absent or garbled. */
-function readExitStatus(path: string): number | undefined {
-  let fd: number;
+/** Opens a stream's file for the task to append to; a sandbox reused with a planted link is refused. */
+function openStream(path: string): number {
+  let fd: number | undefined;
   try {
-    // The sandbox belongs to the task's user: never follow a link it may have planted there.
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    fd = openSandboxFile(path, "append");
+  } catch (error) {
+    throw new TaskStartError(`could not open the task's output: ${errorMessage(error)}`);
+  }
+  if (fd === undefined) throw new TaskStartError(`could not create ${path}`);
+  return fd;
+}
+
+/**
+ * The wrapper's recorded status, 0-255; undefined when absent or garbled. The sandbox belongs to
+ * the task's user: a link, FIFO or device it put in the file's place counts as no status.
+ */
+function readExitStatus(path: string): number | undefined {
+  try {
+    return withSandboxFile(path, "read", (fd) => {
+      const buffer = Buffer.alloc(16);
+      const text = buffer.subarray(0, readSync(fd, buffer, 0, 16, 0)).toString().trim();
+      return /^\d{1,3}$/.test(text) && Number(text) <= 255 ? Number(text) : undefined;
+    });
   } catch {
     return undefined;
-  }
-  try {
-    const buffer = Buffer.alloc(16);
-    const text = buffer.subarray(0, readSync(fd, buffer, 0, 16, 0)).toString().trim();
-    return /^\d{1,3}$/.test(text) && Number(text) <= 255 ? Number(text) : undefined;
-  } finally {
-    closeSync(fd);
   }
 }
 

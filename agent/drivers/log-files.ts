@@ -1,6 +1,7 @@
-import { closeSync, openSync, readSync, renameSync, statSync, truncateSync, writeSync } from "node:fs";
+import { closeSync, fchownSync, ftruncateSync, readSync, renameSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { errorMessage } from "../log.ts";
+import { UnsafeSandboxFile, createSandboxFile, openSandboxFile, removeSandboxEntry, withSandboxFile } from "../sandbox-files.ts";
 import type { Logger } from "../log.ts";
 
 /**
@@ -25,16 +26,44 @@ export const STDERR_FILE = "stderr";
 export const DEFAULT_LOG_CAP_BYTES = 10 * 1024 * 1024;
 const COPY_CHUNK_BYTES = 1024 * 1024;
 
-/** Rotates `path` to `path.1` if it holds more than `capBytes`; returns whether it did. */
+/**
+ * Rotates `path` to `path.1` if it holds more than `capBytes`; returns whether it did. The task
+ * controls the sandbox, so every step goes through a checked descriptor or a fresh exclusive file
+ * (sandbox-files.ts): a link planted at `path`, `path.1.tmp` or `path.1` is never followed.
+ */
 export function capLog(path: string, capBytes: number): boolean {
-  const size = fileSize(path);
-  if (size <= capBytes) return false;
-  const temp = `${path}.1.tmp`;
-  copyRange(path, temp, size - capBytes, capBytes);
-  // The rename makes the new `.1` appear whole: a reader never sees a half-copied one.
-  renameSync(temp, `${path}.1`);
-  truncateSync(path, 0);
-  return true;
+  const rotated = withSandboxFile(path, "update", (fd, stats) => {
+    if (stats.size <= capBytes) return false;
+    const temp = `${path}.1.tmp`;
+    const output = createSandboxFile(temp);
+    try {
+      // The rotated file belongs to whoever owns the stream, so a task can read its own old output.
+      if (process.getuid?.() === 0) fchownSync(output, stats.uid, stats.gid);
+      copyRange(fd, output, stats.size - capBytes, capBytes);
+    } finally {
+      closeSync(output);
+    }
+    // The rename makes the new `.1` appear whole: a reader never sees a half-copied one. It moves
+    // a directory entry and replaces one: whatever the task put at either name, nothing is followed.
+    renameSync(temp, `${path}.1`);
+    ftruncateSync(fd, 0);
+    return true;
+  });
+  return rotated ?? false;
+}
+
+/**
+ * Opens a stream's file in the sandbox for the docker driver's log copy, through a checked
+ * descriptor: the container writes into the sandbox as root while the copy runs, so a link it plants there is
+ * refused, never followed. `fresh` empties the file (and drops its rotated `.1`) so a recovered
+ * task's output is rewritten from the start of Docker's log.
+ */
+export function openLogSink(path: string, fresh: boolean): number {
+  if (fresh) removeSandboxEntry(`${path}.1`);
+  const fd = openSandboxFile(path, "append");
+  if (fd === undefined) throw new Error(`${path} could not be created`);
+  if (fresh) ftruncateSync(fd, 0);
+  return fd;
 }
 
 /** Caps both streams of a sandbox. */
@@ -61,13 +90,23 @@ export function capTaskLogs(task: { taskId: string; sandbox: string }, capBytes:
  * when there is one, and trailing blank space is dropped.
  */
 export function readTail(sandbox: string, stream: string, maxBytes: number): string {
-  const current = join(sandbox, stream);
-  let bytes = readLast(current, maxBytes);
-  let cut = fileSize(current) > bytes.length;
+  try {
+    return tailOf(join(sandbox, stream), maxBytes);
+  } catch (error) {
+    // A stream the task replaced by a link (or worse) has no tail to give; say why instead.
+    if (error instanceof UnsafeSandboxFile) return error.message;
+    throw error;
+  }
+}
+
+function tailOf(current: string, maxBytes: number): string {
+  const last = readLast(current, maxBytes);
+  let bytes = last.bytes;
+  let cut = last.size > bytes.length;
   if (bytes.length < maxBytes) {
     const previous = readLast(`${current}.1`, maxBytes - bytes.length);
-    cut = cut || fileSize(`${current}.1`) > previous.length;
-    bytes = Buffer.concat([previous, bytes]);
+    cut = cut || previous.size > previous.bytes.length;
+    bytes = Buffer.concat([previous.bytes, bytes]);
   }
   let text = new TextDecoder().decode(bytes);
   const firstBreak = text.indexOf("\n");
@@ -75,51 +114,25 @@ export function readTail(sandbox: string, stream: string, maxBytes: number): str
   return text.trimEnd();
 }
 
-function fileSize(path: string): number {
-  try {
-    return statSync(path).size;
-  } catch {
-    return 0;
-  }
-}
-
-/** The last `maxBytes` of a file; empty when it does not exist. */
-function readLast(path: string, maxBytes: number): Buffer {
-  let fd: number;
-  try {
-    fd = openSync(path, "r");
-  } catch {
-    return Buffer.alloc(0);
-  }
-  try {
-    const size = fileSize(path);
+/** The last `maxBytes` of a sandbox file, and its size; empty when it does not exist. */
+function readLast(path: string, maxBytes: number): { bytes: Buffer; size: number } {
+  const read = withSandboxFile(path, "read", (fd, { size }) => {
     const length = Math.min(size, maxBytes);
     const buffer = Buffer.alloc(length);
-    const read = readSync(fd, buffer, 0, length, size - length);
-    return buffer.subarray(0, read);
-  } finally {
-    closeSync(fd);
-  }
+    const got = length === 0 ? 0 : readSync(fd, buffer, 0, length, size - length);
+    return { bytes: buffer.subarray(0, got), size };
+  });
+  return read ?? { bytes: Buffer.alloc(0), size: 0 };
 }
 
-/** Copies `length` bytes from `offset` of `from` into a new file `to`, a chunk at a time. */
-function copyRange(from: string, to: string, offset: number, length: number): void {
-  const input = openSync(from, "r");
-  try {
-    const output = openSync(to, "w", 0o640);
-    try {
-      const buffer = Buffer.alloc(Math.min(COPY_CHUNK_BYTES, length));
-      let done = 0;
-      while (done < length) {
-        const read = readSync(input, buffer, 0, Math.min(buffer.length, length - done), offset + done);
-        if (read === 0) break;
-        writeSync(output, buffer, 0, read);
-        done += read;
-      }
-    } finally {
-      closeSync(output);
-    }
-  } finally {
-    closeSync(input);
+/** Copies `length` bytes from `offset` of one open file to the end of another, a chunk at a time. */
+function copyRange(input: number, output: number, offset: number, length: number): void {
+  const buffer = Buffer.alloc(Math.min(COPY_CHUNK_BYTES, length));
+  let done = 0;
+  while (done < length) {
+    const read = readSync(input, buffer, 0, Math.min(buffer.length, length - done), offset + done);
+    if (read === 0) break;
+    writeSync(output, buffer, 0, read);
+    done += read;
   }
 }

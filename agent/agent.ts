@@ -10,12 +10,13 @@ import type { DnsForwarderOptions } from "./dns/forwarder.ts";
 import { formatHostPort } from "./dns/listen-address.ts";
 import { checkIdentityCluster, ensureWorkDir, identityPath, loadIdentity, saveIdentity } from "./identity.ts";
 import type { Identity } from "./identity.ts";
+import { AgentDiagnostics, RecentLog } from "./diagnostics.ts";
 import { LogService, isLogCommand } from "./log-service.ts";
-import { createLogger, errorMessage } from "./log.ts";
+import { createLogger, errorMessage, teeLogger } from "./log.ts";
 import type { Logger } from "./log.ts";
 import { detectAdvertiseIp, detectHostname, resolveResources } from "./resources.ts";
 import { createTaskHost } from "./task-host.ts";
-import type { TaskHost } from "./task-host.ts";
+import type { MasterCommand, TaskHost } from "./task-host.ts";
 
 /** The agent's version, reported in `register`. */
 export const AGENT_VERSION: string = packageJson.version;
@@ -69,6 +70,8 @@ export class Agent {
   private readonly log: Logger;
   private readonly tasks: TaskHost;
   private readonly logs: LogService;
+  private readonly diagnostics: AgentDiagnostics;
+  private readonly recentLog = new RecentLog();
   private readonly connection: Connection;
   private stopping: Promise<void> | undefined;
   private dns: DnsForwarder | undefined;
@@ -79,24 +82,33 @@ export class Agent {
     private readonly options: AgentOptions,
   ) {
     this.identity = setup.identity;
-    this.log = options.log ?? createLogger();
+    // Every line the agent logs is also kept in memory for diagnostics bundles.
+    this.log = teeLogger(options.log ?? createLogger(), createLogger({ write: (line) => this.recentLog.push(line) }));
     const exec = { dnsAddress: () => this.dns?.address };
     const docker = config.dockerSocket === undefined ? undefined : { socket: config.dockerSocket, agentId: () => this.identity?.agentId, dnsAddress: exec.dnsAddress };
     this.tasks = options.tasks ?? inWorkDir(() => createTaskHost({ workDir: config.workDir, log: this.log, exec, docker }));
     this.logs = new LogService({ source: (taskId) => this.tasks.logSource(taskId), log: this.log });
+    this.diagnostics = new AgentDiagnostics({
+      workDir: config.workDir,
+      drivers: () => this.tasks.fingerprints(),
+      dockerConfigured: config.dockerSocket !== undefined,
+      dns: () => this.dns?.address,
+    });
     this.connection = new Connection({
       url: agentConnectUrl(config.master, config.cluster),
       bearer: () => this.identity?.credential ?? config.token ?? "",
       register: () => this.registerFrame(),
       onRegistered: (message) => this.onRegistered(message),
-      onCommand: (command) => (isLogCommand(command) ? this.logs.handle(command) : this.tasks.handle(command)),
+      onCommand: (command) => this.dispatch(command),
       onSessionUp: (send) => {
         this.tasks.connected(send);
         this.logs.connected(send);
+        this.diagnostics.connected(send);
       },
       onSessionDown: () => {
         this.tasks.disconnected();
         this.logs.disconnected();
+        this.diagnostics.disconnected();
       },
       backoff: new Backoff({ capMs: config.backoffMaxMs, random: options.random }),
       log: this.log,
@@ -139,6 +151,7 @@ export class Agent {
     const end = await this.connection.run();
     this.dns?.stop();
     this.logs.close();
+    this.diagnostics.close();
     // Tasks keep running whatever ended the connection; the next agent process re-attaches.
     if (end.kind !== "stopped") await this.tasks.close({ killTasks: false });
     if (end.kind === "stopped") {
@@ -180,6 +193,13 @@ export class Agent {
     }
     await this.connection.stop("agent shutting down");
     this.log.info("shutdown", { signal });
+  }
+
+  /** Routes a master command to the part of the agent that serves it. */
+  private dispatch(command: MasterCommand): void {
+    if (isLogCommand(command)) this.logs.handle(command);
+    else if (command.type === "bundle") this.diagnostics.answerBundle(command, this.recentLog.text());
+    else this.tasks.handle(command);
   }
 
   /** Starts the forwarder if configured; returns the exit to take when it cannot listen. */

@@ -163,6 +163,7 @@ describe("connection", () => {
     const tasks: TaskHost = {
       ready: async () => {},
       attributes: () => ({}),
+      fingerprints: () => [],
       connected: () => {},
       disconnected: () => {},
       close: async () => {},

@@ -3,7 +3,7 @@ import { isTerminal } from "../protocol/index.ts";
 import type { AgentMessage, MasterMessage, Register, TaskLaunch, TaskState } from "../protocol/index.ts";
 import { openAgentDb } from "./agent-db.ts";
 import { agentCgroupScope } from "./drivers/cgroups.ts";
-import type { RunningTask, TaskDriver } from "./drivers/driver.ts";
+import type { DriverFingerprint, RunningTask, TaskDriver } from "./drivers/driver.ts";
 import { DockerDriver } from "./drivers/docker.ts";
 import type { DockerDriverOptions } from "./drivers/docker.ts";
 import { ExecDriver } from "./drivers/exec.ts";
@@ -26,7 +26,7 @@ export type TaskReport = Register["tasks"][number];
 /** The master's frames that concern tasks rather than the session itself. */
 export type MasterCommand = Exclude<MasterMessage, { type: "registered" } | { type: "error" }>;
 /** The commands the task host handles; log requests go to the log service. */
-export type TaskCommand = Exclude<MasterCommand, { type: "logs" } | { type: "logsCancel" }>;
+export type TaskCommand = Exclude<MasterCommand, { type: "logs" } | { type: "logsCancel" } | { type: "bundle" }>;
 
 /**
  * Where task drivers (exec, docker) plug into the agent. The connection knows nothing about
@@ -42,6 +42,8 @@ export interface TaskHost {
   ready(): Promise<void>;
   /** Attributes the drivers add to the agent's own, e.g. `docker: "<version>"` while Docker answers. */
   attributes(): Record<string, string>;
+  /** What each task driver says of itself now (availability, isolation). */
+  fingerprints(): DriverFingerprint[];
   /** Every task this agent knows of and has not settled with the master, for `register`. */
   reports(): TaskReport[];
   /** A launch, kill, ack or reconcile frame from the master. Must not throw. */
@@ -128,6 +130,10 @@ class DriverTaskHost implements TaskHost {
 
   ready(): Promise<void> {
     return this.startup;
+  }
+
+  fingerprints(): DriverFingerprint[] {
+    return [...this.drivers.values()].map((driver) => driver.fingerprint());
   }
 
   attributes(): Record<string, string> {

@@ -3,6 +3,7 @@ import { bodyLimit } from "hono/body-limit";
 import { agentConnectRoutes, agentRoutes } from "./api/agents.ts";
 import { authRoutes } from "./api/auth.ts";
 import { clusterRoutes } from "./api/clusters.ts";
+import { diagnosticsRoutes } from "./api/diagnostics.ts";
 import { clusterDohRoutes, dohRoutes } from "./api/dns.ts";
 import { historyRoutes } from "./api/history.ts";
 import { marathonRoutes } from "./api/marathon/index.ts";
@@ -26,6 +27,7 @@ const clusterScoped = new Hono<AppEnv>()
   .route("/mesos_dns/v1", mesosDnsRoutes)
   .route("/dns", dnsSettingsRoutes)
   .route("/history", historyRoutes)
+  .route("/diagnostics", diagnosticsRoutes)
   .route("/", masterRoutes);
 
 const app = new Hono<AppEnv>()

@@ -36,6 +36,7 @@ import type { JobSpec, ScheduleSpec } from "./frameworks/metronome/job-spec.ts";
 import { type Embed, jobsJson, oneJobJson, oneRunJson, queueJson as jobQueueJson, runsJson, schedulesJson } from "./frameworks/metronome/views.ts";
 import { type AgentUsage, type TaskRecord, collectGarbage, countByState, endedTasks, getTask, liveTasks, usageByAgent } from "./tasks.ts";
 import { LIVENESS_TIMER, livenessDueBy, sweepLiveness } from "./liveness.ts";
+import { BundleCollector, forgetDiagnostics, nodeDiagnostics, recordDiagnostics, type BundlePart, type NodeDiagnostics } from "./diagnostics.ts";
 import { type LogOpen, LogRelay, type LogRequest } from "./log-relay.ts";
 import { counters, ensureMeta, increment } from "./meta.ts";
 import { SocketIndex, attachmentOf, closeQuietly, frameText, rejectUpgrade, send, sendError, type Attachment } from "./sessions.ts";
@@ -88,6 +89,7 @@ export class Cluster extends DurableObject<Env> {
   private sockets!: SocketIndex;
   private readonly events = new EventBus();
   private readonly logRelay = new LogRelay();
+  private readonly bundles = new BundleCollector();
   private keepAlive: ReturnType<typeof setInterval> | undefined;
   private dns!: ClusterDns;
 
@@ -161,6 +163,8 @@ export class Cluster extends DurableObject<Env> {
       return;
     }
     if (msg.type === "logData") return this.logRelay.data(ws, msg);
+    if (msg.type === "diagnostics") return recordDiagnostics(this.db, att.agentId, msg, Date.now());
+    if (msg.type === "bundleData") return this.bundles.data(ws, msg);
     return this.coordinator.status(ws, att.agentId, msg.updates);
   }
 
@@ -168,6 +172,7 @@ export class Cluster extends DurableObject<Env> {
     const att = attachmentOf(ws);
     closeQuietly(ws, code === 1005 || code === 1006 ? CloseCode.NORMAL : code, reason);
     this.logRelay.socketClosed(ws);
+    this.bundles.socketClosed(ws);
     if (!att.agentId) return;
     this.sockets.delete(att.agentId, ws);
     const now = Date.now();
@@ -251,12 +256,27 @@ export class Cluster extends DurableObject<Env> {
   async removeAgent(id: string): Promise<boolean> {
     const existed = await this.coordinator.mutate((ctx) => {
       this.coordinator.tasksGone(ctx, id);
+      forgetDiagnostics(ctx.db, id);
       return deleteAgent(ctx.db, id);
     });
     const ws = this.sockets.get(id);
     this.sockets.delete(id);
     if (ws) closeQuietly(ws, CloseCode.REMOVED, "agent removed from the cluster");
     return existed;
+  }
+
+  /** RPC: every agent's latest self-checks, with the master's clock and connection checks. */
+  diagnostics(): NodeDiagnostics[] {
+    return nodeDiagnostics(this.db, listAgents(this.db));
+  }
+
+  /**
+   * RPC: asks every connected agent for its checks and recent log lines, waiting up to
+   * `timeoutMs` for each; undefined when the object is already collecting as many bundles as it allows.
+   */
+  diagnosticsBundle(timeoutMs: number): Promise<BundlePart[] | undefined> {
+    const agents = [...this.sockets.all()].map(([agentId, ws]) => ({ agentId, ws }));
+    return this.bundles.collect(agents, timeoutMs);
   }
 
   // --- Marathon (/v2) -------------------------------------------------------------------

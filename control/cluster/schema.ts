@@ -194,3 +194,14 @@ export const history = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.resolution, t.at] })],
 );
+
+/**
+ * Each agent's latest self-check report (diagnostics.ts owns it): the checks as the agent sent
+ * them plus the master's clock check, and when it arrived.
+ */
+export const agentDiagnostics = sqliteTable("agent_diagnostics", {
+  agentId: text("agent_id").primaryKey(),
+  /** `DiagnosticCheck[]` JSON. */
+  checks: text("checks", { mode: "json" }).notNull(),
+  reportedAt: real("reported_at").notNull(),
+});

@@ -157,7 +157,7 @@ class DriverTaskHost implements TaskHost {
     }
     if (command.type === "launch") {
       for (const launch of command.tasks) {
-        this.launch(launch).catch((error: unknown) => this.log.error("task_launch_crashed", { taskId: launch.taskId, error: errorMessage(error) }));
+        this.launch(launch).catch((error: unknown) => this.launchCrashed(launch.taskId, error));
       }
     } else if (command.type === "kill") {
       for (const taskId of command.taskIds) this.kill(taskId, command.gracePeriodMs);
@@ -250,6 +250,27 @@ class DriverTaskHost implements TaskHost {
     if (entry.pendingKillMs !== undefined) this.beginKill(entry, entry.pendingKillMs);
     else this.setRunning(entry);
     void this.watch(entry, running);
+  }
+
+  /**
+   * A launch that threw before its task ran: most often the agent's database could not be
+   * written (a full disk), so neither the task nor an update about it can be recorded. The task
+   * is forgotten here and TASK_DROPPED is sent unrecorded (Mesos's state for a task that did not
+   * launch because of a transient error), so the master replaces it instead of waiting on a
+   * task that will never start. A task whose process did start is left to reconciliation.
+   */
+  private launchCrashed(taskId: string, error: unknown): void {
+    this.log.error("task_launch_crashed", { taskId, error: errorMessage(error) });
+    const entry = this.entries.get(taskId);
+    if (entry === undefined || entry.running !== undefined || entry.phase === "ended") return;
+    this.entries.delete(taskId);
+    try {
+      this.store.remove(taskId);
+    } catch (removeError) {
+      this.log.warn("task_record_remove_failed", { taskId, error: errorMessage(removeError) });
+    }
+    this.outbox.sendUnrecorded({ taskId, state: "TASK_DROPPED", message: `the agent could not launch the task: ${errorMessage(error)}` });
+    entry.markEnded();
   }
 
   /** The driver for a launch, or the state and message it is refused with. */

@@ -30,13 +30,20 @@ table{border-collapse:collapse;margin:.4rem 0}td,th{border-bottom:1px solid #eef
 .muted{color:#5b6478}
 `;
 
+/** Text whose `backticked` parts are code, as the document's descriptions write them. */
+function Md({ text }: { text: string }) {
+  return <>{text.split("`").map((part, i) => (i % 2 === 1 ? <code>{part}</code> : part))}</>;
+}
+
 const param = (p: Json) => (
   <tr>
     <td>
       <code>{String(p.name)}</code>
     </td>
     <td>{String(p.in)}</td>
-    <td class="muted">{typeof p.description === "string" ? p.description : p.required ? "required" : ""}</td>
+    <td class="muted">
+      <Md text={typeof p.description === "string" ? p.description : p.required ? "required" : ""} />
+    </td>
   </tr>
 );
 
@@ -50,9 +57,15 @@ function Operation({ op }: { op: PlacedOperation }) {
       <h3>
         <span class={`m ${op.method}`}>{op.method}</span>
         <code>{op.path}</code>
-        <span>{String(o.summary)}</span>
+        <span>
+          <Md text={String(o.summary)} />
+        </span>
       </h3>
-      {typeof o.description === "string" ? <p>{o.description}</p> : null}
+      {typeof o.description === "string" ? (
+        <p>
+          <Md text={o.description} />
+        </p>
+      ) : null}
       {parameters.length > 0 ? <table>{parameters.map(param)}</table> : null}
       {body !== undefined ? (
         <details>
@@ -61,7 +74,7 @@ function Operation({ op }: { op: PlacedOperation }) {
         </details>
       ) : null}
       <p class="muted">
-        {responses.map(([status, r]) => `${status}: ${String(r.description)}`).join(" · ")}
+        <Md text={responses.map(([status, r]) => `${status}: ${String(r.description)}`).join(" · ")} />
       </p>
     </section>
   );
@@ -85,7 +98,7 @@ export function docsPage(document: Json, operations: readonly PlacedOperation[])
             {info.title} API <span class="muted">{info.version}</span>
           </h1>
           <p>
-            {info.summary} {info.description} The machine-readable document: <a href="/openapi.json">/openapi.json</a> (OpenAPI 3.1).
+            <Md text={`${info.summary} ${info.description}`} /> The machine-readable document: <a href="/openapi.json">/openapi.json</a> (OpenAPI 3.1).
           </p>
           <nav>
             {byTag.map((g) => (
@@ -97,7 +110,9 @@ export function docsPage(document: Json, operations: readonly PlacedOperation[])
           {byTag.map((g) => (
             <div>
               <h2 id={`tag-${g.section.tag.replace(/\W+/g, "-")}`}>{g.section.tag}</h2>
-              <p>{g.section.description}</p>
+              <p>
+                <Md text={g.section.description} />
+              </p>
               {g.ops.map((op) => (
                 <Operation op={op} />
               ))}

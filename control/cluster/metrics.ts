@@ -118,7 +118,13 @@ function readSaved(db: ClusterDb): Saved {
   if (text === undefined) return { counters: {} };
   try {
     const parsed = JSON.parse(text) as Saved;
-    return { ...parsed, counters: parsed.counters ?? {} };
+    const counters: Partial<Counters> = {};
+    for (const name of Object.keys(emptyCounters()) as CounterName[]) {
+      const values = parsed.counters?.[name];
+      // Only label → finite number maps are taken: a damaged entry starts over rather than poisoning the sums.
+      if (values && typeof values === "object") counters[name] = Object.fromEntries(Object.entries(values).filter(([, v]) => Number.isFinite(v)));
+    }
+    return { ...parsed, counters };
   } catch {
     // A damaged row must not stop the object: counters then start over, which Prometheus reads as a reset.
     return { counters: {} };

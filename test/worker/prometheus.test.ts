@@ -86,6 +86,20 @@ describe("the cluster's Prometheus metrics (/c/:cluster/metrics/prometheus)", ()
     expect(sampleValue(again, "dcx_dns_queries_total", { result: "NXDOMAIN" })).toBe(1);
   });
 
+  it("a damaged saved row costs only the damaged counters, never the object", async () => {
+    const account = await signUp();
+    const collect = (saved: string) =>
+      runInDurableObject(env.CLUSTER.getByName(account.cluster.id), async (_: Cluster, state) => {
+        state.storage.sql.exec("INSERT INTO meta (key, value) VALUES ('metrics', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", saved);
+        return renderExposition(new ClusterMetrics(await openClusterDb(state.storage)).collect());
+      });
+    const partly = parseExposition(await collect(JSON.stringify({ counters: { placements: { marathon: "x", metronome: 3 }, rounds: 7 }, roundSeconds: { counts: [1], sum: 1 } })));
+    expect(partly.get("dcx_placements_total")?.metrics).toEqual([{ labels: { framework: "metronome" }, value: "3" }]);
+    expect(sampleValue(partly, "dcx_allocation_rounds_total")).toBe(0);
+    expect(series(partly, "dcx_allocation_round_duration_seconds").count).toBe("0");
+    expect(sampleValue(parseExposition(await collect("not json")), "dcx_allocation_rounds_total")).toBe(0);
+  });
+
   it("needs a member's token, like every cluster route", async () => {
     const account = await signUp();
     const stranger = await signUp();

@@ -61,6 +61,7 @@ describe("the OpenAPI document and the router", () => {
   it("GET /openapi.json serves it, with this origin as the server and unique operation ids", async () => {
     const res = await call("/openapi.json");
     expect(res.status).toBe(200);
+    expect(res.headers.get("Access-Control-Allow-Origin")).toBe("*");
     const doc = (await res.json()) as { openapi: string; servers: { url: string }[]; paths: Record<string, Record<string, Json>> };
     expect(doc.openapi).toBe("3.1.0");
     expect(doc.servers).toEqual([{ url: "http://dcx.test" }]);

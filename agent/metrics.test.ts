@@ -45,7 +45,8 @@ describe("the agent's metrics endpoint", () => {
     defer(() => doh.stop());
     doh.add({ type: "A", name: "web.marathon.mesos", ttl: 5, data: "10.0.0.7" });
     const dns = { listen: { host: "127.0.0.1", port: 0 }, zones: ["mesos", "thisdcos.directory"], upstream: doh.url("c1"), resolvConf: "/nonexistent" };
-    const agent = Agent.create(config(master.url, tempDir(), { dns }), { log: collectLog().log });
+    const log = collectLog();
+    const agent = Agent.create(config(master.url, tempDir(), { dns }), { log: log.log });
     void agent.run();
     defer(() => agent.stop());
     const session = await master.registered(0);
@@ -60,6 +61,7 @@ describe("the agent's metrics endpoint", () => {
     // The master goes away once: the agent reconnects and registers again.
     session.ws?.close(1012, "master restarting");
     await master.registered(1);
+    await waitFor(() => log.events("registered").length >= 2, "the agent to take the second registration");
 
     const res = await scrape(address);
     expect(res.status).toBe(200);

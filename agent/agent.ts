@@ -130,8 +130,8 @@ export class Agent {
   }
 
   /**
-   * Starts the DNS forwarder when configured, then connects and stays connected; resolves when
-   * stopped or refused for good, or at once when the forwarder cannot listen.
+   * Starts the DNS forwarder and the metrics endpoint when configured, then connects and stays
+   * connected; resolves when stopped or refused for good, or at once when either cannot listen.
    */
   async run(): Promise<AgentExit> {
     this.logStart();

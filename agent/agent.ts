@@ -12,6 +12,7 @@ import { checkIdentityCluster, ensureWorkDir, identityPath, loadIdentity, saveId
 import type { Identity } from "./identity.ts";
 import { AgentDiagnostics, RecentLog } from "./diagnostics.ts";
 import { LogService, isLogCommand } from "./log-service.ts";
+import { type MetricsServer, startMetricsServer } from "./metrics.ts";
 import { createLogger, errorMessage, teeLogger } from "./log.ts";
 import type { Logger } from "./log.ts";
 import { detectAdvertiseIp, detectHostname, resolveResources } from "./resources.ts";
@@ -75,6 +76,7 @@ export class Agent {
   private readonly connection: Connection;
   private stopping: Promise<void> | undefined;
   private dns: DnsForwarder | undefined;
+  private metrics: MetricsServer | undefined;
 
   private constructor(
     private readonly config: AgentConfig,
@@ -134,22 +136,29 @@ export class Agent {
     return this.dns?.address;
   }
 
+  /** Where the metrics endpoint listens (`host:port`), while it runs. */
+  get metricsAddress(): string | undefined {
+    return this.metrics?.address;
+  }
+
   /**
-   * Starts the DNS forwarder when configured, then connects and stays connected; resolves when
-   * stopped or refused for good, or at once when the forwarder cannot listen.
+   * Starts the DNS forwarder and the metrics endpoint when configured, then connects and stays
+   * connected; resolves when stopped or refused for good, or at once when either cannot listen.
    */
   async run(): Promise<AgentExit> {
     this.logStart();
-    const dnsFailure = await this.startDns();
-    if (dnsFailure !== undefined) {
+    const listenFailure = (await this.startDns()) ?? this.startMetrics();
+    if (listenFailure !== undefined) {
+      this.dns?.stop();
       await this.tasks.close({ killTasks: false });
-      return dnsFailure;
+      return listenFailure;
     }
     // Register only once the tasks left by an earlier agent process are re-attached and the
     // drivers probed: the register frame reports both.
     await this.tasks.ready();
     const end = await this.connection.run();
     this.dns?.stop();
+    this.metrics?.stop();
     this.logs.close();
     this.diagnostics.close();
     // Tasks keep running whatever ended the connection; the next agent process re-attaches.
@@ -216,6 +225,29 @@ export class Agent {
       const address = formatHostPort(dns.listen);
       this.log.error("dns_listen_failed", { address, error: errorMessage(error) });
       return { code: ExitCode.USAGE, reason: `--dns-listen: cannot listen on ${address}: ${errorMessage(error)}` };
+    }
+  }
+
+  /** Starts the metrics endpoint if configured; returns the exit to take when it cannot listen. */
+  private startMetrics(): AgentExit | undefined {
+    const listen = this.config.metricsListen;
+    if (listen === undefined) return undefined;
+    try {
+      this.metrics = startMetricsServer(listen, () => ({
+        agentId: this.identity?.agentId,
+        hostname: this.setup.hostname,
+        version: AGENT_VERSION,
+        resources: this.setup.resources,
+        tasks: this.tasks.stats(),
+        connection: this.connection.stats(),
+        dnsQueries: this.dns?.queries.entries(),
+      }));
+      this.log.info("metrics_listening", { address: this.metrics.address, path: "/metrics" });
+      return undefined;
+    } catch (error) {
+      const address = formatHostPort(listen);
+      this.log.error("metrics_listen_failed", { address, error: errorMessage(error) });
+      return { code: ExitCode.USAGE, reason: `--metrics-listen: cannot listen on ${address}: ${errorMessage(error)}` };
     }
   }
 

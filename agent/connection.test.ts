@@ -168,6 +168,7 @@ describe("connection", () => {
       disconnected: () => {},
       close: async () => {},
       maxKillGraceMs: () => 0,
+      stats: () => ({ tasksByState: {}, used: { cpus: 0, mem: 0, disk: 0, gpus: 0, ports: 0 }, outboxDepth: 0 }),
       reports: () => [{ taskId: "t1", state: "TASK_RUNNING" }],
       logSource: () => undefined,
       handle: (command) => {

@@ -51,6 +51,7 @@ test(`the agent survives ${CASES} random and mutated master frames (seed ${SEED}
     disconnected: () => {},
     close: async () => {},
     maxKillGraceMs: () => 0,
+    stats: () => ({ tasksByState: {}, used: { cpus: 0, mem: 0, disk: 0, gpus: 0, ports: 0 }, outboxDepth: 0 }),
     reports: () => [],
     logSource: () => undefined,
     handle: (command) => void handled.push(command),

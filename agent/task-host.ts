@@ -61,6 +61,18 @@ export interface TaskHost {
   close(options: { killTasks: boolean }): Promise<void>;
   /** The longest kill grace of the tasks, to bound a shutdown that kills them. */
   maxKillGraceMs(): number;
+  /** The tasks' states and what they hold, and the outbox's depth (the agent's metrics). */
+  stats(): TaskHostStats;
+}
+
+/** See `TaskHost.stats`. */
+export interface TaskHostStats {
+  /** Tasks not yet settled with the master, by the state last reported for each. */
+  tasksByState: Record<string, number>;
+  /** What tasks still running or starting hold: scalars, and a count of host ports. */
+  used: { cpus: number; mem: number; disk: number; gpus: number; ports: number };
+  /** Status updates waiting in the outbox for the master's ack. */
+  outboxDepth: number;
 }
 
 /** How long shutdown waits for the master to ack what it just flushed. */
@@ -190,6 +202,23 @@ class DriverTaskHost implements TaskHost {
   close(options: { killTasks: boolean }): Promise<void> {
     this.closing ??= this.shutdown(options.killTasks);
     return this.closing;
+  }
+
+  stats(): TaskHostStats {
+    const tasksByState: Record<string, number> = {};
+    const used = { cpus: 0, mem: 0, disk: 0, gpus: 0, ports: 0 };
+    for (const { record, phase } of this.entries.values()) {
+      tasksByState[record.state] = (tasksByState[record.state] ?? 0) + 1;
+      if (phase === "ended") continue;
+      const { cpus, mem, disk, gpus } = record.launch.resources;
+      used.cpus += cpus;
+      used.mem += mem;
+      used.disk += disk;
+      used.gpus += gpus;
+      used.ports += record.launch.ports.length;
+    }
+    // The outbox's database is closed with the host.
+    return { tasksByState, used, outboxDepth: this.closed ? 0 : this.outbox.count() };
   }
 
   maxKillGraceMs(): number {

@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import type { RouterRoute } from "hono/types";
 import { bodyLimit } from "hono/body-limit";
 import { agentConnectRoutes, agentRoutes } from "./api/agents.ts";
 import { authRoutes } from "./api/auth.ts";
@@ -10,10 +11,12 @@ import { marathonRoutes } from "./api/marathon/index.ts";
 import { debugRoutes, metronomeRoutes } from "./api/metronome.ts";
 import { dnsSettingsRoutes, mesosDnsRoutes } from "./api/mesos-dns.ts";
 import { DCX_VERSION, masterRoutes } from "./api/master.ts";
+import { prometheusRoutes } from "./api/prometheus.ts";
 import { taskLogRoutes } from "./api/task-logs.ts";
 import { ApiError, renderError } from "./errors.ts";
 import type { AppEnv } from "./http/env.ts";
 import { MAX_BODY_BYTES, requireMember, requireUser, withDb } from "./http/middleware.ts";
+import { openApiRoutes } from "./openapi/routes.ts";
 import { uiRoutes } from "./ui/index.tsx";
 
 /** Everything under `/c/:cluster` that a member of the cluster may call. */
@@ -28,6 +31,7 @@ const clusterScoped = new Hono<AppEnv>()
   .route("/dns", dnsSettingsRoutes)
   .route("/history", historyRoutes)
   .route("/diagnostics", diagnosticsRoutes)
+  .route("/metrics/prometheus", prometheusRoutes)
   .route("/", masterRoutes);
 
 const app = new Hono<AppEnv>()
@@ -48,10 +52,17 @@ const app = new Hono<AppEnv>()
   .route("/c/:cluster/agent", agentConnectRoutes)
   .route("/c/:cluster/dns-query", clusterDohRoutes)
   .route("/c/:cluster", clusterScoped)
+  // `/openapi.json` and `/docs`, generated from this app's own route table.
+  .route("/", openApiRoutes(routeTable))
   // The web UI: `/`, `/login`, `/signup`, `/logout`, `/ui/...`; its styles and scripts are static assets (`/assets/...`).
   .route("/", uiRoutes)
   .notFound((c) => renderError(new ApiError("not_found", `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`), c))
   .onError(renderError);
+
+/** The app's route table, read by the OpenAPI document once the app is built. */
+function routeTable(): readonly RouterRoute[] {
+  return app.routes;
+}
 
 // Only handlers and Durable Object classes may be exported from the entry module.
 

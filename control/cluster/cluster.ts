@@ -37,6 +37,8 @@ import { type Embed, jobsJson, oneJobJson, oneRunJson, queueJson as jobQueueJson
 import { type AgentUsage, type TaskRecord, collectGarbage, countByState, endedTasks, getTask, liveTasks, usageByAgent } from "./tasks.ts";
 import { LIVENESS_TIMER, livenessDueBy, sweepLiveness } from "./liveness.ts";
 import { BundleCollector, forgetDiagnostics, nodeDiagnostics, recordDiagnostics, type BundlePart, type NodeDiagnostics } from "./diagnostics.ts";
+import { ClusterMetrics } from "./metrics.ts";
+import type { MetricFamily } from "../../protocol/prometheus.ts";
 import { type LogOpen, LogRelay, type LogRequest } from "./log-relay.ts";
 import { counters, ensureMeta, increment } from "./meta.ts";
 import { SocketIndex, attachmentOf, closeQuietly, frameText, rejectUpgrade, send, sendError, type Attachment } from "./sessions.ts";
@@ -92,6 +94,7 @@ export class Cluster extends DurableObject<Env> {
   private readonly bundles = new BundleCollector();
   private keepAlive: ReturnType<typeof setInterval> | undefined;
   private dns!: ClusterDns;
+  private metrics!: ClusterMetrics;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -102,8 +105,9 @@ export class Cluster extends DurableObject<Env> {
       this.alarmArm = new AlarmArm(this.db, ctx.storage);
       this.sockets = new SocketIndex(ctx, this.db);
       this.dns = new ClusterDns(this.db);
+      this.metrics = new ClusterMetrics(this.db);
       // Every committed change drops the DNS zone: names follow state at once.
-      this.coordinator = new Coordinator(ctx, this.db, this.events, this.alarmArm, this.sockets, () => this.dns.changed());
+      this.coordinator = new Coordinator(ctx, this.db, this.events, this.alarmArm, this.sockets, () => this.dns.changed(), this.metrics);
       // Armed with the next write (any write re-arms the alarm for the earliest timer).
       scheduleNoLaterThan(this.db, GC_TIMER, Date.now() + GC_INTERVAL_MS);
     });
@@ -240,6 +244,11 @@ export class Cluster extends DurableObject<Env> {
       tasks: scoped ? liveTasks(this.db, agentId === undefined ? {} : { agentId }) : [],
       completedTasks: tasks === "all" ? endedTasks(this.db, COMPLETED_TASKS_SHOWN) : [],
     };
+  }
+
+  /** RPC: the cluster's Prometheus metrics (`/c/:cluster/metrics/prometheus` renders them). */
+  metricFamilies(): MetricFamily[] {
+    return this.metrics.collect();
   }
 
   /** RPC: opens a request for a task's output on its agent (`/v2/tasks/:id/logs`). */
@@ -450,8 +459,10 @@ export class Cluster extends DurableObject<Env> {
   }
 
   /** RPC: answers one question from live state, or says it lies outside the cluster's zones. */
-  dnsResolve(question: DnsQuestion, host: string): Promise<Resolution> {
-    return this.dns.resolve(question, host);
+  async dnsResolve(question: DnsQuestion, host: string): Promise<Resolution> {
+    const resolution = await this.dns.resolve(question, host);
+    this.metrics.dnsQuery(resolution.outside ? "outside" : resolution.rcode);
+    return resolution;
   }
 
   /** RPC: whether a credential belongs to an agent of this cluster (the agent's DNS forwarder uses it). */

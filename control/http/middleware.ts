@@ -87,13 +87,21 @@ export function nestsDeeperThan(value: unknown, limit: number): boolean {
   return false;
 }
 
+/** The schema each `jsonBody` middleware validates with, so the OpenAPI document shows that very schema. */
+const bodySchemas = new WeakMap<object, z.ZodType>();
+
+/** The body schema of a handler in the route table, if it is a `jsonBody` middleware. */
+export function bodySchemaOf(handler: object): z.ZodType | undefined {
+  return bodySchemas.get(handler);
+}
+
 /**
  * Validates a JSON body with a zod schema: 415 for another content type, 400 for undecodable
  * or too deeply nested JSON, 422 with field paths for a body that does not fit. A missing body
  * is validated as `{}`.
  */
 export function jsonBody<S extends z.ZodType>(schema: S) {
-  return validator("json", async (value, c): Promise<z.output<S>> => {
+  const middleware = validator("json", async (value, c): Promise<z.output<S>> => {
     const mediaType = (c.req.header("Content-Type") ?? "").split(";")[0]?.trim() ?? "";
     if (!JSON_TYPE.test(mediaType)) {
       const body = await c.req.text();
@@ -104,4 +112,6 @@ export function jsonBody<S extends z.ZodType>(schema: S) {
     if (!parsed.success) throw validationError(parsed.error);
     return parsed.data;
   });
+  bodySchemas.set(middleware, schema);
+  return middleware;
 }

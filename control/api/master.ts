@@ -125,7 +125,11 @@ async function teardownHandler(c: Context<AppEnv>) {
  * The Mesos master's read endpoints, each at `/master/<name>` and at the short form `/<name>`
  * that libprocess also routes (exporters read `/state` and `/metrics/snapshot`).
  */
-const MASTER_READS = {
+type Handler = (c: Context<AppEnv>) => Response | Promise<Response>;
+
+const health: Handler = (c) => c.json({ healthy: true, cluster: c.get("cluster").id });
+
+const MASTER_READS: Readonly<Record<string, Handler>> = {
   state: stateHandler,
   "state.json": stateHandler,
   slaves: slavesHandler,
@@ -135,7 +139,7 @@ const MASTER_READS = {
   roles: async (c: Context<AppEnv>) => c.json(rolesJson(await snapshot(c))),
   flags: (c: Context<AppEnv>) => c.json(flagsJson(Number(c.env.AGENT_TIMEOUT_MS) || 75_000)),
   version: (c: Context<AppEnv>) => c.json(versionJson()),
-  health: (c: Context<AppEnv>) => c.json({ healthy: true, cluster: c.get("cluster").id }),
+  health,
 };
 
 /**
@@ -148,10 +152,11 @@ export const masterRoutes = new Hono<AppEnv>()
   .post("/master/teardown", teardownHandler)
   .post("/teardown", teardownHandler)
   .get("/metrics/snapshot", async (c) => c.json(metricsSnapshot(await snapshot(c), Date.now())))
-  .get("/health", MASTER_READS.health);
+  .get("/health", health);
 
+/** Answers one of MASTER_READS; any other name (`constructor` included) is a 404. */
 function readEndpoint(c: Context<AppEnv>, endpoint: string) {
-  const handler = (MASTER_READS as Record<string, ((c: Context<AppEnv>) => Response | Promise<Response>) | undefined>)[endpoint];
+  const handler = Object.hasOwn(MASTER_READS, endpoint) ? MASTER_READS[endpoint] : undefined;
   if (!handler) throw new ApiError("not_found", `No route for GET ${c.req.path}.`);
   return handler(c);
 }

@@ -146,7 +146,7 @@ describe("DC/OS's path layout and the rest of the surface", () => {
     for (const path of ["/version", "/master/version", "/mesos/version"]) expect(await json(api(a, path)), path).toMatchObject({ version: "1.11.0", build_user: "dcx" });
     expect(await json<{ slaves: unknown[] }>(api(a, "/slaves"))).toMatchObject({ slaves: [expect.anything()] });
     expect(await json<{ frameworks: unknown[] }>(api(a, "/frameworks"))).toMatchObject({ frameworks: [expect.anything(), expect.anything()] });
-    expect((await api(a, "/master/nonsense")).status).toBe(404);
+    for (const path of ["/master/nonsense", "/master/constructor", "/master/__proto__"]) expect((await api(a, path)).status, path).toBe(404);
   });
 
   it("refuses to tear down a built-in framework, naming it; an unknown or missing id is a 400", async () => {

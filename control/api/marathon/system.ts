@@ -18,7 +18,8 @@ export const MARATHON_FEATURES = ["task_killing"] as const;
 const hostOf = (c: Context<AppEnv>) => new URL(c.req.url).host;
 
 /**
- * `GET /v2/info`: Marathon's fields only, with the values that describe DCX: no ZooKeeper
+ * `GET /v2/info`: Marathon's fields only (settings DCX has no counterpart for, such as the
+ * leader proxy's timeouts, are left out), with the values that describe DCX: no ZooKeeper
  * (`zookeeper_config.zk` is null; clients expect the object), always elected, its timers in
  * milliseconds as Marathon gives them.
  */
@@ -49,12 +50,6 @@ export function marathonInfo(c: Context<AppEnv>) {
       local_port_max: 20000,
       decline_offer_duration: 5000,
       task_launch_timeout: 300000,
-      reconciliation_initial_delay: 0,
-      reconciliation_interval: 0,
-      max_instances_per_offer: 0,
-      min_revive_offers_interval: 0,
-      leader_proxy_connection_timeout_ms: 0,
-      leader_proxy_read_timeout_ms: 0,
       new_group_enforce_role: "off",
     },
     zookeeper_config: { zk: null },
@@ -69,7 +64,8 @@ async function marathonMetrics(c: Context<AppEnv>) {
   const [snapshot, apps, deployments] = await Promise.all([stub.snapshot(), stub.marathonApps([]), stub.marathonDeployments()]);
   const marathonTasks = snapshot.tasks.filter((t) => t.framework === MARATHON);
   const inState = (state: string) => marathonTasks.filter((t) => t.state === state).length;
-  const groups = new Set(apps.flatMap((a) => a.id.split("/").slice(1, -1).map((_, i, segs) => "/" + segs.slice(0, i + 1).join("/"))));
+  // Groups are implied by app ids: `/a/b/web` makes `/a` and `/a/b`; the root is counted below.
+  const groups = new Set(apps.flatMap((a) => a.id.split("/").slice(1, -1).map((_, i, segments) => "/" + segments.slice(0, i + 1).join("/"))));
   const gauges: Record<string, number> = {
     "marathon.apps.active.gauge": apps.length,
     "marathon.groups.active.gauge": groups.size + 1,

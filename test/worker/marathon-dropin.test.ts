@@ -172,4 +172,16 @@ describe("DC/OS's path layout and the rest of the surface", () => {
     const metrics = await json<{ gauges: Record<string, { value: number }> }>(api(a, "/v1/metrics"));
     expect(metrics.gauges["jobs.active.gauge"]).toEqual({ value: 1 });
   });
+
+  it("reads Metronome's flags and embeds as Marathon's: stopCurrentJobRuns=True, embed lists comma-separated", async () => {
+    const a = await signUp();
+    expect((await api(a, "/v1/jobs", { method: "POST", json: { id: "busy", run: { cmd: "sleep 100", cpus: 0.1, mem: 32 } } })).status).toBe(201);
+    expect((await api(a, "/v1/jobs/busy/runs", { method: "POST" })).status).toBe(201);
+    const [job] = await json<{ activeRuns: unknown[]; historySummary: unknown }[]>(api(a, "/v1/jobs?embed=activeRuns,historySummary"));
+    expect(job?.activeRuns).toHaveLength(1);
+    expect(job?.historySummary).toBeDefined();
+    expect((await api(a, "/v1/jobs/busy?stopCurrentJobRuns=nah", { method: "DELETE" })).status).toBe(400);
+    expect((await api(a, "/v1/jobs/busy?stopCurrentJobRuns=False", { method: "DELETE" })).status).toBe(409);
+    expect((await api(a, "/v1/jobs/busy?stopCurrentJobRuns=True", { method: "DELETE" })).status).toBe(200);
+  });
 });

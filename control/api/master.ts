@@ -19,7 +19,7 @@ const taskName = (t: TaskRecord) => (t.framework === MARATHON ? appHostname(t.gr
 /** Mesos lists registered agents (connected or not) under `slaves`; unreachable ones leave it. */
 const registered = (s: ClusterSnapshot) => s.agents.filter((a) => a.state !== "unreachable");
 
-function masterState(s: ClusterSnapshot, clusterName: string, host: string) {
+function masterState(s: ClusterSnapshot, clusterName: string, host: string, flags: Record<string, string>) {
   const pid = `master@${host}:443`;
   return {
     version: MESOS_API_VERSION,
@@ -37,7 +37,7 @@ function masterState(s: ClusterSnapshot, clusterName: string, host: string) {
     leader: pid,
     leader_info: { id: s.masterId, pid, hostname: host, port: 443 },
     cluster: clusterName,
-    flags: {},
+    flags,
     slaves: registered(s).map((a) => mesosSlave(a, s.usage[a.id])),
     recovered_slaves: [],
     frameworks: mesosFrameworks(s, host, taskName),
@@ -81,11 +81,13 @@ function metricsSnapshot(s: ClusterSnapshot, now: number): Record<string, number
   return out;
 }
 
+/** How long an agent may stay silent before it is unreachable (the Worker var, as the Cluster object reads it). */
+const agentTimeoutMs = (c: Context<AppEnv>) => Number(c.env.AGENT_TIMEOUT_MS) || 75_000;
 const snapshot = (c: Context<AppEnv>) => clusterStub(c.env, c.get("cluster").id).snapshot();
 const host = (c: Context<AppEnv>) => new URL(c.req.url).hostname;
 
 async function stateHandler(c: Context<AppEnv>) {
-  return c.json(masterState(await snapshot(c), c.get("cluster").name, host(c)));
+  return c.json(masterState(await snapshot(c), c.get("cluster").name, host(c), flagsJson(agentTimeoutMs(c)).flags));
 }
 
 async function slavesHandler(c: Context<AppEnv>) {
@@ -137,7 +139,7 @@ const MASTER_READS: Readonly<Record<string, Handler>> = {
   tasks: tasksHandler,
   "state-summary": async (c: Context<AppEnv>) => c.json(stateSummary(await snapshot(c), c.get("cluster").name, host(c))),
   roles: async (c: Context<AppEnv>) => c.json(rolesJson(await snapshot(c))),
-  flags: (c: Context<AppEnv>) => c.json(flagsJson(Number(c.env.AGENT_TIMEOUT_MS) || 75_000)),
+  flags: (c: Context<AppEnv>) => c.json(flagsJson(agentTimeoutMs(c))),
   version: (c: Context<AppEnv>) => c.json(versionJson()),
   health,
 };

@@ -141,7 +141,9 @@ describe("DC/OS's path layout and the rest of the surface", () => {
     expect(summary.slaves).toHaveLength(1);
     expect(summary.slaves[0]).toMatchObject({ TASK_RUNNING: 0, framework_ids: [] });
     expect(summary.frameworks.map((f) => [f.name, f.TASK_RUNNING])).toEqual([["marathon", 0], ["metronome", 0]]);
-    expect(await json(api(a, "/master/flags"))).toMatchObject({ flags: { allocation_interval: "1secs" } });
+    const { flags } = await json<{ flags: Record<string, string> }>(api(a, "/master/flags"));
+    expect(flags).toMatchObject({ allocation_interval: "1secs", agent_ping_timeout: expect.stringMatching(/^\d+(\.\d+)?secs$/) });
+    expect((await json<{ flags: unknown }>(api(a, "/master/state"))).flags).toEqual(flags);
     expect(await json(api(a, "/master/roles"))).toMatchObject({ roles: [{ name: "*", weight: 1 }] });
     for (const path of ["/version", "/master/version", "/mesos/version"]) expect(await json(api(a, path)), path).toMatchObject({ version: "1.11.0", build_user: "dcx" });
     expect(await json<{ slaves: unknown[] }>(api(a, "/slaves"))).toMatchObject({ slaves: [expect.anything()] });

@@ -66,8 +66,8 @@ describe("marathon-python against DCX", () => {
     expect(scenario("scale")).toEqual({ instances: 2 });
   });
 
-  it.skipIf(skip)("kills tasks: replaced, with scale=True shrinking the app, and by id list", () => {
-    expect(scenario("tasks")).toEqual({ instances: 1, all: 1, endpoints: 1 });
+  it.skipIf(skip)("kills tasks: replaced, with scale=True shrinking the app, by id list, and all of an app", () => {
+    expect(scenario("tasks")).toEqual({ instances: 1, all: 1, endpoints: 1, after: 0 });
   });
 
   it.skipIf(skip)("locks an app during a deployment, overrides with force, rolls back, shows the queue, cancels with force", () => {

@@ -85,6 +85,34 @@ describe("Marathon's wire behaviour", () => {
     expect(summary.rejectSummaryLastOffers.find((r) => r.reason === "InsufficientCpus")).toEqual({ reason: "InsufficientCpus", declined: 1, processed: 1 });
   });
 
+  it("reads an id with or without its leading slash, slashes collapsed, on every route that takes one", async () => {
+    const a = await signUp();
+    const created = await api(a, "/v2/apps", { method: "POST", json: { id: "/shop/web", cmd: "sleep 100", cpus: 0.1, mem: 16, instances: 1 } });
+    const deployment = created.headers.get("Marathon-Deployment-Id") ?? "";
+    const routes: [string, (id: string) => string][] = [
+      ["GET", (id) => `/v2/apps/${id}`],
+      ["GET", (id) => `/v2/apps/${id}/tasks`],
+      ["GET", (id) => `/v2/apps/${id}/versions`],
+      ["GET", (id) => `/v2/groups/${id.replace(/web$/, "")}`],
+      ["GET", (id) => `/v2/groups/${id.replace(/web$/, "")}versions`],
+      ["GET", (id) => `/service/marathon/v2/apps/${id}`],
+      ["GET", (id) => `/v2/deployments/${id.replace("shop/web", deployment)}`],
+    ];
+    for (const [method, path] of routes) {
+      const answers = [];
+      for (const id of ["shop/web", "/shop/web", "//shop/web"]) {
+        const res = await api(a, path(id), { method });
+        answers.push(`${res.status} ${await res.text()}`);
+      }
+      expect(answers[0]?.startsWith("200 "), `${method} ${path("shop/web")}: ${answers[0]}`).toBe(true);
+      expect(new Set(answers).size, `${method} ${path("shop/web")}`).toBe(1);
+    }
+    // The queue: the app waits for an agent, so its delay may be reset under any spelling.
+    for (const id of ["shop/web", "/shop/web", "//shop/web/"]) expect((await api(a, `/v2/queue/${id}/delay`, { method: "DELETE" })).status, id).toBe(204);
+    const tasks = await api(a, "/v2/apps//shop/web/tasks?scale=True", { method: "DELETE" });
+    expect(tasks.status).toBe(200);
+  });
+
   it("resets the delay of any app in the launch queue, by id with or without its slash, and 404s one that is not queued", async () => {
     const a = await signUp();
     await createApp(a, { id: "/q/web", instances: 1 });

@@ -8,7 +8,7 @@ import { requirement } from "./tools.ts";
 
 /** Debian's Python, which the python3-marathon package installs for (not any other python3 on PATH). */
 const PYTHON = "/usr/bin/python3";
-const SCRIPT = join(ROOT, "test", "e2e", "fixtures", "marathon_client.py");
+const SCRIPT = join(ROOT, "test", "e2e", "fixtures", "marathon-client.py");
 
 function marathonPython(): string | undefined {
   const probe = spawnSync(PYTHON, ["-c", "import marathon"], { stdio: "pipe", encoding: "utf8" });
@@ -24,7 +24,7 @@ const skip = client.skip || root.skip;
 /**
  * Marathon's own client library, marathon-python (Debian's python3-marathon), drives a real
  * local cluster: the control plane on workerd and a real Bun agent running real processes.
- * Each scenario of test/e2e/fixtures/marathon_client.py raises on any difference from
+ * Each scenario of test/e2e/fixtures/marathon-client.py raises on any difference from
  * Marathon; the test checks its exit and what it reports.
  */
 describe("marathon-python against DCX", () => {

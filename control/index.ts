@@ -8,7 +8,9 @@ import { diagnosticsRoutes } from "./api/diagnostics.ts";
 import { clusterDohRoutes, dohRoutes } from "./api/dns.ts";
 import { historyRoutes } from "./api/history.ts";
 import { marathonRoutes } from "./api/marathon/index.ts";
-import { debugRoutes, metronomeRoutes } from "./api/metronome.ts";
+import { capabilityRoutes } from "./api/capabilities.ts";
+import { marathonSystemRoutes } from "./api/marathon/system.ts";
+import { debugRoutes, metronomeRoutes, metronomeServiceRoutes } from "./api/metronome.ts";
 import { dnsSettingsRoutes, mesosDnsRoutes } from "./api/mesos-dns.ts";
 import { DCX_VERSION, masterRoutes } from "./api/master.ts";
 import { prometheusRoutes } from "./api/prometheus.ts";
@@ -19,19 +21,34 @@ import { MAX_BODY_BYTES, requireMember, requireUser, withDb } from "./http/middl
 import { openApiRoutes } from "./openapi/routes.ts";
 import { uiRoutes } from "./ui/index.tsx";
 
-/** Everything under `/c/:cluster` that a member of the cluster may call. */
+/** Marathon's API: `/v2` and its root routes (`/ping`, `/metrics`, `/logging`). */
+const marathonService = new Hono<AppEnv>().route("/v2/tasks", taskLogRoutes).route("/v2", marathonRoutes).route("/", marathonSystemRoutes);
+
+/** Metronome's API: `/v1` and its root routes (`/ping`, `/info`, `/leader`, `/v1/metrics`, `/v0`). */
+const metronomeService = new Hono<AppEnv>().route("/v1", metronomeRoutes).route("/", metronomeServiceRoutes);
+
+/**
+ * Everything under `/c/:cluster` that a member of the cluster may call. Each service is
+ * served at the cluster root and under DC/OS's Admin Router paths (`/service/marathon`,
+ * `/service/metronome`, `/mesos`, `/mesos_dns`), so a tool written for a DC/OS cluster URL
+ * works with `$DCX/c/$CLUSTER` as that URL. The two built-in services are named before any
+ * other `/service/<name>`, as Admin Router names them.
+ */
 const clusterScoped = new Hono<AppEnv>()
   .use(requireUser, requireMember)
   .route("/agents", agentRoutes)
-  .route("/v2/tasks", taskLogRoutes)
-  .route("/v2", marathonRoutes)
-  .route("/v1", metronomeRoutes)
+  .route("/service/marathon", marathonService)
+  .route("/service/metronome", metronomeService)
+  .route("/mesos", masterRoutes)
+  .route("/", marathonService)
+  .route("/", metronomeService)
   .route("/debug", debugRoutes)
   .route("/mesos_dns/v1", mesosDnsRoutes)
   .route("/dns", dnsSettingsRoutes)
   .route("/history", historyRoutes)
   .route("/diagnostics", diagnosticsRoutes)
   .route("/metrics/prometheus", prometheusRoutes)
+  .route("/capabilities", capabilityRoutes)
   .route("/", masterRoutes);
 
 const app = new Hono<AppEnv>()

@@ -476,7 +476,7 @@ export class Cluster extends DurableObject<Env> {
   }
 
   /** RPC: a Server-Sent Events stream of Marathon events; comments keep it alive while idle. */
-  marathonEvents(types: string[], remoteAddress: string): ReadableStream<Uint8Array> {
+  marathonEvents(types: string[], remoteAddress: string, light = false): ReadableStream<Uint8Array> {
     this.keepAlive ??= setInterval(() => {
       this.events.keepAlive();
       if (this.events.subscriberCount === 0) {
@@ -484,7 +484,7 @@ export class Cluster extends DurableObject<Env> {
         this.keepAlive = undefined;
       }
     }, KEEPALIVE_MS);
-    return this.events.subscribe(types, remoteAddress);
+    return this.events.subscribe(types, remoteAddress, light);
   }
 
   /** RPC: a revoked join token admits nobody more, including sessions that have not registered yet. */

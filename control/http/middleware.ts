@@ -26,13 +26,33 @@ export function bearerToken(header: string | undefined): string | undefined {
 }
 
 /**
- * Requires a valid user API token: from the `Authorization` header, or else from the web UI's
+ * The password of HTTP Basic auth (`Authorization: Basic base64(user:password)`): clients
+ * that only speak Basic (Marathon's libraries, and their event streams, which cannot add
+ * another header) send the API token as the password, with any user name.
+ */
+export function basicPassword(header: string): string | undefined {
+  const m = /^\s*Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
+  if (!m?.[1]) return undefined;
+  let decoded: string;
+  try {
+    decoded = atob(m[1]);
+  } catch {
+    return undefined;
+  }
+  const colon = decoded.indexOf(":");
+  const password = colon < 0 ? "" : decoded.slice(colon + 1);
+  return password === "" ? undefined : password;
+}
+
+/**
+ * Requires a valid user API token: from the `Authorization` header (Bearer, `token=`, or
+ * Basic with the token as the password), or else from the web UI's
  * session cookie when the request may use it (see `cookieSession`).
  */
 export const requireUser = createMiddleware<AppEnv>(async (c, next) => {
   const header = c.req.header("Authorization");
-  const token = header !== undefined ? bearerToken(header) : await cookieSession(c);
-  if (!token) throw unauthenticated("Missing API token: send 'Authorization: Bearer <token>'.");
+  const token = header !== undefined ? (bearerToken(header) ?? basicPassword(header)) : await cookieSession(c);
+  if (!token) throw unauthenticated("Missing API token: send 'Authorization: Bearer <token>' (or HTTP Basic auth with the token as the password).");
   const user = await userForToken(c.get("db"), token);
   if (!user) throw unauthenticated("Invalid or expired API token.");
   c.set("user", { id: user.id, email: user.email });

@@ -14,6 +14,7 @@ import { LogService, isLogCommand } from "./log-service.ts";
 import { createLogger, errorMessage } from "./log.ts";
 import type { Logger } from "./log.ts";
 import { detectAdvertiseIp, detectHostname, resolveResources } from "./resources.ts";
+import { DEFAULT_POLICY } from "./policy.ts";
 import { createTaskHost } from "./task-host.ts";
 import type { TaskHost } from "./task-host.ts";
 
@@ -82,7 +83,7 @@ export class Agent {
     this.log = options.log ?? createLogger();
     const exec = { dnsAddress: () => this.dns?.address };
     const docker = config.dockerSocket === undefined ? undefined : { socket: config.dockerSocket, agentId: () => this.identity?.agentId, dnsAddress: exec.dnsAddress };
-    this.tasks = options.tasks ?? inWorkDir(() => createTaskHost({ workDir: config.workDir, log: this.log, exec, docker }));
+    this.tasks = options.tasks ?? inWorkDir(() => createTaskHost({ workDir: config.workDir, log: this.log, exec, docker, policy: config.policy }));
     this.logs = new LogService({ source: (taskId) => this.tasks.logSource(taskId), log: this.log });
     this.connection = new Connection({
       url: agentConnectUrl(config.master, config.cluster),
@@ -253,6 +254,8 @@ export class Agent {
       ip,
       resources: { ...resources, ports: resources.ports.map((range) => [...range]) },
       attributes: this.config.attributes,
+      // What tasks may have of this host, so an operator can see what was allowed and by which flag.
+      policy: { ...(this.config.policy ?? DEFAULT_POLICY) },
     });
   }
 }

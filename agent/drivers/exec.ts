@@ -12,6 +12,7 @@ import { fromWaitStatus, prepareSandbox, recordedStatus, releaseWrapper, spawnWr
 import type { WrapperProcess } from "./exec-wrapper.ts";
 import { DEFAULT_LOG_CAP_BYTES, STDERR_FILE, capTaskLogs, readTail } from "./log-files.ts";
 import { isRunning, readProcStat, signalGroup } from "./proc.ts";
+import { DEFAULT_TASK_USER } from "./users.ts";
 
 /**
  * The exec driver: a task is a plain process tree (the Mesos containerizer without an image).
@@ -52,6 +53,8 @@ export interface ExecDriverOptions {
    * and cgroups work; `false` runs tasks as plain process groups even then.
    */
   cgroups?: CgroupOptions | false;
+  /** Who tasks without a `user` run as when the agent is root (`--task-user`); DEFAULT_TASK_USER by default. */
+  taskUser?: string;
 }
 
 /** A task whose end the driver is watching. */
@@ -73,6 +76,7 @@ export class ExecDriver implements TaskDriver {
   private readonly logCheckMs: number;
   private readonly pollMs: number;
   private readonly dnsAddress: () => string | undefined;
+  private readonly taskUser: string;
   /** How tasks are isolated, and why; decided once, when the driver is built. */
   readonly isolation: Isolation;
   private readonly cgroups: Cgroups | undefined;
@@ -91,6 +95,7 @@ export class ExecDriver implements TaskDriver {
     this.logCheckMs = options.logCheckMs ?? 2_000;
     this.pollMs = options.pollMs ?? 500;
     this.dnsAddress = options.dnsAddress ?? (() => undefined);
+    this.taskUser = options.taskUser ?? DEFAULT_TASK_USER;
     this.isolation = detectIsolation(options.cgroups ?? {});
     this.cgroups = "cgroups" in this.isolation ? this.isolation.cgroups : undefined;
     // The one line that tells the operator whether `cpus` and `mem` hold on this agent.
@@ -104,7 +109,7 @@ export class ExecDriver implements TaskDriver {
   }
 
   async start(launch: TaskLaunch, sandbox: string): Promise<RunningTask> {
-    const runAs = resolveRunAs(launch);
+    const runAs = resolveRunAs(launch, this.taskUser);
     if (runAs.ignored !== undefined) this.log.warn("task_user_ignored", { taskId: launch.taskId, user: launch.user, why: runAs.ignored });
     prepareSandbox(sandbox, runAs);
     const env = taskEnvironment(launch, sandbox, runAs, this.dnsAddress());
@@ -149,7 +154,7 @@ export class ExecDriver implements TaskDriver {
   }
 
   runCommand(task: RunningTask, launch: TaskLaunch, command: string, timeoutMs: number): Promise<CommandExit> {
-    const runAs = resolveRunAs(launch);
+    const runAs = resolveRunAs(launch, this.taskUser);
     const env = taskEnvironment(launch, task.sandbox, runAs, this.dnsAddress());
     return runCheckCommand(command, { cwd: task.sandbox, env, runAs, timeoutMs });
   }

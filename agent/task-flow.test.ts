@@ -6,7 +6,7 @@ import { sandboxPath } from "./sandbox.ts";
 import { FakeMaster, waitFor } from "./test-support/fake-master.ts";
 import type { MasterSession } from "./test-support/fake-master.ts";
 import { collectLog } from "./test-support/log-collector.ts";
-import { fileText, launchOf, processGone, states, statusFrames } from "./test-support/tasks.ts";
+import { launchOf, processGone, states, statusFrames, taskPid } from "./test-support/tasks.ts";
 import { testScope } from "./test-support/scope.ts";
 
 /**
@@ -32,7 +32,8 @@ function received(session: MasterSession, state: string, count = 1) {
 
 /** The process group of a task, from the pid its shell wrote to `pid`; reaped after the test. */
 async function taskGroup(workDir: string, taskId: string): Promise<number> {
-  const pgid = readProcStat(Number(await fileText(sandboxPath(workDir, taskId), "pid")))?.pgid ?? 0;
+  const pid = await taskPid(sandboxPath(workDir, taskId), "pid");
+  const pgid = pid === undefined ? 0 : (readProcStat(pid)?.pgid ?? 0);
   expect(pgid).toBeGreaterThan(1);
   reaper.add(pgid);
   return pgid;

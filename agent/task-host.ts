@@ -438,6 +438,6 @@ class DriverTaskHost implements TaskHost {
 function defaultDrivers(options: TaskHostOptions): TaskDriver[] {
   // The cgroup scope comes from the work dir: stable across restarts, apart from other agents'.
   const taskUser = (options.policy ?? DEFAULT_POLICY).taskUser;
-  const exec = new ExecDriver({ cgroups: { scope: agentCgroupScope(options.workDir) }, taskUser, ...options.exec, log: options.log });
+  const exec = new ExecDriver({ cgroups: { scope: agentCgroupScope(options.workDir) }, taskUser, hiddenDir: options.workDir, ...options.exec, log: options.log });
   return options.docker === undefined ? [exec] : [exec, new DockerDriver({ ...options.docker, log: options.log })];
 }

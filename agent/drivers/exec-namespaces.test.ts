@@ -17,7 +17,11 @@ const scope = testScope("dcx-ns");
 const support = detectNamespaces();
 const namespaces = requirement("PID and mount namespaces", support.enabled ? undefined : `exec tasks get no namespaces here: ${support.reason}`);
 
-/** A task host on a fresh work dir (holding a pretend identity), as the agent runs it; root tasks allowed so hiding is shown not to rest on file modes. */
+/**
+ * A task host on a fresh work dir (holding a pretend identity), as the agent runs it. Root
+ * tasks are allowed so the hiding is shown not to rest on file modes (a root task could still
+ * unmount the tmpfs; that is what --allow-root-tasks accepts).
+ */
 function agent(exec: { namespaces?: boolean } = {}) {
   const workDir = scope.tempDir();
   writeFileSync(join(workDir, "identity.json"), '{"credential":"agent-secret"}', { mode: 0o600 });

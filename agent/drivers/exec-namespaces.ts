@@ -8,8 +8,8 @@ import { agentIsRoot } from "./users.ts";
  * `namespaces/pid` and `filesystem/linux` isolators give them: a task sees only its own
  * processes (its /proc is its own), and of the agent's work dir only its own sandbox (a tmpfs
  * covers the work dir, the sandbox is bound back at its usual path), so neither the agent's
- * identity and database nor another task's sandbox can be listed or read, whatever the task's
- * user.
+ * identity and database nor another task's sandbox can be listed or read, whatever the files'
+ * modes (a root task, allowed only by --allow-root-tasks, could unmount the tmpfs).
  *
  * Process layout (util-linux, in Debian's essential set):
  *   sh (gate: waits for the agent's go)  --exec-->  unshare --pid --fork --mount-proc --mount

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { mkdirSync, readFileSync, statSync, symlinkSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, statSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import type { StatusUpdate, TaskLaunch } from "../protocol/index.ts";
 import { containerSpec } from "./drivers/docker-container.ts";
@@ -135,6 +135,22 @@ describe("agent policy: enforced by the task host", () => {
     launch(docker({ privileged: true }));
     expect((await update("docker.1", "TASK_ERROR")).message).toBe("privileged containers are refused by this agent; start it with --allow-privileged");
     expect(updates.filter((u) => u.state !== "TASK_ERROR")).toEqual([]);
+  });
+
+  test.skipIf(asRoot.skip)("as root: a work dir behind a directory others cannot search is reported at start", () => {
+    asRoot.require();
+    const parent = join(scope.tempDir(), "private");
+    mkdirSync(parent, { mode: 0o700 });
+    const logs = collectLog();
+    const tasks = createTaskHost({ workDir: join(parent, "work"), log: logs.log, policy: DEFAULT_POLICY });
+    scope.defer(() => tasks.close({ killTasks: true }));
+    expect(logs.events("work_dir_unreachable")).toEqual([expect.objectContaining({ dir: parent })]);
+    const widened = scope.tempDir();
+    chmodSync(widened, 0o711);
+    const open = collectLog();
+    const fine = createTaskHost({ workDir: join(widened, "work"), log: open.log, policy: DEFAULT_POLICY });
+    scope.defer(() => fine.close({ killTasks: true }));
+    expect(open.events("work_dir_unreachable")).toEqual([]);
   });
 
   test.skipIf(asRoot.skip)("as root: a task without a user runs as nobody in a sandbox it owns; user root is TASK_ERROR unless allowed", async () => {

@@ -17,7 +17,7 @@ import type { OutboxOptions } from "./outbox.ts";
 import { agentIsRoot } from "./drivers/users.ts";
 import { DEFAULT_POLICY, vetLaunch } from "./policy.ts";
 import type { AgentPolicy } from "./policy.ts";
-import { prepareSandboxRoot, sandboxPath } from "./sandbox.ts";
+import { prepareSandboxRoot, sandboxPath, unreachableParent } from "./sandbox.ts";
 import { outcomeOf } from "./task-outcome.ts";
 import type { Outcome } from "./task-outcome.ts";
 import { TaskStore } from "./task-store.ts";
@@ -122,6 +122,8 @@ class DriverTaskHost implements TaskHost {
     this.workDir = options.workDir;
     this.policy = options.policy ?? DEFAULT_POLICY;
     prepareSandboxRoot(options.workDir);
+    const blocked = agentIsRoot() ? unreachableParent(options.workDir) : undefined;
+    if (blocked !== undefined) this.log.warn("work_dir_unreachable", { dir: blocked, why: "other users cannot search it (o+x), so tasks running as another user cannot reach their sandbox by path" });
     this.db = openAgentDb(options.workDir);
     this.store = new TaskStore(this.db);
     this.outbox = new Outbox(this.db, { ...options.outbox, log: options.log });

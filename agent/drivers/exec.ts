@@ -33,6 +33,10 @@ import { DEFAULT_TASK_USER } from "./users.ts";
  * cheap rlimits do not fit, as RLIMIT_AS and RLIMIT_DATA count reserved address space and thread
  * stacks, not memory used (node 22 crashes under `ulimit -v` below about 1 GB, and hangs under
  * `ulimit -d 32768`), so they would kill ordinary tasks rather than hold them to their `mem`.
+ *
+ * Namespaces (exec-namespaces.ts). Where the agent can create them, each task also gets its own
+ * PID and mount namespaces: it sees only its own processes and, of the agent's work dir, only
+ * its sandbox. The pid the agent tracks and signals stays in the agent's namespace.
  */
 
 /** How much of stderr a failure message carries. */

@@ -61,8 +61,11 @@ describe("tasks end to end, with the fake master", () => {
     master.send(session, { type: "ack", updateIds: updatesOf(session).map((u) => u.updateId) });
     master.send(session, { type: "kill", taskIds: ids, gracePeriodMs: 2_000 });
     await received(session, "TASK_KILLED", ids.length);
-    const killFrames = statusFrames(session).slice(-2);
-    expect(killFrames.flat().filter((u) => u.state === "TASK_KILLING")).toHaveLength(ids.length);
+    // The five KILLINGs go out coalesced; the KILLEDs follow as the tasks end, which takes each
+    // task its own time (a namespaced task's pid 1, then its unshare, must exit).
+    const killingFrames = statusFrames(session).filter((frame) => frame.some((u) => u.state === "TASK_KILLING"));
+    expect(killingFrames.length).toBeLessThanOrEqual(2);
+    expect(killingFrames.flat().filter((u) => u.state === "TASK_KILLING")).toHaveLength(ids.length);
     for (const id of ids) expect(states(updatesOf(session)).filter(([taskId]) => taskId === id).map(([, state]) => state)).toEqual(["TASK_STARTING", "TASK_RUNNING", "TASK_KILLING", "TASK_KILLED"]);
 
     master.send(session, { type: "ack", updateIds: updatesOf(session).map((u) => u.updateId) });

@@ -79,7 +79,7 @@ describe("exec tasks in their own PID and mount namespaces", () => {
     const check = { protocol: "COMMAND" as const, command: 'cat /proc/1/cmdline | tr "\\0" " " > check-pid1; id -un > check-user; ls /proc | grep -cE "^[0-9]+$" > check-count', intervalMs: 50, timeoutMs: 2000, delayMs: 0 };
     launch(launchOf("checked.1", { shell: "sleep 30" }, { healthChecks: [check] }));
     const sandbox = sandboxPath(workDir, "checked.1");
-    await waitFor(() => updates.find((u) => u.taskId === "checked.1" && u.healthy === true), "a passing check");
+    await waitFor(() => updates.find((u) => u.taskId === "checked.1" && u.healthy === true), "a passing check", 15_000);
     expect(await fileText(sandbox, "check-pid1")).toStartWith("/bin/sh -c trap : TERM");
     expect(await fileText(sandbox, "check-user")).toBe("nobody");
     expect(Number(await fileText(sandbox, "check-count"))).toBeLessThan(8);

@@ -80,7 +80,8 @@ export function namespacedArgv(body: string, args: string[], hidden: string, san
 
 /**
  * Where a running task's processes live: in namespaces of their own (the host pid of its pid 1),
- * `"pending"` while the gate has not yet unshared (a health check may come that early), or
+ * `"pending"` while the gate has not yet unshared or pid 1 is still mounting (a health check
+ * may come that early), or
  * `"none"` for a task started without namespaces (or gone).
  */
 export function taskNamespaces(pid: number): number | "pending" | "none" {
@@ -91,7 +92,9 @@ export function taskNamespaces(pid: number): number | "pending" | "none" {
     const [child] = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/);
     const init = Number(child);
     if (child === "" || !Number.isSafeInteger(init) || init <= 0) return "pending";
-    return readlinkSync(`/proc/${init}/ns/pid`) === readlinkSync("/proc/self/ns/pid") ? "none" : init;
+    if (readlinkSync(`/proc/${init}/ns/pid`) === readlinkSync("/proc/self/ns/pid")) return "none";
+    // Until pid 1 has done its mounts the work dir is not hidden yet: nothing may enter before.
+    return readFileSync(`/proc/${init}/cmdline`, "utf8").split("\0")[2] === SETUP ? "pending" : init;
   } catch {
     return "none";
   }

@@ -50,9 +50,9 @@ describe("health checks on the agent", () => {
 
   test("a COMMAND past its timeout fails, and what it started is killed", async () => {
     const { dir, launch, health } = startHost();
-    launch(launchOf("slow.1", { shell: "sleep 30" }, { healthChecks: [command('sleep 30 & echo $! > "$MESOS_SANDBOX/child"; wait', { timeoutMs: 200, intervalMs: 5000 })] }));
+    launch(launchOf("slow.1", { shell: "sleep 30" }, { healthChecks: [command('sleep 30 & echo $! > "$MESOS_SANDBOX/child"; wait', { timeoutMs: 1000, intervalMs: 5000 })] }));
     const [failed] = await waitFor(() => health("slow.1").length > 0 && health("slow.1"), "a timeout");
-    expect(failed?.message).toBe("command timed out after 200 ms");
+    expect(failed?.message).toBe("command timed out after 1000 ms");
     // The check ran in the task's PID namespace (where there is one): its `$!` is not the host's pid.
     const child = hostPid(sandboxPath(dir, "slow.1"), Number(await Bun.file(join(sandboxPath(dir, "slow.1"), "child")).text()));
     await waitFor(() => pidGone(child), "the check's child to be killed");

@@ -50,6 +50,13 @@ describe("dcx", () => {
     expect(stored.stderr).toContain("log in again with --insecure");
     writeConfig(config, { url: "http://dcx.invalid:8787", token: "dcxu_t", cluster: "k1", insecure: true });
     expect((await dcx(["app", "list"], config)).stderr).toContain("cannot reach http://dcx.invalid:8787");
+    // The agent takes the login's word for the same URL: it gets past --master to the next bad flag.
+    const agentArgs = ["agent", "run", "--work-dir", join(dir, "agent"), "--backoff-max-ms", "0"];
+    const trusted = await dcx(agentArgs, config);
+    expect(trusted.stderr).toContain("--backoff-max-ms");
+    expect(trusted.stderr).not.toContain("--insecure");
+    writeConfig(config, { url: "http://dcx.invalid:8787", token: "dcxu_t", cluster: "k1" });
+    expect((await dcx(agentArgs, config)).stderr).toContain("--insecure");
   });
 
   test("agent run takes --master and --cluster from the login when not given", async () => {

@@ -10,7 +10,10 @@ import { debugRoutes, metronomeRoutes } from "./api/metronome.ts";
 import { dnsSettingsRoutes, mesosDnsRoutes } from "./api/mesos-dns.ts";
 import { DCX_VERSION, masterRoutes } from "./api/master.ts";
 import { taskLogRoutes } from "./api/task-logs.ts";
+import { accountsDb } from "./accounts/db.ts";
+import { purgeExpired } from "./accounts/account.ts";
 import { ApiError, renderError } from "./errors.ts";
+import { securityHeaders } from "./http/security.ts";
 import type { AppEnv } from "./http/env.ts";
 import { MAX_BODY_BYTES, requireMember, requireUser, withDb } from "./http/middleware.ts";
 import { uiRoutes } from "./ui/index.tsx";
@@ -29,6 +32,7 @@ const clusterScoped = new Hono<AppEnv>()
   .route("/", masterRoutes);
 
 const app = new Hono<AppEnv>()
+  .use(securityHeaders)
   .use(withDb)
   .use(
     bodyLimit({
@@ -56,5 +60,10 @@ const app = new Hono<AppEnv>()
 /** The app's type, for typed `hc` clients (CLI, UI). */
 export type AppType = typeof app;
 
-export default app;
+/** The cron trigger (wrangler.jsonc `triggers`): purges expired tokens, ended secrets and old login failures. */
+async function scheduled(_controller: ScheduledController, env: Env): Promise<void> {
+  await purgeExpired(accountsDb(env.DB));
+}
+
+export default { fetch: app.fetch, scheduled } satisfies ExportedHandler<Env>;
 export { Cluster } from "./cluster/cluster.ts";

@@ -1,6 +1,8 @@
 import { DurableObject } from "cloudflare:workers";
 import { AgentMessage, CloseCode, parseFrame, PING, PONG, PROTOCOL_VERSION, type Register } from "../../protocol/index.ts";
+import { recordAgentCredential } from "../accounts/agent-credentials.ts";
 import { hashToken, newToken } from "../crypto.ts";
+import { agentQuotaRefusal, appQuotaGuard } from "./quotas.ts";
 import {
   agentIdForCredential,
   createAgent,
@@ -17,7 +19,7 @@ import { openClusterDb, type ClusterDb } from "./db.ts";
 import { Coordinator, UNREACHABLE_TIMER } from "./coordinator.ts";
 import { ClusterDns, type DnsSettings, type MesosDnsQuery } from "./cluster-dns.ts";
 import type { DnsQuestion, Resolution } from "../dns/index.ts";
-import { EventBus } from "./events.ts";
+import { EventBus, MAX_EVENT_SUBSCRIBERS } from "./events.ts";
 import { HISTORY_TIMER, type HistoryResolution, historyDueBy, historySamples, recordHistory } from "./history.ts";
 import type { App } from "./frameworks/marathon/app-definition.ts";
 import { getApp, getVersion, listVersions } from "./frameworks/marathon/apps.ts";
@@ -102,6 +104,7 @@ export class Cluster extends DurableObject<Env> {
       this.dns = new ClusterDns(this.db);
       // Every committed change drops the DNS zone: names follow state at once.
       this.coordinator = new Coordinator(ctx, this.db, this.events, this.alarmArm, this.sockets, () => this.dns.changed());
+      this.coordinator.guard = appQuotaGuard(env);
       // Armed with the next write (any write re-arms the alarm for the earliest timer).
       scheduleNoLaterThan(this.db, GC_TIMER, Date.now() + GC_INTERVAL_MS);
     });
@@ -444,8 +447,9 @@ export class Cluster extends DurableObject<Env> {
     return this.dns.mesosDns(kind, arg, host, resolvers);
   }
 
-  /** RPC: a Server-Sent Events stream of Marathon events; comments keep it alive while idle. */
-  marathonEvents(types: string[], remoteAddress: string): ReadableStream<Uint8Array> {
+  /** RPC: a Server-Sent Events stream of Marathon events; comments keep it alive while idle. Null when MAX_EVENT_SUBSCRIBERS are open. */
+  marathonEvents(types: string[], remoteAddress: string): ReadableStream<Uint8Array> | null {
+    if (this.events.subscriberCount >= MAX_EVENT_SUBSCRIBERS) return null;
     this.keepAlive ??= setInterval(() => {
       this.events.keepAlive();
       if (this.events.subscriberCount === 0) {
@@ -454,6 +458,16 @@ export class Cluster extends DurableObject<Env> {
       }
     }, KEEPALIVE_MS);
     return this.events.subscribe(types, remoteAddress);
+  }
+
+  /**
+   * RPC: wipes the cluster, when it (or its owner's account) is deleted: every socket closed,
+   * the alarm and all storage deleted. Safe to call again if a deletion is retried.
+   */
+  async destroy(): Promise<void> {
+    for (const ws of this.ctx.getWebSockets()) closeQuietly(ws, CloseCode.REMOVED, "cluster deleted");
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
   }
 
   /** RPC: a revoked join token admits nobody more, including sessions that have not registered yet. */
@@ -481,11 +495,15 @@ export class Cluster extends DurableObject<Env> {
       return sendError(ws, `agentId '${msg.agentId}' does not match this credential's agent`);
     }
     // A join-token session joins as a new agent, with a new credential (stored as its hash).
-    let joined: { credential: string; hash: string } | undefined;
+    let joined: { credential: string; hash: string; agentId: string } | undefined;
     if (!att.agentId) {
+      const refusal = agentQuotaRefusal(this.db, this.env);
+      if (refusal) return closeQuietly(ws, CloseCode.POLICY, refusal);
       const credential = newToken("agent");
-      joined = { credential, hash: await hashToken(credential) };
-      // Re-read after the await: a second register on this session may have joined meanwhile.
+      joined = { credential, hash: await hashToken(credential), agentId: nextAgentId(this.db) };
+      // D1 learns the credential before the agent does, so the Worker admits it on reconnect without waking this object.
+      await recordAgentCredential(this.env.DB, { clusterId: this.ctx.id.name ?? "", agentId: joined.agentId, credentialHash: joined.hash });
+      // Re-read after the awaits: a second register on this session may have joined meanwhile.
       if (attachmentOf(ws).agentId) return sendError(ws, "this session has already registered");
     }
     // One transaction for the registry and the timers: each commit has a cost, and a reconnect
@@ -495,7 +513,7 @@ export class Cluster extends DurableObject<Env> {
       if (id) {
         if (!reattachAgent(this.db, id, att.sessionId, now, msg)) return undefined;
       } else if (joined) {
-        id = nextAgentId(this.db);
+        id = joined.agentId;
         createAgent(this.db, { id, credentialHash: joined.hash, joinTokenId: att.joinTokenId ?? null, sessionId: att.sessionId, now, description: msg });
       }
       livenessDueBy(this.db, now + this.timeoutMs);

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { MESOS_API_VERSION } from "../master.ts";
+import { MAX_EVENT_SUBSCRIBERS } from "../../cluster/events.ts";
 import { ApiError, notFound, validationError } from "../../errors.ts";
 import type { AppEnv } from "../../http/env.ts";
 import { jsonBody } from "../../http/middleware.ts";
@@ -85,5 +86,6 @@ export const marathonRoutes = new Hono<AppEnv>()
     if (!/text\/event-stream|\*\/\*/.test(accept)) throw new ApiError("not_acceptable", "The event stream is served as text/event-stream: send 'Accept: text/event-stream'.");
     const types = c.req.queries("event_type") ?? [];
     const stream = await cluster(c).marathonEvents(types, c.req.header("CF-Connecting-IP") ?? "127.0.0.1");
+    if (stream === null) throw new ApiError("rate_limited", `The cluster already serves ${MAX_EVENT_SUBSCRIBERS} event streams (MAX_EVENT_SUBSCRIBERS); close one or try again later.`, [], { "Retry-After": "30" });
     return new Response(stream, { headers: { "Content-Type": "text/event-stream", "Cache-Control": "no-cache", Connection: "keep-alive" } });
   });

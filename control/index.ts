@@ -65,5 +65,9 @@ async function scheduled(_controller: ScheduledController, env: Env): Promise<vo
   await purgeExpired(accountsDb(env.DB));
 }
 
-export default { fetch: app.fetch, scheduled } satisfies ExportedHandler<Env>;
+/**
+ * The Worker's handlers: the Hono app itself (its `fetch`; tests read its route table,
+ * `routes`), with the cron trigger's `scheduled` beside it.
+ */
+export default Object.assign(app, { scheduled }) satisfies ExportedHandler<Env>;
 export { Cluster } from "./cluster/cluster.ts";

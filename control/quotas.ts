@@ -10,9 +10,9 @@ import { ApiError } from "./errors.ts";
 export const QUOTAS = {
   clusters: { variable: "QUOTA_CLUSTERS", what: "clusters per account", fallback: 10 },
   apiTokens: { variable: "QUOTA_API_TOKENS", what: "API tokens and sessions per user", fallback: 50 },
-  agents: { variable: "QUOTA_AGENTS", what: "agents per cluster", fallback: 200 },
-  apps: { variable: "QUOTA_APPS", what: "apps per cluster", fallback: 500 },
-  instances: { variable: "QUOTA_INSTANCES", what: "app instances per cluster", fallback: 2000 },
+  agents: { variable: "QUOTA_AGENTS", what: "agents per cluster", fallback: 1000 },
+  apps: { variable: "QUOTA_APPS", what: "apps per cluster", fallback: 1000 },
+  instances: { variable: "QUOTA_INSTANCES", what: "app instances per cluster", fallback: 10000 },
   agentTokens: { variable: "QUOTA_AGENT_TOKENS", what: "live agent join tokens per cluster", fallback: 50 },
   dnsKeys: { variable: "QUOTA_DNS_KEYS", what: "live DNS keys per cluster", fallback: 20 },
   serviceAccounts: { variable: "QUOTA_SERVICE_ACCOUNTS", what: "service accounts per cluster", fallback: 20 },

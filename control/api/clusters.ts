@@ -5,6 +5,10 @@ import { createCluster, listClusters } from "../accounts/clusters.ts";
 import type { AccountsDb } from "../accounts/db.ts";
 import type { ClusterSummary } from "../accounts/users.ts";
 import { quotaLimit } from "../quotas.ts";
+import { clusterRowDeletes } from "../accounts/account.ts";
+import { auditPage, auditRow } from "../accounts/audit.ts";
+import { ApiError } from "../errors.ts";
+import { auditQuery } from "./auth.ts";
 import { clusterStub } from "./cluster-stub.ts";
 import { forgetDnsKeys } from "./dns-keys-cache.ts";
 import type { AppEnv } from "../http/env.ts";
@@ -31,6 +35,15 @@ export const clusterRoutes = new Hono<AppEnv>()
   .get("/", async (c) => c.json({ clusters: await listClusters(c.get("db"), c.get("user").id) }))
   .post("/", jsonBody(NewCluster), async (c) => c.json({ cluster: await createClusterFor(c.env, c.get("db"), c.get("user").id, c.req.valid("json")) }, 201))
   .get("/:id", requireMember, (c) => c.json({ cluster: c.get("cluster") }))
+  .delete("/:id", requireMember, async (c) => {
+    await deleteClusterFor(c.env, c.get("db"), c.get("cluster"), c.get("user").id);
+    return c.body(null, 204);
+  })
+  .get("/:id/audit", requireMember, async (c) => {
+    const { limit, before } = auditQuery(c);
+    const entries = await auditPage(c.get("db"), { clusterId: c.get("cluster").id }, limit, before);
+    return c.json({ entries, next: entries.length === limit ? entries.at(-1)?.id ?? null : null });
+  })
   .post("/:id/agent-tokens", requireMember, jsonBody(NewAgentToken), async (c) => {
     const created = await createAgentToken(c.env, c.get("db"), c.get("cluster").id, c.get("user").id, c.req.valid("json"));
     return c.json({ ...created.info, token: created.secret }, 201);
@@ -55,6 +68,18 @@ export const clusterRoutes = new Hono<AppEnv>()
 /** Creates a cluster owned by the user (audited), within QUOTA_CLUSTERS. The API and the UI's Clusters page both come here. */
 export async function createClusterFor(env: Env, db: AccountsDb, userId: string, input: z.output<typeof NewCluster>): Promise<ClusterSummary> {
   return createCluster(db, userId, input.name, quotaLimit(env, "clusters"));
+}
+
+/**
+ * Deletes a cluster, by its owner only: its Durable Object is wiped first (a retry wipes again
+ * harmlessly), then its D1 rows and the audit row of the deletion go in one batch.
+ */
+export async function deleteClusterFor(env: Env, db: AccountsDb, cluster: ClusterSummary, userId: string): Promise<void> {
+  if (cluster.role !== "owner") throw new ApiError("forbidden", `Only the owner of cluster '${cluster.id}' may delete it.`);
+  await clusterStub(env, cluster.id).destroy();
+  const [first, ...rest] = clusterRowDeletes(db, [cluster.id]);
+  if (!first) return;
+  await db.batch([first, ...rest, auditRow(db, { userId, action: "cluster.delete", target: cluster.id, detail: { name: cluster.name } })]);
 }
 
 /** Creates an agent join token (audited), within QUOTA_AGENT_TOKENS. The API and the UI's Tokens page both come here. */

@@ -25,7 +25,7 @@ export const UNREACHABLE_TIMER = "unreachable";
  * Bounds a round's transaction and CPU (wrangler.jsonc `limits.cpu_ms`) when a tenant asks
  * for a very large scale-up in one request.
  */
-export const MAX_LAUNCHES_PER_ROUND = 2000;
+export const MAX_LAUNCHES_PER_ROUND = 5000;
 const DEFAULT_KILL_GRACE_MS = 3000;
 
 /** A status frame waiting in the inbox. */

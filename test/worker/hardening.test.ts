@@ -1,0 +1,98 @@
+import { env, exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { SECURITY_HEADERS } from "../../control/http/security.ts";
+import { TestSocket, call, joinAgent, signUp } from "./helpers.ts";
+
+async function message(res: Response): Promise<string> {
+  return ((await res.json()) as { message: string }).message;
+}
+
+describe("credentials are checked for shape before any lookup", () => {
+  it("answers a malformed API token (wrong prefix, wrong length, 10 KB of junk) as malformed, a well-formed unknown one as invalid", async () => {
+    for (const token of ["garbage", `dcxu_${"a".repeat(42)}`, `dcxu_${"a".repeat(44)}`, `dcxu_${"a".repeat(10_000)}`, `dcxz_${"a".repeat(43)}`]) {
+      const res = await call("/auth/me", { token });
+      expect(res.status, token.slice(0, 12)).toBe(401);
+      expect(res.headers.get("WWW-Authenticate")).toContain("Bearer");
+      expect(await message(res)).toMatch(/^Malformed API token/);
+    }
+    const unknown = await call("/auth/me", { token: `dcxu_${"a".repeat(43)}` });
+    expect(unknown.status).toBe(401);
+    expect(await message(unknown)).toMatch(/Invalid or expired/);
+  });
+
+  it("refuses a malformed DNS key and a malformed agent credential the same way", async () => {
+    const account = await signUp();
+    const doh = await call(`/dns/${"x".repeat(5000)}/dns-query?name=a.marathon.mesos&type=A`);
+    expect(doh.status).toBe(401);
+    const agentDoh = await call(`/c/${account.cluster.id}/dns-query?name=a.marathon.mesos&type=A`, { token: "dcxa_short" });
+    expect(agentDoh.status).toBe(401);
+    expect(await message(agentDoh)).toMatch(/^Malformed/);
+    const socket = await TestSocket.open(account.cluster.id, `dcxa_${"!".repeat(43)}`);
+    const closed = await socket.waitClosed();
+    expect(closed.code).toBe(1008);
+    expect(closed.reason).toContain("malformed");
+  });
+});
+
+describe("agent credentials are checked in D1, without the cluster's object", () => {
+  it("records a joined agent's credential in D1, refuses one D1 does not know even though the object does, and forgets it on removal", async () => {
+    const account = await signUp();
+    const { agentId, credential, socket } = await joinAgent(account);
+    socket.ws.close();
+    const row = await env.DB.prepare("SELECT cluster_id, agent_id FROM agent_credentials WHERE agent_id = ?").bind(agentId).first<{ cluster_id: string; agent_id: string }>();
+    expect(row).toEqual({ cluster_id: account.cluster.id, agent_id: agentId });
+    const dns = `/c/${account.cluster.id}/dns-query?name=x.marathon.mesos&type=A`;
+    expect((await call(dns, { token: credential })).status).toBe(200);
+    // Another cluster's path with this credential: refused by D1's answer alone.
+    const other = await signUp();
+    expect((await call(`/c/${other.cluster.id}/dns-query?name=x.marathon.mesos&type=A`, { token: credential })).status).toBe(401);
+    // D1 is asked first: without its row, the Worker refuses before the object (which still knows the agent) is asked.
+    await env.DB.prepare("DELETE FROM agent_credentials WHERE agent_id = ?").bind(agentId).run();
+    expect((await call(dns, { token: credential })).status).toBe(401);
+    const refused = await TestSocket.open(account.cluster.id, credential);
+    expect((await refused.waitClosed()).code).toBe(1008);
+    // Removal drops the row.
+    const again = await joinAgent(account, { hostname: "second" });
+    again.socket.ws.close();
+    expect((await call(`/c/${account.cluster.id}/agents/${again.agentId}`, { method: "DELETE", token: account.token })).status).toBe(204);
+    const gone = await env.DB.prepare("SELECT COUNT(*) AS n FROM agent_credentials WHERE agent_id = ?").bind(again.agentId).first<{ n: number }>();
+    expect(gone?.n).toBe(0);
+  });
+});
+
+describe("security headers", () => {
+  const expectSecure = (res: Response, what: string) => {
+    for (const name of Object.keys(SECURITY_HEADERS)) expect(res.headers.get(name), `${what}: ${name}`).not.toBeNull();
+    expect(res.headers.get("X-Content-Type-Options"), what).toBe("nosniff");
+    expect(res.headers.get("X-Frame-Options"), what).toBe("DENY");
+    expect(res.headers.get("Content-Security-Policy"), what).toContain("frame-ancestors 'none'");
+  };
+
+  it("are on every kind of response: JSON, errors, 404s, 422s, DoH, event streams, pages", async () => {
+    const account = await signUp();
+    const keyRes = await call(`/clusters/${account.cluster.id}/dns-keys`, { method: "POST", token: account.token, json: {} });
+    const { key } = (await keyRes.json()) as { key: string };
+    const events = await call(`/c/${account.cluster.id}/v2/events`, { token: account.token, headers: { Accept: "text/event-stream" } });
+    const responses: [string, Response][] = [
+      ["health", await call("/health")],
+      ["me", await call("/auth/me", { token: account.token })],
+      ["401", await call("/auth/me")],
+      ["404", await call("/no/such/route")],
+      ["422", await call("/auth/signup", { method: "POST", json: { email: "nope" } })],
+      ["doh", await call(`/dns/${key}/dns-query?name=x.marathon.mesos&type=A`)],
+      ["events", events],
+      ["page", await call("/login")],
+    ];
+    for (const [what, res] of responses) expectSecure(res, what);
+    await events.body?.cancel();
+    // A page keeps its own, richer policy.
+    expect(responses.at(-1)?.[1].headers.get("Content-Security-Policy")).toContain("script-src 'self'");
+  });
+
+  it("add HSTS over HTTPS only", async () => {
+    const plain = await call("/health");
+    expect(plain.headers.get("Strict-Transport-Security")).toBeNull();
+    const secure = await exports.default.fetch(new Request("https://dcx.test/health"));
+    expect(secure.headers.get("Strict-Transport-Security")).toMatch(/max-age=\d{7,}/);
+  });
+});

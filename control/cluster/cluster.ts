@@ -465,7 +465,12 @@ export class Cluster extends DurableObject<Env> {
    * the alarm and all storage deleted. Safe to call again if a deletion is retried.
    */
   async destroy(): Promise<void> {
-    for (const ws of this.ctx.getWebSockets()) closeQuietly(ws, CloseCode.REMOVED, "cluster deleted");
+    for (const ws of this.ctx.getWebSockets()) {
+      // Unbound from its agent first, so its close event does not look for the registry being deleted.
+      const { sessionId, connectedAt } = attachmentOf(ws);
+      ws.serializeAttachment({ sessionId, connectedAt } satisfies Attachment);
+      closeQuietly(ws, CloseCode.REMOVED, "cluster deleted");
+    }
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
   }

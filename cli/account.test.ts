@@ -7,7 +7,7 @@ import { cliHarness } from "./test-support/harness.ts";
 /** A pretend control plane: sessions, an audit log in two pages, and a logout that revokes the token once. */
 const seen: string[] = [];
 let revoked = false;
-const ENTRY = (id: number) => ({ id, at: "2026-12-01T10:00:00.000Z", actor: { userId: "u1" }, action: id % 2 ? "app.create" : "agent-token.revoke", target: `t${id}`, detail: null });
+const ENTRY = (id: number) => ({ id: `c${id}`, at: "2026-12-01T10:00:00.000Z", actor: { userId: "u1", tokenId: "t1" }, action: id % 2 ? "app.create" : "agent-token.revoke", target: `t${id}`, detail: null });
 const { dir, dcx } = cliHarness("account", (req) => {
   const url = new URL(req.url);
   seen.push(`${req.method} ${url.pathname}${url.search}`);
@@ -23,7 +23,7 @@ const { dir, dcx } = cliHarness("account", (req) => {
   if (req.method === "DELETE" && url.pathname === "/auth/sessions/nope") return Response.json({ message: "Session 'nope' does not exist." }, { status: 404 });
   if (url.pathname === "/clusters/k1/audit") {
     const before = url.searchParams.get("before");
-    return Response.json(before ? { entries: [ENTRY(1)], next: null } : { entries: [ENTRY(3), ENTRY(2)], next: 2 });
+    return Response.json(before ? { entries: [ENTRY(1)], next: null } : { entries: [ENTRY(3), ENTRY(2)], next: "1796428518948.1.2" });
   }
   return Response.json({ message: "no route" }, { status: 404 });
 });
@@ -46,9 +46,9 @@ describe("dcx audit", () => {
     const first = await dcx(["audit", "--limit", "2"]);
     expect(first.code).toBe(0);
     expect(first.stdout).toContain("app.create");
-    expect(first.stdout).toContain("next: dcx audit --before 2");
+    expect(first.stdout).toContain("next: dcx audit --before 1796428518948.1.2");
     expect(seen).toContain("GET /clusters/k1/audit?limit=2");
-    const next = await dcx(["audit", "--before", "2", "--json"]);
+    const next = await dcx(["audit", "--before", "1796428518948.1.2", "--json"]);
     expect(JSON.parse(next.stdout)).toEqual({ entries: [ENTRY(1)], next: null });
     const bad = await dcx(["audit", "--limit", "zero"]);
     expect(bad.code).not.toBe(0);

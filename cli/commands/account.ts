@@ -17,7 +17,7 @@ interface SessionView {
 }
 
 interface AuditView {
-  id: number;
+  id: string;
   at: string;
   actor: { userId: string | null; tokenId?: string | null };
   action: string;
@@ -81,14 +81,14 @@ export const audit = defineCommand({
   meta: { name: "audit", description: "The current cluster's audit log, newest first: who changed what (apps, groups, jobs, agents, tokens, settings)" },
   args: {
     limit: { type: "string", valueHint: "N", description: "entries per page (default 50, at most 200)" },
-    before: { type: "string", valueHint: "ID", description: "the page after this entry id (printed as 'next' at the end of a page)" },
+    before: { type: "string", valueHint: "CURSOR", description: "the page after the one that printed this cursor as 'next'" },
     ...jsonArg,
   },
   async run({ args }) {
     const s = clusterSession();
-    const page = await s.api.get<{ entries: AuditView[]; next: number | null }>(`/clusters/${encodeURIComponent(s.cluster)}/audit`, {
+    const page = await s.api.get<{ entries: AuditView[]; next: string | null }>(`/clusters/${encodeURIComponent(s.cluster)}/audit`, {
       limit: positive("limit", args.limit),
-      before: positive("before", args.before),
+      before: args.before,
     });
     if (args.json) return printJson(page);
     const actor = (e: AuditView) => e.actor.userId ?? (e.actor.tokenId ? `token ${e.actor.tokenId}` : "-");

@@ -1,4 +1,4 @@
-import { and, desc, eq, isNull, lt } from "drizzle-orm";
+import { and, desc, eq, isNull, lt, lte } from "drizzle-orm";
 import type { AccountsDb } from "./db.ts";
 import { auditLog } from "./schema.ts";
 
@@ -29,29 +29,26 @@ export function auditRow(db: AccountsDb, entry: AuditEntry) {
 export interface AuditView {
   id: number;
   at: string;
-  actor: { userId: string | null };
+  actor: { userId: string | null; tokenId: string | null };
   action: string;
   target: string | null;
   detail: Record<string, unknown> | null;
 }
 
 /**
- * A page of a cluster's account-level audit rows (or the user's own, without a cluster), newest
- * first; `before` is the id the previous page ended at.
+ * Audit rows newest first (by time, then id): a cluster's account-level rows at or before
+ * `atMost` (ms), or the user's own rows (no cluster) before the id `before`.
  */
-export async function auditPage(db: AccountsDb, scope: { clusterId: string } | { userId: string }, limit: number, before?: number): Promise<AuditView[]> {
-  const where = "clusterId" in scope ? eq(auditLog.clusterId, scope.clusterId) : and(eq(auditLog.userId, scope.userId), isNull(auditLog.clusterId));
-  const rows = await db
-    .select()
-    .from(auditLog)
-    .where(before === undefined ? where : and(where, lt(auditLog.id, before)))
-    .orderBy(desc(auditLog.id))
-    .limit(limit)
-    .all();
+export async function auditPage(db: AccountsDb, scope: { clusterId: string; atMost?: number } | { userId: string; before?: number }, limit: number): Promise<AuditView[]> {
+  const where =
+    "clusterId" in scope
+      ? and(eq(auditLog.clusterId, scope.clusterId), scope.atMost === undefined ? undefined : lte(auditLog.at, scope.atMost + 1))
+      : and(eq(auditLog.userId, scope.userId), isNull(auditLog.clusterId), scope.before === undefined ? undefined : lt(auditLog.id, scope.before));
+  const rows = await db.select().from(auditLog).where(where).orderBy(desc(auditLog.at), desc(auditLog.id)).limit(limit).all();
   return rows.map((r) => ({
     id: r.id,
-    at: new Date(r.at).toISOString(),
-    actor: { userId: r.userId },
+    at: new Date(Math.floor(r.at)).toISOString(),
+    actor: { userId: r.userId, tokenId: null },
     action: r.action,
     target: r.target,
     detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : null,

@@ -84,10 +84,10 @@ export async function issueApiToken(db: AccountsDb, userId: string, from: TokenO
 }
 
 /** The user behind an API token, if the token exists and has not expired. */
-export async function userForToken(db: AccountsDb, token: string): Promise<(User & { tokenHash: string }) | undefined> {
+export async function userForToken(db: AccountsDb, token: string): Promise<(User & { tokenHash: string; tokenId: string }) | undefined> {
   const tokenHash = await hashToken(token);
   const row = await db
-    .select({ id: users.id, email: users.email })
+    .select({ id: users.id, email: users.email, tokenId: apiTokens.id })
     .from(apiTokens)
     .innerJoin(users, eq(users.id, apiTokens.userId))
     .where(and(eq(apiTokens.tokenHash, tokenHash), gt(apiTokens.expiresAt, Date.now())))

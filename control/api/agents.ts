@@ -1,6 +1,5 @@
 import { Hono } from "hono";
 import { forgetAgentCredentials, isClusterAgentCredential } from "../accounts/agent-credentials.ts";
-import { auditRow } from "../accounts/audit.ts";
 import { resolveSecret } from "../accounts/cluster-secrets.ts";
 import type { AccountsDb } from "../accounts/db.ts";
 import { CREDENTIAL_HEADER, JOIN_TOKEN_HEADER } from "../cluster/cluster.ts";
@@ -9,7 +8,8 @@ import { isWellFormedToken, tokenKind } from "../crypto.ts";
 import { ApiError, notFound } from "../errors.ts";
 import type { AppEnv } from "../http/env.ts";
 import { bearerToken } from "../http/middleware.ts";
-import { clusterStub } from "./cluster-stub.ts";
+import type { Actor } from "../cluster/audit.ts";
+import { actingStub, clusterStub } from "./cluster-stub.ts";
 
 /**
  * `/c/:cluster/agent/connect`: the agents' WebSocket. Authenticated by a join token or a
@@ -47,18 +47,19 @@ export const agentRoutes = new Hono<AppEnv>()
     return c.json({ agent: agentView(agent) });
   })
   .delete("/:agentId", async (c) => {
-    await removeAgent(c.env, c.get("db"), c.get("cluster").id, c.get("user").id, c.req.param("agentId"));
+    await removeAgent(c.env, c.get("db"), c.get("cluster").id, { userId: c.get("user").id, tokenId: c.get("tokenId") }, c.req.param("agentId"));
     return c.body(null, 204);
   });
 
 /**
- * Removes an agent (audited): the Cluster object closes its socket, forgets its credential and
- * replaces its tasks. An unknown agent is a 404. The API and the UI's node page both come here.
+ * Removes an agent (audited in the cluster's log): the Cluster object closes its socket, forgets
+ * its credential and replaces its tasks; then D1 forgets the credential too. An unknown agent
+ * is a 404. The API and the UI's node page both come here.
  */
-export async function removeAgent(env: Env, db: AccountsDb, clusterId: string, userId: string, agentId: string): Promise<void> {
-  const removed = await clusterStub(env, clusterId).removeAgent(agentId);
+export async function removeAgent(env: Env, db: AccountsDb, clusterId: string, actor: Actor, agentId: string): Promise<void> {
+  const removed = await actingStub(env, clusterId, actor).removeAgent(agentId);
   if (!removed) throw notFound(`Agent '${agentId}' does not exist.`);
-  await db.batch([forgetAgentCredentials(db, clusterId, agentId), auditRow(db, { clusterId, userId, action: "agent.remove", target: agentId })]);
+  await forgetAgentCredentials(db, clusterId, agentId);
 }
 
 type AgentRecord = Awaited<ReturnType<ReturnType<typeof clusterStub>["agents"]>>[number];

@@ -6,7 +6,7 @@ import { clearLoginFailures, loginRetryAfter, recordLoginFailure } from "../acco
 import { listClusters } from "../accounts/clusters.ts";
 import type { AccountsDb } from "../accounts/db.ts";
 import { logIn, revokeApiToken, signUp, type TokenOrigin } from "../accounts/users.ts";
-import { ApiError } from "../errors.ts";
+import { ApiError, validationError } from "../errors.ts";
 import type { AppEnv } from "../http/env.ts";
 import { jsonBody, requireUser } from "../http/middleware.ts";
 import { limitByAddress } from "../http/rate-limits.ts";
@@ -83,15 +83,19 @@ export async function deleteAccount(env: Env, db: AccountsDb, userId: string, pa
 export const AUDIT_PAGE_MAX = 200;
 const AuditQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(AUDIT_PAGE_MAX).default(50),
-  before: z.coerce.number().int().min(1).optional(),
+  /** The `next` of the previous page. */
+  before: z.string().max(64).optional(),
 });
 
 /** Reads `?limit=&before=` of an audit page; a bad value is a 422 naming it. */
 export function auditQuery(c: Context): z.output<typeof AuditQuery> {
   const parsed = AuditQuery.safeParse(c.req.query());
-  if (!parsed.success) throw new ApiError("invalid", "Object is not valid", parsed.error.issues.map((i) => ({ path: `/${i.path.join("/")}`, errors: [i.message] })));
+  if (!parsed.success) throw validationError(parsed.error);
   return parsed.data;
 }
+
+/** A 422 for a `before` cursor that is not one this API gave out. */
+export const badCursor = (cursor: string) => validationError([{ path: "/before", errors: [`'${cursor.slice(0, 64)}' is not a cursor from a previous page's 'next'`] }]);
 
 /** `/auth`: sign up, log in and out, who am I, sessions, password, account deletion. */
 export const authRoutes = new Hono<AppEnv>()
@@ -124,7 +128,10 @@ export const authRoutes = new Hono<AppEnv>()
   })
   .get("/audit", requireUser, async (c) => {
     const { limit, before } = auditQuery(c);
-    return c.json({ entries: await auditPage(c.get("db"), { userId: c.get("user").id }, limit, before) });
+    const after = before === undefined ? undefined : Number(before);
+    if (after !== undefined && !(Number.isInteger(after) && after > 0)) throw badCursor(before ?? "");
+    const entries = await auditPage(c.get("db"), { userId: c.get("user").id, before: after }, limit);
+    return c.json({ entries, next: entries.length === limit ? String(entries.at(-1)?.id) : null });
   })
   .delete("/account", requireUser, jsonBody(AccountDeletion), async (c) => {
     await deleteAccount(c.env, c.get("db"), c.get("user").id, c.req.valid("json").password);

@@ -6,9 +6,10 @@ import type { AccountsDb } from "../accounts/db.ts";
 import type { ClusterSummary } from "../accounts/users.ts";
 import { quotaLimit } from "../quotas.ts";
 import { clusterRowDeletes } from "../accounts/account.ts";
-import { auditPage, auditRow } from "../accounts/audit.ts";
+import { auditRow } from "../accounts/audit.ts";
+import { clusterAuditPage, parseCursor } from "./audit.ts";
 import { ApiError } from "../errors.ts";
-import { auditQuery } from "./auth.ts";
+import { auditQuery, badCursor } from "./auth.ts";
 import { clusterStub } from "./cluster-stub.ts";
 import { forgetDnsKeys } from "./dns-keys-cache.ts";
 import type { AppEnv } from "../http/env.ts";
@@ -41,8 +42,9 @@ export const clusterRoutes = new Hono<AppEnv>()
   })
   .get("/:id/audit", requireMember, async (c) => {
     const { limit, before } = auditQuery(c);
-    const entries = await auditPage(c.get("db"), { clusterId: c.get("cluster").id }, limit, before);
-    return c.json({ entries, next: entries.length === limit ? entries.at(-1)?.id ?? null : null });
+    const after = before === undefined ? undefined : parseCursor(before);
+    if (before !== undefined && !after) throw badCursor(before);
+    return c.json(await clusterAuditPage(c.env, c.get("db"), c.get("cluster").id, limit, after));
   })
   .post("/:id/agent-tokens", requireMember, jsonBody(NewAgentToken), async (c) => {
     const created = await createAgentToken(c.env, c.get("db"), c.get("cluster").id, c.get("user").id, c.req.valid("json"));

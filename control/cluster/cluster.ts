@@ -3,6 +3,8 @@ import { AgentMessage, CloseCode, parseFrame, PING, PONG, PROTOCOL_VERSION, type
 import { recordAgentCredential } from "../accounts/agent-credentials.ts";
 import { hashToken, newToken } from "../crypto.ts";
 import { agentQuotaRefusal, appQuotaGuard } from "./quotas.ts";
+import { ClusterCommands } from "./acting.ts";
+import { type Actor, AuditTrail, type AuditView, auditRows, recordAudit } from "./audit.ts";
 import {
   agentIdForCredential,
   createAgent,
@@ -90,6 +92,8 @@ export class Cluster extends DurableObject<Env> {
   private sockets!: SocketIndex;
   private readonly events = new EventBus();
   private readonly logRelay = new LogRelay();
+  /** Names the change an acting call (acting.ts) is about to make, for its audit row. */
+  readonly auditTrail = new AuditTrail();
   private keepAlive: ReturnType<typeof setInterval> | undefined;
   private dns!: ClusterDns;
 
@@ -104,7 +108,12 @@ export class Cluster extends DurableObject<Env> {
       this.dns = new ClusterDns(this.db);
       // Every committed change drops the DNS zone: names follow state at once.
       this.coordinator = new Coordinator(ctx, this.db, this.events, this.alarmArm, this.sockets, () => this.dns.changed());
-      this.coordinator.guard = appQuotaGuard(env);
+      // Quotas first: a change they refuse rolls back before its audit row is written.
+      const quota = appQuotaGuard(env);
+      this.coordinator.guard = (db) => {
+        const [quotaCheck, auditCheck] = [quota(db), this.auditTrail.guard(db)];
+        return () => quotaCheck() ?? auditCheck();
+      };
       // Armed with the next write (any write re-arms the alarm for the earliest timer).
       scheduleNoLaterThan(this.db, GC_TIMER, Date.now() + GC_INTERVAL_MS);
     });
@@ -252,10 +261,12 @@ export class Cluster extends DurableObject<Env> {
 
   /** RPC: removes an agent; its credential stops working, its socket is closed, its tasks are replaced. */
   async removeAgent(id: string): Promise<boolean> {
-    const existed = await this.coordinator.mutate((ctx) => {
+    // An unknown agent is a Failure, so nothing (no audit row either) is written for it.
+    const outcome = await this.coordinator.mutate((ctx) => {
       this.coordinator.tasksGone(ctx, id);
-      return deleteAgent(ctx.db, id);
+      return deleteAgent(ctx.db, id) ? ({ ok: true, value: true } as const) : marathon.fail("not_found", `Agent '${id}' does not exist`);
     });
+    const existed = outcome.ok;
     const ws = this.sockets.get(id);
     this.sockets.delete(id);
     if (ws) closeQuietly(ws, CloseCode.REMOVED, "agent removed from the cluster");
@@ -427,9 +438,24 @@ export class Cluster extends DurableObject<Env> {
     return this.dns.settings();
   }
 
-  /** RPC: changes the zone name or TTL; names answer under the new zone at once. */
+  /** RPC: changes the zone name or TTL; names answer under the new zone at once. Audited when made acting for someone. */
   setDnsSettings(settings: Partial<DnsSettings>): DnsSettings {
-    return this.dns.setSettings(settings);
+    return this.ctx.storage.transactionSync(() => {
+      const pending = this.auditTrail.take();
+      const changed = this.dns.setSettings(settings);
+      if (pending) recordAudit(this.db, pending.actor, pending.name, Date.now());
+      return changed;
+    });
+  }
+
+  /** RPC: the commands that change the cluster, acting for `actor`: each writes its audit row in its own transaction. */
+  actingAs(actor: Actor): ClusterCommands {
+    return new ClusterCommands(this, actor);
+  }
+
+  /** RPC: the newest `limit` audit rows at or before `atMost` (ms); the Worker merges them with D1's (`GET /clusters/:id/audit`). */
+  auditLog(limit: number, atMost?: number): AuditView[] {
+    return auditRows(this.db, limit, atMost);
   }
 
   /** RPC: answers one question from live state, or says it lies outside the cluster's zones. */

@@ -40,6 +40,7 @@ export const requireUser = createMiddleware<AppEnv>(async (c, next) => {
   if (!user) throw unauthenticated("Invalid or expired API token.");
   c.set("user", { id: user.id, email: user.email });
   c.set("tokenHash", user.tokenHash);
+  c.set("tokenId", user.tokenId);
   await next();
 });
 

@@ -8,7 +8,7 @@ import { jsonBody } from "../../http/middleware.ts";
 import { normalizeAppId } from "../../cluster/frameworks/marathon/app-definition.ts";
 import { appRoutes, plainText, wantsText } from "./apps.ts";
 import { groupRoutes } from "./groups.ts";
-import { cluster, deploymentResponse, flag, killScales, unwrap } from "./outcome.ts";
+import { acting, cluster, deploymentResponse, flag, killScales, unwrap } from "./outcome.ts";
 
 /** The Marathon version whose API shapes `/v2` follows. */
 export const MARATHON_API_VERSION = "1.11.0";
@@ -30,7 +30,7 @@ export const marathonRoutes = new Hono<AppEnv>()
     return c.json({ tasks: wanted.length ? tasks.filter((t) => wanted.includes(t.state)) : tasks });
   })
   .post("/tasks/delete", jsonBody(TaskIds), async (c) => {
-    const result = unwrap(await cluster(c).marathonKill(c.req.valid("json").ids, killScales(c)));
+    const result = unwrap(await acting(c).marathonKill(c.req.valid("json").ids, killScales(c)));
     if (result.deployment) return deploymentResponse(c, result.deployment);
     return c.json({ tasks: result.tasks });
   })
@@ -42,7 +42,7 @@ export const marathonRoutes = new Hono<AppEnv>()
   })
   .delete("/deployments/:id", async (c) => {
     const force = flag(c, "force");
-    const result = unwrap(await cluster(c).marathonCancelDeployment(c.req.param("id"), force));
+    const result = unwrap(await acting(c).marathonCancelDeployment(c.req.param("id"), force));
     if (force || !result) return c.body(null, 202);
     return deploymentResponse(c, result);
   })
@@ -56,7 +56,7 @@ export const marathonRoutes = new Hono<AppEnv>()
     } catch (err) {
       throw validationError([{ path: "/id", errors: [String(err instanceof Error ? err.message : err)] }]);
     }
-    unwrap(await cluster(c).marathonResetDelay(id));
+    unwrap(await acting(c).marathonResetDelay(id));
     return c.body(null, 204);
   })
   .get("/info", (c) => {

@@ -2,6 +2,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { LOGIN_ACCOUNT_CEILING, LOGIN_MAX_FAILURES } from "../../control/accounts/rate-limit.ts";
+import { allocationRound } from "../../control/cluster/allocator/round.ts";
 import type { Cluster } from "../../control/cluster/cluster.ts";
 import { MAX_EVENT_SUBSCRIBERS } from "../../control/cluster/events.ts";
 import { PASSWORD, TestSocket, call, joinAgent, joinToken, randomAddress, registerFrame, signUp, uniqueEmail, type Account } from "./helpers.ts";
@@ -197,5 +198,28 @@ describe("event streams", () => {
     }
     expect(again?.status).toBe(200);
     for (const s of [...streams.slice(1), again]) await s?.body?.cancel();
+  });
+});
+
+describe("launches per allocation round", () => {
+  it("are bounded by the round's cap: the rest wait for the next round, which is due at once", async () => {
+    const account = await signUp();
+    const stub = env.CLUSTER.getByName(account.cluster.id);
+    // Five instances asked for before any agent has joined: nothing is placed yet.
+    expect((await call(`/c/${account.cluster.id}/v2/apps`, { method: "POST", token: account.token, json: { id: "/many", cmd: "sleep 100", cpus: 0.01, mem: 8, instances: 5 } })).status).toBe(201);
+    await runInDurableObject(stub, (instance: Cluster, state) => {
+      state.storage.sql.exec(
+        "INSERT INTO agents (id, hostname, ip, resources, attributes, version, credential_hash, state, registered_at) VALUES ('cap-agent', 'h', '10.0.0.9', ?, '{}', '0', 'h', 'active', 0)",
+        JSON.stringify({ cpus: 8, mem: 8192, disk: 1000, gpus: 0, ports: [[31000, 32000]] }),
+      );
+      const db = (instance as unknown as { db: Parameters<typeof allocationRound>[0] }).db;
+      const now = Date.now();
+      const first = state.storage.transactionSync(() => allocationRound(db, now, 3));
+      expect(first.launched).toHaveLength(3);
+      expect(first.wakeAt).toBe(now);
+      const second = state.storage.transactionSync(() => allocationRound(db, now + 1, 3));
+      expect(second.launched).toHaveLength(2);
+      expect(second.wakeAt).not.toBe(now + 1);
+    });
   });
 });

@@ -1,21 +1,49 @@
-import { RpcTarget } from "cloudflare:workers";
 import type { AuditName, Actor } from "./audit.ts";
 import type { Cluster } from "./cluster.ts";
 
 type Args<K extends keyof Cluster> = Cluster[K] extends (...args: infer A) => unknown ? A : never;
 
+/** The Cluster object's commands that change it, each audited when run through `act`. */
+export const AUDITED_COMMANDS = [
+  "marathonCreate",
+  "marathonReplace",
+  "marathonPatch",
+  "marathonDelete",
+  "marathonRestart",
+  "marathonKill",
+  "marathonCancelDeployment",
+  "marathonResetDelay",
+  "marathonDeleteGroup",
+  "marathonCreateGroup",
+  "marathonUpdateGroup",
+  "marathonScaleGroup",
+  "marathonUpdateApps",
+  "jobCreate",
+  "jobReplace",
+  "jobDelete",
+  "jobStartRun",
+  "jobStopRun",
+  "jobScheduleCreate",
+  "jobScheduleReplace",
+  "jobScheduleDelete",
+  "jobClockAdvance",
+  "setDnsSettings",
+  "removeAgent",
+] as const satisfies readonly (keyof ClusterCommands & keyof Cluster)[];
+export type CommandName = (typeof AUDITED_COMMANDS)[number];
+
+export const isCommandName = (name: string): name is CommandName => (AUDITED_COMMANDS as readonly string[]).includes(name);
+
 /**
- * The Cluster object's commands, acting for one user (`cluster.actingAs(actor)` over RPC; the
- * Worker pipelines its calls, so it is still one round trip). Each names its change for the
- * audit log and then runs the object's own command, whose transaction writes the row.
+ * The Cluster object's commands, acting for one user (`cluster.act(actor, command, args)` over
+ * RPC). Each names its change for the audit log and then runs the object's own command, whose
+ * transaction writes the row.
  */
-export class ClusterCommands extends RpcTarget {
+export class ClusterCommands {
   constructor(
     private readonly cluster: Cluster,
     private readonly actor: Actor,
-  ) {
-    super();
-  }
+  ) {}
 
   private as<T>(action: string, target: string | null, call: () => T, detail?: Record<string, unknown>): T {
     const name: AuditName = { action, target, ...(detail ? { detail } : {}) };

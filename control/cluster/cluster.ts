@@ -3,7 +3,7 @@ import { AgentMessage, CloseCode, parseFrame, PING, PONG, PROTOCOL_VERSION, type
 import { recordAgentCredential } from "../accounts/agent-credentials.ts";
 import { hashToken, newToken } from "../crypto.ts";
 import { agentQuotaRefusal, appQuotaGuard } from "./quotas.ts";
-import { ClusterCommands } from "./acting.ts";
+import { ClusterCommands, type CommandName, isCommandName } from "./acting.ts";
 import { type Actor, AuditTrail, type AuditView, auditRows, recordAudit } from "./audit.ts";
 import {
   agentIdForCredential,
@@ -448,9 +448,15 @@ export class Cluster extends DurableObject<Env> {
     });
   }
 
-  /** RPC: the commands that change the cluster, acting for `actor`: each writes its audit row in its own transaction. */
-  actingAs(actor: Actor): ClusterCommands {
-    return new ClusterCommands(this, actor);
+  /**
+   * RPC: runs one of the commands that change the cluster (AUDITED_COMMANDS), acting for
+   * `actor`: its audit row is written in its own transaction. The Worker calls it through
+   * `actingStub`, which gives it the commands' own signatures.
+   */
+  act(actor: Actor, command: string, args: unknown[]): unknown {
+    if (!isCommandName(command)) throw new Error(`'${command.slice(0, 40)}' is not a command of the cluster`);
+    const commands = new ClusterCommands(this, actor) as unknown as Record<CommandName, (...a: unknown[]) => unknown>;
+    return commands[command](...args);
   }
 
   /** RPC: the newest `limit` audit rows at or before `atMost` (ms); the Worker merges them with D1's (`GET /clusters/:id/audit`). */

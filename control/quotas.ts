@@ -37,9 +37,3 @@ export function quotaExceeded(quota: Quota, limit: number, path = "/"): ApiError
   const message = quotaMessage(quota, limit);
   return new ApiError("invalid", message, [{ path, errors: [message] }], {}, { quota: { name: QUOTAS[quota].variable, limit } });
 }
-
-/** Throws the quota's 422 when `used` more would pass it. */
-export function checkQuota(env: Env, quota: Quota, used: number, adding = 1, path = "/"): void {
-  const limit = quotaLimit(env, quota);
-  if (used + adding > limit) throw quotaExceeded(quota, limit, path);
-}

@@ -3,6 +3,7 @@ import { HTTPException } from "hono/http-exception";
 import { ApiError } from "../errors.ts";
 import { CLUSTERS_PATH, requireClusterPage, requireSession, readFlash, type UiContext, type UiEnv } from "./context.ts";
 import { renderPage } from "./layout.tsx";
+import { auditPage } from "./pages/audit.tsx";
 import { authPages } from "./pages/auth.tsx";
 import { clustersPage } from "./pages/clusters.tsx";
 import { deployPage } from "./pages/deploy.tsx";
@@ -55,6 +56,7 @@ const clusterPages = new Hono<UiEnv>()
   .route("/deploy-job", jobEditorPage)
   .route("/dns", dnsPage)
   .route("/tokens", tokensPage)
+  .route("/audit", auditPage)
   .all("*", (c) => {
     throw new ApiError("not_found", `There is no page at ${new URL(c.req.url).pathname}.`);
   });

@@ -13,6 +13,7 @@ export const SECTIONS = [
   { key: "jobs", label: "Jobs", path: "/jobs" },
   { key: "dns", label: "DNS", path: "/dns" },
   { key: "tokens", label: "Tokens", path: "/tokens" },
+  { key: "audit", label: "Audit", path: "/audit" },
 ] as const;
 export type Section = (typeof SECTIONS)[number]["key"];
 

@@ -37,6 +37,8 @@ const SELF_SCOPED = new Set([
   "POST /clusters",
   "GET /dns/:key/dns-query",
   "POST /dns/:key/dns-query",
+  "GET /openapi.json",
+  "GET /docs",
 ]);
 
 interface Victim {

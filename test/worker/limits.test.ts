@@ -133,7 +133,8 @@ describe("quotas", () => {
     expect(refused.status).toBe(422);
     expect(await message(refused)).toContain("QUOTA_APPS");
     // Scaling an app past the instance quota is refused too, and the app keeps its count.
-    const scale = await call(`${apps}/a0`, { method: "PUT", token: account.token, json: { instances: 400 } });
+    // (forced: a0's own deployment still holds it, with no agent to place it on)
+    const scale = await call(`${apps}/a0?force=true`, { method: "PUT", token: account.token, json: { instances: 400 } });
     expect(scale.status).toBe(422);
     const a0 = (await (await call(`${apps}/a0`, { token: account.token })).json()) as { app: { instances: number } };
     expect(a0.app.instances).toBe(1);

@@ -1,3 +1,4 @@
+import { CAPABILITIES } from "../api/capabilities.ts";
 import { LogsQuery } from "../api/task-logs.ts";
 import type { RouteSection } from "./types.ts";
 
@@ -42,7 +43,7 @@ export const clusterSection: RouteSection = {
     "DELETE /clusters/:id/dns-keys/:keyId": { summary: "Revoke a DNS key", responses: { 200: "`{key}`, revoked" } },
     "GET /c/:cluster/capabilities": {
       summary: "What the cluster can do, as DC/OS's Cosmos lists it for the DC/OS CLI (`{capabilities: [{name}]}`)",
-      description: "Only what DCX has is named: `METRONOME`. No `PACKAGE_MANAGEMENT` and no `LOGGING_V2` (task output is at `/v2/tasks/{taskId}/logs`).",
+      description: `Only what DCX has is named: ${CAPABILITIES.map((name) => `\`${name}\``).join(", ")}. No \`LOGGING_V2\`: task output is at \`/v2/tasks/{taskId}/logs\`, not DC/OS's \`/system/v1/logs\`.`,
       responses: { 200: { description: "The capabilities.", contentType: "application/vnd.dcos.capabilities+json;charset=utf-8;version=v1" } },
     },
   },

@@ -6,6 +6,7 @@ import { authRoutes } from "./api/auth.ts";
 import { clusterRoutes } from "./api/clusters.ts";
 import { diagnosticsRoutes } from "./api/diagnostics.ts";
 import { clusterDohRoutes, dohRoutes } from "./api/dns.ts";
+import { CLUSTER_ROOT, DCOS_PATHS } from "./api/dcos-paths.ts";
 import { historyRoutes } from "./api/history.ts";
 import { marathonRoutes } from "./api/marathon/index.ts";
 import { capabilityRoutes } from "./api/capabilities.ts";
@@ -35,14 +36,15 @@ const metronomeService = new Hono<AppEnv>().route("/v1", metronomeRoutes).route(
  * served at the cluster root and under DC/OS's Admin Router paths (`/service/marathon`,
  * `/service/metronome`, `/mesos`, `/mesos_dns`), so a tool written for a DC/OS cluster URL
  * works with `$DCX/c/$CLUSTER` as that URL. The two built-in services are named before any
- * other `/service/<name>`, as Admin Router names them.
+ * other `/service/<name>`, as Admin Router names them. The DC/OS paths are DCOS_PATHS, which
+ * the OpenAPI document reads too (a route under one is documented from its root route).
  */
 const clusterScoped = new Hono<AppEnv>()
   .use(requireUser, requireMember)
   .route("/agents", agentRoutes)
-  .route("/service/marathon", marathonService)
-  .route("/service/metronome", metronomeService)
-  .route("/mesos", masterRoutes)
+  .route(DCOS_PATHS.marathon, marathonService)
+  .route(DCOS_PATHS.metronome, metronomeService)
+  .route(DCOS_PATHS.mesos, masterRoutes)
   .route("/", marathonService)
   .route("/", metronomeService)
   .route("/debug", debugRoutes)
@@ -72,7 +74,7 @@ const app = new Hono<AppEnv>()
   // Agents authenticate with join tokens or credentials, not user tokens: mounted before the member check.
   .route("/c/:cluster/agent", agentConnectRoutes)
   .route("/c/:cluster/dns-query", clusterDohRoutes)
-  .route("/c/:cluster", clusterScoped)
+  .route(CLUSTER_ROOT, clusterScoped)
   // `/openapi.json` and `/docs`, generated from this app's own route table.
   .route("/", openApiRoutes(routeTable))
   // The web UI: `/`, `/login`, `/signup`, `/logout`, `/ui/...`; its styles and scripts are static assets (`/assets/...`).

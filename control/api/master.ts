@@ -131,7 +131,7 @@ type Handler = (c: Context<AppEnv>) => Response | Promise<Response>;
 
 const health: Handler = (c) => c.json({ healthy: true, cluster: c.get("cluster").id });
 
-const MASTER_READS: Readonly<Record<string, Handler>> = {
+const MASTER_READS = {
   state: stateHandler,
   "state.json": stateHandler,
   slaves: slavesHandler,
@@ -142,7 +142,10 @@ const MASTER_READS: Readonly<Record<string, Handler>> = {
   flags: (c: Context<AppEnv>) => c.json(flagsJson(agentTimeoutMs(c))),
   version: (c: Context<AppEnv>) => c.json(versionJson()),
   health,
-};
+} satisfies Record<string, Handler>;
+
+/** The names `/master/<name>` answers (the OpenAPI document needs a doc for each). */
+export type MasterEndpoint = keyof typeof MASTER_READS;
 
 /**
  * Mesos-style master endpoints under `/c/:cluster` (and, as DC/OS's Admin Router serves
@@ -158,7 +161,7 @@ export const masterRoutes = new Hono<AppEnv>()
 
 /** Answers one of MASTER_READS; any other name (`constructor` included) is a 404. */
 function readEndpoint(c: Context<AppEnv>, endpoint: string) {
-  const handler = Object.hasOwn(MASTER_READS, endpoint) ? MASTER_READS[endpoint] : undefined;
+  const handler: Handler | undefined = Object.hasOwn(MASTER_READS, endpoint) ? MASTER_READS[endpoint as MasterEndpoint] : undefined;
   if (!handler) throw new ApiError("not_found", `No route for GET ${c.req.path}.`);
   return handler(c);
 }

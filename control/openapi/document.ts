@@ -4,6 +4,7 @@ import { bodySchemaOf } from "../http/middleware.ts";
 import { accountSection, agentSection, clusterSection, dnsSection, observabilitySection, serviceSection } from "./sections-platform.ts";
 import { marathonSection, mesosSection, metronomeSection } from "./sections-frameworks.ts";
 import { uiSection } from "./sections-ui.ts";
+import { type AliasedRoute, aliasDoc, aliasedRoute, aliasSection } from "./aliases.ts";
 import type { Auth, OperationDoc, QueryDoc, ResponseDoc, RouteSection } from "./types.ts";
 
 /**
@@ -13,9 +14,11 @@ import type { Auth, OperationDoc, QueryDoc, ResponseDoc, RouteSection } from "./
  * first, the schema it checks with next), converted by zod's `toJSONSchema`. The sections add
  * summaries, query parameters and responses. A served route without a doc, or a doc without
  * a route, is a problem: the test fails on any, so the document cannot drift from the router.
+ * A route under an alias mount (DC/OS's paths, control/openapi/aliases.ts) is documented from
+ * its canonical route's doc, and needs none of its own.
  */
 
-export const SECTIONS: readonly RouteSection[] = [serviceSection, accountSection, clusterSection, agentSection, marathonSection, metronomeSection, mesosSection, dnsSection, observabilitySection, uiSection];
+export const SECTIONS: readonly RouteSection[] = [serviceSection, accountSection, clusterSection, agentSection, marathonSection, metronomeSection, mesosSection, aliasSection, dnsSection, observabilitySection, uiSection];
 
 type Json = Record<string, unknown>;
 
@@ -47,29 +50,95 @@ export function servedRoutes(routes: readonly RouterRoute[]): Map<string, Router
   return served;
 }
 
-/** Builds the document for the given route table. */
-export function buildOpenApi(routes: readonly RouterRoute[], version: string): OpenApiBuild {
-  const served = servedRoutes(routes);
-  const docs = new Map(SECTIONS.flatMap((s) => Object.entries(s.routes).map(([key, doc]) => [key, { section: s, docs: Array.isArray(doc) ? (doc as readonly OperationDoc[]) : [doc as OperationDoc] }] as const)));
-  const problems: string[] = [];
-  for (const key of docs.keys()) if (!served.has(key)) problems.push(`documented, but the Worker serves no ${key}`);
-  const operations: PlacedOperation[] = [];
-  for (const [key, entries] of served) {
-    const found = docs.get(key);
-    if (!found) {
-      problems.push(`the Worker serves ${key}, which the document does not describe (add it to a section in control/openapi/)`);
-      continue;
-    }
-    const edgeBody = entries.map((e) => bodySchemaOf(e.handler)).find((s) => s !== undefined);
-    for (const doc of found.docs) {
-      const placed = placeOperation(key, entries[0] as RouterRoute, doc, found.section, edgeBody, problems);
-      if (placed) operations.push(placed);
-    }
-  }
-  return { document: assemble(operations, version, problems), operations, problems };
+/** What placing the served routes reads: the route table, the docs by route key, and where problems go. */
+interface Build {
+  served: Map<string, RouterRoute[]>;
+  docs: Map<string, { section: RouteSection; docs: readonly OperationDoc[] }>;
+  problems: string[];
 }
 
-function placeOperation(key: string, route: RouterRoute, doc: OperationDoc, section: RouteSection, edgeBody: z.ZodType | undefined, problems: string[]): PlacedOperation | undefined {
+/** One served (method, path): its key, its route-table entry, and the body schema its `jsonBody` validates. */
+interface ServedRoute {
+  key: string;
+  route: RouterRoute;
+  edgeBody: z.ZodType | undefined;
+}
+
+/** Builds the document for the given route table (from SECTIONS' docs; tests give others). */
+export function buildOpenApi(routes: readonly RouterRoute[], version: string, sections: readonly RouteSection[] = SECTIONS): OpenApiBuild {
+  const served = servedRoutes(routes);
+  const docs = new Map(sections.flatMap((s) => Object.entries(s.routes).map(([key, doc]) => [key, { section: s, docs: Array.isArray(doc) ? (doc as readonly OperationDoc[]) : [doc as OperationDoc] }] as const)));
+  const b: Build = { served, docs, problems: [] };
+  for (const key of docs.keys()) {
+    const aliased = aliasedRoute(key);
+    if (aliased) b.problems.push(`${key} is documented under ${aliased.alias.mount}: document ${aliased.canonicalKey} instead, and its alias is documented from it`);
+    else if (!served.has(key)) b.problems.push(`documented, but the Worker serves no ${key}`);
+  }
+  const operations: PlacedOperation[] = [];
+  for (const [key, entries] of served) {
+    const edgeBody = entries.map((e) => bodySchemaOf(e.handler)).find((s) => s !== undefined);
+    const route: ServedRoute = { key, route: entries[0] as RouterRoute, edgeBody };
+    const aliased = aliasedRoute(key);
+    operations.push(...(aliased ? placeAliased(b, route, aliased) : placeDocumented(b, route)));
+  }
+  return { document: assemble(operations, version, b.problems), operations, problems: b.problems };
+}
+
+function placeDocumented(b: Build, served: ServedRoute): PlacedOperation[] {
+  const found = b.docs.get(served.key);
+  if (!found) {
+    b.problems.push(`the Worker serves ${served.key}, which the document does not describe (add it to a section in control/openapi/)`);
+    return [];
+  }
+  const placement = { tag: found.section.tag, auth: found.section.auth };
+  const placed = found.docs.flatMap((doc) => placeOperation(served, doc, placement, b.problems) ?? []);
+  const documented = new Set(placed.map((p) => p.path));
+  for (const path of listedPaths(served.route.path)) if (!documented.has(path)) b.problems.push(`${served.key} answers ${path}, which its docs do not list`);
+  return placed;
+}
+
+/**
+ * The paths a pattern route answers when its pattern lists them (`/c/:cluster/:endpoint{state|flags}`
+ * → `/c/{cluster}/state`, `/c/{cluster}/flags`); none for a pattern that is not a plain list.
+ */
+export function listedPaths(honoPath: string): string[] {
+  const m = /:\w+\{([^}]*)\}/.exec(honoPath);
+  if (!m) return [];
+  const [before, after] = [honoPath.slice(0, m.index), honoPath.slice(m.index + m[0].length)];
+  const names = (m[1] ?? "").split("|");
+  if (!names.every((n) => /^(?:[\w-]|\\\.)+$/.test(n))) return [];
+  return names.flatMap((n) => templated(before + n.replaceAll("\\.", ".") + after) ?? []);
+}
+
+/** A route under an alias mount, documented from its canonical route's docs (a canonical route without docs is reported as itself). */
+function placeAliased(b: Build, served: ServedRoute, aliased: AliasedRoute): PlacedOperation[] {
+  const canonical = b.served.get(aliased.canonicalKey)?.[0];
+  if (!canonical) {
+    b.problems.push(`the Worker serves ${served.key} under the alias ${aliased.alias.mount}, but not ${aliased.canonicalKey}, which it stands for (mount the route at ${aliased.alias.canonical} too)`);
+    return [];
+  }
+  const found = b.docs.get(aliased.canonicalKey);
+  if (!found) return [];
+  const placement = { tag: aliasSection.tag, auth: found.section.auth };
+  return found.docs.flatMap((doc) => {
+    const canonicalPath = doc.path ?? templated(canonical.path);
+    if (canonicalPath === undefined) return []; // Reported for the canonical route.
+    const alias = aliasDoc(aliased.alias, served.route.method, canonicalPath, doc);
+    if (!alias) {
+      b.problems.push(`${aliased.canonicalKey}: its documented path ${canonicalPath} is not under ${aliased.alias.canonical}, so its alias ${served.key} has no path`);
+      return [];
+    }
+    return placeOperation(served, alias, placement, b.problems) ?? [];
+  });
+}
+
+/** Where an operation goes: its tag, and who may call it unless its doc says. */
+interface Placement {
+  tag: string;
+  auth: Auth | undefined;
+}
+
+function placeOperation({ key, route, edgeBody }: ServedRoute, doc: OperationDoc, placement: Placement, problems: string[]): PlacedOperation | undefined {
   const path = doc.path ?? templated(route.path);
   if (path === undefined) {
     problems.push(`${key}: a wildcard or pattern route needs the paths it answers ('path' in its doc)`);
@@ -77,18 +146,18 @@ function placeOperation(key: string, route: RouterRoute, doc: OperationDoc, sect
   }
   if (doc.body && !edgeBody) problems.push(`${key}: the doc gives a body, but the route reads none with jsonBody`);
   const body = doc.body ?? edgeBody;
-  const auth = doc.auth ?? section.auth ?? "token";
+  const auth = doc.auth ?? placement.auth ?? "token";
   const operation: Json = {
     operationId: operationId(route.method, path),
     summary: doc.summary,
     ...(doc.description ? { description: doc.description } : {}),
-    tags: [section.tag],
+    tags: [placement.tag],
     parameters: [...pathParameters(path), ...queryParameters(doc)],
     ...(body ? { requestBody: { required: true, content: { "application/json": { schema: jsonSchema(body) } } } } : {}),
     responses: responses(doc, auth),
     security: SECURITY[auth],
   };
-  return { route: key, method: route.method.toLowerCase(), path, tag: section.tag, operation };
+  return { route: key, method: route.method.toLowerCase(), path, tag: placement.tag, operation };
 }
 
 function assemble(operations: PlacedOperation[], version: string, problems: string[]): Json {

@@ -2,13 +2,15 @@ import { z } from "zod";
 import { AppDefinition, AppPatch } from "../cluster/frameworks/marathon/app-definition.ts";
 import { GroupFields } from "../cluster/frameworks/marathon/group-body.ts";
 import { JobDefinition, ScheduleSpec } from "../cluster/frameworks/metronome/job-spec.ts";
-import type { QueryDoc, RouteSection } from "./types.ts";
+import type { MasterEndpoint } from "../api/master.ts";
+import type { OperationDoc, QueryDoc, RouteSection } from "./types.ts";
 
 /** Marathon (`/v2`), Metronome (`/v1`) and the Mesos master's state, under `/c/{cluster}`. */
 
 const flag = (description: string): QueryDoc => ({ description, type: "boolean" });
 const FORCE = { force: flag("Override the deployment that holds the app (Marathon's `?force=true`).") };
 const deployment = { 200: "`{deploymentId, version}`; the `Marathon-Deployment-Id` header names the deployment.", 409: "A deployment already holds the app (send `force=true`)." };
+const DEPLOYMENT_EMBED = { embed: { description: "`waiting`: DCX's own field saying why the deployment has not finished (Marathon has no such embed, so it is left out unless asked for).", repeated: true, enum: ["waiting"] } };
 const APP_EMBED = { embed: { description: "Extra fields: `apps.tasks`, `apps.counts`, `apps.deployments`, `apps.lastTaskFailure`, `apps.failures`, `apps.taskStats`, `apps.readiness` (Marathon's names).", repeated: true } };
 
 export const marathonSection: RouteSection = {
@@ -62,18 +64,46 @@ export const marathonSection: RouteSection = {
     "DELETE /c/:cluster/v2/groups/*": [{ path: "/c/{cluster}/v2/groups/{groupId}", summary: "Remove a group's apps", query: FORCE, responses: deployment }],
     "PATCH /c/:cluster/v2/groups": { summary: "Refused: Marathon's PATCH only changes enforceRole, which DCX has no use for", responses: { 405: "Always." } },
     "PATCH /c/:cluster/v2/groups/*": [{ path: "/c/{cluster}/v2/groups/{groupId}", summary: "Refused, as for the root group", responses: { 405: "Always." } }],
-    "GET /c/:cluster/v2/tasks": { summary: "Every task (`text/plain` with `Accept: text/plain`)", query: { status: { description: "`running` or `staging`.", repeated: true } } },
+    "GET /c/:cluster/v2/tasks": { summary: "Every task (`text/plain` with `Accept: text/plain`)", query: { status: { description: "`running` or `staging`, any case (`status[]` too); other values are ignored, as Marathon ignores them.", repeated: true } } },
     "POST /c/:cluster/v2/tasks/delete": { summary: "Kill tasks by id", query: { scale: flag("Scale their apps down."), wipe: flag("A plain kill (no resident tasks).") }, responses: { 200: "`{tasks}`, or a deployment with `scale=true`" } },
-    "GET /c/:cluster/v2/deployments": { summary: "Deployments in progress" },
-    "GET /c/:cluster/v2/deployments/:id": { summary: "One deployment" },
-    "DELETE /c/:cluster/v2/deployments/:id": { summary: "Roll a deployment back (or, with `force=true`, just stop it)", query: FORCE, responses: { 200: "The rollback's deployment.", 202: "Stopped (force)." } },
-    "GET /c/:cluster/v2/queue": { summary: "Instances waiting to launch, and why" },
+    "GET /c/:cluster/v2/deployments": { summary: "Deployments in progress", query: DEPLOYMENT_EMBED },
+    "GET /c/:cluster/v2/deployments/*": [{ path: "/c/{cluster}/v2/deployments/{deploymentId}", summary: "One deployment", query: DEPLOYMENT_EMBED, responses: { 200: "The deployment.", 404: "No deployment in progress has this id." } }],
+    "DELETE /c/:cluster/v2/deployments/*": [
+      {
+        path: "/c/{cluster}/v2/deployments/{deploymentId}",
+        summary: "Roll a deployment back (or, with `force=true`, just stop it)",
+        query: FORCE,
+        responses: { 200: "The rollback's deployment.", 202: "Stopped (force).", 404: "No deployment in progress has this id." },
+      },
+    ],
+    "GET /c/:cluster/v2/queue": {
+      summary: "Instances waiting to launch, and why (Marathon's `processedOffersSummary`)",
+      query: { embed: { description: "`lastUnusedOffers`: the offers (agents) last declined for each app, and why.", repeated: true, enum: ["lastUnusedOffers"] } },
+    },
     "DELETE /c/:cluster/v2/queue/*": [{ path: "/c/{cluster}/v2/queue/{appId}/delay", summary: "Reset an app's launch backoff", responses: { 204: { description: "Reset." } } }],
     "GET /c/:cluster/v2/info": { summary: "Marathon's info" },
-    "GET /c/:cluster/v2/leader": { summary: "The leader (always this control plane)" },
+    "GET /c/:cluster/v2/leader": { summary: "The leader (always this control plane)", responses: { 200: "`{leader}`: this host." } },
+    "DELETE /c/:cluster/v2/leader": {
+      summary: "Abdicate: answers as Marathon does, and nothing changes",
+      description: "There is no standby to hand over to: the cluster's Durable Object is its only writer, so abdicating is a no-op that tools expecting Marathon's answer accept.",
+      responses: { 200: "`{message: \"Leadership abdicated\"}`" },
+    },
+    "GET /c/:cluster/ping": { summary: "Liveness check of Marathon (and Metronome, which answers the same at the cluster root)", responses: { 200: { description: "`pong`.", contentType: "text/plain" } } },
+    "GET /c/:cluster/metrics": {
+      summary: "Marathon's metrics in its Dropwizard shape (`{version, counters, gauges, …}`)",
+      description: "The gauges DCX can compute, under Marathon's names: active apps, groups and deployments, running and staged instances, the launch queue (`marathon.apps.active.gauge`, …). For Prometheus, read `/c/{cluster}/metrics/prometheus`.",
+    },
+    "GET /c/:cluster/logging": { summary: "Marathon's loggers and their levels (`{ROOT: \"INFO\"}`)" },
+    "POST /c/:cluster/logging": {
+      summary: "Change a logger's level: refused once the body is valid, as DCX's log level is part of the Worker's deployment (wrangler.jsonc), not changed at run time",
+      responses: { 405: "Always, for a valid body.", 422: "The body is not Marathon's `{logger, level, durationSeconds?}`." },
+    },
     "GET /c/:cluster/v2/events": {
       summary: "Marathon's event stream (Server-Sent Events)",
-      query: { event_type: { description: "Only these event types.", repeated: true } },
+      query: {
+        event_type: { description: "Only these event types.", repeated: true },
+        "plan-format": { description: "How deployment events carry their plan: `full` (the default, Marathon's) or `light` (without the original and target groups).", enum: ["full", "light"] },
+      },
       responses: { 200: { description: "An endless `text/event-stream`.", contentType: "text/event-stream" }, 406: "The client does not accept text/event-stream." },
     },
   },
@@ -100,27 +130,60 @@ export const metronomeSection: RouteSection = {
     "PUT /c/:cluster/v1/jobs/:jobId/schedules/:scheduleId": { summary: "Replace a schedule", body: ScheduleSpec },
     "DELETE /c/:cluster/v1/jobs/:jobId/schedules/:scheduleId": { summary: "Delete a schedule" },
     "GET /c/:cluster/v1/queue": { summary: "Runs waiting to launch" },
+    "GET /c/:cluster/v1/metrics": { summary: "Metronome's metrics in the Dropwizard shape (`{version, counters, gauges, …}`): jobs, active runs, queued runs" },
+    "POST /c/:cluster/v0/scheduled-jobs": { summary: "Create a job and its schedule in one body (Metronome's legacy `v0` form)", body: JobDefinition, responses: { 201: "The job.", 409: "A job with this id exists." } },
+    "PUT /c/:cluster/v0/scheduled-jobs/:jobId": { summary: "Replace a job and all its schedules (none given: none kept), Metronome's `v0` form", body: JobDefinition },
+    "GET /c/:cluster/info": { summary: "Metronome's info: `{version, libVersion}` (Marathon's is `/v2/info`)" },
+    "GET /c/:cluster/leader": { summary: "Metronome's leader (always this control plane)", responses: { 200: "`{leader}`: this host." } },
   },
+};
+
+/** What each `/master/<name>` answers; typed by master.ts's list, so a new endpoint cannot go undocumented. */
+const MASTER_ENDPOINTS: Readonly<Record<MasterEndpoint, Omit<OperationDoc, "path">>> = {
+  state: { summary: "The whole master state" },
+  "state.json": { summary: "The whole master state (the pre-0.25 name)" },
+  slaves: { summary: "Agents", query: { slave_id: { description: "Only this agent." } } },
+  frameworks: { summary: "Frameworks", query: { framework_id: { description: "Only this framework." } } },
+  tasks: {
+    summary: "Tasks, newest first",
+    query: {
+      framework_id: { description: "Only this framework's." },
+      task_id: { description: "Only this task." },
+      limit: { description: "At most this many (default 100, at most 10,000).", type: "integer" },
+      offset: { description: "Skip this many.", type: "integer" },
+      order: { description: "`asc` for oldest first.", enum: ["asc", "desc"] },
+    },
+  },
+  "state-summary": { summary: "Agents and frameworks with their task counts by state (what DC/OS's UI reads)" },
+  roles: { summary: "Roles: the one role `*`, its frameworks and the resources they hold" },
+  flags: { summary: "The master's settings that DCX has, under Mesos's flag names (`{flags}`)" },
+  version: { summary: "The Mesos version whose API DCX speaks, with DCX's build (`build_*`, `git_tag`)" },
+  health: { summary: "Whether the cluster answers (`{healthy, cluster}`; Mesos answers an empty 200)" },
+};
+
+/** A short form (`/state`): the same doc, its summary naming the `/master/…` endpoint it is short for. */
+const shortForm = (doc: OperationDoc, path: string, long: string): OperationDoc => ({ ...doc, path, summary: `Same as \`${long}\` (libprocess's short form)`, description: [doc.summary, doc.description].filter(Boolean).join(". ") });
+
+const masterEndpoints = Object.entries(MASTER_ENDPOINTS).map(([name, doc]): OperationDoc => ({ ...doc, path: `/c/{cluster}/master/${name}` }));
+
+const TEARDOWN: OperationDoc = {
+  summary: "Tear a framework down and kill its tasks (Mesos's `frameworkId=<id>`, as a form body or in the query)",
+  description: "DCX's built-in Marathon and Metronome are part of the cluster and cannot be torn down: remove their apps or jobs instead.",
+  query: { frameworkId: { description: "The framework's id (or send it in an `application/x-www-form-urlencoded` body)." } },
+  responses: { 400: "No frameworkId, or no framework has it.", 409: "The framework is DCX's built-in Marathon or Metronome." },
 };
 
 export const mesosSection: RouteSection = {
   tag: "Mesos",
-  description: "The Mesos master's state endpoints, with Mesos's field names.",
+  description: "The Mesos master's HTTP endpoints (`src/master/http.cpp`), with Mesos's field names, at `/master/<name>` and at the short form `/<name>` that libprocess routes too.",
   routes: {
-    "GET /c/:cluster/master/state": { summary: "The whole master state" },
-    "GET /c/:cluster/master/state.json": { summary: "The whole master state (the pre-0.25 name)" },
-    "GET /c/:cluster/master/slaves": { summary: "Agents", query: { slave_id: { description: "Only this agent." } } },
-    "GET /c/:cluster/master/frameworks": { summary: "Frameworks", query: { framework_id: { description: "Only this framework." } } },
-    "GET /c/:cluster/master/tasks": {
-      summary: "Tasks, newest first",
-      query: {
-        framework_id: { description: "Only this framework's." },
-        task_id: { description: "Only this task." },
-        limit: { description: "At most this many (default 100, at most 10,000).", type: "integer" },
-        offset: { description: "Skip this many.", type: "integer" },
-        order: { description: "`asc` for oldest first.", enum: ["asc", "desc"] },
-      },
-    },
+    "GET /c/:cluster/master/:endpoint{[a-z.-]+}": masterEndpoints,
+    // Every endpoint but health, whose short form `/health` is its own route below.
+    "GET /c/:cluster/:endpoint{state|state\\.json|slaves|frameworks|tasks|state-summary|roles|flags|version}": masterEndpoints
+      .filter((d) => d.path !== "/c/{cluster}/master/health")
+      .map((d) => shortForm(d, String(d.path).replace("/master/", "/"), `GET ${d.path}`)),
+    "POST /c/:cluster/master/teardown": TEARDOWN,
+    "POST /c/:cluster/teardown": shortForm(TEARDOWN, "/c/{cluster}/teardown", "POST /c/{cluster}/master/teardown"),
     "GET /c/:cluster/metrics/snapshot": { summary: "Mesos's flat metrics (`{\"master/…\": number}`)" },
     "GET /c/:cluster/health": { summary: "Whether the cluster answers" },
   },

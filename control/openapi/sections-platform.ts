@@ -1,3 +1,4 @@
+import { CAPABILITIES } from "../api/capabilities.ts";
 import { LogsQuery } from "../api/task-logs.ts";
 import type { RouteSection } from "./types.ts";
 
@@ -29,7 +30,7 @@ export const accountSection: RouteSection = {
 
 export const clusterSection: RouteSection = {
   tag: "Clusters",
-  description: "Clusters, their agent join tokens and their DNS keys. A cluster that is not yours is a 404.",
+  description: "Clusters, their agent join tokens and their DNS keys, and what a cluster can do. A cluster that is not yours is a 404.",
   routes: {
     "GET /clusters": { summary: "Your clusters" },
     "POST /clusters": { summary: "Create a cluster", responses: created("`{cluster}`") },
@@ -40,6 +41,11 @@ export const clusterSection: RouteSection = {
     "POST /clusters/:id/dns-keys": { summary: "Create a DNS key and its DoH URL (the key is shown once)", responses: created("`{id, key, url}`") },
     "GET /clusters/:id/dns-keys": { summary: "The cluster's DNS keys, without secrets" },
     "DELETE /clusters/:id/dns-keys/:keyId": { summary: "Revoke a DNS key", responses: { 200: "`{key}`, revoked" } },
+    "GET /c/:cluster/capabilities": {
+      summary: "What the cluster can do, as DC/OS's Cosmos lists it for the DC/OS CLI (`{capabilities: [{name}]}`)",
+      description: `Only what DCX has is named: ${CAPABILITIES.map((name) => `\`${name}\``).join(", ")}. No \`LOGGING_V2\`: task output is at \`/v2/tasks/{taskId}/logs\`, not DC/OS's \`/system/v1/logs\`.`,
+      responses: { 200: { description: "The capabilities.", contentType: "application/vnd.dcos.capabilities+json;charset=utf-8;version=v1" } },
+    },
   },
 };
 

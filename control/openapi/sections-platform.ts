@@ -5,6 +5,8 @@ import type { RouteSection } from "./types.ts";
 /** The routes of DCX itself: the service, accounts, clusters, agents, DNS, history and metrics. */
 
 const created = (what: string) => ({ 201: what });
+/** The paging of an audit log: `?limit=&before=`. */
+const AUDIT_PAGE = { limit: { description: "At most this many (1–200, default 50).", type: "integer" }, before: { description: "The previous page's `next`." } } as const;
 
 export const serviceSection: RouteSection = {
   tag: "Service",
@@ -25,6 +27,11 @@ export const accountSection: RouteSection = {
     "POST /auth/login": { summary: "Get a new API token", auth: "none", responses: { 200: "`{user, token}`", 429: "Too many failed logins for this email (`Retry-After`)." } },
     "POST /auth/logout": { summary: "Revoke the token this request carries", responses: { 204: { description: "Revoked." } } },
     "GET /auth/me": { summary: "Who the token belongs to, and their clusters" },
+    "GET /auth/sessions": { summary: "Your API tokens and sessions (the one making this request is marked)" },
+    "DELETE /auth/sessions/:sessionId": { summary: "Revoke one of your tokens or sessions", responses: { 204: { description: "Revoked." } } },
+    "POST /auth/password": { summary: "Change your password; every other session is revoked, this one stays", responses: { 204: { description: "Changed." } } },
+    "GET /auth/audit": { summary: "Your account's audit log, newest first", query: AUDIT_PAGE, responses: { 200: "`{entries, next}`" } },
+    "DELETE /auth/account": { summary: "Delete your account and the clusters you own (the password is checked)", responses: { 204: { description: "Deleted." } } },
   },
 };
 
@@ -35,6 +42,8 @@ export const clusterSection: RouteSection = {
     "GET /clusters": { summary: "Your clusters" },
     "POST /clusters": { summary: "Create a cluster", responses: created("`{cluster}`") },
     "GET /clusters/:id": { summary: "One cluster" },
+    "DELETE /clusters/:id": { summary: "Delete a cluster you own: its Durable Object is wiped, then its rows", responses: { 204: { description: "Deleted." } } },
+    "GET /clusters/:id/audit": { summary: "The cluster's audit log (cluster and account changes merged), newest first", query: AUDIT_PAGE, responses: { 200: "`{entries, next}`" } },
     "POST /clusters/:id/agent-tokens": { summary: "Create an agent join token (its secret is shown once)", responses: created("`{id, token}`") },
     "GET /clusters/:id/agent-tokens": { summary: "The cluster's join tokens, without secrets" },
     "DELETE /clusters/:id/agent-tokens/:tokenId": { summary: "Revoke a join token", responses: { 200: "`{token}`, revoked" } },

@@ -38,6 +38,7 @@ export const uiSection: RouteSection = {
     "GET /ui/:cluster/deploy-job": page("Create or edit a job"),
     "POST /ui/:cluster/deploy-job": form("Save a job"),
     "GET /ui/:cluster/dns": page("DNS: look a name up, change the zone"),
+    "GET /ui/:cluster/audit": page("The cluster's audit log"),
     "POST /ui/:cluster/dns": form("Change the zone or TTL"),
     "GET /ui/:cluster/tokens": page("Agent join tokens and DNS keys"),
     "POST /ui/:cluster/tokens": form("Create or revoke a join token or a DNS key"),

@@ -33,9 +33,10 @@ export const COSMOS_ERRORS = {
   PackageAlreadyInstalled: 409,
   MarathonAppConflict: 409,
   MarathonBadGateway: 502,
-  UniverseClientHttpError: 500,
+  // Cosmos answers 500 for a repository it cannot fetch; DCX says 502: the fault is upstream.
+  UniverseClientHttpError: 502,
+  RepositoryUriConnection: 502,
   RepositoryTooLarge: 400,
-  RepositoryTimeout: 500,
   InternalError: 500,
 } as const satisfies Record<string, ContentfulStatusCode>;
 export type CosmosErrorType = keyof typeof COSMOS_ERRORS;

@@ -1,0 +1,80 @@
+import type { Context } from "hono";
+import { normalizeAppId } from "../../cluster/frameworks/marathon/app-definition.ts";
+import type { AppEnv } from "../../http/env.ts";
+import { CosmosError } from "../../packages/errors.ts";
+import { decodeDefinition, PACKAGE_DEFINITION, PACKAGE_NAME, PACKAGE_VERSION } from "../../packages/labels.ts";
+import { cluster, unwrap } from "../marathon/outcome.ts";
+
+/**
+ * What is installed, read from the apps' `DCOS_PACKAGE_*` labels alone (as Cosmos's
+ * ListHandler): no second record can disagree with the running apps, and a package that left
+ * its repository still lists.
+ */
+
+export interface Installed {
+  appId: string;
+  packageName: string;
+  packageVersion: string;
+  /** The definition stored in the app's label (undefined when unreadable). */
+  definition?: Record<string, unknown>;
+}
+
+/** Fields of a definition that `list` shows as `packageDefinition` (Cosmos's PackageDetails). */
+const DETAILS = ["packagingVersion", "name", "version", "releaseVersion", "maintainer", "description", "tags", "selected", "scm", "website", "framework", "preInstallNotes", "postInstallNotes", "postUninstallNotes", "licenses"];
+
+/** Every app carrying `DCOS_PACKAGE_NAME`, filtered by package name and app id, sorted by (name, appId). */
+export async function installedPackages(c: Context<AppEnv>, filter: { packageName?: string; appId?: string } = {}): Promise<Installed[]> {
+  const appId = filter.appId === undefined ? undefined : safeAppId(filter.appId);
+  const apps = await cluster(c).marathonApps([]);
+  const found: Installed[] = [];
+  for (const app of apps) {
+    const labels = app.labels ?? {};
+    const name = labels[PACKAGE_NAME];
+    if (!name || (filter.packageName !== undefined && name !== filter.packageName) || (appId !== undefined && app.id !== appId)) continue;
+    found.push({ appId: app.id, packageName: name, packageVersion: labels[PACKAGE_VERSION] ?? "", definition: await decodeDefinition(labels[PACKAGE_DEFINITION]) });
+  }
+  return found.sort((a, b) => a.packageName.localeCompare(b.packageName) || a.appId.localeCompare(b.appId));
+}
+
+function safeAppId(id: string): string {
+  try {
+    return normalizeAppId(id);
+  } catch (err) {
+    throw new CosmosError("MalformedRequest", `appId '${id}' is not a valid app id: ${err instanceof Error ? err.message : String(err)}`, { errors: [{ path: "/appId", errors: [String(err)] }] });
+  }
+}
+
+/** An installed package as `list-response` v1 shows it. */
+export function listEntry(i: Installed) {
+  const def = i.definition ?? { name: i.packageName, version: i.packageVersion };
+  const packageDefinition = Object.fromEntries(DETAILS.flatMap((k) => (def[k] === undefined ? [] : [[k, def[k]]])));
+  const resource = def.resource;
+  return { appId: i.appId, packageInformation: { packageDefinition, ...(resource ? { resourceDefinition: resource } : {}) } };
+}
+
+/**
+ * Uninstalls a package: the one app installed under its name, the one with `appId`, or with
+ * `all` every one. Several matches without `all` is Cosmos's AmbiguousAppId; the apps are
+ * deleted as `DELETE /v2/apps/{id}?force=true` does (an install still deploying is stopped too).
+ */
+export async function uninstall(c: Context<AppEnv>, req: { packageName: string; appId?: string; all?: boolean }) {
+  const matches = await installedPackages(c, { packageName: req.packageName, appId: req.appId });
+  if (matches.length === 0) {
+    const where = req.appId !== undefined ? ` with appId '${req.appId}'` : "";
+    throw new CosmosError("PackageNotInstalled", `Package [${req.packageName}]${where} is not installed.`, { packageName: req.packageName, ...(req.appId ? { appId: req.appId } : {}) });
+  }
+  if (matches.length > 1 && !req.all) {
+    throw new CosmosError("AmbiguousAppId", `Multiple apps named [${matches.map((m) => m.appId).join(", ")}] are installed for package [${req.packageName}]; give appId, or all: true.`, {
+      packageName: req.packageName,
+      appIds: matches.map((m) => m.appId),
+    });
+  }
+  const stub = cluster(c);
+  const results = [];
+  for (const m of matches) {
+    unwrap(await stub.marathonDelete(m.appId, true));
+    const notes = m.definition?.postUninstallNotes;
+    results.push({ packageName: m.packageName, appId: m.appId, packageVersion: m.packageVersion, ...(typeof notes === "string" ? { postUninstallNotes: notes } : {}) });
+  }
+  return { results };
+}

@@ -23,6 +23,7 @@ export const COSMOS_ERRORS = {
   MarathonTemplateMustBeJsonObject: 400,
   RenderedTemplateNotJson: 400,
   InvalidMarathonApp: 400,
+  InvalidMetronomeJob: 400,
   PackageNotInstalled: 400,
   AmbiguousAppId: 400,
   MalformedRequest: 400,

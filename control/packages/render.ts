@@ -58,8 +58,9 @@ export function resolveOptions(pkg: PackageDefinition, options: JsonObject): Jso
 }
 
 export interface Rendered {
-  /** The Marathon app; undefined for a package without a template (a CLI-only package). */
+  /** The Marathon app, or with `kind: "job"` the Metronome job; undefined for a package without a template (a CLI-only package). */
   app?: JsonObject;
+  kind: "app" | "job";
   resolvedOptions: JsonObject;
 }
 
@@ -67,7 +68,8 @@ export interface Rendered {
 export async function renderPackage(pkg: PackageDefinition, source: string, options: JsonObject = {}, appId?: string): Promise<Rendered> {
   const resolvedOptions = resolveOptions(pkg, options);
   const template = decodeTemplate(pkg);
-  if (template === undefined) return { resolvedOptions };
+  const kind = pkg.metronome ? "job" : "app";
+  if (template === undefined) return { kind, resolvedOptions };
   const text = renderTemplate(template, { ...resolvedOptions, resource: pkg.resource ?? {} });
   if (text.length > MAX_RENDERED_BYTES) throw new CosmosError("RenderedTemplateNotJson", `The rendered Marathon template is larger than ${MAX_RENDERED_BYTES} bytes.`);
   let json: unknown;
@@ -80,5 +82,5 @@ export async function renderPackage(pkg: PackageDefinition, source: string, opti
   const labels = isObject(json.labels) ? json.labels : {};
   const app: JsonObject = { ...json, labels: { ...labels, ...(await packageLabels(pkg, source, options)) } };
   if (appId !== undefined) app.id = appId;
-  return { app, resolvedOptions };
+  return { app, kind, resolvedOptions };
 }

@@ -56,6 +56,8 @@ const PackageFields = z.object({
   upgradesFrom: z.array(z.string()).optional(),
   downgradesTo: z.array(z.string()).optional(),
   marathon: z.object({ v2AppMustacheTemplate: Base64 }).optional(),
+  /** DCX's extension: a Metronome job instead of a Marathon app (a job-style package). */
+  metronome: z.object({ v1JobMustacheTemplate: Base64 }).optional(),
   resource: Resource.optional(),
   config: JsonObject.optional(),
   command: z.object({ pip: z.array(z.string()) }).optional(),
@@ -89,6 +91,7 @@ function checkVersionRules(pkg: z.output<typeof PackageFields>, ctx: z.Refinemen
   }
   if (v >= 3 && pkg.releaseVersion === undefined) ctx.addIssue({ code: "custom", path: ["releaseVersion"], message: "is required from packagingVersion 3.0" });
   if (v >= 3 && !VERSION_V3.test(pkg.version)) ctx.addIssue({ code: "custom", path: ["version"], message: "must match ^[-a-zA-Z0-9.]+$" });
+  if (pkg.marathon !== undefined && pkg.metronome !== undefined) ctx.addIssue({ code: "custom", path: ["metronome"], message: "a package installs an app (marathon) or a job (metronome), not both" });
   if (pkg.config !== undefined && pkg.config.type !== undefined && pkg.config.type !== "object") {
     ctx.addIssue({ code: "custom", path: ["config", "type"], message: 'a package config schema must describe an object ("type": "object")' });
   }
@@ -131,9 +134,9 @@ export function parseRepository(json: unknown, repoVersion: 3 | 4 | 5 = 5): Repo
   return errors.length > 0 ? { ok: false, errors } : { ok: true, packages };
 }
 
-/** The base64 in `marathon.v2AppMustacheTemplate`, decoded as UTF-8. */
+/** The base64 of a package's template (`marathon.v2AppMustacheTemplate`, or `metronome.v1JobMustacheTemplate` for a job), decoded as UTF-8. */
 export function decodeTemplate(pkg: PackageDefinition): string | undefined {
-  const b64 = pkg.marathon?.v2AppMustacheTemplate;
+  const b64 = pkg.marathon?.v2AppMustacheTemplate ?? pkg.metronome?.v1JobMustacheTemplate;
   if (b64 === undefined) return undefined;
   const bin = atob(b64.replace(/[\r\n]/g, ""));
   return new TextDecoder().decode(Uint8Array.from(bin, (ch) => ch.charCodeAt(0)));

@@ -148,15 +148,25 @@ describe.skipIf(root.skip)("packages on a real agent", () => {
     expect((await cosmos<{ packages: unknown[] }>("list", {})).packages).toEqual([]);
   });
 
-  it.skipIf(dockerd.skip)("the built-in nginx and redis run on the test image and become healthy", async () => {
+  it.skipIf(dockerd.skip)("the built-in nginx, redis and http-check run on the test image: healthy services, a successful check", async () => {
     dockerd.require();
     await cosmos("install", { packageName: "nginx", options: { service: { image: TEST_IMAGE, cmd: "httpd -f -p 80 -h /www", cpus: 0.1, mem: 32 } } }, 2);
     await cosmos("install", { packageName: "redis", options: { service: { image: TEST_IMAGE, cmd: "nc -ll -p 6379 -e cat", cpus: 0.1, mem: 32 } } }, 2);
     const web = await healthy("/nginx");
     expect(await fetch(`http://127.0.0.1:${web.ports[0]}/`).then((r) => r.text())).toContain("dcx test image");
     await healthy("/redis");
+    // The job-style package checks nginx (jobs use the host network) when a run is started.
+    const check = { job: { id: "ops.web-check", image: TEST_IMAGE, cmd: `wget -q -O /dev/null http://127.0.0.1:${web.ports[0]}/`, cron: "0 0 1 1 *" } };
+    await cosmos("install", { packageName: "http-check", options: check }, 2);
+    await cluster.api("POST", c("/v1/jobs/ops.web-check/runs"), {});
+    await waitFor("the check to succeed", async () => {
+      const job = await cluster.api<{ history?: { successCount: number; failureCount: number } }>("GET", c("/v1/jobs/ops.web-check?embed=history"));
+      if ((job.history?.failureCount ?? 0) > 0) throw new Error(`the check failed: ${JSON.stringify(job.history)}`);
+      return (job.history?.successCount ?? 0) > 0 ? true : undefined;
+    }, 60_000, 250);
     const list = await cosmos<{ packages: { appId: string }[] }>("list", {});
-    expect(list.packages.map((p) => p.appId)).toEqual(["/nginx", "/redis"]);
+    expect(list.packages.map((p) => p.appId)).toEqual(["ops.web-check", "/nginx", "/redis"]);
+    await cosmos("uninstall", { packageName: "http-check" });
     await cosmos("uninstall", { packageName: "nginx" });
     await cosmos("uninstall", { packageName: "redis" });
     await gone("/nginx");

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseAppDefinition } from "../../control/cluster/frameworks/marathon/app-definition.ts";
+import { parseJob } from "../../control/cluster/frameworks/metronome/job-spec.ts";
 import { BUILTIN_PACKAGES } from "../../control/packages/catalog/index.ts";
 import { renderPackage } from "../../control/packages/render.ts";
 
@@ -8,11 +9,24 @@ const OPTIONS: Record<string, Record<string, unknown>> = {
 };
 
 describe("the built-in catalog", () => {
-  it("has a web server, a key-value store and a relational database", () => {
-    expect(BUILTIN_PACKAGES.map((p) => p.name).sort()).toEqual(["nginx", "postgresql", "redis"]);
+  it("has a web server, a key-value store, a relational database and a job", () => {
+    expect(BUILTIN_PACKAGES.map((p) => p.name).sort()).toEqual(["http-check", "nginx", "postgresql", "redis"]);
   });
 
-  it.each(BUILTIN_PACKAGES.map((p) => [p.name, p] as const))("%s renders, with its defaults, a valid Docker app with a health check and a service label", async (name, pkg) => {
+  it("the job-style package renders a valid scheduled Metronome job; a URL cannot break out of its quotes", async () => {
+    const pkg = BUILTIN_PACKAGES.find((p) => p.name === "http-check")!;
+    const { app, kind } = await renderPackage(pkg, "builtin:dcx-universe", { check: { url: "http://web.marathon.mesos:8080/health" } });
+    expect(kind).toBe("job");
+    const parsed = parseJob(app);
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.details));
+    expect(parsed.spec.run.cmd).toBe("curl -fsS -o /dev/null --max-time 10 'http://web.marathon.mesos:8080/health'");
+    expect(parsed.spec.run.docker?.image).toBe("curlimages/curl:8.11.1");
+    expect(parsed.schedules?.[0]).toMatchObject({ cron: "*/5 * * * *", concurrencyPolicy: "FORBID" });
+    expect(parsed.spec.labels.DCOS_PACKAGE_NAME).toBe("http-check");
+    await expect(renderPackage(pkg, "src", { check: { url: "http://x/'; rm -rf / #" } })).rejects.toMatchObject({ type: "JsonSchemaMismatch" });
+  });
+
+  it.each(BUILTIN_PACKAGES.filter((p) => !p.metronome).map((p) => [p.name, p] as const))("%s renders, with its defaults, a valid Docker app with a health check and a service label", async (name, pkg) => {
     const { app } = await renderPackage(pkg, "builtin:dcx-universe", OPTIONS[name] ?? {});
     const parsed = parseAppDefinition(app);
     if (!parsed.ok) throw new Error(JSON.stringify(parsed.details));

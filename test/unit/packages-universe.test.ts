@@ -55,6 +55,7 @@ describe("Universe repositories", () => {
     expect(paths(parseRepository({ packages: [helloPackage({ packagingVersion: "6.0" })] }))).toEqual(["/packages/0/packagingVersion"]);
     expect(paths(parseRepository({ packages: [helloPackage({ config: { type: "array" } })] }))).toEqual(["/packages/0/config/type"]);
     expect(paths(parseRepository({ packages: [helloPackage({ maintainer: undefined })] }))).toEqual(["/packages/0/maintainer"]);
+    expect(paths(parseRepository({ packages: [helloPackage({ metronome: { v1JobMustacheTemplate: "e30=" } })] }))).toEqual(["/packages/0/metronome"]);
   });
 
   it("refuses a package newer than the repository's media type, and duplicate versions", () => {

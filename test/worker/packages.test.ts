@@ -20,7 +20,7 @@ describe("the built-in catalog through Cosmos's API", () => {
     const repos = await ok<{ repositories: { name: string; uri: string }[] }>(await cosmos(a, "repository/list", {}), mt("package.repository.list-response"));
     expect(repos.repositories).toEqual([{ name: "dcx-universe", uri: "builtin:dcx-universe" }]);
     const all = await ok<{ packages: { name: string; currentVersion: string; versions: Record<string, string>; framework: boolean }[] }>(await cosmos(a, "search", {}), mt("package.search-response"));
-    expect(all.packages.map((p) => p.name).sort()).toEqual(["nginx", "postgresql", "redis"]);
+    expect(all.packages.map((p) => p.name).sort()).toEqual(["http-check", "nginx", "postgresql", "redis"]);
     const redis = all.packages.find((p) => p.name === "redis");
     expect(redis).toMatchObject({ currentVersion: "7.4.1-0.1.0", versions: { "7.4.1-0.1.0": "0" }, framework: false });
     const kv = await ok<{ packages: { name: string }[] }>(await cosmos(a, "search", { query: "key-value" }), mt("package.search-response"));
@@ -109,6 +109,22 @@ describe("the built-in catalog through Cosmos's API", () => {
     await ok(await cosmos(a, "uninstall", { packageName: "redis", all: true }), mt("package.uninstall-response"));
     expect(await apps(a)).toEqual([]);
     await expectCosmosError(await cosmos(a, "uninstall", { packageName: "redis" }), "PackageNotInstalled");
+  });
+
+  it("installs the job-style package as a Metronome job, lists and uninstalls it", async () => {
+    const a = await signUp();
+    const res = await cosmos(a, "install", { packageName: "http-check", options: { job: { id: "ops.ping", cron: "0 * * * *" }, check: { url: "http://web.marathon.mesos/" } } }, { accept: mt("package.install-response", 2) });
+    expect((await ok<{ appId: string }>(res, mt("package.install-response", 2))).appId).toBe("ops.ping");
+    const job = (await (await call(`/c/${a.cluster.id}/v1/jobs/ops.ping?embed=schedules`, { token: a.token })).json()) as { labels: Record<string, string>; run: { cmd: string }; schedules: { cron: string }[] };
+    expect(job.labels.DCOS_PACKAGE_NAME).toBe("http-check");
+    expect(job.schedules[0]?.cron).toBe("0 * * * *");
+    await expectCosmosError(await cosmos(a, "install", { packageName: "http-check", options: { job: { id: "ops.ping" } } }, { accept: mt("package.install-response", 2) }), "PackageAlreadyInstalled", 409);
+    const bad = await expectCosmosError(await cosmos(a, "install", { packageName: "http-check", options: { job: { id: "ops.bad", cron: "61 * * * *" } } }, { accept: mt("package.install-response", 2) }), "InvalidMetronomeJob");
+    expect((bad.data?.details as { path: string }[])[0]?.path).toMatch(/^\/schedules\/0/);
+    const list = await ok<{ packages: { appId: string }[] }>(await cosmos(a, "list", { appId: "ops.ping" }), mt("package.list-response"));
+    expect(list.packages.map((p) => p.appId)).toEqual(["ops.ping"]);
+    await ok(await cosmos(a, "uninstall", { packageName: "http-check" }), mt("package.uninstall-response"));
+    expect((await call(`/c/${a.cluster.id}/v1/jobs/ops.ping`, { token: a.token })).status).toBe(404);
   });
 
   it("lists an app labelled by hand, with no definition label, from its labels alone", async () => {

@@ -1,6 +1,7 @@
 import { Hono, type Context } from "hono";
 import { z } from "zod";
 import { parseAppDefinition } from "../../cluster/frameworks/marathon/app-definition.ts";
+import { parseJob } from "../../cluster/frameworks/metronome/job-spec.ts";
 import { ApiError } from "../../errors.ts";
 import type { AppEnv } from "../../http/env.ts";
 import { CosmosError, renderCosmosError } from "../../packages/errors.ts";
@@ -49,23 +50,41 @@ function describeBody(pkg: PackageDefinition, version: number) {
  */
 async function install(c: Context<AppEnv>, body: z.output<typeof RenderRequest>, version: number) {
   const { pkg, source } = await resolvePackage(c, body.packageName, body.packageVersion);
-  const { app } = await renderPackage(pkg, source, body.options ?? {}, body.appId);
+  const { app, kind } = await renderPackage(pkg, source, body.options ?? {}, body.appId);
   const cli = pkg.resource?.cli;
   const answer = (appId?: string) =>
     version === 1 ? { packageName: pkg.name, packageVersion: pkg.version, appId } : { packageName: pkg.name, packageVersion: pkg.version, ...(appId ? { appId } : {}), ...(pkg.postInstallNotes ? { postInstallNotes: pkg.postInstallNotes } : {}), ...(cli ? { cli } : {}) };
   if (!app) return answer();
-  const parsed = parseAppDefinition(app);
-  if (!parsed.ok) throw new CosmosError("InvalidMarathonApp", `The app rendered from ${pkg.name} ${pkg.version} is not valid: ${parsed.details.map((d) => `${d.path}: ${d.errors.join(", ")}`).join("; ")}`, { details: parsed.details });
-  let created;
+  return answer(kind === "job" ? await createJob(c, pkg, app) : await createApp(c, pkg, app));
+}
+
+/** A conflict on create means the id is taken: Cosmos's 409 PackageAlreadyInstalled. */
+async function creating<T>(id: string, create: () => Promise<T>): Promise<T> {
   try {
-    created = unwrap(await cluster(c).marathonCreate(parsed.app));
+    return await create();
   } catch (err) {
     if (err instanceof ApiError && err.code === "conflict") {
-      throw new CosmosError("PackageAlreadyInstalled", `Package is already installed: an app with id [${parsed.app.id}] exists (give another appId).`, { appId: parsed.app.id, reason: err.message });
+      throw new CosmosError("PackageAlreadyInstalled", `Package is already installed: [${id}] exists (give another appId).`, { appId: id, reason: err.message });
     }
     throw err;
   }
-  return answer(created.app?.id ?? parsed.app.id);
+}
+
+const summary = (details: { path: string; errors: string[] }[]) => details.map((d) => `${d.path}: ${d.errors.join(", ")}`).join("; ");
+
+async function createApp(c: Context<AppEnv>, pkg: PackageDefinition, app: Record<string, unknown>): Promise<string> {
+  const parsed = parseAppDefinition(app);
+  if (!parsed.ok) throw new CosmosError("InvalidMarathonApp", `The app rendered from ${pkg.name} ${pkg.version} is not valid: ${summary(parsed.details)}`, { details: parsed.details });
+  const created = await creating(parsed.app.id, async () => unwrap(await cluster(c).marathonCreate(parsed.app)));
+  return created.app?.id ?? parsed.app.id;
+}
+
+/** A job-style package: the job is created as `POST /v1/jobs` creates it (the job schema, then the object's jobCreate). */
+async function createJob(c: Context<AppEnv>, pkg: PackageDefinition, job: Record<string, unknown>): Promise<string> {
+  const parsed = parseJob(job);
+  if (!parsed.ok) throw new CosmosError("InvalidMetronomeJob", `The job rendered from ${pkg.name} ${pkg.version} is not valid: ${summary(parsed.details)}`, { details: parsed.details });
+  await creating(parsed.spec.id, async () => unwrap(await cluster(c).jobCreate(parsed.spec, parsed.schedules)));
+  return parsed.spec.id;
 }
 
 /** Cosmos's package API, under `/c/:cluster/package`; every error is a Cosmos error body. */
@@ -97,9 +116,10 @@ export const packageRoutes = new Hono<AppEnv>()
     "/render",
     cosmos({ request: "package.render-request", response: "package.render-response", versions: [1], body: RenderRequest }, async (c, body) => {
       const { pkg, source } = await resolvePackage(c, body.packageName, body.packageVersion);
-      const { app } = await renderPackage(pkg, source, body.options ?? {}, body.appId);
+      const { app, kind } = await renderPackage(pkg, source, body.options ?? {}, body.appId);
       if (!app) throw new CosmosError("MalformedRequest", `Package ${pkg.name} ${pkg.version} has no Marathon template to render.`);
-      return { marathonJson: app };
+      // A job-style package renders its job under `metronomeJson` (DCX's extension).
+      return kind === "job" ? { metronomeJson: app } : { marathonJson: app };
     }),
   )
   .post("/install", cosmos({ request: "package.install-request", response: "package.install-response", versions: [2, 1], body: RenderRequest }, install))

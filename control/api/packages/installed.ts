@@ -12,7 +12,9 @@ import { cluster, unwrap } from "../marathon/outcome.ts";
  */
 
 export interface Installed {
+  /** The app's id, or a job-style package's job id. */
   appId: string;
+  kind: "app" | "job";
   packageName: string;
   packageVersion: string;
   /** The definition stored in the app's label (undefined when unreadable). */
@@ -22,21 +24,30 @@ export interface Installed {
 /** Fields of a definition that `list` shows as `packageDefinition` (Cosmos's PackageDetails). */
 const DETAILS = ["packagingVersion", "name", "version", "releaseVersion", "maintainer", "description", "tags", "selected", "scm", "website", "framework", "preInstallNotes", "postInstallNotes", "postUninstallNotes", "licenses"];
 
-/** Every app carrying `DCOS_PACKAGE_NAME`, filtered by package name and app id, sorted by (name, appId). */
+/** The part of a job read here; the RPC type of `jobs()` is `never`, since its JSON is open-ended (`Record<string, unknown>`). */
+type JobLabels = { id: string; labels: Record<string, string> };
+
+/** Every app (and job) carrying `DCOS_PACKAGE_NAME`, filtered by package name and app id, sorted by (name, appId). */
 export async function installedPackages(c: Context<AppEnv>, filter: { packageName?: string; appId?: string } = {}): Promise<Installed[]> {
   const appId = filter.appId === undefined ? undefined : safeAppId(filter.appId);
-  const apps = await cluster(c).marathonApps([]);
+  const stub = cluster(c);
+  const labelled = [
+    ...(await stub.marathonApps([])).map((a) => ({ id: a.id, kind: "app" as const, labels: a.labels ?? {} })),
+    ...((await stub.jobs([])) as unknown as JobLabels[]).map((j) => ({ id: j.id, kind: "job" as const, labels: j.labels })),
+  ];
   const found: Installed[] = [];
-  for (const app of apps) {
-    const labels = app.labels ?? {};
+  for (const { id, kind, labels } of labelled) {
     const name = labels[PACKAGE_NAME];
-    if (!name || (filter.packageName !== undefined && name !== filter.packageName) || (appId !== undefined && app.id !== appId)) continue;
-    found.push({ appId: app.id, packageName: name, packageVersion: labels[PACKAGE_VERSION] ?? "", definition: await decodeDefinition(labels[PACKAGE_DEFINITION]) });
+    const idMatches = filter.appId === undefined || (kind === "app" ? id === appId : id === filter.appId.replace(/^\//, ""));
+    if (!name || (filter.packageName !== undefined && name !== filter.packageName) || !idMatches) continue;
+    found.push({ appId: id, kind, packageName: name, packageVersion: labels[PACKAGE_VERSION] ?? "", definition: await decodeDefinition(labels[PACKAGE_DEFINITION]) });
   }
   return found.sort((a, b) => a.packageName.localeCompare(b.packageName) || a.appId.localeCompare(b.appId));
 }
 
-function safeAppId(id: string): string {
+function safeAppId(id: string): string | undefined {
+  // A job id (`ops.backup`) is not an app id; it is matched as given.
+  if (!id.startsWith("/") && id.includes(".")) return undefined;
   try {
     return normalizeAppId(id);
   } catch (err) {
@@ -55,7 +66,8 @@ export function listEntry(i: Installed) {
 /**
  * Uninstalls a package: the one app installed under its name, the one with `appId`, or with
  * `all` every one. Several matches without `all` is Cosmos's AmbiguousAppId; the apps are
- * deleted as `DELETE /v2/apps/{id}?force=true` does (an install still deploying is stopped too).
+ * deleted as `DELETE /v2/apps/{id}?force=true` does (an install still deploying is stopped too),
+ * a job-style package's job as `DELETE /v1/jobs/{id}?stopCurrentJobRuns=true`.
  */
 export async function uninstall(c: Context<AppEnv>, req: { packageName: string; appId?: string; all?: boolean }) {
   const matches = await installedPackages(c, { packageName: req.packageName, appId: req.appId });
@@ -72,7 +84,8 @@ export async function uninstall(c: Context<AppEnv>, req: { packageName: string; 
   const stub = cluster(c);
   const results = [];
   for (const m of matches) {
-    unwrap(await stub.marathonDelete(m.appId, true));
+    if (m.kind === "job") unwrap(await stub.jobDelete(m.appId, true));
+    else unwrap(await stub.marathonDelete(m.appId, true));
     const notes = m.definition?.postUninstallNotes;
     results.push({ packageName: m.packageName, appId: m.appId, packageVersion: m.packageVersion, ...(typeof notes === "string" ? { postUninstallNotes: notes } : {}) });
   }

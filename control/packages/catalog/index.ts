@@ -1,4 +1,5 @@
 import { encodeBase64, parseRepository, type PackageDefinition } from "../universe.ts";
+import { httpCheck } from "./http-check.ts";
 import { nginx } from "./nginx.ts";
 import { postgresql } from "./postgresql.ts";
 import { redis } from "./redis.ts";
@@ -10,13 +11,14 @@ import { redis } from "./redis.ts";
  */
 export const BUILTIN_REPOSITORY = { name: "dcx-universe", uri: "builtin:dcx-universe" } as const;
 
-/** A built-in package as written here: a Universe package with its template as plain text. */
-export type CatalogPackage = Omit<PackageDefinition, "marathon"> & { template: string };
+/** A built-in package as written here: a Universe package with its template as plain text, for an app or (`kind: "job"`) a job. */
+export type CatalogPackage = Omit<PackageDefinition, "marathon" | "metronome"> & { template: string; kind?: "app" | "job" };
 
-const toUniverse = ({ template, ...pkg }: CatalogPackage) => ({ ...pkg, marathon: { v2AppMustacheTemplate: encodeBase64(template) } });
+const toUniverse = ({ template, kind, ...pkg }: CatalogPackage) =>
+  kind === "job" ? { ...pkg, metronome: { v1JobMustacheTemplate: encodeBase64(template) } } : { ...pkg, marathon: { v2AppMustacheTemplate: encodeBase64(template) } };
 
 /** The built-in repository as a Universe document (what `GET` of a v4 repository would serve). */
-export const BUILTIN_REPOSITORY_JSON = { packages: [nginx, redis, postgresql].map(toUniverse) };
+export const BUILTIN_REPOSITORY_JSON = { packages: [nginx, redis, postgresql, httpCheck].map(toUniverse) };
 
 function parseBuiltin(): PackageDefinition[] {
   const parsed = parseRepository(BUILTIN_REPOSITORY_JSON, 4);

@@ -12,7 +12,7 @@ import { CliError, EXIT, UsageError, errorText } from "./errors.ts";
 export const VERSION: string = packageJson.version;
 
 const root = defineCommand({
-  meta: { name: "dcx", version: VERSION, description: "The DCX command line: accounts, clusters, agents, apps, groups, jobs, tasks, DNS" },
+  meta: { name: "dcx", version: VERSION, description: "The DCX command line: accounts, clusters, agents, apps, groups, jobs, tasks, DNS, packages" },
   subCommands: {
     signup: () => import("./commands/auth.ts").then((m) => m.signup),
     login: () => import("./commands/auth.ts").then((m) => m.login),
@@ -25,6 +25,7 @@ const root = defineCommand({
     job: () => import("./commands/job.ts").then((m) => m.job),
     node: () => import("./commands/node.ts").then((m) => m.node),
     dns: () => import("./commands/dns.ts").then((m) => m.dns),
+    package: () => import("./commands/package.ts").then((m) => m.pkg),
   },
 });
 

@@ -1,8 +1,11 @@
+import { spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ROOT } from "../../scripts/lib/control-plane.ts";
+import { writeConfig } from "../../cli/config.ts";
+import { BUN, ROOT, toolEnv } from "../../scripts/lib/control-plane.ts";
 import { waitFor } from "../../scripts/lib/processes.ts";
 import { TestCluster } from "./cluster.ts";
 import { TEST_IMAGE, dockerForTests } from "./docker-support.ts";
@@ -103,6 +106,14 @@ describe.skipIf(root.skip)("packages on a real agent", () => {
       const t = await tasks(id);
       return t.length === 1 && t[0]?.state === "TASK_RUNNING" && t[0].healthCheckResults[0]?.alive === true ? t[0] : undefined;
     }, 90_000, 250);
+  /** Runs `dcx` (bun cli/main.ts) logged in to this cluster; fails the test on a non-zero exit. */
+  const dcx = (...args: string[]) => {
+    const config = join(cluster.dir, "dcx.json");
+    writeConfig(config, { url: cluster.url, token: cluster.token, cluster: cluster.clusterId });
+    const r = spawnSync(BUN, [join(ROOT, "cli", "main.ts"), ...args], { env: toolEnv({ DCX_CONFIG: config, NO_COLOR: "1" }), encoding: "utf8", timeout: 60_000 });
+    if (r.status !== 0) throw new Error(`dcx ${args.join(" ")} -> ${r.status}: ${r.stderr}`);
+    return r.stdout;
+  };
   const gone = (id: string) => waitFor(`${id} removed`, async () => ((await cluster.fetch("GET", c(`/v2/apps${id}`))).status === 404 ? true : undefined), 30_000, 200);
 
   beforeAll(async () => {
@@ -151,7 +162,10 @@ describe.skipIf(root.skip)("packages on a real agent", () => {
   it.skipIf(dockerd.skip)("the built-in nginx, redis and http-check run on the test image: healthy services, a successful check", async () => {
     dockerd.require();
     await cosmos("install", { packageName: "nginx", options: { service: { image: TEST_IMAGE, cmd: "httpd -f -p 80 -h /www", cpus: 0.1, mem: 32 } } }, 2);
-    await cosmos("install", { packageName: "redis", options: { service: { image: TEST_IMAGE, cmd: "nc -ll -p 6379 -e cat", cpus: 0.1, mem: 32 } } }, 2);
+    // Redis as a user installs it: `dcx package install redis --options FILE --yes`.
+    const options = join(cluster.dir, "redis-options.json");
+    writeFileSync(options, JSON.stringify({ service: { image: TEST_IMAGE, cmd: "nc -ll -p 6379 -e cat", cpus: 0.1, mem: 32 } }));
+    expect(dcx("package", "install", "redis", "--options", options, "--yes")).toContain("Installed redis 7.4.1-0.1.0 as /redis.");
     const web = await healthy("/nginx");
     expect(await fetch(`http://127.0.0.1:${web.ports[0]}/`).then((r) => r.text())).toContain("dcx test image");
     await healthy("/redis");
@@ -168,7 +182,8 @@ describe.skipIf(root.skip)("packages on a real agent", () => {
     expect(list.packages.map((p) => p.appId)).toEqual(["ops.web-check", "/nginx", "/redis"]);
     await cosmos("uninstall", { packageName: "http-check" });
     await cosmos("uninstall", { packageName: "nginx" });
-    await cosmos("uninstall", { packageName: "redis" });
+    expect(dcx("package", "list")).toMatch(/^redis\s+7\.4\.1-0\.1\.0\s+\/redis$/m);
+    expect(dcx("package", "uninstall", "redis")).toContain("Uninstalled redis 7.4.1-0.1.0 (/redis).");
     await gone("/nginx");
     await gone("/redis");
   });

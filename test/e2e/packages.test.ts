@@ -4,7 +4,6 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { writeConfig } from "../../cli/config.ts";
 import { BUN, ROOT, toolEnv } from "../../scripts/lib/control-plane.ts";
 import { waitFor } from "../../scripts/lib/processes.ts";
 import { TestCluster } from "./cluster.ts";
@@ -109,7 +108,7 @@ describe.skipIf(root.skip)("packages on a real agent", () => {
   /** Runs `dcx` (bun cli/main.ts) logged in to this cluster; fails the test on a non-zero exit. */
   const dcx = (...args: string[]) => {
     const config = join(cluster.dir, "dcx.json");
-    writeConfig(config, { url: cluster.url, token: cluster.token, cluster: cluster.clusterId });
+    writeFileSync(config, JSON.stringify({ url: cluster.url, token: cluster.token, cluster: cluster.clusterId }), { mode: 0o600 });
     const r = spawnSync(BUN, [join(ROOT, "cli", "main.ts"), ...args], { env: toolEnv({ DCX_CONFIG: config, NO_COLOR: "1" }), encoding: "utf8", timeout: 60_000 });
     if (r.status !== 0) throw new Error(`dcx ${args.join(" ")} -> ${r.status}: ${r.stderr}`);
     return r.stdout;

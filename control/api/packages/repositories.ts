@@ -1,37 +1,10 @@
-import type { Context } from "hono";
 import { z } from "zod";
-import type { AppEnv } from "../../http/env.ts";
 import { BUILTIN_REPOSITORY } from "../../packages/catalog/index.ts";
 import { CosmosError } from "../../packages/errors.ts";
-import { checkRepositoryUri, fetchRepository, type FetchLimits } from "../../packages/fetch-repository.ts";
+import { checkRepositoryUri, fetchRepository } from "../../packages/fetch-repository.ts";
+import { repositoryLimits } from "../../packages/operations.ts";
 import { cluster } from "../marathon/outcome.ts";
 import { cosmos } from "./cosmos-route.ts";
-
-/** Fetch bounds and the refresh interval, from the Worker's configuration (wrangler.jsonc `vars`). */
-export function repositoryLimits(env: Env): FetchLimits & { refreshMs: number } {
-  const num = (v: string | undefined, d: number) => (v !== undefined && Number.isFinite(Number(v)) ? Number(v) : d);
-  return { timeoutMs: num(env.PACKAGE_REPO_TIMEOUT_MS, 10_000), maxBytes: num(env.PACKAGE_REPO_MAX_BYTES, 8 * 1024 * 1024), refreshMs: num(env.PACKAGE_REPO_REFRESH_MS, 600_000) };
-}
-
-/**
- * Refreshes, after the response, every fetched repository last checked longer ago than the
- * refresh interval (a conditional GET with its ETag). Refreshing on use, not on a timer, keeps
- * an idle cluster's object asleep; the claim makes concurrent requests start one fetch.
- */
-export async function refreshStale(c: Context<AppEnv>): Promise<void> {
-  const stub = cluster(c);
-  const limits = repositoryLimits(c.env);
-  const now = Date.now();
-  for (const repo of await stub.packageRepositories()) {
-    if (repo.uri === BUILTIN_REPOSITORY.uri || (repo.checkedAt ?? 0) >= now - limits.refreshMs) continue;
-    if (!(await stub.packageRefreshClaim(repo.name, now - limits.refreshMs))) continue;
-    const refresh = fetchRepository(repo.uri, repo.etag, limits).then(
-      (r) => stub.packageRefreshed(repo.name, repo.uri, "notModified" in r ? r : { packages: r.packages, etag: r.etag }),
-      (err: unknown) => stub.packageRefreshed(repo.name, repo.uri, { error: err instanceof Error ? err.message : String(err) }),
-    );
-    c.executionCtx.waitUntil(refresh);
-  }
-}
 
 const repositoriesBody = (repos: { name: string; uri: string }[]) => ({ repositories: repos.map(({ name, uri }) => ({ name, uri })) });
 

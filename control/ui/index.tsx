@@ -4,6 +4,7 @@ import { ApiError } from "../errors.ts";
 import { CLUSTERS_PATH, requireClusterPage, requireSession, readFlash, type UiContext, type UiEnv } from "./context.ts";
 import { renderPage } from "./layout.tsx";
 import { authPages } from "./pages/auth.tsx";
+import { catalogPages } from "./pages/catalog.tsx";
 import { clustersPage } from "./pages/clusters.tsx";
 import { deployPage } from "./pages/deploy.tsx";
 import { dnsPage } from "./pages/dns.tsx";
@@ -54,6 +55,7 @@ const clusterPages = new Hono<UiEnv>()
   .route("/jobs", jobsPage)
   .route("/deploy-job", jobEditorPage)
   .route("/dns", dnsPage)
+  .route("/catalog", catalogPages)
   .route("/tokens", tokensPage)
   .all("*", (c) => {
     throw new ApiError("not_found", `There is no page at ${new URL(c.req.url).pathname}.`);

@@ -9,7 +9,7 @@ import type { SearchResult } from "../../packages/search.ts";
 import { decodeTemplate, newestFirst, type PackageDefinition } from "../../packages/universe.ts";
 import { cluster } from "../marathon/outcome.ts";
 import { cosmos } from "./cosmos-route.ts";
-import { installedPackages, listEntry, uninstall } from "./installed.ts";
+import { installedPackages, listEntry, uninstall } from "../../packages/installed.ts";
 import { addRepositoryRoute, deleteRepositoryRoute, listRepositoriesRoute } from "./repositories.ts";
 
 const Options = z.record(z.string(), z.unknown(), { message: "must be a JSON object" });
@@ -75,12 +75,12 @@ export const packageRoutes = new Hono<AppEnv>()
   .post("/install", cosmos({ request: "package.install-request", response: "package.install-response", versions: [2, 1], body: RenderRequest }, install))
   .post(
     "/uninstall",
-    cosmos({ request: "package.uninstall-request", response: "package.uninstall-response", versions: [1], body: z.object({ packageName: PackageName, appId: z.string().min(1).optional(), all: z.boolean().optional() }) }, (c, body) => uninstall(c, body)),
+    cosmos({ request: "package.uninstall-request", response: "package.uninstall-response", versions: [1], body: z.object({ packageName: PackageName, appId: z.string().min(1).optional(), all: z.boolean().optional() }) }, (c, body) => uninstall(cluster(c), body)),
   )
   .post(
     "/list",
     cosmos({ request: "package.list-request", response: "package.list-response", versions: [1], body: z.object({ packageName: PackageName.optional(), appId: z.string().min(1).optional() }) }, async (c, body) => ({
-      packages: (await installedPackages(c, body)).map(listEntry),
+      packages: (await installedPackages(cluster(c), body)).map(listEntry),
     })),
   )
   .post("/repository/list", listRepositoriesRoute)

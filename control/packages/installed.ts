@@ -1,9 +1,10 @@
-import type { Context } from "hono";
-import { normalizeAppId } from "../../cluster/frameworks/marathon/app-definition.ts";
-import type { AppEnv } from "../../http/env.ts";
-import { CosmosError } from "../../packages/errors.ts";
-import { decodeDefinition, PACKAGE_DEFINITION, PACKAGE_NAME, PACKAGE_VERSION } from "../../packages/labels.ts";
-import { cluster, unwrap } from "../marathon/outcome.ts";
+import { normalizeAppId } from "../cluster/frameworks/marathon/app-definition.ts";
+import { CosmosError } from "./errors.ts";
+import { decodeDefinition, PACKAGE_DEFINITION, PACKAGE_NAME, PACKAGE_VERSION } from "./labels.ts";
+import type { PackageScope } from "./operations.ts";
+import { unwrap } from "../api/marathon/outcome.ts";
+
+type ClusterStub = PackageScope["stub"];
 
 /**
  * What is installed, read from the apps' `DCOS_PACKAGE_*` labels alone (as Cosmos's
@@ -28,9 +29,8 @@ const DETAILS = ["packagingVersion", "name", "version", "releaseVersion", "maint
 type JobLabels = { id: string; labels: Record<string, string> };
 
 /** Every app (and job) carrying `DCOS_PACKAGE_NAME`, filtered by package name and app id, sorted by (name, appId). */
-export async function installedPackages(c: Context<AppEnv>, filter: { packageName?: string; appId?: string } = {}): Promise<Installed[]> {
+export async function installedPackages(stub: ClusterStub, filter: { packageName?: string; appId?: string } = {}): Promise<Installed[]> {
   const appId = filter.appId === undefined ? undefined : safeAppId(filter.appId);
-  const stub = cluster(c);
   const labelled = [
     ...(await stub.marathonApps([])).map((a) => ({ id: a.id, kind: "app" as const, labels: a.labels ?? {} })),
     ...((await stub.jobs([])) as unknown as JobLabels[]).map((j) => ({ id: j.id, kind: "job" as const, labels: j.labels })),
@@ -69,8 +69,8 @@ export function listEntry(i: Installed) {
  * deleted as `DELETE /v2/apps/{id}?force=true` does (an install still deploying is stopped too),
  * a job-style package's job as `DELETE /v1/jobs/{id}?stopCurrentJobRuns=true`.
  */
-export async function uninstall(c: Context<AppEnv>, req: { packageName: string; appId?: string; all?: boolean }) {
-  const matches = await installedPackages(c, { packageName: req.packageName, appId: req.appId });
+export async function uninstall(stub: ClusterStub, req: { packageName: string; appId?: string; all?: boolean }) {
+  const matches = await installedPackages(stub, { packageName: req.packageName, appId: req.appId });
   if (matches.length === 0) {
     const where = req.appId !== undefined ? ` with appId '${req.appId}'` : "";
     throw new CosmosError("PackageNotInstalled", `Package [${req.packageName}]${where} is not installed.`, { packageName: req.packageName, ...(req.appId ? { appId: req.appId } : {}) });
@@ -81,7 +81,6 @@ export async function uninstall(c: Context<AppEnv>, req: { packageName: string; 
       appIds: matches.map((m) => m.appId),
     });
   }
-  const stub = cluster(c);
   const results = [];
   for (const m of matches) {
     if (m.kind === "job") unwrap(await stub.jobDelete(m.appId, true));

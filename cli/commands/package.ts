@@ -44,13 +44,17 @@ const call = <T>(endpoint: string, body: unknown) => {
   return s.api.request<T>("POST", s.path(`/package/${endpoint}`), { body });
 };
 
-/** Every leaf option of a config schema as `[path, type, default, required]`, for people to read. */
-export function optionRows(schema: Schema | undefined, prefix = "", required = true): string[][] {
+/**
+ * Every leaf option of a config schema as `[path, type, default, required]`, for people to
+ * read. Required: its object requires it and it has no default (the defaults always create the
+ * enclosing objects, as Cosmos's do).
+ */
+export function optionRows(schema: Schema | undefined, prefix = ""): string[][] {
   const rows: string[][] = [];
   for (const [name, prop] of Object.entries(schema?.properties ?? {})) {
     const path = prefix ? `${prefix}.${name}` : name;
-    const isRequired = required && (schema?.required ?? []).includes(name);
-    if (prop.properties) rows.push(...optionRows(prop, path, isRequired));
+    const isRequired = (schema?.required ?? []).includes(name);
+    if (prop.properties) rows.push(...optionRows(prop, path));
     else rows.push([path, prop.type ?? "", prop.default === undefined ? "" : JSON.stringify(prop.default), isRequired && prop.default === undefined ? "required" : ""]);
   }
   return rows;

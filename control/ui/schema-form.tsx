@@ -28,7 +28,10 @@ export interface SchemaField {
   type: "string" | "number" | "integer" | "boolean";
   default?: unknown;
   enum?: string[];
-  /** Required all the way up (every enclosing object is required too) and without a default. */
+  /**
+   * Required by its object and without a default. The enclosing objects need not be required:
+   * the defaults always create them (as Cosmos's do), so their required properties must be given.
+   */
   required: boolean;
   min?: number;
   max?: number;
@@ -40,13 +43,13 @@ const typeOf = (s: Schema): SchemaField["type"] => {
 };
 
 /** The leaf properties of a config schema, in the schema's order. Arrays and free-form objects are left to the defaults. */
-export function schemaFields(schema: Schema | undefined, prefix: string[] = [], required = true): SchemaField[] {
+export function schemaFields(schema: Schema | undefined, prefix: string[] = []): SchemaField[] {
   const out: SchemaField[] = [];
   for (const [key, prop] of Object.entries(schema?.properties ?? {})) {
     const path = [...prefix, key];
-    const isRequired = required && (schema?.required ?? []).includes(key);
+    const isRequired = (schema?.required ?? []).includes(key);
     if (prop.properties) {
-      out.push(...schemaFields(prop, path, isRequired));
+      out.push(...schemaFields(prop, path));
       continue;
     }
     if (prop.type === "array" || prop.type === "object") continue;

@@ -62,6 +62,9 @@ describe("the Catalog page", () => {
     expect(html).toContain(`href="/ui/${browser.clusterId}/services/shop/db"`);
     const [app] = await apps(browser);
     expect(app).toMatchObject({ id: "/shop/db", cpus: 0.5, env: { POSTGRES_PASSWORD: "correct horse" }, labels: { DCOS_PACKAGE_NAME: "postgresql" } });
+    // Services marks the app with its package and version.
+    const services = await browser.page(`/ui/${browser.clusterId}/services/shop`);
+    expect(Browser.text(services.html)).toContain("Package postgresql 17.2-0.1.0");
     // A second install under the same id is refused on the form, as Cosmos's 409.
     const again = await browser.form(`/ui/${browser.clusterId}/catalog/postgresql`, { appId: "/shop/db", "database.password": "correct horse" });
     expect(again.status).toBe(422);

@@ -1,4 +1,6 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
+import { helloPackage } from "../support/universe-fixture.ts";
+import { fakeRepositories } from "./packages-support.ts";
 import { Browser } from "./ui-helpers.ts";
 
 type App = { id: string; cpus: number; labels: Record<string, string>; env: Record<string, string> };
@@ -69,6 +71,48 @@ describe("the Catalog page", () => {
     const again = await browser.form(`/ui/${browser.clusterId}/catalog/postgresql`, { appId: "/shop/db", "database.password": "correct horse" });
     expect(again.status).toBe(422);
     expect(Browser.text(await again.text())).toContain("already installed");
+  });
+
+  describe("repositories", () => {
+    let restore: (() => void) | undefined;
+    afterEach(() => restore?.());
+    const REPO = "https://repo.example/company";
+
+    it("adds a company repository by URL, installs its package from the form, and removes the repository", async () => {
+      const browser = await new Browser().signUp();
+      restore = fakeRepositories({ [REPO]: { body: JSON.stringify({ packages: [helloPackage()] }) } }).restore;
+      const base = `/ui/${browser.clusterId}/catalog`;
+      await browser.page(base);
+      const added = await browser.form(base, { op: "add-repository", name: "company", uri: REPO, index: "0" });
+      expect(added.status).toBe(303);
+      const page = await browser.page(added.headers.get("Location") ?? "");
+      expect(Browser.text(page.html)).toContain("Added the repository company.");
+      expect(page.html).toContain(`href="${base}/hello"`);
+      expect(Browser.text(page.html)).toMatch(/company .*https:\/\/repo\.example\/company.*dcx-universe/);
+
+      await browser.page(`${base}/hello`);
+      const installed = await browser.form(`${base}/hello`, { "service.name": "greeter", "service.greeting": "hej", "service.cpus": "0.2" });
+      expect(installed.status).toBe(303);
+      const [app] = await apps(browser);
+      expect(app).toMatchObject({ id: "/greeter", cpus: 0.2, env: { GREETING: "hej" }, labels: { DCOS_PACKAGE_SOURCE: REPO } });
+
+      const removed = await browser.form(base, { op: "remove-repository", name: "company" });
+      expect(removed.status).toBe(303);
+      expect((await browser.page(`${base}/hello`)).status).toBe(404);
+    });
+
+    it("shows why a repository was refused on the form, keeping what was typed, and adds nothing", async () => {
+      const browser = await new Browser().signUp();
+      restore = fakeRepositories({ [REPO]: { body: "<html>not a repository</html>", contentType: "text/html" } }).restore;
+      const base = `/ui/${browser.clusterId}/catalog`;
+      await browser.page(base);
+      const res = await browser.form(base, { op: "add-repository", name: "company", uri: REPO });
+      expect(res.status).toBe(422);
+      const html = await res.text();
+      expect(Browser.text(html)).toContain(`The repository at ${REPO} is not JSON.`);
+      expect(html).toMatch(/name="uri"[^>]*value="https:\/\/repo\.example\/company"/);
+      expect(Browser.text((await browser.page(base)).html)).not.toContain("company");
+    });
   });
 
   it("refuses a form without the session's CSRF token", async () => {

@@ -3,12 +3,12 @@ import { z } from "zod";
 import { ApiError } from "../../errors.ts";
 import type { AppEnv } from "../../http/env.ts";
 import { CosmosError, renderCosmosError } from "../../packages/errors.ts";
-import { findPackage, installPackage, refreshStale, resolvePackage, type PackageScope } from "../../packages/operations.ts";
+import { findPackage, installPackage, refreshStale, resolvePackage } from "../../packages/operations.ts";
 import { renderPackage } from "../../packages/render.ts";
 import type { SearchResult } from "../../packages/search.ts";
 import { decodeTemplate, newestFirst, type PackageDefinition } from "../../packages/universe.ts";
 import { cluster } from "../marathon/outcome.ts";
-import { cosmos } from "./cosmos-route.ts";
+import { cosmos, scopeOf } from "./cosmos-route.ts";
 import { installedPackages, listEntry, uninstall } from "../../packages/installed.ts";
 import { addRepositoryRoute, deleteRepositoryRoute, listRepositoriesRoute } from "./repositories.ts";
 
@@ -16,9 +16,6 @@ const Options = z.record(z.string(), z.unknown(), { message: "must be a JSON obj
 const PackageName = z.string().min(1).max(128);
 const NameAndVersion = z.object({ packageName: PackageName, packageVersion: z.string().min(1).optional() });
 const RenderRequest = NameAndVersion.extend({ options: Options.optional(), appId: z.string().min(1).optional() });
-
-/** The cluster's object, configuration and `waitUntil`, for the package operations. */
-const scopeOf = (c: Context<AppEnv>): PackageScope => ({ stub: cluster(c), env: c.env, waitUntil: (p) => c.executionCtx.waitUntil(p) });
 
 /** `describe-response`: v3 `{package}`, v2 the package itself, v1 Cosmos's first split form. */
 function describeBody(pkg: PackageDefinition, version: number) {

@@ -6,7 +6,9 @@ import { ApiError } from "../../errors.ts";
 import { installPackage, refreshStale, resolvePackage, type PackageScope } from "../../packages/operations.ts";
 import type { SearchResult } from "../../packages/search.ts";
 import type { PackageDefinition } from "../../packages/universe.ts";
-import { Breadcrumbs, DataTable, Empty, Facts, FilterForm, FormError, PageHeader, PostForm } from "../components.tsx";
+import type { RepositoryRecord } from "../../cluster/package-repositories.ts";
+import { addRepository, deleteRepository } from "../../packages/repositories.ts";
+import { Breadcrumbs, DataTable, Empty, Facts, Field, FilterForm, FormError, PageHeader, PostForm, Time } from "../components.tsx";
 import { checkForm, clusterBase, clusterOf, formField, redirectWithFlash, type UiContext, type UiEnv } from "../context.ts";
 import type { FormErrors } from "../form-errors.ts";
 import { renderPage } from "../layout.tsx";
@@ -136,6 +138,86 @@ async function showPackage(c: UiContext, name: string, version: string | undefin
   );
 }
 
+/** The repositories, in search order, each with a Remove button; and the form that adds one by URL. */
+function Repositories(props: { c: UiContext; repos: RepositoryRecord[]; error?: string; typed?: { name: string; uri: string } }) {
+  const { c } = props;
+  const action = `${clusterBase(c)}/catalog`;
+  return (
+    <section aria-labelledby="repos-title">
+      <h2 id="repos-title">Repositories</h2>
+      {props.repos.length === 0 ? (
+        <Empty>No repositories: nothing can be installed.</Empty>
+      ) : (
+        <DataTable label="Repositories" headers={["Name", "URI", "Last refresh", "Action"]}>
+          {props.repos.map((r) => (
+            <tr>
+              <th scope="row">{r.name}</th>
+              <td class="id">{r.uri}</td>
+              <td>{r.lastError ? `failed: ${r.lastError}` : r.checkedAt ? <Time iso={new Date(r.checkedAt).toISOString()} /> : "built in"}</td>
+              <td>
+                <PostForm action={action} csrf={c.get("csrf")} op="remove-repository" class="inline-form" label={`Remove ${r.name}`}>
+                  <input type="hidden" name="name" value={r.name} />
+                  <button type="submit">Remove</button>
+                </PostForm>
+              </td>
+            </tr>
+          ))}
+        </DataTable>
+      )}
+      <PostForm action={action} csrf={c.get("csrf")} op="add-repository" class="panel" label="Add a repository">
+        <h3>Add a repository</h3>
+        <FormError message={props.error} />
+        <div class="actions-row">
+          <Field name="name" label="Name" value={props.typed?.name} required autocomplete="off" />
+          <Field name="uri" label="URL" value={props.typed?.uri} hint="A Universe repository (JSON, packaging versions 2.0 to 5.0). It is fetched and checked before it is added." required autocomplete="off" />
+          <Field name="index" label="Position" type="number" min={0} hint="0 is searched first; empty: last." />
+        </div>
+        <button type="submit" class="primary">
+          Add the repository
+        </button>
+      </PostForm>
+    </section>
+  );
+}
+
+/** The Catalog's front page: the packages (searched by `?q=`) and the repositories. */
+async function showCatalog(c: UiContext, repoForm?: { error: string; name: string; uri: string }) {
+  const scope = scopeOf(c);
+  const q = (c.req.query("q") ?? "").trim();
+  await refreshStale(scope);
+  const [packages, installed, repos] = await Promise.all([scope.stub.packageSearch(q), installedPackages(scope.stub), scope.stub.packageRepositories()]);
+  return renderPage(
+    c,
+    { title: "Catalog", section: "catalog", status: repoForm ? 422 : 200 },
+    <>
+      <PageHeader title="Catalog" />
+      <p>Services and jobs to install from the cluster's package repositories (Universe format), searched in order.</p>
+      <FilterForm url={new URL(c.req.url)} label="Search packages" q={q} />
+      <PackageList c={c} packages={JSON.parse(packages) as SearchResult[]} installed={installed} />
+      <Repositories c={c} repos={repos} error={repoForm?.error} typed={repoForm} />
+    </>,
+  );
+}
+
+/** Adds or removes a repository from the Catalog page's forms; a refusal is shown on the form. */
+async function changeRepositories(c: UiContext) {
+  const op = await formField(c, "op");
+  const name = (await formField(c, "name")).trim();
+  const uri = (await formField(c, "uri")).trim();
+  const index = (await formField(c, "index")).trim();
+  try {
+    if (op === "remove-repository") await deleteRepository(scopeOf(c), { name });
+    else if (op === "add-repository") await addRepository(scopeOf(c), { name, uri, ...(/^\d+$/.test(index) ? { index: Number(index) } : {}) });
+    else throw new ApiError("malformed", `Unknown form operation '${op}'.`);
+  } catch (err) {
+    if (!(err instanceof CosmosError)) throw err;
+    if (op === "remove-repository") return redirectWithFlash(c, `${clusterBase(c)}/catalog`, { kind: "error", text: err.message });
+    return showCatalog(c, { error: err.message, name, uri });
+  }
+  const text = op === "add-repository" ? `Added the repository ${name}.` : `Removed the repository ${name}.`;
+  return redirectWithFlash(c, `${clusterBase(c)}/catalog`, { kind: "ok", text });
+}
+
 /** Turns an install's refusal into the form's errors: a schema mismatch by field, anything else for the whole form. */
 function refusal(err: CosmosError, fields: ReturnType<typeof schemaFields>): FormErrors {
   if (err.type === "JsonSchemaMismatch") return errorsByOption((err.data?.errors as OptionError[] | undefined) ?? [], fields);
@@ -143,22 +225,8 @@ function refusal(err: CosmosError, fields: ReturnType<typeof schemaFields>): For
 }
 
 export const catalogPages = new Hono<UiEnv>()
-  .get("/", async (c) => {
-    const scope = scopeOf(c);
-    const q = (c.req.query("q") ?? "").trim();
-    await refreshStale(scope);
-    const [packages, installed] = await Promise.all([scope.stub.packageSearch(q), installedPackages(scope.stub)]);
-    return renderPage(
-      c,
-      { title: "Catalog", section: "catalog" },
-      <>
-        <PageHeader title="Catalog" />
-        <p>Services and jobs to install from the cluster's package repositories (Universe format), searched in order.</p>
-        <FilterForm url={new URL(c.req.url)} label="Search packages" q={q} />
-        <PackageList c={c} packages={JSON.parse(packages) as SearchResult[]} installed={installed} />
-      </>,
-    );
-  })
+  .get("/", (c) => showCatalog(c))
+  .post("/", checkForm, changeRepositories)
   .get("/:name", (c) => showPackage(c, c.req.param("name"), c.req.query("version") || undefined))
   .post("/:name", checkForm, async (c) => {
     const name = c.req.param("name");

@@ -29,8 +29,11 @@ export interface PackageSource {
   versions: PackageDefinition[];
 }
 
-/** Why a repository change was refused (Cosmos's error types). */
-export type RepositoryRefusal = { refused: "RepositoryAlreadyPresent" | "RepositoryNotPresent"; message: string };
+/** Why a repository change was refused (Cosmos's error types, and DCX's bound on their number). */
+export type RepositoryRefusal = { refused: "RepositoryAlreadyPresent" | "RepositoryNotPresent" | "RepositoryLimit"; message: string };
+
+/** A cluster keeps at most this many repositories (each up to the fetch bound in size). */
+export const MAX_REPOSITORIES = 16;
 
 const isBuiltin = (uri: string) => uri === BUILTIN_REPOSITORY.uri;
 
@@ -61,6 +64,7 @@ export function addRepository(db: ClusterDb, repo: { name: string; uri: string; 
     return { refused: "RepositoryAlreadyPresent", message: `A repository with the ${what} is already present (as '${clash.name}').` };
   }
   const count = listRepositories(db).length;
+  if (count >= MAX_REPOSITORIES) return { refused: "RepositoryLimit", message: `A cluster has at most ${MAX_REPOSITORIES} repositories; remove one first.` };
   const position = Math.min(repo.index ?? count, count);
   db.update(packageRepositories).set({ position: sql`${packageRepositories.position} + 1` }).where(gte(packageRepositories.position, position)).run();
   const fetched = isBuiltin(repo.uri) ? {} : { etag, fetchedAt: now, checkedAt: now };

@@ -17,6 +17,7 @@ export const COSMOS_ERRORS = {
   RepositoryAlreadyPresent: 400,
   RepoNameOrUriMissing: 400,
   RepositoryNotPresent: 400,
+  RepositoryLimit: 400,
   RepositoryUriSyntax: 400,
   UnsupportedRepositoryVersion: 400,
   RepositoryInvalid: 400,

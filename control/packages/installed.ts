@@ -1,4 +1,5 @@
 import { normalizeAppId } from "../cluster/frameworks/marathon/app-definition.ts";
+import { ApiError } from "../errors.ts";
 import { CosmosError } from "./errors.ts";
 import { decodeDefinition, PACKAGE_DEFINITION, PACKAGE_NAME, PACKAGE_VERSION } from "./labels.ts";
 import type { PackageScope } from "./operations.ts";
@@ -83,8 +84,13 @@ export async function uninstall(stub: ClusterStub, req: { packageName: string; a
   }
   const results = [];
   for (const m of matches) {
-    if (m.kind === "job") unwrap(await stub.jobDelete(m.appId, true));
-    else unwrap(await stub.marathonDelete(m.appId, true));
+    // An app (or job) already gone, by a concurrent uninstall or a delete, counts as uninstalled.
+    try {
+      if (m.kind === "job") unwrap(await stub.jobDelete(m.appId, true));
+      else unwrap(await stub.marathonDelete(m.appId, true));
+    } catch (err) {
+      if (!(err instanceof ApiError && err.code === "not_found")) throw err;
+    }
     const notes = m.definition?.postUninstallNotes;
     results.push({ packageName: m.packageName, appId: m.appId, packageVersion: m.packageVersion, ...(typeof notes === "string" ? { postUninstallNotes: notes } : {}) });
   }

@@ -10,7 +10,7 @@ export interface RepositoryEntry {
   uri: string;
 }
 
-type Refusal = { refused: "RepositoryAlreadyPresent" | "RepositoryNotPresent"; message: string };
+type Refusal = { refused: "RepositoryAlreadyPresent" | "RepositoryNotPresent" | "RepositoryLimit"; message: string };
 
 function unwrapRepos(result: Refusal | RepositoryEntry[]): RepositoryEntry[] {
   if (!Array.isArray(result)) throw new CosmosError(result.refused, result.message);

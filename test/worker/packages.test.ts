@@ -127,6 +127,17 @@ describe("the built-in catalog through Cosmos's API", () => {
     expect((await call(`/c/${a.cluster.id}/v1/jobs/ops.ping`, { token: a.token })).status).toBe(404);
   });
 
+  it("two uninstalls at once both succeed (the second finds the app gone), leaving nothing", async () => {
+    const a = await signUp();
+    await ok(await cosmos(a, "install", { packageName: "nginx" }, { accept: mt("package.install-response", 2) }), mt("package.install-response", 2));
+    const both = await Promise.all([cosmos(a, "uninstall", { packageName: "nginx" }), cosmos(a, "uninstall", { packageName: "nginx" })]);
+    for (const res of both) {
+      const body = (await res.json()) as { type?: string };
+      expect(res.status === 200 || body.type === "PackageNotInstalled", JSON.stringify(body)).toBe(true);
+    }
+    expect(await apps(a)).toEqual([]);
+  });
+
   it("lists an app labelled by hand, with no definition label, from its labels alone", async () => {
     const a = await signUp();
     const res = await call(`/c/${a.cluster.id}/v2/apps`, { method: "POST", token: a.token, json: { id: "/legacy", cmd: "sleep 1", labels: { DCOS_PACKAGE_NAME: "old", DCOS_PACKAGE_VERSION: "0.9" } } });
@@ -203,6 +214,15 @@ describe("repositories added by URL", () => {
     restore = fakeRepositories({ [REPO]: { body: repoBody([helloPackage(), helloPackage({ version: "2", tags: ["a b"] })]) } }).restore;
     const err = await expectCosmosError(await cosmos(a, "repository/add", { name: "bad", uri: REPO }), "RepositoryInvalid");
     expect((err.data?.errors as { path: string }[]).map((e) => e.path)).toEqual(["/packages/1/tags/0"]);
+  });
+
+  it("keeps at most 16 repositories", async () => {
+    const a = await signUp();
+    const routes = Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`${REPO}/${i}`, { body: repoBody([]) }]));
+    restore = fakeRepositories(routes).restore;
+    for (let i = 0; i < 15; i++) await ok(await cosmos(a, "repository/add", { name: `r${i}`, uri: `${REPO}/${i}` }), mt("package.repository.add-response"));
+    const err = await expectCosmosError(await cosmos(a, "repository/add", { name: "r15", uri: `${REPO}/15` }), "RepositoryLimit");
+    expect(err.message).toContain("16");
   });
 
   it("refuses URIs that are not http(s)", async () => {

@@ -10,12 +10,14 @@ import type { DnsForwarderOptions } from "./dns/forwarder.ts";
 import { formatHostPort } from "./dns/listen-address.ts";
 import { checkIdentityCluster, ensureWorkDir, identityPath, loadIdentity, saveIdentity } from "./identity.ts";
 import type { Identity } from "./identity.ts";
+import { AgentDiagnostics, RecentLog } from "./diagnostics.ts";
 import { LogService, isLogCommand } from "./log-service.ts";
-import { createLogger, errorMessage } from "./log.ts";
+import { type MetricsServer, startMetricsServer } from "./metrics.ts";
+import { createLogger, errorMessage, teeLogger } from "./log.ts";
 import type { Logger } from "./log.ts";
 import { detectAdvertiseIp, detectHostname, resolveResources } from "./resources.ts";
 import { createTaskHost } from "./task-host.ts";
-import type { TaskHost } from "./task-host.ts";
+import type { MasterCommand, TaskHost } from "./task-host.ts";
 
 /** The agent's version, reported in `register`. */
 export const AGENT_VERSION: string = packageJson.version;
@@ -69,9 +71,12 @@ export class Agent {
   private readonly log: Logger;
   private readonly tasks: TaskHost;
   private readonly logs: LogService;
+  private readonly diagnostics: AgentDiagnostics;
+  private readonly recentLog = new RecentLog();
   private readonly connection: Connection;
   private stopping: Promise<void> | undefined;
   private dns: DnsForwarder | undefined;
+  private metrics: MetricsServer | undefined;
 
   private constructor(
     private readonly config: AgentConfig,
@@ -79,24 +84,33 @@ export class Agent {
     private readonly options: AgentOptions,
   ) {
     this.identity = setup.identity;
-    this.log = options.log ?? createLogger();
+    // Every line the agent logs is also kept in memory for diagnostics bundles.
+    this.log = teeLogger(options.log ?? createLogger(), createLogger({ write: (line) => this.recentLog.push(line) }));
     const exec = { dnsAddress: () => this.dns?.address };
     const docker = config.dockerSocket === undefined ? undefined : { socket: config.dockerSocket, agentId: () => this.identity?.agentId, dnsAddress: exec.dnsAddress };
     this.tasks = options.tasks ?? inWorkDir(() => createTaskHost({ workDir: config.workDir, log: this.log, exec, docker }));
     this.logs = new LogService({ source: (taskId) => this.tasks.logSource(taskId), log: this.log });
+    this.diagnostics = new AgentDiagnostics({
+      workDir: config.workDir,
+      drivers: () => this.tasks.fingerprints(),
+      dockerConfigured: config.dockerSocket !== undefined,
+      dns: () => this.dns?.address,
+    });
     this.connection = new Connection({
       url: agentConnectUrl(config.master, config.cluster),
       bearer: () => this.identity?.credential ?? config.token ?? "",
       register: () => this.registerFrame(),
       onRegistered: (message) => this.onRegistered(message),
-      onCommand: (command) => (isLogCommand(command) ? this.logs.handle(command) : this.tasks.handle(command)),
+      onCommand: (command) => this.dispatch(command),
       onSessionUp: (send) => {
         this.tasks.connected(send);
         this.logs.connected(send);
+        this.diagnostics.connected(send);
       },
       onSessionDown: () => {
         this.tasks.disconnected();
         this.logs.disconnected();
+        this.diagnostics.disconnected();
       },
       backoff: new Backoff({ capMs: config.backoffMaxMs, random: options.random }),
       log: this.log,
@@ -122,23 +136,31 @@ export class Agent {
     return this.dns?.address;
   }
 
+  /** Where the metrics endpoint listens (`host:port`), while it runs. */
+  get metricsAddress(): string | undefined {
+    return this.metrics?.address;
+  }
+
   /**
-   * Starts the DNS forwarder when configured, then connects and stays connected; resolves when
-   * stopped or refused for good, or at once when the forwarder cannot listen.
+   * Starts the DNS forwarder and the metrics endpoint when configured, then connects and stays
+   * connected; resolves when stopped or refused for good, or at once when either cannot listen.
    */
   async run(): Promise<AgentExit> {
     this.logStart();
-    const dnsFailure = await this.startDns();
-    if (dnsFailure !== undefined) {
+    const listenFailure = (await this.startDns()) ?? this.startMetrics();
+    if (listenFailure !== undefined) {
+      this.dns?.stop();
       await this.tasks.close({ killTasks: false });
-      return dnsFailure;
+      return listenFailure;
     }
     // Register only once the tasks left by an earlier agent process are re-attached and the
     // drivers probed: the register frame reports both.
     await this.tasks.ready();
     const end = await this.connection.run();
     this.dns?.stop();
+    this.metrics?.stop();
     this.logs.close();
+    this.diagnostics.close();
     // Tasks keep running whatever ended the connection; the next agent process re-attaches.
     if (end.kind !== "stopped") await this.tasks.close({ killTasks: false });
     if (end.kind === "stopped") {
@@ -182,6 +204,13 @@ export class Agent {
     this.log.info("shutdown", { signal });
   }
 
+  /** Routes a master command to the part of the agent that serves it. */
+  private dispatch(command: MasterCommand): void {
+    if (isLogCommand(command)) this.logs.handle(command);
+    else if (command.type === "bundle") this.diagnostics.answerBundle(command, this.recentLog.text());
+    else this.tasks.handle(command);
+  }
+
   /** Starts the forwarder if configured; returns the exit to take when it cannot listen. */
   private async startDns(): Promise<AgentExit | undefined> {
     const dns = this.config.dns;
@@ -196,6 +225,29 @@ export class Agent {
       const address = formatHostPort(dns.listen);
       this.log.error("dns_listen_failed", { address, error: errorMessage(error) });
       return { code: ExitCode.USAGE, reason: `--dns-listen: cannot listen on ${address}: ${errorMessage(error)}` };
+    }
+  }
+
+  /** Starts the metrics endpoint if configured; returns the exit to take when it cannot listen. */
+  private startMetrics(): AgentExit | undefined {
+    const listen = this.config.metricsListen;
+    if (listen === undefined) return undefined;
+    try {
+      this.metrics = startMetricsServer(listen, () => ({
+        agentId: this.identity?.agentId,
+        hostname: this.setup.hostname,
+        version: AGENT_VERSION,
+        resources: this.setup.resources,
+        tasks: this.tasks.stats(),
+        connection: this.connection.stats(),
+        dnsQueries: this.dns?.queries.entries(),
+      }));
+      this.log.info("metrics_listening", { address: this.metrics.address, path: "/metrics" });
+      return undefined;
+    } catch (error) {
+      const address = formatHostPort(listen);
+      this.log.error("metrics_listen_failed", { address, error: errorMessage(error) });
+      return { code: ExitCode.USAGE, reason: `--metrics-listen: cannot listen on ${address}: ${errorMessage(error)}` };
     }
   }
 

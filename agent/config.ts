@@ -31,6 +31,8 @@ export interface AgentConfig {
   dns?: DnsConfig;
   /** The Docker daemon's unix socket; undefined when the docker driver is turned off (`none`). */
   dockerSocket?: string;
+  /** Where the Prometheus metrics endpoint listens; absent unless `--metrics-listen` is given. */
+  metricsListen?: HostPort;
 }
 
 /** How the agent's DNS forwarder runs. */
@@ -73,6 +75,7 @@ const STRING_OPTIONS = {
   "dns-upstream": "DCX_DNS_UPSTREAM",
   "dns-resolv-conf": "DCX_DNS_RESOLV_CONF",
   "docker-socket": "DCX_DOCKER_SOCKET",
+  "metrics-listen": "DCX_METRICS_LISTEN",
 } as const;
 type OptionName = keyof typeof STRING_OPTIONS;
 
@@ -109,6 +112,8 @@ Options (each may also be given as the environment variable shown; a flag wins):
   --docker-socket PATH  the Docker daemon's unix socket for DOCKER apps      DCX_DOCKER_SOCKET
                         (default ${DEFAULT_DOCKER_SOCKET}; Podman's works too;
                         "none" turns the docker driver off)
+  --metrics-listen ADDR serve Prometheus metrics at http://ADDR/metrics;      DCX_METRICS_LISTEN
+                        IP:PORT, [IPv6]:PORT, or PORT alone for 127.0.0.1
   -h, --help            print this help and exit
 
 DNS forwarder (off unless --dns-listen is given; tasks then get its address in DCX_DNS):
@@ -122,8 +127,8 @@ DNS forwarder (off unless --dns-listen is given; tasks then get its address in D
   --dns-resolv-conf F   resolvers for every other name                        DCX_DNS_RESOLV_CONF
                         (default ${DEFAULT_RESOLV_CONF})
 
-Exit codes: 0 stopped by SIGTERM/SIGINT, 2 bad options (or a --dns-listen address that cannot
-be bound), 74 identity could not be saved, 78 credential or join token rejected, or agent removed.
+Exit codes: 0 stopped by SIGTERM/SIGINT, 2 bad options (or a --dns-listen or --metrics-listen
+address that cannot be bound), 74 identity could not be saved, 78 credential or join token rejected, or agent removed.
 `;
 
 /** True when the command line asks for help; checked before validation so help always works. */
@@ -160,7 +165,15 @@ export function parseAgentConfig(argv: readonly string[], env: Readonly<Record<s
     killTasksOnExit: flags.killTasksOnExit ?? parseEnvBoolean(KILL_TASKS_ON_EXIT_ENV, env[KILL_TASKS_ON_EXIT_ENV], "--kill-tasks-on-exit"),
     dns: parseDns(option),
     dockerSocket: parseDockerSocket(option("docker-socket")),
+    metricsListen: parseMetricsListen(option("metrics-listen")),
   };
+}
+
+/** `IP:PORT`, `[IPv6]:PORT`, or a port alone, which listens on loopback only: metrics are not for the world by default. */
+function parseMetricsListen(option: Sourced | undefined): HostPort | undefined {
+  if (option === undefined) return undefined;
+  const text = /^\d{1,5}$/.test(option.value) ? `127.0.0.1:${option.value}` : option.value;
+  return guard(option, () => parseHostPort(text));
 }
 
 /** An absolute socket path, or `none`; relative paths are resolved like --work-dir. */

@@ -52,6 +52,16 @@ export interface ConnectionOptions {
   registerTimeoutMs?: number;
 }
 
+/** How the connection has fared since the agent started (the agent's metrics). */
+export interface ConnectionStats {
+  /** Sessions opened, the first one included. */
+  sessions: number;
+  /** Sessions the master answered with `registered`. */
+  registrations: number;
+  /** Whether a registered session is up now. */
+  up: boolean;
+}
+
 /** Why the connection stopped for good. */
 export type ConnectionEnd =
   | { kind: "stopped" }
@@ -66,8 +76,14 @@ export class Connection {
   private stopping = false;
   private current: Session | undefined;
   private wake: (() => void) | undefined;
+  private readonly counts: ConnectionStats = { sessions: 0, registrations: 0, up: false };
 
   constructor(private readonly options: ConnectionOptions) {}
+
+  /** A copy of the session counts. */
+  stats(): ConnectionStats {
+    return { ...this.counts };
+  }
 
   /** Runs sessions until the connection ends for good. */
   async run(): Promise<ConnectionEnd> {
@@ -96,6 +112,7 @@ export class Connection {
   private async runSession(): Promise<SessionEnd> {
     const { log, url } = this.options;
     log.info("connecting", { url });
+    this.counts.sessions++;
     const session = new Session({
       url,
       bearer: this.options.bearer(),
@@ -103,12 +120,17 @@ export class Connection {
       registerTimeoutMs: this.options.registerTimeoutMs ?? DEFAULT_REGISTER_TIMEOUT_MS,
       onRegistered: this.options.onRegistered,
       onCommand: this.options.onCommand,
-      onUp: this.options.onSessionUp,
+      onUp: (send) => {
+        this.counts.registrations++;
+        this.counts.up = true;
+        this.options.onSessionUp(send);
+      },
       log,
     });
     this.current = session;
     const end = await session.ended;
     this.current = undefined;
+    this.counts.up = false;
     if (end.registered) this.options.onSessionDown();
     const level = this.stopping || end.code === CloseCode.NORMAL ? "info" : "warn";
     log[level]("disconnected", {

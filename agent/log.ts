@@ -53,3 +53,12 @@ export function createLogger(options: LoggerOptions = {}): Logger {
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/** A logger that emits every event to each of `loggers`, in order. */
+export function teeLogger(...loggers: Logger[]): Logger {
+  return {
+    info: (event, fields) => loggers.forEach((log) => log.info(event, fields)),
+    warn: (event, fields) => loggers.forEach((log) => log.warn(event, fields)),
+    error: (event, fields) => loggers.forEach((log) => log.error(event, fields)),
+  };
+}

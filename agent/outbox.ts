@@ -104,6 +104,19 @@ export class Outbox {
     return update;
   }
 
+  /**
+   * Sends an update now without writing it, for when the database itself cannot be written
+   * (a full disk): at most once, and only while a session is up. Its ack finds no row and is
+   * skipped. If it is lost, the master's reconciliation on the next register covers it (a task
+   * the master expects and the agent does not report becomes TASK_LOST). Returns whether it went out.
+   */
+  sendUnrecorded(status: NewStatus): boolean {
+    if (this.send === undefined) return false;
+    const message = status.message === undefined ? undefined : truncate(status.message, MAX_MESSAGE_CHARS);
+    this.send({ type: "status", updates: [StatusUpdate.parse({ ...status, message, updateId: randomUUID(), timestamp: this.now() })] });
+    return true;
+  }
+
   /** Removes the acked updates; ids it does not hold (already acked, or not ours) are skipped. */
   ack(updateIds: readonly string[]): AckedUpdate[] {
     const remove = this.db.query<{ task_id: string; state: TaskState }, [string]>("DELETE FROM outbox WHERE update_id = ? RETURNING task_id, state");

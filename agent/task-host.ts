@@ -3,7 +3,7 @@ import { isTerminal } from "../protocol/index.ts";
 import type { AgentMessage, MasterMessage, Register, TaskLaunch, TaskState } from "../protocol/index.ts";
 import { openAgentDb } from "./agent-db.ts";
 import { agentCgroupScope } from "./drivers/cgroups.ts";
-import type { RunningTask, TaskDriver } from "./drivers/driver.ts";
+import type { DriverFingerprint, RunningTask, TaskDriver } from "./drivers/driver.ts";
 import { DockerDriver } from "./drivers/docker.ts";
 import type { DockerDriverOptions } from "./drivers/docker.ts";
 import { ExecDriver } from "./drivers/exec.ts";
@@ -26,7 +26,7 @@ export type TaskReport = Register["tasks"][number];
 /** The master's frames that concern tasks rather than the session itself. */
 export type MasterCommand = Exclude<MasterMessage, { type: "registered" } | { type: "error" }>;
 /** The commands the task host handles; log requests go to the log service. */
-export type TaskCommand = Exclude<MasterCommand, { type: "logs" } | { type: "logsCancel" }>;
+export type TaskCommand = Exclude<MasterCommand, { type: "logs" } | { type: "logsCancel" } | { type: "bundle" }>;
 
 /**
  * Where task drivers (exec, docker) plug into the agent. The connection knows nothing about
@@ -42,6 +42,8 @@ export interface TaskHost {
   ready(): Promise<void>;
   /** Attributes the drivers add to the agent's own, e.g. `docker: "<version>"` while Docker answers. */
   attributes(): Record<string, string>;
+  /** What each task driver says of itself now (availability, isolation). */
+  fingerprints(): DriverFingerprint[];
   /** Every task this agent knows of and has not settled with the master, for `register`. */
   reports(): TaskReport[];
   /** A launch, kill, ack or reconcile frame from the master. Must not throw. */
@@ -59,6 +61,18 @@ export interface TaskHost {
   close(options: { killTasks: boolean }): Promise<void>;
   /** The longest kill grace of the tasks, to bound a shutdown that kills them. */
   maxKillGraceMs(): number;
+  /** The tasks' states and what they hold, and the outbox's depth (the agent's metrics). */
+  stats(): TaskHostStats;
+}
+
+/** See `TaskHost.stats`. */
+export interface TaskHostStats {
+  /** Tasks not yet settled with the master, by the state last reported for each. */
+  tasksByState: Record<string, number>;
+  /** What tasks still running or starting hold: scalars, and a count of host ports. */
+  used: { cpus: number; mem: number; disk: number; gpus: number; ports: number };
+  /** Status updates waiting in the outbox for the master's ack. */
+  outboxDepth: number;
 }
 
 /** How long shutdown waits for the master to ack what it just flushed. */
@@ -130,6 +144,10 @@ class DriverTaskHost implements TaskHost {
     return this.startup;
   }
 
+  fingerprints(): DriverFingerprint[] {
+    return [...this.drivers.values()].map((driver) => driver.fingerprint());
+  }
+
   attributes(): Record<string, string> {
     const attributes: Record<string, string> = {};
     for (const driver of this.drivers.values()) Object.assign(attributes, driver.fingerprint().attributes);
@@ -151,7 +169,7 @@ class DriverTaskHost implements TaskHost {
     }
     if (command.type === "launch") {
       for (const launch of command.tasks) {
-        this.launch(launch).catch((error: unknown) => this.log.error("task_launch_crashed", { taskId: launch.taskId, error: errorMessage(error) }));
+        this.launch(launch).catch((error: unknown) => this.launchCrashed(launch.taskId, error));
       }
     } else if (command.type === "kill") {
       for (const taskId of command.taskIds) this.kill(taskId, command.gracePeriodMs);
@@ -184,6 +202,23 @@ class DriverTaskHost implements TaskHost {
   close(options: { killTasks: boolean }): Promise<void> {
     this.closing ??= this.shutdown(options.killTasks);
     return this.closing;
+  }
+
+  stats(): TaskHostStats {
+    const tasksByState: Record<string, number> = {};
+    const used = { cpus: 0, mem: 0, disk: 0, gpus: 0, ports: 0 };
+    for (const { record, phase } of this.entries.values()) {
+      tasksByState[record.state] = (tasksByState[record.state] ?? 0) + 1;
+      if (phase === "ended") continue;
+      const { cpus, mem, disk, gpus } = record.launch.resources;
+      used.cpus += cpus;
+      used.mem += mem;
+      used.disk += disk;
+      used.gpus += gpus;
+      used.ports += record.launch.ports.length;
+    }
+    // The outbox's database is closed with the host.
+    return { tasksByState, used, outboxDepth: this.closed ? 0 : this.outbox.count() };
   }
 
   maxKillGraceMs(): number {
@@ -244,6 +279,27 @@ class DriverTaskHost implements TaskHost {
     if (entry.pendingKillMs !== undefined) this.beginKill(entry, entry.pendingKillMs);
     else this.setRunning(entry);
     void this.watch(entry, running);
+  }
+
+  /**
+   * A launch that threw before its task ran: most often the agent's database could not be
+   * written (a full disk), so neither the task nor an update about it can be recorded. The task
+   * is forgotten here and TASK_DROPPED is sent unrecorded (Mesos's state for a task that did not
+   * launch because of a transient error), so the master replaces it instead of waiting on a
+   * task that will never start. A task whose process did start is left to reconciliation.
+   */
+  private launchCrashed(taskId: string, error: unknown): void {
+    this.log.error("task_launch_crashed", { taskId, error: errorMessage(error) });
+    const entry = this.entries.get(taskId);
+    if (entry === undefined || entry.running !== undefined || entry.phase === "ended") return;
+    this.entries.delete(taskId);
+    try {
+      this.store.remove(taskId);
+    } catch (removeError) {
+      this.log.warn("task_record_remove_failed", { taskId, error: errorMessage(removeError) });
+    }
+    this.outbox.sendUnrecorded({ taskId, state: "TASK_DROPPED", message: `the agent could not launch the task: ${errorMessage(error)}` });
+    entry.markEnded();
   }
 
   /** The driver for a launch, or the state and message it is refused with. */

@@ -106,6 +106,11 @@ export class TaskStore {
     this.db.query("UPDATE tasks SET kill_deadline = ?, updated_at = ? WHERE task_id = ?").run(deadline, Date.now(), taskId);
   }
 
+  /** Forgets a task that never ran (its launch could not be completed). */
+  remove(taskId: string): void {
+    this.db.query("DELETE FROM tasks WHERE task_id = ?").run(taskId);
+  }
+
   markDone(taskId: string): void {
     this.db.query("UPDATE tasks SET done = 1, updated_at = ? WHERE task_id = ?").run(Date.now(), taskId);
   }

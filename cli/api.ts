@@ -56,17 +56,17 @@ export class Api {
   }
 
   /**
-   * GETs a body to read as it arrives (a log, an event stream); the error statuses throw as
+   * Opens a body to read as it arrives (a log, an event stream, a download); the error statuses throw as
    * `request` does. `timeoutMs: 0` waits as long as the stream lasts.
    */
-  async open(path: string, query: RequestOptions["query"] = {}, accept = "*/*", timeoutMs = REQUEST_TIMEOUT_MS): Promise<Response> {
+  async open(path: string, query: RequestOptions["query"] = {}, accept = "*/*", timeoutMs = REQUEST_TIMEOUT_MS, method = "GET"): Promise<Response> {
     const url = new URL(this.url + path);
     for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
     const headers: Record<string, string> = { Accept: accept };
     if (this.token) headers.Authorization = `Bearer ${this.token}`;
     let res: Response;
     try {
-      res = await fetch(url, { headers, signal: timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : undefined });
+      res = await fetch(url, { method, headers, signal: timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : undefined });
     } catch (error) {
       throw new CliError(`cannot reach ${this.url}: ${errorText(error)}`);
     }

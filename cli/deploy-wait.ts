@@ -7,7 +7,7 @@ import { note } from "./output.ts";
  * deployment is gone (Marathon's "finished"), printing a progress line whenever the counts change.
  */
 
-/** What `/v2/deployments` shows of a deployment (`waiting` is DCX's addition). */
+/** What `/v2/deployments?embed=waiting` shows of a deployment (`waiting`, why it has not finished, is DCX's addition). */
 export interface DeploymentView {
   id: string;
   version?: string;
@@ -135,7 +135,7 @@ export async function followDeployment(api: Api, clusterPath: (p: string) => str
   const deadline = Date.now() + options.timeoutSeconds * 1000;
   for (;;) {
     const [deployments, app] = await Promise.all([
-      api.get<DeploymentView[]>(clusterPath("/v2/deployments")),
+      api.get<DeploymentView[]>(clusterPath("/v2/deployments?embed=waiting")),
       api.get<{ app: AppView }>(clusterPath(`/v2/apps${target.appId}`)).then((r) => r.app, (error: unknown) => {
         if (error instanceof HttpError && error.status === 404) return undefined;
         throw error;

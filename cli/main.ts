@@ -25,6 +25,7 @@ const root = defineCommand({
     job: () => import("./commands/job.ts").then((m) => m.job),
     node: () => import("./commands/node.ts").then((m) => m.node),
     dns: () => import("./commands/dns.ts").then((m) => m.dns),
+    diagnostics: () => import("./commands/diagnostics.ts").then((m) => m.diagnostics),
     package: () => import("./commands/package.ts").then((m) => m.pkg),
   },
 });

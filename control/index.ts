@@ -1,34 +1,56 @@
 import { Hono } from "hono";
+import type { RouterRoute } from "hono/types";
 import { bodyLimit } from "hono/body-limit";
 import { agentConnectRoutes, agentRoutes } from "./api/agents.ts";
 import { authRoutes } from "./api/auth.ts";
 import { clusterRoutes } from "./api/clusters.ts";
+import { diagnosticsRoutes } from "./api/diagnostics.ts";
 import { clusterDohRoutes, dohRoutes } from "./api/dns.ts";
 import { historyRoutes } from "./api/history.ts";
 import { marathonRoutes } from "./api/marathon/index.ts";
-import { debugRoutes, metronomeRoutes } from "./api/metronome.ts";
+import { capabilityRoutes } from "./api/capabilities.ts";
+import { marathonSystemRoutes } from "./api/marathon/system.ts";
+import { debugRoutes, metronomeRoutes, metronomeServiceRoutes } from "./api/metronome.ts";
 import { dnsSettingsRoutes, mesosDnsRoutes } from "./api/mesos-dns.ts";
 import { DCX_VERSION, masterRoutes } from "./api/master.ts";
-import { capabilitiesRoutes, packageRoutes } from "./api/packages/index.ts";
+import { packageRoutes } from "./api/packages/index.ts";
+import { prometheusRoutes } from "./api/prometheus.ts";
 import { taskLogRoutes } from "./api/task-logs.ts";
 import { ApiError, renderError } from "./errors.ts";
 import type { AppEnv } from "./http/env.ts";
 import { MAX_BODY_BYTES, requireMember, requireUser, withDb } from "./http/middleware.ts";
+import { openApiRoutes } from "./openapi/routes.ts";
 import { uiRoutes } from "./ui/index.tsx";
 
-/** Everything under `/c/:cluster` that a member of the cluster may call. */
+/** Marathon's API: `/v2` and its root routes (`/ping`, `/metrics`, `/logging`). */
+const marathonService = new Hono<AppEnv>().route("/v2/tasks", taskLogRoutes).route("/v2", marathonRoutes).route("/", marathonSystemRoutes);
+
+/** Metronome's API: `/v1` and its root routes (`/ping`, `/info`, `/leader`, `/v1/metrics`, `/v0`). */
+const metronomeService = new Hono<AppEnv>().route("/v1", metronomeRoutes).route("/", metronomeServiceRoutes);
+
+/**
+ * Everything under `/c/:cluster` that a member of the cluster may call. Each service is
+ * served at the cluster root and under DC/OS's Admin Router paths (`/service/marathon`,
+ * `/service/metronome`, `/mesos`, `/mesos_dns`), so a tool written for a DC/OS cluster URL
+ * works with `$DCX/c/$CLUSTER` as that URL. The two built-in services are named before any
+ * other `/service/<name>`, as Admin Router names them.
+ */
 const clusterScoped = new Hono<AppEnv>()
   .use(requireUser, requireMember)
   .route("/agents", agentRoutes)
-  .route("/v2/tasks", taskLogRoutes)
-  .route("/v2", marathonRoutes)
-  .route("/v1", metronomeRoutes)
+  .route("/service/marathon", marathonService)
+  .route("/service/metronome", metronomeService)
+  .route("/mesos", masterRoutes)
+  .route("/", marathonService)
+  .route("/", metronomeService)
   .route("/debug", debugRoutes)
   .route("/mesos_dns/v1", mesosDnsRoutes)
   .route("/dns", dnsSettingsRoutes)
   .route("/history", historyRoutes)
+  .route("/diagnostics", diagnosticsRoutes)
+  .route("/metrics/prometheus", prometheusRoutes)
+  .route("/capabilities", capabilityRoutes)
   .route("/package", packageRoutes)
-  .route("/capabilities", capabilitiesRoutes)
   .route("/", masterRoutes);
 
 const app = new Hono<AppEnv>()
@@ -49,10 +71,17 @@ const app = new Hono<AppEnv>()
   .route("/c/:cluster/agent", agentConnectRoutes)
   .route("/c/:cluster/dns-query", clusterDohRoutes)
   .route("/c/:cluster", clusterScoped)
+  // `/openapi.json` and `/docs`, generated from this app's own route table.
+  .route("/", openApiRoutes(routeTable))
   // The web UI: `/`, `/login`, `/signup`, `/logout`, `/ui/...`; its styles and scripts are static assets (`/assets/...`).
   .route("/", uiRoutes)
   .notFound((c) => renderError(new ApiError("not_found", `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`), c))
   .onError(renderError);
+
+/** The app's route table, read by the OpenAPI document once the app is built. */
+function routeTable(): readonly RouterRoute[] {
+  return app.routes;
+}
 
 // Only handlers and Durable Object classes may be exported from the entry module.
 

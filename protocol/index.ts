@@ -1,4 +1,5 @@
 export * from "./checks.ts";
+export * from "./diagnostics.ts";
 export * from "./logs.ts";
 export * from "./messages.ts";
 export * from "./resources.ts";

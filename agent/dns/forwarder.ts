@@ -7,6 +7,7 @@ import type { DohClientOptions } from "./doh-client.ts";
 import type { HostPort } from "./listen-address.ts";
 import { formatHostPort, reachableAddress } from "./listen-address.ts";
 import { PlainClient } from "./plain-client.ts";
+import { DnsQueryCounts } from "./query-counts.ts";
 import type { PlainClientOptions } from "./plain-client.ts";
 import { Nameservers } from "./resolv-conf.ts";
 import { Resolver } from "./resolver.ts";
@@ -53,6 +54,8 @@ export class DnsForwarder {
     readonly bound: HostPort,
     private readonly udp: UdpServer,
     private readonly tcp: TcpServer,
+    /** Queries answered so far, by transport and result (the agent's metrics). */
+    readonly queries: DnsQueryCounts,
   ) {}
 
   /**
@@ -72,12 +75,13 @@ export class DnsForwarder {
       cache: new AnswerCache({ ...tuning.cache, now }),
       onUpstreamError: (error) => burstLog.report(error),
     });
+    const queries = new DnsQueryCounts();
     const [udp, tcp] = await bindBoth(options.listen, {
-      udp: (address) => startUdpServer(address, (message) => resolver.answer(message, "udp")),
-      tcp: (address) => startTcpServer(address, (message) => resolver.answer(message, "tcp"), tuning.tcpIdleMs),
+      udp: (address) => startUdpServer(address, (message) => queries.track("udp", resolver.answer(message, "udp"))),
+      tcp: (address) => startTcpServer(address, (message) => queries.track("tcp", resolver.answer(message, "tcp")), tuning.tcpIdleMs),
     });
     listen = { host: options.listen.host, port: udp.port };
-    const forwarder = new DnsForwarder(listen, udp, tcp);
+    const forwarder = new DnsForwarder(listen, udp, tcp, queries);
     const self = nameservers.selfEntries().map(formatHostPort);
     options.log.info("dns_listening", {
       address: formatHostPort(listen),

@@ -61,6 +61,8 @@ export interface DriverFingerprint {
   reason?: string;
   /** Agent attributes the driver adds to `register` while available, e.g. `docker: "28.2.2"`. */
   attributes?: Record<string, string>;
+  /** How the driver isolates its tasks (exec: cgroups or plain process groups), for diagnostics. */
+  isolation?: { mode: string; reason: string };
 }
 
 /** How a command run beside a task ended (a COMMAND health check). */

@@ -41,7 +41,7 @@ async function start(exec: ExecDriver, command: { shell: string } | { args: stri
 
 describe("exec driver: running", () => {
   test("fingerprint: available on Linux with /bin/sh", () => {
-    expect(driver().fingerprint()).toEqual({ name: "exec", available: true });
+    expect(driver().fingerprint()).toMatchObject({ name: "exec", available: true, isolation: { mode: expect.any(String) } });
   });
 
   test("a shell task gets the launch's env plus MESOS_SANDBOX, runs in its sandbox, and never sees the agent's env", async () => {

@@ -100,7 +100,7 @@ export class ExecDriver implements TaskDriver {
   fingerprint(): DriverFingerprint {
     if (!existsSync(SHELL)) return { name: this.name, available: false, reason: `${SHELL} is missing` };
     if (readProcStat(process.pid) === undefined) return { name: this.name, available: false, reason: "/proc is not mounted (Linux only)" };
-    return { name: this.name, available: true };
+    return { name: this.name, available: true, isolation: { mode: this.isolation.mode, reason: this.isolation.reason } };
   }
 
   async start(launch: TaskLaunch, sandbox: string): Promise<RunningTask> {

@@ -1,6 +1,7 @@
 import { defineCommand } from "citty";
 import { clusterSession } from "../api.ts";
 import { attributes, jsonArg, printList, usage } from "../output.ts";
+import { nodeDiagnostics } from "./diagnostics.ts";
 
 /** `dcx node list`: the agents of the current cluster, as Mesos's `/master/slaves` shows them. */
 
@@ -38,5 +39,5 @@ const list = defineCommand({
 
 export const node = defineCommand({
   meta: { name: "node", description: "The cluster's agents" },
-  subCommands: { list },
+  subCommands: { list, diagnostics: nodeDiagnostics },
 });

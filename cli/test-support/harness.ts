@@ -13,7 +13,7 @@ export interface DcxResult {
 }
 
 export interface CliHarness {
-  /** The test's own temp dir (HOME of every run): put input files here. */
+  /** The test's own temp dir (HOME and working directory of every run): put input files here. */
   dir: string;
   /** Runs `bun cli/main.ts args` as `npm run dcx` does, with this harness's config file. */
   dcx(args: string[], config?: string): Promise<DcxResult>;
@@ -36,6 +36,7 @@ export function cliHarness(name: string, serve?: (req: Request) => Response | Pr
     dir,
     async dcx(args, configPath = config) {
       const proc = Bun.spawn([process.execPath, MAIN, ...args], {
+        cwd: dir,
         env: { PATH: process.env.PATH ?? "", HOME: dir, DCX_CONFIG: configPath },
         stdin: "ignore",
         stdout: "pipe",

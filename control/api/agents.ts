@@ -11,6 +11,7 @@ import type { AppEnv } from "../http/env.ts";
 import { bearerToken } from "../http/middleware.ts";
 import { eq } from "drizzle-orm";
 import { clusterStub } from "./cluster-stub.ts";
+import { agentDiagnostics } from "./diagnostics.ts";
 
 /**
  * `/c/:cluster/agent/connect`: the agents' WebSocket. Authenticated by a join token (checked
@@ -48,6 +49,7 @@ export const agentRoutes = new Hono<AppEnv>()
     if (!agent) throw notFound(`Agent '${c.req.param("agentId")}' does not exist.`);
     return c.json({ agent: agentView(agent) });
   })
+  .get("/:agentId/diagnostics", agentDiagnostics)
   .delete("/:agentId", async (c) => {
     await removeAgent(c.env, c.get("db"), c.get("cluster").id, c.get("user").id, c.req.param("agentId"));
     return c.body(null, 204);

@@ -4,8 +4,10 @@ import type { ClusterSnapshot } from "../cluster/cluster.ts";
 import { appHostname } from "../cluster/frameworks/marathon/app-fields.ts";
 import { MARATHON } from "../cluster/frameworks/marathon/demand.ts";
 import type { TaskRecord } from "../cluster/tasks.ts";
+import { ApiError } from "../errors.ts";
 import type { AppEnv } from "../http/env.ts";
 import { clusterStub } from "./cluster-stub.ts";
+import { BUILD_FIELDS, flagsJson, rolesJson, stateSummary, teardownFramework, versionJson } from "./master-summary.ts";
 import { DCX_VERSION, FRAMEWORK_NAMES, MESOS_API_VERSION, mesosFrameworkId, mesosFrameworks, mesosSlave, mesosTask } from "./mesos-json.ts";
 
 export { DCX_VERSION, MESOS_API_VERSION } from "./mesos-json.ts";
@@ -17,10 +19,11 @@ const taskName = (t: TaskRecord) => (t.framework === MARATHON ? appHostname(t.gr
 /** Mesos lists registered agents (connected or not) under `slaves`; unreachable ones leave it. */
 const registered = (s: ClusterSnapshot) => s.agents.filter((a) => a.state !== "unreachable");
 
-function masterState(s: ClusterSnapshot, clusterName: string, host: string) {
+function masterState(s: ClusterSnapshot, clusterName: string, host: string, flags: Record<string, string>) {
   const pid = `master@${host}:443`;
   return {
     version: MESOS_API_VERSION,
+    ...BUILD_FIELDS,
     dcx_version: DCX_VERSION,
     start_time: seconds(s.createdAt),
     elected_time: seconds(s.createdAt),
@@ -34,7 +37,7 @@ function masterState(s: ClusterSnapshot, clusterName: string, host: string) {
     leader: pid,
     leader_info: { id: s.masterId, pid, hostname: host, port: 443 },
     cluster: clusterName,
-    flags: {},
+    flags,
     slaves: registered(s).map((a) => mesosSlave(a, s.usage[a.id])),
     recovered_slaves: [],
     frameworks: mesosFrameworks(s, host, taskName),
@@ -78,39 +81,84 @@ function metricsSnapshot(s: ClusterSnapshot, now: number): Record<string, number
   return out;
 }
 
+/** How long an agent may stay silent before it is unreachable (the Worker var, as the Cluster object reads it). */
+const agentTimeoutMs = (c: Context<AppEnv>) => Number(c.env.AGENT_TIMEOUT_MS) || 75_000;
 const snapshot = (c: Context<AppEnv>) => clusterStub(c.env, c.get("cluster").id).snapshot();
 const host = (c: Context<AppEnv>) => new URL(c.req.url).hostname;
 
 async function stateHandler(c: Context<AppEnv>) {
-  return c.json(masterState(await snapshot(c), c.get("cluster").name, host(c)));
+  return c.json(masterState(await snapshot(c), c.get("cluster").name, host(c), flagsJson(agentTimeoutMs(c)).flags));
 }
 
-/** Mesos-style master endpoints under `/c/:cluster`. `/master/state.json` is the pre-0.25 name old tools still use. */
+async function slavesHandler(c: Context<AppEnv>) {
+  const snap = await snapshot(c);
+  const only = c.req.query("slave_id");
+  const slaves = registered(snap).filter((a) => only === undefined || a.id === only).map((a) => mesosSlave(a, snap.usage[a.id]));
+  return c.json({ slaves, recovered_slaves: [] });
+}
+
+async function frameworksHandler(c: Context<AppEnv>) {
+  const only = c.req.query("framework_id");
+  const frameworks = mesosFrameworks(await snapshot(c), host(c), taskName).filter((f) => only === undefined || f.id === only);
+  return c.json({ frameworks, completed_frameworks: [], unregistered_frameworks: [] });
+}
+
+async function tasksHandler(c: Context<AppEnv>) {
+  const snap = await snapshot(c);
+  const only = c.req.query("framework_id");
+  const limit = Math.min(Math.max(Number(c.req.query("limit") ?? 100) || 100, 1), 10_000);
+  const offset = Math.max(Number(c.req.query("offset") ?? 0) || 0, 0);
+  const asc = c.req.query("order") === "asc";
+  const wanted = c.req.query("task_id");
+  const all = [...snap.tasks, ...snap.completedTasks]
+    .filter((t) => (wanted === undefined || t.id === wanted) && (only === undefined || mesosFrameworkId(snap.masterId, t.framework) === only))
+    .sort((a, b) => (asc ? a.stagedAt - b.stagedAt : b.stagedAt - a.stagedAt));
+  return c.json({ tasks: all.slice(offset, offset + limit).map((t) => mesosTask(t, mesosFrameworkId(snap.masterId, t.framework), taskName(t))) });
+}
+
+async function teardownHandler(c: Context<AppEnv>) {
+  const type = c.req.header("Content-Type") ?? "";
+  const form = /^application\/x-www-form-urlencoded|^multipart\/form-data/i.test(type) ? await c.req.parseBody() : {};
+  const id = typeof form.frameworkId === "string" ? form.frameworkId : c.req.query("frameworkId");
+  return teardownFramework(await snapshot(c), id);
+}
+
+/**
+ * The Mesos master's read endpoints, each at `/master/<name>` and at the short form `/<name>`
+ * that libprocess also routes (exporters read `/state` and `/metrics/snapshot`).
+ */
+type Handler = (c: Context<AppEnv>) => Response | Promise<Response>;
+
+const health: Handler = (c) => c.json({ healthy: true, cluster: c.get("cluster").id });
+
+const MASTER_READS: Readonly<Record<string, Handler>> = {
+  state: stateHandler,
+  "state.json": stateHandler,
+  slaves: slavesHandler,
+  frameworks: frameworksHandler,
+  tasks: tasksHandler,
+  "state-summary": async (c: Context<AppEnv>) => c.json(stateSummary(await snapshot(c), c.get("cluster").name, host(c))),
+  roles: async (c: Context<AppEnv>) => c.json(rolesJson(await snapshot(c))),
+  flags: (c: Context<AppEnv>) => c.json(flagsJson(agentTimeoutMs(c))),
+  version: (c: Context<AppEnv>) => c.json(versionJson()),
+  health,
+};
+
+/**
+ * Mesos-style master endpoints under `/c/:cluster` (and, as DC/OS's Admin Router serves
+ * them, under `/c/:cluster/mesos`). `/master/state.json` is the pre-0.25 name old tools still use.
+ */
 export const masterRoutes = new Hono<AppEnv>()
-  .get("/master/state", stateHandler)
-  .get("/master/state.json", stateHandler)
-  .get("/master/slaves", async (c) => {
-    const snap = await snapshot(c);
-    const only = c.req.query("slave_id");
-    const slaves = registered(snap).filter((a) => only === undefined || a.id === only).map((a) => mesosSlave(a, snap.usage[a.id]));
-    return c.json({ slaves, recovered_slaves: [] });
-  })
-  .get("/master/frameworks", async (c) => {
-    const only = c.req.query("framework_id");
-    const frameworks = mesosFrameworks(await snapshot(c), host(c), taskName).filter((f) => only === undefined || f.id === only);
-    return c.json({ frameworks, completed_frameworks: [], unregistered_frameworks: [] });
-  })
-  .get("/master/tasks", async (c) => {
-    const snap = await snapshot(c);
-    const only = c.req.query("framework_id");
-    const limit = Math.min(Math.max(Number(c.req.query("limit") ?? 100) || 100, 1), 10_000);
-    const offset = Math.max(Number(c.req.query("offset") ?? 0) || 0, 0);
-    const asc = c.req.query("order") === "asc";
-    const wanted = c.req.query("task_id");
-    const all = [...snap.tasks, ...snap.completedTasks]
-      .filter((t) => (wanted === undefined || t.id === wanted) && (only === undefined || mesosFrameworkId(snap.masterId, t.framework) === only))
-      .sort((a, b) => (asc ? a.stagedAt - b.stagedAt : b.stagedAt - a.stagedAt));
-    return c.json({ tasks: all.slice(offset, offset + limit).map((t) => mesosTask(t, mesosFrameworkId(snap.masterId, t.framework), taskName(t))) });
-  })
+  .get("/master/:endpoint{[a-z.-]+}", (c) => readEndpoint(c, c.req.param("endpoint")))
+  .get("/:endpoint{state|state\\.json|slaves|frameworks|tasks|state-summary|roles|flags|version}", (c) => readEndpoint(c, c.req.param("endpoint")))
+  .post("/master/teardown", teardownHandler)
+  .post("/teardown", teardownHandler)
   .get("/metrics/snapshot", async (c) => c.json(metricsSnapshot(await snapshot(c), Date.now())))
-  .get("/health", (c) => c.json({ healthy: true, cluster: c.get("cluster").id }));
+  .get("/health", health);
+
+/** Answers one of MASTER_READS; any other name (`constructor` included) is a 404. */
+function readEndpoint(c: Context<AppEnv>, endpoint: string) {
+  const handler = Object.hasOwn(MASTER_READS, endpoint) ? MASTER_READS[endpoint] : undefined;
+  if (!handler) throw new ApiError("not_found", `No route for GET ${c.req.path}.`);
+  return handler(c);
+}

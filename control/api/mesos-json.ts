@@ -33,7 +33,8 @@ export function portRanges(ports: number[]): number[][] {
   return ranges;
 }
 
-function usedResources(usage: AgentUsage | undefined) {
+/** What an agent's live tasks hold, as a Mesos resources object. */
+export function usedResources(usage: AgentUsage | undefined) {
   return usage ? mesosResources({ ...usage, ports: portRanges(usage.ports) }) : NO_RESOURCES;
 }
 

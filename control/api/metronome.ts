@@ -7,6 +7,7 @@ import { ApiError, notFound, validationError } from "../errors.ts";
 import type { AppEnv } from "../http/env.ts";
 import { jsonBody } from "../http/middleware.ts";
 import { cluster, flag, unwrap } from "./marathon/outcome.ts";
+import { MARATHON_API_VERSION } from "./marathon/system.ts";
 
 /** Metronome's REST API (`/v1`, reference §2), under `/c/:cluster`. */
 
@@ -124,3 +125,47 @@ const testClockOnly = createMiddleware<AppEnv>(async (c, next) => {
 export const debugRoutes = new Hono<AppEnv>().post("/clock", testClockOnly, jsonBody(ClockAdvance), async (c) =>
   c.json(unwrap(await cluster(c).jobClockAdvance(c.req.valid("json").advanceSeconds * 1000))),
 );
+
+/** The Metronome version whose API shapes `/v1` follows. */
+export const METRONOME_API_VERSION = "0.6.66";
+
+/**
+ * `/v0/scheduled-jobs`: Metronome's legacy form, a job with its schedules in one body. POST
+ * creates both; PUT replaces the job and all its schedules (none given: none kept).
+ */
+const scheduledJobRoutes = new Hono<AppEnv>()
+  .post("/", jsonBody(AnyObject), async (c) => {
+    const parsed = parseJob(c.req.valid("json"));
+    if (!parsed.ok) throw validationError(parsed.details);
+    return c.json(unwrap(await cluster(c).jobCreate(parsed.spec, parsed.schedules ?? [])), 201);
+  })
+  .put("/:jobId", jsonBody(AnyObject), async (c) => {
+    const parsed = parseJobReplacement(c.req.valid("json"), jobId(c));
+    return c.json(unwrap(await cluster(c).jobReplace(parsed.spec, parsed.schedules ?? [])));
+  });
+
+/** Metronome's `/v1/metrics`: the Dropwizard-style shape Marathon also uses, with the jobs' gauges. */
+async function metronomeMetrics(c: Context<AppEnv>) {
+  const [listed, queue] = await Promise.all([cluster(c).jobs(["activeRuns"]), cluster(c).jobQueue()]);
+  // The RPC's inferred type of a job list is too deep for TypeScript; these are the fields read.
+  const jobs = listed as unknown as { activeRuns?: unknown[] }[];
+  const activeRuns = jobs.reduce((n, j) => n + (j.activeRuns?.length ?? 0), 0);
+  const gauges = {
+    "jobs.active.gauge": jobs.length,
+    "runs.active.gauge": activeRuns,
+    "runs.queued.gauge": queue.reduce((n, q) => n + q.runs.length, 0),
+  };
+  return { version: "4.0.0", counters: {}, gauges: Object.fromEntries(Object.entries(gauges).map(([k, value]) => [k, { value }])), histograms: {}, meters: {}, timers: {} };
+}
+
+/**
+ * Metronome's routes outside `/v1/jobs`: `/ping`, `/info`, `/leader` at its root, `/v1/metrics`,
+ * and `/v0/scheduled-jobs`. Mounted under `/c/:cluster/service/metronome` (DC/OS's path) and,
+ * after Marathon's, at the cluster root (where `/ping` is Marathon's same `pong`).
+ */
+export const metronomeServiceRoutes = new Hono<AppEnv>()
+  .get("/ping", (c) => c.text("pong"))
+  .get("/info", (c) => c.json({ version: METRONOME_API_VERSION, libVersion: MARATHON_API_VERSION }))
+  .get("/leader", (c) => c.json({ leader: new URL(c.req.url).host }))
+  .get("/v1/metrics", async (c) => c.json(await metronomeMetrics(c)))
+  .route("/v0/scheduled-jobs", scheduledJobRoutes);

@@ -9,7 +9,7 @@ const WholeNumber = z.string().regex(/^\d{1,15}$/, "must be a whole number").tra
 const Flag = z.enum(["true", "false", "1", "0", ""], "must be true or false").transform((v) => v === "true" || v === "1" || v === "");
 
 /** The query of `GET /v2/tasks/:taskId/logs`; anything else in the query is ignored. */
-const LogsQuery = z
+export const LogsQuery = z
   .object({
     stream: z.enum(LogStreamName.options, "must be stdout or stderr").default("stdout"),
     tail: WholeNumber.pipe(z.number().max(MAX_LOG_TAIL_LINES, `must be at most ${MAX_LOG_TAIL_LINES} lines`)).optional(),

@@ -36,6 +36,9 @@ import type { JobSpec, ScheduleSpec } from "./frameworks/metronome/job-spec.ts";
 import { type Embed, jobsJson, oneJobJson, oneRunJson, queueJson as jobQueueJson, runsJson, schedulesJson } from "./frameworks/metronome/views.ts";
 import { type AgentUsage, type TaskRecord, collectGarbage, countByState, endedTasks, getTask, liveTasks, usageByAgent } from "./tasks.ts";
 import { LIVENESS_TIMER, livenessDueBy, sweepLiveness } from "./liveness.ts";
+import { BundleCollector, forgetDiagnostics, nodeDiagnostics, recordDiagnostics, type BundlePart, type NodeDiagnostics } from "./diagnostics.ts";
+import { ClusterMetrics } from "./metrics.ts";
+import type { MetricFamily } from "../../protocol/prometheus.ts";
 import { type LogOpen, LogRelay, type LogRequest } from "./log-relay.ts";
 import { counters, ensureMeta, increment } from "./meta.ts";
 import { SocketIndex, attachmentOf, closeQuietly, frameText, rejectUpgrade, send, sendError, type Attachment } from "./sessions.ts";
@@ -91,8 +94,10 @@ export class Cluster extends DurableObject<Env> {
   private sockets!: SocketIndex;
   private readonly events = new EventBus();
   private readonly logRelay = new LogRelay();
+  private readonly bundles = new BundleCollector();
   private keepAlive: ReturnType<typeof setInterval> | undefined;
   private dns!: ClusterDns;
+  private metrics!: ClusterMetrics;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -103,8 +108,9 @@ export class Cluster extends DurableObject<Env> {
       this.alarmArm = new AlarmArm(this.db, ctx.storage);
       this.sockets = new SocketIndex(ctx, this.db);
       this.dns = new ClusterDns(this.db);
+      this.metrics = new ClusterMetrics(this.db);
       // Every committed change drops the DNS zone: names follow state at once.
-      this.coordinator = new Coordinator(ctx, this.db, this.events, this.alarmArm, this.sockets, () => this.dns.changed());
+      this.coordinator = new Coordinator(ctx, this.db, this.events, this.alarmArm, this.sockets, () => this.dns.changed(), this.metrics);
       // Armed with the next write (any write re-arms the alarm for the earliest timer).
       scheduleNoLaterThan(this.db, GC_TIMER, Date.now() + GC_INTERVAL_MS);
     });
@@ -164,6 +170,8 @@ export class Cluster extends DurableObject<Env> {
       return;
     }
     if (msg.type === "logData") return this.logRelay.data(ws, msg);
+    if (msg.type === "diagnostics") return recordDiagnostics(this.db, att.agentId, msg, Date.now());
+    if (msg.type === "bundleData") return this.bundles.data(ws, msg);
     return this.coordinator.status(ws, att.agentId, msg.updates);
   }
 
@@ -171,6 +179,7 @@ export class Cluster extends DurableObject<Env> {
     const att = attachmentOf(ws);
     closeQuietly(ws, code === 1005 || code === 1006 ? CloseCode.NORMAL : code, reason);
     this.logRelay.socketClosed(ws);
+    this.bundles.socketClosed(ws);
     if (!att.agentId) return;
     this.sockets.delete(att.agentId, ws);
     const now = Date.now();
@@ -240,6 +249,11 @@ export class Cluster extends DurableObject<Env> {
     };
   }
 
+  /** RPC: the cluster's Prometheus metrics (`/c/:cluster/metrics/prometheus` renders them). */
+  metricFamilies(): MetricFamily[] {
+    return this.metrics.collect();
+  }
+
   /** RPC: opens a request for a task's output on its agent (`/v2/tasks/:id/logs`). */
   taskLogs(request: LogRequest): Promise<LogOpen> {
     return openTaskLogs(this.db, this.sockets, this.logRelay, request);
@@ -254,12 +268,27 @@ export class Cluster extends DurableObject<Env> {
   async removeAgent(id: string): Promise<boolean> {
     const existed = await this.coordinator.mutate((ctx) => {
       this.coordinator.tasksGone(ctx, id);
+      forgetDiagnostics(ctx.db, id);
       return deleteAgent(ctx.db, id);
     });
     const ws = this.sockets.get(id);
     this.sockets.delete(id);
     if (ws) closeQuietly(ws, CloseCode.REMOVED, "agent removed from the cluster");
     return existed;
+  }
+
+  /** RPC: every agent's latest self-checks, with the master's clock and connection checks. */
+  diagnostics(): NodeDiagnostics[] {
+    return nodeDiagnostics(this.db, listAgents(this.db));
+  }
+
+  /**
+   * RPC: asks every connected agent for its checks and recent log lines, waiting up to
+   * `timeoutMs` for each; undefined when the object is already collecting as many bundles as it allows.
+   */
+  diagnosticsBundle(timeoutMs: number): Promise<BundlePart[] | undefined> {
+    const agents = [...this.sockets.all()].map(([agentId, ws]) => ({ agentId, ws }));
+    return this.bundles.collect(agents, timeoutMs);
   }
 
   // --- Marathon (/v2) -------------------------------------------------------------------
@@ -433,8 +462,10 @@ export class Cluster extends DurableObject<Env> {
   }
 
   /** RPC: answers one question from live state, or says it lies outside the cluster's zones. */
-  dnsResolve(question: DnsQuestion, host: string): Promise<Resolution> {
-    return this.dns.resolve(question, host);
+  async dnsResolve(question: DnsQuestion, host: string): Promise<Resolution> {
+    const resolution = await this.dns.resolve(question, host);
+    this.metrics.dnsQuery(resolution.outside ? "outside" : resolution.rcode);
+    return resolution;
   }
 
   /** RPC: whether a credential belongs to an agent of this cluster (the agent's DNS forwarder uses it). */
@@ -461,7 +492,7 @@ export class Cluster extends DurableObject<Env> {
   packageSearch(query: string | undefined): string { return JSON.stringify(searchPackages(allPackages(this.db).map((p) => p.versions), query)); }
 
   /** RPC: a Server-Sent Events stream of Marathon events; comments keep it alive while idle. */
-  marathonEvents(types: string[], remoteAddress: string): ReadableStream<Uint8Array> {
+  marathonEvents(types: string[], remoteAddress: string, light = false): ReadableStream<Uint8Array> {
     this.keepAlive ??= setInterval(() => {
       this.events.keepAlive();
       if (this.events.subscriberCount === 0) {
@@ -469,7 +500,7 @@ export class Cluster extends DurableObject<Env> {
         this.keepAlive = undefined;
       }
     }, KEEPALIVE_MS);
-    return this.events.subscribe(types, remoteAddress);
+    return this.events.subscribe(types, remoteAddress, light);
   }
 
   /** RPC: a revoked join token admits nobody more, including sessions that have not registered yet. */

@@ -29,6 +29,20 @@ interface InboundStatus {
   updates: StatusUpdate[];
 }
 
+/** Told what each commit did, once it is committed (the cluster's metrics). */
+export interface CoordinatorObserver {
+  /** A committed round, and its time in seconds by the runtime's clock. */
+  round(result: RoundResult, seconds: number): void;
+  /** Committed status updates: how each was taken (`applied`, `duplicate`, …), and the lag in seconds of those applied. */
+  statusUpdates(taken: readonly string[], lagsSeconds: readonly number[]): void;
+}
+
+/** What one batch of status frames did, for the observer. */
+interface StatusTally {
+  taken: string[];
+  lags: number[];
+}
+
 /** Thrown inside a transaction to roll it back when a command fails. */
 class Rollback extends Error {
   constructor(readonly failure: Failure) {
@@ -55,18 +69,24 @@ export class Coordinator {
     private readonly sockets: SocketIndex,
     /** Called after every committed change (e.g. to drop the cached DNS zone). */
     private readonly onCommit: () => void = () => {},
+    private readonly observer?: CoordinatorObserver,
   ) {}
 
   /** Runs `fn` and a round in one transaction; a failed Outcome rolls everything back. */
   async mutate<T>(fn: (ctx: CommandContext) => T, runRound = true): Promise<T> {
     const ctx: CommandContext = { db: this.db, events: this.events, now: Date.now(), killed: [] };
     let round: RoundResult | undefined;
+    let roundSeconds = 0;
     let value: T;
     try {
       value = this.state.storage.transactionSync(() => {
         const v = fn(ctx);
         if (isFailure(v)) throw new Rollback(v);
-        if (runRound) round = this.round(ctx.now);
+        if (runRound) {
+          const started = performance.now();
+          round = this.round(ctx.now);
+          roundSeconds = (performance.now() - started) / 1000;
+        }
         return v;
       });
     } catch (err) {
@@ -75,6 +95,7 @@ export class Coordinator {
       throw err;
     }
     this.onCommit();
+    if (round) this.observer?.round(round, roundSeconds);
     // Arm before sending: agents answer frames at once, and their replies must not find the
     // object still waiting on storage with this call's result undelivered.
     await this.alarm.arm();
@@ -161,12 +182,15 @@ export class Coordinator {
   }
 
   /** Applies frames in one transaction; per frame, the task ids its agent must kill. */
-  private applyFrames(frames: InboundStatus[]): Promise<string[][]> {
-    return this.mutate((ctx) => {
-      const applied = frames.map((f) => this.applyFrame(ctx, f));
+  private async applyFrames(frames: InboundStatus[]): Promise<string[][]> {
+    const tally: StatusTally = { taken: [], lags: [] };
+    const unknown = await this.mutate((ctx) => {
+      const applied = frames.map((f) => this.applyFrame(ctx, f, tally));
       if (applied.some((a) => a.changed)) scheduleNoLaterThan(ctx.db, ALLOCATE_TIMER, ctx.now + ROUND_COALESCE_MS);
       return applied.map((a) => a.unknown);
     }, false);
+    this.observer?.statusUpdates(tally.taken, tally.lags);
+    return unknown;
   }
 
   /** After the commit: each frame acked on its own socket, and kills for tasks the master has no place for. */
@@ -189,15 +213,17 @@ export class Coordinator {
   }
 
   /** One frame's updates, inside the batch's transaction: whether any changed a task, and the ids the agent must kill. */
-  private applyFrame(ctx: CommandContext, { agentId, updates }: InboundStatus): { changed: boolean; unknown: string[] } {
+  private applyFrame(ctx: CommandContext, { agentId, updates }: InboundStatus, tally: StatusTally): { changed: boolean; unknown: string[] } {
     let changed = false;
     const unknown: string[] = [];
     const checked: CheckUpdate[] = [];
     const results = applyStatusUpdates(ctx.db, agentId, updates, ctx.now);
     updates.forEach((u, i) => {
       const r = results[i] ?? { kind: "duplicate" };
+      tally.taken.push(r.kind);
       if (r.kind === "applied") {
         changed = true;
+        tally.lags.push((ctx.now - u.timestamp) / 1000);
         // A check result that leaves the state as it was is no status change to subscribers.
         if (!isCheckResult(u) || r.previous !== r.task.state) emitStatus(this.events, r.task, ctx.now);
         if (r.task.endedAt !== null) taskEnded(ctx.db, this.events, r.task, u, ctx.now);

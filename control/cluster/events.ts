@@ -13,6 +13,8 @@ export interface MarathonEvent {
 
 interface Subscriber {
   types: ReadonlySet<string> | null;
+  /** `plan-format=light`: deployment plans without their `original` and `target` groups. */
+  light: boolean;
   controller: ReadableStreamDefaultController<Uint8Array>;
 }
 
@@ -46,12 +48,12 @@ export class EventBus {
   }
 
   /** A Server-Sent Events stream of the given event types (all when empty). */
-  subscribe(types: string[], remoteAddress: string): ReadableStream<Uint8Array> {
+  subscribe(types: string[], remoteAddress: string, light = false): ReadableStream<Uint8Array> {
     let subscriber: Subscriber | undefined;
     return new ReadableStream<Uint8Array>(
       {
         start: (controller) => {
-          subscriber = { types: types.length > 0 ? new Set(types) : null, controller };
+          subscriber = { types: types.length > 0 ? new Set(types) : null, light, controller };
           this.subscribers.add(subscriber);
           // Marathon's first event on a new stream.
           this.deliverTo(subscriber, { eventType: "event_stream_attached", timestamp: new Date().toISOString(), remoteAddress });
@@ -70,11 +72,19 @@ export class EventBus {
   }
 
   private deliver(event: MarathonEvent): void {
-    for (const s of this.subscribers) if (s.types === null || s.types.has(event.eventType)) this.deliverTo(s, event);
+    // Each form is encoded once, however many subscribers want it.
+    const encoded = new Map<boolean, Uint8Array>();
+    for (const s of this.subscribers) {
+      if (s.types !== null && !s.types.has(event.eventType)) continue;
+      const light = s.light && isRecord(event.plan);
+      let chunk = encoded.get(light);
+      if (chunk === undefined) encoded.set(light, (chunk = frame(light ? lightened(event) : event)));
+      this.write(s, chunk);
+    }
   }
 
   private deliverTo(s: Subscriber, event: MarathonEvent): void {
-    this.write(s, encoder.encode(`event: ${event.eventType}\ndata: ${JSON.stringify(event)}\n\n`));
+    this.write(s, frame(event));
   }
 
   private write(s: Subscriber, chunk: Uint8Array): void {
@@ -89,4 +99,14 @@ export class EventBus {
       this.subscribers.delete(s);
     }
   }
+}
+
+const frame = (event: MarathonEvent) => encoder.encode(`event: ${event.eventType}\ndata: ${JSON.stringify(event)}\n\n`);
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null;
+
+/** Marathon's light plan: the same event with its plan's `original` and `target` groups left out. */
+function lightened(event: MarathonEvent): MarathonEvent {
+  const { original: _original, target: _target, ...plan } = event.plan as Record<string, unknown>;
+  return { ...event, plan };
 }

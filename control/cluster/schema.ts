@@ -196,6 +196,17 @@ export const history = sqliteTable(
 );
 
 /**
+ * Each agent's latest self-check report (diagnostics.ts owns it): the checks as the agent sent
+ * them plus the master's clock check, and when it arrived.
+ */
+export const agentDiagnostics = sqliteTable("agent_diagnostics", {
+  agentId: text("agent_id").primaryKey(),
+  /** `DiagnosticCheck[]` JSON. */
+  checks: text("checks", { mode: "json" }).notNull(),
+  reportedAt: real("reported_at").notNull(),
+});
+
+/**
  * The cluster's package repositories, in the order packages are looked up (package-repositories.ts
  * owns these): a package name is served by the first repository that has it, as in Cosmos.
  */

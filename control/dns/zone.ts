@@ -111,7 +111,11 @@ export interface ZoneIndex {
 class ZoneBuilder {
   readonly records = new Map<string, DnsRecord[]>();
   private readonly seen = new Set<string>();
-  constructor(readonly ttl: number) {}
+  readonly ttl: number;
+
+  constructor(ttl: number) {
+    this.ttl = ttl;
+  }
 
   /** Adds a record; returns it if new (for enumeration), undefined if it was there already. */
   add(record: DnsRecord): DnsRecord | undefined {

@@ -26,13 +26,33 @@ export function bearerToken(header: string | undefined): string | undefined {
 }
 
 /**
- * Requires a valid user API token: from the `Authorization` header, or else from the web UI's
+ * The password of HTTP Basic auth (`Authorization: Basic base64(user:password)`): clients
+ * that only speak Basic (Marathon's libraries, and their event streams, which cannot add
+ * another header) send the API token as the password, with any user name.
+ */
+export function basicPassword(header: string): string | undefined {
+  const m = /^\s*Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
+  if (!m?.[1]) return undefined;
+  let decoded: string;
+  try {
+    decoded = atob(m[1]);
+  } catch {
+    return undefined;
+  }
+  const colon = decoded.indexOf(":");
+  const password = colon < 0 ? "" : decoded.slice(colon + 1);
+  return password === "" ? undefined : password;
+}
+
+/**
+ * Requires a valid user API token: from the `Authorization` header (Bearer, `token=`, or
+ * Basic with the token as the password), or else from the web UI's
  * session cookie when the request may use it (see `cookieSession`).
  */
 export const requireUser = createMiddleware<AppEnv>(async (c, next) => {
   const header = c.req.header("Authorization");
-  const token = header !== undefined ? bearerToken(header) : await cookieSession(c);
-  if (!token) throw unauthenticated("Missing API token: send 'Authorization: Bearer <token>'.");
+  const token = header !== undefined ? (bearerToken(header) ?? basicPassword(header)) : await cookieSession(c);
+  if (!token) throw unauthenticated("Missing API token: send 'Authorization: Bearer <token>' (or HTTP Basic auth with the token as the password).");
   const user = await userForToken(c.get("db"), token);
   if (!user) throw unauthenticated("Invalid or expired API token.");
   c.set("user", { id: user.id, email: user.email });
@@ -87,13 +107,26 @@ export function nestsDeeperThan(value: unknown, limit: number): boolean {
   return false;
 }
 
+/** The schema each `jsonBody` middleware validates with, so the OpenAPI document shows that very schema. */
+const bodySchemas = new WeakMap<object, z.ZodType>();
+
+/** Records the body schema of a handler that validates its JSON itself (Cosmos's versioned media types), for the OpenAPI document. */
+export function registerBodySchema(handler: object, schema: z.ZodType): void {
+  bodySchemas.set(handler, schema);
+}
+
+/** The body schema of a handler in the route table, if it is a `jsonBody` middleware. */
+export function bodySchemaOf(handler: object): z.ZodType | undefined {
+  return bodySchemas.get(handler);
+}
+
 /**
  * Validates a JSON body with a zod schema: 415 for another content type, 400 for undecodable
  * or too deeply nested JSON, 422 with field paths for a body that does not fit. A missing body
  * is validated as `{}`.
  */
 export function jsonBody<S extends z.ZodType>(schema: S) {
-  return validator("json", async (value, c): Promise<z.output<S>> => {
+  const middleware = validator("json", async (value, c): Promise<z.output<S>> => {
     const mediaType = (c.req.header("Content-Type") ?? "").split(";")[0]?.trim() ?? "";
     if (!JSON_TYPE.test(mediaType)) {
       const body = await c.req.text();
@@ -104,4 +137,6 @@ export function jsonBody<S extends z.ZodType>(schema: S) {
     if (!parsed.success) throw validationError(parsed.error);
     return parsed.data;
   });
+  bodySchemas.set(middleware, schema);
+  return middleware;
 }

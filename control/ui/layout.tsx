@@ -81,7 +81,8 @@ function Layout(props: LayoutProps) {
         <link rel="icon" href="/assets/favicon.svg" type="image/svg+xml" />
         <link rel="stylesheet" href="/assets/ui.css" />
         {props.csrf ? <meta name="csrf-token" content={props.csrf} /> : null}
-        {props.cluster ? <meta name="dcx-events" content={`/c/${props.cluster.id}/v2/events`} /> : null}
+        {/* The pages only refresh on events: light plans spare them the groups before and after each deployment. */}
+        {props.cluster ? <meta name="dcx-events" content={`/c/${props.cluster.id}/v2/events?plan-format=light`} /> : null}
         <script src="/assets/ui.js" defer></script>
         {props.scripts.map((s) => (
           <script src={`/assets/${s}`} defer></script>

@@ -1,3 +1,4 @@
+import { strFromU8, unzipSync } from "fflate";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "../../scripts/lib/processes.ts";
 import { TestCluster } from "./cluster.ts";
@@ -67,6 +68,32 @@ describe("agents against the control plane on workerd", () => {
     ids.a = byHost["node-a"]?.id ?? "";
     ids.b = byHost["node-b"]?.id ?? "";
     expect((await agents()).find((a) => a.id === ids.a)?.ip).toBe("127.0.0.2");
+  });
+
+  it("each real agent reports its self-checks, and a diagnostics bundle holds both agents' own logs", async () => {
+    interface Node {
+      agentId: string;
+      healthy: boolean;
+      checks: { name: string; status: string }[];
+    }
+    const nodes = await waitFor("both agents' diagnostics", async () => {
+      const { nodes } = await cluster.api<{ nodes: Node[] }>("GET", `/c/${cluster.clusterId}/diagnostics`);
+      return nodes.length === 2 && nodes.every((n) => n.checks.length > 0) ? nodes : undefined;
+    });
+    for (const node of nodes) {
+      const status = Object.fromEntries(node.checks.map((c) => [c.name, c.status]));
+      // No --dns-listen here: the forwarder is off, not failing. Docker's socket is the default one,
+      // answered or not depending on the machine; the disk, depending on its free space.
+      expect(status).toMatchObject({ connection: "healthy", dns: "disabled", clock: "healthy" });
+      for (const name of ["docker", "disk", "cgroups"]) expect(["healthy", "unhealthy"], name).toContain(status[name]);
+    }
+    const res = await cluster.fetch("POST", `/c/${cluster.clusterId}/diagnostics/bundle?timeoutMs=5000`);
+    expect(res.status).toBe(200);
+    const files = unzipSync(new Uint8Array(await res.arrayBuffer()));
+    for (const [host, id] of [["node-a", ids.a], ["node-b", ids.b]]) {
+      const log = strFromU8(files[`agents/${host}_${id}/agent.log`] ?? new Uint8Array());
+      expect(log, host).toContain('"event":"registered"');
+    }
   });
 
   it("an agent killed with SIGKILL turns unreachable after the timeout, and comes back as the same agent", async () => {

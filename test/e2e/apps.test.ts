@@ -157,13 +157,16 @@ describe("Marathon apps on real agents", () => {
   it("UNIQUE on more instances than agents waits and says why in /v2/queue", async () => {
     await cluster.api("POST", `${c()}/v2/apps`, { id: "/uniq", cmd: serve("dcx-e2e-uniq"), cpus: 0.1, mem: 16, instances: 3, constraints: [["hostname", "UNIQUE"]] });
     const queue = await waitFor("the queue to explain", async () => {
-      const q = (await cluster.api<{ queue: { app: { id: string }; count: number; processedOffersSummary: { rejectSummaryLastOffers: { reason: string }[] } }[] }>("GET", `${c()}/v2/queue`)).queue;
+      const q = (await cluster.api<{ queue: { app: { id: string }; count: number; processedOffersSummary: { rejectSummaryLastOffers: { reason: string; declined: number }[] } }[] }>("GET", `${c()}/v2/queue`)).queue;
       const entry = q.find((e) => e.app.id === "/uniq");
       return entry && (await tasks("/uniq")).filter((t) => t.state === "TASK_RUNNING").length === 2 ? entry : undefined;
     });
     expect(queue.count).toBe(1);
-    expect(queue.processedOffersSummary.rejectSummaryLastOffers.map((r) => r.reason).join(", ")).toContain("UNIQUE");
-    expect((await cluster.api<unknown[]>("GET", `${c()}/v2/deployments`)).length).toBe(1);
+    // Marathon's reason name in the queue; DCX's own words in the deployment's `waiting`.
+    expect(queue.processedOffersSummary.rejectSummaryLastOffers.find((r) => r.reason === "UnfulfilledConstraint")?.declined).toBe(2);
+    const deployments = await cluster.api<{ waiting: { reasons: Record<string, number> } }[]>("GET", `${c()}/v2/deployments?embed=waiting`);
+    expect(deployments.length).toBe(1);
+    expect(Object.keys(deployments[0]?.waiting.reasons ?? {}).join(", ")).toContain("UNIQUE");
     await cluster.api("DELETE", `${c()}/v2/apps/uniq?force=true`);
     await waitFor("uniq's processes to end", () => (processesWith("dcx-e2e-uniq").length === 0 ? true : undefined), 30_000, 200);
   });

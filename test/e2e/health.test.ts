@@ -52,7 +52,7 @@ describe("health checks on real agents", () => {
   const c = (path: string) => `/c/${cluster.clusterId}${path}`;
   const tasks = async (id: string) => (await cluster.api<{ tasks: Task[] }>("GET", c(`/v2/apps${id}/tasks`))).tasks;
   const app = async (id: string) => (await cluster.api<{ app: App }>("GET", c(`/v2/apps${id}`))).app;
-  const deployments = () => cluster.api<Deployment[]>("GET", c("/v2/deployments"));
+  const deployments = () => cluster.api<Deployment[]>("GET", c("/v2/deployments?embed=waiting"));
   const sandbox = (t: Task) => join(cluster.dir, AGENT_NAMES[t.host] ?? "?", "sandboxes", t.id);
   const answers = async (t: Task) => (await fetch(`http://127.0.0.1:${t.ports[0]}/`).then((r) => r.text(), () => "")) === `${t.id} hello`;
   /** Ports of the app's SRV answers, from the Mesos-DNS HTTP API. */

@@ -30,6 +30,8 @@ const INVALID: InvalidCase[] = [
   ["id that is the root", { ...BASE, id: "/" }, ["/id"], /root group/],
   ["id ending in a reserved word", { ...BASE, id: "/web/tasks" }, ["/id"], /reserved/],
   ["id missing", { cmd: "run" }, ["/id"], /expected string/],
+  ["id too long for a task id", { ...BASE, id: `/${"a".repeat(50)}/`.repeat(8) + "b" }, ["/id"], /characters long; at most 400/],
+  ["id with a part longer than a DNS label", { ...BASE, id: `/shop/${"w".repeat(64)}` }, ["/id"], /part of 64 characters; at most 63, as a DNS label/],
   ["negative cpus", { ...BASE, cpus: -1 }, ["/cpus"], />=0\.001/],
   ["zero cpus", { ...BASE, cpus: 0 }, ["/cpus"], />=0\.001/],
   ["negative mem", { ...BASE, mem: -1 }, ["/mem"], />=0/],

@@ -86,6 +86,12 @@ const GET_WITH_ID = [
   (a: Account, id: string) => `${c(a)}/agents/${id}`,
   (a: Account, id: string) => `${c(a)}/mesos_dns/v1/hosts/${id}`,
   (a: Account, id: string) => `${c(a)}/mesos_dns/v1/services/${id}`,
+  (a: Account, id: string) => `${c(a)}/v2/queue/${id}/delay`,
+  (a: Account, id: string) => `${c(a)}/service/marathon/v2/apps/${id}`,
+  (a: Account, id: string) => `${c(a)}/service/metronome/v1/jobs/${id}`,
+  (a: Account, id: string) => `${c(a)}/v0/scheduled-jobs/${id}`,
+  (a: Account, id: string) => `${c(a)}/master/${id}`,
+  (a: Account, id: string) => `${c(a)}/mesos/master/${id}`,
   (_: Account, id: string) => `/clusters/${id}`,
   (_: Account, id: string) => `/c/${id}/v2/apps`,
   (_: Account, id: string) => `/dns/${id}/dns-query?name=a.mesos`,
@@ -93,6 +99,11 @@ const GET_WITH_ID = [
 
 const QUERIES = [
   (a: Account) => `${c(a)}/v2/apps?embed=%ZZ&id=%ZZ&label=%ZZ`,
+  (a: Account) => `${c(a)}/v2/deployments?embed=,,%ZZ`,
+  (a: Account) => `${c(a)}/v2/queue?embed=lastUnusedOffers,lastUnusedOffers`,
+  (a: Account) => `${c(a)}/v2/events?plan-format=%ZZ`,
+  (a: Account) => `${c(a)}/v2/tasks?status=,%ZZ&status[]=RUNNING`,
+  (a: Account) => `${c(a)}/master/tasks?limit=1e309&offset=-5&order=%ZZ`,
   (a: Account) => `${c(a)}/v2/apps?label=${encodeURIComponent("a==,==b,!=,in (")}`,
   (a: Account) => `${c(a)}/v2/apps/sweep?embed=app.nothing`,
   (a: Account) => `${c(a)}/v2/groups?embed=group.apps.%ZZ&embed=`,
@@ -128,7 +139,8 @@ describe("hostile input over the HTTP API", () => {
     }
   });
 
-  it("bodies of the wrong kind, shape or size are refused with a message, never a 500", async () => {
+  // Hundreds of requests, one at a time, some of a megabyte: seconds on a loaded machine.
+  it("bodies of the wrong kind, shape or size are refused with a message, never a 500", { timeout: 60_000 }, async () => {
     for (const route of ROUTES) {
       for (const [name, body] of HOSTILE_BODIES) {
         const res = await call(route.path(account), { method: route.method, token: account.token, headers: { "Content-Type": "application/json" }, body });
@@ -159,7 +171,8 @@ describe("hostile input over the HTTP API", () => {
     }
   });
 
-  it("ids in paths that are malformed, escaped, overlong or odd are a 4xx with a message, never a 500", async () => {
+  // About a thousand requests, one at a time: seconds on a loaded machine.
+  it("ids in paths that are malformed, escaped, overlong or odd are a 4xx with a message, never a 500", { timeout: 60_000 }, async () => {
     for (const path of GET_WITH_ID) {
       for (const id of HOSTILE_IDS) {
         for (const method of ["GET", "DELETE"]) {

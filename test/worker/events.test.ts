@@ -88,4 +88,21 @@ describe("/v2/events", () => {
     const refused = await call(`/c/${account.cluster.id}/v2/events`, { token: account.token, headers: { Accept: "application/json" } });
     expect(refused.status).toBe(406);
   });
+
+  it("sends Marathon's full plan, the group before and after, unless plan-format=light; event_type lists may be comma-separated", async () => {
+    const account = await signUp();
+    const open = (query: string) => call(`/c/${account.cluster.id}/v2/events?${query}`, { token: account.token, headers: { Accept: "text/event-stream" } });
+    const wanted = (e: { type: string }[]) => e.some((x) => x.type === "deployment_info");
+    const full = readEvents(await open("event_type=deployment_info,deployment_failed"), wanted);
+    const light = readEvents(await open("event_type=deployment_info&plan-format=LIGHT"), wanted);
+    await call(`/c/${account.cluster.id}/v2/apps`, { method: "POST", token: account.token, json: { id: "/shop/web", cmd: "sleep 1", cpus: 0.1, mem: 16 } });
+    const plan = (await full).find((e) => e.type === "deployment_info")?.data.plan as Record<string, unknown>;
+    expect(plan.original).toEqual({ id: "/", apps: [], groups: [], dependencies: [], pods: [], version: plan.version });
+    const target = plan.target as { apps: unknown[]; groups: { id: string; apps: { id: string; cmd: string }[] }[] };
+    expect(target.apps).toEqual([]);
+    expect(target.groups.map((g) => [g.id, g.apps.map((a) => [a.id, a.cmd])])).toEqual([["/shop", [["/shop/web", "sleep 1"]]]]);
+    const lightPlan = (await light).find((e) => e.type === "deployment_info")?.data.plan as Record<string, unknown>;
+    expect(Object.keys(lightPlan).sort()).toEqual(["id", "steps", "version"]);
+    expect((await open("plan-format=heavy")).status).toBe(400);
+  });
 });

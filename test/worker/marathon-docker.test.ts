@@ -38,7 +38,10 @@ describe("Docker apps", () => {
     expect((await post(account, "/v2/apps", definition)).status).toBe(201);
 
     const reasons = async () => (await get<Queue>(account, "/v2/queue")).queue[0]?.processedOffersSummary.rejectSummaryLastOffers ?? [];
-    await expect.poll(reasons).toEqual([{ reason: "agent does not run Docker", declined: 1, processed: 1 }]);
+    // Marathon's reason names: an agent that cannot run the container fails like a constraint.
+    await expect.poll(async () => (await reasons()).find((r) => r.reason === "UnfulfilledConstraint")).toEqual({ reason: "UnfulfilledConstraint", declined: 1, processed: 1 });
+    const [deployment] = await get<{ waiting: { reasons: Record<string, number> } }[]>(account, "/v2/deployments?embed=waiting");
+    expect(deployment?.waiting.reasons).toEqual({ "agent does not run Docker": 1 });
     const { app } = await get<{ app: { networks: unknown; container: { portMappings: unknown[] } } }>(account, "/v2/apps/shop/web");
     expect(app.networks).toEqual([{ mode: "container/bridge" }]);
 

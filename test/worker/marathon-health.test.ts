@@ -41,7 +41,8 @@ const api = (a: Account, path: string, init: { method?: string; json?: unknown }
 const getJson = async <T>(a: Account, path: string) => (await (await api(a, path)).json()) as T;
 const tasksOf = async (a: Account, id: string) => (await getJson<{ tasks: TaskJson[] }>(a, `/v2/apps${id}/tasks`)).tasks;
 const appOf = async (a: Account, id: string) => (await getJson<{ app: { version: string; tasksHealthy: number; tasksUnhealthy: number; deployments: unknown[] } }>(a, `/v2/apps${id}`)).app;
-const deployments = (a: Account) => getJson<DeploymentJson[]>(a, "/v2/deployments");
+/** With DCX's `waiting` (why each has not finished), which Marathon clients get only when they ask. */
+const deployments = (a: Account) => getJson<DeploymentJson[]>(a, "/v2/deployments?embed=waiting");
 
 
 /** Sends updates as the agent would and waits for their ack; returns what the master asked to kill meanwhile. */

@@ -165,8 +165,9 @@ describe("Marathon /v2 against a protocol-level agent", () => {
     await call(`/c/${account.cluster.id}/v2/apps`, { method: "POST", token: account.token, json: { id: "/uniq", cmd: "sleep 1", cpus: 0.1, mem: 16, instances: 2, constraints: [["hostname", "UNIQUE"]] } });
     const queue = (await (await call(`/c/${account.cluster.id}/v2/queue`, { token: account.token })).json()) as { queue: { count: number; processedOffersSummary: { rejectSummaryLastOffers: { reason: string; declined: number }[] } }[] };
     expect(queue.queue[0]?.count).toBe(1);
-    expect(queue.queue[0]?.processedOffersSummary.rejectSummaryLastOffers.map((r) => r.reason).join(" ")).toMatch(/UNIQUE/);
-    const [waiting] = (await deployments(account)) as unknown as { waiting: { instances: number; reasons: Record<string, number> } }[];
+    expect(queue.queue[0]?.processedOffersSummary.rejectSummaryLastOffers.find((r) => r.reason === "UnfulfilledConstraint")?.declined).toBe(1);
+    const listed = await (await call(`/c/${account.cluster.id}/v2/deployments?embed=waiting`, { token: account.token })).json();
+    const [waiting] = listed as { waiting: { instances: number; reasons: Record<string, number> } }[];
     expect(waiting?.waiting.instances).toBe(1);
     expect(Object.keys(waiting?.waiting.reasons ?? {}).join(" ")).toMatch(/UNIQUE/);
   });

@@ -7,7 +7,8 @@ import type { AppEnv } from "../../http/env.ts";
 import { jsonBody } from "../../http/middleware.ts";
 import { appEmbeds } from "./embed.ts";
 import { parseLabelSelector } from "./label-selector.ts";
-import { cluster, decodeSegment, deploymentResponse, flag, killScales, unwrap } from "./outcome.ts";
+import { appWire, taskWire } from "./wire.ts";
+import { cluster, decodeSegment, deploymentResponse, failedWith, flag, killScales, unwrap } from "./outcome.ts";
 
 /** Any JSON object: the app schema itself runs after, so its errors carry Marathon's paths. */
 const AnyObject = z.record(z.string(), z.unknown(), { message: "expected a JSON object" });
@@ -65,7 +66,7 @@ export const appRoutes = new Hono<AppEnv>()
     const id = c.req.query("id");
     const cmd = c.req.query("cmd");
     return c.json({
-      apps: apps.filter((a) => (!id || a.id.includes(id)) && (!cmd || (a.cmd ?? "").includes(cmd)) && labels(a.labels)),
+      apps: apps.filter((a) => (!id || a.id.includes(id)) && (!cmd || (a.cmd ?? "").includes(cmd)) && labels(a.labels)).map(appWire),
     });
   })
   .post("/", jsonBody(AnyObject), async (c) => {
@@ -74,7 +75,7 @@ export const appRoutes = new Hono<AppEnv>()
     const result = unwrap(await cluster(c).marathonCreate(parsed.app));
     c.header("Location", `${c.req.url.split("?")[0]?.replace(/\/$/, "")}${parsed.app.id}`);
     c.header("Marathon-Deployment-Id", result.deploymentId);
-    return c.json(result.app, 201);
+    return c.json(result.app && appWire(result.app), 201);
   })
   .get("/*", async (c) => {
     const { id, suffix } = appPath(c);
@@ -87,7 +88,7 @@ export const appRoutes = new Hono<AppEnv>()
       }
       const app = await stub.marathonApp(id);
       if (!app) throw notFound(`App '${id}' does not exist`);
-      return c.json({ tasks: await stub.marathonTasks(id) });
+      return c.json({ tasks: (await stub.marathonTasks(id)).map(taskWire) });
     }
     if (suffix.kind === "versions") {
       if (suffix.version) {
@@ -102,9 +103,9 @@ export const appRoutes = new Hono<AppEnv>()
     if (suffix.kind !== "app") throw new ApiError("method_not_allowed", `GET is not allowed on ${c.req.path}`);
     const app = await stub.marathonApp(id, appEmbeds(c, APP_SHOW_EMBEDS));
     if (!app) throw notFound(`App '${id}' does not exist`);
-    return c.json({ app });
+    return c.json({ app: appWire(app) });
   })
-  .put("/", jsonBody(AppList), (c) => bulkUpdate(c, c.req.valid("json"), c.req.query("partialUpdate") === undefined || flag(c, "partialUpdate")))
+  .put("/", jsonBody(AppList), (c) => bulkUpdate(c, c.req.valid("json"), flag(c, "partialUpdate", true)))
   .patch("/", jsonBody(AppList), (c) => bulkUpdate(c, c.req.valid("json"), true))
   .put("/*", jsonBody(AnyObject), async (c) => {
     const { id, suffix } = appPath(c);
@@ -121,7 +122,12 @@ export const appRoutes = new Hono<AppEnv>()
     if (body.id !== undefined && typeof body.id === "string" && safeNormalize(body.id) !== id) {
       throw validationError([{ path: "/id", errors: [`the id in the body ('${body.id}') differs from the path ('${id}')`] }]);
     }
-    if (flag(c, "partialUpdate")) return deploymentResponse(c, unwrap(await stub.marathonPatch(id, body, force)));
+    // Marathon merges onto the stored app unless `?partialUpdate=false`; an app that does not
+    // exist yet is created from the body either way.
+    if (flag(c, "partialUpdate", true)) {
+      const patched = await stub.marathonPatch(id, body, force);
+      if (!failedWith(patched, "not_found")) return deploymentResponse(c, unwrap(patched));
+    }
     const parsed = parseAppDefinition({ ...body, id });
     if (!parsed.ok) throw validationError(parsed.details);
     return deploymentResponse(c, unwrap(await stub.marathonReplace(parsed.app, force)));
@@ -147,7 +153,7 @@ export const appRoutes = new Hono<AppEnv>()
     const scale = killScales(c);
     const result = ids.length > 0 ? unwrap(await stub.marathonKill(ids, scale, id)) : { tasks: [], deployment: undefined };
     if (scale && result.deployment) return deploymentResponse(c, result.deployment);
-    return suffix.taskId ? c.json({ task: result.tasks[0] }) : c.json({ tasks: result.tasks });
+    return suffix.taskId ? c.json({ task: result.tasks[0] && taskWire(result.tasks[0]) }) : c.json({ tasks: result.tasks.map(taskWire) });
   });
 
 function safeNormalize(raw: string): string | undefined {

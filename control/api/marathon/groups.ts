@@ -6,6 +6,8 @@ import { ApiError, notFound, validationError } from "../../errors.ts";
 import type { AppEnv } from "../../http/env.ts";
 import { jsonBody } from "../../http/middleware.ts";
 import { groupEmbeds } from "./embed.ts";
+import { pathId } from "../query.ts";
+import { groupWire } from "./wire.ts";
 import { cluster, decodeSegment, deploymentResponse, flag, unwrap } from "./outcome.ts";
 
 /** What `/v2/groups/...` names: a group, its versions, or one of its versions. */
@@ -21,7 +23,7 @@ export function splitGroupPath(rest: string): GroupPath {
   const raw = versions ? (versions[1] ?? "") : rest;
   let id: string;
   try {
-    id = normalizeGroupId(raw);
+    id = normalizeGroupId(pathId(raw));
   } catch (err) {
     const problem = err instanceof Error ? err.message : String(err);
     throw new ApiError("malformed", `Invalid group id: ${problem}`, [{ path: "/id", errors: [problem] }]);
@@ -47,7 +49,7 @@ async function show(c: Context<AppEnv>) {
   }
   const group = await cluster(c).marathonGroup(path.id, groupEmbeds(c));
   if (!group) throw unknownGroup(path.id);
-  return c.json(group);
+  return c.json(groupWire(group));
 }
 
 async function remove(c: Context<AppEnv>) {
@@ -91,8 +93,21 @@ async function update(c: Context<AppEnv>, json: Record<string, unknown>) {
   return deploymentResponse(c, result, { deploymentIds: result.deploymentIds });
 }
 
-function notPatchable(): never {
-  throw new ApiError("method_not_allowed", `PATCH is not supported on /v2/groups: it only changes enforceRole, which DCX does not have; change a group with PUT`);
+/** Marathon's `GroupPartialUpdate`: PATCH changes only `enforceRole`. */
+const GroupPatch = z.strictObject({ id: z.string().optional(), enforceRole: z.boolean().optional() });
+
+/**
+ * `PATCH /v2/groups[/{id}]`: Marathon changes only `enforceRole` this way. DCX has one role
+ * (`*`), so no group enforces one: `false` (or nothing) is accepted and the group is
+ * answered as it is; `true` is a 422 saying why.
+ */
+async function patch(c: Context<AppEnv>, json: z.output<typeof GroupPatch>) {
+  const path = groupPath(c);
+  if (path.kind !== "group") throw new ApiError("method_not_allowed", `PATCH is not allowed on ${c.req.path}`);
+  if (json.enforceRole === true) throw validationError([{ path: "/enforceRole", errors: ["DCX has one role ('*') for every group, so a group cannot enforce its own"] }]);
+  const group = await cluster(c).marathonGroup(path.id, groupEmbeds(c));
+  if (!group) throw unknownGroup(path.id);
+  return c.json(groupWire(group));
 }
 
 /**
@@ -108,5 +123,5 @@ export const groupRoutes = new Hono<AppEnv>()
   .put("/*", jsonBody(AnyObject), (c) => update(c, c.req.valid("json")))
   .delete("/", remove)
   .delete("/*", remove)
-  .patch("/", notPatchable)
-  .patch("/*", notPatchable);
+  .patch("/", jsonBody(GroupPatch), (c) => patch(c, c.req.valid("json")))
+  .patch("/*", jsonBody(GroupPatch), (c) => patch(c, c.req.valid("json")));

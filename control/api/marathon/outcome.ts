@@ -1,14 +1,20 @@
 import type { Context } from "hono";
 import type { Outcome } from "../../cluster/frameworks/marathon/commands.ts";
-import { ApiError } from "../../errors.ts";
+import { ApiError, type ErrorCode } from "../../errors.ts";
 import type { AppEnv } from "../../http/env.ts";
 import { clusterStub } from "../cluster-stub.ts";
+import { flag } from "../query.ts";
 
 /** The value of a command's Outcome, or the ApiError it stands for (Marathon's bodies and statuses). */
 export function unwrap<T>(outcome: Outcome<T>): T {
   if (outcome.ok) return outcome.value;
   const extra = outcome.deployments ? { deployments: outcome.deployments } : {};
   throw new ApiError(outcome.code, outcome.message, outcome.details ?? [], {}, extra);
+}
+
+/** Whether a command failed with `code` (e.g. not_found, to fall back to another command). */
+export function failedWith(outcome: Outcome<unknown>, code: ErrorCode): boolean {
+  return !outcome.ok && outcome.code === code;
 }
 
 /** A Marathon DeploymentResult response, with its `Marathon-Deployment-Id` header, and any fields DCX adds. */
@@ -19,11 +25,7 @@ export function deploymentResponse(c: Context<AppEnv>, result: { deploymentId: s
 
 export const cluster = (c: Context<AppEnv>) => clusterStub(c.env, c.get("cluster").id);
 
-/** Marathon's boolean query flags: `?force=true`, `?scale=1`. */
-export function flag(c: Context<AppEnv>, name: string): boolean {
-  const v = c.req.query(name);
-  return v === "true" || v === "1" || v === "";
-}
+export { flag } from "../query.ts";
 
 /**
  * Whether a task kill also scales the app down (`?scale`). `?wipe` expunges a resident task's

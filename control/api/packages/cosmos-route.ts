@@ -2,8 +2,8 @@ import type { Context } from "hono";
 import type { z } from "zod";
 import { fieldErrors } from "../../../protocol/messages.ts";
 import type { AppEnv } from "../../http/env.ts";
-import { MAX_JSON_DEPTH, nestsDeeperThan } from "../../http/middleware.ts";
-import { CosmosError } from "../../packages/errors.ts";
+import { MAX_JSON_DEPTH, nestsDeeperThan, registerBodySchema } from "../../http/middleware.ts";
+import { CosmosError, renderCosmosError } from "../../packages/errors.ts";
 import { mediaType, negotiate, requestTypeOk } from "../../packages/media-types.ts";
 import type { PackageScope } from "../../packages/operations.ts";
 import { cluster } from "../marathon/outcome.ts";
@@ -41,10 +41,19 @@ async function readBody<S extends z.ZodType>(c: Context<AppEnv>, schema: S): Pro
 /**
  * A Cosmos endpoint's handler: checks the request's media type, picks the response version
  * from Accept, validates the body, and answers with the exact media type of that version (the
- * DC/OS CLI refuses a Content-Type that does not contain the Accept it sent).
+ * DC/OS CLI refuses a Content-Type that does not contain the Accept it sent). Every failure is
+ * answered here as a Cosmos error; the handler itself is what the route table holds, so the
+ * OpenAPI document finds its body schema.
  */
 export function cosmos<S extends z.ZodType>(spec: CosmosSpec<S>, handle: (c: Context<AppEnv>, body: z.output<S>, version: number) => Promise<unknown>) {
-  return async (c: Context<AppEnv>) => {
+  const handler = async (c: Context<AppEnv>) => {
+    try {
+      return await answer(c);
+    } catch (err) {
+      return renderCosmosError(err, c);
+    }
+  };
+  const answer = async (c: Context<AppEnv>) => {
     const contentType = c.req.header("Content-Type");
     if (!requestTypeOk(contentType, spec.request)) {
       throw new CosmosError("UnsupportedContentType", `Unsupported Content-Type '${contentType}': send ${mediaType(spec.request, 1)} or application/json.`);
@@ -57,4 +66,6 @@ export function cosmos<S extends z.ZodType>(spec: CosmosSpec<S>, handle: (c: Con
     const result = await handle(c, await readBody(c, spec.body), version);
     return c.body(JSON.stringify(result), 200, { "Content-Type": mediaType(spec.response, version) });
   };
+  registerBodySchema(handler, spec.body);
+  return handler;
 }

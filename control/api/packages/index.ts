@@ -1,10 +1,10 @@
 import { Hono, type Context } from "hono";
 import { z } from "zod";
-import { ApiError } from "../../errors.ts";
 import type { AppEnv } from "../../http/env.ts";
-import { CosmosError, renderCosmosError } from "../../packages/errors.ts";
+import { CosmosError } from "../../packages/errors.ts";
 import { findPackage, installPackage, refreshStale, resolvePackage } from "../../packages/operations.ts";
 import { renderPackage } from "../../packages/render.ts";
+import { DescribeRequest, InstallRequest, ListRequest, ListVersionsRequest, RenderRequest, SearchRequest, UninstallRequest } from "../../packages/requests.ts";
 import type { SearchResult } from "../../packages/search.ts";
 import { decodeTemplate, newestFirst, type PackageDefinition } from "../../packages/universe.ts";
 import { cluster } from "../marathon/outcome.ts";
@@ -12,10 +12,6 @@ import { cosmos, scopeOf } from "./cosmos-route.ts";
 import { installedPackages, listEntry, uninstall } from "../../packages/installed.ts";
 import { addRepositoryRoute, deleteRepositoryRoute, listRepositoriesRoute } from "./repositories.ts";
 
-const Options = z.record(z.string(), z.unknown(), { message: "must be a JSON object" });
-const PackageName = z.string().min(1).max(128);
-const NameAndVersion = z.object({ packageName: PackageName, packageVersion: z.string().min(1).optional() });
-const RenderRequest = NameAndVersion.extend({ options: Options.optional(), appId: z.string().min(1).optional() });
 
 /** `describe-response`: v3 `{package}`, v2 the package itself, v1 Cosmos's first split form. */
 function describeBody(pkg: PackageDefinition, version: number) {
@@ -27,7 +23,7 @@ function describeBody(pkg: PackageDefinition, version: number) {
 
 
 /** Install: the operation the UI shares, answered as install-response v2 or v1. */
-async function install(c: Context<AppEnv>, body: z.output<typeof RenderRequest>, version: number) {
+async function install(c: Context<AppEnv>, body: z.output<typeof InstallRequest>, version: number) {
   const { pkg, appId } = await installPackage(scopeOf(c), body);
   if (version === 1) return { packageName: pkg.name, packageVersion: pkg.version, appId };
   const cli = pkg.resource?.cli;
@@ -38,14 +34,14 @@ async function install(c: Context<AppEnv>, body: z.output<typeof RenderRequest>,
 export const packageRoutes = new Hono<AppEnv>()
   .post(
     "/search",
-    cosmos({ request: "package.search-request", response: "package.search-response", versions: [1], body: z.object({ query: z.string().max(256).optional() }) }, async (c, body) => {
+    cosmos({ request: "package.search-request", response: "package.search-response", versions: [1], body: SearchRequest }, async (c, body) => {
       await refreshStale(scopeOf(c));
       return { packages: JSON.parse(await cluster(c).packageSearch(body.query)) as SearchResult[] };
     }),
   )
   .post(
     "/list-versions",
-    cosmos({ request: "package.list-versions-request", response: "package.list-versions-response", versions: [1], body: z.object({ packageName: PackageName, includePackageVersions: z.boolean().optional() }) }, async (c, body) => {
+    cosmos({ request: "package.list-versions-request", response: "package.list-versions-response", versions: [1], body: ListVersionsRequest }, async (c, body) => {
       await refreshStale(scopeOf(c));
       const found = await findPackage(scopeOf(c), body.packageName);
       if (!found) throw new CosmosError("PackageNotFound", `Package [${body.packageName}] not found`, { packageName: body.packageName });
@@ -54,7 +50,7 @@ export const packageRoutes = new Hono<AppEnv>()
   )
   .post(
     "/describe",
-    cosmos({ request: "package.describe-request", response: "package.describe-response", versions: [3, 2, 1], body: NameAndVersion }, async (c, body, version) => {
+    cosmos({ request: "package.describe-request", response: "package.describe-response", versions: [3, 2, 1], body: DescribeRequest }, async (c, body, version) => {
       const { pkg } = await resolvePackage(scopeOf(c), body.packageName, body.packageVersion);
       return describeBody(pkg, version);
     }),
@@ -69,26 +65,17 @@ export const packageRoutes = new Hono<AppEnv>()
       return kind === "job" ? { metronomeJson: app } : { marathonJson: app };
     }),
   )
-  .post("/install", cosmos({ request: "package.install-request", response: "package.install-response", versions: [2, 1], body: RenderRequest }, install))
+  .post("/install", cosmos({ request: "package.install-request", response: "package.install-response", versions: [2, 1], body: InstallRequest }, install))
   .post(
     "/uninstall",
-    cosmos({ request: "package.uninstall-request", response: "package.uninstall-response", versions: [1], body: z.object({ packageName: PackageName, appId: z.string().min(1).optional(), all: z.boolean().optional() }) }, (c, body) => uninstall(cluster(c), body)),
+    cosmos({ request: "package.uninstall-request", response: "package.uninstall-response", versions: [1], body: UninstallRequest }, (c, body) => uninstall(cluster(c), body)),
   )
   .post(
     "/list",
-    cosmos({ request: "package.list-request", response: "package.list-response", versions: [1], body: z.object({ packageName: PackageName.optional(), appId: z.string().min(1).optional() }) }, async (c, body) => ({
+    cosmos({ request: "package.list-request", response: "package.list-response", versions: [1], body: ListRequest }, async (c, body) => ({
       packages: (await installedPackages(cluster(c), body)).map(listEntry),
     })),
   )
   .post("/repository/list", listRepositoriesRoute)
   .post("/repository/add", addRepositoryRoute)
-  .post("/repository/delete", deleteRepositoryRoute)
-  .onError(renderCosmosError);
-
-/** Cosmos's `GET /capabilities`, which the DC/OS CLI asks before package commands. */
-export const capabilitiesRoutes = new Hono<AppEnv>().get("/", (c) => {
-  const accept = c.req.header("Accept");
-  if (accept && !/vnd\.dcos\.capabilities\+json|application\/json|\*\/\*/.test(accept)) throw new ApiError("not_acceptable", "Capabilities are served as application/vnd.dcos.capabilities+json;charset=utf-8;version=v1.");
-  const body = { capabilities: [{ name: "PACKAGE_MANAGEMENT" }, { name: "METRONOME" }, { name: "LOGGING" }, { name: "LOGGING_V2" }] };
-  return c.body(JSON.stringify(body), 200, { "Content-Type": "application/vnd.dcos.capabilities+json;charset=utf-8;version=v1" });
-});
+  .post("/repository/delete", deleteRepositoryRoute);

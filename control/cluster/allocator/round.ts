@@ -29,6 +29,13 @@ export interface RoundResult {
   completed: DeploymentRecord[];
   /** When the next round should run by itself (a backoff delay ends, a refuse filter expires). */
   wakeAt: number | null;
+  /** Per framework with demand this round: agents offered to it, and how many of those it declined (metrics). */
+  offers: Record<string, OfferTally>;
+}
+
+export interface OfferTally {
+  offered: number;
+  declined: number;
 }
 
 export function emptyOutbox(): Outbox {
@@ -55,7 +62,7 @@ export function allocationRound(db: ClusterDb, now: number): RoundResult {
   const killed = markKillRequested(db, [...demand.kills, ...jobs.kills], now);
   for (const t of killed) push(outbox.kills, t.agentId, t.id);
   const wakeAt = demand.wakeAt === null ? jobs.wakeAt : Math.min(demand.wakeAt, jobs.wakeAt ?? Infinity);
-  const result: RoundResult = { outbox, launched: [], killed, completed: demand.completed, wakeAt };
+  const result: RoundResult = { outbox, launched: [], killed, completed: demand.completed, wakeAt, offers: {} };
   if (demand.requests.length === 0 && jobs.requests.length === 0) return result;
   const agents = agentSnapshots(db);
   // One plan for both frameworks, so DRF shares the agents between them; job requests follow Marathon's.
@@ -69,8 +76,10 @@ export function allocationRound(db: ClusterDb, now: number): RoundResult {
     push(outbox.launches, record.agentId, launch);
   }
   recordWaiting(db, plan, demand.requests.map((r) => r.app), agents.length, now);
+  const withDemand = new Set([...demand.requests, ...jobs.requests].map((r) => r.request.framework));
+  for (const f of withDemand) result.offers[f] = { offered: agents.filter((a) => (a.refusedUntil?.[f] ?? 0) <= now).length, declined: 0 };
   if (plan.unplaced.length > 0) {
-    declineUnused(db, plan, agents, now);
+    for (const [f, n] of declineUnused(db, plan, agents, now)) if (result.offers[f]) result.offers[f].declined = n;
     result.wakeAt = Math.min(result.wakeAt ?? Infinity, now + REFUSE_MS);
   }
   return result;
@@ -147,15 +156,18 @@ function recordWaiting(db: ClusterDb, plan: PlacementPlan, apps: StoredApp[], ag
  * Only agents actually offered this round are declined: re-filtering one that was filtered
  * already would renew the filter every round, and the framework would never see it again.
  */
-function declineUnused(db: ClusterDb, plan: PlacementPlan, agents: AgentSnapshot[], now: number): void {
+function declineUnused(db: ClusterDb, plan: PlacementPlan, agents: AgentSnapshot[], now: number): Map<string, number> {
   const used = new Set(plan.placements.map((p) => p.agentId));
+  const declined = new Map<string, number>();
   for (const framework of new Set(plan.unplaced.map((u) => u.framework))) {
     for (const a of agents) {
       if (used.has(a.id) || (a.refusedUntil?.[framework] ?? 0) > now) continue;
       const row = { framework, agentId: a.id, until: now + REFUSE_MS };
       db.insert(offerFilters).values(row).onConflictDoUpdate({ target: [offerFilters.framework, offerFilters.agentId], set: { until: row.until } }).run();
+      declined.set(framework, (declined.get(framework) ?? 0) + 1);
     }
   }
+  return declined;
 }
 
 /** Mesos REVIVE: a framework with new demand is offered every agent again. Also drops expired filters. */

@@ -1,6 +1,8 @@
 import { Hono } from "hono";
 import { removeAgent } from "../../api/agents.ts";
+import type { DiagnosticCheck } from "../../../protocol/index.ts";
 import type { AgentRecord } from "../../cluster/agents.ts";
+import type { NodeDiagnostics } from "../../cluster/diagnostics.ts";
 import type { AgentUsage, TaskRecord } from "../../cluster/tasks.ts";
 import { notFound } from "../../errors.ts";
 import { DataTable, Empty, Facts, FilterForm, PageHeader, Pager, PostForm, StateBadge, Time, TypeToConfirm, Usage } from "../components.tsx";
@@ -102,7 +104,7 @@ function ConfirmRemove(props: { c: UiContext; agent: AgentRecord; tasks: number 
 
 async function showNode(c: UiContext) {
   const agentId = c.req.param("agentId") ?? "";
-  const snap = await clusterOf(c).snapshot({ agentId });
+  const [snap, diagnostics] = await Promise.all([clusterOf(c).snapshot({ agentId }), clusterOf(c).diagnostics()]);
   const agent = snap.agents.find((a) => a.id === agentId);
   if (!agent) throw notFound(`Node '${(c.req.param("agentId") ?? "").slice(0, 200)}' does not exist.`);
   const usage = snap.usage[agent.id] ?? NO_USAGE;
@@ -139,12 +141,37 @@ async function showNode(c: UiContext) {
           ]}
         />
       </div>
+      <h2>Health checks</h2>
+      <div id="node-checks" data-live>
+        <NodeChecks node={diagnostics.find((n) => n.agentId === agent.id)} />
+      </div>
       <h2>Tasks</h2>
       {tasks.length > 0 ? <FilterForm url={url} label="Filter tasks by id or service" q={q} /> : null}
       <div id="node-tasks" data-live>
         <TaskRows clusterId={c.get("cluster").id} tasks={shown} url={url} filtered={q !== ""} />
       </div>
     </>,
+  );
+}
+
+const CHECK_TONE: Record<DiagnosticCheck["status"], string> = { healthy: "good", unhealthy: "bad", disabled: "idle" };
+
+/** A node's self-checks (diagnostics), as DC/OS's node health page lists its units. */
+function NodeChecks(props: { node: NodeDiagnostics | undefined }) {
+  const node = props.node;
+  if (node === undefined || node.checks.length === 0) return <Empty>This agent has not reported its health checks yet.</Empty>;
+  return (
+    <DataTable label="Health checks" headers={["Check", "Status", "Details"]}>
+      {node.checks.map((check) => (
+        <tr>
+          <td>{check.name}</td>
+          <td>
+            <span class={`badge badge-${CHECK_TONE[check.status]}`}>{check.status}</span>
+          </td>
+          <td>{check.message}</td>
+        </tr>
+      ))}
+    </DataTable>
   );
 }
 

@@ -19,8 +19,18 @@ const SEGMENT = /^(([a-z0-9]|[a-z0-9][a-z0-9-]*[a-z0-9])\.)*([a-z0-9]|[a-z0-9][a
 /** A last segment Marathon refuses, because `/v2/apps/{id}/tasks` etc. would be ambiguous. */
 const RESERVED_LAST_SEGMENTS = ["restart", "tasks", "versions"];
 
+/**
+ * Longest app id. Task ids (`<id with _>.instance-<uuid>._app.1`) must fit the agent protocol's
+ * 512 characters, and Mesos-DNS names are built from the id: Marathon sets no limit, but an id
+ * longer than this could never run or resolve.
+ */
+export const MAX_APP_ID_LENGTH = 400;
+/** Longest '.'-separated part of a segment: a DNS label, as in `<part>.<group>.marathon.mesos`. */
+const MAX_LABEL_LENGTH = 63;
+
 /** Splits a raw id into its segments, or says what is wrong with it. */
 function readAppId(raw: string): { segments: string[] } | { problem: string } {
+  if (raw.length > MAX_APP_ID_LENGTH) return { problem: `is ${raw.length} characters long; at most ${MAX_APP_ID_LENGTH} (task ids and DNS names are built from it)` };
   // One trailing slash is tolerated (`/shop/web/`); anything else empty is an error, where
   // Marathon would silently drop empty segments and hide a typo.
   const trimmed = raw.endsWith("/") ? raw.slice(0, -1) : raw;
@@ -46,6 +56,8 @@ function segmentProblem(segment: string): string | undefined {
   if (!SEGMENT.test(segment)) {
     return `segment '${segment}' is invalid: use lowercase letters, digits, '-' and '.', and start and end each '.'-separated part with a letter or digit`;
   }
+  const long = segment.split(".").find((label) => label.length > MAX_LABEL_LENGTH);
+  if (long !== undefined) return `segment '${segment}' has a part of ${long.length} characters; at most ${MAX_LABEL_LENGTH}, as a DNS label`;
   return undefined;
 }
 

@@ -7,7 +7,7 @@ import { getTask, markKillRequested, type TaskRecord } from "../../tasks.ts";
 import { mergeAppPatch, type App } from "./app-definition.ts";
 import { dependencyProblems, type PreviousDependencies } from "./dependencies.ts";
 import { deleteApp, getApp, listAppIds, listApps, nextVersion, resetDelay, saveApp, servicePortsInUse, type StoredApp } from "./apps.ts";
-import { MARATHON } from "./demand.ts";
+import { MARATHON, summarize } from "./demand.ts";
 import {
   abortDeployment,
   announceDeployment,
@@ -92,7 +92,7 @@ function withServicePorts(ctx: CommandContext, app: App, previous: App | undefin
 function startDeployment(ctx: CommandContext, stored: StoredApp, action: DeploymentAction, previous: App | null): DeploymentRecord {
   const d = createDeployment(ctx.db, { appId: stored.id, action, version: stored.version, previous, createdAt: ctx.now });
   revive(ctx.db, MARATHON, ctx.now);
-  announceDeployment(ctx.events, d, ctx.now);
+  announceDeployment(ctx.events, d, stored.app, ctx.now);
   return d;
 }
 
@@ -279,10 +279,18 @@ export function cancelDeployment(ctx: CommandContext, id: string, force: boolean
   return { ok: true, value: { deploymentId: rollback.id, version: stored.version } };
 }
 
-/** `DELETE /v2/queue/{id}/delay`. */
+/**
+ * `DELETE /v2/queue/{id}/delay`: as in Marathon, any app in the launch queue (delayed, waiting
+ * for resources, or short of instances) may have its delay reset, whether or not it is delayed now.
+ */
+function inLaunchQueue(ctx: CommandContext, app: StoredApp): boolean {
+  if (app.delayUntil !== null && app.delayUntil > ctx.now) return true;
+  return app.waiting !== null || summarize(ctx.db, app.id, app.version).current.total < app.app.instances;
+}
+
 export function resetAppDelay(ctx: CommandContext, id: string): Outcome<null> {
   const current = getApp(ctx.db, id);
-  if (!current || current.delayUntil === null || current.delayUntil <= ctx.now) return fail("not_found", `Application ${id} not found in tasks queue.`);
+  if (!current || !inLaunchQueue(ctx, current)) return fail("not_found", `Application ${id} not found in tasks queue.`);
   resetDelay(ctx.db, current);
   revive(ctx.db, MARATHON, ctx.now);
   return { ok: true, value: null };

@@ -3,6 +3,7 @@ import type { ClusterDb } from "../../db.ts";
 import type { EventBus } from "../../events.ts";
 import { deployments } from "../../schema.ts";
 import type { App } from "./app-definition.ts";
+import { getApp } from "./apps.ts";
 
 /** Marathon's deployment actions (`types/deploymentAction.raml`). */
 export type DeploymentAction = "StartApplication" | "ScaleApplication" | "RestartApplication" | "StopApplication";
@@ -63,33 +64,72 @@ export function currentStep(d: Pick<DeploymentRecord, "action">): number {
 
 const actionJson = (action: DeploymentAction, appId: string) => ({ action, app: appId });
 
-/** Marathon's `plan` in deployment events. */
-export function planJson(d: DeploymentRecord) {
-  return { id: d.id, version: d.version, steps: deploymentSteps(d).map((a) => ({ actions: [actionJson(a, d.appId)] })) };
+/**
+ * Marathon's group state in a full plan: the root group holding `app` in its nested groups
+ * (`/shop/web` sits in `/shop`). Marathon sends the whole root group; DCX sends the part
+ * the deployment touches, which is all a client can diff (groups are implied by app ids).
+ */
+export function planGroup(app: App | null, version: string) {
+  type GroupState = { id: string; apps: App[]; groups: GroupState[]; dependencies: string[]; pods: never[]; version: string };
+  const group = (id: string): GroupState => ({ id, apps: [], groups: [], dependencies: [], pods: [], version });
+  const root = group("/");
+  if (app === null) return root;
+  const segments = app.id.split("/").filter((s) => s !== "");
+  let at = root;
+  for (let i = 1; i < segments.length; i++) {
+    const child = group("/" + segments.slice(0, i).join("/"));
+    at.groups.push(child);
+    at = child;
+  }
+  at.apps.push(app);
+  return root;
 }
 
-function stepEvent(d: DeploymentRecord, step: number) {
+/**
+ * Marathon's `plan` in deployment events: its steps, and the group before (`original`) and
+ * after (`target`). Subscribers that asked for `plan-format=light` get it without those two
+ * (the event bus drops them).
+ */
+export function planJson(d: DeploymentRecord, target: App | null) {
+  return {
+    id: d.id,
+    version: d.version,
+    original: planGroup(d.previous, d.version),
+    target: planGroup(d.action === "StopApplication" ? null : target, d.version),
+    steps: deploymentSteps(d).map((a) => ({ actions: [actionJson(a, d.appId)] })),
+  };
+}
+
+function stepEvent(d: DeploymentRecord, step: number, target: App | null) {
   const action = deploymentSteps(d)[step - 1] ?? d.action;
-  return { plan: planJson(d), currentStep: { actions: [actionJson(action, d.appId)] } };
+  return { plan: planJson(d, target), currentStep: { actions: [actionJson(action, d.appId)] } };
+}
+
+/** The app a deployment moves to, read only when someone listens for its events. */
+function targetApp(db: ClusterDb, events: EventBus, d: DeploymentRecord): App | null {
+  if (events.subscriberCount === 0 || d.action === "StopApplication") return null;
+  return getApp(db, d.appId)?.app ?? null;
 }
 
 /** A new deployment's events: its plan, and the instant first step of a start. */
-export function announceDeployment(events: EventBus, d: DeploymentRecord, now: number): void {
-  events.emit("deployment_info", stepEvent(d, currentStep(d)), now);
-  if (currentStep(d) > 1) events.emit("deployment_step_success", stepEvent(d, 1), now);
+export function announceDeployment(events: EventBus, d: DeploymentRecord, target: App, now: number): void {
+  events.emit("deployment_info", stepEvent(d, currentStep(d), target), now);
+  if (currentStep(d) > 1) events.emit("deployment_step_success", stepEvent(d, 1, target), now);
 }
 
 /** A deployment reached its goal: its last step succeeded, and it is gone. */
 export function finishDeployment(db: ClusterDb, events: EventBus, d: DeploymentRecord, now: number): void {
+  const target = targetApp(db, events, d);
   removeDeployment(db, d.id);
-  events.emit("deployment_step_success", stepEvent(d, currentStep(d)), now);
-  events.emit("deployment_success", { id: d.id, plan: planJson(d) }, now);
+  events.emit("deployment_step_success", stepEvent(d, currentStep(d), target), now);
+  events.emit("deployment_success", { id: d.id, plan: planJson(d, target) }, now);
   if (d.action === "StopApplication") events.emit("app_terminated_event", { appId: d.appId }, now);
 }
 
 /** A deployment ends without reaching its goal (canceled, rolled back, superseded): its step failed. */
 export function abortDeployment(db: ClusterDb, events: EventBus, d: DeploymentRecord, reason: string, now: number): void {
+  const target = targetApp(db, events, d);
   removeDeployment(db, d.id);
-  events.emit("deployment_step_failure", { ...stepEvent(d, currentStep(d)), reason }, now);
-  events.emit("deployment_failed", { id: d.id, plan: planJson(d), reason }, now);
+  events.emit("deployment_step_failure", { ...stepEvent(d, currentStep(d), target), reason }, now);
+  events.emit("deployment_failed", { id: d.id, plan: planJson(d, target), reason }, now);
 }

@@ -23,7 +23,8 @@ export type GroupRequest = { kind: "change"; group: GroupSpec } | { kind: "scale
 
 export type GroupBodyResult = { ok: true; request: GroupRequest } | { ok: false; details: FieldError[] };
 
-const GroupFields = z.looseObject({
+/** The fields of a group body (its apps are then validated as apps); the OpenAPI document shows it. */
+export const GroupFields = z.looseObject({
   id: z.string().optional(),
   apps: z.array(z.record(z.string(), z.unknown(), { message: "expected an app definition (a JSON object)" })).optional(),
   groups: z.array(z.unknown()).optional(),

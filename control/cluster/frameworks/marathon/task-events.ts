@@ -7,8 +7,12 @@ import { MARATHON } from "./demand.ts";
 
 /** How Marathon reacts to its tasks' state changes: events, `lastTaskFailure`, launch backoff, unreachable handling. */
 
-/** Marathon grows the launch backoff on these (not on TASK_KILLED). */
-const BACKOFF_STATES: ReadonlySet<TaskState> = new Set(["TASK_FAILED", "TASK_FINISHED", "TASK_ERROR"]);
+/**
+ * Marathon grows the launch backoff on these (not on TASK_KILLED). TASK_DROPPED too: an agent
+ * drops a launch it cannot carry out (a full disk), and without a delay the app would be
+ * relaunched there in a tight loop.
+ */
+const BACKOFF_STATES: ReadonlySet<TaskState> = new Set(["TASK_FAILED", "TASK_FINISHED", "TASK_ERROR", "TASK_DROPPED"]);
 /** And records these as the app's `lastTaskFailure`. */
 const FAILURE_STATES: ReadonlySet<TaskState> = new Set(["TASK_FAILED", "TASK_ERROR", "TASK_LOST", "TASK_DROPPED", "TASK_GONE"]);
 

@@ -142,7 +142,8 @@ function constraintProblem(c: z.output<typeof Constraint>): string | undefined {
   }
 }
 
-const JobDefinition = JobFields.superRefine((job, ctx) => {
+/** A job body as `POST /v1/jobs` and `PUT /v1/jobs/{id}` validate it (the OpenAPI document shows it too). */
+export const JobDefinition = JobFields.superRefine((job, ctx) => {
   for (const issue of runIssues(job.run)) ctx.addIssue({ code: "custom", ...issue });
 }).transform(({ schedules, id, description, labels, run }) => ({
   spec: { id, ...(description !== undefined ? { description } : {}), labels, run } as JobSpec,

@@ -1,0 +1,127 @@
+import { z } from "zod";
+import { AppDefinition, AppPatch } from "../cluster/frameworks/marathon/app-definition.ts";
+import { GroupFields } from "../cluster/frameworks/marathon/group-body.ts";
+import { JobDefinition, ScheduleSpec } from "../cluster/frameworks/metronome/job-spec.ts";
+import type { QueryDoc, RouteSection } from "./types.ts";
+
+/** Marathon (`/v2`), Metronome (`/v1`) and the Mesos master's state, under `/c/{cluster}`. */
+
+const flag = (description: string): QueryDoc => ({ description, type: "boolean" });
+const FORCE = { force: flag("Override the deployment that holds the app (Marathon's `?force=true`).") };
+const deployment = { 200: "`{deploymentId, version}`; the `Marathon-Deployment-Id` header names the deployment.", 409: "A deployment already holds the app (send `force=true`)." };
+const APP_EMBED = { embed: { description: "Extra fields: `apps.tasks`, `apps.counts`, `apps.deployments`, `apps.lastTaskFailure`, `apps.failures`, `apps.taskStats`, `apps.readiness` (Marathon's names).", repeated: true } };
+
+export const marathonSection: RouteSection = {
+  tag: "Marathon",
+  description: "Marathon's REST API: apps, groups, tasks, deployments, the launch queue and the event stream. An app or group id may hold slashes (`/shop/web`).",
+  routes: {
+    "GET /c/:cluster/v2/apps": {
+      summary: "List apps",
+      query: { id: { description: "Only apps whose id contains this." }, cmd: { description: "Only apps whose cmd contains this." }, label: { description: "A label selector, e.g. `tier==web`." }, ...APP_EMBED },
+    },
+    "POST /c/:cluster/v2/apps": { summary: "Create an app", body: AppDefinition, responses: { 201: "The app; `Location` and `Marathon-Deployment-Id` headers.", 409: "An app with this id exists." } },
+    "PUT /c/:cluster/v2/apps": { summary: "Create or update many apps in one transaction", body: z.array(AppPatch), query: { partialUpdate: flag("Merge each body into the stored app (default true)."), ...FORCE }, responses: { 200: "`{deploymentId, version, deploymentIds}`" } },
+    "PATCH /c/:cluster/v2/apps": { summary: "Update many apps, merging each body into the stored app", body: z.array(AppPatch), query: FORCE, responses: { 200: "`{deploymentId, version, deploymentIds}`" } },
+    "GET /c/:cluster/v2/apps/*": [
+      { path: "/c/{cluster}/v2/apps/{appId}", summary: "One app", query: APP_EMBED, responses: { 200: "`{app}`" } },
+      { path: "/c/{cluster}/v2/apps/{appId}/tasks", summary: "An app's tasks (`text/plain` with `Accept: text/plain`)", responses: { 200: "`{tasks}`" } },
+      { path: "/c/{cluster}/v2/apps/{appId}/versions", summary: "An app's stored versions", responses: { 200: "`{versions}`" } },
+      { path: "/c/{cluster}/v2/apps/{appId}/versions/{version}", summary: "An app as it was at one version" },
+    ],
+    "PUT /c/:cluster/v2/apps/*": [
+      {
+        path: "/c/{cluster}/v2/apps/{appId}",
+        summary: "Replace an app (or create it); a body of only `{version}` rolls it back to that version",
+        body: AppDefinition,
+        query: { partialUpdate: flag("Merge the body into the stored app instead of replacing it."), ...FORCE },
+        responses: deployment,
+      },
+    ],
+    "PATCH /c/:cluster/v2/apps/*": [{ path: "/c/{cluster}/v2/apps/{appId}", summary: "Change some fields of an app", body: AppPatch, query: FORCE, responses: deployment }],
+    "POST /c/:cluster/v2/apps/*": [{ path: "/c/{cluster}/v2/apps/{appId}/restart", summary: "Restart every task of an app (a rolling replacement)", query: FORCE, responses: deployment }],
+    "DELETE /c/:cluster/v2/apps/*": [
+      { path: "/c/{cluster}/v2/apps/{appId}", summary: "Destroy an app", query: FORCE, responses: deployment },
+      {
+        path: "/c/{cluster}/v2/apps/{appId}/tasks",
+        summary: "Kill an app's tasks",
+        query: { host: { description: "Only the tasks on this host (`*` for all)." }, scale: flag("Scale the app down by the tasks killed."), wipe: flag("Accepted for Marathon's clients; DCX has no resident tasks, so it is a plain kill.") },
+        responses: { 200: "`{tasks}`, or a deployment with `scale=true`" },
+      },
+      { path: "/c/{cluster}/v2/apps/{appId}/tasks/{taskId}", summary: "Kill one task", query: { scale: flag("Scale the app down by one."), wipe: flag("A plain kill (no resident tasks).") }, responses: { 200: "`{task}`, or a deployment with `scale=true`" } },
+    ],
+    "GET /c/:cluster/v2/groups": { summary: "The root group", query: { embed: { description: "`group.groups`, `group.apps`, and the app embeds under `group.apps.`.", repeated: true } } },
+    "GET /c/:cluster/v2/groups/*": [
+      { path: "/c/{cluster}/v2/groups/{groupId}", summary: "One group", query: { embed: { description: "As for the root group.", repeated: true } } },
+      { path: "/c/{cluster}/v2/groups/{groupId}/versions", summary: "The versions of a group's apps" },
+    ],
+    "POST /c/:cluster/v2/groups": { summary: "Create a group and the apps inside", body: GroupFields, responses: { 201: "`{deploymentId, version, deploymentIds}`" } },
+    "POST /c/:cluster/v2/groups/*": [{ path: "/c/{cluster}/v2/groups/{groupId}", summary: "Create a group inside another", body: GroupFields, responses: { 201: "`{deploymentId, version, deploymentIds}`" } }],
+    "PUT /c/:cluster/v2/groups": { summary: "Change the root group, or scale it (`{scaleBy}`)", body: GroupFields, query: { dryRun: flag("Show the plan without changing anything."), ...FORCE }, responses: deployment },
+    "PUT /c/:cluster/v2/groups/*": [{ path: "/c/{cluster}/v2/groups/{groupId}", summary: "Change a group, or scale it (`{scaleBy}`)", body: GroupFields, query: { dryRun: flag("Show the plan without changing anything."), ...FORCE }, responses: deployment }],
+    "DELETE /c/:cluster/v2/groups": { summary: "Remove every app", query: FORCE, responses: deployment },
+    "DELETE /c/:cluster/v2/groups/*": [{ path: "/c/{cluster}/v2/groups/{groupId}", summary: "Remove a group's apps", query: FORCE, responses: deployment }],
+    "PATCH /c/:cluster/v2/groups": { summary: "Refused: Marathon's PATCH only changes enforceRole, which DCX has no use for", responses: { 405: "Always." } },
+    "PATCH /c/:cluster/v2/groups/*": [{ path: "/c/{cluster}/v2/groups/{groupId}", summary: "Refused, as for the root group", responses: { 405: "Always." } }],
+    "GET /c/:cluster/v2/tasks": { summary: "Every task (`text/plain` with `Accept: text/plain`)", query: { status: { description: "`running` or `staging`.", repeated: true } } },
+    "POST /c/:cluster/v2/tasks/delete": { summary: "Kill tasks by id", query: { scale: flag("Scale their apps down."), wipe: flag("A plain kill (no resident tasks).") }, responses: { 200: "`{tasks}`, or a deployment with `scale=true`" } },
+    "GET /c/:cluster/v2/deployments": { summary: "Deployments in progress" },
+    "GET /c/:cluster/v2/deployments/:id": { summary: "One deployment" },
+    "DELETE /c/:cluster/v2/deployments/:id": { summary: "Roll a deployment back (or, with `force=true`, just stop it)", query: FORCE, responses: { 200: "The rollback's deployment.", 202: "Stopped (force)." } },
+    "GET /c/:cluster/v2/queue": { summary: "Instances waiting to launch, and why" },
+    "DELETE /c/:cluster/v2/queue/*": [{ path: "/c/{cluster}/v2/queue/{appId}/delay", summary: "Reset an app's launch backoff", responses: { 204: { description: "Reset." } } }],
+    "GET /c/:cluster/v2/info": { summary: "Marathon's info" },
+    "GET /c/:cluster/v2/leader": { summary: "The leader (always this control plane)" },
+    "GET /c/:cluster/v2/events": {
+      summary: "Marathon's event stream (Server-Sent Events)",
+      query: { event_type: { description: "Only these event types.", repeated: true } },
+      responses: { 200: { description: "An endless `text/event-stream`.", contentType: "text/event-stream" }, 406: "The client does not accept text/event-stream." },
+    },
+  },
+};
+
+const STOP_RUNS = { stopCurrentJobRuns: flag("Stop the job's active runs too (otherwise a job with active runs is a 409).") };
+
+export const metronomeSection: RouteSection = {
+  tag: "Metronome",
+  description: "Metronome's REST API: jobs, their runs and their cron schedules.",
+  routes: {
+    "GET /c/:cluster/v1/jobs": { summary: "List jobs", query: { embed: { description: "`activeRuns`, `schedules`, `history`, `historySummary`.", repeated: true } } },
+    "POST /c/:cluster/v1/jobs": { summary: "Create a job (with at most one schedule)", body: JobDefinition, responses: { 201: "The job." } },
+    "GET /c/:cluster/v1/jobs/:jobId": { summary: "One job", query: { embed: { description: "As for the list.", repeated: true } } },
+    "PUT /c/:cluster/v1/jobs/:jobId": { summary: "Replace a job", body: JobDefinition },
+    "DELETE /c/:cluster/v1/jobs/:jobId": { summary: "Delete a job", query: STOP_RUNS },
+    "GET /c/:cluster/v1/jobs/:jobId/runs": { summary: "A job's active runs" },
+    "POST /c/:cluster/v1/jobs/:jobId/runs": { summary: "Start a run now", responses: { 201: "The run." } },
+    "GET /c/:cluster/v1/jobs/:jobId/runs/:runId": { summary: "One run" },
+    "POST /c/:cluster/v1/jobs/:jobId/runs/:runId/:action{actions?}/stop": { path: "/c/{cluster}/v1/jobs/{jobId}/runs/{runId}/actions/stop", summary: "Stop a run (`/action/stop` is accepted too)" },
+    "GET /c/:cluster/v1/jobs/:jobId/schedules": { summary: "A job's schedules" },
+    "POST /c/:cluster/v1/jobs/:jobId/schedules": { summary: "Add a schedule", body: ScheduleSpec, responses: { 201: "The schedule." } },
+    "GET /c/:cluster/v1/jobs/:jobId/schedules/:scheduleId": { summary: "One schedule" },
+    "PUT /c/:cluster/v1/jobs/:jobId/schedules/:scheduleId": { summary: "Replace a schedule", body: ScheduleSpec },
+    "DELETE /c/:cluster/v1/jobs/:jobId/schedules/:scheduleId": { summary: "Delete a schedule" },
+    "GET /c/:cluster/v1/queue": { summary: "Runs waiting to launch" },
+  },
+};
+
+export const mesosSection: RouteSection = {
+  tag: "Mesos",
+  description: "The Mesos master's state endpoints, with Mesos's field names.",
+  routes: {
+    "GET /c/:cluster/master/state": { summary: "The whole master state" },
+    "GET /c/:cluster/master/state.json": { summary: "The whole master state (the pre-0.25 name)" },
+    "GET /c/:cluster/master/slaves": { summary: "Agents", query: { slave_id: { description: "Only this agent." } } },
+    "GET /c/:cluster/master/frameworks": { summary: "Frameworks", query: { framework_id: { description: "Only this framework." } } },
+    "GET /c/:cluster/master/tasks": {
+      summary: "Tasks, newest first",
+      query: {
+        framework_id: { description: "Only this framework's." },
+        task_id: { description: "Only this task." },
+        limit: { description: "At most this many (default 100, at most 10,000).", type: "integer" },
+        offset: { description: "Skip this many.", type: "integer" },
+        order: { description: "`asc` for oldest first.", enum: ["asc", "desc"] },
+      },
+    },
+    "GET /c/:cluster/metrics/snapshot": { summary: "Mesos's flat metrics (`{\"master/…\": number}`)" },
+    "GET /c/:cluster/health": { summary: "Whether the cluster answers" },
+  },
+};

@@ -1,0 +1,116 @@
+import { LogsQuery } from "../api/task-logs.ts";
+import type { RouteSection } from "./types.ts";
+
+/** The routes of DCX itself: the service, accounts, clusters, agents, DNS, history and metrics. */
+
+const created = (what: string) => ({ 201: what });
+
+export const serviceSection: RouteSection = {
+  tag: "Service",
+  description: "The Worker itself: health and this reference.",
+  auth: "none",
+  routes: {
+    "GET /health": { summary: "Health of the control plane", responses: { 200: "`{healthy: true, version}`" } },
+    "GET /openapi.json": { summary: "This document (OpenAPI 3.1)" },
+    "GET /docs": { summary: "This document as a page", responses: { 200: { description: "An HTML page.", contentType: "text/html" } } },
+  },
+};
+
+export const accountSection: RouteSection = {
+  tag: "Accounts",
+  description: "Sign up, log in and out. An API token is sent as `Authorization: Bearer <token>` (or DC/OS's `token=<token>`).",
+  routes: {
+    "POST /auth/signup": { summary: "Create an account, its first cluster and an API token", auth: "none", responses: created("`{user, token, cluster}`") },
+    "POST /auth/login": { summary: "Get a new API token", auth: "none", responses: { 200: "`{user, token}`", 429: "Too many failed logins for this email (`Retry-After`)." } },
+    "POST /auth/logout": { summary: "Revoke the token this request carries", responses: { 204: { description: "Revoked." } } },
+    "GET /auth/me": { summary: "Who the token belongs to, and their clusters" },
+  },
+};
+
+export const clusterSection: RouteSection = {
+  tag: "Clusters",
+  description: "Clusters, their agent join tokens and their DNS keys. A cluster that is not yours is a 404.",
+  routes: {
+    "GET /clusters": { summary: "Your clusters" },
+    "POST /clusters": { summary: "Create a cluster", responses: created("`{cluster}`") },
+    "GET /clusters/:id": { summary: "One cluster" },
+    "POST /clusters/:id/agent-tokens": { summary: "Create an agent join token (its secret is shown once)", responses: created("`{id, token}`") },
+    "GET /clusters/:id/agent-tokens": { summary: "The cluster's join tokens, without secrets" },
+    "DELETE /clusters/:id/agent-tokens/:tokenId": { summary: "Revoke a join token", responses: { 200: "`{token}`, revoked" } },
+    "POST /clusters/:id/dns-keys": { summary: "Create a DNS key and its DoH URL (the key is shown once)", responses: created("`{id, key, url}`") },
+    "GET /clusters/:id/dns-keys": { summary: "The cluster's DNS keys, without secrets" },
+    "DELETE /clusters/:id/dns-keys/:keyId": { summary: "Revoke a DNS key", responses: { 200: "`{key}`, revoked" } },
+  },
+};
+
+export const agentSection: RouteSection = {
+  tag: "Agents",
+  description: "The machines of a cluster.",
+  routes: {
+    "GET /c/:cluster/agent/connect": {
+      summary: "An agent's WebSocket (`Upgrade: websocket`)",
+      description: "Authenticated by a join token or the agent's own credential as a Bearer token; the frames are DCX's agent protocol.",
+      responses: { 101: { description: "Switching protocols." }, 426: { description: "Not a WebSocket upgrade." } },
+    },
+    "GET /c/:cluster/agents": { summary: "The agent registry" },
+    "GET /c/:cluster/agents/:agentId": { summary: "One agent" },
+    "DELETE /c/:cluster/agents/:agentId": { summary: "Remove an agent: its socket closes, its credential stops working, its tasks are replaced", responses: { 204: { description: "Removed." } } },
+    "GET /c/:cluster/agents/:agentId/diagnostics": { summary: "One agent's self-checks (connection, cgroups, docker, DNS forwarder, disk) and the master's clock check" },
+    "GET /c/:cluster/diagnostics": { summary: "Every agent's self-checks: `{healthy, nodes: [{agentId, hostname, state, healthy, reportedAt, checks}]}`" },
+    "POST /c/:cluster/diagnostics/bundle": {
+      summary: "A zip of the cluster's state and every connected agent's checks and recent log lines, collected over the agents' sockets",
+      query: { timeoutMs: { description: "How long to wait for each agent's answer, 100–30,000 ms (default 10,000)." } },
+      responses: { 200: { description: "The bundle (`Content-Disposition: attachment`).", contentType: "application/zip" }, 429: { description: "Two bundles are already being collected for this cluster." } },
+    },
+  },
+};
+
+const dohQuery = {
+  dns: { description: "An RFC 8484 query: a DNS message, base64url without padding." },
+  name: { description: "The JSON dialect: the name to resolve." },
+  type: { description: "The JSON dialect: the record type (default A)." },
+} as const;
+const dohResponses = { 200: { description: "A DNS message (`application/dns-message`), or JSON (`application/dns-json`).", contentType: "application/dns-message" } };
+
+export const dnsSection: RouteSection = {
+  tag: "DNS",
+  description: "DNS-over-HTTPS with Mesos-DNS names, and Mesos-DNS's HTTP API.",
+  routes: {
+    "GET /dns/:key/dns-query": { summary: "DNS-over-HTTPS (GET), authenticated by the key in the path", auth: "none", query: dohQuery, responses: dohResponses },
+    "POST /dns/:key/dns-query": { summary: "DNS-over-HTTPS (POST `application/dns-message`)", auth: "none", responses: dohResponses },
+    "GET /c/:cluster/dns-query": { summary: "DNS-over-HTTPS for the cluster's agents (agent credential) and members (GET)", query: dohQuery, responses: dohResponses },
+    "POST /c/:cluster/dns-query": { summary: "DNS-over-HTTPS for the cluster's agents and members (POST)", responses: dohResponses },
+    "GET /c/:cluster/dns": { summary: "The cluster's DNS zone and TTL" },
+    "PATCH /c/:cluster/dns": { summary: "Change the zone or TTL; names answer under the new zone at once" },
+    "GET /c/:cluster/mesos_dns/v1/version": { summary: "Mesos-DNS: version" },
+    "GET /c/:cluster/mesos_dns/v1/config": { summary: "Mesos-DNS: configuration" },
+    "GET /c/:cluster/mesos_dns/v1/hosts/:host": { summary: "Mesos-DNS: addresses of a host name" },
+    "GET /c/:cluster/mesos_dns/v1/hosts/:host/ports": { summary: "Mesos-DNS: addresses and ports of a host name" },
+    "GET /c/:cluster/mesos_dns/v1/services/:service": { summary: "Mesos-DNS: SRV records of a service" },
+    "GET /c/:cluster/mesos_dns/v1/enumerate": { summary: "Mesos-DNS: every name of the cluster" },
+  },
+};
+
+export const observabilitySection: RouteSection = {
+  tag: "Observability",
+  description: "What the cluster did over time, its metrics, and its tasks' output.",
+  routes: {
+    "GET /c/:cluster/history/minute": { summary: "A sample of the cluster per minute, for 24 hours" },
+    "GET /c/:cluster/history/hour": { summary: "An average of the cluster per hour, for 30 days" },
+    "GET /c/:cluster/metrics/prometheus": {
+      summary: "The cluster's metrics in Prometheus's text format (0.0.4)",
+      responses: { 200: { description: "A Prometheus exposition.", contentType: "text/plain; version=0.0.4" } },
+    },
+    "GET /c/:cluster/v2/tasks/:taskId/logs": {
+      summary: "A task's stdout or stderr, from its agent",
+      querySchema: LogsQuery,
+      responses: {
+        200: { description: "Text, or Server-Sent Events with `follow=true`.", contentType: "text/plain" },
+        502: "The agent could not read the output.",
+        503: "The task's agent is not connected.",
+        504: "The agent did not answer in time.",
+      },
+    },
+    "POST /c/:cluster/debug/clock": { summary: "Move the job schedule clock forward (only with DCX_TEST_CLOCK=on; a 404 otherwise)" },
+  },
+};

@@ -46,13 +46,6 @@ async function readBody<S extends z.ZodType>(c: Context<AppEnv>, schema: S): Pro
  * OpenAPI document finds its body schema.
  */
 export function cosmos<S extends z.ZodType>(spec: CosmosSpec<S>, handle: (c: Context<AppEnv>, body: z.output<S>, version: number) => Promise<unknown>) {
-  const handler = async (c: Context<AppEnv>) => {
-    try {
-      return await answer(c);
-    } catch (err) {
-      return renderCosmosError(err, c);
-    }
-  };
   const answer = async (c: Context<AppEnv>) => {
     const contentType = c.req.header("Content-Type");
     if (!requestTypeOk(contentType, spec.request)) {
@@ -65,6 +58,13 @@ export function cosmos<S extends z.ZodType>(spec: CosmosSpec<S>, handle: (c: Con
     }
     const result = await handle(c, await readBody(c, spec.body), version);
     return c.body(JSON.stringify(result), 200, { "Content-Type": mediaType(spec.response, version) });
+  };
+  const handler = async (c: Context<AppEnv>) => {
+    try {
+      return await answer(c);
+    } catch (err) {
+      return renderCosmosError(err, c);
+    }
   };
   registerBodySchema(handler, spec.body);
   return handler;

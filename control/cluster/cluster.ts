@@ -480,16 +480,38 @@ export class Cluster extends DurableObject<Env> {
 
   // --- Packages (package-repositories.ts): repositories and their packages; installs go through Marathon's RPC
 
-  packageRepositories() { return listRepositories(this.db); }
+  packageRepositories() {
+    return listRepositories(this.db);
+  }
+
+  /** RPC: stores a repository the Worker fetched and validated, with its packages, in one transaction. */
   packageRepositoryAdd(repo: { name: string; uri: string; index?: number }, packages: PackageDefinition[], etag: string | null) {
     return this.ctx.storage.transactionSync(() => addRepository(this.db, repo, packages, etag, Date.now()));
   }
-  packageRepositoryDelete(key: { name?: string; uri?: string }) { return this.ctx.storage.transactionSync(() => deleteRepository(this.db, key)); }
-  packageRefreshClaim(name: string, staleBefore: number) { return claimRefresh(this.db, name, staleBefore, Date.now()); }
-  packageRefreshed(name: string, uri: string, result: FetchedRepository) { this.ctx.storage.transactionSync(() => recordRefresh(this.db, name, uri, result, Date.now())); }
+
+  packageRepositoryDelete(key: { name?: string; uri?: string }) {
+    return this.ctx.storage.transactionSync(() => deleteRepository(this.db, key));
+  }
+
+  /** RPC: true for the one caller that should refresh a stale repository now. */
+  packageRefreshClaim(name: string, staleBefore: number) {
+    return claimRefresh(this.db, name, staleBefore, Date.now());
+  }
+
+  packageRefreshed(name: string, uri: string, result: FetchedRepository) {
+    this.ctx.storage.transactionSync(() => recordRefresh(this.db, name, uri, result, Date.now()));
+  }
+
   /** RPC: JSON text, since package definitions hold free-form JSON (config schemas) that RPC types cannot name. */
-  packageFind(name: string): string | null { const found = findPackage(this.db, name); return found ? JSON.stringify(found) : null; }
-  packageSearch(query: string | undefined): string { return JSON.stringify(searchPackages(allPackages(this.db).map((p) => p.versions), query)); }
+  packageFind(name: string): string | null {
+    const found = findPackage(this.db, name);
+    return found ? JSON.stringify(found) : null;
+  }
+
+  /** RPC: Cosmos's search answer, as JSON text (see packageFind). */
+  packageSearch(query: string | undefined): string {
+    return JSON.stringify(searchPackages(allPackages(this.db).map((p) => p.versions), query));
+  }
 
   /** RPC: a Server-Sent Events stream of Marathon events; comments keep it alive while idle. */
   marathonEvents(types: string[], remoteAddress: string, light = false): ReadableStream<Uint8Array> {

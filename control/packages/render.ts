@@ -52,7 +52,9 @@ export function resolveOptions(pkg: PackageDefinition, options: JsonObject): Jso
   const errors = validateOptions(pkg.config, merged);
   if (errors.length > 0) {
     const summary = errors.slice(0, 5).map((e) => `${e.path}: ${e.message}`).join("; ");
-    throw new CosmosError("JsonSchemaMismatch", `Options do not match the config schema of ${pkg.name} ${pkg.version}: ${summary}`, { errors });
+    // Each error also in the shape of Cosmos's validation report (`level`, `instance.pointer`), which its clients print.
+    const report = errors.map((e) => ({ ...e, level: "error", instance: { pointer: e.path } }));
+    throw new CosmosError("JsonSchemaMismatch", `Options do not match the config schema of ${pkg.name} ${pkg.version}: ${summary}`, { errors: report });
   }
   return merged;
 }

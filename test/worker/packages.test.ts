@@ -216,6 +216,52 @@ describe("repositories added by URL", () => {
     expect((err.data?.errors as { path: string }[]).map((e) => e.path)).toEqual(["/packages/1/tags/0"]);
   });
 
+  it("orders repositories by index, keeping positions dense across deletes", async () => {
+    const a = await signUp();
+    restore = fakeRepositories(Object.fromEntries(["a", "b", "c", "d"].map((n) => [`${REPO}/${n}`, { body: repoBody([]) }]))).restore;
+    const names = async (res: Response) => {
+      expect(res.status, await res.clone().text()).toBe(200);
+      return ((await res.json()) as { repositories: { name: string }[] }).repositories.map((r) => r.name);
+    };
+    expect(await names(await cosmos(a, "repository/add", { name: "a", uri: `${REPO}/a` }))).toEqual(["dcx-universe", "a"]);
+    expect(await names(await cosmos(a, "repository/add", { name: "b", uri: `${REPO}/b`, index: 0 }))).toEqual(["b", "dcx-universe", "a"]);
+    expect(await names(await cosmos(a, "repository/add", { name: "c", uri: `${REPO}/c`, index: 1 }))).toEqual(["b", "c", "dcx-universe", "a"]);
+    expect(await names(await cosmos(a, "repository/delete", { name: "c" }))).toEqual(["b", "dcx-universe", "a"]);
+    expect(await names(await cosmos(a, "repository/add", { name: "d", uri: `${REPO}/d`, index: 99 }))).toEqual(["b", "dcx-universe", "a", "d"]);
+    expect(await names(await cosmos(a, "repository/add", { name: "c", uri: `${REPO}/c`, index: 2 }))).toEqual(["b", "dcx-universe", "c", "a", "d"]);
+  });
+
+  it("a package name comes from the first repository that has it", async () => {
+    const a = await signUp();
+    restore = fakeRepositories({ [REPO]: { body: repoBody([helloPackage({ name: "redis", description: "the company's redis" })]) } }).restore;
+    await ok(await cosmos(a, "repository/add", { name: "company", uri: REPO }), mt("package.repository.add-response"));
+    const last = await ok<{ package: { description: string } }>(await cosmos(a, "describe", { packageName: "redis" }, { accept: mt("package.describe-response", 3) }), mt("package.describe-response", 3));
+    expect(last.package.description).toContain("in-memory");
+    await ok(await cosmos(a, "repository/delete", { name: "company" }), mt("package.repository.delete-response"));
+    await ok(await cosmos(a, "repository/add", { name: "company", uri: REPO, index: 0 }), mt("package.repository.add-response"));
+    const first = await ok<{ package: { description: string } }>(await cosmos(a, "describe", { packageName: "redis" }, { accept: mt("package.describe-response", 3) }), mt("package.describe-response", 3));
+    expect(first.package.description).toBe("the company's redis");
+  });
+
+  it("a refresh stores a changed repository; a failed one keeps the stored packages", async () => {
+    const a = await signUp();
+    const served = { body: repoBody([helloPackage()]), etag: '"v1"', status: 200 };
+    const fake = fakeRepositories({ [REPO]: served });
+    restore = fake.restore;
+    await ok(await cosmos(a, "repository/add", { name: "company", uri: REPO }), mt("package.repository.add-response"));
+    // The repository publishes a new version: the next reads refresh (every read, in these tests) and then see it.
+    Object.assign(served, { body: repoBody([helloPackage(), helloPackage({ version: "2.0.0", releaseVersion: 5 })]), etag: '"v2"' });
+    await expect
+      .poll(async () => ((await (await cosmos(a, "list-versions", { packageName: "hello" })).json()) as { results: Record<string, string> }).results, { timeout: 5000 })
+      .toEqual({ "2.0.0": "5", "1.0.0": "1" });
+    // The repository breaks: reads go on serving what was stored.
+    Object.assign(served, { body: "oops", etag: undefined, status: 500 });
+    const before = fake.requests.length;
+    await expect.poll(async () => (await cosmos(a, "search", { query: "hello" }), fake.requests.length), { timeout: 5000 }).toBeGreaterThan(before + 1);
+    const still = await ok<{ packages: { currentVersion: string }[] }>(await cosmos(a, "search", { query: "hello" }), mt("package.search-response"));
+    expect(still.packages).toMatchObject([{ currentVersion: "2.0.0" }]);
+  });
+
   it("keeps at most 16 repositories", async () => {
     const a = await signUp();
     const routes = Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`${REPO}/${i}`, { body: repoBody([]) }]));

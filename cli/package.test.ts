@@ -17,7 +17,7 @@ const REDIS = { name: "redis", version: "7.4.1-0.1.0", maintainer: "m@example.co
 /** A pretend Cosmos: answers each endpoint and records what it was sent. */
 const sent: { endpoint: string; body: Record<string, unknown> }[] = [];
 const { dir, dcx } = cliHarness("package", async (req) => {
-  const endpoint = new URL(req.url).pathname.replace(/^\/c\/k1\/package\//, "");
+  const endpoint = new URL(req.url).pathname.replace(/^\/c\/k1\/(package|cosmos)\//, "");
   const body = (await req.json()) as Record<string, unknown>;
   sent.push({ endpoint, body });
   const error = (type: string, message: string, data?: unknown) => Response.json({ type, message, data }, { status: 400, headers: { "Content-Type": "application/vnd.dcos.package.error+json;charset=utf-8;version=v1" } });
@@ -35,6 +35,8 @@ const { dir, dcx } = cliHarness("package", async (req) => {
       return Response.json({ packageName: "redis", packageVersion: "7.4.1-0.1.0", appId: body.appId ?? "/redis", postInstallNotes: "Redis is starting." });
     case "uninstall":
       return Response.json({ results: [{ packageName: "redis", appId: "/redis", packageVersion: "7.4.1-0.1.0" }, { packageName: "redis", appId: "/r2", packageVersion: "7.4.1-0.1.0" }] });
+    case "service/update":
+      return Response.json({ package: { name: "redis", version: "7.4.1-0.1.0" }, resolvedOptions: {}, marathonDeploymentId: "d7" });
     case "list":
       return Response.json({ packages: [{ appId: "/redis", packageInformation: { packageDefinition: { name: "redis", version: "7.4.1-0.1.0" } } }] });
     default:
@@ -90,6 +92,14 @@ describe("dcx package", () => {
     const notJson = join(dir, "not.json");
     writeFileSync(notJson, "{");
     expect((await dcx(["package", "install", "redis", "--options", notJson, "--yes"])).stderr).toContain("is not JSON");
+  });
+
+  test("update sends the options file, version and replace flag to Cosmos's service API", async () => {
+    const file = join(dir, "update.json");
+    writeFileSync(file, JSON.stringify({ redis: { maxmemory_mb: 64 } }));
+    const done = await dcx(["package", "update", "/redis", "--options", file, "--replace"]);
+    expect(done.stdout).toBe("Updating /redis to redis 7.4.1-0.1.0 (deployment d7).\n");
+    expect(last()).toEqual({ endpoint: "service/update", body: { appId: "/redis", options: { redis: { maxmemory_mb: 64 } }, replace: true } });
   });
 
   test("uninstall and list", async () => {

@@ -13,7 +13,7 @@ import { marathonSystemRoutes } from "./api/marathon/system.ts";
 import { debugRoutes, metronomeRoutes, metronomeServiceRoutes } from "./api/metronome.ts";
 import { dnsSettingsRoutes, mesosDnsRoutes } from "./api/mesos-dns.ts";
 import { DCX_VERSION, masterRoutes } from "./api/master.ts";
-import { packageRoutes } from "./api/packages/index.ts";
+import { cosmosServiceRoutes, packageRoutes } from "./api/packages/index.ts";
 import { prometheusRoutes } from "./api/prometheus.ts";
 import { taskLogRoutes } from "./api/task-logs.ts";
 import { ApiError, renderError } from "./errors.ts";
@@ -51,6 +51,7 @@ const clusterScoped = new Hono<AppEnv>()
   .route("/metrics/prometheus", prometheusRoutes)
   .route("/capabilities", capabilityRoutes)
   .route("/package", packageRoutes)
+  .route("/cosmos/service", cosmosServiceRoutes)
   .route("/", masterRoutes);
 
 const app = new Hono<AppEnv>()

@@ -125,6 +125,25 @@ const install = defineCommand({
   },
 });
 
+const update = defineCommand({
+  meta: { name: "update", description: "Update an installed package in place: new options (merged over the stored ones) or another version" },
+  args: {
+    appId: { type: "positional", required: true, description: "the installed app's id" },
+    options: { type: "string", description: "a JSON file of options, merged over the stored ones ('-' for stdin)" },
+    "package-version": { type: "string", description: "move to this version (one the package allows)" },
+    replace: { type: "boolean", description: "replace the stored options instead of merging over them" },
+    ...jsonArg,
+  },
+  async run({ args }) {
+    const options = args.options ? await readJsonObject(args.options, "options object") : undefined;
+    const s = clusterSession();
+    const body = { appId: args.appId, options, packageVersion: args["package-version"], replace: Boolean(args.replace) };
+    const result = await s.api.request<{ package: { name: string; version: string }; marathonDeploymentId: string }>("POST", s.path("/cosmos/service/update"), { body });
+    if (args.json) return printJson(result);
+    print(`Updating ${args.appId} to ${result.package.name} ${result.package.version} (deployment ${result.marathonDeploymentId}).`);
+  },
+});
+
 const uninstall = defineCommand({
   meta: { name: "uninstall", description: "Uninstall a package: remove the app (or job) it installed" },
   args: {
@@ -187,6 +206,6 @@ const repo = defineCommand({
 });
 
 export const pkg = defineCommand({
-  meta: { name: "package", description: "Install services from the catalog: search, describe, install, list, uninstall; repositories" },
-  subCommands: { search, describe, install, uninstall, list, repo },
+  meta: { name: "package", description: "Install services from the catalog: search, describe, install, update, list, uninstall; repositories" },
+  subCommands: { search, describe, install, update, uninstall, list, repo },
 });

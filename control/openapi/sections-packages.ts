@@ -1,4 +1,4 @@
-import { DescribeRequest, InstallRequest, ListRequest, ListVersionsRequest, RenderRequest, RepositoryAddRequest, RepositoryDeleteRequest, RepositoryListRequest, SearchRequest, UninstallRequest } from "../packages/requests.ts";
+import { DescribeRequest, InstallRequest, ListRequest, ListVersionsRequest, RenderRequest, RepositoryAddRequest, RepositoryDeleteRequest, RepositoryListRequest, SearchRequest, ServiceDescribeRequest, ServiceUpdateRequest, UninstallRequest } from "../packages/requests.ts";
 import type { OperationDoc, RouteSection } from "./types.ts";
 
 /** Cosmos's package API under `/c/{cluster}/package`: versioned media types, Cosmos's errors. */
@@ -25,5 +25,15 @@ export const packageSection: RouteSection = {
     "POST /c/:cluster/package/repository/list": cosmos("The repositories, in search order", "repository.list", RepositoryListRequest),
     "POST /c/:cluster/package/repository/add": cosmos("Add a repository by URL (fetched and validated first)", "repository.add", RepositoryAddRequest, { 502: "The repository could not be fetched." }),
     "POST /c/:cluster/package/repository/delete": cosmos("Remove a repository by name or URI", "repository.delete", RepositoryDeleteRequest),
+    "POST /c/:cluster/cosmos/service/describe": {
+      summary: "An installed package: its definition, the versions it may move to, its options",
+      body: ServiceDescribeRequest,
+      responses: { 200: { description: "`service.describe-response`", contentType: "application/vnd.dcos.service.describe-response+json;charset=utf-8;version=v1" }, ...ERRORS },
+    },
+    "POST /c/:cluster/cosmos/service/update": {
+      summary: "Update an installed package in place: new options (merged, or replacing with `replace`) or another allowed version",
+      body: ServiceUpdateRequest,
+      responses: { 200: { description: "`service.update-response`: `{package, resolvedOptions, marathonDeploymentId}`", contentType: "application/vnd.dcos.service.update-response+json;charset=utf-8;version=v1" }, ...ERRORS },
+    },
   },
 };

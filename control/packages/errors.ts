@@ -26,6 +26,8 @@ export const COSMOS_ERRORS = {
   InvalidMarathonApp: 400,
   InvalidMetronomeJob: 400,
   PackageNotInstalled: 400,
+  MarathonAppNotFound: 400,
+  VersionUpgradeNotSupportedInOpen: 400,
   AmbiguousAppId: 400,
   MalformedRequest: 400,
   NotAcceptable: 400,

@@ -1,7 +1,7 @@
 import { normalizeAppId } from "../cluster/frameworks/marathon/app-definition.ts";
 import { ApiError } from "../errors.ts";
 import { CosmosError } from "./errors.ts";
-import { decodeDefinition, PACKAGE_DEFINITION, PACKAGE_NAME, PACKAGE_VERSION } from "./labels.ts";
+import { decodeDefinition, decodeOptions, PACKAGE_DEFINITION, PACKAGE_NAME, PACKAGE_OPTIONS, PACKAGE_SOURCE, PACKAGE_VERSION } from "./labels.ts";
 import type { PackageScope } from "./operations.ts";
 import { unwrap } from "../api/marathon/outcome.ts";
 
@@ -21,6 +21,9 @@ export interface Installed {
   packageVersion: string;
   /** The definition stored in the app's label (undefined when unreadable). */
   definition?: Record<string, unknown>;
+  /** The repository it came from (`DCOS_PACKAGE_SOURCE`) and the options the user gave (`DCOS_PACKAGE_OPTIONS`). */
+  source?: string;
+  userOptions?: Record<string, unknown>;
 }
 
 /** Fields of a definition that `list` shows as `packageDefinition` (Cosmos's PackageDetails). */
@@ -41,7 +44,15 @@ export async function installedPackages(stub: ClusterStub, filter: { packageName
     const name = labels[PACKAGE_NAME];
     const idMatches = filter.appId === undefined || (kind === "app" ? id === appId : id === filter.appId.replace(/^\//, ""));
     if (!name || (filter.packageName !== undefined && name !== filter.packageName) || !idMatches) continue;
-    found.push({ appId: id, kind, packageName: name, packageVersion: labels[PACKAGE_VERSION] ?? "", definition: await decodeDefinition(labels[PACKAGE_DEFINITION]) });
+    found.push({
+      appId: id,
+      kind,
+      packageName: name,
+      packageVersion: labels[PACKAGE_VERSION] ?? "",
+      definition: await decodeDefinition(labels[PACKAGE_DEFINITION]),
+      source: labels[PACKAGE_SOURCE],
+      userOptions: decodeOptions(labels[PACKAGE_OPTIONS]),
+    });
   }
   return found.sort((a, b) => a.packageName.localeCompare(b.packageName) || a.appId.localeCompare(b.appId));
 }

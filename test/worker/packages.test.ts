@@ -3,7 +3,7 @@ import { helloPackage, template } from "../support/universe-fixture.ts";
 import { type Account, call, signUp } from "./helpers.ts";
 import { cosmos, expectCosmosError, fakeRepositories, mt } from "./packages-support.ts";
 
-type App = { id: string; labels: Record<string, string>; container?: { docker?: { image: string } }; cmd?: string; healthChecks?: unknown[] };
+type App = { id: string; labels: Record<string, string>; container?: { docker?: { image: string } }; cmd?: string; healthChecks?: unknown[]; env?: Record<string, string> };
 const apps = async (a: Account) => ((await (await call(`/c/${a.cluster.id}/v2/apps`, { token: a.token })).json()) as { apps: App[] }).apps;
 const ok = async <T>(res: Response, contentType: string): Promise<T> => {
   expect(res.status, await res.clone().text()).toBe(200);
@@ -260,6 +260,42 @@ describe("repositories added by URL", () => {
     await expect.poll(async () => (await cosmos(a, "search", { query: "hello" }), fake.requests.length), { timeout: 5000 }).toBeGreaterThan(before + 1);
     const still = await ok<{ packages: { currentVersion: string }[] }>(await cosmos(a, "search", { query: "hello" }), mt("package.search-response"));
     expect(still.packages).toMatchObject([{ currentVersion: "2.0.0" }]);
+  });
+
+  it("updates an installed package in place: options merged or replaced, an allowed version, errors leaving the app as it was", async () => {
+    const a = await signUp();
+    restore = fakeRepositories({ [REPO]: { body: repoBody([helloPackage(), helloPackage({ version: "1.1.0", releaseVersion: 2, upgradesFrom: ["1.0.0"] })]) } }).restore;
+    await ok(await cosmos(a, "repository/add", { name: "company", uri: REPO }), mt("package.repository.add-response"));
+    await ok(await cosmos(a, "install", { packageName: "hello", packageVersion: "1.0.0", options: { service: { name: "greeter", greeting: "hi" } } }, { accept: mt("package.install-response", 2) }), mt("package.install-response", 2));
+    const service = (endpoint: string, body: unknown) =>
+      call(`/c/${a.cluster.id}/cosmos/service/${endpoint}`, {
+        method: "POST",
+        token: a.token,
+        headers: { "Content-Type": mt(`service.${endpoint}-request`), Accept: mt(`service.${endpoint}-response`) },
+        body: JSON.stringify(body),
+      });
+    const described = await ok<{ package: { version: string }; upgradesTo: string[]; downgradesTo: string[]; userProvidedOptions: unknown; resolvedOptions: { service: { cpus: number } } }>(await service("describe", { appId: "/greeter" }), mt("service.describe-response"));
+    expect(described).toMatchObject({ package: { version: "1.0.0" }, upgradesTo: ["1.1.0"], downgradesTo: [], userProvidedOptions: { service: { name: "greeter", greeting: "hi" } }, resolvedOptions: { service: { cpus: 0.1 } } });
+
+    const merged = await ok<{ marathonDeploymentId: string; resolvedOptions: { service: { greeting: string } } }>(await service("update", { appId: "/greeter", options: { service: { greeting: "hey" } } }), mt("service.update-response"));
+    expect(merged.marathonDeploymentId).toMatch(/.+/);
+    let [app] = await apps(a);
+    expect(app).toMatchObject({ id: "/greeter", env: { GREETING: "hey" } });
+    expect(JSON.parse(atob(app!.labels.DCOS_PACKAGE_OPTIONS!))).toEqual({ service: { name: "greeter", greeting: "hey" } });
+
+    await expectCosmosError(await service("update", { appId: "/greeter", options: { service: { cpus: -1 } } }), "JsonSchemaMismatch");
+    await ok(await service("update", { appId: "/greeter", packageVersion: "1.1.0" }), mt("service.update-response"));
+    [app] = await apps(a);
+    expect(app?.labels.DCOS_PACKAGE_VERSION).toBe("1.1.0");
+    expect(app?.env?.GREETING).toBe("hey");
+    // 1.1.0 lists no downgrades.
+    await expectCosmosError(await service("update", { appId: "/greeter", packageVersion: "1.0.0" }), "VersionUpgradeNotSupportedInOpen");
+    // replace: the stored options are dropped for the new ones (the id stays the installed app's).
+    await ok(await service("update", { appId: "/greeter", options: { service: { greeting: "only this" } }, replace: true }), mt("service.update-response"));
+    [app] = await apps(a);
+    expect(app).toMatchObject({ id: "/greeter", env: { GREETING: "only this" } });
+    expect(JSON.parse(atob(app!.labels.DCOS_PACKAGE_OPTIONS!))).toEqual({ service: { greeting: "only this" } });
+    await expectCosmosError(await service("describe", { appId: "/nope" }), "MarathonAppNotFound");
   });
 
   it("keeps at most 16 repositories", async () => {

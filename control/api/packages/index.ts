@@ -4,7 +4,8 @@ import type { AppEnv } from "../../http/env.ts";
 import { CosmosError } from "../../packages/errors.ts";
 import { findPackage, installPackage, refreshStale, resolvePackage } from "../../packages/operations.ts";
 import { renderPackage } from "../../packages/render.ts";
-import { DescribeRequest, InstallRequest, ListRequest, ListVersionsRequest, RenderRequest, SearchRequest, UninstallRequest } from "../../packages/requests.ts";
+import { DescribeRequest, InstallRequest, ListRequest, ListVersionsRequest, RenderRequest, SearchRequest, ServiceDescribeRequest, ServiceUpdateRequest, UninstallRequest } from "../../packages/requests.ts";
+import { describeService, updateService } from "../../packages/service-update.ts";
 import type { SearchResult } from "../../packages/search.ts";
 import { decodeTemplate, newestFirst, type PackageDefinition } from "../../packages/universe.ts";
 import { cluster } from "../marathon/outcome.ts";
@@ -79,3 +80,8 @@ export const packageRoutes = new Hono<AppEnv>()
   .post("/repository/list", listRepositoriesRoute)
   .post("/repository/add", addRepositoryRoute)
   .post("/repository/delete", deleteRepositoryRoute);
+
+/** Cosmos's service API, reached as `/cosmos/service/…` through Admin Router: update an installed package in place. */
+export const cosmosServiceRoutes = new Hono<AppEnv>()
+  .post("/describe", cosmos({ request: "service.describe-request", response: "service.describe-response", versions: [1], body: ServiceDescribeRequest }, (c, body) => describeService(scopeOf(c), body.appId)))
+  .post("/update", cosmos({ request: "service.update-request", response: "service.update-response", versions: [1], body: ServiceUpdateRequest }, (c, body) => updateService(scopeOf(c), body)));

@@ -36,7 +36,6 @@ export const COSMOS_ERRORS = {
   Forbidden: 403,
   PackageAlreadyInstalled: 409,
   MarathonAppConflict: 409,
-  MarathonBadGateway: 502,
   // Cosmos answers 500 for a repository it cannot fetch; DCX says 502: the fault is upstream.
   UniverseClientHttpError: 502,
   RepositoryUriConnection: 502,

@@ -16,6 +16,7 @@ import { type MetricsServer, startMetricsServer } from "./metrics.ts";
 import { createLogger, errorMessage, teeLogger } from "./log.ts";
 import type { Logger } from "./log.ts";
 import { detectAdvertiseIp, detectHostname, resolveResources } from "./resources.ts";
+import { DEFAULT_POLICY } from "./policy.ts";
 import { createTaskHost } from "./task-host.ts";
 import type { MasterCommand, TaskHost } from "./task-host.ts";
 
@@ -88,7 +89,7 @@ export class Agent {
     this.log = teeLogger(options.log ?? createLogger(), createLogger({ write: (line) => this.recentLog.push(line) }));
     const exec = { dnsAddress: () => this.dns?.address };
     const docker = config.dockerSocket === undefined ? undefined : { socket: config.dockerSocket, agentId: () => this.identity?.agentId, dnsAddress: exec.dnsAddress };
-    this.tasks = options.tasks ?? inWorkDir(() => createTaskHost({ workDir: config.workDir, log: this.log, exec, docker }));
+    this.tasks = options.tasks ?? inWorkDir(() => createTaskHost({ workDir: config.workDir, log: this.log, exec, docker, policy: config.policy }));
     this.logs = new LogService({ source: (taskId) => this.tasks.logSource(taskId), log: this.log });
     this.diagnostics = new AgentDiagnostics({
       workDir: config.workDir,
@@ -305,6 +306,8 @@ export class Agent {
       ip,
       resources: { ...resources, ports: resources.ports.map((range) => [...range]) },
       attributes: this.config.attributes,
+      // What tasks may have of this host, so an operator can see what was allowed and by which flag.
+      policy: { ...(this.config.policy ?? DEFAULT_POLICY) },
     });
   }
 }

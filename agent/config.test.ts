@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { isAbsolute } from "node:path";
 import { ConfigError, DEFAULT_BACKOFF_MAX_MS, wantsHelp } from "./config.ts";
 import { parseAgentConfig } from "./main.ts";
+import { DEFAULT_POLICY } from "./policy.ts";
 
 const REQUIRED = ["--master", "http://127.0.0.1:8787", "--cluster", "c1", "--work-dir", "/tmp/dcx-agent"];
 
@@ -41,6 +42,7 @@ describe("parseAgentConfig", () => {
       backoffMaxMs: 5000,
       killTasksOnExit: true,
       dockerSocket: "/var/run/docker.sock",
+      policy: DEFAULT_POLICY,
     });
     expect(isAbsolute(config.workDir)).toBe(true);
   });
@@ -71,6 +73,7 @@ describe("parseAgentConfig", () => {
       killTasksOnExit: true,
       dns: undefined,
       dockerSocket: "/var/run/docker.sock",
+      policy: DEFAULT_POLICY,
     });
   });
 
@@ -222,6 +225,61 @@ describe("parseAgentConfig", () => {
     const error = configError(() => parseAgentConfig([...REQUIRED, "--token", "secret value"], {}));
     expect(error.message).toContain("--token");
     expect(error.message).not.toContain("secret");
+  });
+
+  test("a plain http or ws master that is not loopback is refused, naming --insecure; loopback and TLS are fine", () => {
+    for (const master of ["http://dcx.example.com", "ws://10.0.0.5:8787", "http://192.168.1.2", "http://[2001:db8::1]:80", "http://127.example.com"]) {
+      const error = configError(() => parseAgentConfig(["--master", master, ...REQUIRED.slice(2)], {}));
+      expect(error.flag).toBe("--master");
+      expect(error.message).toContain("--insecure");
+      expect(error.message).toContain("plain text");
+    }
+    for (const master of ["http://127.0.0.1:8787", "ws://127.8.9.10", "http://localhost:8787", "http://[::1]:8787", "https://dcx.example.com", "wss://10.0.0.5"]) {
+      expect(parseAgentConfig(["--master", master, ...REQUIRED.slice(2)], {}).master).toBe(new URL(master).href.replace(/\/$/, ""));
+    }
+    expect(parseAgentConfig(["--master", "http://dcx.example.com", ...REQUIRED.slice(2), "--insecure"], {}).master).toBe("http://dcx.example.com");
+    expect(parseAgentConfig(without("--master"), { DCX_MASTER: "ws://10.0.0.5", DCX_INSECURE: "yes" }).master).toBe("ws://10.0.0.5");
+  });
+
+  test("the task policy allows nothing by default; each --allow-* flag and its variable widen it", () => {
+    expect(parseAgentConfig(REQUIRED, {}).policy).toEqual({
+      allowPrivileged: false,
+      allowHostPaths: [],
+      allowCapabilities: [],
+      allowDevices: [],
+      allowRootTasks: false,
+      taskUser: "nobody",
+    });
+    const flags = [
+      ...["--allow-privileged", "--allow-root-tasks", "--allow-host-paths", "/srv/data/,/mnt//shared"],
+      ...["--allow-capabilities", "net_admin,CAP_SYS_TIME", "--allow-devices", "/dev/fuse", "--task-user", "dcx-task"],
+    ];
+    expect(parseAgentConfig([...REQUIRED, ...flags], {}).policy).toEqual({
+      allowPrivileged: true,
+      allowHostPaths: ["/srv/data/", "/mnt/shared"],
+      allowCapabilities: ["NET_ADMIN", "SYS_TIME"],
+      allowDevices: ["/dev/fuse"],
+      allowRootTasks: true,
+      taskUser: "dcx-task",
+    });
+    const env = { DCX_ALLOW_PRIVILEGED: "1", DCX_ALLOW_ROOT_TASKS: "true", DCX_ALLOW_HOST_PATHS: "/srv", DCX_ALLOW_CAPABILITIES: "ALL", DCX_ALLOW_DEVICES: "/dev/net/tun", DCX_TASK_USER: "daemon" };
+    expect(parseAgentConfig(REQUIRED, env).policy).toEqual({
+      allowPrivileged: true,
+      allowHostPaths: ["/srv"],
+      allowCapabilities: ["ALL"],
+      allowDevices: ["/dev/net/tun"],
+      allowRootTasks: true,
+      taskUser: "daemon",
+    });
+  });
+
+  test("bad --allow-* values are refused by name: relative paths, .. segments, capability and user names", () => {
+    expect(configError(() => parseAgentConfig([...REQUIRED, "--allow-host-paths", "srv/data"], {})).flag).toBe("--allow-host-paths");
+    expect(configError(() => parseAgentConfig([...REQUIRED, "--allow-host-paths", "/srv/../etc"], {})).message).toContain("'/srv/../etc' must be an absolute path");
+    expect(configError(() => parseAgentConfig([...REQUIRED, "--allow-devices", "fuse"], {})).flag).toBe("--allow-devices");
+    expect(configError(() => parseAgentConfig([...REQUIRED, "--allow-capabilities", "NET ADMIN"], {})).flag).toBe("--allow-capabilities");
+    expect(configError(() => parseAgentConfig(REQUIRED, { DCX_TASK_USER: "-rf" })).message).toContain("--task-user (DCX_TASK_USER)");
+    expect(configError(() => parseAgentConfig(REQUIRED, { DCX_ALLOW_PRIVILEGED: "maybe" })).flag).toBe("--allow-privileged");
   });
 
   test("unknown flags, stray arguments and flags without a value are refused by name", () => {

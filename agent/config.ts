@@ -1,6 +1,6 @@
-import { resolve } from "node:path";
+import { isAbsolute, normalize, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { Register, Resources, parseAttributeString, parseResourceString } from "../protocol/index.ts";
+import { Register, Resources, parseAttributeString, parseResourceString, plainTextRefusal } from "../protocol/index.ts";
 import type { Attributes } from "../protocol/index.ts";
 import type { z } from "zod";
 import { DEFAULT_DOCKER_SOCKET } from "./drivers/docker-api.ts";
@@ -8,6 +8,9 @@ import { parseHostPort } from "./dns/listen-address.ts";
 import type { HostPort } from "./dns/listen-address.ts";
 import { DEFAULT_RESOLV_CONF } from "./dns/resolv-conf.ts";
 import { DEFAULT_ZONE, DIRECTORY_ZONE, parseZone } from "./dns/zones.ts";
+import { DEFAULT_TASK_USER } from "./drivers/users.ts";
+import { normalizeCapability } from "./policy.ts";
+import type { AgentPolicy } from "./policy.ts";
 
 /** Everything the agent needs from its command line and environment, validated. */
 export interface AgentConfig {
@@ -33,6 +36,11 @@ export interface AgentConfig {
   dockerSocket?: string;
   /** Where the Prometheus metrics endpoint listens; absent unless `--metrics-listen` is given. */
   metricsListen?: HostPort;
+  /**
+   * What tasks may have of the host (`--allow-*`, `--task-user`); parsing always sets it, and
+   * absent means DEFAULT_POLICY: nothing beyond the task's sandbox.
+   */
+  policy?: AgentPolicy;
 }
 
 /** How the agent's DNS forwarder runs. */
@@ -76,8 +84,21 @@ const STRING_OPTIONS = {
   "dns-resolv-conf": "DCX_DNS_RESOLV_CONF",
   "docker-socket": "DCX_DOCKER_SOCKET",
   "metrics-listen": "DCX_METRICS_LISTEN",
+  "allow-host-paths": "DCX_ALLOW_HOST_PATHS",
+  "allow-capabilities": "DCX_ALLOW_CAPABILITIES",
+  "allow-devices": "DCX_ALLOW_DEVICES",
+  "task-user": "DCX_TASK_USER",
 } as const;
 type OptionName = keyof typeof STRING_OPTIONS;
+
+/** Each on/off flag with its environment variable (1/true/yes or 0/false/no). */
+const BOOLEAN_OPTIONS = {
+  "kill-tasks-on-exit": "DCX_KILL_TASKS_ON_EXIT",
+  insecure: "DCX_INSECURE",
+  "allow-privileged": "DCX_ALLOW_PRIVILEGED",
+  "allow-root-tasks": "DCX_ALLOW_ROOT_TASKS",
+} as const;
+type BooleanName = keyof typeof BOOLEAN_OPTIONS;
 
 const PARSE_OPTIONS = {
   ...(Object.fromEntries(Object.keys(STRING_OPTIONS).map((name) => [name, { type: "string" }])) as Record<
@@ -85,10 +106,8 @@ const PARSE_OPTIONS = {
     { type: "string" }
   >),
   help: { type: "boolean", short: "h" },
-  "kill-tasks-on-exit": { type: "boolean" },
+  ...(Object.fromEntries(Object.keys(BOOLEAN_OPTIONS).map((name) => [name, { type: "boolean" }])) as Record<BooleanName, { type: "boolean" }>),
 } as const;
-
-const KILL_TASKS_ON_EXIT_ENV = "DCX_KILL_TASKS_ON_EXIT";
 
 /** Printed by `--help`. */
 export const USAGE = `Usage: bun agent/main.ts --master URL --cluster ID --token TOKEN --work-dir DIR [options]
@@ -114,7 +133,22 @@ Options (each may also be given as the environment variable shown; a flag wins):
                         "none" turns the docker driver off)
   --metrics-listen ADDR serve Prometheus metrics at http://ADDR/metrics;      DCX_METRICS_LISTEN
                         IP:PORT, [IPv6]:PORT, or PORT alone for 127.0.0.1
+  --insecure            allow a plain http/ws --master that is not loopback   DCX_INSECURE
+                        (the join token and credential then cross the
+                        network in clear text); loopback is always allowed
   -h, --help            print this help and exit
+
+Task policy (tasks get nothing of the host beyond their sandbox unless allowed here):
+  --allow-privileged    run privileged docker containers                      DCX_ALLOW_PRIVILEGED
+  --allow-host-paths P  docker volumes may mount host paths under these       DCX_ALLOW_HOST_PATHS
+                        comma-separated prefixes (symlinks resolved)
+  --allow-capabilities C  docker cap-add may add these capabilities,          DCX_ALLOW_CAPABILITIES
+                        comma-separated (NET_ADMIN,SYS_TIME), or ALL
+  --allow-devices P     docker device may name host devices under these       DCX_ALLOW_DEVICES
+                        comma-separated paths, e.g. /dev/fuse
+  --allow-root-tasks    exec tasks may run as root (user root, uid 0)         DCX_ALLOW_ROOT_TASKS
+  --task-user USER      who exec tasks without a user run as when the agent   DCX_TASK_USER
+                        is root (default ${DEFAULT_TASK_USER})
 
 DNS forwarder (off unless --dns-listen is given; tasks then get its address in DCX_DNS):
   --dns-listen ADDR     serve DNS on UDP and TCP at IP:PORT or [IPv6]:PORT,   DCX_DNS_LISTEN
@@ -152,8 +186,9 @@ export function parseAgentConfig(argv: readonly string[], env: Readonly<Record<s
   const hostname = option("hostname");
   const advertiseIp = option("advertise-ip");
   const backoffMaxMs = option("backoff-max-ms");
+  const flag = (name: BooleanName): boolean => flags.booleans[name] ?? parseEnvBoolean(BOOLEAN_OPTIONS[name], env[BOOLEAN_OPTIONS[name]], `--${name}`);
   return {
-    master: parseMaster(master),
+    master: parseMaster(master, flag("insecure")),
     cluster: parseCluster(cluster),
     token: token === undefined ? undefined : parseToken(token),
     workDir: resolve(workDir.value),
@@ -162,10 +197,18 @@ export function parseAgentConfig(argv: readonly string[], env: Readonly<Record<s
     hostname: hostname === undefined ? undefined : parseWith(hostname, Register.shape.hostname),
     advertiseIp: advertiseIp === undefined ? undefined : parseWith(advertiseIp, Register.shape.ip),
     backoffMaxMs: backoffMaxMs === undefined ? DEFAULT_BACKOFF_MAX_MS : parseBackoffMax(backoffMaxMs),
-    killTasksOnExit: flags.killTasksOnExit ?? parseEnvBoolean(KILL_TASKS_ON_EXIT_ENV, env[KILL_TASKS_ON_EXIT_ENV], "--kill-tasks-on-exit"),
+    killTasksOnExit: flag("kill-tasks-on-exit"),
     dns: parseDns(option),
     dockerSocket: parseDockerSocket(option("docker-socket")),
     metricsListen: parseMetricsListen(option("metrics-listen")),
+    policy: {
+      allowPrivileged: flag("allow-privileged"),
+      allowRootTasks: flag("allow-root-tasks"),
+      allowHostPaths: parsePaths(option("allow-host-paths")),
+      allowDevices: parsePaths(option("allow-devices")),
+      allowCapabilities: parseCapabilities(option("allow-capabilities")),
+      taskUser: parseTaskUser(option("task-user")),
+    },
   };
 }
 
@@ -174,6 +217,29 @@ function parseMetricsListen(option: Sourced | undefined): HostPort | undefined {
   if (option === undefined) return undefined;
   const text = /^\d{1,5}$/.test(option.value) ? `127.0.0.1:${option.value}` : option.value;
   return guard(option, () => parseHostPort(text));
+}
+
+/** Comma-separated absolute paths, normalised; relative ones would depend on the agent's directory. */
+function parsePaths(option: Sourced | undefined): string[] {
+  if (option === undefined) return [];
+  const paths = option.value.split(",").map((path) => path.trim());
+  const bad = paths.find((path) => !isAbsolute(path) || path.split("/").includes(".."));
+  if (bad !== undefined) fail(option, `'${bad}' must be an absolute path without .. segments`);
+  return paths.map((path) => normalize(path));
+}
+
+function parseCapabilities(option: Sourced | undefined): string[] {
+  if (option === undefined) return [];
+  const caps = option.value.split(",").map(normalizeCapability);
+  const bad = caps.find((cap) => !/^[A-Z][A-Z0-9_]*$/.test(cap));
+  if (bad !== undefined) fail(option, `'${bad}' is not a capability name (e.g. NET_ADMIN, or ALL)`);
+  return caps;
+}
+
+function parseTaskUser(option: Sourced | undefined): string {
+  if (option === undefined) return DEFAULT_TASK_USER;
+  if (!/^[A-Za-z0-9_][A-Za-z0-9._-]*\$?$/.test(option.value)) fail(option, `'${option.value}' is not a user name`);
+  return option.value;
 }
 
 /** An absolute socket path, or `none`; relative paths are resolved like --work-dir. */
@@ -194,14 +260,19 @@ interface Sourced {
 
 interface Flags {
   strings: Partial<Record<OptionName, string>>;
-  killTasksOnExit?: boolean;
+  booleans: Partial<Record<BooleanName, boolean>>;
 }
 
 function readFlags(argv: readonly string[]): Flags {
   try {
     const { values } = parseArgs({ args: [...argv], options: PARSE_OPTIONS, strict: true, allowPositionals: false });
-    const { help: _help, "kill-tasks-on-exit": killTasksOnExit, ...strings } = values;
-    return { strings, killTasksOnExit };
+    const strings: Partial<Record<OptionName, string>> = {};
+    const booleans: Partial<Record<BooleanName, boolean>> = {};
+    for (const [name, value] of Object.entries(values)) {
+      if (typeof value === "string") strings[name as OptionName] = value;
+      else if (name !== "help" && value !== undefined) booleans[name as BooleanName] = value;
+    }
+    return { strings, booleans };
   } catch (error) {
     // parseArgs already names the flag ("Unknown option '--foo'", "Option '--master <value>' argument missing").
     throw new ConfigError(error instanceof Error ? error.message : String(error));
@@ -243,10 +314,12 @@ function parseWith<T>(option: Sourced, schema: z.ZodType<T>): T {
   return fail(option, `'${option.value}' is invalid: ${parsed.error.issues[0]?.message ?? "invalid value"}`);
 }
 
-function parseMaster(option: Sourced): string {
+function parseMaster(option: Sourced, insecure: boolean): string {
   const url = guard(option, () => new URL(option.value));
   if (!["http:", "https:", "ws:", "wss:"].includes(url.protocol)) fail(option, `'${option.value}' must be an http, https, ws or wss URL`);
   if (url.search !== "" || url.hash !== "") fail(option, `'${option.value}' must not carry a query or fragment`);
+  const plainText = insecure ? undefined : plainTextRefusal(url);
+  if (plainText !== undefined) fail(option, plainText);
   return url.href.replace(/\/+$/, "");
 }
 

@@ -105,7 +105,7 @@ describe("the agent's metrics endpoint", () => {
   });
 
   test("--metrics-listen takes IP:PORT, [IPv6]:PORT, or a port alone for loopback", () => {
-    const base = ["--master", "http://m", "--cluster", "c", "--token", "t", "--work-dir", "/tmp/w"];
+    const base = ["--master", "http://127.0.0.1:8787", "--cluster", "c", "--token", "t", "--work-dir", "/tmp/w"];
     const parse = (value: string) => parseAgentConfig([...base, "--metrics-listen", value], {}).metricsListen;
     expect(parse("9100")).toEqual({ host: "127.0.0.1", port: 9100 });
     expect(parse("0.0.0.0:9100")).toEqual({ host: "0.0.0.0", port: 9100 });

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { chmodSync, mkdirSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 
 /**
  * Task sandboxes: one directory per task under `<work-dir>/sandboxes/`, the task's working
@@ -45,4 +45,17 @@ export function prepareSandboxRoot(workDir: string): void {
   chmodSync(root, 0o711);
   const mode = statSync(workDir).mode & 0o7777;
   if ((mode & 0o001) === 0) chmodSync(workDir, mode | 0o001);
+}
+
+/**
+ * The first parent of the work dir that other users cannot search (no o+x), if any: tasks that
+ * run as another user (every task without a `user`, under a root agent) then cannot reach
+ * their sandbox by its path, `MESOS_SANDBOX`. The agent does not widen such a directory itself
+ * (it may be a home directory); it says so at start.
+ */
+export function unreachableParent(workDir: string): string | undefined {
+  for (let dir = dirname(workDir); ; dir = dirname(dir)) {
+    if ((statSync(dir).mode & 0o001) === 0) return dir;
+    if (dir === dirname(dir)) return undefined;
+  }
 }

@@ -14,7 +14,7 @@ import { createTaskHost } from "./task-host.ts";
 import type { TaskHost } from "./task-host.ts";
 import { waitFor } from "./test-support/fake-master.ts";
 import { collectLog } from "./test-support/log-collector.ts";
-import { GroupReaper, dropAgentCgroups, fileText, launchOf, processGone, states } from "./test-support/tasks.ts";
+import { GroupReaper, dropAgentCgroups, launchOf, pidGone, processGone, states, taskPid } from "./test-support/tasks.ts";
 
 const reaper = new GroupReaper();
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -59,8 +59,8 @@ function startHost(dir: string) {
  * is led by the task's wrapper, and is reaped after the test.
  */
 async function taskGroup(dir: string, taskId: string): Promise<number> {
-  const pid = Number(await fileText(sandboxPath(dir, taskId), "pid"));
-  const pgid = readProcStat(pid)?.pgid ?? 0;
+  const pid = await taskPid(sandboxPath(dir, taskId), "pid");
+  const pgid = pid === undefined ? 0 : (readProcStat(pid)?.pgid ?? 0);
   expect(pgid).toBeGreaterThan(1);
   reaper.add(pgid);
   return pgid;
@@ -142,7 +142,7 @@ describe("task host", () => {
     launch(launchOf("k.1", { shell: "echo $$ > pid; sleep 300 & echo $! > child; wait" }));
     await update("k.1", "TASK_RUNNING");
     await taskGroup(dir, "k.1");
-    const child = Number(await fileText(sandboxPath(dir, "k.1"), "child"));
+    const child = await taskPid(sandboxPath(dir, "k.1"), "child");
     host.handle({ type: "kill", taskIds: ["k.1", "ghost.1"], gracePeriodMs: 2_000 });
     expect((await update("ghost.1", "TASK_LOST")).message).toBe("unknown task");
     await update("k.1", "TASK_KILLED");
@@ -152,7 +152,7 @@ describe("task host", () => {
       ["k.1", "TASK_KILLING"],
       ["k.1", "TASK_KILLED"],
     ]);
-    await waitFor(() => processGone(child), "the task's child to be gone", 2_000);
+    await waitFor(() => pidGone(child), "the task's child to be gone", 2_000);
   });
 
   test("reconcile: the latest state of each listed task again, TASK_LOST for unknown ones; an empty list means all", async () => {

@@ -14,7 +14,10 @@ import { errorMessage } from "./log.ts";
 import type { LogFields, Logger } from "./log.ts";
 import { Outbox, isReportableTaskId } from "./outbox.ts";
 import type { OutboxOptions } from "./outbox.ts";
-import { prepareSandboxRoot, sandboxPath } from "./sandbox.ts";
+import { agentIsRoot } from "./drivers/users.ts";
+import { DEFAULT_POLICY, vetLaunch } from "./policy.ts";
+import type { AgentPolicy } from "./policy.ts";
+import { prepareSandboxRoot, sandboxPath, unreachableParent } from "./sandbox.ts";
 import { outcomeOf } from "./task-outcome.ts";
 import type { Outcome } from "./task-outcome.ts";
 import { TaskStore } from "./task-store.ts";
@@ -87,6 +90,8 @@ export interface TaskHostOptions {
   exec?: Omit<ExecDriverOptions, "log">;
   docker?: Omit<DockerDriverOptions, "log">;
   outbox?: Omit<OutboxOptions, "log">;
+  /** What tasks may have of the host; DEFAULT_POLICY (nothing beyond the sandbox) by default. */
+  policy?: AgentPolicy;
 }
 
 /** A task the host is responsible for; `phase` is where it is in its life on this agent. */
@@ -112,6 +117,7 @@ export function createTaskHost(options: TaskHostOptions): TaskHost {
 class DriverTaskHost implements TaskHost {
   private readonly log: Logger;
   private readonly workDir: string;
+  private readonly policy: AgentPolicy;
   private readonly db: Database;
   private readonly store: TaskStore;
   private readonly outbox: Outbox;
@@ -128,7 +134,10 @@ class DriverTaskHost implements TaskHost {
   constructor(options: TaskHostOptions) {
     this.log = options.log;
     this.workDir = options.workDir;
+    this.policy = options.policy ?? DEFAULT_POLICY;
     prepareSandboxRoot(options.workDir);
+    const blocked = agentIsRoot() ? unreachableParent(options.workDir) : undefined;
+    if (blocked !== undefined) this.log.warn("work_dir_unreachable", { dir: blocked, why: "other users cannot search it (o+x), so tasks running as another user cannot reach their sandbox by path" });
     this.db = openAgentDb(options.workDir);
     this.store = new TaskStore(this.db);
     this.outbox = new Outbox(this.db, { ...options.outbox, log: options.log });
@@ -255,8 +264,8 @@ class DriverTaskHost implements TaskHost {
       return;
     }
     const sandbox = sandboxPath(this.workDir, taskId);
-    const { driver, refusal } = this.chooseDriver(launch);
-    const entry = this.track({ taskId, driver: driver?.name ?? "none", launch, sandbox, state: "TASK_STARTING", done: false }, driver);
+    const { driver, refusal, vetted } = this.chooseDriver(launch);
+    const entry = this.track({ taskId, driver: driver?.name ?? "none", launch: vetted ?? launch, sandbox, state: "TASK_STARTING", done: false }, driver);
     if (driver === undefined) {
       return this.db.transaction(() => {
         this.store.insert(entry.record);
@@ -269,7 +278,7 @@ class DriverTaskHost implements TaskHost {
     })();
     let running: RunningTask;
     try {
-      running = await driver.start(launch, sandbox, (message) => this.report(taskId, "TASK_STARTING", message));
+      running = await driver.start(vetted, sandbox, (message) => this.report(taskId, "TASK_STARTING", message));
     } catch (error) {
       return this.settle(entry, { state: "TASK_FAILED", message: errorMessage(error) }, "task_launch_failed");
     }
@@ -302,18 +311,23 @@ class DriverTaskHost implements TaskHost {
     entry.markEnded();
   }
 
-  /** The driver for a launch, or the state and message it is refused with. */
-  private chooseDriver(launch: TaskLaunch): { driver: TaskDriver; refusal?: never } | { driver?: never; refusal: Outcome } {
+  /**
+   * The driver for a launch and the launch as this agent's policy lets it run (policy.ts), or
+   * the state and message it is refused with.
+   */
+  private chooseDriver(launch: TaskLaunch): { driver: TaskDriver; vetted: TaskLaunch; refusal?: never } | { driver?: never; vetted?: never; refusal: Outcome } {
     if (launch.command === undefined && launch.container === undefined) {
       return { refusal: { state: "TASK_ERROR", message: "the task has neither a command nor a container" } };
     }
+    const { launch: vetted, refusal } = vetLaunch(launch, this.policy, agentIsRoot());
+    if (vetted === undefined) return { refusal: { state: "TASK_ERROR", message: refusal } };
     // TASK_FAILED, not TASK_ERROR: the task is valid, this agent just cannot run it; another may.
     const name = launch.container === undefined ? "exec" : "docker";
     const driver = this.drivers.get(name);
     if (driver === undefined) return { refusal: { state: "TASK_FAILED", message: `${name} driver not available yet` } };
     const fingerprint = driver.fingerprint();
     if (!fingerprint.available) return { refusal: { state: "TASK_FAILED", message: `${name} driver not available: ${fingerprint.reason ?? "unknown reason"}` } };
-    return { driver };
+    return { driver, vetted };
   }
 
   private kill(taskId: string, graceMs: number): void {
@@ -481,6 +495,7 @@ class DriverTaskHost implements TaskHost {
 
 function defaultDrivers(options: TaskHostOptions): TaskDriver[] {
   // The cgroup scope comes from the work dir: stable across restarts, apart from other agents'.
-  const exec = new ExecDriver({ cgroups: { scope: agentCgroupScope(options.workDir) }, ...options.exec, log: options.log });
+  const taskUser = (options.policy ?? DEFAULT_POLICY).taskUser;
+  const exec = new ExecDriver({ cgroups: { scope: agentCgroupScope(options.workDir) }, taskUser, hiddenDir: options.workDir, ...options.exec, log: options.log });
   return options.docker === undefined ? [exec] : [exec, new DockerDriver({ ...options.docker, log: options.log })];
 }

@@ -1,3 +1,4 @@
+import { plainTextRefusal } from "../protocol/index.ts";
 import { type Config, configPath, readConfig } from "./config.ts";
 import { CliError, errorText } from "./errors.ts";
 
@@ -128,6 +129,9 @@ export function session(env: Readonly<Record<string, string | undefined>> = proc
   const path = configPath(env);
   const config = readConfig(path);
   if (!config) throw new CliError(`not logged in (no ${path}): run 'dcx login --url URL --email EMAIL' or 'dcx signup'`);
+  // A config written by hand, or by an older dcx, may hold a plain-text URL nobody accepted.
+  const plainText = config.insecure === true ? undefined : plainTextRefusal(new URL(config.url));
+  if (plainText !== undefined) throw new CliError(`${path}: ${plainText} (log in again with --insecure)`);
   return { api: new Api(config.url, config.token), config, configPath: path };
 }
 

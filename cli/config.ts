@@ -16,6 +16,8 @@ export const Config = z.object({
   /** The current cluster (`dcx cluster use`). */
   cluster: z.string().min(1).optional(),
   email: z.string().optional(),
+  /** Set by `--insecure` at login: the operator accepted a plain http URL that is not loopback. */
+  insecure: z.literal(true).optional(),
 });
 export type Config = z.infer<typeof Config>;
 

@@ -15,7 +15,7 @@ describe("dcx", () => {
   test("asks for a command with exit code 2, and lists the commands as plain text when piped", async () => {
     const bare = await dcx([]);
     expect(bare.code).toBe(2);
-    expect(bare.stderr).toContain("USAGE dcx signup|login|cluster|agent|app|group|task|deployment|job|node|dns");
+    expect(bare.stderr).toContain("USAGE dcx signup|login|cluster|agent|app|group|task|deployment|job|node|dns|logout|session|audit");
     const help = await dcx(["app", "--help"]);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain("USAGE dcx app add|list|show|update|scale|restart|remove");
@@ -33,6 +33,30 @@ describe("dcx", () => {
     const help = await dcx(["agent", "run", "--help"]);
     expect(help.code).toBe(0);
     expect(help.stdout).toStartWith("Usage: dcx agent run --master URL --cluster ID --token TOKEN --work-dir DIR [options]");
+  });
+
+  test("a plain http URL that is not loopback needs --insecure, at login and in a stored config", async () => {
+    const refused = await dcx(["login", "--url", "http://dcx.invalid:8787", "--email", "a@example.com", "--password", "pw"]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain("--url: 'dcx.invalid:8787' is not loopback and http is plain text");
+    expect(refused.stderr).toContain("--insecure");
+    // With the flag the URL is taken: the run gets as far as the network (which has no such host).
+    const accepted = await dcx(["login", "--url", "http://dcx.invalid:8787", "--insecure", "--email", "a@example.com", "--password", "pw"]);
+    expect(accepted.stderr).toContain("cannot reach http://dcx.invalid:8787");
+    const config = join(dir, "plain.json");
+    writeConfig(config, { url: "http://dcx.invalid:8787", token: "dcxu_t", cluster: "k1" });
+    const stored = await dcx(["app", "list"], config);
+    expect(stored.code).not.toBe(0);
+    expect(stored.stderr).toContain("log in again with --insecure");
+    writeConfig(config, { url: "http://dcx.invalid:8787", token: "dcxu_t", cluster: "k1", insecure: true });
+    expect((await dcx(["app", "list"], config)).stderr).toContain("cannot reach http://dcx.invalid:8787");
+    // The agent takes the login's word for the same URL: it gets past --master to the next bad flag.
+    const agentArgs = ["agent", "run", "--work-dir", join(dir, "agent"), "--backoff-max-ms", "0"];
+    const trusted = await dcx(agentArgs, config);
+    expect(trusted.stderr).toContain("--backoff-max-ms");
+    expect(trusted.stderr).not.toContain("--insecure");
+    writeConfig(config, { url: "http://dcx.invalid:8787", token: "dcxu_t", cluster: "k1" });
+    expect((await dcx(agentArgs, config)).stderr).toContain("--insecure");
   });
 
   test("agent run takes --master and --cluster from the login when not given", async () => {

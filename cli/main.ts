@@ -12,7 +12,7 @@ import { CliError, EXIT, UsageError, errorText } from "./errors.ts";
 export const VERSION: string = packageJson.version;
 
 const root = defineCommand({
-  meta: { name: "dcx", version: VERSION, description: "The DCX command line: accounts, clusters, agents, apps, groups, jobs, tasks, DNS, packages" },
+  meta: { name: "dcx", version: VERSION, description: "The DCX command line: accounts, sessions, clusters, agents, apps, groups, jobs, tasks, DNS, packages, audit" },
   subCommands: {
     signup: () => import("./commands/auth.ts").then((m) => m.signup),
     login: () => import("./commands/auth.ts").then((m) => m.login),
@@ -26,6 +26,9 @@ const root = defineCommand({
     node: () => import("./commands/node.ts").then((m) => m.node),
     dns: () => import("./commands/dns.ts").then((m) => m.dns),
     diagnostics: () => import("./commands/diagnostics.ts").then((m) => m.diagnostics),
+    logout: () => import("./commands/account.ts").then((m) => m.logout),
+    session: () => import("./commands/account.ts").then((m) => m.sessionCommand),
+    audit: () => import("./commands/account.ts").then((m) => m.audit),
     package: () => import("./commands/package.ts").then((m) => m.pkg),
   },
 });

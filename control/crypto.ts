@@ -29,6 +29,20 @@ export function newToken(kind: TokenKind): string {
   return TOKEN_PREFIX[kind] + base64url(crypto.getRandomValues(new Uint8Array(32)));
 }
 
+/** A secret is its prefix and 32 bytes in base64url: 43 characters, no padding. */
+const SECRET_BODY = /^[A-Za-z0-9_-]{43}$/;
+
+/**
+ * Whether `token` has the exact shape of a secret of `kind` (or of any kind). Every credential
+ * is checked for shape before it is hashed or looked up: a malformed one costs no database
+ * read and no Durable Object wake-up, whatever its length.
+ */
+export function isWellFormedToken(token: string, kind?: TokenKind): boolean {
+  const found = tokenKind(token);
+  if (found === undefined || (kind !== undefined && found !== kind)) return false;
+  return SECRET_BODY.test(token.slice(TOKEN_PREFIX[found].length));
+}
+
 export function tokenKind(token: string): TokenKind | undefined {
   return (Object.keys(TOKEN_PREFIX) as TokenKind[]).find((k) => token.startsWith(TOKEN_PREFIX[k]));
 }

@@ -16,7 +16,10 @@ import { DCX_VERSION, masterRoutes } from "./api/master.ts";
 import { cosmosServiceRoutes, packageRoutes } from "./api/packages/index.ts";
 import { prometheusRoutes } from "./api/prometheus.ts";
 import { taskLogRoutes } from "./api/task-logs.ts";
+import { accountsDb } from "./accounts/db.ts";
+import { purgeExpired } from "./accounts/account.ts";
 import { ApiError, renderError } from "./errors.ts";
+import { securityHeaders } from "./http/security.ts";
 import type { AppEnv } from "./http/env.ts";
 import { MAX_BODY_BYTES, requireMember, requireUser, withDb } from "./http/middleware.ts";
 import { openApiRoutes } from "./openapi/routes.ts";
@@ -55,6 +58,7 @@ const clusterScoped = new Hono<AppEnv>()
   .route("/", masterRoutes);
 
 const app = new Hono<AppEnv>()
+  .use(securityHeaders)
   .use(withDb)
   .use(
     bodyLimit({
@@ -89,5 +93,14 @@ function routeTable(): readonly RouterRoute[] {
 /** The app's type, for typed `hc` clients (CLI, UI). */
 export type AppType = typeof app;
 
-export default app;
+/** The cron trigger (wrangler.jsonc `triggers`): purges expired tokens, ended secrets and old login failures. */
+async function scheduled(_controller: ScheduledController, env: Env): Promise<void> {
+  await purgeExpired(accountsDb(env.DB));
+}
+
+/**
+ * The Worker's handlers: the Hono app itself (its `fetch`; tests read its route table,
+ * `routes`), with the cron trigger's `scheduled` beside it.
+ */
+export default Object.assign(app, { scheduled }) satisfies ExportedHandler<Env>;
 export { Cluster } from "./cluster/cluster.ts";

@@ -12,7 +12,17 @@ import { z } from "zod";
 export const MAX_TASK_CHECKS = 16;
 
 const HostPort = z.number().int().min(1).max(65535);
-const HttpPath = z.string().min(1).max(1024).startsWith("/");
+/**
+ * A path the agent puts on the request line of an HTTP probe. A control character (CR, LF, NUL,
+ * TAB...) or a space there would end the request line early and let the app's author write
+ * headers or a second request to whatever listens on the port, so both are refused.
+ */
+export const HttpPath = z
+  .string()
+  .min(1)
+  .max(1024)
+  .regex(/^\//, "must start with '/'")
+  .regex(/^[^\x00-\x20\x7f]*$/, "must not contain spaces or control characters (CR, LF, tab...): percent-encode them");
 
 /** How often a check probes and how long one probe may take. */
 const timing = {

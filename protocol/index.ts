@@ -4,3 +4,4 @@ export * from "./logs.ts";
 export * from "./messages.ts";
 export * from "./resources.ts";
 export * from "./task-state.ts";
+export * from "./transport.ts";

@@ -5,7 +5,7 @@
  * fetched from a CDN. Wrangler runs this before `wrangler dev` and `wrangler deploy`
  * (`build.command` in wrangler.jsonc); `node scripts/build-ui.ts` runs it by hand.
  */
-import { copyFileSync, mkdirSync } from "node:fs";
+import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { build } from "esbuild";
 
@@ -27,6 +27,19 @@ export async function buildUi(): Promise<void> {
   });
   await build({ entryPoints: { ui: join(CLIENT, "ui.css") }, bundle: true, minify: true, outdir: ASSETS_DIR, logLevel: "warning" });
   copyFileSync(join(CLIENT, "favicon.svg"), join(ASSETS_DIR, "favicon.svg"));
+  writeFileSync(join(ASSETS_DIR, "..", "_headers"), ASSET_HEADERS);
 }
+
+/**
+ * Static assets are served before the Worker runs, so its security headers
+ * (control/http/security.ts) reach them through Workers Static Assets' `_headers` file.
+ */
+const ASSET_HEADERS = `/*
+  X-Content-Type-Options: nosniff
+  X-Frame-Options: DENY
+  Content-Security-Policy: default-src 'none'; style-src 'self'; frame-ancestors 'none'
+  Referrer-Policy: no-referrer
+  Cross-Origin-Resource-Policy: same-origin
+`;
 
 if (import.meta.url === `file://${process.argv[1]}`) await buildUi();

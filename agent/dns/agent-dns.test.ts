@@ -6,7 +6,7 @@ import { readProcStat } from "../drivers/proc.ts";
 import { sandboxPath } from "../sandbox.ts";
 import { FakeMaster, waitFor } from "../test-support/fake-master.ts";
 import { collectLog } from "../test-support/log-collector.ts";
-import { fileText, launchOf } from "../test-support/tasks.ts";
+import { fileText, launchOf, taskPid } from "../test-support/tasks.ts";
 import { queryOf, queryUdp } from "./test-support/dns-client.ts";
 import { FakeDohServer } from "./test-support/fake-doh-server.ts";
 import { testScope } from "../test-support/scope.ts";
@@ -73,7 +73,8 @@ describe("the agent's DNS forwarder", () => {
     const resolve = Bun.which("dig") === null ? "" : 'dig @"${DCX_DNS%:*}" -p "${DCX_DNS##*:}" +short web.marathon.mesos A > peer; ';
     master.send(session, { type: "launch", tasks: [launchOf("web.1", { shell: `${resolve}printf %s "$DCX_DNS" > dns; echo $$ > pid; sleep 30` })] });
     const sandbox = sandboxPath(workDir, "web.1");
-    reaper.add(readProcStat(Number(await fileText(sandbox, "pid")))?.pgid ?? 0);
+    const pid = await taskPid(sandbox, "pid");
+    reaper.add(pid === undefined ? undefined : readProcStat(pid)?.pgid);
     expect(await fileText(sandbox, "dns")).toBe(address);
     expect(address).toMatch(/^127\.0\.0\.1:\d+$/);
     if (resolve !== "") expect(await fileText(sandbox, "peer")).toBe("10.0.0.7");

@@ -18,11 +18,13 @@ export interface CommandContext {
   env: Record<string, string>;
   runAs: RunAs;
   timeoutMs: number;
+  /** Runs the shell through this, e.g. `nsenter` into the task's namespaces (exec-namespaces.ts). */
+  prefix?: string[];
 }
 
 /** Runs `command`; resolves at its exit or timeout. Throws when it cannot be spawned. */
 export async function runCheckCommand(command: string, context: CommandContext): Promise<CommandExit> {
-  const child = Bun.spawn([SHELL, "-c", command], {
+  const child = Bun.spawn([...(context.prefix ?? []), SHELL, "-c", command], {
     cwd: context.cwd,
     env: context.env,
     stdin: "ignore",

@@ -68,6 +68,7 @@ export interface ContainerCreate {
     CapAdd?: string[];
     CapDrop?: string[];
     Dns?: string[];
+    Devices?: { PathOnHost: string; PathInContainer: string; CgroupPermissions: string }[];
   };
 }
 

@@ -90,9 +90,18 @@ function addPortBindings(spec: ContainerCreate, mappings: NonNullable<TaskLaunch
   spec.HostConfig.PortBindings = bindings;
 }
 
+/** `--device HOST[:CONTAINER[:PERMISSIONS]]`, as `docker run` reads it. */
+function deviceMapping(value: string): { PathOnHost: string; PathInContainer: string; CgroupPermissions: string } {
+  const [onHost = "", inContainer = onHost, permissions = "rwm"] = value.split(":");
+  if (onHost === "" || !/^[rwm]{1,3}$/.test(permissions)) throw new TaskStartError(`docker parameter device '${value}': expected HOST_PATH[:CONTAINER_PATH[:rwm]]`);
+  return { PathOnHost: onHost, PathInContainer: inContainer, CgroupPermissions: permissions };
+}
+
 /**
  * Marathon's `docker.parameters` are `docker run` flags. The ones below map onto the API; any
  * other is refused by name rather than silently dropped, so the task fails saying what to fix.
+ * What may reach the host (cap-add, device, and the host-namespace flags refused outright) is
+ * the agent's policy (policy.ts), checked before this runs.
  */
 function applyParameter(spec: ContainerCreate, env: Record<string, string>, key: string, value: string): void {
   const host = spec.HostConfig;
@@ -135,9 +144,12 @@ function applyParameter(spec: ContainerCreate, env: Record<string, string>, key:
     case "dns":
       (host.Dns ??= []).push(value);
       return;
+    case "device":
+      (host.Devices ??= []).push(deviceMapping(value));
+      return;
     default:
       throw new TaskStartError(
-        `docker parameter '${key}' is not supported (supported: label, env, hostname, user, workdir, add-host, cap-add, cap-drop, dns)`,
+        `docker parameter '${key}' is not supported (supported: label, env, hostname, user, workdir, add-host, cap-add, cap-drop, dns, device)`,
       );
   }
 }

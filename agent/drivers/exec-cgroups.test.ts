@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { collectLog } from "../test-support/log-collector.ts";
 import { waitFor } from "../test-support/fake-master.ts";
 import { testScope } from "../test-support/scope.ts";
-import { dropCgroup, fileText, launchOf, processGone } from "../test-support/tasks.ts";
+import { dropCgroup, fileText, launchOf, pidGone, taskPid } from "../test-support/tasks.ts";
 import { MEMORY_LIMIT_EXCEEDED, outcomeOf } from "../task-outcome.ts";
 import { CFS_PERIOD_US, DEFAULT_CGROUP_ROOT, cpuQuotaUs, memoryBytes } from "./cgroups.ts";
 import type { RunningTask } from "./driver.ts";
@@ -54,8 +54,8 @@ function cgroupDir(exec: ExecDriver, task: RunningTask, controller: "memory" | "
 }
 
 /** Waits for the daemon a DAEMON task started, and makes sure the test never leaves it running. */
-async function daemonOf(dir: string): Promise<number> {
-  const pid = Number(await fileText(dir, "daemon.pid"));
+async function daemonOf(dir: string): Promise<number | undefined> {
+  const pid = await taskPid(dir, "daemon.pid");
   // setsid made it the leader of its own group.
   reaper.add(pid);
   return pid;
@@ -122,9 +122,10 @@ describe("exec driver with cgroups: nothing outlives a task", () => {
     if (!isolated(exec)) return;
     const { task, dir } = await start(exec, `${DAEMON} sleep 300`);
     const daemon = await daemonOf(dir);
-    expect(readProcStat(daemon)?.pgid).not.toBe(task.pgid);
+    expect(daemon).toBeDefined();
+    expect(readProcStat(daemon ?? 0)?.pgid).not.toBe(task.pgid);
     await exec.stop(task, 300);
-    await waitFor(() => processGone(daemon), "the daemon to be gone", 2_000);
+    await waitFor(() => pidGone(daemon), "the daemon to be gone", 2_000);
     expect(existsSync(cgroupDir(exec, task, "memory"))).toBe(false);
   });
 
@@ -134,7 +135,7 @@ describe("exec driver with cgroups: nothing outlives a task", () => {
     const { task, dir } = await start(exec, `${DAEMON} until [ -s daemon.pid ]; do sleep 0.01; done; exit 0`);
     expect(await exec.wait(task)).toMatchObject({ kind: "exited", code: 0 });
     const daemon = await daemonOf(dir);
-    await waitFor(() => processGone(daemon), "the daemon to be gone", 2_000);
+    await waitFor(() => pidGone(daemon), "the daemon to be gone", 2_000);
   });
 });
 
@@ -144,13 +145,14 @@ describe("exec driver with cgroups: recovery", () => {
     if (!isolated(first)) return;
     const { task, dir } = await start(first, `${DAEMON} sleep 300`);
     const daemon = await daemonOf(dir);
+    expect(daemon).toBeDefined();
     first.close();
     const second = driver();
     const found = second.recover({ ...task });
     if (!found.alive) throw new Error("expected the task to be alive");
     expect(found.task.cgroup).toBe(task.cgroup);
     await second.stop(found.task, 300);
-    await waitFor(() => processGone(daemon), "the daemon to be gone", 2_000);
+    await waitFor(() => pidGone(daemon), "the daemon to be gone", 2_000);
     expect(existsSync(cgroupDir(second, task, "memory"))).toBe(false);
   });
 

@@ -28,12 +28,17 @@ export interface RunAs {
 /**
  * Resolves the launch's `user`. It must exist; the agent switches to it only when running as
  * root (as the Mesos agent does), and otherwise runs the task as itself, saying so in `ignored`.
+ * A root agent runs a task without a `user` as `taskUser` (`--task-user`, `nobody` by default),
+ * never as root by omission; whether root itself is allowed is the agent's policy (policy.ts).
  */
-export function resolveRunAs(launch: TaskLaunch): RunAs {
+export function resolveRunAs(launch: TaskLaunch, taskUser: string): RunAs {
   const self = agentUser();
-  if (launch.user === undefined) return { user: self };
-  const user = lookupUser(launch.user);
-  if (user === undefined) throw new TaskStartError(`user '${launch.user}' does not exist on this agent`);
+  const name = launch.user ?? (agentIsRoot() ? taskUser : undefined);
+  if (name === undefined) return { user: self };
+  const user = lookupUser(name);
+  if (user === undefined) {
+    throw new TaskStartError(launch.user === undefined ? `the task user '${name}' (--task-user) does not exist on this agent` : `user '${name}' does not exist on this agent`);
+  }
   if (user.uid === self.uid) return { user };
   if (!agentIsRoot()) return { user: self, ignored: `the agent runs as '${self.name}', not root, so it cannot switch to user '${user.name}'` };
   return { user, switchTo: { uid: user.uid, gid: user.gid } };

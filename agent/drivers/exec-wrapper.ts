@@ -5,6 +5,7 @@ import { errorMessage } from "../log.ts";
 import { TaskStartError } from "./driver.ts";
 import type { ExitStatus } from "./driver.ts";
 import { SHELL } from "./exec-command.ts";
+import { namespacedArgv } from "./exec-namespaces.ts";
 import type { RunAs } from "./exec-command.ts";
 import { STDERR_FILE, STDOUT_FILE } from "./log-files.ts";
 import { signalName } from "./proc.ts";
@@ -28,8 +29,13 @@ import { openSandboxFile, withSandboxFile } from "../sandbox-files.ts";
  * that line (it could not place the wrapper, or died), the wrapper exits without running it.
  */
 
-/** The wrapper: `sh -c WRAPPER dcx-task <status file> <argv…>`; the command's stdin is /dev/null. */
-const WRAPPER = 'trap : TERM INT HUP QUIT; read -r go || exit 1; f=$1; shift; "$@" </dev/null; s=$?; echo "$s" > "$f"; exit "$s"';
+/** Runs the command (`$2…`, stdin /dev/null) and records its status in the file `$1`. */
+const RUN_AND_RECORD = 'f=$1; shift; "$@" </dev/null; s=$?; echo "$s" > "$f"; exit "$s"';
+const TRAP = "trap : TERM INT HUP QUIT; ";
+/** The wrapper: `sh -c WRAPPER dcx-task <status file> <argv…>`. */
+const WRAPPER = `${TRAP}read -r go || exit 1; ${RUN_AND_RECORD}`;
+/** The wrapper inside the task's namespaces, where the gate before `unshare` waited for the go (exec-namespaces.ts). */
+const NAMESPACED_WRAPPER = `${TRAP}${RUN_AND_RECORD}`;
 /** Written by the wrapper in the sandbox; hidden so it does not clutter the task's own files. */
 export const EXIT_STATUS_FILE = ".dcx-exit-status";
 
@@ -44,6 +50,11 @@ export function prepareSandbox(sandbox: string, runAs: RunAs): void {
   if (runAs.switchTo !== undefined) chownSync(sandbox, runAs.switchTo.uid, runAs.switchTo.gid);
 }
 
+/** A task spawned in its own PID and mount namespaces, with `hidden` (the agent's work dir) covered but for its sandbox. */
+export interface Isolate {
+  hidden: string;
+}
+
 /** The wrapper as spawned: its stdin is the pipe the agent releases it through. */
 export type WrapperProcess = Subprocess<"pipe", number, number>;
 
@@ -53,7 +64,7 @@ export type WrapperProcess = Subprocess<"pipe", number, number>;
  * one directory, and a v1 task must join three hierarchies; the agent moving the waiting wrapper
  * works for both versions and for any task user (who could not write to the cgroup files).
  */
-export function spawnWrapped(argv: string[], sandbox: string, env: Record<string, string>, runAs: RunAs): WrapperProcess {
+export function spawnWrapped(argv: string[], sandbox: string, env: Record<string, string>, runAs: RunAs, isolate?: Isolate): WrapperProcess {
   const stdout = openStream(join(sandbox, STDOUT_FILE));
   let stderr: number;
   try {
@@ -68,14 +79,19 @@ export function spawnWrapped(argv: string[], sandbox: string, env: Record<string
     }
     // The status file is named relative to the sandbox, the wrapper's working directory, so the
     // wrapper reaches it even as a user who could not traverse the sandbox's parents.
-    return Bun.spawn([SHELL, "-c", WRAPPER, "dcx-task", EXIT_STATUS_FILE, ...argv], {
+    const command =
+      isolate === undefined
+        ? [SHELL, "-c", WRAPPER, "dcx-task", EXIT_STATUS_FILE, ...argv]
+        : namespacedArgv(NAMESPACED_WRAPPER, [EXIT_STATUS_FILE, ...argv], isolate.hidden, sandbox, runAs);
+    return Bun.spawn(command, {
       cwd: sandbox,
       env,
       stdin: "pipe",
       stdout,
       stderr,
       detached: true,
-      ...(runAs.switchTo ?? {}),
+      // In namespaces the switch to the task's user comes after the mounts, inside.
+      ...(isolate === undefined ? (runAs.switchTo ?? {}) : {}),
     });
   } catch (error) {
     throw new TaskStartError(`could not start the task: ${errorMessage(error)}`);

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } fr
 import os from "node:os";
 import { join } from "node:path";
 import { collectLog } from "../test-support/log-collector.ts";
-import { GroupReaper, dropCgroup, fileText, launchOf, processGone } from "../test-support/tasks.ts";
+import { GroupReaper, dropCgroup, fileText, hostPid, launchOf, pidGone, processGone, taskPid } from "../test-support/tasks.ts";
 import { waitFor } from "../test-support/fake-master.ts";
 import { TaskStartError } from "./driver.ts";
 import type { RunningTask } from "./driver.ts";
@@ -165,10 +165,10 @@ describe("exec driver: stopping", () => {
   test("a kill leaves no process behind: a background grandchild dies with the task", async () => {
     const exec = driver();
     const { task, dir } = await start(exec, { shell: "sleep 300 & echo $! > grandchild.pid; sleep 300" });
-    const grandchild = Number(await fileText(dir, "grandchild.pid"));
-    expect(processGone(grandchild)).toBe(false);
+    const grandchild = await taskPid(dir, "grandchild.pid");
+    expect(pidGone(grandchild)).toBe(false);
     await exec.stop(task, 1_000);
-    await waitFor(() => processGone(grandchild), "the grandchild to be gone", 2_000);
+    await waitFor(() => pidGone(grandchild), "the grandchild to be gone", 2_000);
     expect(processGone(task.pid)).toBe(true);
   });
 
@@ -176,8 +176,8 @@ describe("exec driver: stopping", () => {
     const exec = driver();
     const { task, dir } = await start(exec, { shell: "trap '' TERM; (trap '' TERM; sleep 300) & echo $! > leftover.pid; exit 0" });
     expect(await exec.wait(task)).toMatchObject({ kind: "exited", code: 0 });
-    const leftover = Number(await fileText(dir, "leftover.pid"));
-    await waitFor(() => processGone(leftover), "the leftover process to be gone", 2_000);
+    const leftover = hostPid(dir, Number(await fileText(dir, "leftover.pid")));
+    await waitFor(() => pidGone(leftover), "the leftover process to be gone", 2_000);
   });
 
   test("stopping a task that already ended returns at once", async () => {
@@ -233,14 +233,15 @@ describe("exec driver: recovery", () => {
   test("a re-attached task can be stopped, grandchildren included", async () => {
     const first = driver();
     const { task, dir } = await start(first, { shell: "sleep 300 & echo $! > grandchild.pid; sleep 300" });
-    const grandchild = Number(await fileText(dir, "grandchild.pid"));
+    const grandchild = await taskPid(dir, "grandchild.pid");
+    expect(pidGone(grandchild)).toBe(false);
     first.close();
     const second = driver();
     const found = second.recover(record(task));
     if (!found.alive) throw new Error("expected the task to be alive");
     await second.stop(found.task, 1_000);
     expect((await second.wait(found.task)).kind).not.toBe("unknown");
-    await waitFor(() => processGone(grandchild), "the grandchild to be gone", 2_000);
+    await waitFor(() => pidGone(grandchild), "the grandchild to be gone", 2_000);
   });
 
   test("a task that ended while the agent was away: the status file tells how; without it, it vanished", async () => {

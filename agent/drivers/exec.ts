@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { dirname } from "node:path";
 import type { TaskLaunch } from "../../protocol/index.ts";
 import { errorMessage } from "../log.ts";
 import type { Logger } from "../log.ts";
@@ -9,9 +10,12 @@ import { detectIsolation } from "./cgroups.ts";
 import type { CgroupOptions, Cgroups, Isolation } from "./cgroups.ts";
 import { SHELL, commandArgv, resolveRunAs, taskEnvironment } from "./exec-command.ts";
 import { fromWaitStatus, prepareSandbox, recordedStatus, releaseWrapper, spawnWrapped } from "./exec-wrapper.ts";
-import type { WrapperProcess } from "./exec-wrapper.ts";
+import type { Isolate, WrapperProcess } from "./exec-wrapper.ts";
+import { detectNamespaces, enterTaskPrefix, taskNamespaces } from "./exec-namespaces.ts";
+import type { NamespaceSupport } from "./exec-namespaces.ts";
 import { DEFAULT_LOG_CAP_BYTES, STDERR_FILE, capTaskLogs, readTail } from "./log-files.ts";
 import { isRunning, readProcStat, signalGroup } from "./proc.ts";
+import { DEFAULT_TASK_USER } from "./users.ts";
 
 /**
  * The exec driver: a task is a plain process tree (the Mesos containerizer without an image).
@@ -29,6 +33,10 @@ import { isRunning, readProcStat, signalGroup } from "./proc.ts";
  * cheap rlimits do not fit, as RLIMIT_AS and RLIMIT_DATA count reserved address space and thread
  * stacks, not memory used (node 22 crashes under `ulimit -v` below about 1 GB, and hangs under
  * `ulimit -d 32768`), so they would kill ordinary tasks rather than hold them to their `mem`.
+ *
+ * Namespaces (exec-namespaces.ts). Where the agent can create them, each task also gets its own
+ * PID and mount namespaces: it sees only its own processes and, of the agent's work dir, only
+ * its sandbox. The pid the agent tracks and signals stays in the agent's namespace.
  */
 
 /** How much of stderr a failure message carries. */
@@ -52,6 +60,15 @@ export interface ExecDriverOptions {
    * and cgroups work; `false` runs tasks as plain process groups even then.
    */
   cgroups?: CgroupOptions | false;
+  /** Who tasks without a `user` run as when the agent is root (`--task-user`); DEFAULT_TASK_USER by default. */
+  taskUser?: string;
+  /**
+   * Whether tasks get their own PID and mount namespaces where the agent can create them
+   * (exec-namespaces.ts); true by default, `false` turns them off.
+   */
+  namespaces?: boolean;
+  /** What namespaced tasks must not see but for their sandbox: the agent's work dir; by default each sandbox's parent. */
+  hiddenDir?: string;
 }
 
 /** A task whose end the driver is watching. */
@@ -73,6 +90,10 @@ export class ExecDriver implements TaskDriver {
   private readonly logCheckMs: number;
   private readonly pollMs: number;
   private readonly dnsAddress: () => string | undefined;
+  private readonly taskUser: string;
+  /** Whether tasks get their own PID and mount namespaces, and why not; decided once. */
+  readonly namespaces: NamespaceSupport;
+  private readonly hiddenDir: string | undefined;
   /** How tasks are isolated, and why; decided once, when the driver is built. */
   readonly isolation: Isolation;
   private readonly cgroups: Cgroups | undefined;
@@ -91,10 +112,15 @@ export class ExecDriver implements TaskDriver {
     this.logCheckMs = options.logCheckMs ?? 2_000;
     this.pollMs = options.pollMs ?? 500;
     this.dnsAddress = options.dnsAddress ?? (() => undefined);
+    this.taskUser = options.taskUser ?? DEFAULT_TASK_USER;
+    this.namespaces = options.namespaces === false ? { enabled: false, reason: "turned off" } : detectNamespaces();
+    this.hiddenDir = options.hiddenDir;
     this.isolation = detectIsolation(options.cgroups ?? {});
     this.cgroups = "cgroups" in this.isolation ? this.isolation.cgroups : undefined;
     // The one line that tells the operator whether `cpus` and `mem` hold on this agent.
-    this.log[this.cgroups === undefined ? "warn" : "info"]("isolation", { mode: this.isolation.mode, reason: this.isolation.reason });
+    const namespaces = this.namespaces.enabled ? "pid,mount" : `none (${this.namespaces.reason})`;
+    const degraded = this.cgroups === undefined || !this.namespaces.enabled;
+    this.log[degraded ? "warn" : "info"]("isolation", { mode: this.isolation.mode, reason: this.isolation.reason, namespaces });
   }
 
   fingerprint(): DriverFingerprint {
@@ -104,7 +130,7 @@ export class ExecDriver implements TaskDriver {
   }
 
   async start(launch: TaskLaunch, sandbox: string): Promise<RunningTask> {
-    const runAs = resolveRunAs(launch);
+    const runAs = resolveRunAs(launch, this.taskUser);
     if (runAs.ignored !== undefined) this.log.warn("task_user_ignored", { taskId: launch.taskId, user: launch.user, why: runAs.ignored });
     prepareSandbox(sandbox, runAs);
     const env = taskEnvironment(launch, sandbox, runAs, this.dnsAddress());
@@ -112,7 +138,7 @@ export class ExecDriver implements TaskDriver {
     const cgroup = this.createCgroup(launch);
     let child: WrapperProcess;
     try {
-      child = spawnWrapped(argv, sandbox, env, runAs);
+      child = spawnWrapped(argv, sandbox, env, runAs, this.isolate(sandbox));
     } catch (error) {
       this.releaseCgroup(launch.taskId, cgroup);
       throw error;
@@ -148,10 +174,21 @@ export class ExecDriver implements TaskDriver {
     await exited;
   }
 
-  runCommand(task: RunningTask, launch: TaskLaunch, command: string, timeoutMs: number): Promise<CommandExit> {
-    const runAs = resolveRunAs(launch);
+  async runCommand(task: RunningTask, launch: TaskLaunch, command: string, timeoutMs: number): Promise<CommandExit> {
+    const runAs = resolveRunAs(launch, this.taskUser);
     const env = taskEnvironment(launch, task.sandbox, runAs, this.dnsAddress());
-    return runCheckCommand(command, { cwd: task.sandbox, env, runAs, timeoutMs });
+    // Inside the task's namespaces when it has them, so the check sees what the task sees; never
+    // beside a task that is still entering them.
+    const deadline = Date.now() + timeoutMs;
+    let where = taskNamespaces(task.pid);
+    while (where === "pending" && Date.now() < deadline) {
+      await Bun.sleep(10);
+      where = taskNamespaces(task.pid);
+    }
+    if (where === "pending") return { code: null, timedOut: true, output: "the task was still entering its namespaces" };
+    if (where === "none") return runCheckCommand(command, { cwd: task.sandbox, env, runAs, timeoutMs });
+    const left = Math.max(1, deadline - Date.now());
+    return runCheckCommand(command, { cwd: task.sandbox, env, runAs: { user: runAs.user }, timeoutMs: left, prefix: enterTaskPrefix(where, runAs) });
   }
 
   recover(record: RunningTask): Recovered {
@@ -177,6 +214,14 @@ export class ExecDriver implements TaskDriver {
     // Our children must not keep the agent process alive: they are meant to outlive it.
     for (const { process: child } of this.watched.values()) child?.unref();
     this.watched.clear();
+  }
+
+  /** How a task in `sandbox` is spawned in namespaces; undefined without them. */
+  private isolate(sandbox: string): Isolate | undefined {
+    if (!this.namespaces.enabled) return undefined;
+    // The tmpfs must cover a parent of the sandbox, or binding the sandbox back would create it elsewhere.
+    const hidden = this.hiddenDir !== undefined && sandbox.startsWith(`${this.hiddenDir}/`) ? this.hiddenDir : dirname(sandbox);
+    return { hidden };
   }
 
   /** The task's cgroup with the launch's limits; undefined without cgroups. */

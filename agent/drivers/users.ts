@@ -11,6 +11,9 @@ export interface UnixUser {
 
 const GETENT = "/usr/bin/getent";
 
+/** Who a root agent runs exec tasks without a `user` as, unless `--task-user` says otherwise. */
+export const DEFAULT_TASK_USER = "nobody";
+
 /**
  * Looks a user up by name the way the C library does (`getent passwd`, so LDAP and other NSS
  * sources count), falling back to /etc/passwd where getent is missing. Undefined when unknown.

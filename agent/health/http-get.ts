@@ -10,6 +10,9 @@ import { connect as connectTls } from "node:tls";
  * its certificate is rarely issued for 127.0.0.1.
  */
 
+/** A request target that cannot break out of the request line. */
+const SAFE_PATH = /^\/[^\x00-\x20\x7f]*$/;
+
 export interface HttpTarget {
   tls: boolean;
   host: string;
@@ -63,6 +66,9 @@ export function openSocket(target: Pick<HttpTarget, "tls" | "host" | "port">, ti
 
 /** GETs `target.path`; rejects with a ProbeError when no complete status line and headers arrive in time. */
 export async function httpGet(target: HttpTarget, options: GetOptions): Promise<HttpAnswer> {
+  // The protocol schema refuses such a path already; checked again where it meets the wire, since
+  // a CR or LF here would let the path write headers or a second request to the task's port.
+  if (!SAFE_PATH.test(target.path)) throw new ProbeError("the path holds a space or a control character; refused");
   const started = performance.now();
   const socket = await openSocket(target, options.timeoutMs);
   const left = Math.max(1, options.timeoutMs - (performance.now() - started));

@@ -101,6 +101,21 @@ describe("probes against real sockets", () => {
     expect(await probeHealth(http(await rawServer("SSH-2.0-OpenSSH\r\n\r\n")), noCommands)).toMatchObject({ kind: "fail", cause: expect.stringMatching(/not an HTTP answer/) });
   });
 
+  test("a path with CR, LF or a space is refused by the schema, and the prober sends nothing for it", async () => {
+    for (const path of ["/a\r\nX-Injected: 1", "/a\nb", "/a b", "/a\u0000"]) {
+      expect(TaskHealthCheck.safeParse({ protocol: "HTTP", port: 80, path, intervalMs: 1000, timeoutMs: 500 }).success).toBe(false);
+    }
+    let requests = 0;
+    const port = await rawServer((socket) => {
+      requests += 1;
+      socket.end(answer("200 OK"));
+    });
+    const smuggled = { ...http(port), path: "/ HTTP/1.1\r\nHost: x\r\n\r\nGET /admin" };
+    const result = await probeHealth(smuggled, noCommands);
+    expect(result).toMatchObject({ kind: "fail", cause: expect.stringContaining("control character; refused") });
+    expect(requests).toBe(0);
+  });
+
   const openssl = requirement("openssl", spawnSync("openssl", ["version"]).status === 0 ? undefined : "openssl is not installed (apt-get install openssl)");
   test.skipIf(openssl.skip)("HTTPS: a self-signed certificate is accepted, as Mesos's checks do", async () => {
     openssl.require();

@@ -7,7 +7,7 @@ import { createTaskHost } from "../task-host.ts";
 import { waitFor } from "../test-support/fake-master.ts";
 import { collectLog } from "../test-support/log-collector.ts";
 import { testScope } from "../test-support/scope.ts";
-import { launchOf, processGone } from "../test-support/tasks.ts";
+import { hostPid, launchOf, pidGone } from "../test-support/tasks.ts";
 import { TaskChecks } from "./task-checks.ts";
 
 const scope = testScope("dcx-checks");
@@ -50,11 +50,12 @@ describe("health checks on the agent", () => {
 
   test("a COMMAND past its timeout fails, and what it started is killed", async () => {
     const { dir, launch, health } = startHost();
-    launch(launchOf("slow.1", { shell: "sleep 30" }, { healthChecks: [command('sleep 30 & echo $! > "$MESOS_SANDBOX/child"; wait', { timeoutMs: 200, intervalMs: 5000 })] }));
+    launch(launchOf("slow.1", { shell: "sleep 30" }, { healthChecks: [command('sleep 30 & echo $! > "$MESOS_SANDBOX/child"; wait', { timeoutMs: 1000, intervalMs: 5000 })] }));
     const [failed] = await waitFor(() => health("slow.1").length > 0 && health("slow.1"), "a timeout");
-    expect(failed?.message).toBe("command timed out after 200 ms");
-    const child = Number(await Bun.file(join(sandboxPath(dir, "slow.1"), "child")).text());
-    await waitFor(() => processGone(child), "the check's child to be killed");
+    expect(failed?.message).toBe("command timed out after 1000 ms");
+    // The check ran in the task's PID namespace (where there is one): its `$!` is not the host's pid.
+    const child = hostPid(sandboxPath(dir, "slow.1"), Number(await Bun.file(join(sandboxPath(dir, "slow.1"), "child")).text()));
+    await waitFor(() => pidGone(child), "the check's child to be killed");
   });
 
   test("delayMs holds the first probe; the second check reports under its own index", async () => {

@@ -29,12 +29,45 @@ export function fileText(dir: string, name: string, what = name): Promise<string
   return waitFor(() => existsSync(path) && readFileSync(path, "utf8").trim() !== "" && readFileSync(path, "utf8").trim(), what);
 }
 
+/**
+ * The host pid of a task's process that knows itself as `nsPid` (its `$$` or `$!`). A task in
+ * its own PID namespace (exec-namespaces.ts) sees other numbers than the host: its process is
+ * the one whose innermost pid is `nsPid` and whose MESOS_SANDBOX is `sandbox`. Undefined when
+ * no such process runs (any more).
+ */
+export function hostPid(sandbox: string, nsPid: number): number | undefined {
+  for (const entry of readdirSync("/proc")) {
+    const pid = Number(entry);
+    if (!Number.isSafeInteger(pid) || pid <= 0) continue;
+    try {
+      const line = readFileSync(`/proc/${pid}/status`, "utf8").match(/^NSpid:\s+(.*)$/m)?.[1] ?? String(pid);
+      const pids = line.trim().split(/\s+/).map(Number);
+      if (pids.at(-1) !== nsPid) continue;
+      if (readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").includes(`MESOS_SANDBOX=${sandbox}`)) return pid;
+    } catch {
+      // Gone while we looked.
+    }
+  }
+  return undefined;
+}
+
+/** Waits for a task to write a pid (`echo $$ > file`) in its sandbox and returns it as the host sees it. */
+export async function taskPid(sandbox: string, file: string): Promise<number | undefined> {
+  return hostPid(sandbox, Number(await fileText(sandbox, file)));
+}
+
+/** True when `pid` is undefined (never found) or gone. */
+export function pidGone(pid: number | undefined): boolean {
+  return pid === undefined || processGone(pid);
+}
+
 /** Kills process groups a test leaves behind; the groups of tasks are led by their wrapper's pid. */
 export class GroupReaper {
   private readonly pgids = new Set<number>();
 
-  add(pgid: number): void {
-    this.pgids.add(pgid);
+  add(pgid: number | undefined): void {
+    // 0 would signal the test runner's own group, 1 init: never a task's.
+    if (pgid !== undefined && pgid > 1) this.pgids.add(pgid);
   }
 
   reap(): void {

@@ -30,7 +30,8 @@ const create = defineCommand({
     const created = await s.api.request<TokenInfo & { token: string }>("POST", tokensPath(s.cluster), { body });
     if (args.json) return printJson(created);
     print(`Join token ${created.id}${created.expiresAt ? `, expires ${shortTime(created.expiresAt)}` : ""} (shown only now):\n${created.token}`);
-    print(`\nOn each machine:\n  dcx agent run --master ${s.config.url} --cluster ${s.cluster} --token ${created.token} --work-dir /var/lib/dcx`);
+    const insecure = s.config.insecure === true ? " --insecure" : "";
+    print(`\nOn each machine:\n  dcx agent run --master ${s.config.url}${insecure} --cluster ${s.cluster} --token ${created.token} --work-dir /var/lib/dcx`);
   },
 });
 
@@ -59,7 +60,8 @@ const revoke = defineCommand({
  * The agent, in this process: `dcx agent run` takes exactly the flags and `DCX_*` variables of
  * `bun agent/main.ts` and hands them to the agent's own entry, which parses them. When this
  * machine is logged in, the control plane and current cluster are the defaults for
- * `--master` and `--cluster`; flags and variables still win.
+ * `--master` and `--cluster` (and `--insecure` when the login accepted a plain-text URL); flags
+ * and variables still win.
  */
 const run = passthrough(
   defineCommand({
@@ -67,7 +69,11 @@ const run = passthrough(
     async run({ rawArgs }) {
       const stored = readConfig(configPath(process.env));
       const env = { ...process.env };
-      if (stored && !env.DCX_MASTER) env.DCX_MASTER = stored.url;
+      if (stored && !env.DCX_MASTER) {
+        env.DCX_MASTER = stored.url;
+        // The plain-text URL was accepted with --insecure at login; the agent takes it on that word.
+        if (stored.insecure === true && !env.DCX_INSECURE) env.DCX_INSECURE = "1";
+      }
       if (stored?.cluster && !env.DCX_CLUSTER) env.DCX_CLUSTER = stored.cluster;
       // Loaded only here: the agent (drivers, outbox, DNS forwarder) is no business of the other commands.
       const { main } = await import("../../agent/main.ts");

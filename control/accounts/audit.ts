@@ -1,7 +1,56 @@
+import { and, desc, eq, isNull, lt, lte } from "drizzle-orm";
 import type { AccountsDb } from "./db.ts";
 import { auditLog } from "./schema.ts";
 
-/** Records who did what to which cluster; written in the same request as the change it records. */
-export async function audit(db: AccountsDb, entry: { clusterId?: string; userId: string; action: string; target?: string }): Promise<void> {
-  await db.insert(auditLog).values({ clusterId: entry.clusterId ?? null, userId: entry.userId, action: entry.action, target: entry.target ?? null });
+/** One account-level change: who did what to which cluster (none for a change to the user alone). */
+export interface AuditEntry {
+  clusterId?: string;
+  userId: string;
+  action: string;
+  target?: string;
+  detail?: Record<string, unknown>;
+}
+
+/**
+ * The audit row of a change, as a statement to run in the same D1 batch (one transaction) as
+ * the change itself: either both are written or neither.
+ */
+export function auditRow(db: AccountsDb, entry: AuditEntry) {
+  return db.insert(auditLog).values({
+    clusterId: entry.clusterId ?? null,
+    userId: entry.userId,
+    action: entry.action,
+    target: entry.target ?? null,
+    detail: entry.detail ? JSON.stringify(entry.detail) : null,
+  });
+}
+
+/** An audit row as the API shows it. */
+export interface AuditView {
+  id: number;
+  at: string;
+  actor: { userId: string | null; tokenId: string | null };
+  action: string;
+  target: string | null;
+  detail: Record<string, unknown> | null;
+}
+
+/**
+ * Audit rows newest first (by time, then id): a cluster's account-level rows at or before
+ * `atMost` (ms), or the user's own rows (no cluster) before the id `before`.
+ */
+export async function auditPage(db: AccountsDb, scope: { clusterId: string; atMost?: number } | { userId: string; before?: number }, limit: number): Promise<AuditView[]> {
+  const where =
+    "clusterId" in scope
+      ? and(eq(auditLog.clusterId, scope.clusterId), scope.atMost === undefined ? undefined : lte(auditLog.at, scope.atMost + 1))
+      : and(eq(auditLog.userId, scope.userId), isNull(auditLog.clusterId), scope.before === undefined ? undefined : lt(auditLog.id, scope.before));
+  const rows = await db.select().from(auditLog).where(where).orderBy(desc(auditLog.at), desc(auditLog.id)).limit(limit).all();
+  return rows.map((r) => ({
+    id: r.id,
+    at: new Date(Math.floor(r.at)).toISOString(),
+    actor: { userId: r.userId, tokenId: null },
+    action: r.action,
+    target: r.target,
+    detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : null,
+  }));
 }

@@ -1,6 +1,7 @@
 import { and, asc, eq } from "drizzle-orm";
 import { newId } from "../crypto.ts";
 import { notFound } from "../errors.ts";
+import { quotaExceeded } from "../quotas.ts";
 import type { AccountsDb } from "./db.ts";
 import { clusters, memberships } from "./schema.ts";
 import type { ClusterSummary } from "./users.ts";
@@ -43,11 +44,20 @@ export async function clusterForMember(db: AccountsDb, userId: string, clusterId
   return toSummary(row);
 }
 
-export async function createCluster(db: AccountsDb, userId: string, name: string): Promise<ClusterSummary> {
+/**
+ * Creates a cluster owned by the user, its membership and its audit row in one batch, unless
+ * the user already owns `limit` clusters: the count and the insert are one statement, and the
+ * rows after it are written only if it inserted, so concurrent creations cannot pass the quota.
+ */
+export async function createCluster(db: AccountsDb, userId: string, name: string, limit: number): Promise<ClusterSummary> {
   const id = newId();
-  await db.batch([
-    db.insert(clusters).values({ id, name, ownerId: userId }),
-    db.insert(memberships).values({ clusterId: id, userId, role: "owner" }),
+  const d1 = db.$client;
+  const ifCreated = "WHERE EXISTS (SELECT 1 FROM clusters WHERE id = ?1)";
+  const [inserted] = await d1.batch([
+    d1.prepare("INSERT INTO clusters (id, name, owner_id) SELECT ?1, ?2, ?3 WHERE (SELECT COUNT(*) FROM clusters WHERE owner_id = ?3) < ?4").bind(id, name, userId, limit),
+    d1.prepare(`INSERT INTO memberships (cluster_id, user_id, role) SELECT ?1, ?2, 'owner' ${ifCreated}`).bind(id, userId),
+    d1.prepare(`INSERT INTO audit_log (cluster_id, user_id, action, target) SELECT ?1, ?2, 'cluster.create', ?3 ${ifCreated}`).bind(id, userId, name),
   ]);
+  if (!inserted?.meta.changes) throw quotaExceeded("clusters", limit);
   return clusterForMember(db, userId, id);
 }

@@ -40,8 +40,12 @@ export const apiTokens = sqliteTable(
     tokenHash: text("token_hash").notNull(),
     createdAt: createdAt(),
     expiresAt: integer("expires_at", { mode: "number" }).notNull(),
+    /** Where the token was issued: `login`, `signup` or `ui` (a browser session), and from which address and client. */
+    origin: text("origin").notNull().default("login"),
+    address: text("address").notNull().default(""),
+    userAgent: text("user_agent").notNull().default(""),
   },
-  (t) => [uniqueIndex("api_tokens_hash").on(t.tokenHash), index("api_tokens_user").on(t.userId)],
+  (t) => [uniqueIndex("api_tokens_hash").on(t.tokenHash), index("api_tokens_user").on(t.userId), index("api_tokens_expires").on(t.expiresAt)],
 );
 
 /**
@@ -65,12 +69,37 @@ export const clusterSecrets = sqliteTable(
   (t) => [uniqueIndex("cluster_secrets_hash").on(t.secretHash), index("cluster_secrets_cluster").on(t.clusterId, t.kind)],
 );
 
-/** Failed logins per email, for rate limiting password guessing. */
-export const loginFailures = sqliteTable("login_failures", {
-  email: text("email").primaryKey(),
-  failures: integer("failures").notNull(),
-  windowStart: integer("window_start", { mode: "number" }).notNull(),
-});
+/**
+ * Failed logins per (email, client address), and per email from every address (`source` = "*"),
+ * for slowing password guessing without letting a stranger lock the owner out (rate-limit.ts).
+ */
+export const loginFailures = sqliteTable(
+  "login_failures",
+  {
+    email: text("email").notNull(),
+    source: text("source").notNull().default("*"),
+    failures: integer("failures").notNull(),
+    windowStart: integer("window_start", { mode: "number" }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.email, t.source] }), index("login_failures_window").on(t.windowStart)],
+);
+
+/**
+ * Each agent's credential (its hash), written by the Cluster object when the agent joins and
+ * dropped when it is removed, so the Worker can refuse a wrong credential (agent connect, the
+ * agents' DNS endpoint) from D1 without waking the cluster's object. The object's own registry
+ * stays the authority: a credential found here is checked again there on connect.
+ */
+export const agentCredentials = sqliteTable(
+  "agent_credentials",
+  {
+    credentialHash: text("credential_hash").primaryKey(),
+    clusterId: text("cluster_id").notNull(),
+    agentId: text("agent_id").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index("agent_credentials_agent").on(t.clusterId, t.agentId)],
+);
 
 export const auditLog = sqliteTable(
   "audit_log",
@@ -80,6 +109,8 @@ export const auditLog = sqliteTable(
     userId: text("user_id"),
     action: text("action").notNull(),
     target: text("target"),
+    /** A short JSON object of what changed (never a secret). */
+    detail: text("detail"),
     at: createdAt(),
   },
   (t) => [index("audit_log_cluster").on(t.clusterId, t.at)],

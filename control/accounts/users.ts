@@ -1,4 +1,4 @@
-import { and, eq, gt } from "drizzle-orm";
+import { and, desc, eq, gt, notInArray } from "drizzle-orm";
 import { hashPassword, hashToken, newId, newToken, verifyPassword } from "../crypto.ts";
 import { ApiError } from "../errors.ts";
 import type { AccountsDb } from "./db.ts";
@@ -12,6 +12,14 @@ export interface User {
   email: string;
 }
 
+/** Where an API token was issued, shown in the list of sessions. */
+export interface TokenOrigin {
+  /** `signup`, `login` (the API, the CLI) or `ui` (a browser session). */
+  origin: "signup" | "login" | "ui";
+  address: string;
+  userAgent: string;
+}
+
 export interface ClusterSummary {
   id: string;
   name: string;
@@ -23,7 +31,7 @@ export interface ClusterSummary {
  * Creates a user with a first cluster and an API token, all in one D1 batch (a transaction):
  * either the whole account exists afterwards, or none of it.
  */
-export async function signUp(db: AccountsDb, email: string, password: string, clusterName = "default") {
+export async function signUp(db: AccountsDb, email: string, password: string, from: TokenOrigin, clusterName = "default") {
   const existing = await db.select({ id: users.id }).from(users).where(eq(users.email, email)).get();
   if (existing) throw new ApiError("conflict", `An account with email '${email}' already exists.`);
   const user: User = { id: newId(), email };
@@ -35,7 +43,7 @@ export async function signUp(db: AccountsDb, email: string, password: string, cl
       db.insert(users).values({ ...user, passwordHash: await hashPassword(password) }),
       db.insert(clusters).values({ ...cluster, ownerId: user.id }),
       db.insert(memberships).values({ clusterId: cluster.id, userId: user.id, role: "owner" }),
-      db.insert(apiTokens).values({ id: newId(), userId: user.id, tokenHash, expiresAt: Date.now() + API_TOKEN_TTL_MS }),
+      db.insert(apiTokens).values({ id: newId(), userId: user.id, tokenHash, expiresAt: Date.now() + API_TOKEN_TTL_MS, ...tokenFrom(from) }),
     ]);
   } catch (err) {
     // Two signups for one email racing: the unique index decides.
@@ -45,29 +53,41 @@ export async function signUp(db: AccountsDb, email: string, password: string, cl
   return { user, token, cluster };
 }
 
-/** Checks a password and issues a new token; `undefined` when the email or password is wrong. */
-export async function logIn(db: AccountsDb, email: string, password: string) {
+/** Checks a password and issues a new token (keeping at most `maxTokens`); `undefined` when the email or password is wrong. */
+export async function logIn(db: AccountsDb, email: string, password: string, from: TokenOrigin, maxTokens: number) {
   const row = await db.select().from(users).where(eq(users.email, email)).get();
   // Verify against a dummy hash for unknown emails too, so timing does not reveal which emails exist.
   const ok = await verifyPassword(password, row?.passwordHash ?? DUMMY_HASH);
   if (!row || !ok) return undefined;
-  const token = await issueApiToken(db, row.id);
+  const token = await issueApiToken(db, row.id, from, maxTokens);
   return { user: { id: row.id, email: row.email } satisfies User, token };
 }
 
-const DUMMY_HASH = "pbkdf2-sha256$100000$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+export const DUMMY_HASH = "pbkdf2-sha256$100000$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 
-export async function issueApiToken(db: AccountsDb, userId: string): Promise<string> {
+/** The stored form of where a token came from, cut to a sane length (a User-Agent is the client's to choose). */
+const tokenFrom = (from: TokenOrigin) => ({ origin: from.origin, address: from.address.slice(0, 64), userAgent: from.userAgent.slice(0, 200) });
+
+/**
+ * Issues a user API token. A user holds at most `maxTokens` (QUOTA_API_TOKENS): the oldest
+ * beyond it are revoked in the same batch, as sessions elsewhere age out, so a login never
+ * fails for the quota and the token table cannot grow without bound.
+ */
+export async function issueApiToken(db: AccountsDb, userId: string, from: TokenOrigin, maxTokens: number): Promise<string> {
   const token = newToken("user");
-  await db.insert(apiTokens).values({ id: newId(), userId, tokenHash: await hashToken(token), expiresAt: Date.now() + API_TOKEN_TTL_MS });
+  const keep = db.select({ id: apiTokens.id }).from(apiTokens).where(eq(apiTokens.userId, userId)).orderBy(desc(apiTokens.createdAt)).limit(Math.max(1, maxTokens));
+  await db.batch([
+    db.insert(apiTokens).values({ id: newId(), userId, tokenHash: await hashToken(token), expiresAt: Date.now() + API_TOKEN_TTL_MS, ...tokenFrom(from) }),
+    db.delete(apiTokens).where(and(eq(apiTokens.userId, userId), notInArray(apiTokens.id, keep))),
+  ]);
   return token;
 }
 
 /** The user behind an API token, if the token exists and has not expired. */
-export async function userForToken(db: AccountsDb, token: string): Promise<(User & { tokenHash: string }) | undefined> {
+export async function userForToken(db: AccountsDb, token: string): Promise<(User & { tokenHash: string; tokenId: string }) | undefined> {
   const tokenHash = await hashToken(token);
   const row = await db
-    .select({ id: users.id, email: users.email })
+    .select({ id: users.id, email: users.email, tokenId: apiTokens.id })
     .from(apiTokens)
     .innerJoin(users, eq(users.id, apiTokens.userId))
     .where(and(eq(apiTokens.tokenHash, tokenHash), gt(apiTokens.expiresAt, Date.now())))

@@ -1,23 +1,24 @@
 import { Hono } from "hono";
-import { audit } from "../accounts/audit.ts";
+import { eq } from "drizzle-orm";
+import { agentCredentialsExported, forgetAgentCredentials, isClusterAgentCredential } from "../accounts/agent-credentials.ts";
 import { resolveSecret } from "../accounts/cluster-secrets.ts";
 import type { AccountsDb } from "../accounts/db.ts";
 import { clusters } from "../accounts/schema.ts";
 import { CREDENTIAL_HEADER, JOIN_TOKEN_HEADER } from "../cluster/cluster.ts";
 import { rejectUpgrade } from "../cluster/sessions.ts";
-import { tokenKind } from "../crypto.ts";
+import { isWellFormedToken, tokenKind } from "../crypto.ts";
 import { ApiError, notFound } from "../errors.ts";
 import type { AppEnv } from "../http/env.ts";
 import { bearerToken } from "../http/middleware.ts";
-import { eq } from "drizzle-orm";
-import { clusterStub } from "./cluster-stub.ts";
+import type { Actor } from "../cluster/audit.ts";
+import { actingStub, clusterStub } from "./cluster-stub.ts";
 import { agentDiagnostics } from "./diagnostics.ts";
 
 /**
- * `/c/:cluster/agent/connect`: the agents' WebSocket. Authenticated by a join token (checked
- * here, in D1) or a per-agent credential (checked by the Cluster object, which holds them).
- * A refused credential still gets a socket, closed at once with 1008, so the agent knows not
- * to retry it.
+ * `/c/:cluster/agent/connect`: the agents' WebSocket. Authenticated by a join token or a
+ * per-agent credential, each checked for shape and then in D1 here, so a wrong one never wakes
+ * the cluster's object (which checks a credential again against its own registry). A refused
+ * credential still gets a socket, closed at once with 1008, so the agent knows not to retry it.
  */
 export const agentConnectRoutes = new Hono<AppEnv>().get("/connect", async (c) => {
   if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") {
@@ -25,21 +26,32 @@ export const agentConnectRoutes = new Hono<AppEnv>().get("/connect", async (c) =
   }
   const clusterId = c.req.param("cluster") ?? "";
   const token = bearerToken(c.req.header("Authorization"));
-  const kind = token ? tokenKind(token) : undefined;
-  if (!token || (kind !== "join" && kind !== "agent")) return rejectUpgrade("missing or unknown credential: use a join token or the agent's credential");
+  const kind = token && isWellFormedToken(token) ? tokenKind(token) : undefined;
+  if (!token || (kind !== "join" && kind !== "agent")) return rejectUpgrade("missing or malformed credential: use a join token or the agent's credential");
   const db = c.get("db");
-  const cluster = await db.select({ id: clusters.id }).from(clusters).where(eq(clusters.id, clusterId)).get();
-  if (!cluster) return rejectUpgrade("credential is not valid for this cluster");
   const headers = new Headers({ Upgrade: "websocket" });
   if (kind === "join") {
     const secret = await resolveSecret(db, "join", token, clusterId);
     if (!secret) return rejectUpgrade("join token is not valid: unknown, expired or revoked");
     headers.set(JOIN_TOKEN_HEADER, secret.id);
   } else {
+    if (!(await knownAgentCredential(c.env, db, clusterId, token))) return rejectUpgrade("agent credential is not valid for this cluster: the agent may have been removed");
     headers.set(CREDENTIAL_HEADER, token);
   }
   return clusterStub(c.env, clusterId).fetch(new Request("https://cluster/agent/connect", { headers }));
 });
+
+/**
+ * Whether D1 knows the agent credential; for a cluster whose object has not yet copied its
+ * credentials into D1 (agents that joined before D1 kept them), the object is asked instead,
+ * which copies them as it starts, so this happens at most once per such cluster.
+ */
+async function knownAgentCredential(env: Env, db: AccountsDb, clusterId: string, token: string): Promise<boolean> {
+  if (await isClusterAgentCredential(db, clusterId, token)) return true;
+  if (await agentCredentialsExported(db, clusterId)) return false;
+  const cluster = await db.select({ id: clusters.id }).from(clusters).where(eq(clusters.id, clusterId)).get();
+  return cluster !== undefined && (await clusterStub(env, clusterId).isAgentCredential(token));
+}
 
 /** `/c/:cluster/agents`: the registry as DCX shows it, and removal of an agent. */
 export const agentRoutes = new Hono<AppEnv>()
@@ -51,18 +63,19 @@ export const agentRoutes = new Hono<AppEnv>()
   })
   .get("/:agentId/diagnostics", agentDiagnostics)
   .delete("/:agentId", async (c) => {
-    await removeAgent(c.env, c.get("db"), c.get("cluster").id, c.get("user").id, c.req.param("agentId"));
+    await removeAgent(c.env, c.get("db"), c.get("cluster").id, { userId: c.get("user").id, tokenId: c.get("tokenId") }, c.req.param("agentId"));
     return c.body(null, 204);
   });
 
 /**
- * Removes an agent (audited): the Cluster object closes its socket, forgets its credential and
- * replaces its tasks. An unknown agent is a 404. The API and the UI's node page both come here.
+ * Removes an agent (audited in the cluster's log): the Cluster object closes its socket, forgets
+ * its credential and replaces its tasks; then D1 forgets the credential too. An unknown agent
+ * is a 404. The API and the UI's node page both come here.
  */
-export async function removeAgent(env: Env, db: AccountsDb, clusterId: string, userId: string, agentId: string): Promise<void> {
-  const removed = await clusterStub(env, clusterId).removeAgent(agentId);
+export async function removeAgent(env: Env, db: AccountsDb, clusterId: string, actor: Actor, agentId: string): Promise<void> {
+  const removed = await actingStub(env, clusterId, actor).removeAgent(agentId);
   if (!removed) throw notFound(`Agent '${agentId}' does not exist.`);
-  await audit(db, { clusterId, userId, action: "agent.remove", target: agentId });
+  await forgetAgentCredentials(db, clusterId, agentId);
 }
 
 type AgentRecord = Awaited<ReturnType<ReturnType<typeof clusterStub>["agents"]>>[number];

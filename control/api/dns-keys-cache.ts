@@ -1,5 +1,6 @@
 import { resolveSecret } from "../accounts/cluster-secrets.ts";
 import type { AccountsDb } from "../accounts/db.ts";
+import { isWellFormedToken } from "../crypto.ts";
 
 /**
  * DNS keys resolved to their cluster, cached in this isolate: a DoH query must not cost a D1
@@ -14,6 +15,8 @@ const cache = new Map<string, { clusterId: string | null; expires: number }>();
 
 /** The cluster of a live DNS key, or null. */
 export async function clusterForDnsKey(db: AccountsDb, key: string, now = Date.now()): Promise<string | null> {
+  // A key of the wrong shape is refused before the cache or D1: it can neither fill the cache nor cost a read.
+  if (!isWellFormedToken(key, "dns")) return null;
   const hit = cache.get(key);
   if (hit && hit.expires > now) return hit.clusterId;
   const secret = await resolveSecret(db, "dns", key);

@@ -1,9 +1,8 @@
 import { Hono, type Context } from "hono";
-import { eq } from "drizzle-orm";
+import { isClusterAgentCredential } from "../accounts/agent-credentials.ts";
 import { clusterForMember } from "../accounts/clusters.ts";
-import { clusters } from "../accounts/schema.ts";
 import { userForToken } from "../accounts/users.ts";
-import { tokenKind } from "../crypto.ts";
+import { isWellFormedToken, tokenKind } from "../crypto.ts";
 import {
   MAX_MESSAGE_SIZE,
   decodeBase64Url,
@@ -152,10 +151,11 @@ export const clusterDohRoutes = new Hono<AppEnv>().on(["GET", "POST"], "/", asyn
   const clusterId = c.req.param("cluster") ?? "";
   const token = bearerToken(c.req.header("Authorization"));
   if (!token) throw unauthenticated("Send the agent credential or an API token as a Bearer token.");
+  if (!isWellFormedToken(token)) throw unauthenticated("Malformed credential: DCX tokens are a 'dcx?_' prefix and 43 base64url characters.");
   const db = c.get("db");
   if (tokenKind(token) === "agent") {
-    const exists = await db.select({ id: clusters.id }).from(clusters).where(eq(clusters.id, clusterId)).get();
-    if (!exists || !(await clusterStub(c.env, clusterId).isAgentCredential(token))) throw unauthenticated("Invalid agent credential.");
+    // Checked in D1: a wrong credential never wakes the cluster's object.
+    if (!(await isClusterAgentCredential(db, clusterId, token))) throw unauthenticated("Invalid agent credential.");
   } else {
     const user = await userForToken(db, token);
     if (!user) throw unauthenticated("Invalid or expired API token.");

@@ -4,6 +4,7 @@ import { versionInfo } from "../dns/index.ts";
 import type { AppEnv } from "../http/env.ts";
 import { jsonBody } from "../http/middleware.ts";
 import { clusterStub } from "./cluster-stub.ts";
+import { acting } from "./marathon/outcome.ts";
 import { DCX_VERSION } from "./mesos-json.ts";
 
 const stub = (c: Context<AppEnv>) => clusterStub(c.env, c.get("cluster").id);
@@ -36,4 +37,4 @@ export const DnsSettings = z.strictObject({
 /** `/c/:cluster/dns`: the cluster's zone (default `mesos`) and TTL (default 5 s). */
 export const dnsSettingsRoutes = new Hono<AppEnv>()
   .get("/", async (c) => c.json(await stub(c).dnsSettings()))
-  .patch("/", jsonBody(DnsSettings), async (c) => c.json(await stub(c).setDnsSettings(c.req.valid("json"))));
+  .patch("/", jsonBody(DnsSettings), async (c) => c.json(await acting(c).setDnsSettings(c.req.valid("json"))));

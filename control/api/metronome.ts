@@ -6,7 +6,7 @@ import { JobId, ScheduleId, parseJob, parseSchedule } from "../cluster/framework
 import { ApiError, notFound, validationError } from "../errors.ts";
 import type { AppEnv } from "../http/env.ts";
 import { jsonBody } from "../http/middleware.ts";
-import { cluster, flag, unwrap } from "./marathon/outcome.ts";
+import { acting, cluster, flag, unwrap } from "./marathon/outcome.ts";
 import { MARATHON_API_VERSION } from "./marathon/system.ts";
 
 /** Metronome's REST API (`/v1`, reference §2), under `/c/:cluster`. */
@@ -54,7 +54,7 @@ const scheduleRoutes = new Hono<AppEnv>()
   .post("/", jsonBody(AnyObject), async (c) => {
     const parsed = parseSchedule(c.req.valid("json"));
     if (!parsed.ok) throw validationError(parsed.details);
-    return c.json(unwrap(await cluster(c).jobScheduleCreate(jobId(c), parsed.schedule)), 201);
+    return c.json(unwrap(await acting(c).jobScheduleCreate(jobId(c), parsed.schedule)), 201);
   })
   .get("/:scheduleId", async (c) => {
     const id = c.req.param("scheduleId");
@@ -69,9 +69,9 @@ const scheduleRoutes = new Hono<AppEnv>()
     sameId(body, id, "schedule");
     const parsed = parseSchedule({ ...body, id });
     if (!parsed.ok) throw validationError(parsed.details);
-    return c.json(unwrap(await cluster(c).jobScheduleReplace(jobId(c), parsed.schedule)));
+    return c.json(unwrap(await acting(c).jobScheduleReplace(jobId(c), parsed.schedule)));
   })
-  .delete("/:scheduleId", async (c) => c.json(unwrap(await cluster(c).jobScheduleDelete(jobId(c), c.req.param("scheduleId")))));
+  .delete("/:scheduleId", async (c) => c.json(unwrap(await acting(c).jobScheduleDelete(jobId(c), c.req.param("scheduleId")))));
 
 const runRoutes = new Hono<AppEnv>()
   .get("/", async (c) => {
@@ -80,21 +80,21 @@ const runRoutes = new Hono<AppEnv>()
     return c.json(runs);
   })
   // Metronome starts a run from an empty POST; a body, if any, must still be JSON.
-  .post("/", jsonBody(AnyObject), async (c) => c.json(unwrap(await cluster(c).jobStartRun(jobId(c))), 201))
+  .post("/", jsonBody(AnyObject), async (c) => c.json(unwrap(await acting(c).jobStartRun(jobId(c))), 201))
   .get("/:runId", async (c) => {
     const run = await cluster(c).jobRun(jobId(c), c.req.param("runId"));
     if (!run) throw notFound(`JobRun '${c.req.param("runId")}' of job '${jobId(c)}' does not exist`);
     return c.json(run);
   })
   // `actions/stop` is Metronome's route; its RAML spells it `action/stop`, which older clients call.
-  .post("/:runId/:action{actions?}/stop", async (c) => c.json(unwrap(await cluster(c).jobStopRun(jobId(c), c.req.param("runId")))));
+  .post("/:runId/:action{actions?}/stop", async (c) => c.json(unwrap(await acting(c).jobStopRun(jobId(c), c.req.param("runId")))));
 
 const jobRoutes = new Hono<AppEnv>()
   .get("/", async (c) => c.json(await cluster(c).jobs(embeds(c))))
   .post("/", jsonBody(AnyObject), async (c) => {
     const parsed = parseJob(c.req.valid("json"));
     if (!parsed.ok) throw validationError(parsed.details);
-    return c.json(unwrap(await cluster(c).jobCreate(parsed.spec, parsed.schedules)), 201);
+    return c.json(unwrap(await acting(c).jobCreate(parsed.spec, parsed.schedules)), 201);
   })
   .get("/:jobId", async (c) => {
     const job = await cluster(c).job(jobId(c), embeds(c));
@@ -103,9 +103,9 @@ const jobRoutes = new Hono<AppEnv>()
   })
   .put("/:jobId", jsonBody(AnyObject), async (c) => {
     const parsed = parseJobReplacement(c.req.valid("json"), jobId(c));
-    return c.json(unwrap(await cluster(c).jobReplace(parsed.spec, parsed.schedules)));
+    return c.json(unwrap(await acting(c).jobReplace(parsed.spec, parsed.schedules)));
   })
-  .delete("/:jobId", async (c) => c.json(unwrap(await cluster(c).jobDelete(jobId(c), flag(c, "stopCurrentJobRuns")))))
+  .delete("/:jobId", async (c) => c.json(unwrap(await acting(c).jobDelete(jobId(c), flag(c, "stopCurrentJobRuns")))))
   .route("/:jobId/runs", runRoutes)
   .route("/:jobId/schedules", scheduleRoutes);
 
@@ -123,7 +123,7 @@ const testClockOnly = createMiddleware<AppEnv>(async (c, next) => {
 
 /** `POST /c/:cluster/debug/clock {advanceSeconds}`: moves the job schedule clock forward, so a test sees cron schedules fire without waiting. */
 export const debugRoutes = new Hono<AppEnv>().post("/clock", testClockOnly, jsonBody(ClockAdvance), async (c) =>
-  c.json(unwrap(await cluster(c).jobClockAdvance(c.req.valid("json").advanceSeconds * 1000))),
+  c.json(unwrap(await acting(c).jobClockAdvance(c.req.valid("json").advanceSeconds * 1000))),
 );
 
 /** The Metronome version whose API shapes `/v1` follows. */
@@ -137,11 +137,11 @@ const scheduledJobRoutes = new Hono<AppEnv>()
   .post("/", jsonBody(AnyObject), async (c) => {
     const parsed = parseJob(c.req.valid("json"));
     if (!parsed.ok) throw validationError(parsed.details);
-    return c.json(unwrap(await cluster(c).jobCreate(parsed.spec, parsed.schedules ?? [])), 201);
+    return c.json(unwrap(await acting(c).jobCreate(parsed.spec, parsed.schedules ?? [])), 201);
   })
   .put("/:jobId", jsonBody(AnyObject), async (c) => {
     const parsed = parseJobReplacement(c.req.valid("json"), jobId(c));
-    return c.json(unwrap(await cluster(c).jobReplace(parsed.spec, parsed.schedules ?? [])));
+    return c.json(unwrap(await acting(c).jobReplace(parsed.spec, parsed.schedules ?? [])));
   });
 
 /** Metronome's `/v1/metrics`: the Dropwizard-style shape Marathon also uses, with the jobs' gauges. */

@@ -92,6 +92,11 @@ export function reattachAgent(db: ClusterDb, id: string, sessionId: string, now:
   return row ? toRecord(row) : undefined;
 }
 
+/** Every agent's credential hash, for copying them where the Worker checks credentials (D1). */
+export function agentCredentialHashes(db: ClusterDb): { agentId: string; credentialHash: string }[] {
+  return db.select({ agentId: agents.id, credentialHash: agents.credentialHash }).from(agents).all();
+}
+
 export function agentIdForCredential(db: ClusterDb, credentialHash: string): string | undefined {
   return db.select({ id: agents.id }).from(agents).where(eq(agents.credentialHash, credentialHash)).get()?.id;
 }

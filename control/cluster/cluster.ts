@@ -1,7 +1,12 @@
 import { DurableObject } from "cloudflare:workers";
 import { AgentMessage, CloseCode, parseFrame, PING, PONG, PROTOCOL_VERSION, type Register } from "../../protocol/index.ts";
+import { exportAgentCredentials, recordAgentCredential } from "../accounts/agent-credentials.ts";
 import { hashToken, newToken } from "../crypto.ts";
+import { agentQuotaRefusal, appQuotaGuard } from "./quotas.ts";
+import { ClusterCommands, type CommandName, isCommandName } from "./acting.ts";
+import { type Actor, AuditTrail, type AuditView, auditRows, recordAudit } from "./audit.ts";
 import {
+  agentCredentialHashes,
   agentIdForCredential,
   createAgent,
   deleteAgent,
@@ -17,7 +22,7 @@ import { openClusterDb, type ClusterDb } from "./db.ts";
 import { Coordinator, UNREACHABLE_TIMER } from "./coordinator.ts";
 import { ClusterDns, type DnsSettings, type MesosDnsQuery } from "./cluster-dns.ts";
 import type { DnsQuestion, Resolution } from "../dns/index.ts";
-import { EventBus } from "./events.ts";
+import { EventBus, MAX_EVENT_SUBSCRIBERS } from "./events.ts";
 import { HISTORY_TIMER, type HistoryResolution, historyDueBy, historySamples, recordHistory } from "./history.ts";
 import type { App } from "./frameworks/marathon/app-definition.ts";
 import { getApp, getVersion, listVersions } from "./frameworks/marathon/apps.ts";
@@ -40,7 +45,7 @@ import { BundleCollector, forgetDiagnostics, nodeDiagnostics, recordDiagnostics,
 import { ClusterMetrics } from "./metrics.ts";
 import type { MetricFamily } from "../../protocol/prometheus.ts";
 import { type LogOpen, LogRelay, type LogRequest } from "./log-relay.ts";
-import { counters, ensureMeta, increment } from "./meta.ts";
+import { counters, ensureMeta, getMeta, increment, setMeta } from "./meta.ts";
 import { SocketIndex, attachmentOf, closeQuietly, frameText, rejectUpgrade, send, sendError, type Attachment } from "./sessions.ts";
 import { openTaskLogs } from "./task-logs.ts";
 import { addRepository, allPackages, claimRefresh, deleteRepository, type FetchedRepository, findPackage, listRepositories, recordRefresh } from "./package-repositories.ts";
@@ -74,6 +79,8 @@ export interface ClusterSnapshot {
 }
 
 const GC_TIMER = "gc";
+/** Meta key set once the agents' credentials were copied into D1 (exportCredentialsOnce). */
+const CREDENTIALS_EXPORTED = "agent_credentials_exported_at";
 const GC_INTERVAL_MS = 3600_000;
 /** Agents may resend an update after a long partition; its id is remembered this long. */
 const UPDATE_ID_RETENTION_MS = 7 * 24 * 3600_000;
@@ -95,6 +102,8 @@ export class Cluster extends DurableObject<Env> {
   private readonly events = new EventBus();
   private readonly logRelay = new LogRelay();
   private readonly bundles = new BundleCollector();
+  /** Names the change an acting call (acting.ts) is about to make, for its audit row. */
+  readonly auditTrail = new AuditTrail();
   private keepAlive: ReturnType<typeof setInterval> | undefined;
   private dns!: ClusterDns;
   private metrics!: ClusterMetrics;
@@ -111,11 +120,34 @@ export class Cluster extends DurableObject<Env> {
       this.metrics = new ClusterMetrics(this.db);
       // Every committed change drops the DNS zone: names follow state at once.
       this.coordinator = new Coordinator(ctx, this.db, this.events, this.alarmArm, this.sockets, () => this.dns.changed(), this.metrics);
+      // Quotas first: a change they refuse rolls back before its audit row is written.
+      const quota = appQuotaGuard(env);
+      this.coordinator.guard = (db) => {
+        const [quotaCheck, auditCheck] = [quota(db), this.auditTrail.guard(db)];
+        return () => quotaCheck() ?? auditCheck();
+      };
       // Armed with the next write (any write re-arms the alarm for the earliest timer).
       scheduleNoLaterThan(this.db, GC_TIMER, Date.now() + GC_INTERVAL_MS);
+      await this.exportCredentialsOnce();
     });
     // Heartbeats are answered by the runtime without waking the object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
+  }
+
+  /**
+   * The first time this object runs with D1 keeping agent credentials, it copies its agents'
+   * credential hashes there (agents that joined before keep working, checked at the edge from
+   * then on). A failure is logged and tried again the next time the object starts.
+   */
+  private async exportCredentialsOnce(): Promise<void> {
+    const clusterId = this.ctx.id.name;
+    if (clusterId === undefined || getMeta(this.db, CREDENTIALS_EXPORTED) !== undefined) return;
+    try {
+      await exportAgentCredentials(this.env.DB, clusterId, agentCredentialHashes(this.db));
+      setMeta(this.db, CREDENTIALS_EXPORTED, String(Date.now()));
+    } catch (error) {
+      console.warn(JSON.stringify({ event: "agent_credentials_export_failed", clusterId, error: error instanceof Error ? error.message : String(error) }));
+    }
   }
 
   private get timeoutMs(): number {
@@ -266,11 +298,13 @@ export class Cluster extends DurableObject<Env> {
 
   /** RPC: removes an agent; its credential stops working, its socket is closed, its tasks are replaced. */
   async removeAgent(id: string): Promise<boolean> {
-    const existed = await this.coordinator.mutate((ctx) => {
+    // An unknown agent is a Failure, so nothing (no audit row either) is written for it.
+    const outcome = await this.coordinator.mutate((ctx) => {
       this.coordinator.tasksGone(ctx, id);
       forgetDiagnostics(ctx.db, id);
-      return deleteAgent(ctx.db, id);
+      return deleteAgent(ctx.db, id) ? ({ ok: true, value: true } as const) : marathon.fail("not_found", `Agent '${id}' does not exist`);
     });
+    const existed = outcome.ok;
     const ws = this.sockets.get(id);
     this.sockets.delete(id);
     if (ws) closeQuietly(ws, CloseCode.REMOVED, "agent removed from the cluster");
@@ -456,9 +490,30 @@ export class Cluster extends DurableObject<Env> {
     return this.dns.settings();
   }
 
-  /** RPC: changes the zone name or TTL; names answer under the new zone at once. */
+  /** RPC: changes the zone name or TTL; names answer under the new zone at once. Audited when made acting for someone. */
   setDnsSettings(settings: Partial<DnsSettings>): DnsSettings {
-    return this.dns.setSettings(settings);
+    return this.ctx.storage.transactionSync(() => {
+      const pending = this.auditTrail.take();
+      const changed = this.dns.setSettings(settings);
+      if (pending) recordAudit(this.db, pending.actor, pending.name, Date.now());
+      return changed;
+    });
+  }
+
+  /**
+   * RPC: runs one of the commands that change the cluster (AUDITED_COMMANDS), acting for
+   * `actor`: its audit row is written in its own transaction. The Worker calls it through
+   * `actingStub`, which gives it the commands' own signatures.
+   */
+  act(actor: Actor, command: string, args: unknown[]): unknown {
+    if (!isCommandName(command)) throw new Error(`'${command.slice(0, 40)}' is not a command of the cluster`);
+    const commands = new ClusterCommands(this, actor) as unknown as Record<CommandName, (...a: unknown[]) => unknown>;
+    return commands[command](...args);
+  }
+
+  /** RPC: the newest `limit` audit rows at or before `atMost` (ms); the Worker merges them with D1's (`GET /clusters/:id/audit`). */
+  auditLog(limit: number, atMost?: number): AuditView[] {
+    return auditRows(this.db, limit, atMost);
   }
 
   /** RPC: answers one question from live state, or says it lies outside the cluster's zones. */
@@ -513,8 +568,9 @@ export class Cluster extends DurableObject<Env> {
     return JSON.stringify(searchPackages(allPackages(this.db).map((p) => p.versions), query));
   }
 
-  /** RPC: a Server-Sent Events stream of Marathon events; comments keep it alive while idle. */
-  marathonEvents(types: string[], remoteAddress: string, light = false): ReadableStream<Uint8Array> {
+  /** RPC: a Server-Sent Events stream of Marathon events; comments keep it alive while idle. Null when MAX_EVENT_SUBSCRIBERS are open. */
+  marathonEvents(types: string[], remoteAddress: string, light = false): ReadableStream<Uint8Array> | null {
+    if (this.events.subscriberCount >= MAX_EVENT_SUBSCRIBERS) return null;
     this.keepAlive ??= setInterval(() => {
       this.events.keepAlive();
       if (this.events.subscriberCount === 0) {
@@ -523,6 +579,21 @@ export class Cluster extends DurableObject<Env> {
       }
     }, KEEPALIVE_MS);
     return this.events.subscribe(types, remoteAddress, light);
+  }
+
+  /**
+   * RPC: wipes the cluster, when it (or its owner's account) is deleted: every socket closed,
+   * the alarm and all storage deleted. Safe to call again if a deletion is retried.
+   */
+  async destroy(): Promise<void> {
+    for (const ws of this.ctx.getWebSockets()) {
+      // Unbound from its agent first, so its close event does not look for the registry being deleted.
+      const { sessionId, connectedAt } = attachmentOf(ws);
+      ws.serializeAttachment({ sessionId, connectedAt } satisfies Attachment);
+      closeQuietly(ws, CloseCode.REMOVED, "cluster deleted");
+    }
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
   }
 
   /** RPC: a revoked join token admits nobody more, including sessions that have not registered yet. */
@@ -550,11 +621,15 @@ export class Cluster extends DurableObject<Env> {
       return sendError(ws, `agentId '${msg.agentId}' does not match this credential's agent`);
     }
     // A join-token session joins as a new agent, with a new credential (stored as its hash).
-    let joined: { credential: string; hash: string } | undefined;
+    let joined: { credential: string; hash: string; agentId: string } | undefined;
     if (!att.agentId) {
+      const refusal = agentQuotaRefusal(this.db, this.env);
+      if (refusal) return closeQuietly(ws, CloseCode.POLICY, refusal);
       const credential = newToken("agent");
-      joined = { credential, hash: await hashToken(credential) };
-      // Re-read after the await: a second register on this session may have joined meanwhile.
+      joined = { credential, hash: await hashToken(credential), agentId: nextAgentId(this.db) };
+      // D1 learns the credential before the agent does, so the Worker admits it on reconnect without waking this object.
+      await recordAgentCredential(this.env.DB, { clusterId: this.ctx.id.name ?? "", agentId: joined.agentId, credentialHash: joined.hash });
+      // Re-read after the awaits: a second register on this session may have joined meanwhile.
       if (attachmentOf(ws).agentId) return sendError(ws, "this session has already registered");
     }
     // One transaction for the registry and the timers: each commit has a cost, and a reconnect
@@ -564,7 +639,7 @@ export class Cluster extends DurableObject<Env> {
       if (id) {
         if (!reattachAgent(this.db, id, att.sessionId, now, msg)) return undefined;
       } else if (joined) {
-        id = nextAgentId(this.db);
+        id = joined.agentId;
         createAgent(this.db, { id, credentialHash: joined.hash, joinTokenId: att.joinTokenId ?? null, sessionId: att.sessionId, now, description: msg });
       }
       livenessDueBy(this.db, now + this.timeoutMs);

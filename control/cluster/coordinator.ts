@@ -20,6 +20,12 @@ export const ALLOCATE_TIMER = "allocate";
  */
 const ROUND_COALESCE_MS = 25;
 export const UNREACHABLE_TIMER = "unreachable";
+/**
+ * Tasks one allocation round launches at most; the rest follow in the next round, at once.
+ * Bounds a round's transaction and CPU (wrangler.jsonc `limits.cpu_ms`) when a tenant asks
+ * for a very large scale-up in one request.
+ */
+export const MAX_LAUNCHES_PER_ROUND = 5000;
 const DEFAULT_KILL_GRACE_MS = 3000;
 
 /** A status frame waiting in the inbox. */
@@ -72,6 +78,12 @@ export class Coordinator {
     private readonly observer?: CoordinatorObserver,
   ) {}
 
+  /**
+   * Checked around every command, inside its transaction (the cluster's quotas): called before
+   * the command, it returns the check to run after it; a Failure from that rolls the command back.
+   */
+  guard: ((db: ClusterDb) => () => Failure | undefined) | undefined;
+
   /** Runs `fn` and a round in one transaction; a failed Outcome rolls everything back. */
   async mutate<T>(fn: (ctx: CommandContext) => T, runRound = true): Promise<T> {
     const ctx: CommandContext = { db: this.db, events: this.events, now: Date.now(), killed: [] };
@@ -80,8 +92,11 @@ export class Coordinator {
     let value: T;
     try {
       value = this.state.storage.transactionSync(() => {
+        const check = this.guard?.(ctx.db);
         const v = fn(ctx);
         if (isFailure(v)) throw new Rollback(v);
+        const refused = check?.();
+        if (refused) throw new Rollback(refused);
         if (runRound) {
           const started = performance.now();
           round = this.round(ctx.now);
@@ -106,7 +121,7 @@ export class Coordinator {
 
   /** One allocation round plus its bookkeeping: finished deployments, events, the next wake-up. */
   private round(now: number): RoundResult {
-    const r = allocationRound(this.db, now);
+    const r = allocationRound(this.db, now, MAX_LAUNCHES_PER_ROUND);
     for (const t of r.launched) emitStatus(this.events, t, now);
     for (const d of r.completed) finishDeployment(this.db, this.events, d, now);
     if (r.wakeAt !== null) scheduleNoLaterThan(this.db, ALLOCATE_TIMER, r.wakeAt);

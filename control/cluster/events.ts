@@ -18,6 +18,13 @@ interface Subscriber {
   controller: ReadableStreamDefaultController<Uint8Array>;
 }
 
+/**
+ * Event streams one cluster serves at once. Each holds memory in the object (up to
+ * MAX_BACKLOG_BYTES) and a share of every event's delivery, so one tenant cannot open
+ * thousands; past it, a new stream is a 429.
+ */
+export const MAX_EVENT_SUBSCRIBERS = 64;
+
 /** Bytes a subscriber may have queued before it is disconnected. */
 const MAX_BACKLOG_BYTES = 8 * 1024 * 1024;
 const encoder = new TextEncoder();

@@ -207,6 +207,26 @@ export const agentDiagnostics = sqliteTable("agent_diagnostics", {
 });
 
 /**
+ * The cluster's audit log (cluster/audit.ts owns it): every change made through the API or the
+ * UI (apps, groups, jobs, agents, settings), written in the change's own transaction, so a
+ * change that fails or rolls back leaves no row.
+ */
+export const audit = sqliteTable(
+  "audit",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    at: integer("at").notNull(),
+    /** Who acted: the user, and the id of the API token (session) they acted with. */
+    userId: text("user_id"),
+    tokenId: text("token_id"),
+    action: text("action").notNull(),
+    target: text("target"),
+    detail: text("detail", { mode: "json" }),
+  },
+  (t) => [index("audit_at").on(t.at)],
+);
+
+/**
  * The cluster's package repositories, in the order packages are looked up (package-repositories.ts
  * owns these): a package name is served by the first repository that has it, as in Cosmos.
  */

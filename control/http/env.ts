@@ -9,6 +9,8 @@ export interface AppEnv {
     user: User;
     /** Hash of the API token that authenticated this request (for logout). */
     tokenHash: string;
+    /** Id of that token (the session), named in audit rows as the actor's. */
+    tokenId: string;
     /** Set on cluster-scoped routes once membership is checked. */
     cluster: ClusterSummary;
   };

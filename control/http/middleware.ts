@@ -5,6 +5,7 @@ import type { z } from "zod";
 import { accountsDb } from "../accounts/db.ts";
 import { clusterForMember } from "../accounts/clusters.ts";
 import { userForToken } from "../accounts/users.ts";
+import { isWellFormedToken } from "../crypto.ts";
 import { ApiError, unauthenticated, validationError } from "../errors.ts";
 import type { AppEnv } from "./env.ts";
 import { CSRF_HEADER, crossOriginReason, csrfValid, isSafeMethod, sessionToken } from "./session.ts";
@@ -53,10 +54,13 @@ export const requireUser = createMiddleware<AppEnv>(async (c, next) => {
   const header = c.req.header("Authorization");
   const token = header !== undefined ? (bearerToken(header) ?? basicPassword(header)) : await cookieSession(c);
   if (!token) throw unauthenticated("Missing API token: send 'Authorization: Bearer <token>' (or HTTP Basic auth with the token as the password).");
+  // Checked for shape before any lookup: garbage costs no hash and no database read.
+  if (!isWellFormedToken(token)) throw unauthenticated("Malformed API token: DCX tokens are a 'dcx?_' prefix and 43 base64url characters.");
   const user = await userForToken(c.get("db"), token);
   if (!user) throw unauthenticated("Invalid or expired API token.");
   c.set("user", { id: user.id, email: user.email });
   c.set("tokenHash", user.tokenHash);
+  c.set("tokenId", user.tokenId);
   await next();
 });
 

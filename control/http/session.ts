@@ -1,19 +1,28 @@
 import type { Context } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { API_TOKEN_TTL_MS } from "../accounts/users.ts";
+import { isWellFormedToken } from "../crypto.ts";
+import { isHttps } from "./security.ts";
 
 /**
  * The browser session of the web UI. The cookie carries an ordinary user API token (issued at
  * login or signup by the accounts code), so a session is revoked, expires and is looked up
- * exactly like a token. It is HttpOnly (page scripts never see it), SameSite=Lax (other sites'
- * subrequests and form posts do not carry it) and Secure when served over HTTPS.
+ * exactly like a token. It is HttpOnly (page scripts never see it) and SameSite=Lax (other sites'
+ * subrequests and form posts do not carry it). Over HTTPS it is `__Host-dcx_session`: the
+ * browser only keeps a `__Host-` cookie that is Secure, has Path=/ and no Domain, so neither
+ * a sibling subdomain nor a plain-HTTP page can plant or overwrite it. `__Host-` cookies
+ * need Secure, which a browser refuses on plain HTTP, so local development over
+ * http://127.0.0.1 uses the plain name `dcx_session`, and each name is read only over the
+ * scheme it was set for.
  *
  * Cross-site request forgery is refused twice over: a change made with the cookie must come
  * from this origin (`Origin` / `Sec-Fetch-Site`) and must carry the CSRF token of the session,
  * an HMAC of the session token that only pages of this origin are given.
  */
 
-export const SESSION_COOKIE = "dcx_session";
+export const SESSION_COOKIE = "__Host-dcx_session";
+/** The cookie's name over plain HTTP (local development), where a `__Host-` cookie cannot be set. */
+export const DEV_SESSION_COOKIE = "dcx_session";
 /** The header API calls made with the session cookie send the CSRF token in. */
 export const CSRF_HEADER = "X-CSRF-Token";
 /** The form field UI forms send the CSRF token in. */
@@ -25,15 +34,16 @@ export const isSafeMethod = (method: string) => SAFE_METHODS.has(method.toUpperC
 
 /** The session token from the cookie, if there is one that looks like a user token. */
 export function sessionToken(c: Context): string | undefined {
-  const value = getCookie(c, SESSION_COOKIE);
-  return value && /^dcxu_[A-Za-z0-9_-]{20,100}$/.test(value) ? value : undefined;
+  const value = getCookie(c, cookieName(c));
+  return value && isWellFormedToken(value, "user") ? value : undefined;
 }
 
-const isHttps = (c: Context) => new URL(c.req.url).protocol === "https:";
+/** The session cookie's name for this request's scheme. */
+export const cookieName = (c: Context) => (isHttps(c) ? SESSION_COOKIE : DEV_SESSION_COOKIE);
 
 /** Sets the session cookie to a freshly issued user token; it lives as long as the token. */
 export function startSession(c: Context, token: string): void {
-  setCookie(c, SESSION_COOKIE, token, {
+  setCookie(c, cookieName(c), token, {
     httpOnly: true,
     sameSite: "Lax",
     secure: isHttps(c),
@@ -43,7 +53,7 @@ export function startSession(c: Context, token: string): void {
 }
 
 export function endSession(c: Context): void {
-  deleteCookie(c, SESSION_COOKIE, { path: "/", secure: isHttps(c), httpOnly: true, sameSite: "Lax" });
+  deleteCookie(c, cookieName(c), { path: "/", secure: isHttps(c), httpOnly: true, sameSite: "Lax" });
 }
 
 /**

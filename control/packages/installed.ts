@@ -81,8 +81,8 @@ export function listEntry(i: Installed) {
  * deleted as `DELETE /v2/apps/{id}?force=true` does (an install still deploying is stopped too),
  * a job-style package's job as `DELETE /v1/jobs/{id}?stopCurrentJobRuns=true`.
  */
-export async function uninstall(stub: ClusterStub, req: { packageName: string; appId?: string; all?: boolean }) {
-  const matches = await installedPackages(stub, { packageName: req.packageName, appId: req.appId });
+export async function uninstall(scope: Pick<PackageScope, "stub" | "acting">, req: { packageName: string; appId?: string; all?: boolean }) {
+  const matches = await installedPackages(scope.stub, { packageName: req.packageName, appId: req.appId });
   if (matches.length === 0) {
     const where = req.appId !== undefined ? ` with appId '${req.appId}'` : "";
     throw new CosmosError("PackageNotInstalled", `Package [${req.packageName}]${where} is not installed.`, { packageName: req.packageName, ...(req.appId ? { appId: req.appId } : {}) });
@@ -97,8 +97,8 @@ export async function uninstall(stub: ClusterStub, req: { packageName: string; a
   for (const m of matches) {
     // An app (or job) already gone, by a concurrent uninstall or a delete, counts as uninstalled.
     try {
-      if (m.kind === "job") unwrap(await stub.jobDelete(m.appId, true));
-      else unwrap(await stub.marathonDelete(m.appId, true));
+      if (m.kind === "job") unwrap(await scope.acting.jobDelete(m.appId, true));
+      else unwrap(await scope.acting.marathonDelete(m.appId, true));
     } catch (err) {
       if (!(err instanceof ApiError && err.code === "not_found")) throw err;
     }

@@ -1,7 +1,7 @@
 import { parseAppDefinition } from "../cluster/frameworks/marathon/app-definition.ts";
 import { parseJob } from "../cluster/frameworks/metronome/job-spec.ts";
 import type { PackageSource } from "../cluster/package-repositories.ts";
-import { clusterStub } from "../api/cluster-stub.ts";
+import type { ActingCommands, clusterStub } from "../api/cluster-stub.ts";
 import { unwrap } from "../api/marathon/outcome.ts";
 import { ApiError } from "../errors.ts";
 import { BUILTIN_REPOSITORY } from "./catalog/index.ts";
@@ -17,9 +17,14 @@ import { newestFirst, type PackageDefinition } from "./universe.ts";
  * through the same steps as `POST /v2/apps` or `POST /v1/jobs`.
  */
 
-/** Where an operation runs: the cluster's object, the Worker's configuration, and `waitUntil` for work after the answer. */
+/**
+ * Where an operation runs: the cluster's object, its commands acting for the caller (so an
+ * install is audited as the `POST /v2/apps` it amounts to), the Worker's configuration, and
+ * `waitUntil` for work after the answer.
+ */
 export interface PackageScope {
   stub: ReturnType<typeof clusterStub>;
+  acting: ActingCommands;
   env: Env;
   waitUntil(promise: Promise<unknown>): void;
 }
@@ -82,7 +87,7 @@ const summary = (details: { path: string; errors: string[] }[]) => details.map((
 async function createApp(scope: PackageScope, pkg: PackageDefinition, app: JsonObject): Promise<string> {
   const parsed = parseAppDefinition(app);
   if (!parsed.ok) throw new CosmosError("InvalidMarathonApp", `The app rendered from ${pkg.name} ${pkg.version} is not valid: ${summary(parsed.details)}`, { details: parsed.details });
-  const created = await creating(parsed.app.id, async () => unwrap(await scope.stub.marathonCreate(parsed.app)));
+  const created = await creating(parsed.app.id, async () => unwrap(await scope.acting.marathonCreate(parsed.app)));
   return created.app?.id ?? parsed.app.id;
 }
 
@@ -90,7 +95,7 @@ async function createApp(scope: PackageScope, pkg: PackageDefinition, app: JsonO
 async function createJob(scope: PackageScope, pkg: PackageDefinition, job: JsonObject): Promise<string> {
   const parsed = parseJob(job);
   if (!parsed.ok) throw new CosmosError("InvalidMetronomeJob", `The job rendered from ${pkg.name} ${pkg.version} is not valid: ${summary(parsed.details)}`, { details: parsed.details });
-  await creating(parsed.spec.id, async () => unwrap(await scope.stub.jobCreate(parsed.spec, parsed.schedules)));
+  await creating(parsed.spec.id, async () => unwrap(await scope.acting.jobCreate(parsed.spec, parsed.schedules)));
   return parsed.spec.id;
 }
 

@@ -71,6 +71,6 @@ export async function updateService(scope: PackageScope, req: UpdateRequest) {
   const parsed = parseAppDefinition(app);
   if (!parsed.ok) throw new CosmosError("InvalidMarathonApp", `The app rendered from ${target.name} ${target.version} is not valid.`, { details: parsed.details });
   // Forced, as a deployment still in progress (an install that never got healthy) is often what the update fixes.
-  const result = unwrap(await scope.stub.marathonReplace(parsed.app, true));
+  const result = unwrap(await scope.acting.marathonReplace(parsed.app, true));
   return { package: target, resolvedOptions, marathonDeploymentId: result.deploymentId };
 }

@@ -3,7 +3,7 @@ import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { createMiddleware } from "hono/factory";
 import { clusterForMember, listClusters } from "../accounts/clusters.ts";
 import { userForToken, type ClusterSummary } from "../accounts/users.ts";
-import { clusterStub } from "../api/cluster-stub.ts";
+import { actingStub, clusterStub } from "../api/cluster-stub.ts";
 import { ApiError } from "../errors.ts";
 import type { AppEnv } from "../http/env.ts";
 import { CSRF_FIELD, crossOriginReason, csrfToken, csrfValid, sessionToken } from "../http/session.ts";
@@ -49,6 +49,7 @@ export const requireSession = createMiddleware<UiEnv>(async (c, next) => {
   }
   c.set("user", { id: user.id, email: user.email });
   c.set("tokenHash", user.tokenHash);
+  c.set("tokenId", user.tokenId);
   c.set("csrf", await csrfToken(token));
   c.set("clusters", await listClusters(c.get("db"), user.id));
   await next();
@@ -123,3 +124,6 @@ export type ClusterRpc = ReturnType<typeof clusterStub>;
 
 /** The cluster's Durable Object: pages call the same RPC methods the API routes do. */
 export const clusterOf = (c: UiContext) => clusterStub(c.env, c.get("cluster").id);
+
+/** The cluster's commands acting for the signed-in user: changes made through it are audited. */
+export const actingOf = (c: UiContext) => actingStub(c.env, c.get("cluster").id, { userId: c.get("user").id, tokenId: c.get("tokenId") });

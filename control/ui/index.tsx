@@ -3,6 +3,7 @@ import { HTTPException } from "hono/http-exception";
 import { ApiError } from "../errors.ts";
 import { CLUSTERS_PATH, requireClusterPage, requireSession, readFlash, type UiContext, type UiEnv } from "./context.ts";
 import { renderPage } from "./layout.tsx";
+import { auditPage } from "./pages/audit.tsx";
 import { authPages } from "./pages/auth.tsx";
 import { catalogPages } from "./pages/catalog.tsx";
 import { clustersPage } from "./pages/clusters.tsx";
@@ -57,6 +58,7 @@ const clusterPages = new Hono<UiEnv>()
   .route("/dns", dnsPage)
   .route("/catalog", catalogPages)
   .route("/tokens", tokensPage)
+  .route("/audit", auditPage)
   .all("*", (c) => {
     throw new ApiError("not_found", `There is no page at ${new URL(c.req.url).pathname}.`);
   });

@@ -14,6 +14,7 @@ export const SECTIONS = [
   { key: "catalog", label: "Catalog", path: "/catalog" },
   { key: "dns", label: "DNS", path: "/dns" },
   { key: "tokens", label: "Tokens", path: "/tokens" },
+  { key: "audit", label: "Audit", path: "/audit" },
 ] as const;
 export type Section = (typeof SECTIONS)[number]["key"];
 

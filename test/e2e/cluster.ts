@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readlinkSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type AgentOptions, type AgentProcess, startAgent } from "../../scripts/lib/agent-process.ts";
@@ -24,6 +24,9 @@ export class TestCluster {
   constructor(vars: Record<string, string> = {}, protocol: "http" | "https" = "http") {
     this.vars = { AGENT_TIMEOUT_MS: "3000", AGENT_PING_INTERVAL_MS: "500", DNS_UPSTREAM: "off", ...vars };
     this.protocol = protocol;
+    // Tasks run as nobody under a root agent: they must be able to reach their sandbox through
+    // the agents' work dirs in here (mkdtemp makes it 0700), as under /var/lib in production.
+    chmodSync(this.dir, 0o711);
   }
 
   get url(): string {

@@ -1,3 +1,4 @@
+import { chmodSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "../../scripts/lib/processes.ts";
@@ -81,7 +82,11 @@ describe("Metronome jobs on a real agent", () => {
   });
 
   it("ON_FAILURE relaunches a failed task: a flaky job succeeds on its second task", async () => {
-    const marker = join(cluster.dir, "flaky-marker");
+    // The task runs as nobody (a root agent's default): the marker goes where it may write.
+    const shared = join(cluster.dir, "shared");
+    mkdirSync(shared);
+    chmodSync(shared, 0o1777);
+    const marker = join(shared, "flaky-marker");
     await cluster.api("POST", `${c()}/v1/jobs`, {
       id: "flaky",
       run: { cmd: `test -f ${marker} || { touch ${marker}; echo first try fails >&2; exit 1; }`, cpus: 0.1, mem: 32, restart: { policy: "ON_FAILURE" } },

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -19,6 +19,8 @@ interface Local {
  */
 describe("npm start", () => {
   const dir = mkdtempSync(join(tmpdir(), "dcx-start-"));
+  // The agent runs its tasks as nobody: they must reach their sandboxes in here.
+  chmodSync(dir, 0o711);
   let start: Child | undefined;
   let second: AgentProcess | undefined;
 

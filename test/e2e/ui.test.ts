@@ -238,6 +238,20 @@ describe.skipIf(chromium.skip)("the web UI in Chromium", () => {
     await shoot("dns-zone");
   });
 
+  it("shows who changed what on the Audit page, reached from the navigation", async () => {
+    await page.goto(base);
+    await page.getByRole("link", { name: "Audit", exact: true }).click();
+    await page.waitForURL(`${base}/audit`);
+    const text = (await page.locator("main").textContent()) ?? "";
+    // The deploy, the scale and the destroy of this file's service, the DNS change, the agent token: newest first.
+    expect(text).toContain("settings.dns");
+    expect(text).toContain("app.delete");
+    expect(text).toContain("app.create");
+    expect(text).toContain("agent-token.create");
+    expect(text.indexOf("settings.dns")).toBeLessThan(text.indexOf("app.create"));
+    await shoot("audit");
+  });
+
   it("creates a second cluster from the cluster switcher, lands on its Tokens page, and switches back", async () => {
     await page.goto(base);
     await page.locator(".cluster-switcher summary").click();

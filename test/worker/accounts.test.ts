@@ -82,18 +82,22 @@ describe("login and logout", () => {
     expect(await wrong.json()).toEqual(await unknown.json());
   });
 
-  it("rate-limits repeated failures for one email with 429 and Retry-After, even with the right password", async () => {
+  it("refuses an address that keeps failing for one email with 429 and Retry-After, even with the right password, and only that address", async () => {
     const account = await signUp();
+    const attacker = { "CF-Connecting-IP": "203.0.113.7" };
     for (let i = 0; i < LOGIN_MAX_FAILURES; i++) {
-      const res = await call("/auth/login", { method: "POST", json: { email: account.user.email, password: `wrong-${i}-password` } });
+      const res = await call("/auth/login", { method: "POST", headers: attacker, json: { email: account.user.email, password: `wrong-${i}-password` } });
       expect(res.status).toBe(401);
     }
-    const limited = await call("/auth/login", { method: "POST", json: { email: account.user.email, password: PASSWORD } });
+    const limited = await call("/auth/login", { method: "POST", headers: attacker, json: { email: account.user.email, password: PASSWORD } });
     expect(limited.status).toBe(429);
     expect(Number(limited.headers.get("Retry-After"))).toBeGreaterThan(0);
-    // Another email is not affected.
+    // The owner, at their own address, is not locked out by the stranger's failures.
+    const owner = await call("/auth/login", { method: "POST", headers: { "CF-Connecting-IP": "198.51.100.20" }, json: { email: account.user.email, password: PASSWORD } });
+    expect(owner.status).toBe(200);
+    // Another email is not affected, even from the attacker's address.
     const other = await signUp();
-    expect((await call("/auth/login", { method: "POST", json: { email: other.user.email, password: PASSWORD } })).status).toBe(200);
+    expect((await call("/auth/login", { method: "POST", headers: attacker, json: { email: other.user.email, password: PASSWORD } })).status).toBe(200);
   });
 
   it("logout revokes the token it was called with", async () => {

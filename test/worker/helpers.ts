@@ -4,6 +4,9 @@ import { expect } from "vitest";
 /** Calls the Worker in-process (through its real Hono app, D1 and Durable Objects). */
 export function call(path: string, init: RequestInit & { json?: unknown; token?: string } = {}): Promise<Response> {
   const headers = new Headers(init.headers);
+  // Each call comes from its own client address unless the test names one, so the per-address
+  // rate limits (signup, login) count only what a test means them to.
+  if (!headers.has("CF-Connecting-IP")) headers.set("CF-Connecting-IP", randomAddress());
   if (init.token) headers.set("Authorization", `Bearer ${init.token}`);
   let body = init.body;
   if (init.json !== undefined) {
@@ -11,6 +14,12 @@ export function call(path: string, init: RequestInit & { json?: unknown; token?:
     body = JSON.stringify(init.json);
   }
   return exports.default.fetch(new Request(`http://dcx.test${path}`, { ...init, headers, body }));
+}
+
+/** A random address in 10.0.0.0/8. */
+export function randomAddress(): string {
+  const [a = 0, b = 0, c = 0] = crypto.getRandomValues(new Uint8Array(3));
+  return `10.${a}.${b}.${c}`;
 }
 
 let seq = 0;

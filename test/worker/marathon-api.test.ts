@@ -48,6 +48,7 @@ describe("invalid app definitions over HTTP", () => {
     [{ ...base, healthChecks: [{ portIndex: 3 }] }, "/healthChecks/0/portIndex"],
     [{ ...base, healthChecks: [{ protocol: "TCP", path: "/x" }] }, "/healthChecks/0/path"],
     [{ ...base, healthChecks: [{ maxConsecutiveFailures: -1 }] }, "/healthChecks/0/maxConsecutiveFailures"],
+    [{ ...base, healthChecks: [{ path: "/health\r\nX-Injected: yes" }] }, "/healthChecks/0/path"],
     [{ ...base, readinessChecks: [{ portName: "http-api" }] }, "/readinessChecks/0/portName"],
     [{ ...base, portDefinitions: [{ name: "http-api" }], readinessChecks: [{ httpStatusCodesForReady: [] }] }, "/readinessChecks/0/httpStatusCodesForReady"],
     [{ ...base, portDefinitions: [{ name: "http-api" }], readinessChecks: [{ protocol: "TCP" }] }, "/readinessChecks/0/protocol"],

@@ -87,6 +87,10 @@ describe("the built-in catalog through Cosmos's API", () => {
     expect(app?.labels).toMatchObject({ DCOS_PACKAGE_NAME: "redis", DCOS_PACKAGE_VERSION: "7.4.1-0.1.0", DCOS_SERVICE_NAME: "redis" });
     expect(JSON.parse(atob(app!.labels.DCOS_PACKAGE_OPTIONS!))).toEqual(testImage("nc -lk -p 6379 -e cat"));
 
+    // The install is audited as the app creation it is, for the user who made it.
+    const audit = (await (await call(`/clusters/${a.cluster.id}/audit`, { token: a.token })).json()) as { entries: { action: string; target: string; actor: { userId: string } }[] };
+    expect(audit.entries).toContainEqual(expect.objectContaining({ action: "app.create", target: "/redis", actor: expect.objectContaining({ userId: a.user.id }) }));
+
     const again = await expectCosmosError(await cosmos(a, "install", { packageName: "redis" }, { accept: mt("package.install-response", 2) }), "PackageAlreadyInstalled", 409);
     expect(again.data).toMatchObject({ appId: "/redis" });
     const v1 = await ok<Record<string, unknown>>(await cosmos(a, "install", { packageName: "redis", appId: "/cache/redis-2", options: testImage("sleep 1000") }, { accept: mt("package.install-response", 1) }), mt("package.install-response", 1));

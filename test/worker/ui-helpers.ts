@@ -1,6 +1,6 @@
 import { exports } from "cloudflare:workers";
 import { expect } from "vitest";
-import { PASSWORD, registerFrame, TestSocket, uniqueEmail } from "./helpers.ts";
+import { PASSWORD, randomAddress, registerFrame, TestSocket, uniqueEmail } from "./helpers.ts";
 
 export const ORIGIN = "http://dcx.test";
 
@@ -13,14 +13,18 @@ export class Browser {
   csrf = "";
   clusterId = "";
 
+  /** The client address this browser's requests come from (CF-Connecting-IP), its own per browser. */
+  readonly address = randomAddress();
+
   constructor(readonly origin = ORIGIN) {}
 
   get session(): string | undefined {
-    return this.cookies.get("dcx_session");
+    return this.cookies.get("dcx_session") ?? this.cookies.get("__Host-dcx_session");
   }
 
   async request(path: string, init: RequestInit = {}): Promise<Response> {
     const headers = new Headers(init.headers);
+    if (!headers.has("CF-Connecting-IP")) headers.set("CF-Connecting-IP", this.address);
     if (this.cookies.size > 0) headers.set("Cookie", [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; "));
     const res = await exports.default.fetch(new Request(`${this.origin}${path}`, { ...init, headers, redirect: "manual" }));
     for (const line of res.headers.getSetCookie()) {

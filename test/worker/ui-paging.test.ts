@@ -67,7 +67,8 @@ describe("UI: paged tables", () => {
     expect(filtered.html).toMatch(/<input id="filter-q" type="search" name="q" value="NODE-01"/);
     expect(filtered.html).toContain('<input type="hidden" name="limit" value="4"/>');
     expect(Browser.text((await browser.page(`${nodes}?q=no-such-host`)).html)).toContain("No node matches the filter.");
-  });
+    // 250 joins, each written to D1 before its credential goes out: more than the default 5 s on a loaded machine.
+  }, 20_000);
 
   it("answer bad page and limit values with the nearest page and a note, never an error", async () => {
     const { browser, token } = await withJoinToken();

@@ -1,9 +1,10 @@
+import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { PASSWORD, call, uniqueEmail } from "./helpers.ts";
 import { Browser } from "./ui-helpers.ts";
 
 describe("UI session cookie", () => {
-  it("is set at signup as an HttpOnly, SameSite=Lax cookie for the whole site, Secure only over HTTPS", async () => {
+  it("is set at signup as an HttpOnly, SameSite=Lax cookie for the whole site: __Host- and Secure over HTTPS, a plain name over local HTTP", async () => {
     const browser = new Browser();
     const res = await browser.form("/signup", { email: uniqueEmail("ui"), password: PASSWORD });
     expect(res.status).toBe(303);
@@ -16,7 +17,17 @@ describe("UI session cookie", () => {
 
     const https = new Browser("https://dcx.test");
     const secure = await https.form("/signup", { email: uniqueEmail("ui"), password: PASSWORD });
-    expect(secure.headers.getSetCookie().find((c) => c.startsWith("dcx_session="))).toMatch(/; Secure/);
+    const hostCookie = secure.headers.getSetCookie().find((c) => c.startsWith("__Host-dcx_session=")) ?? "";
+    expect(hostCookie).toMatch(/^__Host-dcx_session=dcxu_[A-Za-z0-9_-]{43};/);
+    expect(hostCookie).toMatch(/; Secure/);
+    expect(hostCookie).toMatch(/; Path=\//);
+    expect(hostCookie).not.toMatch(/Domain=/i);
+    expect(secure.headers.getSetCookie().some((c) => c.startsWith("dcx_session="))).toBe(false);
+    // The HTTPS site reads only its __Host- cookie: a plain-named cookie (which a plain-HTTP page or a sibling could plant) is ignored.
+    const me = await https.request("/auth/me");
+    expect(me.status).toBe(200);
+    const planted = await exports.default.fetch(new Request("https://dcx.test/auth/me", { headers: { Cookie: `dcx_session=${https.session ?? ""}` } }));
+    expect(planted.status).toBe(401);
   });
 
   it("holds an ordinary user token: the API accepts it as a bearer token", async () => {

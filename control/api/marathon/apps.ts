@@ -8,7 +8,7 @@ import { jsonBody } from "../../http/middleware.ts";
 import { appEmbeds } from "./embed.ts";
 import { parseLabelSelector } from "./label-selector.ts";
 import { appWire, taskWire } from "./wire.ts";
-import { cluster, decodeSegment, deploymentResponse, failedWith, flag, killScales, unwrap } from "./outcome.ts";
+import { acting, cluster, decodeSegment, deploymentResponse, failedWith, flag, killScales, unwrap } from "./outcome.ts";
 
 /** Any JSON object: the app schema itself runs after, so its errors carry Marathon's paths. */
 const AnyObject = z.record(z.string(), z.unknown(), { message: "expected a JSON object" });
@@ -51,7 +51,7 @@ export const plainText = (c: Context<AppEnv>, text: string) => c.body(text, 200,
 
 /** `PUT` and `PATCH /v2/apps`: many apps created or updated in one transaction (bulk-commands.ts). */
 async function bulkUpdate(c: Context<AppEnv>, bodies: Record<string, unknown>[], partial: boolean) {
-  const result = unwrap(await cluster(c).marathonUpdateApps(bodies, partial, flag(c, "force")));
+  const result = unwrap(await acting(c).marathonUpdateApps(bodies, partial, flag(c, "force")));
   // DCX's addition, as for groups: each app got its own deployment; clients may wait for all of them.
   return deploymentResponse(c, result, { deploymentIds: result.deploymentIds });
 }
@@ -72,7 +72,7 @@ export const appRoutes = new Hono<AppEnv>()
   .post("/", jsonBody(AnyObject), async (c) => {
     const parsed = parseAppDefinition(c.req.valid("json"));
     if (!parsed.ok) throw validationError(parsed.details);
-    const result = unwrap(await cluster(c).marathonCreate(parsed.app));
+    const result = unwrap(await acting(c).marathonCreate(parsed.app));
     c.header("Location", `${c.req.url.split("?")[0]?.replace(/\/$/, "")}${parsed.app.id}`);
     c.header("Marathon-Deployment-Id", result.deploymentId);
     return c.json(result.app && appWire(result.app), 201);
@@ -117,7 +117,7 @@ export const appRoutes = new Hono<AppEnv>()
       // Marathon: a body of just {version} rolls the app back to that version.
       const previous = await stub.marathonVersion(id, body.version);
       if (!previous) throw notFound(`App '${id}' has no version '${body.version}'`);
-      return deploymentResponse(c, unwrap(await stub.marathonReplace(previous, force)));
+      return deploymentResponse(c, unwrap(await acting(c).marathonReplace(previous, force)));
     }
     if (body.id !== undefined && typeof body.id === "string" && safeNormalize(body.id) !== id) {
       throw validationError([{ path: "/id", errors: [`the id in the body ('${body.id}') differs from the path ('${id}')`] }]);
@@ -125,33 +125,33 @@ export const appRoutes = new Hono<AppEnv>()
     // Marathon merges onto the stored app unless `?partialUpdate=false`; an app that does not
     // exist yet is created from the body either way.
     if (flag(c, "partialUpdate", true)) {
-      const patched = await stub.marathonPatch(id, body, force);
+      const patched = await acting(c).marathonPatch(id, body, force);
       if (!failedWith(patched, "not_found")) return deploymentResponse(c, unwrap(patched));
     }
     const parsed = parseAppDefinition({ ...body, id });
     if (!parsed.ok) throw validationError(parsed.details);
-    return deploymentResponse(c, unwrap(await stub.marathonReplace(parsed.app, force)));
+    return deploymentResponse(c, unwrap(await acting(c).marathonReplace(parsed.app, force)));
   })
   .patch("/*", jsonBody(AnyObject), async (c) => {
     const { id, suffix } = appPath(c);
     if (suffix.kind !== "app") throw new ApiError("method_not_allowed", `PATCH is not allowed on ${c.req.path}`);
-    return deploymentResponse(c, unwrap(await cluster(c).marathonPatch(id, c.req.valid("json"), flag(c, "force"))));
+    return deploymentResponse(c, unwrap(await acting(c).marathonPatch(id, c.req.valid("json"), flag(c, "force"))));
   })
   .post("/*", async (c) => {
     const { id, suffix } = appPath(c);
     if (suffix.kind !== "restart") throw new ApiError("method_not_allowed", `POST is not allowed on ${c.req.path}`);
-    return deploymentResponse(c, unwrap(await cluster(c).marathonRestart(id, flag(c, "force"))));
+    return deploymentResponse(c, unwrap(await acting(c).marathonRestart(id, flag(c, "force"))));
   })
   .delete("/*", async (c) => {
     const { id, suffix } = appPath(c);
     const stub = cluster(c);
-    if (suffix.kind === "app") return deploymentResponse(c, unwrap(await stub.marathonDelete(id, flag(c, "force"))));
+    if (suffix.kind === "app") return deploymentResponse(c, unwrap(await acting(c).marathonDelete(id, flag(c, "force"))));
     if (suffix.kind !== "tasks") throw new ApiError("method_not_allowed", `DELETE is not allowed on ${c.req.path}`);
     const host = c.req.query("host");
     const ids = suffix.taskId ? [suffix.taskId] : (await stub.marathonTasks(id)).filter((t) => !host || host === "*" || t.host === host).map((t) => t.id);
     if (!suffix.taskId && !(await stub.marathonApp(id))) throw notFound(`App '${id}' does not exist`);
     const scale = killScales(c);
-    const result = ids.length > 0 ? unwrap(await stub.marathonKill(ids, scale, id)) : { tasks: [], deployment: undefined };
+    const result = ids.length > 0 ? unwrap(await acting(c).marathonKill(ids, scale, id)) : { tasks: [], deployment: undefined };
     if (scale && result.deployment) return deploymentResponse(c, result.deployment);
     return suffix.taskId ? c.json({ task: result.tasks[0] && taskWire(result.tasks[0]) }) : c.json({ tasks: result.tasks.map(taskWire) });
   });

@@ -8,7 +8,7 @@ import { jsonBody } from "../../http/middleware.ts";
 import { groupEmbeds } from "./embed.ts";
 import { pathId } from "../query.ts";
 import { groupWire } from "./wire.ts";
-import { cluster, decodeSegment, deploymentResponse, flag, unwrap } from "./outcome.ts";
+import { acting, cluster, decodeSegment, deploymentResponse, flag, unwrap } from "./outcome.ts";
 
 /** What `/v2/groups/...` names: a group, its versions, or one of its versions. */
 export type GroupPath = { id: string; kind: "group" | "versions" } | { id: string; kind: "version"; version: string };
@@ -55,7 +55,7 @@ async function show(c: Context<AppEnv>) {
 async function remove(c: Context<AppEnv>) {
   const path = groupPath(c);
   if (path.kind !== "group") throw new ApiError("method_not_allowed", `DELETE is not allowed on ${c.req.path}`);
-  const result = unwrap(await cluster(c).marathonDeleteGroup(path.id, flag(c, "force")));
+  const result = unwrap(await acting(c).marathonDeleteGroup(path.id, flag(c, "force")));
   // DCX's addition: every app inside got its own stop deployment; clients may wait for all of them.
   return deploymentResponse(c, result, { deploymentIds: result.deploymentIds });
 }
@@ -75,7 +75,7 @@ function groupBody(c: Context<AppEnv>, json: Record<string, unknown>, requireId:
 async function create(c: Context<AppEnv>, json: Record<string, unknown>) {
   const request = groupBody(c, json, true);
   if (request.kind !== "change") throw validationError([{ path: `/${request.kind === "scale" ? "scaleBy" : "version"}`, errors: ["POST creates a group; scale or roll back an existing one with PUT"] }]);
-  const result = unwrap(await cluster(c).marathonCreateGroup(request.group));
+  const result = unwrap(await acting(c).marathonCreateGroup(request.group));
   c.header("Location", `${c.req.url.split("?")[0]?.replace(/\/v2\/groups.*$/, "/v2/groups")}${request.group.id}`);
   return deploymentResponse(c, { ...result, created: true }, { deploymentIds: result.deploymentIds });
 }
@@ -89,7 +89,7 @@ async function update(c: Context<AppEnv>, json: Record<string, unknown>) {
   }
   const change = request.kind === "scale" ? { id: request.id, scaleBy: request.scaleBy } : request.group;
   if (flag(c, "dryRun")) return c.json(unwrap(await stub.marathonGroupDryRun(change)));
-  const result = unwrap(request.kind === "scale" ? await stub.marathonScaleGroup(request.id, request.scaleBy, force) : await stub.marathonUpdateGroup(request.group, force));
+  const result = unwrap(request.kind === "scale" ? await acting(c).marathonScaleGroup(request.id, request.scaleBy, force) : await acting(c).marathonUpdateGroup(request.group, force));
   return deploymentResponse(c, result, { deploymentIds: result.deploymentIds });
 }
 

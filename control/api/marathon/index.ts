@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { z } from "zod";
+import { MAX_EVENT_SUBSCRIBERS } from "../../cluster/events.ts";
 import { ApiError, notFound, validationError } from "../../errors.ts";
 import type { AppEnv } from "../../http/env.ts";
 import { jsonBody } from "../../http/middleware.ts";
@@ -7,7 +8,7 @@ import { normalizeAppId } from "../../cluster/frameworks/marathon/app-definition
 import { list, pathId } from "../query.ts";
 import { appRoutes, plainText, wantsText } from "./apps.ts";
 import { groupRoutes } from "./groups.ts";
-import { cluster, deploymentResponse, flag, killScales, unwrap } from "./outcome.ts";
+import { acting, cluster, deploymentResponse, flag, killScales, unwrap } from "./outcome.ts";
 import { queueEntryJson } from "./queue.ts";
 import { marathonInfo } from "./system.ts";
 import { deploymentWire, taskWire } from "./wire.ts";
@@ -48,7 +49,7 @@ export const marathonRoutes = new Hono<AppEnv>()
     return c.json({ tasks: (wanted.length ? tasks.filter((t) => wanted.includes(t.state)) : tasks).map(taskWire) });
   })
   .post("/tasks/delete", jsonBody(TaskIds), async (c) => {
-    const result = unwrap(await cluster(c).marathonKill(c.req.valid("json").ids, killScales(c)));
+    const result = unwrap(await acting(c).marathonKill(c.req.valid("json").ids, killScales(c)));
     if (result.deployment) return deploymentResponse(c, result.deployment);
     return c.json({ tasks: result.tasks.map(taskWire) });
   })
@@ -64,7 +65,7 @@ export const marathonRoutes = new Hono<AppEnv>()
   })
   .delete("/deployments/*", async (c) => {
     const force = flag(c, "force");
-    const result = unwrap(await cluster(c).marathonCancelDeployment(deploymentId(c.req.path), force));
+    const result = unwrap(await acting(c).marathonCancelDeployment(deploymentId(c.req.path), force));
     if (force || !result) return c.body(null, 202);
     return deploymentResponse(c, result);
   })
@@ -73,7 +74,7 @@ export const marathonRoutes = new Hono<AppEnv>()
     return c.json({ queue: (await cluster(c).marathonQueue()).map((e) => queueEntryJson(e, lastUnusedOffers)) });
   })
   .delete("/queue/*", async (c) => {
-    unwrap(await cluster(c).marathonResetDelay(queuedAppId(c.req.path)));
+    unwrap(await acting(c).marathonResetDelay(queuedAppId(c.req.path)));
     return c.body(null, 204);
   })
   .get("/info", (c) => c.json(marathonInfo(c)))
@@ -87,5 +88,6 @@ export const marathonRoutes = new Hono<AppEnv>()
     if (!/^(full|light)$/i.test(format)) throw new ApiError("malformed", `Query parameter 'plan-format' must be full or light, not '${format.slice(0, 32)}'.`, [{ path: "plan-format", errors: ["must be full or light"] }]);
     const remote = c.req.header("CF-Connecting-IP") ?? "127.0.0.1";
     const stream = await cluster(c).marathonEvents(list(c, "event_type"), remote, format.toLowerCase() === "light");
+    if (stream === null) throw new ApiError("rate_limited", `The cluster already serves ${MAX_EVENT_SUBSCRIBERS} event streams (MAX_EVENT_SUBSCRIBERS); close one or try again later.`, [], { "Retry-After": "30" });
     return new Response(stream, { headers: { "Content-Type": "text/event-stream", "Cache-Control": "no-cache", Connection: "keep-alive" } });
   });

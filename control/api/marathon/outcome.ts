@@ -2,7 +2,7 @@ import type { Context } from "hono";
 import type { Outcome } from "../../cluster/frameworks/marathon/commands.ts";
 import { ApiError, type ErrorCode } from "../../errors.ts";
 import type { AppEnv } from "../../http/env.ts";
-import { clusterStub } from "../cluster-stub.ts";
+import { actingStub, clusterStub } from "../cluster-stub.ts";
 import { flag } from "../query.ts";
 
 /** The value of a command's Outcome, or the ApiError it stands for (Marathon's bodies and statuses). */
@@ -25,7 +25,10 @@ export function deploymentResponse(c: Context<AppEnv>, result: { deploymentId: s
 
 export const cluster = (c: Context<AppEnv>) => clusterStub(c.env, c.get("cluster").id);
 
-export { flag } from "../query.ts";
+export { flag };
+
+/** The cluster's commands acting for the request's user: changes made through it are audited. */
+export const acting = (c: Context<AppEnv>) => actingStub(c.env, c.get("cluster").id, { userId: c.get("user").id, tokenId: c.get("tokenId") });
 
 /**
  * Whether a task kill also scales the app down (`?scale`). `?wipe` expunges a resident task's

@@ -6,10 +6,10 @@ import { MAX_JSON_DEPTH, nestsDeeperThan, registerBodySchema } from "../../http/
 import { CosmosError, renderCosmosError } from "../../packages/errors.ts";
 import { mediaType, negotiate, requestTypeOk } from "../../packages/media-types.ts";
 import type { PackageScope } from "../../packages/operations.ts";
-import { cluster } from "../marathon/outcome.ts";
+import { acting, cluster } from "../marathon/outcome.ts";
 
 /** The cluster's object, configuration and `waitUntil`, for the package operations. */
-export const scopeOf = (c: Context<AppEnv>): PackageScope => ({ stub: cluster(c), env: c.env, waitUntil: (p) => c.executionCtx.waitUntil(p) });
+export const scopeOf = (c: Context<AppEnv>): PackageScope => ({ stub: cluster(c), acting: acting(c), env: c.env, waitUntil: (p) => c.executionCtx.waitUntil(p) });
 
 /** One Cosmos endpoint: its request and response kinds, the response versions it speaks (preferred first), its body. */
 export interface CosmosSpec<S extends z.ZodType> {

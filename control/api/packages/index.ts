@@ -69,7 +69,7 @@ export const packageRoutes = new Hono<AppEnv>()
   .post("/install", cosmos({ request: "package.install-request", response: "package.install-response", versions: [2, 1], body: InstallRequest }, install))
   .post(
     "/uninstall",
-    cosmos({ request: "package.uninstall-request", response: "package.uninstall-response", versions: [1], body: UninstallRequest }, (c, body) => uninstall(cluster(c), body)),
+    cosmos({ request: "package.uninstall-request", response: "package.uninstall-response", versions: [1], body: UninstallRequest }, (c, body) => uninstall(scopeOf(c), body)),
   )
   .post(
     "/list",

@@ -11,7 +11,7 @@ import { launchJobTasks, metronomeDemand } from "../frameworks/metronome/demand.
 import { METRONOME } from "../frameworks/metronome/launch.ts";
 import { offerFilters, tasks } from "../schema.ts";
 import { insertTasks, markKillRequested, usageByAgent, type TaskRecord } from "../tasks.ts";
-import { DECLINED, place, type AgentSnapshot, type PlacedTask, type Placement, type PlacementPlan, type Unplaced } from "./place.ts";
+import { DECLINED, place, type AgentSnapshot, type PlacedTask, type Placement, type PlacementPlan, type TaskRequest, type Unplaced } from "./place.ts";
 
 /** Mesos `Filters.refuse_seconds` default: an agent declined by a framework is not offered to it again for 5 s. */
 export const REFUSE_MS = 5_000;
@@ -54,7 +54,7 @@ function push<T>(map: Map<string, T[]>, key: string, value: T): void {
  * constraints, ports), record every new task as TASK_STAGING and every kill, and return the
  * frames to send. Nothing is sent here: the caller sends after the transaction commits.
  */
-export function allocationRound(db: ClusterDb, now: number): RoundResult {
+export function allocationRound(db: ClusterDb, now: number, maxLaunches = Infinity): RoundResult {
   const demand = marathonDemand(db, now);
   const jobs = metronomeDemand(db, now);
   if (jobs.revive) revive(db, METRONOME, now);
@@ -66,10 +66,14 @@ export function allocationRound(db: ClusterDb, now: number): RoundResult {
   if (demand.requests.length === 0 && jobs.requests.length === 0) return result;
   const agents = agentSnapshots(db);
   // One plan for both frameworks, so DRF shares the agents between them; job requests follow Marathon's.
+  const requests = capLaunches([...demand.requests.map((r) => r.request), ...jobs.requests.map((r) => r.request)], maxLaunches);
   const plan = place(
     { now, agents, placed: placedTasks(db), frameworks: [{ name: MARATHON, role: "*", weight: 1 }, { name: METRONOME, role: "*", weight: 1 }] },
-    [...demand.requests.map((r) => r.request), ...jobs.requests.map((r) => r.request)],
+    requests.requests,
   );
+  // What the cap held back goes to the next round, at once (the object handles other events
+  // between rounds), unless this round could not place all it had: then the refuse filters pace it.
+  if (requests.held > 0 && plan.unplaced.length === 0) result.wakeAt = now;
   result.launched = launchPlaced(db, plan.placements, demand.requests.map((r) => r.app), agents, outbox, now);
   for (const { record, launch } of launchJobTasks(db, plan.placements, demand.requests.length, jobs.requests, new Map(agents.map((a) => [a.id, a.hostname])), now)) {
     result.launched.push(record);
@@ -83,6 +87,23 @@ export function allocationRound(db: ClusterDb, now: number): RoundResult {
     result.wakeAt = Math.min(result.wakeAt ?? Infinity, now + REFUSE_MS);
   }
   return result;
+}
+
+/**
+ * Bounds the tasks one round may launch (the caller's MAX_LAUNCHES_PER_ROUND): requests keep
+ * their order and get what is left of the budget, so one round's transaction, its frames and
+ * its CPU stay bounded however many instances were asked for at once.
+ */
+function capLaunches(requests: TaskRequest[], maxLaunches: number): { requests: TaskRequest[]; held: number } {
+  let left = maxLaunches;
+  let held = 0;
+  const capped = requests.map((r) => {
+    const count = Math.min(r.count, Math.max(0, left));
+    left -= count;
+    held += r.count - count;
+    return count === r.count ? r : { ...r, count };
+  });
+  return { requests: capped, held };
 }
 
 /** Active agents with what their live tasks hold, and the frameworks' refuse filters. */

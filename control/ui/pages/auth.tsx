@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { fieldErrors } from "../../../protocol/messages.ts";
-import { signUp, revokeApiToken, userForToken } from "../../accounts/users.ts";
-import { Login, Signup, logInLimited } from "../../api/auth.ts";
+import { revokeApiToken, userForToken } from "../../accounts/users.ts";
+import { Login, Signup, logInLimited, signUpLimited, tokenOrigin } from "../../api/auth.ts";
 import { ApiError } from "../../errors.ts";
 import { endSession, sessionToken, startSession } from "../../http/session.ts";
 import { Field, FormError } from "../components.tsx";
@@ -80,7 +80,7 @@ export const authPages = new Hono<UiEnv>()
     const parsed = Login.safeParse(input);
     if (!parsed.success) return showForm(c, { mode: "login", email: input.email, next, errors: errorsByField(fieldErrors(parsed.error)) }, 422);
     try {
-      const { token } = await logInLimited(c.get("db"), parsed.data.email, parsed.data.password);
+      const { token } = await logInLimited(c.env, c.get("db"), parsed.data.email, parsed.data.password, tokenOrigin(c, "ui"));
       startSession(c, token);
       return c.redirect(next, 303);
     } catch (err) {
@@ -93,13 +93,14 @@ export const authPages = new Hono<UiEnv>()
     const parsed = Signup.safeParse(input);
     if (!parsed.success) return showForm(c, { mode: "signup", email: input.email, next: "/", errors: errorsByField(fieldErrors(parsed.error)) }, 422);
     try {
-      const { token, cluster } = await signUp(c.get("db"), parsed.data.email, parsed.data.password);
+      const { token, cluster } = await signUpLimited(c.env, c.get("db"), parsed.data.email, parsed.data.password, tokenOrigin(c, "ui"));
       startSession(c, token);
       return redirectWithFlash(c, `/ui/${cluster.id}/tokens`, {
         kind: "ok",
         text: `Welcome! Your cluster '${cluster.name}' is ready. Create an agent token below to add a machine.`,
       });
     } catch (err) {
+      if (err instanceof ApiError && err.code === "rate_limited") return showForm(c, { mode: "signup", email: input.email, next: "/", errors: {}, message: err.message }, 429);
       if (!(err instanceof ApiError) || err.code !== "conflict") throw err;
       return showForm(c, { mode: "signup", email: input.email, next: "/", errors: { email: [err.message] } }, 409);
     }

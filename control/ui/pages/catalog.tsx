@@ -9,7 +9,7 @@ import type { PackageDefinition } from "../../packages/universe.ts";
 import type { RepositoryRecord } from "../../cluster/package-repositories.ts";
 import { addRepository, deleteRepository } from "../../packages/repositories.ts";
 import { Breadcrumbs, DataTable, Empty, Facts, Field, FilterForm, FormError, PageHeader, PostForm, Time } from "../components.tsx";
-import { checkForm, clusterBase, clusterOf, formField, redirectWithFlash, type UiContext, type UiEnv } from "../context.ts";
+import { actingOf, checkForm, clusterBase, clusterOf, formField, redirectWithFlash, type UiContext, type UiEnv } from "../context.ts";
 import type { FormErrors } from "../form-errors.ts";
 import { renderPage } from "../layout.tsx";
 import { errorsByOption, OptionField, optionsFromForm, schemaFields } from "../schema-form.tsx";
@@ -20,7 +20,7 @@ import { errorsByOption, OptionField, optionsFromForm, schemaFields } from "../s
  * runs the same operation as Cosmos's `/package/install`.
  */
 
-const scopeOf = (c: UiContext): PackageScope => ({ stub: clusterOf(c), env: c.env, waitUntil: (p) => c.executionCtx.waitUntil(p) });
+const scopeOf = (c: UiContext): PackageScope => ({ stub: clusterOf(c), acting: actingOf(c), env: c.env, waitUntil: (p) => c.executionCtx.waitUntil(p) });
 const packagePath = (c: UiContext, name: string) => `${clusterBase(c)}/catalog/${encodeURIComponent(name)}`;
 
 function PackageList(props: { c: UiContext; packages: SearchResult[]; installed: Installed[] }) {

@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { NewCluster, createClusterFor } from "../../api/clusters.ts";
+import { ApiError } from "../../errors.ts";
 import { DataTable, Field, PageHeader, PostForm, Time } from "../components.tsx";
 import { CLUSTERS_PATH, checkForm, formField, readFlash, redirectWithFlash, requireSession, type UiContext, type UiEnv } from "../context.ts";
 import { checkFields, type FormErrors } from "../form-errors.ts";
@@ -60,7 +61,13 @@ export const clustersPage = new Hono<UiEnv>()
     const name = (await formField(c, "name")).trim();
     const checked = checkFields(NewCluster, { name });
     if (!checked.ok) return showClusters(c, { name, errors: checked.errors }, 422);
-    const cluster = await createClusterFor(c.get("db"), c.get("user").id, checked.value);
+    const created = await createClusterFor(c.env, c.get("db"), c.get("user").id, checked.value).catch((err: unknown) => {
+      // A quota refusal is shown on the form, like any other reason the name cannot be used.
+      if (err instanceof ApiError && err.code === "invalid") return err;
+      throw err;
+    });
+    if (created instanceof ApiError) return showClusters(c, { name, errors: { name: [created.message] } }, 422);
+    const cluster = created;
     return redirectWithFlash(c, `/ui/${cluster.id}/tokens`, {
       kind: "ok",
       text: `Created cluster '${cluster.name}'. Create an agent token below to add a machine to it.`,

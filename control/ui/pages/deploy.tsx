@@ -4,7 +4,7 @@ import { READ_ONLY_FIELDS, normalizeAppId, normalizeGroupId, parseAppDefinition 
 import { ROOT_GROUP } from "../../cluster/frameworks/marathon/group-tree.ts";
 import { ApiError } from "../../errors.ts";
 import { PageHeader } from "../components.tsx";
-import { checkForm, clusterOf, formField, redirectWithFlash, type UiContext, type UiEnv } from "../context.ts";
+import { actingOf, checkForm, clusterOf, formField, redirectWithFlash, type UiContext, type UiEnv } from "../context.ts";
 import { JsonEditor, problemsOf, readDefinition, type EditorProblems } from "../editor.tsx";
 import { renderPage } from "../layout.tsx";
 import { servicePath } from "./services.tsx";
@@ -91,17 +91,16 @@ function showEditor(c: UiContext, props: { text: string; editing?: string; probl
 
 /** Creates the app, or replaces it when editing; throws the API's errors. */
 async function deploy(c: UiContext, definition: Record<string, unknown>, editing: string | undefined, force: boolean) {
-  const stub = clusterOf(c);
   if (editing !== undefined && definition.id !== undefined && appIdOf(String(definition.id)) !== editing) {
     throw new ApiError("invalid", "Object is not valid", [{ path: "/id", errors: [`the id ('${String(definition.id)}') differs from the app being edited ('${editing}')`] }]);
   }
   const parsed = parseAppDefinition(editing === undefined ? definition : { ...definition, id: editing });
   if (!parsed.ok) throw new ApiError("invalid", "Object is not valid", parsed.details);
   if (editing === undefined) {
-    const created = unwrap(await stub.marathonCreate(parsed.app));
+    const created = unwrap(await actingOf(c).marathonCreate(parsed.app));
     return { id: parsed.app.id, deploymentId: created.deploymentId };
   }
-  const replaced = unwrap(await stub.marathonReplace(parsed.app, force));
+  const replaced = unwrap(await actingOf(c).marathonReplace(parsed.app, force));
   return { id: parsed.app.id, deploymentId: replaced.deploymentId };
 }
 

@@ -4,7 +4,7 @@ import { DnsSettings } from "../../api/mesos-dns.ts";
 import { jsonToQuery, parseJsonQuery, type JsonResponse } from "../../dns/index.ts";
 import { ApiError } from "../../errors.ts";
 import { CopyBlock, DataTable, Empty, Field, FormError, PageHeader, PostForm } from "../components.tsx";
-import { checkForm, clusterOf, formField, redirectWithFlash, type UiContext, type UiEnv } from "../context.ts";
+import { actingOf, checkForm, clusterOf, formField, redirectWithFlash, type UiContext, type UiEnv } from "../context.ts";
 import { checkFields, numberField, type FormErrors } from "../form-errors.ts";
 import { renderPage } from "../layout.tsx";
 
@@ -149,6 +149,6 @@ export const dnsPage = new Hono<UiEnv>()
     const form = { zone: (await formField(c, "zone")).trim(), ttl: (await formField(c, "ttl")).trim() };
     const checked = checkFields(DnsSettings.required(), { zone: form.zone, ttl: numberField(form.ttl) });
     if (!checked.ok) return showDns(c, { ...form, errors: checked.errors });
-    const settings = await clusterOf(c).setDnsSettings(checked.value);
+    const settings = await actingOf(c).setDnsSettings(checked.value);
     return redirectWithFlash(c, `/ui/${c.get("cluster").id}/dns`, { kind: "ok", text: `DNS zone is now ${settings.zone}, TTL ${settings.ttl} s.` });
   });

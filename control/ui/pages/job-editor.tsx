@@ -4,7 +4,7 @@ import { parseJobReplacement } from "../../api/metronome.ts";
 import { JobId, parseJob } from "../../cluster/frameworks/metronome/job-spec.ts";
 import { ApiError } from "../../errors.ts";
 import { PageHeader } from "../components.tsx";
-import { checkForm, clusterOf, formField, redirectWithFlash, type UiContext, type UiEnv } from "../context.ts";
+import { actingOf, checkForm, clusterOf, formField, redirectWithFlash, type UiContext, type UiEnv } from "../context.ts";
 import { JsonEditor, problemsOf, readDefinition, type EditorProblems } from "../editor.tsx";
 import { renderPage } from "../layout.tsx";
 import { jobPath, type JobView } from "./jobs.tsx";
@@ -59,15 +59,14 @@ function showJobEditor(c: UiContext, props: { text: string; editing?: string; pr
 
 /** Creates the job, or replaces its definition when editing, as `POST /v1/jobs` and `PUT /v1/jobs/{id}` do; throws the API's errors. */
 async function saveJob(c: UiContext, definition: Record<string, unknown>, editing: string | undefined): Promise<string> {
-  const stub = clusterOf(c);
   if (editing !== undefined) {
     const parsed = parseJobReplacement(definition, editing);
-    unwrap(await stub.jobReplace(parsed.spec, parsed.schedules));
+    unwrap(await actingOf(c).jobReplace(parsed.spec, parsed.schedules));
     return parsed.spec.id;
   }
   const parsed = parseJob(definition);
   if (!parsed.ok) throw new ApiError("invalid", "Object is not valid", parsed.details);
-  unwrap(await stub.jobCreate(parsed.spec, parsed.schedules));
+  unwrap(await actingOf(c).jobCreate(parsed.spec, parsed.schedules));
   return parsed.spec.id;
 }
 

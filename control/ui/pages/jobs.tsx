@@ -4,7 +4,7 @@ import { JobId, type JobSpec, type ScheduleSpec } from "../../cluster/frameworks
 import type { RunJson } from "../../cluster/frameworks/metronome/views.ts";
 import { ApiError, notFound } from "../../errors.ts";
 import { DataTable, Empty, Facts, PageHeader, Pager, PostForm, StateBadge, Time } from "../components.tsx";
-import { checkForm, clusterOf, formField, redirectWithFlash, type UiContext, type UiEnv } from "../context.ts";
+import { actingOf, checkForm, clusterOf, formField, redirectWithFlash, type UiContext, type UiEnv } from "../context.ts";
 import { cpus, megabytes } from "../format.ts";
 import { renderPage } from "../layout.tsx";
 import { byKeys, pageOf, parsePaging } from "../paging.ts";
@@ -213,19 +213,18 @@ export const jobsPage = new Hono<UiEnv>()
   })
   .post("/:jobId", checkForm, async (c) => {
     const job = await loadJob(c);
-    const stub = clusterOf(c);
     const op = await formField(c, "op");
     try {
       if (op === "run") {
-        const run = unwrap(await stub.jobStartRun(job.id));
+        const run = unwrap(await actingOf(c).jobStartRun(job.id));
         return redirectWithFlash(c, jobPath(c, job.id), { kind: "ok", text: `Started run ${run.id}.` });
       }
       if (op === "stop") {
-        const run = unwrap(await stub.jobStopRun(job.id, await formField(c, "run")));
+        const run = unwrap(await actingOf(c).jobStopRun(job.id, await formField(c, "run")));
         return redirectWithFlash(c, jobPath(c, job.id), { kind: "ok", text: `Stopped run ${run.id}.` });
       }
       if (op === "delete") {
-        unwrap(await stub.jobDelete(job.id, true));
+        unwrap(await actingOf(c).jobDelete(job.id, true));
         return redirectWithFlash(c, `/ui/${c.get("cluster").id}/jobs`, { kind: "ok", text: `Deleted ${job.id}.` });
       }
       throw new ApiError("malformed", `Unknown action '${op.slice(0, 40)}'.`);

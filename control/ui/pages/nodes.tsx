@@ -185,7 +185,7 @@ async function removeNode(c: UiContext) {
   if ((await formField(c, "confirm")).trim() !== agent.hostname) {
     return redirectWithFlash(c, `${nodePath(c, agentId)}?confirm=remove#confirm`, { kind: "error", text: `Not removed: type the hostname '${agent.hostname}' exactly to confirm.` });
   }
-  await removeAgent(c.env, c.get("db"), c.get("cluster").id, c.get("user").id, agentId);
+  await removeAgent(c.env, c.get("db"), c.get("cluster").id, { userId: c.get("user").id, tokenId: c.get("tokenId") }, agentId);
   return redirectWithFlash(c, nodesPath(c), { kind: "ok", text: `Removed ${agent.hostname} (${agentId}); its credential is revoked.` });
 }
 

@@ -2,7 +2,7 @@ import { unwrap } from "../../api/marathon/outcome.ts";
 import { inGroup, parentGroup, ROOT_GROUP } from "../../cluster/frameworks/marathon/group-tree.ts";
 import { ApiError } from "../../errors.ts";
 import { Facts, PageHeader, PostForm, StateBadge, TypeToConfirm } from "../components.tsx";
-import { clusterOf, formField, redirectWithFlash, type UiContext } from "../context.ts";
+import { actingOf, clusterOf, formField, redirectWithFlash, type UiContext } from "../context.ts";
 import { groupCounts } from "../format.ts";
 import { renderPage } from "../layout.tsx";
 import { appsInside, GroupListing, isDelayed, ServiceCrumbs, servicePath, type AppGroup, type QueueEntry } from "./services.tsx";
@@ -119,7 +119,7 @@ export async function deleteGroup(c: UiContext, id: string): Promise<Response> {
     if (shown !== before.filter((app) => inGroup(app, id)).sort().join(" ")) {
       throw new ApiError("invalid", `Not deleted: the services in ${id} changed since this page was opened. Review the list below and confirm again.`);
     }
-    const n = unwrap(await stub.marathonDeleteGroup(id, (await formField(c, "force")) === "true")).deploymentIds.length;
+    const n = unwrap(await actingOf(c).marathonDeleteGroup(id, (await formField(c, "force")) === "true")).deploymentIds.length;
     const left = (await stub.marathonApps([])).map((app) => app.id);
     return redirectWithFlash(c, servicePath(c.get("cluster").id, nearestGroup(id, left)), {
       kind: "ok",

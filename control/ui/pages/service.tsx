@@ -4,7 +4,7 @@ import { normalizeAppId, normalizeGroupId } from "../../cluster/frameworks/marat
 import { groupTree, ROOT_GROUP } from "../../cluster/frameworks/marathon/group-tree.ts";
 import { ApiError, notFound } from "../../errors.ts";
 import { FilterForm, PageHeader, PostForm, TypeToConfirm } from "../components.tsx";
-import { checkForm, clusterOf, formField, redirectWithFlash, type UiContext, type UiEnv } from "../context.ts";
+import { actingOf, checkForm, clusterOf, formField, redirectWithFlash, type UiContext, type UiEnv } from "../context.ts";
 import { time } from "../format.ts";
 import { renderPage } from "../layout.tsx";
 import { filterText } from "../paging.ts";
@@ -159,33 +159,33 @@ async function act(c: UiContext, id: string, op: string): Promise<{ text: string
     const raw = await formField(c, "instances");
     const instances = Number(raw);
     if (!/^\d{1,5}$/.test(raw) || instances > 10_000) throw new ApiError("invalid", `Instances must be a whole number from 0 to 10000, not '${raw.slice(0, 20)}'.`);
-    const r = unwrap(await stub.marathonPatch(id, { instances }, false));
+    const r = unwrap(await actingOf(c).marathonPatch(id, { instances }, false));
     return { text: `Scaling ${id} to ${instances} (deployment ${r.deploymentId}).` };
   }
   if (op === "reset-delay") {
-    unwrap(await stub.marathonResetDelay(id));
+    unwrap(await actingOf(c).marathonResetDelay(id));
     return { text: `Reset the launch delay of ${id}: its instances launch at the next offers.` };
   }
-  if (op === "restart") return { text: `Restarting ${id} (deployment ${unwrap(await stub.marathonRestart(id, false)).deploymentId}).` };
+  if (op === "restart") return { text: `Restarting ${id} (deployment ${unwrap(await actingOf(c).marathonRestart(id, false)).deploymentId}).` };
   if (op === "destroy") {
     if ((await formField(c, "confirm")).trim() !== id) throw new ApiError("invalid", `Not destroyed: type the service id '${id}' exactly to confirm.`);
-    unwrap(await stub.marathonDelete(id, (await formField(c, "force")) === "true"));
+    unwrap(await actingOf(c).marathonDelete(id, (await formField(c, "force")) === "true"));
     return { text: `Destroying ${id}.`, to: `/ui/${c.get("cluster").id}/services` };
   }
   if (op === "rollback" || op === "stop-deployment") {
     const deployment = await formField(c, "deployment");
-    const r = unwrap(await stub.marathonCancelDeployment(deployment, op === "stop-deployment"));
+    const r = unwrap(await actingOf(c).marathonCancelDeployment(deployment, op === "stop-deployment"));
     return { text: op === "rollback" ? `Rolling back deployment ${deployment}${r ? ` (deployment ${r.deploymentId})` : ""}.` : `Stopped deployment ${deployment}; its tasks stay as they are.` };
   }
   if (op === "revert") {
     const version = await formField(c, "version");
     const previous = await stub.marathonVersion(id, version);
     if (!previous) throw notFound(`Service '${id}' has no version '${version.slice(0, 40)}'.`);
-    return { text: `Rolling ${id} back to version ${time(version)} (deployment ${unwrap(await stub.marathonReplace(previous, false)).deploymentId}).` };
+    return { text: `Rolling ${id} back to version ${time(version)} (deployment ${unwrap(await actingOf(c).marathonReplace(previous, false)).deploymentId}).` };
   }
   if (op === "kill") {
     const task = await formField(c, "task");
-    const r = unwrap(await stub.marathonKill([task], false, id));
+    const r = unwrap(await actingOf(c).marathonKill([task], false, id));
     return { text: r.tasks.length > 0 ? `Killing ${task}; Marathon starts a replacement.` : `Task ${task} is not running.` };
   }
   throw new ApiError("malformed", `Unknown action '${op.slice(0, 40)}'.`);

@@ -163,11 +163,11 @@ export const tokensPage = new Hono<UiEnv>()
       if (op === "create-agent-token") {
         const expiry = await formField(c, "expiresInSeconds");
         const input = checked(NewAgentToken, { description, expiresInSeconds: expiry === "" ? undefined : Number(expiry) });
-        const created = await createAgentToken(db, clusterId, userId, input);
+        const created = await createAgentToken(c.env, db, clusterId, userId, input);
         return showTokens(c, { kind: "join", token: created.secret });
       }
       if (op === "create-dns-key") {
-        const created = await createDnsKey(db, clusterId, userId, checked(NewDnsKey, { description }));
+        const created = await createDnsKey(c.env, db, clusterId, userId, checked(NewDnsKey, { description }));
         return showTokens(c, { kind: "dns", key: created.secret, url: dohUrl(c.req.url, created.secret) });
       }
       if (op === "revoke-agent-token" || op === "revoke-dns-key") {

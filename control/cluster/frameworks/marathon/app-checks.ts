@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { MAX_TASK_CHECKS } from "../../../../protocol/index.ts";
+import { HttpPath, MAX_TASK_CHECKS } from "../../../../protocol/index.ts";
 import { Port, type Issue } from "./app-fields.ts";
 
 /**
@@ -15,7 +15,6 @@ export type HealthCheckProtocol = (typeof HEALTH_CHECK_PROTOCOLS)[number];
 const Seconds = z.int32().min(0);
 /** A probe interval or timeout: 0 would probe in a busy loop, or fail every probe at once. */
 const ProbeSeconds = z.int32().min(1);
-const HttpPath = z.string().min(1).max(1024).regex(/^\//, "must start with '/'");
 
 const HTTP_PROTOCOLS: ReadonlySet<HealthCheckProtocol> = new Set(["HTTP", "HTTPS", "MESOS_HTTP", "MESOS_HTTPS"]);
 

@@ -1,0 +1,51 @@
+import type { Context } from "hono";
+import { createMiddleware } from "hono/factory";
+import type { AppEnv } from "./env.ts";
+
+/**
+ * Security headers on every response the Worker makes, not only on pages: an API answer
+ * read by a browser must not be sniffed into HTML, framed, or leak its URL in a Referer.
+ * Pages set their own, richer Content-Security-Policy (control/ui/layout.tsx); what a
+ * response already carries is kept. Static assets get the same headers from `_headers`
+ * (written by scripts/build-ui.ts), because they are served before the Worker runs.
+ */
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  "X-Content-Type-Options": "nosniff",
+  "X-Frame-Options": "DENY",
+  // API answers are data, never a document: nothing may load from them, nothing may frame them.
+  "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+  "Referrer-Policy": "no-referrer",
+  "Cross-Origin-Opener-Policy": "same-origin",
+  "Cross-Origin-Resource-Policy": "same-origin",
+  "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
+};
+
+/** HSTS, sent over HTTPS only (browsers ignore it on plain HTTP, and local dev is plain HTTP). */
+export const HSTS = "max-age=63072000; includeSubDomains";
+
+export const isHttps = (c: Context) => new URL(c.req.url).protocol === "https:";
+
+/** Adds the security headers after the route has answered. WebSocket upgrades (101) are left alone. */
+export const securityHeaders = createMiddleware<AppEnv>(async (c, next) => {
+  await next();
+  if (c.res.status === 101) return;
+  let headers = c.res.headers;
+  try {
+    headers.set("X-Content-Type-Options", "nosniff");
+  } catch {
+    // A response passed through from a subrequest has immutable headers: copy it once.
+    c.res = new Response(c.res.body, c.res);
+    headers = c.res.headers;
+  }
+  for (const [name, value] of Object.entries(SECURITY_HEADERS)) if (!headers.has(name)) headers.set(name, value);
+  if (isHttps(c)) headers.set("Strict-Transport-Security", HSTS);
+});
+
+/**
+ * The client's address: Cloudflare's edge (and `wrangler dev` locally) sets CF-Connecting-IP
+ * and a client cannot forge it there. Without it (a request from inside the runtime, in
+ * tests) every such caller shares one address, "unknown".
+ */
+export function clientAddress(c: Context): string {
+  return c.req.header("CF-Connecting-IP")?.slice(0, 64) || "unknown";
+}

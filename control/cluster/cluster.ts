@@ -539,13 +539,20 @@ export class Cluster extends DurableObject<Env> {
     return listRepositories(this.db);
   }
 
-  /** RPC: stores a repository the Worker fetched and validated, with its packages, in one transaction. */
+  /** RPC: stores a repository the Worker fetched and validated, with its packages, in one transaction (with its audit row when acting for someone). */
   packageRepositoryAdd(repo: { name: string; uri: string; index?: number }, packages: PackageDefinition[], etag: string | null) {
-    return this.ctx.storage.transactionSync(() => addRepository(this.db, repo, packages, etag, Date.now()));
+    return this.ctx.storage.transactionSync(() => this.audited(addRepository(this.db, repo, packages, etag, Date.now())));
   }
 
   packageRepositoryDelete(key: { name?: string; uri?: string }) {
-    return this.ctx.storage.transactionSync(() => deleteRepository(this.db, key));
+    return this.ctx.storage.transactionSync(() => this.audited(deleteRepository(this.db, key)));
+  }
+
+  /** Writes the pending audit row of a repository change that was made (a refusal writes none). */
+  private audited<T>(result: T): T {
+    const pending = this.auditTrail.take();
+    if (pending && Array.isArray(result)) recordAudit(this.db, pending.actor, pending.name, Date.now());
+    return result;
   }
 
   /** RPC: true for the one caller that should refresh a stale repository now. */

@@ -25,15 +25,15 @@ function unwrapRepos(result: Refusal | RepositoryEntry[]): RepositoryEntry[] {
 export async function addRepository(scope: PackageScope, repo: { name: string; uri: string; index?: number }): Promise<RepositoryEntry[]> {
   const present = (await scope.stub.packageRepositories()).find((r) => r.name === repo.name || r.uri === repo.uri);
   if (present) throw new CosmosError("RepositoryAlreadyPresent", `A repository named '${present.name}' with URI '${present.uri}' is already present.`, { name: present.name, uri: present.uri });
-  if (repo.uri === BUILTIN_REPOSITORY.uri) return unwrapRepos(await scope.stub.packageRepositoryAdd(repo, [], null));
+  if (repo.uri === BUILTIN_REPOSITORY.uri) return unwrapRepos(await scope.acting.packageRepositoryAdd(repo, [], null));
   checkRepositoryUri(repo.uri);
   const fetched = await fetchRepository(repo.uri, null, repositoryLimits(scope.env));
   if ("notModified" in fetched) throw new CosmosError("UniverseClientHttpError", `The repository at ${repo.uri} answered 304 to an unconditional request.`);
-  return unwrapRepos(await scope.stub.packageRepositoryAdd(repo, fetched.packages, fetched.etag));
+  return unwrapRepos(await scope.acting.packageRepositoryAdd(repo, fetched.packages, fetched.etag));
 }
 
 /** Removes a repository by name (or, without one, by URI) with its packages. */
 export async function deleteRepository(scope: PackageScope, key: { name?: string; uri?: string }): Promise<RepositoryEntry[]> {
   if (key.name === undefined && key.uri === undefined) throw new CosmosError("RepoNameOrUriMissing", "Give the name or the URI of the repository to delete.");
-  return unwrapRepos(await scope.stub.packageRepositoryDelete(key));
+  return unwrapRepos(await scope.acting.packageRepositoryDelete(key));
 }

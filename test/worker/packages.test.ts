@@ -171,6 +171,8 @@ describe("repositories added by URL", () => {
     const added = await ok<{ repositories: { name: string; uri: string }[] }>(await cosmos(a, "repository/add", { name: "company", uri: REPO, index: 0 }), mt("package.repository.add-response"));
     expect(added.repositories.map((r) => r.name)).toEqual(["company", "dcx-universe"]);
     expect(fake.requests[0]?.headers.get("Accept")).toContain("application/vnd.dcos.universe.repo+json;charset=utf-8;version=v5");
+    const audit = (await (await call(`/clusters/${a.cluster.id}/audit`, { token: a.token })).json()) as { entries: { action: string; target: string; detail: Record<string, unknown> }[] };
+    expect(audit.entries).toContainEqual(expect.objectContaining({ action: "package-repository.add", target: "company", detail: { uri: REPO, packages: 2 } }));
     const found = await ok<{ packages: { name: string; currentVersion: string }[] }>(await cosmos(a, "search", { query: "greeting" }), mt("package.search-response"));
     expect(found.packages).toMatchObject([{ name: "hello", currentVersion: "1.1.0" }]);
     const install = await ok<{ appId: string }>(await cosmos(a, "install", { packageName: "hello", packageVersion: "1.0.0", options: { service: { name: "greeter" } } }, { accept: mt("package.install-response", 2) }), mt("package.install-response", 2));

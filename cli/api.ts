@@ -104,6 +104,14 @@ export function responseError(status: number, text: string): HttpError {
       lines.push(typeof d?.path === "string" ? `${d.path}: ${errors}` : errors);
     }
   }
+  // Cosmos's errors (`/package/*`) carry `data.errors`: a schema mismatch's JSON paths, or a repository's.
+  const data = (body as { data?: { errors?: unknown } } | undefined)?.data;
+  if (Array.isArray(data?.errors)) {
+    for (const e of data.errors as { path?: unknown; message?: unknown; errors?: unknown }[]) {
+      const text = typeof e?.message === "string" ? e.message : Array.isArray(e?.errors) ? e.errors.map(String).join("; ") : JSON.stringify(e);
+      lines.push(typeof e?.path === "string" ? `${e.path}: ${text}` : text);
+    }
+  }
   // Marathon's 409 names the deployments holding the app and says `?force=true`; say the flag.
   if (status === 409 && Array.isArray(body?.deployments)) lines.push("pass --force to override the deployment in progress");
   return new HttpError(status, message, lines);

@@ -15,7 +15,7 @@ describe("dcx", () => {
   test("asks for a command with exit code 2, and lists the commands as plain text when piped", async () => {
     const bare = await dcx([]);
     expect(bare.code).toBe(2);
-    expect(bare.stderr).toContain("USAGE dcx signup|login|cluster|agent|app|group|task|deployment|job|node|dns|logout|session|audit");
+    expect(bare.stderr).toContain("USAGE dcx signup|login|cluster|agent|app|group|task|deployment|job|node|dns|diagnostics|logout|session|audit|package");
     const help = await dcx(["app", "--help"]);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain("USAGE dcx app add|list|show|update|scale|restart|remove");

@@ -12,7 +12,7 @@ import { CliError, EXIT, UsageError, errorText } from "./errors.ts";
 export const VERSION: string = packageJson.version;
 
 const root = defineCommand({
-  meta: { name: "dcx", version: VERSION, description: "The DCX command line: accounts, sessions, clusters, agents, apps, groups, jobs, tasks, DNS, audit" },
+  meta: { name: "dcx", version: VERSION, description: "The DCX command line: accounts, sessions, clusters, agents, apps, groups, jobs, tasks, DNS, packages, audit" },
   subCommands: {
     signup: () => import("./commands/auth.ts").then((m) => m.signup),
     login: () => import("./commands/auth.ts").then((m) => m.login),
@@ -29,6 +29,7 @@ const root = defineCommand({
     logout: () => import("./commands/account.ts").then((m) => m.logout),
     session: () => import("./commands/account.ts").then((m) => m.sessionCommand),
     audit: () => import("./commands/account.ts").then((m) => m.audit),
+    package: () => import("./commands/package.ts").then((m) => m.pkg),
   },
 });
 

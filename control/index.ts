@@ -14,6 +14,7 @@ import { marathonSystemRoutes } from "./api/marathon/system.ts";
 import { debugRoutes, metronomeRoutes, metronomeServiceRoutes } from "./api/metronome.ts";
 import { dnsSettingsRoutes, mesosDnsRoutes } from "./api/mesos-dns.ts";
 import { DCX_VERSION, masterRoutes } from "./api/master.ts";
+import { cosmosServiceRoutes, packageRoutes } from "./api/packages/index.ts";
 import { prometheusRoutes } from "./api/prometheus.ts";
 import { taskLogRoutes } from "./api/task-logs.ts";
 import { accountsDb } from "./accounts/db.ts";
@@ -54,6 +55,8 @@ const clusterScoped = new Hono<AppEnv>()
   .route("/diagnostics", diagnosticsRoutes)
   .route("/metrics/prometheus", prometheusRoutes)
   .route("/capabilities", capabilityRoutes)
+  .route("/package", packageRoutes)
+  .route("/cosmos/service", cosmosServiceRoutes)
   .route("/", masterRoutes);
 
 const app = new Hono<AppEnv>()

@@ -29,6 +29,8 @@ export const AUDITED_COMMANDS = [
   "jobClockAdvance",
   "setDnsSettings",
   "removeAgent",
+  "packageRepositoryAdd",
+  "packageRepositoryDelete",
 ] as const satisfies readonly (keyof ClusterCommands & keyof Cluster)[];
 export type CommandName = (typeof AUDITED_COMMANDS)[number];
 
@@ -76,6 +78,9 @@ export class ClusterCommands {
   jobScheduleReplace(...a: Args<"jobScheduleReplace">) { return this.as("job.schedule-update", a[0], () => this.cluster.jobScheduleReplace(...a), { schedule: a[1].id }); }
   jobScheduleDelete(...a: Args<"jobScheduleDelete">) { return this.as("job.schedule-delete", a[0], () => this.cluster.jobScheduleDelete(...a), { schedule: a[1] }); }
   jobClockAdvance(...a: Args<"jobClockAdvance">) { return this.as("debug.clock-advance", null, () => this.cluster.jobClockAdvance(...a), { ms: a[0] }); }
+
+  packageRepositoryAdd(...a: Args<"packageRepositoryAdd">) { return this.as("package-repository.add", a[0].name, () => this.cluster.packageRepositoryAdd(...a), { uri: a[0].uri, packages: a[1].length }); }
+  packageRepositoryDelete(...a: Args<"packageRepositoryDelete">) { return this.as("package-repository.delete", a[0].name ?? a[0].uri ?? null, () => this.cluster.packageRepositoryDelete(...a)); }
 
   setDnsSettings(...a: Args<"setDnsSettings">) { return this.as("settings.dns", null, () => this.cluster.setDnsSettings(...a), { ...a[0] }); }
   removeAgent(...a: Args<"removeAgent">) { return this.as("agent.remove", a[0], () => this.cluster.removeAgent(...a)); }

@@ -48,6 +48,9 @@ import { type LogOpen, LogRelay, type LogRequest } from "./log-relay.ts";
 import { counters, ensureMeta, getMeta, increment, setMeta } from "./meta.ts";
 import { SocketIndex, attachmentOf, closeQuietly, frameText, rejectUpgrade, send, sendError, type Attachment } from "./sessions.ts";
 import { openTaskLogs } from "./task-logs.ts";
+import { addRepository, allPackages, claimRefresh, deleteRepository, type FetchedRepository, findPackage, listRepositories, recordRefresh } from "./package-repositories.ts";
+import { searchPackages } from "../packages/search.ts";
+import type { PackageDefinition } from "../packages/universe.ts";
 import { AlarmArm, scheduleAt, scheduleNoLaterThan, takeDue } from "./timers.ts";
 
 /** Headers the Worker sets on the upgrade it forwards; never taken from the client. */
@@ -528,6 +531,48 @@ export class Cluster extends DurableObject<Env> {
   /** RPC: the Mesos-DNS HTTP API's answers (`/mesos_dns/v1/...`). */
   mesosDns(kind: MesosDnsQuery, arg: string, host: string, resolvers: string[]) {
     return this.dns.mesosDns(kind, arg, host, resolvers);
+  }
+
+  // --- Packages (package-repositories.ts): repositories and their packages; installs go through Marathon's RPC
+
+  packageRepositories() {
+    return listRepositories(this.db);
+  }
+
+  /** RPC: stores a repository the Worker fetched and validated, with its packages, in one transaction (with its audit row when acting for someone). */
+  packageRepositoryAdd(repo: { name: string; uri: string; index?: number }, packages: PackageDefinition[], etag: string | null) {
+    return this.ctx.storage.transactionSync(() => this.audited(addRepository(this.db, repo, packages, etag, Date.now())));
+  }
+
+  packageRepositoryDelete(key: { name?: string; uri?: string }) {
+    return this.ctx.storage.transactionSync(() => this.audited(deleteRepository(this.db, key)));
+  }
+
+  /** Writes the pending audit row of a repository change that was made (a refusal writes none). */
+  private audited<T>(result: T): T {
+    const pending = this.auditTrail.take();
+    if (pending && Array.isArray(result)) recordAudit(this.db, pending.actor, pending.name, Date.now());
+    return result;
+  }
+
+  /** RPC: true for the one caller that should refresh a stale repository now. */
+  packageRefreshClaim(name: string, staleBefore: number) {
+    return claimRefresh(this.db, name, staleBefore, Date.now());
+  }
+
+  packageRefreshed(name: string, uri: string, result: FetchedRepository) {
+    this.ctx.storage.transactionSync(() => recordRefresh(this.db, name, uri, result, Date.now()));
+  }
+
+  /** RPC: JSON text, since package definitions hold free-form JSON (config schemas) that RPC types cannot name. */
+  packageFind(name: string): string | null {
+    const found = findPackage(this.db, name);
+    return found ? JSON.stringify(found) : null;
+  }
+
+  /** RPC: Cosmos's search answer, as JSON text (see packageFind). */
+  packageSearch(query: string | undefined): string {
+    return JSON.stringify(searchPackages(allPackages(this.db).map((p) => p.versions), query));
   }
 
   /** RPC: a Server-Sent Events stream of Marathon events; comments keep it alive while idle. Null when MAX_EVENT_SUBSCRIBERS are open. */

@@ -225,3 +225,33 @@ export const audit = sqliteTable(
   },
   (t) => [index("audit_at").on(t.at)],
 );
+
+/**
+ * The cluster's package repositories, in the order packages are looked up (package-repositories.ts
+ * owns these): a package name is served by the first repository that has it, as in Cosmos.
+ */
+export const packageRepositories = sqliteTable("package_repositories", {
+  name: text("name").primaryKey(),
+  uri: text("uri").notNull().unique(),
+  /** 0 is searched first. */
+  position: integer("position").notNull(),
+  etag: text("etag"),
+  /** When the stored packages were last fetched (and changed), and when they were last checked. */
+  fetchedAt: integer("fetched_at"),
+  checkedAt: integer("checked_at"),
+  /** Why the last refresh failed (the stored packages stay in use); null when it worked. */
+  lastError: text("last_error"),
+});
+
+/** One version of one package of a fetched repository: its Universe definition, as JSON. */
+export const packageVersions = sqliteTable(
+  "package_versions",
+  {
+    repository: text("repository").notNull(),
+    name: text("name").notNull(),
+    version: text("version").notNull(),
+    releaseVersion: integer("release_version").notNull(),
+    definition: text("definition", { mode: "json" }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.repository, t.name, t.version] }), index("package_versions_name").on(t.name)],
+);

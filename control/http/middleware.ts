@@ -114,6 +114,11 @@ export function nestsDeeperThan(value: unknown, limit: number): boolean {
 /** The schema each `jsonBody` middleware validates with, so the OpenAPI document shows that very schema. */
 const bodySchemas = new WeakMap<object, z.ZodType>();
 
+/** Records the body schema of a handler that validates its JSON itself (Cosmos's versioned media types), for the OpenAPI document. */
+export function registerBodySchema(handler: object, schema: z.ZodType): void {
+  bodySchemas.set(handler, schema);
+}
+
 /** The body schema of a handler in the route table, if it is a `jsonBody` middleware. */
 export function bodySchemaOf(handler: object): z.ZodType | undefined {
   return bodySchemas.get(handler);

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { bodySchemaOf } from "../http/middleware.ts";
 import { accountSection, agentSection, clusterSection, dnsSection, observabilitySection, serviceSection } from "./sections-platform.ts";
 import { marathonSection, mesosSection, metronomeSection } from "./sections-frameworks.ts";
+import { packageSection } from "./sections-packages.ts";
 import { uiSection } from "./sections-ui.ts";
 import { type AliasedRoute, aliasDoc, aliasedRoute, aliasSection } from "./aliases.ts";
 import type { Auth, OperationDoc, QueryDoc, ResponseDoc, RouteSection } from "./types.ts";
@@ -18,7 +19,7 @@ import type { Auth, OperationDoc, QueryDoc, ResponseDoc, RouteSection } from "./
  * its canonical route's doc, and needs none of its own.
  */
 
-export const SECTIONS: readonly RouteSection[] = [serviceSection, accountSection, clusterSection, agentSection, marathonSection, metronomeSection, mesosSection, aliasSection, dnsSection, observabilitySection, uiSection];
+export const SECTIONS: readonly RouteSection[] = [serviceSection, accountSection, clusterSection, agentSection, marathonSection, metronomeSection, mesosSection, aliasSection, packageSection, dnsSection, observabilitySection, uiSection];
 
 type Json = Record<string, unknown>;
 

@@ -5,6 +5,7 @@ import { CLUSTERS_PATH, requireClusterPage, requireSession, readFlash, type UiCo
 import { renderPage } from "./layout.tsx";
 import { auditPage } from "./pages/audit.tsx";
 import { authPages } from "./pages/auth.tsx";
+import { catalogPages } from "./pages/catalog.tsx";
 import { clustersPage } from "./pages/clusters.tsx";
 import { deployPage } from "./pages/deploy.tsx";
 import { dnsPage } from "./pages/dns.tsx";
@@ -55,6 +56,7 @@ const clusterPages = new Hono<UiEnv>()
   .route("/jobs", jobsPage)
   .route("/deploy-job", jobEditorPage)
   .route("/dns", dnsPage)
+  .route("/catalog", catalogPages)
   .route("/tokens", tokensPage)
   .route("/audit", auditPage)
   .all("*", (c) => {

@@ -11,6 +11,7 @@ export const SECTIONS = [
   { key: "services", label: "Services", path: "/services" },
   { key: "nodes", label: "Nodes", path: "/nodes" },
   { key: "jobs", label: "Jobs", path: "/jobs" },
+  { key: "catalog", label: "Catalog", path: "/catalog" },
   { key: "dns", label: "DNS", path: "/dns" },
   { key: "tokens", label: "Tokens", path: "/tokens" },
   { key: "audit", label: "Audit", path: "/audit" },

@@ -159,7 +159,7 @@ describe("DC/OS's path layout and the rest of the surface", () => {
     expect((await api(a, "/mesos_dns/v1/version")).status).toBe(200);
     const caps = await api(a, "/capabilities");
     expect(caps.headers.get("Content-Type")).toMatch(/application\/vnd\.dcos\.capabilities\+json/);
-    expect(await caps.json()).toEqual({ capabilities: [{ name: "METRONOME" }] });
+    expect(await caps.json()).toEqual({ capabilities: [{ name: "PACKAGE_MANAGEMENT" }, { name: "METRONOME" }] });
   });
 
   it("answers the Mesos master's state-summary, flags, roles, version and short forms", async () => {

@@ -44,6 +44,7 @@ function ServiceRow(props: { app: AppInfo; clusterId: string; delayed: boolean }
     <tr>
       <th scope="row">
         <a href={servicePath(props.clusterId, app.id)}>{app.id}</a>
+        {app.labels?.DCOS_PACKAGE_NAME ? <div class="hint">{`Package ${app.labels.DCOS_PACKAGE_NAME} ${app.labels.DCOS_PACKAGE_VERSION ?? ""}`.trim()}</div> : null}
       </th>
       <td>
         <StateBadge state={appStatus(app, props.delayed)} />

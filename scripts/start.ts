@@ -13,6 +13,7 @@ const port = Number(process.env.PORT ?? 8787);
 const stateRoot = process.env.DCX_STATE_DIR ?? ROOT;
 const dcxDir = join(stateRoot, ".dcx");
 const adminFile = join(dcxDir, "admin.json");
+const localPath = join(dcxDir, "local.json");
 const agentDir = join(dcxDir, "agent");
 mkdirSync(dcxDir, { recursive: true, mode: 0o700 });
 
@@ -30,9 +31,18 @@ async function api<T>(method: string, path: string, token: string | undefined, b
   return { status: res.status, body: (await res.json().catch(() => ({}))) as T };
 }
 
-/** Logs in as the local admin, creating the account on first run (or when the local state was wiped). */
+/**
+ * The local admin's token and cluster: the token of the last start when it still works (a new
+ * one each start would pile up sessions), else a login, else the account is created (first run,
+ * or the local state was wiped).
+ */
 async function bootstrapAdmin(): Promise<{ email: string; password: string; token: string; clusterId: string }> {
   const saved = existsSync(adminFile) ? (JSON.parse(readFileSync(adminFile, "utf8")) as { email: string; password: string }) : undefined;
+  const last = existsSync(localPath) ? (JSON.parse(readFileSync(localPath, "utf8")) as { token?: string; cluster?: string }) : {};
+  if (saved && last.token && last.cluster) {
+    const me = await api<{ clusters?: { id: string }[] }>("GET", "/auth/me", last.token);
+    if (me.status === 200 && me.body.clusters?.some((c) => c.id === last.cluster)) return { ...saved, token: last.token, clusterId: last.cluster };
+  }
   if (saved) {
     const login = await api<{ token: string }>("POST", "/auth/login", undefined, saved);
     if (login.status === 200) {
@@ -51,7 +61,6 @@ async function bootstrapAdmin(): Promise<{ email: string; password: string; toke
 
 const admin = await bootstrapAdmin();
 
-const localPath = join(dcxDir, "local.json");
 const previous = existsSync(localPath) ? (JSON.parse(readFileSync(localPath, "utf8")) as { dnsUrl?: string; dnsKeyId?: string }) : {};
 
 /** Reuses the DNS key of an earlier run while it is still active; otherwise makes one. */

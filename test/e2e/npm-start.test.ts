@@ -78,6 +78,8 @@ describe("npm start", () => {
     start = await launch(port);
     const after = readLocal();
     expect(after.cluster).toBe(before.cluster);
+    // The admin's token of the last start is reused, not a new session minted each start.
+    expect(after.token).toBe(before.token);
     expect(after.dnsUrl.split("/dns/")[1]).toBe(before.dnsUrl.split("/dns/")[1]);
     const agents = (await (await fetch(`${after.url}/c/${after.cluster}/agents`, { headers: { Authorization: `Bearer ${after.token}` } })).json()) as { agents: { id: string; state: string }[] };
     expect(agents.agents.map((a) => a.id)).toEqual([agentId]);

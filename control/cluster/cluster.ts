@@ -18,6 +18,7 @@ import { Coordinator, UNREACHABLE_TIMER } from "./coordinator.ts";
 import { ClusterDns, type DnsSettings, type MesosDnsQuery } from "./cluster-dns.ts";
 import type { DnsQuestion, Resolution } from "../dns/index.ts";
 import { EventBus } from "./events.ts";
+import { FrameworkRegistry } from "./frameworks/registry.ts";
 import { HISTORY_TIMER, type HistoryResolution, historyDueBy, historySamples, recordHistory } from "./history.ts";
 import type { App } from "./frameworks/marathon/app-definition.ts";
 import { getApp, getVersion, listVersions } from "./frameworks/marathon/apps.ts";
@@ -101,7 +102,7 @@ export class Cluster extends DurableObject<Env> {
       this.sockets = new SocketIndex(ctx, this.db);
       this.dns = new ClusterDns(this.db);
       // Every committed change drops the DNS zone: names follow state at once.
-      this.coordinator = new Coordinator(ctx, this.db, this.events, this.alarmArm, this.sockets, () => this.dns.changed());
+      this.coordinator = new Coordinator(ctx, this.db, this.events, this.alarmArm, this.sockets, new FrameworkRegistry(), () => this.dns.changed());
       // Armed with the next write (any write re-arms the alarm for the earliest timer).
       scheduleNoLaterThan(this.db, GC_TIMER, Date.now() + GC_INTERVAL_MS);
     });

@@ -1,20 +1,12 @@
-import { and, eq, isNull, lte } from "drizzle-orm";
 import type { TaskLaunch } from "../../../protocol/index.ts";
 import { listAgents } from "../agents.ts";
 import type { ClusterDb } from "../db.ts";
-import { setWaiting, type StoredApp } from "../frameworks/marathon/apps.ts";
-import { MARATHON, marathonDemand } from "../frameworks/marathon/demand.ts";
-import type { DeploymentRecord } from "../frameworks/marathon/deployments.ts";
-import { newTaskId, taskLaunch } from "../frameworks/marathon/task-launch.ts";
-import { taskHostPorts } from "../frameworks/marathon/task-ports.ts";
-import { launchJobTasks, metronomeDemand } from "../frameworks/metronome/demand.ts";
-import { METRONOME } from "../frameworks/metronome/launch.ts";
-import { offerFilters, tasks } from "../schema.ts";
-import { insertTasks, markKillRequested, usageByAgent, type TaskRecord } from "../tasks.ts";
-import { DECLINED, place, type AgentSnapshot, type PlacedTask, type Placement, type PlacementPlan, type Unplaced } from "./place.ts";
-
-/** Mesos `Filters.refuse_seconds` default: an agent declined by a framework is not offered to it again for 5 s. */
-export const REFUSE_MS = 5_000;
+import type { Framework, FrameworkContext, FrameworkTurn, RoundContext } from "../frameworks/framework.ts";
+import { tasks } from "../schema.ts";
+import { markKillRequested, usageByAgent, type TaskRecord } from "../tasks.ts";
+import { isNull } from "drizzle-orm";
+import { decline, REFUSE_MS, refusedByAgent, revive } from "./filters.ts";
+import { place, type AgentSnapshot, type PlacedTask, type PlacementPlan, type TaskRequest } from "./place.ts";
 
 /** Frames to send once the round's writes are committed: at most one launch and one kill per agent. */
 export interface Outbox {
@@ -26,7 +18,6 @@ export interface RoundResult {
   outbox: Outbox;
   launched: TaskRecord[];
   killed: TaskRecord[];
-  completed: DeploymentRecord[];
   /** When the next round should run by itself (a backoff delay ends, a refuse filter expires). */
   wakeAt: number | null;
 }
@@ -41,46 +32,79 @@ function push<T>(map: Map<string, T[]>, key: string, value: T): void {
   else map.set(key, [value]);
 }
 
+interface Turn {
+  framework: Framework;
+  turn: FrameworkTurn;
+}
+
 /**
- * One allocation round, to run inside a storage transaction: ask the frameworks what they
- * want, offer the active agents' free resources through `place` (DRF across frameworks,
- * constraints, ports), record every new task as TASK_STAGING and every kill, and return the
- * frames to send. Nothing is sent here: the caller sends after the transaction commits.
+ * One allocation round, to run inside a storage transaction: ask every registered framework
+ * what it wants, place the requests on the active agents' free resources (`place`: DRF across
+ * all frameworks, constraints, ports), hand each framework its own placements to launch,
+ * and return the frames to send.
+ * Nothing is sent here: the caller sends after the transaction commits.
  */
-export function allocationRound(db: ClusterDb, now: number): RoundResult {
-  const demand = marathonDemand(db, now);
-  const jobs = metronomeDemand(db, now);
-  if (jobs.revive) revive(db, METRONOME, now);
+export function allocationRound(ctx: FrameworkContext, frameworks: readonly Framework[]): RoundResult {
+  const { db, now } = ctx;
+  const turns: Turn[] = frameworks.map((framework) => ({ framework, turn: framework.turn(ctx) }));
+  for (const { framework, turn } of turns) if (turn.revive) revive(db, framework.name, now);
   const outbox = emptyOutbox();
-  const killed = markKillRequested(db, [...demand.kills, ...jobs.kills], now);
+  const killed = markKillRequested(db, turns.flatMap((t) => t.turn.kills), now);
   for (const t of killed) push(outbox.kills, t.agentId, t.id);
-  const wakeAt = demand.wakeAt === null ? jobs.wakeAt : Math.min(demand.wakeAt, jobs.wakeAt ?? Infinity);
-  const result: RoundResult = { outbox, launched: [], killed, completed: demand.completed, wakeAt };
-  if (demand.requests.length === 0 && jobs.requests.length === 0) return result;
-  const agents = agentSnapshots(db);
-  // One plan for both frameworks, so DRF shares the agents between them; job requests follow Marathon's.
-  const plan = place(
-    { now, agents, placed: placedTasks(db), frameworks: [{ name: MARATHON, role: "*", weight: 1 }, { name: METRONOME, role: "*", weight: 1 }] },
-    [...demand.requests.map((r) => r.request), ...jobs.requests.map((r) => r.request)],
-  );
-  result.launched = launchPlaced(db, plan.placements, demand.requests.map((r) => r.app), agents, outbox, now);
-  for (const { record, launch } of launchJobTasks(db, plan.placements, demand.requests.length, jobs.requests, new Map(agents.map((a) => [a.id, a.hostname])), now)) {
-    result.launched.push(record);
-    push(outbox.launches, record.agentId, launch);
+  const wakes = turns.map((t) => t.turn.wakeAt).filter((w): w is number => w !== null);
+  const result: RoundResult = { outbox, launched: [], killed, wakeAt: wakes.length > 0 ? Math.min(...wakes) : null };
+  const wanting = turns.filter((t) => t.turn.requests.length > 0);
+  if (wanting.length === 0) {
+    for (const { turn } of turns) turn.settle({ ...ctx, hosts: new Map() }, [], 0);
+    return result;
   }
-  recordWaiting(db, plan, demand.requests.map((r) => r.app), agents.length, now);
-  if (plan.unplaced.length > 0) {
-    declineUnused(db, plan, agents, now);
+  const agents = agentSnapshots(db);
+  const round: RoundContext = { ...ctx, hosts: new Map(agents.map((a) => [a.id, a.hostname])) };
+  const plan = placeAll(db, now, agents, frameworks, turns);
+  for (const [i, { framework, turn }] of turns.entries()) {
+    const own = plan.byFramework[i] ?? { placements: [], unplaced: [] };
+    for (const { record, launch } of turn.launch(round, own.placements)) {
+      result.launched.push(record);
+      push(outbox.launches, record.agentId, launch);
+      framework.statusChanged(round, record);
+    }
+    turn.settle(round, own.unplaced, agents.length);
+  }
+  if (plan.unplaced > 0) {
+    declineUnused(db, plan.plan, agents, now);
     result.wakeAt = Math.min(result.wakeAt ?? Infinity, now + REFUSE_MS);
   }
   return result;
 }
 
+/** One plan for every framework's requests, and each framework's part of it with its own request indexes. */
+function placeAll(db: ClusterDb, now: number, agents: AgentSnapshot[], frameworks: readonly Framework[], turns: Turn[]) {
+  const requests: TaskRequest[] = [];
+  const owner: { turn: number; local: number }[] = [];
+  turns.forEach(({ turn }, i) => {
+    turn.requests.forEach((r, local) => {
+      requests.push(r);
+      owner.push({ turn: i, local });
+    });
+  });
+  const snapshot = { now, agents, placed: placedTasks(db), frameworks: frameworks.map(({ name, role, weight }) => ({ name, role, weight })) };
+  const plan: PlacementPlan = requests.length > 0 ? place(snapshot, requests) : { placements: [], unplaced: [] };
+  const byFramework: PlacementPlan[] = turns.map(() => ({ placements: [], unplaced: [] }));
+  for (const p of plan.placements) {
+    const o = owner[p.request];
+    if (o) byFramework[o.turn]?.placements.push({ ...p, request: o.local });
+  }
+  for (const u of plan.unplaced) {
+    const o = owner[u.request];
+    if (o) byFramework[o.turn]?.unplaced.push({ ...u, request: o.local });
+  }
+  return { plan, byFramework, unplaced: plan.unplaced.length };
+}
+
 /** Active agents with what their live tasks hold, and the frameworks' refuse filters. */
 function agentSnapshots(db: ClusterDb): AgentSnapshot[] {
   const usage = usageByAgent(db);
-  const refused = new Map<string, Record<string, number>>();
-  for (const f of db.select().from(offerFilters).all()) refused.set(f.agentId, { ...refused.get(f.agentId), [f.framework]: f.until });
+  const refused = refusedByAgent(db);
   return listAgents(db)
     .filter((a) => a.state === "active")
     .map((a) => ({
@@ -103,45 +127,6 @@ function placedTasks(db: ClusterDb): PlacedTask[] {
     .map((t) => ({ ...t, resources: t.resources as PlacedTask["resources"] }));
 }
 
-function launchPlaced(db: ClusterDb, placements: Placement[], apps: StoredApp[], agents: AgentSnapshot[], outbox: Outbox, now: number): TaskRecord[] {
-  const hosts = new Map(agents.map((a) => [a.id, a.hostname]));
-  const records: TaskRecord[] = [];
-  for (const p of placements) {
-    const stored = apps[p.request];
-    if (!stored) continue;
-    const host = hosts.get(p.agentId) ?? "";
-    const id = newTaskId(stored.id);
-    const { cpus, mem, disk, gpus } = stored.app;
-    const ports = taskHostPorts(stored.app, p.hostPorts);
-    records.push({
-      id, framework: MARATHON, group: stored.id, version: stored.version, agentId: p.agentId, host, state: "TASK_STAGING",
-      ports, resources: { cpus, mem, disk, gpus }, message: null, healthy: null,
-      stagedAt: now, startedAt: null, updatedAt: now, killRequestedAt: null, endedAt: null,
-    });
-    push(outbox.launches, p.agentId, taskLaunch(stored.app, stored.version, id, host, ports));
-  }
-  insertTasks(db, records);
-  return records;
-}
-
-/** Keeps, per app, why its instances wait (for /v2/queue), or clears it once all are placed. */
-function recordWaiting(db: ClusterDb, plan: PlacementPlan, apps: StoredApp[], agentsConsidered: number, now: number): void {
-  const unplacedBy = new Map<number, Unplaced>(plan.unplaced.map((u) => [u.request, u]));
-  apps.forEach((stored, i) => {
-    const u = unplacedBy.get(i);
-    if (!u) {
-      if (stored.waiting) setWaiting(db, stored.id, null);
-      return;
-    }
-    const since = stored.waiting?.since ?? new Date(now).toISOString();
-    // Agents under a refuse filter were not offered: when no agent was, the last offers' reasons stand
-    // (as Marathon's rejectSummaryLastOffers), instead of "declined" hiding why they were declined.
-    const offered = Object.keys(u.reasons).some((reason) => reason !== DECLINED);
-    const last = offered || !stored.waiting ? { reasons: u.reasons, agentsConsidered } : stored.waiting;
-    setWaiting(db, stored.id, { count: u.count, since, reasons: last.reasons, agentsConsidered: last.agentsConsidered });
-  });
-}
-
 /**
  * Refuse filters: agents a framework could not use are not offered to it again for REFUSE_MS.
  * Only agents actually offered this round are declined: re-filtering one that was filtered
@@ -152,14 +137,7 @@ function declineUnused(db: ClusterDb, plan: PlacementPlan, agents: AgentSnapshot
   for (const framework of new Set(plan.unplaced.map((u) => u.framework))) {
     for (const a of agents) {
       if (used.has(a.id) || (a.refusedUntil?.[framework] ?? 0) > now) continue;
-      const row = { framework, agentId: a.id, until: now + REFUSE_MS };
-      db.insert(offerFilters).values(row).onConflictDoUpdate({ target: [offerFilters.framework, offerFilters.agentId], set: { until: row.until } }).run();
+      decline(db, framework, a.id, now + REFUSE_MS);
     }
   }
-}
-
-/** Mesos REVIVE: a framework with new demand is offered every agent again. Also drops expired filters. */
-export function revive(db: ClusterDb, framework: string, now: number): void {
-  db.delete(offerFilters).where(eq(offerFilters.framework, framework)).run();
-  db.delete(offerFilters).where(and(lte(offerFilters.until, now))).run();
 }

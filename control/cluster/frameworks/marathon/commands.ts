@@ -1,7 +1,7 @@
 import type { ErrorCode } from "../../../errors.ts";
 import type { ClusterDb } from "../../db.ts";
 import { assignServicePorts, ServicePortError } from "../../allocator/ports.ts";
-import { revive } from "../../allocator/round.ts";
+import { revive } from "../../allocator/filters.ts";
 import type { EventBus } from "../../events.ts";
 import { getTask, markKillRequested, type TaskRecord } from "../../tasks.ts";
 import { mergeAppPatch, type App } from "./app-definition.ts";

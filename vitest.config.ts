@@ -9,7 +9,7 @@ export default defineConfig(async () => {
       cloudflareTest({
         wrangler: { configPath: "./wrangler.jsonc" },
         miniflare: {
-          bindings: { TEST_MIGRATIONS: migrations, AGENT_TIMEOUT_MS: "2000", AGENT_PING_INTERVAL_MS: "500", DNS_UPSTREAM: "off", DCX_TEST_CLOCK: "on" },
+          bindings: { TEST_MIGRATIONS: migrations, AGENT_TIMEOUT_MS: "2000", AGENT_PING_INTERVAL_MS: "500", DNS_UPSTREAM: "off", DCX_TEST_CLOCK: "on", FRAMEWORK_HEARTBEAT_SECONDS: "1" },
         },
       }),
     ],

@@ -9,6 +9,7 @@ import { marathonRoutes } from "./api/marathon/index.ts";
 import { debugRoutes, metronomeRoutes } from "./api/metronome.ts";
 import { dnsSettingsRoutes, mesosDnsRoutes } from "./api/mesos-dns.ts";
 import { DCX_VERSION, masterRoutes } from "./api/master.ts";
+import { schedulerRoutes } from "./api/scheduler.ts";
 import { taskLogRoutes } from "./api/task-logs.ts";
 import { ApiError, renderError } from "./errors.ts";
 import type { AppEnv } from "./http/env.ts";
@@ -26,6 +27,7 @@ const clusterScoped = new Hono<AppEnv>()
   .route("/mesos_dns/v1", mesosDnsRoutes)
   .route("/dns", dnsSettingsRoutes)
   .route("/history", historyRoutes)
+  .route("/api/v1/scheduler", schedulerRoutes)
   .route("/", masterRoutes);
 
 const app = new Hono<AppEnv>()

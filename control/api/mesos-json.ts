@@ -7,7 +7,7 @@ import type { AgentUsage, TaskRecord } from "../cluster/tasks.ts";
 
 /** Mesos master JSON shapes (`src/common/http.cpp`, `readonly_handler.cpp`), rendered from a cluster snapshot. */
 
-export const MESOS_API_VERSION = "1.11.0";
+export { MESOS_API_VERSION } from "../cluster/frameworks/external/status.ts";
 export const DCX_VERSION = "0.1.0";
 const seconds = (ms: number) => ms / 1000;
 

@@ -57,18 +57,21 @@ export class Coordinator {
 
   /** Runs `fn` and a round in one transaction; a failed Outcome rolls everything back. */
   async mutate<T>(fn: (ctx: CommandContext) => T, runRound = true): Promise<T> {
-    const ctx: CommandContext = { db: this.db, events: this.events, now: Date.now(), killed: [] };
+    const ctx: CommandContext = { db: this.db, events: this.events, now: Date.now(), killed: [], launched: [] };
     let round: RoundResult | undefined;
     let value: T;
     try {
       value = this.state.storage.transactionSync(() => {
         const v = fn(ctx);
         if (isFailure(v)) throw new Rollback(v);
+        // A command's own launches are the framework's news too (TASK_STAGING), as a round's are.
+        for (const { record } of ctx.launched) this.statusChanged(ctx, record);
         if (runRound) round = this.round(ctx.now);
         return v;
       });
     } catch (err) {
       this.events.discard();
+      this.frameworks.mailbox.discard();
       if (err instanceof Rollback) return err.failure as T;
       throw err;
     }
@@ -76,26 +79,29 @@ export class Coordinator {
     // Arm before sending: agents answer frames at once, and their replies must not find the
     // object still waiting on storage with this call's result undelivered.
     await this.alarm.arm();
-    this.dispatch(round, ctx.killed);
+    this.dispatch(round, ctx);
     this.events.flush();
+    this.frameworks.mailbox.flush();
     return value;
   }
 
   /** One allocation round plus its bookkeeping: finished deployments, events, the next wake-up. */
   private round(now: number): RoundResult {
-    const r = allocationRound({ db: this.db, events: this.events, now }, this.frameworks.all(this.db));
+    const r = allocationRound({ db: this.db, events: this.events, now }, this.frameworks.all(this.db), this.frameworks.offerTimeoutMs);
     if (r.wakeAt !== null) scheduleNoLaterThan(this.db, ALLOCATE_TIMER, r.wakeAt);
     return r;
   }
 
   /** Sends launch and kill frames: one of each per agent at most. Agents without a session get them on reconcile. */
-  private dispatch(round: RoundResult | undefined, extraKills: TaskRecord[]): void {
-    const kills = [...(round?.killed ?? []), ...extraKills];
-    if (!round?.outbox.launches.size && kills.length === 0) return;
+  private dispatch(round: RoundResult | undefined, ctx: CommandContext): void {
+    const kills = [...(round?.killed ?? []), ...ctx.killed];
+    const launches = new Map(round?.outbox.launches ?? []);
+    for (const { record, launch } of ctx.launched) launches.set(record.agentId, [...(launches.get(record.agentId) ?? []), launch]);
+    if (launches.size === 0 && kills.length === 0) return;
     const sockets = this.sockets.all();
     // Kills first: what they free may be what the launches were placed on.
     this.sendKills(sockets, kills);
-    for (const [agentId, tasks] of round?.outbox.launches ?? []) {
+    for (const [agentId, tasks] of launches) {
       const ws = sockets.get(agentId);
       if (ws) send(ws, { type: "launch", tasks });
     }

@@ -6,6 +6,7 @@ import { tasks } from "../schema.ts";
 import { markKillRequested, usageByAgent, type TaskRecord } from "../tasks.ts";
 import { isNull } from "drizzle-orm";
 import { decline, REFUSE_MS, refusedByAgent, revive } from "./filters.ts";
+import { heldByOffers, makeOffers, offeredAgents, staleOffers } from "./offers.ts";
 import { place, type AgentSnapshot, type PlacedTask, type PlacementPlan, type TaskRequest } from "./place.ts";
 
 /** Frames to send once the round's writes are committed: at most one launch and one kill per agent. */
@@ -41,10 +42,10 @@ interface Turn {
  * One allocation round, to run inside a storage transaction: ask every registered framework
  * what it wants, place the requests on the active agents' free resources (`place`: DRF across
  * all frameworks, constraints, ports), hand each framework its own placements to launch,
- * and return the frames to send.
+ * offer what remains to the frameworks that take offers, and return the frames to send.
  * Nothing is sent here: the caller sends after the transaction commits.
  */
-export function allocationRound(ctx: FrameworkContext, frameworks: readonly Framework[]): RoundResult {
+export function allocationRound(ctx: FrameworkContext, frameworks: readonly Framework[], offerTimeoutMs: number): RoundResult {
   const { db, now } = ctx;
   const turns: Turn[] = frameworks.map((framework) => ({ framework, turn: framework.turn(ctx) }));
   for (const { framework, turn } of turns) if (turn.revive) revive(db, framework.name, now);
@@ -53,14 +54,17 @@ export function allocationRound(ctx: FrameworkContext, frameworks: readonly Fram
   for (const t of killed) push(outbox.kills, t.agentId, t.id);
   const wakes = turns.map((t) => t.turn.wakeAt).filter((w): w is number => w !== null);
   const result: RoundResult = { outbox, launched: [], killed, wakeAt: wakes.length > 0 ? Math.min(...wakes) : null };
-  const wanting = turns.filter((t) => t.turn.requests.length > 0);
+  const takers = turns.flatMap((t) => (t.turn.offers ? [{ name: t.framework.name, taker: t.turn.offers }] : []));
+  const wanting = turns.filter((t) => t.turn.requests.length > 0 || t.turn.offers);
   if (wanting.length === 0) {
     for (const { turn } of turns) turn.settle({ ...ctx, hosts: new Map() }, [], 0);
     return result;
   }
+  rescindStale(db, activeAgentIds(db), now, takers);
   const agents = agentSnapshots(db);
   const round: RoundContext = { ...ctx, hosts: new Map(agents.map((a) => [a.id, a.hostname])) };
-  const plan = placeAll(db, now, agents, frameworks, turns);
+  const placed = placedTasks(db);
+  const plan = placeAll(now, agents, placed, frameworks, turns);
   for (const [i, { framework, turn }] of turns.entries()) {
     const own = plan.byFramework[i] ?? { placements: [], unplaced: [] };
     for (const { record, launch } of turn.launch(round, own.placements)) {
@@ -71,14 +75,21 @@ export function allocationRound(ctx: FrameworkContext, frameworks: readonly Fram
     turn.settle(round, own.unplaced, agents.length);
   }
   if (plan.unplaced > 0) {
-    declineUnused(db, plan.plan, agents, now);
+    declineUnused(db, plan.plan, agents, offeredAgents(db), now);
     result.wakeAt = Math.min(result.wakeAt ?? Infinity, now + REFUSE_MS);
+  }
+  if (takers.length > 0) {
+    const infos = frameworks.map(({ name, role, weight }) => ({ name, role, weight }));
+    makeOffers(db, { now, timeoutMs: offerTimeoutMs, agents, placed, launched: result.launched, frameworks: infos, takers });
+    // Filters that end let an agent be offered again: the next round must come by then.
+    const filterEnds = agents.flatMap((a) => Object.entries(a.refusedUntil ?? {}).filter(([f, until]) => until > now && takers.some((t) => t.name === f)).map(([, until]) => until));
+    if (filterEnds.length > 0) result.wakeAt = Math.min(result.wakeAt ?? Infinity, ...filterEnds);
   }
   return result;
 }
 
 /** One plan for every framework's requests, and each framework's part of it with its own request indexes. */
-function placeAll(db: ClusterDb, now: number, agents: AgentSnapshot[], frameworks: readonly Framework[], turns: Turn[]) {
+function placeAll(now: number, agents: AgentSnapshot[], placed: PlacedTask[], frameworks: readonly Framework[], turns: Turn[]) {
   const requests: TaskRequest[] = [];
   const owner: { turn: number; local: number }[] = [];
   turns.forEach(({ turn }, i) => {
@@ -87,7 +98,7 @@ function placeAll(db: ClusterDb, now: number, agents: AgentSnapshot[], framework
       owner.push({ turn: i, local });
     });
   });
-  const snapshot = { now, agents, placed: placedTasks(db), frameworks: frameworks.map(({ name, role, weight }) => ({ name, role, weight })) };
+  const snapshot = { now, agents, placed, frameworks: frameworks.map(({ name, role, weight }) => ({ name, role, weight })) };
   const plan: PlacementPlan = requests.length > 0 ? place(snapshot, requests) : { placements: [], unplaced: [] };
   const byFramework: PlacementPlan[] = turns.map(() => ({ placements: [], unplaced: [] }));
   for (const p of plan.placements) {
@@ -101,21 +112,43 @@ function placeAll(db: ClusterDb, now: number, agents: AgentSnapshot[], framework
   return { plan, byFramework, unplaced: plan.unplaced.length };
 }
 
-/** Active agents with what their live tasks hold, and the frameworks' refuse filters. */
+/** The ids of the active agents. */
+function activeAgentIds(db: ClusterDb): Set<string> {
+  return new Set(listAgents(db).filter((a) => a.state === "active").map((a) => a.id));
+}
+
+/** Offers on agents that left, or past their time, are withdrawn and their frameworks told (RESCIND). */
+function rescindStale(db: ClusterDb, active: ReadonlySet<string>, now: number, takers: readonly { name: string; taker: { rescinded(ids: string[]): void } }[]): void {
+  const stale = staleOffers(db, active, now);
+  for (const { name, taker } of takers) {
+    const ids = stale.filter((o) => o.framework === name).map((o) => o.id);
+    if (ids.length > 0) taker.rescinded(ids);
+  }
+}
+
+/**
+ * Active agents with what their live tasks and outstanding offers hold (an offered resource is
+ * no one else's until the offer ends), and the frameworks' refuse filters.
+ */
 function agentSnapshots(db: ClusterDb): AgentSnapshot[] {
   const usage = usageByAgent(db);
+  const held = heldByOffers(db);
   const refused = refusedByAgent(db);
   return listAgents(db)
     .filter((a) => a.state === "active")
-    .map((a) => ({
-      id: a.id,
-      hostname: a.hostname,
-      attributes: a.attributes,
-      total: a.resources,
-      used: usage.get(a.id) ?? { cpus: 0, mem: 0, disk: 0, gpus: 0 },
-      usedPorts: usage.get(a.id)?.ports ?? [],
-      refusedUntil: refused.get(a.id),
-    }));
+    .map((a) => {
+      const used = usage.get(a.id) ?? { cpus: 0, mem: 0, disk: 0, gpus: 0, ports: [] };
+      const offered = held.get(a.id);
+      return {
+        id: a.id,
+        hostname: a.hostname,
+        attributes: a.attributes,
+        total: a.resources,
+        used: offered ? { cpus: used.cpus + offered.scalars.cpus, mem: used.mem + offered.scalars.mem, disk: used.disk + offered.scalars.disk, gpus: used.gpus + offered.scalars.gpus } : used,
+        usedPorts: offered ? [...used.ports, ...offered.ports] : used.ports,
+        refusedUntil: refused.get(a.id),
+      };
+    });
 }
 
 function placedTasks(db: ClusterDb): PlacedTask[] {
@@ -130,10 +163,12 @@ function placedTasks(db: ClusterDb): PlacedTask[] {
 /**
  * Refuse filters: agents a framework could not use are not offered to it again for REFUSE_MS.
  * Only agents actually offered this round are declined: re-filtering one that was filtered
- * already would renew the filter every round, and the framework would never see it again.
+ * already would renew the filter every round, and the framework would never see it again. An
+ * agent with resources held by another framework's offer was not offered whole either: it is
+ * looked at again as soon as the offer ends.
  */
-function declineUnused(db: ClusterDb, plan: PlacementPlan, agents: AgentSnapshot[], now: number): void {
-  const used = new Set(plan.placements.map((p) => p.agentId));
+function declineUnused(db: ClusterDb, plan: PlacementPlan, agents: AgentSnapshot[], held: ReadonlySet<string>, now: number): void {
+  const used = new Set([...plan.placements.map((p) => p.agentId), ...held]);
   for (const framework of new Set(plan.unplaced.map((u) => u.framework))) {
     for (const a of agents) {
       if (used.has(a.id) || (a.refusedUntil?.[framework] ?? 0) > now) continue;

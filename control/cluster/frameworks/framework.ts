@@ -4,8 +4,13 @@
  * coordinator talk to frameworks only through it, and name none of them: a framework-specific
  * branch there is a sign of a method missing here (as Nomad's schedulers sit behind
  * `Scheduler` and Mesos's frameworks behind the offer cycle).
+ *
+ * Two ways to ask for resources: the built-in frameworks know exactly what they want, so their
+ * `requests` are placed for them (`place`, DRF across all frameworks); an external framework
+ * takes `offers` of what remains, and answers ACCEPT or DECLINE later over the scheduler API.
  */
 import type { StatusUpdate, TaskLaunch } from "../../../protocol/index.ts";
+import type { OfferTaker } from "../allocator/offers.ts";
 import type { Placement, TaskRequest, Unplaced } from "../allocator/place.ts";
 import type { ClusterDb } from "../db.ts";
 import type { EventBus } from "../events.ts";
@@ -43,6 +48,11 @@ export interface FrameworkTurn {
   launch(round: RoundContext, placements: Placement[]): LaunchedTask[];
   /** After placement: what could not be placed, and how many agents were considered. */
   settle(round: RoundContext, unplaced: Unplaced[], agentsConsidered: number): void;
+  /**
+   * Present for a framework that takes offers (an external one, while subscribed): what the
+   * agents have left after placement is offered to it, held for it alone until it answers.
+   */
+  offers?: OfferTaker;
 }
 
 /** One framework, as the allocator and the coordinator see it. */

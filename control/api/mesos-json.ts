@@ -84,9 +84,13 @@ export function mesosTask(t: TaskRecord, frameworkId: string, name: string) {
 /** The frameworks DCX runs inside the Cluster object, in the order of their Mesos framework ids. */
 export const FRAMEWORK_NAMES = [MARATHON, METRONOME];
 
-/** A framework's Mesos id: the master id and its index, as Mesos numbers frameworks (`<master>-0000`). */
+/**
+ * A framework's Mesos id: the master id and its index, as Mesos numbers frameworks
+ * (`<master>-0000`). An external framework's tasks name it by its id already.
+ */
 export function mesosFrameworkId(masterId: string, name: string): string {
-  const index = Math.max(0, FRAMEWORK_NAMES.indexOf(name));
+  const index = FRAMEWORK_NAMES.indexOf(name);
+  if (index < 0) return name;
   return `${masterId}-${String(index).padStart(4, "0")}`;
 }
 

@@ -30,7 +30,7 @@ async function readCall(c: Context<AppEnv>): Promise<SchedulerCall> {
     throw new ApiError("malformed", "Malformed JSON in request body.");
   }
   if (nestsDeeperThan(json, MAX_JSON_DEPTH)) throw new ApiError("malformed", `The JSON body nests deeper than ${MAX_JSON_DEPTH} levels.`);
-  const parsed = SchedulerCall.safeParse(json);
+  const parsed = SchedulerCall.safeParse(withoutNulls(json));
   if (!parsed.success) {
     const details = fieldErrors(parsed.error);
     throw new ApiError("malformed", `Failed to validate scheduler::Call: ${details.map((d) => `${d.path}: ${d.errors.join(", ")}`).join("; ")}`, details);
@@ -38,6 +38,16 @@ async function readCall(c: Context<AppEnv>): Promise<SchedulerCall> {
   const problem = callProblem(parsed.data);
   if (problem) throw new ApiError("malformed", `Failed to validate scheduler::Call: ${problem}`);
   return parsed.data;
+}
+
+/**
+ * The value with every null field left out: protobuf's JSON mapping reads null as "not set",
+ * and protobuf.js-based clients (mesos-framework) send unset message fields as null.
+ */
+function withoutNulls(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutNulls);
+  if (typeof value !== "object" || value === null) return value;
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null).map(([k, v]) => [k, withoutNulls(v)]));
 }
 
 /**

@@ -31,6 +31,7 @@ export interface OfferRecord {
 export interface MadeOffer {
   offer: OfferRecord;
   hostname: string;
+  ip: string;
   attributes: Record<string, string | number>;
 }
 
@@ -166,7 +167,7 @@ export function makeOffers(db: ClusterDb, round: OfferRound): void {
     const offer: OfferRecord = { id: crypto.randomUUID(), framework: name, agentId: agent.id, resources, createdAt: round.now, expiresAt: round.now + round.timeoutMs };
     fair.charge(name, resources);
     rows.push(offer);
-    made.set(name, [...(made.get(name) ?? []), { offer, hostname: agent.hostname, attributes: agent.attributes }]);
+    made.set(name, [...(made.get(name) ?? []), { offer, hostname: agent.hostname, ip: agent.ip ?? "", attributes: agent.attributes }]);
   }
   // 7 values a row.
   for (const part of chunked(rows, 14)) db.insert(offers).values(part).run();

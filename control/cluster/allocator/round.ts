@@ -142,6 +142,7 @@ function agentSnapshots(db: ClusterDb): AgentSnapshot[] {
       return {
         id: a.id,
         hostname: a.hostname,
+        ip: a.ip,
         attributes: a.attributes,
         total: a.resources,
         used: offered ? { cpus: used.cpus + offered.scalars.cpus, mem: used.mem + offered.scalars.mem, disk: used.disk + offered.scalars.disk, gpus: used.gpus + offered.scalars.gpus } : used,

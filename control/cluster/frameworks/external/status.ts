@@ -33,6 +33,8 @@ export interface TaskStatusJson {
   reason?: string;
   message?: string;
   agent_id?: { value: string };
+  /** A command task's executor is its own (Mesos's command executor takes the task's id). */
+  executor_id?: { value: string };
   timestamp: number;
   uuid?: string;
   healthy?: boolean;
@@ -62,6 +64,7 @@ export function taskStatus(info: FrameworkInfo, task: TaskRecord, now: number, e
     state: stateFor(info, task.state),
     source: "SOURCE_AGENT",
     agent_id: { value: task.agentId },
+    executor_id: { value: task.id },
     timestamp: now / 1000,
     ...extra,
   };
@@ -100,11 +103,13 @@ export function offersEvent(frameworkId: string, role: string, made: MadeOffer[]
   return {
     type: "OFFERS",
     offers: {
-      offers: made.map(({ offer, hostname, attributes: attrs }) => ({
+      offers: made.map(({ offer, hostname, ip, attributes: attrs }) => ({
         id: { value: offer.id },
         framework_id: { value: frameworkId },
         agent_id: { value: offer.agentId },
         hostname,
+        // The agent's URL, as Mesos gives it (clients read the agent's address from it); agents open no port.
+        url: { scheme: "http", address: { hostname, ip, port: 5051 }, path: "/slave(1)" },
         resources: offerResources(offer.resources),
         attributes: attributes(attrs),
         allocation_info: { role },

@@ -10,6 +10,7 @@ import { debugRoutes, metronomeRoutes } from "./api/metronome.ts";
 import { dnsSettingsRoutes, mesosDnsRoutes } from "./api/mesos-dns.ts";
 import { DCX_VERSION, masterRoutes } from "./api/master.ts";
 import { schedulerRoutes } from "./api/scheduler.ts";
+import { requireFramework, serviceAccountRoutes } from "./api/service-accounts.ts";
 import { taskLogRoutes } from "./api/task-logs.ts";
 import { ApiError, renderError } from "./errors.ts";
 import type { AppEnv } from "./http/env.ts";
@@ -27,7 +28,6 @@ const clusterScoped = new Hono<AppEnv>()
   .route("/mesos_dns/v1", mesosDnsRoutes)
   .route("/dns", dnsSettingsRoutes)
   .route("/history", historyRoutes)
-  .route("/api/v1/scheduler", schedulerRoutes)
   .route("/", masterRoutes);
 
 const app = new Hono<AppEnv>()
@@ -42,11 +42,15 @@ const app = new Hono<AppEnv>()
   )
   .get("/health", (c) => c.json({ healthy: true, version: DCX_VERSION }))
   .route("/auth", authRoutes)
+  .route("/clusters/:id/service-accounts", serviceAccountRoutes)
   .route("/clusters", clusterRoutes)
   .route("/dns", dohRoutes)
   // Agents authenticate with join tokens or credentials, not user tokens: mounted before the member check.
   .route("/c/:cluster/agent", agentConnectRoutes)
   .route("/c/:cluster/dns-query", clusterDohRoutes)
+  // Frameworks authenticate with service accounts (or a member's token): mounted before the member check.
+  .use("/c/:cluster/api/v1/scheduler", requireFramework)
+  .route("/c/:cluster/api/v1/scheduler", schedulerRoutes)
   .route("/c/:cluster", clusterScoped)
   // The web UI: `/`, `/login`, `/signup`, `/logout`, `/ui/...`; its styles and scripts are static assets (`/assets/...`).
   .route("/", uiRoutes)

@@ -60,7 +60,7 @@ async function subscribeStream(c: Context<AppEnv>, body: SubscribeBody): Promise
   const headers = new Headers({ Upgrade: "websocket" });
   headers.set(SUBSCRIBE_HEADER, encodeSubscribe(body));
   headers.set(STREAM_HEADER, streamId);
-  headers.set(PRINCIPAL_HEADER, body.framework_info.principal || c.get("user").email);
+  headers.set(PRINCIPAL_HEADER, c.get("principal"));
   headers.set(MASTER_HOST_HEADER, new URL(c.req.url).hostname);
   const res = await clusterStub(c.env, c.get("cluster").id).fetch(new Request("https://cluster/frameworks/subscribe", { headers }));
   const ws = res.webSocket;
@@ -97,6 +97,8 @@ export const schedulerRoutes = new Hono<AppEnv>().post("/", async (c) => {
   const streamId = c.req.header(STREAM_ID_HEADER);
   if (call.type === "SUBSCRIBE") {
     if (streamId !== undefined) throw new ApiError("malformed", `A SUBSCRIBE call must not send ${STREAM_ID_HEADER}: it opens a new stream.`);
+    const claimed = call.subscribe?.framework_info.principal;
+    if (claimed && claimed !== c.get("principal")) throw new ApiError("forbidden", `framework_info.principal '${claimed.slice(0, 128)}' is not the authenticated principal '${c.get("principal")}'.`);
     return subscribeStream(c, call.subscribe as SubscribeBody);
   }
   if (!streamId) throw new ApiError("forbidden", `Missing ${STREAM_ID_HEADER}: send the header the SUBSCRIBE response carried.`);

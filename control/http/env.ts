@@ -11,5 +11,7 @@ export interface AppEnv {
     tokenHash: string;
     /** Set on cluster-scoped routes once membership is checked. */
     cluster: ClusterSummary;
+    /** On the scheduler API: the framework's principal (a service account's, or the user's email). */
+    principal: string;
   };
 }

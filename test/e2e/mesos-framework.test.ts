@@ -9,8 +9,8 @@ import { TestCluster } from "./cluster.ts";
  * subscribes, takes an offer, launches a task that really runs, sees TASK_RUNNING (and
  * acknowledges it, as the library does), kills it and reconciles. The library posts to
  * `/api/v1/scheduler` without credentials; its request template (a public member it rebuilds
- * on every subscribe) is pointed at the cluster's path with a Bearer token, which is all a
- * framework author has to change.
+ * on every subscribe) is pointed at the cluster's path with a service account's credential as
+ * HTTP Basic, which is all a framework author has to change.
  */
 
 interface Status {
@@ -58,6 +58,7 @@ describe("the mesos-framework npm library on the scheduler API", () => {
   });
 
   it("subscribes, launches a task on the Bun agent, sees TASK_RUNNING, acknowledges, shares the agent with a Marathon app, kills and reconciles", async () => {
+    const account = await cluster.api<{ principal: string; secret: string }>("POST", `/clusters/${cluster.clusterId}/service-accounts`, { principal: "e2e-sleeper" });
     const Mesos = mesos.Mesos.getMesos();
     scheduler = new mesos.Scheduler({
       masterUrl: "127.0.0.1",
@@ -74,7 +75,7 @@ describe("the mesos-framework npm library on the scheduler API", () => {
     scheduler.generateRequestTemplate = () => {
       template();
       scheduler.requestTemplate.path = `/c/${cluster.clusterId}/api/v1/scheduler`;
-      scheduler.requestTemplate.headers.Authorization = `Bearer ${cluster.token}`;
+      scheduler.requestTemplate.headers.Authorization = `Basic ${btoa(`${account.principal}:${account.secret}`)}`;
     };
     scheduler.generateRequestTemplate();
     scheduler.on("update", (u: { status: Status }) => updates.push(u.status));

@@ -9,6 +9,7 @@ import { marathonRoutes } from "./api/marathon/index.ts";
 import { debugRoutes, metronomeRoutes } from "./api/metronome.ts";
 import { dnsSettingsRoutes, mesosDnsRoutes } from "./api/mesos-dns.ts";
 import { DCX_VERSION, masterRoutes } from "./api/master.ts";
+import { operatorRoutes } from "./api/operator.ts";
 import { schedulerRoutes } from "./api/scheduler.ts";
 import { requireFramework, serviceAccountRoutes } from "./api/service-accounts.ts";
 import { taskLogRoutes } from "./api/task-logs.ts";
@@ -28,6 +29,7 @@ const clusterScoped = new Hono<AppEnv>()
   .route("/mesos_dns/v1", mesosDnsRoutes)
   .route("/dns", dnsSettingsRoutes)
   .route("/history", historyRoutes)
+  .route("/", operatorRoutes)
   .route("/", masterRoutes);
 
 const app = new Hono<AppEnv>()

@@ -6,7 +6,7 @@ import { MARATHON } from "../cluster/frameworks/marathon/demand.ts";
 import type { TaskRecord } from "../cluster/tasks.ts";
 import type { AppEnv } from "../http/env.ts";
 import { clusterStub } from "./cluster-stub.ts";
-import { DCX_VERSION, FRAMEWORK_NAMES, MESOS_API_VERSION, mesosFrameworkId, mesosFrameworks, mesosSlave, mesosTask } from "./mesos-json.ts";
+import { DCX_VERSION, externalFrameworks, FRAMEWORK_NAMES, MESOS_API_VERSION, mesosFrameworkId, mesosFrameworks, mesosSlave, mesosTask } from "./mesos-json.ts";
 
 export { DCX_VERSION, MESOS_API_VERSION } from "./mesos-json.ts";
 
@@ -38,7 +38,7 @@ function masterState(s: ClusterSnapshot, clusterName: string, host: string) {
     slaves: registered(s).map((a) => mesosSlave(a, s.usage[a.id])),
     recovered_slaves: [],
     frameworks: mesosFrameworks(s, host, taskName),
-    completed_frameworks: [],
+    completed_frameworks: externalFrameworks(s, taskName).completed,
     orphan_tasks: [],
     unregistered_frameworks: [],
   };
@@ -55,9 +55,10 @@ function metricsSnapshot(s: ClusterSnapshot, now: number): Record<string, number
     "master/slaves_disconnected": count("disconnected"),
     "master/slaves_inactive": 0,
     "master/slaves_unreachable": count("unreachable"),
-    "master/frameworks_active": FRAMEWORK_NAMES.length,
-    "master/frameworks_connected": FRAMEWORK_NAMES.length,
-    "master/outstanding_offers": 0,
+    "master/frameworks_active": FRAMEWORK_NAMES.length + s.frameworks.filter((f) => f.state === "connected").length,
+    "master/frameworks_connected": FRAMEWORK_NAMES.length + s.frameworks.filter((f) => f.state === "connected").length,
+    "master/frameworks_disconnected": s.frameworks.filter((f) => f.state === "disconnected").length,
+    "master/outstanding_offers": s.frameworks.reduce((n, f) => n + f.offers.length, 0),
     "master/slave_registrations": s.counters.slave_registrations ?? 0,
     "master/slave_reregistrations": s.counters.slave_reregistrations ?? 0,
     "master/slave_removals": s.counters.slave_removals ?? 0,
@@ -98,7 +99,8 @@ export const masterRoutes = new Hono<AppEnv>()
   .get("/master/frameworks", async (c) => {
     const only = c.req.query("framework_id");
     const frameworks = mesosFrameworks(await snapshot(c), host(c), taskName).filter((f) => only === undefined || f.id === only);
-    return c.json({ frameworks, completed_frameworks: [], unregistered_frameworks: [] });
+    const completed = externalFrameworks(await snapshot(c), taskName).completed.filter((f) => only === undefined || f.id === only);
+    return c.json({ frameworks, completed_frameworks: completed, unregistered_frameworks: [] });
   })
   .get("/master/tasks", async (c) => {
     const snap = await snapshot(c);

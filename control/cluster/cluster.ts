@@ -23,7 +23,8 @@ import type { SchedulerCall } from "./frameworks/external/calls.ts";
 import { FrameworkMailbox, frameworkTag, isStreamAttachment, sendEvent, type StreamAttachment } from "./frameworks/external/mailbox.ts";
 import { disconnected, schedulerCall, subscribe } from "./frameworks/external/scheduler.ts";
 import { errorEvent, subscribedEvent } from "./frameworks/external/status.ts";
-import { getFramework, forgetFrameworkTasks } from "./frameworks/external/store.ts";
+import { allFrameworks, getFramework, forgetFrameworkTasks, type FrameworkView } from "./frameworks/external/store.ts";
+import { outstandingOffers } from "./allocator/offers.ts";
 import { decodeSubscribe, MASTER_HOST_HEADER, PRINCIPAL_HEADER, STREAM_HEADER, SUBSCRIBE_HEADER } from "./frameworks/external/stream.ts";
 import { HISTORY_TIMER, type HistoryResolution, historyDueBy, historySamples, recordHistory } from "./history.ts";
 import type { App } from "./frameworks/marathon/app-definition.ts";
@@ -73,6 +74,8 @@ export interface ClusterSnapshot {
   /** Live tasks, and the most recently ended ones (Mesos `completed_tasks`). */
   tasks: TaskRecord[];
   completedTasks: TaskRecord[];
+  /** External frameworks (scheduler API), torn-down ones included, with their outstanding offers. */
+  frameworks: FrameworkView[];
 }
 
 const GC_TIMER = "gc";
@@ -259,7 +262,13 @@ export class Cluster extends DurableObject<Env> {
       usage: Object.fromEntries(usageByAgent(this.db)),
       tasks: scoped ? liveTasks(this.db, agentId === undefined ? {} : { agentId }) : [],
       completedTasks: tasks === "all" ? endedTasks(this.db, COMPLETED_TASKS_SHOWN) : [],
+      frameworks: this.frameworkViews(),
     };
+  }
+
+  private frameworkViews(): FrameworkView[] {
+    const offers = outstandingOffers(this.db);
+    return allFrameworks(this.db).map((f) => ({ ...f, offers: offers.filter((o) => o.framework === f.id).map(({ id, agentId, resources }) => ({ id, agentId, resources })) }));
   }
 
   /** RPC: opens a request for a task's output on its agent (`/v2/tasks/:id/logs`). */

@@ -1,6 +1,8 @@
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import type { Cluster } from "../../control/cluster/cluster.ts";
 import { call, joinAgent, signUp } from "./helpers.ts";
-import { Framework, launch, scalar, schedulerPath, timePasses } from "./scheduler-helpers.ts";
+import { Framework, launch, scalar, schedulerPath, stub, timePasses } from "./scheduler-helpers.ts";
 
 const AGENT = { resources: { cpus: 4, mem: 4096, disk: 10_000, gpus: 0, ports: [[31000, 31009]] } };
 
@@ -133,5 +135,26 @@ describe("tenancy", () => {
     expect((await call(schedulerPath(b), { method: "POST", token: a.token, json: { type: "SUBSCRIBE", subscribe: { framework_info: { user: "", name: "x" } } } })).status).toBe(404);
     await fwA.disconnect();
     await fwB.disconnect();
+  });
+});
+
+describe("agent loss", () => {
+  it("sends FAILURE for the lost agent and its tasks' TASK_UNREACHABLE to a partition-aware framework", async () => {
+    const { account, agent, fw, status } = await running({ capabilities: [{ type: "PARTITION_AWARE" }] });
+    // Updates of a task go out one at a time: the next waits for this one's ACKNOWLEDGE.
+    await fw.call("ACKNOWLEDGE", { acknowledge: { agent_id: status.agent_id, task_id: status.task_id, uuid: status.uuid } });
+    agent.socket.ws.close(1000, "bye");
+    await agent.socket.waitClosed();
+    const agentState = async () => ((await (await call(`/c/${account.cluster.id}/agents/${agent.agentId}`, { token: account.token })).json()) as { agent: { state: string } }).agent.state;
+    await expect.poll(agentState).toBe("disconnected");
+    await runInDurableObject(stub(account), (_: Cluster, state) => {
+      state.storage.sql.exec("UPDATE agents SET disconnected_at = disconnected_at - 10000");
+      state.storage.sql.exec("UPDATE timers SET due_at = 1");
+    });
+    await runDurableObjectAlarm(stub(account));
+    const failure = await fw.next("FAILURE");
+    expect(failure.failure).toEqual({ agent_id: { value: agent.agentId } });
+    expect(await fw.update()).toMatchObject({ task_id: { value: "t1" }, state: "TASK_UNREACHABLE" });
+    await fw.disconnect();
   });
 });

@@ -95,3 +95,8 @@ export function setKillGrace(db: ClusterDb, taskId: string, killGraceMs: number)
 export function forgetFrameworkTasks(db: ClusterDb): void {
   db.run(sql`DELETE FROM framework_tasks WHERE task_id NOT IN (SELECT id FROM tasks)`);
 }
+
+/** An external framework as state endpoints show it: its record and its outstanding offers. */
+export interface FrameworkView extends FrameworkRecord {
+  offers: { id: string; agentId: string; resources: { cpus: number; mem: number; disk: number; gpus: number; ports: number[][] } }[];
+}

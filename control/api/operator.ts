@@ -7,17 +7,18 @@ import type { TaskRecord } from "../cluster/tasks.ts";
 import { ApiError } from "../errors.ts";
 import type { AppEnv } from "../http/env.ts";
 import { clusterStub } from "./cluster-stub.ts";
+import { unwrap } from "./marathon/outcome.ts";
 import { DCX_VERSION, FRAMEWORK_NAMES, MESOS_API_VERSION, mesosFrameworkId, portRanges } from "./mesos-json.ts";
 
 /**
  * `POST /c/:cluster/api/v1`: the Mesos v1 operator API's read calls, in JSON
  * (mesos/v1/master/master.proto): GET_HEALTH, GET_VERSION, GET_STATE, GET_AGENTS,
- * GET_FRAMEWORKS, GET_TASKS. Any path under `/api/v1` other than the scheduler's answers too,
+ * GET_FRAMEWORKS, GET_TASKS, and TEARDOWN of an external framework. Any path under `/api/v1` other than the scheduler's answers too,
  * as libprocess routes `/api/v1/operator` (which pymesos uses) to the same handler.
  */
 
-const Call = z.object({ type: z.string().min(1).max(64) });
-const SUPPORTED = ["GET_HEALTH", "GET_VERSION", "GET_STATE", "GET_AGENTS", "GET_FRAMEWORKS", "GET_TASKS"] as const;
+const Call = z.object({ type: z.string().min(1).max(64), teardown: z.object({ framework_id: z.object({ value: z.string().min(1).max(255) }) }).optional() });
+const SUPPORTED = ["GET_HEALTH", "GET_VERSION", "GET_STATE", "GET_AGENTS", "GET_FRAMEWORKS", "GET_TASKS", "TEARDOWN"] as const;
 type Supported = (typeof SUPPORTED)[number];
 
 const nanos = (ms: number) => ({ nanoseconds: Math.round(ms * 1e6) });
@@ -110,7 +111,7 @@ const getAgents = (s: ClusterSnapshot) => ({ agents: s.agents.filter((a) => a.st
 /** Mesos's `GET /version` body; pymesos reads `version` as dotted integers. */
 export const versionInfo = () => ({ version: MESOS_API_VERSION, build_date: "", build_time: 0, build_user: "dcx", git_sha: "", dcx_version: DCX_VERSION });
 
-async function answer(c: Context<AppEnv>, type: Supported): Promise<Record<string, unknown>> {
+async function answer(c: Context<AppEnv>, type: Exclude<Supported, "TEARDOWN">): Promise<Record<string, unknown>> {
   if (type === "GET_HEALTH") return { get_health: { healthy: true } };
   if (type === "GET_VERSION") return { get_version: { version_info: versionInfo() } };
   const s = await clusterStub(c.env, c.get("cluster").id).snapshot();
@@ -132,8 +133,14 @@ async function operatorCall(c: Context<AppEnv>) {
   const call = Call.safeParse(json);
   if (!call.success) throw new ApiError("malformed", "Failed to validate master::Call: 'type' is required");
   const callType = call.data.type;
+  if (callType === "TEARDOWN") {
+    const id = call.data.teardown?.framework_id.value;
+    if (!id) throw new ApiError("malformed", "Failed to validate master::Call: TEARDOWN needs 'teardown.framework_id'");
+    unwrap(await clusterStub(c.env, c.get("cluster").id).teardownFramework(id));
+    return c.body(null, 200);
+  }
   if (!(SUPPORTED as readonly string[]).includes(callType)) throw new ApiError("malformed", `Failed to validate master::Call: DCX answers ${SUPPORTED.join(", ")}; not '${callType.slice(0, 64)}'`);
-  return c.json({ type: callType, ...(await answer(c, callType as Supported)) });
+  return c.json({ type: callType, ...(await answer(c, callType as Exclude<Supported, "TEARDOWN">)) });
 }
 
 /** `/c/:cluster/api/v1` (the operator API, with libprocess's prefix fallback) and `/c/:cluster/version`. */

@@ -21,7 +21,7 @@ import { EventBus } from "./events.ts";
 import { FrameworkRegistry } from "./frameworks/registry.ts";
 import type { SchedulerCall } from "./frameworks/external/calls.ts";
 import { FrameworkMailbox, frameworkTag, isStreamAttachment, sendEvent, type StreamAttachment } from "./frameworks/external/mailbox.ts";
-import { disconnected, schedulerCall, subscribe } from "./frameworks/external/scheduler.ts";
+import { disconnected, operatorTeardown, schedulerCall, subscribe } from "./frameworks/external/scheduler.ts";
 import { errorEvent, subscribedEvent } from "./frameworks/external/status.ts";
 import { allFrameworks, getFramework, forgetFrameworkTasks, type FrameworkView } from "./frameworks/external/store.ts";
 import { outstandingOffers } from "./allocator/offers.ts";
@@ -458,6 +458,13 @@ export class Cluster extends DurableObject<Env> {
     const r = await this.coordinator.mutate((ctx) => schedulerCall(ctx, call, streamId, this.frameworks.mailbox));
     // TEARDOWN ends the subscription: the Worker ends the framework's response when its socket closes.
     if (r.ok && r.value.closeStream) for (const ws of this.frameworks.mailbox.streams(call.framework_id?.value ?? "")) closeQuietly(ws, CloseCode.NORMAL, "framework torn down");
+    return r;
+  }
+
+  /** RPC: an operator tears a framework down: its tasks are killed, its stream ends. */
+  async teardownFramework(frameworkId: string): Promise<Outcome<null>> {
+    const r = await this.coordinator.mutate((ctx) => operatorTeardown(ctx, frameworkId));
+    if (r.ok) for (const ws of this.frameworks.mailbox.streams(frameworkId)) closeQuietly(ws, CloseCode.NORMAL, "framework torn down by an operator");
     return r;
   }
 

@@ -52,7 +52,12 @@ describe("the operator API and master state with an external framework", () => {
     expect(metrics["master/outstanding_offers"]).toBe(1);
     expect(metrics["master/frameworks_active"]).toBe(3);
 
-    await fw.call("TEARDOWN");
+    const teardown = await call(`/c/${account.cluster.id}/api/v1`, { method: "POST", token: account.token, json: { type: "TEARDOWN", teardown: { framework_id: { value: fw.frameworkId } } } });
+    expect(teardown.status).toBe(200);
+    expect((await socket.nextOfType<{ taskIds: string[] }>("kill")).taskIds).toEqual(["driver-1"]);
+    await expect(fw.next("NEVER", 3000)).rejects.toThrow(/stream ended/);
+    const again = await call(`/c/${account.cluster.id}/api/v1`, { method: "POST", token: account.token, json: { type: "TEARDOWN", teardown: { framework_id: { value: fw.frameworkId } } } });
+    expect(again.status).toBe(404);
     const after = await json<{ frameworks: { id: string }[]; completed_frameworks: { id: string }[] }>(await call(`/c/${account.cluster.id}/master/state`, { token: account.token }));
     expect(after.frameworks.map((f) => f.id)).not.toContain(fw.frameworkId);
     expect(after.completed_frameworks.map((f) => f.id)).toEqual([fw.frameworkId]);

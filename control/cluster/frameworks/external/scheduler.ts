@@ -63,6 +63,14 @@ export function subscribe(ctx: CommandContext, info: FrameworkInfo, suppressed: 
   return { ok: true, value: { frameworkId, streamId, resubscribed: known !== undefined } };
 }
 
+/** An operator's TEARDOWN of a framework (the operator API, the UI, `dcx framework teardown`). */
+export function operatorTeardown(ctx: CommandContext, frameworkId: string): Outcome<null> {
+  const fw = getFramework(ctx.db, frameworkId);
+  if (!fw || fw.state === "removed") return fail("not_found", `Framework '${frameworkId.slice(0, 128)}' is not registered (the built-in marathon and metronome cannot be torn down)`);
+  ctx.killed.push(...markKillRequested(ctx.db, tearDown(ctx, fw), ctx.now));
+  return { ok: true, value: null };
+}
+
 /** The framework's stream closed: it keeps its tasks for `failover_timeout`, its offers return. */
 export function disconnected(ctx: CommandContext, frameworkId: string, streamId: string): void {
   const fw = getFramework(ctx.db, frameworkId);

@@ -25,6 +25,8 @@ const root = defineCommand({
     job: () => import("./commands/job.ts").then((m) => m.job),
     node: () => import("./commands/node.ts").then((m) => m.node),
     dns: () => import("./commands/dns.ts").then((m) => m.dns),
+    framework: () => import("./commands/framework.ts").then((m) => m.framework),
+    "service-account": () => import("./commands/service-account.ts").then((m) => m.serviceAccount),
   },
 });
 

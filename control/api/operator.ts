@@ -1,5 +1,6 @@
 import { Hono, type Context } from "hono";
 import { z } from "zod";
+import { audit } from "../accounts/audit.ts";
 import type { AgentRecord } from "../cluster/agents.ts";
 import type { ClusterSnapshot } from "../cluster/cluster.ts";
 import { frameworkRoles, type FrameworkView } from "../cluster/frameworks/external/store.ts";
@@ -137,6 +138,7 @@ async function operatorCall(c: Context<AppEnv>) {
     const id = call.data.teardown?.framework_id.value;
     if (!id) throw new ApiError("malformed", "Failed to validate master::Call: TEARDOWN needs 'teardown.framework_id'");
     unwrap(await clusterStub(c.env, c.get("cluster").id).teardownFramework(id));
+    await audit(c.get("db"), { clusterId: c.get("cluster").id, userId: c.get("user").id, action: "framework.teardown", target: id });
     return c.body(null, 200);
   }
   if (!(SUPPORTED as readonly string[]).includes(callType)) throw new ApiError("malformed", `Failed to validate master::Call: DCX answers ${SUPPORTED.join(", ")}; not '${callType.slice(0, 64)}'`);

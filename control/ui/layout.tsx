@@ -11,6 +11,7 @@ export const SECTIONS = [
   { key: "services", label: "Services", path: "/services" },
   { key: "nodes", label: "Nodes", path: "/nodes" },
   { key: "jobs", label: "Jobs", path: "/jobs" },
+  { key: "frameworks", label: "Frameworks", path: "/frameworks" },
   { key: "dns", label: "DNS", path: "/dns" },
   { key: "tokens", label: "Tokens", path: "/tokens" },
 ] as const;

@@ -85,6 +85,19 @@ export class Coordinator {
     return value;
   }
 
+  /**
+   * Runs `fn` in a transaction and leaves the round to the alarm, a few milliseconds later, as
+   * status frames do: a framework answering a thousand offers with a thousand ACCEPTs costs a
+   * few rounds, not a thousand. Launches and kills `fn` made are sent at once all the same.
+   */
+  mutateSoon<T>(fn: (ctx: CommandContext) => T): Promise<T> {
+    return this.mutate((ctx) => {
+      const v = fn(ctx);
+      if (!isFailure(v)) scheduleNoLaterThan(ctx.db, ALLOCATE_TIMER, ctx.now + ROUND_COALESCE_MS);
+      return v;
+    }, false);
+  }
+
   /** One allocation round plus its bookkeeping: finished deployments, events, the next wake-up. */
   private round(now: number): RoundResult {
     const r = allocationRound({ db: this.db, events: this.events, now }, this.frameworks.all(this.db), this.frameworks.offerTimeoutMs);

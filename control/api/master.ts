@@ -6,8 +6,7 @@ import { MARATHON } from "../cluster/frameworks/marathon/demand.ts";
 import type { TaskRecord } from "../cluster/tasks.ts";
 import { ApiError } from "../errors.ts";
 import type { AppEnv } from "../http/env.ts";
-import { auditRow } from "../accounts/audit.ts";
-import { clusterStub } from "./cluster-stub.ts";
+import { actingStub, clusterStub } from "./cluster-stub.ts";
 import { unwrap } from "./marathon/outcome.ts";
 import { BUILD_FIELDS, flagsJson, rolesJson, stateSummary, teardownFramework, versionJson } from "./master-summary.ts";
 import { DCX_VERSION, externalFrameworks, FRAMEWORK_NAMES, MESOS_API_VERSION, mesosFrameworkId, mesosFrameworks, mesosSlave, mesosTask } from "./mesos-json.ts";
@@ -129,8 +128,7 @@ async function teardownHandler(c: Context<AppEnv>) {
   // An external framework is torn down as the operator API's TEARDOWN does it (audited); the
   // built-in ones, and ids naming nothing, are refused by teardownFramework.
   if (id !== undefined && snap.frameworks.some((f) => f.id === id && f.state !== "removed")) {
-    unwrap(await clusterStub(c.env, c.get("cluster").id).teardownFramework(id));
-    await auditRow(c.get("db"), { clusterId: c.get("cluster").id, userId: c.get("user").id, action: "framework.teardown", target: id });
+    unwrap(await actingStub(c.env, c.get("cluster").id, { userId: c.get("user").id, tokenId: c.get("tokenId") }).teardownFramework(id));
     return c.body(null, 200);
   }
   return teardownFramework(snap, id);

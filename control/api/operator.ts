@@ -1,13 +1,12 @@
 import { Hono, type Context } from "hono";
 import { z } from "zod";
-import { auditRow } from "../accounts/audit.ts";
 import type { AgentRecord } from "../cluster/agents.ts";
 import type { ClusterSnapshot } from "../cluster/cluster.ts";
 import { frameworkRoles, type FrameworkView } from "../cluster/frameworks/external/store.ts";
 import type { TaskRecord } from "../cluster/tasks.ts";
 import { ApiError } from "../errors.ts";
 import type { AppEnv } from "../http/env.ts";
-import { clusterStub } from "./cluster-stub.ts";
+import { actingStub, clusterStub } from "./cluster-stub.ts";
 import { unwrap } from "./marathon/outcome.ts";
 import { versionJson } from "./master-summary.ts";
 import { DCX_VERSION, FRAMEWORK_NAMES, mesosFrameworkId, portRanges } from "./mesos-json.ts";
@@ -138,8 +137,8 @@ async function operatorCall(c: Context<AppEnv>) {
   if (callType === "TEARDOWN") {
     const id = call.data.teardown?.framework_id.value;
     if (!id) throw new ApiError("malformed", "Failed to validate master::Call: TEARDOWN needs 'teardown.framework_id'");
-    unwrap(await clusterStub(c.env, c.get("cluster").id).teardownFramework(id));
-    await auditRow(c.get("db"), { clusterId: c.get("cluster").id, userId: c.get("user").id, action: "framework.teardown", target: id });
+    // Audited in the cluster's own log, in the teardown's transaction.
+    unwrap(await actingStub(c.env, c.get("cluster").id, { userId: c.get("user").id, tokenId: c.get("tokenId") }).teardownFramework(id));
     return c.body(null, 200);
   }
   if (!(SUPPORTED as readonly string[]).includes(callType)) throw new ApiError("malformed", `Failed to validate master::Call: DCX answers ${SUPPORTED.join(", ")}; not '${callType.slice(0, 64)}'`);

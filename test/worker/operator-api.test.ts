@@ -58,6 +58,9 @@ describe("the operator API and master state with an external framework", () => {
     await expect(fw.next("NEVER", 3000)).rejects.toThrow(/stream ended/);
     const again = await call(`/c/${account.cluster.id}/api/v1`, { method: "POST", token: account.token, json: { type: "TEARDOWN", teardown: { framework_id: { value: fw.frameworkId } } } });
     expect(again.status).toBe(404);
+    // The teardown is in the cluster's own audit log (written in its transaction); the refused second one is not.
+    const audit = await json<{ entries: { source: string; action: string; target: string | null }[] }>(await call(`/clusters/${account.cluster.id}/audit`, { token: account.token }));
+    expect(audit.entries.filter((e) => e.action === "framework.teardown").map((e) => [e.source, e.target])).toEqual([["cluster", fw.frameworkId]]);
     const after = await json<{ frameworks: { id: string }[]; completed_frameworks: { id: string }[] }>(await call(`/c/${account.cluster.id}/master/state`, { token: account.token }));
     expect(after.frameworks.map((f) => f.id)).not.toContain(fw.frameworkId);
     expect(after.completed_frameworks.map((f) => f.id)).toEqual([fw.frameworkId]);

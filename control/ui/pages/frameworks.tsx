@@ -1,9 +1,8 @@
 import { Hono } from "hono";
-import { auditRow } from "../../accounts/audit.ts";
 import type { ClusterSnapshot } from "../../cluster/cluster.ts";
 import { frameworkRoles, type FrameworkView } from "../../cluster/frameworks/external/store.ts";
 import { DataTable, Empty, PageHeader, PostForm, StateBadge, TypeToConfirm } from "../components.tsx";
-import { checkForm, clusterOf, formField, redirectWithFlash, type UiContext, type UiEnv } from "../context.ts";
+import { actingOf, checkForm, clusterOf, formField, redirectWithFlash, type UiContext, type UiEnv } from "../context.ts";
 import { cpus, megabytes } from "../format.ts";
 import { renderPage } from "../layout.tsx";
 
@@ -92,9 +91,8 @@ async function teardown(c: UiContext) {
   if ((await formField(c, "confirm")).trim() !== row.name) {
     return redirectWithFlash(c, `${frameworksPath(c)}?teardown=${encodeURIComponent(id)}#confirm`, { kind: "error", text: `Not torn down: type the name '${row.name}' exactly to confirm.` });
   }
-  const r = await clusterOf(c).teardownFramework(id);
+  const r = await actingOf(c).teardownFramework(id);
   if (!r.ok) return redirectWithFlash(c, frameworksPath(c), { kind: "error", text: "message" in r ? String(r.message) : "Not torn down." });
-  await auditRow(c.get("db"), { clusterId: c.get("cluster").id, userId: c.get("user").id, action: "framework.teardown", target: id });
   return redirectWithFlash(c, frameworksPath(c), { kind: "ok", text: `Tore down ${row.name} (${id}); its tasks are being killed.` });
 }
 

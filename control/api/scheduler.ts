@@ -89,7 +89,10 @@ async function subscribeStream(c: Context<AppEnv>, body: SubscribeBody): Promise
   ws.addEventListener("close", end);
   ws.addEventListener("error", end);
   const heartbeat = setInterval(() => void write(HEARTBEAT), (Number(c.env.FRAMEWORK_HEARTBEAT_SECONDS) || 15) * 1000);
-  return new Response(readable, { status: 200, headers: { "Content-Type": "application/json", [STREAM_ID_HEADER]: streamId, "Cache-Control": "no-cache" } });
+  // Identity, not gzip: a compressed stream is held back until enough bytes fill a block, so a
+  // client that accepts gzip (Node's fetch does) would not see SUBSCRIBED for a long time.
+  const streamHeaders = { "Content-Type": "application/json", [STREAM_ID_HEADER]: streamId, "Cache-Control": "no-cache", "Content-Encoding": "identity" };
+  return new Response(readable, { status: 200, headers: streamHeaders });
 }
 
 export const schedulerRoutes = new Hono<AppEnv>().post("/", async (c) => {

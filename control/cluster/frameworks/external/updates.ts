@@ -1,4 +1,4 @@
-import { and, asc, eq, isNotNull, lte, sql } from "drizzle-orm";
+import { and, asc, eq, isNotNull, sql } from "drizzle-orm";
 import type { ClusterDb } from "../../db.ts";
 import { frameworkUpdates } from "../../schema.ts";
 import { newUuid, type TaskStatusJson } from "./status.ts";
@@ -16,17 +16,15 @@ import { newUuid, type TaskStatusJson } from "./status.ts";
 export const RETRY_BASE_MS = 10_000;
 const RETRY_MAX_MS = 600_000;
 
-/** Stores an update for the framework; it is due now unless an earlier update of its task awaits its ack. */
+/** Stores an update for the framework; it is due now unless an earlier update of its task awaits its ack. One statement: a round may owe thousands. */
 export function oweUpdate(db: ClusterDb, frameworkId: string, status: Omit<TaskStatusJson, "uuid">, now: number): void {
   const taskId = status.task_id.value;
-  const waiting = db
-    .select({ seq: frameworkUpdates.seq })
-    .from(frameworkUpdates)
-    .where(and(eq(frameworkUpdates.frameworkId, frameworkId), eq(frameworkUpdates.taskId, taskId)))
-    .limit(1)
-    .get();
   const uuid = newUuid();
-  db.insert(frameworkUpdates).values({ uuid, frameworkId, taskId, status: { ...status, uuid }, attempts: 0, nextAt: waiting ? null : now }).run();
+  db.$client.sql.exec(
+    `INSERT INTO framework_updates (uuid, framework_id, task_id, status, attempts, next_at)
+     VALUES (?, ?, ?, ?, 0, CASE WHEN EXISTS (SELECT 1 FROM framework_updates WHERE framework_id = ? AND task_id = ?) THEN NULL ELSE ? END)`,
+    uuid, frameworkId, taskId, JSON.stringify({ ...status, uuid }), frameworkId, taskId, now,
+  );
 }
 
 /** The framework acknowledged an update: it is forgotten, and the next of its task becomes due. Whether it was owed. */
@@ -48,19 +46,14 @@ export function acknowledgeUpdate(db: ClusterDb, frameworkId: string, taskId: st
   return true;
 }
 
-/** The updates due now, oldest first; each is pushed back by its backoff for its next sending. */
+/** The updates due now, oldest first; each is pushed back by its backoff for its next sending (one statement for them all). */
 export function takeDueUpdates(db: ClusterDb, frameworkId: string, now: number): TaskStatusJson[] {
-  const due = db
-    .select()
-    .from(frameworkUpdates)
-    .where(and(eq(frameworkUpdates.frameworkId, frameworkId), isNotNull(frameworkUpdates.nextAt), lte(frameworkUpdates.nextAt, now)))
-    .orderBy(asc(frameworkUpdates.seq))
-    .all();
-  for (const row of due) {
-    const backoff = Math.min(RETRY_BASE_MS * 2 ** row.attempts, RETRY_MAX_MS);
-    db.update(frameworkUpdates).set({ attempts: row.attempts + 1, nextAt: now + backoff }).where(eq(frameworkUpdates.seq, row.seq)).run();
-  }
-  return due.map((row) => row.status as TaskStatusJson);
+  const rows = db.$client.sql.exec<{ seq: number; status: string }>(
+    `UPDATE framework_updates SET attempts = attempts + 1, next_at = ? + min(?, ? * (1 << min(attempts, 20)))
+     WHERE framework_id = ? AND next_at IS NOT NULL AND next_at <= ? RETURNING seq, status`,
+    now, RETRY_MAX_MS, RETRY_BASE_MS, frameworkId, now,
+  ).toArray();
+  return rows.sort((a, b) => a.seq - b.seq).map((r) => JSON.parse(r.status) as TaskStatusJson);
 }
 
 /** When the framework's next update is due, or null when it owes none. */

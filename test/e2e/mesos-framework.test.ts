@@ -64,7 +64,8 @@ describe("the mesos-framework npm library on the scheduler API", () => {
       masterUrl: "127.0.0.1",
       port: cluster.port,
       frameworkName: "e2e-sleeper",
-      user: "",
+      // The library's default is root, which a DCX agent refuses unless started with --allow-root-tasks.
+      user: "nobody",
       logging: { path: cluster.dir, level: "error" },
       restartStates: [],
       tasks: {

@@ -16,7 +16,8 @@ export default defineConfig(async () => {
           },
           bindings: { TEST_MIGRATIONS: migrations, AGENT_TIMEOUT_MS: "2000", AGENT_PING_INTERVAL_MS: "500", DNS_UPSTREAM: "off", DCX_TEST_CLOCK: "on", QUOTA_APPS: "25", QUOTA_INSTANCES: "400", QUOTA_CLUSTERS: "4",
             // Package repositories: small bounds so the timeout and size tests are quick; refresh on every use.
-            PACKAGE_REPO_TIMEOUT_MS: "300", PACKAGE_REPO_MAX_BYTES: "65536", PACKAGE_REPO_REFRESH_MS: "0" },
+            PACKAGE_REPO_TIMEOUT_MS: "300", PACKAGE_REPO_MAX_BYTES: "65536", PACKAGE_REPO_REFRESH_MS: "0",
+            FRAMEWORK_HEARTBEAT_SECONDS: "1" },
         },
       }),
     ],

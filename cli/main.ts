@@ -30,6 +30,8 @@ const root = defineCommand({
     session: () => import("./commands/account.ts").then((m) => m.sessionCommand),
     audit: () => import("./commands/account.ts").then((m) => m.audit),
     package: () => import("./commands/package.ts").then((m) => m.pkg),
+    framework: () => import("./commands/framework.ts").then((m) => m.framework),
+    "service-account": () => import("./commands/service-account.ts").then((m) => m.serviceAccount),
   },
 });
 

@@ -10,6 +10,7 @@ export const TOKEN_PREFIX = {
   join: "dcxj_",
   agent: "dcxa_",
   dns: "dcxd_",
+  service: "dcxs_",
 } as const;
 export type TokenKind = keyof typeof TOKEN_PREFIX;
 

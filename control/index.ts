@@ -16,6 +16,9 @@ import { dnsSettingsRoutes, mesosDnsRoutes } from "./api/mesos-dns.ts";
 import { DCX_VERSION, masterRoutes } from "./api/master.ts";
 import { cosmosServiceRoutes, packageRoutes } from "./api/packages/index.ts";
 import { prometheusRoutes } from "./api/prometheus.ts";
+import { operatorRoutes } from "./api/operator.ts";
+import { schedulerRoutes } from "./api/scheduler.ts";
+import { requireFramework, serviceAccountRoutes } from "./api/service-accounts.ts";
 import { taskLogRoutes } from "./api/task-logs.ts";
 import { accountsDb } from "./accounts/db.ts";
 import { purgeExpired } from "./accounts/account.ts";
@@ -57,6 +60,7 @@ const clusterScoped = new Hono<AppEnv>()
   .route("/capabilities", capabilityRoutes)
   .route("/package", packageRoutes)
   .route("/cosmos/service", cosmosServiceRoutes)
+  .route("/", operatorRoutes)
   .route("/", masterRoutes);
 
 const app = new Hono<AppEnv>()
@@ -72,11 +76,15 @@ const app = new Hono<AppEnv>()
   )
   .get("/health", (c) => c.json({ healthy: true, version: DCX_VERSION }))
   .route("/auth", authRoutes)
+  .route("/clusters/:id/service-accounts", serviceAccountRoutes)
   .route("/clusters", clusterRoutes)
   .route("/dns", dohRoutes)
   // Agents authenticate with join tokens or credentials, not user tokens: mounted before the member check.
   .route("/c/:cluster/agent", agentConnectRoutes)
   .route("/c/:cluster/dns-query", clusterDohRoutes)
+  // Frameworks authenticate with service accounts (or a member's token): mounted before the member check.
+  .use("/c/:cluster/api/v1/scheduler", requireFramework)
+  .route("/c/:cluster/api/v1/scheduler", schedulerRoutes)
   .route(CLUSTER_ROOT, clusterScoped)
   // `/openapi.json` and `/docs`, generated from this app's own route table.
   .route("/", openApiRoutes(routeTable))

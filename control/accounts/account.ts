@@ -5,7 +5,7 @@ import { ApiError, notFound } from "../errors.ts";
 import { auditRow } from "./audit.ts";
 import type { AccountsDb } from "./db.ts";
 import { purgeLoginFailures } from "./rate-limit.ts";
-import { agentCredentials, apiTokens, auditLog, clusterSecrets, clusters, memberships, users } from "./schema.ts";
+import { agentCredentials, apiTokens, auditLog, clusterSecrets, clusters, memberships, serviceAccounts, users } from "./schema.ts";
 
 /** What the owner of an account does to it: sessions, password, deletion; and the purge of what has expired. */
 
@@ -83,6 +83,7 @@ export function clusterRowDeletes(db: AccountsDb, clusterIds: string[]): BatchIt
   if (clusterIds.length === 0) return [];
   return [
     db.delete(agentCredentials).where(inArray(agentCredentials.clusterId, clusterIds)),
+    db.delete(serviceAccounts).where(inArray(serviceAccounts.clusterId, clusterIds)),
     db.delete(clusterSecrets).where(inArray(clusterSecrets.clusterId, clusterIds)),
     db.delete(memberships).where(inArray(memberships.clusterId, clusterIds)),
     db.delete(auditLog).where(inArray(auditLog.clusterId, clusterIds)),
@@ -101,6 +102,7 @@ export async function deleteUserRows(db: AccountsDb, userId: string, owned: stri
     db.delete(apiTokens).where(eq(apiTokens.userId, userId)),
     // Join tokens and DNS keys they made in others' clusters go with them, as a departed member's keys should.
     db.delete(clusterSecrets).where(eq(clusterSecrets.createdBy, userId)),
+    db.delete(serviceAccounts).where(eq(serviceAccounts.createdBy, userId)),
     // Their changes to clusters they did not own stay in those clusters' audit logs, by user id.
     db.delete(auditLog).where(and(eq(auditLog.userId, userId), isNull(auditLog.clusterId))),
     db.delete(users).where(eq(users.id, userId)),
@@ -112,7 +114,8 @@ export const ENDED_SECRET_RETENTION_MS = 30 * 24 * 3600_000;
 
 /**
  * Purges what has expired: API tokens past their expiry, agent tokens and DNS keys revoked or
- * expired more than ENDED_SECRET_RETENTION_MS ago, and login-failure windows that have run out.
+ * expired more than ENDED_SECRET_RETENTION_MS ago (service accounts revoked that long ago too), and
+ * login-failure windows that have run out.
  * Run by the Worker's cron trigger (wrangler.jsonc `triggers`).
  */
 export async function purgeExpired(db: AccountsDb, now = Date.now()): Promise<void> {
@@ -120,6 +123,7 @@ export async function purgeExpired(db: AccountsDb, now = Date.now()): Promise<vo
   await db.batch([
     db.delete(apiTokens).where(lt(apiTokens.expiresAt, now)),
     db.delete(clusterSecrets).where(or(and(isNotNull(clusterSecrets.revokedAt), lt(clusterSecrets.revokedAt, before)), and(isNotNull(clusterSecrets.expiresAt), lt(clusterSecrets.expiresAt, before)))),
+    db.delete(serviceAccounts).where(and(isNotNull(serviceAccounts.revokedAt), lt(serviceAccounts.revokedAt, before))),
     purgeLoginFailures(db, now),
   ]);
 }

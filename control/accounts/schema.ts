@@ -115,3 +115,26 @@ export const auditLog = sqliteTable(
   },
   (t) => [index("audit_log_cluster").on(t.clusterId, t.at)],
 );
+
+/**
+ * Service accounts: a per-cluster credential for frameworks (Mesos's principal and secret),
+ * its secret stored as SHA-256 (service-accounts.ts owns it).
+ */
+export const serviceAccounts = sqliteTable(
+  "service_accounts",
+  {
+    id: text("id").primaryKey(),
+    clusterId: text("cluster_id")
+      .notNull()
+      .references(() => clusters.id),
+    principal: text("principal").notNull(),
+    secretHash: text("secret_hash").notNull(),
+    description: text("description").notNull().default(""),
+    createdBy: text("created_by")
+      .notNull()
+      .references(() => users.id),
+    createdAt: createdAt(),
+    revokedAt: integer("revoked_at", { mode: "number" }),
+  },
+  (t) => [uniqueIndex("service_accounts_hash").on(t.secretHash), index("service_accounts_cluster").on(t.clusterId, t.principal)],
+);

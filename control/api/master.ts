@@ -6,9 +6,10 @@ import { MARATHON } from "../cluster/frameworks/marathon/demand.ts";
 import type { TaskRecord } from "../cluster/tasks.ts";
 import { ApiError } from "../errors.ts";
 import type { AppEnv } from "../http/env.ts";
-import { clusterStub } from "./cluster-stub.ts";
+import { actingStub, clusterStub } from "./cluster-stub.ts";
+import { unwrap } from "./marathon/outcome.ts";
 import { BUILD_FIELDS, flagsJson, rolesJson, stateSummary, teardownFramework, versionJson } from "./master-summary.ts";
-import { DCX_VERSION, FRAMEWORK_NAMES, MESOS_API_VERSION, mesosFrameworkId, mesosFrameworks, mesosSlave, mesosTask } from "./mesos-json.ts";
+import { DCX_VERSION, externalFrameworks, FRAMEWORK_NAMES, MESOS_API_VERSION, mesosFrameworkId, mesosFrameworks, mesosSlave, mesosTask } from "./mesos-json.ts";
 
 export { DCX_VERSION, MESOS_API_VERSION } from "./mesos-json.ts";
 
@@ -41,7 +42,7 @@ function masterState(s: ClusterSnapshot, clusterName: string, host: string, flag
     slaves: registered(s).map((a) => mesosSlave(a, s.usage[a.id])),
     recovered_slaves: [],
     frameworks: mesosFrameworks(s, host, taskName),
-    completed_frameworks: [],
+    completed_frameworks: externalFrameworks(s, taskName).completed,
     orphan_tasks: [],
     unregistered_frameworks: [],
   };
@@ -58,9 +59,10 @@ function metricsSnapshot(s: ClusterSnapshot, now: number): Record<string, number
     "master/slaves_disconnected": count("disconnected"),
     "master/slaves_inactive": 0,
     "master/slaves_unreachable": count("unreachable"),
-    "master/frameworks_active": FRAMEWORK_NAMES.length,
-    "master/frameworks_connected": FRAMEWORK_NAMES.length,
-    "master/outstanding_offers": 0,
+    "master/frameworks_active": FRAMEWORK_NAMES.length + s.frameworks.filter((f) => f.state === "connected").length,
+    "master/frameworks_connected": FRAMEWORK_NAMES.length + s.frameworks.filter((f) => f.state === "connected").length,
+    "master/frameworks_disconnected": s.frameworks.filter((f) => f.state === "disconnected").length,
+    "master/outstanding_offers": s.frameworks.reduce((n, f) => n + f.offers.length, 0),
     "master/slave_registrations": s.counters.slave_registrations ?? 0,
     "master/slave_reregistrations": s.counters.slave_reregistrations ?? 0,
     "master/slave_removals": s.counters.slave_removals ?? 0,
@@ -99,8 +101,10 @@ async function slavesHandler(c: Context<AppEnv>) {
 
 async function frameworksHandler(c: Context<AppEnv>) {
   const only = c.req.query("framework_id");
-  const frameworks = mesosFrameworks(await snapshot(c), host(c), taskName).filter((f) => only === undefined || f.id === only);
-  return c.json({ frameworks, completed_frameworks: [], unregistered_frameworks: [] });
+  const snap = await snapshot(c);
+  const frameworks = mesosFrameworks(snap, host(c), taskName).filter((f) => only === undefined || f.id === only);
+  const completed = externalFrameworks(snap, taskName).completed.filter((f) => only === undefined || f.id === only);
+  return c.json({ frameworks, completed_frameworks: completed, unregistered_frameworks: [] });
 }
 
 async function tasksHandler(c: Context<AppEnv>) {
@@ -120,7 +124,14 @@ async function teardownHandler(c: Context<AppEnv>) {
   const type = c.req.header("Content-Type") ?? "";
   const form = /^application\/x-www-form-urlencoded|^multipart\/form-data/i.test(type) ? await c.req.parseBody() : {};
   const id = typeof form.frameworkId === "string" ? form.frameworkId : c.req.query("frameworkId");
-  return teardownFramework(await snapshot(c), id);
+  const snap = await snapshot(c);
+  // An external framework is torn down as the operator API's TEARDOWN does it (audited); the
+  // built-in ones, and ids naming nothing, are refused by teardownFramework.
+  if (id !== undefined && snap.frameworks.some((f) => f.id === id && f.state !== "removed")) {
+    unwrap(await actingStub(c.env, c.get("cluster").id, { userId: c.get("user").id, tokenId: c.get("tokenId") }).teardownFramework(id));
+    return c.body(null, 200);
+  }
+  return teardownFramework(snap, id);
 }
 
 /**

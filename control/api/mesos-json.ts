@@ -4,10 +4,11 @@ import type { ClusterSnapshot } from "../cluster/cluster.ts";
 import { MARATHON } from "../cluster/frameworks/marathon/demand.ts";
 import { METRONOME } from "../cluster/frameworks/metronome/launch.ts";
 import type { AgentUsage, TaskRecord } from "../cluster/tasks.ts";
+import { frameworkRoles, type FrameworkView } from "../cluster/frameworks/external/store.ts";
 
 /** Mesos master JSON shapes (`src/common/http.cpp`, `readonly_handler.cpp`), rendered from a cluster snapshot. */
 
-export const MESOS_API_VERSION = "1.11.0";
+export { MESOS_API_VERSION } from "../cluster/frameworks/external/status.ts";
 export const DCX_VERSION = "0.1.0";
 const seconds = (ms: number) => ms / 1000;
 
@@ -85,9 +86,13 @@ export function mesosTask(t: TaskRecord, frameworkId: string, name: string) {
 /** The frameworks DCX runs inside the Cluster object, in the order of their Mesos framework ids. */
 export const FRAMEWORK_NAMES = [MARATHON, METRONOME];
 
-/** A framework's Mesos id: the master id and its index, as Mesos numbers frameworks (`<master>-0000`). */
+/**
+ * A framework's Mesos id: the master id and its index, as Mesos numbers frameworks
+ * (`<master>-0000`). An external framework's tasks name it by its id already.
+ */
 export function mesosFrameworkId(masterId: string, name: string): string {
-  const index = Math.max(0, FRAMEWORK_NAMES.indexOf(name));
+  const index = FRAMEWORK_NAMES.indexOf(name);
+  if (index < 0) return name;
   return `${masterId}-${String(index).padStart(4, "0")}`;
 }
 
@@ -96,8 +101,53 @@ function sumResources(tasks: TaskRecord[]) {
   return { ...used, ports: formatRanges(portRanges(tasks.flatMap((t) => t.ports))) };
 }
 
-/** The frameworks of a cluster, each with its own tasks: Marathon (apps) and Metronome (jobs). */
+/** An external framework (scheduler API) as `/master/frameworks` shows it, with its tasks and offers. */
+function externalFramework(f: FrameworkView, s: ClusterSnapshot, taskName: (t: TaskRecord) => string) {
+  const live = s.tasks.filter((t) => t.framework === f.id);
+  const offered = f.offers.reduce((sum, o) => ({ cpus: sum.cpus + o.resources.cpus, mem: sum.mem + o.resources.mem, disk: sum.disk + o.resources.disk, gpus: sum.gpus + o.resources.gpus, ports: [...sum.ports, ...o.resources.ports] }), { cpus: 0, mem: 0, disk: 0, gpus: 0, ports: [] as number[][] });
+  return {
+    id: f.id,
+    name: f.info.name,
+    pid: null,
+    used_resources: sumResources(live),
+    offered_resources: mesosResources(offered),
+    capabilities: (f.info.capabilities ?? []).map((c) => c.type),
+    hostname: f.info.hostname ?? "",
+    webui_url: f.info.webui_url ?? "",
+    active: f.state === "connected",
+    connected: f.state === "connected",
+    recovered: false,
+    user: f.info.user,
+    principal: f.principal,
+    failover_timeout: f.info.failover_timeout ?? 0,
+    checkpoint: f.info.checkpoint ?? false,
+    registered_time: seconds(f.registeredAt),
+    ...(f.reregisteredAt !== null ? { reregistered_time: seconds(f.reregisteredAt) } : {}),
+    ...(f.removedAt !== null ? { unregistered_time: seconds(f.removedAt) } : {}),
+    role: frameworkRoles(f.info)[0] ?? "*",
+    roles: frameworkRoles(f.info),
+    suppressed_roles: f.suppressedRoles,
+    labels: f.info.labels?.labels ?? [],
+    tasks: live.filter((t) => t.state !== "TASK_UNREACHABLE").map((t) => mesosTask(t, f.id, taskName(t))),
+    unreachable_tasks: live.filter((t) => t.state === "TASK_UNREACHABLE").map((t) => mesosTask(t, f.id, taskName(t))),
+    completed_tasks: s.completedTasks.filter((t) => t.framework === f.id).map((t) => mesosTask(t, f.id, taskName(t))),
+    offers: f.offers.map((o) => ({ id: o.id, framework_id: f.id, slave_id: o.agentId, resources: mesosResources(o.resources) })),
+    executors: [],
+  };
+}
+
+/** External frameworks: those subscribed or within their failover timeout, and those torn down (Mesos `completed_frameworks`). */
+export function externalFrameworks(s: ClusterSnapshot, taskName: (t: TaskRecord) => string) {
+  const all = s.frameworks.map((f) => ({ state: f.state, json: externalFramework(f, s, taskName) }));
+  return { active: all.filter((f) => f.state !== "removed").map((f) => f.json), completed: all.filter((f) => f.state === "removed").map((f) => f.json) };
+}
+
+/** The frameworks of a cluster, each with its own tasks: Marathon (apps), Metronome (jobs), then the external ones. */
 export function mesosFrameworks(s: ClusterSnapshot, host: string, taskName: (t: TaskRecord) => string) {
+  return [...builtInFrameworks(s, host, taskName), ...externalFrameworks(s, taskName).active];
+}
+
+function builtInFrameworks(s: ClusterSnapshot, host: string, taskName: (t: TaskRecord) => string) {
   return FRAMEWORK_NAMES.map((name) => {
     const id = mesosFrameworkId(s.masterId, name);
     const live = s.tasks.filter((t) => t.framework === name);

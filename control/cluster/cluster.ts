@@ -23,10 +23,19 @@ import { Coordinator, UNREACHABLE_TIMER } from "./coordinator.ts";
 import { ClusterDns, type DnsSettings, type MesosDnsQuery } from "./cluster-dns.ts";
 import type { DnsQuestion, Resolution } from "../dns/index.ts";
 import { EventBus, MAX_EVENT_SUBSCRIBERS } from "./events.ts";
+import { FrameworkRegistry } from "./frameworks/registry.ts";
+import type { SchedulerCall } from "./frameworks/external/calls.ts";
+import { FrameworkMailbox, frameworkTag, isStreamAttachment, sendEvent, type StreamAttachment } from "./frameworks/external/mailbox.ts";
+import { disconnected, operatorTeardown, schedulerCall, subscribe } from "./frameworks/external/scheduler.ts";
+import { errorEvent, subscribedEvent } from "./frameworks/external/status.ts";
+import { allFrameworks, getFramework, forgetFrameworkTasks, type FrameworkView } from "./frameworks/external/store.ts";
+import { outstandingOffers } from "./allocator/offers.ts";
+import { decodeSubscribe, MASTER_HOST_HEADER, PRINCIPAL_HEADER, STREAM_HEADER, SUBSCRIBE_HEADER } from "./frameworks/external/stream.ts";
 import { HISTORY_TIMER, type HistoryResolution, historyDueBy, historySamples, recordHistory } from "./history.ts";
 import type { App } from "./frameworks/marathon/app-definition.ts";
 import { getApp, getVersion, listVersions } from "./frameworks/marathon/apps.ts";
 import * as marathon from "./frameworks/marathon/commands.ts";
+import type { Outcome } from "./frameworks/marathon/commands.ts";
 import type { GroupSpec } from "./frameworks/marathon/group-body.ts";
 import * as groups from "./frameworks/marathon/group-commands.ts";
 import { updateApps } from "./frameworks/marathon/bulk-commands.ts";
@@ -76,6 +85,8 @@ export interface ClusterSnapshot {
   /** Live tasks, and the most recently ended ones (Mesos `completed_tasks`). */
   tasks: TaskRecord[];
   completedTasks: TaskRecord[];
+  /** External frameworks (scheduler API), torn-down ones included, with their outstanding offers. */
+  frameworks: FrameworkView[];
 }
 
 const GC_TIMER = "gc";
@@ -107,6 +118,7 @@ export class Cluster extends DurableObject<Env> {
   private keepAlive: ReturnType<typeof setInterval> | undefined;
   private dns!: ClusterDns;
   private metrics!: ClusterMetrics;
+  private frameworks!: FrameworkRegistry;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -119,7 +131,8 @@ export class Cluster extends DurableObject<Env> {
       this.dns = new ClusterDns(this.db);
       this.metrics = new ClusterMetrics(this.db);
       // Every committed change drops the DNS zone: names follow state at once.
-      this.coordinator = new Coordinator(ctx, this.db, this.events, this.alarmArm, this.sockets, () => this.dns.changed(), this.metrics);
+      this.frameworks = new FrameworkRegistry(new FrameworkMailbox(ctx), this.offerTimeoutMs);
+      this.coordinator = new Coordinator(ctx, this.db, this.events, this.alarmArm, this.sockets, this.frameworks, () => this.dns.changed(), this.metrics);
       // Quotas first: a change they refuse rolls back before its audit row is written.
       const quota = appQuotaGuard(env);
       this.coordinator.guard = (db) => {
@@ -158,9 +171,14 @@ export class Cluster extends DurableObject<Env> {
     return Number(this.env.AGENT_PING_INTERVAL_MS) || 15_000;
   }
 
+  private get offerTimeoutMs(): number {
+    return (Number(this.env.OFFER_TIMEOUT_SECONDS) || 60) * 1000;
+  }
+
   /** The WebSocket upgrade of an agent, already authenticated by the Worker (join token) or checked here (credential). */
   override async fetch(request: Request): Promise<Response> {
     if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") return new Response("expected a WebSocket upgrade", { status: 426 });
+    if (request.headers.has(SUBSCRIBE_HEADER)) return this.subscribeFramework(request.headers);
     const att: Attachment = { sessionId: crypto.randomUUID(), connectedAt: Date.now() };
     const credential = request.headers.get(CREDENTIAL_HEADER);
     const joinTokenId = request.headers.get(JOIN_TOKEN_HEADER);
@@ -184,12 +202,15 @@ export class Cluster extends DurableObject<Env> {
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    // A framework stream only carries events to the Worker; nothing it sends means anything.
+    if (isStreamAttachment(ws.deserializeAttachment())) return;
     const frame = frameText(message);
     if ("error" in frame) return this.invalidFrame(ws, frame.error);
     const parsed = parseFrame(AgentMessage, frame.text);
     if (!parsed.ok) return this.invalidFrame(ws, parsed.message, parsed.details);
     const msg = parsed.value;
     const att = attachmentOf(ws);
+    if (isStreamAttachment(att)) return;
     if (msg.type === "register") return this.register(ws, att, msg);
     if (msg.type === "error") {
       // The agent could not use a frame of ours: log it; answering would risk an error loop.
@@ -208,8 +229,13 @@ export class Cluster extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    const att = attachmentOf(ws);
+    const stream: unknown = ws.deserializeAttachment();
     closeQuietly(ws, code === 1005 || code === 1006 ? CloseCode.NORMAL : code, reason);
+    if (isStreamAttachment(stream)) {
+      await this.coordinator.mutate((ctx) => disconnected(ctx, stream.frameworkId, stream.streamId));
+      return;
+    }
+    const att = attachmentOf(ws);
     this.logRelay.socketClosed(ws);
     this.bundles.socketClosed(ws);
     if (!att.agentId) return;
@@ -232,7 +258,8 @@ export class Cluster extends DurableObject<Env> {
     const due = new Set(takeDue(this.db, now));
     if (due.has(LIVENESS_TIMER)) {
       const heartbeat = (ws: WebSocket) => this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0;
-      const lost = sweepLiveness(this.db, this.ctx.getWebSockets(), heartbeat, now, this.timeoutMs);
+      const agentSockets = this.ctx.getWebSockets().filter((ws) => !isStreamAttachment(ws.deserializeAttachment()));
+      const lost = sweepLiveness(this.db, agentSockets, heartbeat, now, this.timeoutMs);
       await this.coordinator.agentsUnreachable(lost);
     }
     if (due.has(UNREACHABLE_TIMER)) this.coordinator.expireUnreachable(now);
@@ -240,6 +267,7 @@ export class Cluster extends DurableObject<Env> {
     if (due.has(GC_TIMER)) {
       collectGarbage(this.db, now, UPDATE_ID_RETENTION_MS, ENDED_TASK_RETENTION_MS);
       forgetCheckResults(this.db);
+      forgetFrameworkTasks(this.db);
       scheduleAt(this.db, GC_TIMER, now + GC_INTERVAL_MS);
     }
     // Every alarm ends with a round: due launches, replacements, finished deployments.
@@ -278,12 +306,18 @@ export class Cluster extends DurableObject<Env> {
       usage: Object.fromEntries(usageByAgent(this.db)),
       tasks: scoped ? liveTasks(this.db, agentId === undefined ? {} : { agentId }) : [],
       completedTasks: tasks === "all" ? endedTasks(this.db, COMPLETED_TASKS_SHOWN) : [],
+      frameworks: this.frameworkViews(),
     };
   }
 
   /** RPC: the cluster's Prometheus metrics (`/c/:cluster/metrics/prometheus` renders them). */
   metricFamilies(): MetricFamily[] {
     return this.metrics.collect();
+  }
+
+  private frameworkViews(): FrameworkView[] {
+    const offers = outstandingOffers(this.db);
+    return allFrameworks(this.db).map((f) => ({ ...f, offers: offers.filter((o) => o.framework === f.id).map(({ id, agentId, resources }) => ({ id, agentId, resources })) }));
   }
 
   /** RPC: opens a request for a task's output on its agent (`/v2/tasks/:id/logs`). */
@@ -481,6 +515,61 @@ export class Cluster extends DurableObject<Env> {
   /** RPC: moves the job schedule clock forward, in tests only (DCX_TEST_CLOCK). */
   jobClockAdvance(ms: number) {
     return this.coordinator.mutate((ctx) => metronome.advanceClock(ctx, ms, String(this.env.DCX_TEST_CLOCK) === "on"));
+  }
+
+  // --- Mesos v1 scheduler API (external frameworks) ------------------------------------------
+
+  /** RPC: one scheduler call other than SUBSCRIBE, from the subscription `streamId`. */
+  async schedulerCall(call: SchedulerCall, streamId: string): Promise<Outcome<{ status: 200 | 202; closeStream?: boolean }>> {
+    const r = await this.coordinator.mutateSoon((ctx) => schedulerCall(ctx, call, streamId, this.frameworks.mailbox));
+    // TEARDOWN ends the subscription: the Worker ends the framework's response when its socket closes.
+    if (r.ok && r.value.closeStream) for (const ws of this.frameworks.mailbox.streams(call.framework_id?.value ?? "")) closeQuietly(ws, CloseCode.NORMAL, "framework torn down");
+    return r;
+  }
+
+  /** RPC: an operator tears a framework down: its tasks are killed, its stream ends. */
+  async teardownFramework(frameworkId: string): Promise<Outcome<null>> {
+    const r = await this.coordinator.mutate((ctx) => operatorTeardown(ctx, frameworkId));
+    if (r.ok) for (const ws of this.frameworks.mailbox.streams(frameworkId)) closeQuietly(ws, CloseCode.NORMAL, "framework torn down by an operator");
+    return r;
+  }
+
+  private get heartbeatSeconds(): number {
+    return Number(this.env.FRAMEWORK_HEARTBEAT_SECONDS) || 15;
+  }
+
+  /**
+   * SUBSCRIBE, from the Worker: writes the framework, accepts the socket its stream's events go
+   * through (closing an older subscription's), sends SUBSCRIBED first, and runs a round, whose
+   * offers and due updates follow on the same socket. A framework torn down gets ERROR.
+   */
+  private async subscribeFramework(headers: Headers): Promise<Response> {
+    const body = decodeSubscribe(headers.get(SUBSCRIBE_HEADER) ?? "");
+    const streamId = headers.get(STREAM_HEADER) ?? "";
+    if (!body || !streamId) return Response.json({ message: "malformed SUBSCRIBE" }, { status: 400 });
+    const host = headers.get(MASTER_HOST_HEADER) ?? "";
+    const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+    const id = body.framework_info.id?.value;
+    if (id !== undefined && getFramework(this.db, id)?.state === "removed") {
+      server.accept();
+      sendEvent(server, errorEvent(`Framework ${id} has been removed`));
+      closeQuietly(server, CloseCode.NORMAL, "framework removed");
+      return new Response(null, { status: 101, webSocket: client });
+    }
+    const masterId = ensureMeta(this.db, "master_id", () => crypto.randomUUID());
+    const r = await this.coordinator.mutate((ctx) => {
+      const s = subscribe(ctx, body.framework_info, body.suppressed_roles ?? [], headers.get(PRINCIPAL_HEADER) ?? "", masterId, streamId);
+      if (!s.ok) return s;
+      for (const old of this.ctx.getWebSockets(frameworkTag(s.value.frameworkId))) closeQuietly(old, CloseCode.REPLACED, "replaced by a newer subscription");
+      this.ctx.acceptWebSocket(server, [frameworkTag(s.value.frameworkId)]);
+      const att: StreamAttachment = { kind: "framework", frameworkId: s.value.frameworkId, streamId, connectedAt: ctx.now };
+      server.serializeAttachment(att);
+      // Sent before the round's events; the output gate holds it until the subscription is written.
+      sendEvent(server, subscribedEvent(s.value.frameworkId, this.heartbeatSeconds, masterId, host));
+      return s;
+    });
+    if (!r.ok) return Response.json({ message: r.message }, { status: r.code === "forbidden" ? 403 : 400 });
+    return new Response(null, { status: 101, webSocket: client });
   }
 
   // --- DNS --------------------------------------------------------------------------------

@@ -2,13 +2,11 @@ import { CloseCode, isAlive, isTerminal, type StatusUpdate, type TaskReport } fr
 import { type RoundResult, allocationRound } from "./allocator/round.ts";
 import type { ClusterDb } from "./db.ts";
 import type { EventBus } from "./events.ts";
+import { DEFAULT_KILL_GRACE_MS, type FrameworkContext } from "./frameworks/framework.ts";
 import type { CommandContext, Failure, Outcome } from "./frameworks/marathon/commands.ts";
-import { getApp } from "./frameworks/marathon/apps.ts";
-import { finishDeployment } from "./frameworks/marathon/deployments.ts";
 import { type CheckUpdate, applyCheckResults, isCheckResult } from "./frameworks/marathon/health.ts";
-import { emitStatus, expireUnreachable, taskEnded, tasksUnreachable } from "./frameworks/marathon/task-events.ts";
-import { METRONOME } from "./frameworks/metronome/launch.ts";
-import { runKillGraceSeconds } from "./frameworks/metronome/store.ts";
+import { expireUnreachable } from "./frameworks/marathon/task-events.ts";
+import type { FrameworkRegistry } from "./frameworks/registry.ts";
 import { type SocketIndex, closeQuietly, send } from "./sessions.ts";
 import { applyStatusUpdates, liveTasks, setTaskState, type TaskRecord } from "./tasks.ts";
 import { type AlarmArm, scheduleAt, scheduleNoLaterThan } from "./timers.ts";
@@ -26,7 +24,6 @@ export const UNREACHABLE_TIMER = "unreachable";
  * for a very large scale-up in one request.
  */
 export const MAX_LAUNCHES_PER_ROUND = 5000;
-const DEFAULT_KILL_GRACE_MS = 3000;
 
 /** A status frame waiting in the inbox. */
 interface InboundStatus {
@@ -73,6 +70,7 @@ export class Coordinator {
     readonly events: EventBus,
     private readonly alarm: AlarmArm,
     private readonly sockets: SocketIndex,
+    private readonly frameworks: FrameworkRegistry,
     /** Called after every committed change (e.g. to drop the cached DNS zone). */
     private readonly onCommit: () => void = () => {},
     private readonly observer?: CoordinatorObserver,
@@ -86,7 +84,7 @@ export class Coordinator {
 
   /** Runs `fn` and a round in one transaction; a failed Outcome rolls everything back. */
   async mutate<T>(fn: (ctx: CommandContext) => T, runRound = true): Promise<T> {
-    const ctx: CommandContext = { db: this.db, events: this.events, now: Date.now(), killed: [] };
+    const ctx: CommandContext = { db: this.db, events: this.events, now: Date.now(), killed: [], launched: [] };
     let round: RoundResult | undefined;
     let roundSeconds = 0;
     let value: T;
@@ -97,6 +95,8 @@ export class Coordinator {
         if (isFailure(v)) throw new Rollback(v);
         const refused = check?.();
         if (refused) throw new Rollback(refused);
+        // A command's own launches are the framework's news too (TASK_STAGING), as a round's are.
+        for (const { record } of ctx.launched) this.statusChanged(ctx, record);
         if (runRound) {
           const started = performance.now();
           round = this.round(ctx.now);
@@ -106,6 +106,7 @@ export class Coordinator {
       });
     } catch (err) {
       this.events.discard();
+      this.frameworks.mailbox.discard();
       if (err instanceof Rollback) return err.failure as T;
       throw err;
     }
@@ -114,44 +115,59 @@ export class Coordinator {
     // Arm before sending: agents answer frames at once, and their replies must not find the
     // object still waiting on storage with this call's result undelivered.
     await this.alarm.arm();
-    this.dispatch(round, ctx.killed);
+    this.dispatch(round, ctx);
     this.events.flush();
+    this.frameworks.mailbox.flush();
     return value;
+  }
+
+  /**
+   * Runs `fn` in a transaction and leaves the round to the alarm, a few milliseconds later, as
+   * status frames do: a framework answering a thousand offers with a thousand ACCEPTs costs a
+   * few rounds, not a thousand. Launches and kills `fn` made are sent at once all the same.
+   */
+  mutateSoon<T>(fn: (ctx: CommandContext) => T): Promise<T> {
+    return this.mutate((ctx) => {
+      const v = fn(ctx);
+      if (!isFailure(v)) scheduleNoLaterThan(ctx.db, ALLOCATE_TIMER, ctx.now + ROUND_COALESCE_MS);
+      return v;
+    }, false);
   }
 
   /** One allocation round plus its bookkeeping: finished deployments, events, the next wake-up. */
   private round(now: number): RoundResult {
-    const r = allocationRound(this.db, now, MAX_LAUNCHES_PER_ROUND);
-    for (const t of r.launched) emitStatus(this.events, t, now);
-    for (const d of r.completed) finishDeployment(this.db, this.events, d, now);
+    const r = allocationRound({ db: this.db, events: this.events, now }, this.frameworks.all(this.db), this.frameworks.offerTimeoutMs, MAX_LAUNCHES_PER_ROUND);
     if (r.wakeAt !== null) scheduleNoLaterThan(this.db, ALLOCATE_TIMER, r.wakeAt);
     return r;
   }
 
   /** Sends launch and kill frames: one of each per agent at most. Agents without a session get them on reconcile. */
-  private dispatch(round: RoundResult | undefined, extraKills: TaskRecord[]): void {
-    const kills = [...(round?.killed ?? []), ...extraKills];
-    if (!round?.outbox.launches.size && kills.length === 0) return;
+  private dispatch(round: RoundResult | undefined, ctx: CommandContext): void {
+    const kills = [...(round?.killed ?? []), ...ctx.killed];
+    const launches = new Map(round?.outbox.launches ?? []);
+    for (const { record, launch } of ctx.launched) launches.set(record.agentId, [...(launches.get(record.agentId) ?? []), launch]);
+    if (launches.size === 0 && kills.length === 0) return;
     const sockets = this.sockets.all();
     // Kills first: what they free may be what the launches were placed on.
     this.sendKills(sockets, kills);
-    for (const [agentId, tasks] of round?.outbox.launches ?? []) {
+    for (const [agentId, tasks] of launches) {
       const ws = sockets.get(agentId);
       if (ws) send(ws, { type: "launch", tasks });
     }
   }
 
+  /** Kill frames, one per agent and grace: each task takes the grace its framework gives it. */
   private sendKills(sockets: ReadonlyMap<string, WebSocket>, kills: TaskRecord[]): void {
     const byAgentAndGrace = new Map<string, { agentId: string; grace: number; ids: string[] }>();
     const graceOf = new Map<string, number>();
     for (const t of kills) {
-      // A job's tasks take the grace of the run they belong to (`version` holds the run id).
-      const graceKey = `${t.group}\n${t.version}`;
-      if (!graceOf.has(graceKey)) {
-        const seconds = t.framework === METRONOME ? runKillGraceSeconds(this.db, t.group, t.version) : getApp(this.db, t.group)?.app.taskKillGracePeriodSeconds;
-        graceOf.set(graceKey, Math.round((seconds ?? DEFAULT_KILL_GRACE_MS / 1000) * 1000));
+      // Tasks of one group and version share their grace: it is looked up once for them all.
+      const graceKey = `${t.framework}\n${t.group}\n${t.version}`;
+      let grace = graceOf.get(graceKey);
+      if (grace === undefined) {
+        grace = this.frameworks.of(this.db, t.framework)?.killGraceMs(this.db, t) ?? DEFAULT_KILL_GRACE_MS;
+        graceOf.set(graceKey, grace);
       }
-      const grace = graceOf.get(graceKey) ?? DEFAULT_KILL_GRACE_MS;
       const key = `${t.agentId}|${grace}`;
       const entry = byAgentAndGrace.get(key) ?? { agentId: t.agentId, grace, ids: [] };
       entry.ids.push(t.id);
@@ -240,8 +256,8 @@ export class Coordinator {
         changed = true;
         tally.lags.push((ctx.now - u.timestamp) / 1000);
         // A check result that leaves the state as it was is no status change to subscribers.
-        if (!isCheckResult(u) || r.previous !== r.task.state) emitStatus(this.events, r.task, ctx.now);
-        if (r.task.endedAt !== null) taskEnded(ctx.db, this.events, r.task, u, ctx.now);
+        if (!isCheckResult(u) || r.previous !== r.task.state) this.statusChanged(ctx, r.task, u);
+        if (r.task.endedAt !== null) this.taskEnded(ctx, r.task, u);
         else if (isCheckResult(u)) checked.push({ task: r.task, update: u });
       } else if (r.kind === "unknown" && isAlive(u.state)) {
         // Only what may be running is killed; answering a LOST with a kill would loop.
@@ -267,8 +283,8 @@ export class Coordinator {
         const state = onAgent.get(t.id);
         if (state === undefined) {
           const lost = setTaskState(ctx.db, t.id, "TASK_LOST", "task unknown to its agent after it re-registered", ctx.now, true);
-          if (lost) taskEnded(ctx.db, this.events, lost, { state: "TASK_LOST", message: lost.message ?? "" }, ctx.now);
-          if (lost) emitStatus(this.events, lost, ctx.now);
+          if (lost) this.taskEnded(ctx, lost, { state: "TASK_LOST", message: lost.message ?? "" });
+          if (lost) this.statusChanged(ctx, lost);
         } else if (t.killRequestedAt !== null) {
           ctx.killed.push(t);
         } else if (t.state === "TASK_UNREACHABLE" && !isTerminal(state)) {
@@ -285,7 +301,9 @@ export class Coordinator {
   async agentsUnreachable(agentIds: string[]): Promise<void> {
     if (agentIds.length === 0) return;
     await this.mutate((ctx) => {
-      for (const id of agentIds) tasksUnreachable(ctx.db, this.events, liveTasks(ctx.db, { agentId: id }), ctx.now);
+      const byFramework = new Map<string, TaskRecord[]>();
+      for (const id of agentIds) for (const t of liveTasks(ctx.db, { agentId: id })) byFramework.set(t.framework, [...(byFramework.get(t.framework) ?? []), t]);
+      for (const [name, list] of byFramework) this.frameworks.of(ctx.db, name)?.tasksUnreachable(ctx, list);
       this.scheduleUnreachableExpiry(ctx.now);
       return null;
     });
@@ -305,8 +323,17 @@ export class Coordinator {
   tasksGone(ctx: CommandContext, agentId: string): void {
     for (const t of liveTasks(ctx.db, { agentId })) {
       const gone = setTaskState(ctx.db, t.id, "TASK_GONE_BY_OPERATOR", "agent removed from the cluster", ctx.now, true);
-      if (gone) emitStatus(this.events, gone, ctx.now);
+      if (gone) this.statusChanged(ctx, gone);
     }
+  }
+
+  /** Tells the task's framework of a change of its state. */
+  private statusChanged(ctx: FrameworkContext, task: TaskRecord, update?: Pick<StatusUpdate, "state" | "message">): void {
+    this.frameworks.of(ctx.db, task.framework)?.statusChanged(ctx, task, update);
+  }
+
+  private taskEnded(ctx: FrameworkContext, task: TaskRecord, update: Pick<StatusUpdate, "state" | "message">): void {
+    this.frameworks.of(ctx.db, task.framework)?.taskEnded(ctx, task, update);
   }
 }
 

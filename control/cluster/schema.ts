@@ -170,6 +170,27 @@ export const taskReadiness = sqliteTable(
 /** Metronome's jobs, schedules and runs (frameworks/metronome/store.ts owns these). */
 export * from "./frameworks/metronome/schema.ts";
 
+/** External frameworks, their tasks' launch info and the status updates they have not acknowledged. */
+export * from "./frameworks/external/schema.ts";
+
+/**
+ * Outstanding offers (allocator/offers.ts owns it): what is offered to an external framework
+ * is held for it alone until it is used, declined, rescinded or expires.
+ */
+export const offers = sqliteTable(
+  "offers",
+  {
+    id: text("id").primaryKey(),
+    framework: text("framework").notNull(),
+    agentId: text("agent_id").notNull(),
+    /** `{cpus, mem, disk, gpus, ports: [[begin, end]...]}`. */
+    resources: text("resources", { mode: "json" }).notNull(),
+    createdAt: real("created_at").notNull(),
+    expiresAt: real("expires_at").notNull(),
+  },
+  (t) => [index("offers_framework").on(t.framework), index("offers_agent").on(t.agentId), index("offers_expires").on(t.expiresAt)],
+);
+
 /**
  * The cluster's history (history.ts owns it): a sample per minute, and per hour once the hour
  * is over (the average of its minutes; `samples` says how many there were).

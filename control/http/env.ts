@@ -13,5 +13,7 @@ export interface AppEnv {
     tokenId: string;
     /** Set on cluster-scoped routes once membership is checked. */
     cluster: ClusterSummary;
+    /** On the scheduler API: the framework's principal (a service account's, or the user's email). */
+    principal: string;
   };
 }

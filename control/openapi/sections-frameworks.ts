@@ -177,6 +177,13 @@ export const mesosSection: RouteSection = {
   tag: "Mesos",
   description: "The Mesos master's HTTP endpoints (`src/master/http.cpp`), with Mesos's field names, at `/master/<name>` and at the short form `/<name>` that libprocess routes too.",
   routes: {
+    "POST /c/:cluster/api/v1": { summary: "Mesos v1 operator API (JSON `master::Call`): GET_HEALTH, GET_VERSION, GET_STATE, GET_AGENTS, GET_FRAMEWORKS, GET_TASKS, TEARDOWN", responses: { 200: "The call's answer (TEARDOWN: empty).", 400: "Not a call DCX answers.", 415: "Not application/json (no protobuf)." } },
+    "POST /c/:cluster/api/v1/*": [{ path: "/c/{cluster}/api/v1/operator", summary: "Same operator API (libprocess routes any path under /api/v1 to it; pymesos uses /api/v1/operator)" }],
+    "POST /c/:cluster/api/v1/scheduler": {
+      summary: "Mesos v1 scheduler API (JSON): SUBSCRIBE opens a RecordIO stream named by `Mesos-Stream-Id`; other calls send that header",
+      description: "A service account (Bearer secret, or HTTP Basic `principal:secret`) or a member's token.",
+      responses: { 200: "SUBSCRIBE: the RecordIO event stream.", 202: { description: "Accepted." }, 400: "Malformed call.", 403: "Missing or foreign stream id, or another principal.", 415: "Not application/json." },
+    },
     "GET /c/:cluster/master/:endpoint{[a-z.-]+}": masterEndpoints,
     // Every endpoint but health, whose short form `/health` is its own route below.
     "GET /c/:cluster/:endpoint{state|state\\.json|slaves|frameworks|tasks|state-summary|roles|flags|version}": masterEndpoints

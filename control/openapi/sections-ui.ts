@@ -43,6 +43,8 @@ export const uiSection: RouteSection = {
     "POST /ui/:cluster/catalog/:name": form("Install the package with the form's options"),
     "GET /ui/:cluster/dns": page("DNS: look a name up, change the zone"),
     "GET /ui/:cluster/audit": page("The cluster's audit log"),
+    "GET /ui/:cluster/frameworks": page("Frameworks: Marathon, Metronome and the Mesos schedulers on the scheduler API, with their tasks, allocation and offers"),
+    "POST /ui/:cluster/frameworks": form("Tear an external framework down (its name typed to confirm)"),
     "POST /ui/:cluster/dns": form("Change the zone or TTL"),
     "GET /ui/:cluster/tokens": page("Agent join tokens and DNS keys"),
     "POST /ui/:cluster/tokens": form("Create or revoke a join token or a DNS key"),

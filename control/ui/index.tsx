@@ -10,6 +10,7 @@ import { clustersPage } from "./pages/clusters.tsx";
 import { deployPage } from "./pages/deploy.tsx";
 import { dnsPage } from "./pages/dns.tsx";
 import { jobEditorPage } from "./pages/job-editor.tsx";
+import { frameworksPage } from "./pages/frameworks.tsx";
 import { jobsPage } from "./pages/jobs.tsx";
 import { nodePages } from "./pages/nodes.tsx";
 import { overviewPage } from "./pages/overview.tsx";
@@ -54,6 +55,7 @@ const clusterPages = new Hono<UiEnv>()
   .route("/tasks", taskPages)
   .route("/nodes", nodePages)
   .route("/jobs", jobsPage)
+  .route("/frameworks", frameworksPage)
   .route("/deploy-job", jobEditorPage)
   .route("/dns", dnsPage)
   .route("/catalog", catalogPages)

@@ -12,6 +12,7 @@ export const SECTIONS = [
   { key: "nodes", label: "Nodes", path: "/nodes" },
   { key: "jobs", label: "Jobs", path: "/jobs" },
   { key: "catalog", label: "Catalog", path: "/catalog" },
+  { key: "frameworks", label: "Frameworks", path: "/frameworks" },
   { key: "dns", label: "DNS", path: "/dns" },
   { key: "tokens", label: "Tokens", path: "/tokens" },
   { key: "audit", label: "Audit", path: "/audit" },

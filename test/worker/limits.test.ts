@@ -3,6 +3,8 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { LOGIN_ACCOUNT_CEILING, LOGIN_MAX_FAILURES } from "../../control/accounts/rate-limit.ts";
 import { allocationRound } from "../../control/cluster/allocator/round.ts";
+import type { FrameworkContext } from "../../control/cluster/frameworks/framework.ts";
+import type { FrameworkRegistry } from "../../control/cluster/frameworks/registry.ts";
 import type { Cluster } from "../../control/cluster/cluster.ts";
 import { MAX_EVENT_SUBSCRIBERS } from "../../control/cluster/events.ts";
 import { PASSWORD, TestSocket, call, joinAgent, joinToken, randomAddress, registerFrame, signUp, uniqueEmail, type Account } from "./helpers.ts";
@@ -213,12 +215,13 @@ describe("launches per allocation round", () => {
         "INSERT INTO agents (id, hostname, ip, resources, attributes, version, credential_hash, state, registered_at) VALUES ('cap-agent', 'h', '10.0.0.9', ?, '{}', '0', 'h', 'active', 0)",
         JSON.stringify({ cpus: 8, mem: 8192, disk: 1000, gpus: 0, ports: [[31000, 32000]] }),
       );
-      const db = (instance as unknown as { db: Parameters<typeof allocationRound>[0] }).db;
+      const inside = instance as unknown as { db: FrameworkContext["db"]; events: FrameworkContext["events"]; frameworks: FrameworkRegistry };
+      const round = (now: number) => allocationRound({ db: inside.db, events: inside.events, now }, inside.frameworks.all(inside.db), inside.frameworks.offerTimeoutMs, 3);
       const now = Date.now();
-      const first = state.storage.transactionSync(() => allocationRound(db, now, 3));
+      const first = state.storage.transactionSync(() => round(now));
       expect(first.launched).toHaveLength(3);
       expect(first.wakeAt).toBe(now);
-      const second = state.storage.transactionSync(() => allocationRound(db, now + 1, 3));
+      const second = state.storage.transactionSync(() => round(now + 1));
       expect(second.launched).toHaveLength(2);
       expect(second.wakeAt).not.toBe(now + 1);
     });

@@ -32,6 +32,8 @@ export { assignServicePorts, SERVICE_PORT_RANGE, ServicePortError } from "./port
 export interface AgentSnapshot {
   id: string;
   hostname: string;
+  /** The agent's address, told to frameworks in their offers (`Offer.url`); placement does not use it. */
+  ip?: string;
   attributes: Record<string, string | number>;
   /** What the agent offers. */
   total: Resources;

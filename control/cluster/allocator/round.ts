@@ -1,20 +1,13 @@
-import { and, eq, isNull, lte } from "drizzle-orm";
 import type { TaskLaunch } from "../../../protocol/index.ts";
 import { listAgents } from "../agents.ts";
 import type { ClusterDb } from "../db.ts";
-import { setWaiting, type StoredApp } from "../frameworks/marathon/apps.ts";
-import { MARATHON, marathonDemand } from "../frameworks/marathon/demand.ts";
-import type { DeploymentRecord } from "../frameworks/marathon/deployments.ts";
-import { newTaskId, taskLaunch } from "../frameworks/marathon/task-launch.ts";
-import { taskHostPorts } from "../frameworks/marathon/task-ports.ts";
-import { launchJobTasks, metronomeDemand } from "../frameworks/metronome/demand.ts";
-import { METRONOME } from "../frameworks/metronome/launch.ts";
-import { offerFilters, tasks } from "../schema.ts";
-import { insertTasks, markKillRequested, usageByAgent, type TaskRecord } from "../tasks.ts";
-import { DECLINED, place, type AgentSnapshot, type PlacedTask, type Placement, type PlacementPlan, type TaskRequest, type Unplaced } from "./place.ts";
-
-/** Mesos `Filters.refuse_seconds` default: an agent declined by a framework is not offered to it again for 5 s. */
-export const REFUSE_MS = 5_000;
+import type { Framework, FrameworkContext, FrameworkTurn, RoundContext } from "../frameworks/framework.ts";
+import { tasks } from "../schema.ts";
+import { markKillRequested, usageByAgent, type TaskRecord } from "../tasks.ts";
+import { isNull } from "drizzle-orm";
+import { decline, REFUSE_MS, refusedByAgent, revive } from "./filters.ts";
+import { heldByOffers, makeOffers, offeredAgents, staleOffers } from "./offers.ts";
+import { place, type AgentSnapshot, type PlacedTask, type PlacementPlan, type TaskRequest } from "./place.ts";
 
 /** Frames to send once the round's writes are committed: at most one launch and one kill per agent. */
 export interface Outbox {
@@ -26,7 +19,6 @@ export interface RoundResult {
   outbox: Outbox;
   launched: TaskRecord[];
   killed: TaskRecord[];
-  completed: DeploymentRecord[];
   /** When the next round should run by itself (a backoff delay ends, a refuse filter expires). */
   wakeAt: number | null;
   /** Per framework with demand this round: agents offered to it, and how many of those it declined (metrics). */
@@ -48,80 +40,139 @@ function push<T>(map: Map<string, T[]>, key: string, value: T): void {
   else map.set(key, [value]);
 }
 
+interface Turn {
+  framework: Framework;
+  turn: FrameworkTurn;
+}
+
 /**
- * One allocation round, to run inside a storage transaction: ask the frameworks what they
- * want, offer the active agents' free resources through `place` (DRF across frameworks,
- * constraints, ports), record every new task as TASK_STAGING and every kill, and return the
- * frames to send. Nothing is sent here: the caller sends after the transaction commits.
+ * One allocation round, to run inside a storage transaction: ask every registered framework
+ * what it wants, place the requests on the active agents' free resources (`place`: DRF across
+ * all frameworks, constraints, ports), hand each framework its own placements to launch,
+ * offer what remains to the frameworks that take offers, and return the frames to send.
+ * Nothing is sent here: the caller sends after the transaction commits.
  */
-export function allocationRound(db: ClusterDb, now: number, maxLaunches = Infinity): RoundResult {
-  const demand = marathonDemand(db, now);
-  const jobs = metronomeDemand(db, now);
-  if (jobs.revive) revive(db, METRONOME, now);
+export function allocationRound(ctx: FrameworkContext, frameworks: readonly Framework[], offerTimeoutMs: number, maxLaunches = Infinity): RoundResult {
+  const { db, now } = ctx;
+  const turns: Turn[] = frameworks.map((framework) => ({ framework, turn: framework.turn(ctx) }));
+  for (const { framework, turn } of turns) if (turn.revive) revive(db, framework.name, now);
   const outbox = emptyOutbox();
-  const killed = markKillRequested(db, [...demand.kills, ...jobs.kills], now);
+  const killed = markKillRequested(db, turns.flatMap((t) => t.turn.kills), now);
   for (const t of killed) push(outbox.kills, t.agentId, t.id);
-  const wakeAt = demand.wakeAt === null ? jobs.wakeAt : Math.min(demand.wakeAt, jobs.wakeAt ?? Infinity);
-  const result: RoundResult = { outbox, launched: [], killed, completed: demand.completed, wakeAt, offers: {} };
-  if (demand.requests.length === 0 && jobs.requests.length === 0) return result;
+  const wakes = turns.map((t) => t.turn.wakeAt).filter((w): w is number => w !== null);
+  const result: RoundResult = { outbox, launched: [], killed, wakeAt: wakes.length > 0 ? Math.min(...wakes) : null, offers: {} };
+  const takers = turns.flatMap((t) => (t.turn.offers ? [{ name: t.framework.name, taker: t.turn.offers }] : []));
+  const wanting = turns.filter((t) => t.turn.requests.length > 0 || t.turn.offers);
+  if (wanting.length === 0) {
+    for (const { turn } of turns) turn.settle({ ...ctx, hosts: new Map() }, [], 0);
+    return result;
+  }
+  rescindStale(db, activeAgentIds(db), now, takers);
   const agents = agentSnapshots(db);
-  // One plan for both frameworks, so DRF shares the agents between them; job requests follow Marathon's.
-  const requests = capLaunches([...demand.requests.map((r) => r.request), ...jobs.requests.map((r) => r.request)], maxLaunches);
-  const plan = place(
-    { now, agents, placed: placedTasks(db), frameworks: [{ name: MARATHON, role: "*", weight: 1 }, { name: METRONOME, role: "*", weight: 1 }] },
-    requests.requests,
-  );
+  const round: RoundContext = { ...ctx, hosts: new Map(agents.map((a) => [a.id, a.hostname])) };
+  const placed = placedTasks(db);
+  const plan = placeAll(now, agents, placed, frameworks, turns, maxLaunches);
   // What the cap held back goes to the next round, at once (the object handles other events
   // between rounds), unless this round could not place all it had: then the refuse filters pace it.
-  if (requests.held > 0 && plan.unplaced.length === 0) result.wakeAt = now;
-  result.launched = launchPlaced(db, plan.placements, demand.requests.map((r) => r.app), agents, outbox, now);
-  for (const { record, launch } of launchJobTasks(db, plan.placements, demand.requests.length, jobs.requests, new Map(agents.map((a) => [a.id, a.hostname])), now)) {
-    result.launched.push(record);
-    push(outbox.launches, record.agentId, launch);
+  if (plan.held > 0 && plan.unplaced === 0) result.wakeAt = now;
+  for (const { framework } of turns.filter((t) => t.turn.requests.length > 0)) {
+    result.offers[framework.name] = { offered: agents.filter((a) => (a.refusedUntil?.[framework.name] ?? 0) <= now).length, declined: 0 };
   }
-  recordWaiting(db, plan, demand.requests.map((r) => r.app), agents.length, now);
-  const withDemand = new Set([...demand.requests, ...jobs.requests].map((r) => r.request.framework));
-  for (const f of withDemand) result.offers[f] = { offered: agents.filter((a) => (a.refusedUntil?.[f] ?? 0) <= now).length, declined: 0 };
-  if (plan.unplaced.length > 0) {
-    for (const [f, n] of declineUnused(db, plan, agents, now)) if (result.offers[f]) result.offers[f].declined = n;
+  for (const [i, { framework, turn }] of turns.entries()) {
+    const own = plan.byFramework[i] ?? { placements: [], unplaced: [] };
+    for (const { record, launch } of turn.launch(round, own.placements)) {
+      result.launched.push(record);
+      push(outbox.launches, record.agentId, launch);
+      framework.statusChanged(round, record);
+    }
+    turn.settle(round, own.unplaced, agents.length);
+  }
+  if (plan.unplaced > 0) {
+    for (const [f, n] of declineUnused(db, plan.plan, agents, offeredAgents(db), now)) if (result.offers[f]) result.offers[f].declined = n;
     result.wakeAt = Math.min(result.wakeAt ?? Infinity, now + REFUSE_MS);
+  }
+  if (takers.length > 0) {
+    const infos = frameworks.map(({ name, role, weight }) => ({ name, role, weight }));
+    makeOffers(db, { now, timeoutMs: offerTimeoutMs, agents, placed, launched: result.launched, frameworks: infos, takers });
+    // Filters that end let an agent be offered again: the next round must come by then.
+    const filterEnds = agents.flatMap((a) => Object.entries(a.refusedUntil ?? {}).filter(([f, until]) => until > now && takers.some((t) => t.name === f)).map(([, until]) => until));
+    if (filterEnds.length > 0) result.wakeAt = Math.min(result.wakeAt ?? Infinity, ...filterEnds);
   }
   return result;
 }
 
 /**
- * Bounds the tasks one round may launch (the caller's MAX_LAUNCHES_PER_ROUND): requests keep
- * their order and get what is left of the budget, so one round's transaction, its frames and
- * its CPU stay bounded however many instances were asked for at once.
+ * One plan for every framework's requests, and each framework's part of it with its own request
+ * indexes. At most `maxLaunches` tasks are asked for (the caller's MAX_LAUNCHES_PER_ROUND):
+ * requests keep their order and get what is left of the budget, so one round's transaction, its
+ * frames and its CPU stay bounded however many instances were asked for at once.
  */
-function capLaunches(requests: TaskRequest[], maxLaunches: number): { requests: TaskRequest[]; held: number } {
+function placeAll(now: number, agents: AgentSnapshot[], placed: PlacedTask[], frameworks: readonly Framework[], turns: Turn[], maxLaunches: number) {
+  const requests: TaskRequest[] = [];
+  const owner: { turn: number; local: number }[] = [];
   let left = maxLaunches;
   let held = 0;
-  const capped = requests.map((r) => {
-    const count = Math.min(r.count, Math.max(0, left));
-    left -= count;
-    held += r.count - count;
-    return count === r.count ? r : { ...r, count };
+  turns.forEach(({ turn }, i) => {
+    turn.requests.forEach((r, local) => {
+      const count = Math.min(r.count, Math.max(0, left));
+      left -= count;
+      held += r.count - count;
+      requests.push(count === r.count ? r : { ...r, count });
+      owner.push({ turn: i, local });
+    });
   });
-  return { requests: capped, held };
+  const snapshot = { now, agents, placed, frameworks: frameworks.map(({ name, role, weight }) => ({ name, role, weight })) };
+  const plan: PlacementPlan = requests.length > 0 ? place(snapshot, requests) : { placements: [], unplaced: [] };
+  const byFramework: PlacementPlan[] = turns.map(() => ({ placements: [], unplaced: [] }));
+  for (const p of plan.placements) {
+    const o = owner[p.request];
+    if (o) byFramework[o.turn]?.placements.push({ ...p, request: o.local });
+  }
+  for (const u of plan.unplaced) {
+    const o = owner[u.request];
+    if (o) byFramework[o.turn]?.unplaced.push({ ...u, request: o.local });
+  }
+  return { plan, byFramework, unplaced: plan.unplaced.length, held };
 }
 
-/** Active agents with what their live tasks hold, and the frameworks' refuse filters. */
+/** The ids of the active agents. */
+function activeAgentIds(db: ClusterDb): Set<string> {
+  return new Set(listAgents(db).filter((a) => a.state === "active").map((a) => a.id));
+}
+
+/** Offers on agents that left, or past their time, are withdrawn and their frameworks told (RESCIND). */
+function rescindStale(db: ClusterDb, active: ReadonlySet<string>, now: number, takers: readonly { name: string; taker: { rescinded(ids: string[]): void } }[]): void {
+  const stale = staleOffers(db, active, now);
+  for (const { name, taker } of takers) {
+    const ids = stale.filter((o) => o.framework === name).map((o) => o.id);
+    if (ids.length > 0) taker.rescinded(ids);
+  }
+}
+
+/**
+ * Active agents with what their live tasks and outstanding offers hold (an offered resource is
+ * no one else's until the offer ends), and the frameworks' refuse filters.
+ */
 function agentSnapshots(db: ClusterDb): AgentSnapshot[] {
   const usage = usageByAgent(db);
-  const refused = new Map<string, Record<string, number>>();
-  for (const f of db.select().from(offerFilters).all()) refused.set(f.agentId, { ...refused.get(f.agentId), [f.framework]: f.until });
+  const held = heldByOffers(db);
+  const refused = refusedByAgent(db);
   return listAgents(db)
     .filter((a) => a.state === "active")
-    .map((a) => ({
-      id: a.id,
-      hostname: a.hostname,
-      attributes: a.attributes,
-      total: a.resources,
-      used: usage.get(a.id) ?? { cpus: 0, mem: 0, disk: 0, gpus: 0 },
-      usedPorts: usage.get(a.id)?.ports ?? [],
-      refusedUntil: refused.get(a.id),
-    }));
+    .map((a) => {
+      const used = usage.get(a.id) ?? { cpus: 0, mem: 0, disk: 0, gpus: 0, ports: [] };
+      const offered = held.get(a.id);
+      return {
+        id: a.id,
+        hostname: a.hostname,
+        ip: a.ip,
+        attributes: a.attributes,
+        total: a.resources,
+        used: offered ? { cpus: used.cpus + offered.scalars.cpus, mem: used.mem + offered.scalars.mem, disk: used.disk + offered.scalars.disk, gpus: used.gpus + offered.scalars.gpus } : used,
+        usedPorts: offered ? [...used.ports, ...offered.ports] : used.ports,
+        refusedUntil: refused.get(a.id),
+      };
+    });
 }
 
 function placedTasks(db: ClusterDb): PlacedTask[] {
@@ -133,66 +184,22 @@ function placedTasks(db: ClusterDb): PlacedTask[] {
     .map((t) => ({ ...t, resources: t.resources as PlacedTask["resources"] }));
 }
 
-function launchPlaced(db: ClusterDb, placements: Placement[], apps: StoredApp[], agents: AgentSnapshot[], outbox: Outbox, now: number): TaskRecord[] {
-  const hosts = new Map(agents.map((a) => [a.id, a.hostname]));
-  const records: TaskRecord[] = [];
-  for (const p of placements) {
-    const stored = apps[p.request];
-    if (!stored) continue;
-    const host = hosts.get(p.agentId) ?? "";
-    const id = newTaskId(stored.id);
-    const { cpus, mem, disk, gpus } = stored.app;
-    const ports = taskHostPorts(stored.app, p.hostPorts);
-    records.push({
-      id, framework: MARATHON, group: stored.id, version: stored.version, agentId: p.agentId, host, state: "TASK_STAGING",
-      ports, resources: { cpus, mem, disk, gpus }, message: null, healthy: null,
-      stagedAt: now, startedAt: null, updatedAt: now, killRequestedAt: null, endedAt: null,
-    });
-    push(outbox.launches, p.agentId, taskLaunch(stored.app, stored.version, id, host, ports));
-  }
-  insertTasks(db, records);
-  return records;
-}
-
-/** Keeps, per app, why its instances wait (for /v2/queue), or clears it once all are placed. */
-function recordWaiting(db: ClusterDb, plan: PlacementPlan, apps: StoredApp[], agentsConsidered: number, now: number): void {
-  const unplacedBy = new Map<number, Unplaced>(plan.unplaced.map((u) => [u.request, u]));
-  apps.forEach((stored, i) => {
-    const u = unplacedBy.get(i);
-    if (!u) {
-      if (stored.waiting) setWaiting(db, stored.id, null);
-      return;
-    }
-    const since = stored.waiting?.since ?? new Date(now).toISOString();
-    // Agents under a refuse filter were not offered: when no agent was, the last offers' reasons stand
-    // (as Marathon's rejectSummaryLastOffers), instead of "declined" hiding why they were declined.
-    const offered = Object.keys(u.reasons).some((reason) => reason !== DECLINED);
-    const last = offered || !stored.waiting ? { reasons: u.reasons, agentsConsidered } : stored.waiting;
-    setWaiting(db, stored.id, { count: u.count, since, reasons: last.reasons, agentsConsidered: last.agentsConsidered });
-  });
-}
-
 /**
  * Refuse filters: agents a framework could not use are not offered to it again for REFUSE_MS.
  * Only agents actually offered this round are declined: re-filtering one that was filtered
- * already would renew the filter every round, and the framework would never see it again.
+ * already would renew the filter every round, and the framework would never see it again. An
+ * agent with resources held by another framework's offer was not offered whole either: it is
+ * looked at again as soon as the offer ends.
  */
-function declineUnused(db: ClusterDb, plan: PlacementPlan, agents: AgentSnapshot[], now: number): Map<string, number> {
-  const used = new Set(plan.placements.map((p) => p.agentId));
+function declineUnused(db: ClusterDb, plan: PlacementPlan, agents: AgentSnapshot[], held: ReadonlySet<string>, now: number): Map<string, number> {
+  const used = new Set([...plan.placements.map((p) => p.agentId), ...held]);
   const declined = new Map<string, number>();
   for (const framework of new Set(plan.unplaced.map((u) => u.framework))) {
     for (const a of agents) {
       if (used.has(a.id) || (a.refusedUntil?.[framework] ?? 0) > now) continue;
-      const row = { framework, agentId: a.id, until: now + REFUSE_MS };
-      db.insert(offerFilters).values(row).onConflictDoUpdate({ target: [offerFilters.framework, offerFilters.agentId], set: { until: row.until } }).run();
+      decline(db, framework, a.id, now + REFUSE_MS);
       declined.set(framework, (declined.get(framework) ?? 0) + 1);
     }
   }
   return declined;
-}
-
-/** Mesos REVIVE: a framework with new demand is offered every agent again. Also drops expired filters. */
-export function revive(db: ClusterDb, framework: string, now: number): void {
-  db.delete(offerFilters).where(eq(offerFilters.framework, framework)).run();
-  db.delete(offerFilters).where(and(lte(offerFilters.until, now))).run();
 }

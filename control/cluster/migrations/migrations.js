@@ -4,9 +4,7 @@ import m0001 from './0001_marathon.sql';
 import m0002 from './0002_metronome.sql';
 import m0003 from './0003_health.sql';
 import m0004 from './0004_history.sql';
-import m0005 from './0005_diagnostics.sql';
-import m0006 from './0006_audit.sql';
-import m0007 from './0007_packages.sql';
+import m0005 from './0005_wave2.sql';
 
   export default {
     journal,
@@ -16,9 +14,7 @@ m0001,
 m0002,
 m0003,
 m0004,
-m0005,
-m0006,
-m0007
+m0005
     }
   }
   

@@ -1,8 +1,9 @@
 import type { ErrorCode } from "../../../errors.ts";
 import type { ClusterDb } from "../../db.ts";
 import { assignServicePorts, ServicePortError } from "../../allocator/ports.ts";
-import { revive } from "../../allocator/round.ts";
+import { revive } from "../../allocator/filters.ts";
 import type { EventBus } from "../../events.ts";
+import type { LaunchedTask } from "../framework.ts";
 import { getTask, markKillRequested, type TaskRecord } from "../../tasks.ts";
 import { mergeAppPatch, type App } from "./app-definition.ts";
 import { dependencyProblems, type PreviousDependencies } from "./dependencies.ts";
@@ -50,6 +51,8 @@ export interface CommandContext {
   now: number;
   /** Tasks killed by the command itself, to send with the round's frames. */
   killed: TaskRecord[];
+  /** Tasks launched by the command itself (an external framework's ACCEPT), likewise. */
+  launched: LaunchedTask[];
 }
 
 export const fail = (code: ErrorCode, message: string, extra: Partial<Failure> = {}): Failure => ({ ok: false, code, message, ...extra });

@@ -1,4 +1,4 @@
-import { revive } from "../../allocator/round.ts";
+import { revive } from "../../allocator/filters.ts";
 import type { ErrorCode } from "../../../errors.ts";
 import type { CommandContext, Failure, Outcome } from "../marathon/commands.ts";
 import { advanceScheduleClock, scheduleClockOffset } from "./clock.ts";

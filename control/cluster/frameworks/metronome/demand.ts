@@ -88,14 +88,11 @@ function planRuns(db: ClusterDb, now: number): Omit<MetronomeDemand, "revive"> {
   return out;
 }
 
-/**
- * Records the tasks placed for runs (placements whose request index is `first` or more) as
- * TASK_STAGING, marks their runs ACTIVE, and returns the launch frames to send.
- */
-export function launchJobTasks(db: ClusterDb, placements: Placement[], first: number, requests: JobRequest[], hosts: ReadonlyMap<string, string>, now: number): { record: TaskRecord; launch: TaskLaunch }[] {
+/** Records the tasks placed for runs as TASK_STAGING, marks their runs ACTIVE, and returns the launch frames to send. */
+export function launchJobTasks(db: ClusterDb, placements: Placement[], requests: JobRequest[], hosts: ReadonlyMap<string, string>, now: number): { record: TaskRecord; launch: TaskLaunch }[] {
   const out: { record: TaskRecord; launch: TaskLaunch }[] = [];
   for (const p of placements) {
-    const run = p.request >= first ? requests[p.request - first]?.run : undefined;
+    const run = requests[p.request]?.run;
     if (!run) continue;
     const host = hosts.get(p.agentId) ?? "";
     const id = newTaskId(run.jobId, run.id);

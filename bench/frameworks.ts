@@ -1,0 +1,124 @@
+/**
+ * The frameworks benchmark: an external framework on the Mesos v1 scheduler API beside
+ * Marathon, on the same simulated agents in the same run.
+ *
+ *   npm run bench -- frameworks [--agents 1000] [--tasks 10000] [--timeout-s 300] [--out bench/results/frameworks.json]
+ *
+ * 1. the control plane on workerd (`wrangler dev`, fresh temp state), N simulated agents
+ *    (bench/sim-agents.ts) answering every launch with TASK_RUNNING at once;
+ * 2. Marathon: one app of M instances, from the POST until GET /v2/apps counts M running;
+ * 3. an external framework (bench/frameworks/client.ts): from SUBSCRIBE until M TASK_RUNNING
+ *    updates have arrived on its stream, accepting offers and acknowledging updates as it goes.
+ * `offersPerSecond` is the first OFFERS event's offers over the time from SUBSCRIBE to its
+ * arrival (every agent's remainder, offered in one round); `acceptToRunning` is each task's
+ * time from its ACCEPT going out to its TASK_RUNNING arriving; `ratio` is external placements
+ * per second over Marathon's (the issue's target: at least 0.8).
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { ROOT, startControlPlane } from "../scripts/lib/control-plane.ts";
+import { freePort, waitFor } from "../scripts/lib/processes.ts";
+import { BenchFramework } from "./frameworks/client.ts";
+import { Api } from "./lib/api.ts";
+import { onCleanup } from "./lib/cleanup.ts";
+import { machineInfo } from "./lib/procfs.ts";
+import { fmt, percentile, round, table, writeJson } from "./lib/report.ts";
+import { SimAgents } from "./lib/sim.ts";
+
+const TARGET_RATIO = 0.8;
+const log = (msg: string) => process.stderr.write(`[frameworks] ${msg}\n`);
+
+function options(argv: string[]) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      agents: { type: "string", default: "1000" },
+      tasks: { type: "string", default: "10000" },
+      "timeout-s": { type: "string", default: "300" },
+      out: { type: "string", default: join(ROOT, "bench", "results", "frameworks.json") },
+    },
+  });
+  const int = (name: string, v: string | undefined) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw Object.assign(new Error(`--${name} must be a positive integer, got '${v}'`), { name: "UsageError" });
+    return n;
+  };
+  return { agents: int("agents", values.agents), tasks: int("tasks", values.tasks), timeoutMs: int("timeout-s", values["timeout-s"]) * 1000, out: values.out ?? "" };
+}
+
+/** Marathon's part: one app of `tasks` instances, POST → all running (the master's own count). */
+async function marathonRun(api: Api, tasks: number, timeoutMs: number): Promise<number> {
+  const t0 = performance.now();
+  await api.call("POST", api.c("/v2/apps"), { id: "/bench/marathon", cmd: "sleep 600", cpus: 0.01, mem: 1, disk: 0, instances: tasks, portDefinitions: [] });
+  await waitFor("Marathon's instances to run", async () => {
+    const r = await api.call<{ apps: { tasksRunning: number }[] }>("GET", api.c("/v2/apps?id=/bench/marathon"));
+    return (r.body.apps[0]?.tasksRunning ?? 0) >= tasks ? true : undefined;
+  }, timeoutMs, 20);
+  return performance.now() - t0;
+}
+
+/** The external framework's part: SUBSCRIBE → `tasks` TASK_RUNNING updates on its stream. */
+async function externalRun(api: Api, baseUrl: string, tasks: number, timeoutMs: number) {
+  const fw = new BenchFramework(`${baseUrl}${api.c("/api/v1/scheduler")}`, api.token, tasks);
+  await fw.subscribe();
+  const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`external framework: ${fw.runningAt.size}/${tasks} running after ${timeoutMs} ms (${fw.offersReceived} offers received, ${fw.acceptAt.size} tasks accepted); errors: ${fw.errors.slice(0, 5).join("; ")}`)), timeoutMs));
+  await Promise.race([fw.allRunning, timeout]);
+  const ms = performance.now() - fw.subscribedAt;
+  const latencies = [...fw.runningAt].map(([id, at]) => at - (fw.acceptAt.get(id) ?? at));
+  return { fw, ms, latencies };
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const opts = options(argv);
+  const dir = mkdtempSync(join(tmpdir(), "dcx-bench-frameworks-"));
+  onCleanup("remove temp dir", () => rmSync(dir, { recursive: true, force: true }));
+  const port = await freePort();
+  log(`starting the control plane on 127.0.0.1:${port}`);
+  const cp = await startControlPlane({ port, persistDir: join(dir, "state"), logLevel: "error" });
+  onCleanup("stop the control plane", () => cp.stop());
+  const api = new Api(cp.url);
+  await api.signUp(`bench-frameworks-${Date.now()}@example.com`);
+  const sim = new SimAgents({ wsUrl: `${cp.url.replace(/^http/, "ws")}/c/${api.clusterId}/agent/connect`, token: await api.joinToken(), count: opts.agents, concurrency: 50 });
+  onCleanup("stop the simulated agents", () => sim.stop());
+  const ready = await sim.wait((e) => e.event === "ready", Math.max(120_000, opts.agents * 200), "the simulated agents to register");
+  log(`${String(ready.registered)} agents registered`);
+
+  log(`Marathon: ${opts.tasks} instances`);
+  const marathonMs = await marathonRun(api, opts.tasks, opts.timeoutMs);
+  log(`Marathon: all running in ${fmt(marathonMs / 1000, 2)} s; external framework: ${opts.tasks} tasks`);
+  const ext = await externalRun(api, cp.url, opts.tasks, opts.timeoutMs);
+  const first = ext.fw.firstOffers;
+  const marathonPerSecond = opts.tasks / (marathonMs / 1000);
+  const externalPerSecond = opts.tasks / (ext.ms / 1000);
+  const result = {
+    benchmark: "frameworks",
+    timestamp: new Date().toISOString(),
+    machine: machineInfo(),
+    agents: Number(ready.registered),
+    tasks: opts.tasks,
+    offersPerSecond: first ? round(first.count / ((first.at - ext.fw.subscribedAt) / 1000)) : null,
+    offersReceived: ext.fw.offersReceived,
+    acceptToRunningP50Ms: round(percentile(ext.latencies, 50)),
+    acceptToRunningP99Ms: round(percentile(ext.latencies, 99)),
+    externalPlacementsPerSecond: round(externalPerSecond),
+    marathonPlacementsPerSecond: round(marathonPerSecond),
+    ratio: round(externalPerSecond / marathonPerSecond, 2),
+    targetRatio: TARGET_RATIO,
+    externalMs: round(ext.ms),
+    marathonMs: round(marathonMs),
+    frameworkErrors: ext.fw.errors.slice(0, 20),
+  };
+  process.stdout.write(table(`frameworks: ${result.agents} simulated agents, ${opts.tasks} tasks each for Marathon and an external framework`, [
+    { name: "offers per second", value: fmt(result.offersPerSecond), note: "first OFFERS event: every agent's remainder, one round" },
+    { name: "ACCEPT -> RUNNING p50", value: fmt(result.acceptToRunningP50Ms, 1, " ms") },
+    { name: "ACCEPT -> RUNNING p99", value: fmt(result.acceptToRunningP99Ms, 1, " ms") },
+    { name: "external placements/s", value: fmt(result.externalPlacementsPerSecond), note: `SUBSCRIBE -> ${opts.tasks} RUNNING in ${fmt(ext.ms / 1000, 2)} s, acks included` },
+    { name: "Marathon placements/s", value: fmt(result.marathonPlacementsPerSecond), note: `POST -> ${opts.tasks} running in ${fmt(marathonMs / 1000, 2)} s` },
+    { name: "ratio", value: fmt(result.ratio, 2), note: result.ratio >= TARGET_RATIO ? `meets the target ${TARGET_RATIO}` : `MISSES the target ${TARGET_RATIO}` },
+  ]) + "\n");
+  writeJson(opts.out, result);
+  log(`wrote ${opts.out}`);
+  return 0;
+}

@@ -1,0 +1,149 @@
+/**
+ * A simulated Mesos framework for the frameworks benchmark: it subscribes over the scheduler
+ * API, reads the RecordIO stream, answers each offer with ACCEPT (as many small tasks as the
+ * offer holds, until its goal is launched) or DECLINE, and acknowledges every update, as a
+ * real framework does; it timestamps each task's ACCEPT and its TASK_RUNNING.
+ */
+
+type Event = { type: string } & Record<string, unknown>;
+interface Offer {
+  id: { value: string };
+  agent_id: { value: string };
+  resources: { name: string; scalar?: { value: number } }[];
+}
+interface Status {
+  task_id: { value: string };
+  agent_id: { value: string };
+  state: string;
+  uuid?: string;
+}
+
+/** Calls in flight at once: a real framework pipelines its calls too. */
+const CONCURRENCY = 16;
+const TASK = { cpus: 0.01, mem: 1 };
+/** Tasks per ACCEPT at most: the framework spreads its tasks over agents, as Marathon's placement does. */
+const MAX_PER_OFFER = 50;
+
+export class BenchFramework {
+  streamId = "";
+  frameworkId = "";
+  readonly acceptAt = new Map<string, number>();
+  readonly runningAt = new Map<string, number>();
+  offersReceived = 0;
+  firstOffers: { at: number; count: number } | undefined;
+  subscribedAt = 0;
+  errors: string[] = [];
+  private launched = 0;
+  private queue: (() => Promise<void>)[] = [];
+  private inFlight = 0;
+  private done: (() => void) | undefined;
+  readonly allRunning = new Promise<void>((resolve) => (this.done = resolve));
+
+  private readonly url: string;
+  private readonly token: string;
+  private readonly goal: number;
+
+  constructor(url: string, token: string, goal: number) {
+    this.url = url;
+    this.token = token;
+    this.goal = goal;
+  }
+
+  /** Subscribes; resolves once SUBSCRIBED has arrived, then keeps reading the stream in the background. */
+  async subscribe(): Promise<void> {
+    this.subscribedAt = performance.now();
+    const res = await fetch(this.url, { method: "POST", headers: this.headers(false), body: JSON.stringify({ type: "SUBSCRIBE", subscribe: { framework_info: { user: "", name: "bench", failover_timeout: 60 } } }) });
+    if (res.status !== 200 || !res.body) throw new Error(`SUBSCRIBE -> ${res.status}: ${await res.text()}`);
+    this.streamId = res.headers.get("Mesos-Stream-Id") ?? "";
+    const reader = res.body.getReader();
+    const subscribed = new Promise<void>((resolve) => void this.read(reader, resolve));
+    await subscribed;
+  }
+
+  private headers(stream = true): Record<string, string> {
+    const h: Record<string, string> = { Authorization: `Bearer ${this.token}`, "Content-Type": "application/json" };
+    if (stream) h["Mesos-Stream-Id"] = this.streamId;
+    return h;
+  }
+
+  private async read(reader: ReadableStreamDefaultReader<Uint8Array>, subscribed: () => void): Promise<void> {
+    const decoder = new TextDecoder();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
+      if (done) return;
+      buffer += decoder.decode(value, { stream: true });
+      for (;;) {
+        const nl = buffer.indexOf("\n");
+        if (nl < 0) break;
+        const length = Number(buffer.slice(0, nl));
+        if (buffer.length < nl + 1 + length) break;
+        const event = JSON.parse(buffer.slice(nl + 1, nl + 1 + length)) as Event;
+        buffer = buffer.slice(nl + 1 + length);
+        if (event.type === "SUBSCRIBED") {
+          this.frameworkId = (event.subscribed as { framework_id: { value: string } }).framework_id.value;
+          subscribed();
+        } else this.handle(event);
+      }
+    }
+  }
+
+  private handle(event: Event): void {
+    if (event.type === "OFFERS") {
+      const offers = (event.offers as { offers: Offer[] }).offers;
+      this.offersReceived += offers.length;
+      this.firstOffers ??= { at: performance.now(), count: offers.length };
+      for (const offer of offers) this.answer(offer);
+    } else if (event.type === "UPDATE") {
+      const status = (event.update as { status: Status }).status;
+      if (status.state === "TASK_RUNNING" && !this.runningAt.has(status.task_id.value)) {
+        this.runningAt.set(status.task_id.value, performance.now());
+        if (this.runningAt.size >= this.goal) this.done?.();
+      }
+      if (status.uuid) this.enqueue({ type: "ACKNOWLEDGE", acknowledge: { agent_id: status.agent_id, task_id: status.task_id, uuid: status.uuid } });
+    } else if (event.type === "ERROR") this.errors.push(JSON.stringify(event));
+  }
+
+  private answer(offer: Offer): void {
+    const have = (name: string) => offer.resources.find((r) => r.name === name)?.scalar?.value ?? 0;
+    const fits = Math.floor(Math.min(have("cpus") / TASK.cpus, have("mem") / TASK.mem) + 1e-9);
+    const count = Math.min(fits, MAX_PER_OFFER, this.goal - this.launched);
+    if (count <= 0) {
+      this.enqueue({ type: "DECLINE", decline: { offer_ids: [offer.id], filters: { refuse_seconds: 3600 } } });
+      return;
+    }
+    const tasks = Array.from({ length: count }, (_, i) => {
+      const id = `bench-${this.launched + i}`;
+      return { name: "bench", task_id: { value: id }, agent_id: offer.agent_id, resources: [{ name: "cpus", type: "SCALAR", scalar: { value: TASK.cpus } }, { name: "mem", type: "SCALAR", scalar: { value: TASK.mem } }], command: { value: "sleep 600" } };
+    });
+    this.launched += count;
+    this.enqueue({ type: "ACCEPT", accept: { offer_ids: [offer.id], operations: [{ type: "LAUNCH", launch: { task_infos: tasks } }], filters: { refuse_seconds: 3600 } } }, () => {
+      const now = performance.now();
+      for (const t of tasks) this.acceptAt.set(t.task_id.value, now);
+    });
+  }
+
+  /** Queues a call; `beforeSend` runs as it goes out (the ACCEPT timestamps). */
+  private enqueue(call: Record<string, unknown>, beforeSend?: () => void): void {
+    this.queue.push(async () => {
+      beforeSend?.();
+      const res = await fetch(this.url, { method: "POST", headers: this.headers(), body: JSON.stringify({ ...call, framework_id: { value: this.frameworkId } }) });
+      if (res.status !== 202) this.errors.push(`${String(call.type)} -> ${res.status}: ${(await res.text()).slice(0, 300)}`);
+      else await res.arrayBuffer();
+    });
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.inFlight < CONCURRENCY && this.queue.length > 0) {
+      const next = this.queue.shift() as () => Promise<void>;
+      this.inFlight++;
+      void next()
+        .catch((err: unknown) => this.errors.push(String(err)))
+        .finally(() => {
+          this.inFlight--;
+          this.pump();
+        });
+    }
+  }
+}

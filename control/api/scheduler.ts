@@ -1,0 +1,110 @@
+import { Hono, type Context } from "hono";
+import { callProblem, SchedulerCall } from "../cluster/frameworks/external/calls.ts";
+import { encodeSubscribe, HEARTBEAT, MASTER_HOST_HEADER, PRINCIPAL_HEADER, recordIo, STREAM_HEADER, SUBSCRIBE_HEADER, type SubscribeBody } from "../cluster/frameworks/external/stream.ts";
+import { ApiError, type ErrorCode } from "../errors.ts";
+import type { AppEnv } from "../http/env.ts";
+import { MAX_JSON_DEPTH, nestsDeeperThan } from "../http/middleware.ts";
+import { fieldErrors } from "../../protocol/messages.ts";
+import { clusterStub } from "./cluster-stub.ts";
+import { unwrap } from "./marathon/outcome.ts";
+
+/**
+ * `POST /c/:cluster/api/v1/scheduler`: Mesos's v1 scheduler HTTP API, in JSON. SUBSCRIBE
+ * answers 200 with a chunked RecordIO stream and `Mesos-Stream-Id`; every other call answers
+ * 202 (UPDATE_FRAMEWORK 200), 400 for a malformed call, 403 without the current stream id.
+ * The stream is held here, in the Worker, not in the Cluster object (see
+ * control/cluster/frameworks/external/stream.ts for why).
+ */
+
+const STREAM_ID_HEADER = "Mesos-Stream-Id";
+const encoder = new TextEncoder();
+
+/** Reads and checks a call: 415 for a body that is not JSON (DCX speaks no protobuf), 400 for one that is not a call. */
+async function readCall(c: Context<AppEnv>): Promise<SchedulerCall> {
+  const type = (c.req.header("Content-Type") ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
+  if (type !== "application/json") throw new ApiError("unsupported_media_type", `Unsupported Content-Type '${type || "(none)"}': DCX speaks the scheduler API in JSON (application/json), not protobuf.`);
+  let json: unknown;
+  try {
+    json = await c.req.json();
+  } catch {
+    throw new ApiError("malformed", "Malformed JSON in request body.");
+  }
+  if (nestsDeeperThan(json, MAX_JSON_DEPTH)) throw new ApiError("malformed", `The JSON body nests deeper than ${MAX_JSON_DEPTH} levels.`);
+  const parsed = SchedulerCall.safeParse(withoutNulls(json));
+  if (!parsed.success) {
+    const details = fieldErrors(parsed.error);
+    throw new ApiError("malformed", `Failed to validate scheduler::Call: ${details.map((d) => `${d.path}: ${d.errors.join(", ")}`).join("; ")}`, details);
+  }
+  const problem = callProblem(parsed.data);
+  if (problem) throw new ApiError("malformed", `Failed to validate scheduler::Call: ${problem}`);
+  return parsed.data;
+}
+
+/**
+ * The value with every null field left out: protobuf's JSON mapping reads null as "not set",
+ * and protobuf.js-based clients (mesos-framework) send unset message fields as null.
+ */
+function withoutNulls(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutNulls);
+  if (typeof value !== "object" || value === null) return value;
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null).map(([k, v]) => [k, withoutNulls(v)]));
+}
+
+/**
+ * Opens the subscription: the Cluster object accepts a WebSocket for the framework's events,
+ * and each message becomes one RecordIO record, written alone (one record per chunk: the
+ * mesos-framework client cannot parse two in one chunk). Heartbeats are written here.
+ */
+async function subscribeStream(c: Context<AppEnv>, body: SubscribeBody): Promise<Response> {
+  const streamId = crypto.randomUUID();
+  const headers = new Headers({ Upgrade: "websocket" });
+  headers.set(SUBSCRIBE_HEADER, encodeSubscribe(body));
+  headers.set(STREAM_HEADER, streamId);
+  headers.set(PRINCIPAL_HEADER, c.get("principal"));
+  headers.set(MASTER_HOST_HEADER, new URL(c.req.url).hostname);
+  const res = await clusterStub(c.env, c.get("cluster").id).fetch(new Request("https://cluster/frameworks/subscribe", { headers }));
+  const ws = res.webSocket;
+  if (res.status !== 101 || !ws) {
+    const { message } = (await res.json()) as { message: string };
+    throw new ApiError((res.status === 403 ? "forbidden" : "malformed") satisfies ErrorCode, message);
+  }
+  ws.accept();
+  const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+  const writer = writable.getWriter();
+  let open = true;
+  const end = () => {
+    if (!open) return;
+    open = false;
+    clearInterval(heartbeat);
+    writer.close().catch(() => {});
+    try {
+      ws.close(1000, "subscription ended");
+    } catch {
+      // Already closed by the object.
+    }
+  };
+  // A write that fails means the framework went away: the object must hear of it.
+  const write = (json: string) => (open ? writer.write(encoder.encode(recordIo(json))).catch(end) : undefined);
+  ws.addEventListener("message", (e) => void write(typeof e.data === "string" ? e.data : ""));
+  ws.addEventListener("close", end);
+  ws.addEventListener("error", end);
+  const heartbeat = setInterval(() => void write(HEARTBEAT), (Number(c.env.FRAMEWORK_HEARTBEAT_SECONDS) || 15) * 1000);
+  // Identity, not gzip: a compressed stream is held back until enough bytes fill a block, so a
+  // client that accepts gzip (Node's fetch does) would not see SUBSCRIBED for a long time.
+  const streamHeaders = { "Content-Type": "application/json", [STREAM_ID_HEADER]: streamId, "Cache-Control": "no-cache", "Content-Encoding": "identity" };
+  return new Response(readable, { status: 200, headers: streamHeaders });
+}
+
+export const schedulerRoutes = new Hono<AppEnv>().post("/", async (c) => {
+  const call = await readCall(c);
+  const streamId = c.req.header(STREAM_ID_HEADER);
+  if (call.type === "SUBSCRIBE") {
+    if (streamId !== undefined) throw new ApiError("malformed", `A SUBSCRIBE call must not send ${STREAM_ID_HEADER}: it opens a new stream.`);
+    const claimed = call.subscribe?.framework_info.principal;
+    if (claimed && claimed !== c.get("principal")) throw new ApiError("forbidden", `framework_info.principal '${claimed.slice(0, 128)}' is not the authenticated principal '${c.get("principal")}'.`);
+    return subscribeStream(c, call.subscribe as SubscribeBody);
+  }
+  if (!streamId) throw new ApiError("forbidden", `Missing ${STREAM_ID_HEADER}: send the header the SUBSCRIBE response carried.`);
+  const { status } = unwrap(await clusterStub(c.env, c.get("cluster").id).schedulerCall(call, streamId));
+  return c.body(null, status);
+});

@@ -1,0 +1,76 @@
+import { eq } from "drizzle-orm";
+import { Hono } from "hono";
+import { createMiddleware } from "hono/factory";
+import { z } from "zod";
+import { quotaLimit } from "../quotas.ts";
+import { clusters } from "../accounts/schema.ts";
+import { createServiceAccount, listServiceAccounts, resolveServiceAccount, revokeServiceAccount } from "../accounts/service-accounts.ts";
+import { tokenKind } from "../crypto.ts";
+import { unauthenticated } from "../errors.ts";
+import type { AppEnv } from "../http/env.ts";
+import { bearerToken, jsonBody, requireMember, requireUser } from "../http/middleware.ts";
+
+/** A Mesos principal: what FrameworkInfo.principal and HTTP Basic carry. */
+export const NewServiceAccount = z.strictObject({
+  principal: z.string().min(1).max(128).regex(/^[A-Za-z0-9._@-]+$/, { message: "may hold letters, digits and . _ @ - only" }),
+  description: z.string().max(256).optional(),
+});
+
+/** `/clusters/:id/service-accounts`: create (the secret is shown once), list, revoke. */
+export const serviceAccountRoutes = new Hono<AppEnv>()
+  .use(requireUser, requireMember)
+  .post("/", jsonBody(NewServiceAccount), async (c) => {
+    const { id: clusterId } = c.get("cluster");
+    const { info, secret } = await createServiceAccount(c.get("db"), { clusterId, ...c.req.valid("json"), createdBy: c.get("user").id }, quotaLimit(c.env, "serviceAccounts"));
+    return c.json({ ...info, secret }, 201);
+  })
+  .get("/", async (c) => c.json({ serviceAccounts: await listServiceAccounts(c.get("db"), c.get("cluster").id) }))
+  .delete("/:accountId", async (c) => {
+    const { id: clusterId } = c.get("cluster");
+    const info = await revokeServiceAccount(c.get("db"), clusterId, c.req.param("accountId"), c.get("user").id);
+    return c.json({ serviceAccount: info });
+  });
+
+/** `principal:secret` from `Authorization: Basic …`, as Mesos frameworks send their credential. */
+function basicCredential(header: string | undefined): { principal: string; secret: string } | undefined {
+  const m = /^\s*Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? "");
+  if (!m?.[1]) return undefined;
+  let decoded: string;
+  try {
+    decoded = atob(m[1]);
+  } catch {
+    return undefined;
+  }
+  const colon = decoded.indexOf(":");
+  return colon < 0 ? undefined : { principal: decoded.slice(0, colon), secret: decoded.slice(colon + 1) };
+}
+
+/**
+ * Who may use a cluster's scheduler API: a service account of that cluster (Bearer secret, or
+ * Basic principal:secret, the principal matching), or a member's user token. A service account
+ * of another cluster is refused like an unknown one, so a framework reaches only its own cluster.
+ */
+export const requireFramework = createMiddleware<AppEnv>(async (c, next) => {
+  const header = c.req.header("Authorization");
+  const basic = basicCredential(header);
+  const bearer = basic ? undefined : bearerToken(header);
+  const secret = basic?.secret ?? (bearer !== undefined && tokenKind(bearer) === "service" ? bearer : undefined);
+  if (secret === undefined) {
+    if (basic) throw unauthenticated("HTTP Basic credentials must be a service account's principal and secret.");
+    await requireUser(c, async () => {
+      await requireMember(c, async () => {
+        c.set("principal", c.get("user").email);
+        await next();
+      });
+    });
+    return;
+  }
+  const clusterId = c.req.param("cluster") ?? "";
+  const account = await resolveServiceAccount(c.get("db"), secret, clusterId);
+  if (!account || (basic && basic.principal !== account.principal)) throw unauthenticated("Invalid service account credential for this cluster.");
+  const cluster = await c.get("db").select().from(clusters).where(eq(clusters.id, clusterId)).get();
+  if (!cluster) throw unauthenticated("Invalid service account credential for this cluster.");
+  c.set("cluster", { id: cluster.id, name: cluster.name, role: "member", createdAt: new Date(cluster.createdAt).toISOString() });
+  c.set("principal", account.principal);
+  await next();
+});

@@ -1,0 +1,178 @@
+import { eq, inArray } from "drizzle-orm";
+import type { ClusterDb } from "../db.ts";
+import { offers } from "../schema.ts";
+import { chunked, type TaskRecord } from "../tasks.ts";
+import { FairShare, SCALAR_NAMES, type FrameworkInfo, type Scalars } from "./drf.ts";
+import { mergeRanges } from "./ports.ts";
+import type { AgentSnapshot, PlacedTask } from "./place.ts";
+
+/**
+ * Offers, as Mesos makes them: what an agent has left after the round's placements is offered
+ * whole to one framework that takes offers, chosen by DRF (lowest weighted dominant share,
+ * counting tasks and outstanding offers), and is held for it alone until it is used
+ * (ACCEPT), declined, rescinded (agent gone) or expires. This module owns the `offers` table.
+ */
+
+/** What one offer holds: scalars and inclusive port ranges. */
+export interface OfferResources extends Scalars {
+  ports: [number, number][];
+}
+
+export interface OfferRecord {
+  id: string;
+  framework: string;
+  agentId: string;
+  resources: OfferResources;
+  createdAt: number;
+  expiresAt: number;
+}
+
+/** An offer with what a framework is told about its agent. */
+export interface MadeOffer {
+  offer: OfferRecord;
+  hostname: string;
+  ip: string;
+  attributes: Record<string, string | number>;
+}
+
+/** The offer side of a framework's turn (see `FrameworkTurn.offers`). */
+export interface OfferTaker {
+  /** Whether it wants new offers (subscribed, some role not suppressed). */
+  wants: boolean;
+  /** Offers made to it this round, in one batch (one OFFERS event). */
+  offered(made: MadeOffer[]): void;
+  /** Its offers withdrawn: their agent is gone or they expired. */
+  rescinded(offerIds: string[]): void;
+}
+
+/** Mesos's smallest offer (`MIN_CPUS`, `MIN_MEM`): less is not worth a framework's time. */
+const MIN_CPUS = 0.01;
+const MIN_MEM = 32;
+
+type Row = typeof offers.$inferSelect;
+const toRecord = (r: Row): OfferRecord => ({ ...r, resources: r.resources as OfferResources });
+
+/** Outstanding offers, of one framework or of all. */
+export function outstandingOffers(db: ClusterDb, framework?: string): OfferRecord[] {
+  const q = db.select().from(offers);
+  return (framework === undefined ? q.all() : q.where(eq(offers.framework, framework)).all()).map(toRecord);
+}
+
+/** Scalars and host ports held by outstanding offers, per agent: placement must not use them. */
+export function heldByOffers(db: ClusterDb): Map<string, { scalars: Scalars; ports: number[] }> {
+  const out = new Map<string, { scalars: Scalars; ports: number[] }>();
+  for (const o of outstandingOffers(db)) {
+    const held = out.get(o.agentId) ?? { scalars: { cpus: 0, mem: 0, disk: 0, gpus: 0 }, ports: [] };
+    for (const name of SCALAR_NAMES) held.scalars[name] += o.resources[name];
+    for (const [b, e] of o.resources.ports) for (let p = b; p <= e; p++) held.ports.push(p);
+    out.set(o.agentId, held);
+  }
+  return out;
+}
+
+/** The agents with an outstanding offer. */
+export function offeredAgents(db: ClusterDb): Set<string> {
+  return new Set(db.selectDistinct({ agentId: offers.agentId }).from(offers).all().map((r) => r.agentId));
+}
+
+/** Removes and returns the framework's offers among `ids` (an offer is used once); ids not found are listed. */
+export function takeOffers(db: ClusterDb, framework: string, ids: string[]): { taken: OfferRecord[]; missing: string[] } {
+  const taken: OfferRecord[] = [];
+  for (const part of chunked([...new Set(ids)])) {
+    taken.push(...db.delete(offers).where(inArray(offers.id, part)).returning().all().map(toRecord));
+  }
+  // Another framework's offer is no offer of this one: it goes back untouched.
+  const foreign = taken.filter((o) => o.framework !== framework);
+  if (foreign.length > 0) db.insert(offers).values(foreign).run();
+  const own = taken.filter((o) => o.framework === framework);
+  const found = new Set(own.map((o) => o.id));
+  return { taken: own, missing: ids.filter((id) => !found.has(id)) };
+}
+
+/** Removes every offer of a framework (it disconnected or was torn down); no RESCIND is owed. */
+export function dropOffers(db: ClusterDb, framework: string): void {
+  db.delete(offers).where(eq(offers.framework, framework)).run();
+}
+
+/** Removes offers on agents no longer active, or past their time; returns them, to rescind. */
+export function staleOffers(db: ClusterDb, activeAgents: ReadonlySet<string>, now: number): OfferRecord[] {
+  const stale = outstandingOffers(db).filter((o) => o.expiresAt <= now || !activeAgents.has(o.agentId));
+  for (const part of chunked(stale.map((o) => o.id))) db.delete(offers).where(inArray(offers.id, part)).run();
+  return stale;
+}
+
+/** What each agent has left once its tasks, outstanding offers and this round's launches are counted. */
+function remainders(agents: readonly AgentSnapshot[], launched: readonly TaskRecord[]): Map<string, OfferResources> {
+  const out = new Map<string, OfferResources>();
+  const launchedOn = new Map<string, TaskRecord[]>();
+  for (const t of launched) launchedOn.set(t.agentId, [...(launchedOn.get(t.agentId) ?? []), t]);
+  for (const a of agents) {
+    const free: OfferResources = { cpus: 0, mem: 0, disk: 0, gpus: 0, ports: [] };
+    const mine = launchedOn.get(a.id) ?? [];
+    for (const name of SCALAR_NAMES) free[name] = Math.max(0, a.total[name] - a.used[name] - mine.reduce((s, t) => s + t.resources[name], 0));
+    free.ports = freeRanges(a.total.ports, [...a.usedPorts, ...mine.flatMap((t) => t.ports)]);
+    out.set(a.id, free);
+  }
+  return out;
+}
+
+/** The ranges minus the used ports. */
+export function freeRanges(ranges: readonly (readonly number[])[], used: readonly number[]): [number, number][] {
+  const taken = [...new Set(used)].sort((x, y) => x - y);
+  const out: [number, number][] = [];
+  for (const [b, e] of mergeRanges(ranges)) {
+    let start = b;
+    for (const p of taken) {
+      if (p < start || p > e) continue;
+      if (p > start) out.push([start, p - 1]);
+      start = p + 1;
+    }
+    if (start <= e) out.push([start, e]);
+  }
+  return out;
+}
+
+export interface OfferRound {
+  now: number;
+  timeoutMs: number;
+  agents: readonly AgentSnapshot[];
+  placed: readonly PlacedTask[];
+  launched: readonly TaskRecord[];
+  frameworks: readonly FrameworkInfo[];
+  takers: readonly { name: string; taker: OfferTaker }[];
+}
+
+/**
+ * Offers every agent's remainder to one of the frameworks that want offers and have not
+ * declined it: the lowest weighted dominant share first (tasks, outstanding offers and the
+ * offers made so far in this round all count). Writes the offers and tells each framework.
+ */
+export function makeOffers(db: ClusterDb, round: OfferRound): void {
+  const wanting = round.takers.filter((t) => t.taker.wants);
+  if (wanting.length === 0) return;
+  const total: Scalars = { cpus: 0, mem: 0, disk: 0, gpus: 0 };
+  for (const a of round.agents) for (const name of SCALAR_NAMES) total[name] += a.total[name];
+  const fair = new FairShare(total, round.frameworks);
+  for (const t of [...round.placed, ...round.launched]) if (t.resources) fair.charge(t.framework, t.resources);
+  for (const o of outstandingOffers(db)) fair.charge(o.framework, o.resources);
+  const free = remainders(round.agents, round.launched);
+  const made = new Map<string, MadeOffer[]>();
+  const rows: Row[] = [];
+  for (const agent of round.agents) {
+    const resources = free.get(agent.id);
+    if (!resources || resources.cpus < MIN_CPUS || resources.mem < MIN_MEM) continue;
+    const open = wanting.filter((t) => !((agent.refusedUntil?.[t.name] ?? 0) > round.now)).map((t) => t.name);
+    const name = fair.pick(open);
+    if (name === undefined) continue;
+    const offer: OfferRecord = { id: crypto.randomUUID(), framework: name, agentId: agent.id, resources, createdAt: round.now, expiresAt: round.now + round.timeoutMs };
+    fair.charge(name, resources);
+    rows.push(offer);
+    made.set(name, [...(made.get(name) ?? []), { offer, hostname: agent.hostname, ip: agent.ip ?? "", attributes: agent.attributes }]);
+  }
+  // 7 values a row.
+  for (const part of chunked(rows, 14)) db.insert(offers).values(part).run();
+  for (const { name, taker } of wanting) {
+    const list = made.get(name);
+    if (list) taker.offered(list);
+  }
+}

@@ -1,0 +1,94 @@
+import { and, eq, inArray, isNotNull, isNull } from "drizzle-orm";
+import type { ClusterDb } from "../../db.ts";
+import { dropOffers, outstandingOffers } from "../../allocator/offers.ts";
+import { frameworkTasks, tasks } from "../../schema.ts";
+import { liveTasks, setTaskState, type TaskRecord } from "../../tasks.ts";
+import { DEFAULT_KILL_GRACE_MS, type Framework, type FrameworkContext, type FrameworkTurn } from "../framework.ts";
+import type { FrameworkMailbox } from "./mailbox.ts";
+import { failureEvent, offersEvent, rescindEvent, taskStatus, updateEvent } from "./status.ts";
+import { frameworkRoles, getFrameworkTask, saveFramework, type FrameworkRecord } from "./store.ts";
+import { dropUpdates, nextUpdateDue, oweUpdate, takeDueUpdates } from "./updates.ts";
+
+/**
+ * An external framework (Mesos v1 scheduler API) behind the same interface as Marathon and
+ * Metronome. It asks for nothing by request: while subscribed it takes offers. Its turn also
+ * runs its clocks: updates due for (re)sending, its offers' expiry, its failover deadline, and
+ * the task groups that must stop together.
+ */
+export function externalFramework(record: FrameworkRecord, mail: FrameworkMailbox): Framework {
+  const { id, info } = record;
+  const roles = frameworkRoles(info);
+  return {
+    name: id,
+    role: roles[0] ?? "*",
+    weight: 1,
+    turn(ctx: FrameworkContext): FrameworkTurn {
+      if (record.state === "disconnected" && record.failoverAt !== null && record.failoverAt <= ctx.now) {
+        return { ...idle(null), kills: tearDown(ctx, record) };
+      }
+      const connected = record.state === "connected";
+      if (connected) for (const status of takeDueUpdates(ctx.db, id, ctx.now)) mail.emit(id, updateEvent(status));
+      const wakes = [nextUpdateDue(ctx.db, id), record.failoverAt, ...outstandingOffers(ctx.db, id).map((o) => o.expiresAt)].filter((w): w is number => w !== null && w > ctx.now);
+      const turn = idle(wakes.length > 0 ? Math.min(...wakes) : null);
+      turn.kills = groupKills(ctx.db, id);
+      if (connected) {
+        turn.offers = {
+          wants: roles.some((r) => !record.suppressedRoles.includes(r)),
+          offered: (made) => mail.emit(id, offersEvent(id, roles[0] ?? "*", made)),
+          rescinded: (ids) => ids.forEach((offerId) => mail.emit(id, rescindEvent(offerId))),
+        };
+      }
+      return turn;
+    },
+    killGraceMs(db: ClusterDb, task: TaskRecord): number {
+      return getFrameworkTask(db, task.id)?.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
+    },
+    statusChanged(ctx, task) {
+      // Mesos's master tells a framework nothing of TASK_STAGING: the first update is the agent's.
+      if (task.state === "TASK_STAGING" || record.state === "removed") return;
+      oweUpdate(ctx.db, id, taskStatus(info, task, ctx.now), ctx.now);
+    },
+    taskEnded() {},
+    tasksUnreachable(ctx, lost) {
+      for (const t of lost) {
+        const updated = setTaskState(ctx.db, t.id, "TASK_UNREACHABLE", "agent unreachable", ctx.now, true);
+        if (updated) this.statusChanged(ctx, updated);
+      }
+      for (const agentId of new Set(lost.map((t) => t.agentId))) mail.emit(id, failureEvent(agentId));
+    },
+  };
+}
+
+function idle(wakeAt: number | null): FrameworkTurn {
+  return { requests: [], kills: [], wakeAt, revive: false, launch: () => [], settle: () => {} };
+}
+
+/**
+ * Tears a framework down (TEARDOWN, or its failover timeout passed): it is removed, its offers
+ * return, nothing more is owed to it, and its live tasks are returned to be killed.
+ */
+export function tearDown(ctx: FrameworkContext, record: FrameworkRecord): string[] {
+  saveFramework(ctx.db, { ...record, state: "removed", removedAt: ctx.now, failoverAt: null });
+  dropOffers(ctx.db, record.id);
+  dropUpdates(ctx.db, record.id);
+  return liveTasks(ctx.db, { framework: record.id }).filter((t) => t.killRequestedAt === null).map((t) => t.id);
+}
+
+/** Live tasks of a task group one of whose tasks has ended: a group stops together. */
+function groupKills(db: ClusterDb, frameworkId: string): string[] {
+  const endedGroups = db
+    .selectDistinct({ group: frameworkTasks.taskGroup })
+    .from(frameworkTasks)
+    .innerJoin(tasks, eq(tasks.id, frameworkTasks.taskId))
+    .where(and(eq(frameworkTasks.frameworkId, frameworkId), isNotNull(frameworkTasks.taskGroup), isNotNull(tasks.endedAt)))
+    .all()
+    .flatMap((r) => (r.group === null ? [] : [r.group]));
+  if (endedGroups.length === 0) return [];
+  return db
+    .select({ id: tasks.id })
+    .from(tasks)
+    .innerJoin(frameworkTasks, eq(tasks.id, frameworkTasks.taskId))
+    .where(and(inArray(frameworkTasks.taskGroup, endedGroups.slice(0, 90)), isNull(tasks.endedAt), isNull(tasks.killRequestedAt)))
+    .all()
+    .map((r) => r.id);
+}

@@ -1,0 +1,59 @@
+import type { SchedulerEvent } from "./status.ts";
+
+/** The tag of a framework's stream socket, and the attachment it carries. */
+export const frameworkTag = (frameworkId: string) => `framework:${frameworkId}`;
+
+export interface StreamAttachment {
+  kind: "framework";
+  frameworkId: string;
+  streamId: string;
+  connectedAt: number;
+}
+
+export function isStreamAttachment(att: unknown): att is StreamAttachment {
+  return typeof att === "object" && att !== null && (att as { kind?: unknown }).kind === "framework";
+}
+
+/**
+ * Events for external frameworks, raised inside a storage transaction and sent only after it
+ * commits (`flush`), or dropped if it fails (`discard`), as the Marathon event bus does. Each
+ * event is one WebSocket message to the Worker holding the framework's stream, which writes
+ * it as one RecordIO record.
+ */
+export class FrameworkMailbox {
+  private pending = new Map<string, SchedulerEvent[]>();
+
+  constructor(private readonly state: DurableObjectState) {}
+
+  emit(frameworkId: string, event: SchedulerEvent): void {
+    const list = this.pending.get(frameworkId);
+    if (list) list.push(event);
+    else this.pending.set(frameworkId, [event]);
+  }
+
+  flush(): void {
+    const pending = this.pending;
+    this.pending = new Map();
+    for (const [frameworkId, events] of pending) {
+      for (const ws of this.streams(frameworkId)) for (const event of events) sendEvent(ws, event);
+    }
+  }
+
+  discard(): void {
+    this.pending = new Map();
+  }
+
+  /** The framework's open stream sockets (one, but for a moment while a newer subscription replaces an older). */
+  streams(frameworkId: string): WebSocket[] {
+    return this.state.getWebSockets(frameworkTag(frameworkId)).filter((ws) => ws.readyState === WebSocket.OPEN);
+  }
+}
+
+/** Sends one event; a socket already closing is skipped (its close event marks the framework disconnected). */
+export function sendEvent(ws: WebSocket, event: SchedulerEvent): void {
+  try {
+    ws.send(JSON.stringify(event));
+  } catch {
+    // The Worker side is gone.
+  }
+}

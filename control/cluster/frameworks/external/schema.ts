@@ -1,0 +1,54 @@
+import { index, integer, real, sqliteTable, text } from "drizzle-orm/sqlite-core";
+
+/** External frameworks, subscribed over the Mesos v1 scheduler API (frameworks/external/store.ts owns these). */
+export const frameworks = sqliteTable("frameworks", {
+  id: text("id").primaryKey(),
+  /** Mesos `FrameworkInfo` as last subscribed or updated, with its `id` set. */
+  info: text("info", { mode: "json" }).notNull(),
+  /** Who subscribed it: the principal of the credential, or the user's id. */
+  principal: text("principal").notNull(),
+  /** The subscription (Mesos-Stream-Id) whose calls are accepted; a new SUBSCRIBE replaces it. */
+  streamId: text("stream_id").notNull(),
+  /** `connected` (a stream is attached), `disconnected` (within its failover timeout), `removed` (torn down). */
+  state: text("state", { enum: ["connected", "disconnected", "removed"] }).notNull(),
+  suppressedRoles: text("suppressed_roles", { mode: "json" }).notNull(),
+  registeredAt: real("registered_at").notNull(),
+  reregisteredAt: real("reregistered_at"),
+  /** When a disconnected framework is torn down unless it subscribes again. */
+  failoverAt: real("failover_at"),
+  removedAt: real("removed_at"),
+});
+
+/** What an external framework's tasks were launched with (TaskInfo), for kills, groups and state. */
+export const frameworkTasks = sqliteTable(
+  "framework_tasks",
+  {
+    taskId: text("task_id").primaryKey(),
+    frameworkId: text("framework_id").notNull(),
+    info: text("info", { mode: "json" }).notNull(),
+    killGraceMs: integer("kill_grace_ms").notNull(),
+    /** The LAUNCH_GROUP the task belongs to: its tasks stop together. */
+    taskGroup: text("task_group"),
+  },
+  (t) => [index("framework_tasks_framework").on(t.frameworkId), index("framework_tasks_group").on(t.taskGroup)],
+);
+
+/**
+ * Status updates owed to external frameworks: kept until ACKNOWLEDGEd, resent with backoff,
+ * across reconnects and restarts of the object. Per task they go out in order, one at a time.
+ */
+export const frameworkUpdates = sqliteTable(
+  "framework_updates",
+  {
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    uuid: text("uuid").notNull().unique(),
+    frameworkId: text("framework_id").notNull(),
+    taskId: text("task_id").notNull(),
+    /** Mesos `TaskStatus` JSON, `uuid` included. */
+    status: text("status", { mode: "json" }).notNull(),
+    attempts: integer("attempts").notNull(),
+    /** When it is sent (again); null while not yet sent (an earlier update of its task waits). */
+    nextAt: real("next_at"),
+  },
+  (t) => [index("framework_updates_task").on(t.frameworkId, t.taskId), index("framework_updates_next").on(t.nextAt)],
+);

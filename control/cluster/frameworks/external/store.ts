@@ -1,0 +1,102 @@
+import { and, eq, ne, sql } from "drizzle-orm";
+import type { ClusterDb } from "../../db.ts";
+import { frameworks, frameworkTasks } from "../../schema.ts";
+import type { FrameworkInfo, TaskInfo } from "./calls.ts";
+
+/** The `frameworks` and `framework_tasks` tables: external frameworks and their tasks' launch info. */
+
+export type FrameworkState = "connected" | "disconnected" | "removed";
+
+export interface FrameworkRecord {
+  id: string;
+  info: FrameworkInfo;
+  principal: string;
+  streamId: string;
+  state: FrameworkState;
+  suppressedRoles: string[];
+  registeredAt: number;
+  reregisteredAt: number | null;
+  failoverAt: number | null;
+  removedAt: number | null;
+}
+
+type Row = typeof frameworks.$inferSelect;
+const toRecord = (r: Row): FrameworkRecord => ({ ...r, info: r.info as FrameworkInfo, suppressedRoles: r.suppressedRoles as string[] });
+
+export function getFramework(db: ClusterDb, id: string): FrameworkRecord | undefined {
+  const row = db.select().from(frameworks).where(eq(frameworks.id, id)).get();
+  return row ? toRecord(row) : undefined;
+}
+
+/** Frameworks not torn down, oldest first. */
+export function activeFrameworks(db: ClusterDb): FrameworkRecord[] {
+  return db.select().from(frameworks).where(ne(frameworks.state, "removed")).orderBy(frameworks.registeredAt).all().map(toRecord);
+}
+
+/** Every framework the object remembers, torn down ones included (`/master/state`'s completed frameworks). */
+export function allFrameworks(db: ClusterDb): FrameworkRecord[] {
+  return db.select().from(frameworks).orderBy(frameworks.registeredAt).all().map(toRecord);
+}
+
+export function saveFramework(db: ClusterDb, record: FrameworkRecord): void {
+  db.insert(frameworks).values(record).onConflictDoUpdate({ target: frameworks.id, set: record }).run();
+}
+
+/**
+ * A new framework's id as Mesos makes them: the master id and a sequence number. The built-in
+ * frameworks hold 0000 and 0001 (see `mesosFrameworkId`), so external ones start at 0002.
+ */
+export function nextFrameworkId(db: ClusterDb, masterId: string): string {
+  const n = db.select({ n: sql<number>`count(*)` }).from(frameworks).get()?.n ?? 0;
+  let seq = n + 2;
+  while (getFramework(db, `${masterId}-${String(seq).padStart(4, "0")}`)) seq++;
+  return `${masterId}-${String(seq).padStart(4, "0")}`;
+}
+
+/** A framework's roles: `roles` (MULTI_ROLE), else its single `role`, else `*`. */
+export function frameworkRoles(info: FrameworkInfo): string[] {
+  return info.roles && info.roles.length > 0 ? info.roles : [info.role ?? "*"];
+}
+
+/** What an external framework's task was launched with. */
+export interface FrameworkTaskRecord {
+  taskId: string;
+  frameworkId: string;
+  info: TaskInfo;
+  killGraceMs: number;
+  taskGroup: string | null;
+}
+
+export function insertFrameworkTasks(db: ClusterDb, records: FrameworkTaskRecord[]): void {
+  // 5 values a row.
+  for (let i = 0; i < records.length; i += 19) db.insert(frameworkTasks).values(records.slice(i, i + 19)).run();
+}
+
+export function getFrameworkTask(db: ClusterDb, taskId: string): FrameworkTaskRecord | undefined {
+  const row = db.select().from(frameworkTasks).where(eq(frameworkTasks.taskId, taskId)).get();
+  return row ? { ...row, info: row.info as TaskInfo } : undefined;
+}
+
+/** The task ids of a task group (LAUNCH_GROUP): they start and stop together. */
+export function groupTaskIds(db: ClusterDb, frameworkId: string, group: string): string[] {
+  return db
+    .select({ id: frameworkTasks.taskId })
+    .from(frameworkTasks)
+    .where(and(eq(frameworkTasks.frameworkId, frameworkId), eq(frameworkTasks.taskGroup, group)))
+    .all()
+    .map((r) => r.id);
+}
+
+export function setKillGrace(db: ClusterDb, taskId: string, killGraceMs: number): void {
+  db.update(frameworkTasks).set({ killGraceMs }).where(eq(frameworkTasks.taskId, taskId)).run();
+}
+
+/** Drops the launch info of tasks that no longer exist (collected with their task rows). */
+export function forgetFrameworkTasks(db: ClusterDb): void {
+  db.run(sql`DELETE FROM framework_tasks WHERE task_id NOT IN (SELECT id FROM tasks)`);
+}
+
+/** An external framework as state endpoints show it: its record and its outstanding offers. */
+export interface FrameworkView extends FrameworkRecord {
+  offers: { id: string; agentId: string; resources: { cpus: number; mem: number; disk: number; gpus: number; ports: number[][] } }[];
+}

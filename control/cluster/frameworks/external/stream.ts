@@ -1,0 +1,57 @@
+import { SchedulerCall } from "./calls.ts";
+
+/**
+ * The subscription stream between the Worker and the Cluster object.
+ *
+ * Where the long-lived SUBSCRIBE stream lives, and why: the HTTP response a framework holds
+ * open is served by the Worker invocation that answered SUBSCRIBE, not by the Cluster object.
+ * The Worker opens a WebSocket to the object, which accepts it through the hibernation API
+ * (tagged `framework:<id>`), and turns each message into one RecordIO record of the chunked
+ * response; it writes the HEARTBEAT records itself, on its own timer. So a subscribed but idle
+ * framework costs the object nothing: it hibernates as with idle agents, no heartbeat wakes
+ * it, and no open response stream pins it in memory or queues other requests behind writes
+ * to a slow client. The object wakes only for real events (offers, updates), each one small
+ * message. When the framework goes away the Worker's response is cancelled, it closes the
+ * socket, and the object marks the framework disconnected (failover timeout running).
+ */
+
+/** Headers the Worker sets on the upgrade it sends the object; never taken from the client. */
+export const SUBSCRIBE_HEADER = "x-dcx-framework-subscribe";
+export const PRINCIPAL_HEADER = "x-dcx-framework-principal";
+export const STREAM_HEADER = "x-dcx-framework-stream";
+export const MASTER_HOST_HEADER = "x-dcx-master-host";
+
+export type SubscribeBody = NonNullable<SchedulerCall["subscribe"]>;
+
+/** The SUBSCRIBE body as a header value (Base64 of its UTF-8 JSON). */
+export function encodeSubscribe(body: SubscribeBody): string {
+  const bytes = new TextEncoder().encode(JSON.stringify(body));
+  let binary = "";
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary);
+}
+
+/** The SUBSCRIBE body back from its header, validated again: the object trusts no input. */
+export function decodeSubscribe(value: string): SubscribeBody | undefined {
+  try {
+    const binary = atob(value);
+    const json: unknown = JSON.parse(new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0))));
+    const parsed = SchedulerCall.shape.subscribe.safeParse(json);
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * One RecordIO record: the length in bytes, a newline, the JSON. The JSON is kept ASCII
+ * (non-ASCII escaped as \uXXXX) so its length in bytes is its length in characters: the
+ * mesos-framework client compares string lengths.
+ */
+export function recordIo(json: string): string {
+  const ascii = json.replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  return `${ascii.length}\n${ascii}`;
+}
+
+/** Mesos's heartbeat event, written by the Worker every `heartbeat_interval_seconds`. */
+export const HEARTBEAT = JSON.stringify({ type: "HEARTBEAT" });

@@ -1,0 +1,88 @@
+import type { Placement, PlacementPlan, Unplaced } from "../../allocator/place.ts";
+import { DECLINED } from "../../allocator/place.ts";
+import type { ClusterDb } from "../../db.ts";
+import { insertTasks, type TaskRecord } from "../../tasks.ts";
+import { DEFAULT_KILL_GRACE_MS, type Framework, type FrameworkContext, type FrameworkTurn, type LaunchedTask, type RoundContext } from "../framework.ts";
+import { getApp, setWaiting, type StoredApp } from "./apps.ts";
+import { MARATHON, marathonDemand } from "./demand.ts";
+import { finishDeployment } from "./deployments.ts";
+import { emitStatus, taskEnded, tasksUnreachable } from "./task-events.ts";
+import { newTaskId, taskLaunch } from "./task-launch.ts";
+import { taskHostPorts } from "./task-ports.ts";
+
+/**
+ * Marathon as a framework of the cluster: its apps' demand as placement requests, its tasks'
+ * launch frames, why instances wait (`/v2/queue`), and its reactions to task changes.
+ */
+export const marathonFramework: Framework = {
+  name: MARATHON,
+  role: "*",
+  weight: 1,
+  turn(ctx: FrameworkContext): FrameworkTurn {
+    const demand = marathonDemand(ctx.db, ctx.now);
+    const apps = demand.requests.map((r) => r.app);
+    return {
+      requests: demand.requests.map((r) => r.request),
+      kills: demand.kills,
+      wakeAt: demand.wakeAt,
+      revive: false,
+      launch: (round, placements) => launchPlaced(round, placements, apps),
+      settle: (round, unplaced, agentsConsidered) => {
+        recordWaiting(round.db, unplaced, apps, agentsConsidered, round.now);
+        // Deployments whose goal was reached end after the round's launches are announced.
+        for (const d of demand.completed) finishDeployment(round.db, round.events, d, round.now);
+      },
+    };
+  },
+  killGraceMs(db: ClusterDb, task: TaskRecord): number {
+    const seconds = getApp(db, task.group)?.app.taskKillGracePeriodSeconds;
+    return seconds === undefined ? DEFAULT_KILL_GRACE_MS : Math.round(seconds * 1000);
+  },
+  statusChanged(ctx, task) {
+    emitStatus(ctx.events, task, ctx.now);
+  },
+  taskEnded(ctx, task, update) {
+    taskEnded(ctx.db, ctx.events, task, update, ctx.now);
+  },
+  tasksUnreachable(ctx, tasks) {
+    tasksUnreachable(ctx.db, ctx.events, tasks, ctx.now);
+  },
+};
+
+function launchPlaced(round: RoundContext, placements: Placement[], apps: StoredApp[]): LaunchedTask[] {
+  const out: LaunchedTask[] = [];
+  for (const p of placements) {
+    const stored = apps[p.request];
+    if (!stored) continue;
+    const host = round.hosts.get(p.agentId) ?? "";
+    const id = newTaskId(stored.id);
+    const { cpus, mem, disk, gpus } = stored.app;
+    const ports = taskHostPorts(stored.app, p.hostPorts);
+    const record: TaskRecord = {
+      id, framework: MARATHON, group: stored.id, version: stored.version, agentId: p.agentId, host, state: "TASK_STAGING",
+      ports, resources: { cpus, mem, disk, gpus }, message: null, healthy: null,
+      stagedAt: round.now, startedAt: null, updatedAt: round.now, killRequestedAt: null, endedAt: null,
+    };
+    out.push({ record, launch: taskLaunch(stored.app, stored.version, id, host, ports) });
+  }
+  insertTasks(round.db, out.map((o) => o.record));
+  return out;
+}
+
+/** Keeps, per app, why its instances wait (for /v2/queue), or clears it once all are placed. */
+function recordWaiting(db: ClusterDb, unplaced: PlacementPlan["unplaced"], apps: StoredApp[], agentsConsidered: number, now: number): void {
+  const unplacedBy = new Map<number, Unplaced>(unplaced.map((u) => [u.request, u]));
+  apps.forEach((stored, i) => {
+    const u = unplacedBy.get(i);
+    if (!u) {
+      if (stored.waiting) setWaiting(db, stored.id, null);
+      return;
+    }
+    const since = stored.waiting?.since ?? new Date(now).toISOString();
+    // Agents under a refuse filter were not offered: when no agent was, the last offers' reasons stand
+    // (as Marathon's rejectSummaryLastOffers), instead of "declined" hiding why they were declined.
+    const offered = Object.keys(u.reasons).some((reason) => reason !== DECLINED);
+    const last = offered || !stored.waiting ? { reasons: u.reasons, agentsConsidered } : stored.waiting;
+    setWaiting(db, stored.id, { count: u.count, since, reasons: last.reasons, agentsConsidered: last.agentsConsidered });
+  });
+}

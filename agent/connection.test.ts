@@ -8,8 +8,9 @@ import type { AgentExit, AgentOptions } from "./agent.ts";
 import type { AgentConfig } from "./config.ts";
 import { agentConnectUrl } from "./connection.ts";
 import { identityPath, loadIdentity, saveIdentity } from "./identity.ts";
-import type { MasterCommand, TaskHost } from "./task-host.ts";
+import type { MasterCommand } from "./task-host.ts";
 import { FakeMaster, waitFor } from "./test-support/fake-master.ts";
+import { recordingTaskHost } from "./test-support/tasks.ts";
 import { collectLog } from "./test-support/log-collector.ts";
 
 const JOIN_TOKEN = "join-token-1";
@@ -160,22 +161,13 @@ describe("connection", () => {
   test("invalid frames are logged and ignored; task frames reach the task host, whose failures are contained; the session stays", async () => {
     const master = fakeMaster({ pingIntervalMs: 20 });
     const commands: MasterCommand[] = [];
-    const tasks: TaskHost = {
-      ready: async () => {},
-      attributes: () => ({}),
-      fingerprints: () => [],
-      connected: () => {},
-      disconnected: () => {},
-      close: async () => {},
-      maxKillGraceMs: () => 0,
-      stats: () => ({ tasksByState: {}, used: { cpus: 0, mem: 0, disk: 0, gpus: 0, ports: 0 }, outboxDepth: 0 }),
+    const tasks = recordingTaskHost({
       reports: () => [{ taskId: "t1", state: "TASK_RUNNING" }],
-      logSource: () => undefined,
       handle: (command) => {
         if (command.type === "ack") throw new Error("driver bug");
         commands.push(command);
       },
-    };
+    });
     const { logs } = startAgent(master, workDir(), { tasks });
     const session = await master.registered(0);
     expect(session.registers[0]?.tasks).toEqual([{ taskId: "t1", state: "TASK_RUNNING" }]);

@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { mutate, randomJson } from "../test/support/json-mutations.ts";
 import { seeded } from "../test/support/prng.ts";
 import { Agent } from "./agent.ts";
-import type { MasterCommand, TaskHost } from "./task-host.ts";
+import type { MasterCommand } from "./task-host.ts";
+import { recordingTaskHost } from "./test-support/tasks.ts";
 import { FakeMaster, waitFor } from "./test-support/fake-master.ts";
 import { collectLog } from "./test-support/log-collector.ts";
 
@@ -43,19 +44,7 @@ test(`the agent survives ${CASES} random and mutated master frames (seed ${SEED}
   const dir = mkdtempSync(join(os.tmpdir(), "dcx-fuzz-"));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   const handled: MasterCommand[] = [];
-  const tasks: TaskHost = {
-    ready: async () => {},
-    attributes: () => ({}),
-    fingerprints: () => [],
-    connected: () => {},
-    disconnected: () => {},
-    close: async () => {},
-    maxKillGraceMs: () => 0,
-    stats: () => ({ tasksByState: {}, used: { cpus: 0, mem: 0, disk: 0, gpus: 0, ports: 0 }, outboxDepth: 0 }),
-    reports: () => [],
-    logSource: () => undefined,
-    handle: (command) => void handled.push(command),
-  };
+  const tasks = recordingTaskHost({ handle: (command) => void handled.push(command) });
   const logs = collectLog();
   const agent = Agent.create(
     { master: master.url, cluster: "c1", token: "join", workDir: dir, resources: { cpus: 1, mem: 256 }, attributes: {}, hostname: "fuzz-host", advertiseIp: "127.0.0.1", backoffMaxMs: 20, killTasksOnExit: false },

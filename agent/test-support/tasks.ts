@@ -9,6 +9,7 @@ import { readProcStat } from "../drivers/proc.ts";
 import { SANDBOXES_DIR } from "../sandbox.ts";
 import type { MasterSession } from "./fake-master.ts";
 import { waitFor } from "./fake-master.ts";
+import type { TaskHost } from "../task-host.ts";
 
 /** Helpers for tests that run real task processes. */
 
@@ -117,4 +118,25 @@ export function statusFrames(session: MasterSession): StatusUpdate[][] {
 /** `[taskId, state]` pairs of a list of updates, for compact assertions. */
 export function states(updates: readonly StatusUpdate[]): [string, string][] {
   return updates.map((update) => [update.taskId, update.state]);
+}
+
+/**
+ * A task host that runs nothing: tests of the agent's connection and frames pass it, with the
+ * parts they care about (`handle`, `reports`) overridden.
+ */
+export function recordingTaskHost(overrides: Partial<TaskHost> = {}): TaskHost {
+  return {
+    ready: async () => {},
+    attributes: () => ({}),
+    fingerprints: () => [],
+    connected: () => {},
+    disconnected: () => {},
+    close: async () => {},
+    maxKillGraceMs: () => 0,
+    stats: () => ({ tasksByState: {}, used: { cpus: 0, mem: 0, disk: 0, gpus: 0, ports: 0 }, outboxDepth: 0 }),
+    reports: () => [],
+    logSource: () => undefined,
+    handle: () => {},
+    ...overrides,
+  };
 }

@@ -5,10 +5,10 @@ import { z } from "zod";
 import { quotaLimit } from "../quotas.ts";
 import { clusters } from "../accounts/schema.ts";
 import { createServiceAccount, listServiceAccounts, resolveServiceAccount, revokeServiceAccount } from "../accounts/service-accounts.ts";
-import { tokenKind } from "../crypto.ts";
+import { isWellFormedToken, tokenKind } from "../crypto.ts";
 import { unauthenticated } from "../errors.ts";
 import type { AppEnv } from "../http/env.ts";
-import { bearerToken, jsonBody, requireMember, requireUser } from "../http/middleware.ts";
+import { basicCredentials, bearerToken, jsonBody, requireMember, requireUser } from "../http/middleware.ts";
 
 /** A Mesos principal: what FrameworkInfo.principal and HTTP Basic carry. */
 export const NewServiceAccount = z.strictObject({
@@ -31,20 +31,6 @@ export const serviceAccountRoutes = new Hono<AppEnv>()
     return c.json({ serviceAccount: info });
   });
 
-/** `principal:secret` from `Authorization: Basic …`, as Mesos frameworks send their credential. */
-function basicCredential(header: string | undefined): { principal: string; secret: string } | undefined {
-  const m = /^\s*Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? "");
-  if (!m?.[1]) return undefined;
-  let decoded: string;
-  try {
-    decoded = atob(m[1]);
-  } catch {
-    return undefined;
-  }
-  const colon = decoded.indexOf(":");
-  return colon < 0 ? undefined : { principal: decoded.slice(0, colon), secret: decoded.slice(colon + 1) };
-}
-
 /**
  * Who may use a cluster's scheduler API: a service account of that cluster (Bearer secret, or
  * Basic principal:secret, the principal matching), or a member's user token. A service account
@@ -52,7 +38,8 @@ function basicCredential(header: string | undefined): { principal: string; secre
  */
 export const requireFramework = createMiddleware<AppEnv>(async (c, next) => {
   const header = c.req.header("Authorization");
-  const basic = basicCredential(header);
+  const credentials = basicCredentials(header);
+  const basic = credentials === undefined ? undefined : { principal: credentials.user, secret: credentials.password };
   const bearer = basic ? undefined : bearerToken(header);
   const secret = basic?.secret ?? (bearer !== undefined && tokenKind(bearer) === "service" ? bearer : undefined);
   if (secret === undefined) {
@@ -65,6 +52,8 @@ export const requireFramework = createMiddleware<AppEnv>(async (c, next) => {
     });
     return;
   }
+  // Checked for shape before any lookup, as every other credential is.
+  if (!isWellFormedToken(secret, "service")) throw unauthenticated("Malformed service account secret: it is 'dcxs_' and 43 base64url characters.");
   const clusterId = c.req.param("cluster") ?? "";
   const account = await resolveServiceAccount(c.get("db"), secret, clusterId);
   if (!account || (basic && basic.principal !== account.principal)) throw unauthenticated("Invalid service account credential for this cluster.");

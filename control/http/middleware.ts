@@ -27,12 +27,12 @@ export function bearerToken(header: string | undefined): string | undefined {
 }
 
 /**
- * The password of HTTP Basic auth (`Authorization: Basic base64(user:password)`): clients
- * that only speak Basic (Marathon's libraries, and their event streams, which cannot add
- * another header) send the API token as the password, with any user name.
+ * The user and password of HTTP Basic auth (`Authorization: Basic base64(user:password)`), or
+ * undefined when the header is not well-formed Basic. Mesos frameworks send their principal
+ * and secret this way.
  */
-export function basicPassword(header: string): string | undefined {
-  const m = /^\s*Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
+export function basicCredentials(header: string | undefined): { user: string; password: string } | undefined {
+  const m = /^\s*Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? "");
   if (!m?.[1]) return undefined;
   let decoded: string;
   try {
@@ -41,7 +41,16 @@ export function basicPassword(header: string): string | undefined {
     return undefined;
   }
   const colon = decoded.indexOf(":");
-  const password = colon < 0 ? "" : decoded.slice(colon + 1);
+  return colon < 0 ? undefined : { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}
+
+/**
+ * The password of HTTP Basic auth: clients that only speak Basic (Marathon's libraries, and
+ * their event streams, which cannot add another header) send the API token as the password,
+ * with any user name.
+ */
+export function basicPassword(header: string): string | undefined {
+  const password = basicCredentials(header)?.password;
   return password === "" ? undefined : password;
 }
 

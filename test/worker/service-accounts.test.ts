@@ -45,6 +45,9 @@ describe("service accounts", () => {
     expect(await subscribe(account, basic("someone-else", sa.secret))).toBe(401);
     expect(await subscribe(other, `Bearer ${sa.secret}`)).toBe(401);
     expect(await subscribe(other, basic("marathon-2", sa.secret))).toBe(401);
+    // Malformed secrets are refused on their shape, before any lookup.
+    expect(await subscribe(account, basic("marathon-2", "dcxs_short"))).toBe(401);
+    expect(await subscribe(account, basic("marathon-2", `${sa.secret}x`))).toBe(401);
     // A user token works too; the principal a framework claims must be the one it authenticated as.
     expect(await subscribe(account, `Bearer ${account.token}`)).toBe(200);
     expect(await subscribe(account, `Bearer ${sa.secret}`, { principal: "marathon-2" })).toBe(200);

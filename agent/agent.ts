@@ -1,6 +1,6 @@
 import packageJson from "../package.json" with { type: "json" };
-import { CloseCode, PROTOCOL_VERSION, PUBLIC_IP_ATTRIBUTE, PUBLIC_ROLE, Register } from "../protocol/index.ts";
-import type { Attributes, Registered, Resources } from "../protocol/index.ts";
+import { CloseCode, PROTOCOL_VERSION, PUBLIC_ROLE, Register } from "../protocol/index.ts";
+import type { Registered, Resources } from "../protocol/index.ts";
 import { Backoff } from "./backoff.ts";
 import { ConfigError } from "./config.ts";
 import type { AgentConfig } from "./config.ts";
@@ -261,17 +261,12 @@ export class Agent {
       ip: this.setup.ip,
       resources: this.setup.resources,
       // The operator's attributes win over what the drivers detect.
-      attributes: { ...this.tasks.attributes(), ...this.roleAttributes(), ...this.config.attributes },
+      attributes: { ...this.tasks.attributes(), ...this.config.attributes },
       // Sent only when public: a private agent's frame stays what masters before roles accept.
       ...(this.config.public ? { role: PUBLIC_ROLE } : {}),
       version: AGENT_VERSION,
       tasks: this.tasks.reports(),
     };
-  }
-
-  /** DC/OS public agents carry `public_ip:true`, which constraints and tools look for. */
-  private roleAttributes(): Attributes {
-    return this.config.public ? { [PUBLIC_IP_ATTRIBUTE]: "true" } : {};
   }
 
   /** Keeps a newly issued credential; the session waits for this before it counts as up. */

@@ -131,7 +131,7 @@ Options (each may also be given as the environment variable shown; a flag wins):
   --attributes SPEC     agent attributes, e.g. "rack:r1;zone:a"               DCX_ATTRIBUTES
   --public              a public agent: offers its resources to the role        DCX_PUBLIC
                         slave_public only (apps with acceptedResourceRoles
-                        ["slave_public"]) and carries the attribute public_ip:true
+                        ["slave_public"]); the master adds the attribute public_ip:true
   --hostname H          hostname to report (default: this machine's)          DCX_HOSTNAME
   --advertise-ip IP     IP to report (default: first non-internal IPv4)       DCX_ADVERTISE_IP
   --backoff-max-ms N    cap of the reconnect backoff in ms (default ${DEFAULT_BACKOFF_MAX_MS}) DCX_BACKOFF_MAX_MS

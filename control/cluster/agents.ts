@@ -1,5 +1,5 @@
 import { and, asc, eq, ne } from "drizzle-orm";
-import type { AgentRole, Attributes, Register, Resources } from "../../protocol/index.ts";
+import { PUBLIC_IP_ATTRIBUTE, PUBLIC_ROLE, type AgentRole, type Attributes, type Register, type Resources } from "../../protocol/index.ts";
 import type { ClusterDb } from "./db.ts";
 import { ensureMeta, increment } from "./meta.ts";
 import { agents } from "./schema.ts";
@@ -57,7 +57,8 @@ const described = (d: Description) => ({
   hostname: d.hostname,
   ip: d.ip,
   resources: d.resources,
-  attributes: d.attributes,
+  // DC/OS public agents carry `public_ip:true`, which constraints, the UI and tools look for; an operator's own value wins.
+  attributes: d.role === PUBLIC_ROLE ? { [PUBLIC_IP_ATTRIBUTE]: "true", ...d.attributes } : d.attributes,
   // An agent that sends no role (a private one, or one from before roles) is private.
   role: d.role ?? "*",
   version: d.version,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { type Account, call, expectInvalid, joinAgent, registerFrame, signUp } from "./helpers.ts";
+import { type Account, call, expectInvalid, joinAgent, registerFrame, signUp, TestSocket } from "./helpers.ts";
 import { Framework } from "./scheduler-helpers.ts";
+import { Browser, withAgent } from "./ui-helpers.ts";
 
 const RESOURCES = { cpus: 1, mem: 1024, disk: 1000, gpus: 0, ports: [[31000, 31010]] };
 type Launch = { type: "launch"; tasks: { taskId: string }[] };
@@ -104,5 +105,20 @@ describe("frameworks see roles in offers", () => {
     expect(await plain.within("OFFERS", 300)).toEqual([]);
     await plain.disconnect();
     await edge.disconnect();
+  });
+});
+
+describe("the web UI", () => {
+  it("the Nodes page and a node's page show a public agent's type", async () => {
+    const { browser } = await withAgent();
+    const created = await browser.form(`/ui/${browser.clusterId}/tokens`, { op: "create-agent-token", description: "edge", expiresInSeconds: "3600" });
+    const token = /--token (dcxj_\S+)/.exec(await created.text())?.[1] ?? "";
+    const socket = await TestSocket.open(browser.clusterId, token);
+    socket.send(registerFrame({ hostname: "edge-1", ip: "10.1.2.4", role: "slave_public" }));
+    const { agentId } = await socket.next<{ agentId: string }>();
+    const rows = Browser.text((await browser.page(`/ui/${browser.clusterId}/nodes`)).html);
+    expect(rows).toMatch(/edge-1 \S+ Public /);
+    expect(rows).toMatch(/ui-node-1 \S+ Private /);
+    expect(Browser.text((await browser.page(`/ui/${browser.clusterId}/nodes/${agentId}`)).html)).toContain("Type Public");
   });
 });

@@ -53,12 +53,15 @@ export function nextAgentId(db: ClusterDb): string {
 
 type Description = Pick<Register, "hostname" | "ip" | "resources" | "attributes" | "role" | "version">;
 
+/** DC/OS public agents carry `public_ip:true`, which constraints, the UI and tools look for; an operator's own value wins. */
+const withRole = (role: AgentRole | undefined, attributes: Attributes): Attributes =>
+  role === PUBLIC_ROLE ? { [PUBLIC_IP_ATTRIBUTE]: "true", ...attributes } : attributes;
+
 const described = (d: Description) => ({
   hostname: d.hostname,
   ip: d.ip,
   resources: d.resources,
-  // DC/OS public agents carry `public_ip:true`, which constraints, the UI and tools look for; an operator's own value wins.
-  attributes: d.role === PUBLIC_ROLE ? { [PUBLIC_IP_ATTRIBUTE]: "true", ...d.attributes } : d.attributes,
+  attributes: withRole(d.role, d.attributes),
   // An agent that sends no role (a private one, or one from before roles) is private.
   role: d.role ?? "*",
   version: d.version,
@@ -128,8 +131,10 @@ export function listAgents(db: ClusterDb): AgentRecord[] {
 }
 
 export function updateAgentResources(db: ClusterDb, id: string, resources: Resources, attributes?: Attributes): void {
+  // New attributes keep the role's marker: the role itself is fixed at registration.
+  const role = attributes ? db.select({ role: agents.role }).from(agents).where(eq(agents.id, id)).get()?.role : undefined;
   db.update(agents)
-    .set(attributes ? { resources, attributes } : { resources })
+    .set(attributes ? { resources, attributes: withRole(role, attributes) } : { resources })
     .where(eq(agents.id, id))
     .run();
 }

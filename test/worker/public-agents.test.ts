@@ -30,6 +30,16 @@ describe("public agents", () => {
     expect(agents.map((a) => [a.id, a.role, a.public])).toEqual(expect.arrayContaining([[pub.agentId, "slave_public", true], [priv.agentId, "*", false]]));
   });
 
+  it("a `resources` frame with new attributes keeps a public agent public", async () => {
+    const account = await signUp();
+    const { socket, agentId } = await joinAgent(account, { hostname: "public-1", resources: RESOURCES, role: "slave_public" });
+    socket.send({ type: "resources", resources: RESOURCES, attributes: { zone: "edge" } });
+    socket.send("ping");
+    expect(await socket.next()).toBe("pong");
+    const { slaves } = (await (await call(`/c/${account.cluster.id}/master/slaves`, { token: account.token })).json()) as { slaves: Slave[] };
+    expect(slaves.find((s) => s.id === agentId)).toMatchObject({ attributes: { zone: "edge", public_ip: "true" }, reserved_resources: { slave_public: { cpus: 1 } } });
+  });
+
   it("an unknown role in the register frame is refused, naming the field", async () => {
     const account = await signUp();
     const { socket } = await joinAgent(account, { hostname: "private-1" });

@@ -100,6 +100,19 @@ describe("acceptedResourceRoles", () => {
   });
 });
 
+describe("Metronome jobs", () => {
+  it("run on private agents only", async () => {
+    const account = await signUp();
+    const { priv, pub } = await privateAndPublic(account);
+    const v1 = (path: string, json?: unknown) => call(`/c/${account.cluster.id}/v1${path}`, { method: "POST", token: account.token, ...(json === undefined ? {} : { json }) });
+    expect((await v1("/jobs", { id: "nightly", run: { cmd: "true", cpus: 0.1, mem: 32 } })).status).toBe(201);
+    for (let i = 0; i < 3; i++) expect((await v1("/jobs/nightly/runs")).status).toBe(201);
+    const launched = (await priv.socket.framesWithin<Launch>(500)).filter((f) => f.type === "launch").flatMap((f) => f.tasks);
+    expect(launched).toHaveLength(3);
+    expect((await pub.socket.framesWithin<{ type: string }>(200)).filter((f) => f.type === "launch")).toEqual([]);
+  });
+});
+
 describe("frameworks see roles in offers", () => {
   it("a framework without slave_public is offered private agents only; one with it gets public agents' resources as slave_public", async () => {
     const account = await signUp();

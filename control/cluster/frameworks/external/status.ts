@@ -89,7 +89,7 @@ const scalar = (name: string, value: number, role: string) => ({ name, type: "SC
  * An offer's resources as Mesos `Resource`s; gpus only when there are any. `role` is the agent's:
  * a public agent's resources are `slave_public`, as a DC/OS public agent's statically reserved ones are.
  */
-export function offerResources(r: MadeOffer["offer"]["resources"], role = "*") {
+export function offerResources(r: MadeOffer["offer"]["resources"], role: string) {
   const out: Record<string, unknown>[] = [scalar("cpus", r.cpus, role), scalar("mem", r.mem, role), scalar("disk", r.disk, role)];
   if (r.gpus > 0) out.push(scalar("gpus", r.gpus, role));
   if (r.ports.length > 0) out.push({ name: "ports", type: "RANGES", ranges: { range: r.ports.map(([begin, end]) => ({ begin, end })) }, role });

@@ -1,5 +1,5 @@
 import packageJson from "../package.json" with { type: "json" };
-import { CloseCode, PROTOCOL_VERSION, Register } from "../protocol/index.ts";
+import { CloseCode, PROTOCOL_VERSION, PUBLIC_ROLE, Register } from "../protocol/index.ts";
 import type { Registered, Resources } from "../protocol/index.ts";
 import { Backoff } from "./backoff.ts";
 import { ConfigError } from "./config.ts";
@@ -262,6 +262,8 @@ export class Agent {
       resources: this.setup.resources,
       // The operator's attributes win over what the drivers detect.
       attributes: { ...this.tasks.attributes(), ...this.config.attributes },
+      // Sent only when public: a private agent's frame stays what masters before roles accept.
+      ...(this.config.public ? { role: PUBLIC_ROLE } : {}),
       version: AGENT_VERSION,
       tasks: this.tasks.reports(),
     };
@@ -306,6 +308,7 @@ export class Agent {
       ip,
       resources: { ...resources, ports: resources.ports.map((range) => [...range]) },
       attributes: this.config.attributes,
+      role: this.config.public ? PUBLIC_ROLE : "*",
       // What tasks may have of this host, so an operator can see what was allowed and by which flag.
       policy: { ...(this.config.policy ?? DEFAULT_POLICY) },
     });

@@ -27,6 +27,7 @@ describe("parseAgentConfig", () => {
         ...["--attributes", "rack:r1;zone:a;weight:3"],
         ...["--hostname", "node-7.example.com", "--advertise-ip", "10.0.0.7", "--backoff-max-ms", "5000"],
         "--kill-tasks-on-exit",
+        "--public",
       ],
       {},
     );
@@ -37,6 +38,7 @@ describe("parseAgentConfig", () => {
       workDir: expect.stringMatching(/\/relative\/dir$/),
       resources: { cpus: 2, mem: 1024, ports: [[31000, 31010], [32000, 32001]] },
       attributes: { rack: "r1", zone: "a", weight: 3 },
+      public: true,
       hostname: "node-7.example.com",
       advertiseIp: "10.0.0.7",
       backoffMaxMs: 5000,
@@ -59,6 +61,7 @@ describe("parseAgentConfig", () => {
       DCX_ADVERTISE_IP: "::1",
       DCX_BACKOFF_MAX_MS: "750",
       DCX_KILL_TASKS_ON_EXIT: "1",
+      DCX_PUBLIC: "yes",
     });
     expect(config).toEqual({
       master: "ws://127.0.0.1:9000",
@@ -67,6 +70,7 @@ describe("parseAgentConfig", () => {
       workDir: "/var/lib/dcx",
       resources: { disk: 100 },
       attributes: { zone: "b" },
+      public: true,
       hostname: "envhost",
       advertiseIp: "::1",
       backoffMaxMs: 750,
@@ -280,6 +284,13 @@ describe("parseAgentConfig", () => {
     expect(configError(() => parseAgentConfig([...REQUIRED, "--allow-capabilities", "NET ADMIN"], {})).flag).toBe("--allow-capabilities");
     expect(configError(() => parseAgentConfig(REQUIRED, { DCX_TASK_USER: "-rf" })).message).toContain("--task-user (DCX_TASK_USER)");
     expect(configError(() => parseAgentConfig(REQUIRED, { DCX_ALLOW_PRIVILEGED: "maybe" })).flag).toBe("--allow-privileged");
+  });
+
+  test("an agent is private unless --public or DCX_PUBLIC says otherwise", () => {
+    expect(parseAgentConfig(REQUIRED, {}).public).toBe(false);
+    expect(parseAgentConfig(REQUIRED, { DCX_PUBLIC: "0" }).public).toBe(false);
+    expect(parseAgentConfig([...REQUIRED, "--public"], { DCX_PUBLIC: "false" }).public).toBe(true);
+    expect(configError(() => parseAgentConfig(REQUIRED, { DCX_PUBLIC: "sometimes" })).flag).toBe("--public");
   });
 
   test("unknown flags, stray arguments and flags without a value are refused by name", () => {

@@ -24,6 +24,11 @@ export interface AgentConfig {
   /** Only the resources named by `--resources`; the rest are detected. */
   resources: Partial<Resources>;
   attributes: Attributes;
+  /**
+   * A public agent (`--public`): its resources are offered to the role `slave_public` only.
+   * Parsing always sets it; absent means private.
+   */
+  public?: boolean;
   hostname?: string;
   advertiseIp?: string;
   /** Cap of the reconnect backoff. */
@@ -97,6 +102,7 @@ const BOOLEAN_OPTIONS = {
   insecure: "DCX_INSECURE",
   "allow-privileged": "DCX_ALLOW_PRIVILEGED",
   "allow-root-tasks": "DCX_ALLOW_ROOT_TASKS",
+  public: "DCX_PUBLIC",
 } as const;
 type BooleanName = keyof typeof BOOLEAN_OPTIONS;
 
@@ -123,6 +129,9 @@ Options (each may also be given as the environment variable shown; a flag wins):
   --resources SPEC      override detected resources, e.g.                     DCX_RESOURCES
                         "cpus:2;mem:1024;disk:4096;ports:[31000-32000]"
   --attributes SPEC     agent attributes, e.g. "rack:r1;zone:a"               DCX_ATTRIBUTES
+  --public              a public agent: offers its resources to the role        DCX_PUBLIC
+                        slave_public only (apps with acceptedResourceRoles
+                        ["slave_public"]); the master adds the attribute public_ip:true
   --hostname H          hostname to report (default: this machine's)          DCX_HOSTNAME
   --advertise-ip IP     IP to report (default: first non-internal IPv4)       DCX_ADVERTISE_IP
   --backoff-max-ms N    cap of the reconnect backoff in ms (default ${DEFAULT_BACKOFF_MAX_MS}) DCX_BACKOFF_MAX_MS
@@ -194,6 +203,7 @@ export function parseAgentConfig(argv: readonly string[], env: Readonly<Record<s
     workDir: resolve(workDir.value),
     resources: resources === undefined ? {} : parseResources(resources),
     attributes: attributes === undefined ? {} : guard(attributes, () => parseAttributeString(attributes.value)),
+    public: flag("public"),
     hostname: hostname === undefined ? undefined : parseWith(hostname, Register.shape.hostname),
     advertiseIp: advertiseIp === undefined ? undefined : parseWith(advertiseIp, Register.shape.ip),
     backoffMaxMs: backoffMaxMs === undefined ? DEFAULT_BACKOFF_MAX_MS : parseBackoffMax(backoffMaxMs),

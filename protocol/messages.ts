@@ -2,7 +2,7 @@ import { z } from "zod";
 import { MAX_TASK_CHECKS, ReadinessResult, TaskHealthCheck, TaskReadinessCheck } from "./checks.ts";
 import { Bundle, BundleData, Diagnostics } from "./diagnostics.ts";
 import { LogData, Logs, LogsCancel } from "./logs.ts";
-import { Attributes, Resources } from "./resources.ts";
+import { AgentRole, Attributes, Resources } from "./resources.ts";
 import { TaskState } from "./task-state.ts";
 
 /**
@@ -52,6 +52,11 @@ export const Register = z.strictObject({
   ip: Ip,
   resources: Resources,
   attributes: Attributes.default({}),
+  /**
+   * The role the agent's resources are offered to; absent means `*` (private). Optional, and
+   * sent only by public agents, so agents and masters from before roles keep talking.
+   */
+  role: AgentRole.optional(),
   version: z.string().min(1).max(64),
   tasks: z.array(TaskReport).max(100_000).default([]),
 });

@@ -31,6 +31,17 @@ export type Attributes = z.infer<typeof Attributes>;
  */
 export const DOCKER_ATTRIBUTE = "docker";
 
+/**
+ * The roles an agent offers its resources to, as in DC/OS: `*` (a private agent, the default)
+ * or `slave_public` (a public agent, started with `--public`), whose resources go only to tasks
+ * and frameworks that accept that role.
+ */
+export const PUBLIC_ROLE = "slave_public";
+export const AgentRole = z.enum(["*", PUBLIC_ROLE]);
+export type AgentRole = z.infer<typeof AgentRole>;
+/** The attribute DC/OS public agents carry, so constraints and tools can tell them apart. */
+export const PUBLIC_IP_ATTRIBUTE = "public_ip";
+
 export const EMPTY_RESOURCES: Resources = { cpus: 0, mem: 0, disk: 0, gpus: 0, ports: [] };
 
 /** Formats port ranges the way Mesos renders a RANGES resource: `[31000-32000, 33000-33010]`. */

@@ -90,6 +90,9 @@ function agentView(agent: AgentRecord) {
     state: agent.state,
     resources: agent.resources,
     attributes: agent.attributes,
+    /** `slave_public` (a public agent) or `*` (private). */
+    role: agent.role,
+    public: agent.role !== "*",
     version: agent.version,
     registeredAt: iso(agent.registeredAt),
     reregisteredAt: iso(agent.reregisteredAt),

@@ -54,8 +54,9 @@ export function mesosSlave(agent: AgentRecord, usage: AgentUsage | undefined) {
     used_resources: usedResources(usage),
     // Offers live only inside one allocation round, so none is ever outstanding.
     offered_resources: NO_RESOURCES,
-    reserved_resources: {},
-    unreserved_resources: resources,
+    // A public agent's resources are all for `slave_public`, as a DC/OS public agent's static reservation is.
+    reserved_resources: agent.role === "*" ? {} : { [agent.role]: resources },
+    unreserved_resources: agent.role === "*" ? resources : NO_RESOURCES,
     active: agent.state === "active",
     deactivated: false,
     version: agent.version,

@@ -1,5 +1,5 @@
 import { and, asc, eq, ne } from "drizzle-orm";
-import type { Attributes, Register, Resources } from "../../protocol/index.ts";
+import { PUBLIC_IP_ATTRIBUTE, PUBLIC_ROLE, type AgentRole, type Attributes, type Register, type Resources } from "../../protocol/index.ts";
 import type { ClusterDb } from "./db.ts";
 import { ensureMeta, increment } from "./meta.ts";
 import { agents } from "./schema.ts";
@@ -15,6 +15,8 @@ export interface AgentRecord {
   ip: string;
   resources: Resources;
   attributes: Attributes;
+  /** `slave_public` for a public agent, `*` for a private one. */
+  role: AgentRole;
   version: string;
   state: AgentState;
   registeredAt: number;
@@ -32,6 +34,7 @@ function toRecord(row: Row): AgentRecord {
     ip: row.ip,
     resources: row.resources as Resources,
     attributes: row.attributes as Attributes,
+    role: row.role,
     version: row.version,
     state: row.state,
     registeredAt: row.registeredAt,
@@ -48,13 +51,19 @@ export function nextAgentId(db: ClusterDb): string {
   return `${masterId}-S${n}`;
 }
 
-type Description = Pick<Register, "hostname" | "ip" | "resources" | "attributes" | "version">;
+type Description = Pick<Register, "hostname" | "ip" | "resources" | "attributes" | "role" | "version">;
+
+/** DC/OS public agents carry `public_ip:true`, which constraints, the UI and tools look for; an operator's own value wins. */
+const withRole = (role: AgentRole | undefined, attributes: Attributes): Attributes =>
+  role === PUBLIC_ROLE ? { [PUBLIC_IP_ATTRIBUTE]: "true", ...attributes } : attributes;
 
 const described = (d: Description) => ({
   hostname: d.hostname,
   ip: d.ip,
   resources: d.resources,
-  attributes: d.attributes,
+  attributes: withRole(d.role, d.attributes),
+  // An agent that sends no role (a private one, or one from before roles) is private.
+  role: d.role ?? "*",
   version: d.version,
 });
 
@@ -122,8 +131,10 @@ export function listAgents(db: ClusterDb): AgentRecord[] {
 }
 
 export function updateAgentResources(db: ClusterDb, id: string, resources: Resources, attributes?: Attributes): void {
+  // New attributes keep the role's marker: the role itself is fixed at registration.
+  const role = attributes ? db.select({ role: agents.role }).from(agents).where(eq(agents.id, id)).get()?.role : undefined;
   db.update(agents)
-    .set(attributes ? { resources, attributes } : { resources })
+    .set(attributes ? { resources, attributes: withRole(role, attributes) } : { resources })
     .where(eq(agents.id, id))
     .run();
 }

@@ -20,6 +20,8 @@ export const agents = sqliteTable(
     /** Resources JSON (protocol `Resources`). */
     resources: text("resources", { mode: "json" }).notNull(),
     attributes: text("attributes", { mode: "json" }).notNull(),
+    /** The role its resources are offered to: `*` (private) or `slave_public` (started with `--public`). */
+    role: text("role", { enum: ["*", "slave_public"] }).notNull().default("*"),
     version: text("version").notNull(),
     credentialHash: text("credential_hash").notNull(),
     joinTokenId: text("join_token_id"),

@@ -152,7 +152,7 @@ describe("the dcx CLI against a local control plane", () => {
     }, 30_000, 300);
     expect(nodes).toHaveLength(1);
     expect(nodes[0]?.resources.cpus).toBe(2);
-    expect((await dcx(["node", "list"])).stdout).toMatch(/^\S+\s+cli-node\s+active\s+0\/2\s+0\/2048\s+rack:r1$/m);
+    expect((await dcx(["node", "list"])).stdout).toMatch(/^\S+\s+cli-node\s+active\s+\*\s+0\/2\s+0\/2048\s+rack:r1$/m);
   });
 
   it("adds an app and waits for its deployment, showing progress", async () => {

@@ -10,6 +10,7 @@ import {
   mergeAppPatch,
   normalizeAppId,
 } from "../../control/cluster/frameworks/marathon/app-definition.ts";
+import { parseAppDefinition } from "../../control/cluster/frameworks/marathon/app-definition.ts";
 import { expectRoundTrip, valid } from "./app-fixture.ts";
 
 const BASE = { id: "/web", cmd: "run" };
@@ -169,7 +170,6 @@ describe("fields DCX does not model", () => {
     const extras = {
       fetch: [{ uri: "https://example.com/app.tgz", extract: true }],
       dependencies: ["/db"],
-      acceptedResourceRoles: ["public"],
       vendorThing: { nested: [1, 2] },
     };
     const app = valid({ ...BASE, ...extras });
@@ -253,6 +253,27 @@ describe("constraints", () => {
       { field: "os", operator: "IS", value: "linux" },
     ]);
     expectRoundTrip(app);
+  });
+});
+
+describe("acceptedResourceRoles", () => {
+  it("keeps the roles given, and leaves them out when absent (private agents only)", () => {
+    expect(valid(BASE).acceptedResourceRoles).toBeUndefined();
+    for (const roles of [["slave_public"], ["*"], ["slave_public", "*"]]) {
+      const app = valid({ ...BASE, acceptedResourceRoles: roles });
+      expect(app.acceptedResourceRoles).toEqual(roles);
+      expectRoundTrip(app);
+    }
+  });
+
+  it("refuses an empty list and roles no agent offers, naming the field", () => {
+    const paths = (roles: unknown) => {
+      const result = parseAppDefinition({ ...BASE, acceptedResourceRoles: roles });
+      return result.ok ? [] : result.details.map((d) => d.path);
+    };
+    expect(paths([])).toEqual(["/acceptedResourceRoles"]);
+    expect(paths(["public"])).toEqual(["/acceptedResourceRoles/0"]);
+    expect(paths("slave_public")).toEqual(["/acceptedResourceRoles"]);
   });
 });
 

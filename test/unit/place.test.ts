@@ -3,6 +3,7 @@ import { valueEquals, formatAttribute } from "../../control/cluster/allocator/co
 import {
   DECLINED,
   place,
+  ROLE_NOT_ACCEPTED,
   type AgentSnapshot,
   type Constraint,
   type PlacedTask,
@@ -564,5 +565,33 @@ describe("place: scale", () => {
     expect(plan.placements).toHaveLength(10_000);
     const load = perAgent(plan);
     expect(Math.max(...load.values())).toBeLessThanOrEqual(20);
+  });
+});
+
+describe("place: agent roles (acceptedResourceRoles)", () => {
+  const agents = [agent("private-1"), agent("public-1", { role: "slave_public" }), agent("private-2", { role: "*" })];
+  const where = (roles: readonly string[] | undefined): Set<string> =>
+    new Set(place(snapshot(agents), [request("/web", 6, roles === undefined ? {} : { roles })]).placements.map((p) => p.agentId));
+
+  it("without accepted roles, only private agents take the task (DC/OS's default)", () => {
+    expect(where(undefined)).toEqual(new Set(["private-1", "private-2"]));
+  });
+
+  it('["slave_public"] goes to public agents only', () => {
+    expect(where(["slave_public"])).toEqual(new Set(["public-1"]));
+  });
+
+  it('["*"] goes to private agents only', () => {
+    expect(where(["*"])).toEqual(new Set(["private-1", "private-2"]));
+  });
+
+  it("both roles may use every agent", () => {
+    expect(where(["slave_public", "*"])).toEqual(new Set(["private-1", "public-1", "private-2"]));
+  });
+
+  it("a task no agent's role admits waits, with the role as the reason", () => {
+    const plan = place(snapshot([agent("private-1")]), [request("/edge", 2, { roles: ["slave_public"] })]);
+    expect(plan.placements).toEqual([]);
+    expect(plan.unplaced).toEqual([{ request: 0, framework: "marathon", group: "/edge", count: 2, reasons: { [ROLE_NOT_ACCEPTED]: 1 } }]);
   });
 });

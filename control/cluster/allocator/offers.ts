@@ -5,6 +5,7 @@ import { chunked, type TaskRecord } from "../tasks.ts";
 import { FairShare, SCALAR_NAMES, type FrameworkInfo, type Scalars } from "./drf.ts";
 import { mergeRanges } from "./ports.ts";
 import type { AgentSnapshot, PlacedTask } from "./place.ts";
+import { DEFAULT_ROLE } from "./roles.ts";
 
 /**
  * Offers, as Mesos makes them: what an agent has left after the round's placements is offered
@@ -33,12 +34,19 @@ export interface MadeOffer {
   hostname: string;
   ip: string;
   attributes: Record<string, string | number>;
+  /** The role the agent's resources are offered to: `*` (private) or `slave_public` (public). */
+  role: string;
 }
 
 /** The offer side of a framework's turn (see `FrameworkTurn.offers`). */
 export interface OfferTaker {
   /** Whether it wants new offers (subscribed, some role not suppressed). */
   wants: boolean;
+  /**
+   * Its roles. A private agent's resources (role `*`) go to any framework, as Mesos's
+   * unreserved resources do; a public agent's only to one that names `slave_public`.
+   */
+  roles: readonly string[];
   /** Offers made to it this round, in one batch (one OFFERS event). */
   offered(made: MadeOffer[]): void;
   /** Its offers withdrawn: their agent is gone or they expired. */
@@ -161,13 +169,14 @@ export function makeOffers(db: ClusterDb, round: OfferRound): void {
   for (const agent of round.agents) {
     const resources = free.get(agent.id);
     if (!resources || resources.cpus < MIN_CPUS || resources.mem < MIN_MEM) continue;
-    const open = wanting.filter((t) => !((agent.refusedUntil?.[t.name] ?? 0) > round.now)).map((t) => t.name);
+    const role = agent.role ?? DEFAULT_ROLE;
+    const open = wanting.filter((t) => !((agent.refusedUntil?.[t.name] ?? 0) > round.now) && (role === DEFAULT_ROLE || t.taker.roles.includes(role))).map((t) => t.name);
     const name = fair.pick(open);
     if (name === undefined) continue;
     const offer: OfferRecord = { id: crypto.randomUUID(), framework: name, agentId: agent.id, resources, createdAt: round.now, expiresAt: round.now + round.timeoutMs };
     fair.charge(name, resources);
     rows.push(offer);
-    made.set(name, [...(made.get(name) ?? []), { offer, hostname: agent.hostname, ip: agent.ip ?? "", attributes: agent.attributes }]);
+    made.set(name, [...(made.get(name) ?? []), { offer, hostname: agent.hostname, ip: agent.ip ?? "", attributes: agent.attributes, role }]);
   }
   // 7 values a row.
   for (const part of chunked(rows, 14)) db.insert(offers).values(part).run();

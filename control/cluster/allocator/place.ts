@@ -8,6 +8,7 @@
  * - a host port is held at most once per agent; dynamic ports come from the agent's ranges;
  * - every constraint holds against the group's tasks already placed plus those earlier in the plan;
  * - a task that needs the docker driver goes only to an agent advertising Docker;
+ * - a task goes only to an agent whose role it accepts (private agents unless it says otherwise);
  * - no framework is offered an agent it declined (refuse filter) before `snapshot.now`.
  */
 import type { Resources } from "../../../protocol/resources.ts";
@@ -22,11 +23,13 @@ import {
 import { driverChecks, type TaskDriver } from "./drivers.ts";
 import { FairShare, SCALAR_NAMES, type FrameworkInfo, type Scalars } from "./drf.ts";
 import { AgentPorts, portNeed } from "./ports.ts";
+import { roleChecks } from "./roles.ts";
 
 export type { Constraint, ConstraintOperator } from "./constraints.ts";
 export type { FrameworkInfo, Scalars } from "./drf.ts";
 export { NO_DOCKER, type TaskDriver } from "./drivers.ts";
 export { assignServicePorts, SERVICE_PORT_RANGE, ServicePortError } from "./ports.ts";
+export { DEFAULT_ROLE, ROLE_NOT_ACCEPTED } from "./roles.ts";
 
 /** An agent as placement sees it. */
 export interface AgentSnapshot {
@@ -35,6 +38,8 @@ export interface AgentSnapshot {
   /** The agent's address, told to frameworks in their offers (`Offer.url`); placement does not use it. */
   ip?: string;
   attributes: Record<string, string | number>;
+  /** The role its resources are offered to: `*` (private, also when absent) or `slave_public`. */
+  role?: string;
   /** What the agent offers. */
   total: Resources;
   /** Scalars held by every task on the agent, including those listed in `placed`. */
@@ -68,6 +73,8 @@ export interface TaskRequest extends Scalars {
   constraints: Constraint[];
   /** The driver the task's launch needs; absent means exec, which every agent has. */
   driver?: TaskDriver;
+  /** Agent roles the task accepts (Marathon's `acceptedResourceRoles`); absent means `*`, private agents only. */
+  roles?: readonly string[];
 }
 
 export interface PlacementSnapshot {
@@ -128,6 +135,8 @@ class Planner {
   private readonly capacity: Capacity;
   private readonly ports: AgentPorts[];
   private readonly fields: FieldTable;
+  /** By agent position: its role. */
+  private readonly roles: (string | undefined)[];
   private readonly fair: FairShare;
   private readonly placedByGroup = new Map<string, number[]>();
   private readonly tallies = new Map<string, GroupTally>();
@@ -144,6 +153,7 @@ class Planner {
     this.ports = this.agents.map((a) => new AgentPorts(a.total.ports, a.usedPorts));
     this.chooser = new Chooser(this.capacity, this.ports);
     this.fields = new FieldTable(this.agents);
+    this.roles = this.agents.map((a) => a.role);
     this.fair = new FairShare(clusterTotal(this.agents), snapshot.frameworks);
     const position = new Map(this.agents.map((a, i) => [a.id, i]));
     for (const task of snapshot.placed) {
@@ -197,7 +207,7 @@ class Planner {
     }
     const tally = this.tally(groupKey(request.framework, request.group));
     const constraints = request.constraints.map((c) => compileConstraint(c, this.fields, tally));
-    const checks = [...driverChecks(request.driver, this.fields), ...constraints];
+    const checks = [...roleChecks(request.roles, this.roles), ...driverChecks(request.driver, this.fields), ...constraints];
     // The refuse filter and static constraints do not change within a plan: checked once here.
     const candidates = new Int32Array(this.agents.length);
     let live = 0;

@@ -22,6 +22,11 @@ const nodeOrder = byKeys<AgentRecord>((a) => a.registeredAt, (a) => a.id);
 /** A node's tasks by state, then id. */
 const taskOrder = byKeys<TaskRecord>((t) => t.state, (t) => t.id);
 
+/** DC/OS's node types: a public agent (role `slave_public`) runs what the internet may reach. */
+function NodeType(props: { agent: AgentRecord }) {
+  return props.agent.role === "*" ? <span>Private</span> : <span class="badge badge-busy" title="role slave_public">Public</span>;
+}
+
 function NodeRow(props: { clusterId: string; agent: AgentRecord; usage: AgentUsage }) {
   const { agent, usage } = props;
   return (
@@ -30,6 +35,9 @@ function NodeRow(props: { clusterId: string; agent: AgentRecord; usage: AgentUsa
         <a href={`/ui/${props.clusterId}/nodes/${encodeURIComponent(agent.id)}`}>{agent.hostname}</a>
         <div class="id hint">{agent.id}</div>
       </th>
+      <td>
+        <NodeType agent={agent} />
+      </td>
       <td>
         <StateBadge state={agent.state} />
       </td>
@@ -127,6 +135,7 @@ async function showNode(c: UiContext) {
         <Facts
           items={[
             ["State", <StateBadge state={agent.state} />],
+            ["Type", <NodeType agent={agent} />],
             ["Agent id", <span class="id">{agent.id}</span>],
             ["IP", agent.ip],
             ["Agent version", agent.version],
@@ -195,7 +204,7 @@ function NodesTable(props: { clusterId: string; nodes: Page<AgentRecord>; snap: 
   if (nodes.total === 0) return <Empty>{props.filtered ? "No node matches the filter." : "No nodes yet. Create an agent token and start an agent with the command it shows."}</Empty>;
   return (
     <>
-      <DataTable label="Nodes" headers={["Node", "State", "IP", "CPU", "Memory", "Disk", { text: "Tasks", numeric: true }, "Attributes"]}>
+      <DataTable label="Nodes" headers={["Node", "Type", "State", "IP", "CPU", "Memory", "Disk", { text: "Tasks", numeric: true }, "Attributes"]}>
         {nodes.items.map((a) => (
           <NodeRow clusterId={clusterId} agent={a} usage={snap.usage[a.id] ?? NO_USAGE} />
         ))}

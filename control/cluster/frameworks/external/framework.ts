@@ -34,6 +34,7 @@ export function externalFramework(record: FrameworkRecord, mail: FrameworkMailbo
       if (connected) {
         turn.offers = {
           wants: roles.some((r) => !record.suppressedRoles.includes(r)),
+          roles,
           offered: (made) => mail.emit(id, offersEvent(id, roles[0] ?? "*", made)),
           rescinded: (ids) => ids.forEach((offerId) => mail.emit(id, rescindEvent(offerId))),
         };

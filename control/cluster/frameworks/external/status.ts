@@ -83,13 +83,16 @@ export const rescindEvent = (offerId: string): SchedulerEvent => ({ type: "RESCI
 export const failureEvent = (agentId: string): SchedulerEvent => ({ type: "FAILURE", failure: { agent_id: { value: agentId } } });
 export const errorEvent = (message: string): SchedulerEvent => ({ type: "ERROR", error: { message } });
 
-const scalar = (name: string, value: number) => ({ name, type: "SCALAR", scalar: { value }, role: "*" });
+const scalar = (name: string, value: number, role: string) => ({ name, type: "SCALAR", scalar: { value }, role });
 
-/** An offer's resources as Mesos `Resource`s; gpus only when there are any. */
-export function offerResources(r: MadeOffer["offer"]["resources"]) {
-  const out: Record<string, unknown>[] = [scalar("cpus", r.cpus), scalar("mem", r.mem), scalar("disk", r.disk)];
-  if (r.gpus > 0) out.push(scalar("gpus", r.gpus));
-  if (r.ports.length > 0) out.push({ name: "ports", type: "RANGES", ranges: { range: r.ports.map(([begin, end]) => ({ begin, end })) }, role: "*" });
+/**
+ * An offer's resources as Mesos `Resource`s; gpus only when there are any. `role` is the agent's:
+ * a public agent's resources are `slave_public`, as a DC/OS public agent's statically reserved ones are.
+ */
+export function offerResources(r: MadeOffer["offer"]["resources"], role: string) {
+  const out: Record<string, unknown>[] = [scalar("cpus", r.cpus, role), scalar("mem", r.mem, role), scalar("disk", r.disk, role)];
+  if (r.gpus > 0) out.push(scalar("gpus", r.gpus, role));
+  if (r.ports.length > 0) out.push({ name: "ports", type: "RANGES", ranges: { range: r.ports.map(([begin, end]) => ({ begin, end })) }, role });
   return out;
 }
 
@@ -98,21 +101,25 @@ function attributes(attrs: Record<string, string | number>) {
   return Object.entries(attrs).map(([name, v]) => (typeof v === "number" ? { name, type: "SCALAR", scalar: { value: v } } : { name, type: "TEXT", text: { value: v } }));
 }
 
-/** One OFFERS event for the offers a round made a framework. */
+/**
+ * One OFFERS event for the offers a round made a framework. An offer is allocated to the
+ * framework's `role`, except a public agent's, which only a framework holding `slave_public`
+ * is offered and which is allocated to that role.
+ */
 export function offersEvent(frameworkId: string, role: string, made: MadeOffer[]): SchedulerEvent {
   return {
     type: "OFFERS",
     offers: {
-      offers: made.map(({ offer, hostname, ip, attributes: attrs }) => ({
+      offers: made.map(({ offer, hostname, ip, attributes: attrs, role: agentRole }) => ({
         id: { value: offer.id },
         framework_id: { value: frameworkId },
         agent_id: { value: offer.agentId },
         hostname,
         // The agent's URL, as Mesos gives it (clients read the agent's address from it); agents open no port.
         url: { scheme: "http", address: { hostname, ip, port: 5051 }, path: "/slave(1)" },
-        resources: offerResources(offer.resources),
+        resources: offerResources(offer.resources, agentRole),
         attributes: attributes(attrs),
-        allocation_info: { role },
+        allocation_info: { role: agentRole === "*" ? role : agentRole },
       })),
     },
   };

@@ -3,6 +3,7 @@ import { fieldErrors, type FieldError } from "../../../../protocol/messages.ts";
 import { HealthChecks, ReadinessChecks, checkPortIssues } from "./app-checks.ts";
 import { Container } from "./app-container.ts";
 import {
+  AcceptedResourceRoles,
   AppConstraint,
   AppId,
   Env,
@@ -81,6 +82,7 @@ const appFields = {
   ports: z.array(Port),
   requirePorts: z.boolean(),
   constraints: z.array(AppConstraint),
+  acceptedResourceRoles: AcceptedResourceRoles,
   healthChecks: HealthChecks,
   readinessChecks: ReadinessChecks,
   backoffSeconds: z.int32().min(0),
@@ -113,6 +115,7 @@ const definitionShape = {
   ports: appFields.ports.optional(),
   requirePorts: appFields.requirePorts.default(false),
   constraints: appFields.constraints.default([]),
+  acceptedResourceRoles: appFields.acceptedResourceRoles.optional(),
   healthChecks: appFields.healthChecks.default([]),
   readinessChecks: appFields.readinessChecks.default([]),
   backoffSeconds: appFields.backoffSeconds.default(1),

@@ -200,6 +200,15 @@ function readConstraint(c: string[]): ConstraintTuple | string {
 }
 
 /**
+ * `acceptedResourceRoles`: the agent roles an app's tasks may use. DCX agents offer theirs to
+ * `*` (private) or `slave_public` (public, `--public`), so those are the roles there are; like
+ * Marathon, the list may not be empty. Absent means `*`: private agents only.
+ */
+export const AcceptedResourceRoles = z
+  .array(z.enum(["*", "slave_public"], { error: 'a role is "*" (private agents) or "slave_public" (public agents)' }))
+  .min(1, { error: "must not be empty: leave it out for private agents only" });
+
+/**
  * One constraint, `[field, OPERATOR, value?]`. LIKE/UNLIKE values are checked as JavaScript
  * regular expressions, which is what DCX matches with; Marathon compiled them as Java ones and
  * full-matched, so the scheduler must anchor them (`^(?:value)$`).

@@ -97,7 +97,7 @@ function pickKills(db: ClusterDb, appId: string, version: string, current: boole
 /** The launch request for `count` more instances of an app. */
 export function launchRequest(app: App, count: number): TaskRequest {
   const { cpus, mem, disk, gpus } = app;
-  return { framework: MARATHON, group: app.id, count, cpus, mem, disk, gpus, ports: hostPortRequest(app), constraints: appConstraints(app), driver: taskDriver(app) };
+  return { framework: MARATHON, group: app.id, count, cpus, mem, disk, gpus, ports: hostPortRequest(app), constraints: appConstraints(app), driver: taskDriver(app), roles: app.acceptedResourceRoles };
 }
 
 /**

@@ -173,14 +173,20 @@ export function Field(props: {
           {props.hint}
         </p>
       ) : null}
-      {errors.length ? (
-        <ul class="field-errors" id={`${id}-errors`}>
-          {errors.map((e) => (
-            <li>{e}</li>
-          ))}
-        </ul>
-      ) : null}
+      <FieldErrors id={id} errors={errors} />
     </div>
+  );
+}
+
+/** A field's errors, as the list its input's `aria-describedby` names (`<id>-errors`); nothing when there are none. */
+export function FieldErrors(props: { id: string; errors: string[] }) {
+  if (props.errors.length === 0) return null;
+  return (
+    <ul class="field-errors" id={`${props.id}-errors`}>
+      {props.errors.map((e) => (
+        <li>{e}</li>
+      ))}
+    </ul>
   );
 }
 

@@ -1,5 +1,6 @@
 import type { OptionError } from "../packages/options.ts";
 import type { FormErrors } from "./form-errors.ts";
+import { FieldErrors } from "./components.tsx";
 
 /**
  * A form generated from a package's config schema: one field per leaf property (named by its
@@ -152,13 +153,7 @@ export function OptionField(props: { field: SchemaField; value?: string; errors?
         <code>{f.name}</code>
         {hint ? ` — ${hint}` : ""}
       </p>
-      {errors.length ? (
-        <ul class="field-errors" id={`${id}-errors`}>
-          {errors.map((e) => (
-            <li>{e}</li>
-          ))}
-        </ul>
-      ) : null}
+      <FieldErrors id={id} errors={errors} />
     </div>
   );
 }

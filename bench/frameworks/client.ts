@@ -4,6 +4,7 @@
  * offer holds, until its goal is launched) or DECLINE, and acknowledges every update, as a
  * real framework does; it timestamps each task's ACCEPT and its TASK_RUNNING.
  */
+import { recordIoRecords } from "../../test/support/recordio.ts";
 
 type Event = { type: string } & Record<string, unknown>;
 interface Offer {
@@ -67,24 +68,16 @@ export class BenchFramework {
   }
 
   private async read(reader: ReadableStreamDefaultReader<Uint8Array>, subscribed: () => void): Promise<void> {
-    const decoder = new TextDecoder();
-    let buffer = "";
-    for (;;) {
-      const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
-      if (done) return;
-      buffer += decoder.decode(value, { stream: true });
-      for (;;) {
-        const nl = buffer.indexOf("\n");
-        if (nl < 0) break;
-        const length = Number(buffer.slice(0, nl));
-        if (buffer.length < nl + 1 + length) break;
-        const event = JSON.parse(buffer.slice(nl + 1, nl + 1 + length)) as Event;
-        buffer = buffer.slice(nl + 1 + length);
+    try {
+      for await (const record of recordIoRecords(reader)) {
+        const event = JSON.parse(record) as Event;
         if (event.type === "SUBSCRIBED") {
           this.frameworkId = (event.subscribed as { framework_id: { value: string } }).framework_id.value;
           subscribed();
         } else this.handle(event);
       }
+    } catch {
+      // The stream broke off: the run's timeout reports what did not happen.
     }
   }
 

@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import { expect } from "vitest";
 import type { Cluster } from "../../control/cluster/cluster.ts";
 import { type Account, call } from "./helpers.ts";
+import { recordIoRecords } from "../support/recordio.ts";
 
 /** One event of the scheduler API's stream. */
 export type Event = { type: string } & Record<string, unknown>;
@@ -61,22 +62,10 @@ export class Framework {
   }
 
   private async pump(): Promise<void> {
-    const decoder = new TextDecoder();
-    let buffer = "";
     try {
-      for (;;) {
-        const { value, done } = await this.reader.read();
-        if (done) break;
-        buffer += decoder.decode(value, { stream: true });
-        for (;;) {
-          const nl = buffer.indexOf("\n");
-          if (nl < 0) break;
-          const length = Number(buffer.slice(0, nl));
-          if (buffer.length < nl + 1 + length) break;
-          this.events.push(JSON.parse(buffer.slice(nl + 1, nl + 1 + length)) as Event);
-          buffer = buffer.slice(nl + 1 + length);
-          this.wake();
-        }
+      for await (const record of recordIoRecords(this.reader)) {
+        this.events.push(JSON.parse(record) as Event);
+        this.wake();
       }
     } catch {
       // Cancelled by the test.

@@ -77,6 +77,11 @@ export class AuditTrail {
     }
   }
 
+  /** Whether a user's command is about to run (named by the acting wrapper, not yet taken). */
+  get acting(): boolean {
+    return this.next !== undefined;
+  }
+
   /** Takes the pending name (or nothing), for the transaction starting now. */
   take(): { actor: Actor; name: AuditName } | undefined {
     const pending = this.next;

@@ -133,11 +133,14 @@ export class Cluster extends DurableObject<Env> {
       // Every committed change drops the DNS zone: names follow state at once.
       this.frameworks = new FrameworkRegistry(new FrameworkMailbox(ctx), this.offerTimeoutMs);
       this.coordinator = new Coordinator(ctx, this.db, this.events, this.alarmArm, this.sockets, this.frameworks, () => this.dns.changed(), this.metrics);
-      // Quotas first: a change they refuse rolls back before its audit row is written.
+      // Quotas first: a change they refuse rolls back before its audit row is written. Only a
+      // user's command (run through `act`) can add apps or instances, so status batches, alarm
+      // rounds and scheduler calls skip the count.
       const quota = appQuotaGuard(env);
       this.coordinator.guard = (db) => {
-        const [quotaCheck, auditCheck] = [quota(db), this.auditTrail.guard(db)];
-        return () => quotaCheck() ?? auditCheck();
+        const quotaCheck = this.auditTrail.acting ? quota(db) : undefined;
+        const auditCheck = this.auditTrail.guard(db);
+        return () => quotaCheck?.() ?? auditCheck();
       };
       // Armed with the next write (any write re-arms the alarm for the earliest timer).
       scheduleNoLaterThan(this.db, GC_TIMER, Date.now() + GC_INTERVAL_MS);

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROOT } from "../../scripts/lib/control-plane.ts";
 import { waitFor } from "../../scripts/lib/processes.ts";
 import { TestCluster } from "./cluster.ts";
-import { requirement } from "./tools.ts";
+import { requirement, taskAnswer } from "./tools.ts";
 
 const root = requirement("root", process.getuid?.() === 0 ? undefined : "the agents must run as root for cgroups (CI runs as root)");
 
@@ -48,10 +48,6 @@ describe("Marathon apps on real agents", () => {
       const [a, t] = await Promise.all([app(id), tasks(id)]);
       return a.deployments.length === 0 && t.length === count && t.every((x) => x.state === "TASK_RUNNING") ? t : undefined;
     }, 60_000, 200);
-  // RUNNING means the process started, not that it listens yet (that is what health checks are
-  // for): a server under a 0.1-CPU quota takes a moment to bind, so ask until it answers.
-  const answer = (t: Task) =>
-    waitFor(`task ${t.id} to answer HTTP`, () => fetch(`http://${t.ipAddresses[0]?.ipAddress}:${t.ports[0]}/`).then((r) => r.text(), () => undefined), 15_000, 100);
 
   beforeAll(async () => {
     await cluster.start();
@@ -70,14 +66,14 @@ describe("Marathon apps on real agents", () => {
     expect(new Set(running.map((t) => t.slaveId)).size).toBe(2);
     for (const t of running) {
       expect(t.ports[0]).toBeGreaterThanOrEqual(31000);
-      expect(await answer(t)).toBe(`${t.id} hello`);
+      expect(await taskAnswer(t)).toBe(`${t.id} hello`);
     }
   });
 
   it("scales 2 → 3 → 1", async () => {
     await cluster.api("PATCH", `${c()}/v2/apps/web`, { instances: 3 });
     const three = await settled("/web", 3);
-    for (const t of three) expect(await answer(t)).toContain(t.id);
+    for (const t of three) expect(await taskAnswer(t)).toContain(t.id);
     await cluster.api("PATCH", `${c()}/v2/apps/web`, { instances: 1 });
     const one = await settled("/web", 1);
     const stopped = three.filter((t) => t.id !== one[0]?.id);
@@ -98,7 +94,7 @@ describe("Marathon apps on real agents", () => {
       return a.deployments.length === 0 && fresh.length === 2 && t.length === 2 ? t : undefined;
     }, 60_000, 50);
     expect(minRunning).toBeGreaterThanOrEqual(2);
-    for (const t of done) expect(await answer(t)).toBe(`${t.id} v2`);
+    for (const t of done) expect(await taskAnswer(t)).toBe(`${t.id} v2`);
   });
 
   it("a killed task is replaced", async () => {

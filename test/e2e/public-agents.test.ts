@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROOT } from "../../scripts/lib/control-plane.ts";
 import { waitFor } from "../../scripts/lib/processes.ts";
 import { TestCluster } from "./cluster.ts";
+import { taskAnswer } from "./tools.ts";
 
 interface Task {
   id: string;
@@ -35,8 +36,6 @@ describe("a --public agent beside a private one", () => {
       const { tasks } = await cluster.api<{ tasks: Task[] }>("GET", `${c()}/v2/apps${id}/tasks`);
       return tasks.length === count && tasks.every((t) => t.state === "TASK_RUNNING") ? tasks : undefined;
     }, 60_000, 200);
-  const answer = (t: Task) =>
-    waitFor(`task ${t.id} to answer HTTP`, () => fetch(`http://${t.ipAddresses[0]?.ipAddress}:${t.ports[0]}/`).then((r) => r.text(), () => undefined), 15_000, 100);
 
   beforeAll(async () => {
     await cluster.start();
@@ -64,6 +63,6 @@ describe("a --public agent beside a private one", () => {
     const inner = await running("/inner", 2);
     expect(edge.map((t) => t.slaveId)).toEqual([publicId, publicId]);
     expect(inner.map((t) => t.slaveId)).toEqual([privateId, privateId]);
-    for (const t of [...edge, ...inner]) expect(await answer(t)).toBe(`${t.id} hello`);
+    for (const t of [...edge, ...inner]) expect(await taskAnswer(t)).toBe(`${t.id} hello`);
   });
 });

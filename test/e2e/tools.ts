@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import { waitFor } from "../../scripts/lib/processes.ts";
 
 const inCi = process.env.CI === "true";
 
@@ -29,4 +30,13 @@ export function requirement(what: string, missing: string | undefined): Requirem
 export function tool(command: string, aptPackage: string): Requirement {
   const present = spawnSync("sh", ["-c", `command -v ${command}`], { stdio: "ignore" }).status === 0;
   return requirement(command, present ? undefined : `${command} is not installed (apt-get install ${aptPackage}; .ci/run installs it)`);
+}
+
+/**
+ * Waits until a task answers HTTP on its first port, and returns the body. RUNNING means the
+ * process started, not that it listens yet (that is what health checks are for): a server
+ * under a small CPU quota takes a moment to bind, so this asks until it answers.
+ */
+export function taskAnswer(task: { id: string; ports: number[]; ipAddresses: { ipAddress: string }[] }): Promise<string> {
+  return waitFor(`task ${task.id} to answer HTTP`, () => fetch(`http://${task.ipAddresses[0]?.ipAddress}:${task.ports[0]}/`).then((r) => r.text(), () => undefined), 15_000, 100);
 }

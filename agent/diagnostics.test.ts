@@ -2,7 +2,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
-import { AgentMessage, BundleData, Diagnostics, DIAGNOSTICS_REFRESH_MS, MAX_BUNDLE_LOG_BYTES } from "../protocol/index.ts";
+import { AgentMessage, BundleData, Diagnostics, DIAGNOSTICS_REFRESH_MS, MAX_BUNDLE_LOG_BYTES, MAX_FRAME_BYTES } from "../protocol/index.ts";
 import type { DiagnosticCheck } from "../protocol/index.ts";
 import { Agent } from "./agent.ts";
 import { AgentDiagnostics, MIN_FREE_DISK_BYTES, RecentLog } from "./diagnostics.ts";
@@ -97,6 +97,21 @@ describe("agent self-checks", () => {
     advance(DIAGNOSTICS_REFRESH_MS);
     report();
     expect(sent).toHaveLength(3);
+  });
+
+  test("a bundle answer fits the protocol's frame limit even when escaping its log lines doubles them", () => {
+    const { d, sent, send } = diagnostics();
+    d.connected(send);
+    // Lines of quotes and backslashes: each becomes two characters inside the frame's JSON string.
+    const text = Array.from({ length: 2000 }, (_, i) => `${i} ${'"\\'.repeat(150)}\n`).join("");
+    expect(JSON.stringify(text).length).toBeGreaterThan(MAX_FRAME_BYTES);
+    d.answerBundle({ type: "bundle", requestId: "r" }, text);
+    const answer = sent.at(-1);
+    expect(JSON.stringify(answer).length).toBeLessThanOrEqual(MAX_FRAME_BYTES);
+    const logs = BundleData.parse(answer).logs;
+    // The newest lines are kept, whole.
+    expect(logs.endsWith(`1999 ${'"\\'.repeat(150)}\n`)).toBe(true);
+    expect(logs.split("\n")[0]).toMatch(/^\d+ ("\\)+$/);
   });
 
   test("the recent log keeps the newest whole lines within its byte limit", () => {

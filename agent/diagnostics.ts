@@ -1,6 +1,6 @@
 import { statfsSync } from "node:fs";
-import { DIAGNOSTICS_CHECK_MS, DIAGNOSTICS_REFRESH_MS, MAX_BUNDLE_LOG_BYTES } from "../protocol/index.ts";
-import type { AgentMessage, Bundle, DiagnosticCheck } from "../protocol/index.ts";
+import { DIAGNOSTICS_CHECK_MS, DIAGNOSTICS_REFRESH_MS, MAX_BUNDLE_LOG_BYTES, MAX_FRAME_BYTES } from "../protocol/index.ts";
+import type { AgentMessage, Bundle, BundleData, DiagnosticCheck } from "../protocol/index.ts";
 import type { DriverFingerprint } from "./drivers/driver.ts";
 import { errorMessage } from "./log.ts";
 
@@ -70,7 +70,15 @@ export class AgentDiagnostics {
 
   /** Answers the master's `bundle` request with the checks and the recent log lines. */
   answerBundle(request: Bundle, recentLogs: string): void {
-    this.send?.({ type: "bundleData", requestId: request.requestId, checks: this.checks(), sentAt: this.now(), logs: recentLogs });
+    if (this.send === undefined) return;
+    const frame: BundleData = { type: "bundleData", requestId: request.requestId, checks: this.checks(), sentAt: this.now(), logs: recentLogs };
+    // The logs are JSON lines inside a JSON string: quotes and backslashes grow when escaped, so
+    // the oldest lines go until the encoded frame fits the protocol's limit.
+    for (let over = JSON.stringify(frame).length - MAX_FRAME_BYTES; over > 0; over = JSON.stringify(frame).length - MAX_FRAME_BYTES) {
+      const cut = frame.logs.indexOf("\n", over);
+      frame.logs = cut < 0 ? "" : frame.logs.slice(cut + 1);
+    }
+    this.send(frame);
   }
 
   /** Runs every check now. Never throws: a check that fails to run is itself unhealthy. */

@@ -104,6 +104,24 @@ describe("agent policy: docker", () => {
   });
 });
 
+test("the agent's work dir and docker socket are never mounted, whatever a broad --allow-host-paths allows", () => {
+  const root = scope.tempDir();
+  const workDir = join(root, "var", "lib", "dcx");
+  mkdirSync(join(workDir, "sandboxes", "other-task"), { recursive: true });
+  mkdirSync(join(root, "var", "lib", "app-data"), { recursive: true });
+  const socket = join(root, "run", "docker.sock");
+  mkdirSync(join(root, "run"));
+  symlinkSync(workDir, join(root, "var", "lib", "app-data", "sneaky"));
+  const broad = { ...DEFAULT_POLICY, allowHostPaths: [join(root, "var", "lib"), join(root, "run")] };
+  const guarded = [workDir, socket];
+  const vet = (hostPath: string) => vetLaunch(docker({ volumes: [volume(hostPath)] }), broad, true, guarded).refusal;
+  // The work dir itself, inside it, a parent holding it, a link into it, and the socket.
+  for (const path of [workDir, join(workDir, "sandboxes", "other-task"), join(root, "var", "lib"), join(root, "var", "lib", "app-data", "sneaky"), socket]) {
+    expect(vet(path), path).toContain("would expose the agent's own");
+  }
+  expect(vet(join(root, "var", "lib", "app-data"))).toBeUndefined();
+});
+
 describe("agent policy: exec tasks as root", () => {
   test("a root user, or a root --task-user for tasks without one, is refused naming --allow-root-tasks; allowed with it", () => {
     const root = launchOf("root.1", { shell: "true" }, { user: "root" });

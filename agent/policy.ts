@@ -45,7 +45,7 @@ export type Vetted = { launch: TaskLaunch; refusal?: never } | { launch?: never;
  * replaced by its resolved, symlink-free form: the path checked is the path Docker mounts.
  * `agentIsRoot` matters for exec tasks only: an agent that is not root cannot run anything as root.
  */
-export function vetLaunch(launch: TaskLaunch, policy: AgentPolicy, agentIsRoot: boolean): Vetted {
+export function vetLaunch(launch: TaskLaunch, policy: AgentPolicy, agentIsRoot: boolean, protectedPaths: readonly string[] = []): Vetted {
   const container = launch.container;
   if (container === undefined) {
     const refusal = agentIsRoot ? rootTaskRefusal(launch, policy) : undefined;
@@ -62,9 +62,27 @@ export function vetLaunch(launch: TaskLaunch, policy: AgentPolicy, agentIsRoot: 
   for (const volume of container.volumes) {
     const resolved = allowedPath(volume.hostPath, policy.allowHostPaths);
     if ("refusal" in resolved) return { refusal: `volume ${volume.containerPath}: host path '${volume.hostPath}' ${resolved.refusal}` };
+    const exposed = exposedPath(resolved.path, protectedPaths);
+    if (exposed !== undefined) {
+      return { refusal: `volume ${volume.containerPath}: host path '${volume.hostPath}' would expose the agent's own '${exposed}' (its credential, database and every task's sandbox, or the docker socket); refused whatever --allow-host-paths allows` };
+    }
     volumes.push({ ...volume, hostPath: resolved.path });
   }
   return { launch: { ...launch, container: { ...container, volumes } } };
+}
+
+/**
+ * The protected path (the agent's work dir, the docker socket) that a resolved host path is,
+ * lies inside, or contains; undefined when it touches none. An operator's broad allow-list
+ * (`--allow-host-paths /var/lib`) must never hand a task the agent's identity or root on the host.
+ */
+function exposedPath(real: string, protectedPaths: readonly string[]): string | undefined {
+  const within = (inner: string, outer: string) => inner === outer || inner.startsWith(outer === "/" ? "/" : `${outer}/`);
+  for (const path of protectedPaths) {
+    const guarded = resolveExisting(path);
+    if (guarded !== undefined && (within(real, guarded) || within(guarded, real))) return path;
+  }
+  return undefined;
 }
 
 function rootTaskRefusal(launch: TaskLaunch, policy: AgentPolicy): string | undefined {

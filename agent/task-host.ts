@@ -4,6 +4,7 @@ import type { AgentMessage, MasterMessage, Register, TaskLaunch, TaskState } fro
 import { openAgentDb } from "./agent-db.ts";
 import { agentCgroupScope } from "./drivers/cgroups.ts";
 import type { DriverFingerprint, RunningTask, TaskDriver } from "./drivers/driver.ts";
+import { DEFAULT_DOCKER_SOCKET } from "./drivers/docker-api.ts";
 import { DockerDriver } from "./drivers/docker.ts";
 import type { DockerDriverOptions } from "./drivers/docker.ts";
 import { ExecDriver } from "./drivers/exec.ts";
@@ -118,6 +119,8 @@ class DriverTaskHost implements TaskHost {
   private readonly log: Logger;
   private readonly workDir: string;
   private readonly policy: AgentPolicy;
+  /** What no task may mount whatever the policy allows: the work dir and the docker socket. */
+  private readonly protectedPaths: string[];
   private readonly db: Database;
   private readonly store: TaskStore;
   private readonly outbox: Outbox;
@@ -135,6 +138,7 @@ class DriverTaskHost implements TaskHost {
     this.log = options.log;
     this.workDir = options.workDir;
     this.policy = options.policy ?? DEFAULT_POLICY;
+    this.protectedPaths = [options.workDir, ...(options.docker === undefined ? [] : [options.docker.socket ?? DEFAULT_DOCKER_SOCKET])];
     prepareSandboxRoot(options.workDir);
     const blocked = agentIsRoot() ? unreachableParent(options.workDir) : undefined;
     if (blocked !== undefined) this.log.warn("work_dir_unreachable", { dir: blocked, why: "other users cannot search it (o+x), so tasks running as another user cannot reach their sandbox by path" });
@@ -319,7 +323,7 @@ class DriverTaskHost implements TaskHost {
     if (launch.command === undefined && launch.container === undefined) {
       return { refusal: { state: "TASK_ERROR", message: "the task has neither a command nor a container" } };
     }
-    const { launch: vetted, refusal } = vetLaunch(launch, this.policy, agentIsRoot());
+    const { launch: vetted, refusal } = vetLaunch(launch, this.policy, agentIsRoot(), this.protectedPaths);
     if (vetted === undefined) return { refusal: { state: "TASK_ERROR", message: refusal } };
     // TASK_FAILED, not TASK_ERROR: the task is valid, this agent just cannot run it; another may.
     const name = launch.container === undefined ? "exec" : "docker";

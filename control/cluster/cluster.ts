@@ -205,15 +205,14 @@ export class Cluster extends DurableObject<Env> {
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const att = ws.deserializeAttachment() as Attachment | StreamAttachment;
     // A framework stream only carries events to the Worker; nothing it sends means anything.
-    if (isStreamAttachment(ws.deserializeAttachment())) return;
+    if (isStreamAttachment(att)) return;
     const frame = frameText(message);
     if ("error" in frame) return this.invalidFrame(ws, frame.error);
     const parsed = parseFrame(AgentMessage, frame.text);
     if (!parsed.ok) return this.invalidFrame(ws, parsed.message, parsed.details);
     const msg = parsed.value;
-    const att = attachmentOf(ws);
-    if (isStreamAttachment(att)) return;
     if (msg.type === "register") return this.register(ws, att, msg);
     if (msg.type === "error") {
       // The agent could not use a frame of ours: log it; answering would risk an error loop.

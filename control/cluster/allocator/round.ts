@@ -1,5 +1,5 @@
 import type { TaskLaunch } from "../../../protocol/index.ts";
-import { listAgents } from "../agents.ts";
+import { listAgents, type AgentRecord } from "../agents.ts";
 import type { ClusterDb } from "../db.ts";
 import type { Framework, FrameworkContext, FrameworkTurn, RoundContext } from "../frameworks/framework.ts";
 import { tasks } from "../schema.ts";
@@ -67,8 +67,9 @@ export function allocationRound(ctx: FrameworkContext, frameworks: readonly Fram
     for (const { turn } of turns) turn.settle({ ...ctx, hosts: new Map() }, [], 0);
     return result;
   }
-  rescindStale(db, activeAgentIds(db), now, takers);
-  const agents = agentSnapshots(db);
+  const active = listAgents(db).filter((a) => a.state === "active");
+  rescindStale(db, new Set(active.map((a) => a.id)), now, takers);
+  const agents = agentSnapshots(db, active);
   const round: RoundContext = { ...ctx, hosts: new Map(agents.map((a) => [a.id, a.hostname])) };
   const placed = placedTasks(db);
   const plan = placeAll(now, agents, placed, frameworks, turns, maxLaunches);
@@ -135,11 +136,6 @@ function placeAll(now: number, agents: AgentSnapshot[], placed: PlacedTask[], fr
   return { plan, byFramework, unplaced: plan.unplaced.length, held };
 }
 
-/** The ids of the active agents. */
-function activeAgentIds(db: ClusterDb): Set<string> {
-  return new Set(listAgents(db).filter((a) => a.state === "active").map((a) => a.id));
-}
-
 /** Offers on agents that left, or past their time, are withdrawn and their frameworks told (RESCIND). */
 function rescindStale(db: ClusterDb, active: ReadonlySet<string>, now: number, takers: readonly { name: string; taker: { rescinded(ids: string[]): void } }[]): void {
   const stale = staleOffers(db, active, now);
@@ -150,30 +146,28 @@ function rescindStale(db: ClusterDb, active: ReadonlySet<string>, now: number, t
 }
 
 /**
- * Active agents with what their live tasks and outstanding offers hold (an offered resource is
- * no one else's until the offer ends), and the frameworks' refuse filters.
+ * The active agents with what their live tasks and outstanding offers hold (an offered resource
+ * is no one else's until the offer ends), and the frameworks' refuse filters.
  */
-function agentSnapshots(db: ClusterDb): AgentSnapshot[] {
+function agentSnapshots(db: ClusterDb, active: readonly AgentRecord[]): AgentSnapshot[] {
   const usage = usageByAgent(db);
   const held = heldByOffers(db);
   const refused = refusedByAgent(db);
-  return listAgents(db)
-    .filter((a) => a.state === "active")
-    .map((a) => {
-      const used = usage.get(a.id) ?? { cpus: 0, mem: 0, disk: 0, gpus: 0, ports: [] };
-      const offered = held.get(a.id);
-      return {
-        id: a.id,
-        hostname: a.hostname,
-        ip: a.ip,
-        attributes: a.attributes,
-        role: a.role,
-        total: a.resources,
-        used: offered ? { cpus: used.cpus + offered.scalars.cpus, mem: used.mem + offered.scalars.mem, disk: used.disk + offered.scalars.disk, gpus: used.gpus + offered.scalars.gpus } : used,
-        usedPorts: offered ? [...used.ports, ...offered.ports] : used.ports,
-        refusedUntil: refused.get(a.id),
-      };
-    });
+  return active.map((a) => {
+    const used = usage.get(a.id) ?? { cpus: 0, mem: 0, disk: 0, gpus: 0, ports: [] };
+    const offered = held.get(a.id);
+    return {
+      id: a.id,
+      hostname: a.hostname,
+      ip: a.ip,
+      attributes: a.attributes,
+      role: a.role,
+      total: a.resources,
+      used: offered ? { cpus: used.cpus + offered.scalars.cpus, mem: used.mem + offered.scalars.mem, disk: used.disk + offered.scalars.disk, gpus: used.gpus + offered.scalars.gpus } : used,
+      usedPorts: offered ? [...used.ports, ...offered.ports] : used.ports,
+      refusedUntil: refused.get(a.id),
+    };
+  });
 }
 
 function placedTasks(db: ClusterDb): PlacedTask[] {

@@ -6,6 +6,7 @@ import { frameworkRoles, type FrameworkView } from "../cluster/frameworks/extern
 import type { TaskRecord } from "../cluster/tasks.ts";
 import { ApiError } from "../errors.ts";
 import type { AppEnv } from "../http/env.ts";
+import { mesosCallBody } from "../http/middleware.ts";
 import { actingStub, clusterStub } from "./cluster-stub.ts";
 import { unwrap } from "./marathon/outcome.ts";
 import { versionJson } from "./master-summary.ts";
@@ -123,14 +124,7 @@ async function answer(c: Context<AppEnv>, type: Exclude<Supported, "TEARDOWN">):
 }
 
 async function operatorCall(c: Context<AppEnv>) {
-  const type = (c.req.header("Content-Type") ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
-  if (type !== "application/json") throw new ApiError("unsupported_media_type", `Unsupported Content-Type '${type || "(none)"}': DCX speaks the operator API in JSON (application/json).`);
-  let json: unknown;
-  try {
-    json = await c.req.json();
-  } catch {
-    throw new ApiError("malformed", "Malformed JSON in request body.");
-  }
+  const json = await mesosCallBody(c, "operator API");
   const call = Call.safeParse(json);
   if (!call.success) throw new ApiError("malformed", "Failed to validate master::Call: 'type' is required");
   const callType = call.data.type;

@@ -3,7 +3,7 @@ import { callProblem, SchedulerCall } from "../cluster/frameworks/external/calls
 import { encodeSubscribe, HEARTBEAT, MASTER_HOST_HEADER, PRINCIPAL_HEADER, recordIo, STREAM_HEADER, SUBSCRIBE_HEADER, type SubscribeBody } from "../cluster/frameworks/external/stream.ts";
 import { ApiError, type ErrorCode } from "../errors.ts";
 import type { AppEnv } from "../http/env.ts";
-import { MAX_JSON_DEPTH, nestsDeeperThan } from "../http/middleware.ts";
+import { mesosCallBody } from "../http/middleware.ts";
 import { fieldErrors } from "../../protocol/messages.ts";
 import { clusterStub } from "./cluster-stub.ts";
 import { unwrap } from "./marathon/outcome.ts";
@@ -21,15 +21,7 @@ const encoder = new TextEncoder();
 
 /** Reads and checks a call: 415 for a body that is not JSON (DCX speaks no protobuf), 400 for one that is not a call. */
 async function readCall(c: Context<AppEnv>): Promise<SchedulerCall> {
-  const type = (c.req.header("Content-Type") ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
-  if (type !== "application/json") throw new ApiError("unsupported_media_type", `Unsupported Content-Type '${type || "(none)"}': DCX speaks the scheduler API in JSON (application/json), not protobuf.`);
-  let json: unknown;
-  try {
-    json = await c.req.json();
-  } catch {
-    throw new ApiError("malformed", "Malformed JSON in request body.");
-  }
-  if (nestsDeeperThan(json, MAX_JSON_DEPTH)) throw new ApiError("malformed", `The JSON body nests deeper than ${MAX_JSON_DEPTH} levels.`);
+  const json = await mesosCallBody(c, "scheduler API");
   const parsed = SchedulerCall.safeParse(withoutNulls(json));
   if (!parsed.success) {
     const details = fieldErrors(parsed.error);

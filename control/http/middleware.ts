@@ -134,6 +134,24 @@ export function bodySchemaOf(handler: object): z.ZodType | undefined {
 }
 
 /**
+ * The JSON body of a Mesos v1 API call (`api` names it in messages): 415 for another content
+ * type (DCX speaks JSON, not protobuf), 400 for undecodable or too deeply nested JSON. The
+ * caller validates the call itself, as Mesos does, with Mesos's messages.
+ */
+export async function mesosCallBody(c: Context, api: string): Promise<unknown> {
+  const type = (c.req.header("Content-Type") ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
+  if (type !== "application/json") throw new ApiError("unsupported_media_type", `Unsupported Content-Type '${type || "(none)"}': DCX speaks the ${api} in JSON (application/json), not protobuf.`);
+  let json: unknown;
+  try {
+    json = await c.req.json();
+  } catch {
+    throw new ApiError("malformed", "Malformed JSON in request body.");
+  }
+  if (nestsDeeperThan(json, MAX_JSON_DEPTH)) throw new ApiError("malformed", `The JSON body nests deeper than ${MAX_JSON_DEPTH} levels.`);
+  return json;
+}
+
+/**
  * Validates a JSON body with a zod schema: 415 for another content type, 400 for undecodable
  * or too deeply nested JSON, 422 with field paths for a body that does not fit. A missing body
  * is validated as `{}`.

@@ -74,5 +74,11 @@ describe("the operator API and master state with an external framework", () => {
     expect((await call(`/c/${account.cluster.id}/api/v1`, { method: "POST", token: account.token, json: {} })).status).toBe(400);
     expect((await call(`/c/${account.cluster.id}/api/v1`, { method: "POST", token: account.token, headers: { "Content-Type": "text/plain" }, body: "GET_STATE" })).status).toBe(415);
     expect((await call(`/c/${account.cluster.id}/api/v1`, { method: "POST", json: { type: "GET_STATE" } })).status).toBe(401);
+    // The same JSON depth bound as every other body (and as the scheduler API's calls).
+    let deep: unknown = "x";
+    for (let i = 0; i < 100; i++) deep = [deep];
+    const nested = await call(`/c/${account.cluster.id}/api/v1`, { method: "POST", token: account.token, json: { type: "GET_STATE", extra: deep } });
+    expect(nested.status).toBe(400);
+    expect(((await nested.json()) as { message: string }).message).toContain("nests deeper than 64 levels");
   });
 });

@@ -1,5 +1,6 @@
 import { closeSync, fchownSync, ftruncateSync, readSync, renameSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import { readTail as readStreamTail } from "../log-reader.ts";
 import { errorMessage } from "../log.ts";
 import { UnsafeSandboxFile, createSandboxFile, openSandboxFile, removeSandboxEntry, withSandboxFile } from "../sandbox-files.ts";
 import type { Logger } from "../log.ts";
@@ -87,42 +88,17 @@ export function capTaskLogs(task: { taskId: string; sandbox: string }, capBytes:
 /**
  * The last lines of a stream, at most `maxBytes`, reading into `<stream>.1` when the current
  * file holds less (it may have just been rotated). A tail cut short starts at a line boundary
- * when there is one, and trailing blank space is dropped.
+ * when there is one, and trailing blank space is dropped (log-reader.ts reads it, as it does for
+ * the master's log requests).
  */
 export function readTail(sandbox: string, stream: string, maxBytes: number): string {
   try {
-    return tailOf(join(sandbox, stream), maxBytes);
+    return new TextDecoder().decode(readStreamTail(join(sandbox, stream), undefined, maxBytes).bytes).trimEnd();
   } catch (error) {
     // A stream the task replaced by a link (or worse) has no tail to give; say why instead.
     if (error instanceof UnsafeSandboxFile) return error.message;
     throw error;
   }
-}
-
-function tailOf(current: string, maxBytes: number): string {
-  const last = readLast(current, maxBytes);
-  let bytes = last.bytes;
-  let cut = last.size > bytes.length;
-  if (bytes.length < maxBytes) {
-    const previous = readLast(`${current}.1`, maxBytes - bytes.length);
-    cut = cut || previous.size > previous.bytes.length;
-    bytes = Buffer.concat([previous.bytes, bytes]);
-  }
-  let text = new TextDecoder().decode(bytes);
-  const firstBreak = text.indexOf("\n");
-  if (cut && firstBreak !== -1 && firstBreak < text.length - 1) text = text.slice(firstBreak + 1);
-  return text.trimEnd();
-}
-
-/** The last `maxBytes` of a sandbox file, and its size; empty when it does not exist. */
-function readLast(path: string, maxBytes: number): { bytes: Buffer; size: number } {
-  const read = withSandboxFile(path, "read", (fd, { size }) => {
-    const length = Math.min(size, maxBytes);
-    const buffer = Buffer.alloc(length);
-    const got = length === 0 ? 0 : readSync(fd, buffer, 0, length, size - length);
-    return { bytes: buffer.subarray(0, got), size };
-  });
-  return read ?? { bytes: Buffer.alloc(0), size: 0 };
 }
 
 /** Copies `length` bytes from `offset` of one open file to the end of another, a chunk at a time. */

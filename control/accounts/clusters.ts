@@ -13,7 +13,8 @@ const summaryColumns = {
   createdAt: clusters.createdAt,
 };
 
-function toSummary(row: { id: string; name: string; role: "owner" | "member"; createdAt: number }): ClusterSummary {
+/** A cluster row as the API shows it to someone with `role` in it. */
+export function toSummary(row: { id: string; name: string; role: "owner" | "member"; createdAt: number }): ClusterSummary {
   return { ...row, createdAt: new Date(row.createdAt).toISOString() };
 }
 

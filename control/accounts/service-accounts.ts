@@ -4,7 +4,9 @@ import { ApiError, notFound } from "../errors.ts";
 import { quotaExceeded } from "../quotas.ts";
 import { auditRow } from "./audit.ts";
 import type { AccountsDb } from "./db.ts";
-import { serviceAccounts } from "./schema.ts";
+import { toSummary } from "./clusters.ts";
+import type { ClusterSummary } from "./users.ts";
+import { clusters, serviceAccounts } from "./schema.ts";
 
 export { serviceAccounts };
 
@@ -89,8 +91,14 @@ export async function revokeServiceAccount(db: AccountsDb, clusterId: string, id
 }
 
 /** The live service account a secret belongs to, on this cluster; anything else (unknown, revoked, another cluster's) is undefined. */
-export async function resolveServiceAccount(db: AccountsDb, secret: string, clusterId: string): Promise<{ id: string; principal: string } | undefined> {
-  const row = await db.select().from(serviceAccounts).where(eq(serviceAccounts.secretHash, await hashToken(secret))).get();
+export async function resolveServiceAccount(db: AccountsDb, secret: string, clusterId: string): Promise<{ id: string; principal: string; cluster: ClusterSummary } | undefined> {
+  const row = await db
+    .select({ id: serviceAccounts.id, principal: serviceAccounts.principal, revokedAt: serviceAccounts.revokedAt, clusterId: clusters.id, name: clusters.name, createdAt: clusters.createdAt })
+    .from(serviceAccounts)
+    .innerJoin(clusters, eq(clusters.id, serviceAccounts.clusterId))
+    .where(eq(serviceAccounts.secretHash, await hashToken(secret)))
+    .get();
   if (!row || row.revokedAt !== null || row.clusterId !== clusterId) return undefined;
-  return { id: row.id, principal: row.principal };
+  // A framework acts in its cluster as a member does (never as its owner).
+  return { id: row.id, principal: row.principal, cluster: toSummary({ id: row.clusterId, name: row.name, role: "member", createdAt: row.createdAt }) };
 }

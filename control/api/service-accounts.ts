@@ -1,9 +1,7 @@
-import { eq } from "drizzle-orm";
 import { Hono } from "hono";
 import { createMiddleware } from "hono/factory";
 import { z } from "zod";
 import { quotaLimit } from "../quotas.ts";
-import { clusters } from "../accounts/schema.ts";
 import { createServiceAccount, listServiceAccounts, resolveServiceAccount, revokeServiceAccount } from "../accounts/service-accounts.ts";
 import { isWellFormedToken, tokenKind } from "../crypto.ts";
 import { unauthenticated } from "../errors.ts";
@@ -57,9 +55,7 @@ export const requireFramework = createMiddleware<AppEnv>(async (c, next) => {
   const clusterId = c.req.param("cluster") ?? "";
   const account = await resolveServiceAccount(c.get("db"), secret, clusterId);
   if (!account || (basic && basic.principal !== account.principal)) throw unauthenticated("Invalid service account credential for this cluster.");
-  const cluster = await c.get("db").select().from(clusters).where(eq(clusters.id, clusterId)).get();
-  if (!cluster) throw unauthenticated("Invalid service account credential for this cluster.");
-  c.set("cluster", { id: cluster.id, name: cluster.name, role: "member", createdAt: new Date(cluster.createdAt).toISOString() });
+  c.set("cluster", account.cluster);
   c.set("principal", account.principal);
   await next();
 });

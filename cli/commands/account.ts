@@ -2,6 +2,7 @@ import { rmSync } from "node:fs";
 import { defineCommand } from "citty";
 import { HttpError, clusterSession, session } from "../api.ts";
 import { UsageError } from "../errors.ts";
+import { parseCount } from "../command.ts";
 import { jsonArg, print, printJson, printList } from "../output.ts";
 
 /** `dcx logout`, `dcx session list|revoke` and `dcx audit`: the account's sessions and the cluster's audit log. */
@@ -72,8 +73,8 @@ export const sessionCommand = defineCommand({
 /** A positive whole number from a flag, or a usage error naming it. */
 function positive(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name}: '${value}' is not a positive whole number`);
+  const n = parseCount(`--${name}`, value);
+  if (n < 1) throw new UsageError(`--${name}: '${value}' is not a positive whole number`);
   return n;
 }
 

@@ -1,6 +1,7 @@
 import { defineCommand } from "citty";
 import { clusterSession } from "../api.ts";
 import { CliError, UsageError } from "../errors.ts";
+import { parseCount } from "../command.ts";
 import { readJsonObject } from "../input.ts";
 import { fields, jsonArg, note, print, printJson, printList, truncate } from "../output.ts";
 
@@ -190,8 +191,7 @@ const repo = defineCommand({
         ...jsonArg,
       },
       async run({ args }) {
-        const index = args.index === undefined ? undefined : Number(args.index);
-        if (index !== undefined && (!Number.isInteger(index) || index < 0)) throw new UsageError(`--index must be a whole number ≥ 0, not '${args.index}'`);
+        const index = args.index === undefined ? undefined : parseCount("--index", args.index);
         printRepos(args.json, await call<Repos>("repository/add", { name: args.name, uri: args.uri, index }));
       },
     }),

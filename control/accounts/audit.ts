@@ -25,6 +25,16 @@ export function auditRow(db: AccountsDb, entry: AuditEntry) {
   });
 }
 
+/**
+ * The audit row of a creation that the same batch may refuse (a quota counted in its INSERT):
+ * written only if the row `id` is in `table` by then, so a refused creation leaves no row.
+ */
+export function auditRowIfCreated(d1: D1Database, table: "cluster_secrets" | "service_accounts", id: string, entry: Required<Pick<AuditEntry, "clusterId" | "target">> & AuditEntry) {
+  return d1
+    .prepare(`INSERT INTO audit_log (cluster_id, user_id, action, target) SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM ${table} WHERE id = ?5)`)
+    .bind(entry.clusterId, entry.userId, entry.action, entry.target, id);
+}
+
 /** An audit row as the API shows it. */
 export interface AuditView {
   id: number;

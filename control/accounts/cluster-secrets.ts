@@ -2,7 +2,7 @@ import { and, desc, eq, isNull } from "drizzle-orm";
 import { hashToken, newId, newToken } from "../crypto.ts";
 import { notFound } from "../errors.ts";
 import { quotaExceeded, type Quota } from "../quotas.ts";
-import { auditRow } from "./audit.ts";
+import { auditRow, auditRowIfCreated } from "./audit.ts";
 import type { AccountsDb } from "./db.ts";
 import { clusterSecrets } from "./schema.ts";
 
@@ -66,7 +66,7 @@ export async function createSecret(
          WHERE (SELECT COUNT(*) FROM cluster_secrets WHERE cluster_id = ?2 AND kind = ?3 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?7)) < ?9`,
       )
       .bind(row.id, row.clusterId, row.kind, row.secretHash, row.description, row.createdBy, row.createdAt, row.expiresAt, limit),
-    guardedAudit(d1, row.id, { clusterId: row.clusterId, userId: row.createdBy, action: `${KIND_NAME[row.kind]}.create`, target: row.id }),
+    auditRowIfCreated(d1, "cluster_secrets", row.id, { clusterId: row.clusterId, userId: row.createdBy, action: `${KIND_NAME[row.kind]}.create`, target: row.id }),
   ]);
   if (!inserted?.meta.changes) throw quotaExceeded(QUOTA_OF[input.kind], limit);
   return { id: row.id, secret, info: toInfo(row, Date.now()) };
@@ -76,12 +76,6 @@ export async function createSecret(
 const KIND_NAME: Record<SecretKind, string> = { join: "agent-token", dns: "dns-key" };
 
 /** An audit row written only if the secret `id` exists (it was inserted by the statement before it in the batch). */
-function guardedAudit(d1: D1Database, id: string, entry: { clusterId: string; userId: string; action: string; target: string }) {
-  return d1
-    .prepare("INSERT INTO audit_log (cluster_id, user_id, action, target) SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM cluster_secrets WHERE id = ?5)")
-    .bind(entry.clusterId, entry.userId, entry.action, entry.target, id);
-}
-
 export async function listSecrets(db: AccountsDb, clusterId: string, kind: SecretKind): Promise<SecretInfo[]> {
   const rows = await db
     .select()

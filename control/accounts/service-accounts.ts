@@ -2,7 +2,7 @@ import { and, desc, eq, isNull } from "drizzle-orm";
 import { hashToken, newId, newToken } from "../crypto.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { quotaExceeded } from "../quotas.ts";
-import { auditRow } from "./audit.ts";
+import { auditRow, auditRowIfCreated } from "./audit.ts";
 import type { AccountsDb } from "./db.ts";
 import { toSummary } from "./clusters.ts";
 import type { ClusterSummary } from "./users.ts";
@@ -61,9 +61,7 @@ export async function createServiceAccount(db: AccountsDb, input: { clusterId: s
          WHERE (SELECT COUNT(*) FROM service_accounts WHERE cluster_id = ?2 AND revoked_at IS NULL) < ?8`,
       )
       .bind(row.id, row.clusterId, row.principal, row.secretHash, row.description, row.createdBy, row.createdAt, limit),
-    d1
-      .prepare("INSERT INTO audit_log (cluster_id, user_id, action, target) SELECT ?1, ?2, 'service-account.create', ?3 WHERE EXISTS (SELECT 1 FROM service_accounts WHERE id = ?3)")
-      .bind(row.clusterId, row.createdBy, row.id),
+    auditRowIfCreated(d1, "service_accounts", row.id, { clusterId: row.clusterId, userId: row.createdBy, action: "service-account.create", target: row.id }),
   ]);
   if (!inserted?.meta.changes) throw quotaExceeded("serviceAccounts", limit);
   return { info: toInfo(row), secret };

@@ -24,6 +24,8 @@ export default defineConfig(async () => {
     test: {
       include: ["test/worker/**/*.test.ts"],
       setupFiles: ["./test/worker/setup.ts"],
+      // A test's steps each wait seconds at most; the whole may take longer on a loaded 2-core CI machine.
+      testTimeout: 15_000,
     },
   };
 });

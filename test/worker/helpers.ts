@@ -106,6 +106,21 @@ export class TestSocket {
     }
   }
 
+  /**
+   * One frame of each of `types`, in whichever order they come (the master may send a kill and a
+   * launch of the same round either way), skipping other frames, within `timeoutMs` in all.
+   */
+  async nextOfEach<T>(types: string[], timeoutMs = 5000): Promise<Record<string, T>> {
+    const deadline = Date.now() + timeoutMs;
+    const found: Record<string, T> = {};
+    while (types.some((t) => !(t in found))) {
+      const frame = await this.next<{ type?: string }>(Math.max(1, deadline - Date.now()));
+      const type = typeof frame === "object" && frame !== null ? frame.type : undefined;
+      if (type !== undefined && types.includes(type) && !(type in found)) found[type] = frame as T;
+    }
+    return found;
+  }
+
   /** Every frame received within `ms`, parsed where it is JSON. */
   async framesWithin<T>(ms: number): Promise<T[]> {
     const found: T[] = [];

@@ -163,8 +163,9 @@ describe("health-aware deployments", () => {
     expect(locked.status).toBe(409);
     const forced = await api(account, "/v2/apps/force?force=true", { method: "PATCH", json: { env: { FIXED: "1" } } });
     expect(forced.status).toBe(200);
-    expect((await socket.nextOfType<{ taskIds: string[] }>("kill")).taskIds).toEqual([broken?.taskId]);
-    const [fixed] = (await socket.nextOfType<{ tasks: LaunchedTask[] }>("launch")).tasks;
+    const { kill, launch } = await socket.nextOfEach<{ taskIds: string[]; tasks: LaunchedTask[] }>(["kill", "launch"]);
+    expect(kill?.taskIds).toEqual([broken?.taskId]);
+    const [fixed] = launch?.tasks ?? [];
     await send(socket, [{ taskId: broken?.taskId, state: "TASK_KILLED" }, { taskId: fixed?.taskId }]);
     expect(await send(socket, [health(fixed?.taskId ?? "", true)])).toEqual([]);
     expect((await socket.nextOfType<{ taskIds: string[] }>("kill")).taskIds).toEqual([old]);

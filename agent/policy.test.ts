@@ -74,6 +74,13 @@ describe("agent policy: docker", () => {
     expect(refusal(device("/dev/zero"), { allowDevices: ["/dev/null"] })).toContain("--allow-devices");
   });
 
+  test("an allowed device is handed on by its resolved path, so the path checked is the path Docker opens", () => {
+    const root = scope.tempDir();
+    symlinkSync("/dev/null", join(root, "null-link"));
+    const vetted = vetLaunch(docker({ parameters: [{ key: "device", value: `${join(root, "null-link")}:/dev/n:r` }] }), { ...DEFAULT_POLICY, allowDevices: ["/dev/null"] }, true);
+    expect(vetted.launch?.container?.parameters).toEqual([{ key: "device", value: "/dev/null:/dev/n:r" }]);
+  });
+
   test("an allowed device reaches the container's spec as Docker's device mapping", () => {
     const spec = (value: string) => containerSpec(docker({ parameters: [{ key: "device", value }] }), { sandbox: "/tmp/s", agentId: "a1" }).HostConfig.Devices;
     expect(spec("/dev/fuse")).toEqual([{ PathOnHost: "/dev/fuse", PathInContainer: "/dev/fuse", CgroupPermissions: "rwm" }]);

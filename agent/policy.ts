@@ -54,9 +54,11 @@ export function vetLaunch(launch: TaskLaunch, policy: AgentPolicy, agentIsRoot: 
   if (container.privileged && !policy.allowPrivileged) {
     return { refusal: "privileged containers are refused by this agent; start it with --allow-privileged" };
   }
+  const parameters: typeof container.parameters = [];
   for (const { key, value } of container.parameters) {
-    const refusal = parameterRefusal(key, value, policy);
-    if (refusal !== undefined) return { refusal };
+    const checked = checkParameter(key, value, policy);
+    if ("refusal" in checked) return { refusal: checked.refusal };
+    parameters.push({ key, value: checked.value });
   }
   const volumes: typeof container.volumes = [];
   for (const volume of container.volumes) {
@@ -68,7 +70,7 @@ export function vetLaunch(launch: TaskLaunch, policy: AgentPolicy, agentIsRoot: 
     }
     volumes.push({ ...volume, hostPath: resolved.path });
   }
-  return { launch: { ...launch, container: { ...container, volumes } } };
+  return { launch: { ...launch, container: { ...container, parameters, volumes } } };
 }
 
 /**
@@ -115,21 +117,26 @@ const HOST_ACCESS_PARAMETERS: Record<string, string> = {
   runtime: "it changes the container runtime; no agent flag allows it",
 };
 
-function parameterRefusal(key: string, value: string, policy: AgentPolicy): string | undefined {
+/**
+ * A `docker run` parameter as this agent lets it through, or why not. A device's host path is
+ * handed on resolved, as volumes' are: the path checked is the path Docker opens.
+ */
+function checkParameter(key: string, value: string, policy: AgentPolicy): { value: string } | { refusal: string } {
   const name = key.replace(/^--?/, "");
   const hostAccess = HOST_ACCESS_PARAMETERS[name];
-  if (hostAccess !== undefined) return `docker parameter '${name}' is refused by this agent: ${hostAccess}`;
+  if (hostAccess !== undefined) return { refusal: `docker parameter '${name}' is refused by this agent: ${hostAccess}` };
   if (name === "cap-add") {
     const cap = normalizeCapability(value);
     const allowed = policy.allowCapabilities.includes("ALL") || (cap !== "ALL" && policy.allowCapabilities.includes(cap));
-    return allowed ? undefined : `docker parameter cap-add '${value}': added capabilities are refused by this agent; start it with --allow-capabilities ${cap}`;
+    return allowed ? { value } : { refusal: `docker parameter cap-add '${value}': added capabilities are refused by this agent; start it with --allow-capabilities ${cap}` };
   }
   if (name === "device") {
-    const hostPath = value.split(":")[0] ?? "";
+    const [hostPath = "", ...rest] = value.split(":");
     const resolved = allowedPath(hostPath, policy.allowDevices, "--allow-devices");
-    return "refusal" in resolved ? `docker parameter device '${value}': '${hostPath}' ${resolved.refusal}` : undefined;
+    if ("refusal" in resolved) return { refusal: `docker parameter device '${value}': '${hostPath}' ${resolved.refusal}` };
+    return { value: [resolved.path, ...rest].join(":") };
   }
-  return undefined;
+  return { value };
 }
 
 /** `cap_net_admin`, `CAP_NET_ADMIN` and `NET_ADMIN` are one capability to Docker. */

@@ -3,6 +3,7 @@ import { isTerminal } from "../protocol/index.ts";
 import type { AgentMessage, MasterMessage, Register, TaskLaunch, TaskState } from "../protocol/index.ts";
 import { openAgentDb } from "./agent-db.ts";
 import { agentCgroupScope } from "./drivers/cgroups.ts";
+import { TaskStartError } from "./drivers/driver.ts";
 import type { DriverFingerprint, RunningTask, TaskDriver } from "./drivers/driver.ts";
 import { DEFAULT_DOCKER_SOCKET } from "./drivers/docker-api.ts";
 import { DockerDriver } from "./drivers/docker.ts";
@@ -146,7 +147,7 @@ class DriverTaskHost implements TaskHost {
     this.store = new TaskStore(this.db);
     this.outbox = new Outbox(this.db, { ...options.outbox, log: options.log });
     this.checks = new CheckRunner((status) => this.outbox.add(status), () => this.online && !this.closed, options.log);
-    const drivers = options.drivers ?? defaultDrivers(options);
+    const drivers = options.drivers ?? defaultDrivers(options, (launch) => this.vetAgain(launch));
     this.drivers = new Map(drivers.map((driver) => [driver.name, driver]));
     // Tracked at once, so `reports` lists them; re-attaching is asynchronous (the docker driver asks its daemon).
     const recovered = this.store.live().map((record) => this.track(record, this.drivers.get(record.driver)));
@@ -334,6 +335,13 @@ class DriverTaskHost implements TaskHost {
     return { driver, vetted };
   }
 
+  /** The docker driver's last check before it creates a container (DockerDriverOptions.recheck). */
+  private vetAgain(launch: TaskLaunch): TaskLaunch {
+    const { launch: vetted, refusal } = vetLaunch(launch, this.policy, agentIsRoot(), this.protectedPaths);
+    if (vetted === undefined) throw new TaskStartError(refusal);
+    return vetted;
+  }
+
   private kill(taskId: string, graceMs: number): void {
     const entry = this.entries.get(taskId);
     if (entry === undefined) return this.restate(taskId, "kill");
@@ -497,9 +505,9 @@ class DriverTaskHost implements TaskHost {
   }
 }
 
-function defaultDrivers(options: TaskHostOptions): TaskDriver[] {
+function defaultDrivers(options: TaskHostOptions, recheck: (launch: TaskLaunch) => TaskLaunch): TaskDriver[] {
   // The cgroup scope comes from the work dir: stable across restarts, apart from other agents'.
   const taskUser = (options.policy ?? DEFAULT_POLICY).taskUser;
   const exec = new ExecDriver({ cgroups: { scope: agentCgroupScope(options.workDir) }, taskUser, hiddenDir: options.workDir, ...options.exec, log: options.log });
-  return options.docker === undefined ? [exec] : [exec, new DockerDriver({ ...options.docker, log: options.log })];
+  return options.docker === undefined ? [exec] : [exec, new DockerDriver({ ...options.docker, log: options.log, recheck })];
 }

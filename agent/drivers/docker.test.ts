@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { collectLog } from "../test-support/log-collector.ts";
@@ -8,6 +8,7 @@ import { testScope } from "../test-support/scope.ts";
 import { launchOf } from "../test-support/tasks.ts";
 import { DockerClient, DockerError } from "./docker-api.ts";
 import { CONTAINER_SANDBOX, LABEL_AGENT, LABEL_APP, LABEL_TASK } from "./docker-container.ts";
+import { DEFAULT_POLICY, vetLaunch } from "../policy.ts";
 import { DockerDriver } from "./docker.ts";
 import { TaskStartError } from "./driver.ts";
 import type { RunningTask } from "./driver.ts";
@@ -145,6 +146,30 @@ describe("docker driver", () => {
     expect(progress).toEqual(["pulling image dcx-test/does-not-exist:1"]);
     const bad = containerLaunch({ shell: "true" }, { parameters: [{ key: "memory-swappiness", value: "0" }] });
     expect(((await d.start(bad, join(scope.tempDir(), "s")).catch((e: unknown) => e)) as Error).message).toContain("docker parameter 'memory-swappiness' is not supported");
+  }, T);
+
+  test.skipIf(docker.skip)("a volume's host path swapped for a symlink after the launch was vetted is refused before the container is created", async () => {
+    docker.require();
+    const root = scope.tempDir();
+    const allowed = join(root, "allowed");
+    mkdirSync(join(allowed, "data"), { recursive: true });
+    const policy = { ...DEFAULT_POLICY, allowHostPaths: [allowed] };
+    const d = new DockerDriver({ log: collectLog().log, agentId: () => AGENT_ID, recheck: (launch) => {
+      const vetted = vetLaunch(launch, policy, true);
+      if (vetted.launch === undefined) throw new TaskStartError(vetted.refusal);
+      return vetted.launch;
+    } });
+    scope.defer(() => d.close());
+    const launch = containerLaunch({ shell: "true" }, { volumes: [{ containerPath: "/data", hostPath: join(allowed, "data"), mode: "RW" }] });
+    const vetted = vetLaunch(launch, policy, true).launch;
+    expect(vetted).toBeDefined();
+    // Meanwhile (an image pull can take minutes) the directory becomes a link out of the allowed prefix.
+    rmSync(join(allowed, "data"), { recursive: true });
+    symlinkSync("/etc", join(allowed, "data"));
+    const error = await d.start(vetted as TaskLaunch, join(root, "sandbox")).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TaskStartError);
+    expect((error as Error).message).toContain("(resolves to '/etc')");
+    expect(await client.list({ [LABEL_TASK]: launch.taskId })).toEqual([]);
   }, T);
 
   test.skipIf(docker.skip)("stop: the grace, then the container is gone", async () => {

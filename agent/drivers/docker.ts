@@ -38,6 +38,13 @@ export interface DockerDriverOptions {
   logCapBytes?: number;
   logCheckMs?: number;
   dnsAddress?: () => string | undefined;
+  /**
+   * Checks the launch again right before each container create, handing back its host paths
+   * resolved afresh, or throws a TaskStartError. Paths were resolved when the launch came in,
+   * but an image pull can take minutes, and a path under an allowed prefix may meanwhile have
+   * been swapped for a symlink out of it: the path Docker mounts must be the one just checked.
+   */
+  recheck?: (launch: TaskLaunch) => TaskLaunch;
 }
 
 interface Watched {
@@ -55,6 +62,7 @@ export class DockerDriver implements TaskDriver {
   private readonly logCheckMs: number;
   private readonly dnsAddress: () => string | undefined;
   private readonly agentId: () => string | undefined;
+  private readonly recheck: (launch: TaskLaunch) => TaskLaunch;
   private readonly watched = new Map<string, Watched>();
   /** Keyed by the handle given out, so `wait` works even after the task left `watched`. */
   private readonly exits = new WeakMap<RunningTask, Promise<ExitStatus>>();
@@ -66,6 +74,7 @@ export class DockerDriver implements TaskDriver {
     this.client = new DockerClient(options.socket);
     this.log = options.log;
     this.agentId = options.agentId;
+    this.recheck = options.recheck ?? ((launch) => launch);
     this.logCapBytes = options.logCapBytes ?? DEFAULT_LOG_CAP_BYTES;
     this.logCheckMs = options.logCheckMs ?? 2_000;
     this.dnsAddress = options.dnsAddress ?? (() => undefined);
@@ -91,16 +100,16 @@ export class DockerDriver implements TaskDriver {
     if (container === undefined) throw new TaskStartError("the docker driver needs a container");
     mkdirSync(sandbox, { recursive: true, mode: 0o750 });
     for (const file of [STDOUT_FILE, STDERR_FILE]) closeSync(openLogSink(join(sandbox, file), false));
-    const spec = containerSpec(launch, { sandbox, agentId: this.agentId() ?? "unregistered", dns: this.dnsAddress() });
     const name = containerName(sandboxName(launch.taskId));
+    const create = () => this.createReplacingLeftover(name, containerSpec(this.recheck(launch), { sandbox, agentId: this.agentId() ?? "unregistered", dns: this.dnsAddress() }));
     if (container.forcePullImage) await this.pull(container.image, true, progress);
     let id: string;
     try {
       // Created straight away: asking first whether the image is there would cost every launch a round trip.
-      id = await this.createReplacingLeftover(name, spec).catch(async (error: unknown) => {
+      id = await create().catch(async (error: unknown) => {
         if (!(error instanceof DockerError && error.status === 404)) throw error;
         await this.pull(container.image, false, progress);
-        return this.createReplacingLeftover(name, spec);
+        return create();
       });
     } catch (error) {
       if (error instanceof TaskStartError) throw error;

@@ -16,7 +16,7 @@ import { type MetricsServer, startMetricsServer } from "./metrics.ts";
 import { createLogger, errorMessage, teeLogger } from "./log.ts";
 import type { Logger } from "./log.ts";
 import { detectAdvertiseIp, detectHostname, resolveResources } from "./resources.ts";
-import { DEFAULT_POLICY } from "./policy.ts";
+import { DEFAULT_POLICY, allowancesOf } from "./policy.ts";
 import { createTaskHost } from "./task-host.ts";
 import type { MasterCommand, TaskHost } from "./task-host.ts";
 
@@ -264,6 +264,7 @@ export class Agent {
       attributes: { ...this.tasks.attributes(), ...this.config.attributes },
       // Sent only when public: a private agent's frame stays what masters before roles accept.
       ...(this.config.public ? { role: PUBLIC_ROLE } : {}),
+      allowances: allowancesOf(this.config.policy ?? DEFAULT_POLICY),
       version: AGENT_VERSION,
       tasks: this.tasks.reports(),
     };

@@ -1,6 +1,6 @@
 import { isAbsolute, normalize, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { Register, Resources, parseAttributeString, parseResourceString, plainTextRefusal } from "../protocol/index.ts";
+import { Register, Resources, normalizeCapability, parseAttributeString, parseResourceString, plainTextRefusal } from "../protocol/index.ts";
 import type { Attributes } from "../protocol/index.ts";
 import type { z } from "zod";
 import { DEFAULT_DOCKER_SOCKET } from "./drivers/docker-api.ts";
@@ -9,7 +9,6 @@ import type { HostPort } from "./dns/listen-address.ts";
 import { DEFAULT_RESOLV_CONF } from "./dns/resolv-conf.ts";
 import { DEFAULT_ZONE, DIRECTORY_ZONE, parseZone } from "./dns/zones.ts";
 import { DEFAULT_TASK_USER } from "./drivers/users.ts";
-import { normalizeCapability } from "./policy.ts";
 import type { AgentPolicy } from "./policy.ts";
 
 /** Everything the agent needs from its command line and environment, validated. */

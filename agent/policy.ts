@@ -1,6 +1,7 @@
 import { existsSync, lstatSync, realpathSync } from "node:fs";
 import { dirname, join, posix } from "node:path";
-import type { TaskLaunch } from "../protocol/index.ts";
+import { normalizeCapability } from "../protocol/index.ts";
+import type { HostAllowances, TaskLaunch } from "../protocol/index.ts";
 import { DEFAULT_TASK_USER, lookupUser } from "./drivers/users.ts";
 
 /**
@@ -139,9 +140,15 @@ function checkParameter(key: string, value: string, policy: AgentPolicy): { valu
   return { value };
 }
 
-/** `cap_net_admin`, `CAP_NET_ADMIN` and `NET_ADMIN` are one capability to Docker. */
-export function normalizeCapability(name: string): string {
-  return name.trim().toUpperCase().replace(/^CAP_/, "");
+/** The allowances this agent tells the master when it registers, so placement skips what it would refuse. */
+export function allowancesOf(policy: AgentPolicy): HostAllowances {
+  return {
+    privileged: policy.allowPrivileged,
+    rootTasks: policy.allowRootTasks,
+    capabilities: policy.allowCapabilities,
+    hostPaths: policy.allowHostPaths,
+    devices: policy.allowDevices,
+  };
 }
 
 /**

@@ -1,5 +1,6 @@
 export * from "./checks.ts";
 export * from "./diagnostics.ts";
+export * from "./host-access.ts";
 export * from "./logs.ts";
 export * from "./messages.ts";
 export * from "./resources.ts";

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { MAX_TASK_CHECKS, ReadinessResult, TaskHealthCheck, TaskReadinessCheck } from "./checks.ts";
 import { Bundle, BundleData, Diagnostics } from "./diagnostics.ts";
+import { HostAllowances } from "./host-access.ts";
 import { LogData, Logs, LogsCancel } from "./logs.ts";
 import { AgentRole, Attributes, Resources } from "./resources.ts";
 import { TaskState } from "./task-state.ts";
@@ -57,6 +58,8 @@ export const Register = z.strictObject({
    * sent only by public agents, so agents and masters from before roles keep talking.
    */
   role: AgentRole.optional(),
+  /** What the agent lets tasks have of its host (host-access.ts); absent from agents before it, which placement treats as allowing all. */
+  allowances: HostAllowances.optional(),
   version: z.string().min(1).max(64),
   tasks: z.array(TaskReport).max(100_000).default([]),
 });

@@ -1,5 +1,5 @@
 import { and, asc, eq, ne } from "drizzle-orm";
-import { PUBLIC_IP_ATTRIBUTE, PUBLIC_ROLE, type AgentRole, type Attributes, type Register, type Resources } from "../../protocol/index.ts";
+import { PUBLIC_IP_ATTRIBUTE, PUBLIC_ROLE, type AgentRole, type Attributes, type HostAllowances, type Register, type Resources } from "../../protocol/index.ts";
 import type { ClusterDb } from "./db.ts";
 import { ensureMeta, increment } from "./meta.ts";
 import { agents } from "./schema.ts";
@@ -17,6 +17,8 @@ export interface AgentRecord {
   attributes: Attributes;
   /** `slave_public` for a public agent, `*` for a private one. */
   role: AgentRole;
+  /** What it lets tasks have of its host; null when it did not say (an agent from before allowances). */
+  allowances: HostAllowances | null;
   version: string;
   state: AgentState;
   registeredAt: number;
@@ -35,6 +37,7 @@ function toRecord(row: Row): AgentRecord {
     resources: row.resources as Resources,
     attributes: row.attributes as Attributes,
     role: row.role,
+    allowances: row.allowances as HostAllowances | null,
     version: row.version,
     state: row.state,
     registeredAt: row.registeredAt,
@@ -51,7 +54,7 @@ export function nextAgentId(db: ClusterDb): string {
   return `${masterId}-S${n}`;
 }
 
-type Description = Pick<Register, "hostname" | "ip" | "resources" | "attributes" | "role" | "version">;
+type Description = Pick<Register, "hostname" | "ip" | "resources" | "attributes" | "role" | "allowances" | "version">;
 
 /** DC/OS public agents carry `public_ip:true`, which constraints, the UI and tools look for; an operator's own value wins. */
 const withRole = (role: AgentRole | undefined, attributes: Attributes): Attributes =>
@@ -64,6 +67,7 @@ const described = (d: Description) => ({
   attributes: withRole(d.role, d.attributes),
   // An agent that sends no role (a private one, or one from before roles) is private.
   role: d.role ?? "*",
+  allowances: d.allowances ?? null,
   version: d.version,
 });
 

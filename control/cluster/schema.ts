@@ -22,6 +22,8 @@ export const agents = sqliteTable(
     attributes: text("attributes", { mode: "json" }).notNull(),
     /** The role its resources are offered to: `*` (private) or `slave_public` (started with `--public`). */
     role: text("role", { enum: ["*", "slave_public"] }).notNull().default("*"),
+    /** What the agent lets tasks have of its host (protocol `HostAllowances`); null from agents that do not say, taken as allowing all. */
+    allowances: text("allowances", { mode: "json" }),
     version: text("version").notNull(),
     credentialHash: text("credential_hash").notNull(),
     joinTokenId: text("join_token_id"),

@@ -11,6 +11,7 @@ import {
   type PlacementSnapshot,
   type TaskRequest,
 } from "../../control/cluster/allocator/place.ts";
+import { hostAccessOf, REFUSED_ACCESS } from "../../protocol/host-access.ts";
 import { seeded } from "../support/prng.ts";
 
 // ---- builders -------------------------------------------------------------------------------
@@ -593,5 +594,37 @@ describe("place: agent roles (acceptedResourceRoles)", () => {
     const plan = place(snapshot([agent("private-1")]), [request("/edge", 2, { roles: ["slave_public"] })]);
     expect(plan.placements).toEqual([]);
     expect(plan.unplaced).toEqual([{ request: 0, framework: "marathon", group: "/edge", count: 2, reasons: { [ROLE_NOT_ACCEPTED]: 1 } }]);
+  });
+});
+
+describe("place: what agents allow of their host (allowances)", () => {
+  const none = { privileged: false, rootTasks: false, capabilities: [], hostPaths: [], devices: [] };
+  const agents = [
+    agent("strict", { allowances: none }),
+    agent("lenient", { allowances: { ...none, privileged: true, capabilities: ["NET_ADMIN"], hostPaths: ["/srv/data"] } }),
+    agent("unsaid"),
+  ];
+  const where = (task: Parameters<typeof hostAccessOf>[0]): Set<string> =>
+    new Set(place(snapshot(agents), [request("/t", 6, { hostAccess: hostAccessOf(task) })]).placements.map((p) => p.agentId));
+
+  it("a task that stays in its sandbox goes anywhere", () => {
+    expect(where({ parameters: [{ key: "env", value: "A=1" }], volumes: [{}] })).toEqual(new Set(["strict", "lenient", "unsaid"]));
+  });
+
+  it("privileged, an allowed capability or an allowed host path goes to the agents that allow it, and to those that did not say", () => {
+    expect(where({ privileged: true })).toEqual(new Set(["lenient", "unsaid"]));
+    expect(where({ parameters: [{ key: "cap-add", value: "cap_net_admin" }] })).toEqual(new Set(["lenient", "unsaid"]));
+    expect(where({ volumes: [{ hostPath: "/srv/data/db" }] })).toEqual(new Set(["lenient", "unsaid"]));
+  });
+
+  it("a path outside the allowed prefix, or spelled with .., is not allowed by its spelling", () => {
+    expect(where({ volumes: [{ hostPath: "/srv/database" }] })).toEqual(new Set(["unsaid"]));
+    expect(where({ volumes: [{ hostPath: "/srv/data/../../etc" }] })).toEqual(new Set(["unsaid"]));
+  });
+
+  it("a task no agent allows waits, with the missing allowance as the reason", () => {
+    const plan = place(snapshot(agents.slice(0, 2)), [request("/root", 1, { hostAccess: hostAccessOf({ user: "root", privileged: true }) })]);
+    expect(plan.placements).toEqual([]);
+    expect(plan.unplaced[0]?.reasons).toEqual({ [REFUSED_ACCESS.privileged]: 1, [REFUSED_ACCESS.root]: 1 });
   });
 });

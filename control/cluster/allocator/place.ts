@@ -9,8 +9,10 @@
  * - every constraint holds against the group's tasks already placed plus those earlier in the plan;
  * - a task that needs the docker driver goes only to an agent advertising Docker;
  * - a task goes only to an agent whose role it accepts (private agents unless it says otherwise);
+ * - a task that reaches beyond its sandbox goes only to an agent whose allowances cover it;
  * - no framework is offered an agent it declined (refuse filter) before `snapshot.now`.
  */
+import type { HostAccess, HostAllowances } from "../../../protocol/host-access.ts";
 import type { Resources } from "../../../protocol/resources.ts";
 import { Capacity } from "./capacity.ts";
 import { Chooser, type Choice } from "./choice.ts";
@@ -22,6 +24,7 @@ import {
 } from "./constraints.ts";
 import { driverChecks, type TaskDriver } from "./drivers.ts";
 import { FairShare, SCALAR_NAMES, type FrameworkInfo, type Scalars } from "./drf.ts";
+import { hostAccessChecks } from "./host-access.ts";
 import { AgentPorts, portNeed } from "./ports.ts";
 import { roleChecks } from "./roles.ts";
 
@@ -40,6 +43,8 @@ export interface AgentSnapshot {
   attributes: Record<string, string | number>;
   /** The role its resources are offered to: `*` (private, also when absent) or `slave_public`. */
   role?: string;
+  /** What it lets tasks have of its host; absent or null when it did not say (admits all). */
+  allowances?: HostAllowances | null;
   /** What the agent offers. */
   total: Resources;
   /** Scalars held by every task on the agent, including those listed in `placed`. */
@@ -75,6 +80,8 @@ export interface TaskRequest extends Scalars {
   driver?: TaskDriver;
   /** Agent roles the task accepts (Marathon's `acceptedResourceRoles`); absent means `*`, private agents only. */
   roles?: readonly string[];
+  /** What the task needs of its host beyond its sandbox (`hostAccessOf`); absent when nothing. */
+  hostAccess?: HostAccess;
 }
 
 export interface PlacementSnapshot {
@@ -137,6 +144,7 @@ class Planner {
   private readonly fields: FieldTable;
   /** By agent position: its role. */
   private readonly roles: (string | undefined)[];
+  private readonly allowances: (HostAllowances | null | undefined)[];
   private readonly fair: FairShare;
   private readonly placedByGroup = new Map<string, number[]>();
   private readonly tallies = new Map<string, GroupTally>();
@@ -154,6 +162,7 @@ class Planner {
     this.chooser = new Chooser(this.capacity, this.ports);
     this.fields = new FieldTable(this.agents);
     this.roles = this.agents.map((a) => a.role);
+    this.allowances = this.agents.map((a) => a.allowances);
     this.fair = new FairShare(clusterTotal(this.agents), snapshot.frameworks);
     const position = new Map(this.agents.map((a, i) => [a.id, i]));
     for (const task of snapshot.placed) {
@@ -207,7 +216,7 @@ class Planner {
     }
     const tally = this.tally(groupKey(request.framework, request.group));
     const constraints = request.constraints.map((c) => compileConstraint(c, this.fields, tally));
-    const checks = [...roleChecks(request.roles, this.roles), ...driverChecks(request.driver, this.fields), ...constraints];
+    const checks = [...roleChecks(request.roles, this.roles), ...driverChecks(request.driver, this.fields), ...hostAccessChecks(request.hostAccess, this.allowances), ...constraints];
     // The refuse filter and static constraints do not change within a plan: checked once here.
     const candidates = new Int32Array(this.agents.length);
     let live = 0;

@@ -162,6 +162,7 @@ function agentSnapshots(db: ClusterDb, active: readonly AgentRecord[]): AgentSna
       ip: a.ip,
       attributes: a.attributes,
       role: a.role,
+      allowances: a.allowances,
       total: a.resources,
       used: offered ? { cpus: used.cpus + offered.scalars.cpus, mem: used.mem + offered.scalars.mem, disk: used.disk + offered.scalars.disk, gpus: used.gpus + offered.scalars.gpus } : used,
       usedPorts: offered ? [...used.ports, ...offered.ports] : used.ports,

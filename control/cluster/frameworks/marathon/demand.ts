@@ -1,4 +1,5 @@
 import { and, asc, desc, eq, isNull, sql } from "drizzle-orm";
+import { hostAccessOf } from "../../../../protocol/host-access.ts";
 import type { ClusterDb } from "../../db.ts";
 import { taskReadiness, tasks } from "../../schema.ts";
 import type { TaskRequest } from "../../allocator/place.ts";
@@ -97,7 +98,9 @@ function pickKills(db: ClusterDb, appId: string, version: string, current: boole
 /** The launch request for `count` more instances of an app. */
 export function launchRequest(app: App, count: number): TaskRequest {
   const { cpus, mem, disk, gpus } = app;
-  return { framework: MARATHON, group: app.id, count, cpus, mem, disk, gpus, ports: hostPortRequest(app), constraints: appConstraints(app), driver: taskDriver(app), roles: app.acceptedResourceRoles };
+  const docker = taskDriver(app) === "docker" ? app.container?.docker : undefined;
+  const hostAccess = hostAccessOf({ user: app.user, privileged: docker?.privileged, parameters: docker?.parameters, volumes: docker ? app.container?.volumes : undefined });
+  return { framework: MARATHON, group: app.id, count, cpus, mem, disk, gpus, ports: hostPortRequest(app), constraints: appConstraints(app), driver: taskDriver(app), roles: app.acceptedResourceRoles, hostAccess };
 }
 
 /**

@@ -1,6 +1,7 @@
 import { connect as connectTcp } from "node:net";
 import type { Socket } from "node:net";
 import { connect as connectTls } from "node:tls";
+import { HttpPath } from "../../protocol/checks.ts";
 
 /**
  * A minimal HTTP/1.1 GET over a raw socket, for health and readiness probes. `fetch` is not
@@ -9,9 +10,6 @@ import { connect as connectTls } from "node:tls";
  * does not verify the certificate, as Mesos's checks (curl -k) do not: the task is local and
  * its certificate is rarely issued for 127.0.0.1.
  */
-
-/** A request target that cannot break out of the request line. */
-const SAFE_PATH = /^\/[^\x00-\x20\x7f]*$/;
 
 export interface HttpTarget {
   tls: boolean;
@@ -68,7 +66,7 @@ export function openSocket(target: Pick<HttpTarget, "tls" | "host" | "port">, ti
 export async function httpGet(target: HttpTarget, options: GetOptions): Promise<HttpAnswer> {
   // The protocol schema refuses such a path already; checked again where it meets the wire, since
   // a CR or LF here would let the path write headers or a second request to the task's port.
-  if (!SAFE_PATH.test(target.path)) throw new ProbeError("the path holds a space or a control character; refused");
+  if (!HttpPath.safeParse(target.path).success) throw new ProbeError("the path holds a space or a control character; refused");
   const started = performance.now();
   const socket = await openSocket(target, options.timeoutMs);
   const left = Math.max(1, options.timeoutMs - (performance.now() - started));

@@ -36,6 +36,8 @@ export const COSMOS_ERRORS = {
   Forbidden: 403,
   PackageAlreadyInstalled: 409,
   MarathonAppConflict: 409,
+  // DCX: a framework package's service account principal is taken.
+  ServiceAccountAlreadyExists: 409,
   // Cosmos answers 500 for a repository it cannot fetch; DCX says 502: the fault is upstream.
   UniverseClientHttpError: 502,
   RepositoryUriConnection: 502,

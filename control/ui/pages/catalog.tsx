@@ -3,6 +3,7 @@ import { CosmosError } from "../../packages/errors.ts";
 import { installedPackages, type Installed } from "../../packages/installed.ts";
 import type { OptionError } from "../../packages/options.ts";
 import { ApiError } from "../../errors.ts";
+import { frameworkScope } from "../../packages/framework-install.ts";
 import { installPackage, refreshStale, resolvePackage, type PackageScope } from "../../packages/operations.ts";
 import type { SearchResult } from "../../packages/search.ts";
 import type { PackageDefinition } from "../../packages/universe.ts";
@@ -20,7 +21,13 @@ import { errorsByOption, OptionField, optionsFromForm, schemaFields } from "../s
  * runs the same operation as Cosmos's `/package/install`.
  */
 
-const scopeOf = (c: UiContext): PackageScope => ({ stub: clusterOf(c), acting: actingOf(c), env: c.env, waitUntil: (p) => c.executionCtx.waitUntil(p) });
+const scopeOf = (c: UiContext): PackageScope => ({
+  stub: clusterOf(c),
+  acting: actingOf(c),
+  env: c.env,
+  waitUntil: (p) => c.executionCtx.waitUntil(p),
+  framework: frameworkScope(c.env, c.get("db"), c.get("cluster").id, c.get("user").id, c.req.url),
+});
 const packagePath = (c: UiContext, name: string) => `${clusterBase(c)}/catalog/${encodeURIComponent(name)}`;
 
 function PackageList(props: { c: UiContext; packages: SearchResult[]; installed: Installed[] }) {

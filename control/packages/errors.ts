@@ -42,6 +42,11 @@ export const COSMOS_ERRORS = {
   UniverseClientHttpError: 502,
   RepositoryUriConnection: 502,
   RepositoryTooLarge: 400,
+  // `/package/resource`: a URL no package names, a bad URL, an upstream that fails, a resource too large.
+  EndpointUriSyntax: 400,
+  EndpointUriConnection: 502,
+  GenericHttpError: 502,
+  ResourceTooLarge: 400,
   InternalError: 500,
 } as const satisfies Record<string, ContentfulStatusCode>;
 export type CosmosErrorType = keyof typeof COSMOS_ERRORS;

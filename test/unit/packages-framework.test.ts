@@ -1,7 +1,3 @@
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseAppDefinition } from "../../control/cluster/frameworks/marathon/app-definition.ts";
 import { HELLO_WORLD_SCHEDULER } from "../../control/packages/catalog/hello-world-scheduler.ts";
@@ -23,7 +19,8 @@ describe("the hello-world framework package", () => {
     expect(parsed.app.healthChecks[0]).toMatchObject({ protocol: "MESOS_HTTP", path: "/health", portIndex: 0 });
     expect(parsed.app.labels).toMatchObject({ DCOS_SERVICE_NAME: "hello-world", DCOS_PACKAGE_FRAMEWORK_NAME: "hello-world", DCOS_PACKAGE_NAME: "hello-world" });
     expect(parsed.app.env).toMatchObject({ WORKER_COUNT: "2", WORKER_CPUS: "0.1", WORKER_MEM: "32", FRAMEWORK_USER: "nobody" });
-    expect(Buffer.from(String(parsed.app.env.DCX_SCHEDULER_JS), "base64").toString("utf8")).toBe(HELLO_WORLD_SCHEDULER);
+    const shipped = Uint8Array.from(atob(String(parsed.app.env.DCX_SCHEDULER_JS)), (ch) => ch.charCodeAt(0));
+    expect(new TextDecoder().decode(shipped)).toBe(HELLO_WORLD_SCHEDULER);
   });
 
   it("runs on the agent's host when the image is empty", async () => {
@@ -37,14 +34,6 @@ describe("the hello-world framework package", () => {
   it("refuses options outside the schema: too many workers, a principal with a space", async () => {
     await expect(renderPackage(pkg, "src", { hello: { count: 101 } })).rejects.toMatchObject({ type: "JsonSchemaMismatch" });
     await expect(renderPackage(pkg, "src", { service: { service_account: "a b" } })).rejects.toMatchObject({ type: "JsonSchemaMismatch" });
-  });
-
-  it("ships a scheduler that is valid JavaScript for node (and so bun)", () => {
-    const file = join(mkdtempSync(join(tmpdir(), "dcx-scheduler-")), "scheduler.mjs");
-    writeFileSync(file, HELLO_WORLD_SCHEDULER);
-    const r = spawnSync(process.execPath, ["--check", file], { encoding: "utf8" });
-    expect(r.stderr).toBe("");
-    expect(r.status).toBe(0);
   });
 
   it("names the principal from the option, else from the app id", () => {

@@ -115,12 +115,17 @@ async function showPackage(c: UiContext, name: string, version: string | undefin
           ["Maintainer", pkg.maintainer],
           ["Tags", pkg.tags.join(", ")],
           ["Repository", source],
-          ["Installs", pkg.metronome ? "a Metronome job" : "a Marathon app"],
+          ["Installs", pkg.metronome ? "a Metronome job" : pkg.framework ? "a Marathon app that runs a framework's scheduler (DCX creates its service account)" : "a Marathon app"],
         ]}
       />
       {pkg.preInstallNotes ? (
-        <p>
+        <p class="notes-pre">
           <strong>Before installing:</strong> {pkg.preInstallNotes}
+        </p>
+      ) : null}
+      {pkg.postInstallNotes ? (
+        <p class="notes-post">
+          <strong>After installing:</strong> {pkg.postInstallNotes}
         </p>
       ) : null}
       <section aria-labelledby="installed-title">

@@ -102,6 +102,10 @@ export async function uninstall(scope: Pick<PackageScope, "stub" | "acting" | "f
   }
   const results = [];
   for (const m of matches) {
+    // A framework package: its framework (and so its tasks) and its account go first, while the
+    // app still records them, so an uninstall that fails half-way can be run again to finish.
+    if (m.frameworkId !== undefined) await tearDownFramework(scope.acting, m.frameworkId);
+    if (m.accountId !== undefined) await revokeSchedulerAccount(scope.framework, m.accountId);
     // An app (or job) already gone, by a concurrent uninstall or a delete, counts as uninstalled.
     try {
       if (m.kind === "job") unwrap(await scope.acting.jobDelete(m.appId, true));
@@ -109,9 +113,6 @@ export async function uninstall(scope: Pick<PackageScope, "stub" | "acting" | "f
     } catch (err) {
       if (!(err instanceof ApiError && err.code === "not_found")) throw err;
     }
-    // A framework package: its scheduler is gone, now its framework (and so its tasks) and its account.
-    if (m.frameworkId !== undefined) await tearDownFramework(scope.acting, m.frameworkId);
-    if (m.accountId !== undefined) await revokeSchedulerAccount(scope.framework, m.accountId);
     const notes = m.definition?.postUninstallNotes;
     results.push({ packageName: m.packageName, appId: m.appId, packageVersion: m.packageVersion, ...(typeof notes === "string" ? { postUninstallNotes: notes } : {}) });
   }

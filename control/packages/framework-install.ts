@@ -87,7 +87,7 @@ export function keepFramework(app: JsonObject, previous: { env?: Record<string, 
 }
 
 /** A placeholder of the secret's shape, so the app is validated before any account exists. */
-export const PLACEHOLDER = { id: "pending", secret: `dcxs_${"A".repeat(43)}` };
+export const PLACEHOLDER = { id: "pending", principal: "pending", secret: `dcxs_${"A".repeat(43)}` };
 
 /** Creates the scheduler's service account; a principal already in use is refused naming the option. */
 export async function createSchedulerAccount(scope: FrameworkScope, principal: string, appId: string): Promise<{ id: string; principal: string; secret: string }> {

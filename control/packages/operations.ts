@@ -106,9 +106,8 @@ async function createApp(scope: PackageScope, pkg: PackageDefinition, app: JsonO
  */
 async function createFrameworkApp(scope: PackageScope, pkg: PackageDefinition, app: JsonObject, options: JsonObject): Promise<string> {
   const frameworkId = `${crypto.randomUUID()}-0000`;
-  const appId = parseApp(pkg, app).id;
+  const appId = parseApp(pkg, withFramework(app, scope.framework, PLACEHOLDER, frameworkId)).id;
   const principal = principalFor(options, appId);
-  parseApp(pkg, withFramework(app, scope.framework, { ...PLACEHOLDER, principal }, frameworkId));
   const account = await createSchedulerAccount(scope.framework, principal, appId);
   try {
     return await createApp(scope, pkg, withFramework(app, scope.framework, account, frameworkId));

@@ -41,7 +41,8 @@ async function resource(c: Context<AppEnv>) {
   try {
     const raw = c.req.query("url");
     const url = resourceUrl(raw);
-    if (!(await cluster(c).packageNamesResource(url.href)) && !(await cluster(c).packageNamesResource(raw ?? ""))) {
+    // As Cosmos: the URL exactly as a package's resource names it.
+    if (!(await cluster(c).packageNamesResource(raw ?? ""))) {
       throw new CosmosError("Forbidden", `No package in this cluster's repositories names the resource ${url.href}.`, { uri: url.href });
     }
     const { body, contentType } = await fetchResource(url, repositoryLimits(c.env).timeoutMs);

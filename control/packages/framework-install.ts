@@ -31,6 +31,9 @@ export const SCHEDULER_ENV = {
 export const ACCOUNT_LABEL = "DCX_PACKAGE_SERVICE_ACCOUNT";
 export const FRAMEWORK_ID_LABEL = "DCX_PACKAGE_FRAMEWORK_ID";
 
+/** The option naming the scheduler's principal, as DC/OS packages name it. */
+export const ACCOUNT_OPTION = "service.service_account";
+
 /** Where a framework install creates its account: the accounts database, the cluster, the acting user, the API's origin. */
 export interface FrameworkScope {
   db: AccountsDb;

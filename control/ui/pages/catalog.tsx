@@ -3,7 +3,7 @@ import { CosmosError } from "../../packages/errors.ts";
 import { installedPackages, type Installed } from "../../packages/installed.ts";
 import type { OptionError } from "../../packages/options.ts";
 import { ApiError } from "../../errors.ts";
-import { frameworkScope } from "../../packages/framework-install.ts";
+import { ACCOUNT_OPTION, frameworkScope } from "../../packages/framework-install.ts";
 import { installPackage, refreshStale, resolvePackage, type PackageScope } from "../../packages/operations.ts";
 import type { SearchResult } from "../../packages/search.ts";
 import type { PackageDefinition } from "../../packages/universe.ts";
@@ -233,6 +233,8 @@ async function changeRepositories(c: UiContext) {
 /** Turns an install's refusal into the form's errors: a schema mismatch by field, anything else for the whole form. */
 function refusal(err: CosmosError, fields: ReturnType<typeof schemaFields>): FormErrors {
   if (err.type === "JsonSchemaMismatch") return errorsByOption((err.data?.errors as OptionError[] | undefined) ?? [], fields);
+  // A framework package's principal in use belongs under the option that names it.
+  if (err.type === "ServiceAccountAlreadyExists" && fields.some((f) => f.name === ACCOUNT_OPTION)) return { [ACCOUNT_OPTION]: [err.message] };
   return { "": [err.message] };
 }
 

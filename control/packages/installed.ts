@@ -86,7 +86,7 @@ export function listEntry(i: Installed) {
  * `all` every one. Several matches without `all` is Cosmos's AmbiguousAppId; the apps are
  * deleted as `DELETE /v2/apps/{id}?force=true` does (an install still deploying is stopped too),
  * a job-style package's job as `DELETE /v1/jobs/{id}?stopCurrentJobRuns=true`. A framework
- * package's framework is then torn down (its tasks killed) and its service account revoked.
+ * package's framework is torn down first (its tasks killed) and its service account revoked.
  */
 export async function uninstall(scope: Pick<PackageScope, "stub" | "acting" | "framework">, req: { packageName: string; appId?: string; all?: boolean }) {
   const matches = await installedPackages(scope.stub, { packageName: req.packageName, appId: req.appId });

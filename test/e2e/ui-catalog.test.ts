@@ -65,6 +65,16 @@ describe.skipIf(chromium.skip)("the Catalog in Chromium", () => {
     expect(await page.locator(".notes-post").textContent()).toContain("Connect on port 5432");
     expect(await page.locator(".facts").textContent()).toMatch(/Versions\s*17\.2-0\.1\.0/);
     expect(await page.getByLabel("Version", { exact: true }).inputValue()).toBe("17.2-0.1.0");
+    await shoot("catalog-package");
+  });
+
+  it("shows that a framework package installs a scheduler with its own service account", async () => {
+    await page.goto(`${base}/catalog/hello-world`);
+    expect(await page.locator(".facts").textContent()).toContain("DCX creates its service account");
+    expect(await page.getByLabel("Service account").inputValue()).toBe("");
+    expect(await page.getByLabel("Workers", { exact: true }).inputValue()).toBe("2");
+    await shoot("catalog-framework");
+    await page.goto(`${base}/catalog/postgresql`);
   });
 
   it("fills the form from the schema's defaults, and shows a wrong value's error under its field, keeping what was typed", async () => {

@@ -44,7 +44,7 @@ export const helloWorld: CatalogPackage = {
           user: { type: "string", title: "Task user", description: "The Unix user the workers run as.", default: "nobody", minLength: 1 },
           cpus: { type: "number", title: "CPUs", description: "CPU shares of the scheduler.", default: 0.2, minimum: 0.01 },
           mem: { type: "integer", title: "Memory (MiB)", description: "Memory of the scheduler.", default: 128, minimum: 32 },
-          image: { type: "string", title: "Docker image", description: "An image with the bun runtime (empty: run on the agent's host, which must have bun on PATH).", default: "oven/bun:1.1.38-alpine" },
+          image: { type: "string", title: "Docker image", description: 'An image with the bun runtime. Given as "" (through the API or an options file), the scheduler runs on the agent\'s host, which must have bun on PATH.', default: "oven/bun:1.1.38-alpine" },
           failover_timeout_seconds: { type: "integer", title: "Failover timeout (s)", description: "How long the workers outlive a scheduler that is away.", default: 604800, minimum: 0 },
         },
         required: ["name", "cpus", "mem", "user"],

@@ -1,3 +1,4 @@
+import { resourceUrls } from "../packages/resource.ts";
 import { DurableObject } from "cloudflare:workers";
 import { AgentMessage, CloseCode, parseFrame, PING, PONG, PROTOCOL_VERSION, type Register } from "../../protocol/index.ts";
 import { exportAgentCredentials, recordAgentCredential } from "../accounts/agent-credentials.ts";
@@ -664,6 +665,11 @@ export class Cluster extends DurableObject<Env> {
   /** RPC: Cosmos's search answer, as JSON text (see packageFind). */
   packageSearch(query: string | undefined): string {
     return JSON.stringify(searchPackages(allPackages(this.db).map((p) => p.versions), query));
+  }
+
+  /** RPC: whether a package of the cluster's repositories names `url` in its resource (what `/package/resource` may fetch). */
+  packageNamesResource(url: string): boolean {
+    return allPackages(this.db).some((p) => p.versions.some((v) => resourceUrls(v).includes(url)));
   }
 
   /** RPC: a Server-Sent Events stream of Marathon events; comments keep it alive while idle. Null when MAX_EVENT_SUBSCRIBERS are open. */

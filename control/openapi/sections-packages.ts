@@ -22,6 +22,16 @@ export const packageSection: RouteSection = {
     "POST /c/:cluster/package/install": cosmos("Install a package: render it and create its app (or job) as POST /v2/apps (or /v1/jobs) does", "install", InstallRequest, { 409: "An app with this id is installed (PackageAlreadyInstalled)." }, 2),
     "POST /c/:cluster/package/uninstall": cosmos("Remove the app (or job) a package installed: by name, appId, or all", "uninstall", UninstallRequest),
     "POST /c/:cluster/package/list": cosmos("Installed packages, read from the apps' DCOS_PACKAGE_* labels", "list", ListRequest),
+    "GET /c/:cluster/package/resource": {
+      summary: "A resource a package names (icon, screenshot, asset, CLI binary), fetched through the control plane",
+      query: { url: { description: "The resource's URL, exactly as a package's `resource` names it." } },
+      responses: {
+        200: { description: "The resource's bytes, under its own Content-Type (sandboxed: it cannot run as a page).", contentType: "application/octet-stream" },
+        ...ERRORS,
+        403: { description: "No package of the cluster's repositories names this URL (Forbidden).", contentType: vnd("error") },
+        502: { description: "The resource could not be fetched (EndpointUriConnection, GenericHttpError).", contentType: vnd("error") },
+      },
+    },
     "POST /c/:cluster/package/repository/list": cosmos("The repositories, in search order", "repository.list", RepositoryListRequest),
     "POST /c/:cluster/package/repository/add": cosmos("Add a repository by URL (fetched and validated first)", "repository.add", RepositoryAddRequest, { 502: "The repository could not be fetched." }),
     "POST /c/:cluster/package/repository/delete": cosmos("Remove a repository by name or URI", "repository.delete", RepositoryDeleteRequest),

@@ -36,10 +36,17 @@ export const COSMOS_ERRORS = {
   Forbidden: 403,
   PackageAlreadyInstalled: 409,
   MarathonAppConflict: 409,
+  // DCX: a framework package's service account principal is taken.
+  ServiceAccountAlreadyExists: 409,
   // Cosmos answers 500 for a repository it cannot fetch; DCX says 502: the fault is upstream.
   UniverseClientHttpError: 502,
   RepositoryUriConnection: 502,
   RepositoryTooLarge: 400,
+  // `/package/resource`: a URL no package names, a bad URL, an upstream that fails, a resource too large.
+  EndpointUriSyntax: 400,
+  EndpointUriConnection: 502,
+  GenericHttpError: 502,
+  ResourceTooLarge: 400,
   InternalError: 500,
 } as const satisfies Record<string, ContentfulStatusCode>;
 export type CosmosErrorType = keyof typeof COSMOS_ERRORS;

@@ -2,6 +2,7 @@ import { normalizeAppId } from "../cluster/frameworks/marathon/app-definition.ts
 import { ApiError } from "../errors.ts";
 import { CosmosError } from "./errors.ts";
 import { decodeDefinition, decodeOptions, PACKAGE_DEFINITION, PACKAGE_NAME, PACKAGE_OPTIONS, PACKAGE_SOURCE, PACKAGE_VERSION } from "./labels.ts";
+import { ACCOUNT_LABEL, FRAMEWORK_ID_LABEL, revokeSchedulerAccount, tearDownFramework } from "./framework-install.ts";
 import type { PackageScope } from "./operations.ts";
 import { unwrap } from "../api/marathon/outcome.ts";
 
@@ -24,6 +25,9 @@ export interface Installed {
   /** The repository it came from (`DCOS_PACKAGE_SOURCE`) and the options the user gave (`DCOS_PACKAGE_OPTIONS`). */
   source?: string;
   userOptions?: Record<string, unknown>;
+  /** A framework package's framework id and service account (labels the installer set). */
+  frameworkId?: string;
+  accountId?: string;
 }
 
 /** Fields of a definition that `list` shows as `packageDefinition` (Cosmos's PackageDetails). */
@@ -52,6 +56,8 @@ export async function installedPackages(stub: ClusterStub, filter: { packageName
       definition: await decodeDefinition(labels[PACKAGE_DEFINITION]),
       source: labels[PACKAGE_SOURCE],
       userOptions: decodeOptions(labels[PACKAGE_OPTIONS]),
+      frameworkId: labels[FRAMEWORK_ID_LABEL],
+      accountId: labels[ACCOUNT_LABEL],
     });
   }
   return found.sort((a, b) => a.packageName.localeCompare(b.packageName) || a.appId.localeCompare(b.appId));
@@ -79,9 +85,10 @@ export function listEntry(i: Installed) {
  * Uninstalls a package: the one app installed under its name, the one with `appId`, or with
  * `all` every one. Several matches without `all` is Cosmos's AmbiguousAppId; the apps are
  * deleted as `DELETE /v2/apps/{id}?force=true` does (an install still deploying is stopped too),
- * a job-style package's job as `DELETE /v1/jobs/{id}?stopCurrentJobRuns=true`.
+ * a job-style package's job as `DELETE /v1/jobs/{id}?stopCurrentJobRuns=true`. A framework
+ * package's framework is torn down first (its tasks killed) and its service account revoked.
  */
-export async function uninstall(scope: Pick<PackageScope, "stub" | "acting">, req: { packageName: string; appId?: string; all?: boolean }) {
+export async function uninstall(scope: Pick<PackageScope, "stub" | "acting" | "framework">, req: { packageName: string; appId?: string; all?: boolean }) {
   const matches = await installedPackages(scope.stub, { packageName: req.packageName, appId: req.appId });
   if (matches.length === 0) {
     const where = req.appId !== undefined ? ` with appId '${req.appId}'` : "";
@@ -95,6 +102,10 @@ export async function uninstall(scope: Pick<PackageScope, "stub" | "acting">, re
   }
   const results = [];
   for (const m of matches) {
+    // A framework package: its framework (and so its tasks) and its account go first, while the
+    // app still records them, so an uninstall that fails half-way can be run again to finish.
+    if (m.frameworkId !== undefined) await tearDownFramework(scope.acting, m.frameworkId);
+    if (m.accountId !== undefined) await revokeSchedulerAccount(scope.framework, m.accountId);
     // An app (or job) already gone, by a concurrent uninstall or a delete, counts as uninstalled.
     try {
       if (m.kind === "job") unwrap(await scope.acting.jobDelete(m.appId, true));

@@ -7,6 +7,7 @@ import { ApiError } from "../errors.ts";
 import { BUILTIN_REPOSITORY } from "./catalog/index.ts";
 import { CosmosError } from "./errors.ts";
 import { fetchRepository, type FetchLimits } from "./fetch-repository.ts";
+import { createSchedulerAccount, PLACEHOLDER, principalFor, revokeSchedulerAccount, withFramework, type FrameworkScope } from "./framework-install.ts";
 import type { JsonObject } from "./options.ts";
 import { renderPackage } from "./render.ts";
 import { newestFirst, type PackageDefinition } from "./universe.ts";
@@ -27,6 +28,8 @@ export interface PackageScope {
   acting: ActingCommands;
   env: Env;
   waitUntil(promise: Promise<unknown>): void;
+  /** Where a framework package's service account is created (see framework-install.ts). */
+  framework: FrameworkScope;
 }
 
 /** Fetch bounds and the refresh interval, from the Worker's configuration (wrangler.jsonc `vars`). */
@@ -84,11 +87,34 @@ async function creating<T>(id: string, create: () => Promise<T>): Promise<T> {
 
 const summary = (details: { path: string; errors: string[] }[]) => details.map((d) => `${d.path}: ${d.errors.join(", ")}`).join("; ");
 
-async function createApp(scope: PackageScope, pkg: PackageDefinition, app: JsonObject): Promise<string> {
+function parseApp(pkg: PackageDefinition, app: JsonObject) {
   const parsed = parseAppDefinition(app);
   if (!parsed.ok) throw new CosmosError("InvalidMarathonApp", `The app rendered from ${pkg.name} ${pkg.version} is not valid: ${summary(parsed.details)}`, { details: parsed.details });
-  const created = await creating(parsed.app.id, async () => unwrap(await scope.acting.marathonCreate(parsed.app)));
-  return created.app?.id ?? parsed.app.id;
+  return parsed.app;
+}
+
+async function createApp(scope: PackageScope, pkg: PackageDefinition, app: JsonObject): Promise<string> {
+  const parsed = parseApp(pkg, app);
+  const created = await creating(parsed.id, async () => unwrap(await scope.acting.marathonCreate(parsed)));
+  return created.app?.id ?? parsed.id;
+}
+
+/**
+ * A framework package's app: validated first (with a placeholder secret), then its service
+ * account is created and the app with the real one; if the app is refused, the account is
+ * revoked again, so a failed install leaves no credential behind.
+ */
+async function createFrameworkApp(scope: PackageScope, pkg: PackageDefinition, app: JsonObject, options: JsonObject): Promise<string> {
+  const frameworkId = `${crypto.randomUUID()}-0000`;
+  const appId = parseApp(pkg, withFramework(app, scope.framework, PLACEHOLDER, frameworkId)).id;
+  const principal = principalFor(options, appId);
+  const account = await createSchedulerAccount(scope.framework, principal, appId);
+  try {
+    return await createApp(scope, pkg, withFramework(app, scope.framework, account, frameworkId));
+  } catch (err) {
+    await revokeSchedulerAccount(scope.framework, account.id);
+    throw err;
+  }
 }
 
 /** A job-style package: the job is created as `POST /v1/jobs` creates it (the job schema, then the object's jobCreate). */
@@ -113,7 +139,8 @@ export interface InstallRequest {
  */
 export async function installPackage(scope: PackageScope, req: InstallRequest): Promise<{ pkg: PackageDefinition; appId?: string }> {
   const { pkg, source } = await resolvePackage(scope, req.packageName, req.packageVersion);
-  const { app, kind } = await renderPackage(pkg, source, req.options ?? {}, req.appId);
+  const { app, kind, resolvedOptions } = await renderPackage(pkg, source, req.options ?? {}, req.appId);
   if (!app) return { pkg };
-  return { pkg, appId: kind === "job" ? await createJob(scope, pkg, app) : await createApp(scope, pkg, app) };
+  if (kind === "job") return { pkg, appId: await createJob(scope, pkg, app) };
+  return { pkg, appId: pkg.framework === true ? await createFrameworkApp(scope, pkg, app, resolvedOptions) : await createApp(scope, pkg, app) };
 }

@@ -1,6 +1,7 @@
 import { parseAppDefinition } from "../cluster/frameworks/marathon/app-definition.ts";
 import { unwrap } from "../api/marathon/outcome.ts";
 import { CosmosError } from "./errors.ts";
+import { keepFramework } from "./framework-install.ts";
 import { installedPackages, type Installed } from "./installed.ts";
 import { findPackage, type PackageScope } from "./operations.ts";
 import { deepMerge, schemaDefaults, type JsonObject } from "./options.ts";
@@ -68,7 +69,8 @@ export async function updateService(scope: PackageScope, req: UpdateRequest) {
   const options = req.replace ? (req.options ?? {}) : deepMerge(installed.userOptions ?? {}, req.options ?? {});
   const source = target === current ? (installed.source ?? found?.repository.uri ?? "") : (found?.repository.uri ?? "");
   const { app, resolvedOptions } = await renderPackage(target, source, options, installed.appId);
-  const parsed = parseAppDefinition(app);
+  const previous = await scope.stub.marathonApp(installed.appId, []);
+  const parsed = parseAppDefinition(app && previous ? keepFramework(app, previous) : app);
   if (!parsed.ok) throw new CosmosError("InvalidMarathonApp", `The app rendered from ${target.name} ${target.version} is not valid.`, { details: parsed.details });
   // Forced, as a deployment still in progress (an install that never got healthy) is often what the update fixes.
   const result = unwrap(await scope.acting.marathonReplace(parsed.app, true));

@@ -9,8 +9,9 @@ const OPTIONS: Record<string, Record<string, unknown>> = {
 };
 
 describe("the built-in catalog", () => {
-  it("has a web server, a key-value store, a relational database and a job", () => {
-    expect(BUILTIN_PACKAGES.map((p) => p.name).sort()).toEqual(["http-check", "nginx", "postgresql", "redis"]);
+  it("has a web server, a key-value store, a relational database, a job and a framework", () => {
+    expect(BUILTIN_PACKAGES.map((p) => p.name).sort()).toEqual(["hello-world", "http-check", "nginx", "postgresql", "redis"]);
+    expect(BUILTIN_PACKAGES.filter((p) => p.framework).map((p) => p.name)).toEqual(["hello-world"]);
   });
 
   it("the job-style package renders a valid scheduled Metronome job; a URL cannot break out of its quotes", async () => {
@@ -26,7 +27,7 @@ describe("the built-in catalog", () => {
     await expect(renderPackage(pkg, "src", { check: { url: "http://x/'; rm -rf / #" } })).rejects.toMatchObject({ type: "JsonSchemaMismatch" });
   });
 
-  it.each(BUILTIN_PACKAGES.filter((p) => !p.metronome).map((p) => [p.name, p] as const))("%s renders, with its defaults, a valid Docker app with a health check and a service label", async (name, pkg) => {
+  it.each(BUILTIN_PACKAGES.filter((p) => !p.metronome && !p.framework).map((p) => [p.name, p] as const))("%s renders, with its defaults, a valid Docker app with a health check and a service label", async (name, pkg) => {
     const { app } = await renderPackage(pkg, "builtin:dcx-universe", OPTIONS[name] ?? {});
     const parsed = parseAppDefinition(app);
     if (!parsed.ok) throw new Error(JSON.stringify(parsed.details));

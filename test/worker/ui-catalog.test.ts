@@ -121,4 +121,19 @@ describe("the Catalog page", () => {
     expect(res.status).toBe(403);
     expect(await apps(browser)).toEqual([]);
   });
+
+  it("installs a framework package from its form; a principal in use is shown under the service account field", async () => {
+    const browser = await new Browser().signUp();
+    const page = await browser.page(`/ui/${browser.clusterId}/catalog/hello-world`);
+    expect(Browser.text(page.html)).toContain("runs a framework's scheduler");
+    const first = await browser.form(`/ui/${browser.clusterId}/catalog/hello-world`, { "hello.count": "3" });
+    expect(first.status).toBe(303);
+    const [app] = await apps(browser);
+    expect(app?.env).toMatchObject({ WORKER_COUNT: "3", DCX_SERVICE_PRINCIPAL: "hello-world-principal" });
+    await browser.page(`/ui/${browser.clusterId}/catalog/hello-world`);
+    const again = await browser.form(`/ui/${browser.clusterId}/catalog/hello-world`, { appId: "/hello-2", "service.service_account": "hello-world-principal" });
+    expect(again.status).toBe(422);
+    expect(fieldErrors(await again.text(), "service.service_account")).toContain("hello-world-principal");
+    expect((await apps(browser)).map((a) => a.id)).toEqual(["/hello-world"]);
+  });
 });

@@ -5,11 +5,18 @@ import type { AppEnv } from "../../http/env.ts";
 import { MAX_JSON_DEPTH, nestsDeeperThan, registerBodySchema } from "../../http/middleware.ts";
 import { CosmosError, renderCosmosError } from "../../packages/errors.ts";
 import { mediaType, negotiate, requestTypeOk } from "../../packages/media-types.ts";
+import { frameworkScope } from "../../packages/framework-install.ts";
 import type { PackageScope } from "../../packages/operations.ts";
 import { acting, cluster } from "../marathon/outcome.ts";
 
 /** The cluster's object, configuration and `waitUntil`, for the package operations. */
-export const scopeOf = (c: Context<AppEnv>): PackageScope => ({ stub: cluster(c), acting: acting(c), env: c.env, waitUntil: (p) => c.executionCtx.waitUntil(p) });
+export const scopeOf = (c: Context<AppEnv>): PackageScope => ({
+  stub: cluster(c),
+  acting: acting(c),
+  env: c.env,
+  waitUntil: (p) => c.executionCtx.waitUntil(p),
+  framework: frameworkScope(c.env, c.get("db"), c.get("cluster").id, c.get("user").id, c.req.url),
+});
 
 /** One Cosmos endpoint: its request and response kinds, the response versions it speaks (preferred first), its body. */
 export interface CosmosSpec<S extends z.ZodType> {

@@ -1,8 +1,9 @@
 import { Hono, type Context } from "hono";
 import { z } from "zod";
 import type { AppEnv } from "../../http/env.ts";
-import { CosmosError } from "../../packages/errors.ts";
-import { findPackage, installPackage, refreshStale, resolvePackage } from "../../packages/operations.ts";
+import { CosmosError, renderCosmosError } from "../../packages/errors.ts";
+import { findPackage, installPackage, refreshStale, repositoryLimits, resolvePackage } from "../../packages/operations.ts";
+import { fetchResource, resourceUrl } from "../../packages/resource.ts";
 import { renderPackage } from "../../packages/render.ts";
 import { DescribeRequest, InstallRequest, ListRequest, ListVersionsRequest, RenderRequest, SearchRequest, ServiceDescribeRequest, ServiceUpdateRequest, UninstallRequest } from "../../packages/requests.ts";
 import { describeService, updateService } from "../../packages/service-update.ts";
@@ -29,6 +30,26 @@ async function install(c: Context<AppEnv>, body: z.output<typeof InstallRequest>
   if (version === 1) return { packageName: pkg.name, packageVersion: pkg.version, appId };
   const cli = pkg.resource?.cli;
   return { packageName: pkg.name, packageVersion: pkg.version, ...(appId ? { appId } : {}), ...(pkg.postInstallNotes ? { postInstallNotes: pkg.postInstallNotes } : {}), ...(cli ? { cli } : {}) };
+}
+
+/**
+ * `GET /package/resource?url=…`: a resource a package names (icon, screenshot, asset), fetched
+ * here. Served from the cluster's origin, so it may not run as a page: a sandboxing policy
+ * and nosniff keep an SVG or HTML resource inert.
+ */
+async function resource(c: Context<AppEnv>) {
+  try {
+    const raw = c.req.query("url");
+    const url = resourceUrl(raw);
+    // As Cosmos: the URL exactly as a package's resource names it.
+    if (!(await cluster(c).packageNamesResource(raw ?? ""))) {
+      throw new CosmosError("Forbidden", `No package in this cluster's repositories names the resource ${url.href}.`, { uri: url.href });
+    }
+    const { body, contentType } = await fetchResource(url, repositoryLimits(c.env).timeoutMs);
+    return c.body(body, 200, { "Content-Type": contentType, "Content-Security-Policy": "default-src 'none'; sandbox", "X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=300" });
+  } catch (err) {
+    return renderCosmosError(err, c);
+  }
 }
 
 /** Cosmos's package API, under `/c/:cluster/package`; every error is a Cosmos error body. */
@@ -77,6 +98,7 @@ export const packageRoutes = new Hono<AppEnv>()
       packages: (await installedPackages(cluster(c), body)).map(listEntry),
     })),
   )
+  .get("/resource", resource)
   .post("/repository/list", listRepositoriesRoute)
   .post("/repository/add", addRepositoryRoute)
   .post("/repository/delete", deleteRepositoryRoute);

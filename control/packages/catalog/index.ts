@@ -1,4 +1,5 @@
 import { encodeBase64, parseRepository, type PackageDefinition } from "../universe.ts";
+import { helloWorld } from "./hello-world.ts";
 import { httpCheck } from "./http-check.ts";
 import { nginx } from "./nginx.ts";
 import { postgresql } from "./postgresql.ts";
@@ -18,7 +19,7 @@ const toUniverse = ({ template, kind, ...pkg }: CatalogPackage) =>
   kind === "job" ? { ...pkg, metronome: { v1JobMustacheTemplate: encodeBase64(template) } } : { ...pkg, marathon: { v2AppMustacheTemplate: encodeBase64(template) } };
 
 /** The built-in repository as a Universe document (what `GET` of a v4 repository would serve). */
-export const BUILTIN_REPOSITORY_JSON = { packages: [nginx, redis, postgresql, httpCheck].map(toUniverse) };
+export const BUILTIN_REPOSITORY_JSON = { packages: [nginx, redis, postgresql, httpCheck, helloWorld].map(toUniverse) };
 
 function parseBuiltin(): PackageDefinition[] {
   const parsed = parseRepository(BUILTIN_REPOSITORY_JSON, 4);

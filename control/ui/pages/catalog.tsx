@@ -3,6 +3,7 @@ import { CosmosError } from "../../packages/errors.ts";
 import { installedPackages, type Installed } from "../../packages/installed.ts";
 import type { OptionError } from "../../packages/options.ts";
 import { ApiError } from "../../errors.ts";
+import { ACCOUNT_OPTION, frameworkScope } from "../../packages/framework-install.ts";
 import { installPackage, refreshStale, resolvePackage, type PackageScope } from "../../packages/operations.ts";
 import type { SearchResult } from "../../packages/search.ts";
 import type { PackageDefinition } from "../../packages/universe.ts";
@@ -20,7 +21,13 @@ import { errorsByOption, OptionField, optionsFromForm, schemaFields } from "../s
  * runs the same operation as Cosmos's `/package/install`.
  */
 
-const scopeOf = (c: UiContext): PackageScope => ({ stub: clusterOf(c), acting: actingOf(c), env: c.env, waitUntil: (p) => c.executionCtx.waitUntil(p) });
+const scopeOf = (c: UiContext): PackageScope => ({
+  stub: clusterOf(c),
+  acting: actingOf(c),
+  env: c.env,
+  waitUntil: (p) => c.executionCtx.waitUntil(p),
+  framework: frameworkScope(c.env, c.get("db"), c.get("cluster").id, c.get("user").id, c.req.url),
+});
 const packagePath = (c: UiContext, name: string) => `${clusterBase(c)}/catalog/${encodeURIComponent(name)}`;
 
 function PackageList(props: { c: UiContext; packages: SearchResult[]; installed: Installed[] }) {
@@ -108,12 +115,17 @@ async function showPackage(c: UiContext, name: string, version: string | undefin
           ["Maintainer", pkg.maintainer],
           ["Tags", pkg.tags.join(", ")],
           ["Repository", source],
-          ["Installs", pkg.metronome ? "a Metronome job" : "a Marathon app"],
+          ["Installs", pkg.metronome ? "a Metronome job" : pkg.framework ? "a Marathon app that runs a framework's scheduler (DCX creates its service account)" : "a Marathon app"],
         ]}
       />
       {pkg.preInstallNotes ? (
-        <p>
+        <p class="notes-pre">
           <strong>Before installing:</strong> {pkg.preInstallNotes}
+        </p>
+      ) : null}
+      {pkg.postInstallNotes ? (
+        <p class="notes-post">
+          <strong>After installing:</strong> {pkg.postInstallNotes}
         </p>
       ) : null}
       <section aria-labelledby="installed-title">
@@ -221,6 +233,8 @@ async function changeRepositories(c: UiContext) {
 /** Turns an install's refusal into the form's errors: a schema mismatch by field, anything else for the whole form. */
 function refusal(err: CosmosError, fields: ReturnType<typeof schemaFields>): FormErrors {
   if (err.type === "JsonSchemaMismatch") return errorsByOption((err.data?.errors as OptionError[] | undefined) ?? [], fields);
+  // A framework package's principal in use belongs under the option that names it.
+  if (err.type === "ServiceAccountAlreadyExists" && fields.some((f) => f.name === ACCOUNT_OPTION)) return { [ACCOUNT_OPTION]: [err.message] };
   return { "": [err.message] };
 }
 

@@ -1,7 +1,7 @@
 import { parseAppDefinition } from "../cluster/frameworks/marathon/app-definition.ts";
 import { parseJob } from "../cluster/frameworks/metronome/job-spec.ts";
 import type { PackageSource } from "../cluster/package-repositories.ts";
-import type { ActingCommands, clusterStub } from "../api/cluster-stub.ts";
+import type { ActingCommands, clusterStub } from "../cluster-stub.ts";
 import { unwrap } from "../api/marathon/outcome.ts";
 import { ApiError } from "../errors.ts";
 import { BUILTIN_REPOSITORY } from "./catalog/index.ts";
@@ -29,7 +29,7 @@ export interface PackageScope {
   waitUntil(promise: Promise<unknown>): void;
 }
 
-/** Fetch bounds and the refresh interval, from the Worker's configuration (wrangler.jsonc `vars`). */
+/** Fetch bounds and the refresh interval, from the Worker's configuration (wrangler.toml `vars`). */
 export function repositoryLimits(env: Env): FetchLimits & { refreshMs: number } {
   const num = (v: string | undefined, d: number) => (v !== undefined && Number.isFinite(Number(v)) ? Number(v) : d);
   return { timeoutMs: num(env.PACKAGE_REPO_TIMEOUT_MS, 10_000), maxBytes: num(env.PACKAGE_REPO_MAX_BYTES, 8 * 1024 * 1024), refreshMs: num(env.PACKAGE_REPO_REFRESH_MS, 600_000) };

@@ -444,8 +444,8 @@ export class Cluster extends DurableObject<Env> {
     return deploymentsJson(this.db, Date.now());
   }
 
-  marathonQueue() {
-    return queueJson(this.db, Date.now());
+  marathonQueue(lastUnusedOffers = false) {
+    return queueJson(this.db, Date.now(), lastUnusedOffers);
   }
 
   marathonVersions(id: string): string[] | undefined {

@@ -1,8 +1,9 @@
 import { z } from "zod";
 
 /**
- * The HTTP contract's account-level bodies: what the API validates with `jsonBody(...)` and the
- * UI's form posts check with the same schema, so a field's rules and messages are written once.
+ * The HTTP contract's account-level bodies: what the API validates with `jsonBody(...)`, the
+ * UI's form posts check with the same schema and the Cluster object takes (its DNS settings),
+ * so a field's rules and messages are written once.
  * The framework bodies live beside the code that owns them, each once: apps and groups in
  * cluster/frameworks/marathon/app-definition.ts and group-tree.ts, jobs in
  * cluster/frameworks/metronome/job-spec.ts, packages in packages/requests.ts.
@@ -51,4 +52,12 @@ export const DnsSettings = z.strictObject({
     .regex(/^([a-z0-9]([a-z0-9-]*[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/, { message: "must be a lowercase DNS name such as mesos or dcx.internal" })
     .optional(),
   ttl: z.number().int().min(0).max(86_400).optional(),
+});
+/** The setting change `PATCH /c/:cluster/dns` takes, as the Cluster object's `setDnsSettings` receives it. */
+export type DnsSettingsChange = z.output<typeof DnsSettings>;
+
+/** A service account for a framework; its principal is what FrameworkInfo.principal and HTTP Basic carry. */
+export const NewServiceAccount = z.strictObject({
+  principal: z.string().min(1).max(128).regex(/^[A-Za-z0-9._@-]+$/, { message: "may hold letters, digits and . _ @ - only" }),
+  description: z.string().max(256).optional(),
 });

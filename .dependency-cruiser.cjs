@@ -30,6 +30,14 @@ module.exports = {
       to: { path: "^control/api/" },
     },
     {
+      name: "capabilities-below-routes",
+      comment:
+        "The Durable Object, the accounts, DNS, packages, operations and contract modules sit below the HTTP layer: the routes (control/api/) import them, never the reverse, so a page that imports them never reaches a route module either.",
+      severity: "error",
+      from: { path: "^control/(cluster|accounts|dns|packages|operations|contract)/" },
+      to: { path: "^control/api/" },
+    },
+    {
       name: "contract-is-shared-not-dependent",
       comment: "The HTTP contract's schemas (control/contract/) are imported by the API, the UI and the Cluster object; they import none of them.",
       severity: "error",

@@ -19,7 +19,7 @@ import type { AppEnv } from "../http/env.ts";
 import { bearerToken } from "../http/middleware.ts";
 import { clusterStub } from "../cluster-stub.ts";
 import { DNS_MESSAGE, forward, jsonAnswer, upstreamOf } from "../operations/dns.ts";
-import { clusterForDnsKey } from "./dns-keys-cache.ts";
+import { clusterForDnsKey } from "../operations/dns-keys-cache.ts";
 
 const DNS_JSON = "application/dns-json";
 

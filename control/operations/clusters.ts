@@ -5,7 +5,7 @@ import { createSecret, revokeSecret, type SecretInfo } from "../accounts/cluster
 import { createCluster } from "../accounts/clusters.ts";
 import type { AccountsDb } from "../accounts/db.ts";
 import type { ClusterSummary } from "../accounts/users.ts";
-import { forgetDnsKeys } from "../api/dns-keys-cache.ts";
+import { forgetDnsKeys } from "./dns-keys-cache.ts";
 import { clusterStub } from "../cluster-stub.ts";
 import type { NewAgentToken, NewCluster, NewDnsKey } from "../contract/accounts.ts";
 import { ApiError } from "../errors.ts";

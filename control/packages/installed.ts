@@ -3,7 +3,7 @@ import { ApiError } from "../errors.ts";
 import { CosmosError } from "./errors.ts";
 import { decodeDefinition, decodeOptions, PACKAGE_DEFINITION, PACKAGE_NAME, PACKAGE_OPTIONS, PACKAGE_SOURCE, PACKAGE_VERSION } from "./labels.ts";
 import type { PackageScope } from "./operations.ts";
-import { unwrap } from "../api/marathon/outcome.ts";
+import { unwrap } from "../operations/outcome.ts";
 
 type ClusterStub = PackageScope["stub"];
 

@@ -2,7 +2,7 @@ import { parseAppDefinition } from "../cluster/frameworks/marathon/app-definitio
 import { parseJob } from "../cluster/frameworks/metronome/job-spec.ts";
 import type { PackageSource } from "../cluster/package-repositories.ts";
 import type { ActingCommands, clusterStub } from "../cluster-stub.ts";
-import { unwrap } from "../api/marathon/outcome.ts";
+import { unwrap } from "../operations/outcome.ts";
 import { ApiError } from "../errors.ts";
 import { BUILTIN_REPOSITORY } from "./catalog/index.ts";
 import { CosmosError } from "./errors.ts";

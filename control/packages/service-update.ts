@@ -1,5 +1,5 @@
 import { parseAppDefinition } from "../cluster/frameworks/marathon/app-definition.ts";
-import { unwrap } from "../api/marathon/outcome.ts";
+import { unwrap } from "../operations/outcome.ts";
 import { CosmosError } from "./errors.ts";
 import { installedPackages, type Installed } from "./installed.ts";
 import { findPackage, type PackageScope } from "./operations.ts";

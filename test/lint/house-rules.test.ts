@@ -60,6 +60,7 @@ describe("import rules (.dependency-cruiser.cjs)", () => {
     ["ui-without-api-modules", "a UI page importing a route module", { "control/ui/pages/agents.tsx": 'import { routes } from "../../api/agents.ts";\nexport const r = routes;\n' }],
     ["no-cycles", "two modules importing each other at run time", { "control/a.ts": 'import { b } from "./b.ts";\nexport const a = () => b;\n', "control/b.ts": 'import { a } from "./a.ts";\nexport const b = () => a;\n' }],
     ["protocol-is-neutral", "the protocol importing agent code", { "protocol/frames.ts": 'import { launch } from "../agent/task-host.ts";\nexport const f = launch;\n' }],
+    ["capabilities-below-routes", "an operation importing a route module", { "control/operations/nodes.ts": 'import { routes } from "../api/agents.ts";\nexport const r = routes;\n' }],
     ["contract-is-shared-not-dependent", "the contract importing a route module", { "control/contract/agents.ts": 'import { routes } from "../api/agents.ts";\nexport const r = routes;\n' }],
     ["agent-apart-from-control-plane", "the agent importing control-plane code", { "agent/errors.ts": 'import { removeAgent } from "../control/operations/agents.ts";\nexport const r = removeAgent;\n' }],
     ["control-plane-apart-from-agent-and-cli", "the Worker importing agent code", { "control/spawn.ts": 'import { launch } from "../agent/task-host.ts";\nexport const l = launch;\n' }],

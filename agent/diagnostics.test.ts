@@ -2,7 +2,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
-import { AgentMessage, BundleData, Diagnostics, DIAGNOSTICS_REFRESH_MS, MAX_BUNDLE_LOG_BYTES, MAX_FRAME_BYTES } from "../protocol/index.ts";
+import { type AgentMessage, BundleData, Diagnostics, DIAGNOSTICS_REFRESH_MS, MAX_BUNDLE_LOG_BYTES, MAX_FRAME_BYTES } from "../protocol/index.ts";
 import type { DiagnosticCheck } from "../protocol/index.ts";
 import { Agent } from "./agent.ts";
 import { AgentDiagnostics, MIN_FREE_DISK_BYTES, RecentLog } from "./diagnostics.ts";

@@ -103,7 +103,7 @@ function routeTable(): readonly RouterRoute[] {
 /** The app's type, for typed `hc` clients (CLI, UI). */
 export type AppType = typeof app;
 
-/** The cron trigger (wrangler.jsonc `triggers`): purges expired tokens, ended secrets and old login failures. */
+/** The cron trigger (wrangler.toml `triggers`): purges expired tokens, ended secrets and old login failures. */
 async function scheduled(_controller: ScheduledController, env: Env): Promise<void> {
   await purgeExpired(accountsDb(env.DB));
 }

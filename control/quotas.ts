@@ -1,7 +1,7 @@
 import { ApiError } from "./errors.ts";
 
 /**
- * Per-account quotas, set in the Worker's configuration (wrangler.jsonc `vars`), so an operator
+ * Per-account quotas, set in the Worker's configuration (wrangler.toml `vars`), so an operator
  * changes them without a release. Clusters and API tokens count per account; everything inside
  * a cluster counts per cluster (an account's total is then bounded by clusters × per cluster),
  * because a cluster's agents and apps live in its own Durable Object and summing across an

@@ -3,7 +3,7 @@
  * at `/assets/...`): `ui.js` (every page), `graph.js` (the overview's graph, with uPlot
  * bundled from npm) and `ui.css` (with uPlot's stylesheet), plus the favicon. Nothing is
  * fetched from a CDN. Wrangler runs this before `wrangler dev` and `wrangler deploy`
- * (`build.command` in wrangler.jsonc); `node scripts/build-ui.ts` runs it by hand.
+ * (`build.command` in wrangler.toml); `node scripts/build-ui.ts` runs it by hand.
  */
 import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";

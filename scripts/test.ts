@@ -1,12 +1,14 @@
 /**
  * `npm test`: every check and every test, in order, with one summary line at the end.
  * 1. types: tsc over the Worker, the UI's browser scripts, the agent, the CLI and the scripts; `wrangler types --check` (committed types are current)
- * 2. bundle: `wrangler deploy --dry-run` (the Worker builds and its config is valid)
- * 3. unit: plain vitest over pure modules (schemas, placement, scheduling decisions)
- * 4. worker: vitest inside workerd (the vitest plugin)
- * 5. agent: bun test
- * 6. cli: bun test (parsing, output, config file)
- * 7. e2e: vitest with real processes (wrangler dev, Bun agents, the dcx CLI and its compiled binary, the UI in headless Chromium)
+ * 2. lint: Biome (the format check and the linter, biome.jsonc) and the import rules
+ *    (dependency-cruiser, .dependency-cruiser.cjs: drivers, UI, contract, protocol, no cycles)
+ * 3. bundle: `wrangler deploy --dry-run` (the Worker builds and its config is valid)
+ * 4. unit: plain vitest over pure modules (schemas, placement, scheduling decisions, the house rules themselves)
+ * 5. worker: vitest inside workerd (the vitest plugin)
+ * 6. agent: bun test
+ * 7. cli: bun test (parsing, output, config file)
+ * 8. e2e: vitest with real processes (wrangler dev, Bun agents, the dcx CLI and its compiled binary, the UI in headless Chromium)
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -81,6 +83,8 @@ await step("types", join(BIN, "tsc"), ["--noEmit", "-p", "agent/tsconfig.json"])
 await step("types", join(BIN, "tsc"), ["--noEmit", "-p", "cli/tsconfig.json"]);
 await step("types", join(BIN, "tsc"), ["--noEmit", "-p", "scripts/tsconfig.json"]);
 await step("types", WRANGLER, ["types", "--check"]);
+await step("lint", join(BIN, "biome"), ["ci", "."]);
+await step("lint", join(BIN, "depcruise"), ["agent", "bench", "cli", "control", "protocol", "scripts", "test", "--config", ".dependency-cruiser.cjs"]);
 await step("bundle", WRANGLER, ["deploy", "--dry-run", "--outdir", join(scratch, "bundle")]);
 await step("unit", join(BIN, "vitest"), vitest("vitest.unit.config.ts", join(scratch, "unit.json")), vitestCounts(join(scratch, "unit.json")));
 await step("worker", join(BIN, "vitest"), vitest("vitest.config.ts", join(scratch, "worker.json")), vitestCounts(join(scratch, "worker.json")));

@@ -1,5 +1,5 @@
 import type { Answer, Packet, Question } from "@leichtgewicht/dns-packet";
-import { AnswerCache, cacheKey } from "./answer-cache.ts";
+import { type AnswerCache, cacheKey } from "./answer-cache.ts";
 import type { DohAnswer } from "./doh-client.ts";
 import { RCODE, decodeStrict, ednsOf, encodeReply, headerOnlyReply, peekHeader, rcodeOf, udpLimit } from "./messages.ts";
 import type { Transport } from "./plain-client.ts";

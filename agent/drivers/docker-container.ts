@@ -1,4 +1,4 @@
-import type { TaskLaunch } from "../../protocol/index.ts";
+import type { TaskSpec, TaskSpecPortMapping } from "./task-spec.ts";
 import type { ContainerCreate } from "./docker-api.ts";
 import { TaskStartError } from "./driver.ts";
 
@@ -37,7 +37,7 @@ export function containerName(sandboxName: string): string {
 }
 
 /** The `POST /containers/create` body for a launch. Throws a TaskStartError for what Docker cannot do. */
-export function containerSpec(launch: TaskLaunch, context: ContainerContext): ContainerCreate {
+export function containerSpec(launch: TaskSpec, context: ContainerContext): ContainerCreate {
   const container = launch.container;
   if (container === undefined) throw new TaskStartError("the docker driver needs a container");
   const env: Record<string, string> = { ...launch.env, MESOS_SANDBOX: CONTAINER_SANDBOX, MESOS_TASK_ID: launch.taskId };
@@ -75,7 +75,7 @@ export function containerSpec(launch: TaskLaunch, context: ContainerContext): Co
   return spec;
 }
 
-function addPortBindings(spec: ContainerCreate, mappings: NonNullable<TaskLaunch["container"]>["portMappings"]): void {
+function addPortBindings(spec: ContainerCreate, mappings: TaskSpecPortMapping[]): void {
   const exposed: Record<string, Record<string, never>> = {};
   const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
   for (const mapping of mappings) {

@@ -1,10 +1,11 @@
 import { closeSync, mkdirSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import type { TaskLaunch } from "../../protocol/index.ts";
+import type { TaskSpec } from "./task-spec.ts";
 import { errorMessage } from "../log.ts";
 import { sandboxName } from "../sandbox.ts";
 import type { Logger } from "../log.ts";
 import { DockerClient, DockerError, DockerUnavailable, LogDemuxer } from "./docker-api.ts";
+import type { ContainerInspect } from "./docker-api.ts";
 import { LABEL_AGENT, LABEL_TASK, containerName, containerSpec } from "./docker-container.ts";
 import { TaskStartError } from "./driver.ts";
 import type { CommandExit, DriverFingerprint, ExitStatus, Recovered, RunningTask, TaskDriver } from "./driver.ts";
@@ -95,7 +96,7 @@ export class DockerDriver implements TaskDriver {
     return this.state;
   }
 
-  async start(launch: TaskLaunch, sandbox: string, progress?: (message: string) => void): Promise<RunningTask> {
+  async start(launch: TaskSpec, sandbox: string, progress?: (message: string) => void): Promise<RunningTask> {
     const container = launch.container;
     if (container === undefined) throw new TaskStartError("the docker driver needs a container");
     mkdirSync(sandbox, { recursive: true, mode: 0o750 });
@@ -148,7 +149,7 @@ export class DockerDriver implements TaskDriver {
    * Mesos way). One past its timeout is SIGKILLed from the host by its pid, with everything it
    * started, or a hung check would leave processes behind at every interval.
    */
-  async runCommand(task: RunningTask, _launch: TaskLaunch, command: string, timeoutMs: number): Promise<CommandExit> {
+  async runCommand(task: RunningTask, _launch: TaskSpec, command: string, timeoutMs: number): Promise<CommandExit> {
     if (task.containerId === undefined) throw new Error(`task ${task.taskId} has no container`);
     const exit = await this.client.exec(task.containerId, ["/bin/sh", "-c", command], timeoutMs);
     if (exit.pid !== undefined) killHung(exit.pid);
@@ -158,7 +159,7 @@ export class DockerDriver implements TaskDriver {
   async recover(record: RunningTask): Promise<Recovered> {
     const id = record.containerId ?? (await this.findByTask(record.taskId));
     if (id === undefined) return { alive: false, status: { kind: "unknown", reason: "the task's container is gone: it was removed while the agent was down", stderrTail: "" } };
-    let info;
+    let info: ContainerInspect;
     try {
       info = await this.client.inspect(id);
     } catch (error) {

@@ -1,4 +1,4 @@
-import type { TaskLaunch } from "../../protocol/index.ts";
+import type { TaskSpec } from "./task-spec.ts";
 
 /**
  * The one interface every task driver (exec today, docker later) implements, after Nomad's
@@ -104,7 +104,7 @@ export interface TaskDriver {
    * TaskStartError (user unknown, executable missing, spawn failed) when nothing was started.
    * `progress` reports a slow step (e.g. "pulling image x") while the task is STARTING.
    */
-  start(launch: TaskLaunch, sandbox: string, progress?: (message: string) => void): Promise<RunningTask>;
+  start(launch: TaskSpec, sandbox: string, progress?: (message: string) => void): Promise<RunningTask>;
   /** Resolves once the task's process has ended, with how it ended. Safe to call more than once. */
   wait(task: RunningTask): Promise<ExitStatus>;
   /**
@@ -117,7 +117,7 @@ export interface TaskDriver {
    * environment and user, in its sandbox, or inside its container. Resolves at exit or at
    * `timeoutMs`; rejects only when the command could not be started at all.
    */
-  runCommand(task: RunningTask, launch: TaskLaunch, command: string, timeoutMs: number): Promise<CommandExit>;
+  runCommand(task: RunningTask, launch: TaskSpec, command: string, timeoutMs: number): Promise<CommandExit>;
   /** Re-attaches to a task started by an earlier agent process, from its persisted handle. */
   recover(record: RunningTask): Recovered | Promise<Recovered>;
   /** Forgets every task and stops the driver's timers, leaving the processes running (agent shutdown). */

@@ -1,7 +1,7 @@
 import { accessSync, constants, statSync } from "node:fs";
 import os from "node:os";
 import { resolve } from "node:path";
-import type { TaskLaunch } from "../../protocol/index.ts";
+import type { TaskSpec } from "./task-spec.ts";
 import { TaskStartError } from "./driver.ts";
 import { agentIsRoot, agentUser, lookupUser } from "./users.ts";
 import type { UnixUser } from "./users.ts";
@@ -31,7 +31,7 @@ export interface RunAs {
  * A root agent runs a task without a `user` as `taskUser` (`--task-user`, `nobody` by default),
  * never as root by omission; whether root itself is allowed is the agent's policy (policy.ts).
  */
-export function resolveRunAs(launch: TaskLaunch, taskUser: string): RunAs {
+export function resolveRunAs(launch: TaskSpec, taskUser: string): RunAs {
   const self = agentUser();
   const name = launch.user ?? (agentIsRoot() ? taskUser : undefined);
   if (name === undefined) return { user: self };
@@ -51,7 +51,7 @@ export function resolveRunAs(launch: TaskLaunch, taskUser: string): RunAs {
  * the agent knows override everything: the sandbox, and `DCX_DNS`, the `host:port` of the
  * agent's DNS forwarder when it runs (`dns`).
  */
-export function taskEnvironment(launch: TaskLaunch, sandbox: string, runAs: RunAs, dns?: string): Record<string, string> {
+export function taskEnvironment(launch: TaskSpec, sandbox: string, runAs: RunAs, dns?: string): Record<string, string> {
   const identity: Record<string, string> = runAs.switchTo === undefined ? {} : { USER: runAs.user.name, LOGNAME: runAs.user.name };
   return {
     PATH: process.env.PATH ?? DEFAULT_PATH,
@@ -70,7 +70,7 @@ export function taskEnvironment(launch: TaskLaunch, sandbox: string, runAs: RunA
  * early error: the wrapper runs it as `"$@"`, and a bare name there could hit a shell builtin
  * (`exec` would even replace the wrapper and lose the exit status).
  */
-export function commandArgv(launch: TaskLaunch, path: string, cwd: string): string[] {
+export function commandArgv(launch: TaskSpec, path: string, cwd: string): string[] {
   const command = launch.command;
   if (command === undefined) throw new TaskStartError("the exec driver needs a command");
   if ("shell" in command) return [SHELL, "-c", command.shell];

@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { dirname } from "node:path";
-import type { TaskLaunch } from "../../protocol/index.ts";
+import type { TaskSpec } from "./task-spec.ts";
 import { errorMessage } from "../log.ts";
 import type { Logger } from "../log.ts";
 import { runCheckCommand } from "./check-command.ts";
@@ -129,7 +129,7 @@ export class ExecDriver implements TaskDriver {
     return { name: this.name, available: true, isolation: { mode: this.isolation.mode, reason: this.isolation.reason } };
   }
 
-  async start(launch: TaskLaunch, sandbox: string): Promise<RunningTask> {
+  async start(launch: TaskSpec, sandbox: string): Promise<RunningTask> {
     const runAs = resolveRunAs(launch, this.taskUser);
     if (runAs.ignored !== undefined) this.log.warn("task_user_ignored", { taskId: launch.taskId, user: launch.user, why: runAs.ignored });
     prepareSandbox(sandbox, runAs);
@@ -174,7 +174,7 @@ export class ExecDriver implements TaskDriver {
     await exited;
   }
 
-  async runCommand(task: RunningTask, launch: TaskLaunch, command: string, timeoutMs: number): Promise<CommandExit> {
+  async runCommand(task: RunningTask, launch: TaskSpec, command: string, timeoutMs: number): Promise<CommandExit> {
     const runAs = resolveRunAs(launch, this.taskUser);
     const env = taskEnvironment(launch, task.sandbox, runAs, this.dnsAddress());
     // Inside the task's namespaces when it has them, so the check sees what the task sees; never
@@ -225,7 +225,7 @@ export class ExecDriver implements TaskDriver {
   }
 
   /** The task's cgroup with the launch's limits; undefined without cgroups. */
-  private createCgroup(launch: TaskLaunch): string | undefined {
+  private createCgroup(launch: TaskSpec): string | undefined {
     if (this.cgroups === undefined) return undefined;
     try {
       return this.cgroups.create(launch.taskId, { cpus: launch.resources.cpus, memMb: launch.resources.mem });

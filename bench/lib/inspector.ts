@@ -250,7 +250,7 @@ export function summarizeProfile(profile: CpuProfile, rootDir: string, resolve?:
 export async function isolateHeap(workerdPids: number[]): Promise<{ usedMb: number; totalMb: number } | undefined> {
   for (const pid of workerdPids) {
     const url = await findWorkerInspector(pid);
-    if (!url || !url.endsWith("/ws")) continue;
+    if (!url?.endsWith("/ws")) continue;
     let p: InspectorProfiler | undefined;
     try {
       p = await InspectorProfiler.connect(url);

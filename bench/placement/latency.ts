@@ -6,7 +6,7 @@ import { Api, type EventStream } from "../lib/api.ts";
 import { onCleanup } from "../lib/cleanup.ts";
 import { procMemory } from "../lib/procfs.ts";
 import { percentile, round } from "../lib/report.ts";
-import { SimAgents } from "../lib/sim.ts";
+import type { SimAgents } from "../lib/sim.ts";
 import { log, sleep, epochNow } from "./common.ts";
 import { deleteAllApps } from "./support.ts";
 

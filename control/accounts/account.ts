@@ -116,7 +116,7 @@ export const ENDED_SECRET_RETENTION_MS = 30 * 24 * 3600_000;
  * Purges what has expired: API tokens past their expiry, agent tokens and DNS keys revoked or
  * expired more than ENDED_SECRET_RETENTION_MS ago (service accounts revoked that long ago too), and
  * login-failure windows that have run out.
- * Run by the Worker's cron trigger (wrangler.jsonc `triggers`).
+ * Run by the Worker's cron trigger (wrangler.toml `triggers`).
  */
 export async function purgeExpired(db: AccountsDb, now = Date.now()): Promise<void> {
   const before = now - ENDED_SECRET_RETENTION_MS;

@@ -1,8 +1,7 @@
 import { Hono } from "hono";
 import { eq } from "drizzle-orm";
-import { agentCredentialsExported, forgetAgentCredentials, isClusterAgentCredential } from "../accounts/agent-credentials.ts";
+import { agentCredentialsExported, isClusterAgentCredential } from "../accounts/agent-credentials.ts";
 import { resolveSecret } from "../accounts/cluster-secrets.ts";
-import type { AccountsDb } from "../accounts/db.ts";
 import { clusters } from "../accounts/schema.ts";
 import { CREDENTIAL_HEADER, JOIN_TOKEN_HEADER } from "../cluster/cluster.ts";
 import { rejectUpgrade } from "../cluster/sessions.ts";
@@ -10,8 +9,9 @@ import { isWellFormedToken, tokenKind } from "../crypto.ts";
 import { ApiError, notFound } from "../errors.ts";
 import type { AppEnv } from "../http/env.ts";
 import { bearerToken } from "../http/middleware.ts";
-import type { Actor } from "../cluster/audit.ts";
-import { actingStub, clusterStub } from "./cluster-stub.ts";
+import type { AccountsDb } from "../accounts/db.ts";
+import { clusterStub } from "../cluster-stub.ts";
+import { removeAgent } from "../operations/agents.ts";
 import { agentDiagnostics } from "./diagnostics.ts";
 
 /**
@@ -67,16 +67,6 @@ export const agentRoutes = new Hono<AppEnv>()
     return c.body(null, 204);
   });
 
-/**
- * Removes an agent (audited in the cluster's log): the Cluster object closes its socket, forgets
- * its credential and replaces its tasks; then D1 forgets the credential too. An unknown agent
- * is a 404. The API and the UI's node page both come here.
- */
-export async function removeAgent(env: Env, db: AccountsDb, clusterId: string, actor: Actor, agentId: string): Promise<void> {
-  const removed = await actingStub(env, clusterId, actor).removeAgent(agentId);
-  if (!removed) throw notFound(`Agent '${agentId}' does not exist.`);
-  await forgetAgentCredentials(db, clusterId, agentId);
-}
 
 type AgentRecord = Awaited<ReturnType<ReturnType<typeof clusterStub>["agents"]>>[number];
 

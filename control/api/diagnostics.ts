@@ -4,7 +4,7 @@ import { z } from "zod";
 import { DEFAULT_BUNDLE_TIMEOUT_MS, type BundlePart, type NodeDiagnostics } from "../cluster/diagnostics.ts";
 import { ApiError, notFound } from "../errors.ts";
 import type { AppEnv } from "../http/env.ts";
-import { clusterStub } from "./cluster-stub.ts";
+import { clusterStub } from "../cluster-stub.ts";
 
 /**
  * Diagnostics, as DC/OS's diagnostics service offers them: each node's self-checks

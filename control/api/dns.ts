@@ -8,27 +8,20 @@ import {
   decodeBase64Url,
   decodeMessage,
   decodeQuery,
-  emptyAnswer,
-  encodeQuery,
   encodeResponse,
   jsonToQuery,
   minTtl,
   parseJsonQuery,
-  renderJson,
-  renderJsonPacket,
-  withMessageId,
   type DnsQuery,
-  type JsonResponse,
 } from "../dns/index.ts";
 import { ApiError, unauthenticated } from "../errors.ts";
 import type { AppEnv } from "../http/env.ts";
 import { bearerToken } from "../http/middleware.ts";
-import { clusterStub } from "./cluster-stub.ts";
-import { clusterForDnsKey } from "./dns-keys-cache.ts";
+import { clusterStub } from "../cluster-stub.ts";
+import { DNS_MESSAGE, forward, jsonAnswer, upstreamOf } from "../operations/dns.ts";
+import { clusterForDnsKey } from "../operations/dns-keys-cache.ts";
 
-const DNS_MESSAGE = "application/dns-message";
 const DNS_JSON = "application/dns-json";
-const UPSTREAM_TIMEOUT_MS = 3000;
 
 /** The parsed request: a wire query (with its bytes, to forward as sent) or a JSON-dialect one. */
 type Request = { kind: "wire"; query: DnsQuery; bytes: Uint8Array } | { kind: "json"; query: DnsQuery } | { kind: "reply"; bytes: Uint8Array };
@@ -67,31 +60,6 @@ function wire(bytes: Uint8Array): Request {
   throw new ApiError("malformed", `Not a DNS query: ${decoded.reason}.`);
 }
 
-/** The upstream DoH resolver for outside names, or null when forwarding is off (`DNS_UPSTREAM=off`). */
-function upstreamOf(env: Env): string | null {
-  const value: string = env.DNS_UPSTREAM;
-  return value === "off" || value === "" ? null : value;
-}
-
-/** Asks the upstream resolver (names outside the cluster's zones); SERVFAIL when it fails, REFUSED when forwarding is off. */
-async function forward(env: Env, query: DnsQuery, bytes: Uint8Array): Promise<Uint8Array> {
-  const upstream = upstreamOf(env);
-  if (upstream === null) return encodeResponse(query, emptyAnswer("REFUSED"), { recursionAvailable: false });
-  try {
-    const res = await fetch(upstream, {
-      method: "POST",
-      headers: { "Content-Type": DNS_MESSAGE, Accept: DNS_MESSAGE },
-      body: bytes,
-      signal: AbortSignal.timeout(UPSTREAM_TIMEOUT_MS),
-    });
-    const body = new Uint8Array(await res.arrayBuffer());
-    if (res.ok && decodeMessage(body).ok) return withMessageId(body, query.id);
-  } catch {
-    // Timeout or network error: answered as SERVFAIL below.
-  }
-  return encodeResponse(query, emptyAnswer("SERVFAIL"));
-}
-
 /** Answers a DoH request for `clusterId`, from its Cluster object or the upstream. */
 async function answer(c: Context<AppEnv>, clusterId: string): Promise<Response> {
   const request = await parseRequest(c);
@@ -108,18 +76,6 @@ async function answer(c: Context<AppEnv>, clusterId: string): Promise<Response> 
   const bytes = await forward(c.env, query, request.bytes);
   const decoded = decodeMessage(bytes);
   return dnsResponse(bytes, decoded.ok ? minTtl(decoded.packet) : 0);
-}
-
-/**
- * The JSON-dialect answer to one question, as the DoH endpoint gives it: from the cluster's
- * zone, or from the upstream resolver for outside names. The UI's DNS page asks through here.
- */
-export async function jsonAnswer(env: Env, clusterId: string, query: DnsQuery, host: string): Promise<{ body: JsonResponse; ttl: number }> {
-  const resolution = await clusterStub(env, clusterId).dnsResolve({ name: query.name, type: query.type }, host);
-  if (!resolution.outside) return { body: renderJson(query, resolution, upstreamOf(env) !== null), ttl: minTtl(resolution) };
-  const forwarded = decodeMessage(await forward(env, query, encodeQuery(query.name, query.type)));
-  if (!forwarded.ok) throw new ApiError("unavailable", "The upstream resolver's answer could not be read.");
-  return { body: renderJsonPacket(forwarded.packet), ttl: minTtl(forwarded.packet) };
 }
 
 function dnsResponse(bytes: Uint8Array, ttl: number): Response {

@@ -1,7 +1,7 @@
 import { Hono, type Context } from "hono";
 import { HOUR_MS, MINUTE_MS, type HistoryResolution } from "../cluster/history.ts";
 import type { AppEnv } from "../http/env.ts";
-import { clusterStub } from "./cluster-stub.ts";
+import { clusterStub } from "../cluster-stub.ts";
 
 async function samples(c: Context<AppEnv>, resolution: HistoryResolution) {
   const list = await clusterStub(c.env, c.get("cluster").id).history(resolution);

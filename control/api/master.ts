@@ -6,7 +6,7 @@ import { MARATHON } from "../cluster/frameworks/marathon/demand.ts";
 import type { TaskRecord } from "../cluster/tasks.ts";
 import { ApiError } from "../errors.ts";
 import type { AppEnv } from "../http/env.ts";
-import { actingStub, clusterStub } from "./cluster-stub.ts";
+import { actingStub, clusterStub } from "../cluster-stub.ts";
 import { unwrap } from "./marathon/outcome.ts";
 import { BUILD_FIELDS, flagsJson, rolesJson, stateSummary, teardownFramework, versionJson } from "./master-summary.ts";
 import { DCX_VERSION, externalFrameworks, FRAMEWORK_NAMES, MESOS_API_VERSION, mesosFrameworkId, mesosFrameworks, mesosSlave, mesosTask } from "./mesos-json.ts";

@@ -1,9 +1,9 @@
 import { Hono, type Context } from "hono";
-import { z } from "zod";
+import { DnsSettings } from "../contract/accounts.ts";
 import { versionInfo } from "../dns/index.ts";
 import type { AppEnv } from "../http/env.ts";
 import { jsonBody } from "../http/middleware.ts";
-import { clusterStub } from "./cluster-stub.ts";
+import { clusterStub } from "../cluster-stub.ts";
 import { acting } from "./marathon/outcome.ts";
 import { DCX_VERSION } from "./mesos-json.ts";
 
@@ -23,16 +23,6 @@ export const mesosDnsRoutes = new Hono<AppEnv>()
   .get("/services/:service", async (c) => c.json(await stub(c).mesosDns("services", c.req.param("service"), host(c), [])))
   .get("/enumerate", async (c) => c.json(await stub(c).mesosDns("enumerate", "", host(c), [])));
 
-/** A change of the cluster's DNS zone or TTL; the UI's DNS page checks its form with the same schema. */
-export const DnsSettings = z.strictObject({
-  zone: z
-    .string()
-    .min(1)
-    .max(200)
-    .regex(/^([a-z0-9]([a-z0-9-]*[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/, { message: "must be a lowercase DNS name such as mesos or dcx.internal" })
-    .optional(),
-  ttl: z.number().int().min(0).max(86_400).optional(),
-});
 
 /** `/c/:cluster/dns`: the cluster's zone (default `mesos`) and TTL (default 5 s). */
 export const dnsSettingsRoutes = new Hono<AppEnv>()

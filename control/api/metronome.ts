@@ -6,6 +6,7 @@ import { JobId, ScheduleId, parseJob, parseSchedule } from "../cluster/framework
 import { ApiError, notFound, validationError } from "../errors.ts";
 import type { AppEnv } from "../http/env.ts";
 import { jsonBody } from "../http/middleware.ts";
+import { parseJobReplacement, sameId } from "../operations/jobs.ts";
 import { acting, cluster, flag, unwrap } from "./marathon/outcome.ts";
 import { MARATHON_API_VERSION } from "./marathon/system.ts";
 
@@ -27,22 +28,6 @@ function jobId(c: Context<AppEnv>): string {
   const id = c.req.param("jobId") ?? "";
   if (!JobId.safeParse(id).success) throw notFound(`Job '${id}' does not exist`);
   return id;
-}
-
-/** The body's `id`, when given, must name the resource in the path. */
-function sameId(body: Record<string, unknown>, id: string, what: string): void {
-  if (body.id !== undefined && body.id !== id) throw validationError([{ path: "/id", errors: [`the ${what} id in the body ('${String(body.id)}') differs from the path ('${id}')`] }]);
-}
-
-/**
- * A new definition of job `id` (`PUT /v1/jobs/{id}`): the body's id, if any, must be `id`.
- * Throws Metronome's 422 with field paths. The API and the UI's job editor both come here.
- */
-export function parseJobReplacement(body: Record<string, unknown>, id: string) {
-  sameId(body, id, "job");
-  const parsed = parseJob({ ...body, id });
-  if (!parsed.ok) throw validationError(parsed.details);
-  return parsed;
 }
 
 const scheduleRoutes = new Hono<AppEnv>()

@@ -7,7 +7,7 @@ import type { TaskRecord } from "../cluster/tasks.ts";
 import { ApiError } from "../errors.ts";
 import type { AppEnv } from "../http/env.ts";
 import { mesosCallBody } from "../http/middleware.ts";
-import { actingStub, clusterStub } from "./cluster-stub.ts";
+import { actingStub, clusterStub } from "../cluster-stub.ts";
 import { unwrap } from "./marathon/outcome.ts";
 import { versionJson } from "./master-summary.ts";
 import { DCX_VERSION, FRAMEWORK_NAMES, mesosFrameworkId, portRanges } from "./mesos-json.ts";

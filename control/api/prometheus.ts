@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { PROMETHEUS_CONTENT_TYPE, renderExposition, type MetricFamily } from "../../protocol/prometheus.ts";
 import type { AppEnv } from "../http/env.ts";
-import { clusterStub } from "./cluster-stub.ts";
+import { clusterStub } from "../cluster-stub.ts";
 import { DCX_VERSION } from "./mesos-json.ts";
 
 const buildInfo: MetricFamily = { name: "dcx_build_info", help: "The control plane's version; always 1.", type: "gauge", samples: [{ labels: { version: DCX_VERSION }, value: 1 }] };

@@ -5,7 +5,7 @@ import { ApiError, type ErrorCode } from "../errors.ts";
 import type { AppEnv } from "../http/env.ts";
 import { mesosCallBody } from "../http/middleware.ts";
 import { fieldErrors } from "../../protocol/messages.ts";
-import { clusterStub } from "./cluster-stub.ts";
+import { clusterStub } from "../cluster-stub.ts";
 import { unwrap } from "./marathon/outcome.ts";
 
 /**

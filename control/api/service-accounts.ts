@@ -1,18 +1,12 @@
 import { Hono } from "hono";
 import { createMiddleware } from "hono/factory";
-import { z } from "zod";
+import { NewServiceAccount } from "../contract/accounts.ts";
 import { quotaLimit } from "../quotas.ts";
 import { createServiceAccount, listServiceAccounts, resolveServiceAccount, revokeServiceAccount } from "../accounts/service-accounts.ts";
 import { isWellFormedToken, tokenKind } from "../crypto.ts";
 import { unauthenticated } from "../errors.ts";
 import type { AppEnv } from "../http/env.ts";
 import { basicCredentials, bearerToken, jsonBody, requireMember, requireUser } from "../http/middleware.ts";
-
-/** A Mesos principal: what FrameworkInfo.principal and HTTP Basic carry. */
-export const NewServiceAccount = z.strictObject({
-  principal: z.string().min(1).max(128).regex(/^[A-Za-z0-9._@-]+$/, { message: "may hold letters, digits and . _ @ - only" }),
-  description: z.string().max(256).optional(),
-});
 
 /** `/clusters/:id/service-accounts`: create (the secret is shown once), list, revoke. */
 export const serviceAccountRoutes = new Hono<AppEnv>()

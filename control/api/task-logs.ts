@@ -3,7 +3,7 @@ import { z } from "zod";
 import { LogStreamName, MAX_LOG_TAIL_LINES, fieldErrors } from "../../protocol/index.ts";
 import { ApiError } from "../errors.ts";
 import type { AppEnv } from "../http/env.ts";
-import { clusterStub } from "./cluster-stub.ts";
+import { clusterStub } from "../cluster-stub.ts";
 
 const WholeNumber = z.string().regex(/^\d{1,15}$/, "must be a whole number").transform(Number);
 const Flag = z.enum(["true", "false", "1", "0", ""], "must be true or false").transform((v) => v === "true" || v === "1" || v === "");

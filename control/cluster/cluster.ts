@@ -22,6 +22,7 @@ import {
 import { openClusterDb, type ClusterDb } from "./db.ts";
 import { Coordinator, UNREACHABLE_TIMER } from "./coordinator.ts";
 import { ClusterDns, type DnsSettings, type MesosDnsQuery } from "./cluster-dns.ts";
+import type { DnsSettingsChange } from "../contract/accounts.ts";
 import type { DnsQuestion, Resolution } from "../dns/index.ts";
 import { EventBus, MAX_EVENT_SUBSCRIBERS } from "./events.ts";
 import { FrameworkRegistry } from "./frameworks/registry.ts";
@@ -445,8 +446,8 @@ export class Cluster extends DurableObject<Env> {
     return deploymentsJson(this.db, Date.now());
   }
 
-  marathonQueue() {
-    return queueJson(this.db, Date.now());
+  marathonQueue(lastUnusedOffers = false) {
+    return queueJson(this.db, Date.now(), lastUnusedOffers);
   }
 
   marathonVersions(id: string): string[] | undefined {
@@ -583,7 +584,7 @@ export class Cluster extends DurableObject<Env> {
   }
 
   /** RPC: changes the zone name or TTL; names answer under the new zone at once. Audited when made acting for someone. */
-  setDnsSettings(settings: Partial<DnsSettings>): DnsSettings {
+  setDnsSettings(settings: DnsSettingsChange): DnsSettings {
     return this.ctx.storage.transactionSync(() => {
       const pending = this.auditTrail.take();
       const changed = this.dns.setSettings(settings);

@@ -20,7 +20,7 @@ const ROUND_COALESCE_MS = 25;
 export const UNREACHABLE_TIMER = "unreachable";
 /**
  * Tasks one allocation round launches at most; the rest follow in the next round, at once.
- * Bounds a round's transaction and CPU (wrangler.jsonc `limits.cpu_ms`) when a tenant asks
+ * Bounds a round's transaction and CPU (wrangler.toml `limits.cpu_ms`) when a tenant asks
  * for a very large scale-up in one request.
  */
 export const MAX_LAUNCHES_PER_ROUND = 5000;

@@ -2,7 +2,7 @@ import { ApiError } from "../errors.ts";
 
 /**
  * Requests per client address, counted by the Workers Rate Limiting bindings declared in
- * wrangler.jsonc (`ratelimits`): Cloudflare counts them at the edge in production, and
+ * wrangler.toml (`ratelimits`): Cloudflare counts them at the edge in production, and
  * wrangler/miniflare simulate them locally (fixed windows of the configured period).
  */
 const LIMITERS = {
@@ -11,7 +11,7 @@ const LIMITERS = {
 } as const satisfies Record<string, keyof Env>;
 export type AddressLimit = keyof typeof LIMITERS;
 
-/** Both bindings count over 60-second windows (wrangler.jsonc): a refused client may retry after one. */
+/** Both bindings count over 60-second windows (wrangler.toml): a refused client may retry after one. */
 const PERIOD_SECONDS = 60;
 
 /** Counts one request of `kind` from `address`; a 429 naming the limit when it is spent. */

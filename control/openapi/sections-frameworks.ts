@@ -95,7 +95,7 @@ export const marathonSection: RouteSection = {
     },
     "GET /c/:cluster/logging": { summary: "Marathon's loggers and their levels (`{ROOT: \"INFO\"}`)" },
     "POST /c/:cluster/logging": {
-      summary: "Change a logger's level: refused once the body is valid, as DCX's log level is part of the Worker's deployment (wrangler.jsonc), not changed at run time",
+      summary: "Change a logger's level: refused once the body is valid, as DCX's log level is part of the Worker's deployment (wrangler.toml), not changed at run time",
       responses: { 405: "Always, for a valid body.", 422: "The body is not Marathon's `{logger, level, durationSeconds?}`." },
     },
     "GET /c/:cluster/v2/events": {

@@ -4,7 +4,7 @@ import { CosmosError } from "./errors.ts";
 import { decodeDefinition, decodeOptions, PACKAGE_DEFINITION, PACKAGE_NAME, PACKAGE_OPTIONS, PACKAGE_SOURCE, PACKAGE_VERSION } from "./labels.ts";
 import { ACCOUNT_LABEL, FRAMEWORK_ID_LABEL, revokeSchedulerAccount, tearDownFramework } from "./framework-install.ts";
 import type { PackageScope } from "./operations.ts";
-import { unwrap } from "../api/marathon/outcome.ts";
+import { unwrap } from "../operations/outcome.ts";
 
 type ClusterStub = PackageScope["stub"];
 

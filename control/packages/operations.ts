@@ -1,8 +1,8 @@
 import { parseAppDefinition } from "../cluster/frameworks/marathon/app-definition.ts";
 import { parseJob } from "../cluster/frameworks/metronome/job-spec.ts";
 import type { PackageSource } from "../cluster/package-repositories.ts";
-import type { ActingCommands, clusterStub } from "../api/cluster-stub.ts";
-import { unwrap } from "../api/marathon/outcome.ts";
+import type { ActingCommands, clusterStub } from "../cluster-stub.ts";
+import { unwrap } from "../operations/outcome.ts";
 import { ApiError } from "../errors.ts";
 import { BUILTIN_REPOSITORY } from "./catalog/index.ts";
 import { CosmosError } from "./errors.ts";
@@ -32,7 +32,7 @@ export interface PackageScope {
   framework: FrameworkScope;
 }
 
-/** Fetch bounds and the refresh interval, from the Worker's configuration (wrangler.jsonc `vars`). */
+/** Fetch bounds and the refresh interval, from the Worker's configuration (wrangler.toml `vars`). */
 export function repositoryLimits(env: Env): FetchLimits & { refreshMs: number } {
   const num = (v: string | undefined, d: number) => (v !== undefined && Number.isFinite(Number(v)) ? Number(v) : d);
   return { timeoutMs: num(env.PACKAGE_REPO_TIMEOUT_MS, 10_000), maxBytes: num(env.PACKAGE_REPO_MAX_BYTES, 8 * 1024 * 1024), refreshMs: num(env.PACKAGE_REPO_REFRESH_MS, 600_000) };

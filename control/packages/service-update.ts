@@ -1,5 +1,5 @@
 import { parseAppDefinition } from "../cluster/frameworks/marathon/app-definition.ts";
-import { unwrap } from "../api/marathon/outcome.ts";
+import { unwrap } from "../operations/outcome.ts";
 import { CosmosError } from "./errors.ts";
 import { keepFramework } from "./framework-install.ts";
 import { installedPackages, type Installed } from "./installed.ts";
@@ -18,7 +18,7 @@ import { newestFirst, type PackageDefinition } from "./universe.ts";
 /** The installed package an app id names; only apps (a job-style package is reinstalled instead). */
 async function installedApp(scope: PackageScope, appId: string): Promise<Installed & { definition: Record<string, unknown> }> {
   const [found] = await installedPackages(scope.stub, { appId });
-  if (!found || found.kind !== "app" || !found.definition) throw new CosmosError("MarathonAppNotFound", `No app installed from a package has the id [${appId}].`, { appId });
+  if (found?.kind !== "app" || !found.definition) throw new CosmosError("MarathonAppNotFound", `No app installed from a package has the id [${appId}].`, { appId });
   return { ...found, definition: found.definition };
 }
 

@@ -127,7 +127,7 @@ export function Facts(props: { items: [string, Child][] }) {
 export function CopyBlock(props: { id: string; label: string; text: string }) {
   return (
     <div class="copy-block">
-      <pre id={props.id} aria-label={props.label} tabindex={0}>
+      <pre id={props.id} role="region" aria-label={props.label} tabindex={0}>
         <code>{props.text}</code>
       </pre>
       <button type="button" class="copy-button" data-copy={props.id} hidden>

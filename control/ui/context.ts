@@ -3,7 +3,7 @@ import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { createMiddleware } from "hono/factory";
 import { clusterForMember, listClusters } from "../accounts/clusters.ts";
 import { userForToken, type ClusterSummary } from "../accounts/users.ts";
-import { actingStub, clusterStub } from "../api/cluster-stub.ts";
+import { actingStub, clusterStub } from "../cluster-stub.ts";
 import { ApiError } from "../errors.ts";
 import type { AppEnv } from "../http/env.ts";
 import { CSRF_FIELD, crossOriginReason, csrfToken, csrfValid, sessionToken } from "../http/session.ts";

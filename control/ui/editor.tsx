@@ -1,6 +1,6 @@
 import type { Child } from "hono/jsx";
 import type { FieldError } from "../../protocol/messages.ts";
-import { ApiError } from "../errors.ts";
+import type { ApiError } from "../errors.ts";
 import { FormError, PostForm } from "./components.tsx";
 import { jsonLineMap, jsonSyntaxProblem, lineOf, type SyntaxProblem } from "./json-lines.ts";
 

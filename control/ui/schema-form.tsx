@@ -1,3 +1,4 @@
+import type { Child } from "hono/jsx";
 import type { OptionError } from "../packages/options.ts";
 import type { FormErrors } from "./form-errors.ts";
 import { FieldErrors } from "./components.tsx";
@@ -128,7 +129,7 @@ export function OptionField(props: { field: SchemaField; value?: string; errors?
   const hint = [f.description, f.default !== undefined ? `Default: ${display(f.default) || "(empty)"}.` : ""].filter(Boolean).join(" ");
   const described = [hint ? `${id}-hint` : "", errors.length ? `${id}-errors` : ""].filter(Boolean).join(" ") || undefined;
   const common = { id, name: f.name, "aria-invalid": errors.length ? "true" : undefined, "aria-describedby": described };
-  let input;
+  let input: Child;
   if (f.type === "boolean") input = <input {...common} type="checkbox" value="true" checked={value === "true"} />;
   else if (f.enum) {
     input = (

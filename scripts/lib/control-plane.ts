@@ -26,9 +26,13 @@ export interface ControlPlane {
   stop: () => Promise<void>;
 }
 
-/** The environment wrangler runs in: Node 22 first on PATH, no telemetry prompts. */
+/**
+ * The environment wrangler runs in: Node 22 first on PATH, no telemetry prompts, and no fetch of
+ * the `Request.cf` object from workers.cloudflare.com: DCX reads no `request.cf` field, and
+ * offline that fetch waits 3 s and then prints a stack trace on every start.
+ */
 export function toolEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return { ...process.env, PATH: `${BIN}:${process.env.PATH ?? ""}`, WRANGLER_SEND_METRICS: "false", ...extra };
+  return { ...process.env, PATH: `${BIN}:${process.env.PATH ?? ""}`, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", ...extra };
 }
 
 /** Applies the D1 migrations to the local database under `persistDir`. */

@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import WebSocket from "ws";
 import { BUN, ROOT, toolEnv } from "../../scripts/lib/control-plane.ts";
-import { TestCluster } from "../e2e/cluster.ts";
+import type { TestCluster } from "../e2e/cluster.ts";
 import { dnsMessages } from "../support/dns-mutations.ts";
 import { mutate, randomJson } from "../support/json-mutations.ts";
 import { seeded } from "../support/prng.ts";

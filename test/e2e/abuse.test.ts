@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestCluster } from "./cluster.ts";
 
-/** The abuse limits as `wrangler dev` runs them: the Rate Limiting bindings of wrangler.jsonc, simulated offline. */
+/** The abuse limits as `wrangler dev` runs them: the Rate Limiting bindings of wrangler.toml, simulated offline. */
 describe("abuse limits on workerd (wrangler dev)", () => {
   const cluster = new TestCluster();
   beforeAll(async () => {

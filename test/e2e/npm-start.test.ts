@@ -6,6 +6,9 @@ import { type AgentProcess, startAgent } from "../../scripts/lib/agent-process.t
 import { NODE, ROOT, toolEnv } from "../../scripts/lib/control-plane.ts";
 import { type Child, freePort, startChild, waitFor } from "../../scripts/lib/processes.ts";
 
+/** A line of a JavaScript stack trace (`    at fn (file:12:3)`). */
+const STACK_FRAME = /^\s*(\[\w+\]\s+)?at .+:\d+:\d+\)?$/m;
+
 interface Local {
   url: string;
   cluster: string;
@@ -48,6 +51,8 @@ describe("npm start", () => {
     expect(local.dnsUrl).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${port}/dns/dcxd_[^/]+/dns-query$`));
     expect(statSync(join(dir, ".dcx", "local.json")).mode & 0o077).toBe(0);
     expect(start.output()).toContain(`curl -H "Authorization: Bearer ${local.token}"`);
+    // A newcomer's first start is clean, offline too (this machine reaches no Cloudflare host): no stack trace.
+    expect(start.output()).not.toMatch(STACK_FRAME);
     const auth = { Authorization: `Bearer ${local.token}` };
     const slaves = async () => ((await (await fetch(`${local.url}/c/${local.cluster}/master/slaves`, { headers: auth })).json()) as { slaves: { hostname: string; active: boolean }[] }).slaves;
     expect(await slaves()).toHaveLength(1);
@@ -80,6 +85,7 @@ describe("npm start", () => {
     expect(after.cluster).toBe(before.cluster);
     // The admin's token of the last start is reused, not a new session minted each start.
     expect(after.token).toBe(before.token);
+    expect(start?.output()).not.toMatch(STACK_FRAME);
     expect(after.dnsUrl.split("/dns/")[1]).toBe(before.dnsUrl.split("/dns/")[1]);
     const agents = (await (await fetch(`${after.url}/c/${after.cluster}/agents`, { headers: { Authorization: `Bearer ${after.token}` } })).json()) as { agents: { id: string; state: string }[] };
     expect(agents.agents.map((a) => a.id)).toEqual([agentId]);

@@ -33,9 +33,9 @@ function hosts(plan: PlacementPlan): string[] {
   return plan.placements.map((p) => p.agentId);
 }
 
-function tally(plan: PlacementPlan, valueOf: (agentId: string) => string): Record<string, number> {
+function tally(plan: PlacementPlan, attributeOf: (agentId: string) => string): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const id of hosts(plan)) out[valueOf(id)] = (out[valueOf(id)] ?? 0) + 1;
+  for (const id of hosts(plan)) out[attributeOf(id)] = (out[attributeOf(id)] ?? 0) + 1;
   return out;
 }
 

@@ -36,7 +36,19 @@ describe("place: drivers", () => {
   it("keeps a Docker task waiting on a cluster without Docker and says why for every agent", () => {
     const plan = place(snapshot([agent("a1"), agent("a2")]), [request("web", 3, { driver: "docker" })]);
     expect(plan.placements).toEqual([]);
-    expect(plan.unplaced).toEqual([{ request: 0, framework: "marathon", group: "web", count: 3, reasons: { [NO_DOCKER]: 2 } }]);
+    expect(plan.unplaced).toEqual([
+      {
+        request: 0,
+        framework: "marathon",
+        group: "web",
+        count: 3,
+        reasons: { [NO_DOCKER]: 2 },
+        declinedBy: [
+          { agentId: "a1", reasons: [NO_DOCKER] },
+          { agentId: "a2", reasons: [NO_DOCKER] },
+        ],
+      },
+    ]);
     expect(NO_DOCKER).toMatch(/Docker/);
   });
 

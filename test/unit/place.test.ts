@@ -270,7 +270,9 @@ describe("place: capacity is never over-committed", () => {
       request("web", 11, { cpus: 0.1, mem: 1 }),
     ]);
     expect(plan.placements).toHaveLength(10);
-    expect(plan.unplaced).toEqual([{ request: 0, framework: "marathon", group: "web", count: 1, reasons: { "insufficient cpus": 1 } }]);
+    expect(plan.unplaced).toEqual([
+      { request: 0, framework: "marathon", group: "web", count: 1, reasons: { "insufficient cpus": 1 }, declinedBy: [{ agentId: "a1", reasons: ["insufficient cpus"] }] },
+    ]);
   });
 
   it("fits 0.1 + 0.2 cpus on an agent with 0.3 cpus", () => {
@@ -506,6 +508,8 @@ describe("place: refuse filters", () => {
     const agents = [agent("a1", { refusedUntil: { marathon: 5000 } }), agent("a2", { total: { cpus: 0, mem: 0, disk: 0, gpus: 0, ports: [] } })];
     const plan = place(snapshot(agents, { now: 0 }), [request("web", 1)]);
     expect(plan.unplaced[0]?.reasons).toEqual({ [DECLINED]: 1, "insufficient cpus": 1, "insufficient mem": 1 });
+    // Marathon never sees an offer its refuse filter holds back: only a2 is among the unused offers.
+    expect(plan.unplaced[0]?.declinedBy).toEqual([{ agentId: "a2", reasons: ["insufficient cpus", "insufficient mem"] }]);
   });
 });
 
@@ -514,7 +518,14 @@ describe("place: unplaced reports", () => {
     const plan = place(snapshot(agentsNamed(2)), [request("web", 3, { constraints: [{ field: "hostname", operator: "UNIQUE" }] })]);
     expect(plan.placements).toHaveLength(2);
     expect(plan.unplaced).toEqual([
-      { request: 0, framework: "marathon", group: "web", count: 1, reasons: { "constraint hostname:UNIQUE": 2 } },
+      {
+        request: 0,
+        framework: "marathon",
+        group: "web",
+        count: 1,
+        reasons: { "constraint hostname:UNIQUE": 2 },
+        declinedBy: plan.placements.map((p) => ({ agentId: p.agentId, reasons: ["constraint hostname:UNIQUE"] })),
+      },
     ]);
   });
 
@@ -530,7 +541,7 @@ describe("place: unplaced reports", () => {
 
   it("places nothing and gives no agent reasons on an empty cluster", () => {
     const plan = place(snapshot([]), [request("web", 2)]);
-    expect(plan).toEqual({ placements: [], unplaced: [{ request: 0, framework: "marathon", group: "web", count: 2, reasons: {} }] });
+    expect(plan).toEqual({ placements: [], unplaced: [{ request: 0, framework: "marathon", group: "web", count: 2, reasons: {}, declinedBy: [] }] });
   });
 });
 
@@ -593,7 +604,9 @@ describe("place: agent roles (acceptedResourceRoles)", () => {
   it("a task no agent's role admits waits, with the role as the reason", () => {
     const plan = place(snapshot([agent("private-1")]), [request("/edge", 2, { roles: ["slave_public"] })]);
     expect(plan.placements).toEqual([]);
-    expect(plan.unplaced).toEqual([{ request: 0, framework: "marathon", group: "/edge", count: 2, reasons: { [ROLE_NOT_ACCEPTED]: 1 } }]);
+    expect(plan.unplaced).toEqual([
+      { request: 0, framework: "marathon", group: "/edge", count: 2, reasons: { [ROLE_NOT_ACCEPTED]: 1 }, declinedBy: [{ agentId: "private-1", reasons: [ROLE_NOT_ACCEPTED] }] },
+    ]);
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type Account, TestSocket, call, joinAgent, signUp } from "./helpers.ts";
+import { type Account, type TestSocket, call, joinAgent, signUp } from "./helpers.ts";
 
 const post = (a: Account, path: string, json?: unknown, method = "POST") => call(`/c/${a.cluster.id}${path}`, { method, token: a.token, ...(json === undefined ? {} : { json }) });
 const get = async <T>(a: Account, path: string) => (await (await call(`/c/${a.cluster.id}${path}`, { token: a.token })).json()) as T;

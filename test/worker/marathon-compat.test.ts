@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type Account, TestSocket, call, expectInvalid, joinAgent, signUp } from "./helpers.ts";
+import { type Account, type TestSocket, call, expectInvalid, joinAgent, signUp } from "./helpers.ts";
 
 const send = (a: Account, path: string, method: string, json?: unknown, headers: Record<string, string> = {}) =>
   call(`/c/${a.cluster.id}${path}`, { method, token: a.token, headers, ...(json === undefined ? {} : { json }) });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { TaskLaunch } from "../../protocol/messages.ts";
-import { type Account, TestSocket, call, joinAgent, signUp } from "./helpers.ts";
+import { type Account, type TestSocket, call, joinAgent, signUp } from "./helpers.ts";
 
 const post = (a: Account, path: string, json: unknown) => call(`/c/${a.cluster.id}${path}`, { method: "POST", token: a.token, json });
 const get = async <T>(a: Account, path: string) => (await (await call(`/c/${a.cluster.id}${path}`, { token: a.token })).json()) as T;

@@ -79,10 +79,42 @@ describe("Marathon's wire behaviour", () => {
     expect(explained?.waiting).toMatchObject({ instances: 1, reasons: { "insufficient cpus": 1 } });
     const queue = await json<{ queue: Record<string, unknown>[] }>(api(a, "/v2/queue?embed=lastUnusedOffers"));
     expect(queue.queue[0]).not.toHaveProperty("role");
-    expect(queue.queue[0]?.lastUnusedOffers).toEqual([]);
+    expect(queue.queue[0]?.lastUnusedOffers).toHaveLength(1);
     const summary = queue.queue[0]?.processedOffersSummary as { unusedOffersCount: number; rejectSummaryLastOffers: { reason: string; declined: number; processed: number }[] };
     expect(summary.unusedOffersCount).toBe(1);
     expect(summary.rejectSummaryLastOffers.find((r) => r.reason === "InsufficientCpus")).toEqual({ reason: "InsufficientCpus", declined: 1, processed: 1 });
+  });
+
+  it("embed=lastUnusedOffers lists each agent the last round turned down, in Marathon's UnusedOffer shape with its reject reasons", async () => {
+    const a = await signUp();
+    const one = await joinAgent(a, { hostname: "node-1", attributes: { rack: "r1", level: 3 } });
+    const two = await joinAgent(a, { hostname: "node-2", ip: "10.0.0.2", attributes: { rack: "r2" }, resources: { cpus: 1, mem: 8192, disk: 100_000, gpus: 0, ports: [[31000, 31009]] } });
+    // Too big for node-2's single cpu, and kept off node-1 by a constraint.
+    await createApp(a, { id: "/picky", cpus: 2, instances: 1, constraints: [["rack", "LIKE", "r2"]] });
+    const plain = await json<{ queue: Record<string, unknown>[] }>(api(a, "/v2/queue"));
+    expect(plain.queue[0]).not.toHaveProperty("lastUnusedOffers");
+    const queue = await json<{ queue: { app: { id: string }; lastUnusedOffers: unknown[] }[] }>(api(a, "/v2/queue?embed=lastUnusedOffers"));
+    const entry = queue.queue.find((e) => e.app.id === "/picky");
+    const offers = entry?.lastUnusedOffers as { offer: { id: string; agentId: string; hostname: string; resources: unknown[]; attributes: unknown[] }; reason: string[]; timestamp: string }[];
+    expect(offers.map((o) => [o.offer.hostname, o.reason])).toEqual([
+      ["node-1", ["UnfulfilledConstraint"]],
+      ["node-2", ["InsufficientCpus"]],
+    ]);
+    const first = offers[0];
+    expect(first?.offer).toMatchObject({ agentId: one.agentId, id: expect.stringContaining(one.agentId) });
+    expect(first?.offer.resources).toEqual([
+      { name: "cpus", role: "*", scalar: 4 },
+      { name: "mem", role: "*", scalar: 8192 },
+      { name: "disk", role: "*", scalar: 100_000 },
+      { name: "ports", role: "*", ranges: [{ begin: 31000, end: 32000 }] },
+    ]);
+    expect(first?.offer.attributes).toEqual(expect.arrayContaining([{ name: "rack", text: "r1" }, { name: "level", scalar: 3 }]));
+    expect(offers[1]?.offer).toMatchObject({ agentId: two.agentId, resources: expect.arrayContaining([{ name: "ports", role: "*", ranges: [{ begin: 31000, end: 31009 }] }]) });
+    expect(Number.isNaN(Date.parse(first?.timestamp ?? ""))).toBe(false);
+    // Placed once the constraint allows it: no longer queued, no offers left over.
+    expect((await api(a, "/v2/apps/picky?force=true", { method: "PUT", json: { cpus: 1, constraints: [] } })).status).toBe(200);
+    const after = await json<{ queue: { app: { id: string } }[] }>(api(a, "/v2/queue?embed=lastUnusedOffers"));
+    expect(after.queue.find((e) => e.app.id === "/picky")).toBeUndefined();
   });
 
   it("reads an id with or without its leading slash, slashes collapsed, on every route that takes one", async () => {

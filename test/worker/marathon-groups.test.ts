@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type Account, TestSocket, call, joinAgent, signUp } from "./helpers.ts";
+import { type Account, type TestSocket, call, joinAgent, signUp } from "./helpers.ts";
 
 /**
  * Marathon groups over HTTP: implied by app ids (`/prod/web/api` is in `/prod/web`), read with

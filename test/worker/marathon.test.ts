@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type Account, TestSocket, call, expectInvalid, joinAgent, signUp } from "./helpers.ts";
+import { type Account, type TestSocket, call, expectInvalid, joinAgent, signUp } from "./helpers.ts";
 
 interface Launch {
   type: "launch";

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import type { RouterRoute } from "hono/types";
 import { describe, expect, it } from "vitest";
-import { Signup } from "../../control/api/auth.ts";
+import { Signup } from "../../control/contract/accounts.ts";
 import app from "../../control/index.ts";
 import { ALIAS_MOUNTS } from "../../control/openapi/aliases.ts";
 import { SECTIONS, buildOpenApi, jsonSchema, listedPaths, servedRoutes } from "../../control/openapi/document.ts";

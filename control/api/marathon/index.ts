@@ -71,7 +71,7 @@ export const marathonRoutes = new Hono<AppEnv>()
   })
   .get("/queue", async (c) => {
     const lastUnusedOffers = list(c, "embed").includes("lastUnusedOffers");
-    return c.json({ queue: (await cluster(c).marathonQueue()).map((e) => queueEntryJson(e, lastUnusedOffers)) });
+    return c.json({ queue: (await cluster(c).marathonQueue(lastUnusedOffers)).map((e) => queueEntryJson(e, lastUnusedOffers)) });
   })
   .delete("/queue/*", async (c) => {
     unwrap(await acting(c).marathonResetDelay(queuedAppId(c.req.path)));

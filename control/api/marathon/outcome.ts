@@ -1,21 +1,9 @@
 import type { Context } from "hono";
-import type { Outcome } from "../../cluster/frameworks/marathon/commands.ts";
-import { ApiError, type ErrorCode } from "../../errors.ts";
+import { ApiError } from "../../errors.ts";
 import type { AppEnv } from "../../http/env.ts";
-import { actingStub, clusterStub } from "../cluster-stub.ts";
+import { actingStub, clusterStub } from "../../cluster-stub.ts";
+import { failedWith, unwrap } from "../../operations/outcome.ts";
 import { flag } from "../query.ts";
-
-/** The value of a command's Outcome, or the ApiError it stands for (Marathon's bodies and statuses). */
-export function unwrap<T>(outcome: Outcome<T>): T {
-  if (outcome.ok) return outcome.value;
-  const extra = outcome.deployments ? { deployments: outcome.deployments } : {};
-  throw new ApiError(outcome.code, outcome.message, outcome.details ?? [], {}, extra);
-}
-
-/** Whether a command failed with `code` (e.g. not_found, to fall back to another command). */
-export function failedWith(outcome: Outcome<unknown>, code: ErrorCode): boolean {
-  return !outcome.ok && outcome.code === code;
-}
 
 /** A Marathon DeploymentResult response, with its `Marathon-Deployment-Id` header, and any fields DCX adds. */
 export function deploymentResponse(c: Context<AppEnv>, result: { deploymentId: string; version: string; created?: boolean }, extra: Record<string, unknown> = {}) {
@@ -26,6 +14,8 @@ export function deploymentResponse(c: Context<AppEnv>, result: { deploymentId: s
 export const cluster = (c: Context<AppEnv>) => clusterStub(c.env, c.get("cluster").id);
 
 export { flag };
+/** Commands' outcomes are unwrapped the same way by the routes and the UI's pages. */
+export { failedWith, unwrap };
 
 /** The cluster's commands acting for the request's user: changes made through it are audited. */
 export const acting = (c: Context<AppEnv>) => actingStub(c.env, c.get("cluster").id, { userId: c.get("user").id, tokenId: c.get("tokenId") });

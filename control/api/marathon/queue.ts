@@ -1,3 +1,4 @@
+import type { UnusedOffer } from "../../cluster/frameworks/marathon/unused-offers.ts";
 import { queueEntryWire } from "./wire.ts";
 
 /**
@@ -66,20 +67,40 @@ export function rejectSummary(reasons: Record<string, number>, agentsConsidered:
 
 interface QueueEntry {
   processedOffersSummary: { processedOffersCount: number; rejectSummaryLastOffers: { reason: string; declined: number; processed: number }[] };
+  lastUnusedOffers?: UnusedOffer[];
+}
+
+/**
+ * One unused offer in Marathon's shape (`UnusedOffer` of types/queue.raml): the offer (the
+ * agent and what it has free, as Mesos resources and attributes), Marathon's names for why it
+ * went unused, in Marathon's order, and when. DCX offers an agent within a round rather than
+ * minting Mesos offers, so the id is the agent's id and the round's time.
+ */
+export function unusedOfferJson(o: UnusedOffer) {
+  const names = new Set(o.reasons.map(rejectReason));
+  const scalar = (name: string, value: number) => ({ name, role: o.role, scalar: value });
+  const resources = [scalar("cpus", o.resources.cpus), scalar("mem", o.resources.mem), scalar("disk", o.resources.disk)];
+  if (o.resources.gpus > 0) resources.push(scalar("gpus", o.resources.gpus));
+  const ports = { name: "ports", role: o.role, ranges: o.resources.ports };
+  const attributes = Object.entries(o.attributes).map(([name, v]) => (typeof v === "number" ? { name, scalar: v } : { name, text: v }));
+  return {
+    offer: { id: `${o.agentId}-O${Date.parse(o.timestamp)}`, agentId: o.agentId, hostname: o.hostname, resources: [...resources, ports], attributes },
+    reason: REJECT_REASONS.filter((r) => names.has(r)),
+    timestamp: o.timestamp,
+  };
 }
 
 /**
  * A queue entry as Marathon sends it: reasons renamed and counted as Marathon does, and,
- * with `?embed=lastUnusedOffers`, the `lastUnusedOffers` list. DCX keeps counts per reason,
- * not the offers themselves (its offers are agents in one allocation round), so that list is
- * empty; the counts above say why.
+ * with `?embed=lastUnusedOffers`, the last round's unused offers, each with its reasons.
  */
 export function queueEntryJson<T extends QueueEntry>(entry: T, lastUnusedOffers: boolean) {
   const dcx = Object.fromEntries(entry.processedOffersSummary.rejectSummaryLastOffers.map((r) => [r.reason, r.declined]));
   const { summary, unused } = rejectSummary(dcx, entry.processedOffersSummary.processedOffersCount);
+  const { lastUnusedOffers: offers = [], ...rest } = entry;
   return {
-    ...queueEntryWire(entry),
+    ...queueEntryWire(rest),
     processedOffersSummary: { ...entry.processedOffersSummary, unusedOffersCount: unused, rejectSummaryLastOffers: summary },
-    ...(lastUnusedOffers ? { lastUnusedOffers: [] } : {}),
+    ...(lastUnusedOffers ? { lastUnusedOffers: offers.map(unusedOfferJson) } : {}),
   };
 }

@@ -1,5 +1,5 @@
 import { Hono, type Context } from "hono";
-import { z } from "zod";
+import type { z } from "zod";
 import type { AppEnv } from "../../http/env.ts";
 import { CosmosError, renderCosmosError } from "../../packages/errors.ts";
 import { findPackage, installPackage, refreshStale, repositoryLimits, resolvePackage } from "../../packages/operations.ts";

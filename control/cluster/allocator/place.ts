@@ -109,6 +109,11 @@ export interface Unplaced {
   group: string;
   count: number;
   reasons: Record<string, number>;
+  /**
+   * Each agent that was considered (not kept back by a refuse filter) and its reasons, in
+   * snapshot order: Marathon's `lastUnusedOffers`. Absent for a request no agent could take.
+   */
+  declinedBy?: { agentId: string; reasons: string[] }[];
 }
 
 export interface PlacementPlan {
@@ -244,7 +249,8 @@ class Planner {
   private placeOne(pending: Pending): boolean {
     const agent = this.chooser.choose(pending);
     if (agent < 0) {
-      this.settle(pending.index, pending.request, pending.remaining, this.explain(pending));
+      const { reasons, declinedBy } = this.explain(pending);
+      this.settle(pending.index, pending.request, pending.remaining, reasons, declinedBy);
       return false;
     }
     const { request } = pending;
@@ -263,9 +269,10 @@ class Planner {
     return true;
   }
 
-  /** Why every agent turned `pending` down; the same predicates as `choose`, all of them counted. */
-  private explain(pending: Pending): Record<string, number> {
+  /** Why every agent turned `pending` down; the same predicates as `choose`, all of them counted, and each agent's own. */
+  private explain(pending: Pending): Pick<Unplaced, "reasons" | "declinedBy"> {
     const reasons: Record<string, number> = {};
+    const declinedBy: NonNullable<Unplaced["declinedBy"]> = [];
     const count = (reason: string): void => {
       reasons[reason] = (reasons[reason] ?? 0) + 1;
     };
@@ -281,12 +288,13 @@ class Planner {
         if (!c.admits(i) || !(c.allows?.(i) ?? true)) why.add(c.label);
       }
       why.forEach(count);
+      declinedBy.push({ agentId: this.agents[i]?.id ?? "", reasons: [...why] });
     }
-    return reasons;
+    return { reasons, declinedBy };
   }
 
-  private settle(index: number, request: TaskRequest, count: number, reasons: Record<string, number>): void {
-    this.unplaced.push({ request: index, framework: request.framework, group: request.group, count, reasons });
+  private settle(index: number, request: TaskRequest, count: number, reasons: Record<string, number>, declinedBy?: Unplaced["declinedBy"]): void {
+    this.unplaced.push({ request: index, framework: request.framework, group: request.group, count, reasons, ...(declinedBy ? { declinedBy } : {}) });
   }
 
   /** Refuse filters hold until their time: the agent is offered again at `until`, not before. */

@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { type AuditEntry, clusterAuditPage, parseCursor } from "../../api/audit.ts";
+import { type AuditEntry, clusterAuditPage, parseCursor } from "../../operations/audit.ts";
 import { DataTable, Empty, PageHeader, Time } from "../components.tsx";
 import { clusterBase, type UiContext, type UiEnv } from "../context.ts";
 import { renderPage } from "../layout.tsx";

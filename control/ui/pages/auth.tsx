@@ -1,7 +1,8 @@
 import { Hono } from "hono";
 import { fieldErrors } from "../../../protocol/messages.ts";
 import { revokeApiToken, userForToken } from "../../accounts/users.ts";
-import { Login, Signup, logInLimited, signUpLimited, tokenOrigin } from "../../api/auth.ts";
+import { Login, Signup } from "../../contract/accounts.ts";
+import { logInLimited, signUpLimited, tokenOrigin } from "../../operations/auth.ts";
 import { ApiError } from "../../errors.ts";
 import { endSession, sessionToken, startSession } from "../../http/session.ts";
 import { Field, FormError } from "../components.tsx";

@@ -1,5 +1,6 @@
 import { Hono } from "hono";
-import { NewCluster, createClusterFor } from "../../api/clusters.ts";
+import { NewCluster } from "../../contract/accounts.ts";
+import { createClusterFor } from "../../operations/clusters.ts";
 import { ApiError } from "../../errors.ts";
 import { DataTable, Field, PageHeader, PostForm, Time } from "../components.tsx";
 import { CLUSTERS_PATH, checkForm, formField, readFlash, redirectWithFlash, requireSession, type UiContext, type UiEnv } from "../context.ts";

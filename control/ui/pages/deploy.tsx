@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { unwrap } from "../../api/marathon/outcome.ts";
+import { unwrap } from "../../operations/outcome.ts";
 import { READ_ONLY_FIELDS, normalizeAppId, normalizeGroupId, parseAppDefinition } from "../../cluster/frameworks/marathon/app-definition.ts";
 import { ROOT_GROUP } from "../../cluster/frameworks/marathon/group-tree.ts";
 import { ApiError } from "../../errors.ts";

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
-import { jsonAnswer } from "../../api/dns.ts";
-import { DnsSettings } from "../../api/mesos-dns.ts";
+import { jsonAnswer } from "../../operations/dns.ts";
+import { DnsSettings } from "../../contract/accounts.ts";
 import { jsonToQuery, parseJsonQuery, type JsonResponse } from "../../dns/index.ts";
 import { ApiError } from "../../errors.ts";
 import { CopyBlock, DataTable, Empty, Field, FormError, PageHeader, PostForm } from "../components.tsx";

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
-import { unwrap } from "../../api/marathon/outcome.ts";
-import { parseJobReplacement } from "../../api/metronome.ts";
+import { unwrap } from "../../operations/outcome.ts";
+import { parseJobReplacement } from "../../operations/jobs.ts";
 import { JobId, parseJob } from "../../cluster/frameworks/metronome/job-spec.ts";
 import { ApiError } from "../../errors.ts";
 import { PageHeader } from "../components.tsx";

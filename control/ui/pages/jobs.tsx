@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { unwrap } from "../../api/marathon/outcome.ts";
+import { unwrap } from "../../operations/outcome.ts";
 import { JobId, type JobSpec, type ScheduleSpec } from "../../cluster/frameworks/metronome/job-spec.ts";
 import type { RunJson } from "../../cluster/frameworks/metronome/views.ts";
 import { ApiError, notFound } from "../../errors.ts";

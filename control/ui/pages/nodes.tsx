@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { removeAgent } from "../../api/agents.ts";
+import { removeAgent } from "../../operations/agents.ts";
 import type { DiagnosticCheck } from "../../../protocol/index.ts";
 import type { AgentRecord } from "../../cluster/agents.ts";
 import type { NodeDiagnostics } from "../../cluster/diagnostics.ts";

@@ -1,4 +1,4 @@
-import { unwrap } from "../../api/marathon/outcome.ts";
+import { unwrap } from "../../operations/outcome.ts";
 import { inGroup, parentGroup, ROOT_GROUP } from "../../cluster/frameworks/marathon/group-tree.ts";
 import { ApiError } from "../../errors.ts";
 import { Facts, PageHeader, PostForm, StateBadge, TypeToConfirm } from "../components.tsx";

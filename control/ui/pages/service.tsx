@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { unwrap } from "../../api/marathon/outcome.ts";
+import { unwrap } from "../../operations/outcome.ts";
 import { normalizeAppId, normalizeGroupId } from "../../cluster/frameworks/marathon/app-definition.ts";
 import { groupTree, ROOT_GROUP } from "../../cluster/frameworks/marathon/group-tree.ts";
 import { ApiError, notFound } from "../../errors.ts";

@@ -32,7 +32,7 @@ function LogViewer(props: { url: string }) {
         {"Logs are shown with JavaScript. Without it, open "}
         <a href={`${props.url}?stream=stdout&tail=1000`}>the last 1000 lines of stdout</a>.
       </p>
-      <pre data-logs-output tabindex={0} aria-label="Task output"></pre>
+      <pre data-logs-output role="region" tabindex={0} aria-label="Task output"></pre>
     </section>
   );
 }

@@ -24,6 +24,10 @@ export interface Waiting {
   since: string;
   reasons: Record<string, number>;
   agentsConsidered: number;
+  /** The last round's unused offers: each agent considered and its reasons (`?embed=lastUnusedOffers`). */
+  offers?: { agentId: string; reasons: string[] }[];
+  /** When that round ran (ms). */
+  offeredAt?: number;
 }
 
 export interface StoredApp {

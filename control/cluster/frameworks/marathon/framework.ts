@@ -69,6 +69,9 @@ function launchPlaced(round: RoundContext, placements: Placement[], apps: Stored
   return out;
 }
 
+/** How many of the last round's unused offers an app keeps (Marathon keeps one per agent; DCX bounds the row). */
+export const LAST_UNUSED_OFFERS = 50;
+
 /** Keeps, per app, why its instances wait (for /v2/queue), or clears it once all are placed. */
 function recordWaiting(db: ClusterDb, unplaced: PlacementPlan["unplaced"], apps: StoredApp[], agentsConsidered: number, now: number): void {
   const unplacedBy = new Map<number, Unplaced>(unplaced.map((u) => [u.request, u]));
@@ -82,7 +85,8 @@ function recordWaiting(db: ClusterDb, unplaced: PlacementPlan["unplaced"], apps:
     // Agents under a refuse filter were not offered: when no agent was, the last offers' reasons stand
     // (as Marathon's rejectSummaryLastOffers), instead of "declined" hiding why they were declined.
     const offered = Object.keys(u.reasons).some((reason) => reason !== DECLINED);
-    const last = offered || !stored.waiting ? { reasons: u.reasons, agentsConsidered } : stored.waiting;
-    setWaiting(db, stored.id, { count: u.count, since, reasons: last.reasons, agentsConsidered: last.agentsConsidered });
+    const fresh = { reasons: u.reasons, agentsConsidered, offers: u.declinedBy?.slice(0, LAST_UNUSED_OFFERS), offeredAt: now };
+    const { reasons, offers, offeredAt, ...last } = offered || !stored.waiting ? fresh : stored.waiting;
+    setWaiting(db, stored.id, { count: u.count, since, reasons, agentsConsidered: last.agentsConsidered, offers, offeredAt });
   });
 }

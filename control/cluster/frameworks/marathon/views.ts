@@ -11,6 +11,7 @@ import { APP_LIST_EMBEDS, type AppEmbed } from "./embeds.ts";
 import { liveHealth, readinessResults, type ReadinessCheckResult } from "./health.ts";
 import { taskStatsByVersion } from "./task-stats.ts";
 import { servicePorts } from "./task-ports.ts";
+import { unusedOffers } from "./unused-offers.ts";
 
 /** Marathon's JSON shapes (RAML `types/app.raml`, `task.raml`, `queue.raml`); deployments are in deployment-views.ts. */
 
@@ -141,8 +142,8 @@ export function marathonTasks(db: ClusterDb, appId?: string): TaskJson[] {
   return live.map((t) => taskJson(t, ips.get(t.agentId), portsOf(t.group), health.get(t.id)));
 }
 
-/** `GET /v2/queue`: instances waiting to launch, their backoff delay, and why offers were not used. */
-export function queueJson(db: ClusterDb, now: number) {
+/** `GET /v2/queue`: instances waiting to launch, their backoff delay, and why offers were not used (each offer with `withOffers`). */
+export function queueJson(db: ClusterDb, now: number, withOffers = false) {
   const infos = new Map(appInfos(db, undefined).map((a) => [a.id, a]));
   const out = [];
   for (const s of listApps(db)) {
@@ -162,6 +163,7 @@ export function queueJson(db: ClusterDb, now: number) {
         unusedOffersCount: reasons.reduce((n, [, k]) => n + k, 0),
         rejectSummaryLastOffers: reasons.map(([reason, declined]) => ({ reason, declined, processed: s.waiting?.agentsConsidered ?? 0 })),
       },
+      ...(withOffers ? { lastUnusedOffers: unusedOffers(db, s.waiting) } : {}),
       ...(delayed ? { waitingReason: `launch delayed by backoff for ${Math.ceil(((s.delayUntil ?? now) - now) / 1000)} s after failures` } : {}),
     });
   }

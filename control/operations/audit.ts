@@ -1,6 +1,6 @@
 import { auditPage } from "../accounts/audit.ts";
 import type { AccountsDb } from "../accounts/db.ts";
-import { clusterStub } from "./cluster-stub.ts";
+import { clusterStub } from "../cluster-stub.ts";
 
 /**
  * A cluster's audit log as `GET /clusters/:id/audit` pages it: the cluster-level changes

@@ -1,5 +1,5 @@
-import { AUDITED_COMMANDS, type CommandName } from "../cluster/acting.ts";
-import type { Actor } from "../cluster/audit.ts";
+import { AUDITED_COMMANDS, type CommandName } from "./cluster/acting.ts";
+import type { Actor } from "./cluster/audit.ts";
 
 /** The Cluster Durable Object of a cluster: one object per cluster, named by the cluster id. */
 export function clusterStub(env: Env, clusterId: string) {

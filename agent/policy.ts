@@ -2,6 +2,7 @@ import { existsSync, lstatSync, realpathSync } from "node:fs";
 import { dirname, join, posix } from "node:path";
 import { normalizeCapability } from "../protocol/index.ts";
 import type { HostAllowances, TaskLaunch } from "../protocol/index.ts";
+import type { TaskSpec } from "./drivers/task-spec.ts";
 import { DEFAULT_TASK_USER, lookupUser } from "./drivers/users.ts";
 
 /**
@@ -39,14 +40,17 @@ export const DEFAULT_POLICY: AgentPolicy = {
 };
 
 /** A launch as the drivers may run it, or why this agent refuses it. */
-export type Vetted = { launch: TaskLaunch; refusal?: never } | { launch?: never; refusal: string };
+export type Vetted<T extends Vettable = TaskLaunch> = { launch: T; refusal?: never } | { launch?: never; refusal: string };
+
+/** What the policy reads of a task: a launch frame, or a driver's TaskSpec of one. */
+export type Vettable = Pick<TaskSpec, "user" | "container">;
 
 /**
  * Checks a launch against the policy. The launch handed back has every volume's host path
  * replaced by its resolved, symlink-free form: the path checked is the path Docker mounts.
  * `agentIsRoot` matters for exec tasks only: an agent that is not root cannot run anything as root.
  */
-export function vetLaunch(launch: TaskLaunch, policy: AgentPolicy, agentIsRoot: boolean, protectedPaths: readonly string[] = []): Vetted {
+export function vetLaunch<T extends Vettable>(launch: T, policy: AgentPolicy, agentIsRoot: boolean, protectedPaths: readonly string[] = []): Vetted<T> {
   const container = launch.container;
   if (container === undefined) {
     const refusal = agentIsRoot ? rootTaskRefusal(launch, policy) : undefined;
@@ -88,7 +92,7 @@ function exposedPath(real: string, protectedPaths: readonly string[]): string | 
   return undefined;
 }
 
-function rootTaskRefusal(launch: TaskLaunch, policy: AgentPolicy): string | undefined {
+function rootTaskRefusal(launch: Vettable, policy: AgentPolicy): string | undefined {
   if (policy.allowRootTasks) return undefined;
   const name = launch.user ?? policy.taskUser;
   // An unknown user is the driver's to report (TASK_FAILED: another agent may have it).

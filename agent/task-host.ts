@@ -4,6 +4,7 @@ import type { AgentMessage, MasterMessage, Register, TaskLaunch, TaskState } fro
 import { openAgentDb } from "./agent-db.ts";
 import { agentCgroupScope } from "./drivers/cgroups.ts";
 import { TaskStartError } from "./drivers/driver.ts";
+import type { TaskSpec } from "./drivers/task-spec.ts";
 import type { DriverFingerprint, RunningTask, TaskDriver } from "./drivers/driver.ts";
 import { DEFAULT_DOCKER_SOCKET } from "./drivers/docker-api.ts";
 import { DockerDriver } from "./drivers/docker.ts";
@@ -336,7 +337,7 @@ class DriverTaskHost implements TaskHost {
   }
 
   /** The docker driver's last check before it creates a container (DockerDriverOptions.recheck). */
-  private vetAgain(launch: TaskLaunch): TaskLaunch {
+  private vetAgain(launch: TaskSpec): TaskSpec {
     const { launch: vetted, refusal } = vetLaunch(launch, this.policy, agentIsRoot(), this.protectedPaths);
     if (vetted === undefined) throw new TaskStartError(refusal);
     return vetted;
@@ -505,7 +506,7 @@ class DriverTaskHost implements TaskHost {
   }
 }
 
-function defaultDrivers(options: TaskHostOptions, recheck: (launch: TaskLaunch) => TaskLaunch): TaskDriver[] {
+function defaultDrivers(options: TaskHostOptions, recheck: (launch: TaskSpec) => TaskSpec): TaskDriver[] {
   // The cgroup scope comes from the work dir: stable across restarts, apart from other agents'.
   const taskUser = (options.policy ?? DEFAULT_POLICY).taskUser;
   const exec = new ExecDriver({ cgroups: { scope: agentCgroupScope(options.workDir) }, taskUser, hiddenDir: options.workDir, ...options.exec, log: options.log });

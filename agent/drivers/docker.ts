@@ -45,7 +45,7 @@ export interface DockerDriverOptions {
    * but an image pull can take minutes, and a path under an allowed prefix may meanwhile have
    * been swapped for a symlink out of it: the path Docker mounts must be the one just checked.
    */
-  recheck?: (launch: TaskLaunch) => TaskLaunch;
+  recheck?: (launch: TaskSpec) => TaskSpec;
 }
 
 interface Watched {
@@ -63,7 +63,7 @@ export class DockerDriver implements TaskDriver {
   private readonly logCheckMs: number;
   private readonly dnsAddress: () => string | undefined;
   private readonly agentId: () => string | undefined;
-  private readonly recheck: (launch: TaskLaunch) => TaskLaunch;
+  private readonly recheck: (launch: TaskSpec) => TaskSpec;
   private readonly watched = new Map<string, Watched>();
   /** Keyed by the handle given out, so `wait` works even after the task left `watched`. */
   private readonly exits = new WeakMap<RunningTask, Promise<ExitStatus>>();

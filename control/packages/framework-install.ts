@@ -1,7 +1,7 @@
 import type { AccountsDb } from "../accounts/db.ts";
 import { createServiceAccount, revokeServiceAccount } from "../accounts/service-accounts.ts";
-import type { ActingCommands } from "../api/cluster-stub.ts";
-import { unwrap } from "../api/marathon/outcome.ts";
+import type { ActingCommands } from "../cluster-stub.ts";
+import { unwrap } from "../operations/outcome.ts";
 import { ApiError } from "../errors.ts";
 import { quotaLimit } from "../quotas.ts";
 import { CosmosError } from "./errors.ts";

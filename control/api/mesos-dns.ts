@@ -1,10 +1,11 @@
 import { Hono, type Context } from "hono";
 import { z } from "zod";
+import { vipRangeProblem } from "../../protocol/vips.ts";
 import { versionInfo } from "../dns/index.ts";
 import type { AppEnv } from "../http/env.ts";
 import { jsonBody } from "../http/middleware.ts";
 import { clusterStub } from "./cluster-stub.ts";
-import { acting } from "./marathon/outcome.ts";
+import { acting, unwrap } from "./marathon/outcome.ts";
 import { DCX_VERSION } from "./mesos-json.ts";
 
 const stub = (c: Context<AppEnv>) => clusterStub(c.env, c.get("cluster").id);
@@ -23,7 +24,7 @@ export const mesosDnsRoutes = new Hono<AppEnv>()
   .get("/services/:service", async (c) => c.json(await stub(c).mesosDns("services", c.req.param("service"), host(c), [])))
   .get("/enumerate", async (c) => c.json(await stub(c).mesosDns("enumerate", "", host(c), [])));
 
-/** A change of the cluster's DNS zone or TTL; the UI's DNS page checks its form with the same schema. */
+/** A change of the cluster's DNS zone, TTL or VIP range; the UI's DNS page checks its form with the same schema. */
 export const DnsSettings = z.strictObject({
   zone: z
     .string()
@@ -32,9 +33,17 @@ export const DnsSettings = z.strictObject({
     .regex(/^([a-z0-9]([a-z0-9-]*[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/, { message: "must be a lowercase DNS name such as mesos or dcx.internal" })
     .optional(),
   ttl: z.number().int().min(0).max(86_400).optional(),
+  /** Where named VIPs get their addresses (DC/OS: 11.0.0.0/8); every agent listens on them. */
+  vipRange: z
+    .string()
+    .superRefine((range, ctx) => {
+      const problem = vipRangeProblem(range);
+      if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
+    })
+    .optional(),
 });
 
-/** `/c/:cluster/dns`: the cluster's zone (default `mesos`) and TTL (default 5 s). */
+/** `/c/:cluster/dns`: the cluster's zone (default `mesos`), TTL (default 5 s) and VIP range (default 127.11.0.0/16). */
 export const dnsSettingsRoutes = new Hono<AppEnv>()
   .get("/", async (c) => c.json(await stub(c).dnsSettings()))
-  .patch("/", jsonBody(DnsSettings), async (c) => c.json(await acting(c).setDnsSettings(c.req.valid("json"))));
+  .patch("/", jsonBody(DnsSettings), async (c) => c.json(unwrap(await acting(c).setDnsSettings(c.req.valid("json")))));

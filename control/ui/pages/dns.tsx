@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { jsonAnswer } from "../../api/dns.ts";
+import { unwrap } from "../../api/marathon/outcome.ts";
 import { DnsSettings } from "../../api/mesos-dns.ts";
 import { jsonToQuery, parseJsonQuery, type JsonResponse } from "../../dns/index.ts";
 import { ApiError } from "../../errors.ts";
@@ -147,8 +148,8 @@ export const dnsPage = new Hono<UiEnv>()
   .get("/", (c) => showDns(c))
   .post("/", checkForm, async (c) => {
     const form = { zone: (await formField(c, "zone")).trim(), ttl: (await formField(c, "ttl")).trim() };
-    const checked = checkFields(DnsSettings.required(), { zone: form.zone, ttl: numberField(form.ttl) });
+    const checked = checkFields(DnsSettings.pick({ zone: true, ttl: true }).required(), { zone: form.zone, ttl: numberField(form.ttl) });
     if (!checked.ok) return showDns(c, { ...form, errors: checked.errors });
-    const settings = await actingOf(c).setDnsSettings(checked.value);
+    const settings = unwrap(await actingOf(c).setDnsSettings(checked.value));
     return redirectWithFlash(c, `/ui/${c.get("cluster").id}/dns`, { kind: "ok", text: `DNS zone is now ${settings.zone}, TTL ${settings.ttl} s.` });
   });

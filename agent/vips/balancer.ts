@@ -119,7 +119,7 @@ export class VipBalancer {
     const address = keyOf(listener);
     if (!(await this.addresses.ensure(listener.ip))) return false;
     try {
-      await listener.listen();
+      listener.listen();
       this.options.log.info("vip_listening", { vip: listener.name, address });
       return true;
     } catch (error) {

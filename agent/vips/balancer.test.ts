@@ -150,6 +150,35 @@ describe("VipBalancer", () => {
     expect(balancer.status()[0]?.refused).toBe(1);
   });
 
+  it("carries large bodies both ways with backpressure, and passes a half-close on", async () => {
+    const { balancer, vip, frame, logs } = await setUp([]);
+    // A backend that reads until the client's FIN, then answers with what it counted and 16 MB.
+    const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+      let received = 0;
+      socket.on("data", (d: Buffer) => (received += d.length));
+      socket.on("end", () => {
+        socket.write(`${received}\n`);
+        socket.end(Buffer.alloc(16 * 1024 * 1024, 7));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    cleanups.push(() => void server.close());
+    const port = (server.address() as net.AddressInfo).port;
+    await balancer.update(frame([{ host: "127.0.0.1", port, draining: false }]));
+    const socket = net.connect({ host: vip.ip, port: vip.port, allowHalfOpen: true });
+    cleanups.push(() => void socket.destroy());
+    const chunks: Buffer[] = [];
+    const ended = new Promise<void>((resolve) => socket.on("end", resolve));
+    socket.on("data", (d: Buffer) => chunks.push(d));
+    socket.end(Buffer.alloc(8 * 1024 * 1024, 1));
+    await ended;
+    const body = Buffer.concat(chunks);
+    const newline = body.indexOf(10);
+    expect(body.subarray(0, newline).toString()).toBe(String(8 * 1024 * 1024));
+    expect(body.length - newline - 1).toBe(16 * 1024 * 1024);
+    expect(logs.events("vip_backend_failed")).toEqual([]);
+  });
+
   it("binds nothing for a range a root agent must not use, nor for an address outside the range", async () => {
     const { backends, balancer, vip, frame, backend, logs } = await setUp(["a"]);
     const list = backends.map((b) => backend(b));

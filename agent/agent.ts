@@ -247,6 +247,7 @@ export class Agent {
         tasks: this.tasks.stats(),
         connection: this.connection.stats(),
         dnsQueries: this.dns?.queries.entries(),
+        vips: this.vips.status(),
       }));
       this.log.info("metrics_listening", { address: this.metrics.address, path: "/metrics" });
       return undefined;

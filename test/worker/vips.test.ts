@@ -1,3 +1,5 @@
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { decodeMessage, encodeQuery } from "../../control/dns/index.ts";
 import type { Vips } from "../../protocol/vips.ts";
@@ -98,6 +100,23 @@ describe("named VIPs", () => {
     expect(draining.vips[0]?.backends.find((x) => x.port === a.ports[0])?.draining).toBe(true);
     tables = await report(socket, [{ taskId: a.taskId, state: "TASK_KILLED" }]);
     expect(tables.at(-1)?.vips[0]?.backends.map((x) => x.port)).toEqual([b.ports[0]]);
+  });
+
+  it("drops the backends of an agent that goes unreachable, and tells the other agents", async () => {
+    const { account, socket } = await deployed({ instances: 1 });
+    const other = await joinAgent(account, { ip: "10.0.0.8" });
+    expect((await nextTable(other.socket)).vips[0]?.backends).toHaveLength(1);
+    socket.ws.close(1000, "bye");
+    await socket.waitClosed();
+    const stub = env.CLUSTER.getByName(account.cluster.id);
+    // The agent's disconnect and its deadline moved past the (test) timeout of 2 s; then the alarm runs.
+    await runInDurableObject(stub, (_instance, state) => {
+      state.storage.sql.exec("UPDATE agents SET disconnected_at = disconnected_at - 10000");
+      state.storage.sql.exec("UPDATE timers SET due_at = due_at - 10000");
+    });
+    await runDurableObjectAlarm(stub);
+    const after = await nextTable(other.socket);
+    expect(after.vips).toEqual([]);
   });
 
   it("sends the whole table to an agent as it registers", async () => {

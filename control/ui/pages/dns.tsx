@@ -106,7 +106,14 @@ async function showDns(c: UiContext, form?: SettingsForm) {
         {" answers as "}
         <code>{example}</code>
         {", its ports as SRV records "}
-        <code>{`_web._tcp.marathon.${settings.zone}`}</code>.
+        <code>{`_web._tcp.marathon.${settings.zone}`}</code>
+        {". A port labelled "}
+        <code>{'"VIP_0": "/web:80"'}</code>
+        {" makes a named VIP, "}
+        <code>web.marathon.l4lb.thisdcos.directory:80</code>
+        {`, with an address from the cluster's VIP range `}
+        <code>{settings.vipRange}</code>
+        {" that every agent balances over the app's healthy tasks."}
       </p>
       <form method="get" action={`/ui/${id}/dns`} class="panel actions-row" aria-label="Resolve a name">
         <div class="field">

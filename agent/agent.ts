@@ -107,6 +107,7 @@ export class Agent {
       onRegistered: (message) => this.onRegistered(message),
       onCommand: (command) => this.dispatch(command),
       onSessionUp: (send) => {
+        this.vips.registered();
         this.tasks.connected(send);
         this.logs.connected(send);
         this.diagnostics.connected(send);

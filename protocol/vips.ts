@@ -7,6 +7,9 @@ import { z } from "zod";
  * the master before it stores a range, the agent before it binds an address as root.
  */
 
+/** How long after `registered` an agent waits for a `vips` frame before dropping the table it kept. */
+export const VIP_TABLE_GRACE_MS = 5_000;
+
 /** Where a named VIP's DNS name lives: `<name>.marathon.l4lb.thisdcos.directory`. */
 export const L4LB_DOMAIN = "l4lb.thisdcos.directory";
 
@@ -118,8 +121,11 @@ export const Vip = z.strictObject({
 export type Vip = z.infer<typeof Vip>;
 
 /**
- * The cluster's whole VIP table, sent to every agent on registration and whenever it changes.
- * Each frame replaces the one before: an agent stops listening on what a frame leaves out.
+ * The cluster's whole VIP table, sent to every agent whenever it changes, and right after
+ * `registered` when the cluster has VIPs. Each frame replaces the one before: an agent stops
+ * listening on what a frame leaves out. An agent keeps balancing with its last table while it is
+ * away from the master; once registered again, no table within VIP_TABLE_GRACE_MS means the
+ * cluster has no VIPs any more.
  */
 export const Vips = z.strictObject({
   type: z.literal("vips"),

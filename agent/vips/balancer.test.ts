@@ -179,6 +179,25 @@ describe("VipBalancer", () => {
     expect(logs.events("vip_backend_failed")).toEqual([]);
   });
 
+  it("after a registration, keeps serving until the grace ends, and drops the table only if none came", async () => {
+    const { backends, vip, frame, backend, logs } = await setUp(["a"]);
+    const balancer = new VipBalancer({ log: logs.log, tableGraceMs: 50 });
+    cleanups.push(() => balancer.stop());
+    await balancer.update(frame(backends.map((b) => backend(b))));
+    // The master sent its table right after the registration: nothing is dropped.
+    balancer.registered();
+    await balancer.update(frame(backends.map((b) => backend(b))));
+    await Bun.sleep(100);
+    expect(await reach(vip.ip, vip.port)).toBe("a");
+    // A registration with no table following: the cluster has no VIPs any more.
+    balancer.registered();
+    expect(await reach(vip.ip, vip.port)).toBe("a");
+    await Bun.sleep(100);
+    expect(balancer.status()).toEqual([]);
+    await expect(connect(vip.ip, vip.port)).rejects.toThrow();
+    expect(logs.events("vip_table_dropped")).toHaveLength(1);
+  });
+
   it("binds nothing for a range a root agent must not use, nor for an address outside the range", async () => {
     const { backends, balancer, vip, frame, backend, logs } = await setUp(["a"]);
     const list = backends.map((b) => backend(b));

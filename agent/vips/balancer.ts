@@ -1,4 +1,4 @@
-import { inCidr, parseCidr, vipRangeProblem, type Vip, type Vips } from "../../protocol/vips.ts";
+import { inCidr, parseCidr, VIP_TABLE_GRACE_MS, vipRangeProblem, type Vip, type Vips } from "../../protocol/vips.ts";
 import { errorMessage, type Logger } from "../log.ts";
 import { VipAddresses, type VipAddressOptions } from "./addresses.ts";
 import { type VipCounters, VipListener } from "./vip-listener.ts";
@@ -17,6 +17,8 @@ import { type VipCounters, VipListener } from "./vip-listener.ts";
 export interface BalancerOptions {
   log: Logger;
   addresses?: Omit<VipAddressOptions, "log">;
+  /** How long after a registration a table must come before the kept one is dropped (tests shorten it). */
+  tableGraceMs?: number;
 }
 
 /** One VIP's state, for metrics and diagnostics. */
@@ -33,9 +35,10 @@ const keyOf = (v: { ip: string; port: number }) => `${v.ip}:${v.port}`;
 export class VipBalancer {
   private readonly listeners = new Map<string, { listener: VipListener; listening: Promise<boolean> }>();
   private readonly addresses: VipAddresses;
-  /** Applies frames one after another: binding is asynchronous, and a later frame must win. */
   private queue: Promise<void> = Promise.resolve();
   private stopped = false;
+  /** Set from a registration until the master's table (or the grace's end). */
+  private awaitingTable: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly options: BalancerOptions) {
     this.addresses = new VipAddresses({ log: options.log, ...options.addresses });
@@ -43,8 +46,24 @@ export class VipBalancer {
 
   /** Takes a new table; resolves once it is applied (listeners bound or their failure logged). */
   update(frame: Vips): Promise<void> {
-    this.queue = this.queue.then(() => this.apply(frame));
-    return this.queue;
+    clearTimeout(this.awaitingTable);
+    this.awaitingTable = undefined;
+    const usable = this.usable(frame);
+    if (usable === undefined) return this.queue;
+    return this.enqueue(usable);
+  }
+
+  /**
+   * A session just registered. VIPs keep being served through the reconnect; a master with VIPs
+   * sends its table at once, so none within the grace means the cluster has none left.
+   */
+  registered(): void {
+    clearTimeout(this.awaitingTable);
+    this.awaitingTable = setTimeout(() => {
+      this.awaitingTable = undefined;
+      if (this.listeners.size > 0) this.options.log.info("vip_table_dropped", { why: "no VIP table from the master after registering: the cluster has no VIPs" });
+      void this.enqueue([]);
+    }, this.options.tableGraceMs ?? VIP_TABLE_GRACE_MS);
   }
 
   /** Every VIP this agent serves, and how it fares. */
@@ -62,16 +81,21 @@ export class VipBalancer {
   /** Closes every listener and connection, and takes away the addresses it added. */
   async stop(): Promise<void> {
     this.stopped = true;
+    clearTimeout(this.awaitingTable);
     await this.queue;
     for (const { listener } of this.listeners.values()) listener.close(true);
     this.listeners.clear();
     await this.addresses.releaseAll();
   }
 
-  private async apply(frame: Vips): Promise<void> {
+  /** Applies tables one after another: binding is asynchronous, and a later table must win. */
+  private enqueue(vips: Vip[]): Promise<void> {
+    this.queue = this.queue.then(() => this.apply(vips));
+    return this.queue;
+  }
+
+  private async apply(usable: Vip[]): Promise<void> {
     if (this.stopped) return;
-    const usable = this.usable(frame);
-    if (usable === undefined) return;
     const wanted = new Map(usable.map((v) => [keyOf(v), v]));
     for (const [key, { listener }] of this.listeners) {
       if (wanted.has(key)) continue;

@@ -34,9 +34,11 @@ export class ClusterVips {
     for (const ws of this.sockets.all().values()) sendText(ws, text);
   }
 
-  /** Sends the table to one agent that just registered. */
+  /** Sends the table to an agent that just registered, when there is one (no frame means no VIPs: VIP_TABLE_GRACE_MS). */
   sendTo(ws: WebSocket): void {
-    const text = JSON.stringify(this.table());
+    const table = this.table();
+    if (table.vips.length === 0) return;
+    const text = JSON.stringify(table);
     if (this.fits(text)) sendText(ws, text);
   }
 

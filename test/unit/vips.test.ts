@@ -103,8 +103,11 @@ describe("VIP address allocation", () => {
     const r = range("127.11.0.0/16");
     const a = pickAddress("shopweb", r, new Set());
     expect(a).toBe(pickAddress("shopweb", r, new Set()));
-    expect(a).toBe(r.first + 1 + (nameHash("shopweb") % (r.last - r.first - 1)));
+    expect(a).toBe(r.first + 1 + (nameHash("/shopweb") % (r.last - r.first - 1)));
     expect(inCidr(r, numberToIpv4(a ?? 0))).toBe(true);
+    // Seeded by the cluster: another cluster's agents on the same machine get another address.
+    expect(pickAddress("shopweb", r, new Set(), "cluster-1")).toBe(pickAddress("shopweb", r, new Set(), "cluster-1"));
+    expect(pickAddress("shopweb", r, new Set(), "cluster-1")).not.toBe(pickAddress("shopweb", r, new Set(), "cluster-2"));
   });
 
   it("never hands out a taken address: colliding names probe forward", () => {

@@ -34,15 +34,17 @@ export function nameHash(name: string): number {
 }
 
 /**
- * The address for `name`: the first free one from `hash(name) mod size` on, wrapping around;
- * undefined when every usable address of the range is taken.
+ * The address for `name`: the first free one from `hash(seed/name) mod size` on, wrapping
+ * around; undefined when every usable address of the range is taken. The seed is the cluster's
+ * own id: two clusters with agents on one machine (whose VIPs share its loopback) then give the
+ * same name different addresses, where dcos-net, one cluster per machine, hashes the name alone.
  */
-export function pickAddress(name: string, range: Cidr, taken: ReadonlySet<number>): number | undefined {
+export function pickAddress(name: string, range: Cidr, taken: ReadonlySet<number>, seed = ""): number | undefined {
   const { first, count } = usableAddresses(range);
   let takenInRange = 0;
   for (const n of taken) if (n >= first && n < first + count) takenInRange++;
   if (takenInRange >= count) return undefined;
-  const start = nameHash(name) % count;
+  const start = nameHash(`${seed}/${name}`) % count;
   for (let i = 0; i < count; i++) {
     const n = first + ((start + i) % count);
     if (!taken.has(n)) return n;
@@ -114,8 +116,9 @@ function allocate(
   for (const ip of named.values()) taken.add(ipv4ToNumber(ip) ?? -1);
   for (const label of missing) {
     if (named.has(label.name)) continue;
-    let n = pickAddress(label.name, range, taken);
-    if (n === undefined && releaseUnused(db, named, declared, app, taken)) n = pickAddress(label.name, range, taken);
+    const seed = getMeta(db, "master_id") ?? "";
+    let n = pickAddress(label.name, range, taken, seed);
+    if (n === undefined && releaseUnused(db, named, declared, app, taken)) n = pickAddress(label.name, range, taken, seed);
     if (n === undefined) {
       return { label, message: `the cluster's VIP range ${rangeText} has no address left for '${label.name}' (${named.size} named VIPs hold one); widen it with PATCH /c/<cluster>/dns {"vipRange": ...}` };
     }

@@ -18,6 +18,9 @@ export interface Side {
 /** A copy of a chunk's tail: Bun may reuse the buffer a `data` callback got once it returns. */
 const copyOf = (bytes: Uint8Array) => new Uint8Array(bytes);
 
+/** What a client may send before its backend connection is up; beyond it, the client is paused. */
+const EARLY_BYTES = 256 * 1024;
+
 export class Splice {
   private upstream: Socket<Side> | undefined;
   /** Bytes read from one side that the other has not taken yet, per destination. */
@@ -26,6 +29,10 @@ export class Splice {
   private readonly ended = new Set<Socket<Side>>();
   private readonly gone = new Set<Socket<Side>>();
   private finished = false;
+  /** What the client sent before the backend answered, and whether that paused it. */
+  private early: Uint8Array[] = [];
+  private earlyBytes = 0;
+  private pausedEarly = false;
   /** Called once, when both sides are gone (only for a splice that got an upstream). */
   onClosed: () => void = () => {};
   /** Called when a backend connection this splice started opens or fails (set by the listener). */
@@ -60,7 +67,11 @@ export class Splice {
 
   static readonly UPSTREAM_HANDLERS = Splice.handlers((socket) => socket.data.splice?.onConnected(socket));
 
-  /** Joins the backend's socket and starts reading from the client. */
+  /**
+   * Joins the backend's socket: what the client sent meanwhile goes first, then its FIN if it
+   * sent one. The client is not paused while the backend connects (that costs two epoll_ctl
+   * calls per connection); only one that sends more than EARLY_BYTES first is.
+   */
   attach(upstream: Socket<Side>): void {
     if (this.closed) {
       upstream.terminate();
@@ -68,9 +79,13 @@ export class Splice {
       return;
     }
     this.upstream = upstream;
-    upstream.setNoDelay(true);
-    this.client.setNoDelay(true);
-    this.client.resume();
+    const early = this.early;
+    this.early = [];
+    for (const chunk of early) this.data(this.client, chunk);
+    const blocked = (this.queued.get(upstream)?.length ?? 0) > 0;
+    if (blocked) return;
+    if (this.pausedEarly) this.client.resume();
+    if (this.ended.has(this.client)) upstream.shutdown();
   }
 
   /** Closes both sides at once (an error, a refused client, agent shutdown). */
@@ -92,6 +107,7 @@ export class Splice {
   }
 
   private data(from: Socket<Side>, chunk: Uint8Array): void {
+    if (from === this.client && this.upstream === undefined) return this.hold(chunk);
     const to = this.peerOf(from);
     if (to === undefined || this.gone.has(to)) return;
     const queue = this.queued.get(to);
@@ -103,6 +119,16 @@ export class Splice {
     if (written < chunk.byteLength) {
       this.queued.set(to, [copyOf(chunk.subarray(Math.max(0, written)))]);
       from.pause();
+    }
+  }
+
+  /** Keeps what the client sends before the backend has answered. */
+  private hold(chunk: Uint8Array): void {
+    this.early.push(copyOf(chunk));
+    this.earlyBytes += chunk.byteLength;
+    if (this.earlyBytes > EARLY_BYTES && !this.pausedEarly) {
+      this.pausedEarly = true;
+      this.client.pause();
     }
   }
 

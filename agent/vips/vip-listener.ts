@@ -104,8 +104,6 @@ export class VipListener {
 
   private accept(client: Socket<Side>): void {
     this.counters.accepted++;
-    // Nothing is read from the client until a backend has answered.
-    client.pause();
     this.connect(new Splice(client), this.pick(), undefined);
   }
 

@@ -129,7 +129,7 @@ async function startCluster(dir: string): Promise<{ vip: Target; direct: Target;
   // A range of its own inside 127.0.0.0/8: loopback only, apart from any other cluster on the machine.
   await api.call("PATCH", api.c("/dns"), { vipRange: `127.11.${10 + Math.floor(Math.random() * 240)}.0/24` });
   // Task ports from a block of its own: the default 31000–32000 may be held by other runs' tasks.
-  const first = 33_000 + 50 * Math.floor(Math.random() * 100);
+  const first = 24_000 + 50 * Math.floor(Math.random() * 100);
   const resources = `cpus:2;mem:2048;disk:1024;ports:[${first}-${first + 49}]`;
   const agent = startAgent({ master: cp.url, cluster: api.clusterId, token: await api.joinToken(), workDir: join(dir, "agent"), hostname: "bench", advertiseIp: "127.0.0.1", resources, killTasksOnExit: true });
   onCleanup("agent", () => agent.stop("SIGTERM", 10_000));

@@ -90,7 +90,8 @@ export class VipBalancer {
 
   /** Applies tables one after another: binding is asynchronous, and a later table must win. */
   private enqueue(vips: Vip[]): Promise<void> {
-    this.queue = this.queue.then(() => this.apply(vips));
+    // A failure is logged and the queue goes on: the next table must still be applied.
+    this.queue = this.queue.then(() => this.apply(vips)).catch((error: unknown) => this.options.log.error("vip_update_failed", { error: errorMessage(error) }));
     return this.queue;
   }
 

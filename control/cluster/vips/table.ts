@@ -46,6 +46,11 @@ function addBackend(table: Map<string, Vip>, name: string, ip: string, port: num
   else same.draining &&= backend.draining;
 }
 
+function versionVips(db: ClusterDb, appId: string, version: string): { app: App; vips: VipLabel[] } | undefined {
+  const app = getVersion(db, appId, version);
+  return app === undefined ? undefined : { app, vips: vipsOf(app) };
+}
+
 /** The whole table, in address order, as the `vips` frame carries it. */
 export function vipTable(db: ClusterDb): Vips {
   const range = vipRange(db);
@@ -55,15 +60,16 @@ export function vipTable(db: ClusterDb): Vips {
   const hosts = new Map(listAgents(db).flatMap((a) => (a.state !== "unreachable" && ipv4ToNumber(a.ip) !== undefined ? [[a.id, a.ip] as const] : [])));
   const table = new Map<string, Vip>();
   for (const { id } of candidates) {
-    const versions = new Map<string, App | undefined>();
+    // Each task answers for the VIPs of its own version: read and parsed once per version.
+    const versions = new Map<string, { app: App; vips: VipLabel[] } | undefined>();
     for (const task of liveTasks(db, { framework: MARATHON, group: id })) {
       const host = hosts.get(task.agentId);
-      if (!versions.has(task.version)) versions.set(task.version, getVersion(db, id, task.version));
-      const app = versions.get(task.version);
-      if (host === undefined || app === undefined) continue;
-      const state = backendState(task, app.healthChecks.length > 0);
+      if (!versions.has(task.version)) versions.set(task.version, versionVips(db, id, task.version));
+      const version = versions.get(task.version);
+      if (host === undefined || version === undefined) continue;
+      const state = backendState(task, version.app.healthChecks.length > 0);
       if (state === undefined) continue;
-      for (const label of vipsOf(app)) {
+      for (const label of version.vips) {
         const ip = addressOf(label, named);
         const port = task.ports[label.portIndex];
         if (ip === undefined || port === undefined || port === 0) continue;
@@ -72,7 +78,10 @@ export function vipTable(db: ClusterDb): Vips {
       }
     }
   }
-  const vips = [...table.values()].sort((a, b) => (ipv4ToNumber(a.ip) ?? 0) - (ipv4ToNumber(b.ip) ?? 0) || a.port - b.port);
+  // A fixed order, so that an unchanged table is the same text and is not sent again.
+  const byAddress = (a: { ip?: string; host?: string; port: number }, b: typeof a) => (ipv4ToNumber(a.ip ?? a.host ?? "") ?? 0) - (ipv4ToNumber(b.ip ?? b.host ?? "") ?? 0) || a.port - b.port;
+  const vips = [...table.values()].sort(byAddress);
+  for (const vip of vips) vip.backends.sort(byAddress);
   return { type: "vips", range, vips };
 }
 

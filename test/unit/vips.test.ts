@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { parseAppDefinition } from "../../control/cluster/frameworks/marathon/app-definition.ts";
 import { readVipLabel, vipFqdn, vipsOf } from "../../control/cluster/frameworks/marathon/app-vips.ts";
 import { nameHash, pickAddress } from "../../control/cluster/vips/addresses.ts";
+import { buildZone, resolve } from "../../control/dns/index.ts";
 import { DEFAULT_VIP_RANGE, inCidr, ipv4ToNumber, numberToIpv4, parseCidr, type Cidr, vipRangeProblem } from "../../protocol/vips.ts";
 
 /** VIP labels (Minuteman's syntax), the VIP range rules, and the address allocator. */
@@ -131,5 +132,15 @@ describe("VIP address allocation", () => {
     // Addresses outside the range do not count against it.
     const outside = new Set([r.last + 5, r.first - 1]);
     expect(pickAddress("one-more", r, outside)).toBeDefined();
+  });
+});
+
+describe("VIP names in the zone", () => {
+  it("answers a named VIP's address authoritatively, whatever the case, and NXDOMAIN for other l4lb names", async () => {
+    const zone = await buildZone({ serial: 1, masterHost: { ips: ["10.0.0.1"] }, agents: [], tasks: [], vips: [{ fqdn: vipFqdn("shopweb"), ip: "127.11.4.2" }] });
+    const found = resolve(zone, { name: "ShopWeb.marathon.l4lb.thisdcos.directory.", type: "A" }, () => 0);
+    expect(found).toMatchObject({ outside: false, rcode: "NOERROR", authoritative: true, answers: [{ name: "shopweb.marathon.l4lb.thisdcos.directory", type: "A", data: "127.11.4.2" }] });
+    expect(resolve(zone, { name: "other.marathon.l4lb.thisdcos.directory", type: "A" }, () => 0)).toMatchObject({ rcode: "NXDOMAIN" });
+    expect(resolve(zone, { name: "marathon.l4lb.thisdcos.directory", type: "A" }, () => 0)).toMatchObject({ rcode: "NOERROR", answers: [] });
   });
 });

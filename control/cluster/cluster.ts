@@ -607,7 +607,7 @@ export class Cluster extends DurableObject<Env> {
         if (pending) recordAudit(this.db, pending.actor, pending.name, Date.now());
         return result.value;
       });
-      this.vips.changed();
+      this.vips.changed(Date.now(), true);
       return { ok: true, value };
     } catch (error) {
       // The refusal rolled the transaction back: the old range and its addresses stand.

@@ -1,5 +1,6 @@
 import { MAX_FRAME_BYTES, type Vips } from "../../protocol/index.ts";
 import type { ClusterDb } from "./db.ts";
+import { anyAppMentionsVips } from "./frameworks/marathon/apps.ts";
 import type { SocketIndex } from "./sessions.ts";
 import { scheduleNoLaterThan } from "./timers.ts";
 import { vipTable } from "./vips/table.ts";
@@ -26,6 +27,8 @@ export class ClusterVips {
   private lastSent: string | undefined;
   /** Until when changes wait for the window's end. */
   private quietUntil = 0;
+  /** Whether the last table sent had VIPs: while not, a cluster whose apps declare none costs one indexed read per commit. */
+  private agentsHoldVips = false;
 
   constructor(
     private readonly db: ClusterDb,
@@ -43,6 +46,8 @@ export class ClusterVips {
    * arms the alarm after its commit, as every commit does. `immediately` skips the window.
    */
   changed(now = Date.now(), immediately = false): void {
+    // After a restart nothing is known of what agents hold; they learn it again as they register.
+    if (!this.agentsHoldVips && !anyAppMentionsVips(this.db)) return;
     if (now < this.quietUntil && !immediately) {
       // Set on every such commit (one upsert): an alarm that took the timer early must not lose it.
       scheduleNoLaterThan(this.db, VIP_TIMER, this.quietUntil);
@@ -55,7 +60,7 @@ export class ClusterVips {
       this.lastSent = JSON.stringify(table);
       return;
     }
-    this.broadcast(JSON.stringify(table));
+    this.broadcast(table);
   }
 
   /**
@@ -66,14 +71,16 @@ export class ClusterVips {
   sendTo(ws: WebSocket): void {
     const table = this.table();
     const text = JSON.stringify(table);
-    if (text !== this.lastSent && (this.lastSent !== undefined || table.vips.length > 0)) return this.broadcast(text);
+    if (text !== this.lastSent && (this.lastSent !== undefined || table.vips.length > 0)) return this.broadcast(table);
     if (table.vips.length > 0 && this.fits(text)) sendText(ws, text);
   }
 
-  /** Sends `text` to every agent, unless it is what they were last sent. */
-  private broadcast(text: string): void {
+  /** Sends the table to every agent, unless it is what they were last sent. */
+  private broadcast(table: Vips): void {
+    const text = JSON.stringify(table);
     if (text === this.lastSent) return;
     this.lastSent = text;
+    this.agentsHoldVips = table.vips.length > 0;
     if (!this.fits(text)) return;
     for (const ws of this.sockets.all().values()) sendText(ws, text);
   }

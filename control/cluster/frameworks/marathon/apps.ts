@@ -159,3 +159,8 @@ export function servicePortsInUse(db: ClusterDb, exceptId: string): Set<number> 
 export function appsMentioningVips(db: ClusterDb): StoredApp[] {
   return db.select().from(apps).where(sql`${apps.definition} LIKE '%"vip%'`).orderBy(asc(apps.id)).all().map(toStored);
 }
+
+/** Whether any app's current definition may carry VIP labels (appsMentioningVips without reading them). */
+export function anyAppMentionsVips(db: ClusterDb): boolean {
+  return db.select({ id: apps.id }).from(apps).where(sql`${apps.definition} LIKE '%"vip%'`).limit(1).all().length > 0;
+}

@@ -18,6 +18,7 @@ import type { Logger } from "./log.ts";
 import { detectAdvertiseIp, detectHostname, resolveResources } from "./resources.ts";
 import { DEFAULT_POLICY, allowancesOf } from "./policy.ts";
 import { createTaskHost } from "./task-host.ts";
+import { VipBalancer } from "./vips/balancer.ts";
 import type { MasterCommand, TaskHost } from "./task-host.ts";
 
 /** The agent's version, reported in `register`. */
@@ -78,6 +79,7 @@ export class Agent {
   private stopping: Promise<void> | undefined;
   private dns: DnsForwarder | undefined;
   private metrics: MetricsServer | undefined;
+  private readonly vips: VipBalancer;
 
   private constructor(
     private readonly config: AgentConfig,
@@ -90,6 +92,7 @@ export class Agent {
     const exec = { dnsAddress: () => this.dns?.address };
     const docker = config.dockerSocket === undefined ? undefined : { socket: config.dockerSocket, agentId: () => this.identity?.agentId, dnsAddress: exec.dnsAddress };
     this.tasks = options.tasks ?? inWorkDir(() => createTaskHost({ workDir: config.workDir, log: this.log, exec, docker, policy: config.policy }));
+    this.vips = new VipBalancer({ log: this.log });
     this.logs = new LogService({ source: (taskId) => this.tasks.logSource(taskId), log: this.log });
     this.diagnostics = new AgentDiagnostics({
       workDir: config.workDir,
@@ -104,6 +107,7 @@ export class Agent {
       onRegistered: (message) => this.onRegistered(message),
       onCommand: (command) => this.dispatch(command),
       onSessionUp: (send) => {
+        this.vips.registered();
         this.tasks.connected(send);
         this.logs.connected(send);
         this.diagnostics.connected(send);
@@ -158,6 +162,7 @@ export class Agent {
     // drivers probed: the register frame reports both.
     await this.tasks.ready();
     const end = await this.connection.run();
+    await this.vips.stop();
     this.dns?.stop();
     this.metrics?.stop();
     this.logs.close();
@@ -209,6 +214,7 @@ export class Agent {
   private dispatch(command: MasterCommand): void {
     if (isLogCommand(command)) this.logs.handle(command);
     else if (command.type === "bundle") this.diagnostics.answerBundle(command, this.recentLog.text());
+    else if (command.type === "vips") void this.vips.update(command);
     else this.tasks.handle(command);
   }
 
@@ -242,6 +248,7 @@ export class Agent {
         tasks: this.tasks.stats(),
         connection: this.connection.stats(),
         dnsQueries: this.dns?.queries.entries(),
+        vips: this.vips.status(),
       }));
       this.log.info("metrics_listening", { address: this.metrics.address, path: "/metrics" });
       return undefined;

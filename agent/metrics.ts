@@ -3,6 +3,7 @@ import { type MetricFamily, PROMETHEUS_CONTENT_TYPE, type Sample, renderExpositi
 import type { ConnectionStats } from "./connection.ts";
 import { type HostPort, formatHostPort } from "./dns/listen-address.ts";
 import type { TaskHostStats } from "./task-host.ts";
+import type { VipStatus } from "./vips/balancer.ts";
 
 /**
  * The agent's own metrics in Prometheus's text format, served at `http://ADDR/metrics` when
@@ -24,6 +25,8 @@ export interface AgentMetricsSnapshot {
   connection: ConnectionStats;
   /** Undefined while the DNS forwarder is off. */
   dnsQueries: { transport: string; result: string; count: number }[] | undefined;
+  /** The VIPs this agent balances (named VIPs, `VIP_n` labels). */
+  vips?: VipStatus[];
 }
 
 const MIB = 1024 * 1024;
@@ -67,7 +70,19 @@ export function agentFamilies(s: AgentMetricsSnapshot): MetricFamily[] {
     const samples = s.dnsQueries.map(({ transport, result, count }) => ({ labels: { transport, result }, value: count }));
     families.push(counter("dcx_agent_dns_queries_total", "Queries the agent's DNS forwarder answered, by transport and rcode ('dropped' when it sent nothing back).", samples));
   }
+  if (s.vips !== undefined) families.push(...vipFamilies(s.vips));
   return families;
+}
+
+/** Per VIP (its name and `ip:port`): backends, connections taken, refused and open. */
+function vipFamilies(vips: VipStatus[]): MetricFamily[] {
+  const each = (value: (v: VipStatus) => number) => vips.map((v) => ({ labels: { vip: v.name, address: `${v.ip}:${v.port}` }, value: value(v) }));
+  return [
+    { name: "dcx_agent_vip_backends", help: "Backends of each VIP this agent balances, draining ones included.", type: "gauge", samples: each((v) => v.backends) },
+    counter("dcx_agent_vip_connections_total", "Connections this agent's balancer accepted on each VIP.", each((v) => v.accepted)),
+    counter("dcx_agent_vip_connections_refused_total", "Connections closed at once because no backend of the VIP took them.", each((v) => v.refused)),
+    { name: "dcx_agent_vip_connections_open", help: "Connections open through each VIP.", type: "gauge", samples: each((v) => v.active) },
+  ];
 }
 
 /** A running metrics endpoint. */

@@ -31,8 +31,8 @@ export type TaskReport = Register["tasks"][number];
 
 /** The master's frames that concern tasks rather than the session itself. */
 export type MasterCommand = Exclude<MasterMessage, { type: "registered" } | { type: "error" }>;
-/** The commands the task host handles; log requests go to the log service. */
-export type TaskCommand = Exclude<MasterCommand, { type: "logs" } | { type: "logsCancel" } | { type: "bundle" }>;
+/** The commands the task host handles; log requests go to the log service, VIP tables to the balancer. */
+export type TaskCommand = Exclude<MasterCommand, { type: "logs" } | { type: "logsCancel" } | { type: "bundle" } | { type: "vips" }>;
 
 /**
  * Where task drivers (exec, docker) plug into the agent. The connection knows nothing about

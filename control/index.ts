@@ -20,6 +20,7 @@ import { operatorRoutes } from "./api/operator.ts";
 import { schedulerRoutes } from "./api/scheduler.ts";
 import { requireFramework, serviceAccountRoutes } from "./api/service-accounts.ts";
 import { taskLogRoutes } from "./api/task-logs.ts";
+import { vipRoutes } from "./api/vips.ts";
 import { accountsDb } from "./accounts/db.ts";
 import { purgeExpired } from "./accounts/account.ts";
 import { ApiError, renderError } from "./errors.ts";
@@ -54,6 +55,7 @@ const clusterScoped = new Hono<AppEnv>()
   .route("/debug", debugRoutes)
   .route("/mesos_dns/v1", mesosDnsRoutes)
   .route("/dns", dnsSettingsRoutes)
+  .route("/vips", vipRoutes)
   .route("/history", historyRoutes)
   .route("/diagnostics", diagnosticsRoutes)
   .route("/metrics/prometheus", prometheusRoutes)

@@ -5,6 +5,7 @@ import { HostAllowances } from "./host-access.ts";
 import { LogData, Logs, LogsCancel } from "./logs.ts";
 import { AgentRole, Attributes, Resources } from "./resources.ts";
 import { TaskState } from "./task-state.ts";
+import { Vips } from "./vips.ts";
 
 /**
  * The agent <-> master wire contract. Every frame is one JSON text message with a `type`;
@@ -183,7 +184,7 @@ export const Ack = z.strictObject({ type: z.literal("ack"), updateIds: z.array(z
 export const Reconcile = z.strictObject({ type: z.literal("reconcile"), taskIds: z.array(z.string().min(1).max(512)) });
 
 /** Every frame the master may send. */
-export const MasterMessage = z.discriminatedUnion("type", [Registered, Launch, Kill, Ack, Reconcile, Logs, LogsCancel, Bundle, ErrorFrame]);
+export const MasterMessage = z.discriminatedUnion("type", [Registered, Launch, Kill, Ack, Reconcile, Logs, LogsCancel, Bundle, ErrorFrame, Vips]);
 export type MasterMessage = z.infer<typeof MasterMessage>;
 export type Registered = z.infer<typeof Registered>;
 export type ErrorFrame = z.infer<typeof ErrorFrame>;

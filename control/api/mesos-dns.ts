@@ -4,6 +4,7 @@ import { versionInfo } from "../dns/index.ts";
 import type { AppEnv } from "../http/env.ts";
 import { jsonBody } from "../http/middleware.ts";
 import { clusterStub } from "../cluster-stub.ts";
+import { unwrap } from "../operations/outcome.ts";
 import { acting } from "./marathon/outcome.ts";
 import { DCX_VERSION } from "./mesos-json.ts";
 
@@ -24,7 +25,7 @@ export const mesosDnsRoutes = new Hono<AppEnv>()
   .get("/enumerate", async (c) => c.json(await stub(c).mesosDns("enumerate", "", host(c), [])));
 
 
-/** `/c/:cluster/dns`: the cluster's zone (default `mesos`) and TTL (default 5 s). */
+/** `/c/:cluster/dns`: the cluster's zone (default `mesos`), TTL (default 5 s) and VIP range (default 127.11.0.0/16). */
 export const dnsSettingsRoutes = new Hono<AppEnv>()
   .get("/", async (c) => c.json(await stub(c).dnsSettings()))
-  .patch("/", jsonBody(DnsSettings), async (c) => c.json(await acting(c).setDnsSettings(c.req.valid("json"))));
+  .patch("/", jsonBody(DnsSettings), async (c) => c.json(unwrap(await acting(c).setDnsSettings(c.req.valid("json")))));

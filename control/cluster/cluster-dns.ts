@@ -2,10 +2,13 @@ import { buildZone, configInfo, enumerate, hostPortsOf, hostsOf, resolve, servic
 import type { ClusterDb } from "./db.ts";
 import { dnsSource } from "./dns-source.ts";
 import { ensureMeta, getMeta, setMeta } from "./meta.ts";
+import { changeVipRange, vipRange } from "./vips/addresses.ts";
 
 export interface DnsSettings {
   zone: string;
   ttl: number;
+  /** The block named VIPs get their addresses from (`<name>.marathon.l4lb.thisdcos.directory`). */
+  vipRange: string;
 }
 
 export type MesosDnsQuery = "hosts" | "ports" | "services" | "enumerate" | "config";
@@ -27,17 +30,25 @@ export class ClusterDns {
     this.stateVersion++;
   }
 
-  /** The zone name and TTL (Mesos-DNS `domain` and `ttl`). */
+  /** The zone name and TTL (Mesos-DNS `domain` and `ttl`), and the VIP range. */
   settings(): DnsSettings {
-    return { zone: getMeta(this.db, "dns_zone") ?? "mesos", ttl: Number(getMeta(this.db, "dns_ttl") ?? 5) };
+    return { zone: getMeta(this.db, "dns_zone") ?? "mesos", ttl: Number(getMeta(this.db, "dns_ttl") ?? 5), vipRange: vipRange(this.db) };
   }
 
-  /** Changes the zone name or TTL; names answer under the new zone at once. */
-  setSettings(settings: Partial<DnsSettings>): DnsSettings {
+  /**
+   * Changes the zone name, TTL or VIP range inside the caller's transaction; names answer
+   * under the new zone at once. Returns why a new VIP range cannot be taken (the caller rolls
+   * back), or the settings now in force.
+   */
+  setSettings(settings: Partial<DnsSettings>): { ok: true; value: DnsSettings } | { ok: false; field: "vipRange"; message: string } {
+    if (settings.vipRange !== undefined && settings.vipRange !== vipRange(this.db)) {
+      const refused = changeVipRange(this.db, settings.vipRange);
+      if (refused !== undefined) return { ok: false, field: "vipRange", message: refused };
+    }
     if (settings.zone !== undefined) setMeta(this.db, "dns_zone", settings.zone);
     if (settings.ttl !== undefined) setMeta(this.db, "dns_ttl", String(settings.ttl));
     this.changed();
-    return this.settings();
+    return { ok: true, value: this.settings() };
   }
 
   /** Answers one question from live state, or says it lies outside the cluster's zones. */
@@ -66,6 +77,7 @@ export class ClusterDns {
         masterHost: isIp ? { ips: [host] } : { name: host, ips: [] },
         agents: source.agents,
         tasks: source.tasks,
+        vips: source.vips,
         frameworks: ["marathon", "metronome"],
       });
       this.zone = { host, index };

@@ -23,6 +23,8 @@ import { openClusterDb, type ClusterDb } from "./db.ts";
 import { Coordinator, UNREACHABLE_TIMER } from "./coordinator.ts";
 import { ClusterDns, type DnsSettings, type MesosDnsQuery } from "./cluster-dns.ts";
 import type { DnsSettingsChange } from "../contract/accounts.ts";
+import { ClusterVips } from "./cluster-vips.ts";
+import type { Vips } from "../../protocol/index.ts";
 import type { DnsQuestion, Resolution } from "../dns/index.ts";
 import { EventBus, MAX_EVENT_SUBSCRIBERS } from "./events.ts";
 import { FrameworkRegistry } from "./frameworks/registry.ts";
@@ -119,6 +121,7 @@ export class Cluster extends DurableObject<Env> {
   readonly auditTrail = new AuditTrail();
   private keepAlive: ReturnType<typeof setInterval> | undefined;
   private dns!: ClusterDns;
+  private vips!: ClusterVips;
   private metrics!: ClusterMetrics;
   private frameworks!: FrameworkRegistry;
 
@@ -131,10 +134,15 @@ export class Cluster extends DurableObject<Env> {
       this.alarmArm = new AlarmArm(this.db, ctx.storage);
       this.sockets = new SocketIndex(ctx, this.db);
       this.dns = new ClusterDns(this.db);
+      this.vips = new ClusterVips(this.db, this.sockets);
       this.metrics = new ClusterMetrics(this.db);
-      // Every committed change drops the DNS zone: names follow state at once.
+      // Every committed change drops the DNS zone and brings the agents' VIP tables up to date.
       this.frameworks = new FrameworkRegistry(new FrameworkMailbox(ctx), this.offerTimeoutMs);
-      this.coordinator = new Coordinator(ctx, this.db, this.events, this.alarmArm, this.sockets, this.frameworks, () => this.dns.changed(), this.metrics);
+      const committed = () => {
+        this.dns.changed();
+        this.vips.changed();
+      };
+      this.coordinator = new Coordinator(ctx, this.db, this.events, this.alarmArm, this.sockets, this.frameworks, committed, this.metrics);
       // Quotas first: a change they refuse rolls back before its audit row is written. Only a
       // user's command (run through `act`) can add apps or instances, so status batches, alarm
       // rounds and scheduler calls skip the count.
@@ -583,14 +591,36 @@ export class Cluster extends DurableObject<Env> {
     return this.dns.settings();
   }
 
-  /** RPC: changes the zone name or TTL; names answer under the new zone at once. Audited when made acting for someone. */
-  setDnsSettings(settings: DnsSettingsChange): DnsSettings {
-    return this.ctx.storage.transactionSync(() => {
-      const pending = this.auditTrail.take();
-      const changed = this.dns.setSettings(settings);
-      if (pending) recordAudit(this.db, pending.actor, pending.name, Date.now());
-      return changed;
-    });
+  /**
+   * RPC: changes the zone name, TTL or VIP range; names answer under the new zone at once, and
+   * a new range moves every named VIP (agents get the new table). A range the cluster's VIPs do
+   * not fit in is a 422 and changes nothing. Audited when made acting for someone.
+   */
+  setDnsSettings(settings: DnsSettingsChange): Outcome<DnsSettings> {
+    let refused: Outcome<DnsSettings> | undefined;
+    try {
+      const value = this.ctx.storage.transactionSync(() => {
+        const pending = this.auditTrail.take();
+        const result = this.dns.setSettings(settings);
+        if (!result.ok) {
+          refused = marathon.fail("invalid", "Object is not valid", { details: [{ path: `/${result.field}`, errors: [result.message] }] });
+          throw new Error(result.message);
+        }
+        if (pending) recordAudit(this.db, pending.actor, pending.name, Date.now());
+        return result.value;
+      });
+      this.vips.changed(Date.now(), true);
+      return { ok: true, value };
+    } catch (error) {
+      // The refusal rolled the transaction back: the old range and its addresses stand.
+      if (refused) return refused;
+      throw error;
+    }
+  }
+
+  /** RPC: the VIP table agents balance by (`GET /c/:cluster/vips`). */
+  vipTable(): Vips {
+    return this.vips.table();
   }
 
   /**
@@ -763,6 +793,8 @@ export class Cluster extends DurableObject<Env> {
     if (replaced) closeQuietly(replaced, CloseCode.REPLACED, "replaced by a newer session of this agent");
     await this.alarmArm.arm();
     send(ws, { type: "registered", agentId, pingIntervalMs: this.pingIntervalMs, ...(joined ? { credential: joined.credential } : {}) });
+    // The whole VIP table, since the agent may have missed changes while it was away.
+    this.vips.sendTo(ws);
     // New resources are on offer, and the agent's tasks must be squared with ours.
     await this.coordinator.reconcile(ws, agentId, msg.tasks);
   }

@@ -1,4 +1,4 @@
-import type { ZoneAgent, ZoneTask } from "../dns/zone.ts";
+import type { ZoneAgent, ZoneTask, ZoneVip } from "../dns/zone.ts";
 import { listAgents } from "./agents.ts";
 import type { ClusterDb } from "./db.ts";
 import type { App } from "./frameworks/marathon/app-definition.ts";
@@ -7,11 +7,14 @@ import { getVersion, listApps } from "./frameworks/marathon/apps.ts";
 import { MARATHON } from "./frameworks/marathon/demand.ts";
 import { declaredPorts } from "./frameworks/marathon/task-ports.ts";
 import { liveTasks, type TaskRecord } from "./tasks.ts";
+import { vipNames } from "./vips/table.ts";
 
 /** What the DNS zone is built from: the cluster's agents and live tasks, read in one pass. */
 export interface DnsSource {
   agents: ZoneAgent[];
   tasks: ZoneTask[];
+  /** Named VIPs' names and addresses. */
+  vips: ZoneVip[];
 }
 
 /** Port names and protocols of an app, in the order of its tasks' host ports. */
@@ -52,5 +55,6 @@ export function dnsSource(db: ClusterDb): DnsSource {
       killing: t.killRequestedAt !== null,
       healthy: checked(t) ? t.healthy === true : t.healthy,
     })),
+    vips: vipNames(db),
   };
 }

@@ -36,3 +36,13 @@ export function counters(db: ClusterDb, prefix: string): Record<string, number> 
   const rows = db.select().from(meta).where(sql`${meta.key} LIKE ${prefix + "%"}`).all();
   return Object.fromEntries(rows.map((r) => [r.key.slice(prefix.length), Number(r.value)]));
 }
+
+/** Every key starting with `prefix`, without it, with its value. */
+export function metaEntries(db: ClusterDb, prefix: string): Map<string, string> {
+  const rows = db.select().from(meta).where(sql`${meta.key} LIKE ${prefix.replace(/[%_\\]/g, "\\$&") + "%"} ESCAPE '\\'`).all();
+  return new Map(rows.map((r) => [r.key.slice(prefix.length), r.value]));
+}
+
+export function deleteMeta(db: ClusterDb, key: string): void {
+  db.delete(meta).where(eq(meta.key, key)).run();
+}

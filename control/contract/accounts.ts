@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { vipRangeProblem } from "../../protocol/vips.ts";
 
 /**
  * The HTTP contract's account-level bodies: what the API validates with `jsonBody(...)`, the
@@ -43,7 +44,7 @@ export const NewAgentToken = z.strictObject({
 });
 export const NewDnsKey = z.strictObject({ description: z.string().max(256).optional() });
 
-/** A change of the cluster's DNS zone or TTL; the UI's DNS page checks its form with the same schema. */
+/** A change of the cluster's DNS zone, TTL or VIP range; the UI's DNS page checks its form with the same schema. */
 export const DnsSettings = z.strictObject({
   zone: z
     .string()
@@ -52,6 +53,14 @@ export const DnsSettings = z.strictObject({
     .regex(/^([a-z0-9]([a-z0-9-]*[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/, { message: "must be a lowercase DNS name such as mesos or dcx.internal" })
     .optional(),
   ttl: z.number().int().min(0).max(86_400).optional(),
+  /** Where named VIPs get their addresses (DC/OS: 11.0.0.0/8); every agent listens on them. */
+  vipRange: z
+    .string()
+    .superRefine((range, ctx) => {
+      const problem = vipRangeProblem(range);
+      if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
+    })
+    .optional(),
 });
 /** The setting change `PATCH /c/:cluster/dns` takes, as the Cluster object's `setDnsSettings` receives it. */
 export type DnsSettingsChange = z.output<typeof DnsSettings>;

@@ -61,6 +61,12 @@ export interface MasterHost {
   port?: number;
 }
 
+/** A named VIP (Minuteman): its full name, under `l4lb.thisdcos.directory`, and its address. */
+export interface ZoneVip {
+  fqdn: string;
+  ip: string;
+}
+
 export interface ZoneInput {
   zone?: string;
   ttl?: number;
@@ -71,6 +77,8 @@ export interface ZoneInput {
   tasks: ZoneTask[];
   /** Frameworks to list even without running tasks (Mesos-DNS lists every registered one). */
   frameworks?: string[];
+  /** Named VIPs, answered whether or not a task is behind them yet, as their address is stable. */
+  vips?: ZoneVip[];
 }
 
 /** Mesos-DNS `/v1/enumerate` shapes (`records/generator.go` Enumerable*). */
@@ -164,6 +172,7 @@ export async function buildZone(input: ZoneInput): Promise<ZoneIndex> {
   for (const apex of apexes) soa.set(apex, addApex(b, apex, zone, serial));
   addMasters(b, zone, input.masterHost, masterPort);
   addAgents(b, zone, input.agents);
+  for (const vip of input.vips ?? []) b.address(normalizeName(vip.fqdn), vip.ip);
 
   const agents = new Map(input.agents.map((a) => [a.id, a]));
   const live = input.tasks.filter((t) => isDiscoverable(t) && agents.has(t.agentId));

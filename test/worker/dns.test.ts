@@ -165,7 +165,7 @@ describe("Mesos-DNS HTTP API", () => {
     const { account } = await setUp();
     const { key } = await dnsKey(account);
     const set = await call(`/c/${account.cluster.id}/dns`, { method: "PATCH", token: account.token, json: { zone: "dcx.internal", ttl: 30 } });
-    expect(await set.json()).toEqual({ zone: "dcx.internal", ttl: 30 });
+    expect(await set.json()).toEqual({ zone: "dcx.internal", ttl: 30, vipRange: "127.11.0.0/16" });
     const r = await query(key, "web-shop.marathon.dcx.internal");
     expect(r.answers.map((a) => a.data)).toEqual(["10.0.0.7"]);
     expect(r.cache).toBe("max-age=30");

@@ -158,11 +158,11 @@ describe("UI: DNS zone and TTL", () => {
     const wordsHtml = await words.text();
     expect(wordsHtml).toContain('id="field-zone-errors"><li>is required</li>');
     expect(wordsHtml).toContain('id="field-ttl-errors"><li>must be a number</li>');
-    expect(await settings()).toEqual({ zone: "mesos", ttl: 5 });
+    expect(await settings()).toEqual({ zone: "mesos", ttl: 5, vipRange: "127.11.0.0/16" });
 
     const saved = await browser.form(dns, { zone: "dcx.internal", ttl: "30" });
     expect(await flashAfter(browser, saved)).toContain("DNS zone is now dcx.internal, TTL 30 s.");
-    expect(await settings()).toEqual({ zone: "dcx.internal", ttl: 30 });
+    expect(await settings()).toEqual({ zone: "dcx.internal", ttl: 30, vipRange: "127.11.0.0/16" });
     const text = Browser.text((await browser.page(`${dns}?name=slave.dcx.internal&type=A`)).html);
     expect(text).toContain("under the zone dcx.internal (TTL 30 s)");
     expect(text).toMatch(/slave\.dcx\.internal\.? A 30 10\.1\.2\.3/);

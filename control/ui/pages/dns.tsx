@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { jsonAnswer } from "../../operations/dns.ts";
+import { unwrap } from "../../operations/outcome.ts";
 import { DnsSettings } from "../../contract/accounts.ts";
 import { jsonToQuery, parseJsonQuery, type JsonResponse } from "../../dns/index.ts";
 import { ApiError } from "../../errors.ts";
@@ -105,7 +106,14 @@ async function showDns(c: UiContext, form?: SettingsForm) {
         {" answers as "}
         <code>{example}</code>
         {", its ports as SRV records "}
-        <code>{`_web._tcp.marathon.${settings.zone}`}</code>.
+        <code>{`_web._tcp.marathon.${settings.zone}`}</code>
+        {". A port labelled "}
+        <code>{'"VIP_0": "/web:80"'}</code>
+        {" makes a named VIP, "}
+        <code>web.marathon.l4lb.thisdcos.directory:80</code>
+        {`, with an address from the cluster's VIP range `}
+        <code>{settings.vipRange}</code>
+        {" that every agent balances over the app's healthy tasks."}
       </p>
       <form method="get" action={`/ui/${id}/dns`} class="panel actions-row" aria-label="Resolve a name">
         <div class="field">
@@ -147,8 +155,8 @@ export const dnsPage = new Hono<UiEnv>()
   .get("/", (c) => showDns(c))
   .post("/", checkForm, async (c) => {
     const form = { zone: (await formField(c, "zone")).trim(), ttl: (await formField(c, "ttl")).trim() };
-    const checked = checkFields(DnsSettings.required(), { zone: form.zone, ttl: numberField(form.ttl) });
+    const checked = checkFields(DnsSettings.pick({ zone: true, ttl: true }).required(), { zone: form.zone, ttl: numberField(form.ttl) });
     if (!checked.ok) return showDns(c, { ...form, errors: checked.errors });
-    const settings = await actingOf(c).setDnsSettings(checked.value);
+    const settings = unwrap(await actingOf(c).setDnsSettings(checked.value));
     return redirectWithFlash(c, `/ui/${c.get("cluster").id}/dns`, { kind: "ok", text: `DNS zone is now ${settings.zone}, TTL ${settings.ttl} s.` });
   });

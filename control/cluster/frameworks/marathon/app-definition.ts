@@ -20,6 +20,7 @@ import {
   type Issue,
 } from "./app-fields.ts";
 import { Network, appNetwork, effectivePortMappings, networkIssues, type Networked } from "./app-network.ts";
+import { vipLabelIssues } from "./app-vips.ts";
 import { parentGroup } from "./group-tree.ts";
 import { hostPortRequest } from "./task-ports.ts";
 
@@ -221,8 +222,13 @@ function dependencyIssues(app: Parsed): Issue[] {
   });
 }
 
+/** `VIP_n` port labels (Minuteman's): readable, on TCP ports, one port per VIP. */
+function vipIssues(app: Parsed): Issue[] {
+  return vipLabelIssues({ ...app, portDefinitions: effectivePortDefinitions(app) }, effectivePortMappings(app));
+}
+
 /** Rules that span several fields; each runs once every field is valid on its own. */
-const APP_RULES = [commandIssues, networkIssues, portsConflictIssues, portDefinitionIssues, backoffIssues, checkIssues, dependencyIssues];
+const APP_RULES = [commandIssues, networkIssues, portsConflictIssues, portDefinitionIssues, backoffIssues, checkIssues, dependencyIssues, vipIssues];
 
 function withoutReadOnly<T extends Record<string, unknown>>(fields: T): T {
   const copy: Record<string, unknown> = { ...fields };

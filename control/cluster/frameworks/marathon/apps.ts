@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, isNull, ne } from "drizzle-orm";
+import { and, asc, desc, eq, isNull, ne, sql } from "drizzle-orm";
 import type { ClusterDb } from "../../db.ts";
 import { appVersions, apps, tasks } from "../../schema.ts";
 import type { App } from "./app-definition.ts";
@@ -153,4 +153,18 @@ export function servicePortsInUse(db: ClusterDb, exceptId: string): Set<number> 
   const ports = new Set<number>();
   for (const row of rows) for (const port of servicePorts(row.definition as App)) if (port !== 0) ports.add(port);
   return ports;
+}
+
+/**
+ * The apps whose current definition may carry VIP labels: a key starting `"vip` (SQLite's LIKE
+ * ignores ASCII case, so `"VIP_0"` matches too). A cheap filter that reads no other definition;
+ * callers parse the candidates' labels.
+ */
+export function appsMentioningVips(db: ClusterDb): StoredApp[] {
+  return db.select().from(apps).where(sql`${apps.definition} LIKE '%"vip%'`).orderBy(asc(apps.id)).all().map(toStored);
+}
+
+/** Whether any app's current definition may carry VIP labels (appsMentioningVips without reading them). */
+export function anyAppMentionsVips(db: ClusterDb): boolean {
+  return db.select({ id: apps.id }).from(apps).where(sql`${apps.definition} LIKE '%"vip%'`).limit(1).all().length > 0;
 }

@@ -22,6 +22,7 @@ import {
 import { ROOT_GROUP, inGroup } from "./group-tree.ts";
 import { appNetwork } from "./app-network.ts";
 import { servicePorts, withServicePortsSet } from "./task-ports.ts";
+import { assignVipAddresses } from "../../vips/addresses.ts";
 
 /**
  * The Marathon API's mutations, each run inside one storage transaction by the Cluster
@@ -92,6 +93,14 @@ function withServicePorts(ctx: CommandContext, app: App, previous: App | undefin
   }
 }
 
+/** Addresses for the app's named VIPs, and its IP VIPs checked against the cluster's range: a 422 at the label refused. */
+function vipFailure(ctx: CommandContext, app: App): Failure | undefined {
+  const refused = assignVipAddresses(ctx.db, app);
+  if (refused === undefined) return undefined;
+  const field = appNetwork(app) === "BRIDGE" ? "/container/portMappings" : "/portDefinitions";
+  return fail("invalid", "Object is not valid", { details: [{ path: `${field}/${refused.label.portIndex}/labels/${refused.label.key}`, errors: [refused.message] }] });
+}
+
 function startDeployment(ctx: CommandContext, stored: StoredApp, action: DeploymentAction, previous: App | null): DeploymentRecord {
   const d = createDeployment(ctx.db, { appId: stored.id, action, version: stored.version, previous, createdAt: ctx.now });
   revive(ctx.db, MARATHON, ctx.now);
@@ -129,6 +138,8 @@ export function createApp(ctx: CommandContext, app: App, checkDependencies = tru
   if (clash) return clash;
   const ported = withServicePorts(ctx, app, undefined);
   if (!ported.ok) return ported;
+  const vipRefused = vipFailure(ctx, ported.value);
+  if (vipRefused) return vipRefused;
   const stored = saveApp(ctx.db, ported.value, nextVersion(ctx.now), "create");
   ctx.events.emit("api_post_event", { appDefinition: stored.app, uri: `/v2/apps${app.id}` }, ctx.now);
   const d = startDeployment(ctx, stored, "StartApplication", null);
@@ -149,6 +160,8 @@ export function replaceApp(ctx: CommandContext, app: App, force: boolean, checkD
   if (locked) return locked;
   const ported = withServicePorts(ctx, app, current.app);
   if (!ported.ok) return ported;
+  const vipRefused = vipFailure(ctx, ported.value);
+  if (vipRefused) return vipRefused;
   const scaleOnly = sameExceptInstances(current.app, ported.value);
   const stored = saveApp(ctx.db, ported.value, nextVersion(ctx.now, current.version), scaleOnly ? "scaling" : "config");
   ctx.events.emit("api_post_event", { appDefinition: stored.app, uri: `/v2/apps${app.id}` }, ctx.now);

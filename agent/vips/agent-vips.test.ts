@@ -1,0 +1,87 @@
+import { describe, expect, test } from "bun:test";
+import net from "node:net";
+import { parseExposition, sampleValue } from "../../test/support/prometheus.ts";
+import { Agent } from "../agent.ts";
+import type { AgentConfig } from "../config.ts";
+import { FakeMaster, waitFor } from "../test-support/fake-master.ts";
+import { collectLog } from "../test-support/log-collector.ts";
+import { testScope } from "../test-support/scope.ts";
+
+/**
+ * A real Agent given a VIP table by its master: it listens on the VIP, carries a connection to
+ * the backend, counts it in its metrics, and stops listening when the master's next table
+ * leaves the VIP out, and when it stops.
+ */
+
+const { defer, tempDir } = testScope("dcx-agent-vips");
+
+function config(master: string, workDir: string): AgentConfig {
+  return {
+    master,
+    cluster: "c1",
+    token: "join-1",
+    workDir,
+    resources: { cpus: 1, mem: 256, disk: 256, ports: [[31000, 31009]] },
+    attributes: {},
+    hostname: "vip-host",
+    advertiseIp: "127.0.0.1",
+    backoffMaxMs: 20,
+    killTasksOnExit: true,
+    metricsListen: { host: "127.0.0.1", port: 0 },
+  };
+}
+
+/** Whether a connection to `ip:port` is accepted and answered with `expected` to "hi". */
+function answers(ip: string, port: number, expected: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: ip, port }, () => socket.write("hi"));
+    socket.on("data", (d) => {
+      socket.destroy();
+      resolve(d.toString() === expected);
+    });
+    socket.on("error", () => resolve(false));
+  });
+}
+
+/** Polls until `probe` resolves true. */
+async function until(probe: () => Promise<boolean>, what: string, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await Bun.sleep(20);
+  }
+}
+
+describe("the agent's VIP balancer", () => {
+  test("follows the master's tables, and its metrics count the connections", async () => {
+    const backend = net.createServer((s) => s.on("data", (d) => s.end(`backend:${d.toString()}`)));
+    await new Promise<void>((resolve) => backend.listen(0, "127.0.0.1", resolve));
+    defer(() => void backend.close());
+    const backendPort = (backend.address() as net.AddressInfo).port;
+    const master = new FakeMaster({ pingIntervalMs: 50 });
+    defer(() => master.stop());
+    const agent = Agent.create(config(master.url, tempDir()), { log: collectLog().log });
+    const running = agent.run();
+    defer(() => agent.stop());
+    const session = await master.registered(0);
+    const vip = { ip: `127.11.${1 + Math.floor(Math.random() * 120)}.${1 + Math.floor(Math.random() * 250)}`, port: 20_000 + Math.floor(Math.random() * 20_000) };
+    const table = { name: "web.marathon.l4lb.thisdcos.directory", ...vip, backends: [{ host: "127.0.0.1", port: backendPort, draining: false }] };
+    master.send(session, { type: "vips", range: "127.11.0.0/16", vips: [table] });
+    await until(() => answers(vip.ip, vip.port, "backend:hi"), "the VIP to carry a connection");
+
+    const address = await waitFor(() => agent.metricsAddress, "the metrics endpoint");
+    const m = parseExposition(await (await fetch(`http://${address}/metrics`)).text());
+    const labels = { vip: table.name, address: `${vip.ip}:${vip.port}` };
+    expect(sampleValue(m, "dcx_agent_vip_backends", labels)).toBe(1);
+    expect(sampleValue(m, "dcx_agent_vip_connections_total", labels)).toBeGreaterThanOrEqual(1);
+    expect(sampleValue(m, "dcx_agent_vip_connections_refused_total", labels)).toBe(0);
+
+    master.send(session, { type: "vips", range: "127.11.0.0/16", vips: [] });
+    await until(async () => !(await answers(vip.ip, vip.port, "backend:hi")), "the VIP to be closed");
+    master.send(session, { type: "vips", range: "127.11.0.0/16", vips: [table] });
+    await until(() => answers(vip.ip, vip.port, "backend:hi"), "the VIP back");
+    await agent.stop();
+    await running;
+    expect(await answers(vip.ip, vip.port, "backend:hi")).toBe(false);
+  });
+});

@@ -1,0 +1,155 @@
+import { inCidr, parseCidr, VIP_TABLE_GRACE_MS, vipRangeProblem, type Vip, type Vips } from "../../protocol/vips.ts";
+import { errorMessage, type Logger } from "../log.ts";
+import { VipAddresses, type VipAddressOptions } from "./addresses.ts";
+import { type VipCounters, VipListener } from "./vip-listener.ts";
+
+/**
+ * The agent's layer-4 balancer (DC/OS's Minuteman, one per agent): listens on every VIP of the
+ * cluster that has backends and spreads its connections over them. Each `vips` frame from the
+ * master is the whole table: listeners are opened for new VIPs, given the new backend lists,
+ * and closed for VIPs the frame leaves out (their open connections carry on).
+ *
+ * The agent is root, so a frame is checked before anything is bound: its range must pass the
+ * same rules the master applies, and every address must lie inside it. Backends are whatever
+ * the master names: it builds them from its own task list (task ports on agents).
+ */
+
+export interface BalancerOptions {
+  log: Logger;
+  addresses?: Omit<VipAddressOptions, "log">;
+  /** How long after a registration a table must come before the kept one is dropped (tests shorten it). */
+  tableGraceMs?: number;
+}
+
+/** One VIP's state, for metrics and diagnostics. */
+export interface VipStatus extends VipCounters {
+  name: string;
+  ip: string;
+  port: number;
+  backends: number;
+  listening: boolean;
+}
+
+const keyOf = (v: { ip: string; port: number }) => `${v.ip}:${v.port}`;
+
+export class VipBalancer {
+  private readonly listeners = new Map<string, { listener: VipListener; listening: Promise<boolean> }>();
+  private readonly addresses: VipAddresses;
+  private queue: Promise<void> = Promise.resolve();
+  private stopped = false;
+  /** Set from a registration until the master's table (or the grace's end). */
+  private awaitingTable: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(private readonly options: BalancerOptions) {
+    this.addresses = new VipAddresses({ log: options.log, ...options.addresses });
+  }
+
+  /** Takes a new table; resolves once it is applied (listeners bound or their failure logged). */
+  update(frame: Vips): Promise<void> {
+    clearTimeout(this.awaitingTable);
+    this.awaitingTable = undefined;
+    const usable = this.usable(frame);
+    if (usable === undefined) return this.queue;
+    return this.enqueue(usable);
+  }
+
+  /**
+   * A session just registered. VIPs keep being served through the reconnect; a master with VIPs
+   * sends its table at once, so none within the grace means the cluster has none left.
+   */
+  registered(): void {
+    clearTimeout(this.awaitingTable);
+    this.awaitingTable = setTimeout(() => {
+      this.awaitingTable = undefined;
+      if (this.listeners.size > 0) this.options.log.info("vip_table_dropped", { why: "no VIP table from the master after registering: the cluster has no VIPs" });
+      void this.enqueue([]);
+    }, this.options.tableGraceMs ?? VIP_TABLE_GRACE_MS);
+  }
+
+  /** Every VIP this agent serves, and how it fares. */
+  status(): VipStatus[] {
+    return [...this.listeners.values()].map(({ listener }) => ({
+      name: listener.name,
+      ip: listener.ip,
+      port: listener.port,
+      backends: listener.backendCount,
+      listening: listener.listening,
+      ...listener.counters,
+    }));
+  }
+
+  /** Closes every listener and connection, and takes away the addresses it added. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.awaitingTable);
+    await this.queue;
+    for (const { listener } of this.listeners.values()) listener.close(true);
+    this.listeners.clear();
+    await this.addresses.releaseAll();
+  }
+
+  /** Applies tables one after another: binding is asynchronous, and a later table must win. */
+  private enqueue(vips: Vip[]): Promise<void> {
+    // A failure is logged and the queue goes on: the next table must still be applied.
+    this.queue = this.queue.then(() => this.apply(vips)).catch((error: unknown) => this.options.log.error("vip_update_failed", { error: errorMessage(error) }));
+    return this.queue;
+  }
+
+  private async apply(usable: Vip[]): Promise<void> {
+    if (this.stopped) return;
+    const wanted = new Map(usable.map((v) => [keyOf(v), v]));
+    for (const [key, { listener }] of this.listeners) {
+      if (wanted.has(key)) continue;
+      listener.close();
+      this.listeners.delete(key);
+      this.options.log.info("vip_removed", { vip: listener.name, address: key });
+      if (![...this.listeners.values()].some(({ listener: l }) => l.ip === listener.ip)) await this.addresses.release(listener.ip);
+    }
+    await Promise.all(usable.map((vip) => this.serve(vip)));
+  }
+
+  /** The frame's VIPs this agent may bind; undefined (logged) when the frame's range is refused whole. */
+  private usable(frame: Vips): Vip[] | undefined {
+    const problem = vipRangeProblem(frame.range);
+    const range = parseCidr(frame.range);
+    if (problem !== undefined || range === undefined) {
+      this.options.log.error("vip_range_refused", { range: frame.range, why: problem ?? "not a CIDR block" });
+      return undefined;
+    }
+    return frame.vips.filter((vip) => {
+      const inside = inCidr(range, vip.ip);
+      if (!inside) this.options.log.error("vip_address_refused", { vip: vip.name, address: vip.ip, range: frame.range, why: "outside the cluster's VIP range" });
+      return inside;
+    });
+  }
+
+  /** Opens the VIP's listener if it has none (or its last bind failed), and gives it its backends. */
+  private async serve(vip: Vip): Promise<void> {
+    const key = keyOf(vip);
+    let entry = this.listeners.get(key);
+    if (entry !== undefined && !(await entry.listening)) {
+      this.listeners.delete(key);
+      entry = undefined;
+    }
+    if (entry === undefined) {
+      const listener = new VipListener(vip.name, vip.ip, vip.port, this.options.log);
+      entry = { listener, listening: this.bind(listener) };
+      this.listeners.set(key, entry);
+    }
+    entry.listener.setBackends(vip.backends);
+    await entry.listening;
+  }
+
+  private async bind(listener: VipListener): Promise<boolean> {
+    const address = keyOf(listener);
+    if (!(await this.addresses.ensure(listener.ip))) return false;
+    try {
+      listener.listen();
+      this.options.log.info("vip_listening", { vip: listener.name, address });
+      return true;
+    } catch (error) {
+      this.options.log.error("vip_listen_failed", { vip: listener.name, address, error: errorMessage(error) });
+      return false;
+    }
+  }
+}

@@ -1,0 +1,230 @@
+/**
+ * `npm run bench -- vip`: TCP connections per second and throughput through a named VIP (the
+ * agent's layer-4 balancer) against the same through a direct connection to the task, in one
+ * run, on one machine: a control plane, one real agent, one task behind `VIP_0`. Writes
+ * bench/results/vip.json. `measureVip` is exported for benchmarks that report it with others.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { startAgent } from "../scripts/lib/agent-process.ts";
+import { ROOT, startControlPlane } from "../scripts/lib/control-plane.ts";
+import { freePort, waitFor } from "../scripts/lib/processes.ts";
+import { Api } from "./lib/api.ts";
+import { onCleanup } from "./lib/cleanup.ts";
+import { readdirSync, readFileSync } from "node:fs";
+import { cpuByPid, loadAverage, machineInfo, processGroup, sumCpuDelta } from "./lib/procfs.ts";
+import { fmt, round, table, writeJson } from "./lib/report.ts";
+
+const BACKEND = join(ROOT, "bench", "fixtures", "tcp-backend.mjs");
+/** The VIP ratio this machine should reach (issue 12). */
+export const VIP_RATIO_TARGET = 0.8;
+
+export interface VipOptions {
+  /** Seconds per connection-rate phase (each of VIP and direct, twice). */
+  seconds?: number;
+  /** Connections in flight at once in the connection-rate phases. */
+  concurrency?: number;
+  /** Megabytes per throughput phase, over `streams` parallel connections. */
+  downloadMB?: number;
+  streams?: number;
+}
+
+export interface VipResult {
+  vipConnsPerSecond: number;
+  directConnsPerSecond: number;
+  vipRatio: number;
+  vipMBps?: number;
+  directMBps?: number;
+  errors: { vip: number; direct: number };
+  /** Where the CPU went, in µs per connection: the load generator, the task, and the agent's balancer. */
+  cpuMicrosPerConnection: { vip: CpuSplit; direct: CpuSplit };
+}
+
+interface CpuSplit {
+  client: number;
+  task: number;
+  agent: number;
+}
+
+/** The pids of the agent (its process group: bun and what it runs in-process) and of the backend task. */
+interface Pids {
+  agent: number[];
+  task: number[];
+}
+
+/** Processes whose command line names the backend fixture. */
+function taskPids(): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readFileSync(`/proc/${name}/cmdline`, "latin1").includes("tcp-backend.mjs")) out.push(Number(name));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+interface Target {
+  host: string;
+  port: number;
+}
+
+/** One connection: send a line, read until the server closes; resolves with the bytes read. */
+function exchange(target: Target, line: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let bytes = 0;
+    const socket = connect({ host: target.host, port: target.port, noDelay: true }, () => socket.write(line));
+    socket.on("data", (d: Buffer) => (bytes += d.length));
+    socket.on("end", () => {
+      socket.destroy();
+      resolve(bytes);
+    });
+    socket.on("error", reject);
+  });
+}
+
+/** `concurrency` loops of connect–ping–pong–close for `seconds`; connections completed per second. */
+async function connectionRate(target: Target, seconds: number, concurrency: number): Promise<{ perSecond: number; errors: number }> {
+  const deadline = performance.now() + seconds * 1000;
+  let done = 0;
+  let errors = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < deadline) {
+        try {
+          if ((await exchange(target, "ping\n")) === 5) done++;
+          else errors++;
+        } catch {
+          errors++;
+        }
+      }
+    }),
+  );
+  return { perSecond: done / ((performance.now() - started) / 1000), errors };
+}
+
+/** Downloads `mb` megabytes over `streams` connections; MB/s. */
+async function throughput(target: Target, mb: number, streams: number): Promise<number> {
+  const each = Math.floor((mb * 1024 * 1024) / streams);
+  const started = performance.now();
+  const got = await Promise.all(Array.from({ length: streams }, () => exchange(target, `get ${each}\n`)));
+  const seconds = (performance.now() - started) / 1000;
+  const total = got.reduce((a, b) => a + b, 0);
+  if (total !== each * streams) throw new Error(`throughput: got ${total} bytes of ${each * streams}`);
+  return total / (1024 * 1024) / seconds;
+}
+
+/** A cluster of one agent running the backend task behind `VIP_0`; returns the VIP and the task's own address. */
+async function startCluster(dir: string): Promise<{ vip: Target; direct: Target; pids: Pids }> {
+  const cp = await startControlPlane({ port: await freePort(), persistDir: join(dir, "state"), logLevel: "error", vars: { DNS_UPSTREAM: "off" } });
+  onCleanup("control plane", () => cp.stop());
+  const api = new Api(cp.url);
+  await api.signUp(`bench-vip-${Date.now()}@example.com`);
+  // A range of its own inside 127.0.0.0/8: loopback only, apart from any other cluster on the machine.
+  await api.call("PATCH", api.c("/dns"), { vipRange: `127.11.${10 + Math.floor(Math.random() * 240)}.0/24` });
+  // Task ports from a block of its own: the default 31000–32000 may be held by other runs' tasks.
+  const first = 24_000 + 50 * Math.floor(Math.random() * 100);
+  const resources = `cpus:2;mem:2048;disk:1024;ports:[${first}-${first + 49}]`;
+  const agent = startAgent({ master: cp.url, cluster: api.clusterId, token: await api.joinToken(), workDir: join(dir, "agent"), hostname: "bench", advertiseIp: "127.0.0.1", resources, killTasksOnExit: true });
+  onCleanup("agent", () => agent.stop("SIGTERM", 10_000));
+  await agent.waitForEvent("registered");
+  const vipPort = await freePort();
+  await api.call("POST", api.c("/v2/apps"), { id: "/tcp", cmd: `exec node ${BACKEND}`, cpus: 0.5, mem: 128, portDefinitions: [{ port: 0, labels: { VIP_0: `/tcp:${vipPort}` } }] });
+  type Table = { vips: { ip: string; port: number; backends: { host: string; port: number }[] }[] };
+  const vip = await waitFor("the VIP with its backend", async () => (await api.call<Table>("GET", api.c("/vips"))).body.vips.find((v) => v.backends.length === 1), 60_000, 100);
+  const backend = vip.backends[0] as { host: string; port: number };
+  const direct = { host: backend.host, port: backend.port };
+  const target = { host: vip.ip, port: vip.port };
+  // RUNNING comes before the task listens, and the agent binds the VIP as the table arrives.
+  for (const t of [direct, target]) await waitFor(`${t.host}:${t.port} answering`, () => exchange(t, "ping\n").then((n) => (n === 5 ? true : undefined), () => undefined), 30_000, 100);
+  const agentPid = agent.proc.pid ?? 0;
+  return { vip: target, direct, pids: { agent: processGroup(agentPid).map((p) => p.pid), task: taskPids() } };
+}
+
+/** One connection-rate phase, with the CPU each party spent on it. */
+async function measuredRate(target: Target, seconds: number, concurrency: number, pids: Pids): Promise<{ perSecond: number; errors: number; cpu: CpuSplit }> {
+  const before = { agent: cpuByPid(pids.agent), task: cpuByPid(pids.task), client: process.cpuUsage() };
+  const started = performance.now();
+  const r = await connectionRate(target, seconds, concurrency);
+  const count = Math.max(1, r.perSecond * ((performance.now() - started) / 1000));
+  const client = process.cpuUsage(before.client);
+  const perConn = (ms: number) => round((ms * 1000) / count, 1);
+  return {
+    ...r,
+    cpu: {
+      client: perConn((client.user + client.system) / 1000),
+      task: perConn(sumCpuDelta(before.task, cpuByPid(pids.task))),
+      agent: perConn(sumCpuDelta(before.agent, cpuByPid(pids.agent))),
+    },
+  };
+}
+
+/**
+ * Measures the VIP against a direct connection, alternating (direct, VIP, direct, VIP) so drift
+ * on a shared machine falls on both; each figure is the better of its two phases.
+ */
+export async function measureVip(options: VipOptions = {}): Promise<VipResult> {
+  const seconds = options.seconds ?? 4;
+  const concurrency = options.concurrency ?? 16;
+  const dir = mkdtempSync(join(tmpdir(), "dcx-bench-vip-"));
+  onCleanup("temp dir", () => rmSync(dir, { recursive: true, force: true }));
+  const { vip, direct, pids } = await startCluster(dir);
+  const rates = { vip: [] as number[], direct: [] as number[] };
+  const errors = { vip: 0, direct: 0 };
+  const cpu: Partial<Record<"vip" | "direct", CpuSplit>> = {};
+  for (let round = 0; round < 2; round++) {
+    for (const [kind, target] of [["direct", direct], ["vip", vip]] as const) {
+      const r = await measuredRate(target, seconds, concurrency, pids);
+      if (r.perSecond > Math.max(0, ...rates[kind])) cpu[kind] = r.cpu;
+      rates[kind].push(r.perSecond);
+      errors[kind] += r.errors;
+    }
+  }
+  const mb = options.downloadMB ?? 512;
+  const streams = options.streams ?? 4;
+  const directMBps = Math.max(await throughput(direct, mb, streams), await throughput(direct, mb, streams));
+  const vipMBps = Math.max(await throughput(vip, mb, streams), await throughput(vip, mb, streams));
+  const vipConnsPerSecond = Math.max(...rates.vip);
+  const directConnsPerSecond = Math.max(...rates.direct);
+  const none = { client: NaN, task: NaN, agent: NaN };
+  return { vipConnsPerSecond, directConnsPerSecond, vipRatio: vipConnsPerSecond / directConnsPerSecond, vipMBps, directMBps, errors, cpuMicrosPerConnection: { vip: cpu.vip ?? none, direct: cpu.direct ?? none } };
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { seconds: { type: "string", default: "4" }, concurrency: { type: "string", default: "16" }, mb: { type: "string", default: "512" } } });
+  const options = { seconds: Number(values.seconds), concurrency: Number(values.concurrency), downloadMB: Number(values.mb) };
+  const r = await measureVip(options);
+  const result = {
+    benchmark: "vip",
+    timestamp: new Date().toISOString(),
+    machine: machineInfo(),
+    loadAverage1m: loadAverage(),
+    ...options,
+    ...r,
+    vipRatioTarget: VIP_RATIO_TARGET,
+    throughputRatio: r.vipMBps !== undefined && r.directMBps !== undefined ? round(r.vipMBps / r.directMBps, 3) : null,
+    context:
+      "Each connection: connect, send a line, read the answer, close. Direct goes to the task's host port; VIP goes to the agent's balancer (a Bun process, one per agent, listening on the VIP address with SO_REUSEPORT), which connects to the same task port and splices the two sockets. Load generator, agent and task share the machine's cores. DC/OS programs IPVS in the kernel instead, which adds no process hop.",
+  };
+  console.log(
+    table("VIP (layer-4 balancer in the agent) vs direct", [
+      { name: "direct connections/s", value: fmt(r.directConnsPerSecond, 0), note: `${options.concurrency} in flight, ${options.seconds} s, best of 2` },
+      { name: "VIP connections/s", value: fmt(r.vipConnsPerSecond, 0), note: `errors: vip ${r.errors.vip}, direct ${r.errors.direct}` },
+      { name: "vipRatio", value: fmt(r.vipRatio, 3), note: `target ≥ ${VIP_RATIO_TARGET}: ${r.vipRatio >= VIP_RATIO_TARGET ? "met" : "MISSED"}` },
+      { name: "direct MB/s", value: fmt(r.directMBps, 0), note: `${options.downloadMB} MB over 4 connections` },
+      { name: "VIP MB/s", value: fmt(r.vipMBps, 0), note: `ratio ${fmt(result.throughputRatio, 3)}` },
+      ...(["direct", "vip"] as const).map((kind) => {
+        const c = r.cpuMicrosPerConnection[kind];
+        return { name: `CPU µs/conn (${kind})`, value: fmt(c.client + c.task + c.agent, 0), note: `client ${fmt(c.client, 0)}, task ${fmt(c.task, 0)}, agent ${fmt(c.agent, 0)}` };
+      }),
+    ]),
+  );
+  writeJson(join(ROOT, "bench", "results", "vip.json"), result);
+  return 0;
+}

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { decodeProxyData, encodeProxyData, PROXY_CHUNK_BYTES, PROXY_WINDOW_BYTES, ProxyDataKind, type ProxyOpen } from "../../protocol/index.ts";
 import { type Account, call, joinAgent, signUp, type TestSocket } from "./helpers.ts";
+import { Browser, linkedUrls } from "./ui-helpers.ts";
 
 interface Launched {
   taskId: string;
@@ -230,5 +231,23 @@ describe("public ingress (/public/<cluster>/<name>/…)", () => {
     const statuses: number[] = [];
     for (let i = 0; i < 10; i++) statuses.push((await pub("closed/")).status);
     expect(statuses).toContain(429);
+  });
+});
+
+describe("the UI links each service that has a web interface", () => {
+  it("offers 'Open service' (by DCOS_SERVICE_NAME, else by id when the app has a port) and the public URL, on the Services list and the service's page", async () => {
+    const browser = await new Browser().signUp();
+    const id = browser.clusterId;
+    const create = async (app: Record<string, unknown>) => expect((await call(`/c/${id}/v2/apps`, { method: "POST", token: browser.session ?? "", json: { cmd: "x", cpus: 0.1, mem: 16, instances: 0, ...app } })).status).toBe(201);
+    await create({ id: "/shop/front", portDefinitions: [{ port: 0 }], labels: { DCOS_SERVICE_NAME: "storefront", DCX_PUBLIC_INGRESS: "true" } });
+    await create({ id: "/api", portDefinitions: [{ port: 0 }] });
+    await create({ id: "/worker", portDefinitions: [] });
+    const root = linkedUrls((await browser.page(`/ui/${id}/services`)).html);
+    expect(root).toContain(`/c/${id}/service/api/`);
+    expect(root.filter((u) => u.includes("/service/worker"))).toEqual([]);
+    const group = linkedUrls((await browser.page(`/ui/${id}/services/shop`)).html);
+    expect(group).toContain(`/c/${id}/service/storefront/`);
+    expect(group).toContain(`/public/${id}/storefront/`);
+    expect(linkedUrls((await browser.page(`/ui/${id}/services/shop/front`)).html)).toContain(`/c/${id}/service/storefront/`);
   });
 });

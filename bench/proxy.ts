@@ -57,14 +57,14 @@ async function setUp(dir: string) {
     return tasks[0]?.state === "TASK_RUNNING" ? tasks[0].ports[0] : undefined;
   }, 60_000, 100);
   await waitFor("the task to answer", () => fetch(`http://127.0.0.1:${port}/whoami`).then((r) => (r.ok ? true : undefined), () => undefined), 20_000, 100);
-  return { cp, api, proxied: `${cp.url}${api.c("/service/web")}`, direct: `http://127.0.0.1:${port}`, auth: `Authorization: Bearer ${api.token}` };
+  return { cp, api, deployments: `${cp.url}${api.c("/v2/deployments")}`, proxied: `${cp.url}${api.c("/service/web")}`, direct: `http://127.0.0.1:${port}`, auth: `Authorization: Bearer ${api.token}` };
 }
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { seconds: { type: "string", default: "6" }, concurrency: { type: "string", default: "16" }, mb: { type: "string", default: "100" } } });
   const dir = mkdtempSync(join(tmpdir(), "dcx-bench-proxy-"));
   onCleanup("temp dir", () => rmSync(dir, { recursive: true, force: true }));
-  const { cp, proxied, direct, auth } = await setUp(dir);
+  const { cp, deployments, proxied, direct, auth } = await setUp(dir);
   const common = ["--seconds", values.seconds ?? "6", "--concurrency", values.concurrency ?? "16"];
   const mb = values.mb ?? "100";
 
@@ -77,6 +77,7 @@ export async function run(argv: string[]): Promise<number> {
   const cpuMs = sumCpuDelta(before, cpuByPid(pids));
   const straight = await load<LoadResult>(["--url", `${direct}/whoami`, ...common]);
   const ceiling = await load<LoadResult>(["--url", `${cp.url}/health`, ...common]);
+  const authRpc = await load<LoadResult>(["--url", deployments, "--header", auth, ...common]);
   const proxyDown = await load<TransferResult>(["--mode", "download", "--url", `${proxied}/bytes?mb=${mb}`, "--header", auth]);
   const directDown = await load<TransferResult>(["--mode", "download", "--url", `${direct}/bytes?mb=${mb}`]);
   const proxyUp = await load<TransferResult>(["--mode", "upload", "--url", `${proxied}/upload`, "--header", auth, "--mb", mb]);
@@ -101,6 +102,8 @@ export async function run(argv: string[]): Promise<number> {
     workerCeilingRps: ceilingRps,
     workerCeilingP50Ms: ceiling.latenciesMs[0],
     proxyOfCeilingRatio: proxyRps / ceilingRps,
+    authenticatedRpcRps: authRpc.requests / authRpc.seconds,
+    authenticatedRpcP50Ms: authRpc.latenciesMs[0],
     controlPlaneCpuMsPerProxiedRequest: viaProxy.requests > 0 ? cpuMs / viaProxy.requests : null,
     downloadMiB: Number(mb),
     proxyMBps: mbps(proxyDown),
@@ -108,7 +111,7 @@ export async function run(argv: string[]): Promise<number> {
     proxyUploadMBps: mbps(proxyUp),
     directUploadMBps: mbps(directUp),
     context:
-      "Everything on one 2-core machine: the load generator, wrangler's local proxy, workerd (a development runtime) and the agent. The ceiling is the same Worker answering /health without a Durable Object. Through the proxy a request also crosses the Cluster object (an RPC) and the agent's WebSocket twice (each message to a hibernatable socket costs the object about a millisecond of dispatch), then the agent's own HTTP request to the task.",
+      "Everything on one 2-core machine: the load generator, wrangler's local proxy, workerd (a development runtime) and the agent. The ceiling is the same Worker answering /health without a Durable Object; /v2/deployments adds the token check and one RPC to the Cluster object. Through the proxy a request also crosses the Cluster object (an RPC) and the agent's WebSocket twice (each message to a hibernatable socket costs the object about a millisecond of dispatch), then the agent's own HTTP request to the task.",
   };
   process.stdout.write(
     table("Service proxy benchmark", [
@@ -117,6 +120,7 @@ export async function run(argv: string[]): Promise<number> {
       { name: "directRps", value: fmt(directRps, 0), note: `the same GET straight to the task, p50 ${fmt(result.directP50Ms, 2)} ms` },
       { name: "proxyRatio", value: fmt(result.proxyRatio, 3), note: "proxied / direct" },
       { name: "workerCeilingRps", value: fmt(ceilingRps, 0), note: `GET /health on the same wrangler dev (no Durable Object): proxy reaches ${fmt(result.proxyOfCeilingRatio * 100, 0)}% of it` },
+      { name: "authenticatedRpcRps", value: fmt(result.authenticatedRpcRps, 0), note: `GET /v2/deployments: token check + one Cluster-object RPC, no tunnel; p50 ${fmt(result.authenticatedRpcP50Ms, 2)} ms` },
       { name: "control plane CPU / request", value: fmt(result.controlPlaneCpuMsPerProxiedRequest, 3, " ms"), note: "workerd + wrangler's node proxy, while proxying" },
       { name: "proxyMBps / directMBps", value: `${fmt(result.proxyMBps, 1)} / ${fmt(result.directMBps, 1)}`, note: `download of ${mb} MiB` },
       { name: "upload MB/s proxy / direct", value: `${fmt(result.proxyUploadMBps, 1)} / ${fmt(result.directUploadMBps, 1)}`, note: `upload of ${mb} MiB` },

@@ -55,6 +55,14 @@ export const ProxyHead = z.strictObject({
   headers: HeaderList,
   /** The subprotocol the task's WebSocket chose, if any. */
   protocol: z.string().max(256).optional(),
+  /**
+   * The start of the body (base64, at most PROXY_CHUNK_BYTES), when the task had already sent
+   * it: a small answer then costs the master one frame instead of three. It counts against the
+   * window like a data frame.
+   */
+  body: z.string().max(Math.ceil(PROXY_CHUNK_BYTES / 3) * 4).optional(),
+  /** The body is complete with this frame (no `proxyEnd` follows). */
+  end: z.boolean().optional(),
 });
 export type ProxyHead = z.infer<typeof ProxyHead>;
 

@@ -107,27 +107,51 @@ export class HttpStream implements ProxyStream {
       return this.reset(...failureOf(error, this.open.port));
     }
     if (this.done) return;
-    this.channel.send({ type: "proxyHead", sid: this.open.sid, status: response.status, headers: headerList(response.headers) });
-    await this.relayBody(response);
+    await this.relay(response);
   }
 
-  private async relayBody(response: Response): Promise<void> {
+  /**
+   * Sends the head, with what the task has already sent of the body (a small answer is then
+   * one frame for the master instead of three), then the rest of the body within the credit.
+   */
+  private async relay(response: Response): Promise<void> {
+    const head = { type: "proxyHead" as const, sid: this.open.sid, status: response.status, headers: headerList(response.headers) };
+    const reader: ChunkReader | undefined = response.body?.getReader();
+    if (reader === undefined) {
+      this.channel.send({ ...head, end: true });
+      return this.finish();
+    }
     try {
-      if (response.body !== null) {
-        for await (const chunk of response.body) {
-          for (let at = 0; at < chunk.byteLength; at += PROXY_CHUNK_BYTES) {
-            const piece = chunk.subarray(at, at + PROXY_CHUNK_BYTES);
-            if (!(await this.outbound.take(piece.byteLength))) return;
-            this.channel.sendBinary(encodeProxyData(ProxyDataKind.BODY, this.open.sid, piece));
-          }
-        }
+      let next = reader.read();
+      let now = await settledNow(next);
+      let inline: Uint8Array | undefined;
+      if (now !== undefined && !now.done && now.value.byteLength <= PROXY_CHUNK_BYTES) {
+        inline = now.value;
+        next = reader.read();
+        now = await settledNow(next);
       }
-      if (this.done) return;
-      this.channel.send({ type: "proxyEnd", sid: this.open.sid });
-      this.finish();
+      const end = now?.done === true;
+      if (inline !== undefined) await this.outbound.take(inline.byteLength);
+      this.channel.send({ ...head, ...(inline === undefined ? {} : { body: Buffer.from(inline).toString("base64") }), ...(end ? { end } : {}) });
+      if (end) return this.finish();
+      await this.relayRest(reader, next);
     } catch (error) {
       if (!this.done) this.reset("broken", `the task's answer broke off: ${errorMessage(error)}`);
     }
+  }
+
+  /** The rest of the body, from the read already under way, in chunks within the master's credit. */
+  private async relayRest(reader: ChunkReader, pending: ReturnType<ChunkReader["read"]>): Promise<void> {
+    for (let read = await pending; !read.done; read = await reader.read()) {
+      for (let at = 0; at < read.value.byteLength; at += PROXY_CHUNK_BYTES) {
+        const piece = read.value.subarray(at, at + PROXY_CHUNK_BYTES);
+        if (!(await this.outbound.take(piece.byteLength))) return;
+        this.channel.sendBinary(encodeProxyData(ProxyDataKind.BODY, this.open.sid, piece));
+      }
+    }
+    if (this.done) return;
+    this.channel.send({ type: "proxyEnd", sid: this.open.sid });
+    this.finish();
   }
 
   private reset(code: ProxyResetCode, message: string): void {
@@ -149,6 +173,14 @@ export class HttpStream implements ProxyStream {
     this.body = undefined;
     this.onDone();
   }
+}
+
+/** A reader of the task's body. */
+type ChunkReader = { read(): Promise<{ done: true; value?: undefined } | { done: false; value: Uint8Array }> };
+
+/** The read's result if it has already settled (the task's bytes are here), else undefined, without waiting for the task. */
+async function settledNow<T>(read: Promise<T>): Promise<T | undefined> {
+  return Promise.race([read, new Promise<undefined>((resolve) => setImmediate(() => resolve(undefined)))]);
 }
 
 /** The response's headers as pairs; each Set-Cookie stays its own header. */

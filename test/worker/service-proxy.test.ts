@@ -64,6 +64,17 @@ describe("the service proxy (/c/:cluster/service/<name>/…)", () => {
     expect(res.headers.getSetCookie()).toEqual(["app=1"]);
   });
 
+  it("takes a small answer in one frame: the head carrying the start of the body and its end", async () => {
+    const { socket, deploy, service } = await proxyCluster();
+    await deploy({ id: "/web" });
+    const pending = service("web/");
+    const open = await socket.nextOfType<ProxyOpen>("proxyOpen");
+    socket.send({ type: "proxyHead", sid: open.sid, status: 200, headers: [["content-type", "text/plain"]], body: btoa("all of it"), end: true });
+    const res = await pending;
+    expect(await res.text()).toBe("all of it");
+    expect(res.headers.get("content-type")).toBe("text/plain");
+  });
+
   it("routes by DCOS_SERVICE_NAME, DCOS_SERVICE_PORT_INDEX, DCOS_SERVICE_SCHEME and DCOS_SERVICE_REWRITE_REQUEST_URLS, before any app id", async () => {
     const { account, deploy, service, answer } = await proxyCluster();
     const task = await deploy({ id: "/shop/api", portDefinitions: [{ port: 0 }, { port: 0 }], labels: { DCOS_SERVICE_NAME: "front", DCOS_SERVICE_PORT_INDEX: "1", DCOS_SERVICE_SCHEME: "https", DCOS_SERVICE_REWRITE_REQUEST_URLS: "false" } });

@@ -131,6 +131,12 @@ export class ProxyTunnel {
     }
     const body = NULL_BODY.has(frame.status) ? null : this.responseBody(s);
     this.answer(s, { ok: true, sid: s.sid, status: frame.status, headers: frame.headers, body });
+    if (frame.body !== undefined && s.body !== undefined) {
+      const bytes = fromBase64(frame.body);
+      s.received += bytes.byteLength;
+      if (bytes.byteLength > 0) s.body.enqueue(bytes);
+    }
+    if (frame.end) this.end(ws, { type: "proxyEnd", sid: frame.sid });
   }
 
   /** The client's WebSocket, once the Worker has handed it over: frames flow between it and the task. */
@@ -325,4 +331,12 @@ function chunkReader(body: ReadableStream<Uint8Array>): { reader: { cancel(): Pr
     return chunk;
   };
   return { reader, read };
+}
+
+/** Decodes the base64 start of a body that came with its head. */
+function fromBase64(text: string): Uint8Array {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
 }

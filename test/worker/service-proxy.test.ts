@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { decodeProxyData, encodeProxyData, PROXY_CHUNK_BYTES, PROXY_WINDOW_BYTES, ProxyDataKind, type ProxyOpen } from "../../protocol/index.ts";
 import { type Account, call, joinAgent, signUp, type TestSocket } from "./helpers.ts";
+import { Framework } from "./scheduler-helpers.ts";
 import { Browser, linkedUrls } from "./ui-helpers.ts";
 
 interface Launched {
@@ -86,6 +87,54 @@ describe("the service proxy (/c/:cluster/service/<name>/…)", () => {
     const byId = service("shop/api/y");
     expect(await answer(200, [])).toMatchObject({ port: task.ports[0], scheme: "http", path: "/y" });
     expect((await byId).status).toBe(200);
+  });
+
+  it("sends requests only to healthy tasks when the app has health checks, round robin over them", async () => {
+    const { socket, service, answer, account } = await proxyCluster();
+    const res = await call(`/c/${account.cluster.id}/v2/apps`, { method: "POST", token: account.token, json: { id: "/hc", cmd: "serve", cpus: 0.1, mem: 16, instances: 2, healthChecks: [{ protocol: "HTTP", path: "/health", gracePeriodSeconds: 60 }] } });
+    expect(res.status).toBe(201);
+    const { tasks } = await socket.nextOfType<{ tasks: Launched[] }>("launch");
+    const [a, b] = tasks.map((t) => t.taskId) as [string, string];
+    socket.send({ type: "status", updates: [a, b].map((taskId) => ({ updateId: `run-${taskId}`, taskId, state: "TASK_RUNNING", timestamp: Date.now() })) });
+    await socket.nextOfType("ack");
+    const none = await service("hc/");
+    expect(none.status).toBe(503);
+    expect(((await none.json()) as { message: string }).message).toMatch(/2 RUNNING task\(s\), none healthy/);
+    socket.send({ type: "status", updates: [{ updateId: `healthy-${a}`, taskId: a, state: "TASK_RUNNING", healthy: true, timestamp: Date.now() }] });
+    await socket.nextOfType("ack");
+    const chosen: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const pending = service("hc/");
+      chosen.push((await answer(200, [])).taskId);
+      expect((await pending).status).toBe(200);
+    }
+    expect(chosen).toEqual([a, a, a]);
+    socket.send({ type: "status", updates: [{ updateId: `healthy-${b}`, taskId: b, state: "TASK_RUNNING", healthy: true, timestamp: Date.now() }] });
+    await socket.nextOfType("ack");
+    const spread = new Set<string>();
+    for (let i = 0; i < 2; i++) {
+      const pending = service("hc/");
+      spread.add((await answer(200, [])).taskId);
+      await pending;
+    }
+    expect([...spread].sort()).toEqual([a, b].sort());
+  });
+
+  it("reaches a framework's web UI by its name when its webui_url is a port of a running task, under the URL's path", async () => {
+    const { account, deploy, service, answer } = await proxyCluster();
+    const task = await deploy({ id: "/scheduler", portDefinitions: [{ port: 0 }] });
+    const fw = await Framework.subscribe(account, { name: "spark", webui_url: `http://node-1:${task.ports[0]}/ui/` });
+    const pending = service("spark/jobs");
+    expect(await answer(200, [])).toMatchObject({ taskId: task.taskId, port: task.ports[0], path: "/ui/jobs" });
+    expect((await pending).status).toBe(200);
+    const byId = service(`${fw.frameworkId}/`);
+    expect(await answer(200, [])).toMatchObject({ taskId: task.taskId, path: "/ui/" });
+    expect((await byId).status).toBe(200);
+    // A webui_url anywhere else is not reachable: the proxy dials nothing but task ports.
+    await Framework.subscribe(account, { name: "elsewhere", webui_url: "http://203.0.113.9:8080/" });
+    const elsewhere = await service("elsewhere/");
+    expect(elsewhere.status).toBe(503);
+    expect(((await elsewhere.json()) as { message: string }).message).toMatch(/not a port of a RUNNING task/);
   });
 
   it("rewrites the task's redirects under the prefix, and answers /service/<name> with a 301 to /service/<name>/", async () => {

@@ -233,6 +233,31 @@ describe("the service proxy (/c/:cluster/service/<name>/…)", () => {
     expect(socket.closed).toBeUndefined();
   });
 
+  it("relays a WebSocket upgrade: opened at the task first, then messages both ways and the close", async () => {
+    const { socket, data, deploy, service } = await proxyCluster();
+    await deploy({ id: "/chat" });
+    expect((await service("nothing/", { headers: { Upgrade: "websocket" } })).status).toBe(404);
+    const pending = service("chat/room", { headers: { Upgrade: "websocket", "Sec-WebSocket-Protocol": "chat.v1" } });
+    const open = await socket.nextOfType<ProxyOpen>("proxyOpen");
+    expect(open).toMatchObject({ websocket: true, path: "/room" });
+    expect(new Map(open.headers).get("sec-websocket-protocol")).toBe("chat.v1");
+    socket.send({ type: "proxyHead", sid: open.sid, status: 101, headers: [], protocol: "chat.v1" });
+    const res = await pending;
+    expect(res.status).toBe(101);
+    const client = res.webSocket as WebSocket;
+    client.accept();
+    const received: string[] = [];
+    client.addEventListener("message", (e) => received.push(String(e.data)));
+    client.send("from the client");
+    await expect.poll(() => data.filter((f) => f.sid === open.sid).map((f) => new TextDecoder().decode(f.payload))).toEqual(["from the client"]);
+    expect(data.find((f) => f.sid === open.sid)).toMatchObject({ kind: ProxyDataKind.WS_TEXT, fin: true });
+    socket.ws.send(encodeProxyData(ProxyDataKind.WS_TEXT, open.sid, new TextEncoder().encode("from the task")));
+    await expect.poll(() => received).toEqual(["from the task"]);
+    const closed = new Promise<number>((resolve) => client.addEventListener("close", (e) => resolve(e.code)));
+    socket.send({ type: "proxyEnd", sid: open.sid, code: 4000, reason: "bye" });
+    expect(await closed).toBe(4000);
+  });
+
   it("a request in flight when its agent disconnects gets a 503", async () => {
     const { socket, deploy, service } = await proxyCluster();
     await deploy({ id: "/web" });

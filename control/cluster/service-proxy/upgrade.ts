@@ -1,4 +1,5 @@
 import type { ProxyCredit, ProxyEnd, ProxyHead, ProxyReset } from "../../../protocol/index.ts";
+import { ERRORS } from "../../errors.ts";
 import type { ProxyCall, ServiceProxy } from "./service-proxy.ts";
 import type { ProxyTunnel } from "./tunnel.ts";
 
@@ -25,7 +26,7 @@ export function proxyAgentFrame(tunnel: ProxyTunnel, ws: WebSocket, msg: ProxyHe
 export async function upgradeProxied(headers: Headers, proxy: ServiceProxy, tunnel: ProxyTunnel): Promise<Response> {
   const call = JSON.parse(headers.get(PROXY_CALL_HEADER) ?? "{}") as ProxyCall;
   const answer = await proxy.request(call, null);
-  if (!answer.ok) return Response.json({ message: answer.message }, { status: answer.code === "not_found" ? 404 : answer.code === "gateway_timeout" ? 504 : answer.code === "unavailable" ? 503 : 502 });
+  if (!answer.ok) return Response.json({ message: answer.message }, { status: ERRORS[answer.code] });
   if (answer.status !== 101) return new Response(answer.body, { status: answer.status, headers: answer.headers });
   const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
   server.accept();

@@ -163,6 +163,43 @@ describe("the agent's end of the service proxy", () => {
     expect(resets.get(8)?.code).toBe("connect_failed");
   });
 
+  it("relays a WebSocket: 101 once the task's socket is open, a message larger than a chunk both ways, the client's close", async () => {
+    const echo = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: (req, srv) => (srv.upgrade(req) ? undefined : new Response("no", { status: 400 })),
+      websocket: { message: (ws, message) => ws.send(message), close: () => {} },
+    });
+    ports.set("ws.1", [Number(echo.port)]);
+    try {
+      const proxy = service();
+      const r = recorder();
+      proxy.connected(r.channel);
+      proxy.handle(open(10, Number(echo.port), { taskId: "ws.1", websocket: true, path: "/chat" }));
+      await until("101", () => r.of("proxyHead").length === 1);
+      expect(r.of("proxyHead")[0]?.status).toBe(101);
+      const message = new Uint8Array(PROXY_CHUNK_BYTES + 10).map((_, i) => i % 251);
+      proxy.data(encodeProxyData(ProxyDataKind.WS_BINARY, 10, message.subarray(0, PROXY_CHUNK_BYTES), false));
+      proxy.data(encodeProxyData(ProxyDataKind.WS_BINARY, 10, message.subarray(PROXY_CHUNK_BYTES), true));
+      await until("the echo", () => r.bytes(10) === message.byteLength);
+      expect(r.data.filter((d) => d.sid === 10).map((d) => d.fin)).toEqual([false, true]);
+      expect(Buffer.concat(r.data.filter((d) => d.sid === 10).map((d) => Buffer.from(d.payload)))).toEqual(Buffer.from(message));
+      proxy.handle({ type: "proxyEnd", sid: 10, code: 1000, reason: "done" });
+      expect(proxy.size).toBe(0);
+    } finally {
+      void echo.stop(true);
+    }
+  });
+
+  it("tells the master when the task refuses the WebSocket upgrade", async () => {
+    const proxy = service();
+    const r = recorder();
+    proxy.connected(r.channel);
+    proxy.handle(open(11, Number(server.port), { websocket: true }));
+    await until("a reset", () => r.of("proxyReset").length === 1);
+    expect(r.of("proxyReset")[0]).toMatchObject({ sid: 11, code: "bad_response" });
+  });
+
   it("drops its streams when the session ends", async () => {
     const proxy = service();
     const r = recorder();

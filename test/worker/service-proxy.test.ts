@@ -49,7 +49,7 @@ async function proxyCluster() {
 
 describe("the service proxy (/c/:cluster/service/<name>/…)", () => {
   it("sends a request for an app by its id to its RUNNING task's port over the agent's socket, prefix stripped, DCX credentials removed", async () => {
-    const { deploy, service, answer } = await proxyCluster();
+    const { account, deploy, service, answer } = await proxyCluster();
     const task = await deploy({ id: "/web", portDefinitions: [{ port: 0 }] });
     const pending = service("web/a/b?q=1", { headers: { Cookie: "dcx_session=x; theme=dark", "X-Forwarded-For": "6.6.6.6" } });
     const open = await answer(200, [["content-type", "text/plain"], ["set-cookie", "app=1"], ["set-cookie", "dcx_session=planted"]], "hello");
@@ -63,6 +63,10 @@ describe("the service proxy (/c/:cluster/service/<name>/…)", () => {
     expect(res.status).toBe(200);
     expect(await res.text()).toBe("hello");
     expect(res.headers.getSetCookie()).toEqual(["app=1"]);
+    // HTTP Basic with the token as the password, as on the API (what Marathon's clients send).
+    const basic = service("web/", { token: "", headers: { Authorization: `Basic ${btoa(`anyone:${account.token}`)}` } });
+    expect(new Map((await answer(200, [], "ok")).headers).has("authorization")).toBe(false);
+    expect((await basic).status).toBe(200);
   });
 
   it("takes a small answer in one frame: the head carrying the start of the body and its end", async () => {

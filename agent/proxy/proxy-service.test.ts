@@ -168,7 +168,12 @@ describe("the agent's end of the service proxy", () => {
       hostname: "127.0.0.1",
       port: 0,
       fetch: (req, srv) => (srv.upgrade(req) ? undefined : new Response("no", { status: 400 })),
-      websocket: { message: (ws, message) => ws.send(message), close: () => {} },
+      websocket: {
+        message: (ws, message) => {
+          ws.send(message);
+        },
+        close: () => {},
+      },
     });
     ports.set("ws.1", [Number(echo.port)]);
     try {

@@ -91,6 +91,11 @@ describe("the service proxy (/c/:cluster/service/<name>/…)", () => {
     const byId = service("shop/api/y");
     expect(await answer(200, [])).toMatchObject({ port: task.ports[0], scheme: "http", path: "/y" });
     expect((await byId).status).toBe(200);
+    // A label's outer slashes do not count, as Admin Router normalises paths.
+    const slashed = await deploy({ id: "/other", labels: { DCOS_SERVICE_NAME: "/tools/grafana/" } });
+    const viaLabel = service("tools/grafana/d/1");
+    expect(await answer(200, [])).toMatchObject({ taskId: slashed.taskId, path: "/d/1" });
+    expect((await viaLabel).status).toBe(200);
   });
 
   it("sends requests only to healthy tasks when the app has health checks, round robin over them", async () => {

@@ -1,7 +1,7 @@
 import { listAgents } from "../agents.ts";
 import type { ClusterDb } from "../db.ts";
 import { activeFrameworks } from "../frameworks/external/store.ts";
-import { listApps, type StoredApp } from "../frameworks/marathon/apps.ts";
+import { appsForServiceNames, type StoredApp } from "../frameworks/marathon/apps.ts";
 import { MARATHON } from "../frameworks/marathon/demand.ts";
 import { liveTasks, type TaskRecord } from "../tasks.ts";
 
@@ -50,10 +50,10 @@ const trimSlashes = (s: string) => s.replace(/^\/+|\/+$/g, "");
 
 /** Resolves the service a path's segments name; `publicOnly` considers only apps labelled for public ingress. */
 export function resolveService(db: ClusterDb, segments: readonly string[], publicOnly: boolean): ServiceLookup {
-  const apps = listApps(db).filter((a) => !publicOnly || isPublic(a));
+  const candidates = segments.slice(0, RESOLVE_LIMIT).map((_, n) => segments.slice(0, n + 1).join("/"));
+  const apps = appsForServiceNames(db, candidates, candidates.map((c) => `/${c}`)).filter((a) => !publicOnly || isPublic(a));
   const frameworks = publicOnly ? [] : activeFrameworks(db);
-  for (let n = 1; n <= Math.min(segments.length, RESOLVE_LIMIT); n++) {
-    const id = segments.slice(0, n).join("/");
+  for (const id of candidates) {
     const labelled = apps.find((a) => a.app.labels.DCOS_SERVICE_NAME !== undefined && trimSlashes(a.app.labels.DCOS_SERVICE_NAME) === id);
     if (labelled) return appTarget(db, labelled, id, true);
     const framework = frameworks.find((f) => f.id === id || f.info.name === id);

@@ -12,6 +12,7 @@ import { checkIdentityCluster, ensureWorkDir, identityPath, loadIdentity, saveId
 import type { Identity } from "./identity.ts";
 import { AgentDiagnostics, RecentLog } from "./diagnostics.ts";
 import { LogService, isLogCommand } from "./log-service.ts";
+import { ProxyService, isProxyCommand } from "./proxy/proxy-service.ts";
 import { type MetricsServer, startMetricsServer } from "./metrics.ts";
 import { createLogger, errorMessage, teeLogger } from "./log.ts";
 import type { Logger } from "./log.ts";
@@ -73,6 +74,7 @@ export class Agent {
   private readonly log: Logger;
   private readonly tasks: TaskHost;
   private readonly logs: LogService;
+  private readonly proxy: ProxyService;
   private readonly diagnostics: AgentDiagnostics;
   private readonly recentLog = new RecentLog();
   private readonly connection: Connection;
@@ -94,6 +96,7 @@ export class Agent {
     this.tasks = options.tasks ?? inWorkDir(() => createTaskHost({ workDir: config.workDir, log: this.log, exec, docker, policy: config.policy }));
     this.vips = new VipBalancer({ log: this.log });
     this.logs = new LogService({ source: (taskId) => this.tasks.logSource(taskId), log: this.log });
+    this.proxy = new ProxyService({ servicePorts: (taskId) => this.tasks.servicePorts(taskId), log: this.log });
     this.diagnostics = new AgentDiagnostics({
       workDir: config.workDir,
       drivers: () => this.tasks.fingerprints(),
@@ -106,14 +109,17 @@ export class Agent {
       register: () => this.registerFrame(),
       onRegistered: (message) => this.onRegistered(message),
       onCommand: (command) => this.dispatch(command),
-      onSessionUp: (send) => {
+      onBinary: (frame) => this.proxy.data(frame),
+      onSessionUp: (send, sendBinary) => {
         this.vips.registered();
+        this.proxy.connected({ send, sendBinary });
         this.tasks.connected(send);
         this.logs.connected(send);
         this.diagnostics.connected(send);
       },
       onSessionDown: () => {
         this.tasks.disconnected();
+        this.proxy.disconnected();
         this.logs.disconnected();
         this.diagnostics.disconnected();
       },
@@ -213,6 +219,7 @@ export class Agent {
   /** Routes a master command to the part of the agent that serves it. */
   private dispatch(command: MasterCommand): void {
     if (isLogCommand(command)) this.logs.handle(command);
+    else if (isProxyCommand(command)) this.proxy.handle(command);
     else if (command.type === "bundle") this.diagnostics.answerBundle(command, this.recentLog.text());
     else if (command.type === "vips") void this.vips.update(command);
     else this.tasks.handle(command);

@@ -43,8 +43,10 @@ export interface ConnectionOptions {
   /** Runs on `registered`, before heartbeats start; a throw stops the connection for good. */
   onRegistered: (message: Registered) => void;
   onCommand: (message: MasterCommand) => void;
-  /** A session is registered: frames may be sent through `send` until `onSessionDown`. */
-  onSessionUp: (send: (message: AgentMessage) => void) => void;
+  /** A binary frame from the master (the service proxy's data). */
+  onBinary?: (frame: Uint8Array) => void;
+  /** A session is registered: frames may be sent through `send` (and `sendBinary`) until `onSessionDown`. */
+  onSessionUp: (send: (message: AgentMessage) => void, sendBinary: (frame: Uint8Array) => void) => void;
   /** The session that was up has ended. */
   onSessionDown: () => void;
   backoff: Backoff;
@@ -120,10 +122,11 @@ export class Connection {
       registerTimeoutMs: this.options.registerTimeoutMs ?? DEFAULT_REGISTER_TIMEOUT_MS,
       onRegistered: this.options.onRegistered,
       onCommand: this.options.onCommand,
-      onUp: (send) => {
+      ...(this.options.onBinary ? { onBinary: this.options.onBinary } : {}),
+      onUp: (send, sendBinary) => {
         this.counts.registrations++;
         this.counts.up = true;
-        this.options.onSessionUp(send);
+        this.options.onSessionUp(send, sendBinary);
       },
       log,
     });

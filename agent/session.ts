@@ -22,8 +22,10 @@ export interface SessionOptions {
   /** Runs before the session counts as registered; a throw ends the session as fatal. */
   onRegistered: (message: Registered) => void;
   onCommand: (message: MasterCommand) => void;
-  /** Runs once the session counts as registered, with the way to send frames in it. */
-  onUp: (send: (message: AgentMessage) => void) => void;
+  /** A binary frame from the master (the service proxy's data, protocol/proxy.ts). */
+  onBinary?: (frame: Uint8Array) => void;
+  /** Runs once the session counts as registered, with the ways to send frames in it. */
+  onUp: (send: (message: AgentMessage) => void, sendBinary: (frame: Uint8Array) => void) => void;
   log: Logger;
 }
 
@@ -69,6 +71,7 @@ export class Session {
       this.finish({ code: 1006, reason: "", byAgent: true, error: errorMessage(error) });
       return;
     }
+    this.ws.binaryType = "arraybuffer";
     this.ws.onopen = () => this.onOpen();
     this.ws.onmessage = (event) => this.onMessage(event.data);
     this.ws.onerror = (event) => (this.socketError = event instanceof ErrorEvent ? event.message : "websocket error");
@@ -85,6 +88,12 @@ export class Session {
   send(message: AgentMessage): void {
     if (this.done) return;
     if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(message));
+  }
+
+  /** Sends one binary frame (proxy data); dropped like `send` once the session is over. */
+  sendBinary(frame: Uint8Array): void {
+    if (this.done) return;
+    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(frame);
   }
 
   /**
@@ -112,7 +121,8 @@ export class Session {
     this.lastFrameAt = performance.now();
     if (data === PONG) return;
     if (typeof data !== "string") {
-      this.options.log.warn("frame_invalid", { message: "binary frames are not part of the protocol" });
+      if (this.registered && this.options.onBinary && (data instanceof ArrayBuffer || data instanceof Uint8Array)) this.options.onBinary(new Uint8Array(data));
+      else this.options.log.warn("frame_invalid", { message: "binary frame outside a proxy stream" });
       return;
     }
     const parsed = parseFrame(MasterMessage, data);
@@ -155,7 +165,10 @@ export class Session {
     this.options.log.info("registered", { agentId: message.agentId, pingIntervalMs: message.pingIntervalMs });
     this.startHeartbeat(message.pingIntervalMs);
     try {
-      this.options.onUp((frame) => this.send(frame));
+      this.options.onUp(
+        (frame) => this.send(frame),
+        (frame) => this.sendBinary(frame),
+      );
     } catch (error) {
       this.options.log.error("session_up_failed", { error: errorMessage(error) });
     }

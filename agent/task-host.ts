@@ -1,6 +1,6 @@
 import type { Database } from "bun:sqlite";
 import { isTerminal } from "../protocol/index.ts";
-import type { AgentMessage, MasterMessage, Register, TaskLaunch, TaskState } from "../protocol/index.ts";
+import type { AgentMessage, MasterMessage, ProxyCredit, ProxyEnd, ProxyOpen, ProxyReset, Register, TaskLaunch, TaskState } from "../protocol/index.ts";
 import { openAgentDb } from "./agent-db.ts";
 import { agentCgroupScope } from "./drivers/cgroups.ts";
 import { TaskStartError } from "./drivers/driver.ts";
@@ -31,8 +31,10 @@ export type TaskReport = Register["tasks"][number];
 
 /** The master's frames that concern tasks rather than the session itself. */
 export type MasterCommand = Exclude<MasterMessage, { type: "registered" } | { type: "error" }>;
-/** The commands the task host handles; log requests go to the log service, VIP tables to the balancer. */
-export type TaskCommand = Exclude<MasterCommand, { type: "logs" } | { type: "logsCancel" } | { type: "bundle" } | { type: "vips" }>;
+/** The service proxy's frames (agent/proxy/). */
+export type ProxyCommand = ProxyOpen | ProxyCredit | ProxyEnd | ProxyReset;
+/** The commands the task host handles; log requests go to the log service, VIP tables to the balancer, proxy frames to the proxy. */
+export type TaskCommand = Exclude<MasterCommand, { type: "logs" } | { type: "logsCancel" } | { type: "bundle" } | { type: "vips" } | ProxyCommand>;
 
 /**
  * Where task drivers (exec, docker) plug into the agent. The connection knows nothing about
@@ -56,6 +58,8 @@ export interface TaskHost {
   handle(command: TaskCommand): void;
   /** Where a task's output is and whether it still runs; undefined for a task this agent never had. */
   logSource(taskId: string): LogSource | undefined;
+  /** The host ports of a task this agent runs now (RUNNING); undefined for any other task. The service proxy dials only these. */
+  servicePorts(taskId: string): readonly number[] | undefined;
   /** A session is registered: status frames may go out through `send`. */
   connected(send: (message: AgentMessage) => void): void;
   /** The session ended; updates wait in the outbox for the next one. */
@@ -201,6 +205,11 @@ class DriverTaskHost implements TaskHost {
     // Settled tasks keep their record (and sandbox) after the master acked their end.
     const record = this.closed ? undefined : this.store.get(taskId);
     return record === undefined ? undefined : { sandbox: record.sandbox, running: false };
+  }
+
+  servicePorts(taskId: string): readonly number[] | undefined {
+    const entry = this.entries.get(taskId);
+    return entry?.phase === "running" && !this.closed ? entry.record.launch.ports : undefined;
   }
 
   connected(send: (message: AgentMessage) => void): void {

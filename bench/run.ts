@@ -15,6 +15,7 @@ const BENCHMARKS: Record<string, () => Promise<Benchmark>> = {
   launch: () => import("./launch.ts"),
   frameworks: () => import("./frameworks.ts"),
   vip: () => import("./vip.ts"),
+  proxy: () => import("./proxy.ts"),
 };
 
 const DESCRIPTIONS: Record<string, string> = {
@@ -22,6 +23,7 @@ const DESCRIPTIONS: Record<string, string> = {
   dns: "DNS-over-HTTPS queries/s and p50/p99 against the local control plane, and the agent's forwarder with a warm cache, from a separate load-generator process",
   frameworks: "an external framework on the Mesos scheduler API beside Marathon over 1,000 simulated agents: offers/s, ACCEPT→RUNNING p50/p99, placements/s of each and their ratio",
   vip: "TCP connections/s and MB/s through a named VIP (the agent's layer-4 balancer) against a direct connection to the same task",
+  proxy: "HTTP requests/s and p50/p99 through /service/<name>/ against straight to the task and a do-nothing Worker, and MB/s of a large download and upload both ways",
   launch: "POST→TASK_RUNNING for a docker app beside a plain docker run -d, and for an exec app beside a plain spawn (real agent, real dockerd)",
 };
 

@@ -21,6 +21,7 @@ import { schedulerRoutes } from "./api/scheduler.ts";
 import { requireFramework, serviceAccountRoutes } from "./api/service-accounts.ts";
 import { taskLogRoutes } from "./api/task-logs.ts";
 import { vipRoutes } from "./api/vips.ts";
+import { isProxiedPath, publicIngressRoutes, serviceProxyRoutes } from "./api/service-proxy/index.ts";
 import { accountsDb } from "./accounts/db.ts";
 import { purgeExpired } from "./accounts/account.ts";
 import { ApiError, renderError } from "./errors.ts";
@@ -65,17 +66,18 @@ const clusterScoped = new Hono<AppEnv>()
   .route("/", operatorRoutes)
   .route("/", masterRoutes);
 
+const apiBodyLimit = bodyLimit({
+  maxSize: MAX_BODY_BYTES,
+  onError: () => {
+    throw new ApiError("payload_too_large", `Request body is larger than ${MAX_BODY_BYTES} bytes.`);
+  },
+});
+
 const app = new Hono<AppEnv>()
   .use(securityHeaders)
   .use(withDb)
-  .use(
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: () => {
-        throw new ApiError("payload_too_large", `Request body is larger than ${MAX_BODY_BYTES} bytes.`);
-      },
-    }),
-  )
+  // The service proxy streams bodies of any size to tasks; every other route reads at most MAX_BODY_BYTES.
+  .use((c, next) => (isProxiedPath(new URL(c.req.url).pathname) ? next() : apiBodyLimit(c, next)))
   .get("/health", (c) => c.json({ healthy: true, version: DCX_VERSION }))
   .route("/auth", authRoutes)
   .route("/clusters/:id/service-accounts", serviceAccountRoutes)
@@ -88,6 +90,9 @@ const app = new Hono<AppEnv>()
   .use("/c/:cluster/api/v1/scheduler", requireFramework)
   .route("/c/:cluster/api/v1/scheduler", schedulerRoutes)
   .route(CLUSTER_ROOT, clusterScoped)
+  // After the cluster's routes: their member check authenticates it, and `/service/marathon` and `/service/metronome` are theirs.
+  .route(`${CLUSTER_ROOT}/service`, serviceProxyRoutes)
+  .route("/public/:cluster", publicIngressRoutes)
   // `/openapi.json` and `/docs`, generated from this app's own route table.
   .route("/", openApiRoutes(routeTable))
   // The web UI: `/`, `/login`, `/signup`, `/logout`, `/ui/...`; its styles and scripts are static assets (`/assets/...`).

@@ -3,6 +3,7 @@ import { MAX_TASK_CHECKS, ReadinessResult, TaskHealthCheck, TaskReadinessCheck }
 import { Bundle, BundleData, Diagnostics } from "./diagnostics.ts";
 import { HostAllowances } from "./host-access.ts";
 import { LogData, Logs, LogsCancel } from "./logs.ts";
+import { ProxyCredit, ProxyEnd, ProxyHead, ProxyOpen, ProxyReset } from "./proxy.ts";
 import { AgentRole, Attributes, Resources } from "./resources.ts";
 import { TaskState } from "./task-state.ts";
 import { Vips } from "./vips.ts";
@@ -101,7 +102,7 @@ export const ErrorFrame = z.strictObject({
 });
 
 /** Every frame an agent may send; `error` answers a master frame the agent could not use. */
-export const AgentMessage = z.discriminatedUnion("type", [Register, Status, ResourcesChanged, LogData, Diagnostics, BundleData, ErrorFrame]);
+export const AgentMessage = z.discriminatedUnion("type", [Register, Status, ResourcesChanged, LogData, Diagnostics, BundleData, ErrorFrame, ProxyHead, ProxyCredit, ProxyEnd, ProxyReset]);
 export type AgentMessage = z.infer<typeof AgentMessage>;
 export type Register = z.infer<typeof Register>;
 export type StatusUpdate = z.infer<typeof StatusUpdate>;
@@ -184,7 +185,7 @@ export const Ack = z.strictObject({ type: z.literal("ack"), updateIds: z.array(z
 export const Reconcile = z.strictObject({ type: z.literal("reconcile"), taskIds: z.array(z.string().min(1).max(512)) });
 
 /** Every frame the master may send. */
-export const MasterMessage = z.discriminatedUnion("type", [Registered, Launch, Kill, Ack, Reconcile, Logs, LogsCancel, Bundle, ErrorFrame, Vips]);
+export const MasterMessage = z.discriminatedUnion("type", [Registered, Launch, Kill, Ack, Reconcile, Logs, LogsCancel, Bundle, ErrorFrame, Vips, ProxyOpen, ProxyCredit, ProxyEnd, ProxyReset]);
 export type MasterMessage = z.infer<typeof MasterMessage>;
 export type Registered = z.infer<typeof Registered>;
 export type ErrorFrame = z.infer<typeof ErrorFrame>;

@@ -136,6 +136,7 @@ export function recordingTaskHost(overrides: Partial<TaskHost> = {}): TaskHost {
     stats: () => ({ tasksByState: {}, used: { cpus: 0, mem: 0, disk: 0, gpus: 0, ports: 0 }, outboxDepth: 0 }),
     reports: () => [],
     logSource: () => undefined,
+    servicePorts: () => undefined,
     handle: () => {},
     ...overrides,
   };

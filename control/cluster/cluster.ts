@@ -1,6 +1,6 @@
 import { resourceUrls } from "../packages/resource.ts";
 import { DurableObject } from "cloudflare:workers";
-import { AgentMessage, CloseCode, parseFrame, PING, PONG, PROTOCOL_VERSION, type Register } from "../../protocol/index.ts";
+import { AgentMessage, CloseCode, decodeProxyData, parseFrame, PING, PONG, PROTOCOL_VERSION, type Register } from "../../protocol/index.ts";
 import { exportAgentCredentials, recordAgentCredential } from "../accounts/agent-credentials.ts";
 import { hashToken, newToken } from "../crypto.ts";
 import { agentQuotaRefusal, appQuotaGuard } from "./quotas.ts";
@@ -61,6 +61,9 @@ import { type LogOpen, LogRelay, type LogRequest } from "./log-relay.ts";
 import { counters, ensureMeta, getMeta, increment, setMeta } from "./meta.ts";
 import { SocketIndex, attachmentOf, closeQuietly, frameText, rejectUpgrade, send, sendError, type Attachment } from "./sessions.ts";
 import { openTaskLogs } from "./task-logs.ts";
+import { PROXY_CALL_HEADER, proxyAgentFrame, upgradeProxied } from "./service-proxy/upgrade.ts";
+import { type ProxyCall, ServiceProxy } from "./service-proxy/service-proxy.ts";
+import { type ProxyAnswer, ProxyTunnel } from "./service-proxy/tunnel.ts";
 import { addRepository, allPackages, claimRefresh, deleteRepository, type FetchedRepository, findPackage, listRepositories, recordRefresh } from "./package-repositories.ts";
 import { searchPackages } from "../packages/search.ts";
 import type { PackageDefinition } from "../packages/universe.ts";
@@ -116,6 +119,8 @@ export class Cluster extends DurableObject<Env> {
   private sockets!: SocketIndex;
   private readonly events = new EventBus();
   private readonly logRelay = new LogRelay();
+  private readonly tunnel: ProxyTunnel;
+  private serviceProxy!: ServiceProxy;
   private readonly bundles = new BundleCollector();
   /** Names the change an acting call (acting.ts) is about to make, for its audit row. */
   readonly auditTrail = new AuditTrail();
@@ -127,12 +132,14 @@ export class Cluster extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    this.tunnel = new ProxyTunnel({ answerTimeoutMs: Number(env.SERVICE_PROXY_TIMEOUT_MS) || undefined });
     ctx.blockConcurrencyWhile(async () => {
       this.db = await openClusterDb(ctx.storage);
       ensureMeta(this.db, "master_id", () => crypto.randomUUID());
       ensureMeta(this.db, "created_at", () => String(Date.now()));
       this.alarmArm = new AlarmArm(this.db, ctx.storage);
       this.sockets = new SocketIndex(ctx, this.db);
+      this.serviceProxy = new ServiceProxy(this.db, this.sockets, this.tunnel);
       this.dns = new ClusterDns(this.db);
       this.vips = new ClusterVips(this.db, this.sockets);
       this.metrics = new ClusterMetrics(this.db);
@@ -192,6 +199,7 @@ export class Cluster extends DurableObject<Env> {
   override async fetch(request: Request): Promise<Response> {
     if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") return new Response("expected a WebSocket upgrade", { status: 426 });
     if (request.headers.has(SUBSCRIBE_HEADER)) return this.subscribeFramework(request.headers);
+    if (request.headers.has(PROXY_CALL_HEADER)) return upgradeProxied(request.headers, this.serviceProxy, this.tunnel);
     const att: Attachment = { sessionId: crypto.randomUUID(), connectedAt: Date.now() };
     const credential = request.headers.get(CREDENTIAL_HEADER);
     const joinTokenId = request.headers.get(JOIN_TOKEN_HEADER);
@@ -218,6 +226,11 @@ export class Cluster extends DurableObject<Env> {
     const att = ws.deserializeAttachment() as Attachment | StreamAttachment;
     // A framework stream only carries events to the Worker; nothing it sends means anything.
     if (isStreamAttachment(att)) return;
+    // The service proxy's body chunks are the protocol's only binary frames (protocol/proxy.ts).
+    if (typeof message !== "string" && att.agentId) {
+      const data = decodeProxyData(new Uint8Array(message));
+      return data ? this.tunnel.data(ws, data) : this.invalidFrame(ws, "binary frame is not a proxy data frame");
+    }
     const frame = frameText(message);
     if ("error" in frame) return this.invalidFrame(ws, frame.error);
     const parsed = parseFrame(AgentMessage, frame.text);
@@ -237,7 +250,8 @@ export class Cluster extends DurableObject<Env> {
     if (msg.type === "logData") return this.logRelay.data(ws, msg);
     if (msg.type === "diagnostics") return recordDiagnostics(this.db, att.agentId, msg, Date.now());
     if (msg.type === "bundleData") return this.bundles.data(ws, msg);
-    return this.coordinator.status(ws, att.agentId, msg.updates);
+    if (msg.type === "status") return this.coordinator.status(ws, att.agentId, msg.updates);
+    proxyAgentFrame(this.tunnel, ws, msg);
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
@@ -249,6 +263,7 @@ export class Cluster extends DurableObject<Env> {
     }
     const att = attachmentOf(ws);
     this.logRelay.socketClosed(ws);
+    this.tunnel.socketClosed(ws);
     this.bundles.socketClosed(ws);
     if (!att.agentId) return;
     this.sockets.delete(att.agentId, ws);
@@ -335,6 +350,14 @@ export class Cluster extends DurableObject<Env> {
   /** RPC: opens a request for a task's output on its agent (`/v2/tasks/:id/logs`). */
   taskLogs(request: LogRequest): Promise<LogOpen> {
     return openTaskLogs(this.db, this.sockets, this.logRelay, request);
+  }
+
+  /**
+   * RPC: one request through the service proxy (`/service/<name>/…`, `/public/…`), its body
+   * streamed to the task as the agent makes room; answers with the task's status, headers and body.
+   */
+  serviceRequest(call: ProxyCall, body: ReadableStream<Uint8Array> | null): Promise<ProxyAnswer> {
+    return this.serviceProxy.request(call, body);
   }
 
   /** RPC: the cluster's samples at one resolution, oldest first (`/history/minute`, `/history/hour`). */

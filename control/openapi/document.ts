@@ -2,6 +2,7 @@ import type { RouterRoute } from "hono/types";
 import { z } from "zod";
 import { bodySchemaOf } from "../http/middleware.ts";
 import { accountSection, agentSection, clusterSection, dnsSection, observabilitySection, serviceSection } from "./sections-platform.ts";
+import { serviceProxySection } from "./sections-services.ts";
 import { marathonSection, mesosSection, metronomeSection } from "./sections-frameworks.ts";
 import { packageSection } from "./sections-packages.ts";
 import { uiSection } from "./sections-ui.ts";
@@ -19,7 +20,7 @@ import type { Auth, OperationDoc, QueryDoc, ResponseDoc, RouteSection } from "./
  * its canonical route's doc, and needs none of its own.
  */
 
-export const SECTIONS: readonly RouteSection[] = [serviceSection, accountSection, clusterSection, agentSection, marathonSection, metronomeSection, mesosSection, aliasSection, packageSection, dnsSection, observabilitySection, uiSection];
+export const SECTIONS: readonly RouteSection[] = [serviceSection, accountSection, clusterSection, agentSection, marathonSection, metronomeSection, mesosSection, aliasSection, packageSection, dnsSection, observabilitySection, serviceProxySection, uiSection];
 
 type Json = Record<string, unknown>;
 

@@ -3,6 +3,7 @@ import { unwrap } from "../../operations/outcome.ts";
 import { normalizeAppId, normalizeGroupId } from "../../cluster/frameworks/marathon/app-definition.ts";
 import { groupTree, ROOT_GROUP } from "../../cluster/frameworks/marathon/group-tree.ts";
 import { ApiError, notFound } from "../../errors.ts";
+import { ServiceLinks } from "./service-links.tsx";
 import { FilterForm, PageHeader, PostForm, TypeToConfirm } from "../components.tsx";
 import { actingOf, checkForm, clusterOf, formField, redirectWithFlash, type UiContext, type UiEnv } from "../context.ts";
 import { time } from "../format.ts";
@@ -115,7 +116,9 @@ async function showService(c: UiContext, id: string, data: ServiceData) {
     { title: id, section: "services" },
     <>
       <ServiceCrumbs clusterId={c.get("cluster").id} id={id} />
-      <PageHeader title={id} />
+      <PageHeader title={id}>
+        <ServiceLinks clusterId={c.get("cluster").id} app={data.app} />
+      </PageHeader>
       {c.req.query("confirm") === "destroy" ? <ConfirmDestroy c={c} id={id} /> : null}
       <Controls c={c} data={data} />
       <div id="service-facts" data-live>

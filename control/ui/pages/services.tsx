@@ -5,6 +5,7 @@ import { clusterOf, type ClusterRpc, type UiContext, type UiEnv } from "../conte
 import { appStatus, cpus, groupCounts, megabytes } from "../format.ts";
 import { renderPage } from "../layout.tsx";
 import { pageOf, parsePaging } from "../paging.ts";
+import { ServiceLinks } from "./service-links.tsx";
 
 /** An app as `GET /v2/apps` shows it (after the RPC's structured clone). */
 export type AppInfo = Awaited<ReturnType<ClusterRpc["marathonApps"]>>[number];
@@ -45,6 +46,9 @@ function ServiceRow(props: { app: AppInfo; clusterId: string; delayed: boolean }
       <th scope="row">
         <a href={servicePath(props.clusterId, app.id)}>{app.id}</a>
         {app.labels?.DCOS_PACKAGE_NAME ? <div class="hint">{`Package ${app.labels.DCOS_PACKAGE_NAME} ${app.labels.DCOS_PACKAGE_VERSION ?? ""}`.trim()}</div> : null}
+        <div class="hint">
+          <ServiceLinks clusterId={props.clusterId} app={app} />
+        </div>
       </th>
       <td>
         <StateBadge state={appStatus(app, props.delayed)} />

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, isNull, ne, sql } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, isNull, ne, or, sql } from "drizzle-orm";
 import type { ClusterDb } from "../../db.ts";
 import { appVersions, apps, tasks } from "../../schema.ts";
 import type { App } from "./app-definition.ts";
@@ -57,6 +57,21 @@ export function getApp(db: ClusterDb, id: string): StoredApp | undefined {
 
 export function listApps(db: ClusterDb): StoredApp[] {
   return db.select().from(apps).orderBy(asc(apps.id)).all().map(toStored);
+}
+
+/**
+ * The apps a service name may mean (the service proxy's routing): those whose id is one of `ids`
+ * or whose `DCOS_SERVICE_NAME` label, without its outer slashes, is one of `names`: SQLite picks
+ * them, so a proxied request does not parse every app's definition in JavaScript.
+ */
+export function appsForServiceNames(db: ClusterDb, names: readonly string[], ids: readonly string[]): StoredApp[] {
+  const label = sql`trim(json_extract(${apps.definition}, '$.labels.DCOS_SERVICE_NAME'), '/')`;
+  return db
+    .select()
+    .from(apps)
+    .where(or(inArray(apps.id, [...ids]), inArray(label, [...names])))
+    .all()
+    .map(toStored);
 }
 
 /** Every app id, without reading the definitions. */

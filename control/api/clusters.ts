@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { createSecret, listSecrets, revokeSecret, type SecretInfo } from "../accounts/cluster-secrets.ts";
-import { createCluster, listClusters } from "../accounts/clusters.ts";
+import { createCluster, forgetMemberships, listClusters } from "../accounts/clusters.ts";
 import type { AccountsDb } from "../accounts/db.ts";
 import type { ClusterSummary } from "../accounts/users.ts";
 import { quotaLimit } from "../quotas.ts";
@@ -82,6 +82,7 @@ export async function deleteClusterFor(env: Env, db: AccountsDb, cluster: Cluste
   const [first, ...rest] = clusterRowDeletes(db, [cluster.id]);
   if (!first) return;
   await db.batch([first, ...rest, auditRow(db, { userId, action: "cluster.delete", target: cluster.id, detail: { name: cluster.name } })]);
+  forgetMemberships({ clusterIds: [cluster.id] });
 }
 
 /** Creates an agent join token (audited), within QUOTA_AGENT_TOKENS. The API and the UI's Tokens page both come here. */

@@ -1,5 +1,5 @@
 import type { Database } from "bun:sqlite";
-import { isTerminal } from "../protocol/index.ts";
+import { DNS_DRAIN_MS, isTerminal } from "../protocol/index.ts";
 import type { AgentMessage, MasterMessage, Register, TaskLaunch, TaskState } from "../protocol/index.ts";
 import { openAgentDb } from "./agent-db.ts";
 import { agentCgroupScope } from "./drivers/cgroups.ts";
@@ -93,6 +93,12 @@ export interface TaskHostOptions {
   outbox?: Omit<OutboxOptions, "log">;
   /** What tasks may have of the host; DEFAULT_POLICY (nothing beyond the sandbox) by default. */
   policy?: AgentPolicy;
+  /**
+   * How long a RUNNING task the master kills keeps running before it is signalled, so that
+   * no resolver of the cluster still hands out its address (protocol/dns-lease.ts). DNS_DRAIN_MS
+   * by default.
+   */
+  dnsDrainMs?: number;
 }
 
 /** A task the host is responsible for; `phase` is where it is in its life on this agent. */
@@ -103,6 +109,8 @@ interface Entry {
   running?: RunningTask;
   /** A kill that arrived while the task was starting, applied once it has. */
   pendingKillMs?: number;
+  /** Ends a kill's DNS drain early (the agent is shutting down and killing its tasks). */
+  endDrain?: () => void;
   ended: Promise<void>;
   markEnded: () => void;
 }
@@ -119,6 +127,7 @@ class DriverTaskHost implements TaskHost {
   private readonly log: Logger;
   private readonly workDir: string;
   private readonly policy: AgentPolicy;
+  private readonly dnsDrainMs: number;
   /** What no task may mount whatever the policy allows: the work dir and the docker socket. */
   private readonly protectedPaths: string[];
   private readonly db: Database;
@@ -138,6 +147,7 @@ class DriverTaskHost implements TaskHost {
     this.log = options.log;
     this.workDir = options.workDir;
     this.policy = options.policy ?? DEFAULT_POLICY;
+    this.dnsDrainMs = options.dnsDrainMs ?? DNS_DRAIN_MS;
     this.protectedPaths = [options.workDir, ...(options.docker === undefined ? [] : [options.docker.socket ?? DEFAULT_DOCKER_SOCKET])];
     prepareSandboxRoot(options.workDir);
     const blocked = agentIsRoot() ? unreachableParent(options.workDir) : undefined;
@@ -185,7 +195,7 @@ class DriverTaskHost implements TaskHost {
         this.launch(launch).catch((error: unknown) => this.launchCrashed(launch.taskId, error));
       }
     } else if (command.type === "kill") {
-      for (const taskId of command.taskIds) this.kill(taskId, command.gracePeriodMs);
+      for (const taskId of command.taskIds) this.kill(taskId, command.gracePeriodMs, this.dnsDrainMs);
     } else if (command.type === "ack") {
       this.ack(command.updateIds);
     } else {
@@ -245,6 +255,7 @@ class DriverTaskHost implements TaskHost {
     if (killTasks) {
       for (const entry of this.entries.values()) {
         if (entry.phase === "starting" || entry.phase === "running") this.kill(entry.record.taskId, entry.record.launch.killGracePeriodMs);
+        else entry.endDrain?.();
       }
       await Promise.all([...this.entries.values()].map((entry) => entry.ended));
     }
@@ -334,18 +345,23 @@ class DriverTaskHost implements TaskHost {
     return { driver, vetted };
   }
 
-  private kill(taskId: string, graceMs: number): void {
+  /**
+   * Kills a task; one that is RUNNING, and so answers in the cluster's DNS, first waits out
+   * `drainMs` (the master's kills; a shutdown of the agent does not wait). A task still
+   * starting was never in DNS and is killed once started.
+   */
+  private kill(taskId: string, graceMs: number, drainMs = 0): void {
     const entry = this.entries.get(taskId);
     if (entry === undefined) return this.restate(taskId, "kill");
     if (entry.phase === "starting") entry.pendingKillMs = graceMs;
-    else if (entry.phase === "running") this.beginKill(entry, graceMs);
+    else if (entry.phase === "running") this.beginKill(entry, graceMs, drainMs);
     else if (entry.phase === "ended") this.report(taskId, entry.record.state, entry.record.message);
   }
 
-  /** TASK_KILLING now; the driver's SIGTERM, SIGKILL after the grace; `watch` reports KILLED. */
-  private beginKill(entry: Entry, graceMs: number): void {
+  /** TASK_KILLING now; after the drain the driver's SIGTERM, SIGKILL after the grace; `watch` reports KILLED. */
+  private beginKill(entry: Entry, graceMs: number, drainMs = 0): void {
     const { taskId } = entry.record;
-    const deadline = Date.now() + graceMs;
+    const deadline = Date.now() + drainMs + graceMs;
     this.checks.stop(taskId);
     entry.phase = "killing";
     entry.record.killDeadline = deadline;
@@ -353,10 +369,22 @@ class DriverTaskHost implements TaskHost {
       this.store.setKillDeadline(taskId, deadline);
       this.report(taskId, "TASK_KILLING");
     })();
-    this.log.info("task_killing", { taskId, graceMs });
+    this.log.info("task_killing", { taskId, graceMs, drainMs });
     const { driver, running } = entry;
     if (driver === undefined || running === undefined) return;
-    driver.stop(running, graceMs).catch((error: unknown) => this.log.error("task_kill_failed", { taskId, error: errorMessage(error) }));
+    const stop = () => {
+      // The task may have ended by itself during the drain.
+      if (entry.phase !== "killing") return;
+      driver.stop(running, graceMs).catch((error: unknown) => this.log.error("task_kill_failed", { taskId, error: errorMessage(error) }));
+    };
+    if (drainMs <= 0) return stop();
+    // Unref'd: a drain never keeps a stopping agent alive; a restarted agent resumes the kill (recover).
+    const timer = setTimeout(stop, drainMs);
+    timer.unref();
+    entry.endDrain = () => {
+      clearTimeout(timer);
+      stop();
+    };
   }
 
   /** Removes acked updates; a task whose terminal update is acked is settled and forgotten. */

@@ -18,7 +18,7 @@ const BENCHMARKS: Record<string, () => Promise<Benchmark>> = {
 
 const DESCRIPTIONS: Record<string, string> = {
   placement: "Marathon placements/s over 1,000 simulated agents (10,000 instances), POST→RUNNING latency (simulated and exec), workerd CPU per placement and RSS",
-  dns: "DNS-over-HTTPS queries/s and p50/p99 against the local control plane, and the agent's forwarder with a warm cache, from a separate load-generator process",
+  dns: "DNS-over-HTTPS queries/s and p50/p99 against the local control plane beside a do-nothing route (dohRatio), requests to the cluster object per 1,000 queries, and the agent's forwarder with a warm cache, from a separate load-generator process",
   frameworks: "an external framework on the Mesos scheduler API beside Marathon over 1,000 simulated agents: offers/s, ACCEPT→RUNNING p50/p99, placements/s of each and their ratio",
   launch: "POST→TASK_RUNNING for a docker app beside a plain docker run -d, and for an exec app beside a plain spawn (real agent, real dockerd)",
 };

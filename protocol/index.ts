@@ -5,3 +5,4 @@ export * from "./messages.ts";
 export * from "./resources.ts";
 export * from "./task-state.ts";
 export * from "./transport.ts";
+export * from "./dns-lease.ts";

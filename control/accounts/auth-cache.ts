@@ -27,8 +27,6 @@ export interface AuthCacheOptions {
 /** See the module comment. */
 export class AuthCache<V> {
   private readonly entries = new Map<string, Entry<V>>();
-  /** Loads in flight, so concurrent requests with one credential share one D1 read. */
-  private readonly loading = new Map<string, Promise<V | null>>();
   /** Bumped by every forget: a load that started before it must not store what it read. */
   private generation = 0;
 
@@ -36,19 +34,15 @@ export class AuthCache<V> {
 
   /**
    * The value for `key`: from the cache while fresh, else from `load` (stored for the TTL, cut
-   * to `expiresAt(value)` when the value itself expires sooner).
+   * to `expiresAt(value)` when the value itself expires sooner). Concurrent misses each load:
+   * a promise made in one request must not be awaited by another (workerd cancels what waits
+   * on a request that has ended), and misses are rare.
    */
   async get(key: string, load: () => Promise<V | null>, expiresAt?: (value: V) => number, now = Date.now()): Promise<V | null> {
     const hit = this.entries.get(key);
     if (hit !== undefined && hit.until > now) return hit.value;
-    const pending = this.loading.get(key);
-    if (pending !== undefined) return pending;
     const generation = this.generation;
-    const promise: Promise<V | null> = load().finally(() => {
-      if (this.loading.get(key) === promise) this.loading.delete(key);
-    });
-    this.loading.set(key, promise);
-    const value = await promise;
+    const value = await load();
     if (generation === this.generation) this.store(key, value, expiresAt, now);
     return value;
   }
@@ -69,20 +63,11 @@ export class AuthCache<V> {
   forget(key: string): void {
     this.generation++;
     this.entries.delete(key);
-    this.loading.delete(key);
   }
 
   /** Drops every entry whose key or value matches (e.g. every token of a deleted user). */
   forgetWhere(match: (key: string, value: V | null) => boolean): void {
     this.generation++;
-    this.loading.clear();
     for (const [key, entry] of this.entries) if (match(key, entry.value)) this.entries.delete(key);
-  }
-
-  /** Drops everything (tests; a change too broad to name). */
-  clear(): void {
-    this.generation++;
-    this.loading.clear();
-    this.entries.clear();
   }
 }

@@ -23,7 +23,8 @@ import {
 import { ApiError, unauthenticated } from "../errors.ts";
 import type { AppEnv } from "../http/env.ts";
 import { bearerToken } from "../http/middleware.ts";
-import { clusterStub } from "./cluster-stub.ts";
+import { DNS_LEASE_HEADER } from "../../protocol/index.ts";
+import { edgeResolve } from "./dns-edge.ts";
 import { clusterForDnsKey } from "./dns-keys-cache.ts";
 
 const DNS_MESSAGE = "application/dns-message";
@@ -92,19 +93,22 @@ async function forward(env: Env, query: DnsQuery, bytes: Uint8Array): Promise<Ui
   return encodeResponse(query, emptyAnswer("SERVFAIL"));
 }
 
-/** Answers a DoH request for `clusterId`, from its Cluster object or the upstream. */
+/**
+ * Answers a DoH request for `clusterId`: cluster names from the Worker's copy of the zone
+ * (dns-edge.ts), outside names from the upstream.
+ */
 async function answer(c: Context<AppEnv>, clusterId: string): Promise<Response> {
   const request = await parseRequest(c);
   if (request.kind === "reply") return dnsResponse(request.bytes, 0);
   const { query } = request;
   const host = new URL(c.req.url).hostname;
   if (request.kind === "json") {
-    const { body, ttl } = await jsonAnswer(c.env, clusterId, query, host);
-    return jsonResponse(body, ttl);
+    const { body, ttl, leaseMs } = await jsonAnswer(c.env, clusterId, query, host, waitUntilOf(c));
+    return jsonResponse(body, ttl, leaseMs);
   }
-  const resolution = await clusterStub(c.env, clusterId).dnsResolve({ name: query.name, type: query.type }, host);
+  const { resolution, leaseMs } = await edgeResolve(c.env, clusterId, { name: query.name, type: query.type }, host, waitUntilOf(c));
   const forwarding = upstreamOf(c.env) !== null;
-  if (!resolution.outside) return dnsResponse(encodeResponse(query, resolution, { recursionAvailable: forwarding }), minTtl(resolution));
+  if (!resolution.outside) return dnsResponse(encodeResponse(query, resolution, { recursionAvailable: forwarding }), minTtl(resolution), leaseMs);
   const bytes = await forward(c.env, query, request.bytes);
   const decoded = decodeMessage(bytes);
   return dnsResponse(bytes, decoded.ok ? minTtl(decoded.packet) : 0);
@@ -113,21 +117,39 @@ async function answer(c: Context<AppEnv>, clusterId: string): Promise<Response> 
 /**
  * The JSON-dialect answer to one question, as the DoH endpoint gives it: from the cluster's
  * zone, or from the upstream resolver for outside names. The UI's DNS page asks through here.
+ * `leaseMs` is set for cluster names (see protocol/dns-lease.ts).
  */
-export async function jsonAnswer(env: Env, clusterId: string, query: DnsQuery, host: string): Promise<{ body: JsonResponse; ttl: number }> {
-  const resolution = await clusterStub(env, clusterId).dnsResolve({ name: query.name, type: query.type }, host);
-  if (!resolution.outside) return { body: renderJson(query, resolution, upstreamOf(env) !== null), ttl: minTtl(resolution) };
+export async function jsonAnswer(env: Env, clusterId: string, query: DnsQuery, host: string, waitUntil?: (work: Promise<unknown>) => void): Promise<{ body: JsonResponse; ttl: number; leaseMs?: number }> {
+  const { resolution, leaseMs } = await edgeResolve(env, clusterId, { name: query.name, type: query.type }, host, waitUntil);
+  if (!resolution.outside) return { body: renderJson(query, resolution, upstreamOf(env) !== null), ttl: minTtl(resolution), leaseMs };
   const forwarded = decodeMessage(await forward(env, query, encodeQuery(query.name, query.type)));
   if (!forwarded.ok) throw new ApiError("unavailable", "The upstream resolver's answer could not be read.");
   return { body: renderJsonPacket(forwarded.packet), ttl: minTtl(forwarded.packet) };
 }
 
-function dnsResponse(bytes: Uint8Array, ttl: number): Response {
-  return new Response(bytes, { headers: { "Content-Type": DNS_MESSAGE, "Cache-Control": cacheControl(ttl) } });
+/** The request's `waitUntil`, when the runtime gives one (it keeps the zone's background renewal alive). */
+function waitUntilOf(c: Context<AppEnv>): ((work: Promise<unknown>) => void) | undefined {
+  try {
+    const ctx = c.executionCtx;
+    return (work) => ctx.waitUntil(work);
+  } catch {
+    return undefined;
+  }
 }
 
-function jsonResponse(body: unknown, ttl: number): Response {
-  return new Response(JSON.stringify(body), { headers: { "Content-Type": DNS_JSON, "Cache-Control": cacheControl(ttl) } });
+/** Cache-Control follows the answer's smallest TTL; the lease header only comes with cluster names. */
+function headers(type: string, ttl: number, leaseMs: number | undefined): Record<string, string> {
+  const out: Record<string, string> = { "Content-Type": type, "Cache-Control": cacheControl(ttl) };
+  if (leaseMs !== undefined) out[DNS_LEASE_HEADER] = String(Math.floor(leaseMs));
+  return out;
+}
+
+function dnsResponse(bytes: Uint8Array, ttl: number, leaseMs?: number): Response {
+  return new Response(bytes, { headers: headers(DNS_MESSAGE, ttl, leaseMs) });
+}
+
+function jsonResponse(body: unknown, ttl: number, leaseMs?: number): Response {
+  return new Response(JSON.stringify(body), { headers: headers(DNS_JSON, ttl, leaseMs) });
 }
 
 const cacheControl = (ttl: number) => (ttl > 0 ? `max-age=${ttl}` : "no-cache");

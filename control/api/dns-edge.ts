@@ -13,8 +13,10 @@ import { resolve, zoneOfSnapshot, type DnsQuestion, type DnsSnapshot, type DnsSn
  * - a change made through this isolate (`forgetDnsSnapshot`, called after every command the
  *   Worker sends to the object) ends the lease at once, so here a kill is seen by the next query.
  *
- * Requests never await one another's confirmation: workerd cancels what a request awaits on
- * another request that has ended. They share only the plain data a confirmation leaves behind.
+ * Requests never wait on one another: in workerd a promise made or resolved in one request and
+ * awaited in another fails ("Cannot perform I/O on behalf of a different request"), or hangs
+ * once the first has ended. They share only the plain data a check leaves behind (the snapshot,
+ * built zones), so queries that find the lease run out together (after an idle spell) each check.
  *
  * Why not a cache shared wider: KV is eventually consistent (up to 60 s), the Cache API is per
  * location and only the object's own location could be purged by it, and the object has no
@@ -27,7 +29,8 @@ interface Held {
   leaseStart: number;
   /** Ordinal of the confirmation: a copy confirmed before a local change is not leased. */
   seq: number;
-  zones: Map<string, Promise<ZoneIndex>>;
+  /** Built zones, not promises of them: a promise made in one request must not be awaited in another. */
+  zones: Map<string, ZoneIndex>;
 }
 
 type Check = (known: string | null, queries: Record<string, number>) => Promise<DnsSnapshotReply>;
@@ -36,9 +39,10 @@ type Check = (known: string | null, queries: Record<string, number>) => Promise<
 const MAX_CLUSTERS = 1_000;
 const MAX_HOSTS = 8;
 /** How long before its lease ends a copy in use is renewed in the background. */
-const REFRESH_AHEAD_MS = 300;
+const REFRESH_AHEAD_MS = 150;
 /** A background renewal not heard of for this long is taken as lost (its request was cancelled). */
 const REFRESH_GIVE_UP_MS = 5_000;
+
 
 /** One cluster's copy in this isolate. */
 class EdgeZone {
@@ -123,13 +127,13 @@ function checkOf(env: Env, clusterId: string): Check {
   return (known, queries) => env.CLUSTER.getByName(clusterId).dnsSnapshot(known, queries);
 }
 
-function zoneOf(held: Held, host: string): Promise<ZoneIndex> {
-  let zone = held.zones.get(host);
-  if (zone === undefined) {
-    if (held.zones.size >= MAX_HOSTS) held.zones.clear();
-    zone = zoneOfSnapshot(held.snapshot, host);
-    held.zones.set(host, zone);
-  }
+async function zoneOf(held: Held, host: string): Promise<ZoneIndex> {
+  const built = held.zones.get(host);
+  if (built !== undefined) return built;
+  // Requests that miss together each build it (rare: once per new snapshot and host).
+  const zone = await zoneOfSnapshot(held.snapshot, host);
+  if (held.zones.size >= MAX_HOSTS) held.zones.clear();
+  held.zones.set(host, zone);
   return zone;
 }
 

@@ -43,7 +43,6 @@ const REFRESH_AHEAD_MS = 150;
 /** A background renewal not heard of for this long is taken as lost (its request was cancelled). */
 const REFRESH_GIVE_UP_MS = 5_000;
 
-
 /** One cluster's copy in this isolate. */
 class EdgeZone {
   private held: Held | undefined;

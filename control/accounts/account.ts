@@ -2,6 +2,7 @@ import { and, desc, eq, gt, inArray, isNotNull, isNull, lt, ne, or } from "drizz
 import type { BatchItem } from "drizzle-orm/batch";
 import { hashPassword, verifyPassword } from "../crypto.ts";
 import { ApiError, notFound } from "../errors.ts";
+import { forgetCachedCredentials } from "./agent-credentials.ts";
 import { auditRow } from "./audit.ts";
 import { forgetMemberships } from "./clusters.ts";
 import type { AccountsDb } from "./db.ts";
@@ -113,6 +114,7 @@ export async function deleteUserRows(db: AccountsDb, userId: string, owned: stri
   ]);
   forgetUserTokens(userId);
   forgetMemberships({ userId, clusterIds: owned });
+  forgetCachedCredentials(owned);
 }
 
 /** Revoked or expired agent tokens and DNS keys stay listed (as such) this long, then are purged. */

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { eq } from "drizzle-orm";
-import { agentCredentialsExported, forgetAgentCredentials, isClusterAgentCredential } from "../accounts/agent-credentials.ts";
+import { agentCredentialsExported, forgetAgentCredentials, forgetCachedCredentials, isClusterAgentCredential } from "../accounts/agent-credentials.ts";
 import { resolveSecret } from "../accounts/cluster-secrets.ts";
 import type { AccountsDb } from "../accounts/db.ts";
 import { clusters } from "../accounts/schema.ts";
@@ -76,6 +76,7 @@ export async function removeAgent(env: Env, db: AccountsDb, clusterId: string, a
   const removed = await actingStub(env, clusterId, actor).removeAgent(agentId);
   if (!removed) throw notFound(`Agent '${agentId}' does not exist.`);
   await forgetAgentCredentials(db, clusterId, agentId);
+  forgetCachedCredentials([clusterId], agentId);
 }
 
 type AgentRecord = Awaited<ReturnType<ReturnType<typeof clusterStub>["agents"]>>[number];

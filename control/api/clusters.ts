@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { z } from "zod";
+import { forgetCachedCredentials } from "../accounts/agent-credentials.ts";
 import { createSecret, listSecrets, revokeSecret, type SecretInfo } from "../accounts/cluster-secrets.ts";
 import { createCluster, forgetMemberships, listClusters } from "../accounts/clusters.ts";
 import type { AccountsDb } from "../accounts/db.ts";
@@ -83,6 +84,7 @@ export async function deleteClusterFor(env: Env, db: AccountsDb, cluster: Cluste
   if (!first) return;
   await db.batch([first, ...rest, auditRow(db, { userId, action: "cluster.delete", target: cluster.id, detail: { name: cluster.name } })]);
   forgetMemberships({ clusterIds: [cluster.id] });
+  forgetCachedCredentials([cluster.id]);
 }
 
 /** Creates an agent join token (audited), within QUOTA_AGENT_TOKENS. The API and the UI's Tokens page both come here. */

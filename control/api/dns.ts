@@ -1,5 +1,5 @@
 import { Hono, type Context } from "hono";
-import { isClusterAgentCredential } from "../accounts/agent-credentials.ts";
+import { isCachedClusterAgentCredential } from "../accounts/agent-credentials.ts";
 import { clusterForMember } from "../accounts/clusters.ts";
 import { userForToken } from "../accounts/users.ts";
 import { isWellFormedToken, tokenKind } from "../crypto.ts";
@@ -176,8 +176,8 @@ export const clusterDohRoutes = new Hono<AppEnv>().on(["GET", "POST"], "/", asyn
   if (!isWellFormedToken(token)) throw unauthenticated("Malformed credential: DCX tokens are a 'dcx?_' prefix and 43 base64url characters.");
   const db = c.get("db");
   if (tokenKind(token) === "agent") {
-    // Checked in D1: a wrong credential never wakes the cluster's object.
-    if (!(await isClusterAgentCredential(db, clusterId, token))) throw unauthenticated("Invalid agent credential.");
+    // Checked in D1 (through this isolate's cache): a wrong credential never wakes the cluster's object.
+    if (!(await isCachedClusterAgentCredential(db, clusterId, token))) throw unauthenticated("Invalid agent credential.");
   } else {
     const user = await userForToken(db, token);
     if (!user) throw unauthenticated("Invalid or expired API token.");

@@ -72,6 +72,7 @@ describe("DNS-over-HTTPS", () => {
     }
     const viaGet = await query(key, "web-shop.marathon.mesos", "A", "get");
     expect(viaGet.answers.map((a) => a.data)).toEqual(["10.0.0.7"]);
+    expect(viaGet.cache).toBe("max-age=5");
   });
 
   it("answers SRV with the task's host port, named ports too", async () => {

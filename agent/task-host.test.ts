@@ -176,6 +176,17 @@ describe("task host", () => {
     expect(performance.now() - started).toBeLessThan(400);
   });
 
+  test("a task failing its health check left DNS already: the master's kill does not wait out the drain", async () => {
+    const dir = workDir();
+    const { host, update, updates, launch } = startHost(dir, 60_000);
+    const healthChecks = [{ protocol: "COMMAND" as const, command: "exit 1", intervalMs: 50, timeoutMs: 1_000, delayMs: 0 }];
+    launch(launchOf("f.1", { shell: "sleep 300" }, { healthChecks }));
+    await update("f.1", "TASK_RUNNING");
+    await waitFor(() => updates().find((u) => u.taskId === "f.1" && u.healthy === false), "a failed check");
+    host.handle({ type: "kill", taskIds: ["f.1"], gracePeriodMs: 2_000 });
+    await update("f.1", "TASK_KILLED");
+  });
+
   test("reconcile: the latest state of each listed task again, TASK_LOST for unknown ones; an empty list means all", async () => {
     const dir = workDir();
     const { host, update, updates, launch } = startHost(dir);

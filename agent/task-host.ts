@@ -14,7 +14,7 @@ import type { LogSource } from "./log-service.ts";
 import { errorMessage } from "./log.ts";
 import type { LogFields, Logger } from "./log.ts";
 import { Outbox, isReportableTaskId } from "./outbox.ts";
-import type { OutboxOptions } from "./outbox.ts";
+import type { NewStatus, OutboxOptions } from "./outbox.ts";
 import { agentIsRoot } from "./drivers/users.ts";
 import { DEFAULT_POLICY, vetLaunch } from "./policy.ts";
 import type { AgentPolicy } from "./policy.ts";
@@ -111,6 +111,8 @@ interface Entry {
   pendingKillMs?: number;
   /** Ends a kill's DNS drain early (the agent is shutting down and killing its tasks). */
   endDrain?: () => void;
+  /** The last result reported of each health check, by index. */
+  health?: Map<number, boolean>;
   ended: Promise<void>;
   markEnded: () => void;
 }
@@ -155,7 +157,14 @@ class DriverTaskHost implements TaskHost {
     this.db = openAgentDb(options.workDir);
     this.store = new TaskStore(this.db);
     this.outbox = new Outbox(this.db, { ...options.outbox, log: options.log });
-    this.checks = new CheckRunner((status) => this.outbox.add(status), () => this.online && !this.closed, options.log);
+    this.checks = new CheckRunner(
+      (status) => {
+        this.noteHealth(status);
+        this.outbox.add(status);
+      },
+      () => this.online && !this.closed,
+      options.log,
+    );
     const drivers = options.drivers ?? defaultDrivers(options);
     this.drivers = new Map(drivers.map((driver) => [driver.name, driver]));
     // Tracked at once, so `reports` lists them; re-attaching is asynchronous (the docker driver asks its daemon).
@@ -354,7 +363,7 @@ class DriverTaskHost implements TaskHost {
     const entry = this.entries.get(taskId);
     if (entry === undefined) return this.restate(taskId, "kill");
     if (entry.phase === "starting") entry.pendingKillMs = graceMs;
-    else if (entry.phase === "running") this.beginKill(entry, graceMs, drainMs);
+    else if (entry.phase === "running") this.beginKill(entry, graceMs, mayAnswerInDns(entry) ? drainMs : 0);
     else if (entry.phase === "ended") this.report(taskId, entry.record.state, entry.record.message);
   }
 
@@ -385,6 +394,15 @@ class DriverTaskHost implements TaskHost {
       clearTimeout(timer);
       stop();
     };
+  }
+
+  /** Keeps the last result of each health check of a task (see mayAnswerInDns). */
+  private noteHealth(status: NewStatus): void {
+    if (status.healthy === undefined || status.healthCheck === undefined) return;
+    const entry = this.entries.get(status.taskId);
+    if (entry === undefined) return;
+    entry.health ??= new Map();
+    entry.health.set(status.healthCheck, status.healthy);
   }
 
   /** Removes acked updates; a task whose terminal update is acked is settled and forgotten. */
@@ -530,4 +548,15 @@ function defaultDrivers(options: TaskHostOptions): TaskDriver[] {
   const taskUser = (options.policy ?? DEFAULT_POLICY).taskUser;
   const exec = new ExecDriver({ cgroups: { scope: agentCgroupScope(options.workDir) }, taskUser, hiddenDir: options.workDir, ...options.exec, log: options.log });
   return options.docker === undefined ? [exec] : [exec, new DockerDriver({ ...options.docker, log: options.log })];
+}
+
+/**
+ * Whether a running task may still be answered in the cluster's DNS, as far as this agent can
+ * tell: a task with health checks is only there while they pass (control/cluster/dns-source.ts),
+ * so one whose checks have not all reported a pass (or whose last result was a failure) left
+ * DNS before, and its kill, usually for that very failure, need not wait out the DNS lease.
+ */
+function mayAnswerInDns(entry: Entry): boolean {
+  const checks = entry.record.launch.healthChecks ?? [];
+  return checks.every((_, index) => entry.health?.get(index) === true);
 }

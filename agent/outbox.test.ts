@@ -77,17 +77,27 @@ describe("outbox", () => {
   });
 
   test("updates written within the coalescing window go out in one frame", async () => {
-    const { outbox, frames, send } = openOutbox(workDir(), { coalesceMs: 5 });
+    const { outbox, frames, send } = openOutbox(workDir(), { coalesceMs: 50 });
     outbox.connect(send);
+    await Bun.sleep(60);
     for (let i = 0; i < 200; i++) outbox.add({ taskId: `t${i}`, state: "TASK_STARTING" });
+    // Sent once the writing code has finished, not during it.
     expect(frames).toEqual([]);
-    await Bun.sleep(30);
+    await Promise.resolve();
+    expect(frames.map((frame) => frame.updates.length)).toEqual([200]);
+    // Within the window, updates wait for its end and share a frame; nothing is sent twice.
+    outbox.add({ taskId: "a", state: "TASK_RUNNING" });
+    await Bun.sleep(1);
+    outbox.add({ taskId: "b", state: "TASK_RUNNING" });
+    await Bun.sleep(1);
     expect(frames).toHaveLength(1);
-    expect(frames[0]?.updates).toHaveLength(200);
-    // A later update is a new window, and a new frame; nothing is sent twice in a session.
+    await Bun.sleep(80);
+    expect(frames.map((frame) => frame.updates.length)).toEqual([200, 2]);
+    // After a quiet spell, a lone update is not held back.
+    await Bun.sleep(60);
     outbox.add({ taskId: "late", state: "TASK_RUNNING" });
-    await Bun.sleep(30);
-    expect(frames.map((frame) => frame.updates.length)).toEqual([200, 1]);
+    await Promise.resolve();
+    expect(frames.map((frame) => frame.updates.length)).toEqual([200, 2, 1]);
   });
 
   test("frames are capped by count, and every reconnect resends all that is unacked", () => {

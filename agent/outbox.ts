@@ -10,10 +10,14 @@ import type { Logger } from "./log.ts";
  * every registered session all unacked updates are sent again, oldest first; the master applies
  * an `updateId` once and acks repeats.
  *
- * Updates are coalesced: the first update after a quiet spell arms a `coalesceMs` timer, and
- * everything written until it fires goes out in one `status` frame (a frame on a hibernated
- * socket costs the master about a millisecond however small it is). A frame carries at most
- * `maxFrameUpdates` updates and stays under the protocol's frame size limit.
+ * Updates are coalesced without delaying a lone one: after a quiet spell (no frame for
+ * `coalesceMs`) an update goes out as soon as the code that wrote it has finished (a microtask,
+ * so its transaction has committed and whatever the same turn writes rides along); within
+ * `coalesceMs` of the last frame, a timer gathers everything written until the window ends
+ * into one `status` frame. So a burst still costs the master about one frame per window (a
+ * frame on a hibernated socket costs it about a millisecond however small), while a single
+ * task's TASK_RUNNING is not held back. A frame carries at most `maxFrameUpdates` updates and
+ * stays under the protocol's frame size limit.
  *
  * What must stay true: rows leave the table only through `ack`; sending never deletes. Within a
  * session each row is sent once (`sentSeq`), so order on the wire is the order of writing.
@@ -72,6 +76,10 @@ export class Outbox {
   /** Highest `seq` sent in the current session. */
   private sentSeq = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
+  /** A flush queued as a microtask (the leading edge of a window). */
+  private queued = false;
+  /** When the last frame went out (performance.now()), or -Infinity. */
+  private lastFlushAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly db: Database,
@@ -100,7 +108,7 @@ export class Outbox {
     this.db
       .query("INSERT INTO outbox (update_id, task_id, state, body) VALUES (?, ?, ?, ?)")
       .run(update.updateId, update.taskId, update.state, JSON.stringify(update));
-    if (this.send !== undefined && this.timer === undefined) this.timer = setTimeout(() => this.flush(), this.coalesceMs);
+    this.schedule();
     return update;
   }
 
@@ -146,10 +154,26 @@ export class Outbox {
     this.timer = undefined;
   }
 
+  /** Arranges the sending of what was just written: at the end of this turn after a quiet spell, else when the window ends. */
+  private schedule(): void {
+    if (this.send === undefined || this.timer !== undefined || this.queued) return;
+    const wait = this.lastFlushAt + this.coalesceMs - performance.now();
+    if (wait > 0) {
+      this.timer = setTimeout(() => this.flush(), wait);
+      return;
+    }
+    this.queued = true;
+    queueMicrotask(() => {
+      this.queued = false;
+      this.flush();
+    });
+  }
+
   /** Sends every update not yet sent in this session, now, in frames of at most `maxFrameUpdates`. */
   flush(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
+    this.lastFlushAt = performance.now();
     const send = this.send;
     if (send === undefined) return;
     const next = this.db.query<{ seq: number; body: string }, [number, number]>("SELECT seq, body FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?");

@@ -34,9 +34,9 @@ function workDir(): string {
 }
 
 /** A task host on `dir`, connected to a pretend session that records every status update. */
-function startHost(dir: string) {
+function startHost(dir: string, dnsDrainMs = 0) {
   const logs = collectLog();
-  const host: TaskHost = createTaskHost({ workDir: dir, log: logs.log, exec: { pollMs: 20, logCheckMs: 50 }, outbox: { coalesceMs: 5 } });
+  const host: TaskHost = createTaskHost({ workDir: dir, log: logs.log, exec: { pollMs: 20, logCheckMs: 50 }, outbox: { coalesceMs: 5 }, dnsDrainMs });
   cleanups.push(() => {
     host.disconnected();
     return host.close({ killTasks: false });
@@ -153,6 +153,38 @@ describe("task host", () => {
       ["k.1", "TASK_KILLED"],
     ]);
     await waitFor(() => pidGone(child), "the task's child to be gone", 2_000);
+  });
+
+  test("a RUNNING task the master kills keeps running through the DNS drain, then is signalled; a shutdown does not wait", async () => {
+    const dir = workDir();
+    const { host, update, updates, launch } = startHost(dir, 400);
+    launch(launchOf("d.1", { shell: "echo $$ > pid; sleep 300" }), launchOf("d.2", { shell: "echo $$ > pid; sleep 300" }));
+    await update("d.1", "TASK_RUNNING");
+    await update("d.2", "TASK_RUNNING");
+    const pid = await taskGroup(dir, "d.1");
+    host.handle({ type: "kill", taskIds: ["d.1"], gracePeriodMs: 2_000 });
+    await update("d.1", "TASK_KILLING");
+    // Still there while resolvers may hand out its address (protocol/dns-lease.ts).
+    await Bun.sleep(150);
+    expect(processGone(pid)).toBe(false);
+    expect(updates().some((u) => u.taskId === "d.1" && u.state === "TASK_KILLED")).toBe(false);
+    await update("d.1", "TASK_KILLED");
+    // A shutdown that kills its tasks signals them at once, whatever drain the master's kills get.
+    const started = performance.now();
+    host.handle({ type: "kill", taskIds: ["d.2"], gracePeriodMs: 2_000 });
+    await host.close({ killTasks: true });
+    expect(performance.now() - started).toBeLessThan(400);
+  });
+
+  test("a task failing its health check left DNS already: the master's kill does not wait out the drain", async () => {
+    const dir = workDir();
+    const { host, update, updates, launch } = startHost(dir, 60_000);
+    const healthChecks = [{ protocol: "COMMAND" as const, command: "exit 1", intervalMs: 50, timeoutMs: 1_000, delayMs: 0 }];
+    launch(launchOf("f.1", { shell: "sleep 300" }, { healthChecks }));
+    await update("f.1", "TASK_RUNNING");
+    await waitFor(() => updates().find((u) => u.taskId === "f.1" && u.healthy === false), "a failed check");
+    host.handle({ type: "kill", taskIds: ["f.1"], gracePeriodMs: 2_000 });
+    await update("f.1", "TASK_KILLED");
   });
 
   test("reconcile: the latest state of each listed task again, TASK_LOST for unknown ones; an empty list means all", async () => {

@@ -1,5 +1,5 @@
 import type { Database } from "bun:sqlite";
-import { isTerminal } from "../protocol/index.ts";
+import { DNS_DRAIN_MS, isTerminal } from "../protocol/index.ts";
 import type { AgentMessage, MasterMessage, ProxyCredit, ProxyEnd, ProxyOpen, ProxyReset, Register, TaskLaunch, TaskState } from "../protocol/index.ts";
 import { openAgentDb } from "./agent-db.ts";
 import { agentCgroupScope } from "./drivers/cgroups.ts";
@@ -16,7 +16,7 @@ import type { LogSource } from "./log-service.ts";
 import { errorMessage } from "./log.ts";
 import type { LogFields, Logger } from "./log.ts";
 import { Outbox, isReportableTaskId } from "./outbox.ts";
-import type { OutboxOptions } from "./outbox.ts";
+import type { NewStatus, OutboxOptions } from "./outbox.ts";
 import { agentIsRoot } from "./drivers/users.ts";
 import { DEFAULT_POLICY, vetLaunch } from "./policy.ts";
 import type { AgentPolicy } from "./policy.ts";
@@ -99,6 +99,12 @@ export interface TaskHostOptions {
   outbox?: Omit<OutboxOptions, "log">;
   /** What tasks may have of the host; DEFAULT_POLICY (nothing beyond the sandbox) by default. */
   policy?: AgentPolicy;
+  /**
+   * How long a RUNNING task the master kills keeps running before it is signalled, so that
+   * no resolver of the cluster still hands out its address (protocol/dns-lease.ts). DNS_DRAIN_MS
+   * by default.
+   */
+  dnsDrainMs?: number;
 }
 
 /** A task the host is responsible for; `phase` is where it is in its life on this agent. */
@@ -109,6 +115,10 @@ interface Entry {
   running?: RunningTask;
   /** A kill that arrived while the task was starting, applied once it has. */
   pendingKillMs?: number;
+  /** Ends a kill's DNS drain early (the agent is shutting down and killing its tasks). */
+  endDrain?: () => void;
+  /** The last result reported of each health check, by index. */
+  health?: Map<number, boolean>;
   ended: Promise<void>;
   markEnded: () => void;
 }
@@ -125,6 +135,7 @@ class DriverTaskHost implements TaskHost {
   private readonly log: Logger;
   private readonly workDir: string;
   private readonly policy: AgentPolicy;
+  private readonly dnsDrainMs: number;
   /** What no task may mount whatever the policy allows: the work dir and the docker socket. */
   private readonly protectedPaths: string[];
   private readonly db: Database;
@@ -144,6 +155,7 @@ class DriverTaskHost implements TaskHost {
     this.log = options.log;
     this.workDir = options.workDir;
     this.policy = options.policy ?? DEFAULT_POLICY;
+    this.dnsDrainMs = options.dnsDrainMs ?? DNS_DRAIN_MS;
     this.protectedPaths = [options.workDir, ...(options.docker === undefined ? [] : [options.docker.socket ?? DEFAULT_DOCKER_SOCKET])];
     prepareSandboxRoot(options.workDir);
     const blocked = agentIsRoot() ? unreachableParent(options.workDir) : undefined;
@@ -151,7 +163,14 @@ class DriverTaskHost implements TaskHost {
     this.db = openAgentDb(options.workDir);
     this.store = new TaskStore(this.db);
     this.outbox = new Outbox(this.db, { ...options.outbox, log: options.log });
-    this.checks = new CheckRunner((status) => this.outbox.add(status), () => this.online && !this.closed, options.log);
+    this.checks = new CheckRunner(
+      (status) => {
+        this.noteHealth(status);
+        this.outbox.add(status);
+      },
+      () => this.online && !this.closed,
+      options.log,
+    );
     const drivers = options.drivers ?? defaultDrivers(options, (launch) => this.vetAgain(launch));
     this.drivers = new Map(drivers.map((driver) => [driver.name, driver]));
     // Tracked at once, so `reports` lists them; re-attaching is asynchronous (the docker driver asks its daemon).
@@ -191,7 +210,7 @@ class DriverTaskHost implements TaskHost {
         this.launch(launch).catch((error: unknown) => this.launchCrashed(launch.taskId, error));
       }
     } else if (command.type === "kill") {
-      for (const taskId of command.taskIds) this.kill(taskId, command.gracePeriodMs);
+      for (const taskId of command.taskIds) this.kill(taskId, command.gracePeriodMs, this.dnsDrainMs);
     } else if (command.type === "ack") {
       this.ack(command.updateIds);
     } else {
@@ -256,6 +275,7 @@ class DriverTaskHost implements TaskHost {
     if (killTasks) {
       for (const entry of this.entries.values()) {
         if (entry.phase === "starting" || entry.phase === "running") this.kill(entry.record.taskId, entry.record.launch.killGracePeriodMs);
+        else entry.endDrain?.();
       }
       await Promise.all([...this.entries.values()].map((entry) => entry.ended));
     }
@@ -352,18 +372,23 @@ class DriverTaskHost implements TaskHost {
     return vetted;
   }
 
-  private kill(taskId: string, graceMs: number): void {
+  /**
+   * Kills a task; one that is RUNNING, and so answers in the cluster's DNS, first waits out
+   * `drainMs` (the master's kills; a shutdown of the agent does not wait). A task still
+   * starting was never in DNS and is killed once started.
+   */
+  private kill(taskId: string, graceMs: number, drainMs = 0): void {
     const entry = this.entries.get(taskId);
     if (entry === undefined) return this.restate(taskId, "kill");
     if (entry.phase === "starting") entry.pendingKillMs = graceMs;
-    else if (entry.phase === "running") this.beginKill(entry, graceMs);
+    else if (entry.phase === "running") this.beginKill(entry, graceMs, mayAnswerInDns(entry) ? drainMs : 0);
     else if (entry.phase === "ended") this.report(taskId, entry.record.state, entry.record.message);
   }
 
-  /** TASK_KILLING now; the driver's SIGTERM, SIGKILL after the grace; `watch` reports KILLED. */
-  private beginKill(entry: Entry, graceMs: number): void {
+  /** TASK_KILLING now; after the drain the driver's SIGTERM, SIGKILL after the grace; `watch` reports KILLED. */
+  private beginKill(entry: Entry, graceMs: number, drainMs = 0): void {
     const { taskId } = entry.record;
-    const deadline = Date.now() + graceMs;
+    const deadline = Date.now() + drainMs + graceMs;
     this.checks.stop(taskId);
     entry.phase = "killing";
     entry.record.killDeadline = deadline;
@@ -371,10 +396,31 @@ class DriverTaskHost implements TaskHost {
       this.store.setKillDeadline(taskId, deadline);
       this.report(taskId, "TASK_KILLING");
     })();
-    this.log.info("task_killing", { taskId, graceMs });
+    this.log.info("task_killing", { taskId, graceMs, drainMs });
     const { driver, running } = entry;
     if (driver === undefined || running === undefined) return;
-    driver.stop(running, graceMs).catch((error: unknown) => this.log.error("task_kill_failed", { taskId, error: errorMessage(error) }));
+    const stop = () => {
+      // The task may have ended by itself during the drain.
+      if (entry.phase !== "killing") return;
+      driver.stop(running, graceMs).catch((error: unknown) => this.log.error("task_kill_failed", { taskId, error: errorMessage(error) }));
+    };
+    if (drainMs <= 0) return stop();
+    // Unref'd: a drain never keeps a stopping agent alive; a restarted agent resumes the kill (recover).
+    const timer = setTimeout(stop, drainMs);
+    timer.unref();
+    entry.endDrain = () => {
+      clearTimeout(timer);
+      stop();
+    };
+  }
+
+  /** Keeps the last result of each health check of a task (see mayAnswerInDns). */
+  private noteHealth(status: NewStatus): void {
+    if (status.healthy === undefined || status.healthCheck === undefined) return;
+    const entry = this.entries.get(status.taskId);
+    if (entry === undefined) return;
+    entry.health ??= new Map();
+    entry.health.set(status.healthCheck, status.healthy);
   }
 
   /** Removes acked updates; a task whose terminal update is acked is settled and forgotten. */
@@ -520,4 +566,15 @@ function defaultDrivers(options: TaskHostOptions, recheck: (launch: TaskSpec) =>
   const taskUser = (options.policy ?? DEFAULT_POLICY).taskUser;
   const exec = new ExecDriver({ cgroups: { scope: agentCgroupScope(options.workDir) }, taskUser, hiddenDir: options.workDir, ...options.exec, log: options.log });
   return options.docker === undefined ? [exec] : [exec, new DockerDriver({ ...options.docker, log: options.log, recheck })];
+}
+
+/**
+ * Whether a running task may still be answered in the cluster's DNS, as far as this agent can
+ * tell: a task with health checks is only there while they pass (control/cluster/dns-source.ts),
+ * so one whose checks have not all reported a pass (or whose last result was a failure) left
+ * DNS before, and its kill, usually for that very failure, need not wait out the DNS lease.
+ */
+function mayAnswerInDns(entry: Entry): boolean {
+  const checks = entry.record.launch.healthChecks ?? [];
+  return checks.every((_, index) => entry.health?.get(index) === true);
 }

@@ -7,4 +7,5 @@ export * from "./proxy.ts";
 export * from "./resources.ts";
 export * from "./task-state.ts";
 export * from "./transport.ts";
+export * from "./dns-lease.ts";
 export * from "./vips.ts";

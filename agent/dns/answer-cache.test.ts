@@ -43,7 +43,7 @@ describe("AnswerCache", () => {
   test("an entry lives for its TTL and reports its age in whole seconds", () => {
     let now = 0;
     const cache = new AnswerCache({ now: () => now });
-    expect(cache.put("k", response(0, [a(10)]))).toBe(10);
+    expect(cache.put("k", response(0, [a(10)]))).toBe(10_000);
     now = 2_999;
     expect(cache.get("k")?.ageSeconds).toBe(2);
     now = 9_999;
@@ -51,6 +51,18 @@ describe("AnswerCache", () => {
     now = 10_000;
     expect(cache.get("k")).toBeUndefined();
     expect(cache.size).toBe(0);
+  });
+
+  test("the control plane's DNS lease bounds an entry below its TTL, and a lease of 0 (a confirmed negative) is not stored", () => {
+    let now = 0;
+    const cache = new AnswerCache({ now: () => now });
+    expect(cache.put("k", response(0, [a(10)]), 10, 400)).toBe(400);
+    now = 399;
+    expect(cache.get("k")).toBeDefined();
+    now = 400;
+    expect(cache.get("k")).toBeUndefined();
+    expect(cache.put("nx", response(3), undefined, 0)).toBe(0);
+    expect(cache.get("nx")).toBeUndefined();
   });
 
   test("uncacheable answers are not stored", () => {

@@ -88,18 +88,22 @@ export class AnswerCache {
     return { answer: entry.answer, ageSeconds: Math.floor((now - entry.storedAtMs) / 1_000) };
   }
 
-  /** Keeps `answer` for its TTL (see cacheTtlSeconds); returns the seconds it will be kept. */
-  put(key: string, answer: Packet, maxAgeSeconds?: number): number {
-    const ttl = cacheTtlSeconds(answer, this.maxTtlSeconds, maxAgeSeconds);
-    if (ttl <= 0) return 0;
+  /**
+   * Keeps `answer` for its TTL (see cacheTtlSeconds), and no longer than `leaseMs` when the
+   * control plane sent its DNS lease (protocol/dns-lease.ts: a killed task's address must be
+   * gone from here before the agent that runs it signals it). Returns the ms it will be kept.
+   */
+  put(key: string, answer: Packet, maxAgeSeconds?: number, leaseMs?: number): number {
+    const keepMs = Math.min(cacheTtlSeconds(answer, this.maxTtlSeconds, maxAgeSeconds) * 1_000, leaseMs ?? Number.POSITIVE_INFINITY);
+    if (keepMs <= 0) return 0;
     const now = this.now();
     this.entries.delete(key);
-    this.entries.set(key, { answer, storedAtMs: now, expiresAtMs: now + ttl * 1_000 });
+    this.entries.set(key, { answer, storedAtMs: now, expiresAtMs: now + keepMs });
     while (this.entries.size > this.maxEntries) {
       const oldest = this.entries.keys().next();
       if (oldest.done === true) break;
       this.entries.delete(oldest.value);
     }
-    return ttl;
+    return keepMs;
   }
 }

@@ -1,4 +1,5 @@
 import type { Packet, Question } from "@leichtgewicht/dns-packet";
+import { DNS_LEASE_HEADER } from "../../protocol/index.ts";
 import { decodeStrict, encodeQuery, sameQuestion } from "./messages.ts";
 import { UpstreamError } from "./upstream-error.ts";
 
@@ -26,10 +27,14 @@ export interface DohClientOptions {
   maxQueued?: number;
 }
 
-/** A decoded DoH answer and the `Cache-Control: max-age` it came with, if any. */
+/**
+ * A decoded DoH answer, the `Cache-Control: max-age` it came with, and the milliseconds left of
+ * the DCX control plane's DNS lease (protocol/dns-lease.ts) when it sent one.
+ */
 export interface DohAnswer {
   answer: Packet;
   maxAgeSeconds?: number;
+  leaseMs?: number;
 }
 
 /** See the module comment. */
@@ -80,7 +85,7 @@ export class DohClient {
     if (answer === undefined || answer.type !== "response" || asked === undefined || !sameQuestion(asked, question)) {
       throw new UpstreamError("answer is not a DNS response to the question asked", "doh");
     }
-    return { answer, maxAgeSeconds: maxAge(response.headers.get("cache-control")) };
+    return { answer, maxAgeSeconds: maxAge(response.headers.get("cache-control")), leaseMs: leaseOf(response.headers.get(DNS_LEASE_HEADER)) };
   }
 
   private exchange(query: Uint8Array): Promise<{ response: Response; body: Uint8Array }> {
@@ -115,4 +120,10 @@ export function maxAge(header: string | null): number | undefined {
   if (/(^|,)\s*(no-cache|no-store)\s*(,|$)/i.test(header)) return 0;
   const match = /(^|,)\s*max-age\s*=\s*"?(\d+)"?/i.exec(header);
   return match?.[2] === undefined ? undefined : Number(match[2]);
+}
+
+/** The lease header's milliseconds; undefined when absent or not a count (then only the TTL bounds the cache). */
+export function leaseOf(header: string | null): number | undefined {
+  if (header === null || !/^\d{1,9}$/.test(header.trim())) return undefined;
+  return Number(header.trim());
 }

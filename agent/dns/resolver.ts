@@ -97,7 +97,7 @@ export class Resolver {
     const request = this.options.doh
       .query({ name: question.name, type: question.type, class: "IN" })
       .then((result) => {
-        this.options.cache.put(key, result.answer, result.maxAgeSeconds);
+        this.options.cache.put(key, result.answer, result.maxAgeSeconds, result.leaseMs);
         return result;
       })
       .finally(() => this.pending.delete(key));

@@ -2,10 +2,13 @@ import { and, desc, eq, gt, inArray, isNotNull, isNull, lt, ne, or } from "drizz
 import type { BatchItem } from "drizzle-orm/batch";
 import { hashPassword, verifyPassword } from "../crypto.ts";
 import { ApiError, notFound } from "../errors.ts";
+import { forgetCachedCredentials } from "./agent-credentials.ts";
 import { auditRow } from "./audit.ts";
+import { forgetMemberships } from "./clusters.ts";
 import type { AccountsDb } from "./db.ts";
 import { purgeLoginFailures } from "./rate-limit.ts";
 import { agentCredentials, apiTokens, auditLog, clusterSecrets, clusters, memberships, serviceAccounts, users } from "./schema.ts";
+import { forgetUserTokens } from "./users.ts";
 
 /** What the owner of an account does to it: sessions, password, deletion; and the purge of what has expired. */
 
@@ -46,6 +49,7 @@ export async function revokeSession(db: AccountsDb, userId: string, sessionId: s
   const found = await db.select({ id: apiTokens.id }).from(apiTokens).where(mine).get();
   if (!found) throw notFound(`Session '${sessionId}' does not exist.`);
   await db.batch([db.delete(apiTokens).where(mine), auditRow(db, { userId, action: "session.revoke", target: sessionId })]);
+  forgetUserTokens(userId);
 }
 
 /**
@@ -63,6 +67,7 @@ export async function changePassword(db: AccountsDb, userId: string, currentHash
     db.delete(apiTokens).where(and(eq(apiTokens.userId, userId), ne(apiTokens.tokenHash, currentHash))),
     auditRow(db, { userId, action: "user.password-change" }),
   ]);
+  forgetUserTokens(userId);
 }
 
 /** Checks the password of a destructive request (deleting the account): a stolen token alone cannot. */
@@ -107,6 +112,9 @@ export async function deleteUserRows(db: AccountsDb, userId: string, owned: stri
     db.delete(auditLog).where(and(eq(auditLog.userId, userId), isNull(auditLog.clusterId))),
     db.delete(users).where(eq(users.id, userId)),
   ]);
+  forgetUserTokens(userId);
+  forgetMemberships({ userId, clusterIds: owned });
+  forgetCachedCredentials(owned);
 }
 
 /** Revoked or expired agent tokens and DNS keys stay listed (as such) this long, then are purged. */

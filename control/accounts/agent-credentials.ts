@@ -1,7 +1,9 @@
 import { and, eq } from "drizzle-orm";
 import { hashToken, isWellFormedToken } from "../crypto.ts";
+import { AuthCache } from "./auth-cache.ts";
 import type { AccountsDb } from "./db.ts";
 import { agentCredentials } from "./schema.ts";
+import { TOKEN_CACHE_TTL_MS } from "./users.ts";
 
 /**
  * Agent credentials as D1 knows them (their hashes), so the Worker refuses a wrong one without
@@ -49,12 +51,37 @@ export async function agentCredentialsExported(db: AccountsDb, clusterId: string
 /** Whether `token` is the credential of an agent of `clusterId`: shape first, then one indexed read. */
 export async function isClusterAgentCredential(db: AccountsDb, clusterId: string, token: string): Promise<boolean> {
   if (!isWellFormedToken(token, "agent")) return false;
+  return (await agentOfCredential(db, clusterId, await hashToken(token))) !== null;
+}
+
+async function agentOfCredential(db: AccountsDb, clusterId: string, credentialHash: string): Promise<string | null> {
   const row = await db
     .select({ agentId: agentCredentials.agentId })
     .from(agentCredentials)
-    .where(and(eq(agentCredentials.credentialHash, await hashToken(token)), eq(agentCredentials.clusterId, clusterId)))
+    .where(and(eq(agentCredentials.credentialHash, credentialHash), eq(agentCredentials.clusterId, clusterId)))
     .get();
-  return row !== undefined;
+  return row?.agentId ?? null;
+}
+
+/**
+ * Agent credentials checked by the DoH endpoint, per isolate, keyed `clusterId hash`: each
+ * query of an agent's DNS forwarder would otherwise cost a D1 read (a trip to D1's primary).
+ * Same bound as API tokens; removing an agent or a cluster through this isolate forgets at once.
+ * Connecting an agent's socket does not use it: that check stays exact.
+ */
+const credentialCache = new AuthCache<string>({ ttlMs: TOKEN_CACHE_TTL_MS, missTtlMs: 1_000, maxEntries: 10_000 });
+
+/** `isClusterAgentCredential` through this isolate's cache (see credentialCache). */
+export async function isCachedClusterAgentCredential(db: AccountsDb, clusterId: string, token: string): Promise<boolean> {
+  if (!isWellFormedToken(token, "agent")) return false;
+  const credentialHash = await hashToken(token);
+  return (await credentialCache.get(`${clusterId} ${credentialHash}`, () => agentOfCredential(db, clusterId, credentialHash))) !== null;
+}
+
+/** Forgets cached credentials of one agent of a cluster, or of every agent of the clusters given. */
+export function forgetCachedCredentials(clusterIds: readonly string[], agentId?: string): void {
+  const clusters = new Set(clusterIds);
+  credentialCache.forgetWhere((key, cachedAgent) => clusters.has(key.split(" ")[0] ?? "") && (agentId === undefined || cachedAgent === agentId));
 }
 
 /** The statement that forgets an agent's credentials (after the object removed the agent). */

@@ -2,9 +2,26 @@ import { and, asc, eq } from "drizzle-orm";
 import { newId } from "../crypto.ts";
 import { notFound } from "../errors.ts";
 import { quotaExceeded } from "../quotas.ts";
+import { AuthCache } from "./auth-cache.ts";
 import type { AccountsDb } from "./db.ts";
 import { clusters, memberships } from "./schema.ts";
-import type { ClusterSummary } from "./users.ts";
+import { TOKEN_CACHE_TTL_MS, type ClusterSummary } from "./users.ts";
+
+/**
+ * Memberships per isolate, keyed `userId clusterId`: same bound as API tokens. Removing a
+ * membership or a cluster in this isolate forgets it at once (forgetMemberships).
+ */
+const membershipCache = new AuthCache<ClusterSummary>({ ttlMs: TOKEN_CACHE_TTL_MS, missTtlMs: 1_000, maxEntries: 10_000 });
+const membershipKey = (userId: string, clusterId: string) => `${userId} ${clusterId}`;
+
+/** Forgets cached memberships of these clusters, or of this user, after they were deleted. */
+export function forgetMemberships(of: { clusterIds?: readonly string[]; userId?: string }): void {
+  const clusterIds = new Set(of.clusterIds ?? []);
+  membershipCache.forgetWhere((key) => {
+    const [userId = "", clusterId = ""] = key.split(" ");
+    return clusterIds.has(clusterId) || userId === of.userId;
+  });
+}
 
 const summaryColumns = {
   id: clusters.id,
@@ -35,14 +52,18 @@ export async function listClusters(db: AccountsDb, userId: string): Promise<Clus
  * missing one, so ids cannot be probed.
  */
 export async function clusterForMember(db: AccountsDb, userId: string, clusterId: string): Promise<ClusterSummary> {
-  const row = await db
-    .select(summaryColumns)
-    .from(memberships)
-    .innerJoin(clusters, eq(clusters.id, memberships.clusterId))
-    .where(and(eq(memberships.userId, userId), eq(memberships.clusterId, clusterId)))
-    .get();
-  if (!row) throw notFound(`Cluster '${clusterId}' does not exist.`);
-  return toSummary(row);
+  const load = async () => {
+    const row = await db
+      .select(summaryColumns)
+      .from(memberships)
+      .innerJoin(clusters, eq(clusters.id, memberships.clusterId))
+      .where(and(eq(memberships.userId, userId), eq(memberships.clusterId, clusterId)))
+      .get();
+    return row ? toSummary(row) : null;
+  };
+  const summary = await membershipCache.get(membershipKey(userId, clusterId), load);
+  if (!summary) throw notFound(`Cluster '${clusterId}' does not exist.`);
+  return summary;
 }
 
 /**

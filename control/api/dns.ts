@@ -1,5 +1,5 @@
 import { Hono, type Context } from "hono";
-import { isClusterAgentCredential } from "../accounts/agent-credentials.ts";
+import { isCachedClusterAgentCredential } from "../accounts/agent-credentials.ts";
 import { clusterForMember } from "../accounts/clusters.ts";
 import { userForToken } from "../accounts/users.ts";
 import { isWellFormedToken, tokenKind } from "../crypto.ts";
@@ -17,7 +17,8 @@ import {
 import { ApiError, unauthenticated } from "../errors.ts";
 import type { AppEnv } from "../http/env.ts";
 import { bearerToken } from "../http/middleware.ts";
-import { clusterStub } from "../cluster-stub.ts";
+import { DNS_LEASE_HEADER } from "../../protocol/index.ts";
+import { edgeResolve } from "../dns/edge.ts";
 import { DNS_MESSAGE, forward, jsonAnswer, upstreamOf } from "../operations/dns.ts";
 import { clusterForDnsKey } from "../operations/dns-keys-cache.ts";
 
@@ -60,30 +61,50 @@ function wire(bytes: Uint8Array): Request {
   throw new ApiError("malformed", `Not a DNS query: ${decoded.reason}.`);
 }
 
-/** Answers a DoH request for `clusterId`, from its Cluster object or the upstream. */
+/**
+ * Answers a DoH request for `clusterId`: cluster names from the Worker's copy of the zone
+ * (dns/edge.ts), outside names from the upstream.
+ */
 async function answer(c: Context<AppEnv>, clusterId: string): Promise<Response> {
   const request = await parseRequest(c);
   if (request.kind === "reply") return dnsResponse(request.bytes, 0);
   const { query } = request;
   const host = new URL(c.req.url).hostname;
   if (request.kind === "json") {
-    const { body, ttl } = await jsonAnswer(c.env, clusterId, query, host);
-    return jsonResponse(body, ttl);
+    const { body, ttl, leaseMs } = await jsonAnswer(c.env, clusterId, query, host, waitUntilOf(c));
+    return jsonResponse(body, ttl, leaseMs);
   }
-  const resolution = await clusterStub(c.env, clusterId).dnsResolve({ name: query.name, type: query.type }, host);
+  const { resolution, leaseMs } = await edgeResolve(c.env, clusterId, { name: query.name, type: query.type }, host, waitUntilOf(c));
   const forwarding = upstreamOf(c.env) !== null;
-  if (!resolution.outside) return dnsResponse(encodeResponse(query, resolution, { recursionAvailable: forwarding }), minTtl(resolution));
+  if (!resolution.outside) return dnsResponse(encodeResponse(query, resolution, { recursionAvailable: forwarding }), minTtl(resolution), leaseMs);
   const bytes = await forward(c.env, query, request.bytes);
   const decoded = decodeMessage(bytes);
   return dnsResponse(bytes, decoded.ok ? minTtl(decoded.packet) : 0);
 }
 
-function dnsResponse(bytes: Uint8Array, ttl: number): Response {
-  return new Response(bytes, { headers: { "Content-Type": DNS_MESSAGE, "Cache-Control": cacheControl(ttl) } });
+/** The request's `waitUntil`, when the runtime gives one (it keeps the zone's background renewal alive). */
+function waitUntilOf(c: Context<AppEnv>): ((work: Promise<unknown>) => void) | undefined {
+  try {
+    const ctx = c.executionCtx;
+    return (work) => ctx.waitUntil(work);
+  } catch {
+    return undefined;
+  }
 }
 
-function jsonResponse(body: unknown, ttl: number): Response {
-  return new Response(JSON.stringify(body), { headers: { "Content-Type": DNS_JSON, "Cache-Control": cacheControl(ttl) } });
+/** Cache-Control follows the answer's smallest TTL; the lease header only comes with cluster names. */
+function headers(type: string, ttl: number, leaseMs: number | undefined): Record<string, string> {
+  const out: Record<string, string> = { "Content-Type": type, "Cache-Control": cacheControl(ttl) };
+  if (leaseMs !== undefined) out[DNS_LEASE_HEADER] = String(Math.floor(leaseMs));
+  return out;
+}
+
+function dnsResponse(bytes: Uint8Array, ttl: number, leaseMs?: number): Response {
+  return new Response(bytes, { headers: headers(DNS_MESSAGE, ttl, leaseMs) });
+}
+
+function jsonResponse(body: unknown, ttl: number, leaseMs?: number): Response {
+  return new Response(JSON.stringify(body), { headers: headers(DNS_JSON, ttl, leaseMs) });
 }
 
 const cacheControl = (ttl: number) => (ttl > 0 ? `max-age=${ttl}` : "no-cache");
@@ -110,8 +131,8 @@ export const clusterDohRoutes = new Hono<AppEnv>().on(["GET", "POST"], "/", asyn
   if (!isWellFormedToken(token)) throw unauthenticated("Malformed credential: DCX tokens are a 'dcx?_' prefix and 43 base64url characters.");
   const db = c.get("db");
   if (tokenKind(token) === "agent") {
-    // Checked in D1: a wrong credential never wakes the cluster's object.
-    if (!(await isClusterAgentCredential(db, clusterId, token))) throw unauthenticated("Invalid agent credential.");
+    // Checked in D1 (through this isolate's cache): a wrong credential never wakes the cluster's object.
+    if (!(await isCachedClusterAgentCredential(db, clusterId, token))) throw unauthenticated("Invalid agent credential.");
   } else {
     const user = await userForToken(db, token);
     if (!user) throw unauthenticated("Invalid or expired API token.");

@@ -6,6 +6,7 @@ import type { AppEnv } from "../http/env.ts";
 import { mesosCallBody } from "../http/middleware.ts";
 import { fieldErrors } from "../../protocol/messages.ts";
 import { clusterStub } from "../cluster-stub.ts";
+import { forgetDnsSnapshot } from "../dns/edge.ts";
 import { unwrap } from "./marathon/outcome.ts";
 
 /**
@@ -97,6 +98,7 @@ export const schedulerRoutes = new Hono<AppEnv>().post("/", async (c) => {
     return subscribeStream(c, call.subscribe as SubscribeBody);
   }
   if (!streamId) throw new ApiError("forbidden", `Missing ${STREAM_ID_HEADER}: send the header the SUBSCRIBE response carried.`);
-  const { status } = unwrap(await clusterStub(c.env, c.get("cluster").id).schedulerCall(call, streamId));
+  const clusterId = c.get("cluster").id;
+  const { status } = unwrap(await clusterStub(c.env, clusterId).schedulerCall(call, streamId).finally(() => forgetDnsSnapshot(clusterId)));
   return c.body(null, status);
 });

@@ -1,7 +1,7 @@
-import { buildZone, configInfo, enumerate, hostPortsOf, hostsOf, resolve, servicesOf, type DnsQuestion, type Resolution, type ZoneIndex } from "../dns/index.ts";
+import { configInfo, enumerate, hostPortsOf, hostsOf, servicesOf, zoneOfSnapshot, type DnsSnapshot, type DnsSnapshotReply, type ZoneIndex } from "../dns/index.ts";
 import type { ClusterDb } from "./db.ts";
 import { dnsSource } from "./dns-source.ts";
-import { ensureMeta, getMeta, setMeta } from "./meta.ts";
+import { getMeta, setMeta } from "./meta.ts";
 import { changeVipRange, vipRange } from "./vips/addresses.ts";
 
 export interface DnsSettings {
@@ -13,21 +13,29 @@ export interface DnsSettings {
 
 export type MesosDnsQuery = "hosts" | "ports" | "services" | "enumerate" | "config";
 
+/** Zones kept per snapshot, one per host clients reach the control plane by. */
+const MAX_HOSTS = 8;
+
 /**
- * The cluster's DNS: its settings and a zone built from live state on the first query after a
- * change. Every committed change of cluster state drops the zone (`changed`) and moves the SOA
- * serial on.
+ * The cluster's DNS: its settings and a versioned snapshot of what the zone is built from.
+ * Every committed change of cluster state marks the snapshot dirty (`changed`); the next read
+ * rebuilds it, and its version (and SOA serial) moves on only if the zone's content changed,
+ * so the Worker's cached copies (dns/edge.ts) are not thrown away for changes DNS does not
+ * show (a deployment's progress, a health check's timestamp).
  */
 export class ClusterDns {
-  private zone: { host: string; index: Promise<ZoneIndex> } | undefined;
-  /** Bumped with every committed change: the zone's SOA serial counts from the cluster's creation. */
-  private stateVersion = 0;
+  private current: DnsSnapshot | undefined;
+  private content = "";
+  private dirty = true;
+  private count = 0;
+  /** Versions from an earlier run of the object must never match: they carry this prefix. */
+  private readonly incarnation = crypto.randomUUID().slice(0, 8);
+  private zones = new Map<string, Promise<ZoneIndex>>();
 
   constructor(private readonly db: ClusterDb) {}
 
   changed(): void {
-    this.zone = undefined;
-    this.stateVersion++;
+    this.dirty = true;
   }
 
   /** The zone name and TTL (Mesos-DNS `domain` and `ttl`), and the VIP range. */
@@ -51,9 +59,25 @@ export class ClusterDns {
     return { ok: true, value: this.settings() };
   }
 
-  /** Answers one question from live state, or says it lies outside the cluster's zones. */
-  async resolve(question: DnsQuestion, host: string): Promise<Resolution> {
-    return resolve(await this.zoneFor(host), question, Math.random);
+  /** The snapshot as of now, rebuilt if state changed since the last one. */
+  snapshot(now = Date.now()): DnsSnapshot {
+    if (this.current !== undefined && !this.dirty) return this.current;
+    const data = { ...this.settings(), ...dnsSource(this.db) };
+    const content = JSON.stringify(data);
+    this.dirty = false;
+    if (this.current !== undefined && content === this.content) return this.current;
+    // Serials are seconds since the epoch, and always move forward within one run of the object.
+    const serial = Math.max((this.current?.serial ?? 0) + 1, Math.floor(now / 1000));
+    this.current = { version: `${this.incarnation}.${++this.count}`, serial, ...data };
+    this.content = content;
+    this.zones = new Map();
+    return this.current;
+  }
+
+  /** The Worker's check of its cached copy: the version alone when `known` is current, else the snapshot. */
+  snapshotReply(known: string | null): DnsSnapshotReply {
+    const snapshot = this.snapshot();
+    return snapshot.version === known ? { version: snapshot.version } : { version: snapshot.version, snapshot };
   }
 
   /** The Mesos-DNS HTTP API's answers (`/mesos_dns/v1/...`). */
@@ -68,20 +92,13 @@ export class ClusterDns {
 
   /** The zone as of now. `host` is the control plane's host as clients reach it (leader/master names). */
   private zoneFor(host: string): Promise<ZoneIndex> {
-    if (this.zone?.host !== host) {
-      const source = dnsSource(this.db);
-      const isIp = /^[\d.]+$|:/.test(host);
-      const index = buildZone({
-        ...this.settings(),
-        serial: Number(ensureMeta(this.db, "created_at", () => String(Date.now()))) / 1000 + this.stateVersion,
-        masterHost: isIp ? { ips: [host] } : { name: host, ips: [] },
-        agents: source.agents,
-        tasks: source.tasks,
-        vips: source.vips,
-        frameworks: ["marathon", "metronome"],
-      });
-      this.zone = { host, index };
+    const snapshot = this.snapshot();
+    let zone = this.zones.get(host);
+    if (zone === undefined) {
+      if (this.zones.size >= MAX_HOSTS) this.zones.clear();
+      zone = zoneOfSnapshot(snapshot, host);
+      this.zones.set(host, zone);
     }
-    return this.zone.index;
+    return zone;
   }
 }

@@ -25,7 +25,7 @@ import { ClusterDns, type DnsSettings, type MesosDnsQuery } from "./cluster-dns.
 import type { DnsSettingsChange } from "../contract/accounts.ts";
 import { ClusterVips } from "./cluster-vips.ts";
 import type { Vips } from "../../protocol/index.ts";
-import type { DnsQuestion, Resolution } from "../dns/index.ts";
+import type { DnsSnapshotReply } from "../dns/index.ts";
 import { EventBus, MAX_EVENT_SUBSCRIBERS } from "./events.ts";
 import { FrameworkRegistry } from "./frameworks/registry.ts";
 import type { SchedulerCall } from "./frameworks/external/calls.ts";
@@ -662,11 +662,15 @@ export class Cluster extends DurableObject<Env> {
     return auditRows(this.db, limit, atMost);
   }
 
-  /** RPC: answers one question from live state, or says it lies outside the cluster's zones. */
-  async dnsResolve(question: DnsQuestion, host: string): Promise<Resolution> {
-    const resolution = await this.dns.resolve(question, host);
-    this.metrics.dnsQuery(resolution.outside ? "outside" : resolution.rcode);
-    return resolution;
+  /**
+   * RPC: the Worker's check of its copy of the zone (dns/edge.ts): the version alone when
+   * `known` is current, else the new snapshot. `queries` are the questions it answered since its
+   * last check, by rcode, for the cluster's metrics.
+   */
+  dnsSnapshot(known: string | null, queries: Record<string, number>): DnsSnapshotReply {
+    const reply = this.dns.snapshotReply(known);
+    this.metrics.dnsChecked(reply.snapshot === undefined ? "unchanged" : "sent", queries);
+    return reply;
   }
 
   /** RPC: whether a credential belongs to an agent of this cluster (the agent's DNS forwarder uses it). */

@@ -26,7 +26,7 @@ export const ROUND_BOUNDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.
 export const LAG_BOUNDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
 /** Counters by name, each by its one label's value. */
-type CounterName = "rounds" | "offers" | "offersDeclined" | "placements" | "dnsQueries" | "statusUpdates";
+type CounterName = "rounds" | "offers" | "offersDeclined" | "placements" | "dnsQueries" | "dnsSnapshots" | "statusUpdates";
 type Counters = Record<CounterName, Record<string, number>>;
 
 interface Saved {
@@ -35,7 +35,7 @@ interface Saved {
   lagSeconds?: { counts: number[]; sum: number };
 }
 
-const emptyCounters = (): Counters => ({ rounds: {}, offers: {}, offersDeclined: {}, placements: {}, dnsQueries: {}, statusUpdates: {} });
+const emptyCounters = (): Counters => ({ rounds: {}, offers: {}, offersDeclined: {}, placements: {}, dnsQueries: {}, dnsSnapshots: {}, statusUpdates: {} });
 
 /** Counts the cluster's events and renders every metric; one per Cluster object. */
 export class ClusterMetrics {
@@ -70,9 +70,14 @@ export class ClusterMetrics {
     this.changed();
   }
 
-  /** One DNS question answered by the object: its rcode, or `outside` for a name outside the cluster's zones (the Worker forwards or refuses those). */
-  dnsQuery(result: string): void {
-    this.add("dnsQueries", result, 1);
+  /**
+   * DNS questions the Worker answered from its copy of the zone since its last check, by rcode
+   * (`outside` for names outside the cluster's zones), and that check itself: `unchanged` when
+   * the Worker's copy was current, `sent` when the object sent a new snapshot.
+   */
+  dnsChecked(result: "unchanged" | "sent", queries: Record<string, number>): void {
+    this.add("dnsSnapshots", result, 1);
+    for (const [rcode, n] of Object.entries(queries)) if (Number.isSafeInteger(n) && n > 0) this.add("dnsQueries", rcode.slice(0, 16), n);
     this.changed();
   }
 
@@ -95,7 +100,8 @@ export class ClusterMetrics {
       counter("dcx_offers_total", "Agents offered to a framework with demand in an allocation round.", labelled(c.offers, "framework")),
       counter("dcx_offers_declined_total", "Offers a framework declined (the agent is then filtered for it for 5 s).", labelled(c.offersDeclined, "framework")),
       counter("dcx_placements_total", "Tasks placed on agents by the allocator.", labelled(c.placements, "framework")),
-      counter("dcx_dns_queries_total", "DNS questions answered from the cluster's zone, by rcode; 'outside' for names outside it, which the Worker forwards upstream or refuses.", labelled(c.dnsQueries, "result")),
+      counter("dcx_dns_queries_total", "DNS questions answered from the cluster's zone, by rcode; 'outside' for names outside it, which the Worker forwards upstream or refuses. Each Worker isolate reports them with its next zone check (at most a lease, 1 s, later) or before a scrape it serves.", labelled(c.dnsQueries, "result")),
+      counter("dcx_dns_snapshot_checks_total", "Requests of the Worker's isolates to this object for the DNS zone: 'unchanged' when their copy was current, 'sent' when a new snapshot went out. DNS queries cost the object nothing else.", labelled(c.dnsSnapshots, "result")),
       counter("dcx_status_updates_total", "Task status updates received from agents, by how they were taken (applied, duplicate, stale, unknown).", labelled(c.statusUpdates, "result")),
       { name: "dcx_status_update_lag_seconds", help: "Time from an agent observing a task state to the master applying it (agent clock to master clock).", type: "histogram", series: [this.lagSeconds.series()] },
       ...agentEventFamilies(this.db),

@@ -10,3 +10,4 @@ export * from "./resolve.ts";
 export * from "./wire.ts";
 export * from "./json.ts";
 export * from "./http-api.ts";
+export * from "./snapshot.ts";

@@ -88,7 +88,13 @@ const dohQuery = {
   name: { description: "The JSON dialect: the name to resolve." },
   type: { description: "The JSON dialect: the record type (default A)." },
 } as const;
-const dohResponses = { 200: { description: "A DNS message (`application/dns-message`), or JSON (`application/dns-json`).", contentType: "application/dns-message" } };
+const dohResponses = {
+  200: {
+    description:
+      "A DNS message (`application/dns-message`), or JSON (`application/dns-json`). `Cache-Control: max-age` is the answer's smallest TTL; for the cluster's own names `DCX-DNS-Lease-Ms` says how long a resolver may keep the answer under the Worker's DNS lease (0 for a confirmed negative answer).",
+    contentType: "application/dns-message",
+  },
+};
 
 export const dnsSection: RouteSection = {
   tag: "DNS",

@@ -1,4 +1,4 @@
-import { forgetAgentCredentials } from "../accounts/agent-credentials.ts";
+import { forgetAgentCredentials, forgetCachedCredentials } from "../accounts/agent-credentials.ts";
 import type { AccountsDb } from "../accounts/db.ts";
 import type { Actor } from "../cluster/audit.ts";
 import { actingStub } from "../cluster-stub.ts";
@@ -13,4 +13,5 @@ export async function removeAgent(env: Env, db: AccountsDb, clusterId: string, a
   const removed = await actingStub(env, clusterId, actor).removeAgent(agentId);
   if (!removed) throw notFound(`Agent '${agentId}' does not exist.`);
   await forgetAgentCredentials(db, clusterId, agentId);
+  forgetCachedCredentials([clusterId], agentId);
 }

@@ -2,7 +2,8 @@ import type { z } from "zod";
 import { clusterRowDeletes } from "../accounts/account.ts";
 import { auditRow } from "../accounts/audit.ts";
 import { createSecret, revokeSecret, type SecretInfo } from "../accounts/cluster-secrets.ts";
-import { createCluster } from "../accounts/clusters.ts";
+import { forgetCachedCredentials } from "../accounts/agent-credentials.ts";
+import { createCluster, forgetMemberships } from "../accounts/clusters.ts";
 import type { AccountsDb } from "../accounts/db.ts";
 import type { ClusterSummary } from "../accounts/users.ts";
 import { forgetDnsKeys } from "./dns-keys-cache.ts";
@@ -26,6 +27,8 @@ export async function deleteClusterFor(env: Env, db: AccountsDb, cluster: Cluste
   const [first, ...rest] = clusterRowDeletes(db, [cluster.id]);
   if (!first) return;
   await db.batch([first, ...rest, auditRow(db, { userId, action: "cluster.delete", target: cluster.id, detail: { name: cluster.name } })]);
+  forgetMemberships({ clusterIds: [cluster.id] });
+  forgetCachedCredentials([cluster.id]);
 }
 
 /** Creates an agent join token (audited), within QUOTA_AGENT_TOKENS. The API and the UI's Tokens page both come here. */

@@ -1,4 +1,4 @@
-import { clusterStub } from "../cluster-stub.ts";
+import { edgeResolve } from "../dns/edge.ts";
 import { ApiError } from "../errors.ts";
 import { type DnsQuery, type JsonResponse, decodeMessage, emptyAnswer, encodeQuery, encodeResponse, minTtl, renderJson, renderJsonPacket, withMessageId } from "../dns/index.ts";
 
@@ -34,10 +34,11 @@ export async function forward(env: Env, query: DnsQuery, bytes: Uint8Array): Pro
 /**
  * The JSON-dialect answer to one question, as the DoH endpoint gives it: from the cluster's
  * zone, or from the upstream resolver for outside names. The UI's DNS page asks through here.
+ * `leaseMs` is set for cluster names (see protocol/dns-lease.ts).
  */
-export async function jsonAnswer(env: Env, clusterId: string, query: DnsQuery, host: string): Promise<{ body: JsonResponse; ttl: number }> {
-  const resolution = await clusterStub(env, clusterId).dnsResolve({ name: query.name, type: query.type }, host);
-  if (!resolution.outside) return { body: renderJson(query, resolution, upstreamOf(env) !== null), ttl: minTtl(resolution) };
+export async function jsonAnswer(env: Env, clusterId: string, query: DnsQuery, host: string, waitUntil?: (work: Promise<unknown>) => void): Promise<{ body: JsonResponse; ttl: number; leaseMs?: number }> {
+  const { resolution, leaseMs } = await edgeResolve(env, clusterId, { name: query.name, type: query.type }, host, waitUntil);
+  if (!resolution.outside) return { body: renderJson(query, resolution, upstreamOf(env) !== null), ttl: minTtl(resolution), leaseMs };
   const forwarded = decodeMessage(await forward(env, query, encodeQuery(query.name, query.type)));
   if (!forwarded.ok) throw new ApiError("unavailable", "The upstream resolver's answer could not be read.");
   return { body: renderJsonPacket(forwarded.packet), ttl: minTtl(forwarded.packet) };

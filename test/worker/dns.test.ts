@@ -1,5 +1,10 @@
-import { describe, expect, it } from "vitest";
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import type { Cluster } from "../../control/cluster/cluster.ts";
+import type { ClusterMetrics } from "../../control/cluster/metrics.ts";
 import { decodeMessage, encodeBase64Url, encodeQuery } from "../../control/dns/index.ts";
+import { DNS_LEASE_HEADER, DNS_LEASE_MS } from "../../protocol/index.ts";
 import { type Account, call, joinAgent, signUp } from "./helpers.ts";
 
 interface Answer {
@@ -25,7 +30,14 @@ async function query(key: string, name: string, type = "A", via: "post" | "get" 
   const decoded = decodeMessage(new Uint8Array(await res.arrayBuffer()));
   if (!decoded.ok) throw new Error(decoded.reason);
   const p = decoded.packet;
-  return { id: p.id, rcode: (p.flags ?? 0) & 0xf, answers: (p.answers ?? []) as Answer[], authorities: (p.authorities ?? []) as Answer[], cache: res.headers.get("Cache-Control") };
+  return {
+    id: p.id,
+    rcode: (p.flags ?? 0) & 0xf,
+    answers: (p.answers ?? []) as Answer[],
+    authorities: (p.authorities ?? []) as Answer[],
+    cache: res.headers.get("Cache-Control"),
+    lease: Number(res.headers.get(DNS_LEASE_HEADER) ?? Number.NaN),
+  };
 }
 
 /** A cluster with one agent running one task of /shop/web (port named http) and one still staging. */
@@ -60,6 +72,7 @@ describe("DNS-over-HTTPS", () => {
     }
     const viaGet = await query(key, "web-shop.marathon.mesos", "A", "get");
     expect(viaGet.answers.map((a) => a.data)).toEqual(["10.0.0.7"]);
+    expect(viaGet.cache).toBe("max-age=5");
   });
 
   it("answers SRV with the task's host port, named ports too", async () => {
@@ -146,6 +159,90 @@ describe("DNS-over-HTTPS", () => {
     expect(decoded.ok && (decoded.packet.answers ?? []).map((a) => a.data).sort()).toEqual(["10.0.0.7", "10.0.0.8"]);
     const denied = await call(`/c/${account.cluster.id}/dns-query`, { method: "POST", headers: { "Content-Type": "application/dns-message", Authorization: "Bearer dcxa_bogus" }, body: bytes });
     expect(denied.status).toBe(401);
+  });
+});
+
+/**
+ * The cluster object's count of the Worker's zone checks (`dcx_dns_snapshot_checks_total`), read
+ * inside the object (a scrape through the Worker would report this isolate's queries, a check itself).
+ */
+async function zoneChecks(account: Account): Promise<number> {
+  const families = await runInDurableObject(env.CLUSTER.getByName(account.cluster.id), (instance: Cluster) => (instance as unknown as { metrics: ClusterMetrics }).metrics.collect());
+  const family = families.find((f) => f.name === "dcx_dns_snapshot_checks_total");
+  return family?.type === "counter" ? family.samples.reduce((sum, sample) => sum + sample.value, 0) : 0;
+}
+
+/**
+ * DNS answered by the Worker from its copy of the zone (control/dns/edge.ts), with the lease
+ * rules of protocol/dns-lease.ts. Only `Date` is faked, to freeze or step the lease.
+ */
+describe("DNS at the edge", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("answers steady-state queries without asking the cluster's object, and says how much of the lease is left", async () => {
+    const { account } = await setUp();
+    const { key } = await dnsKey(account);
+    vi.useFakeTimers({ toFake: ["Date"] });
+    await query(key, "web-shop.marathon.mesos");
+    const before = await zoneChecks(account);
+    for (let i = 0; i < 50; i++) {
+      const r = await query(key, "web-shop.marathon.mesos", "A", i % 2 === 0 ? "post" : "get");
+      expect(r.answers).toHaveLength(1);
+      expect(r.lease).toBeGreaterThan(0);
+      expect(r.lease).toBeLessThanOrEqual(DNS_LEASE_MS);
+    }
+    expect(await zoneChecks(account)).toBe(before);
+    // Once the lease is over, one check renews it (the version alone: nothing changed).
+    vi.setSystemTime(Date.now() + DNS_LEASE_MS);
+    for (let i = 0; i < 10; i++) await query(key, "web-shop.marathon.mesos");
+    expect(await zoneChecks(account)).toBe(before + 1);
+  });
+
+  it("a name answers in the first query after its task is RUNNING, though this isolate holds a copy from before", async () => {
+    const { account, socket } = await setUp();
+    const { key } = await dnsKey(account);
+    vi.useFakeTimers({ toFake: ["Date"] });
+    await call(`/c/${account.cluster.id}/v2/apps`, { method: "POST", token: account.token, json: { id: "/api", cmd: "sleep 100", cpus: 0.1, mem: 16 } });
+    let frame: { type?: string; tasks?: { taskId: string }[] };
+    do frame = await socket.next();
+    while (frame.type !== "launch");
+    const before = await query(key, "api.marathon.mesos");
+    expect(before.rcode).toBe(3);
+    expect(before.lease).toBe(0);
+    // RUNNING reaches the object over the agent's socket, not through this isolate: its copy is still leased.
+    const taskId = frame.tasks?.[0]?.taskId;
+    socket.send({ type: "status", updates: [{ updateId: `run-${taskId}`, taskId, state: "TASK_RUNNING", timestamp: Date.now() }] });
+    do frame = await socket.next();
+    while (frame.type !== "ack");
+    const after = await query(key, "api.marathon.mesos");
+    expect(after.rcode).toBe(0);
+    expect(after.answers.map((a) => a.data)).toEqual(["10.0.0.7"]);
+  });
+
+  it("a kill through the API is seen by the next query here, though the copy's lease would still hold", async () => {
+    const { account, running } = await setUp();
+    const { key } = await dnsKey(account);
+    vi.useFakeTimers({ toFake: ["Date"] });
+    expect((await query(key, "web-shop.marathon.mesos")).answers).toHaveLength(1);
+    await call(`/c/${account.cluster.id}/v2/apps/shop/web/tasks/${running.taskId}`, { method: "DELETE", token: account.token });
+    expect((await query(key, "web-shop.marathon.mesos")).rcode).toBe(3);
+  });
+
+  it("a task that ends on its own leaves the answers once the lease is over", async () => {
+    const { account, socket, running } = await setUp();
+    const { key } = await dnsKey(account);
+    vi.useFakeTimers({ toFake: ["Date"] });
+    expect((await query(key, "web-shop.marathon.mesos")).answers).toHaveLength(1);
+    socket.send({ type: "status", updates: [{ updateId: `fail-${running.taskId}`, taskId: running.taskId, state: "TASK_FAILED", timestamp: Date.now() }] });
+    let frame: { type?: string };
+    do frame = await socket.next();
+    while (frame.type !== "ack");
+    // The agent's report did not pass through this isolate: its copy stands until the lease ends.
+    expect((await query(key, "web-shop.marathon.mesos")).answers).toHaveLength(1);
+    vi.setSystemTime(Date.now() + DNS_LEASE_MS);
+    expect((await query(key, "web-shop.marathon.mesos")).rcode).toBe(3);
   });
 });
 

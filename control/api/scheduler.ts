@@ -77,7 +77,10 @@ async function subscribeStream(c: Context<AppEnv>, body: SubscribeBody): Promise
   };
   // A write that fails means the framework went away: the object must hear of it.
   const write = (json: string) => (open ? writer.write(encoder.encode(recordIo(json))).catch(end) : undefined);
-  ws.addEventListener("message", (e) => void write(typeof e.data === "string" ? e.data : ""));
+  // A message is one commit's events, one JSON line each; each is its own record and write.
+  ws.addEventListener("message", (e) => {
+    if (typeof e.data === "string") for (const line of e.data.split("\n")) void write(line);
+  });
   ws.addEventListener("close", end);
   ws.addEventListener("error", end);
   const heartbeat = setInterval(() => void write(HEARTBEAT), (Number(c.env.FRAMEWORK_HEARTBEAT_SECONDS) || 15) * 1000);

@@ -523,7 +523,8 @@ export class Cluster extends DurableObject<Env> {
 
   /** RPC: one scheduler call other than SUBSCRIBE, from the subscription `streamId`. */
   async schedulerCall(call: SchedulerCall, streamId: string): Promise<Outcome<{ status: 200 | 202; closeStream?: boolean }>> {
-    const r = await this.coordinator.mutateSoon((ctx) => schedulerCall(ctx, call, streamId, this.frameworks.mailbox));
+    // An ACKNOWLEDGE changes nothing a round reads: a framework's thousands of acks cost no round.
+    const r = await this.coordinator.mutateSoon((ctx) => schedulerCall(ctx, call, streamId, this.frameworks.mailbox), call.type !== "ACKNOWLEDGE");
     // TEARDOWN ends the subscription: the Worker ends the framework's response when its socket closes.
     if (r.ok && r.value.closeStream) for (const ws of this.frameworks.mailbox.streams(call.framework_id?.value ?? "")) closeQuietly(ws, CloseCode.NORMAL, "framework torn down");
     return r;

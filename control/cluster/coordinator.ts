@@ -2,7 +2,7 @@ import { CloseCode, isAlive, isTerminal, type StatusUpdate, type TaskReport } fr
 import { type RoundResult, allocationRound } from "./allocator/round.ts";
 import type { ClusterDb } from "./db.ts";
 import type { EventBus } from "./events.ts";
-import { DEFAULT_KILL_GRACE_MS, type FrameworkContext } from "./frameworks/framework.ts";
+import { DEFAULT_KILL_GRACE_MS, type Framework, type FrameworkContext } from "./frameworks/framework.ts";
 import type { CommandContext, Failure, Outcome } from "./frameworks/marathon/commands.ts";
 import { type CheckUpdate, applyCheckResults, isCheckResult } from "./frameworks/marathon/health.ts";
 import { expireUnreachable } from "./frameworks/marathon/task-events.ts";
@@ -24,6 +24,9 @@ export const UNREACHABLE_TIMER = "unreachable";
  * for a very large scale-up in one request.
  */
 export const MAX_LAUNCHES_PER_ROUND = 5000;
+
+/** Finds a task's framework by its name (a memoized `FrameworkRegistry.of` inside a status batch). */
+type FrameworkLookup = (name: string) => Framework | undefined;
 
 /** A status frame waiting in the inbox. */
 interface InboundStatus {
@@ -96,7 +99,8 @@ export class Coordinator {
         const refused = check?.();
         if (refused) throw new Rollback(refused);
         // A command's own launches are the framework's news too (TASK_STAGING), as a round's are.
-        for (const { record } of ctx.launched) this.statusChanged(ctx, record);
+        const frameworkOf = this.frameworks.cached(ctx.db);
+        for (const { record } of ctx.launched) frameworkOf(record.framework)?.statusChanged(ctx, record);
         if (runRound) {
           const started = performance.now();
           round = this.round(ctx.now);
@@ -125,11 +129,12 @@ export class Coordinator {
    * Runs `fn` in a transaction and leaves the round to the alarm, a few milliseconds later, as
    * status frames do: a framework answering a thousand offers with a thousand ACCEPTs costs a
    * few rounds, not a thousand. Launches and kills `fn` made are sent at once all the same.
+   * `needsRound` false: the change frees and asks for nothing (an ACKNOWLEDGE), so no round follows.
    */
-  mutateSoon<T>(fn: (ctx: CommandContext) => T): Promise<T> {
+  mutateSoon<T>(fn: (ctx: CommandContext) => T, needsRound = true): Promise<T> {
     return this.mutate((ctx) => {
       const v = fn(ctx);
-      if (!isFailure(v)) scheduleNoLaterThan(ctx.db, ALLOCATE_TIMER, ctx.now + ROUND_COALESCE_MS);
+      if (needsRound && !isFailure(v)) scheduleNoLaterThan(ctx.db, ALLOCATE_TIMER, ctx.now + ROUND_COALESCE_MS);
       return v;
     }, false);
   }
@@ -216,7 +221,8 @@ export class Coordinator {
   private async applyFrames(frames: InboundStatus[]): Promise<string[][]> {
     const tally: StatusTally = { taken: [], lags: [] };
     const unknown = await this.mutate((ctx) => {
-      const applied = frames.map((f) => this.applyFrame(ctx, f, tally));
+      const frameworkOf = this.frameworks.cached(ctx.db);
+      const applied = frames.map((f) => this.applyFrame(ctx, f, tally, frameworkOf));
       if (applied.some((a) => a.changed)) scheduleNoLaterThan(ctx.db, ALLOCATE_TIMER, ctx.now + ROUND_COALESCE_MS);
       return applied.map((a) => a.unknown);
     }, false);
@@ -244,7 +250,7 @@ export class Coordinator {
   }
 
   /** One frame's updates, inside the batch's transaction: whether any changed a task, and the ids the agent must kill. */
-  private applyFrame(ctx: CommandContext, { agentId, updates }: InboundStatus, tally: StatusTally): { changed: boolean; unknown: string[] } {
+  private applyFrame(ctx: CommandContext, { agentId, updates }: InboundStatus, tally: StatusTally, frameworkOf: FrameworkLookup): { changed: boolean; unknown: string[] } {
     let changed = false;
     const unknown: string[] = [];
     const checked: CheckUpdate[] = [];
@@ -256,8 +262,8 @@ export class Coordinator {
         changed = true;
         tally.lags.push((ctx.now - u.timestamp) / 1000);
         // A check result that leaves the state as it was is no status change to subscribers.
-        if (!isCheckResult(u) || r.previous !== r.task.state) this.statusChanged(ctx, r.task, u);
-        if (r.task.endedAt !== null) this.taskEnded(ctx, r.task, u);
+        if (!isCheckResult(u) || r.previous !== r.task.state) frameworkOf(r.task.framework)?.statusChanged(ctx, r.task, u);
+        if (r.task.endedAt !== null) frameworkOf(r.task.framework)?.taskEnded(ctx, r.task, u);
         else if (isCheckResult(u)) checked.push({ task: r.task, update: u });
       } else if (r.kind === "unknown" && isAlive(u.state)) {
         // Only what may be running is killed; answering a LOST with a kill would loop.

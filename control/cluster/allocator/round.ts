@@ -8,6 +8,7 @@ import { isNull } from "drizzle-orm";
 import { decline, REFUSE_MS, refusedByAgent, revive } from "./filters.ts";
 import { heldByOffers, makeOffers, offeredAgents, staleOffers } from "./offers.ts";
 import { place, type AgentSnapshot, type PlacedTask, type PlacementPlan, type TaskRequest } from "./place.ts";
+import { DEFAULT_ROLE } from "./roles.ts";
 
 /** Frames to send once the round's writes are committed: at most one launch and one kill per agent. */
 export interface Outbox {
@@ -69,7 +70,15 @@ export function allocationRound(ctx: FrameworkContext, frameworks: readonly Fram
   }
   const active = listAgents(db).filter((a) => a.state === "active");
   rescindStale(db, new Set(active.map((a) => a.id)), now, takers);
-  const agents = agentSnapshots(db, active);
+  const refused = refusedByAgent(db);
+  if (!turns.some((t) => t.turn.requests.length > 0) && !offerable(active, refused, takers, now)) {
+    // Nothing to place and no agent any framework would be offered (all declined, as a busy
+    // framework's are): the round ends before it reads every task, which would cost it most.
+    for (const { turn } of turns) turn.settle({ ...ctx, hosts: new Map() }, [], 0);
+    result.wakeAt = earliest(result.wakeAt, filterEnds(refused, takers, now));
+    return result;
+  }
+  const agents = agentSnapshots(db, active, refused);
   const round: RoundContext = { ...ctx, hosts: new Map(agents.map((a) => [a.id, a.hostname])) };
   const placed = placedTasks(db);
   const plan = placeAll(now, agents, placed, frameworks, turns, maxLaunches);
@@ -95,11 +104,33 @@ export function allocationRound(ctx: FrameworkContext, frameworks: readonly Fram
   if (takers.length > 0) {
     const infos = frameworks.map(({ name, role, weight }) => ({ name, role, weight }));
     makeOffers(db, { now, timeoutMs: offerTimeoutMs, agents, placed, launched: result.launched, frameworks: infos, takers });
-    // Filters that end let an agent be offered again: the next round must come by then.
-    const filterEnds = agents.flatMap((a) => Object.entries(a.refusedUntil ?? {}).filter(([f, until]) => until > now && takers.some((t) => t.name === f)).map(([, until]) => until));
-    if (filterEnds.length > 0) result.wakeAt = Math.min(result.wakeAt ?? Infinity, ...filterEnds);
+    result.wakeAt = earliest(result.wakeAt, filterEnds(refused, takers, now));
   }
   return result;
+}
+
+type Takers = readonly { name: string; taker: { wants: boolean; roles: readonly string[] } }[];
+
+/** Whether some active agent could be offered to a framework that wants offers (no refuse filter of its on it, its role taken). */
+function offerable(active: readonly AgentRecord[], refused: ReadonlyMap<string, Record<string, number>>, takers: Takers, now: number): boolean {
+  const wanting = takers.filter((t) => t.taker.wants);
+  return active.some((a) => wanting.some((t) => (refused.get(a.id)?.[t.name] ?? 0) <= now && ((a.role ?? DEFAULT_ROLE) === DEFAULT_ROLE || t.taker.roles.includes(a.role ?? DEFAULT_ROLE))));
+}
+
+/** The earliest end of an offer-taking framework's refuse filter: an agent may be offered to it again then, so a round must come. */
+function filterEnds(refused: ReadonlyMap<string, Record<string, number>>, takers: Takers, now: number): number | null {
+  let next: number | null = null;
+  for (const byFramework of refused.values()) {
+    for (const { name } of takers) {
+      const until = byFramework[name];
+      if (until !== undefined && until > now && (next === null || until < next)) next = until;
+    }
+  }
+  return next;
+}
+
+function earliest(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.min(a, b);
 }
 
 /**
@@ -149,10 +180,9 @@ function rescindStale(db: ClusterDb, active: ReadonlySet<string>, now: number, t
  * The active agents with what their live tasks and outstanding offers hold (an offered resource
  * is no one else's until the offer ends), and the frameworks' refuse filters.
  */
-function agentSnapshots(db: ClusterDb, active: readonly AgentRecord[]): AgentSnapshot[] {
+function agentSnapshots(db: ClusterDb, active: readonly AgentRecord[], refused: ReadonlyMap<string, Record<string, number>>): AgentSnapshot[] {
   const usage = usageByAgent(db);
   const held = heldByOffers(db);
-  const refused = refusedByAgent(db);
   return active.map((a) => {
     const used = usage.get(a.id) ?? { cpus: 0, mem: 0, disk: 0, gpus: 0, ports: [] };
     const offered = held.get(a.id);

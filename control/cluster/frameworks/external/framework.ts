@@ -47,15 +47,18 @@ export function externalFramework(record: FrameworkRecord, mail: FrameworkMailbo
     statusChanged(ctx, task) {
       // Mesos's master tells a framework nothing of TASK_STAGING: the first update is the agent's.
       if (task.state === "TASK_STAGING" || record.state === "removed") return;
-      oweUpdate(ctx.db, id, taskStatus(info, task, ctx.now), ctx.now);
+      // Sent with the commit of the change, not at the next round: an update's latency is one transaction.
+      const due = oweUpdate(ctx.db, id, taskStatus(info, task, ctx.now), ctx.now, record.state === "connected");
+      if (due) mail.emit(id, updateEvent(due));
     },
     taskEnded() {},
     tasksUnreachable(ctx, lost) {
+      // The agent's FAILURE first, then its tasks' updates (sent with the same commit).
+      for (const agentId of new Set(lost.map((t) => t.agentId))) mail.emit(id, failureEvent(agentId));
       for (const t of lost) {
         const updated = setTaskState(ctx.db, t.id, "TASK_UNREACHABLE", "agent unreachable", ctx.now, true);
         if (updated) this.statusChanged(ctx, updated);
       }
-      for (const agentId of new Set(lost.map((t) => t.agentId))) mail.emit(id, failureEvent(agentId));
     },
   };
 }

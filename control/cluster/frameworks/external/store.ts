@@ -23,9 +23,35 @@ export interface FrameworkRecord {
 type Row = typeof frameworks.$inferSelect;
 const toRecord = (r: Row): FrameworkRecord => ({ ...r, info: r.info as FrameworkInfo, suppressedRoles: r.suppressedRoles as string[] });
 
+interface RawFramework extends Record<string, SqlStorageValue> {
+  id: string;
+  info: string;
+  principal: string;
+  stream_id: string;
+  state: FrameworkState;
+  suppressed_roles: string;
+  registered_at: number;
+  reregistered_at: number | null;
+  failover_at: number | null;
+  removed_at: number | null;
+}
+
+/** One framework. A raw statement: every scheduler call of the framework reads it (its thousands of ACKNOWLEDGEs too). */
 export function getFramework(db: ClusterDb, id: string): FrameworkRecord | undefined {
-  const row = db.select().from(frameworks).where(eq(frameworks.id, id)).get();
-  return row ? toRecord(row) : undefined;
+  const r = db.$client.sql.exec<RawFramework>("SELECT * FROM frameworks WHERE id = ?", id).toArray()[0];
+  if (!r) return undefined;
+  return {
+    id: r.id,
+    info: JSON.parse(r.info) as FrameworkInfo,
+    principal: r.principal,
+    streamId: r.stream_id,
+    state: r.state,
+    suppressedRoles: JSON.parse(r.suppressed_roles) as string[],
+    registeredAt: r.registered_at,
+    reregisteredAt: r.reregistered_at,
+    failoverAt: r.failover_at,
+    removedAt: r.removed_at,
+  };
 }
 
 /** Frameworks not torn down, oldest first. */

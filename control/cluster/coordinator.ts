@@ -8,7 +8,7 @@ import { type CheckUpdate, applyCheckResults, isCheckResult } from "./frameworks
 import { expireUnreachable } from "./frameworks/marathon/task-events.ts";
 import type { FrameworkRegistry } from "./frameworks/registry.ts";
 import { type SocketIndex, closeQuietly, send } from "./sessions.ts";
-import { applyStatusUpdates, liveTasks, setTaskState, type TaskRecord } from "./tasks.ts";
+import { applyStatusUpdates, liveTasks, markKillRequested, setTaskState, type TaskRecord } from "./tasks.ts";
 import { type AlarmArm, scheduleAt, scheduleNoLaterThan } from "./timers.ts";
 
 export const ALLOCATE_TIMER = "allocate";
@@ -254,6 +254,7 @@ export class Coordinator {
     let changed = false;
     const unknown: string[] = [];
     const checked: CheckUpdate[] = [];
+    const judgedKills: string[] = [];
     const results = applyStatusUpdates(ctx.db, agentId, updates, ctx.now);
     updates.forEach((u, i) => {
       const r = results[i] ?? { kind: "duplicate" };
@@ -264,13 +265,16 @@ export class Coordinator {
         // A check result that leaves the state as it was is no status change to subscribers.
         if (!isCheckResult(u) || r.previous !== r.task.state) frameworkOf(r.task.framework)?.statusChanged(ctx, r.task, u);
         if (r.task.endedAt !== null) frameworkOf(r.task.framework)?.taskEnded(ctx, r.task, u);
-        else if (isCheckResult(u)) checked.push({ task: r.task, update: u });
+        else if (isCheckResult(u)) {
+          checked.push({ task: r.task, update: u });
+          if (u.healthy !== undefined) judgedKills.push(...(frameworkOf(r.task.framework)?.healthResult?.(ctx, r.task, u) ?? []));
+        }
       } else if (r.kind === "unknown" && isAlive(u.state)) {
         // Only what may be running is killed; answering a LOST with a kill would loop.
         unknown.push(u.taskId);
       }
     });
-    ctx.killed.push(...applyCheckResults(ctx.db, this.events, checked, ctx.now));
+    ctx.killed.push(...applyCheckResults(ctx.db, this.events, checked, ctx.now), ...markKillRequested(ctx.db, judgedKills, ctx.now));
     return { changed, unknown };
   }
 

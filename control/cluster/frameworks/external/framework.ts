@@ -5,7 +5,8 @@ import { frameworkTasks, tasks } from "../../schema.ts";
 import { liveTasks, setTaskState, type TaskRecord } from "../../tasks.ts";
 import { DEFAULT_KILL_GRACE_MS, type Framework, type FrameworkContext, type FrameworkTurn } from "../framework.ts";
 import type { FrameworkMailbox } from "./mailbox.ts";
-import { failureEvent, offersEvent, rescindEvent, taskStatus, updateEvent } from "./status.ts";
+import { failureEvent, offersEvent, rescindEvent, taskStatus, updateEvent, type TaskStatusJson } from "./status.ts";
+import { judgeHealth } from "./health.ts";
 import { frameworkRoles, getFrameworkTask, saveFramework, type FrameworkRecord } from "./store.ts";
 import { dropUpdates, nextUpdateDue, oweUpdate, takeDueUpdates } from "./updates.ts";
 
@@ -18,6 +19,11 @@ import { dropUpdates, nextUpdateDue, oweUpdate, takeDueUpdates } from "./updates
 export function externalFramework(record: FrameworkRecord, mail: FrameworkMailbox): Framework {
   const { id, info } = record;
   const roles = frameworkRoles(info);
+  /** Stores an update; sent with the commit of its change, not at the next round: its latency is one transaction. */
+  const owe = (ctx: FrameworkContext, status: TaskStatusJson) => {
+    const due = oweUpdate(ctx.db, id, status, ctx.now, record.state === "connected");
+    if (due) mail.emit(id, updateEvent(due));
+  };
   return {
     name: id,
     role: roles[0] ?? "*",
@@ -47,9 +53,14 @@ export function externalFramework(record: FrameworkRecord, mail: FrameworkMailbo
     statusChanged(ctx, task) {
       // Mesos's master tells a framework nothing of TASK_STAGING: the first update is the agent's.
       if (task.state === "TASK_STAGING" || record.state === "removed") return;
-      // Sent with the commit of the change, not at the next round: an update's latency is one transaction.
-      const due = oweUpdate(ctx.db, id, taskStatus(info, task, ctx.now), ctx.now, record.state === "connected");
-      if (due) mail.emit(id, updateEvent(due));
+      owe(ctx, taskStatus(info, task, ctx.now));
+    },
+    healthResult(ctx, task, update) {
+      const verdict = judgeHealth(ctx.db, task, update);
+      if (verdict.tell && record.state !== "removed") {
+        owe(ctx, taskStatus(info, { ...task, healthy: update.healthy ?? null }, ctx.now, { source: "SOURCE_EXECUTOR", reason: "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED" }));
+      }
+      return verdict.kill ? [task.id] : [];
     },
     taskEnded() {},
     tasksUnreachable(ctx, lost) {

@@ -20,6 +20,7 @@ import { operatorRoutes } from "./api/operator.ts";
 import { schedulerRoutes } from "./api/scheduler.ts";
 import { requireFramework, serviceAccountRoutes } from "./api/service-accounts.ts";
 import { taskLogRoutes } from "./api/task-logs.ts";
+import { weightRoutes } from "./api/weights.ts";
 import { accountsDb } from "./accounts/db.ts";
 import { purgeExpired } from "./accounts/account.ts";
 import { ApiError, renderError } from "./errors.ts";
@@ -58,6 +59,8 @@ const clusterScoped = new Hono<AppEnv>()
   .route("/diagnostics", diagnosticsRoutes)
   .route("/metrics/prometheus", prometheusRoutes)
   .route("/capabilities", capabilityRoutes)
+  .route("/weights", weightRoutes)
+  .route(`${DCOS_PATHS.mesos}/weights`, weightRoutes)
   .route("/package", packageRoutes)
   .route("/cosmos/service", cosmosServiceRoutes)
   .route("/", operatorRoutes)

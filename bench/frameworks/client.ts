@@ -50,6 +50,7 @@ export class BenchFramework {
   private acks: (() => Promise<void>)[] = [];
   private inFlight = 0;
   private acksInFlight = 0;
+  private readonly acked = new Set<string>();
   private done: (() => void) | undefined;
   readonly allRunning = new Promise<void>((resolve) => (this.done = resolve));
 
@@ -107,7 +108,8 @@ export class BenchFramework {
         this.runningAt.set(status.task_id.value, performance.now());
         if (this.runningAt.size >= this.goal) this.done?.();
       }
-      if (status.uuid) this.enqueue({ type: "ACKNOWLEDGE", acknowledge: { agent_id: status.agent_id, task_id: status.task_id, uuid: status.uuid } }, undefined, true);
+      // An update resent before its ack went out carries the same uuid: one ack answers both.
+      if (status.uuid && !this.acked.has(status.uuid) && this.acked.add(status.uuid)) this.enqueue({ type: "ACKNOWLEDGE", acknowledge: { agent_id: status.agent_id, task_id: status.task_id, uuid: status.uuid } }, undefined, true);
     } else if (event.type === "ERROR") this.errors.push(JSON.stringify(event));
   }
 

@@ -85,6 +85,9 @@ export class Coordinator {
    */
   guard: ((db: ClusterDb) => () => Failure | undefined) | undefined;
 
+  /** Events gathered during a command (the operator API's stream): sent after its commit, dropped with a rollback. */
+  feed: { flush(): void; discard(): void } | undefined;
+
   /** Runs `fn` and a round in one transaction; a failed Outcome rolls everything back. */
   async mutate<T>(fn: (ctx: CommandContext) => T, runRound = true): Promise<T> {
     const ctx: CommandContext = { db: this.db, events: this.events, now: Date.now(), killed: [], launched: [] };
@@ -111,6 +114,7 @@ export class Coordinator {
     } catch (err) {
       this.events.discard();
       this.frameworks.mailbox.discard();
+      this.feed?.discard();
       if (err instanceof Rollback) return err.failure as T;
       throw err;
     }
@@ -122,6 +126,7 @@ export class Coordinator {
     this.dispatch(round, ctx);
     this.events.flush();
     this.frameworks.mailbox.flush();
+    this.feed?.flush();
     return value;
   }
 

@@ -9,6 +9,8 @@ import { decline, REFUSE_MS, refusedByAgent, revive } from "./filters.ts";
 import { heldByOffers, makeOffers, offeredAgents, staleOffers } from "./offers.ts";
 import { place, type AgentSnapshot, type PlacedTask, type PlacementPlan, type TaskRequest } from "./place.ts";
 import { DEFAULT_ROLE } from "./roles.ts";
+import type { FrameworkInfo } from "./drf.ts";
+import { roleWeights, weighted } from "./weights.ts";
 
 /** Frames to send once the round's writes are committed: at most one launch and one kill per agent. */
 export interface Outbox {
@@ -81,7 +83,9 @@ export function allocationRound(ctx: FrameworkContext, frameworks: readonly Fram
   const agents = agentSnapshots(db, active, refused);
   const round: RoundContext = { ...ctx, hosts: new Map(agents.map((a) => [a.id, a.hostname])) };
   const placed = placedTasks(db);
-  const plan = placeAll(now, agents, placed, frameworks, turns, maxLaunches);
+  // DRF's view of every framework: its role, and that role's weight (operators set weights per role).
+  const infos = weighted(frameworks, roleWeights(db));
+  const plan = placeAll(now, agents, placed, infos, turns, maxLaunches);
   // What the cap held back goes to the next round, at once (the object handles other events
   // between rounds), unless this round could not place all it had: then the refuse filters pace it.
   if (plan.held > 0 && plan.unplaced === 0) result.wakeAt = now;
@@ -102,7 +106,6 @@ export function allocationRound(ctx: FrameworkContext, frameworks: readonly Fram
     result.wakeAt = Math.min(result.wakeAt ?? Infinity, now + REFUSE_MS);
   }
   if (takers.length > 0) {
-    const infos = frameworks.map(({ name, role, weight }) => ({ name, role, weight }));
     makeOffers(db, { now, timeoutMs: offerTimeoutMs, agents, placed, launched: result.launched, frameworks: infos, takers });
     result.wakeAt = earliest(result.wakeAt, filterEnds(refused, takers, now));
   }
@@ -139,7 +142,7 @@ function earliest(a: number | null, b: number | null): number | null {
  * requests keep their order and get what is left of the budget, so one round's transaction, its
  * frames and its CPU stay bounded however many instances were asked for at once.
  */
-function placeAll(now: number, agents: AgentSnapshot[], placed: PlacedTask[], frameworks: readonly Framework[], turns: Turn[], maxLaunches: number) {
+function placeAll(now: number, agents: AgentSnapshot[], placed: PlacedTask[], frameworks: readonly FrameworkInfo[], turns: Turn[], maxLaunches: number) {
   const requests: TaskRequest[] = [];
   const owner: { turn: number; local: number }[] = [];
   let left = maxLaunches;
@@ -153,7 +156,7 @@ function placeAll(now: number, agents: AgentSnapshot[], placed: PlacedTask[], fr
       owner.push({ turn: i, local });
     });
   });
-  const snapshot = { now, agents, placed, frameworks: frameworks.map(({ name, role, weight }) => ({ name, role, weight })) };
+  const snapshot = { now, agents, placed, frameworks: [...frameworks] };
   const plan: PlacementPlan = requests.length > 0 ? place(snapshot, requests) : { placements: [], unplaced: [] };
   const byFramework: PlacementPlan[] = turns.map(() => ({ placements: [], unplaced: [] }));
   for (const p of plan.placements) {

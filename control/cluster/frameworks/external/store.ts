@@ -64,8 +64,20 @@ export function allFrameworks(db: ClusterDb): FrameworkRecord[] {
   return db.select().from(frameworks).orderBy(frameworks.registeredAt).all().map(toRecord);
 }
 
+/** Told of every framework written, with what it was before (undefined: new). */
+export type FrameworkObserver = (record: FrameworkRecord, previous: FrameworkRecord | undefined) => void;
+const observers = new WeakMap<ClusterDb, FrameworkObserver>();
+
+/** Observes every framework saved (the operator API's FRAMEWORK_ADDED, _UPDATED, _REMOVED); called inside the saving transaction. */
+export function observeFrameworks(db: ClusterDb, observer: FrameworkObserver): void {
+  observers.set(db, observer);
+}
+
 export function saveFramework(db: ClusterDb, record: FrameworkRecord): void {
+  const observer = observers.get(db);
+  const previous = observer ? getFramework(db, record.id) : undefined;
   db.insert(frameworks).values(record).onConflictDoUpdate({ target: frameworks.id, set: record }).run();
+  observer?.(record, previous);
 }
 
 /**

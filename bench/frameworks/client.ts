@@ -22,6 +22,7 @@ interface Status {
   agent_id: { value: string };
   state: string;
   uuid?: string;
+  timestamp: number;
 }
 
 /** Calls in flight at once: a real framework pipelines its calls too. */
@@ -44,6 +45,8 @@ export class BenchFramework {
   /** When the last acknowledgement answered (performance.now()), once every RUNNING seen is acknowledged. */
   lastAckAt = 0;
   acksSent = 0;
+  /** How long the last UPDATE took from the master's commit to this framework (the master's clock is this machine's). */
+  lastUpdateLagMs = 0;
   private launched = 0;
   /** Launch calls first (ACCEPT, DECLINE), then acknowledgements. */
   private queue: (() => Promise<void>)[] = [];
@@ -100,10 +103,21 @@ export class BenchFramework {
       const offers = (event.offers as { offers: Offer[] }).offers;
       this.offersReceived += offers.length;
       this.firstOffers ??= { at: performance.now(), count: offers.length };
-      const unused = offers.filter((offer) => !this.answer(offer));
+      // What it cannot use goes back first, in one DECLINE, so the master can offer it elsewhere at once.
+      let planned = this.launched;
+      const counts = offers.map((offer) => {
+        const n = this.tasksFor(offer, planned);
+        planned += n;
+        return n;
+      });
+      const unused = offers.filter((_, i) => counts[i] === 0);
       if (unused.length > 0) this.enqueue({ type: "DECLINE", decline: { offer_ids: unused.map((o) => o.id), filters: { refuse_seconds: 3600 } } });
+      offers.forEach((offer, i) => {
+        if ((counts[i] ?? 0) > 0) this.answer(offer, counts[i] ?? 0);
+      });
     } else if (event.type === "UPDATE") {
       const status = (event.update as { status: Status }).status;
+      this.lastUpdateLagMs = Date.now() - status.timestamp * 1000;
       if (status.state === "TASK_RUNNING" && !this.runningAt.has(status.task_id.value)) {
         this.runningAt.set(status.task_id.value, performance.now());
         if (this.runningAt.size >= this.goal) this.done?.();
@@ -113,12 +127,15 @@ export class BenchFramework {
     } else if (event.type === "ERROR") this.errors.push(JSON.stringify(event));
   }
 
-  /** Launches what the offer holds (ACCEPT); false when it is of no use (declined with the event's others). */
-  private answer(offer: Offer): boolean {
+  /** How many tasks it launches on an offer: as many as fit, up to MAX_PER_OFFER, while its goal is not launched. */
+  private tasksFor(offer: Offer, launched: number): number {
     const have = (name: string) => offer.resources.find((r) => r.name === name)?.scalar?.value ?? 0;
     const fits = Math.floor(Math.min(have("cpus") / TASK.cpus, have("mem") / TASK.mem) + 1e-9);
-    const count = Math.min(fits, MAX_PER_OFFER, this.goal - this.launched);
-    if (count <= 0) return false;
+    return Math.max(0, Math.min(fits, MAX_PER_OFFER, this.goal - launched));
+  }
+
+  /** Launches `count` tasks on the offer (one ACCEPT). */
+  private answer(offer: Offer, count: number): void {
     const tasks = Array.from({ length: count }, (_, i) => {
       const id = `bench-${this.launched + i}`;
       return { name: "bench", task_id: { value: id }, agent_id: offer.agent_id, resources: [{ name: "cpus", type: "SCALAR", scalar: { value: TASK.cpus } }, { name: "mem", type: "SCALAR", scalar: { value: TASK.mem } }], command: { value: "sleep 600" } };
@@ -128,7 +145,6 @@ export class BenchFramework {
       const now = performance.now();
       for (const t of tasks) this.acceptAt.set(t.task_id.value, now);
     });
-    return true;
   }
 
   /** Queues a call; `beforeSend` runs as it goes out (the ACCEPT timestamps); acks wait behind launches. */

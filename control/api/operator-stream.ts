@@ -1,11 +1,12 @@
 import type { Context } from "hono";
 import type { ClusterSnapshot } from "../cluster/cluster.ts";
-import { recordIo, HEARTBEAT } from "../cluster/frameworks/external/stream.ts";
+import { HEARTBEAT } from "../cluster/frameworks/external/stream.ts";
 import { OPERATOR_SUBSCRIBE_HEADER, type FeedEvent } from "../cluster/operator-feed.ts";
 import { ApiError } from "../errors.ts";
 import type { AppEnv } from "../http/env.ts";
 import { clusterStub } from "./cluster-stub.ts";
 import { agent, frameworkOf, getState, task } from "./operator-json.ts";
+import { RecordStream } from "./record-stream.ts";
 
 /**
  * The operator API's SUBSCRIBE: a chunked RecordIO stream of master.proto events, SUBSCRIBED
@@ -15,7 +16,6 @@ import { agent, frameworkOf, getState, task } from "./operator-json.ts";
  * WebSocket from the Cluster object: control/cluster/operator-feed.ts says why.
  */
 
-const encoder = new TextEncoder();
 
 /** One feed event as master.proto's Event JSON; `masterId` makes the built-in frameworks' ids. */
 function render(e: FeedEvent, masterId: string): Record<string, unknown> {
@@ -47,35 +47,29 @@ export async function operatorStream(c: Context<AppEnv>): Promise<Response> {
   if (res.status !== 101 || !ws) throw new ApiError("unavailable", "The cluster could not open an operator stream; try again.");
   ws.accept();
   const heartbeatSeconds = Number(c.env.FRAMEWORK_HEARTBEAT_SECONDS) || 15;
-  const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
-  const writer = writable.getWriter();
-  let open = true;
   let masterId: string | undefined;
-  const end = () => {
-    if (!open) return;
-    open = false;
+  // A failed write means the reader left: the object's socket is closed with the stream.
+  const stream = new RecordStream(() => {
     clearInterval(heartbeat);
-    writer.close().catch(() => {});
     try {
       ws.close(1000, "subscription ended");
     } catch {
       // Already closed by the object.
     }
-  };
-  // One record per write, as the scheduler stream (naive RecordIO readers expect that); a failed write means the reader left.
-  const write = (event: unknown) => (open ? writer.write(encoder.encode(recordIo(JSON.stringify(event)))).catch(end) : undefined);
+  });
+  const write = (event: unknown) => stream.push(JSON.stringify(event));
   ws.addEventListener("message", (e) => {
     if (typeof e.data !== "string") return;
     if (masterId === undefined) {
       const { snapshot } = JSON.parse(e.data) as { snapshot: ClusterSnapshot };
       masterId = snapshot.masterId;
-      void write({ type: "SUBSCRIBED", subscribed: { get_state: getState(snapshot), heartbeat_interval_seconds: heartbeatSeconds } });
+      write({ type: "SUBSCRIBED", subscribed: { get_state: getState(snapshot), heartbeat_interval_seconds: heartbeatSeconds } });
       return;
     }
-    for (const line of e.data.split("\n")) void write(render(JSON.parse(line) as FeedEvent, masterId));
+    for (const line of e.data.split("\n")) write(render(JSON.parse(line) as FeedEvent, masterId));
   });
-  ws.addEventListener("close", end);
-  ws.addEventListener("error", end);
-  const heartbeat = setInterval(() => void write(JSON.parse(HEARTBEAT)), heartbeatSeconds * 1000);
-  return new Response(readable, { status: 200, headers: { "Content-Type": "application/json", "Cache-Control": "no-cache", "Content-Encoding": "identity" } });
+  ws.addEventListener("close", () => stream.close());
+  ws.addEventListener("error", () => stream.close());
+  const heartbeat = setInterval(() => stream.push(HEARTBEAT), heartbeatSeconds * 1000);
+  return new Response(stream.readable, { status: 200, headers: { "Content-Type": "application/json", "Cache-Control": "no-cache", "Content-Encoding": "identity" } });
 }

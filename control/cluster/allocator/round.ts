@@ -73,9 +73,11 @@ export function allocationRound(ctx: FrameworkContext, frameworks: readonly Fram
   const active = listAgents(db).filter((a) => a.state === "active");
   rescindStale(db, new Set(active.map((a) => a.id)), now, takers);
   const refused = refusedByAgent(db);
-  if (!turns.some((t) => t.turn.requests.length > 0) && !offerable(active, refused, takers, now)) {
-    // Nothing to place and no agent any framework would be offered (all declined, as a busy
-    // framework's are): the round ends before it reads every task, which would cost it most.
+  if (!turns.some((t) => t.turn.requests.length > 0) && !offerable(active, refused, offeredAgents(db), takers, now)) {
+    // Nothing to place and no agent any framework would be offered (each declined or held by
+    // an outstanding offer, as while a framework answers its offers): the round ends before it
+    // reads every task, which would cost it most. An agent whose offer is still outstanding
+    // waits for the answer (or offer_timeout) before what it frees meanwhile is offered.
     for (const { turn } of turns) turn.settle({ ...ctx, hosts: new Map() }, [], 0);
     result.wakeAt = earliest(result.wakeAt, filterEnds(refused, takers, now));
     return result;
@@ -114,10 +116,10 @@ export function allocationRound(ctx: FrameworkContext, frameworks: readonly Fram
 
 type Takers = readonly { name: string; taker: { wants: boolean; roles: readonly string[] } }[];
 
-/** Whether some active agent could be offered to a framework that wants offers (no refuse filter of its on it, its role taken). */
-function offerable(active: readonly AgentRecord[], refused: ReadonlyMap<string, Record<string, number>>, takers: Takers, now: number): boolean {
+/** Whether some active agent without an outstanding offer could be offered to a framework that wants offers (no refuse filter of its on it, its role taken). */
+function offerable(active: readonly AgentRecord[], refused: ReadonlyMap<string, Record<string, number>>, held: ReadonlySet<string>, takers: Takers, now: number): boolean {
   const wanting = takers.filter((t) => t.taker.wants);
-  return active.some((a) => wanting.some((t) => (refused.get(a.id)?.[t.name] ?? 0) <= now && ((a.role ?? DEFAULT_ROLE) === DEFAULT_ROLE || t.taker.roles.includes(a.role ?? DEFAULT_ROLE))));
+  return active.some((a) => !held.has(a.id) && wanting.some((t) => (refused.get(a.id)?.[t.name] ?? 0) <= now && ((a.role ?? DEFAULT_ROLE) === DEFAULT_ROLE || t.taker.roles.includes(a.role ?? DEFAULT_ROLE))));
 }
 
 /** The earliest end of an offer-taking framework's refuse filter: an agent may be offered to it again then, so a round must come. */

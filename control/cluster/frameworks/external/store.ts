@@ -105,9 +105,15 @@ export interface FrameworkTaskRecord {
   taskGroup: string | null;
 }
 
+/** Raw multi-row statements (5 values a row, 19 rows within the 100-parameter limit): an ACCEPT may launch hundreds. */
 export function insertFrameworkTasks(db: ClusterDb, records: FrameworkTaskRecord[]): void {
-  // 5 values a row.
-  for (let i = 0; i < records.length; i += 19) db.insert(frameworkTasks).values(records.slice(i, i + 19)).run();
+  for (let i = 0; i < records.length; i += 19) {
+    const part = records.slice(i, i + 19);
+    db.$client.sql.exec(
+      `INSERT INTO framework_tasks (task_id, framework_id, info, kill_grace_ms, task_group) VALUES ${part.map(() => "(?, ?, ?, ?, ?)").join(",")}`,
+      ...part.flatMap((r) => [r.taskId, r.frameworkId, JSON.stringify(r.info), r.killGraceMs, r.taskGroup]),
+    );
+  }
 }
 
 export function getFrameworkTask(db: ClusterDb, taskId: string): FrameworkTaskRecord | undefined {

@@ -6,7 +6,8 @@
  * it does not use, and acknowledges every update that carries a uuid. Its calls are
  * pipelined: launches go before acknowledgements (an ack only lets the next update of the
  * same task out, and a TASK_RUNNING has none behind it), at most CONCURRENCY calls in flight,
- * of which at most ACK_CONCURRENCY acknowledgements. It
+ * of which at most ACK_CONCURRENCY_LAUNCHING acknowledgements while some task it launched has not
+ * reported running yet. It
  * timestamps each task's ACCEPT, its TASK_RUNNING, and the last acknowledgement.
  */
 import { recordIoRecords } from "../../test/support/recordio.ts";
@@ -27,8 +28,8 @@ interface Status {
 
 /** Calls in flight at once: a real framework pipelines its calls too. */
 const CONCURRENCY = 16;
-/** Of those, acknowledgements at most: they trail the launches rather than crowd them out. */
-const ACK_CONCURRENCY = 4;
+/** Of those, acknowledgements at most while tasks it accepted are not running yet: they trail the launches rather than crowd them out. */
+const ACK_CONCURRENCY_LAUNCHING = 4;
 const TASK = { cpus: 0.01, mem: 1 };
 /** Tasks per ACCEPT at most: the framework spreads its tasks over agents, as Marathon's placement does. */
 const MAX_PER_OFFER = 50;
@@ -121,6 +122,8 @@ export class BenchFramework {
       if (status.state === "TASK_RUNNING" && !this.runningAt.has(status.task_id.value)) {
         this.runningAt.set(status.task_id.value, performance.now());
         if (this.runningAt.size >= this.goal) this.done?.();
+        // Its last launch running: the acknowledgements may take every slot.
+        if (this.runningAt.size >= this.acceptAt.size) this.pump();
       }
       // An update resent before its ack went out carries the same uuid: one ack answers both.
       if (status.uuid && !this.acked.has(status.uuid) && this.acked.add(status.uuid)) this.enqueue({ type: "ACKNOWLEDGE", acknowledge: { agent_id: status.agent_id, task_id: status.task_id, uuid: status.uuid } }, undefined, true);
@@ -163,7 +166,8 @@ export class BenchFramework {
     for (;;) {
       if (this.inFlight >= CONCURRENCY) return;
       const ack = this.queue.length === 0;
-      if (ack && (this.acks.length === 0 || this.acksInFlight >= ACK_CONCURRENCY)) return;
+      const ackLimit = this.acceptAt.size > this.runningAt.size ? ACK_CONCURRENCY_LAUNCHING : CONCURRENCY;
+      if (ack && (this.acks.length === 0 || this.acksInFlight >= ackLimit)) return;
       const next = (ack ? this.acks.shift() : this.queue.shift()) as () => Promise<void>;
       this.inFlight++;
       if (ack) this.acksInFlight++;

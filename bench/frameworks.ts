@@ -32,7 +32,7 @@ import { freePort, waitFor } from "../scripts/lib/processes.ts";
 import { BenchFramework } from "./frameworks/client.ts";
 import { Api } from "./lib/api.ts";
 import { onCleanup } from "./lib/cleanup.ts";
-import { controlPlaneProcesses, machineInfo } from "./lib/procfs.ts";
+import { controlPlaneProcesses, loadAverage, machineInfo } from "./lib/procfs.ts";
 import { startProfiler, stopProfiler } from "./placement/support.ts";
 import { fmt, percentile, round, table, writeJson } from "./lib/report.ts";
 import { SimAgents } from "./lib/sim.ts";
@@ -128,9 +128,12 @@ export async function run(argv: string[]): Promise<number> {
     return value;
   };
 
+  // The machine is shared: its 1-minute load before each side says how much of it each side had.
+  const load = { beforeMarathon: loadAverage(), beforeExternal: 0 };
   log(`Marathon: ${opts.tasks} instances`);
   const marathonMs = await profiled("marathon", () => marathonRun(api, sim, opts.tasks, opts.timeoutMs));
   log(`Marathon: all running in ${fmt(marathonMs / 1000, 2)} s; external framework: ${opts.tasks} tasks`);
+  load.beforeExternal = loadAverage();
   const ext = await profiled("external", () => externalRun(api, sim, cp.url, opts.tasks, opts.timeoutMs));
   const ackedMs = await acknowledged(ext.fw, opts.timeoutMs);
   const first = ext.fw.firstOffers;
@@ -140,6 +143,7 @@ export async function run(argv: string[]): Promise<number> {
     benchmark: "frameworks",
     timestamp: new Date().toISOString(),
     machine: machineInfo(),
+    loadAverage1m: load,
     agents: Number(ready.registered),
     tasks: opts.tasks,
     offersPerSecond: first ? round(first.count / ((first.at - ext.fw.subscribedAt) / 1000)) : null,

@@ -769,6 +769,7 @@ export class Cluster extends DurableObject<Env> {
     // One transaction for the registry and the timers: each commit has a cost, and a reconnect
     // storm of a thousand agents is a thousand registers.
     const wasUnreachable = att.agentId !== undefined && getAgent(this.db, att.agentId)?.state === "unreachable";
+    let added: AgentRecord | undefined;
     const agentId = this.ctx.storage.transactionSync(() => {
       let id = att.agentId;
       if (id) {
@@ -780,11 +781,14 @@ export class Cluster extends DurableObject<Env> {
       livenessDueBy(this.db, now + this.timeoutMs);
       historyDueBy(this.db, now);
       // Mesos tells operators of an agent that joins, or comes back after it was removed as unreachable.
-      const added = id && (joined || wasUnreachable) ? getAgent(this.db, id) : undefined;
-      if (added) this.feed.emit({ type: "AGENT_ADDED", agent: added });
+      added = id && (joined || wasUnreachable) ? getAgent(this.db, id) : undefined;
       return id;
     });
-    this.feed.flush();
+    // Told once the registry is written (a transaction that throws tells nothing).
+    if (added) {
+      this.feed.emit({ type: "AGENT_ADDED", agent: added });
+      this.feed.flush();
+    }
     if (!agentId) {
       closeQuietly(ws, CloseCode.POLICY, "agent credential is not valid: the agent may have been removed");
       return;

@@ -86,7 +86,13 @@ export class OperatorFeed {
   accept(server: WebSocket, first: string): void {
     this.state.acceptWebSocket(server, [OPERATOR_TAG]);
     server.serializeAttachment({ kind: "operator", connectedAt: Date.now() } satisfies OperatorAttachment);
-    sendQuietly(server, first);
+    try {
+      server.send(first);
+    } catch {
+      // A state larger than a WebSocket message may be: the stream ends at once rather than wait for a SUBSCRIBED that cannot come.
+      server.close(1011, "the cluster's state is too large to send as one message");
+      return;
+    }
     this.open = true;
   }
 }

@@ -2,16 +2,25 @@
  * The frameworks benchmark: an external framework on the Mesos v1 scheduler API beside
  * Marathon, on the same simulated agents in the same run.
  *
- *   npm run bench -- frameworks [--agents 1000] [--tasks 10000] [--timeout-s 300] [--out bench/results/frameworks.json]
+ *   npm run bench -- frameworks [--agents 1000] [--tasks 10000] [--timeout-s 300] [--out bench/results/frameworks.json] [--profile]
+ *
+ * `--profile` samples the Worker isolate (the Worker and the Cluster object share it) during
+ * each side's run and adds each profile's hottest functions to the result (it slows both).
  *
  * 1. the control plane on workerd (`wrangler dev`, fresh temp state), N simulated agents
  *    (bench/sim-agents.ts) answering every launch with TASK_RUNNING at once;
- * 2. Marathon: one app of M instances, from the POST until GET /v2/apps counts M running;
- * 3. an external framework (bench/frameworks/client.ts): from SUBSCRIBE until M TASK_RUNNING
- *    updates have arrived on its stream, accepting offers and acknowledging updates as it goes.
+ * 2. Marathon: one app of M instances, from the POST until all M run;
+ * 3. an external framework (bench/frameworks/client.ts), authenticated as a service account:
+ *    from SUBSCRIBE until all its M tasks run, accepting offers and acknowledging updates as it
+ *    goes (acks pipelined behind launches); the time until its last acknowledgement is answered
+ *    is reported beside it (`externalAllAcknowledgedMs`).
+ * Both sides are measured the same way: a placement counts when its task is TASK_RUNNING on its
+ * simulated agent and the master has acknowledged that update to the agent (the simulated
+ * agents report when the expected number got there). The external framework's own view, when
+ * its last TASK_RUNNING UPDATE arrived on its stream, is reported beside it (`externalStreamMs`).
  * `offersPerSecond` is the first OFFERS event's offers over the time from SUBSCRIBE to its
  * arrival (every agent's remainder, offered in one round); `acceptToRunning` is each task's
- * time from its ACCEPT going out to its TASK_RUNNING arriving; `ratio` is external placements
+ * time from its ACCEPT going out to its TASK_RUNNING arriving on the stream; `ratio` is external placements
  * per second over Marathon's (the issue's target: at least 0.8).
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -23,7 +32,8 @@ import { freePort, waitFor } from "../scripts/lib/processes.ts";
 import { BenchFramework } from "./frameworks/client.ts";
 import { Api } from "./lib/api.ts";
 import { onCleanup } from "./lib/cleanup.ts";
-import { machineInfo } from "./lib/procfs.ts";
+import { controlPlaneProcesses, loadAverage, machineInfo } from "./lib/procfs.ts";
+import { startProfiler, stopProfiler } from "./placement/support.ts";
 import { fmt, percentile, round, table, writeJson } from "./lib/report.ts";
 import { SimAgents } from "./lib/sim.ts";
 
@@ -38,6 +48,7 @@ function options(argv: string[]) {
       tasks: { type: "string", default: "10000" },
       "timeout-s": { type: "string", default: "300" },
       out: { type: "string", default: join(ROOT, "bench", "results", "frameworks.json") },
+      profile: { type: "boolean", default: false },
     },
   });
   const int = (name: string, v: string | undefined) => {
@@ -45,29 +56,50 @@ function options(argv: string[]) {
     if (!Number.isInteger(n) || n < 1) throw Object.assign(new Error(`--${name} must be a positive integer, got '${v}'`), { name: "UsageError" });
     return n;
   };
-  return { agents: int("agents", values.agents), tasks: int("tasks", values.tasks), timeoutMs: int("timeout-s", values["timeout-s"]) * 1000, out: values.out ?? "" };
+  return { agents: int("agents", values.agents), tasks: int("tasks", values.tasks), timeoutMs: int("timeout-s", values["timeout-s"]) * 1000, out: values.out ?? "", profile: values.profile ?? false };
 }
 
-/** Marathon's part: one app of `tasks` instances, POST → all running (the master's own count). */
-async function marathonRun(api: Api, tasks: number, timeoutMs: number): Promise<number> {
-  const t0 = performance.now();
+const epochNow = () => performance.timeOrigin + performance.now();
+
+/**
+ * Epoch ms at which the simulated agents have had `markId`'s TASK_RUNNING updates (as many as
+ * the mark expects) acknowledged by the master: each task launched on an agent, running there,
+ * and its RUNNING committed by the master. The same measure for both sides.
+ */
+async function runningAtAgents(sim: SimAgents, markId: number, timeoutMs: number): Promise<number> {
+  const e = await sim.wait((ev) => ev.event === "acked" && ev.id === markId, timeoutMs, "every TASK_RUNNING to be acknowledged to the simulated agents");
+  return Number(e.at);
+}
+
+/** Marathon's part: one app of `tasks` instances, POST → all of them TASK_RUNNING on the agents. */
+async function marathonRun(api: Api, sim: SimAgents, tasks: number, timeoutMs: number): Promise<number> {
+  const markId = await sim.mark(tasks);
+  const t0 = epochNow();
   await api.call("POST", api.c("/v2/apps"), { id: "/bench/marathon", cmd: "sleep 600", cpus: 0.01, mem: 1, disk: 0, instances: tasks, portDefinitions: [] });
-  await waitFor("Marathon's instances to run", async () => {
-    const r = await api.call<{ apps: { tasksRunning: number }[] }>("GET", api.c("/v2/apps?id=/bench/marathon"));
-    return (r.body.apps[0]?.tasksRunning ?? 0) >= tasks ? true : undefined;
-  }, timeoutMs, 20);
-  return performance.now() - t0;
+  return (await runningAtAgents(sim, markId, timeoutMs)) - t0;
 }
 
-/** The external framework's part: SUBSCRIBE → `tasks` TASK_RUNNING updates on its stream. */
-async function externalRun(api: Api, baseUrl: string, tasks: number, timeoutMs: number) {
-  const fw = new BenchFramework(`${baseUrl}${api.c("/api/v1/scheduler")}`, api.token, tasks);
+/** The external framework's part: SUBSCRIBE → all its tasks TASK_RUNNING on the agents (and, later, on its stream). */
+async function externalRun(api: Api, sim: SimAgents, baseUrl: string, tasks: number, timeoutMs: number) {
+  const account = await api.call<{ secret: string }>("POST", `/clusters/${api.clusterId}/service-accounts`, { principal: "bench-framework" });
+  const fw = new BenchFramework(`${baseUrl}${api.c("/api/v1/scheduler")}`, account.body.secret, tasks);
+  const markId = await sim.mark(tasks);
+  const atAgents = runningAtAgents(sim, markId, timeoutMs);
   await fw.subscribe();
+  // Progress each second on stderr: where a slow run spends its time.
+  const progress = setInterval(() => log(`external: ${fw.acceptAt.size} accepted, ${fw.runningAt.size} running, ${fw.acksSent} acked, last UPDATE ${Math.round(fw.lastUpdateLagMs)} ms after its commit`), 1000);
   const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`external framework: ${fw.runningAt.size}/${tasks} running after ${timeoutMs} ms (${fw.offersReceived} offers received, ${fw.acceptAt.size} tasks accepted); errors: ${fw.errors.slice(0, 5).join("; ")}`)), timeoutMs));
-  await Promise.race([fw.allRunning, timeout]);
-  const ms = performance.now() - fw.subscribedAt;
+  await Promise.race([fw.allRunning, timeout]).finally(() => clearInterval(progress));
+  const streamMs = performance.now() - fw.subscribedAt;
+  const ms = (await atAgents) - (performance.timeOrigin + fw.subscribedAt);
   const latencies = [...fw.runningAt].map(([id, at]) => at - (fw.acceptAt.get(id) ?? at));
-  return { fw, ms, latencies };
+  return { fw, ms, streamMs, latencies };
+}
+
+/** When the framework's last acknowledgement was answered (ms after SUBSCRIBE): not part of the placement time, nothing waits on acks. */
+async function acknowledged(fw: BenchFramework, timeoutMs: number): Promise<number | null> {
+  await waitFor("the framework's acknowledgements", async () => (fw.lastAckAt > 0 ? true : undefined), timeoutMs, 20).catch(() => undefined);
+  return fw.lastAckAt > 0 ? fw.lastAckAt - fw.subscribedAt : null;
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -85,10 +117,25 @@ export async function run(argv: string[]): Promise<number> {
   const ready = await sim.wait((e) => e.event === "ready", Math.max(120_000, opts.agents * 200), "the simulated agents to register");
   log(`${String(ready.registered)} agents registered`);
 
+  const notes: string[] = [];
+  const profiles: Record<string, unknown> = {};
+  const workerdPids = () => controlPlaneProcesses(cp.child.proc.pid ?? -1).workerd.sort((a, b) => (a.role === "proxy" ? -1 : 1) - (b.role === "proxy" ? -1 : 1)).map((p) => p.pid);
+  const profiled = async <T>(phase: string, fn: () => Promise<T>): Promise<T> => {
+    const profiler = opts.profile ? await startProfiler(workerdPids(), notes) : undefined;
+    const startedAt = Date.now();
+    const value = await fn();
+    if (profiler) profiles[phase] = await stopProfiler(profiler, join(tmpdir(), `dcx-bench-frameworks.${phase}.cpuprofile`), notes, startedAt);
+    return value;
+  };
+
+  // The machine is shared: its 1-minute load before each side says how much of it each side had.
+  const load = { beforeMarathon: loadAverage(), beforeExternal: 0 };
   log(`Marathon: ${opts.tasks} instances`);
-  const marathonMs = await marathonRun(api, opts.tasks, opts.timeoutMs);
+  const marathonMs = await profiled("marathon", () => marathonRun(api, sim, opts.tasks, opts.timeoutMs));
   log(`Marathon: all running in ${fmt(marathonMs / 1000, 2)} s; external framework: ${opts.tasks} tasks`);
-  const ext = await externalRun(api, cp.url, opts.tasks, opts.timeoutMs);
+  load.beforeExternal = loadAverage();
+  const ext = await profiled("external", () => externalRun(api, sim, cp.url, opts.tasks, opts.timeoutMs));
+  const ackedMs = await acknowledged(ext.fw, opts.timeoutMs);
   const first = ext.fw.firstOffers;
   const marathonPerSecond = opts.tasks / (marathonMs / 1000);
   const externalPerSecond = opts.tasks / (ext.ms / 1000);
@@ -96,6 +143,7 @@ export async function run(argv: string[]): Promise<number> {
     benchmark: "frameworks",
     timestamp: new Date().toISOString(),
     machine: machineInfo(),
+    loadAverage1m: load,
     agents: Number(ready.registered),
     tasks: opts.tasks,
     offersPerSecond: first ? round(first.count / ((first.at - ext.fw.subscribedAt) / 1000)) : null,
@@ -107,15 +155,20 @@ export async function run(argv: string[]): Promise<number> {
     ratio: round(externalPerSecond / marathonPerSecond, 2),
     targetRatio: TARGET_RATIO,
     externalMs: round(ext.ms),
+    externalStreamMs: round(ext.streamMs),
+    externalAllAcknowledgedMs: ackedMs === null ? null : round(ackedMs),
     marathonMs: round(marathonMs),
     frameworkErrors: ext.fw.errors.slice(0, 20),
+    ...(opts.profile ? { profiles, notes } : {}),
   };
   process.stdout.write(table(`frameworks: ${result.agents} simulated agents, ${opts.tasks} tasks each for Marathon and an external framework`, [
     { name: "offers per second", value: fmt(result.offersPerSecond), note: "first OFFERS event: every agent's remainder, one round" },
     { name: "ACCEPT -> RUNNING p50", value: fmt(result.acceptToRunningP50Ms, 1, " ms") },
     { name: "ACCEPT -> RUNNING p99", value: fmt(result.acceptToRunningP99Ms, 1, " ms") },
-    { name: "external placements/s", value: fmt(result.externalPlacementsPerSecond), note: `SUBSCRIBE -> ${opts.tasks} RUNNING in ${fmt(ext.ms / 1000, 2)} s, acks included` },
-    { name: "Marathon placements/s", value: fmt(result.marathonPlacementsPerSecond), note: `POST -> ${opts.tasks} running in ${fmt(marathonMs / 1000, 2)} s` },
+    { name: "external placements/s", value: fmt(result.externalPlacementsPerSecond), note: `SUBSCRIBE -> ${opts.tasks} RUNNING at the agents in ${fmt(ext.ms / 1000, 2)} s` },
+    { name: "external, on its stream", value: fmt(ext.streamMs / 1000, 2, " s"), note: `SUBSCRIBE -> the framework has read ${opts.tasks} TASK_RUNNING updates` },
+    { name: "external, all acked", value: fmt(ackedMs === null ? null : ackedMs / 1000, 2, " s"), note: `SUBSCRIBE -> last of ${opts.tasks} ACKNOWLEDGEs answered` },
+    { name: "Marathon placements/s", value: fmt(result.marathonPlacementsPerSecond), note: `POST -> ${opts.tasks} RUNNING at the agents in ${fmt(marathonMs / 1000, 2)} s` },
     { name: "ratio", value: fmt(result.ratio, 2), note: result.ratio >= TARGET_RATIO ? `meets the target ${TARGET_RATIO}` : `MISSES the target ${TARGET_RATIO}` },
   ]) + "\n");
   writeJson(opts.out, result);

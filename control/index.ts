@@ -22,6 +22,7 @@ import { requireFramework, serviceAccountRoutes } from "./api/service-accounts.t
 import { taskLogRoutes } from "./api/task-logs.ts";
 import { vipRoutes } from "./api/vips.ts";
 import { isProxiedPath, publicIngressRoutes, serviceProxyRoutes } from "./api/service-proxy/index.ts";
+import { weightRoutes } from "./api/weights.ts";
 import { accountsDb } from "./accounts/db.ts";
 import { purgeExpired } from "./accounts/account.ts";
 import { ApiError, renderError } from "./errors.ts";
@@ -61,6 +62,8 @@ const clusterScoped = new Hono<AppEnv>()
   .route("/diagnostics", diagnosticsRoutes)
   .route("/metrics/prometheus", prometheusRoutes)
   .route("/capabilities", capabilityRoutes)
+  .route("/weights", weightRoutes)
+  .route(`${DCOS_PATHS.mesos}/weights`, weightRoutes)
   .route("/package", packageRoutes)
   .route("/cosmos/service", cosmosServiceRoutes)
   .route("/", operatorRoutes)

@@ -1,8 +1,14 @@
 /**
- * A simulated Mesos framework for the frameworks benchmark: it subscribes over the scheduler
- * API, reads the RecordIO stream, answers each offer with ACCEPT (as many small tasks as the
- * offer holds, until its goal is launched) or DECLINE, and acknowledges every update, as a
- * real framework does; it timestamps each task's ACCEPT and its TASK_RUNNING.
+ * A simulated Mesos framework for the frameworks benchmark, written as an efficient real one
+ * is: it subscribes over the scheduler API, reads the RecordIO stream, answers each OFFERS
+ * event with one ACCEPT per offer it uses (up to MAX_PER_OFFER tasks each, until its goal is
+ * launched; Mesos takes the offers of one agent per ACCEPT) and ONE DECLINE naming every offer
+ * it does not use, and acknowledges every update that carries a uuid. Its calls are
+ * pipelined: launches go before acknowledgements (an ack only lets the next update of the
+ * same task out, and a TASK_RUNNING has none behind it), at most CONCURRENCY calls in flight,
+ * of which at most ACK_CONCURRENCY_LAUNCHING acknowledgements while some task it launched has not
+ * reported running yet. It
+ * timestamps each task's ACCEPT, its TASK_RUNNING, and the last acknowledgement.
  */
 import { recordIoRecords } from "../../test/support/recordio.ts";
 
@@ -17,10 +23,13 @@ interface Status {
   agent_id: { value: string };
   state: string;
   uuid?: string;
+  timestamp: number;
 }
 
 /** Calls in flight at once: a real framework pipelines its calls too. */
 const CONCURRENCY = 16;
+/** Of those, acknowledgements at most while tasks it accepted are not running yet: they trail the launches rather than crowd them out. */
+const ACK_CONCURRENCY_LAUNCHING = 4;
 const TASK = { cpus: 0.01, mem: 1 };
 /** Tasks per ACCEPT at most: the framework spreads its tasks over agents, as Marathon's placement does. */
 const MAX_PER_OFFER = 50;
@@ -34,9 +43,18 @@ export class BenchFramework {
   firstOffers: { at: number; count: number } | undefined;
   subscribedAt = 0;
   errors: string[] = [];
+  /** When the last acknowledgement answered (performance.now()), once every RUNNING seen is acknowledged. */
+  lastAckAt = 0;
+  acksSent = 0;
+  /** How long the last UPDATE took from the master's commit to this framework (the master's clock is this machine's). */
+  lastUpdateLagMs = 0;
   private launched = 0;
+  /** Launch calls first (ACCEPT, DECLINE), then acknowledgements. */
   private queue: (() => Promise<void>)[] = [];
+  private acks: (() => Promise<void>)[] = [];
   private inFlight = 0;
+  private acksInFlight = 0;
+  private readonly acked = new Set<string>();
   private done: (() => void) | undefined;
   readonly allRunning = new Promise<void>((resolve) => (this.done = resolve));
 
@@ -86,25 +104,41 @@ export class BenchFramework {
       const offers = (event.offers as { offers: Offer[] }).offers;
       this.offersReceived += offers.length;
       this.firstOffers ??= { at: performance.now(), count: offers.length };
-      for (const offer of offers) this.answer(offer);
+      // What it cannot use goes back first, in one DECLINE, so the master can offer it elsewhere at once.
+      let planned = this.launched;
+      const counts = offers.map((offer) => {
+        const n = this.tasksFor(offer, planned);
+        planned += n;
+        return n;
+      });
+      const unused = offers.filter((_, i) => counts[i] === 0);
+      if (unused.length > 0) this.enqueue({ type: "DECLINE", decline: { offer_ids: unused.map((o) => o.id), filters: { refuse_seconds: 3600 } } });
+      offers.forEach((offer, i) => {
+        if ((counts[i] ?? 0) > 0) this.answer(offer, counts[i] ?? 0);
+      });
     } else if (event.type === "UPDATE") {
       const status = (event.update as { status: Status }).status;
+      this.lastUpdateLagMs = Date.now() - status.timestamp * 1000;
       if (status.state === "TASK_RUNNING" && !this.runningAt.has(status.task_id.value)) {
         this.runningAt.set(status.task_id.value, performance.now());
         if (this.runningAt.size >= this.goal) this.done?.();
+        // Its last launch running: the acknowledgements may take every slot.
+        if (this.runningAt.size >= this.acceptAt.size) this.pump();
       }
-      if (status.uuid) this.enqueue({ type: "ACKNOWLEDGE", acknowledge: { agent_id: status.agent_id, task_id: status.task_id, uuid: status.uuid } });
+      // An update resent before its ack went out carries the same uuid: one ack answers both.
+      if (status.uuid && !this.acked.has(status.uuid) && this.acked.add(status.uuid)) this.enqueue({ type: "ACKNOWLEDGE", acknowledge: { agent_id: status.agent_id, task_id: status.task_id, uuid: status.uuid } }, undefined, true);
     } else if (event.type === "ERROR") this.errors.push(JSON.stringify(event));
   }
 
-  private answer(offer: Offer): void {
+  /** How many tasks it launches on an offer: as many as fit, up to MAX_PER_OFFER, while its goal is not launched. */
+  private tasksFor(offer: Offer, launched: number): number {
     const have = (name: string) => offer.resources.find((r) => r.name === name)?.scalar?.value ?? 0;
     const fits = Math.floor(Math.min(have("cpus") / TASK.cpus, have("mem") / TASK.mem) + 1e-9);
-    const count = Math.min(fits, MAX_PER_OFFER, this.goal - this.launched);
-    if (count <= 0) {
-      this.enqueue({ type: "DECLINE", decline: { offer_ids: [offer.id], filters: { refuse_seconds: 3600 } } });
-      return;
-    }
+    return Math.max(0, Math.min(fits, MAX_PER_OFFER, this.goal - launched));
+  }
+
+  /** Launches `count` tasks on the offer (one ACCEPT). */
+  private answer(offer: Offer, count: number): void {
     const tasks = Array.from({ length: count }, (_, i) => {
       const id = `bench-${this.launched + i}`;
       return { name: "bench", task_id: { value: id }, agent_id: offer.agent_id, resources: [{ name: "cpus", type: "SCALAR", scalar: { value: TASK.cpus } }, { name: "mem", type: "SCALAR", scalar: { value: TASK.mem } }], command: { value: "sleep 600" } };
@@ -116,25 +150,32 @@ export class BenchFramework {
     });
   }
 
-  /** Queues a call; `beforeSend` runs as it goes out (the ACCEPT timestamps). */
-  private enqueue(call: Record<string, unknown>, beforeSend?: () => void): void {
-    this.queue.push(async () => {
+  /** Queues a call; `beforeSend` runs as it goes out (the ACCEPT timestamps); acks wait behind launches. */
+  private enqueue(call: Record<string, unknown>, beforeSend?: () => void, ack = false): void {
+    (ack ? this.acks : this.queue).push(async () => {
       beforeSend?.();
       const res = await fetch(this.url, { method: "POST", headers: this.headers(), body: JSON.stringify({ ...call, framework_id: { value: this.frameworkId } }) });
       if (res.status !== 202) this.errors.push(`${String(call.type)} -> ${res.status}: ${(await res.text()).slice(0, 300)}`);
       else await res.arrayBuffer();
+      if (ack && ++this.acksSent >= this.goal) this.lastAckAt = performance.now();
     });
     this.pump();
   }
 
   private pump(): void {
-    while (this.inFlight < CONCURRENCY && this.queue.length > 0) {
-      const next = this.queue.shift() as () => Promise<void>;
+    for (;;) {
+      if (this.inFlight >= CONCURRENCY) return;
+      const ack = this.queue.length === 0;
+      const ackLimit = this.acceptAt.size > this.runningAt.size ? ACK_CONCURRENCY_LAUNCHING : CONCURRENCY;
+      if (ack && (this.acks.length === 0 || this.acksInFlight >= ackLimit)) return;
+      const next = (ack ? this.acks.shift() : this.queue.shift()) as () => Promise<void>;
       this.inFlight++;
+      if (ack) this.acksInFlight++;
       void next()
         .catch((err: unknown) => this.errors.push(String(err)))
         .finally(() => {
           this.inFlight--;
+          if (ack) this.acksInFlight--;
           this.pump();
         });
     }

@@ -1,6 +1,6 @@
 import { Hono, type Context } from "hono";
 import { callProblem, SchedulerCall } from "../cluster/frameworks/external/calls.ts";
-import { encodeSubscribe, HEARTBEAT, MASTER_HOST_HEADER, PRINCIPAL_HEADER, recordIo, STREAM_HEADER, SUBSCRIBE_HEADER, type SubscribeBody } from "../cluster/frameworks/external/stream.ts";
+import { encodeSubscribe, HEARTBEAT, MASTER_HOST_HEADER, PRINCIPAL_HEADER, STREAM_HEADER, SUBSCRIBE_HEADER, type SubscribeBody } from "../cluster/frameworks/external/stream.ts";
 import { ApiError, type ErrorCode } from "../errors.ts";
 import type { AppEnv } from "../http/env.ts";
 import { mesosCallBody } from "../http/middleware.ts";
@@ -8,6 +8,7 @@ import { fieldErrors } from "../../protocol/messages.ts";
 import { clusterStub } from "../cluster-stub.ts";
 import { forgetDnsSnapshot } from "../dns/edge.ts";
 import { unwrap } from "./marathon/outcome.ts";
+import { RecordStream } from "./record-stream.ts";
 
 /**
  * `POST /c/:cluster/api/v1/scheduler`: Mesos's v1 scheduler HTTP API, in JSON. SUBSCRIBE
@@ -18,7 +19,6 @@ import { unwrap } from "./marathon/outcome.ts";
  */
 
 const STREAM_ID_HEADER = "Mesos-Stream-Id";
-const encoder = new TextEncoder();
 
 /** Reads and checks a call: 415 for a body that is not JSON (DCX speaks no protobuf), 400 for one that is not a call. */
 async function readCall(c: Context<AppEnv>): Promise<SchedulerCall> {
@@ -45,8 +45,8 @@ function withoutNulls(value: unknown): unknown {
 
 /**
  * Opens the subscription: the Cluster object accepts a WebSocket for the framework's events,
- * and each message becomes one RecordIO record, written alone (one record per chunk: the
- * mesos-framework client cannot parse two in one chunk). Heartbeats are written here.
+ * and each event of its messages becomes one RecordIO record (record-stream.ts: alone in its
+ * chunk while the framework keeps up). Heartbeats are written here.
  */
 async function subscribeStream(c: Context<AppEnv>, body: SubscribeBody): Promise<Response> {
   const streamId = crypto.randomUUID();
@@ -62,30 +62,26 @@ async function subscribeStream(c: Context<AppEnv>, body: SubscribeBody): Promise
     throw new ApiError((res.status === 403 ? "forbidden" : "malformed") satisfies ErrorCode, message);
   }
   ws.accept();
-  const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
-  const writer = writable.getWriter();
-  let open = true;
-  const end = () => {
-    if (!open) return;
-    open = false;
+  // A write that fails means the framework went away: the object must hear of it (its socket closes).
+  const stream = new RecordStream(() => {
     clearInterval(heartbeat);
-    writer.close().catch(() => {});
     try {
       ws.close(1000, "subscription ended");
     } catch {
       // Already closed by the object.
     }
-  };
-  // A write that fails means the framework went away: the object must hear of it.
-  const write = (json: string) => (open ? writer.write(encoder.encode(recordIo(json))).catch(end) : undefined);
-  ws.addEventListener("message", (e) => void write(typeof e.data === "string" ? e.data : ""));
-  ws.addEventListener("close", end);
-  ws.addEventListener("error", end);
-  const heartbeat = setInterval(() => void write(HEARTBEAT), (Number(c.env.FRAMEWORK_HEARTBEAT_SECONDS) || 15) * 1000);
+  });
+  // A message is one commit's events, one JSON line each; each is its own record.
+  ws.addEventListener("message", (e) => {
+    if (typeof e.data === "string") for (const line of e.data.split("\n")) stream.push(line);
+  });
+  ws.addEventListener("close", () => stream.close());
+  ws.addEventListener("error", () => stream.close());
+  const heartbeat = setInterval(() => stream.push(HEARTBEAT), (Number(c.env.FRAMEWORK_HEARTBEAT_SECONDS) || 15) * 1000);
   // Identity, not gzip: a compressed stream is held back until enough bytes fill a block, so a
   // client that accepts gzip (Node's fetch does) would not see SUBSCRIBED for a long time.
   const streamHeaders = { "Content-Type": "application/json", [STREAM_ID_HEADER]: streamId, "Cache-Control": "no-cache", "Content-Encoding": "identity" };
-  return new Response(readable, { status: 200, headers: streamHeaders });
+  return new Response(stream.readable, { status: 200, headers: streamHeaders });
 }
 
 export const schedulerRoutes = new Hono<AppEnv>().post("/", async (c) => {

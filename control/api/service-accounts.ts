@@ -2,7 +2,8 @@ import { Hono } from "hono";
 import { createMiddleware } from "hono/factory";
 import { NewServiceAccount } from "../contract/accounts.ts";
 import { quotaLimit } from "../quotas.ts";
-import { createServiceAccount, listServiceAccounts, resolveServiceAccount, revokeServiceAccount } from "../accounts/service-accounts.ts";
+import { createServiceAccount, listServiceAccounts, revokeServiceAccount } from "../accounts/service-accounts.ts";
+import { cachedServiceAccount, forgetServiceAccount } from "./service-account-cache.ts";
 import { isWellFormedToken, tokenKind } from "../crypto.ts";
 import { unauthenticated } from "../errors.ts";
 import type { AppEnv } from "../http/env.ts";
@@ -20,6 +21,7 @@ export const serviceAccountRoutes = new Hono<AppEnv>()
   .delete("/:accountId", async (c) => {
     const { id: clusterId } = c.get("cluster");
     const info = await revokeServiceAccount(c.get("db"), clusterId, c.req.param("accountId"), c.get("user").id);
+    forgetServiceAccount(info.id);
     return c.json({ serviceAccount: info });
   });
 
@@ -47,7 +49,7 @@ export const requireFramework = createMiddleware<AppEnv>(async (c, next) => {
   // Checked for shape before any lookup, as every other credential is.
   if (!isWellFormedToken(secret, "service")) throw unauthenticated("Malformed service account secret: it is 'dcxs_' and 43 base64url characters.");
   const clusterId = c.req.param("cluster") ?? "";
-  const account = await resolveServiceAccount(c.get("db"), secret, clusterId);
+  const account = await cachedServiceAccount(c.get("db"), secret, clusterId);
   if (!account || (basic && basic.principal !== account.principal)) throw unauthenticated("Invalid service account credential for this cluster.");
   c.set("cluster", account.cluster);
   c.set("principal", account.principal);

@@ -32,6 +32,7 @@ export const AUDITED_COMMANDS = [
   "packageRepositoryAdd",
   "packageRepositoryDelete",
   "teardownFramework",
+  "updateRoleWeights",
 ] as const satisfies readonly (keyof ClusterCommands & keyof Cluster)[];
 export type CommandName = (typeof AUDITED_COMMANDS)[number];
 
@@ -80,6 +81,7 @@ export class ClusterCommands {
   jobScheduleDelete(...a: Args<"jobScheduleDelete">) { return this.as("job.schedule-delete", a[0], () => this.cluster.jobScheduleDelete(...a), { schedule: a[1] }); }
   jobClockAdvance(...a: Args<"jobClockAdvance">) { return this.as("debug.clock-advance", null, () => this.cluster.jobClockAdvance(...a), { ms: a[0] }); }
 
+  updateRoleWeights(...a: Args<"updateRoleWeights">) { return this.as("weights.update", null, () => this.cluster.updateRoleWeights(...a), { weights: a[0].slice(0, 50) }); }
   teardownFramework(...a: Args<"teardownFramework">) { return this.as("framework.teardown", a[0], () => this.cluster.teardownFramework(...a)); }
   packageRepositoryAdd(...a: Args<"packageRepositoryAdd">) { return this.as("package-repository.add", a[0].name, () => this.cluster.packageRepositoryAdd(...a), { uri: a[0].uri, packages: a[1].length }); }
   packageRepositoryDelete(...a: Args<"packageRepositoryDelete">) { return this.as("package-repository.delete", a[0].name ?? a[0].uri ?? null, () => this.cluster.packageRepositoryDelete(...a)); }

@@ -32,8 +32,10 @@ import type { SchedulerCall } from "./frameworks/external/calls.ts";
 import { FrameworkMailbox, frameworkTag, isStreamAttachment, sendEvent, type StreamAttachment } from "./frameworks/external/mailbox.ts";
 import { disconnected, operatorTeardown, schedulerCall, subscribe } from "./frameworks/external/scheduler.ts";
 import { errorEvent, subscribedEvent } from "./frameworks/external/status.ts";
-import { allFrameworks, getFramework, forgetFrameworkTasks, type FrameworkView } from "./frameworks/external/store.ts";
+import { allFrameworks, getFramework, forgetFrameworkTasks, observeFrameworks, type FrameworkView } from "./frameworks/external/store.ts";
 import { outstandingOffers } from "./allocator/offers.ts";
+import { isOperatorAttachment, OPERATOR_SUBSCRIBE_HEADER, OperatorFeed } from "./operator-feed.ts";
+import { MAX_WEIGHTED_ROLES, roleWeights, updateRoleWeights, type WeightInfo } from "./allocator/weights.ts";
 import { decodeSubscribe, MASTER_HOST_HEADER, PRINCIPAL_HEADER, STREAM_HEADER, SUBSCRIBE_HEADER } from "./frameworks/external/stream.ts";
 import { HISTORY_TIMER, type HistoryResolution, historyDueBy, historySamples, recordHistory } from "./history.ts";
 import type { App } from "./frameworks/marathon/app-definition.ts";
@@ -52,7 +54,7 @@ import { appInfos, marathonTasks, queueJson } from "./frameworks/marathon/views.
 import * as metronome from "./frameworks/metronome/commands.ts";
 import type { JobSpec, ScheduleSpec } from "./frameworks/metronome/job-spec.ts";
 import { type Embed, jobsJson, oneJobJson, oneRunJson, queueJson as jobQueueJson, runsJson, schedulesJson } from "./frameworks/metronome/views.ts";
-import { type AgentUsage, type TaskRecord, collectGarbage, countByState, endedTasks, getTask, liveTasks, usageByAgent } from "./tasks.ts";
+import { type AgentUsage, type TaskRecord, collectGarbage, countByState, endedTasks, getTask, liveTasks, observeTasks, usageByAgent } from "./tasks.ts";
 import { LIVENESS_TIMER, livenessDueBy, sweepLiveness } from "./liveness.ts";
 import { BundleCollector, forgetDiagnostics, nodeDiagnostics, recordDiagnostics, type BundlePart, type NodeDiagnostics } from "./diagnostics.ts";
 import { ClusterMetrics } from "./metrics.ts";
@@ -129,10 +131,12 @@ export class Cluster extends DurableObject<Env> {
   private vips!: ClusterVips;
   private metrics!: ClusterMetrics;
   private frameworks!: FrameworkRegistry;
+  private readonly feed: OperatorFeed;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.tunnel = new ProxyTunnel({ answerTimeoutMs: Number(env.SERVICE_PROXY_TIMEOUT_MS) || undefined });
+    this.feed = new OperatorFeed(ctx);
     ctx.blockConcurrencyWhile(async () => {
       this.db = await openClusterDb(ctx.storage);
       ensureMeta(this.db, "master_id", () => crypto.randomUUID());
@@ -150,6 +154,10 @@ export class Cluster extends DurableObject<Env> {
         this.vips.changed();
       };
       this.coordinator = new Coordinator(ctx, this.db, this.events, this.alarmArm, this.sockets, this.frameworks, committed, this.metrics);
+      // The operator API's stream hears of every task and framework written, from the modules that write them.
+      this.coordinator.feed = this.feed;
+      observeTasks(this.db, (task, added) => this.feed.task(task, added));
+      observeFrameworks(this.db, (record, previous) => this.feed.framework(record, previous));
       // Quotas first: a change they refuse rolls back before its audit row is written. Only a
       // user's command (run through `act`) can add apps or instances, so status batches, alarm
       // rounds and scheduler calls skip the count.
@@ -200,6 +208,7 @@ export class Cluster extends DurableObject<Env> {
     if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") return new Response("expected a WebSocket upgrade", { status: 426 });
     if (request.headers.has(SUBSCRIBE_HEADER)) return this.subscribeFramework(request.headers);
     if (request.headers.has(PROXY_CALL_HEADER)) return upgradeProxied(request.headers, this.serviceProxy, this.tunnel);
+    if (request.headers.has(OPERATOR_SUBSCRIBE_HEADER)) return this.subscribeOperator();
     const att: Attachment = { sessionId: crypto.randomUUID(), connectedAt: Date.now() };
     const credential = request.headers.get(CREDENTIAL_HEADER);
     const joinTokenId = request.headers.get(JOIN_TOKEN_HEADER);
@@ -224,8 +233,8 @@ export class Cluster extends DurableObject<Env> {
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const att = ws.deserializeAttachment() as Attachment | StreamAttachment;
-    // A framework stream only carries events to the Worker; nothing it sends means anything.
-    if (isStreamAttachment(att)) return;
+    // A framework's or an operator's stream only carries events to the Worker; nothing it sends means anything.
+    if (isStreamAttachment(att) || isOperatorAttachment(att)) return;
     // The service proxy's body chunks are the protocol's only binary frames (protocol/proxy.ts).
     if (typeof message !== "string" && att.agentId) {
       const data = decodeProxyData(new Uint8Array(message));
@@ -257,6 +266,7 @@ export class Cluster extends DurableObject<Env> {
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
     const stream: unknown = ws.deserializeAttachment();
     closeQuietly(ws, code === 1005 || code === 1006 ? CloseCode.NORMAL : code, reason);
+    if (isOperatorAttachment(stream)) return;
     if (isStreamAttachment(stream)) {
       await this.coordinator.mutate((ctx) => disconnected(ctx, stream.frameworkId, stream.streamId));
       return;
@@ -285,8 +295,10 @@ export class Cluster extends DurableObject<Env> {
     const due = new Set(takeDue(this.db, now));
     if (due.has(LIVENESS_TIMER)) {
       const heartbeat = (ws: WebSocket) => this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0;
-      const agentSockets = this.ctx.getWebSockets().filter((ws) => !isStreamAttachment(ws.deserializeAttachment()));
+      const agentSockets = this.ctx.getWebSockets().filter((ws) => attachmentOf(ws).sessionId !== undefined);
       const lost = sweepLiveness(this.db, agentSockets, heartbeat, now, this.timeoutMs);
+      // Sent with the commit of what the loss does to the agents' tasks.
+      for (const agentId of lost) this.feed.emit({ type: "AGENT_REMOVED", agentId });
       await this.coordinator.agentsUnreachable(lost);
     }
     if (due.has(UNREACHABLE_TIMER)) this.coordinator.expireUnreachable(now);
@@ -371,6 +383,7 @@ export class Cluster extends DurableObject<Env> {
     const outcome = await this.coordinator.mutate((ctx) => {
       this.coordinator.tasksGone(ctx, id);
       forgetDiagnostics(ctx.db, id);
+      this.feed.emit({ type: "AGENT_REMOVED", agentId: id });
       return deleteAgent(ctx.db, id) ? ({ ok: true, value: true } as const) : marathon.fail("not_found", `Agent '${id}' does not exist`);
     });
     const existed = outcome.ok;
@@ -554,9 +567,22 @@ export class Cluster extends DurableObject<Env> {
 
   // --- Mesos v1 scheduler API (external frameworks) ------------------------------------------
 
+  /** RPC: the roles that carry a weight (Mesos `/weights`, GET_WEIGHTS). */
+  roleWeights(): WeightInfo[] {
+    return roleWeights(this.db);
+  }
+
+  /** RPC: sets role weights (UPDATE_WEIGHTS); a round follows under them at once. The weights after it, or a Failure. */
+  updateRoleWeights(weights: WeightInfo[]): Promise<Outcome<WeightInfo[]>> {
+    return this.coordinator.mutate((ctx) =>
+      updateRoleWeights(ctx.db, weights) ? { ok: true as const, value: roleWeights(ctx.db) } : marathon.fail("malformed", `At most ${MAX_WEIGHTED_ROLES} roles may carry a weight.`),
+    );
+  }
+
   /** RPC: one scheduler call other than SUBSCRIBE, from the subscription `streamId`. */
   async schedulerCall(call: SchedulerCall, streamId: string): Promise<Outcome<{ status: 200 | 202; closeStream?: boolean }>> {
-    const r = await this.coordinator.mutateSoon((ctx) => schedulerCall(ctx, call, streamId, this.frameworks.mailbox));
+    // An ACKNOWLEDGE changes nothing a round reads: a framework's thousands of acks cost no round.
+    const r = await this.coordinator.mutateSoon((ctx) => schedulerCall(ctx, call, streamId, this.frameworks.mailbox), call.type !== "ACKNOWLEDGE");
     // TEARDOWN ends the subscription: the Worker ends the framework's response when its socket closes.
     if (r.ok && r.value.closeStream) for (const ws of this.frameworks.mailbox.streams(call.framework_id?.value ?? "")) closeQuietly(ws, CloseCode.NORMAL, "framework torn down");
     return r;
@@ -604,6 +630,16 @@ export class Cluster extends DurableObject<Env> {
       return s;
     });
     if (!r.ok) return Response.json({ message: r.message }, { status: r.code === "forbidden" ? 403 : 400 });
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  /**
+   * The operator API's SUBSCRIBE, from the Worker: accepts the socket its events go through and
+   * sends the snapshot first, in this same turn (see operator-feed.ts for why it lives here).
+   */
+  private subscribeOperator(): Response {
+    const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+    this.feed.accept(server, JSON.stringify({ snapshot: this.snapshot() }));
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -796,6 +832,8 @@ export class Cluster extends DurableObject<Env> {
     }
     // One transaction for the registry and the timers: each commit has a cost, and a reconnect
     // storm of a thousand agents is a thousand registers.
+    const wasUnreachable = att.agentId !== undefined && getAgent(this.db, att.agentId)?.state === "unreachable";
+    let added: AgentRecord | undefined;
     const agentId = this.ctx.storage.transactionSync(() => {
       let id = att.agentId;
       if (id) {
@@ -806,8 +844,15 @@ export class Cluster extends DurableObject<Env> {
       }
       livenessDueBy(this.db, now + this.timeoutMs);
       historyDueBy(this.db, now);
+      // Mesos tells operators of an agent that joins, or comes back after it was removed as unreachable.
+      added = id && (joined || wasUnreachable) ? getAgent(this.db, id) : undefined;
       return id;
     });
+    // Told once the registry is written (a transaction that throws tells nothing).
+    if (added) {
+      this.feed.emit({ type: "AGENT_ADDED", agent: added });
+      this.feed.flush();
+    }
     if (!agentId) {
       closeQuietly(ws, CloseCode.POLICY, "agent credential is not valid: the agent may have been removed");
       return;

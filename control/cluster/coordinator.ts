@@ -2,13 +2,13 @@ import { CloseCode, isAlive, isTerminal, type StatusUpdate, type TaskReport } fr
 import { type RoundResult, allocationRound } from "./allocator/round.ts";
 import type { ClusterDb } from "./db.ts";
 import type { EventBus } from "./events.ts";
-import { DEFAULT_KILL_GRACE_MS, type FrameworkContext } from "./frameworks/framework.ts";
+import { DEFAULT_KILL_GRACE_MS, type Framework, type FrameworkContext } from "./frameworks/framework.ts";
 import type { CommandContext, Failure, Outcome } from "./frameworks/marathon/commands.ts";
 import { type CheckUpdate, applyCheckResults, isCheckResult } from "./frameworks/marathon/health.ts";
 import { expireUnreachable } from "./frameworks/marathon/task-events.ts";
 import type { FrameworkRegistry } from "./frameworks/registry.ts";
 import { type SocketIndex, closeQuietly, send } from "./sessions.ts";
-import { applyStatusUpdates, liveTasks, setTaskState, type TaskRecord } from "./tasks.ts";
+import { applyStatusUpdates, liveTasks, markKillRequested, setTaskState, type TaskRecord } from "./tasks.ts";
 import { type AlarmArm, scheduleAt, scheduleNoLaterThan } from "./timers.ts";
 
 export const ALLOCATE_TIMER = "allocate";
@@ -24,6 +24,9 @@ export const UNREACHABLE_TIMER = "unreachable";
  * for a very large scale-up in one request.
  */
 export const MAX_LAUNCHES_PER_ROUND = 5000;
+
+/** Finds a task's framework by its name (a memoized `FrameworkRegistry.of` inside a status batch). */
+type FrameworkLookup = (name: string) => Framework | undefined;
 
 /** A status frame waiting in the inbox. */
 interface InboundStatus {
@@ -82,6 +85,9 @@ export class Coordinator {
    */
   guard: ((db: ClusterDb) => () => Failure | undefined) | undefined;
 
+  /** Events gathered during a command (the operator API's stream): sent after its commit, dropped with a rollback. */
+  feed: { flush(): void; discard(): void } | undefined;
+
   /** Runs `fn` and a round in one transaction; a failed Outcome rolls everything back. */
   async mutate<T>(fn: (ctx: CommandContext) => T, runRound = true): Promise<T> {
     const ctx: CommandContext = { db: this.db, events: this.events, now: Date.now(), killed: [], launched: [] };
@@ -96,7 +102,8 @@ export class Coordinator {
         const refused = check?.();
         if (refused) throw new Rollback(refused);
         // A command's own launches are the framework's news too (TASK_STAGING), as a round's are.
-        for (const { record } of ctx.launched) this.statusChanged(ctx, record);
+        const frameworkOf = this.frameworks.cached(ctx.db);
+        for (const { record } of ctx.launched) frameworkOf(record.framework)?.statusChanged(ctx, record);
         if (runRound) {
           const started = performance.now();
           round = this.round(ctx.now);
@@ -107,6 +114,7 @@ export class Coordinator {
     } catch (err) {
       this.events.discard();
       this.frameworks.mailbox.discard();
+      this.feed?.discard();
       if (err instanceof Rollback) return err.failure as T;
       throw err;
     }
@@ -118,6 +126,7 @@ export class Coordinator {
     this.dispatch(round, ctx);
     this.events.flush();
     this.frameworks.mailbox.flush();
+    this.feed?.flush();
     return value;
   }
 
@@ -125,11 +134,12 @@ export class Coordinator {
    * Runs `fn` in a transaction and leaves the round to the alarm, a few milliseconds later, as
    * status frames do: a framework answering a thousand offers with a thousand ACCEPTs costs a
    * few rounds, not a thousand. Launches and kills `fn` made are sent at once all the same.
+   * `needsRound` false: the change frees and asks for nothing (an ACKNOWLEDGE), so no round follows.
    */
-  mutateSoon<T>(fn: (ctx: CommandContext) => T): Promise<T> {
+  mutateSoon<T>(fn: (ctx: CommandContext) => T, needsRound = true): Promise<T> {
     return this.mutate((ctx) => {
       const v = fn(ctx);
-      if (!isFailure(v)) scheduleNoLaterThan(ctx.db, ALLOCATE_TIMER, ctx.now + ROUND_COALESCE_MS);
+      if (needsRound && !isFailure(v)) scheduleNoLaterThan(ctx.db, ALLOCATE_TIMER, ctx.now + ROUND_COALESCE_MS);
       return v;
     }, false);
   }
@@ -216,7 +226,8 @@ export class Coordinator {
   private async applyFrames(frames: InboundStatus[]): Promise<string[][]> {
     const tally: StatusTally = { taken: [], lags: [] };
     const unknown = await this.mutate((ctx) => {
-      const applied = frames.map((f) => this.applyFrame(ctx, f, tally));
+      const frameworkOf = this.frameworks.cached(ctx.db);
+      const applied = frames.map((f) => this.applyFrame(ctx, f, tally, frameworkOf));
       if (applied.some((a) => a.changed)) scheduleNoLaterThan(ctx.db, ALLOCATE_TIMER, ctx.now + ROUND_COALESCE_MS);
       return applied.map((a) => a.unknown);
     }, false);
@@ -244,10 +255,11 @@ export class Coordinator {
   }
 
   /** One frame's updates, inside the batch's transaction: whether any changed a task, and the ids the agent must kill. */
-  private applyFrame(ctx: CommandContext, { agentId, updates }: InboundStatus, tally: StatusTally): { changed: boolean; unknown: string[] } {
+  private applyFrame(ctx: CommandContext, { agentId, updates }: InboundStatus, tally: StatusTally, frameworkOf: FrameworkLookup): { changed: boolean; unknown: string[] } {
     let changed = false;
     const unknown: string[] = [];
     const checked: CheckUpdate[] = [];
+    const judgedKills: string[] = [];
     const results = applyStatusUpdates(ctx.db, agentId, updates, ctx.now);
     updates.forEach((u, i) => {
       const r = results[i] ?? { kind: "duplicate" };
@@ -256,15 +268,18 @@ export class Coordinator {
         changed = true;
         tally.lags.push((ctx.now - u.timestamp) / 1000);
         // A check result that leaves the state as it was is no status change to subscribers.
-        if (!isCheckResult(u) || r.previous !== r.task.state) this.statusChanged(ctx, r.task, u);
-        if (r.task.endedAt !== null) this.taskEnded(ctx, r.task, u);
-        else if (isCheckResult(u)) checked.push({ task: r.task, update: u });
+        if (!isCheckResult(u) || r.previous !== r.task.state) frameworkOf(r.task.framework)?.statusChanged(ctx, r.task, u);
+        if (r.task.endedAt !== null) frameworkOf(r.task.framework)?.taskEnded(ctx, r.task, u);
+        else if (isCheckResult(u)) {
+          checked.push({ task: r.task, update: u });
+          if (u.healthy !== undefined) judgedKills.push(...(frameworkOf(r.task.framework)?.healthResult?.(ctx, r.task, u) ?? []));
+        }
       } else if (r.kind === "unknown" && isAlive(u.state)) {
         // Only what may be running is killed; answering a LOST with a kill would loop.
         unknown.push(u.taskId);
       }
     });
-    ctx.killed.push(...applyCheckResults(ctx.db, this.events, checked, ctx.now));
+    ctx.killed.push(...applyCheckResults(ctx.db, this.events, checked, ctx.now), ...markKillRequested(ctx.db, judgedKills, ctx.now));
     return { changed, unknown };
   }
 

@@ -61,8 +61,23 @@ const TASK_COLUMNS = "id, framework, group_id, version, agent_id, host, state, p
 /** 16 values a row: 6 rows stay within the 100-parameter limit. */
 const TASK_ROWS_PER_INSERT = Math.floor(MAX_PARAMS / 16);
 
+/** Told of every task this module writes: added (launched) or changed (its state). */
+export type TaskObserver = (task: TaskRecord, added: boolean) => void;
+const observers = new WeakMap<ClusterDb, TaskObserver>();
+
+/**
+ * Observes every task written through this module, the one writer of task states (the operator
+ * API's TASK_ADDED and TASK_UPDATED). Called inside the writing transaction: the observer must
+ * hold what it is told until the commit.
+ */
+export function observeTasks(db: ClusterDb, observer: TaskObserver): void {
+  observers.set(db, observer);
+}
+
 /** Inserts tasks in raw multi-row statements: a round may insert thousands. */
 export function insertTasks(db: ClusterDb, records: TaskRecord[]): void {
+  const observer = observers.get(db);
+  if (observer) for (const t of records) observer(t, true);
   const sql = sqlOf(db);
   for (const part of chunked(records, TASK_ROWS_PER_INSERT)) {
     const values = part.flatMap((t) => [
@@ -189,6 +204,8 @@ export function applyStatusUpdates(db: ClusterDb, agentId: string, updates: Stat
     return { kind: "applied", task: next, previous: task.state };
   });
   writeTaskStates(db, [...changed.values()], now);
+  const observer = observers.get(db);
+  if (observer) for (const t of changed.values()) observer(t, false);
   return results;
 }
 
@@ -237,7 +254,9 @@ export function setTaskState(db: ClusterDb, id: string, state: TaskState, messag
     .where(and(eq(tasks.id, id), isNull(tasks.endedAt)))
     .returning()
     .get();
-  return row ? toRecord(row) : undefined;
+  const task = row ? toRecord(row) : undefined;
+  if (task) observers.get(db)?.(task, false);
+  return task;
 }
 
 /** Records a task's overall health, as its framework judges it from health check results. */

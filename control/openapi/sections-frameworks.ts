@@ -4,6 +4,7 @@ import { GroupFields } from "../cluster/frameworks/marathon/group-body.ts";
 import { JobDefinition, ScheduleSpec } from "../cluster/frameworks/metronome/job-spec.ts";
 import type { MasterEndpoint } from "../api/master.ts";
 import type { OperationDoc, QueryDoc, RouteSection } from "./types.ts";
+import { WeightInfos } from "../cluster/allocator/weights.ts";
 
 /** Marathon (`/v2`), Metronome (`/v1`) and the Mesos master's state, under `/c/{cluster}`. */
 
@@ -177,7 +178,17 @@ export const mesosSection: RouteSection = {
   tag: "Mesos",
   description: "The Mesos master's HTTP endpoints (`src/master/http.cpp`), with Mesos's field names, at `/master/<name>` and at the short form `/<name>` that libprocess routes too.",
   routes: {
-    "POST /c/:cluster/api/v1": { summary: "Mesos v1 operator API (JSON `master::Call`): GET_HEALTH, GET_VERSION, GET_STATE, GET_AGENTS, GET_FRAMEWORKS, GET_TASKS, TEARDOWN", responses: { 200: "The call's answer (TEARDOWN: empty).", 400: "Not a call DCX answers.", 415: "Not application/json (no protobuf)." } },
+    "POST /c/:cluster/api/v1": {
+      summary: "Mesos v1 operator API (JSON `master::Call`): GET_HEALTH, GET_VERSION, GET_STATE, GET_AGENTS, GET_FRAMEWORKS, GET_TASKS, GET_WEIGHTS, UPDATE_WEIGHTS, TEARDOWN, SUBSCRIBE",
+      description: "SUBSCRIBE answers a chunked RecordIO stream (`application/json`): SUBSCRIBED with `get_state` first, then TASK_ADDED, TASK_UPDATED, AGENT_ADDED, AGENT_REMOVED, FRAMEWORK_ADDED, FRAMEWORK_UPDATED, FRAMEWORK_REMOVED as they happen, and HEARTBEAT every `heartbeat_interval_seconds`.",
+      responses: { 200: "The call's answer (TEARDOWN, UPDATE_WEIGHTS: empty; SUBSCRIBE: the RecordIO event stream).", 400: "Not a call DCX answers, or a malformed one (the message names the field).", 415: "Not application/json (no protobuf)." },
+    },
+    "GET /c/:cluster/weights": { summary: "Role weights (Mesos `/weights`): `[{role, weight}]`; a role without one weighs 1" },
+    "PUT /c/:cluster/weights": {
+      summary: "Set role weights (Mesos `/weights`): DRF shares offers and placements by dominant share divided by the role's weight",
+      body: WeightInfos,
+      responses: { 200: "The weights after the change, `[{role, weight}]`.", 422: "A weight that is not positive, a bad role name, or a role named twice." },
+    },
     "POST /c/:cluster/api/v1/*": [{ path: "/c/{cluster}/api/v1/operator", summary: "Same operator API (libprocess routes any path under /api/v1 to it; pymesos uses /api/v1/operator)" }],
     "POST /c/:cluster/api/v1/scheduler": {
       summary: "Mesos v1 scheduler API (JSON): SUBSCRIBE opens a RecordIO stream named by `Mesos-Stream-Id`; other calls send that header",

@@ -2,6 +2,7 @@ import { createRequire } from "node:module";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "../../scripts/lib/processes.ts";
 import { TestCluster } from "./cluster.ts";
+import { recordIoRecords } from "../support/recordio.ts";
 
 /**
  * A third-party Mesos framework library from npm (`mesos-framework` 0.5.3, not written here)
@@ -10,7 +11,8 @@ import { TestCluster } from "./cluster.ts";
  * acknowledges it, as the library does), kills it and reconciles. The library posts to
  * `/api/v1/scheduler` without credentials; its request template (a public member it rebuilds
  * on every subscribe) is pointed at the cluster's path with a service account's credential as
- * HTTP Basic, which is all a framework author has to change.
+ * HTTP Basic, which is all a framework author has to change. An operator's SUBSCRIBE stream on
+ * `/api/v1` watches the same run: the framework added, its task and Marathon's added and running.
  */
 
 interface Status {
@@ -59,6 +61,14 @@ describe("the mesos-framework npm library on the scheduler API", () => {
 
   it("subscribes, launches a task on the Bun agent, sees TASK_RUNNING, acknowledges, shares the agent with a Marathon app, kills and reconciles", async () => {
     const account = await cluster.api<{ principal: string; secret: string }>("POST", `/clusters/${cluster.clusterId}/service-accounts`, { principal: "e2e-sleeper" });
+    // The operator API's event stream, read as any RecordIO client would, for the whole run.
+    const operatorEvents: ({ type: string } & Record<string, Record<string, unknown>>)[] = [];
+    const operatorStream = await cluster.fetch("POST", `/c/${cluster.clusterId}/api/v1`, { type: "SUBSCRIBE" });
+    expect(operatorStream.status).toBe(200);
+    const operatorReader = (operatorStream.body as ReadableStream<Uint8Array>).getReader();
+    void (async () => {
+      for await (const record of recordIoRecords(operatorReader)) operatorEvents.push(JSON.parse(record) as (typeof operatorEvents)[number]);
+    })().catch(() => undefined);
     const Mesos = mesos.Mesos.getMesos();
     scheduler = new mesos.Scheduler({
       masterUrl: "127.0.0.1",
@@ -112,5 +122,16 @@ describe("the mesos-framework npm library on the scheduler API", () => {
     expect(after.tasks.find((t) => t.id === taskId && t.state === "TASK_RUNNING")).toBeUndefined();
     // The client's own RecordIO reader saw every record whole: one record per chunk.
     expect(errors.filter((e) => /linebreak|parse/i.test(e))).toEqual([]);
+
+    // The operator saw it all happen: SUBSCRIBED first, then the framework, its task and Marathon's.
+    const seen = (type: string, match: (e: (typeof operatorEvents)[number]) => boolean) => waitFor(`the operator stream's ${type}`, async () => operatorEvents.find((e) => e.type === type && match(e)), 10_000, 100);
+    expect(operatorEvents[0]?.type).toBe("SUBSCRIBED");
+    await seen("FRAMEWORK_ADDED", (e) => JSON.stringify(e.framework_added).includes(scheduler.frameworkId));
+    await seen("TASK_ADDED", (e) => JSON.stringify(e.task_added).includes(taskId));
+    await seen("TASK_UPDATED", (e) => e.task_updated?.state === "TASK_RUNNING" && JSON.stringify(e.task_updated).includes(taskId));
+    await seen("TASK_UPDATED", (e) => e.task_updated?.state === "TASK_KILLED" && JSON.stringify(e.task_updated).includes(taskId));
+    const marathonRunning = operatorEvents.filter((e) => e.type === "TASK_UPDATED" && e.task_updated?.state === "TASK_RUNNING" && JSON.stringify(e.task_updated).includes("web"));
+    expect(marathonRunning).toHaveLength(2);
+    await operatorReader.cancel().catch(() => undefined);
   }, 120_000);
 });

@@ -8,6 +8,9 @@ import { isNull } from "drizzle-orm";
 import { decline, REFUSE_MS, refusedByAgent, revive } from "./filters.ts";
 import { heldByOffers, makeOffers, offeredAgents, staleOffers } from "./offers.ts";
 import { place, type AgentSnapshot, type PlacedTask, type PlacementPlan, type TaskRequest } from "./place.ts";
+import { DEFAULT_ROLE } from "./roles.ts";
+import type { FrameworkInfo } from "./drf.ts";
+import { roleWeights, weighted } from "./weights.ts";
 
 /** Frames to send once the round's writes are committed: at most one launch and one kill per agent. */
 export interface Outbox {
@@ -69,10 +72,22 @@ export function allocationRound(ctx: FrameworkContext, frameworks: readonly Fram
   }
   const active = listAgents(db).filter((a) => a.state === "active");
   rescindStale(db, new Set(active.map((a) => a.id)), now, takers);
-  const agents = agentSnapshots(db, active);
+  const refused = refusedByAgent(db);
+  if (!turns.some((t) => t.turn.requests.length > 0) && !offerable(active, refused, offeredAgents(db), takers, now)) {
+    // Nothing to place and no agent any framework would be offered (each declined or held by
+    // an outstanding offer, as while a framework answers its offers): the round ends before it
+    // reads every task, which would cost it most. An agent whose offer is still outstanding
+    // waits for the answer (or offer_timeout) before what it frees meanwhile is offered.
+    for (const { turn } of turns) turn.settle({ ...ctx, hosts: new Map() }, [], 0);
+    result.wakeAt = earliest(result.wakeAt, filterEnds(refused, takers, now));
+    return result;
+  }
+  const agents = agentSnapshots(db, active, refused);
   const round: RoundContext = { ...ctx, hosts: new Map(agents.map((a) => [a.id, a.hostname])) };
   const placed = placedTasks(db);
-  const plan = placeAll(now, agents, placed, frameworks, turns, maxLaunches);
+  // DRF's view of every framework: its role, and that role's weight (operators set weights per role).
+  const infos = weighted(frameworks, roleWeights(db));
+  const plan = placeAll(now, agents, placed, infos, turns, maxLaunches);
   // What the cap held back goes to the next round, at once (the object handles other events
   // between rounds), unless this round could not place all it had: then the refuse filters pace it.
   if (plan.held > 0 && plan.unplaced === 0) result.wakeAt = now;
@@ -93,13 +108,34 @@ export function allocationRound(ctx: FrameworkContext, frameworks: readonly Fram
     result.wakeAt = Math.min(result.wakeAt ?? Infinity, now + REFUSE_MS);
   }
   if (takers.length > 0) {
-    const infos = frameworks.map(({ name, role, weight }) => ({ name, role, weight }));
     makeOffers(db, { now, timeoutMs: offerTimeoutMs, agents, placed, launched: result.launched, frameworks: infos, takers });
-    // Filters that end let an agent be offered again: the next round must come by then.
-    const filterEnds = agents.flatMap((a) => Object.entries(a.refusedUntil ?? {}).filter(([f, until]) => until > now && takers.some((t) => t.name === f)).map(([, until]) => until));
-    if (filterEnds.length > 0) result.wakeAt = Math.min(result.wakeAt ?? Infinity, ...filterEnds);
+    result.wakeAt = earliest(result.wakeAt, filterEnds(refused, takers, now));
   }
   return result;
+}
+
+type Takers = readonly { name: string; taker: { wants: boolean; roles: readonly string[] } }[];
+
+/** Whether some active agent without an outstanding offer could be offered to a framework that wants offers (no refuse filter of its on it, its role taken). */
+function offerable(active: readonly AgentRecord[], refused: ReadonlyMap<string, Record<string, number>>, held: ReadonlySet<string>, takers: Takers, now: number): boolean {
+  const wanting = takers.filter((t) => t.taker.wants);
+  return active.some((a) => !held.has(a.id) && wanting.some((t) => (refused.get(a.id)?.[t.name] ?? 0) <= now && ((a.role ?? DEFAULT_ROLE) === DEFAULT_ROLE || t.taker.roles.includes(a.role ?? DEFAULT_ROLE))));
+}
+
+/** The earliest end of an offer-taking framework's refuse filter: an agent may be offered to it again then, so a round must come. */
+function filterEnds(refused: ReadonlyMap<string, Record<string, number>>, takers: Takers, now: number): number | null {
+  let next: number | null = null;
+  for (const byFramework of refused.values()) {
+    for (const { name } of takers) {
+      const until = byFramework[name];
+      if (until !== undefined && until > now && (next === null || until < next)) next = until;
+    }
+  }
+  return next;
+}
+
+function earliest(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.min(a, b);
 }
 
 /**
@@ -108,7 +144,7 @@ export function allocationRound(ctx: FrameworkContext, frameworks: readonly Fram
  * requests keep their order and get what is left of the budget, so one round's transaction, its
  * frames and its CPU stay bounded however many instances were asked for at once.
  */
-function placeAll(now: number, agents: AgentSnapshot[], placed: PlacedTask[], frameworks: readonly Framework[], turns: Turn[], maxLaunches: number) {
+function placeAll(now: number, agents: AgentSnapshot[], placed: PlacedTask[], frameworks: readonly FrameworkInfo[], turns: Turn[], maxLaunches: number) {
   const requests: TaskRequest[] = [];
   const owner: { turn: number; local: number }[] = [];
   let left = maxLaunches;
@@ -122,7 +158,7 @@ function placeAll(now: number, agents: AgentSnapshot[], placed: PlacedTask[], fr
       owner.push({ turn: i, local });
     });
   });
-  const snapshot = { now, agents, placed, frameworks: frameworks.map(({ name, role, weight }) => ({ name, role, weight })) };
+  const snapshot = { now, agents, placed, frameworks: [...frameworks] };
   const plan: PlacementPlan = requests.length > 0 ? place(snapshot, requests) : { placements: [], unplaced: [] };
   const byFramework: PlacementPlan[] = turns.map(() => ({ placements: [], unplaced: [] }));
   for (const p of plan.placements) {
@@ -149,10 +185,9 @@ function rescindStale(db: ClusterDb, active: ReadonlySet<string>, now: number, t
  * The active agents with what their live tasks and outstanding offers hold (an offered resource
  * is no one else's until the offer ends), and the frameworks' refuse filters.
  */
-function agentSnapshots(db: ClusterDb, active: readonly AgentRecord[]): AgentSnapshot[] {
+function agentSnapshots(db: ClusterDb, active: readonly AgentRecord[], refused: ReadonlyMap<string, Record<string, number>>): AgentSnapshot[] {
   const usage = usageByAgent(db);
   const held = heldByOffers(db);
-  const refused = refusedByAgent(db);
   return active.map((a) => {
     const used = usage.get(a.id) ?? { cpus: 0, mem: 0, disk: 0, gpus: 0, ports: [] };
     const offered = held.get(a.id);

@@ -70,6 +70,11 @@ export interface Framework {
   statusChanged(ctx: FrameworkContext, task: TaskRecord, update?: Pick<StatusUpdate, "state" | "message">): void;
   /** One of its tasks stopped counting (terminal, lost, gone): after `statusChanged` for the same change. */
   taskEnded(ctx: FrameworkContext, task: TaskRecord, update: Pick<StatusUpdate, "state" | "message">): void;
+  /**
+   * Present for a framework that judges its tasks' health results itself (an external one,
+   * from TaskInfo.health_check): one result, applied; returns the ids of tasks to kill.
+   */
+  healthResult?(ctx: FrameworkContext, task: TaskRecord, update: StatusUpdate): string[];
   /** Its tasks on agents that just became unreachable (each framework has its own rule for them). */
   tasksUnreachable(ctx: FrameworkContext, tasks: TaskRecord[]): void;
 }

@@ -27,6 +27,18 @@ export class FrameworkRegistry {
     return [...this.builtIn, ...activeFrameworks(db).map((f) => externalFramework(f, this.mailbox))];
   }
 
+  /**
+   * `of`, memoized for one batch of status updates, which changes no framework: the batch reads
+   * each framework's row once, not once per task.
+   */
+  cached(db: ClusterDb): (name: string) => Framework | undefined {
+    const memo = new Map<string, Framework | undefined>();
+    return (name) => {
+      if (!memo.has(name)) memo.set(name, this.of(db, name));
+      return memo.get(name);
+    };
+  }
+
   /** The framework a task belongs to (its `framework` column), torn down or not; undefined when unknown. */
   of(db: ClusterDb, name: string): Framework | undefined {
     const builtIn = this.builtIn.find((f) => f.name === name);

@@ -3,7 +3,7 @@ import { decline, REFUSE_MS } from "../../allocator/filters.ts";
 import { SCALAR_NAMES } from "../../allocator/drf.ts";
 import { takeOffers, type OfferRecord, type OfferResources } from "../../allocator/offers.ts";
 import { mergeRanges } from "../../allocator/ports.ts";
-import { getTask, insertTasks, type TaskRecord } from "../../tasks.ts";
+import { insertTasks, tasksById, type TaskRecord } from "../../tasks.ts";
 import type { LaunchedTask, FrameworkContext } from "../framework.ts";
 import type { Operation, SchedulerCall, TaskInfo } from "./calls.ts";
 import { checkTask, subtract, type LaunchTarget } from "./launch.ts";
@@ -67,14 +67,15 @@ export function acceptOffers(ctx: FrameworkContext, fw: FrameworkRecord, accept:
   let left = pooled(taken);
   const launched: LaunchedTask[] = [];
   const rows: FrameworkTaskRecord[] = [];
-  const seen = new Set<string>();
+  // Ids already taken, read in one query for the whole call: an ACCEPT may launch hundreds of tasks.
+  const seen = new Set(tasksById(ctx.db, accept.operations.flatMap((op) => tasksOf(op).map((t) => t.task_id.value))).keys());
   for (const op of accept.operations) {
     const tasks = tasksOf(op);
     const group = op.type === "LAUNCH_GROUP" ? tasks[0]?.task_id.value ?? null : null;
     let groupLeft = left;
     const checked: ReturnType<typeof checkTask>[] = tasks.map((t) => {
       const id = t.task_id.value;
-      if (seen.has(id) || getTask(ctx.db, id)) return `Task ID ${id} is already in use`;
+      if (seen.has(id)) return `Task ID ${id} is already in use`;
       seen.add(id);
       if (op.type === "LAUNCH_GROUP" && op.launch_group?.executor?.type === "CUSTOM") return "custom executors are not supported: a task group runs on DCX's own executor (type DEFAULT)";
       const c = checkTask(t, groupLeft, target);

@@ -66,6 +66,23 @@ export const ContainerInfo = z.object({
   volumes: z.array(z.object({ container_path: z.string().min(1).max(4096), host_path: z.string().max(4096).optional(), mode: z.enum(["RO", "RW"]).optional() })).max(100).optional(),
 });
 
+const Seconds = z.number().nonnegative().max(86_400);
+const CheckPort = z.number().int().min(1).max(65535);
+
+/** Mesos's HealthCheck (mesos.proto): run by the agent next to the task, as Marathon's checks are. */
+export const HealthCheck = z.object({
+  type: z.enum(["COMMAND", "HTTP", "TCP"]).optional(),
+  http: z.object({ port: CheckPort, path: z.string().max(1024).optional(), scheme: z.enum(["http", "https"]).optional(), protocol: z.enum(["IPv4", "IPv6"]).optional() }).optional(),
+  tcp: z.object({ port: CheckPort, protocol: z.enum(["IPv4", "IPv6"]).optional() }).optional(),
+  command: CommandInfo.optional(),
+  delay_seconds: Seconds.optional(),
+  interval_seconds: z.number().positive().max(86_400).optional(),
+  timeout_seconds: z.number().positive().max(86_400).optional(),
+  consecutive_failures: z.number().int().nonnegative().max(1000).optional(),
+  grace_period_seconds: Seconds.optional(),
+});
+export type HealthCheck = z.infer<typeof HealthCheck>;
+
 export const TaskInfo = z.object({
   name: z.string().max(1024),
   task_id: Id,
@@ -76,6 +93,7 @@ export const TaskInfo = z.object({
   /** Present only to be refused: DCX's agents run no custom executors. */
   executor: z.object({ type: z.string().optional(), executor_id: Id.optional() }).optional(),
   kill_policy: z.object({ grace_period: z.object({ nanoseconds: z.number().int().nonnegative() }).optional() }).optional(),
+  health_check: HealthCheck.optional(),
   labels: Labels.optional(),
   data: z.string().max(1_000_000).optional(),
 });

@@ -5,7 +5,8 @@ import { frameworkTasks, tasks } from "../../schema.ts";
 import { liveTasks, setTaskState, type TaskRecord } from "../../tasks.ts";
 import { DEFAULT_KILL_GRACE_MS, type Framework, type FrameworkContext, type FrameworkTurn } from "../framework.ts";
 import type { FrameworkMailbox } from "./mailbox.ts";
-import { failureEvent, offersEvent, rescindEvent, taskStatus, updateEvent } from "./status.ts";
+import { failureEvent, offersEvent, rescindEvent, taskStatus, updateEvent, type TaskStatusJson } from "./status.ts";
+import { judgeHealth } from "./health.ts";
 import { frameworkRoles, getFrameworkTask, saveFramework, type FrameworkRecord } from "./store.ts";
 import { dropUpdates, nextUpdateDue, oweUpdate, takeDueUpdates } from "./updates.ts";
 
@@ -18,6 +19,11 @@ import { dropUpdates, nextUpdateDue, oweUpdate, takeDueUpdates } from "./updates
 export function externalFramework(record: FrameworkRecord, mail: FrameworkMailbox): Framework {
   const { id, info } = record;
   const roles = frameworkRoles(info);
+  /** Stores an update; sent with the commit of its change, not at the next round: its latency is one transaction. */
+  const owe = (ctx: FrameworkContext, status: TaskStatusJson) => {
+    const due = oweUpdate(ctx.db, id, status, ctx.now, record.state === "connected");
+    if (due) mail.emit(id, updateEvent(due));
+  };
   return {
     name: id,
     role: roles[0] ?? "*",
@@ -47,15 +53,23 @@ export function externalFramework(record: FrameworkRecord, mail: FrameworkMailbo
     statusChanged(ctx, task) {
       // Mesos's master tells a framework nothing of TASK_STAGING: the first update is the agent's.
       if (task.state === "TASK_STAGING" || record.state === "removed") return;
-      oweUpdate(ctx.db, id, taskStatus(info, task, ctx.now), ctx.now);
+      owe(ctx, taskStatus(info, task, ctx.now));
+    },
+    healthResult(ctx, task, update) {
+      const verdict = judgeHealth(ctx.db, task, update);
+      if (verdict.tell && record.state !== "removed") {
+        owe(ctx, taskStatus(info, { ...task, healthy: update.healthy ?? null }, ctx.now, { source: "SOURCE_EXECUTOR", reason: "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED" }));
+      }
+      return verdict.kill ? [task.id] : [];
     },
     taskEnded() {},
     tasksUnreachable(ctx, lost) {
+      // The agent's FAILURE first, then its tasks' updates (sent with the same commit).
+      for (const agentId of new Set(lost.map((t) => t.agentId))) mail.emit(id, failureEvent(agentId));
       for (const t of lost) {
         const updated = setTaskState(ctx.db, t.id, "TASK_UNREACHABLE", "agent unreachable", ctx.now, true);
         if (updated) this.statusChanged(ctx, updated);
       }
-      for (const agentId of new Set(lost.map((t) => t.agentId))) mail.emit(id, failureEvent(agentId));
     },
   };
 }

@@ -3,6 +3,7 @@ import { SCALAR_NAMES } from "../../allocator/drf.ts";
 import type { OfferResources } from "../../allocator/offers.ts";
 import { freeRanges } from "../../allocator/offers.ts";
 import type { FrameworkInfo, Resource, TaskInfo } from "./calls.ts";
+import { agentHealthCheck } from "./health.ts";
 
 /**
  * A TaskInfo checked against what is left of the offers it is launched on, and turned into
@@ -125,6 +126,8 @@ export function checkTask(task: TaskInfo, left: OfferResources, target: LaunchTa
   const ctr = container(task, res.ports);
   if (typeof ctr === "string") return ctr;
   if (ctr && target.attributes[DOCKER_ATTRIBUTE] === undefined) return `agent ${target.agentId} does not run Docker`;
+  const health = agentHealthCheck(task, res.ports);
+  if (typeof health === "string") return health;
   const env: Record<string, string> = { HOST: target.hostname, MESOS_TASK_ID: id, MESOS_FRAMEWORK_ID: target.frameworkId };
   res.ports.forEach((p, i) => (env[`PORT${i}`] = String(p)));
   if (res.ports.length > 0) env.PORTS = res.ports.join(",");
@@ -139,6 +142,7 @@ export function checkTask(task: TaskInfo, left: OfferResources, target: LaunchTa
     killGracePeriodMs: nanos === undefined ? 3000 : Math.round(nanos / 1e6),
   };
   if (cmd) launch.command = cmd;
+  if (health) launch.healthChecks = [health];
   if (ctr) launch.container = ctr;
   const user = task.command?.user ?? target.framework.user;
   if (user) launch.user = user;

@@ -16,9 +16,9 @@ export function isStreamAttachment(att: unknown): att is StreamAttachment {
 
 /**
  * Events for external frameworks, raised inside a storage transaction and sent only after it
- * commits (`flush`), or dropped if it fails (`discard`), as the Marathon event bus does. Each
- * event is one WebSocket message to the Worker holding the framework's stream, which writes
- * it as one RecordIO record.
+ * commits (`flush`), or dropped if it fails (`discard`), as the Marathon event bus does. A
+ * commit's events go to the Worker holding the framework's stream as one WebSocket message of
+ * JSON lines, each of which the Worker writes as one RecordIO record.
  */
 export class FrameworkMailbox {
   private pending = new Map<string, SchedulerEvent[]>();
@@ -34,8 +34,11 @@ export class FrameworkMailbox {
   flush(): void {
     const pending = this.pending;
     this.pending = new Map();
+    // One message per framework and commit, its events one JSON line each: a status batch of
+    // thousands of updates costs one message, not thousands (the Worker writes one record per line).
     for (const [frameworkId, events] of pending) {
-      for (const ws of this.streams(frameworkId)) for (const event of events) sendEvent(ws, event);
+      const lines = events.map((e) => JSON.stringify(e)).join("\n");
+      for (const ws of this.streams(frameworkId)) sendLines(ws, lines);
     }
   }
 
@@ -51,8 +54,13 @@ export class FrameworkMailbox {
 
 /** Sends one event; a socket already closing is skipped (its close event marks the framework disconnected). */
 export function sendEvent(ws: WebSocket, event: SchedulerEvent): void {
+  sendLines(ws, JSON.stringify(event));
+}
+
+/** Sends events as JSON lines (JSON.stringify never writes a raw newline, so a line is an event). */
+function sendLines(ws: WebSocket, lines: string): void {
   try {
-    ws.send(JSON.stringify(event));
+    ws.send(lines);
   } catch {
     // The Worker side is gone.
   }

@@ -8,7 +8,9 @@ import { tearDown } from "./framework.ts";
 import type { FrameworkMailbox } from "./mailbox.ts";
 import { masterStatus, partitionAware, taskStatus, updateEvent } from "./status.ts";
 import { frameworkRoles, getFramework, getFrameworkTask, groupTaskIds, nextFrameworkId, saveFramework, setKillGrace, type FrameworkRecord } from "./store.ts";
-import { acknowledgeUpdate, resendUpdatesNow } from "./updates.ts";
+import { acknowledgeUpdate, resendUpdatesNow, RETRY_BASE_MS } from "./updates.ts";
+import { ALLOCATE_TIMER } from "../../coordinator.ts";
+import { scheduleNoLaterThan } from "../../timers.ts";
 
 /**
  * The scheduler API's calls, run by the Cluster object inside one transaction each (with the
@@ -104,7 +106,7 @@ export function schedulerCall(ctx: CommandContext, call: SchedulerCall, streamId
       if (call.kill) kill(ctx, fw, call.kill, mail);
       return accepted;
     case "ACKNOWLEDGE":
-      return acknowledge(ctx, fw, call.acknowledge);
+      return acknowledge(ctx, fw, call.acknowledge, mail);
     case "RECONCILE":
       reconcile(ctx, fw, call.reconcile?.tasks ?? [], mail);
       return accepted;
@@ -148,10 +150,15 @@ function kill(ctx: CommandContext, fw: FrameworkRecord, body: NonNullable<Schedu
   ctx.killed.push(...markKillRequested(ctx.db, ids, ctx.now));
 }
 
-function acknowledge(ctx: CommandContext, fw: FrameworkRecord, body: SchedulerCall["acknowledge"]): Outcome<{ status: 202 }> {
+function acknowledge(ctx: CommandContext, fw: FrameworkRecord, body: SchedulerCall["acknowledge"], mail: FrameworkMailbox): Outcome<{ status: 202 }> {
   if (!body) return fail("malformed", "ACKNOWLEDGE needs 'acknowledge'");
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(body.uuid)) return fail("malformed", "acknowledge.uuid must be Base64 (the uuid of the update)");
-  acknowledgeUpdate(ctx.db, fw.id, body.task_id.value, body.uuid, ctx.now);
+  const next = acknowledgeUpdate(ctx.db, fw.id, body.task_id.value, body.uuid, ctx.now);
+  if (next) {
+    // The task's next update goes out now; the round that resends it if unacknowledged must come by then.
+    mail.emit(fw.id, updateEvent(next));
+    scheduleNoLaterThan(ctx.db, ALLOCATE_TIMER, ctx.now + RETRY_BASE_MS);
+  }
   return { ok: true, value: { status: 202 } };
 }
 

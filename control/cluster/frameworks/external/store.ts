@@ -23,9 +23,35 @@ export interface FrameworkRecord {
 type Row = typeof frameworks.$inferSelect;
 const toRecord = (r: Row): FrameworkRecord => ({ ...r, info: r.info as FrameworkInfo, suppressedRoles: r.suppressedRoles as string[] });
 
+interface RawFramework extends Record<string, SqlStorageValue> {
+  id: string;
+  info: string;
+  principal: string;
+  stream_id: string;
+  state: FrameworkState;
+  suppressed_roles: string;
+  registered_at: number;
+  reregistered_at: number | null;
+  failover_at: number | null;
+  removed_at: number | null;
+}
+
+/** One framework. A raw statement: every scheduler call of the framework reads it (its thousands of ACKNOWLEDGEs too). */
 export function getFramework(db: ClusterDb, id: string): FrameworkRecord | undefined {
-  const row = db.select().from(frameworks).where(eq(frameworks.id, id)).get();
-  return row ? toRecord(row) : undefined;
+  const r = db.$client.sql.exec<RawFramework>("SELECT * FROM frameworks WHERE id = ?", id).toArray()[0];
+  if (!r) return undefined;
+  return {
+    id: r.id,
+    info: JSON.parse(r.info) as FrameworkInfo,
+    principal: r.principal,
+    streamId: r.stream_id,
+    state: r.state,
+    suppressedRoles: JSON.parse(r.suppressed_roles) as string[],
+    registeredAt: r.registered_at,
+    reregisteredAt: r.reregistered_at,
+    failoverAt: r.failover_at,
+    removedAt: r.removed_at,
+  };
 }
 
 /** Frameworks not torn down, oldest first. */
@@ -38,8 +64,20 @@ export function allFrameworks(db: ClusterDb): FrameworkRecord[] {
   return db.select().from(frameworks).orderBy(frameworks.registeredAt).all().map(toRecord);
 }
 
+/** Told of every framework written, with what it was before (undefined: new). */
+export type FrameworkObserver = (record: FrameworkRecord, previous: FrameworkRecord | undefined) => void;
+const observers = new WeakMap<ClusterDb, FrameworkObserver>();
+
+/** Observes every framework saved (the operator API's FRAMEWORK_ADDED, _UPDATED, _REMOVED); called inside the saving transaction. */
+export function observeFrameworks(db: ClusterDb, observer: FrameworkObserver): void {
+  observers.set(db, observer);
+}
+
 export function saveFramework(db: ClusterDb, record: FrameworkRecord): void {
+  const observer = observers.get(db);
+  const previous = observer ? getFramework(db, record.id) : undefined;
   db.insert(frameworks).values(record).onConflictDoUpdate({ target: frameworks.id, set: record }).run();
+  observer?.(record, previous);
 }
 
 /**
@@ -67,9 +105,15 @@ export interface FrameworkTaskRecord {
   taskGroup: string | null;
 }
 
+/** Raw multi-row statements (5 values a row, 19 rows within the 100-parameter limit): an ACCEPT may launch hundreds. */
 export function insertFrameworkTasks(db: ClusterDb, records: FrameworkTaskRecord[]): void {
-  // 5 values a row.
-  for (let i = 0; i < records.length; i += 19) db.insert(frameworkTasks).values(records.slice(i, i + 19)).run();
+  for (let i = 0; i < records.length; i += 19) {
+    const part = records.slice(i, i + 19);
+    db.$client.sql.exec(
+      `INSERT INTO framework_tasks (task_id, framework_id, info, kill_grace_ms, task_group) VALUES ${part.map(() => "(?, ?, ?, ?, ?)").join(",")}`,
+      ...part.flatMap((r) => [r.taskId, r.frameworkId, JSON.stringify(r.info), r.killGraceMs, r.taskGroup]),
+    );
+  }
 }
 
 export function getFrameworkTask(db: ClusterDb, taskId: string): FrameworkTaskRecord | undefined {

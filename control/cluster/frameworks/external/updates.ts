@@ -1,4 +1,4 @@
-import { and, asc, eq, isNotNull, sql } from "drizzle-orm";
+import { and, eq, isNotNull, sql } from "drizzle-orm";
 import type { ClusterDb } from "../../db.ts";
 import { frameworkUpdates } from "../../schema.ts";
 import { newUuid, type TaskStatusJson } from "./status.ts";
@@ -16,34 +16,42 @@ import { newUuid, type TaskStatusJson } from "./status.ts";
 export const RETRY_BASE_MS = 10_000;
 const RETRY_MAX_MS = 600_000;
 
-/** Stores an update for the framework; it is due now unless an earlier update of its task awaits its ack. One statement: a round may owe thousands. */
-export function oweUpdate(db: ClusterDb, frameworkId: string, status: Omit<TaskStatusJson, "uuid">, now: number): void {
+/**
+ * Stores an update for the framework. It is due now unless an earlier update of its task awaits
+ * its ack; when due and `sendNow` (the framework is subscribed), it is taken at once, counted as
+ * its first sending with its first resend due RETRY_BASE_MS later, and returned for the caller
+ * to send: an update does not wait for the next allocation round. One statement: a status batch
+ * may owe thousands.
+ */
+export function oweUpdate(db: ClusterDb, frameworkId: string, status: Omit<TaskStatusJson, "uuid">, now: number, sendNow: boolean): TaskStatusJson | undefined {
   const taskId = status.task_id.value;
-  const uuid = newUuid();
-  db.$client.sql.exec(
+  const withUuid: TaskStatusJson = { ...status, uuid: newUuid() };
+  const rows = db.$client.sql.exec<{ attempts: number }>(
     `INSERT INTO framework_updates (uuid, framework_id, task_id, status, attempts, next_at)
-     VALUES (?, ?, ?, ?, 0, CASE WHEN EXISTS (SELECT 1 FROM framework_updates WHERE framework_id = ? AND task_id = ?) THEN NULL ELSE ? END)`,
-    uuid, frameworkId, taskId, JSON.stringify({ ...status, uuid }), frameworkId, taskId, now,
-  );
+     SELECT ?, ?, ?, ?, CASE WHEN queued THEN 0 ELSE ? END, CASE WHEN queued THEN NULL ELSE ? END
+     FROM (SELECT EXISTS (SELECT 1 FROM framework_updates WHERE framework_id = ? AND task_id = ?) AS queued)
+     RETURNING attempts`,
+    withUuid.uuid, frameworkId, taskId, JSON.stringify(withUuid), sendNow ? 1 : 0, sendNow ? now + RETRY_BASE_MS : now, frameworkId, taskId,
+  ).toArray();
+  return rows[0]?.attempts === 1 ? withUuid : undefined;
 }
 
-/** The framework acknowledged an update: it is forgotten, and the next of its task becomes due. Whether it was owed. */
-export function acknowledgeUpdate(db: ClusterDb, frameworkId: string, taskId: string, uuid: string, now: number): boolean {
-  const gone = db
-    .delete(frameworkUpdates)
-    .where(and(eq(frameworkUpdates.frameworkId, frameworkId), eq(frameworkUpdates.taskId, taskId), eq(frameworkUpdates.uuid, uuid)))
-    .returning({ seq: frameworkUpdates.seq })
-    .all();
-  if (gone.length === 0) return false;
-  const next = db
-    .select({ seq: frameworkUpdates.seq })
-    .from(frameworkUpdates)
-    .where(and(eq(frameworkUpdates.frameworkId, frameworkId), eq(frameworkUpdates.taskId, taskId)))
-    .orderBy(asc(frameworkUpdates.seq))
-    .limit(1)
-    .get();
-  if (next) db.update(frameworkUpdates).set({ nextAt: now }).where(eq(frameworkUpdates.seq, next.seq)).run();
-  return true;
+/**
+ * The framework acknowledged an update: it is forgotten, and the next update of its task, if
+ * any, is taken at once (first sending, resend due after RETRY_BASE_MS) and returned for the
+ * caller to send. Undefined when nothing follows (or the uuid was not owed: Mesos ignores those too).
+ */
+export function acknowledgeUpdate(db: ClusterDb, frameworkId: string, taskId: string, uuid: string, now: number): TaskStatusJson | undefined {
+  // Raw statements: a framework acknowledges every update, thousands a minute when busy.
+  const deleted = db.$client.sql.exec("DELETE FROM framework_updates WHERE uuid = ? AND framework_id = ? AND task_id = ?", uuid, frameworkId, taskId);
+  deleted.toArray();
+  if (deleted.rowsWritten === 0) return undefined;
+  const next = db.$client.sql.exec<{ status: string }>(
+    `UPDATE framework_updates SET attempts = 1, next_at = ?
+     WHERE seq = (SELECT min(seq) FROM framework_updates WHERE framework_id = ? AND task_id = ?) RETURNING status`,
+    now + RETRY_BASE_MS, frameworkId, taskId,
+  ).toArray()[0];
+  return next ? (JSON.parse(next.status) as TaskStatusJson) : undefined;
 }
 
 /** The updates due now, oldest first; each is pushed back by its backoff for its next sending (one statement for them all). */

@@ -7,7 +7,7 @@ import { chunked, markKillRequested, setTaskHealthy, type TaskRecord } from "../
 import type { App } from "./app-definition.ts";
 import { getVersion } from "./apps.ts";
 import { MARATHON } from "./demand.ts";
-import { NO_RESULT, applyResult, overallHealth, shouldKill, type CheckHealth } from "./health-state.ts";
+import { NO_RESULT, applyResult, overallHealth, shouldKill, type CheckHealth, type HealthRules } from "./health-state.ts";
 
 /**
  * Health and readiness results of Marathon tasks: stored per task (so they survive a restart of
@@ -72,6 +72,19 @@ function saveHealth(db: ClusterDb, taskId: string, check: number, state: CheckHe
 function saveReadiness(db: ClusterDb, taskId: string, result: ReadinessResult, at: number): void {
   const row = { taskId, name: result.name, ready: result.ready, lastResponse: result.lastResponse ?? null, updatedAt: at };
   db.insert(taskReadiness).values(row).onConflictDoUpdate({ target: [taskReadiness.taskId, taskReadiness.name], set: row }).run();
+}
+
+/**
+ * One health result of a task whose check is not an app's (an external framework's
+ * TaskInfo.health_check, check 0), counted and stored as an app task's is: the check's state
+ * after it, and whether it counted (a failure in the grace period does not).
+ */
+export function recordCheckResult(db: ClusterDb, task: TaskRecord, update: StatusUpdate & { healthy: boolean }, rules: HealthRules): { state: CheckHealth; counted: boolean } {
+  const index = update.healthCheck ?? 0;
+  const before = healthOf(db, [task.id]).get(task.id)?.get(index) ?? NO_RESULT;
+  const result = applyResult(before, { healthy: update.healthy, cause: update.message, at: update.timestamp }, task.startedAt, rules);
+  if (result.counted) saveHealth(db, task.id, index, result.state);
+  return result;
 }
 
 /**

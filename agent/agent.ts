@@ -19,6 +19,7 @@ import { detectAdvertiseIp, detectHostname, resolveResources } from "./resources
 import { DEFAULT_POLICY, allowancesOf } from "./policy.ts";
 import { createTaskHost } from "./task-host.ts";
 import { VipBalancer } from "./vips/balancer.ts";
+import { NftVips, nftTableName } from "./vips/nft.ts";
 import type { MasterCommand, TaskHost } from "./task-host.ts";
 
 /** The agent's version, reported in `register`. */
@@ -92,7 +93,7 @@ export class Agent {
     const exec = { dnsAddress: () => this.dns?.address };
     const docker = config.dockerSocket === undefined ? undefined : { socket: config.dockerSocket, agentId: () => this.identity?.agentId, dnsAddress: exec.dnsAddress };
     this.tasks = options.tasks ?? inWorkDir(() => createTaskHost({ workDir: config.workDir, log: this.log, exec, docker, policy: config.policy }));
-    this.vips = new VipBalancer({ log: this.log });
+    this.vips = new VipBalancer({ log: this.log, kernel: { mode: config.vipMode ?? "auto", nft: new NftVips(nftTableName(config.workDir)) } });
     this.logs = new LogService({ source: (taskId) => this.tasks.logSource(taskId), log: this.log });
     this.diagnostics = new AgentDiagnostics({
       workDir: config.workDir,
@@ -249,6 +250,7 @@ export class Agent {
         connection: this.connection.stats(),
         dnsQueries: this.dns?.queries.entries(),
         vips: this.vips.status(),
+        vipPath: this.vips.pathStatus(),
       }));
       this.log.info("metrics_listening", { address: this.metrics.address, path: "/metrics" });
       return undefined;

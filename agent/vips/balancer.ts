@@ -128,9 +128,19 @@ export class VipBalancer {
 
   private async apply(usable: Vip[]): Promise<void> {
     if (this.stopped) return;
+    const before = this.inKernel;
     this.inKernel = await this.kernel.apply(usable);
+    // A routed VIP's address goes on this machine in either path: a local route lets this host's
+    // clients connect (the kernel's rule rewrites the destination after the route lookup).
+    await Promise.all(this.inKernel.map((v) => this.addresses.ensure(v.ip)));
     const inKernel = new Set(this.inKernel);
     await this.listen(usable.filter((v) => !inKernel.has(v)));
+    for (const { ip } of before) if (!this.inUse(ip)) await this.addresses.release(ip);
+  }
+
+  /** Whether a VIP address is still served, by a listener or by the kernel. */
+  private inUse(ip: string): boolean {
+    return this.inKernel.some((v) => v.ip === ip) || [...this.listeners.values()].some(({ listener }) => listener.ip === ip);
   }
 
   /** Opens, updates and closes listeners so they serve exactly `usable`. */
@@ -141,7 +151,7 @@ export class VipBalancer {
       listener.close();
       this.listeners.delete(key);
       this.options.log.info("vip_removed", { vip: listener.name, address: key });
-      if (![...this.listeners.values()].some(({ listener: l }) => l.ip === listener.ip)) await this.addresses.release(listener.ip);
+      if (!this.inUse(listener.ip)) await this.addresses.release(listener.ip);
     }
     await Promise.all(usable.map((vip) => this.serve(vip)));
   }

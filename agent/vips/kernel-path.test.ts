@@ -2,6 +2,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import net from "node:net";
 import type { Vip, Vips } from "../../protocol/vips.ts";
 import { collectLog } from "../test-support/log-collector.ts";
+import type { IpCommand } from "./addresses.ts";
 import { VipBalancer } from "./balancer.ts";
 import type { VipMode } from "./kernel-path.ts";
 import { NftVips, type NftCommand } from "./nft.ts";
@@ -30,10 +31,11 @@ function fakeNft(failFrom = Number.POSITIVE_INFINITY) {
   return { scripts, nft };
 }
 
-function setUp(mode: VipMode, nft: NftCommand, options: { privileged?: boolean; local?: string[] } = {}) {
+function setUp(mode: VipMode, nft: NftCommand, options: { privileged?: boolean; local?: string[]; ip?: IpCommand } = {}) {
   const logs = collectLog();
   const balancer = new VipBalancer({
     log: logs.log,
+    addresses: { privileged: true, ip: options.ip ?? (async () => ({ code: 0, stderr: "" })) },
     tableGraceMs: 50,
     kernel: { mode, nft: new NftVips("dcx_vip_t", nft), privileged: options.privileged ?? true, localAddresses: () => new Set(options.local ?? ["127.0.0.1", "10.0.0.9"]) },
   });
@@ -41,7 +43,7 @@ function setUp(mode: VipMode, nft: NftCommand, options: { privileged?: boolean; 
   return { balancer, logs };
 }
 
-const frame = (vips: Vip[]): Vips => ({ type: "vips", range: RANGE, vips });
+const frame = (vips: Vip[], range = RANGE): Vips => ({ type: "vips", range, vips });
 const webVip = (host = "127.0.0.1", port = 9): Vip => ({ name: "web", ...vipAddress(), backends: [{ host, port, draining: false }] });
 
 /** Whether anything accepts a connection at the VIP's address. */
@@ -95,6 +97,22 @@ describe("the balancer's data path", () => {
       [remote.ip, "userspace"],
     ]);
     expect(await accepts(remote)).toBe(true);
+  });
+
+  test("a routed VIP in the kernel path still gets its address on the dcx-vip link (a local route for this host's clients), taken away when it goes", async () => {
+    const { nft } = fakeNft();
+    const calls: string[] = [];
+    const ip: IpCommand = async (args) => {
+      calls.push(args.join(" "));
+      return { code: 0, stderr: "" };
+    };
+    const { balancer } = setUp("auto", nft, { ip });
+    const routed: Vip = { name: "r", ip: "11.0.0.5", port: 80, backends: [{ host: "10.0.0.9", port: 31000, draining: false }] };
+    await balancer.update(frame([routed], "11.0.0.0/8"));
+    expect(balancer.status()).toMatchObject([{ ip: "11.0.0.5", path: "kernel" }]);
+    expect(calls).toContain("addr add 11.0.0.5/32 dev dcx-vip");
+    await balancer.update(frame([], "11.0.0.0/8"));
+    expect(calls.at(-1)).toBe("addr del 11.0.0.5/32 dev dcx-vip");
   });
 
   for (const [mode, privileged, failFrom, level, why] of [

@@ -20,6 +20,7 @@ import { detectAdvertiseIp, detectHostname, resolveResources } from "./resources
 import { DEFAULT_POLICY, allowancesOf } from "./policy.ts";
 import { createTaskHost } from "./task-host.ts";
 import { VipBalancer } from "./vips/balancer.ts";
+import { NftVips, nftTableName } from "./vips/nft.ts";
 import type { MasterCommand, TaskHost } from "./task-host.ts";
 
 /** The agent's version, reported in `register`. */
@@ -94,7 +95,7 @@ export class Agent {
     const exec = { dnsAddress: () => this.dns?.address };
     const docker = config.dockerSocket === undefined ? undefined : { socket: config.dockerSocket, agentId: () => this.identity?.agentId, dnsAddress: exec.dnsAddress };
     this.tasks = options.tasks ?? inWorkDir(() => createTaskHost({ workDir: config.workDir, log: this.log, exec, docker, policy: config.policy }));
-    this.vips = new VipBalancer({ log: this.log });
+    this.vips = new VipBalancer({ log: this.log, kernel: { mode: config.vipMode ?? "auto", nft: new NftVips(nftTableName(config.workDir)) } });
     this.logs = new LogService({ source: (taskId) => this.tasks.logSource(taskId), log: this.log });
     this.proxy = new ProxyService({ servicePorts: (taskId) => this.tasks.servicePorts(taskId), log: this.log });
     this.diagnostics = new AgentDiagnostics({
@@ -256,6 +257,7 @@ export class Agent {
         connection: this.connection.stats(),
         dnsQueries: this.dns?.queries.entries(),
         vips: this.vips.status(),
+        vipPath: this.vips.pathStatus(),
       }));
       this.log.info("metrics_listening", { address: this.metrics.address, path: "/metrics" });
       return undefined;

@@ -44,6 +44,7 @@ describe("parseAgentConfig", () => {
       backoffMaxMs: 5000,
       killTasksOnExit: true,
       dockerSocket: "/var/run/docker.sock",
+      vipMode: "auto",
       policy: DEFAULT_POLICY,
     });
     expect(isAbsolute(config.workDir)).toBe(true);
@@ -77,6 +78,7 @@ describe("parseAgentConfig", () => {
       killTasksOnExit: true,
       dns: undefined,
       dockerSocket: "/var/run/docker.sock",
+      vipMode: "auto",
       policy: DEFAULT_POLICY,
     });
   });
@@ -111,6 +113,15 @@ describe("parseAgentConfig", () => {
     expect(parseAgentConfig(REQUIRED, { DCX_DOCKER_SOCKET: "none" }).dockerSocket).toBeUndefined();
     const error = configError(() => parseAgentConfig([...REQUIRED, "--docker-socket", " "], {}));
     expect(error.flag).toBe("--docker-socket");
+  });
+
+  test("--vip-mode: auto by default, kernel or userspace, anything else refused naming the flag", () => {
+    expect(parseAgentConfig(REQUIRED, {}).vipMode).toBe("auto");
+    expect(parseAgentConfig([...REQUIRED, "--vip-mode", "kernel"], {}).vipMode).toBe("kernel");
+    expect(parseAgentConfig(REQUIRED, { DCX_VIP_MODE: "userspace" }).vipMode).toBe("userspace");
+    const error = configError(() => parseAgentConfig([...REQUIRED, "--vip-mode", "ipvs"], {}));
+    expect(error.flag).toBe("--vip-mode");
+    expect(error.message).toBe("--vip-mode: expected one of auto, kernel, userspace");
   });
 
   test("DCX_KILL_TASKS_ON_EXIT takes 1/true/yes and 0/false/no, and refuses anything else naming the flag", () => {

@@ -10,6 +10,7 @@ import { DEFAULT_RESOLV_CONF } from "./dns/resolv-conf.ts";
 import { DEFAULT_ZONE, DIRECTORY_ZONE, parseZone } from "./dns/zones.ts";
 import { DEFAULT_TASK_USER } from "./drivers/users.ts";
 import type { AgentPolicy } from "./policy.ts";
+import { VIP_MODES, type VipMode } from "./vips/kernel-path.ts";
 
 /** Everything the agent needs from its command line and environment, validated. */
 export interface AgentConfig {
@@ -45,6 +46,8 @@ export interface AgentConfig {
    * absent means DEFAULT_POLICY: nothing beyond the task's sandbox.
    */
   policy?: AgentPolicy;
+  /** How VIPs are balanced (`--vip-mode`); parsing always sets it, and absent means `auto`. */
+  vipMode?: VipMode;
 }
 
 /** How the agent's DNS forwarder runs. */
@@ -88,6 +91,7 @@ const STRING_OPTIONS = {
   "dns-resolv-conf": "DCX_DNS_RESOLV_CONF",
   "docker-socket": "DCX_DOCKER_SOCKET",
   "metrics-listen": "DCX_METRICS_LISTEN",
+  "vip-mode": "DCX_VIP_MODE",
   "allow-host-paths": "DCX_ALLOW_HOST_PATHS",
   "allow-capabilities": "DCX_ALLOW_CAPABILITIES",
   "allow-devices": "DCX_ALLOW_DEVICES",
@@ -141,6 +145,10 @@ Options (each may also be given as the environment variable shown; a flag wins):
                         "none" turns the docker driver off)
   --metrics-listen ADDR serve Prometheus metrics at http://ADDR/metrics;      DCX_METRICS_LISTEN
                         IP:PORT, [IPv6]:PORT, or PORT alone for 127.0.0.1
+  --vip-mode MODE       how VIPs are balanced: kernel (nftables NAT rules;     DCX_VIP_MODE
+                        root and the nft command needed), userspace (a
+                        listener in the agent), or auto (default: kernel
+                        when it loads, else userspace)
   --insecure            allow a plain http/ws --master that is not loopback   DCX_INSECURE
                         (the join token and credential then cross the
                         network in clear text); loopback is always allowed
@@ -210,6 +218,7 @@ export function parseAgentConfig(argv: readonly string[], env: Readonly<Record<s
     dns: parseDns(option),
     dockerSocket: parseDockerSocket(option("docker-socket")),
     metricsListen: parseMetricsListen(option("metrics-listen")),
+    vipMode: parseVipMode(option("vip-mode")),
     policy: {
       allowPrivileged: flag("allow-privileged"),
       allowRootTasks: flag("allow-root-tasks"),
@@ -226,6 +235,12 @@ function parseMetricsListen(option: Sourced | undefined): HostPort | undefined {
   if (option === undefined) return undefined;
   const text = /^\d{1,5}$/.test(option.value) ? `127.0.0.1:${option.value}` : option.value;
   return guard(option, () => parseHostPort(text));
+}
+
+function parseVipMode(option: Sourced | undefined): VipMode {
+  if (option === undefined) return "auto";
+  const mode = VIP_MODES.find((m) => m === option.value);
+  return mode ?? fail(option, `expected one of ${VIP_MODES.join(", ")}`);
 }
 
 /** Comma-separated absolute paths, normalised; relative ones would depend on the agent's directory. */

@@ -3,7 +3,7 @@ import { type MetricFamily, PROMETHEUS_CONTENT_TYPE, type Sample, renderExpositi
 import type { ConnectionStats } from "./connection.ts";
 import { type HostPort, formatHostPort } from "./dns/listen-address.ts";
 import type { TaskHostStats } from "./task-host.ts";
-import type { VipStatus } from "./vips/balancer.ts";
+import type { VipPathStatus, VipStatus } from "./vips/balancer.ts";
 
 /**
  * The agent's own metrics in Prometheus's text format, served at `http://ADDR/metrics` when
@@ -27,6 +27,7 @@ export interface AgentMetricsSnapshot {
   dnsQueries: { transport: string; result: string; count: number }[] | undefined;
   /** The VIPs this agent balances (named VIPs, `VIP_n` labels). */
   vips?: VipStatus[];
+  vipPath?: VipPathStatus;
 }
 
 const MIB = 1024 * 1024;
@@ -71,14 +72,20 @@ export function agentFamilies(s: AgentMetricsSnapshot): MetricFamily[] {
     families.push(counter("dcx_agent_dns_queries_total", "Queries the agent's DNS forwarder answered, by transport and rcode ('dropped' when it sent nothing back).", samples));
   }
   if (s.vips !== undefined) families.push(...vipFamilies(s.vips));
+  if (s.vipPath?.path !== undefined) {
+    const labels = { mode: s.vipPath.mode, path: s.vipPath.path };
+    families.push({ name: "dcx_agent_vip_path", help: "The data path serving VIPs (kernel: nftables NAT rules; userspace: the agent's listeners), by --vip-mode.", type: "gauge", samples: [{ labels, value: 1 }] });
+  }
   return families;
 }
 
-/** Per VIP (its name and `ip:port`): backends, connections taken, refused and open. */
+/** Per VIP (its name and `ip:port`): backends, and for the ones its listeners serve, connections taken, refused and open. */
 function vipFamilies(vips: VipStatus[]): MetricFamily[] {
-  const each = (value: (v: VipStatus) => number) => vips.map((v) => ({ labels: { vip: v.name, address: `${v.ip}:${v.port}` }, value: value(v) }));
+  const sample = (v: VipStatus, value: number) => ({ labels: { vip: v.name, address: `${v.ip}:${v.port}` }, value });
+  // Connections through the kernel's rules never reach the agent: it has no count of them.
+  const each = (value: (v: VipStatus) => number) => vips.filter((v) => v.path === "userspace").map((v) => sample(v, value(v)));
   return [
-    { name: "dcx_agent_vip_backends", help: "Backends of each VIP this agent balances, draining ones included.", type: "gauge", samples: each((v) => v.backends) },
+    { name: "dcx_agent_vip_backends", help: "Backends of each VIP this agent balances, draining ones included.", type: "gauge", samples: vips.map((v) => sample(v, v.backends)) },
     counter("dcx_agent_vip_connections_total", "Connections this agent's balancer accepted on each VIP.", each((v) => v.accepted)),
     counter("dcx_agent_vip_connections_refused_total", "Connections closed at once because no backend of the VIP took them.", each((v) => v.refused)),
     { name: "dcx_agent_vip_connections_open", help: "Connections open through each VIP.", type: "gauge", samples: each((v) => v.active) },

@@ -1,10 +1,13 @@
 import { describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
 import net from "node:net";
 import { parseExposition, sampleValue } from "../../test/support/prometheus.ts";
 import { Agent } from "../agent.ts";
 import type { AgentConfig } from "../config.ts";
 import { FakeMaster, waitFor } from "../test-support/fake-master.ts";
 import { collectLog } from "../test-support/log-collector.ts";
+import { nftables } from "../test-support/nftables.ts";
+import { nftTableName } from "./nft.ts";
 import { testScope } from "../test-support/scope.ts";
 
 /**
@@ -15,7 +18,7 @@ import { testScope } from "../test-support/scope.ts";
 
 const { defer, tempDir } = testScope("dcx-agent-vips");
 
-function config(master: string, workDir: string): AgentConfig {
+function config(master: string, workDir: string, vipMode: AgentConfig["vipMode"] = "userspace"): AgentConfig {
   return {
     master,
     cluster: "c1",
@@ -28,6 +31,7 @@ function config(master: string, workDir: string): AgentConfig {
     backoffMaxMs: 20,
     killTasksOnExit: true,
     metricsListen: { host: "127.0.0.1", port: 0 },
+    vipMode,
   };
 }
 
@@ -83,5 +87,42 @@ describe("the agent's VIP balancer", () => {
     await agent.stop();
     await running;
     expect(await answers(vip.ip, vip.port, "backend:hi")).toBe(false);
+  });
+
+  test.skipIf(nftables.skip)("in kernel mode, programs the VIP into its own nftables table (no listener), drains, and removes the table on stop", async () => {
+    nftables.require();
+    const servers = ["A", "B"].map((id) => net.createServer((s) => s.on("data", (d) => s.end(`${id}:${d.toString()}`))));
+    await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.listen(0, "127.0.0.1", resolve))));
+    defer(() => servers.forEach((s) => void s.close()));
+    const [a, b] = servers.map((s) => (s.address() as net.AddressInfo).port) as [number, number];
+    const master = new FakeMaster({ pingIntervalMs: 50 });
+    defer(() => master.stop());
+    const workDir = tempDir();
+    const table = nftTableName(workDir);
+    const agent = Agent.create(config(master.url, workDir, "kernel"), { log: collectLog().log });
+    const running = agent.run();
+    defer(() => agent.stop());
+    const session = await master.registered(0);
+    const vip = { ip: `127.11.${1 + Math.floor(Math.random() * 120)}.${1 + Math.floor(Math.random() * 250)}`, port: 20_000 + Math.floor(Math.random() * 20_000) };
+    const send = (drainA: boolean) => master.send(session, { type: "vips", range: "127.11.0.0/16", vips: [{ name: "k.marathon.l4lb.thisdcos.directory", ...vip, backends: [{ host: "127.0.0.1", port: a, draining: drainA }, { host: "127.0.0.1", port: b, draining: false }] }] });
+    send(false);
+    await until(() => answers(vip.ip, vip.port, "A:hi"), "a connection through the kernel's rule to A");
+    await until(() => answers(vip.ip, vip.port, "B:hi"), "a connection through the kernel's rule to B");
+    expect(spawnSync("nft", ["list", "table", "ip", table]).stdout.toString()).toContain(`ip daddr ${vip.ip} tcp dport ${vip.port} dnat ip to numgen inc mod 2`);
+
+    const address = await waitFor(() => agent.metricsAddress, "the metrics endpoint");
+    const m = parseExposition(await (await fetch(`http://${address}/metrics`)).text());
+    expect(sampleValue(m, "dcx_agent_vip_path", { mode: "kernel", path: "kernel" })).toBe(1);
+    expect(sampleValue(m, "dcx_agent_vip_backends", { vip: "k.marathon.l4lb.thisdcos.directory", address: `${vip.ip}:${vip.port}` })).toBe(2);
+
+    send(true);
+    await until(async () => {
+      const got = await Promise.all([0, 1, 2, 3].map(() => answers(vip.ip, vip.port, "B:hi")));
+      return got.every(Boolean);
+    }, "every new connection on B once A drains");
+    await agent.stop();
+    await running;
+    expect(spawnSync("nft", ["list", "table", "ip", table]).status).not.toBe(0);
+    expect(await answers(vip.ip, vip.port, "B:hi")).toBe(false);
   });
 });

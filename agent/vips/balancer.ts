@@ -1,6 +1,7 @@
 import { inCidr, parseCidr, VIP_TABLE_GRACE_MS, vipRangeProblem, type Vip, type Vips } from "../../protocol/vips.ts";
 import { errorMessage, type Logger } from "../log.ts";
 import { VipAddresses, type VipAddressOptions } from "./addresses.ts";
+import { KernelPath, type KernelPathOptions, type VipMode, type VipPath } from "./kernel-path.ts";
 import { type VipCounters, VipListener } from "./vip-listener.ts";
 
 /**
@@ -12,6 +13,9 @@ import { type VipCounters, VipListener } from "./vip-listener.ts";
  * The agent is root, so a frame is checked before anything is bound: its range must pass the
  * same rules the master applies, and every address must lie inside it. Backends are whatever
  * the master names: it builds them from its own task list (task ports on agents).
+ *
+ * When it can, the agent has the kernel balance instead (kernel-path.ts: nftables NAT rules, as
+ * DC/OS's dcos-l4lb programmed IPVS): the VIPs the kernel takes get no listener here.
  */
 
 export interface BalancerOptions {
@@ -19,6 +23,17 @@ export interface BalancerOptions {
   addresses?: Omit<VipAddressOptions, "log">;
   /** How long after a registration a table must come before the kept one is dropped (tests shorten it). */
   tableGraceMs?: number;
+  /** The kernel data path's settings; absent means userspace only. */
+  kernel?: Omit<KernelPathOptions, "log">;
+}
+
+/** Which data path serves the VIPs, for metrics and diagnostics. */
+export interface VipPathStatus {
+  /** The operator's `--vip-mode`. */
+  mode: VipMode;
+  /** What is in use; undefined until the first table. */
+  path: VipPath | undefined;
+  reason: string;
 }
 
 /** One VIP's state, for metrics and diagnostics. */
@@ -27,6 +42,8 @@ export interface VipStatus extends VipCounters {
   ip: string;
   port: number;
   backends: number;
+  /** Served by a listener of this agent (userspace) or by nftables rules (kernel, which counts no connections here). */
+  path: VipPath;
   listening: boolean;
 }
 
@@ -35,6 +52,9 @@ const keyOf = (v: { ip: string; port: number }) => `${v.ip}:${v.port}`;
 export class VipBalancer {
   private readonly listeners = new Map<string, { listener: VipListener; listening: Promise<boolean> }>();
   private readonly addresses: VipAddresses;
+  private readonly kernel: KernelPath;
+  /** The VIPs the kernel balances, as last programmed. */
+  private inKernel: Vip[] = [];
   private queue: Promise<void> = Promise.resolve();
   private stopped = false;
   /** Set from a registration until the master's table (or the grace's end). */
@@ -42,6 +62,7 @@ export class VipBalancer {
 
   constructor(private readonly options: BalancerOptions) {
     this.addresses = new VipAddresses({ log: options.log, ...options.addresses });
+    this.kernel = new KernelPath({ log: options.log, mode: "userspace", ...options.kernel });
   }
 
   /** Takes a new table; resolves once it is applied (listeners bound or their failure logged). */
@@ -68,14 +89,22 @@ export class VipBalancer {
 
   /** Every VIP this agent serves, and how it fares. */
   status(): VipStatus[] {
-    return [...this.listeners.values()].map(({ listener }) => ({
+    const kernel = this.inKernel.map((v) => ({ name: v.name, ip: v.ip, port: v.port, backends: v.backends.length, path: "kernel" as const, listening: false, accepted: 0, refused: 0, active: 0 }));
+    const userspace = [...this.listeners.values()].map(({ listener }) => ({
       name: listener.name,
       ip: listener.ip,
       port: listener.port,
       backends: listener.backendCount,
+      path: "userspace" as const,
       listening: listener.listening,
       ...listener.counters,
     }));
+    return [...kernel, ...userspace];
+  }
+
+  /** Which data path serves the VIPs, and why. */
+  pathStatus(): VipPathStatus {
+    return this.kernel.status();
   }
 
   /** Closes every listener and connection, and takes away the addresses it added. */
@@ -85,6 +114,8 @@ export class VipBalancer {
     await this.queue;
     for (const { listener } of this.listeners.values()) listener.close(true);
     this.listeners.clear();
+    this.inKernel = [];
+    await this.kernel.stop();
     await this.addresses.releaseAll();
   }
 
@@ -97,13 +128,30 @@ export class VipBalancer {
 
   private async apply(usable: Vip[]): Promise<void> {
     if (this.stopped) return;
+    const before = this.inKernel;
+    this.inKernel = await this.kernel.apply(usable);
+    // A routed VIP's address goes on this machine in either path: a local route lets this host's
+    // clients connect (the kernel's rule rewrites the destination after the route lookup).
+    await Promise.all(this.inKernel.map((v) => this.addresses.ensure(v.ip)));
+    const inKernel = new Set(this.inKernel);
+    await this.listen(usable.filter((v) => !inKernel.has(v)));
+    for (const { ip } of before) if (!this.inUse(ip)) await this.addresses.release(ip);
+  }
+
+  /** Whether a VIP address is still served, by a listener or by the kernel. */
+  private inUse(ip: string): boolean {
+    return this.inKernel.some((v) => v.ip === ip) || [...this.listeners.values()].some(({ listener }) => listener.ip === ip);
+  }
+
+  /** Opens, updates and closes listeners so they serve exactly `usable`. */
+  private async listen(usable: Vip[]): Promise<void> {
     const wanted = new Map(usable.map((v) => [keyOf(v), v]));
     for (const [key, { listener }] of this.listeners) {
       if (wanted.has(key)) continue;
       listener.close();
       this.listeners.delete(key);
       this.options.log.info("vip_removed", { vip: listener.name, address: key });
-      if (![...this.listeners.values()].some(({ listener: l }) => l.ip === listener.ip)) await this.addresses.release(listener.ip);
+      if (!this.inUse(listener.ip)) await this.addresses.release(listener.ip);
     }
     await Promise.all(usable.map((vip) => this.serve(vip)));
   }

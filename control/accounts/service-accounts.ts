@@ -5,7 +5,8 @@ import { quotaExceeded } from "../quotas.ts";
 import { auditRow, auditRowIfCreated } from "./audit.ts";
 import type { AccountsDb } from "./db.ts";
 import { toSummary } from "./clusters.ts";
-import type { ClusterSummary } from "./users.ts";
+import { TOKEN_CACHE_TTL_MS, type ClusterSummary } from "./users.ts";
+import { AuthCache } from "./auth-cache.ts";
 import { clusters, serviceAccounts } from "./schema.ts";
 
 export { serviceAccounts };
@@ -85,6 +86,8 @@ export async function revokeServiceAccount(db: AccountsDb, clusterId: string, id
   }
   const row = await db.select().from(serviceAccounts).where(where).get();
   if (!row) throw notFound(`Service account '${id}' does not exist.`);
+  // Whoever revokes (the API, a package's uninstall), the secret stops working in this isolate at once.
+  accountCache.forgetWhere((_key, account) => account?.id === id);
   return toInfo(row);
 }
 
@@ -99,4 +102,19 @@ export async function resolveServiceAccount(db: AccountsDb, secret: string, clus
   if (!row || row.revokedAt !== null || row.clusterId !== clusterId) return undefined;
   // A framework acts in its cluster as a member does (never as its owner).
   return { id: row.id, principal: row.principal, cluster: toSummary({ id: row.clusterId, name: row.name, role: "member", createdAt: row.createdAt }) };
+}
+
+/**
+ * Service-account secrets resolved to their account, cached in this isolate: a framework makes
+ * a scheduler call per ACCEPT, DECLINE and ACKNOWLEDGE (thousands a minute when busy), and each
+ * must not cost a D1 round trip. The revocation bound is the API tokens' (TOKEN_CACHE_TTL_MS),
+ * and at once in the isolate that revoked it (`revokeServiceAccount`).
+ */
+const accountCache = new AuthCache<ServiceAccountAuth>({ ttlMs: TOKEN_CACHE_TTL_MS, missTtlMs: 1_000, maxEntries: 10_000 });
+
+type ServiceAccountAuth = NonNullable<Awaited<ReturnType<typeof resolveServiceAccount>>>;
+
+/** `resolveServiceAccount` through this isolate's cache; the cluster is part of the key, as a secret is only good on its own. */
+export async function cachedServiceAccount(db: AccountsDb, secret: string, clusterId: string): Promise<ServiceAccountAuth | undefined> {
+  return (await accountCache.get(`${clusterId}\n${secret}`, async () => (await resolveServiceAccount(db, secret, clusterId)) ?? null)) ?? undefined;
 }

@@ -2,8 +2,7 @@ import { Hono } from "hono";
 import { createMiddleware } from "hono/factory";
 import { NewServiceAccount } from "../contract/accounts.ts";
 import { quotaLimit } from "../quotas.ts";
-import { createServiceAccount, listServiceAccounts, revokeServiceAccount } from "../accounts/service-accounts.ts";
-import { cachedServiceAccount, forgetServiceAccount } from "./service-account-cache.ts";
+import { cachedServiceAccount, createServiceAccount, listServiceAccounts, revokeServiceAccount } from "../accounts/service-accounts.ts";
 import { isWellFormedToken, tokenKind } from "../crypto.ts";
 import { unauthenticated } from "../errors.ts";
 import type { AppEnv } from "../http/env.ts";
@@ -21,7 +20,6 @@ export const serviceAccountRoutes = new Hono<AppEnv>()
   .delete("/:accountId", async (c) => {
     const { id: clusterId } = c.get("cluster");
     const info = await revokeServiceAccount(c.get("db"), clusterId, c.req.param("accountId"), c.get("user").id);
-    forgetServiceAccount(info.id);
     return c.json({ serviceAccount: info });
   });
 

@@ -16,6 +16,7 @@ import { Api } from "./lib/api.ts";
 import { onCleanup } from "./lib/cleanup.ts";
 import { controlPlaneProcesses, cpuByPid, machineInfo, sumCpuDelta } from "./lib/procfs.ts";
 import { fmt, table, writeJson } from "./lib/report.ts";
+import { measureVip } from "./vip.ts";
 
 const FIXTURE = join(ROOT, "test", "e2e", "fixtures", "proxy-server.mjs");
 
@@ -83,6 +84,9 @@ export async function run(argv: string[]): Promise<number> {
   const proxyUp = await load<TransferResult>(["--mode", "upload", "--url", `${proxied}/upload`, "--header", auth, "--mb", mb]);
   const directUp = await load<TransferResult>(["--mode", "upload", "--url", `${direct}/upload`, "--mb", mb]);
 
+  // The issue's one run also covers layer 4: connections through a named VIP against direct ones (bench/vip.ts).
+  const vip = await measureVip({ seconds: Number(values.seconds), concurrency: Number(values.concurrency) });
+
   const proxyRps = viaProxy.requests / viaProxy.seconds;
   const directRps = straight.requests / straight.seconds;
   const ceilingRps = ceiling.requests / ceiling.seconds;
@@ -110,6 +114,12 @@ export async function run(argv: string[]): Promise<number> {
     directMBps: mbps(directDown),
     proxyUploadMBps: mbps(proxyUp),
     directUploadMBps: mbps(directUp),
+    vipMode: vip.vipMode,
+    vipConnsPerSecond: vip.vipConnsPerSecond,
+    directConnsPerSecond: vip.directConnsPerSecond,
+    vipRatio: vip.vipRatio,
+    userspaceVipConnsPerSecond: vip.userspaceVipConnsPerSecond,
+    userspaceVipRatio: vip.userspaceVipRatio,
     context:
       "Everything on one 2-core machine: the load generator, wrangler's local proxy, workerd (a development runtime) and the agent. The ceiling is the same Worker answering /health without a Durable Object; /v2/deployments adds the token check and one RPC to the Cluster object. Through the proxy a request also crosses the Cluster object (an RPC) and the agent's WebSocket twice (each message to a hibernatable socket costs the object about a millisecond of dispatch), then the agent's own HTTP request to the task.",
   };
@@ -124,6 +134,8 @@ export async function run(argv: string[]): Promise<number> {
       { name: "control plane CPU / request", value: fmt(result.controlPlaneCpuMsPerProxiedRequest, 3, " ms"), note: "workerd + wrangler's node proxy, while proxying" },
       { name: "proxyMBps / directMBps", value: `${fmt(result.proxyMBps, 1)} / ${fmt(result.directMBps, 1)}`, note: `download of ${mb} MiB` },
       { name: "upload MB/s proxy / direct", value: `${fmt(result.proxyUploadMBps, 1)} / ${fmt(result.directUploadMBps, 1)}`, note: `upload of ${mb} MiB` },
+      { name: "vipConnsPerSecond / direct", value: `${fmt(vip.vipConnsPerSecond, 0)} / ${fmt(vip.directConnsPerSecond, 0)}`, note: `TCP connections through a named VIP (${vip.vipMode} data path) against straight to the task` },
+      { name: "vipRatio", value: fmt(vip.vipRatio, 3), note: `target ≥ 0.8; the userspace balancer: ${fmt(vip.userspaceVipRatio, 3)}` },
     ]) + `\n${result.context}\n`,
   );
   const out = join(ROOT, "bench", "results", "proxy.json");

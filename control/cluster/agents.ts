@@ -93,16 +93,35 @@ export function createAgent(
   return toRecord(row);
 }
 
+/** What a re-attach did: the agent as stored now, and whether it offers anything it did not a moment ago. */
+export interface Reattached {
+  agent: AgentRecord;
+  /** It was not active, or its resources, attributes, role or allowances changed: an allocation round may place on it. */
+  offersMore: boolean;
+}
+
 /** Re-attaches a known agent on a new session, taking its latest description. */
-export function reattachAgent(db: ClusterDb, id: string, sessionId: string, now: number, description: Description): AgentRecord | undefined {
+export function reattachAgent(db: ClusterDb, id: string, sessionId: string, now: number, description: Description): Reattached | undefined {
+  const before = db
+    .select({ state: agents.state, resources: agents.resources, attributes: agents.attributes, role: agents.role, allowances: agents.allowances })
+    .from(agents)
+    .where(eq(agents.id, id))
+    .get();
+  if (!before) return undefined;
+  const next = described(description);
   const row = db
     .update(agents)
-    .set({ ...described(description), state: "active", reregisteredAt: now, disconnectedAt: null, unreachableAt: null, sessionId })
+    .set({ ...next, state: "active", reregisteredAt: now, disconnectedAt: null, unreachableAt: null, sessionId })
     .where(eq(agents.id, id))
     .returning()
     .get();
-  if (row) increment(db, "counter:slave_reregistrations");
-  return row ? toRecord(row) : undefined;
+  if (!row) return undefined;
+  increment(db, "counter:slave_reregistrations");
+  // Compared as stored JSON: a reconnect that only replaces the session (the common case in a
+  // reconnect storm) must not cost an allocation round.
+  const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+  const unchanged = before.state === "active" && before.role === next.role && same(before.resources, next.resources) && same(before.attributes, next.attributes) && same(before.allowances, next.allowances);
+  return { agent: toRecord(row), offersMore: !unchanged };
 }
 
 /** Every agent's credential hash, for copying them where the Worker checks credentials (D1). */

@@ -732,19 +732,24 @@ export class Cluster extends DurableObject<Env> {
     }
     // One transaction for the registry and the timers: each commit has a cost, and a reconnect
     // storm of a thousand agents is a thousand registers.
-    const agentId = this.ctx.storage.transactionSync(() => {
+    const attached = this.ctx.storage.transactionSync(() => {
       let id = att.agentId;
+      // A new agent always brings resources; a known one only when it was away or changed.
+      let offersMore = true;
       if (id) {
-        if (!reattachAgent(this.db, id, att.sessionId, now, msg)) return undefined;
+        const reattached = reattachAgent(this.db, id, att.sessionId, now, msg);
+        if (!reattached) return undefined;
+        offersMore = reattached.offersMore;
       } else if (joined) {
         id = joined.agentId;
         createAgent(this.db, { id, credentialHash: joined.hash, joinTokenId: att.joinTokenId ?? null, sessionId: att.sessionId, now, description: msg });
       }
       livenessDueBy(this.db, now + this.timeoutMs);
       historyDueBy(this.db, now);
-      return id;
+      return id === undefined ? undefined : { id, offersMore };
     });
-    if (!agentId) {
+    const agentId = attached?.id;
+    if (!attached || !agentId) {
       closeQuietly(ws, CloseCode.POLICY, "agent credential is not valid: the agent may have been removed");
       return;
     }
@@ -756,7 +761,7 @@ export class Cluster extends DurableObject<Env> {
     if (replaced) closeQuietly(replaced, CloseCode.REPLACED, "replaced by a newer session of this agent");
     await this.alarmArm.arm();
     send(ws, { type: "registered", agentId, pingIntervalMs: this.pingIntervalMs, ...(joined ? { credential: joined.credential } : {}) });
-    // New resources are on offer, and the agent's tasks must be squared with ours.
-    await this.coordinator.reconcile(ws, agentId, msg.tasks);
+    // The agent's tasks must be squared with ours; new resources may be what waiting demand needs.
+    await this.coordinator.reconcile(ws, agentId, msg.tasks, attached.offersMore);
   }
 }

@@ -276,6 +276,35 @@ export interface AgentUsage extends TaskResources {
   tasks: number;
 }
 
+/** Live tasks of one framework's group on one agent: how many, and their resources summed. */
+export interface LiveTaskGroup {
+  agentId: string;
+  framework: string;
+  group: string;
+  count: number;
+  cpus: number;
+  mem: number;
+  disk: number;
+  gpus: number;
+}
+
+/**
+ * Live tasks counted per agent, framework and group, summed in SQLite: one row per group on an
+ * agent rather than one per task, with no JSON parsed in the isolate (100,000 tasks of one app on
+ * 10,000 agents are 10,000 rows). What an allocation round needs of the tasks already placed.
+ */
+export function liveTaskGroups(db: ClusterDb): LiveTaskGroup[] {
+  const rows = sqlOf(db).exec<{ agentId: string; framework: string; groupId: string; count: number; cpus: number; mem: number; disk: number; gpus: number }>(
+    `SELECT agent_id AS agentId, framework, group_id AS groupId, count(*) AS count,
+       total(json_extract(resources, '$.cpus')) AS cpus, total(json_extract(resources, '$.mem')) AS mem,
+       total(json_extract(resources, '$.disk')) AS disk, total(json_extract(resources, '$.gpus')) AS gpus
+     FROM tasks WHERE ended_at IS NULL GROUP BY agent_id, framework, group_id`,
+  );
+  const out: LiveTaskGroup[] = [];
+  for (const r of rows) out.push({ agentId: r.agentId, framework: r.framework, group: r.groupId, count: r.count, cpus: r.cpus, mem: r.mem, disk: r.disk, gpus: r.gpus });
+  return out;
+}
+
 /** Resources held by live tasks, per agent, in two aggregate queries. */
 export function usageByAgent(db: ClusterDb): Map<string, AgentUsage> {
   const out = new Map<string, AgentUsage>();

@@ -305,24 +305,22 @@ export function liveTaskGroups(db: ClusterDb): LiveTaskGroup[] {
   return out;
 }
 
-/** Resources held by live tasks, per agent, in two aggregate queries. */
-export function usageByAgent(db: ClusterDb): Map<string, AgentUsage> {
+/** Resources held by live tasks, per agent, from the per-group sums (liveTaskGroups) and the ports held. */
+export function usageByAgent(db: ClusterDb, groups: readonly LiveTaskGroup[] = liveTaskGroups(db)): Map<string, AgentUsage> {
   const out = new Map<string, AgentUsage>();
-  const rows = db
-    .select({
-      agentId: tasks.agentId,
-      cpus: sql<number>`sum(json_extract(${tasks.resources}, '$.cpus'))`,
-      mem: sql<number>`sum(json_extract(${tasks.resources}, '$.mem'))`,
-      disk: sql<number>`sum(json_extract(${tasks.resources}, '$.disk'))`,
-      gpus: sql<number>`sum(json_extract(${tasks.resources}, '$.gpus'))`,
-      count: sql<number>`count(*)`,
-    })
-    .from(tasks)
-    .where(isNull(tasks.endedAt))
-    .groupBy(tasks.agentId)
-    .all();
-  for (const r of rows) out.set(r.agentId, { cpus: r.cpus, mem: r.mem, disk: r.disk, gpus: r.gpus, ports: [], tasks: r.count });
-  const ports = db.all<{ agentId: string; port: number }>(sql`SELECT agent_id AS agentId, j.value AS port FROM tasks, json_each(tasks.ports) j WHERE tasks.ended_at IS NULL`);
+  for (const g of groups) {
+    const u = out.get(g.agentId);
+    if (!u) out.set(g.agentId, { cpus: g.cpus, mem: g.mem, disk: g.disk, gpus: g.gpus, ports: [], tasks: g.count });
+    else {
+      u.cpus += g.cpus;
+      u.mem += g.mem;
+      u.disk += g.disk;
+      u.gpus += g.gpus;
+      u.tasks += g.count;
+    }
+  }
+  // Most tasks hold no host port: those rows are skipped before any JSON is read.
+  const ports = db.all<{ agentId: string; port: number }>(sql`SELECT agent_id AS agentId, j.value AS port FROM tasks, json_each(tasks.ports) j WHERE tasks.ended_at IS NULL AND tasks.ports <> '[]'`);
   for (const p of ports) out.get(p.agentId)?.ports.push(p.port);
   return out;
 }

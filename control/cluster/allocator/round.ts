@@ -2,7 +2,7 @@ import type { TaskLaunch } from "../../../protocol/index.ts";
 import { listAgents, type AgentRecord } from "../agents.ts";
 import type { ClusterDb } from "../db.ts";
 import type { Framework, FrameworkContext, FrameworkTurn, RoundContext } from "../frameworks/framework.ts";
-import { liveTaskGroups, markKillRequested, usageByAgent, type TaskRecord } from "../tasks.ts";
+import { type LiveTaskGroup, liveTaskGroups, markKillRequested, usageByAgent, type TaskRecord } from "../tasks.ts";
 import { decline, REFUSE_MS, refusedByAgent, revive } from "./filters.ts";
 import { heldByOffers, makeOffers, offeredAgents, staleOffers } from "./offers.ts";
 import { place, type AgentSnapshot, type PlacedTask, type PlacementPlan, type TaskRequest } from "./place.ts";
@@ -73,9 +73,11 @@ export function allocationRound(ctx: FrameworkContext, frameworks: readonly Fram
   }
   const active = listAgents(db).filter((a) => a.state === "active");
   rescindStale(db, new Set(active.map((a) => a.id)), now, takers);
-  const agents = agentSnapshots(db, active);
+  // One read of the live tasks, summed per agent and group, serves both the free resources and the placed tasks.
+  const groups = liveTaskGroups(db);
+  const agents = agentSnapshots(db, active, groups);
   const round: RoundContext = { ...ctx, hosts: new Map(agents.map((a) => [a.id, a.hostname])) };
-  const placed = placedTasks(db);
+  const placed = placedTasks(groups);
   const plan = placeAll(now, agents, placed, frameworks, turns, maxLaunches);
   // What the cap held back goes to the next round, at once (the object handles other events
   // between rounds), unless this round could not place all it had: then the refuse filters pace it.
@@ -154,8 +156,8 @@ function rescindStale(db: ClusterDb, active: ReadonlySet<string>, now: number, t
  * The active agents with what their live tasks and outstanding offers hold (an offered resource
  * is no one else's until the offer ends), and the frameworks' refuse filters.
  */
-function agentSnapshots(db: ClusterDb, active: readonly AgentRecord[]): AgentSnapshot[] {
-  const usage = usageByAgent(db);
+function agentSnapshots(db: ClusterDb, active: readonly AgentRecord[], groups: readonly LiveTaskGroup[]): AgentSnapshot[] {
+  const usage = usageByAgent(db, groups);
   const held = heldByOffers(db);
   const refused = refusedByAgent(db);
   return active.map((a) => {
@@ -182,9 +184,9 @@ function agentSnapshots(db: ClusterDb, active: readonly AgentRecord[]): AgentSna
  * a group on an agent carries the group's summed resources, so the fair share is charged once
  * with the same total; the others carry none and only count toward constraints.
  */
-function placedTasks(db: ClusterDb): PlacedTask[] {
+function placedTasks(groups: readonly LiveTaskGroup[]): PlacedTask[] {
   const out: PlacedTask[] = [];
-  for (const g of liveTaskGroups(db)) {
+  for (const g of groups) {
     out.push({ agentId: g.agentId, framework: g.framework, group: g.group, resources: { cpus: g.cpus, mem: g.mem, disk: g.disk, gpus: g.gpus } });
     const rest: PlacedTask = { agentId: g.agentId, framework: g.framework, group: g.group };
     for (let i = 1; i < g.count; i++) out.push(rest);

@@ -8,7 +8,7 @@ import { type CheckUpdate, applyCheckResults, isCheckResult } from "./frameworks
 import { expireUnreachable } from "./frameworks/marathon/task-events.ts";
 import type { FrameworkRegistry } from "./frameworks/registry.ts";
 import { type SocketIndex, closeQuietly, send } from "./sessions.ts";
-import { applyStatusUpdates, liveTasks, setTaskState, type TaskRecord } from "./tasks.ts";
+import { applyStatusUpdates, hasLiveTasks, liveTasks, setTaskState, type TaskRecord } from "./tasks.ts";
 import { type AlarmArm, scheduleAt, scheduleNoLaterThan } from "./timers.ts";
 
 export const ALLOCATE_TIMER = "allocate";
@@ -283,6 +283,15 @@ export class Coordinator {
    * and either the agent offers nothing new or the last round left no demand waiting.
    */
   async reconcile(ws: WebSocket, agentId: string, reported: TaskReport[], offersMore: boolean): Promise<void> {
+    // An agent with no task on either side (every new agent) has nothing to square: no command
+    // transaction (and its quota checks), at most a round asked for.
+    if (reported.length === 0 && !hasLiveTasks(this.db, agentId)) {
+      if (offersMore && this.demandWaiting) {
+        scheduleNoLaterThan(this.db, ALLOCATE_TIMER, Date.now() + ROUND_COALESCE_MS);
+        await this.alarm.arm();
+      }
+      return;
+    }
     const onAgent = new Map(reported.map((t) => [t.taskId, t.state]));
     const stray: string[] = [];
     await this.mutate((ctx) => {

@@ -88,6 +88,11 @@ export function liveTasks(db: ClusterDb, filter: { framework?: string; group?: s
   return db.select().from(tasks).where(and(...conds)).orderBy(asc(tasks.stagedAt)).all().map(toRecord);
 }
 
+/** Whether the agent holds any live task: one indexed probe, raw SQL (asked on every register). */
+export function hasLiveTasks(db: ClusterDb, agentId: string): boolean {
+  return sqlOf(db).exec("SELECT 1 FROM tasks WHERE agent_id = ? AND ended_at IS NULL LIMIT 1", agentId).toArray().length > 0;
+}
+
 /** Recently ended tasks, newest first (Mesos `completed_tasks`). */
 export function endedTasks(db: ClusterDb, limit = 100): TaskRecord[] {
   return db.select().from(tasks).where(isNotNull(tasks.endedAt)).orderBy(desc(tasks.endedAt)).limit(limit).all().map(toRecord);

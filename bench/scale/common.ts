@@ -1,4 +1,6 @@
 /** The scale benchmark's options, targets and the direct route to the runtime workerd. */
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -35,7 +37,7 @@ export function parseOptions(argv: string[]): Options {
       agents: { type: "string", default: "10000" },
       tasks: { type: "string", default: "100000" },
       concurrency: { type: "string", default: "100" },
-      "poll-ms": { type: "string", default: "100" },
+      "poll-ms": { type: "string", default: "5000" },
       "timeout-s": { type: "string", default: "600" },
       "idle-s": { type: "string", default: "30" },
       "via-proxy": { type: "boolean", default: false },
@@ -85,3 +87,40 @@ export async function runtimeUrl(runtimePids: number[]): Promise<string | undefi
   }
   return undefined;
 }
+
+/** The soft and hard limits on open files of this process, from /proc/self/limits. */
+function fileLimits(): { soft: number; hard: number } {
+  const line = readFileSync("/proc/self/limits", "utf8").split("\n").find((l) => l.startsWith("Max open files")) ?? "";
+  const [soft = 0, hard = 0] = line.replace("Max open files", "").trim().split(/\s+/).map((v) => (v === "unlimited" ? Infinity : Number(v)));
+  return { soft, hard };
+}
+
+/**
+ * workerd holds two descriptors per accepted WebSocket (the socket and a dup), and SQLite must
+ * still open its files: past the limit, workerd fails to open the object's database
+ * (SQLITE_CANTOPEN), resets the object and every agent drops. The limit of this process
+ * (inherited by wrangler, workerd and the simulated agents) is raised with util-linux's `prlimit`
+ * when it is too low and that is permitted; otherwise the run takes as many agents as fit, and
+ * says so. Returns the agents to run and the limit in force.
+ */
+export function agentsThatFit(agents: number): { agents: number; fileLimit: number; note?: string } {
+  const needed = agents * 2 + RESERVED_FILES;
+  const before = fileLimits();
+  if (before.soft < needed) {
+    try {
+      execFileSync("prlimit", ["--pid", String(process.pid), `--nofile=${needed}:${Math.max(needed, before.hard)}`], { stdio: "ignore" });
+    } catch {
+      // not permitted (a container without CAP_SYS_RESOURCE): fewer agents below
+    }
+  }
+  const { soft, hard } = fileLimits();
+  if (soft >= needed) return { agents, fileLimit: soft };
+  const fit = Math.floor((soft - RESERVED_FILES) / 2);
+  if (fit < 1) throw Object.assign(new Error(`the open-file limit (${soft}) leaves no room for agents`), { name: "UsageError" });
+  const note = `${agents} agents need about ${needed} open files in the runtime workerd (two per socket); this machine allows ${soft} (hard ${hard}, not raisable here), so the run used ${fit} agents`;
+  log(note);
+  return { agents: fit, fileLimit: soft, note };
+}
+
+/** Descriptors kept free for SQLite (D1, the object's database, their journals), logs and the inspector. */
+const RESERVED_FILES = 2000;

@@ -23,8 +23,8 @@ const PRICES = {
   doRequests: { includedPerMonth: 1e6, perMillion: 0.15 },
   doWebSocketMessagesPerRequest: 20,
   doDurationGbS: { includedPerMonth: 400_000, perMillion: 12.5 },
-  /** Duration is billed at the object's 128 MB whatever it uses. */
-  doGb: 0.128,
+  /** Duration is billed at the object's 128 MB whatever it uses (128 MB / 1 GB, as the pricing page's examples). */
+  doGb: 0.125,
   /** SQLite-backed Durable Object storage and D1 share these row prices. */
   rowsRead: { includedPerMonth: 25e9, perMillion: 0.001 },
   rowsWritten: { includedPerMonth: 50e6, perMillion: 1.0 },
@@ -141,7 +141,11 @@ export function writeCostModel(scale: { idle: { pingsPerAgentPerMinute: number }
       included: "each line after the Workers Paid inclusions, as if the cluster were the account's only use, plus the $5 plan",
       doh: "as of this run every DoH query is one Worker request, one Cluster-object RPC and two D1 row reads (the DNS key); branch `edge` moves steady-state DoH off the object, after which the object's share drops out",
     },
-    idle: { agents: 0, note: "no agents and no tasks: no timers are armed and the object is evicted; only the plan's minimum is paid", cost: dollars({ workerRequests: 0, workerCpuMs: 0, doRequests: 0, doWebSocketMessagesIn: 0, doActiveSeconds: 0, rowsRead: 0, rowsWritten: 0 }) },
+    idle: {
+      agents: 0,
+      note: "no agents and no tasks: the object hibernates; only its hourly garbage-collection alarm wakes it (720 a month, a few rows each); the plan's minimum is what is paid",
+      cost: dollars({ workerRequests: 0, workerCpuMs: 0, doRequests: 720, doWebSocketMessagesIn: 0, doActiveSeconds: 720 * 0.05, rowsRead: 720 * 10, rowsWritten: 720 * 3 }),
+    },
     agents1000: scenario(1000),
     agents10000: scenario(10_000),
     agents100000: { ...scenario(100_000), note: "on paper: one object cannot hold 100,000 sockets (32,768 hibernatable WebSockets per object); see README 'How far one cluster scales'" },

@@ -15,6 +15,7 @@ const BENCHMARKS: Record<string, () => Promise<Benchmark>> = {
   launch: () => import("./launch.ts"),
   frameworks: () => import("./frameworks.ts"),
   scale: () => import("./scale.ts"),
+  cost: () => import("./cost.ts"),
 };
 
 const DESCRIPTIONS: Record<string, string> = {
@@ -22,6 +23,7 @@ const DESCRIPTIONS: Record<string, string> = {
   dns: "DNS-over-HTTPS queries/s and p50/p99 against the local control plane, and the agent's forwarder with a warm cache, from a separate load-generator process",
   frameworks: "an external framework on the Mesos scheduler API beside Marathon over 1,000 simulated agents: offers/s, ACCEPT→RUNNING p50/p99, placements/s of each and their ratio",
   scale: "10,000 simulated agents and 100,000 tasks on one Cluster object: registration CPU per agent, placements/s, the isolate's heap; writes scale.json and the cost model cost.json",
+  cost: "rebuilds bench/results/cost.json (dollars per month at Cloudflare's prices) from the last scale and dns results, without running anything",
   launch: "POST→TASK_RUNNING for a docker app beside a plain docker run -d, and for an exec app beside a plain spawn (real agent, real dockerd)",
 };
 

@@ -62,6 +62,19 @@ function dollars(u: Usage) {
   return { usagePerMonth: rounded, totalPerMonth: round(PRICES.workersPaidMonthly + usage, 2), billedDoRequests: Math.round(doRequests), doGbS: Math.round(u.doActiveSeconds * PRICES.doGb) };
 }
 
+/** Dollars for `u` at list price, as if every inclusion were already used. */
+function marginal(u: Usage): number {
+  const at = (n: number, p: { perMillion: number }) => (n / 1e6) * p.perMillion;
+  return (
+    at(u.workerRequests, PRICES.workerRequests) +
+    at(u.workerCpuMs, PRICES.workerCpuMs) +
+    at(u.doRequests + u.doWebSocketMessagesIn / PRICES.doWebSocketMessagesPerRequest, PRICES.doRequests) +
+    at(u.doActiveSeconds * PRICES.doGb, PRICES.doDurationGbS) +
+    at(u.rowsRead, PRICES.rowsRead) +
+    at(u.rowsWritten, PRICES.rowsWritten)
+  );
+}
+
 /** What the scale run measured that the model needs. */
 interface Measured {
   pingsPerAgentPerMinute: number;
@@ -123,9 +136,9 @@ export function writeCostModel(scale: { idle: { pingsPerAgentPerMinute: number }
     pingsBilled: steadyState(agents, measured, true),
     pingsNotBilled: steadyState(agents, measured, false).cost,
   });
-  const doh = dollars({ workerRequests: 1e6, workerCpuMs: 1e6, doRequests: 1e6, doWebSocketMessagesIn: 0, doActiveSeconds: (1e6 * measured.doCpuMsPerDohQuery) / 1000, rowsRead: 2e6, rowsWritten: 0 });
-  const api = dollars({ workerRequests: 1e6, workerCpuMs: 2e6, doRequests: 1e6, doWebSocketMessagesIn: 0, doActiveSeconds: 1e6 * 0.002, rowsRead: 2e6, rowsWritten: 0 });
-  const strip = (d: ReturnType<typeof dollars>) => round((d.totalPerMonth - PRICES.workersPaidMonthly) / 1000, 6);
+  // Per 1,000 operations at list price, past the inclusions (what one more thousand costs).
+  const doh = marginal({ workerRequests: 1000, workerCpuMs: 1000, doRequests: 1000, doWebSocketMessagesIn: 0, doActiveSeconds: measured.doCpuMsPerDohQuery, rowsRead: 2000, rowsWritten: 0 });
+  const api = marginal({ workerRequests: 1000, workerCpuMs: 2000, doRequests: 1000, doWebSocketMessagesIn: 0, doActiveSeconds: 2, rowsRead: 2000, rowsWritten: 0 });
   writeJson(out, {
     benchmark: "cost",
     timestamp: new Date().toISOString(),
@@ -149,8 +162,8 @@ export function writeCostModel(scale: { idle: { pingsPerAgentPerMinute: number }
     agents1000: scenario(1000),
     agents10000: scenario(10_000),
     agents100000: { ...scenario(100_000), note: "on paper: one object cannot hold 100,000 sockets (32,768 hibernatable WebSockets per object); see README 'How far one cluster scales'" },
-    perThousandDohQueries: { dollars: strip(doh), perMillionQueries: round(doh.totalPerMonth - PRICES.workersPaidMonthly, 3), objectRequestsPer1000Queries: 1000 },
-    perThousandApiRequests: { dollars: strip(api), note: "one Worker request, one Cluster-object RPC, two D1 reads (token, membership) each" },
+    perThousandDohQueries: { dollars: round(doh, 6), perMillionQueries: round(doh * 1000, 3), objectRequestsPer1000Queries: 1000, note: "one Worker request, one Cluster-object RPC (the object's CPU per query from bench/results/dns.json as its active time) and two D1 row reads each, at list price past the inclusions" },
+    perThousandApiRequests: { dollars: round(api, 6), note: "one Worker request (2 ms CPU), one Cluster-object RPC (2 ms active), two D1 reads (token, membership) each, at list price past the inclusions" },
   });
   return out;
 }

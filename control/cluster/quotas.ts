@@ -13,8 +13,12 @@ import { apps } from "./schema.ts";
 /** Why a new agent may not join, or undefined when it may (a join-token session's register). */
 export function agentQuotaRefusal(db: ClusterDb, env: Env): string | undefined {
   const limit = quotaLimit(env, "agents");
-  // Raw SQL: this runs on every join, and drizzle's query building costs more than the count.
-  const count = db.$client.sql.exec<{ n: number }>("SELECT count(*) AS n FROM agents").one().n;
+  // This runs on every join, and count(*) walks the whole table (0.7 ms at 1,500 agents, more
+  // with each). Rowids are distinct positive integers, so the largest bounds the count from
+  // above, and is one step down the table's b-tree: below the limit, the count is too.
+  const storage = db.$client.sql;
+  if ((storage.exec<{ top: number | null }>("SELECT max(rowid) AS top FROM agents").one().top ?? 0) < limit) return undefined;
+  const count = storage.exec<{ n: number }>("SELECT count(*) AS n FROM agents").one().n;
   return count >= limit ? quotaMessage("agents", limit) : undefined;
 }
 

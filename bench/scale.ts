@@ -188,7 +188,8 @@ async function measureIdle(opts: Options, sim: SimAgents, runtime: number[], age
     pingsPerAgentPerMinute: round(pings / agents / minutes, 2),
     // The simulated agents count pings apart from their other frames.
     otherFramesFromAgentsPerAgentPerMinute: round(framesOut / agents / minutes, 3),
-    framesToAgentsPerAgentPerMinute: round((Number(after.framesIn) - Number(before.framesIn) - pings) / agents / minutes, 3),
+    // Less the pongs (one per ping; a few may still be in flight, hence the floor).
+    framesToAgentsPerAgentPerMinute: round(Math.max(0, Number(after.framesIn) - Number(before.framesIn) - pings) / agents / minutes, 3),
     runtimeCpuMsPerSecond: round(sumCpuDelta(cpu, cpuByPid([...cpu.keys()])) / seconds, 1),
     note: "pings are answered by the runtime's WebSocket auto-response (the object is not woken); framesToAgents excludes the pongs",
   };

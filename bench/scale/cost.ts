@@ -137,7 +137,8 @@ export function writeCostModel(scale: { idle: { pingsPerAgentPerMinute: number }
     pingsNotBilled: steadyState(agents, measured, false).cost,
   });
   // Per 1,000 operations at list price, past the inclusions (what one more thousand costs).
-  const doh = marginal({ workerRequests: 1000, workerCpuMs: 1000, doRequests: 1000, doWebSocketMessagesIn: 0, doActiveSeconds: measured.doCpuMsPerDohQuery, rowsRead: 2000, rowsWritten: 0 });
+  // The DNS key is cached per isolate for 5 s (control/api/dns-keys-cache.ts): no D1 read per query.
+  const doh = marginal({ workerRequests: 1000, workerCpuMs: 1000, doRequests: 1000, doWebSocketMessagesIn: 0, doActiveSeconds: measured.doCpuMsPerDohQuery, rowsRead: 0, rowsWritten: 0 });
   const api = marginal({ workerRequests: 1000, workerCpuMs: 2000, doRequests: 1000, doWebSocketMessagesIn: 0, doActiveSeconds: 2, rowsRead: 2000, rowsWritten: 0 });
   writeJson(out, {
     benchmark: "cost",
@@ -152,7 +153,7 @@ export function writeCostModel(scale: { idle: { pingsPerAgentPerMinute: number }
       alarms: "a history sample each minute, a liveness sweep each 75 s (reading every agent row), hourly GC",
       duration: "the object is billed only while it runs a handler (it hibernates between frames); active time per woken frame = the runtime's CPU per status frame measured in the placement phase",
       included: "each line after the Workers Paid inclusions, as if the cluster were the account's only use, plus the $5 plan",
-      doh: "as of this run every DoH query is one Worker request, one Cluster-object RPC and two D1 row reads (the DNS key); branch `edge` moves steady-state DoH off the object, after which the object's share drops out",
+      doh: "as of this run every DoH query is one Worker request and one Cluster-object RPC (the DNS key comes from a 5 s per-isolate cache); branch `edge` moves steady-state DoH off the object, after which the object's share (requests and duration) drops out",
     },
     idle: {
       agents: 0,
@@ -162,7 +163,7 @@ export function writeCostModel(scale: { idle: { pingsPerAgentPerMinute: number }
     agents1000: scenario(1000),
     agents10000: scenario(10_000),
     agents100000: { ...scenario(100_000), note: "on paper: one object cannot hold 100,000 sockets (32,768 hibernatable WebSockets per object); see README 'How far one cluster scales'" },
-    perThousandDohQueries: { dollars: round(doh, 6), perMillionQueries: round(doh * 1000, 3), objectRequestsPer1000Queries: 1000, note: "one Worker request, one Cluster-object RPC (the object's CPU per query from bench/results/dns.json as its active time) and two D1 row reads each, at list price past the inclusions" },
+    perThousandDohQueries: { dollars: round(doh, 6), perMillionQueries: round(doh * 1000, 3), objectRequestsPer1000Queries: 1000, note: "one Worker request (1 ms CPU) and one Cluster-object RPC (the object's CPU per query from bench/results/dns.json as its active time) each, at list price past the inclusions; the DNS key is cached per isolate for 5 s, so D1 is read about once per isolate per 5 s, not per query" },
     perThousandApiRequests: { dollars: round(api, 6), note: "one Worker request (2 ms CPU), one Cluster-object RPC (2 ms active), two D1 reads (token, membership) each, at list price past the inclusions" },
   });
   return out;

@@ -71,38 +71,67 @@ const described = (d: Description) => ({
   version: d.version,
 });
 
+/** The JSON columns of a description as stored: compared as text to tell whether a re-attach changed them. */
+const storedText = (d: ReturnType<typeof described>) => ({
+  resources: JSON.stringify(d.resources),
+  attributes: JSON.stringify(d.attributes),
+  allowances: d.allowances === null ? null : JSON.stringify(d.allowances),
+});
+
+/*
+ * createAgent, reattachAgent and agentIdForCredential run once per agent connecting, ten thousand
+ * times in a reconnect storm: raw SQL, since drizzle's query building costs more than the statements.
+ */
+
 /** Stores a newly joined agent, active on the given session. */
 export function createAgent(
   db: ClusterDb,
   input: { id: string; credentialHash: string; joinTokenId: string | null; sessionId: string; now: number; description: Description },
 ): AgentRecord {
-  const row = db
-    .insert(agents)
-    .values({
-      id: input.id,
-      ...described(input.description),
-      credentialHash: input.credentialHash,
-      joinTokenId: input.joinTokenId,
-      state: "active",
-      registeredAt: input.now,
-      sessionId: input.sessionId,
-    })
-    .returning()
-    .get();
+  const d = described(input.description);
+  const text = storedText(d);
+  db.$client.sql.exec(
+    `INSERT INTO agents (id, hostname, ip, resources, attributes, role, allowances, version, credential_hash, join_token_id, state, registered_at, session_id)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)`,
+    input.id, d.hostname, d.ip, text.resources, text.attributes, d.role, text.allowances, d.version, input.credentialHash, input.joinTokenId, input.now, input.sessionId,
+  );
   increment(db, "counter:slave_registrations");
-  return toRecord(row);
+  return { id: input.id, ...d, state: "active", registeredAt: input.now, reregisteredAt: null, disconnectedAt: null, unreachableAt: null };
+}
+
+/** What a re-attach did: the agent as stored now, and whether it offers anything it did not a moment ago. */
+export interface Reattached {
+  agent: AgentRecord;
+  /** It was not active, or its resources, attributes, role or allowances changed: an allocation round may place on it. */
+  offersMore: boolean;
+}
+
+interface StoredDescription {
+  state: AgentState;
+  role: string;
+  resources: string;
+  attributes: string;
+  allowances: string | null;
+  registered_at: number;
 }
 
 /** Re-attaches a known agent on a new session, taking its latest description. */
-export function reattachAgent(db: ClusterDb, id: string, sessionId: string, now: number, description: Description): AgentRecord | undefined {
-  const row = db
-    .update(agents)
-    .set({ ...described(description), state: "active", reregisteredAt: now, disconnectedAt: null, unreachableAt: null, sessionId })
-    .where(eq(agents.id, id))
-    .returning()
-    .get();
-  if (row) increment(db, "counter:slave_reregistrations");
-  return row ? toRecord(row) : undefined;
+export function reattachAgent(db: ClusterDb, id: string, sessionId: string, now: number, description: Description): Reattached | undefined {
+  const sql = db.$client.sql;
+  const before = sql.exec<StoredDescription & Record<string, SqlStorageValue>>("SELECT state, role, resources, attributes, allowances, registered_at FROM agents WHERE id = ?", id).toArray()[0];
+  if (!before) return undefined;
+  const d = described(description);
+  const text = storedText(d);
+  sql.exec(
+    `UPDATE agents SET hostname = ?, ip = ?, resources = ?, attributes = ?, role = ?, allowances = ?, version = ?, state = 'active',
+       reregistered_at = ?, disconnected_at = NULL, unreachable_at = NULL, session_id = ? WHERE id = ?`,
+    d.hostname, d.ip, text.resources, text.attributes, d.role, text.allowances, d.version, now, sessionId, id,
+  );
+  increment(db, "counter:slave_reregistrations");
+  // A reconnect that only replaces the session (the common case in a reconnect storm) must not cost an allocation round.
+  const unchanged = before.state === "active" && before.role === d.role && before.resources === text.resources && before.attributes === text.attributes && before.allowances === text.allowances;
+  const agent: AgentRecord = { id, ...d, state: "active", registeredAt: before.registered_at, reregisteredAt: now, disconnectedAt: null, unreachableAt: null };
+  return { agent, offersMore: !unchanged };
 }
 
 /** Every agent's credential hash, for copying them where the Worker checks credentials (D1). */
@@ -111,7 +140,7 @@ export function agentCredentialHashes(db: ClusterDb): { agentId: string; credent
 }
 
 export function agentIdForCredential(db: ClusterDb, credentialHash: string): string | undefined {
-  return db.select({ id: agents.id }).from(agents).where(eq(agents.credentialHash, credentialHash)).get()?.id;
+  return db.$client.sql.exec<{ id: string }>("SELECT id FROM agents WHERE credential_hash = ?", credentialHash).toArray()[0]?.id;
 }
 
 export function getAgent(db: ClusterDb, id: string): AgentRecord | undefined {

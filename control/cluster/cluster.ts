@@ -834,10 +834,14 @@ export class Cluster extends DurableObject<Env> {
     // storm of a thousand agents is a thousand registers.
     const wasUnreachable = att.agentId !== undefined && getAgent(this.db, att.agentId)?.state === "unreachable";
     let added: AgentRecord | undefined;
-    const agentId = this.ctx.storage.transactionSync(() => {
+    const attached = this.ctx.storage.transactionSync(() => {
       let id = att.agentId;
+      // A new agent always brings resources; a known one only when it was away or changed.
+      let offersMore = true;
       if (id) {
-        if (!reattachAgent(this.db, id, att.sessionId, now, msg)) return undefined;
+        const reattached = reattachAgent(this.db, id, att.sessionId, now, msg);
+        if (!reattached) return undefined;
+        offersMore = reattached.offersMore;
       } else if (joined) {
         id = joined.agentId;
         createAgent(this.db, { id, credentialHash: joined.hash, joinTokenId: att.joinTokenId ?? null, sessionId: att.sessionId, now, description: msg });
@@ -846,14 +850,15 @@ export class Cluster extends DurableObject<Env> {
       historyDueBy(this.db, now);
       // Mesos tells operators of an agent that joins, or comes back after it was removed as unreachable.
       added = id && (joined || wasUnreachable) ? getAgent(this.db, id) : undefined;
-      return id;
+      return id === undefined ? undefined : { id, offersMore };
     });
     // Told once the registry is written (a transaction that throws tells nothing).
     if (added) {
       this.feed.emit({ type: "AGENT_ADDED", agent: added });
       this.feed.flush();
     }
-    if (!agentId) {
+    const agentId = attached?.id;
+    if (!attached || !agentId) {
       closeQuietly(ws, CloseCode.POLICY, "agent credential is not valid: the agent may have been removed");
       return;
     }
@@ -867,7 +872,7 @@ export class Cluster extends DurableObject<Env> {
     send(ws, { type: "registered", agentId, pingIntervalMs: this.pingIntervalMs, ...(joined ? { credential: joined.credential } : {}) });
     // The whole VIP table, since the agent may have missed changes while it was away.
     this.vips.sendTo(ws);
-    // New resources are on offer, and the agent's tasks must be squared with ours.
-    await this.coordinator.reconcile(ws, agentId, msg.tasks);
+    // The agent's tasks must be squared with ours; new resources may be what waiting demand needs.
+    await this.coordinator.reconcile(ws, agentId, msg.tasks, attached.offersMore);
   }
 }

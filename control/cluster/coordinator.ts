@@ -8,7 +8,7 @@ import { type CheckUpdate, applyCheckResults, isCheckResult } from "./frameworks
 import { expireUnreachable } from "./frameworks/marathon/task-events.ts";
 import type { FrameworkRegistry } from "./frameworks/registry.ts";
 import { type SocketIndex, closeQuietly, send } from "./sessions.ts";
-import { applyStatusUpdates, liveTasks, markKillRequested, setTaskState, type TaskRecord } from "./tasks.ts";
+import { applyStatusUpdates, hasLiveTasks, liveTasks, markKillRequested, setTaskState, type TaskRecord } from "./tasks.ts";
 import { type AlarmArm, scheduleAt, scheduleNoLaterThan } from "./timers.ts";
 
 export const ALLOCATE_TIMER = "allocate";
@@ -66,6 +66,11 @@ export class Coordinator {
   private inbox: InboundStatus[] = [];
   /** Settles once the inbox as it is now is committed and acked. */
   private inboxCommitted: Promise<void> | undefined;
+  /**
+   * Whether the last committed round left demand that more resources could serve (instances it
+   * could not place or held back, frameworks taking offers). Unknown after a restart: true.
+   */
+  private demandWaiting = true;
 
   constructor(
     private readonly state: DurableObjectState,
@@ -119,6 +124,7 @@ export class Coordinator {
       throw err;
     }
     this.onCommit();
+    if (round) this.demandWaiting = round.waiting;
     if (round) this.observer?.round(round, roundSeconds);
     // Arm before sending: agents answer frames at once, and their replies must not find the
     // object still waiting on storage with this call's result undelivered.
@@ -286,29 +292,44 @@ export class Coordinator {
   /**
    * On every (re)register: a task the master expects on the agent but the agent lacks is
    * TASK_LOST (and replaced); a task the agent runs that the master has no place for is
-   * killed; a kill the agent may have missed is sent again.
+   * killed; a kill the agent may have missed is sent again. The allocation round is left to
+   * the alarm, coalesced as status frames' are (a thousand agents joining cost a few rounds,
+   * not a thousand), and is not asked for at all when nothing changed: no task state moved,
+   * and either the agent offers nothing new or the last round left no demand waiting.
    */
-  async reconcile(ws: WebSocket, agentId: string, reported: TaskReport[]): Promise<void> {
+  async reconcile(ws: WebSocket, agentId: string, reported: TaskReport[], offersMore: boolean): Promise<void> {
+    // An agent with no task on either side (every new agent) has nothing to square: no command
+    // transaction (and its quota checks), at most a round asked for.
+    if (reported.length === 0 && !hasLiveTasks(this.db, agentId)) {
+      if (offersMore && this.demandWaiting) {
+        scheduleNoLaterThan(this.db, ALLOCATE_TIMER, Date.now() + ROUND_COALESCE_MS);
+        await this.alarm.arm();
+      }
+      return;
+    }
     const onAgent = new Map(reported.map((t) => [t.taskId, t.state]));
     const stray: string[] = [];
     await this.mutate((ctx) => {
       const live = liveTasks(ctx.db, { agentId });
       const liveIds = new Set(live.map((t) => t.id));
+      let changed = false;
       for (const t of live) {
         const state = onAgent.get(t.id);
         if (state === undefined) {
           const lost = setTaskState(ctx.db, t.id, "TASK_LOST", "task unknown to its agent after it re-registered", ctx.now, true);
           if (lost) this.taskEnded(ctx, lost, { state: "TASK_LOST", message: lost.message ?? "" });
           if (lost) this.statusChanged(ctx, lost);
+          changed ||= lost !== undefined;
         } else if (t.killRequestedAt !== null) {
           ctx.killed.push(t);
         } else if (t.state === "TASK_UNREACHABLE" && !isTerminal(state)) {
-          setTaskState(ctx.db, t.id, state, "agent re-registered", ctx.now, false);
+          changed ||= setTaskState(ctx.db, t.id, state, "agent re-registered", ctx.now, false) !== undefined;
         }
       }
       for (const [taskId, state] of onAgent) if (!liveIds.has(taskId) && isAlive(state)) stray.push(taskId);
+      if (changed || (offersMore && this.demandWaiting)) scheduleNoLaterThan(ctx.db, ALLOCATE_TIMER, ctx.now + ROUND_COALESCE_MS);
       return null;
-    });
+    }, false);
     if (stray.length > 0) send(ws, { type: "kill", taskIds: stray, gracePeriodMs: DEFAULT_KILL_GRACE_MS });
   }
 

@@ -4,8 +4,12 @@ import { meta } from "./schema.ts";
 
 /** Small key/value facts and counters of the cluster, owned by this module. */
 
+/**
+ * getMeta and increment run on every agent's join and every round's bookkeeping: raw SQL, since
+ * drizzle's query building costs more than these one-row statements.
+ */
 export function getMeta(db: ClusterDb, key: string): string | undefined {
-  return db.select().from(meta).where(eq(meta.key, key)).get()?.value;
+  return db.$client.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0]?.value;
 }
 
 export function setMeta(db: ClusterDb, key: string, value: string): void {
@@ -23,12 +27,9 @@ export function ensureMeta(db: ClusterDb, key: string, make: () => string): stri
 
 /** Adds to a counter and returns its new value. */
 export function increment(db: ClusterDb, key: string, by = 1): number {
-  const row = db
-    .insert(meta)
-    .values({ key, value: String(by) })
-    .onConflictDoUpdate({ target: meta.key, set: { value: sql`CAST(${meta.value} AS INTEGER) + ${by}` } })
-    .returning()
-    .get();
+  const row = db.$client.sql
+    .exec<{ value: string }>("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + ? RETURNING value", key, String(by), by)
+    .one();
   return Number(row.value);
 }
 

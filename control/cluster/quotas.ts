@@ -2,7 +2,7 @@ import { sql } from "drizzle-orm";
 import { quotaLimit, quotaMessage } from "../quotas.ts";
 import type { ClusterDb } from "./db.ts";
 import type { Failure } from "./frameworks/marathon/commands.ts";
-import { agents, apps } from "./schema.ts";
+import { apps } from "./schema.ts";
 
 /**
  * The cluster's quotas (QUOTA_AGENTS, QUOTA_APPS, QUOTA_INSTANCES), checked inside the Cluster
@@ -13,7 +13,12 @@ import { agents, apps } from "./schema.ts";
 /** Why a new agent may not join, or undefined when it may (a join-token session's register). */
 export function agentQuotaRefusal(db: ClusterDb, env: Env): string | undefined {
   const limit = quotaLimit(env, "agents");
-  const count = db.select({ n: sql<number>`count(*)` }).from(agents).get()?.n ?? 0;
+  // This runs on every join, and count(*) walks the whole table (0.7 ms at 1,500 agents, more
+  // with each). Rowids are distinct positive integers, so the largest bounds the count from
+  // above, and is one step down the table's b-tree: below the limit, the count is too.
+  const storage = db.$client.sql;
+  if ((storage.exec<{ top: number | null }>("SELECT max(rowid) AS top FROM agents").one().top ?? 0) < limit) return undefined;
+  const count = storage.exec<{ n: number }>("SELECT count(*) AS n FROM agents").one().n;
   return count >= limit ? quotaMessage("agents", limit) : undefined;
 }
 

@@ -103,6 +103,11 @@ export function liveTasks(db: ClusterDb, filter: { framework?: string; group?: s
   return db.select().from(tasks).where(and(...conds)).orderBy(asc(tasks.stagedAt)).all().map(toRecord);
 }
 
+/** Whether the agent holds any live task: one indexed probe, raw SQL (asked on every register). */
+export function hasLiveTasks(db: ClusterDb, agentId: string): boolean {
+  return sqlOf(db).exec("SELECT 1 FROM tasks WHERE agent_id = ? AND ended_at IS NULL LIMIT 1", agentId).toArray().length > 0;
+}
+
 /** Recently ended tasks, newest first (Mesos `completed_tasks`). */
 export function endedTasks(db: ClusterDb, limit = 100): TaskRecord[] {
   return db.select().from(tasks).where(isNotNull(tasks.endedAt)).orderBy(desc(tasks.endedAt)).limit(limit).all().map(toRecord);
@@ -295,24 +300,51 @@ export interface AgentUsage extends TaskResources {
   tasks: number;
 }
 
-/** Resources held by live tasks, per agent, in two aggregate queries. */
-export function usageByAgent(db: ClusterDb): Map<string, AgentUsage> {
+/** Live tasks of one framework's group on one agent: how many, and their resources summed. */
+export interface LiveTaskGroup {
+  agentId: string;
+  framework: string;
+  group: string;
+  count: number;
+  cpus: number;
+  mem: number;
+  disk: number;
+  gpus: number;
+}
+
+/**
+ * Live tasks counted per agent, framework and group, summed in SQLite: one row per group on an
+ * agent rather than one per task, with no JSON parsed in the isolate (100,000 tasks of one app on
+ * 10,000 agents are 10,000 rows). What an allocation round needs of the tasks already placed.
+ */
+export function liveTaskGroups(db: ClusterDb): LiveTaskGroup[] {
+  const rows = sqlOf(db).exec<{ agentId: string; framework: string; groupId: string; count: number; cpus: number; mem: number; disk: number; gpus: number }>(
+    `SELECT agent_id AS agentId, framework, group_id AS groupId, count(*) AS count,
+       total(json_extract(resources, '$.cpus')) AS cpus, total(json_extract(resources, '$.mem')) AS mem,
+       total(json_extract(resources, '$.disk')) AS disk, total(json_extract(resources, '$.gpus')) AS gpus
+     FROM tasks WHERE ended_at IS NULL GROUP BY agent_id, framework, group_id`,
+  );
+  const out: LiveTaskGroup[] = [];
+  for (const r of rows) out.push({ agentId: r.agentId, framework: r.framework, group: r.groupId, count: r.count, cpus: r.cpus, mem: r.mem, disk: r.disk, gpus: r.gpus });
+  return out;
+}
+
+/** Resources held by live tasks, per agent, from the per-group sums (liveTaskGroups) and the ports held. */
+export function usageByAgent(db: ClusterDb, groups: readonly LiveTaskGroup[] = liveTaskGroups(db)): Map<string, AgentUsage> {
   const out = new Map<string, AgentUsage>();
-  const rows = db
-    .select({
-      agentId: tasks.agentId,
-      cpus: sql<number>`sum(json_extract(${tasks.resources}, '$.cpus'))`,
-      mem: sql<number>`sum(json_extract(${tasks.resources}, '$.mem'))`,
-      disk: sql<number>`sum(json_extract(${tasks.resources}, '$.disk'))`,
-      gpus: sql<number>`sum(json_extract(${tasks.resources}, '$.gpus'))`,
-      count: sql<number>`count(*)`,
-    })
-    .from(tasks)
-    .where(isNull(tasks.endedAt))
-    .groupBy(tasks.agentId)
-    .all();
-  for (const r of rows) out.set(r.agentId, { cpus: r.cpus, mem: r.mem, disk: r.disk, gpus: r.gpus, ports: [], tasks: r.count });
-  const ports = db.all<{ agentId: string; port: number }>(sql`SELECT agent_id AS agentId, j.value AS port FROM tasks, json_each(tasks.ports) j WHERE tasks.ended_at IS NULL`);
+  for (const g of groups) {
+    const u = out.get(g.agentId);
+    if (!u) out.set(g.agentId, { cpus: g.cpus, mem: g.mem, disk: g.disk, gpus: g.gpus, ports: [], tasks: g.count });
+    else {
+      u.cpus += g.cpus;
+      u.mem += g.mem;
+      u.disk += g.disk;
+      u.gpus += g.gpus;
+      u.tasks += g.count;
+    }
+  }
+  // Most tasks hold no host port: those rows are skipped before any JSON is read.
+  const ports = db.all<{ agentId: string; port: number }>(sql`SELECT agent_id AS agentId, j.value AS port FROM tasks, json_each(tasks.ports) j WHERE tasks.ended_at IS NULL AND tasks.ports <> '[]'`);
   for (const p of ports) out.get(p.agentId)?.ports.push(p.port);
   return out;
 }

@@ -2,9 +2,7 @@ import type { TaskLaunch } from "../../../protocol/index.ts";
 import { listAgents, type AgentRecord } from "../agents.ts";
 import type { ClusterDb } from "../db.ts";
 import type { Framework, FrameworkContext, FrameworkTurn, RoundContext } from "../frameworks/framework.ts";
-import { tasks } from "../schema.ts";
-import { markKillRequested, usageByAgent, type TaskRecord } from "../tasks.ts";
-import { isNull } from "drizzle-orm";
+import { type LiveTaskGroup, liveTaskGroups, markKillRequested, usageByAgent, type TaskRecord } from "../tasks.ts";
 import { decline, REFUSE_MS, refusedByAgent, revive } from "./filters.ts";
 import { heldByOffers, makeOffers, offeredAgents, staleOffers } from "./offers.ts";
 import { place, type AgentSnapshot, type PlacedTask, type PlacementPlan, type TaskRequest } from "./place.ts";
@@ -26,6 +24,12 @@ export interface RoundResult {
   wakeAt: number | null;
   /** Per framework with demand this round: agents offered to it, and how many of those it declined (metrics). */
   offers: Record<string, OfferTally>;
+  /**
+   * Demand is left that an agent joining or coming back could serve: instances not placed or
+   * held back by the launch cap, or frameworks that take offers. When false, a register that
+   * brings resources does not need a round.
+   */
+  waiting: boolean;
 }
 
 export interface OfferTally {
@@ -63,7 +67,7 @@ export function allocationRound(ctx: FrameworkContext, frameworks: readonly Fram
   const killed = markKillRequested(db, turns.flatMap((t) => t.turn.kills), now);
   for (const t of killed) push(outbox.kills, t.agentId, t.id);
   const wakes = turns.map((t) => t.turn.wakeAt).filter((w): w is number => w !== null);
-  const result: RoundResult = { outbox, launched: [], killed, wakeAt: wakes.length > 0 ? Math.min(...wakes) : null, offers: {} };
+  const result: RoundResult = { outbox, launched: [], killed, wakeAt: wakes.length > 0 ? Math.min(...wakes) : null, offers: {}, waiting: false };
   const takers = turns.flatMap((t) => (t.turn.offers ? [{ name: t.framework.name, taker: t.turn.offers }] : []));
   const wanting = turns.filter((t) => t.turn.requests.length > 0 || t.turn.offers);
   if (wanting.length === 0) {
@@ -82,15 +86,18 @@ export function allocationRound(ctx: FrameworkContext, frameworks: readonly Fram
     result.wakeAt = earliest(result.wakeAt, filterEnds(refused, takers, now));
     return result;
   }
-  const agents = agentSnapshots(db, active, refused);
+  // One read of the live tasks, summed per agent and group, serves both the free resources and the placed tasks.
+  const groups = liveTaskGroups(db);
+  const agents = agentSnapshots(db, active, refused, groups);
   const round: RoundContext = { ...ctx, hosts: new Map(agents.map((a) => [a.id, a.hostname])) };
-  const placed = placedTasks(db);
+  const placed = placedTasks(groups);
   // DRF's view of every framework: its role, and that role's weight (operators set weights per role).
   const infos = weighted(frameworks, roleWeights(db));
   const plan = placeAll(now, agents, placed, infos, turns, maxLaunches);
   // What the cap held back goes to the next round, at once (the object handles other events
   // between rounds), unless this round could not place all it had: then the refuse filters pace it.
   if (plan.held > 0 && plan.unplaced === 0) result.wakeAt = now;
+  result.waiting = plan.held > 0 || plan.unplaced > 0 || takers.length > 0;
   for (const { framework } of turns.filter((t) => t.turn.requests.length > 0)) {
     result.offers[framework.name] = { offered: agents.filter((a) => (a.refusedUntil?.[framework.name] ?? 0) <= now).length, declined: 0 };
   }
@@ -185,8 +192,8 @@ function rescindStale(db: ClusterDb, active: ReadonlySet<string>, now: number, t
  * The active agents with what their live tasks and outstanding offers hold (an offered resource
  * is no one else's until the offer ends), and the frameworks' refuse filters.
  */
-function agentSnapshots(db: ClusterDb, active: readonly AgentRecord[], refused: ReadonlyMap<string, Record<string, number>>): AgentSnapshot[] {
-  const usage = usageByAgent(db);
+function agentSnapshots(db: ClusterDb, active: readonly AgentRecord[], refused: ReadonlyMap<string, Record<string, number>>, groups: readonly LiveTaskGroup[]): AgentSnapshot[] {
+  const usage = usageByAgent(db, groups);
   const held = heldByOffers(db);
   return active.map((a) => {
     const used = usage.get(a.id) ?? { cpus: 0, mem: 0, disk: 0, gpus: 0, ports: [] };
@@ -206,13 +213,20 @@ function agentSnapshots(db: ClusterDb, active: readonly AgentRecord[], refused: 
   });
 }
 
-function placedTasks(db: ClusterDb): PlacedTask[] {
-  return db
-    .select({ agentId: tasks.agentId, framework: tasks.framework, group: tasks.group, resources: tasks.resources })
-    .from(tasks)
-    .where(isNull(tasks.endedAt))
-    .all()
-    .map((t) => ({ ...t, resources: t.resources as PlacedTask["resources"] }));
+/**
+ * The tasks already placed, as the planner counts them: one entry per live task, built from the
+ * per-group sums (liveTaskGroups) instead of a row and a JSON parse per task. The first entry of
+ * a group on an agent carries the group's summed resources, so the fair share is charged once
+ * with the same total; the others carry none and only count toward constraints.
+ */
+function placedTasks(groups: readonly LiveTaskGroup[]): PlacedTask[] {
+  const out: PlacedTask[] = [];
+  for (const g of groups) {
+    out.push({ agentId: g.agentId, framework: g.framework, group: g.group, resources: { cpus: g.cpus, mem: g.mem, disk: g.disk, gpus: g.gpus } });
+    const rest: PlacedTask = { agentId: g.agentId, framework: g.framework, group: g.group };
+    for (let i = 1; i < g.count; i++) out.push(rest);
+  }
+  return out;
 }
 
 /**

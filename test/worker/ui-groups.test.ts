@@ -56,7 +56,7 @@ describe("UI: groups on the Services pages", () => {
     expect(prod.html).toContain(`<a href="${base}">Services</a>`);
     expect(prod.html).toContain('<span aria-current="page">prod</span>');
     expect(rowText(prod.html, `${base}/prod/api`)).toMatch(/Group of 1 app 1 Deploying 0\/2/);
-    expect(rowText(prod.html, `${base}/prod/web`)).toMatch(/\/prod\/web Running 1\/1/);
+    expect(rowText(prod.html, `${base}/prod/web`)).toMatch(/\/prod\/web (Open service )?Running 1\/1/);
     expect(prod.html).not.toContain("/production");
     expect(Browser.text(prod.html)).toMatch(/Services inside 2 Instances 1\/3 running/);
 

@@ -84,6 +84,8 @@ export function allocationRound(ctx: FrameworkContext, frameworks: readonly Fram
     // waits for the answer (or offer_timeout) before what it frees meanwhile is offered.
     for (const { turn } of turns) turn.settle({ ...ctx, hosts: new Map() }, [], 0);
     result.wakeAt = earliest(result.wakeAt, filterEnds(refused, takers, now));
+    // Frameworks still want offers: an agent that joins or frees resources must bring a round.
+    result.waiting = takers.length > 0;
     return result;
   }
   // One read of the live tasks, summed per agent and group, serves both the free resources and the placed tasks.

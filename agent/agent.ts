@@ -93,7 +93,8 @@ export class Agent {
     // Every line the agent logs is also kept in memory for diagnostics bundles.
     this.log = teeLogger(options.log ?? createLogger(), createLogger({ write: (line) => this.recentLog.push(line) }));
     const exec = { dnsAddress: () => this.dns?.address };
-    const docker = config.dockerSocket === undefined ? undefined : { socket: config.dockerSocket, agentId: () => this.identity?.agentId, dnsAddress: exec.dnsAddress };
+    const docker =
+      config.dockerSocket === undefined ? undefined : { socket: config.dockerSocket, agentId: () => this.identity?.agentId, dnsAddress: exec.dnsAddress };
     this.tasks = options.tasks ?? inWorkDir(() => createTaskHost({ workDir: config.workDir, log: this.log, exec, docker, policy: config.policy }));
     this.vips = new VipBalancer({ log: this.log, kernel: { mode: config.vipMode ?? "auto", nft: new NftVips(nftTableName(config.workDir)) } });
     this.logs = new LogService({ source: (taskId) => this.tasks.logSource(taskId), log: this.log });
@@ -234,7 +235,15 @@ export class Agent {
     // Read per query: a joining agent gets its credential only at registration.
     const bearer = sendsCredential(dohUrl, this.config.master) ? () => this.identity?.credential : undefined;
     try {
-      this.dns = await DnsForwarder.start({ listen: dns.listen, zones: dns.zones, dohUrl, bearer, resolvConf: dns.resolvConf, log: this.log, tuning: this.options.dnsTuning });
+      this.dns = await DnsForwarder.start({
+        listen: dns.listen,
+        zones: dns.zones,
+        dohUrl,
+        bearer,
+        resolvConf: dns.resolvConf,
+        log: this.log,
+        tuning: this.options.dnsTuning,
+      });
       return undefined;
     } catch (error) {
       const address = formatHostPort(dns.listen);
@@ -294,7 +303,10 @@ export class Agent {
       this.identity = identity;
       this.log.info("identity_saved", { agentId: message.agentId, path: identityPath(this.config.workDir) });
     } else if (this.identity === undefined) {
-      this.log.warn("registered_without_identity", { agentId: message.agentId, why: "the master sent no credential; the next session uses the join token again" });
+      this.log.warn("registered_without_identity", {
+        agentId: message.agentId,
+        why: "the master sent no credential; the next session uses the join token again",
+      });
     } else if (this.identity.agentId !== message.agentId) {
       this.log.warn("agent_id_mismatch", { expected: this.identity.agentId, got: message.agentId });
     }

@@ -36,7 +36,14 @@ describe("parseAgentConfig", () => {
       cluster: "prod-1",
       token: "join_abc",
       workDir: expect.stringMatching(/\/relative\/dir$/),
-      resources: { cpus: 2, mem: 1024, ports: [[31000, 31010], [32000, 32001]] },
+      resources: {
+        cpus: 2,
+        mem: 1024,
+        ports: [
+          [31000, 31010],
+          [32000, 32001],
+        ],
+      },
       attributes: { rack: "r1", zone: "a", weight: 3 },
       public: true,
       hostname: "node-7.example.com",
@@ -207,7 +214,12 @@ describe("parseAgentConfig", () => {
       DCX_DNS_UPSTREAM: "http://127.0.0.1:9/x",
       DCX_DNS_RESOLV_CONF: "/tmp/resolv.conf",
     }).dns;
-    expect(fromEnv).toEqual({ listen: { host: "0.0.0.0", port: 5353 }, zones: ["dcx", "thisdcos.directory"], upstream: "http://127.0.0.1:9/x", resolvConf: "/tmp/resolv.conf" });
+    expect(fromEnv).toEqual({
+      listen: { host: "0.0.0.0", port: 5353 },
+      zones: ["dcx", "thisdcos.directory"],
+      upstream: "http://127.0.0.1:9/x",
+      resolvConf: "/tmp/resolv.conf",
+    });
   });
 
   test.each([
@@ -249,7 +261,14 @@ describe("parseAgentConfig", () => {
       expect(error.message).toContain("--insecure");
       expect(error.message).toContain("plain text");
     }
-    for (const master of ["http://127.0.0.1:8787", "ws://127.8.9.10", "http://localhost:8787", "http://[::1]:8787", "https://dcx.example.com", "wss://10.0.0.5"]) {
+    for (const master of [
+      "http://127.0.0.1:8787",
+      "ws://127.8.9.10",
+      "http://localhost:8787",
+      "http://[::1]:8787",
+      "https://dcx.example.com",
+      "wss://10.0.0.5",
+    ]) {
       expect(parseAgentConfig(["--master", master, ...REQUIRED.slice(2)], {}).master).toBe(new URL(master).href.replace(/\/$/, ""));
     }
     expect(parseAgentConfig(["--master", "http://dcx.example.com", ...REQUIRED.slice(2), "--insecure"], {}).master).toBe("http://dcx.example.com");
@@ -277,7 +296,14 @@ describe("parseAgentConfig", () => {
       allowRootTasks: true,
       taskUser: "dcx-task",
     });
-    const env = { DCX_ALLOW_PRIVILEGED: "1", DCX_ALLOW_ROOT_TASKS: "true", DCX_ALLOW_HOST_PATHS: "/srv", DCX_ALLOW_CAPABILITIES: "ALL", DCX_ALLOW_DEVICES: "/dev/net/tun", DCX_TASK_USER: "daemon" };
+    const env = {
+      DCX_ALLOW_PRIVILEGED: "1",
+      DCX_ALLOW_ROOT_TASKS: "true",
+      DCX_ALLOW_HOST_PATHS: "/srv",
+      DCX_ALLOW_CAPABILITIES: "ALL",
+      DCX_ALLOW_DEVICES: "/dev/net/tun",
+      DCX_TASK_USER: "daemon",
+    };
     expect(parseAgentConfig(REQUIRED, env).policy).toEqual({
       allowPrivileged: true,
       allowHostPaths: ["/srv"],
@@ -290,7 +316,9 @@ describe("parseAgentConfig", () => {
 
   test("bad --allow-* values are refused by name: relative paths, .. segments, capability and user names", () => {
     expect(configError(() => parseAgentConfig([...REQUIRED, "--allow-host-paths", "srv/data"], {})).flag).toBe("--allow-host-paths");
-    expect(configError(() => parseAgentConfig([...REQUIRED, "--allow-host-paths", "/srv/../etc"], {})).message).toContain("'/srv/../etc' must be an absolute path");
+    expect(configError(() => parseAgentConfig([...REQUIRED, "--allow-host-paths", "/srv/../etc"], {})).message).toContain(
+      "'/srv/../etc' must be an absolute path",
+    );
     expect(configError(() => parseAgentConfig([...REQUIRED, "--allow-devices", "fuse"], {})).flag).toBe("--allow-devices");
     expect(configError(() => parseAgentConfig([...REQUIRED, "--allow-capabilities", "NET ADMIN"], {})).flag).toBe("--allow-capabilities");
     expect(configError(() => parseAgentConfig(REQUIRED, { DCX_TASK_USER: "-rf" })).message).toContain("--task-user (DCX_TASK_USER)");

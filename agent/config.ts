@@ -110,10 +110,7 @@ const BOOLEAN_OPTIONS = {
 type BooleanName = keyof typeof BOOLEAN_OPTIONS;
 
 const PARSE_OPTIONS = {
-  ...(Object.fromEntries(Object.keys(STRING_OPTIONS).map((name) => [name, { type: "string" }])) as Record<
-    OptionName,
-    { type: "string" }
-  >),
+  ...(Object.fromEntries(Object.keys(STRING_OPTIONS).map((name) => [name, { type: "string" }])) as Record<OptionName, { type: "string" }>),
   help: { type: "boolean", short: "h" },
   ...(Object.fromEntries(Object.keys(BOOLEAN_OPTIONS).map((name) => [name, { type: "boolean" }])) as Record<BooleanName, { type: "boolean" }>),
 } as const;

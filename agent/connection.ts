@@ -65,10 +65,7 @@ export interface ConnectionStats {
 }
 
 /** Why the connection stopped for good. */
-export type ConnectionEnd =
-  | { kind: "stopped" }
-  | { kind: "rejected"; code: number; reason: string }
-  | { kind: "failed"; error: Error };
+export type ConnectionEnd = { kind: "stopped" } | { kind: "rejected"; code: number; reason: string } | { kind: "failed"; error: Error };
 
 /**
  * Keeps one session with the master alive: after every disconnect it waits a backoff delay and

@@ -63,7 +63,11 @@ describe("agent self-checks", () => {
     expect(checks.cgroups).toMatchObject({ status: "unhealthy", message: "tasks' cpus and mem are not enforced: not root" });
     expect(checks.docker).toMatchObject({ status: "unhealthy", message: "dockerd does not answer: connect ENOENT /var/run/docker.sock" });
     expect(checks.disk?.status).toBe("unhealthy");
-    const unreadable = diagnostics({ disk: () => { throw new Error("EACCES"); } });
+    const unreadable = diagnostics({
+      disk: () => {
+        throw new Error("EACCES");
+      },
+    });
     expect(byName(unreadable.d.checks()).disk).toMatchObject({ status: "unhealthy", message: "cannot read the work dir's filesystem: EACCES" });
   });
 
@@ -133,7 +137,18 @@ describe("a running agent", () => {
     const dir = mkdtempSync(join(os.tmpdir(), "dcx-diag-"));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const agent = Agent.create(
-      { master: master.url, cluster: "c1", token: "secret-join-token-xyz", workDir: dir, resources: { cpus: 1, mem: 256 }, attributes: {}, hostname: "diag-host", advertiseIp: "127.0.0.1", backoffMaxMs: 20, killTasksOnExit: false },
+      {
+        master: master.url,
+        cluster: "c1",
+        token: "secret-join-token-xyz",
+        workDir: dir,
+        resources: { cpus: 1, mem: 256 },
+        attributes: {},
+        hostname: "diag-host",
+        advertiseIp: "127.0.0.1",
+        backoffMaxMs: 20,
+        killTasksOnExit: false,
+      },
       { log: collectLog().log },
     );
     void agent.run();
@@ -146,7 +161,10 @@ describe("a running agent", () => {
     const answer = BundleData.parse(await waitFor(() => frames().find((f) => f.type === "bundleData"), "a bundleData frame"));
     expect(answer.requestId).toBe("r1");
     expect(answer.logs.length).toBeLessThanOrEqual(MAX_BUNDLE_LOG_BYTES);
-    const events = answer.logs.trimEnd().split("\n").map((line) => JSON.parse(line).event);
+    const events = answer.logs
+      .trimEnd()
+      .split("\n")
+      .map((line) => JSON.parse(line).event);
     expect(events).toEqual(expect.arrayContaining(["starting", "connected", "registered"]));
     // The backstop still applies: no secret reaches the bundle.
     expect(answer.logs).not.toContain("secret-join-token-xyz");

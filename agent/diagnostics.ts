@@ -123,7 +123,8 @@ export class AgentDiagnostics {
   private docker(): DiagnosticCheck {
     if (!this.sources.dockerConfigured) return { name: "docker", status: "disabled", message: "no docker socket configured (--docker-socket)" };
     const docker = this.sources.drivers().find((d) => d.name === "docker");
-    if (docker?.available === true) return { name: "docker", status: "healthy", message: `dockerd ${docker.attributes?.docker ?? ""} answers`.replace("  ", " ") };
+    if (docker?.available === true)
+      return { name: "docker", status: "healthy", message: `dockerd ${docker.attributes?.docker ?? ""} answers`.replace("  ", " ") };
     return { name: "docker", status: "unhealthy", message: `dockerd does not answer: ${docker?.reason ?? "the docker driver is missing"}` };
   }
 
@@ -143,7 +144,9 @@ export class AgentDiagnostics {
     const mb = (bytes: number) => Math.floor(bytes / (1024 * 1024));
     const message = `${mb(free.freeBytes)} MB free of ${mb(free.totalBytes)} MB in ${this.sources.workDir}`;
     const short = free.freeBytes < MIN_FREE_DISK_BYTES || free.freeBytes < free.totalBytes * MIN_FREE_DISK_FRACTION;
-    return short ? { name: "disk", status: "unhealthy", message: `${message}: tasks may fail to write their sandboxes` } : { name: "disk", status: "healthy", message };
+    return short
+      ? { name: "disk", status: "unhealthy", message: `${message}: tasks may fail to write their sandboxes` }
+      : { name: "disk", status: "healthy", message };
   }
 }
 

@@ -27,7 +27,12 @@ afterEach(async () => {
 });
 
 const TEMPLATES = [
-  { type: "launch", tasks: [{ taskId: "t-1", name: "/web", command: { shell: "sleep 1" }, resources: { cpus: 0.1, mem: 32, disk: 0, gpus: 0 }, env: { A: "1" }, ports: [31000] }] },
+  {
+    type: "launch",
+    tasks: [
+      { taskId: "t-1", name: "/web", command: { shell: "sleep 1" }, resources: { cpus: 0.1, mem: 32, disk: 0, gpus: 0 }, env: { A: "1" }, ports: [31000] },
+    ],
+  },
   { type: "kill", taskIds: ["t-1"], gracePeriodMs: 1000 },
   { type: "ack", updateIds: ["u-1"] },
   { type: "reconcile", taskIds: ["t-1"] },
@@ -47,7 +52,18 @@ test(`the agent survives ${CASES} random and mutated master frames (seed ${SEED}
   const tasks = recordingTaskHost({ handle: (command) => void handled.push(command) });
   const logs = collectLog();
   const agent = Agent.create(
-    { master: master.url, cluster: "c1", token: "join", workDir: dir, resources: { cpus: 1, mem: 256 }, attributes: {}, hostname: "fuzz-host", advertiseIp: "127.0.0.1", backoffMaxMs: 20, killTasksOnExit: false },
+    {
+      master: master.url,
+      cluster: "c1",
+      token: "join",
+      workDir: dir,
+      resources: { cpus: 1, mem: 256 },
+      attributes: {},
+      hostname: "fuzz-host",
+      advertiseIp: "127.0.0.1",
+      backoffMaxMs: 20,
+      killTasksOnExit: false,
+    },
     { log: logs.log, tasks },
   );
   let exited = false;

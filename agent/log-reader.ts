@@ -63,10 +63,14 @@ export function readTail(path: string, lines: number | undefined, maxBytes: numb
  * or replaced: reading starts over at its beginning.
  */
 export function readFrom(path: string, position: number, maxBytes: number, ino?: number): LogRead {
-  const read = readRange(path, (size, fileIno) => {
-    const restart = size < position || (ino !== undefined && ino !== 0 && fileIno !== ino);
-    return restart ? 0 : position;
-  }, maxBytes);
+  const read = readRange(
+    path,
+    (size, fileIno) => {
+      const restart = size < position || (ino !== undefined && ino !== 0 && fileIno !== ino);
+      return restart ? 0 : position;
+    },
+    maxBytes,
+  );
   const whole = read.bytes.subarray(0, completeLength(read.bytes));
   return { bytes: whole, positionAt: (end) => read.start + end, position: read.start + whole.length, ino: read.ino };
 }

@@ -31,7 +31,10 @@ function service(options: { running?: boolean; maxFollows?: number; maxFollowMs?
   scope.defer(() => logs.close());
   const request = (requestId: string, fields: Partial<Logs> = {}) => logs.handle({ type: "logs", requestId, taskId: "task-1", stream: "stdout", ...fields });
   const of = (requestId: string) => frames.filter((f) => f.requestId === requestId);
-  const output = (requestId: string) => of(requestId).map((f) => f.data).join("");
+  const output = (requestId: string) =>
+    of(requestId)
+      .map((f) => f.data)
+      .join("");
   const ended = (requestId: string) => waitFor(() => of(requestId).some((f) => f.eof), `eof of ${requestId}`);
   return { logs, task, sandbox, frames, request, of, output, ended };
 }

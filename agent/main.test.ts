@@ -60,7 +60,18 @@ describe("main.ts", () => {
   test("--help prints the usage with every flag and its variable, and exits 0", async () => {
     const { code, stdout } = await spawnAgent(["--help"]).finished();
     expect(code).toBe(0);
-    for (const flag of ["--master", "--cluster", "--token", "--work-dir", "--resources", "--attributes", "--hostname", "--advertise-ip", "--backoff-max-ms", "--kill-tasks-on-exit"]) {
+    for (const flag of [
+      "--master",
+      "--cluster",
+      "--token",
+      "--work-dir",
+      "--resources",
+      "--attributes",
+      "--hostname",
+      "--advertise-ip",
+      "--backoff-max-ms",
+      "--kill-tasks-on-exit",
+    ]) {
       expect(stdout).toContain(flag);
     }
     for (const flag of ["--dns-listen", "--dns-zone", "--dns-upstream", "--dns-resolv-conf"]) expect(stdout).toContain(flag);
@@ -87,7 +98,20 @@ describe("main.ts", () => {
     const taken = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data: () => {} } });
     cleanups.push(() => taken.stop(true));
     const address = `127.0.0.1:${taken.port}`;
-    const agent = spawnAgent(["--master", "http://127.0.0.1:1", "--cluster", "c1", "--token", "t", "--work-dir", tempDir(), "--hostname", "h", "--dns-listen", address]);
+    const agent = spawnAgent([
+      "--master",
+      "http://127.0.0.1:1",
+      "--cluster",
+      "c1",
+      "--token",
+      "t",
+      "--work-dir",
+      tempDir(),
+      "--hostname",
+      "h",
+      "--dns-listen",
+      address,
+    ]);
     const { code, events } = await agent.finished();
     expect(code).toBe(2);
     const failed = events().find((e) => e.event === "dns_listen_failed");

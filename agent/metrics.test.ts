@@ -37,61 +37,73 @@ async function scrape(address: string, path = "/metrics"): Promise<Response> {
 }
 
 describe("the agent's metrics endpoint", () => {
-  test.skipIf(promtool.skip)("shows resources, tasks by state, the outbox, reconnects and DNS queries, parsed by a third-party parser and passed by promtool", async () => {
-    promtool.require();
-    const master = new FakeMaster({ pingIntervalMs: 50 });
-    defer(() => master.stop());
-    const doh = new FakeDohServer();
-    defer(() => doh.stop());
-    doh.add({ type: "A", name: "web.marathon.mesos", ttl: 5, data: "10.0.0.7" });
-    const dns = { listen: { host: "127.0.0.1", port: 0 }, zones: ["mesos", "thisdcos.directory"], upstream: doh.url("c1"), resolvConf: "/nonexistent" };
-    const log = collectLog();
-    const agent = Agent.create(config(master.url, tempDir(), { dns }), { log: log.log });
-    void agent.run();
-    defer(() => agent.stop());
-    const session = await master.registered(0);
-    const address = await waitFor(() => agent.metricsAddress, "the metrics endpoint to listen");
+  test.skipIf(promtool.skip)(
+    "shows resources, tasks by state, the outbox, reconnects and DNS queries, parsed by a third-party parser and passed by promtool",
+    async () => {
+      promtool.require();
+      const master = new FakeMaster({ pingIntervalMs: 50 });
+      defer(() => master.stop());
+      const doh = new FakeDohServer();
+      defer(() => doh.stop());
+      doh.add({ type: "A", name: "web.marathon.mesos", ttl: 5, data: "10.0.0.7" });
+      const dns = { listen: { host: "127.0.0.1", port: 0 }, zones: ["mesos", "thisdcos.directory"], upstream: doh.url("c1"), resolvConf: "/nonexistent" };
+      const log = collectLog();
+      const agent = Agent.create(config(master.url, tempDir(), { dns }), { log: log.log });
+      void agent.run();
+      defer(() => agent.stop());
+      const session = await master.registered(0);
+      const address = await waitFor(() => agent.metricsAddress, "the metrics endpoint to listen");
 
-    const resources = { cpus: 0.25, mem: 64, disk: 10, gpus: 0 };
-    master.send(session, { type: "launch", tasks: ["t1", "t2"].map((id, i) => launchOf(id, { shell: "sleep 300" }, { resources, ports: [31001 + i], killGracePeriodMs: 100 })) });
-    await waitFor(() => statusFrames(session).flat().filter((u) => u.state === "TASK_RUNNING").length >= 2, "both tasks running");
-    const port = Number((agent.dnsAddress ?? "").split(":").at(-1));
-    expect((await queryUdp(port, queryOf("web.marathon.mesos", "A", 1))).rcode).toBe("NOERROR");
-    expect((await queryUdp(port, queryOf("nothing.marathon.mesos", "A", 2))).rcode).toBe("NXDOMAIN");
-    // The master goes away once: the agent reconnects and registers again.
-    session.ws?.close(1012, "master restarting");
-    await master.registered(1);
-    await waitFor(() => log.events("registered").length >= 2, "the agent to take the second registration");
+      const resources = { cpus: 0.25, mem: 64, disk: 10, gpus: 0 };
+      master.send(session, {
+        type: "launch",
+        tasks: ["t1", "t2"].map((id, i) => launchOf(id, { shell: "sleep 300" }, { resources, ports: [31001 + i], killGracePeriodMs: 100 })),
+      });
+      await waitFor(
+        () =>
+          statusFrames(session)
+            .flat()
+            .filter((u) => u.state === "TASK_RUNNING").length >= 2,
+        "both tasks running",
+      );
+      const port = Number((agent.dnsAddress ?? "").split(":").at(-1));
+      expect((await queryUdp(port, queryOf("web.marathon.mesos", "A", 1))).rcode).toBe("NOERROR");
+      expect((await queryUdp(port, queryOf("nothing.marathon.mesos", "A", 2))).rcode).toBe("NXDOMAIN");
+      // The master goes away once: the agent reconnects and registers again.
+      session.ws?.close(1012, "master restarting");
+      await master.registered(1);
+      await waitFor(() => log.events("registered").length >= 2, "the agent to take the second registration");
 
-    const res = await scrape(address);
-    expect(res.status).toBe(200);
-    expect(res.headers.get("content-type")).toBe("text/plain; version=0.0.4; charset=utf-8");
-    const text = await res.text();
-    const m = parseExposition(text);
-    expect(sampleValue(m, "dcx_agent_info", { agent_id: "agent-1", hostname: "metrics-host" })).toBe(1);
-    expect(sampleValue(m, "dcx_agent_connected")).toBe(1);
-    expect(m.get("dcx_agent_reconnects_total")?.type).toBe("COUNTER");
-    expect(sampleValue(m, "dcx_agent_reconnects_total")).toBe(1);
-    expect(sampleValue(m, "dcx_agent_registrations_total")).toBe(2);
-    expect(sampleValue(m, "dcx_agent_cpus")).toBe(2);
-    expect(sampleValue(m, "dcx_agent_cpus_used")).toBe(0.5);
-    expect(sampleValue(m, "dcx_agent_memory_bytes")).toBe(1024 * MIB);
-    expect(sampleValue(m, "dcx_agent_memory_used_bytes")).toBe(128 * MIB);
-    expect(sampleValue(m, "dcx_agent_ports")).toBe(10);
-    expect(sampleValue(m, "dcx_agent_ports_used")).toBe(2);
-    expect(sampleValue(m, "dcx_agent_tasks", { state: "TASK_RUNNING" })).toBe(2);
-    expect(sampleValue(m, "dcx_agent_tasks", { state: "TASK_KILLING" })).toBe(0);
-    // Nothing was acked: STARTING and RUNNING of both tasks wait in the outbox.
-    expect(sampleValue(m, "dcx_agent_outbox_updates")).toBe(4);
-    expect(sampleValue(m, "dcx_agent_dns_queries_total", { transport: "udp", result: "NOERROR" })).toBe(1);
-    expect(sampleValue(m, "dcx_agent_dns_queries_total", { transport: "udp", result: "NXDOMAIN" })).toBe(1);
-    const lint = promtoolCheck(text);
-    expect(lint.output).toBe("");
-    expect(lint.ok).toBe(true);
+      const res = await scrape(address);
+      expect(res.status).toBe(200);
+      expect(res.headers.get("content-type")).toBe("text/plain; version=0.0.4; charset=utf-8");
+      const text = await res.text();
+      const m = parseExposition(text);
+      expect(sampleValue(m, "dcx_agent_info", { agent_id: "agent-1", hostname: "metrics-host" })).toBe(1);
+      expect(sampleValue(m, "dcx_agent_connected")).toBe(1);
+      expect(m.get("dcx_agent_reconnects_total")?.type).toBe("COUNTER");
+      expect(sampleValue(m, "dcx_agent_reconnects_total")).toBe(1);
+      expect(sampleValue(m, "dcx_agent_registrations_total")).toBe(2);
+      expect(sampleValue(m, "dcx_agent_cpus")).toBe(2);
+      expect(sampleValue(m, "dcx_agent_cpus_used")).toBe(0.5);
+      expect(sampleValue(m, "dcx_agent_memory_bytes")).toBe(1024 * MIB);
+      expect(sampleValue(m, "dcx_agent_memory_used_bytes")).toBe(128 * MIB);
+      expect(sampleValue(m, "dcx_agent_ports")).toBe(10);
+      expect(sampleValue(m, "dcx_agent_ports_used")).toBe(2);
+      expect(sampleValue(m, "dcx_agent_tasks", { state: "TASK_RUNNING" })).toBe(2);
+      expect(sampleValue(m, "dcx_agent_tasks", { state: "TASK_KILLING" })).toBe(0);
+      // Nothing was acked: STARTING and RUNNING of both tasks wait in the outbox.
+      expect(sampleValue(m, "dcx_agent_outbox_updates")).toBe(4);
+      expect(sampleValue(m, "dcx_agent_dns_queries_total", { transport: "udp", result: "NOERROR" })).toBe(1);
+      expect(sampleValue(m, "dcx_agent_dns_queries_total", { transport: "udp", result: "NXDOMAIN" })).toBe(1);
+      const lint = promtoolCheck(text);
+      expect(lint.output).toBe("");
+      expect(lint.ok).toBe(true);
 
-    expect((await scrape(address, "/")).status).toBe(404);
-    expect((await fetch(`http://${address}/metrics`, { method: "POST" })).status).toBe(405);
-  });
+      expect((await scrape(address, "/")).status).toBe(404);
+      expect((await fetch(`http://${address}/metrics`, { method: "POST" })).status).toBe(405);
+    },
+  );
 
   test("an address already in use stops the agent with the usage exit code, naming the flag", async () => {
     const taken = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("") });

@@ -42,7 +42,12 @@ export function agentFamilies(s: AgentMetricsSnapshot): MetricFamily[] {
   const { resources: offered, tasks } = s;
   const byState = { ...Object.fromEntries(TASK_STATES_SHOWN.map((state) => [state, 0])), ...tasks.tasksByState };
   const families: MetricFamily[] = [
-    { name: "dcx_agent_info", help: "The agent's id (empty until it has joined), host name and version; always 1.", type: "gauge", samples: [{ labels: { agent_id: s.agentId ?? "", hostname: s.hostname, version: s.version }, value: 1 }] },
+    {
+      name: "dcx_agent_info",
+      help: "The agent's id (empty until it has joined), host name and version; always 1.",
+      type: "gauge",
+      samples: [{ labels: { agent_id: s.agentId ?? "", hostname: s.hostname, version: s.version }, value: 1 }],
+    },
     gauge("dcx_agent_connected", "1 while a registered session with the master is up, else 0.", s.connection.up ? 1 : 0),
     counter("dcx_agent_sessions_total", "Sessions opened with the master, the first included.", [{ value: s.connection.sessions }]),
     counter("dcx_agent_reconnects_total", "Sessions opened after an earlier one ended.", [{ value: Math.max(0, s.connection.sessions - 1) }]),
@@ -55,7 +60,11 @@ export function agentFamilies(s: AgentMetricsSnapshot): MetricFamily[] {
     gauge("dcx_agent_disk_used_bytes", "Disk held by this agent's running tasks.", tasks.used.disk * MIB),
     gauge("dcx_agent_gpus", "GPUs this agent offers.", offered.gpus),
     gauge("dcx_agent_gpus_used", "GPUs held by this agent's running tasks.", tasks.used.gpus),
-    gauge("dcx_agent_ports", "Host ports this agent offers.", offered.ports.reduce((n, [lo = 0, hi = -1]) => n + hi - lo + 1, 0)),
+    gauge(
+      "dcx_agent_ports",
+      "Host ports this agent offers.",
+      offered.ports.reduce((n, [lo = 0, hi = -1]) => n + hi - lo + 1, 0),
+    ),
     gauge("dcx_agent_ports_used", "Host ports held by this agent's running tasks.", tasks.used.ports),
     {
       name: "dcx_agent_tasks",
@@ -69,12 +78,23 @@ export function agentFamilies(s: AgentMetricsSnapshot): MetricFamily[] {
   ];
   if (s.dnsQueries !== undefined) {
     const samples = s.dnsQueries.map(({ transport, result, count }) => ({ labels: { transport, result }, value: count }));
-    families.push(counter("dcx_agent_dns_queries_total", "Queries the agent's DNS forwarder answered, by transport and rcode ('dropped' when it sent nothing back).", samples));
+    families.push(
+      counter(
+        "dcx_agent_dns_queries_total",
+        "Queries the agent's DNS forwarder answered, by transport and rcode ('dropped' when it sent nothing back).",
+        samples,
+      ),
+    );
   }
   if (s.vips !== undefined) families.push(...vipFamilies(s.vips));
   if (s.vipPath?.path !== undefined) {
     const labels = { mode: s.vipPath.mode, path: s.vipPath.path };
-    families.push({ name: "dcx_agent_vip_path", help: "The data path serving VIPs (kernel: nftables NAT rules; userspace: the agent's listeners), by --vip-mode.", type: "gauge", samples: [{ labels, value: 1 }] });
+    families.push({
+      name: "dcx_agent_vip_path",
+      help: "The data path serving VIPs (kernel: nftables NAT rules; userspace: the agent's listeners), by --vip-mode.",
+      type: "gauge",
+      samples: [{ labels, value: 1 }],
+    });
   }
   return families;
 }
@@ -85,9 +105,22 @@ function vipFamilies(vips: VipStatus[]): MetricFamily[] {
   // Connections through the kernel's rules never reach the agent: it has no count of them.
   const each = (value: (v: VipStatus) => number) => vips.filter((v) => v.path === "userspace").map((v) => sample(v, value(v)));
   return [
-    { name: "dcx_agent_vip_backends", help: "Backends of each VIP this agent balances, draining ones included.", type: "gauge", samples: vips.map((v) => sample(v, v.backends)) },
-    counter("dcx_agent_vip_connections_total", "Connections this agent's balancer accepted on each VIP.", each((v) => v.accepted)),
-    counter("dcx_agent_vip_connections_refused_total", "Connections closed at once because no backend of the VIP took them.", each((v) => v.refused)),
+    {
+      name: "dcx_agent_vip_backends",
+      help: "Backends of each VIP this agent balances, draining ones included.",
+      type: "gauge",
+      samples: vips.map((v) => sample(v, v.backends)),
+    },
+    counter(
+      "dcx_agent_vip_connections_total",
+      "Connections this agent's balancer accepted on each VIP.",
+      each((v) => v.accepted),
+    ),
+    counter(
+      "dcx_agent_vip_connections_refused_total",
+      "Connections closed at once because no backend of the VIP took them.",
+      each((v) => v.refused),
+    ),
     { name: "dcx_agent_vip_connections_open", help: "Connections open through each VIP.", type: "gauge", samples: each((v) => v.active) },
   ];
 }
@@ -109,7 +142,8 @@ export function startMetricsServer(listen: HostPort, snapshot: () => AgentMetric
     port: listen.port,
     fetch(request) {
       const path = new URL(request.url).pathname;
-      if (path !== "/metrics") return new Response("Not found: the agent's metrics are at /metrics\n", { status: 404, headers: { "Content-Type": "text/plain; charset=utf-8" } });
+      if (path !== "/metrics")
+        return new Response("Not found: the agent's metrics are at /metrics\n", { status: 404, headers: { "Content-Type": "text/plain; charset=utf-8" } });
       if (request.method !== "GET" && request.method !== "HEAD") return new Response("Only GET and HEAD\n", { status: 405, headers: { Allow: "GET, HEAD" } });
       return new Response(renderExposition(agentFamilies(snapshot())), { headers: { "Content-Type": PROMETHEUS_CONTENT_TYPE } });
     },

@@ -40,7 +40,9 @@ describe("agent policy: docker", () => {
 
   test("cap-add is refused unless --allow-capabilities lists the capability (in any spelling) or ALL", () => {
     const capAdd = (value: string) => docker({ parameters: [{ key: "cap-add", value }] });
-    expect(refusal(capAdd("NET_ADMIN"))).toBe("docker parameter cap-add 'NET_ADMIN': added capabilities are refused by this agent; start it with --allow-capabilities NET_ADMIN");
+    expect(refusal(capAdd("NET_ADMIN"))).toBe(
+      "docker parameter cap-add 'NET_ADMIN': added capabilities are refused by this agent; start it with --allow-capabilities NET_ADMIN",
+    );
     expect(refusal(capAdd("cap_net_admin"), { allowCapabilities: ["NET_ADMIN"] })).toBeUndefined();
     expect(refusal(capAdd("SYS_ADMIN"), { allowCapabilities: ["NET_ADMIN"] })).toContain("--allow-capabilities SYS_ADMIN");
     expect(refusal(capAdd("ALL"), { allowCapabilities: ["NET_ADMIN"] })).toContain("--allow-capabilities ALL");
@@ -69,7 +71,9 @@ describe("agent policy: docker", () => {
 
   test("device is refused unless --allow-devices covers its host path", () => {
     const device = (value: string) => docker({ parameters: [{ key: "device", value }] });
-    expect(refusal(device("/dev/null:/dev/x"))).toMatch(/device '\/dev\/null:\/dev\/x': '\/dev\/null' is not under a path this agent allows; start it with --allow-devices/);
+    expect(refusal(device("/dev/null:/dev/x"))).toMatch(
+      /device '\/dev\/null:\/dev\/x': '\/dev\/null' is not under a path this agent allows; start it with --allow-devices/,
+    );
     expect(refusal(device("/dev/null"), { allowDevices: ["/dev/null"] })).toBeUndefined();
     expect(refusal(device("/dev/zero"), { allowDevices: ["/dev/null"] })).toContain("--allow-devices");
   });
@@ -77,7 +81,11 @@ describe("agent policy: docker", () => {
   test("an allowed device is handed on by its resolved path, so the path checked is the path Docker opens", () => {
     const root = scope.tempDir();
     symlinkSync("/dev/null", join(root, "null-link"));
-    const vetted = vetLaunch(docker({ parameters: [{ key: "device", value: `${join(root, "null-link")}:/dev/n:r` }] }), { ...DEFAULT_POLICY, allowDevices: ["/dev/null"] }, true);
+    const vetted = vetLaunch(
+      docker({ parameters: [{ key: "device", value: `${join(root, "null-link")}:/dev/n:r` }] }),
+      { ...DEFAULT_POLICY, allowDevices: ["/dev/null"] },
+      true,
+    );
     expect(vetted.launch?.container?.parameters).toEqual([{ key: "device", value: "/dev/null:/dev/n:r" }]);
   });
 
@@ -97,13 +105,19 @@ describe("agent policy: docker", () => {
     symlinkSync(join(allowed, "data"), join(root, "inside-link"));
     symlinkSync(join(root, "nowhere"), join(allowed, "dangling"));
     const policy = { allowHostPaths: [allowed] };
-    expect(refusal(docker({ volumes: [volume("/etc")] }))).toBe("volume /data: host path '/etc' is not under a path this agent allows; start it with --allow-host-paths naming it or a parent");
+    expect(refusal(docker({ volumes: [volume("/etc")] }))).toBe(
+      "volume /data: host path '/etc' is not under a path this agent allows; start it with --allow-host-paths naming it or a parent",
+    );
     expect(refusal(docker({ volumes: [volume(join(allowed, "escape"))] }), policy)).toContain("(resolves to '/etc')");
     expect(refusal(docker({ volumes: [volume(join(allowed, "escape", "shadow"))] }), policy)).toContain("resolves to '/etc/shadow'");
     expect(refusal(docker({ volumes: [volume(`${allowed}/../etc`)] }), policy)).toContain("must be an absolute path without . or .. segments");
     expect(refusal(docker({ volumes: [volume(join(root, "allowed2"))] }), policy)).toContain("is not under a path this agent allows");
     expect(refusal(docker({ volumes: [volume(join(allowed, "dangling", "x"))] }), policy)).toContain("symlink to nothing");
-    const vetted = vetLaunch(docker({ volumes: [volume(join(root, "inside-link")), volume(join(allowed, "new", "dir"))] }), { ...DEFAULT_POLICY, ...policy }, true);
+    const vetted = vetLaunch(
+      docker({ volumes: [volume(join(root, "inside-link")), volume(join(allowed, "new", "dir"))] }),
+      { ...DEFAULT_POLICY, ...policy },
+      true,
+    );
     expect(vetted.launch?.container?.volumes.map((v) => v.hostPath)).toEqual([join(allowed, "data"), join(allowed, "new", "dir")]);
     // A symlinked prefix counts by what it points at.
     symlinkSync(allowed, join(root, "prefix-link"));
@@ -136,7 +150,9 @@ describe("agent policy: exec tasks as root", () => {
     expect(refusal(root, { allowRootTasks: true })).toBeUndefined();
     const bare = launchOf("bare.1", { shell: "true" });
     expect(refusal(bare)).toBeUndefined();
-    expect(refusal(bare, { taskUser: "root" })).toBe("tasks without a user run as 'root' (--task-user), which is root: tasks running as root are refused by this agent; start it with --allow-root-tasks");
+    expect(refusal(bare, { taskUser: "root" })).toBe(
+      "tasks without a user run as 'root' (--task-user), which is root: tasks running as root are refused by this agent; start it with --allow-root-tasks",
+    );
     // An agent that is not root cannot run anything as root: nothing to refuse.
     expect(refusal(root, {}, false)).toBeUndefined();
   });
@@ -145,7 +161,13 @@ describe("agent policy: exec tasks as root", () => {
 describe("agent policy: enforced by the task host", () => {
   function host(policy: Partial<AgentPolicy> = {}) {
     const dir = scope.tempDir();
-    const tasks = createTaskHost({ workDir: dir, log: collectLog().log, exec: { pollMs: 20, logCheckMs: 50 }, outbox: { coalesceMs: 5 }, policy: { ...DEFAULT_POLICY, ...policy } });
+    const tasks = createTaskHost({
+      workDir: dir,
+      log: collectLog().log,
+      exec: { pollMs: 20, logCheckMs: 50 },
+      outbox: { coalesceMs: 5 },
+      policy: { ...DEFAULT_POLICY, ...policy },
+    });
     scope.defer(() => tasks.close({ killTasks: true }));
     const updates: StatusUpdate[] = [];
     tasks.connected((message) => {

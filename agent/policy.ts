@@ -71,7 +71,9 @@ export function vetLaunch<T extends Vettable>(launch: T, policy: AgentPolicy, ag
     if ("refusal" in resolved) return { refusal: `volume ${volume.containerPath}: host path '${volume.hostPath}' ${resolved.refusal}` };
     const exposed = exposedPath(resolved.path, protectedPaths);
     if (exposed !== undefined) {
-      return { refusal: `volume ${volume.containerPath}: host path '${volume.hostPath}' would expose the agent's own '${exposed}' (its credential, database and every task's sandbox, or the docker socket); refused whatever --allow-host-paths allows` };
+      return {
+        refusal: `volume ${volume.containerPath}: host path '${volume.hostPath}' would expose the agent's own '${exposed}' (its credential, database and every task's sandbox, or the docker socket); refused whatever --allow-host-paths allows`,
+      };
     }
     volumes.push({ ...volume, hostPath: resolved.path });
   }
@@ -133,7 +135,9 @@ function checkParameter(key: string, value: string, policy: AgentPolicy): { valu
   if (name === "cap-add") {
     const cap = normalizeCapability(value);
     const allowed = policy.allowCapabilities.includes("ALL") || (cap !== "ALL" && policy.allowCapabilities.includes(cap));
-    return allowed ? { value } : { refusal: `docker parameter cap-add '${value}': added capabilities are refused by this agent; start it with --allow-capabilities ${cap}` };
+    return allowed
+      ? { value }
+      : { refusal: `docker parameter cap-add '${value}': added capabilities are refused by this agent; start it with --allow-capabilities ${cap}` };
   }
   if (name === "device") {
     const [hostPath = "", ...rest] = value.split(":");

@@ -13,7 +13,20 @@ async function registerOf(isPublic: boolean | undefined, policy?: AgentPolicy) {
   const master = new FakeMaster({ pingIntervalMs: 50 });
   defer(() => master.stop());
   const agent = Agent.create(
-    { master: master.url, cluster: "c1", token: "join-1", workDir: tempDir(), resources: { cpus: 1, mem: 256 }, attributes: {}, public: isPublic, policy, hostname: "h", advertiseIp: "127.0.0.1", backoffMaxMs: 20, killTasksOnExit: false },
+    {
+      master: master.url,
+      cluster: "c1",
+      token: "join-1",
+      workDir: tempDir(),
+      resources: { cpus: 1, mem: 256 },
+      attributes: {},
+      public: isPublic,
+      policy,
+      hostname: "h",
+      advertiseIp: "127.0.0.1",
+      backoffMaxMs: 20,
+      killTasksOnExit: false,
+    },
     { log: collectLog().log },
   );
   void agent.run();
@@ -37,6 +50,12 @@ describe("the agent's allowances in its register frame", () => {
   test("an agent tells the master what its policy flags allow, so placement skips what it would refuse", async () => {
     expect((await registerOf(false))?.allowances).toEqual({ privileged: false, rootTasks: false, capabilities: [], hostPaths: [], devices: [] });
     const lenient = { ...DEFAULT_POLICY, allowPrivileged: true, allowCapabilities: ["NET_ADMIN"], allowHostPaths: ["/srv"], allowDevices: ["/dev/fuse"] };
-    expect((await registerOf(false, lenient))?.allowances).toEqual({ privileged: true, rootTasks: false, capabilities: ["NET_ADMIN"], hostPaths: ["/srv"], devices: ["/dev/fuse"] });
+    expect((await registerOf(false, lenient))?.allowances).toEqual({
+      privileged: true,
+      rootTasks: false,
+      capabilities: ["NET_ADMIN"],
+      hostPaths: ["/srv"],
+      devices: ["/dev/fuse"],
+    });
   });
 });

@@ -44,7 +44,18 @@ describe("tasks end to end, with the fake master", () => {
     const master = fakeMaster();
     const workDir = tempDir();
     const agent = Agent.create(
-      { master: master.url, cluster: "c1", token: "join-1", workDir, resources: { cpus: 2, mem: 1024 }, attributes: {}, hostname: "h", advertiseIp: "127.0.0.1", backoffMaxMs: 20, killTasksOnExit: false },
+      {
+        master: master.url,
+        cluster: "c1",
+        token: "join-1",
+        workDir,
+        resources: { cpus: 2, mem: 1024 },
+        attributes: {},
+        hostname: "h",
+        advertiseIp: "127.0.0.1",
+        backoffMaxMs: 20,
+        killTasksOnExit: false,
+      },
       { log: collectLog().log },
     );
     void agent.run();
@@ -66,7 +77,12 @@ describe("tasks end to end, with the fake master", () => {
     const killingFrames = statusFrames(session).filter((frame) => frame.some((u) => u.state === "TASK_KILLING"));
     expect(killingFrames.length).toBeLessThanOrEqual(2);
     expect(killingFrames.flat().filter((u) => u.state === "TASK_KILLING")).toHaveLength(ids.length);
-    for (const id of ids) expect(states(updatesOf(session)).filter(([taskId]) => taskId === id).map(([, state]) => state)).toEqual(["TASK_STARTING", "TASK_RUNNING", "TASK_KILLING", "TASK_KILLED"]);
+    for (const id of ids)
+      expect(
+        states(updatesOf(session))
+          .filter(([taskId]) => taskId === id)
+          .map(([, state]) => state),
+      ).toEqual(["TASK_STARTING", "TASK_RUNNING", "TASK_KILLING", "TASK_KILLED"]);
 
     master.send(session, { type: "ack", updateIds: updatesOf(session).map((u) => u.updateId) });
     await Bun.sleep(50);
@@ -81,7 +97,16 @@ describe("tasks end to end, with the fake master", () => {
 /** Runs `bun agent/main.ts` against `master` on `workDir`. */
 function spawnAgent(master: FakeMaster, workDir: string, env: Record<string, string> = {}) {
   const proc = Bun.spawn([process.execPath, MAIN], {
-    env: { PATH: process.env.PATH ?? "", DCX_MASTER: master.url, DCX_CLUSTER: "c1", DCX_TOKEN: "join-1", DCX_WORK_DIR: workDir, DCX_HOSTNAME: "h", DCX_BACKOFF_MAX_MS: "50", ...env },
+    env: {
+      PATH: process.env.PATH ?? "",
+      DCX_MASTER: master.url,
+      DCX_CLUSTER: "c1",
+      DCX_TOKEN: "join-1",
+      DCX_WORK_DIR: workDir,
+      DCX_HOSTNAME: "h",
+      DCX_BACKOFF_MAX_MS: "50",
+      ...env,
+    },
     stdin: "ignore",
     stdout: "ignore",
     stderr: "ignore",

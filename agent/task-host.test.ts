@@ -116,7 +116,13 @@ describe("task host", () => {
 
   test("a container launch fails until the docker driver exists; a launch with nothing to run is an error", async () => {
     const { update, launch } = startHost(workDir());
-    launch(launchOf("docker.1", { shell: "true" }, { container: { image: "nginx", forcePullImage: false, privileged: false, network: "HOST", parameters: [], portMappings: [], volumes: [] } }));
+    launch(
+      launchOf(
+        "docker.1",
+        { shell: "true" },
+        { container: { image: "nginx", forcePullImage: false, privileged: false, network: "HOST", parameters: [], portMappings: [], volumes: [] } },
+      ),
+    );
     launch({ ...launchOf("empty.1", { shell: "true" }), command: undefined });
     expect((await update("docker.1", "TASK_FAILED")).message).toBe("docker driver not available yet");
     expect((await update("empty.1", "TASK_ERROR")).message).toBe("the task has neither a command nor a container");

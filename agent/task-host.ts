@@ -159,7 +159,11 @@ class DriverTaskHost implements TaskHost {
     this.protectedPaths = [options.workDir, ...(options.docker === undefined ? [] : [options.docker.socket ?? DEFAULT_DOCKER_SOCKET])];
     prepareSandboxRoot(options.workDir);
     const blocked = agentIsRoot() ? unreachableParent(options.workDir) : undefined;
-    if (blocked !== undefined) this.log.warn("work_dir_unreachable", { dir: blocked, why: "other users cannot search it (o+x), so tasks running as another user cannot reach their sandbox by path" });
+    if (blocked !== undefined)
+      this.log.warn("work_dir_unreachable", {
+        dir: blocked,
+        why: "other users cannot search it (o+x), so tasks running as another user cannot reach their sandbox by path",
+      });
     this.db = openAgentDb(options.workDir);
     this.store = new TaskStore(this.db);
     this.outbox = new Outbox(this.db, { ...options.outbox, log: options.log });
@@ -361,7 +365,8 @@ class DriverTaskHost implements TaskHost {
     const driver = this.drivers.get(name);
     if (driver === undefined) return { refusal: { state: "TASK_FAILED", message: `${name} driver not available yet` } };
     const fingerprint = driver.fingerprint();
-    if (!fingerprint.available) return { refusal: { state: "TASK_FAILED", message: `${name} driver not available: ${fingerprint.reason ?? "unknown reason"}` } };
+    if (!fingerprint.available)
+      return { refusal: { state: "TASK_FAILED", message: `${name} driver not available: ${fingerprint.reason ?? "unknown reason"}` } };
     return { driver, vetted };
   }
 
@@ -458,13 +463,19 @@ class DriverTaskHost implements TaskHost {
    * earlier agent process recorded, and removes containers of this agent that no record knows.
    */
   private async start(entries: Entry[]): Promise<void> {
-    await Promise.all([...this.drivers.values()].map(async (driver) => {
-      const found = driver.probe ? await driver.probe() : driver.fingerprint();
-      this.log.info("driver", { name: found.name, available: found.available, reason: found.reason, attributes: found.attributes });
-    }));
-    await Promise.all(entries.map((entry) => this.recover(entry).catch((error: unknown) => {
-      this.settle(entry, { state: "TASK_FAILED", message: `the agent could not recover the task: ${errorMessage(error)}` }, "task_recovery_failed");
-    })));
+    await Promise.all(
+      [...this.drivers.values()].map(async (driver) => {
+        const found = driver.probe ? await driver.probe() : driver.fingerprint();
+        this.log.info("driver", { name: found.name, available: found.available, reason: found.reason, attributes: found.attributes });
+      }),
+    );
+    await Promise.all(
+      entries.map((entry) =>
+        this.recover(entry).catch((error: unknown) => {
+          this.settle(entry, { state: "TASK_FAILED", message: `the agent could not recover the task: ${errorMessage(error)}` }, "task_recovery_failed");
+        }),
+      ),
+    );
     const live = new Set([...this.entries.values()].filter((entry) => entry.phase !== "ended").map((entry) => entry.record.taskId));
     for (const driver of this.drivers.values()) {
       await driver.removeStrays?.(live).catch((error: unknown) => this.log.warn("strays_check_failed", { driver: driver.name, error: errorMessage(error) }));
@@ -485,7 +496,13 @@ class DriverTaskHost implements TaskHost {
       return this.settle(entry, { state: "TASK_FAILED", message }, "task_exited");
     }
     const found = await driver.recover(record.process);
-    this.log.info("task_recovered", { taskId: record.taskId, pid: record.process.pid, containerId: record.process.containerId, alive: found.alive, state: record.state });
+    this.log.info("task_recovered", {
+      taskId: record.taskId,
+      pid: record.process.pid,
+      containerId: record.process.containerId,
+      alive: found.alive,
+      state: record.state,
+    });
     entry.phase = record.killDeadline === undefined ? "running" : "killing";
     if (!found.alive) return this.settle(entry, outcomeOf(found.status, entry.phase === "killing"), "task_exited");
     entry.running = found.task;
@@ -564,7 +581,13 @@ class DriverTaskHost implements TaskHost {
 function defaultDrivers(options: TaskHostOptions, recheck: (launch: TaskSpec) => TaskSpec): TaskDriver[] {
   // The cgroup scope comes from the work dir: stable across restarts, apart from other agents'.
   const taskUser = (options.policy ?? DEFAULT_POLICY).taskUser;
-  const exec = new ExecDriver({ cgroups: { scope: agentCgroupScope(options.workDir) }, taskUser, hiddenDir: options.workDir, ...options.exec, log: options.log });
+  const exec = new ExecDriver({
+    cgroups: { scope: agentCgroupScope(options.workDir) },
+    taskUser,
+    hiddenDir: options.workDir,
+    ...options.exec,
+    log: options.log,
+  });
   return options.docker === undefined ? [exec] : [exec, new DockerDriver({ ...options.docker, log: options.log, recheck })];
 }
 

@@ -86,10 +86,7 @@ export class TaskStore {
 
   /** Every record not yet done, in launch order. */
   live(): TaskRecord[] {
-    return this.db
-      .query<Row, []>("SELECT * FROM tasks WHERE done = 0 ORDER BY rowid")
-      .all()
-      .map(toRecord);
+    return this.db.query<Row, []>("SELECT * FROM tasks WHERE done = 0 ORDER BY rowid").all().map(toRecord);
   }
 
   setProcess(task: RunningTask): void {

@@ -91,7 +91,7 @@ async function udpRun(port: number): Promise<void> {
     const check = setInterval(() => {
       const now = performance.now();
       // A datagram lost counts as an error after 2 s, and its slot is refilled.
-      for (const [id, at] of pending) if (now - at > 2000) (pending.delete(id), errors++, send());
+      for (const [id, at] of pending) if (now - at > 2000) pending.delete(id), errors++, send();
       if (now >= deadline && pending.size === 0) {
         clearInterval(check);
         resolve();

@@ -50,11 +50,24 @@ export async function run(argv: string[]): Promise<number> {
   const api = new Api(cp.url);
   await api.signUp(`bench-dns-${Date.now()}@example.com`);
   const forwarderPort = await freePort();
-  const agent = startAgent({ master: cp.url, cluster: api.clusterId, token: await api.joinToken(), workDir: join(dir, "agent"), hostname: "bench", killTasksOnExit: true, extraArgs: ["--dns-listen", `127.0.0.1:${forwarderPort}`] });
+  const agent = startAgent({
+    master: cp.url,
+    cluster: api.clusterId,
+    token: await api.joinToken(),
+    workDir: join(dir, "agent"),
+    hostname: "bench",
+    killTasksOnExit: true,
+    extraArgs: ["--dns-listen", `127.0.0.1:${forwarderPort}`],
+  });
   onCleanup("agent", () => agent.stop("SIGTERM", 10_000));
   await agent.waitForEvent("registered");
   await api.call("POST", api.c("/v2/apps"), { id: "/web", cmd: "sleep 600", cpus: 0.1, mem: 16, instances: 3 });
-  await waitFor("3 tasks running", async () => ((await api.call<{ app: { tasksRunning: number } }>("GET", api.c("/v2/apps/web"))).body.app.tasksRunning === 3 ? true : undefined), 60_000, 100);
+  await waitFor(
+    "3 tasks running",
+    async () => ((await api.call<{ app: { tasksRunning: number } }>("GET", api.c("/v2/apps/web"))).body.app.tasksRunning === 3 ? true : undefined),
+    60_000,
+    100,
+  );
   const { key } = (await api.call<{ key: string }>("POST", `/clusters/${api.clusterId}/dns-keys`, {})).body;
   const common = ["--seconds", values.seconds ?? "8", "--concurrency", values.concurrency ?? "32", "--name", "web.marathon.mesos"];
 
@@ -101,9 +114,17 @@ export async function run(argv: string[]): Promise<number> {
       { name: "dohQps", value: fmt(result.dohQps, 0), note: `DoH POST via wrangler dev, ${result.concurrency} kept-alive connections, ${doh.errors} errors` },
       { name: "dohP50Ms / P90 / P99", value: `${fmt(doh.latenciesMs[0], 2)} / ${fmt(doh.latenciesMs[1], 2)} / ${fmt(doh.latenciesMs[2], 2)}`, note: "ms" },
       { name: "control plane CPU per query", value: fmt(result.dohControlPlaneCpuMsPerQuery, 3, " ms"), note: "workerd + wrangler's node proxy" },
-      { name: "baseline: GET /health", value: `${fmt(result.baselineHealthQps, 0)} /s`, note: `same path without DNS (wrangler dev + workerd alone), p50 ${fmt(baseline.latenciesMs[0], 2)} ms` },
+      {
+        name: "baseline: GET /health",
+        value: `${fmt(result.baselineHealthQps, 0)} /s`,
+        note: `same path without DNS (wrangler dev + workerd alone), p50 ${fmt(baseline.latenciesMs[0], 2)} ms`,
+      },
       { name: "dohRatio", value: fmt(result.dohRatio, 2), note: "DoH queries/s ÷ the do-nothing route's requests/s (target ≥ 0.9)" },
-      { name: "objectRequestsPer1000Queries", value: fmt(result.objectRequestsPer1000Queries, 2), note: `${objectRequests} requests to the cluster's object for ${doh.queries} queries (target ≤ 10)` },
+      {
+        name: "objectRequestsPer1000Queries",
+        value: fmt(result.objectRequestsPer1000Queries, 2),
+        note: `${objectRequests} requests to the cluster's object for ${doh.queries} queries (target ≤ 10)`,
+      },
       { name: "forwarderQps", value: fmt(result.forwarderQps, 0), note: `agent forwarder over UDP, warm cache, ${forwarder.errors} errors` },
       { name: "forwarderP50Ms / P99", value: `${fmt(forwarder.latenciesMs[0], 2)} / ${fmt(forwarder.latenciesMs[2], 2)}`, note: "ms" },
     ]) + `\n${result.context}\n`,

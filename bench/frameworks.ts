@@ -56,7 +56,13 @@ function options(argv: string[]) {
     if (!Number.isInteger(n) || n < 1) throw Object.assign(new Error(`--${name} must be a positive integer, got '${v}'`), { name: "UsageError" });
     return n;
   };
-  return { agents: int("agents", values.agents), tasks: int("tasks", values.tasks), timeoutMs: int("timeout-s", values["timeout-s"]) * 1000, out: values.out ?? "", profile: values.profile ?? false };
+  return {
+    agents: int("agents", values.agents),
+    tasks: int("tasks", values.tasks),
+    timeoutMs: int("timeout-s", values["timeout-s"]) * 1000,
+    out: values.out ?? "",
+    profile: values.profile ?? false,
+  };
 }
 
 const epochNow = () => performance.timeOrigin + performance.now();
@@ -87,8 +93,24 @@ async function externalRun(api: Api, sim: SimAgents, baseUrl: string, tasks: num
   const atAgents = runningAtAgents(sim, markId, timeoutMs);
   await fw.subscribe();
   // Progress each second on stderr: where a slow run spends its time.
-  const progress = setInterval(() => log(`external: ${fw.acceptAt.size} accepted, ${fw.runningAt.size} running, ${fw.acksSent} acked, last UPDATE ${Math.round(fw.lastUpdateLagMs)} ms after its commit`), 1000);
-  const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`external framework: ${fw.runningAt.size}/${tasks} running after ${timeoutMs} ms (${fw.offersReceived} offers received, ${fw.acceptAt.size} tasks accepted); errors: ${fw.errors.slice(0, 5).join("; ")}`)), timeoutMs));
+  const progress = setInterval(
+    () =>
+      log(
+        `external: ${fw.acceptAt.size} accepted, ${fw.runningAt.size} running, ${fw.acksSent} acked, last UPDATE ${Math.round(fw.lastUpdateLagMs)} ms after its commit`,
+      ),
+    1000,
+  );
+  const timeout = new Promise<never>((_, reject) =>
+    setTimeout(
+      () =>
+        reject(
+          new Error(
+            `external framework: ${fw.runningAt.size}/${tasks} running after ${timeoutMs} ms (${fw.offersReceived} offers received, ${fw.acceptAt.size} tasks accepted); errors: ${fw.errors.slice(0, 5).join("; ")}`,
+          ),
+        ),
+      timeoutMs,
+    ),
+  );
   await Promise.race([fw.allRunning, timeout]).finally(() => clearInterval(progress));
   const streamMs = performance.now() - fw.subscribedAt;
   const ms = (await atAgents) - (performance.timeOrigin + fw.subscribedAt);
@@ -112,14 +134,22 @@ export async function run(argv: string[]): Promise<number> {
   onCleanup("stop the control plane", () => cp.stop());
   const api = new Api(cp.url);
   await api.signUp(`bench-frameworks-${Date.now()}@example.com`);
-  const sim = new SimAgents({ wsUrl: `${cp.url.replace(/^http/, "ws")}/c/${api.clusterId}/agent/connect`, token: await api.joinToken(), count: opts.agents, concurrency: 50 });
+  const sim = new SimAgents({
+    wsUrl: `${cp.url.replace(/^http/, "ws")}/c/${api.clusterId}/agent/connect`,
+    token: await api.joinToken(),
+    count: opts.agents,
+    concurrency: 50,
+  });
   onCleanup("stop the simulated agents", () => sim.stop());
   const ready = await sim.wait((e) => e.event === "ready", Math.max(120_000, opts.agents * 200), "the simulated agents to register");
   log(`${String(ready.registered)} agents registered`);
 
   const notes: string[] = [];
   const profiles: Record<string, unknown> = {};
-  const workerdPids = () => controlPlaneProcesses(cp.child.proc.pid ?? -1).workerd.sort((a, b) => (a.role === "proxy" ? -1 : 1) - (b.role === "proxy" ? -1 : 1)).map((p) => p.pid);
+  const workerdPids = () =>
+    controlPlaneProcesses(cp.child.proc.pid ?? -1)
+      .workerd.sort((a, b) => (a.role === "proxy" ? -1 : 1) - (b.role === "proxy" ? -1 : 1))
+      .map((p) => p.pid);
   const profiled = async <T>(phase: string, fn: () => Promise<T>): Promise<T> => {
     const profiler = opts.profile ? await startProfiler(workerdPids(), notes) : undefined;
     const startedAt = Date.now();
@@ -161,16 +191,38 @@ export async function run(argv: string[]): Promise<number> {
     frameworkErrors: ext.fw.errors.slice(0, 20),
     ...(opts.profile ? { profiles, notes } : {}),
   };
-  process.stdout.write(table(`frameworks: ${result.agents} simulated agents, ${opts.tasks} tasks each for Marathon and an external framework`, [
-    { name: "offers per second", value: fmt(result.offersPerSecond), note: "first OFFERS event: every agent's remainder, one round" },
-    { name: "ACCEPT -> RUNNING p50", value: fmt(result.acceptToRunningP50Ms, 1, " ms") },
-    { name: "ACCEPT -> RUNNING p99", value: fmt(result.acceptToRunningP99Ms, 1, " ms") },
-    { name: "external placements/s", value: fmt(result.externalPlacementsPerSecond), note: `SUBSCRIBE -> ${opts.tasks} RUNNING at the agents in ${fmt(ext.ms / 1000, 2)} s` },
-    { name: "external, on its stream", value: fmt(ext.streamMs / 1000, 2, " s"), note: `SUBSCRIBE -> the framework has read ${opts.tasks} TASK_RUNNING updates` },
-    { name: "external, all acked", value: fmt(ackedMs === null ? null : ackedMs / 1000, 2, " s"), note: `SUBSCRIBE -> last of ${opts.tasks} ACKNOWLEDGEs answered` },
-    { name: "Marathon placements/s", value: fmt(result.marathonPlacementsPerSecond), note: `POST -> ${opts.tasks} RUNNING at the agents in ${fmt(marathonMs / 1000, 2)} s` },
-    { name: "ratio", value: fmt(result.ratio, 2), note: result.ratio >= TARGET_RATIO ? `meets the target ${TARGET_RATIO}` : `MISSES the target ${TARGET_RATIO}` },
-  ]) + "\n");
+  process.stdout.write(
+    table(`frameworks: ${result.agents} simulated agents, ${opts.tasks} tasks each for Marathon and an external framework`, [
+      { name: "offers per second", value: fmt(result.offersPerSecond), note: "first OFFERS event: every agent's remainder, one round" },
+      { name: "ACCEPT -> RUNNING p50", value: fmt(result.acceptToRunningP50Ms, 1, " ms") },
+      { name: "ACCEPT -> RUNNING p99", value: fmt(result.acceptToRunningP99Ms, 1, " ms") },
+      {
+        name: "external placements/s",
+        value: fmt(result.externalPlacementsPerSecond),
+        note: `SUBSCRIBE -> ${opts.tasks} RUNNING at the agents in ${fmt(ext.ms / 1000, 2)} s`,
+      },
+      {
+        name: "external, on its stream",
+        value: fmt(ext.streamMs / 1000, 2, " s"),
+        note: `SUBSCRIBE -> the framework has read ${opts.tasks} TASK_RUNNING updates`,
+      },
+      {
+        name: "external, all acked",
+        value: fmt(ackedMs === null ? null : ackedMs / 1000, 2, " s"),
+        note: `SUBSCRIBE -> last of ${opts.tasks} ACKNOWLEDGEs answered`,
+      },
+      {
+        name: "Marathon placements/s",
+        value: fmt(result.marathonPlacementsPerSecond),
+        note: `POST -> ${opts.tasks} RUNNING at the agents in ${fmt(marathonMs / 1000, 2)} s`,
+      },
+      {
+        name: "ratio",
+        value: fmt(result.ratio, 2),
+        note: result.ratio >= TARGET_RATIO ? `meets the target ${TARGET_RATIO}` : `MISSES the target ${TARGET_RATIO}`,
+      },
+    ]) + "\n",
+  );
   writeJson(opts.out, result);
   log(`wrote ${opts.out}`);
   return 0;

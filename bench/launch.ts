@@ -39,7 +39,10 @@ async function postRoundTrip(api: Api): Promise<number> {
 async function dcxLaunch(api: Api, events: EventStream, id: string, app: Record<string, unknown>): Promise<number> {
   events.drain();
   const running = events.next((e) => e.type === "status_update_event" && e.data.appId === id && e.data.taskStatus === "TASK_RUNNING", 60_000);
-  const failed = events.next((e) => e.type === "status_update_event" && e.data.appId === id && ["TASK_FAILED", "TASK_ERROR"].includes(String(e.data.taskStatus)), 60_000);
+  const failed = events.next(
+    (e) => e.type === "status_update_event" && e.data.appId === id && ["TASK_FAILED", "TASK_ERROR"].includes(String(e.data.taskStatus)),
+    60_000,
+  );
   failed.catch(() => undefined);
   const t0 = performance.now();
   await api.call("POST", api.c("/v2/apps"), { id, ...app });
@@ -55,7 +58,25 @@ async function dcxLaunch(api: Api, events: EventStream, id: string, app: Record<
 async function dockerRun(name: string): Promise<number> {
   const t0 = performance.now();
   // The same container DCX starts: image, command, network and the app's limits (cpus 0.1, mem 32).
-  await exec$("docker", ["run", "-d", "--name", name, "--network", "host", "--cpus", "0.1", "--memory", "32m", "--memory-swap", "32m", "--entrypoint", "/bin/sh", IMAGE, "-c", "sleep 600"]);
+  await exec$("docker", [
+    "run",
+    "-d",
+    "--name",
+    name,
+    "--network",
+    "host",
+    "--cpus",
+    "0.1",
+    "--memory",
+    "32m",
+    "--memory-swap",
+    "32m",
+    "--entrypoint",
+    "/bin/sh",
+    IMAGE,
+    "-c",
+    "sleep 600",
+  ]);
   const elapsed = performance.now() - t0;
   await exec$("docker", ["rm", "-f", name]);
   return elapsed;
@@ -92,7 +113,14 @@ export async function run(argv: string[]): Promise<number> {
   onCleanup("control plane", () => cp.stop());
   const api = new Api(cp.url);
   await api.signUp(`bench-launch-${Date.now()}@example.com`);
-  const agent = startAgent({ master: cp.url, cluster: api.clusterId, token: await api.joinToken(), workDir: join(dir, "agent"), hostname: "bench", killTasksOnExit: true });
+  const agent = startAgent({
+    master: cp.url,
+    cluster: api.clusterId,
+    token: await api.joinToken(),
+    workDir: join(dir, "agent"),
+    hostname: "bench",
+    killTasksOnExit: true,
+  });
   onCleanup("agent", () => agent.stop("SIGTERM", 15_000));
   await agent.waitForEvent("registered");
   const events = await api.events(["status_update_event"]);
@@ -148,7 +176,11 @@ export async function run(argv: string[]): Promise<number> {
     table(`launch: POST /v2/apps → TASK_RUNNING beside the same start done by hand (n=${iterations} each, interleaved)`, [
       { name: "dockerP50Ms / P99", value: `${fmt(d.p50Ms, 1)} / ${fmt(d.p99Ms, 1)}`, note: "DCX: DOCKER app, HOST network, sleep 600" },
       { name: "dockerRunP50Ms / P99", value: `${fmt(dr.p50Ms, 1)} / ${fmt(dr.p99Ms, 1)}`, note: "docker run -d: same image, command, network and limits" },
-      { name: "dockerRatio", value: fmt(result.dockerRatio, 2), note: `${result.meetsTarget ? "meets" : "MISSES"} the target <= ${TARGET_RATIO}; DCX adds ${fmt(result.dockerAddedP50Ms, 1)} ms at p50` },
+      {
+        name: "dockerRatio",
+        value: fmt(result.dockerRatio, 2),
+        note: `${result.meetsTarget ? "meets" : "MISSES"} the target <= ${TARGET_RATIO}; DCX adds ${fmt(result.dockerAddedP50Ms, 1)} ms at p50`,
+      },
       { name: "execP50Ms / P99", value: `${fmt(e.p50Ms, 1)} / ${fmt(e.p99Ms, 1)}`, note: "DCX: exec app, sleep 600" },
       { name: "spawnP50Ms / P99", value: `${fmt(s.p50Ms, 2)} / ${fmt(s.p99Ms, 2)}`, note: "child_process.spawn of sleep 600" },
       { name: "postRoundTripP50Ms", value: fmt(p.p50Ms, 1), note: "an authenticated POST the Worker refuses itself (422), through wrangler's proxy" },

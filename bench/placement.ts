@@ -64,7 +64,9 @@ export async function run(argv: string[]): Promise<number> {
   onCleanup("stop the control plane", () => cp.stop());
   const wranglerPid = cp.child.proc.pid ?? -1;
   const cpProcs = controlPlaneProcesses(wranglerPid);
-  log(`wrangler pid ${wranglerPid}; workerd ${cpProcs.workerd.map((p) => `${p.pid}(${p.role})`).join(", ") || "none found"}; others ${cpProcs.other.map((p) => `${p.pid}(${p.comm})`).join(", ")}`);
+  log(
+    `wrangler pid ${wranglerPid}; workerd ${cpProcs.workerd.map((p) => `${p.pid}(${p.role})`).join(", ") || "none found"}; others ${cpProcs.other.map((p) => `${p.pid}(${p.comm})`).join(", ")}`,
+  );
   if (cpProcs.workerd.length === 0) notes.push("no workerd process found in wrangler's process group: CPU and RSS figures are missing");
   const memIdle = await workerdMemory(wranglerPid);
   // --profile: the Worker isolate's CPU profile of each measured phase, written to --profile-dir.
@@ -114,10 +116,15 @@ export async function run(argv: string[]): Promise<number> {
   log(`${registeredAgents} agents registered in ${fmt(Number(ready.ms) / 1000, 1)} s (${String(ready.failed)} failed)`);
   if (registeredAgents === 0) throw new Error(`no simulated agent registered:\n${simProblems.join("\n")}\n${sim.output()}`);
   if (registeredAgents < opts.agents) notes.push(`only ${registeredAgents} of ${opts.agents} simulated agents registered`);
-  const active = await waitFor("the master to count the agents active", async () => {
-    const m = (await api.call<Record<string, number>>("GET", api.c("/metrics/snapshot"))).body;
-    return m["master/slaves_active"] === registeredAgents ? m["master/slaves_active"] : undefined;
-  }, 30_000, 200);
+  const active = await waitFor(
+    "the master to count the agents active",
+    async () => {
+      const m = (await api.call<Record<string, number>>("GET", api.c("/metrics/snapshot"))).body;
+      return m["master/slaves_active"] === registeredAgents ? m["master/slaves_active"] : undefined;
+    },
+    30_000,
+    200,
+  );
   result.registration = {
     agents: registeredAgents,
     failed: Number(ready.failed),
@@ -158,25 +165,35 @@ export async function run(argv: string[]): Promise<number> {
   const deadline = t0 + opts.timeoutMs;
   const since = (ms: number) => round(ms - t0, 1);
 
-  const postP = api.call<unknown>("POST", api.c("/v2/apps"), {
-    id: appId,
-    cmd: "sleep 600",
-    cpus: 0.01,
-    mem: 1,
-    disk: 0,
-    instances,
-    portDefinitions: [],
-  }, true).then((r) => {
-    snaps.push(meter.snap("POST response", t0));
-    if (r.status !== 201) {
-      abort(`POST /v2/apps -> ${r.status}: ${JSON.stringify(r.body).slice(0, 300)}`);
-      throw new Error(`POST /v2/apps -> ${r.status}: ${JSON.stringify(r.body).slice(0, 300)}`);
-    }
-    return r;
-  }, (err: unknown) => {
-    abort(`POST /v2/apps failed: ${String(err)}`);
-    throw err;
-  });
+  const postP = api
+    .call<unknown>(
+      "POST",
+      api.c("/v2/apps"),
+      {
+        id: appId,
+        cmd: "sleep 600",
+        cpus: 0.01,
+        mem: 1,
+        disk: 0,
+        instances,
+        portDefinitions: [],
+      },
+      true,
+    )
+    .then(
+      (r) => {
+        snaps.push(meter.snap("POST response", t0));
+        if (r.status !== 201) {
+          abort(`POST /v2/apps -> ${r.status}: ${JSON.stringify(r.body).slice(0, 300)}`);
+          throw new Error(`POST /v2/apps -> ${r.status}: ${JSON.stringify(r.body).slice(0, 300)}`);
+        }
+        return r;
+      },
+      (err: unknown) => {
+        abort(`POST /v2/apps failed: ${String(err)}`);
+        throw err;
+      },
+    );
   const launchedP = orAbort(sim.wait((e) => e.event === "launched" && e.id === markId, opts.timeoutMs, "all launch frames")).then((e) => {
     snaps.push(meter.snap("all launch frames at sim", t0));
     return e;
@@ -200,10 +217,16 @@ export async function run(argv: string[]): Promise<number> {
       }
       await sleep(opts.pollMs);
     }
-    throw new Error(`${abortReason ? "stopped" : `after ${opts.timeoutMs / 1000} s`}: the master counted ${progress.at(-1)?.running ?? 0} of ${instances} tasks running`);
+    throw new Error(
+      `${abortReason ? "stopped" : `after ${opts.timeoutMs / 1000} s`}: the master counted ${progress.at(-1)?.running ?? 0} of ${instances} tasks running`,
+    );
   })();
   const [post, launched, acked, polled] = await Promise.allSettled([postP, launchedP, ackedP, pollP]);
-  const failures = [...new Set([post, launched, acked, polled].flatMap((s) => (s.status === "rejected" ? [String(s.reason instanceof Error ? s.reason.message : s.reason)] : [])))];
+  const failures = [
+    ...new Set(
+      [post, launched, acked, polled].flatMap((s) => (s.status === "rejected" ? [String(s.reason instanceof Error ? s.reason.message : s.reason)] : [])),
+    ),
+  ];
   onAgentLost = undefined;
   if (profiler) profiles.placement = await stopProfiler(profiler, profilePath("placement"), notes, startedAt);
   const simAfter = await sim.stats();
@@ -284,9 +307,13 @@ export async function run(argv: string[]): Promise<number> {
   } else {
     log(`${instances} RUNNING after ${fmt(allRunningMs, 0)} ms: ${fmt(placementsPerSecond, 0)} placements/s`);
   }
-  const runtimeNow = controlPlaneProcesses(wranglerPid).workerd.filter((p) => p.role === "runtime").map((p) => p.pid);
+  const runtimeNow = controlPlaneProcesses(wranglerPid)
+    .workerd.filter((p) => p.role === "runtime")
+    .map((p) => p.pid);
   if (runtimeNow.join() !== meter.runtimePids.join()) {
-    notes.push(`the workerd runtime changed pid during the run (${meter.runtimePids.join()} -> ${runtimeNow.join()}): wrangler reloaded it (a source file changed?); CPU figures are incomplete`);
+    notes.push(
+      `the workerd runtime changed pid during the run (${meter.runtimePids.join()} -> ${runtimeNow.join()}): wrangler reloaded it (a source file changed?); CPU figures are incomplete`,
+    );
   }
   const errorsSoFar = controlPlaneErrors();
   if (errorsSoFar.length) notes.push(...[...new Set(errorsSoFar)].slice(0, 5).map((e) => `control plane logged: ${e}`));
@@ -294,7 +321,8 @@ export async function run(argv: string[]): Promise<number> {
   // The simulated agents still connected decide what can be measured next.
   const simUsable = async () => {
     const s = await sim.stats();
-    if (Number(s.open) < registeredAgents) notes.push(`${registeredAgents - Number(s.open)} simulated agents lost their sockets; later figures use the ${String(s.open)} left`);
+    if (Number(s.open) < registeredAgents)
+      notes.push(`${registeredAgents - Number(s.open)} simulated agents lost their sockets; later figures use the ${String(s.open)} left`);
     return Number(s.open) > 0;
   };
 
@@ -316,7 +344,8 @@ export async function run(argv: string[]): Promise<number> {
     try {
       const r = await postToRunning(api, stream, opts.loadedIterations, "/bench/loaded", app1, sim, 30_000);
       result.postToRunningLoaded = { ...summary(r), tasksRunningMeanwhile: instances };
-      if (r.interruptions.length) notes.push(`latency with ${instances} tasks running: ${r.interruptions.length} iteration(s) redone after the control plane broke off`);
+      if (r.interruptions.length)
+        notes.push(`latency with ${instances} tasks running: ${r.interruptions.length} iteration(s) redone after the control plane broke off`);
       if (loadedProfiler) profiles.loaded = await stopProfiler(loadedProfiler, profilePath("loaded"), notes, startedAt);
     } catch (err) {
       loadedProfiler?.close();
@@ -334,10 +363,12 @@ export async function run(argv: string[]): Promise<number> {
   let del = await api.call<unknown>("DELETE", api.c(`/v2/apps${appId}`), undefined, true);
   if (del.status === 409) del = await api.call<unknown>("DELETE", api.c(`/v2/apps${appId}?force=true`), undefined, true);
   if (del.status < 400 && toKill > 0) {
-    const killed = await sim.wait((e) => e.event === "killed" && e.id === killMark, opts.timeoutMs, "all TASK_KILLED acked").catch((err: unknown) => {
-      notes.push(`teardown: ${String(err)}`);
-      return undefined;
-    });
+    const killed = await sim
+      .wait((e) => e.event === "killed" && e.id === killMark, opts.timeoutMs, "all TASK_KILLED acked")
+      .catch((err: unknown) => {
+        notes.push(`teardown: ${String(err)}`);
+        return undefined;
+      });
     const delDeployment = del.headers.get("Marathon-Deployment-Id");
     if (delDeployment) await waitDeploymentGone(api, delDeployment, opts.timeoutMs).catch((err: unknown) => notes.push(`teardown: ${String(err)}`));
     result.teardown = {
@@ -378,7 +409,8 @@ export async function run(argv: string[]): Promise<number> {
   result.postToRunningExecP99Ms = exec?.p99Ms ?? null;
   if (exec?.error) notes.push(`exec: ${exec.error}`);
   const execInterruptions = (result.exec as { interruptions?: string[] } | undefined)?.interruptions ?? [];
-  if (execInterruptions.length) notes.push(`exec: ${execInterruptions.length} iteration(s) redone after the control plane broke off: ${execInterruptions.join("; ")}`);
+  if (execInterruptions.length)
+    notes.push(`exec: ${execInterruptions.length} iteration(s) redone after the control plane broke off: ${execInterruptions.join("; ")}`);
 
   const errors = [...new Set(controlPlaneErrors())];
   result.controlPlaneErrors = errors.slice(0, 20);

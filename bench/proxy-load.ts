@@ -59,7 +59,9 @@ async function getLoad(): Promise<void> {
   );
   agent.destroy();
   const seconds = (performance.now() - started) / 1000;
-  process.stdout.write(JSON.stringify({ requests: latencies.length, errors, seconds, latenciesMs: [50, 90, 99, 100].map((p) => percentile(latencies, p)) }) + "\n");
+  process.stdout.write(
+    JSON.stringify({ requests: latencies.length, errors, seconds, latenciesMs: [50, 90, 99, 100].map((p) => percentile(latencies, p)) }) + "\n",
+  );
 }
 
 async function transfer(upload: boolean): Promise<void> {

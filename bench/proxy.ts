@@ -49,20 +49,51 @@ async function setUp(dir: string) {
   onCleanup("control plane", () => cp.stop());
   const api = new Api(cp.url);
   await api.signUp(`bench-proxy-${Date.now()}@example.com`);
-  const agent = startAgent({ master: cp.url, cluster: api.clusterId, token: await api.joinToken(), workDir: join(dir, "agent"), hostname: "bench", killTasksOnExit: true });
+  const agent = startAgent({
+    master: cp.url,
+    cluster: api.clusterId,
+    token: await api.joinToken(),
+    workDir: join(dir, "agent"),
+    hostname: "bench",
+    killTasksOnExit: true,
+  });
   onCleanup("agent", () => agent.stop("SIGTERM", 10_000));
   await agent.waitForEvent("registered");
   await api.call("POST", api.c("/v2/apps"), { id: "/web", cmd: `exec node ${FIXTURE}`, cpus: 1, mem: 256, instances: 1 });
-  const port = await waitFor("the task to run", async () => {
-    const { tasks } = (await api.call<{ tasks: { state: string; ports: number[] }[] }>("GET", api.c("/v2/apps/web/tasks"))).body;
-    return tasks[0]?.state === "TASK_RUNNING" ? tasks[0].ports[0] : undefined;
-  }, 60_000, 100);
-  await waitFor("the task to answer", () => fetch(`http://127.0.0.1:${port}/whoami`).then((r) => (r.ok ? true : undefined), () => undefined), 20_000, 100);
-  return { cp, api, deployments: `${cp.url}${api.c("/v2/deployments")}`, proxied: `${cp.url}${api.c("/service/web")}`, direct: `http://127.0.0.1:${port}`, auth: `Authorization: Bearer ${api.token}` };
+  const port = await waitFor(
+    "the task to run",
+    async () => {
+      const { tasks } = (await api.call<{ tasks: { state: string; ports: number[] }[] }>("GET", api.c("/v2/apps/web/tasks"))).body;
+      return tasks[0]?.state === "TASK_RUNNING" ? tasks[0].ports[0] : undefined;
+    },
+    60_000,
+    100,
+  );
+  await waitFor(
+    "the task to answer",
+    () =>
+      fetch(`http://127.0.0.1:${port}/whoami`).then(
+        (r) => (r.ok ? true : undefined),
+        () => undefined,
+      ),
+    20_000,
+    100,
+  );
+  return {
+    cp,
+    api,
+    deployments: `${cp.url}${api.c("/v2/deployments")}`,
+    proxied: `${cp.url}${api.c("/service/web")}`,
+    direct: `http://127.0.0.1:${port}`,
+    auth: `Authorization: Bearer ${api.token}`,
+  };
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { seconds: { type: "string", default: "6" }, concurrency: { type: "string", default: "16" }, mb: { type: "string", default: "100" } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: { seconds: { type: "string", default: "6" }, concurrency: { type: "string", default: "16" }, mb: { type: "string", default: "100" } },
+  });
   const dir = mkdtempSync(join(tmpdir(), "dcx-bench-proxy-"));
   onCleanup("temp dir", () => rmSync(dir, { recursive: true, force: true }));
   const { cp, deployments, proxied, direct, auth } = await setUp(dir);
@@ -129,12 +160,28 @@ export async function run(argv: string[]): Promise<number> {
       { name: "proxyP50Ms / P99", value: `${fmt(result.proxyP50Ms, 2)} / ${fmt(result.proxyP99Ms, 2)}`, note: "ms" },
       { name: "directRps", value: fmt(directRps, 0), note: `the same GET straight to the task, p50 ${fmt(result.directP50Ms, 2)} ms` },
       { name: "proxyRatio", value: fmt(result.proxyRatio, 3), note: "proxied / direct" },
-      { name: "workerCeilingRps", value: fmt(ceilingRps, 0), note: `GET /health on the same wrangler dev (no Durable Object): proxy reaches ${fmt(result.proxyOfCeilingRatio * 100, 0)}% of it` },
-      { name: "authenticatedRpcRps", value: fmt(result.authenticatedRpcRps, 0), note: `GET /v2/deployments: token check + one Cluster-object RPC, no tunnel; p50 ${fmt(result.authenticatedRpcP50Ms, 2)} ms` },
-      { name: "control plane CPU / request", value: fmt(result.controlPlaneCpuMsPerProxiedRequest, 3, " ms"), note: "workerd + wrangler's node proxy, while proxying" },
+      {
+        name: "workerCeilingRps",
+        value: fmt(ceilingRps, 0),
+        note: `GET /health on the same wrangler dev (no Durable Object): proxy reaches ${fmt(result.proxyOfCeilingRatio * 100, 0)}% of it`,
+      },
+      {
+        name: "authenticatedRpcRps",
+        value: fmt(result.authenticatedRpcRps, 0),
+        note: `GET /v2/deployments: token check + one Cluster-object RPC, no tunnel; p50 ${fmt(result.authenticatedRpcP50Ms, 2)} ms`,
+      },
+      {
+        name: "control plane CPU / request",
+        value: fmt(result.controlPlaneCpuMsPerProxiedRequest, 3, " ms"),
+        note: "workerd + wrangler's node proxy, while proxying",
+      },
       { name: "proxyMBps / directMBps", value: `${fmt(result.proxyMBps, 1)} / ${fmt(result.directMBps, 1)}`, note: `download of ${mb} MiB` },
       { name: "upload MB/s proxy / direct", value: `${fmt(result.proxyUploadMBps, 1)} / ${fmt(result.directUploadMBps, 1)}`, note: `upload of ${mb} MiB` },
-      { name: "vipConnsPerSecond / direct", value: `${fmt(vip.vipConnsPerSecond, 0)} / ${fmt(vip.directConnsPerSecond, 0)}`, note: `TCP connections through a named VIP (${vip.vipMode} data path) against straight to the task` },
+      {
+        name: "vipConnsPerSecond / direct",
+        value: `${fmt(vip.vipConnsPerSecond, 0)} / ${fmt(vip.directConnsPerSecond, 0)}`,
+        note: `TCP connections through a named VIP (${vip.vipMode} data path) against straight to the task`,
+      },
       { name: "vipRatio", value: fmt(vip.vipRatio, 3), note: `target ≥ 0.8; the userspace balancer: ${fmt(vip.userspaceVipRatio, 3)}` },
     ]) + `\n${result.context}\n`,
   );

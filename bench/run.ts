@@ -21,12 +21,16 @@ const BENCHMARKS: Record<string, () => Promise<Benchmark>> = {
 };
 
 const DESCRIPTIONS: Record<string, string> = {
-  placement: "Marathon placements/s over 1,000 simulated agents (10,000 instances), POST→RUNNING latency (simulated and exec), workerd CPU per placement and RSS",
+  placement:
+    "Marathon placements/s over 1,000 simulated agents (10,000 instances), POST→RUNNING latency (simulated and exec), workerd CPU per placement and RSS",
   dns: "DNS-over-HTTPS queries/s and p50/p99 against the local control plane beside a do-nothing route (dohRatio), requests to the cluster object per 1,000 queries, and the agent's forwarder with a warm cache, from a separate load-generator process",
-  frameworks: "an external framework on the Mesos scheduler API beside Marathon over 1,000 simulated agents: offers/s, ACCEPT→RUNNING p50/p99, placements/s of each and their ratio",
+  frameworks:
+    "an external framework on the Mesos scheduler API beside Marathon over 1,000 simulated agents: offers/s, ACCEPT→RUNNING p50/p99, placements/s of each and their ratio",
   vip: "TCP connections/s and MB/s through a named VIP (the agent's layer-4 balancer) against a direct connection to the same task",
-  proxy: "HTTP requests/s and p50/p99 through /service/<name>/ against straight to the task and a do-nothing Worker, and MB/s of a large download and upload both ways",
-  scale: "10,000 simulated agents and 100,000 tasks on one Cluster object: registration CPU per agent, placements/s, the isolate's heap; writes scale.json and the cost model cost.json",
+  proxy:
+    "HTTP requests/s and p50/p99 through /service/<name>/ against straight to the task and a do-nothing Worker, and MB/s of a large download and upload both ways",
+  scale:
+    "10,000 simulated agents and 100,000 tasks on one Cluster object: registration CPU per agent, placements/s, the isolate's heap; writes scale.json and the cost model cost.json",
   cost: "rebuilds bench/results/cost.json (dollars per month at Cloudflare's prices) from the last scale and dns results, without running anything",
   launch: "POST→TASK_RUNNING for a docker app beside a plain docker run -d, and for an exec app beside a plain spawn (real agent, real dockerd)",
 };

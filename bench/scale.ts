@@ -53,8 +53,14 @@ export async function run(argv: string[]): Promise<number> {
   const cp = await startControlPlane({ port, persistDir: join(dir, "state"), logLevel: "error", vars, onLine });
   onCleanup("stop the control plane", () => cp.stop());
   const wranglerPid = cp.child.proc.pid ?? -1;
-  const runtimePids = () => controlPlaneProcesses(wranglerPid).workerd.filter((p) => p.role === "runtime").map((p) => p.pid);
-  const proxyPids = () => controlPlaneProcesses(wranglerPid).workerd.filter((p) => p.role === "proxy").map((p) => p.pid);
+  const runtimePids = () =>
+    controlPlaneProcesses(wranglerPid)
+      .workerd.filter((p) => p.role === "runtime")
+      .map((p) => p.pid);
+  const proxyPids = () =>
+    controlPlaneProcesses(wranglerPid)
+      .workerd.filter((p) => p.role === "proxy")
+      .map((p) => p.pid);
   const direct = opts.viaProxy ? undefined : await runtimeUrl(runtimePids());
   if (!opts.viaProxy && !direct) notes.push("the runtime workerd's own port was not found: agents and API calls went through wrangler's proxy");
   const base = direct ?? cp.url;
@@ -90,10 +96,15 @@ export async function run(argv: string[]): Promise<number> {
   const registered = Number(ready.registered);
   if (registered === 0) throw new Error(`no simulated agent registered:\n${simProblems.join("\n")}\n${sim.output()}`);
   if (registered < opts.agents) notes.push(`only ${registered} of ${opts.agents} simulated agents registered`);
-  await waitFor("the master to count the agents active", async () => {
-    const m = (await api.call<Record<string, number>>("GET", api.c("/metrics/snapshot"))).body;
-    return m["master/slaves_active"] === registered ? true : undefined;
-  }, 120_000, 250);
+  await waitFor(
+    "the master to count the agents active",
+    async () => {
+      const m = (await api.call<Record<string, number>>("GET", api.c("/metrics/snapshot"))).body;
+      return m["master/slaves_active"] === registered ? true : undefined;
+    },
+    120_000,
+    250,
+  );
   const allActiveMs = performance.now() - t0;
   const regCpuMs = sumCpuDelta(cpu0, cpuByPid([...cpu0.keys()]));
   if (regProfiler) profiles.registration = await stopProfiler(regProfiler, profilePath("registration"), notes, startedAt);
@@ -112,7 +123,9 @@ export async function run(argv: string[]): Promise<number> {
     framesFromAgentsPerAgent: round(Number(regStats.framesOut) / registered, 2),
     framesToAgentsPerAgent: round(Number(regStats.framesIn) / registered, 2),
   };
-  log(`${registered} agents active in ${(allActiveMs / 1000).toFixed(1)} s; runtime CPU ${(regCpuMs / registered).toFixed(2)} ms per agent, the object's share ${regShare?.objectShare ?? "n/a"}`);
+  log(
+    `${registered} agents active in ${(allActiveMs / 1000).toFixed(1)} s; runtime CPU ${(regCpuMs / registered).toFixed(2)} ms per agent, the object's share ${regShare?.objectShare ?? "n/a"}`,
+  );
   const memAgents = await workerdMemory(wranglerPid);
 
   // --- 2. idle: heartbeats only ---
@@ -136,7 +149,8 @@ export async function run(argv: string[]): Promise<number> {
     agents: registered,
     tasks: opts.tasks,
     registrationCpuMsPerAgent: round((regCpuMs * (regShare?.objectShare ?? 1)) / registered, 3),
-    registrationCpuMeasuredBy: "the runtime workerd's CPU (/proc) during registration times the Cluster object's share of the isolate's busy samples (V8 profile at 1 ms: frames under control/cluster/ against the Worker's control/ code and unattributed runtime work); registration.runtimeCpuMsPerAgent is the whole process's, an upper bound",
+    registrationCpuMeasuredBy:
+      "the runtime workerd's CPU (/proc) during registration times the Cluster object's share of the isolate's busy samples (V8 profile at 1 ms: frames under control/cluster/ against the Worker's control/ code and unattributed runtime work); registration.runtimeCpuMsPerAgent is the whole process's, an upper bound",
     timeToAllActiveSeconds: round(allActiveMs / 1000, 2),
     placementsPerSecond: placement.placementsPerSecond,
     clusterHeapMb: heap.clusterHeapMb,

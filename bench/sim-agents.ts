@@ -116,7 +116,8 @@ function onFrame(a: SimAgent, text: string): void {
   if (!validated.has(type)) {
     validated.add(type);
     const checked = MasterMessage.safeParse(msg);
-    if (!checked.success) emit({ event: "master_error", agent: a.index, message: `frame '${type}' does not match the protocol: ${checked.error.message.slice(0, 500)}` });
+    if (!checked.success)
+      emit({ event: "master_error", agent: a.index, message: `frame '${type}' does not match the protocol: ${checked.error.message.slice(0, 500)}` });
   }
   switch (type) {
     case "registered": {

@@ -161,7 +161,9 @@ interface Cluster {
 /** Whether an nftables rule translating `target` is loaded (any agent's table). */
 function kernelServes(target: Target): boolean {
   try {
-    return execFileSync("nft", ["list", "ruleset"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).includes(`ip daddr ${target.host} tcp dport ${target.port} dnat`);
+    return execFileSync("nft", ["list", "ruleset"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).includes(
+      `ip daddr ${target.host} tcp dport ${target.port} dnat`,
+    );
   } catch {
     return false;
   }
@@ -178,24 +180,61 @@ async function startCluster(dir: string, mode: "auto" | "userspace"): Promise<Cl
   // Task ports from a block of its own: the default 31000–32000 may be held by other runs' tasks.
   const first = 24_000 + 50 * Math.floor(Math.random() * 100);
   const resources = `cpus:2;mem:2048;disk:1024;ports:[${first}-${first + 49}]`;
-  const agent = startAgent({ master: cp.url, cluster: api.clusterId, token: await api.joinToken(), workDir: join(dir, "agent"), hostname: "bench", advertiseIp: "127.0.0.1", resources, killTasksOnExit: true, extraArgs: ["--vip-mode", mode] });
+  const agent = startAgent({
+    master: cp.url,
+    cluster: api.clusterId,
+    token: await api.joinToken(),
+    workDir: join(dir, "agent"),
+    hostname: "bench",
+    advertiseIp: "127.0.0.1",
+    resources,
+    killTasksOnExit: true,
+    extraArgs: ["--vip-mode", mode],
+  });
   const stopAgent = onCleanup("agent", () => agent.stop("SIGTERM", 10_000));
   await agent.waitForEvent("registered");
   const vipPort = await freePort();
-  await api.call("POST", api.c("/v2/apps"), { id: "/tcp", cmd: `exec node ${BACKEND}`, cpus: 0.5, mem: 128, portDefinitions: [{ port: 0, labels: { VIP_0: `/tcp:${vipPort}` } }] });
+  await api.call("POST", api.c("/v2/apps"), {
+    id: "/tcp",
+    cmd: `exec node ${BACKEND}`,
+    cpus: 0.5,
+    mem: 128,
+    portDefinitions: [{ port: 0, labels: { VIP_0: `/tcp:${vipPort}` } }],
+  });
   type Table = { vips: { ip: string; port: number; backends: { host: string; port: number }[] }[] };
-  const vip = await waitFor("the VIP with its backend", async () => (await api.call<Table>("GET", api.c("/vips"))).body.vips.find((v) => v.backends.length === 1), 60_000, 100);
+  const vip = await waitFor(
+    "the VIP with its backend",
+    async () => (await api.call<Table>("GET", api.c("/vips"))).body.vips.find((v) => v.backends.length === 1),
+    60_000,
+    100,
+  );
   const backend = vip.backends[0] as { host: string; port: number };
   const direct = { host: backend.host, port: backend.port, from: DIRECT_SOURCE };
   const target = { host: vip.ip, port: vip.port };
   // RUNNING comes before the task listens, and the agent binds the VIP as the table arrives.
-  for (const t of [direct, target]) await waitFor(`${t.host}:${t.port} answering`, () => exchange(t, "ping\n").then((n) => (n === 5 ? true : undefined), () => undefined), 30_000, 100);
+  for (const t of [direct, target])
+    await waitFor(
+      `${t.host}:${t.port} answering`,
+      () =>
+        exchange(t, "ping\n").then(
+          (n) => (n === 5 ? true : undefined),
+          () => undefined,
+        ),
+      30_000,
+      100,
+    );
   const agentPid = agent.proc.pid ?? 0;
   const stop = async () => {
     await stopAgent();
     await stopControlPlane();
   };
-  return { vip: target, direct, pids: { agent: processGroup(agentPid).map((p) => p.pid), task: taskPids() }, path: kernelServes(target) ? "kernel" : "userspace", stop };
+  return {
+    vip: target,
+    direct,
+    pids: { agent: processGroup(agentPid).map((p) => p.pid), task: taskPids() },
+    path: kernelServes(target) ? "kernel" : "userspace",
+    stop,
+  };
 }
 
 /** One connection-rate phase, with the CPU each party spent on it. */
@@ -229,7 +268,10 @@ async function measurePath(dir: string, mode: "auto" | "userspace", options: Vip
   const errors = { vip: 0, direct: 0 };
   const cpu: Partial<Record<"vip" | "direct", CpuSplit>> = {};
   for (let round = 0; round < 2; round++) {
-    for (const [kind, target] of [["direct", direct], ["vip", vip]] as const) {
+    for (const [kind, target] of [
+      ["direct", direct],
+      ["vip", vip],
+    ] as const) {
       const r = await measuredRate(target, seconds, concurrency, pids);
       if (r.perSecond > Math.max(0, ...rates[kind])) cpu[kind] = r.cpu;
       rates[kind].push(r.perSecond);
@@ -244,7 +286,16 @@ async function measurePath(dir: string, mode: "auto" | "userspace", options: Vip
   const vipConnsPerSecond = Math.max(...rates.vip);
   const directConnsPerSecond = Math.max(...rates.direct);
   const none = { client: NaN, task: NaN, agent: NaN };
-  return { vipMode: cluster.path, vipConnsPerSecond, directConnsPerSecond, vipRatio: vipConnsPerSecond / directConnsPerSecond, vipMBps, directMBps, errors, cpuMicrosPerConnection: { vip: cpu.vip ?? none, direct: cpu.direct ?? none } };
+  return {
+    vipMode: cluster.path,
+    vipConnsPerSecond,
+    directConnsPerSecond,
+    vipRatio: vipConnsPerSecond / directConnsPerSecond,
+    vipMBps,
+    directMBps,
+    errors,
+    cpuMicrosPerConnection: { vip: cpu.vip ?? none, direct: cpu.direct ?? none },
+  };
 }
 
 /** The VIP in `--vip-mode auto` (the kernel path where it loads) and in `userspace`, each against direct connections. */
@@ -264,7 +315,10 @@ export async function measureVip(options: VipOptions = {}): Promise<VipResult> {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { seconds: { type: "string", default: "4" }, concurrency: { type: "string", default: "16" }, mb: { type: "string", default: "512" } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: { seconds: { type: "string", default: "4" }, concurrency: { type: "string", default: "16" }, mb: { type: "string", default: "512" } },
+  });
   const options = { seconds: Number(values.seconds), concurrency: Number(values.concurrency), downloadMB: Number(values.mb) };
   const r = await measureVip(options);
   const result = {
@@ -285,12 +339,26 @@ export async function run(argv: string[]): Promise<number> {
       { name: "direct connections/s", value: fmt(r.directConnsPerSecond, 0), note: `${options.concurrency} in flight, ${options.seconds} s, best of 2` },
       { name: `VIP connections/s (${r.vipMode})`, value: fmt(r.vipConnsPerSecond, 0), note: `errors: vip ${r.errors.vip}, direct ${r.errors.direct}` },
       { name: "vipRatio", value: fmt(r.vipRatio, 3), note: `target ≥ ${VIP_RATIO_TARGET}: ${r.vipRatio >= VIP_RATIO_TARGET ? "met" : "MISSED"}` },
-      { name: "VIP connections/s (userspace)", value: fmt(u.vipConnsPerSecond, 0), note: `ratio ${fmt(u.vipRatio, 3)} against its run's direct ${fmt(u.directConnsPerSecond, 0)}/s; errors ${u.errors.vip}` },
+      {
+        name: "VIP connections/s (userspace)",
+        value: fmt(u.vipConnsPerSecond, 0),
+        note: `ratio ${fmt(u.vipRatio, 3)} against its run's direct ${fmt(u.directConnsPerSecond, 0)}/s; errors ${u.errors.vip}`,
+      },
       { name: "direct MB/s", value: fmt(r.directMBps, 0), note: `${options.downloadMB} MB over 4 connections` },
       { name: `VIP MB/s (${r.vipMode})`, value: fmt(r.vipMBps, 0), note: `ratio ${fmt(result.throughputRatio, 3)}; userspace ${fmt(u.vipMBps, 0)}` },
-      ...([["direct", r], [r.vipMode, r], ["userspace", u]] as const).map(([name, run], i) => {
+      ...(
+        [
+          ["direct", r],
+          [r.vipMode, r],
+          ["userspace", u],
+        ] as const
+      ).map(([name, run], i) => {
         const c = run.cpuMicrosPerConnection[i === 0 ? "direct" : "vip"];
-        return { name: `CPU µs/conn (${i === 0 ? "direct" : `VIP, ${name}`})`, value: fmt(c.client + c.task + c.agent, 0), note: `client ${fmt(c.client, 0)}, task ${fmt(c.task, 0)}, agent ${fmt(c.agent, 0)}` };
+        return {
+          name: `CPU µs/conn (${i === 0 ? "direct" : `VIP, ${name}`})`,
+          value: fmt(c.client + c.task + c.agent, 0),
+          note: `client ${fmt(c.client, 0)}, task ${fmt(c.task, 0)}, agent ${fmt(c.agent, 0)}`,
+        };
       }),
     ]),
   );

@@ -7,7 +7,14 @@ import { cliHarness } from "./test-support/harness.ts";
 /** A pretend control plane: sessions, an audit log in two pages, and a logout that revokes the token once. */
 const seen: string[] = [];
 let revoked = false;
-const ENTRY = (id: number) => ({ id: `c${id}`, at: "2026-12-01T10:00:00.000Z", actor: { userId: "u1", tokenId: "t1" }, action: id % 2 ? "app.create" : "agent-token.revoke", target: `t${id}`, detail: null });
+const ENTRY = (id: number) => ({
+  id: `c${id}`,
+  at: "2026-12-01T10:00:00.000Z",
+  actor: { userId: "u1", tokenId: "t1" },
+  action: id % 2 ? "app.create" : "agent-token.revoke",
+  target: `t${id}`,
+  detail: null,
+});
 const { dir, dcx } = cliHarness("account", (req) => {
   const url = new URL(req.url);
   seen.push(`${req.method} ${url.pathname}${url.search}`);
@@ -17,7 +24,19 @@ const { dir, dcx } = cliHarness("account", (req) => {
     return new Response(null, { status: 204 });
   }
   if (url.pathname === "/auth/sessions") {
-    return Response.json({ sessions: [{ id: "s1", origin: "login", address: "10.0.0.1", userAgent: "dcx", createdAt: "2026-12-01T10:00:00.000Z", expiresAt: "2026-12-31T10:00:00.000Z", current: true }] });
+    return Response.json({
+      sessions: [
+        {
+          id: "s1",
+          origin: "login",
+          address: "10.0.0.1",
+          userAgent: "dcx",
+          createdAt: "2026-12-01T10:00:00.000Z",
+          expiresAt: "2026-12-31T10:00:00.000Z",
+          current: true,
+        },
+      ],
+    });
   }
   if (req.method === "DELETE" && url.pathname === "/auth/sessions/s2") return new Response(null, { status: 204 });
   if (req.method === "DELETE" && url.pathname === "/auth/sessions/nope") return Response.json({ message: "Session 'nope' does not exist." }, { status: 404 });

@@ -4,7 +4,13 @@ import { CliError } from "./errors.ts";
 
 describe("responseError", () => {
   test("keeps the server's message and lists a 422's field paths with their errors", () => {
-    const body = { message: "Object is not valid", details: [{ path: "/cpus", errors: ["must be at least 0"] }, { path: "/instances", errors: ["expected a number", "got a string"] }] };
+    const body = {
+      message: "Object is not valid",
+      details: [
+        { path: "/cpus", errors: ["must be at least 0"] },
+        { path: "/instances", errors: ["expected a number", "got a string"] },
+      ],
+    };
     const error = responseError(422, JSON.stringify(body));
     expect(error).toBeInstanceOf(HttpError);
     expect(error.status).toBe(422);

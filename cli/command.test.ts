@@ -16,7 +16,10 @@ const kill = variadic(defineCommand({ meta: { name: "kill" }, args: { id: { type
 const root = defineCommand({ meta: { name: "dcx" }, subCommands: { app: defineCommand({ subCommands: { add } }), kill } });
 
 const rejects = async (argv: string[], message: string) => {
-  const error = await checkArguments(add, argv).then(() => undefined, (e: unknown) => e);
+  const error = await checkArguments(add, argv).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(UsageError);
   expect((error as Error).message).toBe(message);
 };

@@ -32,7 +32,9 @@ describe("DeploymentWatch", () => {
 
   test("fails when the deployment ended with the app at another version (rolled back or replaced)", () => {
     const step = new DeploymentWatch(target).observe(undefined, app({ version: "2026-11-02T10:00:09.000Z" }));
-    expect(step.kind === "failed" && step.error.message).toBe("deployment d1 of /web did not complete: the app is now at version 2026-11-02T10:00:09.000Z (cancelled, rolled back or replaced)");
+    expect(step.kind === "failed" && step.error.message).toBe(
+      "deployment d1 of /web did not complete: the app is now at version 2026-11-02T10:00:09.000Z (cancelled, rolled back or replaced)",
+    );
   });
 
   test("fails when the app disappeared, unless the deployment was removing it", () => {

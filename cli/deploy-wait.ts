@@ -61,7 +61,13 @@ export class DeploymentWatch {
     const counts = app ? progressLine(app, deployment) : "";
     if (!deployment) return this.finished(app, counts);
     if (this.failedTasks.size >= FAILED_TASKS_LIMIT) {
-      return { kind: "failed", error: new CliError(`deployment ${this.target.deploymentId} of ${this.target.appId} is failing: ${this.failedTasks.size} tasks failed since it started`, this.details(true)) };
+      return {
+        kind: "failed",
+        error: new CliError(
+          `deployment ${this.target.deploymentId} of ${this.target.appId} is failing: ${this.failedTasks.size} tasks failed since it started`,
+          this.details(true),
+        ),
+      };
     }
     const line = counts && counts !== this.lastLine ? counts : undefined;
     if (line) this.lastLine = line;
@@ -70,7 +76,10 @@ export class DeploymentWatch {
 
   /** The error for a wait that ran out of time: the last counts, why instances waited, the last failure. */
   timedOut(seconds: number): CliError {
-    return new CliError(`deployment ${this.target.deploymentId} of ${this.target.appId} did not finish within ${seconds} s${this.lastLine ? ` (${this.lastLine})` : ""}`, this.details(true));
+    return new CliError(
+      `deployment ${this.target.deploymentId} of ${this.target.appId} did not finish within ${seconds} s${this.lastLine ? ` (${this.lastLine})` : ""}`,
+      this.details(true),
+    );
   }
 
   private finished(app: AppView | undefined, counts: string): Step {
@@ -79,11 +88,19 @@ export class DeploymentWatch {
     if (!app) return { kind: "failed", error: new CliError(`${target.appId} was removed before deployment ${target.deploymentId} finished`) };
     // A deployment that ended with the app at another version was cancelled, rolled back or overridden (--force).
     if (app.version !== target.version) {
-      return { kind: "failed", error: new CliError(`deployment ${target.deploymentId} of ${target.appId} did not complete: the app is now at version ${app.version} (cancelled, rolled back or replaced)`) };
+      return {
+        kind: "failed",
+        error: new CliError(
+          `deployment ${target.deploymentId} of ${target.appId} did not complete: the app is now at version ${app.version} (cancelled, rolled back or replaced)`,
+        ),
+      };
     }
     // Marathon ends a deployment once its tasks have reached RUNNING; a task that then dies at once leaves it "done" with nothing running.
     if (this.failedTasks.size > 0 && app.tasksRunning < app.instances) {
-      return { kind: "failed", error: new CliError(`deployment ${target.deploymentId} of ${target.appId} finished, but its tasks fail: ${counts}`, this.details(false)) };
+      return {
+        kind: "failed",
+        error: new CliError(`deployment ${target.deploymentId} of ${target.appId} finished, but its tasks fail: ${counts}`, this.details(false)),
+      };
     }
     return { kind: "done", line: `${target.appId}: deployed, ${counts}` };
   }
@@ -136,12 +153,18 @@ export async function followDeployment(api: Api, clusterPath: (p: string) => str
   for (;;) {
     const [deployments, app] = await Promise.all([
       api.get<DeploymentView[]>(clusterPath("/v2/deployments?embed=waiting")),
-      api.get<{ app: AppView }>(clusterPath(`/v2/apps${target.appId}`)).then((r) => r.app, (error: unknown) => {
-        if (error instanceof HttpError && error.status === 404) return undefined;
-        throw error;
-      }),
+      api.get<{ app: AppView }>(clusterPath(`/v2/apps${target.appId}`)).then(
+        (r) => r.app,
+        (error: unknown) => {
+          if (error instanceof HttpError && error.status === 404) return undefined;
+          throw error;
+        },
+      ),
     ]);
-    const step = watch.observe(deployments.find((d) => d.id === target.deploymentId), app);
+    const step = watch.observe(
+      deployments.find((d) => d.id === target.deploymentId),
+      app,
+    );
     if (step.kind === "failed") throw step.error;
     if (step.kind === "done") return step.line;
     if (step.line) note(`${target.appId}: ${step.line}`);

@@ -5,7 +5,11 @@ import { cliHarness } from "./test-support/harness.ts";
 
 const NODES = [
   {
-    agentId: "a1", hostname: "web-1", state: "active", healthy: false, reportedAt: Date.UTC(2026, 11, 4),
+    agentId: "a1",
+    hostname: "web-1",
+    state: "active",
+    healthy: false,
+    reportedAt: Date.UTC(2026, 11, 4),
     checks: [
       { name: "connection", status: "healthy", message: "connected" },
       { name: "disk", status: "unhealthy", message: "100 MB free of 50000 MB in /var/lib/dcx" },

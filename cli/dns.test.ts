@@ -5,7 +5,17 @@ import { cliHarness } from "./test-support/harness.ts";
 
 const patches: unknown[] = [];
 const SETTINGS = { zone: "mesos", ttl: 5, vipRange: "127.11.0.0/16" };
-const VIPS = [{ name: "shopweb.marathon.l4lb.thisdcos.directory", ip: "127.11.4.2", port: 80, backends: [{ host: "10.0.0.7", port: 31001, draining: false }, { host: "10.0.0.8", port: 31002, draining: true }] }];
+const VIPS = [
+  {
+    name: "shopweb.marathon.l4lb.thisdcos.directory",
+    ip: "127.11.4.2",
+    port: 80,
+    backends: [
+      { host: "10.0.0.7", port: 31001, draining: false },
+      { host: "10.0.0.8", port: 31002, draining: true },
+    ],
+  },
+];
 
 const { dcx } = cliHarness("dns", async (req) => {
   const path = new URL(req.url).pathname.replace(/^\/c\/k1/, "");

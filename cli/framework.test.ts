@@ -4,9 +4,20 @@ import { cliHarness } from "./test-support/harness.ts";
 /** `dcx framework` and `dcx service-account` against a pretend control plane that records what it is asked. */
 const asked: { method: string; path: string; body: unknown }[] = [];
 const spark = {
-  id: "m-0002", name: "spark", active: true, connected: true, principal: "spark", role: "*", roles: ["*"], user: "", failover_timeout: 60,
-  registered_time: 1_800_000_000, used_resources: { cpus: 1.5, mem: 256 }, offered_resources: { cpus: 2, mem: 1024 },
-  tasks: [{ id: "driver-1", state: "TASK_RUNNING", slave_id: "m-S0" }], offers: [{}],
+  id: "m-0002",
+  name: "spark",
+  active: true,
+  connected: true,
+  principal: "spark",
+  role: "*",
+  roles: ["*"],
+  user: "",
+  failover_timeout: 60,
+  registered_time: 1_800_000_000,
+  used_resources: { cpus: 1.5, mem: 256 },
+  offered_resources: { cpus: 2, mem: 1024 },
+  tasks: [{ id: "driver-1", state: "TASK_RUNNING", slave_id: "m-S0" }],
+  offers: [{}],
 };
 const marathon = { ...spark, id: "m-0000", name: "marathon", principal: undefined, tasks: [], offers: [], used_resources: { cpus: 0, mem: 0 } };
 
@@ -16,8 +27,15 @@ const h = cliHarness("framework", async (req) => {
   asked.push({ method: req.method, path: url.pathname, body });
   if (url.pathname === "/c/k1/master/frameworks") return Response.json({ frameworks: [marathon, spark], completed_frameworks: [] });
   if (url.pathname === "/c/k1/api/v1") return new Response(null, { status: 200 });
-  if (url.pathname === "/clusters/k1/service-accounts" && req.method === "POST") return Response.json({ id: "sa1", principal: "spark", status: "active", description: "", createdAt: "2026-12-05T00:00:00Z", revokedAt: null, secret: "dcxs_secret" }, { status: 201 });
-  if (url.pathname === "/clusters/k1/service-accounts") return Response.json({ serviceAccounts: [{ id: "sa1", principal: "spark", status: "active", description: "", createdAt: "2026-12-05T00:00:00Z", revokedAt: null }] });
+  if (url.pathname === "/clusters/k1/service-accounts" && req.method === "POST")
+    return Response.json(
+      { id: "sa1", principal: "spark", status: "active", description: "", createdAt: "2026-12-05T00:00:00Z", revokedAt: null, secret: "dcxs_secret" },
+      { status: 201 },
+    );
+  if (url.pathname === "/clusters/k1/service-accounts")
+    return Response.json({
+      serviceAccounts: [{ id: "sa1", principal: "spark", status: "active", description: "", createdAt: "2026-12-05T00:00:00Z", revokedAt: null }],
+    });
   if (url.pathname === "/clusters/k1/service-accounts/sa1") return Response.json({ serviceAccount: { id: "sa1", principal: "spark", status: "revoked" } });
   return Response.json({ message: "not found" }, { status: 404 });
 });

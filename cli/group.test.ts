@@ -30,14 +30,18 @@ const { dir, dcx } = cliHarness("group", async (req) => {
   const url = new URL(req.url);
   seen.push({ method: req.method, url });
   const path = url.pathname.replace(/^\/c\/k1/, "");
-  if (req.method === "GET" && path === "/v2/groups") return Response.json(url.searchParams.get("embed") ? ROOT : { id: "/", version: V1, apps: [], groups: [] });
+  if (req.method === "GET" && path === "/v2/groups")
+    return Response.json(url.searchParams.get("embed") ? ROOT : { id: "/", version: V1, apps: [], groups: [] });
   if (req.method === "DELETE" && path === "/v2/groups/prod") {
     polls = 0;
     return Response.json({ deploymentId: "d1", version: V2, deploymentIds: ["d1", "d2"] });
   }
   if (req.method === "DELETE" && path === "/v2/groups/busy") {
     if (url.searchParams.get("force") === "true") return Response.json({ deploymentId: "d9", version: V2, deploymentIds: ["d9"] });
-    return Response.json({ message: "App is locked by one or more deployments. Override with the option '?force=true'.", deployments: [{ id: "d0" }] }, { status: 409 });
+    return Response.json(
+      { message: "App is locked by one or more deployments. Override with the option '?force=true'.", deployments: [{ id: "d0" }] },
+      { status: 409 },
+    );
   }
   if (req.method === "POST" && path === "/v2/groups") {
     bodies.push(await req.json());
@@ -81,7 +85,10 @@ describe("groupId and stillStopping", () => {
   });
 
   test("a removal is done when none of its deployments is listed", () => {
-    const listed = [{ id: "d2", affectedApps: ["/prod/b"] }, { id: "x", affectedApps: ["/other"] }];
+    const listed = [
+      { id: "d2", affectedApps: ["/prod/b"] },
+      { id: "x", affectedApps: ["/other"] },
+    ];
     expect(stillStopping(listed, ["d1", "d2"])).toEqual({ ids: ["d2"], apps: ["/prod/b"] });
     expect(stillStopping(listed, ["d1"])).toEqual({ ids: [], apps: [] });
   });
@@ -92,12 +99,20 @@ describe("dcx group", () => {
     const out = await dcx(["group", "list"]);
     expect(out).toEqual({
       code: 0,
-      stdout: ["ID         APPS  RUNNING  VERSION", "/prod      3     5/6      2026-11-02T11:00:00Z", "/prod/web  2     4/5      2026-11-02T11:00:00Z", ""].join("\n"),
+      stdout: [
+        "ID         APPS  RUNNING  VERSION",
+        "/prod      3     5/6      2026-11-02T11:00:00Z",
+        "/prod/web  2     4/5      2026-11-02T11:00:00Z",
+        "",
+      ].join("\n"),
       stderr: "",
     });
     expect(seen.at(-1)?.url.searchParams.get("embed")).toBe("group.groups,group.apps,group.apps.counts");
     const json = JSON.parse((await dcx(["group", "list", "--json"])).stdout) as { id: string; apps: string[] }[];
-    expect(json.map((g) => [g.id, g.apps.length])).toEqual([["/prod", 3], ["/prod/web", 2]]);
+    expect(json.map((g) => [g.id, g.apps.length])).toEqual([
+      ["/prod", 3],
+      ["/prod/web", 2],
+    ]);
   });
 
   test("remove deletes the group and waits until every stop deployment of it is gone", async () => {

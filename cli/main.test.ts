@@ -26,7 +26,10 @@ describe("dcx", () => {
     expect(await dcx(["apps", "list"])).toMatchObject({ code: 2, stderr: "dcx: unknown command 'dcx apps'\nRun 'dcx --help' for usage.\n" });
     expect(await dcx(["app", "ad"])).toMatchObject({ code: 2, stderr: "dcx: unknown command 'dcx app ad'\nRun 'dcx app --help' for usage.\n" });
     expect(await dcx(["app", "list", "--jsn"])).toMatchObject({ code: 2, stderr: "dcx: unknown option '--jsn'\nRun 'dcx app list --help' for usage.\n" });
-    expect(await dcx(["task", "kill"])).toMatchObject({ code: 2, stderr: "dcx: Missing required positional argument: ID\nRun 'dcx task kill --help' for usage.\n" });
+    expect(await dcx(["task", "kill"])).toMatchObject({
+      code: 2,
+      stderr: "dcx: Missing required positional argument: ID\nRun 'dcx task kill --help' for usage.\n",
+    });
   });
 
   test("agent run is the agent: its own help, under the CLI's name", async () => {

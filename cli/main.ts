@@ -12,7 +12,11 @@ import { CliError, EXIT, UsageError, errorText } from "./errors.ts";
 export const VERSION: string = packageJson.version;
 
 const root = defineCommand({
-  meta: { name: "dcx", version: VERSION, description: "The DCX command line: accounts, sessions, clusters, agents, apps, groups, jobs, tasks, DNS, packages, audit" },
+  meta: {
+    name: "dcx",
+    version: VERSION,
+    description: "The DCX command line: accounts, sessions, clusters, agents, apps, groups, jobs, tasks, DNS, packages, audit",
+  },
   subCommands: {
     signup: () => import("./commands/auth.ts").then((m) => m.signup),
     login: () => import("./commands/auth.ts").then((m) => m.login),

@@ -5,8 +5,26 @@ const RESOURCES = { cpus: 2, mem: 2048, disk: 0 };
 const USED = { cpus: 0, mem: 0, disk: 0 };
 /** Two agents as `/master/slaves` shows them: a private one, and a public one whose resources are reserved for slave_public. */
 const SLAVES = [
-  { id: "a1", hostname: "web-1", state: "active", active: true, resources: RESOURCES, used_resources: USED, attributes: { rack: "r1" }, reserved_resources: {} },
-  { id: "a2", hostname: "edge-1", state: "active", active: true, resources: RESOURCES, used_resources: USED, attributes: { public_ip: "true" }, reserved_resources: { slave_public: RESOURCES } },
+  {
+    id: "a1",
+    hostname: "web-1",
+    state: "active",
+    active: true,
+    resources: RESOURCES,
+    used_resources: USED,
+    attributes: { rack: "r1" },
+    reserved_resources: {},
+  },
+  {
+    id: "a2",
+    hostname: "edge-1",
+    state: "active",
+    active: true,
+    resources: RESOURCES,
+    used_resources: USED,
+    attributes: { public_ip: "true" },
+    reserved_resources: { slave_public: RESOURCES },
+  },
 ];
 
 const { dcx } = cliHarness("node", (req) => {

@@ -3,13 +3,27 @@ import { attributes, decimal, fields, shortTime, table, truncate, usage } from "
 
 describe("table", () => {
   test("aligns every column to its widest cell, two spaces apart, with no trailing spaces", () => {
-    const out = table(["ID", "STATE", "HOST"], [["/web", "TASK_RUNNING", "node-a"], ["/a", "TASK_STAGING", "n"]]);
+    const out = table(
+      ["ID", "STATE", "HOST"],
+      [
+        ["/web", "TASK_RUNNING", "node-a"],
+        ["/a", "TASK_STAGING", "n"],
+      ],
+    );
     expect(out).toBe("ID    STATE         HOST\n/web  TASK_RUNNING  node-a\n/a    TASK_STAGING  n\n");
     expect(out.split("\n").every((line) => line === line.trimEnd())).toBe(true);
   });
 
   test("shows missing and empty cells as '-', numbers and booleans as text, and keeps rows on one line", () => {
-    expect(table(["A", "B", "C", "D"], [[undefined, "", 0.5, false], [null, "x\ny", 2, true]])).toBe("A  B    C    D\n-  -    0.5  false\n-  x y  2    true\n");
+    expect(
+      table(
+        ["A", "B", "C", "D"],
+        [
+          [undefined, "", 0.5, false],
+          [null, "x\ny", 2, true],
+        ],
+      ),
+    ).toBe("A  B    C    D\n-  -    0.5  false\n-  x y  2    true\n");
   });
 
   test("prints only the header for no rows", () => {
@@ -40,6 +54,13 @@ describe("formatting", () => {
   });
 
   test("fields align values and leave out empty ones", () => {
-    expect(fields([["id", "/web"], ["instances", 2], ["last failure", undefined], ["cmd", ""]])).toBe("id:         /web\ninstances:  2\n");
+    expect(
+      fields([
+        ["id", "/web"],
+        ["instances", 2],
+        ["last failure", undefined],
+        ["cmd", ""],
+      ]),
+    ).toBe("id:         /web\ninstances:  2\n");
   });
 });

@@ -15,7 +15,16 @@ export type Cell = string | number | boolean | null | undefined;
 export function table(headers: readonly string[], rows: readonly (readonly Cell[])[]): string {
   const text = [headers, ...rows].map((row) => headers.map((_, i) => cell(row[i])));
   const widths = headers.map((_, i) => Math.max(...text.map((row) => (row[i] ?? "").length)));
-  return text.map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join("  ").trimEnd()).join("\n") + "\n";
+  return (
+    text
+      .map((row) =>
+        row
+          .map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+          .join("  ")
+          .trimEnd(),
+      )
+      .join("\n") + "\n"
+  );
 }
 
 function cell(value: Cell): string {
@@ -39,7 +48,13 @@ export function note(text: string): void {
 }
 
 /** Either a table of `rows` or, with `--json`, the `items` themselves as a JSON array. */
-export function printList<T>(json: boolean | undefined, items: readonly T[], headers: readonly string[], row: (item: T) => readonly Cell[], empty: string): void {
+export function printList<T>(
+  json: boolean | undefined,
+  items: readonly T[],
+  headers: readonly string[],
+  row: (item: T) => readonly Cell[],
+  empty: string,
+): void {
   if (json) return printJson(items);
   if (items.length === 0) return note(empty);
   print(table(headers, items.map(row)));

@@ -12,7 +12,15 @@ const CONFIG = {
   },
   required: ["database"],
 };
-const REDIS = { name: "redis", version: "7.4.1-0.1.0", maintainer: "m@example.com", description: "Redis, the key-value store", tags: ["kv"], preInstallNotes: "In memory only.", config: CONFIG };
+const REDIS = {
+  name: "redis",
+  version: "7.4.1-0.1.0",
+  maintainer: "m@example.com",
+  description: "Redis, the key-value store",
+  tags: ["kv"],
+  preInstallNotes: "In memory only.",
+  config: CONFIG,
+};
 
 /** A pretend Cosmos: answers each endpoint and records what it was sent. */
 const sent: { endpoint: string; body: Record<string, unknown> }[] = [];
@@ -20,27 +28,44 @@ const { dir, dcx } = cliHarness("package", async (req) => {
   const endpoint = new URL(req.url).pathname.replace(/^\/c\/k1\/(package|cosmos)\//, "");
   const body = (await req.json()) as Record<string, unknown>;
   sent.push({ endpoint, body });
-  const error = (type: string, message: string, data?: unknown) => Response.json({ type, message, data }, { status: 400, headers: { "Content-Type": "application/vnd.dcos.package.error+json;charset=utf-8;version=v1" } });
+  const error = (type: string, message: string, data?: unknown) =>
+    Response.json({ type, message, data }, { status: 400, headers: { "Content-Type": "application/vnd.dcos.package.error+json;charset=utf-8;version=v1" } });
   switch (endpoint) {
     case "search":
-      return Response.json({ packages: [{ name: "redis", currentVersion: "7.4.1-0.1.0", versions: {}, description: "Redis, the key-value store", framework: false, selected: true, tags: [] }] });
+      return Response.json({
+        packages: [
+          { name: "redis", currentVersion: "7.4.1-0.1.0", versions: {}, description: "Redis, the key-value store", framework: false, selected: true, tags: [] },
+        ],
+      });
     case "describe":
       return body.packageName === "redis" ? Response.json({ package: REDIS }) : error("PackageNotFound", `Package [${String(body.packageName)}] not found`);
     case "list-versions":
       return Response.json({ results: { "7.4.1-0.1.0": "0" } });
     case "install":
       if ((body.options as { service?: { cpus?: unknown } } | undefined)?.service?.cpus === "x") {
-        return error("JsonSchemaMismatch", "Options do not match the config schema of redis", { errors: [{ path: "/service/cpus", keyword: "type", message: "must be a number" }] });
+        return error("JsonSchemaMismatch", "Options do not match the config schema of redis", {
+          errors: [{ path: "/service/cpus", keyword: "type", message: "must be a number" }],
+        });
       }
       return Response.json({ packageName: "redis", packageVersion: "7.4.1-0.1.0", appId: body.appId ?? "/redis", postInstallNotes: "Redis is starting." });
     case "uninstall":
-      return Response.json({ results: [{ packageName: "redis", appId: "/redis", packageVersion: "7.4.1-0.1.0" }, { packageName: "redis", appId: "/r2", packageVersion: "7.4.1-0.1.0" }] });
+      return Response.json({
+        results: [
+          { packageName: "redis", appId: "/redis", packageVersion: "7.4.1-0.1.0" },
+          { packageName: "redis", appId: "/r2", packageVersion: "7.4.1-0.1.0" },
+        ],
+      });
     case "service/update":
       return Response.json({ package: { name: "redis", version: "7.4.1-0.1.0" }, resolvedOptions: {}, marathonDeploymentId: "d7" });
     case "list":
       return Response.json({ packages: [{ appId: "/redis", packageInformation: { packageDefinition: { name: "redis", version: "7.4.1-0.1.0" } } }] });
     default:
-      return Response.json({ repositories: [{ name: "company", uri: "https://repo.example/" }, { name: "dcx-universe", uri: "builtin:dcx-universe" }] });
+      return Response.json({
+        repositories: [
+          { name: "company", uri: "https://repo.example/" },
+          { name: "dcx-universe", uri: "builtin:dcx-universe" },
+        ],
+      });
   }
 });
 const last = () => sent.at(-1);

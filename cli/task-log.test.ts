@@ -32,8 +32,14 @@ describe("dcx task log", () => {
 
   test("a follow that ends for another reason, an error status and a bad --tail fail with the reason", async () => {
     expect(await dcx(["task", "log", "cut", "--follow"])).toEqual({ code: 1, stdout: "a\n", stderr: "dcx: the log stream ended: the agent disconnected\n" });
-    expect(await dcx(["task", "log", "down"])).toMatchObject({ code: 1, stderr: "dcx: Agent a1 (node-1) is disconnected since 2030-01-01T00:00:00.000Z (HTTP 503)\n" });
-    expect(await dcx(["task", "log", "x", "--tail", "lots"])).toMatchObject({ code: 2, stderr: expect.stringContaining("--tail must be a number of lines, not 'lots'") });
+    expect(await dcx(["task", "log", "down"])).toMatchObject({
+      code: 1,
+      stderr: "dcx: Agent a1 (node-1) is disconnected since 2030-01-01T00:00:00.000Z (HTTP 503)\n",
+    });
+    expect(await dcx(["task", "log", "x", "--tail", "lots"])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining("--tail must be a number of lines, not 'lots'"),
+    });
     expect((await dcx(["task", "log", "x", "--stream", "stdin"])).code).toBe(2);
   });
 });
@@ -41,9 +47,17 @@ describe("dcx task log", () => {
 describe("serverEvents", () => {
   test("joins data lines, keeps event names and ids, and skips comments across chunk boundaries", async () => {
     const chunks = [":\n\nid: 1\nda", "ta: x\ndata: y\n", "\nevent: end\ndata: {}\n\n"].map((c) => new TextEncoder().encode(c));
-    const body = new ReadableStream<Uint8Array>({ start: (c) => { for (const chunk of chunks) c.enqueue(chunk); c.close(); } });
+    const body = new ReadableStream<Uint8Array>({
+      start: (c) => {
+        for (const chunk of chunks) c.enqueue(chunk);
+        c.close();
+      },
+    });
     const events = [];
     for await (const e of serverEvents(body)) events.push(e);
-    expect(events).toEqual([{ event: "message", id: "1", data: "x\ny" }, { event: "end", data: "{}" }]);
+    expect(events).toEqual([
+      { event: "message", id: "1", data: "x\ny" },
+      { event: "end", data: "{}" },
+    ]);
   });
 });

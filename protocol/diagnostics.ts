@@ -22,7 +22,11 @@ export type CheckStatus = z.infer<typeof CheckStatus>;
 
 /** One check of one part of the agent: its name (`connection`, `cgroups`, `docker`, `dns`, `disk`, `clock`), status and what it found. */
 export const DiagnosticCheck = z.strictObject({
-  name: z.string().min(1).max(64).regex(/^[a-z][a-z0-9_-]*$/, "a check name is lowercase letters, digits, _ and -"),
+  name: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[a-z][a-z0-9_-]*$/, "a check name is lowercase letters, digits, _ and -"),
   status: CheckStatus,
   message: z.string().max(1024),
 });

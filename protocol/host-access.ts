@@ -89,7 +89,7 @@ export function refusedAccess(need: HostAccess, allowed: HostAllowances): string
   if (need.privileged && !allowed.privileged) return REFUSED_ACCESS.privileged;
   if (need.root && !allowed.rootTasks) return REFUSED_ACCESS.root;
   const anyCap = allowed.capabilities.includes("ALL");
-  if (need.capabilities.some((cap) => cap === "ALL" ? !anyCap : !anyCap && !allowed.capabilities.includes(cap))) return REFUSED_ACCESS.capabilities;
+  if (need.capabilities.some((cap) => (cap === "ALL" ? !anyCap : !anyCap && !allowed.capabilities.includes(cap)))) return REFUSED_ACCESS.capabilities;
   if (need.hostPaths.some((path) => !under(path, allowed.hostPaths))) return REFUSED_ACCESS.hostPaths;
   if (need.devices.some((path) => !under(path, allowed.devices))) return REFUSED_ACCESS.devices;
   return undefined;

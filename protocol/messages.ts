@@ -41,7 +41,11 @@ export const CloseCode = {
   RETRY: 1011,
 } as const;
 
-export const Hostname = z.string().min(1).max(253).regex(/^[A-Za-z0-9._-]+$/, "hostname uses letters, digits, . _ -");
+export const Hostname = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^[A-Za-z0-9._-]+$/, "hostname uses letters, digits, . _ -");
 export const Ip = z.union([z.ipv4(), z.ipv6()]);
 
 export const TaskReport = z.strictObject({ taskId: z.string().min(1).max(512), state: TaskState });
@@ -77,7 +81,12 @@ export const StatusUpdate = z.strictObject({
    */
   healthy: z.boolean().optional(),
   /** With `healthy`: the index of the check in the launch's `healthChecks`; absent means 0. */
-  healthCheck: z.number().int().min(0).max(MAX_TASK_CHECKS - 1).optional(),
+  healthCheck: z
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_TASK_CHECKS - 1)
+    .optional(),
   /** A readiness check's result, sent when it changes. */
   readiness: ReadinessResult.optional(),
   /** Epoch milliseconds at which the agent observed the state (or ran the check). */
@@ -102,7 +111,19 @@ export const ErrorFrame = z.strictObject({
 });
 
 /** Every frame an agent may send; `error` answers a master frame the agent could not use. */
-export const AgentMessage = z.discriminatedUnion("type", [Register, Status, ResourcesChanged, LogData, Diagnostics, BundleData, ErrorFrame, ProxyHead, ProxyCredit, ProxyEnd, ProxyReset]);
+export const AgentMessage = z.discriminatedUnion("type", [
+  Register,
+  Status,
+  ResourcesChanged,
+  LogData,
+  Diagnostics,
+  BundleData,
+  ErrorFrame,
+  ProxyHead,
+  ProxyCredit,
+  ProxyEnd,
+  ProxyReset,
+]);
 export type AgentMessage = z.infer<typeof AgentMessage>;
 export type Register = z.infer<typeof Register>;
 export type StatusUpdate = z.infer<typeof StatusUpdate>;
@@ -116,10 +137,7 @@ export const Registered = z.strictObject({
 });
 
 /** How a task's process is started: `shell` runs under `/bin/sh -c`, `args` is executed directly. */
-export const TaskCommand = z.union([
-  z.strictObject({ shell: z.string().min(1) }),
-  z.strictObject({ args: z.array(z.string()).min(1) }),
-]);
+export const TaskCommand = z.union([z.strictObject({ shell: z.string().min(1) }), z.strictObject({ args: z.array(z.string()).min(1) })]);
 
 /**
  * One published port of a BRIDGE container. The master resolves every number: `hostPort` is
@@ -185,7 +203,22 @@ export const Ack = z.strictObject({ type: z.literal("ack"), updateIds: z.array(z
 export const Reconcile = z.strictObject({ type: z.literal("reconcile"), taskIds: z.array(z.string().min(1).max(512)) });
 
 /** Every frame the master may send. */
-export const MasterMessage = z.discriminatedUnion("type", [Registered, Launch, Kill, Ack, Reconcile, Logs, LogsCancel, Bundle, ErrorFrame, Vips, ProxyOpen, ProxyCredit, ProxyEnd, ProxyReset]);
+export const MasterMessage = z.discriminatedUnion("type", [
+  Registered,
+  Launch,
+  Kill,
+  Ack,
+  Reconcile,
+  Logs,
+  LogsCancel,
+  Bundle,
+  ErrorFrame,
+  Vips,
+  ProxyOpen,
+  ProxyCredit,
+  ProxyEnd,
+  ProxyReset,
+]);
 export type MasterMessage = z.infer<typeof MasterMessage>;
 export type Registered = z.infer<typeof Registered>;
 export type ErrorFrame = z.infer<typeof ErrorFrame>;

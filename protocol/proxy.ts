@@ -36,7 +36,11 @@ export const ProxyOpen = z.strictObject({
   port: z.number().int().min(1).max(65535),
   /** The task's scheme (`DCOS_SERVICE_SCHEME`): the agent speaks TLS to the task for `https`. */
   scheme: z.enum(["http", "https"]),
-  method: z.string().min(1).max(32).regex(/^[A-Za-z]+$/, "an HTTP method is letters"),
+  method: z
+    .string()
+    .min(1)
+    .max(32)
+    .regex(/^[A-Za-z]+$/, "an HTTP method is letters"),
   /** Path and query sent to the task; always starts with `/`. */
   path: z.string().min(1).max(MAX_PROXY_URL_BYTES).startsWith("/"),
   headers: HeaderList,
@@ -60,7 +64,10 @@ export const ProxyHead = z.strictObject({
    * it: a small answer then costs the master one frame instead of three. It counts against the
    * window like a data frame.
    */
-  body: z.string().max(Math.ceil(PROXY_CHUNK_BYTES / 3) * 4).optional(),
+  body: z
+    .string()
+    .max(Math.ceil(PROXY_CHUNK_BYTES / 3) * 4)
+    .optional(),
   /** The body is complete with this frame (no `proxyEnd` follows). */
   end: z.boolean().optional(),
 });

@@ -19,7 +19,11 @@ export type Resources = z.infer<typeof Resources>;
 
 /** Agent attributes: text or number values, as Mesos `--attributes`. */
 export const Attributes = z.record(
-  z.string().min(1).max(128).regex(/^[A-Za-z0-9_.@-]+$/, "attribute names use letters, digits, _ . @ -"),
+  z
+    .string()
+    .min(1)
+    .max(128)
+    .regex(/^[A-Za-z0-9_.@-]+$/, "attribute names use letters, digits, _ . @ -"),
   z.union([z.string().max(256), z.number()]),
 );
 export type Attributes = z.infer<typeof Attributes>;
@@ -96,7 +100,10 @@ export function parseAttributeString(text: string): Attributes {
 }
 
 function splitEntries(text: string): string[] {
-  return text.split(";").map((s) => s.trim()).filter((s) => s !== "");
+  return text
+    .split(";")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
 }
 
 function splitPair(entry: string): [string, string] {

@@ -68,14 +68,7 @@ function bunCounts(file: string): () => Counts {
   };
 }
 
-const vitest = (config: string, report: string) => [
-  "run",
-  "--config",
-  config,
-  "--reporter=default",
-  "--reporter=json",
-  `--outputFile.json=${report}`,
-];
+const vitest = (config: string, report: string) => ["run", "--config", config, "--reporter=default", "--reporter=json", `--outputFile.json=${report}`];
 
 await step("types", join(BIN, "tsc"), ["--noEmit", "-p", "tsconfig.json"]);
 await step("types", join(BIN, "tsc"), ["--noEmit", "-p", "control/ui/client/tsconfig.json"]);

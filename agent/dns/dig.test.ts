@@ -63,7 +63,14 @@ async function forwarderWithDoh(): Promise<{ port: number; doh: FakeDohServer }>
     { type: "A", name: "web.marathon.mesos", ttl: 5, data: "10.0.0.8" },
     { type: "SRV", name: "_web._tcp.marathon.mesos", ttl: 5, data: { priority: 0, weight: 1, port: 31005, target: "web-abc12-s1.marathon.slave.mesos" } },
   );
-  const forwarder = await DnsForwarder.start({ listen: { host: "127.0.0.1", port: 0 }, zones: ["mesos"], dohUrl: doh.url("x"), bearer: () => "cred", resolvConf: "/nonexistent", log: collectLog().log });
+  const forwarder = await DnsForwarder.start({
+    listen: { host: "127.0.0.1", port: 0 },
+    zones: ["mesos"],
+    dohUrl: doh.url("x"),
+    bearer: () => "cred",
+    resolvConf: "/nonexistent",
+    log: collectLog().log,
+  });
   cleanups.push(() => forwarder.stop());
   return { port: forwarder.bound.port, doh };
 }
@@ -83,7 +90,9 @@ describe.skipIf(DIG === null)("dig against the forwarder", () => {
     for (const transport of ["+notcp", "+tcp"]) {
       const result = await dig(port, transport, "_web._tcp.marathon.mesos", "SRV");
       expect(result.status).toBe("NOERROR");
-      expect(result.answers).toEqual([{ name: "_web._tcp.marathon.mesos.", ttl: expect.any(Number), type: "SRV", data: "0 1 31005 web-abc12-s1.marathon.slave.mesos." }]);
+      expect(result.answers).toEqual([
+        { name: "_web._tcp.marathon.mesos.", ttl: expect.any(Number), type: "SRV", data: "0 1 31005 web-abc12-s1.marathon.slave.mesos." },
+      ]);
     }
   });
 

@@ -101,7 +101,12 @@ export class DohClient {
  * failure is retried once within the same deadline: a kept-alive connection the server closed
  * just as it was reused fails that way, and a fresh connection then works.
  */
-async function exchangeWithRetry(url: string, headers: Record<string, string>, query: Uint8Array, timeoutMs: number): Promise<{ response: Response; body: Uint8Array }> {
+async function exchangeWithRetry(
+  url: string,
+  headers: Record<string, string>,
+  query: Uint8Array,
+  timeoutMs: number,
+): Promise<{ response: Response; body: Uint8Array }> {
   const signal = AbortSignal.timeout(timeoutMs);
   for (let attempt = 1; ; attempt++) {
     try {

@@ -26,7 +26,12 @@ afterEach(async () => {
 });
 
 const WEB_A: Answer = { type: "A", name: "web.marathon.mesos", ttl: 30, data: "10.0.0.7" };
-const WEB_SRV: Answer = { type: "SRV", name: "_web._tcp.marathon.mesos", ttl: 30, data: { priority: 0, weight: 1, port: 31005, target: "web-abc12-s1.marathon.slave.mesos" } };
+const WEB_SRV: Answer = {
+  type: "SRV",
+  name: "_web._tcp.marathon.mesos",
+  ttl: 30,
+  data: { priority: 0, weight: 1, port: 31005, target: "web-abc12-s1.marathon.slave.mesos" },
+};
 
 interface Harness {
   port: number;
@@ -44,7 +49,9 @@ function tempDir(): string {
 }
 
 /** A forwarder on a free port with both fakes behind it; `resolv` replaces the resolv.conf text. */
-async function harness(options: { tuning?: DnsForwarderOptions["tuning"]; resolv?: (upstream: FakeDnsServer) => string; dohUrl?: (doh: FakeDohServer) => string } = {}): Promise<Harness> {
+async function harness(
+  options: { tuning?: DnsForwarderOptions["tuning"]; resolv?: (upstream: FakeDnsServer) => string; dohUrl?: (doh: FakeDohServer) => string } = {},
+): Promise<Harness> {
   const doh = new FakeDohServer();
   cleanups.push(() => doh.stop());
   doh.add(WEB_A, WEB_SRV);
@@ -170,13 +177,21 @@ describe("DNS forwarder: cluster zones through DoH", () => {
 
   test("a zone answer too large for UDP is truncated (TC) and complete over TCP", async () => {
     const { port, doh } = await harness();
-    const many: Answer[] = Array.from({ length: 60 }, (_, i) => ({ type: "A", name: "big.marathon.mesos", ttl: 30, data: `10.1.${Math.floor(i / 250)}.${i % 250}` }));
+    const many: Answer[] = Array.from({ length: 60 }, (_, i) => ({
+      type: "A",
+      name: "big.marathon.mesos",
+      ttl: 30,
+      data: `10.1.${Math.floor(i / 250)}.${i % 250}`,
+    }));
     doh.add(...many);
     const overUdp = await queryUdp(port, queryOf("big.marathon.mesos", "A", 1));
     expect(overUdp.flag_tc).toBe(true);
     expect(overUdp.answers).toEqual([]);
     // A client advertising a larger EDNS buffer gets it all over UDP, and an OPT record back.
-    const withEdns = await queryUdp(port, queryOf("big.marathon.mesos", "A", 2, { additionals: [{ type: "OPT", name: ".", data: [], udpPayloadSize: 4096 } as Answer] }));
+    const withEdns = await queryUdp(
+      port,
+      queryOf("big.marathon.mesos", "A", 2, { additionals: [{ type: "OPT", name: ".", data: [], udpPayloadSize: 4096 } as Answer] }),
+    );
     expect(withEdns.flag_tc).toBe(false);
     expect(withEdns.answers).toHaveLength(60);
     expect(withEdns.additionals?.map((record) => record.type)).toEqual(["OPT"]);
@@ -195,7 +210,13 @@ describe("DNS forwarder: cluster zones through DoH", () => {
   test("the credential goes only where configured; a key URL is asked without it", async () => {
     const doh = new FakeDohServer();
     cleanups.push(() => doh.stop());
-    const forwarder = await DnsForwarder.start({ listen: { host: "127.0.0.1", port: 0 }, zones: ["mesos"], dohUrl: `${doh.origin}/dns/k3y/dns-query`, resolvConf: "/nonexistent", log: collectLog().log });
+    const forwarder = await DnsForwarder.start({
+      listen: { host: "127.0.0.1", port: 0 },
+      zones: ["mesos"],
+      dohUrl: `${doh.origin}/dns/k3y/dns-query`,
+      resolvConf: "/nonexistent",
+      log: collectLog().log,
+    });
     cleanups.push(() => forwarder.stop());
     await queryUdp(forwarder.bound.port, queryOf("web.marathon.mesos", "A", 1));
     expect(doh.requests[0]).toMatchObject({ path: "/dns/k3y/dns-query", authorization: null });
@@ -230,7 +251,10 @@ describe("DNS forwarder: other names through resolv.conf", () => {
     const dead = await FakeDnsServer.start({ udpOnly: true });
     dead.silent = true;
     cleanups.push(() => dead.stop());
-    const { port, upstream } = await harness({ tuning: { plain: { udpTimeoutMs: 200 } }, resolv: (live) => `nameserver 127.0.0.1:${dead.port}\n${live.nameserverLine}\n` });
+    const { port, upstream } = await harness({
+      tuning: { plain: { udpTimeoutMs: 200 } },
+      resolv: (live) => `nameserver 127.0.0.1:${dead.port}\n${live.nameserverLine}\n`,
+    });
     const started = Date.now();
     expect((await queryUdp(port, queryOf("example.org", "A", 1))).answers).toHaveLength(1);
     expect(Date.now() - started).toBeGreaterThanOrEqual(190);
@@ -244,11 +268,23 @@ describe("DNS forwarder: other names through resolv.conf", () => {
     const resolvConf = join(tempDir(), "resolv.conf");
     const log = collectLog();
     // Port 0 would be a different port after binding; bind a known free port instead.
-    const probe = await DnsForwarder.start({ listen: { host: "127.0.0.1", port: 0 }, zones: ["mesos"], dohUrl: "http://127.0.0.1:1/dns-query", resolvConf: "/nonexistent", log: collectLog().log });
+    const probe = await DnsForwarder.start({
+      listen: { host: "127.0.0.1", port: 0 },
+      zones: ["mesos"],
+      dohUrl: "http://127.0.0.1:1/dns-query",
+      resolvConf: "/nonexistent",
+      log: collectLog().log,
+    });
     const selfPort = probe.bound.port;
     probe.stop();
     writeFileSync(resolvConf, `nameserver 127.0.0.1:${selfPort}\n`);
-    const forwarder = await DnsForwarder.start({ listen: { host: "127.0.0.1", port: selfPort }, zones: ["mesos"], dohUrl: "http://127.0.0.1:1/dns-query", resolvConf, log: log.log });
+    const forwarder = await DnsForwarder.start({
+      listen: { host: "127.0.0.1", port: selfPort },
+      zones: ["mesos"],
+      dohUrl: "http://127.0.0.1:1/dns-query",
+      resolvConf,
+      log: log.log,
+    });
     cleanups.push(() => forwarder.stop());
     const answers = await Promise.all([1, 2, 3].map((id) => queryUdp(selfPort, queryOf("example.org", "A", id))));
     expect(answers.map((answer) => answer.rcode)).toEqual(["SERVFAIL", "SERVFAIL", "SERVFAIL"]);
@@ -261,7 +297,11 @@ describe("DNS forwarder: other names through resolv.conf", () => {
 describe("DNS forwarder: transports and failures", () => {
   test("TCP: several queries on one connection, answered by id", async () => {
     const { port } = await harness();
-    const answers = await queryTcp(port, [queryOf("web.marathon.mesos", "A", 11), queryOf("_web._tcp.marathon.mesos", "SRV", 12), queryOf("example.org", "A", 13)]);
+    const answers = await queryTcp(port, [
+      queryOf("web.marathon.mesos", "A", 11),
+      queryOf("_web._tcp.marathon.mesos", "SRV", 12),
+      queryOf("example.org", "A", 13),
+    ]);
     const byId = new Map(answers.map((answer) => [answer.id, answer]));
     expect([...byId.keys()].sort()).toEqual([11, 12, 13]);
     expect(byId.get(11)?.answers?.[0]).toMatchObject({ data: "10.0.0.7" });
@@ -311,7 +351,19 @@ describe("DNS forwarder: transports and failures", () => {
     headerOnly[5] = 1;
     const formerr = decode((await exchangeUdp(port, headerOnly)) ?? new Uint8Array());
     expect(formerr).toMatchObject({ id: 0xbeef, type: "response", rcode: "FORMERR" });
-    const two = decode((await exchangeUdp(port, encode({ type: "query", id: 5, questions: [{ name: "a.mesos", type: "A" }, { name: "b.mesos", type: "A" }] }))) ?? new Uint8Array());
+    const two = decode(
+      (await exchangeUdp(
+        port,
+        encode({
+          type: "query",
+          id: 5,
+          questions: [
+            { name: "a.mesos", type: "A" },
+            { name: "b.mesos", type: "A" },
+          ],
+        }),
+      )) ?? new Uint8Array(),
+    );
     expect(two).toMatchObject({ id: 5, rcode: "FORMERR" });
     expect(await exchangeUdp(port, encode({ type: "response", id: 6, questions: [{ name: "example.org", type: "A" }] }), 150)).toBeUndefined();
     const status = decode((await exchangeUdp(port, encode({ type: "query", id: 8, flags: 2 << 11 }))) ?? new Uint8Array());
@@ -356,7 +408,13 @@ describe("DNS forwarder: transports and failures", () => {
     const doh = new FakeDohServer();
     cleanups.push(() => doh.stop());
     doh.add(WEB_A);
-    const forwarder = await DnsForwarder.start({ listen: { host: "::1", port: 0 }, zones: ["mesos"], dohUrl: doh.url("x"), resolvConf: "/nonexistent", log: collectLog().log });
+    const forwarder = await DnsForwarder.start({
+      listen: { host: "::1", port: 0 },
+      zones: ["mesos"],
+      dohUrl: doh.url("x"),
+      resolvConf: "/nonexistent",
+      log: collectLog().log,
+    });
     cleanups.push(() => forwarder.stop());
     expect(forwarder.address).toBe(`[::1]:${forwarder.bound.port}`);
     const answer = await queryUdp(forwarder.bound.port, queryOf("web.marathon.mesos", "A", 61), "::1");
@@ -365,6 +423,14 @@ describe("DNS forwarder: transports and failures", () => {
 
   test("a port already in use fails start with the error", async () => {
     const { port } = await harness();
-    await expect(DnsForwarder.start({ listen: { host: "127.0.0.1", port }, zones: ["mesos"], dohUrl: "http://127.0.0.1:1/", resolvConf: "/nonexistent", log: collectLog().log })).rejects.toThrow(/EADDRINUSE|in use/i);
+    await expect(
+      DnsForwarder.start({
+        listen: { host: "127.0.0.1", port },
+        zones: ["mesos"],
+        dohUrl: "http://127.0.0.1:1/",
+        resolvConf: "/nonexistent",
+        log: collectLog().log,
+      }),
+    ).rejects.toThrow(/EADDRINUSE|in use/i);
   });
 });

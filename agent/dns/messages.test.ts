@@ -40,7 +40,16 @@ describe("reading messages", () => {
 describe("writing answers", () => {
   test("echoes id, question, RD and CD; sets QR, RA and the rcode", () => {
     const reply = decode(encodeReply(query, { rcode: RCODE.NXDOMAIN, flags: 0x0400 }));
-    expect(reply).toMatchObject({ id: 0x1234, type: "response", rcode: "NXDOMAIN", flag_rd: true, flag_cd: true, flag_ra: true, flag_aa: true, flag_tc: false });
+    expect(reply).toMatchObject({
+      id: 0x1234,
+      type: "response",
+      rcode: "NXDOMAIN",
+      flag_rd: true,
+      flag_cd: true,
+      flag_ra: true,
+      flag_aa: true,
+      flag_tc: false,
+    });
     expect(reply.questions).toEqual(query.questions ?? []);
   });
 

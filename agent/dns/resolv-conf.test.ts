@@ -60,7 +60,11 @@ describe("Nameservers", () => {
     const path = join(dir, "resolv.conf");
     writeFileSync(path, "nameserver 127.0.0.1:5353\nnameserver 10.0.0.2\n");
     let now = 0;
-    const servers = new Nameservers(path, () => ({ host: "127.0.0.1", port: 5353 }), () => now);
+    const servers = new Nameservers(
+      path,
+      () => ({ host: "127.0.0.1", port: 5353 }),
+      () => now,
+    );
     expect(servers.list()).toEqual([{ host: "10.0.0.2", port: 53 }]);
     expect(servers.selfEntries()).toEqual([{ host: "127.0.0.1", port: 5353 }]);
     writeFileSync(path, "nameserver 10.0.0.3\n");

@@ -20,7 +20,10 @@ const RECHECK_MS = 2_000;
 export function parseResolvConf(text: string): HostPort[] {
   const servers: HostPort[] = [];
   for (const line of text.split("\n")) {
-    const [keyword, address] = line.replace(/[#;].*$/, "").trim().split(/\s+/);
+    const [keyword, address] = line
+      .replace(/[#;].*$/, "")
+      .trim()
+      .split(/\s+/);
     if (keyword !== "nameserver" || address === undefined) continue;
     const server = parseNameserver(address);
     if (server !== undefined) servers.push(server);

@@ -83,11 +83,25 @@ describe("BurstLog", () => {
 
 describe("DohClient", () => {
   test("Cache-Control: max-age read, no-cache and no-store are 0, nothing else counts", () => {
-    expect([maxAge("max-age=30"), maxAge("public, Max-Age = 7"), maxAge("no-cache"), maxAge("private, no-store"), maxAge("public"), maxAge(null)]).toEqual([30, 7, 0, 0, undefined, undefined]);
+    expect([maxAge("max-age=30"), maxAge("public, Max-Age = 7"), maxAge("no-cache"), maxAge("private, no-store"), maxAge("public"), maxAge(null)]).toEqual([
+      30,
+      7,
+      0,
+      0,
+      undefined,
+      undefined,
+    ]);
   });
 
   test("the DNS lease header is read as whole milliseconds; anything else is no lease", () => {
-    expect([leaseOf("750"), leaseOf(" 0 "), leaseOf("-5"), leaseOf("1e3"), leaseOf(""), leaseOf(null)]).toEqual([750, 0, undefined, undefined, undefined, undefined]);
+    expect([leaseOf("750"), leaseOf(" 0 "), leaseOf("-5"), leaseOf("1e3"), leaseOf(""), leaseOf(null)]).toEqual([
+      750,
+      0,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ]);
   });
 
   test("beyond the in-flight cap queries wait; beyond the queue they fail at once", async () => {

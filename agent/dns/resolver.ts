@@ -120,7 +120,11 @@ function zoneReply(query: Packet, question: Question, answer: Packet, ageSeconds
   const adjust = (records: readonly Answer[] | undefined): Answer[] =>
     (records ?? [])
       .filter((record) => record.type !== "OPT")
-      .map((record) => ({ ...record, name: record.name.toLowerCase() === asked ? question.name : record.name, ttl: Math.max(0, (record.ttl ?? 0) - ageSeconds) }));
+      .map((record) => ({
+        ...record,
+        name: record.name.toLowerCase() === asked ? question.name : record.name,
+        ttl: Math.max(0, (record.ttl ?? 0) - ageSeconds),
+      }));
   return encodeReply(
     query,
     {

@@ -188,7 +188,10 @@ class CgroupsV1 extends TaskCgroups {
   private readonly freezer: string;
 
   private constructor(root: string, scope: string) {
-    super(Object.keys(V1_HIERARCHIES).map((controller) => join(root, controller)), scope);
+    super(
+      Object.keys(V1_HIERARCHIES).map((controller) => join(root, controller)),
+      scope,
+    );
     this.memory = join(root, "memory");
     this.cpu = join(root, "cpu");
     this.freezer = join(root, "freezer");
@@ -337,7 +340,10 @@ function waitEmpty(dir: string, until: number): boolean {
 /** The pids in a cgroup; none once the cgroup is gone. */
 function procs(dir: string): number[] {
   const text = readIfExists(join(dir, "cgroup.procs")) ?? "";
-  return text.split("\n").filter((line) => line !== "").map(Number);
+  return text
+    .split("\n")
+    .filter((line) => line !== "")
+    .map(Number);
 }
 
 function killPid(pid: number): void {

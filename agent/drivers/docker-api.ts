@@ -180,7 +180,13 @@ export class DockerClient {
    * runs: the Engine API has no call to kill an exec'd process, so that is left to the caller.
    */
   async exec(id: string, cmd: string[], timeoutMs: number): Promise<{ code: number | null; timedOut: boolean; stdout: string; stderr: string; pid?: number }> {
-    const created = await this.json<{ Id: string }>("POST", `/containers/${id}/exec`, { Cmd: cmd, AttachStdout: true, AttachStderr: true, AttachStdin: false, Tty: false });
+    const created = await this.json<{ Id: string }>("POST", `/containers/${id}/exec`, {
+      Cmd: cmd,
+      AttachStdout: true,
+      AttachStderr: true,
+      AttachStdin: false,
+      Tty: false,
+    });
     const output = { stdout: "", stderr: "" };
     const demux = new LogDemuxer((which, bytes) => (output[which] = (output[which] + new TextDecoder().decode(bytes)).slice(-4096)));
     const signal = AbortSignal.timeout(timeoutMs);

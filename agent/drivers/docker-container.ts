@@ -93,7 +93,8 @@ function addPortBindings(spec: ContainerCreate, mappings: TaskSpecPortMapping[])
 /** `--device HOST[:CONTAINER[:PERMISSIONS]]`, as `docker run` reads it. */
 function deviceMapping(value: string): { PathOnHost: string; PathInContainer: string; CgroupPermissions: string } {
   const [onHost = "", inContainer = onHost, permissions = "rwm"] = value.split(":");
-  if (onHost === "" || !/^[rwm]{1,3}$/.test(permissions)) throw new TaskStartError(`docker parameter device '${value}': expected HOST_PATH[:CONTAINER_PATH[:rwm]]`);
+  if (onHost === "" || !/^[rwm]{1,3}$/.test(permissions))
+    throw new TaskStartError(`docker parameter device '${value}': expected HOST_PATH[:CONTAINER_PATH[:rwm]]`);
   return { PathOnHost: onHost, PathInContainer: inContainer, CgroupPermissions: permissions };
 }
 
@@ -109,7 +110,8 @@ function applyParameter(spec: ContainerCreate, env: Record<string, string>, key:
     case "label":
     case "l": {
       const [name = "", ...rest] = value.split("=");
-      if (name === "" || name.startsWith("dcx.")) throw new TaskStartError(`docker parameter label '${value}': a label name is required and 'dcx.' labels are the agent's own`);
+      if (name === "" || name.startsWith("dcx."))
+        throw new TaskStartError(`docker parameter label '${value}': a label name is required and 'dcx.' labels are the agent's own`);
       spec.Labels[name] = rest.join("=");
       return;
     }

@@ -102,7 +102,8 @@ export class DockerDriver implements TaskDriver {
     mkdirSync(sandbox, { recursive: true, mode: 0o750 });
     for (const file of [STDOUT_FILE, STDERR_FILE]) closeSync(openLogSink(join(sandbox, file), false));
     const name = containerName(sandboxName(launch.taskId));
-    const create = () => this.createReplacingLeftover(name, containerSpec(this.recheck(launch), { sandbox, agentId: this.agentId() ?? "unregistered", dns: this.dnsAddress() }));
+    const create = () =>
+      this.createReplacingLeftover(name, containerSpec(this.recheck(launch), { sandbox, agentId: this.agentId() ?? "unregistered", dns: this.dnsAddress() }));
     if (container.forcePullImage) await this.pull(container.image, true, progress);
     let id: string;
     try {
@@ -158,13 +159,17 @@ export class DockerDriver implements TaskDriver {
 
   async recover(record: RunningTask): Promise<Recovered> {
     const id = record.containerId ?? (await this.findByTask(record.taskId));
-    if (id === undefined) return { alive: false, status: { kind: "unknown", reason: "the task's container is gone: it was removed while the agent was down", stderrTail: "" } };
+    if (id === undefined)
+      return { alive: false, status: { kind: "unknown", reason: "the task's container is gone: it was removed while the agent was down", stderrTail: "" } };
     let info: ContainerInspect;
     try {
       info = await this.client.inspect(id);
     } catch (error) {
       if (error instanceof DockerError && error.status === 404) {
-        return { alive: false, status: { kind: "unknown", reason: "the task's container is gone: it was removed while the agent was down", stderrTail: tail(record.sandbox) } };
+        return {
+          alive: false,
+          status: { kind: "unknown", reason: "the task's container is gone: it was removed while the agent was down", stderrTail: tail(record.sandbox) },
+        };
       }
       throw error;
     }

@@ -177,7 +177,9 @@ describe("exec driver: isolation at start", () => {
   test("cgroups turned off: the agent says so once, and tasks run as plain process groups", async () => {
     const logs = collectLog();
     const exec = driver({ log: logs.log, cgroups: false });
-    expect(logs.events("isolation")).toEqual([expect.objectContaining({ level: "warn", mode: "process-group", reason: expect.stringContaining("turned off") })]);
+    expect(logs.events("isolation")).toEqual([
+      expect.objectContaining({ level: "warn", mode: "process-group", reason: expect.stringContaining("turned off") }),
+    ]);
     const { task, dir } = await start(exec, "cat /proc/self/cgroup > cgroup.txt; exit 3");
     expect(task.cgroup).toBeUndefined();
     expect(await exec.wait(task)).toMatchObject({ kind: "exited", code: 3 });

@@ -37,7 +37,9 @@ export function resolveRunAs(launch: TaskSpec, taskUser: string): RunAs {
   if (name === undefined) return { user: self };
   const user = lookupUser(name);
   if (user === undefined) {
-    throw new TaskStartError(launch.user === undefined ? `the task user '${name}' (--task-user) does not exist on this agent` : `user '${name}' does not exist on this agent`);
+    throw new TaskStartError(
+      launch.user === undefined ? `the task user '${name}' (--task-user) does not exist on this agent` : `user '${name}' does not exist on this agent`,
+    );
   }
   if (user.uid === self.uid) return { user };
   if (!agentIsRoot()) return { user: self, ignored: `the agent runs as '${self.name}', not root, so it cannot switch to user '${user.name}'` };

@@ -26,7 +26,13 @@ function agent(exec: { namespaces?: boolean } = {}) {
   const workDir = scope.tempDir();
   writeFileSync(join(workDir, "identity.json"), '{"credential":"agent-secret"}', { mode: 0o600 });
   const logs = collectLog();
-  const tasks = createTaskHost({ workDir, log: logs.log, exec: { pollMs: 20, logCheckMs: 50, ...exec }, outbox: { coalesceMs: 5 }, policy: { ...DEFAULT_POLICY, allowRootTasks: true } });
+  const tasks = createTaskHost({
+    workDir,
+    log: logs.log,
+    exec: { pollMs: 20, logCheckMs: 50, ...exec },
+    outbox: { coalesceMs: 5 },
+    policy: { ...DEFAULT_POLICY, allowRootTasks: true },
+  });
   scope.defer(() => tasks.close({ killTasks: true }));
   const updates: StatusUpdate[] = [];
   tasks.connected((message) => {
@@ -76,7 +82,13 @@ describe("exec tasks in their own PID and mount namespaces", () => {
   test.skipIf(namespaces.skip)("a COMMAND health check runs inside the task's namespaces, in its sandbox, as its user", async () => {
     namespaces.require();
     const { workDir, updates, launch } = agent();
-    const check = { protocol: "COMMAND" as const, command: 'cat /proc/1/cmdline | tr "\\0" " " > check-pid1; id -un > check-user; ls /proc | grep -cE "^[0-9]+$" > check-count', intervalMs: 50, timeoutMs: 2000, delayMs: 0 };
+    const check = {
+      protocol: "COMMAND" as const,
+      command: 'cat /proc/1/cmdline | tr "\\0" " " > check-pid1; id -un > check-user; ls /proc | grep -cE "^[0-9]+$" > check-count',
+      intervalMs: 50,
+      timeoutMs: 2000,
+      delayMs: 0,
+    };
     launch(launchOf("checked.1", { shell: "sleep 30" }, { healthChecks: [check] }));
     const sandbox = sandboxPath(workDir, "checked.1");
     await waitFor(() => updates.find((u) => u.taskId === "checked.1" && u.healthy === true), "a passing check", 15_000);

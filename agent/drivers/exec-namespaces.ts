@@ -42,7 +42,11 @@ export function detectNamespaces(): NamespaceSupport {
   if (!agentIsRoot()) return { enabled: false, reason: "the agent is not root" };
   const missing = [UNSHARE, NSENTER, SETPRIV, MOUNT].find((tool) => !existsSync(tool));
   if (missing !== undefined) return { enabled: false, reason: `${missing} is missing (util-linux, mount)` };
-  const probe = Bun.spawnSync([UNSHARE, "--pid", "--fork", "--mount-proc", "--mount", "--", SHELL, "-c", "exit 0"], { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+  const probe = Bun.spawnSync([UNSHARE, "--pid", "--fork", "--mount-proc", "--mount", "--", SHELL, "-c", "exit 0"], {
+    stdin: "ignore",
+    stdout: "ignore",
+    stderr: "pipe",
+  });
   if (probe.exitCode !== 0) return { enabled: false, reason: `the kernel refused: ${probe.stderr.toString().trim() || `unshare exited ${probe.exitCode}`}` };
   return { enabled: true };
 }
@@ -54,11 +58,11 @@ export function detectNamespaces(): NamespaceSupport {
  * task's user (`$4:$5`; empty for no switch). Exit 125 when the sandbox cannot be set up.
  */
 const SETUP = [
-  'b=$1; w=$2; d=$3; u=$4; g=$5; shift 5',
+  "b=$1; w=$2; d=$3; u=$4; g=$5; shift 5",
   'exec 3<"$d" || exit 125',
   `${MOUNT} -t tmpfs -o nosuid,nodev,mode=0711,size=64k dcx-hidden "$w" || exit 125`,
   `mkdir -p "$d" && ${MOUNT} --no-canonicalize --bind /proc/self/fd/3 "$d" || exit 125`,
-  'exec 3<&-',
+  "exec 3<&-",
   'cd "$d" || exit 125',
   `if [ -n "$u" ]; then exec ${SETPRIV} --reuid="$u" --regid="$g" --init-groups -- ${SHELL} -c "$b" dcx-task "$@"; fi`,
   `exec ${SHELL} -c "$b" dcx-task "$@"`,

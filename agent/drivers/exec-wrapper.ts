@@ -128,7 +128,10 @@ function readExitStatus(path: string): number | undefined {
   try {
     return withSandboxFile(path, "read", (fd) => {
       const buffer = Buffer.alloc(16);
-      const text = buffer.subarray(0, readSync(fd, buffer, 0, 16, 0)).toString().trim();
+      const text = buffer
+        .subarray(0, readSync(fd, buffer, 0, 16, 0))
+        .toString()
+        .trim();
       return /^\d{1,3}$/.test(text) && Number(text) <= 255 ? Number(text) : undefined;
     });
   } catch {

@@ -148,7 +148,15 @@ export class ExecDriver implements TaskDriver {
     // been reaped, and its start time is there to read.
     const startTime = readProcStat(child.pid)?.startTime ?? 0;
     releaseWrapper(child);
-    const task: RunningTask = { taskId: launch.taskId, driver: this.name, pid: child.pid, pgid: child.pid, ...(cgroup === undefined ? {} : { cgroup }), startTime, sandbox };
+    const task: RunningTask = {
+      taskId: launch.taskId,
+      driver: this.name,
+      pid: child.pid,
+      pgid: child.pid,
+      ...(cgroup === undefined ? {} : { cgroup }),
+      startTime,
+      sandbox,
+    };
     const exited = child.exited.then(() => this.ended(task, fromWaitStatus(child)));
     this.track({ task, process: child }, exited);
     return task;

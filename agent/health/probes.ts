@@ -77,7 +77,9 @@ export async function probeReadiness(check: TaskReadinessCheck): Promise<Readine
       { timeoutMs: check.timeoutMs, body: check.preserveLastResponse, maxBodyBytes: MAX_READINESS_BODY },
     );
     const ready = check.httpStatusCodesForReady.includes(answer.status);
-    const lastResponse = check.preserveLastResponse ? { status: answer.status, contentType: answer.contentType.slice(0, 256), body: answer.body.slice(0, MAX_READINESS_BODY) } : undefined;
+    const lastResponse = check.preserveLastResponse
+      ? { status: answer.status, contentType: answer.contentType.slice(0, 256), body: answer.body.slice(0, MAX_READINESS_BODY) }
+      : undefined;
     return {
       result: { name: check.name, ready, ...(lastResponse ? { lastResponse } : {}) },
       ...(ready ? {} : { cause: `HTTP ${answer.status}${answer.reason ? ` ${answer.reason}` : ""}` }),

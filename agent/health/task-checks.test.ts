@@ -29,12 +29,25 @@ function startHost() {
   return { dir, host, updates, launch, health };
 }
 
-const command = (value: string, extra: Record<string, unknown> = {}) => ({ protocol: "COMMAND" as const, command: value, intervalMs: 50, timeoutMs: 1000, delayMs: 0, ...extra });
+const command = (value: string, extra: Record<string, unknown> = {}) => ({
+  protocol: "COMMAND" as const,
+  command: value,
+  intervalMs: 50,
+  timeoutMs: 1000,
+  delayMs: 0,
+  ...extra,
+});
 
 describe("health checks on the agent", () => {
   test("a COMMAND check runs in the sandbox with the task's env: every failure is reported, a pass once", async () => {
     const { dir, launch, health } = startHost();
-    launch(launchOf("cmd.1", { shell: "sleep 30" }, { env: { PORT0: "31999" }, healthChecks: [command('test "$PORT0" = 31999 && test -f "$MESOS_SANDBOX/healthy"')] }));
+    launch(
+      launchOf(
+        "cmd.1",
+        { shell: "sleep 30" },
+        { env: { PORT0: "31999" }, healthChecks: [command('test "$PORT0" = 31999 && test -f "$MESOS_SANDBOX/healthy"')] },
+      ),
+    );
     const failures = await waitFor(() => health("cmd.1").length >= 3 && health("cmd.1"), "three failures");
     expect(failures.every((u) => u.healthy === false && u.state === "TASK_RUNNING" && u.healthCheck === 0)).toBe(true);
     expect(failures[0]?.message).toBe("command exited with code 1");
@@ -50,7 +63,13 @@ describe("health checks on the agent", () => {
 
   test("a COMMAND past its timeout fails, and what it started is killed", async () => {
     const { dir, launch, health } = startHost();
-    launch(launchOf("slow.1", { shell: "sleep 30" }, { healthChecks: [command('sleep 30 & echo $! > "$MESOS_SANDBOX/child"; wait', { timeoutMs: 1000, intervalMs: 5000 })] }));
+    launch(
+      launchOf(
+        "slow.1",
+        { shell: "sleep 30" },
+        { healthChecks: [command('sleep 30 & echo $! > "$MESOS_SANDBOX/child"; wait', { timeoutMs: 1000, intervalMs: 5000 })] },
+      ),
+    );
     const [failed] = await waitFor(() => health("slow.1").length > 0 && health("slow.1"), "a timeout");
     expect(failed?.message).toBe("command timed out after 1000 ms");
     // The check ran in the task's PID namespace (where there is one): its `$!` is not the host's pid.
@@ -86,14 +105,27 @@ describe("health checks on the agent", () => {
     scope.defer(() => server.stop(true));
     const counting = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => (probes++, new Response("ok")) });
     scope.defer(() => counting.stop(true));
-    const check = (name: string, port: number) => ({ name, protocol: "HTTP" as const, port, path: "/", intervalMs: 50, timeoutMs: 500, httpStatusCodesForReady: [200], preserveLastResponse: true });
+    const check = (name: string, port: number) => ({
+      name,
+      protocol: "HTTP" as const,
+      port,
+      path: "/",
+      intervalMs: 50,
+      timeoutMs: 500,
+      httpStatusCodesForReady: [200],
+      preserveLastResponse: true,
+    });
     launch(launchOf("ready.1", { shell: "sleep 30" }, { readinessChecks: [check("warm", server.port ?? 0), check("count", counting.port ?? 0)] }));
-    const readiness = () => updates.filter((u) => u.readiness !== undefined).map((u) => [u.readiness?.name, u.readiness?.ready, u.readiness?.lastResponse?.body]);
+    const readiness = () =>
+      updates.filter((u) => u.readiness !== undefined).map((u) => [u.readiness?.name, u.readiness?.ready, u.readiness?.lastResponse?.body]);
     await waitFor(() => readiness().some(([name]) => name === "warm"), "the first readiness result");
     await Bun.sleep(200);
     ready = true;
     await waitFor(() => readiness().some(([name, isReady]) => name === "warm" && isReady), "ready");
-    expect(readiness().filter(([name]) => name === "warm")).toEqual([["warm", false, "warming"], ["warm", true, "ok"]]);
+    expect(readiness().filter(([name]) => name === "warm")).toEqual([
+      ["warm", false, "warming"],
+      ["warm", true, "ok"],
+    ]);
     expect(readiness().filter(([name]) => name === "count")).toEqual([["count", true, "ok"]]);
     await Bun.sleep(200);
     expect(probes).toBe(1);
@@ -106,11 +138,16 @@ describe("results without a session", () => {
     const sent: Record<string, unknown>[] = [];
     let attempts = 0;
     const launch = launchOf("offline.1", { shell: "sleep 30" }, { healthChecks: [command("true", { intervalMs: 20 })] });
-    const checks = new TaskChecks(launch, { runCommand: async () => ({ code: 0, timedOut: false, output: "" }) }, (status) => {
-      attempts++;
-      if (online) sent.push(status);
-      return online;
-    }, collectLog().log);
+    const checks = new TaskChecks(
+      launch,
+      { runCommand: async () => ({ code: 0, timedOut: false, output: "" }) },
+      (status) => {
+        attempts++;
+        if (online) sent.push(status);
+        return online;
+      },
+      collectLog().log,
+    );
     scope.defer(() => checks.stop());
     checks.start();
     await waitFor(() => attempts >= 3, "passes tried while offline");

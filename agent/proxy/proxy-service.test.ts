@@ -36,7 +36,17 @@ async function until(what: string, ready: () => boolean, timeoutMs = 5000): Prom
 }
 
 const open = (sid: number, port: number, extra: Partial<ProxyOpen> = {}): ProxyOpen => ({
-  type: "proxyOpen", sid, taskId: "web.1", port, scheme: "http", method: "GET", path: "/", headers: [["host", "dcx.example"]], body: false, websocket: false, ...extra,
+  type: "proxyOpen",
+  sid,
+  taskId: "web.1",
+  port,
+  scheme: "http",
+  method: "GET",
+  path: "/",
+  headers: [["host", "dcx.example"]],
+  body: false,
+  websocket: false,
+  ...extra,
 });
 
 describe("the agent's end of the service proxy", () => {

@@ -32,7 +32,11 @@ export class WsStream implements ProxyStream {
 
   start(): void {
     const headers = Object.fromEntries(this.open.headers.filter(([name]) => name !== "sec-websocket-protocol"));
-    const protocols = this.open.headers.find(([name]) => name === "sec-websocket-protocol")?.[1].split(",").map((p) => p.trim()).filter(Boolean);
+    const protocols = this.open.headers
+      .find(([name]) => name === "sec-websocket-protocol")?.[1]
+      .split(",")
+      .map((p) => p.trim())
+      .filter(Boolean);
     try {
       this.ws = new WebSocket(this.url, { headers, ...(protocols?.length ? { protocols } : {}), tls: { rejectUnauthorized: false } });
     } catch (error) {
@@ -47,7 +51,12 @@ export class WsStream implements ProxyStream {
     this.ws.onclose = (event) => {
       if (!this.opened) return this.reset("bad_response", `the task did not accept a WebSocket on port ${this.open.port}`);
       if (this.done) return;
-      this.channel.send({ type: "proxyEnd", sid: this.open.sid, code: event.code === 1005 || event.code === 1006 ? 1000 : event.code, reason: event.reason.slice(0, 120) });
+      this.channel.send({
+        type: "proxyEnd",
+        sid: this.open.sid,
+        code: event.code === 1005 || event.code === 1006 ? 1000 : event.code,
+        reason: event.reason.slice(0, 120),
+      });
       this.finish();
     };
   }

@@ -68,7 +68,10 @@ describe("the agent's VIP balancer", () => {
     const running = agent.run();
     defer(() => agent.stop());
     const session = await master.registered(0);
-    const vip = { ip: `127.11.${1 + Math.floor(Math.random() * 120)}.${1 + Math.floor(Math.random() * 250)}`, port: 20_000 + Math.floor(Math.random() * 20_000) };
+    const vip = {
+      ip: `127.11.${1 + Math.floor(Math.random() * 120)}.${1 + Math.floor(Math.random() * 250)}`,
+      port: 20_000 + Math.floor(Math.random() * 20_000),
+    };
     const table = { name: "web.marathon.l4lb.thisdcos.directory", ...vip, backends: [{ host: "127.0.0.1", port: backendPort, draining: false }] };
     master.send(session, { type: "vips", range: "127.11.0.0/16", vips: [table] });
     await until(() => answers(vip.ip, vip.port, "backend:hi"), "the VIP to carry a connection");
@@ -103,12 +106,31 @@ describe("the agent's VIP balancer", () => {
     const running = agent.run();
     defer(() => agent.stop());
     const session = await master.registered(0);
-    const vip = { ip: `127.11.${1 + Math.floor(Math.random() * 120)}.${1 + Math.floor(Math.random() * 250)}`, port: 20_000 + Math.floor(Math.random() * 20_000) };
-    const send = (drainA: boolean) => master.send(session, { type: "vips", range: "127.11.0.0/16", vips: [{ name: "k.marathon.l4lb.thisdcos.directory", ...vip, backends: [{ host: "127.0.0.1", port: a, draining: drainA }, { host: "127.0.0.1", port: b, draining: false }] }] });
+    const vip = {
+      ip: `127.11.${1 + Math.floor(Math.random() * 120)}.${1 + Math.floor(Math.random() * 250)}`,
+      port: 20_000 + Math.floor(Math.random() * 20_000),
+    };
+    const send = (drainA: boolean) =>
+      master.send(session, {
+        type: "vips",
+        range: "127.11.0.0/16",
+        vips: [
+          {
+            name: "k.marathon.l4lb.thisdcos.directory",
+            ...vip,
+            backends: [
+              { host: "127.0.0.1", port: a, draining: drainA },
+              { host: "127.0.0.1", port: b, draining: false },
+            ],
+          },
+        ],
+      });
     send(false);
     await until(() => answers(vip.ip, vip.port, "A:hi"), "a connection through the kernel's rule to A");
     await until(() => answers(vip.ip, vip.port, "B:hi"), "a connection through the kernel's rule to B");
-    expect(spawnSync("nft", ["list", "table", "ip", table]).stdout.toString()).toContain(`ip daddr ${vip.ip} tcp dport ${vip.port} dnat ip to numgen inc mod 2`);
+    expect(spawnSync("nft", ["list", "table", "ip", table]).stdout.toString()).toContain(
+      `ip daddr ${vip.ip} tcp dport ${vip.port} dnat ip to numgen inc mod 2`,
+    );
 
     const address = await waitFor(() => agent.metricsAddress, "the metrics endpoint");
     const m = parseExposition(await (await fetch(`http://${address}/metrics`)).text());

@@ -12,7 +12,10 @@ import { VipBalancer } from "./balancer.ts";
 
 const RANGE = "127.11.0.0/16";
 /** A VIP address and port unlikely to be used by anything else on the machine. */
-const vipAddress = () => ({ ip: `127.11.${128 + Math.floor(Math.random() * 120)}.${1 + Math.floor(Math.random() * 250)}`, port: 20_000 + Math.floor(Math.random() * 20_000) });
+const vipAddress = () => ({
+  ip: `127.11.${128 + Math.floor(Math.random() * 120)}.${1 + Math.floor(Math.random() * 250)}`,
+  port: 20_000 + Math.floor(Math.random() * 20_000),
+});
 
 interface Backend {
   id: string;
@@ -54,7 +57,11 @@ async function setUp(ids: string[]) {
     }
   });
   cleanups.push(() => balancer.stop());
-  const frame = (list: VipBackend[], range = RANGE): Vips => ({ type: "vips", range, vips: [{ name: "web.marathon.l4lb.thisdcos.directory", ...vip, backends: list }] });
+  const frame = (list: VipBackend[], range = RANGE): Vips => ({
+    type: "vips",
+    range,
+    vips: [{ name: "web.marathon.l4lb.thisdcos.directory", ...vip, backends: list }],
+  });
   const backend = (b: Backend, draining = false): VipBackend => ({ host: "127.0.0.1", port: b.port, draining });
   return { backends, balancer, vip, logs, frame, backend };
 }
@@ -244,7 +251,12 @@ describe("VipAddresses", () => {
 
   it("carries on without the address when ip fails, and an existing address counts as added", async () => {
     const logs = collectLog();
-    const ip: IpCommand = async (args) => (args[0] === "addr" && args[2] === "11.0.0.7/32" ? { code: 2, stderr: "RTNETLINK answers: File exists" } : args[0] === "addr" ? { code: 2, stderr: "RTNETLINK answers: Operation not permitted" } : { code: 0, stderr: "" });
+    const ip: IpCommand = async (args) =>
+      args[0] === "addr" && args[2] === "11.0.0.7/32"
+        ? { code: 2, stderr: "RTNETLINK answers: File exists" }
+        : args[0] === "addr"
+          ? { code: 2, stderr: "RTNETLINK answers: Operation not permitted" }
+          : { code: 0, stderr: "" };
     const addresses = new VipAddresses({ log: logs.log, privileged: true, ip });
     expect(await addresses.ensure("11.0.0.7")).toBe(true);
     expect(await addresses.ensure("11.0.0.8")).toBe(false);

@@ -82,14 +82,25 @@ export class VipBalancer {
     clearTimeout(this.awaitingTable);
     this.awaitingTable = setTimeout(() => {
       this.awaitingTable = undefined;
-      if (this.listeners.size > 0) this.options.log.info("vip_table_dropped", { why: "no VIP table from the master after registering: the cluster has no VIPs" });
+      if (this.listeners.size > 0)
+        this.options.log.info("vip_table_dropped", { why: "no VIP table from the master after registering: the cluster has no VIPs" });
       void this.enqueue([]);
     }, this.options.tableGraceMs ?? VIP_TABLE_GRACE_MS);
   }
 
   /** Every VIP this agent serves, and how it fares. */
   status(): VipStatus[] {
-    const kernel = this.inKernel.map((v) => ({ name: v.name, ip: v.ip, port: v.port, backends: v.backends.length, path: "kernel" as const, listening: false, accepted: 0, refused: 0, active: 0 }));
+    const kernel = this.inKernel.map((v) => ({
+      name: v.name,
+      ip: v.ip,
+      port: v.port,
+      backends: v.backends.length,
+      path: "kernel" as const,
+      listening: false,
+      accepted: 0,
+      refused: 0,
+      active: 0,
+    }));
     const userspace = [...this.listeners.values()].map(({ listener }) => ({
       name: listener.name,
       ip: listener.ip,
@@ -166,7 +177,8 @@ export class VipBalancer {
     }
     return frame.vips.filter((vip) => {
       const inside = inCidr(range, vip.ip);
-      if (!inside) this.options.log.error("vip_address_refused", { vip: vip.name, address: vip.ip, range: frame.range, why: "outside the cluster's VIP range" });
+      if (!inside)
+        this.options.log.error("vip_address_refused", { vip: vip.name, address: vip.ip, range: frame.range, why: "outside the cluster's VIP range" });
       return inside;
     });
   }

@@ -14,7 +14,10 @@ import { NftVips, type NftCommand } from "./nft.ts";
  */
 
 const RANGE = "127.11.0.0/16";
-const vipAddress = () => ({ ip: `127.11.${128 + Math.floor(Math.random() * 120)}.${1 + Math.floor(Math.random() * 250)}`, port: 20_000 + Math.floor(Math.random() * 20_000) });
+const vipAddress = () => ({
+  ip: `127.11.${128 + Math.floor(Math.random() * 120)}.${1 + Math.floor(Math.random() * 250)}`,
+  port: 20_000 + Math.floor(Math.random() * 20_000),
+});
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -37,7 +40,12 @@ function setUp(mode: VipMode, nft: NftCommand, options: { privileged?: boolean; 
     log: logs.log,
     addresses: { privileged: true, ip: options.ip ?? (async () => ({ code: 0, stderr: "" })) },
     tableGraceMs: 50,
-    kernel: { mode, nft: new NftVips("dcx_vip_t", nft), privileged: options.privileged ?? true, localAddresses: () => new Set(options.local ?? ["127.0.0.1", "10.0.0.9"]) },
+    kernel: {
+      mode,
+      nft: new NftVips("dcx_vip_t", nft),
+      privileged: options.privileged ?? true,
+      localAddresses: () => new Set(options.local ?? ["127.0.0.1", "10.0.0.9"]),
+    },
   });
   cleanups.push(() => balancer.stop());
   return { balancer, logs };
@@ -68,7 +76,9 @@ describe("the balancer's data path", () => {
     expect(scripts[0]).not.toContain("dnat");
     expect(scripts[1]).toContain(`ip daddr ${vip.ip} tcp dport ${vip.port} dnat ip to numgen inc mod 1 map { 0 : 127.0.0.1 . 9 }`);
     expect(balancer.pathStatus()).toEqual({ mode: "auto", path: "kernel", reason: "nftables table ip dcx_vip_t" });
-    expect(balancer.status()).toEqual([{ name: "web", ip: vip.ip, port: vip.port, backends: 1, path: "kernel", listening: false, accepted: 0, refused: 0, active: 0 }]);
+    expect(balancer.status()).toEqual([
+      { name: "web", ip: vip.ip, port: vip.port, backends: 1, path: "kernel", listening: false, accepted: 0, refused: 0, active: 0 },
+    ]);
     expect(await accepts(vip)).toBe(false);
     expect(logs.events("vip_mode")).toMatchObject([{ level: "info", path: "kernel", table: "dcx_vip_t" }]);
     await balancer.stop();

@@ -79,7 +79,9 @@ export class KernelPath {
   async stop(): Promise<void> {
     if (!this.programmed || this.options.nft === undefined) return;
     this.programmed = false;
-    await this.options.nft.remove().catch((error: unknown) => this.options.log.warn("vip_kernel_cleanup_failed", { table: this.options.nft?.table, error: errorMessage(error) }));
+    await this.options.nft
+      .remove()
+      .catch((error: unknown) => this.options.log.warn("vip_kernel_cleanup_failed", { table: this.options.nft?.table, error: errorMessage(error) }));
   }
 
   private decide(): Promise<VipPath> {

@@ -19,7 +19,13 @@ const vip = (ip: string, port: number, backends: [string, number, boolean?][]): 
 
 describe("renderNftTable", () => {
   test("one round-robin DNAT rule per VIP with live backends, in output and prerouting; draining backends left out", () => {
-    const script = renderNftTable("dcx_vip_abc", [vip("11.0.0.5", 80, [["10.0.0.2", 31000], ["10.0.0.3", 31001, true], ["10.0.0.4", 31002]])]);
+    const script = renderNftTable("dcx_vip_abc", [
+      vip("11.0.0.5", 80, [
+        ["10.0.0.2", 31000],
+        ["10.0.0.3", 31001, true],
+        ["10.0.0.4", 31002],
+      ]),
+    ]);
     const rule = "ip daddr 11.0.0.5 tcp dport 80 dnat ip to numgen inc mod 2 map { 0 : 10.0.0.2 . 31000, 1 : 10.0.0.4 . 31002 }";
     expect(script.split("\n").filter((l) => l.trim() === rule)).toHaveLength(2);
     expect(script).toContain("type nat hook output priority -100; policy accept;");
@@ -43,8 +49,14 @@ describe("renderNftTable", () => {
 
   test("refuses, writing nothing, anything that is not an address, a port or the agent's table name", () => {
     const bad: [string, () => string][] = [
-      ["VIP 1.2.3.4; flush ruleset:80: '1.2.3.4; flush ruleset' is not an IPv4 address", () => renderNftTable("dcx_vip_a", [vip("1.2.3.4; flush ruleset", 80, [["10.0.0.2", 1]])])],
-      ["backend of 11.0.0.5:80: '10.0.0.2 } ; flush ruleset' is not an IPv4 address", () => renderNftTable("dcx_vip_a", [vip("11.0.0.5", 80, [["10.0.0.2 } ; flush ruleset", 1]])])],
+      [
+        "VIP 1.2.3.4; flush ruleset:80: '1.2.3.4; flush ruleset' is not an IPv4 address",
+        () => renderNftTable("dcx_vip_a", [vip("1.2.3.4; flush ruleset", 80, [["10.0.0.2", 1]])]),
+      ],
+      [
+        "backend of 11.0.0.5:80: '10.0.0.2 } ; flush ruleset' is not an IPv4 address",
+        () => renderNftTable("dcx_vip_a", [vip("11.0.0.5", 80, [["10.0.0.2 } ; flush ruleset", 1]])]),
+      ],
       ["backend of 11.0.0.5:80: '10.0.0.256' is not an IPv4 address", () => renderNftTable("dcx_vip_a", [vip("11.0.0.5", 80, [["10.0.0.256", 1]])])],
       ["VIP 11.0.0.5: 0 is not a TCP port", () => renderNftTable("dcx_vip_a", [vip("11.0.0.5", 0, [["10.0.0.2", 1]])])],
       ["backend 10.0.0.2: 65536 is not a TCP port", () => renderNftTable("dcx_vip_a", [vip("11.0.0.5", 80, [["10.0.0.2", 65536]])])],
@@ -97,12 +109,22 @@ describe.skipIf(nftables.skip)("NftVips on this kernel", () => {
       await nft.apply([vip(ip, port, [["127.0.0.9", 9]])]);
       spawnSync("nft", ["-f", "-"], { input: renderNftTable(other, []) });
 
-      await new NftVips(table).apply([vip(ip, port, [["127.0.0.2", a.port], ["127.0.0.3", b.port]])]);
+      await new NftVips(table).apply([
+        vip(ip, port, [
+          ["127.0.0.2", a.port],
+          ["127.0.0.3", b.port],
+        ]),
+      ]);
       const seen = [];
       for (let i = 0; i < 4; i++) seen.push(await ask(ip, port));
       expect(seen.sort()).toEqual(["A", "A", "B", "B"]);
 
-      await nft.apply([vip(ip, port, [["127.0.0.2", a.port, true], ["127.0.0.3", b.port]])]);
+      await nft.apply([
+        vip(ip, port, [
+          ["127.0.0.2", a.port, true],
+          ["127.0.0.3", b.port],
+        ]),
+      ]);
       for (let i = 0; i < 3; i++) expect(await ask(ip, port)).toBe("B");
 
       await nft.apply([vip(ip, port, [["127.0.0.2", a.port, true]])]);
@@ -122,7 +144,10 @@ describe.skipIf(nftables.skip)("NftVips on this kernel", () => {
   test("a script nft refuses leaves the table as it was, and the error carries nft's message", async () => {
     nftables.require();
     const nft = new NftVips(table, async (script) => {
-      const child = Bun.spawn(["nft", "-f", "-"], { stdin: new TextEncoder().encode(script.replace("policy accept;", "policy accept; bogus;")), stderr: "pipe" });
+      const child = Bun.spawn(["nft", "-f", "-"], {
+        stdin: new TextEncoder().encode(script.replace("policy accept;", "policy accept; bogus;")),
+        stderr: "pipe",
+      });
       return { code: await child.exited, stderr: (await new Response(child.stderr).text()).trim() };
     });
     await new NftVips(table).apply([vip("127.11.200.1", 80, [["127.0.0.2", 8080]])]);

@@ -137,7 +137,9 @@ export class VipListener {
       clearTimeout(timer);
       this.track(splice, upstream, backend);
     };
-    Bun.connect<Side>({ hostname: backend.host, port: backend.port, allowHalfOpen: true, data: { splice, attempt }, socket: Splice.UPSTREAM_HANDLERS }).catch(() => {});
+    Bun.connect<Side>({ hostname: backend.host, port: backend.port, allowHalfOpen: true, data: { splice, attempt }, socket: Splice.UPSTREAM_HANDLERS }).catch(
+      () => {},
+    );
   }
 
   private track(splice: Splice, upstream: Socket<Side>, backend: Backend): void {

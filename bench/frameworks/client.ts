@@ -71,7 +71,11 @@ export class BenchFramework {
   /** Subscribes; resolves once SUBSCRIBED has arrived, then keeps reading the stream in the background. */
   async subscribe(): Promise<void> {
     this.subscribedAt = performance.now();
-    const res = await fetch(this.url, { method: "POST", headers: this.headers(false), body: JSON.stringify({ type: "SUBSCRIBE", subscribe: { framework_info: { user: "", name: "bench", failover_timeout: 60 } } }) });
+    const res = await fetch(this.url, {
+      method: "POST",
+      headers: this.headers(false),
+      body: JSON.stringify({ type: "SUBSCRIBE", subscribe: { framework_info: { user: "", name: "bench", failover_timeout: 60 } } }),
+    });
     if (res.status !== 200 || !res.body) throw new Error(`SUBSCRIBE -> ${res.status}: ${await res.text()}`);
     this.streamId = res.headers.get("Mesos-Stream-Id") ?? "";
     const reader = res.body.getReader();
@@ -126,7 +130,8 @@ export class BenchFramework {
         if (this.runningAt.size >= this.acceptAt.size) this.pump();
       }
       // An update resent before its ack went out carries the same uuid: one ack answers both.
-      if (status.uuid && !this.acked.has(status.uuid) && this.acked.add(status.uuid)) this.enqueue({ type: "ACKNOWLEDGE", acknowledge: { agent_id: status.agent_id, task_id: status.task_id, uuid: status.uuid } }, undefined, true);
+      if (status.uuid && !this.acked.has(status.uuid) && this.acked.add(status.uuid))
+        this.enqueue({ type: "ACKNOWLEDGE", acknowledge: { agent_id: status.agent_id, task_id: status.task_id, uuid: status.uuid } }, undefined, true);
     } else if (event.type === "ERROR") this.errors.push(JSON.stringify(event));
   }
 
@@ -141,20 +146,36 @@ export class BenchFramework {
   private answer(offer: Offer, count: number): void {
     const tasks = Array.from({ length: count }, (_, i) => {
       const id = `bench-${this.launched + i}`;
-      return { name: "bench", task_id: { value: id }, agent_id: offer.agent_id, resources: [{ name: "cpus", type: "SCALAR", scalar: { value: TASK.cpus } }, { name: "mem", type: "SCALAR", scalar: { value: TASK.mem } }], command: { value: "sleep 600" } };
+      return {
+        name: "bench",
+        task_id: { value: id },
+        agent_id: offer.agent_id,
+        resources: [
+          { name: "cpus", type: "SCALAR", scalar: { value: TASK.cpus } },
+          { name: "mem", type: "SCALAR", scalar: { value: TASK.mem } },
+        ],
+        command: { value: "sleep 600" },
+      };
     });
     this.launched += count;
-    this.enqueue({ type: "ACCEPT", accept: { offer_ids: [offer.id], operations: [{ type: "LAUNCH", launch: { task_infos: tasks } }], filters: { refuse_seconds: 3600 } } }, () => {
-      const now = performance.now();
-      for (const t of tasks) this.acceptAt.set(t.task_id.value, now);
-    });
+    this.enqueue(
+      { type: "ACCEPT", accept: { offer_ids: [offer.id], operations: [{ type: "LAUNCH", launch: { task_infos: tasks } }], filters: { refuse_seconds: 3600 } } },
+      () => {
+        const now = performance.now();
+        for (const t of tasks) this.acceptAt.set(t.task_id.value, now);
+      },
+    );
   }
 
   /** Queues a call; `beforeSend` runs as it goes out (the ACCEPT timestamps); acks wait behind launches. */
   private enqueue(call: Record<string, unknown>, beforeSend?: () => void, ack = false): void {
     (ack ? this.acks : this.queue).push(async () => {
       beforeSend?.();
-      const res = await fetch(this.url, { method: "POST", headers: this.headers(), body: JSON.stringify({ ...call, framework_id: { value: this.frameworkId } }) });
+      const res = await fetch(this.url, {
+        method: "POST",
+        headers: this.headers(),
+        body: JSON.stringify({ ...call, framework_id: { value: this.frameworkId } }),
+      });
       if (res.status !== 202) this.errors.push(`${String(call.type)} -> ${res.status}: ${(await res.text()).slice(0, 300)}`);
       else await res.arrayBuffer();
       if (ack && ++this.acksSent >= this.goal) this.lastAckAt = performance.now();

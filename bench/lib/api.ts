@@ -47,7 +47,7 @@ export class Api {
     const text = await res.text();
     const doneAt = performance.now();
     if (!res.ok && !allowError) throw new Error(`${method} ${path} -> ${res.status}: ${text.slice(0, 2000)}`);
-    let parsed: unknown ;
+    let parsed: unknown;
     try {
       parsed = text ? JSON.parse(text) : undefined;
     } catch {

@@ -45,7 +45,11 @@ let installed = false;
 export function installSignalHandlers(): void {
   if (installed) return;
   installed = true;
-  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const) {
+  for (const [signal, code] of [
+    ["SIGINT", 130],
+    ["SIGTERM", 143],
+    ["SIGHUP", 129],
+  ] as const) {
     process.on(signal, () => {
       process.stderr.write(`\n${signal}: stopping what the benchmark started...\n`);
       const force = setTimeout(() => process.exit(code), 15_000);

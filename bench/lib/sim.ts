@@ -26,7 +26,17 @@ export class SimAgents {
   private nextId = 1;
 
   constructor(opts: SimOptions) {
-    const args = [join(ROOT, "bench", "sim-agents.ts"), "--url", opts.wsUrl, "--token", opts.token, "--count", String(opts.count), "--concurrency", String(opts.concurrency)];
+    const args = [
+      join(ROOT, "bench", "sim-agents.ts"),
+      "--url",
+      opts.wsUrl,
+      "--token",
+      opts.token,
+      "--count",
+      String(opts.count),
+      "--concurrency",
+      String(opts.concurrency),
+    ];
     if (opts.prefix) args.push("--prefix", opts.prefix);
     // Its own process group, so stopping it can never signal anything else; stdin is its lifeline.
     this.proc = spawn(NODE, args, { cwd: ROOT, detached: true, stdio: ["pipe", "pipe", "pipe"] });
@@ -55,10 +65,12 @@ export class SimAgents {
     this.proc.stdin?.on("error", () => {
       // The child is gone; exit handling reports it.
     });
-    this.exited = new Promise((resolve) => this.proc.on("exit", (code, signal) => {
-      this.exitCode = code ?? (signal ? 128 : null);
-      resolve();
-    }));
+    this.exited = new Promise((resolve) =>
+      this.proc.on("exit", (code, signal) => {
+        this.exitCode = code ?? (signal ? 128 : null);
+        resolve();
+      }),
+    );
   }
 
   get pid(): number {

@@ -4,7 +4,6 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ROOT } from "../../scripts/lib/control-plane.ts";
 
-
 export const TARGET_PLACEMENTS_PER_SECOND = 5000;
 export const DO_MEMORY_BUDGET_MB = 128;
 export const BASELINE =

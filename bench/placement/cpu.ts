@@ -3,7 +3,6 @@ import { isolateHeap } from "../lib/inspector.ts";
 import { controlPlaneProcesses, cpuByPid, machineBusyMs, procMemory, procStat, sumCpuDelta } from "../lib/procfs.ts";
 import { round } from "../lib/report.ts";
 
-
 // --- CPU accounting ---------------------------------------------------------------------
 
 export interface CpuSnapshot {

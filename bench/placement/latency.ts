@@ -75,7 +75,15 @@ export async function postToRunning(
   return out;
 }
 
-export async function oneLaunch(api: Api, events: EventStream, id: string, app: Record<string, unknown>, sim: SimAgents | undefined, timeoutMs: number, out: LatencyResult): Promise<void> {
+export async function oneLaunch(
+  api: Api,
+  events: EventStream,
+  id: string,
+  app: Record<string, unknown>,
+  sim: SimAgents | undefined,
+  timeoutMs: number,
+  out: LatencyResult,
+): Promise<void> {
   events.drain();
   const markId = sim ? await sim.mark(1) : undefined;
   const running = events.next((e) => e.type === "status_update_event" && e.data.appId === id && e.data.taskStatus === "TASK_RUNNING", timeoutMs);
@@ -92,7 +100,8 @@ export async function oneLaunch(api: Api, events: EventStream, id: string, app: 
     throw new LaunchFailed(`no TASK_RUNNING for ${id} within ${timeoutMs} ms (${String(err instanceof Error ? err.message : err)})`);
   });
   if (!first.ok) throw new LaunchFailed(`${id} reached ${String(first.e.data.taskStatus)} instead of TASK_RUNNING: ${String(first.e.data.message ?? "")}`);
-  const launched = sim && markId !== undefined ? await sim.wait((e) => e.event === "launched" && e.id === markId, 5000, "the launch frame").catch(() => undefined) : undefined;
+  const launched =
+    sim && markId !== undefined ? await sim.wait((e) => e.event === "launched" && e.id === markId, 5000, "the launch frame").catch(() => undefined) : undefined;
   // A deployment locks its app: Marathon answers a DELETE with 409 until it is done.
   const done = await deployed.catch(() => undefined);
   if (!done) await waitDeploymentGone(api, deploymentId, timeoutMs);
@@ -111,10 +120,15 @@ export async function oneLaunch(api: Api, events: EventStream, id: string, app: 
 }
 
 export async function waitDeploymentGone(api: Api, id: string, timeoutMs: number): Promise<void> {
-  await waitFor(`deployment ${id} to end`, async () => {
-    const r = await api.call<{ id: string }[]>("GET", api.c("/v2/deployments"));
-    return r.body.some((d) => d.id === id) ? undefined : true;
-  }, timeoutMs, 20);
+  await waitFor(
+    `deployment ${id} to end`,
+    async () => {
+      const r = await api.call<{ id: string }[]>("GET", api.c("/v2/deployments"));
+      return r.body.some((d) => d.id === id) ? undefined : true;
+    },
+    timeoutMs,
+    20,
+  );
 }
 
 export function summary(r: LatencyResult | undefined) {
@@ -139,7 +153,6 @@ export function summary(r: LatencyResult | undefined) {
 
 // --- the run -------------------------------------------------------------------------------
 
-
 /** A second account's cluster with ONE real Bun agent; `sleep 600` through the exec driver. */
 export async function execLatency(url: string, dir: string, iterations: number, startedAt: number): Promise<Record<string, unknown>> {
   const api = new Api(url);
@@ -157,17 +170,30 @@ export async function execLatency(url: string, dir: string, iterations: number, 
       await a.stop("SIGTERM", 5000);
     });
     const agentActive = () =>
-      waitFor("the Bun agent to be active", async () => {
-        if (a.proc.exitCode !== null) throw new Error(`the agent exited with ${a.proc.exitCode}`);
-        const m = (await api.call<Record<string, number>>("GET", api.c("/metrics/snapshot"))).body;
-        return m["master/slaves_active"] === 1 ? true : undefined;
-      }, 30_000, 100);
+      waitFor(
+        "the Bun agent to be active",
+        async () => {
+          if (a.proc.exitCode !== null) throw new Error(`the agent exited with ${a.proc.exitCode}`);
+          const m = (await api.call<Record<string, number>>("GET", api.c("/metrics/snapshot"))).body;
+          return m["master/slaves_active"] === 1 ? true : undefined;
+        },
+        30_000,
+        100,
+      );
     await agentActive();
     const EVENT_TYPES = ["status_update_event", "deployment_success"];
     // After a control plane reload the agent reconnects by itself (backoff <= 1 s).
     stream = { current: await api.events(EVENT_TYPES), reopen: async () => (await agentActive(), api.events(EVENT_TYPES)) };
     log(`POST → RUNNING on one real Bun agent (exec driver, sleep 600), ${iterations} times`);
-    const r = await postToRunning(api, stream, iterations, "/bench/exec", { cmd: "sleep 600", cpus: 0.01, mem: 16, disk: 0, instances: 1, portDefinitions: [] }, undefined, 20_000);
+    const r = await postToRunning(
+      api,
+      stream,
+      iterations,
+      "/bench/exec",
+      { cmd: "sleep 600", cpus: 0.01, mem: 16, disk: 0, instances: 1, portDefinitions: [] },
+      undefined,
+      20_000,
+    );
     const s = summary(r);
     const agentMem = procMemory(a.proc.pid ?? -1);
     stream.current.close();

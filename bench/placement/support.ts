@@ -39,7 +39,8 @@ export async function startProfiler(workerdPids: number[], notes: string[]): Pro
         throw err;
       });
       log(`profiling the Worker isolate through ${url}`);
-      if (!notes.some((n) => n.startsWith("--profile: the V8"))) notes.push("--profile: the V8 sampling profiler ran during the measured phases; their figures are slower than unprofiled ones");
+      if (!notes.some((n) => n.startsWith("--profile: the V8")))
+        notes.push("--profile: the V8 sampling profiler ran during the measured phases; their figures are slower than unprofiled ones");
       return p;
     } catch (err) {
       notes.push(`--profile: ${String(err)}`);
@@ -55,7 +56,10 @@ export async function stopProfiler(p: InspectorProfiler, path: string, notes: st
     writeJson(path, profile);
     const s = summarizeProfile(profile, ROOT, bundleResolver(ROOT, startedAtMs));
     const top = (k: "selfMs" | "totalMs", n: number) =>
-      [...s.functions].sort((a, b) => b[k] - a[k]).slice(0, n).map((f) => ({ name: f.name, location: f.location, selfMs: round(f.selfMs), totalMs: round(f.totalMs) }));
+      [...s.functions]
+        .sort((a, b) => b[k] - a[k])
+        .slice(0, n)
+        .map((f) => ({ name: f.name, location: f.location, selfMs: round(f.selfMs), totalMs: round(f.totalMs) }));
     return { file: path, sampledMs: round(s.sampledMs), idleMs: round(s.idleMs), topSelf: top("selfMs", 30), topTotal: top("totalMs", 40) };
   } catch (err) {
     notes.push(`--profile: ${String(err)}`);

@@ -90,8 +90,15 @@ export async function runtimeUrl(runtimePids: number[]): Promise<string | undefi
 
 /** The soft and hard limits on open files of this process, from /proc/self/limits. */
 function fileLimits(): { soft: number; hard: number } {
-  const line = readFileSync("/proc/self/limits", "utf8").split("\n").find((l) => l.startsWith("Max open files")) ?? "";
-  const [soft = 0, hard = 0] = line.replace("Max open files", "").trim().split(/\s+/).map((v) => (v === "unlimited" ? Infinity : Number(v)));
+  const line =
+    readFileSync("/proc/self/limits", "utf8")
+      .split("\n")
+      .find((l) => l.startsWith("Max open files")) ?? "";
+  const [soft = 0, hard = 0] = line
+    .replace("Max open files", "")
+    .trim()
+    .split(/\s+/)
+    .map((v) => (v === "unlimited" ? Infinity : Number(v)));
   return { soft, hard };
 }
 

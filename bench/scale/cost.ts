@@ -14,7 +14,8 @@ const PRICES = {
   sources: {
     durableObjects: "https://developers.cloudflare.com/durable-objects/platform/pricing/",
     webSocketRatio: "https://developers.cloudflare.com/durable-objects/platform/changelog/ (2024-04-01: incoming WebSocket messages billed 20:1)",
-    workers: "https://developers.cloudflare.com/workers/platform/pricing/ (Standard: as restated on https://developers.cloudflare.com/workflows/reference/pricing/)",
+    workers:
+      "https://developers.cloudflare.com/workers/platform/pricing/ (Standard: as restated on https://developers.cloudflare.com/workflows/reference/pricing/)",
     d1: "https://developers.cloudflare.com/d1/platform/pricing/",
   },
   workersPaidMonthly: 5,
@@ -59,7 +60,12 @@ function dollars(u: Usage) {
   };
   const usage = Object.values(lines).reduce((a, b) => a + b, 0);
   const rounded = Object.fromEntries(Object.entries(lines).map(([k, v]) => [k, round(v, 2)]));
-  return { usagePerMonth: rounded, totalPerMonth: round(PRICES.workersPaidMonthly + usage, 2), billedDoRequests: Math.round(doRequests), doGbS: Math.round(u.doActiveSeconds * PRICES.doGb) };
+  return {
+    usagePerMonth: rounded,
+    totalPerMonth: round(PRICES.workersPaidMonthly + usage, 2),
+    billedDoRequests: Math.round(doRequests),
+    doGbS: Math.round(u.doActiveSeconds * PRICES.doGb),
+  };
 }
 
 /** Dollars for `u` at list price, as if every inclusion were already used. */
@@ -122,7 +128,10 @@ function steadyState(agents: number, m: Measured, pingsBilled: boolean) {
 }
 
 /** Writes cost.json next to the scale result from its measured figures; returns the path. */
-export function writeCostModel(scale: { idle: { pingsPerAgentPerMinute: number } | null; placement: { runtimeCpuMsPerPlacement: number; statusFrames: number; tasks: number } }, out: string): string {
+export function writeCostModel(
+  scale: { idle: { pingsPerAgentPerMinute: number } | null; placement: { runtimeCpuMsPerPlacement: number; statusFrames: number; tasks: number } },
+  out: string,
+): string {
   const dnsPath = join(ROOT, "bench", "results", "dns.json");
   const dns = existsSync(dnsPath) ? (JSON.parse(readFileSync(dnsPath, "utf8")) as { dohControlPlaneCpuMsPerQuery?: number }) : {};
   const measured: Measured = {
@@ -138,8 +147,24 @@ export function writeCostModel(scale: { idle: { pingsPerAgentPerMinute: number }
   });
   // Per 1,000 operations at list price, past the inclusions (what one more thousand costs).
   // The DNS key is cached per isolate for 5 s (control/api/dns-keys-cache.ts): no D1 read per query.
-  const doh = marginal({ workerRequests: 1000, workerCpuMs: 1000, doRequests: 1000, doWebSocketMessagesIn: 0, doActiveSeconds: measured.doCpuMsPerDohQuery, rowsRead: 0, rowsWritten: 0 });
-  const api = marginal({ workerRequests: 1000, workerCpuMs: 2000, doRequests: 1000, doWebSocketMessagesIn: 0, doActiveSeconds: 2, rowsRead: 2000, rowsWritten: 0 });
+  const doh = marginal({
+    workerRequests: 1000,
+    workerCpuMs: 1000,
+    doRequests: 1000,
+    doWebSocketMessagesIn: 0,
+    doActiveSeconds: measured.doCpuMsPerDohQuery,
+    rowsRead: 0,
+    rowsWritten: 0,
+  });
+  const api = marginal({
+    workerRequests: 1000,
+    workerCpuMs: 2000,
+    doRequests: 1000,
+    doWebSocketMessagesIn: 0,
+    doActiveSeconds: 2,
+    rowsRead: 2000,
+    rowsWritten: 0,
+  });
   writeJson(out, {
     benchmark: "cost",
     timestamp: new Date().toISOString(),
@@ -147,24 +172,45 @@ export function writeCostModel(scale: { idle: { pingsPerAgentPerMinute: number }
     measured,
     assumptions: {
       month: "30 days",
-      pings: "heartbeats are answered by setWebSocketAutoResponse without waking the object; the pricing page does not say whether such a message is billed, so each scenario is given both ways (pingsBilled counts every ping as an incoming WebSocket message, 20 per billed request)",
+      pings:
+        "heartbeats are answered by setWebSocketAutoResponse without waking the object; the pricing page does not say whether such a message is billed, so each scenario is given both ways (pingsBilled counts every ping as an incoming WebSocket message, 20 per billed request)",
       diagnostics: "one diagnostics frame per agent per 10 minutes, one row upserted",
       churn: `${TASKS_PER_AGENT} tasks per agent, each restarted ${TASK_RESTARTS_PER_DAY}x a day: one status frame and ${ROWS_WRITTEN_PER_TASK_RESTART} rows written per restart`,
       alarms: "a history sample each minute, a liveness sweep each 75 s (reading every agent row), hourly GC",
-      duration: "the object is billed only while it runs a handler (it hibernates between frames); active time per woken frame = the runtime's CPU per status frame measured in the placement phase",
+      duration:
+        "the object is billed only while it runs a handler (it hibernates between frames); active time per woken frame = the runtime's CPU per status frame measured in the placement phase",
       included: "each line after the Workers Paid inclusions, as if the cluster were the account's only use, plus the $5 plan",
       doh: "as of this run every DoH query is one Worker request and one Cluster-object RPC (the DNS key comes from a 5 s per-isolate cache); branch `edge` moves steady-state DoH off the object, after which the object's share (requests and duration) drops out",
     },
     idle: {
       agents: 0,
       note: "no agents and no tasks: the object hibernates; only its hourly garbage-collection alarm wakes it (720 a month, a few rows each); the plan's minimum is what is paid",
-      cost: dollars({ workerRequests: 0, workerCpuMs: 0, doRequests: 720, doWebSocketMessagesIn: 0, doActiveSeconds: 720 * 0.05, rowsRead: 720 * 10, rowsWritten: 720 * 3 }),
+      cost: dollars({
+        workerRequests: 0,
+        workerCpuMs: 0,
+        doRequests: 720,
+        doWebSocketMessagesIn: 0,
+        doActiveSeconds: 720 * 0.05,
+        rowsRead: 720 * 10,
+        rowsWritten: 720 * 3,
+      }),
     },
     agents1000: scenario(1000),
     agents10000: scenario(10_000),
-    agents100000: { ...scenario(100_000), note: "on paper: one object cannot hold 100,000 sockets (32,768 hibernatable WebSockets per object); see README 'How far one cluster scales'" },
-    perThousandDohQueries: { dollars: round(doh, 6), perMillionQueries: round(doh * 1000, 3), objectRequestsPer1000Queries: 1000, note: "one Worker request (1 ms CPU) and one Cluster-object RPC (the object's CPU per query from bench/results/dns.json as its active time) each, at list price past the inclusions; the DNS key is cached per isolate for 5 s, so D1 is read about once per isolate per 5 s, not per query" },
-    perThousandApiRequests: { dollars: round(api, 6), note: "one Worker request (2 ms CPU), one Cluster-object RPC (2 ms active), two D1 reads (token, membership) each, at list price past the inclusions" },
+    agents100000: {
+      ...scenario(100_000),
+      note: "on paper: one object cannot hold 100,000 sockets (32,768 hibernatable WebSockets per object); see README 'How far one cluster scales'",
+    },
+    perThousandDohQueries: {
+      dollars: round(doh, 6),
+      perMillionQueries: round(doh * 1000, 3),
+      objectRequestsPer1000Queries: 1000,
+      note: "one Worker request (1 ms CPU) and one Cluster-object RPC (the object's CPU per query from bench/results/dns.json as its active time) each, at list price past the inclusions; the DNS key is cached per isolate for 5 s, so D1 is read about once per isolate per 5 s, not per query",
+    },
+    perThousandApiRequests: {
+      dollars: round(api, 6),
+      note: "one Worker request (2 ms CPU), one Cluster-object RPC (2 ms active), two D1 reads (token, membership) each, at list price past the inclusions",
+    },
   });
   return out;
 }

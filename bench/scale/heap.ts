@@ -5,7 +5,10 @@ import { round } from "../lib/report.ts";
 import { workerdMemory } from "../placement/cpu.ts";
 import { log } from "./common.ts";
 
-const proxyPids = (wranglerPid: number) => controlPlaneProcesses(wranglerPid).workerd.filter((p) => p.role === "proxy").map((p) => p.pid);
+const proxyPids = (wranglerPid: number) =>
+  controlPlaneProcesses(wranglerPid)
+    .workerd.filter((p) => p.role === "proxy")
+    .map((p) => p.pid);
 
 /**
  * Samples the isolate's used heap every `everyMs` until stopped: the peak of a phase (what the

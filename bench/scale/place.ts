@@ -22,21 +22,33 @@ export async function placeTasks(api: Api, sim: SimAgents, opts: Options, runtim
   const cpu = cpuByPid(runtime);
   const t0 = performance.now();
   log(`POST ${APP_ID} with ${opts.tasks} instances`);
-  const post = await api.call<unknown>("POST", api.c("/v2/apps"), { id: APP_ID, cmd: "sleep 600", cpus: 0.01, mem: 1, disk: 0, instances: opts.tasks, portDefinitions: [] }, true);
+  const post = await api.call<unknown>(
+    "POST",
+    api.c("/v2/apps"),
+    { id: APP_ID, cmd: "sleep 600", cpus: 0.01, mem: 1, disk: 0, instances: opts.tasks, portDefinitions: [] },
+    true,
+  );
   const postMs = post.doneAt - t0;
   if (post.status !== 201) throw new Error(`POST /v2/apps -> ${post.status}: ${JSON.stringify(post.body).slice(0, 300)}`);
-  const launched = sim.wait((e) => e.event === "launched" && e.id === mark, opts.timeoutMs, "all launch frames").catch((err: unknown) => {
-    notes.push(String(err));
-    return undefined;
-  });
+  const launched = sim
+    .wait((e) => e.event === "launched" && e.id === mark, opts.timeoutMs, "all launch frames")
+    .catch((err: unknown) => {
+      notes.push(String(err));
+      return undefined;
+    });
   let ackedAt: number | undefined;
-  const acked = sim.wait((e) => e.event === "acked" && e.id === mark, opts.timeoutMs, "all RUNNING acked").then((e) => {
-    ackedAt = Number(e.at);
-    return e;
-  }, (err: unknown) => {
-    notes.push(String(err));
-    return undefined;
-  });
+  const acked = sim
+    .wait((e) => e.event === "acked" && e.id === mark, opts.timeoutMs, "all RUNNING acked")
+    .then(
+      (e) => {
+        ackedAt = Number(e.at);
+        return e;
+      },
+      (err: unknown) => {
+        notes.push(String(err));
+        return undefined;
+      },
+    );
   const polls: { atMs: number; running: number; tookMs: number }[] = [];
   const running = async () => {
     const r = await api.call<{ apps: { id: string; tasksRunning: number }[] }>("GET", api.c(`/v2/apps?id=${encodeURIComponent(APP_ID)}`));
@@ -75,7 +87,8 @@ export async function placeTasks(api: Api, sim: SimAgents, opts: Options, runtim
       ackFrames: Number(after.ackFrames),
       // The simulated agents count pings apart from their other frames.
       framesFromAgents: Number(after.framesOut) - Number(statsBefore.framesOut),
-      measuredBy: "placementsPerSecond = tasks / the time from sending the POST until the simulated agents held an ack for every TASK_RUNNING update (the master writes an update before acking it), confirmed by one GET /v2/apps?id= counting them all running; polls lists the progress reads (each reads every task of the app, so they are spaced pollMs apart) and how long each took",
+      measuredBy:
+        "placementsPerSecond = tasks / the time from sending the POST until the simulated agents held an ack for every TASK_RUNNING update (the master writes an update before acking it), confirmed by one GET /v2/apps?id= counting them all running; polls lists the progress reads (each reads every task of the app, so they are spaced pollMs apart) and how long each took",
     },
   };
 }

@@ -10,7 +10,14 @@ interface ScaleResult {
   placementsPerSecond: number | null;
   clusterHeapMb: number | null;
   idle: { pingsPerAgentPerMinute: number; runtimeCpuMsPerSecond: number } | null;
-  placement: { allRunningAckedMs: number | null; runningCountedByMaster: number; postResponseMs: number; runtimeCpuMsPerPlacement: number; launchFrames: number; statusFrames: number };
+  placement: {
+    allRunningAckedMs: number | null;
+    runningCountedByMaster: number;
+    postResponseMs: number;
+    runtimeCpuMsPerPlacement: number;
+    launchFrames: number;
+    statusFrames: number;
+  };
 }
 
 const verdict = (ok: boolean, target: string) => (ok ? `target ${target}: met` : `MISSES target ${target}`);
@@ -19,15 +26,35 @@ export function printTable(r: ScaleResult): void {
   const p = r.placement;
   const rows: Row[] = [
     { name: "agents", value: fmt(r.agents, 0), note: `all active after ${fmt(r.timeToAllActiveSeconds, 1)} s` },
-    { name: "registrationCpuMsPerAgent", value: fmt(r.registrationCpuMsPerAgent, 2), note: `${verdict(r.registrationCpuMsPerAgent < TARGETS.registrationCpuMsPerAgent, `< ${TARGETS.registrationCpuMsPerAgent}`)} (the Cluster object's share of the runtime's CPU)` },
-    { name: "idle runtime CPU", value: fmt(r.idle?.runtimeCpuMsPerSecond, 1, " ms/s"), note: `${fmt(r.idle?.pingsPerAgentPerMinute, 1)} pings per agent per minute` },
+    {
+      name: "registrationCpuMsPerAgent",
+      value: fmt(r.registrationCpuMsPerAgent, 2),
+      note: `${verdict(r.registrationCpuMsPerAgent < TARGETS.registrationCpuMsPerAgent, `< ${TARGETS.registrationCpuMsPerAgent}`)} (the Cluster object's share of the runtime's CPU)`,
+    },
+    {
+      name: "idle runtime CPU",
+      value: fmt(r.idle?.runtimeCpuMsPerSecond, 1, " ms/s"),
+      note: `${fmt(r.idle?.pingsPerAgentPerMinute, 1)} pings per agent per minute`,
+    },
     { name: "tasks", value: fmt(r.tasks, 0) },
-    { name: "placementsPerSecond", value: fmt(r.placementsPerSecond, 0), note: verdict((r.placementsPerSecond ?? 0) >= TARGETS.placementsPerSecond, `>= ${TARGETS.placementsPerSecond}`) },
+    {
+      name: "placementsPerSecond",
+      value: fmt(r.placementsPerSecond, 0),
+      note: verdict((r.placementsPerSecond ?? 0) >= TARGETS.placementsPerSecond, `>= ${TARGETS.placementsPerSecond}`),
+    },
     { name: "  POST response", value: fmt(p.postResponseMs, 0, " ms") },
-    { name: "  all RUNNING acked at sim", value: fmt(p.allRunningAckedMs, 0, " ms"), note: `${fmt(p.launchFrames, 0)} launch frames, ${fmt(p.statusFrames, 0)} status frames` },
+    {
+      name: "  all RUNNING acked at sim",
+      value: fmt(p.allRunningAckedMs, 0, " ms"),
+      note: `${fmt(p.launchFrames, 0)} launch frames, ${fmt(p.statusFrames, 0)} status frames`,
+    },
     { name: "  RUNNING counted by the master", value: fmt(p.runningCountedByMaster, 0), note: "GET /v2/apps?id= after the last ack" },
     { name: "  runtime CPU per placement", value: fmt(p.runtimeCpuMsPerPlacement, 3, " ms") },
-    { name: "clusterHeapMb", value: fmt(r.clusterHeapMb, 1), note: verdict((r.clusterHeapMb ?? Infinity) < TARGETS.clusterHeapMb, `< ${TARGETS.clusterHeapMb}`) },
+    {
+      name: "clusterHeapMb",
+      value: fmt(r.clusterHeapMb, 1),
+      note: verdict((r.clusterHeapMb ?? Infinity) < TARGETS.clusterHeapMb, `< ${TARGETS.clusterHeapMb}`),
+    },
   ];
   process.stdout.write(`\n${table(`DCX scale: ${r.agents} simulated agents, ${r.tasks} tasks, one Cluster object`, rows)}\n`);
 }

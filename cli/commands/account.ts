@@ -51,7 +51,13 @@ const list = defineCommand({
   args: { ...jsonArg },
   async run({ args }) {
     const { sessions } = await session().api.get<{ sessions: SessionView[] }>("/auth/sessions");
-    printList(args.json, sessions, ["ID", "ORIGIN", "ADDRESS", "CREATED", "EXPIRES", ""], (x) => [x.id, x.origin, x.address, x.createdAt, x.expiresAt, x.current ? "(this one)" : ""], "No sessions.");
+    printList(
+      args.json,
+      sessions,
+      ["ID", "ORIGIN", "ADDRESS", "CREATED", "EXPIRES", ""],
+      (x) => [x.id, x.origin, x.address, x.createdAt, x.expiresAt, x.current ? "(this one)" : ""],
+      "No sessions.",
+    );
   },
 });
 

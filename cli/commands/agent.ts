@@ -26,7 +26,10 @@ const create = defineCommand({
   },
   async run({ args }) {
     const s = clusterSession();
-    const body = { description: args.description, expiresInSeconds: args.expires === undefined ? undefined : Math.round(parseSeconds("expires", args.expires)) };
+    const body = {
+      description: args.description,
+      expiresInSeconds: args.expires === undefined ? undefined : Math.round(parseSeconds("expires", args.expires)),
+    };
     const created = await s.api.request<TokenInfo & { token: string }>("POST", tokensPath(s.cluster), { body });
     if (args.json) return printJson(created);
     print(`Join token ${created.id}${created.expiresAt ? `, expires ${shortTime(created.expiresAt)}` : ""} (shown only now):\n${created.token}`);
@@ -41,7 +44,13 @@ const list = defineCommand({
   async run({ args }) {
     const s = clusterSession();
     const { tokens } = await s.api.get<{ tokens: TokenInfo[] }>(tokensPath(s.cluster));
-    printList(args.json, tokens, ["ID", "STATUS", "CREATED", "EXPIRES", "DESCRIPTION"], (t) => [t.id, t.status, shortTime(t.createdAt), shortTime(t.expiresAt), t.description], "No join tokens.");
+    printList(
+      args.json,
+      tokens,
+      ["ID", "STATUS", "CREATED", "EXPIRES", "DESCRIPTION"],
+      (t) => [t.id, t.status, shortTime(t.createdAt), shortTime(t.expiresAt), t.description],
+      "No join tokens.",
+    );
   },
 });
 

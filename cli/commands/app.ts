@@ -38,7 +38,12 @@ const appPath = (id: string) => `/v2/apps${id.split("/").map(encodeURIComponent)
 const idArg = { id: { type: "positional", required: true, description: "the app's id, e.g. /web" } } as const;
 const forceArg = { force: { type: "boolean", description: "override a deployment in progress on the app" } } as const;
 const waitArgs = {
-  wait: { type: "boolean", default: true, description: "wait for the deployment and show its progress", negativeDescription: "return once the deployment has started" },
+  wait: {
+    type: "boolean",
+    default: true,
+    description: "wait for the deployment and show its progress",
+    negativeDescription: "return once the deployment has started",
+  },
   timeout: { type: "string", default: "300", valueHint: "DURATION", description: "give up waiting after this long, e.g. 300, 10m" },
 } as const;
 
@@ -131,16 +136,13 @@ const list = defineCommand({
   async run({ args }) {
     const s = clusterSession();
     const { apps } = await s.api.get<{ apps: AppInfo[] }>(s.path("/v2/apps"));
-    printList(args.json, apps, ["ID", "RUNNING", "HEALTHY", "CPUS", "MEM", "DEPLOYMENT", "CONTAINER", "CMD"], (a) => [
-      a.id,
-      `${a.tasksRunning}/${a.instances}`,
-      healthy(a),
-      a.cpus,
-      a.mem,
-      a.deployments[0]?.id,
-      a.container?.type ?? "MESOS",
-      truncate(runs(a), 50),
-    ], "No apps.");
+    printList(
+      args.json,
+      apps,
+      ["ID", "RUNNING", "HEALTHY", "CPUS", "MEM", "DEPLOYMENT", "CONTAINER", "CMD"],
+      (a) => [a.id, `${a.tasksRunning}/${a.instances}`, healthy(a), a.cpus, a.mem, a.deployments[0]?.id, a.container?.type ?? "MESOS", truncate(runs(a), 50)],
+      "No apps.",
+    );
   },
 });
 
@@ -152,21 +154,23 @@ const show = defineCommand({
     const { app } = await s.api.get<{ app: AppInfo }>(s.path(appPath(appId(args.id))));
     if (args.json) return printJson(app);
     const failure = app.lastTaskFailure;
-    print(fields([
-      ["id", app.id],
-      ["version", app.version],
-      ["instances", app.instances],
-      ["running", app.tasksRunning],
-      ["staged", app.tasksStaged],
-      ["healthy", healthy(app) === "-" ? undefined : healthy(app)],
-      ["cpus", app.cpus],
-      ["mem", app.mem],
-      ["disk", app.disk],
-      ["container", app.container?.type ?? "MESOS"],
-      ["runs", runs(app)],
-      ["deployments", app.deployments.map((d) => d.id).join(", ")],
-      ["last failure", failure ? `${failure.timestamp} ${failure.taskId} ${failure.state}: ${failure.message}` : undefined],
-    ]));
+    print(
+      fields([
+        ["id", app.id],
+        ["version", app.version],
+        ["instances", app.instances],
+        ["running", app.tasksRunning],
+        ["staged", app.tasksStaged],
+        ["healthy", healthy(app) === "-" ? undefined : healthy(app)],
+        ["cpus", app.cpus],
+        ["mem", app.mem],
+        ["disk", app.disk],
+        ["container", app.container?.type ?? "MESOS"],
+        ["runs", runs(app)],
+        ["deployments", app.deployments.map((d) => d.id).join(", ")],
+        ["last failure", failure ? `${failure.timestamp} ${failure.taskId} ${failure.state}: ${failure.message}` : undefined],
+      ]),
+    );
   },
 });
 

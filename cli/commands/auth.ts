@@ -60,7 +60,9 @@ export const signup = defineCommand({
     const url = controlPlaneUrl(args.url, readConfig(path)?.url, insecure);
     if (!args.email) throw new UsageError("--email is required");
     const password = await readPassword(args.password);
-    const res = await new Api(url).request<{ user: User; token: string; cluster: ClusterSummary }>("POST", "/auth/signup", { body: { email: args.email, password } });
+    const res = await new Api(url).request<{ user: User; token: string; cluster: ClusterSummary }>("POST", "/auth/signup", {
+      body: { email: args.email, password },
+    });
     writeConfig(path, { url, token: res.token, cluster: res.cluster.id, email: res.user.email, ...(insecure ? { insecure } : {}) });
     saved(path, res.user, res.cluster, args.json);
   },

@@ -20,7 +20,13 @@ const list = defineCommand({
     const s = session();
     const { clusters } = await s.api.get<{ clusters: ClusterSummary[] }>("/clusters");
     const rows = clusters.map((c) => ({ ...c, current: c.id === s.config.cluster }));
-    printList(args.json, rows, ["", "ID", "NAME", "ROLE", "CREATED"], (c) => [c.current ? "*" : " ", c.id, c.name, c.role, shortTime(c.createdAt)], "No clusters.");
+    printList(
+      args.json,
+      rows,
+      ["", "ID", "NAME", "ROLE", "CREATED"],
+      (c) => [c.current ? "*" : " ", c.id, c.name, c.role, shortTime(c.createdAt)],
+      "No clusters.",
+    );
   },
 });
 
@@ -32,7 +38,11 @@ const use = defineCommand({
     const { clusters } = await s.api.get<{ clusters: ClusterSummary[] }>("/clusters");
     const byId = clusters.find((c) => c.id === args.cluster);
     const byName = clusters.filter((c) => c.name === args.cluster);
-    if (!byId && byName.length > 1) throw new CliError(`more than one of your clusters is named '${args.cluster}': use its id`, byName.map((c) => c.id));
+    if (!byId && byName.length > 1)
+      throw new CliError(
+        `more than one of your clusters is named '${args.cluster}': use its id`,
+        byName.map((c) => c.id),
+      );
     const chosen = byId ?? byName[0];
     if (!chosen) throw new CliError(`no cluster of yours has the id or name '${args.cluster}' (see 'dcx cluster list')`);
     writeConfig(s.configPath, { ...s.config, cluster: chosen.id });

@@ -20,13 +20,13 @@ const list = defineCommand({
   async run({ args }) {
     const s = clusterSession();
     const deployments = await s.api.get<DeploymentView[]>(s.path("/v2/deployments"));
-    printList(args.json, deployments, ["ID", "APPS", "ACTION", "VERSION", "WAITING"], (d) => [
-      d.id,
-      d.affectedApps.join(","),
-      (d.currentActions ?? []).map((a) => a.action).join(","),
-      shortTime(d.version),
-      waitingText(d),
-    ], "No deployments in progress.");
+    printList(
+      args.json,
+      deployments,
+      ["ID", "APPS", "ACTION", "VERSION", "WAITING"],
+      (d) => [d.id, d.affectedApps.join(","), (d.currentActions ?? []).map((a) => a.action).join(","), shortTime(d.version), waitingText(d)],
+      "No deployments in progress.",
+    );
   },
 });
 

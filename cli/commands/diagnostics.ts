@@ -32,25 +32,44 @@ export function health(node: NodeDiagnostics): string {
 
 /** `dcx node diagnostics [AGENT]`: every node's health, or one node's checks. */
 export const nodeDiagnostics = defineCommand({
-  meta: { name: "diagnostics", description: "Each agent's self-checks (connection, cgroups, docker, DNS forwarder, disk, clock); with an agent id, its checks one by one" },
+  meta: {
+    name: "diagnostics",
+    description: "Each agent's self-checks (connection, cgroups, docker, DNS forwarder, disk, clock); with an agent id, its checks one by one",
+  },
   args: { agent: { type: "positional", required: false, description: "an agent id (see 'dcx node list')" }, ...jsonArg },
   async run({ args }) {
     const s = clusterSession();
     if (args.agent) {
       const node = await s.api.get<NodeDiagnostics>(s.path(`/agents/${encodeURIComponent(args.agent)}/diagnostics`));
       if (args.json) return printJson(node);
-      print(`${node.hostname} (${node.agentId}): ${health(node)}, ${node.state}${node.reportedAt === null ? "" : `, reported ${new Date(node.reportedAt).toISOString()}`}`);
+      print(
+        `${node.hostname} (${node.agentId}): ${health(node)}, ${node.state}${node.reportedAt === null ? "" : `, reported ${new Date(node.reportedAt).toISOString()}`}`,
+      );
       if (node.checks.length === 0) return note("The agent has not reported its checks yet.");
-      return print(table(["CHECK", "STATUS", "MESSAGE"], node.checks.map((c) => [c.name, c.status.toUpperCase(), c.message])));
+      return print(
+        table(
+          ["CHECK", "STATUS", "MESSAGE"],
+          node.checks.map((c) => [c.name, c.status.toUpperCase(), c.message]),
+        ),
+      );
     }
     const { nodes } = await s.api.get<{ nodes: NodeDiagnostics[] }>(s.path("/diagnostics"));
-    printList(args.json, nodes, ["ID", "HOSTNAME", "STATE", "HEALTH", "FAILING"], (n) => [
-      n.agentId,
-      n.hostname,
-      n.state,
-      health(n),
-      n.checks.filter((c) => c.status === "unhealthy").map((c) => c.name).join(",") || "-",
-    ], "No agents: create a join token with 'dcx agent token create' and run 'dcx agent run' on a machine.");
+    printList(
+      args.json,
+      nodes,
+      ["ID", "HOSTNAME", "STATE", "HEALTH", "FAILING"],
+      (n) => [
+        n.agentId,
+        n.hostname,
+        n.state,
+        health(n),
+        n.checks
+          .filter((c) => c.status === "unhealthy")
+          .map((c) => c.name)
+          .join(",") || "-",
+      ],
+      "No agents: create a join token with 'dcx agent token create' and run 'dcx agent run' on a machine.",
+    );
   },
 });
 
@@ -62,7 +81,8 @@ const bundle = defineCommand({
   },
   async run({ args }) {
     const seconds = Number(args.timeout);
-    if (!Number.isFinite(seconds) || seconds < 0.1 || seconds > 30) throw new CliError(`--timeout: '${args.timeout}' is not a number of seconds from 0.1 to 30`);
+    if (!Number.isFinite(seconds) || seconds < 0.1 || seconds > 30)
+      throw new CliError(`--timeout: '${args.timeout}' is not a number of seconds from 0.1 to 30`);
     const s = clusterSession();
     const res = await s.api.open(s.path("/diagnostics/bundle"), { timeoutMs: Math.round(seconds * 1000) }, "application/zip", seconds * 1000 + 30_000, "POST");
     const named = /filename="([^"/\\]+)"/.exec(res.headers.get("Content-Disposition") ?? "")?.[1];

@@ -71,13 +71,18 @@ const settings = defineCommand({
   args: {
     zone: { type: "string", valueHint: "NAME", description: "the cluster's zone, e.g. mesos" },
     ttl: { type: "string", valueHint: "SECONDS", description: "TTL of every answer (0–86400)" },
-    "vip-range": { type: "string", valueHint: "CIDR", description: "where named VIPs get their addresses, e.g. 11.0.0.0/8 (every agent must be root) or 127.11.0.0/16" },
+    "vip-range": {
+      type: "string",
+      valueHint: "CIDR",
+      description: "where named VIPs get their addresses, e.g. 11.0.0.0/8 (every agent must be root) or 127.11.0.0/16",
+    },
     ...jsonArg,
   },
   async run({ args }) {
     const s = clusterSession();
     const change = settingsChange(args);
-    const now = Object.keys(change).length === 0 ? await s.api.get<Settings>(s.path("/dns")) : await s.api.request<Settings>("PATCH", s.path("/dns"), { body: change });
+    const now =
+      Object.keys(change).length === 0 ? await s.api.get<Settings>(s.path("/dns")) : await s.api.request<Settings>("PATCH", s.path("/dns"), { body: change });
     if (args.json) printJson(now);
     else print(table(["ZONE", "TTL", "VIP RANGE"], [[now.zone, now.ttl, now.vipRange]]));
     return EXIT.OK;
@@ -97,11 +102,13 @@ const vips = defineCommand({
   async run({ args }) {
     const s = clusterSession();
     const { vips: list } = await s.api.get<{ vips: VipJson[] }>(s.path("/vips"));
-    printList(args.json, list, ["NAME", "ADDRESS", "BACKENDS"], (v) => [
-      v.name,
-      `${v.ip}:${v.port}`,
-      v.backends.map((b) => `${b.host}:${b.port}${b.draining ? " (draining)" : ""}`).join(", "),
-    ], "No VIPs: label an app's port, e.g. portDefinitions: [{\"port\": 0, \"labels\": {\"VIP_0\": \"/web:80\"}}].");
+    printList(
+      args.json,
+      list,
+      ["NAME", "ADDRESS", "BACKENDS"],
+      (v) => [v.name, `${v.ip}:${v.port}`, v.backends.map((b) => `${b.host}:${b.port}${b.draining ? " (draining)" : ""}`).join(", ")],
+      'No VIPs: label an app\'s port, e.g. portDefinitions: [{"port": 0, "labels": {"VIP_0": "/web:80"}}].',
+    );
     return EXIT.OK;
   },
 });

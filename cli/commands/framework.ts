@@ -39,16 +39,13 @@ const list = defineCommand({
   args: jsonArg,
   async run({ args }) {
     const { frameworks: all } = await frameworks();
-    printList(args.json, all, ["ID", "NAME", "PRINCIPAL", "STATE", "TASKS", "CPUS", "MEM", "OFFERS"], (f) => [
-      f.id,
-      f.name,
-      f.principal ?? "",
-      state(f),
-      f.tasks.length,
-      decimal(f.used_resources.cpus),
-      decimal(f.used_resources.mem),
-      f.offers.length,
-    ], "No frameworks.");
+    printList(
+      args.json,
+      all,
+      ["ID", "NAME", "PRINCIPAL", "STATE", "TASKS", "CPUS", "MEM", "OFFERS"],
+      (f) => [f.id, f.name, f.principal ?? "", state(f), f.tasks.length, decimal(f.used_resources.cpus), decimal(f.used_resources.mem), f.offers.length],
+      "No frameworks.",
+    );
   },
 });
 
@@ -60,18 +57,20 @@ const show = defineCommand({
     const f = [...all, ...completed].find((x) => x.id === args.id || x.name === args.id);
     if (!f) throw new CliError(`no framework '${args.id}' in this cluster: see 'dcx framework list'`);
     if (args.json) return printJson(f);
-    print(fields([
-      ["ID", f.id],
-      ["Name", f.name],
-      ["Principal", f.principal ?? ""],
-      ["State", completed.includes(f) ? "torn down" : state(f)],
-      ["Roles", (f.roles ?? [f.role]).join(", ")],
-      ["User", f.user],
-      ["Failover timeout", `${f.failover_timeout} s`],
-      ["Registered", new Date(f.registered_time * 1000).toISOString()],
-      ["Allocated", `${decimal(f.used_resources.cpus)} cpus, ${decimal(f.used_resources.mem)} MB`],
-      ["Offered", `${decimal(f.offered_resources.cpus)} cpus, ${decimal(f.offered_resources.mem)} MB in ${f.offers.length} offers`],
-    ]));
+    print(
+      fields([
+        ["ID", f.id],
+        ["Name", f.name],
+        ["Principal", f.principal ?? ""],
+        ["State", completed.includes(f) ? "torn down" : state(f)],
+        ["Roles", (f.roles ?? [f.role]).join(", ")],
+        ["User", f.user],
+        ["Failover timeout", `${f.failover_timeout} s`],
+        ["Registered", new Date(f.registered_time * 1000).toISOString()],
+        ["Allocated", `${decimal(f.used_resources.cpus)} cpus, ${decimal(f.used_resources.mem)} MB`],
+        ["Offered", `${decimal(f.offered_resources.cpus)} cpus, ${decimal(f.offered_resources.mem)} MB in ${f.offers.length} offers`],
+      ]),
+    );
     if (f.tasks.length > 0) printList(false, f.tasks, ["TASK", "STATE", "AGENT"], (t) => [t.id, t.state, t.slave_id], "");
   },
 });

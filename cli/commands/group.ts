@@ -69,12 +69,13 @@ const list = defineCommand({
   async run({ args }) {
     const s = clusterSession();
     const root = await s.api.get<GroupView>(s.path("/v2/groups"), { embed: "group.groups,group.apps,group.apps.counts" });
-    printList(args.json, summarize(root), ["ID", "APPS", "RUNNING", "VERSION"], (g) => [
-      g.id,
-      g.apps.length,
-      `${g.tasksRunning}/${g.instances}`,
-      shortTime(g.version),
-    ], "No groups: every app is at the top level (an app /prod/web makes the group /prod).");
+    printList(
+      args.json,
+      summarize(root),
+      ["ID", "APPS", "RUNNING", "VERSION"],
+      (g) => [g.id, g.apps.length, `${g.tasksRunning}/${g.instances}`, shortTime(g.version)],
+      "No groups: every app is at the top level (an app /prod/web makes the group /prod).",
+    );
   },
 });
 
@@ -98,9 +99,10 @@ async function waitGone(api: Api, path: (p: string) => string, id: string, ids: 
     if (line !== last) note(line);
     last = line;
     if (Date.now() >= deadline) {
-      throw new CliError(`${doing === "stopping" ? "removing" : "deploying"} ${id} did not finish within ${timeoutSeconds} s: ${left.apps.join(", ")} still ${doing}`, [
-        `see 'dcx deployment list' (${left.ids.join(", ")}) and 'dcx app show ID' for why`,
-      ]);
+      throw new CliError(
+        `${doing === "stopping" ? "removing" : "deploying"} ${id} did not finish within ${timeoutSeconds} s: ${left.apps.join(", ")} still ${doing}`,
+        [`see 'dcx deployment list' (${left.ids.join(", ")}) and 'dcx app show ID' for why`],
+      );
     }
     await Bun.sleep(500);
   }
@@ -129,7 +131,12 @@ async function finishChange(s: ReturnType<typeof clusterSession>, id: string, re
 
 const changeArgs = {
   force: { type: "boolean", description: "override deployments in progress on apps inside the group" },
-  wait: { type: "boolean", default: true, description: "wait until every deployment of the change is done", negativeDescription: "return once the deployments have started" },
+  wait: {
+    type: "boolean",
+    default: true,
+    description: "wait until every deployment of the change is done",
+    negativeDescription: "return once the deployments have started",
+  },
   timeout: { type: "string", default: "300", valueHint: "DURATION", description: "give up waiting after this long, e.g. 300, 10m" },
   ...jsonArg,
 } as const;
@@ -149,7 +156,11 @@ const add = defineCommand({
 
 const update = defineCommand({
   meta: { name: "update", description: "Make a group hold the apps of a JSON file: new ones start, changed ones restart, missing ones stop" },
-  args: { id: { type: "positional", required: true, description: "the group's id, e.g. /prod" }, file: { type: "positional", required: true, description: "the group (JSON), or - for stdin" }, ...changeArgs },
+  args: {
+    id: { type: "positional", required: true, description: "the group's id, e.g. /prod" },
+    file: { type: "positional", required: true, description: "the group (JSON), or - for stdin" },
+    ...changeArgs,
+  },
   async run({ args }) {
     const id = groupId(args.id);
     const body = await readJsonObject(args.file, "group definition");
@@ -168,7 +179,11 @@ export function parseFactor(value: string): number {
 
 const scale = defineCommand({
   meta: { name: "scale", description: "Multiply the instances of every app inside a group by FACTOR (rounded up)" },
-  args: { id: { type: "positional", required: true, description: "the group's id, e.g. /prod" }, factor: { type: "positional", required: true, description: "e.g. 2, or 0.5" }, ...changeArgs },
+  args: {
+    id: { type: "positional", required: true, description: "the group's id, e.g. /prod" },
+    factor: { type: "positional", required: true, description: "e.g. 2, or 0.5" },
+    ...changeArgs,
+  },
   async run({ args }) {
     const id = groupId(args.id);
     const scaleBy = parseFactor(args.factor);
@@ -183,7 +198,12 @@ const remove = defineCommand({
   args: {
     id: { type: "positional", required: true, description: "the group's id, e.g. /prod" },
     force: { type: "boolean", description: "override deployments in progress on apps inside the group" },
-    wait: { type: "boolean", default: true, description: "wait until every task of the group is gone", negativeDescription: "return once the removal has started" },
+    wait: {
+      type: "boolean",
+      default: true,
+      description: "wait until every task of the group is gone",
+      negativeDescription: "return once the removal has started",
+    },
     timeout: { type: "string", default: "300", valueHint: "DURATION", description: "give up waiting after this long, e.g. 300, 10m" },
     ...jsonArg,
   },
@@ -191,7 +211,9 @@ const remove = defineCommand({
     const id = groupId(args.id);
     const timeoutSeconds = parseSeconds("timeout", args.timeout);
     const s = clusterSession();
-    const res = await s.api.request<{ deploymentId: string; version: string; deploymentIds?: string[] }>("DELETE", s.path(groupPath(id)), { query: { force: args.force || undefined } });
+    const res = await s.api.request<{ deploymentId: string; version: string; deploymentIds?: string[] }>("DELETE", s.path(groupPath(id)), {
+      query: { force: args.force || undefined },
+    });
     const ids = res.deploymentIds ?? [res.deploymentId];
     const result = { id, ...res, deploymentIds: ids };
     if (args.wait) {

@@ -66,18 +66,24 @@ const list = defineCommand({
   async run({ args }) {
     const s = clusterSession();
     const jobs = await s.api.get<JobView[]>(s.path("/v1/jobs"), { embed: "activeRuns,schedules,historySummary" });
-    printList(args.json, jobs, ["ID", "SCHEDULE", "NEXT RUN", "ACTIVE", "SUCCEEDED", "FAILED", "LAST SUCCESS"], (j) => {
-      const schedule = j.schedules?.[0];
-      return [
-        j.id,
-        schedule ? `${schedule.cron} ${schedule.timezone}${schedule.enabled ? "" : " (disabled)"}` : "",
-        shortTime(schedule?.nextRunAt),
-        j.activeRuns?.length ?? 0,
-        j.historySummary?.successCount ?? 0,
-        j.historySummary?.failureCount ?? 0,
-        shortTime(j.historySummary?.lastSuccessAt),
-      ];
-    }, "No jobs.");
+    printList(
+      args.json,
+      jobs,
+      ["ID", "SCHEDULE", "NEXT RUN", "ACTIVE", "SUCCEEDED", "FAILED", "LAST SUCCESS"],
+      (j) => {
+        const schedule = j.schedules?.[0];
+        return [
+          j.id,
+          schedule ? `${schedule.cron} ${schedule.timezone}${schedule.enabled ? "" : " (disabled)"}` : "",
+          shortTime(schedule?.nextRunAt),
+          j.activeRuns?.length ?? 0,
+          j.historySummary?.successCount ?? 0,
+          j.historySummary?.failureCount ?? 0,
+          shortTime(j.historySummary?.lastSuccessAt),
+        ];
+      },
+      "No jobs.",
+    );
   },
 });
 
@@ -92,14 +98,13 @@ const runs = defineCommand({
       status: job.history?.successfulFinishedRuns.includes(r) ? "SUCCESS" : "FAILED",
     }));
     const all = [...(job.activeRuns ?? []), ...finished].sort((a, b) => b.createdAt.localeCompare(a.createdAt));
-    printList(args.json, all, ["RUN", "STATUS", "CREATED", "FINISHED", "TASKS", "OUTCOME"], (r) => [
-      r.id,
-      r.status,
-      shortTime(r.createdAt),
-      shortTime(r.completedAt ?? r.finishedAt),
-      r.tasks.length,
-      outcome(r),
-    ], `No runs of ${job.id}.`);
+    printList(
+      args.json,
+      all,
+      ["RUN", "STATUS", "CREATED", "FINISHED", "TASKS", "OUTCOME"],
+      (r) => [r.id, r.status, shortTime(r.createdAt), shortTime(r.completedAt ?? r.finishedAt), r.tasks.length, outcome(r)],
+      `No runs of ${job.id}.`,
+    );
   },
 });
 

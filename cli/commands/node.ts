@@ -33,15 +33,21 @@ const list = defineCommand({
   async run({ args }) {
     const s = clusterSession();
     const { slaves } = await s.api.get<{ slaves: Slave[] }>(s.path("/master/slaves"));
-    printList(args.json, slaves, ["ID", "HOSTNAME", "STATE", "ROLE", "CPUS", "MEM", "ATTRIBUTES"], (a) => [
-      a.id,
-      a.hostname,
-      a.state ?? (a.active ? "active" : "inactive"),
-      role(a),
-      usage(a.used_resources.cpus, a.resources.cpus),
-      usage(a.used_resources.mem, a.resources.mem),
-      attributes(a.attributes),
-    ], "No agents: create a join token with 'dcx agent token create' and run 'dcx agent run' on a machine.");
+    printList(
+      args.json,
+      slaves,
+      ["ID", "HOSTNAME", "STATE", "ROLE", "CPUS", "MEM", "ATTRIBUTES"],
+      (a) => [
+        a.id,
+        a.hostname,
+        a.state ?? (a.active ? "active" : "inactive"),
+        role(a),
+        usage(a.used_resources.cpus, a.resources.cpus),
+        usage(a.used_resources.mem, a.resources.mem),
+        attributes(a.attributes),
+      ],
+      "No agents: create a join token with 'dcx agent token create' and run 'dcx agent run' on a machine.",
+    );
   },
 });
 

@@ -56,7 +56,13 @@ export function optionRows(schema: Schema | undefined, prefix = ""): string[][] 
     const path = prefix ? `${prefix}.${name}` : name;
     const isRequired = (schema?.required ?? []).includes(name);
     if (prop.properties) rows.push(...optionRows(prop, path));
-    else rows.push([path, prop.type ?? "", prop.default === undefined ? "" : JSON.stringify(prop.default), isRequired && prop.default === undefined ? "required" : ""]);
+    else
+      rows.push([
+        path,
+        prop.type ?? "",
+        prop.default === undefined ? "" : JSON.stringify(prop.default),
+        isRequired && prop.default === undefined ? "required" : "",
+      ]);
   }
   return rows;
 }
@@ -66,7 +72,13 @@ const search = defineCommand({
   args: { query: { type: "positional", required: false, description: "words to look for; all packages when omitted" }, ...jsonArg },
   async run({ args }) {
     const { packages } = await call<{ packages: SearchEntry[] }>("search", { query: args.query ?? "" });
-    printList(args.json, packages, ["NAME", "VERSION", "SELECTED", "FRAMEWORK", "DESCRIPTION"], (p) => [p.name, p.currentVersion, p.selected, p.framework, truncate(p.description, 70)], "No packages match.");
+    printList(
+      args.json,
+      packages,
+      ["NAME", "VERSION", "SELECTED", "FRAMEWORK", "DESCRIPTION"],
+      (p) => [p.name, p.currentVersion, p.selected, p.framework, truncate(p.description, 70)],
+      "No packages match.",
+    );
   },
 });
 
@@ -84,7 +96,17 @@ const describe = defineCommand({
     if (args.config) return printJson(pkg.config ?? {});
     if (args.json) return printJson(pkg);
     const { results } = await call<{ results: Record<string, string> }>("list-versions", { packageName: args.name, includePackageVersions: true });
-    print(fields([["Name", pkg.name], ["Version", pkg.version], ["Versions", Object.keys(results).join(", ")], ["Maintainer", pkg.maintainer], ["Website", pkg.website], ["Tags", pkg.tags.join(", ")], ["Description", pkg.description]]));
+    print(
+      fields([
+        ["Name", pkg.name],
+        ["Version", pkg.version],
+        ["Versions", Object.keys(results).join(", ")],
+        ["Maintainer", pkg.maintainer],
+        ["Website", pkg.website],
+        ["Tags", pkg.tags.join(", ")],
+        ["Description", pkg.description],
+      ]),
+    );
     if (pkg.preInstallNotes) print(`\nBefore installing: ${pkg.preInstallNotes}`);
     const rows = optionRows(pkg.config);
     if (rows.length > 0) {
@@ -139,7 +161,9 @@ const update = defineCommand({
     const options = args.options ? await readJsonObject(args.options, "options object") : undefined;
     const s = clusterSession();
     const body = { appId: args.appId, options, packageVersion: args["package-version"], replace: Boolean(args.replace) };
-    const result = await s.api.request<{ package: { name: string; version: string }; marathonDeploymentId: string }>("POST", s.path("/cosmos/service/update"), { body });
+    const result = await s.api.request<{ package: { name: string; version: string }; marathonDeploymentId: string }>("POST", s.path("/cosmos/service/update"), {
+      body,
+    });
     if (args.json) return printJson(result);
     print(`Updating ${args.appId} to ${result.package.name} ${result.package.version} (deployment ${result.marathonDeploymentId}).`);
   },
@@ -154,18 +178,33 @@ const uninstall = defineCommand({
     ...jsonArg,
   },
   async run({ args }) {
-    const result = await call<{ results: { appId: string; packageVersion: string; postUninstallNotes?: string }[] }>("uninstall", { packageName: args.name, appId: args["app-id"], all: args.all || undefined });
+    const result = await call<{ results: { appId: string; packageVersion: string; postUninstallNotes?: string }[] }>("uninstall", {
+      packageName: args.name,
+      appId: args["app-id"],
+      all: args.all || undefined,
+    });
     if (args.json) return printJson(result);
-    for (const r of result.results) print(`Uninstalled ${args.name} ${r.packageVersion} (${r.appId}).${r.postUninstallNotes ? ` ${r.postUninstallNotes}` : ""}`);
+    for (const r of result.results)
+      print(`Uninstalled ${args.name} ${r.packageVersion} (${r.appId}).${r.postUninstallNotes ? ` ${r.postUninstallNotes}` : ""}`);
   },
 });
 
 const list = defineCommand({
   meta: { name: "list", description: "List installed packages (read from the apps' DCOS_PACKAGE_* labels)" },
-  args: { name: { type: "positional", required: false, description: "only this package" }, "app-id": { type: "string", description: "only this app" }, ...jsonArg },
+  args: {
+    name: { type: "positional", required: false, description: "only this package" },
+    "app-id": { type: "string", description: "only this app" },
+    ...jsonArg,
+  },
   async run({ args }) {
     const { packages } = await call<{ packages: Installed[] }>("list", { packageName: args.name, appId: args["app-id"] });
-    printList(args.json, packages, ["NAME", "VERSION", "APP"], (p) => [p.packageInformation.packageDefinition.name, p.packageInformation.packageDefinition.version, p.appId], "No packages installed.");
+    printList(
+      args.json,
+      packages,
+      ["NAME", "VERSION", "APP"],
+      (p) => [p.packageInformation.packageDefinition.name, p.packageInformation.packageDefinition.version, p.appId],
+      "No packages installed.",
+    );
   },
 });
 

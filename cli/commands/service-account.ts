@@ -24,10 +24,14 @@ const create = defineCommand({
   },
   async run({ args }) {
     const s = clusterSession();
-    const created = await s.api.request<AccountInfo & { secret: string }>("POST", accountsPath(s.cluster), { body: { principal: args.principal, description: args.description } });
+    const created = await s.api.request<AccountInfo & { secret: string }>("POST", accountsPath(s.cluster), {
+      body: { principal: args.principal, description: args.description },
+    });
     if (args.json) return printJson(created);
     print(`Service account ${created.id} for principal '${created.principal}'; its secret (shown only now):\n${created.secret}`);
-    print(`\nFrameworks send it as 'Authorization: Bearer <secret>' or HTTP Basic '${created.principal}:<secret>' to\n  ${s.config.url}/c/${s.cluster}/api/v1/scheduler`);
+    print(
+      `\nFrameworks send it as 'Authorization: Bearer <secret>' or HTTP Basic '${created.principal}:<secret>' to\n  ${s.config.url}/c/${s.cluster}/api/v1/scheduler`,
+    );
   },
 });
 
@@ -37,7 +41,13 @@ const list = defineCommand({
   async run({ args }) {
     const s = clusterSession();
     const { serviceAccounts } = await s.api.get<{ serviceAccounts: AccountInfo[] }>(accountsPath(s.cluster));
-    printList(args.json, serviceAccounts, ["ID", "PRINCIPAL", "STATUS", "CREATED", "DESCRIPTION"], (a) => [a.id, a.principal, a.status, shortTime(a.createdAt), a.description], "No service accounts.");
+    printList(
+      args.json,
+      serviceAccounts,
+      ["ID", "PRINCIPAL", "STATUS", "CREATED", "DESCRIPTION"],
+      (a) => [a.id, a.principal, a.status, shortTime(a.createdAt), a.description],
+      "No service accounts.",
+    );
   },
 });
 

@@ -32,15 +32,13 @@ const list = defineCommand({
     const s = clusterSession();
     const path = args.app === undefined ? "/v2/tasks" : `/v2/apps${appId(args.app)}/tasks`;
     const { tasks } = await s.api.get<{ tasks: TaskInfo[] }>(s.path(path));
-    printList(args.json, tasks, ["ID", "APP", "STATE", "HEALTH", "HOST", "PORTS", "STARTED"], (t) => [
-      t.id,
-      t.appId,
-      t.state,
-      health(t),
-      t.host,
-      t.ports.join(","),
-      shortTime(t.startedAt ?? t.stagedAt),
-    ], "No tasks.");
+    printList(
+      args.json,
+      tasks,
+      ["ID", "APP", "STATE", "HEALTH", "HOST", "PORTS", "STARTED"],
+      (t) => [t.id, t.appId, t.state, health(t), t.host, t.ports.join(","), shortTime(t.startedAt ?? t.stagedAt)],
+      "No tasks.",
+    );
   },
 });
 
@@ -60,7 +58,9 @@ const kill = variadic(
         query: { scale: args.scale || undefined },
       });
       if (args.json) return printJson({ killed: ids, ...(res.deploymentId ? { deploymentId: res.deploymentId, version: res.version } : {}) });
-      print(`Killing ${ids.length === 1 ? "task" : `${ids.length} tasks`}: ${ids.join(", ")}.${res.deploymentId ? ` Scaling down: deployment ${res.deploymentId}.` : ""}`);
+      print(
+        `Killing ${ids.length === 1 ? "task" : `${ids.length} tasks`}: ${ids.join(", ")}.${res.deploymentId ? ` Scaling down: deployment ${res.deploymentId}.` : ""}`,
+      );
     },
   }),
 );

@@ -63,7 +63,10 @@ export async function changePassword(db: AccountsDb, userId: string, currentHash
     throw new ApiError("forbidden", "The current password is not correct.", [{ path: "/currentPassword", errors: ["is not correct"] }]);
   }
   await db.batch([
-    db.update(users).set({ passwordHash: await hashPassword(next) }).where(eq(users.id, userId)),
+    db
+      .update(users)
+      .set({ passwordHash: await hashPassword(next) })
+      .where(eq(users.id, userId)),
     db.delete(apiTokens).where(and(eq(apiTokens.userId, userId), ne(apiTokens.tokenHash, currentHash))),
     auditRow(db, { userId, action: "user.password-change" }),
   ]);
@@ -130,7 +133,14 @@ export async function purgeExpired(db: AccountsDb, now = Date.now()): Promise<vo
   const before = now - ENDED_SECRET_RETENTION_MS;
   await db.batch([
     db.delete(apiTokens).where(lt(apiTokens.expiresAt, now)),
-    db.delete(clusterSecrets).where(or(and(isNotNull(clusterSecrets.revokedAt), lt(clusterSecrets.revokedAt, before)), and(isNotNull(clusterSecrets.expiresAt), lt(clusterSecrets.expiresAt, before)))),
+    db
+      .delete(clusterSecrets)
+      .where(
+        or(
+          and(isNotNull(clusterSecrets.revokedAt), lt(clusterSecrets.revokedAt, before)),
+          and(isNotNull(clusterSecrets.expiresAt), lt(clusterSecrets.expiresAt, before)),
+        ),
+      ),
     db.delete(serviceAccounts).where(and(isNotNull(serviceAccounts.revokedAt), lt(serviceAccounts.revokedAt, before))),
     purgeLoginFailures(db, now),
   ]);

@@ -29,7 +29,12 @@ export function auditRow(db: AccountsDb, entry: AuditEntry) {
  * The audit row of a creation that the same batch may refuse (a quota counted in its INSERT):
  * written only if the row `id` is in `table` by then, so a refused creation leaves no row.
  */
-export function auditRowIfCreated(d1: D1Database, table: "cluster_secrets" | "service_accounts", id: string, entry: Required<Pick<AuditEntry, "clusterId" | "target">> & AuditEntry) {
+export function auditRowIfCreated(
+  d1: D1Database,
+  table: "cluster_secrets" | "service_accounts",
+  id: string,
+  entry: Required<Pick<AuditEntry, "clusterId" | "target">> & AuditEntry,
+) {
   return d1
     .prepare(`INSERT INTO audit_log (cluster_id, user_id, action, target) SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM ${table} WHERE id = ?5)`)
     .bind(entry.clusterId, entry.userId, entry.action, entry.target, id);
@@ -49,7 +54,11 @@ export interface AuditView {
  * Audit rows newest first (by time, then id): a cluster's account-level rows at or before
  * `atMost` (ms), or the user's own rows (no cluster) before the id `before`.
  */
-export async function auditPage(db: AccountsDb, scope: { clusterId: string; atMost?: number } | { userId: string; before?: number }, limit: number): Promise<AuditView[]> {
+export async function auditPage(
+  db: AccountsDb,
+  scope: { clusterId: string; atMost?: number } | { userId: string; before?: number },
+  limit: number,
+): Promise<AuditView[]> {
   const where =
     "clusterId" in scope
       ? and(eq(auditLog.clusterId, scope.clusterId), scope.atMost === undefined ? undefined : lte(auditLog.at, scope.atMost + 1))

@@ -66,7 +66,12 @@ export async function createSecret(
          WHERE (SELECT COUNT(*) FROM cluster_secrets WHERE cluster_id = ?2 AND kind = ?3 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?7)) < ?9`,
       )
       .bind(row.id, row.clusterId, row.kind, row.secretHash, row.description, row.createdBy, row.createdAt, row.expiresAt, limit),
-    auditRowIfCreated(d1, "cluster_secrets", row.id, { clusterId: row.clusterId, userId: row.createdBy, action: `${KIND_NAME[row.kind]}.create`, target: row.id }),
+    auditRowIfCreated(d1, "cluster_secrets", row.id, {
+      clusterId: row.clusterId,
+      userId: row.createdBy,
+      action: `${KIND_NAME[row.kind]}.create`,
+      target: row.id,
+    }),
   ]);
   if (!inserted?.meta.changes) throw quotaExceeded(QUOTA_OF[input.kind], limit);
   return { id: row.id, secret, info: toInfo(row, Date.now()) };
@@ -94,7 +99,10 @@ export async function revokeSecret(db: AccountsDb, clusterId: string, kind: Secr
   if (!found) throw notFound(`${kind === "join" ? "Agent token" : "DNS key"} '${id}' does not exist.`);
   if (found.revokedAt === null) {
     await db.batch([
-      db.update(clusterSecrets).set({ revokedAt: Date.now() }).where(and(where, isNull(clusterSecrets.revokedAt))),
+      db
+        .update(clusterSecrets)
+        .set({ revokedAt: Date.now() })
+        .where(and(where, isNull(clusterSecrets.revokedAt))),
       auditRow(db, { clusterId, userId, action: `${KIND_NAME[kind]}.revoke`, target: id }),
     ]);
   }

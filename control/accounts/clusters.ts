@@ -76,7 +76,9 @@ export async function createCluster(db: AccountsDb, userId: string, name: string
   const d1 = db.$client;
   const ifCreated = "WHERE EXISTS (SELECT 1 FROM clusters WHERE id = ?1)";
   const [inserted] = await d1.batch([
-    d1.prepare("INSERT INTO clusters (id, name, owner_id) SELECT ?1, ?2, ?3 WHERE (SELECT COUNT(*) FROM clusters WHERE owner_id = ?3) < ?4").bind(id, name, userId, limit),
+    d1
+      .prepare("INSERT INTO clusters (id, name, owner_id) SELECT ?1, ?2, ?3 WHERE (SELECT COUNT(*) FROM clusters WHERE owner_id = ?3) < ?4")
+      .bind(id, name, userId, limit),
     d1.prepare(`INSERT INTO memberships (cluster_id, user_id, role) SELECT ?1, ?2, 'owner' ${ifCreated}`).bind(id, userId),
     d1.prepare(`INSERT INTO audit_log (cluster_id, user_id, action, target) SELECT ?1, ?2, 'cluster.create', ?3 ${ifCreated}`).bind(id, userId, name),
   ]);

@@ -36,8 +36,14 @@ export async function loginRetryAfter(db: AccountsDb, email: string, address: st
     .from(loginFailures)
     .where(and(eq(loginFailures.email, email), sql`${loginFailures.source} IN (${address}, ${EVERY_ADDRESS})`))
     .all();
-  const mine = live(rows.find((r) => r.source === address), now);
-  const all = live(rows.find((r) => r.source === EVERY_ADDRESS), now);
+  const mine = live(
+    rows.find((r) => r.source === address),
+    now,
+  );
+  const all = live(
+    rows.find((r) => r.source === EVERY_ADDRESS),
+    now,
+  );
   const slowed = (all?.failures ?? 0) >= LOGIN_ACCOUNT_CEILING;
   const allowed = slowed ? LOGIN_SLOWED_FAILURES : LOGIN_MAX_FAILURES;
   if (!mine || mine.failures < allowed) return { retryAfter: 0, slowed };

@@ -16,15 +16,21 @@ export const users = sqliteTable("users", {
 export const clusters = sqliteTable("clusters", {
   id: text("id").primaryKey(),
   name: text("name").notNull(),
-  ownerId: text("owner_id").notNull().references(() => users.id),
+  ownerId: text("owner_id")
+    .notNull()
+    .references(() => users.id),
   createdAt: createdAt(),
 });
 
 export const memberships = sqliteTable(
   "memberships",
   {
-    clusterId: text("cluster_id").notNull().references(() => clusters.id),
-    userId: text("user_id").notNull().references(() => users.id),
+    clusterId: text("cluster_id")
+      .notNull()
+      .references(() => clusters.id),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id),
     role: text("role", { enum: ["owner", "member"] }).notNull(),
     createdAt: createdAt(),
   },
@@ -36,7 +42,9 @@ export const apiTokens = sqliteTable(
   "api_tokens",
   {
     id: text("id").primaryKey(),
-    userId: text("user_id").notNull().references(() => users.id),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id),
     tokenHash: text("token_hash").notNull(),
     createdAt: createdAt(),
     expiresAt: integer("expires_at", { mode: "number" }).notNull(),
@@ -57,11 +65,15 @@ export const clusterSecrets = sqliteTable(
   "cluster_secrets",
   {
     id: text("id").primaryKey(),
-    clusterId: text("cluster_id").notNull().references(() => clusters.id),
+    clusterId: text("cluster_id")
+      .notNull()
+      .references(() => clusters.id),
     kind: text("kind", { enum: ["join", "dns"] }).notNull(),
     secretHash: text("secret_hash").notNull(),
     description: text("description").notNull().default(""),
-    createdBy: text("created_by").notNull().references(() => users.id),
+    createdBy: text("created_by")
+      .notNull()
+      .references(() => users.id),
     createdAt: createdAt(),
     expiresAt: integer("expires_at", { mode: "number" }),
     revokedAt: integer("revoked_at", { mode: "number" }),

@@ -44,7 +44,11 @@ const toInfo = (r: Row): ServiceAccountInfo => ({
  * on this cluster or the cluster already holds `limit` live accounts (QUOTA_SERVICE_ACCOUNTS):
  * the count and the insert are one statement, so two creations cannot both slip under it.
  */
-export async function createServiceAccount(db: AccountsDb, input: { clusterId: string; principal: string; description?: string; createdBy: string }, limit: number) {
+export async function createServiceAccount(
+  db: AccountsDb,
+  input: { clusterId: string; principal: string; description?: string; createdBy: string },
+  limit: number,
+) {
   const taken = await db
     .select({ id: serviceAccounts.id })
     .from(serviceAccounts)
@@ -52,7 +56,16 @@ export async function createServiceAccount(db: AccountsDb, input: { clusterId: s
     .get();
   if (taken) throw new ApiError("conflict", `A service account with principal '${input.principal}' already exists in this cluster.`);
   const secret = newToken("service");
-  const row: Row = { id: newId(), clusterId: input.clusterId, principal: input.principal, secretHash: await hashToken(secret), description: input.description ?? "", createdBy: input.createdBy, createdAt: Date.now(), revokedAt: null };
+  const row: Row = {
+    id: newId(),
+    clusterId: input.clusterId,
+    principal: input.principal,
+    secretHash: await hashToken(secret),
+    description: input.description ?? "",
+    createdBy: input.createdBy,
+    createdAt: Date.now(),
+    revokedAt: null,
+  };
   const d1 = db.$client;
   const [inserted] = await d1.batch([
     d1
@@ -80,7 +93,10 @@ export async function revokeServiceAccount(db: AccountsDb, clusterId: string, id
   if (!found) throw notFound(`Service account '${id}' does not exist.`);
   if (found.revokedAt === null) {
     await db.batch([
-      db.update(serviceAccounts).set({ revokedAt: Date.now() }).where(and(where, isNull(serviceAccounts.revokedAt))),
+      db
+        .update(serviceAccounts)
+        .set({ revokedAt: Date.now() })
+        .where(and(where, isNull(serviceAccounts.revokedAt))),
       auditRow(db, { clusterId, userId, action: "service-account.revoke", target: id }),
     ]);
   }
@@ -92,9 +108,20 @@ export async function revokeServiceAccount(db: AccountsDb, clusterId: string, id
 }
 
 /** The live service account a secret belongs to, on this cluster; anything else (unknown, revoked, another cluster's) is undefined. */
-export async function resolveServiceAccount(db: AccountsDb, secret: string, clusterId: string): Promise<{ id: string; principal: string; cluster: ClusterSummary } | undefined> {
+export async function resolveServiceAccount(
+  db: AccountsDb,
+  secret: string,
+  clusterId: string,
+): Promise<{ id: string; principal: string; cluster: ClusterSummary } | undefined> {
   const row = await db
-    .select({ id: serviceAccounts.id, principal: serviceAccounts.principal, revokedAt: serviceAccounts.revokedAt, clusterId: clusters.id, name: clusters.name, createdAt: clusters.createdAt })
+    .select({
+      id: serviceAccounts.id,
+      principal: serviceAccounts.principal,
+      revokedAt: serviceAccounts.revokedAt,
+      clusterId: clusters.id,
+      name: clusters.name,
+      createdAt: clusters.createdAt,
+    })
     .from(serviceAccounts)
     .innerJoin(clusters, eq(clusters.id, serviceAccounts.clusterId))
     .where(eq(serviceAccounts.secretHash, await hashToken(secret)))

@@ -92,7 +92,12 @@ const tokenFrom = (from: TokenOrigin) => ({ origin: from.origin, address: from.a
  */
 export async function issueApiToken(db: AccountsDb, userId: string, from: TokenOrigin, maxTokens: number): Promise<string> {
   const token = newToken("user");
-  const keep = db.select({ id: apiTokens.id }).from(apiTokens).where(eq(apiTokens.userId, userId)).orderBy(desc(apiTokens.createdAt)).limit(Math.max(1, maxTokens));
+  const keep = db
+    .select({ id: apiTokens.id })
+    .from(apiTokens)
+    .where(eq(apiTokens.userId, userId))
+    .orderBy(desc(apiTokens.createdAt))
+    .limit(Math.max(1, maxTokens));
   await db.batch([
     db.insert(apiTokens).values({ id: newId(), userId, tokenHash: await hashToken(token), expiresAt: Date.now() + API_TOKEN_TTL_MS, ...tokenFrom(from) }),
     db.delete(apiTokens).where(and(eq(apiTokens.userId, userId), notInArray(apiTokens.id, keep))),

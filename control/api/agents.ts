@@ -35,7 +35,8 @@ export const agentConnectRoutes = new Hono<AppEnv>().get("/connect", async (c) =
     if (!secret) return rejectUpgrade("join token is not valid: unknown, expired or revoked");
     headers.set(JOIN_TOKEN_HEADER, secret.id);
   } else {
-    if (!(await knownAgentCredential(c.env, db, clusterId, token))) return rejectUpgrade("agent credential is not valid for this cluster: the agent may have been removed");
+    if (!(await knownAgentCredential(c.env, db, clusterId, token)))
+      return rejectUpgrade("agent credential is not valid for this cluster: the agent may have been removed");
     headers.set(CREDENTIAL_HEADER, token);
   }
   return clusterStub(c.env, clusterId).fetch(new Request("https://cluster/agent/connect", { headers }));
@@ -66,7 +67,6 @@ export const agentRoutes = new Hono<AppEnv>()
     await removeAgent(c.env, c.get("db"), c.get("cluster").id, { userId: c.get("user").id, tokenId: c.get("tokenId") }, c.req.param("agentId"));
     return c.body(null, 204);
   });
-
 
 type AgentRecord = Awaited<ReturnType<ReturnType<typeof clusterStub>["agents"]>>[number];
 

@@ -26,7 +26,8 @@ export function auditQuery(c: Context): z.output<typeof AuditQuery> {
 }
 
 /** A 422 for a `before` cursor that is not one this API gave out. */
-export const badCursor = (cursor: string) => validationError([{ path: "/before", errors: [`'${cursor.slice(0, 64)}' is not a cursor from a previous page's 'next'`] }]);
+export const badCursor = (cursor: string) =>
+  validationError([{ path: "/before", errors: [`'${cursor.slice(0, 64)}' is not a cursor from a previous page's 'next'`] }]);
 
 /** `/auth`: sign up, log in and out, who am I, sessions, password, account deletion. */
 export const authRoutes = new Hono<AppEnv>()

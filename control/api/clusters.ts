@@ -28,9 +28,7 @@ export const clusterRoutes = new Hono<AppEnv>()
     const created = await createAgentToken(c.env, c.get("db"), c.get("cluster").id, c.get("user").id, c.req.valid("json"));
     return c.json({ ...created.info, token: created.secret }, 201);
   })
-  .get("/:id/agent-tokens", requireMember, async (c) =>
-    c.json({ tokens: await listSecrets(c.get("db"), c.get("cluster").id, "join") }),
-  )
+  .get("/:id/agent-tokens", requireMember, async (c) => c.json({ tokens: await listSecrets(c.get("db"), c.get("cluster").id, "join") }))
   .delete("/:id/agent-tokens/:tokenId", requireMember, async (c) => {
     const info = await revokeAgentToken(c.env, c.get("db"), c.get("cluster").id, c.get("user").id, c.req.param("tokenId"));
     return c.json({ token: info });
@@ -44,4 +42,3 @@ export const clusterRoutes = new Hono<AppEnv>()
     const info = await revokeDnsKey(c.get("db"), c.get("cluster").id, c.get("user").id, c.req.param("keyId"));
     return c.json({ key: info });
   });
-

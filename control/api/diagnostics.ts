@@ -56,7 +56,10 @@ async function bundle(c: Context<AppEnv>): Promise<Response> {
   const cluster = c.get("cluster");
   const stub = clusterStub(c.env, cluster.id);
   const parts = await stub.diagnosticsBundle(query.data.timeoutMs);
-  if (parts === undefined) throw new ApiError("rate_limited", "Diagnostics bundles are already being collected for this cluster; try again when they are done.", [], { "Retry-After": "10" });
+  if (parts === undefined)
+    throw new ApiError("rate_limited", "Diagnostics bundles are already being collected for this cluster; try again when they are done.", [], {
+      "Retry-After": "10",
+    });
   const [nodes, snapshot] = await Promise.all([stub.diagnostics(), stub.snapshot()]);
   const createdAt = new Date();
   const zip = zipSync(bundleFiles({ cluster: { id: cluster.id, name: cluster.name }, ...snapshot }, nodes, parts, createdAt), { level: 6 });

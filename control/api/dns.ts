@@ -33,7 +33,8 @@ async function parseRequest(c: Context<AppEnv>): Promise<Request> {
   if (c.req.method === "POST") {
     const type = (c.req.header("Content-Type") ?? "").split(";")[0]?.trim().toLowerCase();
     if (type !== DNS_MESSAGE) throw new ApiError("unsupported_media_type", `POST a DNS message as ${DNS_MESSAGE}, not '${type || "(none)"}'.`);
-    if (Number(c.req.header("Content-Length") ?? 0) > MAX_MESSAGE_SIZE) throw new ApiError("payload_too_large", `A DNS message is at most ${MAX_MESSAGE_SIZE} bytes.`);
+    if (Number(c.req.header("Content-Length") ?? 0) > MAX_MESSAGE_SIZE)
+      throw new ApiError("payload_too_large", `A DNS message is at most ${MAX_MESSAGE_SIZE} bytes.`);
     const bytes = new Uint8Array(await c.req.arrayBuffer());
     if (bytes.length > MAX_MESSAGE_SIZE) throw new ApiError("payload_too_large", `A DNS message is at most ${MAX_MESSAGE_SIZE} bytes.`);
     return wire(bytes);
@@ -47,7 +48,8 @@ async function parseRequest(c: Context<AppEnv>): Promise<Request> {
   }
   if (url.searchParams.has("name") || (c.req.header("Accept") ?? "").includes(DNS_JSON)) {
     const parsed = parseJsonQuery(url.searchParams);
-    if (!parsed.ok) throw new ApiError("malformed", `The ${parsed.parameter} parameter ${parsed.message}.`, [{ path: `/${parsed.parameter}`, errors: [parsed.message] }]);
+    if (!parsed.ok)
+      throw new ApiError("malformed", `The ${parsed.parameter} parameter ${parsed.message}.`, [{ path: `/${parsed.parameter}`, errors: [parsed.message] }]);
     return { kind: "json", query: jsonToQuery(parsed) };
   }
   throw new ApiError("malformed", "Send a DNS query: GET ?dns=<base64url>, POST application/dns-message, or GET ?name=&type= for JSON.");

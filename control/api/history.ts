@@ -9,6 +9,4 @@ async function samples(c: Context<AppEnv>, resolution: HistoryResolution) {
 }
 
 /** The history service under `/c/:cluster/history`: a sample per minute for 24 hours, per hour for 30 days. */
-export const historyRoutes = new Hono<AppEnv>()
-  .get("/minute", (c) => samples(c, "minute"))
-  .get("/hour", (c) => samples(c, "hour"));
+export const historyRoutes = new Hono<AppEnv>().get("/minute", (c) => samples(c, "minute")).get("/hour", (c) => samples(c, "hour"));

@@ -23,7 +23,18 @@ export const BUILD_FIELDS = {
 export const versionJson = () => ({ ...BUILD_FIELDS, version: MESOS_API_VERSION });
 
 /** The task states `/master/state-summary` counts, per framework and per agent. */
-const SUMMARY_STATES = ["TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING", "TASK_FINISHED", "TASK_KILLED", "TASK_FAILED", "TASK_LOST", "TASK_ERROR", "TASK_UNREACHABLE"];
+const SUMMARY_STATES = [
+  "TASK_STAGING",
+  "TASK_STARTING",
+  "TASK_RUNNING",
+  "TASK_KILLING",
+  "TASK_FINISHED",
+  "TASK_KILLED",
+  "TASK_FAILED",
+  "TASK_LOST",
+  "TASK_ERROR",
+  "TASK_UNREACHABLE",
+];
 
 function stateCounts(tasks: ClusterSnapshot["tasks"]): Record<string, number> {
   const out: Record<string, number> = Object.fromEntries(SUMMARY_STATES.map((s) => [s, 0]));
@@ -91,10 +102,24 @@ export function flagsJson(agentTimeoutMs: number) {
 
 /** `/master/roles`: the one role `*`, holding everything the built-in frameworks run. */
 export function rolesJson(s: ClusterSnapshot) {
-  const used = Object.values(s.usage).reduce((sum, u) => ({ cpus: sum.cpus + u.cpus, gpus: sum.gpus + u.gpus, mem: sum.mem + u.mem, disk: sum.disk + u.disk }), { cpus: 0, gpus: 0, mem: 0, disk: 0 });
+  const used = Object.values(s.usage).reduce(
+    (sum, u) => ({ cpus: sum.cpus + u.cpus, gpus: sum.gpus + u.gpus, mem: sum.mem + u.mem, disk: sum.disk + u.disk }),
+    { cpus: 0, gpus: 0, mem: 0, disk: 0 },
+  );
   const allocated = mesosResources({ ...used, ports: [] });
   return {
-    roles: [{ name: "*", weight: 1.0, frameworks: FRAMEWORK_NAMES.map((n) => mesosFrameworkId(s.masterId, n)), resources: allocated, allocated, offered: NO_RESOURCES, reserved: NO_RESOURCES, quota: { role: "*", consumed: {}, guarantee: {}, limit: {} } }],
+    roles: [
+      {
+        name: "*",
+        weight: 1.0,
+        frameworks: FRAMEWORK_NAMES.map((n) => mesosFrameworkId(s.masterId, n)),
+        resources: allocated,
+        allocated,
+        offered: NO_RESOURCES,
+        reserved: NO_RESOURCES,
+        quota: { role: "*", consumed: {}, guarantee: {}, limit: {} },
+      },
+    ],
   };
 }
 
@@ -105,11 +130,16 @@ export function rolesJson(s: ClusterSnapshot) {
  * exist, are torn down here.
  */
 export function teardownFramework(s: ClusterSnapshot, frameworkId: string | undefined): never {
-  if (!frameworkId) throw new ApiError("malformed", "Missing 'frameworkId': send frameworkId=<id> in the form body.", [{ path: "frameworkId", errors: ["is required"] }]);
+  if (!frameworkId)
+    throw new ApiError("malformed", "Missing 'frameworkId': send frameworkId=<id> in the form body.", [{ path: "frameworkId", errors: ["is required"] }]);
   const builtIn = FRAMEWORK_NAMES.find((name) => mesosFrameworkId(s.masterId, name) === frameworkId);
   if (builtIn !== undefined) {
     const instead = builtIn === FRAMEWORK_NAMES[0] ? "remove its apps with DELETE /v2/apps/{id}" : "remove its jobs with DELETE /v1/jobs/{id}";
-    throw new ApiError("conflict", `Framework ${frameworkId} is DCX's built-in ${builtIn}, which cannot be torn down; ${instead}.`, [{ path: "frameworkId", errors: [`is the built-in ${builtIn}`] }]);
+    throw new ApiError("conflict", `Framework ${frameworkId} is DCX's built-in ${builtIn}, which cannot be torn down; ${instead}.`, [
+      { path: "frameworkId", errors: [`is the built-in ${builtIn}`] },
+    ]);
   }
-  throw new ApiError("malformed", `No framework found with specified ID '${frameworkId.slice(0, 128)}'.`, [{ path: "frameworkId", errors: ["names no framework"] }]);
+  throw new ApiError("malformed", `No framework found with specified ID '${frameworkId.slice(0, 128)}'.`, [
+    { path: "frameworkId", errors: ["names no framework"] },
+  ]);
 }

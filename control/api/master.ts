@@ -95,7 +95,9 @@ async function stateHandler(c: Context<AppEnv>) {
 async function slavesHandler(c: Context<AppEnv>) {
   const snap = await snapshot(c);
   const only = c.req.query("slave_id");
-  const slaves = registered(snap).filter((a) => only === undefined || a.id === only).map((a) => mesosSlave(a, snap.usage[a.id]));
+  const slaves = registered(snap)
+    .filter((a) => only === undefined || a.id === only)
+    .map((a) => mesosSlave(a, snap.usage[a.id]));
   return c.json({ slaves, recovered_slaves: [] });
 }
 

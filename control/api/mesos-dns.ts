@@ -24,7 +24,6 @@ export const mesosDnsRoutes = new Hono<AppEnv>()
   .get("/services/:service", async (c) => c.json(await stub(c).mesosDns("services", c.req.param("service"), host(c), [])))
   .get("/enumerate", async (c) => c.json(await stub(c).mesosDns("enumerate", "", host(c), [])));
 
-
 /** `/c/:cluster/dns`: the cluster's zone (default `mesos`), TTL (default 5 s) and VIP range (default 127.11.0.0/16). */
 export const dnsSettingsRoutes = new Hono<AppEnv>()
   .get("/", async (c) => c.json(await stub(c).dnsSettings()))

@@ -19,7 +19,10 @@ const AnyObject = z.record(z.string(), z.unknown(), { message: "expected a JSON 
 function embeds(c: Context<AppEnv>): Embed[] {
   const wanted = (c.req.queries("embed") ?? []).flatMap((e) => e.split(","));
   const unknown = wanted.find((e) => !(EMBEDS as readonly string[]).includes(e));
-  if (unknown !== undefined) throw new ApiError("malformed", `Unknown embed '${unknown}': use ${EMBEDS.join(", ")}.`, [{ path: "embed", errors: [`'${unknown}' is not one of ${EMBEDS.join(", ")}`] }]);
+  if (unknown !== undefined)
+    throw new ApiError("malformed", `Unknown embed '${unknown}': use ${EMBEDS.join(", ")}.`, [
+      { path: "embed", errors: [`'${unknown}' is not one of ${EMBEDS.join(", ")}`] },
+    ]);
   return wanted as Embed[];
 }
 
@@ -94,11 +97,14 @@ const jobRoutes = new Hono<AppEnv>()
   .route("/:jobId/runs", runRoutes)
   .route("/:jobId/schedules", scheduleRoutes);
 
-export const metronomeRoutes = new Hono<AppEnv>()
-  .route("/jobs", jobRoutes)
-  .get("/queue", async (c) => c.json(await cluster(c).jobQueue()));
+export const metronomeRoutes = new Hono<AppEnv>().route("/jobs", jobRoutes).get("/queue", async (c) => c.json(await cluster(c).jobQueue()));
 
-const ClockAdvance = z.strictObject({ advanceSeconds: z.number().min(0).max(10 * 365 * 24 * 3600) });
+const ClockAdvance = z.strictObject({
+  advanceSeconds: z
+    .number()
+    .min(0)
+    .max(10 * 365 * 24 * 3600),
+});
 
 /** The debug routes exist only while the Worker var DCX_TEST_CLOCK is "on"; otherwise they are not found. */
 const testClockOnly = createMiddleware<AppEnv>(async (c, next) => {
@@ -140,7 +146,14 @@ async function metronomeMetrics(c: Context<AppEnv>) {
     "runs.active.gauge": activeRuns,
     "runs.queued.gauge": queue.reduce((n, q) => n + q.runs.length, 0),
   };
-  return { version: "4.0.0", counters: {}, gauges: Object.fromEntries(Object.entries(gauges).map(([k, value]) => [k, { value }])), histograms: {}, meters: {}, timers: {} };
+  return {
+    version: "4.0.0",
+    counters: {},
+    gauges: Object.fromEntries(Object.entries(gauges).map(([k, value]) => [k, { value }])),
+    histograms: {},
+    meters: {},
+    timers: {},
+  };
 }
 
 /**

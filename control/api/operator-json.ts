@@ -24,9 +24,26 @@ function resources(r: { cpus: number; mem: number; disk: number; gpus: number; p
 export function agent(a: AgentRecord, s: Pick<ClusterSnapshot, "usage" | "frameworks">) {
   const used = s.usage[a.id];
   const offered = s.frameworks.flatMap((f) => f.offers).filter((o) => o.agentId === a.id);
-  const sum = offered.reduce((t, o) => ({ cpus: t.cpus + o.resources.cpus, mem: t.mem + o.resources.mem, disk: t.disk + o.resources.disk, gpus: t.gpus + o.resources.gpus, ports: [...t.ports, ...o.resources.ports] }), { cpus: 0, mem: 0, disk: 0, gpus: 0, ports: [] as number[][] });
+  const sum = offered.reduce(
+    (t, o) => ({
+      cpus: t.cpus + o.resources.cpus,
+      mem: t.mem + o.resources.mem,
+      disk: t.disk + o.resources.disk,
+      gpus: t.gpus + o.resources.gpus,
+      ports: [...t.ports, ...o.resources.ports],
+    }),
+    { cpus: 0, mem: 0, disk: 0, gpus: 0, ports: [] as number[][] },
+  );
   return {
-    agent_info: { hostname: a.hostname, id: { value: a.id }, port: 5051, resources: resources(a.resources), attributes: Object.entries(a.attributes).map(([name, v]) => (typeof v === "number" ? { name, type: "SCALAR", scalar: { value: v } } : { name, type: "TEXT", text: { value: v } })) },
+    agent_info: {
+      hostname: a.hostname,
+      id: { value: a.id },
+      port: 5051,
+      resources: resources(a.resources),
+      attributes: Object.entries(a.attributes).map(([name, v]) =>
+        typeof v === "number" ? { name, type: "SCALAR", scalar: { value: v } } : { name, type: "TEXT", text: { value: v } },
+      ),
+    },
     active: a.state === "active",
     deactivated: false,
     version: a.version,
@@ -59,7 +76,16 @@ export function task(t: TaskRecord, masterId: string) {
 
 function builtIn(name: string, s: ClusterSnapshot) {
   return {
-    framework_info: { id: { value: mesosFrameworkId(s.masterId, name) }, name, user: "root", role: "*", roles: ["*"], failover_timeout: 604800, checkpoint: true, capabilities: [{ type: "PARTITION_AWARE" }, { type: "TASK_KILLING_STATE" }] },
+    framework_info: {
+      id: { value: mesosFrameworkId(s.masterId, name) },
+      name,
+      user: "root",
+      role: "*",
+      roles: ["*"],
+      failover_timeout: 604800,
+      checkpoint: true,
+      capabilities: [{ type: "PARTITION_AWARE" }, { type: "TASK_KILLING_STATE" }],
+    },
     active: true,
     connected: true,
     recovered: false,

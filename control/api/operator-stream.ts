@@ -16,7 +16,6 @@ import { RecordStream } from "./record-stream.ts";
  * WebSocket from the Cluster object: control/cluster/operator-feed.ts says why.
  */
 
-
 /** One feed event as master.proto's Event JSON; `masterId` makes the built-in frameworks' ids. */
 function render(e: FeedEvent, masterId: string): Record<string, unknown> {
   switch (e.type) {
@@ -24,7 +23,14 @@ function render(e: FeedEvent, masterId: string): Record<string, unknown> {
       return { type: e.type, task_added: { task: task(e.task, masterId) } };
     case "TASK_UPDATED": {
       const t = task(e.task, masterId);
-      const status = { task_id: t.task_id, state: e.task.state, agent_id: t.agent_id, timestamp: e.task.updatedAt / 1000, ...(e.task.message ? { message: e.task.message } : {}), ...(e.task.healthy !== null ? { healthy: e.task.healthy } : {}) };
+      const status = {
+        task_id: t.task_id,
+        state: e.task.state,
+        agent_id: t.agent_id,
+        timestamp: e.task.updatedAt / 1000,
+        ...(e.task.message ? { message: e.task.message } : {}),
+        ...(e.task.healthy !== null ? { healthy: e.task.healthy } : {}),
+      };
       return { type: e.type, task_updated: { framework_id: t.framework_id, status, state: e.task.state } };
     }
     case "AGENT_ADDED":
@@ -42,7 +48,9 @@ function render(e: FeedEvent, masterId: string): Record<string, unknown> {
 
 /** Opens the stream: the object's first message is the snapshot, then each message is a commit's events as JSON lines. */
 export async function operatorStream(c: Context<AppEnv>): Promise<Response> {
-  const res = await clusterStub(c.env, c.get("cluster").id).fetch(new Request("https://cluster/operator/subscribe", { headers: { Upgrade: "websocket", [OPERATOR_SUBSCRIBE_HEADER]: "1" } }));
+  const res = await clusterStub(c.env, c.get("cluster").id).fetch(
+    new Request("https://cluster/operator/subscribe", { headers: { Upgrade: "websocket", [OPERATOR_SUBSCRIBE_HEADER]: "1" } }),
+  );
   const ws = res.webSocket;
   if (res.status !== 101 || !ws) throw new ApiError("unavailable", "The cluster could not open an operator stream; try again.");
   ws.accept();
@@ -71,5 +79,8 @@ export async function operatorStream(c: Context<AppEnv>): Promise<Response> {
   ws.addEventListener("close", () => stream.close());
   ws.addEventListener("error", () => stream.close());
   const heartbeat = setInterval(() => stream.push(HEARTBEAT), heartbeatSeconds * 1000);
-  return new Response(stream.readable, { status: 200, headers: { "Content-Type": "application/json", "Cache-Control": "no-cache", "Content-Encoding": "identity" } });
+  return new Response(stream.readable, {
+    status: 200,
+    headers: { "Content-Type": "application/json", "Cache-Control": "no-cache", "Content-Encoding": "identity" },
+  });
 }

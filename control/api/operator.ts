@@ -25,7 +25,18 @@ const Call = z.object({
   teardown: z.object({ framework_id: z.object({ value: z.string().min(1).max(255) }) }).optional(),
   update_weights: z.object({ weight_infos: z.unknown() }).optional(),
 });
-const SUPPORTED = ["GET_HEALTH", "GET_VERSION", "GET_STATE", "GET_AGENTS", "GET_FRAMEWORKS", "GET_TASKS", "GET_WEIGHTS", "TEARDOWN", "UPDATE_WEIGHTS", "SUBSCRIBE"] as const;
+const SUPPORTED = [
+  "GET_HEALTH",
+  "GET_VERSION",
+  "GET_STATE",
+  "GET_AGENTS",
+  "GET_FRAMEWORKS",
+  "GET_TASKS",
+  "GET_WEIGHTS",
+  "TEARDOWN",
+  "UPDATE_WEIGHTS",
+  "SUBSCRIBE",
+] as const;
 type Supported = (typeof SUPPORTED)[number];
 /** The calls that change the cluster (acting for the caller, audited) or open a stream: not answered by `answer`. */
 type Query = Exclude<Supported, "TEARDOWN" | "UPDATE_WEIGHTS" | "SUBSCRIBE">;
@@ -61,12 +72,17 @@ async function operatorCall(c: Context<AppEnv>) {
     const weights = WeightInfos.safeParse(call.data.update_weights?.weight_infos);
     if (!weights.success) {
       const details = fieldErrors(weights.error).map((d) => ({ ...d, path: `/update_weights/weight_infos${d.path === "/" ? "" : d.path}` }));
-      throw new ApiError("malformed", `Failed to validate master::Call: UPDATE_WEIGHTS needs 'update_weights.weight_infos' [{role, weight > 0}]: ${details.map((d) => `${d.path}: ${d.errors.join(", ")}`).join("; ")}`, details);
+      throw new ApiError(
+        "malformed",
+        `Failed to validate master::Call: UPDATE_WEIGHTS needs 'update_weights.weight_infos' [{role, weight > 0}]: ${details.map((d) => `${d.path}: ${d.errors.join(", ")}`).join("; ")}`,
+        details,
+      );
     }
     unwrap(await actingStub(c.env, c.get("cluster").id, { userId: c.get("user").id, tokenId: c.get("tokenId") }).updateRoleWeights(weights.data));
     return c.body(null, 200);
   }
-  if (!(SUPPORTED as readonly string[]).includes(callType)) throw new ApiError("malformed", `Failed to validate master::Call: DCX answers ${SUPPORTED.join(", ")}; not '${callType.slice(0, 64)}'`);
+  if (!(SUPPORTED as readonly string[]).includes(callType))
+    throw new ApiError("malformed", `Failed to validate master::Call: DCX answers ${SUPPORTED.join(", ")}; not '${callType.slice(0, 64)}'`);
   return c.json({ type: callType, ...(await answer(c, callType as Query)) });
 }
 

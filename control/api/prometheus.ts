@@ -5,7 +5,12 @@ import { clusterStub } from "../cluster-stub.ts";
 import { reportDnsQueries } from "../dns/edge.ts";
 import { DCX_VERSION } from "./mesos-json.ts";
 
-const buildInfo: MetricFamily = { name: "dcx_build_info", help: "The control plane's version; always 1.", type: "gauge", samples: [{ labels: { version: DCX_VERSION }, value: 1 }] };
+const buildInfo: MetricFamily = {
+  name: "dcx_build_info",
+  help: "The control plane's version; always 1.",
+  type: "gauge",
+  samples: [{ labels: { version: DCX_VERSION }, value: 1 }],
+};
 
 /**
  * `/c/:cluster/metrics/prometheus`: the cluster's metrics in Prometheus's text format, for a

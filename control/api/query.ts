@@ -37,7 +37,10 @@ export function flag(c: Context, name: string, fallback = false): boolean {
  * (`?embed=a,b`) or both, trimmed, without empty entries, in order.
  */
 export function listValues(values: readonly string[] | undefined): string[] {
-  return (values ?? []).flatMap((v) => v.split(",")).map((v) => v.trim()).filter((v) => v !== "");
+  return (values ?? [])
+    .flatMap((v) => v.split(","))
+    .map((v) => v.trim())
+    .filter((v) => v !== "");
 }
 
 /** `listValues` of every name given (`status` and `status[]` are one list in Marathon). */
@@ -52,5 +55,11 @@ export function list(c: Context, ...names: string[]): string[] {
  * caller's; this only settles the spelling.
  */
 export function pathId(raw: string): string {
-  return "/" + raw.split("/").filter((s) => s !== "").join("/");
+  return (
+    "/" +
+    raw
+      .split("/")
+      .filter((s) => s !== "")
+      .join("/")
+  );
 }

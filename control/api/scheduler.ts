@@ -1,6 +1,14 @@
 import { Hono, type Context } from "hono";
 import { callProblem, SchedulerCall } from "../cluster/frameworks/external/calls.ts";
-import { encodeSubscribe, HEARTBEAT, MASTER_HOST_HEADER, PRINCIPAL_HEADER, STREAM_HEADER, SUBSCRIBE_HEADER, type SubscribeBody } from "../cluster/frameworks/external/stream.ts";
+import {
+  encodeSubscribe,
+  HEARTBEAT,
+  MASTER_HOST_HEADER,
+  PRINCIPAL_HEADER,
+  STREAM_HEADER,
+  SUBSCRIBE_HEADER,
+  type SubscribeBody,
+} from "../cluster/frameworks/external/stream.ts";
 import { ApiError, type ErrorCode } from "../errors.ts";
 import type { AppEnv } from "../http/env.ts";
 import { mesosCallBody } from "../http/middleware.ts";
@@ -40,7 +48,11 @@ async function readCall(c: Context<AppEnv>): Promise<SchedulerCall> {
 function withoutNulls(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(withoutNulls);
   if (typeof value !== "object" || value === null) return value;
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null).map(([k, v]) => [k, withoutNulls(v)]));
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([, v]) => v !== null)
+      .map(([k, v]) => [k, withoutNulls(v)]),
+  );
 }
 
 /**
@@ -90,11 +102,16 @@ export const schedulerRoutes = new Hono<AppEnv>().post("/", async (c) => {
   if (call.type === "SUBSCRIBE") {
     if (streamId !== undefined) throw new ApiError("malformed", `A SUBSCRIBE call must not send ${STREAM_ID_HEADER}: it opens a new stream.`);
     const claimed = call.subscribe?.framework_info.principal;
-    if (claimed && claimed !== c.get("principal")) throw new ApiError("forbidden", `framework_info.principal '${claimed.slice(0, 128)}' is not the authenticated principal '${c.get("principal")}'.`);
+    if (claimed && claimed !== c.get("principal"))
+      throw new ApiError("forbidden", `framework_info.principal '${claimed.slice(0, 128)}' is not the authenticated principal '${c.get("principal")}'.`);
     return subscribeStream(c, call.subscribe as SubscribeBody);
   }
   if (!streamId) throw new ApiError("forbidden", `Missing ${STREAM_ID_HEADER}: send the header the SUBSCRIBE response carried.`);
   const clusterId = c.get("cluster").id;
-  const { status } = unwrap(await clusterStub(c.env, clusterId).schedulerCall(call, streamId).finally(() => forgetDnsSnapshot(clusterId)));
+  const { status } = unwrap(
+    await clusterStub(c.env, clusterId)
+      .schedulerCall(call, streamId)
+      .finally(() => forgetDnsSnapshot(clusterId)),
+  );
   return c.body(null, status);
 });

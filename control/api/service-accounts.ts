@@ -13,7 +13,11 @@ export const serviceAccountRoutes = new Hono<AppEnv>()
   .use(requireUser, requireMember)
   .post("/", jsonBody(NewServiceAccount), async (c) => {
     const { id: clusterId } = c.get("cluster");
-    const { info, secret } = await createServiceAccount(c.get("db"), { clusterId, ...c.req.valid("json"), createdBy: c.get("user").id }, quotaLimit(c.env, "serviceAccounts"));
+    const { info, secret } = await createServiceAccount(
+      c.get("db"),
+      { clusterId, ...c.req.valid("json"), createdBy: c.get("user").id },
+      quotaLimit(c.env, "serviceAccounts"),
+    );
     return c.json({ ...info, secret }, 201);
   })
   .get("/", async (c) => c.json({ serviceAccounts: await listServiceAccounts(c.get("db"), c.get("cluster").id) }))

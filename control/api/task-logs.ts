@@ -5,7 +5,10 @@ import { ApiError } from "../errors.ts";
 import type { AppEnv } from "../http/env.ts";
 import { clusterStub } from "../cluster-stub.ts";
 
-const WholeNumber = z.string().regex(/^\d{1,15}$/, "must be a whole number").transform(Number);
+const WholeNumber = z
+  .string()
+  .regex(/^\d{1,15}$/, "must be a whole number")
+  .transform(Number);
 const Flag = z.enum(["true", "false", "1", "0", ""], "must be true or false").transform((v) => v === "true" || v === "1" || v === "");
 
 /** The query of `GET /v2/tasks/:taskId/logs`; anything else in the query is ignored. */

@@ -93,7 +93,18 @@ export function createAgent(
   db.$client.sql.exec(
     `INSERT INTO agents (id, hostname, ip, resources, attributes, role, allowances, version, credential_hash, join_token_id, state, registered_at, session_id)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)`,
-    input.id, d.hostname, d.ip, text.resources, text.attributes, d.role, text.allowances, d.version, input.credentialHash, input.joinTokenId, input.now, input.sessionId,
+    input.id,
+    d.hostname,
+    d.ip,
+    text.resources,
+    text.attributes,
+    d.role,
+    text.allowances,
+    d.version,
+    input.credentialHash,
+    input.joinTokenId,
+    input.now,
+    input.sessionId,
   );
   increment(db, "counter:slave_registrations");
   return { id: input.id, ...d, state: "active", registeredAt: input.now, reregisteredAt: null, disconnectedAt: null, unreachableAt: null };
@@ -118,18 +129,37 @@ interface StoredDescription {
 /** Re-attaches a known agent on a new session, taking its latest description. */
 export function reattachAgent(db: ClusterDb, id: string, sessionId: string, now: number, description: Description): Reattached | undefined {
   const sql = db.$client.sql;
-  const before = sql.exec<StoredDescription & Record<string, SqlStorageValue>>("SELECT state, role, resources, attributes, allowances, registered_at FROM agents WHERE id = ?", id).toArray()[0];
+  const before = sql
+    .exec<StoredDescription & Record<string, SqlStorageValue>>(
+      "SELECT state, role, resources, attributes, allowances, registered_at FROM agents WHERE id = ?",
+      id,
+    )
+    .toArray()[0];
   if (!before) return undefined;
   const d = described(description);
   const text = storedText(d);
   sql.exec(
     `UPDATE agents SET hostname = ?, ip = ?, resources = ?, attributes = ?, role = ?, allowances = ?, version = ?, state = 'active',
        reregistered_at = ?, disconnected_at = NULL, unreachable_at = NULL, session_id = ? WHERE id = ?`,
-    d.hostname, d.ip, text.resources, text.attributes, d.role, text.allowances, d.version, now, sessionId, id,
+    d.hostname,
+    d.ip,
+    text.resources,
+    text.attributes,
+    d.role,
+    text.allowances,
+    d.version,
+    now,
+    sessionId,
+    id,
   );
   increment(db, "counter:slave_reregistrations");
   // A reconnect that only replaces the session (the common case in a reconnect storm) must not cost an allocation round.
-  const unchanged = before.state === "active" && before.role === d.role && before.resources === text.resources && before.attributes === text.attributes && before.allowances === text.allowances;
+  const unchanged =
+    before.state === "active" &&
+    before.role === d.role &&
+    before.resources === text.resources &&
+    before.attributes === text.attributes &&
+    before.allowances === text.allowances;
   const agent: AgentRecord = { id, ...d, state: "active", registeredAt: before.registered_at, reregisteredAt: now, disconnectedAt: null, unreachableAt: null };
   return { agent, offersMore: !unchanged };
 }

@@ -36,7 +36,9 @@ export interface AuditView {
 
 /** Writes one row (inside the caller's transaction). */
 export function recordAudit(db: ClusterDb, actor: Actor, name: AuditName, now: number): void {
-  db.insert(audit).values({ at: now, userId: actor.userId, tokenId: actor.tokenId, action: name.action, target: name.target, detail: name.detail ?? null }).run();
+  db.insert(audit)
+    .values({ at: now, userId: actor.userId, tokenId: actor.tokenId, action: name.action, target: name.target, detail: name.detail ?? null })
+    .run();
 }
 
 /** Rows at or before `atMost` (ms), newest first (by time, then id): one source of the merged, paged log. */

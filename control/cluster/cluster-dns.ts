@@ -1,4 +1,14 @@
-import { configInfo, enumerate, hostPortsOf, hostsOf, servicesOf, zoneOfSnapshot, type DnsSnapshot, type DnsSnapshotReply, type ZoneIndex } from "../dns/index.ts";
+import {
+  configInfo,
+  enumerate,
+  hostPortsOf,
+  hostsOf,
+  servicesOf,
+  zoneOfSnapshot,
+  type DnsSnapshot,
+  type DnsSnapshotReply,
+  type ZoneIndex,
+} from "../dns/index.ts";
 import type { ClusterDb } from "./db.ts";
 import { dnsSource } from "./dns-source.ts";
 import { getMeta, setMeta } from "./meta.ts";

@@ -66,7 +66,16 @@ import { openTaskLogs } from "./task-logs.ts";
 import { PROXY_CALL_HEADER, proxyAgentFrame, upgradeProxied } from "./service-proxy/upgrade.ts";
 import { type ProxyCall, ServiceProxy } from "./service-proxy/service-proxy.ts";
 import { type ProxyAnswer, ProxyTunnel } from "./service-proxy/tunnel.ts";
-import { addRepository, allPackages, claimRefresh, deleteRepository, type FetchedRepository, findPackage, listRepositories, recordRefresh } from "./package-repositories.ts";
+import {
+  addRepository,
+  allPackages,
+  claimRefresh,
+  deleteRepository,
+  type FetchedRepository,
+  findPackage,
+  listRepositories,
+  recordRefresh,
+} from "./package-repositories.ts";
 import { searchPackages } from "../packages/search.ts";
 import type { PackageDefinition } from "../packages/universe.ts";
 import { AlarmArm, scheduleAt, scheduleNoLaterThan, takeDue } from "./timers.ts";
@@ -356,7 +365,10 @@ export class Cluster extends DurableObject<Env> {
 
   private frameworkViews(): FrameworkView[] {
     const offers = outstandingOffers(this.db);
-    return allFrameworks(this.db).map((f) => ({ ...f, offers: offers.filter((o) => o.framework === f.id).map(({ id, agentId, resources }) => ({ id, agentId, resources })) }));
+    return allFrameworks(this.db).map((f) => ({
+      ...f,
+      offers: offers.filter((o) => o.framework === f.id).map(({ id, agentId, resources }) => ({ id, agentId, resources })),
+    }));
   }
 
   /** RPC: opens a request for a task's output on its agent (`/v2/tasks/:id/logs`). */
@@ -475,12 +487,24 @@ export class Cluster extends DurableObject<Env> {
     return this.coordinator.mutate((ctx) => marathon.removeGroup(ctx, id, force));
   }
 
-  marathonCreateGroup(spec: GroupSpec) { return this.coordinator.mutate((ctx) => groups.createGroup(ctx, spec)); }
-  marathonUpdateGroup(spec: GroupSpec, force: boolean) { return this.coordinator.mutate((ctx) => groups.updateGroup(ctx, spec, force)); }
-  marathonScaleGroup(id: string, factor: number, force: boolean) { return this.coordinator.mutate((ctx) => groups.scaleGroup(ctx, id, factor, force)); }
-  marathonGroupDryRun(spec: GroupSpec) { return groups.groupDryRun(this.db, spec); }
-  marathonUpdateApps(bodies: Record<string, unknown>[], partial: boolean, force: boolean) { return this.coordinator.mutate((ctx) => updateApps(ctx, bodies, partial, force)); }
-  marathonTasksText(appId?: string) { return tasksText(this.db, appId); }
+  marathonCreateGroup(spec: GroupSpec) {
+    return this.coordinator.mutate((ctx) => groups.createGroup(ctx, spec));
+  }
+  marathonUpdateGroup(spec: GroupSpec, force: boolean) {
+    return this.coordinator.mutate((ctx) => groups.updateGroup(ctx, spec, force));
+  }
+  marathonScaleGroup(id: string, factor: number, force: boolean) {
+    return this.coordinator.mutate((ctx) => groups.scaleGroup(ctx, id, factor, force));
+  }
+  marathonGroupDryRun(spec: GroupSpec) {
+    return groups.groupDryRun(this.db, spec);
+  }
+  marathonUpdateApps(bodies: Record<string, unknown>[], partial: boolean, force: boolean) {
+    return this.coordinator.mutate((ctx) => updateApps(ctx, bodies, partial, force));
+  }
+  marathonTasksText(appId?: string) {
+    return tasksText(this.db, appId);
+  }
 
   marathonTasks(appId?: string) {
     return marathonTasks(this.db, appId);
@@ -575,7 +599,9 @@ export class Cluster extends DurableObject<Env> {
   /** RPC: sets role weights (UPDATE_WEIGHTS); a round follows under them at once. The weights after it, or a Failure. */
   updateRoleWeights(weights: WeightInfo[]): Promise<Outcome<WeightInfo[]>> {
     return this.coordinator.mutate((ctx) =>
-      updateRoleWeights(ctx.db, weights) ? { ok: true as const, value: roleWeights(ctx.db) } : marathon.fail("malformed", `At most ${MAX_WEIGHTED_ROLES} roles may carry a weight.`),
+      updateRoleWeights(ctx.db, weights)
+        ? { ok: true as const, value: roleWeights(ctx.db) }
+        : marathon.fail("malformed", `At most ${MAX_WEIGHTED_ROLES} roles may carry a weight.`),
     );
   }
 
@@ -584,7 +610,8 @@ export class Cluster extends DurableObject<Env> {
     // An ACKNOWLEDGE changes nothing a round reads: a framework's thousands of acks cost no round.
     const r = await this.coordinator.mutateSoon((ctx) => schedulerCall(ctx, call, streamId, this.frameworks.mailbox), call.type !== "ACKNOWLEDGE");
     // TEARDOWN ends the subscription: the Worker ends the framework's response when its socket closes.
-    if (r.ok && r.value.closeStream) for (const ws of this.frameworks.mailbox.streams(call.framework_id?.value ?? "")) closeQuietly(ws, CloseCode.NORMAL, "framework torn down");
+    if (r.ok && r.value.closeStream)
+      for (const ws of this.frameworks.mailbox.streams(call.framework_id?.value ?? "")) closeQuietly(ws, CloseCode.NORMAL, "framework torn down");
     return r;
   }
 
@@ -758,7 +785,12 @@ export class Cluster extends DurableObject<Env> {
 
   /** RPC: Cosmos's search answer, as JSON text (see packageFind). */
   packageSearch(query: string | undefined): string {
-    return JSON.stringify(searchPackages(allPackages(this.db).map((p) => p.versions), query));
+    return JSON.stringify(
+      searchPackages(
+        allPackages(this.db).map((p) => p.versions),
+        query,
+      ),
+    );
   }
 
   /** RPC: whether a package of the cluster's repositories names `url` in its resource (what `/package/resource` may fetch). */

@@ -261,7 +261,12 @@ export class Coordinator {
   }
 
   /** One frame's updates, inside the batch's transaction: whether any changed a task, and the ids the agent must kill. */
-  private applyFrame(ctx: CommandContext, { agentId, updates }: InboundStatus, tally: StatusTally, frameworkOf: FrameworkLookup): { changed: boolean; unknown: string[] } {
+  private applyFrame(
+    ctx: CommandContext,
+    { agentId, updates }: InboundStatus,
+    tally: StatusTally,
+    frameworkOf: FrameworkLookup,
+  ): { changed: boolean; unknown: string[] } {
     let changed = false;
     const unknown: string[] = [];
     const checked: CheckUpdate[] = [];
@@ -351,7 +356,11 @@ export class Coordinator {
   }
 
   private scheduleUnreachableExpiry(now: number): void {
-    const next = expireUnreachable(this.db, liveTasks(this.db).filter((t) => t.state === "TASK_UNREACHABLE"), now);
+    const next = expireUnreachable(
+      this.db,
+      liveTasks(this.db).filter((t) => t.state === "TASK_UNREACHABLE"),
+      now,
+    );
     if (next !== null) scheduleAt(this.db, UNREACHABLE_TIMER, next);
   }
 

@@ -32,14 +32,19 @@ export interface NodeDiagnostics {
 export function clockCheck(sentAt: number, now: number): DiagnosticCheck {
   const skewMs = Math.round(sentAt - now);
   const message = `the agent's clock is ${Math.abs(skewMs)} ms ${skewMs >= 0 ? "ahead of" : "behind"} the master's (including the report's transit)`;
-  return Math.abs(skewMs) > MAX_CLOCK_SKEW_MS ? { name: "clock", status: "unhealthy", message: `${message}: run NTP on this machine` } : { name: "clock", status: "healthy", message };
+  return Math.abs(skewMs) > MAX_CLOCK_SKEW_MS
+    ? { name: "clock", status: "unhealthy", message: `${message}: run NTP on this machine` }
+    : { name: "clock", status: "healthy", message };
 }
 
 /** Keeps an agent's latest report; the clock check is the master's own. Replaces the previous one. */
 export function recordDiagnostics(db: ClusterDb, agentId: string, report: Pick<Diagnostics, "checks" | "sentAt">, now: number): void {
   const checks = [...report.checks.filter((c) => c.name !== "clock"), clockCheck(report.sentAt, now)];
   const row = { agentId, checks, reportedAt: now };
-  db.insert(agentDiagnostics).values(row).onConflictDoUpdate({ target: agentDiagnostics.agentId, set: { checks, reportedAt: now } }).run();
+  db.insert(agentDiagnostics)
+    .values(row)
+    .onConflictDoUpdate({ target: agentDiagnostics.agentId, set: { checks, reportedAt: now } })
+    .run();
 }
 
 /** Forgets a removed agent's report. */
@@ -52,7 +57,13 @@ export function forgetDiagnostics(db: ClusterDb, agentId: string): void {
  * it now when the agent is not connected (its own last word would say it was).
  */
 export function nodeDiagnostics(db: ClusterDb, agents: AgentRecord[]): NodeDiagnostics[] {
-  const reports = new Map(db.select().from(agentDiagnostics).all().map((r) => [r.agentId, r]));
+  const reports = new Map(
+    db
+      .select()
+      .from(agentDiagnostics)
+      .all()
+      .map((r) => [r.agentId, r]),
+  );
   return agents.map((agent) => {
     const report = reports.get(agent.id);
     let checks = (report?.checks ?? []) as DiagnosticCheck[];

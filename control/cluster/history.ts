@@ -67,12 +67,19 @@ export function historyDueBy(db: ClusterDb, now: number): void {
  */
 export function recordHistory(db: ClusterDb, now: number): void {
   const sample = takeSample(db, floorTo(now, MINUTE_MS));
-  db.insert(history).values(toRow("minute", sample)).onConflictDoUpdate({ target: [history.resolution, history.at], set: toRow("minute", sample) }).run();
+  db.insert(history)
+    .values(toRow("minute", sample))
+    .onConflictDoUpdate({ target: [history.resolution, history.at], set: toRow("minute", sample) })
+    .run();
   for (const hour of pendingHours(db, floorTo(now, HOUR_MS))) {
     db.insert(history).values(toRow("hour", hour)).onConflictDoNothing().run();
   }
-  db.delete(history).where(and(eq(history.resolution, "minute"), lt(history.at, now - MINUTE_RETENTION_MS))).run();
-  db.delete(history).where(and(eq(history.resolution, "hour"), lt(history.at, now - HOUR_RETENTION_MS))).run();
+  db.delete(history)
+    .where(and(eq(history.resolution, "minute"), lt(history.at, now - MINUTE_RETENTION_MS)))
+    .run();
+  db.delete(history)
+    .where(and(eq(history.resolution, "hour"), lt(history.at, now - HOUR_RETENTION_MS)))
+    .run();
   if (isBusy(sample)) scheduleAt(db, HISTORY_TIMER, floorTo(now, MINUTE_MS) + MINUTE_MS);
 }
 
@@ -82,7 +89,9 @@ export function recordHistory(db: ClusterDb, now: number): void {
  */
 export function historySamples(db: ClusterDb, resolution: HistoryResolution, now: number): HistorySample[] {
   if (resolution === "minute") return rows(db, "minute", now - MINUTE_RETENTION_MS).map(fromRow);
-  return [...rows(db, "hour", now - HOUR_RETENTION_MS).map(fromRow), ...pendingHours(db, Number.POSITIVE_INFINITY)].filter((h) => h.at >= now - HOUR_RETENTION_MS);
+  return [...rows(db, "hour", now - HOUR_RETENTION_MS).map(fromRow), ...pendingHours(db, Number.POSITIVE_INFINITY)].filter(
+    (h) => h.at >= now - HOUR_RETENTION_MS,
+  );
 }
 
 function takeSample(db: ClusterDb, at: number): HistorySample {
@@ -114,7 +123,12 @@ function isBusy(s: HistorySample): boolean {
 
 /** Hours before `before` whose minutes have no hour row yet, averaged. */
 function pendingHours(db: ClusterDb, before: number): HistorySample[] {
-  const last = db.select({ at: max(history.at) }).from(history).where(eq(history.resolution, "hour")).get()?.at ?? null;
+  const last =
+    db
+      .select({ at: max(history.at) })
+      .from(history)
+      .where(eq(history.resolution, "hour"))
+      .get()?.at ?? null;
   const from = last === null ? 0 : last + HOUR_MS;
   const minutes = db
     .select()
@@ -158,7 +172,12 @@ const round = (x: number) => Math.round(x * 1000) / 1000;
 type Row = typeof history.$inferSelect;
 
 function rows(db: ClusterDb, resolution: HistoryResolution, since: number): Row[] {
-  return db.select().from(history).where(and(eq(history.resolution, resolution), gte(history.at, since))).orderBy(asc(history.at)).all();
+  return db
+    .select()
+    .from(history)
+    .where(and(eq(history.resolution, resolution), gte(history.at, since)))
+    .orderBy(asc(history.at))
+    .all();
 }
 
 function toRow(resolution: HistoryResolution, s: HistorySample): Row {

@@ -13,13 +13,7 @@ export const LIVENESS_TIMER = "liveness";
  * alarm, recomputes everything from stored state (so a retried alarm is harmless), and
  * schedules itself for the next deadline. Returns the agents it marked unreachable.
  */
-export function sweepLiveness(
-  db: ClusterDb,
-  sockets: WebSocket[],
-  lastHeartbeat: (ws: WebSocket) => number,
-  now: number,
-  timeoutMs: number,
-): string[] {
+export function sweepLiveness(db: ClusterDb, sockets: WebSocket[], lastHeartbeat: (ws: WebSocket) => number, now: number, timeoutMs: number): string[] {
   let next = Number.POSITIVE_INFINITY;
   const lost: string[] = [];
   const live = new Set<string>();
@@ -46,8 +40,7 @@ export function sweepLiveness(
     const deadline = agent.disconnectedAt + timeoutMs;
     if (deadline <= now) {
       if (markUnreachable(db, agent.id, now)) lost.push(agent.id);
-    }
-    else next = Math.min(next, deadline);
+    } else next = Math.min(next, deadline);
   }
   if (Number.isFinite(next)) scheduleAt(db, LIVENESS_TIMER, next);
   return lost;

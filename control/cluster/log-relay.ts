@@ -89,7 +89,11 @@ export class LogRelay {
    */
   open(ws: WebSocket, request: LogRequest): Promise<LogOpen> {
     if (this.pending.size >= this.maxRequests) {
-      return Promise.resolve({ ok: false, code: "rate_limited", message: `${this.maxRequests} log requests are already open in this cluster; try again shortly` });
+      return Promise.resolve({
+        ok: false,
+        code: "rate_limited",
+        message: `${this.maxRequests} log requests are already open in this cluster; try again shortly`,
+      });
     }
     const requestId = crypto.randomUUID();
     const p: Pending = { requestId, ws, follow: request.follow === true };
@@ -144,7 +148,10 @@ export class LogRelay {
     p.answer = undefined;
     if (!p.follow) return;
     clearTimeout(p.timer ?? null);
-    p.timer = setTimeout(() => this.endFollow(p, "max_duration", `follows end after ${this.maxFollowMs / 60_000} minutes; reconnect to go on`, true), this.maxFollowMs);
+    p.timer = setTimeout(
+      () => this.endFollow(p, "max_duration", `follows end after ${this.maxFollowMs / 60_000} minutes; reconnect to go on`, true),
+      this.maxFollowMs,
+    );
     p.keepAlive = setInterval(() => {
       // A socket the liveness sweep closed under a dead agent never reports its close.
       if (p.ws.readyState !== WebSocket.OPEN) return this.lost(p);

@@ -28,19 +28,32 @@ export function ensureMeta(db: ClusterDb, key: string, make: () => string): stri
 /** Adds to a counter and returns its new value. */
 export function increment(db: ClusterDb, key: string, by = 1): number {
   const row = db.$client.sql
-    .exec<{ value: string }>("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + ? RETURNING value", key, String(by), by)
+    .exec<{ value: string }>(
+      "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + ? RETURNING value",
+      key,
+      String(by),
+      by,
+    )
     .one();
   return Number(row.value);
 }
 
 export function counters(db: ClusterDb, prefix: string): Record<string, number> {
-  const rows = db.select().from(meta).where(sql`${meta.key} LIKE ${prefix + "%"}`).all();
+  const rows = db
+    .select()
+    .from(meta)
+    .where(sql`${meta.key} LIKE ${prefix + "%"}`)
+    .all();
   return Object.fromEntries(rows.map((r) => [r.key.slice(prefix.length), Number(r.value)]));
 }
 
 /** Every key starting with `prefix`, without it, with its value. */
 export function metaEntries(db: ClusterDb, prefix: string): Map<string, string> {
-  const rows = db.select().from(meta).where(sql`${meta.key} LIKE ${prefix.replace(/[%_\\]/g, "\\$&") + "%"} ESCAPE '\\'`).all();
+  const rows = db
+    .select()
+    .from(meta)
+    .where(sql`${meta.key} LIKE ${prefix.replace(/[%_\\]/g, "\\$&") + "%"} ESCAPE '\\'`)
+    .all();
   return new Map(rows.map((r) => [r.key.slice(prefix.length), r.value]));
 }
 

@@ -96,14 +96,36 @@ export class ClusterMetrics {
     return [
       ...stateFamilies(this.db),
       counter("dcx_allocation_rounds_total", "Allocation rounds run.", labelled(c.rounds, "")),
-      { name: "dcx_allocation_round_duration_seconds", help: "Time of one allocation round inside the Cluster object, by the runtime's clock.", type: "histogram", series: [this.roundSeconds.series()] },
+      {
+        name: "dcx_allocation_round_duration_seconds",
+        help: "Time of one allocation round inside the Cluster object, by the runtime's clock.",
+        type: "histogram",
+        series: [this.roundSeconds.series()],
+      },
       counter("dcx_offers_total", "Agents offered to a framework with demand in an allocation round.", labelled(c.offers, "framework")),
       counter("dcx_offers_declined_total", "Offers a framework declined (the agent is then filtered for it for 5 s).", labelled(c.offersDeclined, "framework")),
       counter("dcx_placements_total", "Tasks placed on agents by the allocator.", labelled(c.placements, "framework")),
-      counter("dcx_dns_queries_total", "DNS questions answered from the cluster's zone, by rcode; 'outside' for names outside it, which the Worker forwards upstream or refuses. Each Worker isolate reports them with its next zone check (at most a lease, 1 s, later) or before a scrape it serves.", labelled(c.dnsQueries, "result")),
-      counter("dcx_dns_snapshot_checks_total", "Requests of the Worker's isolates to this object for the DNS zone: 'unchanged' when their copy was current, 'sent' when a new snapshot went out. DNS queries cost the object nothing else.", labelled(c.dnsSnapshots, "result")),
-      counter("dcx_status_updates_total", "Task status updates received from agents, by how they were taken (applied, duplicate, stale, unknown).", labelled(c.statusUpdates, "result")),
-      { name: "dcx_status_update_lag_seconds", help: "Time from an agent observing a task state to the master applying it (agent clock to master clock).", type: "histogram", series: [this.lagSeconds.series()] },
+      counter(
+        "dcx_dns_queries_total",
+        "DNS questions answered from the cluster's zone, by rcode; 'outside' for names outside it, which the Worker forwards upstream or refuses. Each Worker isolate reports them with its next zone check (at most a lease, 1 s, later) or before a scrape it serves.",
+        labelled(c.dnsQueries, "result"),
+      ),
+      counter(
+        "dcx_dns_snapshot_checks_total",
+        "Requests of the Worker's isolates to this object for the DNS zone: 'unchanged' when their copy was current, 'sent' when a new snapshot went out. DNS queries cost the object nothing else.",
+        labelled(c.dnsSnapshots, "result"),
+      ),
+      counter(
+        "dcx_status_updates_total",
+        "Task status updates received from agents, by how they were taken (applied, duplicate, stale, unknown).",
+        labelled(c.statusUpdates, "result"),
+      ),
+      {
+        name: "dcx_status_update_lag_seconds",
+        help: "Time from an agent observing a task state to the master applying it (agent clock to master clock).",
+        type: "histogram",
+        series: [this.lagSeconds.series()],
+      },
       ...agentEventFamilies(this.db),
     ];
   }
@@ -161,21 +183,79 @@ function stateFamilies(db: ClusterDb): MetricFamily[] {
   const perAgent = (pick: (a: AgentRecord, u: AgentUsage | undefined) => number): Sample[] =>
     agents.map((a) => ({ labels: { agent_id: a.id, hostname: a.hostname }, value: pick(a, usage.get(a.id)) }));
   return [
-    gauge("dcx_agents", "Agents by state.", AGENT_STATES.map((state) => ({ labels: { state }, value: agents.filter((a) => a.state === state).length }))),
-    gauge("dcx_tasks", "Live tasks by state (Mesos task states).", Object.entries(byState).sort(([a], [b]) => a.localeCompare(b)).map(([state, value]) => ({ labels: { state }, value }))),
+    gauge(
+      "dcx_agents",
+      "Agents by state.",
+      AGENT_STATES.map((state) => ({ labels: { state }, value: agents.filter((a) => a.state === state).length })),
+    ),
+    gauge(
+      "dcx_tasks",
+      "Live tasks by state (Mesos task states).",
+      Object.entries(byState)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([state, value]) => ({ labels: { state }, value })),
+    ),
     gauge("dcx_deployments", "Marathon deployments in progress.", [{ value: listDeployments(db).length }]),
-    gauge("dcx_cluster_agent_cpus", "CPUs an agent offers.", perAgent((a) => a.resources.cpus)),
-    gauge("dcx_cluster_agent_cpus_used", "CPUs held by an agent's live tasks.", perAgent((_, u) => u?.cpus ?? 0)),
-    gauge("dcx_cluster_agent_memory_bytes", "Memory an agent offers.", perAgent((a) => a.resources.mem * MIB)),
-    gauge("dcx_cluster_agent_memory_used_bytes", "Memory held by an agent's live tasks.", perAgent((_, u) => (u?.mem ?? 0) * MIB)),
-    gauge("dcx_cluster_agent_disk_bytes", "Disk an agent offers.", perAgent((a) => a.resources.disk * MIB)),
-    gauge("dcx_cluster_agent_disk_used_bytes", "Disk held by an agent's live tasks.", perAgent((_, u) => (u?.disk ?? 0) * MIB)),
-    gauge("dcx_cluster_agent_gpus", "GPUs an agent offers.", perAgent((a) => a.resources.gpus)),
-    gauge("dcx_cluster_agent_gpus_used", "GPUs held by an agent's live tasks.", perAgent((_, u) => u?.gpus ?? 0)),
-    gauge("dcx_cluster_agent_ports", "Host ports an agent offers.", perAgent((a) => a.resources.ports.reduce((n, [lo = 0, hi = -1]) => n + hi - lo + 1, 0))),
-    gauge("dcx_cluster_agent_ports_used", "Host ports held by an agent's live tasks.", perAgent((_, u) => u?.ports.length ?? 0)),
-    gauge("dcx_cluster_agent_tasks", "Live tasks on an agent.", perAgent((_, u) => u?.tasks ?? 0)),
-    gauge("dcx_cluster_agent_connected", "1 while the agent's socket is open, else 0.", perAgent((a) => (a.state === "active" ? 1 : 0))),
+    gauge(
+      "dcx_cluster_agent_cpus",
+      "CPUs an agent offers.",
+      perAgent((a) => a.resources.cpus),
+    ),
+    gauge(
+      "dcx_cluster_agent_cpus_used",
+      "CPUs held by an agent's live tasks.",
+      perAgent((_, u) => u?.cpus ?? 0),
+    ),
+    gauge(
+      "dcx_cluster_agent_memory_bytes",
+      "Memory an agent offers.",
+      perAgent((a) => a.resources.mem * MIB),
+    ),
+    gauge(
+      "dcx_cluster_agent_memory_used_bytes",
+      "Memory held by an agent's live tasks.",
+      perAgent((_, u) => (u?.mem ?? 0) * MIB),
+    ),
+    gauge(
+      "dcx_cluster_agent_disk_bytes",
+      "Disk an agent offers.",
+      perAgent((a) => a.resources.disk * MIB),
+    ),
+    gauge(
+      "dcx_cluster_agent_disk_used_bytes",
+      "Disk held by an agent's live tasks.",
+      perAgent((_, u) => (u?.disk ?? 0) * MIB),
+    ),
+    gauge(
+      "dcx_cluster_agent_gpus",
+      "GPUs an agent offers.",
+      perAgent((a) => a.resources.gpus),
+    ),
+    gauge(
+      "dcx_cluster_agent_gpus_used",
+      "GPUs held by an agent's live tasks.",
+      perAgent((_, u) => u?.gpus ?? 0),
+    ),
+    gauge(
+      "dcx_cluster_agent_ports",
+      "Host ports an agent offers.",
+      perAgent((a) => a.resources.ports.reduce((n, [lo = 0, hi = -1]) => n + hi - lo + 1, 0)),
+    ),
+    gauge(
+      "dcx_cluster_agent_ports_used",
+      "Host ports held by an agent's live tasks.",
+      perAgent((_, u) => u?.ports.length ?? 0),
+    ),
+    gauge(
+      "dcx_cluster_agent_tasks",
+      "Live tasks on an agent.",
+      perAgent((_, u) => u?.tasks ?? 0),
+    ),
+    gauge(
+      "dcx_cluster_agent_connected",
+      "1 while the agent's socket is open, else 0.",
+      perAgent((a) => (a.state === "active" ? 1 : 0)),
+    ),
   ];
 }
 

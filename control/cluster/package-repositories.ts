@@ -40,7 +40,14 @@ const isBuiltin = (uri: string) => uri === BUILTIN_REPOSITORY.uri;
 /** Every repository, in lookup order. */
 export function listRepositories(db: ClusterDb): RepositoryRecord[] {
   return db
-    .select({ name: packageRepositories.name, uri: packageRepositories.uri, etag: packageRepositories.etag, fetchedAt: packageRepositories.fetchedAt, checkedAt: packageRepositories.checkedAt, lastError: packageRepositories.lastError })
+    .select({
+      name: packageRepositories.name,
+      uri: packageRepositories.uri,
+      etag: packageRepositories.etag,
+      fetchedAt: packageRepositories.fetchedAt,
+      checkedAt: packageRepositories.checkedAt,
+      lastError: packageRepositories.lastError,
+    })
     .from(packageRepositories)
     .orderBy(asc(packageRepositories.position))
     .all();
@@ -57,7 +64,13 @@ function storeVersions(db: ClusterDb, repository: string, packages: PackageDefin
  * Adds a repository at `index` (0 is first; past the end or absent is last) with its packages.
  * A name or URI already present is refused and nothing changes.
  */
-export function addRepository(db: ClusterDb, repo: { name: string; uri: string; index?: number }, packages: PackageDefinition[], etag: string | null, now: number): RepositoryRefusal | RepositoryRecord[] {
+export function addRepository(
+  db: ClusterDb,
+  repo: { name: string; uri: string; index?: number },
+  packages: PackageDefinition[],
+  etag: string | null,
+  now: number,
+): RepositoryRefusal | RepositoryRecord[] {
   const clash = listRepositories(db).find((r) => r.name === repo.name || r.uri === repo.uri);
   if (clash) {
     const what = clash.name === repo.name ? `name '${repo.name}'` : `URI '${repo.uri}'`;
@@ -66,9 +79,14 @@ export function addRepository(db: ClusterDb, repo: { name: string; uri: string; 
   const count = listRepositories(db).length;
   if (count >= MAX_REPOSITORIES) return { refused: "RepositoryLimit", message: `A cluster has at most ${MAX_REPOSITORIES} repositories; remove one first.` };
   const position = Math.min(repo.index ?? count, count);
-  db.update(packageRepositories).set({ position: sql`${packageRepositories.position} + 1` }).where(gte(packageRepositories.position, position)).run();
+  db.update(packageRepositories)
+    .set({ position: sql`${packageRepositories.position} + 1` })
+    .where(gte(packageRepositories.position, position))
+    .run();
   const fetched = isBuiltin(repo.uri) ? {} : { etag, fetchedAt: now, checkedAt: now };
-  db.insert(packageRepositories).values({ name: repo.name, uri: repo.uri, position, ...fetched }).run();
+  db.insert(packageRepositories)
+    .values({ name: repo.name, uri: repo.uri, position, ...fetched })
+    .run();
   if (!isBuiltin(repo.uri)) storeVersions(db, repo.name, packages);
   return listRepositories(db);
 }
@@ -117,7 +135,12 @@ export function recordRefresh(db: ClusterDb, name: string, uri: string, result: 
 function versionsIn(db: ClusterDb, repo: RepositoryRecord, name?: string): PackageDefinition[] {
   if (isBuiltin(repo.uri)) return BUILTIN_PACKAGES.filter((p) => name === undefined || p.name === name);
   const where = name === undefined ? eq(packageVersions.repository, repo.name) : and(eq(packageVersions.repository, repo.name), eq(packageVersions.name, name));
-  return db.select({ definition: packageVersions.definition }).from(packageVersions).where(where).all().map((r) => r.definition as PackageDefinition);
+  return db
+    .select({ definition: packageVersions.definition })
+    .from(packageVersions)
+    .where(where)
+    .all()
+    .map((r) => r.definition as PackageDefinition);
 }
 
 /** The versions of a package, from the first repository (in order) that has a package of that name. */

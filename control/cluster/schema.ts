@@ -21,7 +21,9 @@ export const agents = sqliteTable(
     resources: text("resources", { mode: "json" }).notNull(),
     attributes: text("attributes", { mode: "json" }).notNull(),
     /** The role its resources are offered to: `*` (private) or `slave_public` (started with `--public`). */
-    role: text("role", { enum: ["*", "slave_public"] }).notNull().default("*"),
+    role: text("role", { enum: ["*", "slave_public"] })
+      .notNull()
+      .default("*"),
     /** What the agent lets tasks have of its host (protocol `HostAllowances`); null from agents that do not say, taken as allowing all. */
     allowances: text("allowances", { mode: "json" }),
     version: text("version").notNull(),

@@ -57,7 +57,8 @@ export function chunked<T>(items: readonly T[], size = MAX_PARAMS - 4): T[][] {
 
 const sqlOf = (db: ClusterDb) => db.$client.sql;
 
-const TASK_COLUMNS = "id, framework, group_id, version, agent_id, host, state, ports, resources, message, healthy, staged_at, started_at, updated_at, kill_requested_at, ended_at";
+const TASK_COLUMNS =
+  "id, framework, group_id, version, agent_id, host, state, ports, resources, message, healthy, staged_at, started_at, updated_at, kill_requested_at, ended_at";
 /** 16 values a row: 6 rows stay within the 100-parameter limit. */
 const TASK_ROWS_PER_INSERT = Math.floor(MAX_PARAMS / 16);
 
@@ -81,8 +82,22 @@ export function insertTasks(db: ClusterDb, records: TaskRecord[]): void {
   const sql = sqlOf(db);
   for (const part of chunked(records, TASK_ROWS_PER_INSERT)) {
     const values = part.flatMap((t) => [
-      t.id, t.framework, t.group, t.version, t.agentId, t.host, t.state, JSON.stringify(t.ports), JSON.stringify(t.resources),
-      t.message, t.healthy === null ? null : Number(t.healthy), t.stagedAt, t.startedAt, t.updatedAt, t.killRequestedAt, t.endedAt,
+      t.id,
+      t.framework,
+      t.group,
+      t.version,
+      t.agentId,
+      t.host,
+      t.state,
+      JSON.stringify(t.ports),
+      JSON.stringify(t.resources),
+      t.message,
+      t.healthy === null ? null : Number(t.healthy),
+      t.stagedAt,
+      t.startedAt,
+      t.updatedAt,
+      t.killRequestedAt,
+      t.endedAt,
     ]);
     const row = `(${Array(16).fill("?").join(",")})`;
     sql.exec(`INSERT INTO tasks (${TASK_COLUMNS}) VALUES ${part.map(() => row).join(",")}`, ...values);
@@ -100,7 +115,13 @@ export function liveTasks(db: ClusterDb, filter: { framework?: string; group?: s
   if (filter.framework) conds.push(eq(tasks.framework, filter.framework));
   if (filter.group) conds.push(eq(tasks.group, filter.group));
   if (filter.agentId) conds.push(eq(tasks.agentId, filter.agentId));
-  return db.select().from(tasks).where(and(...conds)).orderBy(asc(tasks.stagedAt)).all().map(toRecord);
+  return db
+    .select()
+    .from(tasks)
+    .where(and(...conds))
+    .orderBy(asc(tasks.stagedAt))
+    .all()
+    .map(toRecord);
 }
 
 /** Whether the agent holds any live task: one indexed probe, raw SQL (asked on every register). */
@@ -180,7 +201,10 @@ export function applyStatusUpdates(db: ClusterDb, agentId: string, updates: Stat
   // applied before, and only the first of an id repeated within the frame is returned. The
   // recording commits with the changes below or not at all (one transaction). 2 values a row.
   const fresh = new Set<string>();
-  for (const part of chunked(updates.map((u) => u.updateId), MAX_PARAMS / 2)) {
+  for (const part of chunked(
+    updates.map((u) => u.updateId),
+    MAX_PARAMS / 2,
+  )) {
     const inserted = sql.exec<{ update_id: string }>(
       `INSERT INTO applied_updates (update_id, applied_at) VALUES ${part.map(() => "(?, ?)").join(",")} ON CONFLICT DO NOTHING RETURNING update_id`,
       ...part.flatMap((id) => [id, now]),
@@ -224,7 +248,10 @@ function writeTaskStates(db: ClusterDb, changed: TaskRecord[], now: number): voi
   for (const [, group] of groups) {
     const t = group[0] as TaskRecord;
     const head = [t.state, t.message, t.healthy === null ? null : Number(t.healthy), now, t.startedAt, t.endedAt];
-    for (const part of chunked(group.map((g) => g.id), MAX_PARAMS - head.length)) {
+    for (const part of chunked(
+      group.map((g) => g.id),
+      MAX_PARAMS - head.length,
+    )) {
       sqlOf(db).exec(
         `UPDATE tasks SET state = ?, message = ?, healthy = ?, updated_at = ?, started_at = ?, ended_at = ? WHERE id IN (${part.map(() => "?").join(",")})`,
         ...head,
@@ -284,8 +311,12 @@ export function markKillRequested(db: ClusterDb, ids: string[], now: number): Ta
 
 /** Forgets what is old: applied update ids and ended tasks past their retention. */
 export function collectGarbage(db: ClusterDb, now: number, updateRetentionMs: number, endedRetentionMs: number): void {
-  db.delete(appliedUpdates).where(lt(appliedUpdates.appliedAt, now - updateRetentionMs)).run();
-  db.delete(tasks).where(and(isNotNull(tasks.endedAt), lt(tasks.endedAt, now - endedRetentionMs))).run();
+  db.delete(appliedUpdates)
+    .where(lt(appliedUpdates.appliedAt, now - updateRetentionMs))
+    .run();
+  db.delete(tasks)
+    .where(and(isNotNull(tasks.endedAt), lt(tasks.endedAt, now - endedRetentionMs)))
+    .run();
 }
 
 /** Task counts by state over live tasks (for metrics). */
@@ -325,7 +356,8 @@ export function liveTaskGroups(db: ClusterDb): LiveTaskGroup[] {
      FROM tasks WHERE ended_at IS NULL GROUP BY agent_id, framework, group_id`,
   );
   const out: LiveTaskGroup[] = [];
-  for (const r of rows) out.push({ agentId: r.agentId, framework: r.framework, group: r.groupId, count: r.count, cpus: r.cpus, mem: r.mem, disk: r.disk, gpus: r.gpus });
+  for (const r of rows)
+    out.push({ agentId: r.agentId, framework: r.framework, group: r.groupId, count: r.count, cpus: r.cpus, mem: r.mem, disk: r.disk, gpus: r.gpus });
   return out;
 }
 
@@ -344,7 +376,9 @@ export function usageByAgent(db: ClusterDb, groups: readonly LiveTaskGroup[] = l
     }
   }
   // Most tasks hold no host port: those rows are skipped before any JSON is read.
-  const ports = db.all<{ agentId: string; port: number }>(sql`SELECT agent_id AS agentId, j.value AS port FROM tasks, json_each(tasks.ports) j WHERE tasks.ended_at IS NULL AND tasks.ports <> '[]'`);
+  const ports = db.all<{ agentId: string; port: number }>(
+    sql`SELECT agent_id AS agentId, j.value AS port FROM tasks, json_each(tasks.ports) j WHERE tasks.ended_at IS NULL AND tasks.ports <> '[]'`,
+  );
   for (const p of ports) out.get(p.agentId)?.ports.push(p.port);
   return out;
 }

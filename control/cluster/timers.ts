@@ -27,7 +27,12 @@ export function cancelTimer(db: ClusterDb, name: string): void {
 
 /** Removes and returns the names of the timers due at `now`. */
 export function takeDue(db: ClusterDb, now: number): string[] {
-  return db.delete(timers).where(lte(timers.dueAt, now)).returning({ name: timers.name }).all().map((r) => r.name);
+  return db
+    .delete(timers)
+    .where(lte(timers.dueAt, now))
+    .returning({ name: timers.name })
+    .all()
+    .map((r) => r.name);
 }
 
 /**

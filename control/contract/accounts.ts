@@ -40,7 +40,12 @@ export const NewCluster = z.strictObject({ name: ClusterName });
 /** What an agent join token or DNS key may be created with; the UI's forms are checked with the same schemas. */
 export const NewAgentToken = z.strictObject({
   description: z.string().max(256).optional(),
-  expiresInSeconds: z.number().int().min(60).max(366 * 24 * 3600).optional(),
+  expiresInSeconds: z
+    .number()
+    .int()
+    .min(60)
+    .max(366 * 24 * 3600)
+    .optional(),
 });
 export const NewDnsKey = z.strictObject({ description: z.string().max(256).optional() });
 
@@ -67,6 +72,10 @@ export type DnsSettingsChange = z.output<typeof DnsSettings>;
 
 /** A service account for a framework; its principal is what FrameworkInfo.principal and HTTP Basic carry. */
 export const NewServiceAccount = z.strictObject({
-  principal: z.string().min(1).max(128).regex(/^[A-Za-z0-9._@-]+$/, { message: "may hold letters, digits and . _ @ - only" }),
+  principal: z
+    .string()
+    .min(1)
+    .max(128)
+    .regex(/^[A-Za-z0-9._@-]+$/, { message: "may hold letters, digits and . _ @ - only" }),
   description: z.string().max(256).optional(),
 });

@@ -151,7 +151,13 @@ export interface EdgeAnswer {
  * Answers one question for `clusterId` from this isolate's copy of its zone (see the module
  * comment). `waitUntil` keeps a background renewal alive past the response.
  */
-export async function edgeResolve(env: Env, clusterId: string, question: DnsQuestion, host: string, waitUntil?: (work: Promise<unknown>) => void): Promise<EdgeAnswer> {
+export async function edgeResolve(
+  env: Env,
+  clusterId: string,
+  question: DnsQuestion,
+  host: string,
+  waitUntil?: (work: Promise<unknown>) => void,
+): Promise<EdgeAnswer> {
   const edge = edgeOf(clusterId);
   const check = checkOf(env, clusterId);
   let held = edge.leased();

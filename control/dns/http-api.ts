@@ -123,8 +123,7 @@ export interface ServiceEntry {
 /** Addresses of a name, A before AAAA, each list sorted so responses are stable. */
 function addresses(zone: ZoneIndex, name: string): string[] {
   const records = zone.records.get(normalizeName(name)) ?? [];
-  const of = (type: "A" | "AAAA"): string[] =>
-    records.flatMap((r) => (r.type === type ? [r.data] : [])).sort();
+  const of = (type: "A" | "AAAA"): string[] => records.flatMap((r) => (r.type === type ? [r.data] : [])).sort();
   return [...of("A"), ...of("AAAA")];
 }
 

@@ -248,7 +248,10 @@ function addFramework(b: ZoneBuilder, zone: string, framework: string, host: Mas
 
 /** Splits Marathon's `udp,tcp` into mangled single protocols; tcp when unset. */
 function protocolsOf(protocol: PortProtocol | undefined): string[] {
-  return (protocol ?? "tcp").split(",").map((p) => mangleLabel(p)).filter((p) => p !== "");
+  return (protocol ?? "tcp")
+    .split(",")
+    .map((p) => mangleLabel(p))
+    .filter((p) => p !== "");
 }
 
 /**

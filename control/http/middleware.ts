@@ -140,7 +140,11 @@ export function bodySchemaOf(handler: object): z.ZodType | undefined {
  */
 export async function mesosCallBody(c: Context, api: string): Promise<unknown> {
   const type = (c.req.header("Content-Type") ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
-  if (type !== "application/json") throw new ApiError("unsupported_media_type", `Unsupported Content-Type '${type || "(none)"}': DCX speaks the ${api} in JSON (application/json), not protobuf.`);
+  if (type !== "application/json")
+    throw new ApiError(
+      "unsupported_media_type",
+      `Unsupported Content-Type '${type || "(none)"}': DCX speaks the ${api} in JSON (application/json), not protobuf.`,
+    );
   let json: unknown;
   try {
     json = await c.req.json();

@@ -20,7 +20,21 @@ import type { Auth, OperationDoc, QueryDoc, ResponseDoc, RouteSection } from "./
  * its canonical route's doc, and needs none of its own.
  */
 
-export const SECTIONS: readonly RouteSection[] = [serviceSection, accountSection, clusterSection, agentSection, marathonSection, metronomeSection, mesosSection, aliasSection, packageSection, dnsSection, observabilitySection, serviceProxySection, uiSection];
+export const SECTIONS: readonly RouteSection[] = [
+  serviceSection,
+  accountSection,
+  clusterSection,
+  agentSection,
+  marathonSection,
+  metronomeSection,
+  mesosSection,
+  aliasSection,
+  packageSection,
+  dnsSection,
+  observabilitySection,
+  serviceProxySection,
+  uiSection,
+];
 
 type Json = Record<string, unknown>;
 
@@ -69,11 +83,18 @@ interface ServedRoute {
 /** Builds the document for the given route table (from SECTIONS' docs; tests give others). */
 export function buildOpenApi(routes: readonly RouterRoute[], version: string, sections: readonly RouteSection[] = SECTIONS): OpenApiBuild {
   const served = servedRoutes(routes);
-  const docs = new Map(sections.flatMap((s) => Object.entries(s.routes).map(([key, doc]) => [key, { section: s, docs: Array.isArray(doc) ? (doc as readonly OperationDoc[]) : [doc as OperationDoc] }] as const)));
+  const docs = new Map(
+    sections.flatMap((s) =>
+      Object.entries(s.routes).map(
+        ([key, doc]) => [key, { section: s, docs: Array.isArray(doc) ? (doc as readonly OperationDoc[]) : [doc as OperationDoc] }] as const,
+      ),
+    ),
+  );
   const b: Build = { served, docs, problems: [] };
   for (const key of docs.keys()) {
     const aliased = aliasedRoute(key);
-    if (aliased) b.problems.push(`${key} is documented under ${aliased.alias.mount}: document ${aliased.canonicalKey} instead, and its alias is documented from it`);
+    if (aliased)
+      b.problems.push(`${key} is documented under ${aliased.alias.mount}: document ${aliased.canonicalKey} instead, and its alias is documented from it`);
     else if (!served.has(key)) b.problems.push(`documented, but the Worker serves no ${key}`);
   }
   const operations: PlacedOperation[] = [];
@@ -116,7 +137,9 @@ export function listedPaths(honoPath: string): string[] {
 function placeAliased(b: Build, served: ServedRoute, aliased: AliasedRoute): PlacedOperation[] {
   const canonical = b.served.get(aliased.canonicalKey)?.[0];
   if (!canonical) {
-    b.problems.push(`the Worker serves ${served.key} under the alias ${aliased.alias.mount}, but not ${aliased.canonicalKey}, which it stands for (mount the route at ${aliased.alias.canonical} too)`);
+    b.problems.push(
+      `the Worker serves ${served.key} under the alias ${aliased.alias.mount}, but not ${aliased.canonicalKey}, which it stands for (mount the route at ${aliased.alias.canonical} too)`,
+    );
     return [];
   }
   const found = b.docs.get(aliased.canonicalKey);
@@ -127,7 +150,9 @@ function placeAliased(b: Build, served: ServedRoute, aliased: AliasedRoute): Pla
     if (canonicalPath === undefined) return []; // Reported for the canonical route.
     const alias = aliasDoc(aliased.alias, served.route.method, canonicalPath, doc);
     if (!alias) {
-      b.problems.push(`${aliased.canonicalKey}: its documented path ${canonicalPath} is not under ${aliased.alias.canonical}, so its alias ${served.key} has no path`);
+      b.problems.push(
+        `${aliased.canonicalKey}: its documented path ${canonicalPath} is not under ${aliased.alias.canonical}, so its alias ${served.key} has no path`,
+      );
       return [];
     }
     return placeOperation(served, alias, placement, b.problems) ?? [];
@@ -181,11 +206,17 @@ function assemble(operations: PlacedOperation[], version: string, problems: stri
     paths,
     components: {
       securitySchemes: {
-        apiToken: { type: "http", scheme: "bearer", description: "A user API token (`dcxu_…`); agents use their credential on the agent and DoH routes. `Authorization: token=<token>` works too." },
+        apiToken: {
+          type: "http",
+          scheme: "bearer",
+          description: "A user API token (`dcxu_…`); agents use their credential on the agent and DoH routes. `Authorization: token=<token>` works too.",
+        },
         session: { type: "apiKey", in: "cookie", name: "dcx_session", description: "The web UI's session; changes also need the page's X-CSRF-Token." },
       },
       schemas: { Error: ERROR_SCHEMA },
-      responses: { Error: { description: "An error: `{message, details}`.", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } } },
+      responses: {
+        Error: { description: "An error: `{message, details}`.", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } },
+      },
     },
   };
 }
@@ -208,7 +239,10 @@ export function templated(honoPath: string): string | undefined {
 }
 
 function operationId(method: string, path: string): string {
-  const words = path.split(/[^A-Za-z0-9]+/).filter(Boolean).map((w, i) => (i === 0 ? w : w[0]?.toUpperCase() + w.slice(1)));
+  const words = path
+    .split(/[^A-Za-z0-9]+/)
+    .filter(Boolean)
+    .map((w, i) => (i === 0 ? w : w[0]?.toUpperCase() + w.slice(1)));
   return `${method.toLowerCase()}${words.map((w) => w[0]?.toUpperCase() + w.slice(1)).join("")}`;
 }
 
@@ -223,7 +257,13 @@ const PATH_PARAMS: Record<string, string> = {
 };
 
 function pathParameters(path: string): Json[] {
-  return [...path.matchAll(/\{(\w+)\}/g)].map(([, name = ""]) => ({ name, in: "path", required: true, description: PATH_PARAMS[name] ?? `The ${name.replace(/Id$/, " id")}.`, schema: { type: "string" } }));
+  return [...path.matchAll(/\{(\w+)\}/g)].map(([, name = ""]) => ({
+    name,
+    in: "path",
+    required: true,
+    description: PATH_PARAMS[name] ?? `The ${name.replace(/Id$/, " id")}.`,
+    schema: { type: "string" },
+  }));
 }
 
 function queryParameters(doc: OperationDoc): Json[] {

@@ -12,11 +12,13 @@ import { DOCS_PAGE_CSP, docsPage } from "./page.tsx";
 export function openApiRoutes(routes: () => readonly RouterRoute[]) {
   let built: OpenApiBuild | undefined;
   const build = () => (built ??= buildOpenApi(routes(), DCX_VERSION));
-  return new Hono<AppEnv>()
-    // Any origin may read it: API tools in a browser (editors, client generators) load it cross-origin, and it holds no secret.
-    .get("/openapi.json", (c) => c.json({ ...build().document, servers: [{ url: new URL(c.req.url).origin }] }, 200, { "Access-Control-Allow-Origin": "*" }))
-    .get("/docs", (c) => {
-      const { document, operations } = build();
-      return c.html(docsPage(document, operations), 200, { "Content-Security-Policy": DOCS_PAGE_CSP, "X-Content-Type-Options": "nosniff" });
-    });
+  return (
+    new Hono<AppEnv>()
+      // Any origin may read it: API tools in a browser (editors, client generators) load it cross-origin, and it holds no secret.
+      .get("/openapi.json", (c) => c.json({ ...build().document, servers: [{ url: new URL(c.req.url).origin }] }, 200, { "Access-Control-Allow-Origin": "*" }))
+      .get("/docs", (c) => {
+        const { document, operations } = build();
+        return c.html(docsPage(document, operations), 200, { "Content-Security-Policy": DOCS_PAGE_CSP, "X-Content-Type-Options": "nosniff" });
+      })
+  );
 }

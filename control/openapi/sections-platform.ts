@@ -6,7 +6,10 @@ import type { RouteSection } from "./types.ts";
 
 const created = (what: string) => ({ 201: what });
 /** The paging of an audit log: `?limit=&before=`. */
-const AUDIT_PAGE = { limit: { description: "At most this many (1–200, default 50).", type: "integer" }, before: { description: "The previous page's `next`." } } as const;
+const AUDIT_PAGE = {
+  limit: { description: "At most this many (1–200, default 50).", type: "integer" },
+  before: { description: "The previous page's `next`." },
+} as const;
 
 export const serviceSection: RouteSection = {
   tag: "Service",
@@ -24,14 +27,21 @@ export const accountSection: RouteSection = {
   description: "Sign up, log in and out. An API token is sent as `Authorization: Bearer <token>` (or DC/OS's `token=<token>`).",
   routes: {
     "POST /auth/signup": { summary: "Create an account, its first cluster and an API token", auth: "none", responses: created("`{user, token, cluster}`") },
-    "POST /auth/login": { summary: "Get a new API token", auth: "none", responses: { 200: "`{user, token}`", 429: "Too many failed logins for this email (`Retry-After`)." } },
+    "POST /auth/login": {
+      summary: "Get a new API token",
+      auth: "none",
+      responses: { 200: "`{user, token}`", 429: "Too many failed logins for this email (`Retry-After`)." },
+    },
     "POST /auth/logout": { summary: "Revoke the token this request carries", responses: { 204: { description: "Revoked." } } },
     "GET /auth/me": { summary: "Who the token belongs to, and their clusters" },
     "GET /auth/sessions": { summary: "Your API tokens and sessions (the one making this request is marked)" },
     "DELETE /auth/sessions/:sessionId": { summary: "Revoke one of your tokens or sessions", responses: { 204: { description: "Revoked." } } },
     "POST /auth/password": { summary: "Change your password; every other session is revoked, this one stays", responses: { 204: { description: "Changed." } } },
     "GET /auth/audit": { summary: "Your account's audit log, newest first", query: AUDIT_PAGE, responses: { 200: "`{entries, next}`" } },
-    "DELETE /auth/account": { summary: "Delete your account and the clusters you own (the password is checked)", responses: { 204: { description: "Deleted." } } },
+    "DELETE /auth/account": {
+      summary: "Delete your account and the clusters you own (the password is checked)",
+      responses: { 204: { description: "Deleted." } },
+    },
   },
 };
 
@@ -42,11 +52,21 @@ export const clusterSection: RouteSection = {
     "GET /clusters": { summary: "Your clusters" },
     "POST /clusters": { summary: "Create a cluster", responses: created("`{cluster}`") },
     "GET /clusters/:id": { summary: "One cluster" },
-    "DELETE /clusters/:id": { summary: "Delete a cluster you own: its Durable Object is wiped, then its rows", responses: { 204: { description: "Deleted." } } },
-    "POST /clusters/:id/service-accounts": { summary: "Create a service account for frameworks (its secret is shown once); QUOTA_SERVICE_ACCOUNTS bounds them", responses: created("The account and its `secret`.") },
+    "DELETE /clusters/:id": {
+      summary: "Delete a cluster you own: its Durable Object is wiped, then its rows",
+      responses: { 204: { description: "Deleted." } },
+    },
+    "POST /clusters/:id/service-accounts": {
+      summary: "Create a service account for frameworks (its secret is shown once); QUOTA_SERVICE_ACCOUNTS bounds them",
+      responses: created("The account and its `secret`."),
+    },
     "GET /clusters/:id/service-accounts": { summary: "The cluster's service accounts, without secrets" },
     "DELETE /clusters/:id/service-accounts/:accountId": { summary: "Revoke a service account", responses: { 200: "`{serviceAccount}`, revoked" } },
-    "GET /clusters/:id/audit": { summary: "The cluster's audit log (cluster and account changes merged), newest first", query: AUDIT_PAGE, responses: { 200: "`{entries, next}`" } },
+    "GET /clusters/:id/audit": {
+      summary: "The cluster's audit log (cluster and account changes merged), newest first",
+      query: AUDIT_PAGE,
+      responses: { 200: "`{entries, next}`" },
+    },
     "POST /clusters/:id/agent-tokens": { summary: "Create an agent join token (its secret is shown once)", responses: created("`{id, token}`") },
     "GET /clusters/:id/agent-tokens": { summary: "The cluster's join tokens, without secrets" },
     "DELETE /clusters/:id/agent-tokens/:tokenId": { summary: "Revoke a join token", responses: { 200: "`{token}`, revoked" } },
@@ -72,13 +92,21 @@ export const agentSection: RouteSection = {
     },
     "GET /c/:cluster/agents": { summary: "The agent registry" },
     "GET /c/:cluster/agents/:agentId": { summary: "One agent" },
-    "DELETE /c/:cluster/agents/:agentId": { summary: "Remove an agent: its socket closes, its credential stops working, its tasks are replaced", responses: { 204: { description: "Removed." } } },
-    "GET /c/:cluster/agents/:agentId/diagnostics": { summary: "One agent's self-checks (connection, cgroups, docker, DNS forwarder, disk) and the master's clock check" },
+    "DELETE /c/:cluster/agents/:agentId": {
+      summary: "Remove an agent: its socket closes, its credential stops working, its tasks are replaced",
+      responses: { 204: { description: "Removed." } },
+    },
+    "GET /c/:cluster/agents/:agentId/diagnostics": {
+      summary: "One agent's self-checks (connection, cgroups, docker, DNS forwarder, disk) and the master's clock check",
+    },
     "GET /c/:cluster/diagnostics": { summary: "Every agent's self-checks: `{healthy, nodes: [{agentId, hostname, state, healthy, reportedAt, checks}]}`" },
     "POST /c/:cluster/diagnostics/bundle": {
       summary: "A zip of the cluster's state and every connected agent's checks and recent log lines, collected over the agents' sockets",
       query: { timeoutMs: { description: "How long to wait for each agent's answer, 100–30,000 ms (default 10,000)." } },
-      responses: { 200: { description: "The bundle (`Content-Disposition: attachment`).", contentType: "application/zip" }, 429: { description: "Two bundles are already being collected for this cluster." } },
+      responses: {
+        200: { description: "The bundle (`Content-Disposition: attachment`).", contentType: "application/zip" },
+        429: { description: "Two bundles are already being collected for this cluster." },
+      },
     },
   },
 };
@@ -100,13 +128,28 @@ export const dnsSection: RouteSection = {
   tag: "DNS",
   description: "DNS-over-HTTPS with Mesos-DNS names, and Mesos-DNS's HTTP API.",
   routes: {
-    "GET /dns/:key/dns-query": { summary: "DNS-over-HTTPS (GET), authenticated by the key in the path", auth: "none", query: dohQuery, responses: dohResponses },
+    "GET /dns/:key/dns-query": {
+      summary: "DNS-over-HTTPS (GET), authenticated by the key in the path",
+      auth: "none",
+      query: dohQuery,
+      responses: dohResponses,
+    },
     "POST /dns/:key/dns-query": { summary: "DNS-over-HTTPS (POST `application/dns-message`)", auth: "none", responses: dohResponses },
-    "GET /c/:cluster/dns-query": { summary: "DNS-over-HTTPS for the cluster's agents (agent credential) and members (GET)", query: dohQuery, responses: dohResponses },
+    "GET /c/:cluster/dns-query": {
+      summary: "DNS-over-HTTPS for the cluster's agents (agent credential) and members (GET)",
+      query: dohQuery,
+      responses: dohResponses,
+    },
     "POST /c/:cluster/dns-query": { summary: "DNS-over-HTTPS for the cluster's agents and members (POST)", responses: dohResponses },
     "GET /c/:cluster/dns": { summary: "The cluster's DNS zone, TTL and VIP range" },
-    "PATCH /c/:cluster/dns": { summary: "Change the zone, TTL or VIP range (`vipRange`, a CIDR block); names answer under the new zone at once, named VIPs move to the new range", responses: { 200: "`{zone, ttl, vipRange}`", 422: "A field is invalid, or the cluster's VIPs do not fit in the new range." } },
-    "GET /c/:cluster/vips": { summary: "The named and IP VIPs (`VIP_n` port labels) every agent balances, with their backends", responses: { 200: "`{range, vips: [{name, ip, port, backends: [{host, port, draining}]}]}`" } },
+    "PATCH /c/:cluster/dns": {
+      summary: "Change the zone, TTL or VIP range (`vipRange`, a CIDR block); names answer under the new zone at once, named VIPs move to the new range",
+      responses: { 200: "`{zone, ttl, vipRange}`", 422: "A field is invalid, or the cluster's VIPs do not fit in the new range." },
+    },
+    "GET /c/:cluster/vips": {
+      summary: "The named and IP VIPs (`VIP_n` port labels) every agent balances, with their backends",
+      responses: { 200: "`{range, vips: [{name, ip, port, backends: [{host, port, draining}]}]}`" },
+    },
     "GET /c/:cluster/mesos_dns/v1/version": { summary: "Mesos-DNS: version" },
     "GET /c/:cluster/mesos_dns/v1/config": { summary: "Mesos-DNS: configuration" },
     "GET /c/:cluster/mesos_dns/v1/hosts/:host": { summary: "Mesos-DNS: addresses of a host name" },

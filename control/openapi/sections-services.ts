@@ -5,7 +5,10 @@ import type { OperationDoc, RouteSection } from "./types.ts";
 const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"] as const;
 
 const PROXY_RESPONSES = {
-  200: { description: "The task's answer, streamed as it sends it (any status, headers and body; SSE and WebSocket upgrades pass through).", contentType: "*/*" },
+  200: {
+    description: "The task's answer, streamed as it sends it (any status, headers and body; SSE and WebSocket upgrades pass through).",
+    contentType: "*/*",
+  },
   301: "`/service/<name>` without the slash: moved to `/service/<name>/`, as Admin Router does.",
   400: "A path segment that encodes a slash, a backslash or NUL, or is a dot segment.",
   404: "No service of that name (nor any prefix of the path).",
@@ -28,12 +31,14 @@ const member = proxyDoc(
 const open = proxyDoc(
   "/public/{cluster}/{serviceName}/{path}",
   "A service open to the internet (public ingress), without a DCX token",
-  "Only Marathon apps labelled `DCX_PUBLIC_INGRESS: \"true\"` answer here (any other name is a 404); the app does its own auth (its `Authorization` header reaches it). Pages are sandboxed into an opaque origin. Requests per app are bounded by PUBLIC_INGRESS_LIMITER.",
+  'Only Marathon apps labelled `DCX_PUBLIC_INGRESS: "true"` answer here (any other name is a 404); the app does its own auth (its `Authorization` header reaches it). Pages are sandboxed into an opaque origin. Requests per app are bounded by PUBLIC_INGRESS_LIMITER.',
   { 429: "The app's public request rate is spent (`Retry-After`)." },
 );
 
 export const serviceProxySection: RouteSection = {
   tag: "Services",
   description: "Reaching services: Admin Router's `/service/<name>/` proxy, tunnelled over the task's agent's own socket, and public ingress.",
-  routes: Object.fromEntries(METHODS.flatMap((m) => [[`${m} /c/:cluster/service/*`, member] as const, [`${m} /public/:cluster/*`, { ...open, auth: "none" as const }] as const])),
+  routes: Object.fromEntries(
+    METHODS.flatMap((m) => [[`${m} /c/:cluster/service/*`, member] as const, [`${m} /public/:cluster/*`, { ...open, auth: "none" as const }] as const]),
+  ),
 };

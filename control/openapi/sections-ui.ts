@@ -6,8 +6,16 @@ import type { OperationDoc, RouteSection } from "./types.ts";
  * CSRF token and answer with a redirect (303) to the page that shows the result.
  */
 
-const page = (summary: string, extra: Partial<OperationDoc> = {}): OperationDoc => ({ summary, responses: { 200: { description: "An HTML page.", contentType: "text/html" } }, ...extra });
-const form = (summary: string, extra: Partial<OperationDoc> = {}): OperationDoc => ({ summary, responses: { 303: { description: "Done: on to the page that shows the result." } }, ...extra });
+const page = (summary: string, extra: Partial<OperationDoc> = {}): OperationDoc => ({
+  summary,
+  responses: { 200: { description: "An HTML page.", contentType: "text/html" } },
+  ...extra,
+});
+const form = (summary: string, extra: Partial<OperationDoc> = {}): OperationDoc => ({
+  summary,
+  responses: { 303: { description: "Done: on to the page that shows the result." } },
+  ...extra,
+});
 
 export const uiSection: RouteSection = {
   tag: "Web UI",
@@ -37,13 +45,19 @@ export const uiSection: RouteSection = {
     "POST /ui/:cluster/jobs/:jobId": form("Act on a job: run now, stop a run, delete"),
     "GET /ui/:cluster/deploy-job": page("Create or edit a job"),
     "POST /ui/:cluster/deploy-job": form("Save a job"),
-    "GET /ui/:cluster/catalog": page("The Catalog: packages of the cluster's repositories, and the repositories", { query: { q: { description: "Only packages whose name, description or tags hold this ('*' is a wildcard)." } } }),
+    "GET /ui/:cluster/catalog": page("The Catalog: packages of the cluster's repositories, and the repositories", {
+      query: { q: { description: "Only packages whose name, description or tags hold this ('*' is a wildcard)." } },
+    }),
     "POST /ui/:cluster/catalog": form("Add or remove a repository"),
-    "GET /ui/:cluster/catalog/:name": page("A package: its notes, versions, installs, and its install form", { query: { version: { description: "A version other than the newest." } } }),
+    "GET /ui/:cluster/catalog/:name": page("A package: its notes, versions, installs, and its install form", {
+      query: { version: { description: "A version other than the newest." } },
+    }),
     "POST /ui/:cluster/catalog/:name": form("Install the package with the form's options"),
     "GET /ui/:cluster/dns": page("DNS: look a name up, change the zone"),
     "GET /ui/:cluster/audit": page("The cluster's audit log"),
-    "GET /ui/:cluster/frameworks": page("Frameworks: Marathon, Metronome and the Mesos schedulers on the scheduler API, with their tasks, allocation and offers"),
+    "GET /ui/:cluster/frameworks": page(
+      "Frameworks: Marathon, Metronome and the Mesos schedulers on the scheduler API, with their tasks, allocation and offers",
+    ),
     "POST /ui/:cluster/frameworks": form("Tear an external framework down (its name typed to confirm)"),
     "POST /ui/:cluster/dns": form("Change the zone or TTL"),
     "GET /ui/:cluster/tokens": page("Agent join tokens and DNS keys"),

@@ -48,12 +48,14 @@ export function parseCursor(cursor: string): Key | undefined {
 export async function clusterAuditPage(env: Env, db: AccountsDb, clusterId: string, limit: number, after?: Key) {
   // Each source gives its newest rows up to the cursor's millisecond; the few of that very millisecond already shown are filtered out below.
   const atMost = after?.at;
-  const [cluster, account] = await Promise.all([
-    clusterStub(env, clusterId).auditLog(limit + 50, atMost),
-    auditPage(db, { clusterId, atMost }, limit + 50),
-  ]);
+  const [cluster, account] = await Promise.all([clusterStub(env, clusterId).auditLog(limit + 50, atMost), auditPage(db, { clusterId, atMost }, limit + 50)]);
   const entries: AuditEntry[] = [
-    ...cluster.map((r) => ({ ...r, id: `c${r.id}`, source: "cluster" as const, detail: r.detail === null ? null : (JSON.parse(r.detail) as Record<string, unknown>) })),
+    ...cluster.map((r) => ({
+      ...r,
+      id: `c${r.id}`,
+      source: "cluster" as const,
+      detail: r.detail === null ? null : (JSON.parse(r.detail) as Record<string, unknown>),
+    })),
     ...account.map((r) => ({ ...r, id: `a${r.id}`, source: "account" as const })),
   ]
     .filter((e) => after === undefined || compare(after, keyOf(e)) < 0)

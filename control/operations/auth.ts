@@ -23,7 +23,9 @@ export async function logInLimited(env: Env, db: AccountsDb, email: string, pass
   await limitByAddress(env, "login", from.address);
   const { retryAfter, slowed } = await loginRetryAfter(db, email, from.address);
   if (retryAfter > 0) {
-    const why = slowed ? "this account is under a password-guessing attack, so each address gets one try" : "too many failed logins for this email from your address";
+    const why = slowed
+      ? "this account is under a password-guessing attack, so each address gets one try"
+      : "too many failed logins for this email from your address";
     throw new ApiError("rate_limited", `Login refused: ${why}; try again in ${retryAfter} s. Other addresses are not affected.`, [], {
       "Retry-After": String(retryAfter),
     });

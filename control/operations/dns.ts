@@ -1,6 +1,17 @@
 import { edgeResolve } from "../dns/edge.ts";
 import { ApiError } from "../errors.ts";
-import { type DnsQuery, type JsonResponse, decodeMessage, emptyAnswer, encodeQuery, encodeResponse, minTtl, renderJson, renderJsonPacket, withMessageId } from "../dns/index.ts";
+import {
+  type DnsQuery,
+  type JsonResponse,
+  decodeMessage,
+  emptyAnswer,
+  encodeQuery,
+  encodeResponse,
+  minTtl,
+  renderJson,
+  renderJsonPacket,
+  withMessageId,
+} from "../dns/index.ts";
 
 /** The content type of a DNS message in DoH (RFC 8484). */
 export const DNS_MESSAGE = "application/dns-message";
@@ -36,7 +47,13 @@ export async function forward(env: Env, query: DnsQuery, bytes: Uint8Array): Pro
  * zone, or from the upstream resolver for outside names. The UI's DNS page asks through here.
  * `leaseMs` is set for cluster names (see protocol/dns-lease.ts).
  */
-export async function jsonAnswer(env: Env, clusterId: string, query: DnsQuery, host: string, waitUntil?: (work: Promise<unknown>) => void): Promise<{ body: JsonResponse; ttl: number; leaseMs?: number }> {
+export async function jsonAnswer(
+  env: Env,
+  clusterId: string,
+  query: DnsQuery,
+  host: string,
+  waitUntil?: (work: Promise<unknown>) => void,
+): Promise<{ body: JsonResponse; ttl: number; leaseMs?: number }> {
   const { resolution, leaseMs } = await edgeResolve(env, clusterId, { name: query.name, type: query.type }, host, waitUntil);
   if (!resolution.outside) return { body: renderJson(query, resolution, upstreamOf(env) !== null), ttl: minTtl(resolution), leaseMs };
   const forwarded = decodeMessage(await forward(env, query, encodeQuery(query.name, query.type)));

@@ -3,7 +3,8 @@ import { validationError } from "../errors.ts";
 
 /** The body's `id`, when given, must name the resource in the path. */
 export function sameId(body: Record<string, unknown>, id: string, what: string): void {
-  if (body.id !== undefined && body.id !== id) throw validationError([{ path: "/id", errors: [`the ${what} id in the body ('${String(body.id)}') differs from the path ('${id}')`] }]);
+  if (body.id !== undefined && body.id !== id)
+    throw validationError([{ path: "/id", errors: [`the ${what} id in the body ('${String(body.id)}') differs from the path ('${id}')`] }]);
 }
 
 /**

@@ -82,7 +82,8 @@ export function renderCosmosError(err: unknown, c: Context): Response {
   let e: CosmosError;
   if (err instanceof CosmosError) e = err;
   else if (err instanceof ApiError) e = fromApiError(err);
-  else if (err instanceof HTTPException && err.status < 500) e = new CosmosError("MalformedRequest", /json/i.test(err.message) ? "Malformed JSON in request body." : err.message);
+  else if (err instanceof HTTPException && err.status < 500)
+    e = new CosmosError("MalformedRequest", /json/i.test(err.message) ? "Malformed JSON in request body." : err.message);
   else {
     console.error("unhandled package error", err);
     e = new CosmosError("InternalError", "Internal error.");

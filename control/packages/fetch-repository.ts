@@ -28,7 +28,8 @@ export function checkRepositoryUri(uri: string): URL {
   } catch {
     throw new CosmosError("RepositoryUriSyntax", `The repository URI '${uri}' is not an absolute URI.`, { uri });
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") throw new CosmosError("RepositoryUriSyntax", `The repository URI '${uri}' must be http or https.`, { uri });
+  if (url.protocol !== "http:" && url.protocol !== "https:")
+    throw new CosmosError("RepositoryUriSyntax", `The repository URI '${uri}' must be http or https.`, { uri });
   return url;
 }
 
@@ -93,7 +94,11 @@ export async function fetchRepository(uri: string, etag: string | null = null, l
     if (media.error) throw new CosmosError("UnsupportedRepositoryVersion", `The repository at ${uri}: ${media.error}.`, { uri });
     const text = await readBounded(res, uri, limits.maxBytes).catch((err: unknown) => {
       if (err instanceof CosmosError) throw err;
-      throw new CosmosError("RepositoryUriConnection", `Could not read the repository at ${uri}: ${controller.signal.aborted ? `no complete answer within ${limits.timeoutMs} ms` : String(err)}.`, { uri });
+      throw new CosmosError(
+        "RepositoryUriConnection",
+        `Could not read the repository at ${uri}: ${controller.signal.aborted ? `no complete answer within ${limits.timeoutMs} ms` : String(err)}.`,
+        { uri },
+      );
     });
     return { packages: parseText(text, uri, media.version), etag: res.headers.get("ETag") };
   } finally {
@@ -110,8 +115,14 @@ function parseText(text: string, uri: string, version: 3 | 4 | 5 | undefined): P
   }
   const parsed = parseRepository(json, version);
   if (!parsed.ok) {
-    const first = parsed.errors.slice(0, 3).map((e) => `${e.path}: ${e.errors.join(", ")}`).join("; ");
-    throw new CosmosError("RepositoryInvalid", `The repository at ${uri} is not a valid Universe repository: ${first}.`, { uri, errors: parsed.errors.slice(0, 100) });
+    const first = parsed.errors
+      .slice(0, 3)
+      .map((e) => `${e.path}: ${e.errors.join(", ")}`)
+      .join("; ");
+    throw new CosmosError("RepositoryInvalid", `The repository at ${uri} is not a valid Universe repository: ${first}.`, {
+      uri,
+      errors: parsed.errors.slice(0, 100),
+    });
   }
   return parsed.packages;
 }

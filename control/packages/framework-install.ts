@@ -54,7 +54,12 @@ export function principalFor(options: JsonObject, appId: string): string {
 }
 
 /** The app with the scheduler's credentials, URL and framework id in its env, and the account's labels. */
-export function withFramework(app: JsonObject, scope: FrameworkScope, account: { id: string; principal: string; secret: string }, frameworkId: string): JsonObject {
+export function withFramework(
+  app: JsonObject,
+  scope: FrameworkScope,
+  account: { id: string; principal: string; secret: string },
+  frameworkId: string,
+): JsonObject {
   const env = isObject(app.env) ? app.env : {};
   const labels = isObject(app.labels) ? app.labels : {};
   return {
@@ -79,7 +84,8 @@ const PRINCIPAL = /^[A-Za-z0-9._@-]{1,128}$/;
  */
 export function keepFramework(app: JsonObject, previous: { env?: Record<string, unknown>; labels?: Record<string, string> }): JsonObject {
   if (previous.labels?.[FRAMEWORK_ID_LABEL] === undefined) return app;
-  const carried = (source: Record<string, unknown> | undefined, keys: readonly string[]) => Object.fromEntries(keys.flatMap((k) => (source?.[k] === undefined ? [] : [[k, source[k]]])));
+  const carried = (source: Record<string, unknown> | undefined, keys: readonly string[]) =>
+    Object.fromEntries(keys.flatMap((k) => (source?.[k] === undefined ? [] : [[k, source[k]]])));
   const env = isObject(app.env) ? app.env : {};
   const labels = isObject(app.labels) ? app.labels : {};
   return {
@@ -93,17 +99,31 @@ export function keepFramework(app: JsonObject, previous: { env?: Record<string, 
 export const PLACEHOLDER = { id: "pending", principal: "pending", secret: `dcxs_${"A".repeat(43)}` };
 
 /** Creates the scheduler's service account; a principal already in use is refused naming the option. */
-export async function createSchedulerAccount(scope: FrameworkScope, principal: string, appId: string): Promise<{ id: string; principal: string; secret: string }> {
+export async function createSchedulerAccount(
+  scope: FrameworkScope,
+  principal: string,
+  appId: string,
+): Promise<{ id: string; principal: string; secret: string }> {
   if (!PRINCIPAL.test(principal)) {
     const message = "must be 1 to 128 letters, digits and . _ @ -";
-    throw new CosmosError("JsonSchemaMismatch", `Options do not make a valid service account: /service/service_account: ${message} (got '${principal.slice(0, 140)}').`, { errors: [{ path: "/service/service_account", message }] });
+    throw new CosmosError(
+      "JsonSchemaMismatch",
+      `Options do not make a valid service account: /service/service_account: ${message} (got '${principal.slice(0, 140)}').`,
+      { errors: [{ path: "/service/service_account", message }] },
+    );
   }
   try {
-    const { info, secret } = await createServiceAccount(scope.db, { clusterId: scope.clusterId, principal, description: `scheduler of the package installed as ${appId}`, createdBy: scope.userId }, scope.quota);
+    const { info, secret } = await createServiceAccount(
+      scope.db,
+      { clusterId: scope.clusterId, principal, description: `scheduler of the package installed as ${appId}`, createdBy: scope.userId },
+      scope.quota,
+    );
     return { id: info.id, principal, secret };
   } catch (err) {
     if (err instanceof ApiError && err.code === "conflict") {
-      throw new CosmosError("ServiceAccountAlreadyExists", `${err.message} Give another service.service_account, or revoke that account.`, { errors: [{ path: "/service/service_account", errors: [err.message] }] });
+      throw new CosmosError("ServiceAccountAlreadyExists", `${err.message} Give another service.service_account, or revoke that account.`, {
+        errors: [{ path: "/service/service_account", errors: [err.message] }],
+      });
     }
     throw err;
   }

@@ -31,7 +31,23 @@ export interface Installed {
 }
 
 /** Fields of a definition that `list` shows as `packageDefinition` (Cosmos's PackageDetails). */
-const DETAILS = ["packagingVersion", "name", "version", "releaseVersion", "maintainer", "description", "tags", "selected", "scm", "website", "framework", "preInstallNotes", "postInstallNotes", "postUninstallNotes", "licenses"];
+const DETAILS = [
+  "packagingVersion",
+  "name",
+  "version",
+  "releaseVersion",
+  "maintainer",
+  "description",
+  "tags",
+  "selected",
+  "scm",
+  "website",
+  "framework",
+  "preInstallNotes",
+  "postInstallNotes",
+  "postUninstallNotes",
+  "licenses",
+];
 
 /** The part of a job read here; the RPC type of `jobs()` is `never`, since its JSON is open-ended (`Record<string, unknown>`). */
 type JobLabels = { id: string; labels: Record<string, string> };
@@ -69,7 +85,9 @@ function safeAppId(id: string): string | undefined {
   try {
     return normalizeAppId(id);
   } catch (err) {
-    throw new CosmosError("MalformedRequest", `appId '${id}' is not a valid app id: ${err instanceof Error ? err.message : String(err)}`, { errors: [{ path: "/appId", errors: [String(err)] }] });
+    throw new CosmosError("MalformedRequest", `appId '${id}' is not a valid app id: ${err instanceof Error ? err.message : String(err)}`, {
+      errors: [{ path: "/appId", errors: [String(err)] }],
+    });
   }
 }
 
@@ -92,13 +110,20 @@ export async function uninstall(scope: Pick<PackageScope, "stub" | "acting" | "f
   const matches = await installedPackages(scope.stub, { packageName: req.packageName, appId: req.appId });
   if (matches.length === 0) {
     const where = req.appId !== undefined ? ` with appId '${req.appId}'` : "";
-    throw new CosmosError("PackageNotInstalled", `Package [${req.packageName}]${where} is not installed.`, { packageName: req.packageName, ...(req.appId ? { appId: req.appId } : {}) });
+    throw new CosmosError("PackageNotInstalled", `Package [${req.packageName}]${where} is not installed.`, {
+      packageName: req.packageName,
+      ...(req.appId ? { appId: req.appId } : {}),
+    });
   }
   if (matches.length > 1 && !req.all) {
-    throw new CosmosError("AmbiguousAppId", `Multiple apps named [${matches.map((m) => m.appId).join(", ")}] are installed for package [${req.packageName}]; give appId, or all: true.`, {
-      packageName: req.packageName,
-      appIds: matches.map((m) => m.appId),
-    });
+    throw new CosmosError(
+      "AmbiguousAppId",
+      `Multiple apps named [${matches.map((m) => m.appId).join(", ")}] are installed for package [${req.packageName}]; give appId, or all: true.`,
+      {
+        packageName: req.packageName,
+        appIds: matches.map((m) => m.appId),
+      },
+    );
   }
   const results = [];
   for (const m of matches) {
@@ -114,7 +139,12 @@ export async function uninstall(scope: Pick<PackageScope, "stub" | "acting" | "f
       if (!(err instanceof ApiError && err.code === "not_found")) throw err;
     }
     const notes = m.definition?.postUninstallNotes;
-    results.push({ packageName: m.packageName, appId: m.appId, packageVersion: m.packageVersion, ...(typeof notes === "string" ? { postUninstallNotes: notes } : {}) });
+    results.push({
+      packageName: m.packageName,
+      appId: m.appId,
+      packageVersion: m.packageVersion,
+      ...(typeof notes === "string" ? { postUninstallNotes: notes } : {}),
+    });
   }
   return { results };
 }

@@ -29,7 +29,10 @@ function parseOne(text: string): Parsed {
 
 /** The media ranges of an Accept header, in the order given (`q` values are honoured when set). */
 function acceptList(header: string): Parsed[] {
-  const ranges = header.split(",").filter((s) => s.trim() !== "").map(parseOne);
+  const ranges = header
+    .split(",")
+    .filter((s) => s.trim() !== "")
+    .map(parseOne);
   return ranges
     .map((r, i) => ({ r, i, q: r.params.q === undefined ? 1 : Number(r.params.q) }))
     .filter((x) => x.q > 0)

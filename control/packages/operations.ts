@@ -35,7 +35,11 @@ export interface PackageScope {
 /** Fetch bounds and the refresh interval, from the Worker's configuration (wrangler.toml `vars`). */
 export function repositoryLimits(env: Env): FetchLimits & { refreshMs: number } {
   const num = (v: string | undefined, d: number) => (v !== undefined && Number.isFinite(Number(v)) ? Number(v) : d);
-  return { timeoutMs: num(env.PACKAGE_REPO_TIMEOUT_MS, 10_000), maxBytes: num(env.PACKAGE_REPO_MAX_BYTES, 8 * 1024 * 1024), refreshMs: num(env.PACKAGE_REPO_REFRESH_MS, 600_000) };
+  return {
+    timeoutMs: num(env.PACKAGE_REPO_TIMEOUT_MS, 10_000),
+    maxBytes: num(env.PACKAGE_REPO_MAX_BYTES, 8 * 1024 * 1024),
+    refreshMs: num(env.PACKAGE_REPO_REFRESH_MS, 600_000),
+  };
 }
 
 /**
@@ -64,7 +68,11 @@ export async function findPackage(scope: PackageScope, name: string): Promise<Pa
 }
 
 /** The package (a version of it, or its newest) and the URI of the repository it came from. */
-export async function resolvePackage(scope: PackageScope, name: string, version?: string): Promise<{ pkg: PackageDefinition; source: string; versions: PackageDefinition[] }> {
+export async function resolvePackage(
+  scope: PackageScope,
+  name: string,
+  version?: string,
+): Promise<{ pkg: PackageDefinition; source: string; versions: PackageDefinition[] }> {
   await refreshStale(scope);
   const found = await findPackage(scope, name);
   if (!found) throw new CosmosError("PackageNotFound", `Package [${name}] not found`, { packageName: name });
@@ -79,7 +87,10 @@ async function creating<T>(id: string, create: () => Promise<T>): Promise<T> {
     return await create();
   } catch (err) {
     if (err instanceof ApiError && err.code === "conflict") {
-      throw new CosmosError("PackageAlreadyInstalled", `Package is already installed: [${id}] exists (give another appId).`, { appId: id, reason: err.message });
+      throw new CosmosError("PackageAlreadyInstalled", `Package is already installed: [${id}] exists (give another appId).`, {
+        appId: id,
+        reason: err.message,
+      });
     }
     throw err;
   }
@@ -89,7 +100,10 @@ const summary = (details: { path: string; errors: string[] }[]) => details.map((
 
 function parseApp(pkg: PackageDefinition, app: JsonObject) {
   const parsed = parseAppDefinition(app);
-  if (!parsed.ok) throw new CosmosError("InvalidMarathonApp", `The app rendered from ${pkg.name} ${pkg.version} is not valid: ${summary(parsed.details)}`, { details: parsed.details });
+  if (!parsed.ok)
+    throw new CosmosError("InvalidMarathonApp", `The app rendered from ${pkg.name} ${pkg.version} is not valid: ${summary(parsed.details)}`, {
+      details: parsed.details,
+    });
   return parsed.app;
 }
 
@@ -120,7 +134,10 @@ async function createFrameworkApp(scope: PackageScope, pkg: PackageDefinition, a
 /** A job-style package: the job is created as `POST /v1/jobs` creates it (the job schema, then the object's jobCreate). */
 async function createJob(scope: PackageScope, pkg: PackageDefinition, job: JsonObject): Promise<string> {
   const parsed = parseJob(job);
-  if (!parsed.ok) throw new CosmosError("InvalidMetronomeJob", `The job rendered from ${pkg.name} ${pkg.version} is not valid: ${summary(parsed.details)}`, { details: parsed.details });
+  if (!parsed.ok)
+    throw new CosmosError("InvalidMetronomeJob", `The job rendered from ${pkg.name} ${pkg.version} is not valid: ${summary(parsed.details)}`, {
+      details: parsed.details,
+    });
   await creating(parsed.spec.id, async () => unwrap(await scope.acting.jobCreate(parsed.spec, parsed.schedules)));
   return parsed.spec.id;
 }

@@ -81,7 +81,21 @@ export function validateOptions(schema: JsonObject, options: JsonObject): Option
   return dedupe((leaves.length > 0 ? leaves : result.errors).map(toOptionError));
 }
 
-const WRAPPERS = new Set(["properties", "allOf", "items", "$ref", "additionalItems", "prefixItems", "patternProperties", "dependentSchemas", "unevaluatedProperties", "unevaluatedItems", "if", "then", "else"]);
+const WRAPPERS = new Set([
+  "properties",
+  "allOf",
+  "items",
+  "$ref",
+  "additionalItems",
+  "prefixItems",
+  "patternProperties",
+  "dependentSchemas",
+  "unevaluatedProperties",
+  "unevaluatedItems",
+  "if",
+  "then",
+  "else",
+]);
 
 function toOptionError(e: OutputUnit): OptionError {
   const path = decodeURIComponent(e.instanceLocation.replace(/^#/, ""));

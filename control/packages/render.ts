@@ -38,7 +38,10 @@ export function renderTemplate(template: string, scope: JsonObject): string {
   try {
     return Mustache.render(template, view, undefined, { escape: jsonEscape });
   } catch (err) {
-    throw new CosmosError("RenderedTemplateNotJson", `The package's Marathon template is not a valid Mustache template: ${err instanceof Error ? err.message : String(err)}`);
+    throw new CosmosError(
+      "RenderedTemplateNotJson",
+      `The package's Marathon template is not a valid Mustache template: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
 }
 
@@ -51,7 +54,10 @@ export function resolveOptions(pkg: PackageDefinition, options: JsonObject): Jso
   const merged = deepMerge(schemaDefaults(pkg.config), options);
   const errors = validateOptions(pkg.config, merged);
   if (errors.length > 0) {
-    const summary = errors.slice(0, 5).map((e) => `${e.path}: ${e.message}`).join("; ");
+    const summary = errors
+      .slice(0, 5)
+      .map((e) => `${e.path}: ${e.message}`)
+      .join("; ");
     // Each error also in the shape of Cosmos's validation report (`level`, `instance.pointer`), which its clients print.
     const report = errors.map((e) => ({ ...e, level: "error", instance: { pointer: e.path } }));
     throw new CosmosError("JsonSchemaMismatch", `Options do not match the config schema of ${pkg.name} ${pkg.version}: ${summary}`, { errors: report });
@@ -73,14 +79,20 @@ export async function renderPackage(pkg: PackageDefinition, source: string, opti
   const kind = pkg.metronome ? "job" : "app";
   if (template === undefined) return { kind, resolvedOptions };
   const text = renderTemplate(template, { ...resolvedOptions, resource: pkg.resource ?? {} });
-  if (text.length > MAX_RENDERED_BYTES) throw new CosmosError("RenderedTemplateNotJson", `The rendered Marathon template is larger than ${MAX_RENDERED_BYTES} bytes.`);
+  if (text.length > MAX_RENDERED_BYTES)
+    throw new CosmosError("RenderedTemplateNotJson", `The rendered Marathon template is larger than ${MAX_RENDERED_BYTES} bytes.`);
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new CosmosError("RenderedTemplateNotJson", `The rendered Marathon template of ${pkg.name} ${pkg.version} is not JSON: ${err instanceof Error ? err.message : String(err)}`, { rendered: text.slice(0, 4096) });
+    throw new CosmosError(
+      "RenderedTemplateNotJson",
+      `The rendered Marathon template of ${pkg.name} ${pkg.version} is not JSON: ${err instanceof Error ? err.message : String(err)}`,
+      { rendered: text.slice(0, 4096) },
+    );
   }
-  if (!isObject(json)) throw new CosmosError("MarathonTemplateMustBeJsonObject", `The rendered Marathon template of ${pkg.name} ${pkg.version} is not a JSON object.`);
+  if (!isObject(json))
+    throw new CosmosError("MarathonTemplateMustBeJsonObject", `The rendered Marathon template of ${pkg.name} ${pkg.version} is not a JSON object.`);
   const labels = isObject(json.labels) ? json.labels : {};
   const app: JsonObject = { ...json, labels: { ...labels, ...(await packageLabels(pkg, source, options)) } };
   if (appId !== undefined) app.id = appId;

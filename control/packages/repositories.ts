@@ -24,7 +24,11 @@ function unwrapRepos(result: Refusal | RepositoryEntry[]): RepositoryEntry[] {
  */
 export async function addRepository(scope: PackageScope, repo: { name: string; uri: string; index?: number }): Promise<RepositoryEntry[]> {
   const present = (await scope.stub.packageRepositories()).find((r) => r.name === repo.name || r.uri === repo.uri);
-  if (present) throw new CosmosError("RepositoryAlreadyPresent", `A repository named '${present.name}' with URI '${present.uri}' is already present.`, { name: present.name, uri: present.uri });
+  if (present)
+    throw new CosmosError("RepositoryAlreadyPresent", `A repository named '${present.name}' with URI '${present.uri}' is already present.`, {
+      name: present.name,
+      uri: present.uri,
+    });
   if (repo.uri === BUILTIN_REPOSITORY.uri) return unwrapRepos(await scope.acting.packageRepositoryAdd(repo, [], null));
   checkRepositoryUri(repo.uri);
   const fetched = await fetchRepository(repo.uri, null, repositoryLimits(scope.env));

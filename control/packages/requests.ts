@@ -26,4 +26,9 @@ export const RepositoryAddRequest = z.object({
 });
 export const RepositoryDeleteRequest = z.object({ name: z.string().min(1).optional(), uri: z.string().min(1).optional() });
 export const ServiceDescribeRequest = z.object({ appId: AppId });
-export const ServiceUpdateRequest = z.object({ appId: AppId, packageVersion: z.string().min(1).optional(), options: Options.optional(), replace: z.boolean().default(false) });
+export const ServiceUpdateRequest = z.object({
+  appId: AppId,
+  packageVersion: z.string().min(1).optional(),
+  options: Options.optional(),
+  replace: z.boolean().default(false),
+});

@@ -12,7 +12,8 @@ import type { PackageDefinition } from "./universe.ts";
 /** Cosmos's own bound is a flag; a resource larger than this is refused (ResourceTooLarge). */
 export const MAX_RESOURCE_BYTES = 5 * 1024 * 1024;
 
-const strings = (v: unknown): string[] => (typeof v === "string" ? [v] : Array.isArray(v) ? v.flatMap(strings) : typeof v === "object" && v !== null ? Object.values(v).flatMap(strings) : []);
+const strings = (v: unknown): string[] =>
+  typeof v === "string" ? [v] : Array.isArray(v) ? v.flatMap(strings) : typeof v === "object" && v !== null ? Object.values(v).flatMap(strings) : [];
 
 /** Every URL a package's `resource` names: images, asset URIs, CLI binaries (not Docker image names). */
 export function resourceUrls(pkg: PackageDefinition): string[] {
@@ -24,19 +25,24 @@ export function resourceUrls(pkg: PackageDefinition): string[] {
 
 /** Checks the `url` query: present and absolute http(s). */
 export function resourceUrl(raw: string | undefined): URL {
-  if (raw === undefined || raw === "") throw new CosmosError("MalformedRequest", "The query parameter 'url' is required: the resource's URL.", { errors: [{ path: "url", errors: ["required"] }] });
+  if (raw === undefined || raw === "")
+    throw new CosmosError("MalformedRequest", "The query parameter 'url' is required: the resource's URL.", {
+      errors: [{ path: "url", errors: ["required"] }],
+    });
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
     throw new CosmosError("EndpointUriSyntax", `'${raw.slice(0, 200)}' is not an absolute URL.`, { uri: raw.slice(0, 2048) });
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") throw new CosmosError("EndpointUriSyntax", `The resource URL must be http or https, not ${url.protocol}.`, { uri: raw.slice(0, 2048) });
+  if (url.protocol !== "http:" && url.protocol !== "https:")
+    throw new CosmosError("EndpointUriSyntax", `The resource URL must be http or https, not ${url.protocol}.`, { uri: raw.slice(0, 2048) });
   return url;
 }
 
 async function readAll(res: Response, uri: string): Promise<Uint8Array<ArrayBuffer>> {
-  const tooLarge = () => new CosmosError("ResourceTooLarge", `The resource at ${uri} is larger than ${MAX_RESOURCE_BYTES} bytes.`, { limit: MAX_RESOURCE_BYTES });
+  const tooLarge = () =>
+    new CosmosError("ResourceTooLarge", `The resource at ${uri} is larger than ${MAX_RESOURCE_BYTES} bytes.`, { limit: MAX_RESOURCE_BYTES });
   if (Number(res.headers.get("Content-Length")) > MAX_RESOURCE_BYTES) {
     await res.body?.cancel();
     throw tooLarge();
@@ -81,7 +87,11 @@ export async function fetchResource(url: URL, timeoutMs: number): Promise<{ body
     }
     const body = await readAll(res, url.href).catch((err: unknown) => {
       if (err instanceof CosmosError) throw err;
-      throw new CosmosError("EndpointUriConnection", `Could not read ${url.href}: ${controller.signal.aborted ? `no complete answer within ${timeoutMs} ms` : String(err)}.`, { uri: url.href });
+      throw new CosmosError(
+        "EndpointUriConnection",
+        `Could not read ${url.href}: ${controller.signal.aborted ? `no complete answer within ${timeoutMs} ms` : String(err)}.`,
+        { uri: url.href },
+      );
     });
     return { body, contentType: res.headers.get("Content-Type") ?? "application/octet-stream" };
   } finally {

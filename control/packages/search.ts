@@ -22,7 +22,13 @@ export function matches(pkg: PackageDefinition, query: string | undefined): bool
   const q = query?.trim().toLowerCase() ?? "";
   if (q === "") return true;
   if (q.includes("*")) {
-    const re = new RegExp(`^${q.split("*").map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`, "i");
+    const re = new RegExp(
+      `^${q
+        .split("*")
+        .map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
+        .join(".*")}$`,
+      "i",
+    );
     return re.test(pkg.name) || pkg.tags.some((t) => re.test(t));
   }
   return pkg.name.toLowerCase().includes(q) || pkg.description.toLowerCase().includes(q) || pkg.tags.some((t) => t.toLowerCase().includes(q));

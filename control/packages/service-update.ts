@@ -18,7 +18,8 @@ import { newestFirst, type PackageDefinition } from "./universe.ts";
 /** The installed package an app id names; only apps (a job-style package is reinstalled instead). */
 async function installedApp(scope: PackageScope, appId: string): Promise<Installed & { definition: Record<string, unknown> }> {
   const [found] = await installedPackages(scope.stub, { appId });
-  if (found?.kind !== "app" || !found.definition) throw new CosmosError("MarathonAppNotFound", `No app installed from a package has the id [${appId}].`, { appId });
+  if (found?.kind !== "app" || !found.definition)
+    throw new CosmosError("MarathonAppNotFound", `No app installed from a package has the id [${appId}].`, { appId });
   return { ...found, definition: found.definition };
 }
 
@@ -31,8 +32,12 @@ const asPackage = (definition: Record<string, unknown>) => definition as unknown
 function moves(current: PackageDefinition, versions: PackageDefinition[]): { upgradesTo: string[]; downgradesTo: string[] } {
   const allows = (list: string[] | undefined, version: string) => (list ?? []).some((v) => v === "*" || v === version);
   return {
-    upgradesTo: newestFirst(versions).filter((v) => v.releaseVersion > current.releaseVersion && allows(v.upgradesFrom, current.version)).map((v) => v.version),
-    downgradesTo: newestFirst(versions).filter((v) => v.releaseVersion < current.releaseVersion && allows(current.downgradesTo, v.version)).map((v) => v.version),
+    upgradesTo: newestFirst(versions)
+      .filter((v) => v.releaseVersion > current.releaseVersion && allows(v.upgradesFrom, current.version))
+      .map((v) => v.version),
+    downgradesTo: newestFirst(versions)
+      .filter((v) => v.releaseVersion < current.releaseVersion && allows(current.downgradesTo, v.version))
+      .map((v) => v.version),
   };
 }
 
@@ -61,17 +66,26 @@ export async function updateService(scope: PackageScope, req: UpdateRequest) {
   const found = await findPackage(scope, installed.packageName);
   const version = req.packageVersion ?? current.version;
   const target = version === current.version ? current : found?.versions.find((v) => v.version === version);
-  if (!target) throw new CosmosError("VersionNotFound", `Version [${version}] of package [${installed.packageName}] not found`, { packageName: installed.packageName, packageVersion: version });
+  if (!target)
+    throw new CosmosError("VersionNotFound", `Version [${version}] of package [${installed.packageName}] not found`, {
+      packageName: installed.packageName,
+      packageVersion: version,
+    });
   const allowed = moves(current, found?.versions ?? []);
   if (target !== current && ![...allowed.upgradesTo, ...allowed.downgradesTo].includes(version)) {
-    throw new CosmosError("VersionUpgradeNotSupportedInOpen", `${installed.packageName} ${current.version} cannot move to ${version} (upgrades to: ${allowed.upgradesTo.join(", ") || "none"}; downgrades to: ${allowed.downgradesTo.join(", ") || "none"}).`, allowed);
+    throw new CosmosError(
+      "VersionUpgradeNotSupportedInOpen",
+      `${installed.packageName} ${current.version} cannot move to ${version} (upgrades to: ${allowed.upgradesTo.join(", ") || "none"}; downgrades to: ${allowed.downgradesTo.join(", ") || "none"}).`,
+      allowed,
+    );
   }
   const options = req.replace ? (req.options ?? {}) : deepMerge(installed.userOptions ?? {}, req.options ?? {});
   const source = target === current ? (installed.source ?? found?.repository.uri ?? "") : (found?.repository.uri ?? "");
   const { app, resolvedOptions } = await renderPackage(target, source, options, installed.appId);
   const previous = await scope.stub.marathonApp(installed.appId, []);
   const parsed = parseAppDefinition(app && previous ? keepFramework(app, previous) : app);
-  if (!parsed.ok) throw new CosmosError("InvalidMarathonApp", `The app rendered from ${target.name} ${target.version} is not valid.`, { details: parsed.details });
+  if (!parsed.ok)
+    throw new CosmosError("InvalidMarathonApp", `The app rendered from ${target.name} ${target.version} is not valid.`, { details: parsed.details });
   // Forced, as a deployment still in progress (an install that never got healthy) is often what the update fixes.
   const result = unwrap(await scope.acting.marathonReplace(parsed.app, true));
   return { package: target, resolvedOptions, marathonDeploymentId: result.deploymentId };

@@ -29,8 +29,12 @@ const Docker = z.looseObject({ "image-name": z.string().optional() });
 const Binary = z.looseObject({ kind: z.enum(["executable", "zip"]), url: Url, contentHash: z.array(z.looseObject({ algo: z.string(), value: z.string() })) });
 /** `resource.json`: images, assets (URIs and Docker images the template refers to), CLI binaries. */
 const Resource = z.looseObject({
-  assets: z.looseObject({ uris: z.record(z.string(), Url).optional(), container: z.looseObject({ docker: z.record(z.string(), z.string()).optional() }).optional() }).optional(),
-  images: z.looseObject({ "icon-small": Url.optional(), "icon-medium": Url.optional(), "icon-large": Url.optional(), screenshots: z.array(Url).optional() }).optional(),
+  assets: z
+    .looseObject({ uris: z.record(z.string(), Url).optional(), container: z.looseObject({ docker: z.record(z.string(), z.string()).optional() }).optional() })
+    .optional(),
+  images: z
+    .looseObject({ "icon-small": Url.optional(), "icon-medium": Url.optional(), "icon-large": Url.optional(), screenshots: z.array(Url).optional() })
+    .optional(),
   cli: z.looseObject({ binaries: z.record(z.string(), z.record(z.string(), Binary)) }).optional(),
   docker: Docker.optional(),
 });
@@ -52,7 +56,10 @@ const PackageFields = z.object({
   postInstallNotes: Notes.optional(),
   postUninstallNotes: Notes.optional(),
   licenses: z.array(z.object({ name: z.string(), url: Url })).optional(),
-  minDcosReleaseVersion: z.string().regex(/^\d+(\.\d+)*$/, "must be a release version like 1.10").optional(),
+  minDcosReleaseVersion: z
+    .string()
+    .regex(/^\d+(\.\d+)*$/, "must be a release version like 1.10")
+    .optional(),
   upgradesFrom: z.array(z.string()).optional(),
   downgradesTo: z.array(z.string()).optional(),
   marathon: z.object({ v2AppMustacheTemplate: Base64 }).optional(),
@@ -91,7 +98,8 @@ function checkVersionRules(pkg: z.output<typeof PackageFields>, ctx: z.Refinemen
   }
   if (v >= 3 && pkg.releaseVersion === undefined) ctx.addIssue({ code: "custom", path: ["releaseVersion"], message: "is required from packagingVersion 3.0" });
   if (v >= 3 && !VERSION_V3.test(pkg.version)) ctx.addIssue({ code: "custom", path: ["version"], message: "must match ^[-a-zA-Z0-9.]+$" });
-  if (pkg.marathon !== undefined && pkg.metronome !== undefined) ctx.addIssue({ code: "custom", path: ["metronome"], message: "a package installs an app (marathon) or a job (metronome), not both" });
+  if (pkg.marathon !== undefined && pkg.metronome !== undefined)
+    ctx.addIssue({ code: "custom", path: ["metronome"], message: "a package installs an app (marathon) or a job (metronome), not both" });
   if (pkg.config !== undefined && pkg.config.type !== undefined && pkg.config.type !== "object") {
     ctx.addIssue({ code: "custom", path: ["config", "type"], message: 'a package config schema must describe an object ("type": "object")' });
   }
@@ -99,7 +107,10 @@ function checkVersionRules(pkg: z.output<typeof PackageFields>, ctx: z.Refinemen
 
 const Package = PackageFields.superRefine(checkVersionRules).transform((p): PackageDefinition => ({ ...p, releaseVersion: p.releaseVersion ?? 0 }));
 
-const Repository = z.object({ packages: z.array(z.unknown()).max(MAX_REPOSITORY_PACKAGES) }, { message: 'a Universe repository is a JSON object {"packages": [...]}' });
+const Repository = z.object(
+  { packages: z.array(z.unknown()).max(MAX_REPOSITORY_PACKAGES) },
+  { message: 'a Universe repository is a JSON object {"packages": [...]}' },
+);
 
 /** A repository's parse: its packages, or every problem with the path (`/packages/3/version`) where it lies. */
 export type RepositoryParse = { ok: true; packages: PackageDefinition[] } | { ok: false; errors: FieldError[] };
@@ -123,7 +134,8 @@ export function parseRepository(json: unknown, repoVersion: 3 | 4 | 5 = 5): Repo
       return;
     }
     const pkg = parsed.data;
-    if (major(pkg.packagingVersion) > repoVersion) errors.push({ path: at("/packagingVersion"), errors: [`a v${repoVersion} repository may not hold packagingVersion ${pkg.packagingVersion}`] });
+    if (major(pkg.packagingVersion) > repoVersion)
+      errors.push({ path: at("/packagingVersion"), errors: [`a v${repoVersion} repository may not hold packagingVersion ${pkg.packagingVersion}`] });
     else if (JSON.stringify(raw).length > MAX_PACKAGE_BYTES) errors.push({ path: at(""), errors: [`the package is larger than ${MAX_PACKAGE_BYTES} bytes`] });
     else if (seen.has(`${pkg.name}@${pkg.version}`)) errors.push({ path: at("/version"), errors: [`${pkg.name} ${pkg.version} appears twice`] });
     else {

@@ -91,13 +91,7 @@ export function Breadcrumbs(props: { crumbs: Crumb[] }) {
     <nav class="breadcrumbs" aria-label="Breadcrumb">
       <ol>
         {props.crumbs.map((crumb, i) => (
-          <li>
-            {i === last ? (
-              <span aria-current="page">{crumb.label}</span>
-            ) : (
-              <a href={crumb.href}>{crumb.label}</a>
-            )}
-          </li>
+          <li>{i === last ? <span aria-current="page">{crumb.label}</span> : <a href={crumb.href}>{crumb.label}</a>}</li>
         ))}
       </ol>
     </nav>
@@ -219,8 +213,28 @@ export function Pager<T>(props: { page: Page<T>; url: URL; label: string; params
       ) : null}
       {more ? (
         <ul class="pager-links">
-          <li>{p.page > 1 ? <a class="button" rel="prev" href={pageHref(url, p.page - 1, params)}>Previous</a> : <span class="button" aria-disabled="true">Previous</span>}</li>
-          <li>{p.page < p.pages ? <a class="button" rel="next" href={pageHref(url, p.page + 1, params)}>Next</a> : <span class="button" aria-disabled="true">Next</span>}</li>
+          <li>
+            {p.page > 1 ? (
+              <a class="button" rel="prev" href={pageHref(url, p.page - 1, params)}>
+                Previous
+              </a>
+            ) : (
+              <span class="button" aria-disabled="true">
+                Previous
+              </span>
+            )}
+          </li>
+          <li>
+            {p.page < p.pages ? (
+              <a class="button" rel="next" href={pageHref(url, p.page + 1, params)}>
+                Next
+              </a>
+            ) : (
+              <span class="button" aria-disabled="true">
+                Next
+              </span>
+            )}
+          </li>
         </ul>
       ) : null}
     </nav>

@@ -51,9 +51,7 @@ function ErrorList(props: { errors: LineError[] }) {
       <ol class="editor-errors" id="editor-errors" aria-labelledby="editor-errors-title">
         {props.errors.map((e) => (
           <li>
-            <a href="#editor" data-line={String(e.line)}>{`Line ${e.line}`}</a>
-            {" "}
-            <code>{e.path}</code>
+            <a href="#editor" data-line={String(e.line)}>{`Line ${e.line}`}</a> <code>{e.path}</code>
             {`: ${e.errors.join("; ")}`}
           </li>
         ))}

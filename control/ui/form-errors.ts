@@ -25,7 +25,10 @@ const formWording: z.core.$ZodErrorMap = (issue) => {
  * Checks a form's fields with the API's own schema, so a page accepts exactly what the API
  * does: the parsed value, or the errors by field. An empty field counts as a missing one.
  */
-export function checkFields<S extends z.ZodType>(schema: S, fields: Record<string, string | number | undefined>): { ok: true; value: z.output<S> } | { ok: false; errors: FormErrors } {
+export function checkFields<S extends z.ZodType>(
+  schema: S,
+  fields: Record<string, string | number | undefined>,
+): { ok: true; value: z.output<S> } | { ok: false; errors: FormErrors } {
   const input = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined && v !== ""));
   const parsed = schema.safeParse(input, { error: formWording });
   return parsed.success ? { ok: true, value: parsed.data } : { ok: false, errors: errorsByField(fieldErrors(parsed.error)) };

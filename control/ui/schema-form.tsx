@@ -144,7 +144,18 @@ export function OptionField(props: { field: SchemaField; value?: string; errors?
   } else {
     const numeric = f.type === "number" || f.type === "integer";
     const type = numeric ? "number" : /password|secret/i.test(f.name) ? "password" : "text";
-    input = <input {...common} type={type} value={value} required={f.required} step={numeric ? (f.type === "integer" ? "1" : "any") : undefined} min={f.min} max={f.max} autocomplete="off" />;
+    input = (
+      <input
+        {...common}
+        type={type}
+        value={value}
+        required={f.required}
+        step={numeric ? (f.type === "integer" ? "1" : "any") : undefined}
+        min={f.min}
+        max={f.max}
+        autocomplete="off"
+      />
+    );
   }
   return (
     <div class={errors.length ? "field field-invalid" : "field"}>

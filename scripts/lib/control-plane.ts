@@ -50,10 +50,15 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const child = startChild(WRANGLER, args, { cwd: ROOT, env: toolEnv(), onLine: opts.onLine });
   const url = `${opts.protocol ?? "http"}://127.0.0.1:${opts.port}`;
   try {
-    await waitFor("the control plane to answer /health", async () => {
-      if (child.proc.exitCode !== null) throw new Error(`wrangler dev exited:\n${child.output()}`);
-      return (await probe(`${url}/health`)) === 200 ? true : undefined;
-    }, 60_000, 200);
+    await waitFor(
+      "the control plane to answer /health",
+      async () => {
+        if (child.proc.exitCode !== null) throw new Error(`wrangler dev exited:\n${child.output()}`);
+        return (await probe(`${url}/health`)) === 200 ? true : undefined;
+      },
+      60_000,
+      200,
+    );
   } catch (err) {
     await child.stop("SIGKILL");
     throw new Error(`${String(err)}\n--- wrangler output ---\n${child.output()}`);

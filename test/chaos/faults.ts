@@ -48,8 +48,24 @@ async function setUp(proxied: "none" | "first" | "both", workDirOf: WorkDirOf = 
   };
   // DCX_CHAOS_ECHO=1 prints the agents' log lines, to see why a case did not recover.
   const echo = (name: string) => (process.env.DCX_CHAOS_ECHO === "1" ? { echo: `[${name}]` } : {});
-  cluster.startAgent("a", { token, ...echo("a"), hostname: "node-a", advertiseIp: "127.0.0.2", resources: RESOURCES, master: proxied === "none" ? cluster.url : viaProxy, ...workDir("a") });
-  cluster.startAgent("b", { token, ...echo("b"), hostname: "node-b", advertiseIp: "127.0.0.3", resources: OTHER_RESOURCES, master: proxied === "both" ? viaProxy : cluster.url, ...workDir("b") });
+  cluster.startAgent("a", {
+    token,
+    ...echo("a"),
+    hostname: "node-a",
+    advertiseIp: "127.0.0.2",
+    resources: RESOURCES,
+    master: proxied === "none" ? cluster.url : viaProxy,
+    ...workDir("a"),
+  });
+  cluster.startAgent("b", {
+    token,
+    ...echo("b"),
+    hostname: "node-b",
+    advertiseIp: "127.0.0.3",
+    resources: OTHER_RESOURCES,
+    master: proxied === "both" ? viaProxy : cluster.url,
+    ...workDir("b"),
+  });
   await waitFor("two active agents", async () => {
     const res = await ledger.call("GET", `/c/${cluster.clusterId}/master/slaves`);
     const slaves = res?.status === 200 ? ((await res.json()) as { slaves: { active: boolean }[] }).slaves : [];
@@ -153,11 +169,16 @@ export function partition(): Promise<FaultResult> {
     await settle(setup.ledger, setup.cluster, appId, () => processesUnder(setup.cluster.dir, "sleep"));
     setup.proxy?.set({ kind: "blackhole" });
     // Past the agent timeout (3 s here): its tasks turn unreachable and are replaced on the other agent.
-    await waitFor("the partitioned agent to be unreachable", async () => {
-      const res = await setup.ledger.call("GET", `/c/${setup.cluster.clusterId}/agents`);
-      const agents = res?.status === 200 ? ((await res.json()) as { agents: { hostname: string; state: string }[] }).agents : [];
-      return agents.find((a) => a.hostname === "node-a")?.state === "unreachable" ? true : undefined;
-    }, 30_000, 200);
+    await waitFor(
+      "the partitioned agent to be unreachable",
+      async () => {
+        const res = await setup.ledger.call("GET", `/c/${setup.cluster.clusterId}/agents`);
+        const agents = res?.status === 200 ? ((await res.json()) as { agents: { hostname: string; state: string }[] }).agents : [];
+        return agents.find((a) => a.hostname === "node-a")?.state === "unreachable" ? true : undefined;
+      },
+      30_000,
+      200,
+    );
     await setup.ledger.writeUntil("partition", new Promise((resolve) => setTimeout(resolve, 1500)));
     setup.proxy?.heal();
     return { appId, healedAt: Date.now(), notes: "tasks of the cut-off agent replaced; on healing the master kills the orphans" };
@@ -247,5 +268,8 @@ export function diskFull(): Promise<FaultResult> {
 /** Whether the suite may mount a tmpfs (root) and restart dockerd (root, a pid file). */
 export function privileges(): { root: boolean; dockerd: boolean } {
   const root = process.getuid?.() === 0;
-  return { root, dockerd: root && existsSync("/var/run/docker.pid") && spawnSync("docker", ["image", "inspect", TEST_IMAGE], { stdio: "ignore" }).status === 0 };
+  return {
+    root,
+    dockerd: root && existsSync("/var/run/docker.pid") && spawnSync("docker", ["image", "inspect", TEST_IMAGE], { stdio: "ignore" }).status === 0,
+  };
 }

@@ -51,7 +51,16 @@ export async function fuzzAgentFrames(cluster: TestCluster, cases: number, seed:
     ws.once("open", () => resolve());
     ws.once("error", reject);
   });
-  ws.send(JSON.stringify({ type: "register", protocol: 1, hostname: "fuzz-agent", ip: "127.0.0.9", resources: { cpus: 1, mem: 256, disk: 0, gpus: 0, ports: [] }, version: "fuzz" }));
+  ws.send(
+    JSON.stringify({
+      type: "register",
+      protocol: 1,
+      hostname: "fuzz-agent",
+      ip: "127.0.0.9",
+      resources: { cpus: 1, mem: 256, disk: 0, gpus: 0, ports: [] },
+      version: "fuzz",
+    }),
+  );
   const templates = agentFrameTemplates();
   for (let i = 0; i < cases && closed === undefined; i++) {
     const kind = i % 10;
@@ -85,7 +94,11 @@ export async function fuzzDoh(cluster: TestCluster, cases: number, seed: number)
   for (let i = 0; i < messages.length; i += 32) {
     await Promise.all(
       messages.slice(i, i + 32).map(async (body) => {
-        const res = await fetch(`${cluster.url}/dns/${key}/dns-query`, { method: "POST", headers: { "Content-Type": "application/dns-message" }, body: Buffer.from(body) });
+        const res = await fetch(`${cluster.url}/dns/${key}/dns-query`, {
+          method: "POST",
+          headers: { "Content-Type": "application/dns-message" },
+          body: Buffer.from(body),
+        });
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
         if (res.status >= 500) ledger.serverErrors++;
         await res.arrayBuffer();
@@ -100,7 +113,18 @@ export async function fuzzApiBodies(cluster: TestCluster, cases: number, seed: n
   const random = seeded(seed);
   const ledger = new Ledger(cluster);
   const c = `/c/${cluster.clusterId}`;
-  const app = { id: "/fuzz/app", cmd: "sleep 100", cpus: 0.01, mem: 32, instances: 0, env: { A: "1" }, labels: { l: "v" }, portDefinitions: [{ port: 0, name: "http" }], healthChecks: [{ protocol: "HTTP", path: "/", portIndex: 0 }], constraints: [["hostname", "UNIQUE"]] };
+  const app = {
+    id: "/fuzz/app",
+    cmd: "sleep 100",
+    cpus: 0.01,
+    mem: 32,
+    instances: 0,
+    env: { A: "1" },
+    labels: { l: "v" },
+    portDefinitions: [{ port: 0, name: "http" }],
+    healthChecks: [{ protocol: "HTTP", path: "/", portIndex: 0 }],
+    constraints: [["hostname", "UNIQUE"]],
+  };
   const routes: [string, string, unknown][] = [
     ["POST", `${c}/v2/apps`, app],
     ["PUT", `${c}/v2/apps/fuzz/app`, app],
@@ -128,7 +152,13 @@ export async function fuzzApiBodies(cluster: TestCluster, cases: number, seed: n
   const stray = listed.filter((id) => !acked.has(id) && !id.startsWith("/fuzz/app") && !id.startsWith("/fuzzgroup"));
   const short = (id: string) => (id.length > 60 ? `${id.slice(0, 40)}…(${id.length} characters)` : id);
   const wrong = [...gone.map((id) => `acknowledged, gone: ${short(id)}`), ...stray.map((id) => `never acknowledged: ${short(id)}`)];
-  return { target: "API bodies", cases, serverErrors: ledger.serverErrors, halfWritten: wrong.length, notes: wrong.length === 0 ? `${listed.length} apps left, each acknowledged` : wrong.slice(0, 5).join("; ") };
+  return {
+    target: "API bodies",
+    cases,
+    serverErrors: ledger.serverErrors,
+    halfWritten: wrong.length,
+    notes: wrong.length === 0 ? `${listed.length} apps left, each acknowledged` : wrong.slice(0, 5).join("; "),
+  };
 }
 
 /** Mutated master frames against a real agent, run by bun (agent/frame-fuzz.test.ts) with this many cases. */
@@ -146,6 +176,12 @@ export function fuzzMasterFrames(cases: number, seed: number): FuzzResult {
     cases,
     serverErrors: passed ? 0 : 1,
     halfWritten: 0,
-    notes: passed ? "the agent stayed connected and kept serving" : output.split("\n").filter((l) => /error|fail/i.test(l)).slice(0, 3).join(" | "),
+    notes: passed
+      ? "the agent stayed connected and kept serving"
+      : output
+          .split("\n")
+          .filter((l) => /error|fail/i.test(l))
+          .slice(0, 3)
+          .join(" | "),
   };
 }

@@ -94,7 +94,11 @@ interface AppView {
 }
 
 /** The app's instances and its RUNNING tasks as the control plane reports them; undefined when it does not answer. */
-export async function appCounts(ledger: Ledger, cluster: TestCluster, appId: string): Promise<{ instances: number; running: number; live: number } | undefined> {
+export async function appCounts(
+  ledger: Ledger,
+  cluster: TestCluster,
+  appId: string,
+): Promise<{ instances: number; running: number; live: number } | undefined> {
   const res = await ledger.call("GET", `/c/${cluster.clusterId}/v2/apps${appId}?embed=app.tasks`);
   if (res?.status !== 200) return undefined;
   const { app } = (await res.json()) as AppView;
@@ -106,14 +110,23 @@ export async function appCounts(ledger: Ledger, cluster: TestCluster, appId: str
  * Waits until the app has exactly its instances RUNNING, as many task processes as instances on
  * the machine (`count`), and nothing else live; returns the time it took, or null at the deadline.
  */
-export async function settle(ledger: Ledger, cluster: TestCluster, appId: string, count: () => number, deadlineMs = 60_000): Promise<{ ms: number | null; lost: number; duplicated: number }> {
+export async function settle(
+  ledger: Ledger,
+  cluster: TestCluster,
+  appId: string,
+  count: () => number,
+  deadlineMs = 60_000,
+): Promise<{ ms: number | null; lost: number; duplicated: number }> {
   const started = Date.now();
   let last = { lost: 0, duplicated: 0 };
   while (Date.now() - started < deadlineMs) {
     const counts = await appCounts(ledger, cluster, appId);
     const processes = count();
     if (counts !== undefined) {
-      last = { lost: Math.max(0, counts.instances - Math.min(counts.running, processes)), duplicated: Math.max(0, processes - counts.instances, counts.running - counts.instances) };
+      last = {
+        lost: Math.max(0, counts.instances - Math.min(counts.running, processes)),
+        duplicated: Math.max(0, processes - counts.instances, counts.running - counts.instances),
+      };
       const settled = counts.running === counts.instances && counts.live === counts.instances && processes === counts.instances;
       if (settled && (await agentsActive(ledger, cluster))) return { ms: Date.now() - started, lost: 0, duplicated: 0 };
     }

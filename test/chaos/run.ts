@@ -10,7 +10,17 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ROOT } from "../../scripts/lib/control-plane.ts";
 import { TestCluster } from "../e2e/cluster.ts";
-import { agentKillMidKill, agentKillMidLaunch, controlPlaneKill, delayedConnections, diskFull, dockerdRestart, dropConnections, partition, privileges } from "./faults.ts";
+import {
+  agentKillMidKill,
+  agentKillMidLaunch,
+  controlPlaneKill,
+  delayedConnections,
+  diskFull,
+  dockerdRestart,
+  dropConnections,
+  partition,
+  privileges,
+} from "./faults.ts";
 import { type FuzzResult, fuzzAgentFrames, fuzzApiBodies, fuzzDoh, fuzzMasterFrames } from "./fuzz.ts";
 import type { FaultResult } from "./measure.ts";
 
@@ -31,7 +41,12 @@ const FAULTS: { name: string; run: () => Promise<FaultResult>; quick: boolean; s
   { name: "partition", run: partition, quick: true },
   { name: "drop", run: dropConnections, quick: false },
   { name: "delay", run: delayedConnections, quick: false },
-  { name: "dockerd-restart", run: dockerdRestart, quick: false, skip: can.dockerd ? undefined : "needs root, dockerd started by scripts/docker-setup.sh and the test image" },
+  {
+    name: "dockerd-restart",
+    run: dockerdRestart,
+    quick: false,
+    skip: can.dockerd ? undefined : "needs root, dockerd started by scripts/docker-setup.sh and the test image",
+  },
   { name: "disk-full", run: diskFull, quick: false, skip: can.root ? undefined : "needs root to mount a tmpfs" },
 ];
 const FUZZ_CASES = quick ? { frames: 2000, doh: 1000, api: 600, master: 2000 } : { frames: 10_000, doh: 5000, api: 3000, master: 20_000 };
@@ -76,7 +91,9 @@ if (FUZZERS.some((name) => selected(name, true))) {
 const pad = (s: string | number, n: number) => String(s).padEnd(n);
 console.log(`\n${pad("fault", 44)}${pad("lost", 6)}${pad("dup", 5)}${pad("acked lost", 12)}${pad("5xx", 5)}${pad("recovery", 10)}notes`);
 for (const f of faults) {
-  console.log(`${pad(f.fault, 44)}${pad(f.tasksLost, 6)}${pad(f.tasksDuplicated, 5)}${pad(f.ackedWritesLost, 12)}${pad(f.serverErrors, 5)}${pad(f.recoveryMs === null ? "never" : `${(f.recoveryMs / 1000).toFixed(1)} s`, 10)}${f.notes}`);
+  console.log(
+    `${pad(f.fault, 44)}${pad(f.tasksLost, 6)}${pad(f.tasksDuplicated, 5)}${pad(f.ackedWritesLost, 12)}${pad(f.serverErrors, 5)}${pad(f.recoveryMs === null ? "never" : `${(f.recoveryMs / 1000).toFixed(1)} s`, 10)}${f.notes}`,
+  );
 }
 console.log(`\n${pad("fuzz target", 30)}${pad("cases", 8)}${pad("5xx", 5)}${pad("half-written", 14)}notes`);
 for (const f of fuzz) console.log(`${pad(f.target, 30)}${pad(f.cases, 8)}${pad(f.serverErrors, 5)}${pad(f.halfWritten, 14)}${f.notes}`);

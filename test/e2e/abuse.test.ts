@@ -12,7 +12,11 @@ describe("abuse limits on workerd (wrangler dev)", () => {
 
   it("limits signups per client address with the SIGNUP_LIMITER binding (5 a minute)", async () => {
     const signup = (i: number) =>
-      fetch(`${cluster.url}/auth/signup`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ email: `rl-${Date.now()}-${i}@example.com`, password: "correct horse battery staple" }) });
+      fetch(`${cluster.url}/auth/signup`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ email: `rl-${Date.now()}-${i}@example.com`, password: "correct horse battery staple" }),
+      });
     // The windows are aligned to the minute: one may roll over during the loop, so allow for a second one.
     let refused: Response | undefined;
     for (let i = 0; i < 11 && !refused; i++) {

@@ -37,7 +37,9 @@ describe("agent loss", () => {
     const token = await cluster.joinToken();
     cluster.startAgent("a", { token, hostname: "node-a", advertiseIp: "127.0.0.2", resources });
     cluster.startAgent("b", { token, hostname: "node-b", advertiseIp: "127.0.0.3", resources: resources.replace("31000-31099", "31100-31199") });
-    await waitFor("two agents", async () => ((await cluster.api<{ slaves: unknown[] }>("GET", `/c/${cluster.clusterId}/master/slaves`)).slaves.length === 2 ? true : undefined));
+    await waitFor("two agents", async () =>
+      (await cluster.api<{ slaves: unknown[] }>("GET", `/c/${cluster.clusterId}/master/slaves`)).slaves.length === 2 ? true : undefined,
+    );
   });
   afterAll(() => cluster.stop());
 
@@ -50,10 +52,15 @@ describe("agent loss", () => {
     const index = first?.host === "node-a" ? 0 : 1;
     const lostAgent = cluster.agents[index];
     await lostAgent?.stop("SIGKILL");
-    const replacement = await waitFor("a replacement on the other agent", async () => {
-      const t = await tasks();
-      return t.length === 1 && t[0]?.id !== first?.id && t[0]?.state === "TASK_RUNNING" ? t[0] : undefined;
-    }, 30_000, 200);
+    const replacement = await waitFor(
+      "a replacement on the other agent",
+      async () => {
+        const t = await tasks();
+        return t.length === 1 && t[0]?.id !== first?.id && t[0]?.state === "TASK_RUNNING" ? t[0] : undefined;
+      },
+      30_000,
+      200,
+    );
     expect(replacement.slaveId).not.toBe(first?.slaveId);
     // The old task kept running without its agent: two processes now.
     expect(liveProcesses()).toBe(2);

@@ -90,7 +90,10 @@ describe("agents against the control plane on workerd", () => {
     const res = await cluster.fetch("POST", `/c/${cluster.clusterId}/diagnostics/bundle?timeoutMs=5000`);
     expect(res.status).toBe(200);
     const files = unzipSync(new Uint8Array(await res.arrayBuffer()));
-    for (const [host, id] of [["node-a", ids.a], ["node-b", ids.b]]) {
+    for (const [host, id] of [
+      ["node-a", ids.a],
+      ["node-b", ids.b],
+    ]) {
       const log = strFromU8(files[`agents/${host}_${id}/agent.log`] ?? new Uint8Array());
       expect(log, host).toContain('"event":"registered"');
     }

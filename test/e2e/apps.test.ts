@@ -44,10 +44,15 @@ describe("Marathon apps on real agents", () => {
   const tasks = async (id: string) => (await cluster.api<{ tasks: Task[] }>("GET", `${c()}/v2/apps${id}/tasks`)).tasks;
   const app = async (id: string) => (await cluster.api<{ app: App }>("GET", `${c()}/v2/apps${id}`)).app;
   const settled = (id: string, count: number) =>
-    waitFor(`${id} to settle at ${count} running with no deployment`, async () => {
-      const [a, t] = await Promise.all([app(id), tasks(id)]);
-      return a.deployments.length === 0 && t.length === count && t.every((x) => x.state === "TASK_RUNNING") ? t : undefined;
-    }, 60_000, 200);
+    waitFor(
+      `${id} to settle at ${count} running with no deployment`,
+      async () => {
+        const [a, t] = await Promise.all([app(id), tasks(id)]);
+        return a.deployments.length === 0 && t.length === count && t.every((x) => x.state === "TASK_RUNNING") ? t : undefined;
+      },
+      60_000,
+      200,
+    );
 
   beforeAll(async () => {
     await cluster.start();
@@ -87,12 +92,17 @@ describe("Marathon apps on real agents", () => {
     const before = await app("/web");
     await cluster.api("PATCH", `${c()}/v2/apps/web`, { env: { GREETING: "v2" } });
     let minRunning = Infinity;
-    const done = await waitFor("the rolling replacement", async () => {
-      const [a, t] = await Promise.all([app("/web"), tasks("/web")]);
-      minRunning = Math.min(minRunning, t.filter((x) => x.state === "TASK_RUNNING").length);
-      const fresh = t.filter((x) => x.version !== before.version);
-      return a.deployments.length === 0 && fresh.length === 2 && t.length === 2 ? t : undefined;
-    }, 60_000, 50);
+    const done = await waitFor(
+      "the rolling replacement",
+      async () => {
+        const [a, t] = await Promise.all([app("/web"), tasks("/web")]);
+        minRunning = Math.min(minRunning, t.filter((x) => x.state === "TASK_RUNNING").length);
+        const fresh = t.filter((x) => x.version !== before.version);
+        return a.deployments.length === 0 && fresh.length === 2 && t.length === 2 ? t : undefined;
+      },
+      60_000,
+      50,
+    );
     expect(minRunning).toBeGreaterThanOrEqual(2);
     for (const t of done) expect(await taskAnswer(t)).toBe(`${t.id} v2`);
   });
@@ -100,10 +110,15 @@ describe("Marathon apps on real agents", () => {
   it("a killed task is replaced", async () => {
     const [victim] = await tasks("/web");
     await cluster.api("DELETE", `${c()}/v2/apps/web/tasks/${victim?.id}`);
-    const after = await waitFor("a replacement", async () => {
-      const t = await tasks("/web");
-      return t.length === 2 && t.every((x) => x.state === "TASK_RUNNING" && x.id !== victim?.id) ? t : undefined;
-    }, 30_000, 100);
+    const after = await waitFor(
+      "a replacement",
+      async () => {
+        const t = await tasks("/web");
+        return t.length === 2 && t.every((x) => x.state === "TASK_RUNNING" && x.id !== victim?.id) ? t : undefined;
+      },
+      30_000,
+      100,
+    );
     expect(after.map((t) => t.id)).not.toContain(victim?.id);
   });
 
@@ -151,9 +166,20 @@ describe("Marathon apps on real agents", () => {
   });
 
   it("UNIQUE on more instances than agents waits and says why in /v2/queue", async () => {
-    await cluster.api("POST", `${c()}/v2/apps`, { id: "/uniq", cmd: serve("dcx-e2e-uniq"), cpus: 0.1, mem: 16, instances: 3, constraints: [["hostname", "UNIQUE"]] });
+    await cluster.api("POST", `${c()}/v2/apps`, {
+      id: "/uniq",
+      cmd: serve("dcx-e2e-uniq"),
+      cpus: 0.1,
+      mem: 16,
+      instances: 3,
+      constraints: [["hostname", "UNIQUE"]],
+    });
     const queue = await waitFor("the queue to explain", async () => {
-      const q = (await cluster.api<{ queue: { app: { id: string }; count: number; processedOffersSummary: { rejectSummaryLastOffers: { reason: string; declined: number }[] } }[] }>("GET", `${c()}/v2/queue`)).queue;
+      const q = (
+        await cluster.api<{
+          queue: { app: { id: string }; count: number; processedOffersSummary: { rejectSummaryLastOffers: { reason: string; declined: number }[] } }[];
+        }>("GET", `${c()}/v2/queue`)
+      ).queue;
       const entry = q.find((e) => e.app.id === "/uniq");
       return entry && (await tasks("/uniq")).filter((t) => t.state === "TASK_RUNNING").length === 2 ? entry : undefined;
     });

@@ -18,7 +18,7 @@ describe("bad input against the control plane on workerd", () => {
     const before = await count(path, "tokens");
     const send = (headers: Record<string, string>, body: string) =>
       fetch(`${cluster.url}${path}`, { method: "POST", headers: { Authorization: `Bearer ${cluster.token}`, ...headers }, body });
-    const malformed = await send({ "Content-Type": "application/json" }, "{\"description\": ");
+    const malformed = await send({ "Content-Type": "application/json" }, '{"description": ');
     expect(malformed.status).toBe(400);
     expect(((await malformed.json()) as { message: string }).message).toMatch(/malformed json/i);
     const wrongType = await send({ "Content-Type": "application/x-www-form-urlencoded" }, "description=x");

@@ -24,12 +24,16 @@ describe("fault suite, quick cases", () => {
     expect(result.recoveryMs).not.toBeNull();
   }, 180_000);
 
-  it.skipIf(mount.skip)("an agent's disk full while tasks launch there, then freed: launches dropped, not stuck, and retried", async () => {
-    mount.require();
-    const result = await diskFull();
-    expect(result).toMatchObject({ tasksLost: 0, tasksDuplicated: 0, ackedWritesLost: 0, serverErrors: 0 });
-    expect(result.recoveryMs).not.toBeNull();
-  }, 180_000);
+  it.skipIf(mount.skip)(
+    "an agent's disk full while tasks launch there, then freed: launches dropped, not stuck, and retried",
+    async () => {
+      mount.require();
+      const result = await diskFull();
+      expect(result).toMatchObject({ tasksLost: 0, tasksDuplicated: 0, ackedWritesLost: 0, serverErrors: 0 });
+      expect(result.recoveryMs).not.toBeNull();
+    },
+    180_000,
+  );
 
   describe("fuzzing the real control plane (seeded)", () => {
     const cluster = new TestCluster();

@@ -123,7 +123,10 @@ describe("the dcx CLI against a local control plane", () => {
   it("lists clusters and switches the current one", async () => {
     const second = (await cluster.api<{ cluster: { id: string } }>("POST", "/clusters", { name: "second" })).cluster.id;
     const list = await dcxJson<{ id: string; current: boolean }[]>(["cluster", "list"]);
-    expect(list.map((c) => [c.id, c.current])).toEqual([[cluster.clusterId, true], [second, false]]);
+    expect(list.map((c) => [c.id, c.current])).toEqual([
+      [cluster.clusterId, true],
+      [second, false],
+    ]);
     expect((await dcxJson<{ id: string }>(["cluster", "use", "second"])).id).toBe(second);
     expect((await dcx(["cluster", "list"])).stdout).toMatch(new RegExp(`^\\*\\s+${second}\\s+second\\s+owner`, "m"));
     const unknown = await dcx(["cluster", "use", "nope"]);
@@ -144,12 +147,27 @@ describe("the dcx CLI against a local control plane", () => {
   it("runs the agent with `dcx agent run`, the control plane and cluster taken from the login", async () => {
     const { token } = await dcxJson<{ token: string }>(["agent", "token", "create"]);
     const args = ["agent", "run", "--token", token, "--work-dir", join(cluster.dir, "cli-agent"), "--hostname", "cli-node", "--advertise-ip", "127.0.0.2"];
-    args.push("--resources", "cpus:2;mem:2048;disk:1024;ports:[31000-31099]", "--attributes", "rack:r1", "--backoff-max-ms", "1000", "--kill-tasks-on-exit", "--docker-socket", "none");
+    args.push(
+      "--resources",
+      "cpus:2;mem:2048;disk:1024;ports:[31000-31099]",
+      "--attributes",
+      "rack:r1",
+      "--backoff-max-ms",
+      "1000",
+      "--kill-tasks-on-exit",
+      "--docker-socket",
+      "none",
+    );
     agent = startChild(BUN, [CLI, ...args], { cwd: ROOT, env: toolEnv({ DCX_CONFIG: config() }) });
-    const nodes = await waitFor(`the agent in dcx node list\n${agent.output()}`, async () => {
-      const list = await dcxJson<{ hostname: string; active: boolean; resources: { cpus: number } }[]>(["node", "list"]);
-      return list.some((n) => n.hostname === "cli-node" && n.active) ? list : undefined;
-    }, 30_000, 300);
+    const nodes = await waitFor(
+      `the agent in dcx node list\n${agent.output()}`,
+      async () => {
+        const list = await dcxJson<{ hostname: string; active: boolean; resources: { cpus: number } }[]>(["node", "list"]);
+        return list.some((n) => n.hostname === "cli-node" && n.active) ? list : undefined;
+      },
+      30_000,
+      300,
+    );
     expect(nodes).toHaveLength(1);
     expect(nodes[0]?.resources.cpus).toBe(2);
     expect((await dcx(["node", "list"])).stdout).toMatch(/^\S+\s+cli-node\s+active\s+\*\s+0\/2\s+0\/2048\s+rack:r1$/m);
@@ -169,7 +187,10 @@ describe("the dcx CLI against a local control plane", () => {
   });
 
   it("adds an app from stdin without waiting", async () => {
-    const out = await dcxJson<{ id: string; deploymentId: string }>(["app", "add", "-", "--no-wait"], JSON.stringify({ id: "/piped", cmd: "sleep 600", cpus: 0.1, mem: 16 }));
+    const out = await dcxJson<{ id: string; deploymentId: string }>(
+      ["app", "add", "-", "--no-wait"],
+      JSON.stringify({ id: "/piped", cmd: "sleep 600", cpus: 0.1, mem: 16 }),
+    );
     expect(out.id).toBe("/piped");
     expect(out.deploymentId).toBeTruthy();
   });
@@ -189,7 +210,11 @@ describe("the dcx CLI against a local control plane", () => {
     const scaled = await dcx(["app", "scale", "/web", "3"]);
     expect(scaled.code, scaled.stderr).toBe(0);
     expect(scaled.stdout).toContain("/web: deployed, 3/3 running");
-    const updated = await dcxJson<{ id: string; version: string }>(["app", "update", file("web2.json", { id: "/web", cmd: "sleep 700", cpus: 0.1, mem: 16, instances: 2 })]);
+    const updated = await dcxJson<{ id: string; version: string }>([
+      "app",
+      "update",
+      file("web2.json", { id: "/web", cmd: "sleep 700", cpus: 0.1, mem: 16, instances: 2 }),
+    ]);
     expect(updated.id).toBe("/web");
     const tasks = await dcxJson<Task[]>(["task", "list", "--app", "web"]);
     expect(tasks).toHaveLength(2);
@@ -206,10 +231,15 @@ describe("the dcx CLI against a local control plane", () => {
     expect((await dcx(["task", "list"])).stdout).toMatch(/^ID\s+APP\s+STATE\s+HEALTH\s+HOST\s+PORTS\s+STARTED$/m);
     const [victim] = all.filter((t) => t.appId === "/web");
     expect((await dcxJson<{ killed: string[] }>(["task", "kill", victim?.id ?? ""])).killed).toEqual([victim?.id]);
-    await waitFor("/web to replace the killed task", async () => {
-      const tasks = await dcxJson<Task[]>(["task", "list", "--app", "/web"]);
-      return tasks.length === 2 && !tasks.some((t) => t.id === victim?.id) && tasks.every((t) => t.state === "TASK_RUNNING") ? tasks : undefined;
-    }, 30_000, 300);
+    await waitFor(
+      "/web to replace the killed task",
+      async () => {
+        const tasks = await dcxJson<Task[]>(["task", "list", "--app", "/web"]);
+        return tasks.length === 2 && !tasks.some((t) => t.id === victim?.id) && tasks.every((t) => t.state === "TASK_RUNNING") ? tasks : undefined;
+      },
+      30_000,
+      300,
+    );
     const [piped] = all.filter((t) => t.appId === "/piped");
     const scaled = await dcxJson<{ deploymentId?: string }>(["task", "kill", "--scale", piped?.id ?? ""]);
     expect(scaled.deploymentId).toBeTruthy();
@@ -263,17 +293,26 @@ describe("the dcx CLI against a local control plane", () => {
   });
 
   it("adds a job, runs it, and lists jobs and runs with how each ended", async () => {
-    const spec = file("job.json", { id: "ops.hello", run: { cmd: "echo hello; exit 3", cpus: 0.1, mem: 32 }, schedules: [{ id: "nightly", cron: "30 2 * * *", timezone: "Europe/Berlin" }] });
+    const spec = file("job.json", {
+      id: "ops.hello",
+      run: { cmd: "echo hello; exit 3", cpus: 0.1, mem: 32 },
+      schedules: [{ id: "nightly", cron: "30 2 * * *", timezone: "Europe/Berlin" }],
+    });
     expect((await dcxJson<{ id: string }>(["job", "add", spec])).id).toBe("ops.hello");
     const again = await dcx(["job", "add", spec]);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain("HTTP 409");
     const started = await dcxJson<{ id: string; jobId: string }>(["job", "run", "ops.hello"]);
     expect(started.jobId).toBe("ops.hello");
-    const runs = await waitFor("the run to fail", async () => {
-      const r = await dcxJson<{ id: string; status: string; taskResults?: { message?: string }[] }[]>(["job", "runs", "ops.hello"]);
-      return r[0]?.status === "FAILED" ? r : undefined;
-    }, 30_000, 200);
+    const runs = await waitFor(
+      "the run to fail",
+      async () => {
+        const r = await dcxJson<{ id: string; status: string; taskResults?: { message?: string }[] }[]>(["job", "runs", "ops.hello"]);
+        return r[0]?.status === "FAILED" ? r : undefined;
+      },
+      30_000,
+      200,
+    );
     expect(runs[0]?.id).toBe(started.id);
     const table = await dcx(["job", "runs", "ops.hello"]);
     expect(table.stdout).toMatch(new RegExp(`^${started.id}\\s+FAILED\\s.*exited with code 3`, "m"));

@@ -28,13 +28,21 @@ describe.skipIf(dockerd.skip)("docker apps", () => {
   const tasks = async (app: string) => (await cluster.api<{ tasks: Task[] }>("GET", c(`/v2/apps/${app}/tasks`))).tasks;
   const app = async (id: string) => (await cluster.api<{ app: App }>("GET", c(`/v2/apps/${id}`))).app;
   const running = (id: string, count = 1) =>
-    waitFor(`${count} task(s) of ${id} running`, async () => {
-      const t = (await tasks(id)).filter((task) => task.state === "TASK_RUNNING");
-      return t.length === count ? t : undefined;
-    }, 60_000, 100);
+    waitFor(
+      `${count} task(s) of ${id} running`,
+      async () => {
+        const t = (await tasks(id)).filter((task) => task.state === "TASK_RUNNING");
+        return t.length === count ? t : undefined;
+      },
+      60_000,
+      100,
+    );
   const get = async (port: number) => {
     for (let i = 0; i < 50; i++) {
-      const body = await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text(), () => undefined);
+      const body = await fetch(`http://127.0.0.1:${port}/`).then(
+        (r) => r.text(),
+        () => undefined,
+      );
       if (body !== undefined) return body;
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -47,7 +55,7 @@ describe.skipIf(dockerd.skip)("docker apps", () => {
     await cluster.start();
     await cluster.signUp();
     startAgent(await cluster.joinToken());
-    await waitFor("the agent", async () => ((await cluster.api<{ slaves: { attributes: Record<string, string> }[] }>("GET", c("/master/slaves"))).slaves[0]));
+    await waitFor("the agent", async () => (await cluster.api<{ slaves: { attributes: Record<string, string> }[] }>("GET", c("/master/slaves"))).slaves[0]);
   });
   afterAll(() => cluster.stop());
 
@@ -98,14 +106,25 @@ describe.skipIf(dockerd.skip)("docker apps", () => {
   });
 
   it("an image that does not exist fails with a clear message", async () => {
-    await cluster.api("POST", c("/v2/apps"), { id: "/ghost", cpus: 0.1, mem: 32, container: { type: "DOCKER", docker: { image: "dcx-test/does-not-exist:1" } } });
+    await cluster.api("POST", c("/v2/apps"), {
+      id: "/ghost",
+      cpus: 0.1,
+      mem: 32,
+      container: { type: "DOCKER", docker: { image: "dcx-test/does-not-exist:1" } },
+    });
     const failure = await waitFor("the pull failure", async () => (await app("ghost")).lastTaskFailure, 60_000, 200);
     expect(failure).toMatchObject({ state: "TASK_FAILED", message: expect.stringContaining("could not pull image 'dcx-test/does-not-exist:1'") });
     await cluster.api("DELETE", c("/v2/apps/ghost?force=true"));
   });
 
   it("SIGKILL the agent and start it again: the same containers and exec tasks run on, no second container; one killed meanwhile is FAILED with its exit code", async () => {
-    await cluster.api("POST", c("/v2/apps"), { id: "/victim", cmd: "sleep 600", cpus: 0.1, mem: 32, container: { type: "DOCKER", docker: { image: TEST_IMAGE } } });
+    await cluster.api("POST", c("/v2/apps"), {
+      id: "/victim",
+      cmd: "sleep 600",
+      cpus: 0.1,
+      mem: 32,
+      container: { type: "DOCKER", docker: { image: TEST_IMAGE } },
+    });
     await cluster.api("POST", c("/v2/apps"), { id: "/plain", cmd: "sleep 600", cpus: 0.1, mem: 32 });
     const [bridged] = await running("bridged");
     const [victim] = await running("victim");

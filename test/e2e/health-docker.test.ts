@@ -57,7 +57,12 @@ describe.skipIf(dockerd.skip)("health checks of docker tasks", () => {
       container: { type: "DOCKER", docker: { image: TEST_IMAGE } },
       healthChecks: [{ protocol: "COMMAND", command: { value: 'test -d /www && test -f "$MESOS_SANDBOX/ok"' }, ...check }],
     });
-    const [task] = await waitFor("the command's failure", async () => ((await counts("probed")).tasksUnhealthy === 1 ? tasks("probed") : undefined), 60_000, 200);
+    const [task] = await waitFor(
+      "the command's failure",
+      async () => ((await counts("probed")).tasksUnhealthy === 1 ? tasks("probed") : undefined),
+      60_000,
+      200,
+    );
     expect(task?.healthCheckResults[0]?.lastFailureCause).toBe("command exited with code 1");
     writeFileSync(join(cluster.dir, "a", "sandboxes", task?.id ?? "", "ok"), "");
     await waitFor("the command to pass", async () => ((await counts("probed")).tasksHealthy === 1 ? true : undefined), 30_000, 200);

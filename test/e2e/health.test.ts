@@ -54,17 +54,26 @@ describe("health checks on real agents", () => {
   const app = async (id: string) => (await cluster.api<{ app: App }>("GET", c(`/v2/apps${id}`))).app;
   const deployments = () => cluster.api<Deployment[]>("GET", c("/v2/deployments?embed=waiting"));
   const sandbox = (t: Task) => join(cluster.dir, AGENT_NAMES[t.host] ?? "?", "sandboxes", t.id);
-  const answers = async (t: Task) => (await fetch(`http://127.0.0.1:${t.ports[0]}/`).then((r) => r.text(), () => "")) === `${t.id} hello`;
+  const answers = async (t: Task) =>
+    (await fetch(`http://127.0.0.1:${t.ports[0]}/`).then(
+      (r) => r.text(),
+      () => "",
+    )) === `${t.id} hello`;
   /** Ports of the app's SRV answers, from the Mesos-DNS HTTP API. */
   const dnsPorts = async (name: string) =>
     (await cluster.api<{ port: string }[]>("GET", c(`/mesos_dns/v1/services/_${name}._tcp.marathon.mesos`))).map((r) => Number(r.port)).filter((p) => p > 0);
   const healthy = (id: string, count: number) =>
-    waitFor(`${id}: ${count} healthy task(s), no deployment`, async () => {
-      const [a, t] = await Promise.all([app(id), tasks(id)]);
-      // Two reads: the task list must show every task alive too, not only the app's count.
-      const alive = t.every((x) => x.healthCheckResults.length > 0 && x.healthCheckResults.every((r) => r.alive));
-      return a.deployments.length === 0 && a.tasksHealthy === count && t.length === count && alive ? t : undefined;
-    }, 60_000, 200);
+    waitFor(
+      `${id}: ${count} healthy task(s), no deployment`,
+      async () => {
+        const [a, t] = await Promise.all([app(id), tasks(id)]);
+        // Two reads: the task list must show every task alive too, not only the app's count.
+        const alive = t.every((x) => x.healthCheckResults.length > 0 && x.healthCheckResults.every((r) => r.alive));
+        return a.deployments.length === 0 && a.tasksHealthy === count && t.length === count && alive ? t : undefined;
+      },
+      60_000,
+      200,
+    );
   const events: MarathonEvent[] = [];
   let stopEvents = () => {};
 
@@ -99,10 +108,15 @@ describe("health checks on real agents", () => {
     await cluster.controlPlane.stop();
     await cluster.start();
     stopEvents = await collectEvents(cluster, c("/v2/events"), events);
-    await waitFor("both agents back", async () => {
-      const { slaves } = await cluster.api<{ slaves: { active: boolean }[] }>("GET", c("/master/slaves"));
-      return slaves.filter((s) => s.active).length === 2 ? true : undefined;
-    }, 30_000, 200);
+    await waitFor(
+      "both agents back",
+      async () => {
+        const { slaves } = await cluster.api<{ slaves: { active: boolean }[] }>("GET", c("/master/slaves"));
+        return slaves.filter((s) => s.active).length === 2 ? true : undefined;
+      },
+      30_000,
+      200,
+    );
     // Agents only report a check's changes, so this is the stored state, not a fresh report.
     const after = await tasks("/web");
     expect(after.map((t) => [t.id, t.healthCheckResults[0]?.alive, t.healthCheckResults[0]?.firstSuccess])).toEqual(
@@ -115,19 +129,29 @@ describe("health checks on real agents", () => {
     const [victim, survivor] = await tasks("/web");
     if (victim === undefined || survivor === undefined) throw new Error("two tasks expected");
     writeFileSync(join(sandbox(victim), "unhealthy"), "");
-    await waitFor("the victim unhealthy and out of DNS while it still runs", async () => {
-      const [t, ports] = await Promise.all([tasks("/web"), dnsPorts("web")]);
-      const sick = t.find((x) => x.id === victim.id);
-      return sick?.state === "TASK_RUNNING" && sick.healthCheckResults[0]?.alive === false && !ports.includes(victim.ports[0] ?? 0) ? true : undefined;
-    }, 30_000, 100);
+    await waitFor(
+      "the victim unhealthy and out of DNS while it still runs",
+      async () => {
+        const [t, ports] = await Promise.all([tasks("/web"), dnsPorts("web")]);
+        const sick = t.find((x) => x.id === victim.id);
+        return sick?.state === "TASK_RUNNING" && sick.healthCheckResults[0]?.alive === false && !ports.includes(victim.ports[0] ?? 0) ? true : undefined;
+      },
+      30_000,
+      100,
+    );
     expect(await dnsPorts("web")).toContain(survivor.ports[0]);
-    const replaced = await waitFor("a healthy replacement", async () => {
-      const t = await tasks("/web");
-      const ids = t.map((x) => x.id);
-      // The task list and the app's counts are two reads: both must show the replacement healthy.
-      const alive = t.every((x) => x.healthCheckResults[0]?.alive === true);
-      return !ids.includes(victim.id) && ids.includes(survivor.id) && t.length === 2 && alive && (await app("/web")).tasksHealthy === 2 ? t : undefined;
-    }, 60_000, 200);
+    const replaced = await waitFor(
+      "a healthy replacement",
+      async () => {
+        const t = await tasks("/web");
+        const ids = t.map((x) => x.id);
+        // The task list and the app's counts are two reads: both must show the replacement healthy.
+        const alive = t.every((x) => x.healthCheckResults[0]?.alive === true);
+        return !ids.includes(victim.id) && ids.includes(survivor.id) && t.length === 2 && alive && (await app("/web")).tasksHealthy === 2 ? t : undefined;
+      },
+      60_000,
+      200,
+    );
     expect(replaced.find((t) => t.id !== survivor.id)?.healthCheckResults[0]?.alive).toBe(true);
     const about = (type: string) => events.filter((e) => e.eventType === type && e.taskId === victim.id);
     expect(about("failed_health_check_event").length).toBeGreaterThanOrEqual(3);
@@ -137,25 +161,46 @@ describe("health checks on real agents", () => {
 
   it("TCP and COMMAND: pass when the port answers or the command exits 0, fail (and kill) otherwise", async () => {
     await cluster.api("POST", c("/v2/apps"), { id: "/tcp-up", cmd: `exec node ${FIXTURE}`, cpus: 0.1, mem: 64, healthChecks: [{ protocol: "TCP", ...check }] });
-    await cluster.api("POST", c("/v2/apps"), { id: "/tcp-down", cmd: "sleep 600", cpus: 0.1, mem: 16, healthChecks: [{ protocol: "MESOS_TCP", ...check, gracePeriodSeconds: 0, maxConsecutiveFailures: 2 }] });
+    await cluster.api("POST", c("/v2/apps"), {
+      id: "/tcp-down",
+      cmd: "sleep 600",
+      cpus: 0.1,
+      mem: 16,
+      healthChecks: [{ protocol: "MESOS_TCP", ...check, gracePeriodSeconds: 0, maxConsecutiveFailures: 2 }],
+    });
     const command = { protocol: "COMMAND", command: { value: 'test -f "$MESOS_SANDBOX/ok"' }, ...check, gracePeriodSeconds: 0, maxConsecutiveFailures: 0 };
     await cluster.api("POST", c("/v2/apps"), { id: "/cmd", cmd: "sleep 600", cpus: 0.1, mem: 16, healthChecks: [command] });
 
     await healthy("/tcp-up", 1);
-    const [down] = await waitFor("the closed port's failure", async () => {
-      const t = await tasks("/tcp-down");
-      return t[0]?.healthCheckResults[0]?.lastFailureCause ? t : undefined;
-    }, 30_000, 100);
+    const [down] = await waitFor(
+      "the closed port's failure",
+      async () => {
+        const t = await tasks("/tcp-down");
+        return t[0]?.healthCheckResults[0]?.lastFailureCause ? t : undefined;
+      },
+      30_000,
+      100,
+    );
     expect(down?.healthCheckResults[0]?.lastFailureCause).toMatch(/^TCP 127\.0\.0\.1:\d+: connection refused/);
-    await waitFor("the closed port's task killed and replaced", async () => {
-      const t = await tasks("/tcp-down");
-      return t.length === 1 && t[0]?.id !== down?.id ? true : undefined;
-    }, 30_000, 200);
+    await waitFor(
+      "the closed port's task killed and replaced",
+      async () => {
+        const t = await tasks("/tcp-down");
+        return t.length === 1 && t[0]?.id !== down?.id ? true : undefined;
+      },
+      30_000,
+      200,
+    );
 
-    const [unhealthy] = await waitFor("the command's failure", async () => {
-      const t = await tasks("/cmd");
-      return (await app("/cmd")).tasksUnhealthy === 1 ? t : undefined;
-    }, 30_000, 100);
+    const [unhealthy] = await waitFor(
+      "the command's failure",
+      async () => {
+        const t = await tasks("/cmd");
+        return (await app("/cmd")).tasksUnhealthy === 1 ? t : undefined;
+      },
+      30_000,
+      100,
+    );
     expect(unhealthy?.healthCheckResults[0]).toMatchObject({ alive: false, lastFailureCause: "command exited with code 1" });
     writeFileSync(join(sandbox(unhealthy as Task), "ok"), "");
     // maxConsecutiveFailures 0: the task was never killed, and now passes.
@@ -166,15 +211,23 @@ describe("health checks on real agents", () => {
   it("a rolling upgrade to a version that never passes keeps the old tasks serving; a rollback undoes it", async () => {
     const before = await app("/web");
     const old = await healthy("/web", 2);
-    const patch = await cluster.fetch("PATCH", c("/v2/apps/web"), { env: { HEALTH: "broken" }, healthChecks: [{ protocol: "MESOS_HTTP", path: "/health", ...check, gracePeriodSeconds: 1 }] });
+    const patch = await cluster.fetch("PATCH", c("/v2/apps/web"), {
+      env: { HEALTH: "broken" },
+      healthChecks: [{ protocol: "MESOS_HTTP", path: "/health", ...check, gracePeriodSeconds: 1 }],
+    });
     expect(patch.status).toBe(200);
     const { deploymentId, version } = (await patch.json()) as { deploymentId: string; version: string };
-    const stuck = await waitFor("the new version's tasks killed for failing their checks", async () => {
-      const [d] = await deployments();
-      const killed = events.filter((e) => e.eventType === "unhealthy_instance_kill_event" && e.version === version);
-      for (const t of old) if (!(await answers(t))) throw new Error(`old task ${t.id} stopped serving`);
-      return d?.id === deploymentId && killed.length > 0 && d.waiting?.lastHealthFailure ? d : undefined;
-    }, 60_000, 200);
+    const stuck = await waitFor(
+      "the new version's tasks killed for failing their checks",
+      async () => {
+        const [d] = await deployments();
+        const killed = events.filter((e) => e.eventType === "unhealthy_instance_kill_event" && e.version === version);
+        for (const t of old) if (!(await answers(t))) throw new Error(`old task ${t.id} stopped serving`);
+        return d?.id === deploymentId && killed.length > 0 && d.waiting?.lastHealthFailure ? d : undefined;
+      },
+      60_000,
+      200,
+    );
     expect(stuck.waiting?.lastHealthFailure?.cause).toBe("HTTP 500 Internal Server Error");
     const running = await tasks("/web");
     expect(old.every((t) => running.some((r) => r.id === t.id && r.state === "TASK_RUNNING"))).toBe(true);
@@ -193,7 +246,10 @@ describe("health checks on real agents", () => {
 /** Follows /v2/events into `into` until the returned function is called. */
 async function collectEvents(cluster: TestCluster, path: string, into: MarathonEvent[]): Promise<() => void> {
   const abort = new AbortController();
-  const res = await fetch(`${cluster.url}${path}`, { headers: { Authorization: `Bearer ${cluster.token}`, Accept: "text/event-stream" }, signal: abort.signal });
+  const res = await fetch(`${cluster.url}${path}`, {
+    headers: { Authorization: `Bearer ${cluster.token}`, Accept: "text/event-stream" },
+    signal: abort.signal,
+  });
   const reader = (res.body as ReadableStream<Uint8Array>).getReader();
   const decoder = new TextDecoder();
   void (async () => {

@@ -36,10 +36,15 @@ describe("Metronome jobs on a real agent", () => {
   const run = (jobId: string, runId: string) => cluster.api<Run>("GET", `${c()}/v1/jobs/${jobId}/runs/${runId}`);
   const history = async (jobId: string) => (await cluster.api<{ history: History }>("GET", `${c()}/v1/jobs/${jobId}?embed=history`)).history;
   const finished = (jobId: string, runId: string) =>
-    waitFor(`run ${runId} of ${jobId} to finish`, async () => {
-      const r = await run(jobId, runId);
-      return r.status === "SUCCESS" || r.status === "FAILED" ? r : undefined;
-    }, 60_000, 200);
+    waitFor(
+      `run ${runId} of ${jobId} to finish`,
+      async () => {
+        const r = await run(jobId, runId);
+        return r.status === "SUCCESS" || r.status === "FAILED" ? r : undefined;
+      },
+      60_000,
+      200,
+    );
   const advanceClock = (seconds: number) => cluster.api<{ now: string }>("POST", `${c()}/debug/clock`, { advanceSeconds: seconds });
   const metronomeTime = (t: string) => Date.parse(t.replace("+0000", "Z"));
 
@@ -54,22 +59,37 @@ describe("Metronome jobs on a real agent", () => {
     await cluster.api("POST", `${c()}/v2/apps`, { id: "/web", cmd: "sleep 1000", cpus: 0.5, mem: 32, instances: 4 });
     await cluster.api("POST", `${c()}/v1/jobs`, { id: "batch", run: { cmd: "sleep 1000", cpus: 0.5, mem: 32 } });
     for (let i = 0; i < 4; i++) await cluster.api("POST", `${c()}/v1/jobs/batch/runs`);
-    cluster.startAgent("a", { token: await cluster.joinToken(), hostname: "node-a", advertiseIp: "127.0.0.2", resources: "cpus:2;mem:2048;disk:1024;ports:[31000-31099]" });
-    const shares = await waitFor("the agent's 2 cpus to be shared out", async () => {
-      const tasks = (await cluster.api<{ tasks: MarathonTask[] }>("GET", `${c()}/v2/apps/web/tasks`)).tasks.filter((t) => t.state === "TASK_RUNNING");
-      const runs = (await cluster.api<Run[]>("GET", `${c()}/v1/jobs/batch/runs`)).filter((r) => r.tasks.some((t) => t.status === "TASK_RUNNING"));
-      return tasks.length + runs.length === 4 ? { apps: tasks.length, jobs: runs.length } : undefined;
-    }, 60_000, 200);
+    cluster.startAgent("a", {
+      token: await cluster.joinToken(),
+      hostname: "node-a",
+      advertiseIp: "127.0.0.2",
+      resources: "cpus:2;mem:2048;disk:1024;ports:[31000-31099]",
+    });
+    const shares = await waitFor(
+      "the agent's 2 cpus to be shared out",
+      async () => {
+        const tasks = (await cluster.api<{ tasks: MarathonTask[] }>("GET", `${c()}/v2/apps/web/tasks`)).tasks.filter((t) => t.state === "TASK_RUNNING");
+        const runs = (await cluster.api<Run[]>("GET", `${c()}/v1/jobs/batch/runs`)).filter((r) => r.tasks.some((t) => t.status === "TASK_RUNNING"));
+        return tasks.length + runs.length === 4 ? { apps: tasks.length, jobs: runs.length } : undefined;
+      },
+      60_000,
+      200,
+    );
     expect(shares).toEqual({ apps: 2, jobs: 2 });
     // What waits still waits: two app instances and two runs have no room.
     expect((await cluster.api<{ jobId: string; runs: unknown[] }[]>("GET", `${c()}/v1/queue`))[0]?.runs).toHaveLength(2);
     // The app's start deployment never completes on this cluster: it is deleted with force.
     await cluster.api("DELETE", `${c()}/v2/apps/web?force=true`);
     await cluster.api("DELETE", `${c()}/v1/jobs/batch?stopCurrentJobRuns=true`);
-    await waitFor("the agent to be free", async () => {
-      const [slave] = (await cluster.api<{ slaves: { used_resources: { cpus: number } }[] }>("GET", `${c()}/master/slaves`)).slaves;
-      return slave?.used_resources.cpus === 0 ? true : undefined;
-    }, 60_000, 200);
+    await waitFor(
+      "the agent to be free",
+      async () => {
+        const [slave] = (await cluster.api<{ slaves: { used_resources: { cpus: number } }[] }>("GET", `${c()}/master/slaves`)).slaves;
+        return slave?.used_resources.cpus === 0 ? true : undefined;
+      },
+      60_000,
+      200,
+    );
   });
 
   it("a run whose task exits 0 succeeds", async () => {
@@ -99,7 +119,10 @@ describe("Metronome jobs on a real agent", () => {
   });
 
   it("ON_FAILURE gives up after activeDeadlineSeconds: the run FAILS, its history keeps every exit status", async () => {
-    await cluster.api("POST", `${c()}/v1/jobs`, { id: "broken", run: { cmd: "exit 3", cpus: 0.1, mem: 32, restart: { policy: "ON_FAILURE", activeDeadlineSeconds: 3 } } });
+    await cluster.api("POST", `${c()}/v1/jobs`, {
+      id: "broken",
+      run: { cmd: "exit 3", cpus: 0.1, mem: 32, restart: { policy: "ON_FAILURE", activeDeadlineSeconds: 3 } },
+    });
     const started = await cluster.api<Run>("POST", `${c()}/v1/jobs/broken/runs`);
     const done = await finished("broken", started.id);
     expect(done.status).toBe("FAILED");
@@ -119,7 +142,11 @@ describe("Metronome jobs on a real agent", () => {
   });
 
   it("an every-minute schedule produces a run each minute, fired by the object's alarm", async () => {
-    await cluster.api("POST", `${c()}/v1/jobs`, { id: "tick", run: { cmd: "echo tick", cpus: 0.1, mem: 32 }, schedules: [{ id: "every-minute", cron: "* * * * *" }] });
+    await cluster.api("POST", `${c()}/v1/jobs`, {
+      id: "tick",
+      run: { cmd: "echo tick", cpus: 0.1, mem: 32 },
+      schedules: [{ id: "every-minute", cron: "* * * * *" }],
+    });
     const [schedule] = await cluster.api<{ nextRunAt: string }[]>("GET", `${c()}/v1/jobs/tick/schedules`);
     const { now } = await advanceClock(0);
     // One second short of the due time: nothing yet, then the alarm starts the run by itself.
@@ -137,8 +164,12 @@ describe("Metronome jobs on a real agent", () => {
       expect(res.status).toBe(422);
       return ((await res.json()) as { details: { path: string; errors: string[] }[] }).details;
     };
-    expect(await details("/v1/jobs", { id: "bad", run: { cmd: "x" }, schedules: [{ id: "s", cron: "*/0 * * * *" }] })).toMatchObject([{ path: "/schedules/0/cron" }]);
-    expect(await details("/v1/jobs/tick/schedules", { id: "s2", cron: "0 0 * * * * *" })).toMatchObject([{ path: "/cron", errors: [expect.stringMatching(/has 7 field/)] }]);
+    expect(await details("/v1/jobs", { id: "bad", run: { cmd: "x" }, schedules: [{ id: "s", cron: "*/0 * * * *" }] })).toMatchObject([
+      { path: "/schedules/0/cron" },
+    ]);
+    expect(await details("/v1/jobs/tick/schedules", { id: "s2", cron: "0 0 * * * * *" })).toMatchObject([
+      { path: "/cron", errors: [expect.stringMatching(/has 7 field/)] },
+    ]);
     expect((await details("/v1/jobs", { id: "Bad_Id", run: { cmd: "x", mem: 1 } })).map((d) => d.path).sort()).toEqual(["/id", "/run/mem"]);
   });
 });

@@ -31,7 +31,10 @@ async function readFollow(res: Response, onFirst: () => void = () => {}) {
     while ((cut = buffer.indexOf("\n\n")) >= 0) {
       const lines = buffer.slice(0, cut).split("\n");
       buffer = buffer.slice(cut + 2);
-      const data = lines.filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).join("\n");
+      const data = lines
+        .filter((l) => l.startsWith("data: "))
+        .map((l) => l.slice(6))
+        .join("\n");
       if (lines.includes("event: end")) {
         await reader.cancel();
         return { chunks, end: JSON.parse(data) as { reason: string; message: string } };
@@ -58,16 +61,24 @@ describe("task logs", () => {
   };
   const deploy = async (app: Record<string, unknown>) => {
     await cluster.api("POST", c("/v2/apps"), { cpus: 0.1, mem: 32, ...app });
-    return waitFor(`a task of ${String(app.id)} running`, async () => {
-      const { tasks } = await cluster.api<{ tasks: Task[] }>("GET", c(`/v2/apps${String(app.id)}/tasks`));
-      return tasks.find((t) => t.state === "TASK_RUNNING");
-    }, 60_000);
+    return waitFor(
+      `a task of ${String(app.id)} running`,
+      async () => {
+        const { tasks } = await cluster.api<{ tasks: Task[] }>("GET", c(`/v2/apps${String(app.id)}/tasks`));
+        return tasks.find((t) => t.state === "TASK_RUNNING");
+      },
+      60_000,
+    );
   };
   const config = () => join(cluster.dir, "dcx.json");
 
   /** `dcx ARGS` as a child process (`bun cli/main.ts`), logged in to this cluster. */
   function dcx(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    const proc = spawn(BUN, [join(ROOT, "cli", "main.ts"), ...args], { cwd: ROOT, env: toolEnv({ DCX_CONFIG: config(), NO_COLOR: "1" }), stdio: ["ignore", "pipe", "pipe"] });
+    const proc = spawn(BUN, [join(ROOT, "cli", "main.ts"), ...args], {
+      cwd: ROOT,
+      env: toolEnv({ DCX_CONFIG: config(), NO_COLOR: "1" }),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     proc.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -150,7 +161,9 @@ describe("task logs", () => {
     expect(end?.reason).toBe("agent_disconnected");
     const down = await logs(taskId);
     expect(down.status).toBe(503);
-    expect(((await down.json()) as { message: string }).message).toMatch(/^Agent \S+ \(log-node\) is disconnected since .*: the task's logs are on that machine/);
+    expect(((await down.json()) as { message: string }).message).toMatch(
+      /^Agent \S+ \(log-node\) is disconnected since .*: the task's logs are on that machine/,
+    );
     const cli = await dcx(["task", "log", taskId]);
     expect(cli.code).toBe(1);
     expect(cli.stderr).toContain("(log-node) is disconnected since");

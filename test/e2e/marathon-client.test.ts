@@ -50,7 +50,9 @@ describe("marathon-python against DCX", () => {
     await cluster.signUp();
     const token = await cluster.joinToken();
     cluster.startAgent("a", { token, hostname: "node-a", advertiseIp: "127.0.0.2", resources: "cpus:2;mem:2048;disk:1024;ports:[31000-31099]" });
-    await waitFor("the agent", async () => ((await cluster.api<{ slaves: unknown[] }>("GET", `/c/${cluster.clusterId}/master/slaves`)).slaves.length === 1 ? true : undefined));
+    await waitFor("the agent", async () =>
+      (await cluster.api<{ slaves: unknown[] }>("GET", `/c/${cluster.clusterId}/master/slaves`)).slaves.length === 1 ? true : undefined,
+    );
   });
   afterAll(() => (skip ? undefined : cluster.stop()));
 

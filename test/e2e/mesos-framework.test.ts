@@ -50,8 +50,18 @@ describe("the mesos-framework npm library on the scheduler API", () => {
   beforeAll(async () => {
     await cluster.start();
     await cluster.signUp();
-    cluster.startAgent("a", { token: await cluster.joinToken(), hostname: "node-a", advertiseIp: "127.0.0.2", resources: "cpus:2;mem:2048;disk:1024;ports:[31000-31099]" });
-    await waitFor("the agent to register", async () => ((await cluster.api<{ agents: unknown[] }>("GET", `/c/${cluster.clusterId}/agents`)).agents.length === 1 ? true : undefined), 30_000, 200);
+    cluster.startAgent("a", {
+      token: await cluster.joinToken(),
+      hostname: "node-a",
+      advertiseIp: "127.0.0.2",
+      resources: "cpus:2;mem:2048;disk:1024;ports:[31000-31099]",
+    });
+    await waitFor(
+      "the agent to register",
+      async () => ((await cluster.api<{ agents: unknown[] }>("GET", `/c/${cluster.clusterId}/agents`)).agents.length === 1 ? true : undefined),
+      30_000,
+      200,
+    );
   }, 120_000);
   afterAll(async () => {
     scheduler?.teardown();
@@ -60,7 +70,9 @@ describe("the mesos-framework npm library on the scheduler API", () => {
   });
 
   it("subscribes, launches a task on the Bun agent, sees TASK_RUNNING, acknowledges, shares the agent with a Marathon app, kills and reconciles", async () => {
-    const account = await cluster.api<{ principal: string; secret: string }>("POST", `/clusters/${cluster.clusterId}/service-accounts`, { principal: "e2e-sleeper" });
+    const account = await cluster.api<{ principal: string; secret: string }>("POST", `/clusters/${cluster.clusterId}/service-accounts`, {
+      principal: "e2e-sleeper",
+    });
     // The operator API's event stream, read as any RecordIO client would, for the whole run.
     const operatorEvents: ({ type: string } & Record<string, Record<string, unknown>>)[] = [];
     const operatorStream = await cluster.fetch("POST", `/c/${cluster.clusterId}/api/v1`, { type: "SUBSCRIBE" });
@@ -79,7 +91,11 @@ describe("the mesos-framework npm library on the scheduler API", () => {
       logging: { path: cluster.dir, level: "error" },
       restartStates: [],
       tasks: {
-        sleeper: { instances: 1, commandInfo: new Mesos.CommandInfo(null, null, true, "sleep 300", null, null), resources: { cpus: 0.2, mem: 64, ports: 1, disk: 0 } },
+        sleeper: {
+          instances: 1,
+          commandInfo: new Mesos.CommandInfo(null, null, true, "sleep 300", null, null),
+          resources: { cpus: 0.2, mem: 64, ports: 1, disk: 0 },
+        },
       },
     });
     const template = scheduler.generateRequestTemplate.bind(scheduler);
@@ -94,10 +110,12 @@ describe("the mesos-framework npm library on the scheduler API", () => {
     scheduler.on("error", (e: { message?: string }) => errors.push(String(e?.message ?? e)));
     scheduler.subscribe();
 
-    const running = await waitFor("TASK_RUNNING from the library's task", async () => updates.find((u) => u.state === "TASK_RUNNING"), 30_000, 100).catch((e) => {
-      console.error("scheduler events so far:", JSON.stringify({ errors, updates }));
-      throw e;
-    });
+    const running = await waitFor("TASK_RUNNING from the library's task", async () => updates.find((u) => u.state === "TASK_RUNNING"), 30_000, 100).catch(
+      (e) => {
+        console.error("scheduler events so far:", JSON.stringify({ errors, updates }));
+        throw e;
+      },
+    );
     const taskId = running.task_id.value;
     expect(running.uuid).toBeTruthy();
     await waitFor("the library to acknowledge", async () => (acknowledged > 0 ? true : undefined), 10_000, 100);
@@ -105,16 +123,28 @@ describe("the mesos-framework npm library on the scheduler API", () => {
     expect(tasks.tasks.find((t) => t.id === taskId)).toMatchObject({ state: "TASK_RUNNING", framework_id: scheduler.frameworkId });
 
     scheduler.reconcile(taskId, running.agent_id?.value ?? "");
-    const reconciled = await waitFor("a reconciliation update", async () => updates.find((u) => u.reason === "REASON_RECONCILIATION" && u.task_id.value === taskId), 10_000, 100);
+    const reconciled = await waitFor(
+      "a reconciliation update",
+      async () => updates.find((u) => u.reason === "REASON_RECONCILIATION" && u.task_id.value === taskId),
+      10_000,
+      100,
+    );
     expect(reconciled.state).toBe("TASK_RUNNING");
 
     // A Marathon app competes for the same agent: both frameworks' tasks run side by side.
     await cluster.api("POST", `/c/${cluster.clusterId}/v2/apps`, { id: "/web", cmd: "sleep 300", cpus: 0.2, mem: 32, instances: 2 });
-    await waitFor("the Marathon app's two tasks beside the framework's", async () => {
-      const all = (await cluster.api<{ tasks: { id: string; state: string; framework_id: string }[] }>("GET", `/c/${cluster.clusterId}/master/tasks`)).tasks.filter((t) => t.state === "TASK_RUNNING");
-      const others = all.filter((t) => t.framework_id !== scheduler.frameworkId);
-      return others.length === 2 && all.some((t) => t.id === taskId) ? true : undefined;
-    }, 30_000, 200);
+    await waitFor(
+      "the Marathon app's two tasks beside the framework's",
+      async () => {
+        const all = (
+          await cluster.api<{ tasks: { id: string; state: string; framework_id: string }[] }>("GET", `/c/${cluster.clusterId}/master/tasks`)
+        ).tasks.filter((t) => t.state === "TASK_RUNNING");
+        const others = all.filter((t) => t.framework_id !== scheduler.frameworkId);
+        return others.length === 2 && all.some((t) => t.id === taskId) ? true : undefined;
+      },
+      30_000,
+      200,
+    );
 
     scheduler.kill(taskId, running.agent_id?.value ?? "");
     await waitFor("TASK_KILLED", async () => updates.find((u) => u.state === "TASK_KILLED" && u.task_id.value === taskId), 30_000, 100);
@@ -124,13 +154,16 @@ describe("the mesos-framework npm library on the scheduler API", () => {
     expect(errors.filter((e) => /linebreak|parse/i.test(e))).toEqual([]);
 
     // The operator saw it all happen: SUBSCRIBED first, then the framework, its task and Marathon's.
-    const seen = (type: string, match: (e: (typeof operatorEvents)[number]) => boolean) => waitFor(`the operator stream's ${type}`, async () => operatorEvents.find((e) => e.type === type && match(e)), 10_000, 100);
+    const seen = (type: string, match: (e: (typeof operatorEvents)[number]) => boolean) =>
+      waitFor(`the operator stream's ${type}`, async () => operatorEvents.find((e) => e.type === type && match(e)), 10_000, 100);
     expect(operatorEvents[0]?.type).toBe("SUBSCRIBED");
     await seen("FRAMEWORK_ADDED", (e) => JSON.stringify(e.framework_added).includes(scheduler.frameworkId));
     await seen("TASK_ADDED", (e) => JSON.stringify(e.task_added).includes(taskId));
     await seen("TASK_UPDATED", (e) => e.task_updated?.state === "TASK_RUNNING" && JSON.stringify(e.task_updated).includes(taskId));
     await seen("TASK_UPDATED", (e) => e.task_updated?.state === "TASK_KILLED" && JSON.stringify(e.task_updated).includes(taskId));
-    const marathonRunning = operatorEvents.filter((e) => e.type === "TASK_UPDATED" && e.task_updated?.state === "TASK_RUNNING" && JSON.stringify(e.task_updated).includes("web"));
+    const marathonRunning = operatorEvents.filter(
+      (e) => e.type === "TASK_UPDATED" && e.task_updated?.state === "TASK_RUNNING" && JSON.stringify(e.task_updated).includes("web"),
+    );
     expect(marathonRunning).toHaveLength(2);
     await operatorReader.cancel().catch(() => undefined);
   }, 120_000);

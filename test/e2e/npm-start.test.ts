@@ -54,7 +54,9 @@ describe("npm start", () => {
     // A newcomer's first start is clean, offline too (this machine reaches no Cloudflare host): no stack trace.
     expect(start.output()).not.toMatch(STACK_FRAME);
     const auth = { Authorization: `Bearer ${local.token}` };
-    const slaves = async () => ((await (await fetch(`${local.url}/c/${local.cluster}/master/slaves`, { headers: auth })).json()) as { slaves: { hostname: string; active: boolean }[] }).slaves;
+    const slaves = async () =>
+      ((await (await fetch(`${local.url}/c/${local.cluster}/master/slaves`, { headers: auth })).json()) as { slaves: { hostname: string; active: boolean }[] })
+        .slaves;
     expect(await slaves()).toHaveLength(1);
 
     // A new user signs up and connects a machine of their own, as the README says.
@@ -65,10 +67,21 @@ describe("npm start", () => {
     });
     expect(signup.status).toBe(201);
     const user = (await signup.json()) as { token: string; cluster: { id: string } };
-    const joinToken = (await (await fetch(`${local.url}/clusters/${user.cluster.id}/agent-tokens`, { method: "POST", headers: { Authorization: `Bearer ${user.token}` } })).json()) as { token: string };
-    second = startAgent({ master: local.url, cluster: user.cluster.id, token: joinToken.token, workDir: join(dir, "second"), hostname: "second", resources: "cpus:1;mem:256;disk:512" });
+    const joinToken = (await (
+      await fetch(`${local.url}/clusters/${user.cluster.id}/agent-tokens`, { method: "POST", headers: { Authorization: `Bearer ${user.token}` } })
+    ).json()) as { token: string };
+    second = startAgent({
+      master: local.url,
+      cluster: user.cluster.id,
+      token: joinToken.token,
+      workDir: join(dir, "second"),
+      hostname: "second",
+      resources: "cpus:1;mem:256;disk:512",
+    });
     await second.waitForEvent("registered");
-    const theirs = (await (await fetch(`${local.url}/c/${user.cluster.id}/master/slaves`, { headers: { Authorization: `Bearer ${user.token}` } })).json()) as { slaves: { hostname: string; resources: { cpus: number } }[] };
+    const theirs = (await (await fetch(`${local.url}/c/${user.cluster.id}/master/slaves`, { headers: { Authorization: `Bearer ${user.token}` } })).json()) as {
+      slaves: { hostname: string; resources: { cpus: number } }[];
+    };
     expect(theirs.slaves).toEqual([expect.objectContaining({ hostname: "second", resources: expect.objectContaining({ cpus: 1, ports: "[31000-32000]" }) })]);
     // The admin's cluster is not affected by the newcomer's agent.
     expect(await slaves()).toHaveLength(1);
@@ -87,7 +100,9 @@ describe("npm start", () => {
     expect(after.token).toBe(before.token);
     expect(start?.output()).not.toMatch(STACK_FRAME);
     expect(after.dnsUrl.split("/dns/")[1]).toBe(before.dnsUrl.split("/dns/")[1]);
-    const agents = (await (await fetch(`${after.url}/c/${after.cluster}/agents`, { headers: { Authorization: `Bearer ${after.token}` } })).json()) as { agents: { id: string; state: string }[] };
+    const agents = (await (await fetch(`${after.url}/c/${after.cluster}/agents`, { headers: { Authorization: `Bearer ${after.token}` } })).json()) as {
+      agents: { id: string; state: string }[];
+    };
     expect(agents.agents.map((a) => a.id)).toEqual([agentId]);
     expect(existsSync(join(dir, ".dcx", "admin.json"))).toBe(true);
   });

@@ -45,15 +45,25 @@ describe.skipIf(root.skip)("the hello-world framework package on a real agent", 
   const frameworks = () => cluster.api<{ frameworks: MesosFramework[]; completed_frameworks: MesosFramework[] }>("GET", c("/master/frameworks"));
   const masterTasks = async (frameworkId: string) => (await cluster.api<{ tasks: MasterTask[] }>("GET", c(`/master/tasks?framework_id=${frameworkId}`))).tasks;
   const scheduler = (id: string) =>
-    waitFor(`${id}'s scheduler healthy`, async () => {
-      const { tasks } = await cluster.api<{ tasks: AppTask[] }>("GET", c(`/v2/apps${id}/tasks`));
-      return tasks.length === 1 && tasks[0]?.state === "TASK_RUNNING" && tasks[0].healthCheckResults[0]?.alive === true ? tasks[0] : undefined;
-    }, 90_000, 250);
+    waitFor(
+      `${id}'s scheduler healthy`,
+      async () => {
+        const { tasks } = await cluster.api<{ tasks: AppTask[] }>("GET", c(`/v2/apps${id}/tasks`));
+        return tasks.length === 1 && tasks[0]?.state === "TASK_RUNNING" && tasks[0].healthCheckResults[0]?.alive === true ? tasks[0] : undefined;
+      },
+      90_000,
+      250,
+    );
   const runningWorkers = (frameworkId: string, n: number) =>
-    waitFor(`${n} workers running`, async () => {
-      const running = (await masterTasks(frameworkId)).filter((t) => t.state === "TASK_RUNNING");
-      return running.length === n ? running.map((t) => t.id).sort() : undefined;
-    }, 60_000, 250);
+    waitFor(
+      `${n} workers running`,
+      async () => {
+        const running = (await masterTasks(frameworkId)).filter((t) => t.state === "TASK_RUNNING");
+        return running.length === n ? running.map((t) => t.id).sort() : undefined;
+      },
+      60_000,
+      250,
+    );
 
   beforeAll(async () => {
     root.require();
@@ -66,7 +76,11 @@ describe.skipIf(root.skip)("the hello-world framework package on a real agent", 
 
   it("installs the framework: its scheduler registers with its own account and runs its workers; the secret is in no label", async () => {
     // The image left empty runs the scheduler on the agent's host, whose PATH has bun (the test's node_modules/.bin).
-    const res = await cosmos("install", { packageName: "hello-world", options: { service: { image: "", cpus: 0.1, mem: 64 }, hello: { count: 2, mem: 16 } } }, 2);
+    const res = await cosmos(
+      "install",
+      { packageName: "hello-world", options: { service: { image: "", cpus: 0.1, mem: 64 }, hello: { count: 2, mem: 16 } } },
+      2,
+    );
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ packageName: "hello-world", appId: "/hello-world", postInstallNotes: expect.stringContaining("scheduler") });
 
@@ -82,7 +96,12 @@ describe.skipIf(root.skip)("the hello-world framework package on a real agent", 
     expect(listed).toContain("hello-world");
     expect(listed).not.toContain(app.env.DCX_SERVICE_SECRET);
 
-    const registered = await waitFor("the framework to register", async () => (await frameworks()).frameworks.find((f) => f.id === frameworkId && f.active), 30_000, 250);
+    const registered = await waitFor(
+      "the framework to register",
+      async () => (await frameworks()).frameworks.find((f) => f.id === frameworkId && f.active),
+      30_000,
+      250,
+    );
     expect(registered).toMatchObject({ name: "hello-world", principal: "hello-world-principal" });
     const workers = await runningWorkers(frameworkId, 2);
     expect(workers.map((id) => id.replace(/__.*/, ""))).toEqual(["worker-0", "worker-1"]);
@@ -91,7 +110,10 @@ describe.skipIf(root.skip)("the hello-world framework package on a real agent", 
     for (const id of workers) await waitFor(`${id}'s output`, async () => ((await log(id)).includes(`hello from ${id}`) ? true : undefined), 15_000, 200);
     const schedulerTask = await scheduler("/hello-world");
     expect(await log(schedulerTask.id)).toContain(`subscribed as ${frameworkId}`);
-    const accounts = await cluster.api<{ serviceAccounts: { principal: string; revokedAt: string | null }[] }>("GET", `/clusters/${cluster.clusterId}/service-accounts`);
+    const accounts = await cluster.api<{ serviceAccounts: { principal: string; revokedAt: string | null }[] }>(
+      "GET",
+      `/clusters/${cluster.clusterId}/service-accounts`,
+    );
     expect(accounts.serviceAccounts).toEqual([expect.objectContaining({ principal: "hello-world-principal", revokedAt: null })]);
   }, 180_000);
 
@@ -101,10 +123,15 @@ describe.skipIf(root.skip)("the hello-world framework package on a real agent", 
     const before = await runningWorkers(frameworkId, 2);
     const first = await scheduler("/hello-world");
     await cluster.api("POST", c("/v2/tasks/delete"), { ids: [first.id] });
-    const second = await waitFor("a new scheduler task", async () => {
-      const next = await scheduler("/hello-world");
-      return next.id !== first.id ? next : undefined;
-    }, 90_000, 250);
+    const second = await waitFor(
+      "a new scheduler task",
+      async () => {
+        const next = await scheduler("/hello-world");
+        return next.id !== first.id ? next : undefined;
+      },
+      90_000,
+      250,
+    );
     expect(second.id).not.toBe(first.id);
     await waitFor("the framework to be active again", async () => (await frameworks()).frameworks.find((f) => f.id === frameworkId && f.active), 30_000, 250);
     // The new scheduler reconciled before using offers: the same two workers, no third.
@@ -114,7 +141,11 @@ describe.skipIf(root.skip)("the hello-world framework package on a real agent", 
   }, 180_000);
 
   it("refuses a principal already taken, naming the option, and installs nothing", async () => {
-    const res = await cosmos("install", { packageName: "hello-world", options: { service: { name: "/other", image: "", service_account: "hello-world-principal" } } }, 2);
+    const res = await cosmos(
+      "install",
+      { packageName: "hello-world", options: { service: { name: "/other", image: "", service_account: "hello-world-principal" } } },
+      2,
+    );
     expect(res.status).toBe(409);
     expect(await res.json()).toMatchObject({ type: "ServiceAccountAlreadyExists", data: { errors: [{ path: "/service/service_account" }] } });
     expect((await cluster.fetch("GET", c("/v2/apps/other"))).status).toBe(404);
@@ -130,11 +161,19 @@ describe.skipIf(root.skip)("the hello-world framework package on a real agent", 
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ results: [{ appId: "/hello-world", postUninstallNotes: expect.stringContaining("torn down") }] });
     await waitFor("the app removed", async () => ((await cluster.fetch("GET", c("/v2/apps/hello-world"))).status === 404 ? true : undefined), 30_000, 200);
-    await waitFor("the workers killed", async () => ((await masterTasks(frameworkId)).every((t) => t.state !== "TASK_RUNNING") ? true : undefined), 30_000, 200);
+    await waitFor(
+      "the workers killed",
+      async () => ((await masterTasks(frameworkId)).every((t) => t.state !== "TASK_RUNNING") ? true : undefined),
+      30_000,
+      200,
+    );
     const all = await frameworks();
     expect(all.frameworks.find((f) => f.id === frameworkId)).toBeUndefined();
     expect(all.completed_frameworks.map((f) => f.id)).toContain(frameworkId);
-    const accounts = await cluster.api<{ serviceAccounts: { principal: string; revokedAt: string | null }[] }>("GET", `/clusters/${cluster.clusterId}/service-accounts`);
+    const accounts = await cluster.api<{ serviceAccounts: { principal: string; revokedAt: string | null }[] }>(
+      "GET",
+      `/clusters/${cluster.clusterId}/service-accounts`,
+    );
     expect(accounts.serviceAccounts[0]?.revokedAt).not.toBeNull();
   }, 60_000);
 });

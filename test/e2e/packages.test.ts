@@ -72,7 +72,9 @@ function serveRepository(): Promise<{ server: Server; url: string; hits: string[
     if (req.headers["if-none-match"] === '"r1"') return void res.writeHead(304).end();
     res.writeHead(200, { "Content-Type": mt("universe.repo", 4), ETag: '"r1"' }).end(body);
   });
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/repo`, hits })));
+  return new Promise((resolve) =>
+    server.listen(0, "127.0.0.1", () => resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/repo`, hits })),
+  );
 }
 
 /**
@@ -101,19 +103,29 @@ describe.skipIf(root.skip)("packages on a real agent", () => {
   };
   const tasks = async (id: string) => (await cluster.api<{ tasks: Task[] }>("GET", c(`/v2/apps${id}/tasks`))).tasks;
   const healthy = (id: string) =>
-    waitFor(`${id} running and healthy`, async () => {
-      const t = await tasks(id);
-      return t.length === 1 && t[0]?.state === "TASK_RUNNING" && t[0].healthCheckResults[0]?.alive === true ? t[0] : undefined;
-    }, 90_000, 250);
+    waitFor(
+      `${id} running and healthy`,
+      async () => {
+        const t = await tasks(id);
+        return t.length === 1 && t[0]?.state === "TASK_RUNNING" && t[0].healthCheckResults[0]?.alive === true ? t[0] : undefined;
+      },
+      90_000,
+      250,
+    );
   /** Runs `dcx` (bun cli/main.ts) logged in to this cluster; fails the test on a non-zero exit. */
   const dcx = (...args: string[]) => {
     const config = join(cluster.dir, "dcx.json");
     writeFileSync(config, JSON.stringify({ url: cluster.url, token: cluster.token, cluster: cluster.clusterId }), { mode: 0o600 });
-    const r = spawnSync(BUN, [join(ROOT, "cli", "main.ts"), ...args], { env: toolEnv({ DCX_CONFIG: config, NO_COLOR: "1" }), encoding: "utf8", timeout: 60_000 });
+    const r = spawnSync(BUN, [join(ROOT, "cli", "main.ts"), ...args], {
+      env: toolEnv({ DCX_CONFIG: config, NO_COLOR: "1" }),
+      encoding: "utf8",
+      timeout: 60_000,
+    });
     if (r.status !== 0) throw new Error(`dcx ${args.join(" ")} -> ${r.status}: ${r.stderr}`);
     return r.stdout;
   };
-  const gone = (id: string) => waitFor(`${id} removed`, async () => ((await cluster.fetch("GET", c(`/v2/apps${id}`))).status === 404 ? true : undefined), 30_000, 200);
+  const gone = (id: string) =>
+    waitFor(`${id} removed`, async () => ((await cluster.fetch("GET", c(`/v2/apps${id}`))).status === 404 ? true : undefined), 30_000, 200);
 
   beforeAll(async () => {
     root.require();
@@ -143,18 +155,38 @@ describe.skipIf(root.skip)("packages on a real agent", () => {
     expect(installed).toMatchObject({ appId: "/team/greeter", postInstallNotes: "Say hello." });
 
     const task = await healthy("/team/greeter");
-    const answer = await waitFor("the greeter to answer", () => fetch(`http://127.0.0.1:${task.ports[0]}/`).then((r) => r.text(), () => undefined), 15_000, 100);
+    const answer = await waitFor(
+      "the greeter to answer",
+      () =>
+        fetch(`http://127.0.0.1:${task.ports[0]}/`).then(
+          (r) => r.text(),
+          () => undefined,
+        ),
+      15_000,
+      100,
+    );
     expect(answer).toContain("hej from the package");
 
     const list = await cosmos<{ packages: { appId: string; packageInformation: { packageDefinition: { name: string; version: string } } }[] }>("list", {});
-    expect(list.packages.map((p) => [p.appId, p.packageInformation.packageDefinition.name, p.packageInformation.packageDefinition.version])).toEqual([["/team/greeter", "greeter", "2.0.0"]]);
+    expect(list.packages.map((p) => [p.appId, p.packageInformation.packageDefinition.name, p.packageInformation.packageDefinition.version])).toEqual([
+      ["/team/greeter", "greeter", "2.0.0"],
+    ]);
     // Later reads refreshed the stored copy with its ETag (a 304 here), after answering.
     await waitFor("a conditional refresh", async () => (repo.hits.some((h) => h.includes('inm="r1"')) ? true : undefined), 10_000, 100);
 
     const removed = await cosmos<{ results: { appId: string }[] }>("uninstall", { packageName: "greeter" });
     expect(removed.results.map((r) => r.appId)).toEqual(["/team/greeter"]);
     await gone("/team/greeter");
-    await waitFor("the greeter's port to close", () => fetch(`http://127.0.0.1:${task.ports[0]}/`).then(() => undefined, () => true), 15_000, 100);
+    await waitFor(
+      "the greeter's port to close",
+      () =>
+        fetch(`http://127.0.0.1:${task.ports[0]}/`).then(
+          () => undefined,
+          () => true,
+        ),
+      15_000,
+      100,
+    );
     expect((await cosmos<{ packages: unknown[] }>("list", {})).packages).toEqual([]);
   });
 
@@ -172,11 +204,16 @@ describe.skipIf(root.skip)("packages on a real agent", () => {
     const check = { job: { id: "ops.web-check", image: TEST_IMAGE, cmd: `wget -q -O /dev/null http://127.0.0.1:${web.ports[0]}/`, cron: "0 0 1 1 *" } };
     await cosmos("install", { packageName: "http-check", options: check }, 2);
     await cluster.api("POST", c("/v1/jobs/ops.web-check/runs"), {});
-    await waitFor("the check to succeed", async () => {
-      const job = await cluster.api<{ history?: { successCount: number; failureCount: number } }>("GET", c("/v1/jobs/ops.web-check?embed=history"));
-      if ((job.history?.failureCount ?? 0) > 0) throw new Error(`the check failed: ${JSON.stringify(job.history)}`);
-      return (job.history?.successCount ?? 0) > 0 ? true : undefined;
-    }, 60_000, 250);
+    await waitFor(
+      "the check to succeed",
+      async () => {
+        const job = await cluster.api<{ history?: { successCount: number; failureCount: number } }>("GET", c("/v1/jobs/ops.web-check?embed=history"));
+        if ((job.history?.failureCount ?? 0) > 0) throw new Error(`the check failed: ${JSON.stringify(job.history)}`);
+        return (job.history?.successCount ?? 0) > 0 ? true : undefined;
+      },
+      60_000,
+      250,
+    );
     const list = await cosmos<{ packages: { appId: string }[] }>("list", {});
     expect(list.packages.map((p) => p.appId)).toEqual(["ops.web-check", "/nginx", "/redis"]);
     await cosmos("uninstall", { packageName: "http-check" });

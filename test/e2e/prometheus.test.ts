@@ -27,7 +27,13 @@ describe("Prometheus scrapes of a real cluster and agent", () => {
     if (promtool.skip || root.skip) return;
     await cluster.start();
     await cluster.signUp();
-    const agent = cluster.startAgent("a", { token: await cluster.joinToken(), hostname: "node-a", advertiseIp: "127.0.0.2", resources: "cpus:1;mem:512;disk:512;ports:[31000-31009]", extraArgs: ["--metrics-listen", "127.0.0.1:0"] });
+    const agent = cluster.startAgent("a", {
+      token: await cluster.joinToken(),
+      hostname: "node-a",
+      advertiseIp: "127.0.0.2",
+      resources: "cpus:1;mem:512;disk:512;ports:[31000-31009]",
+      extraArgs: ["--metrics-listen", "127.0.0.1:0"],
+    });
     agentMetrics = String((await agent.waitForEvent("metrics_listening")).address);
     await agent.waitForEvent("registered");
   });
@@ -38,15 +44,25 @@ describe("Prometheus scrapes of a real cluster and agent", () => {
     root.require();
     const c = `/c/${cluster.clusterId}`;
     await cluster.api("POST", `${c}/v2/apps`, { id: "/sleeper", cmd: "sleep 300", cpus: 0.1, mem: 32, disk: 0, instances: 1 });
-    const clusterText = await waitFor("the task to run, as the cluster's metrics show", async () => {
-      const res = await cluster.fetch("GET", `${c}/metrics/prometheus`);
-      const text = await res.text();
-      return sampleValue(parseExposition(text), "dcx_tasks", { state: "TASK_RUNNING" }) === 1 ? text : undefined;
-    }, 60_000, 200);
-    const agentText = await waitFor("the agent's metrics to show the task running", async () => {
-      const text = await (await fetch(`http://${agentMetrics}/metrics`)).text();
-      return sampleValue(parseExposition(text), "dcx_agent_tasks", { state: "TASK_RUNNING" }) === 1 ? text : undefined;
-    }, 30_000, 200);
+    const clusterText = await waitFor(
+      "the task to run, as the cluster's metrics show",
+      async () => {
+        const res = await cluster.fetch("GET", `${c}/metrics/prometheus`);
+        const text = await res.text();
+        return sampleValue(parseExposition(text), "dcx_tasks", { state: "TASK_RUNNING" }) === 1 ? text : undefined;
+      },
+      60_000,
+      200,
+    );
+    const agentText = await waitFor(
+      "the agent's metrics to show the task running",
+      async () => {
+        const text = await (await fetch(`http://${agentMetrics}/metrics`)).text();
+        return sampleValue(parseExposition(text), "dcx_agent_tasks", { state: "TASK_RUNNING" }) === 1 ? text : undefined;
+      },
+      30_000,
+      200,
+    );
 
     const m = parseExposition(clusterText);
     expect(sampleValue(m, "dcx_placements_total", { framework: "marathon" })).toBe(1);

@@ -32,17 +32,28 @@ describe("a --public agent beside a private one", () => {
   const slaves = async () => (await cluster.api<{ slaves: Slave[] }>("GET", `${c()}/master/slaves`)).slaves;
   const agentOf = async (hostname: string) => (await slaves()).find((s) => s.hostname === hostname)?.id;
   const running = (id: string, count: number) =>
-    waitFor(`${id} to run ${count} tasks`, async () => {
-      const { tasks } = await cluster.api<{ tasks: Task[] }>("GET", `${c()}/v2/apps${id}/tasks`);
-      return tasks.length === count && tasks.every((t) => t.state === "TASK_RUNNING") ? tasks : undefined;
-    }, 60_000, 200);
+    waitFor(
+      `${id} to run ${count} tasks`,
+      async () => {
+        const { tasks } = await cluster.api<{ tasks: Task[] }>("GET", `${c()}/v2/apps${id}/tasks`);
+        return tasks.length === count && tasks.every((t) => t.state === "TASK_RUNNING") ? tasks : undefined;
+      },
+      60_000,
+      200,
+    );
 
   beforeAll(async () => {
     await cluster.start();
     await cluster.signUp();
     const token = await cluster.joinToken();
     cluster.startAgent("private", { token, hostname: "private-a", advertiseIp: "127.0.0.2", resources: "cpus:2;mem:2048;disk:1024;ports:[31000-31099]" });
-    cluster.startAgent("public", { token, hostname: "public-a", advertiseIp: "127.0.0.3", resources: "cpus:2;mem:2048;disk:1024;ports:[31100-31199]", extraArgs: ["--public"] });
+    cluster.startAgent("public", {
+      token,
+      hostname: "public-a",
+      advertiseIp: "127.0.0.3",
+      resources: "cpus:2;mem:2048;disk:1024;ports:[31100-31199]",
+      extraArgs: ["--public"],
+    });
     await waitFor("two agents", async () => ((await slaves()).length === 2 ? true : undefined));
   }, 120_000);
   afterAll(() => cluster.stop());
@@ -54,8 +65,9 @@ describe("a --public agent beside a private one", () => {
     expect(byHost.get("private-a")?.attributes).not.toHaveProperty("public_ip");
   });
 
-  it("an app with acceptedResourceRoles [\"slave_public\"] runs on the public agent only, and one without on the private agent only", async () => {
-    const app = (id: string, extra: Record<string, unknown>) => cluster.api("POST", `${c()}/v2/apps`, { id, cmd: `exec node ${FIXTURE} dcx-e2e-roles`, cpus: 0.1, mem: 64, instances: 2, ...extra });
+  it('an app with acceptedResourceRoles ["slave_public"] runs on the public agent only, and one without on the private agent only', async () => {
+    const app = (id: string, extra: Record<string, unknown>) =>
+      cluster.api("POST", `${c()}/v2/apps`, { id, cmd: `exec node ${FIXTURE} dcx-e2e-roles`, cpus: 0.1, mem: 64, instances: 2, ...extra });
     await app("/edge", { acceptedResourceRoles: ["slave_public"] });
     await app("/inner", {});
     const [publicId, privateId] = [await agentOf("public-a"), await agentOf("private-a")];

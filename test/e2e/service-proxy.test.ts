@@ -33,23 +33,34 @@ describe("the service proxy, through agents' sockets to real tasks", () => {
   const cluster = new TestCluster({ SERVICE_PROXY_TIMEOUT_MS: "3000" });
   const c = () => `/c/${cluster.clusterId}`;
   const auth = () => ({ Authorization: `Bearer ${cluster.token}` });
-  const get = (path: string, init: RequestInit = {}) => fetch(`${cluster.url}${path}`, { redirect: "manual", ...init, headers: { ...auth(), ...(init.headers ?? {}) } });
+  const get = (path: string, init: RequestInit = {}) =>
+    fetch(`${cluster.url}${path}`, { redirect: "manual", ...init, headers: { ...auth(), ...(init.headers ?? {}) } });
   const deploy = (id: string, extra: Record<string, unknown> = {}, args = "") =>
     cluster.api("POST", `${c()}/v2/apps`, { id, cmd: `exec node ${FIXTURE} ${args}`, cpus: 0.1, mem: 64, instances: 1, ...extra });
   const running = (id: string, count: number) =>
-    waitFor(`${id} to run ${count} task(s)`, async () => {
-      const { tasks } = await cluster.api<{ tasks: Task[] }>("GET", `${c()}/v2/apps${id}/tasks`);
-      return tasks.length === count && tasks.every((t) => t.state === "TASK_RUNNING") ? tasks : undefined;
-    }, 60_000, 200);
+    waitFor(
+      `${id} to run ${count} task(s)`,
+      async () => {
+        const { tasks } = await cluster.api<{ tasks: Task[] }>("GET", `${c()}/v2/apps${id}/tasks`);
+        return tasks.length === count && tasks.every((t) => t.state === "TASK_RUNNING") ? tasks : undefined;
+      },
+      60_000,
+      200,
+    );
   /**
    * Asks through the proxy until every task listens (RUNNING means started, not yet bound):
    * requests go round robin, so a run of answers in a row covers each task.
    */
   const answering = (path: string) =>
-    waitFor(`${path} to answer`, async () => {
-      for (let i = 0; i < 4; i++) if ((await get(path)).status !== 200) return undefined;
-      return true;
-    }, 20_000, 100);
+    waitFor(
+      `${path} to answer`,
+      async () => {
+        for (let i = 0; i < 4; i++) if ((await get(path)).status !== 200) return undefined;
+        return true;
+      },
+      20_000,
+      100,
+    );
 
   beforeAll(async () => {
     await cluster.start();
@@ -58,13 +69,22 @@ describe("the service proxy, through agents' sockets to real tasks", () => {
     cluster.startAgent("a", { token, hostname: "agent-a", resources: "cpus:4;mem:4096;disk:1024;ports:[31000-31099]" });
     cluster.startAgent("b", { token, hostname: "agent-b", resources: "cpus:4;mem:4096;disk:1024;ports:[31100-31199]" });
     await deploy("/web", { instances: 2, constraints: [["hostname", "UNIQUE"]] });
-    await deploy("/shop/api", { portDefinitions: [{ port: 0 }, { port: 0 }], env: { LISTEN_INDEX: "1" }, labels: { DCOS_SERVICE_NAME: "front", DCOS_SERVICE_PORT_INDEX: "1" } });
+    await deploy("/shop/api", {
+      portDefinitions: [{ port: 0 }, { port: 0 }],
+      env: { LISTEN_INDEX: "1" },
+      labels: { DCOS_SERVICE_NAME: "front", DCOS_SERVICE_PORT_INDEX: "1" },
+    });
     await deploy("/ctx", { labels: { DCOS_SERVICE_NAME: "ctx", DCOS_SERVICE_REWRITE_REQUEST_URLS: "false" } });
     await deploy("/garbage", {}, "garbage");
     await deploy("/pub", { labels: { DCX_PUBLIC_INGRESS: "true" } });
     await cluster.api("POST", `${c()}/v2/apps`, { id: "/idle", cmd: "sleep 600", cpus: 0.1, mem: 16, instances: 0 });
     await Promise.all([running("/web", 2), running("/shop/api", 1), running("/ctx", 1), running("/garbage", 1), running("/pub", 1)]);
-    await Promise.all([answering(`${c()}/service/web/whoami`), answering(`${c()}/service/front/whoami`), answering(`${c()}/service/ctx/whoami`), answering(`${c()}/service/pub/whoami`)]);
+    await Promise.all([
+      answering(`${c()}/service/web/whoami`),
+      answering(`${c()}/service/front/whoami`),
+      answering(`${c()}/service/ctx/whoami`),
+      answering(`${c()}/service/pub/whoami`),
+    ]);
   }, 180_000);
   afterAll(() => cluster.stop());
 
@@ -156,7 +176,9 @@ describe("the service proxy, through agents' sockets to real tasks", () => {
 
   it("spreads many concurrent requests over the app's two tasks, and both answer", async () => {
     const tasks = await running("/web", 2);
-    const answers = await Promise.all(Array.from({ length: 40 }, () => get(`${c()}/service/web/whoami`).then(async (r) => ({ status: r.status, body: (await r.json()) as { task: string } }))));
+    const answers = await Promise.all(
+      Array.from({ length: 40 }, () => get(`${c()}/service/web/whoami`).then(async (r) => ({ status: r.status, body: (await r.json()) as { task: string } }))),
+    );
     expect(answers.every((a) => a.status === 200)).toBe(true);
     const counts = new Map<string, number>();
     for (const a of answers) counts.set(a.body.task, (counts.get(a.body.task) ?? 0) + 1);
@@ -192,7 +214,12 @@ describe("the service proxy, through agents' sockets to real tasks", () => {
     expect((await fetch(`${cluster.url}/public/${cluster.clusterId}/web/whoami`)).status).toBe(404);
     expect((await fetch(`${cluster.url}/public/nosuchcluster/pub/whoami`)).status).toBe(404);
     await cluster.api("PATCH", `${c()}/v2/apps/pub?force=true`, { labels: {} });
-    await waitFor("public ingress to close", async () => ((await fetch(`${cluster.url}/public/${cluster.clusterId}/pub/whoami`)).status === 404 ? true : undefined), 60_000, 200);
+    await waitFor(
+      "public ingress to close",
+      async () => ((await fetch(`${cluster.url}/public/${cluster.clusterId}/pub/whoami`)).status === 404 ? true : undefined),
+      60_000,
+      200,
+    );
     // Still reachable by members.
     await answering(`${c()}/service/pub/whoami`);
   });
@@ -217,6 +244,11 @@ describe("the service proxy, through agents' sockets to real tasks", () => {
     })();
     expect(outcome).toBe("error");
     expect((await get(`${c()}/service/web/whoami`)).status).toBe(200);
-    await waitFor("the dripper to be unreachable through the proxy", async () => ((await get(`${c()}/service/dripper/whoami`)).status === 503 ? true : undefined), 20_000, 200);
+    await waitFor(
+      "the dripper to be unreachable through the proxy",
+      async () => ((await get(`${c()}/service/dripper/whoami`)).status === 503 ? true : undefined),
+      20_000,
+      200,
+    );
   });
 });

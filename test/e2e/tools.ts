@@ -38,5 +38,14 @@ export function tool(command: string, aptPackage: string): Requirement {
  * under a small CPU quota takes a moment to bind, so this asks until it answers.
  */
 export function taskAnswer(task: { id: string; ports: number[]; ipAddresses: { ipAddress: string }[] }): Promise<string> {
-  return waitFor(`task ${task.id} to answer HTTP`, () => fetch(`http://${task.ipAddresses[0]?.ipAddress}:${task.ports[0]}/`).then((r) => r.text(), () => undefined), 15_000, 100);
+  return waitFor(
+    `task ${task.id} to answer HTTP`,
+    () =>
+      fetch(`http://${task.ipAddresses[0]?.ipAddress}:${task.ports[0]}/`).then(
+        (r) => r.text(),
+        () => undefined,
+      ),
+    15_000,
+    100,
+  );
 }

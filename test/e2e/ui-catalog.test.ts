@@ -110,9 +110,15 @@ describe.skipIf(chromium.skip)("the Catalog in Chromium", () => {
     const row = page.locator("tr", { has: page.getByRole("link", { name: "postgresql" }) });
     expect(await row.textContent()).toContain("Package postgresql 17.2-0.1.0");
     await shoot("services-with-package");
-    const app = await cluster.api<{ app: { instances: number; env: Record<string, string>; labels: Record<string, string> } }>("GET", `/c/${cluster.clusterId}/v2/apps/postgresql`);
+    const app = await cluster.api<{ app: { instances: number; env: Record<string, string>; labels: Record<string, string> } }>(
+      "GET",
+      `/c/${cluster.clusterId}/v2/apps/postgresql`,
+    );
     expect(app.app.instances).toBe(0);
-    expect(JSON.parse(Buffer.from(app.app.labels.DCOS_PACKAGE_OPTIONS ?? "", "base64").toString())).toMatchObject({ database: { name: "shop" }, service: { instances: 0 } });
+    expect(JSON.parse(Buffer.from(app.app.labels.DCOS_PACKAGE_OPTIONS ?? "", "base64").toString())).toMatchObject({
+      database: { name: "shop" },
+      service: { instances: 0 },
+    });
   });
 
   it("loaded nothing from any other host, no script or style was refused, and no page scrolls sideways at phone width", () => {

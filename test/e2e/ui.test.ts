@@ -86,7 +86,12 @@ describe.skipIf(chromium.skip)("the web UI in Chromium", () => {
     await shoot("tokens-created");
     agent = runAgentCommand(agentArgs(command, join(cluster.dir, "ui-agent")));
     await page.goto(`${base}/nodes`);
-    await waitFor(`the agent on the Nodes page\n${agent.output()}`, async () => ((await page.locator("#nodes-live .badge").first().textContent()) === "active" ? true : (await page.reload(), undefined)), 60_000, 500);
+    await waitFor(
+      `the agent on the Nodes page\n${agent.output()}`,
+      async () => ((await page.locator("#nodes-live .badge").first().textContent()) === "active" ? true : (await page.reload(), undefined)),
+      60_000,
+      500,
+    );
     await shoot("nodes");
     await page.locator("#nodes-live tbody a").first().click();
     await expect.poll(() => page.locator("h1").textContent()).not.toBe("Nodes");

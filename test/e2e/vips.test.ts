@@ -65,8 +65,20 @@ describe.each(["userspace", "kernel"] as const)("named VIPs on real agents (--vi
     const token = await cluster.joinToken();
     forwarder = await freePort();
     vipPort = await freePort();
-    cluster.startAgent("a", { token, hostname: "node-a", advertiseIp: "127.0.0.2", resources: "cpus:2;mem:1024;disk:512;ports:[31500-31599]", extraArgs: ["--dns-listen", `127.0.0.1:${forwarder}`, "--vip-mode", mode] });
-    cluster.startAgent("b", { token, hostname: "node-b", advertiseIp: "127.0.0.3", resources: "cpus:2;mem:1024;disk:512;ports:[31600-31699]", extraArgs: ["--vip-mode", mode] });
+    cluster.startAgent("a", {
+      token,
+      hostname: "node-a",
+      advertiseIp: "127.0.0.2",
+      resources: "cpus:2;mem:1024;disk:512;ports:[31500-31599]",
+      extraArgs: ["--dns-listen", `127.0.0.1:${forwarder}`, "--vip-mode", mode],
+    });
+    cluster.startAgent("b", {
+      token,
+      hostname: "node-b",
+      advertiseIp: "127.0.0.3",
+      resources: "cpus:2;mem:1024;disk:512;ports:[31600-31699]",
+      extraArgs: ["--vip-mode", mode],
+    });
     await waitFor("two agents", async () => ((await cluster.api<{ slaves: unknown[] }>("GET", c("/master/slaves"))).slaves.length === 2 ? true : undefined));
     await cluster.api("POST", c("/v2/apps"), {
       id: "/vipweb",
@@ -77,20 +89,44 @@ describe.each(["userspace", "kernel"] as const)("named VIPs on real agents (--vi
       constraints: [["hostname", "UNIQUE"]],
       portDefinitions: [{ port: 0, name: "http", labels: { VIP_0: `/vipweb:${vipPort}` } }],
       // Failures are counted but never reach the kill: the unhealthy task stays RUNNING, draining.
-      healthChecks: [{ protocol: "MESOS_HTTP", path: "/health", portIndex: 0, intervalSeconds: 1, timeoutSeconds: 1, delaySeconds: 0, gracePeriodSeconds: 10, maxConsecutiveFailures: 1000 }],
+      healthChecks: [
+        {
+          protocol: "MESOS_HTTP",
+          path: "/health",
+          portIndex: 0,
+          intervalSeconds: 1,
+          timeoutSeconds: 1,
+          delaySeconds: 0,
+          gracePeriodSeconds: 10,
+          maxConsecutiveFailures: 1000,
+        },
+      ],
     });
-    await waitFor("two healthy tasks", async () => {
-      const t = await tasks();
-      return t.length === 2 && t.every((x) => x.state === "TASK_RUNNING" && x.healthCheckResults[0]?.alive === true) ? t : undefined;
-    }, 60_000, 200);
+    await waitFor(
+      "two healthy tasks",
+      async () => {
+        const t = await tasks();
+        return t.length === 2 && t.every((x) => x.state === "TASK_RUNNING" && x.healthCheckResults[0]?.alive === true) ? t : undefined;
+      },
+      60_000,
+      200,
+    );
   });
   afterAll(() => cluster.stop());
 
   it.skipIf(skip)("lists the VIP with both tasks as backends, at an address in the cluster's range", async () => {
-    const table = await waitFor("the VIP with two backends", async () => {
-      const t = await cluster.api<{ range: string; vips: { name: string; ip: string; port: number; backends: { host: string; draining: boolean }[] }[] }>("GET", c("/vips"));
-      return t.vips[0]?.backends.length === 2 ? t : undefined;
-    }, 10_000, 100);
+    const table = await waitFor(
+      "the VIP with two backends",
+      async () => {
+        const t = await cluster.api<{ range: string; vips: { name: string; ip: string; port: number; backends: { host: string; draining: boolean }[] }[] }>(
+          "GET",
+          c("/vips"),
+        );
+        return t.vips[0]?.backends.length === 2 ? t : undefined;
+      },
+      10_000,
+      100,
+    );
     expect(table.range).toBe(range);
     expect(table.vips).toHaveLength(1);
     expect(table.vips[0]).toMatchObject({ name: VIP_NAME, port: vipPort });
@@ -107,11 +143,16 @@ describe.each(["userspace", "kernel"] as const)("named VIPs on real agents (--vi
 
   it.skipIf(skip)("spreads TCP connections to the VIP over both tasks, then only the healthy one once the other fails its check", async () => {
     const ids = (await tasks()).map((t) => t.id).sort();
-    const reached = await waitFor("connections through the VIP reaching both tasks", async () => {
-      const seen = new Set<string>();
-      for (let i = 0; i < 12; i++) seen.add(await askOnce(vipIp, vipPort).catch(() => "refused"));
-      return seen.size === 2 && !seen.has("refused") ? [...seen].sort() : undefined;
-    }, 20_000, 200);
+    const reached = await waitFor(
+      "connections through the VIP reaching both tasks",
+      async () => {
+        const seen = new Set<string>();
+        for (let i = 0; i < 12; i++) seen.add(await askOnce(vipIp, vipPort).catch(() => "refused"));
+        return seen.size === 2 && !seen.has("refused") ? [...seen].sort() : undefined;
+      },
+      20_000,
+      200,
+    );
     expect(reached).toEqual(ids);
     // Which path carried them: the kernel's rule for this VIP exists in kernel mode only.
     const rules = mode === "kernel" ? (await run("nft", ["list", "ruleset"])).stdout : "";
@@ -120,13 +161,19 @@ describe.each(["userspace", "kernel"] as const)("named VIPs on real agents (--vi
     const [victim, survivor] = await tasks();
     if (victim === undefined || survivor === undefined) throw new Error("two tasks expected");
     writeFileSync(join(cluster.dir, AGENT_NAMES[victim.host] ?? "?", "sandboxes", victim.id, "unhealthy"), "");
-    const after = await waitFor("every new connection on the healthy task", async () => {
-      const seen = new Set<string>();
-      for (let i = 0; i < 12; i++) seen.add(await askOnce(vipIp, vipPort).catch(() => "refused"));
-      return seen.size === 1 ? [...seen] : undefined;
-    }, 30_000, 200);
+    const after = await waitFor(
+      "every new connection on the healthy task",
+      async () => {
+        const seen = new Set<string>();
+        for (let i = 0; i < 12; i++) seen.add(await askOnce(vipIp, vipPort).catch(() => "refused"));
+        return seen.size === 1 ? [...seen] : undefined;
+      },
+      30_000,
+      200,
+    );
     expect(after).toEqual([survivor.id]);
-    if (mode === "kernel") expect((await run("nft", ["list", "ruleset"])).stdout).toContain(`ip daddr ${vipIp} tcp dport ${vipPort} dnat ip to numgen inc mod 1`);
+    if (mode === "kernel")
+      expect((await run("nft", ["list", "ruleset"])).stdout).toContain(`ip daddr ${vipIp} tcp dport ${vipPort} dnat ip to numgen inc mod 1`);
     // The victim still runs (failing its check): it was taken out of the VIP, not killed.
     const now = await tasks();
     expect(now.find((t) => t.id === victim.id)).toMatchObject({ state: "TASK_RUNNING", healthCheckResults: [{ alive: false }] });

@@ -38,11 +38,13 @@ const CLEAN = {
   "protocol/messages.ts": "export type Launch = { taskId: string };\n",
   "agent/drivers/task-spec.ts": "export interface TaskSpec { taskId: string }\n",
   "agent/drivers/exec.ts": 'import type { TaskSpec } from "./task-spec.ts";\nexport const start = (t: TaskSpec) => t.taskId;\n',
-  "agent/task-host.ts": 'import type { Launch } from "../protocol/messages.ts";\nimport { start } from "./drivers/exec.ts";\nexport const launch = (l: Launch) => start(l);\n',
+  "agent/task-host.ts":
+    'import type { Launch } from "../protocol/messages.ts";\nimport { start } from "./drivers/exec.ts";\nexport const launch = (l: Launch) => start(l);\n',
   "control/contract/accounts.ts": "export const NewCluster = { name: 'string' };\n",
   "control/operations/agents.ts": "export const removeAgent = (id: string) => id;\n",
   "control/api/agents.ts": 'import { removeAgent } from "../operations/agents.ts";\nexport const routes = [removeAgent];\n',
-  "control/ui/pages/nodes.tsx": 'import { NewCluster } from "../../contract/accounts.ts";\nimport { removeAgent } from "../../operations/agents.ts";\nexport const page = [NewCluster, removeAgent];\n',
+  "control/ui/pages/nodes.tsx":
+    'import { NewCluster } from "../../contract/accounts.ts";\nimport { removeAgent } from "../../operations/agents.ts";\nexport const page = [NewCluster, removeAgent];\n',
   // A cycle closed by a type-only import is erased before the code runs: allowed.
   "control/cluster/cluster.ts": 'import { audited } from "./acting.ts";\nexport class Cluster { names = audited; }\n',
   "control/cluster/acting.ts": 'import type { Cluster } from "./cluster.ts";\nexport const audited: (keyof Cluster)[] = ["names"];\n',
@@ -56,14 +58,49 @@ describe("import rules (.dependency-cruiser.cjs)", () => {
   });
 
   const cases: [string, string, Record<string, string>][] = [
-    ["drivers-without-wire-protocol", "a driver importing a protocol type", { "agent/drivers/docker.ts": 'import type { Launch } from "../../protocol/messages.ts";\nexport type L = Launch;\n' }],
-    ["ui-without-api-modules", "a UI page importing a route module", { "control/ui/pages/agents.tsx": 'import { routes } from "../../api/agents.ts";\nexport const r = routes;\n' }],
-    ["no-cycles", "two modules importing each other at run time", { "control/a.ts": 'import { b } from "./b.ts";\nexport const a = () => b;\n', "control/b.ts": 'import { a } from "./a.ts";\nexport const b = () => a;\n' }],
-    ["protocol-is-neutral", "the protocol importing agent code", { "protocol/frames.ts": 'import { launch } from "../agent/task-host.ts";\nexport const f = launch;\n' }],
-    ["capabilities-below-routes", "an operation importing a route module", { "control/operations/nodes.ts": 'import { routes } from "../api/agents.ts";\nexport const r = routes;\n' }],
-    ["contract-is-shared-not-dependent", "the contract importing a route module", { "control/contract/agents.ts": 'import { routes } from "../api/agents.ts";\nexport const r = routes;\n' }],
-    ["agent-apart-from-control-plane", "the agent importing control-plane code", { "agent/errors.ts": 'import { removeAgent } from "../control/operations/agents.ts";\nexport const r = removeAgent;\n' }],
-    ["control-plane-apart-from-agent-and-cli", "the Worker importing agent code", { "control/spawn.ts": 'import { launch } from "../agent/task-host.ts";\nexport const l = launch;\n' }],
+    [
+      "drivers-without-wire-protocol",
+      "a driver importing a protocol type",
+      { "agent/drivers/docker.ts": 'import type { Launch } from "../../protocol/messages.ts";\nexport type L = Launch;\n' },
+    ],
+    [
+      "ui-without-api-modules",
+      "a UI page importing a route module",
+      { "control/ui/pages/agents.tsx": 'import { routes } from "../../api/agents.ts";\nexport const r = routes;\n' },
+    ],
+    [
+      "no-cycles",
+      "two modules importing each other at run time",
+      {
+        "control/a.ts": 'import { b } from "./b.ts";\nexport const a = () => b;\n',
+        "control/b.ts": 'import { a } from "./a.ts";\nexport const b = () => a;\n',
+      },
+    ],
+    [
+      "protocol-is-neutral",
+      "the protocol importing agent code",
+      { "protocol/frames.ts": 'import { launch } from "../agent/task-host.ts";\nexport const f = launch;\n' },
+    ],
+    [
+      "capabilities-below-routes",
+      "an operation importing a route module",
+      { "control/operations/nodes.ts": 'import { routes } from "../api/agents.ts";\nexport const r = routes;\n' },
+    ],
+    [
+      "contract-is-shared-not-dependent",
+      "the contract importing a route module",
+      { "control/contract/agents.ts": 'import { routes } from "../api/agents.ts";\nexport const r = routes;\n' },
+    ],
+    [
+      "agent-apart-from-control-plane",
+      "the agent importing control-plane code",
+      { "agent/errors.ts": 'import { removeAgent } from "../control/operations/agents.ts";\nexport const r = removeAgent;\n' },
+    ],
+    [
+      "control-plane-apart-from-agent-and-cli",
+      "the Worker importing agent code",
+      { "control/spawn.ts": 'import { launch } from "../agent/task-host.ts";\nexport const l = launch;\n' },
+    ],
     ["resolvable", "an import of a module that does not exist", { "control/typo.ts": 'import { x } from "./no-such-module.ts";\nexport const y = x;\n' }],
   ];
   for (const [rule, what, files] of cases) {
@@ -79,7 +116,7 @@ describe("formatter and linter (biome.jsonc)", () => {
   const biome = (dir: string) => run(dir, "biome", ["ci", "--vcs-enabled=false", "."]);
 
   it("pass on a file in the house style", () => {
-    const r = biome(project("style-ok", { "control/ok.ts": 'export function twice(n: number): number {\n  return n * 2;\n}\n' }));
+    const r = biome(project("style-ok", { "control/ok.ts": "export function twice(n: number): number {\n  return n * 2;\n}\n" }));
     expect(r.code, r.output).toBe(0);
   });
 
@@ -98,7 +135,9 @@ describe("formatter and linter (biome.jsonc)", () => {
 
 describe("engines", () => {
   const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { engines: { node: string }; devDependencies: Record<string, string> };
-  const lock = JSON.parse(readFileSync(join(ROOT, "package-lock.json"), "utf8")) as { packages: Record<string, { engines?: { node?: string } | string[]; optional?: boolean }> };
+  const lock = JSON.parse(readFileSync(join(ROOT, "package-lock.json"), "utf8")) as {
+    packages: Record<string, { engines?: { node?: string } | string[]; optional?: boolean }>;
+  };
 
   it("every locked package runs on the lowest Node that package.json promises, and on the Node devDependency the scripts use", () => {
     const lowest = semver.minVersion(pkg.engines.node)?.version ?? "";

@@ -2,7 +2,11 @@ import { encodeQuery } from "../../control/dns/wire.ts";
 
 /** Random bytes, and mutations of valid queries: truncations, bit flips, huge counts, pointer loops, other classes. */
 export function dnsMessages(count: number, random: () => number): Uint8Array[] {
-  const valid = [encodeQuery("web-shop.marathon.mesos", "A"), encodeQuery("_web-shop._tcp.marathon.mesos", "SRV", 7, { udpPayloadSize: 4096 }), encodeQuery("example.com", "AAAA")];
+  const valid = [
+    encodeQuery("web-shop.marathon.mesos", "A"),
+    encodeQuery("_web-shop._tcp.marathon.mesos", "SRV", 7, { udpPayloadSize: 4096 }),
+    encodeQuery("example.com", "AAAA"),
+  ];
   const out: Uint8Array[] = [];
   for (let i = 0; i < count; i++) {
     const base = (valid[i % valid.length] as Uint8Array).slice();

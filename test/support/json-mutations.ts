@@ -6,7 +6,24 @@
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
-const STRINGS = ["", " ", "../..", "/", "%2e%2e", "\u0000", "\r\n", "é∂🙂", "-1", "1e309", "true", "null", "__proto__", "constructor", "<script>", "a".repeat(300)];
+const STRINGS = [
+  "",
+  " ",
+  "../..",
+  "/",
+  "%2e%2e",
+  "\u0000",
+  "\r\n",
+  "é∂🙂",
+  "-1",
+  "1e309",
+  "true",
+  "null",
+  "__proto__",
+  "constructor",
+  "<script>",
+  "a".repeat(300),
+];
 const NUMBERS = [0, -1, 1, 0.5, -0.0001, 1e21, -1e21, Number.MAX_SAFE_INTEGER, 2 ** 53 + 2, 65535, 65536, 4294967296];
 
 const pick = <T>(random: () => number, list: readonly T[]): T => list[Math.floor(random() * list.length)] as T;
@@ -21,7 +38,8 @@ export function randomJson(random: () => number, depth = 3): Json {
   if (kind === 4) return String.fromCharCode(...Array.from({ length: Math.floor(random() * 40) }, () => Math.floor(random() * 0xffff)));
   if (kind === 5) return Array.from({ length: Math.floor(random() * 4) }, () => randomJson(random, depth - 1));
   const out: Record<string, Json> = {};
-  for (let i = Math.floor(random() * 4); i > 0; i--) out[pick(random, ["id", "type", "cmd", "__proto__", "x", pick(random, STRINGS)])] = randomJson(random, depth - 1);
+  for (let i = Math.floor(random() * 4); i > 0; i--)
+    out[pick(random, ["id", "type", "cmd", "__proto__", "x", pick(random, STRINGS)])] = randomJson(random, depth - 1);
   return out;
 }
 

@@ -90,7 +90,8 @@ describe("networks", () => {
 });
 
 describe("port mappings", () => {
-  const bridged = (portMappings: unknown[]) => valid({ ...BASE, networks: [{ mode: "container/bridge" }], container: { docker: { image: "nginx" }, portMappings } });
+  const bridged = (portMappings: unknown[]) =>
+    valid({ ...BASE, networks: [{ mode: "container/bridge" }], container: { docker: { image: "nginx" }, portMappings } });
 
   it("accepts one host port for tcp and for udp, and one container port on two protocols", () => {
     const app = bridged([
@@ -128,7 +129,11 @@ describe("volumes", () => {
 });
 
 describe("PATCH across networks", () => {
-  const bridgedApp = valid({ ...BASE, networks: [{ mode: "container/bridge" }], container: { docker: { image: "nginx" }, portMappings: [{ containerPort: 80 }] } });
+  const bridgedApp = valid({
+    ...BASE,
+    networks: [{ mode: "container/bridge" }],
+    container: { docker: { image: "nginx" }, portMappings: [{ containerPort: 80 }] },
+  });
 
   it("moving a bridged app to the host network drops its mappings and gives it the default port", () => {
     const merged = mergeAppPatch(bridgedApp, { networks: [{ mode: "host" }] });
@@ -146,7 +151,10 @@ describe("PATCH across networks", () => {
   });
 
   it("refuses mappings the patch itself gives for the host network", () => {
-    const merged = mergeAppPatch(bridgedApp, { networks: [{ mode: "host" }], container: { docker: { image: "nginx" }, portMappings: [{ containerPort: 80 }] } });
+    const merged = mergeAppPatch(bridgedApp, {
+      networks: [{ mode: "host" }],
+      container: { docker: { image: "nginx" }, portMappings: [{ containerPort: 80 }] },
+    });
     expect(merged.ok ? [] : merged.details.map((d) => d.path)).toEqual(["/container/portMappings"]);
   });
 });

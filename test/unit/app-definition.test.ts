@@ -318,7 +318,9 @@ describe("ports", () => {
       gpus: 1,
       portCount: 2,
     });
-    const dns = valid(bridged([{ containerPort: 53, hostPort: 53, protocol: "tcp" }, { containerPort: 53, hostPort: 53, protocol: "udp" }, { containerPort: 80 }]));
+    const dns = valid(
+      bridged([{ containerPort: 53, hostPort: 53, protocol: "tcp" }, { containerPort: 53, hostPort: 53, protocol: "udp" }, { containerPort: 80 }]),
+    );
     expect(dns.container?.portMappings?.[2]?.hostPort).toBe(0);
     expect(appResources(dns).portCount).toBe(2);
   });

@@ -1,13 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { formatAttribute, valueEquals } from "../../control/cluster/allocator/constraints.ts";
-import {
-  place,
-  type AgentSnapshot,
-  type Constraint,
-  type PlacedTask,
-  type PlacementPlan,
-  type TaskRequest,
-} from "../../control/cluster/allocator/place.ts";
+import { place, type AgentSnapshot, type Constraint, type PlacedTask, type PlacementPlan, type TaskRequest } from "../../control/cluster/allocator/place.ts";
 
 function agent(id: string, attributes: Record<string, string | number> = {}, cpus = 8): AgentSnapshot {
   return {

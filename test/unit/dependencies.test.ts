@@ -17,11 +17,7 @@ describe("canonicalPath", () => {
 });
 
 describe("dependencies", () => {
-  const apps = [
-    { id: "/s/db" },
-    { id: "/s/cache", dependencies: ["/s/db"] },
-    { id: "/s/front/web", dependencies: ["/s/db", "/s/cache"] },
-  ];
+  const apps = [{ id: "/s/db" }, { id: "/s/cache", dependencies: ["/s/db"] }, { id: "/s/front/web", dependencies: ["/s/db", "/s/cache"] }];
 
   it("an app waits while an app it depends on (by id or by group) is deploying, never for itself", () => {
     expect(waitsForDependencies(apps[2] ?? { id: "" }, ["/s/cache"])).toBe(true);

@@ -37,14 +37,35 @@ describe("why a new instance is not ready", () => {
   });
 
   it("names the failing health check and its cause, or says none has passed yet", () => {
-    expect(unreadyReason({ state: "TASK_RUNNING", healthy: false }, checked, new Map([[0, alive], [1, failing]]), [])).toBe(
-      "health check 1 (HTTP) failing: HTTP 500 Internal Server Error",
-    );
-    expect(unreadyReason({ state: "TASK_RUNNING", healthy: null }, checked, new Map([[0, alive], [1, NO_RESULT]]), [])).toBe("no health check passed yet");
+    expect(
+      unreadyReason(
+        { state: "TASK_RUNNING", healthy: false },
+        checked,
+        new Map([
+          [0, alive],
+          [1, failing],
+        ]),
+        [],
+      ),
+    ).toBe("health check 1 (HTTP) failing: HTTP 500 Internal Server Error");
+    expect(
+      unreadyReason(
+        { state: "TASK_RUNNING", healthy: null },
+        checked,
+        new Map([
+          [0, alive],
+          [1, NO_RESULT],
+        ]),
+        [],
+      ),
+    ).toBe("no health check passed yet");
   });
 
   it("then the readiness checks, with the status of the last answer", () => {
-    const healthy = new Map([[0, alive], [1, alive]]);
+    const healthy = new Map([
+      [0, alive],
+      [1, alive],
+    ]);
     expect(unreadyReason({ state: "TASK_RUNNING", healthy: true }, checked, healthy, [])).toBe("readiness check 'warm' not ready");
     const warming = [{ name: "warm", taskId: "t", ready: false, lastResponse: { status: 503, contentType: "text/plain", body: "" } }];
     expect(unreadyReason({ state: "TASK_RUNNING", healthy: true }, checked, healthy, warming)).toBe("readiness check 'warm' not ready: HTTP 503");

@@ -45,4 +45,3 @@ export const INPUT: ZoneInput = {
 export function fixtureZone(overrides: Partial<ZoneInput> = {}): Promise<ZoneIndex> {
   return buildZone({ ...INPUT, ...overrides });
 }
-

@@ -9,7 +9,13 @@ const parse = (qs: string) => parseJsonQuery(new URLSearchParams(qs));
 describe("parseJsonQuery", () => {
   it("reads name and type, defaulting to A", () => {
     expect(parse("name=leader.mesos")).toEqual({ ok: true, name: "leader.mesos", type: "A", checkingDisabled: false, dnssecOk: false });
-    expect(parse("name=leader.mesos.&type=aaaa&cd=1&do=true")).toEqual({ ok: true, name: "leader.mesos", type: "AAAA", checkingDisabled: true, dnssecOk: true });
+    expect(parse("name=leader.mesos.&type=aaaa&cd=1&do=true")).toEqual({
+      ok: true,
+      name: "leader.mesos",
+      type: "AAAA",
+      checkingDisabled: true,
+      dnssecOk: true,
+    });
     expect(parse("name=.&type=NS")).toMatchObject({ ok: true, name: "", type: "NS" });
   });
 

@@ -1,15 +1,5 @@
 import { describe, expect, it } from "vitest";
-import {
-  addressType,
-  agentIdTail,
-  canonicalTaskLabel,
-  domainFrag,
-  fqdn,
-  mangleLabel,
-  normalizeName,
-  taskHash,
-  zbase32,
-} from "../../control/dns/names.ts";
+import { addressType, agentIdTail, canonicalTaskLabel, domainFrag, fqdn, mangleLabel, normalizeName, taskHash, zbase32 } from "../../control/dns/names.ts";
 
 describe("mangleLabel (Mesos-DNS labels.RFC1123)", () => {
   // The cases of mesos-dns records/labels/labels_test.go (testFunc + TestRFC1123).

@@ -159,7 +159,14 @@ describe("decodeQuery: refusals and error replies", () => {
     const none = valid();
     none[5] = 0;
     expect(replyOf(none)).toMatchObject({ rcode: "FORMERR", id: 0xbeef });
-    const two = dnsPacket.encode({ type: "query", id: 2, questions: [{ name: "a.mesos", type: "A" }, { name: "b.mesos", type: "A" }] });
+    const two = dnsPacket.encode({
+      type: "query",
+      id: 2,
+      questions: [
+        { name: "a.mesos", type: "A" },
+        { name: "b.mesos", type: "A" },
+      ],
+    });
     expect(replyOf(two).rcode).toBe("FORMERR");
   });
 

@@ -71,10 +71,7 @@ describe("task records", () => {
 
   it("adds _{portName}._{task}._{proto} for named ports", async () => {
     const zone = await fixtureZone();
-    expect(data(zone, "_http._web-shop._tcp.marathon.mesos", "SRV")).toEqual([
-      `31001 ${await a1()}.marathon.mesos`,
-      `31005 ${await a2()}.marathon.mesos`,
-    ]);
+    expect(data(zone, "_http._web-shop._tcp.marathon.mesos", "SRV")).toEqual([`31001 ${await a1()}.marathon.mesos`, `31005 ${await a2()}.marathon.mesos`]);
     expect(zone.records.has("_http._web-shop._udp.marathon.mesos")).toBe(false);
   });
 

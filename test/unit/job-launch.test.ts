@@ -18,7 +18,18 @@ describe("job task launches", () => {
   });
 
   it("asks for one task without ports, with Metronome's constraints in the allocator's terms", () => {
-    const spec = runSpec({ cmd: "x", cpus: 0.5, mem: 64, disk: 10, placement: { constraints: [{ attribute: "rack", operator: "EQ", value: "r1" }, { attribute: "hostname", operator: "UNLIKE", value: "old-.*" }] } });
+    const spec = runSpec({
+      cmd: "x",
+      cpus: 0.5,
+      mem: 64,
+      disk: 10,
+      placement: {
+        constraints: [
+          { attribute: "rack", operator: "EQ", value: "r1" },
+          { attribute: "hostname", operator: "UNLIKE", value: "old-.*" },
+        ],
+      },
+    });
     expect(runRequest("etl.daily", spec)).toEqual({
       framework: "metronome",
       group: "etl.daily",
@@ -28,13 +39,21 @@ describe("job task launches", () => {
       disk: 10,
       gpus: 0,
       ports: [],
-      constraints: [{ field: "rack", operator: "IS", value: "r1" }, { field: "hostname", operator: "UNLIKE", value: "old-.*" }],
+      constraints: [
+        { field: "rack", operator: "IS", value: "r1" },
+        { field: "hostname", operator: "UNLIKE", value: "old-.*" },
+      ],
       driver: "exec",
     });
   });
 
   it("runs cmd under a shell with the job's env over the master's, as the job's user", () => {
-    const launch = runTaskLaunch("etl.daily", runSpec({ cmd: "etl --all", user: "etl", env: { HOST: "mine", MODE: "all" }, taskKillGracePeriodSeconds: 2.5 }), "t1", "node-1");
+    const launch = runTaskLaunch(
+      "etl.daily",
+      runSpec({ cmd: "etl --all", user: "etl", env: { HOST: "mine", MODE: "all" }, taskKillGracePeriodSeconds: 2.5 }),
+      "t1",
+      "node-1",
+    );
     expect(launch).toEqual({
       taskId: "t1",
       name: "etl.daily",
@@ -48,7 +67,11 @@ describe("job task launches", () => {
   });
 
   it("runs a docker image on the host network, args to its entrypoint, with its volumes", () => {
-    const spec = runSpec({ args: ["--once"], docker: { image: "dcx-test/busybox:1", forcePullImage: true }, volumes: [{ containerPath: "/data", hostPath: "/srv/data", mode: "RO" }] });
+    const spec = runSpec({
+      args: ["--once"],
+      docker: { image: "dcx-test/busybox:1", forcePullImage: true },
+      volumes: [{ containerPath: "/data", hostPath: "/srv/data", mode: "RO" }],
+    });
     expect(runRequest("etl.daily", spec).driver).toBe("docker");
     const launch = runTaskLaunch("etl.daily", spec, "t2", "node-2");
     expect(launch.command).toEqual({ args: ["--once"] });

@@ -11,7 +11,12 @@ const everyMinute = (() => {
 })();
 const T = Date.parse("2026-03-09T14:00:00Z");
 const MIN = 60_000;
-const rules = (overrides: Partial<Parameters<typeof decideSchedule>[0]> = {}) => ({ enabled: true, startingDeadlineSeconds: 60, concurrencyPolicy: "ALLOW" as const, ...overrides });
+const rules = (overrides: Partial<Parameters<typeof decideSchedule>[0]> = {}) => ({
+  enabled: true,
+  startingDeadlineSeconds: 60,
+  concurrencyPolicy: "ALLOW" as const,
+  ...overrides,
+});
 
 describe("schedule decisions", () => {
   it("waits until the due time", () => {
@@ -59,7 +64,15 @@ describe("schedule decisions", () => {
 });
 
 const NOW = T;
-const starting = (overrides: Partial<RunState> = {}): RunState => ({ status: "STARTING", createdAt: NOW, completedAt: null, startingDeadline: null, delayUntil: null, backoffSeconds: 1, ...overrides });
+const starting = (overrides: Partial<RunState> = {}): RunState => ({
+  status: "STARTING",
+  createdAt: NOW,
+  completedAt: null,
+  startingDeadline: null,
+  delayUntil: null,
+  backoffSeconds: 1,
+  ...overrides,
+});
 const spec = (restart: { policy: "NEVER" | "ON_FAILURE"; activeDeadlineSeconds?: number }, maxLaunchDelay = 3600) => ({ restart, maxLaunchDelay });
 const NEVER = spec({ policy: "NEVER" });
 const ON_FAILURE = spec({ policy: "ON_FAILURE" });
@@ -67,11 +80,17 @@ const ON_FAILURE = spec({ policy: "ON_FAILURE" });
 describe("run steps", () => {
   it("a run with a live task is ACTIVE; a finished task makes it SUCCESS", () => {
     expect(stepRun(starting(), NEVER, { live: 1, ended: [] }, NOW).status).toBe("ACTIVE");
-    expect(stepRun(starting({ status: "ACTIVE" }), NEVER, { live: 0, ended: ["TASK_FINISHED"] }, NOW + 5)).toMatchObject({ status: "SUCCESS", completedAt: NOW + 5 });
+    expect(stepRun(starting({ status: "ACTIVE" }), NEVER, { live: 0, ended: ["TASK_FINISHED"] }, NOW + 5)).toMatchObject({
+      status: "SUCCESS",
+      completedAt: NOW + 5,
+    });
   });
 
   it("NEVER: a failed task fails the run", () => {
-    expect(stepRun(starting({ status: "ACTIVE" }), NEVER, { live: 0, ended: ["TASK_FAILED"] }, NOW + 5)).toMatchObject({ status: "FAILED", completedAt: NOW + 5 });
+    expect(stepRun(starting({ status: "ACTIVE" }), NEVER, { live: 0, ended: ["TASK_FAILED"] }, NOW + 5)).toMatchObject({
+      status: "FAILED",
+      completedAt: NOW + 5,
+    });
   });
 
   it("ON_FAILURE relaunches after a backoff that grows by 1.15 up to maxLaunchDelay", () => {

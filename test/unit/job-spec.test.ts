@@ -49,7 +49,12 @@ describe("job specs", () => {
         mem: 256,
         docker: { image: "busybox:1", parameters: [{ key: "network", value: "host" }] },
         env: { MODE: "full" },
-        placement: { constraints: [{ attribute: "rack", operator: "EQ", value: "r1" }, { attribute: "hostname", operator: "LIKE", value: "node-.*" }] },
+        placement: {
+          constraints: [
+            { attribute: "rack", operator: "EQ", value: "r1" },
+            { attribute: "hostname", operator: "LIKE", value: "node-.*" },
+          ],
+        },
         volumes: [{ containerPath: "/data", hostPath: "/srv/data", mode: "RO" }],
         restart: { policy: "ON_FAILURE", activeDeadlineSeconds: 300 },
         taskKillGracePeriodSeconds: 10,
@@ -58,7 +63,9 @@ describe("job specs", () => {
     });
     if (!parsed.ok) throw new Error(JSON.stringify(parsed.details));
     expect(parsed.spec.run.docker).toEqual({ image: "busybox:1", forcePullImage: false, privileged: false, parameters: [{ key: "network", value: "host" }] });
-    expect(parsed.schedules).toEqual([{ id: "nightly", cron: "0 2 * * *", timezone: "Europe/Berlin", startingDeadlineSeconds: 900, concurrencyPolicy: "FORBID", enabled: true }]);
+    expect(parsed.schedules).toEqual([
+      { id: "nightly", cron: "0 2 * * *", timezone: "Europe/Berlin", startingDeadlineSeconds: 900, concurrencyPolicy: "FORBID", enabled: true },
+    ]);
   });
 
   it("round-trips what GET shows, embeds and Metronome's empty unsupported fields included", () => {
@@ -97,9 +104,24 @@ describe("job specs", () => {
     ["artifacts", run({ artifacts: [{ uri: "http://x/y.tgz" }] }), "/run/artifacts", /not supported by DCX/],
     ["ucr", run({ ucr: { image: { id: "x" } } }), "/run/ucr", /not supported by DCX/],
     ["secrets", run({ secrets: { s: { source: "x" } } }), "/run/secrets", /not supported by DCX/],
-    ["unknown constraint operator", run({ placement: { constraints: [{ attribute: "rack", operator: "UNIQUE" }] } }), "/run/placement/constraints/0/operator", /IS|EQ/],
-    ["IS without a value", run({ placement: { constraints: [{ attribute: "rack", operator: "IS" }] } }), "/run/placement/constraints/0/value", /required by IS/],
-    ["LIKE with a bad regex", run({ placement: { constraints: [{ attribute: "rack", operator: "LIKE", value: "(" }] } }), "/run/placement/constraints/0/value", /regular expression/],
+    [
+      "unknown constraint operator",
+      run({ placement: { constraints: [{ attribute: "rack", operator: "UNIQUE" }] } }),
+      "/run/placement/constraints/0/operator",
+      /IS|EQ/,
+    ],
+    [
+      "IS without a value",
+      run({ placement: { constraints: [{ attribute: "rack", operator: "IS" }] } }),
+      "/run/placement/constraints/0/value",
+      /required by IS/,
+    ],
+    [
+      "LIKE with a bad regex",
+      run({ placement: { constraints: [{ attribute: "rack", operator: "LIKE", value: "(" }] } }),
+      "/run/placement/constraints/0/value",
+      /regular expression/,
+    ],
     ["labels that are not strings", { ...BASE, labels: { a: 1 } }, "/labels/a", /string/],
     ["invalid cron", schedule({ cron: "61 * * * *" }), "/schedules/0/cron", /minute: 61/],
     ["cron with too few fields", schedule({ cron: "* * *" }), "/schedules/0/cron", /has 3 field/],
@@ -107,7 +129,18 @@ describe("job specs", () => {
     ["startingDeadlineSeconds of 0", schedule({ startingDeadlineSeconds: 0 }), "/schedules/0/startingDeadlineSeconds", />=1/],
     ["unknown concurrency policy", schedule({ concurrencyPolicy: "SOMETIMES" }), "/schedules/0/concurrencyPolicy", /ALLOW/],
     ["bad schedule id", schedule({ id: "Nightly" }), "/schedules/0/id", /lowercase/],
-    ["two schedules", { ...BASE, schedules: [{ id: "a", cron: "* * * * *" }, { id: "b", cron: "* * * * *" }] }, "/schedules", /at most 1 schedule/],
+    [
+      "two schedules",
+      {
+        ...BASE,
+        schedules: [
+          { id: "a", cron: "* * * * *" },
+          { id: "b", cron: "* * * * *" },
+        ],
+      },
+      "/schedules",
+      /at most 1 schedule/,
+    ],
   ];
 
   it.each(INVALID)("refuses %s, naming the field", (_name, json, path, message) => {

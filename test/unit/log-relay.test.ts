@@ -76,7 +76,9 @@ describe("LogRelay", () => {
     if (!result.ok) throw new Error("expected a body");
     const reading = text(result.body);
     await vi.advanceTimersByTimeAsync(60_000);
-    expect(await reading).toBe('id: 6\ndata: hello\ndata: \n\n:\n\n:\n\n:\n\nevent: end\ndata: {"reason":"max_duration","message":"follows end after 1 minutes; reconnect to go on"}\n\n');
+    expect(await reading).toBe(
+      'id: 6\ndata: hello\ndata: \n\n:\n\n:\n\n:\n\nevent: end\ndata: {"reason":"max_duration","message":"follows end after 1 minutes; reconnect to go on"}\n\n',
+    );
     expect(socket.sent.at(-1)).toEqual({ type: "logsCancel", requestId: socket.requestId() });
     expect(relay.size).toBe(0);
   });

@@ -66,7 +66,10 @@ describe("taskStatsByVersion", () => {
     expect(stats.totalSummary).toEqual({
       stats: { counts: { staged: 1, running: 3, healthy: 2, unhealthy: 1 }, lifeTime: { averageSeconds: 210, medianSeconds: 100 } },
     });
-    expect(stats.startedAfterLastScaling?.stats).toEqual({ counts: { staged: 1, running: 1, healthy: 1, unhealthy: 0 }, lifeTime: { averageSeconds: 30, medianSeconds: 30 } });
+    expect(stats.startedAfterLastScaling?.stats).toEqual({
+      counts: { staged: 1, running: 1, healthy: 1, unhealthy: 0 },
+      lifeTime: { averageSeconds: 30, medianSeconds: 30 },
+    });
     expect(stats.withLatestConfig?.stats.counts).toEqual({ staged: 1, running: 2, healthy: 2, unhealthy: 0 });
     expect(stats.withOutdatedConfig?.stats.counts).toEqual({ staged: 0, running: 1, healthy: 0, unhealthy: 1 });
   });

@@ -90,7 +90,10 @@ describe("bodies with only Marathon's fields", () => {
     expect(appWire({ id: "/a", tasks: [task] })).toEqual({ id: "/a", tasks: [{ id: "t", appId: "/a" }] });
     expect(deploymentWire({ id: "d", waiting: { instances: 1 } }, false)).toEqual({ id: "d" });
     expect(deploymentWire({ id: "d", waiting: { instances: 1 } }, true)).toEqual({ id: "d", waiting: { instances: 1 } });
-    expect(queueEntryWire({ count: 1, role: "*", waitingReason: "backoff", app: { id: "/a", tasks: [task] } })).toEqual({ count: 1, app: { id: "/a", tasks: [{ id: "t", appId: "/a" }] } });
+    expect(queueEntryWire({ count: 1, role: "*", waitingReason: "backoff", app: { id: "/a", tasks: [task] } })).toEqual({
+      count: 1,
+      app: { id: "/a", tasks: [{ id: "t", appId: "/a" }] },
+    });
     const tree = { id: "/", enforceRole: false, apps: [], groups: [{ id: "/g", enforceRole: false, apps: [{ id: "/g/a", tasks: [task] }], groups: [] }] };
     expect(groupWire(tree)).toEqual({ id: "/", apps: [], groups: [{ id: "/g", apps: [{ id: "/g/a", tasks: [{ id: "t", appId: "/a" }] }], groups: [] }] });
   });

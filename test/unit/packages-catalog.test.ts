@@ -27,19 +27,22 @@ describe("the built-in catalog", () => {
     await expect(renderPackage(pkg, "src", { check: { url: "http://x/'; rm -rf / #" } })).rejects.toMatchObject({ type: "JsonSchemaMismatch" });
   });
 
-  it.each(BUILTIN_PACKAGES.filter((p) => !p.metronome && !p.framework).map((p) => [p.name, p] as const))("%s renders, with its defaults, a valid Docker app with a health check and a service label", async (name, pkg) => {
-    const { app } = await renderPackage(pkg, "builtin:dcx-universe", OPTIONS[name] ?? {});
-    const parsed = parseAppDefinition(app);
-    if (!parsed.ok) throw new Error(JSON.stringify(parsed.details));
-    expect(parsed.app.id).toBe(`/${name}`);
-    expect(parsed.app.container?.docker?.image).toMatch(new RegExp(`^${name === "postgresql" ? "postgres" : name}:`));
-    expect(parsed.app.healthChecks.length).toBeGreaterThan(0);
-    expect(parsed.app.labels.DCOS_SERVICE_NAME).toBe(name);
-    expect(parsed.app.cmd).toBeUndefined();
-    expect(parsed.app.args?.length).toBeGreaterThan(0);
-    // Every default also passes the schema on its own: only PostgreSQL asks for a value (its password).
-    if (!OPTIONS[name]) expect(parsed.app.instances).toBe(1);
-  });
+  it.each(BUILTIN_PACKAGES.filter((p) => !p.metronome && !p.framework).map((p) => [p.name, p] as const))(
+    "%s renders, with its defaults, a valid Docker app with a health check and a service label",
+    async (name, pkg) => {
+      const { app } = await renderPackage(pkg, "builtin:dcx-universe", OPTIONS[name] ?? {});
+      const parsed = parseAppDefinition(app);
+      if (!parsed.ok) throw new Error(JSON.stringify(parsed.details));
+      expect(parsed.app.id).toBe(`/${name}`);
+      expect(parsed.app.container?.docker?.image).toMatch(new RegExp(`^${name === "postgresql" ? "postgres" : name}:`));
+      expect(parsed.app.healthChecks.length).toBeGreaterThan(0);
+      expect(parsed.app.labels.DCOS_SERVICE_NAME).toBe(name);
+      expect(parsed.app.cmd).toBeUndefined();
+      expect(parsed.app.args?.length).toBeGreaterThan(0);
+      // Every default also passes the schema on its own: only PostgreSQL asks for a value (its password).
+      if (!OPTIONS[name]) expect(parsed.app.instances).toBe(1);
+    },
+  );
 
   it("runs another image with a command when the options say so", async () => {
     const pkg = BUILTIN_PACKAGES.find((p) => p.name === "nginx")!;

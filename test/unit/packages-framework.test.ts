@@ -2,7 +2,15 @@ import { describe, expect, it } from "vitest";
 import { parseAppDefinition } from "../../control/cluster/frameworks/marathon/app-definition.ts";
 import { HELLO_WORLD_SCHEDULER } from "../../control/packages/catalog/hello-world-scheduler.ts";
 import { BUILTIN_PACKAGES } from "../../control/packages/catalog/index.ts";
-import { ACCOUNT_LABEL, FRAMEWORK_ID_LABEL, keepFramework, principalFor, SCHEDULER_ENV, withFramework, type FrameworkScope } from "../../control/packages/framework-install.ts";
+import {
+  ACCOUNT_LABEL,
+  FRAMEWORK_ID_LABEL,
+  keepFramework,
+  principalFor,
+  SCHEDULER_ENV,
+  withFramework,
+  type FrameworkScope,
+} from "../../control/packages/framework-install.ts";
 import { renderPackage } from "../../control/packages/render.ts";
 
 const pkg = BUILTIN_PACKAGES.find((p) => p.name === "hello-world")!;
@@ -57,7 +65,10 @@ describe("the hello-world framework package", () => {
 
   it("keeps the install's credentials and framework id when the app is re-rendered (service/update)", () => {
     const installed = withFramework({ id: "/hello-world" }, scope, account, "fw-1");
-    const rerendered = keepFramework({ id: "/hello-world", env: { WORKER_COUNT: "3" }, labels: {} }, installed as { env: Record<string, string>; labels: Record<string, string> });
+    const rerendered = keepFramework(
+      { id: "/hello-world", env: { WORKER_COUNT: "3" }, labels: {} },
+      installed as { env: Record<string, string>; labels: Record<string, string> },
+    );
     expect(rerendered.env).toMatchObject({ WORKER_COUNT: "3", [SCHEDULER_ENV.secret]: account.secret, [SCHEDULER_ENV.frameworkId]: "fw-1" });
     expect(rerendered.labels).toEqual({ [ACCOUNT_LABEL]: "acc1", [FRAMEWORK_ID_LABEL]: "fw-1" });
     // An app that is not a framework install is left alone.

@@ -24,7 +24,11 @@ async function cosmosError(p: Promise<unknown>): Promise<CosmosError> {
 
 describe("options", () => {
   it("extracts defaults as Cosmos does, nested objects included even without defaults", () => {
-    expect(schemaDefaults({ properties: { a: { default: 1 }, b: { type: "string" }, c: { properties: { d: { default: [1] }, e: { type: "integer" } } }, f: { properties: {} } } })).toEqual({
+    expect(
+      schemaDefaults({
+        properties: { a: { default: 1 }, b: { type: "string" }, c: { properties: { d: { default: [1] }, e: { type: "integer" } } }, f: { properties: {} } },
+      }),
+    ).toEqual({
       a: 1,
       c: { d: [1] },
       f: {},
@@ -83,7 +87,9 @@ describe("rendering", () => {
     expect(err.type).toBe("JsonSchemaMismatch");
     expect(err.status).toBe(400);
     expect(err.message).toContain("/service/cpus");
-    expect(err.data?.errors).toEqual([{ path: "/service/cpus", keyword: "minimum", message: expect.any(String), level: "error", instance: { pointer: "/service/cpus" } }]);
+    expect(err.data?.errors).toEqual([
+      { path: "/service/cpus", keyword: "minimum", message: expect.any(String), level: "error", instance: { pointer: "/service/cpus" } },
+    ]);
   });
 
   it("refuses options for a package without a config schema", async () => {
@@ -92,8 +98,12 @@ describe("rendering", () => {
   });
 
   it("refuses a template that renders invalid JSON or not an object", async () => {
-    expect((await cosmosError(renderPackage(pkg({ marathon: { v2AppMustacheTemplate: template('{"id": {{service.name}}}') } }), "src"))).type).toBe("RenderedTemplateNotJson");
-    expect((await cosmosError(renderPackage(pkg({ marathon: { v2AppMustacheTemplate: template("[1]") } }), "src"))).type).toBe("MarathonTemplateMustBeJsonObject");
+    expect((await cosmosError(renderPackage(pkg({ marathon: { v2AppMustacheTemplate: template('{"id": {{service.name}}}') } }), "src"))).type).toBe(
+      "RenderedTemplateNotJson",
+    );
+    expect((await cosmosError(renderPackage(pkg({ marathon: { v2AppMustacheTemplate: template("[1]") } }), "src"))).type).toBe(
+      "MarathonTemplateMustBeJsonObject",
+    );
     expect((await cosmosError(renderPackage(pkg({ marathon: { v2AppMustacheTemplate: template("{{#a}}") } }), "src"))).type).toBe("RenderedTemplateNotJson");
   });
 

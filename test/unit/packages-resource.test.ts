@@ -8,12 +8,23 @@ describe("the resources a package names (what /package/resource may fetch)", () 
   it("collects image, asset and CLI binary URLs, not Docker image names or other schemes", () => {
     const urls = resourceUrls(
       pkg({
-        images: { "icon-small": "https://r.example/s.png", "icon-large": "http://r.example/l.png", screenshots: ["https://r.example/1.png", "https://r.example/2.png"] },
+        images: {
+          "icon-small": "https://r.example/s.png",
+          "icon-large": "http://r.example/l.png",
+          screenshots: ["https://r.example/1.png", "https://r.example/2.png"],
+        },
         assets: { uris: { jar: "https://r.example/app.jar", local: "file:///etc/passwd" }, container: { docker: { image: "nginx:1.27" } } },
         cli: { binaries: { linux: { "x86-64": { kind: "executable", url: "https://r.example/cli", contentHash: [] } } } },
       }),
     );
-    expect(urls.sort()).toEqual(["http://r.example/l.png", "https://r.example/1.png", "https://r.example/2.png", "https://r.example/app.jar", "https://r.example/cli", "https://r.example/s.png"]);
+    expect(urls.sort()).toEqual([
+      "http://r.example/l.png",
+      "https://r.example/1.png",
+      "https://r.example/2.png",
+      "https://r.example/app.jar",
+      "https://r.example/cli",
+      "https://r.example/s.png",
+    ]);
     expect(resourceUrls(pkg(undefined))).toEqual([]);
   });
 

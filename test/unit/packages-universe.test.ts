@@ -51,7 +51,9 @@ describe("Universe repositories", () => {
     expect(paths(parseRepository({ pkgs: [] }))).toEqual(["/packages"]);
     expect(paths(parseRepository({ packages: [helloPackage({ name: "Hello World" })] }))).toEqual(["/packages/0/name"]);
     expect(paths(parseRepository({ packages: [helloPackage({ tags: ["two words"] })] }))).toEqual(["/packages/0/tags/0"]);
-    expect(paths(parseRepository({ packages: [helloPackage({ marathon: { v2AppMustacheTemplate: "not base64!" } })] }))).toEqual(["/packages/0/marathon/v2AppMustacheTemplate"]);
+    expect(paths(parseRepository({ packages: [helloPackage({ marathon: { v2AppMustacheTemplate: "not base64!" } })] }))).toEqual([
+      "/packages/0/marathon/v2AppMustacheTemplate",
+    ]);
     expect(paths(parseRepository({ packages: [helloPackage({ packagingVersion: "6.0" })] }))).toEqual(["/packages/0/packagingVersion"]);
     expect(paths(parseRepository({ packages: [helloPackage({ config: { type: "array" } })] }))).toEqual(["/packages/0/config/type"]);
     expect(paths(parseRepository({ packages: [helloPackage({ maintainer: undefined })] }))).toEqual(["/packages/0/maintainer"]);
@@ -67,7 +69,11 @@ describe("Universe repositories", () => {
   });
 
   it("refuses a package larger than the bound", () => {
-    const big = helloPackage({ description: "x".repeat(60_000), preInstallNotes: "y".repeat(60_000), config: { type: "object", description: "z".repeat(600_000) } });
+    const big = helloPackage({
+      description: "x".repeat(60_000),
+      preInstallNotes: "y".repeat(60_000),
+      config: { type: "object", description: "z".repeat(600_000) },
+    });
     expect(paths(parseRepository({ packages: [big] }))).toEqual(["/packages/0"]);
   });
 });

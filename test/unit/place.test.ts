@@ -50,7 +50,6 @@ function placedCount(plan: PlacementPlan, framework: string): number {
   return plan.placements.filter((p) => p.framework === framework).length;
 }
 
-
 // ---- an independent, naive checker of every plan invariant ----------------------------------
 
 const SCALARS = ["cpus", "mem", "disk", "gpus"] as const;
@@ -139,7 +138,10 @@ function expectBest(snap: PlacementSnapshot, r: TaskRequest, chosen: AgentSnapsh
     const [l, u, c, i] = rankOf(r, other, state);
     if (l === load && Math.abs(u - util) > 1e-12 && Math.abs(u - util) <= 1e-6) continue;
     const better = l !== load ? l < load : Math.abs(u - util) > 1e-12 ? u < util : c !== count ? c < count : i < id;
-    expect(better, `${other.id} outranks ${chosen.id} for ${r.group}: ${JSON.stringify([l, u, c, i])} vs ${JSON.stringify([load, util, count, id])} ${JSON.stringify(r)}`).toBe(false);
+    expect(
+      better,
+      `${other.id} outranks ${chosen.id} for ${r.group}: ${JSON.stringify([l, u, c, i])} vs ${JSON.stringify([load, util, count, id])} ${JSON.stringify(r)}`,
+    ).toBe(false);
   }
 }
 
@@ -189,7 +191,10 @@ function checkPlan(snap: PlacementSnapshot, requests: TaskRequest[], plan: Place
     expect(placed + unplaced).toBe(Math.max(0, r.count));
     const ownGroup = requests.filter((o) => o.framework === r.framework && o.group === r.group).length === 1;
     if (unplaced > 0 && ownGroup) {
-      expect(snap.agents.some((a) => feasible(snap, r, a, state)), `request ${i} unplaced yet fits`).toBe(false);
+      expect(
+        snap.agents.some((a) => feasible(snap, r, a, state)),
+        `request ${i} unplaced yet fits`,
+      ).toBe(false);
     }
   });
 }
@@ -266,12 +271,17 @@ function randomCase(random: () => number): { snap: PlacementSnapshot; requests: 
 
 describe("place: capacity is never over-committed", () => {
   it("fills a 1-cpu agent with exactly ten 0.1-cpu instances despite float sums", () => {
-    const plan = place(snapshot([agent("a1", { total: { cpus: 1, mem: 4096, disk: 0, gpus: 0, ports: [] } })]), [
-      request("web", 11, { cpus: 0.1, mem: 1 }),
-    ]);
+    const plan = place(snapshot([agent("a1", { total: { cpus: 1, mem: 4096, disk: 0, gpus: 0, ports: [] } })]), [request("web", 11, { cpus: 0.1, mem: 1 })]);
     expect(plan.placements).toHaveLength(10);
     expect(plan.unplaced).toEqual([
-      { request: 0, framework: "marathon", group: "web", count: 1, reasons: { "insufficient cpus": 1 }, declinedBy: [{ agentId: "a1", reasons: ["insufficient cpus"] }] },
+      {
+        request: 0,
+        framework: "marathon",
+        group: "web",
+        count: 1,
+        reasons: { "insufficient cpus": 1 },
+        declinedBy: [{ agentId: "a1", reasons: ["insufficient cpus"] }],
+      },
     ]);
   });
 
@@ -454,7 +464,18 @@ describe("place: host ports", () => {
     agent("a1", { total: { cpus: 64, mem: 1e6, disk: 0, gpus: 0, ports: ranges }, usedPorts });
 
   it("hands out the lowest free ports of the ranges, skipping ports in use, distinct per instance", () => {
-    const plan = place(snapshot([ported([[31000, 31003], [31010, 31020]], [31001])]), [request("web", 3, { ports: [0, 0] })]);
+    const plan = place(
+      snapshot([
+        ported(
+          [
+            [31000, 31003],
+            [31010, 31020],
+          ],
+          [31001],
+        ),
+      ]),
+      [request("web", 3, { ports: [0, 0] })],
+    );
     expect(plan.placements.map((p) => p.hostPorts)).toEqual([
       [31000, 31002],
       [31003, 31010],
@@ -560,11 +581,15 @@ describe("place: scale", () => {
         cpus: pick(random, [0.1, 0.25, 0.5, 1]),
         mem: pick(random, [64, 128, 512]),
         ports: i % 2 === 0 ? [0] : [0, 0],
-        constraints:
-          i % 10 === 0 ? [{ field: "hostname", operator: "UNIQUE" }] : i % 10 === 1 ? [{ field: "rack", operator: "GROUP_BY" }] : [],
+        constraints: i % 10 === 0 ? [{ field: "hostname", operator: "UNIQUE" }] : i % 10 === 1 ? [{ field: "rack", operator: "GROUP_BY" }] : [],
       }),
     );
-    const snap = snapshot(agents, { frameworks: [{ name: "marathon", role: "*", weight: 1 }, { name: "jobs", role: "jobs", weight: 1 }] });
+    const snap = snapshot(agents, {
+      frameworks: [
+        { name: "marathon", role: "*", weight: 1 },
+        { name: "jobs", role: "jobs", weight: 1 },
+      ],
+    });
     const timed = (): [PlacementPlan, number] => {
       const started = performance.now();
       const plan = place(snap, requests);
@@ -605,7 +630,14 @@ describe("place: agent roles (acceptedResourceRoles)", () => {
     const plan = place(snapshot([agent("private-1")]), [request("/edge", 2, { roles: ["slave_public"] })]);
     expect(plan.placements).toEqual([]);
     expect(plan.unplaced).toEqual([
-      { request: 0, framework: "marathon", group: "/edge", count: 2, reasons: { [ROLE_NOT_ACCEPTED]: 1 }, declinedBy: [{ agentId: "private-1", reasons: [ROLE_NOT_ACCEPTED] }] },
+      {
+        request: 0,
+        framework: "marathon",
+        group: "/edge",
+        count: 2,
+        reasons: { [ROLE_NOT_ACCEPTED]: 1 },
+        declinedBy: [{ agentId: "private-1", reasons: [ROLE_NOT_ACCEPTED] }],
+      },
     ]);
   });
 });

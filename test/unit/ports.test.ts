@@ -28,7 +28,15 @@ describe("portNeed", () => {
 
 describe("mergeRanges", () => {
   it("sorts, merges overlapping and touching ranges, and drops empty ones", () => {
-    expect(mergeRanges([[31005, 31010], [31000, 31004], [31008, 31020], [40000, 39999], [50000, 50000]])).toEqual([
+    expect(
+      mergeRanges([
+        [31005, 31010],
+        [31000, 31004],
+        [31008, 31020],
+        [40000, 39999],
+        [50000, 50000],
+      ]),
+    ).toEqual([
       [31000, 31020],
       [50000, 50000],
     ]);
@@ -37,7 +45,13 @@ describe("mergeRanges", () => {
 
 describe("AgentPorts", () => {
   it("hands out the lowest free ports across ranges and never one twice", () => {
-    const ports = new AgentPorts([[100, 102], [200, 201]], [101]);
+    const ports = new AgentPorts(
+      [
+        [100, 102],
+        [200, 201],
+      ],
+      [101],
+    );
     const given = [0, 1, 2, 3].map(() => ports.take([0], need([0]))[0]);
     expect(given).toEqual([100, 102, 200, 201]);
     expect(ports.fits(need([0]))).toBe(false);
@@ -45,7 +59,13 @@ describe("AgentPorts", () => {
   });
 
   it("counts ports in use only inside the ranges, and counts overlapping ranges once", () => {
-    const ports = new AgentPorts([[100, 101], [101, 101]], [5, 100, 100]);
+    const ports = new AgentPorts(
+      [
+        [100, 101],
+        [101, 101],
+      ],
+      [5, 100, 100],
+    );
     expect(ports.fits(need([0]))).toBe(true);
     expect(ports.fits(need([0, 0]))).toBe(false);
   });

@@ -6,7 +6,15 @@ describe("the Prometheus text writer", () => {
   it("escapes label values and help so a third-party parser reads back exactly what was written", () => {
     const nasty = 'C:\\dir\\"file"\nsecond line';
     const text = renderExposition([
-      { name: "dcx_test_gauge", help: "Help with a \\ backslash\nand a new line.", type: "gauge", samples: [{ labels: { path: nasty, kind: "a" }, value: 1.5 }, { labels: { path: "plain", kind: "b" }, value: -2 }] },
+      {
+        name: "dcx_test_gauge",
+        help: "Help with a \\ backslash\nand a new line.",
+        type: "gauge",
+        samples: [
+          { labels: { path: nasty, kind: "a" }, value: 1.5 },
+          { labels: { path: "plain", kind: "b" }, value: -2 },
+        ],
+      },
     ]);
     expect(text).toContain('path="C:\\\\dir\\\\\\"file\\"\\nsecond line"');
     expect(text).toContain("# HELP dcx_test_gauge Help with a \\\\ backslash\\nand a new line.");
@@ -20,9 +28,14 @@ describe("the Prometheus text writer", () => {
     const h = new Histogram([0.1, 1]);
     for (const v of [0.05, 0.5, 0.7, 3]) h.observe(v);
     const text = renderExposition([{ name: "dcx_test_seconds", help: "A histogram.", type: "histogram", series: [h.series({ kind: "x" })] }]);
-    expect(text).toContain('dcx_test_seconds_bucket{kind="x",le="0.1"} 1\ndcx_test_seconds_bucket{kind="x",le="1"} 3\ndcx_test_seconds_bucket{kind="x",le="+Inf"} 4');
+    expect(text).toContain(
+      'dcx_test_seconds_bucket{kind="x",le="0.1"} 1\ndcx_test_seconds_bucket{kind="x",le="1"} 3\ndcx_test_seconds_bucket{kind="x",le="+Inf"} 4',
+    );
     // The parser keeps _sum and _count only for unlabelled histograms (DCX's are unlabelled).
-    const s = series(parseExposition(renderExposition([{ name: "dcx_test_seconds", help: "A histogram.", type: "histogram", series: [h.series()] }])), "dcx_test_seconds");
+    const s = series(
+      parseExposition(renderExposition([{ name: "dcx_test_seconds", help: "A histogram.", type: "histogram", series: [h.series()] }])),
+      "dcx_test_seconds",
+    );
     expect(s.buckets).toEqual({ "0.1": "1", "1": "3", "+Inf": "4" });
     expect(Number(s.sum)).toBeCloseTo(4.25);
     expect(s.count).toBe("4");
@@ -39,8 +52,12 @@ describe("the Prometheus text writer", () => {
 
   it("refuses names Prometheus would reject, and families rendered twice", () => {
     expect(() => renderExposition([{ name: "dcx-bad", help: "", type: "gauge", samples: [] }])).toThrow("invalid metric name");
-    expect(() => renderExposition([{ name: "dcx_ok", help: "", type: "gauge", samples: [{ labels: { "bad-label": "x" }, value: 1 }] }])).toThrow("invalid label name");
-    expect(() => renderExposition([{ name: "dcx_ok", help: "", type: "gauge", samples: [{ labels: { __reserved: "x" }, value: 1 }] }])).toThrow("invalid label name");
+    expect(() => renderExposition([{ name: "dcx_ok", help: "", type: "gauge", samples: [{ labels: { "bad-label": "x" }, value: 1 }] }])).toThrow(
+      "invalid label name",
+    );
+    expect(() => renderExposition([{ name: "dcx_ok", help: "", type: "gauge", samples: [{ labels: { __reserved: "x" }, value: 1 }] }])).toThrow(
+      "invalid label name",
+    );
     const twice = { name: "dcx_twice", help: "", type: "gauge" as const, samples: [] };
     expect(() => renderExposition([twice, twice])).toThrow("rendered twice");
   });

@@ -98,7 +98,12 @@ describe("rolling replacement", () => {
 
 describe("health-aware rolling replacement (ready = running, healthy and ready)", () => {
   it("a new version that never becomes ready leaves every old task running, and never completes", () => {
-    for (const [min, over] of [[1, 1], [0.5, 0], [1, 0.5], [0, 1]] as const) {
+    for (const [min, over] of [
+      [1, 1],
+      [0.5, 0],
+      [1, 0.5],
+      [0, 1],
+    ] as const) {
       const d = decide(target(3, min, over), summary([3, 0], [3, 3]));
       expect(d.complete).toBe(false);
       expect(d.launch).toBe(0);

@@ -38,7 +38,12 @@ describe("redirects the client follows", () => {
 describe("the proxy's binary frames", () => {
   it("round-trip kind, stream id, FIN and payload", () => {
     const payload = new Uint8Array([1, 2, 3]);
-    expect(decodeProxyData(encodeProxyData(ProxyDataKind.WS_BINARY, 0xfffffffe, payload, false))).toEqual({ kind: ProxyDataKind.WS_BINARY, sid: 0xfffffffe, fin: false, payload });
+    expect(decodeProxyData(encodeProxyData(ProxyDataKind.WS_BINARY, 0xfffffffe, payload, false))).toEqual({
+      kind: ProxyDataKind.WS_BINARY,
+      sid: 0xfffffffe,
+      fin: false,
+      payload,
+    });
     expect(decodeProxyData(encodeProxyData(ProxyDataKind.BODY, 7, new Uint8Array()))).toMatchObject({ kind: ProxyDataKind.BODY, sid: 7, fin: true });
   });
 

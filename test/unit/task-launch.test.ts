@@ -71,11 +71,7 @@ describe("bridge networking", () => {
   });
 
   it("holds one fixed host port mapped for tcp and for udp once, and gives it to both mappings", () => {
-    const dns = bridge([
-      { containerPort: 53, hostPort: 53, protocol: "tcp" },
-      { containerPort: 53, hostPort: 53, protocol: "udp" },
-      { containerPort: 8080 },
-    ]);
+    const dns = bridge([{ containerPort: 53, hostPort: 53, protocol: "tcp" }, { containerPort: 53, hostPort: 53, protocol: "udp" }, { containerPort: 8080 }]);
     expect(hostPortRequest(dns)).toEqual([53, 0]);
     expect(taskHostPorts(dns, [53, 31000])).toEqual([53, 53, 31000]);
     const frame = launched(dns);
@@ -160,7 +156,16 @@ describe("health and readiness checks in the launch frame", () => {
       { protocol: "COMMAND", command: "test -f ready", intervalMs: 60_000, timeoutMs: 20_000, delayMs: 15_000 },
     ]);
     expect(frame.readinessChecks).toEqual([
-      { name: "warm", protocol: "HTTP", port: 31001, path: "/ready", intervalMs: 30_000, timeoutMs: 10_000, httpStatusCodesForReady: [200, 204], preserveLastResponse: true },
+      {
+        name: "warm",
+        protocol: "HTTP",
+        port: 31001,
+        path: "/ready",
+        intervalMs: 30_000,
+        timeoutMs: 10_000,
+        httpStatusCodesForReady: [200, 204],
+        preserveLastResponse: true,
+      },
     ]);
   });
 

@@ -1,5 +1,17 @@
 import { describe, expect, it } from "vitest";
-import { appStatus, attributes, cpus, groupCounts, instancesSummary, megabytes, percent, portRanges, stateTone, taskState, time } from "../../control/ui/format.ts";
+import {
+  appStatus,
+  attributes,
+  cpus,
+  groupCounts,
+  instancesSummary,
+  megabytes,
+  percent,
+  portRanges,
+  stateTone,
+  taskState,
+  time,
+} from "../../control/ui/format.ts";
 import { allocation, parseHistory } from "../../control/ui/client/history-samples.ts";
 
 const app = { instances: 3, tasksRunning: 3, tasksStaged: 0, tasksHealthy: 0, tasksUnhealthy: 0, deployments: [] as { id: string }[] };
@@ -14,7 +26,12 @@ describe("UI formatting", () => {
     expect(time("2026-11-29T21:37:05.123Z")).toBe("2026-11-29 21:37:05 UTC");
     expect(time("2016-07-15T13:02:59.735+0000")).toBe("2016-07-15 13:02:59 UTC");
     expect(time(null)).toBe("–");
-    expect(portRanges([[31000, 32000], [80, 80]])).toBe("31000-32000, 80");
+    expect(
+      portRanges([
+        [31000, 32000],
+        [80, 80],
+      ]),
+    ).toBe("31000-32000, 80");
     expect(attributes({ rack: "r1", n: 2 })).toBe("rack:r1; n:2");
   });
 
@@ -49,7 +66,12 @@ describe("UI formatting", () => {
       instances: 9,
       healthy: 1,
       checked: 3,
-      statuses: [["Delayed", 1], ["Waiting", 1], ["Running", 1], ["Suspended", 1]],
+      statuses: [
+        ["Delayed", 1],
+        ["Waiting", 1],
+        ["Running", 1],
+        ["Suspended", 1],
+      ],
     });
     expect(groupCounts([], () => false)).toEqual({ apps: 0, running: 0, instances: 0, healthy: 0, checked: 0, statuses: [] });
   });
@@ -61,8 +83,26 @@ describe("history samples", () => {
       resolution: "minute",
       intervalMs: 60_000,
       samples: [
-        { at: 1795975260000, samples: 1, cpus: { used: 1, total: 4 }, mem: { used: 512, total: 1024 }, disk: { used: 0, total: 0 }, tasks: { TASK_RUNNING: 3 }, agents: {}, deployments: 0 },
-        { at: 1795975200000, samples: 1, cpus: { used: 2, total: 4 }, mem: { used: 0, total: 1024 }, disk: { used: 10, total: 100 }, tasks: {}, agents: {}, deployments: 1 },
+        {
+          at: 1795975260000,
+          samples: 1,
+          cpus: { used: 1, total: 4 },
+          mem: { used: 512, total: 1024 },
+          disk: { used: 0, total: 0 },
+          tasks: { TASK_RUNNING: 3 },
+          agents: {},
+          deployments: 0,
+        },
+        {
+          at: 1795975200000,
+          samples: 1,
+          cpus: { used: 2, total: 4 },
+          mem: { used: 0, total: 1024 },
+          disk: { used: 10, total: 100 },
+          tasks: {},
+          agents: {},
+          deployments: 1,
+        },
       ],
     });
     expect(samples.map((s) => s.at)).toEqual([1795975200, 1795975260]);

@@ -65,7 +65,16 @@ describe("UI paging", () => {
       { state: "a", id: "9" },
       { state: "b", id: "1" },
     ];
-    expect(rows.sort(byKeys((r) => r.state, (r) => r.id)).map((r) => r.id)).toEqual(["9", "1", "2"]);
+    expect(
+      rows
+        .sort(
+          byKeys(
+            (r) => r.state,
+            (r) => r.id,
+          ),
+        )
+        .map((r) => r.id),
+    ).toEqual(["9", "1", "2"]);
     expect([count(0), count(999), count(1000), count(1_234_567)]).toEqual(["0", "999", "1,000", "1,234,567"]);
   });
 });

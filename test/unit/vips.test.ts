@@ -46,7 +46,13 @@ describe("VIP labels", () => {
   });
 
   it("finds VIP labels on port definitions and on bridge port mappings, by key prefix VIP or vip", () => {
-    const host = parsed({ ...BASE, portDefinitions: [{ port: 0, labels: { VIP_0: "/shop/web:80", other: "x" } }, { port: 0, labels: { vip_admin: "127.11.0.9:81" } }] });
+    const host = parsed({
+      ...BASE,
+      portDefinitions: [
+        { port: 0, labels: { VIP_0: "/shop/web:80", other: "x" } },
+        { port: 0, labels: { vip_admin: "127.11.0.9:81" } },
+      ],
+    });
     expect(vipsOf(host)).toEqual([
       { portIndex: 0, key: "VIP_0", kind: "named", name: "shopweb", port: 80 },
       { portIndex: 1, key: "vip_admin", kind: "ip", name: "127.11.0.9", port: 81 },
@@ -65,7 +71,13 @@ describe("VIP labels", () => {
       { path: "/portDefinitions/1/labels/VIP_1", errors: [expect.stringMatching(/is not <name>:<port>/)] },
     ]);
     expect(details({ ...BASE, portDefinitions: [{ port: 0, protocol: "udp", labels: { VIP_0: "/dns:53" } }] })[0]?.errors[0]).toMatch(/balance TCP/);
-    const twice = details({ ...BASE, portDefinitions: [{ port: 0, labels: { VIP_0: "/web:80" } }, { port: 0, labels: { VIP_1: "/web:80" } }] });
+    const twice = details({
+      ...BASE,
+      portDefinitions: [
+        { port: 0, labels: { VIP_0: "/web:80" } },
+        { port: 0, labels: { VIP_1: "/web:80" } },
+      ],
+    });
     expect(twice).toEqual([{ path: "/portDefinitions/1/labels/VIP_1", errors: [expect.stringMatching(/already the VIP of port 0/)] }]);
     const bridge = details({
       ...BASE,
@@ -137,9 +149,20 @@ describe("VIP address allocation", () => {
 
 describe("VIP names in the zone", () => {
   it("answers a named VIP's address authoritatively, whatever the case, and NXDOMAIN for other l4lb names", async () => {
-    const zone = await buildZone({ serial: 1, masterHost: { ips: ["10.0.0.1"] }, agents: [], tasks: [], vips: [{ fqdn: vipFqdn("shopweb"), ip: "127.11.4.2" }] });
+    const zone = await buildZone({
+      serial: 1,
+      masterHost: { ips: ["10.0.0.1"] },
+      agents: [],
+      tasks: [],
+      vips: [{ fqdn: vipFqdn("shopweb"), ip: "127.11.4.2" }],
+    });
     const found = resolve(zone, { name: "ShopWeb.marathon.l4lb.thisdcos.directory.", type: "A" }, () => 0);
-    expect(found).toMatchObject({ outside: false, rcode: "NOERROR", authoritative: true, answers: [{ name: "shopweb.marathon.l4lb.thisdcos.directory", type: "A", data: "127.11.4.2" }] });
+    expect(found).toMatchObject({
+      outside: false,
+      rcode: "NOERROR",
+      authoritative: true,
+      answers: [{ name: "shopweb.marathon.l4lb.thisdcos.directory", type: "A", data: "127.11.4.2" }],
+    });
     expect(resolve(zone, { name: "other.marathon.l4lb.thisdcos.directory", type: "A" }, () => 0)).toMatchObject({ rcode: "NXDOMAIN" });
     expect(resolve(zone, { name: "marathon.l4lb.thisdcos.directory", type: "A" }, () => 0)).toMatchObject({ rcode: "NOERROR", answers: [] });
   });

@@ -69,7 +69,15 @@ describe("account deletion", () => {
     const account = await signUp();
     const { socket } = await joinAgent(account);
     const stub = env.CLUSTER.getByName(account.cluster.id);
-    expect((await call(`/c/${account.cluster.id}/v2/apps`, { method: "POST", token: account.token, json: { id: "/gone", cmd: "sleep 100", cpus: 0.1, mem: 16, instances: 1 } })).status).toBe(201);
+    expect(
+      (
+        await call(`/c/${account.cluster.id}/v2/apps`, {
+          method: "POST",
+          token: account.token,
+          json: { id: "/gone", cmd: "sleep 100", cpus: 0.1, mem: 16, instances: 1 },
+        })
+      ).status,
+    ).toBe(201);
     expect((await call("/auth/account", { method: "DELETE", token: account.token, json: { password: "not the password" } })).status).toBe(403);
     expect((await call("/auth/account", { method: "DELETE", token: account.token, json: { password: PASSWORD } })).status).toBe(204);
     expect((await socket.waitClosed()).code).toBe(4002);
@@ -84,7 +92,9 @@ describe("account deletion", () => {
     }
     // The object's storage is empty: no table of the cluster is left.
     await runInDurableObject(stub, (_i: Cluster, state) => {
-      const tables = state.storage.sql.exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite%'").toArray();
+      const tables = state.storage.sql
+        .exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite%'")
+        .toArray();
       expect(tables).toEqual([]);
     });
     expect((await call("/auth/signup", { method: "POST", json: { email: account.user.email, password: PASSWORD } })).status).toBe(201);
@@ -105,9 +115,26 @@ describe("purge of expired rows", () => {
     const now = Date.now();
     const old = now - ENDED_SECRET_RETENTION_MS - 1000;
     await env.DB.batch([
-      env.DB.prepare("INSERT INTO api_tokens (id, user_id, token_hash, expires_at) VALUES (?1, ?2, ?3, ?4)").bind(`exp-${now}`, account.user.id, `h-${now}`, now - 1),
-      env.DB.prepare("INSERT INTO cluster_secrets (id, cluster_id, kind, secret_hash, created_by, revoked_at) VALUES (?1, ?2, 'dns', ?3, ?4, ?5)").bind(`rev-${now}`, account.cluster.id, `s-${now}`, account.user.id, old),
-      env.DB.prepare("INSERT INTO cluster_secrets (id, cluster_id, kind, secret_hash, created_by, revoked_at) VALUES (?1, ?2, 'dns', ?3, ?4, ?5)").bind(`recent-${now}`, account.cluster.id, `r-${now}`, account.user.id, now - 1000),
+      env.DB.prepare("INSERT INTO api_tokens (id, user_id, token_hash, expires_at) VALUES (?1, ?2, ?3, ?4)").bind(
+        `exp-${now}`,
+        account.user.id,
+        `h-${now}`,
+        now - 1,
+      ),
+      env.DB.prepare("INSERT INTO cluster_secrets (id, cluster_id, kind, secret_hash, created_by, revoked_at) VALUES (?1, ?2, 'dns', ?3, ?4, ?5)").bind(
+        `rev-${now}`,
+        account.cluster.id,
+        `s-${now}`,
+        account.user.id,
+        old,
+      ),
+      env.DB.prepare("INSERT INTO cluster_secrets (id, cluster_id, kind, secret_hash, created_by, revoked_at) VALUES (?1, ?2, 'dns', ?3, ?4, ?5)").bind(
+        `recent-${now}`,
+        account.cluster.id,
+        `r-${now}`,
+        account.user.id,
+        now - 1000,
+      ),
       env.DB.prepare("INSERT INTO login_failures (email, source, failures, window_start) VALUES (?1, '*', 3, ?2)").bind(account.user.email, now - 3600_000),
     ]);
     await purgeExpired(accountsDb(env.DB), now);
@@ -128,16 +155,25 @@ describe("account-level audit rows are written with their change, or not at all"
   it("a DNS key refused by the quota leaves no audit row; a created and a revoked one leave one each", async () => {
     const account = await signUp();
     const base = `/clusters/${account.cluster.id}`;
-    const auditCount = async () => (await env.DB.prepare("SELECT COUNT(*) AS n FROM audit_log WHERE cluster_id = ? AND action LIKE 'dns-key.%'").bind(account.cluster.id).first<{ n: number }>())?.n;
+    const auditCount = async () =>
+      (
+        await env.DB.prepare("SELECT COUNT(*) AS n FROM audit_log WHERE cluster_id = ? AND action LIKE 'dns-key.%'")
+          .bind(account.cluster.id)
+          .first<{ n: number }>()
+      )?.n;
     const ids: string[] = [];
-    for (let i = 0; i < 20; i++) ids.push(((await (await call(`${base}/dns-keys`, { method: "POST", token: account.token, json: {} })).json()) as { id: string }).id);
+    for (let i = 0; i < 20; i++)
+      ids.push(((await (await call(`${base}/dns-keys`, { method: "POST", token: account.token, json: {} })).json()) as { id: string }).id);
     expect(await auditCount()).toBe(20);
     expect((await call(`${base}/dns-keys`, { method: "POST", token: account.token, json: {} })).status).toBe(422);
     expect(await auditCount()).toBe(20);
     await call(`${base}/dns-keys/${ids[0]}`, { method: "DELETE", token: account.token });
     await call(`${base}/dns-keys/${ids[0]}`, { method: "DELETE", token: account.token });
     expect(await auditCount()).toBe(21);
-    const page = (await (await call(`${base}/audit?limit=5`, { token: account.token })).json()) as { entries: { id: string; action: string; actor: { userId: string } }[]; next: string };
+    const page = (await (await call(`${base}/audit?limit=5`, { token: account.token })).json()) as {
+      entries: { id: string; action: string; actor: { userId: string } }[];
+      next: string;
+    };
     expect(page.entries).toHaveLength(5);
     expect(page.entries[0]).toMatchObject({ action: "dns-key.revoke", actor: { userId: account.user.id } });
     const next = (await (await call(`${base}/audit?limit=5&before=${page.next}`, { token: account.token })).json()) as { entries: { id: string }[] };

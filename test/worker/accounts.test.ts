@@ -93,7 +93,11 @@ describe("login and logout", () => {
     expect(limited.status).toBe(429);
     expect(Number(limited.headers.get("Retry-After"))).toBeGreaterThan(0);
     // The owner, at their own address, is not locked out by the stranger's failures.
-    const owner = await call("/auth/login", { method: "POST", headers: { "CF-Connecting-IP": "198.51.100.20" }, json: { email: account.user.email, password: PASSWORD } });
+    const owner = await call("/auth/login", {
+      method: "POST",
+      headers: { "CF-Connecting-IP": "198.51.100.20" },
+      json: { email: account.user.email, password: PASSWORD },
+    });
     expect(owner.status).toBe(200);
     // Another email is not affected, even from the attacker's address.
     const other = await signUp();

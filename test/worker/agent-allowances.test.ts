@@ -32,7 +32,9 @@ describe("agent allowances", () => {
     const strict = await joinAgent(account, { hostname: "strict", attributes: DOCKER, allowances: NONE });
     expect((await postApp(account, { id: "/root", cmd: "id", user: "root" })).status).toBe(201);
     expect((await strict.socket.framesWithin<{ type: string }>(300)).filter((f) => f.type === "launch")).toEqual([]);
-    const deployments = (await (await call(`/c/${account.cluster.id}/v2/deployments?embed=waiting`, { token: account.token })).json()) as { waiting?: { reasons?: Record<string, number> } }[];
+    const deployments = (await (await call(`/c/${account.cluster.id}/v2/deployments?embed=waiting`, { token: account.token })).json()) as {
+      waiting?: { reasons?: Record<string, number> };
+    }[];
     expect(deployments[0]?.waiting?.reasons).toEqual({ [REFUSED_ACCESS.root]: 1 });
     const { queue } = (await (await call(`/c/${account.cluster.id}/v2/queue`, { token: account.token })).json()) as {
       queue: { processedOffersSummary: { rejectSummaryLastOffers: { reason: string; declined: number }[] } }[];
@@ -50,7 +52,17 @@ describe("agent allowances", () => {
   it("allowances that are not the right shape are refused, naming the field", async () => {
     const account = await signUp();
     const { socket } = await joinAgent(account, { hostname: "ok" });
-    socket.send({ type: "register", protocol: 1, hostname: "bad", ip: "10.0.0.1", resources: { cpus: 1, mem: 1, disk: 1, gpus: 0, ports: [] }, attributes: {}, version: "0.1.0", tasks: [], allowances: { ...NONE, privileged: "yes" } });
+    socket.send({
+      type: "register",
+      protocol: 1,
+      hostname: "bad",
+      ip: "10.0.0.1",
+      resources: { cpus: 1, mem: 1, disk: 1, gpus: 0, ports: [] },
+      attributes: {},
+      version: "0.1.0",
+      tasks: [],
+      allowances: { ...NONE, privileged: "yes" },
+    });
     const error = await socket.nextOfType<{ details: { path: string }[] }>("error");
     expect(error.details.map((d) => d.path)).toContain("/allowances/privileged");
   });

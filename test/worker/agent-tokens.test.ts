@@ -51,7 +51,9 @@ describe("agent join tokens", () => {
   it("an expired join token registers no new agent", async () => {
     const account = await signUp();
     const { id, token } = await joinToken(account, { expiresInSeconds: 60 });
-    await env.DB.prepare("UPDATE cluster_secrets SET expires_at = ? WHERE id = ?").bind(Date.now() - 1, id).run();
+    await env.DB.prepare("UPDATE cluster_secrets SET expires_at = ? WHERE id = ?")
+      .bind(Date.now() - 1, id)
+      .run();
     const socket = await TestSocket.open(account.cluster.id, token);
     expect((await socket.waitClosed()).code).toBe(1008);
   });

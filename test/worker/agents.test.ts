@@ -42,7 +42,16 @@ describe("agent registration", () => {
     const account = await signUp();
     const { agentId, credential, registered } = await joinAgent(account, {
       hostname: "worker-7",
-      resources: { cpus: 2.5, mem: 1024, disk: 4096, gpus: 1, ports: [[31000, 31999], [33000, 33010]] },
+      resources: {
+        cpus: 2.5,
+        mem: 1024,
+        disk: 4096,
+        gpus: 1,
+        ports: [
+          [31000, 31999],
+          [33000, 33010],
+        ],
+      },
       attributes: { rack: "r7", zone: "a", weight: 3 },
     });
     expect(agentId).toMatch(/^[0-9a-f-]{36}-S0$/);
@@ -121,7 +130,9 @@ describe("agent registration", () => {
 describe("bad frames", () => {
   it("answers each bad frame with an error naming the problem, keeps the connection, stores nothing", async () => {
     const account = await signUp();
-    const { token } = await (await call(`/clusters/${account.cluster.id}/agent-tokens`, { method: "POST", token: account.token, json: {} })).json() as { token: string };
+    const { token } = (await (await call(`/clusters/${account.cluster.id}/agent-tokens`, { method: "POST", token: account.token, json: {} })).json()) as {
+      token: string;
+    };
     const socket = await TestSocket.open(account.cluster.id, token);
     const cases: [unknown, RegExp][] = [
       ["{not json", /not valid JSON/],

@@ -39,7 +39,17 @@ interface Route {
 }
 
 const c = (a: Account) => `/c/${a.cluster.id}`;
-const APP = { id: "/sweep", cmd: "sleep 600", cpus: 0.1, mem: 16, instances: 0, portDefinitions: [{ port: 0, name: "http" }], env: { A: "1" }, labels: { l: "v" }, constraints: [["hostname", "UNIQUE"]] };
+const APP = {
+  id: "/sweep",
+  cmd: "sleep 600",
+  cpus: 0.1,
+  mem: 16,
+  instances: 0,
+  portDefinitions: [{ port: 0, name: "http" }],
+  env: { A: "1" },
+  labels: { l: "v" },
+  constraints: [["hostname", "UNIQUE"]],
+};
 const JOB = { id: "sweep", run: { cmd: "true", cpus: 0.1, mem: 32, disk: 0 } };
 const SCHEDULE = { id: "nightly", cron: "0 3 * * *", timezone: "UTC", enabled: true };
 
@@ -163,7 +173,10 @@ describe("hostile input over the HTTP API", () => {
     for (const method of ["PUT", "PATCH"]) {
       for (const field of Object.keys(APP)) {
         for (const value of HOSTILE_VALUES) {
-          const json = [{ ...APP, id: "/bulk-ok" }, { ...APP, id: "/bulk-swept", [field]: value }];
+          const json = [
+            { ...APP, id: "/bulk-ok" },
+            { ...APP, id: "/bulk-swept", [field]: value },
+          ];
           const res = await call(`${c(account)}/v2/apps`, { method, token: account.token, json });
           await expectHandled(res, `${method} /v2/apps with [1].${field}=${JSON.stringify(value).slice(0, 40)}`);
         }
@@ -191,9 +204,26 @@ describe("hostile input over the HTTP API", () => {
   });
 
   it("after the sweep every list still reads back", async () => {
-    for (const path of ["/v2/groups?embed=group.groups&embed=group.apps&embed=group.apps.tasks", "/v2/apps?embed=apps.tasks", "/v2/tasks", "/v2/deployments", "/v2/queue", "/v1/jobs?embed=activeRuns&embed=history", "/master/state", "/mesos_dns/v1/enumerate", "/dns", "/agents"]) {
+    for (const path of [
+      "/v2/groups?embed=group.groups&embed=group.apps&embed=group.apps.tasks",
+      "/v2/apps?embed=apps.tasks",
+      "/v2/tasks",
+      "/v2/deployments",
+      "/v2/queue",
+      "/v1/jobs?embed=activeRuns&embed=history",
+      "/master/state",
+      "/mesos_dns/v1/enumerate",
+      "/dns",
+      "/agents",
+    ]) {
       const res = await call(`${c(account)}${path}`, { token: account.token });
-      expect(res.status, `${path}: ${await res.clone().text().then((t) => t.slice(0, 200))}`).toBe(200);
+      expect(
+        res.status,
+        `${path}: ${await res
+          .clone()
+          .text()
+          .then((t) => t.slice(0, 200))}`,
+      ).toBe(200);
     }
     const clusters = await call("/clusters", { token: account.token });
     expect(clusters.status).toBe(200);

@@ -23,7 +23,9 @@ const auditOf = async (a: Account, query = "") => (await (await call(`/clusters/
 
 /** The rows of the cluster object's own audit table. */
 const objectRows = (a: Account) =>
-  runInDurableObject(env.CLUSTER.getByName(a.cluster.id), (_i: Cluster, state) => state.storage.sql.exec<{ action: string; target: string }>("SELECT action, target FROM audit ORDER BY id").toArray());
+  runInDurableObject(env.CLUSTER.getByName(a.cluster.id), (_i: Cluster, state) =>
+    state.storage.sql.exec<{ action: string; target: string }>("SELECT action, target FROM audit ORDER BY id").toArray(),
+  );
 
 const app = (id: string, instances = 1) => ({ id, cmd: "sleep 100", cpus: 0.01, mem: 8, instances });
 
@@ -33,8 +35,12 @@ describe("the cluster's audit log", () => {
     const base = `/c/${a.cluster.id}`;
     const sessionId = ((await (await call("/auth/sessions", { token: a.token })).json()) as { sessions: { id: string }[] }).sessions[0]?.id;
     expect((await call(`${base}/v2/apps`, { method: "POST", token: a.token, json: app("/web") })).status).toBe(201);
-    expect((await call(`${base}/v2/apps/web?force=true`, { method: "PUT", token: a.token, json: { cmd: "sleep 200", cpus: 0.01, mem: 8, instances: 2 } })).status).toBe(200);
-    expect((await call(`${base}/v1/jobs`, { method: "POST", token: a.token, json: { id: "nightly", run: { cmd: "true", cpus: 0.1, mem: 32 } } })).status).toBe(201);
+    expect(
+      (await call(`${base}/v2/apps/web?force=true`, { method: "PUT", token: a.token, json: { cmd: "sleep 200", cpus: 0.01, mem: 8, instances: 2 } })).status,
+    ).toBe(200);
+    expect((await call(`${base}/v1/jobs`, { method: "POST", token: a.token, json: { id: "nightly", run: { cmd: "true", cpus: 0.1, mem: 32 } } })).status).toBe(
+      201,
+    );
     expect((await call(`${base}/dns`, { method: "PATCH", token: a.token, json: { ttl: 30 } })).status).toBe(200);
     const { agentId, socket } = await joinAgent(a);
     socket.ws.close();
@@ -76,7 +82,9 @@ describe("the cluster's audit log", () => {
     const res = await browser.form(`/ui/${browser.clusterId}/deploy`, { json: JSON.stringify(app("/from-ui")) });
     expect(res.status).toBe(303);
     const rows = await runInDurableObject(env.CLUSTER.getByName(browser.clusterId), (_i: Cluster, state) =>
-      state.storage.sql.exec<{ action: string; target: string; user_id: string; token_id: string }>("SELECT action, target, user_id, token_id FROM audit").toArray(),
+      state.storage.sql
+        .exec<{ action: string; target: string; user_id: string; token_id: string }>("SELECT action, target, user_id, token_id FROM audit")
+        .toArray(),
     );
     expect(rows).toEqual([expect.objectContaining({ action: "app.create", target: "/from-ui" })]);
     expect(rows[0]?.token_id).toMatch(/^[a-z0-9]{12}$/);

@@ -36,7 +36,8 @@ describe("API auth cache", () => {
     expect((await call("/auth/logout", { method: "POST", token: account.token })).status).toBe(204);
     expect((await apps(account.cluster.id, account.token)).status).toBe(401);
 
-    const login = async () => ((await (await call("/auth/login", { method: "POST", json: { email: account.user.email, password: PASSWORD } })).json()) as { token: string }).token;
+    const login = async () =>
+      ((await (await call("/auth/login", { method: "POST", json: { email: account.user.email, password: PASSWORD } })).json()) as { token: string }).token;
     const [first, second] = [await login(), await login()];
     expect((await apps(account.cluster.id, second)).status).toBe(200);
     const sessions = ((await (await call("/auth/sessions", { token: first })).json()) as { sessions: { id: string; current: boolean }[] }).sessions;

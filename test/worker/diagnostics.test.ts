@@ -63,8 +63,14 @@ describe("node diagnostics", () => {
     expect(skewed.healthy).toBe(false);
     expect(skewed.checks.find((c) => c.name === "clock")?.message).toMatch(/behind the master's.*NTP/);
     // An agent cannot vouch for its own clock: a "clock" check it sends is replaced by the master's.
-    socket.send({ type: "diagnostics", checks: [...healthyChecks, { name: "clock", status: "healthy", message: "trust me" }], sentAt: Date.now() + 5 * 60_000 });
-    await expect.poll(async () => (await nodes(account.cluster.id, account.token)).nodes[0]?.checks.find((c) => c.name === "clock")?.message).toMatch(/ahead of/);
+    socket.send({
+      type: "diagnostics",
+      checks: [...healthyChecks, { name: "clock", status: "healthy", message: "trust me" }],
+      sentAt: Date.now() + 5 * 60_000,
+    });
+    await expect
+      .poll(async () => (await nodes(account.cluster.id, account.token)).nodes[0]?.checks.find((c) => c.name === "clock")?.message)
+      .toMatch(/ahead of/);
   });
 
   it("a disconnected agent's connection check says so, whatever it last reported", async () => {
@@ -94,7 +100,11 @@ describe("node diagnostics", () => {
     const owner = await signUp();
     const stranger = await signUp();
     const { agentId } = await joinAgent(owner);
-    for (const [path, method] of [["/diagnostics", "GET"], [`/agents/${agentId}/diagnostics`, "GET"], ["/diagnostics/bundle", "POST"]] as const) {
+    for (const [path, method] of [
+      ["/diagnostics", "GET"],
+      [`/agents/${agentId}/diagnostics`, "GET"],
+      ["/diagnostics/bundle", "POST"],
+    ] as const) {
       const res = await call(`/c/${owner.cluster.id}${path}`, { method, token: stranger.token });
       expect([403, 404]).toContain(res.status);
     }
@@ -143,7 +153,11 @@ describe("the node page", () => {
     const { browser, socket, agentId } = await withAgent();
     const page = `/ui/${browser.clusterId}/nodes/${agentId}`;
     expect((await browser.page(page)).html).toContain("This agent has not reported its health checks yet.");
-    socket.send({ type: "diagnostics", checks: [{ name: "disk", status: "unhealthy", message: "100 MB free of 50000 MB in /var/lib/dcx" }], sentAt: Date.now() });
+    socket.send({
+      type: "diagnostics",
+      checks: [{ name: "disk", status: "unhealthy", message: "100 MB free of 50000 MB in /var/lib/dcx" }],
+      sentAt: Date.now(),
+    });
     await expect.poll(async () => (await browser.page(page)).html).toContain("100 MB free of 50000 MB in /var/lib/dcx");
     const { html } = await browser.page(page);
     expect(html).toMatch(/<td>disk<\/td><td><span class="badge badge-bad">unhealthy<\/span><\/td>/);

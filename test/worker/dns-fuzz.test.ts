@@ -8,7 +8,8 @@ describe("DoH under random and mutated input", () => {
   it("answers every one of 3,000 messages, by POST and GET, with a 4xx or a valid DNS response", async () => {
     const account = await signUp();
     await joinAgent(account);
-    const key = ((await (await call(`/clusters/${account.cluster.id}/dns-keys`, { method: "POST", token: account.token, json: {} })).json()) as { key: string }).key;
+    const key = ((await (await call(`/clusters/${account.cluster.id}/dns-keys`, { method: "POST", token: account.token, json: {} })).json()) as { key: string })
+      .key;
     const random = seeded(20261125);
     const statuses = new Map<number, number>();
     const all = dnsMessages(3000, random);

@@ -140,7 +140,11 @@ describe("DNS-over-HTTPS", () => {
     const { key } = await dnsKey(account);
     const wrongType = await call(`/dns/${key}/dns-query`, { method: "POST", headers: { "Content-Type": "text/plain" }, body: "hello" });
     expect(wrongType.status).toBe(415);
-    const garbage = await call(`/dns/${key}/dns-query`, { method: "POST", headers: { "Content-Type": "application/dns-message" }, body: new Uint8Array([1, 2, 3]) });
+    const garbage = await call(`/dns/${key}/dns-query`, {
+      method: "POST",
+      headers: { "Content-Type": "application/dns-message" },
+      body: new Uint8Array([1, 2, 3]),
+    });
     expect(garbage.status).toBe(400);
     expect((await call(`/dns/${key}/dns-query?dns=AAAA=`)).status).toBe(400);
     const huge = await call(`/dns/${key}/dns-query`, { method: "POST", headers: { "Content-Type": "application/dns-message" }, body: new Uint8Array(70_000) });
@@ -153,11 +157,19 @@ describe("DNS-over-HTTPS", () => {
     const { account } = await setUp();
     const fresh = await joinAgent(account, { hostname: "node-2", ip: "10.0.0.8" });
     const bytes = encodeQuery("slave.mesos", "A");
-    const res = await call(`/c/${account.cluster.id}/dns-query`, { method: "POST", headers: { "Content-Type": "application/dns-message", Authorization: `Bearer ${fresh.credential}` }, body: bytes });
+    const res = await call(`/c/${account.cluster.id}/dns-query`, {
+      method: "POST",
+      headers: { "Content-Type": "application/dns-message", Authorization: `Bearer ${fresh.credential}` },
+      body: bytes,
+    });
     expect(res.status).toBe(200);
     const decoded = decodeMessage(new Uint8Array(await res.arrayBuffer()));
     expect(decoded.ok && (decoded.packet.answers ?? []).map((a) => a.data).sort()).toEqual(["10.0.0.7", "10.0.0.8"]);
-    const denied = await call(`/c/${account.cluster.id}/dns-query`, { method: "POST", headers: { "Content-Type": "application/dns-message", Authorization: "Bearer dcxa_bogus" }, body: bytes });
+    const denied = await call(`/c/${account.cluster.id}/dns-query`, {
+      method: "POST",
+      headers: { "Content-Type": "application/dns-message", Authorization: "Bearer dcxa_bogus" },
+      body: bytes,
+    });
     expect(denied.status).toBe(401);
   });
 });
@@ -167,7 +179,9 @@ describe("DNS-over-HTTPS", () => {
  * inside the object (a scrape through the Worker would report this isolate's queries, a check itself).
  */
 async function zoneChecks(account: Account): Promise<number> {
-  const families = await runInDurableObject(env.CLUSTER.getByName(account.cluster.id), (instance: Cluster) => (instance as unknown as { metrics: ClusterMetrics }).metrics.collect());
+  const families = await runInDurableObject(env.CLUSTER.getByName(account.cluster.id), (instance: Cluster) =>
+    (instance as unknown as { metrics: ClusterMetrics }).metrics.collect(),
+  );
   const family = families.find((f) => f.name === "dcx_dns_snapshot_checks_total");
   return family?.type === "counter" ? family.samples.reduce((sum, sample) => sum + sample.value, 0) : 0;
 }

@@ -34,7 +34,11 @@ describe("/v2/events", () => {
     expect(stream.status).toBe(200);
     expect(stream.headers.get("Content-Type")).toBe("text/event-stream");
     const collecting = readEvents(stream, (e) => e.some((x) => x.type === "deployment_success"));
-    const created = await call(`/c/${account.cluster.id}/v2/apps`, { method: "POST", token: account.token, json: { id: "/ev", cmd: "sleep 100", cpus: 0.1, mem: 16 } });
+    const created = await call(`/c/${account.cluster.id}/v2/apps`, {
+      method: "POST",
+      token: account.token,
+      json: { id: "/ev", cmd: "sleep 100", cpus: 0.1, mem: 16 },
+    });
     const deploymentId = created.headers.get("Marathon-Deployment-Id");
     let launch: { type?: string; tasks?: { taskId: string }[] };
     do launch = await socket.next();
@@ -56,7 +60,9 @@ describe("/v2/events", () => {
       "deployment_step_success",
       "deployment_success",
     ]);
-    const steps = events.filter((e) => e.type === "deployment_step_success").map((e) => (e.data.currentStep as { actions: { action: string }[] }).actions[0]?.action);
+    const steps = events
+      .filter((e) => e.type === "deployment_step_success")
+      .map((e) => (e.data.currentStep as { actions: { action: string }[] }).actions[0]?.action);
     expect(steps).toEqual(["StartApplication", "ScaleApplication"]);
     expect(events.find((e) => e.type === "deployment_success")?.data.id).toBe(deploymentId);
     expect(events.filter((e) => e.type === "status_update_event").every((e) => e.data.taskId === taskId && e.data.appId === "/ev")).toBe(true);
@@ -70,18 +76,29 @@ describe("/v2/events", () => {
     });
     const collecting = readEvents(stream, (e) => e.some((x) => x.type === "deployment_failed"));
     // No agent: the deployment cannot finish, and is canceled.
-    const created = await call(`/c/${account.cluster.id}/v2/apps`, { method: "POST", token: account.token, json: { id: "/c", cmd: "sleep 1", cpus: 0.1, mem: 16 } });
+    const created = await call(`/c/${account.cluster.id}/v2/apps`, {
+      method: "POST",
+      token: account.token,
+      json: { id: "/c", cmd: "sleep 1", cpus: 0.1, mem: 16 },
+    });
     const id = created.headers.get("Marathon-Deployment-Id");
     expect((await call(`/c/${account.cluster.id}/v2/deployments/${id}?force=true`, { method: "DELETE", token: account.token })).status).toBe(202);
     const events = await collecting;
     expect(events.map((e) => e.type)).toEqual(["event_stream_attached", "deployment_step_failure", "deployment_failed"]);
-    expect(events[1]?.data).toMatchObject({ plan: { id, steps: [{ actions: [{ action: "StartApplication", app: "/c" }] }, { actions: [{ action: "ScaleApplication", app: "/c" }] }] }, currentStep: { actions: [{ action: "ScaleApplication" }] }, reason: "canceled" });
+    expect(events[1]?.data).toMatchObject({
+      plan: { id, steps: [{ actions: [{ action: "StartApplication", app: "/c" }] }, { actions: [{ action: "ScaleApplication", app: "/c" }] }] },
+      currentStep: { actions: [{ action: "ScaleApplication" }] },
+      reason: "canceled",
+    });
   });
 
   it("filters by event_type and refuses a non-SSE Accept", async () => {
     const account = await signUp();
     await joinAgent(account);
-    const stream = await call(`/c/${account.cluster.id}/v2/events?event_type=deployment_info`, { token: account.token, headers: { Accept: "text/event-stream" } });
+    const stream = await call(`/c/${account.cluster.id}/v2/events?event_type=deployment_info`, {
+      token: account.token,
+      headers: { Accept: "text/event-stream" },
+    });
     const collecting = readEvents(stream, (e) => e.some((x) => x.type === "deployment_info"));
     await call(`/c/${account.cluster.id}/v2/apps`, { method: "POST", token: account.token, json: { id: "/f", cmd: "sleep 1", cpus: 0.1, mem: 16 } });
     expect((await collecting).map((e) => e.type)).toEqual(["event_stream_attached", "deployment_info"]);

@@ -54,7 +54,9 @@ describe("agents that joined before D1 kept credentials", () => {
     await runInDurableObject(stub, async (instance: Cluster) => {
       await (instance as unknown as { exportCredentialsOnce(): Promise<void> }).exportCredentialsOnce();
     });
-    const copied = await env.DB.prepare("SELECT agent_id FROM agent_credentials WHERE cluster_id = ? ORDER BY agent_id").bind(account.cluster.id).all<{ agent_id: string }>();
+    const copied = await env.DB.prepare("SELECT agent_id FROM agent_credentials WHERE cluster_id = ? ORDER BY agent_id")
+      .bind(account.cluster.id)
+      .all<{ agent_id: string }>();
     expect(copied.results.map((r) => r.agent_id)).toEqual(["*exported*", agentId]);
     // From then on a credential D1 does not know is refused at the edge.
     await env.DB.prepare("DELETE FROM agent_credentials WHERE agent_id = ?").bind(agentId).run();
@@ -71,7 +73,9 @@ describe("agent credentials are checked in D1, without the cluster's object", ()
     const account = await signUp();
     const { agentId, credential, socket } = await joinAgent(account);
     socket.ws.close();
-    const row = await env.DB.prepare("SELECT cluster_id, agent_id FROM agent_credentials WHERE agent_id = ?").bind(agentId).first<{ cluster_id: string; agent_id: string }>();
+    const row = await env.DB.prepare("SELECT cluster_id, agent_id FROM agent_credentials WHERE agent_id = ?")
+      .bind(agentId)
+      .first<{ cluster_id: string; agent_id: string }>();
     expect(row).toEqual({ cluster_id: account.cluster.id, agent_id: agentId });
     const dns = `/c/${account.cluster.id}/dns-query?name=x.marathon.mesos&type=A`;
     expect((await call(dns, { token: credential })).status).toBe(200);

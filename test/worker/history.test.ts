@@ -22,9 +22,11 @@ async function history(account: Account, resolution: string): Promise<HistoryBod
 
 /** When the history timer is due, or undefined when it is not set. */
 function historyDue(account: Account): Promise<number | undefined> {
-  return runInDurableObject(stub(account), (_: Cluster, state) => state.storage.sql.exec<{ due_at: number }>("SELECT due_at FROM timers WHERE name = ?", HISTORY_TIMER).toArray()[0]?.due_at);
+  return runInDurableObject(
+    stub(account),
+    (_: Cluster, state) => state.storage.sql.exec<{ due_at: number }>("SELECT due_at FROM timers WHERE name = ?", HISTORY_TIMER).toArray()[0]?.due_at,
+  );
 }
-
 
 describe("history service", () => {
   it("an agent's registration arms the minute timer; the alarm records a sample of the cluster and re-arms while busy", async () => {
@@ -35,7 +37,11 @@ describe("history service", () => {
     expect(due % MINUTE_MS).toBe(0);
     expect(due).toBeGreaterThan(before);
     expect(due).toBeLessThanOrEqual(Date.now() + MINUTE_MS);
-    await call(`/c/${account.cluster.id}/v2/apps`, { method: "POST", token: account.token, json: { id: "/sampled", cmd: "sleep 1000", cpus: 0.5, mem: 128, disk: 10 } });
+    await call(`/c/${account.cluster.id}/v2/apps`, {
+      method: "POST",
+      token: account.token,
+      json: { id: "/sampled", cmd: "sleep 1000", cpus: 0.5, mem: 128, disk: 10 },
+    });
     const launch = await socket.nextOfType<{ tasks: { taskId: string }[] }>("launch");
     socket.send({ type: "status", updates: [{ updateId: "h-1", taskId: launch.tasks[0]?.taskId, state: "TASK_RUNNING", timestamp: Date.now() }] });
     await socket.nextOfType("ack");
@@ -78,19 +84,37 @@ describe("history service", () => {
         recordHistory(db, t0 + i * MINUTE_MS + 5_000);
       }
       const hours = historySamples(db, "hour", t0 + 180 * MINUTE_MS);
-      expect(hours.map((h) => [h.at - t0, h.samples])).toEqual([[0, 60], [HOUR_MS, 60], [2 * HOUR_MS, 60]]);
+      expect(hours.map((h) => [h.at - t0, h.samples])).toEqual([
+        [0, 60],
+        [HOUR_MS, 60],
+        [2 * HOUR_MS, 60],
+      ]);
       expect(hours[0]?.agents).toEqual({ active: 0.5, disconnected: 0.5, unreachable: 0 });
       expect(hours[1]?.agents.active).toBe(0);
       expect(hours[0]?.cpus).toEqual({ used: 0, total: 4 });
-      const stored = () => state.storage.sql.exec<{ resolution: string; n: number; oldest: number }>("SELECT resolution, COUNT(*) AS n, MIN(at) AS oldest FROM history GROUP BY resolution ORDER BY resolution").toArray();
-      expect(stored()).toEqual([{ resolution: "hour", n: 2, oldest: t0 }, { resolution: "minute", n: 180, oldest: t0 }]);
+      const stored = () =>
+        state.storage.sql
+          .exec<{ resolution: string; n: number; oldest: number }>(
+            "SELECT resolution, COUNT(*) AS n, MIN(at) AS oldest FROM history GROUP BY resolution ORDER BY resolution",
+          )
+          .toArray();
+      expect(stored()).toEqual([
+        { resolution: "hour", n: 2, oldest: t0 },
+        { resolution: "minute", n: 180, oldest: t0 },
+      ]);
 
       recordHistory(db, t0 + 25 * HOUR_MS);
-      expect(stored()).toEqual([{ resolution: "hour", n: 3, oldest: t0 }, { resolution: "minute", n: 121, oldest: t0 + HOUR_MS }]);
+      expect(stored()).toEqual([
+        { resolution: "hour", n: 3, oldest: t0 },
+        { resolution: "minute", n: 121, oldest: t0 + HOUR_MS },
+      ]);
       expect(historySamples(db, "minute", t0 + 25 * HOUR_MS)).toHaveLength(121);
 
       recordHistory(db, t0 + 31 * 24 * HOUR_MS);
-      expect(stored()).toEqual([{ resolution: "hour", n: 1, oldest: t0 + 25 * HOUR_MS }, { resolution: "minute", n: 1, oldest: t0 + 31 * 24 * HOUR_MS }]);
+      expect(stored()).toEqual([
+        { resolution: "hour", n: 1, oldest: t0 + 25 * HOUR_MS },
+        { resolution: "minute", n: 1, oldest: t0 + 31 * 24 * HOUR_MS },
+      ]);
     });
   });
 

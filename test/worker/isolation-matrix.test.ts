@@ -61,7 +61,11 @@ async function victimWithEverything(): Promise<Victim> {
   const account = await signUp();
   const base = `/c/${account.cluster.id}`;
   const { agentId, socket } = await joinAgent(account, { hostname: SECRET_HOST, ip: SECRET_IP });
-  const created = await call(`${base}/v2/apps`, { method: "POST", token: account.token, json: { id: "/web", cmd: `sleep 1000 # ${SECRET_CMD}`, cpus: 0.1, mem: 16, instances: 1 } });
+  const created = await call(`${base}/v2/apps`, {
+    method: "POST",
+    token: account.token,
+    json: { id: "/web", cmd: `sleep 1000 # ${SECRET_CMD}`, cpus: 0.1, mem: 16, instances: 1 },
+  });
   expect(created.status).toBe(201);
   const deploymentId = created.headers.get("Marathon-Deployment-Id") ?? "";
   const launch = await socket.nextOfType<{ tasks: { taskId: string }[] }>("launch");
@@ -71,7 +75,9 @@ async function victimWithEverything(): Promise<Victim> {
   expect(jobRes.status, await jobRes.clone().text()).toBe(201);
   const run = (await (await call(`${base}/v1/jobs/backup/runs`, { method: "POST", token: account.token, json: {} })).json()) as { id: string };
   const joinTokenId = (await joinToken(account, { description: SECRET_CMD })).id;
-  const key = (await (await call(`/clusters/${account.cluster.id}/dns-keys`, { method: "POST", token: account.token, json: { description: SECRET_CMD } })).json()) as { id: string };
+  const key = (await (
+    await call(`/clusters/${account.cluster.id}/dns-keys`, { method: "POST", token: account.token, json: { description: SECRET_CMD } })
+  ).json()) as { id: string };
   const sessions = (await (await call("/auth/sessions", { token: account.token })).json()) as { sessions: { id: string }[] };
   return { account, agentId, taskId, joinTokenId, dnsKeyId: key.id, sessionId: sessions.sessions[0]?.id ?? "", deploymentId, runId: run.id };
 }
@@ -131,7 +137,7 @@ async function requestFor(method: string, path: string, headers: Record<string, 
   const init: RequestInit = { method, headers: { ...headers, "CF-Connecting-IP": "192.0.2.66" }, redirect: "manual" };
   if (method === "GET" && path.endsWith("/agent/connect")) (init.headers as Record<string, string>).Upgrade = "websocket";
   if (method !== "GET" && method !== "DELETE") {
-    if (path.startsWith("/ui/") || !path.startsWith("/c/") && !path.startsWith("/clusters") && !path.startsWith("/auth") && !path.startsWith("/dns")) {
+    if (path.startsWith("/ui/") || (!path.startsWith("/c/") && !path.startsWith("/clusters") && !path.startsWith("/auth") && !path.startsWith("/dns"))) {
       const csrf = headers["X-CSRF-Token"] ?? "";
       init.body = new URLSearchParams({ _csrf: csrf, op: "create-dns-key", json: "{}" });
       (init.headers as Record<string, string>)["Content-Type"] = "application/x-www-form-urlencoded";
@@ -171,7 +177,14 @@ const routeTable = () => {
 describe("tenant isolation matrix (every route of app.routes)", () => {
   it("covers the routes that matter: the table is the router's own", () => {
     const keys = new Set(routeTable().map((r) => `${r.method} ${r.path}`));
-    for (const k of ["GET /c/:cluster/v2/apps", "DELETE /clusters/:id", "GET /clusters/:id/audit", "GET /ui/:cluster/nodes/:agentId", "GET /c/:cluster/agent/connect"]) expect(keys).toContain(k);
+    for (const k of [
+      "GET /c/:cluster/v2/apps",
+      "DELETE /clusters/:id",
+      "GET /clusters/:id/audit",
+      "GET /ui/:cluster/nodes/:agentId",
+      "GET /c/:cluster/agent/connect",
+    ])
+      expect(keys).toContain(k);
     expect(keys.size).toBeGreaterThan(100);
   });
 
@@ -187,7 +200,8 @@ describe("tenant isolation matrix (every route of app.routes)", () => {
       for (const stranger of list) {
         const res = await exports.default.fetch(await requestFor(route.method, path, await stranger.headers(route.method)));
         const text = res.status === 101 ? "" : await res.text();
-        if ([SECRET_HOST, SECRET_IP, SECRET_CMD, victim.account.user.email].some((s) => text.includes(s))) problems.push(`${key} with ${stranger.name}: leaked the victim's data`);
+        if ([SECRET_HOST, SECRET_IP, SECRET_CMD, victim.account.user.email].some((s) => text.includes(s)))
+          problems.push(`${key} with ${stranger.name}: leaked the victim's data`);
         if (SELF_SCOPED.has(key)) continue;
         const why = await refusal(res, path);
         if (why) problems.push(`${key} (${path}) with ${stranger.name}: ${why}`);
@@ -200,7 +214,9 @@ describe("tenant isolation matrix (every route of app.routes)", () => {
     expect((await call(`${base}/v2/apps/web`, { token })).status).toBe(200);
     expect((await call(`${base}/agents/${victim.agentId}`, { token })).status).toBe(200);
     expect((await call(`${base}/v1/jobs/backup`, { token })).status).toBe(200);
-    const tokens = (await (await call(`/clusters/${victim.account.cluster.id}/agent-tokens`, { token })).json()) as { tokens: { id: string; status: string }[] };
+    const tokens = (await (await call(`/clusters/${victim.account.cluster.id}/agent-tokens`, { token })).json()) as {
+      tokens: { id: string; status: string }[];
+    };
     expect(tokens.tokens.find((t) => t.id === victim.joinTokenId)?.status).toBe("active");
     const keys = (await (await call(`/clusters/${victim.account.cluster.id}/dns-keys`, { token })).json()) as { keys: { id: string; status: string }[] };
     expect(keys.keys.find((k) => k.id === victim.dnsKeyId)?.status).toBe("active");

@@ -3,7 +3,8 @@ import { type Account, call, expectInvalid, signUp } from "./helpers.ts";
 
 /** Metronome's /v1 API without agents: jobs, schedules, validation, and the errors clients see. */
 
-const req = (a: Account, path: string, method = "GET", json?: unknown) => call(`/c/${a.cluster.id}/v1${path}`, { method, token: a.token, ...(json === undefined ? {} : { json }) });
+const req = (a: Account, path: string, method = "GET", json?: unknown) =>
+  call(`/c/${a.cluster.id}/v1${path}`, { method, token: a.token, ...(json === undefined ? {} : { json }) });
 const body = async <T>(res: Response | Promise<Response>) => (await (await res).json()) as T;
 
 const JOB = { id: "prod.backup", description: "nightly backup", labels: { owner: "ops" }, run: { cmd: "sleep 1", cpus: 0.1, mem: 32 } };
@@ -17,7 +18,19 @@ describe("Metronome /v1/jobs", () => {
       id: "prod.backup",
       description: "nightly backup",
       labels: { owner: "ops" },
-      run: { cmd: "sleep 1", cpus: 0.1, mem: 32, disk: 0, gpus: 0, env: {}, placement: { constraints: [] }, volumes: [], maxLaunchDelay: 3600, restart: { policy: "NEVER" }, artifacts: [] },
+      run: {
+        cmd: "sleep 1",
+        cpus: 0.1,
+        mem: 32,
+        disk: 0,
+        gpus: 0,
+        env: {},
+        placement: { constraints: [] },
+        volumes: [],
+        maxLaunchDelay: 3600,
+        restart: { policy: "NEVER" },
+        artifacts: [],
+      },
     });
     expect((await req(a, "/jobs", "POST", JOB)).status).toBe(409);
     expect((await body<{ id: string }[]>(req(a, "/jobs"))).map((j) => j.id)).toEqual(["prod.backup"]);
@@ -41,10 +54,25 @@ describe("Metronome /v1/jobs", () => {
     const job = await body<Record<string, unknown>>(req(a, "/jobs/prod.backup?embed=activeRuns&embed=schedules&embed=history&embed=historySummary"));
     expect(Object.keys(job)).toEqual(["id", "description", "labels", "run", "schedules", "activeRuns", "history", "historySummary"]);
     expect(job.schedules).toEqual([
-      { id: "nightly", cron: "0 2 * * *", timezone: "Europe/Berlin", startingDeadlineSeconds: 900, concurrencyPolicy: "ALLOW", enabled: true, nextRunAt: expect.stringMatching(/T0[01]:00:00\.000\+0000$/) },
+      {
+        id: "nightly",
+        cron: "0 2 * * *",
+        timezone: "Europe/Berlin",
+        startingDeadlineSeconds: 900,
+        concurrencyPolicy: "ALLOW",
+        enabled: true,
+        nextRunAt: expect.stringMatching(/T0[01]:00:00\.000\+0000$/),
+      },
     ]);
     expect(job.activeRuns).toEqual([]);
-    expect(job.history).toEqual({ successCount: 0, failureCount: 0, lastSuccessAt: null, lastFailureAt: null, successfulFinishedRuns: [], failedFinishedRuns: [] });
+    expect(job.history).toEqual({
+      successCount: 0,
+      failureCount: 0,
+      lastSuccessAt: null,
+      lastFailureAt: null,
+      successfulFinishedRuns: [],
+      failedFinishedRuns: [],
+    });
     expect(job.historySummary).toEqual({ successCount: 0, failureCount: 0, lastSuccessAt: null, lastFailureAt: null });
     const plain = await body<Record<string, unknown>>(req(a, "/jobs/prod.backup"));
     expect(Object.keys(plain)).toEqual(["id", "description", "labels", "run"]);
@@ -61,7 +89,10 @@ describe("Metronome /v1/jobs", () => {
     await expectInvalid(await req(a, "/jobs", "POST", { ...JOB, run: { ...JOB.run, restart: { policy: "SOMETIMES" } } }), "/run/restart/policy");
     await expectInvalid(await req(a, "/jobs", "POST", { ...JOB, schedules: [{ id: "s", cron: "0 0 32 * *" }] }), "/schedules/0/cron");
     await expectInvalid(await req(a, "/jobs", "POST", { ...JOB, schedules: [{ id: "s", cron: "*/5 * * *" }] }), "/schedules/0/cron");
-    await expectInvalid(await req(a, "/jobs", "POST", { ...JOB, schedules: [{ id: "s", cron: "* * * * *", timezone: "Europe/Atlantis" }] }), "/schedules/0/timezone");
+    await expectInvalid(
+      await req(a, "/jobs", "POST", { ...JOB, schedules: [{ id: "s", cron: "* * * * *", timezone: "Europe/Atlantis" }] }),
+      "/schedules/0/timezone",
+    );
     const notJson = await call(`/c/${a.cluster.id}/v1/jobs`, { method: "POST", token: a.token, headers: { "Content-Type": "application/json" }, body: "{" });
     expect(notJson.status).toBe(400);
     const array = await req(a, "/jobs", "POST", [JOB]);
@@ -74,12 +105,20 @@ describe("Metronome /v1/jobs", () => {
     await req(a, "/jobs", "POST", JOB);
     const created = await req(a, "/jobs/prod.backup/schedules", "POST", { id: "hourly", cron: "0 * * * *" });
     expect(created.status).toBe(201);
-    expect(await created.json()).toMatchObject({ id: "hourly", cron: "0 * * * *", timezone: "UTC", concurrencyPolicy: "ALLOW", nextRunAt: expect.stringMatching(/:00:00\.000\+0000$/) });
+    expect(await created.json()).toMatchObject({
+      id: "hourly",
+      cron: "0 * * * *",
+      timezone: "UTC",
+      concurrencyPolicy: "ALLOW",
+      nextRunAt: expect.stringMatching(/:00:00\.000\+0000$/),
+    });
     const second = await req(a, "/jobs/prod.backup/schedules", "POST", { id: "daily", cron: "0 0 * * *" });
     expect(second.status).toBe(409);
     expect((await body<{ message: string }>(second)).message).toMatch(/at most one schedule/);
     await expectInvalid(await req(a, "/jobs/prod.backup/schedules/hourly", "PUT", { cron: "0 * * * * * *" }), "/cron");
-    const disabled = await body<{ enabled: boolean; nextRunAt: string | null }>(req(a, "/jobs/prod.backup/schedules/hourly", "PUT", { cron: "30 * * * *", enabled: false }));
+    const disabled = await body<{ enabled: boolean; nextRunAt: string | null }>(
+      req(a, "/jobs/prod.backup/schedules/hourly", "PUT", { cron: "30 * * * *", enabled: false }),
+    );
     expect(disabled).toMatchObject({ enabled: false, nextRunAt: null });
     expect(await body(req(a, "/jobs/prod.backup/schedules/hourly"))).toMatchObject({ cron: "30 * * * *" });
     expect((await body<unknown[]>(req(a, "/jobs/prod.backup/schedules"))).length).toBe(1);

@@ -27,11 +27,13 @@ interface History {
   failedFinishedRuns: { id: string; tasks: string[]; taskResults: { id: string; status: string; message: string | null }[] }[];
 }
 
-const v1 = (a: Account, path: string, method = "GET", json?: unknown) => call(`/c/${a.cluster.id}/v1${path}`, { method, token: a.token, ...(json === undefined ? {} : { json }) });
+const v1 = (a: Account, path: string, method = "GET", json?: unknown) =>
+  call(`/c/${a.cluster.id}/v1${path}`, { method, token: a.token, ...(json === undefined ? {} : { json }) });
 const body = async <T>(res: Response | Promise<Response>) => (await (await res).json()) as T;
 const run = (a: Account, jobId: string, runId: string) => body<Run>(v1(a, `/jobs/${jobId}/runs/${runId}`));
 const history = async (a: Account, jobId: string) => (await body<{ history: History }>(v1(a, `/jobs/${jobId}?embed=history`))).history;
-const advanceClock = (a: Account, seconds: number) => body<{ offsetMs: number; now: string }>(call(`/c/${a.cluster.id}/debug/clock`, { method: "POST", token: a.token, json: { advanceSeconds: seconds } }));
+const advanceClock = (a: Account, seconds: number) =>
+  body<{ offsetMs: number; now: string }>(call(`/c/${a.cluster.id}/debug/clock`, { method: "POST", token: a.token, json: { advanceSeconds: seconds } }));
 
 let updateSeq = 0;
 async function report(socket: TestSocket, taskIds: string[], state: string, message?: string): Promise<void> {
@@ -39,7 +41,6 @@ async function report(socket: TestSocket, taskIds: string[], state: string, mess
   socket.send({ type: "status", updates });
   await socket.nextOfType("ack");
 }
-
 
 /** Asserts no frame of `type` arrives within `ms`. */
 async function noFrame(socket: TestSocket, type: string, ms: number): Promise<void> {
@@ -63,10 +64,15 @@ describe("job runs", () => {
     expect(task?.taskId).toMatch(new RegExp(`^prod\\.report_${created.id}\\.[0-9a-f-]{36}$`));
     expect(task).toMatchObject({ name: "prod.report", command: { shell: "echo hi" }, resources: { cpus: 0.5 } });
     expect(task?.env).toMatchObject({ MODE: "full", MESOS_TASK_ID: task?.taskId, HOST: "node-1" });
-    expect(await run(a, "prod.report", created.id)).toMatchObject({ status: "ACTIVE", tasks: [{ id: task?.taskId, status: "TASK_STAGING", completedAt: null }] });
+    expect(await run(a, "prod.report", created.id)).toMatchObject({
+      status: "ACTIVE",
+      tasks: [{ id: task?.taskId, status: "TASK_STAGING", completedAt: null }],
+    });
     await report(socket, [task?.taskId ?? ""], "TASK_RUNNING");
     await expect.poll(async () => (await run(a, "prod.report", created.id)).tasks[0]?.status).toBe("TASK_RUNNING");
-    const tasks = await body<{ frameworks: { name: string; tasks: { id: string; name: string; slave_id: string }[] }[] }>(call(`/c/${a.cluster.id}/master/frameworks`, { token: a.token }));
+    const tasks = await body<{ frameworks: { name: string; tasks: { id: string; name: string; slave_id: string }[] }[] }>(
+      call(`/c/${a.cluster.id}/master/frameworks`, { token: a.token }),
+    );
     expect(tasks.frameworks.find((f) => f.name === "metronome")?.tasks).toMatchObject([{ id: task?.taskId, name: "prod.report", slave_id: agentId }]);
     expect(tasks.frameworks.find((f) => f.name === "marathon")?.tasks).toEqual([]);
     // Mesos-DNS names the task under its framework: `{job}.metronome.mesos`, never `.marathon`.
@@ -82,7 +88,13 @@ describe("job runs", () => {
     const h = await history(a, "prod.report");
     expect(h).toMatchObject({ successCount: 1, failureCount: 0, lastSuccessAt: done.completedAt, failedFinishedRuns: [] });
     expect(h.successfulFinishedRuns).toEqual([
-      { id: created.id, createdAt: expect.any(String), finishedAt: done.completedAt, tasks: [task?.taskId], taskResults: [{ id: task?.taskId, status: "TASK_FINISHED", message: "exited with code 0" }] },
+      {
+        id: created.id,
+        createdAt: expect.any(String),
+        finishedAt: done.completedAt,
+        tasks: [task?.taskId],
+        taskResults: [{ id: task?.taskId, status: "TASK_FINISHED", message: "exited with code 0" }],
+      },
     ]);
   });
 

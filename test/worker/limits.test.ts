@@ -15,7 +15,8 @@ const WINDOW_MS = 10_000;
 /** Waits until the rate limiter's wall-clock window has rolled over. */
 const nextWindow = () => new Promise((r) => setTimeout(r, WINDOW_MS - (Date.now() % WINDOW_MS) + 200));
 
-const login = (email: string, password: string, address: string) => call("/auth/login", { method: "POST", headers: { "CF-Connecting-IP": address }, json: { email, password } });
+const login = (email: string, password: string, address: string) =>
+  call("/auth/login", { method: "POST", headers: { "CF-Connecting-IP": address }, json: { email, password } });
 
 async function message(res: Response): Promise<string> {
   return ((await res.json()) as { message: string }).message;
@@ -25,7 +26,8 @@ describe("rate limits per client address", () => {
   it("refuse the sixth signup from one address in a window with 429 naming SIGNUP_LIMITER, not other addresses, and recover", async () => {
     const address = randomAddress();
     await nextWindow();
-    const signup = (a: string) => call("/auth/signup", { method: "POST", headers: { "CF-Connecting-IP": a }, json: { email: uniqueEmail("rl"), password: PASSWORD } });
+    const signup = (a: string) =>
+      call("/auth/signup", { method: "POST", headers: { "CF-Connecting-IP": a }, json: { email: uniqueEmail("rl"), password: PASSWORD } });
     for (let i = 0; i < 5; i++) expect((await signup(address)).status).toBe(201);
     const refused = await signup(address);
     expect(refused.status).toBe(429);
@@ -55,7 +57,9 @@ describe("login failures per account, without a lockout", () => {
     const account = await signUp();
     const email = account.user.email;
     // A guesser already spent the ceiling from many addresses this window.
-    await env.DB.prepare("INSERT INTO login_failures (email, source, failures, window_start) VALUES (?1, '*', ?2, ?3)").bind(email, LOGIN_ACCOUNT_CEILING, Date.now()).run();
+    await env.DB.prepare("INSERT INTO login_failures (email, source, failures, window_start) VALUES (?1, '*', ?2, ?3)")
+      .bind(email, LOGIN_ACCOUNT_CEILING, Date.now())
+      .run();
     const guesser = randomAddress();
     expect((await login(email, "wrong password 1", guesser)).status).toBe(401);
     const slowed = await login(email, "wrong password 2", guesser);
@@ -123,7 +127,8 @@ describe("quotas", () => {
   it("QUOTA_APPS and QUOTA_INSTANCES: a change past them is a 422 naming the quota and leaves the cluster as it was", async () => {
     const account = await signUp();
     const apps = `/c/${account.cluster.id}/v2/apps`;
-    const post = (id: string, instances: number) => call(apps, { method: "POST", token: account.token, json: { id, cmd: "sleep 100", cpus: 0.01, mem: 8, instances } });
+    const post = (id: string, instances: number) =>
+      call(apps, { method: "POST", token: account.token, json: { id, cmd: "sleep 100", cpus: 0.01, mem: 8, instances } });
     const big = await post("/big", 401);
     expect(big.status).toBe(422);
     const bigBody = (await big.json()) as { message: string; details: { path: string }[] };
@@ -209,14 +214,23 @@ describe("launches per allocation round", () => {
     const account = await signUp();
     const stub = env.CLUSTER.getByName(account.cluster.id);
     // Five instances asked for before any agent has joined: nothing is placed yet.
-    expect((await call(`/c/${account.cluster.id}/v2/apps`, { method: "POST", token: account.token, json: { id: "/many", cmd: "sleep 100", cpus: 0.01, mem: 8, instances: 5 } })).status).toBe(201);
+    expect(
+      (
+        await call(`/c/${account.cluster.id}/v2/apps`, {
+          method: "POST",
+          token: account.token,
+          json: { id: "/many", cmd: "sleep 100", cpus: 0.01, mem: 8, instances: 5 },
+        })
+      ).status,
+    ).toBe(201);
     await runInDurableObject(stub, (instance: Cluster, state) => {
       state.storage.sql.exec(
         "INSERT INTO agents (id, hostname, ip, resources, attributes, version, credential_hash, state, registered_at) VALUES ('cap-agent', 'h', '10.0.0.9', ?, '{}', '0', 'h', 'active', 0)",
         JSON.stringify({ cpus: 8, mem: 8192, disk: 1000, gpus: 0, ports: [[31000, 32000]] }),
       );
       const inside = instance as unknown as { db: FrameworkContext["db"]; events: FrameworkContext["events"]; frameworks: FrameworkRegistry };
-      const round = (now: number) => allocationRound({ db: inside.db, events: inside.events, now }, inside.frameworks.all(inside.db), inside.frameworks.offerTimeoutMs, 3);
+      const round = (now: number) =>
+        allocationRound({ db: inside.db, events: inside.events, now }, inside.frameworks.all(inside.db), inside.frameworks.offerTimeoutMs, 3);
       const now = Date.now();
       const first = state.storage.transactionSync(() => round(now));
       expect(first.launched).toHaveLength(3);

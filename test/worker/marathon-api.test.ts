@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { type Account, type TestSocket, call, joinAgent, signUp } from "./helpers.ts";
 
-const post = (a: Account, path: string, json?: unknown, method = "POST") => call(`/c/${a.cluster.id}${path}`, { method, token: a.token, ...(json === undefined ? {} : { json }) });
+const post = (a: Account, path: string, json?: unknown, method = "POST") =>
+  call(`/c/${a.cluster.id}${path}`, { method, token: a.token, ...(json === undefined ? {} : { json }) });
 const get = async <T>(a: Account, path: string) => (await (await call(`/c/${a.cluster.id}${path}`, { token: a.token })).json()) as T;
 
 async function launchFrame(socket: TestSocket): Promise<{ taskId: string }[]> {
@@ -34,13 +35,32 @@ describe("invalid app definitions over HTTP", () => {
     [{ ...base, container: { type: "MESOS", docker: { image: "nginx" } } }, "/container/type"],
     [{ ...base, container: { docker: { image: "library/Nginx:1" } } }, "/container/docker/image"],
     [{ ...base, container: { docker: { image: "nginx:" } } }, "/container/docker/image"],
-    [{ ...base, networks: [{ mode: "container/bridge" }], container: { docker: { image: "nginx" }, portMappings: [{ containerPort: 80, hostPort: 8080 }, { containerPort: 81, hostPort: 8080 }] } }, "/container/portMappings/1/hostPort"],
-    [{ ...base, networks: [{ mode: "container/bridge" }], container: { docker: { image: "nginx" }, portMappings: [{ containerPort: -1 }] } }, "/container/portMappings/0/containerPort"],
+    [
+      {
+        ...base,
+        networks: [{ mode: "container/bridge" }],
+        container: {
+          docker: { image: "nginx" },
+          portMappings: [
+            { containerPort: 80, hostPort: 8080 },
+            { containerPort: 81, hostPort: 8080 },
+          ],
+        },
+      },
+      "/container/portMappings/1/hostPort",
+    ],
+    [
+      { ...base, networks: [{ mode: "container/bridge" }], container: { docker: { image: "nginx" }, portMappings: [{ containerPort: -1 }] } },
+      "/container/portMappings/0/containerPort",
+    ],
     [{ ...base, container: { docker: { image: "nginx" }, portMappings: [{ containerPort: 80 }] } }, "/container/portMappings"],
     [{ ...base, networks: [{ mode: "container", name: "dcos" }], container: { docker: { image: "nginx" } } }, "/networks/0/mode"],
     [{ ...base, networks: [{ mode: "host" }], container: { docker: { image: "nginx", network: "BRIDGE" } } }, "/container/docker/network"],
     [{ ...base, container: { docker: { image: "nginx", network: "USER" } } }, "/container/docker/network"],
-    [{ ...base, container: { docker: { image: "nginx" }, volumes: [{ containerPath: "data", mode: "RW", persistent: { size: 10 } }] } }, "/container/volumes/0"],
+    [
+      { ...base, container: { docker: { image: "nginx" }, volumes: [{ containerPath: "data", mode: "RW", persistent: { size: 10 } }] } },
+      "/container/volumes/0",
+    ],
     [{ ...base, healthChecks: [{ protocol: "GOPHER" }] }, "/healthChecks/0/protocol"],
     [{ ...base, healthChecks: [{ intervalSeconds: 5, timeoutSeconds: 10 }] }, "/healthChecks/0/timeoutSeconds"],
     [{ ...base, healthChecks: [{ intervalSeconds: 0 }] }, "/healthChecks/0/intervalSeconds"],
@@ -80,9 +100,19 @@ describe("invalid app definitions over HTTP", () => {
 
   it("answers malformed JSON with 400 and a non-JSON body with 415", async () => {
     const account = await signUp();
-    const malformed = await call(`/c/${account.cluster.id}/v2/apps`, { method: "POST", token: account.token, headers: { "Content-Type": "application/json" }, body: "{" });
+    const malformed = await call(`/c/${account.cluster.id}/v2/apps`, {
+      method: "POST",
+      token: account.token,
+      headers: { "Content-Type": "application/json" },
+      body: "{",
+    });
     expect(malformed.status).toBe(400);
-    const text = await call(`/c/${account.cluster.id}/v2/apps`, { method: "POST", token: account.token, headers: { "Content-Type": "text/plain" }, body: "id=/x" });
+    const text = await call(`/c/${account.cluster.id}/v2/apps`, {
+      method: "POST",
+      token: account.token,
+      headers: { "Content-Type": "text/plain" },
+      body: "id=/x",
+    });
     expect(text.status).toBe(415);
   });
 });
@@ -90,7 +120,14 @@ describe("invalid app definitions over HTTP", () => {
 describe("Marathon endpoints", () => {
   it("accepts the example app from Marathon's documentation and keeps unknown fields", async () => {
     const account = await signUp();
-    const basic0 = { id: "/basic-0", cmd: "while [ true ] ; do echo 'Hello Marathon' ; sleep 5 ; done", cpus: 0.1, mem: 10.0, instances: 1, fancyExtension: { a: 1 } };
+    const basic0 = {
+      id: "/basic-0",
+      cmd: "while [ true ] ; do echo 'Hello Marathon' ; sleep 5 ; done",
+      cpus: 0.1,
+      mem: 10.0,
+      instances: 1,
+      fancyExtension: { a: 1 },
+    };
     const res = await post(account, "/v2/apps", basic0);
     expect(res.status).toBe(201);
     const { app } = await get<{ app: Record<string, unknown> }>(account, "/v2/apps/basic-0");
@@ -116,7 +153,11 @@ describe("Marathon endpoints", () => {
     const account = await signUp();
     const { socket } = await joinAgent(account, { resources: { cpus: 1, mem: 64, disk: 10, gpus: 0, ports: [[31000, 31001]] } });
     await post(account, "/v2/apps", { id: "/r", cmd: "sleep 100", cpus: 0.1, mem: 16, instances: 1 });
-    await running(socket, (await launchFrame(socket)).map((t) => t.taskId), "r1");
+    await running(
+      socket,
+      (await launchFrame(socket)).map((t) => t.taskId),
+      "r1",
+    );
     await expect.poll(() => get<unknown[]>(account, "/v2/deployments")).toEqual([]);
     // Scale past what the agent can hold (64 MB): the deployment waits.
     const scale = await post(account, "/v2/apps/r", { instances: 10 }, "PATCH");
@@ -126,7 +167,10 @@ describe("Marathon endpoints", () => {
     expect(rollback.headers.get("Marathon-Deployment-Id")).not.toBe(deploymentId);
     expect((await get<{ app: { instances: number } }>(account, "/v2/apps/r")).app.instances).toBe(1);
     const again = await post(account, "/v2/apps/r?force=true", { instances: 10 }, "PATCH");
-    const forced = await call(`/c/${account.cluster.id}/v2/deployments/${again.headers.get("Marathon-Deployment-Id")}?force=true`, { method: "DELETE", token: account.token });
+    const forced = await call(`/c/${account.cluster.id}/v2/deployments/${again.headers.get("Marathon-Deployment-Id")}?force=true`, {
+      method: "DELETE",
+      token: account.token,
+    });
     expect(forced.status).toBe(202);
     expect(await get<unknown[]>(account, "/v2/deployments")).toEqual([]);
     expect((await call(`/c/${account.cluster.id}/v2/deployments/nope`, { method: "DELETE", token: account.token })).status).toBe(404);
@@ -144,7 +188,9 @@ describe("Marathon endpoints", () => {
     const [second] = await launchFrame(socket);
     expect(second?.taskId).not.toBe(first?.taskId);
     socket.send({ type: "status", updates: [{ updateId: "rs-fail", taskId: second?.taskId, state: "TASK_FAILED", message: "boom", timestamp: Date.now() }] });
-    await expect.poll(async () => (await get<{ queue: { delay: { timeLeftSeconds: number } }[] }>(account, "/v2/queue")).queue[0]?.delay.timeLeftSeconds ?? 0).toBeGreaterThan(30);
+    await expect
+      .poll(async () => (await get<{ queue: { delay: { timeLeftSeconds: number } }[] }>(account, "/v2/queue")).queue[0]?.delay.timeLeftSeconds ?? 0)
+      .toBeGreaterThan(30);
     const reset = await call(`/c/${account.cluster.id}/v2/queue/rs/delay`, { method: "DELETE", token: account.token });
     expect(reset.status).toBe(204);
     const [third] = await launchFrame(socket);
@@ -179,7 +225,13 @@ describe("Marathon endpoints", () => {
     await expect.poll(async () => (await get<{ tasks: { state: string }[] }>(account, "/master/tasks")).tasks[0]?.state).toBe("TASK_RUNNING");
     const state = await get<{ frameworks: { name: string; tasks: Record<string, unknown>[] }[] }>(account, "/master/state");
     expect(state.frameworks.map((f) => f.name)).toEqual(["marathon", "metronome"]);
-    expect(state.frameworks[0]?.tasks[0]).toMatchObject({ id: task?.taskId, name: "web.shop", slave_id: agentId, state: "TASK_RUNNING", resources: { cpus: 0.25, mem: 32 } });
+    expect(state.frameworks[0]?.tasks[0]).toMatchObject({
+      id: task?.taskId,
+      name: "web.shop",
+      slave_id: agentId,
+      state: "TASK_RUNNING",
+      resources: { cpus: 0.25, mem: 32 },
+    });
     const frameworks = await get<{ frameworks: { id: string; name: string }[] }>(account, "/master/frameworks");
     expect(frameworks.frameworks.map((f) => f.name)).toEqual(["marathon", "metronome"]);
     const one = await get<{ tasks: unknown[] }>(account, `/master/tasks?task_id=${task?.taskId}`);

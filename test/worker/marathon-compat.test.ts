@@ -81,11 +81,17 @@ describe("PUT and PATCH /v2/apps (bulk)", () => {
     const account = await signUp();
     // No agent: the start deployment of one instance stays in progress.
     expect((await send(account, "/v2/apps", "POST", { id: "/held", cmd: "sleep 1", cpus: 0.1, mem: 16, instances: 1 })).status).toBe(201);
-    const conflict = await send(account, "/v2/apps", "PUT", [{ id: "/held", instances: 2 }, { id: "/other", cmd: "sleep 1", instances: 0 }]);
+    const conflict = await send(account, "/v2/apps", "PUT", [
+      { id: "/held", instances: 2 },
+      { id: "/other", cmd: "sleep 1", instances: 0 },
+    ]);
     expect(conflict.status).toBe(409);
     expect(((await conflict.json()) as { deployments: unknown[] }).deployments).toHaveLength(1);
     expect(await appIds(account)).toEqual(["/held"]);
-    const forced = await send(account, "/v2/apps?force=true", "PUT", [{ id: "/held", instances: 2 }, { id: "/other", cmd: "sleep 1", instances: 0 }]);
+    const forced = await send(account, "/v2/apps?force=true", "PUT", [
+      { id: "/held", instances: 2 },
+      { id: "/other", cmd: "sleep 1", instances: 0 },
+    ]);
     expect(forced.status).toBe(200);
     expect((await app(account, "/held")).instances).toBe(2);
     expect(await appIds(account)).toEqual(["/held", "/other"]);
@@ -103,7 +109,9 @@ describe("text/plain task lists and killing an app's tasks", () => {
     const first = launched[0]?.taskId ?? "";
     running(socket, [first], "web");
     await expect.poll(async () => (await get<{ tasks: TaskJson[] }>(account, "/v2/tasks?status=running")).tasks.length).toBe(1);
-    expect((await send(account, "/v2/apps", "POST", { id: "/noports", cmd: "sleep 1", cpus: 0.1, mem: 16, instances: 0, portDefinitions: [] })).status).toBe(201);
+    expect((await send(account, "/v2/apps", "POST", { id: "/noports", cmd: "sleep 1", cpus: 0.1, mem: 16, instances: 0, portDefinitions: [] })).status).toBe(
+      201,
+    );
 
     const tasks = (await get<{ tasks: TaskJson[] }>(account, "/v2/apps/shop/web/tasks")).tasks;
     const up = tasks.find((t) => t.id === first);
@@ -135,7 +143,11 @@ describe("text/plain task lists and killing an app's tasks", () => {
     const account = await signUp();
     const { socket } = await joinAgent(account);
     expect((await send(account, "/v2/apps", "POST", { id: "/sc", cmd: "sleep 100", cpus: 0.1, mem: 16, instances: 2 })).status).toBe(201);
-    running(socket, (await launchFrame(socket)).map((t) => t.taskId), "sc");
+    running(
+      socket,
+      (await launchFrame(socket)).map((t) => t.taskId),
+      "sc",
+    );
     await expect.poll(async () => (await get<{ tasks: TaskJson[] }>(account, "/v2/tasks?status=running")).tasks.length).toBe(2);
     // As in Marathon, scale and wipe exclude each other; nothing is killed.
     const both = await send(account, "/v2/apps/sc/tasks?scale=true&wipe=true", "DELETE");
@@ -159,7 +171,16 @@ describe("GET /v2/apps?label= selectors", () => {
       { id: "/b", labels: { env: "qa" } },
       { id: "/c", labels: { "odd key": "x" } },
     ];
-    expect((await send(account, "/v2/apps", "PUT", apps.map((x) => ({ ...x, cmd: "sleep 1", instances: 0 })))).status).toBe(200);
+    expect(
+      (
+        await send(
+          account,
+          "/v2/apps",
+          "PUT",
+          apps.map((x) => ({ ...x, cmd: "sleep 1", instances: 0 })),
+        )
+      ).status,
+    ).toBe(200);
     const q = (s: string) => appIds(account, `?label=${encodeURIComponent(s)}`);
     expect(await q("env in (prod, qa)")).toEqual(["/a", "/b"]);
     expect(await q("env notin (prod)")).toEqual(["/b"]);

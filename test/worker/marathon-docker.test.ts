@@ -39,7 +39,9 @@ describe("Docker apps", () => {
 
     const reasons = async () => (await get<Queue>(account, "/v2/queue")).queue[0]?.processedOffersSummary.rejectSummaryLastOffers ?? [];
     // Marathon's reason names: an agent that cannot run the container fails like a constraint.
-    await expect.poll(async () => (await reasons()).find((r) => r.reason === "UnfulfilledConstraint")).toEqual({ reason: "UnfulfilledConstraint", declined: 1, processed: 1 });
+    await expect
+      .poll(async () => (await reasons()).find((r) => r.reason === "UnfulfilledConstraint"))
+      .toEqual({ reason: "UnfulfilledConstraint", declined: 1, processed: 1 });
     const [deployment] = await get<{ waiting: { reasons: Record<string, number> } }[]>(account, "/v2/deployments?embed=waiting");
     expect(deployment?.waiting.reasons).toEqual({ "agent does not run Docker": 1 });
     const { app } = await get<{ app: { networks: unknown; container: { portMappings: unknown[] } } }>(account, "/v2/apps/shop/web");
@@ -63,7 +65,14 @@ describe("Docker apps", () => {
       ],
       volumes: [{ containerPath: "/data", hostPath: "/srv/web", mode: "RO" }],
     });
-    expect(task?.env).toMatchObject({ HOST: "docker", PORT0: String(dynamic), PORT_80: String(dynamic), PORT_HTTP: String(dynamic), PORT_53: "31053", PORTS: `${dynamic},31053` });
+    expect(task?.env).toMatchObject({
+      HOST: "docker",
+      PORT0: String(dynamic),
+      PORT_80: String(dynamic),
+      PORT_HTTP: String(dynamic),
+      PORT_53: "31053",
+      PORTS: `${dynamic},31053`,
+    });
     expect(plain.socket.frames.some((f) => f.includes('"launch"'))).toBe(false);
   });
 });

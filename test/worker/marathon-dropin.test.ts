@@ -7,7 +7,8 @@ import { type Account, call, joinAgent, signUp } from "./helpers.ts";
  * the system routes, and DC/OS's path layout under the cluster.
  */
 
-const api = (a: Account, path: string, init: { method?: string; json?: unknown; headers?: Record<string, string> } = {}) => call(`/c/${a.cluster.id}${path}`, { token: a.token, ...init });
+const api = (a: Account, path: string, init: { method?: string; json?: unknown; headers?: Record<string, string> } = {}) =>
+  call(`/c/${a.cluster.id}${path}`, { token: a.token, ...init });
 const json = async <T>(res: Response | Promise<Response>) => (await (await res).json()) as T;
 
 interface AppJson {
@@ -80,7 +81,10 @@ describe("Marathon's wire behaviour", () => {
     const queue = await json<{ queue: Record<string, unknown>[] }>(api(a, "/v2/queue?embed=lastUnusedOffers"));
     expect(queue.queue[0]).not.toHaveProperty("role");
     expect(queue.queue[0]?.lastUnusedOffers).toHaveLength(1);
-    const summary = queue.queue[0]?.processedOffersSummary as { unusedOffersCount: number; rejectSummaryLastOffers: { reason: string; declined: number; processed: number }[] };
+    const summary = queue.queue[0]?.processedOffersSummary as {
+      unusedOffersCount: number;
+      rejectSummaryLastOffers: { reason: string; declined: number; processed: number }[];
+    };
     expect(summary.unusedOffersCount).toBe(1);
     expect(summary.rejectSummaryLastOffers.find((r) => r.reason === "InsufficientCpus")).toEqual({ reason: "InsufficientCpus", declined: 1, processed: 1 });
   });
@@ -88,14 +92,23 @@ describe("Marathon's wire behaviour", () => {
   it("embed=lastUnusedOffers lists each agent the last round turned down, in Marathon's UnusedOffer shape with its reject reasons", async () => {
     const a = await signUp();
     const one = await joinAgent(a, { hostname: "node-1", attributes: { rack: "r1", level: 3 } });
-    const two = await joinAgent(a, { hostname: "node-2", ip: "10.0.0.2", attributes: { rack: "r2" }, resources: { cpus: 1, mem: 8192, disk: 100_000, gpus: 0, ports: [[31000, 31009]] } });
+    const two = await joinAgent(a, {
+      hostname: "node-2",
+      ip: "10.0.0.2",
+      attributes: { rack: "r2" },
+      resources: { cpus: 1, mem: 8192, disk: 100_000, gpus: 0, ports: [[31000, 31009]] },
+    });
     // Too big for node-2's single cpu, and kept off node-1 by a constraint.
     await createApp(a, { id: "/picky", cpus: 2, instances: 1, constraints: [["rack", "LIKE", "r2"]] });
     const plain = await json<{ queue: Record<string, unknown>[] }>(api(a, "/v2/queue"));
     expect(plain.queue[0]).not.toHaveProperty("lastUnusedOffers");
     const queue = await json<{ queue: { app: { id: string }; lastUnusedOffers: unknown[] }[] }>(api(a, "/v2/queue?embed=lastUnusedOffers"));
     const entry = queue.queue.find((e) => e.app.id === "/picky");
-    const offers = entry?.lastUnusedOffers as { offer: { id: string; agentId: string; hostname: string; resources: unknown[]; attributes: unknown[] }; reason: string[]; timestamp: string }[];
+    const offers = entry?.lastUnusedOffers as {
+      offer: { id: string; agentId: string; hostname: string; resources: unknown[]; attributes: unknown[] };
+      reason: string[];
+      timestamp: string;
+    }[];
     expect(offers.map((o) => [o.offer.hostname, o.reason])).toEqual([
       ["node-1", ["UnfulfilledConstraint"]],
       ["node-2", ["InsufficientCpus"]],
@@ -108,8 +121,16 @@ describe("Marathon's wire behaviour", () => {
       { name: "disk", role: "*", scalar: 100_000 },
       { name: "ports", role: "*", ranges: [{ begin: 31000, end: 32000 }] },
     ]);
-    expect(first?.offer.attributes).toEqual(expect.arrayContaining([{ name: "rack", text: "r1" }, { name: "level", scalar: 3 }]));
-    expect(offers[1]?.offer).toMatchObject({ agentId: two.agentId, resources: expect.arrayContaining([{ name: "ports", role: "*", ranges: [{ begin: 31000, end: 31009 }] }]) });
+    expect(first?.offer.attributes).toEqual(
+      expect.arrayContaining([
+        { name: "rack", text: "r1" },
+        { name: "level", scalar: 3 },
+      ]),
+    );
+    expect(offers[1]?.offer).toMatchObject({
+      agentId: two.agentId,
+      resources: expect.arrayContaining([{ name: "ports", role: "*", ranges: [{ begin: 31000, end: 31009 }] }]),
+    });
     expect(Number.isNaN(Date.parse(first?.timestamp ?? ""))).toBe(false);
     // Placed once the constraint allows it: no longer queued, no offers left over.
     expect((await api(a, "/v2/apps/picky?force=true", { method: "PUT", json: { cpus: 1, constraints: [] } })).status).toBe(200);
@@ -200,12 +221,16 @@ describe("DC/OS's path layout and the rest of the surface", () => {
     const summary = await json<{ slaves: Record<string, unknown>[]; frameworks: { name: string; TASK_RUNNING: number }[] }>(api(a, "/master/state-summary"));
     expect(summary.slaves).toHaveLength(1);
     expect(summary.slaves[0]).toMatchObject({ TASK_RUNNING: 0, framework_ids: [] });
-    expect(summary.frameworks.map((f) => [f.name, f.TASK_RUNNING])).toEqual([["marathon", 0], ["metronome", 0]]);
+    expect(summary.frameworks.map((f) => [f.name, f.TASK_RUNNING])).toEqual([
+      ["marathon", 0],
+      ["metronome", 0],
+    ]);
     const { flags } = await json<{ flags: Record<string, string> }>(api(a, "/master/flags"));
     expect(flags).toMatchObject({ allocation_interval: "1secs", agent_ping_timeout: expect.stringMatching(/^\d+(\.\d+)?secs$/) });
     expect((await json<{ flags: unknown }>(api(a, "/master/state"))).flags).toEqual(flags);
     expect(await json(api(a, "/master/roles"))).toMatchObject({ roles: [{ name: "*", weight: 1 }] });
-    for (const path of ["/version", "/master/version", "/mesos/version"]) expect(await json(api(a, path)), path).toMatchObject({ version: "1.11.0", build_user: "dcx" });
+    for (const path of ["/version", "/master/version", "/mesos/version"])
+      expect(await json(api(a, path)), path).toMatchObject({ version: "1.11.0", build_user: "dcx" });
     expect(await json<{ slaves: unknown[] }>(api(a, "/slaves"))).toMatchObject({ slaves: [expect.anything()] });
     expect(await json<{ frameworks: unknown[] }>(api(a, "/frameworks"))).toMatchObject({ frameworks: [expect.anything(), expect.anything()] });
     for (const path of ["/master/nonsense", "/master/constructor", "/master/__proto__"]) expect((await api(a, path)).status, path).toBe(404);
@@ -227,7 +252,10 @@ describe("DC/OS's path layout and the rest of the surface", () => {
     const job = { id: "nightly", run: { cmd: "true", cpus: 0.1, mem: 32 }, schedules: [{ id: "night", cron: "0 3 * * *" }] };
     expect((await api(a, "/v0/scheduled-jobs", { method: "POST", json: job })).status).toBe(201);
     expect(await json(api(a, "/v1/jobs/nightly/schedules"))).toMatchObject([{ id: "night", cron: "0 3 * * *" }]);
-    const replaced = await api(a, "/service/metronome/v0/scheduled-jobs/nightly", { method: "PUT", json: { ...job, schedules: [{ id: "noon", cron: "0 12 * * *" }] } });
+    const replaced = await api(a, "/service/metronome/v0/scheduled-jobs/nightly", {
+      method: "PUT",
+      json: { ...job, schedules: [{ id: "noon", cron: "0 12 * * *" }] },
+    });
     expect(replaced.status).toBe(200);
     expect((await json<{ id: string }[]>(api(a, "/v1/jobs/nightly/schedules"))).map((s) => s.id)).toEqual(["noon"]);
     expect((await api(a, "/v0/scheduled-jobs/other", { method: "PUT", json: job })).status).toBe(422);

@@ -48,7 +48,10 @@ describe("POST /v2/groups", () => {
     const res = await postGroup(a, {
       id: "prod",
       apps: [app("web")],
-      groups: [{ id: "db", apps: [app("pg"), app("/prod/db/cache")] }, { id: "/prod/jobs", groups: [{ id: "./batch", apps: [app("./worker")] }] }],
+      groups: [
+        { id: "db", apps: [app("pg"), app("/prod/db/cache")] },
+        { id: "/prod/jobs", groups: [{ id: "./batch", apps: [app("./worker")] }] },
+      ],
     });
     const body = (await res.json()) as ResultJson;
     expect(body.deploymentIds).toHaveLength(4);
@@ -65,7 +68,10 @@ describe("POST /v2/groups", () => {
     const a = await signUp();
     const res = await postGroup(a, { id: "/prod", apps: [app("web"), app("api", { cpus: -1 })] }, 422);
     expect(((await res.json()) as ErrorJson).details?.map((d) => d.path)).toEqual(["/apps(1)/cpus"]);
-    await expectInvalid(await api(a, "/v2/groups", { method: "POST", json: { id: "/prod", groups: [{ id: "db", apps: [app("pg", { mem: "lots" })] }] } }), "/groups(0)/apps(0)/mem");
+    await expectInvalid(
+      await api(a, "/v2/groups", { method: "POST", json: { id: "/prod", groups: [{ id: "db", apps: [app("pg", { mem: "lots" })] }] } }),
+      "/groups(0)/apps(0)/mem",
+    );
     await expectInvalid(await api(a, "/v2/groups", { method: "POST", json: { id: "/prod", apps: [app("/other/web")] } }), "/apps(0)/id");
     await expectInvalid(await api(a, "/v2/groups", { method: "POST", json: { id: "/prod", apps: [app("web"), app("web")] } }), "/apps(1)/id");
     await expectInvalid(await api(a, "/v2/groups", { method: "POST", json: { apps: [app("web")] } }), "/id");
@@ -116,13 +122,22 @@ describe("PUT /v2/groups/{id}", () => {
     const a = await signUp();
     await postGroup(a, { id: "/prod", apps: [app("web"), app("old"), app("big")] });
     const count = await deploymentCount(a);
-    const res = await api(a, "/v2/groups/prod?dryRun=true", { method: "PUT", json: { apps: [app("web", { cmd: "sleep 9" }), app("big", { instances: 3 }), app("new")] } });
+    const res = await api(a, "/v2/groups/prod?dryRun=true", {
+      method: "PUT",
+      json: { apps: [app("web", { cmd: "sleep 9" }), app("big", { instances: 3 }), app("new")] },
+    });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({
       steps: [
         { actions: [{ action: "StopApplication", app: "/prod/old" }] },
         { actions: [{ action: "StartApplication", app: "/prod/new" }] },
-        { actions: [{ action: "RestartApplication", app: "/prod/web" }, { action: "ScaleApplication", app: "/prod/big" }, { action: "ScaleApplication", app: "/prod/new" }] },
+        {
+          actions: [
+            { action: "RestartApplication", app: "/prod/web" },
+            { action: "ScaleApplication", app: "/prod/big" },
+            { action: "ScaleApplication", app: "/prod/new" },
+          ],
+        },
       ],
     });
     expect(await appIds(a)).toEqual(["/prod/big", "/prod/old", "/prod/web"]);
@@ -160,7 +175,7 @@ describe("dependencies", () => {
     await postGroup(a, { id: "/stack", dependencies: [], apps: [app("web", { instances: 1, dependencies: ["db"] }), app("db", { instances: 1 })] });
     const first = await nextLaunch(socket);
     expect(first.map((t) => t.taskId.split(".")[0])).toEqual(["stack_db"]);
-    expect(((await apps(a)).find((x) => x.id === "/stack/web"))?.dependencies).toEqual(["/stack/db"]);
+    expect((await apps(a)).find((x) => x.id === "/stack/web")?.dependencies).toEqual(["/stack/db"]);
     socket.send({ type: "status", updates: [{ updateId: "u-db", taskId: first[0]?.taskId, state: "TASK_RUNNING", timestamp: Date.now() }] });
     const second = await nextLaunch(socket);
     expect(second.map((t) => t.taskId.split(".")[0])).toEqual(["stack_web"]);
@@ -169,10 +184,16 @@ describe("dependencies", () => {
   it("applies a group's dependencies to every app inside it", async () => {
     const a = await signUp();
     const { socket } = await joinAgent(a);
-    await postGroup(a, { id: "/shop", groups: [{ id: "data", apps: [app("pg", { instances: 1 })] }, { id: "front", dependencies: ["/shop/data"], apps: [app("web", { instances: 1 })] }] });
+    await postGroup(a, {
+      id: "/shop",
+      groups: [
+        { id: "data", apps: [app("pg", { instances: 1 })] },
+        { id: "front", dependencies: ["/shop/data"], apps: [app("web", { instances: 1 })] },
+      ],
+    });
     const first = await nextLaunch(socket);
     expect(first.map((t) => t.taskId.split(".")[0])).toEqual(["shop_data_pg"]);
-    expect(((await apps(a)).find((x) => x.id === "/shop/front/web"))?.dependencies).toEqual(["/shop/data"]);
+    expect((await apps(a)).find((x) => x.id === "/shop/front/web")?.dependencies).toEqual(["/shop/data"]);
     socket.send({ type: "status", updates: [{ updateId: "u-pg", taskId: first[0]?.taskId, state: "TASK_RUNNING", timestamp: Date.now() }] });
     expect((await nextLaunch(socket)).map((t) => t.taskId.split(".")[0])).toEqual(["shop_front_web"]);
   });
@@ -210,7 +231,10 @@ describe("dependencies", () => {
 
   it("refuses dependencies that name nothing or form a cycle (422, nothing created)", async () => {
     const a = await signUp();
-    await expectInvalid(await api(a, "/v2/groups", { method: "POST", json: { id: "/x", apps: [app("a", { dependencies: ["nope"] })] } }), "/apps(0)/dependencies/0");
+    await expectInvalid(
+      await api(a, "/v2/groups", { method: "POST", json: { id: "/x", apps: [app("a", { dependencies: ["nope"] })] } }),
+      "/apps(0)/dependencies/0",
+    );
     const cycle = { id: "/x", apps: [app("a", { dependencies: ["b"] }), app("b", { dependencies: ["/x/a"] })] };
     await expectInvalid(await api(a, "/v2/groups", { method: "POST", json: cycle }), "/apps(1)/dependencies/0");
     await expectInvalid(await api(a, "/v2/groups", { method: "POST", json: { id: "/x", dependencies: ["/x"], apps: [app("a")] } }), "/apps(0)/dependencies/0");

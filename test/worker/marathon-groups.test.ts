@@ -49,7 +49,6 @@ async function create(a: Account, id: string, extra: Record<string, unknown> = {
   return (await res.json()) as AppJson;
 }
 
-
 /** Reports updates as the agent would, and waits for their ack. */
 async function report(socket: TestSocket, updates: Record<string, unknown>[]): Promise<void> {
   socket.send({ type: "status", updates: updates.map((u) => ({ updateId: `g-${seq++}`, state: "TASK_RUNNING", timestamp: Date.now(), ...u })) });
@@ -61,7 +60,10 @@ async function running(a: Account, socket: TestSocket, id: string, instances = 1
   await create(a, id, { instances, ...extra });
   const launch = await socket.nextOfType<{ tasks: { taskId: string }[] }>("launch");
   const ids = launch.tasks.map((t) => t.taskId);
-  await report(socket, ids.map((taskId) => ({ taskId })));
+  await report(
+    socket,
+    ids.map((taskId) => ({ taskId })),
+  );
   return ids;
 }
 
@@ -216,7 +218,9 @@ describe("app ids and groups", () => {
     ]) {
       const res = await api(a, "/v2/apps", { method: "POST", json: { id, cmd: "sleep 1", cpus: 0.1, mem: 16, instances: 0 } });
       expect(res.status, id).toBe(422);
-      expect(((await res.json()) as ErrorJson).details).toEqual([{ path: "/id", errors: [`Groups and Applications may not have the same identifier: ${why}`] }]);
+      expect(((await res.json()) as ErrorJson).details).toEqual([
+        { path: "/id", errors: [`Groups and Applications may not have the same identifier: ${why}`] },
+      ]);
     }
     expect((await api(a, "/v2/apps/prod?force=true", { method: "PUT", json: { cmd: "sleep 1", cpus: 0.1, mem: 16 } })).status).toBe(422);
     await create(a, "/prod/db");
@@ -253,7 +257,10 @@ describe("DELETE /v2/groups/{id}", () => {
     const kill = await socket.nextOfType<{ taskIds: string[] }>("kill");
     expect([...kill.taskIds].sort()).toEqual([webTask, apiTask].sort());
     expect(kill.taskIds).not.toContain(outside);
-    await report(socket, kill.taskIds.map((taskId) => ({ taskId, state: "TASK_KILLED" })));
+    await report(
+      socket,
+      kill.taskIds.map((taskId) => ({ taskId, state: "TASK_KILLED" })),
+    );
     await expect.poll(() => deployments(a)).toEqual([]);
     expect((await group(a, "")).apps?.map((x) => x.id)).toEqual(["/production"]);
   });

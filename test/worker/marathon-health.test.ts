@@ -40,10 +40,10 @@ let seq = 0;
 const api = (a: Account, path: string, init: { method?: string; json?: unknown } = {}) => call(`/c/${a.cluster.id}${path}`, { token: a.token, ...init });
 const getJson = async <T>(a: Account, path: string) => (await (await api(a, path)).json()) as T;
 const tasksOf = async (a: Account, id: string) => (await getJson<{ tasks: TaskJson[] }>(a, `/v2/apps${id}/tasks`)).tasks;
-const appOf = async (a: Account, id: string) => (await getJson<{ app: { version: string; tasksHealthy: number; tasksUnhealthy: number; deployments: unknown[] } }>(a, `/v2/apps${id}`)).app;
+const appOf = async (a: Account, id: string) =>
+  (await getJson<{ app: { version: string; tasksHealthy: number; tasksUnhealthy: number; deployments: unknown[] } }>(a, `/v2/apps${id}`)).app;
 /** With DCX's `waiting` (why each has not finished), which Marathon clients get only when they ask. */
 const deployments = (a: Account) => getJson<DeploymentJson[]>(a, "/v2/deployments?embed=waiting");
-
 
 /** Sends updates as the agent would and waits for their ack; returns what the master asked to kill meanwhile. */
 async function send(socket: TestSocket, updates: Record<string, unknown>[]): Promise<string[]> {
@@ -57,7 +57,12 @@ async function send(socket: TestSocket, updates: Record<string, unknown>[]): Pro
   }
 }
 
-const health = (taskId: string, healthy: boolean, extra: Record<string, unknown> = {}) => ({ taskId, healthy, ...(healthy ? {} : { message: "HTTP 500 Internal Server Error" }), ...extra });
+const health = (taskId: string, healthy: boolean, extra: Record<string, unknown> = {}) => ({
+  taskId,
+  healthy,
+  ...(healthy ? {} : { message: "HTTP 500 Internal Server Error" }),
+  ...extra,
+});
 
 /** An agent and an app with `definition`; returns the launched tasks once the agent reported them RUNNING at `startedAt`. */
 async function deployed(definition: Record<string, unknown>, startedAt = Date.now()) {
@@ -66,7 +71,10 @@ async function deployed(definition: Record<string, unknown>, startedAt = Date.no
   const res = await api(account, "/v2/apps", { method: "POST", json: { cmd: "serve", cpus: 0.1, mem: 16, ...definition } });
   expect(res.status).toBe(201);
   const launch = await socket.nextOfType<{ tasks: LaunchedTask[] }>("launch");
-  await send(socket, launch.tasks.map((t) => ({ taskId: t.taskId, timestamp: startedAt })));
+  await send(
+    socket,
+    launch.tasks.map((t) => ({ taskId: t.taskId, timestamp: startedAt })),
+  );
   return { account, socket, agentId, credential, tasks: launch.tasks };
 }
 
@@ -76,7 +84,9 @@ describe("health checks on the master", () => {
   it("sends the checks in the launch, keeps results per task, counts healthy and unhealthy, and kills at maxConsecutiveFailures", async () => {
     const { account, socket, tasks } = await deployed({ id: "/hc", instances: 2, healthChecks: [httpCheck] }, Date.now() - 120_000);
     const [a, b] = tasks;
-    expect(a?.healthChecks).toEqual([{ protocol: "HTTP", port: a?.ports[0], path: "/health", ignoreHttp1xx: false, ipProtocol: "IPv4", intervalMs: 1000, timeoutMs: 1000, delayMs: 0 }]);
+    expect(a?.healthChecks).toEqual([
+      { protocol: "HTTP", port: a?.ports[0], path: "/health", ignoreHttp1xx: false, ipProtocol: "IPv4", intervalMs: 1000, timeoutMs: 1000, delayMs: 0 },
+    ]);
     expect(await appOf(account, "/hc")).toMatchObject({ tasksHealthy: 0, tasksUnhealthy: 0 });
     // The deployment waits for health, not just RUNNING.
     expect((await deployments(account))[0]?.waiting?.unready).toEqual({ instances: 2, reasons: { "no health check passed yet": 2 } });
@@ -86,7 +96,13 @@ describe("health checks on the master", () => {
     expect(await send(socket, [health(b?.taskId ?? "", false), health(b?.taskId ?? "", false)])).toEqual([]);
     const [, sick] = await tasksOf(account, "/hc");
     expect(sick?.healthCheckResults).toEqual([
-      expect.objectContaining({ alive: false, consecutiveFailures: 2, lastFailureCause: "HTTP 500 Internal Server Error", taskId: b?.taskId, firstSuccess: expect.any(String) }),
+      expect.objectContaining({
+        alive: false,
+        consecutiveFailures: 2,
+        lastFailureCause: "HTTP 500 Internal Server Error",
+        taskId: b?.taskId,
+        firstSuccess: expect.any(String),
+      }),
     ]);
     expect(await appOf(account, "/hc")).toMatchObject({ tasksHealthy: 1, tasksUnhealthy: 1 });
     expect(await send(socket, [health(b?.taskId ?? "", false)])).toEqual([b?.taskId]);
@@ -98,8 +114,15 @@ describe("health checks on the master", () => {
   it("ignores failures in the grace period until the first pass, then counts them", async () => {
     const { account, socket, tasks } = await deployed({ id: "/grace", healthChecks: [{ ...httpCheck, gracePeriodSeconds: 300 }] });
     const id = tasks[0]?.taskId ?? "";
-    expect(await send(socket, [1, 2, 3, 4, 5].map(() => health(id, false)))).toEqual([]);
-    expect((await tasksOf(account, "/grace"))[0]?.healthCheckResults).toEqual([expect.objectContaining({ alive: false, consecutiveFailures: 0, lastFailure: null })]);
+    expect(
+      await send(
+        socket,
+        [1, 2, 3, 4, 5].map(() => health(id, false)),
+      ),
+    ).toEqual([]);
+    expect((await tasksOf(account, "/grace"))[0]?.healthCheckResults).toEqual([
+      expect.objectContaining({ alive: false, consecutiveFailures: 0, lastFailure: null }),
+    ]);
     expect(await appOf(account, "/grace")).toMatchObject({ tasksHealthy: 0, tasksUnhealthy: 0 });
     expect(await send(socket, [health(id, true), health(id, false), health(id, false)])).toEqual([]);
     expect(await send(socket, [health(id, false)])).toEqual([id]);
@@ -121,7 +144,10 @@ describe("health checks on the master", () => {
     await again.nextOfType("registered");
     await new Promise((r) => setTimeout(r, 200));
     expect(again.frames.map((f) => JSON.parse(f) as { type: string }).filter((f) => f.type === "kill")).toEqual([]);
-    expect((await tasksOf(account, "/quiet"))[0]).toMatchObject({ state: "TASK_RUNNING", healthCheckResults: [expect.objectContaining({ consecutiveFailures: 2 })] });
+    expect((await tasksOf(account, "/quiet"))[0]).toMatchObject({
+      state: "TASK_RUNNING",
+      healthCheckResults: [expect.objectContaining({ consecutiveFailures: 2 })],
+    });
   });
 });
 
@@ -175,7 +201,10 @@ describe("health-aware deployments", () => {
   });
 
   it("an upgrade kills the old version's unhealthy task first and keeps the healthy one for minimumHealthCapacity", async () => {
-    const { account, socket, tasks } = await deployed({ id: "/pick", instances: 2, healthChecks: [httpCheck], upgradeStrategy: { minimumHealthCapacity: 0.5, maximumOverCapacity: 0 } }, Date.now() - 120_000);
+    const { account, socket, tasks } = await deployed(
+      { id: "/pick", instances: 2, healthChecks: [httpCheck], upgradeStrategy: { minimumHealthCapacity: 0.5, maximumOverCapacity: 0 } },
+      Date.now() - 120_000,
+    );
     const [a, b] = tasks.map((t) => t.taskId);
     await send(socket, [health(a ?? "", true), health(b ?? "", true)]);
     await expect.poll(() => deployments(account)).toEqual([]);

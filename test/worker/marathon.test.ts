@@ -25,7 +25,6 @@ async function report(socket: TestSocket, taskIds: string[], state: string, mess
   expect(ack.updateIds).toEqual(updates.map((u) => u.updateId));
 }
 
-
 const app = async (a: Account, id: string) => (await (await call(`/c/${a.cluster.id}/v2/apps${id}`, { token: a.token })).json()) as { app: AppInfo };
 const deployments = async (a: Account) => (await (await call(`/c/${a.cluster.id}/v2/deployments`, { token: a.token })).json()) as { id: string }[];
 
@@ -65,22 +64,34 @@ describe("Marathon /v2 against a protocol-level agent", () => {
     });
     expect((await deployments(account)).map((d) => d.id)).toEqual([deploymentId]);
 
-    await report(socket, launch.tasks.map((t) => t.taskId), "TASK_RUNNING");
+    await report(
+      socket,
+      launch.tasks.map((t) => t.taskId),
+      "TASK_RUNNING",
+    );
     await expect.poll(() => deployments(account), { timeout: 5000 }).toEqual([]);
     const after = await app(account, "/web");
     expect(after.app.tasksRunning).toBe(2);
-    const tasks = (await (await call(`/c/${account.cluster.id}/v2/apps/web/tasks`, { token: account.token })).json()) as { tasks: { id: string; host: string; ports: number[]; slaveId: string; state: string; startedAt: string }[] };
+    const tasks = (await (await call(`/c/${account.cluster.id}/v2/apps/web/tasks`, { token: account.token })).json()) as {
+      tasks: { id: string; host: string; ports: number[]; slaveId: string; state: string; startedAt: string }[];
+    };
     expect(tasks.tasks.map((t) => t.state)).toEqual(["TASK_RUNNING", "TASK_RUNNING"]);
     expect(tasks.tasks[0]).toMatchObject({ host: "node-1", slaveId: agentId });
     expect(tasks.tasks[0]?.startedAt).toBeTruthy();
-    const slaves = (await (await call(`/c/${account.cluster.id}/master/slaves`, { token: account.token })).json()) as { slaves: { used_resources: { cpus: number } }[] };
+    const slaves = (await (await call(`/c/${account.cluster.id}/master/slaves`, { token: account.token })).json()) as {
+      slaves: { used_resources: { cpus: number } }[];
+    };
     expect(slaves.slaves[0]?.used_resources.cpus).toBe(1);
   });
 
   it("refuses a second change while a deployment holds the app (409), unless forced", async () => {
     const account = await signUp();
     await joinAgent(account);
-    await call(`/c/${account.cluster.id}/v2/apps`, { method: "POST", token: account.token, json: { id: "/locked", cmd: "sleep 100", instances: 1, cpus: 0.1, mem: 16 } });
+    await call(`/c/${account.cluster.id}/v2/apps`, {
+      method: "POST",
+      token: account.token,
+      json: { id: "/locked", cmd: "sleep 100", instances: 1, cpus: 0.1, mem: 16 },
+    });
     const conflict = await call(`/c/${account.cluster.id}/v2/apps/locked`, { method: "PATCH", token: account.token, json: { instances: 2 } });
     expect(conflict.status).toBe(409);
     const body = (await conflict.json()) as { message: string; deployments: { id: string }[] };
@@ -95,7 +106,10 @@ describe("Marathon /v2 against a protocol-level agent", () => {
   it("answers invalid apps with 422 and the field path, and stores nothing", async () => {
     const account = await signUp();
     await expectInvalid(await call(`/c/${account.cluster.id}/v2/apps`, { method: "POST", token: account.token, json: { id: "/Bad", cmd: "x" } }), "/id");
-    await expectInvalid(await call(`/c/${account.cluster.id}/v2/apps`, { method: "POST", token: account.token, json: { id: "/x", cmd: "x", cpus: -1 } }), "/cpus");
+    await expectInvalid(
+      await call(`/c/${account.cluster.id}/v2/apps`, { method: "POST", token: account.token, json: { id: "/x", cmd: "x", cpus: -1 } }),
+      "/cpus",
+    );
     const list = (await (await call(`/c/${account.cluster.id}/v2/apps`, { token: account.token })).json()) as { apps: unknown[] };
     expect(list.apps).toEqual([]);
     const dup = { id: "/dup", cmd: "sleep 1", cpus: 0.1, mem: 16, instances: 0 };
@@ -108,13 +122,19 @@ describe("Marathon /v2 against a protocol-level agent", () => {
   it("replaces a failed task after a backoff, and reports lastTaskFailure", async () => {
     const account = await signUp();
     const { socket } = await joinAgent(account);
-    await call(`/c/${account.cluster.id}/v2/apps`, { method: "POST", token: account.token, json: { id: "/crash", cmd: "exit 1", cpus: 0.1, mem: 16, backoffSeconds: 1 } });
+    await call(`/c/${account.cluster.id}/v2/apps`, {
+      method: "POST",
+      token: account.token,
+      json: { id: "/crash", cmd: "exit 1", cpus: 0.1, mem: 16, backoffSeconds: 1 },
+    });
     const first = await socket.nextOfType<Launch>("launch");
     const taskId = first.tasks[0]?.taskId ?? "";
     await report(socket, [taskId], "TASK_FAILED", "exited with code 1");
     const info = await app(account, "/crash");
     expect(info.app.lastTaskFailure).toMatchObject({ state: "TASK_FAILED", message: "exited with code 1" });
-    const queue = (await (await call(`/c/${account.cluster.id}/v2/queue`, { token: account.token })).json()) as { queue: { count: number; delay: { timeLeftSeconds: number } }[] };
+    const queue = (await (await call(`/c/${account.cluster.id}/v2/queue`, { token: account.token })).json()) as {
+      queue: { count: number; delay: { timeLeftSeconds: number } }[];
+    };
     expect(queue.queue[0]?.count).toBe(1);
     expect(queue.queue[0]?.delay.timeLeftSeconds).toBeGreaterThan(0);
     const second = await socket.nextOfType<Launch>("launch", 5000);
@@ -124,7 +144,11 @@ describe("Marathon /v2 against a protocol-level agent", () => {
   it("kills a task on request and replaces it; with scale=true the app shrinks instead", async () => {
     const account = await signUp();
     const { socket } = await joinAgent(account);
-    await call(`/c/${account.cluster.id}/v2/apps`, { method: "POST", token: account.token, json: { id: "/k", cmd: "sleep 100", cpus: 0.1, mem: 16, instances: 2 } });
+    await call(`/c/${account.cluster.id}/v2/apps`, {
+      method: "POST",
+      token: account.token,
+      json: { id: "/k", cmd: "sleep 100", cpus: 0.1, mem: 16, instances: 2 },
+    });
     const launch = await socket.nextOfType<Launch>("launch");
     const ids = launch.tasks.map((t) => t.taskId);
     await report(socket, ids, "TASK_RUNNING");
@@ -162,8 +186,14 @@ describe("Marathon /v2 against a protocol-level agent", () => {
   it("UNIQUE hostname with more instances than agents waits and says why in /v2/queue", async () => {
     const account = await signUp();
     await joinAgent(account);
-    await call(`/c/${account.cluster.id}/v2/apps`, { method: "POST", token: account.token, json: { id: "/uniq", cmd: "sleep 1", cpus: 0.1, mem: 16, instances: 2, constraints: [["hostname", "UNIQUE"]] } });
-    const queue = (await (await call(`/c/${account.cluster.id}/v2/queue`, { token: account.token })).json()) as { queue: { count: number; processedOffersSummary: { rejectSummaryLastOffers: { reason: string; declined: number }[] } }[] };
+    await call(`/c/${account.cluster.id}/v2/apps`, {
+      method: "POST",
+      token: account.token,
+      json: { id: "/uniq", cmd: "sleep 1", cpus: 0.1, mem: 16, instances: 2, constraints: [["hostname", "UNIQUE"]] },
+    });
+    const queue = (await (await call(`/c/${account.cluster.id}/v2/queue`, { token: account.token })).json()) as {
+      queue: { count: number; processedOffersSummary: { rejectSummaryLastOffers: { reason: string; declined: number }[] } }[];
+    };
     expect(queue.queue[0]?.count).toBe(1);
     expect(queue.queue[0]?.processedOffersSummary.rejectSummaryLastOffers.find((r) => r.reason === "UnfulfilledConstraint")?.declined).toBe(1);
     const listed = await (await call(`/c/${account.cluster.id}/v2/deployments?embed=waiting`, { token: account.token })).json();

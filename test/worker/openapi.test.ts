@@ -13,7 +13,10 @@ const METHODS = ["get", "post", "put", "patch", "delete"];
 
 /** A concrete path for a documented one: ids that are paths get a slash, to reach wildcard routes as clients do. */
 function samplePath(path: string): string {
-  return path.replace(/\{(appId|groupId|serviceId)\}/g, "shop/web").replace(/\{cluster\}/g, "c1").replace(/\{\w+\}/g, "x1");
+  return path
+    .replace(/\{(appId|groupId|serviceId)\}/g, "shop/web")
+    .replace(/\{cluster\}/g, "c1")
+    .replace(/\{\w+\}/g, "x1");
 }
 
 /** The routes Hono's router picks for a request (it stores each handler with its route-table entry). */
@@ -36,14 +39,18 @@ describe("the OpenAPI document and the router", () => {
     for (const op of built.operations) {
       const [method, path] = op.route.split(" ") as [string, string];
       const routes = matchedRoutes(method, samplePath(op.path));
-      expect(routes.some((r) => r.method === method && r.path === path), `${op.method.toUpperCase()} ${op.path} does not reach ${op.route}`).toBe(true);
+      expect(
+        routes.some((r) => r.method === method && r.path === path),
+        `${op.method.toUpperCase()} ${op.path} does not reach ${op.route}`,
+      ).toBe(true);
     }
   });
 
   it("request bodies are the zod schemas the routes validate with", () => {
     const served = servedRoutes(app.routes);
     const operation = (method: string, path: string) => (built.document.paths as Record<string, Record<string, Json>>)[path]?.[method];
-    const bodyOf = (method: string, path: string) => (operation(method, path)?.requestBody as { content: Record<string, { schema: Json }> } | undefined)?.content["application/json"]?.schema;
+    const bodyOf = (method: string, path: string) =>
+      (operation(method, path)?.requestBody as { content: Record<string, { schema: Json }> } | undefined)?.content["application/json"]?.schema;
     expect(bodyOf("post", "/auth/signup")).toEqual(jsonSchema(Signup));
     const appBody = bodyOf("post", "/c/{cluster}/v2/apps");
     expect(Object.keys((appBody?.properties as Json) ?? {})).toEqual(expect.arrayContaining(["id", "cmd", "instances", "container", "healthChecks"]));
@@ -60,7 +67,9 @@ describe("the OpenAPI document and the router", () => {
     expect(buildOpenApi(without, "test").problems).toEqual([
       expect.stringContaining("serves no GET /c/:cluster/v2/queue"),
       // Its DC/OS path is still served, standing for a route that is gone.
-      expect.stringContaining("serves GET /c/:cluster/service/marathon/v2/queue under the alias /c/:cluster/service/marathon, but not GET /c/:cluster/v2/queue"),
+      expect.stringContaining(
+        "serves GET /c/:cluster/service/marathon/v2/queue under the alias /c/:cluster/service/marathon, but not GET /c/:cluster/v2/queue",
+      ),
     ]);
   });
 
@@ -83,13 +92,19 @@ describe("the OpenAPI document and the router", () => {
     }
     // A new route served at the root and under a DC/OS path is one problem, its root's; an alias alone stands for nothing.
     const both = new Hono().get("/c/:cluster/v2/new-one", (c) => c.text("")).get("/c/:cluster/service/marathon/v2/new-one", (c) => c.text("")).routes;
-    expect(buildOpenApi([...app.routes, ...both], "test").problems).toEqual([expect.stringContaining("serves GET /c/:cluster/v2/new-one, which the document does not describe")]);
+    expect(buildOpenApi([...app.routes, ...both], "test").problems).toEqual([
+      expect.stringContaining("serves GET /c/:cluster/v2/new-one, which the document does not describe"),
+    ]);
     const aliasOnly = new Hono().get("/c/:cluster/mesos/only-here", (c) => c.text("")).routes;
     expect(buildOpenApi([...app.routes, ...aliasOnly], "test").problems).toEqual([expect.stringContaining("but not GET /c/:cluster/only-here")]);
   });
 
   it("every alias mount is mounted, and a doc written for a route under one is a problem", () => {
-    for (const { mount } of ALIAS_MOUNTS) expect(app.routes.some((r) => r.path.startsWith(`${mount}/`)), mount).toBe(true);
+    for (const { mount } of ALIAS_MOUNTS)
+      expect(
+        app.routes.some((r) => r.path.startsWith(`${mount}/`)),
+        mount,
+      ).toBe(true);
     const stray: RouteSection = { tag: "Stray", description: "", routes: { "GET /c/:cluster/service/marathon/v2/apps": { summary: "A second doc" } } };
     expect(buildOpenApi(app.routes, "test", [...SECTIONS, stray]).problems).toEqual([expect.stringContaining("document GET /c/:cluster/v2/apps instead")]);
   });

@@ -11,7 +11,10 @@ class OperatorStream {
   readonly events: Event[] = [];
   private ended = false;
 
-  private constructor(readonly response: Response, private readonly reader: ReadableStreamDefaultReader<Uint8Array>) {}
+  private constructor(
+    readonly response: Response,
+    private readonly reader: ReadableStreamDefaultReader<Uint8Array>,
+  ) {}
 
   static async open(account: Account): Promise<OperatorStream> {
     const res = await call(`/c/${account.cluster.id}/api/v1`, { method: "POST", token: account.token, json: { type: "SUBSCRIBE" } });
@@ -55,7 +58,10 @@ describe("operator API SUBSCRIBE", () => {
     const stream = await OperatorStream.open(account);
     expect(stream.response.headers.get("Content-Type")).toBe("application/json");
     const subscribed = await stream.next("SUBSCRIBED");
-    const { get_state, heartbeat_interval_seconds } = subscribed.subscribed as { get_state: { get_agents: { agents: { agent_info: { id: { value: string } } }[] }; get_frameworks: { frameworks: unknown[] } }; heartbeat_interval_seconds: number };
+    const { get_state, heartbeat_interval_seconds } = subscribed.subscribed as {
+      get_state: { get_agents: { agents: { agent_info: { id: { value: string } } }[] }; get_frameworks: { frameworks: unknown[] } };
+      heartbeat_interval_seconds: number;
+    };
     expect(heartbeat_interval_seconds).toBe(1);
     expect(get_state.get_agents.agents.map((a) => a.agent_info.id.value)).toEqual([first.agentId]);
     expect(get_state.get_frameworks.frameworks).toHaveLength(2); // marathon and metronome
@@ -65,14 +71,25 @@ describe("operator API SUBSCRIBE", () => {
     expect(added.agent_added).toMatchObject({ agent: { agent_info: { id: { value: second.agentId }, hostname: "second" }, active: true } });
 
     const fw = await Framework.subscribe(account, { name: "spark" });
-    expect((await stream.next("FRAMEWORK_ADDED")).framework_added).toMatchObject({ framework: { framework_info: { id: { value: fw.frameworkId }, name: "spark" }, connected: true } });
+    expect((await stream.next("FRAMEWORK_ADDED")).framework_added).toMatchObject({
+      framework: { framework_info: { id: { value: fw.frameworkId }, name: "spark" }, connected: true },
+    });
     const offer = (await fw.offers()).find((o) => o.agent_id.value === first.agentId);
     expect((await fw.call("ACCEPT", { accept: launch(offer!, "spark-1") })).status).toBe(202);
     const taskAdded = taskOf(await stream.next("TASK_ADDED"), "task_added").task as unknown as Record<string, unknown>;
-    expect(taskAdded).toMatchObject({ task_id: { value: "spark-1" }, framework_id: { value: fw.frameworkId }, agent_id: { value: first.agentId }, state: "TASK_STAGING" });
+    expect(taskAdded).toMatchObject({
+      task_id: { value: "spark-1" },
+      framework_id: { value: fw.frameworkId },
+      agent_id: { value: first.agentId },
+      state: "TASK_STAGING",
+    });
     first.socket.send({ type: "status", updates: [{ updateId: "u1", taskId: "spark-1", state: "TASK_RUNNING", timestamp: Date.now() }] });
     const updated = taskOf(await stream.next("TASK_UPDATED"), "task_updated");
-    expect(updated).toMatchObject({ framework_id: { value: fw.frameworkId }, state: "TASK_RUNNING", status: { task_id: { value: "spark-1" }, state: "TASK_RUNNING" } });
+    expect(updated).toMatchObject({
+      framework_id: { value: fw.frameworkId },
+      state: "TASK_RUNNING",
+      status: { task_id: { value: "spark-1" }, state: "TASK_RUNNING" },
+    });
 
     expect((await fw.call("TEARDOWN")).status).toBe(202);
     expect((await stream.next("FRAMEWORK_REMOVED")).framework_removed).toMatchObject({ framework_info: { id: { value: fw.frameworkId } } });
@@ -88,7 +105,11 @@ describe("operator API SUBSCRIBE", () => {
     const { socket } = await joinAgent(account, AGENT);
     const stream = await OperatorStream.open(account);
     await stream.next("SUBSCRIBED");
-    const app = await call(`/c/${account.cluster.id}/v2/apps`, { method: "POST", token: account.token, json: { id: "/web", cmd: "sleep 100", cpus: 0.1, mem: 16, instances: 1 } });
+    const app = await call(`/c/${account.cluster.id}/v2/apps`, {
+      method: "POST",
+      token: account.token,
+      json: { id: "/web", cmd: "sleep 100", cpus: 0.1, mem: 16, instances: 1 },
+    });
     expect(app.status).toBe(201);
     const added = taskOf(await stream.next("TASK_ADDED"), "task_added").task as unknown as { task_id: { value: string }; framework_id: { value: string } };
     expect(added.framework_id.value).toMatch(/-0000$/);

@@ -16,17 +16,29 @@ const app = async (a: Account, id: string) => ((await (await call(`/c/${a.cluste
 describe("installing the hello-world framework package", () => {
   it("creates the scheduler's service account, whose secret is accepted by the scheduler API, and revokes it on uninstall", async () => {
     const a = await signUp();
-    const res = await cosmos(a, "install", { packageName: "hello-world", options: { service: { name: "/team/hello" } } }, { accept: mt("package.install-response", 2) });
+    const res = await cosmos(
+      a,
+      "install",
+      { packageName: "hello-world", options: { service: { name: "/team/hello" } } },
+      { accept: mt("package.install-response", 2) },
+    );
     expect(res.status, await res.clone().text()).toBe(200);
     const installed = await app(a, "/team/hello");
-    expect(installed.env).toMatchObject({ DCX_SERVICE_PRINCIPAL: "team-hello-principal", DCX_SCHEDULER_URL: `http://dcx.test/c/${a.cluster.id}/api/v1/scheduler` });
+    expect(installed.env).toMatchObject({
+      DCX_SERVICE_PRINCIPAL: "team-hello-principal",
+      DCX_SCHEDULER_URL: `http://dcx.test/c/${a.cluster.id}/api/v1/scheduler`,
+    });
     expect(installed.labels.DCX_PACKAGE_FRAMEWORK_ID).toMatch(/^[0-9a-f-]{36}-0000$/);
     const [account] = await accounts(a);
     expect(account).toMatchObject({ id: installed.labels.DCX_PACKAGE_SERVICE_ACCOUNT, principal: "team-hello-principal", revokedAt: null });
     // The secret authenticates to the scheduler API (a RECONCILE without a subscription is a 403, not a 401).
     const basic = `Basic ${btoa(`team-hello-principal:${installed.env.DCX_SERVICE_SECRET}`)}`;
     const callScheduler = () =>
-      call(`/c/${a.cluster.id}/api/v1/scheduler`, { method: "POST", headers: { Authorization: basic, "Content-Type": "application/json", "Mesos-Stream-Id": "x" }, body: JSON.stringify({ type: "RECONCILE", framework_id: { value: "f" }, reconcile: { tasks: [] } }) });
+      call(`/c/${a.cluster.id}/api/v1/scheduler`, {
+        method: "POST",
+        headers: { Authorization: basic, "Content-Type": "application/json", "Mesos-Stream-Id": "x" },
+        body: JSON.stringify({ type: "RECONCILE", framework_id: { value: "f" }, reconcile: { tasks: [] } }),
+      });
     expect((await callScheduler()).status).toBe(403);
 
     const removed = await cosmos(a, "uninstall", { packageName: "hello-world" });
@@ -44,7 +56,12 @@ describe("installing the hello-world framework package", () => {
     expect(all).toEqual([expect.objectContaining({ principal: "taken-principal" })]);
     expect(all[0]?.revokedAt).not.toBeNull();
     // The principal is free again: the next install under another id may use it.
-    const retry = await cosmos(a, "install", { packageName: "hello-world", appId: "/free", options: { service: { service_account: "taken-principal" } } }, { accept: mt("package.install-response", 2) });
+    const retry = await cosmos(
+      a,
+      "install",
+      { packageName: "hello-world", appId: "/free", options: { service: { service_account: "taken-principal" } } },
+      { accept: mt("package.install-response", 2) },
+    );
     expect(retry.status, await retry.clone().text()).toBe(200);
   });
 

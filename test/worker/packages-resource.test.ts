@@ -9,7 +9,8 @@ const MISSING = "https://repo.example/icons/gone.png";
 const HUGE = "https://repo.example/huge.bin";
 const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]);
 
-const resource = (a: Account, url?: string) => call(`/c/${a.cluster.id}/package/resource${url === undefined ? "" : `?url=${encodeURIComponent(url)}`}`, { token: a.token });
+const resource = (a: Account, url?: string) =>
+  call(`/c/${a.cluster.id}/package/resource${url === undefined ? "" : `?url=${encodeURIComponent(url)}`}`, { token: a.token });
 
 /** Cosmos's `GET /package/resource`: only what a package's resource names, fetched within bounds, served inert. */
 describe("GET /package/resource", () => {

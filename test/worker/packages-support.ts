@@ -26,7 +26,14 @@ export async function expectCosmosError(res: Response, type: string, status = 40
 }
 
 /** What the fake repository server answers for one URL. */
-export type Served = { status?: number; body?: string | (() => ReadableStream<Uint8Array>); contentType?: string; etag?: string; hang?: boolean; headers?: Record<string, string> };
+export type Served = {
+  status?: number;
+  body?: string | (() => ReadableStream<Uint8Array>);
+  contentType?: string;
+  etag?: string;
+  hang?: boolean;
+  headers?: Record<string, string>;
+};
 
 /**
  * Stands in for repository servers outside the machine: the Worker's `fetch` of these URLs is
@@ -45,7 +52,10 @@ export function fakeRepositories(routes: Record<string, Served>) {
       return new Promise<Response>((_, reject) => init?.signal?.addEventListener("abort", () => reject(new DOMException("aborted", "AbortError"))));
     }
     if (served.etag && headers.get("If-None-Match") === served.etag) return new Response(null, { status: 304 });
-    const h: Record<string, string> = { "Content-Type": served.contentType ?? "application/vnd.dcos.universe.repo+json;charset=utf-8;version=v4", ...served.headers };
+    const h: Record<string, string> = {
+      "Content-Type": served.contentType ?? "application/vnd.dcos.universe.repo+json;charset=utf-8;version=v4",
+      ...served.headers,
+    };
     if (served.etag) h.ETag = served.etag;
     return new Response(typeof served.body === "function" ? served.body() : (served.body ?? ""), { status: served.status ?? 200, headers: h });
   });

@@ -3,7 +3,14 @@ import { helloPackage, template } from "../support/universe-fixture.ts";
 import { type Account, call, signUp } from "./helpers.ts";
 import { cosmos, expectCosmosError, fakeRepositories, mt } from "./packages-support.ts";
 
-type App = { id: string; labels: Record<string, string>; container?: { docker?: { image: string } }; cmd?: string; healthChecks?: unknown[]; env?: Record<string, string> };
+type App = {
+  id: string;
+  labels: Record<string, string>;
+  container?: { docker?: { image: string } };
+  cmd?: string;
+  healthChecks?: unknown[];
+  env?: Record<string, string>;
+};
 const apps = async (a: Account) => ((await (await call(`/c/${a.cluster.id}/v2/apps`, { token: a.token })).json()) as { apps: App[] }).apps;
 const ok = async <T>(res: Response, contentType: string): Promise<T> => {
   expect(res.status, await res.clone().text()).toBe(200);
@@ -19,7 +26,10 @@ describe("the built-in catalog through Cosmos's API", () => {
     const a = await signUp();
     const repos = await ok<{ repositories: { name: string; uri: string }[] }>(await cosmos(a, "repository/list", {}), mt("package.repository.list-response"));
     expect(repos.repositories).toEqual([{ name: "dcx-universe", uri: "builtin:dcx-universe" }]);
-    const all = await ok<{ packages: { name: string; currentVersion: string; versions: Record<string, string>; framework: boolean }[] }>(await cosmos(a, "search", {}), mt("package.search-response"));
+    const all = await ok<{ packages: { name: string; currentVersion: string; versions: Record<string, string>; framework: boolean }[] }>(
+      await cosmos(a, "search", {}),
+      mt("package.search-response"),
+    );
     expect(all.packages.map((p) => p.name).sort()).toEqual(["hello-world", "http-check", "nginx", "postgresql", "redis"]);
     const redis = all.packages.find((p) => p.name === "redis");
     expect(redis).toMatchObject({ currentVersion: "7.4.1-0.1.0", versions: { "7.4.1-0.1.0": "0" }, framework: false });
@@ -31,23 +41,41 @@ describe("the built-in catalog through Cosmos's API", () => {
 
   it("describes a package in each response version, echoing the exact media type", async () => {
     const a = await signUp();
-    const v3 = await ok<{ package: { name: string; config: unknown; marathon: { v2AppMustacheTemplate: string } } }>(await cosmos(a, "describe", { packageName: "redis" }, { accept: mt("package.describe-response", 3) }), mt("package.describe-response", 3));
+    const v3 = await ok<{ package: { name: string; config: unknown; marathon: { v2AppMustacheTemplate: string } } }>(
+      await cosmos(a, "describe", { packageName: "redis" }, { accept: mt("package.describe-response", 3) }),
+      mt("package.describe-response", 3),
+    );
     expect(v3.package.name).toBe("redis");
     expect(v3.package.marathon.v2AppMustacheTemplate.length).toBeGreaterThan(0);
-    const v2 = await ok<{ name: string; version: string }>(await cosmos(a, "describe", { packageName: "redis", packageVersion: "7.4.1-0.1.0" }, { accept: mt("package.describe-response", 2) }), mt("package.describe-response", 2));
+    const v2 = await ok<{ name: string; version: string }>(
+      await cosmos(a, "describe", { packageName: "redis", packageVersion: "7.4.1-0.1.0" }, { accept: mt("package.describe-response", 2) }),
+      mt("package.describe-response", 2),
+    );
     expect(v2).toMatchObject({ name: "redis", version: "7.4.1-0.1.0" });
-    const v1 = await ok<{ package: { name: string }; marathonMustache: string; config: unknown }>(await cosmos(a, "describe", { packageName: "redis" }, { accept: mt("package.describe-response", 1) }), mt("package.describe-response", 1));
+    const v1 = await ok<{ package: { name: string }; marathonMustache: string; config: unknown }>(
+      await cosmos(a, "describe", { packageName: "redis" }, { accept: mt("package.describe-response", 1) }),
+      mt("package.describe-response", 1),
+    );
     expect(v1.marathonMustache).toContain("redis-server");
     // A client asking for plain JSON gets the newest version, still labelled with its media type.
-    await ok(await cosmos(a, "describe", { packageName: "redis" }, { accept: "application/json", contentType: "application/json" }), mt("package.describe-response", 3));
-    const versions = await ok<{ results: Record<string, string> }>(await cosmos(a, "list-versions", { packageName: "nginx", includePackageVersions: true }), mt("package.list-versions-response"));
+    await ok(
+      await cosmos(a, "describe", { packageName: "redis" }, { accept: "application/json", contentType: "application/json" }),
+      mt("package.describe-response", 3),
+    );
+    const versions = await ok<{ results: Record<string, string> }>(
+      await cosmos(a, "list-versions", { packageName: "nginx", includePackageVersions: true }),
+      mt("package.list-versions-response"),
+    );
     expect(versions.results).toEqual({ "1.27.3-0.1.0": "0" });
   });
 
   it("refuses unknown packages and versions, bad bodies and media types, as Cosmos errors", async () => {
     const a = await signUp();
     expect((await expectCosmosError(await cosmos(a, "describe", { packageName: "nope" }), "PackageNotFound")).message).toBe("Package [nope] not found");
-    await expectCosmosError(await cosmos(a, "install", { packageName: "redis", packageVersion: "0.0.1" }, { accept: mt("package.install-response", 2) }), "VersionNotFound");
+    await expectCosmosError(
+      await cosmos(a, "install", { packageName: "redis", packageVersion: "0.0.1" }, { accept: mt("package.install-response", 2) }),
+      "VersionNotFound",
+    );
     await expectCosmosError(await cosmos(a, "list-versions", { packageName: "nope" }), "PackageNotFound");
     const missing = await expectCosmosError(await cosmos(a, "describe", {}), "MalformedRequest");
     expect(missing.message).toContain("/packageName");
@@ -61,14 +89,23 @@ describe("the built-in catalog through Cosmos's API", () => {
 
   it("renders with defaults and options, and refuses options that break the schema, naming the path", async () => {
     const a = await signUp();
-    const r = await ok<{ marathonJson: App & { cpus: number; args?: string[] } }>(await cosmos(a, "render", { packageName: "redis", options: { redis: { maxmemory_mb: 64 } } }), mt("package.render-response"));
+    const r = await ok<{ marathonJson: App & { cpus: number; args?: string[] } }>(
+      await cosmos(a, "render", { packageName: "redis", options: { redis: { maxmemory_mb: 64 } } }),
+      mt("package.render-response"),
+    );
     expect(r.marathonJson).toMatchObject({ id: "redis", cpus: 0.5, container: { docker: { image: "redis:7.4.1-alpine" } } });
     expect(r.marathonJson.args).toContain("64mb");
     expect(r.marathonJson.labels).toMatchObject({ DCOS_PACKAGE_NAME: "redis", DCOS_PACKAGE_SOURCE: "builtin:dcx-universe", DCOS_SERVICE_NAME: "redis" });
-    const bad = await expectCosmosError(await cosmos(a, "render", { packageName: "redis", options: { redis: { maxmemory_policy: "sometimes" }, service: { cpus: "x" } } }), "JsonSchemaMismatch");
+    const bad = await expectCosmosError(
+      await cosmos(a, "render", { packageName: "redis", options: { redis: { maxmemory_policy: "sometimes" }, service: { cpus: "x" } } }),
+      "JsonSchemaMismatch",
+    );
     expect((bad.data?.errors as { path: string }[]).map((e) => e.path).sort()).toEqual(["/redis/maxmemory_policy", "/service/cpus"]);
     // PostgreSQL's password has no default: without it, nothing is installed.
-    const pg = await expectCosmosError(await cosmos(a, "install", { packageName: "postgresql" }, { accept: mt("package.install-response", 2) }), "JsonSchemaMismatch");
+    const pg = await expectCosmosError(
+      await cosmos(a, "install", { packageName: "postgresql" }, { accept: mt("package.install-response", 2) }),
+      "JsonSchemaMismatch",
+    );
     expect(pg.message).toContain("/database");
     expect(await apps(a)).toEqual([]);
   });
@@ -88,15 +125,34 @@ describe("the built-in catalog through Cosmos's API", () => {
     expect(JSON.parse(atob(app!.labels.DCOS_PACKAGE_OPTIONS!))).toEqual(testImage("nc -lk -p 6379 -e cat"));
 
     // The install is audited as the app creation it is, for the user who made it.
-    const audit = (await (await call(`/clusters/${a.cluster.id}/audit`, { token: a.token })).json()) as { entries: { action: string; target: string; actor: { userId: string } }[] };
-    expect(audit.entries).toContainEqual(expect.objectContaining({ action: "app.create", target: "/redis", actor: expect.objectContaining({ userId: a.user.id }) }));
+    const audit = (await (await call(`/clusters/${a.cluster.id}/audit`, { token: a.token })).json()) as {
+      entries: { action: string; target: string; actor: { userId: string } }[];
+    };
+    expect(audit.entries).toContainEqual(
+      expect.objectContaining({ action: "app.create", target: "/redis", actor: expect.objectContaining({ userId: a.user.id }) }),
+    );
 
-    const again = await expectCosmosError(await cosmos(a, "install", { packageName: "redis" }, { accept: mt("package.install-response", 2) }), "PackageAlreadyInstalled", 409);
+    const again = await expectCosmosError(
+      await cosmos(a, "install", { packageName: "redis" }, { accept: mt("package.install-response", 2) }),
+      "PackageAlreadyInstalled",
+      409,
+    );
     expect(again.data).toMatchObject({ appId: "/redis" });
-    const v1 = await ok<Record<string, unknown>>(await cosmos(a, "install", { packageName: "redis", appId: "/cache/redis-2", options: testImage("sleep 1000") }, { accept: mt("package.install-response", 1) }), mt("package.install-response", 1));
+    const v1 = await ok<Record<string, unknown>>(
+      await cosmos(
+        a,
+        "install",
+        { packageName: "redis", appId: "/cache/redis-2", options: testImage("sleep 1000") },
+        { accept: mt("package.install-response", 1) },
+      ),
+      mt("package.install-response", 1),
+    );
     expect(v1).toEqual({ packageName: "redis", packageVersion: "7.4.1-0.1.0", appId: "/cache/redis-2" });
 
-    const list = await ok<{ packages: { appId: string; packageInformation: { packageDefinition: { name: string; version: string; config?: unknown } } }[] }>(await cosmos(a, "list", {}), mt("package.list-response"));
+    const list = await ok<{ packages: { appId: string; packageInformation: { packageDefinition: { name: string; version: string; config?: unknown } } }[] }>(
+      await cosmos(a, "list", {}),
+      mt("package.list-response"),
+    );
     expect(list.packages.map((p) => [p.appId, p.packageInformation.packageDefinition.name, p.packageInformation.packageDefinition.version])).toEqual([
       ["/cache/redis-2", "redis", "7.4.1-0.1.0"],
       ["/redis", "redis", "7.4.1-0.1.0"],
@@ -107,7 +163,10 @@ describe("the built-in catalog through Cosmos's API", () => {
 
     const ambiguous = await expectCosmosError(await cosmos(a, "uninstall", { packageName: "redis" }), "AmbiguousAppId");
     expect(ambiguous.data?.appIds).toEqual(["/cache/redis-2", "/redis"]);
-    const gone = await ok<{ results: { appId: string; postUninstallNotes?: string }[] }>(await cosmos(a, "uninstall", { packageName: "redis", appId: "/redis" }), mt("package.uninstall-response"));
+    const gone = await ok<{ results: { appId: string; postUninstallNotes?: string }[] }>(
+      await cosmos(a, "uninstall", { packageName: "redis", appId: "/redis" }),
+      mt("package.uninstall-response"),
+    );
     expect(gone.results.map((r) => r.appId)).toEqual(["/redis"]);
     expect(gone.results[0]?.postUninstallNotes).toContain("removed");
     await ok(await cosmos(a, "uninstall", { packageName: "redis", all: true }), mt("package.uninstall-response"));
@@ -117,13 +176,34 @@ describe("the built-in catalog through Cosmos's API", () => {
 
   it("installs the job-style package as a Metronome job, lists and uninstalls it", async () => {
     const a = await signUp();
-    const res = await cosmos(a, "install", { packageName: "http-check", options: { job: { id: "ops.ping", cron: "0 * * * *" }, check: { url: "http://web.marathon.mesos/" } } }, { accept: mt("package.install-response", 2) });
+    const res = await cosmos(
+      a,
+      "install",
+      { packageName: "http-check", options: { job: { id: "ops.ping", cron: "0 * * * *" }, check: { url: "http://web.marathon.mesos/" } } },
+      { accept: mt("package.install-response", 2) },
+    );
     expect((await ok<{ appId: string }>(res, mt("package.install-response", 2))).appId).toBe("ops.ping");
-    const job = (await (await call(`/c/${a.cluster.id}/v1/jobs/ops.ping?embed=schedules`, { token: a.token })).json()) as { labels: Record<string, string>; run: { cmd: string }; schedules: { cron: string }[] };
+    const job = (await (await call(`/c/${a.cluster.id}/v1/jobs/ops.ping?embed=schedules`, { token: a.token })).json()) as {
+      labels: Record<string, string>;
+      run: { cmd: string };
+      schedules: { cron: string }[];
+    };
     expect(job.labels.DCOS_PACKAGE_NAME).toBe("http-check");
     expect(job.schedules[0]?.cron).toBe("0 * * * *");
-    await expectCosmosError(await cosmos(a, "install", { packageName: "http-check", options: { job: { id: "ops.ping" } } }, { accept: mt("package.install-response", 2) }), "PackageAlreadyInstalled", 409);
-    const bad = await expectCosmosError(await cosmos(a, "install", { packageName: "http-check", options: { job: { id: "ops.bad", cron: "61 * * * *" } } }, { accept: mt("package.install-response", 2) }), "InvalidMetronomeJob");
+    await expectCosmosError(
+      await cosmos(a, "install", { packageName: "http-check", options: { job: { id: "ops.ping" } } }, { accept: mt("package.install-response", 2) }),
+      "PackageAlreadyInstalled",
+      409,
+    );
+    const bad = await expectCosmosError(
+      await cosmos(
+        a,
+        "install",
+        { packageName: "http-check", options: { job: { id: "ops.bad", cron: "61 * * * *" } } },
+        { accept: mt("package.install-response", 2) },
+      ),
+      "InvalidMetronomeJob",
+    );
     expect((bad.data?.details as { path: string }[])[0]?.path).toMatch(/^\/schedules\/0/);
     const list = await ok<{ packages: { appId: string }[] }>(await cosmos(a, "list", { appId: "ops.ping" }), mt("package.list-response"));
     expect(list.packages.map((p) => p.appId)).toEqual(["ops.ping"]);
@@ -144,15 +224,25 @@ describe("the built-in catalog through Cosmos's API", () => {
 
   it("lists an app labelled by hand, with no definition label, from its labels alone", async () => {
     const a = await signUp();
-    const res = await call(`/c/${a.cluster.id}/v2/apps`, { method: "POST", token: a.token, json: { id: "/legacy", cmd: "sleep 1", labels: { DCOS_PACKAGE_NAME: "old", DCOS_PACKAGE_VERSION: "0.9" } } });
+    const res = await call(`/c/${a.cluster.id}/v2/apps`, {
+      method: "POST",
+      token: a.token,
+      json: { id: "/legacy", cmd: "sleep 1", labels: { DCOS_PACKAGE_NAME: "old", DCOS_PACKAGE_VERSION: "0.9" } },
+    });
     expect(res.status).toBe(201);
-    const list = await ok<{ packages: { appId: string; packageInformation: { packageDefinition: Record<string, unknown> } }[] }>(await cosmos(a, "list", {}), mt("package.list-response"));
+    const list = await ok<{ packages: { appId: string; packageInformation: { packageDefinition: Record<string, unknown> } }[] }>(
+      await cosmos(a, "list", {}),
+      mt("package.list-response"),
+    );
     expect(list.packages).toEqual([{ appId: "/legacy", packageInformation: { packageDefinition: { name: "old", version: "0.9" } } }]);
   });
 
   it("answers the capabilities the DC/OS CLI asks for", async () => {
     const a = await signUp();
-    const res = await call(`/c/${a.cluster.id}/capabilities`, { token: a.token, headers: { Accept: "application/vnd.dcos.capabilities+json;charset=utf-8;version=v1" } });
+    const res = await call(`/c/${a.cluster.id}/capabilities`, {
+      token: a.token,
+      headers: { Accept: "application/vnd.dcos.capabilities+json;charset=utf-8;version=v1" },
+    });
     const body = await ok<{ capabilities: { name: string }[] }>(res, "application/vnd.dcos.capabilities+json;charset=utf-8;version=v1");
     expect(body.capabilities.map((c) => c.name)).toContain("PACKAGE_MANAGEMENT");
   });
@@ -168,14 +258,30 @@ describe("repositories added by URL", () => {
     const a = await signUp();
     const fake = fakeRepositories({ [REPO]: { body: repoBody([helloPackage(), helloPackage({ version: "1.1.0", releaseVersion: 2 })]), etag: '"v1"' } });
     restore = fake.restore;
-    const added = await ok<{ repositories: { name: string; uri: string }[] }>(await cosmos(a, "repository/add", { name: "company", uri: REPO, index: 0 }), mt("package.repository.add-response"));
+    const added = await ok<{ repositories: { name: string; uri: string }[] }>(
+      await cosmos(a, "repository/add", { name: "company", uri: REPO, index: 0 }),
+      mt("package.repository.add-response"),
+    );
     expect(added.repositories.map((r) => r.name)).toEqual(["company", "dcx-universe"]);
     expect(fake.requests[0]?.headers.get("Accept")).toContain("application/vnd.dcos.universe.repo+json;charset=utf-8;version=v5");
-    const audit = (await (await call(`/clusters/${a.cluster.id}/audit`, { token: a.token })).json()) as { entries: { action: string; target: string; detail: Record<string, unknown> }[] };
+    const audit = (await (await call(`/clusters/${a.cluster.id}/audit`, { token: a.token })).json()) as {
+      entries: { action: string; target: string; detail: Record<string, unknown> }[];
+    };
     expect(audit.entries).toContainEqual(expect.objectContaining({ action: "package-repository.add", target: "company", detail: { uri: REPO, packages: 2 } }));
-    const found = await ok<{ packages: { name: string; currentVersion: string }[] }>(await cosmos(a, "search", { query: "greeting" }), mt("package.search-response"));
+    const found = await ok<{ packages: { name: string; currentVersion: string }[] }>(
+      await cosmos(a, "search", { query: "greeting" }),
+      mt("package.search-response"),
+    );
     expect(found.packages).toMatchObject([{ name: "hello", currentVersion: "1.1.0" }]);
-    const install = await ok<{ appId: string }>(await cosmos(a, "install", { packageName: "hello", packageVersion: "1.0.0", options: { service: { name: "greeter" } } }, { accept: mt("package.install-response", 2) }), mt("package.install-response", 2));
+    const install = await ok<{ appId: string }>(
+      await cosmos(
+        a,
+        "install",
+        { packageName: "hello", packageVersion: "1.0.0", options: { service: { name: "greeter" } } },
+        { accept: mt("package.install-response", 2) },
+      ),
+      mt("package.install-response", 2),
+    );
     expect(install.appId).toBe("/greeter");
     const [app] = await apps(a);
     expect(app?.labels).toMatchObject({ DCOS_PACKAGE_SOURCE: REPO, DCOS_PACKAGE_VERSION: "1.0.0", DCOS_PACKAGE_NAME: "hello" });
@@ -187,7 +293,10 @@ describe("repositories added by URL", () => {
 
   it("deletes by name or URI, and the built-in repository can be added back", async () => {
     const a = await signUp();
-    const left = await ok<{ repositories: unknown[] }>(await cosmos(a, "repository/delete", { uri: "builtin:dcx-universe" }), mt("package.repository.delete-response"));
+    const left = await ok<{ repositories: unknown[] }>(
+      await cosmos(a, "repository/delete", { uri: "builtin:dcx-universe" }),
+      mt("package.repository.delete-response"),
+    );
     expect(left.repositories).toEqual([]);
     await expectCosmosError(await cosmos(a, "describe", { packageName: "redis" }), "PackageNotFound");
     await expectCosmosError(await cosmos(a, "repository/delete", { name: "dcx-universe" }), "RepositoryNotPresent");
@@ -201,7 +310,12 @@ describe("repositories added by URL", () => {
     ["the wrong schema", { body: JSON.stringify({ packages: [{ name: "x" }] }) }, "RepositoryInvalid", 400],
     ["a 5.0 package in a v4 repository", { body: repoBody([helloPackage({ packagingVersion: "5.0" })]) }, "RepositoryInvalid", 400],
     ["huge (declared)", { body: "x", headers: { "Content-Length": "999999999" } }, "RepositoryTooLarge", 400],
-    ["huge (streamed, no length)", { body: () => new Blob([repoBody([helloPackage({ description: "x".repeat(70_000) })])]).stream() }, "RepositoryTooLarge", 400],
+    [
+      "huge (streamed, no length)",
+      { body: () => new Blob([repoBody([helloPackage({ description: "x".repeat(70_000) })])]).stream() },
+      "RepositoryTooLarge",
+      400,
+    ],
     ["timing out", { hang: true }, "RepositoryUriConnection", 502],
     ["answering 404", { status: 404, body: "no" }, "UniverseClientHttpError", 502],
     ["zip (Universe v2)", { body: "PK", contentType: "application/zip" }, "UnsupportedRepositoryVersion", 400],
@@ -241,11 +355,17 @@ describe("repositories added by URL", () => {
     const a = await signUp();
     restore = fakeRepositories({ [REPO]: { body: repoBody([helloPackage({ name: "redis", description: "the company's redis" })]) } }).restore;
     await ok(await cosmos(a, "repository/add", { name: "company", uri: REPO }), mt("package.repository.add-response"));
-    const last = await ok<{ package: { description: string } }>(await cosmos(a, "describe", { packageName: "redis" }, { accept: mt("package.describe-response", 3) }), mt("package.describe-response", 3));
+    const last = await ok<{ package: { description: string } }>(
+      await cosmos(a, "describe", { packageName: "redis" }, { accept: mt("package.describe-response", 3) }),
+      mt("package.describe-response", 3),
+    );
     expect(last.package.description).toContain("in-memory");
     await ok(await cosmos(a, "repository/delete", { name: "company" }), mt("package.repository.delete-response"));
     await ok(await cosmos(a, "repository/add", { name: "company", uri: REPO, index: 0 }), mt("package.repository.add-response"));
-    const first = await ok<{ package: { description: string } }>(await cosmos(a, "describe", { packageName: "redis" }, { accept: mt("package.describe-response", 3) }), mt("package.describe-response", 3));
+    const first = await ok<{ package: { description: string } }>(
+      await cosmos(a, "describe", { packageName: "redis" }, { accept: mt("package.describe-response", 3) }),
+      mt("package.describe-response", 3),
+    );
     expect(first.package.description).toBe("the company's redis");
   });
 
@@ -258,21 +378,36 @@ describe("repositories added by URL", () => {
     // The repository publishes a new version: the next reads refresh (every read, in these tests) and then see it.
     Object.assign(served, { body: repoBody([helloPackage(), helloPackage({ version: "2.0.0", releaseVersion: 5 })]), etag: '"v2"' });
     await expect
-      .poll(async () => ((await (await cosmos(a, "list-versions", { packageName: "hello" })).json()) as { results: Record<string, string> }).results, { timeout: 5000 })
+      .poll(async () => ((await (await cosmos(a, "list-versions", { packageName: "hello" })).json()) as { results: Record<string, string> }).results, {
+        timeout: 5000,
+      })
       .toEqual({ "2.0.0": "5", "1.0.0": "1" });
     // The repository breaks: reads go on serving what was stored.
     Object.assign(served, { body: "oops", etag: undefined, status: 500 });
     const before = fake.requests.length;
     await expect.poll(async () => (await cosmos(a, "search", { query: "hello" }), fake.requests.length), { timeout: 5000 }).toBeGreaterThan(before + 1);
-    const still = await ok<{ packages: { name: string; currentVersion: string }[] }>(await cosmos(a, "search", { query: "hello" }), mt("package.search-response"));
+    const still = await ok<{ packages: { name: string; currentVersion: string }[] }>(
+      await cosmos(a, "search", { query: "hello" }),
+      mt("package.search-response"),
+    );
     expect(still.packages.filter((p) => p.name === "hello")).toMatchObject([{ currentVersion: "2.0.0" }]);
   });
 
   it("updates an installed package in place: options merged or replaced, an allowed version, errors leaving the app as it was", async () => {
     const a = await signUp();
-    restore = fakeRepositories({ [REPO]: { body: repoBody([helloPackage(), helloPackage({ version: "1.1.0", releaseVersion: 2, upgradesFrom: ["1.0.0"] })]) } }).restore;
+    restore = fakeRepositories({
+      [REPO]: { body: repoBody([helloPackage(), helloPackage({ version: "1.1.0", releaseVersion: 2, upgradesFrom: ["1.0.0"] })]) },
+    }).restore;
     await ok(await cosmos(a, "repository/add", { name: "company", uri: REPO }), mt("package.repository.add-response"));
-    await ok(await cosmos(a, "install", { packageName: "hello", packageVersion: "1.0.0", options: { service: { name: "greeter", greeting: "hi" } } }, { accept: mt("package.install-response", 2) }), mt("package.install-response", 2));
+    await ok(
+      await cosmos(
+        a,
+        "install",
+        { packageName: "hello", packageVersion: "1.0.0", options: { service: { name: "greeter", greeting: "hi" } } },
+        { accept: mt("package.install-response", 2) },
+      ),
+      mt("package.install-response", 2),
+    );
     const service = (endpoint: string, body: unknown) =>
       call(`/c/${a.cluster.id}/cosmos/service/${endpoint}`, {
         method: "POST",
@@ -280,10 +415,25 @@ describe("repositories added by URL", () => {
         headers: { "Content-Type": mt(`service.${endpoint}-request`), Accept: mt(`service.${endpoint}-response`) },
         body: JSON.stringify(body),
       });
-    const described = await ok<{ package: { version: string }; upgradesTo: string[]; downgradesTo: string[]; userProvidedOptions: unknown; resolvedOptions: { service: { cpus: number } } }>(await service("describe", { appId: "/greeter" }), mt("service.describe-response"));
-    expect(described).toMatchObject({ package: { version: "1.0.0" }, upgradesTo: ["1.1.0"], downgradesTo: [], userProvidedOptions: { service: { name: "greeter", greeting: "hi" } }, resolvedOptions: { service: { cpus: 0.1 } } });
+    const described = await ok<{
+      package: { version: string };
+      upgradesTo: string[];
+      downgradesTo: string[];
+      userProvidedOptions: unknown;
+      resolvedOptions: { service: { cpus: number } };
+    }>(await service("describe", { appId: "/greeter" }), mt("service.describe-response"));
+    expect(described).toMatchObject({
+      package: { version: "1.0.0" },
+      upgradesTo: ["1.1.0"],
+      downgradesTo: [],
+      userProvidedOptions: { service: { name: "greeter", greeting: "hi" } },
+      resolvedOptions: { service: { cpus: 0.1 } },
+    });
 
-    const merged = await ok<{ marathonDeploymentId: string; resolvedOptions: { service: { greeting: string } } }>(await service("update", { appId: "/greeter", options: { service: { greeting: "hey" } } }), mt("service.update-response"));
+    const merged = await ok<{ marathonDeploymentId: string; resolvedOptions: { service: { greeting: string } } }>(
+      await service("update", { appId: "/greeter", options: { service: { greeting: "hey" } } }),
+      mt("service.update-response"),
+    );
     expect(merged.marathonDeploymentId).toMatch(/.+/);
     let [app] = await apps(a);
     expect(app).toMatchObject({ id: "/greeter", env: { GREETING: "hey" } });
@@ -332,12 +482,21 @@ describe("repositories added by URL", () => {
     }).restore;
     await ok(await cosmos(a, "repository/add", { name: "company", uri: REPO }), mt("package.repository.add-response"));
     await expectCosmosError(await cosmos(a, "install", { packageName: "broken" }, { accept: mt("package.install-response", 2) }), "RenderedTemplateNotJson");
-    const invalid = await expectCosmosError(await cosmos(a, "install", { packageName: "negative" }, { accept: mt("package.install-response", 2) }), "InvalidMarathonApp");
+    const invalid = await expectCosmosError(
+      await cosmos(a, "install", { packageName: "negative" }, { accept: mt("package.install-response", 2) }),
+      "InvalidMarathonApp",
+    );
     expect((invalid.data?.details as { path: string }[]).map((d) => d.path)).toEqual(["/cpus"]);
-    await expectCosmosError(await cosmos(a, "install", { packageName: "negative", options: { a: 1 } }, { accept: mt("package.install-response", 2) }), "OptionsNotAllowed");
+    await expectCosmosError(
+      await cosmos(a, "install", { packageName: "negative", options: { a: 1 } }, { accept: mt("package.install-response", 2) }),
+      "OptionsNotAllowed",
+    );
     expect(await apps(a)).toEqual([]);
     // A package without a template installs nothing and says so (a CLI-only package).
-    const cliOnly = await ok<Record<string, unknown>>(await cosmos(a, "install", { packageName: "nothing" }, { accept: mt("package.install-response", 2) }), mt("package.install-response", 2));
+    const cliOnly = await ok<Record<string, unknown>>(
+      await cosmos(a, "install", { packageName: "nothing" }, { accept: mt("package.install-response", 2) }),
+      mt("package.install-response", 2),
+    );
     expect(cliOnly.appId).toBeUndefined();
     expect(cliOnly.cli).toEqual({ binaries: {} });
   });

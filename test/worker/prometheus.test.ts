@@ -21,7 +21,11 @@ describe("the cluster's Prometheus metrics (/c/:cluster/metrics/prometheus)", ()
   it("a scrape, read by a third-party parser, shows agents, tasks, resources, placements, rounds, status updates and DNS queries", async () => {
     const account = await signUp();
     const { socket, agentId } = await joinAgent(account, { hostname: "node-1" });
-    const created = await call(`/c/${account.cluster.id}/v2/apps`, { method: "POST", token: account.token, json: { id: "/web", cmd: "sleep 1000", instances: 2, cpus: 0.5, mem: 128, disk: 10 } });
+    const created = await call(`/c/${account.cluster.id}/v2/apps`, {
+      method: "POST",
+      token: account.token,
+      json: { id: "/web", cmd: "sleep 1000", instances: 2, cpus: 0.5, mem: 128, disk: 10 },
+    });
     expect(created.status).toBe(201);
     const launch = await socket.nextOfType<{ tasks: { taskId: string }[] }>("launch");
     expect(launch.tasks).toHaveLength(2);
@@ -78,7 +82,9 @@ describe("the cluster's Prometheus metrics (/c/:cluster/metrics/prometheus)", ()
     expect(sampleValue(m, "dcx_build_info", {})).toBe(1);
 
     // Counters are saved with the scrape: an object restarted on this storage starts from them.
-    const reloaded = await runInDurableObject(env.CLUSTER.getByName(account.cluster.id), async (_: Cluster, state) => renderExposition(new ClusterMetrics(await openClusterDb(state.storage)).collect()));
+    const reloaded = await runInDurableObject(env.CLUSTER.getByName(account.cluster.id), async (_: Cluster, state) =>
+      renderExposition(new ClusterMetrics(await openClusterDb(state.storage)).collect()),
+    );
     const again = parseExposition(reloaded);
     expect(sampleValue(again, "dcx_placements_total", { framework: "marathon" })).toBe(2);
     expect(sampleValue(again, "dcx_allocation_rounds_total")).toBeGreaterThanOrEqual(rounds);
@@ -93,7 +99,9 @@ describe("the cluster's Prometheus metrics (/c/:cluster/metrics/prometheus)", ()
         state.storage.sql.exec("INSERT INTO meta (key, value) VALUES ('metrics', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", saved);
         return renderExposition(new ClusterMetrics(await openClusterDb(state.storage)).collect());
       });
-    const partly = parseExposition(await collect(JSON.stringify({ counters: { placements: { marathon: "x", metronome: 3 }, rounds: 7 }, roundSeconds: { counts: [1], sum: 1 } })));
+    const partly = parseExposition(
+      await collect(JSON.stringify({ counters: { placements: { marathon: "x", metronome: 3 }, rounds: 7 }, roundSeconds: { counts: [1], sum: 1 } })),
+    );
     expect(partly.get("dcx_placements_total")?.metrics).toEqual([{ labels: { framework: "metronome" }, value: "3" }]);
     expect(sampleValue(partly, "dcx_allocation_rounds_total")).toBe(0);
     expect(series(partly, "dcx_allocation_round_duration_seconds").count).toBe("0");
@@ -110,7 +118,8 @@ describe("the cluster's Prometheus metrics (/c/:cluster/metrics/prometheus)", ()
   it("an idle cluster still lists every agent state and the main task states at 0", async () => {
     const m = parseExposition(await scrape(await signUp()));
     for (const state of ["active", "disconnected", "unreachable"]) expect(sampleValue(m, "dcx_agents", { state })).toBe(0);
-    for (const state of ["TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING", "TASK_UNREACHABLE"]) expect(sampleValue(m, "dcx_tasks", { state })).toBe(0);
+    for (const state of ["TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING", "TASK_UNREACHABLE"])
+      expect(sampleValue(m, "dcx_tasks", { state })).toBe(0);
     expect(sampleValue(m, "dcx_allocation_rounds_total")).toBe(0);
     expect(m.get("dcx_cluster_agent_cpus")?.metrics).toEqual([]);
   });

@@ -23,11 +23,22 @@ describe("public agents", () => {
     const { priv, pub } = await privateAndPublic(account);
     const { slaves } = (await (await call(`/c/${account.cluster.id}/master/slaves`, { token: account.token })).json()) as { slaves: Slave[] };
     const byId = new Map(slaves.map((s) => [s.id, s]));
-    expect(byId.get(pub.agentId)).toMatchObject({ attributes: { public_ip: "true" }, reserved_resources: { slave_public: { cpus: 1 } }, unreserved_resources: { cpus: 0 } });
+    expect(byId.get(pub.agentId)).toMatchObject({
+      attributes: { public_ip: "true" },
+      reserved_resources: { slave_public: { cpus: 1 } },
+      unreserved_resources: { cpus: 0 },
+    });
     expect(byId.get(priv.agentId)).toMatchObject({ attributes: { rack: "r1" }, reserved_resources: {}, unreserved_resources: { cpus: 1 } });
     expect(byId.get(priv.agentId)?.attributes).not.toHaveProperty("public_ip");
-    const { agents } = (await (await call(`/c/${account.cluster.id}/agents`, { token: account.token })).json()) as { agents: { id: string; role: string; public: boolean }[] };
-    expect(agents.map((a) => [a.id, a.role, a.public])).toEqual(expect.arrayContaining([[pub.agentId, "slave_public", true], [priv.agentId, "*", false]]));
+    const { agents } = (await (await call(`/c/${account.cluster.id}/agents`, { token: account.token })).json()) as {
+      agents: { id: string; role: string; public: boolean }[];
+    };
+    expect(agents.map((a) => [a.id, a.role, a.public])).toEqual(
+      expect.arrayContaining([
+        [pub.agentId, "slave_public", true],
+        [priv.agentId, "*", false],
+      ]),
+    );
   });
 
   it("a `resources` frame with new attributes keeps a public agent public", async () => {
@@ -37,7 +48,10 @@ describe("public agents", () => {
     socket.send("ping");
     expect(await socket.next()).toBe("pong");
     const { slaves } = (await (await call(`/c/${account.cluster.id}/master/slaves`, { token: account.token })).json()) as { slaves: Slave[] };
-    expect(slaves.find((s) => s.id === agentId)).toMatchObject({ attributes: { zone: "edge", public_ip: "true" }, reserved_resources: { slave_public: { cpus: 1 } } });
+    expect(slaves.find((s) => s.id === agentId)).toMatchObject({
+      attributes: { zone: "edge", public_ip: "true" },
+      reserved_resources: { slave_public: { cpus: 1 } },
+    });
   });
 
   it("an unknown role in the register frame is refused, naming the field", async () => {
@@ -65,7 +79,9 @@ describe("acceptedResourceRoles", () => {
       expect(launch.tasks).toHaveLength(3);
       const other = agents[where === "priv" ? "pub" : "priv"].socket;
       expect((await other.framesWithin<{ type: string }>(300)).filter((f) => f.type === "launch")).toEqual([]);
-      const stored = (await (await call(`/c/${account.cluster.id}/v2/apps/web`, { token: account.token })).json()) as { app: { acceptedResourceRoles?: string[] } };
+      const stored = (await (await call(`/c/${account.cluster.id}/v2/apps/web`, { token: account.token })).json()) as {
+        app: { acceptedResourceRoles?: string[] };
+      };
       expect(stored.app.acceptedResourceRoles).toEqual(roles);
     });
   }
@@ -104,7 +120,8 @@ describe("Metronome jobs", () => {
   it("run on private agents only", async () => {
     const account = await signUp();
     const { priv, pub } = await privateAndPublic(account);
-    const v1 = (path: string, json?: unknown) => call(`/c/${account.cluster.id}/v1${path}`, { method: "POST", token: account.token, ...(json === undefined ? {} : { json }) });
+    const v1 = (path: string, json?: unknown) =>
+      call(`/c/${account.cluster.id}/v1${path}`, { method: "POST", token: account.token, ...(json === undefined ? {} : { json }) });
     expect((await v1("/jobs", { id: "nightly", run: { cmd: "true", cpus: 0.1, mem: 32 } })).status).toBe(201);
     for (let i = 0; i < 3; i++) expect((await v1("/jobs/nightly/runs")).status).toBe(201);
     const launched = (await priv.socket.framesWithin<Launch>(500)).filter((f) => f.type === "launch").flatMap((f) => f.tasks);

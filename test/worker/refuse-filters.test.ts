@@ -8,8 +8,10 @@ const stub = (account: Account) => env.CLUSTER.getByName(account.cluster.id);
 
 /** When Marathon's refuse filter on the agent ends, or undefined without one. */
 function filterUntil(account: Account, agentId: string): Promise<number | undefined> {
-  return runInDurableObject(stub(account), (_: Cluster, state) =>
-    state.storage.sql.exec<{ until: number }>("SELECT until FROM offer_filters WHERE framework = 'marathon' AND agent_id = ?", agentId).toArray()[0]?.until,
+  return runInDurableObject(
+    stub(account),
+    (_: Cluster, state) =>
+      state.storage.sql.exec<{ until: number }>("SELECT until FROM offer_filters WHERE framework = 'marathon' AND agent_id = ?", agentId).toArray()[0]?.until,
   );
 }
 
@@ -27,7 +29,8 @@ describe("refuse filters (Mesos Filters.refuse_seconds)", () => {
   it("a round does not renew the filter on an agent it never offered, so the agent is offered again once the filter ends", async () => {
     const account = await signUp();
     const { socket, agentId } = await joinAgent(account, { resources: { cpus: 1, mem: 1024, disk: 1000, gpus: 0, ports: [[31000, 31010]] } });
-    const post = (id: string) => call(`/c/${account.cluster.id}/v2/apps`, { method: "POST", token: account.token, json: { id, cmd: "sleep 600", cpus: 1, mem: 16 } });
+    const post = (id: string) =>
+      call(`/c/${account.cluster.id}/v2/apps`, { method: "POST", token: account.token, json: { id, cmd: "sleep 600", cpus: 1, mem: 16 } });
     expect((await post("/first")).status).toBe(201);
     await socket.nextOfType("launch");
     // The agent is full: the second app's round declines it for a while.
@@ -53,7 +56,9 @@ describe("/v2/queue under refuse filters", () => {
     await roundNow(account);
     await roundNow(account);
     const response = await call(`/c/${account.cluster.id}/v2/queue`, { token: account.token });
-    const { queue } = (await response.json()) as { queue: { count: number; processedOffersSummary: { rejectSummaryLastOffers: { reason: string; declined: number }[] } }[] };
+    const { queue } = (await response.json()) as {
+      queue: { count: number; processedOffersSummary: { rejectSummaryLastOffers: { reason: string; declined: number }[] } }[];
+    };
     expect(queue[0]?.count).toBe(1);
     // Marathon's reason names: the agent was declined for the constraint, not for a filter.
     const summary = queue[0]?.processedOffersSummary.rejectSummaryLastOffers ?? [];

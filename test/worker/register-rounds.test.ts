@@ -40,7 +40,11 @@ describe("registration and allocation rounds", () => {
     first.socket.ws.close(1000, "restart");
     await first.socket.waitClosed();
     // No agent is active: the app waits, and nothing was offered (so nothing is filtered).
-    const post = await call(`/c/${account.cluster.id}/v2/apps`, { method: "POST", token: account.token, json: { id: "/back", cmd: "sleep 600", cpus: 0.1, mem: 16, instances: 1 } });
+    const post = await call(`/c/${account.cluster.id}/v2/apps`, {
+      method: "POST",
+      token: account.token,
+      json: { id: "/back", cmd: "sleep 600", cpus: 0.1, mem: 16, instances: 1 },
+    });
     expect(post.status).toBe(201);
     const again = await TestSocket.open(account.cluster.id, first.credential);
     again.send(registerFrame({ agentId: first.agentId }));
@@ -50,7 +54,11 @@ describe("registration and allocation rounds", () => {
 
   it("agents joining while an app waits get its instances through coalesced rounds", async () => {
     const account = await signUp();
-    const post = await call(`/c/${account.cluster.id}/v2/apps`, { method: "POST", token: account.token, json: { id: "/spread", cmd: "sleep 600", cpus: 0.1, mem: 16, instances: 4, constraints: [["hostname", "UNIQUE"]] } });
+    const post = await call(`/c/${account.cluster.id}/v2/apps`, {
+      method: "POST",
+      token: account.token,
+      json: { id: "/spread", cmd: "sleep 600", cpus: 0.1, mem: 16, instances: 4, constraints: [["hostname", "UNIQUE"]] },
+    });
     expect(post.status).toBe(201);
     const agents = await Promise.all([1, 2, 3, 4].map((i) => joinAgent(account, { hostname: `node-${i}` })));
     const launches = await Promise.all(agents.map((a) => a.socket.nextOfType<{ tasks: unknown[] }>("launch", 5000)));

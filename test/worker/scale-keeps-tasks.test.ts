@@ -7,7 +7,11 @@ interface Frame {
   taskIds?: string[];
 }
 
-const launched = (frames: Frame[]) => frames.filter((f) => f.type === "launch").flatMap((f) => f.tasks ?? []).map((t) => t.taskId);
+const launched = (frames: Frame[]) =>
+  frames
+    .filter((f) => f.type === "launch")
+    .flatMap((f) => f.tasks ?? [])
+    .map((t) => t.taskId);
 const killed = (frames: Frame[]) => frames.filter((f) => f.type === "kill").flatMap((f) => f.taskIds ?? []);
 
 /** Marathon scales without restarting: a change of `instances` alone keeps the running tasks. */
@@ -19,7 +23,8 @@ describe("scaling an app", () => {
     const heartbeat = setInterval(() => socket.send("ping"), 300);
     const api = (path: string, method: string, json?: unknown) => call(`/c/${a.cluster.id}${path}`, { method, token: a.token, json });
     const settled = () => expect.poll(async () => ((await (await api("/v2/deployments", "GET")).json()) as unknown[]).length).toBe(0);
-    const run = (ids: string[], seq: string) => socket.send({ type: "status", updates: ids.map((taskId, i) => ({ updateId: `${seq}-${i}`, taskId, state: "TASK_RUNNING", timestamp: Date.now() })) });
+    const run = (ids: string[], seq: string) =>
+      socket.send({ type: "status", updates: ids.map((taskId, i) => ({ updateId: `${seq}-${i}`, taskId, state: "TASK_RUNNING", timestamp: Date.now() })) });
 
     expect((await api("/v2/apps", "POST", { id: "/s", cmd: "sleep 100", cpus: 0.1, mem: 16, instances: 1 })).status).toBe(201);
     const first = launched(await socket.framesWithin<Frame>(500));

@@ -27,9 +27,13 @@ describe("ACCEPT and status updates", () => {
     const { socket } = await joinAgent(account, AGENT);
     const fw = await Framework.subscribe(account);
     const [offer] = await fw.offers();
-    const res = await fw.call("ACCEPT", { accept: launch(offer!, "job-1", { command: { value: "echo hi", environment: { variables: [{ name: "A", value: "1" }] } } }) });
+    const res = await fw.call("ACCEPT", {
+      accept: launch(offer!, "job-1", { command: { value: "echo hi", environment: { variables: [{ name: "A", value: "1" }] } } }),
+    });
     expect(res.status).toBe(202);
-    const frame = await socket.nextOfType<{ tasks: { taskId: string; command: unknown; env: Record<string, string>; resources: { cpus: number } }[] }>("launch");
+    const frame = await socket.nextOfType<{ tasks: { taskId: string; command: unknown; env: Record<string, string>; resources: { cpus: number } }[] }>(
+      "launch",
+    );
     expect(frame.tasks[0]?.taskId).toBe("job-1");
     expect(frame.tasks[0]?.command).toEqual({ shell: "echo hi" });
     expect(frame.tasks[0]?.env.A).toBe("1");
@@ -65,7 +69,12 @@ describe("errors", () => {
     const path = schedulerPath(account);
     expect((await call(path, { method: "POST", token: account.token, headers: { "Content-Type": "application/json" }, body: "{" })).status).toBe(400);
     expect((await call(path, { method: "POST", token: account.token, headers: { "Content-Type": "application/x-protobuf" }, body: "x" })).status).toBe(415);
-    const sub = await call(path, { method: "POST", token: account.token, headers: { "Mesos-Stream-Id": fw.streamId }, json: { type: "SUBSCRIBE", subscribe: { framework_info: { user: "", name: "x" } } } });
+    const sub = await call(path, {
+      method: "POST",
+      token: account.token,
+      headers: { "Mesos-Stream-Id": fw.streamId },
+      json: { type: "SUBSCRIBE", subscribe: { framework_info: { user: "", name: "x" } } },
+    });
     expect(sub.status).toBe(400);
     expect((await call(path, { method: "POST", json: { type: "SUBSCRIBE" } })).status).toBe(401);
     await fw.disconnect();

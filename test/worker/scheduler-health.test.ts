@@ -20,11 +20,21 @@ describe("TaskInfo.health_check", () => {
     const { socket } = await joinAgent(account, AGENT);
     const fw = await Framework.subscribe(account);
     const [offer] = await fw.offers();
-    const health_check = { type: "HTTP", http: { port: 31000, path: "/health" }, interval_seconds: 2, timeout_seconds: 1, delay_seconds: 0, grace_period_seconds: 0, consecutive_failures: 2 };
+    const health_check = {
+      type: "HTTP",
+      http: { port: 31000, path: "/health" },
+      interval_seconds: 2,
+      timeout_seconds: 1,
+      delay_seconds: 0,
+      grace_period_seconds: 0,
+      consecutive_failures: 2,
+    };
     const accept = launch(offer!, "web-1", { resources: [scalar("cpus", 0.5), scalar("mem", 64), PORTS], health_check });
     expect((await fw.call("ACCEPT", { accept })).status).toBe(202);
     const frame = await socket.nextOfType<LaunchFrame>("launch");
-    expect(frame.tasks[0]?.healthChecks).toEqual([{ protocol: "HTTP", port: 31000, path: "/health", ignoreHttp1xx: false, ipProtocol: "IPv4", intervalMs: 2000, timeoutMs: 1000, delayMs: 0 }]);
+    expect(frame.tasks[0]?.healthChecks).toEqual([
+      { protocol: "HTTP", port: 31000, path: "/health", ignoreHttp1xx: false, ipProtocol: "IPv4", intervalMs: 2000, timeoutMs: 1000, delayMs: 0 },
+    ]);
     const t0 = Date.now();
     socket.send({ type: "status", updates: [{ updateId: "u1", taskId: "web-1", state: "TASK_RUNNING", timestamp: t0 }] });
     const running = await fw.update();
@@ -35,11 +45,17 @@ describe("TaskInfo.health_check", () => {
     const healthy = await fw.update();
     expect(healthy).toMatchObject({ state: "TASK_RUNNING", healthy: true, reason: "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED", source: "SOURCE_EXECUTOR" });
     await ack(fw, healthy);
-    socket.send({ type: "status", updates: [{ updateId: "u3", taskId: "web-1", state: "TASK_RUNNING", healthy: false, message: "HTTP 500", timestamp: t0 + 2 }] });
+    socket.send({
+      type: "status",
+      updates: [{ updateId: "u3", taskId: "web-1", state: "TASK_RUNNING", healthy: false, message: "HTTP 500", timestamp: t0 + 2 }],
+    });
     const sick = await fw.update();
     expect(sick).toMatchObject({ state: "TASK_RUNNING", healthy: false, reason: "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED" });
     await ack(fw, sick);
-    socket.send({ type: "status", updates: [{ updateId: "u4", taskId: "web-1", state: "TASK_RUNNING", healthy: false, message: "HTTP 500", timestamp: t0 + 3 }] });
+    socket.send({
+      type: "status",
+      updates: [{ updateId: "u4", taskId: "web-1", state: "TASK_RUNNING", healthy: false, message: "HTTP 500", timestamp: t0 + 3 }],
+    });
     expect(await fw.update()).toMatchObject({ healthy: false });
     // The second failure in a row reaches consecutive_failures: the master kills the task.
     const kill = await socket.nextOfType<{ taskIds: string[] }>("kill");
@@ -57,7 +73,14 @@ describe("TaskInfo.health_check", () => {
     const docker = { type: "DOCKER", docker: { image: "nginx", network: "BRIDGE", port_mappings: [{ host_port: 31000, container_port: 8080 }] } };
     const accept = launch(offer!, "cmd-1", { health_check: command });
     const tasks = accept.operations[0]!.launch.task_infos;
-    tasks.push({ ...tasks[0]!, name: "web", task_id: { value: "web-2" }, resources: [scalar("cpus", 0.5), scalar("mem", 64), PORTS], container: docker, health_check: bridged } as (typeof tasks)[number]);
+    tasks.push({
+      ...tasks[0]!,
+      name: "web",
+      task_id: { value: "web-2" },
+      resources: [scalar("cpus", 0.5), scalar("mem", 64), PORTS],
+      container: docker,
+      health_check: bridged,
+    } as (typeof tasks)[number]);
     tasks.push({ ...tasks[0]!, name: "bad", task_id: { value: "bad-1" }, health_check: { type: "HTTP", http: { port: 22 } } } as (typeof tasks)[number]);
     expect((await fw.call("ACCEPT", { accept })).status).toBe(202);
     const refused = await fw.update();

@@ -48,7 +48,11 @@ export class Framework {
 
   static async subscribe(account: Account, info: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): Promise<Framework> {
     const framework_info = { user: "", name: "test-framework", ...info };
-    const res = await call(schedulerPath(account), { method: "POST", token: account.token, json: { type: "SUBSCRIBE", subscribe: { framework_info, ...extra } } });
+    const res = await call(schedulerPath(account), {
+      method: "POST",
+      token: account.token,
+      json: { type: "SUBSCRIBE", subscribe: { framework_info, ...extra } },
+    });
     expect(res.status).toBe(200);
     const streamId = res.headers.get("Mesos-Stream-Id") ?? "";
     expect(streamId).not.toBe("");
@@ -85,7 +89,10 @@ export class Framework {
       const i = this.events.findIndex((e) => e.type === type);
       if (i >= 0) return this.events.splice(0, i + 1).at(-1) as Event;
       const left = deadline - Date.now();
-      if (left <= 0 || this.ended) throw new Error(`no ${type} event within ${timeoutMs} ms (${this.ended ? "stream ended" : "timed out"}); had ${this.events.map((e) => e.type).join(",")}`);
+      if (left <= 0 || this.ended)
+        throw new Error(
+          `no ${type} event within ${timeoutMs} ms (${this.ended ? "stream ended" : "timed out"}); had ${this.events.map((e) => e.type).join(",")}`,
+        );
       await new Promise<void>((resolve) => {
         this.waiters.push(resolve);
         setTimeout(resolve, left);
@@ -111,7 +118,12 @@ export class Framework {
 
   /** Posts a call of this framework; returns the response. */
   call(type: string, body: Record<string, unknown> = {}, headers: Record<string, string> = { "Mesos-Stream-Id": this.streamId }): Promise<Response> {
-    return call(schedulerPath(this.account), { method: "POST", token: this.account.token, headers, json: { type, framework_id: { value: this.frameworkId }, ...body } });
+    return call(schedulerPath(this.account), {
+      method: "POST",
+      token: this.account.token,
+      headers,
+      json: { type, framework_id: { value: this.frameworkId }, ...body },
+    });
   }
 
   /** Closes the connection, as a framework that dies does. */

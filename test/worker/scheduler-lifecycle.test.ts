@@ -45,8 +45,17 @@ describe("KILL and RECONCILE", () => {
     const { socket } = await joinAgent(account, AGENT);
     const fw = await Framework.subscribe(account);
     const [offer] = await fw.offers();
-    const task = (id: string) => ({ name: id, task_id: { value: id }, agent_id: offer!.agent_id, resources: [scalar("cpus", 0.1), scalar("mem", 32)], command: { value: "sleep 600" } });
-    const group = { type: "LAUNCH_GROUP", launch_group: { executor: { type: "DEFAULT", executor_id: { value: "x" } }, task_group: { tasks: [task("g1"), task("g2")] } } };
+    const task = (id: string) => ({
+      name: id,
+      task_id: { value: id },
+      agent_id: offer!.agent_id,
+      resources: [scalar("cpus", 0.1), scalar("mem", 32)],
+      command: { value: "sleep 600" },
+    });
+    const group = {
+      type: "LAUNCH_GROUP",
+      launch_group: { executor: { type: "DEFAULT", executor_id: { value: "x" } }, task_group: { tasks: [task("g1"), task("g2")] } },
+    };
     await fw.call("ACCEPT", { accept: { offer_ids: [offer!.id], operations: [group] } });
     const frame = await socket.nextOfType<{ tasks: { taskId: string }[] }>("launch");
     expect(frame.tasks.map((t) => t.taskId)).toEqual(["g1", "g2"]);
@@ -88,7 +97,11 @@ describe("failover", () => {
     await timePasses(account);
     const kill = await agent.socket.nextOfType<{ taskIds: string[] }>("kill");
     expect(kill.taskIds).toEqual(["t1"]);
-    const res = await call(schedulerPath(account), { method: "POST", token: account.token, json: { type: "SUBSCRIBE", subscribe: { framework_info: { user: "", name: "x", id: { value: fw.frameworkId } } } } });
+    const res = await call(schedulerPath(account), {
+      method: "POST",
+      token: account.token,
+      json: { type: "SUBSCRIBE", subscribe: { framework_info: { user: "", name: "x", id: { value: fw.frameworkId } } } },
+    });
     expect(res.status).toBe(200);
     const body = await res.text();
     expect(body).toContain('"type":"ERROR"');
@@ -111,7 +124,12 @@ describe("UPDATE_FRAMEWORK", () => {
     const fw = await Framework.subscribe(account, { user: "alice", name: "before" });
     const info = { id: { value: fw.frameworkId }, user: "alice", name: "after" };
     expect((await fw.call("UPDATE_FRAMEWORK", { update_framework: { framework_info: info } })).status).toBe(200);
-    const frameworks = await call(`/c/${account.cluster.id}/api/v1/scheduler`, { method: "POST", token: account.token, json: { type: "UPDATE_FRAMEWORK", framework_id: { value: fw.frameworkId }, update_framework: { framework_info: { ...info, user: "root" } } }, headers: { "Mesos-Stream-Id": fw.streamId } });
+    const frameworks = await call(`/c/${account.cluster.id}/api/v1/scheduler`, {
+      method: "POST",
+      token: account.token,
+      json: { type: "UPDATE_FRAMEWORK", framework_id: { value: fw.frameworkId }, update_framework: { framework_info: { ...info, user: "root" } } },
+      headers: { "Mesos-Stream-Id": fw.streamId },
+    });
     expect(frameworks.status).toBe(400);
     expect(((await frameworks.json()) as { message: string }).message).toContain("user");
     await fw.disconnect();
@@ -129,10 +147,18 @@ describe("tenancy", () => {
     const [offer] = await fwA.offers();
     expect(offer?.agent_id.value).toBe(agentId);
     // A's framework id and stream id, sent to B's cluster (with B's token): refused.
-    const res = await call(schedulerPath(b), { method: "POST", token: b.token, headers: { "Mesos-Stream-Id": fwA.streamId }, json: { type: "ACCEPT", framework_id: { value: fwA.frameworkId }, accept: launch(offer!, "x") } });
+    const res = await call(schedulerPath(b), {
+      method: "POST",
+      token: b.token,
+      headers: { "Mesos-Stream-Id": fwA.streamId },
+      json: { type: "ACCEPT", framework_id: { value: fwA.frameworkId }, accept: launch(offer!, "x") },
+    });
     expect(res.status).toBe(403);
     // A's token on B's cluster: not a member.
-    expect((await call(schedulerPath(b), { method: "POST", token: a.token, json: { type: "SUBSCRIBE", subscribe: { framework_info: { user: "", name: "x" } } } })).status).toBe(404);
+    expect(
+      (await call(schedulerPath(b), { method: "POST", token: a.token, json: { type: "SUBSCRIBE", subscribe: { framework_info: { user: "", name: "x" } } } }))
+        .status,
+    ).toBe(404);
     await fwA.disconnect();
     await fwB.disconnect();
   });
@@ -145,7 +171,8 @@ describe("agent loss", () => {
     await fw.call("ACKNOWLEDGE", { acknowledge: { agent_id: status.agent_id, task_id: status.task_id, uuid: status.uuid } });
     agent.socket.ws.close(1000, "bye");
     await agent.socket.waitClosed();
-    const agentState = async () => ((await (await call(`/c/${account.cluster.id}/agents/${agent.agentId}`, { token: account.token })).json()) as { agent: { state: string } }).agent.state;
+    const agentState = async () =>
+      ((await (await call(`/c/${account.cluster.id}/agents/${agent.agentId}`, { token: account.token })).json()) as { agent: { state: string } }).agent.state;
     await expect.poll(agentState).toBe("disconnected");
     await runInDurableObject(stub(account), (_: Cluster, state) => {
       state.storage.sql.exec("UPDATE agents SET disconnected_at = disconnected_at - 10000");

@@ -12,7 +12,11 @@ describe("offers are exclusive", () => {
     const [offer] = await a.offers();
     const b = await Framework.subscribe(account, { name: "b" });
     expect(await b.within("OFFERS", 300)).toEqual([]);
-    const app = await call(`/c/${account.cluster.id}/v2/apps`, { method: "POST", token: account.token, json: { id: "/web", cmd: "sleep 600", cpus: 1, mem: 64 } });
+    const app = await call(`/c/${account.cluster.id}/v2/apps`, {
+      method: "POST",
+      token: account.token,
+      json: { id: "/web", cmd: "sleep 600", cpus: 1, mem: 64 },
+    });
     expect(app.status).toBe(201);
     expect(await socket.framesWithin<{ type: string }>(300).then((f) => f.filter((x) => x.type === "launch"))).toEqual([]);
     expect((await a.call("DECLINE", { decline: { offer_ids: [offer!.id], filters: { refuse_seconds: 60 } } })).status).toBe(202);
@@ -53,7 +57,9 @@ describe("bad ACCEPTs", () => {
     const greedy = launch(offer!, "greedy", { resources: [scalar("cpus", 3), scalar("mem", 64)] });
     const executor = launch(offer!, "exec", { executor: { executor_id: { value: "e" }, type: "CUSTOM" } });
     const gpu = launch(offer!, "odd", { resources: [scalar("cpus", 0.1), { name: "bananas", type: "SCALAR", scalar: { value: 1 } }] });
-    const badPort = launch(offer!, "port", { resources: [scalar("cpus", 0.1), scalar("mem", 32), { name: "ports", type: "RANGES", ranges: { range: [{ begin: 80, end: 80 }] } }] });
+    const badPort = launch(offer!, "port", {
+      resources: [scalar("cpus", 0.1), scalar("mem", 32), { name: "ports", type: "RANGES", ranges: { range: [{ begin: 80, end: 80 }] } }],
+    });
     const ok = launch(offer!, "fine");
     const operations = [...greedy.operations, ...executor.operations, ...gpu.operations, ...badPort.operations, ...ok.operations];
     expect((await fw.call("ACCEPT", { accept: { offer_ids: [offer!.id], operations } })).status).toBe(202);

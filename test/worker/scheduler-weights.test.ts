@@ -25,23 +25,44 @@ describe("role weights", () => {
     expect(await put.json()).toEqual([{ role: "analytics", weight: 2 }]);
     const operator = (json: unknown) => call(`/c/${account.cluster.id}/api/v1`, { method: "POST", token: account.token, json });
     expect((await operator({ type: "UPDATE_WEIGHTS", update_weights: { weight_infos: [{ role: "web", weight: 0.5 }] } })).status).toBe(200);
-    expect(await (await operator({ type: "GET_WEIGHTS" })).json()).toEqual({ type: "GET_WEIGHTS", get_weights: { weight_infos: [{ role: "analytics", weight: 2 }, { role: "web", weight: 0.5 }] } });
+    expect(await (await operator({ type: "GET_WEIGHTS" })).json()).toEqual({
+      type: "GET_WEIGHTS",
+      get_weights: {
+        weight_infos: [
+          { role: "analytics", weight: 2 },
+          { role: "web", weight: 0.5 },
+        ],
+      },
+    });
     expect(await (await call(`/c/${account.cluster.id}/mesos/weights`, { token: account.token })).json()).toHaveLength(2);
     const zero = await call(path, { method: "PUT", token: account.token, json: [{ role: "web", weight: 0 }] });
     expect(zero.status).toBe(422);
     expect(((await zero.json()) as { details: { path: string }[] }).details[0]?.path).toBe("/0/weight");
-    const twice = await operator({ type: "UPDATE_WEIGHTS", update_weights: { weight_infos: [{ role: "a", weight: 1 }, { role: "a", weight: 2 }] } });
+    const twice = await operator({
+      type: "UPDATE_WEIGHTS",
+      update_weights: {
+        weight_infos: [
+          { role: "a", weight: 1 },
+          { role: "a", weight: 2 },
+        ],
+      },
+    });
     expect(twice.status).toBe(400);
     expect(((await twice.json()) as { message: string }).message).toContain("names a role twice");
     // Nothing was written by the refused calls.
-    expect(await (await call(path, { token: account.token })).json()).toEqual([{ role: "analytics", weight: 2 }, { role: "web", weight: 0.5 }]);
+    expect(await (await call(path, { token: account.token })).json()).toEqual([
+      { role: "analytics", weight: 2 },
+      { role: "web", weight: 0.5 },
+    ]);
   });
 
   it("DRF across frameworks: a framework whose role weighs 2 is offered about twice what one of weight 1 is", async () => {
     const even = await signUp();
     expect(await offersSplit(even, 6)).toEqual([3, 3]);
     const weighted = await signUp();
-    expect((await call(`/c/${weighted.cluster.id}/weights`, { method: "PUT", token: weighted.token, json: [{ role: "analytics", weight: 2 }] })).status).toBe(200);
+    expect((await call(`/c/${weighted.cluster.id}/weights`, { method: "PUT", token: weighted.token, json: [{ role: "analytics", weight: 2 }] })).status).toBe(
+      200,
+    );
     expect(await offersSplit(weighted, 6)).toEqual([4, 2]);
   });
 });

@@ -5,7 +5,11 @@ import { schedulerPath } from "./scheduler-helpers.ts";
 const SUBSCRIBE = (info: Record<string, unknown> = {}) => ({ type: "SUBSCRIBE", subscribe: { framework_info: { user: "", name: "sa-test", ...info } } });
 
 async function create(account: Account, principal: string): Promise<{ id: string; principal: string; secret: string }> {
-  const res = await call(`/clusters/${account.cluster.id}/service-accounts`, { method: "POST", token: account.token, json: { principal, description: "spark" } });
+  const res = await call(`/clusters/${account.cluster.id}/service-accounts`, {
+    method: "POST",
+    token: account.token,
+    json: { principal, description: "spark" },
+  });
   expect(res.status).toBe(201);
   return res.json();
 }
@@ -24,7 +28,9 @@ describe("service accounts", () => {
     const account = await signUp();
     const sa = await create(account, "spark");
     expect(sa.secret).toMatch(/^dcxs_/);
-    expect((await call(`/clusters/${account.cluster.id}/service-accounts`, { method: "POST", token: account.token, json: { principal: "spark" } })).status).toBe(409);
+    expect(
+      (await call(`/clusters/${account.cluster.id}/service-accounts`, { method: "POST", token: account.token, json: { principal: "spark" } })).status,
+    ).toBe(409);
     const bad = await call(`/clusters/${account.cluster.id}/service-accounts`, { method: "POST", token: account.token, json: { principal: "no spaces" } });
     expect(bad.status).toBe(422);
     const list = await call(`/clusters/${account.cluster.id}/service-accounts`, { token: account.token });

@@ -35,7 +35,8 @@ async function proxyCluster() {
     await agent.socket.nextOfType("ack");
     return task;
   };
-  const service = (path: string, init: RequestInit & { token?: string } = {}, a: Account = account) => call(`/c/${a.cluster.id}/service/${path}`, { token: a.token, ...init });
+  const service = (path: string, init: RequestInit & { token?: string } = {}, a: Account = account) =>
+    call(`/c/${a.cluster.id}/service/${path}`, { token: a.token, ...init });
   /** Answers the next proxyOpen with a head, a body and the end; returns the open frame. */
   const answer = async (status: number, headers: [string, string][], body = "") => {
     const open = await agent.socket.nextOfType<ProxyOpen>("proxyOpen");
@@ -52,7 +53,15 @@ describe("the service proxy (/c/:cluster/service/<name>/…)", () => {
     const { account, deploy, service, answer } = await proxyCluster();
     const task = await deploy({ id: "/web", portDefinitions: [{ port: 0 }] });
     const pending = service("web/a/b?q=1", { headers: { Cookie: "dcx_session=x; theme=dark", "X-Forwarded-For": "6.6.6.6" } });
-    const open = await answer(200, [["content-type", "text/plain"], ["set-cookie", "app=1"], ["set-cookie", "dcx_session=planted"]], "hello");
+    const open = await answer(
+      200,
+      [
+        ["content-type", "text/plain"],
+        ["set-cookie", "app=1"],
+        ["set-cookie", "dcx_session=planted"],
+      ],
+      "hello",
+    );
     expect(open).toMatchObject({ taskId: task.taskId, port: task.ports[0], scheme: "http", method: "GET", path: "/a/b?q=1", body: false, websocket: false });
     const headers = new Map(open.headers);
     expect(headers.get("host")).toBe("dcx.test");
@@ -82,7 +91,11 @@ describe("the service proxy (/c/:cluster/service/<name>/…)", () => {
 
   it("routes by DCOS_SERVICE_NAME, DCOS_SERVICE_PORT_INDEX, DCOS_SERVICE_SCHEME and DCOS_SERVICE_REWRITE_REQUEST_URLS, before any app id", async () => {
     const { account, deploy, service, answer } = await proxyCluster();
-    const task = await deploy({ id: "/shop/api", portDefinitions: [{ port: 0 }, { port: 0 }], labels: { DCOS_SERVICE_NAME: "front", DCOS_SERVICE_PORT_INDEX: "1", DCOS_SERVICE_SCHEME: "https", DCOS_SERVICE_REWRITE_REQUEST_URLS: "false" } });
+    const task = await deploy({
+      id: "/shop/api",
+      portDefinitions: [{ port: 0 }, { port: 0 }],
+      labels: { DCOS_SERVICE_NAME: "front", DCOS_SERVICE_PORT_INDEX: "1", DCOS_SERVICE_SCHEME: "https", DCOS_SERVICE_REWRITE_REQUEST_URLS: "false" },
+    });
     const pending = service("front/x");
     const open = await answer(204, []);
     expect(open).toMatchObject({ taskId: task.taskId, port: task.ports[1], scheme: "https", path: `/c/${account.cluster.id}/service/front/x` });
@@ -100,7 +113,11 @@ describe("the service proxy (/c/:cluster/service/<name>/…)", () => {
 
   it("sends requests only to healthy tasks when the app has health checks, round robin over them", async () => {
     const { socket, service, answer, account } = await proxyCluster();
-    const res = await call(`/c/${account.cluster.id}/v2/apps`, { method: "POST", token: account.token, json: { id: "/hc", cmd: "serve", cpus: 0.1, mem: 16, instances: 2, healthChecks: [{ protocol: "HTTP", path: "/health", gracePeriodSeconds: 60 }] } });
+    const res = await call(`/c/${account.cluster.id}/v2/apps`, {
+      method: "POST",
+      token: account.token,
+      json: { id: "/hc", cmd: "serve", cpus: 0.1, mem: 16, instances: 2, healthChecks: [{ protocol: "HTTP", path: "/health", gracePeriodSeconds: 60 }] },
+    });
     expect(res.status).toBe(201);
     const { tasks } = await socket.nextOfType<{ tasks: Launched[] }>("launch");
     const [a, b] = tasks.map((t) => t.taskId) as [string, string];
@@ -202,7 +219,8 @@ describe("the service proxy (/c/:cluster/service/<name>/…)", () => {
     expect(credit.sid).toBe(open.sid);
     expect(credit.bytes).toBeGreaterThanOrEqual(PROXY_WINDOW_BYTES / 2);
     // Past the window and the credit: the object refuses to hold more.
-    for (let sent = 0; sent <= credit.bytes + PROXY_WINDOW_BYTES; sent += PROXY_CHUNK_BYTES) socket.ws.send(encodeProxyData(ProxyDataKind.BODY, open.sid, chunk));
+    for (let sent = 0; sent <= credit.bytes + PROXY_WINDOW_BYTES; sent += PROXY_CHUNK_BYTES)
+      socket.ws.send(encodeProxyData(ProxyDataKind.BODY, open.sid, chunk));
     expect(await socket.nextOfType("proxyReset")).toMatchObject({ sid: open.sid, code: "protocol" });
     await expect(async () => {
       for (;;) if ((await reader.read()).done) break;
@@ -226,7 +244,12 @@ describe("the service proxy (/c/:cluster/service/<name>/…)", () => {
     ] as const) {
       const pending = service("web/");
       const open = await socket.nextOfType<ProxyOpen>("proxyOpen");
-      socket.send({ type: "proxyReset", sid: open.sid, code, message: code === "refused" ? "port 1 is not a port of task x" : code === "limit" ? "too many streams" : "the task's answer is not valid HTTP" });
+      socket.send({
+        type: "proxyReset",
+        sid: open.sid,
+        code,
+        message: code === "refused" ? "port 1 is not a port of task x" : code === "limit" ? "too many streams" : "the task's answer is not valid HTTP",
+      });
       await error(await pending, status, message);
     }
     const silent = service("web/");
@@ -332,7 +355,10 @@ describe("the UI links each service that has a web interface", () => {
   it("offers 'Open service' (by DCOS_SERVICE_NAME, else by id when the app has a port) and the public URL, on the Services list and the service's page", async () => {
     const browser = await new Browser().signUp();
     const id = browser.clusterId;
-    const create = async (app: Record<string, unknown>) => expect((await call(`/c/${id}/v2/apps`, { method: "POST", token: browser.session ?? "", json: { cmd: "x", cpus: 0.1, mem: 16, instances: 0, ...app } })).status).toBe(201);
+    const create = async (app: Record<string, unknown>) =>
+      expect(
+        (await call(`/c/${id}/v2/apps`, { method: "POST", token: browser.session ?? "", json: { cmd: "x", cpus: 0.1, mem: 16, instances: 0, ...app } })).status,
+      ).toBe(201);
     await create({ id: "/shop/front", portDefinitions: [{ port: 0 }], labels: { DCOS_SERVICE_NAME: "storefront", DCX_PUBLIC_INGRESS: "true" } });
     await create({ id: "/api", portDefinitions: [{ port: 0 }] });
     await create({ id: "/worker", portDefinitions: [] });

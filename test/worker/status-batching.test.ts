@@ -25,7 +25,11 @@ describe("status frames committed together", () => {
     const resources = { cpus: 1, mem: 1024, disk: 1000, gpus: 0, ports: [[31000, 31010]] };
     const a = await joinAgent(account, { resources, hostname: "node-a" });
     const b = await joinAgent(account, { resources, hostname: "node-b" });
-    const post = await call(`/c/${account.cluster.id}/v2/apps`, { method: "POST", token: account.token, json: { id: "/pair", cmd: "sleep 600", cpus: 0.5, mem: 16, instances: 2, constraints: [["hostname", "UNIQUE"]] } });
+    const post = await call(`/c/${account.cluster.id}/v2/apps`, {
+      method: "POST",
+      token: account.token,
+      json: { id: "/pair", cmd: "sleep 600", cpus: 0.5, mem: 16, instances: 2, constraints: [["hostname", "UNIQUE"]] },
+    });
     expect(post.status).toBe(201);
     const taskA = (await a.socket.nextOfType<Frame>("launch")).tasks?.[0]?.taskId ?? "";
     const taskB = (await b.socket.nextOfType<Frame>("launch")).tasks?.[0]?.taskId ?? "";
@@ -48,7 +52,9 @@ describe("status frames committed together", () => {
     // Arrival order: FAILED after RUNNING ends A's task; B's repeated RUNNING changes nothing.
     expect(stateOf(taskA)).toEqual(["TASK_FAILED"]);
     expect(stateOf(taskB)).toEqual(["TASK_RUNNING"]);
-    const app = (await (await call(`/c/${account.cluster.id}/v2/apps/pair`, { token: account.token })).json()) as { app: { lastTaskFailure?: { taskId: string; message: string } } };
+    const app = (await (await call(`/c/${account.cluster.id}/v2/apps/pair`, { token: account.token })).json()) as {
+      app: { lastTaskFailure?: { taskId: string; message: string } };
+    };
     expect(app.app.lastTaskFailure).toMatchObject({ taskId: taskA, message: "exit 3" });
   });
 });
@@ -59,14 +65,20 @@ describe("a status frame that cannot be applied", () => {
     const resources = { cpus: 1, mem: 1024, disk: 1000, gpus: 0, ports: [[31000, 31010]] };
     const a = await joinAgent(account, { resources, hostname: "node-a" });
     const b = await joinAgent(account, { resources, hostname: "node-b" });
-    const post = await call(`/c/${account.cluster.id}/v2/apps`, { method: "POST", token: account.token, json: { id: "/pair", cmd: "sleep 600", cpus: 0.5, mem: 16, instances: 2, constraints: [["hostname", "UNIQUE"]] } });
+    const post = await call(`/c/${account.cluster.id}/v2/apps`, {
+      method: "POST",
+      token: account.token,
+      json: { id: "/pair", cmd: "sleep 600", cpus: 0.5, mem: 16, instances: 2, constraints: [["hostname", "UNIQUE"]] },
+    });
     expect(post.status).toBe(201);
     const taskA = (await a.socket.nextOfType<Frame>("launch")).tasks?.[0]?.taskId ?? "";
     const taskB = (await b.socket.nextOfType<Frame>("launch")).tasks?.[0]?.taskId ?? "";
     // Storage refuses one update id, as a failing disk or a bug would for one frame.
     const cluster = env.CLUSTER.getByName(account.cluster.id);
     await runInDurableObject(cluster, (_: Cluster, state) => {
-      state.storage.sql.exec("CREATE TRIGGER poison BEFORE INSERT ON applied_updates WHEN NEW.update_id = 'poison' BEGIN SELECT RAISE(ABORT, 'poisoned update'); END");
+      state.storage.sql.exec(
+        "CREATE TRIGGER poison BEFORE INSERT ON applied_updates WHEN NEW.update_id = 'poison' BEGIN SELECT RAISE(ABORT, 'poisoned update'); END",
+      );
     });
     const now = Date.now();
     a.socket.send({ type: "status", updates: [{ updateId: "poison", taskId: taskA, state: "TASK_RUNNING", timestamp: now }] });

@@ -15,13 +15,18 @@ interface LogsFrame {
 async function clusterWithTask() {
   const account = await signUp();
   const agent = await joinAgent(account);
-  const res = await call(`/c/${account.cluster.id}/v2/apps`, { method: "POST", token: account.token, json: { id: "/logger", cmd: "echo hi", cpus: 0.1, mem: 16 } });
+  const res = await call(`/c/${account.cluster.id}/v2/apps`, {
+    method: "POST",
+    token: account.token,
+    json: { id: "/logger", cmd: "echo hi", cpus: 0.1, mem: 16 },
+  });
   expect(res.status).toBe(201);
   const launch = await agent.socket.nextOfType<{ tasks: { taskId: string }[] }>("launch");
   const taskId = launch.tasks[0]?.taskId ?? "";
   agent.socket.send({ type: "status", updates: [{ updateId: `run-${taskId}`, taskId, state: "TASK_RUNNING", timestamp: Date.now() }] });
   await agent.socket.nextOfType("ack");
-  const logs = (query = "", init: RequestInit = {}, a: Account = account) => call(`/c/${a.cluster.id}/v2/tasks/${taskId}/logs${query}`, { token: a.token, ...init });
+  const logs = (query = "", init: RequestInit = {}, a: Account = account) =>
+    call(`/c/${a.cluster.id}/v2/tasks/${taskId}/logs${query}`, { token: a.token, ...init });
   return { account, ...agent, taskId, logs };
 }
 
@@ -41,7 +46,10 @@ async function readFollow(res: Response, onEvent: (data: string) => void = () =>
       buffer = buffer.slice(cut + 2);
       if (block.startsWith(":")) continue;
       const lines = block.split("\n");
-      const data = lines.filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).join("\n");
+      const data = lines
+        .filter((l) => l.startsWith("data: "))
+        .map((l) => l.slice(6))
+        .join("\n");
       if (lines.includes("event: end")) {
         await reader.cancel();
         return { chunks, end: JSON.parse(data) as { reason: string; message: string } };
@@ -79,7 +87,14 @@ describe("GET /v2/tasks/:taskId/logs", () => {
 
     const gone = logs();
     const asked = await socket.nextOfType<LogsFrame>("logs");
-    socket.send({ type: "logData", requestId: asked.requestId, data: "", offset: 0, eof: true, error: { code: "not_found", message: "the sandbox is no longer on this agent" } });
+    socket.send({
+      type: "logData",
+      requestId: asked.requestId,
+      data: "",
+      offset: 0,
+      eof: true,
+      error: { code: "not_found", message: "the sandbox is no longer on this agent" },
+    });
     const notFound = await gone;
     expect(notFound.status).toBe(404);
     expect(await notFound.json()).toEqual({ message: "the sandbox is no longer on this agent" });
@@ -133,7 +148,10 @@ describe("GET /v2/tasks/:taskId/logs", () => {
       if (data === "c\nd") socket.send({ type: "logData", requestId: asked.requestId, data: "", offset: 8, eof: true });
     });
     const { chunks, end } = await reading;
-    expect(chunks).toEqual([{ data: "a\nb\n", id: "4" }, { data: "c\nd", id: "8" }]);
+    expect(chunks).toEqual([
+      { data: "a\nb\n", id: "4" },
+      { data: "c\nd", id: "8" },
+    ]);
     expect(end).toEqual({ reason: "task_ended", message: "the task has ended" });
   });
 

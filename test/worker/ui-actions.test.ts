@@ -33,7 +33,6 @@ async function queueEntry(browser: Browser, appId: string): Promise<QueueEntry |
   return queue.find((q) => q.app.id === appId);
 }
 
-
 describe("UI: clusters", () => {
   it("create a cluster from the Clusters page, with the name checked by the API's schema, then switch to it", async () => {
     const browser = await new Browser().signUp();
@@ -76,7 +75,9 @@ describe("UI: nodes", () => {
     const node = `/ui/${browser.clusterId}/nodes/${agentId}`;
     const confirm = Browser.text((await browser.page(`${node}?confirm=remove`)).html);
     expect(confirm).toContain("Remove ui-node-1 from the cluster?");
-    expect(confirm).toContain("If its agent is connected, it is disconnected now, and its credential is revoked either way: the agent exits and cannot reconnect. To bring the machine back, delete identity.json in");
+    expect(confirm).toContain(
+      "If its agent is connected, it is disconnected now, and its credential is revoked either way: the agent exits and cannot reconnect. To bring the machine back, delete identity.json in",
+    );
     expect(confirm).toContain("It runs no tasks.");
 
     await expectRefused(browser, node, { op: "remove", confirm: "ui-node-1" });
@@ -176,7 +177,11 @@ describe("UI: editing and deleting a job", () => {
     const browser = await new Browser().signUp();
     const created = await browser.form(`/ui/${browser.clusterId}/deploy-job`, { json: JSON.stringify(JOB) });
     expect(created.status).toBe(303);
-    const job = () => json<{ id: string; run: { cmd: string; mem: number }; schedules: { cron: string }[] }>(browser, `/c/${browser.clusterId}/v1/jobs/ops.edit?embed=schedules`);
+    const job = () =>
+      json<{ id: string; run: { cmd: string; mem: number }; schedules: { cron: string }[] }>(
+        browser,
+        `/c/${browser.clusterId}/v1/jobs/ops.edit?embed=schedules`,
+      );
     return { browser, editor: `/ui/${browser.clusterId}/deploy-job`, job };
   }
 
@@ -190,7 +195,11 @@ describe("UI: editing and deleting a job", () => {
     expect(definition.schedules[0]).not.toHaveProperty("nextRunAt");
     expect(form.html).toContain('<input type="hidden" name="edit" value="ops.edit"/>');
 
-    const changed = JSON.stringify({ ...definition, run: { ...definition.run, cmd: "echo two", mem: 64 }, schedules: [{ id: "nightly", cron: "0 4 * * *" }] }, null, 2);
+    const changed = JSON.stringify(
+      { ...definition, run: { ...definition.run, cmd: "echo two", mem: 64 }, schedules: [{ id: "nightly", cron: "0 4 * * *" }] },
+      null,
+      2,
+    );
     await expectRefused(browser, editor, { edit: "ops.edit", json: changed });
     const invalid = await browser.form(editor, { edit: "ops.edit", json: changed.replace('"mem": 64', '"mem": 1') });
     expect(invalid.status).toBe(422);

@@ -57,7 +57,12 @@ describe("the Catalog page", () => {
   it("installs with the form's options and app id, through the same path as the API", async () => {
     const browser = await new Browser().signUp();
     await browser.page(`/ui/${browser.clusterId}/catalog/postgresql`);
-    const res = await browser.form(`/ui/${browser.clusterId}/catalog/postgresql`, { appId: "/shop/db", "service.cpus": "0.5", "database.password": "correct horse", "service.cmd": "" });
+    const res = await browser.form(`/ui/${browser.clusterId}/catalog/postgresql`, {
+      appId: "/shop/db",
+      "service.cpus": "0.5",
+      "database.password": "correct horse",
+      "service.cmd": "",
+    });
     expect(res.status).toBe(303);
     const { html } = await browser.page(res.headers.get("Location") ?? "");
     expect(Browser.text(html)).toContain("Installed postgresql 17.2-0.1.0 as /shop/db.");

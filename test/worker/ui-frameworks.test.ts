@@ -7,7 +7,10 @@ describe("UI Frameworks page", () => {
   it("lists the built-in and external frameworks with principal, state, tasks and offers, and tears one down after its name is typed", async () => {
     const email = uniqueEmail("fw");
     const browser = await new Browser().signUp(email);
-    const login = (await (await call("/auth/login", { method: "POST", json: { email, password: PASSWORD } })).json()) as { token: string; user: { id: string; email: string } };
+    const login = (await (await call("/auth/login", { method: "POST", json: { email, password: PASSWORD } })).json()) as {
+      token: string;
+      user: { id: string; email: string };
+    };
     const account = { token: login.token, user: login.user, cluster: { id: browser.clusterId, name: "default" } };
     const { socket } = await joinAgent(account);
     const fw = await Framework.subscribe(account, { name: "spark" });

@@ -33,7 +33,9 @@ describe("UI pages", () => {
 
   it("show the exact command that starts an agent with a new join token", async () => {
     const { browser, command } = await withAgent();
-    expect(command).toMatch(new RegExp(`^npm run agent -- --master http://dcx.test --cluster ${browser.clusterId} --token dcxj_[A-Za-z0-9_-]{43} --work-dir /var/lib/dcx$`));
+    expect(command).toMatch(
+      new RegExp(`^npm run agent -- --master http://dcx.test --cluster ${browser.clusterId} --token dcxj_[A-Za-z0-9_-]{43} --work-dir /var/lib/dcx$`),
+    );
   });
 
   it("deploy through the JSON editor: a syntax error, then field errors at their lines, then the service", async () => {
@@ -121,10 +123,14 @@ describe("UI pages", () => {
 
   it("create a job with the editor, run it, and show the run", async () => {
     const browser = await new Browser().signUp();
-    const invalid = await browser.form(`/ui/${browser.clusterId}/deploy-job`, { json: '{\n  "id": "Bad Id",\n  "run": {"cmd": "true", "cpus": 0.1, "mem": 16}\n}' });
+    const invalid = await browser.form(`/ui/${browser.clusterId}/deploy-job`, {
+      json: '{\n  "id": "Bad Id",\n  "run": {"cmd": "true", "cpus": 0.1, "mem": 16}\n}',
+    });
     expect(invalid.status).toBe(422);
     expect(await invalid.text()).toMatch(/data-line="2">Line 2<\/a> <code>\/id<\/code>/);
-    const created = await browser.form(`/ui/${browser.clusterId}/deploy-job`, { json: JSON.stringify({ id: "ops.hello", run: { cmd: "true", cpus: 0.1, mem: 32 } }) });
+    const created = await browser.form(`/ui/${browser.clusterId}/deploy-job`, {
+      json: JSON.stringify({ id: "ops.hello", run: { cmd: "true", cpus: 0.1, mem: 32 } }),
+    });
     expect(created.headers.get("Location")).toBe(`/ui/${browser.clusterId}/jobs/ops.hello`);
     const run = await browser.form(`/ui/${browser.clusterId}/jobs/ops.hello`, { op: "run" });
     expect(run.status).toBe(303);

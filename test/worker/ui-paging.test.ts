@@ -18,7 +18,9 @@ async function joinMany(clusterId: string, token: string, n: number, resources?:
     const batch = Array.from({ length: Math.min(50, n - start) }, async (_, i) => {
       const socket = await TestSocket.open(clusterId, token);
       const k = String(start + i).padStart(3, "0");
-      socket.send(registerFrame({ hostname: `bench-node-${k}`, ip: `10.9.${Math.floor((start + i) / 250)}.${(start + i) % 250}`, ...(resources ? { resources } : {}) }));
+      socket.send(
+        registerFrame({ hostname: `bench-node-${k}`, ip: `10.9.${Math.floor((start + i) / 250)}.${(start + i) % 250}`, ...(resources ? { resources } : {}) }),
+      );
       expect((await socket.next<{ type: string }>()).type).toBe("registered");
       return socket;
     });

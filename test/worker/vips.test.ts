@@ -18,7 +18,11 @@ const api = (a: Account, path: string, init: Parameters<typeof call>[1] = {}) =>
 
 async function resolveA(a: Account, name: string): Promise<{ rcode: number; ips: string[] }> {
   const key = (await (await call(`/clusters/${a.cluster.id}/dns-keys`, { method: "POST", token: a.token, json: {} })).json()) as { key: string };
-  const res = await call(`/dns/${key.key}/dns-query`, { method: "POST", headers: { "Content-Type": "application/dns-message" }, body: encodeQuery(name, "A", 7) });
+  const res = await call(`/dns/${key.key}/dns-query`, {
+    method: "POST",
+    headers: { "Content-Type": "application/dns-message" },
+    body: encodeQuery(name, "A", 7),
+  });
   const decoded = decodeMessage(new Uint8Array(await res.arrayBuffer()));
   if (!decoded.ok) throw new Error(decoded.reason);
   return { rcode: (decoded.packet.flags ?? 0) & 0xf, ips: (decoded.packet.answers ?? []).map((r) => String(r.data)) };
@@ -69,7 +73,10 @@ async function deployed(extra: Record<string, unknown> = {}) {
   const { socket } = await joinAgent(account, { ip: "10.0.0.7" });
   expect((await api(account, "/v2/apps", { method: "POST", json: webApp(extra) })).status).toBe(201);
   const launch = await socket.nextOfType<{ tasks: { taskId: string; ports: number[] }[] }>("launch");
-  const tables = await report(socket, launch.tasks.map((t) => ({ taskId: t.taskId })));
+  const tables = await report(
+    socket,
+    launch.tasks.map((t) => ({ taskId: t.taskId })),
+  );
   return { account, socket, tasks: launch.tasks, tables };
 }
 
@@ -83,7 +90,14 @@ describe("named VIPs", () => {
     expect(table).toEqual({
       type: "vips",
       range: "127.11.0.0/16",
-      vips: [{ name: VIP_NAME, ip: ips[0], port: 80, backends: tasks.map((t) => ({ host: "10.0.0.7", port: t.ports[0] ?? 0, draining: false })).sort((x, y) => x.port - y.port) }],
+      vips: [
+        {
+          name: VIP_NAME,
+          ip: ips[0],
+          port: 80,
+          backends: tasks.map((t) => ({ host: "10.0.0.7", port: t.ports[0] ?? 0, draining: false })).sort((x, y) => x.port - y.port),
+        },
+      ],
     });
     expect(await (await api(account, "/vips")).json()).toEqual({ range: table.range, vips: table.vips });
     // A config change keeps the address: it belongs to the name, not to a version of the app.
@@ -101,7 +115,10 @@ describe("named VIPs", () => {
     const [a, b] = tasks as [{ taskId: string; ports: number[] }, { taskId: string; ports: number[] }];
     // Checks not passed yet: neither task has served, so neither is a backend.
     expect((await (await api(account, "/vips")).json()) as { vips: unknown[] }).toMatchObject({ vips: [] });
-    let tables = await report(socket, [a, b].map((t) => ({ taskId: t.taskId, healthy: true })));
+    let tables = await report(
+      socket,
+      [a, b].map((t) => ({ taskId: t.taskId, healthy: true })),
+    );
     await tableWhere(socket, (t) => backendsOf(t).length === 2 && backendsOf(t).every((x) => !x.draining), tables);
     tables = await report(socket, [{ taskId: a.taskId, healthy: false, message: "connection refused" }]);
     const sick = backendsOf(await tableWhere(socket, (t) => backendsOf(t).some((x) => x.draining), tables));
@@ -151,7 +168,9 @@ describe("named VIPs", () => {
     const res = await post(webApp({ portDefinitions: [{ port: 0 }, { port: 0, labels: { VIP_ADMIN: "127.0.0.1:22" } }] }));
     const body = (await res.json()) as { details: { path: string; errors: string[] }[] };
     expect(res.status).toBe(422);
-    expect(body.details).toEqual([{ path: "/portDefinitions/1/labels/VIP_ADMIN", errors: [expect.stringMatching(/outside the cluster's VIP range 127\.11\.0\.0\/16/)] }]);
+    expect(body.details).toEqual([
+      { path: "/portDefinitions/1/labels/VIP_ADMIN", errors: [expect.stringMatching(/outside the cluster's VIP range 127\.11\.0\.0\/16/)] },
+    ]);
     expect((await post(webApp({ instances: 0, portDefinitions: [{ port: 0, labels: { VIP_0: "127.11.9.9:80" } }] }))).status).toBe(201);
     expect((await (await api(account, "/v2/apps")).json()) as { apps: unknown[] }).toMatchObject({ apps: [expect.objectContaining({ id: "/shop/web" })] });
   });
@@ -167,12 +186,18 @@ describe("the VIP range setting", () => {
     expect((await patch({ vipRange: "127.20.0.0/28" })).status).toBe(200);
     // 14 usable addresses: 14 names fit, the 15th is refused at its label.
     for (let i = 0; i < 14; i++) {
-      const res = await api(account, "/v2/apps", { method: "POST", json: webApp({ id: `/s${i}`, instances: 0, portDefinitions: [{ port: 0, labels: { VIP_0: `/s${i}:80` } }] }) });
+      const res = await api(account, "/v2/apps", {
+        method: "POST",
+        json: webApp({ id: `/s${i}`, instances: 0, portDefinitions: [{ port: 0, labels: { VIP_0: `/s${i}:80` } }] }),
+      });
       expect(res.status).toBe(201);
     }
     const ips = await Promise.all(Array.from({ length: 14 }, (_, i) => resolveA(account, `s${i}.marathon.l4lb.thisdcos.directory`)));
     expect(new Set(ips.map((r) => r.ips[0])).size).toBe(14);
-    const full = await api(account, "/v2/apps", { method: "POST", json: webApp({ id: "/s14", instances: 0, portDefinitions: [{ port: 0, labels: { VIP_0: "/s14:80" } }] }) });
+    const full = await api(account, "/v2/apps", {
+      method: "POST",
+      json: webApp({ id: "/s14", instances: 0, portDefinitions: [{ port: 0, labels: { VIP_0: "/s14:80" } }] }),
+    });
     expect(full.status).toBe(422);
     expect(JSON.stringify(await full.json())).toMatch(/no address left for 's14'/);
     // Too small for the 14 names: refused, nothing moves.
@@ -183,7 +208,14 @@ describe("the VIP range setting", () => {
     expect((await resolveA(account, "s0.marathon.l4lb.thisdcos.directory")).ips[0]).toMatch(/^127\.22\.0\./);
     await api(account, "/v2/apps/s0", { method: "DELETE" });
     // A freed name's address goes to the next name that needs one once the range is full.
-    expect((await api(account, "/v2/apps", { method: "POST", json: webApp({ id: "/s14", instances: 0, portDefinitions: [{ port: 0, labels: { VIP_0: "/s14:80" } }] }) })).status).toBe(201);
+    expect(
+      (
+        await api(account, "/v2/apps", {
+          method: "POST",
+          json: webApp({ id: "/s14", instances: 0, portDefinitions: [{ port: 0, labels: { VIP_0: "/s14:80" } }] }),
+        })
+      ).status,
+    ).toBe(201);
     expect(await (await api(account, "/dns")).json()).toEqual({ zone: "mesos", ttl: 9, vipRange: "127.22.0.0/28" });
   });
 

@@ -12,7 +12,12 @@ export function queryOf(name: string, type: RecordType, id: number, extra: Parti
 /** Sends raw bytes over UDP to 127.0.0.1:`port` and resolves with the first datagram back (or undefined after `timeoutMs`). */
 export async function exchangeUdp(port: number, message: Uint8Array, timeoutMs = 2_000, host = "127.0.0.1"): Promise<Uint8Array | undefined> {
   const { promise, resolve } = Promise.withResolvers<Uint8Array | undefined>();
-  const socket = await Bun.udpSocket({ hostname: host.includes(":") ? "::" : "0.0.0.0", binaryType: "uint8array", connect: { hostname: host, port }, socket: { data: (_s, data) => resolve(data.slice()) } });
+  const socket = await Bun.udpSocket({
+    hostname: host.includes(":") ? "::" : "0.0.0.0",
+    binaryType: "uint8array",
+    connect: { hostname: host, port },
+    socket: { data: (_s, data) => resolve(data.slice()) },
+  });
   const timer = setTimeout(() => resolve(undefined), timeoutMs);
   socket.send(message);
   const answer = await promise;

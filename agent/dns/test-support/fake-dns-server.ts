@@ -31,16 +31,19 @@ export class FakeDnsServer {
         socket: { data: (socket, data, port, address) => server?.onUdp(socket, data, port, address) },
       });
       try {
-        const tcp = options.udpOnly === true ? undefined : Bun.listen<FrameReader>({
-          hostname: "127.0.0.1",
-          port: udpSocket.port,
-          data: new FrameReader(),
-          socket: {
-            binaryType: "uint8array",
-            open: (socket) => void (socket.data = new FrameReader()),
-            data: (socket, chunk) => server?.onTcp(socket, chunk),
-          },
-        });
+        const tcp =
+          options.udpOnly === true
+            ? undefined
+            : Bun.listen<FrameReader>({
+                hostname: "127.0.0.1",
+                port: udpSocket.port,
+                data: new FrameReader(),
+                socket: {
+                  binaryType: "uint8array",
+                  open: (socket) => void (socket.data = new FrameReader()),
+                  data: (socket, chunk) => server?.onTcp(socket, chunk),
+                },
+              });
         server = new FakeDnsServer(udpSocket, tcp);
         return server;
       } catch (error) {

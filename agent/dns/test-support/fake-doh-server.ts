@@ -74,7 +74,14 @@ export class FakeDohServer {
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     try {
       const query = decode(new Uint8Array(await request.arrayBuffer()));
-      this.requests.push({ path: new URL(request.url).pathname, method: request.method, authorization: request.headers.get("authorization"), contentType: request.headers.get("content-type"), query, remotePort });
+      this.requests.push({
+        path: new URL(request.url).pathname,
+        method: request.method,
+        authorization: request.headers.get("authorization"),
+        contentType: request.headers.get("content-type"),
+        query,
+        remotePort,
+      });
       const reply = this.respond(query) ?? this.fromTable(query);
       const delay = reply.delayMs ?? this.delayMs;
       if (delay > 0) await Bun.sleep(delay);
@@ -98,7 +105,12 @@ export class FakeDohServer {
 
 /** The zone's SOA, whose MINIMUM is the negative TTL. */
 export function soa(): Answer {
-  return { type: "SOA", name: "mesos", ttl: 60, data: { mname: "ns.mesos", rname: "root.ns.mesos", serial: 1, refresh: 60, retry: 60, expire: 86_400, minimum: NEGATIVE_TTL } };
+  return {
+    type: "SOA",
+    name: "mesos",
+    ttl: 60,
+    data: { mname: "ns.mesos", rname: "root.ns.mesos", serial: 1, refresh: 60, retry: 60, expire: 86_400, minimum: NEGATIVE_TTL },
+  };
 }
 
 /** A DNS message answer for `query` with `records`, as the real endpoint would encode it. */

@@ -40,7 +40,9 @@ const unknownGroup = (id: string) => notFound(`Group '${id}' does not exist`);
 async function show(c: Context<AppEnv>) {
   const path = groupPath(c);
   if (path.kind === "version") {
-    throw notFound(`Group '${path.id}' has no stored version '${path.version}': DCX keeps the versions of apps (GET /v2/apps/{id}/versions/{version}), not of groups`);
+    throw notFound(
+      `Group '${path.id}' has no stored version '${path.version}': DCX keeps the versions of apps (GET /v2/apps/{id}/versions/{version}), not of groups`,
+    );
   }
   if (path.kind === "versions") {
     const versions = await cluster(c).marathonGroupVersions(path.id);
@@ -74,7 +76,10 @@ function groupBody(c: Context<AppEnv>, json: Record<string, unknown>, requireId:
 
 async function create(c: Context<AppEnv>, json: Record<string, unknown>) {
   const request = groupBody(c, json, true);
-  if (request.kind !== "change") throw validationError([{ path: `/${request.kind === "scale" ? "scaleBy" : "version"}`, errors: ["POST creates a group; scale or roll back an existing one with PUT"] }]);
+  if (request.kind !== "change")
+    throw validationError([
+      { path: `/${request.kind === "scale" ? "scaleBy" : "version"}`, errors: ["POST creates a group; scale or roll back an existing one with PUT"] },
+    ]);
   const result = unwrap(await acting(c).marathonCreateGroup(request.group));
   c.header("Location", `${c.req.url.split("?")[0]?.replace(/\/v2\/groups.*$/, "/v2/groups")}${request.group.id}`);
   return deploymentResponse(c, { ...result, created: true }, { deploymentIds: result.deploymentIds });
@@ -85,11 +90,22 @@ async function update(c: Context<AppEnv>, json: Record<string, unknown>) {
   const stub = cluster(c);
   const force = flag(c, "force");
   if (request.kind === "rollback") {
-    throw validationError([{ path: "/version", errors: ["rolling a whole group back is not supported: DCX stores no group versions (groups are implied by app ids); roll each app back with PUT /v2/apps/{id} {\"version\": ...}"] }]);
+    throw validationError([
+      {
+        path: "/version",
+        errors: [
+          'rolling a whole group back is not supported: DCX stores no group versions (groups are implied by app ids); roll each app back with PUT /v2/apps/{id} {"version": ...}',
+        ],
+      },
+    ]);
   }
   const change = request.kind === "scale" ? { id: request.id, scaleBy: request.scaleBy } : request.group;
   if (flag(c, "dryRun")) return c.json(unwrap(await stub.marathonGroupDryRun(change)));
-  const result = unwrap(request.kind === "scale" ? await acting(c).marathonScaleGroup(request.id, request.scaleBy, force) : await acting(c).marathonUpdateGroup(request.group, force));
+  const result = unwrap(
+    request.kind === "scale"
+      ? await acting(c).marathonScaleGroup(request.id, request.scaleBy, force)
+      : await acting(c).marathonUpdateGroup(request.group, force),
+  );
   return deploymentResponse(c, result, { deploymentIds: result.deploymentIds });
 }
 
@@ -104,7 +120,8 @@ const GroupPatch = z.strictObject({ id: z.string().optional(), enforceRole: z.bo
 async function patch(c: Context<AppEnv>, json: z.output<typeof GroupPatch>) {
   const path = groupPath(c);
   if (path.kind !== "group") throw new ApiError("method_not_allowed", `PATCH is not allowed on ${c.req.path}`);
-  if (json.enforceRole === true) throw validationError([{ path: "/enforceRole", errors: ["DCX has one role ('*') for every group, so a group cannot enforce its own"] }]);
+  if (json.enforceRole === true)
+    throw validationError([{ path: "/enforceRole", errors: ["DCX has one role ('*') for every group, so a group cannot enforce its own"] }]);
   const group = await cluster(c).marathonGroup(path.id, groupEmbeds(c));
   if (!group) throw unknownGroup(path.id);
   return c.json(groupWire(group));

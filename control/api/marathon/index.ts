@@ -83,11 +83,21 @@ export const marathonRoutes = new Hono<AppEnv>()
   .delete("/leader", (c) => c.json({ message: "Leadership abdicated" }))
   .get("/events", async (c) => {
     const accept = c.req.header("Accept") ?? "*/*";
-    if (!/text\/event-stream|\*\/\*/.test(accept)) throw new ApiError("not_acceptable", "The event stream is served as text/event-stream: send 'Accept: text/event-stream'.");
+    if (!/text\/event-stream|\*\/\*/.test(accept))
+      throw new ApiError("not_acceptable", "The event stream is served as text/event-stream: send 'Accept: text/event-stream'.");
     const format = c.req.query("plan-format") ?? "full";
-    if (!/^(full|light)$/i.test(format)) throw new ApiError("malformed", `Query parameter 'plan-format' must be full or light, not '${format.slice(0, 32)}'.`, [{ path: "plan-format", errors: ["must be full or light"] }]);
+    if (!/^(full|light)$/i.test(format))
+      throw new ApiError("malformed", `Query parameter 'plan-format' must be full or light, not '${format.slice(0, 32)}'.`, [
+        { path: "plan-format", errors: ["must be full or light"] },
+      ]);
     const remote = c.req.header("CF-Connecting-IP") ?? "127.0.0.1";
     const stream = await cluster(c).marathonEvents(list(c, "event_type"), remote, format.toLowerCase() === "light");
-    if (stream === null) throw new ApiError("rate_limited", `The cluster already serves ${MAX_EVENT_SUBSCRIBERS} event streams (MAX_EVENT_SUBSCRIBERS); close one or try again later.`, [], { "Retry-After": "30" });
+    if (stream === null)
+      throw new ApiError(
+        "rate_limited",
+        `The cluster already serves ${MAX_EVENT_SUBSCRIBERS} event streams (MAX_EVENT_SUBSCRIBERS); close one or try again later.`,
+        [],
+        { "Retry-After": "30" },
+      );
     return new Response(stream, { headers: { "Content-Type": "text/event-stream", "Cache-Control": "no-cache", Connection: "keep-alive" } });
   });

@@ -70,7 +70,8 @@ function readSet(r: Reader): Set<string> {
   if (!r.char("(")) r.fail("expected '('");
   const values = new Set<string>();
   if (r.char(")")) return values;
-  do values.add(r.term("a value")); while (r.char(","));
+  do values.add(r.term("a value"));
+  while (r.char(","));
   if (!r.char(")")) r.fail("expected ',' or ')'");
   return values;
 }
@@ -93,7 +94,8 @@ export function parseLabelSelector(text: string | undefined): (labels: Labels) =
   if (text === undefined || text.trim() === "") return () => true;
   const r = new Reader(text);
   const selectors: Selector[] = [];
-  do selectors.push(readSelector(r)); while (r.char(","));
+  do selectors.push(readSelector(r));
+  while (r.char(","));
   if (!r.done) r.fail("expected ',' or the end");
   return (labels) => selectors.every(({ key, test }) => Object.hasOwn(labels, key) && test(labels[key] ?? ""));
 }

@@ -6,7 +6,11 @@ import { failedWith, unwrap } from "../../operations/outcome.ts";
 import { flag } from "../query.ts";
 
 /** A Marathon DeploymentResult response, with its `Marathon-Deployment-Id` header, and any fields DCX adds. */
-export function deploymentResponse(c: Context<AppEnv>, result: { deploymentId: string; version: string; created?: boolean }, extra: Record<string, unknown> = {}) {
+export function deploymentResponse(
+  c: Context<AppEnv>,
+  result: { deploymentId: string; version: string; created?: boolean },
+  extra: Record<string, unknown> = {},
+) {
   c.header("Marathon-Deployment-Id", result.deploymentId);
   return c.json({ deploymentId: result.deploymentId, version: result.version, ...extra }, result.created ? 201 : 200);
 }
@@ -27,7 +31,8 @@ export const acting = (c: Context<AppEnv>) => actingStub(c.env, c.get("cluster")
  */
 export function killScales(c: Context<AppEnv>): boolean {
   const scale = flag(c, "scale");
-  if (scale && flag(c, "wipe")) throw new ApiError("malformed", "You cannot use scale and wipe at the same time.", [{ path: "wipe", errors: ["scale and wipe exclude each other"] }]);
+  if (scale && flag(c, "wipe"))
+    throw new ApiError("malformed", "You cannot use scale and wipe at the same time.", [{ path: "wipe", errors: ["scale and wipe exclude each other"] }]);
   return scale;
 }
 

@@ -65,7 +65,14 @@ async function marathonMetrics(c: Context<AppEnv>) {
   const marathonTasks = snapshot.tasks.filter((t) => t.framework === MARATHON);
   const inState = (state: string) => marathonTasks.filter((t) => t.state === state).length;
   // Groups are implied by app ids: `/a/b/web` makes `/a` and `/a/b`; the root is counted below.
-  const groups = new Set(apps.flatMap((a) => a.id.split("/").slice(1, -1).map((_, i, segments) => "/" + segments.slice(0, i + 1).join("/"))));
+  const groups = new Set(
+    apps.flatMap((a) =>
+      a.id
+        .split("/")
+        .slice(1, -1)
+        .map((_, i, segments) => "/" + segments.slice(0, i + 1).join("/")),
+    ),
+  );
   const gauges: Record<string, number> = {
     "marathon.apps.active.gauge": apps.length,
     "marathon.groups.active.gauge": groups.size + 1,

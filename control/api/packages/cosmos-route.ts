@@ -61,7 +61,9 @@ export function cosmos<S extends z.ZodType>(spec: CosmosSpec<S>, handle: (c: Con
     const version = negotiate(c.req.header("Accept"), spec.response, spec.versions);
     if (version === undefined) {
       const offered = spec.versions.map((v) => mediaType(spec.response, v)).join(", ");
-      throw new CosmosError("NotAcceptable", `None of the accepted media types can be served; this endpoint answers ${offered}.`, { accept: c.req.header("Accept") ?? null });
+      throw new CosmosError("NotAcceptable", `None of the accepted media types can be served; this endpoint answers ${offered}.`, {
+        accept: c.req.header("Accept") ?? null,
+      });
     }
     const result = await handle(c, await readBody(c, spec.body), version);
     return c.body(JSON.stringify(result), 200, { "Content-Type": mediaType(spec.response, version) });

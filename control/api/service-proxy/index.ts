@@ -79,7 +79,13 @@ async function publicIngress(c: Context<AppEnv>): Promise<Response> {
   const known = await c.get("db").select({ id: clusters.id }).from(clusters).where(eq(clusters.id, clusterId)).get();
   if (!known) throw new ApiError("not_found", `No service named '${(segments[0] ?? "").slice(0, 100)}' is open to public ingress here.`);
   const { success } = await c.env.PUBLIC_INGRESS_LIMITER.limit({ key: `${clusterId}:${segments[0]}` });
-  if (!success) throw new ApiError("rate_limited", `Too many requests to the public service '${(segments[0] ?? "").slice(0, 100)}' (limit PUBLIC_INGRESS_LIMITER); try again in 60 s.`, [], { "Retry-After": "60" });
+  if (!success)
+    throw new ApiError(
+      "rate_limited",
+      `Too many requests to the public service '${(segments[0] ?? "").slice(0, 100)}' (limit PUBLIC_INGRESS_LIMITER); try again in 60 s.`,
+      [],
+      { "Retry-After": "60" },
+    );
   return forward(c, clusterId, prefix, segments, true);
 }
 

@@ -28,8 +28,13 @@ export function proxySegments(pathname: string, prefix: string): string[] {
     } catch {
       throw new ApiError("malformed", `The path segment '${segment.slice(0, 60)}' is not valid percent-encoding.`);
     }
-    if (/[/\\\0]/.test(decoded)) throw new ApiError("malformed", `The path segment '${segment.slice(0, 60)}' encodes a slash, backslash or NUL: the service proxy refuses encoded path separators.`);
-    if (decoded === "." || decoded === "..") throw new ApiError("malformed", `The path segment '${segment.slice(0, 60)}' is a dot segment: the service proxy refuses paths that climb.`);
+    if (/[/\\\0]/.test(decoded))
+      throw new ApiError(
+        "malformed",
+        `The path segment '${segment.slice(0, 60)}' encodes a slash, backslash or NUL: the service proxy refuses encoded path separators.`,
+      );
+    if (decoded === "." || decoded === "..")
+      throw new ApiError("malformed", `The path segment '${segment.slice(0, 60)}' is a dot segment: the service proxy refuses paths that climb.`);
   }
   return segments;
 }
@@ -38,7 +43,8 @@ export function proxySegments(pathname: string, prefix: string): string[] {
 export function checkSizes(c: Context): void {
   const url = new URL(c.req.url);
   const urlBytes = url.pathname.length + url.search.length;
-  if (urlBytes > MAX_PROXY_URL_BYTES) throw new ApiError("uri_too_long", `The path and query are ${urlBytes} bytes; the service proxy takes at most ${MAX_PROXY_URL_BYTES}.`);
+  if (urlBytes > MAX_PROXY_URL_BYTES)
+    throw new ApiError("uri_too_long", `The path and query are ${urlBytes} bytes; the service proxy takes at most ${MAX_PROXY_URL_BYTES}.`);
   let headerBytes = 0;
   for (const [name, value] of c.req.raw.headers) headerBytes += name.length + value.length + 4;
   if (headerBytes > MAX_PROXY_HEADER_BYTES) {
@@ -66,7 +72,13 @@ export function upstreamHeaders(c: Context, dropAuthorization: boolean): HeaderL
   }
   const url = new URL(c.req.url);
   const address = clientAddress(c);
-  out.push(["host", url.host], ["x-forwarded-host", url.host], ["x-forwarded-proto", url.protocol.slice(0, -1)], ["x-forwarded-for", address], ["x-real-ip", address]);
+  out.push(
+    ["host", url.host],
+    ["x-forwarded-host", url.host],
+    ["x-forwarded-proto", url.protocol.slice(0, -1)],
+    ["x-forwarded-for", address],
+    ["x-real-ip", address],
+  );
   return out;
 }
 

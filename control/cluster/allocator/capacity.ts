@@ -66,9 +66,9 @@ export class Capacity {
   /** Why `need` does not fit the agent, e.g. "insufficient mem"; same verdict as `after`. */
   shortfalls(agent: number, need: Scalars): string[] {
     const at = agent * STRIDE;
-    return SCALAR_NAMES.filter(
-      (name, d) => (this.figures[at + USED + d] ?? 0) + need[name] > (this.figures[at + LIMIT + d] ?? 0),
-    ).map((name) => `insufficient ${name}`);
+    return SCALAR_NAMES.filter((name, d) => (this.figures[at + USED + d] ?? 0) + need[name] > (this.figures[at + LIMIT + d] ?? 0)).map(
+      (name) => `insufficient ${name}`,
+    );
   }
 
   add(agent: number, need: Scalars): void {

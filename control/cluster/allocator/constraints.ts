@@ -185,9 +185,7 @@ export function compileConstraint(c: Constraint, table: FieldTable, tally: Group
       const re = anchored(value);
       if (!re) return invalid("invalid regex");
       const test = (agent: number): boolean => re.test(formatAttribute(raw(agent) ?? ""));
-      return c.operator === "LIKE"
-        ? { label, admits: (agent) => has(agent) && test(agent) }
-        : { label, admits: (agent) => !has(agent) || !test(agent) };
+      return c.operator === "LIKE" ? { label, admits: (agent) => has(agent) && test(agent) } : { label, admits: (agent) => !has(agent) || !test(agent) };
     }
     case "IS":
       if (value === "") return invalid("value required");
@@ -250,7 +248,7 @@ function groupBy(label: string, column: FieldColumn, tally: GroupTally, has: Has
   let fewest = 0;
   let distinct = 0;
   let counts: Int32Array | undefined;
-  const countOf = (agent: number): number => ((counts ??= tally.counts(column))[column.ids[agent] ?? -1] ?? 0);
+  const countOf = (agent: number): number => (counts ??= tally.counts(column))[column.ids[agent] ?? -1] ?? 0;
   return {
     label,
     admits: has,

@@ -20,11 +20,16 @@ export function refusedByAgent(db: ClusterDb): Map<string, Record<string, number
 /** `framework` declines `agentId` until `until`; a later filter replaces an earlier one. */
 export function decline(db: ClusterDb, framework: string, agentId: string, until: number): void {
   const row = { framework, agentId, until };
-  db.insert(offerFilters).values(row).onConflictDoUpdate({ target: [offerFilters.framework, offerFilters.agentId], set: { until } }).run();
+  db.insert(offerFilters)
+    .values(row)
+    .onConflictDoUpdate({ target: [offerFilters.framework, offerFilters.agentId], set: { until } })
+    .run();
 }
 
 /** Mesos REVIVE: a framework with new demand is offered every agent again. Also drops expired filters. */
 export function revive(db: ClusterDb, framework: string, now: number): void {
   db.delete(offerFilters).where(eq(offerFilters.framework, framework)).run();
-  db.delete(offerFilters).where(and(lte(offerFilters.until, now))).run();
+  db.delete(offerFilters)
+    .where(and(lte(offerFilters.until, now)))
+    .run();
 }

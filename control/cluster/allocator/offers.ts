@@ -80,7 +80,13 @@ export function heldByOffers(db: ClusterDb): Map<string, { scalars: Scalars; por
 
 /** The agents with an outstanding offer. */
 export function offeredAgents(db: ClusterDb): Set<string> {
-  return new Set(db.selectDistinct({ agentId: offers.agentId }).from(offers).all().map((r) => r.agentId));
+  return new Set(
+    db
+      .selectDistinct({ agentId: offers.agentId })
+      .from(offers)
+      .all()
+      .map((r) => r.agentId),
+  );
 }
 
 /** Removes and returns the framework's offers among `ids` (an offer is used once); ids not found are listed. */
@@ -170,10 +176,19 @@ export function makeOffers(db: ClusterDb, round: OfferRound): void {
     const resources = free.get(agent.id);
     if (!resources || resources.cpus < MIN_CPUS || resources.mem < MIN_MEM) continue;
     const role = agent.role ?? DEFAULT_ROLE;
-    const open = wanting.filter((t) => !((agent.refusedUntil?.[t.name] ?? 0) > round.now) && (role === DEFAULT_ROLE || t.taker.roles.includes(role))).map((t) => t.name);
+    const open = wanting
+      .filter((t) => !((agent.refusedUntil?.[t.name] ?? 0) > round.now) && (role === DEFAULT_ROLE || t.taker.roles.includes(role)))
+      .map((t) => t.name);
     const name = fair.pick(open);
     if (name === undefined) continue;
-    const offer: OfferRecord = { id: crypto.randomUUID(), framework: name, agentId: agent.id, resources, createdAt: round.now, expiresAt: round.now + round.timeoutMs };
+    const offer: OfferRecord = {
+      id: crypto.randomUUID(),
+      framework: name,
+      agentId: agent.id,
+      resources,
+      createdAt: round.now,
+      expiresAt: round.now + round.timeoutMs,
+    };
     fair.charge(name, resources);
     rows.push(offer);
     made.set(name, [...(made.get(name) ?? []), { offer, hostname: agent.hostname, ip: agent.ip ?? "", attributes: agent.attributes, role }]);

@@ -16,12 +16,7 @@ import type { HostAccess, HostAllowances } from "../../../protocol/host-access.t
 import type { Resources } from "../../../protocol/resources.ts";
 import { Capacity } from "./capacity.ts";
 import { Chooser, type Choice } from "./choice.ts";
-import {
-  compileConstraint,
-  FieldTable,
-  GroupTally,
-  type Constraint,
-} from "./constraints.ts";
+import { compileConstraint, FieldTable, GroupTally, type Constraint } from "./constraints.ts";
 import { driverChecks, type TaskDriver } from "./drivers.ts";
 import { FairShare, SCALAR_NAMES, type FrameworkInfo, type Scalars } from "./drf.ts";
 import { hostAccessChecks } from "./host-access.ts";
@@ -221,7 +216,12 @@ class Planner {
     }
     const tally = this.tally(groupKey(request.framework, request.group));
     const constraints = request.constraints.map((c) => compileConstraint(c, this.fields, tally));
-    const checks = [...roleChecks(request.roles, this.roles), ...driverChecks(request.driver, this.fields), ...hostAccessChecks(request.hostAccess, this.allowances), ...constraints];
+    const checks = [
+      ...roleChecks(request.roles, this.roles),
+      ...driverChecks(request.driver, this.fields),
+      ...hostAccessChecks(request.hostAccess, this.allowances),
+      ...constraints,
+    ];
     // The refuse filter and static constraints do not change within a plan: checked once here.
     const candidates = new Int32Array(this.agents.length);
     let live = 0;

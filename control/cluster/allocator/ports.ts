@@ -146,11 +146,7 @@ export class ServicePortError extends Error {
  * cluster except those of the app being assigned (an app keeps its own ports on update). Pure:
  * `taken` is not modified; the caller records the result.
  */
-export function assignServicePorts(
-  requested: readonly number[],
-  taken: ReadonlySet<number>,
-  range: readonly [number, number] = SERVICE_PORT_RANGE,
-): number[] {
+export function assignServicePorts(requested: readonly number[], taken: ReadonlySet<number>, range: readonly [number, number] = SERVICE_PORT_RANGE): number[] {
   const given = new Set<number>();
   requested.forEach((port, index) => {
     if (port === 0) return;

@@ -64,7 +64,11 @@ export function allocationRound(ctx: FrameworkContext, frameworks: readonly Fram
   const turns: Turn[] = frameworks.map((framework) => ({ framework, turn: framework.turn(ctx) }));
   for (const { framework, turn } of turns) if (turn.revive) revive(db, framework.name, now);
   const outbox = emptyOutbox();
-  const killed = markKillRequested(db, turns.flatMap((t) => t.turn.kills), now);
+  const killed = markKillRequested(
+    db,
+    turns.flatMap((t) => t.turn.kills),
+    now,
+  );
   for (const t of killed) push(outbox.kills, t.agentId, t.id);
   const wakes = turns.map((t) => t.turn.wakeAt).filter((w): w is number => w !== null);
   const result: RoundResult = { outbox, launched: [], killed, wakeAt: wakes.length > 0 ? Math.min(...wakes) : null, offers: {}, waiting: false };
@@ -126,9 +130,21 @@ export function allocationRound(ctx: FrameworkContext, frameworks: readonly Fram
 type Takers = readonly { name: string; taker: { wants: boolean; roles: readonly string[] } }[];
 
 /** Whether some active agent without an outstanding offer could be offered to a framework that wants offers (no refuse filter of its on it, its role taken). */
-function offerable(active: readonly AgentRecord[], refused: ReadonlyMap<string, Record<string, number>>, held: ReadonlySet<string>, takers: Takers, now: number): boolean {
+function offerable(
+  active: readonly AgentRecord[],
+  refused: ReadonlyMap<string, Record<string, number>>,
+  held: ReadonlySet<string>,
+  takers: Takers,
+  now: number,
+): boolean {
   const wanting = takers.filter((t) => t.taker.wants);
-  return active.some((a) => !held.has(a.id) && wanting.some((t) => (refused.get(a.id)?.[t.name] ?? 0) <= now && ((a.role ?? DEFAULT_ROLE) === DEFAULT_ROLE || t.taker.roles.includes(a.role ?? DEFAULT_ROLE))));
+  return active.some(
+    (a) =>
+      !held.has(a.id) &&
+      wanting.some(
+        (t) => (refused.get(a.id)?.[t.name] ?? 0) <= now && ((a.role ?? DEFAULT_ROLE) === DEFAULT_ROLE || t.taker.roles.includes(a.role ?? DEFAULT_ROLE)),
+      ),
+  );
 }
 
 /** The earliest end of an offer-taking framework's refuse filter: an agent may be offered to it again then, so a round must come. */
@@ -182,7 +198,12 @@ function placeAll(now: number, agents: AgentSnapshot[], placed: PlacedTask[], fr
 }
 
 /** Offers on agents that left, or past their time, are withdrawn and their frameworks told (RESCIND). */
-function rescindStale(db: ClusterDb, active: ReadonlySet<string>, now: number, takers: readonly { name: string; taker: { rescinded(ids: string[]): void } }[]): void {
+function rescindStale(
+  db: ClusterDb,
+  active: ReadonlySet<string>,
+  now: number,
+  takers: readonly { name: string; taker: { rescinded(ids: string[]): void } }[],
+): void {
   const stale = staleOffers(db, active, now);
   for (const { name, taker } of takers) {
     const ids = stale.filter((o) => o.framework === name).map((o) => o.id);
@@ -194,7 +215,12 @@ function rescindStale(db: ClusterDb, active: ReadonlySet<string>, now: number, t
  * The active agents with what their live tasks and outstanding offers hold (an offered resource
  * is no one else's until the offer ends), and the frameworks' refuse filters.
  */
-function agentSnapshots(db: ClusterDb, active: readonly AgentRecord[], refused: ReadonlyMap<string, Record<string, number>>, groups: readonly LiveTaskGroup[]): AgentSnapshot[] {
+function agentSnapshots(
+  db: ClusterDb,
+  active: readonly AgentRecord[],
+  refused: ReadonlyMap<string, Record<string, number>>,
+  groups: readonly LiveTaskGroup[],
+): AgentSnapshot[] {
   const usage = usageByAgent(db, groups);
   const held = heldByOffers(db);
   return active.map((a) => {
@@ -208,7 +234,14 @@ function agentSnapshots(db: ClusterDb, active: readonly AgentRecord[], refused: 
       role: a.role,
       allowances: a.allowances,
       total: a.resources,
-      used: offered ? { cpus: used.cpus + offered.scalars.cpus, mem: used.mem + offered.scalars.mem, disk: used.disk + offered.scalars.disk, gpus: used.gpus + offered.scalars.gpus } : used,
+      used: offered
+        ? {
+            cpus: used.cpus + offered.scalars.cpus,
+            mem: used.mem + offered.scalars.mem,
+            disk: used.disk + offered.scalars.disk,
+            gpus: used.gpus + offered.scalars.gpus,
+          }
+        : used,
       usedPorts: offered ? [...used.ports, ...offered.ports] : used.ports,
       refusedUntil: refused.get(a.id),
     };

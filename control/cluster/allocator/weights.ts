@@ -17,7 +17,11 @@ export const MAX_WEIGHTED_ROLES = 256;
 
 /** Mesos's WeightInfo: a role and its weight (positive and finite). */
 export const WeightInfo = z.strictObject({
-  role: z.string().min(1).max(255).regex(/^[^\s/]+(\/[^\s/]+)*$/, { message: "must be a Mesos role name: no spaces, no empty path segment" }),
+  role: z
+    .string()
+    .min(1)
+    .max(255)
+    .regex(/^[^\s/]+(\/[^\s/]+)*$/, { message: "must be a Mesos role name: no spaces, no empty path segment" }),
   weight: z.number().positive().max(1_000_000),
 });
 export type WeightInfo = z.infer<typeof WeightInfo>;
@@ -47,7 +51,10 @@ export function updateRoleWeights(db: ClusterDb, updates: readonly WeightInfo[])
 }
 
 /** A framework's DRF identity with its role's weight, when its role carries one. */
-export function weighted<F extends { name: string; role: string; weight: number }>(frameworks: readonly F[], weights: readonly WeightInfo[]): { name: string; role: string; weight: number }[] {
+export function weighted<F extends { name: string; role: string; weight: number }>(
+  frameworks: readonly F[],
+  weights: readonly WeightInfo[],
+): { name: string; role: string; weight: number }[] {
   const byRole = new Map(weights.map((w) => [w.role, w.weight]));
   return frameworks.map(({ name, role, weight }) => ({ name, role, weight: byRole.get(role) ?? weight }));
 }

@@ -51,7 +51,11 @@ const trimSlashes = (s: string) => s.replace(/^\/+|\/+$/g, "");
 /** Resolves the service a path's segments name; `publicOnly` considers only apps labelled for public ingress. */
 export function resolveService(db: ClusterDb, segments: readonly string[], publicOnly: boolean): ServiceLookup {
   const candidates = segments.slice(0, RESOLVE_LIMIT).map((_, n) => segments.slice(0, n + 1).join("/"));
-  const apps = appsForServiceNames(db, candidates, candidates.map((c) => `/${c}`)).filter((a) => !publicOnly || isPublic(a));
+  const apps = appsForServiceNames(
+    db,
+    candidates,
+    candidates.map((c) => `/${c}`),
+  ).filter((a) => !publicOnly || isPublic(a));
   const frameworks = publicOnly ? [] : activeFrameworks(db);
   for (const id of candidates) {
     const labelled = apps.find((a) => a.app.labels.DCOS_SERVICE_NAME !== undefined && trimSlashes(a.app.labels.DCOS_SERVICE_NAME) === id);
@@ -61,7 +65,16 @@ export function resolveService(db: ClusterDb, segments: readonly string[], publi
     const byId = apps.find((a) => a.id === `/${id}`);
     if (byId) return appTarget(db, byId, id, false);
   }
-  return { ok: false, code: "not_found", message: `No service named '${segments.slice(0, RESOLVE_LIMIT).filter((x) => x !== "").join("/")}' (nor any prefix of it)${publicOnly ? " is open to public ingress" : ""}: name a Marathon app by its DCOS_SERVICE_NAME label or its id, or a framework by its name.` };
+  return {
+    ok: false,
+    code: "not_found",
+    message: `No service named '${segments
+      .slice(0, RESOLVE_LIMIT)
+      .filter((x) => x !== "")
+      .join(
+        "/",
+      )}' (nor any prefix of it)${publicOnly ? " is open to public ingress" : ""}: name a Marathon app by its DCOS_SERVICE_NAME label or its id, or a framework by its name.`,
+  };
 }
 
 /** Whether the app asked for public ingress (`DCX_PUBLIC_INGRESS: "true"`). */
@@ -77,16 +90,26 @@ export function isPublic(app: StoredApp): boolean {
 function appTarget(db: ClusterDb, stored: StoredApp, name: string, byLabel: boolean): ServiceLookup {
   const labels = stored.app.labels;
   const index = byLabel ? Number(labels.DCOS_SERVICE_PORT_INDEX ?? "0") : 0;
-  if (!Number.isInteger(index) || index < 0) return { ok: false, code: "bad_gateway", message: `App '${stored.id}' has DCOS_SERVICE_PORT_INDEX '${String(labels.DCOS_SERVICE_PORT_INDEX).slice(0, 20)}', which is not a port index (0, 1, …).` };
+  if (!Number.isInteger(index) || index < 0)
+    return {
+      ok: false,
+      code: "bad_gateway",
+      message: `App '${stored.id}' has DCOS_SERVICE_PORT_INDEX '${String(labels.DCOS_SERVICE_PORT_INDEX).slice(0, 20)}', which is not a port index (0, 1, …).`,
+    };
   const scheme = byLabel && labels.DCOS_SERVICE_SCHEME?.toLowerCase() === "https" ? "https" : "http";
   const rewrite = !byLabel || labels.DCOS_SERVICE_REWRITE_REQUEST_URLS?.toLowerCase() !== "false";
   const checked = stored.app.healthChecks.length > 0;
   const live = liveTasks(db, { framework: MARATHON, group: stored.id });
-  const backends = live.filter((t) => serving(t, checked) && t.ports[index] !== undefined).map((t) => ({ taskId: t.id, agentId: t.agentId, port: t.ports[index] as number }));
+  const backends = live
+    .filter((t) => serving(t, checked) && t.ports[index] !== undefined)
+    .map((t) => ({ taskId: t.id, agentId: t.agentId, port: t.ports[index] as number }));
   let empty = "";
   if (backends.length === 0) {
     const running = live.filter((t) => t.state === "TASK_RUNNING").length;
-    empty = running === 0 ? `App '${stored.id}' has no RUNNING task.` : `App '${stored.id}' has ${running} RUNNING task(s), none ${checked ? "healthy" : `with a port at index ${index}`}.`;
+    empty =
+      running === 0
+        ? `App '${stored.id}' has no RUNNING task.`
+        : `App '${stored.id}' has ${running} RUNNING task(s), none ${checked ? "healthy" : `with a port at index ${index}`}.`;
   }
   return { ok: true, target: { name, key: `app:${stored.id}`, scheme, rewrite, basePath: "", backends, empty } };
 }

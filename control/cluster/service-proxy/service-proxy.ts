@@ -63,9 +63,16 @@ export class ServiceProxy {
       await body?.cancel().catch(() => {});
       return { ok: true, sid: 0, status: 301, headers: [["location", `${call.prefix}/${call.segments[0]}/${call.search}`]], body: null };
     }
-    const answer = await this.tunnel.open(ws, { taskId: backend.taskId, port: backend.port, scheme: target.scheme, method: call.method, path, headers: call.headers, websocket: call.websocket }, body);
+    const answer = await this.tunnel.open(
+      ws,
+      { taskId: backend.taskId, port: backend.port, scheme: target.scheme, method: call.method, path, headers: call.headers, websocket: call.websocket },
+      body,
+    );
     if (!answer.ok) return answer;
-    const headers = answer.headers.map(([name, value]): [string, string] => [name, name.toLowerCase() === "location" ? rewriteLocation(value, call, target) : value]);
+    const headers = answer.headers.map(([name, value]): [string, string] => [
+      name,
+      name.toLowerCase() === "location" ? rewriteLocation(value, call, target) : value,
+    ]);
     return { ...answer, headers };
   }
 
@@ -79,7 +86,8 @@ export class ServiceProxy {
       const ws = this.sockets.get(b.agentId);
       return ws === undefined ? [] : [{ backend: b, ws }];
     });
-    if (connected.length === 0) return { ok: false, code: "unavailable", message: `Service '${target.name}' has ${target.backends.length} task(s), but none on a connected agent.` };
+    if (connected.length === 0)
+      return { ok: false, code: "unavailable", message: `Service '${target.name}' has ${target.backends.length} task(s), but none on a connected agent.` };
     const turn = this.turns.get(target.key) ?? 0;
     this.turns.set(target.key, turn + 1);
     const pick = connected[turn % connected.length] as { backend: Backend; ws: WebSocket };

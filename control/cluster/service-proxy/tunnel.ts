@@ -105,7 +105,11 @@ export class ProxyTunnel {
   open(ws: WebSocket, request: StreamRequest, body: ReadableStream<Uint8Array> | null): Promise<ProxyAnswer> {
     if (this.streams.size >= this.maxStreams) {
       body?.cancel().catch(() => {});
-      return Promise.resolve({ ok: false, code: "unavailable", message: `${this.maxStreams} proxied requests are already open in this cluster; try again shortly.` });
+      return Promise.resolve({
+        ok: false,
+        code: "unavailable",
+        message: `${this.maxStreams} proxied requests are already open in this cluster; try again shortly.`,
+      });
     }
     const sid = this.nextSid++;
     if (this.nextSid > 0xffff_fff0) this.nextSid = 1;
@@ -297,7 +301,6 @@ export class ProxyTunnel {
     s.reader = undefined;
   }
 }
-
 
 /**
  * Reads a body in pieces of at most PROXY_CHUNK_BYTES: into a buffer of that size when the

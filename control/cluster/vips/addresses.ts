@@ -76,7 +76,8 @@ function ipVipAddresses(declared: readonly { vips: VipLabel[] }[]): Set<number> 
 function ipVipRefusal(label: VipLabel, range: Cidr, rangeText: string, named: ReadonlyMap<string, string>): VipRefusal | undefined {
   const n = ipv4ToNumber(label.name) ?? -1;
   const { first, count } = usableAddresses(range);
-  if (n < first || n >= first + count) return { label, message: `${label.name} is outside the cluster's VIP range ${rangeText} (or is its first or last address): agents listen only inside it` };
+  if (n < first || n >= first + count)
+    return { label, message: `${label.name} is outside the cluster's VIP range ${rangeText} (or is its first or last address): agents listen only inside it` };
   for (const [name, ip] of named) if (ip === label.name) return { label, message: `${label.name} is the address of the named VIP '${name}'` };
   return undefined;
 }
@@ -120,7 +121,10 @@ function allocate(
     let n = pickAddress(label.name, range, taken, seed);
     if (n === undefined && releaseUnused(db, named, declared, app, taken)) n = pickAddress(label.name, range, taken, seed);
     if (n === undefined) {
-      return { label, message: `the cluster's VIP range ${rangeText} has no address left for '${label.name}' (${named.size} named VIPs hold one); widen it with PATCH /c/<cluster>/dns {"vipRange": ...}` };
+      return {
+        label,
+        message: `the cluster's VIP range ${rangeText} has no address left for '${label.name}' (${named.size} named VIPs hold one); widen it with PATCH /c/<cluster>/dns {"vipRange": ...}`,
+      };
     }
     taken.add(n);
     named.set(label.name, numberToIpv4(n));
@@ -130,7 +134,13 @@ function allocate(
 }
 
 /** Gives back the addresses of names no app declares; true when any was freed. */
-function releaseUnused(db: ClusterDb, named: Map<string, string>, declared: { vips: VipLabel[] }[], app: Pick<App, "portDefinitions" | "container" | "networks">, taken: Set<number>): boolean {
+function releaseUnused(
+  db: ClusterDb,
+  named: Map<string, string>,
+  declared: { vips: VipLabel[] }[],
+  app: Pick<App, "portDefinitions" | "container" | "networks">,
+  taken: Set<number>,
+): boolean {
   const used = new Set<string>();
   for (const { vips } of [...declared, { vips: vipsOf(app) }]) for (const v of vips) if (v.kind === "named") used.add(v.name);
   let freed = false;

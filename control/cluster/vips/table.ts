@@ -79,7 +79,8 @@ export function vipTable(db: ClusterDb): Vips {
     }
   }
   // A fixed order, so that an unchanged table is the same text and is not sent again.
-  const byAddress = (a: { ip?: string; host?: string; port: number }, b: typeof a) => (ipv4ToNumber(a.ip ?? a.host ?? "") ?? 0) - (ipv4ToNumber(b.ip ?? b.host ?? "") ?? 0) || a.port - b.port;
+  const byAddress = (a: { ip?: string; host?: string; port: number }, b: typeof a) =>
+    (ipv4ToNumber(a.ip ?? a.host ?? "") ?? 0) - (ipv4ToNumber(b.ip ?? b.host ?? "") ?? 0) || a.port - b.port;
   const vips = [...table.values()].sort(byAddress);
   for (const vip of vips) vip.backends.sort(byAddress);
   return { type: "vips", range, vips };

@@ -24,7 +24,8 @@ export const helloWorld: CatalogPackage = {
   licenses: [{ name: "Apache-2.0", url: "https://www.apache.org/licenses/LICENSE-2.0" }],
   preInstallNotes:
     "This installs a framework: DCX creates a service account for its scheduler (principal service.service_account, or <service name>-principal) and revokes it on uninstall. The scheduler then launches hello.count workers.",
-  postInstallNotes: "hello-world's scheduler is starting; its workers appear under Frameworks once it registers. Its state is served at /service/<service.name>/.",
+  postInstallNotes:
+    "hello-world's scheduler is starting; its workers appear under Frameworks once it registers. Its state is served at /service/<service.name>/.",
   postUninstallNotes: "hello-world has been torn down: its scheduler, its workers and its service account are gone.",
   config: {
     type: "object",
@@ -33,7 +34,13 @@ export const helloWorld: CatalogPackage = {
         type: "object",
         description: "How the scheduler runs.",
         properties: {
-          name: { type: "string", title: "Service name", description: "The scheduler's Marathon app id, and the framework's name.", default: "hello-world", pattern: APP_ID },
+          name: {
+            type: "string",
+            title: "Service name",
+            description: "The scheduler's Marathon app id, and the framework's name.",
+            default: "hello-world",
+            pattern: APP_ID,
+          },
           service_account: {
             type: "string",
             title: "Service account",
@@ -44,8 +51,20 @@ export const helloWorld: CatalogPackage = {
           user: { type: "string", title: "Task user", description: "The Unix user the workers run as.", default: "nobody", minLength: 1 },
           cpus: { type: "number", title: "CPUs", description: "CPU shares of the scheduler.", default: 0.2, minimum: 0.01 },
           mem: { type: "integer", title: "Memory (MiB)", description: "Memory of the scheduler.", default: 128, minimum: 32 },
-          image: { type: "string", title: "Docker image", description: 'An image with the bun runtime. Given as "" (through the API or an options file), the scheduler runs on the agent\'s host, which must have bun on PATH.', default: "oven/bun:1.1.38-alpine" },
-          failover_timeout_seconds: { type: "integer", title: "Failover timeout (s)", description: "How long the workers outlive a scheduler that is away.", default: 604800, minimum: 0 },
+          image: {
+            type: "string",
+            title: "Docker image",
+            description:
+              'An image with the bun runtime. Given as "" (through the API or an options file), the scheduler runs on the agent\'s host, which must have bun on PATH.',
+            default: "oven/bun:1.1.38-alpine",
+          },
+          failover_timeout_seconds: {
+            type: "integer",
+            title: "Failover timeout (s)",
+            description: "How long the workers outlive a scheduler that is away.",
+            default: 604800,
+            minimum: 0,
+          },
         },
         required: ["name", "cpus", "mem", "user"],
         additionalProperties: false,
@@ -57,7 +76,13 @@ export const helloWorld: CatalogPackage = {
           count: { type: "integer", title: "Workers", description: "How many worker tasks run.", default: 2, minimum: 0, maximum: 100 },
           cpus: { type: "number", title: "CPUs per worker", default: 0.1, minimum: 0.01 },
           mem: { type: "integer", title: "Memory per worker (MiB)", default: 32, minimum: 16 },
-          cmd: { type: "string", title: "Worker command", description: "The shell command each worker runs.", default: "echo hello from $MESOS_TASK_ID && exec sleep 86400", minLength: 1 },
+          cmd: {
+            type: "string",
+            title: "Worker command",
+            description: "The shell command each worker runs.",
+            default: "echo hello from $MESOS_TASK_ID && exec sleep 86400",
+            minLength: 1,
+          },
         },
         required: ["count", "cpus", "mem", "cmd"],
         additionalProperties: false,

@@ -26,7 +26,13 @@ export const httpCheck: CatalogPackage = {
         type: "object",
         description: "How the check runs.",
         properties: {
-          id: { type: "string", title: "Job id", description: "The Metronome job id (dot-separated).", default: "http-check", pattern: "^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$" },
+          id: {
+            type: "string",
+            title: "Job id",
+            description: "The Metronome job id (dot-separated).",
+            default: "http-check",
+            pattern: "^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$",
+          },
           cron: { type: "string", title: "Schedule", description: "A cron expression (Metronome's five fields).", default: "*/5 * * * *" },
           timezone: { type: "string", title: "Time zone", default: "UTC" },
           cpus: { type: "number", title: "CPUs", default: 0.1, minimum: 0.01 },
@@ -41,7 +47,13 @@ export const httpCheck: CatalogPackage = {
         type: "object",
         description: "What is checked.",
         properties: {
-          url: { type: "string", title: "URL", description: "The URL fetched; a service's Mesos-DNS name works from inside the cluster.", default: "http://nginx.marathon.mesos/", pattern: "^https?://[^\\s'\"\\\\]+$" },
+          url: {
+            type: "string",
+            title: "URL",
+            description: "The URL fetched; a service's Mesos-DNS name works from inside the cluster.",
+            default: "http://nginx.marathon.mesos/",
+            pattern: "^https?://[^\\s'\"\\\\]+$",
+          },
           timeout_seconds: { type: "integer", title: "Timeout (s)", default: 10, minimum: 1, maximum: 300 },
         },
         required: ["url", "timeout_seconds"],

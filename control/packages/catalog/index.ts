@@ -16,7 +16,9 @@ export const BUILTIN_REPOSITORY = { name: "dcx-universe", uri: "builtin:dcx-univ
 export type CatalogPackage = Omit<PackageDefinition, "marathon" | "metronome"> & { template: string; kind?: "app" | "job" };
 
 const toUniverse = ({ template, kind, ...pkg }: CatalogPackage) =>
-  kind === "job" ? { ...pkg, metronome: { v1JobMustacheTemplate: encodeBase64(template) } } : { ...pkg, marathon: { v2AppMustacheTemplate: encodeBase64(template) } };
+  kind === "job"
+    ? { ...pkg, metronome: { v1JobMustacheTemplate: encodeBase64(template) } }
+    : { ...pkg, marathon: { v2AppMustacheTemplate: encodeBase64(template) } };
 
 /** The built-in repository as a Universe document (what `GET` of a v4 repository would serve). */
 export const BUILTIN_REPOSITORY_JSON = { packages: [nginx, redis, postgresql, httpCheck, helloWorld].map(toUniverse) };

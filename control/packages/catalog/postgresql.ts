@@ -20,7 +20,13 @@ export const postgresql: CatalogPackage = {
   config: {
     type: "object",
     properties: {
-      service: serviceSchema({ name: "postgresql", cpus: 1, mem: 512, image: "postgres:17.2-alpine", description: "Only one instance makes sense: instances are independent servers." }),
+      service: serviceSchema({
+        name: "postgresql",
+        cpus: 1,
+        mem: 512,
+        image: "postgres:17.2-alpine",
+        description: "Only one instance makes sense: instances are independent servers.",
+      }),
       database: {
         type: "object",
         description: "The database created on first start.",

@@ -20,13 +20,24 @@ export const redis: CatalogPackage = {
   config: {
     type: "object",
     properties: {
-      service: serviceSchema({ name: "redis", cpus: 0.5, mem: 256, image: "redis:7.4.1-alpine", description: "Instances are independent servers (no replication)." }),
+      service: serviceSchema({
+        name: "redis",
+        cpus: 0.5,
+        mem: 256,
+        image: "redis:7.4.1-alpine",
+        description: "Instances are independent servers (no replication).",
+      }),
       redis: {
         type: "object",
         description: "Redis's own settings.",
         properties: {
           maxmemory_mb: { type: "integer", title: "Max memory (MiB)", description: "Redis's maxmemory; keep it below service.mem.", default: 192, minimum: 1 },
-          maxmemory_policy: { type: "string", title: "Eviction policy", enum: ["noeviction", "allkeys-lru", "allkeys-lfu", "volatile-lru", "volatile-lfu", "allkeys-random", "volatile-random", "volatile-ttl"], default: "allkeys-lru" },
+          maxmemory_policy: {
+            type: "string",
+            title: "Eviction policy",
+            enum: ["noeviction", "allkeys-lru", "allkeys-lfu", "volatile-lru", "volatile-lfu", "allkeys-random", "volatile-random", "volatile-ttl"],
+            default: "allkeys-lru",
+          },
         },
         required: ["maxmemory_mb", "maxmemory_policy"],
         additionalProperties: false,

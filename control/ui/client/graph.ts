@@ -54,7 +54,8 @@ function summarize(figure: HTMLElement, samples: Sample[]): void {
   table.replaceChildren();
   for (const s of samples.slice(-TABLE_ROWS).reverse()) {
     const row = table.insertRow();
-    for (const text of [new Date(s.at * 1000).toISOString().slice(11, 16), `${allocation(s.cpus)}%`, `${allocation(s.mem)}%`, `${allocation(s.disk)}%`]) row.insertCell().textContent = text;
+    for (const text of [new Date(s.at * 1000).toISOString().slice(11, 16), `${allocation(s.cpus)}%`, `${allocation(s.mem)}%`, `${allocation(s.disk)}%`])
+      row.insertCell().textContent = text;
   }
 }
 
@@ -70,7 +71,10 @@ async function draw(figure: HTMLElement, plot: { chart?: uPlot }): Promise<void>
   }
   const samples = parseHistory(await res.json());
   figure.dataset.points = String(samples.length);
-  status.textContent = samples.length === 0 ? "No samples yet: the first one is taken within a minute." : `${samples.length} ${samples.length === 1 ? "sample" : "samples"}, one a minute.`;
+  status.textContent =
+    samples.length === 0
+      ? "No samples yet: the first one is taken within a minute."
+      : `${samples.length} ${samples.length === 1 ? "sample" : "samples"}, one a minute.`;
   summarize(figure, samples);
   if (plot.chart) plot.chart.setData(data(samples));
   else plot.chart = new uPlot(options(figure, Math.max(target.clientWidth, 280)), data(samples), target);

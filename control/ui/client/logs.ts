@@ -91,7 +91,10 @@ function followFrom(v: Viewer, query: string): void {
     if (v.source !== source) return;
     stop(v);
     say(v, "Connection lost; resuming…");
-    const resume = lastOffset === undefined ? `stream=${encodeURIComponent(v.stream())}&tail=${TAIL_LINES}` : `stream=${encodeURIComponent(v.stream())}&offset=${lastOffset}`;
+    const resume =
+      lastOffset === undefined
+        ? `stream=${encodeURIComponent(v.stream())}&tail=${TAIL_LINES}`
+        : `stream=${encodeURIComponent(v.stream())}&offset=${lastOffset}`;
     if (lastOffset === undefined) v.output.textContent = "";
     setTimeout(() => v.source === undefined && v.follow?.checked && followFrom(v, resume), RESUME_DELAY_MS);
   };

@@ -6,7 +6,18 @@ import { logInLimited, signUpLimited, tokenOrigin } from "../../operations/auth.
 import { ApiError } from "../../errors.ts";
 import { endSession, sessionToken, startSession } from "../../http/session.ts";
 import { Field, FormError } from "../components.tsx";
-import { CLUSTERS_PATH, checkForm, checkOrigin, formField, localPath, readFlash, redirectWithFlash, requireSession, type UiContext, type UiEnv } from "../context.ts";
+import {
+  CLUSTERS_PATH,
+  checkForm,
+  checkOrigin,
+  formField,
+  localPath,
+  readFlash,
+  redirectWithFlash,
+  requireSession,
+  type UiContext,
+  type UiEnv,
+} from "../context.ts";
 import { errorsByField, type FormErrors } from "../form-errors.ts";
 import { renderPage } from "../layout.tsx";
 
@@ -101,7 +112,8 @@ export const authPages = new Hono<UiEnv>()
         text: `Welcome! Your cluster '${cluster.name}' is ready. Create an agent token below to add a machine.`,
       });
     } catch (err) {
-      if (err instanceof ApiError && err.code === "rate_limited") return showForm(c, { mode: "signup", email: input.email, next: "/", errors: {}, message: err.message }, 429);
+      if (err instanceof ApiError && err.code === "rate_limited")
+        return showForm(c, { mode: "signup", email: input.email, next: "/", errors: {}, message: err.message }, 429);
       if (!(err instanceof ApiError) || err.code !== "conflict") throw err;
       return showForm(c, { mode: "signup", email: input.email, next: "/", errors: { email: [err.message] } }, 409);
     }

@@ -82,7 +82,11 @@ function InstallPanel(props: { c: UiContext; pkg: PackageDefinition; versions: P
           Replaces the id the package gives its app, so a package can be installed twice.
         </p>
       </div>
-      {fields.length === 0 ? <p>This package takes no options.</p> : fields.map((f) => <OptionField field={f} value={values[f.name]} errors={errors[f.name]} />)}
+      {fields.length === 0 ? (
+        <p>This package takes no options.</p>
+      ) : (
+        fields.map((f) => <OptionField field={f} value={values[f.name]} errors={errors[f.name]} />)
+      )}
       <button type="submit" class="primary">{`Install ${pkg.name}`}</button>
     </PostForm>
   );
@@ -105,7 +109,12 @@ async function showPackage(c: UiContext, name: string, version: string | undefin
     c,
     { title: `${pkg.name} · Catalog`, section: "catalog", status: form ? 422 : 200 },
     <>
-      <Breadcrumbs crumbs={[{ label: "Catalog", href: `${clusterBase(c)}/catalog` }, { label: pkg.name, href: packagePath(c, pkg.name) }]} />
+      <Breadcrumbs
+        crumbs={[
+          { label: "Catalog", href: `${clusterBase(c)}/catalog` },
+          { label: pkg.name, href: packagePath(c, pkg.name) },
+        ]}
+      />
       <PageHeader title={pkg.name} />
       <p>{pkg.description}</p>
       <Facts
@@ -115,7 +124,14 @@ async function showPackage(c: UiContext, name: string, version: string | undefin
           ["Maintainer", pkg.maintainer],
           ["Tags", pkg.tags.join(", ")],
           ["Repository", source],
-          ["Installs", pkg.metronome ? "a Metronome job" : pkg.framework ? "a Marathon app that runs a framework's scheduler (DCX creates its service account)" : "a Marathon app"],
+          [
+            "Installs",
+            pkg.metronome
+              ? "a Metronome job"
+              : pkg.framework
+                ? "a Marathon app that runs a framework's scheduler (DCX creates its service account)"
+                : "a Marathon app",
+          ],
         ]}
       />
       {pkg.preInstallNotes ? (
@@ -181,7 +197,14 @@ function Repositories(props: { c: UiContext; repos: RepositoryRecord[]; error?: 
         <FormError message={props.error} />
         <div class="actions-row">
           <Field name="name" label="Name" value={props.typed?.name} required autocomplete="off" />
-          <Field name="uri" label="URL" value={props.typed?.uri} hint="A Universe repository (JSON, packaging versions 2.0 to 5.0). It is fetched and checked before it is added." required autocomplete="off" />
+          <Field
+            name="uri"
+            label="URL"
+            value={props.typed?.uri}
+            hint="A Universe repository (JSON, packaging versions 2.0 to 5.0). It is fetched and checked before it is added."
+            required
+            autocomplete="off"
+          />
           <Field name="index" label="Position" type="number" min={0} hint="0 is searched first; empty: last." />
         </div>
         <button type="submit" class="primary">

@@ -92,7 +92,9 @@ function showEditor(c: UiContext, props: { text: string; editing?: string; probl
 /** Creates the app, or replaces it when editing; throws the API's errors. */
 async function deploy(c: UiContext, definition: Record<string, unknown>, editing: string | undefined, force: boolean) {
   if (editing !== undefined && definition.id !== undefined && appIdOf(String(definition.id)) !== editing) {
-    throw new ApiError("invalid", "Object is not valid", [{ path: "/id", errors: [`the id ('${String(definition.id)}') differs from the app being edited ('${editing}')`] }]);
+    throw new ApiError("invalid", "Object is not valid", [
+      { path: "/id", errors: [`the id ('${String(definition.id)}') differs from the app being edited ('${editing}')`] },
+    ]);
   }
   const parsed = parseAppDefinition(editing === undefined ? definition : { ...definition, id: editing });
   if (!parsed.ok) throw new ApiError("invalid", "Object is not valid", parsed.details);
@@ -130,4 +132,3 @@ export const deployPage = new Hono<UiEnv>()
       return showEditor(c, { text, editing, problems: err.code === "invalid" ? problemsOf(err, text) : { message: err.message } }, status);
     }
   });
-

@@ -77,7 +77,15 @@ function DnsSettingsForm(props: { c: UiContext; form: SettingsForm }) {
     <PostForm action={`/ui/${c.get("cluster").id}/dns`} csrf={c.get("csrf")} class="panel" label="DNS zone and TTL">
       <h2 id="dns-settings-title">Zone and TTL</h2>
       <div class="actions-row">
-        <Field name="zone" label="Zone" value={form.zone} errors={form.errors.zone} hint="A lowercase DNS name, e.g. mesos or dcx.internal." autocomplete="off" required />
+        <Field
+          name="zone"
+          label="Zone"
+          value={form.zone}
+          errors={form.errors.zone}
+          hint="A lowercase DNS name, e.g. mesos or dcx.internal."
+          autocomplete="off"
+          required
+        />
         <Field name="ttl" label="TTL (seconds)" type="number" value={form.ttl} errors={form.errors.ttl} hint="0 to 86400." min={0} max={86_400} required />
       </div>
       <p class="hint">Names answer under the new zone at once; resolvers may keep old answers for up to the old TTL.</p>
@@ -145,7 +153,11 @@ async function showDns(c: UiContext, form?: SettingsForm) {
         <a href={`/ui/${id}/tokens`}>Tokens page</a>
         {". With curl:"}
       </p>
-      <CopyBlock id="doh-example" label="Query the DoH endpoint with curl" text={`curl -s '${origin}/dns/DNS_KEY/dns-query?name=${result.name || example}&type=${result.type}'`} />
+      <CopyBlock
+        id="doh-example"
+        label="Query the DoH endpoint with curl"
+        text={`curl -s '${origin}/dns/DNS_KEY/dns-query?name=${result.name || example}&type=${result.type}'`}
+      />
     </>,
   );
 }

@@ -30,10 +30,32 @@ interface Row {
 function rows(s: ClusterSnapshot): Row[] {
   const held = (name: string) => s.tasks.filter((t) => t.framework === name);
   const sum = (name: string, key: "cpus" | "mem") => held(name).reduce((n, t) => n + t.resources[key], 0);
-  const builtIn = ["marathon", "metronome"].map((name) => ({ id: name, name, principal: "built in", roles: ["*"], state: "connected", tasks: held(name).length, cpus: sum(name, "cpus"), mem: sum(name, "mem"), offers: 0, external: false }));
+  const builtIn = ["marathon", "metronome"].map((name) => ({
+    id: name,
+    name,
+    principal: "built in",
+    roles: ["*"],
+    state: "connected",
+    tasks: held(name).length,
+    cpus: sum(name, "cpus"),
+    mem: sum(name, "mem"),
+    offers: 0,
+    external: false,
+  }));
   const external = s.frameworks
     .filter((f) => f.state !== "removed")
-    .map((f: FrameworkView) => ({ id: f.id, name: f.info.name, principal: f.principal, roles: frameworkRoles(f.info), state: f.state, tasks: held(f.id).length, cpus: sum(f.id, "cpus"), mem: sum(f.id, "mem"), offers: f.offers.length, external: true }));
+    .map((f: FrameworkView) => ({
+      id: f.id,
+      name: f.info.name,
+      principal: f.principal,
+      roles: frameworkRoles(f.info),
+      state: f.state,
+      tasks: held(f.id).length,
+      cpus: sum(f.id, "cpus"),
+      mem: sum(f.id, "mem"),
+      offers: f.offers.length,
+      external: true,
+    }));
   return [...builtIn, ...external];
 }
 
@@ -59,7 +81,20 @@ function ConfirmTeardown(props: { c: UiContext; row: Row }) {
 function FrameworksTable(props: { c: UiContext; rows: Row[] }) {
   if (props.rows.length === 0) return <Empty>No frameworks.</Empty>;
   return (
-    <DataTable label="Frameworks" headers={["Framework", "Principal", "Roles", "State", { text: "Tasks", numeric: true }, { text: "CPU", numeric: true }, { text: "Memory", numeric: true }, { text: "Offers", numeric: true }, ""]}>
+    <DataTable
+      label="Frameworks"
+      headers={[
+        "Framework",
+        "Principal",
+        "Roles",
+        "State",
+        { text: "Tasks", numeric: true },
+        { text: "CPU", numeric: true },
+        { text: "Memory", numeric: true },
+        { text: "Offers", numeric: true },
+        "",
+      ]}
+    >
       {props.rows.map((r) => (
         <tr>
           <th scope="row">
@@ -87,9 +122,13 @@ async function teardown(c: UiContext) {
   const id = await formField(c, "id");
   const snap = await clusterOf(c).snapshot("none");
   const row = rows(snap).find((r) => r.id === id && r.external);
-  if (!row) return redirectWithFlash(c, frameworksPath(c), { kind: "error", text: `Framework '${id.slice(0, 200)}' is not registered; it may be gone already.` });
+  if (!row)
+    return redirectWithFlash(c, frameworksPath(c), { kind: "error", text: `Framework '${id.slice(0, 200)}' is not registered; it may be gone already.` });
   if ((await formField(c, "confirm")).trim() !== row.name) {
-    return redirectWithFlash(c, `${frameworksPath(c)}?teardown=${encodeURIComponent(id)}#confirm`, { kind: "error", text: `Not torn down: type the name '${row.name}' exactly to confirm.` });
+    return redirectWithFlash(c, `${frameworksPath(c)}?teardown=${encodeURIComponent(id)}#confirm`, {
+      kind: "error",
+      text: `Not torn down: type the name '${row.name}' exactly to confirm.`,
+    });
   }
   const r = await actingOf(c).teardownFramework(id);
   if (!r.ok) return redirectWithFlash(c, frameworksPath(c), { kind: "error", text: "message" in r ? String(r.message) : "Not torn down." });

@@ -35,10 +35,23 @@ function schedule(job: JobView): string {
 
 /** One page of the jobs, in id order. */
 function JobsTable(props: { c: UiContext; jobs: JobView[] }) {
-  const page = pageOf([...props.jobs].sort(byKeys((j) => j.id)), parsePaging((n) => props.c.req.query(n)));
+  const page = pageOf(
+    [...props.jobs].sort(byKeys((j) => j.id)),
+    parsePaging((n) => props.c.req.query(n)),
+  );
   return (
     <>
-      <DataTable label="Jobs" headers={["Job", "Schedule", "Next run", { text: "Active runs", numeric: true }, { text: "Succeeded", numeric: true }, { text: "Failed", numeric: true }]}>
+      <DataTable
+        label="Jobs"
+        headers={[
+          "Job",
+          "Schedule",
+          "Next run",
+          { text: "Active runs", numeric: true },
+          { text: "Succeeded", numeric: true },
+          { text: "Failed", numeric: true },
+        ]}
+      >
         {page.items.map((j) => (
           <tr>
             <th scope="row">
@@ -65,13 +78,23 @@ function JobsTable(props: { c: UiContext; jobs: JobView[] }) {
  */
 function RunsTable(props: { c: UiContext; job: string; runs: RunJson[] }) {
   if (props.runs.length === 0) return <Empty>No active runs.</Empty>;
-  const page = pageOf([...props.runs].sort(byKeys((r) => r.createdAt, (r) => r.id)), parsePaging((n) => props.c.req.query(n)));
+  const page = pageOf(
+    [...props.runs].sort(
+      byKeys(
+        (r) => r.createdAt,
+        (r) => r.id,
+      ),
+    ),
+    parsePaging((n) => props.c.req.query(n)),
+  );
   return (
     <>
       <DataTable label="Active runs" headers={["Run", "Status", "Started", "Tasks", "Action"]}>
         {page.items.map((r) => (
           <tr>
-            <th scope="row" class="id">{r.id}</th>
+            <th scope="row" class="id">
+              {r.id}
+            </th>
             <td>
               <StateBadge state={r.status} />
             </td>
@@ -109,7 +132,9 @@ function HistoryTable(props: { c: UiContext; title: string; runs: HistoryEntry[]
         <DataTable label={props.title} headers={["Run", "Finished", "Tasks"]}>
           {props.runs.map((r) => (
             <tr>
-              <th scope="row" class="id">{r.id}</th>
+              <th scope="row" class="id">
+                {r.id}
+              </th>
               <td>
                 <Time iso={r.finishedAt} />
               </td>

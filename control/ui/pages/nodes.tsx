@@ -18,13 +18,25 @@ const nodesPath = (c: UiContext) => `/ui/${c.get("cluster").id}/nodes`;
 const nodePath = (c: UiContext, agentId: string) => `${nodesPath(c)}/${encodeURIComponent(agentId)}`;
 
 /** Nodes in the order they registered, ties by id: the same order on every refresh, so pages do not shuffle. */
-const nodeOrder = byKeys<AgentRecord>((a) => a.registeredAt, (a) => a.id);
+const nodeOrder = byKeys<AgentRecord>(
+  (a) => a.registeredAt,
+  (a) => a.id,
+);
 /** A node's tasks by state, then id. */
-const taskOrder = byKeys<TaskRecord>((t) => t.state, (t) => t.id);
+const taskOrder = byKeys<TaskRecord>(
+  (t) => t.state,
+  (t) => t.id,
+);
 
 /** DC/OS's node types: a public agent (role `slave_public`) runs what the internet may reach. */
 function NodeType(props: { agent: AgentRecord }) {
-  return props.agent.role === "*" ? <span>Private</span> : <span class="badge badge-busy" title="role slave_public">Public</span>;
+  return props.agent.role === "*" ? (
+    <span>Private</span>
+  ) : (
+    <span class="badge badge-busy" title="role slave_public">
+      Public
+    </span>
+  );
 }
 
 function NodeRow(props: { clusterId: string; agent: AgentRecord; usage: AgentUsage }) {
@@ -68,7 +80,11 @@ function TaskRows(props: { clusterId: string; tasks: Page<TaskRecord>; url: URL;
               <a href={`/ui/${props.clusterId}/tasks/${encodeURIComponent(t.id)}`}>{t.id}</a>
             </th>
             <td>
-              {t.framework === "marathon" ? <a href={servicePath(props.clusterId, t.group)}>{t.group}</a> : <a href={`/ui/${props.clusterId}/jobs/${t.group}`}>{t.group}</a>}
+              {t.framework === "marathon" ? (
+                <a href={servicePath(props.clusterId, t.group)}>{t.group}</a>
+              ) : (
+                <a href={`/ui/${props.clusterId}/jobs/${t.group}`}>{t.group}</a>
+              )}
             </td>
             <td>
               <StateBadge state={t.state} />
@@ -95,11 +111,17 @@ function ConfirmRemove(props: { c: UiContext; agent: AgentRecord; tasks: number 
       <h2 id="confirm">{`Remove ${agent.hostname} from the cluster?`}</h2>
       <ul>
         <li>
-          {"If its agent is connected, it is disconnected now, and its credential is revoked either way: the agent exits and cannot reconnect. To bring the machine back, delete "}
+          {
+            "If its agent is connected, it is disconnected now, and its credential is revoked either way: the agent exits and cannot reconnect. To bring the machine back, delete "
+          }
           <code>identity.json</code>
           {" in the agent's work dir and start the agent with a new join token."}
         </li>
-        <li>{props.tasks === 0 ? "It runs no tasks." : `Its ${props.tasks} ${props.tasks === 1 ? "task is" : "tasks are"} marked gone; services start replacements on other nodes.`}</li>
+        <li>
+          {props.tasks === 0
+            ? "It runs no tasks."
+            : `Its ${props.tasks} ${props.tasks === 1 ? "task is" : "tasks are"} marked gone; services start replacements on other nodes.`}
+        </li>
       </ul>
       <TypeToConfirm expected={agent.hostname} />
       <button type="submit" class="danger">
@@ -119,7 +141,10 @@ async function showNode(c: UiContext) {
   // The snapshot lists this agent's live tasks only; one page of them is rendered.
   const tasks = snap.tasks;
   const q = filterText(c.req.query("q"));
-  const shown = pageOf(tasks.filter((t) => matchesFilter(q, t.id, t.group)).sort(taskOrder), parsePaging((n) => c.req.query(n)));
+  const shown = pageOf(
+    tasks.filter((t) => matchesFilter(q, t.id, t.group)).sort(taskOrder),
+    parsePaging((n) => c.req.query(n)),
+  );
   const url = new URL(c.req.url);
   return renderPage(
     c,
@@ -188,11 +213,15 @@ function NodeChecks(props: { node: NodeDiagnostics | undefined }) {
 async function removeNode(c: UiContext) {
   const agentId = c.req.param("agentId") ?? "";
   const agent = await clusterOf(c).agent(agentId);
-  if (!agent) return redirectWithFlash(c, nodesPath(c), { kind: "error", text: `Node '${agentId.slice(0, 200)}' does not exist; it may have been removed already.` });
+  if (!agent)
+    return redirectWithFlash(c, nodesPath(c), { kind: "error", text: `Node '${agentId.slice(0, 200)}' does not exist; it may have been removed already.` });
   const op = await formField(c, "op");
   if (op !== "remove") return redirectWithFlash(c, nodePath(c, agentId), { kind: "error", text: `Unknown action '${op.slice(0, 40)}'.` });
   if ((await formField(c, "confirm")).trim() !== agent.hostname) {
-    return redirectWithFlash(c, `${nodePath(c, agentId)}?confirm=remove#confirm`, { kind: "error", text: `Not removed: type the hostname '${agent.hostname}' exactly to confirm.` });
+    return redirectWithFlash(c, `${nodePath(c, agentId)}?confirm=remove#confirm`, {
+      kind: "error",
+      text: `Not removed: type the hostname '${agent.hostname}' exactly to confirm.`,
+    });
   }
   await removeAgent(c.env, c.get("db"), c.get("cluster").id, { userId: c.get("user").id, tokenId: c.get("tokenId") }, agentId);
   return redirectWithFlash(c, nodesPath(c), { kind: "ok", text: `Removed ${agent.hostname} (${agentId}); its credential is revoked.` });
@@ -201,7 +230,10 @@ async function removeNode(c: UiContext) {
 /** The Nodes table, one page of it; an empty filter result says so. */
 function NodesTable(props: { clusterId: string; nodes: Page<AgentRecord>; snap: { usage: Record<string, AgentUsage> }; url: URL; filtered: boolean }) {
   const { clusterId, nodes, snap } = props;
-  if (nodes.total === 0) return <Empty>{props.filtered ? "No node matches the filter." : "No nodes yet. Create an agent token and start an agent with the command it shows."}</Empty>;
+  if (nodes.total === 0)
+    return (
+      <Empty>{props.filtered ? "No node matches the filter." : "No nodes yet. Create an agent token and start an agent with the command it shows."}</Empty>
+    );
   return (
     <>
       <DataTable label="Nodes" headers={["Node", "Type", "State", "IP", "CPU", "Memory", "Disk", { text: "Tasks", numeric: true }, "Attributes"]}>
@@ -223,7 +255,10 @@ export const nodePages = new Hono<UiEnv>()
     const q = filterText(c.req.query("q"));
     const url = new URL(c.req.url);
     const matching = snap.agents.filter((a) => matchesFilter(q, a.hostname, a.id, a.ip)).sort(nodeOrder);
-    const nodes = pageOf(matching, parsePaging((n) => c.req.query(n)));
+    const nodes = pageOf(
+      matching,
+      parsePaging((n) => c.req.query(n)),
+    );
     return renderPage(
       c,
       { title: "Nodes", section: "nodes" },

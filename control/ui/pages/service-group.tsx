@@ -116,7 +116,13 @@ export async function deleteGroup(c: UiContext, id: string): Promise<Response> {
     const stub = clusterOf(c);
     const before = (await stub.marathonApps([])).map((app) => app.id);
     const shown = (await formField(c, "apps")).split(" ").filter(Boolean).sort().join(" ");
-    if (shown !== before.filter((app) => inGroup(app, id)).sort().join(" ")) {
+    if (
+      shown !==
+      before
+        .filter((app) => inGroup(app, id))
+        .sort()
+        .join(" ")
+    ) {
       throw new ApiError("invalid", `Not deleted: the services in ${id} changed since this page was opened. Review the list below and confirm again.`);
     }
     const n = unwrap(await actingOf(c).marathonDeleteGroup(id, (await formField(c, "force")) === "true")).deploymentIds.length;

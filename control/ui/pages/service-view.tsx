@@ -34,7 +34,10 @@ function health(t: TaskInfo, checked: boolean): string {
 }
 
 /** A service's tasks by state, then id: one order on every refresh, so pages do not shuffle. */
-const taskOrder = byKeys<TaskInfo>((t) => t.state, (t) => t.id);
+const taskOrder = byKeys<TaskInfo>(
+  (t) => t.state,
+  (t) => t.id,
+);
 
 /**
  * One page of the service's tasks, filtered by `?q=` (task id or host). The app's RPC embeds
@@ -46,7 +49,10 @@ export function TasksTable(props: { c: UiContext; data: ServiceData; q: string }
   const checked = (data.app.healthChecks?.length ?? 0) > 0;
   if (all.length === 0) return <Empty>No tasks.</Empty>;
   const url = new URL(c.req.url);
-  const tasks = pageOf(all.filter((t) => matchesFilter(q, t.id, t.host)).sort(taskOrder), parsePaging((n) => c.req.query(n)));
+  const tasks = pageOf(
+    all.filter((t) => matchesFilter(q, t.id, t.host)).sort(taskOrder),
+    parsePaging((n) => c.req.query(n)),
+  );
   if (tasks.total === 0) return <Empty>No task matches the filter.</Empty>;
   return (
     <>
@@ -97,7 +103,9 @@ export function DeploymentsTable(props: { c: UiContext; data: ServiceData }) {
     <DataTable label="Deployments" headers={["Deployment", "Action", "Progress", "Actions"]}>
       {data.deployments.map((d) => (
         <tr>
-          <th scope="row" class="id">{d.id}</th>
+          <th scope="row" class="id">
+            {d.id}
+          </th>
           <td>{d.currentActions.map((a) => a.action).join(", ")}</td>
           <td>
             {`step ${d.currentStep} of ${d.totalSteps}; ${instancesSummary(data.app)}`}
@@ -159,7 +167,10 @@ export function ServiceFacts(props: { data: ServiceData }) {
         ["Resources", `${cpus(app.cpus)} CPU, ${megabytes(app.mem)}, disk ${megabytes(app.disk)}`],
         ["Version", <Time iso={app.version} />],
         ["Waiting to launch", waiting ? String(waiting.count) : "–"],
-        ["Last task failure", app.lastTaskFailure ? `${app.lastTaskFailure.state} ${app.lastTaskFailure.message} (${time(app.lastTaskFailure.timestamp)})` : "–"],
+        [
+          "Last task failure",
+          app.lastTaskFailure ? `${app.lastTaskFailure.state} ${app.lastTaskFailure.message} (${time(app.lastTaskFailure.timestamp)})` : "–",
+        ],
       ]}
     />
   );
@@ -199,10 +210,14 @@ export function LaunchQueue(props: { c: UiContext; data: ServiceData }) {
 function LaunchDelay(props: { c: UiContext; appId: string; seconds: number }) {
   return (
     <div class="actions-row">
-      <p class="queue-delay">
-        {`Launches are delayed by backoff after failed tasks: the next one in ${props.seconds} s.`}
-      </p>
-      <PostForm action={servicePath(props.c.get("cluster").id, props.appId)} csrf={props.c.get("csrf")} op="reset-delay" class="inline-form" label="Reset the launch delay">
+      <p class="queue-delay">{`Launches are delayed by backoff after failed tasks: the next one in ${props.seconds} s.`}</p>
+      <PostForm
+        action={servicePath(props.c.get("cluster").id, props.appId)}
+        csrf={props.c.get("csrf")}
+        op="reset-delay"
+        class="inline-form"
+        label="Reset the launch delay"
+      >
         <button type="submit">Reset delay</button>
       </PostForm>
     </div>

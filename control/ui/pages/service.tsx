@@ -36,7 +36,12 @@ function appIdOf(c: UiContext): string {
 /** The service's page data, or undefined when no app has that id. */
 async function load(c: UiContext, id: string): Promise<ServiceData | undefined> {
   const stub = clusterOf(c);
-  const [app, deployments, queue, versions] = await Promise.all([stub.marathonApp(id), stub.marathonDeployments(), stub.marathonQueue(), stub.marathonVersions(id)]);
+  const [app, deployments, queue, versions] = await Promise.all([
+    stub.marathonApp(id),
+    stub.marathonDeployments(),
+    stub.marathonQueue(),
+    stub.marathonVersions(id),
+  ]);
   if (!app) return undefined;
   return { app, deployments: deployments.filter((d) => d.affectedApps.includes(id)), queue, versions: versions ?? [] };
 }
@@ -161,7 +166,8 @@ async function act(c: UiContext, id: string, op: string): Promise<{ text: string
   if (op === "scale") {
     const raw = await formField(c, "instances");
     const instances = Number(raw);
-    if (!/^\d{1,5}$/.test(raw) || instances > 10_000) throw new ApiError("invalid", `Instances must be a whole number from 0 to 10000, not '${raw.slice(0, 20)}'.`);
+    if (!/^\d{1,5}$/.test(raw) || instances > 10_000)
+      throw new ApiError("invalid", `Instances must be a whole number from 0 to 10000, not '${raw.slice(0, 20)}'.`);
     const r = unwrap(await actingOf(c).marathonPatch(id, { instances }, false));
     return { text: `Scaling ${id} to ${instances} (deployment ${r.deploymentId}).` };
   }
@@ -178,7 +184,12 @@ async function act(c: UiContext, id: string, op: string): Promise<{ text: string
   if (op === "rollback" || op === "stop-deployment") {
     const deployment = await formField(c, "deployment");
     const r = unwrap(await actingOf(c).marathonCancelDeployment(deployment, op === "stop-deployment"));
-    return { text: op === "rollback" ? `Rolling back deployment ${deployment}${r ? ` (deployment ${r.deploymentId})` : ""}.` : `Stopped deployment ${deployment}; its tasks stay as they are.` };
+    return {
+      text:
+        op === "rollback"
+          ? `Rolling back deployment ${deployment}${r ? ` (deployment ${r.deploymentId})` : ""}.`
+          : `Stopped deployment ${deployment}; its tasks stay as they are.`,
+    };
   }
   if (op === "revert") {
     const version = await formField(c, "version");

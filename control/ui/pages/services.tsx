@@ -45,7 +45,9 @@ function ServiceRow(props: { app: AppInfo; clusterId: string; delayed: boolean }
     <tr>
       <th scope="row">
         <a href={servicePath(props.clusterId, app.id)}>{app.id}</a>
-        {app.labels?.DCOS_PACKAGE_NAME ? <div class="hint">{`Package ${app.labels.DCOS_PACKAGE_NAME} ${app.labels.DCOS_PACKAGE_VERSION ?? ""}`.trim()}</div> : null}
+        {app.labels?.DCOS_PACKAGE_NAME ? (
+          <div class="hint">{`Package ${app.labels.DCOS_PACKAGE_NAME} ${app.labels.DCOS_PACKAGE_VERSION ?? ""}`.trim()}</div>
+        ) : null}
         <div class="hint">
           <ServiceLinks clusterId={props.clusterId} app={app} />
         </div>
@@ -102,12 +104,31 @@ export function GroupListing(props: { c: UiContext; group: AppGroup; queue: Queu
   const clusterId = c.get("cluster").id;
   const label = group.id === ROOT_GROUP ? "Services" : `Services in ${group.id}`;
   const rows: ListingRow[] = [...group.groups.map((folder) => ({ folder })), ...group.apps.map((app) => ({ app }))];
-  const page = pageOf(rows, parsePaging((n) => c.req.query(n)));
+  const page = pageOf(
+    rows,
+    parsePaging((n) => c.req.query(n)),
+  );
   return (
     <>
-      <DataTable label={label} caption={`${label}: groups and services with their instances`} headers={["Service", "Status", { text: "Running", numeric: true }, { text: "Healthy", numeric: true }, { text: "CPU", numeric: true }, { text: "Memory", numeric: true }, "Runs"]}>
+      <DataTable
+        label={label}
+        caption={`${label}: groups and services with their instances`}
+        headers={[
+          "Service",
+          "Status",
+          { text: "Running", numeric: true },
+          { text: "Healthy", numeric: true },
+          { text: "CPU", numeric: true },
+          { text: "Memory", numeric: true },
+          "Runs",
+        ]}
+      >
         {page.items.map((row) =>
-          "folder" in row ? <FolderRow group={row.folder} clusterId={clusterId} queue={queue} /> : <ServiceRow app={row.app} clusterId={clusterId} delayed={isDelayed(queue, row.app.id)} />,
+          "folder" in row ? (
+            <FolderRow group={row.folder} clusterId={clusterId} queue={queue} />
+          ) : (
+            <ServiceRow app={row.app} clusterId={clusterId} delayed={isDelayed(queue, row.app.id)} />
+          ),
         )}
       </DataTable>
       <Pager page={page} url={new URL(c.req.url)} label={label} />

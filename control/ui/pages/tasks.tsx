@@ -44,7 +44,11 @@ export const taskPages = new Hono<UiEnv>().get("/:taskId", async (c) => {
   if (!task) throw notFound(`Task '${taskId.slice(0, 200)}' does not exist (ended tasks are kept for a day).`);
   const clusterId = c.get("cluster").id;
   const owner =
-    task.framework === "marathon" ? <a href={servicePath(clusterId, task.group)}>{`service ${task.group}`}</a> : <a href={`/ui/${clusterId}/jobs/${task.group}`}>{`job ${task.group}`}</a>;
+    task.framework === "marathon" ? (
+      <a href={servicePath(clusterId, task.group)}>{`service ${task.group}`}</a>
+    ) : (
+      <a href={`/ui/${clusterId}/jobs/${task.group}`}>{`job ${task.group}`}</a>
+    );
   return renderPage(
     c,
     { title: `Task ${taskId}`, section: task.framework === "marathon" ? "services" : "jobs" },

@@ -77,7 +77,13 @@ function SecretsTable(props: { c: UiContext; label: string; secrets: SecretInfo[
           </td>
           <td>
             {s.status === "active" ? (
-              <PostForm action={`/ui/${props.c.get("cluster").id}/tokens`} csrf={props.c.get("csrf")} op={props.revokeOp} class="inline-form" label={`Revoke ${s.id}`}>
+              <PostForm
+                action={`/ui/${props.c.get("cluster").id}/tokens`}
+                csrf={props.c.get("csrf")}
+                op={props.revokeOp}
+                class="inline-form"
+                label={`Revoke ${s.id}`}
+              >
                 <input type="hidden" name="id" value={s.id} />
                 <button type="submit">Revoke</button>
               </PostForm>
@@ -149,7 +155,12 @@ async function showTokens(c: UiContext, created?: Created, error?: string) {
 function checked<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
   const parsed = schema.safeParse(input);
   if (parsed.success) return parsed.data;
-  throw new ApiError("invalid", fieldErrors(parsed.error).map((d) => `${d.path.slice(1)} ${d.errors.join("; ")}`).join(". "));
+  throw new ApiError(
+    "invalid",
+    fieldErrors(parsed.error)
+      .map((d) => `${d.path.slice(1)} ${d.errors.join("; ")}`)
+      .join(". "),
+  );
 }
 
 /** `/ui/:cluster/tokens`: agent join tokens (with the command to start an agent) and DNS keys (with their DoH URL). */
@@ -172,7 +183,10 @@ export const tokensPage = new Hono<UiEnv>()
         return showTokens(c, { kind: "dns", key: created.secret, url: dohUrl(c.req.url, created.secret) });
       }
       if (op === "revoke-agent-token" || op === "revoke-dns-key") {
-        const revoke = op === "revoke-agent-token" ? (id: string) => revokeAgentToken(c.env, db, clusterId, userId, id) : (id: string) => revokeDnsKey(db, clusterId, userId, id);
+        const revoke =
+          op === "revoke-agent-token"
+            ? (id: string) => revokeAgentToken(c.env, db, clusterId, userId, id)
+            : (id: string) => revokeDnsKey(db, clusterId, userId, id);
         const info = await revoke(await formField(c, "id"));
         return redirectWithFlash(c, `/ui/${clusterId}/tokens`, { kind: "ok", text: `Revoked ${info.description || info.id}.` });
       }

@@ -52,7 +52,11 @@ function pooled(offers: OfferRecord[]): OfferResources {
 
 /** Carries out an ACCEPT; returns the tasks launched (their frames are for the caller to send). */
 export function acceptOffers(ctx: FrameworkContext, fw: FrameworkRecord, accept: Accept, mail: FrameworkMailbox): LaunchedTask[] {
-  const { taken, missing } = takeOffers(ctx.db, fw.id, accept.offer_ids.map((o) => o.value));
+  const { taken, missing } = takeOffers(
+    ctx.db,
+    fw.id,
+    accept.offer_ids.map((o) => o.value),
+  );
   const agentId = taken[0]?.agentId;
   const agent = agentId === undefined ? undefined : getAgent(ctx.db, agentId);
   const problem = offersProblem(accept, taken, missing) ?? (agent?.state === "active" ? undefined : `Agent ${agentId} is not active`);
@@ -68,23 +72,36 @@ export function acceptOffers(ctx: FrameworkContext, fw: FrameworkRecord, accept:
   const launched: LaunchedTask[] = [];
   const rows: FrameworkTaskRecord[] = [];
   // Ids already taken, read in one query for the whole call: an ACCEPT may launch hundreds of tasks.
-  const seen = new Set(tasksById(ctx.db, accept.operations.flatMap((op) => tasksOf(op).map((t) => t.task_id.value))).keys());
+  const seen = new Set(
+    tasksById(
+      ctx.db,
+      accept.operations.flatMap((op) => tasksOf(op).map((t) => t.task_id.value)),
+    ).keys(),
+  );
   for (const op of accept.operations) {
     const tasks = tasksOf(op);
-    const group = op.type === "LAUNCH_GROUP" ? tasks[0]?.task_id.value ?? null : null;
+    const group = op.type === "LAUNCH_GROUP" ? (tasks[0]?.task_id.value ?? null) : null;
     let groupLeft = left;
     const checked: ReturnType<typeof checkTask>[] = tasks.map((t) => {
       const id = t.task_id.value;
       if (seen.has(id)) return `Task ID ${id} is already in use`;
       seen.add(id);
-      if (op.type === "LAUNCH_GROUP" && op.launch_group?.executor?.type === "CUSTOM") return "custom executors are not supported: a task group runs on DCX's own executor (type DEFAULT)";
+      if (op.type === "LAUNCH_GROUP" && op.launch_group?.executor?.type === "CUSTOM")
+        return "custom executors are not supported: a task group runs on DCX's own executor (type DEFAULT)";
       const c = checkTask(t, groupLeft, target);
       if (typeof c !== "string") groupLeft = subtract(groupLeft, c.takes);
       return c;
     });
     if (group !== null && checked.some((c) => typeof c === "string")) {
       const first = checked.find((c): c is string => typeof c === "string") ?? "";
-      tasks.forEach((t, i) => drop([t], "REASON_TASK_GROUP_INVALID", typeof checked[i] === "string" ? (checked[i] as string) : `another task of the group is invalid: ${first}`, "TASK_ERROR"));
+      tasks.forEach((t, i) =>
+        drop(
+          [t],
+          "REASON_TASK_GROUP_INVALID",
+          typeof checked[i] === "string" ? (checked[i] as string) : `another task of the group is invalid: ${first}`,
+          "TASK_ERROR",
+        ),
+      );
       continue;
     }
     tasks.forEach((t, i) => {
@@ -97,7 +114,10 @@ export function acceptOffers(ctx: FrameworkContext, fw: FrameworkRecord, accept:
     });
     if (group !== null) left = groupLeft;
   }
-  insertTasks(ctx.db, launched.map((l) => l.record));
+  insertTasks(
+    ctx.db,
+    launched.map((l) => l.record),
+  );
   insertFrameworkTasks(ctx.db, rows);
   // What the framework did not use is declined, as Mesos does, for refuse_seconds.
   if (left.cpus > 0 || left.mem > 0) decline(ctx.db, fw.id, agent.id, ctx.now + refuseMs(accept.filters));
@@ -106,8 +126,21 @@ export function acceptOffers(ctx: FrameworkContext, fw: FrameworkRecord, accept:
 
 function stagingRecord(frameworkId: string, task: TaskInfo, launch: LaunchedTask["launch"], agentId: string, host: string, now: number): TaskRecord {
   return {
-    id: launch.taskId, framework: frameworkId, group: task.name || launch.taskId, version: "", agentId, host, state: "TASK_STAGING",
-    ports: launch.ports, resources: launch.resources, message: null, healthy: null,
-    stagedAt: now, startedAt: null, updatedAt: now, killRequestedAt: null, endedAt: null,
+    id: launch.taskId,
+    framework: frameworkId,
+    group: task.name || launch.taskId,
+    version: "",
+    agentId,
+    host,
+    state: "TASK_STAGING",
+    ports: launch.ports,
+    resources: launch.resources,
+    message: null,
+    healthy: null,
+    stagedAt: now,
+    startedAt: null,
+    updatedAt: now,
+    killRequestedAt: null,
+    endedAt: null,
   };
 }

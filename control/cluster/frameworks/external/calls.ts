@@ -27,7 +27,10 @@ export const FrameworkInfo = z.object({
   hostname: z.string().max(255).optional(),
   principal: z.string().max(255).optional(),
   webui_url: z.string().max(2048).optional(),
-  capabilities: z.array(z.object({ type: z.string().max(64) })).max(32).optional(),
+  capabilities: z
+    .array(z.object({ type: z.string().max(64) }))
+    .max(32)
+    .optional(),
   labels: Labels.optional(),
 });
 export type FrameworkInfo = z.infer<typeof FrameworkInfo>;
@@ -45,25 +48,45 @@ const CommandInfo = z.object({
   value: z.string().max(65_536).optional(),
   shell: z.boolean().optional(),
   arguments: z.array(z.string().max(65_536)).max(1000).optional(),
-  environment: z.object({ variables: z.array(z.object({ name: z.string().min(1).max(1024), value: z.string().max(65_536).optional(), type: z.string().optional() })).max(1000) }).optional(),
+  environment: z
+    .object({
+      variables: z.array(z.object({ name: z.string().min(1).max(1024), value: z.string().max(65_536).optional(), type: z.string().optional() })).max(1000),
+    })
+    .optional(),
   user: z.string().max(255).optional(),
-  uris: z.array(z.object({ value: z.string() })).max(100).optional(),
+  uris: z
+    .array(z.object({ value: z.string() }))
+    .max(100)
+    .optional(),
 });
 
 const DockerInfo = z.object({
   image: z.string().min(1).max(1024),
   network: z.enum(["HOST", "BRIDGE", "NONE", "USER"]).optional(),
-  port_mappings: z.array(z.object({ host_port: z.number().int().min(1).max(65535), container_port: z.number().int().min(1).max(65535), protocol: z.string().max(16).optional() })).max(100).optional(),
+  port_mappings: z
+    .array(
+      z.object({ host_port: z.number().int().min(1).max(65535), container_port: z.number().int().min(1).max(65535), protocol: z.string().max(16).optional() }),
+    )
+    .max(100)
+    .optional(),
   privileged: z.boolean().optional(),
-  parameters: z.array(z.object({ key: z.string().max(1024), value: z.string().max(4096) })).max(100).optional(),
+  parameters: z
+    .array(z.object({ key: z.string().max(1024), value: z.string().max(4096) }))
+    .max(100)
+    .optional(),
   force_pull_image: z.boolean().optional(),
 });
 
 export const ContainerInfo = z.object({
   type: z.enum(["DOCKER", "MESOS"]),
   docker: DockerInfo.optional(),
-  mesos: z.object({ image: z.object({ type: z.string().optional(), docker: z.object({ name: z.string().min(1).max(1024) }).optional() }).optional() }).optional(),
-  volumes: z.array(z.object({ container_path: z.string().min(1).max(4096), host_path: z.string().max(4096).optional(), mode: z.enum(["RO", "RW"]).optional() })).max(100).optional(),
+  mesos: z
+    .object({ image: z.object({ type: z.string().optional(), docker: z.object({ name: z.string().min(1).max(1024) }).optional() }).optional() })
+    .optional(),
+  volumes: z
+    .array(z.object({ container_path: z.string().min(1).max(4096), host_path: z.string().max(4096).optional(), mode: z.enum(["RO", "RW"]).optional() }))
+    .max(100)
+    .optional(),
 });
 
 const Seconds = z.number().nonnegative().max(86_400);
@@ -72,7 +95,14 @@ const CheckPort = z.number().int().min(1).max(65535);
 /** Mesos's HealthCheck (mesos.proto): run by the agent next to the task, as Marathon's checks are. */
 export const HealthCheck = z.object({
   type: z.enum(["COMMAND", "HTTP", "TCP"]).optional(),
-  http: z.object({ port: CheckPort, path: z.string().max(1024).optional(), scheme: z.enum(["http", "https"]).optional(), protocol: z.enum(["IPv4", "IPv6"]).optional() }).optional(),
+  http: z
+    .object({
+      port: CheckPort,
+      path: z.string().max(1024).optional(),
+      scheme: z.enum(["http", "https"]).optional(),
+      protocol: z.enum(["IPv4", "IPv6"]).optional(),
+    })
+    .optional(),
   tcp: z.object({ port: CheckPort, protocol: z.enum(["IPv4", "IPv6"]).optional() }).optional(),
   command: CommandInfo.optional(),
   delay_seconds: Seconds.optional(),
@@ -103,7 +133,9 @@ const Operation = z.object({
   type: z.string().max(64),
   id: Id.optional(),
   launch: z.object({ task_infos: z.array(TaskInfo).max(1000) }).optional(),
-  launch_group: z.object({ executor: z.object({ type: z.string().optional() }).optional(), task_group: z.object({ tasks: z.array(TaskInfo).min(1).max(100) }) }).optional(),
+  launch_group: z
+    .object({ executor: z.object({ type: z.string().optional() }).optional(), task_group: z.object({ tasks: z.array(TaskInfo).min(1).max(100) }) })
+    .optional(),
 });
 export type Operation = z.infer<typeof Operation>;
 
@@ -118,7 +150,13 @@ export const SchedulerCall = z.object({
   decline: z.object({ offer_ids: z.array(Id).max(1000), filters: Filters.optional() }).optional(),
   revive: z.object({ roles: Roles.optional() }).optional(),
   suppress: z.object({ roles: Roles.optional() }).optional(),
-  kill: z.object({ task_id: Id, agent_id: Id.optional(), kill_policy: z.object({ grace_period: z.object({ nanoseconds: z.number().int().nonnegative() }).optional() }).optional() }).optional(),
+  kill: z
+    .object({
+      task_id: Id,
+      agent_id: Id.optional(),
+      kill_policy: z.object({ grace_period: z.object({ nanoseconds: z.number().int().nonnegative() }).optional() }).optional(),
+    })
+    .optional(),
   acknowledge: z.object({ agent_id: Id, task_id: Id, uuid: z.string().min(1).max(64) }).optional(),
   reconcile: z.object({ tasks: z.array(TaskRef).max(10_000).default([]) }).optional(),
   update_framework: z.object({ framework_info: FrameworkInfo, suppressed_roles: Roles.optional() }).optional(),

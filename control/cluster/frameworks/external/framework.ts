@@ -34,7 +34,9 @@ export function externalFramework(record: FrameworkRecord, mail: FrameworkMailbo
       }
       const connected = record.state === "connected";
       if (connected) for (const status of takeDueUpdates(ctx.db, id, ctx.now)) mail.emit(id, updateEvent(status));
-      const wakes = [nextUpdateDue(ctx.db, id), record.failoverAt, ...outstandingOffers(ctx.db, id).map((o) => o.expiresAt)].filter((w): w is number => w !== null && w > ctx.now);
+      const wakes = [nextUpdateDue(ctx.db, id), record.failoverAt, ...outstandingOffers(ctx.db, id).map((o) => o.expiresAt)].filter(
+        (w): w is number => w !== null && w > ctx.now,
+      );
       const turn = idle(wakes.length > 0 ? Math.min(...wakes) : null);
       turn.kills = groupKills(ctx.db, id);
       if (connected) {
@@ -58,7 +60,13 @@ export function externalFramework(record: FrameworkRecord, mail: FrameworkMailbo
     healthResult(ctx, task, update) {
       const verdict = judgeHealth(ctx.db, task, update);
       if (verdict.tell && record.state !== "removed") {
-        owe(ctx, taskStatus(info, { ...task, healthy: update.healthy ?? null }, ctx.now, { source: "SOURCE_EXECUTOR", reason: "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED" }));
+        owe(
+          ctx,
+          taskStatus(info, { ...task, healthy: update.healthy ?? null }, ctx.now, {
+            source: "SOURCE_EXECUTOR",
+            reason: "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED",
+          }),
+        );
       }
       return verdict.kill ? [task.id] : [];
     },
@@ -86,7 +94,9 @@ export function tearDown(ctx: FrameworkContext, record: FrameworkRecord): string
   saveFramework(ctx.db, { ...record, state: "removed", removedAt: ctx.now, failoverAt: null });
   dropOffers(ctx.db, record.id);
   dropUpdates(ctx.db, record.id);
-  return liveTasks(ctx.db, { framework: record.id }).filter((t) => t.killRequestedAt === null).map((t) => t.id);
+  return liveTasks(ctx.db, { framework: record.id })
+    .filter((t) => t.killRequestedAt === null)
+    .map((t) => t.id);
 }
 
 /** Live tasks of a task group one of whose tasks has ended: a group stops together. */

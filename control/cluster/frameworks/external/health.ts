@@ -54,9 +54,13 @@ export function agentHealthCheck(task: TaskInfo, ports: readonly number[]): Task
     if (!spec) return `health_check.${field} is required for a ${kind} check`;
     const port = hostPort(spec.port, task, ports);
     // Only the task's own ports: a check must not probe whatever else listens on the agent.
-    if (port === undefined) return `health_check.${field}.port ${spec.port} is not among the task's ports resources (nor a BRIDGE container_port mapped to one)`;
+    if (port === undefined)
+      return `health_check.${field}.port ${spec.port} is not among the task's ports resources (nor a BRIDGE container_port mapped to one)`;
     const ipProtocol = spec.protocol ?? "IPv4";
-    check = kind === "TCP" ? { protocol: "TCP", port, ipProtocol, ...timing } : { protocol: hc.http?.scheme === "https" ? "HTTPS" : "HTTP", port, path: hc.http?.path ?? "/", ignoreHttp1xx: false, ipProtocol, ...timing };
+    check =
+      kind === "TCP"
+        ? { protocol: "TCP", port, ipProtocol, ...timing }
+        : { protocol: hc.http?.scheme === "https" ? "HTTPS" : "HTTP", port, path: hc.http?.path ?? "/", ignoreHttp1xx: false, ipProtocol, ...timing };
   } else if (kind === "COMMAND") {
     const command = commandLine(hc);
     if (!command?.trim()) return "health_check.command.value is required for a COMMAND check";

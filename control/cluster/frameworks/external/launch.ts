@@ -58,7 +58,13 @@ function shortfall(need: OfferResources, ports: number[], left: OfferResources):
 
 /** What is left of `left` once `takes` is taken. */
 export function subtract(left: OfferResources, takes: OfferResources): OfferResources {
-  const out: OfferResources = { ...left, ports: freeRanges(left.ports, takes.ports.map(([p]) => p)) };
+  const out: OfferResources = {
+    ...left,
+    ports: freeRanges(
+      left.ports,
+      takes.ports.map(([p]) => p),
+    ),
+  };
   for (const name of SCALAR_NAMES) out[name] = Math.max(0, left[name] - takes[name]);
   return out;
 }
@@ -79,7 +85,8 @@ function container(task: TaskInfo, ports: number[]): TaskContainer | string | un
   const ci = task.container;
   if (!ci) return undefined;
   const volumes = (ci.volumes ?? []).map((v) => ({ containerPath: v.container_path, hostPath: v.host_path ?? "", mode: v.mode ?? "RW" }));
-  if (volumes.some((v) => !v.hostPath.startsWith("/") || !v.containerPath.startsWith("/"))) return "container.volumes need absolute host_path and container_path";
+  if (volumes.some((v) => !v.hostPath.startsWith("/") || !v.containerPath.startsWith("/")))
+    return "container.volumes need absolute host_path and container_path";
   if (ci.type === "MESOS") {
     const image = ci.mesos?.image?.docker?.name;
     if (!image) return volumes.length > 0 ? "container.volumes need a container image" : undefined;
@@ -88,7 +95,11 @@ function container(task: TaskInfo, ports: number[]): TaskContainer | string | un
   const d = ci.docker;
   if (!d) return "container.docker is required for a DOCKER container";
   if (d.network === "USER") return "container.docker.network USER is not supported: use HOST, BRIDGE or NONE";
-  const mappings = (d.port_mappings ?? []).map((m) => ({ hostPort: m.host_port, containerPort: m.container_port, protocol: m.protocol === "udp" ? ("udp" as const) : ("tcp" as const) }));
+  const mappings = (d.port_mappings ?? []).map((m) => ({
+    hostPort: m.host_port,
+    containerPort: m.container_port,
+    protocol: m.protocol === "udp" ? ("udp" as const) : ("tcp" as const),
+  }));
   const stray = mappings.find((m) => !ports.includes(m.hostPort));
   if (stray) return `container.docker.port_mappings: host_port ${stray.hostPort} is not among the task's ports resources`;
   return {
@@ -113,7 +124,8 @@ export interface LaunchTarget {
 /** Checks one TaskInfo against the resources left and builds its launch frame; the problem otherwise. */
 export function checkTask(task: TaskInfo, left: OfferResources, target: LaunchTarget): CheckedTask | string {
   const id = task.task_id.value;
-  if (!TASK_ID.test(id) || id.includes("..")) return `task_id '${id.slice(0, 64)}' may hold letters, digits and _ . : @ + - only (at most 255, not starting with . or -)`;
+  if (!TASK_ID.test(id) || id.includes(".."))
+    return `task_id '${id.slice(0, 64)}' may hold letters, digits and _ . : @ + - only (at most 255, not starting with . or -)`;
   if (task.agent_id.value !== target.agentId) return `Task uses agent ${task.agent_id.value.slice(0, 64)}, but the offers are for agent ${target.agentId}`;
   if (task.executor) return "custom executors are not supported: DCX agents run TaskInfo.command and TaskInfo.container (DOCKER, MESOS) themselves";
   if (!task.command && !task.container) return "a task needs command or container";

@@ -39,7 +39,14 @@ function caller(ctx: CommandContext, call: SchedulerCall, streamId: string): Fra
  * SUBSCRIBE: a new framework, or a known one (`framework_info.id`) failing over to a new
  * stream: it keeps its tasks, its unacknowledged updates are sent again, its filters go.
  */
-export function subscribe(ctx: CommandContext, info: FrameworkInfo, suppressed: string[], principal: string, masterId: string, streamId: string): Outcome<Subscription> {
+export function subscribe(
+  ctx: CommandContext,
+  info: FrameworkInfo,
+  suppressed: string[],
+  principal: string,
+  masterId: string,
+  streamId: string,
+): Outcome<Subscription> {
   const id = info.id?.value;
   const known = id === undefined ? undefined : getFramework(ctx.db, id);
   if (known?.state === "removed") return fail("forbidden", `Framework ${id} has been removed (torn down): subscribe without an id to start anew`);
@@ -68,7 +75,8 @@ export function subscribe(ctx: CommandContext, info: FrameworkInfo, suppressed: 
 /** An operator's TEARDOWN of a framework (the operator API, the UI, `dcx framework teardown`). */
 export function operatorTeardown(ctx: CommandContext, frameworkId: string): Outcome<null> {
   const fw = getFramework(ctx.db, frameworkId);
-  if (!fw || fw.state === "removed") return fail("not_found", `Framework '${frameworkId.slice(0, 128)}' is not registered (the built-in marathon and metronome cannot be torn down)`);
+  if (!fw || fw.state === "removed")
+    return fail("not_found", `Framework '${frameworkId.slice(0, 128)}' is not registered (the built-in marathon and metronome cannot be torn down)`);
   ctx.killed.push(...markKillRequested(ctx.db, tearDown(ctx, fw), ctx.now));
   return { ok: true, value: null };
 }
@@ -82,7 +90,12 @@ export function disconnected(ctx: CommandContext, frameworkId: string, streamId:
 }
 
 /** Runs one non-SUBSCRIBE call: 202 (or 200 for UPDATE_FRAMEWORK), or a failure to render. */
-export function schedulerCall(ctx: CommandContext, call: SchedulerCall, streamId: string, mail: FrameworkMailbox): Outcome<{ status: 200 | 202; closeStream?: boolean }> {
+export function schedulerCall(
+  ctx: CommandContext,
+  call: SchedulerCall,
+  streamId: string,
+  mail: FrameworkMailbox,
+): Outcome<{ status: 200 | 202; closeStream?: boolean }> {
   const fw = caller(ctx, call, streamId);
   if ("ok" in fw) return fw;
   const accepted = { ok: true as const, value: { status: 202 as const } };
@@ -121,7 +134,11 @@ export function schedulerCall(ctx: CommandContext, call: SchedulerCall, streamId
 function declineOffers(ctx: CommandContext, fw: FrameworkRecord, body: SchedulerCall["decline"]): void {
   if (!body) return;
   // Unknown offers are ignored, as Mesos does: an offer may have been rescinded meanwhile.
-  const { taken } = takeOffers(ctx.db, fw.id, body.offer_ids.map((o) => o.value));
+  const { taken } = takeOffers(
+    ctx.db,
+    fw.id,
+    body.offer_ids.map((o) => o.value),
+  );
   const until = ctx.now + refuseMs(body.filters);
   for (const agentId of new Set(taken.map((o) => o.agentId))) decline(ctx.db, fw.id, agentId, until);
 }
@@ -138,7 +155,17 @@ function kill(ctx: CommandContext, fw: FrameworkRecord, body: NonNullable<Schedu
   const task = getTask(ctx.db, taskId);
   if (!task || task.framework !== fw.id || task.endedAt !== null) {
     // Mesos answers a kill of a task it does not know with TASK_LOST (TASK_UNKNOWN when partition-aware).
-    const status = task && task.framework === fw.id ? taskStatus(fw.info, task, ctx.now, { source: "SOURCE_MASTER", reason: "REASON_RECONCILIATION" }) : masterStatus(taskId, partitionAware(fw.info) ? "TASK_UNKNOWN" : "TASK_LOST", "REASON_RECONCILIATION", "task unknown to the master", ctx.now, body.agent_id?.value);
+    const status =
+      task && task.framework === fw.id
+        ? taskStatus(fw.info, task, ctx.now, { source: "SOURCE_MASTER", reason: "REASON_RECONCILIATION" })
+        : masterStatus(
+            taskId,
+            partitionAware(fw.info) ? "TASK_UNKNOWN" : "TASK_LOST",
+            "REASON_RECONCILIATION",
+            "task unknown to the master",
+            ctx.now,
+            body.agent_id?.value,
+          );
     mail.emit(fw.id, updateEvent(status));
     return;
   }
@@ -163,7 +190,12 @@ function acknowledge(ctx: CommandContext, fw: FrameworkRecord, body: SchedulerCa
 }
 
 /** RECONCILE: the named tasks' latest states (unknown ones TASK_LOST), or with none named every live task's. */
-function reconcile(ctx: CommandContext, fw: FrameworkRecord, named: { task_id: { value: string }; agent_id?: { value: string } }[], mail: FrameworkMailbox): void {
+function reconcile(
+  ctx: CommandContext,
+  fw: FrameworkRecord,
+  named: { task_id: { value: string }; agent_id?: { value: string } }[],
+  mail: FrameworkMailbox,
+): void {
   const extra = { source: "SOURCE_MASTER" as const, reason: "REASON_RECONCILIATION" };
   if (named.length === 0) {
     for (const t of liveTasks(ctx.db, { framework: fw.id })) mail.emit(fw.id, updateEvent(taskStatus(fw.info, t, ctx.now, extra)));
@@ -174,7 +206,14 @@ function reconcile(ctx: CommandContext, fw: FrameworkRecord, named: { task_id: {
     const status =
       t && t.framework === fw.id
         ? taskStatus(fw.info, t, ctx.now, extra)
-        : masterStatus(task_id.value, partitionAware(fw.info) ? "TASK_UNKNOWN" : "TASK_LOST", extra.reason, "Reconciliation: task is unknown", ctx.now, agent_id?.value);
+        : masterStatus(
+            task_id.value,
+            partitionAware(fw.info) ? "TASK_UNKNOWN" : "TASK_LOST",
+            extra.reason,
+            "Reconciliation: task is unknown",
+            ctx.now,
+            agent_id?.value,
+          );
     mail.emit(fw.id, updateEvent(status));
   }
 }
@@ -191,4 +230,3 @@ function updateFramework(ctx: CommandContext, fw: FrameworkRecord, body: Schedul
   saveFramework(ctx.db, { ...fw, info, suppressedRoles });
   return { ok: true, value: { status: 200 } };
 }
-

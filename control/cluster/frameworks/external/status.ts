@@ -75,7 +75,15 @@ export function taskStatus(info: FrameworkInfo, task: TaskRecord, now: number, e
 
 /** A status the master makes for a task it cannot place or does not know (no uuid: nothing to acknowledge). */
 export function masterStatus(taskId: string, state: TaskState, reason: string, message: string, now: number, agentId?: string): TaskStatusJson {
-  return { task_id: { value: taskId }, state, source: "SOURCE_MASTER", reason, message, timestamp: now / 1000, ...(agentId ? { agent_id: { value: agentId } } : {}) };
+  return {
+    task_id: { value: taskId },
+    state,
+    source: "SOURCE_MASTER",
+    reason,
+    message,
+    timestamp: now / 1000,
+    ...(agentId ? { agent_id: { value: agentId } } : {}),
+  };
 }
 
 export const updateEvent = (status: TaskStatusJson): SchedulerEvent => ({ type: "UPDATE", update: { status } });
@@ -98,7 +106,9 @@ export function offerResources(r: MadeOffer["offer"]["resources"], role: string)
 
 /** Agent attributes as Mesos `Attribute`s: numbers are SCALAR, the rest TEXT. */
 function attributes(attrs: Record<string, string | number>) {
-  return Object.entries(attrs).map(([name, v]) => (typeof v === "number" ? { name, type: "SCALAR", scalar: { value: v } } : { name, type: "TEXT", text: { value: v } }));
+  return Object.entries(attrs).map(([name, v]) =>
+    typeof v === "number" ? { name, type: "SCALAR", scalar: { value: v } } : { name, type: "TEXT", text: { value: v } },
+  );
 }
 
 /**

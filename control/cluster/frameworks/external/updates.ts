@@ -26,13 +26,22 @@ const RETRY_MAX_MS = 600_000;
 export function oweUpdate(db: ClusterDb, frameworkId: string, status: Omit<TaskStatusJson, "uuid">, now: number, sendNow: boolean): TaskStatusJson | undefined {
   const taskId = status.task_id.value;
   const withUuid: TaskStatusJson = { ...status, uuid: newUuid() };
-  const rows = db.$client.sql.exec<{ attempts: number }>(
-    `INSERT INTO framework_updates (uuid, framework_id, task_id, status, attempts, next_at)
+  const rows = db.$client.sql
+    .exec<{ attempts: number }>(
+      `INSERT INTO framework_updates (uuid, framework_id, task_id, status, attempts, next_at)
      SELECT ?, ?, ?, ?, CASE WHEN queued THEN 0 ELSE ? END, CASE WHEN queued THEN NULL ELSE ? END
      FROM (SELECT EXISTS (SELECT 1 FROM framework_updates WHERE framework_id = ? AND task_id = ?) AS queued)
      RETURNING attempts`,
-    withUuid.uuid, frameworkId, taskId, JSON.stringify(withUuid), sendNow ? 1 : 0, sendNow ? now + RETRY_BASE_MS : now, frameworkId, taskId,
-  ).toArray();
+      withUuid.uuid,
+      frameworkId,
+      taskId,
+      JSON.stringify(withUuid),
+      sendNow ? 1 : 0,
+      sendNow ? now + RETRY_BASE_MS : now,
+      frameworkId,
+      taskId,
+    )
+    .toArray();
   return rows[0]?.attempts === 1 ? withUuid : undefined;
 }
 
@@ -46,21 +55,31 @@ export function acknowledgeUpdate(db: ClusterDb, frameworkId: string, taskId: st
   const deleted = db.$client.sql.exec("DELETE FROM framework_updates WHERE uuid = ? AND framework_id = ? AND task_id = ?", uuid, frameworkId, taskId);
   deleted.toArray();
   if (deleted.rowsWritten === 0) return undefined;
-  const next = db.$client.sql.exec<{ status: string }>(
-    `UPDATE framework_updates SET attempts = 1, next_at = ?
+  const next = db.$client.sql
+    .exec<{ status: string }>(
+      `UPDATE framework_updates SET attempts = 1, next_at = ?
      WHERE seq = (SELECT min(seq) FROM framework_updates WHERE framework_id = ? AND task_id = ?) RETURNING status`,
-    now + RETRY_BASE_MS, frameworkId, taskId,
-  ).toArray()[0];
+      now + RETRY_BASE_MS,
+      frameworkId,
+      taskId,
+    )
+    .toArray()[0];
   return next ? (JSON.parse(next.status) as TaskStatusJson) : undefined;
 }
 
 /** The updates due now, oldest first; each is pushed back by its backoff for its next sending (one statement for them all). */
 export function takeDueUpdates(db: ClusterDb, frameworkId: string, now: number): TaskStatusJson[] {
-  const rows = db.$client.sql.exec<{ seq: number; status: string }>(
-    `UPDATE framework_updates SET attempts = attempts + 1, next_at = ? + min(?, ? * (1 << min(attempts, 20)))
+  const rows = db.$client.sql
+    .exec<{ seq: number; status: string }>(
+      `UPDATE framework_updates SET attempts = attempts + 1, next_at = ? + min(?, ? * (1 << min(attempts, 20)))
      WHERE framework_id = ? AND next_at IS NOT NULL AND next_at <= ? RETURNING seq, status`,
-    now, RETRY_MAX_MS, RETRY_BASE_MS, frameworkId, now,
-  ).toArray();
+      now,
+      RETRY_MAX_MS,
+      RETRY_BASE_MS,
+      frameworkId,
+      now,
+    )
+    .toArray();
   return rows.sort((a, b) => a.seq - b.seq).map((r) => JSON.parse(r.status) as TaskStatusJson);
 }
 
@@ -76,7 +95,10 @@ export function nextUpdateDue(db: ClusterDb, frameworkId: string): number | null
 
 /** A new subscription gets every unacknowledged update at once, without waiting out a backoff. */
 export function resendUpdatesNow(db: ClusterDb, frameworkId: string, now: number): void {
-  db.update(frameworkUpdates).set({ nextAt: now }).where(and(eq(frameworkUpdates.frameworkId, frameworkId), isNotNull(frameworkUpdates.nextAt))).run();
+  db.update(frameworkUpdates)
+    .set({ nextAt: now })
+    .where(and(eq(frameworkUpdates.frameworkId, frameworkId), isNotNull(frameworkUpdates.nextAt)))
+    .run();
 }
 
 /** A torn-down framework is owed nothing. */
@@ -86,5 +108,11 @@ export function dropUpdates(db: ClusterDb, frameworkId: string): void {
 
 /** How many updates the framework has not acknowledged (for `/master/frameworks` and tests). */
 export function pendingUpdateCount(db: ClusterDb, frameworkId: string): number {
-  return db.select({ n: sql<number>`count(*)` }).from(frameworkUpdates).where(and(eq(frameworkUpdates.frameworkId, frameworkId))).get()?.n ?? 0;
+  return (
+    db
+      .select({ n: sql<number>`count(*)` })
+      .from(frameworkUpdates)
+      .where(and(eq(frameworkUpdates.frameworkId, frameworkId)))
+      .get()?.n ?? 0
+  );
 }

@@ -30,7 +30,8 @@ const MAX_LABEL_LENGTH = 63;
 
 /** Splits a raw id into its segments, or says what is wrong with it. */
 function readAppId(raw: string): { segments: string[] } | { problem: string } {
-  if (raw.length > MAX_APP_ID_LENGTH) return { problem: `is ${raw.length} characters long; at most ${MAX_APP_ID_LENGTH} (task ids and DNS names are built from it)` };
+  if (raw.length > MAX_APP_ID_LENGTH)
+    return { problem: `is ${raw.length} characters long; at most ${MAX_APP_ID_LENGTH} (task ids and DNS names are built from it)` };
   // One trailing slash is tolerated (`/shop/web/`); anything else empty is an error, where
   // Marathon would silently drop empty segments and hide a typo.
   const trimmed = raw.endsWith("/") ? raw.slice(0, -1) : raw;
@@ -226,9 +227,7 @@ export const AppConstraint = z.array(z.string()).transform((c, ctx): ConstraintT
 export const Port = z.int().min(0).max(65535);
 
 /** `strings.NetworkProtocol`; both spellings of the pair are accepted and stored as `udp,tcp`. */
-export const NetworkProtocol = z
-  .enum(["tcp", "udp", "udp,tcp", "tcp,udp"])
-  .transform((p) => (p === "tcp,udp" ? "udp,tcp" : p));
+export const NetworkProtocol = z.enum(["tcp", "udp", "udp,tcp", "tcp,udp"]).transform((p) => (p === "tcp,udp" ? "udp,tcp" : p));
 
 /** `types/name.raml`: a DNS label, so the name can appear in SRV records. */
 export const PortName = z
@@ -246,7 +245,11 @@ export const Labels = z.record(z.string().min(1), z.string(), keyError("label na
 
 /** Environment values are text, or a reference to one of the app's `secrets`. */
 export const Env = z.record(
-  z.string().min(1).max(254).regex(/^[^=\0]+$/),
+  z
+    .string()
+    .min(1)
+    .max(254)
+    .regex(/^[^=\0]+$/),
   z.union([z.string(), z.strictObject({ secret: z.string().min(1) })], {
     error: 'must be a string or {"secret": "<name>"}',
   }),

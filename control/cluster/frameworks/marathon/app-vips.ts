@@ -59,7 +59,10 @@ export function readVipLabel(value: string): { kind: "named" | "ip"; name: strin
 }
 
 /** The ports VIP labels sit on, in declaration order, and the body field they are in. */
-export function labelledPorts(app: Networked & { portDefinitions?: LabelledPort[] | undefined }, mappings: LabelledPort[] | undefined): { field: string[]; ports: LabelledPort[] } {
+export function labelledPorts(
+  app: Networked & { portDefinitions?: LabelledPort[] | undefined },
+  mappings: LabelledPort[] | undefined,
+): { field: string[]; ports: LabelledPort[] } {
   if (appNetwork(app) === "BRIDGE") return { field: ["container", "portMappings"], ports: mappings ?? [] };
   return { field: ["portDefinitions"], ports: app.portDefinitions ?? [] };
 }

@@ -76,7 +76,11 @@ export function appsForServiceNames(db: ClusterDb, names: readonly string[], ids
 
 /** Every app id, without reading the definitions. */
 export function listAppIds(db: ClusterDb): string[] {
-  return db.select({ id: apps.id }).from(apps).all().map((r) => r.id);
+  return db
+    .select({ id: apps.id })
+    .from(apps)
+    .all()
+    .map((r) => r.id);
 }
 
 /**
@@ -112,7 +116,10 @@ export function saveApp(db: ClusterDb, app: App, version: string, change: "creat
   // so the scheduling decision keeps them. Only a config change replaces tasks, as in Marathon.
   // (App ids start with '/', job ids never do: the group alone names the app's tasks.)
   if (change === "scaling" && existing) {
-    db.update(tasks).set({ version }).where(and(eq(tasks.group, app.id), eq(tasks.version, existing.version), isNull(tasks.endedAt))).run();
+    db.update(tasks)
+      .set({ version })
+      .where(and(eq(tasks.group, app.id), eq(tasks.version, existing.version), isNull(tasks.endedAt)))
+      .run();
   }
   // A rollback restores an old version, which the history already holds.
   if (getVersion(db, app.id, version) === undefined) db.insert(appVersions).values({ appId: app.id, version, definition }).run();
@@ -126,11 +133,21 @@ export function deleteApp(db: ClusterDb, id: string): void {
 }
 
 export function listVersions(db: ClusterDb, id: string): string[] {
-  return db.select({ v: appVersions.version }).from(appVersions).where(eq(appVersions.appId, id)).orderBy(desc(appVersions.version)).all().map((r) => r.v);
+  return db
+    .select({ v: appVersions.version })
+    .from(appVersions)
+    .where(eq(appVersions.appId, id))
+    .orderBy(desc(appVersions.version))
+    .all()
+    .map((r) => r.v);
 }
 
 export function getVersion(db: ClusterDb, id: string, version: string): App | undefined {
-  const row = db.select().from(appVersions).where(and(eq(appVersions.appId, id), eq(appVersions.version, version))).get();
+  const row = db
+    .select()
+    .from(appVersions)
+    .where(and(eq(appVersions.appId, id), eq(appVersions.version, version)))
+    .get();
   return row?.definition as App | undefined;
 }
 

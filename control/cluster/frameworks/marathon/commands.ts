@@ -62,9 +62,13 @@ const notFound = (id: string) => fail("not_found", `App '${id}' does not exist`)
 /** Marathon's 409 for apps held by deployments, naming them. */
 export function locked(held: readonly DeploymentRecord[]): Failure {
   const ids = held.map((d) => d.id);
-  return fail("conflict", `App is locked by one or more deployments. Override with the option '?force=true'. View details at '/v2/deployments/${ids.join(",")}'.`, {
-    deployments: ids.map((id) => ({ id })),
-  });
+  return fail(
+    "conflict",
+    `App is locked by one or more deployments. Override with the option '?force=true'. View details at '/v2/deployments/${ids.join(",")}'.`,
+    {
+      deployments: ids.map((id) => ({ id })),
+    },
+  );
 }
 
 /** Marathon's 409 for an app held by a deployment, unless `force`; with `force` the old deployment is dropped. */
@@ -98,7 +102,9 @@ function vipFailure(ctx: CommandContext, app: App): Failure | undefined {
   const refused = assignVipAddresses(ctx.db, app);
   if (refused === undefined) return undefined;
   const field = appNetwork(app) === "BRIDGE" ? "/container/portMappings" : "/portDefinitions";
-  return fail("invalid", "Object is not valid", { details: [{ path: `${field}/${refused.label.portIndex}/labels/${refused.label.key}`, errors: [refused.message] }] });
+  return fail("invalid", "Object is not valid", {
+    details: [{ path: `${field}/${refused.label.portIndex}/labels/${refused.label.key}`, errors: [refused.message] }],
+  });
 }
 
 function startDeployment(ctx: CommandContext, stored: StoredApp, action: DeploymentAction, previous: App | null): DeploymentRecord {
@@ -125,8 +131,17 @@ function groupClash(ctx: CommandContext, id: string): Failure | undefined {
  * nothing (`previous`: what they depended on before the change). `pathOf` gives the body path
  * of each app's definition (the app's own body: none).
  */
-export function dependencyFailure(ctx: CommandContext, ids: readonly string[], pathOf: (id: string) => string = () => "", previous?: PreviousDependencies): Failure | undefined {
-  const problems = dependencyProblems(listApps(ctx.db).map((a) => a.app), new Set(ids), previous);
+export function dependencyFailure(
+  ctx: CommandContext,
+  ids: readonly string[],
+  pathOf: (id: string) => string = () => "",
+  previous?: PreviousDependencies,
+): Failure | undefined {
+  const problems = dependencyProblems(
+    listApps(ctx.db).map((a) => a.app),
+    new Set(ids),
+    previous,
+  );
   if (problems.length === 0) return undefined;
   return fail("invalid", "Object is not valid", { details: problems.map((p) => ({ path: `${pathOf(p.appId)}/dependencies/${p.index}`, errors: [p.error] })) });
 }
@@ -167,7 +182,10 @@ export function replaceApp(ctx: CommandContext, app: App, force: boolean, checkD
   ctx.events.emit("api_post_event", { appDefinition: stored.app, uri: `/v2/apps${app.id}` }, ctx.now);
   const d = startDeployment(ctx, stored, scaleOnly ? "ScaleApplication" : "RestartApplication", current.app);
   // Only an app with dependencies can name nothing or close a cycle; the rest skip the read.
-  const unmet = checkDependencies && (app.dependencies?.length ?? 0) > 0 ? dependencyFailure(ctx, [app.id], undefined, new Map([[app.id, current.app.dependencies]])) : undefined;
+  const unmet =
+    checkDependencies && (app.dependencies?.length ?? 0) > 0
+      ? dependencyFailure(ctx, [app.id], undefined, new Map([[app.id, current.app.dependencies]]))
+      : undefined;
   if (unmet) return unmet;
   return { ok: true, value: { deploymentId: d.id, version: stored.version } };
 }
@@ -213,7 +231,9 @@ export function removeApp(ctx: CommandContext, id: string, force: boolean): Outc
  * result then names a deployment that has nothing to do and so never shows as running.
  */
 export function removeGroup(ctx: CommandContext, groupId: string, force: boolean): Outcome<DeploymentResult & { deploymentIds: string[] }> {
-  const ids = listAppIds(ctx.db).filter((id) => inGroup(id, groupId)).sort();
+  const ids = listAppIds(ctx.db)
+    .filter((id) => inGroup(id, groupId))
+    .sort();
   if (ids.length === 0 && groupId !== ROOT_GROUP) return fail("not_found", `Group '${groupId}' does not exist`);
   const held = ids.flatMap((id) => deploymentForApp(ctx.db, id) ?? []);
   if (held.length > 0 && !force) return locked(held);

@@ -99,8 +99,26 @@ function pickKills(db: ClusterDb, appId: string, version: string, current: boole
 export function launchRequest(app: App, count: number): TaskRequest {
   const { cpus, mem, disk, gpus } = app;
   const docker = taskDriver(app) === "docker" ? app.container?.docker : undefined;
-  const hostAccess = hostAccessOf({ user: app.user, privileged: docker?.privileged, parameters: docker?.parameters, volumes: docker ? app.container?.volumes : undefined });
-  return { framework: MARATHON, group: app.id, count, cpus, mem, disk, gpus, ports: hostPortRequest(app), constraints: appConstraints(app), driver: taskDriver(app), roles: app.acceptedResourceRoles, hostAccess };
+  const hostAccess = hostAccessOf({
+    user: app.user,
+    privileged: docker?.privileged,
+    parameters: docker?.parameters,
+    volumes: docker ? app.container?.volumes : undefined,
+  });
+  return {
+    framework: MARATHON,
+    group: app.id,
+    count,
+    cpus,
+    mem,
+    disk,
+    gpus,
+    ports: hostPortRequest(app),
+    constraints: appConstraints(app),
+    driver: taskDriver(app),
+    roles: app.acceptedResourceRoles,
+    hostAccess,
+  };
 }
 
 /**
@@ -145,13 +163,25 @@ export function marathonDemand(db: ClusterDb, now: number): MarathonDemand {
   return out;
 }
 
-function apply(db: ClusterDb, out: MarathonDemand, appId: string, version: string, d: Decision, app: App | undefined, deployment: DeploymentRecord | undefined): void {
+function apply(
+  db: ClusterDb,
+  out: MarathonDemand,
+  appId: string,
+  version: string,
+  d: Decision,
+  app: App | undefined,
+  deployment: DeploymentRecord | undefined,
+): void {
   out.kills.push(...pickKills(db, appId, version, false, d.killOld, app), ...pickKills(db, appId, version, true, d.killCurrent, app));
   if (d.complete && deployment) out.completed.push(deployment);
 }
 
 /** Groups with live Marathon tasks but no app: deleted apps still being stopped. */
 function orphanGroups(db: ClusterDb, apps: Set<string>): string[] {
-  const rows = db.selectDistinct({ group: tasks.group }).from(tasks).where(and(eq(tasks.framework, MARATHON), isNull(tasks.endedAt))).all();
+  const rows = db
+    .selectDistinct({ group: tasks.group })
+    .from(tasks)
+    .where(and(eq(tasks.framework, MARATHON), isNull(tasks.endedAt)))
+    .all();
   return rows.map((r) => r.group).filter((g) => !apps.has(g));
 }

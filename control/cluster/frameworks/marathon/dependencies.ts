@@ -56,7 +56,8 @@ export function dependencyProblems(apps: readonly Dependent[], checked: Readonly
       const direct = targets(dep);
       const had = previous.get(app.id)?.includes(dep) ?? false;
       if (direct.length === 0 && !had) problems.push({ appId: app.id, index, error: `dependency ${dep} names no app or group` });
-      else if (reaches(direct, app.id, byId, targets)) problems.push({ appId: app.id, index, error: `dependency ${dep} leads back to ${app.id}: dependencies may not form a cycle` });
+      else if (reaches(direct, app.id, byId, targets))
+        problems.push({ appId: app.id, index, error: `dependency ${dep} leads back to ${app.id}: dependencies may not form a cycle` });
     });
   }
   return problems;

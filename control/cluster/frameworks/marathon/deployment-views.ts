@@ -19,7 +19,12 @@ import { healthOf, readinessResults, type ReadinessCheckResult } from "./health.
  * Why a task of the version being deployed does not count as ready yet, or null when it does.
  * The reasons are short, so that instances failing alike are counted under one.
  */
-export function unreadyReason(task: Pick<TaskRecord, "state" | "healthy">, app: App, health: ReadonlyMap<number, CheckHealth> | undefined, readiness: readonly ReadinessCheckResult[]): string | null {
+export function unreadyReason(
+  task: Pick<TaskRecord, "state" | "healthy">,
+  app: App,
+  health: ReadonlyMap<number, CheckHealth> | undefined,
+  readiness: readonly ReadinessCheckResult[],
+): string | null {
   if (task.state !== "TASK_RUNNING") return `not running yet (${task.state})`;
   if (app.healthChecks.length > 0 && task.healthy !== true) {
     const failing = app.healthChecks.findIndex((_, i) => {
@@ -39,13 +44,25 @@ export function unreadyReason(task: Pick<TaskRecord, "state" | "healthy">, app: 
 }
 
 /** Counts of the reasons the target version's live tasks are not ready. */
-function unready(db: ClusterDb, stored: StoredApp, readiness: readonly ReadinessCheckResult[]): { instances: number; reasons: Record<string, number> } | undefined {
+function unready(
+  db: ClusterDb,
+  stored: StoredApp,
+  readiness: readonly ReadinessCheckResult[],
+): { instances: number; reasons: Record<string, number> } | undefined {
   const fresh = liveTasks(db, { framework: MARATHON, group: stored.id }).filter((t) => t.version === stored.version && t.killRequestedAt === null);
-  const health = healthOf(db, fresh.map((t) => t.id));
+  const health = healthOf(
+    db,
+    fresh.map((t) => t.id),
+  );
   const reasons: Record<string, number> = {};
   let instances = 0;
   for (const t of fresh) {
-    const reason = unreadyReason(t, stored.app, health.get(t.id), readiness.filter((r) => r.taskId === t.id));
+    const reason = unreadyReason(
+      t,
+      stored.app,
+      health.get(t.id),
+      readiness.filter((r) => r.taskId === t.id),
+    );
     if (reason === null) continue;
     instances++;
     reasons[reason] = (reasons[reason] ?? 0) + 1;

@@ -41,7 +41,10 @@ export type Resolved<T> = { ok: true; embeds: T } | { ok: false; unknown: string
 
 /** The values of repeated `embed` parameters, each also split at commas. */
 function split(values: readonly string[]): string[] {
-  return values.flatMap((v) => v.split(",")).map((v) => v.trim()).filter((v) => v !== "");
+  return values
+    .flatMap((v) => v.split(","))
+    .map((v) => v.trim())
+    .filter((v) => v !== "");
 }
 
 /** One app embed value with any of Marathon's prefixes (`apps.tasks`, `app.tasks`, `tasks`). */

@@ -59,13 +59,29 @@ function launchPlaced(round: RoundContext, placements: Placement[], apps: Stored
     const { cpus, mem, disk, gpus } = stored.app;
     const ports = taskHostPorts(stored.app, p.hostPorts);
     const record: TaskRecord = {
-      id, framework: MARATHON, group: stored.id, version: stored.version, agentId: p.agentId, host, state: "TASK_STAGING",
-      ports, resources: { cpus, mem, disk, gpus }, message: null, healthy: null,
-      stagedAt: round.now, startedAt: null, updatedAt: round.now, killRequestedAt: null, endedAt: null,
+      id,
+      framework: MARATHON,
+      group: stored.id,
+      version: stored.version,
+      agentId: p.agentId,
+      host,
+      state: "TASK_STAGING",
+      ports,
+      resources: { cpus, mem, disk, gpus },
+      message: null,
+      healthy: null,
+      stagedAt: round.now,
+      startedAt: null,
+      updatedAt: round.now,
+      killRequestedAt: null,
+      endedAt: null,
     };
     out.push({ record, launch: taskLaunch(stored.app, stored.version, id, host, ports) });
   }
-  insertTasks(round.db, out.map((o) => o.record));
+  insertTasks(
+    round.db,
+    out.map((o) => o.record),
+  );
   return out;
 }
 

@@ -19,7 +19,10 @@ export interface GroupSpec {
 }
 
 /** What a body asks for: a change of the group's content, a scale of every app inside, or a rollback. */
-export type GroupRequest = { kind: "change"; group: GroupSpec } | { kind: "scale"; id: string; scaleBy: number } | { kind: "rollback"; id: string; version: string };
+export type GroupRequest =
+  | { kind: "change"; group: GroupSpec }
+  | { kind: "scale"; id: string; scaleBy: number }
+  | { kind: "rollback"; id: string; version: string };
 
 export type GroupBodyResult = { ok: true; request: GroupRequest } | { ok: false; details: FieldError[] };
 
@@ -66,7 +69,10 @@ export function parseGroupBody(json: unknown, pathId: string, requireId: boolean
       if (changes || (fields.scaleBy !== undefined && fields.version !== undefined)) {
         throw issue("/", "give either scaleBy, or version, or the group's apps, groups and dependencies");
       }
-      return { ok: true, request: fields.scaleBy !== undefined ? { kind: "scale", id, scaleBy: fields.scaleBy } : { kind: "rollback", id, version: fields.version ?? "" } };
+      return {
+        ok: true,
+        request: fields.scaleBy !== undefined ? { kind: "scale", id, scaleBy: fields.scaleBy } : { kind: "rollback", id, version: fields.version ?? "" },
+      };
     }
     return { ok: true, request: { kind: "change", group: readGroup(fields, id, "", []) } };
   } catch (err) {
@@ -101,7 +107,8 @@ function readGroup(fields: z.output<typeof GroupFields>, id: string, at: string,
     spec.groups = fields.groups.map((raw, i) => {
       const path = `${at}/groups(${i})`;
       const sub = readFields(raw, path);
-      if (sub.scaleBy !== undefined || sub.version !== undefined) throw issue(`${path}/${sub.scaleBy !== undefined ? "scaleBy" : "version"}`, "is only allowed on the group the request names");
+      if (sub.scaleBy !== undefined || sub.version !== undefined)
+        throw issue(`${path}/${sub.scaleBy !== undefined ? "scaleBy" : "version"}`, "is only allowed on the group the request names");
       if (sub.id === undefined) throw issue(`${path}/id`, "is required");
       if (depth >= MAX_GROUP_DEPTH) throw issue(path, `groups nest at most ${MAX_GROUP_DEPTH} deep`);
       return readGroup(sub, childId(sub.id, id, `${path}/id`), path, dependencies, depth + 1);

@@ -45,10 +45,16 @@ const invalid = (details: FieldError[]): Failure => fail("invalid", "Object is n
 export function createGroup(ctx: CommandContext, spec: GroupSpec): Outcome<GroupResult> {
   const stored = listApps(ctx.db);
   const ids = stored.map((a) => a.id);
-  if (spec.id === ROOT_GROUP || ids.some((id) => inGroup(id, spec.id))) return fail("conflict", `Group ${spec.id} is already created. Use PUT to change this group.`);
+  if (spec.id === ROOT_GROUP || ids.some((id) => inGroup(id, spec.id)))
+    return fail("conflict", `Group ${spec.id} is already created. Use PUT to change this group.`);
   if (ids.includes(spec.id)) return fail("conflict", `An app with the path ${spec.id} already exists.`);
   if (specApps(spec).length === 0) {
-    return invalid([{ path: "/apps", errors: ["a new group needs at least one app: DCX groups are implied by the ids of the apps inside them, so an empty group would not exist"] }]);
+    return invalid([
+      {
+        path: "/apps",
+        errors: ["a new group needs at least one app: DCX groups are implied by the ids of the apps inside them, so an empty group would not exist"],
+      },
+    ]);
   }
   const plan = planGroup(stored, spec);
   return planProblem(stored, plan) ?? applyPlan(ctx, plan, false);

@@ -67,5 +67,8 @@ export function groupVersions(db: ClusterDb, groupId: string): string[] | undefi
     .where(sql`substr(${appVersions.appId}, 1, ${prefix.length}) = ${prefix}`)
     .all();
   if (rows.length === 0 && groupId !== ROOT_GROUP) return undefined;
-  return rows.map((r) => r.version).sort().reverse();
+  return rows
+    .map((r) => r.version)
+    .sort()
+    .reverse();
 }

@@ -66,12 +66,18 @@ function toHealth(row: Row): CheckHealth {
 
 function saveHealth(db: ClusterDb, taskId: string, check: number, state: CheckHealth): void {
   const row = { taskId, check, ...state };
-  db.insert(taskHealth).values(row).onConflictDoUpdate({ target: [taskHealth.taskId, taskHealth.check], set: state }).run();
+  db.insert(taskHealth)
+    .values(row)
+    .onConflictDoUpdate({ target: [taskHealth.taskId, taskHealth.check], set: state })
+    .run();
 }
 
 function saveReadiness(db: ClusterDb, taskId: string, result: ReadinessResult, at: number): void {
   const row = { taskId, name: result.name, ready: result.ready, lastResponse: result.lastResponse ?? null, updatedAt: at };
-  db.insert(taskReadiness).values(row).onConflictDoUpdate({ target: [taskReadiness.taskId, taskReadiness.name], set: row }).run();
+  db.insert(taskReadiness)
+    .values(row)
+    .onConflictDoUpdate({ target: [taskReadiness.taskId, taskReadiness.name], set: row })
+    .run();
 }
 
 /**
@@ -79,7 +85,12 @@ function saveReadiness(db: ClusterDb, taskId: string, result: ReadinessResult, a
  * TaskInfo.health_check, check 0), counted and stored as an app task's is: the check's state
  * after it, and whether it counted (a failure in the grace period does not).
  */
-export function recordCheckResult(db: ClusterDb, task: TaskRecord, update: StatusUpdate & { healthy: boolean }, rules: HealthRules): { state: CheckHealth; counted: boolean } {
+export function recordCheckResult(
+  db: ClusterDb,
+  task: TaskRecord,
+  update: StatusUpdate & { healthy: boolean },
+  rules: HealthRules,
+): { state: CheckHealth; counted: boolean } {
   const index = update.healthCheck ?? 0;
   const before = healthOf(db, [task.id]).get(task.id)?.get(index) ?? NO_RESULT;
   const result = applyResult(before, { healthy: update.healthy, cause: update.message, at: update.timestamp }, task.startedAt, rules);
@@ -101,20 +112,29 @@ export function applyCheckResults(db: ClusterDb, events: EventBus, results: read
     if (!versions.has(key)) versions.set(key, getVersion(db, t.group, t.version));
     return versions.get(key);
   };
-  const health = healthOf(db, marathon.filter((r) => r.update.healthy !== undefined).map((r) => r.task.id));
+  const health = healthOf(
+    db,
+    marathon.filter((r) => r.update.healthy !== undefined).map((r) => r.task.id),
+  );
   const touched = new Map<string, { task: TaskRecord; app: App }>();
   for (const { task, update } of marathon) {
     // Tasks of a deleted app are being stopped; their results no longer matter.
     const app = appOf(task);
     if (app === undefined) continue;
     const readiness = update.readiness;
-    if (readiness !== undefined && (app.readinessChecks ?? []).some((rc) => rc.name === readiness.name)) saveReadiness(db, task.id, readiness, update.timestamp);
+    if (readiness !== undefined && (app.readinessChecks ?? []).some((rc) => rc.name === readiness.name))
+      saveReadiness(db, task.id, readiness, update.timestamp);
     const index = update.healthCheck ?? 0;
     const rules = app.healthChecks[index];
     if (update.healthy === undefined || rules === undefined) continue;
     const checks = health.get(task.id) ?? new Map<number, CheckHealth>();
     health.set(task.id, checks);
-    const { state, counted } = applyResult(checks.get(index) ?? NO_RESULT, { healthy: update.healthy, cause: update.message, at: update.timestamp }, task.startedAt, rules);
+    const { state, counted } = applyResult(
+      checks.get(index) ?? NO_RESULT,
+      { healthy: update.healthy, cause: update.message, at: update.timestamp },
+      task.startedAt,
+      rules,
+    );
     checks.set(index, state);
     saveHealth(db, task.id, index, state);
     if (counted && !update.healthy) {
@@ -131,7 +151,11 @@ function judge(db: ClusterDb, events: EventBus, task: TaskRecord, app: App, chec
   const healthy = overallHealth(checks, app.healthChecks.length);
   if (healthy !== task.healthy) {
     setTaskHealthy(db, task.id, healthy);
-    events.emit("health_status_changed_event", { appId: task.group, taskId: task.id, instanceId: task.id, version: task.version, alive: healthy === true }, now);
+    events.emit(
+      "health_status_changed_event",
+      { appId: task.group, taskId: task.id, instanceId: task.id, version: task.version, alive: healthy === true },
+      now,
+    );
     // Marathon's newer event for the same change; `healthy` is null while nothing is known.
     events.emit("instance_health_changed_event", { instanceId: task.id, runSpecId: task.group, runSpecVersion: task.version, healthy }, now);
   }

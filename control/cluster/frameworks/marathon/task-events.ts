@@ -20,7 +20,16 @@ export function emitStatus(events: EventBus, task: TaskRecord, now: number): voi
   if (task.framework !== MARATHON) return;
   events.emit(
     "status_update_event",
-    { slaveId: task.agentId, taskId: task.id, taskStatus: task.state, message: task.message ?? "", appId: task.group, host: task.host, ports: task.ports, version: task.version },
+    {
+      slaveId: task.agentId,
+      taskId: task.id,
+      taskStatus: task.state,
+      message: task.message ?? "",
+      appId: task.group,
+      host: task.host,
+      ports: task.ports,
+      version: task.version,
+    },
     now,
   );
 }
@@ -44,7 +53,11 @@ export function taskEnded(db: ClusterDb, events: EventBus, task: TaskRecord, upd
   }
   // Only the current version backs off: failures of an old version say nothing about the new one.
   if (BACKOFF_STATES.has(update.state) && task.version === stored.version) applyBackoff(db, stored, now);
-  events.emit("instance_changed_event", { instanceId: task.id, condition: update.state, runSpecId: task.group, agentId: task.agentId, host: task.host, runSpecVersion: task.version }, now);
+  events.emit(
+    "instance_changed_event",
+    { instanceId: task.id, condition: update.state, runSpecId: task.group, agentId: task.agentId, host: task.host, runSpecVersion: task.version },
+    now,
+  );
 }
 
 /**

@@ -33,7 +33,10 @@ export function servicePorts(app: App): number[] {
 /** The app with its service ports set, in the order `servicePorts` gives them. */
 export function withServicePortsSet(app: App, ports: readonly number[]): App {
   if (appNetwork(app) === "BRIDGE" && app.container) {
-    return { ...app, container: { ...app.container, portMappings: (app.container.portMappings ?? []).map((m, i) => ({ ...m, servicePort: ports[i] ?? m.servicePort })) } };
+    return {
+      ...app,
+      container: { ...app.container, portMappings: (app.container.portMappings ?? []).map((m, i) => ({ ...m, servicePort: ports[i] ?? m.servicePort })) },
+    };
   }
   return { ...app, portDefinitions: app.portDefinitions.map((d, i) => ({ ...d, port: ports[i] ?? d.port })) };
 }

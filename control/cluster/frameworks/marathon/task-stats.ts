@@ -51,14 +51,36 @@ function statsOf(tasks: readonly StatsTask[], now: number): TaskStats | undefine
  * is at or after `lastScalingAt`, "with latest config" at or after `lastConfigChangeAt`, and
  * "with outdated config" before it.
  */
-export function taskStatsByVersion(tasks: readonly StatsTask[], versionInfo: { lastScalingAt: string; lastConfigChangeAt: string }, now: number): TaskStatsByVersion {
+export function taskStatsByVersion(
+  tasks: readonly StatsTask[],
+  versionInfo: { lastScalingAt: string; lastConfigChangeAt: string },
+  now: number,
+): TaskStatsByVersion {
   const at = (iso: string) => Date.parse(iso);
   const scaling = at(versionInfo.lastScalingAt);
   const config = at(versionInfo.lastConfigChangeAt);
   const parts: [keyof TaskStatsByVersion, TaskStats | undefined][] = [
-    ["startedAfterLastScaling", statsOf(tasks.filter((t) => at(t.version) >= scaling), now)],
-    ["withLatestConfig", statsOf(tasks.filter((t) => at(t.version) >= config), now)],
-    ["withOutdatedConfig", statsOf(tasks.filter((t) => at(t.version) < config), now)],
+    [
+      "startedAfterLastScaling",
+      statsOf(
+        tasks.filter((t) => at(t.version) >= scaling),
+        now,
+      ),
+    ],
+    [
+      "withLatestConfig",
+      statsOf(
+        tasks.filter((t) => at(t.version) >= config),
+        now,
+      ),
+    ],
+    [
+      "withOutdatedConfig",
+      statsOf(
+        tasks.filter((t) => at(t.version) < config),
+        now,
+      ),
+    ],
     ["totalSummary", statsOf(tasks, now)],
   ];
   return Object.fromEntries(parts.filter(([, s]) => s !== undefined));

@@ -32,5 +32,12 @@ export function tasksText(db: ClusterDb, appId?: string): string | undefined {
   const apps = appId === undefined ? listApps(db).sort((a, b) => a.id.localeCompare(b.id)) : [getApp(db, appId)].flatMap((a) => a ?? []);
   if (appId !== undefined && apps.length === 0) return undefined;
   const running = liveTasks(db, { framework: MARATHON, group: appId }).filter((t) => t.state === "TASK_RUNNING");
-  return apps.map((a) => appLines(a, running.filter((t) => t.group === a.id))).join("");
+  return apps
+    .map((a) =>
+      appLines(
+        a,
+        running.filter((t) => t.group === a.id),
+      ),
+    )
+    .join("");
 }

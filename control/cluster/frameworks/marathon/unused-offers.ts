@@ -33,7 +33,16 @@ export function unusedOffers(db: ClusterDb, waiting: Waiting | null): UnusedOffe
     const agent = agents.get(agentId);
     if (!agent) continue;
     const running = liveTasks(db, { agentId });
-    const resources = { cpus: 0, mem: 0, disk: 0, gpus: 0, ports: freeRanges(agent.resources.ports, running.flatMap((t) => t.ports)).map(([begin, end]) => ({ begin, end })) };
+    const resources = {
+      cpus: 0,
+      mem: 0,
+      disk: 0,
+      gpus: 0,
+      ports: freeRanges(
+        agent.resources.ports,
+        running.flatMap((t) => t.ports),
+      ).map(([begin, end]) => ({ begin, end })),
+    };
     for (const name of SCALAR_NAMES) resources[name] = Math.max(0, agent.resources[name] - running.reduce((sum, t) => sum + t.resources[name], 0));
     out.push({ agentId, hostname: agent.hostname, role: agent.role, resources, attributes: agent.attributes, reasons, timestamp });
   }

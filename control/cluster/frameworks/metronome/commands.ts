@@ -6,7 +6,20 @@ import { parseCron } from "./cron.ts";
 import type { JobSpec, ScheduleSpec } from "./job-spec.ts";
 import { METRONOME } from "./launch.ts";
 import { startRun, stopRun } from "./runs.ts";
-import { activeRuns, deleteJob, deleteSchedule, deleteSchedules, getJob, getRun, getSchedule, isActive, listSchedules, saveJob, saveSchedule, type StoredJob } from "./store.ts";
+import {
+  activeRuns,
+  deleteJob,
+  deleteSchedule,
+  deleteSchedules,
+  getJob,
+  getRun,
+  getSchedule,
+  isActive,
+  listSchedules,
+  saveJob,
+  saveSchedule,
+  type StoredJob,
+} from "./store.ts";
 import { jobJson, metronomeTime, runJson, scheduleJson, type RunJson } from "./views.ts";
 
 /**
@@ -28,7 +41,11 @@ function initialTimes(ctx: CommandContext, spec: ScheduleSpec): { nextRunAt: num
 }
 
 function putSchedules(ctx: CommandContext, jobId: string, schedules: ScheduleSpec[]): void {
-  deleteSchedules(ctx.db, jobId, schedules.map((s) => s.id));
+  deleteSchedules(
+    ctx.db,
+    jobId,
+    schedules.map((s) => s.id),
+  );
   for (const s of schedules) saveSchedule(ctx.db, jobId, s, initialTimes(ctx, s));
 }
 
@@ -83,7 +100,8 @@ export function createSchedule(ctx: CommandContext, jobId: string, spec: Schedul
   if (!getJob(ctx.db, jobId)) return noJob(jobId);
   const existing = listSchedules(ctx.db, jobId);
   if (existing.some((s) => s.spec.id === spec.id)) return fail("conflict", `Schedule '${spec.id}' of job '${jobId}' already exists`);
-  if (existing.length > 0) return fail("conflict", `Job '${jobId}' already has schedule '${existing[0]?.spec.id}': a job has at most one schedule, as in Metronome`);
+  if (existing.length > 0)
+    return fail("conflict", `Job '${jobId}' already has schedule '${existing[0]?.spec.id}': a job has at most one schedule, as in Metronome`);
   saveSchedule(ctx.db, jobId, spec, initialTimes(ctx, spec));
   return ok(scheduleJson(getSchedule(ctx.db, jobId, spec.id) ?? { jobId, spec, nextRunAt: null, wakeAt: null }));
 }

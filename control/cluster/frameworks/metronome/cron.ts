@@ -36,7 +36,11 @@ export function parseCron(expr: string, timezone: string): CronParseResult {
   if (!isTimeZone(timezone)) return { ok: false, field: "timezone", message: `'${timezone}' is not an IANA time zone (e.g. 'UTC', 'Europe/Berlin')` };
   const fields = expr.trim().split(/\s+/);
   if (fields.length !== 5 && fields.length !== 6) {
-    return { ok: false, field: "cron", message: `'${expr}' has ${fields.length} field(s): give 5 (minute hour day-of-month month day-of-week) and optionally a year` };
+    return {
+      ok: false,
+      field: "cron",
+      message: `'${expr}' has ${fields.length} field(s): give 5 (minute hour day-of-month month day-of-week) and optionally a year`,
+    };
   }
   // croner's 7-part form has seconds first and the year last; seconds are always 0 here.
   const pattern = fields.length === 5 ? `0 ${fields.join(" ")} *` : `0 ${fields.join(" ")}`;

@@ -89,7 +89,13 @@ function planRuns(db: ClusterDb, now: number): Omit<MetronomeDemand, "revive"> {
 }
 
 /** Records the tasks placed for runs as TASK_STAGING, marks their runs ACTIVE, and returns the launch frames to send. */
-export function launchJobTasks(db: ClusterDb, placements: Placement[], requests: JobRequest[], hosts: ReadonlyMap<string, string>, now: number): { record: TaskRecord; launch: TaskLaunch }[] {
+export function launchJobTasks(
+  db: ClusterDb,
+  placements: Placement[],
+  requests: JobRequest[],
+  hosts: ReadonlyMap<string, string>,
+  now: number,
+): { record: TaskRecord; launch: TaskLaunch }[] {
   const out: { record: TaskRecord; launch: TaskLaunch }[] = [];
   for (const p of placements) {
     const run = requests[p.request]?.run;
@@ -99,14 +105,30 @@ export function launchJobTasks(db: ClusterDb, placements: Placement[], requests:
     const { cpus, mem, disk, gpus } = run.spec;
     out.push({
       record: {
-        id, framework: METRONOME, group: run.jobId, version: run.id, agentId: p.agentId, host, state: "TASK_STAGING",
-        ports: [], resources: { cpus, mem, disk, gpus }, message: null, healthy: null,
-        stagedAt: now, startedAt: null, updatedAt: now, killRequestedAt: null, endedAt: null,
+        id,
+        framework: METRONOME,
+        group: run.jobId,
+        version: run.id,
+        agentId: p.agentId,
+        host,
+        state: "TASK_STAGING",
+        ports: [],
+        resources: { cpus, mem, disk, gpus },
+        message: null,
+        healthy: null,
+        stagedAt: now,
+        startedAt: null,
+        updatedAt: now,
+        killRequestedAt: null,
+        endedAt: null,
       },
       launch: runTaskLaunch(run.jobId, run.spec, id, host),
     });
     taskLaunched(db, run, id, now);
   }
-  insertTasks(db, out.map((o) => o.record));
+  insertTasks(
+    db,
+    out.map((o) => o.record),
+  );
   return out;
 }

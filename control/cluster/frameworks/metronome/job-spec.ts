@@ -20,7 +20,9 @@ export const JobId = z
   .max(MAX_JOB_ID_LENGTH, `must be at most ${MAX_JOB_ID_LENGTH} characters`)
   .regex(JOB_ID, "must be dot-separated names of lowercase letters, digits and dashes, each starting and ending with a letter or digit (e.g. 'prod.backup')");
 
-export const ScheduleId = z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, "must be lowercase letters, digits and dashes, starting and ending with a letter or digit");
+export const ScheduleId = z
+  .string()
+  .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, "must be lowercase letters, digits and dashes, starting and ending with a letter or digit");
 
 const unsupported = (what: string) => `is not supported by DCX (${what}); leave it out or empty`;
 const Empty = (what: string) => z.array(z.unknown()).max(0, unsupported(what));
@@ -68,7 +70,10 @@ export const RunSpec = z.strictObject({
   user: z.string().min(1).optional(),
   env: z.record(z.string(), EnvValue).default({}),
   docker: Docker.optional(),
-  ucr: z.unknown().refine(() => false, unsupported("UCR images; use run.docker")).optional(),
+  ucr: z
+    .unknown()
+    .refine(() => false, unsupported("UCR images; use run.docker"))
+    .optional(),
   placement: z.strictObject({ constraints: z.array(Constraint).default([]) }).prefault({}),
   volumes: z.array(Volume).default([]),
   /** Seconds: the longest backoff between relaunches of a failed task (Marathon's maxLaunchDelaySeconds, as Metronome passes it on). */
@@ -77,7 +82,10 @@ export const RunSpec = z.strictObject({
   taskKillGracePeriodSeconds: z.number().min(0).optional(),
   artifacts: Empty("fetching artifacts").default([]),
   networks: Empty("job networks; tasks use the host network").optional(),
-  secrets: z.record(z.string(), z.unknown()).refine((s) => Object.keys(s).length === 0, unsupported("secrets")).optional(),
+  secrets: z
+    .record(z.string(), z.unknown())
+    .refine((s) => Object.keys(s).length === 0, unsupported("secrets"))
+    .optional(),
 });
 export type RunSpec = z.output<typeof RunSpec>;
 
@@ -123,7 +131,8 @@ function runIssues(run: RunSpec): { path: (string | number)[]; message: string }
   if (run.cmd === undefined && !hasArgs && run.docker === undefined) {
     issues.push({ path: ["run", "cmd"], message: "is required (or args) unless run.docker.image names an image to run" });
   }
-  if (run.volumes.length > 0 && run.docker === undefined) issues.push({ path: ["run", "volumes"], message: "need run.docker: only a container has volumes to mount" });
+  if (run.volumes.length > 0 && run.docker === undefined)
+    issues.push({ path: ["run", "volumes"], message: "need run.docker: only a container has volumes to mount" });
   run.placement.constraints.forEach((c, i) => {
     const problem = constraintProblem(c);
     if (problem) issues.push({ path: ["run", "placement", "constraints", i, "value"], message: problem });

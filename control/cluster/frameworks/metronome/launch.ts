@@ -34,8 +34,25 @@ export function runConstraints(spec: RunSpec): Constraint[] {
 /** The request for one task of a run: a job task holds no ports. */
 export function runRequest(jobId: string, spec: RunSpec): TaskRequest {
   const { cpus, mem, disk, gpus } = spec;
-  const hostAccess = hostAccessOf({ user: spec.user, privileged: spec.docker?.privileged, parameters: spec.docker?.parameters, volumes: spec.docker ? spec.volumes : undefined });
-  return { framework: METRONOME, group: jobId, count: 1, cpus, mem, disk, gpus, ports: [], constraints: runConstraints(spec), driver: spec.docker ? "docker" : "exec", hostAccess };
+  const hostAccess = hostAccessOf({
+    user: spec.user,
+    privileged: spec.docker?.privileged,
+    parameters: spec.docker?.parameters,
+    volumes: spec.docker ? spec.volumes : undefined,
+  });
+  return {
+    framework: METRONOME,
+    group: jobId,
+    count: 1,
+    cpus,
+    mem,
+    disk,
+    gpus,
+    ports: [],
+    constraints: runConstraints(spec),
+    driver: spec.docker ? "docker" : "exec",
+    hostAccess,
+  };
 }
 
 function container(spec: RunSpec): TaskContainer | undefined {

@@ -50,7 +50,10 @@ export function taskLaunched(db: ClusterDb, run: RunRecord, taskId: string, now:
  */
 export function settleRuns(db: ClusterDb, now: number): void {
   const runs = openRuns(db);
-  const rows = tasksById(db, runs.flatMap((r) => r.tasks.filter((t) => t.completedAt === null).map((t) => t.id)));
+  const rows = tasksById(
+    db,
+    runs.flatMap((r) => r.tasks.filter((t) => t.completedAt === null).map((t) => t.id)),
+  );
   for (const run of runs) {
     const seen = mergeTasks(run.tasks, rows, now);
     const next: RunRecord = { ...run, ...stepRun(run, run.spec, seen, now), tasks: seen.tasks };
@@ -59,7 +62,11 @@ export function settleRuns(db: ClusterDb, now: number): void {
 }
 
 /** The run's tasks updated from their rows, how many still live, and the states of those that just ended. */
-export function mergeTasks(tasks: RunTask[], rows: ReadonlyMap<string, TaskRecord>, now: number): { tasks: RunTask[]; live: number; ended: RunTask["status"][] } {
+export function mergeTasks(
+  tasks: RunTask[],
+  rows: ReadonlyMap<string, TaskRecord>,
+  now: number,
+): { tasks: RunTask[]; live: number; ended: RunTask["status"][] } {
   let live = 0;
   const ended: RunTask["status"][] = [];
   const merged = tasks.map((t): RunTask => {

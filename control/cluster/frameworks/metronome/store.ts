@@ -58,8 +58,18 @@ export interface RunRecord {
 }
 
 const toJob = (row: typeof jobs.$inferSelect): StoredJob => ({ ...row, spec: row.spec as JobSpec });
-const toSchedule = (row: typeof jobSchedules.$inferSelect): StoredSchedule => ({ jobId: row.jobId, spec: row.spec as ScheduleSpec, nextRunAt: row.nextRunAt, wakeAt: row.wakeAt });
-const toRun = (row: typeof jobRuns.$inferSelect): RunRecord => ({ ...row, status: row.status as RunStatus, spec: row.spec as RunSpec, tasks: row.tasks as RunTask[] });
+const toSchedule = (row: typeof jobSchedules.$inferSelect): StoredSchedule => ({
+  jobId: row.jobId,
+  spec: row.spec as ScheduleSpec,
+  nextRunAt: row.nextRunAt,
+  wakeAt: row.wakeAt,
+});
+const toRun = (row: typeof jobRuns.$inferSelect): RunRecord => ({
+  ...row,
+  status: row.status as RunStatus,
+  spec: row.spec as RunSpec,
+  tasks: row.tasks as RunTask[],
+});
 
 export function getJob(db: ClusterDb, id: string): StoredJob | undefined {
   const row = db.select().from(jobs).where(eq(jobs.id, id)).get();
@@ -72,10 +82,7 @@ export function listJobs(db: ClusterDb): StoredJob[] {
 
 /** Creates a job or replaces its spec, keeping its history counters. */
 export function saveJob(db: ClusterDb, spec: JobSpec, now: number): void {
-  db.insert(jobs)
-    .values({ id: spec.id, spec, createdAt: now, successCount: 0, failureCount: 0 })
-    .onConflictDoUpdate({ target: jobs.id, set: { spec } })
-    .run();
+  db.insert(jobs).values({ id: spec.id, spec, createdAt: now, successCount: 0, failureCount: 0 }).onConflictDoUpdate({ target: jobs.id, set: { spec } }).run();
 }
 
 /** Deletes a job with its schedules and its runs (Metronome deletes the history too). */
@@ -87,7 +94,10 @@ export function deleteJob(db: ClusterDb, id: string): void {
 
 /** Counts a finished run in its job's history. */
 export function countResult(db: ClusterDb, jobId: string, status: "SUCCESS" | "FAILED", at: number): void {
-  const set = status === "SUCCESS" ? { successCount: sql`${jobs.successCount} + 1`, lastSuccessAt: at } : { failureCount: sql`${jobs.failureCount} + 1`, lastFailureAt: at };
+  const set =
+    status === "SUCCESS"
+      ? { successCount: sql`${jobs.successCount} + 1`, lastSuccessAt: at }
+      : { failureCount: sql`${jobs.failureCount} + 1`, lastFailureAt: at };
   db.update(jobs).set(set).where(eq(jobs.id, jobId)).run();
 }
 
@@ -96,27 +106,41 @@ export function listSchedules(db: ClusterDb, jobId: string): StoredSchedule[] {
 }
 
 export function getSchedule(db: ClusterDb, jobId: string, id: string): StoredSchedule | undefined {
-  const row = db.select().from(jobSchedules).where(and(eq(jobSchedules.jobId, jobId), eq(jobSchedules.id, id))).get();
+  const row = db
+    .select()
+    .from(jobSchedules)
+    .where(and(eq(jobSchedules.jobId, jobId), eq(jobSchedules.id, id)))
+    .get();
   return row ? toSchedule(row) : undefined;
 }
 
 /** Creates or replaces a schedule with its times (schedule clock). */
 export function saveSchedule(db: ClusterDb, jobId: string, spec: ScheduleSpec, times: { nextRunAt: number | null; wakeAt: number | null }): void {
   const row = { jobId, id: spec.id, spec, ...times };
-  db.insert(jobSchedules).values(row).onConflictDoUpdate({ target: [jobSchedules.jobId, jobSchedules.id], set: row }).run();
+  db.insert(jobSchedules)
+    .values(row)
+    .onConflictDoUpdate({ target: [jobSchedules.jobId, jobSchedules.id], set: row })
+    .run();
 }
 
 export function setScheduleTimes(db: ClusterDb, jobId: string, id: string, times: { nextRunAt: number | null; wakeAt: number | null }): void {
-  db.update(jobSchedules).set(times).where(and(eq(jobSchedules.jobId, jobId), eq(jobSchedules.id, id))).run();
+  db.update(jobSchedules)
+    .set(times)
+    .where(and(eq(jobSchedules.jobId, jobId), eq(jobSchedules.id, id)))
+    .run();
 }
 
 /** Removes a job's schedules but those in `keep`. */
 export function deleteSchedules(db: ClusterDb, jobId: string, keep: string[]): void {
-  db.delete(jobSchedules).where(and(eq(jobSchedules.jobId, jobId), notInArray(jobSchedules.id, keep))).run();
+  db.delete(jobSchedules)
+    .where(and(eq(jobSchedules.jobId, jobId), notInArray(jobSchedules.id, keep)))
+    .run();
 }
 
 export function deleteSchedule(db: ClusterDb, jobId: string, id: string): void {
-  db.delete(jobSchedules).where(and(eq(jobSchedules.jobId, jobId), eq(jobSchedules.id, id))).run();
+  db.delete(jobSchedules)
+    .where(and(eq(jobSchedules.jobId, jobId), eq(jobSchedules.id, id)))
+    .run();
 }
 
 /** Schedules with a due time at or before `at` (schedule clock). */
@@ -126,7 +150,12 @@ export function dueSchedules(db: ClusterDb, at: number): StoredSchedule[] {
 
 /** When the first schedule must be looked at again (schedule clock), or null. */
 export function earliestWake(db: ClusterDb): number | null {
-  return db.select({ at: min(jobSchedules.wakeAt) }).from(jobSchedules).get()?.at ?? null;
+  return (
+    db
+      .select({ at: min(jobSchedules.wakeAt) })
+      .from(jobSchedules)
+      .get()?.at ?? null
+  );
 }
 
 export function insertRun(db: ClusterDb, run: RunRecord): void {
@@ -134,7 +163,11 @@ export function insertRun(db: ClusterDb, run: RunRecord): void {
 }
 
 export function getRun(db: ClusterDb, jobId: string, id: string): RunRecord | undefined {
-  const row = db.select().from(jobRuns).where(and(eq(jobRuns.jobId, jobId), eq(jobRuns.id, id))).get();
+  const row = db
+    .select()
+    .from(jobRuns)
+    .where(and(eq(jobRuns.jobId, jobId), eq(jobRuns.id, id)))
+    .get();
   return row ? toRun(row) : undefined;
 }
 
@@ -158,7 +191,13 @@ export function runKillGraceSeconds(db: ClusterDb, jobId: string, runId: string)
 
 /** A job's finished runs of one outcome, newest first. */
 export function finishedRuns(db: ClusterDb, jobId: string, status: "SUCCESS" | "FAILED"): RunRecord[] {
-  return db.select().from(jobRuns).where(and(eq(jobRuns.jobId, jobId), eq(jobRuns.status, status))).orderBy(desc(jobRuns.completedAt)).all().map(toRun);
+  return db
+    .select()
+    .from(jobRuns)
+    .where(and(eq(jobRuns.jobId, jobId), eq(jobRuns.status, status)))
+    .orderBy(desc(jobRuns.completedAt))
+    .all()
+    .map(toRun);
 }
 
 /** Runs whose run or tasks are unfinished: what a round settles. */
@@ -168,7 +207,10 @@ export function openRuns(db: ClusterDb): RunRecord[] {
 
 export function updateRun(db: ClusterDb, run: RunRecord): void {
   const { jobId, id, ...set } = run;
-  db.update(jobRuns).set(set).where(and(eq(jobRuns.jobId, jobId), eq(jobRuns.id, id))).run();
+  db.update(jobRuns)
+    .set(set)
+    .where(and(eq(jobRuns.jobId, jobId), eq(jobRuns.id, id)))
+    .run();
 }
 
 /** Keeps the newest HISTORY_KEPT finished runs of one outcome; older ones leave the history. */
@@ -181,5 +223,8 @@ export function pruneHistory(db: ClusterDb, jobId: string, status: "SUCCESS" | "
     .all()
     .slice(HISTORY_KEPT)
     .map((r) => r.id);
-  for (const part of chunked(stale)) db.delete(jobRuns).where(and(eq(jobRuns.jobId, jobId), inArray(jobRuns.id, part))).run();
+  for (const part of chunked(stale))
+    db.delete(jobRuns)
+      .where(and(eq(jobRuns.jobId, jobId), inArray(jobRuns.id, part)))
+      .run();
 }

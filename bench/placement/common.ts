@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ROOT } from "../../scripts/lib/control-plane.ts";
+import { intOption } from "../lib/options.ts";
 
 export const TARGET_PLACEMENTS_PER_SECOND = 5000;
 export const DO_MEMORY_BUDGET_MB = 128;
@@ -45,20 +46,15 @@ export function parseOptions(argv: string[]): Options {
       "profile-dir": { type: "string", default: join(tmpdir(), "dcx-bench-profiles") },
     },
   });
-  const int = (name: string, v: string | undefined, min: number) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw Object.assign(new Error(`--${name} must be an integer >= ${min}, got '${v}'`), { name: "UsageError" });
-    return n;
-  };
   return {
-    agents: int("agents", values.agents, 1),
-    instances: int("instances", values.instances, 1),
-    iterations: int("iterations", values.iterations, 0),
-    loadedIterations: int("loaded-iterations", values["loaded-iterations"], 0),
-    execIterations: int("exec-iterations", values["exec-iterations"], 0),
-    concurrency: int("concurrency", values.concurrency, 1),
-    pollMs: int("poll-ms", values["poll-ms"], 1),
-    timeoutMs: int("timeout-s", values["timeout-s"], 1) * 1000,
+    agents: intOption("agents", values.agents, 1),
+    instances: intOption("instances", values.instances, 1),
+    iterations: intOption("iterations", values.iterations, 0),
+    loadedIterations: intOption("loaded-iterations", values["loaded-iterations"], 0),
+    execIterations: intOption("exec-iterations", values["exec-iterations"], 0),
+    concurrency: intOption("concurrency", values.concurrency, 1),
+    pollMs: intOption("poll-ms", values["poll-ms"], 1),
+    timeoutMs: intOption("timeout-s", values["timeout-s"], 1) * 1000,
     out: values.out ?? join(ROOT, "bench", "results", "placement.json"),
     profile: values.profile ?? false,
     profileDir: values["profile-dir"] ?? join(tmpdir(), "dcx-bench-profiles"),

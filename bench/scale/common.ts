@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ROOT } from "../../scripts/lib/control-plane.ts";
 import { listeningPorts } from "../lib/inspector.ts";
+import { intOption } from "../lib/options.ts";
 
 /** Issue 14's targets for one cluster object on this machine. */
 export const TARGETS = { registrationCpuMsPerAgent: 1, placementsPerSecond: 20_000, clusterHeapMb: 64 };
@@ -47,18 +48,13 @@ export function parseOptions(argv: string[]): Options {
       "profile-dir": { type: "string", default: join(tmpdir(), "dcx-bench-profiles") },
     },
   });
-  const int = (name: string, v: string | undefined, min: number) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw Object.assign(new Error(`--${name} must be an integer >= ${min}, got '${v}'`), { name: "UsageError" });
-    return n;
-  };
   return {
-    agents: int("agents", values.agents, 1),
-    tasks: int("tasks", values.tasks, 1),
-    concurrency: int("concurrency", values.concurrency, 1),
-    pollMs: int("poll-ms", values["poll-ms"], 1),
-    timeoutMs: int("timeout-s", values["timeout-s"], 1) * 1000,
-    idleSeconds: int("idle-s", values["idle-s"], 0),
+    agents: intOption("agents", values.agents, 1),
+    tasks: intOption("tasks", values.tasks, 1),
+    concurrency: intOption("concurrency", values.concurrency, 1),
+    pollMs: intOption("poll-ms", values["poll-ms"], 1),
+    timeoutMs: intOption("timeout-s", values["timeout-s"], 1) * 1000,
+    idleSeconds: intOption("idle-s", values["idle-s"], 0),
     viaProxy: values["via-proxy"] ?? false,
     out: values.out ?? join(ROOT, "bench", "results", "scale.json"),
     wranglerLog: values["wrangler-log"],

@@ -9,10 +9,10 @@ module.exports = {
     {
       name: "no-cycles",
       comment:
-        "A cycle makes module order matter at load time and hides which side owns what: none anywhere. A type-only import is erased before the code runs, so a cycle closed only by one (a class and the helper typed by it) is allowed.",
+        "A cycle makes module order matter at load time and hides which side owns what: none anywhere, type-only imports included. One exception: the Cluster object (cluster.ts) and its audited commands (acting.ts), whose methods take the object's own argument types; a type-only import, erased before the code runs.",
       severity: "error",
       from: {},
-      to: { circular: true, viaOnly: { dependencyTypesNot: ["type-only"] } },
+      to: { circular: true, viaNot: "^control/cluster/acting\\.ts$" },
     },
     {
       name: "drivers-without-wire-protocol",

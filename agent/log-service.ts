@@ -1,10 +1,9 @@
 import { existsSync } from "node:fs";
 import { MAX_LOG_BYTES, MAX_LOG_FOLLOW_MS, MAX_LOG_FRAME_BYTES } from "../protocol/index.ts";
-import type { AgentMessage, LogData, LogErrorCode, Logs, LogsCancel } from "../protocol/index.ts";
+import type { AgentMessage, LogData, LogErrorCode, Logs, LogsCancel, MasterMessage } from "../protocol/index.ts";
 import { type LogRead, frameEnds, readFrom, readTail, streamPath } from "./log-reader.ts";
 import { errorMessage } from "./log.ts";
 import type { Logger } from "./log.ts";
-import type { MasterCommand } from "./task-host.ts";
 
 /** Where a task's output is, and whether the task may still write to it. */
 export interface LogSource {
@@ -43,7 +42,7 @@ interface Follow {
 }
 
 /** The log frames among the master's commands. */
-export function isLogCommand(command: MasterCommand): command is Logs | LogsCancel {
+export function isLogCommand(command: MasterMessage): command is Logs | LogsCancel {
   return command.type === "logs" || command.type === "logsCancel";
 }
 

@@ -121,6 +121,8 @@ export const CLUSTERS_PATH = "/ui";
 export const clusterBase = (c: UiContext) => `/ui/${c.get("cluster").id}`;
 
 export type ClusterRpc = ReturnType<typeof clusterStub>;
+/** A Marathon app as the UI's pages read it from the Cluster object. */
+export type AppInfo = Awaited<ReturnType<ClusterRpc["marathonApps"]>>[number];
 
 /** The cluster's Durable Object: pages call the same RPC methods the API routes do. */
 export const clusterOf = (c: UiContext) => clusterStub(c.env, c.get("cluster").id);

@@ -45,7 +45,7 @@ const CLEAN = {
   "control/api/agents.ts": 'import { removeAgent } from "../operations/agents.ts";\nexport const routes = [removeAgent];\n',
   "control/ui/pages/nodes.tsx":
     'import { NewCluster } from "../../contract/accounts.ts";\nimport { removeAgent } from "../../operations/agents.ts";\nexport const page = [NewCluster, removeAgent];\n',
-  // A cycle closed by a type-only import is erased before the code runs: allowed.
+  // The one cycle allowed: the Cluster object and its audited commands, typed by it (a type-only import).
   "control/cluster/cluster.ts": 'import { audited } from "./acting.ts";\nexport class Cluster { names = audited; }\n',
   "control/cluster/acting.ts": 'import type { Cluster } from "./cluster.ts";\nexport const audited: (keyof Cluster)[] = ["names"];\n',
 };
@@ -77,6 +77,14 @@ describe("import rules (.dependency-cruiser.cjs)", () => {
       },
     ],
     [
+      "no-cycles",
+      "a cycle closed only by a type-only import, anywhere else",
+      {
+        "control/c.ts": 'import { d } from "./d.ts";\nexport const c = () => d;\n',
+        "control/d.ts": 'import type { c } from "./c.ts";\nexport const d = (f: typeof c) => f;\n',
+      },
+    ],
+    [
       "protocol-is-neutral",
       "the protocol importing agent code",
       { "protocol/frames.ts": 'import { launch } from "../agent/task-host.ts";\nexport const f = launch;\n' },
@@ -103,9 +111,9 @@ describe("import rules (.dependency-cruiser.cjs)", () => {
     ],
     ["resolvable", "an import of a module that does not exist", { "control/typo.ts": 'import { x } from "./no-such-module.ts";\nexport const y = x;\n' }],
   ];
-  for (const [rule, what, files] of cases) {
+  for (const [index, [rule, what, files]] of cases.entries()) {
     it(`${rule}: fails on ${what}`, () => {
-      const r = cruise(project(rule, { ...CLEAN, ...files }));
+      const r = cruise(project(`${index}-${rule}`, { ...CLEAN, ...files }));
       expect(r.code).not.toBe(0);
       expect(r.output).toContain(rule);
     });

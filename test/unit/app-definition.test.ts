@@ -5,13 +5,13 @@ import {
   appConstraints,
   appHostname,
   appIdSegments,
-  appResources,
   marathonTaskIdPrefix,
   mergeAppPatch,
   normalizeAppId,
 } from "../../control/cluster/frameworks/marathon/app-definition.ts";
 import { parseAppDefinition } from "../../control/cluster/frameworks/marathon/app-definition.ts";
 import { expectRoundTrip, valid } from "./app-fixture.ts";
+import { hostPortRequest } from "../../control/cluster/frameworks/marathon/task-ports.ts";
 
 const BASE = { id: "/web", cmd: "run" };
 /** A Docker app on the bridge with the given port mappings. */
@@ -153,7 +153,7 @@ describe("Marathon's own examples", () => {
     });
     expect(app["networks"]).toEqual([{ mode: "container/bridge" }]);
     expect(app.portDefinitions).toEqual([]);
-    expect(appResources(app).portCount).toBe(1);
+    expect(hostPortRequest(app)).toHaveLength(1);
     expectRoundTrip(app);
   });
 
@@ -311,18 +311,13 @@ describe("ports", () => {
   });
 
   it("counts host ports per instance", () => {
-    expect(appResources(valid({ ...BASE, cpus: 0.5, mem: 64, disk: 10, gpus: 1, ports: [0, 0] }))).toEqual({
-      cpus: 0.5,
-      mem: 64,
-      disk: 10,
-      gpus: 1,
-      portCount: 2,
-    });
+    expect(hostPortRequest(valid({ ...BASE, cpus: 0.5, mem: 64, disk: 10, gpus: 1, ports: [0, 0] }))).toEqual([0, 0]);
     const dns = valid(
       bridged([{ containerPort: 53, hostPort: 53, protocol: "tcp" }, { containerPort: 53, hostPort: 53, protocol: "udp" }, { containerPort: 80 }]),
     );
     expect(dns.container?.portMappings?.[2]?.hostPort).toBe(0);
-    expect(appResources(dns).portCount).toBe(2);
+    // The fixed port mapped for tcp and udp is held once.
+    expect(hostPortRequest(dns)).toEqual([53, 0]);
   });
 });
 

@@ -1,3 +1,5 @@
+import type { PackageDefinition } from "../universe.ts";
+
 /**
  * Pieces shared by the built-in packages' config schemas: every package has a `service`
  * section (its Marathon id, resources, image and command) so users learn one shape.
@@ -52,3 +54,6 @@ export function containerFields(port: { containerPort: number; name: string; pro
                       "labels": {"VIP_0": "/{{service.name}}:${port.containerPort}"}}]
   },`;
 }
+
+/** A built-in package as written here: a Universe package with its template as plain text, for an app or (`kind: "job"`) a job. */
+export type CatalogPackage = Omit<PackageDefinition, "marathon" | "metronome"> & { template: string; kind?: "app" | "job" };

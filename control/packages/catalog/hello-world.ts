@@ -1,6 +1,6 @@
 import { encodeBase64 } from "../universe.ts";
 import { HELLO_WORLD_SCHEDULER } from "./hello-world-scheduler.ts";
-import type { CatalogPackage } from "./index.ts";
+import type { CatalogPackage } from "./common.ts";
 
 const APP_ID = "^/?[a-z0-9]([a-z0-9-]*[a-z0-9])?(/[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$";
 

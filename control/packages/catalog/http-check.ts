@@ -1,4 +1,4 @@
-import type { CatalogPackage } from "./index.ts";
+import type { CatalogPackage } from "./common.ts";
 
 /**
  * A job-style package: a Metronome job that fetches a URL on a cron schedule and fails when it

@@ -1,4 +1,5 @@
 import { encodeBase64, parseRepository, type PackageDefinition } from "../universe.ts";
+import type { CatalogPackage } from "./common.ts";
 import { helloWorld } from "./hello-world.ts";
 import { httpCheck } from "./http-check.ts";
 import { nginx } from "./nginx.ts";
@@ -11,9 +12,6 @@ import { redis } from "./redis.ts";
  * start (first), and may be removed and added back by its URI like any other.
  */
 export const BUILTIN_REPOSITORY = { name: "dcx-universe", uri: "builtin:dcx-universe" } as const;
-
-/** A built-in package as written here: a Universe package with its template as plain text, for an app or (`kind: "job"`) a job. */
-export type CatalogPackage = Omit<PackageDefinition, "marathon" | "metronome"> & { template: string; kind?: "app" | "job" };
 
 const toUniverse = ({ template, kind, ...pkg }: CatalogPackage) =>
   kind === "job"

@@ -1,5 +1,5 @@
 import { containerFields, serviceSchema } from "./common.ts";
-import type { CatalogPackage } from "./index.ts";
+import type { CatalogPackage } from "./common.ts";
 
 /** A web server: nginx serving its default page (or what the image holds), checked over HTTP. */
 export const nginx: CatalogPackage = {

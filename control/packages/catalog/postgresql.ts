@@ -1,5 +1,5 @@
 import { containerFields, serviceSchema } from "./common.ts";
-import type { CatalogPackage } from "./index.ts";
+import type { CatalogPackage } from "./common.ts";
 
 /** A relational database: one PostgreSQL server; the superuser password has no default. */
 export const postgresql: CatalogPackage = {

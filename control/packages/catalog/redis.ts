@@ -1,5 +1,5 @@
 import { containerFields, serviceSchema } from "./common.ts";
-import type { CatalogPackage } from "./index.ts";
+import type { CatalogPackage } from "./common.ts";
 
 /** A key-value store: one Redis server, checked over TCP, reachable by its VIP and DNS name. */
 export const redis: CatalogPackage = {

@@ -1,4 +1,4 @@
-import type { AppInfo } from "./services.tsx";
+import type { AppInfo } from "../context.ts";
 
 /** The label that opts an app into public ingress (control/cluster/service-proxy/routing.ts). */
 const PUBLIC_INGRESS_LABEL = "DCX_PUBLIC_INGRESS";

@@ -1,14 +1,14 @@
 import { Hono } from "hono";
 import { flattenGroups, groupTree, ROOT_GROUP, type GroupNode } from "../../cluster/frameworks/marathon/group-tree.ts";
 import { Breadcrumbs, DataTable, Empty, PageHeader, Pager, StateBadge, type Crumb } from "../components.tsx";
-import { clusterOf, type ClusterRpc, type UiContext, type UiEnv } from "../context.ts";
+import { clusterOf, type AppInfo, type ClusterRpc, type UiContext, type UiEnv } from "../context.ts";
 import { appStatus, cpus, groupCounts, megabytes } from "../format.ts";
 import { renderPage } from "../layout.tsx";
 import { pageOf, parsePaging } from "../paging.ts";
 import { ServiceLinks } from "./service-links.tsx";
 
 /** An app as `GET /v2/apps` shows it (after the RPC's structured clone). */
-export type AppInfo = Awaited<ReturnType<ClusterRpc["marathonApps"]>>[number];
+export type { AppInfo };
 export type QueueEntry = Awaited<ReturnType<ClusterRpc["marathonQueue"]>>[number];
 
 /** Whether the app's launches wait out a backoff delay. */

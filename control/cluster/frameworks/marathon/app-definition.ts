@@ -22,7 +22,6 @@ import {
 import { Network, appNetwork, effectivePortMappings, networkIssues, type Networked } from "./app-network.ts";
 import { vipLabelIssues } from "./app-vips.ts";
 import { parentGroup } from "./group-tree.ts";
-import { hostPortRequest } from "./task-ports.ts";
 
 export { HEALTH_CHECK_PROTOCOLS, type HealthCheck, type ReadinessCheck } from "./app-checks.ts";
 export {
@@ -307,20 +306,6 @@ export function mergeAppPatch(current: App, patch: unknown): AppParseResult {
 }
 
 /** What one instance of an app reserves on an agent. */
-export interface AppResources {
-  cpus: number;
-  mem: number;
-  disk: number;
-  gpus: number;
-  /** Host ports: one per port definition or port mapping, a fixed port mapped for tcp and udp counted once. */
-  portCount: number;
-}
-
-/** The resources one instance of `app` needs. */
-export function appResources(app: App): AppResources {
-  return { cpus: app.cpus, mem: app.mem, disk: app.disk, gpus: app.gpus, portCount: hostPortRequest(app).length };
-}
-
 /** The app's constraints in the shape the scheduler reads. */
 export function appConstraints(app: App): Constraint[] {
   return app.constraints.map(([field, operator, value]) => (value === undefined ? { field, operator } : { field, operator, value }));

@@ -4,6 +4,7 @@ export * from "./host-access.ts";
 export * from "./logs.ts";
 export * from "./messages.ts";
 export * from "./proxy.ts";
+export * from "./proxy-websocket.ts";
 export * from "./resources.ts";
 export * from "./task-state.ts";
 export * from "./transport.ts";

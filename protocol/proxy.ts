@@ -104,7 +104,8 @@ export const ProxyDataKind = { BODY: 1, WS_TEXT: 2, WS_BINARY: 3 } as const;
 export type ProxyDataKind = (typeof ProxyDataKind)[keyof typeof ProxyDataKind];
 /** Set on the last fragment of a WebSocket message (body frames always carry it). */
 const FIN = 0x80;
-const HEADER_BYTES = 5;
+/** The bytes of a data frame before its payload: kind and stream id. */
+export const PROXY_DATA_HEADER_BYTES = 5;
 
 /** One decoded binary frame. */
 export interface ProxyData {
@@ -117,21 +118,21 @@ export interface ProxyData {
 
 /** A binary frame: one byte of kind (high bit: FIN), four of stream id (big-endian), then the payload. */
 export function encodeProxyData(kind: ProxyDataKind, sid: number, payload: Uint8Array, fin = true): Uint8Array<ArrayBuffer> {
-  const frame = new Uint8Array(HEADER_BYTES + payload.byteLength);
+  const frame = new Uint8Array(PROXY_DATA_HEADER_BYTES + payload.byteLength);
   frame[0] = kind | (fin ? FIN : 0);
   new DataView(frame.buffer).setUint32(1, sid);
-  frame.set(payload, HEADER_BYTES);
+  frame.set(payload, PROXY_DATA_HEADER_BYTES);
   return frame;
 }
 
 /** Decodes a binary frame; undefined for one that is not a proxy data frame. Never throws. */
 export function decodeProxyData(frame: Uint8Array): ProxyData | undefined {
-  if (frame.byteLength < HEADER_BYTES || frame.byteLength > HEADER_BYTES + PROXY_CHUNK_BYTES) return undefined;
+  if (frame.byteLength < PROXY_DATA_HEADER_BYTES || frame.byteLength > PROXY_DATA_HEADER_BYTES + PROXY_CHUNK_BYTES) return undefined;
   const kind = (frame[0] ?? 0) & ~FIN;
   if (kind !== ProxyDataKind.BODY && kind !== ProxyDataKind.WS_TEXT && kind !== ProxyDataKind.WS_BINARY) return undefined;
   const sid = new DataView(frame.buffer, frame.byteOffset, frame.byteLength).getUint32(1);
   if (sid === 0) return undefined;
-  return { kind, sid, fin: ((frame[0] ?? 0) & FIN) !== 0, payload: frame.subarray(HEADER_BYTES) };
+  return { kind, sid, fin: ((frame[0] ?? 0) & FIN) !== 0, payload: frame.subarray(PROXY_DATA_HEADER_BYTES) };
 }
 
 /**

@@ -1,10 +1,7 @@
-import { encodeProxyData, MAX_PROXY_WS_MESSAGE_BYTES, PROXY_CHUNK_BYTES, PROXY_WINDOW_BYTES, ProxyDataKind } from "../../protocol/index.ts";
+import { WsFrameSender, WsMessageAssembler } from "../../protocol/index.ts";
 import type { ProxyData, ProxyOpen, ProxyResetCode } from "../../protocol/index.ts";
-import { ReceiveWindow, SendWindow } from "./credit.ts";
+import { ReceiveWindow } from "./credit.ts";
 import type { ProxyStream, StreamChannel } from "./http-stream.ts";
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 /**
  * A client's WebSocket relayed to the task's: the agent opens a WebSocket to the task's port
@@ -16,11 +13,8 @@ export class WsStream implements ProxyStream {
   private ws: WebSocket | undefined;
   private opened = false;
   private readonly inbound = new ReceiveWindow();
-  private readonly outbound = new SendWindow();
-  private readonly waiting: Uint8Array[] = [];
-  private waitingBytes = 0;
-  private fragments: Uint8Array[] = [];
-  private fragmentBytes = 0;
+  private readonly assembler = new WsMessageAssembler();
+  private readonly outbound: WsFrameSender;
   private done = false;
 
   constructor(
@@ -28,7 +22,9 @@ export class WsStream implements ProxyStream {
     private readonly url: string,
     private readonly channel: StreamChannel,
     private readonly onDone: () => void,
-  ) {}
+  ) {
+    this.outbound = new WsFrameSender(open.sid, (frame) => channel.sendBinary(frame));
+  }
 
   start(): void {
     const headers = Object.fromEntries(this.open.headers.filter(([name]) => name !== "sec-websocket-protocol"));
@@ -64,26 +60,16 @@ export class WsStream implements ProxyStream {
   /** A fragment of the client's message. */
   data(frame: ProxyData): void {
     if (!this.inbound.receive(frame.payload.byteLength)) return this.reset("protocol", "the master sent more than it was granted");
-    this.fragmentBytes += frame.payload.byteLength;
-    if (this.fragmentBytes > MAX_PROXY_WS_MESSAGE_BYTES) return this.reset("limit", "a client message over the size limit");
-    this.fragments.push(frame.payload);
-    if (!frame.fin) return;
-    const whole = Buffer.concat(this.fragments);
-    const bytes = this.fragmentBytes;
-    this.fragments = [];
-    this.fragmentBytes = 0;
-    this.ws?.send(frame.kind === ProxyDataKind.WS_TEXT ? decoder.decode(whole) : whole);
-    const more = this.inbound.consume(bytes);
+    const whole = this.assembler.add(frame);
+    if (whole === "too big") return this.reset("limit", "a client message over the size limit");
+    if (whole === undefined) return;
+    this.ws?.send(whole.message);
+    const more = this.inbound.consume(whole.bytes);
     if (more > 0) this.channel.send({ type: "proxyCredit", sid: this.open.sid, bytes: more });
   }
 
   credit(bytes: number): void {
-    this.outbound.grant(bytes);
-    while (this.waiting.length > 0 && this.outbound.tryTake((this.waiting[0]?.byteLength ?? 0) - 5)) {
-      const frame = this.waiting.shift() as Uint8Array;
-      this.waitingBytes -= frame.byteLength;
-      this.channel.sendBinary(frame);
-    }
+    this.outbound.credit(bytes);
   }
 
   /** The client closed: the task's socket closes with the same code. */
@@ -100,19 +86,7 @@ export class WsStream implements ProxyStream {
 
   private fromTask(data: string | ArrayBuffer): void {
     if (this.done) return;
-    const text = typeof data === "string";
-    const bytes = text ? encoder.encode(data) : new Uint8Array(data);
-    const kind = text ? ProxyDataKind.WS_TEXT : ProxyDataKind.WS_BINARY;
-    for (let at = 0; at === 0 || at < bytes.byteLength; at += PROXY_CHUNK_BYTES) {
-      const chunk = bytes.subarray(at, at + PROXY_CHUNK_BYTES);
-      const frame = encodeProxyData(kind, this.open.sid, chunk, at + PROXY_CHUNK_BYTES >= bytes.byteLength);
-      if (this.waiting.length === 0 && this.outbound.tryTake(chunk.byteLength)) this.channel.sendBinary(frame);
-      else {
-        this.waiting.push(frame);
-        this.waitingBytes += frame.byteLength;
-      }
-    }
-    if (this.waitingBytes > PROXY_WINDOW_BYTES) {
+    if (!this.outbound.message(data)) {
       this.ws?.close(1013, "the client reads more slowly than the task writes");
       this.reset("limit", "the task writes faster than its client reads");
     }

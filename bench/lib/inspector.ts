@@ -247,22 +247,8 @@ export function summarizeProfile(profile: CpuProfile, rootDir: string, resolve?:
  * socket buffers. No GC is forced (workerd does not answer HeapProfiler.collectGarbage), so
  * `usedMb` includes garbage not yet collected.
  */
-export async function isolateHeap(workerdPids: number[]): Promise<{ usedMb: number; totalMb: number } | undefined> {
-  for (const pid of workerdPids) {
-    const url = await findWorkerInspector(pid);
-    if (!url?.endsWith("/ws")) continue;
-    let p: InspectorProfiler | undefined;
-    try {
-      p = await InspectorProfiler.connect(url);
-      const h = await p.call<{ usedSize: number; totalSize: number }>("Runtime.getHeapUsage", {}, 5000);
-      return { usedMb: h.usedSize / 2 ** 20, totalMb: h.totalSize / 2 ** 20 };
-    } catch {
-      // try the next
-    } finally {
-      p?.close();
-    }
-  }
-  return undefined;
+export function isolateHeap(workerdPids: number[]): Promise<{ usedMb: number; totalMb: number } | undefined> {
+  return heapUsage(workerdPids, 5000);
 }
 
 /**
@@ -271,16 +257,27 @@ export async function isolateHeap(workerdPids: number[]): Promise<{ usedMb: numb
  * `HeapProfiler.collectGarbage`), so `Runtime.getHeapUsage` right after it is what is retained.
  * The snapshot's chunks stream back over the socket and are dropped here.
  */
-export async function retainedHeap(workerdPids: number[]): Promise<{ usedMb: number; totalMb: number } | undefined> {
+export function retainedHeap(workerdPids: number[]): Promise<{ usedMb: number; totalMb: number } | undefined> {
+  return heapUsage(workerdPids, 10_000, async (p) => {
+    await p.call("HeapProfiler.enable", {}, 10_000);
+    await p.call("HeapProfiler.takeHeapSnapshot", { reportProgress: false }, 180_000);
+  });
+}
+
+/** `Runtime.getHeapUsage` of the first Worker inspector that answers, after `first` (if any) ran on it. */
+async function heapUsage(
+  workerdPids: number[],
+  timeoutMs: number,
+  first?: (p: InspectorProfiler) => Promise<void>,
+): Promise<{ usedMb: number; totalMb: number } | undefined> {
   for (const pid of workerdPids) {
     const url = await findWorkerInspector(pid);
     if (!url?.endsWith("/ws")) continue;
     let p: InspectorProfiler | undefined;
     try {
       p = await InspectorProfiler.connect(url);
-      await p.call("HeapProfiler.enable", {}, 10_000);
-      await p.call("HeapProfiler.takeHeapSnapshot", { reportProgress: false }, 180_000);
-      const h = await p.call<{ usedSize: number; totalSize: number }>("Runtime.getHeapUsage", {}, 10_000);
+      await first?.(p);
+      const h = await p.call<{ usedSize: number; totalSize: number }>("Runtime.getHeapUsage", {}, timeoutMs);
       return { usedMb: h.usedSize / 2 ** 20, totalMb: h.totalSize / 2 ** 20 };
     } catch {
       // try the next

@@ -19,6 +19,7 @@ import type { Logger } from "./log.ts";
 import { detectAdvertiseIp, detectHostname, resolveResources } from "./resources.ts";
 import { DEFAULT_POLICY, allowancesOf } from "./policy.ts";
 import { createTaskHost } from "./task-host.ts";
+import { DEFAULT_VIP_RANGES } from "./vips/allowed-ranges.ts";
 import { VipBalancer } from "./vips/balancer.ts";
 import { NftVips, nftTableName } from "./vips/nft.ts";
 import type { MasterCommand, TaskHost } from "./task-host.ts";
@@ -96,7 +97,11 @@ export class Agent {
     const docker =
       config.dockerSocket === undefined ? undefined : { socket: config.dockerSocket, agentId: () => this.identity?.agentId, dnsAddress: exec.dnsAddress };
     this.tasks = options.tasks ?? inWorkDir(() => createTaskHost({ workDir: config.workDir, log: this.log, exec, docker, policy: config.policy }));
-    this.vips = new VipBalancer({ log: this.log, kernel: { mode: config.vipMode ?? "auto", nft: new NftVips(nftTableName(config.workDir)) } });
+    this.vips = new VipBalancer({
+      log: this.log,
+      kernel: { mode: config.vipMode ?? "auto", nft: new NftVips(nftTableName(config.workDir)) },
+      ranges: { allowed: config.vipRanges ?? DEFAULT_VIP_RANGES },
+    });
     this.logs = new LogService({ source: (taskId) => this.tasks.logSource(taskId), log: this.log });
     this.proxy = new ProxyService({ servicePorts: (taskId) => this.tasks.servicePorts(taskId), log: this.log });
     this.diagnostics = new AgentDiagnostics({

@@ -52,6 +52,7 @@ describe("parseAgentConfig", () => {
       killTasksOnExit: true,
       dockerSocket: "/var/run/docker.sock",
       vipMode: "auto",
+      vipRanges: ["127.0.0.0/8", "11.0.0.0/8"],
       policy: DEFAULT_POLICY,
     });
     expect(isAbsolute(config.workDir)).toBe(true);
@@ -86,6 +87,7 @@ describe("parseAgentConfig", () => {
       dns: undefined,
       dockerSocket: "/var/run/docker.sock",
       vipMode: "auto",
+      vipRanges: ["127.0.0.0/8", "11.0.0.0/8"],
       policy: DEFAULT_POLICY,
     });
   });
@@ -129,6 +131,15 @@ describe("parseAgentConfig", () => {
     const error = configError(() => parseAgentConfig([...REQUIRED, "--vip-mode", "ipvs"], {}));
     expect(error.flag).toBe("--vip-mode");
     expect(error.message).toBe("--vip-mode: expected one of auto, kernel, userspace");
+  });
+
+  test("--vip-ranges: loopback and 11.0.0.0/8 by default, a CIDR list, anything else refused naming the flag", () => {
+    expect(parseAgentConfig(REQUIRED, {}).vipRanges).toEqual(["127.0.0.0/8", "11.0.0.0/8"]);
+    expect(parseAgentConfig([...REQUIRED, "--vip-ranges", "127.0.0.0/8, 10.200.0.0/16"], {}).vipRanges).toEqual(["127.0.0.0/8", "10.200.0.0/16"]);
+    expect(parseAgentConfig(REQUIRED, { DCX_VIP_RANGES: "11.0.0.0/8" }).vipRanges).toEqual(["11.0.0.0/8"]);
+    const error = configError(() => parseAgentConfig([...REQUIRED, "--vip-ranges", "127.0.0.0/8,10.0.0.1/8"], {}));
+    expect(error.flag).toBe("--vip-ranges");
+    expect(error.message).toContain("'10.0.0.1/8' is not an IPv4 CIDR block");
   });
 
   test("DCX_KILL_TASKS_ON_EXIT takes 1/true/yes and 0/false/no, and refuses anything else naming the flag", () => {

@@ -10,6 +10,8 @@ import { DEFAULT_RESOLV_CONF } from "./dns/resolv-conf.ts";
 import { DEFAULT_ZONE, DIRECTORY_ZONE, parseZone } from "./dns/zones.ts";
 import { DEFAULT_TASK_USER } from "./drivers/users.ts";
 import type { AgentPolicy } from "./policy.ts";
+import { parseCidr } from "../protocol/vips.ts";
+import { DEFAULT_VIP_RANGES } from "./vips/allowed-ranges.ts";
 import { VIP_MODES, type VipMode } from "./vips/kernel-path.ts";
 
 /** Everything the agent needs from its command line and environment, validated. */
@@ -48,6 +50,8 @@ export interface AgentConfig {
   policy?: AgentPolicy;
   /** How VIPs are balanced (`--vip-mode`); parsing always sets it, and absent means `auto`. */
   vipMode?: VipMode;
+  /** The blocks VIP ranges must lie in (`--vip-ranges`); parsing always sets it, and absent means DEFAULT_VIP_RANGES. */
+  vipRanges?: string[];
 }
 
 /** How the agent's DNS forwarder runs. */
@@ -92,6 +96,7 @@ const STRING_OPTIONS = {
   "docker-socket": "DCX_DOCKER_SOCKET",
   "metrics-listen": "DCX_METRICS_LISTEN",
   "vip-mode": "DCX_VIP_MODE",
+  "vip-ranges": "DCX_VIP_RANGES",
   "allow-host-paths": "DCX_ALLOW_HOST_PATHS",
   "allow-capabilities": "DCX_ALLOW_CAPABILITIES",
   "allow-devices": "DCX_ALLOW_DEVICES",
@@ -146,6 +151,10 @@ Options (each may also be given as the environment variable shown; a flag wins):
                         root and the nft command needed), userspace (a
                         listener in the agent), or auto (default: kernel
                         when it loads, else userspace)
+  --vip-ranges CIDRS    the blocks a cluster's VIP range must lie in,          DCX_VIP_RANGES
+                        comma-separated (default ${DEFAULT_VIP_RANGES.join(",")});
+                        a range holding this machine's own addresses is
+                        refused whatever the blocks
   --insecure            allow a plain http/ws --master that is not loopback   DCX_INSECURE
                         (the join token and credential then cross the
                         network in clear text); loopback is always allowed
@@ -216,6 +225,7 @@ export function parseAgentConfig(argv: readonly string[], env: Readonly<Record<s
     dockerSocket: parseDockerSocket(option("docker-socket")),
     metricsListen: parseMetricsListen(option("metrics-listen")),
     vipMode: parseVipMode(option("vip-mode")),
+    vipRanges: parseVipRanges(option("vip-ranges")),
     policy: {
       allowPrivileged: flag("allow-privileged"),
       allowRootTasks: flag("allow-root-tasks"),
@@ -238,6 +248,15 @@ function parseVipMode(option: Sourced | undefined): VipMode {
   if (option === undefined) return "auto";
   const mode = VIP_MODES.find((m) => m === option.value);
   return mode ?? fail(option, `expected one of ${VIP_MODES.join(", ")}`);
+}
+
+/** Comma-separated IPv4 CIDR blocks, each without host bits. */
+function parseVipRanges(option: Sourced | undefined): string[] {
+  if (option === undefined) return [...DEFAULT_VIP_RANGES];
+  const blocks = option.value.split(",").map((block) => block.trim());
+  const bad = blocks.find((block) => parseCidr(block) === undefined);
+  if (bad !== undefined) fail(option, `'${bad}' is not an IPv4 CIDR block such as 11.0.0.0/8 (no host bits may be set)`);
+  return blocks;
 }
 
 /** Comma-separated absolute paths, normalised; relative ones would depend on the agent's directory. */

@@ -205,6 +205,27 @@ describe("VipBalancer", () => {
     expect(logs.events("vip_table_dropped")).toHaveLength(1);
   });
 
+  it("binds nothing for a range outside the operator's blocks, nor for one holding this machine's own address", async () => {
+    const logs = collectLog();
+    const vip = vipAddress();
+    const guard = { allowed: ["127.11.0.0/16", "11.0.0.0/8"], hostAddresses: () => ["10.1.2.3", "11.9.0.5"] };
+    const balancer = new VipBalancer({ log: logs.log, ranges: guard });
+    cleanups.push(() => balancer.stop());
+    const table = (range: string, ip: string) => ({ type: "vips" as const, range, vips: [{ name: "x", ip, port: vip.port, backends: [] }] });
+    // A member's routed block (the machine's LAN): not inside any allowed block.
+    await balancer.update(table("10.0.0.0/8", "10.0.0.9"));
+    // Inside an allowed block, but holding one of the machine's own addresses.
+    await balancer.update(table("11.9.0.0/16", "11.9.0.9"));
+    expect(logs.events("vip_range_refused").map((e) => e.why)).toEqual([
+      "outside the blocks this agent allows (--vip-ranges 127.11.0.0/16,11.0.0.0/8)",
+      "it holds 11.9.0.5, an address of this machine: its traffic would go to tasks",
+    ]);
+    expect(balancer.status()).toEqual([]);
+    // An allowed range is taken.
+    await balancer.update(table(RANGE, vip.ip));
+    expect(balancer.status()).toEqual([expect.objectContaining({ ip: vip.ip, port: vip.port })]);
+  });
+
   it("binds nothing for a range a root agent must not use, nor for an address outside the range", async () => {
     const { backends, balancer, vip, frame, backend, logs } = await setUp(["a"]);
     const list = backends.map((b) => backend(b));

@@ -1,6 +1,7 @@
 import { inCidr, parseCidr, VIP_TABLE_GRACE_MS, vipRangeProblem, type Vip, type Vips } from "../../protocol/vips.ts";
 import { errorMessage, type Logger } from "../log.ts";
 import { VipAddresses, type VipAddressOptions } from "./addresses.ts";
+import { DEFAULT_VIP_RANGES, type VipRangeGuard, vipRangeRefusal } from "./allowed-ranges.ts";
 import { KernelPath, type KernelPathOptions, type VipMode, type VipPath } from "./kernel-path.ts";
 import { type VipCounters, VipListener } from "./vip-listener.ts";
 
@@ -11,7 +12,8 @@ import { type VipCounters, VipListener } from "./vip-listener.ts";
  * and closed for VIPs the frame leaves out (their open connections carry on).
  *
  * The agent is root, so a frame is checked before anything is bound: its range must pass the
- * same rules the master applies, and every address must lie inside it. Backends are whatever
+ * same rules the master applies and lie inside a block the operator allows (allowed-ranges.ts),
+ * and every address must lie inside it. Backends are whatever
  * the master names: it builds them from its own task list (task ports on agents).
  *
  * When it can, the agent has the kernel balance instead (kernel-path.ts: nftables NAT rules, as
@@ -25,6 +27,8 @@ export interface BalancerOptions {
   tableGraceMs?: number;
   /** The kernel data path's settings; absent means userspace only. */
   kernel?: Omit<KernelPathOptions, "log">;
+  /** Which ranges the agent takes (`--vip-ranges`); absent means DEFAULT_VIP_RANGES. */
+  ranges?: VipRangeGuard;
 }
 
 /** Which data path serves the VIPs, for metrics and diagnostics. */
@@ -169,8 +173,9 @@ export class VipBalancer {
 
   /** The frame's VIPs this agent may bind; undefined (logged) when the frame's range is refused whole. */
   private usable(frame: Vips): Vip[] | undefined {
-    const problem = vipRangeProblem(frame.range);
     const range = parseCidr(frame.range);
+    const guard = this.options.ranges ?? { allowed: DEFAULT_VIP_RANGES };
+    const problem = vipRangeProblem(frame.range) ?? (range === undefined ? undefined : vipRangeRefusal(range, guard));
     if (problem !== undefined || range === undefined) {
       this.options.log.error("vip_range_refused", { range: frame.range, why: problem ?? "not a CIDR block" });
       return undefined;

@@ -97,6 +97,20 @@ export function mesosFrameworkId(masterId: string, name: string): string {
   return `${masterId}-${String(index).padStart(4, "0")}`;
 }
 
+/** What a list of outstanding offers holds in all, port ranges kept as offered. */
+export function offeredTotal(offers: readonly Pick<FrameworkView["offers"][number], "resources">[]) {
+  return offers.reduce(
+    (sum, o) => ({
+      cpus: sum.cpus + o.resources.cpus,
+      mem: sum.mem + o.resources.mem,
+      disk: sum.disk + o.resources.disk,
+      gpus: sum.gpus + o.resources.gpus,
+      ports: [...sum.ports, ...o.resources.ports],
+    }),
+    { cpus: 0, mem: 0, disk: 0, gpus: 0, ports: [] as number[][] },
+  );
+}
+
 function sumResources(tasks: TaskRecord[]) {
   const used = tasks.reduce(
     (sum, t) => ({ cpus: sum.cpus + t.resources.cpus, mem: sum.mem + t.resources.mem, disk: sum.disk + t.resources.disk, gpus: sum.gpus + t.resources.gpus }),
@@ -108,16 +122,7 @@ function sumResources(tasks: TaskRecord[]) {
 /** An external framework (scheduler API) as `/master/frameworks` shows it, with its tasks and offers. */
 function externalFramework(f: FrameworkView, s: ClusterSnapshot, taskName: (t: TaskRecord) => string) {
   const live = s.tasks.filter((t) => t.framework === f.id);
-  const offered = f.offers.reduce(
-    (sum, o) => ({
-      cpus: sum.cpus + o.resources.cpus,
-      mem: sum.mem + o.resources.mem,
-      disk: sum.disk + o.resources.disk,
-      gpus: sum.gpus + o.resources.gpus,
-      ports: [...sum.ports, ...o.resources.ports],
-    }),
-    { cpus: 0, mem: 0, disk: 0, gpus: 0, ports: [] as number[][] },
-  );
+  const offered = offeredTotal(f.offers);
   return {
     id: f.id,
     name: f.info.name,

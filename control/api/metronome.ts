@@ -9,6 +9,7 @@ import { jsonBody } from "../http/middleware.ts";
 import { parseJobReplacement, sameId } from "../operations/jobs.ts";
 import { acting, cluster, flag, unwrap } from "./marathon/outcome.ts";
 import { MARATHON_API_VERSION } from "./marathon/system.ts";
+import { dropwizardMetrics } from "./dropwizard.ts";
 
 /** Metronome's REST API (`/v1`, reference §2), under `/c/:cluster`. */
 
@@ -146,14 +147,7 @@ async function metronomeMetrics(c: Context<AppEnv>) {
     "runs.active.gauge": activeRuns,
     "runs.queued.gauge": queue.reduce((n, q) => n + q.runs.length, 0),
   };
-  return {
-    version: "4.0.0",
-    counters: {},
-    gauges: Object.fromEntries(Object.entries(gauges).map(([k, value]) => [k, { value }])),
-    histograms: {},
-    meters: {},
-    timers: {},
-  };
+  return dropwizardMetrics(gauges);
 }
 
 /**

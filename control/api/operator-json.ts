@@ -2,7 +2,7 @@ import type { AgentRecord } from "../cluster/agents.ts";
 import type { ClusterSnapshot } from "../cluster/cluster.ts";
 import { frameworkRoles, type FrameworkRecord, type FrameworkView } from "../cluster/frameworks/external/store.ts";
 import type { TaskRecord } from "../cluster/tasks.ts";
-import { FRAMEWORK_NAMES, mesosFrameworkId, portRanges } from "./mesos-json.ts";
+import { FRAMEWORK_NAMES, mesosFrameworkId, offeredTotal, portRanges } from "./mesos-json.ts";
 
 /**
  * The Mesos operator API's JSON (mesos/v1/master/master.proto): agents, tasks and frameworks as
@@ -24,16 +24,7 @@ function resources(r: { cpus: number; mem: number; disk: number; gpus: number; p
 export function agent(a: AgentRecord, s: Pick<ClusterSnapshot, "usage" | "frameworks">) {
   const used = s.usage[a.id];
   const offered = s.frameworks.flatMap((f) => f.offers).filter((o) => o.agentId === a.id);
-  const sum = offered.reduce(
-    (t, o) => ({
-      cpus: t.cpus + o.resources.cpus,
-      mem: t.mem + o.resources.mem,
-      disk: t.disk + o.resources.disk,
-      gpus: t.gpus + o.resources.gpus,
-      ports: [...t.ports, ...o.resources.ports],
-    }),
-    { cpus: 0, mem: 0, disk: 0, gpus: 0, ports: [] as number[][] },
-  );
+  const sum = offeredTotal(offered);
   return {
     agent_info: {
       hostname: a.hostname,

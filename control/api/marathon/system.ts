@@ -5,6 +5,7 @@ import type { AppEnv } from "../../http/env.ts";
 import { jsonBody } from "../../http/middleware.ts";
 import { MARATHON } from "../../cluster/frameworks/marathon/demand.ts";
 import { cluster } from "./outcome.ts";
+import { dropwizardMetrics } from "../dropwizard.ts";
 
 /** The Marathon version whose API shapes `/v2` follows. */
 export const MARATHON_API_VERSION = "1.11.0";
@@ -85,14 +86,7 @@ async function marathonMetrics(c: Context<AppEnv>) {
     "marathon.uptime.gauge.seconds": Math.floor((Date.now() - snapshot.createdAt) / 1000),
     "marathon.leadership.duration.gauge.seconds": Math.floor((Date.now() - snapshot.createdAt) / 1000),
   };
-  return {
-    version: "4.0.0",
-    counters: {},
-    gauges: Object.fromEntries(Object.entries(gauges).map(([k, value]) => [k, { value }])),
-    histograms: {},
-    meters: {},
-    timers: {},
-  };
+  return dropwizardMetrics(gauges);
 }
 
 const LEVELS = ["trace", "debug", "info", "warn", "error", "off"] as const;

@@ -86,7 +86,10 @@ interface Measured {
   pingsPerAgentPerMinute: number;
   /** The object's CPU per woken message (a status frame's share of the placement phase), as its active time. */
   doActiveMsPerMessage: number;
-  doCpuMsPerDohQuery: number;
+  /** The runtime's CPU per DoH query (Worker and object together, bench/results/dns.json). */
+  cpuMsPerDohQuery: number;
+  /** Requests to the Cluster object per 1,000 DoH queries (zone-lease renewals, bench/results/dns.json). */
+  objectRequestsPer1000DohQueries: number;
 }
 
 /** The cluster's own timers while it has agents, from control/cluster (history each minute, liveness sweep, hourly GC). */
@@ -133,11 +136,14 @@ export function writeCostModel(
   out: string,
 ): string {
   const dnsPath = join(ROOT, "bench", "results", "dns.json");
-  const dns = existsSync(dnsPath) ? (JSON.parse(readFileSync(dnsPath, "utf8")) as { dohControlPlaneCpuMsPerQuery?: number }) : {};
+  const dns = existsSync(dnsPath)
+    ? (JSON.parse(readFileSync(dnsPath, "utf8")) as { dohControlPlaneCpuMsPerQuery?: number; objectRequestsPer1000Queries?: number })
+    : {};
   const measured: Measured = {
     pingsPerAgentPerMinute: scale.idle?.pingsPerAgentPerMinute ?? 4,
     doActiveMsPerMessage: round((scale.placement.runtimeCpuMsPerPlacement * scale.placement.tasks) / Math.max(1, scale.placement.statusFrames), 2),
-    doCpuMsPerDohQuery: dns.dohControlPlaneCpuMsPerQuery ?? 2.5,
+    cpuMsPerDohQuery: dns.dohControlPlaneCpuMsPerQuery ?? 2.5,
+    objectRequestsPer1000DohQueries: dns.objectRequestsPer1000Queries ?? 1000,
   };
   const scenario = (agents: number) => ({
     agents,
@@ -146,13 +152,14 @@ export function writeCostModel(
     pingsNotBilled: steadyState(agents, measured, false).cost,
   });
   // Per 1,000 operations at list price, past the inclusions (what one more thousand costs).
-  // The DNS key is cached per isolate for 5 s (control/api/dns-keys-cache.ts): no D1 read per query.
+  // DoH is answered by the Worker from its leased copy of the zone (control/dns/edge.ts): the
+  // object is asked only to renew a lease, and the DNS key is cached per isolate for 5 s.
   const doh = marginal({
     workerRequests: 1000,
-    workerCpuMs: 1000,
-    doRequests: 1000,
+    workerCpuMs: 1000 * measured.cpuMsPerDohQuery,
+    doRequests: measured.objectRequestsPer1000DohQueries,
     doWebSocketMessagesIn: 0,
-    doActiveSeconds: measured.doCpuMsPerDohQuery,
+    doActiveSeconds: (measured.objectRequestsPer1000DohQueries * 2) / 1000,
     rowsRead: 0,
     rowsWritten: 0,
   });
@@ -162,7 +169,7 @@ export function writeCostModel(
     doRequests: 1000,
     doWebSocketMessagesIn: 0,
     doActiveSeconds: 2,
-    rowsRead: 2000,
+    rowsRead: 0,
     rowsWritten: 0,
   });
   writeJson(out, {
@@ -180,7 +187,7 @@ export function writeCostModel(
       duration:
         "the object is billed only while it runs a handler (it hibernates between frames); active time per woken frame = the runtime's CPU per status frame measured in the placement phase",
       included: "each line after the Workers Paid inclusions, as if the cluster were the account's only use, plus the $5 plan",
-      doh: "as of this run every DoH query is one Worker request and one Cluster-object RPC (the DNS key comes from a 5 s per-isolate cache); branch `edge` moves steady-state DoH off the object, after which the object's share (requests and duration) drops out",
+      doh: "the Worker answers DoH from its leased copy of the cluster's zone (control/dns/edge.ts); the object is asked only when a lease (1 s) runs out or the zone changed, objectRequestsPer1000DohQueries times per 1,000 queries as bench/results/dns.json measured",
     },
     idle: {
       agents: 0,
@@ -204,12 +211,12 @@ export function writeCostModel(
     perThousandDohQueries: {
       dollars: round(doh, 6),
       perMillionQueries: round(doh * 1000, 3),
-      objectRequestsPer1000Queries: 1000,
-      note: "one Worker request (1 ms CPU) and one Cluster-object RPC (the object's CPU per query from bench/results/dns.json as its active time) each, at list price past the inclusions; the DNS key is cached per isolate for 5 s, so D1 is read about once per isolate per 5 s, not per query",
+      objectRequestsPer1000Queries: round(measured.objectRequestsPer1000DohQueries, 2),
+      note: "one Worker request each (the runtime's CPU per query from bench/results/dns.json, an upper bound of the Worker's), and the Cluster object's lease renewals (2 ms active each), at list price past the inclusions; D1 is read about once per isolate per 5 s for the DNS key, not per query",
     },
     perThousandApiRequests: {
       dollars: round(api, 6),
-      note: "one Worker request (2 ms CPU), one Cluster-object RPC (2 ms active), two D1 reads (token, membership) each, at list price past the inclusions",
+      note: "one Worker request (2 ms CPU) and one Cluster-object RPC (2 ms active) each, at list price past the inclusions; token and membership come from the isolate's auth cache (control/accounts/auth-cache.ts, 5 s), so D1 is read about once per token per isolate per 5 s, not per request",
     },
   });
   return out;

@@ -26,7 +26,7 @@ export const ROUND_BOUNDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.
 export const LAG_BOUNDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
 /** Counters by name, each by its one label's value. */
-type CounterName = "rounds" | "offers" | "offersDeclined" | "placements" | "dnsQueries" | "dnsSnapshots" | "statusUpdates";
+type CounterName = "rounds" | "offers" | "offersDeclined" | "placements" | "dnsQueries" | "dnsSnapshots" | "statusUpdates" | "storageRows";
 type Counters = Record<CounterName, Record<string, number>>;
 
 interface Saved {
@@ -35,7 +35,16 @@ interface Saved {
   lagSeconds?: { counts: number[]; sum: number };
 }
 
-const emptyCounters = (): Counters => ({ rounds: {}, offers: {}, offersDeclined: {}, placements: {}, dnsQueries: {}, dnsSnapshots: {}, statusUpdates: {} });
+const emptyCounters = (): Counters => ({
+  rounds: {},
+  offers: {},
+  offersDeclined: {},
+  placements: {},
+  dnsQueries: {},
+  dnsSnapshots: {},
+  statusUpdates: {},
+  storageRows: {},
+});
 
 /** Counts the cluster's events and renders every metric; one per Cluster object. */
 export class ClusterMetrics {
@@ -85,6 +94,7 @@ export class ClusterMetrics {
   flush(): void {
     if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
+    this.foldStorageRows();
     const saved: Saved = { counters: this.counters, roundSeconds: this.roundSeconds.toJSON(), lagSeconds: this.lagSeconds.toJSON() };
     setMeta(this.db, SAVED_KEY, JSON.stringify(saved));
   }
@@ -126,8 +136,22 @@ export class ClusterMetrics {
         type: "histogram",
         series: [this.lagSeconds.series()],
       },
+      counter(
+        "dcx_storage_rows_total",
+        "Rows the Cluster object's SQLite statements read and wrote ('read', 'written'), as Cloudflare bills them; counted from each statement's cursor.",
+        labelled(c.storageRows, "operation"),
+      ),
       ...agentEventFamilies(this.db),
     ];
+  }
+
+  /** Moves the rows counted since the last fold into the saved counters. */
+  private foldStorageRows(): void {
+    const rows = this.db.$rows;
+    this.add("storageRows", "read", rows.read);
+    this.add("storageRows", "written", rows.written);
+    rows.read = 0;
+    rows.written = 0;
   }
 
   private add(name: CounterName, label: string, by: number): void {

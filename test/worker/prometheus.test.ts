@@ -92,6 +92,33 @@ describe("the cluster's Prometheus metrics (/c/:cluster/metrics/prometheus)", ()
     expect(sampleValue(again, "dcx_dns_queries_total", { result: "NXDOMAIN" })).toBe(1);
   });
 
+  it("counts the rows the object's SQLite reads and writes, from drizzle's statements and raw SQL alike", async () => {
+    const account = await signUp();
+    const rowsOf = async () => {
+      const m = parseExposition(await scrape(account));
+      return { read: sampleValue(m, "dcx_storage_rows_total", { operation: "read" }), written: sampleValue(m, "dcx_storage_rows_total", { operation: "written" }) };
+    };
+    const before = await rowsOf();
+    expect(before.written).toBeGreaterThan(0);
+    // A raw statement writing 50 rows through the counted storage, in the object itself.
+    await runInDurableObject(env.CLUSTER.getByName(account.cluster.id), async (_: Cluster, state) => {
+      const db = await openClusterDb(state.storage);
+      db.$client.sql.exec("CREATE TABLE IF NOT EXISTS rows_probe (n INTEGER)");
+      db.$client.sql.exec("INSERT INTO rows_probe (n) SELECT value FROM json_each(?)", JSON.stringify([...Array(50).keys()]));
+      await Promise.resolve();
+      expect(db.$rows.written).toBeGreaterThanOrEqual(50);
+      expect(db.$client.sql.exec("SELECT count(*) AS n FROM rows_probe").one().n).toBe(50);
+      await Promise.resolve();
+      expect(db.$rows.read).toBeGreaterThanOrEqual(50);
+    });
+    // An app's creation writes its rows through drizzle: the object's own counter moves.
+    const created = await call(`/c/${account.cluster.id}/v2/apps`, { method: "POST", token: account.token, json: { id: "/rows", cmd: "sleep 1", instances: 1 } });
+    expect(created.status).toBe(201);
+    const after = await rowsOf();
+    expect(after.written).toBeGreaterThan(before.written);
+    expect(after.read).toBeGreaterThan(before.read);
+  });
+
   it("a damaged saved row costs only the damaged counters, never the object", async () => {
     const account = await signUp();
     const collect = (saved: string) =>

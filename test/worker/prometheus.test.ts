@@ -96,7 +96,10 @@ describe("the cluster's Prometheus metrics (/c/:cluster/metrics/prometheus)", ()
     const account = await signUp();
     const rowsOf = async () => {
       const m = parseExposition(await scrape(account));
-      return { read: sampleValue(m, "dcx_storage_rows_total", { operation: "read" }), written: sampleValue(m, "dcx_storage_rows_total", { operation: "written" }) };
+      return {
+        read: sampleValue(m, "dcx_storage_rows_total", { operation: "read" }),
+        written: sampleValue(m, "dcx_storage_rows_total", { operation: "written" }),
+      };
     };
     const before = await rowsOf();
     expect(before.written).toBeGreaterThan(0);
@@ -112,7 +115,11 @@ describe("the cluster's Prometheus metrics (/c/:cluster/metrics/prometheus)", ()
       expect(db.$rows.read).toBeGreaterThanOrEqual(50);
     });
     // An app's creation writes its rows through drizzle: the object's own counter moves.
-    const created = await call(`/c/${account.cluster.id}/v2/apps`, { method: "POST", token: account.token, json: { id: "/rows", cmd: "sleep 1", instances: 1 } });
+    const created = await call(`/c/${account.cluster.id}/v2/apps`, {
+      method: "POST",
+      token: account.token,
+      json: { id: "/rows", cmd: "sleep 1", instances: 1 },
+    });
     expect(created.status).toBe(201);
     const after = await rowsOf();
     expect(after.written).toBeGreaterThan(before.written);

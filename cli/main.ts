@@ -36,6 +36,7 @@ const root = defineCommand({
     package: () => import("./commands/package.ts").then((m) => m.pkg),
     framework: () => import("./commands/framework.ts").then((m) => m.framework),
     "service-account": () => import("./commands/service-account.ts").then((m) => m.serviceAccount),
+    secret: () => import("./commands/secret.ts").then((m) => m.secret),
   },
 });
 

@@ -23,6 +23,7 @@ import { taskLogRoutes } from "./api/task-logs.ts";
 import { vipRoutes } from "./api/vips.ts";
 import { isProxiedPath, publicIngressRoutes, serviceProxyRoutes } from "./api/service-proxy/index.ts";
 import { weightRoutes } from "./api/weights.ts";
+import { secretListRoutes, secretRoutes } from "./api/secrets.ts";
 import { accountsDb } from "./accounts/db.ts";
 import { purgeExpired } from "./accounts/account.ts";
 import { ApiError, renderError } from "./errors.ts";
@@ -63,6 +64,8 @@ const clusterScoped = new Hono<AppEnv>()
   .route("/metrics/prometheus", prometheusRoutes)
   .route("/capabilities", capabilityRoutes)
   .route("/weights", weightRoutes)
+  .route("/secrets/v1/secret/default", secretRoutes)
+  .route("/secrets", secretListRoutes)
   .route(`${DCOS_PATHS.mesos}/weights`, weightRoutes)
   .route("/package", packageRoutes)
   .route("/cosmos/service", cosmosServiceRoutes)

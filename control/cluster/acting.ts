@@ -33,6 +33,8 @@ export const AUDITED_COMMANDS = [
   "packageRepositoryDelete",
   "teardownFramework",
   "updateRoleWeights",
+  "secretPut",
+  "secretDelete",
 ] as const satisfies readonly (keyof ClusterCommands & keyof Cluster)[];
 export type CommandName = (typeof AUDITED_COMMANDS)[number];
 
@@ -131,6 +133,13 @@ export class ClusterCommands {
   }
   packageRepositoryAdd(...a: Args<"packageRepositoryAdd">) {
     return this.as("package-repository.add", a[0].name, () => this.cluster.packageRepositoryAdd(...a), { uri: a[0].uri, packages: a[1].length });
+  }
+  secretPut(...a: Args<"secretPut">) {
+    // The audit row names the path, never the value.
+    return this.as(`secret.${a[2]}`, a[0], () => this.cluster.secretPut(...a));
+  }
+  secretDelete(...a: Args<"secretDelete">) {
+    return this.as("secret.delete", a[0], () => this.cluster.secretDelete(...a));
   }
   packageRepositoryDelete(...a: Args<"packageRepositoryDelete">) {
     return this.as("package-repository.delete", a[0].name ?? a[0].uri ?? null, () => this.cluster.packageRepositoryDelete(...a));

@@ -41,6 +41,7 @@ import { HISTORY_TIMER, type HistoryResolution, historyDueBy, historySamples, re
 import type { App } from "./frameworks/marathon/app-definition.ts";
 import { getApp, getVersion, listVersions } from "./frameworks/marathon/apps.ts";
 import * as marathon from "./frameworks/marathon/commands.ts";
+import { createSecret, deleteSecret, listSecrets, type SecretInfo, type SecretRefusal, updateSecret } from "./secrets.ts";
 import type { Outcome } from "./frameworks/marathon/commands.ts";
 import type { GroupSpec } from "./frameworks/marathon/group-body.ts";
 import * as groups from "./frameworks/marathon/group-commands.ts";
@@ -704,6 +705,26 @@ export class Cluster extends DurableObject<Env> {
     }
   }
 
+  // --- Secrets ---------------------------------------------------------------------------
+
+  /** RPC: the secret store's paths and times; no value ever leaves the object but in a launch. */
+  secretList(): SecretInfo[] {
+    return listSecrets(this.db);
+  }
+
+  /** RPC: creates (`create`, 409 if the path is taken) or changes (`update`, 404 if absent) a secret. Audited when acting. */
+  secretPut(path: string, value: string, mode: "create" | "update"): Promise<Outcome<SecretInfo>> {
+    return this.coordinator.mutate(
+      (ctx) => secretOutcome(mode === "create" ? createSecret(ctx.db, path, value, ctx.now) : updateSecret(ctx.db, path, value, ctx.now)),
+      false,
+    );
+  }
+
+  /** RPC: deletes a secret no app names (409 naming the apps that do). Audited when acting. */
+  secretDelete(path: string): Promise<Outcome<SecretInfo>> {
+    return this.coordinator.mutate((ctx) => secretOutcome(deleteSecret(ctx.db, path)), false);
+  }
+
   /** RPC: the VIP table agents balance by (`GET /c/:cluster/vips`). */
   vipTable(): Vips {
     return this.vips.table();
@@ -907,4 +928,9 @@ export class Cluster extends DurableObject<Env> {
     // The agent's tasks must be squared with ours; new resources may be what waiting demand needs.
     await this.coordinator.reconcile(ws, agentId, msg.tasks, attached.offersMore);
   }
+}
+
+/** A store change as a command's Outcome: a refusal rolls the transaction (and its audit row) back. */
+function secretOutcome(r: SecretInfo | { refused: SecretRefusal }): Outcome<SecretInfo> {
+  return "refused" in r ? marathon.fail(r.refused.code, r.refused.message) : { ok: true, value: r };
 }

@@ -282,3 +282,15 @@ export const packageVersions = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.repository, t.name, t.version] }), index("package_versions_name").on(t.name)],
 );
+
+/**
+ * The cluster's secret store (secrets.ts owns it), as DC/OS's secrets service at
+ * `/secrets/v1/secret/default/<path>`: values go to tasks whose app names them in `secrets`, and
+ * never back out through the API. Durable Object storage is encrypted at rest by the platform.
+ */
+export const secrets = sqliteTable("secrets", {
+  path: text("path").primaryKey(),
+  value: text("value").notNull(),
+  createdAt: integer("created_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});

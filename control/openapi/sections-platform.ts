@@ -150,6 +150,32 @@ export const dnsSection: RouteSection = {
       summary: "The named and IP VIPs (`VIP_n` port labels) every agent balances, with their backends",
       responses: { 200: "`{range, vips: [{name, ip, port, backends: [{host, port, draining}]}]}`" },
     },
+    "GET /c/:cluster/secrets": {
+      summary: "The cluster's secret store: `[{path, createdAt, updatedAt}]`, never a value",
+    },
+    "GET /c/:cluster/secrets/v1/secret/default/:path{.*}": {
+      path: "/c/{cluster}/secrets/v1/secret/default/{path}",
+      summary: "DC/OS secrets API: with `?list=true`, the paths under `path` (`{array: [...]}`)",
+      query: {
+        list: { description: "`true` lists the secrets under the path; without it a secret's value is asked for, which DCX refuses.", type: "boolean" },
+      },
+      responses: { 200: "`{array: [paths]}`", 403: "A value was asked for: DCX never returns one (tasks get it in their environment)." },
+    },
+    "PUT /c/:cluster/secrets/v1/secret/default/:path{.+}": {
+      path: "/c/{cluster}/secrets/v1/secret/default/{path}",
+      summary: "Create a secret (`{value}`, at most 64 KiB); apps name it in `secrets` and reference it from `env`",
+      responses: { 201: { description: "Created." }, 409: "A secret exists at the path, or the store is full.", 422: "A bad path or value." },
+    },
+    "PATCH /c/:cluster/secrets/v1/secret/default/:path{.+}": {
+      path: "/c/{cluster}/secrets/v1/secret/default/{path}",
+      summary: "Change a secret's value; running tasks keep the old one, new launches get the new one",
+      responses: { 204: { description: "Changed." }, 404: "No secret at the path.", 422: "A bad path or value." },
+    },
+    "DELETE /c/:cluster/secrets/v1/secret/default/:path{.+}": {
+      path: "/c/{cluster}/secrets/v1/secret/default/{path}",
+      summary: "Delete a secret",
+      responses: { 204: { description: "Deleted." }, 404: "No secret at the path.", 409: "An app names it in its secrets." },
+    },
     "GET /c/:cluster/mesos_dns/v1/version": { summary: "Mesos-DNS: version" },
     "GET /c/:cluster/mesos_dns/v1/config": { summary: "Mesos-DNS: configuration" },
     "GET /c/:cluster/mesos_dns/v1/hosts/:host": { summary: "Mesos-DNS: addresses of a host name" },

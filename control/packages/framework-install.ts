@@ -1,7 +1,7 @@
 import type { AccountsDb } from "../accounts/db.ts";
 import { createServiceAccount, revokeServiceAccount } from "../accounts/service-accounts.ts";
 import type { ActingCommands } from "../cluster-stub.ts";
-import { unwrap } from "../operations/outcome.ts";
+import { failedWith, unwrap } from "../operations/outcome.ts";
 import { ApiError } from "../errors.ts";
 import { quotaLimit } from "../quotas.ts";
 import { CosmosError } from "./errors.ts";
@@ -10,13 +10,15 @@ import type { JsonObject } from "./options.ts";
 /**
  * What installing a framework package (`framework: true`) adds to an app install. Its
  * scheduler must authenticate to the v1 scheduler API, and DC/OS Enterprise users create a
- * service account and pass it as `service.service_account`; DCX has no secret store to pass a
- * secret by reference, so the installer creates the account itself (principal
- * `service.service_account`, or `<service name>-principal`), gives its secret to the scheduler
- * in the app's environment only (never in `DCOS_PACKAGE_OPTIONS` or another label), and
- * revokes it on uninstall. It also assigns the framework id the scheduler subscribes with, so
- * a restarted scheduler fails over to its running tasks, and uninstall can tear the framework
- * (and its tasks) down by that id.
+ * service account, store its secret in the secret store and pass both as
+ * `service.service_account` and `service.service_account_secret`; the installer does that
+ * itself: it creates the account (principal `service.service_account`, or
+ * `<service name>-principal`), stores its secret at `<app id>/service-account-secret` in the
+ * cluster's secret store (control/cluster/secrets.ts), and gives it to the scheduler by
+ * reference (the app's `secrets` and an env `{"secret": ...}`), so the app definition members
+ * read holds no credential. Uninstall revokes the account and deletes the secret. It also
+ * assigns the framework id the scheduler subscribes with, so a restarted scheduler fails over
+ * to its running tasks, and uninstall can tear the framework (and its tasks) down by that id.
  */
 
 /** The environment a framework package's scheduler is given. */
@@ -53,14 +55,24 @@ export function principalFor(options: JsonObject, appId: string): string {
   return given !== "" ? given : `${appId.replace(/^\//, "").replaceAll("/", "-")}-principal`;
 }
 
-/** The app with the scheduler's credentials, URL and framework id in its env, and the account's labels. */
+/** The app's name for the account's secret in its `secrets`. */
+export const SECRET_NAME = "serviceAccountSecret";
+
+/** Where the installer keeps the account's secret in the cluster's store: `<app id>/service-account-secret`. */
+export function secretPathFor(appId: string): string {
+  return `${appId.replace(/^\//, "")}/service-account-secret`;
+}
+
+/** The app with the scheduler's URL, principal, secret (by reference) and framework id in its env, and the account's labels. */
 export function withFramework(
   app: JsonObject,
   scope: FrameworkScope,
-  account: { id: string; principal: string; secret: string },
+  account: { id: string; principal: string },
+  appId: string,
   frameworkId: string,
 ): JsonObject {
   const env = isObject(app.env) ? app.env : {};
+  const secrets = isObject(app.secrets) ? app.secrets : {};
   const labels = isObject(app.labels) ? app.labels : {};
   return {
     ...app,
@@ -68,9 +80,10 @@ export function withFramework(
       ...env,
       [SCHEDULER_ENV.url]: `${scope.clusterUrl}/api/v1/scheduler`,
       [SCHEDULER_ENV.principal]: account.principal,
-      [SCHEDULER_ENV.secret]: account.secret,
+      [SCHEDULER_ENV.secret]: { secret: SECRET_NAME },
       [SCHEDULER_ENV.frameworkId]: frameworkId,
     },
+    secrets: { ...secrets, [SECRET_NAME]: { source: secretPathFor(appId) } },
     labels: { ...labels, [ACCOUNT_LABEL]: account.id, [FRAMEWORK_ID_LABEL]: frameworkId },
   };
 }
@@ -80,23 +93,29 @@ const PRINCIPAL = /^[A-Za-z0-9._@-]{1,128}$/;
 
 /**
  * A re-rendered framework app (`service/update`) keeps what the install gave it: the same
- * account, secret and framework id, so the new scheduler fails over to the running framework.
+ * account, secret reference and framework id, so the new scheduler fails over to the running framework.
  */
-export function keepFramework(app: JsonObject, previous: { env?: Record<string, unknown>; labels?: Record<string, string> }): JsonObject {
+export function keepFramework(
+  app: JsonObject,
+  previous: { env?: Record<string, unknown>; secrets?: Record<string, unknown>; labels?: Record<string, string> },
+): JsonObject {
   if (previous.labels?.[FRAMEWORK_ID_LABEL] === undefined) return app;
   const carried = (source: Record<string, unknown> | undefined, keys: readonly string[]) =>
     Object.fromEntries(keys.flatMap((k) => (source?.[k] === undefined ? [] : [[k, source[k]]])));
   const env = isObject(app.env) ? app.env : {};
+  const secrets = isObject(app.secrets) ? app.secrets : {};
   const labels = isObject(app.labels) ? app.labels : {};
+  const keptSecrets = carried(previous.secrets, [SECRET_NAME]);
   return {
     ...app,
     env: { ...env, ...carried(previous.env, Object.values(SCHEDULER_ENV)) },
+    ...(Object.keys(keptSecrets).length > 0 ? { secrets: { ...secrets, ...keptSecrets } } : {}),
     labels: { ...labels, ...carried(previous.labels, [ACCOUNT_LABEL, FRAMEWORK_ID_LABEL]) },
   } as JsonObject;
 }
 
-/** A placeholder of the secret's shape, so the app is validated before any account exists. */
-export const PLACEHOLDER = { id: "pending", principal: "pending", secret: `dcxs_${"A".repeat(43)}` };
+/** A placeholder account, so the app is validated before any account exists. */
+export const PLACEHOLDER = { id: "pending", principal: "pending" };
 
 /** Creates the scheduler's service account; a principal already in use is refused naming the option. */
 export async function createSchedulerAccount(
@@ -150,6 +169,23 @@ export async function revokeSchedulerAccount(scope: FrameworkScope, accountId: s
 export async function tearDownFramework(acting: ActingCommands, frameworkId: string): Promise<void> {
   try {
     unwrap(await acting.teardownFramework(frameworkId));
+  } catch (err) {
+    if (!(err instanceof ApiError && err.code === "not_found")) throw err;
+  }
+}
+
+/** Stores the account's secret for the app; one left by an earlier, failed install of the same app id is replaced. */
+export async function storeSchedulerSecret(acting: ActingCommands, appId: string, secret: string): Promise<void> {
+  const path = secretPathFor(appId);
+  const created = await acting.secretPut(path, secret, "create");
+  if (failedWith(created, "conflict")) unwrap(await acting.secretPut(path, secret, "update"));
+  else unwrap(created);
+}
+
+/** Deletes the secret an install stored; one already gone is fine (uninstall may be retried). */
+export async function forgetSchedulerSecret(acting: ActingCommands, appId: string): Promise<void> {
+  try {
+    unwrap(await acting.secretDelete(secretPathFor(appId)));
   } catch (err) {
     if (!(err instanceof ApiError && err.code === "not_found")) throw err;
   }

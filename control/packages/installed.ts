@@ -2,7 +2,7 @@ import { normalizeAppId } from "../cluster/frameworks/marathon/app-definition.ts
 import { ApiError } from "../errors.ts";
 import { CosmosError } from "./errors.ts";
 import { decodeDefinition, decodeOptions, PACKAGE_DEFINITION, PACKAGE_NAME, PACKAGE_OPTIONS, PACKAGE_SOURCE, PACKAGE_VERSION } from "./labels.ts";
-import { ACCOUNT_LABEL, FRAMEWORK_ID_LABEL, revokeSchedulerAccount, tearDownFramework } from "./framework-install.ts";
+import { ACCOUNT_LABEL, FRAMEWORK_ID_LABEL, forgetSchedulerSecret, revokeSchedulerAccount, tearDownFramework } from "./framework-install.ts";
 import type { PackageScope } from "./operations.ts";
 import { unwrap } from "../operations/outcome.ts";
 
@@ -138,6 +138,8 @@ export async function uninstall(scope: Pick<PackageScope, "stub" | "acting" | "f
     } catch (err) {
       if (!(err instanceof ApiError && err.code === "not_found")) throw err;
     }
+    // Once the app that names it is gone (the store refuses before).
+    if (m.accountId !== undefined) await forgetSchedulerSecret(scope.acting, m.appId);
     const notes = m.definition?.postUninstallNotes;
     results.push({
       packageName: m.packageName,

@@ -7,7 +7,16 @@ import { ApiError } from "../errors.ts";
 import { BUILTIN_REPOSITORY } from "./catalog/index.ts";
 import { CosmosError } from "./errors.ts";
 import { fetchRepository, type FetchLimits } from "./fetch-repository.ts";
-import { createSchedulerAccount, PLACEHOLDER, principalFor, revokeSchedulerAccount, withFramework, type FrameworkScope } from "./framework-install.ts";
+import {
+  createSchedulerAccount,
+  forgetSchedulerSecret,
+  PLACEHOLDER,
+  principalFor,
+  revokeSchedulerAccount,
+  storeSchedulerSecret,
+  withFramework,
+  type FrameworkScope,
+} from "./framework-install.ts";
 import type { JsonObject } from "./options.ts";
 import { renderPackage } from "./render.ts";
 import { newestFirst, type PackageDefinition } from "./universe.ts";
@@ -120,12 +129,15 @@ async function createApp(scope: PackageScope, pkg: PackageDefinition, app: JsonO
  */
 async function createFrameworkApp(scope: PackageScope, pkg: PackageDefinition, app: JsonObject, options: JsonObject): Promise<string> {
   const frameworkId = `${crypto.randomUUID()}-0000`;
-  const appId = parseApp(pkg, withFramework(app, scope.framework, PLACEHOLDER, frameworkId)).id;
+  // The app id does not depend on what withFramework adds: validate with placeholders, then build it for real.
+  const appId = parseApp(pkg, withFramework(app, scope.framework, PLACEHOLDER, "/pending", frameworkId)).id;
   const principal = principalFor(options, appId);
   const account = await createSchedulerAccount(scope.framework, principal, appId);
   try {
-    return await createApp(scope, pkg, withFramework(app, scope.framework, account, frameworkId));
+    await storeSchedulerSecret(scope.acting, appId, account.secret);
+    return await createApp(scope, pkg, withFramework(app, scope.framework, account, appId, frameworkId));
   } catch (err) {
+    await forgetSchedulerSecret(scope.acting, appId);
     await revokeSchedulerAccount(scope.framework, account.id);
     throw err;
   }

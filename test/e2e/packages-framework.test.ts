@@ -74,7 +74,7 @@ describe.skipIf(root.skip)("the hello-world framework package on a real agent", 
   }, 120_000);
   afterAll(() => cluster.stop());
 
-  it("installs the framework: its scheduler registers with its own account and runs its workers; the secret is in no label", async () => {
+  it("installs the framework: its scheduler registers with its own account (its secret from the store) and runs its workers; the secret is in no field", async () => {
     // The image left empty runs the scheduler on the agent's host, whose PATH has bun (the test's node_modules/.bin).
     const res = await cosmos(
       "install",
@@ -85,16 +85,19 @@ describe.skipIf(root.skip)("the hello-world framework package on a real agent", 
     expect(await res.json()).toMatchObject({ packageName: "hello-world", appId: "/hello-world", postInstallNotes: expect.stringContaining("scheduler") });
 
     await scheduler("/hello-world");
-    const app = (await cluster.api<{ app: { env: Record<string, string>; labels: Record<string, string> } }>("GET", c("/v2/apps/hello-world"))).app;
+    const shown = await (await cluster.fetch("GET", c("/v2/apps/hello-world"))).text();
+    const app = (JSON.parse(shown) as { app: { env: Record<string, unknown>; secrets: unknown; labels: Record<string, string> } }).app;
     const frameworkId = app.labels.DCX_PACKAGE_FRAMEWORK_ID ?? "";
     expect(app.env.DCX_SERVICE_PRINCIPAL).toBe("hello-world-principal");
-    expect(app.env.DCX_SERVICE_SECRET).toMatch(/^dcxs_/);
-    // The secret is in the scheduler's environment only: no label, no listing carries it.
-    for (const value of Object.values(app.labels)) expect(Buffer.from(value, "base64").toString("latin1")).not.toContain(app.env.DCX_SERVICE_SECRET);
-    expect(JSON.stringify(app.labels)).not.toContain(app.env.DCX_SERVICE_SECRET);
+    // The secret is in the cluster's secret store and the scheduler's environment only: the app
+    // names it by reference, and no field, label or listing carries a service-account secret.
+    expect(app.env.DCX_SERVICE_SECRET).toEqual({ secret: "serviceAccountSecret" });
+    expect(app.secrets).toEqual({ serviceAccountSecret: { source: "hello-world/service-account-secret" } });
+    expect(shown).not.toContain("dcxs_");
+    for (const value of Object.values(app.labels)) expect(Buffer.from(value, "base64").toString("latin1")).not.toContain("dcxs_");
     const listed = await (await cosmos("list", {})).text();
     expect(listed).toContain("hello-world");
-    expect(listed).not.toContain(app.env.DCX_SERVICE_SECRET);
+    expect(listed).not.toContain("dcxs_");
 
     const registered = await waitFor(
       "the framework to register",

@@ -322,10 +322,25 @@ describe("ports", () => {
 });
 
 describe("env", () => {
-  it("accepts secret references and keeps them", () => {
-    const app = valid({ ...BASE, env: { DB_PASSWORD: { secret: "db" }, MODE: "prod" } });
+  it("accepts references to the app's secrets and keeps them", () => {
+    const app = valid({ ...BASE, secrets: { db: { source: "team/db" } }, env: { DB_PASSWORD: { secret: "db" }, MODE: "prod" } });
     expect(app.env).toEqual({ DB_PASSWORD: { secret: "db" }, MODE: "prod" });
+    expect(app.secrets).toEqual({ db: { source: "team/db" } });
     expectRoundTrip(app);
+  });
+
+  it("refuses a reference to a secret the app does not declare, and a source that is not a store path", () => {
+    const issues = (json: unknown) => {
+      const r = parseAppDefinition(json);
+      return r.ok ? [] : r.details.map((d) => `${d.path}: ${d.errors.join()}`);
+    };
+    expect(issues({ ...BASE, env: { DB_PASSWORD: { secret: "db" } } })).toEqual([
+      expect.stringContaining("/env/DB_PASSWORD: references an undefined secret named 'db'"),
+    ]);
+    expect(issues({ ...BASE, secrets: { db: { source: "../etc/passwd" } } })).toEqual([
+      expect.stringContaining("/secrets/db/source: must be segments of letters"),
+    ]);
+    expect(issues({ ...BASE, secrets: { db: { path: "x" } } })).toContainEqual(expect.stringContaining('/secrets/db: Unrecognized key: "path"'));
   });
 });
 

@@ -8,6 +8,7 @@ import {
   keepFramework,
   principalFor,
   SCHEDULER_ENV,
+  SECRET_NAME,
   withFramework,
   type FrameworkScope,
 } from "../../control/packages/framework-install.ts";
@@ -50,26 +51,34 @@ describe("the hello-world framework package", () => {
     expect(principalFor({}, "/hello-world")).toBe("hello-world-principal");
   });
 
-  it("gives the scheduler its credentials in env only; the labels hold the account id and framework id", () => {
-    const app = withFramework({ id: "/hello-world", env: { A: "1" }, labels: { L: "2" } }, scope, account, "fw-1");
+  it("gives the scheduler its secret by reference to the store; no field of the app holds it", () => {
+    const app = withFramework(
+      { id: "/hello-world", env: { A: "1" }, secrets: { own: { source: "x" } }, labels: { L: "2" } },
+      scope,
+      account,
+      "/hello-world",
+      "fw-1",
+    );
     expect(app.env).toEqual({
       A: "1",
       [SCHEDULER_ENV.url]: "https://dcx.example/c/abc/api/v1/scheduler",
       [SCHEDULER_ENV.principal]: "hello-world-principal",
-      [SCHEDULER_ENV.secret]: account.secret,
+      [SCHEDULER_ENV.secret]: { secret: SECRET_NAME },
       [SCHEDULER_ENV.frameworkId]: "fw-1",
     });
+    expect(app.secrets).toEqual({ own: { source: "x" }, [SECRET_NAME]: { source: "hello-world/service-account-secret" } });
     expect(app.labels).toEqual({ L: "2", [ACCOUNT_LABEL]: "acc1", [FRAMEWORK_ID_LABEL]: "fw-1" });
-    expect(JSON.stringify(app.labels)).not.toContain(account.secret);
+    expect(JSON.stringify(app)).not.toContain(account.secret);
   });
 
   it("keeps the install's credentials and framework id when the app is re-rendered (service/update)", () => {
-    const installed = withFramework({ id: "/hello-world" }, scope, account, "fw-1");
+    const installed = withFramework({ id: "/hello-world" }, scope, account, "/hello-world", "fw-1");
     const rerendered = keepFramework(
       { id: "/hello-world", env: { WORKER_COUNT: "3" }, labels: {} },
-      installed as { env: Record<string, string>; labels: Record<string, string> },
+      installed as { env: Record<string, unknown>; secrets: Record<string, unknown>; labels: Record<string, string> },
     );
-    expect(rerendered.env).toMatchObject({ WORKER_COUNT: "3", [SCHEDULER_ENV.secret]: account.secret, [SCHEDULER_ENV.frameworkId]: "fw-1" });
+    expect(rerendered.env).toMatchObject({ WORKER_COUNT: "3", [SCHEDULER_ENV.secret]: { secret: SECRET_NAME }, [SCHEDULER_ENV.frameworkId]: "fw-1" });
+    expect(rerendered.secrets).toEqual({ [SECRET_NAME]: { source: "hello-world/service-account-secret" } });
     expect(rerendered.labels).toEqual({ [ACCOUNT_LABEL]: "acc1", [FRAMEWORK_ID_LABEL]: "fw-1" });
     // An app that is not a framework install is left alone.
     expect(keepFramework({ id: "/x" }, { labels: {} })).toEqual({ id: "/x" });

@@ -7,6 +7,7 @@ import {
   AppConstraint,
   AppId,
   Env,
+  Secrets,
   KillSelection,
   Labels,
   Port,
@@ -44,7 +45,7 @@ export { appNetwork } from "./app-network.ts";
  * The Marathon app definition (`types/app.raml`, reference §1.1–1.4): validated as Marathon
  * does, with its defaults filled in, and reported as Marathon's 422 `[{path, errors}]`.
  *
- * Fields DCX does not model (`fetch`, `secrets`, ...) are kept as
+ * Fields DCX does not model (`fetch`, ...) are kept as
  * given, as Marathon keeps them; nested objects are strict, so a typo inside a known field is
  * an error rather than a silently ignored setting.
  */
@@ -77,6 +78,7 @@ const appFields = {
   gpus: z.int32().min(0),
   instances: z.int32().min(0),
   env: Env,
+  secrets: Secrets,
   labels: Labels,
   portDefinitions: z.array(PortDefinition),
   ports: z.array(Port),
@@ -109,6 +111,7 @@ const definitionShape = {
   gpus: appFields.gpus.default(0),
   instances: appFields.instances.default(1),
   env: appFields.env.default({}),
+  secrets: appFields.secrets.optional(),
   labels: appFields.labels.default({}),
   // These two depend on each other and on the container; see effectivePortDefinitions.
   portDefinitions: appFields.portDefinitions.optional(),
@@ -221,13 +224,37 @@ function dependencyIssues(app: Parsed): Issue[] {
   });
 }
 
+/** Marathon's rule: an env value `{"secret": name}` names an entry of the app's `secrets`. */
+function secretReferenceIssues(app: Parsed): Issue[] {
+  return Object.entries(app.env).flatMap(([key, value]) =>
+    typeof value === "string" || app.secrets?.[value.secret] !== undefined
+      ? []
+      : [
+          {
+            path: ["env", key],
+            message: `references an undefined secret named '${value.secret}': declare it in secrets ({"${value.secret}": {"source": "<path>"}})`,
+          },
+        ],
+  );
+}
+
 /** `VIP_n` port labels (Minuteman's): readable, on TCP ports, one port per VIP. */
 function vipIssues(app: Parsed): Issue[] {
   return vipLabelIssues({ ...app, portDefinitions: effectivePortDefinitions(app) }, effectivePortMappings(app));
 }
 
 /** Rules that span several fields; each runs once every field is valid on its own. */
-const APP_RULES = [commandIssues, networkIssues, portsConflictIssues, portDefinitionIssues, backoffIssues, checkIssues, dependencyIssues, vipIssues];
+const APP_RULES = [
+  commandIssues,
+  networkIssues,
+  portsConflictIssues,
+  portDefinitionIssues,
+  backoffIssues,
+  checkIssues,
+  dependencyIssues,
+  vipIssues,
+  secretReferenceIssues,
+];
 
 function withoutReadOnly<T extends Record<string, unknown>>(fields: T): T {
   const copy: Record<string, unknown> = { ...fields };

@@ -256,6 +256,21 @@ export const Env = z.record(
   keyError("variable names must be 1 to 254 characters without '=' or NUL"),
 );
 
+/**
+ * A path in the cluster's secret store (DC/OS's `/secrets/v1/secret/default/<path>`): segments
+ * of letters, digits, `_`, `.` and `-`, joined by `/`, none empty or dot-only.
+ */
+export const SecretPath = z
+  .string()
+  .max(256)
+  .regex(
+    /^(?!\.{1,2}(\/|$))[A-Za-z0-9_.-]+(\/(?!\.{1,2}(\/|$))[A-Za-z0-9_.-]+)*$/,
+    "must be segments of letters, digits, '_', '.' and '-' joined by '/', e.g. team/db-password",
+  );
+
+/** `secrets.raml`: the app's names for secrets of the store, which `env` values reference as `{"secret": "<name>"}`. */
+export const Secrets = z.record(z.string().min(1).max(254), z.strictObject({ source: SecretPath }), keyError("secret names must be 1 to 254 characters"));
+
 /** `network.PortDefinition`: a host port each instance reserves (host networking). */
 export const PortDefinition = z.strictObject({
   port: Port.default(0),

@@ -23,6 +23,7 @@ import { ROOT_GROUP, inGroup } from "./group-tree.ts";
 import { appNetwork } from "./app-network.ts";
 import { servicePorts, withServicePortsSet } from "./task-ports.ts";
 import { assignVipAddresses } from "../../vips/addresses.ts";
+import { missingSecretDetails } from "../../secrets.ts";
 
 /**
  * The Marathon API's mutations, each run inside one storage transaction by the Cluster
@@ -107,6 +108,12 @@ function vipFailure(ctx: CommandContext, app: App): Failure | undefined {
   });
 }
 
+/** A 422 at `/secrets/<name>/source` for each secret the app names that the store does not hold. */
+function secretFailure(ctx: CommandContext, app: App): Failure | undefined {
+  const details = missingSecretDetails(ctx.db, app);
+  return details.length > 0 ? fail("invalid", "Object is not valid", { details }) : undefined;
+}
+
 function startDeployment(ctx: CommandContext, stored: StoredApp, action: DeploymentAction, previous: App | null): DeploymentRecord {
   const d = createDeployment(ctx.db, { appId: stored.id, action, version: stored.version, previous, createdAt: ctx.now });
   revive(ctx.db, MARATHON, ctx.now);
@@ -153,8 +160,8 @@ export function createApp(ctx: CommandContext, app: App, checkDependencies = tru
   if (clash) return clash;
   const ported = withServicePorts(ctx, app, undefined);
   if (!ported.ok) return ported;
-  const vipRefused = vipFailure(ctx, ported.value);
-  if (vipRefused) return vipRefused;
+  const unusable = vipFailure(ctx, ported.value) ?? secretFailure(ctx, ported.value);
+  if (unusable) return unusable;
   const stored = saveApp(ctx.db, ported.value, nextVersion(ctx.now), "create");
   ctx.events.emit("api_post_event", { appDefinition: stored.app, uri: `/v2/apps${app.id}` }, ctx.now);
   const d = startDeployment(ctx, stored, "StartApplication", null);
@@ -175,8 +182,8 @@ export function replaceApp(ctx: CommandContext, app: App, force: boolean, checkD
   if (locked) return locked;
   const ported = withServicePorts(ctx, app, current.app);
   if (!ported.ok) return ported;
-  const vipRefused = vipFailure(ctx, ported.value);
-  if (vipRefused) return vipRefused;
+  const unusable = vipFailure(ctx, ported.value) ?? secretFailure(ctx, ported.value);
+  if (unusable) return unusable;
   const scaleOnly = sameExceptInstances(current.app, ported.value);
   const stored = saveApp(ctx.db, ported.value, nextVersion(ctx.now, current.version), scaleOnly ? "scaling" : "config");
   ctx.events.emit("api_post_event", { appDefinition: stored.app, uri: `/v2/apps${app.id}` }, ctx.now);

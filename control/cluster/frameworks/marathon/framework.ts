@@ -9,6 +9,7 @@ import { finishDeployment } from "./deployments.ts";
 import { emitStatus, taskEnded, tasksUnreachable } from "./task-events.ts";
 import { newTaskId, taskLaunch } from "./task-launch.ts";
 import { taskHostPorts } from "./task-ports.ts";
+import { secretValuesFor } from "../../secrets.ts";
 
 /**
  * Marathon as a framework of the cluster: its apps' demand as placement requests, its tasks'
@@ -51,9 +52,16 @@ export const marathonFramework: Framework = {
 
 function launchPlaced(round: RoundContext, placements: Placement[], apps: StoredApp[]): LaunchedTask[] {
   const out: LaunchedTask[] = [];
+  // Each app's secrets are read once per round, and only for apps that name some.
+  const secretsOf = new Map<StoredApp, ReadonlyMap<string, string>>();
   for (const p of placements) {
     const stored = apps[p.request];
     if (!stored) continue;
+    let secrets = secretsOf.get(stored);
+    if (secrets === undefined) {
+      secrets = secretValuesFor(round.db, stored.app);
+      secretsOf.set(stored, secrets);
+    }
     const host = round.hosts.get(p.agentId) ?? "";
     const id = newTaskId(stored.id);
     const { cpus, mem, disk, gpus } = stored.app;
@@ -76,7 +84,7 @@ function launchPlaced(round: RoundContext, placements: Placement[], apps: Stored
       killRequestedAt: null,
       endedAt: null,
     };
-    out.push({ record, launch: taskLaunch(stored.app, stored.version, id, host, ports) });
+    out.push({ record, launch: taskLaunch(stored.app, stored.version, id, host, ports, secrets) });
   }
   insertTasks(
     round.db,

@@ -45,8 +45,20 @@ function portsEnvironment(ports: readonly DeclaredPort[], hostPorts: readonly nu
   return env;
 }
 
-/** Marathon's task environment; the app's own `env` wins over these, as in Marathon. */
-export function taskEnvironment(app: App, version: string, taskId: string, host: string, hostPorts: number[]): Record<string, string> {
+/**
+ * Marathon's task environment; the app's own `env` wins over these, as in Marathon. A value
+ * `{"secret": name}` takes the value of the app's secret `name` from `secrets` (secrets.ts);
+ * admission makes sure each exists, so one missing here (deleted after a rollback brought back an
+ * app version naming it) leaves its variable out rather than launching with a wrong value.
+ */
+export function taskEnvironment(
+  app: App,
+  version: string,
+  taskId: string,
+  host: string,
+  hostPorts: number[],
+  secrets: ReadonlyMap<string, string> = new Map(),
+): Record<string, string> {
   const env: Record<string, string> = {
     HOST: host,
     MARATHON_APP_ID: app.id,
@@ -62,7 +74,10 @@ export function taskEnvironment(app: App, version: string, taskId: string, host:
   if (labels.length > 0) env.MARATHON_APP_LABELS = labels.map(([k]) => envName(k)).join(" ");
   for (const [k, v] of labels) env[`MARATHON_APP_LABEL_${envName(k)}`] = v;
   if (app.container?.docker?.image) env.MARATHON_APP_DOCKER_IMAGE = app.container.docker.image;
-  for (const [k, v] of Object.entries(app.env)) if (typeof v === "string") env[k] = v;
+  for (const [k, v] of Object.entries(app.env)) {
+    const value = typeof v === "string" ? v : secrets.get(v.secret);
+    if (value !== undefined) env[k] = value;
+  }
   return env;
 }
 
@@ -93,15 +108,15 @@ function taskContainer(app: App, hostPorts: number[]): TaskContainer | undefined
 
 /**
  * The launch frame for one placed instance of `app`; `hostPorts` holds the task's host port for
- * each declared port (`taskHostPorts`).
+ * each declared port (`taskHostPorts`), `secrets` the values of the app's secrets by name.
  */
-export function taskLaunch(app: App, version: string, taskId: string, host: string, hostPorts: number[]): TaskLaunch {
+export function taskLaunch(app: App, version: string, taskId: string, host: string, hostPorts: number[], secrets?: ReadonlyMap<string, string>): TaskLaunch {
   const launch: TaskLaunch = {
     taskId,
     name: appHostname(app.id),
     resources: { cpus: app.cpus, mem: app.mem, disk: app.disk, gpus: app.gpus },
     ports: hostPorts,
-    env: taskEnvironment(app, version, taskId, host, hostPorts),
+    env: taskEnvironment(app, version, taskId, host, hostPorts, secrets),
     killGracePeriodMs: Math.round((app.taskKillGracePeriodSeconds ?? 3) * 1000),
     ...launchChecks(app, hostPorts),
   };

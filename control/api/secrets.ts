@@ -1,0 +1,66 @@
+import { Hono } from "hono";
+import { z } from "zod";
+import { SecretPath } from "../cluster/frameworks/marathon/app-fields.ts";
+import { MAX_SECRET_BYTES } from "../cluster/secrets.ts";
+import { actingStub, clusterStub } from "../cluster-stub.ts";
+import { ApiError } from "../errors.ts";
+import type { AppEnv } from "../http/env.ts";
+import { jsonBody } from "../http/middleware.ts";
+import { unwrap } from "./marathon/outcome.ts";
+
+/**
+ * `/c/:cluster/secrets/v1/secret/default/<path>`: DC/OS's secrets API over the cluster's store
+ * (control/cluster/secrets.ts). `PUT` creates (201; 409 if the path is taken), `PATCH` changes
+ * (204), `DELETE` removes (204; 409 while an app names it), `GET …?list=true` lists the paths
+ * under a prefix as `{"array": [...]}`. A value is never returned: `GET` of one secret is a 403,
+ * where DC/OS Enterprise lets principals with a read permission have it; DCX has no per-secret
+ * permissions, and a member who could read values could read every framework's credential.
+ */
+
+const SecretValue = z.strictObject({
+  value: z.string().refine((v) => new TextEncoder().encode(v).length <= MAX_SECRET_BYTES, `must be at most ${MAX_SECRET_BYTES} bytes`),
+});
+
+/** The secret's path from the URL, checked as apps' `secrets.*.source` are. */
+function secretPath(raw: string): string {
+  const path = decodeURIComponent(raw.replace(/^\/+/, "").replace(/\/+$/, ""));
+  const parsed = SecretPath.safeParse(path);
+  if (!parsed.success)
+    throw new ApiError("invalid", "Object is not valid", [
+      { path: "/path", errors: [`'${path.slice(0, 80)}' ${parsed.error.issues[0]?.message ?? "is not a secret path"}`] },
+    ]);
+  return path;
+}
+
+const actor = (c: { get(k: "user"): { id: string }; get(k: "tokenId"): string | null }) => ({ userId: c.get("user").id, tokenId: c.get("tokenId") });
+
+export const secretRoutes = new Hono<AppEnv>()
+  .get("/:path{.*}", async (c) => {
+    const prefix = c.req.param("path").replace(/^\/+|\/+$/g, "");
+    if (c.req.query("list") !== "true" && prefix !== "") {
+      throw new ApiError(
+        "forbidden",
+        "DCX never returns a secret's value: tasks of apps that name it get it in their environment. List paths with ?list=true.",
+      );
+    }
+    const under = prefix === "" ? "" : `${secretPath(prefix)}/`;
+    const paths = (await clusterStub(c.env, c.get("cluster").id).secretList()).map((s) => s.path).filter((p) => p.startsWith(under));
+    return c.json({ array: paths.map((p) => p.slice(under.length)) });
+  })
+  .put("/:path{.+}", jsonBody(SecretValue), async (c) => {
+    const path = secretPath(c.req.param("path"));
+    unwrap(await actingStub(c.env, c.get("cluster").id, actor(c)).secretPut(path, c.req.valid("json").value, "create"));
+    return c.body(null, 201);
+  })
+  .patch("/:path{.+}", jsonBody(SecretValue), async (c) => {
+    const path = secretPath(c.req.param("path"));
+    unwrap(await actingStub(c.env, c.get("cluster").id, actor(c)).secretPut(path, c.req.valid("json").value, "update"));
+    return c.body(null, 204);
+  })
+  .delete("/:path{.+}", async (c) => {
+    unwrap(await actingStub(c.env, c.get("cluster").id, actor(c)).secretDelete(secretPath(c.req.param("path"))));
+    return c.body(null, 204);
+  });
+
+/** `/c/:cluster/secrets`: DCX's own listing, with each secret's times (the CLI's and UI's). */
+export const secretListRoutes = new Hono<AppEnv>().get("/", async (c) => c.json(await clusterStub(c.env, c.get("cluster").id).secretList()));

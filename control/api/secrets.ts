@@ -1,7 +1,6 @@
 import { Hono } from "hono";
-import { z } from "zod";
 import { SecretPath } from "../cluster/frameworks/marathon/app-fields.ts";
-import { MAX_SECRET_BYTES } from "../cluster/secrets.ts";
+import { SecretValue } from "../cluster/secrets.ts";
 import { actingStub, clusterStub } from "../cluster-stub.ts";
 import { ApiError } from "../errors.ts";
 import type { AppEnv } from "../http/env.ts";
@@ -16,10 +15,6 @@ import { unwrap } from "./marathon/outcome.ts";
  * where DC/OS Enterprise lets principals with a read permission have it; DCX has no per-secret
  * permissions, and a member who could read values could read every framework's credential.
  */
-
-const SecretValue = z.strictObject({
-  value: z.string().refine((v) => new TextEncoder().encode(v).length <= MAX_SECRET_BYTES, `must be at most ${MAX_SECRET_BYTES} bytes`),
-});
 
 /** The secret's path from the URL, checked as apps' `secrets.*.source` are. */
 function secretPath(raw: string): string {

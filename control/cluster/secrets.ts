@@ -1,6 +1,8 @@
 import { asc, count, eq, inArray } from "drizzle-orm";
+import { z } from "zod";
 import type { ClusterDb } from "./db.ts";
 import type { App } from "./frameworks/marathon/app-definition.ts";
+import { SecretPath } from "./frameworks/marathon/app-fields.ts";
 import { listApps } from "./frameworks/marathon/apps.ts";
 import { secrets } from "./schema.ts";
 
@@ -17,6 +19,14 @@ import { secrets } from "./schema.ts";
 export const MAX_SECRET_BYTES = 65_536;
 /** Secrets per cluster. */
 export const MAX_SECRETS = 1_000;
+
+/** The body of a create or change (`PUT`/`PATCH`): the API's and the UI's form's. */
+export const SecretValue = z.strictObject({
+  value: z.string().refine((v) => new TextEncoder().encode(v).length <= MAX_SECRET_BYTES, `must be at most ${MAX_SECRET_BYTES} bytes`),
+});
+
+/** A new secret as the UI's form gives it: its path beside its value. */
+export const NewSecret = SecretValue.extend({ path: SecretPath });
 
 /** What the API shows of a secret: never its value. */
 export interface SecretInfo {

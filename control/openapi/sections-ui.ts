@@ -59,6 +59,8 @@ export const uiSection: RouteSection = {
       "Frameworks: Marathon, Metronome and the Mesos schedulers on the scheduler API, with their tasks, allocation and offers",
     ),
     "POST /ui/:cluster/frameworks": form("Tear an external framework down (its name typed to confirm)"),
+    "GET /ui/:cluster/secrets": page("The cluster's secret store: paths and times, never a value; `?edit=<path>` opens the new-value form"),
+    "POST /ui/:cluster/secrets": form("Store a secret (`op=create`), give one a new value (`op=update`) or delete one (`op=delete`)"),
     "POST /ui/:cluster/dns": form("Change the zone or TTL"),
     "GET /ui/:cluster/tokens": page("Agent join tokens and DNS keys"),
     "POST /ui/:cluster/tokens": form("Create or revoke a join token or a DNS key"),

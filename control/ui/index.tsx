@@ -11,6 +11,7 @@ import { deployPage } from "./pages/deploy.tsx";
 import { dnsPage } from "./pages/dns.tsx";
 import { jobEditorPage } from "./pages/job-editor.tsx";
 import { frameworksPage } from "./pages/frameworks.tsx";
+import { secretsPage } from "./pages/secrets.tsx";
 import { jobsPage } from "./pages/jobs.tsx";
 import { nodePages } from "./pages/nodes.tsx";
 import { overviewPage } from "./pages/overview.tsx";
@@ -56,6 +57,7 @@ const clusterPages = new Hono<UiEnv>()
   .route("/nodes", nodePages)
   .route("/jobs", jobsPage)
   .route("/frameworks", frameworksPage)
+  .route("/secrets", secretsPage)
   .route("/deploy-job", jobEditorPage)
   .route("/dns", dnsPage)
   .route("/catalog", catalogPages)

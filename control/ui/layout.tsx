@@ -14,6 +14,7 @@ export const SECTIONS = [
   { key: "catalog", label: "Catalog", path: "/catalog" },
   { key: "frameworks", label: "Frameworks", path: "/frameworks" },
   { key: "dns", label: "DNS", path: "/dns" },
+  { key: "secrets", label: "Secrets", path: "/secrets" },
   { key: "tokens", label: "Tokens", path: "/tokens" },
   { key: "audit", label: "Audit", path: "/audit" },
 ] as const;

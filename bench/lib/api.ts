@@ -1,3 +1,5 @@
+import { parseExposition, sampleValue } from "../../test/support/prometheus.ts";
+
 /**
  * A small client of the DCX HTTP API for benchmarks: an account, its cluster, timed calls,
  * and a Server-Sent Events reader for `/v2/events`.
@@ -54,6 +56,20 @@ export class Api {
       parsed = text;
     }
     return { status: res.status, headers: res.headers, body: parsed as T, sentAt, doneAt };
+  }
+
+  /**
+   * The rows the cluster's object has read and written since it started, from its Prometheus
+   * metrics (`dcx_storage_rows_total`): the difference across a phase is what the phase cost in
+   * storage rows, which Cloudflare bills.
+   */
+  async storageRows(): Promise<{ read: number; written: number }> {
+    const text = (await this.call<string>("GET", this.c("/metrics/prometheus"))).body;
+    const families = parseExposition(String(text));
+    return {
+      read: sampleValue(families, "dcx_storage_rows_total", { operation: "read" }),
+      written: sampleValue(families, "dcx_storage_rows_total", { operation: "written" }),
+    };
   }
 
   /** Opens `/v2/events` (optionally only some event types) and resolves once the stream is attached. */

@@ -1,6 +1,6 @@
 import { request } from "node:https";
-import { rmSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { type Child, run, startChild, waitFor } from "./processes.ts";
 
 export const ROOT = new URL("../..", import.meta.url).pathname;
@@ -38,7 +38,8 @@ export interface ControlPlaneOptions {
   /**
    * `miniflare` (default): the bundle `wrangler deploy` uploads, on one workerd started through
    * Miniflare's API (scripts/lib/runtime.ts). `wrangler`: `wrangler dev`, which adds a proxy
-   * workerd in front of the runtime and rebuilds and reloads on every source change.
+   * workerd in front of the runtime and rebuilds and reloads on every source change. Unset, the
+   * environment's DCX_RUNTIME decides (`wrangler`, e.g. to run the e2e tests on wrangler dev).
    */
   runtime?: "miniflare" | "wrangler";
 }
@@ -76,7 +77,8 @@ export async function bundleWorker(outDir: string): Promise<void> {
 /** Starts the control plane on workerd and waits until it answers (see ControlPlaneOptions.runtime). */
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
   const url = `${opts.protocol ?? "http"}://127.0.0.1:${opts.port}`;
-  const child = opts.runtime === "wrangler" ? await startWranglerDev(opts) : await startMiniflare(opts);
+  const runtime = opts.runtime ?? (process.env.DCX_RUNTIME === "wrangler" ? "wrangler" : "miniflare");
+  const child = runtime === "wrangler" ? await startWranglerDev(opts) : await startMiniflare(opts);
   try {
     await waitFor(
       "the control plane to answer /health",
@@ -104,12 +106,19 @@ async function startWranglerDev(opts: ControlPlaneOptions): Promise<Child> {
 }
 
 /**
- * Bundles the Worker next to `persistDir` and runs it under scripts/lib/runtime.ts; resolves
- * once the runtime has applied the D1 migrations and serves (its ready line is not passed on).
+ * Bundles the Worker and runs it under scripts/lib/runtime.ts; resolves once the runtime has
+ * applied the D1 migrations and serves (its ready line is not passed on). The bundle lives under
+ * `.wrangler/tmp/bundle-*` (beside wrangler dev's `dev-*`, where the benchmarks' profiles find
+ * its source map) while the runtime runs.
  */
 async function startMiniflare(opts: ControlPlaneOptions): Promise<Child> {
-  const bundleDir = join(dirname(opts.persistDir), "worker-bundle");
-  await bundleWorker(bundleDir);
+  const tmp = join(ROOT, ".wrangler", "tmp");
+  mkdirSync(tmp, { recursive: true });
+  const bundleDir = mkdtempSync(join(tmp, "bundle-"));
+  await bundleWorker(bundleDir).catch((err: unknown) => {
+    rmSync(bundleDir, { recursive: true, force: true });
+    throw err;
+  });
   const runtime: RuntimeOptions = {
     root: ROOT,
     bundleDir,
@@ -125,6 +134,7 @@ async function startMiniflare(opts: ControlPlaneOptions): Promise<Child> {
     else opts.onLine?.(line);
   };
   const child = startChild(NODE, [join(ROOT, "scripts", "lib", "runtime.ts"), JSON.stringify(runtime)], { cwd: ROOT, env: toolEnv(), onLine });
+  void child.exited.then(() => rmSync(bundleDir, { recursive: true, force: true }));
   await waitFor(
     "the Miniflare runtime to start",
     () => {

@@ -19,11 +19,29 @@ import {
   type V4ModuleDefinition,
   type V4ModuleRule,
   type V4WorkerOptions,
+  type WorkerdStructuredLog,
 } from "miniflare";
 import { type RuntimeOptions, RUNTIME_READY } from "./control-plane.ts";
 import { unstable_getMiniflareWorkerOptions, unstable_readConfig, unstable_splitSqlQuery } from "wrangler";
 
 const LEVELS = { error: LogLevel.ERROR, warn: LogLevel.WARN, info: LogLevel.INFO, log: LogLevel.INFO, debug: LogLevel.DEBUG } as const;
+/** wrangler's logger levels: a message shows when its rank is at most the chosen level's. */
+const RANKS = { error: 0, warn: 1, info: 2, log: 3, debug: 4 } as const;
+
+/**
+ * The Worker's console output as `wrangler dev --log-level` shows it: filtered by the level
+ * (console.log only from `log` up), errors marked `[ERROR]` and warnings `[WARNING]` (the
+ * benchmarks look for `[ERROR]` lines). Miniflare alone would print every line.
+ */
+function workerLogs(chosen: RuntimeOptions["logLevel"]): (log: WorkerdStructuredLog) => void {
+  return ({ level, message }) => {
+    const rank = level === "error" ? 0 : level === "warn" ? 1 : level === "info" || level === "debug" ? 2 : 3;
+    if (rank > RANKS[chosen]) return;
+    if (rank === 0) process.stderr.write(`✘ [ERROR] ${message}\n`);
+    else if (rank === 1) process.stderr.write(`▲ [WARNING] ${message}\n`);
+    else process.stdout.write(`${message}\n`);
+  };
+}
 
 /** Miniflare's options for the bundled Worker, derived from wrangler.toml as `wrangler dev` derives them. */
 function miniflareOptions(opts: RuntimeOptions): V4MiniflareOptions {
@@ -48,6 +66,7 @@ function miniflareOptions(opts: RuntimeOptions): V4MiniflareOptions {
     resourcePersistencePath: join(opts.persistDir, "v3"),
     log: new Log(LEVELS[opts.logLevel]),
     logRequests: LEVELS[opts.logLevel] >= LogLevel.INFO,
+    handleStructuredLogs: workerLogs(opts.logLevel),
     // DCX reads no `request.cf` field, and this machine may not reach the host that serves it.
     cf: false,
   };

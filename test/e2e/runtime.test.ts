@@ -36,7 +36,16 @@ describe("the local runtime", () => {
     cp = await startControlPlane({ runtime: "miniflare", port: await freePort(), persistDir, logLevel: "error" });
     const signup = await signUp(cp.url, "first@example.com");
     expect(signup.status).toBe(201);
-    const { cluster } = (await signup.json()) as { cluster: { id: string } };
+    const first = (await signup.json()) as { token: string; cluster: { id: string } };
+    const cluster = first.cluster.id;
+    // Something only the Cluster object stores: an app (no agent, so it waits in the queue).
+    const app = { id: "/kept", cmd: "sleep 600", cpus: 0.1, mem: 16, instances: 1 };
+    const created = await fetch(`${cp.url}/c/${cluster}/v2/apps`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${first.token}` },
+      body: JSON.stringify(app),
+    });
+    expect(created.status).toBe(201);
     // The runtime's bundle lives under .wrangler/tmp while it runs, and is gone once it stops.
     const { bundleDir } = JSON.parse(cp.child.proc.spawnargs.at(-1) ?? "{}") as { bundleDir: string };
     expect(bundleDir.startsWith(join(ROOT, ".wrangler", "tmp", "bundle-"))).toBe(true);
@@ -51,9 +60,9 @@ describe("the local runtime", () => {
     const login = await logIn(cp.url, "first@example.com");
     expect(login.status).toBe(200);
     const { token } = (await login.json()) as { token: string };
-    // The Cluster object's own storage came along too: its cluster answers.
-    const slaves = await fetch(`${cp.url}/c/${cluster}/master/slaves`, { headers: { Authorization: `Bearer ${token}` } });
-    expect(slaves.status).toBe(200);
+    // The Cluster object's own storage came along too: the app is there.
+    const apps = await fetch(`${cp.url}/c/${cluster}/v2/apps`, { headers: { Authorization: `Bearer ${token}` } });
+    expect(((await apps.json()) as { apps: { id: string }[] }).apps.map((a) => a.id)).toEqual(["/kept"]);
     expect(await signUp(cp.url, "second@example.com").then((r) => r.status)).toBe(201);
     await cp.stop();
 

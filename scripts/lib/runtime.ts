@@ -63,6 +63,8 @@ function miniflareOptions(opts: RuntimeOptions): V4MiniflareOptions {
     // An inspector on a free port, as `wrangler dev --inspector-port 0` has: the benchmarks read the isolate's heap and CPU through it.
     inspectorPort: 0,
     unsafeInspectDurableObjects: true,
+    // As under wrangler dev: GET /cdn-cgi/local/scheduled runs the cron handler (the hourly purge) by hand.
+    unsafeTriggerHandlers: true,
     resourcePersistencePath: join(opts.persistDir, "v3"),
     log: new Log(LEVELS[opts.logLevel]),
     logRequests: LEVELS[opts.logLevel] >= LogLevel.INFO,

@@ -25,7 +25,7 @@ import { startControlPlane } from "../scripts/lib/control-plane.ts";
 import { freePort, waitFor } from "../scripts/lib/processes.ts";
 import { Api } from "./lib/api.ts";
 import { onCleanup } from "./lib/cleanup.ts";
-import { controlPlaneProcesses, cpuByPid, machineInfo, sumCpuDelta } from "./lib/procfs.ts";
+import { controlPlaneProcesses, cpuByPid, inspectorPids, machineInfo, sumCpuDelta } from "./lib/procfs.ts";
 import { round, writeJson } from "./lib/report.ts";
 import { type SimEvent, SimAgents } from "./lib/sim.ts";
 import { workerdMemory } from "./placement/cpu.ts";
@@ -57,10 +57,7 @@ export async function run(argv: string[]): Promise<number> {
     controlPlaneProcesses(wranglerPid)
       .workerd.filter((p) => p.role === "runtime")
       .map((p) => p.pid);
-  const proxyPids = () =>
-    controlPlaneProcesses(wranglerPid)
-      .workerd.filter((p) => p.role === "proxy")
-      .map((p) => p.pid);
+  const proxyPids = () => inspectorPids(controlPlaneProcesses(wranglerPid));
   const direct = opts.viaProxy ? undefined : await runtimeUrl(runtimePids());
   if (!opts.viaProxy && !direct) notes.push("the runtime workerd's own port was not found: agents and API calls went through wrangler's proxy");
   const base = direct ?? cp.url;

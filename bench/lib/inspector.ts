@@ -5,9 +5,10 @@ import WebSocket from "ws";
 
 /**
  * A CPU profile of the user Worker's isolate (the Worker and its Durable Objects share it)
- * through the V8 inspector. wrangler dev holds the runtime's own inspector session and
- * re-serves it from its proxy workerd (`/ws`, which wants `Host: localhost`); a second direct
- * session to the runtime is accepted but never answered, so the proxy's is used.
+ * through the V8 inspector. Under Miniflare's API the runtime's own inspector serves it
+ * (`core:user:<name>`). wrangler dev holds that session and re-serves it from its proxy workerd
+ * (`/ws`, which wants `Host: localhost`); a second direct session to its runtime is accepted but
+ * never answered, so the proxy's is used (procfs.ts inspectorPids).
  * Optional: sampling perturbs the timings it explains.
  */
 
@@ -159,7 +160,8 @@ export interface HotFunction {
 export type Resolver = (line: number, column: number) => string | undefined;
 
 /**
- * The source map of the bundle `wrangler dev` built (under `<root>/.wrangler/tmp/dev-*`):
+ * The source map of the bundle `wrangler dev` built (under `<root>/.wrangler/tmp/dev-*`) or
+ * startControlPlane built for Miniflare (`bundle-*`):
  * the newest one written since `sinceMs`. Other sessions in the same tree may build theirs
  * too; a bundle of the same sources maps the same way.
  */
@@ -168,7 +170,7 @@ export function bundleResolver(rootDir: string, sinceMs: number): Resolver | und
   let best: { path: string; mtime: number } | undefined;
   try {
     for (const d of readdirSync(tmp)) {
-      if (!d.startsWith("dev-")) continue;
+      if (!d.startsWith("dev-") && !d.startsWith("bundle-")) continue;
       const path = join(tmp, d, "index.js.map");
       try {
         const mtime = statSync(path).mtimeMs;
@@ -272,7 +274,7 @@ async function heapUsage(
 ): Promise<{ usedMb: number; totalMb: number } | undefined> {
   for (const pid of workerdPids) {
     const url = await findWorkerInspector(pid);
-    if (!url?.endsWith("/ws")) continue;
+    if (!url) continue;
     let p: InspectorProfiler | undefined;
     try {
       p = await InspectorProfiler.connect(url);

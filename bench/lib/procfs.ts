@@ -72,9 +72,10 @@ export function procMemory(pid: number): { rssMb: number; hwmMb: number } | unde
 }
 
 /**
- * The processes a `wrangler dev` child started, sorted into workerd and the rest (wrangler's
- * own Node, esbuild). wrangler 4 runs two workerd: the runtime of the user Worker and its
- * Durable Objects (started with an inspector address), and the proxy worker that listens on
+ * The processes a control plane's child started (startControlPlane), sorted into workerd and
+ * the rest (wrangler's or the Miniflare runner's Node, esbuild). Under Miniflare's API one
+ * workerd runs the Worker and its Durable Objects and listens on the port. `wrangler dev` runs
+ * two: that runtime (started with an inspector address), and a proxy worker that listens on
  * the dev port and forwards every request and WebSocket to it.
  */
 export interface WorkerdProcess extends ProcStat {
@@ -92,6 +93,16 @@ export function controlPlaneProcesses(wranglerPid: number): ControlPlaneProcesse
   const withInspector = workerd.filter((p) => cmdline(p.pid).includes("--inspector-addr"));
   const role = (p: ProcStat): WorkerdProcess["role"] => (workerd.length === 1 || withInspector.some((w) => w.pid === p.pid) ? "runtime" : "proxy");
   return { workerd: workerd.map((p) => ({ ...p, role: role(p) })), other: group.filter((p) => !p.comm.startsWith("workerd")) };
+}
+
+/**
+ * The workerd processes to ask for the Worker isolate's inspector: wrangler dev's proxy, which
+ * holds the runtime's own session and re-serves it, else the runtime itself (under Miniflare's
+ * API nobody else holds its session).
+ */
+export function inspectorPids(procs: ControlPlaneProcesses): number[] {
+  const proxies = procs.workerd.filter((p) => p.role === "proxy");
+  return (proxies.length > 0 ? proxies : procs.workerd).map((p) => p.pid);
 }
 
 function cmdline(pid: number): string {

@@ -1,6 +1,6 @@
 /** CPU and memory accounting of the placement benchmark: workerd (runtime, proxy), wrangler, the simulated agents. */
 import { isolateHeap } from "../lib/inspector.ts";
-import { controlPlaneProcesses, cpuByPid, machineBusyMs, procMemory, procStat, sumCpuDelta } from "../lib/procfs.ts";
+import { controlPlaneProcesses, cpuByPid, inspectorPids, machineBusyMs, procMemory, procStat, sumCpuDelta } from "../lib/procfs.ts";
 import { round } from "../lib/report.ts";
 
 // --- CPU accounting ---------------------------------------------------------------------
@@ -80,14 +80,15 @@ export function cpuDelta(a: CpuSnapshot, b: CpuSnapshot) {
  * and the V8 heap of the Worker isolate through the inspector when it answers.
  */
 export async function workerdMemory(wranglerPid: number) {
-  const procs = controlPlaneProcesses(wranglerPid).workerd;
+  const all = controlPlaneProcesses(wranglerPid);
+  const procs = all.workerd;
   const processes = procs.flatMap((p) => {
     const m = procMemory(p.pid);
     return m ? [{ pid: p.pid, role: p.role, rssMb: round(m.rssMb), hwmMb: round(m.hwmMb) }] : [];
   });
   const sum = (xs: typeof processes, k: "rssMb" | "hwmMb") => round(xs.reduce((n, p) => n + p[k], 0));
   const runtime = processes.filter((p) => p.role === "runtime");
-  const heap = await isolateHeap(procs.filter((p) => p.role === "proxy").map((p) => p.pid)).catch(() => undefined);
+  const heap = await isolateHeap(inspectorPids(all)).catch(() => undefined);
   return {
     rssMb: sum(processes, "rssMb"),
     hwmMb: sum(processes, "hwmMb"),

@@ -1,14 +1,11 @@
 /** The isolate's V8 heap during and after the scale run. */
 import { isolateHeap, retainedHeap } from "../lib/inspector.ts";
-import { controlPlaneProcesses } from "../lib/procfs.ts";
+import { controlPlaneProcesses, inspectorPids } from "../lib/procfs.ts";
 import { round } from "../lib/report.ts";
 import { workerdMemory } from "../placement/cpu.ts";
 import { log } from "./common.ts";
 
-const proxyPids = (wranglerPid: number) =>
-  controlPlaneProcesses(wranglerPid)
-    .workerd.filter((p) => p.role === "proxy")
-    .map((p) => p.pid);
+const proxyPids = (wranglerPid: number) => inspectorPids(controlPlaneProcesses(wranglerPid));
 
 /**
  * Samples the isolate's used heap every `everyMs` until stopped: the peak of a phase (what the

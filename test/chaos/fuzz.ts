@@ -68,8 +68,13 @@ export async function fuzzAgentFrames(cluster: TestCluster, cases: number, seed:
     else if (kind === 1) ws.send(JSON.stringify(randomJson(random)));
     else if (kind === 2) ws.send(String.fromCharCode(...Array.from({ length: 100 }, () => Math.floor(random() * 128))));
     else ws.send(JSON.stringify(mutate(templates[i % templates.length] as never, random)));
-    // Let the object keep up: a burst of thousands would only measure the socket's buffer.
-    if (i % 50 === 49) await new Promise((resolve) => setTimeout(resolve, 20));
+    // Let the object keep up: a burst of thousands would only measure the socket's buffer. And
+    // heartbeat as a real agent does, or the liveness sweep rightly closes the socket once the
+    // cluster's agent timeout (3 s in the e2e cluster) passes, whether the runtime is fast or not.
+    if (i % 50 === 49) {
+      ws.send("ping");
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   }
   await new Promise((resolve) => setTimeout(resolve, 1000));
   const ledger = new Ledger(cluster);

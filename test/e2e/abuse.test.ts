@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestCluster } from "./cluster.ts";
 
-/** The abuse limits as `wrangler dev` runs them: the Rate Limiting bindings of wrangler.toml, simulated offline. */
-describe("abuse limits on workerd (wrangler dev)", () => {
+/** The abuse limits as the local runtime runs them: the Rate Limiting bindings of wrangler.toml, simulated offline. */
+describe("abuse limits on workerd (the local runtime)", () => {
   const cluster = new TestCluster();
   beforeAll(async () => {
     await cluster.start();

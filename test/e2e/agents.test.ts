@@ -18,7 +18,7 @@ interface AgentView {
 }
 
 /**
- * The foundation end to end: the control plane on workerd (wrangler dev), two real Bun
+ * The foundation end to end: the control plane on workerd (the local runtime), two real Bun
  * agents with different resources and attributes, an agent killed and restarted, and the
  * control plane itself restarted on the same state.
  */

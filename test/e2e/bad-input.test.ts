@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { TestCluster } from "./cluster.ts";
 
-/** Bad input against the real runtime (wrangler dev): raw HTTP and a raw WebSocket client. */
+/** Bad input against the real runtime (workerd): raw HTTP and a raw WebSocket client. */
 describe("bad input against the control plane on workerd", () => {
   const cluster = new TestCluster();
   beforeAll(async () => {

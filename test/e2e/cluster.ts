@@ -7,7 +7,7 @@ import { freePort } from "../../scripts/lib/processes.ts";
 import { removeContainersUnder } from "./docker-support.ts";
 
 /**
- * A real local cluster for end-to-end tests: the control plane under `wrangler dev` with
+ * A real local cluster for end-to-end tests: the control plane on workerd (startControlPlane) with
  * shortened liveness timers, plus real agents, all in a temp dir removed at the end.
  */
 export class TestCluster {

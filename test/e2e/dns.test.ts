@@ -9,7 +9,7 @@ import { freePort, waitFor } from "../../scripts/lib/processes.ts";
 import { tool } from "./tools.ts";
 import { TestCluster } from "./cluster.ts";
 
-// wrangler dev --local-protocol https serves a self-signed certificate.
+// The local runtime in https mode serves a self-signed certificate.
 process.env.NODE_TLS_REJECT_UNAUTHORIZED = "0";
 const run = promisify(execFile);
 const dig = tool("dig", "bind9-dnsutils");
@@ -44,7 +44,7 @@ interface JsonAnswer {
 
 /**
  * DNS end to end with DNS clients written by others: curl's DoH client against the control
- * plane under `wrangler dev --local-protocol https`, and dig against a real agent's forwarder.
+ * plane on workerd over HTTPS (self-signed), and dig against a real agent's forwarder.
  */
 describe("service discovery over DoH and the agent's forwarder", () => {
   let upstream: Server;

@@ -6,7 +6,7 @@ import { recordIoRecords } from "../support/recordio.ts";
 
 /**
  * A third-party Mesos framework library from npm (`mesos-framework` 0.5.3, not written here)
- * against the real control plane (wrangler dev, plain HTTP) and a real Bun agent: it
+ * against the real control plane (workerd, plain HTTP) and a real Bun agent: it
  * subscribes, takes an offer, launches a task that really runs, sees TASK_RUNNING (and
  * acknowledges it, as the library does), kills it and reconciles. The library posts to
  * `/api/v1/scheduler` without credentials; its request template (a public member it rebuilds

@@ -7,7 +7,7 @@ import { TestCluster } from "./cluster.ts";
  * 3.1 specification's own JSON Schema by a third-party validator (it cannot run inside
  * workerd, which is why this is here and not with the worker tests of the document).
  */
-describe("/openapi.json from wrangler dev", () => {
+describe("/openapi.json from the local runtime", () => {
   const cluster = new TestCluster();
   beforeAll(() => cluster.start());
   afterAll(() => cluster.stop());

@@ -15,6 +15,9 @@ afterEach(() => {
   for (const cleanup of cleanups.splice(0).reverse()) cleanup();
 });
 
+/** Resolves after the current event-loop turn, once the outbox's end-of-turn flush has run. */
+const endOfTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 function workDir(): string {
   const dir = mkdtempSync(join(os.tmpdir(), "dcx-outbox-"));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
@@ -81,9 +84,9 @@ describe("outbox", () => {
     outbox.connect(send);
     await Bun.sleep(60);
     for (let i = 0; i < 200; i++) outbox.add({ taskId: `t${i}`, state: "TASK_STARTING" });
-    // Sent once the writing code has finished, not during it.
+    // Sent once the writing turn has finished, not during it.
     expect(frames).toEqual([]);
-    await Promise.resolve();
+    await endOfTurn();
     expect(frames.map((frame) => frame.updates.length)).toEqual([200]);
     // Within the window, updates wait for its end and share a frame; nothing is sent twice.
     outbox.add({ taskId: "a", state: "TASK_RUNNING" });
@@ -96,8 +99,32 @@ describe("outbox", () => {
     // After a quiet spell, a lone update is not held back.
     await Bun.sleep(60);
     outbox.add({ taskId: "late", state: "TASK_RUNNING" });
-    await Promise.resolve();
+    await endOfTurn();
     expect(frames.map((frame) => frame.updates.length)).toEqual([200, 2, 1]);
+  });
+
+  test("after a quiet spell, what one turn writes across promise hops shares a frame, sent at the turn's end", async () => {
+    const { outbox, frames, send } = openOutbox(workDir(), { coalesceMs: 1_000 });
+    outbox.connect(send);
+    // A launch whose driver starts without waiting on I/O: STARTING, a few awaits, RUNNING.
+    outbox.add({ taskId: "t1", state: "TASK_STARTING" });
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    outbox.add({ taskId: "t1", state: "TASK_RUNNING" });
+    expect(frames).toEqual([]);
+    await endOfTurn();
+    // One frame, at once: with a 1 s window, a second frame would have waited for its end.
+    expect(frames.map((frame) => frame.updates.map((update) => update.state))).toEqual([["TASK_STARTING", "TASK_RUNNING"]]);
+  });
+
+  test("a disconnect cancels the end-of-turn flush; the update goes out with the next session", async () => {
+    const { outbox, frames, send } = openOutbox(workDir());
+    outbox.connect(send);
+    outbox.add({ taskId: "t1", state: "TASK_RUNNING" });
+    outbox.disconnect();
+    await endOfTurn();
+    expect(frames).toEqual([]);
+    outbox.connect(send);
+    expect(frames.map((frame) => frame.updates.length)).toEqual([1]);
   });
 
   test("frames are capped by count, and every reconnect resends all that is unacked", () => {

@@ -11,8 +11,10 @@ import type { Logger } from "./log.ts";
  * an `updateId` once and acks repeats.
  *
  * Updates are coalesced without delaying a lone one: after a quiet spell (no frame for
- * `coalesceMs`) an update goes out as soon as the code that wrote it has finished (a microtask,
- * so its transaction has committed and whatever the same turn writes rides along); within
+ * `coalesceMs`) an update goes out as soon as the event-loop turn that wrote it has finished
+ * (`setImmediate`, so its transaction has committed and whatever that turn writes rides along,
+ * promise chains included: a launch whose driver starts without waiting on I/O sends its
+ * TASK_STARTING and TASK_RUNNING in one frame rather than the RUNNING a window later); within
  * `coalesceMs` of the last frame, a timer gathers everything written until the window ends
  * into one `status` frame. So a burst still costs the master about one frame per window (a
  * frame on a hibernated socket costs it about a millisecond however small), while a single
@@ -76,8 +78,8 @@ export class Outbox {
   /** Highest `seq` sent in the current session. */
   private sentSeq = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
-  /** A flush queued as a microtask (the leading edge of a window). */
-  private queued = false;
+  /** A flush queued for the end of this turn (the leading edge of a window). */
+  private immediate: ReturnType<typeof setImmediate> | undefined;
   /** When the last frame went out (performance.now()), or -Infinity. */
   private lastFlushAt = Number.NEGATIVE_INFINITY;
 
@@ -152,28 +154,27 @@ export class Outbox {
     this.send = undefined;
     clearTimeout(this.timer);
     this.timer = undefined;
+    clearImmediate(this.immediate);
+    this.immediate = undefined;
   }
 
   /** Arranges the sending of what was just written: at the end of this turn after a quiet spell, else when the window ends. */
   private schedule(): void {
-    if (this.send === undefined || this.timer !== undefined || this.queued) return;
+    if (this.send === undefined || this.timer !== undefined || this.immediate !== undefined) return;
     const wait = this.lastFlushAt + this.coalesceMs - performance.now();
     if (wait > 0) {
       this.timer = setTimeout(() => this.flush(), wait);
       return;
     }
-    this.queued = true;
-    queueMicrotask(() => {
-      this.queued = false;
-      this.flush();
-    });
+    this.immediate = setImmediate(() => this.flush());
   }
 
   /** Sends every update not yet sent in this session, now, in frames of at most `maxFrameUpdates`. */
   flush(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    this.lastFlushAt = performance.now();
+    clearImmediate(this.immediate);
+    this.immediate = undefined;
     const send = this.send;
     if (send === undefined) return;
     const next = this.db.query<{ seq: number; body: string }, [number, number]>("SELECT seq, body FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?");
@@ -183,6 +184,8 @@ export class Outbox {
       const { bodies, lastSeq } = fitFrame(rows);
       send({ type: "status", updates: bodies.map((body) => JSON.parse(body) as StatusUpdate) });
       this.sentSeq = lastSeq;
+      // Only a frame sent opens a window: a flush that found nothing holds nothing back.
+      this.lastFlushAt = performance.now();
     }
   }
 

@@ -40,6 +40,35 @@ async function taskGroup(workDir: string, taskId: string): Promise<number> {
 }
 
 describe("tasks end to end, with the fake master", () => {
+  test("a lone exec launch reports TASK_STARTING and TASK_RUNNING together, in one frame", async () => {
+    const master = fakeMaster();
+    const workDir = tempDir();
+    const agent = Agent.create(
+      {
+        master: master.url,
+        cluster: "c1",
+        token: "join-1",
+        workDir,
+        resources: { cpus: 2, mem: 1024 },
+        attributes: {},
+        hostname: "h",
+        advertiseIp: "127.0.0.1",
+        backoffMaxMs: 20,
+        killTasksOnExit: true,
+      },
+      { log: collectLog().log },
+    );
+    void agent.run();
+    defer(() => agent.stop());
+    const session = await master.registered(0);
+    master.send(session, { type: "launch", tasks: [launchOf("solo.1", { shell: "echo $$ > pid; sleep 300" })] });
+    await received(session, "TASK_RUNNING");
+    await taskGroup(workDir, "solo.1");
+    // The driver starts the process without waiting on I/O, so both updates leave at the end of
+    // that turn: no second frame held back by the coalescing window.
+    expect(statusFrames(session).map((frame) => frame.map((u) => u.state))).toEqual([["TASK_STARTING", "TASK_RUNNING"]]);
+  });
+
   test("launch → coalesced STARTING/RUNNING, ack, kill → KILLING/KILLED, then a reconnect reports nothing left", async () => {
     const master = fakeMaster();
     const workDir = tempDir();

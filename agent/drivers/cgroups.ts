@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { errorMessage } from "../log.ts";
 import { sandboxName } from "../sandbox.ts";
@@ -50,8 +51,8 @@ export interface Cgroups {
   readonly mode: "cgroups-v1" | "cgroups-v2";
   /** Creates the task's cgroup with its limits; returns its path relative to the hierarchy roots. */
   create(taskId: string, limits: TaskLimits): string;
-  /** Moves process `pid` (and so everything it forks from then on) into the cgroup. */
-  join(cgroup: string, pid: number): void;
+  /** Moves process `pid` (and so everything it forks from then on) into the cgroup; rejects if it cannot. */
+  join(cgroup: string, pid: number): Promise<void>;
   /** Whether the kernel's OOM killer killed a process of the cgroup; false once it is removed. */
   oomKilled(cgroup: string): boolean;
   /** SIGKILLs every process in the cgroup and waits (boundedly) for them; returns whether it is empty. */
@@ -131,8 +132,9 @@ abstract class TaskCgroups implements Cgroups {
     return cgroup;
   }
 
-  join(cgroup: string, pid: number): void {
-    for (const dir of this.dirs(cgroup)) writeFileSync(join(dir, "cgroup.procs"), String(pid));
+  async join(cgroup: string, pid: number): Promise<void> {
+    // In parallel: on v1 each hierarchy is its own write, and they wait out the same grace period.
+    await Promise.all(this.dirs(cgroup).map((dir) => writeFile(join(dir, "cgroup.procs"), String(pid))));
   }
 
   remove(cgroup: string): void {

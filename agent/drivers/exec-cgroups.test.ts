@@ -7,6 +7,7 @@ import { testScope } from "../test-support/scope.ts";
 import { dropCgroup, fileText, launchOf, pidGone, taskPid } from "../test-support/tasks.ts";
 import { MEMORY_LIMIT_EXCEEDED, outcomeOf } from "../task-outcome.ts";
 import { CFS_PERIOD_US, DEFAULT_CGROUP_ROOT, cpuQuotaUs, memoryBytes } from "./cgroups.ts";
+import type { Cgroups } from "./cgroups.ts";
 import type { RunningTask } from "./driver.ts";
 import { ExecDriver } from "./exec.ts";
 import type { ExecDriverOptions } from "./exec.ts";
@@ -113,6 +114,21 @@ describe("exec driver with cgroups: limits", () => {
     expect(cpuQuotaUs(1.5)).toBe(150_000);
     expect(memoryBytes(0)).toBe(32 * MIB);
     expect(memoryBytes(100)).toBe(100 * MIB);
+  });
+});
+
+describe("exec driver with cgroups: the move into the cgroup", () => {
+  test("start resolves once the process exists; a task that cannot join its cgroup never runs its command and ends saying why", async () => {
+    const exec = driver();
+    if (!isolated(exec)) return;
+    // The kernel refusing the move (as it would for a cgroup removed underneath), injected.
+    const { cgroups } = exec.isolation as { cgroups: Cgroups };
+    cgroups.join = () => Promise.reject(new Error("injected refusal"));
+    const { task, dir } = await start(exec, "echo ran > ran.txt; sleep 300");
+    expect(await exec.wait(task)).toMatchObject({ kind: "unknown", reason: "could not put the task in its cgroup: injected refusal" });
+    expect(existsSync(join(dir, "ran.txt"))).toBe(false);
+    // Released with the task: nothing of it is left in the hierarchy.
+    expect(existsSync(cgroupDir(exec, task, "memory"))).toBe(false);
   });
 });
 

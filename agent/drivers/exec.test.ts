@@ -12,11 +12,11 @@ import { EXIT_STATUS_FILE } from "./exec-wrapper.ts";
 import { readProcStat } from "./proc.ts";
 
 const reaper = new GroupReaper();
-const cleanups: (() => void)[] = [];
+const cleanups: (() => Promise<void> | void)[] = [];
 
-afterEach(() => {
+afterEach(async () => {
   reaper.reap();
-  for (const cleanup of cleanups.splice(0).reverse()) cleanup();
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
 function sandbox(): string {
@@ -46,7 +46,9 @@ describe("exec driver: running", () => {
 
   test("a shell task gets the launch's env plus MESOS_SANDBOX, runs in its sandbox, and never sees the agent's env", async () => {
     process.env.DCX_TOKEN = "join-secret";
-    cleanups.push(() => delete process.env.DCX_TOKEN);
+    cleanups.push(() => {
+      delete process.env.DCX_TOKEN;
+    });
     const exec = driver();
     const { task, dir } = await start(exec, { shell: "env > env.txt; pwd > pwd.txt" }, { env: { HOST: "test-host", PORT0: "31001" } });
     expect(await exec.wait(task)).toEqual({ kind: "exited", code: 0, stderrTail: "" });

@@ -80,6 +80,8 @@ interface Watched {
   poll?: () => void;
   /** Set once the task was found OOM-killed and its cgroup killed, so that happens once. */
   oomSeen?: boolean;
+  /** Why the command never ran (its cgroup could not be joined); how the task ends then. */
+  startFailure?: string;
 }
 
 /** The exec driver; see the module comment for the process layout and the wrapper. */
@@ -98,6 +100,8 @@ export class ExecDriver implements TaskDriver {
   readonly isolation: Isolation;
   private readonly cgroups: Cgroups | undefined;
   private readonly watched = new Map<string, Watched>();
+  /** Each started task's move into its cgroup and release (see `placed`). */
+  private readonly placements = new WeakMap<RunningTask, Promise<void>>();
   /** Keyed by the handle given out, so `wait` works even after the task left `watched`. */
   private readonly exits = new WeakMap<RunningTask, Promise<ExitStatus>>();
   private timers: ReturnType<typeof setInterval>[] = [];
@@ -143,11 +147,9 @@ export class ExecDriver implements TaskDriver {
       this.releaseCgroup(launch.taskId, cgroup);
       throw error;
     }
-    await this.joinCgroup(launch.taskId, cgroup, child);
     // Read before the go: until then the wrapper waits on its stdin, so it cannot have ended and
     // been reaped, and its start time is there to read.
     const startTime = readProcStat(child.pid)?.startTime ?? 0;
-    releaseWrapper(child);
     const task: RunningTask = {
       taskId: launch.taskId,
       driver: this.name,
@@ -157,9 +159,25 @@ export class ExecDriver implements TaskDriver {
       startTime,
       sandbox,
     };
-    const exited = child.exited.then(() => this.ended(task, fromWaitStatus(child)));
-    this.track({ task, process: child }, exited);
+    const watched: Watched = { task, process: child };
+    // Not awaited: the process exists, which is what `start` promises; it runs the command once
+    // it is in its cgroup, while its TASK_RUNNING is on its way (see joinAndRelease).
+    const placed = this.joinAndRelease(watched, cgroup, child);
+    this.placements.set(task, placed);
+    // The end is settled only once the move is, so the cgroup is never removed under a move.
+    const exited = Promise.all([child.exited, placed]).then(() =>
+      this.ended(task, watched.startFailure === undefined ? fromWaitStatus(child) : unknown(watched.startFailure)),
+    );
+    this.track(watched, exited);
     return task;
+  }
+
+  /**
+   * Resolves once the task started by `start` was let run its command, or it is known that it
+   * never will (its cgroup could not be joined); at once for a task this driver did not start.
+   */
+  placed(task: RunningTask): Promise<void> {
+    return this.placements.get(task) ?? Promise.resolve();
   }
 
   wait(task: RunningTask): Promise<ExitStatus> {
@@ -242,17 +260,33 @@ export class ExecDriver implements TaskDriver {
     }
   }
 
-  /** Moves the waiting wrapper into the cgroup; if that fails, lets it exit unrun and throws. */
-  private async joinCgroup(taskId: string, cgroup: string | undefined, child: WrapperProcess): Promise<void> {
-    if (this.cgroups === undefined || cgroup === undefined) return;
+  /**
+   * Moves the waiting wrapper into its cgroup, then lets it run the command, so the command is
+   * held to its limits from its first instruction. The move is asynchronous (off the event loop)
+   * because it can take a while: on cgroup v1 the kernel makes the first move after an idle
+   * spell wait for an RCU grace period (about 5-15 ms here), and `start` does not wait for it.
+   * If the move fails, the wrapper gets end of input without a go and exits without running the
+   * command; the task then ends with the reason (`ended`), after releasing its cgroup.
+   */
+  private async joinAndRelease(watched: Watched, cgroup: string | undefined, child: WrapperProcess): Promise<void> {
+    if (this.cgroups !== undefined && cgroup !== undefined) {
+      try {
+        await this.cgroups.join(cgroup, child.pid);
+      } catch (error) {
+        // A wrapper stopped meanwhile cannot be moved: that is no failure to report.
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        watched.startFailure = `could not put the task in its cgroup: ${errorMessage(error)}`;
+        this.log.warn("task_cgroup_join_failed", { taskId: watched.task.taskId, cgroup, error: errorMessage(error) });
+        void child.stdin.end();
+        return;
+      }
+    }
+    // A task stopped while it was being moved has nothing left to release.
+    if (child.exitCode !== null || child.signalCode !== null) return;
     try {
-      this.cgroups.join(cgroup, child.pid);
+      releaseWrapper(child);
     } catch (error) {
-      // End of input without a go: the wrapper exits without running the command.
-      void child.stdin.end();
-      await child.exited;
-      this.releaseCgroup(taskId, cgroup);
-      throw new TaskStartError(`could not put the task in its cgroup: ${errorMessage(error)}`);
+      this.log.warn("task_release_failed", { taskId: watched.task.taskId, error: errorMessage(error) });
     }
   }
 

@@ -21,13 +21,13 @@ import { capLog, openLogSink, readTail } from "./log-files.ts";
  */
 
 const reaper = new GroupReaper();
-const cleanups: (() => void)[] = [];
+const cleanups: (() => Promise<void> | void)[] = [];
 const asRoot = process.getuid?.() === 0;
 const SECRET = "root-only secret line\n".repeat(400);
 
-afterEach(() => {
+afterEach(async () => {
   reaper.reap();
-  for (const cleanup of cleanups.splice(0).reverse()) cleanup();
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
 function tempDir(prefix: string): string {

@@ -15,10 +15,28 @@ const GETENT = "/usr/bin/getent";
 export const DEFAULT_TASK_USER = "nobody";
 
 /**
+ * How long a user found is remembered (as nscd does, for much longer): a launch asks twice (the
+ * agent's policy, then the exec driver), and each `getent` is a process spawned on the launch's
+ * path. An unknown name is never remembered, so a user created meanwhile is found at once.
+ */
+export const USER_CACHE_MS = 10_000;
+const found = new Map<string, { user: UnixUser; at: number }>();
+
+/**
  * Looks a user up by name the way the C library does (`getent passwd`, so LDAP and other NSS
  * sources count), falling back to /etc/passwd where getent is missing. Undefined when unknown.
+ * A user found is remembered for USER_CACHE_MS (`now`, by performance.now(), for tests).
  */
-export function lookupUser(name: string): UnixUser | undefined {
+export function lookupUser(name: string, now = performance.now()): UnixUser | undefined {
+  const cached = found.get(name);
+  if (cached !== undefined && now >= cached.at && now - cached.at < USER_CACHE_MS) return cached.user;
+  const user = lookupUncached(name);
+  if (user === undefined) found.delete(name);
+  else found.set(name, { user, at: now });
+  return user;
+}
+
+function lookupUncached(name: string): UnixUser | undefined {
   // A name that is no valid user name (or looks like an option) is never looked up.
   if (!/^[A-Za-z0-9_][A-Za-z0-9._-]*\$?$/.test(name)) return undefined;
   if (existsSync(GETENT)) {

@@ -87,8 +87,10 @@ export class GroupReaper {
  * Kills and removes a task's cgroup if the test left it behind: a closed driver leaves its tasks'
  * cgroups to the next agent process, and after a test there is none.
  */
-export function dropCgroup(exec: ExecDriver, task: RunningTask): void {
+export async function dropCgroup(exec: ExecDriver, task: RunningTask): Promise<void> {
   if (!("cgroups" in exec.isolation) || task.cgroup === undefined) return;
+  // The move into the cgroup may still be under way: removing the cgroup under it would fail.
+  await exec.placed(task);
   exec.isolation.cgroups.killAll(task.cgroup);
   exec.isolation.cgroups.remove(task.cgroup);
 }

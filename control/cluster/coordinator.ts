@@ -17,6 +17,11 @@ export const ALLOCATE_TIMER = "allocate";
  * from many agents is answered by one round instead of one each.
  */
 const ROUND_COALESCE_MS = 25;
+/**
+ * A status frame arriving this long after the last batch was committed finds the inbox idle and
+ * is committed at once; within it, the cluster is busy and frames gather for a turn first.
+ */
+const INBOX_QUIET_MS = 5;
 export const UNREACHABLE_TIMER = "unreachable";
 /**
  * Tasks one allocation round launches at most; the rest follow in the next round, at once.
@@ -66,6 +71,8 @@ export class Coordinator {
   private inbox: InboundStatus[] = [];
   /** Settles once the inbox as it is now is committed and acked. */
   private inboxCommitted: Promise<void> | undefined;
+  /** When the last batch of status frames began its commit (Date.now()). */
+  private inboxCommittedAt = Number.NEGATIVE_INFINITY;
   /**
    * Whether the last committed round left demand that more resources could serve (instances it
    * could not place or held back, frameworks taking offers). Unknown after a restart: true.
@@ -126,11 +133,13 @@ export class Coordinator {
     this.onCommit();
     if (round) this.demandWaiting = round.waiting;
     if (round) this.observer?.round(round, roundSeconds);
+    // Event subscribers only listen: they hear of the commit at once, in commit order, rather
+    // than after the alarm's write below (a task's TASK_RUNNING should not wait for it).
+    this.events.flush();
     // Arm before sending: agents answer frames at once, and their replies must not find the
     // object still waiting on storage with this call's result undelivered.
     await this.alarm.arm();
     this.dispatch(round, ctx);
-    this.events.flush();
     this.frameworks.mailbox.flush();
     this.feed?.flush();
     return value;
@@ -197,18 +206,25 @@ export class Coordinator {
 
   /**
    * A `status` frame: each update applied once, written before the ack goes out. Frames that
-   * arrive together are committed together (group commit): the first waits for the frames
-   * already queued behind it in the same turn, and one transaction applies them all, in arrival
-   * order, before any is acked. Updates for tasks the master has no place for make the agent
-   * kill them. The round runs from the alarm, so a burst of frames costs one round, not one each.
+   * arrive together are committed together (group commit): when the cluster is busy (a batch
+   * began within INBOX_QUIET_MS), the first waits a turn (`setTimeout` 0) for the frames
+   * already queued behind it, and one transaction applies them all, in arrival order, before any
+   * is acked; when it is idle, a lone frame (a task's TASK_RUNNING) is committed at once, in
+   * this same event, instead of waiting for a timer. Updates for tasks the master has no place
+   * for make the agent kill them. The round runs from the alarm, so a burst of frames costs one
+   * round, not one each.
    */
   status(ws: WebSocket, agentId: string, updates: StatusUpdate[]): Promise<void> {
     this.inbox.push({ ws, agentId, updates });
-    this.inboxCommitted ??= new Promise<void>((resolve) => setTimeout(resolve, 0)).then(() => this.commitInbox());
+    if (this.inboxCommitted) return this.inboxCommitted;
+    const idle = Date.now() - this.inboxCommittedAt >= INBOX_QUIET_MS;
+    const turn = idle ? Promise.resolve() : new Promise<void>((resolve) => setTimeout(resolve, 0));
+    this.inboxCommitted = turn.then(() => this.commitInbox());
     return this.inboxCommitted;
   }
 
   private async commitInbox(): Promise<void> {
+    this.inboxCommittedAt = Date.now();
     const frames = this.inbox;
     // Frames arriving while this batch commits form the next one.
     this.inbox = [];

@@ -64,13 +64,36 @@ const TASK_FROM_JSON = TASK_COLUMNS.split(", ")
   .map((_, i) => `json_extract(value, '$[${i}]')`)
   .join(", ");
 /**
- * Rows (or ids) one JSON-parameter statement carries. Bulk writes pass their rows as ONE bound
- * parameter, a JSON array that SQLite unpacks with `json_each`, instead of a `?` per value: the
- * 100-parameter limit would otherwise cut 100,000 launches into 16,667 statements, and each
- * statement costs the object far more than its rows do. Bounded so one parameter stays well
- * under SQLite's value size limit (2 MB on Cloudflare) and the text built for it stays small.
+ * Bulk writes and reads pass their rows as ONE bound parameter, a JSON array that SQLite unpacks
+ * with `json_each`, instead of a `?` per value: the 100-parameter limit would otherwise cut
+ * 100,000 launches into 16,667 statements, and each statement costs the object far more than
+ * its rows do. A parameter holds at most this many rows…
  */
-export const JSON_ROWS_PER_STATEMENT = 1000;
+const JSON_ROWS_PER_STATEMENT = 1000;
+/**
+ * …and this many characters: Cloudflare caps one SQLite value at 2 MB, and a character takes up
+ * to 3 bytes of UTF-8 (a status message may hold 4,096 of them).
+ */
+const JSON_PARAM_CHARS = 500_000;
+
+/** `rows` as JSON array texts, one per statement, within JSON_ROWS_PER_STATEMENT and JSON_PARAM_CHARS. */
+function jsonParams(rows: readonly unknown[]): string[] {
+  const out: string[] = [];
+  let part: string[] = [];
+  let chars = 2;
+  for (const row of rows) {
+    const text = JSON.stringify(row);
+    if (part.length > 0 && (part.length >= JSON_ROWS_PER_STATEMENT || chars + text.length + 1 > JSON_PARAM_CHARS)) {
+      out.push(`[${part.join(",")}]`);
+      part = [];
+      chars = 2;
+    }
+    part.push(text);
+    chars += text.length + 1;
+  }
+  if (part.length > 0) out.push(`[${part.join(",")}]`);
+  return out;
+}
 
 /** Told of every task this module writes: added (launched) or changed (its state). */
 export type TaskObserver = (task: TaskRecord, added: boolean) => void;
@@ -85,33 +108,30 @@ export function observeTasks(db: ClusterDb, observer: TaskObserver): void {
   observers.set(db, observer);
 }
 
-/** Inserts tasks: one statement per JSON_ROWS_PER_STATEMENT rows (a round may insert tens of thousands). */
+/** Inserts tasks, a statement per jsonParams part (a round may insert tens of thousands). */
 export function insertTasks(db: ClusterDb, records: TaskRecord[]): void {
   const observer = observers.get(db);
   if (observer) for (const t of records) observer(t, true);
-  const sql = sqlOf(db);
-  for (const part of chunked(records, JSON_ROWS_PER_STATEMENT)) {
-    // ports and resources go in as the JSON text the columns hold, so they are stored exactly as JSON.stringify wrote them.
-    const rows = part.map((t) => [
-      t.id,
-      t.framework,
-      t.group,
-      t.version,
-      t.agentId,
-      t.host,
-      t.state,
-      JSON.stringify(t.ports),
-      JSON.stringify(t.resources),
-      t.message,
-      t.healthy === null ? null : Number(t.healthy),
-      t.stagedAt,
-      t.startedAt,
-      t.updatedAt,
-      t.killRequestedAt,
-      t.endedAt,
-    ]);
-    sql.exec(`INSERT INTO tasks (${TASK_COLUMNS}) SELECT ${TASK_FROM_JSON} FROM json_each(?)`, JSON.stringify(rows));
-  }
+  // ports and resources go in as the JSON text the columns hold, so they are stored exactly as JSON.stringify wrote them.
+  const rows = records.map((t) => [
+    t.id,
+    t.framework,
+    t.group,
+    t.version,
+    t.agentId,
+    t.host,
+    t.state,
+    JSON.stringify(t.ports),
+    JSON.stringify(t.resources),
+    t.message,
+    t.healthy === null ? null : Number(t.healthy),
+    t.stagedAt,
+    t.startedAt,
+    t.updatedAt,
+    t.killRequestedAt,
+    t.endedAt,
+  ]);
+  for (const param of jsonParams(rows)) sqlOf(db).exec(`INSERT INTO tasks (${TASK_COLUMNS}) SELECT ${TASK_FROM_JSON} FROM json_each(?)`, param);
 }
 
 export function getTask(db: ClusterDb, id: string): TaskRecord | undefined {
@@ -189,14 +209,11 @@ const fromRaw = (r: RawTask): TaskRecord => ({
   endedAt: r.ended_at,
 });
 
-/** Rows for the given ids, JSON_ROWS_PER_STATEMENT ids a statement. */
+/** Rows for the given ids, a statement per jsonParams part. */
 export function tasksById(db: ClusterDb, ids: string[]): Map<string, TaskRecord> {
   const out = new Map<string, TaskRecord>();
-  for (const part of chunked(ids, JSON_ROWS_PER_STATEMENT)) {
-    const rows = sqlOf(db).exec<RawTask & Record<string, SqlStorageValue>>(
-      "SELECT * FROM tasks WHERE id IN (SELECT value FROM json_each(?))",
-      JSON.stringify(part),
-    );
+  for (const param of jsonParams(ids)) {
+    const rows = sqlOf(db).exec<RawTask & Record<string, SqlStorageValue>>("SELECT * FROM tasks WHERE id IN (SELECT value FROM json_each(?))", param);
     for (const r of rows) out.set(r.id, fromRaw(r));
   }
   return out;
@@ -254,15 +271,12 @@ export function applyStatusBatches(db: ClusterDb, batches: readonly StatusBatch[
  */
 function recordUpdateIds(db: ClusterDb, updates: readonly StatusUpdate[], now: number): Set<string> {
   const fresh = new Set<string>();
-  for (const part of chunked(
-    updates.map((u) => u.updateId),
-    JSON_ROWS_PER_STATEMENT,
-  )) {
+  for (const param of jsonParams(updates.map((u) => u.updateId))) {
     // `WHERE true` tells SQLite's parser that ON CONFLICT belongs to the INSERT, not to a join.
     const inserted = sqlOf(db).exec<{ update_id: string }>(
       "INSERT INTO applied_updates (update_id, applied_at) SELECT value, ? FROM json_each(?) WHERE true ON CONFLICT DO NOTHING RETURNING update_id",
       now,
-      JSON.stringify(part),
+      param,
     );
     for (const r of inserted) fresh.add(r.update_id);
   }
@@ -270,18 +284,18 @@ function recordUpdateIds(db: ClusterDb, updates: readonly StatusUpdate[], now: n
 }
 
 /**
- * Writes tasks' new states: each task's own values, JSON_ROWS_PER_STATEMENT tasks a statement
+ * Writes tasks' new states: each task's own values, a statement per jsonParams part
  * (`UPDATE … FROM json_each`), however differently they changed.
  */
 function writeTaskStates(db: ClusterDb, changed: TaskRecord[], now: number): void {
-  for (const part of chunked(changed, JSON_ROWS_PER_STATEMENT)) {
-    const rows = part.map((t) => [t.id, t.state, t.message, t.healthy === null ? null : Number(t.healthy), t.startedAt, t.endedAt]);
+  const rows = changed.map((t) => [t.id, t.state, t.message, t.healthy === null ? null : Number(t.healthy), t.startedAt, t.endedAt]);
+  for (const param of jsonParams(rows)) {
     sqlOf(db).exec(
       `UPDATE tasks SET state = json_extract(j.value, '$[1]'), message = json_extract(j.value, '$[2]'), healthy = json_extract(j.value, '$[3]'),
          updated_at = ?, started_at = json_extract(j.value, '$[4]'), ended_at = json_extract(j.value, '$[5]')
        FROM json_each(?) AS j WHERE tasks.id = json_extract(j.value, '$[0]')`,
       now,
-      JSON.stringify(rows),
+      param,
     );
   }
 }

@@ -94,3 +94,34 @@ describe("a status frame of many updates", () => {
     expect(new Map(started.map((r) => [r.id, r.started_at])).get(ids[5] ?? "")).toBe(now + 5);
   });
 });
+
+describe("status updates past one statement's parameter", () => {
+  it("long messages split the batch across statements (a parameter stays well under SQLite's 2 MB value limit), and every update is applied with its own message", async () => {
+    const account = await signUp();
+    const agent = await joinAgent(account, { hostname: "chatty-node" });
+    const post = await call(`/c/${account.cluster.id}/v2/apps`, {
+      method: "POST",
+      token: account.token,
+      json: { id: "/chatty", cmd: "sleep 600", cpus: 0.01, mem: 4, instances: 150, portDefinitions: [] },
+    });
+    expect(post.status).toBe(201);
+    const ids = ((await agent.socket.nextOfType<Frame>("launch")).tasks ?? []).map((t) => t.taskId);
+    expect(ids).toHaveLength(150);
+    // 150 messages of 4,000 characters: 600,000 characters of JSON, more than one parameter holds.
+    const now = Date.now();
+    agent.socket.send({
+      type: "status",
+      updates: ids.map((taskId, i) => ({ updateId: `long-${i}`, taskId, state: "TASK_RUNNING", message: `${i}:`.padEnd(4000, "x"), timestamp: now })),
+    });
+    const ack = await agent.socket.nextOfType<Frame>("ack");
+    expect(ack.updateIds).toHaveLength(150);
+    const rows = await runInDurableObject(env.CLUSTER.getByName(account.cluster.id), (_i: Cluster, state) =>
+      state.storage.sql.exec<{ id: string; state: string; message: string }>("SELECT id, state, message FROM tasks").toArray(),
+    );
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    ids.forEach((id, i) => {
+      expect(byId.get(id)?.state).toBe("TASK_RUNNING");
+      expect(byId.get(id)?.message).toBe(`${i}:`.padEnd(4000, "x"));
+    });
+  });
+});

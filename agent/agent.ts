@@ -225,7 +225,8 @@ export class Agent {
 
   /** Routes a master command to the part of the agent that serves it. */
   private dispatch(command: MasterCommand): void {
-    if (isLogCommand(command)) this.logs.handle(command);
+    if (command.type === "launchRefused") this.tasks.handle(command);
+    else if (isLogCommand(command)) this.logs.handle(command);
     else if (isProxyCommand(command)) this.proxy.handle(command);
     else if (command.type === "bundle") this.diagnostics.answerBundle(command, this.recentLog.text());
     else if (command.type === "vips") void this.vips.update(command);

@@ -1,4 +1,4 @@
-import { CloseCode, MasterMessage, PING, PONG, parseFrame } from "../protocol/index.ts";
+import { CloseCode, MasterMessage, PING, PONG, launchTaskByTask, parseFrame } from "../protocol/index.ts";
 import type { AgentMessage, Register, Registered } from "../protocol/index.ts";
 import { errorMessage } from "./log.ts";
 import type { Logger } from "./log.ts";
@@ -129,12 +129,24 @@ export class Session {
     if (!parsed.ok) {
       // The agent has no `error` frame to answer with; the master learns nothing, the log does.
       this.options.log.warn("frame_invalid", { message: parsed.message, details: parsed.details?.map(({ path, errors }) => ({ path, errors })) });
+      if (this.registered) this.launchReadable(data);
       return;
     }
     const message = parsed.value;
     if (message.type === "registered") this.onRegistered(message);
     else if (message.type === "error") this.options.log.warn("master_error", { message: message.message });
     else this.dispatch(message);
+  }
+
+  /**
+   * A launch frame that failed as a whole, read task by task: the tasks that match the protocol
+   * launch, each of the others is refused alone (the master hears TASK_ERROR for it).
+   */
+  private launchReadable(data: string): void {
+    const apart = launchTaskByTask(data);
+    if (apart === undefined) return;
+    if (apart.tasks.length > 0) this.dispatch({ type: "launch", tasks: apart.tasks });
+    if (apart.refused.length > 0) this.dispatch({ type: "launchRefused", tasks: apart.refused });
   }
 
   /** Hands a task frame to the task host; a failing handler is logged, never fatal to the session. */

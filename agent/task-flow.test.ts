@@ -121,6 +121,49 @@ describe("tasks end to end, with the fake master", () => {
     await Bun.sleep(50);
     expect(statusFrames(second)).toEqual([]);
   });
+
+  test("a launch frame with a task the agent cannot read: that task fails alone (TASK_ERROR naming the field), the others run", async () => {
+    const master = fakeMaster();
+    const workDir = tempDir();
+    const collected = collectLog();
+    const agent = Agent.create(
+      {
+        master: master.url,
+        cluster: "c1",
+        token: "join-1",
+        workDir,
+        resources: { cpus: 2, mem: 1024 },
+        attributes: {},
+        hostname: "h",
+        advertiseIp: "127.0.0.1",
+        backoffMaxMs: 20,
+        killTasksOnExit: false,
+      },
+      { log: collected.log },
+    );
+    void agent.run();
+    defer(() => agent.stop());
+    const session = await master.registered(0);
+    const first = launchOf("batch.1", { shell: "echo $$ > pid; sleep 300" });
+    const third = launchOf("batch.3", { shell: "echo $$ > pid; sleep 300" });
+    // The middle task carries a field this agent does not know (as from a newer master) and a negative grace.
+    const bad = { ...launchOf("batch.2", { shell: "sleep 300" }), killGracePeriodMs: -1, fromTheFuture: true };
+    master.send(session, { type: "launch", tasks: [first, bad, third] });
+    await received(session, "TASK_RUNNING", 2);
+    await received(session, "TASK_ERROR", 1);
+    for (const id of ["batch.1", "batch.3"]) await taskGroup(workDir, id);
+    const updates = updatesOf(session);
+    expect(
+      updates
+        .filter((u) => u.state === "TASK_RUNNING")
+        .map((u) => u.taskId)
+        .sort(),
+    ).toEqual(["batch.1", "batch.3"]);
+    const error = updates.filter((u) => u.taskId === "batch.2");
+    expect(error.map((u) => u.state)).toEqual(["TASK_ERROR"]);
+    expect(error[0]?.message).toContain("/killGracePeriodMs");
+    expect(collected.events("task_launch_refused").map((e) => e.taskId)).toEqual(["batch.2"]);
+  });
 });
 
 /** Runs `bun agent/main.ts` against `master` on `workDir`. */

@@ -1,6 +1,17 @@
 import type { Database } from "bun:sqlite";
 import { DNS_DRAIN_MS, isTerminal } from "../protocol/index.ts";
-import type { AgentMessage, MasterMessage, ProxyCredit, ProxyEnd, ProxyOpen, ProxyReset, Register, TaskLaunch, TaskState } from "../protocol/index.ts";
+import type {
+  AgentMessage,
+  MasterMessage,
+  ProxyCredit,
+  ProxyEnd,
+  ProxyOpen,
+  ProxyReset,
+  RefusedLaunch,
+  Register,
+  TaskLaunch,
+  TaskState,
+} from "../protocol/index.ts";
 import { openAgentDb } from "./agent-db.ts";
 import { agentCgroupScope } from "./drivers/cgroups.ts";
 import { TaskStartError } from "./drivers/driver.ts";
@@ -29,8 +40,17 @@ import type { TaskRecord } from "./task-store.ts";
 /** One task as the agent reports it in `register`. */
 export type TaskReport = Register["tasks"][number];
 
+/**
+ * Tasks of a launch frame the agent could not read, from the session (session.ts), which read
+ * the frame task by task: each is refused alone while the frame's other tasks launch.
+ */
+export interface LaunchRefused {
+  type: "launchRefused";
+  tasks: RefusedLaunch[];
+}
+
 /** The master's frames that concern tasks rather than the session itself. */
-export type MasterCommand = Exclude<MasterMessage, { type: "registered" } | { type: "error" }>;
+export type MasterCommand = Exclude<MasterMessage, { type: "registered" } | { type: "error" }> | LaunchRefused;
 /** The service proxy's frames (agent/proxy/). */
 export type ProxyCommand = ProxyOpen | ProxyCredit | ProxyEnd | ProxyReset;
 /** The commands the task host handles; log requests go to the log service, VIP tables to the balancer, proxy frames to the proxy. */
@@ -217,6 +237,8 @@ class DriverTaskHost implements TaskHost {
       for (const taskId of command.taskIds) this.kill(taskId, command.gracePeriodMs, this.dnsDrainMs);
     } else if (command.type === "ack") {
       this.ack(command.updateIds);
+    } else if (command.type === "launchRefused") {
+      for (const refused of command.tasks) this.refuseLaunch(refused);
     } else {
       this.reconcile(command.taskIds);
     }
@@ -327,6 +349,17 @@ class DriverTaskHost implements TaskHost {
     if (entry.pendingKillMs !== undefined) this.beginKill(entry, entry.pendingKillMs);
     else this.setRunning(entry);
     void this.watch(entry, running);
+  }
+
+  /**
+   * A launch this agent could not read: TASK_ERROR (Mesos's state for an invalid task), sent
+   * unrecorded as nothing of it was recorded, so the master ends it and its framework replaces
+   * or reports it rather than waiting on it. A task this agent already holds is left as it is.
+   */
+  private refuseLaunch({ taskId, message }: RefusedLaunch): void {
+    this.log.warn("task_launch_refused", { taskId, message });
+    if (this.entries.has(taskId)) return;
+    this.outbox.sendUnrecorded({ taskId, state: "TASK_ERROR", message });
   }
 
   /**

@@ -194,6 +194,19 @@ export const TaskLaunch = z.strictObject({
 export type TaskLaunch = z.infer<typeof TaskLaunch>;
 
 export const Launch = z.strictObject({ type: z.literal("launch"), tasks: z.array(TaskLaunch) });
+
+/**
+ * One agent's launches as frames within MAX_FRAME_BYTES, which the agent refuses past: all in
+ * one frame when they fit (the usual case: one launch frame per agent per round), else halved
+ * until each part fits, so many tasks on one agent in one round (an agent much bigger than the
+ * rest, or large environments) are never all lost to the size of their frame. A single task
+ * past the limit stays alone in its frame: no split can help it.
+ */
+export function launchFrames(tasks: TaskLaunch[]): TaskLaunch[][] {
+  if (tasks.length < 2 || JSON.stringify({ type: "launch", tasks }).length <= MAX_FRAME_BYTES) return [tasks];
+  const half = Math.ceil(tasks.length / 2);
+  return [...launchFrames(tasks.slice(0, half)), ...launchFrames(tasks.slice(half))];
+}
 export const Kill = z.strictObject({
   type: z.literal("kill"),
   taskIds: z.array(z.string().min(1).max(512)),
@@ -258,4 +271,42 @@ export function parseFrame<T>(schema: z.ZodType<T>, data: string): ParseResult<T
     return { ok: false, message: `unknown message type '${type.slice(0, 64)}'`, details };
   }
   return { ok: false, message: "frame does not match the protocol", details };
+}
+
+/** A task of a launch frame that does not match the protocol, and why. */
+export interface RefusedLaunch {
+  taskId: string;
+  message: string;
+}
+
+/**
+ * A launch frame that failed the protocol as a whole, read task by task. One frame carries all
+ * of a round's tasks for its agent, so one task the agent cannot read (a field from a newer
+ * master, a value past a limit) must fail alone rather than cost the others their launch.
+ * Undefined when the frame is not a launch frame at all (or is too large). A task without a
+ * readable id cannot be answered: it is in neither list, and the caller logs the frame.
+ */
+export function launchTaskByTask(data: string): { tasks: TaskLaunch[]; refused: RefusedLaunch[] } | undefined {
+  if (data.length > MAX_FRAME_BYTES) return undefined;
+  let json: unknown;
+  try {
+    json = JSON.parse(data);
+  } catch {
+    return undefined;
+  }
+  const frame = z.object({ type: z.literal("launch"), tasks: z.array(z.unknown()) }).safeParse(json);
+  if (!frame.success) return undefined;
+  const tasks: TaskLaunch[] = [];
+  const refused: RefusedLaunch[] = [];
+  for (const raw of frame.data.tasks) {
+    const task = TaskLaunch.safeParse(raw);
+    if (task.success) {
+      tasks.push(task.data);
+      continue;
+    }
+    const id = z.object({ taskId: TaskLaunch.shape.taskId }).safeParse(raw);
+    const problems = fieldErrors(task.error).map(({ path, errors }) => `${path}: ${errors.join("; ")}`);
+    if (id.success) refused.push({ taskId: id.data.taskId, message: `launch does not match the protocol: ${problems.join(", ")}` });
+  }
+  return { tasks, refused };
 }

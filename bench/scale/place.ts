@@ -20,6 +20,8 @@ export async function placeTasks(api: Api, sim: SimAgents, opts: Options, runtim
   const mark = await sim.mark(opts.tasks);
   const epoch0 = performance.timeOrigin + performance.now();
   const cpu = cpuByPid(runtime);
+  // The load generator shares this machine's cores with the runtime: its CPU says how much of the wall time was its.
+  const simCpu = cpuByPid([sim.pid]);
   const t0 = performance.now();
   log(`POST ${APP_ID} with ${opts.tasks} instances`);
   const post = await api.call<unknown>(
@@ -62,6 +64,7 @@ export async function placeTasks(api: Api, sim: SimAgents, opts: Options, runtim
     log(`${await running()}/${opts.tasks} RUNNING after ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   }
   const cpuMs = sumCpuDelta(cpu, cpuByPid([...cpu.keys()]));
+  const simCpuMs = sumCpuDelta(simCpu, cpuByPid([sim.pid]));
   const [l, a] = await Promise.all([launched, acked]);
   const counted = await running();
   if (counted < opts.tasks) notes.push(`the master counted ${counted} of ${opts.tasks} tasks running at the end`);
@@ -81,6 +84,7 @@ export async function placeTasks(api: Api, sim: SimAgents, opts: Options, runtim
       polls,
       runtimeCpuMs: round(cpuMs),
       runtimeCpuMsPerPlacement: round(cpuMs / opts.tasks, 3),
+      simAgentsCpuMs: round(simCpuMs),
       // Counted since the mark: frames of this phase only.
       launchFrames: Number(after.launchFrames),
       statusFrames: Number(after.statusFrames),

@@ -1,4 +1,4 @@
-import { CloseCode, isAlive, isTerminal, type StatusUpdate, type TaskReport } from "../../protocol/index.ts";
+import { CloseCode, isAlive, isTerminal, launchFrames, type StatusUpdate, type TaskReport } from "../../protocol/index.ts";
 import { type RoundResult, allocationRound } from "./allocator/round.ts";
 import type { ClusterDb } from "./db.ts";
 import type { EventBus } from "./events.ts";
@@ -8,7 +8,7 @@ import { type CheckUpdate, applyCheckResults, isCheckResult } from "./frameworks
 import { expireUnreachable } from "./frameworks/marathon/task-events.ts";
 import type { FrameworkRegistry } from "./frameworks/registry.ts";
 import { type SocketIndex, closeQuietly, send } from "./sessions.ts";
-import { applyStatusUpdates, hasLiveTasks, liveTasks, markKillRequested, setTaskState, type TaskRecord } from "./tasks.ts";
+import { type ApplyResult, applyStatusBatches, hasLiveTasks, liveTasks, markKillRequested, setTaskState, type TaskRecord } from "./tasks.ts";
 import { type AlarmArm, scheduleAt, scheduleNoLaterThan } from "./timers.ts";
 
 export const ALLOCATE_TIMER = "allocate";
@@ -25,10 +25,13 @@ const INBOX_QUIET_MS = 5;
 export const UNREACHABLE_TIMER = "unreachable";
 /**
  * Tasks one allocation round launches at most; the rest follow in the next round, at once.
- * Bounds a round's transaction and CPU (wrangler.toml `limits.cpu_ms`) when a tenant asks
- * for a very large scale-up in one request.
+ * Bounds a round's transaction, CPU (wrangler.toml `limits.cpu_ms`) and heap when a tenant asks
+ * for a very large scale-up in one request. Large, because a spreading planner gives each agent
+ * about cap ÷ agents tasks a round, and every launch frame costs a status frame and an ack: at
+ * 9,000 agents a cap of 5,000 meant one task per frame, three messages per task. The round holds
+ * each launch as its row (about half a kilobyte) and builds its frame only as it is sent.
  */
-export const MAX_LAUNCHES_PER_ROUND = 5000;
+export const MAX_LAUNCHES_PER_ROUND = 50_000;
 
 /** Finds a task's framework by its name (a memoized `FrameworkRegistry.of` inside a status batch). */
 type FrameworkLookup = (name: string) => Framework | undefined;
@@ -166,18 +169,22 @@ export class Coordinator {
     return r;
   }
 
-  /** Sends launch and kill frames: one of each per agent at most. Agents without a session get them on reconcile. */
+  /** Sends launch and kill frames: one of each per agent (launches split past the frame size limit). Agents without a session get them on reconcile. */
   private dispatch(round: RoundResult | undefined, ctx: CommandContext): void {
     const kills = [...(round?.killed ?? []), ...ctx.killed];
     const launches = new Map(round?.outbox.launches ?? []);
-    for (const { record, launch } of ctx.launched) launches.set(record.agentId, [...(launches.get(record.agentId) ?? []), launch]);
+    for (const launched of ctx.launched) {
+      const list = launches.get(launched.record.agentId);
+      launches.set(launched.record.agentId, list ? [...list, launched] : [launched]);
+    }
     if (launches.size === 0 && kills.length === 0) return;
     const sockets = this.sockets.all();
     // Kills first: what they free may be what the launches were placed on.
     this.sendKills(sockets, kills);
-    for (const [agentId, tasks] of launches) {
+    for (const [agentId, list] of launches) {
       const ws = sockets.get(agentId);
-      if (ws) send(ws, { type: "launch", tasks });
+      // Each agent's frames are built as they are sent, and garbage once sent.
+      if (ws) for (const tasks of launchFrames(list.map((l) => l.launch))) send(ws, { type: "launch", tasks });
     }
   }
 
@@ -249,7 +256,9 @@ export class Coordinator {
     const tally: StatusTally = { taken: [], lags: [] };
     const unknown = await this.mutate((ctx) => {
       const frameworkOf = this.frameworks.cached(ctx.db);
-      const applied = frames.map((f) => this.applyFrame(ctx, f, tally, frameworkOf));
+      // Every frame's reads and writes in a few statements; then each frame's news in turn.
+      const results = applyStatusBatches(ctx.db, frames, ctx.now);
+      const applied = frames.map((f, i) => this.applyFrame(ctx, f, results[i] ?? [], tally, frameworkOf));
       if (applied.some((a) => a.changed)) scheduleNoLaterThan(ctx.db, ALLOCATE_TIMER, ctx.now + ROUND_COALESCE_MS);
       return applied.map((a) => a.unknown);
     }, false);
@@ -276,10 +285,11 @@ export class Coordinator {
     closeQuietly(ws, CloseCode.RETRY, "could not apply status updates; reconnect and resend");
   }
 
-  /** One frame's updates, inside the batch's transaction: whether any changed a task, and the ids the agent must kill. */
+  /** One frame's applied updates, inside the batch's transaction, told to their frameworks: whether any changed a task, and the ids the agent must kill. */
   private applyFrame(
     ctx: CommandContext,
-    { agentId, updates }: InboundStatus,
+    { updates }: InboundStatus,
+    results: readonly ApplyResult[],
     tally: StatusTally,
     frameworkOf: FrameworkLookup,
   ): { changed: boolean; unknown: string[] } {
@@ -287,7 +297,6 @@ export class Coordinator {
     const unknown: string[] = [];
     const checked: CheckUpdate[] = [];
     const judgedKills: string[] = [];
-    const results = applyStatusUpdates(ctx.db, agentId, updates, ctx.now);
     updates.forEach((u, i) => {
       const r = results[i] ?? { kind: "duplicate" };
       tally.taken.push(r.kind);

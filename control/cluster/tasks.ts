@@ -59,8 +59,41 @@ const sqlOf = (db: ClusterDb) => db.$client.sql;
 
 const TASK_COLUMNS =
   "id, framework, group_id, version, agent_id, host, state, ports, resources, message, healthy, staged_at, started_at, updated_at, kill_requested_at, ended_at";
-/** 16 values a row: 6 rows stay within the 100-parameter limit. */
-const TASK_ROWS_PER_INSERT = Math.floor(MAX_PARAMS / 16);
+/** Each column of TASK_COLUMNS read from a row given as a JSON array, in the same order. */
+const TASK_FROM_JSON = TASK_COLUMNS.split(", ")
+  .map((_, i) => `json_extract(value, '$[${i}]')`)
+  .join(", ");
+/**
+ * Bulk writes and reads pass their rows as ONE bound parameter, a JSON array that SQLite unpacks
+ * with `json_each`, instead of a `?` per value: the 100-parameter limit would otherwise cut
+ * 100,000 launches into 16,667 statements, and each statement costs the object far more than
+ * its rows do. A parameter holds at most this many rows…
+ */
+const JSON_ROWS_PER_STATEMENT = 1000;
+/**
+ * …and this many characters: Cloudflare caps one SQLite value at 2 MB, and a character takes up
+ * to 3 bytes of UTF-8 (a status message may hold 4,096 of them).
+ */
+const JSON_PARAM_CHARS = 500_000;
+
+/** `rows` as JSON array texts, one per statement, within JSON_ROWS_PER_STATEMENT and JSON_PARAM_CHARS. */
+function jsonParams(rows: readonly unknown[]): string[] {
+  const out: string[] = [];
+  let part: string[] = [];
+  let chars = 2;
+  for (const row of rows) {
+    const text = JSON.stringify(row);
+    if (part.length > 0 && (part.length >= JSON_ROWS_PER_STATEMENT || chars + text.length + 1 > JSON_PARAM_CHARS)) {
+      out.push(`[${part.join(",")}]`);
+      part = [];
+      chars = 2;
+    }
+    part.push(text);
+    chars += text.length + 1;
+  }
+  if (part.length > 0) out.push(`[${part.join(",")}]`);
+  return out;
+}
 
 /** Told of every task this module writes: added (launched) or changed (its state). */
 export type TaskObserver = (task: TaskRecord, added: boolean) => void;
@@ -75,33 +108,30 @@ export function observeTasks(db: ClusterDb, observer: TaskObserver): void {
   observers.set(db, observer);
 }
 
-/** Inserts tasks in raw multi-row statements: a round may insert thousands. */
+/** Inserts tasks, a statement per jsonParams part (a round may insert tens of thousands). */
 export function insertTasks(db: ClusterDb, records: TaskRecord[]): void {
   const observer = observers.get(db);
   if (observer) for (const t of records) observer(t, true);
-  const sql = sqlOf(db);
-  for (const part of chunked(records, TASK_ROWS_PER_INSERT)) {
-    const values = part.flatMap((t) => [
-      t.id,
-      t.framework,
-      t.group,
-      t.version,
-      t.agentId,
-      t.host,
-      t.state,
-      JSON.stringify(t.ports),
-      JSON.stringify(t.resources),
-      t.message,
-      t.healthy === null ? null : Number(t.healthy),
-      t.stagedAt,
-      t.startedAt,
-      t.updatedAt,
-      t.killRequestedAt,
-      t.endedAt,
-    ]);
-    const row = `(${Array(16).fill("?").join(",")})`;
-    sql.exec(`INSERT INTO tasks (${TASK_COLUMNS}) VALUES ${part.map(() => row).join(",")}`, ...values);
-  }
+  // ports and resources go in as the JSON text the columns hold, so they are stored exactly as JSON.stringify wrote them.
+  const rows = records.map((t) => [
+    t.id,
+    t.framework,
+    t.group,
+    t.version,
+    t.agentId,
+    t.host,
+    t.state,
+    JSON.stringify(t.ports),
+    JSON.stringify(t.resources),
+    t.message,
+    t.healthy === null ? null : Number(t.healthy),
+    t.stagedAt,
+    t.startedAt,
+    t.updatedAt,
+    t.killRequestedAt,
+    t.endedAt,
+  ]);
+  for (const param of jsonParams(rows)) sqlOf(db).exec(`INSERT INTO tasks (${TASK_COLUMNS}) SELECT ${TASK_FROM_JSON} FROM json_each(?)`, param);
 }
 
 export function getTask(db: ClusterDb, id: string): TaskRecord | undefined {
@@ -179,85 +209,94 @@ const fromRaw = (r: RawTask): TaskRecord => ({
   endedAt: r.ended_at,
 });
 
-/** Rows for the given ids, in chunks within the parameter limit. */
+/** Rows for the given ids, a statement per jsonParams part. */
 export function tasksById(db: ClusterDb, ids: string[]): Map<string, TaskRecord> {
   const out = new Map<string, TaskRecord>();
-  for (const part of chunked(ids)) {
-    const rows = sqlOf(db).exec<RawTask & Record<string, SqlStorageValue>>(`SELECT * FROM tasks WHERE id IN (${part.map(() => "?").join(",")})`, ...part);
+  for (const param of jsonParams(ids)) {
+    const rows = sqlOf(db).exec<RawTask & Record<string, SqlStorageValue>>("SELECT * FROM tasks WHERE id IN (SELECT value FROM json_each(?))", param);
     for (const r of rows) out.set(r.id, fromRaw(r));
   }
   return out;
 }
 
+/** One agent's status updates, in the order it sent them. */
+export interface StatusBatch {
+  agentId: string;
+  updates: StatusUpdate[];
+}
+
 /**
- * Applies one frame's status updates from `agentId`, in order. Each update id is recorded in
- * the same transaction as the change it makes, so a resend after a lost ack is recognised and
- * only acked. Reads are batched and writes are one raw statement each: a busy cluster applies
+ * Applies status updates from many agents' frames, in order, as if frame after frame. Each
+ * update id is recorded in the same transaction as the change it makes, so a resend after a
+ * lost ack is recognised and only acked. The reads and writes of all the frames are batched:
+ * a few statements per commit rather than a few per frame, since a busy cluster applies tens of
  * thousands of updates a second here.
  */
-export function applyStatusUpdates(db: ClusterDb, agentId: string, updates: StatusUpdate[], now: number): ApplyResult[] {
-  const sql = sqlOf(db);
-  // Recording the ids first tells which are new in the same statement: a conflict is an id
-  // applied before, and only the first of an id repeated within the frame is returned. The
-  // recording commits with the changes below or not at all (one transaction). 2 values a row.
-  const fresh = new Set<string>();
-  for (const part of chunked(
-    updates.map((u) => u.updateId),
-    MAX_PARAMS / 2,
-  )) {
-    const inserted = sql.exec<{ update_id: string }>(
-      `INSERT INTO applied_updates (update_id, applied_at) VALUES ${part.map(() => "(?, ?)").join(",")} ON CONFLICT DO NOTHING RETURNING update_id`,
-      ...part.flatMap((id) => [id, now]),
-    );
-    for (const r of inserted) fresh.add(r.update_id);
-  }
-  const current = tasksById(db, [...new Set(updates.map((u) => u.taskId))]);
+export function applyStatusBatches(db: ClusterDb, batches: readonly StatusBatch[], now: number): ApplyResult[][] {
+  const all = batches.flatMap((b) => b.updates);
+  const fresh = recordUpdateIds(db, all, now);
+  const current = tasksById(db, [...new Set(all.map((u) => u.taskId))]);
   const changed = new Map<string, TaskRecord>();
-  const results = updates.map((update): ApplyResult => {
-    if (!fresh.delete(update.updateId)) return { kind: "duplicate" };
-    const task = current.get(update.taskId);
-    if (!task || task.agentId !== agentId) return { kind: "unknown" };
-    if (!accepts(task, update.state)) return { kind: "stale", task };
-    const next: TaskRecord = {
-      ...task,
-      state: update.state,
-      message: update.message ?? null,
-      // `healthy` on an update is one probe's result; the framework derives the task's health.
-      healthy: task.healthy,
-      updatedAt: now,
-      startedAt: update.state === "TASK_RUNNING" && task.startedAt === null ? update.timestamp || now : task.startedAt,
-      endedAt: endsTask(update.state) ? now : null,
-    };
-    current.set(task.id, next);
-    changed.set(task.id, next);
-    return { kind: "applied", task: next, previous: task.state };
-  });
+  const results = batches.map(({ agentId, updates }) =>
+    updates.map((update): ApplyResult => {
+      if (!fresh.delete(update.updateId)) return { kind: "duplicate" };
+      const task = current.get(update.taskId);
+      if (!task || task.agentId !== agentId) return { kind: "unknown" };
+      if (!accepts(task, update.state)) return { kind: "stale", task };
+      const next: TaskRecord = {
+        ...task,
+        state: update.state,
+        message: update.message ?? null,
+        // `healthy` on an update is one probe's result; the framework derives the task's health.
+        healthy: task.healthy,
+        updatedAt: now,
+        startedAt: update.state === "TASK_RUNNING" && task.startedAt === null ? update.timestamp || now : task.startedAt,
+        endedAt: endsTask(update.state) ? now : null,
+      };
+      current.set(task.id, next);
+      changed.set(task.id, next);
+      return { kind: "applied", task: next, previous: task.state };
+    }),
+  );
   writeTaskStates(db, [...changed.values()], now);
   const observer = observers.get(db);
   if (observer) for (const t of changed.values()) observer(t, false);
   return results;
 }
 
-/** Writes tasks' new states; tasks that end alike (as a frame's tasks usually do) share one statement. */
-function writeTaskStates(db: ClusterDb, changed: TaskRecord[], now: number): void {
-  const groups = new Map<string, TaskRecord[]>();
-  for (const t of changed) {
-    const key = JSON.stringify([t.state, t.message, t.healthy, t.startedAt, t.endedAt]);
-    groups.set(key, [...(groups.get(key) ?? []), t]);
+/**
+ * Records update ids as applied; returns those that were new. Recording first tells which are
+ * new in the same statement (a conflict is an id applied before, and only the first of an id
+ * repeated in the batch is returned); it commits with the changes or not at all.
+ */
+function recordUpdateIds(db: ClusterDb, updates: readonly StatusUpdate[], now: number): Set<string> {
+  const fresh = new Set<string>();
+  for (const param of jsonParams(updates.map((u) => u.updateId))) {
+    // `WHERE true` tells SQLite's parser that ON CONFLICT belongs to the INSERT, not to a join.
+    const inserted = sqlOf(db).exec<{ update_id: string }>(
+      "INSERT INTO applied_updates (update_id, applied_at) SELECT value, ? FROM json_each(?) WHERE true ON CONFLICT DO NOTHING RETURNING update_id",
+      now,
+      param,
+    );
+    for (const r of inserted) fresh.add(r.update_id);
   }
-  for (const [, group] of groups) {
-    const t = group[0] as TaskRecord;
-    const head = [t.state, t.message, t.healthy === null ? null : Number(t.healthy), now, t.startedAt, t.endedAt];
-    for (const part of chunked(
-      group.map((g) => g.id),
-      MAX_PARAMS - head.length,
-    )) {
-      sqlOf(db).exec(
-        `UPDATE tasks SET state = ?, message = ?, healthy = ?, updated_at = ?, started_at = ?, ended_at = ? WHERE id IN (${part.map(() => "?").join(",")})`,
-        ...head,
-        ...part,
-      );
-    }
+  return fresh;
+}
+
+/**
+ * Writes tasks' new states: each task's own values, a statement per jsonParams part
+ * (`UPDATE … FROM json_each`), however differently they changed.
+ */
+function writeTaskStates(db: ClusterDb, changed: TaskRecord[], now: number): void {
+  const rows = changed.map((t) => [t.id, t.state, t.message, t.healthy === null ? null : Number(t.healthy), t.startedAt, t.endedAt]);
+  for (const param of jsonParams(rows)) {
+    sqlOf(db).exec(
+      `UPDATE tasks SET state = json_extract(j.value, '$[1]'), message = json_extract(j.value, '$[2]'), healthy = json_extract(j.value, '$[3]'),
+         updated_at = ?, started_at = json_extract(j.value, '$[4]'), ended_at = json_extract(j.value, '$[5]')
+       FROM json_each(?) AS j WHERE tasks.id = json_extract(j.value, '$[0]')`,
+      now,
+      param,
+    );
   }
 }
 

@@ -1,7 +1,6 @@
-import type { TaskLaunch } from "../../../protocol/index.ts";
 import { listAgents, type AgentRecord } from "../agents.ts";
 import type { ClusterDb } from "../db.ts";
-import type { Framework, FrameworkContext, FrameworkTurn, RoundContext } from "../frameworks/framework.ts";
+import type { Framework, FrameworkContext, FrameworkTurn, LaunchedTask, RoundContext } from "../frameworks/framework.ts";
 import { type LiveTaskGroup, liveTaskGroups, markKillRequested, usageByAgent, type TaskRecord } from "../tasks.ts";
 import { decline, REFUSE_MS, refusedByAgent, revive } from "./filters.ts";
 import { heldByOffers, makeOffers, offeredAgents, staleOffers } from "./offers.ts";
@@ -10,9 +9,13 @@ import { DEFAULT_ROLE } from "./roles.ts";
 import type { FrameworkInfo } from "./drf.ts";
 import { roleWeights, weighted } from "./weights.ts";
 
-/** Frames to send once the round's writes are committed: at most one launch and one kill per agent. */
+/**
+ * Frames to send once the round's writes are committed: one launch (split only past the frame
+ * size limit) and one kill per agent. Launches are kept as the frameworks gave them, their
+ * frames built as they are sent.
+ */
 export interface Outbox {
-  launches: Map<string, TaskLaunch[]>;
+  launches: Map<string, LaunchedTask[]>;
   kills: Map<string, string[]>;
 }
 
@@ -109,10 +112,10 @@ export function allocationRound(ctx: FrameworkContext, frameworks: readonly Fram
   }
   for (const [i, { framework, turn }] of turns.entries()) {
     const own = plan.byFramework[i] ?? { placements: [], unplaced: [] };
-    for (const { record, launch } of turn.launch(round, own.placements)) {
-      result.launched.push(record);
-      push(outbox.launches, record.agentId, launch);
-      framework.statusChanged(round, record);
+    for (const launched of turn.launch(round, own.placements)) {
+      result.launched.push(launched.record);
+      push(outbox.launches, launched.record.agentId, launched);
+      framework.statusChanged(round, launched.record);
     }
     turn.settle(round, own.unplaced, agents.length);
   }
@@ -186,9 +189,13 @@ function placeAll(now: number, agents: AgentSnapshot[], placed: PlacedTask[], fr
   const snapshot = { now, agents, placed, frameworks: [...frameworks] };
   const plan: PlacementPlan = requests.length > 0 ? place(snapshot, requests) : { placements: [], unplaced: [] };
   const byFramework: PlacementPlan[] = turns.map(() => ({ placements: [], unplaced: [] }));
+  // Re-indexed in place rather than copied: a round may place tens of thousands, and the plan's
+  // own placements are read for their agents only from here on (declineUnused).
   for (const p of plan.placements) {
     const o = owner[p.request];
-    if (o) byFramework[o.turn]?.placements.push({ ...p, request: o.local });
+    if (!o) continue;
+    p.request = o.local;
+    byFramework[o.turn]?.placements.push(p);
   }
   for (const u of plan.unplaced) {
     const o = owner[u.request];

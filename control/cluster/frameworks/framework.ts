@@ -28,10 +28,15 @@ export interface RoundContext extends FrameworkContext {
   hosts: ReadonlyMap<string, string>;
 }
 
-/** A task a framework launched this round: its row (TASK_STAGING) and the frame for its agent. */
+/**
+ * A task a framework launched this round: its row (TASK_STAGING) and the frame for its agent.
+ * `launch` may be a getter that builds the frame when read: a round's launches are read once,
+ * as their agent's frame is sent after the commit, so a round of tens of thousands of tasks
+ * holds their rows, not their frames, until then.
+ */
 export interface LaunchedTask {
-  record: TaskRecord;
-  launch: TaskLaunch;
+  readonly record: TaskRecord;
+  readonly launch: TaskLaunch;
 }
 
 /** A framework's part of one allocation round, made by `Framework.turn` inside the round's transaction. */

@@ -1,8 +1,10 @@
 import type { Placement, PlacementPlan, Unplaced } from "../../allocator/place.ts";
 import { DECLINED } from "../../allocator/place.ts";
 import type { ClusterDb } from "../../db.ts";
-import { insertTasks, type TaskRecord } from "../../tasks.ts";
+import type { TaskLaunch } from "../../../../protocol/index.ts";
+import { insertTasks, type TaskRecord, type TaskResources } from "../../tasks.ts";
 import { DEFAULT_KILL_GRACE_MS, type Framework, type FrameworkContext, type FrameworkTurn, type LaunchedTask, type RoundContext } from "../framework.ts";
+import type { App } from "./app-definition.ts";
 import { getApp, setWaiting, type StoredApp } from "./apps.ts";
 import { MARATHON, marathonDemand } from "./demand.ts";
 import { finishDeployment } from "./deployments.ts";
@@ -50,32 +52,51 @@ export const marathonFramework: Framework = {
   },
 };
 
+/**
+ * A placed instance: its row now, its launch frame built when read (as its agent's frame is
+ * sent), from the app, its secrets and what the row holds (id, host, version, ports).
+ */
+class PlacedLaunch implements LaunchedTask {
+  constructor(
+    readonly record: TaskRecord,
+    private readonly app: App,
+    /** The app's secrets by name, read when it was placed. */
+    private readonly secrets: ReadonlyMap<string, string>,
+  ) {}
+
+  get launch(): TaskLaunch {
+    const { version, id, host, ports } = this.record;
+    return taskLaunch(this.app, version, id, host, ports, this.secrets);
+  }
+}
+
 function launchPlaced(round: RoundContext, placements: Placement[], apps: StoredApp[]): LaunchedTask[] {
-  const out: LaunchedTask[] = [];
+  const out: PlacedLaunch[] = [];
+  // One resources object per app: every row of its instances holds the same, and none changes it.
+  const resources = new Map<number, TaskResources>();
   // Each app's secrets are read once per round, and only for apps that name some.
-  const secretsOf = new Map<StoredApp, ReadonlyMap<string, string>>();
+  const secretsOf = new Map<number, ReadonlyMap<string, string>>();
   for (const p of placements) {
     const stored = apps[p.request];
     if (!stored) continue;
-    let secrets = secretsOf.get(stored);
+    let secrets = secretsOf.get(p.request);
     if (secrets === undefined) {
       secrets = secretValuesFor(round.db, stored.app);
-      secretsOf.set(stored, secrets);
+      secretsOf.set(p.request, secrets);
     }
-    const host = round.hosts.get(p.agentId) ?? "";
-    const id = newTaskId(stored.id);
     const { cpus, mem, disk, gpus } = stored.app;
-    const ports = taskHostPorts(stored.app, p.hostPorts);
+    let shared = resources.get(p.request);
+    if (!shared) resources.set(p.request, (shared = { cpus, mem, disk, gpus }));
     const record: TaskRecord = {
-      id,
+      id: newTaskId(stored.id),
       framework: MARATHON,
       group: stored.id,
       version: stored.version,
       agentId: p.agentId,
-      host,
+      host: round.hosts.get(p.agentId) ?? "",
       state: "TASK_STAGING",
-      ports,
-      resources: { cpus, mem, disk, gpus },
+      ports: taskHostPorts(stored.app, p.hostPorts),
+      resources: shared,
       message: null,
       healthy: null,
       stagedAt: round.now,
@@ -84,7 +105,7 @@ function launchPlaced(round: RoundContext, placements: Placement[], apps: Stored
       killRequestedAt: null,
       endedAt: null,
     };
-    out.push({ record, launch: taskLaunch(stored.app, stored.version, id, host, ports, secrets) });
+    out.push(new PlacedLaunch(record, stored.app, secrets));
   }
   insertTasks(
     round.db,

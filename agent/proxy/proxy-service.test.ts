@@ -16,7 +16,11 @@ function recorder() {
     frames,
     data,
     channel: { send: (m: AgentMessage) => frames.push(m), sendBinary: (f: Uint8Array) => data.push(decodeProxyData(f.slice()) as ProxyData) },
-    bytes: (sid: number) => data.filter((d) => d.sid === sid).reduce((n, d) => n + d.payload.byteLength, 0),
+    /** A stream's answer bytes so far: what came with the head (a first read small enough rides there), then the data frames. */
+    bytes: (sid: number) => {
+      const head = frames.find((f) => f.type === "proxyHead" && f.sid === sid) as { body?: string } | undefined;
+      return Buffer.from(head?.body ?? "", "base64").byteLength + data.filter((d) => d.sid === sid).reduce((n, d) => n + d.payload.byteLength, 0);
+    },
     /** A stream's whole answer body: what came with the head, then the data frames. */
     text: (sid: number) => {
       const head = frames.find((f) => f.type === "proxyHead" && f.sid === sid) as { body?: string } | undefined;

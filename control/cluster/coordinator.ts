@@ -2,11 +2,11 @@ import { CloseCode, isAlive, isTerminal, type StatusUpdate, type TaskReport } fr
 import { type RoundResult, allocationRound } from "./allocator/round.ts";
 import type { ClusterDb } from "./db.ts";
 import type { EventBus } from "./events.ts";
-import { DEFAULT_KILL_GRACE_MS, type Framework, type FrameworkContext } from "./frameworks/framework.ts";
+import { DEFAULT_KILL_GRACE_MS, type FrameworkContext } from "./frameworks/framework.ts";
 import type { CommandContext, Failure, Outcome } from "./frameworks/marathon/commands.ts";
 import { type CheckUpdate, applyCheckResults, isCheckResult } from "./frameworks/marathon/health.ts";
 import { expireUnreachable } from "./frameworks/marathon/task-events.ts";
-import type { FrameworkRegistry } from "./frameworks/registry.ts";
+import type { FrameworkLookup, FrameworkRegistry } from "./frameworks/registry.ts";
 import { type SocketIndex, closeQuietly, send } from "./sessions.ts";
 import { applyStatusUpdates, hasLiveTasks, liveTasks, markKillRequested, setTaskState, type TaskRecord } from "./tasks.ts";
 import { type AlarmArm, scheduleAt, scheduleNoLaterThan } from "./timers.ts";
@@ -24,9 +24,6 @@ export const UNREACHABLE_TIMER = "unreachable";
  * for a very large scale-up in one request.
  */
 export const MAX_LAUNCHES_PER_ROUND = 5000;
-
-/** Finds a task's framework by its name (a memoized `FrameworkRegistry.of` inside a status batch). */
-type FrameworkLookup = (name: string) => Framework | undefined;
 
 /** A status frame waiting in the inbox. */
 interface InboundStatus {
@@ -109,6 +106,7 @@ export class Coordinator {
         // A command's own launches are the framework's news too (TASK_STAGING), as a round's are.
         const frameworkOf = this.frameworks.cached(ctx.db);
         for (const { record } of ctx.launched) frameworkOf(record.framework)?.statusChanged(ctx, record);
+        frameworkOf.settle(ctx);
         if (runRound) {
           const started = performance.now();
           round = this.round(ctx.now);
@@ -234,6 +232,7 @@ export class Coordinator {
     const unknown = await this.mutate((ctx) => {
       const frameworkOf = this.frameworks.cached(ctx.db);
       const applied = frames.map((f) => this.applyFrame(ctx, f, tally, frameworkOf));
+      frameworkOf.settle(ctx);
       if (applied.some((a) => a.changed)) scheduleNoLaterThan(ctx.db, ALLOCATE_TIMER, ctx.now + ROUND_COALESCE_MS);
       return applied.map((a) => a.unknown);
     }, false);

@@ -8,21 +8,22 @@ import type { FrameworkMailbox } from "./mailbox.ts";
 import { failureEvent, offersEvent, rescindEvent, taskStatus, updateEvent, type TaskStatusJson } from "./status.ts";
 import { judgeHealth } from "./health.ts";
 import { frameworkRoles, getFrameworkTask, saveFramework, type FrameworkRecord } from "./store.ts";
-import { dropUpdates, nextUpdateDue, oweUpdate, takeDueUpdates } from "./updates.ts";
+import { dropUpdates, nextUpdateDue, oweUpdates, takeDueUpdates } from "./updates.ts";
 
 /**
  * An external framework (Mesos v1 scheduler API) behind the same interface as Marathon and
  * Metronome. It asks for nothing by request: while subscribed it takes offers. Its turn also
  * runs its clocks: updates due for (re)sending, its offers' expiry, its failover deadline, and
- * the task groups that must stop together.
+ * the task groups that must stop together. Given `held`, the updates it owes wait there until
+ * the batch that raised them settles (`HeldUpdates.settle`), to be written together.
  */
-export function externalFramework(record: FrameworkRecord, mail: FrameworkMailbox): Framework {
+export function externalFramework(record: FrameworkRecord, mail: FrameworkMailbox, held?: HeldUpdates): Framework {
   const { id, info } = record;
   const roles = frameworkRoles(info);
   /** Stores an update; sent with the commit of its change, not at the next round: its latency is one transaction. */
   const owe = (ctx: FrameworkContext, status: TaskStatusJson) => {
-    const due = oweUpdate(ctx.db, id, status, ctx.now, record.state === "connected");
-    if (due) mail.emit(id, updateEvent(due));
+    if (held) return held.hold(id, record.state === "connected", status);
+    for (const due of oweUpdates(ctx.db, id, [status], ctx.now, record.state === "connected")) mail.emit(id, updateEvent(due));
   };
   return {
     name: id,
@@ -80,6 +81,27 @@ export function externalFramework(record: FrameworkRecord, mail: FrameworkMailbo
       }
     },
   };
+}
+
+/**
+ * Updates owed by external frameworks during one batch of status frames, written when the batch
+ * settles: one pair of statements per framework rather than one statement per update (a batch
+ * may carry thousands). Nothing in the batch reads the owed updates back before it settles.
+ */
+export class HeldUpdates {
+  private readonly held = new Map<string, { sendNow: boolean; statuses: TaskStatusJson[] }>();
+
+  hold(frameworkId: string, sendNow: boolean, status: TaskStatusJson): void {
+    const entry = this.held.get(frameworkId);
+    if (entry) entry.statuses.push(status);
+    else this.held.set(frameworkId, { sendNow, statuses: [status] });
+  }
+
+  /** Writes what is held, in order, and hands the updates due now to the mailbox (sent after the commit). */
+  settle(ctx: FrameworkContext, mail: FrameworkMailbox): void {
+    for (const [id, { sendNow, statuses }] of this.held) for (const due of oweUpdates(ctx.db, id, statuses, ctx.now, sendNow)) mail.emit(id, updateEvent(due));
+    this.held.clear();
+  }
 }
 
 function idle(wakeAt: number | null): FrameworkTurn {

@@ -111,4 +111,32 @@ describe("scheduler calls that arrive together", () => {
     expect(await fw.update()).toMatchObject({ task_id: { value: "http-used" }, state: "TASK_DROPPED" });
     await fw.disconnect();
   });
+
+  it("writes a status frame's updates together, yet sends a task's second update only once its first is acknowledged", async () => {
+    const { agents, fw, offers } = await twoOffers();
+    const [a] = offers as [Offer];
+    const tasks = ["x", "y"].map((id) => launch(a, id).operations[0]?.launch.task_infos[0]);
+    await fw.call("ACCEPT", { accept: { offer_ids: [a.id], operations: [{ type: "LAUNCH", launch: { task_infos: tasks } }] } });
+    const socket = agents[0]?.socket;
+    await socket?.nextOfType("launch");
+    const at = Date.now();
+    socket?.send({
+      type: "status",
+      updates: [
+        { updateId: "x1", taskId: "x", state: "TASK_RUNNING", timestamp: at },
+        { updateId: "x2", taskId: "x", state: "TASK_FINISHED", timestamp: at },
+        { updateId: "y1", taskId: "y", state: "TASK_RUNNING", timestamp: at },
+      ],
+    });
+    const first = [await fw.update(), await fw.update()];
+    expect(first.map((u) => [u.task_id.value, u.state])).toEqual([
+      ["x", "TASK_RUNNING"],
+      ["y", "TASK_RUNNING"],
+    ]);
+    expect(await fw.within("UPDATE", 300)).toEqual([]);
+    const x = first[0] as TaskStatus;
+    await fw.call("ACKNOWLEDGE", { acknowledge: { agent_id: x.agent_id, task_id: x.task_id, uuid: x.uuid } });
+    expect(await fw.update()).toMatchObject({ task_id: { value: "x" }, state: "TASK_FINISHED" });
+    await fw.disconnect();
+  });
 });

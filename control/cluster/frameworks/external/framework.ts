@@ -1,4 +1,4 @@
-import { and, eq, inArray, isNotNull, isNull } from "drizzle-orm";
+import { and, eq, inArray, isNull } from "drizzle-orm";
 import type { ClusterDb } from "../../db.ts";
 import { dropOffers, outstandingOffers } from "../../allocator/offers.ts";
 import { frameworkTasks, tasks } from "../../schema.ts";
@@ -123,13 +123,16 @@ export function tearDown(ctx: FrameworkContext, record: FrameworkRecord): string
 
 /** Live tasks of a task group one of whose tasks has ended: a group stops together. */
 function groupKills(db: ClusterDb, frameworkId: string): string[] {
-  const endedGroups = db
-    .selectDistinct({ group: frameworkTasks.taskGroup })
-    .from(frameworkTasks)
-    .innerJoin(tasks, eq(tasks.id, frameworkTasks.taskId))
-    .where(and(eq(frameworkTasks.frameworkId, frameworkId), isNotNull(frameworkTasks.taskGroup), isNotNull(tasks.endedAt)))
-    .all()
-    .flatMap((r) => (r.group === null ? [] : [r.group]));
+  // Every round asks: read through the task_group index (only tasks of groups), not through
+  // framework_id's, which would read every task of the framework (`+` keeps SQLite off it).
+  const endedGroups = db.$client.sql
+    .exec<{ grp: string }>(
+      `SELECT DISTINCT ft.task_group AS grp FROM framework_tasks ft JOIN tasks t ON t.id = ft.task_id
+       WHERE ft.task_group IS NOT NULL AND +ft.framework_id = ? AND t.ended_at IS NOT NULL`,
+      frameworkId,
+    )
+    .toArray()
+    .map((r) => r.grp);
   if (endedGroups.length === 0) return [];
   return db
     .select({ id: tasks.id })

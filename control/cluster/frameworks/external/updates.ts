@@ -81,12 +81,20 @@ export function acknowledgeUpdate(db: ClusterDb, frameworkId: string, taskId: st
   return next ? (JSON.parse(next.status) as TaskStatusJson) : undefined;
 }
 
+/*
+ * Every allocation round asks each framework what is due (takeDueUpdates, nextUpdateDue). The
+ * `+` before framework_id keeps SQLite from reading the framework's rows through the
+ * (framework_id, task_id) index, which for a framework owing its thousands of sent updates
+ * their acks means reading them all, every round: it walks the next_at index instead, from the
+ * earliest due, and reads only what is due (or the earliest row).
+ */
+
 /** The updates due now, oldest first; each is pushed back by its backoff for its next sending (one statement for them all). */
 export function takeDueUpdates(db: ClusterDb, frameworkId: string, now: number): TaskStatusJson[] {
   const rows = db.$client.sql
     .exec<{ seq: number; status: string }>(
       `UPDATE framework_updates SET attempts = attempts + 1, next_at = ? + min(?, ? * (1 << min(attempts, 20)))
-     WHERE framework_id = ? AND next_at IS NOT NULL AND next_at <= ? RETURNING seq, status`,
+     WHERE +framework_id = ? AND next_at IS NOT NULL AND next_at <= ? RETURNING seq, status`,
       now,
       RETRY_MAX_MS,
       RETRY_BASE_MS,
@@ -99,11 +107,9 @@ export function takeDueUpdates(db: ClusterDb, frameworkId: string, now: number):
 
 /** When the framework's next update is due, or null when it owes none. */
 export function nextUpdateDue(db: ClusterDb, frameworkId: string): number | null {
-  const row = db
-    .select({ at: sql<number | null>`min(${frameworkUpdates.nextAt})` })
-    .from(frameworkUpdates)
-    .where(and(eq(frameworkUpdates.frameworkId, frameworkId), isNotNull(frameworkUpdates.nextAt)))
-    .get();
+  const row = db.$client.sql
+    .exec<{ at: number }>("SELECT next_at AS at FROM framework_updates WHERE +framework_id = ? AND next_at IS NOT NULL ORDER BY next_at LIMIT 1", frameworkId)
+    .toArray()[0];
   return row?.at ?? null;
 }
 

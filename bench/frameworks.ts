@@ -26,7 +26,8 @@
  * per second over Marathon's (the issue's target: at least 0.8). `controlPlaneCpuMs` is the CPU
  * the control plane's workerd processes (`runtime`: the Worker and the Cluster object; `proxy`:
  * wrangler's proxy in front of it) spent on each side and on the acknowledgements: what each
- * costs, which the shared machine's load does not change the way it changes wall times.
+ * costs, which the shared machine's load does not change the way it changes wall times;
+ * `cpuRatio` is Marathon's CPU over the external side's (1: the same cost per placement).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -69,6 +70,9 @@ function options(argv: string[]) {
     profile: values.profile ?? false,
   };
 }
+
+/** CPU ms of a phase, runtime and proxy together. */
+const cpuOf = (phase: { runtime: number; proxy: number } | undefined) => (phase ? phase.runtime + phase.proxy : Number.NaN);
 
 const epochNow = () => performance.timeOrigin + performance.now();
 
@@ -217,6 +221,7 @@ export async function run(argv: string[]): Promise<number> {
     externalAllAcknowledgedMs: ackedMs === null ? null : round(ackedMs),
     marathonMs: round(marathonMs),
     controlPlaneCpuMs: cpuMs,
+    cpuRatio: round(cpuOf(cpuMs.marathon) / cpuOf(cpuMs.external), 2),
     frameworkErrors: ext.fw.errors.slice(0, 20),
     ...(opts.profile ? { profiles, notes } : {}),
   };
@@ -244,6 +249,11 @@ export async function run(argv: string[]): Promise<number> {
         name: "Marathon placements/s",
         value: fmt(result.marathonPlacementsPerSecond),
         note: `POST -> ${opts.tasks} RUNNING at the agents in ${fmt(marathonMs / 1000, 2)} s`,
+      },
+      {
+        name: "control-plane CPU ratio",
+        value: fmt(result.cpuRatio, 2),
+        note: `Marathon's CPU over the external side's (${fmt(cpuOf(cpuMs.marathon))} / ${fmt(cpuOf(cpuMs.external))} ms): cost, whatever the machine's load`,
       },
       {
         name: "ratio",

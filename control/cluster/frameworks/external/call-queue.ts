@@ -1,5 +1,5 @@
 import type { Coordinator } from "../../coordinator.ts";
-import type { Failure, Outcome } from "../marathon/commands.ts";
+import type { CommandContext, Failure, Outcome } from "../marathon/commands.ts";
 import type { SchedulerCall } from "./calls.ts";
 import type { FrameworkMailbox } from "./mailbox.ts";
 import { schedulerCall } from "./scheduler.ts";
@@ -23,12 +23,12 @@ class CallFailed extends Error {
 
 /**
  * Scheduler calls (every one but SUBSCRIBE) that reach the object together are applied
- * together (group commit, as agents' status frames are): calls queue for the rest of the turn,
- * and while a batch commits the next one gathers, so a framework's concurrent ACCEPTs and
- * ACKNOWLEDGEs cost one transaction, and at most one coalesced round, instead of one each.
- * Each call still gets its own answer: it runs in its own savepoint, and one that fails is
- * undone alone (its writes, its launches and kills, its framework events) while the others
- * land. Nothing is answered before the batch is committed. A batch that fails whole (an
+ * together (group commit, as agents' status frames are): a call waits one turn of the event
+ * loop for the calls delivered behind it, and while a batch commits the next one gathers, so a
+ * framework's concurrent ACCEPTs and ACKNOWLEDGEs cost one transaction, and at most one
+ * coalesced round, instead of one each. Each call still gets its own answer: it runs in its own
+ * savepoint, and one that fails is undone alone (its writes, launches, kills and framework
+ * events; a call fails before it raises anything else) while the others land. Nothing is answered before the batch is committed. A batch that fails whole (an
  * exception, or the cluster's quota check refusing it) is run again one call at a time, so a
  * bad call cannot cost its neighbours theirs.
  */
@@ -85,7 +85,7 @@ export class SchedulerCallQueue {
     return this.coordinator.mutateSoon((ctx): CallResult[] | Failure => batch.map((q) => this.one(ctx, q)), needsRound);
   }
 
-  private one(ctx: Parameters<typeof schedulerCall>[0], q: QueuedCall): CallResult {
+  private one(ctx: CommandContext, q: QueuedCall): CallResult {
     const launched = ctx.launched.length;
     const killed = ctx.killed.length;
     const restoreMail = this.mail.checkpoint();

@@ -9,7 +9,9 @@
  *
  * 1. the control plane on workerd (`wrangler dev`, fresh temp state), N simulated agents
  *    (bench/sim-agents.ts) answering every launch with TASK_RUNNING at once;
- * 2. Marathon: one app of M instances, from the POST until all M run;
+ * 2. Marathon: one app of M instances, from the POST until all M run; then the app is removed
+ *    and the bench waits until the agents have reported its tasks killed (untimed), so the
+ *    external framework starts from the same state Marathon did: the same agents, free;
  * 3. an external framework (bench/frameworks/client.ts), authenticated as a service account:
  *    from SUBSCRIBE until all its M tasks run, accepting offers and acknowledging updates as it
  *    goes (acks pipelined behind launches); the time until its last acknowledgement is answered
@@ -21,7 +23,11 @@
  * `offersPerSecond` is the first OFFERS event's offers over the time from SUBSCRIBE to its
  * arrival (every agent's remainder, offered in one round); `acceptToRunning` is each task's
  * time from its ACCEPT going out to its TASK_RUNNING arriving on the stream; `ratio` is external placements
- * per second over Marathon's (the issue's target: at least 0.8).
+ * per second over Marathon's (the issue's target: at least 0.8). `controlPlaneCpuMs` is the CPU
+ * the control plane's workerd processes (`runtime`: the Worker and the Cluster object; `proxy`:
+ * wrangler's proxy in front of it) spent on each side and on the acknowledgements: what each
+ * costs, which the shared machine's load does not change the way it changes wall times;
+ * `cpuRatio` is Marathon's CPU over the external side's (1: the same cost per placement).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -32,7 +38,7 @@ import { freePort, waitFor } from "../scripts/lib/processes.ts";
 import { BenchFramework } from "./frameworks/client.ts";
 import { Api } from "./lib/api.ts";
 import { onCleanup } from "./lib/cleanup.ts";
-import { controlPlaneProcesses, loadAverage, machineInfo } from "./lib/procfs.ts";
+import { controlPlaneProcesses, cpuByPid, loadAverage, machineInfo, sumCpuDelta } from "./lib/procfs.ts";
 import { startProfiler, stopProfiler } from "./placement/support.ts";
 import { fmt, percentile, round, table, writeJson } from "./lib/report.ts";
 import { SimAgents } from "./lib/sim.ts";
@@ -65,6 +71,9 @@ function options(argv: string[]) {
   };
 }
 
+/** CPU ms of a phase, runtime and proxy together. */
+const cpuOf = (phase: { runtime: number; proxy: number } | undefined) => (phase ? phase.runtime + phase.proxy : Number.NaN);
+
 const epochNow = () => performance.timeOrigin + performance.now();
 
 /**
@@ -83,6 +92,17 @@ async function marathonRun(api: Api, sim: SimAgents, tasks: number, timeoutMs: n
   const t0 = epochNow();
   await api.call("POST", api.c("/v2/apps"), { id: "/bench/marathon", cmd: "sleep 600", cpus: 0.01, mem: 1, disk: 0, instances: tasks, portDefinitions: [] });
   return (await runningAtAgents(sim, markId, timeoutMs)) - t0;
+}
+
+/**
+ * Removes Marathon's app and waits until the agents have reported all its tasks killed, so the
+ * external framework starts from the state Marathon started from: the same agents, free, and no
+ * live task of the other side for its rounds to account for (not part of either side's time).
+ */
+async function clearMarathon(api: Api, sim: SimAgents, tasks: number, timeoutMs: number): Promise<void> {
+  const markId = await sim.mark(tasks);
+  await api.call("DELETE", api.c("/v2/apps/bench/marathon?force=true"));
+  await sim.wait((ev) => ev.event === "killed" && ev.id === markId, timeoutMs, "Marathon's tasks to be killed");
 }
 
 /** The external framework's part: SUBSCRIBE → all its tasks TASK_RUNNING on the agents (and, later, on its stream). */
@@ -150,10 +170,20 @@ export async function run(argv: string[]): Promise<number> {
     controlPlaneProcesses(cp.child.proc.pid ?? -1)
       .workerd.sort((a, b) => (a.role === "proxy" ? -1 : 1) - (b.role === "proxy" ? -1 : 1))
       .map((p) => p.pid);
+  // CPU the control plane spent on each side, by workerd process (the runtime running the Worker
+  // and the Cluster object, wrangler's proxy in front of it): what each side costs, whatever else
+  // the shared machine runs.
+  const cpuMs: Record<string, { runtime: number; proxy: number }> = {};
+  const pidsOf = (role: string) =>
+    controlPlaneProcesses(cp.child.proc.pid ?? -1)
+      .workerd.filter((p) => p.role === role)
+      .map((p) => p.pid);
   const profiled = async <T>(phase: string, fn: () => Promise<T>): Promise<T> => {
     const profiler = opts.profile ? await startProfiler(workerdPids(), notes) : undefined;
     const startedAt = Date.now();
+    const [runtime, proxy] = [cpuByPid(pidsOf("runtime")), cpuByPid(pidsOf("proxy"))];
     const value = await fn();
+    cpuMs[phase] = { runtime: round(sumCpuDelta(runtime, cpuByPid(pidsOf("runtime")))), proxy: round(sumCpuDelta(proxy, cpuByPid(pidsOf("proxy")))) };
     if (profiler) profiles[phase] = await stopProfiler(profiler, join(tmpdir(), `dcx-bench-frameworks.${phase}.cpuprofile`), notes, startedAt);
     return value;
   };
@@ -162,10 +192,12 @@ export async function run(argv: string[]): Promise<number> {
   const load = { beforeMarathon: loadAverage(), beforeExternal: 0 };
   log(`Marathon: ${opts.tasks} instances`);
   const marathonMs = await profiled("marathon", () => marathonRun(api, sim, opts.tasks, opts.timeoutMs));
-  log(`Marathon: all running in ${fmt(marathonMs / 1000, 2)} s; external framework: ${opts.tasks} tasks`);
+  log(`Marathon: all running in ${fmt(marathonMs / 1000, 2)} s; removing its app`);
+  await clearMarathon(api, sim, opts.tasks, opts.timeoutMs);
+  log(`external framework: ${opts.tasks} tasks`);
   load.beforeExternal = loadAverage();
   const ext = await profiled("external", () => externalRun(api, sim, cp.url, opts.tasks, opts.timeoutMs));
-  const ackedMs = await acknowledged(ext.fw, opts.timeoutMs);
+  const ackedMs = await profiled("acknowledge", () => acknowledged(ext.fw, opts.timeoutMs));
   const first = ext.fw.firstOffers;
   const marathonPerSecond = opts.tasks / (marathonMs / 1000);
   const externalPerSecond = opts.tasks / (ext.ms / 1000);
@@ -188,6 +220,8 @@ export async function run(argv: string[]): Promise<number> {
     externalStreamMs: round(ext.streamMs),
     externalAllAcknowledgedMs: ackedMs === null ? null : round(ackedMs),
     marathonMs: round(marathonMs),
+    controlPlaneCpuMs: cpuMs,
+    cpuRatio: round(cpuOf(cpuMs.marathon) / cpuOf(cpuMs.external), 2),
     frameworkErrors: ext.fw.errors.slice(0, 20),
     ...(opts.profile ? { profiles, notes } : {}),
   };
@@ -215,6 +249,11 @@ export async function run(argv: string[]): Promise<number> {
         name: "Marathon placements/s",
         value: fmt(result.marathonPlacementsPerSecond),
         note: `POST -> ${opts.tasks} RUNNING at the agents in ${fmt(marathonMs / 1000, 2)} s`,
+      },
+      {
+        name: "control-plane CPU ratio",
+        value: fmt(result.cpuRatio, 2),
+        note: `Marathon's CPU over the external side's (${fmt(cpuOf(cpuMs.marathon))} / ${fmt(cpuOf(cpuMs.external))} ms): cost, whatever the machine's load`,
       },
       {
         name: "ratio",

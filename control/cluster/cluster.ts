@@ -30,7 +30,8 @@ import { EventBus, MAX_EVENT_SUBSCRIBERS } from "./events.ts";
 import { FrameworkRegistry } from "./frameworks/registry.ts";
 import type { SchedulerCall } from "./frameworks/external/calls.ts";
 import { FrameworkMailbox, frameworkTag, isStreamAttachment, sendEvent, type StreamAttachment } from "./frameworks/external/mailbox.ts";
-import { disconnected, operatorTeardown, schedulerCall, subscribe } from "./frameworks/external/scheduler.ts";
+import { SchedulerCallQueue } from "./frameworks/external/call-queue.ts";
+import { disconnected, operatorTeardown, subscribe } from "./frameworks/external/scheduler.ts";
 import { errorEvent, subscribedEvent } from "./frameworks/external/status.ts";
 import { allFrameworks, getFramework, forgetFrameworkTasks, observeFrameworks, type FrameworkView } from "./frameworks/external/store.ts";
 import { outstandingOffers } from "./allocator/offers.ts";
@@ -141,6 +142,7 @@ export class Cluster extends DurableObject<Env> {
   private vips!: ClusterVips;
   private metrics!: ClusterMetrics;
   private frameworks!: FrameworkRegistry;
+  private schedulerCalls!: SchedulerCallQueue;
   private readonly feed: OperatorFeed;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -164,6 +166,7 @@ export class Cluster extends DurableObject<Env> {
         this.vips.changed();
       };
       this.coordinator = new Coordinator(ctx, this.db, this.events, this.alarmArm, this.sockets, this.frameworks, committed, this.metrics);
+      this.schedulerCalls = new SchedulerCallQueue(this.coordinator, ctx.storage, this.frameworks.mailbox);
       // The operator API's stream hears of every task and framework written, from the modules that write them.
       this.coordinator.feed = this.feed;
       observeTasks(this.db, (task, added) => this.feed.task(task, added));
@@ -608,8 +611,8 @@ export class Cluster extends DurableObject<Env> {
 
   /** RPC: one scheduler call other than SUBSCRIBE, from the subscription `streamId`. */
   async schedulerCall(call: SchedulerCall, streamId: string): Promise<Outcome<{ status: 200 | 202; closeStream?: boolean }>> {
-    // An ACKNOWLEDGE changes nothing a round reads: a framework's thousands of acks cost no round.
-    const r = await this.coordinator.mutateSoon((ctx) => schedulerCall(ctx, call, streamId, this.frameworks.mailbox), call.type !== "ACKNOWLEDGE");
+    // Calls arriving together share a transaction (call-queue.ts); acks alone cost no round.
+    const r = await this.schedulerCalls.submit(call, streamId);
     // TEARDOWN ends the subscription: the Worker ends the framework's response when its socket closes.
     if (r.ok && r.value.closeStream)
       for (const ws of this.frameworks.mailbox.streams(call.framework_id?.value ?? "")) closeQuietly(ws, CloseCode.NORMAL, "framework torn down");

@@ -2,11 +2,11 @@ import { CloseCode, isAlive, isTerminal, launchFrames, type StatusUpdate, type T
 import { type RoundResult, allocationRound } from "./allocator/round.ts";
 import type { ClusterDb } from "./db.ts";
 import type { EventBus } from "./events.ts";
-import { DEFAULT_KILL_GRACE_MS, type Framework, type FrameworkContext } from "./frameworks/framework.ts";
+import { DEFAULT_KILL_GRACE_MS, type FrameworkContext } from "./frameworks/framework.ts";
 import type { CommandContext, Failure, Outcome } from "./frameworks/marathon/commands.ts";
 import { type CheckUpdate, applyCheckResults, isCheckResult } from "./frameworks/marathon/health.ts";
 import { expireUnreachable } from "./frameworks/marathon/task-events.ts";
-import type { FrameworkRegistry } from "./frameworks/registry.ts";
+import type { FrameworkLookup, FrameworkRegistry } from "./frameworks/registry.ts";
 import { type SocketIndex, closeQuietly, send } from "./sessions.ts";
 import { type ApplyResult, applyStatusBatches, hasLiveTasks, liveTasks, markKillRequested, setTaskState, type TaskRecord } from "./tasks.ts";
 import { type AlarmArm, scheduleAt, scheduleNoLaterThan } from "./timers.ts";
@@ -32,9 +32,6 @@ export const UNREACHABLE_TIMER = "unreachable";
  * each launch as its row (about half a kilobyte) and builds its frame only as it is sent.
  */
 export const MAX_LAUNCHES_PER_ROUND = 50_000;
-
-/** Finds a task's framework by its name (a memoized `FrameworkRegistry.of` inside a status batch). */
-type FrameworkLookup = (name: string) => Framework | undefined;
 
 /** A status frame waiting in the inbox. */
 interface InboundStatus {
@@ -119,6 +116,7 @@ export class Coordinator {
         // A command's own launches are the framework's news too (TASK_STAGING), as a round's are.
         const frameworkOf = this.frameworks.cached(ctx.db);
         for (const { record } of ctx.launched) frameworkOf(record.framework)?.statusChanged(ctx, record);
+        frameworkOf.settle(ctx);
         if (runRound) {
           const started = performance.now();
           round = this.round(ctx.now);
@@ -259,6 +257,7 @@ export class Coordinator {
       // Every frame's reads and writes in a few statements; then each frame's news in turn.
       const results = applyStatusBatches(ctx.db, frames, ctx.now);
       const applied = frames.map((f, i) => this.applyFrame(ctx, f, results[i] ?? [], tally, frameworkOf));
+      frameworkOf.settle(ctx);
       if (applied.some((a) => a.changed)) scheduleNoLaterThan(ctx.db, ALLOCATE_TIMER, ctx.now + ROUND_COALESCE_MS);
       return applied.map((a) => a.unknown);
     }, false);

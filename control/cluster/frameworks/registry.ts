@@ -1,10 +1,16 @@
 import type { ClusterDb } from "../db.ts";
-import { externalFramework } from "./external/framework.ts";
+import { externalFramework, HeldUpdates } from "./external/framework.ts";
 import type { FrameworkMailbox } from "./external/mailbox.ts";
 import { activeFrameworks, getFramework } from "./external/store.ts";
-import type { Framework } from "./framework.ts";
+import type { Framework, FrameworkContext } from "./framework.ts";
 import { marathonFramework } from "./marathon/framework.ts";
 import { metronomeFramework } from "./metronome/framework.ts";
+
+/** `FrameworkRegistry.of` for one batch; `settle` writes what its frameworks held back. */
+export interface FrameworkLookup {
+  (name: string): Framework | undefined;
+  settle(ctx: FrameworkContext): void;
+}
 
 /**
  * The frameworks registered with a cluster: the two built into every cluster, then the
@@ -29,21 +35,28 @@ export class FrameworkRegistry {
 
   /**
    * `of`, memoized for one batch of status updates, which changes no framework: the batch reads
-   * each framework's row once, not once per task.
+   * each framework's row once, not once per task. The updates its external frameworks owe are
+   * held and written together by `settle`, which the batch must call before it commits.
    */
-  cached(db: ClusterDb): (name: string) => Framework | undefined {
+  cached(db: ClusterDb): FrameworkLookup {
     const memo = new Map<string, Framework | undefined>();
-    return (name) => {
-      if (!memo.has(name)) memo.set(name, this.of(db, name));
+    const held = new HeldUpdates();
+    const lookup = (name: string) => {
+      if (!memo.has(name)) memo.set(name, this.builtIn.find((f) => f.name === name) ?? this.external(db, name, held));
       return memo.get(name);
     };
+    return Object.assign(lookup, { settle: (ctx: FrameworkContext) => held.settle(ctx, this.mailbox) });
   }
 
   /** The framework a task belongs to (its `framework` column), torn down or not; undefined when unknown. */
   of(db: ClusterDb, name: string): Framework | undefined {
     const builtIn = this.builtIn.find((f) => f.name === name);
     if (builtIn) return builtIn;
+    return this.external(db, name);
+  }
+
+  private external(db: ClusterDb, name: string, held?: HeldUpdates): Framework | undefined {
     const record = getFramework(db, name);
-    return record ? externalFramework(record, this.mailbox) : undefined;
+    return record ? externalFramework(record, this.mailbox, held) : undefined;
   }
 }

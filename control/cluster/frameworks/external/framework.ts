@@ -1,4 +1,4 @@
-import { and, eq, inArray, isNotNull, isNull } from "drizzle-orm";
+import { and, eq, inArray, isNull } from "drizzle-orm";
 import type { ClusterDb } from "../../db.ts";
 import { dropOffers, outstandingOffers } from "../../allocator/offers.ts";
 import { frameworkTasks, tasks } from "../../schema.ts";
@@ -8,21 +8,22 @@ import type { FrameworkMailbox } from "./mailbox.ts";
 import { failureEvent, offersEvent, rescindEvent, taskStatus, updateEvent, type TaskStatusJson } from "./status.ts";
 import { judgeHealth } from "./health.ts";
 import { frameworkRoles, getFrameworkTask, saveFramework, type FrameworkRecord } from "./store.ts";
-import { dropUpdates, nextUpdateDue, oweUpdate, takeDueUpdates } from "./updates.ts";
+import { dropUpdates, nextUpdateDue, oweUpdates, takeDueUpdates } from "./updates.ts";
 
 /**
  * An external framework (Mesos v1 scheduler API) behind the same interface as Marathon and
  * Metronome. It asks for nothing by request: while subscribed it takes offers. Its turn also
  * runs its clocks: updates due for (re)sending, its offers' expiry, its failover deadline, and
- * the task groups that must stop together.
+ * the task groups that must stop together. Given `held`, the updates it owes wait there until
+ * the batch that raised them settles (`HeldUpdates.settle`), to be written together.
  */
-export function externalFramework(record: FrameworkRecord, mail: FrameworkMailbox): Framework {
+export function externalFramework(record: FrameworkRecord, mail: FrameworkMailbox, held?: HeldUpdates): Framework {
   const { id, info } = record;
   const roles = frameworkRoles(info);
   /** Stores an update; sent with the commit of its change, not at the next round: its latency is one transaction. */
   const owe = (ctx: FrameworkContext, status: TaskStatusJson) => {
-    const due = oweUpdate(ctx.db, id, status, ctx.now, record.state === "connected");
-    if (due) mail.emit(id, updateEvent(due));
+    if (held) return held.hold(id, record.state === "connected", status);
+    for (const due of oweUpdates(ctx.db, id, [status], ctx.now, record.state === "connected")) mail.emit(id, updateEvent(due));
   };
   return {
     name: id,
@@ -82,6 +83,27 @@ export function externalFramework(record: FrameworkRecord, mail: FrameworkMailbo
   };
 }
 
+/**
+ * Updates owed by external frameworks during one batch of status frames, written when the batch
+ * settles: one pair of statements per framework rather than one statement per update (a batch
+ * may carry thousands). Nothing in the batch reads the owed updates back before it settles.
+ */
+export class HeldUpdates {
+  private readonly held = new Map<string, { sendNow: boolean; statuses: TaskStatusJson[] }>();
+
+  hold(frameworkId: string, sendNow: boolean, status: TaskStatusJson): void {
+    const entry = this.held.get(frameworkId);
+    if (entry) entry.statuses.push(status);
+    else this.held.set(frameworkId, { sendNow, statuses: [status] });
+  }
+
+  /** Writes what is held, in order, and hands the updates due now to the mailbox (sent after the commit). */
+  settle(ctx: FrameworkContext, mail: FrameworkMailbox): void {
+    for (const [id, { sendNow, statuses }] of this.held) for (const due of oweUpdates(ctx.db, id, statuses, ctx.now, sendNow)) mail.emit(id, updateEvent(due));
+    this.held.clear();
+  }
+}
+
 function idle(wakeAt: number | null): FrameworkTurn {
   return { requests: [], kills: [], wakeAt, revive: false, launch: () => [], settle: () => {} };
 }
@@ -101,13 +123,16 @@ export function tearDown(ctx: FrameworkContext, record: FrameworkRecord): string
 
 /** Live tasks of a task group one of whose tasks has ended: a group stops together. */
 function groupKills(db: ClusterDb, frameworkId: string): string[] {
-  const endedGroups = db
-    .selectDistinct({ group: frameworkTasks.taskGroup })
-    .from(frameworkTasks)
-    .innerJoin(tasks, eq(tasks.id, frameworkTasks.taskId))
-    .where(and(eq(frameworkTasks.frameworkId, frameworkId), isNotNull(frameworkTasks.taskGroup), isNotNull(tasks.endedAt)))
-    .all()
-    .flatMap((r) => (r.group === null ? [] : [r.group]));
+  // Every round asks: read through the task_group index (only tasks of groups), not through
+  // framework_id's, which would read every task of the framework (`+` keeps SQLite off it).
+  const endedGroups = db.$client.sql
+    .exec<{ grp: string }>(
+      `SELECT DISTINCT ft.task_group AS grp FROM framework_tasks ft JOIN tasks t ON t.id = ft.task_id
+       WHERE ft.task_group IS NOT NULL AND +ft.framework_id = ? AND t.ended_at IS NOT NULL`,
+      frameworkId,
+    )
+    .toArray()
+    .map((r) => r.grp);
   if (endedGroups.length === 0) return [];
   return db
     .select({ id: tasks.id })

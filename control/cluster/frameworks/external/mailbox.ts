@@ -42,6 +42,18 @@ export class FrameworkMailbox {
     }
   }
 
+  /** Where the pending events stand: the function returned drops every event emitted since (a call undone within a batch). */
+  checkpoint(): () => void {
+    const lengths = new Map([...this.pending].map(([id, list]) => [id, list.length]));
+    return () => {
+      for (const [id, list] of this.pending) {
+        const kept = lengths.get(id) ?? 0;
+        if (kept === 0) this.pending.delete(id);
+        else list.length = kept;
+      }
+    };
+  }
+
   discard(): void {
     this.pending = new Map();
   }

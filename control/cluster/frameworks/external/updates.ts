@@ -17,32 +17,46 @@ export const RETRY_BASE_MS = 10_000;
 const RETRY_MAX_MS = 600_000;
 
 /**
- * Stores an update for the framework. It is due now unless an earlier update of its task awaits
- * its ack; when due and `sendNow` (the framework is subscribed), it is taken at once, counted as
- * its first sending with its first resend due RETRY_BASE_MS later, and returned for the caller
- * to send: an update does not wait for the next allocation round. One statement: a status batch
- * may owe thousands.
+ * Stores updates for the framework, in order. One is due now unless an earlier update of its
+ * task awaits its ack (stored before, or earlier in `statuses`); when due and `sendNow` (the
+ * framework is subscribed), it is taken at once, counted as its first sending with its first
+ * resend due RETRY_BASE_MS later, and returned for the caller to send: an update does not
+ * wait for the next allocation round. Two statements whatever the count (the rows travel as
+ * one JSON parameter): a status batch may owe thousands.
  */
-export function oweUpdate(db: ClusterDb, frameworkId: string, status: Omit<TaskStatusJson, "uuid">, now: number, sendNow: boolean): TaskStatusJson | undefined {
-  const taskId = status.task_id.value;
-  const withUuid: TaskStatusJson = { ...status, uuid: newUuid() };
-  const rows = db.$client.sql
-    .exec<{ attempts: number }>(
-      `INSERT INTO framework_updates (uuid, framework_id, task_id, status, attempts, next_at)
-     SELECT ?, ?, ?, ?, CASE WHEN queued THEN 0 ELSE ? END, CASE WHEN queued THEN NULL ELSE ? END
-     FROM (SELECT EXISTS (SELECT 1 FROM framework_updates WHERE framework_id = ? AND task_id = ?) AS queued)
-     RETURNING attempts`,
-      withUuid.uuid,
-      frameworkId,
-      taskId,
-      JSON.stringify(withUuid),
-      sendNow ? 1 : 0,
-      sendNow ? now + RETRY_BASE_MS : now,
-      frameworkId,
-      taskId,
-    )
-    .toArray();
-  return rows[0]?.attempts === 1 ? withUuid : undefined;
+export function oweUpdates(db: ClusterDb, frameworkId: string, statuses: Omit<TaskStatusJson, "uuid">[], now: number, sendNow: boolean): TaskStatusJson[] {
+  if (statuses.length === 0) return [];
+  const sql = db.$client.sql;
+  const taskIds = [...new Set(statuses.map((s) => s.task_id.value))];
+  const queued = new Set(
+    sql
+      .exec<{ task_id: string }>(
+        "SELECT DISTINCT task_id FROM framework_updates WHERE framework_id = ? AND task_id IN (SELECT value FROM json_each(?))",
+        frameworkId,
+        JSON.stringify(taskIds),
+      )
+      .toArray()
+      .map((r) => r.task_id),
+  );
+  const due: TaskStatusJson[] = [];
+  const rows = statuses.map((status) => {
+    const taskId = status.task_id.value;
+    const withUuid: TaskStatusJson = { ...status, uuid: newUuid() };
+    // Only the first update of a task not already waiting goes out now; the rest queue behind it.
+    const first = !queued.has(taskId);
+    queued.add(taskId);
+    if (first && sendNow) due.push(withUuid);
+    // attempts and next_at: sent now (1, first resend), due at the next round (0, now), or waiting (0, null).
+    const [attempts, nextAt] = !first ? [0, null] : sendNow ? [1, now + RETRY_BASE_MS] : [0, now];
+    return [withUuid.uuid, taskId, JSON.stringify(withUuid), attempts, nextAt];
+  });
+  sql.exec(
+    `INSERT INTO framework_updates (uuid, framework_id, task_id, status, attempts, next_at)
+     SELECT value ->> 0, ?, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each(?) ORDER BY key`,
+    frameworkId,
+    JSON.stringify(rows),
+  );
+  return due;
 }
 
 /**
@@ -67,12 +81,20 @@ export function acknowledgeUpdate(db: ClusterDb, frameworkId: string, taskId: st
   return next ? (JSON.parse(next.status) as TaskStatusJson) : undefined;
 }
 
+/*
+ * Every allocation round asks each framework what is due (takeDueUpdates, nextUpdateDue). The
+ * `+` before framework_id keeps SQLite from reading the framework's rows through the
+ * (framework_id, task_id) index, which for a framework owing its thousands of sent updates
+ * their acks means reading them all, every round: it walks the next_at index instead, from the
+ * earliest due, and reads only what is due (or the earliest row).
+ */
+
 /** The updates due now, oldest first; each is pushed back by its backoff for its next sending (one statement for them all). */
 export function takeDueUpdates(db: ClusterDb, frameworkId: string, now: number): TaskStatusJson[] {
   const rows = db.$client.sql
     .exec<{ seq: number; status: string }>(
       `UPDATE framework_updates SET attempts = attempts + 1, next_at = ? + min(?, ? * (1 << min(attempts, 20)))
-     WHERE framework_id = ? AND next_at IS NOT NULL AND next_at <= ? RETURNING seq, status`,
+     WHERE +framework_id = ? AND next_at IS NOT NULL AND next_at <= ? RETURNING seq, status`,
       now,
       RETRY_MAX_MS,
       RETRY_BASE_MS,
@@ -85,11 +107,9 @@ export function takeDueUpdates(db: ClusterDb, frameworkId: string, now: number):
 
 /** When the framework's next update is due, or null when it owes none. */
 export function nextUpdateDue(db: ClusterDb, frameworkId: string): number | null {
-  const row = db
-    .select({ at: sql<number | null>`min(${frameworkUpdates.nextAt})` })
-    .from(frameworkUpdates)
-    .where(and(eq(frameworkUpdates.frameworkId, frameworkId), isNotNull(frameworkUpdates.nextAt)))
-    .get();
+  const row = db.$client.sql
+    .exec<{ at: number }>("SELECT next_at AS at FROM framework_updates WHERE +framework_id = ? AND next_at IS NOT NULL ORDER BY next_at LIMIT 1", frameworkId)
+    .toArray()[0];
   return row?.at ?? null;
 }
 

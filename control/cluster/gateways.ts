@@ -82,19 +82,31 @@ export class Gateways implements LinkSink {
     try {
       for (let ops = this.pending.get(gateway); ops; ops = this.pending.get(gateway)) {
         this.pending.delete(gateway);
-        try {
-          this.rpcs++;
-          await this.stub(gateway).deliver(ops);
-        } catch (error) {
-          // A reset gateway lost its sockets: their agents reconnect, and this side ends their sessions now.
-          this.stubs.delete(gateway);
-          const message = error instanceof Error ? error.message : String(error);
-          console.warn(JSON.stringify({ event: "gateway_deliver_failed", clusterId: this.clusterId, gateway, ops: ops.length, message }));
-          this.undelivered([...new Set(ops.map((op) => op.sessionId))]);
-        }
+        await this.deliver(gateway, ops);
       }
     } finally {
       this.inFlight.delete(gateway);
+    }
+  }
+
+  /**
+   * One delivery RPC. A stub to a gateway that was reset fails once, and a fresh stub reaches its
+   * new instance, which drops ops for the sockets it lost (the liveness sweep finds those
+   * sessions gone). When the gateway cannot be reached at all, the ops' sessions end here.
+   */
+  private async deliver(gateway: number, ops: LinkOp[]): Promise<void> {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        this.rpcs++;
+        await this.stub(gateway).deliver(ops);
+        return;
+      } catch (error) {
+        this.stubs.delete(gateway);
+        if (attempt === 0) continue;
+        const message = error instanceof Error ? error.message : String(error);
+        console.warn(JSON.stringify({ event: "gateway_deliver_failed", clusterId: this.clusterId, gateway, ops: ops.length, message }));
+        this.undelivered([...new Set(ops.map((op) => op.sessionId))]);
+      }
     }
   }
 
@@ -103,12 +115,16 @@ export class Gateways implements LinkSink {
     const result: GatewayReports = { sessions: [], unanswered: new Set() };
     await Promise.all(
       this.all().map(async (n) => {
-        try {
-          result.sessions.push(...(await this.stub(n).sessions()));
-        } catch {
-          this.stubs.delete(n);
-          result.unanswered.add(n);
+        // A stub to a gateway that was reset fails once: a fresh stub reaches its new instance.
+        for (let attempt = 0; attempt < 2; attempt++) {
+          try {
+            result.sessions.push(...(await this.stub(n).sessions()));
+            return;
+          } catch {
+            this.stubs.delete(n);
+          }
         }
+        result.unanswered.add(n);
       }),
     );
     return result;

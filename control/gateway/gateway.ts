@@ -21,6 +21,8 @@ const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 export interface GatewayStats {
   rpcs: number;
   events: number;
+  /** Events waiting for the next RPC. */
+  queued: number;
 }
 
 /**
@@ -35,7 +37,7 @@ export class AgentGateway extends DurableObject<Env> {
   private queue: GatewayEvent[] = [];
   private pumping: Promise<void> | undefined;
   private cluster: ReturnType<Env["CLUSTER"]["getByName"]> | undefined;
-  private readonly stats: GatewayStats = { rpcs: 0, events: 0 };
+  private readonly stats = { rpcs: 0, events: 0 };
   private readonly clusterId: string;
   private readonly n: number;
 
@@ -73,8 +75,9 @@ export class AgentGateway extends DurableObject<Env> {
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const { sessionId } = attachmentOf(ws);
+    // Not awaited: the runtime hands this socket its next message only once this handler returns.
+    // The RPC in flight keeps the object awake until the batch is taken.
     this.enqueue(typeof message === "string" ? { kind: "text", sessionId, text: message } : { kind: "binary", sessionId, data: message });
-    await this.pumping;
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
@@ -82,7 +85,6 @@ export class AgentGateway extends DurableObject<Env> {
     closeQuietly(ws, code === 1005 || code === 1006 ? CloseCode.NORMAL : code, reason);
     if (att.reported) return;
     this.enqueue({ kind: "close", sessionId: att.sessionId, code, reason });
-    await this.pumping;
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {
@@ -131,7 +133,7 @@ export class AgentGateway extends DurableObject<Env> {
 
   /** RPC: what this instance forwarded since it started. */
   forwarded(): GatewayStats {
-    return { ...this.stats };
+    return { ...this.stats, queued: this.queue.length };
   }
 
   /** Closes a socket the Cluster object asked to close, and reports the close at once (a dead peer may never answer it). */
@@ -151,10 +153,13 @@ export class AgentGateway extends DurableObject<Env> {
   /** Starts forwarding unless an RPC is already in flight (its end starts the next). */
   private kick(): void {
     if (this.pumping || this.queue.length === 0) return;
-    this.pumping = this.pump().finally(() => {
-      this.pumping = undefined;
-      this.kick();
-    });
+    // A zero timer first: frames the runtime already holds for this object join the batch.
+    this.pumping = new Promise<void>((resolve) => setTimeout(resolve, 0))
+      .then(() => this.pump())
+      .finally(() => {
+        this.pumping = undefined;
+        this.kick();
+      });
   }
 
   private async pump(): Promise<void> {

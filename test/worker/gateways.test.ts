@@ -185,7 +185,7 @@ describe("agent gateways", () => {
 async function heartbeat(sockets: TestSocket[]): Promise<void> {
   for (const socket of sockets) {
     socket.send("ping");
-    while ((await socket.next()) !== "pong");
+    while ((await socket.next<unknown>()) !== "pong");
   }
 }
 

@@ -136,10 +136,12 @@ export class Gateways implements LinkSink {
     return counts.reduce((a, b) => a + b, 0);
   }
 
-  /** The cluster is deleted: every gateway closes its sockets and forwards nothing more. */
+  /** The cluster is deleted: every gateway closes its sockets and forwards nothing more. A gateway that fails is logged; the deletion goes on. */
   async shutdown(code: number, reason: string): Promise<void> {
     this.pending.clear();
-    await Promise.all(this.all().map((n) => this.stub(n).shutdown(code, reason)));
+    const results = await Promise.allSettled(this.all().map((n) => this.stub(n).shutdown(code, reason)));
+    const failed = results.filter((r) => r.status === "rejected").length;
+    if (failed > 0) console.warn(JSON.stringify({ event: "gateway_shutdown_failed", clusterId: this.clusterId, failed }));
   }
 
   private all(): number[] {

@@ -63,7 +63,7 @@ import { ClusterMetrics } from "./metrics.ts";
 import type { MetricFamily } from "../../protocol/prometheus.ts";
 import { type LogOpen, LogRelay, type LogRequest } from "./log-relay.ts";
 import { counters, ensureMeta, getMeta, increment, setMeta } from "./meta.ts";
-import { AgentLinks, type GatewayLink, closeQuietly, frameText, rejectUpgrade, send, sendError } from "./sessions.ts";
+import { AgentLinks, type GatewayLink, SessionOrder, closeQuietly, frameText, rejectUpgrade, send, sendError } from "./sessions.ts";
 import { Gateways } from "./gateways.ts";
 import type { GatewayEvent } from "../gateway/wire.ts";
 import { openTaskLogs } from "./task-logs.ts";
@@ -127,6 +127,7 @@ export class Cluster extends DurableObject<Env> {
   /** Every agent session, each reached through the gateway holding its socket (control/gateway/). */
   private sockets!: AgentLinks;
   private gateways!: Gateways;
+  private readonly sessionOrder = new SessionOrder((sessionId, error) => this.sessionFailed(sessionId, error));
   private readonly events = new EventBus();
   private readonly logRelay = new LogRelay();
   private readonly tunnel: ProxyTunnel;
@@ -222,21 +223,11 @@ export class Cluster extends DurableObject<Env> {
   /**
    * RPC from gateway `gateway`: its agent sockets' opens, frames and closes, in the order it
    * saw them. Each session's events run in order; sessions run side by side, so the status
-   * frames of one batch are committed together. Returns once all are handled: the gateway
-   * sends nothing more meanwhile, and what it gathers goes in its next call.
+   * frames of one batch are committed together. Returns once they are queued: what the gateway
+   * gathers meanwhile comes in its next call.
    */
-  async gatewayEvents(gateway: number, events: GatewayEvent[]): Promise<void> {
-    const bySession = new Map<string, GatewayEvent[]>();
-    for (const event of events) {
-      const list = bySession.get(event.sessionId);
-      if (list) list.push(event);
-      else bySession.set(event.sessionId, [event]);
-    }
-    await Promise.all(
-      [...bySession.values()].map(async (list) => {
-        for (const event of list) await this.gatewayEvent(gateway, event);
-      }),
-    );
+  gatewayEvents(gateway: number, events: GatewayEvent[]): void {
+    for (const event of events) this.sessionOrder.run(event.sessionId, () => this.gatewayEvent(gateway, event));
   }
 
   /** RPC: how many gateways the Worker spreads this cluster's agents over (G). */
@@ -323,6 +314,13 @@ export class Cluster extends DurableObject<Env> {
       const link = this.sockets.session(sessionId);
       if (link) void this.agentClosed(link);
     }
+  }
+
+  /** An agent's event could not be handled: the session is closed, and the agent reconnects and resends what was not acked. */
+  private sessionFailed(sessionId: string, error: unknown): void {
+    const message = error instanceof Error ? error.message : String(error);
+    console.error(JSON.stringify({ event: "agent_event_failed", sessionId, message }));
+    this.sockets.close(sessionId, CloseCode.RETRY, "the master could not apply a frame; reconnect and resend");
   }
 
   /** Framework and operator streams only carry events to the Worker; nothing they send means anything. */

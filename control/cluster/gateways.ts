@@ -36,9 +36,13 @@ export class Gateways implements LinkSink {
     private readonly undelivered: (sessionIds: string[]) => void,
   ) {}
 
+  /** G as stored, read once: only `fit` changes it. */
+  private known: number | undefined;
+
   /** G: the gateways agents may sit on (0 … G-1). */
   get count(): number {
-    return Number(getMeta(this.db, GATEWAY_COUNT)) || 1;
+    this.known ??= Number(getMeta(this.db, GATEWAY_COUNT)) || 1;
+    return this.known;
   }
 
   private get perGateway(): number {
@@ -53,7 +57,9 @@ export class Gateways implements LinkSink {
   fit(agents: number, seenGateway = 0): void {
     const current = this.count;
     const next = Math.max(gatewaysNeeded(agents, this.perGateway, current), seenGateway + 1);
-    if (next > current) setMeta(this.db, GATEWAY_COUNT, String(next));
+    if (next <= current) return;
+    setMeta(this.db, GATEWAY_COUNT, String(next));
+    this.known = next;
   }
 
   /** Queues one op for a gateway; sent once this turn's other ops for it are queued too. */

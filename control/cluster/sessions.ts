@@ -218,3 +218,23 @@ export class AgentLinks {
     if (link === undefined || this.map.get(agentId) === link) this.map.delete(agentId);
   }
 }
+
+/**
+ * Runs each session's events one after another, in the order they came, and different
+ * sessions side by side. A gateway's call returns once its events are queued here, so it can
+ * send what it gathered meanwhile while these run (a register awaiting D1 holds up only its own
+ * session). An event that throws is reported to `failed`; the session's later events still run.
+ */
+export class SessionOrder {
+  private readonly tails = new Map<string, Promise<void>>();
+
+  constructor(private readonly failed: (sessionId: string, error: unknown) => void) {}
+
+  run(sessionId: string, task: () => Promise<void>): void {
+    const tail = (this.tails.get(sessionId) ?? Promise.resolve()).then(task).catch((error: unknown) => this.failed(sessionId, error));
+    this.tails.set(sessionId, tail);
+    void tail.then(() => {
+      if (this.tails.get(sessionId) === tail) this.tails.delete(sessionId);
+    });
+  }
+}

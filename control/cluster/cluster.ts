@@ -265,9 +265,8 @@ export class Cluster extends DurableObject<Env> {
 
   /** One frame of an agent's session. */
   private async agentMessage(ws: GatewayLink, message: string | ArrayBuffer): Promise<void> {
-    const att = ws;
     // The service proxy's body chunks are the protocol's only binary frames (protocol/proxy.ts).
-    if (typeof message !== "string" && att.agentId) {
+    if (typeof message !== "string" && ws.agentId) {
       const data = decodeProxyData(new Uint8Array(message));
       return data ? this.tunnel.data(ws, data) : this.invalidFrame(ws, "binary frame is not a proxy data frame");
     }
@@ -276,21 +275,21 @@ export class Cluster extends DurableObject<Env> {
     const parsed = parseFrame(AgentMessage, frame.text);
     if (!parsed.ok) return this.invalidFrame(ws, parsed.message, parsed.details);
     const msg = parsed.value;
-    if (msg.type === "register") return this.register(ws, att, msg);
+    if (msg.type === "register") return this.register(ws, ws, msg);
     if (msg.type === "error") {
       // The agent could not use a frame of ours: log it; answering would risk an error loop.
-      console.warn(JSON.stringify({ event: "agent_reported_error", agentId: att.agentId, message: msg.message }));
+      console.warn(JSON.stringify({ event: "agent_reported_error", agentId: ws.agentId, message: msg.message }));
       return;
     }
-    if (!att.agentId) return this.invalidFrame(ws, `'${msg.type}' before 'register': register first`);
+    if (!ws.agentId) return this.invalidFrame(ws, `'${msg.type}' before 'register': register first`);
     if (msg.type === "resources") {
-      updateAgentResources(this.db, att.agentId, msg.resources, msg.attributes);
+      updateAgentResources(this.db, ws.agentId, msg.resources, msg.attributes);
       return;
     }
     if (msg.type === "logData") return this.logRelay.data(ws, msg);
-    if (msg.type === "diagnostics") return recordDiagnostics(this.db, att.agentId, msg, Date.now());
+    if (msg.type === "diagnostics") return recordDiagnostics(this.db, ws.agentId, msg, Date.now());
     if (msg.type === "bundleData") return this.bundles.data(ws, msg);
-    if (msg.type === "status") return this.coordinator.status(ws, att.agentId, msg.updates);
+    if (msg.type === "status") return this.coordinator.status(ws, ws.agentId, msg.updates);
     proxyAgentFrame(this.tunnel, ws, msg);
   }
 

@@ -6,7 +6,7 @@ import type { LinkSink } from "./sessions.ts";
 /** Meta key: how many gateway objects the cluster's agents are spread over (G). Only ever grows. */
 const GATEWAY_COUNT = "gateway_count";
 /** Sockets per gateway the cluster aims at when it adds gateways (AGENTS_PER_GATEWAY overrides it). */
-export const DEFAULT_AGENTS_PER_GATEWAY = 1000;
+const DEFAULT_AGENTS_PER_GATEWAY = 1000;
 
 type GatewayStub = ReturnType<Env["AGENT_GATEWAY"]["getByName"]>;
 

@@ -155,6 +155,29 @@ describe("agent gateways", () => {
     expect(await agentState(account, agentId)).toBe("unreachable");
   });
 
+  it("a reset of the Cluster object keeps the agents' sockets: it finds their sessions again through their gateways", async () => {
+    const account = await signUp();
+    const agents = await connectAgents(account, 6);
+    await runInDurableObject(clusterOf(account), (_: Cluster, state) => {
+      state.abort("reset by the test");
+    }).catch(() => undefined);
+    // Each gateway's first batch after the reset may be refused (its stub still names the old
+    // instance): those sessions are closed with 1011. The others are answered by the new instance.
+    const kept: Connected[] = [];
+    for (const a of agents) {
+      a.socket.send("{not json");
+      const answer = await Promise.race([a.socket.nextOfType<{ type: string }>("error"), a.socket.waitClosed(5000)]);
+      if ("code" in answer) expect(answer.code).toBe(1011);
+      else kept.push(a);
+    }
+    expect(kept.length).toBeGreaterThanOrEqual(3);
+    // The new instance reaches a kept session from the registry alone: removing its agent closes it.
+    const [removed] = kept;
+    if (!removed) throw new Error("no agent kept its socket");
+    expect((await call(`/c/${account.cluster.id}/agents/${removed.agentId}`, { method: "DELETE", token: account.token })).status).toBe(204);
+    expect((await removed.socket.waitClosed()).code).toBe(4002);
+  });
+
   it("heartbeats are answered by the gateway, and its report keeps the agent alive across the timeout", async () => {
     const account = await signUp();
     const { socket, agentId } = await joinAgent(account);

@@ -19,6 +19,9 @@ export default defineConfig(async () => {
             TEST_MIGRATIONS: migrations,
             AGENT_TIMEOUT_MS: "2000",
             AGENT_PING_INTERVAL_MS: "500",
+            // Two agents per gateway, read fresh at every connect: every test with a few agents spreads them over gateways.
+            AGENTS_PER_GATEWAY: "2",
+            GATEWAY_COUNT_TTL_MS: "0",
             DNS_UPSTREAM: "off",
             DCX_TEST_CLOCK: "on",
             QUOTA_APPS: "25",

@@ -127,3 +127,4 @@ async function scheduled(_controller: ScheduledController, env: Env): Promise<vo
  */
 export default Object.assign(app, { scheduled }) satisfies ExportedHandler<Env>;
 export { Cluster } from "./cluster/cluster.ts";
+export { AgentGateway } from "./gateway/gateway.ts";

@@ -48,10 +48,10 @@ export async function agentCredentialsExported(db: AccountsDb, clusterId: string
   return row !== undefined;
 }
 
-/** Whether `token` is the credential of an agent of `clusterId`: shape first, then one indexed read. */
-export async function isClusterAgentCredential(db: AccountsDb, clusterId: string, token: string): Promise<boolean> {
-  if (!isWellFormedToken(token, "agent")) return false;
-  return (await agentOfCredential(db, clusterId, await hashToken(token))) !== null;
+/** The agent of `clusterId` whose credential `token` is, or null: shape first, then one indexed read. */
+export async function clusterAgentOfCredential(db: AccountsDb, clusterId: string, token: string): Promise<string | null> {
+  if (!isWellFormedToken(token, "agent")) return null;
+  return agentOfCredential(db, clusterId, await hashToken(token));
 }
 
 async function agentOfCredential(db: AccountsDb, clusterId: string, credentialHash: string): Promise<string | null> {
@@ -71,7 +71,7 @@ async function agentOfCredential(db: AccountsDb, clusterId: string, credentialHa
  */
 const credentialCache = new AuthCache<string>({ ttlMs: TOKEN_CACHE_TTL_MS, missTtlMs: 1_000, maxEntries: 10_000 });
 
-/** `isClusterAgentCredential` through this isolate's cache (see credentialCache). */
+/** Whether `token` is an agent credential of `clusterId` (`clusterAgentOfCredential`), through this isolate's cache (see credentialCache). */
 export async function isCachedClusterAgentCredential(db: AccountsDb, clusterId: string, token: string): Promise<boolean> {
   if (!isWellFormedToken(token, "agent")) return false;
   const credentialHash = await hashToken(token);

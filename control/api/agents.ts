@@ -1,9 +1,8 @@
 import { Hono } from "hono";
 import { eq } from "drizzle-orm";
-import { agentCredentialsExported, isClusterAgentCredential } from "../accounts/agent-credentials.ts";
+import { agentCredentialsExported, clusterAgentOfCredential } from "../accounts/agent-credentials.ts";
 import { resolveSecret } from "../accounts/cluster-secrets.ts";
 import { clusters } from "../accounts/schema.ts";
-import { CREDENTIAL_HEADER, JOIN_TOKEN_HEADER } from "../cluster/cluster.ts";
 import { rejectUpgrade } from "../cluster/sessions.ts";
 import { isWellFormedToken, tokenKind } from "../crypto.ts";
 import { ApiError, notFound } from "../errors.ts";
@@ -11,13 +10,16 @@ import type { AppEnv } from "../http/env.ts";
 import { bearerToken } from "../http/middleware.ts";
 import type { AccountsDb } from "../accounts/db.ts";
 import { clusterStub } from "../cluster-stub.ts";
+import { gatewayStub } from "../gateway/route.ts";
+import { CREDENTIAL_HEADER, JOIN_TOKEN_HEADER } from "../gateway/wire.ts";
 import { removeAgent } from "../operations/agents.ts";
 import { agentDiagnostics } from "./diagnostics.ts";
 
 /**
  * `/c/:cluster/agent/connect`: the agents' WebSocket. Authenticated by a join token or a
  * per-agent credential, each checked for shape and then in D1 here, so a wrong one never wakes
- * the cluster's object (which checks a credential again against its own registry). A refused
+ * an object; the upgrade then goes to the agent's gateway (control/gateway/), chosen by its id,
+ * and the Cluster object checks a credential again against its own registry. A refused
  * credential still gets a socket, closed at once with 1008, so the agent knows not to retry it.
  */
 export const agentConnectRoutes = new Hono<AppEnv>().get("/connect", async (c) => {
@@ -30,28 +32,34 @@ export const agentConnectRoutes = new Hono<AppEnv>().get("/connect", async (c) =
   if (!token || (kind !== "join" && kind !== "agent")) return rejectUpgrade("missing or malformed credential: use a join token or the agent's credential");
   const db = c.get("db");
   const headers = new Headers({ Upgrade: "websocket" });
+  // A join session has no identity yet: the upgrade's random key spreads joins over the gateways.
+  let routeKey = c.req.header("Sec-WebSocket-Key") ?? crypto.randomUUID();
   if (kind === "join") {
     const secret = await resolveSecret(db, "join", token, clusterId);
     if (!secret) return rejectUpgrade("join token is not valid: unknown, expired or revoked");
     headers.set(JOIN_TOKEN_HEADER, secret.id);
   } else {
-    if (!(await knownAgentCredential(c.env, db, clusterId, token)))
-      return rejectUpgrade("agent credential is not valid for this cluster: the agent may have been removed");
+    const agentId = await knownAgentCredential(c.env, db, clusterId, token);
+    if (agentId === undefined) return rejectUpgrade("agent credential is not valid for this cluster: the agent may have been removed");
     headers.set(CREDENTIAL_HEADER, token);
+    routeKey = agentId;
   }
-  return clusterStub(c.env, clusterId).fetch(new Request("https://cluster/agent/connect", { headers }));
+  const gateway = await gatewayStub(c.env, clusterId, routeKey);
+  return gateway.fetch(new Request("https://gateway/agent/connect", { headers }));
 });
 
 /**
- * Whether D1 knows the agent credential; for a cluster whose object has not yet copied its
- * credentials into D1 (agents that joined before D1 kept them), the object is asked instead,
- * which copies them as it starts, so this happens at most once per such cluster.
+ * The agent a credential belongs to, as D1 knows it, or undefined; for a cluster whose object
+ * has not yet copied its credentials into D1 (agents that joined before D1 kept them), the
+ * object is asked instead, which copies them as it starts, so this happens at most once per
+ * such cluster (the credential itself then stands for the agent in routing).
  */
-async function knownAgentCredential(env: Env, db: AccountsDb, clusterId: string, token: string): Promise<boolean> {
-  if (await isClusterAgentCredential(db, clusterId, token)) return true;
-  if (await agentCredentialsExported(db, clusterId)) return false;
+async function knownAgentCredential(env: Env, db: AccountsDb, clusterId: string, token: string): Promise<string | undefined> {
+  const agentId = await clusterAgentOfCredential(db, clusterId, token);
+  if (agentId !== null) return agentId;
+  if (await agentCredentialsExported(db, clusterId)) return undefined;
   const cluster = await db.select({ id: clusters.id }).from(clusters).where(eq(clusters.id, clusterId)).get();
-  return cluster !== undefined && (await clusterStub(env, clusterId).isAgentCredential(token));
+  return cluster !== undefined && (await clusterStub(env, clusterId).isAgentCredential(token)) ? token : undefined;
 }
 
 /** `/c/:cluster/agents`: the registry as DCX shows it, and removal of an agent. */

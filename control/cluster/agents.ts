@@ -183,6 +183,14 @@ export function agentSession(db: ClusterDb, id: string): string | null | undefin
   return db.select({ sessionId: agents.sessionId }).from(agents).where(eq(agents.id, id)).get()?.sessionId;
 }
 
+/**
+ * An upper bound of the number of agents, one step down the table's b-tree: rowids are distinct
+ * positive integers, so the largest is at least the count (removed agents leave gaps).
+ */
+export function agentCountBound(db: ClusterDb): number {
+  return db.$client.sql.exec<{ top: number | null }>("SELECT max(rowid) AS top FROM agents").one().top ?? 0;
+}
+
 /** The session speaking for each connected agent. */
 export function activeSessions(db: ClusterDb): Map<string, string> {
   const rows = db.select({ id: agents.id, sessionId: agents.sessionId }).from(agents).where(eq(agents.state, "active")).all();

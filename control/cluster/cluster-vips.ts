@@ -1,7 +1,7 @@
 import { MAX_FRAME_BYTES, type Vips } from "../../protocol/index.ts";
 import type { ClusterDb } from "./db.ts";
 import { anyAppMentionsVips } from "./frameworks/marathon/apps.ts";
-import type { SocketIndex } from "./sessions.ts";
+import type { AgentLink, AgentLinks } from "./sessions.ts";
 import { scheduleNoLaterThan } from "./timers.ts";
 import { vipTable } from "./vips/table.ts";
 
@@ -32,7 +32,7 @@ export class ClusterVips {
 
   constructor(
     private readonly db: ClusterDb,
-    private readonly sockets: SocketIndex,
+    private readonly sockets: AgentLinks,
   ) {}
 
   /** The table as of now (also what `GET /c/:cluster/vips` shows). */
@@ -68,7 +68,7 @@ export class ClusterVips {
    * there is one (no frame means no VIPs, see VIP_TABLE_GRACE_MS). A table newer than the last
    * broadcast (a change waiting for its window's end) goes to every agent now.
    */
-  sendTo(ws: WebSocket): void {
+  sendTo(ws: AgentLink): void {
     const table = this.table();
     const text = JSON.stringify(table);
     if (text !== this.lastSent && (this.lastSent !== undefined || table.vips.length > 0)) return this.broadcast(table);
@@ -93,7 +93,7 @@ export class ClusterVips {
   }
 }
 
-function sendText(ws: WebSocket, text: string): void {
+function sendText(ws: AgentLink, text: string): void {
   try {
     ws.send(text);
   } catch {

@@ -1,12 +1,14 @@
 import { resourceUrls } from "../packages/resource.ts";
 import { DurableObject } from "cloudflare:workers";
-import { AgentMessage, CloseCode, decodeProxyData, parseFrame, PING, PONG, PROTOCOL_VERSION, type Register } from "../../protocol/index.ts";
+import { AgentMessage, CloseCode, decodeProxyData, parseFrame, PROTOCOL_VERSION, type Register } from "../../protocol/index.ts";
 import { exportAgentCredentials, recordAgentCredential } from "../accounts/agent-credentials.ts";
 import { hashToken, newToken } from "../crypto.ts";
 import { agentQuotaRefusal, appQuotaGuard } from "./quotas.ts";
 import { ClusterCommands, type CommandName, isCommandName } from "./acting.ts";
 import { type Actor, AuditTrail, type AuditView, auditRows, recordAudit } from "./audit.ts";
 import {
+  activeSessions,
+  agentCountBound,
   agentCredentialHashes,
   agentIdForCredential,
   createAgent,
@@ -35,7 +37,7 @@ import { disconnected, operatorTeardown, subscribe } from "./frameworks/external
 import { errorEvent, subscribedEvent } from "./frameworks/external/status.ts";
 import { allFrameworks, getFramework, forgetFrameworkTasks, observeFrameworks, type FrameworkView } from "./frameworks/external/store.ts";
 import { outstandingOffers } from "./allocator/offers.ts";
-import { isOperatorAttachment, OPERATOR_SUBSCRIBE_HEADER, OperatorFeed } from "./operator-feed.ts";
+import { OPERATOR_SUBSCRIBE_HEADER, OperatorFeed } from "./operator-feed.ts";
 import { MAX_WEIGHTED_ROLES, roleWeights, updateRoleWeights, type WeightInfo } from "./allocator/weights.ts";
 import { decodeSubscribe, MASTER_HOST_HEADER, PRINCIPAL_HEADER, STREAM_HEADER, SUBSCRIBE_HEADER } from "./frameworks/external/stream.ts";
 import { HISTORY_TIMER, type HistoryResolution, historyDueBy, historySamples, recordHistory } from "./history.ts";
@@ -63,7 +65,9 @@ import { ClusterMetrics } from "./metrics.ts";
 import type { MetricFamily } from "../../protocol/prometheus.ts";
 import { type LogOpen, LogRelay, type LogRequest } from "./log-relay.ts";
 import { counters, ensureMeta, getMeta, increment, setMeta } from "./meta.ts";
-import { SocketIndex, attachmentOf, closeQuietly, frameText, rejectUpgrade, send, sendError, type Attachment } from "./sessions.ts";
+import { AgentLinks, type GatewayLink, SessionOrder, closeQuietly, frameText, rejectUpgrade, send, sendError } from "./sessions.ts";
+import { Gateways } from "./gateways.ts";
+import type { GatewayEvent } from "../gateway/wire.ts";
 import { openTaskLogs } from "./task-logs.ts";
 import { PROXY_CALL_HEADER, proxyAgentFrame, upgradeProxied } from "./service-proxy/upgrade.ts";
 import { type ProxyCall, ServiceProxy } from "./service-proxy/service-proxy.ts";
@@ -81,13 +85,6 @@ import {
 import { searchPackages } from "../packages/search.ts";
 import type { PackageDefinition } from "../packages/universe.ts";
 import { AlarmArm, scheduleAt, scheduleNoLaterThan, takeDue } from "./timers.ts";
-
-/** Headers the Worker sets on the upgrade it forwards; never taken from the client. */
-export const JOIN_TOKEN_HEADER = "x-dcx-join-token-id";
-export const CREDENTIAL_HEADER = "x-dcx-agent-credential";
-
-const agentTag = (agentId: string) => `agent:${agentId}`;
-const joinTag = (tokenId: string) => `join:${tokenId}`;
 
 /** Which tasks a snapshot lists: every live and recently ended one, one agent's live ones, or none. */
 export type SnapshotTasks = "all" | "none" | { agentId: string };
@@ -129,7 +126,10 @@ export class Cluster extends DurableObject<Env> {
   private db!: ClusterDb;
   private coordinator!: Coordinator;
   private alarmArm!: AlarmArm;
-  private sockets!: SocketIndex;
+  /** Every agent session, each reached through the gateway holding its socket (control/gateway/). */
+  private sockets!: AgentLinks;
+  private gateways!: Gateways;
+  private readonly sessionOrder = new SessionOrder((sessionId, error) => this.sessionFailed(sessionId, error));
   private readonly events = new EventBus();
   private readonly logRelay = new LogRelay();
   private readonly tunnel: ProxyTunnel;
@@ -154,7 +154,8 @@ export class Cluster extends DurableObject<Env> {
       ensureMeta(this.db, "master_id", () => crypto.randomUUID());
       ensureMeta(this.db, "created_at", () => String(Date.now()));
       this.alarmArm = new AlarmArm(this.db, ctx.storage);
-      this.sockets = new SocketIndex(ctx, this.db);
+      this.gateways = new Gateways(env, this.db, ctx.id.name ?? "", (sessionIds) => this.undelivered(sessionIds));
+      this.sockets = new AgentLinks(this.db, this.gateways);
       this.serviceProxy = new ServiceProxy(this.db, this.sockets, this.tunnel);
       this.dns = new ClusterDns(this.db);
       this.vips = new ClusterVips(this.db, this.sockets);
@@ -184,8 +185,6 @@ export class Cluster extends DurableObject<Env> {
       scheduleNoLaterThan(this.db, GC_TIMER, Date.now() + GC_INTERVAL_MS);
       await this.exportCredentialsOnce();
     });
-    // Heartbeats are answered by the runtime without waking the object.
-    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
   }
 
   /**
@@ -216,40 +215,62 @@ export class Cluster extends DurableObject<Env> {
     return (Number(this.env.OFFER_TIMEOUT_SECONDS) || 60) * 1000;
   }
 
-  /** The WebSocket upgrade of an agent, already authenticated by the Worker (join token) or checked here (credential). */
+  /** The WebSocket upgrades of framework, operator and service-proxy streams; agents connect to their gateway (control/gateway/). */
   override async fetch(request: Request): Promise<Response> {
     if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") return new Response("expected a WebSocket upgrade", { status: 426 });
     if (request.headers.has(SUBSCRIBE_HEADER)) return this.subscribeFramework(request.headers);
     if (request.headers.has(PROXY_CALL_HEADER)) return upgradeProxied(request.headers, this.serviceProxy, this.tunnel);
     if (request.headers.has(OPERATOR_SUBSCRIBE_HEADER)) return this.subscribeOperator();
-    const att: Attachment = { sessionId: crypto.randomUUID(), connectedAt: Date.now() };
-    const credential = request.headers.get(CREDENTIAL_HEADER);
-    const joinTokenId = request.headers.get(JOIN_TOKEN_HEADER);
-    if (credential) {
-      const agentId = agentIdForCredential(this.db, await hashToken(credential));
-      if (!agentId) return rejectUpgrade("agent credential is not valid: the agent may have been removed");
-      att.agentId = agentId;
-    } else if (joinTokenId) {
-      att.joinTokenId = joinTokenId;
-    } else {
-      return rejectUpgrade("missing credential");
-    }
-    const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
-    // Tags are fixed at accept: a credential session is tagged by its agent, a join session by its token.
-    this.ctx.acceptWebSocket(server, [att.agentId ? agentTag(att.agentId) : joinTag(att.joinTokenId ?? "")]);
-    server.serializeAttachment(att);
-    // A session that never registers is closed by the liveness sweep.
-    livenessDueBy(this.db, att.connectedAt + this.timeoutMs);
-    await this.alarmArm.arm();
-    return new Response(null, { status: 101, webSocket: client });
+    return rejectUpgrade("agents connect through their gateway");
   }
 
-  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    const att = ws.deserializeAttachment() as Attachment | StreamAttachment;
-    // A framework's or an operator's stream only carries events to the Worker; nothing it sends means anything.
-    if (isStreamAttachment(att) || isOperatorAttachment(att)) return;
+  /**
+   * RPC from gateway `gateway`: its agent sockets' opens, frames and closes, in the order it
+   * saw them. Each session's events run in order; sessions run side by side, so the status
+   * frames of one batch are committed together. Returns once they are queued: what the gateway
+   * gathers meanwhile comes in its next call.
+   */
+  gatewayEvents(gateway: number, events: GatewayEvent[]): void {
+    for (const event of events) this.sessionOrder.run(event.sessionId, () => this.gatewayEvent(gateway, event));
+  }
+
+  /** RPC: how many gateways the Worker spreads this cluster's agents over (G). */
+  gatewayCount(): number {
+    return this.gateways.count;
+  }
+
+  private async gatewayEvent(gateway: number, event: GatewayEvent): Promise<void> {
+    if (event.kind === "open") return this.agentOpened(gateway, event);
+    const link = this.sockets.session(event.sessionId);
+    if (event.kind === "close") return link ? this.agentClosed(link) : undefined;
+    // A session this object does not know (opened before a restart and never registered): the agent starts over.
+    if (!link) return this.sockets.close(event.sessionId, CloseCode.RETRY, "session unknown to the master; reconnect");
+    if (link.readyState !== WebSocket.OPEN) return;
+    return this.agentMessage(link, event.kind === "text" ? event.text : event.data);
+  }
+
+  /** A gateway accepted an agent's socket, authenticated by the Worker (join token) or checked here (credential). */
+  private async agentOpened(gateway: number, event: Extract<GatewayEvent, { kind: "open" }>): Promise<void> {
+    this.gateways.fit(0, gateway);
+    const att = { sessionId: event.sessionId, connectedAt: event.connectedAt };
+    if (event.credential) {
+      const agentId = agentIdForCredential(this.db, await hashToken(event.credential));
+      if (!agentId) return this.sockets.close(event.sessionId, CloseCode.POLICY, "agent credential is not valid: the agent may have been removed");
+      this.sockets.opened(att, gateway).bind(agentId);
+    } else if (event.joinTokenId) {
+      this.sockets.opened({ ...att, joinTokenId: event.joinTokenId }, gateway);
+    } else {
+      return this.sockets.close(event.sessionId, CloseCode.POLICY, "missing credential");
+    }
+    // A session that never registers is closed by the liveness sweep.
+    livenessDueBy(this.db, event.connectedAt + this.timeoutMs);
+    await this.alarmArm.arm();
+  }
+
+  /** One frame of an agent's session. */
+  private async agentMessage(ws: GatewayLink, message: string | ArrayBuffer): Promise<void> {
     // The service proxy's body chunks are the protocol's only binary frames (protocol/proxy.ts).
-    if (typeof message !== "string" && att.agentId) {
+    if (typeof message !== "string" && ws.agentId) {
       const data = decodeProxyData(new Uint8Array(message));
       return data ? this.tunnel.data(ws, data) : this.invalidFrame(ws, "binary frame is not a proxy data frame");
     }
@@ -258,43 +279,60 @@ export class Cluster extends DurableObject<Env> {
     const parsed = parseFrame(AgentMessage, frame.text);
     if (!parsed.ok) return this.invalidFrame(ws, parsed.message, parsed.details);
     const msg = parsed.value;
-    if (msg.type === "register") return this.register(ws, att, msg);
+    if (msg.type === "register") return this.register(ws, ws, msg);
     if (msg.type === "error") {
       // The agent could not use a frame of ours: log it; answering would risk an error loop.
-      console.warn(JSON.stringify({ event: "agent_reported_error", agentId: att.agentId, message: msg.message }));
+      console.warn(JSON.stringify({ event: "agent_reported_error", agentId: ws.agentId, message: msg.message }));
       return;
     }
-    if (!att.agentId) return this.invalidFrame(ws, `'${msg.type}' before 'register': register first`);
+    if (!ws.agentId) return this.invalidFrame(ws, `'${msg.type}' before 'register': register first`);
     if (msg.type === "resources") {
-      updateAgentResources(this.db, att.agentId, msg.resources, msg.attributes);
+      updateAgentResources(this.db, ws.agentId, msg.resources, msg.attributes);
       return;
     }
     if (msg.type === "logData") return this.logRelay.data(ws, msg);
-    if (msg.type === "diagnostics") return recordDiagnostics(this.db, att.agentId, msg, Date.now());
+    if (msg.type === "diagnostics") return recordDiagnostics(this.db, ws.agentId, msg, Date.now());
     if (msg.type === "bundleData") return this.bundles.data(ws, msg);
-    if (msg.type === "status") return this.coordinator.status(ws, att.agentId, msg.updates);
+    if (msg.type === "status") return this.coordinator.status(ws, ws.agentId, msg.updates);
     proxyAgentFrame(this.tunnel, ws, msg);
   }
+
+  /** An agent's socket closed (its gateway reported it): its session ends, and the agent is disconnected. */
+  private async agentClosed(ws: GatewayLink): Promise<void> {
+    this.sockets.ended(ws);
+    this.logRelay.socketClosed(ws);
+    this.tunnel.socketClosed(ws);
+    this.bundles.socketClosed(ws);
+    if (!ws.agentId) return;
+    const now = Date.now();
+    if (markDisconnected(this.db, ws.agentId, ws.sessionId, now)) {
+      livenessDueBy(this.db, now + this.timeoutMs);
+      await this.alarmArm.arm();
+    }
+  }
+
+  /** Frames to these sessions could not reach their gateway (it was reset): their sockets are gone, so their sessions end here. */
+  private undelivered(sessionIds: string[]): void {
+    for (const sessionId of sessionIds) {
+      const link = this.sockets.session(sessionId);
+      if (link) void this.agentClosed(link);
+    }
+  }
+
+  /** An agent's event could not be handled: the session is closed, and the agent reconnects and resends what was not acked. */
+  private sessionFailed(sessionId: string, error: unknown): void {
+    const message = error instanceof Error ? error.message : String(error);
+    console.error(JSON.stringify({ event: "agent_event_failed", sessionId, message }));
+    this.sockets.close(sessionId, CloseCode.RETRY, "the master could not apply a frame; reconnect and resend");
+  }
+
+  /** Framework and operator streams only carry events to the Worker; nothing they send means anything. */
+  override async webSocketMessage(): Promise<void> {}
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
     const stream: unknown = ws.deserializeAttachment();
     closeQuietly(ws, code === 1005 || code === 1006 ? CloseCode.NORMAL : code, reason);
-    if (isOperatorAttachment(stream)) return;
-    if (isStreamAttachment(stream)) {
-      await this.coordinator.mutate((ctx) => disconnected(ctx, stream.frameworkId, stream.streamId));
-      return;
-    }
-    const att = attachmentOf(ws);
-    this.logRelay.socketClosed(ws);
-    this.tunnel.socketClosed(ws);
-    this.bundles.socketClosed(ws);
-    if (!att.agentId) return;
-    this.sockets.delete(att.agentId, ws);
-    const now = Date.now();
-    if (markDisconnected(this.db, att.agentId, att.sessionId, now)) {
-      livenessDueBy(this.db, now + this.timeoutMs);
-      await this.alarmArm.arm();
-    }
+    if (isStreamAttachment(stream)) await this.coordinator.mutate((ctx) => disconnected(ctx, stream.frameworkId, stream.streamId));
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {
@@ -307,9 +345,11 @@ export class Cluster extends DurableObject<Env> {
     const now = Date.now();
     const due = new Set(takeDue(this.db, now));
     if (due.has(LIVENESS_TIMER)) {
-      const heartbeat = (ws: WebSocket) => this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0;
-      const agentSockets = this.ctx.getWebSockets().filter((ws) => attachmentOf(ws).sessionId !== undefined);
-      const lost = sweepLiveness(this.db, agentSockets, heartbeat, now, this.timeoutMs);
+      // The sessions active before the gateways are asked: one that registers meanwhile is not taken for lost.
+      const activeBefore = activeSessions(this.db);
+      const reports = await this.gateways.reports();
+      const close = (sessionId: string, code: number, reason: string) => this.sockets.close(sessionId, code, reason);
+      const lost = this.ctx.storage.transactionSync(() => sweepLiveness(this.db, { ...reports, activeBefore }, Date.now(), this.timeoutMs, close));
       // Sent with the commit of what the loss does to the agents' tasks.
       for (const agentId of lost) this.feed.emit({ type: "AGENT_REMOVED", agentId });
       await this.coordinator.agentsUnreachable(lost);
@@ -840,26 +880,21 @@ export class Cluster extends DurableObject<Env> {
    * the alarm and all storage deleted. Safe to call again if a deletion is retried.
    */
   async destroy(): Promise<void> {
-    for (const ws of this.ctx.getWebSockets()) {
-      // Unbound from its agent first, so its close event does not look for the registry being deleted.
-      const { sessionId, connectedAt } = attachmentOf(ws);
-      ws.serializeAttachment({ sessionId, connectedAt } satisfies Attachment);
-      closeQuietly(ws, CloseCode.REMOVED, "cluster deleted");
-    }
+    // The gateways close their agents' sockets and forward nothing more, so no close event looks for the registry being deleted.
+    await this.gateways.shutdown(CloseCode.REMOVED, "cluster deleted");
+    for (const ws of this.ctx.getWebSockets()) closeQuietly(ws, CloseCode.REMOVED, "cluster deleted");
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
   }
 
   /** RPC: a revoked join token admits nobody more, including sessions that have not registered yet. */
-  joinTokenRevoked(tokenId: string): number {
-    const pending = this.ctx.getWebSockets(joinTag(tokenId)).filter((ws) => attachmentOf(ws).agentId === undefined);
-    for (const ws of pending) closeQuietly(ws, CloseCode.POLICY, "join token revoked");
-    return pending.length;
+  joinTokenRevoked(tokenId: string): Promise<number> {
+    return this.gateways.revokeJoin(tokenId);
   }
 
-  private invalidFrame(ws: WebSocket, message: string, details?: Parameters<typeof sendError>[2]): void {
+  private invalidFrame(ws: GatewayLink, message: string, details?: Parameters<typeof sendError>[2]): void {
     increment(this.db, "counter:dropped_messages");
-    console.warn(JSON.stringify({ event: "agent_frame_invalid", agentId: attachmentOf(ws).agentId, message }));
+    console.warn(JSON.stringify({ event: "agent_frame_invalid", agentId: ws.agentId, message }));
     sendError(ws, message, details);
   }
 
@@ -868,7 +903,7 @@ export class Cluster extends DurableObject<Env> {
    * (credential session). The registry is written before `registered` goes out, so an agent
    * never holds a credential the master has not stored.
    */
-  private async register(ws: WebSocket, att: Attachment, msg: Register): Promise<void> {
+  private async register(ws: GatewayLink, att: GatewayLink, msg: Register): Promise<void> {
     if (msg.protocol !== PROTOCOL_VERSION) return sendError(ws, `unsupported protocol ${msg.protocol}`);
     const now = Date.now();
     if (att.agentId && msg.agentId !== undefined && msg.agentId !== att.agentId) {
@@ -884,7 +919,7 @@ export class Cluster extends DurableObject<Env> {
       // D1 learns the credential before the agent does, so the Worker admits it on reconnect without waking this object.
       await recordAgentCredential(this.env.DB, { clusterId: this.ctx.id.name ?? "", agentId: joined.agentId, credentialHash: joined.hash });
       // Re-read after the awaits: a second register on this session may have joined meanwhile.
-      if (attachmentOf(ws).agentId) return sendError(ws, "this session has already registered");
+      if (ws.agentId) return sendError(ws, "this session has already registered");
     }
     // One transaction for the registry and the timers: each commit has a cost, and a reconnect
     // storm of a thousand agents is a thousand registers.
@@ -919,8 +954,9 @@ export class Cluster extends DurableObject<Env> {
       return;
     }
     if (!att.agentId) {
-      att.agentId = agentId;
-      ws.serializeAttachment(att);
+      att.bind(agentId);
+      // A new agent may take the cluster past its gateways' share: the next connects spread wider.
+      this.gateways.fit(agentCountBound(this.db));
     }
     const replaced = this.sockets.set(agentId, ws);
     if (replaced) closeQuietly(replaced, CloseCode.REPLACED, "replaced by a newer session of this agent");

@@ -7,7 +7,7 @@ import type { CommandContext, Failure, Outcome } from "./frameworks/marathon/com
 import { type CheckUpdate, applyCheckResults, isCheckResult } from "./frameworks/marathon/health.ts";
 import { expireUnreachable } from "./frameworks/marathon/task-events.ts";
 import type { FrameworkLookup, FrameworkRegistry } from "./frameworks/registry.ts";
-import { type SocketIndex, closeQuietly, send } from "./sessions.ts";
+import { type AgentLink, type AgentLinks, closeQuietly, send } from "./sessions.ts";
 import { type ApplyResult, applyStatusBatches, hasLiveTasks, liveTasks, markKillRequested, setTaskState, type TaskRecord } from "./tasks.ts";
 import { type AlarmArm, scheduleAt, scheduleNoLaterThan } from "./timers.ts";
 
@@ -35,7 +35,7 @@ export const MAX_LAUNCHES_PER_ROUND = 50_000;
 
 /** A status frame waiting in the inbox. */
 interface InboundStatus {
-  ws: WebSocket;
+  ws: AgentLink;
   agentId: string;
   updates: StatusUpdate[];
 }
@@ -84,7 +84,7 @@ export class Coordinator {
     private readonly db: ClusterDb,
     readonly events: EventBus,
     private readonly alarm: AlarmArm,
-    private readonly sockets: SocketIndex,
+    private readonly sockets: AgentLinks,
     private readonly frameworks: FrameworkRegistry,
     /** Called after every committed change (e.g. to drop the cached DNS zone). */
     private readonly onCommit: () => void = () => {},
@@ -187,7 +187,7 @@ export class Coordinator {
   }
 
   /** Kill frames, one per agent and grace: each task takes the grace its framework gives it. */
-  private sendKills(sockets: ReadonlyMap<string, WebSocket>, kills: TaskRecord[]): void {
+  private sendKills(sockets: ReadonlyMap<string, AgentLink>, kills: TaskRecord[]): void {
     const byAgentAndGrace = new Map<string, { agentId: string; grace: number; ids: string[] }>();
     const graceOf = new Map<string, number>();
     for (const t of kills) {
@@ -219,7 +219,7 @@ export class Coordinator {
    * for make the agent kill them. The round runs from the alarm, so a burst of frames costs one
    * round, not one each.
    */
-  status(ws: WebSocket, agentId: string, updates: StatusUpdate[]): Promise<void> {
+  status(ws: AgentLink, agentId: string, updates: StatusUpdate[]): Promise<void> {
     this.inbox.push({ ws, agentId, updates });
     if (this.inboxCommitted) return this.inboxCommitted;
     const idle = Date.now() - this.inboxCommittedAt >= INBOX_QUIET_MS;
@@ -326,7 +326,7 @@ export class Coordinator {
    * not a thousand), and is not asked for at all when nothing changed: no task state moved,
    * and either the agent offers nothing new or the last round left no demand waiting.
    */
-  async reconcile(ws: WebSocket, agentId: string, reported: TaskReport[], offersMore: boolean): Promise<void> {
+  async reconcile(ws: AgentLink, agentId: string, reported: TaskReport[], offersMore: boolean): Promise<void> {
     // An agent with no task on either side (every new agent) has nothing to square: no command
     // transaction (and its quota checks), at most a round asked for.
     if (reported.length === 0 && !hasLiveTasks(this.db, agentId)) {

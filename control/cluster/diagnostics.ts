@@ -3,7 +3,7 @@ import type { BundleData, DiagnosticCheck, Diagnostics } from "../../protocol/in
 import type { AgentRecord } from "./agents.ts";
 import type { ClusterDb } from "./db.ts";
 import { agentDiagnostics } from "./schema.ts";
-import { send } from "./sessions.ts";
+import { type AgentLink, send } from "./sessions.ts";
 
 /**
  * Node diagnostics, as DC/OS's diagnostics service shows them: each agent's latest self-checks
@@ -90,7 +90,7 @@ export type BundlePart = { agentId: string; answer: BundleData } | { agentId: st
 
 interface PendingBundle {
   agentId: string;
-  ws: WebSocket;
+  ws: AgentLink;
   resolve: (part: BundlePart) => void;
   timer: ReturnType<typeof setTimeout>;
 }
@@ -111,7 +111,7 @@ export class BundleCollector {
    * Asks each agent for its part; resolves once all have answered, failed or timed out (after
    * `timeoutMs`). Undefined when too many bundles run already.
    */
-  async collect(agents: { agentId: string; ws: WebSocket }[], timeoutMs = DEFAULT_BUNDLE_TIMEOUT_MS): Promise<BundlePart[] | undefined> {
+  async collect(agents: { agentId: string; ws: AgentLink }[], timeoutMs = DEFAULT_BUNDLE_TIMEOUT_MS): Promise<BundlePart[] | undefined> {
     if (this.running >= MAX_BUNDLES_AT_ONCE) return undefined;
     this.running++;
     try {
@@ -122,20 +122,20 @@ export class BundleCollector {
   }
 
   /** A `bundleData` frame from the agent on `ws`. */
-  data(ws: WebSocket, frame: BundleData): void {
+  data(ws: AgentLink, frame: BundleData): void {
     const p = this.pending.get(frame.requestId);
     if (p === undefined || p.ws !== ws) return;
     this.settle(frame.requestId, { agentId: p.agentId, answer: frame });
   }
 
   /** The socket closed: its pending parts fail now instead of at the timeout. */
-  socketClosed(ws: WebSocket): void {
+  socketClosed(ws: AgentLink): void {
     for (const [requestId, p] of this.pending) {
       if (p.ws === ws) this.settle(requestId, { agentId: p.agentId, error: "the agent disconnected before answering" });
     }
   }
 
-  private ask(agentId: string, ws: WebSocket, timeoutMs: number): Promise<BundlePart> {
+  private ask(agentId: string, ws: AgentLink, timeoutMs: number): Promise<BundlePart> {
     const requestId = crypto.randomUUID();
     return new Promise((resolve) => {
       const timer = setTimeout(() => this.settle(requestId, { agentId, error: `the agent did not answer within ${timeoutMs} ms` }), timeoutMs);

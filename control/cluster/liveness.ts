@@ -1,40 +1,59 @@
 import { CloseCode } from "../../protocol/index.ts";
-import { agentSession, disconnectedAgents, listAgents, markDisconnected, markUnreachable } from "./agents.ts";
+import { gatewayOfSession, type SessionReport } from "../gateway/wire.ts";
+import { agentSession, disconnectedAgents, markDisconnected, markUnreachable } from "./agents.ts";
 import type { ClusterDb } from "./db.ts";
-import { attachmentOf, closeQuietly } from "./sessions.ts";
 import { scheduleAt, scheduleNoLaterThan } from "./timers.ts";
 
 export const LIVENESS_TIMER = "liveness";
+/** A gateway that did not answer the sweep is asked again this soon (its agents keep their state meanwhile). */
+const UNANSWERED_RETRY_MS = 5_000;
+
+/** What the sweep knows of the sockets: the gateways' reports, and the sessions active before they were asked. */
+export interface LivenessInput {
+  /** Every open socket the gateways hold, with its last auto-responded heartbeat. */
+  sessions: SessionReport[];
+  /** Gateways that did not answer: their sessions are neither alive nor lost this time. */
+  unanswered: ReadonlySet<number>;
+  /** Each active agent's session, read before the gateways were asked (a register meanwhile is not lost). */
+  activeBefore: ReadonlyMap<string, string>;
+}
 
 /**
  * Agent liveness, as Mesos: an agent that has not been heard from for `timeoutMs` becomes
- * unreachable. Heartbeats are `ping` text frames answered by the WebSocket auto-response, so
- * they never wake the object; this sweep reads their timestamps instead. It runs from the
- * alarm, recomputes everything from stored state (so a retried alarm is harmless), and
- * schedules itself for the next deadline. Returns the agents it marked unreachable.
+ * unreachable. Heartbeats are `ping` text frames answered by the gateways' WebSocket
+ * auto-response, so they never wake an object; this sweep reads their timestamps from the
+ * gateways' reports instead. It runs from the alarm, recomputes everything from stored state (so
+ * a retried alarm is harmless), and schedules itself for the next deadline. `close` closes a
+ * timed-out session. Returns the agents it marked unreachable.
  */
-export function sweepLiveness(db: ClusterDb, sockets: WebSocket[], lastHeartbeat: (ws: WebSocket) => number, now: number, timeoutMs: number): string[] {
+export function sweepLiveness(
+  db: ClusterDb,
+  input: LivenessInput,
+  now: number,
+  timeoutMs: number,
+  close: (sessionId: string, code: number, reason: string) => void,
+): string[] {
   let next = Number.POSITIVE_INFINITY;
   const lost: string[] = [];
   const live = new Set<string>();
-  for (const ws of sockets) {
-    const att = attachmentOf(ws);
-    const last = Math.max(att.connectedAt, lastHeartbeat(ws));
-    const bound = att.agentId !== undefined && agentSession(db, att.agentId) === att.sessionId;
+  for (const s of input.sessions) {
+    const last = Math.max(s.connectedAt, s.lastHeartbeat);
+    const bound = s.agentId !== undefined && agentSession(db, s.agentId) === s.sessionId;
     if (now - last >= timeoutMs) {
-      if (bound && att.agentId && markUnreachable(db, att.agentId, now)) lost.push(att.agentId);
-      closeQuietly(ws, CloseCode.TIMEOUT, bound ? "heartbeat timeout" : "no register within the timeout");
+      if (bound && s.agentId && markUnreachable(db, s.agentId, now)) lost.push(s.agentId);
+      close(s.sessionId, CloseCode.TIMEOUT, bound ? "heartbeat timeout" : "no register within the timeout");
       continue;
     }
-    if (bound && att.agentId) live.add(att.agentId);
+    if (bound && s.agentId) live.add(s.agentId);
     next = Math.min(next, last + timeoutMs);
   }
-  // Active agents without a socket lost it without a close event (e.g. the runtime restarted).
-  for (const agent of listAgents(db)) {
-    if (agent.state === "active" && !live.has(agent.id)) {
-      const session = agentSession(db, agent.id);
-      if (session) markDisconnected(db, agent.id, session, now);
-    }
+  // Active agents whose socket no gateway holds lost it without a close event (their gateway was reset).
+  const held = new Set(input.sessions.map((s) => s.sessionId));
+  for (const [agentId, sessionId] of input.activeBefore) {
+    if (live.has(agentId)) continue;
+    const gateway = gatewayOfSession(sessionId);
+    if (gateway !== undefined && input.unanswered.has(gateway)) next = Math.min(next, now + UNANSWERED_RETRY_MS);
+    else if (!held.has(sessionId)) markDisconnected(db, agentId, sessionId, now);
   }
   for (const agent of disconnectedAgents(db)) {
     const deadline = agent.disconnectedAt + timeoutMs;

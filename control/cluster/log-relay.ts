@@ -1,5 +1,5 @@
 import { MAX_LOG_FOLLOW_MS, type LogData, type Logs } from "../../protocol/index.ts";
-import { send } from "./sessions.ts";
+import { type AgentLink, send } from "./sessions.ts";
 
 /**
  * Relays task log requests to agents and their answers back to HTTP clients. A request goes
@@ -36,7 +36,7 @@ export interface LogRelayOptions {
 
 interface Pending {
   requestId: string;
-  ws: WebSocket;
+  ws: AgentLink;
   follow: boolean;
   /** Resolves the open() call; unset once it has been answered. */
   answer?: (result: LogOpen) => void;
@@ -87,7 +87,7 @@ export class LogRelay {
    * Sends the request on the agent's socket; resolves with the body once the agent's first
    * frame arrives, or with why there is none (the agent's error, a timeout, a lost socket).
    */
-  open(ws: WebSocket, request: LogRequest): Promise<LogOpen> {
+  open(ws: AgentLink, request: LogRequest): Promise<LogOpen> {
     if (this.pending.size >= this.maxRequests) {
       return Promise.resolve({
         ok: false,
@@ -106,7 +106,7 @@ export class LogRelay {
   }
 
   /** A `logData` frame from the agent on `ws`. */
-  data(ws: WebSocket, frame: LogData): void {
+  data(ws: AgentLink, frame: LogData): void {
     const p = this.pending.get(frame.requestId);
     if (p === undefined || p.ws !== ws) {
       // A request this object no longer holds (its client left, or the object restarted):
@@ -128,7 +128,7 @@ export class LogRelay {
   }
 
   /** The socket closed: its requests end (their agent may come back on a new one). */
-  socketClosed(ws: WebSocket): void {
+  socketClosed(ws: AgentLink): void {
     for (const p of [...this.pending.values()]) if (p.ws === ws) this.lost(p);
   }
 

@@ -29,10 +29,6 @@ export interface OperatorAttachment {
   connectedAt: number;
 }
 
-export function isOperatorAttachment(att: unknown): att is OperatorAttachment {
-  return typeof att === "object" && att !== null && (att as { kind?: unknown }).kind === "operator";
-}
-
 /** What the object tells the Worker; the Worker renders each as master.proto's Event. */
 export type FeedEvent =
   | { type: "TASK_ADDED" | "TASK_UPDATED"; task: TaskRecord }

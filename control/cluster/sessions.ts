@@ -1,11 +1,13 @@
 import { CloseCode, MAX_FRAME_BYTES, type ErrorFrame, type FieldError, type MasterMessage } from "../../protocol/index.ts";
 import { activeSessions } from "./agents.ts";
 import type { ClusterDb } from "./db.ts";
+import { gatewayOfSession, type LinkOp } from "../gateway/wire.ts";
 
 /**
- * Agent WebSocket sessions. Sockets are accepted through the hibernation API, so each
- * carries its identity in a small serialized attachment that survives the object sleeping;
- * everything else about the agent lives in SQLite.
+ * Agent sessions, as the Cluster object sees them. Agents' sockets live on the cluster's
+ * gateway objects (control/gateway/); the object speaks to each session through an AgentLink,
+ * which queues its frames for the session's gateway (gateways.ts sends them in batches). A
+ * link's identity is the session's: the tunnel, log relay and bundles key their state on it.
  */
 export interface Attachment {
   sessionId: string;
@@ -16,12 +18,87 @@ export interface Attachment {
   joinTokenId?: string;
 }
 
-export function attachmentOf(ws: WebSocket): Attachment {
-  return ws.deserializeAttachment() as Attachment;
+/** Where a link's frames go: the outbox of its gateway. */
+export interface LinkSink {
+  push(gateway: number, op: LinkOp): void;
+}
+
+/** Anything a master frame can be sent on: an agent's link or a plain socket. */
+interface Sendable {
+  send(data: string): void;
+}
+
+/** Anything that can be closed with a code and a reason. */
+interface Closable {
+  close(code?: number, reason?: string): void;
+}
+
+/**
+ * One agent session, seen by the modules that talk to agents (coordinator, tunnel, log relay,
+ * bundles, VIPs): send a frame (text, or the service proxy's binary frames), close it with a
+ * code and reason, and whether it is still open. It has the shape of the WebSocket it stands
+ * for; its identity is the session's, so state keyed on it ends with the session.
+ */
+export interface AgentLink {
+  readonly readyState: number;
+  send(data: string | ArrayBuffer | ArrayBufferView): void;
+  close(code?: number, reason?: string): void;
+}
+
+/** The AgentLink of a session whose socket a gateway holds: what it sends is queued for that gateway. */
+export class GatewayLink implements AgentLink, Attachment {
+  readonly sessionId: string;
+  readonly connectedAt: number;
+  agentId?: string;
+  joinTokenId?: string;
+  private open = true;
+
+  constructor(
+    att: Attachment,
+    /** The gateway holding the session's socket. */
+    readonly gateway: number,
+    private readonly sink: LinkSink,
+  ) {
+    this.sessionId = att.sessionId;
+    this.connectedAt = att.connectedAt;
+    if (att.agentId !== undefined) this.agentId = att.agentId;
+    if (att.joinTokenId !== undefined) this.joinTokenId = att.joinTokenId;
+  }
+
+  get readyState(): number {
+    return this.open ? WebSocket.OPEN : WebSocket.CLOSED;
+  }
+
+  /** Queues one frame; a closed link drops it (as a closing socket would). */
+  send(data: string | ArrayBuffer | ArrayBufferView): void {
+    if (!this.open) return;
+    if (typeof data === "string") return this.sink.push(this.gateway, { sessionId: this.sessionId, text: data });
+    // A copy: the caller may reuse its buffer before the batch goes out.
+    const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    this.sink.push(this.gateway, { sessionId: this.sessionId, data: bytes.slice().buffer });
+  }
+
+  /** Binds the session to its agent, here and on its gateway (whose liveness reports then name it). */
+  bind(agentId: string): void {
+    this.agentId = agentId;
+    this.sink.push(this.gateway, { sessionId: this.sessionId, bind: agentId });
+  }
+
+  /** Asks the gateway to close the socket; the gateway reports the close back, which ends the session here. */
+  close(code: number = CloseCode.NORMAL, reason = ""): void {
+    if (!this.open) return;
+    this.open = false;
+    this.sink.push(this.gateway, { sessionId: this.sessionId, close: { code, reason } });
+  }
+
+  /** The socket is gone (its close was reported): frames to it are dropped. */
+  ended(): void {
+    this.open = false;
+  }
 }
 
 /** Sends one master frame; a socket that is already closing is skipped quietly. */
-export function send(ws: WebSocket, message: MasterMessage): void {
+export function send(ws: Sendable, message: MasterMessage): void {
   try {
     ws.send(JSON.stringify(message));
   } catch {
@@ -29,13 +106,13 @@ export function send(ws: WebSocket, message: MasterMessage): void {
   }
 }
 
-export function sendError(ws: WebSocket, message: string, details?: FieldError[]): void {
+export function sendError(ws: Sendable, message: string, details?: FieldError[]): void {
   const frame: ErrorFrame = { type: "error", message };
   if (details && details.length > 0) frame.details = details;
   send(ws, frame);
 }
 
-export function closeQuietly(ws: WebSocket, code: number, reason: string): void {
+export function closeQuietly(ws: Closable, code: number, reason: string): void {
   try {
     // Since the 2026-03-03 compatibility date, close reasons are capped at 123 bytes.
     ws.close(code, reason.slice(0, 120));
@@ -63,47 +140,101 @@ export function rejectUpgrade(reason: string): Response {
 }
 
 /**
- * The socket speaking for each agent, held in memory. After the object wakes from hibernation
- * it is rebuilt once from the sockets' attachments and the registry's current sessions; then
- * registers and closes keep it current, so no event has to walk every socket.
+ * The link of every open session, and the one speaking for each agent. Held in memory: after
+ * the object restarts it is rebuilt once from the registry's current sessions (each session id
+ * names its gateway), so the agents stay connected to their gateways through a restart of this
+ * object; registers and closes keep it current, so no event has to walk every link.
  */
-export class SocketIndex {
-  private byAgent: Map<string, WebSocket> | undefined;
+export class AgentLinks {
+  private readonly bySession = new Map<string, GatewayLink>();
+  private byAgent: Map<string, GatewayLink> | undefined;
 
   constructor(
-    private readonly state: DurableObjectState,
     private readonly db: ClusterDb,
+    private readonly sink: LinkSink,
   ) {}
 
-  private get map(): Map<string, WebSocket> {
+  private get map(): Map<string, GatewayLink> {
     if (!this.byAgent) {
-      const current = activeSessions(this.db);
       this.byAgent = new Map();
-      for (const ws of this.state.getWebSockets()) {
-        const att = attachmentOf(ws);
-        if (att.agentId && current.get(att.agentId) === att.sessionId) this.byAgent.set(att.agentId, ws);
+      for (const [agentId, sessionId] of activeSessions(this.db)) {
+        const gateway = gatewayOfSession(sessionId);
+        // A session of a socket this object held itself (before gateways) did not outlive the restart.
+        if (gateway === undefined) continue;
+        const link = this.bySession.get(sessionId) ?? new GatewayLink({ sessionId, connectedAt: 0, agentId }, gateway, this.sink);
+        this.bySession.set(sessionId, link);
+        this.byAgent.set(agentId, link);
       }
     }
     return this.byAgent;
   }
 
-  get(agentId: string): WebSocket | undefined {
+  /** A session a gateway opened (its `open` event). */
+  opened(att: Attachment, gateway: number): GatewayLink {
+    const link = new GatewayLink(att, gateway, this.sink);
+    this.bySession.set(att.sessionId, link);
+    return link;
+  }
+
+  /** The open session `sessionId`, if this object knows it. */
+  session(sessionId: string): GatewayLink | undefined {
+    // Loading the agents' links first makes a session opened before a restart known again.
+    void this.map;
+    return this.bySession.get(sessionId);
+  }
+
+  /** Forgets a session whose socket closed. */
+  ended(link: GatewayLink): void {
+    link.ended();
+    if (this.bySession.get(link.sessionId) === link) this.bySession.delete(link.sessionId);
+    if (link.agentId !== undefined) this.delete(link.agentId, link);
+  }
+
+  /** Closes a session by id, known here or not (the liveness sweep finds sessions on the gateways). */
+  close(sessionId: string, code: number, reason: string): void {
+    const link = this.session(sessionId);
+    if (link) return link.close(code, reason);
+    const gateway = gatewayOfSession(sessionId);
+    if (gateway !== undefined) this.sink.push(gateway, { sessionId, close: { code, reason } });
+  }
+
+  get(agentId: string): GatewayLink | undefined {
     return this.map.get(agentId);
   }
 
-  all(): ReadonlyMap<string, WebSocket> {
+  all(): ReadonlyMap<string, GatewayLink> {
     return this.map;
   }
 
-  /** `ws` now speaks for the agent; returns the socket it replaces, if any. */
-  set(agentId: string, ws: WebSocket): WebSocket | undefined {
+  /** `link` now speaks for the agent; returns the link it replaces, if any. */
+  set(agentId: string, link: GatewayLink): GatewayLink | undefined {
     const previous = this.map.get(agentId);
-    this.map.set(agentId, ws);
-    return previous === ws ? undefined : previous;
+    this.map.set(agentId, link);
+    return previous === link ? undefined : previous;
   }
 
-  /** Forgets the agent's socket (only `ws`, when given: a replaced session's close changes nothing). */
-  delete(agentId: string, ws?: WebSocket): void {
-    if (ws === undefined || this.map.get(agentId) === ws) this.map.delete(agentId);
+  /** Forgets the agent's link (only `link`, when given: a replaced session's close changes nothing). */
+  delete(agentId: string, link?: GatewayLink): void {
+    if (link === undefined || this.map.get(agentId) === link) this.map.delete(agentId);
+  }
+}
+
+/**
+ * Runs each session's events one after another, in the order they came, and different
+ * sessions side by side. A gateway's call returns once its events are queued here, so it can
+ * send what it gathered meanwhile while these run (a register awaiting D1 holds up only its own
+ * session). An event that throws is reported to `failed`; the session's later events still run.
+ */
+export class SessionOrder {
+  private readonly tails = new Map<string, Promise<void>>();
+
+  constructor(private readonly failed: (sessionId: string, error: unknown) => void) {}
+
+  run(sessionId: string, task: () => Promise<void>): void {
+    const tail = (this.tails.get(sessionId) ?? Promise.resolve()).then(task).catch((error: unknown) => this.failed(sessionId, error));
+    this.tails.set(sessionId, tail);
+    void tail.then(() => {
+      if (this.tails.get(sessionId) === tail) this.tails.delete(sessionId);
+    });
   }
 }

@@ -1,7 +1,7 @@
 import { type AgentRecord, getAgent } from "./agents.ts";
 import type { ClusterDb } from "./db.ts";
 import type { LogOpen, LogRelay, LogRequest } from "./log-relay.ts";
-import type { SocketIndex } from "./sessions.ts";
+import type { AgentLinks } from "./sessions.ts";
 import { getTask } from "./tasks.ts";
 
 /**
@@ -9,7 +9,7 @@ import { getTask } from "./tasks.ts";
  * connected; the master keeps no copy. Ended tasks stay known here as long as the task table
  * keeps them (see ENDED_TASK_RETENTION_MS), and on the agent as long as their sandbox does.
  */
-export function openTaskLogs(db: ClusterDb, sockets: SocketIndex, relay: LogRelay, request: LogRequest): Promise<LogOpen> {
+export function openTaskLogs(db: ClusterDb, sockets: AgentLinks, relay: LogRelay, request: LogRequest): Promise<LogOpen> {
   const task = getTask(db, request.taskId);
   if (task === undefined) return Promise.resolve({ ok: false, code: "not_found", message: `Task '${request.taskId}' does not exist.` });
   const ws = sockets.get(task.agentId);

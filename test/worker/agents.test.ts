@@ -171,10 +171,8 @@ describe("bad frames", () => {
     const account = await signUp();
     const { socket } = await joinAgent(account);
     socket.send({ type: "resources", resources: { cpus: 8, mem: 2048, disk: 10, gpus: 0, ports: [] } });
-    socket.send("ping");
-    expect(await socket.next()).toBe("pong");
-    const [slave] = await slaves(account);
-    expect(slave?.resources).toMatchObject({ cpus: 8, mem: 2048, ports: "[]" });
+    // The gateway answers pings itself, so a pong says nothing of the frame: the registry is polled.
+    await expect.poll(async () => (await slaves(account))[0]?.resources).toMatchObject({ cpus: 8, mem: 2048, ports: "[]" });
   });
 });
 

@@ -154,6 +154,16 @@ export class TestSocket {
   }
 }
 
+/**
+ * Waits until the master has written the agent's state. An agent's close reaches the Cluster
+ * object through its gateway, so the client sees its socket closed before the master does.
+ */
+export async function agentStateBecomes(account: Account, agentId: string, state: string): Promise<void> {
+  const current = async () =>
+    ((await (await call(`/c/${account.cluster.id}/agents/${agentId}`, { token: account.token })).json()) as { agent: { state: string } }).agent.state;
+  await expect.poll(current).toBe(state);
+}
+
 export function registerFrame(overrides: Record<string, unknown> = {}) {
   return {
     type: "register",

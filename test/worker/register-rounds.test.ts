@@ -2,7 +2,7 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Cluster } from "../../control/cluster/cluster.ts";
-import { type Account, TestSocket, call, joinAgent, registerFrame, signUp } from "./helpers.ts";
+import { type Account, TestSocket, agentStateBecomes, call, joinAgent, registerFrame, signUp } from "./helpers.ts";
 
 /** Allocation rounds the cluster has run, from its Prometheus counter. */
 async function rounds(account: Account): Promise<number> {
@@ -39,6 +39,7 @@ describe("registration and allocation rounds", () => {
     const first = await joinAgent(account);
     first.socket.ws.close(1000, "restart");
     await first.socket.waitClosed();
+    await agentStateBecomes(account, first.agentId, "disconnected");
     // No agent is active: the app waits, and nothing was offered (so nothing is filtered).
     const post = await call(`/c/${account.cluster.id}/v2/apps`, {
       method: "POST",

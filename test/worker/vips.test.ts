@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { decodeMessage, encodeQuery } from "../../control/dns/index.ts";
 import type { Vips } from "../../protocol/vips.ts";
-import { type Account, type TestSocket, call, expectInvalid, joinAgent, signUp } from "./helpers.ts";
+import { type Account, type TestSocket, agentStateBecomes, call, expectInvalid, joinAgent, signUp } from "./helpers.ts";
 
 /**
  * Named VIPs in the Cluster object: labels admitted or refused at the label's path, stable
@@ -70,14 +70,14 @@ const webApp = (extra: Record<string, unknown> = {}) => ({
 /** An agent at 10.0.0.7 running both tasks of /shop/web, RUNNING. */
 async function deployed(extra: Record<string, unknown> = {}) {
   const account = await signUp();
-  const { socket } = await joinAgent(account, { ip: "10.0.0.7" });
+  const { socket, agentId } = await joinAgent(account, { ip: "10.0.0.7" });
   expect((await api(account, "/v2/apps", { method: "POST", json: webApp(extra) })).status).toBe(201);
   const launch = await socket.nextOfType<{ tasks: { taskId: string; ports: number[] }[] }>("launch");
   const tables = await report(
     socket,
     launch.tasks.map((t) => ({ taskId: t.taskId })),
   );
-  return { account, socket, tasks: launch.tasks, tables };
+  return { account, socket, agentId, tasks: launch.tasks, tables };
 }
 
 describe("named VIPs", () => {
@@ -137,11 +137,12 @@ describe("named VIPs", () => {
   });
 
   it("drops the backends of an agent that goes unreachable, and tells the other agents", async () => {
-    const { account, socket } = await deployed({ instances: 1 });
+    const { account, socket, agentId } = await deployed({ instances: 1 });
     const other = await joinAgent(account, { ip: "10.0.0.8" });
     await tableWhere(other.socket, (t) => backendsOf(t).length === 1);
     socket.ws.close(1000, "bye");
     await socket.waitClosed();
+    await agentStateBecomes(account, agentId, "disconnected");
     const stub = env.CLUSTER.getByName(account.cluster.id);
     // The agent's disconnect and its deadline moved past the (test) timeout of 2 s; then the alarm runs.
     await runInDurableObject(stub, (_instance, state) => {

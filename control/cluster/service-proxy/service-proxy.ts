@@ -1,6 +1,6 @@
 import type { HeaderList } from "../../../protocol/index.ts";
 import type { ClusterDb } from "../db.ts";
-import type { SocketIndex } from "../sessions.ts";
+import type { AgentLink, AgentLinks } from "../sessions.ts";
 import { type Backend, resolveService, type ServiceTarget } from "./routing.ts";
 import type { ProxyAnswer, ProxyTunnel } from "./tunnel.ts";
 
@@ -35,7 +35,7 @@ export interface ProxyCall {
 
 /** Where a call goes: the task, the request for its agent, and the service it belongs to. */
 interface Route {
-  ws: WebSocket;
+  ws: AgentLink;
   backend: Backend;
   target: ServiceTarget;
   path: string;
@@ -47,7 +47,7 @@ export class ServiceProxy {
 
   constructor(
     private readonly db: ClusterDb,
-    private readonly sockets: SocketIndex,
+    private readonly sockets: AgentLinks,
     private readonly tunnel: ProxyTunnel,
   ) {}
 
@@ -90,7 +90,7 @@ export class ServiceProxy {
       return { ok: false, code: "unavailable", message: `Service '${target.name}' has ${target.backends.length} task(s), but none on a connected agent.` };
     const turn = this.turns.get(target.key) ?? 0;
     this.turns.set(target.key, turn + 1);
-    const pick = connected[turn % connected.length] as { backend: Backend; ws: WebSocket };
+    const pick = connected[turn % connected.length] as { backend: Backend; ws: AgentLink };
     return { ok: true, value: { ...pick, target, path: upstreamPath(call, target) } };
   }
 }

@@ -10,7 +10,7 @@ import {
   type ProxyOpen,
   type ProxyReset,
 } from "../../../protocol/index.ts";
-import { send } from "../sessions.ts";
+import { type AgentLink, send } from "../sessions.ts";
 import { WsRelay } from "./ws-relay.ts";
 
 /**
@@ -47,7 +47,7 @@ export interface TunnelOptions {
 /** One stream. `answer` is set until the head arrives; `body` once it has. */
 interface Stream {
   sid: number;
-  ws: WebSocket;
+  ws: AgentLink;
   answer?: (result: ProxyAnswer) => void;
   timer?: ReturnType<typeof setTimeout>;
   body?: ReadableStreamDefaultController<Uint8Array>;
@@ -88,7 +88,7 @@ export class ProxyTunnel {
   }
 
   /** The stream `sid` if it runs on `ws`: an agent can only speak for its own streams. */
-  private stream(ws: WebSocket, sid: number): Stream | undefined {
+  private stream(ws: AgentLink, sid: number): Stream | undefined {
     const s = this.streams.get(sid);
     return s?.ws === ws ? s : undefined;
   }
@@ -102,7 +102,7 @@ export class ProxyTunnel {
    * Opens a stream to a task through its agent's socket `ws` and sends `body` as the agent
    * grants credit; resolves once the task's head arrives, or with why it will not.
    */
-  open(ws: WebSocket, request: StreamRequest, body: ReadableStream<Uint8Array> | null): Promise<ProxyAnswer> {
+  open(ws: AgentLink, request: StreamRequest, body: ReadableStream<Uint8Array> | null): Promise<ProxyAnswer> {
     if (this.streams.size >= this.maxStreams) {
       body?.cancel().catch(() => {});
       return Promise.resolve({
@@ -124,7 +124,7 @@ export class ProxyTunnel {
   }
 
   /** A `proxyHead` from the agent on `ws`. */
-  head(ws: WebSocket, frame: ProxyHead): void {
+  head(ws: AgentLink, frame: ProxyHead): void {
     const s = this.stream(ws, frame.sid);
     if (s === undefined) return send(ws, { type: "proxyReset", sid: frame.sid, code: "cancelled", message: "no such stream" });
     if (s.answer === undefined) return this.reset(s, "protocol", "a second head on one stream");
@@ -151,7 +151,7 @@ export class ProxyTunnel {
   }
 
   /** A binary frame from the agent on `ws`. */
-  data(ws: WebSocket, frame: ProxyData): void {
+  data(ws: AgentLink, frame: ProxyData): void {
     const s = this.stream(ws, frame.sid);
     if (s === undefined) return send(ws, { type: "proxyReset", sid: frame.sid, code: "cancelled", message: "no such stream" });
     if (s.relay) return s.relay.fromTask(frame);
@@ -162,7 +162,7 @@ export class ProxyTunnel {
   }
 
   /** A `proxyCredit` from the agent: the request body (or client messages) may go on. */
-  credit(ws: WebSocket, sid: number, bytes: number): void {
+  credit(ws: AgentLink, sid: number, bytes: number): void {
     const s = this.stream(ws, sid);
     if (s === undefined) return;
     if (s.relay) return s.relay.credit(bytes);
@@ -173,7 +173,7 @@ export class ProxyTunnel {
   }
 
   /** A `proxyEnd` from the agent: the response body is complete (or the task closed its WebSocket). */
-  end(ws: WebSocket, frame: ProxyEnd): void {
+  end(ws: AgentLink, frame: ProxyEnd): void {
     const s = this.stream(ws, frame.sid);
     if (s === undefined) return;
     if (s.relay) return s.relay.taskClosed(frame.code, frame.reason);
@@ -184,7 +184,7 @@ export class ProxyTunnel {
   }
 
   /** A `proxyReset` from the agent: the stream is over. */
-  agentReset(ws: WebSocket, frame: ProxyReset): void {
+  agentReset(ws: AgentLink, frame: ProxyReset): void {
     const s = this.stream(ws, frame.sid);
     if (s === undefined) return;
     const failure = failureOf(frame);
@@ -192,7 +192,7 @@ export class ProxyTunnel {
   }
 
   /** The agent's socket closed: its streams fail (their clients get a 503 or a cut body). */
-  socketClosed(ws: WebSocket): void {
+  socketClosed(ws: AgentLink): void {
     for (const s of [...this.streams.values()]) if (s.ws === ws) this.fail(s, "unavailable", "The task's agent disconnected.", false);
   }
 

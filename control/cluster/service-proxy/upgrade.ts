@@ -1,6 +1,7 @@
 import type { ProxyCredit, ProxyEnd, ProxyHead, ProxyReset } from "../../../protocol/index.ts";
 import { ERRORS } from "../../errors.ts";
 import type { ProxyCall, ServiceProxy } from "./service-proxy.ts";
+import type { AgentLink } from "../sessions.ts";
 import type { ProxyTunnel } from "./tunnel.ts";
 
 /**
@@ -10,7 +11,7 @@ import type { ProxyTunnel } from "./tunnel.ts";
 export const PROXY_CALL_HEADER = "x-dcx-proxy-call";
 
 /** Hands one of the agent's proxy frames to the tunnel. */
-export function proxyAgentFrame(tunnel: ProxyTunnel, ws: WebSocket, msg: ProxyHead | ProxyCredit | ProxyEnd | ProxyReset): void {
+export function proxyAgentFrame(tunnel: ProxyTunnel, ws: AgentLink, msg: ProxyHead | ProxyCredit | ProxyEnd | ProxyReset): void {
   if (msg.type === "proxyHead") tunnel.head(ws, msg);
   else if (msg.type === "proxyCredit") tunnel.credit(ws, msg.sid, msg.bytes);
   else if (msg.type === "proxyEnd") tunnel.end(ws, msg);

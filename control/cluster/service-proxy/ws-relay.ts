@@ -1,5 +1,5 @@
 import { type ProxyData, WsFrameSender, WsMessageAssembler } from "../../../protocol/index.ts";
-import { closeQuietly, send } from "../sessions.ts";
+import { type AgentLink, closeQuietly, send } from "../sessions.ts";
 
 /**
  * A client's WebSocket relayed to a task's, over a proxy stream on the agent's socket. Messages
@@ -17,7 +17,7 @@ export class WsRelay {
 
   constructor(
     private readonly sid: number,
-    private readonly agent: WebSocket,
+    private readonly agent: AgentLink,
     private readonly onDone: () => void,
   ) {
     this.outbound = new WsFrameSender(sid, (frame) => agent.send(frame));

@@ -1,0 +1,225 @@
+import { DurableObject } from "cloudflare:workers";
+import { CloseCode, PING, PONG } from "../../protocol/index.ts";
+import { CREDENTIAL_HEADER, type GatewayEvent, JOIN_TOKEN_HEADER, type LinkOp, parseGatewayName, type SessionReport, sessionIdFor } from "./wire.ts";
+
+/** What each agent socket carries through hibernation. */
+interface GatewayAttachment {
+  sessionId: string;
+  connectedAt: number;
+  joinTokenId?: string;
+  /** Set by the Cluster object (a `bind` op) once it knows the agent this session speaks for. */
+  agentId?: string;
+  /** The close was already reported to the Cluster object (it asked for it): the runtime's close event is not. */
+  reported?: boolean;
+}
+
+/** Bounds one forwarding RPC; what is left goes in the next, at once. */
+const MAX_BATCH_EVENTS = 2000;
+const MAX_BATCH_BYTES = 4 * 1024 * 1024;
+
+/** Counts of what this instance forwarded since it started (tests and benchmarks read them). */
+export interface GatewayStats {
+  rpcs: number;
+  events: number;
+  /** Events waiting for the next RPC. */
+  queued: number;
+}
+
+/**
+ * One of a cluster's agent gateways (wire.ts): it holds agent sockets through the hibernation
+ * API, answers their heartbeats by auto-response (the object is not even woken), and forwards
+ * everything else to the Cluster object, which stays the single writer. Forwarding keeps one
+ * RPC in flight: frames that arrive meanwhile accumulate and go together in the next, so a
+ * quiet gateway adds no delay and a busy one sends few, large batches. One queue for opens,
+ * frames and closes keeps every agent's order. The Cluster object answers through `deliver`.
+ */
+export class AgentGateway extends DurableObject<Env> {
+  private queue: GatewayEvent[] = [];
+  private pumping: Promise<void> | undefined;
+  private cluster: ReturnType<Env["CLUSTER"]["getByName"]> | undefined;
+  private readonly stats = { rpcs: 0, events: 0 };
+  private readonly clusterId: string;
+  private readonly n: number;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    const name = parseGatewayName(ctx.id.name ?? "");
+    this.clusterId = name?.clusterId ?? "";
+    this.n = name?.n ?? 0;
+    // Heartbeats are answered by the runtime without waking the object.
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
+  }
+
+  /** An agent's upgrade, authenticated by the Worker (which set the credential or join token header). */
+  override async fetch(request: Request): Promise<Response> {
+    if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") return new Response("expected a WebSocket upgrade", { status: 426 });
+    if (!this.clusterId) return new Response("not a gateway of a cluster", { status: 404 });
+    const credential = request.headers.get(CREDENTIAL_HEADER) ?? undefined;
+    const joinTokenId = request.headers.get(JOIN_TOKEN_HEADER) ?? undefined;
+    if (!credential && !joinTokenId) return new Response("missing credential", { status: 400 });
+    const att: GatewayAttachment = { sessionId: sessionIdFor(this.n), connectedAt: Date.now(), ...(joinTokenId ? { joinTokenId } : {}) };
+    const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+    // Tagged by session id, so the Cluster object's ops find their socket without a walk.
+    this.ctx.acceptWebSocket(server, [att.sessionId]);
+    server.serializeAttachment(att);
+    // The Cluster object checks the credential against its registry (an unknown one is closed with 1008).
+    this.enqueue({
+      kind: "open",
+      sessionId: att.sessionId,
+      connectedAt: att.connectedAt,
+      ...(credential ? { credential } : {}),
+      ...(joinTokenId ? { joinTokenId } : {}),
+    });
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const { sessionId } = attachmentOf(ws);
+    // Not awaited: the runtime hands this socket its next message only once this handler returns.
+    // The RPC in flight keeps the object awake until the batch is taken.
+    this.enqueue(typeof message === "string" ? { kind: "text", sessionId, text: message } : { kind: "binary", sessionId, data: message });
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    const att = attachmentOf(ws);
+    closeQuietly(ws, code === 1005 || code === 1006 ? CloseCode.NORMAL : code, reason);
+    if (att.reported) return;
+    this.enqueue({ kind: "close", sessionId: att.sessionId, code, reason });
+  }
+
+  override async webSocketError(ws: WebSocket): Promise<void> {
+    await this.webSocketClose(ws, 1006, "error");
+  }
+
+  /** RPC from the Cluster object: frames, binds and closes for this gateway's sockets, in order. Ops for sockets gone are dropped. */
+  deliver(ops: LinkOp[]): void {
+    for (const op of ops) {
+      const ws = this.ctx.getWebSockets(op.sessionId)[0];
+      if (!ws) continue;
+      if ("text" in op) sendQuietly(ws, op.text);
+      else if ("data" in op) sendQuietly(ws, op.data);
+      else if ("bind" in op) ws.serializeAttachment({ ...attachmentOf(ws), agentId: op.bind } satisfies GatewayAttachment);
+      else this.closeReported(ws, op.close.code, op.close.reason);
+    }
+  }
+
+  /** RPC: every open socket with its last heartbeat, for the Cluster object's liveness sweep. */
+  sessions(): SessionReport[] {
+    return this.ctx.getWebSockets().map((ws) => {
+      const { sessionId, agentId, joinTokenId, connectedAt } = attachmentOf(ws);
+      const lastHeartbeat = this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0;
+      return { sessionId, connectedAt, lastHeartbeat, ...(agentId ? { agentId } : {}), ...(joinTokenId ? { joinTokenId } : {}) };
+    });
+  }
+
+  /** RPC: a revoked join token admits nobody more: its sessions not yet bound to an agent are closed. */
+  revokeJoin(tokenId: string): number {
+    const pending = this.ctx.getWebSockets().filter((ws) => {
+      const att = attachmentOf(ws);
+      return att.joinTokenId === tokenId && att.agentId === undefined;
+    });
+    for (const ws of pending) this.closeReported(ws, CloseCode.POLICY, "join token revoked");
+    return pending.length;
+  }
+
+  /** RPC: the cluster is being deleted: every socket closes, and nothing more is forwarded. */
+  shutdown(code: number, reason: string): void {
+    this.queue = [];
+    for (const ws of this.ctx.getWebSockets()) {
+      ws.serializeAttachment({ ...attachmentOf(ws), reported: true } satisfies GatewayAttachment);
+      closeQuietly(ws, code, reason);
+    }
+  }
+
+  /** RPC: what this instance forwarded since it started. */
+  forwarded(): GatewayStats {
+    return { ...this.stats, queued: this.queue.length };
+  }
+
+  /** Closes a socket the Cluster object asked to close, and reports the close at once (a dead peer may never answer it). */
+  private closeReported(ws: WebSocket, code: number, reason: string): void {
+    const att = attachmentOf(ws);
+    if (att.reported) return;
+    ws.serializeAttachment({ ...att, reported: true } satisfies GatewayAttachment);
+    closeQuietly(ws, code, reason);
+    this.enqueue({ kind: "close", sessionId: att.sessionId, code, reason });
+  }
+
+  private enqueue(event: GatewayEvent): void {
+    this.queue.push(event);
+    this.kick();
+  }
+
+  /** Starts forwarding unless an RPC is already in flight (its end starts the next). */
+  private kick(): void {
+    if (this.pumping || this.queue.length === 0) return;
+    // A zero timer first: frames the runtime already holds for this object join the batch.
+    this.pumping = new Promise<void>((resolve) => setTimeout(resolve, 0))
+      .then(() => this.pump())
+      .finally(() => {
+        this.pumping = undefined;
+        this.kick();
+      });
+  }
+
+  private async pump(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.takeBatch();
+      try {
+        this.cluster ??= this.env.CLUSTER.getByName(this.clusterId);
+        this.stats.rpcs++;
+        this.stats.events += batch.length;
+        await this.cluster.gatewayEvents(this.n, batch);
+      } catch (error) {
+        this.cluster = undefined;
+        this.batchFailed(batch, error);
+      }
+    }
+  }
+
+  private takeBatch(): GatewayEvent[] {
+    let bytes = 0;
+    let count = 0;
+    for (const event of this.queue) {
+      bytes += event.kind === "text" ? event.text.length : event.kind === "binary" ? event.data.byteLength : 64;
+      if (count > 0 && (count >= MAX_BATCH_EVENTS || bytes > MAX_BATCH_BYTES)) break;
+      count++;
+    }
+    return this.queue.splice(0, count);
+  }
+
+  /**
+   * The Cluster object did not take a batch (it was reset, or overloaded): whether any of it was
+   * applied is unknown, so its sessions are closed with 1011 and their agents reconnect and
+   * resend what was not acked, rather than have frames replayed or lost.
+   */
+  private batchFailed(batch: GatewayEvent[], error: unknown): void {
+    const message = error instanceof Error ? error.message : String(error);
+    console.warn(JSON.stringify({ event: "gateway_forward_failed", clusterId: this.clusterId, gateway: this.n, events: batch.length, message }));
+    for (const sessionId of new Set(batch.map((e) => e.sessionId))) {
+      const ws = this.ctx.getWebSockets(sessionId)[0];
+      if (ws) this.closeReported(ws, CloseCode.RETRY, "the master could not take this session's frames; reconnect");
+    }
+  }
+}
+
+function attachmentOf(ws: WebSocket): GatewayAttachment {
+  return ws.deserializeAttachment() as GatewayAttachment;
+}
+
+function sendQuietly(ws: WebSocket, data: string | ArrayBuffer): void {
+  try {
+    ws.send(data);
+  } catch {
+    // The peer is gone; its close event follows.
+  }
+}
+
+function closeQuietly(ws: WebSocket, code: number, reason: string): void {
+  try {
+    // Since the 2026-03-03 compatibility date, close reasons are capped at 123 bytes.
+    ws.close(code, reason.slice(0, 120));
+  } catch {
+    // Already closed.
+  }
+}

@@ -30,7 +30,7 @@ import type { TaskRecord } from "./task-store.ts";
 export type TaskReport = Register["tasks"][number];
 
 /** The master's frames that concern tasks rather than the session itself. */
-export type MasterCommand = Exclude<MasterMessage, { type: "registered" } | { type: "error" }>;
+export type MasterCommand = Exclude<MasterMessage, { type: "registered" } | { type: "retry" } | { type: "error" }>;
 /** The service proxy's frames (agent/proxy/). */
 export type ProxyCommand = ProxyOpen | ProxyCredit | ProxyEnd | ProxyReset;
 /** The commands the task host handles; log requests go to the log service, VIP tables to the balancer, proxy frames to the proxy. */

@@ -189,6 +189,11 @@ export function activeSessions(db: ClusterDb): Map<string, string> {
   return new Map(rows.flatMap((r) => (r.sessionId ? [[r.id, r.sessionId] as [string, string]] : [])));
 }
 
+/** How many agents the cluster knows, whatever their state (the reconnect window is sized by it). */
+export function countAgents(db: ClusterDb): number {
+  return db.$client.sql.exec<{ n: number }>("SELECT count(*) AS n FROM agents").one().n;
+}
+
 export function listAgents(db: ClusterDb): AgentRecord[] {
   return db.select().from(agents).orderBy(asc(agents.registeredAt)).all().map(toRecord);
 }

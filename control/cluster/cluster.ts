@@ -20,6 +20,7 @@ import {
   type AgentRecord,
 } from "./agents.ts";
 import { openClusterDb, type ClusterDb } from "./db.ts";
+import { AgentAdmission, admissionRate } from "./admission.ts";
 import { Coordinator, UNREACHABLE_TIMER } from "./coordinator.ts";
 import { ClusterDns, type DnsSettings, type MesosDnsQuery } from "./cluster-dns.ts";
 import type { DnsSettingsChange } from "../contract/accounts.ts";
@@ -141,6 +142,7 @@ export class Cluster extends DurableObject<Env> {
   private metrics!: ClusterMetrics;
   private frameworks!: FrameworkRegistry;
   private readonly feed: OperatorFeed;
+  private admission!: AgentAdmission;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -152,6 +154,7 @@ export class Cluster extends DurableObject<Env> {
       ensureMeta(this.db, "created_at", () => String(Date.now()));
       this.alarmArm = new AlarmArm(this.db, ctx.storage);
       this.sockets = new SocketIndex(ctx, this.db);
+      this.admission = new AgentAdmission(this.db, admissionRate(env.AGENT_ADMISSION_PER_SECOND));
       this.serviceProxy = new ServiceProxy(this.db, this.sockets, this.tunnel);
       this.dns = new ClusterDns(this.db);
       this.vips = new ClusterVips(this.db, this.sockets);
@@ -584,6 +587,15 @@ export class Cluster extends DurableObject<Env> {
     return jobQueueJson(this.db);
   }
 
+  /**
+   * RPC, with the Worker var DCX_TEST_HOOKS "on" only: resets this object as a deploy of new code
+   * does (memory lost, every socket dropped, storage kept), for reconnect-storm benchmarks.
+   */
+  testReset(): void {
+    if (String(this.env.DCX_TEST_HOOKS) !== "on") throw new Error("test hooks are off (DCX_TEST_HOOKS)");
+    this.ctx.abort("reset by a test hook (DCX_TEST_HOOKS)");
+  }
+
   /** RPC: moves the job schedule clock forward, in tests only (DCX_TEST_CLOCK). */
   jobClockAdvance(ms: number) {
     return this.coordinator.mutate((ctx) => metronome.advanceClock(ctx, ms, String(this.env.DCX_TEST_CLOCK) === "on"));
@@ -850,6 +862,8 @@ export class Cluster extends DurableObject<Env> {
     if (att.agentId && msg.agentId !== undefined && msg.agentId !== att.agentId) {
       return sendError(ws, `agentId '${msg.agentId}' does not match this credential's agent`);
     }
+    // Over the admission rate: told when to come back, and nothing is written (admission.ts).
+    if (!this.admission.admit(ws, msg.resume !== undefined, now)) return;
     // A join-token session joins as a new agent, with a new credential (stored as its hash).
     let joined: { credential: string; hash: string; agentId: string } | undefined;
     if (!att.agentId) {
@@ -901,10 +915,12 @@ export class Cluster extends DurableObject<Env> {
     const replaced = this.sockets.set(agentId, ws);
     if (replaced) closeQuietly(replaced, CloseCode.REPLACED, "replaced by a newer session of this agent");
     await this.alarmArm.arm();
-    send(ws, { type: "registered", agentId, pingIntervalMs: this.pingIntervalMs, ...(joined ? { credential: joined.credential } : {}) });
+    // Only an agent that sent `resume` knows `reconnectWindowMs` (the frame is strict).
+    const window = msg.resume ? { reconnectWindowMs: this.admission.reconnectWindowMs(now) } : {};
+    send(ws, { type: "registered", agentId, pingIntervalMs: this.pingIntervalMs, ...(joined ? { credential: joined.credential } : {}), ...window });
     // The whole VIP table, since the agent may have missed changes while it was away.
     this.vips.sendTo(ws);
     // The agent's tasks must be squared with ours; new resources may be what waiting demand needs.
-    await this.coordinator.reconcile(ws, agentId, msg.tasks, attached.offersMore);
+    await this.coordinator.reconcile(ws, agentId, msg.tasks, attached.offersMore, msg.resume?.digest);
   }
 }

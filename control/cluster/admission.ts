@@ -1,0 +1,118 @@
+import { CloseCode } from "../../protocol/index.ts";
+import { countAgents } from "./agents.ts";
+import type { ClusterDb } from "./db.ts";
+import { increment } from "./meta.ts";
+import { closeQuietly, send } from "./sessions.ts";
+
+/**
+ * Admission of agent registrations. A deploy resets the Cluster object and every agent socket
+ * drops at once; each registration then costs the object a transaction and its frames. Two
+ * halves keep such a storm within what one object sustains while the API keeps answering:
+ * - the agents spread their first reconnect over a window (full jitter) the master suggests in
+ *   `registered`: the cluster's agent count over the admission rate, so they arrive at about
+ *   the rate the object admits (Nomad sizes its heartbeat TTL the same way: N / max rate);
+ * - the object admits at most AGENT_ADMISSION_PER_SECOND (a token bucket, one second of burst);
+ *   a registration over it is refused before anything is written, with a `retry` frame naming a
+ *   slot of its own (refused agents get successive slots, 1/rate apart, so they do not come back
+ *   together) and a 1013 close.
+ */
+
+/**
+ * Registrations the object admits per second by default. Measured on the local stack (bench
+ * `scale`, storm phase): a known agent's re-registration costs the object about 1–1.5 ms of
+ * CPU with the upgrade, so 400/s holds it about half busy and leaves the rest to the API; 10,000
+ * agents are back in 25 s. Cloudflare's guidance for an object writing storage is 200–500 req/s.
+ */
+export const DEFAULT_ADMISSION_PER_SECOND = 400;
+/** The longest a refused agent is told to wait: beyond it the slots are not worth promising. */
+export const MAX_RETRY_AFTER_MS = 300_000;
+/** Bounds of the suggested reconnect window: a small cluster still jitters over half a second (the agent's backoff base). */
+export const MIN_RECONNECT_WINDOW_MS = 500;
+export const MAX_RECONNECT_WINDOW_MS = 300_000;
+/** How long the agent count behind the window is reused before it is counted again. */
+const COUNT_TTL_MS = 10_000;
+
+export type Admission = { admitted: true } | { admitted: false; retryAfterMs: number };
+
+/**
+ * A token bucket that also hands each refused caller its own retry slot. Pure (the clock is
+ * passed in), so the arithmetic is tested without a runtime. Its state lives in memory: it
+ * starts full when the object starts, which is when a storm begins.
+ */
+export class AdmissionBucket {
+  private tokens: number;
+  private refilledAt: number;
+  /** The end of the last retry slot handed out: the next refusal is sent after it. */
+  private promisedUntil = 0;
+  private readonly slotMs: number;
+
+  constructor(
+    readonly perSecond: number,
+    now: number,
+    readonly burst: number = Math.max(1, perSecond),
+  ) {
+    this.tokens = burst;
+    this.refilledAt = now;
+    this.slotMs = 1000 / perSecond;
+  }
+
+  /** Takes one token now, or says in how many ms to try again. */
+  take(now: number): Admission {
+    this.tokens = Math.min(this.burst, this.tokens + (Math.max(0, now - this.refilledAt) * this.perSecond) / 1000);
+    this.refilledAt = Math.max(this.refilledAt, now);
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return { admitted: true };
+    }
+    const tokenAt = now + (1 - this.tokens) * this.slotMs;
+    const at = Math.max(tokenAt, this.promisedUntil);
+    this.promisedUntil = at + this.slotMs;
+    return { admitted: false, retryAfterMs: Math.min(MAX_RETRY_AFTER_MS, Math.ceil(at - now)) };
+  }
+}
+
+/** The first-reconnect window for a cluster of `agents` admitted at `perSecond`: long enough that they arrive at about that rate. */
+export function reconnectWindowMs(agents: number, perSecond: number): number {
+  const spread = Math.ceil((agents / perSecond) * 1000);
+  return Math.min(MAX_RECONNECT_WINDOW_MS, Math.max(MIN_RECONNECT_WINDOW_MS, spread));
+}
+
+/** The admission rate a Worker var asks for; the default when it is unset or not a positive number. */
+export function admissionRate(value: string | undefined): number {
+  const n = Number(value);
+  return Number.isFinite(n) && n > 0 ? n : DEFAULT_ADMISSION_PER_SECOND;
+}
+
+/** The Cluster object's admission of registrations: the bucket, and the window it suggests. */
+export class AgentAdmission {
+  private readonly bucket: AdmissionBucket;
+  private counted: { agents: number; at: number } | undefined;
+
+  constructor(
+    private readonly db: ClusterDb,
+    readonly perSecond: number,
+  ) {
+    this.bucket = new AdmissionBucket(perSecond, Date.now());
+  }
+
+  /**
+   * Admits one registration, or refuses it before anything is written: a `retry` frame (to an
+   * agent whose register carried `resume`, the mark of one that understands it), then a close
+   * with TRY_AGAIN_LATER. Returns whether the registration may go on.
+   */
+  admit(ws: WebSocket, understandsRetry: boolean, now: number): boolean {
+    const admission = this.bucket.take(now);
+    if (admission.admitted) return true;
+    const message = `registrations are admitted at ${this.perSecond}/s: try again in ${admission.retryAfterMs} ms`;
+    if (understandsRetry) send(ws, { type: "retry", retryAfterMs: admission.retryAfterMs, message });
+    closeQuietly(ws, CloseCode.TRY_AGAIN_LATER, message);
+    increment(this.db, "counter:slave_registrations_deferred");
+    return false;
+  }
+
+  /** The window to suggest in `registered`, from the cluster's agent count (counted at most every COUNT_TTL_MS). */
+  reconnectWindowMs(now: number): number {
+    if (this.counted === undefined || now - this.counted.at >= COUNT_TTL_MS) this.counted = { agents: countAgents(this.db), at: now };
+    return reconnectWindowMs(this.counted.agents, this.perSecond);
+  }
+}

@@ -317,7 +317,10 @@ function openSession(a: SimAgent, settled?: () => void): void {
     const wasRegistered = a.registered;
     a.registered = false;
     if (stopping) return settle();
-    // A first session that never registered is a failure of the run, not something to retry.
+    // A first session turned away over the admission rate joins again when told; its first
+    // registration (and the pool's slot) waits for that.
+    if (a.credential === undefined && a.retryAfterMs !== undefined && !done) return reconnectLater(a, settle);
+    // A first session that never registered otherwise is a failure of the run, not something to retry.
     if (a.credential === undefined) {
       if (!done) {
         totals.failed++;
@@ -335,12 +338,12 @@ function openSession(a: SimAgent, settled?: () => void): void {
 }
 
 /** Schedules the next session as the real agent does: the master's retry slot, else the jittered backoff. */
-function reconnectLater(a: SimAgent): void {
+function reconnectLater(a: SimAgent, settled?: () => void): void {
   const delay = a.retryAfterMs === undefined ? a.backoff.next() : a.backoff.retryAfter(a.retryAfterMs);
   setTimeout(() => {
-    if (stopping) return;
+    if (stopping) return settled?.();
     totals.reconnects++;
-    openSession(a);
+    openSession(a, settled);
   }, delay);
 }
 

@@ -14,6 +14,8 @@ import { log, sleep } from "./common.ts";
 
 /** API calls per second during the storm, sent open-loop (one every 1000/rate ms whether or not the last has answered). */
 const API_CALLS_PER_SECOND = 5;
+/** The calls sent before the reset, with every agent connected and idle: the API's latency without a storm. */
+const BASELINE_MS = 3000;
 
 /** Open-loop GET /v2/apps every 1000/rate ms until stopped: each call's latency, and the failures. */
 function apiProbe(api: Api) {
@@ -72,8 +74,7 @@ export async function measureStorm(api: Api, sim: SimAgents, agents: number, tim
   const statsBefore = await sim.stats();
   const stormId = await sim.storm();
   const probe = apiProbe(api);
-  // A second of calls before the reset: the API's latency with every agent connected and idle.
-  await sleep(1000);
+  await sleep(BASELINE_MS);
   const cpu = cpuByPid(runtime);
   const resetAt = Date.now();
   const t0 = performance.now();
@@ -95,7 +96,9 @@ export async function measureStorm(api: Api, sim: SimAgents, agents: number, tim
   }
   const allActiveMs = performance.now() - t0;
   const cpuMs = sumCpuDelta(cpu, cpuByPid([...cpu.keys()]));
-  const { latencies, failures, calls } = await probe.stop();
+  const { failures, calls } = await probe.stop();
+  const latencies = calls.filter((c) => c.at >= t0).map((c) => c.ms);
+  const baseline = calls.filter((c) => c.at < t0).map((c) => c.ms);
   // The slowest calls, by when they were sent relative to the reset: where in the storm the API waited.
   const slowest = [...calls]
     .sort((a, b) => b.ms - a.ms)
@@ -133,8 +136,10 @@ export async function measureStorm(api: Api, sim: SimAgents, agents: number, tim
         p99Ms: round(percentile(latencies, 99)),
         maxMs: round(Math.max(...latencies, 0)),
         slowest,
+        baselineP50Ms: round(percentile(baseline, 50)),
+        baselineMaxMs: round(Math.max(...baseline, 0)),
       },
-      note: "timed from the reset's request; stormRecoverySeconds is until the master's registry shows every agent active on a session registered since the reset. The API calls run from one second before the reset until then.",
+      note: "timed from the reset's request; stormRecoverySeconds is until the master's registry shows every agent active on a session registered since the reset. The API's percentiles are of the calls sent from the reset until then; baseline* of those sent in the 3 s before it.",
     },
     notes,
   };

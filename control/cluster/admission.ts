@@ -1,6 +1,7 @@
 import { CloseCode } from "../../protocol/index.ts";
 import { countAgents } from "./agents.ts";
 import type { ClusterDb } from "./db.ts";
+import type { ReconnectGrace } from "./liveness.ts";
 import { increment } from "./meta.ts";
 import { closeQuietly, send } from "./sessions.ts";
 
@@ -11,19 +12,33 @@ import { closeQuietly, send } from "./sessions.ts";
  * - the agents spread their first reconnect over a window (full jitter) the master suggests in
  *   `registered`: the cluster's agent count over the admission rate, so they arrive at about
  *   the rate the object admits (Nomad sizes its heartbeat TTL the same way: N / max rate);
- * - the object admits at most AGENT_ADMISSION_PER_SECOND (a token bucket, one second of burst);
+ * - the object admits at most AGENT_ADMISSION_PER_SECOND (a token bucket, BURST_SECONDS of burst);
  *   a registration over it is refused before anything is written, with a `retry` frame naming a
  *   slot of its own (refused agents get successive slots, 1/rate apart, so they do not come back
  *   together) and a 1013 close.
+ * The window does the spreading and refusals are kept for real excess: a refused agent has
+ * already cost its upgrade (the Worker's credential check, the object's accept), about as much
+ * as a registration, so shedding load after the upgrade saves little. Measured: also refusing
+ * registrations that had waited in the object's queue (a delay signal, the rate halved on it)
+ * tripled the storm's runtime CPU per agent and made it slower, API latency included.
  */
 
 /**
  * Registrations the object admits per second by default. Measured on the local stack (bench
- * `scale`, storm phase): a known agent's re-registration costs the object about 1–1.5 ms of
- * CPU with the upgrade, so 400/s holds it about half busy and leaves the rest to the API; 10,000
- * agents are back in 25 s. Cloudflare's guidance for an object writing storage is 200–500 req/s.
+ * `scale`, storm phase, 3,000 agents): a known agent's reconnect costs the runtime 3.5 ms of CPU,
+ * half of it the object's (its upgrade and its register; the rest is the Worker's), so 300/s
+ * holds the object about half busy and leaves the rest to the API; 10,000 agents are back in
+ * about 33 s. Cloudflare's guidance for an object writing storage is 200–500 requests a second.
+ * Where the Worker shares the object's thread (locally), the rate must cover both: see README.
  */
-export const DEFAULT_ADMISSION_PER_SECOND = 400;
+export const DEFAULT_ADMISSION_PER_SECOND = 300;
+/**
+ * The bucket holds this many seconds of the rate. Registrations reach the bucket when the object
+ * gets to them, not when agents send them: a backlog the object works off comes through faster
+ * than it arrived, and refusing it would cost each agent a second upgrade for nothing. The
+ * window spreads arrivals; the bucket only stops gross excess (agents from before the window).
+ */
+export const BURST_SECONDS = 5;
 /** The longest a refused agent is told to wait: beyond it the slots are not worth promising. */
 export const MAX_RETRY_AFTER_MS = 300_000;
 /** Bounds of the suggested reconnect window: a small cluster still jitters over half a second (the agent's backoff base). */
@@ -49,7 +64,7 @@ export class AdmissionBucket {
   constructor(
     readonly perSecond: number,
     now: number,
-    readonly burst: number = Math.max(1, perSecond),
+    readonly burst: number = Math.max(1, perSecond * BURST_SECONDS),
   ) {
     this.tokens = burst;
     this.refilledAt = now;
@@ -87,12 +102,15 @@ export function admissionRate(value: string | undefined): number {
 export class AgentAdmission {
   private readonly bucket: AdmissionBucket;
   private counted: { agents: number; at: number } | undefined;
+  /** When this object started: a restart dropped every agent socket it held. */
+  private readonly startedAt = Date.now();
 
   constructor(
     private readonly db: ClusterDb,
     readonly perSecond: number,
+    burst?: number,
   ) {
-    this.bucket = new AdmissionBucket(perSecond, Date.now());
+    this.bucket = new AdmissionBucket(perSecond, Date.now(), burst);
   }
 
   /**
@@ -108,6 +126,16 @@ export class AgentAdmission {
     closeQuietly(ws, CloseCode.TRY_AGAIN_LATER, message);
     increment(this.db, "counter:slave_registrations_deferred");
     return false;
+  }
+
+  /**
+   * The time agents that lost their socket since this object started are given to come back
+   * before the liveness timeout starts counting: until the start plus the reconnect window
+   * (liveness.ts). Agents dropped by a restart reconnect over that window; declaring them
+   * unreachable meanwhile would replace tasks that never stopped.
+   */
+  reconnectGrace(now: number): ReconnectGrace {
+    return { since: this.startedAt, until: this.startedAt + this.reconnectWindowMs(now) };
   }
 
   /** The window to suggest in `registered`, from the cluster's agent count (counted at most every COUNT_TTL_MS). */

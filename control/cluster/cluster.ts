@@ -308,7 +308,7 @@ export class Cluster extends DurableObject<Env> {
     if (due.has(LIVENESS_TIMER)) {
       const heartbeat = (ws: WebSocket) => this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0;
       const agentSockets = this.ctx.getWebSockets().filter((ws) => attachmentOf(ws).sessionId !== undefined);
-      const lost = sweepLiveness(this.db, agentSockets, heartbeat, now, this.timeoutMs);
+      const lost = sweepLiveness(this.db, agentSockets, heartbeat, now, this.timeoutMs, this.admission.reconnectGrace(now));
       // Sent with the commit of what the loss does to the agents' tasks.
       for (const agentId of lost) this.feed.emit({ type: "AGENT_REMOVED", agentId });
       await this.coordinator.agentsUnreachable(lost);

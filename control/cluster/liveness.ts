@@ -6,14 +6,33 @@ import { scheduleAt, scheduleNoLaterThan } from "./timers.ts";
 
 export const LIVENESS_TIMER = "liveness";
 
+/** Agents disconnected since `since` (the object's start, epoch ms) count their timeout from `until` at the earliest. */
+export interface ReconnectGrace {
+  since: number;
+  until: number;
+}
+
 /**
  * Agent liveness, as Mesos: an agent that has not been heard from for `timeoutMs` becomes
  * unreachable. Heartbeats are `ping` text frames answered by the WebSocket auto-response, so
  * they never wake the object; this sweep reads their timestamps instead. It runs from the
  * alarm, recomputes everything from stored state (so a retried alarm is harmless), and
  * schedules itself for the next deadline. Returns the agents it marked unreachable.
+ *
+ * A socket lost is not tasks lost: after the object restarts (a deploy resets it), every agent
+ * lost its socket at once and comes back over the reconnect window the master suggested, so an
+ * agent found disconnected since the object started (`grace.since`) is not declared unreachable
+ * (its tasks replaced) before `grace.until` plus the timeout: the start plus that window
+ * (admission.ts). An agent that was gone before the start gets no more time.
  */
-export function sweepLiveness(db: ClusterDb, sockets: WebSocket[], lastHeartbeat: (ws: WebSocket) => number, now: number, timeoutMs: number): string[] {
+export function sweepLiveness(
+  db: ClusterDb,
+  sockets: WebSocket[],
+  lastHeartbeat: (ws: WebSocket) => number,
+  now: number,
+  timeoutMs: number,
+  grace: ReconnectGrace = { since: Number.POSITIVE_INFINITY, until: 0 },
+): string[] {
   let next = Number.POSITIVE_INFINITY;
   const lost: string[] = [];
   const live = new Set<string>();
@@ -37,7 +56,8 @@ export function sweepLiveness(db: ClusterDb, sockets: WebSocket[], lastHeartbeat
     }
   }
   for (const agent of disconnectedAgents(db)) {
-    const deadline = agent.disconnectedAt + timeoutMs;
+    const from = agent.disconnectedAt >= grace.since ? Math.max(agent.disconnectedAt, grace.until) : agent.disconnectedAt;
+    const deadline = from + timeoutMs;
     if (deadline <= now) {
       if (markUnreachable(db, agent.id, now)) lost.push(agent.id);
     } else next = Math.min(next, deadline);

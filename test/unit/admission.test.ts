@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   AdmissionBucket,
+  BURST_SECONDS,
   DEFAULT_ADMISSION_PER_SECOND,
   MAX_RECONNECT_WINDOW_MS,
   MAX_RETRY_AFTER_MS,
@@ -11,9 +12,9 @@ import {
 import { aliveTasks, taskSetDigest } from "../../protocol/index.ts";
 
 describe("the admission bucket", () => {
-  it("admits one second of burst at once, then refuses with successive slots 1/rate apart", () => {
+  it("admits BURST_SECONDS of the rate at once, then refuses with successive slots 1/rate apart", () => {
     const bucket = new AdmissionBucket(100, 0);
-    const first = Array.from({ length: 100 }, () => bucket.take(0));
+    const first = Array.from({ length: 100 * BURST_SECONDS }, () => bucket.take(0));
     expect(first.every((a) => a.admitted)).toBe(true);
     const refused = Array.from({ length: 5 }, () => bucket.take(0));
     expect(refused.map((a) => (a.admitted ? -1 : a.retryAfterMs))).toEqual([10, 20, 30, 40, 50]);

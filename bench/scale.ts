@@ -148,7 +148,9 @@ export async function run(argv: string[]): Promise<number> {
   const heap = await heapAfter(wranglerPid);
 
   // --- 5. reset and the reconnect storm ---
+  const stormProfiler = opts.profile && !opts.skipStorm ? await startProfiler([...proxyPids(), ...runtimePids()], notes) : undefined;
   const storm = opts.skipStorm ? undefined : await measureStorm(api, sim, registered, opts.timeoutMs, runtimePids());
+  if (stormProfiler) profiles.storm = await stopProfiler(stormProfiler, profilePath("storm"), notes, startedAt);
   if (storm) notes.push(...storm.notes);
   const result = {
     benchmark: "scale",

@@ -44,6 +44,12 @@ export const MAX_RETRY_AFTER_MS = 300_000;
 /** Bounds of the suggested reconnect window: a small cluster still jitters over half a second (the agent's backoff base). */
 export const MIN_RECONNECT_WINDOW_MS = 500;
 export const MAX_RECONNECT_WINDOW_MS = 300_000;
+/**
+ * After a restart, agents whose socket it dropped are not declared unreachable before this (plus
+ * the liveness timeout), as Nomad gives its nodes `failover_heartbeat_ttl` (5 minutes) after a
+ * leader failover: a socket lost to a deploy is not tasks lost.
+ */
+export const RESTART_GRACE_MS = 300_000;
 /** How long the agent count behind the window is reused before it is counted again. */
 const COUNT_TTL_MS = 10_000;
 
@@ -104,6 +110,8 @@ export class AgentAdmission {
   private counted: { agents: number; at: number } | undefined;
   /** When this object started: a restart dropped every agent socket it held. */
   private readonly startedAt = Date.now();
+  /** The agents found without their socket since the start (filled by the liveness sweep). */
+  private readonly grace: ReconnectGrace = { until: 0, lost: new Set() };
 
   constructor(
     private readonly db: ClusterDb,
@@ -129,13 +137,14 @@ export class AgentAdmission {
   }
 
   /**
-   * The time agents that lost their socket since this object started are given to come back
-   * before the liveness timeout starts counting: until the start plus the reconnect window
-   * (liveness.ts). Agents dropped by a restart reconnect over that window; declaring them
-   * unreachable meanwhile would replace tasks that never stopped.
+   * The time agents whose socket this object's restart dropped are given to come back before
+   * the liveness timeout starts counting (liveness.ts): the reconnect window, and at least
+   * RESTART_GRACE_MS, since a storm may take longer than its window when the object is slower
+   * than its rate. Declaring them unreachable meanwhile would replace tasks that never stopped.
    */
   reconnectGrace(now: number): ReconnectGrace {
-    return { since: this.startedAt, until: this.startedAt + this.reconnectWindowMs(now) };
+    this.grace.until = this.startedAt + Math.max(RESTART_GRACE_MS, this.reconnectWindowMs(now));
+    return this.grace;
   }
 
   /** The window to suggest in `registered`, from the cluster's agent count (counted at most every COUNT_TTL_MS). */

@@ -6,10 +6,10 @@ import { scheduleAt, scheduleNoLaterThan } from "./timers.ts";
 
 export const LIVENESS_TIMER = "liveness";
 
-/** Agents disconnected since `since` (the object's start, epoch ms) count their timeout from `until` at the earliest. */
+/** Agents in `lost` (their socket dropped by a restart of the object) count their timeout from `until` (epoch ms) at the earliest. */
 export interface ReconnectGrace {
-  since: number;
   until: number;
+  lost: Set<string>;
 }
 
 /**
@@ -20,10 +20,10 @@ export interface ReconnectGrace {
  * schedules itself for the next deadline. Returns the agents it marked unreachable.
  *
  * A socket lost is not tasks lost: after the object restarts (a deploy resets it), every agent
- * lost its socket at once and comes back over the reconnect window the master suggested, so an
- * agent found disconnected since the object started (`grace.since`) is not declared unreachable
- * (its tasks replaced) before `grace.until` plus the timeout: the start plus that window
- * (admission.ts). An agent that was gone before the start gets no more time.
+ * lost its socket at once, without a close event, and comes back over the reconnect window the
+ * master suggested. Such an agent (found active without a socket, added to `grace.lost`) is not
+ * declared unreachable (its tasks replaced) before `grace.until` plus the timeout (admission.ts);
+ * an agent whose close was seen gets the timeout alone, so a dead agent is found as fast as ever.
  */
 export function sweepLiveness(
   db: ClusterDb,
@@ -31,7 +31,7 @@ export function sweepLiveness(
   lastHeartbeat: (ws: WebSocket) => number,
   now: number,
   timeoutMs: number,
-  grace: ReconnectGrace = { since: Number.POSITIVE_INFINITY, until: 0 },
+  grace: ReconnectGrace = { until: 0, lost: new Set() },
 ): string[] {
   let next = Number.POSITIVE_INFINITY;
   const lost: string[] = [];
@@ -53,10 +53,11 @@ export function sweepLiveness(
     if (agent.state === "active" && !live.has(agent.id)) {
       const session = agentSession(db, agent.id);
       if (session) markDisconnected(db, agent.id, session, now);
+      grace.lost.add(agent.id);
     }
   }
   for (const agent of disconnectedAgents(db)) {
-    const from = agent.disconnectedAt >= grace.since ? Math.max(agent.disconnectedAt, grace.until) : agent.disconnectedAt;
+    const from = grace.lost.has(agent.id) ? Math.max(agent.disconnectedAt, grace.until) : agent.disconnectedAt;
     const deadline = from + timeoutMs;
     if (deadline <= now) {
       if (markUnreachable(db, agent.id, now)) lost.push(agent.id);

@@ -159,7 +159,7 @@ describe("the reset test hook", () => {
 });
 
 describe("liveness after a restart", () => {
-  it("an agent that lost its socket is not declared unreachable until the reconnect grace has passed", async () => {
+  it("an agent whose socket a restart dropped is not declared unreachable until the grace has passed; one seen closing is", async () => {
     const account = await signUp();
     const { socket, agentId } = await joinAgent(account);
     socket.ws.close(1000, "gone");
@@ -168,14 +168,25 @@ describe("liveness after a restart", () => {
     await expect.poll(() => runInDurableObject(stub, (instance: Cluster) => instance.agent(agentId)?.state)).toBe("disconnected");
     const swept = await runInDurableObject(stub, (instance: Cluster) => {
       const db = Reflect.get(instance, "db");
-      // Ten minutes on, far past the 2 s timeout, but within the grace a restart gives.
+      // Ten minutes on, far past the 2 s timeout.
       const later = Date.now() + 600_000;
-      const since = Date.now() - 60_000;
-      const withinGrace = sweepLiveness(db, [], () => 0, later, 2_000, { since, until: later });
+      const asLost = sweepLiveness(db, [], () => 0, later, 2_000, { until: later, lost: new Set([agentId]) });
       const stillDisconnected = instance.agent(agentId)?.state;
-      const afterGrace = sweepLiveness(db, [], () => 0, later, 2_000, { since, until: later - 2_000 });
-      return { withinGrace, stillDisconnected, afterGrace };
+      const asClosed = sweepLiveness(db, [], () => 0, later, 2_000, { until: later, lost: new Set() });
+      return { asLost, stillDisconnected, asClosed };
     });
-    expect(swept).toEqual({ withinGrace: [], stillDisconnected: "disconnected", afterGrace: [agentId] });
+    expect(swept).toEqual({ asLost: [], stillDisconnected: "disconnected", asClosed: [agentId] });
+  });
+
+  it("the sweep counts an agent active without a socket (its socket dropped with no close event) as lost to the restart", async () => {
+    const account = await signUp();
+    const { agentId } = await joinAgent(account);
+    const lost = await runInDurableObject(env.CLUSTER.getByName(account.cluster.id), (instance: Cluster) => {
+      const grace = { until: Date.now() + 600_000, lost: new Set<string>() };
+      // No socket handed to the sweep: as after a restart, the agent's socket is gone without a close.
+      const unreachable = sweepLiveness(Reflect.get(instance, "db"), [], () => 0, Date.now(), 2_000, grace);
+      return { unreachable, lost: [...grace.lost], state: instance.agent(agentId)?.state };
+    });
+    expect(lost).toEqual({ unreachable: [], lost: [agentId], state: "disconnected" });
   });
 });

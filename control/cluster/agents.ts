@@ -115,6 +115,8 @@ export interface Reattached {
   agent: AgentRecord;
   /** It was not active, or its resources, attributes, role or allowances changed: an allocation round may place on it. */
   offersMore: boolean;
+  /** It had been declared unreachable (operators are told it was added again). */
+  wasUnreachable: boolean;
 }
 
 interface StoredDescription {
@@ -161,7 +163,7 @@ export function reattachAgent(db: ClusterDb, id: string, sessionId: string, now:
     before.attributes === text.attributes &&
     before.allowances === text.allowances;
   const agent: AgentRecord = { id, ...d, state: "active", registeredAt: before.registered_at, reregisteredAt: now, disconnectedAt: null, unreachableAt: null };
-  return { agent, offersMore: !unchanged };
+  return { agent, offersMore: !unchanged, wasUnreachable: before.state === "unreachable" };
 }
 
 /** Every agent's credential hash, for copying them where the Worker checks credentials (D1). */

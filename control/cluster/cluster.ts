@@ -878,7 +878,6 @@ export class Cluster extends DurableObject<Env> {
     }
     // One transaction for the registry and the timers: each commit has a cost, and a reconnect
     // storm of a thousand agents is a thousand registers.
-    const wasUnreachable = att.agentId !== undefined && getAgent(this.db, att.agentId)?.state === "unreachable";
     let added: AgentRecord | undefined;
     const attached = this.ctx.storage.transactionSync(() => {
       let id = att.agentId;
@@ -888,14 +887,21 @@ export class Cluster extends DurableObject<Env> {
         const reattached = reattachAgent(this.db, id, att.sessionId, now, msg);
         if (!reattached) return undefined;
         offersMore = reattached.offersMore;
+        // Mesos tells operators of an agent that joins, or comes back after it was removed as unreachable.
+        if (reattached.wasUnreachable) added = reattached.agent;
       } else if (joined) {
         id = joined.agentId;
-        createAgent(this.db, { id, credentialHash: joined.hash, joinTokenId: att.joinTokenId ?? null, sessionId: att.sessionId, now, description: msg });
+        added = createAgent(this.db, {
+          id,
+          credentialHash: joined.hash,
+          joinTokenId: att.joinTokenId ?? null,
+          sessionId: att.sessionId,
+          now,
+          description: msg,
+        });
       }
       livenessDueBy(this.db, now + this.timeoutMs);
       historyDueBy(this.db, now);
-      // Mesos tells operators of an agent that joins, or comes back after it was removed as unreachable.
-      added = id && (joined || wasUnreachable) ? getAgent(this.db, id) : undefined;
       return id === undefined ? undefined : { id, offersMore };
     });
     // Told once the registry is written (a transaction that throws tells nothing).

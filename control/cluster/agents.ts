@@ -180,11 +180,6 @@ export function getAgent(db: ClusterDb, id: string): AgentRecord | undefined {
   return row ? toRecord(row) : undefined;
 }
 
-/** The session currently speaking for the agent, if any. */
-export function agentSession(db: ClusterDb, id: string): string | null | undefined {
-  return db.select({ sessionId: agents.sessionId }).from(agents).where(eq(agents.id, id)).get()?.sessionId;
-}
-
 /** The session speaking for each connected agent. */
 export function activeSessions(db: ClusterDb): Map<string, string> {
   const rows = db.select({ id: agents.id, sessionId: agents.sessionId }).from(agents).where(eq(agents.state, "active")).all();
@@ -214,13 +209,16 @@ export function updateAgentResources(db: ClusterDb, id: string, resources: Resou
  * of an older, replaced session changes nothing. Returns whether the state changed.
  */
 export function markDisconnected(db: ClusterDb, id: string, sessionId: string, now: number): boolean {
-  const row = db
-    .update(agents)
-    .set({ state: "disconnected", disconnectedAt: now, sessionId: null })
-    .where(and(eq(agents.id, id), eq(agents.sessionId, sessionId), eq(agents.state, "active")))
-    .returning({ id: agents.id })
-    .get();
-  return row !== undefined;
+  // Raw SQL: a restart's sweep, or a storm of closes, marks thousands at once.
+  const rows = db.$client.sql
+    .exec(
+      "UPDATE agents SET state = 'disconnected', disconnected_at = ?, session_id = NULL WHERE id = ? AND session_id = ? AND state = 'active' RETURNING id",
+      now,
+      id,
+      sessionId,
+    )
+    .toArray();
+  return rows.length > 0;
 }
 
 /** Returns whether the agent was reachable before. */

@@ -1,5 +1,5 @@
 import { CloseCode } from "../../protocol/index.ts";
-import { agentSession, disconnectedAgents, listAgents, markDisconnected, markUnreachable } from "./agents.ts";
+import { activeSessions, disconnectedAgents, markDisconnected, markUnreachable } from "./agents.ts";
 import type { ClusterDb } from "./db.ts";
 import { attachmentOf, closeQuietly } from "./sessions.ts";
 import { scheduleAt, scheduleNoLaterThan } from "./timers.ts";
@@ -36,10 +36,13 @@ export function sweepLiveness(
   let next = Number.POSITIVE_INFINITY;
   const lost: string[] = [];
   const live = new Set<string>();
+  // One read of every active agent's session, not one per socket: a sweep over 10,000 sockets
+  // held the object for seconds that way, in the middle of a reconnect storm.
+  const sessions = activeSessions(db);
   for (const ws of sockets) {
     const att = attachmentOf(ws);
     const last = Math.max(att.connectedAt, lastHeartbeat(ws));
-    const bound = att.agentId !== undefined && agentSession(db, att.agentId) === att.sessionId;
+    const bound = att.agentId !== undefined && sessions.get(att.agentId) === att.sessionId;
     if (now - last >= timeoutMs) {
       if (bound && att.agentId && markUnreachable(db, att.agentId, now)) lost.push(att.agentId);
       closeQuietly(ws, CloseCode.TIMEOUT, bound ? "heartbeat timeout" : "no register within the timeout");
@@ -49,12 +52,8 @@ export function sweepLiveness(
     next = Math.min(next, last + timeoutMs);
   }
   // Active agents without a socket lost it without a close event (e.g. the runtime restarted).
-  for (const agent of listAgents(db)) {
-    if (agent.state === "active" && !live.has(agent.id)) {
-      const session = agentSession(db, agent.id);
-      if (session) markDisconnected(db, agent.id, session, now);
-      grace.lost.add(agent.id);
-    }
+  for (const [agentId, session] of sessions) {
+    if (!live.has(agentId) && markDisconnected(db, agentId, session, now)) grace.lost.add(agentId);
   }
   for (const agent of disconnectedAgents(db)) {
     const from = grace.lost.has(agent.id) ? Math.max(agent.disconnectedAt, grace.until) : agent.disconnectedAt;

@@ -1,5 +1,5 @@
 import packageJson from "../package.json" with { type: "json" };
-import { CloseCode, PROTOCOL_VERSION, PUBLIC_ROLE, Register } from "../protocol/index.ts";
+import { CloseCode, PROTOCOL_VERSION, PUBLIC_ROLE, Register, aliveTasks, taskSetDigest } from "../protocol/index.ts";
 import type { Registered, Resources } from "../protocol/index.ts";
 import { Backoff } from "./backoff.ts";
 import { ConfigError } from "./config.ts";
@@ -284,6 +284,7 @@ export class Agent {
   }
 
   private registerFrame(): Register {
+    const tasks = this.tasks.reports();
     return {
       type: "register",
       protocol: PROTOCOL_VERSION,
@@ -297,7 +298,9 @@ export class Agent {
       ...(this.config.public ? { role: PUBLIC_ROLE } : {}),
       allowances: allowancesOf(this.config.policy ?? DEFAULT_POLICY),
       version: AGENT_VERSION,
-      tasks: this.tasks.reports(),
+      tasks,
+      // The master skips reconciling these tasks when its record of them hashes the same (protocol/resume.ts).
+      resume: { digest: taskSetDigest(aliveTasks(tasks)) },
     };
   }
 

@@ -41,3 +41,41 @@ describe("backoff", () => {
     expect(backoff.next()).toBe(499);
   });
 });
+
+describe("the master's reconnect window and retry-after", () => {
+  test("the first delay after a reset is drawn from the master's window, later ones double from it", () => {
+    const backoff = new Backoff({ capMs: 30_000, random: () => 0.999999 });
+    backoff.setWindow(8_000);
+    expect([backoff.next(), backoff.next(), backoff.next(), backoff.next()]).toEqual([7_999, 15_999, 29_999, 29_999]);
+    backoff.reset();
+    expect(backoff.next()).toBe(7_999);
+  });
+
+  test("a window beyond the cap is honoured whole, and a window under the base leaves the base", () => {
+    const backoff = new Backoff({ capMs: 1_000, random: () => 0.999999 });
+    backoff.setWindow(60_000);
+    expect(backoff.next()).toBe(59_999);
+    backoff.setWindow(100);
+    backoff.reset();
+    expect(backoff.next()).toBe(BACKOFF_BASE_MS - 1);
+  });
+
+  test("the first delay is spread over the whole window, not taken at once", () => {
+    const delays = Array.from({ length: 500 }, () => {
+      const backoff = new Backoff({ capMs: 30_000 });
+      backoff.setWindow(10_000);
+      return backoff.next();
+    });
+    expect(Math.max(...delays)).toBeLessThan(10_000);
+    expect(delays.filter((d) => d < 5_000).length).toBeGreaterThan(150);
+    expect(delays.filter((d) => d >= 5_000).length).toBeGreaterThan(150);
+  });
+
+  test("retry-after is honoured with at most a tenth (at most a second) added, and leaves the attempts alone", () => {
+    const backoff = new Backoff({ capMs: 30_000, random: () => 0.999999 });
+    expect(backoff.retryAfter(2_000)).toBe(2_199);
+    expect(backoff.retryAfter(60_000)).toBe(60_999);
+    expect(new Backoff({ capMs: 30_000, random: () => 0 }).retryAfter(2_000)).toBe(2_000);
+    expect(backoff.attempts).toBe(0);
+  });
+});

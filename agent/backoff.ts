@@ -6,6 +6,9 @@
  */
 
 export const BACKOFF_BASE_MS = 500;
+/** A master's retry-after is honoured with up to this share of it added at random (at most RETRY_JITTER_MAX_MS), so agents sent the same slot part. */
+export const RETRY_JITTER_SHARE = 0.1;
+export const RETRY_JITTER_MAX_MS = 1_000;
 
 export interface BackoffOptions {
   baseMs?: number;
@@ -25,12 +28,19 @@ export function fullJitterDelay(attempt: number, baseMs: number, capMs: number, 
   return Math.floor(random() * backoffCeiling(attempt, baseMs, capMs));
 }
 
-/** Counts failed attempts and hands out the next delay; reset once a session succeeds. */
+/**
+ * Counts failed attempts and hands out the next delay; reset once a session succeeds. The first
+ * delay after a reset is drawn from the first window: the base, or the longer window the master
+ * suggested for its cluster (`registered.reconnectWindowMs`), so that every agent of a cluster
+ * dropped at once does not come back at once. Later windows double from it, up to the cap (or
+ * the master's window, if longer).
+ */
 export class Backoff {
   private attempt = 0;
   private readonly baseMs: number;
   private readonly capMs: number;
   private readonly random: () => number;
+  private windowMs = 0;
 
   constructor(options: BackoffOptions) {
     this.baseMs = options.baseMs ?? BACKOFF_BASE_MS;
@@ -40,9 +50,21 @@ export class Backoff {
 
   /** The delay before the next attempt; each call widens the window until the cap. */
   next(): number {
-    const delay = fullJitterDelay(this.attempt, this.baseMs, this.capMs, this.random);
+    const first = Math.max(this.baseMs, this.windowMs);
+    const delay = fullJitterDelay(this.attempt, first, Math.max(this.capMs, this.windowMs), this.random);
     this.attempt += 1;
     return delay;
+  }
+
+  /** Takes the master's suggested first window (ms); 0 goes back to the base. */
+  setWindow(windowMs: number): void {
+    this.windowMs = Math.max(0, windowMs);
+  }
+
+  /** The delay for a master's "try again in `retryAfterMs`": that, plus a little jitter; the attempt count stays. */
+  retryAfter(retryAfterMs: number): number {
+    const spread = Math.min(RETRY_JITTER_MAX_MS, retryAfterMs * RETRY_JITTER_SHARE);
+    return retryAfterMs + Math.floor(this.random() * spread);
   }
 
   /** How many delays were handed out since the last reset. */

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
-import { CloseCode } from "../protocol/index.ts";
+import { CloseCode, taskSetDigest } from "../protocol/index.ts";
 import { AGENT_VERSION, Agent, ExitCode } from "./agent.ts";
 import type { AgentExit, AgentOptions } from "./agent.ts";
 import type { AgentConfig } from "./config.ts";
@@ -229,6 +229,44 @@ describe("connection", () => {
       [3, 20],
       [1, 5],
     ]);
+  });
+
+  test("the master's reconnectWindowMs sizes the jitter of the first reconnect after a drop; register carries the resume digest", async () => {
+    const master = fakeMaster();
+    master.onRegister = (session, register) => {
+      master.send(session, {
+        type: "registered",
+        agentId: "agent-1",
+        pingIntervalMs: 30,
+        reconnectWindowMs: 4_000,
+        ...(register.agentId ? {} : { credential: "credential-1" }),
+      });
+    };
+    const { logs } = startAgent(master, workDir(), { random: () => 0.01 }, { backoffMaxMs: 10_000 });
+    const session = await master.registered(0);
+    await waitFor(() => logs.events("registered").length > 0, "registered");
+    expect(session.registers[0]?.resume?.digest).toBe(taskSetDigest([]));
+    session.ws?.close(1012, "service restart");
+    await master.registered(1);
+    // 1% of the master's 4 s window, where the base window alone would have given 5 ms.
+    expect(logs.events("reconnect_scheduled").map((r) => [r.attempt, r.delayMs])).toEqual([[1, 40]]);
+  });
+
+  test("a retry frame from the master is honoured: the agent comes back after retryAfterMs, not on its backoff", async () => {
+    const master = fakeMaster();
+    master.onRegister = (session, register) => {
+      if (session.index > 0) return master.registerAgent(session, register);
+      master.send(session, { type: "retry", retryAfterMs: 150, message: "registrations are admitted at 1/s" });
+      session.ws?.close(CloseCode.TRY_AGAIN_LATER, "try again later");
+    };
+    const { logs } = startAgent(master, workDir(), { random: () => 0 });
+    await master.registered(0);
+    const started = Date.now();
+    await master.registered(1);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+    expect(logs.events("registration_deferred")[0]).toMatchObject({ retryAfterMs: 150 });
+    expect(logs.events("disconnected")[0]).toMatchObject({ code: CloseCode.TRY_AGAIN_LATER, registered: false });
+    expect(logs.events("reconnect_scheduled")[0]).toMatchObject({ delayMs: 150, retryAfterMs: 150, attempt: 0 });
   });
 
   test("an identity that cannot be saved stops the agent with 74 instead of running without it", async () => {

@@ -20,7 +20,10 @@ const CLOSE_MEANINGS: Readonly<Record<number, string>> = {
   [CloseCode.TIMEOUT]: "heartbeat timeout",
   [CloseCode.REMOVED]: "agent removed from the cluster",
   [CloseCode.RETRY]: "the master could not apply a frame; unacked updates are resent",
+  [CloseCode.TRY_AGAIN_LATER]: "registration over the master's admission rate; retried when it said",
+  1001: "the master is going away",
   1006: "connection lost or refused",
+  1012: "the master is restarting",
 };
 
 /**
@@ -92,10 +95,12 @@ export class Connection {
       if (this.stopping) break;
       if (end.fatal !== undefined) return { kind: "failed", error: end.fatal };
       if (!end.byAgent && FINAL_CLOSE_CODES.has(end.code)) return { kind: "rejected", code: end.code, reason: end.reason };
-      // A session that got as far as `registered` proves the master healthy: start over from the base delay.
+      // A session that got as far as `registered` proves the master healthy: start over from the
+      // first window, a random delay in it (never at once: the whole cluster may have dropped together).
       if (end.registered) backoff.reset();
-      const delayMs = backoff.next();
-      log.info("reconnect_scheduled", { delayMs, attempt: backoff.attempts });
+      // A master that turned the registration away named when to come back: its slot, not the backoff's.
+      const delayMs = end.retryAfterMs === undefined ? backoff.next() : backoff.retryAfter(end.retryAfterMs);
+      log.info("reconnect_scheduled", { delayMs, attempt: backoff.attempts, ...(end.retryAfterMs === undefined ? {} : { retryAfterMs: end.retryAfterMs }) });
       await this.sleep(delayMs);
     }
     return { kind: "stopped" };
@@ -117,7 +122,11 @@ export class Connection {
       bearer: this.options.bearer(),
       register: this.options.register,
       registerTimeoutMs: this.options.registerTimeoutMs ?? DEFAULT_REGISTER_TIMEOUT_MS,
-      onRegistered: this.options.onRegistered,
+      onRegistered: (message) => {
+        // The master sizes the first-reconnect window to its cluster and admission rate.
+        if (message.reconnectWindowMs !== undefined) this.options.backoff.setWindow(message.reconnectWindowMs);
+        this.options.onRegistered(message);
+      },
       onCommand: this.options.onCommand,
       ...(this.options.onBinary ? { onBinary: this.options.onBinary } : {}),
       onUp: (send, sendBinary) => {

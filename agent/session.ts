@@ -41,6 +41,8 @@ export interface SessionEnd {
   error?: string;
   /** An agent-side failure the agent cannot go on from (e.g. its identity could not be saved). */
   fatal?: Error;
+  /** The master turned the registration away (`retry`): connect again after this many ms. */
+  retryAfterMs?: number;
 }
 
 /**
@@ -57,6 +59,7 @@ export class Session {
   private done = false;
   private registered = false;
   private socketError: string | undefined;
+  private retryAfterMs: number | undefined;
   private lastFrameAt = performance.now();
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
   private pinger: ReturnType<typeof setInterval> | undefined;
@@ -134,6 +137,7 @@ export class Session {
     }
     const message = parsed.value;
     if (message.type === "registered") this.onRegistered(message);
+    else if (message.type === "retry") this.onRetry(message.retryAfterMs, message.message);
     else if (message.type === "error") this.options.log.warn("master_error", { message: message.message });
     else this.dispatch(message);
   }
@@ -156,6 +160,13 @@ export class Session {
     } catch (error) {
       this.options.log.error("command_failed", { type: command.type, error: errorMessage(error) });
     }
+  }
+
+  /** The master admits registrations at a rate and this one came over it: it closes next, and names when to come back. */
+  private onRetry(retryAfterMs: number, message: string): void {
+    if (this.registered) return;
+    this.retryAfterMs = retryAfterMs;
+    this.options.log.info("registration_deferred", { retryAfterMs, message });
   }
 
   private onRegistered(message: Registered): void {
@@ -211,12 +222,13 @@ export class Session {
     this.timers.add(timer);
   }
 
-  private finish(end: Omit<SessionEnd, "registered">): void {
+  private finish(end: Omit<SessionEnd, "registered" | "retryAfterMs">): void {
     if (this.done) return;
     this.done = true;
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     clearInterval(this.pinger);
-    this.resolveEnded({ ...end, registered: this.registered });
+    const retry = this.retryAfterMs === undefined ? {} : { retryAfterMs: this.retryAfterMs };
+    this.resolveEnded({ ...end, registered: this.registered, ...retry });
   }
 }

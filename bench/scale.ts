@@ -3,7 +3,7 @@
  *
  *   npm run bench -- scale [--agents 10000] [--tasks 100000] [--concurrency 100] [--poll-ms 5000]
  *     [--idle-s 30] [--timeout-s 600] [--via-proxy] [--out bench/results/scale.json] [--wrangler-log FILE]
- *     [--profile [--profile-dir DIR]]
+ *     [--profile [--profile-dir DIR]] [--skip-storm] [--admission PER_SECOND]
  *
  * In one run, on the local stack (`wrangler dev`, fresh state, quotas raised to the run's size):
  * 1. N simulated agents (bench/sim-agents.ts, one Node process) register: the runtime workerd's
@@ -14,7 +14,10 @@
  * 3. one Marathon app of M instances: placements per second = M / the time from the POST until
  *    every TASK_RUNNING update is acked (written) by the master, confirmed by GET /v2/apps?id=;
  * 4. the isolate's V8 heap through the inspector (the Worker and the Cluster object share the
- *    isolate locally, so this is an upper bound of the object's heap), sampled after the run.
+ *    isolate locally, so this is an upper bound of the object's heap), sampled after the run;
+ * 5. a reset of every object of the cluster, as a deploy does, and the reconnect storm back
+ *    (bench/scale/storm.ts): the time until the master counts every agent active again, and the
+ *    p99 of an API call reaching the Cluster object meanwhile.
  * Writes bench/results/scale.json, and bench/results/cost.json from the counts (bench/scale/cost.ts).
  * Agents and API calls go straight to the runtime workerd unless --via-proxy (see runtimeUrl).
  */
@@ -33,6 +36,7 @@ import { errorsLogged, startProfiler, stopProfiler } from "./placement/support.t
 import { TARGETS, agentsThatFit, log, parseOptions, runtimeUrl, sleep, type Options } from "./scale/common.ts";
 import { writeCostModel } from "./scale/cost.ts";
 import { placeTasks } from "./scale/place.ts";
+import { measureStorm } from "./scale/storm.ts";
 import { printTable } from "./scale/report.ts";
 import { startSampling, stopSampling } from "./scale/attribution.ts";
 import { heapAfter, heapSampler } from "./scale/heap.ts";
@@ -47,7 +51,8 @@ export async function run(argv: string[]): Promise<number> {
   const notes: string[] = fit.note ? [fit.note] : [];
   const port = await freePort();
   log(`starting the control plane on 127.0.0.1:${port} (state in ${dir})`);
-  const vars = { QUOTA_AGENTS: String(opts.agents), QUOTA_INSTANCES: String(opts.tasks) };
+  const vars: Record<string, string> = { QUOTA_AGENTS: String(opts.agents), QUOTA_INSTANCES: String(opts.tasks), DCX_TEST_HOOKS: "on" };
+  if (opts.admissionPerSecond !== undefined) vars.AGENT_ADMISSION_PER_SECOND = String(opts.admissionPerSecond);
   const wranglerLog = opts.wranglerLog;
   const onLine = wranglerLog ? (line: string) => appendFileSync(wranglerLog, `${line}\n`) : undefined;
   const cp = await startControlPlane({ port, persistDir: join(dir, "state"), logLevel: "error", vars, onLine });
@@ -138,6 +143,12 @@ export async function run(argv: string[]): Promise<number> {
 
   // --- 4. memory ---
   const heap = await heapAfter(wranglerPid);
+
+  // --- 5. reset and the reconnect storm ---
+  const stormProfiler = opts.profile && !opts.skipStorm ? await startProfiler([...proxyPids(), ...runtimePids()], notes) : undefined;
+  const storm = opts.skipStorm ? undefined : await measureStorm(api, sim, registered, opts.timeoutMs, runtimePids());
+  if (stormProfiler) profiles.storm = await stopProfiler(stormProfiler, profilePath("storm"), notes, startedAt);
+  if (storm) notes.push(...storm.notes);
   const result = {
     benchmark: "scale",
     timestamp: new Date(startedAt).toISOString(),
@@ -149,12 +160,15 @@ export async function run(argv: string[]): Promise<number> {
     registrationCpuMeasuredBy:
       "the runtime workerd's CPU (/proc) during registration times the Cluster object's share of the isolate's busy samples (V8 profile at 1 ms: frames under control/cluster/ against the Worker's control/ code and unattributed runtime work); registration.runtimeCpuMsPerAgent is the whole process's, an upper bound",
     timeToAllActiveSeconds: round(allActiveMs / 1000, 2),
+    stormRecoverySeconds: storm?.stormRecoverySeconds ?? null,
+    apiP99MsDuringStorm: storm?.apiP99MsDuringStorm ?? null,
     placementsPerSecond: placement.placementsPerSecond,
     clusterHeapMb: heap.clusterHeapMb,
     clusterHeapPeakMb: heapDuringPlacement.peakUsedMb,
     registration,
     idle,
     placement: placement.detail,
+    storm: storm?.detail ?? null,
     memory: {
       note: "V8's heap of the isolate that runs the Worker and the Cluster object, through wrangler's inspector proxy. clusterHeapMb: used heap after the full GC V8 makes before a heap snapshot (HeapProfiler.takeHeapSnapshot), with every agent connected and every task running: what the object retains. clusterHeapPeakMb: the highest used heap sampled each second during placement, garbage included (Runtime.getHeapUsage). RSS is the whole workerd process (runtime, SQLite page caches, socket buffers).",
       duringPlacement: heapDuringPlacement,

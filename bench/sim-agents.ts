@@ -2,7 +2,10 @@
  * Simulated agents for benchmarks: ONE Node process holding N agent WebSockets to a DCX
  * control plane. Each registers as `sim-<i>` with generous resources, answers every `launch`
  * frame at once with ONE `status` frame (TASK_RUNNING for all its tasks), every `kill` with
- * TASK_KILLED, and pings at the interval the master gives. Nothing is executed.
+ * TASK_KILLED, and pings at the interval the master gives. Nothing is executed. When the master
+ * drops it, it comes back as a real agent does (agent/backoff.ts): after a random delay within
+ * the window the master suggested, with its credential and the resume digest of its tasks, and
+ * at the time a `retry` frame names when its registration is turned away.
  *
  *   node bench/sim-agents.ts --url ws://127.0.0.1:PORT/c/CLUSTER/agent/connect --token dcxj_… \
  *     [--count 1000] [--concurrency 50] [--prefix sim]
@@ -14,13 +17,16 @@
  *                       "killed" once N TASK_KILLED updates were acked
  *                     {"cmd":"trace","on":true}  report every launch frame ("launch" event)
  *                     {"cmd":"stats","id":…}     counters, CPU and RSS of this process
+ *                     {"cmd":"storm","id":…}     the master is about to drop every socket: report
+ *                       "recovered" once every registered agent is registered again on a new session
  *                     {"cmd":"stop"}             close every socket and exit
  * Times are epoch milliseconds with sub-millisecond precision (performance.timeOrigin + now()).
  * It exits when stdin closes or its parent goes away: it never outlives the benchmark.
  */
 import { parseArgs } from "node:util";
 import WebSocket from "ws";
-import { MasterMessage, PING, PROTOCOL_VERSION, type StatusUpdate, type TaskState } from "../protocol/index.ts";
+import { Backoff } from "../agent/backoff.ts";
+import { MasterMessage, PING, PROTOCOL_VERSION, type StatusUpdate, type TaskState, taskSetDigest } from "../protocol/index.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -51,10 +57,22 @@ interface SimAgent {
   index: number;
   ws: WebSocket;
   agentId?: string;
+  /** Kept from the first `registered`: every later session authenticates with it. */
+  credential?: string;
+  /** Whether the current session is registered. */
   registered: boolean;
   tasks: Set<string>;
   ping?: ReturnType<typeof setInterval>;
+  /** Reconnect delays, as the real agent's (agent/backoff.ts). */
+  backoff: Backoff;
+  /** Set by a `retry` frame: the next session opens after this many ms. */
+  retryAfterMs?: number;
+  /** The storm this agent has come back from (its number), once registered again after it. */
+  backFrom: number;
 }
+
+/** The real agent's reconnect cap (agent/config.ts DEFAULT_BACKOFF_MAX_MS). */
+const BACKOFF_MAX_MS = 30_000;
 
 const agents: SimAgent[] = [];
 let stopping = false;
@@ -80,7 +98,25 @@ const fresh = () => ({
   killedAt: 0,
 });
 let c = fresh();
-const totals = { connected: 0, registered: 0, failed: 0, closedAfterRegister: 0, masterErrors: 0, pings: 0, framesIn: 0, framesOut: 0, bytesIn: 0 };
+const totals = {
+  connected: 0,
+  registered: 0,
+  failed: 0,
+  closedAfterRegister: 0,
+  masterErrors: 0,
+  pings: 0,
+  framesIn: 0,
+  framesOut: 0,
+  bytesIn: 0,
+  /** Sessions opened after a drop, registrations turned away with `retry`, and registered again. */
+  reconnects: 0,
+  retries: 0,
+  reregistered: 0,
+  /** The last reconnect window the master suggested. */
+  reconnectWindowMs: 0,
+};
+/** The current storm: its number, when it was announced, and how many agents must come back. */
+const storm = { n: 0, id: null as unknown, startedAt: 0, expect: 0, back: 0, reported: true };
 let trace = false;
 /** The first frame of each type is checked against the protocol's zod schema; the rest only for `type`. */
 const validated = new Set<string>();
@@ -121,10 +157,19 @@ function onFrame(a: SimAgent, text: string): void {
   }
   switch (type) {
     case "registered": {
+      const first = a.agentId === undefined;
       a.agentId = String(msg.agentId);
+      if (typeof msg.credential === "string") a.credential = msg.credential;
+      if (typeof msg.reconnectWindowMs === "number") {
+        a.backoff.setWindow(msg.reconnectWindowMs);
+        totals.reconnectWindowMs = msg.reconnectWindowMs;
+      }
+      a.backoff.reset();
       if (!a.registered) {
         a.registered = true;
-        totals.registered++;
+        if (first) totals.registered++;
+        else totals.reregistered++;
+        if (storm.n > 0 && a.backFrom < storm.n) cameBack(a, at);
       }
       const interval = Number(msg.pingIntervalMs) || 15_000;
       clearInterval(a.ping);
@@ -190,6 +235,11 @@ function onFrame(a: SimAgent, text: string): void {
       }
       return;
     }
+    case "retry": {
+      a.retryAfterMs = Number(msg.retryAfterMs);
+      totals.retries++;
+      return;
+    }
     case "error": {
       totals.masterErrors++;
       if (totals.masterErrors <= 5) emit({ event: "master_error", agent: a.index, message: String(msg.message), details: msg.details });
@@ -200,57 +250,111 @@ function onFrame(a: SimAgent, text: string): void {
   }
 }
 
-/** Opens one agent's socket and resolves once it is registered (or has failed). */
+/** The register frame: a known agent sends its tasks (all RUNNING here) and their resume digest. */
+function registerFrame(a: SimAgent) {
+  const tasks = [...a.tasks].map((taskId) => ({ taskId, state: "TASK_RUNNING" as const }));
+  return {
+    type: "register",
+    protocol: PROTOCOL_VERSION,
+    ...(a.agentId ? { agentId: a.agentId } : {}),
+    hostname: `${PREFIX}-${a.index}`,
+    ip: "127.0.0.1",
+    resources: RESOURCES,
+    attributes: { sim: "true" },
+    version: "bench-sim/1",
+    tasks,
+    resume: { digest: taskSetDigest(tasks) },
+  };
+}
+
+/** Opens one agent's first session and resolves once it is registered (or has failed). */
 function connect(index: number): Promise<void> {
   return new Promise((resolve) => {
-    const ws = new WebSocket(URL_, { headers: { Authorization: `Bearer ${TOKEN}` }, perMessageDeflate: false, handshakeTimeout: 60_000 });
-    const a: SimAgent = { index, ws, registered: false, tasks: new Set() };
-    agents.push(a);
-    let settled = false;
-    const settle = () => {
-      if (!settled) {
-        settled = true;
-        resolve();
-      }
+    const a: SimAgent = {
+      index,
+      ws: undefined as unknown as WebSocket,
+      registered: false,
+      tasks: new Set(),
+      backoff: new Backoff({ capMs: BACKOFF_MAX_MS }),
+      backFrom: 0,
     };
-    ws.on("open", () => {
-      totals.connected++;
-      sendJson(a, {
-        type: "register",
-        protocol: PROTOCOL_VERSION,
-        hostname: `${PREFIX}-${index}`,
-        ip: "127.0.0.1",
-        resources: RESOURCES,
-        attributes: { sim: "true" },
-        version: "bench-sim/1",
-        tasks: [],
-      });
-    });
-    ws.on("message", (data, isBinary) => {
-      if (isBinary) return;
-      onFrame(a, data.toString());
-      if (a.registered) settle();
-    });
-    ws.on("error", (err) => {
-      if (!a.registered && !settled) {
-        totals.failed++;
-        if (totals.failed <= 5) emit({ event: "closed", agent: index, registered: false, message: err.message });
-      }
-      settle();
-    });
-    ws.on("close", (code, reason) => {
-      clearInterval(a.ping);
-      if (stopping) return;
-      if (a.registered) {
-        totals.closedAfterRegister++;
-        if (totals.closedAfterRegister <= 5) emit({ event: "closed", agent: index, registered: true, code, reason: reason.toString() });
-      } else if (!settled) {
-        totals.failed++;
-        if (totals.failed <= 5) emit({ event: "closed", agent: index, registered: false, code, reason: reason.toString() });
-      }
-      settle();
-    });
+    agents.push(a);
+    openSession(a, resolve);
   });
+}
+
+/** One session of an agent: its first, or a reconnect after the master dropped it. `settled` runs once it is registered or failed. */
+function openSession(a: SimAgent, settled?: () => void): void {
+  const bearer = a.credential ?? TOKEN;
+  const ws = new WebSocket(URL_, { headers: { Authorization: `Bearer ${bearer}` }, perMessageDeflate: false, handshakeTimeout: 60_000 });
+  a.ws = ws;
+  a.registered = false;
+  a.retryAfterMs = undefined;
+  let done = false;
+  const settle = () => {
+    if (!done) {
+      done = true;
+      settled?.();
+    }
+  };
+  ws.on("open", () => {
+    totals.connected++;
+    sendJson(a, registerFrame(a));
+  });
+  ws.on("message", (data, isBinary) => {
+    if (isBinary) return;
+    onFrame(a, data.toString());
+    if (a.registered) settle();
+  });
+  ws.on("error", (err) => {
+    if (!a.registered && !done && a.credential === undefined) {
+      totals.failed++;
+      if (totals.failed <= 5) emit({ event: "closed", agent: a.index, registered: false, message: err.message });
+    }
+  });
+  ws.on("close", (code, reason) => {
+    clearInterval(a.ping);
+    const wasRegistered = a.registered;
+    a.registered = false;
+    if (stopping) return settle();
+    // A first session turned away over the admission rate joins again when told; its first
+    // registration (and the pool's slot) waits for that.
+    if (a.credential === undefined && a.retryAfterMs !== undefined && !done) return reconnectLater(a, settle);
+    // A first session that never registered otherwise is a failure of the run, not something to retry.
+    if (a.credential === undefined) {
+      if (!done) {
+        totals.failed++;
+        if (totals.failed <= 5) emit({ event: "closed", agent: a.index, registered: false, code, reason: reason.toString() });
+      }
+      return settle();
+    }
+    if (wasRegistered && storm.n === 0) {
+      totals.closedAfterRegister++;
+      if (totals.closedAfterRegister <= 5) emit({ event: "closed", agent: a.index, registered: true, code, reason: reason.toString() });
+    }
+    settle();
+    reconnectLater(a);
+  });
+}
+
+/** Schedules the next session as the real agent does: the master's retry slot, else the jittered backoff. */
+function reconnectLater(a: SimAgent, settled?: () => void): void {
+  const delay = a.retryAfterMs === undefined ? a.backoff.next() : a.backoff.retryAfter(a.retryAfterMs);
+  setTimeout(() => {
+    if (stopping) return settled?.();
+    totals.reconnects++;
+    openSession(a, settled);
+  }, delay);
+}
+
+/** An agent registered again after the storm was announced; the last one back reports it. */
+function cameBack(a: SimAgent, at: number): void {
+  a.backFrom = storm.n;
+  storm.back++;
+  if (!storm.reported && storm.back >= storm.expect) {
+    storm.reported = true;
+    emit({ event: "recovered", id: storm.id, at, ms: at - storm.startedAt, agents: storm.back });
+  }
 }
 
 async function connectAll(): Promise<void> {
@@ -322,6 +426,14 @@ process.stdin.on("data", (chunk: string) => {
       emit({ event: "marked", id: c.markId });
     } else if (cmd.cmd === "trace") {
       trace = cmd.on === true;
+    } else if (cmd.cmd === "storm") {
+      storm.n++;
+      storm.id = cmd.id ?? null;
+      storm.startedAt = now();
+      storm.expect = agents.filter((a) => a.agentId !== undefined).length;
+      storm.back = 0;
+      storm.reported = false;
+      emit({ event: "storming", id: storm.id, expect: storm.expect });
     } else if (cmd.cmd === "stats") {
       stats(cmd.id);
     } else if (cmd.cmd === "stop") {

@@ -12,6 +12,7 @@ import { marathonRoutes } from "./api/marathon/index.ts";
 import { capabilityRoutes } from "./api/capabilities.ts";
 import { marathonSystemRoutes } from "./api/marathon/system.ts";
 import { debugRoutes, metronomeRoutes, metronomeServiceRoutes } from "./api/metronome.ts";
+import { testHookRoutes } from "./api/test-hooks.ts";
 import { dnsSettingsRoutes, mesosDnsRoutes } from "./api/mesos-dns.ts";
 import { DCX_VERSION, masterRoutes } from "./api/master.ts";
 import { cosmosServiceRoutes, packageRoutes } from "./api/packages/index.ts";
@@ -56,6 +57,7 @@ const clusterScoped = new Hono<AppEnv>()
   .route("/", marathonService)
   .route("/", metronomeService)
   .route("/debug", debugRoutes)
+  .route("/debug", testHookRoutes)
   .route("/mesos_dns/v1", mesosDnsRoutes)
   .route("/dns", dnsSettingsRoutes)
   .route("/vips", vipRoutes)

@@ -10,3 +10,4 @@ export * from "./task-state.ts";
 export * from "./transport.ts";
 export * from "./dns-lease.ts";
 export * from "./vips.ts";
+export * from "./resume.ts";

@@ -5,6 +5,7 @@ import { HostAllowances } from "./host-access.ts";
 import { LogData, Logs, LogsCancel } from "./logs.ts";
 import { ProxyCredit, ProxyEnd, ProxyHead, ProxyOpen, ProxyReset } from "./proxy.ts";
 import { AgentRole, Attributes, Resources } from "./resources.ts";
+import { Resume } from "./resume.ts";
 import { TaskState } from "./task-state.ts";
 import { Vips } from "./vips.ts";
 
@@ -39,6 +40,12 @@ export const CloseCode = {
   REMOVED: 4002,
   /** The master could not apply a frame of this session; reconnect and resend what was not acked. */
   RETRY: 1011,
+  /**
+   * RFC 6455's "Try Again Later": the master admits registrations at a rate it can sustain and
+   * this one came over it. Nothing of the session was written; a `retry` frame before the close
+   * says when to come back (agents before it back off as after any close).
+   */
+  TRY_AGAIN_LATER: 1013,
 } as const;
 
 export const Hostname = z
@@ -68,6 +75,12 @@ export const Register = z.strictObject({
   allowances: HostAllowances.optional(),
   version: z.string().min(1).max(64),
   tasks: z.array(TaskReport).max(100_000).default([]),
+  /**
+   * The resume step (resume.ts): a digest of the live tasks above, so a master whose record
+   * matches skips reconciling them. Sent by agents that also understand `retry` and
+   * `registered.reconnectWindowMs`; absent from agents before it, which are reconciled in full.
+   */
+  resume: Resume.optional(),
 });
 
 export const StatusUpdate = z.strictObject({
@@ -134,6 +147,24 @@ export const Registered = z.strictObject({
   /** Sent only on a first registration with a join token; the agent must keep it. */
   credential: z.string().min(1).optional(),
   pingIntervalMs: z.number().int().positive(),
+  /**
+   * After losing this master, wait a random delay in [0, reconnectWindowMs) before the first
+   * reconnect (full jitter), so that a whole cluster dropped at once (a deploy resets the object)
+   * comes back at about the rate the master admits. Sent only to agents whose `register` carried
+   * `resume`: the frame is strict, and agents before it would refuse an unknown field.
+   */
+  reconnectWindowMs: z.number().int().nonnegative().optional(),
+});
+
+/**
+ * The master turns a registration away (it came over the admission rate): nothing was written,
+ * the session closes with TRY_AGAIN_LATER right after, and the agent should connect again in
+ * `retryAfterMs` (the master spreads the refused agents over distinct slots).
+ */
+export const Retry = z.strictObject({
+  type: z.literal("retry"),
+  retryAfterMs: z.number().int().nonnegative(),
+  message: z.string().max(256),
 });
 
 /** How a task's process is started: `shell` runs under `/bin/sh -c`, `args` is executed directly. */
@@ -218,6 +249,7 @@ export const Reconcile = z.strictObject({ type: z.literal("reconcile"), taskIds:
 /** Every frame the master may send. */
 export const MasterMessage = z.discriminatedUnion("type", [
   Registered,
+  Retry,
   Launch,
   Kill,
   Ack,
@@ -234,6 +266,7 @@ export const MasterMessage = z.discriminatedUnion("type", [
 ]);
 export type MasterMessage = z.infer<typeof MasterMessage>;
 export type Registered = z.infer<typeof Registered>;
+export type Retry = z.infer<typeof Retry>;
 export type ErrorFrame = z.infer<typeof ErrorFrame>;
 
 /** One problem in a frame, with a JSON-pointer-like path to the field. */

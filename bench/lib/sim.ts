@@ -134,6 +134,15 @@ export class SimAgents {
     return id;
   }
 
+  /** Announces that the master is about to drop every socket; the sim then reports `recovered` (with this id) once all are registered again. */
+  async storm(): Promise<number> {
+    const id = this.nextId++;
+    const ready = this.wait((e) => e.event === "storming" && e.id === id, 10_000, "storm");
+    this.send({ cmd: "storm", id });
+    await ready;
+    return id;
+  }
+
   async stats(): Promise<SimEvent> {
     const id = this.nextId++;
     const reply = this.wait((e) => e.event === "stats" && e.id === id, 10_000, "stats");

@@ -9,7 +9,7 @@ import { listeningPorts } from "../lib/inspector.ts";
 import { intOption } from "../lib/options.ts";
 
 /** Issue 14's targets for one cluster object on this machine. */
-export const TARGETS = { registrationCpuMsPerAgent: 1, placementsPerSecond: 20_000, clusterHeapMb: 64 };
+export const TARGETS = { registrationCpuMsPerAgent: 1, stormRecoverySeconds: 30, apiP99MsDuringStorm: 1_000, placementsPerSecond: 20_000, clusterHeapMb: 64 };
 
 export const log = (msg: string) => process.stderr.write(`[scale] ${msg}\n`);
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -29,6 +29,10 @@ export interface Options {
   wranglerLog: string | undefined;
   profile: boolean;
   profileDir: string;
+  /** Skip the reset-and-storm phase. */
+  skipStorm: boolean;
+  /** The Cluster object's AGENT_ADMISSION_PER_SECOND for the run; undefined keeps wrangler.toml's. */
+  admissionPerSecond: number | undefined;
 }
 
 export function parseOptions(argv: string[]): Options {
@@ -46,6 +50,8 @@ export function parseOptions(argv: string[]): Options {
       "wrangler-log": { type: "string" },
       profile: { type: "boolean", default: false },
       "profile-dir": { type: "string", default: join(tmpdir(), "dcx-bench-profiles") },
+      "skip-storm": { type: "boolean", default: false },
+      admission: { type: "string" },
     },
   });
   return {
@@ -60,6 +66,8 @@ export function parseOptions(argv: string[]): Options {
     wranglerLog: values["wrangler-log"],
     profile: values.profile ?? false,
     profileDir: values["profile-dir"] ?? join(tmpdir(), "dcx-bench-profiles"),
+    skipStorm: values["skip-storm"] ?? false,
+    admissionPerSecond: values.admission === undefined ? undefined : intOption("admission", values.admission, 1),
   };
 }
 

@@ -9,6 +9,9 @@ interface ScaleResult {
   timeToAllActiveSeconds: number;
   placementsPerSecond: number | null;
   clusterHeapMb: number | null;
+  stormRecoverySeconds: number | null;
+  apiP99MsDuringStorm: number | null;
+  storm: { api: { p50Ms: number; calls: number; failures: number }; resumed: number; deferred: number; reconnectWindowMs: number } | null;
   idle: { pingsPerAgentPerMinute: number; runtimeCpuMsPerSecond: number } | null;
   placement: {
     allRunningAckedMs: number | null;
@@ -50,6 +53,20 @@ export function printTable(r: ScaleResult): void {
     },
     { name: "  RUNNING counted by the master", value: fmt(p.runningCountedByMaster, 0), note: "GET /v2/apps?id= after the last ack" },
     { name: "  runtime CPU per placement", value: fmt(p.runtimeCpuMsPerPlacement, 3, " ms") },
+    {
+      name: "stormRecoverySeconds",
+      value: fmt(r.stormRecoverySeconds, 1),
+      note: r.storm
+        ? `${verdict((r.stormRecoverySeconds ?? Infinity) <= TARGETS.stormRecoverySeconds, `<= ${TARGETS.stormRecoverySeconds}`)} (window ${fmt(r.storm.reconnectWindowMs / 1000, 1)} s; ${fmt(r.storm.resumed, 0)} resumed, ${fmt(r.storm.deferred, 0)} told to retry)`
+        : "storm skipped",
+    },
+    {
+      name: "apiP99MsDuringStorm",
+      value: fmt(r.apiP99MsDuringStorm, 0),
+      note: r.storm
+        ? `${verdict((r.apiP99MsDuringStorm ?? Infinity) < TARGETS.apiP99MsDuringStorm, `< ${TARGETS.apiP99MsDuringStorm}`)} (p50 ${fmt(r.storm.api.p50Ms, 0)} ms, ${r.storm.api.calls} calls, ${r.storm.api.failures} failed)`
+        : "",
+    },
     {
       name: "clusterHeapMb",
       value: fmt(r.clusterHeapMb, 1),

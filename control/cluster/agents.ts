@@ -115,6 +115,8 @@ export interface Reattached {
   agent: AgentRecord;
   /** It was not active, or its resources, attributes, role or allowances changed: an allocation round may place on it. */
   offersMore: boolean;
+  /** It had been declared unreachable (operators are told it was added again). */
+  wasUnreachable: boolean;
 }
 
 interface StoredDescription {
@@ -161,7 +163,7 @@ export function reattachAgent(db: ClusterDb, id: string, sessionId: string, now:
     before.attributes === text.attributes &&
     before.allowances === text.allowances;
   const agent: AgentRecord = { id, ...d, state: "active", registeredAt: before.registered_at, reregisteredAt: now, disconnectedAt: null, unreachableAt: null };
-  return { agent, offersMore: !unchanged };
+  return { agent, offersMore: !unchanged, wasUnreachable: before.state === "unreachable" };
 }
 
 /** Every agent's credential hash, for copying them where the Worker checks credentials (D1). */
@@ -178,11 +180,6 @@ export function getAgent(db: ClusterDb, id: string): AgentRecord | undefined {
   return row ? toRecord(row) : undefined;
 }
 
-/** The session currently speaking for the agent, if any. */
-export function agentSession(db: ClusterDb, id: string): string | null | undefined {
-  return db.select({ sessionId: agents.sessionId }).from(agents).where(eq(agents.id, id)).get()?.sessionId;
-}
-
 /**
  * An upper bound of the number of agents, one step down the table's b-tree: rowids are distinct
  * positive integers, so the largest is at least the count (removed agents leave gaps).
@@ -195,6 +192,11 @@ export function agentCountBound(db: ClusterDb): number {
 export function activeSessions(db: ClusterDb): Map<string, string> {
   const rows = db.select({ id: agents.id, sessionId: agents.sessionId }).from(agents).where(eq(agents.state, "active")).all();
   return new Map(rows.flatMap((r) => (r.sessionId ? [[r.id, r.sessionId] as [string, string]] : [])));
+}
+
+/** How many agents the cluster knows, whatever their state (the reconnect window is sized by it). */
+export function countAgents(db: ClusterDb): number {
+  return db.$client.sql.exec<{ n: number }>("SELECT count(*) AS n FROM agents").one().n;
 }
 
 export function listAgents(db: ClusterDb): AgentRecord[] {
@@ -215,13 +217,16 @@ export function updateAgentResources(db: ClusterDb, id: string, resources: Resou
  * of an older, replaced session changes nothing. Returns whether the state changed.
  */
 export function markDisconnected(db: ClusterDb, id: string, sessionId: string, now: number): boolean {
-  const row = db
-    .update(agents)
-    .set({ state: "disconnected", disconnectedAt: now, sessionId: null })
-    .where(and(eq(agents.id, id), eq(agents.sessionId, sessionId), eq(agents.state, "active")))
-    .returning({ id: agents.id })
-    .get();
-  return row !== undefined;
+  // Raw SQL: a restart's sweep, or a storm of closes, marks thousands at once.
+  const rows = db.$client.sql
+    .exec(
+      "UPDATE agents SET state = 'disconnected', disconnected_at = ?, session_id = NULL WHERE id = ? AND session_id = ? AND state = 'active' RETURNING id",
+      now,
+      id,
+      sessionId,
+    )
+    .toArray();
+  return rows.length > 0;
 }
 
 /** Returns whether the agent was reachable before. */

@@ -22,6 +22,7 @@ import {
   type AgentRecord,
 } from "./agents.ts";
 import { openClusterDb, type ClusterDb } from "./db.ts";
+import { AgentAdmission, admissionRate } from "./admission.ts";
 import { Coordinator, UNREACHABLE_TIMER } from "./coordinator.ts";
 import { ClusterDns, type DnsSettings, type MesosDnsQuery } from "./cluster-dns.ts";
 import type { DnsSettingsChange } from "../contract/accounts.ts";
@@ -144,6 +145,7 @@ export class Cluster extends DurableObject<Env> {
   private frameworks!: FrameworkRegistry;
   private schedulerCalls!: SchedulerCallQueue;
   private readonly feed: OperatorFeed;
+  private admission!: AgentAdmission;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -156,6 +158,7 @@ export class Cluster extends DurableObject<Env> {
       this.alarmArm = new AlarmArm(this.db, ctx.storage);
       this.gateways = new Gateways(env, this.db, ctx.id.name ?? "", (sessionIds) => this.undelivered(sessionIds));
       this.sockets = new AgentLinks(this.db, this.gateways);
+      this.admission = new AgentAdmission(this.db, admissionRate(env.AGENT_ADMISSION_PER_SECOND));
       this.serviceProxy = new ServiceProxy(this.db, this.sockets, this.tunnel);
       this.dns = new ClusterDns(this.db);
       this.vips = new ClusterVips(this.db, this.sockets);
@@ -349,7 +352,8 @@ export class Cluster extends DurableObject<Env> {
       const activeBefore = activeSessions(this.db);
       const reports = await this.gateways.reports();
       const close = (sessionId: string, code: number, reason: string) => this.sockets.close(sessionId, code, reason);
-      const lost = this.ctx.storage.transactionSync(() => sweepLiveness(this.db, { ...reports, activeBefore }, Date.now(), this.timeoutMs, close));
+      const grace = this.admission.reconnectGrace(now);
+      const lost = this.ctx.storage.transactionSync(() => sweepLiveness(this.db, { ...reports, activeBefore }, Date.now(), this.timeoutMs, close, grace));
       // Sent with the commit of what the loss does to the agents' tasks.
       for (const agentId of lost) this.feed.emit({ type: "AGENT_REMOVED", agentId });
       await this.coordinator.agentsUnreachable(lost);
@@ -626,6 +630,15 @@ export class Cluster extends DurableObject<Env> {
 
   jobQueue() {
     return jobQueueJson(this.db);
+  }
+
+  /**
+   * RPC, with the Worker var DCX_TEST_HOOKS "on" only: resets this object as a deploy of new code
+   * does (memory lost, every socket dropped, storage kept), for reconnect-storm benchmarks.
+   */
+  testReset(): void {
+    if (String(this.env.DCX_TEST_HOOKS) !== "on") throw new Error("test hooks are off (DCX_TEST_HOOKS)");
+    this.ctx.abort("reset by a test hook (DCX_TEST_HOOKS)");
   }
 
   /** RPC: moves the job schedule clock forward, in tests only (DCX_TEST_CLOCK). */
@@ -909,6 +922,8 @@ export class Cluster extends DurableObject<Env> {
     if (att.agentId && msg.agentId !== undefined && msg.agentId !== att.agentId) {
       return sendError(ws, `agentId '${msg.agentId}' does not match this credential's agent`);
     }
+    // Over the admission rate: told when to come back, and nothing is written (admission.ts).
+    if (!this.admission.admit(ws, msg.resume !== undefined, now)) return;
     // A join-token session joins as a new agent, with a new credential (stored as its hash).
     let joined: { credential: string; hash: string; agentId: string } | undefined;
     if (!att.agentId) {
@@ -923,7 +938,6 @@ export class Cluster extends DurableObject<Env> {
     }
     // One transaction for the registry and the timers: each commit has a cost, and a reconnect
     // storm of a thousand agents is a thousand registers.
-    const wasUnreachable = att.agentId !== undefined && getAgent(this.db, att.agentId)?.state === "unreachable";
     let added: AgentRecord | undefined;
     const attached = this.ctx.storage.transactionSync(() => {
       let id = att.agentId;
@@ -933,14 +947,21 @@ export class Cluster extends DurableObject<Env> {
         const reattached = reattachAgent(this.db, id, att.sessionId, now, msg);
         if (!reattached) return undefined;
         offersMore = reattached.offersMore;
+        // Mesos tells operators of an agent that joins, or comes back after it was removed as unreachable.
+        if (reattached.wasUnreachable) added = reattached.agent;
       } else if (joined) {
         id = joined.agentId;
-        createAgent(this.db, { id, credentialHash: joined.hash, joinTokenId: att.joinTokenId ?? null, sessionId: att.sessionId, now, description: msg });
+        added = createAgent(this.db, {
+          id,
+          credentialHash: joined.hash,
+          joinTokenId: att.joinTokenId ?? null,
+          sessionId: att.sessionId,
+          now,
+          description: msg,
+        });
       }
       livenessDueBy(this.db, now + this.timeoutMs);
       historyDueBy(this.db, now);
-      // Mesos tells operators of an agent that joins, or comes back after it was removed as unreachable.
-      added = id && (joined || wasUnreachable) ? getAgent(this.db, id) : undefined;
       return id === undefined ? undefined : { id, offersMore };
     });
     // Told once the registry is written (a transaction that throws tells nothing).
@@ -961,11 +982,13 @@ export class Cluster extends DurableObject<Env> {
     const replaced = this.sockets.set(agentId, ws);
     if (replaced) closeQuietly(replaced, CloseCode.REPLACED, "replaced by a newer session of this agent");
     await this.alarmArm.arm();
-    send(ws, { type: "registered", agentId, pingIntervalMs: this.pingIntervalMs, ...(joined ? { credential: joined.credential } : {}) });
+    // Only an agent that sent `resume` knows `reconnectWindowMs` (the frame is strict).
+    const window = msg.resume ? { reconnectWindowMs: this.admission.reconnectWindowMs(now) } : {};
+    send(ws, { type: "registered", agentId, pingIntervalMs: this.pingIntervalMs, ...(joined ? { credential: joined.credential } : {}), ...window });
     // The whole VIP table, since the agent may have missed changes while it was away.
     this.vips.sendTo(ws);
     // The agent's tasks must be squared with ours; new resources may be what waiting demand needs.
-    await this.coordinator.reconcile(ws, agentId, msg.tasks, attached.offersMore);
+    await this.coordinator.reconcile(ws, agentId, msg.tasks, attached.offersMore, msg.resume?.digest);
   }
 }
 

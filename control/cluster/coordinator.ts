@@ -8,7 +8,8 @@ import { type CheckUpdate, applyCheckResults, isCheckResult } from "./frameworks
 import { expireUnreachable } from "./frameworks/marathon/task-events.ts";
 import type { FrameworkLookup, FrameworkRegistry } from "./frameworks/registry.ts";
 import { type AgentLink, type AgentLinks, closeQuietly, send } from "./sessions.ts";
-import { type ApplyResult, applyStatusBatches, hasLiveTasks, liveTasks, markKillRequested, setTaskState, type TaskRecord } from "./tasks.ts";
+import { type ApplyResult, applyStatusBatches, hasLiveTasks, liveTaskDigest, liveTasks, markKillRequested, setTaskState, type TaskRecord } from "./tasks.ts";
+import { increment } from "./meta.ts";
 import { type AlarmArm, scheduleAt, scheduleNoLaterThan } from "./timers.ts";
 
 export const ALLOCATE_TIMER = "allocate";
@@ -325,11 +326,13 @@ export class Coordinator {
    * the alarm, coalesced as status frames' are (a thousand agents joining cost a few rounds,
    * not a thousand), and is not asked for at all when nothing changed: no task state moved,
    * and either the agent offers nothing new or the last round left no demand waiting.
+   * `resumeDigest` is the agent's digest of its live tasks (protocol/resume.ts): when this
+   * table's record of the agent hashes the same, nothing is squared either.
    */
-  async reconcile(ws: AgentLink, agentId: string, reported: TaskReport[], offersMore: boolean): Promise<void> {
-    // An agent with no task on either side (every new agent) has nothing to square: no command
-    // transaction (and its quota checks), at most a round asked for.
-    if (reported.length === 0 && !hasLiveTasks(this.db, agentId)) {
+  async reconcile(ws: AgentLink, agentId: string, reported: TaskReport[], offersMore: boolean, resumeDigest?: string): Promise<void> {
+    // An agent with no task on either side (every new agent), or whose tasks match the master's
+    // record (a resume), has nothing to square: no command transaction, at most a round asked for.
+    if (this.nothingToSquare(agentId, reported, resumeDigest)) {
       if (offersMore && this.demandWaiting) {
         scheduleNoLaterThan(this.db, ALLOCATE_TIMER, Date.now() + ROUND_COALESCE_MS);
         await this.alarm.arm();
@@ -360,6 +363,14 @@ export class Coordinator {
       return null;
     }, false);
     if (stray.length > 0) send(ws, { type: "kill", taskIds: stray, gracePeriodMs: DEFAULT_KILL_GRACE_MS });
+  }
+
+  /** Whether a register leaves nothing to reconcile: no task on either side, or a resume digest that matches. */
+  private nothingToSquare(agentId: string, reported: TaskReport[], resumeDigest: string | undefined): boolean {
+    if (resumeDigest === undefined) return reported.length === 0 && !hasLiveTasks(this.db, agentId);
+    const resumed = liveTaskDigest(this.db, agentId) === resumeDigest;
+    if (resumed) increment(this.db, "counter:slave_resumed");
+    return resumed;
   }
 
   /** Agents just marked unreachable: their tasks follow each app's unreachableStrategy. */

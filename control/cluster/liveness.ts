@@ -1,6 +1,6 @@
 import { CloseCode } from "../../protocol/index.ts";
 import { gatewayOfSession, type SessionReport } from "../gateway/wire.ts";
-import { agentSession, disconnectedAgents, markDisconnected, markUnreachable } from "./agents.ts";
+import { activeSessions, disconnectedAgents, markDisconnected, markUnreachable } from "./agents.ts";
 import type { ClusterDb } from "./db.ts";
 import { scheduleAt, scheduleNoLaterThan } from "./timers.ts";
 
@@ -18,6 +18,12 @@ export interface LivenessInput {
   activeBefore: ReadonlyMap<string, string>;
 }
 
+/** Agents in `lost` (their socket dropped by a restart of the object) count their timeout from `until` (epoch ms) at the earliest. */
+export interface ReconnectGrace {
+  until: number;
+  lost: Set<string>;
+}
+
 /**
  * Agent liveness, as Mesos: an agent that has not been heard from for `timeoutMs` becomes
  * unreachable. Heartbeats are `ping` text frames answered by the gateways' WebSocket
@@ -25,6 +31,12 @@ export interface LivenessInput {
  * gateways' reports instead. It runs from the alarm, recomputes everything from stored state (so
  * a retried alarm is harmless), and schedules itself for the next deadline. `close` closes a
  * timed-out session. Returns the agents it marked unreachable.
+ *
+ * A socket lost is not tasks lost: after a gateway restarts (a deploy resets it), its agents
+ * lost their sockets at once, without a close event, and come back over the reconnect window the
+ * master suggested. Such an agent (found active without a socket, added to `grace.lost`) is not
+ * declared unreachable (its tasks replaced) before `grace.until` plus the timeout (admission.ts);
+ * an agent whose close was seen gets the timeout alone, so a dead agent is found as fast as ever.
  */
 export function sweepLiveness(
   db: ClusterDb,
@@ -32,13 +44,17 @@ export function sweepLiveness(
   now: number,
   timeoutMs: number,
   close: (sessionId: string, code: number, reason: string) => void,
+  grace: ReconnectGrace = { until: 0, lost: new Set() },
 ): string[] {
   let next = Number.POSITIVE_INFINITY;
   const lost: string[] = [];
   const live = new Set<string>();
+  // One read of every active agent's session, not one per socket: a sweep over 10,000 sockets
+  // held the object for seconds that way, in the middle of a reconnect storm.
+  const sessions = activeSessions(db);
   for (const s of input.sessions) {
     const last = Math.max(s.connectedAt, s.lastHeartbeat);
-    const bound = s.agentId !== undefined && agentSession(db, s.agentId) === s.sessionId;
+    const bound = s.agentId !== undefined && sessions.get(s.agentId) === s.sessionId;
     if (now - last >= timeoutMs) {
       if (bound && s.agentId && markUnreachable(db, s.agentId, now)) lost.push(s.agentId);
       close(s.sessionId, CloseCode.TIMEOUT, bound ? "heartbeat timeout" : "no register within the timeout");
@@ -53,10 +69,11 @@ export function sweepLiveness(
     if (live.has(agentId)) continue;
     const gateway = gatewayOfSession(sessionId);
     if (gateway !== undefined && input.unanswered.has(gateway)) next = Math.min(next, now + UNANSWERED_RETRY_MS);
-    else if (!held.has(sessionId)) markDisconnected(db, agentId, sessionId, now);
+    else if (!held.has(sessionId) && markDisconnected(db, agentId, sessionId, now)) grace.lost.add(agentId);
   }
   for (const agent of disconnectedAgents(db)) {
-    const deadline = agent.disconnectedAt + timeoutMs;
+    const from = grace.lost.has(agent.id) ? Math.max(agent.disconnectedAt, grace.until) : agent.disconnectedAt;
+    const deadline = from + timeoutMs;
     if (deadline <= now) {
       if (markUnreachable(db, agent.id, now)) lost.push(agent.id);
     } else next = Math.min(next, deadline);

@@ -289,6 +289,12 @@ function agentEventFamilies(db: ClusterDb): MetricFamily[] {
   return [
     counter("dcx_cluster_agent_registrations_total", "Agents that joined the cluster.", [{ value: c.slave_registrations ?? 0 }]),
     counter("dcx_cluster_agent_reregistrations_total", "Sessions of known agents that registered again.", [{ value: c.slave_reregistrations ?? 0 }]),
+    counter("dcx_cluster_agent_resumes_total", "Re-registrations whose task digest matched the master's record, so nothing was reconciled.", [
+      { value: c.slave_resumed ?? 0 },
+    ]),
+    counter("dcx_cluster_agent_registrations_deferred_total", "Registrations turned away over the admission rate, told when to retry.", [
+      { value: c.slave_registrations_deferred ?? 0 },
+    ]),
     counter("dcx_cluster_agent_removals_total", "Agents removed by an operator.", [{ value: c.slave_removals ?? 0 }]),
     counter("dcx_agents_unreachable_total", "Agents marked unreachable after missing heartbeats.", [{ value: c.slave_unreachable_completed ?? 0 }]),
     counter("dcx_cluster_agent_frames_invalid_total", "Agent frames that did not parse and were answered with an error.", [{ value: c.dropped_messages ?? 0 }]),

@@ -1,5 +1,5 @@
 import { and, asc, desc, eq, inArray, isNotNull, isNull, lt, sql } from "drizzle-orm";
-import { isAlive, type StatusUpdate, type TaskState } from "../../protocol/index.ts";
+import { isAlive, type StatusUpdate, type TaskState, taskSetDigest } from "../../protocol/index.ts";
 import type { ClusterDb } from "./db.ts";
 import { appliedUpdates, tasks } from "./schema.ts";
 
@@ -157,6 +157,22 @@ export function liveTasks(db: ClusterDb, filter: { framework?: string; group?: s
 /** Whether the agent holds any live task: one indexed probe, raw SQL (asked on every register). */
 export function hasLiveTasks(db: ClusterDb, agentId: string): boolean {
   return sqlOf(db).exec("SELECT 1 FROM tasks WHERE agent_id = ? AND ended_at IS NULL LIMIT 1", agentId).toArray().length > 0;
+}
+
+/**
+ * The resume digest (protocol/resume.ts) of the agent's live tasks as this table holds them, or
+ * undefined when a kill of one of them is outstanding: the agent may have missed it, and only
+ * the full reconciliation sends it again. One indexed read, raw SQL (asked on every register).
+ */
+export function liveTaskDigest(db: ClusterDb, agentId: string): string | undefined {
+  const rows = sqlOf(db)
+    .exec<{ id: string; state: string; kill: number | null }>(
+      "SELECT id, state, kill_requested_at AS kill FROM tasks WHERE agent_id = ? AND ended_at IS NULL",
+      agentId,
+    )
+    .toArray();
+  if (rows.some((r) => r.kill !== null)) return undefined;
+  return taskSetDigest(rows.map((r) => ({ taskId: r.id, state: r.state as TaskState })));
 }
 
 /** Recently ended tasks, newest first (Mesos `completed_tasks`). */

@@ -131,6 +131,12 @@ export class AgentGateway extends DurableObject<Env> {
     }
   }
 
+  /** RPC: resets this object as a deploy does (its sockets drop), only while DCX_TEST_HOOKS is on. */
+  testReset(): void {
+    if (String(this.env.DCX_TEST_HOOKS) !== "on") throw new Error("test hooks are off (DCX_TEST_HOOKS)");
+    this.ctx.abort("reset by a test hook (DCX_TEST_HOOKS)");
+  }
+
   /** RPC: what this instance forwarded since it started. */
   forwarded(): GatewayStats {
     return { ...this.stats, queued: this.queue.length };

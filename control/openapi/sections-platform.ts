@@ -206,5 +206,9 @@ export const observabilitySection: RouteSection = {
       },
     },
     "POST /c/:cluster/debug/clock": { summary: "Move the job schedule clock forward (only with DCX_TEST_CLOCK=on; a 404 otherwise)" },
+    "POST /c/:cluster/debug/reset": {
+      summary: "Reset every Durable Object of the cluster, as a deploy does (only with DCX_TEST_HOOKS=on; a 404 otherwise)",
+      responses: { 202: '`{reset: ["cluster"]}`: the objects reset.' },
+    },
   },
 };

@@ -2,6 +2,7 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Cluster } from "../../control/cluster/cluster.ts";
+import { RESTART_GRACE_MS } from "../../control/cluster/admission.ts";
 import { gatewayFor, gatewayName, gatewayOfSession } from "../../control/gateway/wire.ts";
 import { type Account, TestSocket, call, joinAgent, registerFrame, signUp } from "./helpers.ts";
 
@@ -141,7 +142,7 @@ describe("agent gateways", () => {
     }
   });
 
-  it("an agent whose gateway was reset and who does not come back is disconnected, then unreachable after the timeout", async () => {
+  it("an agent whose gateway was reset and who does not come back is disconnected, then unreachable after the timeout (and the restart grace)", async () => {
     const account = await signUp();
     const { agentId, socket } = await joinAgent(account);
     const n = (await placement(account, await clusterOf(account).gatewayCount())).get(agentId) ?? -1;
@@ -151,7 +152,15 @@ describe("agent gateways", () => {
     expect(await agentState(account, agentId)).toBe("active");
     await sweepNow(account);
     expect(await agentState(account, agentId)).toBe("disconnected");
+    // The Cluster object started moments ago, as after a deploy that reset every object: a
+    // socket lost without a close gets the restart grace (admission.ts) before its tasks are given up.
     await sweepNow(account, 10_000);
+    expect(await agentState(account, agentId)).toBe("disconnected");
+    // An object up for long (one gateway crashed on its own): the timeout alone.
+    await runInDurableObject(clusterOf(account), (instance: Cluster) => {
+      Reflect.set(Reflect.get(instance, "admission") as object, "startedAt", Date.now() - 2 * RESTART_GRACE_MS);
+    });
+    await sweepNow(account);
     expect(await agentState(account, agentId)).toBe("unreachable");
   });
 

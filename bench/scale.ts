@@ -77,6 +77,7 @@ export async function run(argv: string[]): Promise<number> {
   const memIdle = await workerdMemory(wranglerPid);
 
   // --- 1. registration ---
+  const rowsBefore = await api.storageRows();
   const regProfiler = opts.profile ? await startProfiler([...proxyPids(), ...runtimePids()], notes) : undefined;
   // Always sampled (1 ms): the object's share of the isolate's time (the profile above, when asked, is finer).
   const regSampler = regProfiler ? undefined : await startSampling(proxyPids());
@@ -129,17 +130,30 @@ export async function run(argv: string[]): Promise<number> {
     `${registered} agents active in ${(allActiveMs / 1000).toFixed(1)} s; runtime CPU ${(regCpuMs / registered).toFixed(2)} ms per agent, the object's share ${regShare?.objectShare ?? "n/a"}`,
   );
   const memAgents = await workerdMemory(wranglerPid);
+  const rowsRegistered = await api.storageRows();
 
   // --- 2. idle: heartbeats only ---
   const idle = await measureIdle(opts, sim, runtimePids(), registered);
 
   // --- 3. placement ---
+  const rowsIdle = await api.storageRows();
   const placeProfiler = opts.profile ? await startProfiler([...proxyPids(), ...runtimePids()], notes) : undefined;
   const sampler = heapSampler(wranglerPid);
   const placement = await placeTasks(api, sim, opts, runtimePids());
   const heapDuringPlacement = await sampler.stop();
   if (placeProfiler) profiles.placement = await stopProfiler(placeProfiler, profilePath("placement"), notes, startedAt);
   notes.push(...placement.notes);
+  const rowsPlaced = await api.storageRows();
+  const perItem = (a: { read: number; written: number }, b: { read: number; written: number }, n: number) => ({
+    read: round((b.read - a.read) / Math.max(1, n), 2),
+    written: round((b.written - a.written) / Math.max(1, n), 2),
+  });
+  const storageRows = {
+    note: "rows the Cluster object's SQLite read and wrote (dcx_storage_rows_total, counted from each statement's cursor), per agent registered and per task placed; Cloudflare bills both",
+    perRegistration: perItem(rowsBefore, rowsRegistered, registered),
+    perPlacement: perItem(rowsIdle, rowsPlaced, opts.tasks),
+    idlePerAgentPerMinute: perItem(rowsRegistered, rowsIdle, (registered * (opts.idleSeconds || 1)) / 60),
+  };
 
   // --- 4. memory ---
   const heap = await heapAfter(wranglerPid);
@@ -168,6 +182,7 @@ export async function run(argv: string[]): Promise<number> {
     registration,
     idle,
     placement: placement.detail,
+    storageRows,
     storm: storm?.detail ?? null,
     memory: {
       note: "V8's heap of the isolate that runs the Worker and the Cluster object, through wrangler's inspector proxy. clusterHeapMb: used heap after the full GC V8 makes before a heap snapshot (HeapProfiler.takeHeapSnapshot), with every agent connected and every task running: what the object retains. clusterHeapPeakMb: the highest used heap sampled each second during placement, garbage included (Runtime.getHeapUsage). RSS is the whole workerd process (runtime, SQLite page caches, socket buffers).",

@@ -83,6 +83,9 @@ function marginal(u: Usage): number {
 
 /** What the scale run measured that the model needs. */
 interface Measured {
+  /** Rows written and read per task restart: twice a placement's (its launch and start, then its end), from dcx_storage_rows_total. */
+  rowsWrittenPerRestart: number;
+  rowsReadPerRestart: number;
   pingsPerAgentPerMinute: number;
   /** The object's CPU per woken message (a status frame's share of the placement phase), as its active time. */
   doActiveMsPerMessage: number;
@@ -101,7 +104,9 @@ const DIAGNOSTICS_PER_AGENT_PER_MONTH = MINUTES_PER_MONTH / 10;
 /** Assumed churn: each task restarts once a day: a launch, ~3 status updates (STARTING, RUNNING, KILLED), their acks. */
 const TASKS_PER_AGENT = 10;
 const TASK_RESTARTS_PER_DAY = 1;
+/** Used when the run did not count rows (a scale.json from before dcx_storage_rows_total). */
 const ROWS_WRITTEN_PER_TASK_RESTART = 8;
+const ROWS_READ_PER_TASK_RESTART = 10;
 
 function steadyState(agents: number, m: Measured, pingsBilled: boolean) {
   const pings = agents * m.pingsPerAgentPerMinute * MINUTES_PER_MONTH;
@@ -124,22 +129,29 @@ function steadyState(agents: number, m: Measured, pingsBilled: boolean) {
       doRequests: alarms,
       doWebSocketMessagesIn: woken + (pingsBilled ? pings : 0),
       doActiveSeconds: (woken * m.doActiveMsPerMessage + alarms * Math.max(5, agents * 0.001)) / 1000,
-      rowsRead: alarms * agents + restarts * 10,
-      rowsWritten: diagnostics + restarts * ROWS_WRITTEN_PER_TASK_RESTART + alarms * ROWS_WRITTEN_PER_ALARM,
+      rowsRead: alarms * agents + restarts * m.rowsReadPerRestart,
+      rowsWritten: diagnostics + restarts * m.rowsWrittenPerRestart + alarms * ROWS_WRITTEN_PER_ALARM,
     }),
   };
 }
 
 /** Writes cost.json next to the scale result from its measured figures; returns the path. */
 export function writeCostModel(
-  scale: { idle: { pingsPerAgentPerMinute: number } | null; placement: { runtimeCpuMsPerPlacement: number; statusFrames: number; tasks: number } },
+  scale: {
+    idle: { pingsPerAgentPerMinute: number } | null;
+    placement: { runtimeCpuMsPerPlacement: number; statusFrames: number; tasks: number };
+    storageRows?: { perPlacement: { read: number; written: number } };
+  },
   out: string,
 ): string {
   const dnsPath = join(ROOT, "bench", "results", "dns.json");
   const dns = existsSync(dnsPath)
     ? (JSON.parse(readFileSync(dnsPath, "utf8")) as { dohControlPlaneCpuMsPerQuery?: number; objectRequestsPer1000Queries?: number })
     : {};
+  const rows = scale.storageRows?.perPlacement;
   const measured: Measured = {
+    rowsWrittenPerRestart: rows ? round(2 * rows.written, 2) : ROWS_WRITTEN_PER_TASK_RESTART,
+    rowsReadPerRestart: rows ? round(2 * rows.read, 2) : ROWS_READ_PER_TASK_RESTART,
     pingsPerAgentPerMinute: scale.idle?.pingsPerAgentPerMinute ?? 4,
     doActiveMsPerMessage: round((scale.placement.runtimeCpuMsPerPlacement * scale.placement.tasks) / Math.max(1, scale.placement.statusFrames), 2),
     cpuMsPerDohQuery: dns.dohControlPlaneCpuMsPerQuery ?? 2.5,
@@ -182,7 +194,7 @@ export function writeCostModel(
       pings:
         "heartbeats are answered by setWebSocketAutoResponse without waking the object; the pricing page does not say whether such a message is billed, so each scenario is given both ways (pingsBilled counts every ping as an incoming WebSocket message, 20 per billed request)",
       diagnostics: "one diagnostics frame per agent per 10 minutes, one row upserted",
-      churn: `${TASKS_PER_AGENT} tasks per agent, each restarted ${TASK_RESTARTS_PER_DAY}x a day: one status frame and ${ROWS_WRITTEN_PER_TASK_RESTART} rows written per restart`,
+      churn: `${TASKS_PER_AGENT} tasks per agent, each restarted ${TASK_RESTARTS_PER_DAY}x a day: one status frame, and ${measured.rowsWrittenPerRestart} rows written and ${measured.rowsReadPerRestart} read per restart (${rows ? "twice what the run's placement wrote and read per task, counted by dcx_storage_rows_total" : "assumed: this scale.json has no storage row counts"})`,
       alarms: "a history sample each minute, a liveness sweep each 75 s (reading every agent row), hourly GC",
       duration:
         "the object is billed only while it runs a handler (it hibernates between frames); active time per woken frame = the runtime's CPU per status frame measured in the placement phase",

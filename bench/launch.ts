@@ -200,7 +200,7 @@ export async function run(argv: string[]): Promise<number> {
       },
       { name: "execP50Ms / P99", value: `${fmt(e.p50Ms, 1)} / ${fmt(e.p99Ms, 1)}`, note: "DCX: exec app, sleep 600" },
       { name: "spawnP50Ms / P99", value: `${fmt(s.p50Ms, 2)} / ${fmt(s.p99Ms, 2)}`, note: "child_process.spawn of sleep 600" },
-      { name: "postRoundTripP50Ms", value: fmt(p.p50Ms, 1), note: "an authenticated POST the Worker refuses itself (422), through wrangler's proxy" },
+      { name: "postRoundTripP50Ms", value: fmt(p.p50Ms, 1), note: "an authenticated POST the Worker refuses itself (422), to the same local runtime" },
       { name: "execAnsweredP50Ms", value: fmt(answered.p50Ms, 1), note: "of the exec launches: POST sent → its 201 received" },
       { name: "execRunningEventP50Ms", value: fmt(runningEvent.p50Ms, 1), note: "of the exec launches: POST sent → TASK_RUNNING event received" },
       { name: "execAddedP50Ms", value: fmt(execAdded, 1), note: `exec p50 − (spawn p50 + POST round trip p50); target < ${TARGET_ADDED_MS} ms` },

@@ -124,7 +124,7 @@ const COMPLETED_TASKS_SHOWN = 1000;
  * shell: capability modules own the tables; this class wires events and RPC to them.
  */
 /** How many of a gateway batch's events are started per turn of the object (see gatewayEvents). */
-const GATEWAY_EVENTS_PER_TURN = 16;
+const GATEWAY_EVENTS_PER_TURN = 256;
 
 export class Cluster extends DurableObject<Env> {
   private db!: ClusterDb;

@@ -10,6 +10,7 @@ import type { DiagnosticsSources } from "./diagnostics.ts";
 import type { DriverFingerprint } from "./drivers/driver.ts";
 import { FakeMaster, waitFor } from "./test-support/fake-master.ts";
 import { collectLog } from "./test-support/log-collector.ts";
+import { testAgentConfig } from "./test-support/agent-config.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -136,21 +137,7 @@ describe("a running agent", () => {
     cleanups.push(() => master.stop());
     const dir = mkdtempSync(join(os.tmpdir(), "dcx-diag-"));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const agent = Agent.create(
-      {
-        master: master.url,
-        cluster: "c1",
-        token: "secret-join-token-xyz",
-        workDir: dir,
-        resources: { cpus: 1, mem: 256 },
-        attributes: {},
-        hostname: "diag-host",
-        advertiseIp: "127.0.0.1",
-        backoffMaxMs: 20,
-        killTasksOnExit: false,
-      },
-      { log: collectLog().log },
-    );
+    const agent = Agent.create(testAgentConfig(master.url, dir, { token: "secret-join-token-xyz", hostname: "diag-host" }), { log: collectLog().log });
     void agent.run();
     cleanups.push(() => agent.stop());
     const session = await master.registered(0);

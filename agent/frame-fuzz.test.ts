@@ -9,6 +9,7 @@ import type { MasterCommand } from "./task-host.ts";
 import { recordingTaskHost } from "./test-support/tasks.ts";
 import { FakeMaster, waitFor } from "./test-support/fake-master.ts";
 import { collectLog } from "./test-support/log-collector.ts";
+import { testAgentConfig } from "./test-support/agent-config.ts";
 
 /**
  * Fuzzing of master frames against a real agent: thousands of seeded random and mutated frames
@@ -51,21 +52,7 @@ test(`the agent survives ${CASES} random and mutated master frames (seed ${SEED}
   const handled: MasterCommand[] = [];
   const tasks = recordingTaskHost({ handle: (command) => void handled.push(command) });
   const logs = collectLog();
-  const agent = Agent.create(
-    {
-      master: master.url,
-      cluster: "c1",
-      token: "join",
-      workDir: dir,
-      resources: { cpus: 1, mem: 256 },
-      attributes: {},
-      hostname: "fuzz-host",
-      advertiseIp: "127.0.0.1",
-      backoffMaxMs: 20,
-      killTasksOnExit: false,
-    },
-    { log: logs.log, tasks },
-  );
+  const agent = Agent.create(testAgentConfig(master.url, dir, { token: "join", hostname: "fuzz-host" }), { log: logs.log, tasks });
   let exited = false;
   void agent.run().then(() => (exited = true));
   cleanups.push(() => agent.stop());

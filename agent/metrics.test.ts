@@ -9,6 +9,7 @@ import { collectLog } from "./test-support/log-collector.ts";
 import { promtool, promtoolCheck } from "./test-support/promtool.ts";
 import { testScope } from "./test-support/scope.ts";
 import { launchOf, statusFrames } from "./test-support/tasks.ts";
+import { testAgentConfig } from "./test-support/agent-config.ts";
 
 /** The agent's Prometheus endpoint (`--metrics-listen`), scraped from a real Agent running real tasks. */
 
@@ -16,20 +17,13 @@ const { defer, tempDir } = testScope("dcx-agent-metrics");
 const MIB = 1024 * 1024;
 
 function config(master: string, workDir: string, extra: Partial<AgentConfig> = {}): AgentConfig {
-  return {
-    master,
-    cluster: "c1",
-    token: "join-1",
-    workDir,
+  return testAgentConfig(master, workDir, {
     resources: { cpus: 2, mem: 1024, disk: 2048, ports: [[31000, 31009]] },
-    attributes: {},
     hostname: "metrics-host",
-    advertiseIp: "127.0.0.1",
-    backoffMaxMs: 20,
     killTasksOnExit: true,
     metricsListen: { host: "127.0.0.1", port: 0 },
     ...extra,
-  };
+  });
 }
 
 async function scrape(address: string, path = "/metrics"): Promise<Response> {

@@ -5,6 +5,7 @@ import type { AgentPolicy } from "./policy.ts";
 import { FakeMaster } from "./test-support/fake-master.ts";
 import { collectLog } from "./test-support/log-collector.ts";
 import { testScope } from "./test-support/scope.ts";
+import { testAgentConfig } from "./test-support/agent-config.ts";
 
 const { defer, tempDir } = testScope("dcx-role");
 
@@ -12,23 +13,7 @@ const { defer, tempDir } = testScope("dcx-role");
 async function registerOf(isPublic: boolean | undefined, policy?: AgentPolicy) {
   const master = new FakeMaster({ pingIntervalMs: 50 });
   defer(() => master.stop());
-  const agent = Agent.create(
-    {
-      master: master.url,
-      cluster: "c1",
-      token: "join-1",
-      workDir: tempDir(),
-      resources: { cpus: 1, mem: 256 },
-      attributes: {},
-      public: isPublic,
-      policy,
-      hostname: "h",
-      advertiseIp: "127.0.0.1",
-      backoffMaxMs: 20,
-      killTasksOnExit: false,
-    },
-    { log: collectLog().log },
-  );
+  const agent = Agent.create(testAgentConfig(master.url, tempDir(), { public: isPublic, policy }), { log: collectLog().log });
   void agent.run();
   defer(() => agent.stop());
   const session = await master.registered(0);

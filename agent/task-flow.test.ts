@@ -8,6 +8,7 @@ import type { MasterSession } from "./test-support/fake-master.ts";
 import { collectLog } from "./test-support/log-collector.ts";
 import { launchOf, processGone, states, statusFrames, taskPid } from "./test-support/tasks.ts";
 import { testScope } from "./test-support/scope.ts";
+import { testAgentConfig } from "./test-support/agent-config.ts";
 
 /**
  * End to end on the agent side: a real Agent (connection, task host, exec driver, outbox) and
@@ -43,21 +44,7 @@ describe("tasks end to end, with the fake master", () => {
   test("a lone exec launch reports TASK_STARTING and TASK_RUNNING together, in one frame", async () => {
     const master = fakeMaster();
     const workDir = tempDir();
-    const agent = Agent.create(
-      {
-        master: master.url,
-        cluster: "c1",
-        token: "join-1",
-        workDir,
-        resources: { cpus: 2, mem: 1024 },
-        attributes: {},
-        hostname: "h",
-        advertiseIp: "127.0.0.1",
-        backoffMaxMs: 20,
-        killTasksOnExit: true,
-      },
-      { log: collectLog().log },
-    );
+    const agent = Agent.create(testAgentConfig(master.url, workDir, { resources: { cpus: 2, mem: 1024 }, killTasksOnExit: true }), { log: collectLog().log });
     void agent.run();
     defer(() => agent.stop());
     const session = await master.registered(0);
@@ -72,21 +59,7 @@ describe("tasks end to end, with the fake master", () => {
   test("launch → coalesced STARTING/RUNNING, ack, kill → KILLING/KILLED, then a reconnect reports nothing left", async () => {
     const master = fakeMaster();
     const workDir = tempDir();
-    const agent = Agent.create(
-      {
-        master: master.url,
-        cluster: "c1",
-        token: "join-1",
-        workDir,
-        resources: { cpus: 2, mem: 1024 },
-        attributes: {},
-        hostname: "h",
-        advertiseIp: "127.0.0.1",
-        backoffMaxMs: 20,
-        killTasksOnExit: false,
-      },
-      { log: collectLog().log },
-    );
+    const agent = Agent.create(testAgentConfig(master.url, workDir, { resources: { cpus: 2, mem: 1024 } }), { log: collectLog().log });
     void agent.run();
     defer(() => agent.stop());
     const session = await master.registered(0);
@@ -126,21 +99,7 @@ describe("tasks end to end, with the fake master", () => {
     const master = fakeMaster();
     const workDir = tempDir();
     const collected = collectLog();
-    const agent = Agent.create(
-      {
-        master: master.url,
-        cluster: "c1",
-        token: "join-1",
-        workDir,
-        resources: { cpus: 2, mem: 1024 },
-        attributes: {},
-        hostname: "h",
-        advertiseIp: "127.0.0.1",
-        backoffMaxMs: 20,
-        killTasksOnExit: false,
-      },
-      { log: collected.log },
-    );
+    const agent = Agent.create(testAgentConfig(master.url, workDir, { resources: { cpus: 2, mem: 1024 } }), { log: collected.log });
     void agent.run();
     defer(() => agent.stop());
     const session = await master.registered(0);

@@ -9,6 +9,7 @@ import { collectLog } from "../test-support/log-collector.ts";
 import { nftables } from "../test-support/nftables.ts";
 import { nftTableName } from "./nft.ts";
 import { testScope } from "../test-support/scope.ts";
+import { testAgentConfig } from "../test-support/agent-config.ts";
 
 /**
  * A real Agent given a VIP table by its master: it listens on the VIP, carries a connection to
@@ -19,20 +20,13 @@ import { testScope } from "../test-support/scope.ts";
 const { defer, tempDir } = testScope("dcx-agent-vips");
 
 function config(master: string, workDir: string, vipMode: AgentConfig["vipMode"] = "userspace"): AgentConfig {
-  return {
-    master,
-    cluster: "c1",
-    token: "join-1",
-    workDir,
+  return testAgentConfig(master, workDir, {
     resources: { cpus: 1, mem: 256, disk: 256, ports: [[31000, 31009]] },
-    attributes: {},
     hostname: "vip-host",
-    advertiseIp: "127.0.0.1",
-    backoffMaxMs: 20,
     killTasksOnExit: true,
     metricsListen: { host: "127.0.0.1", port: 0 },
     vipMode,
-  };
+  });
 }
 
 /** Whether a connection to `ip:port` is accepted and answered with `expected` to "hi". */

@@ -1,7 +1,7 @@
 import { defineCommand } from "citty";
 import { clusterSession } from "../api.ts";
 import { CliError, errorText } from "../errors.ts";
-import { jsonArg, print, printJson, printList } from "../output.ts";
+import { jsonArg, print, printJson, printList, shortTime } from "../output.ts";
 
 /**
  * `dcx secret list|create|update|remove`: the cluster's secret store (DC/OS's
@@ -59,7 +59,7 @@ const list = defineCommand({
   async run({ args }) {
     const s = clusterSession();
     const secrets = await s.api.get<SecretInfo[]>(s.path("/secrets"));
-    const time = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, "Z");
+    const time = (ms: number) => shortTime(new Date(ms).toISOString());
     printList(args.json, secrets, ["PATH", "CREATED", "UPDATED"], (x) => [x.path, time(x.createdAt), time(x.updatedAt)], "No secrets.");
   },
 });

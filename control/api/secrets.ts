@@ -1,19 +1,20 @@
 import { Hono } from "hono";
 import { SecretPath } from "../cluster/frameworks/marathon/app-fields.ts";
 import { SecretValue } from "../cluster/secrets.ts";
-import { actingStub, clusterStub } from "../cluster-stub.ts";
+import { clusterStub } from "../cluster-stub.ts";
 import { ApiError } from "../errors.ts";
 import type { AppEnv } from "../http/env.ts";
 import { jsonBody } from "../http/middleware.ts";
-import { unwrap } from "./marathon/outcome.ts";
+import { acting, unwrap } from "./marathon/outcome.ts";
 
 /**
  * `/c/:cluster/secrets/v1/secret/default/<path>`: DC/OS's secrets API over the cluster's store
  * (control/cluster/secrets.ts). `PUT` creates (201; 409 if the path is taken), `PATCH` changes
  * (204), `DELETE` removes (204; 409 while an app names it), `GET …?list=true` lists the paths
  * under a prefix as `{"array": [...]}`. A value is never returned: `GET` of one secret is a 403,
- * where DC/OS Enterprise lets principals with a read permission have it; DCX has no per-secret
- * permissions, and a member who could read values could read every framework's credential.
+ * where DC/OS Enterprise lets principals with a read permission have it. DCX has no per-secret
+ * permissions: this keeps values out of what members read (definitions, listings, the audit log),
+ * not out of the tasks of apps a member may deploy naming them (README, "Secrets").
  */
 
 /** The secret's path from the URL, checked as apps' `secrets.*.source` are. */
@@ -26,8 +27,6 @@ function secretPath(raw: string): string {
     ]);
   return path;
 }
-
-const actor = (c: { get(k: "user"): { id: string }; get(k: "tokenId"): string | null }) => ({ userId: c.get("user").id, tokenId: c.get("tokenId") });
 
 export const secretRoutes = new Hono<AppEnv>()
   .get("/:path{.*}", async (c) => {
@@ -44,16 +43,16 @@ export const secretRoutes = new Hono<AppEnv>()
   })
   .put("/:path{.+}", jsonBody(SecretValue), async (c) => {
     const path = secretPath(c.req.param("path"));
-    unwrap(await actingStub(c.env, c.get("cluster").id, actor(c)).secretPut(path, c.req.valid("json").value, "create"));
+    unwrap(await acting(c).secretPut(path, c.req.valid("json").value, "create"));
     return c.body(null, 201);
   })
   .patch("/:path{.+}", jsonBody(SecretValue), async (c) => {
     const path = secretPath(c.req.param("path"));
-    unwrap(await actingStub(c.env, c.get("cluster").id, actor(c)).secretPut(path, c.req.valid("json").value, "update"));
+    unwrap(await acting(c).secretPut(path, c.req.valid("json").value, "update"));
     return c.body(null, 204);
   })
   .delete("/:path{.+}", async (c) => {
-    unwrap(await actingStub(c.env, c.get("cluster").id, actor(c)).secretDelete(secretPath(c.req.param("path"))));
+    unwrap(await acting(c).secretDelete(secretPath(c.req.param("path"))));
     return c.body(null, 204);
   });
 

@@ -294,7 +294,7 @@ export class Cluster extends DurableObject<Env> {
     const parsed = parseFrame(AgentMessage, frame.text);
     if (!parsed.ok) return this.invalidFrame(ws, parsed.message, parsed.details);
     const msg = parsed.value;
-    if (msg.type === "register") return this.register(ws, ws, msg);
+    if (msg.type === "register") return this.register(ws, msg);
     if (msg.type === "error") {
       // The agent could not use a frame of ours: log it; answering would risk an error loop.
       console.warn(JSON.stringify({ event: "agent_reported_error", agentId: ws.agentId, message: msg.message }));
@@ -928,17 +928,17 @@ export class Cluster extends DurableObject<Env> {
    * (credential session). The registry is written before `registered` goes out, so an agent
    * never holds a credential the master has not stored.
    */
-  private async register(ws: GatewayLink, att: GatewayLink, msg: Register): Promise<void> {
+  private async register(ws: GatewayLink, msg: Register): Promise<void> {
     if (msg.protocol !== PROTOCOL_VERSION) return sendError(ws, `unsupported protocol ${msg.protocol}`);
     const now = Date.now();
-    if (att.agentId && msg.agentId !== undefined && msg.agentId !== att.agentId) {
+    if (ws.agentId && msg.agentId !== undefined && msg.agentId !== ws.agentId) {
       return sendError(ws, `agentId '${msg.agentId}' does not match this credential's agent`);
     }
     // Over the admission rate: told when to come back, and nothing is written (admission.ts).
     if (!this.admission.admit(ws, msg.resume !== undefined, now)) return;
     // A join-token session joins as a new agent, with a new credential (stored as its hash).
     let joined: { credential: string; hash: string; agentId: string } | undefined;
-    if (!att.agentId) {
+    if (!ws.agentId) {
       const refusal = agentQuotaRefusal(this.db, this.env);
       if (refusal) return closeQuietly(ws, CloseCode.POLICY, refusal);
       const credential = newToken("agent");
@@ -952,11 +952,11 @@ export class Cluster extends DurableObject<Env> {
     // storm of a thousand agents is a thousand registers.
     let added: AgentRecord | undefined;
     const attached = this.ctx.storage.transactionSync(() => {
-      let id = att.agentId;
+      let id = ws.agentId;
       // A new agent always brings resources; a known one only when it was away or changed.
       let offersMore = true;
       if (id) {
-        const reattached = reattachAgent(this.db, id, att.sessionId, now, msg);
+        const reattached = reattachAgent(this.db, id, ws.sessionId, now, msg);
         if (!reattached) return undefined;
         offersMore = reattached.offersMore;
         // Mesos tells operators of an agent that joins, or comes back after it was removed as unreachable.
@@ -966,8 +966,8 @@ export class Cluster extends DurableObject<Env> {
         added = createAgent(this.db, {
           id,
           credentialHash: joined.hash,
-          joinTokenId: att.joinTokenId ?? null,
-          sessionId: att.sessionId,
+          joinTokenId: ws.joinTokenId ?? null,
+          sessionId: ws.sessionId,
           now,
           description: msg,
         });
@@ -986,8 +986,8 @@ export class Cluster extends DurableObject<Env> {
       closeQuietly(ws, CloseCode.POLICY, "agent credential is not valid: the agent may have been removed");
       return;
     }
-    if (!att.agentId) {
-      att.bind(agentId);
+    if (!ws.agentId) {
+      ws.bind(agentId);
       // A new agent may take the cluster past its gateways' share: the next connects spread wider.
       this.gateways.fit(agentCountBound(this.db));
     }

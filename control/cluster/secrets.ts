@@ -85,19 +85,18 @@ export function sourcesOf(app: Pick<App, "secrets">): string[] {
   return Object.values(app.secrets ?? {}).map((s) => s.source);
 }
 
+/** The stored values of the paths an app's secrets name, by path; nothing is read for an app without secrets. */
+function storedValues(db: ClusterDb, app: Pick<App, "secrets">): Map<string, string> {
+  const paths = sourcesOf(app);
+  if (paths.length === 0) return new Map();
+  const rows = db.select({ path: secrets.path, value: secrets.value }).from(secrets).where(inArray(secrets.path, paths)).all();
+  return new Map(rows.map((r) => [r.path, r.value]));
+}
+
 /** A 422 for each of the app's secrets whose source is not in the store. */
 export function missingSecretDetails(db: ClusterDb, app: Pick<App, "secrets">): { path: string; errors: string[] }[] {
-  const named = Object.entries(app.secrets ?? {});
-  if (named.length === 0) return [];
-  const stored = new Set(
-    db
-      .select({ path: secrets.path })
-      .from(secrets)
-      .where(inArray(secrets.path, sourcesOf(app)))
-      .all()
-      .map((r) => r.path),
-  );
-  return named
+  const stored = storedValues(db, app);
+  return Object.entries(app.secrets ?? {})
     .filter(([, s]) => !stored.has(s.source))
     .map(([name, s]) => ({
       path: `/secrets/${name}/source`,
@@ -107,15 +106,11 @@ export function missingSecretDetails(db: ClusterDb, app: Pick<App, "secrets">): 
 
 /** The values of an app's secrets by their name in the app, for its task's environment. */
 export function secretValuesFor(db: ClusterDb, app: Pick<App, "secrets">): Map<string, string> {
-  const named = Object.entries(app.secrets ?? {});
-  if (named.length === 0) return new Map();
-  const values = new Map(
-    db
-      .select({ path: secrets.path, value: secrets.value })
-      .from(secrets)
-      .where(inArray(secrets.path, sourcesOf(app)))
-      .all()
-      .map((r) => [r.path, r.value]),
+  const stored = storedValues(db, app);
+  return new Map(
+    Object.entries(app.secrets ?? {}).flatMap(([name, s]) => {
+      const value = stored.get(s.source);
+      return value === undefined ? [] : [[name, value]];
+    }),
   );
-  return new Map(named.flatMap(([name, s]) => (values.has(s.source) ? [[name, values.get(s.source) ?? ""]] : [])));
 }

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { NewSecret, SecretValue, type SecretInfo } from "../../cluster/secrets.ts";
-import { DataTable, Empty, Field, FieldErrors, PageHeader, PostForm } from "../components.tsx";
+import { DataTable, Empty, Field, FieldErrors, PageHeader, PostForm, Time } from "../components.tsx";
 import { actingOf, checkForm, clusterOf, formField, redirectWithFlash, type UiContext, type UiEnv } from "../context.ts";
 import { checkFields, type FormErrors } from "../form-errors.ts";
 import { renderPage } from "../layout.tsx";
@@ -78,7 +78,6 @@ function SecretEditor(props: { c: UiContext; form: SecretForm }) {
 function SecretsTable(props: { c: UiContext; secrets: SecretInfo[] }) {
   const { c } = props;
   if (props.secrets.length === 0) return <Empty>No secrets.</Empty>;
-  const time = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, "Z");
   return (
     <DataTable label="Secrets" headers={["Path", "Created", "Changed", "", ""]}>
       {props.secrets.map((s) => (
@@ -86,8 +85,12 @@ function SecretsTable(props: { c: UiContext; secrets: SecretInfo[] }) {
           <th scope="row" class="id">
             {s.path}
           </th>
-          <td>{time(s.createdAt)}</td>
-          <td>{time(s.updatedAt)}</td>
+          <td>
+            <Time iso={new Date(s.createdAt).toISOString()} />
+          </td>
+          <td>
+            <Time iso={new Date(s.updatedAt).toISOString()} />
+          </td>
           <td>
             <a href={`${secretsPath(c)}?edit=${encodeURIComponent(s.path)}#secret-form`}>New value…</a>
           </td>

@@ -72,21 +72,18 @@ class PlacedLaunch implements LaunchedTask {
 
 function launchPlaced(round: RoundContext, placements: Placement[], apps: StoredApp[]): LaunchedTask[] {
   const out: PlacedLaunch[] = [];
-  // One resources object per app: every row of its instances holds the same, and none changes it.
-  const resources = new Map<number, TaskResources>();
-  // Each app's secrets are read once per round, and only for apps that name some.
-  const secretsOf = new Map<number, ReadonlyMap<string, string>>();
+  // Per app, once a round: one resources object (every row of its instances holds the same, and
+  // none changes it), and its secrets' values (read only for apps that name some).
+  const perApp = new Map<number, { resources: TaskResources; secrets: ReadonlyMap<string, string> }>();
   for (const p of placements) {
     const stored = apps[p.request];
     if (!stored) continue;
-    let secrets = secretsOf.get(p.request);
-    if (secrets === undefined) {
-      secrets = secretValuesFor(round.db, stored.app);
-      secretsOf.set(p.request, secrets);
+    let shared = perApp.get(p.request);
+    if (!shared) {
+      const { cpus, mem, disk, gpus } = stored.app;
+      shared = { resources: { cpus, mem, disk, gpus }, secrets: secretValuesFor(round.db, stored.app) };
+      perApp.set(p.request, shared);
     }
-    const { cpus, mem, disk, gpus } = stored.app;
-    let shared = resources.get(p.request);
-    if (!shared) resources.set(p.request, (shared = { cpus, mem, disk, gpus }));
     const record: TaskRecord = {
       id: newTaskId(stored.id),
       framework: MARATHON,
@@ -96,7 +93,7 @@ function launchPlaced(round: RoundContext, placements: Placement[], apps: Stored
       host: round.hosts.get(p.agentId) ?? "",
       state: "TASK_STAGING",
       ports: taskHostPorts(stored.app, p.hostPorts),
-      resources: shared,
+      resources: shared.resources,
       message: null,
       healthy: null,
       stagedAt: round.now,
@@ -105,7 +102,7 @@ function launchPlaced(round: RoundContext, placements: Placement[], apps: Stored
       killRequestedAt: null,
       endedAt: null,
     };
-    out.push(new PlacedLaunch(record, stored.app, secrets));
+    out.push(new PlacedLaunch(record, stored.app, shared.secrets));
   }
   insertTasks(
     round.db,

@@ -1,6 +1,6 @@
 import { and, asc, eq, ne } from "drizzle-orm";
 import { PUBLIC_IP_ATTRIBUTE, PUBLIC_ROLE, type AgentRole, type Attributes, type HostAllowances, type Register, type Resources } from "../../protocol/index.ts";
-import type { ClusterDb } from "./db.ts";
+import { type ClusterDb, prepared } from "./db.ts";
 import { ensureMeta, increment } from "./meta.ts";
 import { agents } from "./schema.ts";
 
@@ -199,8 +199,11 @@ export function countAgents(db: ClusterDb): number {
   return db.$client.sql.exec<{ n: number }>("SELECT count(*) AS n FROM agents").one().n;
 }
 
+// Every allocation round lists the agents: built once (db.ts `prepared`).
+const agentsInOrder = (db: ClusterDb) => db.select().from(agents).orderBy(asc(agents.registeredAt)).prepare();
+
 export function listAgents(db: ClusterDb): AgentRecord[] {
-  return db.select().from(agents).orderBy(asc(agents.registeredAt)).all().map(toRecord);
+  return prepared(db, agentsInOrder).all().map(toRecord);
 }
 
 export function updateAgentResources(db: ClusterDb, id: string, resources: Resources, attributes?: Attributes): void {

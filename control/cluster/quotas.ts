@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import { quotaLimit, quotaMessage } from "../quotas.ts";
-import type { ClusterDb } from "./db.ts";
+import { type ClusterDb, prepared } from "./db.ts";
 import type { Failure } from "./frameworks/marathon/commands.ts";
 import { apps } from "./schema.ts";
 
@@ -27,11 +27,15 @@ interface AppUsage {
   instances: number;
 }
 
-function appUsage(db: ClusterDb): AppUsage {
-  const row = db
+// Read twice by every user's command (before and after it): built once (db.ts `prepared`).
+const usageQuery = (db: ClusterDb) =>
+  db
     .select({ apps: sql<number>`count(*)`, instances: sql<number>`coalesce(sum(json_extract(${apps.definition}, '$.instances')), 0)` })
     .from(apps)
-    .get();
+    .prepare();
+
+function appUsage(db: ClusterDb): AppUsage {
+  const row = prepared(db, usageQuery).get();
   return { apps: row?.apps ?? 0, instances: row?.instances ?? 0 };
 }
 

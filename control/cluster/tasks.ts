@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, inArray, isNotNull, isNull, lt, sql } from "drizzle-orm";
 import { isAlive, type StatusUpdate, type TaskState, taskSetDigest } from "../../protocol/index.ts";
-import type { ClusterDb } from "./db.ts";
+import { type ClusterDb, prepared } from "./db.ts";
 import { appliedUpdates, tasks } from "./schema.ts";
 
 /**
@@ -141,6 +141,8 @@ export function getTask(db: ClusterDb, id: string): TaskRecord | undefined {
 
 /** Tasks that still count: not ended. Optionally of one framework, group or agent. */
 export function liveTasks(db: ClusterDb, filter: { framework?: string; group?: string; agentId?: string } = {}): TaskRecord[] {
+  // A framework's tasks: what its part of every allocation round reads.
+  if (filter.framework && !filter.group && !filter.agentId) return prepared(db, liveTasksOfFramework).all({ framework: filter.framework }).map(toRecord);
   const conds = [isNull(tasks.endedAt)];
   if (filter.framework) conds.push(eq(tasks.framework, filter.framework));
   if (filter.group) conds.push(eq(tasks.group, filter.group));
@@ -153,6 +155,15 @@ export function liveTasks(db: ClusterDb, filter: { framework?: string; group?: s
     .all()
     .map(toRecord);
 }
+
+// Built once (db.ts `prepared`).
+const liveTasksOfFramework = (db: ClusterDb) =>
+  db
+    .select()
+    .from(tasks)
+    .where(and(isNull(tasks.endedAt), eq(tasks.framework, sql.placeholder("framework"))))
+    .orderBy(asc(tasks.stagedAt))
+    .prepare();
 
 /** Whether the agent holds any live task: one indexed probe, raw SQL (asked on every register). */
 export function hasLiveTasks(db: ClusterDb, agentId: string): boolean {

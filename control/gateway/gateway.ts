@@ -13,6 +13,12 @@ interface GatewayAttachment {
   reported?: boolean;
 }
 
+/**
+ * Forwarding that begins this long after the last one began finds the gateway quiet and goes at
+ * once; within it, the gateway is busy and the first event waits a turn for others to join it.
+ */
+const QUIET_MS = 5;
+
 /** Bounds one forwarding RPC; what is left goes in the next, at once. */
 const MAX_BATCH_EVENTS = 2000;
 const MAX_BATCH_BYTES = 4 * 1024 * 1024;
@@ -38,6 +44,8 @@ export class AgentGateway extends DurableObject<Env> {
   private pumping: Promise<void> | undefined;
   private cluster: ReturnType<Env["CLUSTER"]["getByName"]> | undefined;
   private readonly stats = { rpcs: 0, events: 0 };
+  /** When the last forwarding RPC began (Date.now()). */
+  private forwardedAt = Number.NEGATIVE_INFINITY;
   private readonly clusterId: string;
   private readonly n: number;
 
@@ -156,11 +164,15 @@ export class AgentGateway extends DurableObject<Env> {
     this.kick();
   }
 
-  /** Starts forwarding unless an RPC is already in flight (its end starts the next). */
+  /**
+   * Starts forwarding unless an RPC is already in flight (its end starts the next). A quiet
+   * gateway forwards a lone event (a task's TASK_RUNNING) at once, after this handler's turn; a
+   * busy one waits a zero timer first, so frames the runtime already holds for it join the batch.
+   */
   private kick(): void {
     if (this.pumping || this.queue.length === 0) return;
-    // A zero timer first: frames the runtime already holds for this object join the batch.
-    this.pumping = new Promise<void>((resolve) => setTimeout(resolve, 0))
+    const quiet = Date.now() - this.forwardedAt >= QUIET_MS;
+    this.pumping = (quiet ? Promise.resolve() : new Promise<void>((resolve) => setTimeout(resolve, 0)))
       .then(() => this.pump())
       .finally(() => {
         this.pumping = undefined;
@@ -175,6 +187,7 @@ export class AgentGateway extends DurableObject<Env> {
         this.cluster ??= this.env.CLUSTER.getByName(this.clusterId);
         this.stats.rpcs++;
         this.stats.events += batch.length;
+        this.forwardedAt = Date.now();
         await this.cluster.gatewayEvents(this.n, batch);
       } catch (error) {
         this.cluster = undefined;

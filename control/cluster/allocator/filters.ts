@@ -1,5 +1,5 @@
-import { and, eq, lte } from "drizzle-orm";
-import type { ClusterDb } from "../db.ts";
+import { and, eq, lte, sql } from "drizzle-orm";
+import { type ClusterDb, prepared } from "../db.ts";
 import { offerFilters } from "../schema.ts";
 
 /**
@@ -10,10 +10,23 @@ import { offerFilters } from "../schema.ts";
 /** Mesos's default `refuse_seconds`: 5 s. */
 export const REFUSE_MS = 5_000;
 
+// Read or written by every allocation round: built once (db.ts `prepared`).
+const allFilters = (db: ClusterDb) => db.select().from(offerFilters).prepare();
+const frameworkFilters = (db: ClusterDb) =>
+  db
+    .delete(offerFilters)
+    .where(eq(offerFilters.framework, sql.placeholder("framework")))
+    .prepare();
+const expiredFilters = (db: ClusterDb) =>
+  db
+    .delete(offerFilters)
+    .where(and(lte(offerFilters.until, sql.placeholder("now"))))
+    .prepare();
+
 /** Per agent, the frameworks that declined it and until when (ms). */
 export function refusedByAgent(db: ClusterDb): Map<string, Record<string, number>> {
   const refused = new Map<string, Record<string, number>>();
-  for (const f of db.select().from(offerFilters).all()) refused.set(f.agentId, { ...refused.get(f.agentId), [f.framework]: f.until });
+  for (const f of prepared(db, allFilters).all()) refused.set(f.agentId, { ...refused.get(f.agentId), [f.framework]: f.until });
   return refused;
 }
 
@@ -28,8 +41,6 @@ export function decline(db: ClusterDb, framework: string, agentId: string, until
 
 /** Mesos REVIVE: a framework with new demand is offered every agent again. Also drops expired filters. */
 export function revive(db: ClusterDb, framework: string, now: number): void {
-  db.delete(offerFilters).where(eq(offerFilters.framework, framework)).run();
-  db.delete(offerFilters)
-    .where(and(lte(offerFilters.until, now)))
-    .run();
+  prepared(db, frameworkFilters).run({ framework });
+  prepared(db, expiredFilters).run({ now });
 }

@@ -1,5 +1,5 @@
 import { eq, inArray } from "drizzle-orm";
-import type { ClusterDb } from "../db.ts";
+import { type ClusterDb, prepared } from "../db.ts";
 import { offers } from "../schema.ts";
 import { chunked, type TaskRecord } from "../tasks.ts";
 import { FairShare, SCALAR_NAMES, type FrameworkInfo, type Scalars } from "./drf.ts";
@@ -60,10 +60,14 @@ const MIN_MEM = 32;
 type Row = typeof offers.$inferSelect;
 const toRecord = (r: Row): OfferRecord => ({ ...r, resources: r.resources as OfferResources });
 
+// Every allocation round reads the offers: built once (db.ts `prepared`).
+const allOffers = (db: ClusterDb) => db.select().from(offers).prepare();
+const offeredAgentIds = (db: ClusterDb) => db.selectDistinct({ agentId: offers.agentId }).from(offers).prepare();
+
 /** Outstanding offers, of one framework or of all. */
 export function outstandingOffers(db: ClusterDb, framework?: string): OfferRecord[] {
-  const q = db.select().from(offers);
-  return (framework === undefined ? q.all() : q.where(eq(offers.framework, framework)).all()).map(toRecord);
+  const rows = framework === undefined ? prepared(db, allOffers).all() : db.select().from(offers).where(eq(offers.framework, framework)).all();
+  return rows.map(toRecord);
 }
 
 /** Scalars and host ports held by outstanding offers, per agent: placement must not use them. */
@@ -81,9 +85,7 @@ export function heldByOffers(db: ClusterDb): Map<string, { scalars: Scalars; por
 /** The agents with an outstanding offer. */
 export function offeredAgents(db: ClusterDb): Set<string> {
   return new Set(
-    db
-      .selectDistinct({ agentId: offers.agentId })
-      .from(offers)
+    prepared(db, offeredAgentIds)
       .all()
       .map((r) => r.agentId),
   );

@@ -1,5 +1,5 @@
 import { and, eq, ne, sql } from "drizzle-orm";
-import type { ClusterDb } from "../../db.ts";
+import { type ClusterDb, prepared } from "../../db.ts";
 import { frameworks, frameworkTasks } from "../../schema.ts";
 import type { FrameworkInfo, TaskInfo } from "./calls.ts";
 
@@ -55,8 +55,11 @@ export function getFramework(db: ClusterDb, id: string): FrameworkRecord | undef
 }
 
 /** Frameworks not torn down, oldest first. */
+// Every allocation round lists the frameworks: built once (db.ts `prepared`).
+const activeFrameworkRows = (db: ClusterDb) => db.select().from(frameworks).where(ne(frameworks.state, "removed")).orderBy(frameworks.registeredAt).prepare();
+
 export function activeFrameworks(db: ClusterDb): FrameworkRecord[] {
-  return db.select().from(frameworks).where(ne(frameworks.state, "removed")).orderBy(frameworks.registeredAt).all().map(toRecord);
+  return prepared(db, activeFrameworkRows).all().map(toRecord);
 }
 
 /** Every framework the object remembers, torn down ones included (`/master/state`'s completed frameworks). */

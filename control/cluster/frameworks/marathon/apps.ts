@@ -1,5 +1,5 @@
 import { and, asc, desc, eq, inArray, isNull, ne, or, sql } from "drizzle-orm";
-import type { ClusterDb } from "../../db.ts";
+import { type ClusterDb, prepared } from "../../db.ts";
 import { appVersions, apps, tasks } from "../../schema.ts";
 import type { App } from "./app-definition.ts";
 import { servicePorts } from "./task-ports.ts";
@@ -50,13 +50,35 @@ const toStored = (row: Row): StoredApp => ({
   waiting: row.waiting as Waiting | null,
 });
 
+// Every command and round reads apps: these statements are built once (db.ts `prepared`).
+const appById = (db: ClusterDb) =>
+  db
+    .select()
+    .from(apps)
+    .where(eq(apps.id, sql.placeholder("id")))
+    .prepare();
+const appsInOrder = (db: ClusterDb) => db.select().from(apps).orderBy(asc(apps.id)).prepare();
+const appIds = (db: ClusterDb) => db.select({ id: apps.id }).from(apps).prepare();
+const appDefinitionsBut = (db: ClusterDb) =>
+  db
+    .select({ definition: apps.definition })
+    .from(apps)
+    .where(ne(apps.id, sql.placeholder("id")))
+    .prepare();
+const versionOfApp = (db: ClusterDb) =>
+  db
+    .select()
+    .from(appVersions)
+    .where(and(eq(appVersions.appId, sql.placeholder("id")), eq(appVersions.version, sql.placeholder("version"))))
+    .prepare();
+
 export function getApp(db: ClusterDb, id: string): StoredApp | undefined {
-  const row = db.select().from(apps).where(eq(apps.id, id)).get();
+  const row = prepared(db, appById).get({ id });
   return row ? toStored(row) : undefined;
 }
 
 export function listApps(db: ClusterDb): StoredApp[] {
-  return db.select().from(apps).orderBy(asc(apps.id)).all().map(toStored);
+  return prepared(db, appsInOrder).all().map(toStored);
 }
 
 /**
@@ -76,9 +98,7 @@ export function appsForServiceNames(db: ClusterDb, names: readonly string[], ids
 
 /** Every app id, without reading the definitions. */
 export function listAppIds(db: ClusterDb): string[] {
-  return db
-    .select({ id: apps.id })
-    .from(apps)
+  return prepared(db, appIds)
     .all()
     .map((r) => r.id);
 }
@@ -143,11 +163,7 @@ export function listVersions(db: ClusterDb, id: string): string[] {
 }
 
 export function getVersion(db: ClusterDb, id: string, version: string): App | undefined {
-  const row = db
-    .select()
-    .from(appVersions)
-    .where(and(eq(appVersions.appId, id), eq(appVersions.version, version)))
-    .get();
+  const row = prepared(db, versionOfApp).get({ id, version });
   return row?.definition as App | undefined;
 }
 
@@ -181,7 +197,7 @@ export function setWaiting(db: ClusterDb, id: string, waiting: Waiting | null): 
 
 /** Service ports held by every app but `exceptId`: they are unique cluster-wide. */
 export function servicePortsInUse(db: ClusterDb, exceptId: string): Set<number> {
-  const rows = db.select({ definition: apps.definition }).from(apps).where(ne(apps.id, exceptId)).all();
+  const rows = prepared(db, appDefinitionsBut).all({ id: exceptId });
   const ports = new Set<number>();
   for (const row of rows) for (const port of servicePorts(row.definition as App)) if (port !== 0) ports.add(port);
   return ports;

@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, isNull, sql } from "drizzle-orm";
 import { hostAccessOf } from "../../../../protocol/host-access.ts";
-import type { ClusterDb } from "../../db.ts";
+import { type ClusterDb, prepared } from "../../db.ts";
 import { taskReadiness, tasks } from "../../schema.ts";
 import type { TaskRequest } from "../../allocator/place.ts";
 import { appConstraints, type App } from "./app-definition.ts";
@@ -41,29 +41,46 @@ export function readyRule(app: App): ReadyRule {
  * the app has health checks, and ready in every readiness check. Tasks of other versions already
  * serve, so for them only running and not known to be unhealthy counts.
  */
-function readyExpression(version: string | null, rule: ReadyRule) {
+function readyExpression(healthy: boolean, readiness: boolean) {
+  const version = sql.placeholder("version");
   const running = sql`${tasks.state} = 'TASK_RUNNING'`;
-  const health = rule.healthy ? sql`${tasks.healthy} = 1` : sql`coalesce(${tasks.healthy}, 1) = 1`;
-  const readiness =
-    rule.readinessChecks > 0
-      ? sql`(SELECT count(*) FROM ${taskReadiness} WHERE ${taskReadiness.taskId} = ${tasks.id} AND ${taskReadiness.ready} = 1) >= ${rule.readinessChecks}`
-      : sql`1`;
-  return sql<number>`CASE WHEN ${tasks.version} = ${version ?? ""} THEN ${running} AND ${health} AND ${readiness} ELSE ${running} AND coalesce(${tasks.healthy}, 1) = 1 END`;
+  const health = healthy ? sql`${tasks.healthy} = 1` : sql`coalesce(${tasks.healthy}, 1) = 1`;
+  const ready = readiness
+    ? sql`(SELECT count(*) FROM ${taskReadiness} WHERE ${taskReadiness.taskId} = ${tasks.id} AND ${taskReadiness.ready} = 1) >= ${sql.placeholder("readinessChecks")}`
+    : sql`1`;
+  return sql<number>`CASE WHEN ${tasks.version} = ${version} THEN ${running} AND ${health} AND ${ready} ELSE ${running} AND coalesce(${tasks.healthy}, 1) = 1 END`;
 }
 
-/** Aggregates an app's live tasks in one indexed query, rather than loading them all. */
-export function summarize(db: ClusterDb, appId: string, version: string | null, rule: ReadyRule = { healthy: false, readinessChecks: 0 }): TaskSummary {
-  const rows = db
+function summaryQuery(db: ClusterDb, healthy: boolean, readiness: boolean) {
+  return db
     .select({
-      current: sql<number>`${tasks.version} = ${version ?? ""}`,
-      ready: readyExpression(version, rule),
+      current: sql<number>`${tasks.version} = ${sql.placeholder("version")}`,
+      ready: readyExpression(healthy, readiness),
       killing: sql<number>`${tasks.killRequestedAt} IS NOT NULL`,
       n: sql<number>`count(*)`,
     })
     .from(tasks)
-    .where(and(eq(tasks.framework, MARATHON), eq(tasks.group, appId), isNull(tasks.endedAt)))
+    .where(and(eq(tasks.framework, MARATHON), eq(tasks.group, sql.placeholder("appId")), isNull(tasks.endedAt)))
     .groupBy(sql`1`, sql`2`, sql`3`)
-    .all();
+    .prepare();
+}
+
+/**
+ * The summary query of each ready rule's shape (health checks or not, readiness checks or not):
+ * every round runs one per app, so each is built once (db.ts `prepared`).
+ */
+const SUMMARY_QUERIES = {
+  plain: (db: ClusterDb) => summaryQuery(db, false, false),
+  healthy: (db: ClusterDb) => summaryQuery(db, true, false),
+  ready: (db: ClusterDb) => summaryQuery(db, false, true),
+  healthyReady: (db: ClusterDb) => summaryQuery(db, true, true),
+};
+
+/** Aggregates an app's live tasks in one indexed query, rather than loading them all. */
+export function summarize(db: ClusterDb, appId: string, version: string | null, rule: ReadyRule = { healthy: false, readinessChecks: 0 }): TaskSummary {
+  const readiness = rule.readinessChecks > 0;
+  const shape = rule.healthy ? (readiness ? "healthyReady" : "healthy") : readiness ? "ready" : "plain";
+  const rows = prepared(db, SUMMARY_QUERIES[shape]).all({ appId, version: version ?? "", readinessChecks: rule.readinessChecks });
   const s: TaskSummary = { current: { total: 0, ready: 0 }, old: { total: 0, ready: 0 }, killing: 0 };
   for (const r of rows) {
     if (r.killing) s.killing += r.n;
@@ -176,12 +193,15 @@ function apply(
   if (d.complete && deployment) out.completed.push(deployment);
 }
 
-/** Groups with live Marathon tasks but no app: deleted apps still being stopped. */
-function orphanGroups(db: ClusterDb, apps: Set<string>): string[] {
-  const rows = db
+const liveGroups = (db: ClusterDb) =>
+  db
     .selectDistinct({ group: tasks.group })
     .from(tasks)
     .where(and(eq(tasks.framework, MARATHON), isNull(tasks.endedAt)))
-    .all();
+    .prepare();
+
+/** Groups with live Marathon tasks but no app: deleted apps still being stopped. */
+function orphanGroups(db: ClusterDb, apps: Set<string>): string[] {
+  const rows = prepared(db, liveGroups).all();
   return rows.map((r) => r.group).filter((g) => !apps.has(g));
 }

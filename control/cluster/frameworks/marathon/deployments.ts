@@ -1,5 +1,5 @@
 import { asc, eq } from "drizzle-orm";
-import type { ClusterDb } from "../../db.ts";
+import { type ClusterDb, prepared } from "../../db.ts";
 import type { EventBus } from "../../events.ts";
 import { deployments } from "../../schema.ts";
 import type { App } from "./app-definition.ts";
@@ -39,8 +39,11 @@ export function getDeployment(db: ClusterDb, id: string): DeploymentRecord | und
   return row ? toRecord(row) : undefined;
 }
 
+// Every allocation round and app view reads the deployments: built once (db.ts `prepared`).
+const deploymentsInOrder = (db: ClusterDb) => db.select().from(deployments).orderBy(asc(deployments.createdAt)).prepare();
+
 export function listDeployments(db: ClusterDb): DeploymentRecord[] {
-  return db.select().from(deployments).orderBy(asc(deployments.createdAt)).all().map(toRecord);
+  return prepared(db, deploymentsInOrder).all().map(toRecord);
 }
 
 export function removeDeployment(db: ClusterDb, id: string): void {

@@ -1,6 +1,6 @@
 import { and, eq, isNull, sql } from "drizzle-orm";
 import { listAgents } from "../../agents.ts";
-import type { ClusterDb } from "../../db.ts";
+import { type ClusterDb, prepared } from "../../db.ts";
 import { tasks } from "../../schema.ts";
 import { liveTasks, type TaskRecord } from "../../tasks.ts";
 import { getApp, listApps, type StoredApp } from "./apps.ts";
@@ -55,14 +55,18 @@ export function taskJson(t: TaskRecord, ip: string | undefined, servicePorts: nu
   };
 }
 
-/** Marathon's task counters for every app, in one query. */
-function taskCounts(db: ClusterDb): Map<string, { staged: number; running: number; healthy: number; unhealthy: number }> {
-  const rows = db
+// Every app view (a create's answer too) counts the tasks: built once (db.ts `prepared`).
+const countsByApp = (db: ClusterDb) =>
+  db
     .select({ group: tasks.group, state: tasks.state, healthy: tasks.healthy, n: sql<number>`count(*)` })
     .from(tasks)
     .where(and(eq(tasks.framework, MARATHON), isNull(tasks.endedAt)))
     .groupBy(tasks.group, tasks.state, tasks.healthy)
-    .all();
+    .prepare();
+
+/** Marathon's task counters for every app, in one query. */
+function taskCounts(db: ClusterDb): Map<string, { staged: number; running: number; healthy: number; unhealthy: number }> {
+  const rows = prepared(db, countsByApp).all();
   const out = new Map<string, { staged: number; running: number; healthy: number; unhealthy: number }>();
   for (const r of rows) {
     const c = out.get(r.group) ?? { staged: 0, running: 0, healthy: 0, unhealthy: 0 };

@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, inArray, isNotNull, lte, min, notInArray, sql } from "drizzle-orm";
 import type { TaskState } from "../../../../protocol/index.ts";
-import type { ClusterDb } from "../../db.ts";
+import { type ClusterDb, prepared } from "../../db.ts";
 import { chunked } from "../../tasks.ts";
 import type { JobSpec, RunSpec, ScheduleSpec } from "./job-spec.ts";
 import { jobRuns, jobSchedules, jobs } from "./schema.ts";
@@ -144,18 +144,34 @@ export function deleteSchedule(db: ClusterDb, jobId: string, id: string): void {
 }
 
 /** Schedules with a due time at or before `at` (schedule clock). */
+// Every allocation round asks Metronome for its demand: these reads are built once (db.ts `prepared`).
+const schedulesDue = (db: ClusterDb) =>
+  db
+    .select()
+    .from(jobSchedules)
+    .where(lte(jobSchedules.nextRunAt, sql.placeholder("at")))
+    .prepare();
+const firstWake = (db: ClusterDb) =>
+  db
+    .select({ at: min(jobSchedules.wakeAt) })
+    .from(jobSchedules)
+    .prepare();
+const openRunRows = (db: ClusterDb) => db.select().from(jobRuns).where(eq(jobRuns.open, true)).prepare();
+const activeRunRows = (db: ClusterDb) =>
+  db
+    .select()
+    .from(jobRuns)
+    .where(and(eq(jobRuns.open, true), inArray(jobRuns.status, ACTIVE_STATUSES)))
+    .orderBy(asc(jobRuns.createdAt))
+    .prepare();
+
 export function dueSchedules(db: ClusterDb, at: number): StoredSchedule[] {
-  return db.select().from(jobSchedules).where(lte(jobSchedules.nextRunAt, at)).all().map(toSchedule);
+  return prepared(db, schedulesDue).all({ at }).map(toSchedule);
 }
 
 /** When the first schedule must be looked at again (schedule clock), or null. */
 export function earliestWake(db: ClusterDb): number | null {
-  return (
-    db
-      .select({ at: min(jobSchedules.wakeAt) })
-      .from(jobSchedules)
-      .get()?.at ?? null
-  );
+  return prepared(db, firstWake).get()?.at ?? null;
 }
 
 export function insertRun(db: ClusterDb, run: RunRecord): void {
@@ -173,6 +189,7 @@ export function getRun(db: ClusterDb, jobId: string, id: string): RunRecord | un
 
 /** A job's runs that have not finished, oldest first; of every job when `jobId` is absent. */
 export function activeRuns(db: ClusterDb, jobId?: string): RunRecord[] {
+  if (jobId === undefined) return prepared(db, activeRunRows).all().map(toRun);
   // Active runs are always open: the `open` index finds them without a job id.
   const active = and(eq(jobRuns.open, true), inArray(jobRuns.status, ACTIVE_STATUSES));
   return db
@@ -202,7 +219,7 @@ export function finishedRuns(db: ClusterDb, jobId: string, status: "SUCCESS" | "
 
 /** Runs whose run or tasks are unfinished: what a round settles. */
 export function openRuns(db: ClusterDb): RunRecord[] {
-  return db.select().from(jobRuns).where(eq(jobRuns.open, true)).all().map(toRun);
+  return prepared(db, openRunRows).all().map(toRun);
 }
 
 export function updateRun(db: ClusterDb, run: RunRecord): void {

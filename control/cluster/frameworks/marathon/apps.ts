@@ -72,6 +72,14 @@ const versionOfApp = (db: ClusterDb) =>
     .where(and(eq(appVersions.appId, sql.placeholder("id")), eq(appVersions.version, sql.placeholder("version"))))
     .prepare();
 
+const insertVersion = (db: ClusterDb) =>
+  db
+    .insert(appVersions)
+    .values({ appId: sql.placeholder("appId"), version: sql.placeholder("version"), definition: sql.placeholder("definition") })
+    .prepare();
+// Every commit asks whether any app may carry VIP labels (cluster-vips.ts).
+const anyVipApp = (db: ClusterDb) => db.select({ id: apps.id }).from(apps).where(sql`${apps.definition} LIKE '%"vip%'`).limit(1).prepare();
+
 export function getApp(db: ClusterDb, id: string): StoredApp | undefined {
   const row = prepared(db, appById).get({ id });
   return row ? toStored(row) : undefined;
@@ -142,7 +150,7 @@ export function saveApp(db: ClusterDb, app: App, version: string, change: "creat
       .run();
   }
   // A rollback restores an old version, which the history already holds.
-  if (getVersion(db, app.id, version) === undefined) db.insert(appVersions).values({ appId: app.id, version, definition }).run();
+  if (getVersion(db, app.id, version) === undefined) prepared(db, insertVersion).run({ appId: app.id, version, definition });
   return toStored(row);
 }
 
@@ -214,5 +222,5 @@ export function appsMentioningVips(db: ClusterDb): StoredApp[] {
 
 /** Whether any app's current definition may carry VIP labels (appsMentioningVips without reading them). */
 export function anyAppMentionsVips(db: ClusterDb): boolean {
-  return db.select({ id: apps.id }).from(apps).where(sql`${apps.definition} LIKE '%"vip%'`).limit(1).all().length > 0;
+  return prepared(db, anyVipApp).all().length > 0;
 }

@@ -77,7 +77,7 @@ const JSON_ROWS_PER_STATEMENT = 1000;
 const JSON_PARAM_CHARS = 500_000;
 
 /** `rows` as JSON array texts, one per statement, within JSON_ROWS_PER_STATEMENT and JSON_PARAM_CHARS. */
-function jsonParams(rows: readonly unknown[]): string[] {
+export function jsonParams(rows: readonly unknown[]): string[] {
   const out: string[] = [];
   let part: string[] = [];
   let chars = 2;
@@ -231,6 +231,15 @@ export function tasksById(db: ClusterDb, ids: string[]): Map<string, TaskRecord>
   for (const param of jsonParams(ids)) {
     const rows = sqlOf(db).exec<RawTask & Record<string, SqlStorageValue>>("SELECT * FROM tasks WHERE id IN (SELECT value FROM json_each(?))", param);
     for (const r of rows) out.set(r.id, fromRaw(r));
+  }
+  return out;
+}
+
+/** Which of the ids are taken by a task (live or not yet collected), a statement per jsonParams part. */
+export function existingTaskIds(db: ClusterDb, ids: string[]): Set<string> {
+  const out = new Set<string>();
+  for (const param of jsonParams(ids)) {
+    for (const r of sqlOf(db).exec<{ id: string }>("SELECT id FROM tasks WHERE id IN (SELECT value FROM json_each(?))", param)) out.add(r.id);
   }
   return out;
 }

@@ -10,20 +10,37 @@ import { offerFilters } from "../schema.ts";
 /** Mesos's default `refuse_seconds`: 5 s. */
 export const REFUSE_MS = 5_000;
 
-/** Per agent, the frameworks that declined it and until when (ms). */
+/** Per agent, the frameworks that declined it and until when (ms). Raw SQL: every round reads them all. */
 export function refusedByAgent(db: ClusterDb): Map<string, Record<string, number>> {
   const refused = new Map<string, Record<string, number>>();
-  for (const f of db.select().from(offerFilters).all()) refused.set(f.agentId, { ...refused.get(f.agentId), [f.framework]: f.until });
+  const rows = db.$client.sql.exec<{ framework: string; agent_id: string; until: number }>("SELECT framework, agent_id, until FROM offer_filters");
+  for (const f of rows) {
+    const byFramework = refused.get(f.agent_id);
+    if (byFramework) byFramework[f.framework] = f.until;
+    else refused.set(f.agent_id, { [f.framework]: f.until });
+  }
   return refused;
 }
 
 /** `framework` declines `agentId` until `until`; a later filter replaces an earlier one. */
 export function decline(db: ClusterDb, framework: string, agentId: string, until: number): void {
-  const row = { framework, agentId, until };
-  db.insert(offerFilters)
-    .values(row)
-    .onConflictDoUpdate({ target: [offerFilters.framework, offerFilters.agentId], set: { until } })
-    .run();
+  declineAgents(db, framework, [agentId], until);
+}
+
+/**
+ * `framework` declines every agent of `agentIds` until `until`, in one statement (the ids
+ * travel as one JSON parameter): a DECLINE may name a thousand offers.
+ */
+export function declineAgents(db: ClusterDb, framework: string, agentIds: readonly string[], until: number): void {
+  if (agentIds.length === 0) return;
+  // `WHERE true` keeps SQLite from reading ON CONFLICT as a join constraint of the SELECT.
+  db.$client.sql.exec(
+    `INSERT INTO offer_filters (framework, agent_id, until) SELECT ?, value, ? FROM json_each(?) WHERE true
+     ON CONFLICT (framework, agent_id) DO UPDATE SET until = excluded.until`,
+    framework,
+    until,
+    JSON.stringify(agentIds),
+  );
 }
 
 /** Mesos REVIVE: a framework with new demand is offered every agent again. Also drops expired filters. */

@@ -1,7 +1,7 @@
 import { eq, inArray } from "drizzle-orm";
 import type { ClusterDb } from "../db.ts";
 import { offers } from "../schema.ts";
-import { chunked, type TaskRecord } from "../tasks.ts";
+import { chunked, jsonParams, type TaskRecord } from "../tasks.ts";
 import { FairShare, SCALAR_NAMES, type FrameworkInfo, type Scalars } from "./drf.ts";
 import { mergeRanges } from "./ports.ts";
 import type { AgentSnapshot, PlacedTask } from "./place.ts";
@@ -57,13 +57,35 @@ export interface OfferTaker {
 const MIN_CPUS = 0.01;
 const MIN_MEM = 32;
 
-type Row = typeof offers.$inferSelect;
-const toRecord = (r: Row): OfferRecord => ({ ...r, resources: r.resources as OfferResources });
+/** An offers row as raw SQL returns it: rounds and ACCEPTs read offers, raw, on every call. */
+interface RawOffer extends Record<string, SqlStorageValue> {
+  id: string;
+  framework: string;
+  agent_id: string;
+  resources: string;
+  created_at: number;
+  expires_at: number;
+}
+
+const fromRaw = (r: RawOffer): OfferRecord => ({
+  id: r.id,
+  framework: r.framework,
+  agentId: r.agent_id,
+  resources: JSON.parse(r.resources) as OfferResources,
+  createdAt: r.created_at,
+  expiresAt: r.expires_at,
+});
+
+const OFFER_COLUMNS = "id, framework, agent_id, resources, created_at, expires_at";
 
 /** Outstanding offers, of one framework or of all. */
 export function outstandingOffers(db: ClusterDb, framework?: string): OfferRecord[] {
-  const q = db.select().from(offers);
-  return (framework === undefined ? q.all() : q.where(eq(offers.framework, framework)).all()).map(toRecord);
+  const sql = db.$client.sql;
+  const rows =
+    framework === undefined
+      ? sql.exec<RawOffer>(`SELECT ${OFFER_COLUMNS} FROM offers`)
+      : sql.exec<RawOffer>(`SELECT ${OFFER_COLUMNS} FROM offers WHERE framework = ?`, framework);
+  return rows.toArray().map(fromRaw);
 }
 
 /** Scalars and host ports held by outstanding offers, per agent: placement must not use them. */
@@ -80,27 +102,39 @@ export function heldByOffers(db: ClusterDb): Map<string, { scalars: Scalars; por
 
 /** The agents with an outstanding offer. */
 export function offeredAgents(db: ClusterDb): Set<string> {
-  return new Set(
-    db
-      .selectDistinct({ agentId: offers.agentId })
-      .from(offers)
-      .all()
-      .map((r) => r.agentId),
-  );
+  const rows = db.$client.sql.exec<{ agent_id: string }>("SELECT DISTINCT agent_id FROM offers");
+  const out = new Set<string>();
+  for (const r of rows) out.add(r.agent_id);
+  return out;
 }
 
-/** Removes and returns the framework's offers among `ids` (an offer is used once); ids not found are listed. */
+/**
+ * Removes and returns the framework's offers among `ids` (an offer is used once); ids not found
+ * are listed. Another framework's offer is no offer of this one: it is left untouched. One
+ * statement, the ids as one JSON parameter (a DECLINE may name a thousand).
+ */
 export function takeOffers(db: ClusterDb, framework: string, ids: string[]): { taken: OfferRecord[]; missing: string[] } {
-  const taken: OfferRecord[] = [];
-  for (const part of chunked([...new Set(ids)])) {
-    taken.push(...db.delete(offers).where(inArray(offers.id, part)).returning().all().map(toRecord));
+  const taken = db.$client.sql
+    .exec<RawOffer>(
+      `DELETE FROM offers WHERE id IN (SELECT value FROM json_each(?)) AND framework = ? RETURNING ${OFFER_COLUMNS}`,
+      JSON.stringify([...new Set(ids)]),
+      framework,
+    )
+    .toArray()
+    .map(fromRaw);
+  const found = new Set(taken.map((o) => o.id));
+  return { taken, missing: ids.filter((id) => !found.has(id)) };
+}
+
+/** Writes offers, a statement per jsonParams part (a round may offer every agent). */
+function insertOffers(db: ClusterDb, rows: readonly OfferRecord[]): void {
+  const values = rows.map((o) => [o.id, o.framework, o.agentId, JSON.stringify(o.resources), o.createdAt, o.expiresAt]);
+  for (const param of jsonParams(values)) {
+    db.$client.sql.exec(
+      `INSERT INTO offers (${OFFER_COLUMNS}) SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5 FROM json_each(?)`,
+      param,
+    );
   }
-  // Another framework's offer is no offer of this one: it goes back untouched.
-  const foreign = taken.filter((o) => o.framework !== framework);
-  if (foreign.length > 0) db.insert(offers).values(foreign).run();
-  const own = taken.filter((o) => o.framework === framework);
-  const found = new Set(own.map((o) => o.id));
-  return { taken: own, missing: ids.filter((id) => !found.has(id)) };
 }
 
 /** Removes every offer of a framework (it disconnected or was torn down); no RESCIND is owed. */
@@ -171,7 +205,7 @@ export function makeOffers(db: ClusterDb, round: OfferRound): void {
   for (const o of outstandingOffers(db)) fair.charge(o.framework, o.resources);
   const free = remainders(round.agents, round.launched);
   const made = new Map<string, MadeOffer[]>();
-  const rows: Row[] = [];
+  const rows: OfferRecord[] = [];
   for (const agent of round.agents) {
     const resources = free.get(agent.id);
     if (!resources || resources.cpus < MIN_CPUS || resources.mem < MIN_MEM) continue;
@@ -193,8 +227,7 @@ export function makeOffers(db: ClusterDb, round: OfferRound): void {
     rows.push(offer);
     made.set(name, [...(made.get(name) ?? []), { offer, hostname: agent.hostname, ip: agent.ip ?? "", attributes: agent.attributes, role }]);
   }
-  // 7 values a row.
-  for (const part of chunked(rows, 14)) db.insert(offers).values(part).run();
+  insertOffers(db, rows);
   for (const { name, taker } of wanting) {
     const list = made.get(name);
     if (list) taker.offered(list);

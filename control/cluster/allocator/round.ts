@@ -1,8 +1,8 @@
-import { listAgents, type AgentRecord } from "../agents.ts";
+import { activeAgentRoles, listAgents, type AgentRecord } from "../agents.ts";
 import type { ClusterDb } from "../db.ts";
 import type { Framework, FrameworkContext, FrameworkTurn, LaunchedTask, RoundContext } from "../frameworks/framework.ts";
 import { type LiveTaskGroup, liveTaskGroups, markKillRequested, usageByAgent, type TaskRecord } from "../tasks.ts";
-import { decline, REFUSE_MS, refusedByAgent, revive } from "./filters.ts";
+import { declineAgents, REFUSE_MS, refusedByAgent, revive } from "./filters.ts";
 import { heldByOffers, makeOffers, offeredAgents, staleOffers } from "./offers.ts";
 import { place, type AgentSnapshot, type PlacedTask, type PlacementPlan, type TaskRequest } from "./place.ts";
 import { DEFAULT_ROLE } from "./roles.ts";
@@ -81,10 +81,12 @@ export function allocationRound(ctx: FrameworkContext, frameworks: readonly Fram
     for (const { turn } of turns) turn.settle({ ...ctx, hosts: new Map() }, [], 0);
     return result;
   }
-  const active = listAgents(db).filter((a) => a.state === "active");
-  rescindStale(db, new Set(active.map((a) => a.id)), now, takers);
+  // Ids and roles first: while a framework answers its offers, most rounds end at the check
+  // below, and must not pay for reading every agent's resources.
+  const activeRoles = activeAgentRoles(db);
+  rescindStale(db, new Set(activeRoles.map((a) => a.id)), now, takers);
   const refused = refusedByAgent(db);
-  if (!turns.some((t) => t.turn.requests.length > 0) && !offerable(active, refused, offeredAgents(db), takers, now)) {
+  if (!turns.some((t) => t.turn.requests.length > 0) && !offerable(activeRoles, refused, offeredAgents(db), takers, now)) {
     // Nothing to place and no agent any framework would be offered (each declined or held by
     // an outstanding offer, as while a framework answers its offers): the round ends before it
     // reads every task, which would cost it most. An agent whose offer is still outstanding
@@ -97,6 +99,7 @@ export function allocationRound(ctx: FrameworkContext, frameworks: readonly Fram
   }
   // One read of the live tasks, summed per agent and group, serves both the free resources and the placed tasks.
   const groups = liveTaskGroups(db);
+  const active = listAgents(db).filter((a) => a.state === "active");
   const agents = agentSnapshots(db, active, refused, groups);
   const round: RoundContext = { ...ctx, hosts: new Map(agents.map((a) => [a.id, a.hostname])) };
   const placed = placedTasks(groups);
@@ -134,7 +137,7 @@ type Takers = readonly { name: string; taker: { wants: boolean; roles: readonly 
 
 /** Whether some active agent without an outstanding offer could be offered to a framework that wants offers (no refuse filter of its on it, its role taken). */
 function offerable(
-  active: readonly AgentRecord[],
+  active: readonly Pick<AgentRecord, "id" | "role">[],
   refused: ReadonlyMap<string, Record<string, number>>,
   held: ReadonlySet<string>,
   takers: Takers,
@@ -282,11 +285,9 @@ function declineUnused(db: ClusterDb, plan: PlacementPlan, agents: AgentSnapshot
   const used = new Set([...plan.placements.map((p) => p.agentId), ...held]);
   const declined = new Map<string, number>();
   for (const framework of new Set(plan.unplaced.map((u) => u.framework))) {
-    for (const a of agents) {
-      if (used.has(a.id) || (a.refusedUntil?.[framework] ?? 0) > now) continue;
-      decline(db, framework, a.id, now + REFUSE_MS);
-      declined.set(framework, (declined.get(framework) ?? 0) + 1);
-    }
+    const ids = agents.filter((a) => !used.has(a.id) && (a.refusedUntil?.[framework] ?? 0) <= now).map((a) => a.id);
+    declineAgents(db, framework, ids, now + REFUSE_MS);
+    if (ids.length > 0) declined.set(framework, ids.length);
   }
   return declined;
 }

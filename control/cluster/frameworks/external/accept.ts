@@ -3,7 +3,7 @@ import { decline, REFUSE_MS } from "../../allocator/filters.ts";
 import { SCALAR_NAMES } from "../../allocator/drf.ts";
 import { takeOffers, type OfferRecord, type OfferResources } from "../../allocator/offers.ts";
 import { mergeRanges } from "../../allocator/ports.ts";
-import { insertTasks, tasksById, type TaskRecord } from "../../tasks.ts";
+import { existingTaskIds, insertTasks, type TaskRecord } from "../../tasks.ts";
 import type { LaunchedTask, FrameworkContext } from "../framework.ts";
 import type { Operation, SchedulerCall, TaskInfo } from "./calls.ts";
 import { checkTask, subtract, type LaunchTarget } from "./launch.ts";
@@ -72,11 +72,9 @@ export function acceptOffers(ctx: FrameworkContext, fw: FrameworkRecord, accept:
   const launched: LaunchedTask[] = [];
   const rows: FrameworkTaskRecord[] = [];
   // Ids already taken, read in one query for the whole call: an ACCEPT may launch hundreds of tasks.
-  const seen = new Set(
-    tasksById(
-      ctx.db,
-      accept.operations.flatMap((op) => tasksOf(op).map((t) => t.task_id.value)),
-    ).keys(),
+  const seen = existingTaskIds(
+    ctx.db,
+    accept.operations.flatMap((op) => tasksOf(op).map((t) => t.task_id.value)),
   );
   for (const op of accept.operations) {
     const tasks = tasksOf(op);

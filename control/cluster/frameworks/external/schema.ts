@@ -1,3 +1,4 @@
+import { sql } from "drizzle-orm";
 import { index, integer, real, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
 /** External frameworks, subscribed over the Mesos v1 scheduler API (frameworks/external/store.ts owns these). */
@@ -30,7 +31,10 @@ export const frameworkTasks = sqliteTable(
     /** The LAUNCH_GROUP the task belongs to: its tasks stop together. */
     taskGroup: text("task_group"),
   },
-  (t) => [index("framework_tasks_framework").on(t.frameworkId), index("framework_tasks_group").on(t.taskGroup)],
+  // Only grouped tasks in the group index (most tasks are in none), and no index of framework_id
+  // alone (nothing reads a framework's tasks through it): every launch writes these rows, and
+  // each index is one more b-tree written per task.
+  (t) => [index("framework_tasks_group").on(t.taskGroup).where(sql`${t.taskGroup} IS NOT NULL`)],
 );
 
 /**
@@ -41,7 +45,8 @@ export const frameworkUpdates = sqliteTable(
   "framework_updates",
   {
     seq: integer("seq").primaryKey({ autoIncrement: true }),
-    uuid: text("uuid").notNull().unique(),
+    /** Random (16 bytes): not indexed, an ACKNOWLEDGE names its task, whose few rows the task index finds. */
+    uuid: text("uuid").notNull(),
     frameworkId: text("framework_id").notNull(),
     taskId: text("task_id").notNull(),
     /** Mesos `TaskStatus` JSON, `uuid` included. */

@@ -1,6 +1,7 @@
 import { and, eq, ne, sql } from "drizzle-orm";
 import type { ClusterDb } from "../../db.ts";
 import { frameworks, frameworkTasks } from "../../schema.ts";
+import { jsonParams } from "../../tasks.ts";
 import type { FrameworkInfo, TaskInfo } from "./calls.ts";
 
 /** The `frameworks` and `framework_tasks` tables: external frameworks and their tasks' launch info. */
@@ -105,13 +106,17 @@ export interface FrameworkTaskRecord {
   taskGroup: string | null;
 }
 
-/** Raw multi-row statements (5 values a row, 19 rows within the 100-parameter limit): an ACCEPT may launch hundreds. */
+/**
+ * A statement per jsonParams part, the rows as one JSON parameter (their TaskInfos nested as
+ * JSON, stored as SQLite writes them back out): an ACCEPT may launch hundreds.
+ */
 export function insertFrameworkTasks(db: ClusterDb, records: FrameworkTaskRecord[]): void {
-  for (let i = 0; i < records.length; i += 19) {
-    const part = records.slice(i, i + 19);
+  const rows = records.map((r) => [r.taskId, r.frameworkId, r.info, r.killGraceMs, r.taskGroup]);
+  for (const param of jsonParams(rows)) {
     db.$client.sql.exec(
-      `INSERT INTO framework_tasks (task_id, framework_id, info, kill_grace_ms, task_group) VALUES ${part.map(() => "(?, ?, ?, ?, ?)").join(",")}`,
-      ...part.flatMap((r) => [r.taskId, r.frameworkId, JSON.stringify(r.info), r.killGraceMs, r.taskGroup]),
+      `INSERT INTO framework_tasks (task_id, framework_id, info, kill_grace_ms, task_group)
+       SELECT value ->> 0, value ->> 1, value -> 2, value ->> 3, value ->> 4 FROM json_each(?)`,
+      param,
     );
   }
 }

@@ -9,7 +9,7 @@ import type { Operation, SchedulerCall, TaskInfo } from "./calls.ts";
 import { checkTask, subtract, type LaunchTarget } from "./launch.ts";
 import type { FrameworkMailbox } from "./mailbox.ts";
 import { masterStatus, updateEvent } from "./status.ts";
-import { insertFrameworkTasks, type FrameworkRecord, type FrameworkTaskRecord } from "./store.ts";
+import { insertFrameworkTasks, needsTaskRecord, type FrameworkRecord, type FrameworkTaskRecord } from "./store.ts";
 
 /**
  * ACCEPT: the offers are used up (an offer is used once), each LAUNCH and LAUNCH_GROUP is
@@ -108,7 +108,9 @@ export function acceptOffers(ctx: FrameworkContext, fw: FrameworkRecord, accept:
       if (typeof c === "string") return drop([t], "REASON_TASK_INVALID", c, "TASK_ERROR");
       if (group === null) left = subtract(left, c.takes);
       launched.push({ record: stagingRecord(fw.id, t, c.launch, agent.id, agent.hostname, ctx.now), launch: c.launch });
-      rows.push({ taskId: c.launch.taskId, frameworkId: fw.id, info: t, killGraceMs: c.launch.killGracePeriodMs, taskGroup: group });
+      // Most tasks take every default: they need no record (one row fewer written per task).
+      if (needsTaskRecord(t, c.launch.killGracePeriodMs, group))
+        rows.push({ taskId: c.launch.taskId, frameworkId: fw.id, info: t, killGraceMs: c.launch.killGracePeriodMs, taskGroup: group });
     });
     if (group !== null) left = groupLeft;
   }

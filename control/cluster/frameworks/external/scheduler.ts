@@ -173,7 +173,7 @@ function kill(ctx: CommandContext, fw: FrameworkRecord, body: NonNullable<Schedu
   const group = getFrameworkTask(ctx.db, taskId)?.taskGroup ?? null;
   // Killing one task of a group kills the group.
   const ids = group === null ? [taskId] : groupTaskIds(ctx.db, fw.id, group);
-  if (nanos !== undefined) for (const id of ids) setKillGrace(ctx.db, id, Math.round(nanos / 1e6));
+  if (nanos !== undefined) for (const id of ids) setKillGrace(ctx.db, fw.id, id, Math.round(nanos / 1e6));
   ctx.killed.push(...markKillRequested(ctx.db, ids, ctx.now));
 }
 

@@ -20,13 +20,18 @@ export const frameworks = sqliteTable("frameworks", {
   removedAt: real("removed_at"),
 });
 
-/** What an external framework's tasks were launched with (TaskInfo), for kills, groups and state. */
+/**
+ * What an external framework's task needs beyond the defaults, for kills, groups and health
+ * checks: its kill grace, its LAUNCH_GROUP, its TaskInfo (for its health_check). A task launched
+ * with none of them (the default grace, no group, no check) has no row: it reads as the defaults.
+ */
 export const frameworkTasks = sqliteTable(
   "framework_tasks",
   {
     taskId: text("task_id").primaryKey(),
     frameworkId: text("framework_id").notNull(),
-    info: text("info", { mode: "json" }).notNull(),
+    /** The TaskInfo it was launched with; null for a row a KILL's kill_policy added to a task launched without one. */
+    info: text("info", { mode: "json" }),
     killGraceMs: integer("kill_grace_ms").notNull(),
     /** The LAUNCH_GROUP the task belongs to: its tasks stop together. */
     taskGroup: text("task_group"),

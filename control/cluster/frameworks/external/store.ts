@@ -2,6 +2,7 @@ import { and, eq, ne, sql } from "drizzle-orm";
 import type { ClusterDb } from "../../db.ts";
 import { frameworks, frameworkTasks } from "../../schema.ts";
 import { jsonParams } from "../../tasks.ts";
+import { DEFAULT_KILL_GRACE_MS } from "../framework.ts";
 import type { FrameworkInfo, TaskInfo } from "./calls.ts";
 
 /** The `frameworks` and `framework_tasks` tables: external frameworks and their tasks' launch info. */
@@ -97,13 +98,22 @@ export function frameworkRoles(info: FrameworkInfo): string[] {
   return info.roles && info.roles.length > 0 ? info.roles : [info.role ?? "*"];
 }
 
-/** What an external framework's task was launched with. */
+/**
+ * What an external framework's task needs beyond the defaults (the framework_tasks table): a
+ * task without a record has DEFAULT_KILL_GRACE_MS, no group and no health check.
+ */
 export interface FrameworkTaskRecord {
   taskId: string;
   frameworkId: string;
-  info: TaskInfo;
+  /** The TaskInfo it was launched with; null when a KILL's kill_policy gave the task its record. */
+  info: TaskInfo | null;
   killGraceMs: number;
   taskGroup: string | null;
+}
+
+/** Whether a launched task needs a record: a kill grace, a group or a health check that are not the defaults'. */
+export function needsTaskRecord(info: TaskInfo, killGraceMs: number, taskGroup: string | null): boolean {
+  return killGraceMs !== DEFAULT_KILL_GRACE_MS || taskGroup !== null || info.health_check !== undefined;
 }
 
 /**
@@ -123,7 +133,7 @@ export function insertFrameworkTasks(db: ClusterDb, records: FrameworkTaskRecord
 
 export function getFrameworkTask(db: ClusterDb, taskId: string): FrameworkTaskRecord | undefined {
   const row = db.select().from(frameworkTasks).where(eq(frameworkTasks.taskId, taskId)).get();
-  return row ? { ...row, info: row.info as TaskInfo } : undefined;
+  return row ? { ...row, info: row.info as TaskInfo | null } : undefined;
 }
 
 /** The task ids of a task group (LAUNCH_GROUP): they start and stop together. */
@@ -136,8 +146,12 @@ export function groupTaskIds(db: ClusterDb, frameworkId: string, group: string):
     .map((r) => r.id);
 }
 
-export function setKillGrace(db: ClusterDb, taskId: string, killGraceMs: number): void {
-  db.update(frameworkTasks).set({ killGraceMs }).where(eq(frameworkTasks.taskId, taskId)).run();
+/** A KILL's kill_policy: the task's grace from now on (its record is made if it had none). */
+export function setKillGrace(db: ClusterDb, frameworkId: string, taskId: string, killGraceMs: number): void {
+  db.insert(frameworkTasks)
+    .values({ taskId, frameworkId, info: null, killGraceMs, taskGroup: null })
+    .onConflictDoUpdate({ target: frameworkTasks.taskId, set: { killGraceMs } })
+    .run();
 }
 
 /** Drops the launch info of tasks that no longer exist (collected with their task rows). */

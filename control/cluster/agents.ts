@@ -200,14 +200,6 @@ export function getAgent(db: ClusterDb, id: string): AgentRecord | undefined {
 }
 
 /**
- * The active agents' ids and roles: all an allocation round needs to learn that there is
- * nothing to offer, without reading (and parsing) every agent's resources.
- */
-export function activeAgentRoles(db: ClusterDb): { id: string; role: AgentRole }[] {
-  return db.$client.sql.exec<{ id: string; role: AgentRole }>("SELECT id, role FROM agents WHERE state = 'active'").toArray();
-}
-
-/**
  * An upper bound of the number of agents, one step down the table's b-tree: rowids are distinct
  * positive integers, so the largest is at least the count (removed agents leave gaps).
  */

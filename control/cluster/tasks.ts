@@ -229,7 +229,8 @@ const fromRaw = (r: RawTask): TaskRecord => ({
 export function tasksById(db: ClusterDb, ids: string[]): Map<string, TaskRecord> {
   const out = new Map<string, TaskRecord>();
   for (const param of jsonParams(ids)) {
-    const rows = sqlOf(db).exec<RawTask & Record<string, SqlStorageValue>>("SELECT * FROM tasks WHERE id IN (SELECT value FROM json_each(?))", param);
+    // toArray, not the cursor's iterator: one call into the runtime for the rows, not one per row.
+    const rows = sqlOf(db).exec<RawTask & Record<string, SqlStorageValue>>("SELECT * FROM tasks WHERE id IN (SELECT value FROM json_each(?))", param).toArray();
     for (const r of rows) out.set(r.id, fromRaw(r));
   }
   return out;
@@ -239,7 +240,7 @@ export function tasksById(db: ClusterDb, ids: string[]): Map<string, TaskRecord>
 export function existingTaskIds(db: ClusterDb, ids: string[]): Set<string> {
   const out = new Set<string>();
   for (const param of jsonParams(ids)) {
-    for (const r of sqlOf(db).exec<{ id: string }>("SELECT id FROM tasks WHERE id IN (SELECT value FROM json_each(?))", param)) out.add(r.id);
+    for (const r of sqlOf(db).exec<{ id: string }>("SELECT id FROM tasks WHERE id IN (SELECT value FROM json_each(?))", param).toArray()) out.add(r.id);
   }
   return out;
 }

@@ -13,7 +13,7 @@ export const REFUSE_MS = 5_000;
 /** Per agent, the frameworks that declined it and until when (ms). Raw SQL: every round reads them all. */
 export function refusedByAgent(db: ClusterDb): Map<string, Record<string, number>> {
   const refused = new Map<string, Record<string, number>>();
-  const rows = db.$client.sql.exec<{ framework: string; agent_id: string; until: number }>("SELECT framework, agent_id, until FROM offer_filters");
+  const rows = db.$client.sql.exec<{ framework: string; agent_id: string; until: number }>("SELECT framework, agent_id, until FROM offer_filters").toArray();
   for (const f of rows) {
     const byFramework = refused.get(f.agent_id);
     if (byFramework) byFramework[f.framework] = f.until;
@@ -41,6 +41,18 @@ export function declineAgents(db: ClusterDb, framework: string, agentIds: readon
     until,
     JSON.stringify(agentIds),
   );
+}
+
+/** The earliest end, after `now`, of a refuse filter of one of `frameworks`: an agent may be offered to it again then. */
+export function firstRefuseEnd(db: ClusterDb, frameworks: readonly string[], now: number): number | null {
+  if (frameworks.length === 0) return null;
+  return db.$client.sql
+    .exec<{ at: number | null }>(
+      "SELECT min(until) AS at FROM offer_filters WHERE until > ? AND framework IN (SELECT value FROM json_each(?))",
+      now,
+      JSON.stringify(frameworks),
+    )
+    .one().at;
 }
 
 /** Mesos REVIVE: a framework with new demand is offered every agent again. Also drops expired filters. */

@@ -1,7 +1,7 @@
-import { eq, inArray } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import type { ClusterDb } from "../db.ts";
 import { offers } from "../schema.ts";
-import { chunked, jsonParams, type TaskRecord } from "../tasks.ts";
+import { jsonParams, type TaskRecord } from "../tasks.ts";
 import { FairShare, SCALAR_NAMES, type FrameworkInfo, type Scalars } from "./drf.ts";
 import { mergeRanges } from "./ports.ts";
 import type { AgentSnapshot, PlacedTask } from "./place.ts";
@@ -102,7 +102,7 @@ export function heldByOffers(db: ClusterDb): Map<string, { scalars: Scalars; por
 
 /** The agents with an outstanding offer. */
 export function offeredAgents(db: ClusterDb): Set<string> {
-  const rows = db.$client.sql.exec<{ agent_id: string }>("SELECT DISTINCT agent_id FROM offers");
+  const rows = db.$client.sql.exec<{ agent_id: string }>("SELECT DISTINCT agent_id FROM offers").toArray();
   const out = new Set<string>();
   for (const r of rows) out.add(r.agent_id);
   return out;
@@ -142,11 +142,39 @@ export function dropOffers(db: ClusterDb, framework: string): void {
   db.delete(offers).where(eq(offers.framework, framework)).run();
 }
 
-/** Removes offers on agents no longer active, or past their time; returns them, to rescind. */
-export function staleOffers(db: ClusterDb, activeAgents: ReadonlySet<string>, now: number): OfferRecord[] {
-  const stale = outstandingOffers(db).filter((o) => o.expiresAt <= now || !activeAgents.has(o.agentId));
-  for (const part of chunked(stale.map((o) => o.id))) db.delete(offers).where(inArray(offers.id, part)).run();
-  return stale;
+/** Removes offers on agents no longer active, or past their time; returns them, to rescind. One statement: every round asks. */
+export function staleOffers(db: ClusterDb, now: number): OfferRecord[] {
+  return db.$client.sql
+    .exec<RawOffer>(
+      `DELETE FROM offers WHERE expires_at <= ? OR agent_id NOT IN (SELECT id FROM agents WHERE state = 'active') RETURNING ${OFFER_COLUMNS}`,
+      now,
+    )
+    .toArray()
+    .map(fromRaw);
+}
+
+/**
+ * Whether some active agent could be offered to `framework` now: one its role may take (`*`, or
+ * one of `roles`), held by no outstanding offer, and not declined by it (no refuse filter of
+ * its until later). Asked in SQL, stopping at the first: a round that finds none ends early,
+ * as every round does while a framework answers its offers.
+ */
+export function offerableTo(db: ClusterDb, framework: string, roles: readonly string[], now: number): boolean {
+  return (
+    db.$client.sql
+      .exec(
+        `SELECT 1 FROM agents a WHERE a.state = 'active'
+           AND (a.role = ? OR a.role IN (SELECT value FROM json_each(?)))
+           AND NOT EXISTS (SELECT 1 FROM offers o WHERE o.agent_id = a.id)
+           AND NOT EXISTS (SELECT 1 FROM offer_filters f WHERE f.framework = ? AND f.agent_id = a.id AND f.until > ?)
+         LIMIT 1`,
+        DEFAULT_ROLE,
+        JSON.stringify(roles),
+        framework,
+        now,
+      )
+      .toArray().length > 0
+  );
 }
 
 /** What each agent has left once its tasks, outstanding offers and this round's launches are counted. */

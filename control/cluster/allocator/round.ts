@@ -1,11 +1,10 @@
-import { activeAgentRoles, listAgents, type AgentRecord } from "../agents.ts";
+import { listAgents, type AgentRecord } from "../agents.ts";
 import type { ClusterDb } from "../db.ts";
 import type { Framework, FrameworkContext, FrameworkTurn, LaunchedTask, RoundContext } from "../frameworks/framework.ts";
 import { type LiveTaskGroup, liveTaskGroups, markKillRequested, usageByAgent, type TaskRecord } from "../tasks.ts";
-import { declineAgents, REFUSE_MS, refusedByAgent, revive } from "./filters.ts";
-import { heldByOffers, makeOffers, offeredAgents, staleOffers } from "./offers.ts";
+import { declineAgents, firstRefuseEnd, REFUSE_MS, refusedByAgent, revive } from "./filters.ts";
+import { heldByOffers, makeOffers, offerableTo, offeredAgents, staleOffers } from "./offers.ts";
 import { place, type AgentSnapshot, type PlacedTask, type PlacementPlan, type TaskRequest } from "./place.ts";
-import { DEFAULT_ROLE } from "./roles.ts";
 import type { FrameworkInfo } from "./drf.ts";
 import { roleWeights, weighted } from "./weights.ts";
 
@@ -81,18 +80,23 @@ export function allocationRound(ctx: FrameworkContext, frameworks: readonly Fram
     for (const { turn } of turns) turn.settle({ ...ctx, hosts: new Map() }, [], 0);
     return result;
   }
-  // Ids and roles first: while a framework answers its offers, most rounds end at the check
-  // below, and must not pay for reading every agent's resources.
-  const activeRoles = activeAgentRoles(db);
-  rescindStale(db, new Set(activeRoles.map((a) => a.id)), now, takers);
-  const refused = refusedByAgent(db);
-  if (!turns.some((t) => t.turn.requests.length > 0) && !offerable(activeRoles, refused, offeredAgents(db), takers, now)) {
+  rescindStale(db, now, takers);
+  const offerable = takers.some(({ name, taker }) => taker.wants && offerableTo(db, name, taker.roles, now));
+  if (!turns.some((t) => t.turn.requests.length > 0) && !offerable) {
     // Nothing to place and no agent any framework would be offered (each declined or held by
     // an outstanding offer, as while a framework answers its offers): the round ends before it
-    // reads every task, which would cost it most. An agent whose offer is still outstanding
-    // waits for the answer (or offer_timeout) before what it frees meanwhile is offered.
+    // reads every task and agent, which would cost it most (the question is asked in SQL, not
+    // by reading every agent and filter). An agent whose offer is still outstanding waits for
+    // the answer (or offer_timeout) before what it frees meanwhile is offered.
     for (const { turn } of turns) turn.settle({ ...ctx, hosts: new Map() }, [], 0);
-    result.wakeAt = earliest(result.wakeAt, filterEnds(refused, takers, now));
+    result.wakeAt = earliest(
+      result.wakeAt,
+      firstRefuseEnd(
+        db,
+        takers.map((t) => t.name),
+        now,
+      ),
+    );
     // Frameworks still want offers: an agent that joins or frees resources must bring a round.
     result.waiting = takers.length > 0;
     return result;
@@ -100,6 +104,7 @@ export function allocationRound(ctx: FrameworkContext, frameworks: readonly Fram
   // One read of the live tasks, summed per agent and group, serves both the free resources and the placed tasks.
   const groups = liveTaskGroups(db);
   const active = listAgents(db).filter((a) => a.state === "active");
+  const refused = refusedByAgent(db);
   const agents = agentSnapshots(db, active, refused, groups);
   const round: RoundContext = { ...ctx, hosts: new Map(agents.map((a) => [a.id, a.hostname])) };
   const placed = placedTasks(groups);
@@ -134,24 +139,6 @@ export function allocationRound(ctx: FrameworkContext, frameworks: readonly Fram
 }
 
 type Takers = readonly { name: string; taker: { wants: boolean; roles: readonly string[] } }[];
-
-/** Whether some active agent without an outstanding offer could be offered to a framework that wants offers (no refuse filter of its on it, its role taken). */
-function offerable(
-  active: readonly Pick<AgentRecord, "id" | "role">[],
-  refused: ReadonlyMap<string, Record<string, number>>,
-  held: ReadonlySet<string>,
-  takers: Takers,
-  now: number,
-): boolean {
-  const wanting = takers.filter((t) => t.taker.wants);
-  return active.some(
-    (a) =>
-      !held.has(a.id) &&
-      wanting.some(
-        (t) => (refused.get(a.id)?.[t.name] ?? 0) <= now && ((a.role ?? DEFAULT_ROLE) === DEFAULT_ROLE || t.taker.roles.includes(a.role ?? DEFAULT_ROLE)),
-      ),
-  );
-}
 
 /** The earliest end of an offer-taking framework's refuse filter: an agent may be offered to it again then, so a round must come. */
 function filterEnds(refused: ReadonlyMap<string, Record<string, number>>, takers: Takers, now: number): number | null {
@@ -208,13 +195,8 @@ function placeAll(now: number, agents: AgentSnapshot[], placed: PlacedTask[], fr
 }
 
 /** Offers on agents that left, or past their time, are withdrawn and their frameworks told (RESCIND). */
-function rescindStale(
-  db: ClusterDb,
-  active: ReadonlySet<string>,
-  now: number,
-  takers: readonly { name: string; taker: { rescinded(ids: string[]): void } }[],
-): void {
-  const stale = staleOffers(db, active, now);
+function rescindStale(db: ClusterDb, now: number, takers: readonly { name: string; taker: { rescinded(ids: string[]): void } }[]): void {
+  const stale = staleOffers(db, now);
   for (const { name, taker } of takers) {
     const ids = stale.filter((o) => o.framework === name).map((o) => o.id);
     if (ids.length > 0) taker.rescinded(ids);

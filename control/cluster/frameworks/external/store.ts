@@ -1,4 +1,4 @@
-import { and, eq, ne, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import type { ClusterDb } from "../../db.ts";
 import { frameworks, frameworkTasks } from "../../schema.ts";
 import { jsonParams } from "../../tasks.ts";
@@ -38,27 +38,28 @@ interface RawFramework extends Record<string, SqlStorageValue> {
   removed_at: number | null;
 }
 
+const fromRaw = (r: RawFramework): FrameworkRecord => ({
+  id: r.id,
+  info: JSON.parse(r.info) as FrameworkInfo,
+  principal: r.principal,
+  streamId: r.stream_id,
+  state: r.state,
+  suppressedRoles: JSON.parse(r.suppressed_roles) as string[],
+  registeredAt: r.registered_at,
+  reregisteredAt: r.reregistered_at,
+  failoverAt: r.failover_at,
+  removedAt: r.removed_at,
+});
+
 /** One framework. A raw statement: every scheduler call of the framework reads it (its thousands of ACKNOWLEDGEs too). */
 export function getFramework(db: ClusterDb, id: string): FrameworkRecord | undefined {
   const r = db.$client.sql.exec<RawFramework>("SELECT * FROM frameworks WHERE id = ?", id).toArray()[0];
-  if (!r) return undefined;
-  return {
-    id: r.id,
-    info: JSON.parse(r.info) as FrameworkInfo,
-    principal: r.principal,
-    streamId: r.stream_id,
-    state: r.state,
-    suppressedRoles: JSON.parse(r.suppressed_roles) as string[],
-    registeredAt: r.registered_at,
-    reregisteredAt: r.reregistered_at,
-    failoverAt: r.failover_at,
-    removedAt: r.removed_at,
-  };
+  return r ? fromRaw(r) : undefined;
 }
 
-/** Frameworks not torn down, oldest first. */
+/** Frameworks not torn down, oldest first. A raw statement: every allocation round reads them. */
 export function activeFrameworks(db: ClusterDb): FrameworkRecord[] {
-  return db.select().from(frameworks).where(ne(frameworks.state, "removed")).orderBy(frameworks.registeredAt).all().map(toRecord);
+  return db.$client.sql.exec<RawFramework>("SELECT * FROM frameworks WHERE state != 'removed' ORDER BY registered_at").toArray().map(fromRaw);
 }
 
 /** Every framework the object remembers, torn down ones included (`/master/state`'s completed frameworks). */

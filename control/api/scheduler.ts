@@ -114,9 +114,11 @@ export const schedulerRoutes = new Hono<AppEnv>().post("/", async (c) => {
   }
   if (!streamId) throw new ApiError("forbidden", `Missing ${STREAM_ID_HEADER}: send the header the SUBSCRIBE response carried.`);
   const clusterId = c.get("cluster").id;
+  // The validated call travels as its JSON: cheaper to send and to read back than the object's
+  // structured clone (an ACCEPT may carry a thousand TaskInfos).
   const { status } = unwrap(
     await clusterStub(c.env, clusterId)
-      .schedulerCall(call, streamId)
+      .schedulerCall(JSON.stringify(call), streamId)
       .finally(() => forgetDnsSnapshot(clusterId)),
   );
   return c.body(null, status);

@@ -1,7 +1,6 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { Cluster } from "../../control/cluster/cluster.ts";
-import type { SchedulerCall } from "../../control/cluster/frameworks/external/calls.ts";
 import type { CallResult, SchedulerCallQueue } from "../../control/cluster/frameworks/external/call-queue.ts";
 import { pendingUpdateCount } from "../../control/cluster/frameworks/external/updates.ts";
 import { type Account, joinAgent, signUp } from "./helpers.ts";
@@ -22,7 +21,7 @@ async function together(account: Account, calls: { call: Record<string, unknown>
   return runInDurableObject(stub(account), async (instance: Cluster) => {
     const queue = (instance as unknown as { schedulerCalls: SchedulerCallQueue }).schedulerCalls;
     const before = queue.transactions;
-    const results: CallResult[] = await Promise.all(calls.map((c) => instance.schedulerCall(c.call as SchedulerCall, c.streamId)));
+    const results: CallResult[] = await Promise.all(calls.map((c) => instance.schedulerCall(JSON.stringify(c.call), c.streamId)));
     return { results, transactions: queue.transactions - before };
   });
 }

@@ -1,6 +1,7 @@
 import { and, eq, lte } from "drizzle-orm";
 import type { ClusterDb } from "../db.ts";
 import { offerFilters } from "../schema.ts";
+import { jsonParams } from "../tasks.ts";
 
 /**
  * Refuse filters (Mesos `Filters.refuse_seconds`): an agent a framework declined is not
@@ -28,19 +29,20 @@ export function decline(db: ClusterDb, framework: string, agentId: string, until
 }
 
 /**
- * `framework` declines every agent of `agentIds` until `until`, in one statement (the ids
- * travel as one JSON parameter): a DECLINE may name a thousand offers.
+ * `framework` declines every agent of `agentIds` until `until`, a statement per jsonParams part
+ * (the ids travel as one JSON parameter): a DECLINE may name a thousand offers.
  */
 export function declineAgents(db: ClusterDb, framework: string, agentIds: readonly string[], until: number): void {
-  if (agentIds.length === 0) return;
-  // `WHERE true` keeps SQLite from reading ON CONFLICT as a join constraint of the SELECT.
-  db.$client.sql.exec(
-    `INSERT INTO offer_filters (framework, agent_id, until) SELECT ?, value, ? FROM json_each(?) WHERE true
-     ON CONFLICT (framework, agent_id) DO UPDATE SET until = excluded.until`,
-    framework,
-    until,
-    JSON.stringify(agentIds),
-  );
+  for (const param of jsonParams(agentIds)) {
+    // `WHERE true` keeps SQLite from reading ON CONFLICT as a join constraint of the SELECT.
+    db.$client.sql.exec(
+      `INSERT INTO offer_filters (framework, agent_id, until) SELECT ?, value, ? FROM json_each(?) WHERE true
+       ON CONFLICT (framework, agent_id) DO UPDATE SET until = excluded.until`,
+      framework,
+      until,
+      param,
+    );
+  }
 }
 
 /** The earliest end, after `now`, of a refuse filter of one of `frameworks`: an agent may be offered to it again then. */

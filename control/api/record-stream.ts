@@ -1,4 +1,4 @@
-import { recordIo } from "../cluster/frameworks/external/stream.ts";
+import { asciiJson, recordIo } from "../cluster/frameworks/external/stream.ts";
 
 const encoder = new TextEncoder();
 
@@ -28,6 +28,17 @@ export class RecordStream {
   push(json: string): void {
     if (!this.open) return;
     this.waiting.push(recordIo(json));
+    if (!this.writing) void this.drain();
+  }
+
+  /**
+   * Queues one record per line of `lines`, JSON lines as the Cluster object sends a commit's
+   * events: the message is made ASCII in one pass (escaping writes no newline, so its lines stay
+   * the events'), not a pass per event.
+   */
+  pushLines(lines: string): void {
+    if (!this.open) return;
+    for (const json of asciiJson(lines).split("\n")) this.waiting.push(`${json.length}\n${json}`);
     if (!this.writing) void this.drain();
   }
 

@@ -31,7 +31,7 @@ const STREAM_ID_HEADER = "Mesos-Stream-Id";
 /** Reads and checks a call: 415 for a body that is not JSON (DCX speaks no protobuf), 400 for one that is not a call. */
 async function readCall(c: Context<AppEnv>): Promise<SchedulerCall> {
   const json = await mesosCallBody(c, "scheduler API");
-  const parsed = SchedulerCall.safeParse(withoutNulls(json));
+  const parsed = SchedulerCall.safeParse(dropNulls(json));
   if (!parsed.success) {
     const details = fieldErrors(parsed.error);
     throw new ApiError("malformed", `Failed to validate scheduler::Call: ${details.map((d) => `${d.path}: ${d.errors.join(", ")}`).join("; ")}`, details);
@@ -42,17 +42,23 @@ async function readCall(c: Context<AppEnv>): Promise<SchedulerCall> {
 }
 
 /**
- * The value with every null field left out: protobuf's JSON mapping reads null as "not set",
- * and protobuf.js-based clients (mesos-framework) send unset message fields as null.
+ * Removes every null field, in place (the value is the request's own parse): protobuf's JSON
+ * mapping reads null as "not set", and protobuf.js-based clients (mesos-framework) send unset
+ * message fields as null. A body without nulls is walked, never copied. Recursion is bounded:
+ * mesosCallBody refused bodies nested deeper than MAX_JSON_DEPTH.
  */
-function withoutNulls(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(withoutNulls);
+function dropNulls(value: unknown): unknown {
   if (typeof value !== "object" || value === null) return value;
-  return Object.fromEntries(
-    Object.entries(value)
-      .filter(([, v]) => v !== null)
-      .map(([k, v]) => [k, withoutNulls(v)]),
-  );
+  if (Array.isArray(value)) {
+    for (const item of value) dropNulls(item);
+    return value;
+  }
+  const object = value as Record<string, unknown>;
+  for (const key in object) {
+    if (object[key] === null) delete object[key];
+    else dropNulls(object[key]);
+  }
+  return value;
 }
 
 /**
@@ -85,7 +91,7 @@ async function subscribeStream(c: Context<AppEnv>, body: SubscribeBody): Promise
   });
   // A message is one commit's events, one JSON line each; each is its own record.
   ws.addEventListener("message", (e) => {
-    if (typeof e.data === "string") for (const line of e.data.split("\n")) stream.push(line);
+    if (typeof e.data === "string") stream.pushLines(e.data);
   });
   ws.addEventListener("close", () => stream.close());
   ws.addEventListener("error", () => stream.close());
@@ -108,9 +114,11 @@ export const schedulerRoutes = new Hono<AppEnv>().post("/", async (c) => {
   }
   if (!streamId) throw new ApiError("forbidden", `Missing ${STREAM_ID_HEADER}: send the header the SUBSCRIBE response carried.`);
   const clusterId = c.get("cluster").id;
+  // The validated call travels as its JSON: cheaper to send and to read back than the object's
+  // structured clone (an ACCEPT may carry a thousand TaskInfos).
   const { status } = unwrap(
     await clusterStub(c.env, clusterId)
-      .schedulerCall(call, streamId)
+      .schedulerCall(JSON.stringify(call), streamId)
       .finally(() => forgetDnsSnapshot(clusterId)),
   );
   return c.body(null, status);

@@ -1,6 +1,6 @@
-import { and, asc, eq, ne } from "drizzle-orm";
+import { and, eq, ne } from "drizzle-orm";
 import { PUBLIC_IP_ATTRIBUTE, PUBLIC_ROLE, type AgentRole, type Attributes, type HostAllowances, type Register, type Resources } from "../../protocol/index.ts";
-import { type ClusterDb, prepared } from "./db.ts";
+import type { ClusterDb } from "./db.ts";
 import { ensureMeta, increment } from "./meta.ts";
 import { agents } from "./schema.ts";
 
@@ -25,26 +25,6 @@ export interface AgentRecord {
   reregisteredAt: number | null;
   disconnectedAt: number | null;
   unreachableAt: number | null;
-}
-
-type Row = typeof agents.$inferSelect;
-
-function toRecord(row: Row): AgentRecord {
-  return {
-    id: row.id,
-    hostname: row.hostname,
-    ip: row.ip,
-    resources: row.resources as Resources,
-    attributes: row.attributes as Attributes,
-    role: row.role,
-    allowances: row.allowances as HostAllowances | null,
-    version: row.version,
-    state: row.state,
-    registeredAt: row.registeredAt,
-    reregisteredAt: row.reregisteredAt,
-    disconnectedAt: row.disconnectedAt,
-    unreachableAt: row.unreachableAt,
-  };
 }
 
 /** Agent ids follow Mesos: `<master id>-S<n>`, so the tail (`S3`) is short and unique in the cluster. */
@@ -175,9 +155,48 @@ export function agentIdForCredential(db: ClusterDb, credentialHash: string): str
   return db.$client.sql.exec<{ id: string }>("SELECT id FROM agents WHERE credential_hash = ?", credentialHash).toArray()[0]?.id;
 }
 
+/** The columns of an AgentRecord, read raw: rounds list every agent, ACCEPTs read theirs. */
+const AGENT_COLUMNS =
+  "id, hostname, ip, resources, attributes, role, allowances, version, state, registered_at, reregistered_at, disconnected_at, unreachable_at";
+
+interface RawAgent extends Record<string, SqlStorageValue> {
+  id: string;
+  hostname: string;
+  ip: string;
+  resources: string;
+  attributes: string;
+  role: AgentRole;
+  allowances: string | null;
+  version: string;
+  state: AgentState;
+  registered_at: number;
+  reregistered_at: number | null;
+  disconnected_at: number | null;
+  unreachable_at: number | null;
+}
+
+/** A raw row as drizzle's json columns would read it (the same JSON.parse of the same text). */
+function fromRaw(r: RawAgent): AgentRecord {
+  return {
+    id: r.id,
+    hostname: r.hostname,
+    ip: r.ip,
+    resources: JSON.parse(r.resources) as Resources,
+    attributes: JSON.parse(r.attributes) as Attributes,
+    role: r.role,
+    allowances: r.allowances === null ? null : (JSON.parse(r.allowances) as HostAllowances | null),
+    version: r.version,
+    state: r.state,
+    registeredAt: r.registered_at,
+    reregisteredAt: r.reregistered_at,
+    disconnectedAt: r.disconnected_at,
+    unreachableAt: r.unreachable_at,
+  };
+}
+
 export function getAgent(db: ClusterDb, id: string): AgentRecord | undefined {
-  const row = db.select().from(agents).where(eq(agents.id, id)).get();
-  return row ? toRecord(row) : undefined;
+  const row = db.$client.sql.exec<RawAgent>(`SELECT ${AGENT_COLUMNS} FROM agents WHERE id = ?`, id).toArray()[0];
+  return row ? fromRaw(row) : undefined;
 }
 
 /**
@@ -199,11 +218,8 @@ export function countAgents(db: ClusterDb): number {
   return db.$client.sql.exec<{ n: number }>("SELECT count(*) AS n FROM agents").one().n;
 }
 
-// Every allocation round lists the agents: built once (db.ts `prepared`).
-const agentsInOrder = (db: ClusterDb) => db.select().from(agents).orderBy(asc(agents.registeredAt)).prepare();
-
 export function listAgents(db: ClusterDb): AgentRecord[] {
-  return prepared(db, agentsInOrder).all().map(toRecord);
+  return db.$client.sql.exec<RawAgent>(`SELECT ${AGENT_COLUMNS} FROM agents ORDER BY registered_at`).toArray().map(fromRaw);
 }
 
 export function updateAgentResources(db: ClusterDb, id: string, resources: Resources, attributes?: Attributes): void {

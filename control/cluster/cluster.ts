@@ -674,8 +674,12 @@ export class Cluster extends DurableObject<Env> {
     );
   }
 
-  /** RPC: one scheduler call other than SUBSCRIBE, from the subscription `streamId`. */
-  async schedulerCall(call: SchedulerCall, streamId: string): Promise<Outcome<{ status: 200 | 202; closeStream?: boolean }>> {
+  /**
+   * RPC: one scheduler call other than SUBSCRIBE, from the subscription `streamId`: the JSON of
+   * the call as the Worker validated it (control/api/scheduler.ts), the object's only caller.
+   */
+  async schedulerCall(callJson: string, streamId: string): Promise<Outcome<{ status: 200 | 202; closeStream?: boolean }>> {
+    const call = JSON.parse(callJson) as SchedulerCall;
     // Calls arriving together share a transaction (call-queue.ts); acks alone cost no round.
     const r = await this.schedulerCalls.submit(call, streamId);
     // TEARDOWN ends the subscription: the Worker ends the framework's response when its socket closes.

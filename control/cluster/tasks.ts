@@ -77,7 +77,7 @@ const JSON_ROWS_PER_STATEMENT = 1000;
 const JSON_PARAM_CHARS = 500_000;
 
 /** `rows` as JSON array texts, one per statement, within JSON_ROWS_PER_STATEMENT and JSON_PARAM_CHARS. */
-function jsonParams(rows: readonly unknown[]): string[] {
+export function jsonParams(rows: readonly unknown[]): string[] {
   const out: string[] = [];
   let part: string[] = [];
   let chars = 2;
@@ -240,8 +240,18 @@ const fromRaw = (r: RawTask): TaskRecord => ({
 export function tasksById(db: ClusterDb, ids: string[]): Map<string, TaskRecord> {
   const out = new Map<string, TaskRecord>();
   for (const param of jsonParams(ids)) {
-    const rows = sqlOf(db).exec<RawTask & Record<string, SqlStorageValue>>("SELECT * FROM tasks WHERE id IN (SELECT value FROM json_each(?))", param);
+    // toArray, not the cursor's iterator: one call into the runtime for the rows, not one per row.
+    const rows = sqlOf(db).exec<RawTask & Record<string, SqlStorageValue>>("SELECT * FROM tasks WHERE id IN (SELECT value FROM json_each(?))", param).toArray();
     for (const r of rows) out.set(r.id, fromRaw(r));
+  }
+  return out;
+}
+
+/** Which of the ids are taken by a task (live or not yet collected), a statement per jsonParams part. */
+export function existingTaskIds(db: ClusterDb, ids: string[]): Set<string> {
+  const out = new Set<string>();
+  for (const param of jsonParams(ids)) {
+    for (const r of sqlOf(db).exec<{ id: string }>("SELECT id FROM tasks WHERE id IN (SELECT value FROM json_each(?))", param).toArray()) out.add(r.id);
   }
   return out;
 }

@@ -108,15 +108,19 @@ const JSON_TYPE = /^application\/([\w.-]+\+)?json$/i;
  * the recursive code behind the routes (merges, schemas, group trees) stays far from the stack's end. */
 export const MAX_JSON_DEPTH = 64;
 
-/** Whether `value` nests deeper than `limit` arrays and objects, measured without recursion. */
+/**
+ * Whether `value` nests deeper than `limit` arrays and objects. It recurses at most `limit`
+ * levels (it answers before going deeper), and allocates nothing: every call body goes through it.
+ */
 export function nestsDeeperThan(value: unknown, limit: number): boolean {
-  const stack: [unknown, number][] = [[value, 0]];
-  while (stack.length > 0) {
-    const [v, depth] = stack.pop() as [unknown, number];
-    if (typeof v !== "object" || v === null) continue;
-    if (depth + 1 > limit) return true;
-    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
+  if (typeof value !== "object" || value === null) return false;
+  if (limit <= 0) return true;
+  if (Array.isArray(value)) {
+    for (const child of value) if (nestsDeeperThan(child, limit - 1)) return true;
+    return false;
   }
+  const object = value as Record<string, unknown>;
+  for (const key in object) if (nestsDeeperThan(object[key], limit - 1)) return true;
   return false;
 }
 

@@ -64,6 +64,37 @@ describe("KILL and RECONCILE", () => {
     expect(kill.taskIds.sort()).toEqual(["g1", "g2"]);
     await fw.disconnect();
   });
+
+  it("a task launched with every default has no framework_tasks row, and a KILL's kill_policy still sets its grace", async () => {
+    const account = await signUp();
+    const { socket } = await joinAgent(account, AGENT);
+    const fw = await Framework.subscribe(account);
+    const [offer] = await fw.offers();
+    const task = (id: string, extra: Record<string, unknown> = {}) => ({
+      name: id,
+      task_id: { value: id },
+      agent_id: offer!.agent_id,
+      resources: [scalar("cpus", 0.1), scalar("mem", 32)],
+      command: { value: "sleep 600" },
+      ...extra,
+    });
+    const graced = task("graced", { kill_policy: { grace_period: { nanoseconds: 9_000_000_000 } } });
+    await fw.call("ACCEPT", {
+      accept: { offer_ids: [offer!.id], operations: [{ type: "LAUNCH", launch: { task_infos: [task("plain"), task("later"), graced] } }] },
+    });
+    await socket.nextOfType("launch");
+    const rows = await runInDurableObject(stub(account), (_: Cluster, state) =>
+      state.storage.sql.exec<{ task_id: string }>("SELECT task_id FROM framework_tasks ORDER BY task_id").toArray(),
+    );
+    expect(rows.map((r) => r.task_id)).toEqual(["graced"]);
+    await fw.call("KILL", { kill: { task_id: { value: "plain" } } });
+    expect(await socket.nextOfType("kill")).toMatchObject({ taskIds: ["plain"], gracePeriodMs: 3000 });
+    await fw.call("KILL", { kill: { task_id: { value: "graced" } } });
+    expect(await socket.nextOfType("kill")).toMatchObject({ taskIds: ["graced"], gracePeriodMs: 9000 });
+    await fw.call("KILL", { kill: { task_id: { value: "later" }, kill_policy: { grace_period: { nanoseconds: 5_000_000_000 } } } });
+    expect(await socket.nextOfType("kill")).toMatchObject({ taskIds: ["later"], gracePeriodMs: 5000 });
+    await fw.disconnect();
+  });
 });
 
 describe("failover", () => {

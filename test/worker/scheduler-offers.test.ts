@@ -103,7 +103,39 @@ describe("bad ACCEPTs", () => {
   });
 });
 
+describe("offers named by another framework", () => {
+  it("an ACCEPT of another framework's offer drops its task, a DECLINE of it is ignored, and the offer stays its owner's", async () => {
+    const account = await signUp();
+    const { socket } = await joinAgent(account, AGENT);
+    const owner = await Framework.subscribe(account, { name: "owner" });
+    const [offer] = await owner.offers();
+    const other = await Framework.subscribe(account, { name: "other" });
+    await other.call("ACCEPT", { accept: launch(offer!, "stolen") });
+    expect(await other.update()).toMatchObject({ task_id: { value: "stolen" }, state: "TASK_DROPPED", reason: "REASON_INVALID_OFFERS" });
+    expect((await other.call("DECLINE", { decline: { offer_ids: [offer!.id], filters: { refuse_seconds: 3600 } } })).status).toBe(202);
+    expect((await owner.call("ACCEPT", { accept: launch(offer!, "mine") })).status).toBe(202);
+    const frame = await socket.nextOfType<{ tasks: { taskId: string }[] }>("launch");
+    expect(frame.tasks.map((t) => t.taskId)).toEqual(["mine"]);
+    await owner.disconnect();
+    await other.disconnect();
+  });
+});
+
 describe("filters, REVIVE and SUPPRESS", () => {
+  it("one DECLINE of several agents' offers filters each of them until REVIVE", async () => {
+    const account = await signUp();
+    for (let i = 0; i < 3; i++) await joinAgent(account, AGENT);
+    const fw = await Framework.subscribe(account);
+    const offers = await fw.offers();
+    expect(new Set(offers.map((o) => o.agent_id.value)).size).toBe(3);
+    await fw.call("DECLINE", { decline: { offer_ids: offers.map((o) => o.id), filters: { refuse_seconds: 3600 } } });
+    await timePasses(account);
+    expect(await fw.within("OFFERS", 300)).toEqual([]);
+    await fw.call("REVIVE");
+    expect((await fw.offers()).map((o) => o.agent_id.value).sort()).toEqual(offers.map((o) => o.agent_id.value).sort());
+    await fw.disconnect();
+  });
+
   it("a declined agent is not offered again until REVIVE, which clears every filter; SUPPRESS stops offers until REVIVE", async () => {
     const account = await signUp();
     await joinAgent(account, AGENT);

@@ -1,7 +1,7 @@
-import { eq, inArray } from "drizzle-orm";
-import { type ClusterDb, prepared } from "../db.ts";
+import { eq } from "drizzle-orm";
+import type { ClusterDb } from "../db.ts";
 import { offers } from "../schema.ts";
-import { chunked, type TaskRecord } from "../tasks.ts";
+import { jsonParams, type TaskRecord } from "../tasks.ts";
 import { FairShare, SCALAR_NAMES, type FrameworkInfo, type Scalars } from "./drf.ts";
 import { mergeRanges } from "./ports.ts";
 import type { AgentSnapshot, PlacedTask } from "./place.ts";
@@ -57,17 +57,35 @@ export interface OfferTaker {
 const MIN_CPUS = 0.01;
 const MIN_MEM = 32;
 
-type Row = typeof offers.$inferSelect;
-const toRecord = (r: Row): OfferRecord => ({ ...r, resources: r.resources as OfferResources });
+/** An offers row as raw SQL returns it: rounds and ACCEPTs read offers, raw, on every call. */
+interface RawOffer extends Record<string, SqlStorageValue> {
+  id: string;
+  framework: string;
+  agent_id: string;
+  resources: string;
+  created_at: number;
+  expires_at: number;
+}
 
-// Every allocation round reads the offers: built once (db.ts `prepared`).
-const allOffers = (db: ClusterDb) => db.select().from(offers).prepare();
-const offeredAgentIds = (db: ClusterDb) => db.selectDistinct({ agentId: offers.agentId }).from(offers).prepare();
+const fromRaw = (r: RawOffer): OfferRecord => ({
+  id: r.id,
+  framework: r.framework,
+  agentId: r.agent_id,
+  resources: JSON.parse(r.resources) as OfferResources,
+  createdAt: r.created_at,
+  expiresAt: r.expires_at,
+});
+
+const OFFER_COLUMNS = "id, framework, agent_id, resources, created_at, expires_at";
 
 /** Outstanding offers, of one framework or of all. */
 export function outstandingOffers(db: ClusterDb, framework?: string): OfferRecord[] {
-  const rows = framework === undefined ? prepared(db, allOffers).all() : db.select().from(offers).where(eq(offers.framework, framework)).all();
-  return rows.map(toRecord);
+  const sql = db.$client.sql;
+  const rows =
+    framework === undefined
+      ? sql.exec<RawOffer>(`SELECT ${OFFER_COLUMNS} FROM offers`)
+      : sql.exec<RawOffer>(`SELECT ${OFFER_COLUMNS} FROM offers WHERE framework = ?`, framework);
+  return rows.toArray().map(fromRaw);
 }
 
 /** Scalars and host ports held by outstanding offers, per agent: placement must not use them. */
@@ -84,25 +102,39 @@ export function heldByOffers(db: ClusterDb): Map<string, { scalars: Scalars; por
 
 /** The agents with an outstanding offer. */
 export function offeredAgents(db: ClusterDb): Set<string> {
-  return new Set(
-    prepared(db, offeredAgentIds)
-      .all()
-      .map((r) => r.agentId),
-  );
+  const rows = db.$client.sql.exec<{ agent_id: string }>("SELECT DISTINCT agent_id FROM offers").toArray();
+  const out = new Set<string>();
+  for (const r of rows) out.add(r.agent_id);
+  return out;
 }
 
-/** Removes and returns the framework's offers among `ids` (an offer is used once); ids not found are listed. */
+/**
+ * Removes and returns the framework's offers among `ids` (an offer is used once); ids not found
+ * are listed. Another framework's offer is no offer of this one: it is left untouched. One
+ * statement, the ids as one JSON parameter (a DECLINE may name a thousand).
+ */
 export function takeOffers(db: ClusterDb, framework: string, ids: string[]): { taken: OfferRecord[]; missing: string[] } {
-  const taken: OfferRecord[] = [];
-  for (const part of chunked([...new Set(ids)])) {
-    taken.push(...db.delete(offers).where(inArray(offers.id, part)).returning().all().map(toRecord));
+  const taken = db.$client.sql
+    .exec<RawOffer>(
+      `DELETE FROM offers WHERE id IN (SELECT value FROM json_each(?)) AND framework = ? RETURNING ${OFFER_COLUMNS}`,
+      JSON.stringify([...new Set(ids)]),
+      framework,
+    )
+    .toArray()
+    .map(fromRaw);
+  const found = new Set(taken.map((o) => o.id));
+  return { taken, missing: ids.filter((id) => !found.has(id)) };
+}
+
+/** Writes offers, a statement per jsonParams part (a round may offer every agent). */
+function insertOffers(db: ClusterDb, rows: readonly OfferRecord[]): void {
+  const values = rows.map((o) => [o.id, o.framework, o.agentId, JSON.stringify(o.resources), o.createdAt, o.expiresAt]);
+  for (const param of jsonParams(values)) {
+    db.$client.sql.exec(
+      `INSERT INTO offers (${OFFER_COLUMNS}) SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5 FROM json_each(?)`,
+      param,
+    );
   }
-  // Another framework's offer is no offer of this one: it goes back untouched.
-  const foreign = taken.filter((o) => o.framework !== framework);
-  if (foreign.length > 0) db.insert(offers).values(foreign).run();
-  const own = taken.filter((o) => o.framework === framework);
-  const found = new Set(own.map((o) => o.id));
-  return { taken: own, missing: ids.filter((id) => !found.has(id)) };
 }
 
 /** Removes every offer of a framework (it disconnected or was torn down); no RESCIND is owed. */
@@ -110,11 +142,39 @@ export function dropOffers(db: ClusterDb, framework: string): void {
   db.delete(offers).where(eq(offers.framework, framework)).run();
 }
 
-/** Removes offers on agents no longer active, or past their time; returns them, to rescind. */
-export function staleOffers(db: ClusterDb, activeAgents: ReadonlySet<string>, now: number): OfferRecord[] {
-  const stale = outstandingOffers(db).filter((o) => o.expiresAt <= now || !activeAgents.has(o.agentId));
-  for (const part of chunked(stale.map((o) => o.id))) db.delete(offers).where(inArray(offers.id, part)).run();
-  return stale;
+/** Removes offers on agents no longer active, or past their time; returns them, to rescind. One statement: every round asks. */
+export function staleOffers(db: ClusterDb, now: number): OfferRecord[] {
+  return db.$client.sql
+    .exec<RawOffer>(
+      `DELETE FROM offers WHERE expires_at <= ? OR agent_id NOT IN (SELECT id FROM agents WHERE state = 'active') RETURNING ${OFFER_COLUMNS}`,
+      now,
+    )
+    .toArray()
+    .map(fromRaw);
+}
+
+/**
+ * Whether some active agent could be offered to `framework` now: one its role may take (`*`, or
+ * one of `roles`), held by no outstanding offer, and not declined by it (no refuse filter of
+ * its until later). Asked in SQL, stopping at the first: a round that finds none ends early,
+ * as every round does while a framework answers its offers.
+ */
+export function offerableTo(db: ClusterDb, framework: string, roles: readonly string[], now: number): boolean {
+  return (
+    db.$client.sql
+      .exec(
+        `SELECT 1 FROM agents a WHERE a.state = 'active'
+           AND (a.role = ? OR a.role IN (SELECT value FROM json_each(?)))
+           AND NOT EXISTS (SELECT 1 FROM offers o WHERE o.agent_id = a.id)
+           AND NOT EXISTS (SELECT 1 FROM offer_filters f WHERE f.framework = ? AND f.agent_id = a.id AND f.until > ?)
+         LIMIT 1`,
+        DEFAULT_ROLE,
+        JSON.stringify(roles),
+        framework,
+        now,
+      )
+      .toArray().length > 0
+  );
 }
 
 /** What each agent has left once its tasks, outstanding offers and this round's launches are counted. */
@@ -173,7 +233,7 @@ export function makeOffers(db: ClusterDb, round: OfferRound): void {
   for (const o of outstandingOffers(db)) fair.charge(o.framework, o.resources);
   const free = remainders(round.agents, round.launched);
   const made = new Map<string, MadeOffer[]>();
-  const rows: Row[] = [];
+  const rows: OfferRecord[] = [];
   for (const agent of round.agents) {
     const resources = free.get(agent.id);
     if (!resources || resources.cpus < MIN_CPUS || resources.mem < MIN_MEM) continue;
@@ -195,8 +255,7 @@ export function makeOffers(db: ClusterDb, round: OfferRound): void {
     rows.push(offer);
     made.set(name, [...(made.get(name) ?? []), { offer, hostname: agent.hostname, ip: agent.ip ?? "", attributes: agent.attributes, role }]);
   }
-  // 7 values a row.
-  for (const part of chunked(rows, 14)) db.insert(offers).values(part).run();
+  insertOffers(db, rows);
   for (const { name, taker } of wanting) {
     const list = made.get(name);
     if (list) taker.offered(list);

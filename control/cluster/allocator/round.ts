@@ -2,10 +2,9 @@ import { listAgents, type AgentRecord } from "../agents.ts";
 import type { ClusterDb } from "../db.ts";
 import type { Framework, FrameworkContext, FrameworkTurn, LaunchedTask, RoundContext } from "../frameworks/framework.ts";
 import { type LiveTaskGroup, liveTaskGroups, markKillRequested, usageByAgent, type TaskRecord } from "../tasks.ts";
-import { decline, REFUSE_MS, refusedByAgent, revive } from "./filters.ts";
-import { heldByOffers, makeOffers, offeredAgents, staleOffers } from "./offers.ts";
+import { declineAgents, firstRefuseEnd, REFUSE_MS, refusedByAgent, revive } from "./filters.ts";
+import { heldByOffers, makeOffers, offerableTo, offeredAgents, staleOffers } from "./offers.ts";
 import { place, type AgentSnapshot, type PlacedTask, type PlacementPlan, type TaskRequest } from "./place.ts";
-import { DEFAULT_ROLE } from "./roles.ts";
 import type { FrameworkInfo } from "./drf.ts";
 import { roleWeights, weighted } from "./weights.ts";
 
@@ -81,22 +80,31 @@ export function allocationRound(ctx: FrameworkContext, frameworks: readonly Fram
     for (const { turn } of turns) turn.settle({ ...ctx, hosts: new Map() }, [], 0);
     return result;
   }
-  const active = listAgents(db).filter((a) => a.state === "active");
-  rescindStale(db, new Set(active.map((a) => a.id)), now, takers);
-  const refused = refusedByAgent(db);
-  if (!turns.some((t) => t.turn.requests.length > 0) && !offerable(active, refused, offeredAgents(db), takers, now)) {
+  rescindStale(db, now, takers);
+  const offerable = takers.some(({ name, taker }) => taker.wants && offerableTo(db, name, taker.roles, now));
+  if (!turns.some((t) => t.turn.requests.length > 0) && !offerable) {
     // Nothing to place and no agent any framework would be offered (each declined or held by
     // an outstanding offer, as while a framework answers its offers): the round ends before it
-    // reads every task, which would cost it most. An agent whose offer is still outstanding
-    // waits for the answer (or offer_timeout) before what it frees meanwhile is offered.
+    // reads every task and agent, which would cost it most (the question is asked in SQL, not
+    // by reading every agent and filter). An agent whose offer is still outstanding waits for
+    // the answer (or offer_timeout) before what it frees meanwhile is offered.
     for (const { turn } of turns) turn.settle({ ...ctx, hosts: new Map() }, [], 0);
-    result.wakeAt = earliest(result.wakeAt, filterEnds(refused, takers, now));
+    result.wakeAt = earliest(
+      result.wakeAt,
+      firstRefuseEnd(
+        db,
+        takers.map((t) => t.name),
+        now,
+      ),
+    );
     // Frameworks still want offers: an agent that joins or frees resources must bring a round.
     result.waiting = takers.length > 0;
     return result;
   }
   // One read of the live tasks, summed per agent and group, serves both the free resources and the placed tasks.
   const groups = liveTaskGroups(db);
+  const active = listAgents(db).filter((a) => a.state === "active");
+  const refused = refusedByAgent(db);
   const agents = agentSnapshots(db, active, refused, groups);
   const round: RoundContext = { ...ctx, hosts: new Map(agents.map((a) => [a.id, a.hostname])) };
   const placed = placedTasks(groups);
@@ -131,24 +139,6 @@ export function allocationRound(ctx: FrameworkContext, frameworks: readonly Fram
 }
 
 type Takers = readonly { name: string; taker: { wants: boolean; roles: readonly string[] } }[];
-
-/** Whether some active agent without an outstanding offer could be offered to a framework that wants offers (no refuse filter of its on it, its role taken). */
-function offerable(
-  active: readonly AgentRecord[],
-  refused: ReadonlyMap<string, Record<string, number>>,
-  held: ReadonlySet<string>,
-  takers: Takers,
-  now: number,
-): boolean {
-  const wanting = takers.filter((t) => t.taker.wants);
-  return active.some(
-    (a) =>
-      !held.has(a.id) &&
-      wanting.some(
-        (t) => (refused.get(a.id)?.[t.name] ?? 0) <= now && ((a.role ?? DEFAULT_ROLE) === DEFAULT_ROLE || t.taker.roles.includes(a.role ?? DEFAULT_ROLE)),
-      ),
-  );
-}
 
 /** The earliest end of an offer-taking framework's refuse filter: an agent may be offered to it again then, so a round must come. */
 function filterEnds(refused: ReadonlyMap<string, Record<string, number>>, takers: Takers, now: number): number | null {
@@ -205,13 +195,8 @@ function placeAll(now: number, agents: AgentSnapshot[], placed: PlacedTask[], fr
 }
 
 /** Offers on agents that left, or past their time, are withdrawn and their frameworks told (RESCIND). */
-function rescindStale(
-  db: ClusterDb,
-  active: ReadonlySet<string>,
-  now: number,
-  takers: readonly { name: string; taker: { rescinded(ids: string[]): void } }[],
-): void {
-  const stale = staleOffers(db, active, now);
+function rescindStale(db: ClusterDb, now: number, takers: readonly { name: string; taker: { rescinded(ids: string[]): void } }[]): void {
+  const stale = staleOffers(db, now);
   for (const { name, taker } of takers) {
     const ids = stale.filter((o) => o.framework === name).map((o) => o.id);
     if (ids.length > 0) taker.rescinded(ids);
@@ -282,11 +267,9 @@ function declineUnused(db: ClusterDb, plan: PlacementPlan, agents: AgentSnapshot
   const used = new Set([...plan.placements.map((p) => p.agentId), ...held]);
   const declined = new Map<string, number>();
   for (const framework of new Set(plan.unplaced.map((u) => u.framework))) {
-    for (const a of agents) {
-      if (used.has(a.id) || (a.refusedUntil?.[framework] ?? 0) > now) continue;
-      decline(db, framework, a.id, now + REFUSE_MS);
-      declined.set(framework, (declined.get(framework) ?? 0) + 1);
-    }
+    const ids = agents.filter((a) => !used.has(a.id) && (a.refusedUntil?.[framework] ?? 0) <= now).map((a) => a.id);
+    declineAgents(db, framework, ids, now + REFUSE_MS);
+    if (ids.length > 0) declined.set(framework, ids.length);
   }
   return declined;
 }

@@ -8,6 +8,8 @@ import m0005 from './0005_wave2.sql';
 import m0006 from './0006_agent_roles.sql';
 import m0007 from './0007_agent_allowances.sql';
 import m0008 from './0008_secrets.sql';
+import m0009 from './0009_framework_rows.sql';
+import m0010 from './0010_framework_task_rows.sql';
 
   export default {
     journal,
@@ -20,7 +22,9 @@ m0004,
 m0005,
 m0006,
 m0007,
-m0008
+m0008,
+m0009,
+m0010
     }
   }
   

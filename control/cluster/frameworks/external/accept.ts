@@ -3,13 +3,13 @@ import { decline, REFUSE_MS } from "../../allocator/filters.ts";
 import { SCALAR_NAMES } from "../../allocator/drf.ts";
 import { takeOffers, type OfferRecord, type OfferResources } from "../../allocator/offers.ts";
 import { mergeRanges } from "../../allocator/ports.ts";
-import { insertTasks, tasksById, type TaskRecord } from "../../tasks.ts";
+import { existingTaskIds, insertTasks, type TaskRecord } from "../../tasks.ts";
 import type { LaunchedTask, FrameworkContext } from "../framework.ts";
 import type { Operation, SchedulerCall, TaskInfo } from "./calls.ts";
 import { checkTask, subtract, type LaunchTarget } from "./launch.ts";
 import type { FrameworkMailbox } from "./mailbox.ts";
 import { masterStatus, updateEvent } from "./status.ts";
-import { insertFrameworkTasks, type FrameworkRecord, type FrameworkTaskRecord } from "./store.ts";
+import { insertFrameworkTasks, needsTaskRecord, type FrameworkRecord, type FrameworkTaskRecord } from "./store.ts";
 
 /**
  * ACCEPT: the offers are used up (an offer is used once), each LAUNCH and LAUNCH_GROUP is
@@ -72,11 +72,9 @@ export function acceptOffers(ctx: FrameworkContext, fw: FrameworkRecord, accept:
   const launched: LaunchedTask[] = [];
   const rows: FrameworkTaskRecord[] = [];
   // Ids already taken, read in one query for the whole call: an ACCEPT may launch hundreds of tasks.
-  const seen = new Set(
-    tasksById(
-      ctx.db,
-      accept.operations.flatMap((op) => tasksOf(op).map((t) => t.task_id.value)),
-    ).keys(),
+  const seen = existingTaskIds(
+    ctx.db,
+    accept.operations.flatMap((op) => tasksOf(op).map((t) => t.task_id.value)),
   );
   for (const op of accept.operations) {
     const tasks = tasksOf(op);
@@ -110,7 +108,9 @@ export function acceptOffers(ctx: FrameworkContext, fw: FrameworkRecord, accept:
       if (typeof c === "string") return drop([t], "REASON_TASK_INVALID", c, "TASK_ERROR");
       if (group === null) left = subtract(left, c.takes);
       launched.push({ record: stagingRecord(fw.id, t, c.launch, agent.id, agent.hostname, ctx.now), launch: c.launch });
-      rows.push({ taskId: c.launch.taskId, frameworkId: fw.id, info: t, killGraceMs: c.launch.killGracePeriodMs, taskGroup: group });
+      // Most tasks take every default: they need no record (one row fewer written per task).
+      if (needsTaskRecord(t, c.launch.killGracePeriodMs, group))
+        rows.push({ taskId: c.launch.taskId, frameworkId: fw.id, info: t, killGraceMs: c.launch.killGracePeriodMs, taskGroup: group });
     });
     if (group !== null) left = groupLeft;
   }

@@ -84,7 +84,7 @@ export interface HealthVerdict {
 
 /** Judges one health result of an external framework's task (its check is the launch's only one, index 0). */
 export function judgeHealth(db: ClusterDb, task: TaskRecord, update: StatusUpdate): HealthVerdict {
-  const hc = getFrameworkTask(db, task.id)?.info.health_check;
+  const hc = getFrameworkTask(db, task.id)?.info?.health_check;
   if (!hc || update.healthy === undefined || (update.healthCheck ?? 0) !== 0 || task.endedAt !== null) return { tell: false, kill: false };
   const rules = rulesOf(hc);
   const { state, counted } = recordCheckResult(db, task, { ...update, healthy: update.healthy }, rules);

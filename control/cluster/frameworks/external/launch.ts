@@ -3,6 +3,7 @@ import { SCALAR_NAMES } from "../../allocator/drf.ts";
 import type { OfferResources } from "../../allocator/offers.ts";
 import { freeRanges } from "../../allocator/offers.ts";
 import type { FrameworkInfo, Resource, TaskInfo } from "./calls.ts";
+import { DEFAULT_KILL_GRACE_MS } from "../framework.ts";
 import { agentHealthCheck } from "./health.ts";
 
 /**
@@ -58,12 +59,16 @@ function shortfall(need: OfferResources, ports: number[], left: OfferResources):
 
 /** What is left of `left` once `takes` is taken. */
 export function subtract(left: OfferResources, takes: OfferResources): OfferResources {
+  // Most tasks take no port: the ranges stay as they are (an ACCEPT subtracts once per task).
   const out: OfferResources = {
     ...left,
-    ports: freeRanges(
-      left.ports,
-      takes.ports.map(([p]) => p),
-    ),
+    ports:
+      takes.ports.length === 0
+        ? left.ports
+        : freeRanges(
+            left.ports,
+            takes.ports.map(([p]) => p),
+          ),
   };
   for (const name of SCALAR_NAMES) out[name] = Math.max(0, left[name] - takes[name]);
   return out;
@@ -151,7 +156,7 @@ export function checkTask(task: TaskInfo, left: OfferResources, target: LaunchTa
     resources: { cpus: res.need.cpus, mem: res.need.mem, disk: res.need.disk, gpus: res.need.gpus },
     ports: res.ports,
     env,
-    killGracePeriodMs: nanos === undefined ? 3000 : Math.round(nanos / 1e6),
+    killGracePeriodMs: nanos === undefined ? DEFAULT_KILL_GRACE_MS : Math.round(nanos / 1e6),
   };
   if (cmd) launch.command = cmd;
   if (health) launch.healthChecks = [health];

@@ -1,5 +1,5 @@
 import { dropOffers, takeOffers } from "../../allocator/offers.ts";
-import { decline, revive } from "../../allocator/filters.ts";
+import { declineAgents, revive } from "../../allocator/filters.ts";
 import { getTask, liveTasks, markKillRequested } from "../../tasks.ts";
 import { fail, type CommandContext, type Failure, type Outcome } from "../marathon/commands.ts";
 import { acceptOffers, refuseMs } from "./accept.ts";
@@ -140,7 +140,7 @@ function declineOffers(ctx: CommandContext, fw: FrameworkRecord, body: Scheduler
     body.offer_ids.map((o) => o.value),
   );
   const until = ctx.now + refuseMs(body.filters);
-  for (const agentId of new Set(taken.map((o) => o.agentId))) decline(ctx.db, fw.id, agentId, until);
+  declineAgents(ctx.db, fw.id, [...new Set(taken.map((o) => o.agentId))], until);
 }
 
 /** REVIVE: the roles (all, when none are named) are offered again, and every filter of the framework goes. */
@@ -173,7 +173,7 @@ function kill(ctx: CommandContext, fw: FrameworkRecord, body: NonNullable<Schedu
   const group = getFrameworkTask(ctx.db, taskId)?.taskGroup ?? null;
   // Killing one task of a group kills the group.
   const ids = group === null ? [taskId] : groupTaskIds(ctx.db, fw.id, group);
-  if (nanos !== undefined) for (const id of ids) setKillGrace(ctx.db, id, Math.round(nanos / 1e6));
+  if (nanos !== undefined) for (const id of ids) setKillGrace(ctx.db, fw.id, id, Math.round(nanos / 1e6));
   ctx.killed.push(...markKillRequested(ctx.db, ids, ctx.now));
 }
 

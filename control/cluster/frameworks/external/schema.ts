@@ -1,3 +1,4 @@
+import { sql } from "drizzle-orm";
 import { index, integer, real, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
 /** External frameworks, subscribed over the Mesos v1 scheduler API (frameworks/external/store.ts owns these). */
@@ -19,18 +20,26 @@ export const frameworks = sqliteTable("frameworks", {
   removedAt: real("removed_at"),
 });
 
-/** What an external framework's tasks were launched with (TaskInfo), for kills, groups and state. */
+/**
+ * What an external framework's task needs beyond the defaults, for kills, groups and health
+ * checks: its kill grace, its LAUNCH_GROUP, its TaskInfo (for its health_check). A task launched
+ * with none of them (the default grace, no group, no check) has no row: it reads as the defaults.
+ */
 export const frameworkTasks = sqliteTable(
   "framework_tasks",
   {
     taskId: text("task_id").primaryKey(),
     frameworkId: text("framework_id").notNull(),
-    info: text("info", { mode: "json" }).notNull(),
+    /** The TaskInfo it was launched with; null for a row a KILL's kill_policy added to a task launched without one. */
+    info: text("info", { mode: "json" }),
     killGraceMs: integer("kill_grace_ms").notNull(),
     /** The LAUNCH_GROUP the task belongs to: its tasks stop together. */
     taskGroup: text("task_group"),
   },
-  (t) => [index("framework_tasks_framework").on(t.frameworkId), index("framework_tasks_group").on(t.taskGroup)],
+  // Only grouped tasks in the group index (most tasks are in none), and no index of framework_id
+  // alone (nothing reads a framework's tasks through it): every launch writes these rows, and
+  // each index is one more b-tree written per task.
+  (t) => [index("framework_tasks_group").on(t.taskGroup).where(sql`${t.taskGroup} IS NOT NULL`)],
 );
 
 /**
@@ -41,7 +50,8 @@ export const frameworkUpdates = sqliteTable(
   "framework_updates",
   {
     seq: integer("seq").primaryKey({ autoIncrement: true }),
-    uuid: text("uuid").notNull().unique(),
+    /** Random (16 bytes): not indexed, an ACKNOWLEDGE names its task, whose few rows the task index finds. */
+    uuid: text("uuid").notNull(),
     frameworkId: text("framework_id").notNull(),
     taskId: text("task_id").notNull(),
     /** Mesos `TaskStatus` JSON, `uuid` included. */

@@ -52,9 +52,16 @@ export function stateFor(info: FrameworkInfo, state: TaskState): TaskState {
   return PARTITION_STATES.has(state) && !partitionAware(info) ? "TASK_LOST" : state;
 }
 
-/** A new status update id: 16 random bytes, Base64 as protobuf JSON writes `bytes`. */
-export function newUuid(): string {
-  return btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))));
+/** New status update ids: 16 random bytes each, Base64 as protobuf JSON writes `bytes` (one draw of randomness for them all). */
+export function newUuids(count: number): string[] {
+  const out: string[] = [];
+  // getRandomValues fills at most 65,536 bytes a call.
+  for (let start = 0; start < count; start += 4096) {
+    const n = Math.min(4096, count - start);
+    const bytes = crypto.getRandomValues(new Uint8Array(16 * n));
+    for (let i = 0; i < n; i++) out.push(btoa(String.fromCharCode(...bytes.subarray(16 * i, 16 * i + 16))));
+  }
+  return out;
 }
 
 /** The TaskStatus of a task as it stands. */

@@ -1,6 +1,8 @@
-import { and, eq, ne, sql } from "drizzle-orm";
-import { type ClusterDb, prepared } from "../../db.ts";
+import { and, eq, sql } from "drizzle-orm";
+import type { ClusterDb } from "../../db.ts";
 import { frameworks, frameworkTasks } from "../../schema.ts";
+import { jsonParams } from "../../tasks.ts";
+import { DEFAULT_KILL_GRACE_MS } from "../framework.ts";
 import type { FrameworkInfo, TaskInfo } from "./calls.ts";
 
 /** The `frameworks` and `framework_tasks` tables: external frameworks and their tasks' launch info. */
@@ -36,30 +38,28 @@ interface RawFramework extends Record<string, SqlStorageValue> {
   removed_at: number | null;
 }
 
+const fromRaw = (r: RawFramework): FrameworkRecord => ({
+  id: r.id,
+  info: JSON.parse(r.info) as FrameworkInfo,
+  principal: r.principal,
+  streamId: r.stream_id,
+  state: r.state,
+  suppressedRoles: JSON.parse(r.suppressed_roles) as string[],
+  registeredAt: r.registered_at,
+  reregisteredAt: r.reregistered_at,
+  failoverAt: r.failover_at,
+  removedAt: r.removed_at,
+});
+
 /** One framework. A raw statement: every scheduler call of the framework reads it (its thousands of ACKNOWLEDGEs too). */
 export function getFramework(db: ClusterDb, id: string): FrameworkRecord | undefined {
   const r = db.$client.sql.exec<RawFramework>("SELECT * FROM frameworks WHERE id = ?", id).toArray()[0];
-  if (!r) return undefined;
-  return {
-    id: r.id,
-    info: JSON.parse(r.info) as FrameworkInfo,
-    principal: r.principal,
-    streamId: r.stream_id,
-    state: r.state,
-    suppressedRoles: JSON.parse(r.suppressed_roles) as string[],
-    registeredAt: r.registered_at,
-    reregisteredAt: r.reregistered_at,
-    failoverAt: r.failover_at,
-    removedAt: r.removed_at,
-  };
+  return r ? fromRaw(r) : undefined;
 }
 
-/** Frameworks not torn down, oldest first. */
-// Every allocation round lists the frameworks: built once (db.ts `prepared`).
-const activeFrameworkRows = (db: ClusterDb) => db.select().from(frameworks).where(ne(frameworks.state, "removed")).orderBy(frameworks.registeredAt).prepare();
-
+/** Frameworks not torn down, oldest first. A raw statement: every allocation round reads them. */
 export function activeFrameworks(db: ClusterDb): FrameworkRecord[] {
-  return prepared(db, activeFrameworkRows).all().map(toRecord);
+  return db.$client.sql.exec<RawFramework>("SELECT * FROM frameworks WHERE state != 'removed' ORDER BY registered_at").toArray().map(fromRaw);
 }
 
 /** Every framework the object remembers, torn down ones included (`/master/state`'s completed frameworks). */
@@ -99,29 +99,42 @@ export function frameworkRoles(info: FrameworkInfo): string[] {
   return info.roles && info.roles.length > 0 ? info.roles : [info.role ?? "*"];
 }
 
-/** What an external framework's task was launched with. */
+/**
+ * What an external framework's task needs beyond the defaults (the framework_tasks table): a
+ * task without a record has DEFAULT_KILL_GRACE_MS, no group and no health check.
+ */
 export interface FrameworkTaskRecord {
   taskId: string;
   frameworkId: string;
-  info: TaskInfo;
+  /** The TaskInfo it was launched with; null when a KILL's kill_policy gave the task its record. */
+  info: TaskInfo | null;
   killGraceMs: number;
   taskGroup: string | null;
 }
 
-/** Raw multi-row statements (5 values a row, 19 rows within the 100-parameter limit): an ACCEPT may launch hundreds. */
+/** Whether a launched task needs a record: a kill grace, a group or a health check that are not the defaults'. */
+export function needsTaskRecord(info: TaskInfo, killGraceMs: number, taskGroup: string | null): boolean {
+  return killGraceMs !== DEFAULT_KILL_GRACE_MS || taskGroup !== null || info.health_check !== undefined;
+}
+
+/**
+ * A statement per jsonParams part, the rows as one JSON parameter (their TaskInfos nested as
+ * JSON, stored as SQLite writes them back out): an ACCEPT may launch hundreds.
+ */
 export function insertFrameworkTasks(db: ClusterDb, records: FrameworkTaskRecord[]): void {
-  for (let i = 0; i < records.length; i += 19) {
-    const part = records.slice(i, i + 19);
+  const rows = records.map((r) => [r.taskId, r.frameworkId, r.info, r.killGraceMs, r.taskGroup]);
+  for (const param of jsonParams(rows)) {
     db.$client.sql.exec(
-      `INSERT INTO framework_tasks (task_id, framework_id, info, kill_grace_ms, task_group) VALUES ${part.map(() => "(?, ?, ?, ?, ?)").join(",")}`,
-      ...part.flatMap((r) => [r.taskId, r.frameworkId, JSON.stringify(r.info), r.killGraceMs, r.taskGroup]),
+      `INSERT INTO framework_tasks (task_id, framework_id, info, kill_grace_ms, task_group)
+       SELECT value ->> 0, value ->> 1, value -> 2, value ->> 3, value ->> 4 FROM json_each(?)`,
+      param,
     );
   }
 }
 
 export function getFrameworkTask(db: ClusterDb, taskId: string): FrameworkTaskRecord | undefined {
   const row = db.select().from(frameworkTasks).where(eq(frameworkTasks.taskId, taskId)).get();
-  return row ? { ...row, info: row.info as TaskInfo } : undefined;
+  return row ? { ...row, info: row.info as TaskInfo | null } : undefined;
 }
 
 /** The task ids of a task group (LAUNCH_GROUP): they start and stop together. */
@@ -134,8 +147,12 @@ export function groupTaskIds(db: ClusterDb, frameworkId: string, group: string):
     .map((r) => r.id);
 }
 
-export function setKillGrace(db: ClusterDb, taskId: string, killGraceMs: number): void {
-  db.update(frameworkTasks).set({ killGraceMs }).where(eq(frameworkTasks.taskId, taskId)).run();
+/** A KILL's kill_policy: the task's grace from now on (its record is made if it had none). */
+export function setKillGrace(db: ClusterDb, frameworkId: string, taskId: string, killGraceMs: number): void {
+  db.insert(frameworkTasks)
+    .values({ taskId, frameworkId, info: null, killGraceMs, taskGroup: null })
+    .onConflictDoUpdate({ target: frameworkTasks.taskId, set: { killGraceMs } })
+    .run();
 }
 
 /** Drops the launch info of tasks that no longer exist (collected with their task rows). */

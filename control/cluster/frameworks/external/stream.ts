@@ -43,13 +43,22 @@ export function decodeSubscribe(value: string): SubscribeBody | undefined {
   }
 }
 
+const NON_ASCII = /[\u007f-\uffff]/;
+const EVERY_NON_ASCII = /[\u007f-\uffff]/g;
+
 /**
- * One RecordIO record: the length in bytes, a newline, the JSON. The JSON is kept ASCII
- * (non-ASCII escaped as \uXXXX) so its length in bytes is its length in characters: the
- * mesos-framework client compares string lengths.
+ * The JSON kept ASCII (non-ASCII escaped as \uXXXX), so its length in bytes is its length in
+ * characters: the mesos-framework client compares string lengths. The usual event is ASCII
+ * through and through: it is scanned once and returned as it is, copied only when it holds
+ * something to escape.
  */
+export function asciiJson(json: string): string {
+  return NON_ASCII.test(json) ? json.replace(EVERY_NON_ASCII, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`) : json;
+}
+
+/** One RecordIO record: the length in bytes, a newline, the JSON (kept ASCII, see asciiJson). */
 export function recordIo(json: string): string {
-  const ascii = json.replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  const ascii = asciiJson(json);
   return `${ascii.length}\n${ascii}`;
 }
 

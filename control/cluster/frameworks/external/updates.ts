@@ -1,7 +1,7 @@
 import { and, eq, isNotNull, sql } from "drizzle-orm";
 import type { ClusterDb } from "../../db.ts";
 import { frameworkUpdates } from "../../schema.ts";
-import { newUuid, type TaskStatusJson } from "./status.ts";
+import { newUuids, type TaskStatusJson } from "./status.ts";
 
 /**
  * Status updates to external frameworks, at least once (the `framework_updates` table): each
@@ -39,20 +39,23 @@ export function oweUpdates(db: ClusterDb, frameworkId: string, statuses: Omit<Ta
       .map((r) => r.task_id),
   );
   const due: TaskStatusJson[] = [];
-  const rows = statuses.map((status) => {
+  const uuids = newUuids(statuses.length);
+  const rows = statuses.map((status, i) => {
     const taskId = status.task_id.value;
-    const withUuid: TaskStatusJson = { ...status, uuid: newUuid() };
+    const withUuid: TaskStatusJson = { ...status, uuid: uuids[i] };
     // Only the first update of a task not already waiting goes out now; the rest queue behind it.
     const first = !queued.has(taskId);
     queued.add(taskId);
     if (first && sendNow) due.push(withUuid);
     // attempts and next_at: sent now (1, first resend), due at the next round (0, now), or waiting (0, null).
     const [attempts, nextAt] = !first ? [0, null] : sendNow ? [1, now + RETRY_BASE_MS] : [0, now];
-    return [withUuid.uuid, taskId, JSON.stringify(withUuid), attempts, nextAt];
+    return [withUuid.uuid, taskId, withUuid, attempts, nextAt];
   });
+  // The status goes in nested, not as a JSON string inside the JSON (escaped twice over): SQLite
+  // stores its text (`-> 2`), which reads back as the same object.
   sql.exec(
     `INSERT INTO framework_updates (uuid, framework_id, task_id, status, attempts, next_at)
-     SELECT value ->> 0, ?, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each(?) ORDER BY key`,
+     SELECT value ->> 0, ?, value ->> 1, value -> 2, value ->> 3, value ->> 4 FROM json_each(?) ORDER BY key`,
     frameworkId,
     JSON.stringify(rows),
   );

@@ -1,6 +1,16 @@
 import { DurableObject } from "cloudflare:workers";
 import { CloseCode, PING, PONG } from "../../protocol/index.ts";
-import { CREDENTIAL_HEADER, type GatewayEvent, JOIN_TOKEN_HEADER, type LinkOp, parseGatewayName, type SessionReport, sessionIdFor } from "./wire.ts";
+import { GatewayAdmission, admissionRate, refuseUpgrade } from "./admission.ts";
+import {
+  CREDENTIAL_HEADER,
+  GATEWAY_COUNT_HEADER,
+  type GatewayEvent,
+  JOIN_TOKEN_HEADER,
+  type LinkOp,
+  parseGatewayName,
+  type SessionReport,
+  sessionIdFor,
+} from "./wire.ts";
 
 /** What each agent socket carries through hibernation. */
 interface GatewayAttachment {
@@ -23,6 +33,11 @@ export interface GatewayStats {
   events: number;
   /** Events waiting for the next RPC. */
   queued: number;
+  /** Sessions held over this gateway's share of the admission rate (since it started, and waiting now). */
+  held: number;
+  waiting: number;
+  /** Upgrades turned away when the wait would have been too long. */
+  refused: number;
 }
 
 /**
@@ -37,7 +52,10 @@ export class AgentGateway extends DurableObject<Env> {
   private queue: GatewayEvent[] = [];
   private pumping: Promise<void> | undefined;
   private cluster: ReturnType<Env["CLUSTER"]["getByName"]> | undefined;
-  private readonly stats = { rpcs: 0, events: 0 };
+  private readonly stats = { rpcs: 0, events: 0, held: 0, refused: 0 };
+  /** Refusals not yet told to the Cluster object (they ride on the next forwarding RPC). */
+  private refusedUnreported = 0;
+  private readonly admission: GatewayAdmission<GatewayEvent>;
   private readonly clusterId: string;
   private readonly n: number;
 
@@ -46,6 +64,9 @@ export class AgentGateway extends DurableObject<Env> {
     const name = parseGatewayName(ctx.id.name ?? "");
     this.clusterId = name?.clusterId ?? "";
     this.n = name?.n ?? 0;
+    this.admission = new GatewayAdmission<GatewayEvent>(admissionRate(env.AGENT_ADMISSION_PER_SECOND), (events) => {
+      for (const event of events) this.enqueue(event);
+    });
     // Heartbeats are answered by the runtime without waking the object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
   }
@@ -58,18 +79,24 @@ export class AgentGateway extends DurableObject<Env> {
     const joinTokenId = request.headers.get(JOIN_TOKEN_HEADER) ?? undefined;
     if (!credential && !joinTokenId) return new Response("missing credential", { status: 400 });
     const att: GatewayAttachment = { sessionId: sessionIdFor(this.n), connectedAt: Date.now(), ...(joinTokenId ? { joinTokenId } : {}) };
-    const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
-    // Tagged by session id, so the Cluster object's ops find their socket without a walk.
-    this.ctx.acceptWebSocket(server, [att.sessionId]);
-    server.serializeAttachment(att);
     // The Cluster object checks the credential against its registry (an unknown one is closed with 1008).
-    this.enqueue({
+    const open: GatewayEvent = {
       kind: "open",
       sessionId: att.sessionId,
       connectedAt: att.connectedAt,
       ...(credential ? { credential } : {}),
       ...(joinTokenId ? { joinTokenId } : {}),
-    });
+    };
+    // Admitted as it arrives, at this gateway's share of the rate: one over it is held here, and
+    // the Cluster object hears of it when its turn comes (admission.ts).
+    const arrival = this.admission.arrive(att.sessionId, open, Number(request.headers.get(GATEWAY_COUNT_HEADER)) || 1, att.connectedAt);
+    if (typeof arrival === "object") return this.refuse(arrival.retryAfterMs);
+    const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+    // Tagged by session id, so the Cluster object's ops find their socket without a walk.
+    this.ctx.acceptWebSocket(server, [att.sessionId]);
+    server.serializeAttachment(att);
+    if (arrival === "admitted") this.enqueue(open);
+    else this.stats.held++;
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -77,13 +104,16 @@ export class AgentGateway extends DurableObject<Env> {
     const { sessionId } = attachmentOf(ws);
     // Not awaited: the runtime hands this socket its next message only once this handler returns.
     // The RPC in flight keeps the object awake until the batch is taken.
-    this.enqueue(typeof message === "string" ? { kind: "text", sessionId, text: message } : { kind: "binary", sessionId, data: message });
+    const event: GatewayEvent = typeof message === "string" ? { kind: "text", sessionId, text: message } : { kind: "binary", sessionId, data: message };
+    // A held session's frames wait with it.
+    if (!this.admission.hold(sessionId, event)) this.enqueue(event);
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
     const att = attachmentOf(ws);
     closeQuietly(ws, code === 1005 || code === 1006 ? CloseCode.NORMAL : code, reason);
-    if (att.reported) return;
+    // A session still held never reached the Cluster object: nothing to tell it.
+    if (att.reported || this.admission.left(att.sessionId)) return;
     this.enqueue({ kind: "close", sessionId: att.sessionId, code, reason });
   }
 
@@ -131,15 +161,31 @@ export class AgentGateway extends DurableObject<Env> {
     }
   }
 
-  /** RPC: resets this object as a deploy does (its sockets drop), only while DCX_TEST_HOOKS is on. */
+  /**
+   * RPC: resets this object as a deploy does (its sockets drop, its memory is lost), only while
+   * DCX_TEST_HOOKS is on. The sockets are closed as a restart (1012) before the abort: aborted
+   * under live sockets, local workerd fails each one with an exception whose stack it unwinds,
+   * about a millisecond of the one runtime thread per socket (9 s for 9,000, ahead of every API
+   * call), a cost of the local runtime's teardown, not of the storm the agents then make.
+   */
   testReset(): void {
     if (String(this.env.DCX_TEST_HOOKS) !== "on") throw new Error("test hooks are off (DCX_TEST_HOOKS)");
+    this.queue = [];
+    for (const ws of this.ctx.getWebSockets()) closeQuietly(ws, SERVICE_RESTART, "service restart");
     this.ctx.abort("reset by a test hook (DCX_TEST_HOOKS)");
   }
 
   /** RPC: what this instance forwarded since it started. */
   forwarded(): GatewayStats {
-    return { ...this.stats, queued: this.queue.length };
+    return { ...this.stats, queued: this.queue.length, waiting: this.admission.waiting };
+  }
+
+  /** Turns an upgrade away with its retry slot (the wait would have been too long); the Cluster object counts it with the next batch. */
+  private refuse(retryAfterMs: number): Response {
+    this.stats.refused++;
+    this.refusedUnreported++;
+    this.kick();
+    return refuseUpgrade(retryAfterMs, this.admission.clusterPerSecond);
   }
 
   /** Closes a socket the Cluster object asked to close, and reports the close at once (a dead peer may never answer it). */
@@ -158,7 +204,7 @@ export class AgentGateway extends DurableObject<Env> {
 
   /** Starts forwarding unless an RPC is already in flight (its end starts the next). */
   private kick(): void {
-    if (this.pumping || this.queue.length === 0) return;
+    if (this.pumping || (this.queue.length === 0 && this.refusedUnreported === 0)) return;
     // A zero timer first: frames the runtime already holds for this object join the batch.
     this.pumping = new Promise<void>((resolve) => setTimeout(resolve, 0))
       .then(() => this.pump())
@@ -169,13 +215,15 @@ export class AgentGateway extends DurableObject<Env> {
   }
 
   private async pump(): Promise<void> {
-    while (this.queue.length > 0) {
+    while (this.queue.length > 0 || this.refusedUnreported > 0) {
       const batch = this.takeBatch();
+      const refused = this.refusedUnreported;
+      this.refusedUnreported = 0;
       try {
         this.cluster ??= this.env.CLUSTER.getByName(this.clusterId);
         this.stats.rpcs++;
         this.stats.events += batch.length;
-        await this.cluster.gatewayEvents(this.n, batch);
+        await this.cluster.gatewayEvents(this.n, batch, refused);
       } catch (error) {
         this.cluster = undefined;
         this.batchFailed(batch, error);
@@ -208,6 +256,9 @@ export class AgentGateway extends DurableObject<Env> {
     }
   }
 }
+
+/** RFC 6455's "Service Restart", the close a restart of the master's objects gives its agents. */
+const SERVICE_RESTART = 1012;
 
 function attachmentOf(ws: WebSocket): GatewayAttachment {
   return ws.deserializeAttachment() as GatewayAttachment;

@@ -69,7 +69,7 @@ import { type LogOpen, LogRelay, type LogRequest } from "./log-relay.ts";
 import { counters, ensureMeta, getMeta, increment, setMeta } from "./meta.ts";
 import { AgentLinks, type GatewayLink, SessionOrder, closeQuietly, frameText, rejectUpgrade, send, sendError } from "./sessions.ts";
 import { Gateways } from "./gateways.ts";
-import type { GatewayEvent } from "../gateway/wire.ts";
+import type { AdmissionReport, GatewayEvent } from "../gateway/wire.ts";
 import { openTaskLogs } from "./task-logs.ts";
 import { PROXY_CALL_HEADER, proxyAgentFrame, upgradeProxied } from "./service-proxy/upgrade.ts";
 import { type ProxyCall, ServiceProxy } from "./service-proxy/service-proxy.ts";
@@ -240,11 +240,12 @@ export class Cluster extends DurableObject<Env> {
    * ran back to back for seconds while an API call that came meanwhile waited behind them. So
    * after every OPENS_PER_TURN opens the rest of the batch waits a turn; frames of sessions
    * already open (status frames, the bulk of a placement) go on without a pause, so a batch of
-   * them still shares one group commit. `refused` counts the upgrades the gateway turned away
-   * over its share of the admission rate since its last call (control/gateway/admission.ts).
+   * them still shares one group commit. `admission` counts the sessions the gateway held and
+   * turned away over its share of the admission rate since its last call (control/gateway/admission.ts).
    */
-  async gatewayEvents(gateway: number, events: GatewayEvent[], refused = 0): Promise<void> {
-    if (refused > 0) increment(this.db, "counter:slave_registrations_deferred", refused);
+  async gatewayEvents(gateway: number, events: GatewayEvent[], admission: AdmissionReport = { held: 0, refused: 0 }): Promise<void> {
+    if (admission.held > 0) increment(this.db, "counter:slave_registrations_held", admission.held);
+    if (admission.refused > 0) increment(this.db, "counter:slave_registrations_deferred", admission.refused);
     let opens = 0;
     for (const event of events) {
       this.sessionOrder.run(event.sessionId, () => this.gatewayEvent(gateway, event));

@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import { CloseCode, PING, PONG } from "../../protocol/index.ts";
 import { GatewayAdmission, admissionRate, refuseUpgrade } from "./admission.ts";
 import {
+  type AdmissionReport,
   CREDENTIAL_HEADER,
   GATEWAY_COUNT_HEADER,
   type GatewayEvent,
@@ -53,8 +54,8 @@ export class AgentGateway extends DurableObject<Env> {
   private pumping: Promise<void> | undefined;
   private cluster: ReturnType<Env["CLUSTER"]["getByName"]> | undefined;
   private readonly stats = { rpcs: 0, events: 0, held: 0, refused: 0 };
-  /** Refusals not yet told to the Cluster object (they ride on the next forwarding RPC). */
-  private refusedUnreported = 0;
+  /** Holds and refusals not yet told to the Cluster object (they ride on the next forwarding RPC). */
+  private unreported: AdmissionReport = { held: 0, refused: 0 };
   private readonly admission: GatewayAdmission<GatewayEvent>;
   private readonly clusterId: string;
   private readonly n: number;
@@ -96,7 +97,7 @@ export class AgentGateway extends DurableObject<Env> {
     this.ctx.acceptWebSocket(server, [att.sessionId]);
     server.serializeAttachment(att);
     if (arrival === "admitted") this.enqueue(open);
-    else this.stats.held++;
+    else this.held();
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -180,10 +181,20 @@ export class AgentGateway extends DurableObject<Env> {
     return { ...this.stats, queued: this.queue.length, waiting: this.admission.waiting };
   }
 
+  /** A session arrived over the rate and waits here; the Cluster object counts it with the next batch. */
+  private held(): void {
+    this.stats.held++;
+    this.unreported.held++;
+  }
+
+  private hasUnreported(): boolean {
+    return this.unreported.held > 0 || this.unreported.refused > 0;
+  }
+
   /** Turns an upgrade away with its retry slot (the wait would have been too long); the Cluster object counts it with the next batch. */
   private refuse(retryAfterMs: number): Response {
     this.stats.refused++;
-    this.refusedUnreported++;
+    this.unreported.refused++;
     this.kick();
     return refuseUpgrade(retryAfterMs, this.admission.clusterPerSecond);
   }
@@ -204,7 +215,7 @@ export class AgentGateway extends DurableObject<Env> {
 
   /** Starts forwarding unless an RPC is already in flight (its end starts the next). */
   private kick(): void {
-    if (this.pumping || (this.queue.length === 0 && this.refusedUnreported === 0)) return;
+    if (this.pumping || (this.queue.length === 0 && !this.hasUnreported())) return;
     // A zero timer first: frames the runtime already holds for this object join the batch.
     this.pumping = new Promise<void>((resolve) => setTimeout(resolve, 0))
       .then(() => this.pump())
@@ -215,15 +226,15 @@ export class AgentGateway extends DurableObject<Env> {
   }
 
   private async pump(): Promise<void> {
-    while (this.queue.length > 0 || this.refusedUnreported > 0) {
+    while (this.queue.length > 0 || this.hasUnreported()) {
       const batch = this.takeBatch();
-      const refused = this.refusedUnreported;
-      this.refusedUnreported = 0;
+      const admission = this.unreported;
+      this.unreported = { held: 0, refused: 0 };
       try {
         this.cluster ??= this.env.CLUSTER.getByName(this.clusterId);
         this.stats.rpcs++;
         this.stats.events += batch.length;
-        await this.cluster.gatewayEvents(this.n, batch, refused);
+        await this.cluster.gatewayEvents(this.n, batch, admission);
       } catch (error) {
         this.cluster = undefined;
         this.batchFailed(batch, error);

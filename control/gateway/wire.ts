@@ -24,6 +24,12 @@ export type GatewayEvent =
   | { kind: "binary"; sessionId: string; data: ArrayBuffer }
   | { kind: "close"; sessionId: string; code: number; reason: string };
 
+/** What a gateway's admission did since its last report: sessions it held over the rate, and those it turned away. */
+export interface AdmissionReport {
+  held: number;
+  refused: number;
+}
+
 /** One thing the Cluster object asks of a session's socket, in the order it asked. */
 export type LinkOp =
   | { sessionId: string; text: string }

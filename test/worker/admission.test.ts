@@ -77,6 +77,7 @@ describe("admission of registrations at the gateway", () => {
     expect(await agentCount(account)).toBe(4);
     // Nobody was turned away, and the held ones came in at the rate: half a second apart.
     expect(await counter(account, "slave_registrations_deferred")).toBe(0);
+    expect(await counter(account, "slave_registrations_held")).toBe(2);
     const times = frames.map((f) => f.at).sort((x, y) => x - y);
     expect((times[3] ?? 0) - (times[2] ?? 0)).toBeGreaterThanOrEqual(400);
     expect((times[2] ?? 0) - (times[1] ?? 0)).toBeGreaterThanOrEqual(300);

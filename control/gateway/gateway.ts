@@ -59,6 +59,8 @@ export class AgentGateway extends DurableObject<Env> {
   private readonly admission: GatewayAdmission<GatewayEvent>;
   private readonly clusterId: string;
   private readonly n: number;
+  /** Set by the reset hook: the object is about to abort, and takes no new socket. */
+  private resetting = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -79,6 +81,7 @@ export class AgentGateway extends DurableObject<Env> {
     const credential = request.headers.get(CREDENTIAL_HEADER) ?? undefined;
     const joinTokenId = request.headers.get(JOIN_TOKEN_HEADER) ?? undefined;
     if (!credential && !joinTokenId) return new Response("missing credential", { status: 400 });
+    if (this.resetting) return new Response("the gateway is restarting", { status: 503 });
     const att: GatewayAttachment = { sessionId: sessionIdFor(this.n), connectedAt: Date.now(), ...(joinTokenId ? { joinTokenId } : {}) };
     // The Cluster object checks the credential against its registry (an unknown one is closed with 1008).
     const open: GatewayEvent = {
@@ -164,16 +167,28 @@ export class AgentGateway extends DurableObject<Env> {
 
   /**
    * RPC: resets this object as a deploy does (its sockets drop, its memory is lost), only while
-   * DCX_TEST_HOOKS is on. The sockets are closed as a restart (1012) before the abort: aborted
-   * under live sockets, local workerd fails each one with an exception whose stack it unwinds,
-   * about a millisecond of the one runtime thread per socket (9 s for 9,000, ahead of every API
-   * call), a cost of the local runtime's teardown, not of the storm the agents then make.
+   * DCX_TEST_HOOKS is on. The sockets are closed as a restart (1012), and the object aborted once
+   * their agents have answered (at most RESET_CLOSE_WAIT_MS): aborted under live sockets, local
+   * workerd fails each one with an exception whose stack it unwinds, about half a millisecond of
+   * the one runtime thread per socket (4 to 9 s for 9,000, ahead of every API call), a cost of the
+   * local runtime's teardown, not of the storm the agents then make. Their closes are not reported
+   * (a deploy resets the Cluster object too), and an agent that comes back meanwhile is sent away
+   * to try again, as it would be by an object that is going.
    */
   testReset(): void {
     if (String(this.env.DCX_TEST_HOOKS) !== "on") throw new Error("test hooks are off (DCX_TEST_HOOKS)");
+    this.resetting = true;
     this.queue = [];
-    for (const ws of this.ctx.getWebSockets()) closeQuietly(ws, SERVICE_RESTART, "service restart");
-    this.ctx.abort("reset by a test hook (DCX_TEST_HOOKS)");
+    for (const ws of this.ctx.getWebSockets()) {
+      ws.serializeAttachment({ ...attachmentOf(ws), reported: true } satisfies GatewayAttachment);
+      closeQuietly(ws, SERVICE_RESTART, "service restart");
+    }
+    const deadline = Date.now() + RESET_CLOSE_WAIT_MS;
+    const abortOnceClosed = () => {
+      if (this.ctx.getWebSockets().length === 0 || Date.now() >= deadline) this.ctx.abort("reset by a test hook (DCX_TEST_HOOKS)");
+      else setTimeout(abortOnceClosed, 50);
+    };
+    abortOnceClosed();
   }
 
   /** RPC: what this instance forwarded since it started. */
@@ -270,6 +285,8 @@ export class AgentGateway extends DurableObject<Env> {
 
 /** RFC 6455's "Service Restart", the close a restart of the master's objects gives its agents. */
 const SERVICE_RESTART = 1012;
+/** How long the reset hook waits for the agents to answer its closes before it aborts the object. */
+const RESET_CLOSE_WAIT_MS = 5_000;
 
 function attachmentOf(ws: WebSocket): GatewayAttachment {
   return ws.deserializeAttachment() as GatewayAttachment;

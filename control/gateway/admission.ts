@@ -154,6 +154,13 @@ export class GatewayAdmission<E = unknown> {
     return this.held.delete(sessionId);
   }
 
+  /** Forgets every held session (their sockets are being closed). */
+  clear(): void {
+    this.held.clear();
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
   /** Sessions waiting for their turn. */
   get waiting(): number {
     return this.held.size;

@@ -117,7 +117,7 @@ export class AgentGateway extends DurableObject<Env> {
     const att = attachmentOf(ws);
     closeQuietly(ws, code === 1005 || code === 1006 ? CloseCode.NORMAL : code, reason);
     // A session still held never reached the Cluster object: nothing to tell it.
-    if (att.reported || this.admission.left(att.sessionId)) return;
+    if (this.admission.left(att.sessionId) || att.reported) return;
     this.enqueue({ kind: "close", sessionId: att.sessionId, code, reason });
   }
 
@@ -159,6 +159,7 @@ export class AgentGateway extends DurableObject<Env> {
   /** RPC: the cluster is being deleted: every socket closes, and nothing more is forwarded. */
   shutdown(code: number, reason: string): void {
     this.queue = [];
+    this.admission.clear();
     for (const ws of this.ctx.getWebSockets()) {
       ws.serializeAttachment({ ...attachmentOf(ws), reported: true } satisfies GatewayAttachment);
       closeQuietly(ws, code, reason);
@@ -179,6 +180,7 @@ export class AgentGateway extends DurableObject<Env> {
     if (String(this.env.DCX_TEST_HOOKS) !== "on") throw new Error("test hooks are off (DCX_TEST_HOOKS)");
     this.resetting = true;
     this.queue = [];
+    this.admission.clear();
     for (const ws of this.ctx.getWebSockets()) {
       ws.serializeAttachment({ ...attachmentOf(ws), reported: true } satisfies GatewayAttachment);
       closeQuietly(ws, SERVICE_RESTART, "service restart");
@@ -220,7 +222,8 @@ export class AgentGateway extends DurableObject<Env> {
     if (att.reported) return;
     ws.serializeAttachment({ ...att, reported: true } satisfies GatewayAttachment);
     closeQuietly(ws, code, reason);
-    this.enqueue({ kind: "close", sessionId: att.sessionId, code, reason });
+    // A session still held never reached the Cluster object: nothing to report.
+    if (!this.admission.left(att.sessionId)) this.enqueue({ kind: "close", sessionId: att.sessionId, code, reason });
   }
 
   private enqueue(event: GatewayEvent): void {

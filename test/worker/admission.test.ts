@@ -83,6 +83,24 @@ describe("admission of registrations at the gateway", () => {
     expect((times[2] ?? 0) - (times[1] ?? 0)).toBeGreaterThanOrEqual(300);
   });
 
+  it("a held session whose join token is revoked is closed with 1008 and never registers", async () => {
+    const account = await signUp();
+    await admitAt(account, 1, 10_000);
+    const res = await call(`/clusters/${account.cluster.id}/agent-tokens`, { method: "POST", token: account.token, json: {} });
+    const { id, token } = (await res.json()) as { id: string; token: string };
+    const [first, held] = await Promise.all([TestSocket.open(account.cluster.id, token), TestSocket.open(account.cluster.id, token)]);
+    first?.send(registerFrame({ hostname: "first", ...resume() }));
+    held?.send(registerFrame({ hostname: "held", ...resume() }));
+    expect((await first?.next<Frame>())?.type).toBe("registered");
+    expect((await gatewayStats(account)).waiting).toBe(1);
+    expect((await call(`/clusters/${account.cluster.id}/agent-tokens/${id}`, { method: "DELETE", token: account.token })).status).toBe(200);
+    expect((await held?.waitClosed())?.code).toBe(1008);
+    // Past the moment its turn would have come: it was forgotten, not released.
+    await new Promise((r) => setTimeout(r, 1200));
+    expect(await gatewayStats(account)).toMatchObject({ waiting: 0, events: 2 });
+    expect(await agentCount(account)).toBe(1);
+  });
+
   it("past the hold limit: told to retry in distinct slots, closed with 1013, nothing written; all get in by honouring retry-after", async () => {
     const account = await signUp();
     // 4/s, held at most half a second: two are held after the burst, the rest turned away.

@@ -14,7 +14,7 @@ import { CloseCode, type Retry } from "../../protocol/index.ts";
  */
 
 /** Registrations the cluster admits per second by default (the Worker var AGENT_ADMISSION_PER_SECOND; see README, "Reconnect storms"). */
-export const DEFAULT_ADMISSION_PER_SECOND = 400;
+export const DEFAULT_ADMISSION_PER_SECOND = 450;
 /**
  * A gateway's bucket holds this many seconds of its share. Arrivals are counted as they come, so
  * the burst only has to absorb their randomness; a larger one lets a crowd in at once, queued in

@@ -5,12 +5,13 @@ import { CloseCode, type Retry } from "../../protocol/index.ts";
  * it is accepted. A deploy resets every object and every agent socket drops at once; the agents
  * spread their return over the window the master suggested (control/cluster/admission.ts), and
  * the gateways admit them at AGENT_ADMISSION_PER_SECOND for the whole cluster, each its share
- * (the rate over the cluster's G gateways: agents hash evenly over them). One over the rate is
- * turned away at once: no hibernated socket, no event for the Cluster object, nothing written;
- * told a `retry` slot of its own and closed with 1013. Admitting when the agent arrives, not when
- * the object reaches its registration, keeps a backlog from forming at all: a bucket counted at
- * the object refused thousands of agents that had already cost their whole upgrade, because a
- * backlog drains faster than it came in.
+ * (the rate over the cluster's G gateways: agents hash evenly over them). One over the rate waits
+ * at its gateway until its turn (GatewayAdmission), unseen by the Cluster object; only one that
+ * would wait too long is turned away before it is accepted, told a `retry` slot of its own and
+ * closed with 1013. Admitting when the agent arrives, not when the object reaches its
+ * registration, keeps a backlog from forming at the object at all: a bucket counted there refused
+ * thousands of agents that had already cost their whole upgrade, because a backlog drains faster
+ * than it came in.
  */
 
 /** Registrations the cluster admits per second by default (the Worker var AGENT_ADMISSION_PER_SECOND; see README, "Reconnect storms"). */

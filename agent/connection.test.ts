@@ -252,6 +252,30 @@ describe("connection", () => {
     expect(logs.events("reconnect_scheduled").map((r) => [r.attempt, r.delayMs])).toEqual([[1, 40]]);
   });
 
+  test("a window frame (the cluster grew since registering) widens the first reconnect after a drop", async () => {
+    const master = fakeMaster();
+    master.onRegister = (session, register) => {
+      master.send(session, {
+        type: "registered",
+        agentId: "agent-1",
+        pingIntervalMs: 30,
+        reconnectWindowMs: 1_000,
+        ...(register.agentId ? {} : { credential: "credential-1" }),
+      });
+      if (session.index === 0) master.send(session, { type: "window", reconnectWindowMs: 6_000 });
+    };
+    const { logs } = startAgent(master, workDir(), { random: () => 0.01 }, { backoffMaxMs: 10_000 });
+    const session = await master.registered(0);
+    await waitFor(() => logs.events("registered").length > 0, "registered");
+    // Nothing is logged for the frame: it reaches the backoff, not the task host.
+    await new Promise((r) => setTimeout(r, 50));
+    expect(logs.events("frame_invalid")).toEqual([]);
+    session.ws?.close(1012, "service restart");
+    await master.registered(1);
+    // 1% of the grown 6 s window, not of the 1 s one told at registration.
+    expect(logs.events("reconnect_scheduled").map((r) => [r.attempt, r.delayMs])).toEqual([[1, 60]]);
+  });
+
   test("a retry frame from the master is honoured: the agent comes back after retryAfterMs, not on its backoff", async () => {
     const master = fakeMaster();
     master.onRegister = (session, register) => {

@@ -128,6 +128,8 @@ export class Connection {
         this.options.onRegistered(message);
       },
       onCommand: this.options.onCommand,
+      // The window grew with the cluster since this agent registered.
+      onWindow: (reconnectWindowMs) => this.options.backoff.setWindow(reconnectWindowMs),
       ...(this.options.onBinary ? { onBinary: this.options.onBinary } : {}),
       onUp: (send, sendBinary) => {
         this.counts.registrations++;

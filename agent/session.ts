@@ -22,6 +22,8 @@ export interface SessionOptions {
   /** Runs before the session counts as registered; a throw ends the session as fatal. */
   onRegistered: (message: Registered) => void;
   onCommand: (message: MasterCommand) => void;
+  /** The master's reconnect window grew (a `window` frame): the first reconnect after a drop spreads over it. */
+  onWindow?: (reconnectWindowMs: number) => void;
   /** A binary frame from the master (the service proxy's data, protocol/proxy.ts). */
   onBinary?: (frame: Uint8Array) => void;
   /** Runs once the session counts as registered, with the ways to send frames in it. */
@@ -138,6 +140,7 @@ export class Session {
     const message = parsed.value;
     if (message.type === "registered") this.onRegistered(message);
     else if (message.type === "retry") this.onRetry(message.retryAfterMs, message.message);
+    else if (message.type === "window") this.options.onWindow?.(message.reconnectWindowMs);
     else if (message.type === "error") this.options.log.warn("master_error", { message: message.message });
     else this.dispatch(message);
   }

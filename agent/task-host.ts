@@ -50,7 +50,7 @@ export interface LaunchRefused {
 }
 
 /** The master's frames that concern tasks rather than the session itself. */
-export type MasterCommand = Exclude<MasterMessage, { type: "registered" } | { type: "retry" } | { type: "error" }> | LaunchRefused;
+export type MasterCommand = Exclude<MasterMessage, { type: "registered" } | { type: "retry" } | { type: "window" } | { type: "error" }> | LaunchRefused;
 /** The service proxy's frames (agent/proxy/). */
 export type ProxyCommand = ProxyOpen | ProxyCredit | ProxyEnd | ProxyReset;
 /** The commands the task host handles; log requests go to the log service, VIP tables to the balancer, proxy frames to the proxy. */

@@ -112,8 +112,9 @@ const totals = {
   reconnects: 0,
   retries: 0,
   reregistered: 0,
-  /** The last reconnect window the master suggested. */
+  /** The last reconnect window the master suggested, and the `window` frames that grew it since registration. */
   reconnectWindowMs: 0,
+  windowsTold: 0,
 };
 /** The current storm: its number, when it was announced, and how many agents must come back. */
 const storm = { n: 0, id: null as unknown, startedAt: 0, expect: 0, back: 0, reported: true };
@@ -233,6 +234,12 @@ function onFrame(a: SimAgent, text: string): void {
         c.killedAt = at;
         emit({ event: "killed", id: c.markId, at, killFrames: c.killFrames, updates: c.killedAcked });
       }
+      return;
+    }
+    case "window": {
+      a.backoff.setWindow(Number(msg.reconnectWindowMs));
+      totals.reconnectWindowMs = Number(msg.reconnectWindowMs);
+      totals.windowsTold++;
       return;
     }
     case "retry": {

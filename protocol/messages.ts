@@ -167,6 +167,14 @@ export const Retry = z.strictObject({
   message: z.string().max(256),
 });
 
+/**
+ * The cluster's reconnect window, grown since this agent was told it (it registered when the
+ * cluster was smaller): the `reconnectWindowMs` that `registered` would say now. The master sends
+ * it to the agents whose `register` carried `resume` each time the window has grown by a quarter,
+ * so that a cluster that grew does not come back from a deploy at the pace of its first agents.
+ */
+export const ReconnectWindow = z.strictObject({ type: z.literal("window"), reconnectWindowMs: z.number().int().nonnegative() });
+
 /** How a task's process is started: `shell` runs under `/bin/sh -c`, `args` is executed directly. */
 export const TaskCommand = z.union([z.strictObject({ shell: z.string().min(1) }), z.strictObject({ args: z.array(z.string()).min(1) })]);
 
@@ -250,6 +258,7 @@ export const Reconcile = z.strictObject({ type: z.literal("reconcile"), taskIds:
 export const MasterMessage = z.discriminatedUnion("type", [
   Registered,
   Retry,
+  ReconnectWindow,
   Launch,
   Kill,
   Ack,
@@ -267,6 +276,7 @@ export const MasterMessage = z.discriminatedUnion("type", [
 export type MasterMessage = z.infer<typeof MasterMessage>;
 export type Registered = z.infer<typeof Registered>;
 export type Retry = z.infer<typeof Retry>;
+export type ReconnectWindow = z.infer<typeof ReconnectWindow>;
 export type ErrorFrame = z.infer<typeof ErrorFrame>;
 
 /** One problem in a frame, with a JSON-pointer-like path to the field. */

@@ -11,7 +11,13 @@ interface ScaleResult {
   clusterHeapMb: number | null;
   stormRecoverySeconds: number | null;
   apiP99MsDuringStorm: number | null;
-  storm: { api: { p50Ms: number; calls: number; failures: number }; resumed: number; deferred: number; reconnectWindowMs: number } | null;
+  storm: {
+    api: { p50Ms: number; calls: number; failures: number };
+    resumed: number;
+    deferred: number;
+    heldAtGateways: number;
+    reconnectWindowMs: number;
+  } | null;
   idle: { pingsPerAgentPerMinute: number; runtimeCpuMsPerSecond: number } | null;
   placement: {
     allRunningAckedMs: number | null;
@@ -57,7 +63,7 @@ export function printTable(r: ScaleResult): void {
       name: "stormRecoverySeconds",
       value: fmt(r.stormRecoverySeconds, 1),
       note: r.storm
-        ? `${verdict((r.stormRecoverySeconds ?? Infinity) <= TARGETS.stormRecoverySeconds, `<= ${TARGETS.stormRecoverySeconds}`)} (window ${fmt(r.storm.reconnectWindowMs / 1000, 1)} s; ${fmt(r.storm.resumed, 0)} resumed, ${fmt(r.storm.deferred, 0)} told to retry)`
+        ? `${verdict((r.stormRecoverySeconds ?? Infinity) <= TARGETS.stormRecoverySeconds, `<= ${TARGETS.stormRecoverySeconds}`)} (window ${fmt(r.storm.reconnectWindowMs / 1000, 1)} s; ${fmt(r.storm.resumed, 0)} resumed, ${fmt(r.storm.heldAtGateways, 0)} held, ${fmt(r.storm.deferred, 0)} told to retry)`
         : "storm skipped",
     },
     {

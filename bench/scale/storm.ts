@@ -55,12 +55,17 @@ async function agentsBackSince(api: Api, since: number): Promise<{ back: number;
   return { back, total: body.agents.length };
 }
 
-/** Counters of the master's Prometheus exposition (resumed and deferred registrations). */
+/** Counters of the master's Prometheus exposition (resumed, held and deferred registrations). */
 async function registrationCounters(api: Api): Promise<Record<string, number>> {
   const res = await api.call<string>("GET", api.c("/metrics/prometheus"));
   const text = typeof res.body === "string" ? res.body : "";
   const out: Record<string, number> = {};
-  for (const name of ["dcx_cluster_agent_reregistrations_total", "dcx_cluster_agent_resumes_total", "dcx_cluster_agent_registrations_deferred_total"]) {
+  for (const name of [
+    "dcx_cluster_agent_reregistrations_total",
+    "dcx_cluster_agent_resumes_total",
+    "dcx_cluster_agent_registrations_deferred_total",
+    "dcx_cluster_agent_registrations_held_total",
+  ]) {
     const line = text.split("\n").find((l) => l.startsWith(`${name} `));
     out[name] = Number(line?.split(" ").at(-1) ?? Number.NaN);
   }
@@ -124,6 +129,7 @@ export async function measureStorm(api: Api, sim: SimAgents, agents: number, tim
       reregistrations: delta("dcx_cluster_agent_reregistrations_total"),
       resumed: delta("dcx_cluster_agent_resumes_total"),
       deferred: delta("dcx_cluster_agent_registrations_deferred_total"),
+      heldAtGateways: delta("dcx_cluster_agent_registrations_held_total"),
       runtimeCpuMs: round(cpuMs),
       runtimeCpuMsPerAgent: round(cpuMs / agents, 3),
       api: {

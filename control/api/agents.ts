@@ -10,8 +10,8 @@ import type { AppEnv } from "../http/env.ts";
 import { bearerToken } from "../http/middleware.ts";
 import type { AccountsDb } from "../accounts/db.ts";
 import { clusterStub } from "../cluster-stub.ts";
-import { gatewayStub } from "../gateway/route.ts";
-import { CREDENTIAL_HEADER, JOIN_TOKEN_HEADER } from "../gateway/wire.ts";
+import { gatewayRoute } from "../gateway/route.ts";
+import { CREDENTIAL_HEADER, GATEWAY_COUNT_HEADER, JOIN_TOKEN_HEADER } from "../gateway/wire.ts";
 import { removeAgent } from "../operations/agents.ts";
 import { agentDiagnostics } from "./diagnostics.ts";
 
@@ -44,8 +44,10 @@ export const agentConnectRoutes = new Hono<AppEnv>().get("/connect", async (c) =
     headers.set(CREDENTIAL_HEADER, token);
     routeKey = agentId;
   }
-  const gateway = await gatewayStub(c.env, clusterId, routeKey);
-  return gateway.fetch(new Request("https://gateway/agent/connect", { headers }));
+  const gateway = await gatewayRoute(c.env, clusterId, routeKey);
+  // The gateway admits its share of the cluster's registration rate (control/gateway/admission.ts).
+  headers.set(GATEWAY_COUNT_HEADER, String(gateway.gateways));
+  return gateway.stub.fetch(new Request("https://gateway/agent/connect", { headers }));
 });
 
 /**

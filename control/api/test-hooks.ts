@@ -20,11 +20,18 @@ const testHooksOnly = createMiddleware<AppEnv>(async (c, next) => {
  * that come to serve a cluster (gateways holding its agents' sockets) are reset here too.
  */
 export async function resetClusterObjects(env: Env, clusterId: string): Promise<string[]> {
-  // The reset aborts each object under the call: its RPC always fails, which is the point.
-  const reset = (call: () => Promise<unknown>) => call().catch(() => undefined);
   const gateways = await clusterStub(env, clusterId).gatewayCount();
   const names = Array.from({ length: gateways }, (_, n) => gatewayName(clusterId, n));
-  await Promise.all([reset(() => clusterStub(env, clusterId).testReset()), ...names.map((name) => reset(() => env.AGENT_GATEWAY.getByName(name).testReset()))]);
+  const stubs = names.map((name) => env.AGENT_GATEWAY.getByName(name));
+  // The Cluster object is aborted under the call (its RPC always fails, which is the point); the
+  // gateways lose their memory and the sockets they hold at this moment.
+  const aborted = clusterStub(env, clusterId)
+    .testReset()
+    .catch(() => undefined);
+  await Promise.all([aborted, ...stubs.map((gateway) => gateway.testReset())]);
+  // Their sockets drop a gateway at a time, a slice a turn (gateway.ts, testResetClose): local
+  // workerd closes each on the one thread that also answers the API.
+  for (const gateway of stubs) await gateway.testResetClose();
   return ["cluster", ...names];
 }
 

@@ -1,6 +1,6 @@
 import { resourceUrls } from "../packages/resource.ts";
 import { DurableObject } from "cloudflare:workers";
-import { AgentMessage, CloseCode, decodeProxyData, parseFrame, PROTOCOL_VERSION, type Register } from "../../protocol/index.ts";
+import { AgentMessage, CloseCode, decodeProxyData, parseFrame, PROTOCOL_VERSION, type ReconnectWindow, type Register } from "../../protocol/index.ts";
 import { exportAgentCredentials, recordAgentCredential } from "../accounts/agent-credentials.ts";
 import { hashToken, newToken } from "../crypto.ts";
 import { agentQuotaRefusal, appQuotaGuard } from "./quotas.ts";
@@ -22,7 +22,8 @@ import {
   type AgentRecord,
 } from "./agents.ts";
 import { openClusterDb, type ClusterDb } from "./db.ts";
-import { AgentAdmission, admissionRate } from "./admission.ts";
+import { AgentAdmission } from "./admission.ts";
+import { admissionRate } from "../gateway/admission.ts";
 import { Coordinator, UNREACHABLE_TIMER } from "./coordinator.ts";
 import { ClusterDns, type DnsSettings, type MesosDnsQuery } from "./cluster-dns.ts";
 import type { DnsSettingsChange } from "../contract/accounts.ts";
@@ -68,7 +69,7 @@ import { type LogOpen, LogRelay, type LogRequest } from "./log-relay.ts";
 import { counters, ensureMeta, getMeta, increment, setMeta } from "./meta.ts";
 import { AgentLinks, type GatewayLink, SessionOrder, closeQuietly, frameText, rejectUpgrade, send, sendError } from "./sessions.ts";
 import { Gateways } from "./gateways.ts";
-import type { GatewayEvent } from "../gateway/wire.ts";
+import type { AdmissionReport, GatewayEvent } from "../gateway/wire.ts";
 import { openTaskLogs } from "./task-logs.ts";
 import { PROXY_CALL_HEADER, proxyAgentFrame, upgradeProxied } from "./service-proxy/upgrade.ts";
 import { type ProxyCall, ServiceProxy } from "./service-proxy/service-proxy.ts";
@@ -239,9 +240,12 @@ export class Cluster extends DurableObject<Env> {
    * ran back to back for seconds while an API call that came meanwhile waited behind them. So
    * after every OPENS_PER_TURN opens the rest of the batch waits a turn; frames of sessions
    * already open (status frames, the bulk of a placement) go on without a pause, so a batch of
-   * them still shares one group commit.
+   * them still shares one group commit. `admission` counts the sessions the gateway held and
+   * turned away over its share of the admission rate since its last call (control/gateway/admission.ts).
    */
-  async gatewayEvents(gateway: number, events: GatewayEvent[]): Promise<void> {
+  async gatewayEvents(gateway: number, events: GatewayEvent[], admission: AdmissionReport = { held: 0, refused: 0 }): Promise<void> {
+    if (admission.held > 0) increment(this.db, "counter:slave_registrations_held", admission.held);
+    if (admission.refused > 0) increment(this.db, "counter:slave_registrations_deferred", admission.refused);
     let opens = 0;
     for (const event of events) {
       this.sessionOrder.run(event.sessionId, () => this.gatewayEvent(gateway, event));
@@ -326,6 +330,18 @@ export class Cluster extends DurableObject<Env> {
     }
   }
 
+  /**
+   * Tells every connected agent that understands it the cluster's reconnect window, once it has
+   * grown enough since last told (admission.ts): agents that joined a smaller cluster would
+   * otherwise come back from a deploy over the short window they were given then, all at once.
+   */
+  private announceWindow(windowMs: number, told: GatewayLink): void {
+    const grown = this.admission.grown(windowMs);
+    if (grown === undefined) return;
+    const frame = JSON.stringify({ type: "window", reconnectWindowMs: grown } satisfies ReconnectWindow);
+    for (const link of this.sockets.all().values()) if (link.resumes && link !== told) link.send(frame);
+  }
+
   /** Frames to these sessions could not reach their gateway (it was reset): their sockets are gone, so their sessions end here. */
   private undelivered(sessionIds: string[]): void {
     for (const sessionId of sessionIds) {
@@ -364,7 +380,7 @@ export class Cluster extends DurableObject<Env> {
       const activeBefore = activeSessions(this.db);
       const reports = await this.gateways.reports();
       const close = (sessionId: string, code: number, reason: string) => this.sockets.close(sessionId, code, reason);
-      const grace = this.admission.reconnectGrace(now);
+      const grace = this.admission.reconnectGrace();
       const lost = this.ctx.storage.transactionSync(() => sweepLiveness(this.db, { ...reports, activeBefore }, Date.now(), this.timeoutMs, close, grace));
       // Sent with the commit of what the loss does to the agents' tasks.
       for (const agentId of lost) this.feed.emit({ type: "AGENT_REMOVED", agentId });
@@ -938,8 +954,6 @@ export class Cluster extends DurableObject<Env> {
     if (ws.agentId && msg.agentId !== undefined && msg.agentId !== ws.agentId) {
       return sendError(ws, `agentId '${msg.agentId}' does not match this credential's agent`);
     }
-    // Over the admission rate: told when to come back, and nothing is written (admission.ts).
-    if (!this.admission.admit(ws, msg.resume !== undefined, now)) return;
     // A join-token session joins as a new agent, with a new credential (stored as its hash).
     let joined: { credential: string; hash: string; agentId: string } | undefined;
     if (!ws.agentId) {
@@ -999,8 +1013,12 @@ export class Cluster extends DurableObject<Env> {
     if (replaced) closeQuietly(replaced, CloseCode.REPLACED, "replaced by a newer session of this agent");
     await this.alarmArm.arm();
     // Only an agent that sent `resume` knows `reconnectWindowMs` (the frame is strict).
-    const window = msg.resume ? { reconnectWindowMs: this.admission.reconnectWindowMs(now) } : {};
+    const window = msg.resume ? { reconnectWindowMs: this.admission.reconnectWindowMs() } : {};
     send(ws, { type: "registered", agentId, pingIntervalMs: this.pingIntervalMs, ...(joined ? { credential: joined.credential } : {}), ...window });
+    if (window.reconnectWindowMs !== undefined) {
+      ws.resumes = true;
+      this.announceWindow(window.reconnectWindowMs, ws);
+    }
     // The whole VIP table, since the agent may have missed changes while it was away.
     this.vips.sendTo(ws);
     // The agent's tasks must be squared with ours; new resources may be what waiting demand needs.

@@ -295,6 +295,9 @@ function agentEventFamilies(db: ClusterDb): MetricFamily[] {
     counter("dcx_cluster_agent_registrations_deferred_total", "Registrations turned away over the admission rate, told when to retry.", [
       { value: c.slave_registrations_deferred ?? 0 },
     ]),
+    counter("dcx_cluster_agent_registrations_held_total", "Sessions held at their gateway over the admission rate until their turn.", [
+      { value: c.slave_registrations_held ?? 0 },
+    ]),
     counter("dcx_cluster_agent_removals_total", "Agents removed by an operator.", [{ value: c.slave_removals ?? 0 }]),
     counter("dcx_agents_unreachable_total", "Agents marked unreachable after missing heartbeats.", [{ value: c.slave_unreachable_completed ?? 0 }]),
     counter("dcx_cluster_agent_frames_invalid_total", "Agent frames that did not parse and were answered with an error.", [{ value: c.dropped_messages ?? 0 }]),

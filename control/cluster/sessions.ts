@@ -51,6 +51,8 @@ export class GatewayLink implements AgentLink, Attachment {
   readonly connectedAt: number;
   agentId?: string;
   joinTokenId?: string;
+  /** The agent's register carried `resume`: it understands `reconnectWindowMs` and the `window` frame. */
+  resumes = false;
   private open = true;
 
   constructor(

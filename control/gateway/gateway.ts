@@ -1,6 +1,17 @@
 import { DurableObject } from "cloudflare:workers";
 import { CloseCode, PING, PONG } from "../../protocol/index.ts";
-import { CREDENTIAL_HEADER, type GatewayEvent, JOIN_TOKEN_HEADER, type LinkOp, parseGatewayName, type SessionReport, sessionIdFor } from "./wire.ts";
+import { GatewayAdmission, admissionRate, refuseUpgrade } from "./admission.ts";
+import {
+  type AdmissionReport,
+  CREDENTIAL_HEADER,
+  GATEWAY_COUNT_HEADER,
+  type GatewayEvent,
+  JOIN_TOKEN_HEADER,
+  type LinkOp,
+  parseGatewayName,
+  type SessionReport,
+  sessionIdFor,
+} from "./wire.ts";
 
 /** What each agent socket carries through hibernation. */
 interface GatewayAttachment {
@@ -29,6 +40,11 @@ export interface GatewayStats {
   events: number;
   /** Events waiting for the next RPC. */
   queued: number;
+  /** Sessions held over this gateway's share of the admission rate (since it started, and waiting now). */
+  held: number;
+  waiting: number;
+  /** Upgrades turned away when the wait would have been too long. */
+  refused: number;
 }
 
 /**
@@ -43,17 +59,25 @@ export class AgentGateway extends DurableObject<Env> {
   private queue: GatewayEvent[] = [];
   private pumping: Promise<void> | undefined;
   private cluster: ReturnType<Env["CLUSTER"]["getByName"]> | undefined;
-  private readonly stats = { rpcs: 0, events: 0 };
+  private readonly stats = { rpcs: 0, events: 0, held: 0, refused: 0 };
+  /** Holds and refusals not yet told to the Cluster object (they ride on the next forwarding RPC). */
+  private unreported: AdmissionReport = { held: 0, refused: 0 };
+  private readonly admission: GatewayAdmission<GatewayEvent>;
   /** When the last forwarding RPC began (Date.now()). */
   private forwardedAt = Number.NEGATIVE_INFINITY;
   private readonly clusterId: string;
   private readonly n: number;
+  /** Sockets the reset hook is to close (testReset, testResetClose). */
+  private resetClosing: WebSocket[] = [];
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     const name = parseGatewayName(ctx.id.name ?? "");
     this.clusterId = name?.clusterId ?? "";
     this.n = name?.n ?? 0;
+    this.admission = new GatewayAdmission<GatewayEvent>(admissionRate(env.AGENT_ADMISSION_PER_SECOND), (events) => {
+      for (const event of events) this.enqueue(event);
+    });
     // Heartbeats are answered by the runtime without waking the object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
   }
@@ -66,32 +90,43 @@ export class AgentGateway extends DurableObject<Env> {
     const joinTokenId = request.headers.get(JOIN_TOKEN_HEADER) ?? undefined;
     if (!credential && !joinTokenId) return new Response("missing credential", { status: 400 });
     const att: GatewayAttachment = { sessionId: sessionIdFor(this.n), connectedAt: Date.now(), ...(joinTokenId ? { joinTokenId } : {}) };
-    const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
-    // Tagged by session id, so the Cluster object's ops find their socket without a walk.
-    this.ctx.acceptWebSocket(server, [att.sessionId]);
-    server.serializeAttachment(att);
     // The Cluster object checks the credential against its registry (an unknown one is closed with 1008).
-    this.enqueue({
+    const open: GatewayEvent = {
       kind: "open",
       sessionId: att.sessionId,
       connectedAt: att.connectedAt,
       ...(credential ? { credential } : {}),
       ...(joinTokenId ? { joinTokenId } : {}),
-    });
+    };
+    // Admitted as it arrives, at this gateway's share of the rate: one over it is held here, and
+    // the Cluster object hears of it when its turn comes (admission.ts).
+    const arrival = this.admission.arrive(att.sessionId, open, Number(request.headers.get(GATEWAY_COUNT_HEADER)) || 1, att.connectedAt);
+    if (typeof arrival === "object") return this.refuse(arrival.retryAfterMs);
+    const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+    // Tagged by session id, so the Cluster object's ops find their socket without a walk.
+    this.ctx.acceptWebSocket(server, [att.sessionId]);
+    server.serializeAttachment(att);
+    if (arrival === "admitted") this.enqueue(open);
+    else this.held();
     return new Response(null, { status: 101, webSocket: client });
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    const { sessionId } = attachmentOf(ws);
+    const { sessionId, reported } = attachmentOf(ws);
+    // A socket being closed (its close already told, or not to be told) has nothing more to say.
+    if (reported) return;
     // Not awaited: the runtime hands this socket its next message only once this handler returns.
     // The RPC in flight keeps the object awake until the batch is taken.
-    this.enqueue(typeof message === "string" ? { kind: "text", sessionId, text: message } : { kind: "binary", sessionId, data: message });
+    const event: GatewayEvent = typeof message === "string" ? { kind: "text", sessionId, text: message } : { kind: "binary", sessionId, data: message };
+    // A held session's frames wait with it.
+    if (!this.admission.hold(sessionId, event)) this.enqueue(event);
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
     const att = attachmentOf(ws);
     closeQuietly(ws, code === 1005 || code === 1006 ? CloseCode.NORMAL : code, reason);
-    if (att.reported) return;
+    // A session still held never reached the Cluster object: nothing to tell it.
+    if (this.admission.left(att.sessionId) || att.reported) return;
     this.enqueue({ kind: "close", sessionId: att.sessionId, code, reason });
   }
 
@@ -133,21 +168,68 @@ export class AgentGateway extends DurableObject<Env> {
   /** RPC: the cluster is being deleted: every socket closes, and nothing more is forwarded. */
   shutdown(code: number, reason: string): void {
     this.queue = [];
+    this.admission.clear();
     for (const ws of this.ctx.getWebSockets()) {
       ws.serializeAttachment({ ...attachmentOf(ws), reported: true } satisfies GatewayAttachment);
       closeQuietly(ws, code, reason);
     }
   }
 
-  /** RPC: resets this object as a deploy does (its sockets drop), only while DCX_TEST_HOOKS is on. */
+  /**
+   * RPC: the first half of a reset by the test hook (DCX_TEST_HOOKS), as a deploy does: this
+   * object's memory is lost (its queue, its admission, its counts), and every socket it holds now
+   * is to drop without its close being reported (a deploy resets the Cluster object too). New
+   * sockets are taken as by a fresh instance meanwhile.
+   */
   testReset(): void {
     if (String(this.env.DCX_TEST_HOOKS) !== "on") throw new Error("test hooks are off (DCX_TEST_HOOKS)");
-    this.ctx.abort("reset by a test hook (DCX_TEST_HOOKS)");
+    this.queue = [];
+    this.admission.clear();
+    this.unreported = { held: 0, refused: 0 };
+    this.cluster = undefined;
+    Object.assign(this.stats, { rpcs: 0, events: 0, held: 0, refused: 0 });
+    this.resetClosing = this.ctx.getWebSockets();
+    for (const ws of this.resetClosing) ws.serializeAttachment({ ...attachmentOf(ws), reported: true } satisfies GatewayAttachment);
+  }
+
+  /**
+   * RPC: the second half: closes the sockets `testReset` found, as a restart (1012),
+   * RESET_CLOSE_SLICE a turn; resolves once all are closed. Local workerd spends about a third of
+   * a millisecond of its one thread on each socket closed (an exception whose stack it unwinds):
+   * 9,000 closed in one turn held every API call for 3 to 9 s, a cost of the local runtime's
+   * teardown that the Worker answering the API does not pay on Cloudflare.
+   */
+  async testResetClose(): Promise<void> {
+    if (String(this.env.DCX_TEST_HOOKS) !== "on") throw new Error("test hooks are off (DCX_TEST_HOOKS)");
+    const sockets = this.resetClosing;
+    this.resetClosing = [];
+    for (let i = 0; i < sockets.length; i += RESET_CLOSE_SLICE) {
+      for (const ws of sockets.slice(i, i + RESET_CLOSE_SLICE)) closeQuietly(ws, SERVICE_RESTART, "service restart");
+      await new Promise((resolve) => setTimeout(resolve, RESET_CLOSE_PAUSE_MS));
+    }
   }
 
   /** RPC: what this instance forwarded since it started. */
   forwarded(): GatewayStats {
-    return { ...this.stats, queued: this.queue.length };
+    return { ...this.stats, queued: this.queue.length, waiting: this.admission.waiting };
+  }
+
+  /** A session arrived over the rate and waits here; the Cluster object counts it with the next batch. */
+  private held(): void {
+    this.stats.held++;
+    this.unreported.held++;
+  }
+
+  private hasUnreported(): boolean {
+    return this.unreported.held > 0 || this.unreported.refused > 0;
+  }
+
+  /** Turns an upgrade away with its retry slot (the wait would have been too long); the Cluster object counts it with the next batch. */
+  private refuse(retryAfterMs: number): Response {
+    this.stats.refused++;
+    this.unreported.refused++;
+    this.kick();
+    return refuseUpgrade(retryAfterMs, this.admission.clusterPerSecond);
   }
 
   /** Closes a socket the Cluster object asked to close, and reports the close at once (a dead peer may never answer it). */
@@ -156,7 +238,8 @@ export class AgentGateway extends DurableObject<Env> {
     if (att.reported) return;
     ws.serializeAttachment({ ...att, reported: true } satisfies GatewayAttachment);
     closeQuietly(ws, code, reason);
-    this.enqueue({ kind: "close", sessionId: att.sessionId, code, reason });
+    // A session still held never reached the Cluster object: nothing to report.
+    if (!this.admission.left(att.sessionId)) this.enqueue({ kind: "close", sessionId: att.sessionId, code, reason });
   }
 
   private enqueue(event: GatewayEvent): void {
@@ -170,7 +253,7 @@ export class AgentGateway extends DurableObject<Env> {
    * busy one waits a zero timer first, so frames the runtime already holds for it join the batch.
    */
   private kick(): void {
-    if (this.pumping || this.queue.length === 0) return;
+    if (this.pumping || (this.queue.length === 0 && !this.hasUnreported())) return;
     const quiet = Date.now() - this.forwardedAt >= QUIET_MS;
     this.pumping = (quiet ? Promise.resolve() : new Promise<void>((resolve) => setTimeout(resolve, 0)))
       .then(() => this.pump())
@@ -181,14 +264,16 @@ export class AgentGateway extends DurableObject<Env> {
   }
 
   private async pump(): Promise<void> {
-    while (this.queue.length > 0) {
+    while (this.queue.length > 0 || this.hasUnreported()) {
       const batch = this.takeBatch();
+      const admission = this.unreported;
+      this.unreported = { held: 0, refused: 0 };
       try {
         this.cluster ??= this.env.CLUSTER.getByName(this.clusterId);
         this.stats.rpcs++;
         this.stats.events += batch.length;
         this.forwardedAt = Date.now();
-        await this.cluster.gatewayEvents(this.n, batch);
+        await this.cluster.gatewayEvents(this.n, batch, admission);
       } catch (error) {
         this.cluster = undefined;
         this.batchFailed(batch, error);
@@ -221,6 +306,12 @@ export class AgentGateway extends DurableObject<Env> {
     }
   }
 }
+
+/** RFC 6455's "Service Restart", the close a restart of the master's objects gives its agents. */
+const SERVICE_RESTART = 1012;
+/** The reset hook closes this many sockets a turn, then pauses, a gateway at a time: 9,000 sockets took 8 to 9 s here, the thread shared with the agents already coming back (200 every 40 ms was no faster, and slowed the API). */
+const RESET_CLOSE_SLICE = 100;
+const RESET_CLOSE_PAUSE_MS = 50;
 
 function attachmentOf(ws: WebSocket): GatewayAttachment {
   return ws.deserializeAttachment() as GatewayAttachment;

@@ -29,8 +29,11 @@ function gatewayCount(env: Env, clusterId: string, now = Date.now()): Promise<nu
   return count;
 }
 
-/** The gateway object an agent's upgrade goes to: `key` (its id, or a join session's random key) hashed over the cluster's gateways. */
-export async function gatewayStub(env: Env, clusterId: string, key: string) {
-  const n = gatewayFor(key, await gatewayCount(env, clusterId));
-  return env.AGENT_GATEWAY.getByName(gatewayName(clusterId, n));
+/**
+ * The gateway object an agent's upgrade goes to: `key` (its id, or a join session's random key)
+ * hashed over the cluster's gateways; with the gateway count it was hashed over (G).
+ */
+export async function gatewayRoute(env: Env, clusterId: string, key: string) {
+  const gateways = await gatewayCount(env, clusterId);
+  return { stub: env.AGENT_GATEWAY.getByName(gatewayName(clusterId, gatewayFor(key, gateways))), gateways };
 }

@@ -14,6 +14,8 @@
 /** Headers the Worker sets on the upgrade it forwards to a gateway; never taken from the client. */
 export const JOIN_TOKEN_HEADER = "x-dcx-join-token-id";
 export const CREDENTIAL_HEADER = "x-dcx-agent-credential";
+/** The cluster's gateway count (G) the Worker routed the upgrade with: the gateway admits its share of the rate, 1/G. */
+export const GATEWAY_COUNT_HEADER = "x-dcx-gateway-count";
 
 /** One agent socket's news, in the order the gateway saw it. Opens and closes travel in the same stream as frames. */
 export type GatewayEvent =
@@ -21,6 +23,12 @@ export type GatewayEvent =
   | { kind: "text"; sessionId: string; text: string }
   | { kind: "binary"; sessionId: string; data: ArrayBuffer }
   | { kind: "close"; sessionId: string; code: number; reason: string };
+
+/** What a gateway's admission did since its last report: sessions it held over the rate, and those it turned away. */
+export interface AdmissionReport {
+  held: number;
+  refused: number;
+}
 
 /** One thing the Cluster object asks of a session's socket, in the order it asked. */
 export type LinkOp =

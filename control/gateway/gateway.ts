@@ -38,6 +38,12 @@ export class AgentGateway extends DurableObject<Env> {
   private pumping: Promise<void> | undefined;
   private cluster: ReturnType<Env["CLUSTER"]["getByName"]> | undefined;
   private readonly stats = { rpcs: 0, events: 0 };
+  /**
+   * Each socket's session id, once read from its attachment: a busy gateway takes thousands of
+   * frames a second, and deserializing the attachment for each cost more than forwarding it.
+   * Keyed weakly by the socket's object, which the runtime keeps while this instance lives.
+   */
+  private readonly sessionIds = new WeakMap<WebSocket, string>();
   private readonly clusterId: string;
   private readonly n: number;
 
@@ -74,7 +80,11 @@ export class AgentGateway extends DurableObject<Env> {
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    const { sessionId } = attachmentOf(ws);
+    let sessionId = this.sessionIds.get(ws);
+    if (sessionId === undefined) {
+      sessionId = attachmentOf(ws).sessionId;
+      this.sessionIds.set(ws, sessionId);
+    }
     // Not awaited: the runtime hands this socket its next message only once this handler returns.
     // The RPC in flight keeps the object awake until the batch is taken.
     this.enqueue(typeof message === "string" ? { kind: "text", sessionId, text: message } : { kind: "binary", sessionId, data: message });

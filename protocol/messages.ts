@@ -306,13 +306,22 @@ export type ParseResult<T> = { ok: true; value: T } | { ok: false; message: stri
 
 /** Decodes and validates one text frame from either side. Never throws. */
 export function parseFrame<T>(schema: z.ZodType<T>, data: string): ParseResult<T> {
+  const json = frameJson(data);
+  return json.ok ? checkFrame(schema, json.value) : json;
+}
+
+/** Decodes one text frame's JSON, within MAX_FRAME_BYTES. Never throws. */
+export function frameJson(data: string): ParseResult<unknown> {
   if (data.length > MAX_FRAME_BYTES) return { ok: false, message: `frame too large: ${data.length} bytes, limit ${MAX_FRAME_BYTES}` };
-  let json: unknown;
   try {
-    json = JSON.parse(data);
+    return { ok: true, value: JSON.parse(data) };
   } catch {
     return { ok: false, message: "frame is not valid JSON" };
   }
+}
+
+/** Validates a decoded frame against `schema`; what is wrong is named by its field path. */
+export function checkFrame<T>(schema: z.ZodType<T>, json: unknown): ParseResult<T> {
   const parsed = schema.safeParse(json);
   if (parsed.success) return { ok: true, value: parsed.data };
   const details = fieldErrors(parsed.error);

@@ -234,6 +234,7 @@ type RawTask = [
   updatedAt: number,
   killRequestedAt: number | null,
   endedAt: number | null,
+  rowid: number,
 ];
 
 function fromRaw(r: RawTask): TaskRecord {
@@ -260,12 +261,21 @@ function fromRaw(r: RawTask): TaskRecord {
 
 /** Rows for the given ids, a statement per jsonParams part. */
 export function tasksById(db: ClusterDb, ids: string[]): Map<string, TaskRecord> {
-  const out = new Map<string, TaskRecord>();
+  return readTasks(db, ids).records;
+}
+
+/** Rows for the given ids, and the rowid of each (status writes address rows by it). */
+function readTasks(db: ClusterDb, ids: string[]): { records: Map<string, TaskRecord>; rowids: Map<string, number> } {
+  const records = new Map<string, TaskRecord>();
+  const rowids = new Map<string, number>();
   for (const param of jsonParams(ids)) {
-    const rows = sqlOf(db).exec(`SELECT ${TASK_ROW} FROM tasks WHERE id IN (SELECT value FROM json_each(?))`, param).raw<RawTask>();
-    for (const r of rows) out.set(r[0], fromRaw(r));
+    const rows = sqlOf(db).exec(`SELECT ${TASK_ROW}, rowid FROM tasks WHERE id IN (SELECT value FROM json_each(?))`, param).raw<RawTask>();
+    for (const r of rows) {
+      records.set(r[0], fromRaw(r));
+      rowids.set(r[0], r[16]);
+    }
   }
-  return out;
+  return { records, rowids };
 }
 
 /** One agent's status updates, in the order it sent them. */
@@ -284,7 +294,7 @@ export interface StatusBatch {
 export function applyStatusBatches(db: ClusterDb, batches: readonly StatusBatch[], now: number): ApplyResult[][] {
   const all = batches.flatMap((b) => b.updates);
   const fresh = recordUpdateIds(db, all, now);
-  const current = tasksById(db, [...new Set(all.map((u) => u.taskId))]);
+  const { records: current, rowids } = readTasks(db, [...new Set(all.map((u) => u.taskId))]);
   const changed = new Map<string, TaskRecord>();
   const results = batches.map(({ agentId, updates }) =>
     updates.map((update): ApplyResult => {
@@ -307,7 +317,7 @@ export function applyStatusBatches(db: ClusterDb, batches: readonly StatusBatch[
       return { kind: "applied", task: next, previous: task.state };
     }),
   );
-  writeTaskStates(db, [...changed.values()], now);
+  writeTaskStates(db, [...changed.values()], rowids, now);
   const observer = observers.get(db);
   if (observer) for (const t of changed.values()) observer(t, false);
   return results;
@@ -337,17 +347,23 @@ function recordUpdateIds(db: ClusterDb, updates: readonly StatusUpdate[], now: n
 /**
  * Writes tasks' new states (an applied update changes state, message, started_at and, when it
  * ends the task, ended_at; never the task's health), a statement per jsonParams part
- * (`UPDATE … FROM json_each`). Tasks that end and tasks that do not go in separate statements:
- * setting ended_at rewrites the tasks_ended index entry, which most updates (to RUNNING) need not.
+ * (`UPDATE … FROM json_each`). Rows are addressed by the rowids just read, in rowid order: no
+ * second search of the id index, and neighbouring rows share their pages. Tasks that end and
+ * tasks that do not go in separate statements: setting ended_at rewrites the tasks_ended index
+ * entry, which most updates (to RUNNING) need not. Runs in the transaction that read the rowids.
  */
-function writeTaskStates(db: ClusterDb, changed: TaskRecord[], now: number): void {
-  const going: unknown[][] = [];
-  const ended: unknown[][] = [];
-  for (const t of changed) (t.endedAt === null ? going : ended).push([t.id, t.state, t.message, t.startedAt]);
+function writeTaskStates(db: ClusterDb, changed: TaskRecord[], rowids: ReadonlyMap<string, number>, now: number): void {
+  const going: [number, ...unknown[]][] = [];
+  const ended: [number, ...unknown[]][] = [];
+  for (const t of changed) {
+    const rowid = rowids.get(t.id);
+    if (rowid !== undefined) (t.endedAt === null ? going : ended).push([rowid, t.state, t.message, t.startedAt]);
+  }
   const set = "state = json_extract(j.value, '$[1]'), message = json_extract(j.value, '$[2]'), started_at = json_extract(j.value, '$[3]'), updated_at = ?";
-  const where = "FROM json_each(?) AS j WHERE tasks.id = json_extract(j.value, '$[0]')";
-  for (const param of jsonParams(going)) sqlOf(db).exec(`UPDATE tasks SET ${set} ${where}`, now, param);
-  for (const param of jsonParams(ended)) sqlOf(db).exec(`UPDATE tasks SET ${set}, ended_at = ? ${where}`, now, now, param);
+  const where = "FROM json_each(?) AS j WHERE tasks.rowid = json_extract(j.value, '$[0]')";
+  const byRowid = (a: [number, ...unknown[]], b: [number, ...unknown[]]) => a[0] - b[0];
+  for (const param of jsonParams(going.sort(byRowid))) sqlOf(db).exec(`UPDATE tasks SET ${set} ${where}`, now, param);
+  for (const param of jsonParams(ended.sort(byRowid))) sqlOf(db).exec(`UPDATE tasks SET ${set}, ended_at = ? ${where}`, now, now, param);
 }
 
 /**

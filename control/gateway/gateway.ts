@@ -44,6 +44,8 @@ export class AgentGateway extends DurableObject<Env> {
    * Keyed weakly by the socket's object, which the runtime keeps while this instance lives.
    */
   private readonly sessionIds = new WeakMap<WebSocket, string>();
+  /** Each open socket by session id, once looked up: `getWebSockets(tag)` searches every socket of the gateway. */
+  private readonly sockets = new Map<string, WebSocket>();
   private readonly clusterId: string;
   private readonly n: number;
 
@@ -92,6 +94,7 @@ export class AgentGateway extends DurableObject<Env> {
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
     const att = attachmentOf(ws);
+    if (this.sockets.get(att.sessionId) === ws) this.sockets.delete(att.sessionId);
     closeQuietly(ws, code === 1005 || code === 1006 ? CloseCode.NORMAL : code, reason);
     if (att.reported) return;
     this.enqueue({ kind: "close", sessionId: att.sessionId, code, reason });
@@ -104,13 +107,23 @@ export class AgentGateway extends DurableObject<Env> {
   /** RPC from the Cluster object: frames, binds and closes for this gateway's sockets, in order. Ops for sockets gone are dropped. */
   deliver(ops: LinkOp[]): void {
     for (const op of ops) {
-      const ws = this.ctx.getWebSockets(op.sessionId)[0];
+      const ws = this.socket(op.sessionId);
       if (!ws) continue;
       if ("text" in op) sendQuietly(ws, op.text);
       else if ("data" in op) sendQuietly(ws, op.data);
       else if ("bind" in op) ws.serializeAttachment({ ...attachmentOf(ws), agentId: op.bind } satisfies GatewayAttachment);
       else this.closeReported(ws, op.close.code, op.close.reason);
     }
+  }
+
+  /** The open socket of a session, if this instance holds it. */
+  private socket(sessionId: string): WebSocket | undefined {
+    let ws = this.sockets.get(sessionId);
+    if (ws === undefined) {
+      ws = this.ctx.getWebSockets(sessionId)[0];
+      if (ws !== undefined) this.sockets.set(sessionId, ws);
+    }
+    return ws;
   }
 
   /** RPC: every open socket with its last heartbeat, for the Cluster object's liveness sweep. */
@@ -135,6 +148,7 @@ export class AgentGateway extends DurableObject<Env> {
   /** RPC: the cluster is being deleted: every socket closes, and nothing more is forwarded. */
   shutdown(code: number, reason: string): void {
     this.queue = [];
+    this.sockets.clear();
     for (const ws of this.ctx.getWebSockets()) {
       ws.serializeAttachment({ ...attachmentOf(ws), reported: true } satisfies GatewayAttachment);
       closeQuietly(ws, code, reason);

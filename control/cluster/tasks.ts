@@ -237,7 +237,13 @@ type RawTask = [
   rowid: number,
 ];
 
-function fromRaw(r: RawTask): TaskRecord {
+/**
+ * A row as a record. `parsed` holds the JSON columns already parsed in this read: the tasks of
+ * one app share their resources (and, without ports, their ports) text, so a read of 100,000
+ * tasks parses a few texts instead of 200,000 and the records share the objects, as a round's
+ * launches of one app do (records are never changed in place).
+ */
+function fromRaw(r: RawTask, parsed: Map<string, unknown>): TaskRecord {
   const [id, framework, group, version, agentId, host, state, ports, resources, message, healthy, stagedAt, startedAt, updatedAt, killRequestedAt, endedAt] = r;
   return {
     id,
@@ -247,8 +253,8 @@ function fromRaw(r: RawTask): TaskRecord {
     agentId,
     host,
     state: state as TaskState,
-    ports: JSON.parse(ports) as number[],
-    resources: JSON.parse(resources) as TaskResources,
+    ports: parsedJson(parsed, ports) as number[],
+    resources: parsedJson(parsed, resources) as TaskResources,
     message,
     healthy: healthy === null ? null : healthy === 1,
     stagedAt,
@@ -257,6 +263,15 @@ function fromRaw(r: RawTask): TaskRecord {
     killRequestedAt,
     endedAt,
   };
+}
+
+function parsedJson(parsed: Map<string, unknown>, text: string): unknown {
+  let value = parsed.get(text);
+  if (value === undefined) {
+    value = JSON.parse(text);
+    parsed.set(text, value);
+  }
+  return value;
 }
 
 /** Rows for the given ids, a statement per jsonParams part. */
@@ -268,10 +283,11 @@ export function tasksById(db: ClusterDb, ids: string[]): Map<string, TaskRecord>
 function readTasks(db: ClusterDb, ids: string[]): { records: Map<string, TaskRecord>; rowids: Map<string, number> } {
   const records = new Map<string, TaskRecord>();
   const rowids = new Map<string, number>();
+  const parsed = new Map<string, unknown>();
   for (const param of jsonParams(ids)) {
     const rows = sqlOf(db).exec(`SELECT ${TASK_ROW}, rowid FROM tasks WHERE id IN (SELECT value FROM json_each(?))`, param).raw<RawTask>();
     for (const r of rows) {
-      records.set(r[0], fromRaw(r));
+      records.set(r[0], fromRaw(r, parsed));
       rowids.set(r[0], r[16]);
     }
   }

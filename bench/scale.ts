@@ -138,9 +138,11 @@ export async function run(argv: string[]): Promise<number> {
   // --- 3. placement ---
   const rowsIdle = await api.storageRows();
   const placeProfiler = opts.profile ? await startProfiler([...proxyPids(), ...runtimePids()], notes) : undefined;
-  const sampler = heapSampler(wranglerPid);
+  // The inspector serves one session at a time: the sampler's would end the profiler's.
+  const sampler = placeProfiler ? undefined : heapSampler(wranglerPid);
+  if (placeProfiler) notes.push("--profile: the heap was not sampled during placement (one inspector session at a time)");
   const placement = await placeTasks(api, sim, opts, runtimePids());
-  const heapDuringPlacement = await sampler.stop();
+  const heapDuringPlacement = (await sampler?.stop()) ?? { peakUsedMb: null, peakTotalMb: null };
   if (placeProfiler) profiles.placement = await stopProfiler(placeProfiler, profilePath("placement"), notes, startedAt);
   notes.push(...placement.notes);
   const rowsPlaced = await api.storageRows();

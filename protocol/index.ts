@@ -11,3 +11,4 @@ export * from "./transport.ts";
 export * from "./dns-lease.ts";
 export * from "./vips.ts";
 export * from "./resume.ts";
+export * from "./agent-frame.ts";

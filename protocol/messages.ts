@@ -235,16 +235,33 @@ export type TaskLaunch = z.infer<typeof TaskLaunch>;
 export const Launch = z.strictObject({ type: z.literal("launch"), tasks: z.array(TaskLaunch) });
 
 /**
- * One agent's launches as frames within MAX_FRAME_BYTES, which the agent refuses past: all in
- * one frame when they fit (the usual case: one launch frame per agent per round), else halved
- * until each part fits, so many tasks on one agent in one round (an agent much bigger than the
- * rest, or large environments) are never all lost to the size of their frame. A single task
- * past the limit stays alone in its frame: no split can help it.
+ * One agent's launches as launch frames' JSON texts within MAX_FRAME_BYTES, which the agent
+ * refuses past: all in one frame when they fit (the usual case: one launch frame per agent per
+ * round), else as many consecutive tasks per frame as fit, so many tasks on one agent in one
+ * round (an agent much bigger than the rest, or large environments) are never all lost to the
+ * size of their frame. A single task past the limit stays alone in its frame: no split can
+ * help it. Each task is serialized once, and each text is what JSON.stringify of the frame
+ * writes: the master sends these texts as they are, instead of building and encoding each frame again.
  */
-export function launchFrames(tasks: TaskLaunch[]): TaskLaunch[][] {
-  if (tasks.length < 2 || JSON.stringify({ type: "launch", tasks }).length <= MAX_FRAME_BYTES) return [tasks];
-  const half = Math.ceil(tasks.length / 2);
-  return [...launchFrames(tasks.slice(0, half)), ...launchFrames(tasks.slice(half))];
+export function launchFrameTexts(tasks: readonly TaskLaunch[]): string[] {
+  const head = '{"type":"launch","tasks":[';
+  const tail = "]}";
+  const frames: string[] = [];
+  let part: string[] = [];
+  let chars = head.length + tail.length;
+  for (const task of tasks) {
+    const text = JSON.stringify(task);
+    const added = text.length + (part.length > 0 ? 1 : 0);
+    if (part.length > 0 && chars + added > MAX_FRAME_BYTES) {
+      frames.push(head + part.join(",") + tail);
+      part = [];
+      chars = head.length + tail.length;
+    }
+    chars += text.length + (part.length > 0 ? 1 : 0);
+    part.push(text);
+  }
+  if (part.length > 0 || frames.length === 0) frames.push(head + part.join(",") + tail);
+  return frames;
 }
 export const Kill = z.strictObject({
   type: z.literal("kill"),
@@ -299,13 +316,22 @@ export type ParseResult<T> = { ok: true; value: T } | { ok: false; message: stri
 
 /** Decodes and validates one text frame from either side. Never throws. */
 export function parseFrame<T>(schema: z.ZodType<T>, data: string): ParseResult<T> {
+  const json = frameJson(data);
+  return json.ok ? checkFrame(schema, json.value) : json;
+}
+
+/** Decodes one text frame's JSON, within MAX_FRAME_BYTES. Never throws. */
+export function frameJson(data: string): ParseResult<unknown> {
   if (data.length > MAX_FRAME_BYTES) return { ok: false, message: `frame too large: ${data.length} bytes, limit ${MAX_FRAME_BYTES}` };
-  let json: unknown;
   try {
-    json = JSON.parse(data);
+    return { ok: true, value: JSON.parse(data) };
   } catch {
     return { ok: false, message: "frame is not valid JSON" };
   }
+}
+
+/** Validates a decoded frame against `schema`; what is wrong is named by its field path. */
+export function checkFrame<T>(schema: z.ZodType<T>, json: unknown): ParseResult<T> {
   const parsed = schema.safeParse(json);
   if (parsed.success) return { ok: true, value: parsed.data };
   const details = fieldErrors(parsed.error);

@@ -1,6 +1,6 @@
 import { resourceUrls } from "../packages/resource.ts";
 import { DurableObject } from "cloudflare:workers";
-import { AgentMessage, CloseCode, decodeProxyData, parseFrame, PROTOCOL_VERSION, type ReconnectWindow, type Register } from "../../protocol/index.ts";
+import { CloseCode, decodeProxyData, parseAgentFrame, PROTOCOL_VERSION, type ReconnectWindow, type Register } from "../../protocol/index.ts";
 import { exportAgentCredentials, recordAgentCredential } from "../accounts/agent-credentials.ts";
 import { hashToken, newToken } from "../crypto.ts";
 import { agentQuotaRefusal, appQuotaGuard } from "./quotas.ts";
@@ -295,7 +295,7 @@ export class Cluster extends DurableObject<Env> {
     }
     const frame = frameText(message);
     if ("error" in frame) return this.invalidFrame(ws, frame.error);
-    const parsed = parseFrame(AgentMessage, frame.text);
+    const parsed = parseAgentFrame(frame.text);
     if (!parsed.ok) return this.invalidFrame(ws, parsed.message, parsed.details);
     const msg = parsed.value;
     if (msg.type === "register") return this.register(ws, msg);

@@ -1,4 +1,4 @@
-import { CloseCode, isAlive, isTerminal, launchFrames, type StatusUpdate, type TaskReport } from "../../protocol/index.ts";
+import { CloseCode, isAlive, isTerminal, launchFrameTexts, type StatusUpdate, type TaskReport } from "../../protocol/index.ts";
 import { type RoundResult, allocationRound } from "./allocator/round.ts";
 import type { ClusterDb } from "./db.ts";
 import type { EventBus } from "./events.ts";
@@ -7,7 +7,7 @@ import type { CommandContext, Failure, Outcome } from "./frameworks/marathon/com
 import { type CheckUpdate, applyCheckResults, isCheckResult } from "./frameworks/marathon/health.ts";
 import { expireUnreachable } from "./frameworks/marathon/task-events.ts";
 import type { FrameworkLookup, FrameworkRegistry } from "./frameworks/registry.ts";
-import { type AgentLink, type AgentLinks, closeQuietly, send } from "./sessions.ts";
+import { type AgentLink, type AgentLinks, closeQuietly, send, sendText } from "./sessions.ts";
 import { type ApplyResult, applyStatusBatches, hasLiveTasks, liveTaskDigest, liveTasks, markKillRequested, setTaskState, type TaskRecord } from "./tasks.ts";
 import { increment } from "./meta.ts";
 import { type AlarmArm, scheduleAt, scheduleNoLaterThan } from "./timers.ts";
@@ -182,8 +182,8 @@ export class Coordinator {
     this.sendKills(sockets, kills);
     for (const [agentId, list] of launches) {
       const ws = sockets.get(agentId);
-      // Each agent's frames are built as they are sent, and garbage once sent.
-      if (ws) for (const tasks of launchFrames(list.map((l) => l.launch))) send(ws, { type: "launch", tasks });
+      // Each agent's frames are built as they are sent, serialized once, and garbage once sent.
+      if (ws) for (const text of launchFrameTexts(list.map((l) => l.launch))) sendText(ws, text);
     }
   }
 

@@ -29,23 +29,6 @@ export async function openClusterDb(storage: DurableObjectStorage): Promise<Clus
   return db;
 }
 
-const preparedQueries = new WeakMap<ClusterDb, Map<unknown, unknown>>();
-
-/**
- * The query `build` makes, built once per database and reused. Building a statement in drizzle
- * (tens of microseconds) costs several times what SQLite spends running a small one, and every
- * command and allocation round runs the same few: a launch waits for all of them. `build` must
- * be a module-level function (it is the cache key) that returns `query.prepare()`, taking its
- * parameters as `sql.placeholder`s.
- */
-export function prepared<T>(db: ClusterDb, build: (db: ClusterDb) => T): T {
-  let queries = preparedQueries.get(db);
-  if (!queries) preparedQueries.set(db, (queries = new Map()));
-  let query = queries.get(build) as T | undefined;
-  if (query === undefined) queries.set(build, (query = build(db)));
-  return query;
-}
-
 /**
  * The storage with `sql.exec` counting rows. A cursor's `rowsRead`/`rowsWritten` are final once
  * it is consumed, which every caller here does in the same synchronous run (drizzle's `all`,

@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import { quotaLimit, quotaMessage } from "../quotas.ts";
-import { type ClusterDb, prepared } from "./db.ts";
+import type { ClusterDb } from "./db.ts";
+import { prepared } from "./prepared.ts";
 import type { Failure } from "./frameworks/marathon/commands.ts";
 import { apps } from "./schema.ts";
 

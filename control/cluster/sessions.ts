@@ -101,8 +101,13 @@ export class GatewayLink implements AgentLink, Attachment {
 
 /** Sends one master frame; a socket that is already closing is skipped quietly. */
 export function send(ws: Sendable, message: MasterMessage): void {
+  sendText(ws, JSON.stringify(message));
+}
+
+/** Sends one master frame already serialized (`launchFrameTexts`); a socket that is already closing is skipped quietly. */
+export function sendText(ws: Sendable, text: string): void {
   try {
-    ws.send(JSON.stringify(message));
+    ws.send(text);
   } catch {
     // The peer is gone; its close event will follow and update the registry.
   }

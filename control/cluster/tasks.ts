@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, inArray, isNotNull, isNull, lt, sql } from "drizzle-orm";
 import { isAlive, type StatusUpdate, type TaskState, taskSetDigest } from "../../protocol/index.ts";
-import { type ClusterDb, prepared } from "./db.ts";
+import type { ClusterDb } from "./db.ts";
+import { prepared } from "./prepared.ts";
 import { appliedUpdates, tasks } from "./schema.ts";
 
 /**
@@ -57,12 +58,6 @@ export function chunked<T>(items: readonly T[], size = MAX_PARAMS - 4): T[][] {
 
 const sqlOf = (db: ClusterDb) => db.$client.sql;
 
-const TASK_COLUMNS =
-  "id, framework, group_id, version, agent_id, host, state, ports, resources, message, healthy, staged_at, started_at, updated_at, kill_requested_at, ended_at";
-/** Each column of TASK_COLUMNS read from a row given as a JSON array, in the same order. */
-const TASK_FROM_JSON = TASK_COLUMNS.split(", ")
-  .map((_, i) => `json_extract(value, '$[${i}]')`)
-  .join(", ");
 /**
  * Bulk writes and reads pass their rows as ONE bound parameter, a JSON array that SQLite unpacks
  * with `json_each`, instead of a `?` per value: the 100-parameter limit would otherwise cut
@@ -108,30 +103,64 @@ export function observeTasks(db: ClusterDb, observer: TaskObserver): void {
   observers.set(db, observer);
 }
 
-/** Inserts tasks, a statement per jsonParams part (a round may insert tens of thousands). */
+/**
+ * Columns a round's launches of one app share (framework, group, version, state, resources, the
+ * times…): bound once per statement. Only what differs per task (id, agent, host, ports) goes in
+ * the JSON rows: json_extract per column per row was most of an insert's cost.
+ */
+const TASK_SHARED_COLUMNS = "framework, group_id, version, state, resources, message, healthy, staged_at, started_at, updated_at, kill_requested_at, ended_at";
+const INSERT_TASKS = `INSERT INTO tasks (id, agent_id, host, ports, ${TASK_SHARED_COLUMNS})
+  SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]'), ${TASK_SHARED_COLUMNS.split(", ")
+    .map(() => "?")
+    .join(", ")} FROM json_each(?)`;
+
+/** The shared column values of a task, in TASK_SHARED_COLUMNS order; `resources` is the column's JSON text. */
+function sharedValues(t: TaskRecord, resources: string): SqlStorageValue[] {
+  const healthy = t.healthy === null ? null : Number(t.healthy);
+  return [t.framework, t.group, t.version, t.state, resources, t.message, healthy, t.stagedAt, t.startedAt, t.updatedAt, t.killRequestedAt, t.endedAt];
+}
+
+/** Whether `t` has the shared values `shared` (but resources, compared by the caller). */
+function sameShared(shared: readonly SqlStorageValue[], t: TaskRecord): boolean {
+  const [framework, group, version, state, , message, healthy, stagedAt, startedAt, updatedAt, killRequestedAt, endedAt] = shared;
+  return (
+    framework === t.framework &&
+    group === t.group &&
+    version === t.version &&
+    state === t.state &&
+    message === t.message &&
+    healthy === (t.healthy === null ? null : Number(t.healthy)) &&
+    stagedAt === t.stagedAt &&
+    startedAt === t.startedAt &&
+    updatedAt === t.updatedAt &&
+    killRequestedAt === t.killRequestedAt &&
+    endedAt === t.endedAt
+  );
+}
+
+/**
+ * Inserts tasks: those sharing every column but id, agent, host and ports (a round's launches of
+ * one app) a statement per jsonParams part (a round may insert tens of thousands).
+ */
 export function insertTasks(db: ClusterDb, records: TaskRecord[]): void {
   const observer = observers.get(db);
   if (observer) for (const t of records) observer(t, true);
-  // ports and resources go in as the JSON text the columns hold, so they are stored exactly as JSON.stringify wrote them.
-  const rows = records.map((t) => [
-    t.id,
-    t.framework,
-    t.group,
-    t.version,
-    t.agentId,
-    t.host,
-    t.state,
-    JSON.stringify(t.ports),
-    JSON.stringify(t.resources),
-    t.message,
-    t.healthy === null ? null : Number(t.healthy),
-    t.stagedAt,
-    t.startedAt,
-    t.updatedAt,
-    t.killRequestedAt,
-    t.endedAt,
-  ]);
-  for (const param of jsonParams(rows)) sqlOf(db).exec(`INSERT INTO tasks (${TASK_COLUMNS}) SELECT ${TASK_FROM_JSON} FROM json_each(?)`, param);
+  const groups = new Map<string, { shared: SqlStorageValue[]; rows: unknown[][] }>();
+  // A round's launches of one app come one after another and share one resources object: the
+  // last group is checked first, and its resources' JSON was written once.
+  let last: { shared: SqlStorageValue[]; rows: unknown[][]; resources: TaskResources } | undefined;
+  for (const t of records) {
+    if (!last || last.resources !== t.resources || !sameShared(last.shared, t)) {
+      const shared = sharedValues(t, JSON.stringify(t.resources));
+      const key = JSON.stringify(shared);
+      const group = groups.get(key) ?? { shared, rows: [] };
+      groups.set(key, group);
+      last = { ...group, resources: t.resources };
+    }
+    // ports go in as the JSON text the column holds, stored exactly as JSON.stringify wrote it.
+    last.rows.push([t.id, t.agentId, t.host, JSON.stringify(t.ports)]);
+  }
+  for (const { shared, rows } of groups.values()) for (const param of jsonParams(rows)) sqlOf(db).exec(INSERT_TASKS, ...shared, param);
 }
 
 export function getTask(db: ClusterDb, id: string): TaskRecord | undefined {
@@ -197,54 +226,84 @@ export type ApplyResult =
   | { kind: "stale"; task: TaskRecord }
   | { kind: "unknown" };
 
-/** A tasks row as raw SQL returns it. */
-interface RawTask {
-  id: string;
-  framework: string;
-  group_id: string;
-  version: string;
-  agent_id: string;
-  host: string;
-  state: string;
-  ports: string;
-  resources: string;
-  message: string | null;
-  healthy: number | null;
-  staged_at: number;
-  started_at: number | null;
-  updated_at: number;
-  kill_requested_at: number | null;
-  ended_at: number | null;
+/** The columns of a tasks row as tasksById reads them, in this order (arrays, not objects: a read may return 100,000 rows). */
+const TASK_ROW =
+  "id, framework, group_id, version, agent_id, host, state, ports, resources, message, healthy, staged_at, started_at, updated_at, kill_requested_at, ended_at";
+type RawTask = [
+  id: string,
+  framework: string,
+  group: string,
+  version: string,
+  agentId: string,
+  host: string,
+  state: string,
+  ports: string,
+  resources: string,
+  message: string | null,
+  healthy: number | null,
+  stagedAt: number,
+  startedAt: number | null,
+  updatedAt: number,
+  killRequestedAt: number | null,
+  endedAt: number | null,
+  rowid: number,
+];
+
+/**
+ * A row as a record. `parsed` holds the JSON columns already parsed in this read: the tasks of
+ * one app share their resources (and, without ports, their ports) text, so a read of 100,000
+ * tasks parses a few texts instead of 200,000 and the records share the objects, as a round's
+ * launches of one app do (records are never changed in place).
+ */
+function fromRaw(r: RawTask, parsed: Map<string, unknown>): TaskRecord {
+  const [id, framework, group, version, agentId, host, state, ports, resources, message, healthy, stagedAt, startedAt, updatedAt, killRequestedAt, endedAt] = r;
+  return {
+    id,
+    framework,
+    group,
+    version,
+    agentId,
+    host,
+    state: state as TaskState,
+    ports: parsedJson(parsed, ports) as number[],
+    resources: parsedJson(parsed, resources) as TaskResources,
+    message,
+    healthy: healthy === null ? null : healthy === 1,
+    stagedAt,
+    startedAt,
+    updatedAt,
+    killRequestedAt,
+    endedAt,
+  };
 }
 
-const fromRaw = (r: RawTask): TaskRecord => ({
-  id: r.id,
-  framework: r.framework,
-  group: r.group_id,
-  version: r.version,
-  agentId: r.agent_id,
-  host: r.host,
-  state: r.state as TaskState,
-  ports: JSON.parse(r.ports) as number[],
-  resources: JSON.parse(r.resources) as TaskResources,
-  message: r.message,
-  healthy: r.healthy === null ? null : r.healthy === 1,
-  stagedAt: r.staged_at,
-  startedAt: r.started_at,
-  updatedAt: r.updated_at,
-  killRequestedAt: r.kill_requested_at,
-  endedAt: r.ended_at,
-});
+function parsedJson(parsed: Map<string, unknown>, text: string): unknown {
+  let value = parsed.get(text);
+  if (value === undefined) {
+    value = JSON.parse(text);
+    parsed.set(text, value);
+  }
+  return value;
+}
 
 /** Rows for the given ids, a statement per jsonParams part. */
 export function tasksById(db: ClusterDb, ids: string[]): Map<string, TaskRecord> {
-  const out = new Map<string, TaskRecord>();
+  return readTasks(db, ids).records;
+}
+
+/** Rows for the given ids, and the rowid of each (status writes address rows by it). */
+function readTasks(db: ClusterDb, ids: string[]): { records: Map<string, TaskRecord>; rowids: Map<string, number> } {
+  const records = new Map<string, TaskRecord>();
+  const rowids = new Map<string, number>();
+  const parsed = new Map<string, unknown>();
   for (const param of jsonParams(ids)) {
-    // toArray, not the cursor's iterator: one call into the runtime for the rows, not one per row.
-    const rows = sqlOf(db).exec<RawTask & Record<string, SqlStorageValue>>("SELECT * FROM tasks WHERE id IN (SELECT value FROM json_each(?))", param).toArray();
-    for (const r of rows) out.set(r.id, fromRaw(r));
+    const rows = sqlOf(db).exec(`SELECT ${TASK_ROW}, rowid FROM tasks WHERE id IN (SELECT value FROM json_each(?))`, param).raw<RawTask>();
+    for (const r of rows) {
+      records.set(r[0], fromRaw(r, parsed));
+      rowids.set(r[0], r[16]);
+    }
   }
-  return out;
+  return { records, rowids };
 }
 
 /** Which of the ids are taken by a task (live or not yet collected), a statement per jsonParams part. */
@@ -272,7 +331,7 @@ export interface StatusBatch {
 export function applyStatusBatches(db: ClusterDb, batches: readonly StatusBatch[], now: number): ApplyResult[][] {
   const all = batches.flatMap((b) => b.updates);
   const fresh = recordUpdateIds(db, all, now);
-  const current = tasksById(db, [...new Set(all.map((u) => u.taskId))]);
+  const { records: current, rowids } = readTasks(db, [...new Set(all.map((u) => u.taskId))]);
   const changed = new Map<string, TaskRecord>();
   const results = batches.map(({ agentId, updates }) =>
     updates.map((update): ApplyResult => {
@@ -295,7 +354,7 @@ export function applyStatusBatches(db: ClusterDb, batches: readonly StatusBatch[
       return { kind: "applied", task: next, previous: task.state };
     }),
   );
-  writeTaskStates(db, [...changed.values()], now);
+  writeTaskStates(db, [...changed.values()], rowids, now);
   const observer = observers.get(db);
   if (observer) for (const t of changed.values()) observer(t, false);
   return results;
@@ -310,31 +369,38 @@ function recordUpdateIds(db: ClusterDb, updates: readonly StatusUpdate[], now: n
   const fresh = new Set<string>();
   for (const param of jsonParams(updates.map((u) => u.updateId))) {
     // `WHERE true` tells SQLite's parser that ON CONFLICT belongs to the INSERT, not to a join.
-    const inserted = sqlOf(db).exec<{ update_id: string }>(
-      "INSERT INTO applied_updates (update_id, applied_at) SELECT value, ? FROM json_each(?) WHERE true ON CONFLICT DO NOTHING RETURNING update_id",
-      now,
-      param,
-    );
-    for (const r of inserted) fresh.add(r.update_id);
+    const inserted = sqlOf(db)
+      .exec(
+        "INSERT INTO applied_updates (update_id, applied_at) SELECT value, ? FROM json_each(?) WHERE true ON CONFLICT DO NOTHING RETURNING update_id",
+        now,
+        param,
+      )
+      .raw<[string]>();
+    for (const [id] of inserted) fresh.add(id);
   }
   return fresh;
 }
 
 /**
- * Writes tasks' new states: each task's own values, a statement per jsonParams part
- * (`UPDATE … FROM json_each`), however differently they changed.
+ * Writes tasks' new states (an applied update changes state, message, started_at and, when it
+ * ends the task, ended_at; never the task's health), a statement per jsonParams part
+ * (`UPDATE … FROM json_each`). Rows are addressed by the rowids just read, in rowid order: no
+ * second search of the id index, and neighbouring rows share their pages. Tasks that end and
+ * tasks that do not go in separate statements: setting ended_at rewrites the tasks_ended index
+ * entry, which most updates (to RUNNING) need not. Runs in the transaction that read the rowids.
  */
-function writeTaskStates(db: ClusterDb, changed: TaskRecord[], now: number): void {
-  const rows = changed.map((t) => [t.id, t.state, t.message, t.healthy === null ? null : Number(t.healthy), t.startedAt, t.endedAt]);
-  for (const param of jsonParams(rows)) {
-    sqlOf(db).exec(
-      `UPDATE tasks SET state = json_extract(j.value, '$[1]'), message = json_extract(j.value, '$[2]'), healthy = json_extract(j.value, '$[3]'),
-         updated_at = ?, started_at = json_extract(j.value, '$[4]'), ended_at = json_extract(j.value, '$[5]')
-       FROM json_each(?) AS j WHERE tasks.id = json_extract(j.value, '$[0]')`,
-      now,
-      param,
-    );
+function writeTaskStates(db: ClusterDb, changed: TaskRecord[], rowids: ReadonlyMap<string, number>, now: number): void {
+  const going: [number, ...unknown[]][] = [];
+  const ended: [number, ...unknown[]][] = [];
+  for (const t of changed) {
+    const rowid = rowids.get(t.id);
+    if (rowid !== undefined) (t.endedAt === null ? going : ended).push([rowid, t.state, t.message, t.startedAt]);
   }
+  const set = "state = json_extract(j.value, '$[1]'), message = json_extract(j.value, '$[2]'), started_at = json_extract(j.value, '$[3]'), updated_at = ?";
+  const where = "FROM json_each(?) AS j WHERE tasks.rowid = json_extract(j.value, '$[0]')";
+  const byRowid = (a: [number, ...unknown[]], b: [number, ...unknown[]]) => a[0] - b[0];
+  for (const param of jsonParams(going.sort(byRowid))) sqlOf(db).exec(`UPDATE tasks SET ${set} ${where}`, now, param);
+  for (const param of jsonParams(ended.sort(byRowid))) sqlOf(db).exec(`UPDATE tasks SET ${set}, ended_at = ? ${where}`, now, now, param);
 }
 
 /**

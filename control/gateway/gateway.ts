@@ -65,6 +65,15 @@ export class AgentGateway extends DurableObject<Env> {
   private readonly admission: GatewayAdmission<GatewayEvent>;
   /** When the last forwarding RPC began (Date.now()). */
   private forwardedAt = Number.NEGATIVE_INFINITY;
+  /**
+   * Each socket's session id, once read from its attachment: a busy gateway takes thousands of
+   * frames a second, and deserializing the attachment for each cost more than forwarding it.
+   * Keyed weakly by the socket's object, which the runtime keeps while this instance lives. A
+   * socket marked reported (markReported) leaves it, so its next frame reads the mark.
+   */
+  private readonly sessionIds = new WeakMap<WebSocket, string>();
+  /** Each open socket by session id, once looked up: `getWebSockets(tag)` searches every socket of the gateway. */
+  private readonly sockets = new Map<string, WebSocket>();
   private readonly clusterId: string;
   private readonly n: number;
   /** Sockets the reset hook is to close (testReset, testResetClose). */
@@ -112,9 +121,14 @@ export class AgentGateway extends DurableObject<Env> {
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    const { sessionId, reported } = attachmentOf(ws);
-    // A socket being closed (its close already told, or not to be told) has nothing more to say.
-    if (reported) return;
+    let sessionId = this.sessionIds.get(ws);
+    if (sessionId === undefined) {
+      const att = attachmentOf(ws);
+      // A socket being closed (its close already told, or not to be told) has nothing more to say.
+      if (att.reported) return;
+      sessionId = att.sessionId;
+      this.sessionIds.set(ws, sessionId);
+    }
     // Not awaited: the runtime hands this socket its next message only once this handler returns.
     // The RPC in flight keeps the object awake until the batch is taken.
     const event: GatewayEvent = typeof message === "string" ? { kind: "text", sessionId, text: message } : { kind: "binary", sessionId, data: message };
@@ -124,6 +138,7 @@ export class AgentGateway extends DurableObject<Env> {
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
     const att = attachmentOf(ws);
+    if (this.sockets.get(att.sessionId) === ws) this.sockets.delete(att.sessionId);
     closeQuietly(ws, code === 1005 || code === 1006 ? CloseCode.NORMAL : code, reason);
     // A session still held never reached the Cluster object: nothing to tell it.
     if (this.admission.left(att.sessionId) || att.reported) return;
@@ -137,13 +152,23 @@ export class AgentGateway extends DurableObject<Env> {
   /** RPC from the Cluster object: frames, binds and closes for this gateway's sockets, in order. Ops for sockets gone are dropped. */
   deliver(ops: LinkOp[]): void {
     for (const op of ops) {
-      const ws = this.ctx.getWebSockets(op.sessionId)[0];
+      const ws = this.socket(op.sessionId);
       if (!ws) continue;
       if ("text" in op) sendQuietly(ws, op.text);
       else if ("data" in op) sendQuietly(ws, op.data);
       else if ("bind" in op) ws.serializeAttachment({ ...attachmentOf(ws), agentId: op.bind } satisfies GatewayAttachment);
       else this.closeReported(ws, op.close.code, op.close.reason);
     }
+  }
+
+  /** The open socket of a session, if this instance holds it. */
+  private socket(sessionId: string): WebSocket | undefined {
+    let ws = this.sockets.get(sessionId);
+    if (ws === undefined) {
+      ws = this.ctx.getWebSockets(sessionId)[0];
+      if (ws !== undefined) this.sockets.set(sessionId, ws);
+    }
+    return ws;
   }
 
   /** RPC: every open socket with its last heartbeat, for the Cluster object's liveness sweep. */
@@ -169,8 +194,9 @@ export class AgentGateway extends DurableObject<Env> {
   shutdown(code: number, reason: string): void {
     this.queue = [];
     this.admission.clear();
+    this.sockets.clear();
     for (const ws of this.ctx.getWebSockets()) {
-      ws.serializeAttachment({ ...attachmentOf(ws), reported: true } satisfies GatewayAttachment);
+      this.markReported(ws, attachmentOf(ws));
       closeQuietly(ws, code, reason);
     }
   }
@@ -188,8 +214,9 @@ export class AgentGateway extends DurableObject<Env> {
     this.unreported = { held: 0, refused: 0 };
     this.cluster = undefined;
     Object.assign(this.stats, { rpcs: 0, events: 0, held: 0, refused: 0 });
+    this.sockets.clear();
     this.resetClosing = this.ctx.getWebSockets();
-    for (const ws of this.resetClosing) ws.serializeAttachment({ ...attachmentOf(ws), reported: true } satisfies GatewayAttachment);
+    for (const ws of this.resetClosing) this.markReported(ws, attachmentOf(ws));
   }
 
   /**
@@ -236,10 +263,17 @@ export class AgentGateway extends DurableObject<Env> {
   private closeReported(ws: WebSocket, code: number, reason: string): void {
     const att = attachmentOf(ws);
     if (att.reported) return;
-    ws.serializeAttachment({ ...att, reported: true } satisfies GatewayAttachment);
+    this.markReported(ws, att);
     closeQuietly(ws, code, reason);
     // A session still held never reached the Cluster object: nothing to report.
     if (!this.admission.left(att.sessionId)) this.enqueue({ kind: "close", sessionId: att.sessionId, code, reason });
+  }
+
+  /** Marks a socket's close as told (or not to be told): its frames are dropped from now on, and it leaves the caches. */
+  private markReported(ws: WebSocket, att: GatewayAttachment): void {
+    ws.serializeAttachment({ ...att, reported: true } satisfies GatewayAttachment);
+    this.sessionIds.delete(ws);
+    if (this.sockets.get(att.sessionId) === ws) this.sockets.delete(att.sessionId);
   }
 
   private enqueue(event: GatewayEvent): void {

@@ -1,5 +1,6 @@
 import { and, asc, desc, eq, inArray, isNull, ne, or, sql } from "drizzle-orm";
-import { type ClusterDb, prepared } from "../../db.ts";
+import type { ClusterDb } from "../../db.ts";
+import { prepared } from "../../prepared.ts";
 import { appVersions, apps, tasks } from "../../schema.ts";
 import type { App } from "./app-definition.ts";
 import { servicePorts } from "./task-ports.ts";

@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, isNull, sql } from "drizzle-orm";
 import { hostAccessOf } from "../../../../protocol/host-access.ts";
-import { type ClusterDb, prepared } from "../../db.ts";
+import type { ClusterDb } from "../../db.ts";
+import { prepared } from "../../prepared.ts";
 import { taskReadiness, tasks } from "../../schema.ts";
 import type { TaskRequest } from "../../allocator/place.ts";
 import { appConstraints, type App } from "./app-definition.ts";

@@ -1,6 +1,7 @@
 import { and, eq, isNull, sql } from "drizzle-orm";
 import { listAgents } from "../../agents.ts";
-import { type ClusterDb, prepared } from "../../db.ts";
+import type { ClusterDb } from "../../db.ts";
+import { prepared } from "../../prepared.ts";
 import { tasks } from "../../schema.ts";
 import { liveTasks, type TaskRecord } from "../../tasks.ts";
 import { getApp, listApps, type StoredApp } from "./apps.ts";

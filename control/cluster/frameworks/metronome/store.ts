@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, inArray, isNotNull, lte, min, notInArray, sql } from "drizzle-orm";
 import type { TaskState } from "../../../../protocol/index.ts";
-import { type ClusterDb, prepared } from "../../db.ts";
+import type { ClusterDb } from "../../db.ts";
+import { prepared } from "../../prepared.ts";
 import { chunked } from "../../tasks.ts";
 import type { JobSpec, RunSpec, ScheduleSpec } from "./job-spec.ts";
 import { jobRuns, jobSchedules, jobs } from "./schema.ts";

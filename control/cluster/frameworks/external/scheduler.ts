@@ -131,6 +131,32 @@ export function schedulerCall(
   }
 }
 
+/** Who may acknowledge, by framework id and stream id: one batch's lookups (see `acknowledgeCall`). */
+export type Callers = Map<string, FrameworkRecord | Failure>;
+
+/**
+ * ACKNOWLEDGE, the call a framework makes most (one per status update), run without a savepoint
+ * of its own: it fails only before it writes (not the subscription's caller, a uuid that is not
+ * Base64), so a failed one leaves nothing to undo. Its caller is looked up once per framework
+ * and stream in `callers`, which the batch clears before any other call (one that may change
+ * the framework: TEARDOWN, UPDATE_FRAMEWORK, ...); an acknowledgement changes no framework.
+ */
+export function acknowledgeCall(
+  ctx: CommandContext,
+  call: SchedulerCall,
+  streamId: string,
+  mail: FrameworkMailbox,
+  callers: Callers,
+): Outcome<{ status: 202 }> {
+  const key = `${call.framework_id?.value ?? ""}\n${streamId}`;
+  let fw = callers.get(key);
+  if (fw === undefined) {
+    fw = caller(ctx, call, streamId);
+    callers.set(key, fw);
+  }
+  return "ok" in fw ? fw : acknowledge(ctx, fw, call.acknowledge, mail);
+}
+
 function declineOffers(ctx: CommandContext, fw: FrameworkRecord, body: SchedulerCall["decline"]): void {
   if (!body) return;
   // Unknown offers are ignored, as Mesos does: an offer may have been rescinded meanwhile.

@@ -146,7 +146,7 @@ describe("scheduler calls that arrive together", () => {
   });
 
   it("writes a status frame's updates together, yet sends a task's second update only once its first is acknowledged", async () => {
-    const { agents, fw, offers } = await twoOffers();
+    const { account, agents, fw, offers } = await twoOffers();
     const [a] = offers as [Offer];
     const tasks = ["x", "y"].map((id) => launch(a, id).operations[0]?.launch.task_infos[0]);
     await fw.call("ACCEPT", { accept: { offer_ids: [a.id], operations: [{ type: "LAUNCH", launch: { task_infos: tasks } }] } });
@@ -169,7 +169,16 @@ describe("scheduler calls that arrive together", () => {
     expect(await fw.within("UPDATE", 300)).toEqual([]);
     const x = first[0] as TaskStatus;
     await fw.call("ACKNOWLEDGE", { acknowledge: { agent_id: x.agent_id, task_id: x.task_id, uuid: x.uuid } });
-    expect(await fw.update()).toMatchObject({ task_id: { value: "x" }, state: "TASK_FINISHED" });
+    const finished = await fw.update();
+    expect(finished).toMatchObject({ task_id: { value: "x" }, state: "TASK_FINISHED" });
+    // Its last update acknowledged, nothing of x follows; y's TASK_RUNNING is still owed, and an unknown uuid changes nothing.
+    expect((await fw.call("ACKNOWLEDGE", { acknowledge: { agent_id: x.agent_id, task_id: x.task_id, uuid: finished.uuid } })).status).toBe(202);
+    expect((await fw.call("ACKNOWLEDGE", { acknowledge: { agent_id: x.agent_id, task_id: x.task_id, uuid: x.uuid } })).status).toBe(202);
+    expect(await fw.within("UPDATE", 300)).toEqual([]);
+    const pending = await runInDurableObject(stub(account), (instance: Cluster) =>
+      pendingUpdateCount((instance as unknown as { db: Parameters<typeof pendingUpdateCount>[0] }).db, fw.frameworkId),
+    );
+    expect(pending).toBe(1);
     await fw.disconnect();
   });
 });

@@ -135,7 +135,9 @@ async function externalRun(api: Api, sim: SimAgents, baseUrl: string, tasks: num
   const streamMs = performance.now() - fw.subscribedAt;
   const ms = (await atAgents) - (performance.timeOrigin + fw.subscribedAt);
   const latencies = [...fw.runningAt].map(([id, at]) => at - (fw.acceptAt.get(id) ?? at));
-  return { fw, ms, streamMs, latencies };
+  // How much of the window's work was acknowledgements: they share the runtime's thread with the placement.
+  const acksInWindow = fw.acksSent;
+  return { fw, ms, streamMs, latencies, acksInWindow };
 }
 
 /** When the framework's last acknowledgement was answered (ms after SUBSCRIBE): not part of the placement time, nothing waits on acks. */
@@ -219,6 +221,8 @@ export async function run(argv: string[]): Promise<number> {
     externalMs: round(ext.ms),
     externalStreamMs: round(ext.streamMs),
     externalAllAcknowledgedMs: ackedMs === null ? null : round(ackedMs),
+    externalAcksInWindow: ext.acksInWindow,
+    acknowledgeCpuMsPerCall: round(cpuOf(cpuMs.acknowledge) / Math.max(1, opts.tasks - ext.acksInWindow), 3),
     marathonMs: round(marathonMs),
     controlPlaneCpuMs: cpuMs,
     cpuRatio: round(cpuOf(cpuMs.marathon) / cpuOf(cpuMs.external), 2),

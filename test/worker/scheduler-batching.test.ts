@@ -94,6 +94,34 @@ describe("scheduler calls that arrive together", () => {
     await fw.disconnect();
   });
 
+  it("looks an acknowledgement's framework up again after another call of its batch: a TEARDOWN between acks refuses those after it", async () => {
+    const { account, agents, fw, offers } = await twoOffers();
+    const [a] = offers as [Offer];
+    const ids = ["k1", "k2", "k3"];
+    const tasks = ids.map((id) => launch(a, id).operations[0]?.launch.task_infos[0]);
+    expect((await fw.call("ACCEPT", { accept: { offer_ids: [a.id], operations: [{ type: "LAUNCH", launch: { task_infos: tasks } }] } })).status).toBe(202);
+    const socket = agents[0]?.socket;
+    await socket?.nextOfType("launch");
+    socket?.send({ type: "status", updates: ids.map((taskId, i) => ({ updateId: `k${i}`, taskId, state: "TASK_RUNNING", timestamp: Date.now() })) });
+    const updates: TaskStatus[] = [];
+    for (const _ of ids) updates.push(await fw.update());
+    const ack = (u: TaskStatus, streamId = fw.streamId) => ({
+      call: body(fw, "ACKNOWLEDGE", { acknowledge: { agent_id: u.agent_id, task_id: u.task_id, uuid: u.uuid } }),
+      streamId,
+    });
+    const [u1, u2, u3] = updates as [TaskStatus, TaskStatus, TaskStatus];
+    const { results, transactions } = await together(account, [
+      ack(u1),
+      // The same framework from a stale stream: refused alone, though its framework was just looked up.
+      ack(u2, "not-the-stream"),
+      ack(u2),
+      { call: body(fw, "TEARDOWN", {}), streamId: fw.streamId },
+      ack(u3),
+    ]);
+    expect(transactions).toBe(1);
+    expect(results.map((r) => (r.ok ? r.value.status : r.code))).toEqual([202, "forbidden", 202, 202, "forbidden"]);
+  });
+
   it("answers every one of many concurrent HTTP calls, each with its own outcome", async () => {
     const { fw, offers, agents } = await twoOffers();
     const [a, b] = offers as [Offer, Offer];
@@ -118,7 +146,7 @@ describe("scheduler calls that arrive together", () => {
   });
 
   it("writes a status frame's updates together, yet sends a task's second update only once its first is acknowledged", async () => {
-    const { agents, fw, offers } = await twoOffers();
+    const { account, agents, fw, offers } = await twoOffers();
     const [a] = offers as [Offer];
     const tasks = ["x", "y"].map((id) => launch(a, id).operations[0]?.launch.task_infos[0]);
     await fw.call("ACCEPT", { accept: { offer_ids: [a.id], operations: [{ type: "LAUNCH", launch: { task_infos: tasks } }] } });
@@ -141,7 +169,16 @@ describe("scheduler calls that arrive together", () => {
     expect(await fw.within("UPDATE", 300)).toEqual([]);
     const x = first[0] as TaskStatus;
     await fw.call("ACKNOWLEDGE", { acknowledge: { agent_id: x.agent_id, task_id: x.task_id, uuid: x.uuid } });
-    expect(await fw.update()).toMatchObject({ task_id: { value: "x" }, state: "TASK_FINISHED" });
+    const finished = await fw.update();
+    expect(finished).toMatchObject({ task_id: { value: "x" }, state: "TASK_FINISHED" });
+    // Its last update acknowledged, nothing of x follows; y's TASK_RUNNING is still owed, and an unknown uuid changes nothing.
+    expect((await fw.call("ACKNOWLEDGE", { acknowledge: { agent_id: x.agent_id, task_id: x.task_id, uuid: finished.uuid } })).status).toBe(202);
+    expect((await fw.call("ACKNOWLEDGE", { acknowledge: { agent_id: x.agent_id, task_id: x.task_id, uuid: x.uuid } })).status).toBe(202);
+    expect(await fw.within("UPDATE", 300)).toEqual([]);
+    const pending = await runInDurableObject(stub(account), (instance: Cluster) =>
+      pendingUpdateCount((instance as unknown as { db: Parameters<typeof pendingUpdateCount>[0] }).db, fw.frameworkId),
+    );
+    expect(pending).toBe(1);
     await fw.disconnect();
   });
 });

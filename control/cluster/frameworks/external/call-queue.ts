@@ -2,7 +2,7 @@ import type { Coordinator } from "../../coordinator.ts";
 import type { CommandContext, Failure, Outcome } from "../marathon/commands.ts";
 import type { SchedulerCall } from "./calls.ts";
 import type { FrameworkMailbox } from "./mailbox.ts";
-import { schedulerCall } from "./scheduler.ts";
+import { acknowledgeCall, type Callers, schedulerCall } from "./scheduler.ts";
 
 /** What a scheduler call answers: 202 (UPDATE_FRAMEWORK 200), or a failure to render. */
 export type CallResult = Outcome<{ status: 200 | 202; closeStream?: boolean }>;
@@ -82,10 +82,17 @@ export class SchedulerCallQueue {
   private apply(batch: QueuedCall[]): Promise<CallResult[] | Failure> {
     this.transactions++;
     const needsRound = batch.some((q) => q.call.type !== "ACKNOWLEDGE");
-    return this.coordinator.mutateSoon((ctx): CallResult[] | Failure => batch.map((q) => this.one(ctx, q)), needsRound);
+    return this.coordinator.mutateSoon((ctx): CallResult[] | Failure => {
+      const callers: Callers = new Map();
+      return batch.map((q) => this.one(ctx, q, callers));
+    }, needsRound);
   }
 
-  private one(ctx: CommandContext, q: QueuedCall): CallResult {
+  private one(ctx: CommandContext, q: QueuedCall, callers: Callers): CallResult {
+    // An acknowledgement fails before it writes: it needs no savepoint (scheduler.ts, acknowledgeCall).
+    if (q.call.type === "ACKNOWLEDGE") return acknowledgeCall(ctx, q.call, q.streamId, this.mail, callers);
+    // Any other call may change the framework it acts for: acknowledgements after it look it up again.
+    callers.clear();
     const launched = ctx.launched.length;
     const killed = ctx.killed.length;
     const restoreMail = this.mail.checkpoint();

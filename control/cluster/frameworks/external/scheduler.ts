@@ -7,7 +7,18 @@ import type { FrameworkInfo, SchedulerCall } from "./calls.ts";
 import { tearDown } from "./framework.ts";
 import type { FrameworkMailbox } from "./mailbox.ts";
 import { masterStatus, partitionAware, taskStatus, updateEvent } from "./status.ts";
-import { frameworkRoles, getFramework, getFrameworkTask, groupTaskIds, nextFrameworkId, saveFramework, setKillGrace, type FrameworkRecord } from "./store.ts";
+import {
+  frameworkRoles,
+  getFramework,
+  getFrameworkTask,
+  getSubscriber,
+  groupTaskIds,
+  nextFrameworkId,
+  saveFramework,
+  setKillGrace,
+  type FrameworkRecord,
+  type Subscriber,
+} from "./store.ts";
 import { acknowledgeUpdate, resendUpdatesNow, RETRY_BASE_MS } from "./updates.ts";
 import { ALLOCATE_TIMER } from "../../coordinator.ts";
 import { scheduleNoLaterThan } from "../../timers.ts";
@@ -25,14 +36,19 @@ export interface Subscription {
   resubscribed: boolean;
 }
 
+/** Why the framework `id` may not call from `streamId`: unknown, torn down, another subscription's, or disconnected. */
+function refusal(id: string, fw: Subscriber | undefined, streamId: string): Failure | undefined {
+  if (!fw || fw.state === "removed") return fail("forbidden", `Framework '${id.slice(0, 64)}' is not subscribed`);
+  if (fw.streamId !== streamId) return fail("forbidden", "The request's Mesos-Stream-Id is not the framework's current subscription: subscribe again");
+  if (fw.state !== "connected") return fail("forbidden", `Framework '${id}' is disconnected: subscribe again`);
+  return undefined;
+}
+
 /** The framework a call may act for: known, subscribed on this stream, not torn down. */
 function caller(ctx: CommandContext, call: SchedulerCall, streamId: string): FrameworkRecord | Failure {
   const id = call.framework_id?.value ?? "";
   const fw = getFramework(ctx.db, id);
-  if (!fw || fw.state === "removed") return fail("forbidden", `Framework '${id.slice(0, 64)}' is not subscribed`);
-  if (fw.streamId !== streamId) return fail("forbidden", "The request's Mesos-Stream-Id is not the framework's current subscription: subscribe again");
-  if (fw.state !== "connected") return fail("forbidden", `Framework '${id}' is disconnected: subscribe again`);
-  return fw;
+  return refusal(id, fw, streamId) ?? (fw as FrameworkRecord);
 }
 
 /**
@@ -131,6 +147,35 @@ export function schedulerCall(
   }
 }
 
+/** Who may acknowledge, by framework id and stream id: one batch's lookups (see `acknowledgeCall`). */
+export type Callers = Map<string, Subscriber | Failure>;
+
+/**
+ * ACKNOWLEDGE, the call a framework makes most (one per status update), run without a savepoint
+ * of its own: it fails only before it writes (not the subscription's caller, a uuid that is not
+ * Base64), so a failed one leaves nothing to undo. Its caller is checked by its subscription
+ * alone (no FrameworkInfo to parse), once per framework and stream in `callers`, which the
+ * batch clears before any other call (one that may change the framework: TEARDOWN,
+ * UPDATE_FRAMEWORK, ...); an acknowledgement changes no framework.
+ */
+export function acknowledgeCall(
+  ctx: CommandContext,
+  call: SchedulerCall,
+  streamId: string,
+  mail: FrameworkMailbox,
+  callers: Callers,
+): Outcome<{ status: 202 }> {
+  const key = `${call.framework_id?.value ?? ""}\n${streamId}`;
+  let fw = callers.get(key);
+  if (fw === undefined) {
+    const id = call.framework_id?.value ?? "";
+    const subscriber = getSubscriber(ctx.db, id);
+    fw = refusal(id, subscriber, streamId) ?? (subscriber as Subscriber);
+    callers.set(key, fw);
+  }
+  return "ok" in fw ? fw : acknowledge(ctx, fw, call.acknowledge, mail);
+}
+
 function declineOffers(ctx: CommandContext, fw: FrameworkRecord, body: SchedulerCall["decline"]): void {
   if (!body) return;
   // Unknown offers are ignored, as Mesos does: an offer may have been rescinded meanwhile.
@@ -177,7 +222,7 @@ function kill(ctx: CommandContext, fw: FrameworkRecord, body: NonNullable<Schedu
   ctx.killed.push(...markKillRequested(ctx.db, ids, ctx.now));
 }
 
-function acknowledge(ctx: CommandContext, fw: FrameworkRecord, body: SchedulerCall["acknowledge"], mail: FrameworkMailbox): Outcome<{ status: 202 }> {
+function acknowledge(ctx: CommandContext, fw: Subscriber, body: SchedulerCall["acknowledge"], mail: FrameworkMailbox): Outcome<{ status: 202 }> {
   if (!body) return fail("malformed", "ACKNOWLEDGE needs 'acknowledge'");
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(body.uuid)) return fail("malformed", "acknowledge.uuid must be Base64 (the uuid of the update)");
   const next = acknowledgeUpdate(ctx.db, fw.id, body.task_id.value, body.uuid, ctx.now);

@@ -57,6 +57,17 @@ export function getFramework(db: ClusterDb, id: string): FrameworkRecord | undef
   return r ? fromRaw(r) : undefined;
 }
 
+/** Who a framework's calls must come from: its subscription, without its info to parse. */
+export type Subscriber = Pick<FrameworkRecord, "id" | "streamId" | "state">;
+
+/** A framework's subscription alone: what an ACKNOWLEDGE, the most frequent call, checks. */
+export function getSubscriber(db: ClusterDb, id: string): Subscriber | undefined {
+  const r = db.$client.sql
+    .exec<{ id: string; stream_id: string; state: FrameworkState }>("SELECT id, stream_id, state FROM frameworks WHERE id = ?", id)
+    .toArray()[0];
+  return r ? { id: r.id, streamId: r.stream_id, state: r.state } : undefined;
+}
+
 /** Frameworks not torn down, oldest first. A raw statement: every allocation round reads them. */
 export function activeFrameworks(db: ClusterDb): FrameworkRecord[] {
   return db.$client.sql.exec<RawFramework>("SELECT * FROM frameworks WHERE state != 'removed' ORDER BY registered_at").toArray().map(fromRaw);

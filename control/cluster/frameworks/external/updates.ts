@@ -68,18 +68,23 @@ export function oweUpdates(db: ClusterDb, frameworkId: string, statuses: Omit<Ta
  * caller to send. Undefined when nothing follows (or the uuid was not owed: Mesos ignores those too).
  */
 export function acknowledgeUpdate(db: ClusterDb, frameworkId: string, taskId: string, uuid: string, now: number): TaskStatusJson | undefined {
-  // Raw statements: a framework acknowledges every update, thousands a minute when busy.
-  const deleted = db.$client.sql.exec("DELETE FROM framework_updates WHERE uuid = ? AND framework_id = ? AND task_id = ?", uuid, frameworkId, taskId);
-  deleted.toArray();
-  if (deleted.rowsWritten === 0) return undefined;
-  const next = db.$client.sql
-    .exec<{ status: string }>(
-      `UPDATE framework_updates SET attempts = 1, next_at = ?
-     WHERE seq = (SELECT min(seq) FROM framework_updates WHERE framework_id = ? AND task_id = ?) RETURNING status`,
-      now + RETRY_BASE_MS,
+  // Raw statements: a framework acknowledges every update, thousands a minute when busy. The
+  // delete names the task's next update (a seq other than its own), so the usual ack, of a
+  // task's latest update, costs this one statement.
+  const sql = db.$client.sql;
+  const deleted = sql
+    .exec<{ next: number | null }>(
+      `DELETE FROM framework_updates WHERE uuid = ? AND framework_id = ? AND task_id = ?
+     RETURNING (SELECT min(n.seq) FROM framework_updates AS n
+                WHERE n.framework_id = framework_updates.framework_id AND n.task_id = framework_updates.task_id AND n.seq != framework_updates.seq) AS next`,
+      uuid,
       frameworkId,
       taskId,
     )
+    .toArray()[0];
+  if (deleted?.next === null || deleted?.next === undefined) return undefined;
+  const next = sql
+    .exec<{ status: string }>("UPDATE framework_updates SET attempts = 1, next_at = ? WHERE seq = ? RETURNING status", now + RETRY_BASE_MS, deleted.next)
     .toArray()[0];
   return next ? (JSON.parse(next.status) as TaskStatusJson) : undefined;
 }

@@ -67,15 +67,16 @@ describe("health checks on the agent", () => {
       launchOf(
         "slow.1",
         { shell: "sleep 30" },
-        { healthChecks: [command('sleep 30 & echo $! > "$MESOS_SANDBOX/child"; wait', { timeoutMs: 1000, intervalMs: 5000 })] },
+        // Three seconds: on a loaded machine the check's shell has taken over a second to write its child's pid.
+        { healthChecks: [command('sleep 30 & echo $! > "$MESOS_SANDBOX/child"; wait', { timeoutMs: 3000, intervalMs: 10_000 })] },
       ),
     );
-    const [failed] = await waitFor(() => health("slow.1").length > 0 && health("slow.1"), "a timeout");
-    expect(failed?.message).toBe("command timed out after 1000 ms");
+    const [failed] = await waitFor(() => health("slow.1").length > 0 && health("slow.1"), "a timeout", 10_000);
+    expect(failed?.message).toBe("command timed out after 3000 ms");
     // The check ran in the task's PID namespace (where there is one): its `$!` is not the host's pid.
     const child = hostPid(sandboxPath(dir, "slow.1"), Number(await Bun.file(join(sandboxPath(dir, "slow.1"), "child")).text()));
     await waitFor(() => pidGone(child), "the check's child to be killed");
-  });
+  }, 20_000);
 
   test("delayMs holds the first probe; the second check reports under its own index", async () => {
     const { launch, health } = startHost();

@@ -32,23 +32,16 @@ export const MAX_HOLD_MS = 10_000;
 /** A refused socket waits this long for the agent's first frame (its register says whether it understands `retry`). */
 const FIRST_FRAME_WAIT_MS = 10_000;
 
-export type Admission = { admitted: true } | { admitted: false; retryAfterMs: number };
-
 /** The admission rate a Worker var asks for; the default when it is unset or not a positive number. */
 export function admissionRate(value: string | undefined): number {
   const n = Number(value);
   return Number.isFinite(n) && n > 0 ? n : DEFAULT_ADMISSION_PER_SECOND;
 }
 
-/**
- * A token bucket that also hands each refused caller its own retry slot. Pure (the clock is
- * passed in), so the arithmetic is tested without a runtime. It starts full.
- */
+/** A token bucket. Pure (the clock is passed in), so the arithmetic is tested without a runtime. It starts full. */
 export class AdmissionBucket {
   private tokens: number;
   private refilledAt: number;
-  /** The end of the last retry slot handed out: the next refusal is sent after it. */
-  private promisedUntil = 0;
   private readonly slot: number;
 
   constructor(
@@ -66,20 +59,7 @@ export class AdmissionBucket {
     return this.slot;
   }
 
-  /** Takes one token now, or says in how many ms to try again. */
-  take(now: number): Admission {
-    this.refill(now);
-    if (this.tokens >= 1) {
-      this.tokens -= 1;
-      return { admitted: true };
-    }
-    const tokenAt = now + (1 - this.tokens) * this.slot;
-    const at = Math.max(tokenAt, this.promisedUntil);
-    this.promisedUntil = at + this.slot;
-    return { admitted: false, retryAfterMs: Math.min(MAX_RETRY_AFTER_MS, Math.ceil(at - now)) };
-  }
-
-  /** Takes one token if there is one now (no slot is promised to a caller turned down). */
+  /** Takes one token if there is one now. */
   tryTake(now: number): boolean {
     this.refill(now);
     if (this.tokens < 1) return false;

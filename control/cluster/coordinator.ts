@@ -55,8 +55,8 @@ interface StatusTally {
   lags: number[];
 }
 
-/** Thrown inside a transaction to roll it back when a command fails. */
-class Rollback extends Error {
+/** Thrown inside a transaction (or a savepoint) to roll it back when a command fails; carries the failure to answer. */
+export class Rollback extends Error {
   constructor(readonly failure: Failure) {
     super(failure.message);
   }

@@ -1,4 +1,4 @@
-import type { Coordinator } from "../../coordinator.ts";
+import { type Coordinator, Rollback } from "../../coordinator.ts";
 import type { CommandContext, Failure, Outcome } from "../marathon/commands.ts";
 import type { SchedulerCall } from "./calls.ts";
 import type { FrameworkMailbox } from "./mailbox.ts";
@@ -12,13 +12,6 @@ interface QueuedCall {
   streamId: string;
   resolve(result: CallResult): void;
   reject(err: unknown): void;
-}
-
-/** Thrown inside a call's savepoint to undo that call alone. */
-class CallFailed extends Error {
-  constructor(readonly failure: Failure) {
-    super(failure.message);
-  }
 }
 
 /**
@@ -99,11 +92,11 @@ export class SchedulerCallQueue {
     try {
       return this.storage.transactionSync(() => {
         const r = schedulerCall(ctx, q.call, q.streamId, this.mail);
-        if (!r.ok) throw new CallFailed(r);
+        if (!r.ok) throw new Rollback(r);
         return r;
       });
     } catch (err) {
-      if (!(err instanceof CallFailed)) throw err;
+      if (!(err instanceof Rollback)) throw err;
       ctx.launched.length = launched;
       ctx.killed.length = killed;
       restoreMail();

@@ -1,4 +1,4 @@
-import { AgentMessage, checkFrame, frameJson, type ParseResult } from "./messages.ts";
+import { AgentMessage, checkFrame, frameJson, type ParseResult, STATUS_LIMITS } from "./messages.ts";
 import { TASK_STATES } from "./task-state.ts";
 
 /**
@@ -27,7 +27,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** A status frame: `type` and `updates` and nothing else, 1 to 10,000 updates, each of the usual shape. */
+/** A status frame: `type` and `updates` and nothing else, 1 to STATUS_LIMITS.updates updates, each of the usual shape. */
 function isPlainStatus(frame: unknown): frame is PlainStatus {
   if (!isRecord(frame) || frame.type !== "status") return false;
   let keys = 0;
@@ -36,7 +36,7 @@ function isPlainStatus(frame: unknown): frame is PlainStatus {
     keys++;
   }
   const updates = frame.updates;
-  if (keys !== 2 || !Array.isArray(updates) || updates.length < 1 || updates.length > 10_000) return false;
+  if (keys !== 2 || !Array.isArray(updates) || updates.length < 1 || updates.length > STATUS_LIMITS.updates) return false;
   return updates.every(isPlainUpdate);
 }
 
@@ -48,13 +48,13 @@ function isPlainUpdate(u: unknown): boolean {
   return (
     typeof updateId === "string" &&
     updateId.length >= 1 &&
-    updateId.length <= 128 &&
+    updateId.length <= STATUS_LIMITS.updateId &&
     typeof taskId === "string" &&
     taskId.length >= 1 &&
-    taskId.length <= 512 &&
+    taskId.length <= STATUS_LIMITS.taskId &&
     typeof state === "string" &&
     STATES.has(state) &&
-    (message === undefined || (typeof message === "string" && message.length <= 4096)) &&
+    (message === undefined || (typeof message === "string" && message.length <= STATUS_LIMITS.message)) &&
     typeof timestamp === "number" &&
     Number.isFinite(timestamp) &&
     timestamp >= 0

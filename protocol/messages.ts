@@ -83,11 +83,14 @@ export const Register = z.strictObject({
   resume: Resume.optional(),
 });
 
+/** The limits of a status frame, here and in its hand-written check (agent-frame.ts `parseAgentFrame`). */
+export const STATUS_LIMITS = { updateId: 128, taskId: 512, message: 4096, updates: 10_000 } as const;
+
 export const StatusUpdate = z.strictObject({
-  updateId: z.string().min(1).max(128),
-  taskId: z.string().min(1).max(512),
+  updateId: z.string().min(1).max(STATUS_LIMITS.updateId),
+  taskId: z.string().min(1).max(STATUS_LIMITS.taskId),
   state: TaskState,
-  message: z.string().max(4096).optional(),
+  message: z.string().max(STATUS_LIMITS.message).optional(),
   /**
    * A health check's result: the agent sends one on each failure and when a check passes after
    * failing (or for the first time), with the task's current state and the cause in `message`.
@@ -108,7 +111,7 @@ export const StatusUpdate = z.strictObject({
 
 export const Status = z.strictObject({
   type: z.literal("status"),
-  updates: z.array(StatusUpdate).min(1).max(10_000),
+  updates: z.array(StatusUpdate).min(1).max(STATUS_LIMITS.updates),
 });
 
 export const ResourcesChanged = z.strictObject({

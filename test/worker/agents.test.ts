@@ -2,7 +2,7 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Cluster } from "../../control/cluster/cluster.ts";
-import { type Account, TestSocket, call, joinAgent, registerFrame, signUp } from "./helpers.ts";
+import { type Account, TestSocket, call, joinAgent, pingEvery, registerFrame, signUp } from "./helpers.ts";
 
 interface Slave {
   id: string;
@@ -220,11 +220,7 @@ describe("liveness", () => {
   it("heartbeats keep an agent active across the timeout", async () => {
     const account = await signUp();
     const { socket, agentId } = await joinAgent(account);
-    for (let i = 0; i < 5; i++) {
-      await new Promise((r) => setTimeout(r, 500));
-      socket.send("ping");
-      expect(await socket.next()).toBe("pong");
-    }
+    await pingEvery(socket, 5, 500);
     await runDurableObjectAlarm(stub(account));
     expect(await agentState(account, agentId)).toBe("active");
     expect(socket.closed).toBeUndefined();

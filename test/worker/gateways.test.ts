@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import type { Cluster } from "../../control/cluster/cluster.ts";
 import { RESTART_GRACE_MS } from "../../control/cluster/admission.ts";
 import { gatewayFor, gatewayName, gatewayOfSession } from "../../control/gateway/wire.ts";
-import { type Account, TestSocket, call, joinAgent, registerFrame, signUp } from "./helpers.ts";
+import { type Account, TestSocket, call, joinAgent, pingEvery, registerFrame, signUp } from "./helpers.ts";
 
 /**
  * Agent sockets spread over gateway objects (control/gateway/). The test configuration puts two
@@ -190,11 +190,7 @@ describe("agent gateways", () => {
   it("heartbeats are answered by the gateway, and its report keeps the agent alive across the timeout", async () => {
     const account = await signUp();
     const { socket, agentId } = await joinAgent(account);
-    for (let i = 0; i < 5; i++) {
-      await new Promise((r) => setTimeout(r, 500));
-      socket.send("ping");
-      expect(await socket.next()).toBe("pong");
-    }
+    await pingEvery(socket, 5, 500);
     const n = (await placement(account, await clusterOf(account).gatewayCount())).get(agentId) ?? -1;
     const [report] = (await gateway(account, n).sessions()).filter((s) => s.agentId === agentId);
     expect(Date.now() - (report?.lastHeartbeat ?? 0)).toBeLessThan(1500);

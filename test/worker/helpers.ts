@@ -178,6 +178,15 @@ export function registerFrame(overrides: Record<string, unknown> = {}) {
   };
 }
 
+/** Heartbeats as an agent does: `times` pings `everyMs` apart, each answered by a pong. */
+export async function pingEvery(socket: TestSocket, times: number, everyMs: number): Promise<void> {
+  for (let i = 0; i < times; i++) {
+    await new Promise((r) => setTimeout(r, everyMs));
+    socket.send("ping");
+    expect(await socket.next()).toBe("pong");
+  }
+}
+
 /** Registers a new agent with a join token; returns its socket, id and credential. */
 export async function joinAgent(account: Account, overrides: Record<string, unknown> = {}) {
   const { token } = await joinToken(account);

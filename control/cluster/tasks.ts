@@ -120,22 +120,12 @@ function sharedValues(t: TaskRecord, resources: string): SqlStorageValue[] {
   return [t.framework, t.group, t.version, t.state, resources, t.message, healthy, t.stagedAt, t.startedAt, t.updatedAt, t.killRequestedAt, t.endedAt];
 }
 
+/** Where `resources` stands in sharedValues (compared by the caller, by object). */
+const RESOURCES_AT = TASK_SHARED_COLUMNS.split(", ").indexOf("resources");
+
 /** Whether `t` has the shared values `shared` (but resources, compared by the caller). */
 function sameShared(shared: readonly SqlStorageValue[], t: TaskRecord): boolean {
-  const [framework, group, version, state, , message, healthy, stagedAt, startedAt, updatedAt, killRequestedAt, endedAt] = shared;
-  return (
-    framework === t.framework &&
-    group === t.group &&
-    version === t.version &&
-    state === t.state &&
-    message === t.message &&
-    healthy === (t.healthy === null ? null : Number(t.healthy)) &&
-    stagedAt === t.stagedAt &&
-    startedAt === t.startedAt &&
-    updatedAt === t.updatedAt &&
-    killRequestedAt === t.killRequestedAt &&
-    endedAt === t.endedAt
-  );
+  return sharedValues(t, "").every((value, i) => i === RESOURCES_AT || value === shared[i]);
 }
 
 /**

@@ -165,10 +165,10 @@ export function acknowledgeCall(
   mail: FrameworkMailbox,
   callers: Callers,
 ): Outcome<{ status: 202 }> {
-  const key = `${call.framework_id?.value ?? ""}\n${streamId}`;
+  const id = call.framework_id?.value ?? "";
+  const key = `${id}\n${streamId}`;
   let fw = callers.get(key);
   if (fw === undefined) {
-    const id = call.framework_id?.value ?? "";
     const subscriber = getSubscriber(ctx.db, id);
     fw = refusal(id, subscriber, streamId) ?? (subscriber as Subscriber);
     callers.set(key, fw);

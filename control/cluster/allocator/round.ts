@@ -89,14 +89,7 @@ export function allocationRound(ctx: FrameworkContext, frameworks: readonly Fram
     // by reading every agent and filter). An agent whose offer is still outstanding waits for
     // the answer (or offer_timeout) before what it frees meanwhile is offered.
     for (const { turn } of turns) turn.settle({ ...ctx, hosts: new Map() }, [], 0);
-    result.wakeAt = earliest(
-      result.wakeAt,
-      firstRefuseEnd(
-        db,
-        takers.map((t) => t.name),
-        now,
-      ),
-    );
+    result.wakeAt = earliest(result.wakeAt, refuseEnd(db, takers, now));
     // Frameworks still want offers: an agent that joins or frees resources must bring a round.
     result.waiting = takers.length > 0;
     return result;
@@ -133,7 +126,7 @@ export function allocationRound(ctx: FrameworkContext, frameworks: readonly Fram
   }
   if (takers.length > 0) {
     makeOffers(db, { now, timeoutMs: offerTimeoutMs, agents, placed, launched: result.launched, frameworks: infos, takers });
-    result.wakeAt = earliest(result.wakeAt, filterEnds(refused, takers, now));
+    result.wakeAt = earliest(result.wakeAt, refuseEnd(db, takers, now));
   }
   return result;
 }
@@ -141,15 +134,12 @@ export function allocationRound(ctx: FrameworkContext, frameworks: readonly Fram
 type Takers = readonly { name: string; taker: { wants: boolean; roles: readonly string[] } }[];
 
 /** The earliest end of an offer-taking framework's refuse filter: an agent may be offered to it again then, so a round must come. */
-function filterEnds(refused: ReadonlyMap<string, Record<string, number>>, takers: Takers, now: number): number | null {
-  let next: number | null = null;
-  for (const byFramework of refused.values()) {
-    for (const { name } of takers) {
-      const until = byFramework[name];
-      if (until !== undefined && until > now && (next === null || until < next)) next = until;
-    }
-  }
-  return next;
+function refuseEnd(db: ClusterDb, takers: Takers, now: number): number | null {
+  return firstRefuseEnd(
+    db,
+    takers.map((t) => t.name),
+    now,
+  );
 }
 
 function earliest(a: number | null, b: number | null): number | null {

@@ -24,9 +24,13 @@ interface Counts {
   passed: number;
   failed: number;
   skipped: number;
+  /** "file > test: first line of the error", one per failed test. */
+  failures: string[];
 }
-const total: Counts = { passed: 0, failed: 0, skipped: 0 };
+const total: Omit<Counts, "failures"> = { passed: 0, failed: 0, skipped: 0 };
 const failedSteps: string[] = [];
+/** The failed tests' names and first error lines, repeated at the very end (CI keeps the tail of the log). */
+const failedTests: string[] = [];
 
 async function step(name: string, command: string, args: string[], counts?: () => Counts): Promise<void> {
   if (only.length > 0 && !only.includes(name)) return;
@@ -43,20 +47,46 @@ async function step(name: string, command: string, args: string[], counts?: () =
     total.passed += c.passed;
     total.failed += c.failed;
     total.skipped += c.skipped;
+    failedTests.push(...c.failures.map((f) => `${name}: ${f}`));
   }
   if (code !== 0 || (c && c.failed > 0)) failedSteps.push(name);
   console.log(`=== ${name}: ${code === 0 ? "ok" : `FAILED (exit ${code})`}${c ? ` (${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped)` : ""}`);
 }
 
-/** Counts from a vitest JSON report. */
+const firstLine = (text: string | undefined) => (text ?? "").trim().split("\n")[0]?.slice(0, 300) ?? "";
+
+/** Counts and failures from a vitest JSON report. */
 function vitestCounts(file: string): () => Counts {
   return () => {
-    const r = JSON.parse(readFileSync(file, "utf8")) as { numPassedTests: number; numFailedTests: number; numPendingTests: number; numTodoTests: number };
-    return { passed: r.numPassedTests, failed: r.numFailedTests, skipped: r.numPendingTests + r.numTodoTests };
+    const r = JSON.parse(readFileSync(file, "utf8")) as {
+      numPassedTests: number;
+      numFailedTests: number;
+      numPendingTests: number;
+      numTodoTests: number;
+      testResults: { name: string; message?: string; assertionResults: { fullName: string; status: string; failureMessages: string[] }[] }[];
+    };
+    const failures: string[] = [];
+    for (const suite of r.testResults) {
+      const where = suite.name.replace(`${ROOT}/`, "");
+      const failed = suite.assertionResults.filter((t) => t.status === "failed");
+      for (const t of failed) failures.push(`${where} > ${t.fullName}: ${firstLine(t.failureMessages[0])}`);
+      if (failed.length === 0 && suite.message) failures.push(`${where}: ${firstLine(suite.message)}`);
+    }
+    return { passed: r.numPassedTests, failed: r.numFailedTests, skipped: r.numPendingTests + r.numTodoTests, failures };
   };
 }
 
-/** Counts from bun test's JUnit report. */
+const XML_ENTITIES: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" };
+const unescapeXml = (text: string) =>
+  text.replace(/&(#x[0-9a-f]+|#\d+|\w+);/gi, (whole, e: string) =>
+    e.startsWith("#x")
+      ? String.fromCodePoint(Number.parseInt(e.slice(2), 16))
+      : e.startsWith("#")
+        ? String.fromCodePoint(Number(e.slice(1)))
+        : (XML_ENTITIES[e] ?? whole),
+  );
+
+/** Counts and failures from bun test's JUnit report. */
 function bunCounts(file: string): () => Counts {
   return () => {
     const xml = readFileSync(file, "utf8");
@@ -64,7 +94,16 @@ function bunCounts(file: string): () => Counts {
     const tests = attr("tests");
     const failed = attr("failures") + attr("errors");
     const skipped = attr("skipped");
-    return { passed: tests - failed - skipped, failed, skipped };
+    const failures: string[] = [];
+    // A passing test is a self-closed <testcase …/>; a failed one holds a <failure> or an <error>.
+    for (const m of xml.matchAll(/<testcase\b([^>]*?)(?:\/>|>([\s\S]*?)<\/testcase>)/g)) {
+      const body = m[2] ?? "";
+      if (!/<(failure|error)\b/.test(body)) continue;
+      const a = (name: string) => unescapeXml(new RegExp(`\\s${name}="([^"]*)"`).exec(m[1] ?? "")?.[1] ?? "");
+      const message = /<(?:failure|error)\b[^>]*\smessage="([^"]*)"/.exec(body)?.[1] ?? /<(?:failure|error)\b[^>]*>([^<]*)/.exec(body)?.[1];
+      failures.push(`${a("file")} > ${a("classname")} > ${a("name")}: ${firstLine(unescapeXml(message ?? ""))}`);
+    }
+    return { passed: tests - failed - skipped, failed, skipped, failures };
   };
 }
 
@@ -86,6 +125,7 @@ await step("cli", BUN, ["test", "./cli", "--reporter=junit", `--reporter-outfile
 await step("e2e", join(BIN, "vitest"), vitest("vitest.e2e.config.ts", join(scratch, "e2e.json")), vitestCounts(join(scratch, "e2e.json")));
 
 rmSync(scratch, { recursive: true, force: true });
+if (failedTests.length > 0) console.log(`\nFailed tests:\n${failedTests.map((f) => `  ${f}`).join("\n")}`);
 console.log(failedSteps.length ? `\nFailed steps: ${[...new Set(failedSteps)].join(", ")}` : "\nAll steps passed.");
 console.log(`${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`);
 process.exit(failedSteps.length > 0 ? 1 : 0);

@@ -186,7 +186,9 @@ export async function run(argv: string[]): Promise<number> {
     loadAverage1m: loadavg()[0],
     targetAddedMs: TARGET_ADDED_MS,
     targetDockerRatio: TARGET_RATIO,
-    meetsTarget: d.p50Ms / dr.p50Ms <= TARGET_RATIO,
+    // The issue's targets: both added times under TARGET_ADDED_MS (the ratio is the first wave's).
+    meetsDockerRatio: d.p50Ms / dr.p50Ms <= TARGET_RATIO,
+    meetsTarget: execAdded < TARGET_ADDED_MS && d.p50Ms - dr.p50Ms < TARGET_ADDED_MS,
     samples: { docker, exec },
   };
   process.stdout.write(
@@ -196,15 +198,15 @@ export async function run(argv: string[]): Promise<number> {
       {
         name: "dockerRatio",
         value: fmt(result.dockerRatio, 2),
-        note: `${result.meetsTarget ? "meets" : "MISSES"} the target <= ${TARGET_RATIO}; DCX adds ${fmt(result.dockerAddedP50Ms, 1)} ms at p50`,
+        note: `${result.meetsDockerRatio ? "meets" : "MISSES"} the target <= ${TARGET_RATIO}; DCX adds ${fmt(result.dockerAddedP50Ms, 1)} ms at p50`,
       },
       { name: "execP50Ms / P99", value: `${fmt(e.p50Ms, 1)} / ${fmt(e.p99Ms, 1)}`, note: "DCX: exec app, sleep 600" },
       { name: "spawnP50Ms / P99", value: `${fmt(s.p50Ms, 2)} / ${fmt(s.p99Ms, 2)}`, note: "child_process.spawn of sleep 600" },
       { name: "postRoundTripP50Ms", value: fmt(p.p50Ms, 1), note: "an authenticated POST the Worker refuses itself (422), to the same local runtime" },
       { name: "execAnsweredP50Ms", value: fmt(answered.p50Ms, 1), note: "of the exec launches: POST sent → its 201 received" },
       { name: "execRunningEventP50Ms", value: fmt(runningEvent.p50Ms, 1), note: "of the exec launches: POST sent → TASK_RUNNING event received" },
-      { name: "execAddedP50Ms", value: fmt(execAdded, 1), note: `exec p50 − (spawn p50 + POST round trip p50); target < ${TARGET_ADDED_MS} ms` },
-      { name: "dockerAddedP50Ms", value: fmt(result.dockerAddedP50Ms, 1), note: `docker p50 − docker run -d p50; target < ${TARGET_ADDED_MS} ms` },
+      { name: "execAddedP50Ms", value: fmt(execAdded, 1), note: `exec p50 − (spawn p50 + POST round trip p50); target < ${TARGET_ADDED_MS} ms: ${execAdded < TARGET_ADDED_MS ? "meets" : "MISSES"}` },
+      { name: "dockerAddedP50Ms", value: fmt(result.dockerAddedP50Ms, 1), note: `docker p50 − docker run -d p50; target < ${TARGET_ADDED_MS} ms: ${result.dockerAddedP50Ms < TARGET_ADDED_MS ? "meets" : "MISSES"}` },
     ]) + "\n",
   );
   const out = join(ROOT, "bench", "results", "launch.json");

@@ -10,7 +10,7 @@ import { collectLog } from "../test-support/log-collector.ts";
 import { requirement } from "../test-support/requirement.ts";
 import { testScope } from "../test-support/scope.ts";
 import { fileText, launchOf } from "../test-support/tasks.ts";
-import { detectNamespaces } from "./exec-namespaces.ts";
+import { detectNamespaces, taskNamespaces } from "./exec-namespaces.ts";
 import { ExecDriver } from "./exec.ts";
 
 const scope = testScope("dcx-ns");
@@ -95,6 +95,26 @@ describe("exec tasks in their own PID and mount namespaces", () => {
     expect(await fileText(sandbox, "check-pid1")).toStartWith("/bin/sh -c trap : TERM");
     expect(await fileText(sandbox, "check-user")).toBe("nobody");
     expect(Number(await fileText(sandbox, "check-count"))).toBeLessThan(8);
+  });
+
+  test.skipIf(namespaces.skip)("a check waits while pid 1 is still unshare's forked copy, whose /proc is still the host's", async () => {
+    namespaces.require();
+    // Held in that state: the child of `unshare --fork` runs unshare again, as pid 1 of the new
+    // namespace (its argv[0] stays unshare's until it execs, as a task's pid 1 does for an instant).
+    const held = Bun.spawn(["/usr/bin/unshare", "--pid", "--fork", "--", "/usr/bin/unshare", "--fork", "--", "sleep", "30"]);
+    const entered = Bun.spawn(["/usr/bin/unshare", "--pid", "--fork", "--", "sleep", "30"]);
+    scope.defer(() => {
+      held.kill("SIGKILL");
+      entered.kill("SIGKILL");
+    });
+    const childOf = (pid: number) => Number(readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/)[0] || 0);
+    await waitFor(
+      () => childOf(held.pid) > 0 && childOf(entered.pid) > 0 && readFileSync(`/proc/${childOf(entered.pid)}/cmdline`, "utf8").startsWith("sleep"),
+      "both namespaces' pid 1",
+    );
+    expect(taskNamespaces(held.pid)).toBe("pending");
+    // Once pid 1 runs something else, the check may enter it.
+    expect(taskNamespaces(entered.pid)).toBe(childOf(entered.pid));
   });
 
   test.skipIf(namespaces.skip)("the agent's isolation line says tasks get pid and mount namespaces; turned off, tasks see the host again", async () => {

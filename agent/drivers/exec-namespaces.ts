@@ -97,8 +97,11 @@ export function taskNamespaces(pid: number): number | "pending" | "none" {
     const init = Number(child);
     if (child === "" || !Number.isSafeInteger(init) || init <= 0) return "pending";
     if (readlinkSync(`/proc/${init}/ns/pid`) === readlinkSync("/proc/self/ns/pid")) return "none";
-    // Until pid 1 has done its mounts the work dir is not hidden yet: nothing may enter before.
-    return readFileSync(`/proc/${init}/cmdline`, "utf8").split("\0")[2] === SETUP ? "pending" : init;
+    // Nothing may enter before pid 1 is past its setup: while it is still unshare's forked copy
+    // its /proc is the host's (not yet remounted), and while it runs the setup script the work
+    // dir is not hidden yet.
+    const initArgv = readFileSync(`/proc/${init}/cmdline`, "utf8").split("\0");
+    return initArgv[0] === UNSHARE || initArgv[2] === SETUP ? "pending" : init;
   } catch {
     return "none";
   }

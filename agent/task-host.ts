@@ -343,12 +343,17 @@ class DriverTaskHost implements TaskHost {
     } catch (error) {
       return this.settle(entry, { state: "TASK_FAILED", message: errorMessage(error) }, "task_launch_failed");
     }
-    this.store.setProcess(running);
+    const killMs = entry.pendingKillMs;
+    // The process and its TASK_RUNNING in one commit: the update leaves once both are recorded.
+    this.db.transaction(() => {
+      this.store.setProcess(running);
+      if (killMs === undefined) this.report(taskId, "TASK_RUNNING");
+    })();
     entry.running = running;
-    this.log.info("task_launched", { taskId, name: launch.name, driver: running.driver, pid: running.pid, sandbox });
-    if (entry.pendingKillMs !== undefined) this.beginKill(entry, entry.pendingKillMs);
-    else this.setRunning(entry);
+    if (killMs !== undefined) this.beginKill(entry, killMs);
+    else this.runningReported(entry);
     void this.watch(entry, running);
+    this.log.info("task_launched", { taskId, name: launch.name, driver: running.driver, pid: running.pid, sandbox });
   }
 
   /**
@@ -559,8 +564,13 @@ class DriverTaskHost implements TaskHost {
   }
 
   private setRunning(entry: Entry): void {
-    entry.phase = "running";
     this.report(entry.record.taskId, "TASK_RUNNING");
+    this.runningReported(entry);
+  }
+
+  /** A task whose TASK_RUNNING is recorded: it is running, and its checks start. */
+  private runningReported(entry: Entry): void {
+    entry.phase = "running";
     this.startChecks(entry);
   }
 

@@ -188,8 +188,9 @@ export class Cluster extends DurableObject<Env> {
         const auditCheck = this.auditTrail.guard(db);
         return () => quotaCheck?.() ?? auditCheck();
       };
-      // Armed with the next write (any write re-arms the alarm for the earliest timer).
+      // Armed at start for the earliest timer: a stop between a commit and its arming loses nothing.
       scheduleNoLaterThan(this.db, GC_TIMER, Date.now() + GC_INTERVAL_MS);
+      await this.alarmArm.arm();
       await this.exportCredentialsOnce();
     });
   }

@@ -135,15 +135,17 @@ export class Coordinator {
     this.onCommit();
     if (round) this.demandWaiting = round.waiting;
     if (round) this.observer?.round(round, roundSeconds);
-    // Event subscribers only listen: they hear of the commit at once, in commit order, rather
-    // than after the alarm's write below (a task's TASK_RUNNING should not wait for it).
+    // Everything this commit sends goes in this turn, before any await: agents answer launches at
+    // once, and their replies must find every listener (event subscribers, frameworks, the
+    // operator feed) already told of this commit, in commit order.
     this.events.flush();
-    // Arm before sending: agents answer frames at once, and their replies must not find the
-    // object still waiting on storage with this call's result undelivered.
-    await this.alarm.arm();
-    this.dispatch(round, ctx);
     this.frameworks.mailbox.flush();
     this.feed?.flush();
+    this.dispatch(round, ctx);
+    // The alarm is armed once those sends are out: a task's TASK_RUNNING does not wait for it.
+    // Without a round (status batches, registrations) nothing answers the caller but those
+    // sends, so they get a turn to leave; a command's answer waits only for the commit.
+    await this.alarm.armAfterCommit(!runRound);
     return value;
   }
 

@@ -43,11 +43,18 @@ export class EventBus {
     this.pending.push({ ...fields, eventType, timestamp: new Date(now).toISOString() });
   }
 
-  /** Sends what was queued, in order. */
+  /**
+   * Sends what was queued, in order: one chunk per subscriber for the whole commit, since each
+   * chunk crosses into the Worker on a turn of its own (a task's TASK_STARTING and TASK_RUNNING,
+   * committed together, reach the client together).
+   */
   flush(): void {
     const events = this.pending;
     this.pending = [];
-    for (const event of events) this.deliver(event);
+    if (events.length === 0) return;
+    const chunks = new Map<Subscriber, Uint8Array[]>();
+    for (const event of events) this.deliver(event, chunks);
+    for (const [s, parts] of chunks) this.write(s, parts.length === 1 ? (parts[0] as Uint8Array) : concat(parts));
   }
 
   discard(): void {
@@ -78,7 +85,8 @@ export class EventBus {
     for (const s of this.subscribers) this.write(s, encoder.encode(":\n\n"));
   }
 
-  private deliver(event: MarathonEvent): void {
+  /** Adds an event's frame to each subscriber's chunks that wants it. */
+  private deliver(event: MarathonEvent, chunks: Map<Subscriber, Uint8Array[]>): void {
     // Each form is encoded once, however many subscribers want it.
     const encoded = new Map<boolean, Uint8Array>();
     for (const s of this.subscribers) {
@@ -86,7 +94,9 @@ export class EventBus {
       const light = s.light && isRecord(event.plan);
       let chunk = encoded.get(light);
       if (chunk === undefined) encoded.set(light, (chunk = frame(light ? lightened(event) : event)));
-      this.write(s, chunk);
+      const parts = chunks.get(s);
+      if (parts) parts.push(chunk);
+      else chunks.set(s, [chunk]);
     }
   }
 
@@ -109,6 +119,16 @@ export class EventBus {
 }
 
 const frame = (event: MarathonEvent) => encoder.encode(`event: ${event.eventType}\ndata: ${JSON.stringify(event)}\n\n`);
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
+}
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null;
 

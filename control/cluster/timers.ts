@@ -47,8 +47,7 @@ export class AlarmArm {
   ) {}
 
   async arm(): Promise<void> {
-    const row = this.db.$client.sql.exec<{ due: number | null }>("SELECT MIN(due_at) AS due FROM timers").one();
-    const next = row.due;
+    const next = this.earliest();
     if (next === this.armedFor) return;
     // Remembered before the write, so arms that overlap compare with the latest one issued.
     this.armedFor = next;
@@ -72,9 +71,15 @@ export class AlarmArm {
    * answer waits for this does not ask for it.
    */
   async armAfterCommit(afterOutputs: boolean): Promise<void> {
+    // Most commits leave the earliest deadline where it was: they wait for nothing.
+    if (this.earliest() === this.armedFor) return;
     await this.storage.sync();
     if (afterOutputs) await new Promise((resolve) => setTimeout(resolve, 0));
     await this.arm();
+  }
+
+  private earliest(): number | null {
+    return this.db.$client.sql.exec<{ due: number | null }>("SELECT MIN(due_at) AS due FROM timers").one().due;
   }
 
   fired(): void {

@@ -1,0 +1,49 @@
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { Cluster } from "../../control/cluster/cluster.ts";
+import { ALLOCATE_TIMER } from "../../control/cluster/coordinator.ts";
+import { type Account, call, joinAgent, signUp } from "./helpers.ts";
+
+const stub = (account: Account) => env.CLUSTER.getByName(account.cluster.id);
+
+/** The object's alarm and its earliest timer, read inside it. */
+function alarmAndEarliest(account: Account): Promise<{ alarm: number | null; earliest: number | null }> {
+  return runInDurableObject(stub(account), async (_: Cluster, state) => ({
+    alarm: await state.storage.getAlarm(),
+    earliest: state.storage.sql.exec<{ due: number | null }>("SELECT MIN(due_at) AS due FROM timers").one().due,
+  }));
+}
+
+describe("the object's alarm", () => {
+  it("is armed for the earliest timer when the object starts, so a stop between a commit and its arming loses no deadline", async () => {
+    const account = await signUp();
+    const due = Date.now() + 120_000;
+    // A commit whose arming never ran: its timer is stored, the alarm is not.
+    await runInDurableObject(stub(account), async (_: Cluster, state) => {
+      state.storage.sql.exec("INSERT INTO timers (name, due_at) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET due_at = excluded.due_at", ALLOCATE_TIMER, due);
+      await state.storage.deleteAlarm();
+    });
+    await runInDurableObject(stub(account), (_: Cluster, state) => state.abort("stopped before arming")).catch(() => undefined);
+    expect((await call(`/c/${account.cluster.id}/v2/apps`, { token: account.token })).status).toBe(200);
+    expect(await alarmAndEarliest(account)).toEqual({ alarm: due, earliest: due });
+  });
+
+  it("is armed for the round a task's TASK_RUNNING asks for by the time the agent's update is acknowledged", async () => {
+    const account = await signUp();
+    const { socket } = await joinAgent(account);
+    await call(`/c/${account.cluster.id}/v2/apps`, { method: "POST", token: account.token, json: { id: "/armed", cmd: "sleep 1000", cpus: 0.1, mem: 16 } });
+    const launch = await socket.nextOfType<{ tasks: { taskId: string }[] }>("launch");
+    // Far-off deadlines only, so the round's timer is the earliest and the alarm must move.
+    await runInDurableObject(stub(account), (_: Cluster, state) => {
+      state.storage.sql.exec("DELETE FROM timers WHERE name = ?", ALLOCATE_TIMER);
+    });
+    const before = Date.now();
+    socket.send({ type: "status", updates: [{ updateId: "armed-1", taskId: launch.tasks[0]?.taskId, state: "TASK_RUNNING", timestamp: before }] });
+    await socket.nextOfType("ack");
+    const { alarm, earliest } = await alarmAndEarliest(account);
+    expect(earliest).toBeGreaterThanOrEqual(before);
+    expect(earliest).toBeLessThan(before + 5_000);
+    expect(alarm).toBe(earliest);
+  });
+});

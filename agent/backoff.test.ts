@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { BACKOFF_BASE_MS, Backoff, backoffCeiling, fullJitterDelay } from "./backoff.ts";
+import { BACKOFF_BASE_MS, Backoff, MAX_MASTER_WAIT_MS, backoffCeiling, fullJitterDelay } from "./backoff.ts";
 
 describe("backoff", () => {
   test("the window doubles from the base until the cap", () => {
@@ -69,6 +69,13 @@ describe("the master's reconnect window and retry-after", () => {
     expect(Math.max(...delays)).toBeLessThan(10_000);
     expect(delays.filter((d) => d < 5_000).length).toBeGreaterThan(150);
     expect(delays.filter((d) => d >= 5_000).length).toBeGreaterThan(150);
+  });
+
+  test("a window or a retry-after past MAX_MASTER_WAIT_MS is cut to it: a master gone wrong cannot keep the agent away for days", () => {
+    const backoff = new Backoff({ capMs: 30_000, random: () => 0.999999 });
+    backoff.setWindow(86_400_000);
+    expect(backoff.next()).toBe(MAX_MASTER_WAIT_MS - 1);
+    expect(new Backoff({ capMs: 30_000, random: () => 0 }).retryAfter(86_400_000)).toBe(MAX_MASTER_WAIT_MS);
   });
 
   test("retry-after is honoured with at most a tenth (at most a second) added, and leaves the attempts alone", () => {

@@ -9,6 +9,12 @@ export const BACKOFF_BASE_MS = 500;
 /** A master's retry-after is honoured with up to this share of it added at random (at most RETRY_JITTER_MAX_MS), so agents sent the same slot part. */
 export const RETRY_JITTER_SHARE = 0.1;
 export const RETRY_JITTER_MAX_MS = 1_000;
+/**
+ * The longest wait a master may ask of an agent, by its window or a retry-after: twice what the
+ * control plane asks at most (control/cluster/admission.ts caps its window at 5 minutes), so a
+ * master gone wrong cannot keep a machine's agent away for hours.
+ */
+export const MAX_MASTER_WAIT_MS = 600_000;
 
 export interface BackoffOptions {
   baseMs?: number;
@@ -56,13 +62,14 @@ export class Backoff {
     return delay;
   }
 
-  /** Takes the master's suggested first window (ms); 0 goes back to the base. */
+  /** Takes the master's suggested first window (ms, at most MAX_MASTER_WAIT_MS); 0 goes back to the base. */
   setWindow(windowMs: number): void {
-    this.windowMs = Math.max(0, windowMs);
+    this.windowMs = Math.min(MAX_MASTER_WAIT_MS, Math.max(0, windowMs));
   }
 
-  /** The delay for a master's "try again in `retryAfterMs`": that, plus a little jitter; the attempt count stays. */
-  retryAfter(retryAfterMs: number): number {
+  /** The delay for a master's "try again in `askedMs`" (at most MAX_MASTER_WAIT_MS): that, plus a little jitter; the attempt count stays. */
+  retryAfter(askedMs: number): number {
+    const retryAfterMs = Math.min(MAX_MASTER_WAIT_MS, askedMs);
     const spread = Math.min(RETRY_JITTER_MAX_MS, retryAfterMs * RETRY_JITTER_SHARE);
     return retryAfterMs + Math.floor(this.random() * spread);
   }

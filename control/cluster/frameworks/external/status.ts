@@ -94,6 +94,8 @@ export function masterStatus(taskId: string, state: TaskState, reason: string, m
 }
 
 export const updateEvent = (status: TaskStatusJson): SchedulerEvent => ({ type: "UPDATE", update: { status } });
+/** The JSON of `updateEvent` for a TaskStatus already in JSON (as stored): the same text, written without parsing it again. */
+export const updateLine = (statusJson: string): string => `{"type":"UPDATE","update":{"status":${statusJson}}}`;
 export const rescindEvent = (offerId: string): SchedulerEvent => ({ type: "RESCIND", rescind: { offer_id: { value: offerId } } });
 export const failureEvent = (agentId: string): SchedulerEvent => ({ type: "FAILURE", failure: { agent_id: { value: agentId } } });
 export const errorEvent = (message: string): SchedulerEvent => ({ type: "ERROR", error: { message } });

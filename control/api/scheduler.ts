@@ -1,5 +1,6 @@
 import { Hono, type Context } from "hono";
-import { callProblem, SchedulerCall } from "../cluster/frameworks/external/calls.ts";
+import { callProblem, type SchedulerCall } from "../cluster/frameworks/external/calls.ts";
+import { parseSchedulerCall } from "../cluster/frameworks/external/plain-call.ts";
 import {
   encodeSubscribe,
   HEARTBEAT,
@@ -31,7 +32,7 @@ const STREAM_ID_HEADER = "Mesos-Stream-Id";
 /** Reads and checks a call: 415 for a body that is not JSON (DCX speaks no protobuf), 400 for one that is not a call. */
 async function readCall(c: Context<AppEnv>): Promise<SchedulerCall> {
   const json = await mesosCallBody(c, "scheduler API");
-  const parsed = SchedulerCall.safeParse(dropNulls(json));
+  const parsed = parseSchedulerCall(dropNulls(json));
   if (!parsed.success) {
     const details = fieldErrors(parsed.error);
     throw new ApiError("malformed", `Failed to validate scheduler::Call: ${details.map((d) => `${d.path}: ${d.errors.join(", ")}`).join("; ")}`, details);

@@ -74,7 +74,8 @@ export const tasks = sqliteTable(
     /** Set once a terminal or expunged task no longer counts toward its group. */
     endedAt: real("ended_at"),
   },
-  (t) => [index("tasks_group").on(t.framework, t.group), index("tasks_agent").on(t.agentId), index("tasks_ended").on(t.endedAt)],
+  // tasks_group holds ended_at too: a group's live tasks are found without reading its ended ones.
+  (t) => [index("tasks_group").on(t.framework, t.group, t.endedAt), index("tasks_agent").on(t.agentId), index("tasks_ended").on(t.endedAt)],
 );
 
 /** Status update ids already applied: at-least-once delivery from agents becomes exactly-once here. */

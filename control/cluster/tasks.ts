@@ -71,13 +71,16 @@ const JSON_ROWS_PER_STATEMENT = 1000;
  */
 const JSON_PARAM_CHARS = 500_000;
 
-/** `rows` as JSON array texts, one per statement, within JSON_ROWS_PER_STATEMENT and JSON_PARAM_CHARS. */
-export function jsonParams(rows: readonly unknown[]): string[] {
+/**
+ * `rows` as JSON array texts, one per statement, within JSON_ROWS_PER_STATEMENT and
+ * JSON_PARAM_CHARS; `json` writes a row (identity for rows that are JSON texts already).
+ */
+export function jsonParams<T>(rows: readonly T[], json: (row: T) => string = JSON.stringify): string[] {
   const out: string[] = [];
   let part: string[] = [];
   let chars = 2;
   for (const row of rows) {
-    const text = JSON.stringify(row);
+    const text = json(row);
     if (part.length > 0 && (part.length >= JSON_ROWS_PER_STATEMENT || chars + text.length + 1 > JSON_PARAM_CHARS)) {
       out.push(`[${part.join(",")}]`);
       part = [];
@@ -123,6 +126,8 @@ function sharedValues(t: TaskRecord, resources: string): SqlStorageValue[] {
 /** Where `resources` stands in sharedValues (compared by the caller, by object). */
 const RESOURCES_AT = TASK_SHARED_COLUMNS.split(", ").indexOf("resources");
 
+const sameResources = (a: TaskResources, b: TaskResources) => a === b || (a.cpus === b.cpus && a.mem === b.mem && a.disk === b.disk && a.gpus === b.gpus);
+
 /** Whether `t` has the shared values `shared` (but resources, compared by the caller). */
 function sameShared(shared: readonly SqlStorageValue[], t: TaskRecord): boolean {
   return sharedValues(t, "").every((value, i) => i === RESOURCES_AT || value === shared[i]);
@@ -136,11 +141,11 @@ export function insertTasks(db: ClusterDb, records: TaskRecord[]): void {
   const observer = observers.get(db);
   if (observer) for (const t of records) observer(t, true);
   const groups = new Map<string, { shared: SqlStorageValue[]; rows: unknown[][] }>();
-  // A round's launches of one app come one after another and share one resources object: the
-  // last group is checked first, and its resources' JSON was written once.
+  // A round's launches of one app come one after another and share one resources object (an
+  // ACCEPT's, equal ones): the last group is checked first, and its resources' JSON was written once.
   let last: { shared: SqlStorageValue[]; rows: unknown[][]; resources: TaskResources } | undefined;
   for (const t of records) {
-    if (!last || last.resources !== t.resources || !sameShared(last.shared, t)) {
+    if (!last || !sameResources(last.resources, t.resources) || !sameShared(last.shared, t)) {
       const shared = sharedValues(t, JSON.stringify(t.resources));
       const key = JSON.stringify(shared);
       const group = groups.get(key) ?? { shared, rows: [] };

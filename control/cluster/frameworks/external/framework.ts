@@ -5,7 +5,7 @@ import { frameworkTasks, tasks } from "../../schema.ts";
 import { liveTasks, setTaskState, type TaskRecord } from "../../tasks.ts";
 import { DEFAULT_KILL_GRACE_MS, type Framework, type FrameworkContext, type FrameworkTurn } from "../framework.ts";
 import type { FrameworkMailbox } from "./mailbox.ts";
-import { failureEvent, offersEvent, rescindEvent, taskStatus, updateEvent, type TaskStatusJson } from "./status.ts";
+import { failureEvent, offersEvent, rescindEvent, taskStatus, updateLine, type TaskStatusJson } from "./status.ts";
 import { judgeHealth } from "./health.ts";
 import { frameworkRoles, getFrameworkTask, saveFramework, type FrameworkRecord } from "./store.ts";
 import { dropUpdates, nextUpdateDue, oweUpdates, takeDueUpdates } from "./updates.ts";
@@ -23,7 +23,7 @@ export function externalFramework(record: FrameworkRecord, mail: FrameworkMailbo
   /** Stores an update; sent with the commit of its change, not at the next round: its latency is one transaction. */
   const owe = (ctx: FrameworkContext, status: TaskStatusJson) => {
     if (held) return held.hold(id, record.state === "connected", status);
-    for (const due of oweUpdates(ctx.db, id, [status], ctx.now, record.state === "connected")) mail.emit(id, updateEvent(due));
+    for (const due of oweUpdates(ctx.db, id, [status], ctx.now, record.state === "connected")) mail.emitJson(id, updateLine(due));
   };
   return {
     name: id,
@@ -34,7 +34,7 @@ export function externalFramework(record: FrameworkRecord, mail: FrameworkMailbo
         return { ...idle(null), kills: tearDown(ctx, record) };
       }
       const connected = record.state === "connected";
-      if (connected) for (const status of takeDueUpdates(ctx.db, id, ctx.now)) mail.emit(id, updateEvent(status));
+      if (connected) for (const status of takeDueUpdates(ctx.db, id, ctx.now)) mail.emitJson(id, updateLine(status));
       const wakes = [nextUpdateDue(ctx.db, id), record.failoverAt, ...outstandingOffers(ctx.db, id).map((o) => o.expiresAt)].filter(
         (w): w is number => w !== null && w > ctx.now,
       );
@@ -99,7 +99,8 @@ export class HeldUpdates {
 
   /** Writes what is held, in order, and hands the updates due now to the mailbox (sent after the commit). */
   settle(ctx: FrameworkContext, mail: FrameworkMailbox): void {
-    for (const [id, { sendNow, statuses }] of this.held) for (const due of oweUpdates(ctx.db, id, statuses, ctx.now, sendNow)) mail.emit(id, updateEvent(due));
+    for (const [id, { sendNow, statuses }] of this.held)
+      for (const due of oweUpdates(ctx.db, id, statuses, ctx.now, sendNow)) mail.emitJson(id, updateLine(due));
     this.held.clear();
   }
 }

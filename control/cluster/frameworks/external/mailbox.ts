@@ -21,11 +21,21 @@ export function isStreamAttachment(att: unknown): att is StreamAttachment {
  * JSON lines, each of which the Worker writes as one RecordIO record.
  */
 export class FrameworkMailbox {
-  private pending = new Map<string, SchedulerEvent[]>();
+  /** Each framework's events, as objects or as their JSON already written (`emitJson`). */
+  private pending = new Map<string, (SchedulerEvent | string)[]>();
 
   constructor(private readonly state: DurableObjectState) {}
 
   emit(frameworkId: string, event: SchedulerEvent): void {
+    this.push(frameworkId, event);
+  }
+
+  /** An event given as its JSON: compact JSON (JSON.stringify's, or SQLite's as it stores it) holds no raw newline, so it stays one line. */
+  emitJson(frameworkId: string, json: string): void {
+    this.push(frameworkId, json);
+  }
+
+  private push(frameworkId: string, event: SchedulerEvent | string): void {
     const list = this.pending.get(frameworkId);
     if (list) list.push(event);
     else this.pending.set(frameworkId, [event]);
@@ -37,7 +47,7 @@ export class FrameworkMailbox {
     // One message per framework and commit, its events one JSON line each: a status batch of
     // thousands of updates costs one message, not thousands (the Worker writes one record per line).
     for (const [frameworkId, events] of pending) {
-      const lines = events.map((e) => JSON.stringify(e)).join("\n");
+      const lines = events.map((e) => (typeof e === "string" ? e : JSON.stringify(e))).join("\n");
       for (const ws of this.streams(frameworkId)) sendLines(ws, lines);
     }
   }

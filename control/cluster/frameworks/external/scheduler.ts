@@ -6,7 +6,7 @@ import { acceptOffers, refuseMs } from "./accept.ts";
 import type { FrameworkInfo, SchedulerCall } from "./calls.ts";
 import { tearDown } from "./framework.ts";
 import type { FrameworkMailbox } from "./mailbox.ts";
-import { masterStatus, partitionAware, taskStatus, updateEvent } from "./status.ts";
+import { masterStatus, partitionAware, taskStatus, updateEvent, updateLine } from "./status.ts";
 import {
   frameworkRoles,
   getFramework,
@@ -228,7 +228,7 @@ function acknowledge(ctx: CommandContext, fw: Subscriber, body: SchedulerCall["a
   const next = acknowledgeUpdate(ctx.db, fw.id, body.task_id.value, body.uuid, ctx.now);
   if (next) {
     // The task's next update goes out now; the round that resends it if unacknowledged must come by then.
-    mail.emit(fw.id, updateEvent(next));
+    mail.emitJson(fw.id, updateLine(next));
     scheduleNoLaterThan(ctx.db, ALLOCATE_TIMER, ctx.now + RETRY_BASE_MS);
   }
   return { ok: true, value: { status: 202 } };

@@ -52,14 +52,30 @@ export function stateFor(info: FrameworkInfo, state: TaskState): TaskState {
   return PARTITION_STATES.has(state) && !partitionAware(info) ? "TASK_LOST" : state;
 }
 
-/** New status update ids: 16 random bytes each, Base64 as protobuf JSON writes `bytes` (one draw of randomness for them all). */
+const BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/** 16 bytes from `at` in standard Base64 (what `btoa` writes for them), without building a binary string first. */
+function base64Of16(bytes: Uint8Array, at: number): string {
+  let out = "";
+  for (let i = at; i < at + 15; i += 3) {
+    const n = ((bytes[i] ?? 0) << 16) | ((bytes[i + 1] ?? 0) << 8) | (bytes[i + 2] ?? 0);
+    out += BASE64.charAt(n >> 18) + BASE64.charAt((n >> 12) & 63) + BASE64.charAt((n >> 6) & 63) + BASE64.charAt(n & 63);
+  }
+  const last = bytes[at + 15] ?? 0;
+  return `${out}${BASE64.charAt(last >> 2)}${BASE64.charAt((last & 3) << 4)}==`;
+}
+
+/**
+ * New status update ids: 16 random bytes each, Base64 as protobuf JSON writes `bytes` (one draw
+ * of randomness for them all; a status batch may owe thousands).
+ */
 export function newUuids(count: number): string[] {
   const out: string[] = [];
   // getRandomValues fills at most 65,536 bytes a call.
   for (let start = 0; start < count; start += 4096) {
     const n = Math.min(4096, count - start);
     const bytes = crypto.getRandomValues(new Uint8Array(16 * n));
-    for (let i = 0; i < n; i++) out.push(btoa(String.fromCharCode(...bytes.subarray(16 * i, 16 * i + 16))));
+    for (let i = 0; i < n; i++) out.push(base64Of16(bytes, 16 * i));
   }
   return out;
 }
@@ -94,6 +110,8 @@ export function masterStatus(taskId: string, state: TaskState, reason: string, m
 }
 
 export const updateEvent = (status: TaskStatusJson): SchedulerEvent => ({ type: "UPDATE", update: { status } });
+/** The JSON of `updateEvent` for a TaskStatus already in JSON (as stored): the same text, written without parsing it again. */
+export const updateLine = (statusJson: string): string => `{"type":"UPDATE","update":{"status":${statusJson}}}`;
 export const rescindEvent = (offerId: string): SchedulerEvent => ({ type: "RESCIND", rescind: { offer_id: { value: offerId } } });
 export const failureEvent = (agentId: string): SchedulerEvent => ({ type: "FAILURE", failure: { agent_id: { value: agentId } } });
 export const errorEvent = (message: string): SchedulerEvent => ({ type: "ERROR", error: { message } });

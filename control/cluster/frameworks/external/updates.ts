@@ -1,6 +1,7 @@
 import { and, eq, isNotNull, sql } from "drizzle-orm";
 import type { ClusterDb } from "../../db.ts";
 import { frameworkUpdates } from "../../schema.ts";
+import { jsonParams } from "../../tasks.ts";
 import { newUuids, type TaskStatusJson } from "./status.ts";
 
 /**
@@ -21,10 +22,12 @@ const RETRY_MAX_MS = 600_000;
  * task awaits its ack (stored before, or earlier in `statuses`); when due and `sendNow` (the
  * framework is subscribed), it is taken at once, counted as its first sending with its first
  * resend due RETRY_BASE_MS later, and returned for the caller to send: an update does not
- * wait for the next allocation round. Two statements whatever the count (the rows travel as
- * one JSON parameter): a status batch may owe thousands.
+ * wait for the next allocation round. Returned as its TaskStatus JSON (uuid included): each
+ * status is serialized once, for its row and for its UPDATE event (`updateLine`), as a status
+ * batch may owe thousands. A statement per jsonParams part whatever the count: the statuses
+ * travel as one JSON array, from which SQLite reads each row's uuid and task.
  */
-export function oweUpdates(db: ClusterDb, frameworkId: string, statuses: Omit<TaskStatusJson, "uuid">[], now: number, sendNow: boolean): TaskStatusJson[] {
+export function oweUpdates(db: ClusterDb, frameworkId: string, statuses: Omit<TaskStatusJson, "uuid">[], now: number, sendNow: boolean): string[] {
   if (statuses.length === 0) return [];
   const sql = db.$client.sql;
   const taskIds = [...new Set(statuses.map((s) => s.task_id.value))];
@@ -38,36 +41,47 @@ export function oweUpdates(db: ClusterDb, frameworkId: string, statuses: Omit<Ta
       .toArray()
       .map((r) => r.task_id),
   );
-  const due: TaskStatusJson[] = [];
+  // Only the first update of a task not already waiting is due; the rest queue behind it.
+  const firsts: string[] = [];
+  const behind: string[] = [];
   const uuids = newUuids(statuses.length);
-  const rows = statuses.map((status, i) => {
+  statuses.forEach((status, i) => {
     const taskId = status.task_id.value;
-    const withUuid: TaskStatusJson = { ...status, uuid: uuids[i] };
-    // Only the first update of a task not already waiting goes out now; the rest queue behind it.
-    const first = !queued.has(taskId);
+    const text = JSON.stringify({ ...status, uuid: uuids[i] });
+    (queued.has(taskId) ? behind : firsts).push(text);
     queued.add(taskId);
-    if (first && sendNow) due.push(withUuid);
-    // attempts and next_at: sent now (1, first resend), due at the next round (0, now), or waiting (0, null).
-    const [attempts, nextAt] = !first ? [0, null] : sendNow ? [1, now + RETRY_BASE_MS] : [0, now];
-    return [withUuid.uuid, taskId, withUuid, attempts, nextAt];
   });
-  // The status goes in nested, not as a JSON string inside the JSON (escaped twice over): SQLite
-  // stores its text (`-> 2`), which reads back as the same object.
-  sql.exec(
-    `INSERT INTO framework_updates (uuid, framework_id, task_id, status, attempts, next_at)
-     SELECT value ->> 0, ?, value ->> 1, value -> 2, value ->> 3, value ->> 4 FROM json_each(?) ORDER BY key`,
-    frameworkId,
-    JSON.stringify(rows),
-  );
-  return due;
+  // Firsts are written before the updates queued behind them (a task's updates go out in seq
+  // order): sent now (attempts 1, first resend) or due at the next round (0, now); waiting (0, null).
+  insertUpdates(sql, frameworkId, firsts, sendNow ? 1 : 0, sendNow ? now + RETRY_BASE_MS : now);
+  insertUpdates(sql, frameworkId, behind, 0, null);
+  return sendNow ? firsts : [];
+}
+
+/**
+ * Writes status rows sharing `attempts` and `next_at`, in order. The row's `status` is the
+ * array element's JSON text as SQLite renders it back (the same text, compact as written), and
+ * its uuid and task are read from it: no second copy of either travels with it.
+ */
+function insertUpdates(sql: SqlStorage, frameworkId: string, texts: string[], attempts: number, nextAt: number | null): void {
+  for (const param of jsonParams(texts, (text) => text)) {
+    sql.exec(
+      `INSERT INTO framework_updates (uuid, framework_id, task_id, status, attempts, next_at)
+       SELECT value ->> '$.uuid', ?, value ->> '$.task_id.value', value, ?, ? FROM json_each(?) ORDER BY key`,
+      frameworkId,
+      attempts,
+      nextAt,
+      param,
+    );
+  }
 }
 
 /**
  * The framework acknowledged an update: it is forgotten, and the next update of its task, if
  * any, is taken at once (first sending, resend due after RETRY_BASE_MS) and returned for the
- * caller to send. Undefined when nothing follows (or the uuid was not owed: Mesos ignores those too).
+ * caller to send, as its TaskStatus JSON (as stored). Undefined when nothing follows (or the uuid was not owed: Mesos ignores those too).
  */
-export function acknowledgeUpdate(db: ClusterDb, frameworkId: string, taskId: string, uuid: string, now: number): TaskStatusJson | undefined {
+export function acknowledgeUpdate(db: ClusterDb, frameworkId: string, taskId: string, uuid: string, now: number): string | undefined {
   // Raw statements: a framework acknowledges every update, thousands a minute when busy. The
   // delete names the task's next update (a seq other than its own), so the usual ack, of a
   // task's latest update, costs this one statement.
@@ -86,7 +100,7 @@ export function acknowledgeUpdate(db: ClusterDb, frameworkId: string, taskId: st
   const next = sql
     .exec<{ status: string }>("UPDATE framework_updates SET attempts = 1, next_at = ? WHERE seq = ? RETURNING status", now + RETRY_BASE_MS, deleted.next)
     .toArray()[0];
-  return next ? (JSON.parse(next.status) as TaskStatusJson) : undefined;
+  return next?.status;
 }
 
 /*
@@ -97,8 +111,8 @@ export function acknowledgeUpdate(db: ClusterDb, frameworkId: string, taskId: st
  * earliest due, and reads only what is due (or the earliest row).
  */
 
-/** The updates due now, oldest first; each is pushed back by its backoff for its next sending (one statement for them all). */
-export function takeDueUpdates(db: ClusterDb, frameworkId: string, now: number): TaskStatusJson[] {
+/** The updates due now (their TaskStatus JSON, as stored), oldest first; each is pushed back by its backoff for its next sending (one statement for them all). */
+export function takeDueUpdates(db: ClusterDb, frameworkId: string, now: number): string[] {
   const rows = db.$client.sql
     .exec<{ seq: number; status: string }>(
       `UPDATE framework_updates SET attempts = attempts + 1, next_at = ? + min(?, ? * (1 << min(attempts, 20)))
@@ -110,7 +124,7 @@ export function takeDueUpdates(db: ClusterDb, frameworkId: string, now: number):
       now,
     )
     .toArray();
-  return rows.sort((a, b) => a.seq - b.seq).map((r) => JSON.parse(r.status) as TaskStatusJson);
+  return rows.sort((a, b) => a.seq - b.seq).map((r) => r.status);
 }
 
 /** When the framework's next update is due, or null when it owes none. */

@@ -205,8 +205,16 @@ export async function run(argv: string[]): Promise<number> {
       { name: "postRoundTripP50Ms", value: fmt(p.p50Ms, 1), note: "an authenticated POST the Worker refuses itself (422), to the same local runtime" },
       { name: "execAnsweredP50Ms", value: fmt(answered.p50Ms, 1), note: "of the exec launches: POST sent → its 201 received" },
       { name: "execRunningEventP50Ms", value: fmt(runningEvent.p50Ms, 1), note: "of the exec launches: POST sent → TASK_RUNNING event received" },
-      { name: "execAddedP50Ms", value: fmt(execAdded, 1), note: `exec p50 − (spawn p50 + POST round trip p50); target < ${TARGET_ADDED_MS} ms: ${execAdded < TARGET_ADDED_MS ? "meets" : "MISSES"}` },
-      { name: "dockerAddedP50Ms", value: fmt(result.dockerAddedP50Ms, 1), note: `docker p50 − docker run -d p50; target < ${TARGET_ADDED_MS} ms: ${result.dockerAddedP50Ms < TARGET_ADDED_MS ? "meets" : "MISSES"}` },
+      {
+        name: "execAddedP50Ms",
+        value: fmt(execAdded, 1),
+        note: `exec p50 − (spawn p50 + POST round trip p50); target < ${TARGET_ADDED_MS} ms: ${execAdded < TARGET_ADDED_MS ? "meets" : "MISSES"}`,
+      },
+      {
+        name: "dockerAddedP50Ms",
+        value: fmt(result.dockerAddedP50Ms, 1),
+        note: `docker p50 − docker run -d p50; target < ${TARGET_ADDED_MS} ms: ${result.dockerAddedP50Ms < TARGET_ADDED_MS ? "meets" : "MISSES"}`,
+      },
     ]) + "\n",
   );
   const out = join(ROOT, "bench", "results", "launch.json");

@@ -232,16 +232,7 @@ describe("connection", () => {
   });
 
   test("the master's reconnectWindowMs sizes the jitter of the first reconnect after a drop; register carries the resume digest", async () => {
-    const master = fakeMaster();
-    master.onRegister = (session, register) => {
-      master.send(session, {
-        type: "registered",
-        agentId: "agent-1",
-        pingIntervalMs: 30,
-        reconnectWindowMs: 4_000,
-        ...(register.agentId ? {} : { credential: "credential-1" }),
-      });
-    };
+    const master = fakeMaster({ reconnectWindowMs: 4_000 });
     const { logs } = startAgent(master, workDir(), { random: () => 0.01 }, { backoffMaxMs: 10_000 });
     const session = await master.registered(0);
     await waitFor(() => logs.events("registered").length > 0, "registered");
@@ -253,15 +244,9 @@ describe("connection", () => {
   });
 
   test("a window frame (the cluster grew since registering) widens the first reconnect after a drop", async () => {
-    const master = fakeMaster();
+    const master = fakeMaster({ reconnectWindowMs: 1_000 });
     master.onRegister = (session, register) => {
-      master.send(session, {
-        type: "registered",
-        agentId: "agent-1",
-        pingIntervalMs: 30,
-        reconnectWindowMs: 1_000,
-        ...(register.agentId ? {} : { credential: "credential-1" }),
-      });
+      master.registerAgent(session, register);
       if (session.index === 0) master.send(session, { type: "window", reconnectWindowMs: 6_000 });
     };
     const { logs } = startAgent(master, workDir(), { random: () => 0.01 }, { backoffMaxMs: 10_000 });

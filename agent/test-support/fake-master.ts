@@ -32,6 +32,8 @@ export interface FakeMasterOptions {
   pingIntervalMs?: number;
   agentId?: string;
   credential?: string;
+  /** The `reconnectWindowMs` the default answer tells the agent; none when absent. */
+  reconnectWindowMs?: number;
   /** Upgrades to refuse with HTTP 503 before accepting any, to exercise retries. */
   refuseFirst?: number;
 }
@@ -77,6 +79,7 @@ export class FakeMaster {
       type: "registered",
       agentId,
       pingIntervalMs: this.options.pingIntervalMs ?? 30,
+      ...(this.options.reconnectWindowMs === undefined ? {} : { reconnectWindowMs: this.options.reconnectWindowMs }),
       ...(joining ? { credential } : {}),
     });
   }

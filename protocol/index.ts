@@ -1,3 +1,4 @@
+export * from "./bytes.ts";
 export * from "./checks.ts";
 export * from "./diagnostics.ts";
 export * from "./host-access.ts";

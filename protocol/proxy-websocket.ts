@@ -1,3 +1,4 @@
+import { concatBytes } from "./bytes.ts";
 import {
   encodeProxyData,
   MAX_PROXY_WS_MESSAGE_BYTES,
@@ -31,7 +32,7 @@ export class WsMessageAssembler {
     if (this.size > MAX_PROXY_WS_MESSAGE_BYTES) return "too big";
     this.parts.push(frame.payload);
     if (!frame.fin) return undefined;
-    const whole = concat(this.parts, this.size);
+    const whole = concatBytes(this.parts, this.size);
     const bytes = this.size;
     this.parts = [];
     this.size = 0;
@@ -85,15 +86,4 @@ export class WsFrameSender {
       this.sendFrame(frame);
     }
   }
-}
-
-function concat(parts: Uint8Array[], total: number): Uint8Array {
-  if (parts.length === 1) return parts[0] as Uint8Array;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
 }

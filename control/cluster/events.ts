@@ -1,3 +1,5 @@
+import { concatBytes } from "../../protocol/index.ts";
+
 /**
  * Marathon's event bus, for `/v2/events`. Events raised inside a storage transaction are
  * held until it commits (`flush`) and dropped if it fails (`discard`), so a subscriber never
@@ -54,7 +56,7 @@ export class EventBus {
     if (events.length === 0) return;
     const chunks = new Map<Subscriber, Uint8Array[]>();
     for (const event of events) this.deliver(event, chunks);
-    for (const [s, parts] of chunks) this.write(s, parts.length === 1 ? (parts[0] as Uint8Array) : concat(parts));
+    for (const [s, parts] of chunks) this.write(s, concatBytes(parts));
   }
 
   discard(): void {
@@ -119,16 +121,6 @@ export class EventBus {
 }
 
 const frame = (event: MarathonEvent) => encoder.encode(`event: ${event.eventType}\ndata: ${JSON.stringify(event)}\n\n`);
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
-}
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null;
 

@@ -42,7 +42,8 @@ export function admissionRate(value: string | undefined): number {
 export class AdmissionBucket {
   private tokens: number;
   private refilledAt: number;
-  private readonly slot: number;
+  /** Milliseconds between two tokens. */
+  readonly slotMs: number;
 
   constructor(
     readonly perSecond: number,
@@ -51,12 +52,7 @@ export class AdmissionBucket {
   ) {
     this.tokens = burst;
     this.refilledAt = now;
-    this.slot = 1000 / perSecond;
-  }
-
-  /** Milliseconds between two tokens. */
-  get slotMs(): number {
-    return this.slot;
+    this.slotMs = 1000 / perSecond;
   }
 
   /** Takes one token if there is one now. */
@@ -70,7 +66,7 @@ export class AdmissionBucket {
   /** Milliseconds until the next token (0 when there is one). */
   untilToken(now: number): number {
     this.refill(now);
-    return this.tokens >= 1 ? 0 : Math.ceil((1 - this.tokens) * this.slot);
+    return this.tokens >= 1 ? 0 : Math.ceil((1 - this.tokens) * this.slotMs);
   }
 
   private refill(now: number): void {

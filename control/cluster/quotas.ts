@@ -28,7 +28,7 @@ interface AppUsage {
   instances: number;
 }
 
-// Read twice by every user's command (before and after it): built once (db.ts `prepared`).
+// Read twice by every user's command (before and after it): built once (prepared.ts).
 const usageQuery = (db: ClusterDb) =>
   db
     .select({ apps: sql<number>`count(*)`, instances: sql<number>`coalesce(sum(json_extract(${apps.definition}, '$.instances')), 0)` })

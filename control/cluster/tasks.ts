@@ -180,7 +180,7 @@ export function liveTasks(db: ClusterDb, filter: { framework?: string; group?: s
     .map(toRecord);
 }
 
-// Built once (db.ts `prepared`).
+// Built once (prepared.ts).
 const liveTasksOfFramework = (db: ClusterDb) =>
   db
     .select()

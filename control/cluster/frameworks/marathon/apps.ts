@@ -51,7 +51,7 @@ const toStored = (row: Row): StoredApp => ({
   waiting: row.waiting as Waiting | null,
 });
 
-// Every command and round reads apps: these statements are built once (db.ts `prepared`).
+// Every command and round reads apps: these statements are built once (prepared.ts).
 const appById = (db: ClusterDb) =>
   db
     .select()

@@ -68,7 +68,7 @@ function summaryQuery(db: ClusterDb, healthy: boolean, readiness: boolean) {
 
 /**
  * The summary query of each ready rule's shape (health checks or not, readiness checks or not):
- * every round runs one per app, so each is built once (db.ts `prepared`).
+ * every round runs one per app, so each is built once (prepared.ts).
  */
 const SUMMARY_QUERIES = {
   plain: (db: ClusterDb) => summaryQuery(db, false, false),

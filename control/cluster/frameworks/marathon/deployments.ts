@@ -40,7 +40,7 @@ export function getDeployment(db: ClusterDb, id: string): DeploymentRecord | und
   return row ? toRecord(row) : undefined;
 }
 
-// Every allocation round and app view reads the deployments: built once (db.ts `prepared`).
+// Every allocation round and app view reads the deployments: built once (prepared.ts).
 const deploymentsInOrder = (db: ClusterDb) => db.select().from(deployments).orderBy(asc(deployments.createdAt)).prepare();
 
 export function listDeployments(db: ClusterDb): DeploymentRecord[] {

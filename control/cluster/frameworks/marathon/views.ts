@@ -56,7 +56,7 @@ export function taskJson(t: TaskRecord, ip: string | undefined, servicePorts: nu
   };
 }
 
-// Every app view (a create's answer too) counts the tasks: built once (db.ts `prepared`).
+// Every app view (a create's answer too) counts the tasks: built once (prepared.ts).
 const countsByApp = (db: ClusterDb) =>
   db
     .select({ group: tasks.group, state: tasks.state, healthy: tasks.healthy, n: sql<number>`count(*)` })

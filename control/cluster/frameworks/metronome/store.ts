@@ -144,8 +144,7 @@ export function deleteSchedule(db: ClusterDb, jobId: string, id: string): void {
     .run();
 }
 
-/** Schedules with a due time at or before `at` (schedule clock). */
-// Every allocation round asks Metronome for its demand: these reads are built once (db.ts `prepared`).
+// Every allocation round asks Metronome for its demand: these reads are built once (prepared.ts).
 const schedulesDue = (db: ClusterDb) =>
   db
     .select()
@@ -166,6 +165,7 @@ const activeRunRows = (db: ClusterDb) =>
     .orderBy(asc(jobRuns.createdAt))
     .prepare();
 
+/** Schedules with a due time at or before `at` (schedule clock). */
 export function dueSchedules(db: ClusterDb, at: number): StoredSchedule[] {
   return prepared(db, schedulesDue).all({ at }).map(toSchedule);
 }

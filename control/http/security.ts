@@ -42,9 +42,10 @@ export const securityHeaders = createMiddleware<AppEnv>(async (c, next) => {
 });
 
 /**
- * The client's address: Cloudflare's edge (and `wrangler dev` locally) sets CF-Connecting-IP
- * and a client cannot forge it there. Without it (a request from inside the runtime, in
- * tests) every such caller shares one address, "unknown".
+ * The client's address: Cloudflare's edge (and locally `wrangler dev` and Miniflare's entry)
+ * sets CF-Connecting-IP and a client cannot forge it there. Without it (a request from inside
+ * the runtime, in tests, or on the local runtime's direct socket) every such caller shares one
+ * address, "unknown".
  */
 export function clientAddress(c: Context): string {
   return c.req.header("CF-Connecting-IP")?.slice(0, 64) || "unknown";

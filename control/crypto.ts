@@ -1,4 +1,5 @@
 /** Secrets: random tokens, SHA-256 token hashes, and PBKDF2 password hashes (WebCrypto only). */
+import { fromBase64, toBase64 } from "../protocol/bytes.ts";
 
 /** The Workers runtime refuses PBKDF2 above 100,000 iterations in production. */
 export const PBKDF2_ITERATIONS = 100_000;
@@ -27,7 +28,7 @@ export function newId(length = 12): string {
 
 /** A new secret of the given kind: the prefix plus 32 random bytes in base64url. */
 export function newToken(kind: TokenKind): string {
-  return TOKEN_PREFIX[kind] + base64url(crypto.getRandomValues(new Uint8Array(32)));
+  return TOKEN_PREFIX[kind] + toBase64(crypto.getRandomValues(new Uint8Array(32)), true);
 }
 
 /** A secret is its prefix and 32 bytes in base64url: 43 characters, no padding. */
@@ -58,7 +59,7 @@ export async function hashToken(token: string): Promise<string> {
 export async function hashPassword(password: string, iterations = PBKDF2_ITERATIONS): Promise<string> {
   const salt = crypto.getRandomValues(new Uint8Array(16));
   const hash = await pbkdf2(password, salt, iterations);
-  return `pbkdf2-sha256$${iterations}$${base64url(salt)}$${base64url(hash)}`;
+  return `pbkdf2-sha256$${iterations}$${toBase64(salt, true)}$${toBase64(hash, true)}`;
 }
 
 /** Verifies against a stored hash, replaying the iteration count stored with it. */
@@ -67,8 +68,8 @@ export async function verifyPassword(password: string, stored: string): Promise<
   const iterations = Number(iterText);
   if (scheme !== "pbkdf2-sha256" || !Number.isInteger(iterations) || !saltText || !hashText) return false;
   if (iterations < 1 || iterations > PBKDF2_ITERATIONS) return false;
-  const actual = await pbkdf2(password, fromBase64url(saltText), iterations);
-  return timingSafeEqual(actual, fromBase64url(hashText));
+  const actual = await pbkdf2(password, fromBase64(saltText), iterations);
+  return timingSafeEqual(actual, fromBase64(hashText));
 }
 
 async function pbkdf2(password: string, salt: Uint8Array<ArrayBuffer>, iterations: number): Promise<Uint8Array<ArrayBuffer>> {
@@ -82,17 +83,6 @@ function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
   let diff = 0;
   for (let i = 0; i < a.length; i++) diff |= (a[i] ?? 0) ^ (b[i] ?? 0);
   return diff === 0;
-}
-
-function base64url(bytes: Uint8Array): string {
-  let bin = "";
-  for (const b of bytes) bin += String.fromCharCode(b);
-  return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
-function fromBase64url(text: string): Uint8Array<ArrayBuffer> {
-  const bin = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
-  return Uint8Array.from(bin, (ch) => ch.charCodeAt(0));
 }
 
 function hex(bytes: Uint8Array): string {

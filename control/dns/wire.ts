@@ -1,6 +1,7 @@
 import * as dnsPacket from "@leichtgewicht/dns-packet";
 import type { Answer, OptAnswer, Packet } from "@leichtgewicht/dns-packet";
 import type { DnsAnswer, Rcode } from "./resolve.ts";
+import { fromBase64, toBase64 } from "../../protocol/bytes.ts";
 
 /**
  * RFC 1035 wire format for DoH (RFC 8484), through `@leichtgewicht/dns-packet`. Decoding
@@ -201,17 +202,11 @@ const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
 /** Base64url without padding (RFC 4648 §5), as RFC 8484 GET requires. */
 export function encodeBase64Url(bytes: Uint8Array): string {
-  let binary = "";
-  for (const b of bytes) binary += String.fromCharCode(b);
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return toBase64(bytes, true);
 }
 
 /** Decodes RFC 8484's `?dns=`; null for padding, characters outside the alphabet, or an impossible length. */
 export function decodeBase64Url(text: string): Uint8Array | null {
   if (!BASE64URL.test(text) || text.length % 4 === 1) return null;
-  const padded = text.replace(/-/g, "+").replace(/_/g, "/") + "=".repeat((4 - (text.length % 4)) % 4);
-  const binary = atob(padded);
-  const out = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
-  return out;
+  return fromBase64(text);
 }

@@ -3,6 +3,7 @@ import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { API_TOKEN_TTL_MS } from "../accounts/users.ts";
 import { isWellFormedToken } from "../crypto.ts";
 import { isHttps } from "./security.ts";
+import { toBase64 } from "../../protocol/bytes.ts";
 
 /**
  * The browser session of the web UI. The cookie carries an ordinary user API token (issued at
@@ -76,10 +77,7 @@ const encoder = new TextEncoder();
 /** The CSRF token of a session: HMAC-SHA256 keyed by the session token, so it cannot be derived without the cookie. */
 export async function csrfToken(session: string): Promise<string> {
   const key = await crypto.subtle.importKey("raw", encoder.encode(session), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, encoder.encode("dcx-ui-csrf-v1")));
-  let bin = "";
-  for (const b of mac) bin += String.fromCharCode(b);
-  return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return toBase64(new Uint8Array(await crypto.subtle.sign("HMAC", key, encoder.encode("dcx-ui-csrf-v1"))), true);
 }
 
 /** Whether `presented` is the session's CSRF token (compared in constant time). */

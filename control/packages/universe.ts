@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { fieldErrors, type FieldError } from "../../protocol/messages.ts";
+import { fromBase64, toBase64 } from "../../protocol/bytes.ts";
 
 /**
  * The Universe repository format (mesosphere/universe, `repo/meta/schema/v*-repo-schema.json`):
@@ -150,16 +151,12 @@ export function parseRepository(json: unknown, repoVersion: 3 | 4 | 5 = 5): Repo
 export function decodeTemplate(pkg: PackageDefinition): string | undefined {
   const b64 = pkg.marathon?.v2AppMustacheTemplate ?? pkg.metronome?.v1JobMustacheTemplate;
   if (b64 === undefined) return undefined;
-  const bin = atob(b64.replace(/[\r\n]/g, ""));
-  return new TextDecoder().decode(Uint8Array.from(bin, (ch) => ch.charCodeAt(0)));
+  return new TextDecoder().decode(fromBase64(b64));
 }
 
 /** Base64 of UTF-8 text (templates, labels). */
 export function encodeBase64(text: string | Uint8Array): string {
-  const bytes = typeof text === "string" ? new TextEncoder().encode(text) : text;
-  let bin = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(bin);
+  return toBase64(typeof text === "string" ? new TextEncoder().encode(text) : text);
 }
 
 /** Versions of one package, newest first (by `releaseVersion`, as Cosmos orders them). */

@@ -1,4 +1,5 @@
 import { SchedulerCall } from "./calls.ts";
+import { fromBase64, toBase64 } from "../../../../protocol/bytes.ts";
 
 /**
  * The subscription stream between the Worker and the Cluster object.
@@ -25,17 +26,13 @@ export type SubscribeBody = NonNullable<SchedulerCall["subscribe"]>;
 
 /** The SUBSCRIBE body as a header value (Base64 of its UTF-8 JSON). */
 export function encodeSubscribe(body: SubscribeBody): string {
-  const bytes = new TextEncoder().encode(JSON.stringify(body));
-  let binary = "";
-  for (const b of bytes) binary += String.fromCharCode(b);
-  return btoa(binary);
+  return toBase64(new TextEncoder().encode(JSON.stringify(body)));
 }
 
 /** The SUBSCRIBE body back from its header, validated again: the object trusts no input. */
 export function decodeSubscribe(value: string): SubscribeBody | undefined {
   try {
-    const binary = atob(value);
-    const json: unknown = JSON.parse(new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0))));
+    const json: unknown = JSON.parse(new TextDecoder().decode(fromBase64(value)));
     const parsed = SchedulerCall.shape.subscribe.safeParse(json);
     return parsed.success ? parsed.data : undefined;
   } catch {

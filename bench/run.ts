@@ -34,7 +34,7 @@ const DESCRIPTIONS: Record<string, string> = {
     "10,000 simulated agents and 100,000 tasks on one Cluster object: registration CPU per agent, placements/s, the isolate's heap; writes scale.json and the cost model cost.json",
   cost: "rebuilds bench/results/cost.json (dollars per month at Cloudflare's prices) from the last scale and dns results, without running anything",
   runtime:
-    "the local runtime three ways: through wrangler dev's proxy, straight to its runtime workerd, and under Miniflare's API (the deploy bundle): requests/s and p50/p99 of /health and an authenticated API call, one POST round trip, start seconds, RSS",
+    "the local runtime four ways: through wrangler dev's proxy, straight to its runtime workerd, and under Miniflare's API (the deploy bundle) through its entry worker and on its direct socket: requests/s and p50/p99 of /health and an authenticated API call, one POST round trip, start seconds, RSS",
   launch: "POST→TASK_RUNNING for a docker app beside a plain docker run -d, and for an exec app beside a plain spawn (real agent, real dockerd)",
 };
 

@@ -1,13 +1,15 @@
 /**
- * `npm run bench -- runtime`: the local runtime itself, the same Worker three ways in one run:
+ * `npm run bench -- runtime`: the local runtime itself, the same Worker four ways in one run:
  * through `wrangler dev`'s proxy (the proxy workerd in front of the runtime), straight to the
  * runtime workerd wrangler dev started (its own port, found from its sockets), and under
- * Miniflare's API with the bundle `wrangler deploy` uploads (scripts/lib/runtime.ts, one workerd).
+ * Miniflare's API with the bundle `wrangler deploy` uploads (scripts/lib/runtime.ts, one workerd),
+ * both on its port (a direct socket to the Worker) and through Miniflare's entry worker (the port
+ * it prints for the cron trigger): what skipping the entry saves.
  * For each: requests/s and p50/p99 of a do-nothing route (`/health`, no Durable Object, no D1)
  * and of an authenticated API call (GET /c/:cluster/v2/deployments: a D1 token lookup, then the
  * Cluster object) from a load generator in its own process, one POST round trip at a time
  * (as bench/launch.ts times it), the seconds from start to answering, and the runtime's RSS.
- * Both stacks stay up and the three paths are measured in turn, round after round (the median
+ * Both stacks stay up and the four paths are measured in turn, round after round (the median
  * of each figure is reported), so the machine's other load falls on all of them alike.
  * Writes bench/results/runtime.json.
  */
@@ -90,23 +92,27 @@ interface Stack {
   cp: ControlPlane;
   api: Api;
   startSeconds: number;
+  /** Miniflare's entry worker's origin, when the port is a direct socket (the cron trigger's line names it). */
+  entryUrl: string | undefined;
 }
 
 /** Starts one stack and signs up; the start time is from the call until /health answers. */
 async function startStack(runtime: "wrangler" | "miniflare", dir: string): Promise<Stack> {
   const t0 = performance.now();
+  let entryUrl: string | undefined;
   const cp = await startControlPlane({
     runtime,
     port: await freePort(),
     persistDir: join(dir, runtime, "state"),
     logLevel: "error",
     vars: { DNS_UPSTREAM: "off" },
+    onLine: (line) => (entryUrl ??= /GET (http:\/\/[^/\s]+)\/cdn-cgi\/local\/scheduled/.exec(line)?.[1]),
   });
   const startSeconds = (performance.now() - t0) / 1000;
   onCleanup(`${runtime} control plane`, () => cp.stop());
   const api = new Api(cp.url);
   await api.signUp(`bench-runtime-${runtime}@example.com`);
-  return { cp, api, startSeconds };
+  return { cp, api, startSeconds, entryUrl };
 }
 
 /** RSS of a stack's processes: its workerd and the Node that runs it (wrangler's or the Miniflare runner). */
@@ -150,20 +156,27 @@ export async function run(argv: string[]): Promise<number> {
   const procs = controlPlaneProcesses(wrangler.cp.child.proc.pid ?? -1);
   const direct = await runtimeUrl(procs.workerd.filter((p) => p.role === "runtime").map((p) => p.pid));
   if (!direct) throw new Error("the runtime workerd of wrangler dev answers on no port");
+  if (!miniflare.entryUrl) throw new Error("the Miniflare runtime printed no entry worker URL (its cron trigger line)");
   const targets = {
     wranglerProxy: [wrangler.cp.url, wrangler.api],
     wranglerRuntimeDirect: [direct, wrangler.api],
+    miniflareEntry: [miniflare.entryUrl, miniflare.api],
     miniflare: [miniflare.cp.url, miniflare.api],
   } as const;
-  const samples: Record<keyof typeof targets, Path[]> = { wranglerProxy: [], wranglerRuntimeDirect: [], miniflare: [] };
+  const samples: Record<keyof typeof targets, Path[]> = { wranglerProxy: [], wranglerRuntimeDirect: [], miniflareEntry: [], miniflare: [] };
   for (let round = 0; round < rounds; round++) {
     for (const [name, [url, api]] of Object.entries(targets) as [keyof typeof targets, (typeof targets)[keyof typeof targets]][]) {
-      samples[name].push(await measure(url, api, opts));
+      samples[name].push(
+        await measure(url, api, opts).catch((err: unknown) => {
+          throw new Error(`${name} (${url}): ${String(err)}${err instanceof Error && err.cause ? ` (${String(err.cause)})` : ""}`);
+        }),
+      );
     }
   }
   const paths = {
     wranglerProxy: medianPath(samples.wranglerProxy),
     wranglerRuntimeDirect: medianPath(samples.wranglerRuntimeDirect),
+    miniflareEntry: medianPath(samples.miniflareEntry),
     miniflare: medianPath(samples.miniflare),
   };
   const wranglerMem = stackMemory(wrangler.cp);
@@ -191,7 +204,7 @@ export async function run(argv: string[]): Promise<number> {
     notes: [
       "health: GET /health (no Durable Object, no D1); api: GET /c/:cluster/v2/deployments with a Bearer token (D1 token and membership lookups, then the Cluster object).",
       "postRoundTripP50Ms: an authenticated POST /v2/apps without an id (a 422 from the Worker), one at a time, as bench/launch.ts's plain round trip.",
-      "paths: the median of each figure over the rounds; each round measures the three paths in turn, with both stacks up (samples holds every round).",
+      "paths: the median of each figure over the rounds; each round measures the four paths in turn, with both stacks up (samples holds every round). miniflare: its port, a direct socket to the Worker (what npm start, the tests and the benchmarks use); miniflareEntry: the same runtime through Miniflare's entry worker, as before the direct socket.",
       "start: from startControlPlane's call to /health answering, D1 migrations and bundling included (wrangler dev bundles in memory; the Miniflare path runs `wrangler deploy --dry-run --outdir` first). RSS: the workerd processes plus wrangler's or the runner's Node.",
       "Both stacks run the same Worker, bindings and compatibility date on the same workerd build, on this 2-core machine with the load generator and whatever else runs on it (loadAverage).",
     ],
@@ -206,7 +219,8 @@ export async function run(argv: string[]): Promise<number> {
     table(`local runtime: requests/s (health / api), ${opts.concurrency} connections, median of ${rounds} rounds`, [
       row("wrangler dev (proxy)", paths.wranglerProxy),
       row("wrangler's runtime workerd", paths.wranglerRuntimeDirect),
-      row("Miniflare API", paths.miniflare),
+      row("Miniflare, entry worker", paths.miniflareEntry),
+      row("Miniflare, direct socket", paths.miniflare),
       { name: "start (s)", value: `${fmt(wrangler.startSeconds, 2)} / ${fmt(miniflare.startSeconds, 2)}`, note: "wrangler dev / Miniflare" },
       {
         name: "RSS (MB)",

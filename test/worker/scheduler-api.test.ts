@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { call, joinAgent, signUp } from "./helpers.ts";
-import { Framework, launch, offered, schedulerPath, timePasses } from "./scheduler-helpers.ts";
+import { Framework, launch, offered, scalar, schedulerPath, timePasses } from "./scheduler-helpers.ts";
 
 const AGENT = { resources: { cpus: 4, mem: 4096, disk: 10_000, gpus: 0, ports: [[31000, 31009]] } };
 
@@ -50,6 +50,26 @@ describe("ACCEPT and status updates", () => {
     expect(ack.status).toBe(202);
     await timePasses(account);
     expect(await fw.within("UPDATE", 300)).toEqual([]);
+    await fw.disconnect();
+  });
+});
+
+describe("the call the Cluster object reads", () => {
+  it("is the request's own JSON when it passes as sent, and the call without its nulls when a field was null", async () => {
+    const account = await signUp();
+    const { socket } = await joinAgent(account, AGENT);
+    const fw = await Framework.subscribe(account);
+    const [offer] = await fw.offers();
+    // protobuf.js-based clients send unset fields as null: a null scalar is no scalar (the task's
+    // TASK_ERROR), where the null itself, read by the object, would be a 500.
+    const unset = launch(offer!, "no-cpus", { resources: [{ name: "cpus", type: "SCALAR", scalar: null }, scalar("mem", 64)] });
+    expect((await fw.call("ACCEPT", { accept: { ...unset, filters: { refuse_seconds: 0 } } })).status).toBe(202);
+    const error = await fw.update();
+    expect(error).toMatchObject({ task_id: { value: "no-cpus" }, state: "TASK_ERROR", message: "resource 'cpus' needs a scalar value" });
+    const [again] = await fw.offers();
+    expect((await fw.call("ACCEPT", { accept: launch(again!, "sent-as-is") })).status).toBe(202);
+    const frame = await socket.nextOfType<{ tasks: { taskId: string }[] }>("launch");
+    expect(frame.tasks.map((t) => t.taskId)).toEqual(["sent-as-is"]);
     await fw.disconnect();
   });
 });

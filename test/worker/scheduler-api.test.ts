@@ -38,14 +38,17 @@ describe("ACCEPT and status updates", () => {
     expect(frame.tasks[0]?.command).toEqual({ shell: "echo hi" });
     expect(frame.tasks[0]?.env.A).toBe("1");
     expect(frame.tasks[0]?.resources.cpus).toBe(0.5);
-    socket.send({ type: "status", updates: [{ updateId: "u1", taskId: "job-1", state: "TASK_RUNNING", timestamp: Date.now() }] });
+    // A message that JSON escapes, and one beyond ASCII: the resend, read back from storage, must be the same status.
+    const message = 'up: "ready"\n\tnaïve ✓';
+    socket.send({ type: "status", updates: [{ updateId: "u1", taskId: "job-1", state: "TASK_RUNNING", message, timestamp: Date.now() }] });
     const first = await fw.update();
     expect(first.state).toBe("TASK_RUNNING");
+    expect(first.message).toBe(message);
     expect(first.uuid).toMatch(/^[A-Za-z0-9+/]+=*$/);
     // Not acknowledged: sent again, with the same uuid.
     await timePasses(account);
     const again = await fw.update();
-    expect(again.uuid).toBe(first.uuid);
+    expect(again).toEqual(first);
     const ack = await fw.call("ACKNOWLEDGE", { acknowledge: { agent_id: first.agent_id, task_id: first.task_id, uuid: first.uuid } });
     expect(ack.status).toBe(202);
     await timePasses(account);

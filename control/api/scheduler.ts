@@ -75,8 +75,9 @@ function dropNulls(value: unknown): boolean {
 
 /**
  * Opens the subscription: the Cluster object accepts a WebSocket for the framework's events,
- * and each event of its messages becomes one RecordIO record (record-stream.ts: alone in its
- * chunk while the framework keeps up). Heartbeats are written here.
+ * and each of its messages, a commit's events as RecordIO records, is written to the stream as
+ * it is (record-stream.ts: alone in its chunk while the framework keeps up). Heartbeats are
+ * written here.
  */
 async function subscribeStream(c: Context<AppEnv>, body: SubscribeBody): Promise<Response> {
   const streamId = crypto.randomUUID();
@@ -91,6 +92,7 @@ async function subscribeStream(c: Context<AppEnv>, body: SubscribeBody): Promise
     const { message } = (await res.json()) as { message: string };
     throw new ApiError((res.status === 403 ? "forbidden" : "malformed") satisfies ErrorCode, message);
   }
+  ws.binaryType = "arraybuffer";
   ws.accept();
   // A write that fails means the framework went away: the object must hear of it (its socket closes).
   const stream = new RecordStream(() => {
@@ -101,9 +103,9 @@ async function subscribeStream(c: Context<AppEnv>, body: SubscribeBody): Promise
       // Already closed by the object.
     }
   });
-  // A message is one commit's events, one JSON line each; each is its own record.
+  // A message is one commit's events, framed as records by the object (mailbox.ts).
   ws.addEventListener("message", (e) => {
-    if (typeof e.data === "string") stream.pushLines(e.data);
+    if (e.data instanceof ArrayBuffer) stream.pushRecords(new Uint8Array(e.data));
   });
   ws.addEventListener("close", () => stream.close());
   ws.addEventListener("error", () => stream.close());

@@ -1,4 +1,5 @@
-import { asciiJson, recordIo } from "../cluster/frameworks/external/stream.ts";
+import { concatBytes } from "../../protocol/bytes.ts";
+import { recordIo } from "../cluster/frameworks/external/stream.ts";
 
 const encoder = new TextEncoder();
 
@@ -13,7 +14,7 @@ const encoder = new TextEncoder();
 export class RecordStream {
   readonly readable: ReadableStream<Uint8Array>;
   private readonly writer: WritableStreamDefaultWriter<Uint8Array>;
-  private waiting: string[] = [];
+  private waiting: Uint8Array[] = [];
   private writing = false;
   private open = true;
 
@@ -26,19 +27,16 @@ export class RecordStream {
 
   /** Queues one record (compact JSON). */
   push(json: string): void {
-    if (!this.open) return;
-    this.waiting.push(recordIo(json));
-    if (!this.writing) void this.drain();
+    this.pushRecords(encoder.encode(recordIo(json)));
   }
 
   /**
-   * Queues one record per line of `lines`, JSON lines as the Cluster object sends a commit's
-   * events: the message is made ASCII in one pass (escaping writes no newline, so its lines stay
-   * the events'), not a pass per event.
+   * Queues records already framed: a commit's events as the Cluster object sends them
+   * (`recordIoBytes`), written as they are, the message's records together in one chunk.
    */
-  pushLines(lines: string): void {
+  pushRecords(records: Uint8Array): void {
     if (!this.open) return;
-    for (const json of asciiJson(lines).split("\n")) this.waiting.push(`${json.length}\n${json}`);
+    this.waiting.push(records);
     if (!this.writing) void this.drain();
   }
 
@@ -46,9 +44,9 @@ export class RecordStream {
     this.writing = true;
     try {
       while (this.open && this.waiting.length > 0) {
-        const chunk = this.waiting.join("");
+        const chunk = concatBytes(this.waiting);
         this.waiting = [];
-        await this.writer.write(encoder.encode(chunk));
+        await this.writer.write(chunk);
       }
     } catch {
       this.close();

@@ -29,43 +29,55 @@ import { RecordStream } from "./record-stream.ts";
 
 const STREAM_ID_HEADER = "Mesos-Stream-Id";
 
-/** Reads and checks a call: 415 for a body that is not JSON (DCX speaks no protobuf), 400 for one that is not a call. */
-async function readCall(c: Context<AppEnv>): Promise<SchedulerCall> {
-  const json = await mesosCallBody(c, "scheduler API");
-  const parsed = parseSchedulerCall(dropNulls(json));
+/**
+ * Reads and checks a call: 415 for a body that is not JSON (DCX speaks no protobuf), 400 for one
+ * that is not a call. Returns it with its JSON for the Cluster object: the request's own text
+ * when the call is that text's parse as it stands (no null dropped, taken by plain-call.ts's
+ * check as it is), which spares serializing it again; else the validated call, serialized.
+ */
+async function readCall(c: Context<AppEnv>): Promise<{ call: SchedulerCall; json: string }> {
+  const body = await mesosCallBody(c, "scheduler API");
+  const droppedNone = !dropNulls(body);
+  const parsed = parseSchedulerCall(body);
   if (!parsed.success) {
     const details = fieldErrors(parsed.error);
     throw new ApiError("malformed", `Failed to validate scheduler::Call: ${details.map((d) => `${d.path}: ${d.errors.join(", ")}`).join("; ")}`, details);
   }
-  const problem = callProblem(parsed.data);
+  const call = parsed.data;
+  const problem = callProblem(call);
   if (problem) throw new ApiError("malformed", `Failed to validate scheduler::Call: ${problem}`);
-  return parsed.data;
+  // mesosCallBody parsed the text Hono keeps: asking for it again reads no body.
+  return { call, json: droppedNone && call === body ? await c.req.text() : JSON.stringify(call) };
 }
 
 /**
  * Removes every null field, in place (the value is the request's own parse): protobuf's JSON
  * mapping reads null as "not set", and protobuf.js-based clients (mesos-framework) send unset
  * message fields as null. A body without nulls is walked, never copied. Recursion is bounded:
- * mesosCallBody refused bodies nested deeper than MAX_JSON_DEPTH.
+ * mesosCallBody refused bodies nested deeper than MAX_JSON_DEPTH. Returns whether it dropped any.
  */
-function dropNulls(value: unknown): unknown {
-  if (typeof value !== "object" || value === null) return value;
+function dropNulls(value: unknown): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  let dropped = false;
   if (Array.isArray(value)) {
-    for (const item of value) dropNulls(item);
-    return value;
+    for (const item of value) dropped = dropNulls(item) || dropped;
+    return dropped;
   }
   const object = value as Record<string, unknown>;
   for (const key in object) {
-    if (object[key] === null) delete object[key];
-    else dropNulls(object[key]);
+    if (object[key] === null) {
+      delete object[key];
+      dropped = true;
+    } else dropped = dropNulls(object[key]) || dropped;
   }
-  return value;
+  return dropped;
 }
 
 /**
  * Opens the subscription: the Cluster object accepts a WebSocket for the framework's events,
- * and each event of its messages becomes one RecordIO record (record-stream.ts: alone in its
- * chunk while the framework keeps up). Heartbeats are written here.
+ * and each of its messages, a commit's events as RecordIO records, is written to the stream as
+ * it is (record-stream.ts: alone in its chunk while the framework keeps up). Heartbeats are
+ * written here.
  */
 async function subscribeStream(c: Context<AppEnv>, body: SubscribeBody): Promise<Response> {
   const streamId = crypto.randomUUID();
@@ -80,6 +92,7 @@ async function subscribeStream(c: Context<AppEnv>, body: SubscribeBody): Promise
     const { message } = (await res.json()) as { message: string };
     throw new ApiError((res.status === 403 ? "forbidden" : "malformed") satisfies ErrorCode, message);
   }
+  ws.binaryType = "arraybuffer";
   ws.accept();
   // A write that fails means the framework went away: the object must hear of it (its socket closes).
   const stream = new RecordStream(() => {
@@ -90,9 +103,9 @@ async function subscribeStream(c: Context<AppEnv>, body: SubscribeBody): Promise
       // Already closed by the object.
     }
   });
-  // A message is one commit's events, one JSON line each; each is its own record.
+  // A message is one commit's events, framed as records by the object (mailbox.ts).
   ws.addEventListener("message", (e) => {
-    if (typeof e.data === "string") stream.pushLines(e.data);
+    if (e.data instanceof ArrayBuffer) stream.pushRecords(new Uint8Array(e.data));
   });
   ws.addEventListener("close", () => stream.close());
   ws.addEventListener("error", () => stream.close());
@@ -104,7 +117,7 @@ async function subscribeStream(c: Context<AppEnv>, body: SubscribeBody): Promise
 }
 
 export const schedulerRoutes = new Hono<AppEnv>().post("/", async (c) => {
-  const call = await readCall(c);
+  const { call, json } = await readCall(c);
   const streamId = c.req.header(STREAM_ID_HEADER);
   if (call.type === "SUBSCRIBE") {
     if (streamId !== undefined) throw new ApiError("malformed", `A SUBSCRIBE call must not send ${STREAM_ID_HEADER}: it opens a new stream.`);
@@ -119,7 +132,7 @@ export const schedulerRoutes = new Hono<AppEnv>().post("/", async (c) => {
   // structured clone (an ACCEPT may carry a thousand TaskInfos).
   const { status } = unwrap(
     await clusterStub(c.env, clusterId)
-      .schedulerCall(JSON.stringify(call), streamId)
+      .schedulerCall(json, streamId)
       .finally(() => forgetDnsSnapshot(clusterId)),
   );
   return c.body(null, status);

@@ -73,9 +73,24 @@ const JSON_PARAM_CHARS = 500_000;
 
 /**
  * `rows` as JSON array texts, one per statement, within JSON_ROWS_PER_STATEMENT and
- * JSON_PARAM_CHARS; `json` writes a row (identity for rows that are JSON texts already).
+ * JSON_PARAM_CHARS; `json` writes a row (identity for rows that are JSON texts already). Without
+ * `json`, each statement's rows are written by one JSON.stringify of their array, the same text
+ * as row by row at a fraction of the cost, unless it comes out too long for one value.
  */
-export function jsonParams<T>(rows: readonly T[], json: (row: T) => string = JSON.stringify): string[] {
+export function jsonParams<T>(rows: readonly T[], json?: (row: T) => string): string[] {
+  if (json) return packed(rows, json);
+  const out: string[] = [];
+  for (let start = 0; start < rows.length; start += JSON_ROWS_PER_STATEMENT) {
+    const part = rows.slice(start, start + JSON_ROWS_PER_STATEMENT);
+    const text = JSON.stringify(part);
+    if (text.length <= JSON_PARAM_CHARS) out.push(text);
+    else out.push(...packed(part, JSON.stringify));
+  }
+  return out;
+}
+
+/** `rows` as JSON array texts, packed row by row within JSON_ROWS_PER_STATEMENT and JSON_PARAM_CHARS. */
+function packed<T>(rows: readonly T[], json: (row: T) => string): string[] {
   const out: string[] = [];
   let part: string[] = [];
   let chars = 2;

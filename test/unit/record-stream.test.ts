@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { RecordStream } from "../../control/api/record-stream.ts";
-import { asciiJson, recordIo } from "../../control/cluster/frameworks/external/stream.ts";
+import { asciiJson, recordIo, recordIoBytes } from "../../control/cluster/frameworks/external/stream.ts";
 import { MAX_JSON_DEPTH, nestsDeeperThan } from "../../control/http/middleware.ts";
 import { recordIoRecords } from "../support/recordio.ts";
 
@@ -24,10 +24,10 @@ describe("RecordIO records of the scheduler stream", () => {
     expect(new TextEncoder().encode(escaped).length).toBe(escaped.length);
   });
 
-  it("writes one record per line of a message, each made ASCII, in order", async () => {
+  it("writes a message's records as the object framed them, each made ASCII, in order with those pushed one by one", async () => {
     const stream = new RecordStream(() => {});
-    const events = [{ type: "UPDATE", n: 1 }, { type: "UPDATE", message: "naïve ✓" }, { type: "HEARTBEAT" }];
-    stream.pushLines(events.map((e) => JSON.stringify(e)).join("\n"));
+    const events = [{ type: "UPDATE", n: 1 }, { type: "UPDATE", message: "naïve ✓\nline" }, { type: "HEARTBEAT" }];
+    stream.pushRecords(recordIoBytes(events.map((e) => JSON.stringify(e))));
     stream.push(JSON.stringify({ type: "ERROR", message: "ü" }));
     const read = records(stream);
     await new Promise((r) => setTimeout(r, 10));

@@ -3,6 +3,8 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Cluster } from "../../control/cluster/cluster.ts";
 import { ALLOCATE_TIMER } from "../../control/cluster/coordinator.ts";
+import type { ClusterDb } from "../../control/cluster/db.ts";
+import { AlarmArm, cancelTimer, scheduleAt, scheduleNoLaterThan, takeDue } from "../../control/cluster/timers.ts";
 import { type Account, call, joinAgent, signUp } from "./helpers.ts";
 
 const stub = (account: Account) => env.CLUSTER.getByName(account.cluster.id);
@@ -34,10 +36,9 @@ describe("the object's alarm", () => {
     const { socket } = await joinAgent(account);
     await call(`/c/${account.cluster.id}/v2/apps`, { method: "POST", token: account.token, json: { id: "/armed", cmd: "sleep 1000", cpus: 0.1, mem: 16 } });
     const launch = await socket.nextOfType<{ tasks: { taskId: string }[] }>("launch");
-    // Far-off deadlines only, so the round's timer is the earliest and the alarm must move.
-    await runInDurableObject(stub(account), (_: Cluster, state) => {
-      state.storage.sql.exec("DELETE FROM timers WHERE name = ?", ALLOCATE_TIMER);
-    });
+    // Far-off deadlines only, so the round's timer is the earliest and the alarm must move. Through
+    // timers.ts, the table's one writer: the object works out its earliest deadline from the writes.
+    await runInDurableObject(stub(account), (instance: Cluster) => cancelTimer((instance as unknown as { db: ClusterDb }).db, ALLOCATE_TIMER));
     const before = Date.now();
     socket.send({ type: "status", updates: [{ updateId: "armed-1", taskId: launch.tasks[0]?.taskId, state: "TASK_RUNNING", timestamp: before }] });
     await socket.nextOfType("ack");
@@ -45,5 +46,35 @@ describe("the object's alarm", () => {
     expect(earliest).toBeGreaterThanOrEqual(before);
     expect(earliest).toBeLessThan(before + 5_000);
     expect(alarm).toBe(earliest);
+  });
+
+  it("is armed for the earliest deadline after every kind of timer write, worked out or read back", async () => {
+    const account = await signUp();
+    await runInDurableObject(stub(account), async (instance: Cluster, state) => {
+      const db = (instance as unknown as { db: ClusterDb }).db;
+      const arm = new AlarmArm(db, state.storage);
+      const armedForEarliest = async () => {
+        await arm.arm();
+        const earliest = state.storage.sql.exec<{ due: number | null }>("SELECT MIN(due_at) AS due FROM timers").one().due;
+        expect(await state.storage.getAlarm()).toBe(earliest);
+      };
+      const at = Date.now() + 3_600_000;
+      // The cluster's own timers out of the way: these are the only ones.
+      takeDue(db, Number.POSITIVE_INFINITY);
+      await armedForEarliest();
+      scheduleNoLaterThan(db, "a", at + 3000);
+      await armedForEarliest();
+      scheduleNoLaterThan(db, "b", at + 1000);
+      scheduleNoLaterThan(db, "a", at + 2000);
+      await armedForEarliest();
+      scheduleAt(db, "b", at + 5000);
+      await armedForEarliest();
+      cancelTimer(db, "a");
+      await armedForEarliest();
+      scheduleNoLaterThan(db, "b", at + 9000);
+      await armedForEarliest();
+      takeDue(db, at + 5000);
+      await armedForEarliest();
+    });
   });
 });

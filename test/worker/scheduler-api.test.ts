@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { call, joinAgent, signUp } from "./helpers.ts";
-import { Framework, launch, offered, schedulerPath, timePasses } from "./scheduler-helpers.ts";
+import { Framework, launch, offered, scalar, schedulerPath, timePasses } from "./scheduler-helpers.ts";
 
 const AGENT = { resources: { cpus: 4, mem: 4096, disk: 10_000, gpus: 0, ports: [[31000, 31009]] } };
 
@@ -38,18 +38,41 @@ describe("ACCEPT and status updates", () => {
     expect(frame.tasks[0]?.command).toEqual({ shell: "echo hi" });
     expect(frame.tasks[0]?.env.A).toBe("1");
     expect(frame.tasks[0]?.resources.cpus).toBe(0.5);
-    socket.send({ type: "status", updates: [{ updateId: "u1", taskId: "job-1", state: "TASK_RUNNING", timestamp: Date.now() }] });
+    // A message that JSON escapes, and one beyond ASCII: the resend, read back from storage, must be the same status.
+    const message = 'up: "ready"\n\tnaïve ✓';
+    socket.send({ type: "status", updates: [{ updateId: "u1", taskId: "job-1", state: "TASK_RUNNING", message, timestamp: Date.now() }] });
     const first = await fw.update();
     expect(first.state).toBe("TASK_RUNNING");
+    expect(first.message).toBe(message);
     expect(first.uuid).toMatch(/^[A-Za-z0-9+/]+=*$/);
     // Not acknowledged: sent again, with the same uuid.
     await timePasses(account);
     const again = await fw.update();
-    expect(again.uuid).toBe(first.uuid);
+    expect(again).toEqual(first);
     const ack = await fw.call("ACKNOWLEDGE", { acknowledge: { agent_id: first.agent_id, task_id: first.task_id, uuid: first.uuid } });
     expect(ack.status).toBe(202);
     await timePasses(account);
     expect(await fw.within("UPDATE", 300)).toEqual([]);
+    await fw.disconnect();
+  });
+});
+
+describe("the call the Cluster object reads", () => {
+  it("is the request's own JSON when it passes as sent, and the call without its nulls when a field was null", async () => {
+    const account = await signUp();
+    const { socket } = await joinAgent(account, AGENT);
+    const fw = await Framework.subscribe(account);
+    const [offer] = await fw.offers();
+    // protobuf.js-based clients send unset fields as null: a null scalar is no scalar (the task's
+    // TASK_ERROR), where the null itself, read by the object, would be a 500.
+    const unset = launch(offer!, "no-cpus", { resources: [{ name: "cpus", type: "SCALAR", scalar: null }, scalar("mem", 64)] });
+    expect((await fw.call("ACCEPT", { accept: { ...unset, filters: { refuse_seconds: 0 } } })).status).toBe(202);
+    const error = await fw.update();
+    expect(error).toMatchObject({ task_id: { value: "no-cpus" }, state: "TASK_ERROR", message: "resource 'cpus' needs a scalar value" });
+    const [again] = await fw.offers();
+    expect((await fw.call("ACCEPT", { accept: launch(again!, "sent-as-is") })).status).toBe(202);
+    const frame = await socket.nextOfType<{ tasks: { taskId: string }[] }>("launch");
+    expect(frame.tasks.map((t) => t.taskId)).toEqual(["sent-as-is"]);
     await fw.disconnect();
   });
 });

@@ -161,6 +161,20 @@ describe("named VIPs", () => {
     expect(table.vips.map((v) => v.backends.length)).toEqual([2]);
   });
 
+  it("tells the agents of a VIP an app gains by an update, after commits that found no app with one", async () => {
+    // The object remembers between commits that no app mentions a VIP: the update must undo that.
+    const { account, socket, tables } = await deployed({ portDefinitions: [{ port: 0 }] });
+    expect(tables).toEqual([]);
+    expect((await api(account, "/v2/apps/shop/web?force=true", { method: "PUT", json: webApp() })).status).toBe(200);
+    const launch = await socket.nextOfType<{ tasks: { taskId: string; ports: number[] }[] }>("launch");
+    const seen = await report(
+      socket,
+      launch.tasks.map((t) => ({ taskId: t.taskId })),
+    );
+    const table = await tableWhere(socket, (t) => backendsOf(t).length > 0, seen);
+    expect(table.vips.map((v) => v.name)).toEqual([VIP_NAME]);
+  });
+
   it("answers bad labels with a 422 at the label", async () => {
     const account = await signUp();
     const post = (json: unknown) => api(account, "/v2/apps", { method: "POST", json });

@@ -1,4 +1,5 @@
 import type { SchedulerEvent } from "./status.ts";
+import { recordIoBytes } from "./stream.ts";
 
 /** The tag of a framework's stream socket, and the attachment it carries. */
 export const frameworkTag = (frameworkId: string) => `framework:${frameworkId}`;
@@ -17,8 +18,8 @@ export function isStreamAttachment(att: unknown): att is StreamAttachment {
 /**
  * Events for external frameworks, raised inside a storage transaction and sent only after it
  * commits (`flush`), or dropped if it fails (`discard`), as the Marathon event bus does. A
- * commit's events go to the Worker holding the framework's stream as one WebSocket message of
- * JSON lines, each of which the Worker writes as one RecordIO record.
+ * commit's events go to the Worker holding the framework's stream as one binary WebSocket
+ * message: their RecordIO records, which the Worker writes to the stream as they are.
  */
 export class FrameworkMailbox {
   /** Each framework's events, as objects or as their JSON already written (`emitJson`). */
@@ -30,7 +31,7 @@ export class FrameworkMailbox {
     this.push(frameworkId, event);
   }
 
-  /** An event given as its JSON: compact JSON (JSON.stringify's, or SQLite's as it stores it) holds no raw newline, so it stays one line. */
+  /** An event given as its JSON (JSON.stringify's, or SQLite's as it stores it). */
   emitJson(frameworkId: string, json: string): void {
     this.push(frameworkId, json);
   }
@@ -44,11 +45,11 @@ export class FrameworkMailbox {
   flush(): void {
     const pending = this.pending;
     this.pending = new Map();
-    // One message per framework and commit, its events one JSON line each: a status batch of
-    // thousands of updates costs one message, not thousands (the Worker writes one record per line).
+    // One message per framework and commit, its events one record each: a status batch of
+    // thousands of updates costs one message, not thousands.
     for (const [frameworkId, events] of pending) {
-      const lines = events.map((e) => (typeof e === "string" ? e : JSON.stringify(e))).join("\n");
-      for (const ws of this.streams(frameworkId)) sendLines(ws, lines);
+      const records = recordIoBytes(events.map((e) => (typeof e === "string" ? e : JSON.stringify(e))));
+      for (const ws of this.streams(frameworkId)) sendRecords(ws, records);
     }
   }
 
@@ -76,13 +77,13 @@ export class FrameworkMailbox {
 
 /** Sends one event; a socket already closing is skipped (its close event marks the framework disconnected). */
 export function sendEvent(ws: WebSocket, event: SchedulerEvent): void {
-  sendLines(ws, JSON.stringify(event));
+  sendRecords(ws, recordIoBytes([JSON.stringify(event)]));
 }
 
-/** Sends events as JSON lines (JSON.stringify never writes a raw newline, so a line is an event). */
-function sendLines(ws: WebSocket, lines: string): void {
+/** Sends events as their RecordIO records (`recordIoBytes`). */
+function sendRecords(ws: WebSocket, records: Uint8Array): void {
   try {
-    ws.send(lines);
+    ws.send(records);
   } catch {
     // The Worker side is gone.
   }

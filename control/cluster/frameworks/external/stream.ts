@@ -59,5 +59,16 @@ export function recordIo(json: string): string {
   return `${ascii.length}\n${ascii}`;
 }
 
+const encoder = new TextEncoder();
+
+/**
+ * Events' JSON as the bytes of their RecordIO records, in order: what the Cluster object sends
+ * the Worker holding the framework's stream (one binary message per commit), which writes them
+ * to the response as they are, with no text to decode, split and encode again per record.
+ */
+export function recordIoBytes(jsons: readonly string[]): Uint8Array {
+  return encoder.encode(jsons.map(recordIo).join(""));
+}
+
 /** Mesos's heartbeat event, written by the Worker every `heartbeat_interval_seconds`. */
 export const HEARTBEAT = JSON.stringify({ type: "HEARTBEAT" });

@@ -47,7 +47,10 @@ export function oweUpdates(db: ClusterDb, frameworkId: string, statuses: Omit<Ta
   const uuids = newUuids(statuses.length);
   statuses.forEach((status, i) => {
     const taskId = status.task_id.value;
-    const text = JSON.stringify({ ...status, uuid: uuids[i] });
+    // The uuid last, where `{ ...status, uuid }` puts it, without copying the status first (a
+    // batch may owe thousands); Base64 needs no escaping.
+    const json = JSON.stringify(status);
+    const text = `${json.slice(0, -1)},"uuid":"${uuids[i]}"}`;
     (queued.has(taskId) ? behind : firsts).push(text);
     queued.add(taskId);
   });
@@ -61,13 +64,15 @@ export function oweUpdates(db: ClusterDb, frameworkId: string, statuses: Omit<Ta
 /**
  * Writes status rows sharing `attempts` and `next_at`, in order. The row's `status` is the
  * array element's JSON text as SQLite renders it back (the same text, compact as written), and
- * its uuid and task are read from it: no second copy of either travels with it.
+ * its uuid and task are read from it: no second copy of either travels with it. The array is
+ * read as JSONB (`jsonb_each`): its elements' fields are then read without parsing each
+ * element's text again, a quarter less per row than `json_each` (measured inside workerd).
  */
 function insertUpdates(sql: SqlStorage, frameworkId: string, texts: string[], attempts: number, nextAt: number | null): void {
   for (const param of jsonParams(texts, (text) => text)) {
     sql.exec(
       `INSERT INTO framework_updates (uuid, framework_id, task_id, status, attempts, next_at)
-       SELECT value ->> '$.uuid', ?, value ->> '$.task_id.value', value, ?, ? FROM json_each(?) ORDER BY key`,
+       SELECT value ->> '$.uuid', ?, value ->> '$.task_id.value', json(value), ?, ? FROM jsonb_each(?) ORDER BY key`,
       frameworkId,
       attempts,
       nextAt,

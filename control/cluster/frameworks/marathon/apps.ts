@@ -81,6 +81,14 @@ const insertVersion = (db: ClusterDb) =>
 // Every commit asks whether any app may carry VIP labels (cluster-vips.ts).
 const anyVipApp = (db: ClusterDb) => db.select({ id: apps.id }).from(apps).where(sql`${apps.definition} LIKE '%"vip%'`).limit(1).prepare();
 
+/**
+ * Per database, whether an app's definition may carry VIP labels, as last read: cluster-vips.ts
+ * asks after every commit, and apps change far less often than tasks. saveApp and deleteApp,
+ * the only writers of a definition, forget it; a write rolled back leaves it forgotten, which
+ * costs one read.
+ */
+const vipMentions = new WeakMap<ClusterDb, boolean>();
+
 export function getApp(db: ClusterDb, id: string): StoredApp | undefined {
   const row = prepared(db, appById).get({ id });
   return row ? toStored(row) : undefined;
@@ -141,6 +149,7 @@ export function saveApp(db: ClusterDb, app: App, version: string, change: "creat
     waiting: null,
   };
   db.insert(apps).values(row).onConflictDoUpdate({ target: apps.id, set: row }).run();
+  vipMentions.delete(db);
   // A scale changes no task's definition: the live tasks of the scaled version carry the new one,
   // so the scheduling decision keeps them. Only a config change replaces tasks, as in Marathon.
   // (App ids start with '/', job ids never do: the group alone names the app's tasks.)
@@ -158,6 +167,7 @@ export function saveApp(db: ClusterDb, app: App, version: string, change: "creat
 /** Deletes an app and its versions. Its tasks are killed by the stop deployment, not here. */
 export function deleteApp(db: ClusterDb, id: string): void {
   db.delete(apps).where(eq(apps.id, id)).run();
+  vipMentions.delete(db);
   db.delete(appVersions).where(eq(appVersions.appId, id)).run();
 }
 
@@ -221,7 +231,12 @@ export function appsMentioningVips(db: ClusterDb): StoredApp[] {
   return db.select().from(apps).where(sql`${apps.definition} LIKE '%"vip%'`).orderBy(asc(apps.id)).all().map(toStored);
 }
 
-/** Whether any app's current definition may carry VIP labels (appsMentioningVips without reading them). */
+/**
+ * Whether any app's current definition may carry VIP labels (appsMentioningVips without reading
+ * them). Asked between transactions: an answer read inside one that rolls back would be kept.
+ */
 export function anyAppMentionsVips(db: ClusterDb): boolean {
-  return prepared(db, anyVipApp).all().length > 0;
+  let any = vipMentions.get(db);
+  if (any === undefined) vipMentions.set(db, (any = prepared(db, anyVipApp).all().length > 0));
+  return any;
 }

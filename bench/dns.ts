@@ -11,11 +11,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { startAgent } from "../scripts/lib/agent-process.ts";
-import { NODE, ROOT, startControlPlane, toolEnv } from "../scripts/lib/control-plane.ts";
+import { NODE, ROOT, toolEnv } from "../scripts/lib/control-plane.ts";
 import { freePort, startChild, waitFor } from "../scripts/lib/processes.ts";
-import { Api } from "./lib/api.ts";
+import type { Api } from "./lib/api.ts";
 import { onCleanup } from "./lib/cleanup.ts";
+import { oneAgentCluster } from "./lib/one-agent.ts";
 import { controlPlaneProcesses, cpuByPid, machineInfo, sumCpuDelta } from "./lib/procfs.ts";
 import { fmt, table, writeJson } from "./lib/report.ts";
 
@@ -45,22 +45,12 @@ export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { seconds: { type: "string", default: "8" }, concurrency: { type: "string", default: "32" } } });
   const dir = mkdtempSync(join(tmpdir(), "dcx-bench-dns-"));
   onCleanup("temp dir", () => rmSync(dir, { recursive: true, force: true }));
-  const cp = await startControlPlane({ port: await freePort(), persistDir: join(dir, "state"), logLevel: "error", vars: { DNS_UPSTREAM: "off" } });
-  onCleanup("control plane", () => cp.stop());
-  const api = new Api(cp.url);
-  await api.signUp(`bench-dns-${Date.now()}@example.com`);
   const forwarderPort = await freePort();
-  const agent = startAgent({
-    master: cp.url,
-    cluster: api.clusterId,
-    token: await api.joinToken(),
-    workDir: join(dir, "agent"),
-    hostname: "bench",
-    killTasksOnExit: true,
-    extraArgs: ["--dns-listen", `127.0.0.1:${forwarderPort}`],
+  const { cp, api } = await oneAgentCluster(dir, {
+    name: "dns",
+    vars: { DNS_UPSTREAM: "off" },
+    agent: { extraArgs: ["--dns-listen", `127.0.0.1:${forwarderPort}`] },
   });
-  onCleanup("agent", () => agent.stop("SIGTERM", 10_000));
-  await agent.waitForEvent("registered");
   await api.call("POST", api.c("/v2/apps"), { id: "/web", cmd: "sleep 600", cpus: 0.1, mem: 16, instances: 3 });
   await waitFor(
     "3 tasks running",

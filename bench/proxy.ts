@@ -9,11 +9,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { startAgent } from "../scripts/lib/agent-process.ts";
-import { NODE, ROOT, startControlPlane, toolEnv } from "../scripts/lib/control-plane.ts";
-import { freePort, startChild, waitFor } from "../scripts/lib/processes.ts";
-import { Api } from "./lib/api.ts";
+import { NODE, ROOT, toolEnv } from "../scripts/lib/control-plane.ts";
+import { startChild, waitFor } from "../scripts/lib/processes.ts";
 import { onCleanup } from "./lib/cleanup.ts";
+import { oneAgentCluster } from "./lib/one-agent.ts";
 import { controlPlaneProcesses, cpuByPid, machineInfo, sumCpuDelta } from "./lib/procfs.ts";
 import { fmt, table, writeJson } from "./lib/report.ts";
 import { measureVip } from "./vip.ts";
@@ -45,20 +44,7 @@ const mbps = (t: TransferResult) => (t.status === 200 ? t.bytes / (1024 * 1024) 
 
 /** A control plane, an agent and one task of /web answering on a known port. */
 async function setUp(dir: string) {
-  const cp = await startControlPlane({ port: await freePort(), persistDir: join(dir, "state"), logLevel: "error", vars: { DNS_UPSTREAM: "off" } });
-  onCleanup("control plane", () => cp.stop());
-  const api = new Api(cp.url);
-  await api.signUp(`bench-proxy-${Date.now()}@example.com`);
-  const agent = startAgent({
-    master: cp.url,
-    cluster: api.clusterId,
-    token: await api.joinToken(),
-    workDir: join(dir, "agent"),
-    hostname: "bench",
-    killTasksOnExit: true,
-  });
-  onCleanup("agent", () => agent.stop("SIGTERM", 10_000));
-  await agent.waitForEvent("registered");
+  const { cp, api } = await oneAgentCluster(dir, { name: "proxy", vars: { DNS_UPSTREAM: "off" } });
   await api.call("POST", api.c("/v2/apps"), { id: "/web", cmd: `exec node ${FIXTURE}`, cpus: 1, mem: 256, instances: 1 });
   const port = await waitFor(
     "the task to run",

@@ -11,11 +11,10 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { startAgent } from "../scripts/lib/agent-process.ts";
-import { ROOT, startControlPlane } from "../scripts/lib/control-plane.ts";
+import { ROOT } from "../scripts/lib/control-plane.ts";
 import { freePort, waitFor } from "../scripts/lib/processes.ts";
-import { Api } from "./lib/api.ts";
 import { onCleanup } from "./lib/cleanup.ts";
+import { oneAgentCluster } from "./lib/one-agent.ts";
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { cpuByPid, loadAverage, machineInfo, processGroup, sumCpuDelta } from "./lib/procfs.ts";
@@ -171,28 +170,16 @@ function kernelServes(target: Target): boolean {
 
 /** A cluster of one agent (`--vip-mode mode`) running the backend task behind `VIP_0`; returns the VIP and the task's own address. */
 async function startCluster(dir: string, mode: "auto" | "userspace"): Promise<Cluster> {
-  const cp = await startControlPlane({ port: await freePort(), persistDir: join(dir, "state"), logLevel: "error", vars: { DNS_UPSTREAM: "off" } });
-  const stopControlPlane = onCleanup("control plane", () => cp.stop());
-  const api = new Api(cp.url);
-  await api.signUp(`bench-vip-${Date.now()}@example.com`);
-  // A range of its own inside 127.0.0.0/8: loopback only, apart from any other cluster on the machine.
-  await api.call("PATCH", api.c("/dns"), { vipRange: `127.11.${10 + Math.floor(Math.random() * 240)}.0/24` });
   // Task ports from a block of its own: the default 31000–32000 may be held by other runs' tasks.
   const first = 24_000 + 50 * Math.floor(Math.random() * 100);
-  const resources = `cpus:2;mem:2048;disk:1024;ports:[${first}-${first + 49}]`;
-  const agent = startAgent({
-    master: cp.url,
-    cluster: api.clusterId,
-    token: await api.joinToken(),
-    workDir: join(dir, "agent"),
-    hostname: "bench",
-    advertiseIp: "127.0.0.1",
-    resources,
-    killTasksOnExit: true,
-    extraArgs: ["--vip-mode", mode],
+  const { api, agent, stopAgent, stopControlPlane } = await oneAgentCluster(dir, {
+    name: "vip",
+    vars: { DNS_UPSTREAM: "off" },
+    // A range of its own inside 127.0.0.0/8: loopback only, apart from any other cluster on the machine.
+    beforeAgent: (account) =>
+      account.call("PATCH", account.c("/dns"), { vipRange: `127.11.${10 + Math.floor(Math.random() * 240)}.0/24` }).then(() => undefined),
+    agent: { advertiseIp: "127.0.0.1", resources: `cpus:2;mem:2048;disk:1024;ports:[${first}-${first + 49}]`, extraArgs: ["--vip-mode", mode] },
   });
-  const stopAgent = onCleanup("agent", () => agent.stop("SIGTERM", 10_000));
-  await agent.waitForEvent("registered");
   const vipPort = await freePort();
   await api.call("POST", api.c("/v2/apps"), {
     id: "/tcp",

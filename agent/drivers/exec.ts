@@ -15,7 +15,7 @@ import { detectNamespaces, enterTaskPrefix, taskNamespaces } from "./exec-namesp
 import type { NamespaceSupport } from "./exec-namespaces.ts";
 import { DEFAULT_LOG_CAP_BYTES, STDERR_FILE, capTaskLogs, readTail } from "./log-files.ts";
 import { isRunning, readProcStat, signalGroup } from "./proc.ts";
-import { DEFAULT_TASK_USER } from "./users.ts";
+import { DEFAULT_TASK_USER, agentIsRoot, refreshUser } from "./users.ts";
 
 /**
  * The exec driver: a task is a plain process tree (the Mesos containerizer without an image).
@@ -117,6 +117,8 @@ export class ExecDriver implements TaskDriver {
     this.pollMs = options.pollMs ?? 500;
     this.dnsAddress = options.dnsAddress ?? (() => undefined);
     this.taskUser = options.taskUser ?? DEFAULT_TASK_USER;
+    // Looked up now, in the background: the first launch does not wait for `getent` either.
+    if (agentIsRoot()) void refreshUser(this.taskUser);
     this.namespaces = options.namespaces === false ? { enabled: false, reason: "turned off" } : detectNamespaces();
     this.hiddenDir = options.hiddenDir;
     this.isolation = detectIsolation(options.cgroups ?? {});

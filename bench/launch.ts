@@ -7,7 +7,7 @@
  *           POST round trip to the same Worker (an authenticated POST /v2/apps it refuses with
  *           422 before the Cluster object: what any API call costs on this stack).
  * The control plane runs on local workerd (wrangler dev), with one real Bun agent. Writes
- * bench/results/launch.json. Targets: `execAddedP50Ms` and `dockerAddedP50Ms` under 5 ms.
+ * bench/results/launch.json (or --out FILE). Targets: `execAddedP50Ms` and `dockerAddedP50Ms` under 5 ms.
  */
 import { execFile, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -109,7 +109,7 @@ function stats(samples: number[]) {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { iterations: { type: "string", default: "20" } } });
+  const { values } = parseArgs({ args: argv, options: { iterations: { type: "string", default: "20" }, out: { type: "string" } } });
   const iterations = Number(values.iterations);
   if (!Number.isInteger(iterations) || iterations < 1) throw Object.assign(new Error("--iterations must be a positive integer"), { name: "UsageError" });
   await exec$("docker", ["image", "inspect", IMAGE]).catch(() => {
@@ -217,7 +217,7 @@ export async function run(argv: string[]): Promise<number> {
       },
     ]) + "\n",
   );
-  const out = join(ROOT, "bench", "results", "launch.json");
+  const out = values.out ?? join(ROOT, "bench", "results", "launch.json");
   writeJson(out, result);
   process.stdout.write(`wrote ${out}\n`);
   return 0;

@@ -49,6 +49,8 @@ export interface TaskLimits {
 /** One cgroup version's way of creating, joining, killing and removing task cgroups. */
 export interface Cgroups {
   readonly mode: "cgroups-v1" | "cgroups-v2";
+  /** The path `create` gives the task's cgroup, relative to the hierarchy roots, without creating it. */
+  name(taskId: string): string;
   /** Creates the task's cgroup with its limits; returns its path relative to the hierarchy roots. */
   create(taskId: string, limits: TaskLimits): string;
   /** Moves process `pid` (and so everything it forks from then on) into the cgroup; rejects if it cannot. */
@@ -116,8 +118,12 @@ abstract class TaskCgroups implements Cgroups {
     private readonly scope: string,
   ) {}
 
+  name(taskId: string): string {
+    return taskCgroup(this.scope, taskId);
+  }
+
   create(taskId: string, limits: TaskLimits): string {
-    const cgroup = taskCgroup(this.scope, taskId);
+    const cgroup = this.name(taskId);
     try {
       for (const dir of this.dirs(cgroup)) mkdirSync(dir, { recursive: true });
       this.limit(cgroup, limits);

@@ -130,6 +130,26 @@ describe("exec driver with cgroups: the move into the cgroup", () => {
     // Released with the task: nothing of it is left in the hierarchy.
     expect(existsSync(cgroupDir(exec, task, "memory"))).toBe(false);
   });
+
+  test("the cgroup is made after start resolves; a task whose cgroup cannot be made never runs its command and ends saying why", async () => {
+    const exec = driver();
+    if (!isolated(exec)) return;
+    const { cgroups } = exec.isolation as { cgroups: Cgroups };
+    let started = false;
+    let createdBeforeStart: boolean | undefined;
+    const create = cgroups.create.bind(cgroups);
+    cgroups.create = (taskId, limits) => {
+      createdBeforeStart ??= !started;
+      create(taskId, limits);
+      throw new Error("injected refusal");
+    };
+    const { task, dir } = await start(exec, "echo ran > ran.txt; sleep 300");
+    started = true;
+    expect(await exec.wait(task)).toMatchObject({ kind: "unknown", reason: "could not create the task's cgroup: injected refusal" });
+    expect(createdBeforeStart).toBe(false);
+    expect(existsSync(join(dir, "ran.txt"))).toBe(false);
+    expect(existsSync(cgroupDir(exec, task, "memory"))).toBe(false);
+  });
 });
 
 describe("exec driver with cgroups: nothing outlives a task", () => {

@@ -4,7 +4,6 @@ import type { TaskSpec } from "./task-spec.ts";
 import { errorMessage } from "../log.ts";
 import type { Logger } from "../log.ts";
 import { runCheckCommand } from "./check-command.ts";
-import { TaskStartError } from "./driver.ts";
 import type { CommandExit, DriverFingerprint, ExitStatus, Recovered, RunningTask, TaskDriver } from "./driver.ts";
 import { detectIsolation } from "./cgroups.ts";
 import type { CgroupOptions, Cgroups, Isolation } from "./cgroups.ts";
@@ -15,7 +14,7 @@ import { detectNamespaces, enterTaskPrefix, taskNamespaces } from "./exec-namesp
 import type { NamespaceSupport } from "./exec-namespaces.ts";
 import { DEFAULT_LOG_CAP_BYTES, STDERR_FILE, capTaskLogs, readTail } from "./log-files.ts";
 import { isRunning, readProcStat, signalGroup } from "./proc.ts";
-import { DEFAULT_TASK_USER } from "./users.ts";
+import { DEFAULT_TASK_USER, agentIsRoot, refreshUser } from "./users.ts";
 
 /**
  * The exec driver: a task is a plain process tree (the Mesos containerizer without an image).
@@ -117,6 +116,8 @@ export class ExecDriver implements TaskDriver {
     this.pollMs = options.pollMs ?? 500;
     this.dnsAddress = options.dnsAddress ?? (() => undefined);
     this.taskUser = options.taskUser ?? DEFAULT_TASK_USER;
+    // Looked up now, in the background: the first launch does not wait for `getent` either.
+    if (agentIsRoot()) void refreshUser(this.taskUser);
     this.namespaces = options.namespaces === false ? { enabled: false, reason: "turned off" } : detectNamespaces();
     this.hiddenDir = options.hiddenDir;
     this.isolation = detectIsolation(options.cgroups ?? {});
@@ -139,14 +140,9 @@ export class ExecDriver implements TaskDriver {
     prepareSandbox(sandbox, runAs);
     const env = taskEnvironment(launch, sandbox, runAs, this.dnsAddress());
     const argv = commandArgv(launch, env.PATH ?? "", sandbox);
-    const cgroup = this.createCgroup(launch);
-    let child: WrapperProcess;
-    try {
-      child = spawnWrapped(argv, sandbox, env, runAs, this.isolate(sandbox));
-    } catch (error) {
-      this.releaseCgroup(launch.taskId, cgroup);
-      throw error;
-    }
+    // Named now, made once the wrapper waits (see placeAndRelease): its TASK_RUNNING does not wait for the mkdirs.
+    const cgroup = this.cgroups?.name(launch.taskId);
+    const child = spawnWrapped(argv, sandbox, env, runAs, this.isolate(sandbox));
     // Read before the go: until then the wrapper waits on its stdin, so it cannot have ended and
     // been reaped, and its start time is there to read.
     const startTime = readProcStat(child.pid)?.startTime ?? 0;
@@ -161,8 +157,8 @@ export class ExecDriver implements TaskDriver {
     };
     const watched: Watched = { task, process: child };
     // Not awaited: the process exists, which is what `start` promises; it runs the command once
-    // it is in its cgroup, while its TASK_RUNNING is on its way (see joinAndRelease).
-    const placed = this.joinAndRelease(watched, cgroup, child);
+    // it is in its cgroup, while its TASK_RUNNING is on its way (see placeAndRelease).
+    const placed = this.placeAndRelease(watched, launch, child);
     this.placements.set(task, placed);
     // The end is settled only once the move is, so the cgroup is never removed under a move.
     const exited = Promise.all([child.exited, placed]).then(() =>
@@ -174,7 +170,7 @@ export class ExecDriver implements TaskDriver {
 
   /**
    * Resolves once the task started by `start` was let run its command, or it is known that it
-   * never will (its cgroup could not be joined); at once for a task this driver did not start.
+   * never will (its cgroup could not be made or joined); at once for a task this driver did not start.
    */
   placed(task: RunningTask): Promise<void> {
     return this.placements.get(task) ?? Promise.resolve();
@@ -250,43 +246,49 @@ export class ExecDriver implements TaskDriver {
     return { hidden };
   }
 
-  /** The task's cgroup with the launch's limits; undefined without cgroups. */
-  private createCgroup(launch: TaskSpec): string | undefined {
-    if (this.cgroups === undefined) return undefined;
-    try {
-      return this.cgroups.create(launch.taskId, { cpus: launch.resources.cpus, memMb: launch.resources.mem });
-    } catch (error) {
-      throw new TaskStartError(`could not create the task's cgroup: ${errorMessage(error)}`);
-    }
-  }
-
   /**
-   * Moves the waiting wrapper into its cgroup, then lets it run the command, so the command is
-   * held to its limits from its first instruction. The move is asynchronous (off the event loop)
-   * because it can take a while: on cgroup v1 the kernel makes the first move after an idle
-   * spell wait for an RCU grace period (about 5-15 ms here), and `start` does not wait for it.
-   * If the move fails, the wrapper gets end of input without a go and exits without running the
-   * command; the task then ends with the reason (`ended`), after releasing its cgroup.
+   * Creates the task's cgroup with the launch's limits, moves the waiting wrapper into it, then
+   * lets it run the command, so the command is held to its limits from its first instruction.
+   * All of it runs after `start` has returned, once the launch's turn is over (its TASK_RUNNING
+   * is sent at the end of that turn): the mkdirs and limit writes cost a launch 0.2-0.4 ms, and
+   * the move is asynchronous because it can take a while (on cgroup v1 the kernel makes the
+   * first move after an idle spell wait for an RCU grace period, about 5-15 ms here). If either
+   * fails, the wrapper gets end of input without a go and exits without running the command; the
+   * task then ends with the reason (`ended`), after releasing its cgroup.
    */
-  private async joinAndRelease(watched: Watched, cgroup: string | undefined, child: WrapperProcess): Promise<void> {
+  private async placeAndRelease(watched: Watched, launch: TaskSpec, child: WrapperProcess): Promise<void> {
+    const cgroup = watched.task.cgroup;
     if (this.cgroups !== undefined && cgroup !== undefined) {
-      try {
-        await this.cgroups.join(cgroup, child.pid);
-      } catch (error) {
-        // A wrapper stopped meanwhile cannot be moved: that is no failure to report.
-        if (child.exitCode !== null || child.signalCode !== null) return;
-        watched.startFailure = `could not put the task in its cgroup: ${errorMessage(error)}`;
-        this.log.warn("task_cgroup_join_failed", { taskId: watched.task.taskId, cgroup, error: errorMessage(error) });
+      await new Promise((resolve) => setImmediate(resolve));
+      const failure = await this.place(this.cgroups, launch, cgroup, child.pid);
+      // A wrapper stopped meanwhile cannot be moved: that is no failure to report.
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      if (failure !== undefined) {
+        watched.startFailure = failure;
+        this.log.warn("task_cgroup_failed", { taskId: watched.task.taskId, cgroup, error: failure });
         void child.stdin.end();
         return;
       }
     }
-    // A task stopped while it was being moved has nothing left to release.
-    if (child.exitCode !== null || child.signalCode !== null) return;
     try {
       releaseWrapper(child);
     } catch (error) {
       this.log.warn("task_release_failed", { taskId: watched.task.taskId, error: errorMessage(error) });
+    }
+  }
+
+  /** Creates the cgroup and moves `pid` into it; the reason when either failed. */
+  private async place(cgroups: Cgroups, launch: TaskSpec, cgroup: string, pid: number): Promise<string | undefined> {
+    try {
+      cgroups.create(launch.taskId, { cpus: launch.resources.cpus, memMb: launch.resources.mem });
+    } catch (error) {
+      return `could not create the task's cgroup: ${errorMessage(error)}`;
+    }
+    try {
+      await cgroups.join(cgroup, pid);
+      return undefined;
+    } catch (error) {
+      return `could not put the task in its cgroup: ${errorMessage(error)}`;
     }
   }
 

@@ -23,6 +23,11 @@ const ROUND_COALESCE_MS = 25;
  * is committed at once; within it, the cluster is busy and frames gather for a turn first.
  */
 const INBOX_QUIET_MS = 5;
+/**
+ * The longest a command's answer waits for its launch frames' delivery RPCs (see `mutate`):
+ * locally they take a fraction of a millisecond; a gateway that does not answer must not hold the API.
+ */
+const LAUNCH_SEND_WAIT_MS = 50;
 export const UNREACHABLE_TIMER = "unreachable";
 /**
  * Tasks one allocation round launches at most; the rest follow in the next round, at once.
@@ -141,7 +146,11 @@ export class Coordinator {
     this.events.flush();
     this.frameworks.mailbox.flush();
     this.feed?.flush();
-    this.dispatch(round, ctx);
+    // A command that launched tasks answers once their frames had their gateways' delivery RPC:
+    // the commit releases the answer and those RPCs together, and the runtime ran the caller's
+    // response (its JSON, its compression) before the gateway's socket send, 0.5-1 ms on every
+    // launch's way to its agent. The answer comes about 0.1 ms later instead.
+    if (this.dispatch(round, ctx) && runRound) await this.launchesSent();
     // The alarm is armed once those sends are out: a task's TASK_RUNNING does not wait for it.
     // Without a round (status batches, registrations) nothing answers the caller but those
     // sends, so they get a turn to leave; a command's answer waits only for the commit.
@@ -170,23 +179,38 @@ export class Coordinator {
     return r;
   }
 
-  /** Sends launch and kill frames: one of each per agent (launches split past the frame size limit). Agents without a session get them on reconcile. */
-  private dispatch(round: RoundResult | undefined, ctx: CommandContext): void {
+  /** Waits (at most LAUNCH_SEND_WAIT_MS) until the frames queued so far had their gateways' delivery RPC. */
+  private async launchesSent(): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, LAUNCH_SEND_WAIT_MS)));
+    await Promise.race([this.sockets.sent(), bound]);
+    clearTimeout(timer ?? null);
+  }
+
+  /**
+   * Sends launch and kill frames: one of each per agent (launches split past the frame size
+   * limit). Agents without a session get them on reconcile. Returns whether a launch frame went out.
+   */
+  private dispatch(round: RoundResult | undefined, ctx: CommandContext): boolean {
     const kills = [...(round?.killed ?? []), ...ctx.killed];
     const launches = new Map(round?.outbox.launches ?? []);
     for (const launched of ctx.launched) {
       const list = launches.get(launched.record.agentId);
       launches.set(launched.record.agentId, list ? [...list, launched] : [launched]);
     }
-    if (launches.size === 0 && kills.length === 0) return;
+    if (launches.size === 0 && kills.length === 0) return false;
     const sockets = this.sockets.all();
     // Kills first: what they free may be what the launches were placed on.
     this.sendKills(sockets, kills);
+    let sent = false;
     for (const [agentId, list] of launches) {
       const ws = sockets.get(agentId);
+      if (!ws) continue;
       // Each agent's frames are built as they are sent, serialized once, and garbage once sent.
-      if (ws) for (const text of launchFrameTexts(list.map((l) => l.launch))) sendText(ws, text);
+      for (const text of launchFrameTexts(list.map((l) => l.launch))) sendText(ws, text);
+      sent = true;
     }
+    return sent;
   }
 
   /** Kill frames, one per agent and grace: each task takes the grace its framework gives it. */

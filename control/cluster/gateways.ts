@@ -21,8 +21,15 @@ export interface GatewayReports {
  * per gateway. Frames to agents are queued per gateway and sent together once the current turn
  * ends, one RPC in flight per gateway: frames queued meanwhile go in the next, in order.
  */
+/** Ops queued for one gateway's next delivery RPC, and that RPC's end. */
+interface Batch {
+  ops: LinkOp[];
+  delivered: Promise<void>;
+  done: () => void;
+}
+
 export class Gateways implements LinkSink {
-  private readonly pending = new Map<number, LinkOp[]>();
+  private readonly pending = new Map<number, Batch>();
   private readonly inFlight = new Set<number>();
   private readonly stubs = new Map<number, GatewayStub>();
   /** Delivery RPCs made since this instance started (tests and benchmarks read them). */
@@ -64,13 +71,20 @@ export class Gateways implements LinkSink {
 
   /** Queues one op for a gateway; sent once this turn's other ops for it are queued too. */
   push(gateway: number, op: LinkOp): void {
-    const ops = this.pending.get(gateway);
-    if (ops) {
-      ops.push(op);
+    const batch = this.pending.get(gateway);
+    if (batch) {
+      batch.ops.push(op);
       return;
     }
-    this.pending.set(gateway, [op]);
+    let done = () => {};
+    const delivered = new Promise<void>((resolve) => (done = resolve));
+    this.pending.set(gateway, { ops: [op], delivered, done });
     if (!this.inFlight.has(gateway)) queueMicrotask(() => void this.flush(gateway));
+  }
+
+  /** Settles once every op queued so far has had its delivery RPC (delivered, or its sessions given up). */
+  sent(): Promise<void> {
+    return Promise.all([...this.pending.values()].map((batch) => batch.delivered)).then(() => undefined);
   }
 
   private stub(gateway: number): GatewayStub {
@@ -86,9 +100,10 @@ export class Gateways implements LinkSink {
     if (this.inFlight.has(gateway)) return;
     this.inFlight.add(gateway);
     try {
-      for (let ops = this.pending.get(gateway); ops; ops = this.pending.get(gateway)) {
+      for (let batch = this.pending.get(gateway); batch; batch = this.pending.get(gateway)) {
         this.pending.delete(gateway);
-        await this.deliver(gateway, ops);
+        await this.deliver(gateway, batch.ops);
+        batch.done();
       }
     } finally {
       this.inFlight.delete(gateway);
@@ -144,6 +159,7 @@ export class Gateways implements LinkSink {
 
   /** The cluster is deleted: every gateway closes its sockets and forwards nothing more. A gateway that fails is logged; the deletion goes on. */
   async shutdown(code: number, reason: string): Promise<void> {
+    for (const batch of this.pending.values()) batch.done();
     this.pending.clear();
     const results = await Promise.allSettled(this.all().map((n) => this.stub(n).shutdown(code, reason)));
     const failed = results.filter((r) => r.status === "rejected").length;

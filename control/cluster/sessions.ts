@@ -21,6 +21,8 @@ export interface Attachment {
 /** Where a link's frames go: the outbox of its gateway. */
 export interface LinkSink {
   push(gateway: number, op: LinkOp): void;
+  /** Settles once every op pushed so far has had its delivery RPC. */
+  sent(): Promise<void>;
 }
 
 /** Anything a master frame can be sent on: an agent's link or a plain socket. */
@@ -211,6 +213,11 @@ export class AgentLinks {
 
   all(): ReadonlyMap<string, GatewayLink> {
     return this.map;
+  }
+
+  /** Settles once every frame queued so far has had its gateway's delivery RPC. */
+  sent(): Promise<void> {
+    return this.sink.sent();
   }
 
   /** `link` now speaks for the agent; returns the link it replaces, if any. */

@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Cluster } from "../../control/cluster/cluster.ts";
 import { RESTART_GRACE_MS } from "../../control/cluster/admission.ts";
+import { parseAppDefinition } from "../../control/cluster/frameworks/marathon/app-definition.ts";
 import { gatewayFor, gatewayName, gatewayOfSession } from "../../control/gateway/wire.ts";
 import { type Account, TestSocket, call, joinAgent, pingEvery, registerFrame, signUp } from "./helpers.ts";
 
@@ -112,6 +113,23 @@ describe("agent gateways", () => {
     // In order: the last resources frame is the one that stands.
     const res = await call(`/c/${account.cluster.id}/agents/${agentId}`, { token: account.token });
     expect(((await res.json()) as { agent: { resources: { cpus: number } } }).agent.resources.cpus).toBe(frames);
+  });
+
+  it("a command that launches answers once its launch frames had their gateway's delivery RPC", async () => {
+    const account = await signUp();
+    const { socket } = await joinAgent(account, { hostname: "node" });
+    const parsed = parseAppDefinition({ id: "/first", cmd: "sleep 600", cpus: 0.1, mem: 32 });
+    if (!parsed.ok) throw new Error("the app did not parse");
+    const app = parsed.app;
+    const after = await runInDurableObject(clusterOf(account), async (instance: Cluster) => {
+      const before = deliveries(instance);
+      const created = await instance.marathonCreate(app);
+      const { pending, inFlight } = (instance as unknown as { gateways: { pending: Map<number, unknown>; inFlight: Set<number> } }).gateways;
+      return { ok: created.ok, rpcs: deliveries(instance) - before, waiting: pending.size + inFlight.size };
+    });
+    // The answer came after the delivery RPC had ended: nothing of the launch waits in the object.
+    expect(after).toEqual({ ok: true, rpcs: 1, waiting: 0 });
+    expect(await socket.nextOfType<{ tasks: unknown[] }>("launch")).toMatchObject({ tasks: [expect.anything()] });
   });
 
   it("a gateway's reset drops only its own agents, who reconnect; the others keep their sockets and sessions", async () => {

@@ -14,12 +14,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs, promisify } from "node:util";
-import { startAgent } from "../scripts/lib/agent-process.ts";
-import { ROOT, startControlPlane } from "../scripts/lib/control-plane.ts";
-import { freePort } from "../scripts/lib/processes.ts";
-import { Api } from "./lib/api.ts";
-import type { EventStream } from "./lib/api.ts";
+import { ROOT } from "../scripts/lib/control-plane.ts";
+import type { Api, EventStream } from "./lib/api.ts";
 import { onCleanup } from "./lib/cleanup.ts";
+import { oneAgentCluster } from "./lib/one-agent.ts";
 import { machineInfo } from "./lib/procfs.ts";
 import { fmt, percentile, table, writeJson } from "./lib/report.ts";
 
@@ -117,20 +115,7 @@ export async function run(argv: string[]): Promise<number> {
   });
   const dir = mkdtempSync(join(tmpdir(), "dcx-bench-launch-"));
   onCleanup("temp dir", () => rmSync(dir, { recursive: true, force: true }));
-  const cp = await startControlPlane({ port: await freePort(), persistDir: join(dir, "state"), logLevel: "error" });
-  onCleanup("control plane", () => cp.stop());
-  const api = new Api(cp.url);
-  await api.signUp(`bench-launch-${Date.now()}@example.com`);
-  const agent = startAgent({
-    master: cp.url,
-    cluster: api.clusterId,
-    token: await api.joinToken(),
-    workDir: join(dir, "agent"),
-    hostname: "bench",
-    killTasksOnExit: true,
-  });
-  onCleanup("agent", () => agent.stop("SIGTERM", 15_000));
-  await agent.waitForEvent("registered");
+  const { api } = await oneAgentCluster(dir, { name: "launch", agentStopMs: 15_000 });
   const events = await api.events(["status_update_event"]);
   onCleanup("event stream", () => events.close());
 

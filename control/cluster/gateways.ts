@@ -16,11 +16,6 @@ export interface GatewayReports {
   unanswered: Set<number>;
 }
 
-/**
- * The Cluster object's side of its gateways: how many there are, their stubs, and one outbox
- * per gateway. Frames to agents are queued per gateway and sent together once the current turn
- * ends, one RPC in flight per gateway: frames queued meanwhile go in the next, in order.
- */
 /** Ops queued for one gateway's next delivery RPC, and that RPC's end. */
 interface Batch {
   ops: LinkOp[];
@@ -28,6 +23,11 @@ interface Batch {
   done: () => void;
 }
 
+/**
+ * The Cluster object's side of its gateways: how many there are, their stubs, and one outbox
+ * per gateway. Frames to agents are queued per gateway and sent together once the current turn
+ * ends, one RPC in flight per gateway: frames queued meanwhile go in the next, in order.
+ */
 export class Gateways implements LinkSink {
   private readonly pending = new Map<number, Batch>();
   private readonly inFlight = new Set<number>();

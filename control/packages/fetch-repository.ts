@@ -1,4 +1,5 @@
 import { CosmosError } from "./errors.ts";
+import { readBounded } from "./read-bounded.ts";
 import { REPO_ACCEPT, repoMediaVersion } from "./media-types.ts";
 import { parseRepository, type PackageDefinition } from "./universe.ts";
 
@@ -33,36 +34,6 @@ export function checkRepositoryUri(uri: string): URL {
   return url;
 }
 
-async function readBounded(res: Response, uri: string, maxBytes: number): Promise<string> {
-  const tooLarge = () => new CosmosError("RepositoryTooLarge", `The repository at ${uri} is larger than ${maxBytes} bytes.`, { uri, maxBytes });
-  const declared = Number(res.headers.get("Content-Length"));
-  if (declared > maxBytes) {
-    await res.body?.cancel();
-    throw tooLarge();
-  }
-  if (!res.body) return "";
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > maxBytes) {
-      await reader.cancel();
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  const all = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    all.set(c, at);
-    at += c.byteLength;
-  }
-  return new TextDecoder().decode(all);
-}
-
 async function get(uri: string, etag: string | null, limits: FetchLimits, signal: AbortSignal): Promise<Response> {
   const headers: Record<string, string> = { Accept: REPO_ACCEPT, "User-Agent": USER_AGENT };
   if (etag) headers["If-None-Match"] = etag;
@@ -92,7 +63,9 @@ export async function fetchRepository(uri: string, etag: string | null = null, l
     }
     const media = repoMediaVersion(res.headers.get("Content-Type"));
     if (media.error) throw new CosmosError("UnsupportedRepositoryVersion", `The repository at ${uri}: ${media.error}.`, { uri });
-    const text = await readBounded(res, uri, limits.maxBytes).catch((err: unknown) => {
+    const tooLarge = () =>
+      new CosmosError("RepositoryTooLarge", `The repository at ${uri} is larger than ${limits.maxBytes} bytes.`, { uri, maxBytes: limits.maxBytes });
+    const bytes = await readBounded(res, limits.maxBytes, tooLarge).catch((err: unknown) => {
       if (err instanceof CosmosError) throw err;
       throw new CosmosError(
         "RepositoryUriConnection",
@@ -100,7 +73,7 @@ export async function fetchRepository(uri: string, etag: string | null = null, l
         { uri },
       );
     });
-    return { packages: parseText(text, uri, media.version), etag: res.headers.get("ETag") };
+    return { packages: parseText(new TextDecoder().decode(bytes), uri, media.version), etag: res.headers.get("ETag") };
   } finally {
     clearTimeout(timer);
   }

@@ -1,4 +1,5 @@
 import { CosmosError } from "./errors.ts";
+import { readBounded } from "./read-bounded.ts";
 import type { PackageDefinition } from "./universe.ts";
 
 /**
@@ -40,35 +41,6 @@ export function resourceUrl(raw: string | undefined): URL {
   return url;
 }
 
-async function readAll(res: Response, uri: string): Promise<Uint8Array<ArrayBuffer>> {
-  const tooLarge = () =>
-    new CosmosError("ResourceTooLarge", `The resource at ${uri} is larger than ${MAX_RESOURCE_BYTES} bytes.`, { limit: MAX_RESOURCE_BYTES });
-  if (Number(res.headers.get("Content-Length")) > MAX_RESOURCE_BYTES) {
-    await res.body?.cancel();
-    throw tooLarge();
-  }
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = res.body?.getReader();
-  for (;;) {
-    const next = reader ? await reader.read() : { done: true as const, value: undefined };
-    if (next.done) break;
-    size += next.value.byteLength;
-    if (size > MAX_RESOURCE_BYTES) {
-      await reader?.cancel();
-      throw tooLarge();
-    }
-    chunks.push(next.value);
-  }
-  const all = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    all.set(c, at);
-    at += c.byteLength;
-  }
-  return all;
-}
-
 /** Fetches an allowed resource: its bytes and Content-Type; errors are Cosmos's (502 when the upstream fails). */
 export async function fetchResource(url: URL, timeoutMs: number): Promise<{ body: Uint8Array<ArrayBuffer>; contentType: string }> {
   const controller = new AbortController();
@@ -85,7 +57,9 @@ export async function fetchResource(url: URL, timeoutMs: number): Promise<{ body
       await res.body?.cancel();
       throw new CosmosError("GenericHttpError", `The resource at ${url.href} answered HTTP ${res.status}.`, { uri: url.href, clientStatus: res.status });
     }
-    const body = await readAll(res, url.href).catch((err: unknown) => {
+    const tooLarge = () =>
+      new CosmosError("ResourceTooLarge", `The resource at ${url.href} is larger than ${MAX_RESOURCE_BYTES} bytes.`, { limit: MAX_RESOURCE_BYTES });
+    const body = await readBounded(res, MAX_RESOURCE_BYTES, tooLarge).catch((err: unknown) => {
       if (err instanceof CosmosError) throw err;
       throw new CosmosError(
         "EndpointUriConnection",

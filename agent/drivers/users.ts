@@ -29,6 +29,9 @@ export const USER_CACHE_MS = 10_000;
 export const USER_STALE_MS = 600_000;
 /** How long a background lookup waits before it spawns `getent`: the launch that asked sends its TASK_RUNNING first. */
 const REFRESH_DELAY_MS = 100;
+/** What a user name may be: a name that does not match (or looks like an option) is never looked up. */
+const USER_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]*\$?$/;
+
 const found = new Map<string, { user: UnixUser; at: number }>();
 /** Background lookups under way, by name. */
 const refreshing = new Map<string, Promise<void>>();
@@ -72,7 +75,7 @@ export function refreshUser(name: string, now = performance.now(), delayMs = 0):
 
 /** `getent passwd NAME` as a child the event loop waits for; null when it could not be asked. */
 async function lookupInBackground(name: string): Promise<UnixUser | undefined | null> {
-  if (!/^[A-Za-z0-9_][A-Za-z0-9._-]*\$?$/.test(name)) return undefined;
+  if (!USER_NAME.test(name)) return undefined;
   if (!existsSync(GETENT)) return lookupUncached(name);
   try {
     const child = Bun.spawn([GETENT, "passwd", name], { stdin: "ignore", stdout: "pipe", stderr: "ignore" });
@@ -86,8 +89,7 @@ async function lookupInBackground(name: string): Promise<UnixUser | undefined | 
 }
 
 function lookupUncached(name: string): UnixUser | undefined {
-  // A name that is no valid user name (or looks like an option) is never looked up.
-  if (!/^[A-Za-z0-9_][A-Za-z0-9._-]*\$?$/.test(name)) return undefined;
+  if (!USER_NAME.test(name)) return undefined;
   if (existsSync(GETENT)) {
     const result = Bun.spawnSync([GETENT, "passwd", name], { stdin: "ignore", stdout: "pipe", stderr: "ignore" });
     if (result.exitCode !== 0) return undefined;

@@ -1,9 +1,9 @@
 import { and, eq } from "drizzle-orm";
 import { hashToken, isWellFormedToken } from "../crypto.ts";
-import { AuthCache } from "./auth-cache.ts";
+import { AuthCache, type Background } from "./auth-cache.ts";
 import type { AccountsDb } from "./db.ts";
 import { agentCredentials } from "./schema.ts";
-import { TOKEN_CACHE_TTL_MS } from "./users.ts";
+import { CREDENTIAL_CACHE } from "./users.ts";
 
 /**
  * Agent credentials as D1 knows them (their hashes), so the Worker refuses a wrong one without
@@ -69,13 +69,13 @@ async function agentOfCredential(db: AccountsDb, clusterId: string, credentialHa
  * Same bound as API tokens; removing an agent or a cluster through this isolate forgets at once.
  * Connecting an agent's socket does not use it: that check stays exact.
  */
-const credentialCache = new AuthCache<string>({ ttlMs: TOKEN_CACHE_TTL_MS, missTtlMs: 1_000, maxEntries: 10_000 });
+const credentialCache = new AuthCache<string>(CREDENTIAL_CACHE);
 
 /** Whether `token` is an agent credential of `clusterId` (`clusterAgentOfCredential`), through this isolate's cache (see credentialCache). */
-export async function isCachedClusterAgentCredential(db: AccountsDb, clusterId: string, token: string): Promise<boolean> {
+export async function isCachedClusterAgentCredential(db: AccountsDb, clusterId: string, token: string, background?: Background): Promise<boolean> {
   if (!isWellFormedToken(token, "agent")) return false;
   const credentialHash = await hashToken(token);
-  return (await credentialCache.get(`${clusterId} ${credentialHash}`, () => agentOfCredential(db, clusterId, credentialHash))) !== null;
+  return (await credentialCache.get(`${clusterId} ${credentialHash}`, () => agentOfCredential(db, clusterId, credentialHash), { background })) !== null;
 }
 
 /** Forgets cached credentials of one agent of a cluster, or of every agent of the clusters given. */

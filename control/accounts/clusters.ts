@@ -2,16 +2,16 @@ import { and, asc, eq } from "drizzle-orm";
 import { newId } from "../crypto.ts";
 import { notFound } from "../errors.ts";
 import { quotaExceeded } from "../quotas.ts";
-import { AuthCache } from "./auth-cache.ts";
+import { AuthCache, type Background } from "./auth-cache.ts";
 import type { AccountsDb } from "./db.ts";
 import { clusters, memberships } from "./schema.ts";
-import { TOKEN_CACHE_TTL_MS, type ClusterSummary } from "./users.ts";
+import { CREDENTIAL_CACHE, type ClusterSummary } from "./users.ts";
 
 /**
  * Memberships per isolate, keyed `userId clusterId`: same bound as API tokens. Removing a
  * membership or a cluster in this isolate forgets it at once (forgetMemberships).
  */
-const membershipCache = new AuthCache<ClusterSummary>({ ttlMs: TOKEN_CACHE_TTL_MS, missTtlMs: 1_000, maxEntries: 10_000 });
+const membershipCache = new AuthCache<ClusterSummary>(CREDENTIAL_CACHE);
 const membershipKey = (userId: string, clusterId: string) => `${userId} ${clusterId}`;
 
 /** Forgets cached memberships of these clusters, or of this user, after they were deleted. */
@@ -49,9 +49,9 @@ export async function listClusters(db: AccountsDb, userId: string): Promise<Clus
 
 /**
  * The cluster if the user is a member. Another account's cluster is reported exactly like a
- * missing one, so ids cannot be probed.
+ * missing one, so ids cannot be probed. `background`: as for userForToken.
  */
-export async function clusterForMember(db: AccountsDb, userId: string, clusterId: string): Promise<ClusterSummary> {
+export async function clusterForMember(db: AccountsDb, userId: string, clusterId: string, background?: Background): Promise<ClusterSummary> {
   const load = async () => {
     const row = await db
       .select(summaryColumns)
@@ -61,7 +61,7 @@ export async function clusterForMember(db: AccountsDb, userId: string, clusterId
       .get();
     return row ? toSummary(row) : null;
   };
-  const summary = await membershipCache.get(membershipKey(userId, clusterId), load);
+  const summary = await membershipCache.get(membershipKey(userId, clusterId), load, { background });
   if (!summary) throw notFound(`Cluster '${clusterId}' does not exist.`);
   return summary;
 }

@@ -5,8 +5,8 @@ import { quotaExceeded } from "../quotas.ts";
 import { auditRow, auditRowIfCreated } from "./audit.ts";
 import type { AccountsDb } from "./db.ts";
 import { toSummary } from "./clusters.ts";
-import { TOKEN_CACHE_TTL_MS, type ClusterSummary } from "./users.ts";
-import { AuthCache } from "./auth-cache.ts";
+import { CREDENTIAL_CACHE, type ClusterSummary } from "./users.ts";
+import { AuthCache, type Background } from "./auth-cache.ts";
 import { clusters, serviceAccounts } from "./schema.ts";
 
 export { serviceAccounts };
@@ -137,11 +137,17 @@ export async function resolveServiceAccount(
  * must not cost a D1 round trip. The revocation bound is the API tokens' (TOKEN_CACHE_TTL_MS),
  * and at once in the isolate that revoked it (`revokeServiceAccount`).
  */
-const accountCache = new AuthCache<ServiceAccountAuth>({ ttlMs: TOKEN_CACHE_TTL_MS, missTtlMs: 1_000, maxEntries: 10_000 });
+const accountCache = new AuthCache<ServiceAccountAuth>(CREDENTIAL_CACHE);
 
 type ServiceAccountAuth = NonNullable<Awaited<ReturnType<typeof resolveServiceAccount>>>;
 
 /** `resolveServiceAccount` through this isolate's cache; the cluster is part of the key, as a secret is only good on its own. */
-export async function cachedServiceAccount(db: AccountsDb, secret: string, clusterId: string): Promise<ServiceAccountAuth | undefined> {
-  return (await accountCache.get(`${clusterId}\n${secret}`, async () => (await resolveServiceAccount(db, secret, clusterId)) ?? null)) ?? undefined;
+export async function cachedServiceAccount(
+  db: AccountsDb,
+  secret: string,
+  clusterId: string,
+  background?: Background,
+): Promise<ServiceAccountAuth | undefined> {
+  const load = async () => (await resolveServiceAccount(db, secret, clusterId)) ?? null;
+  return (await accountCache.get(`${clusterId}\n${secret}`, load, { background })) ?? undefined;
 }

@@ -1,7 +1,7 @@
 import { and, desc, eq, gt, notInArray } from "drizzle-orm";
 import { hashPassword, hashToken, newId, newToken, verifyPassword } from "../crypto.ts";
 import { ApiError } from "../errors.ts";
-import { AuthCache } from "./auth-cache.ts";
+import { AuthCache, type Background } from "./auth-cache.ts";
 import type { AccountsDb } from "./db.ts";
 import { apiTokens, clusters, memberships, users } from "./schema.ts";
 
@@ -11,10 +11,16 @@ type TokenOwner = User & { tokenId: string; expiresAt: number };
 /**
  * API tokens by hash, per isolate: a request costs no D1 read for its token. A token revoked
  * in this isolate stops at once (each revocation below forgets it); elsewhere within
- * TOKEN_CACHE_TTL_MS, the revocation bound stated in the README.
+ * TOKEN_CACHE_TTL_MS, but for one request answered in the TOKEN_CACHE_STALE_MS after it while
+ * the token is read again (AuthCache): the revocation bound stated in the README. Every
+ * credential cache (memberships, service accounts, agent credentials) uses these two.
  */
 export const TOKEN_CACHE_TTL_MS = 5_000;
-const tokenCache = new AuthCache<TokenOwner>({ ttlMs: TOKEN_CACHE_TTL_MS, missTtlMs: 1_000, maxEntries: 10_000 });
+/** 30 s in all, the default token TTL of Nomad's and Consul's ACL caches. */
+export const TOKEN_CACHE_STALE_MS = 25_000;
+/** The options every credential cache is made with. */
+export const CREDENTIAL_CACHE = { ttlMs: TOKEN_CACHE_TTL_MS, staleMs: TOKEN_CACHE_STALE_MS, missTtlMs: 1_000, maxEntries: 10_000 } as const;
+const tokenCache = new AuthCache<TokenOwner>(CREDENTIAL_CACHE);
 
 /** Forgets the cached tokens of a user (after their tokens were revoked or trimmed). */
 export function forgetUserTokens(userId: string): void {
@@ -108,9 +114,14 @@ export async function issueApiToken(db: AccountsDb, userId: string, from: TokenO
 
 /**
  * The user behind an API token, if the token exists and has not expired: from this isolate's
- * cache (tokenCache) when it was read within TOKEN_CACHE_TTL_MS, else from D1.
+ * cache (tokenCache) when it was read within TOKEN_CACHE_TTL_MS, else from D1; `background`
+ * (the request's waitUntil) lets a hit refresh the entry behind the answer (AuthCache).
  */
-export async function userForToken(db: AccountsDb, token: string): Promise<(User & { tokenHash: string; tokenId: string }) | undefined> {
+export async function userForToken(
+  db: AccountsDb,
+  token: string,
+  background?: Background,
+): Promise<(User & { tokenHash: string; tokenId: string }) | undefined> {
   const tokenHash = await hashToken(token);
   const load = () =>
     db
@@ -120,7 +131,7 @@ export async function userForToken(db: AccountsDb, token: string): Promise<(User
       .where(and(eq(apiTokens.tokenHash, tokenHash), gt(apiTokens.expiresAt, Date.now())))
       .get()
       .then((row) => row ?? null);
-  const owner = await tokenCache.get(tokenHash, load, (o) => o.expiresAt);
+  const owner = await tokenCache.get(tokenHash, load, { expiresAt: (o) => o.expiresAt, background });
   return owner ? { id: owner.id, email: owner.email, tokenId: owner.tokenId, tokenHash } : undefined;
 }
 

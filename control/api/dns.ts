@@ -16,7 +16,7 @@ import {
 } from "../dns/index.ts";
 import { ApiError, unauthenticated } from "../errors.ts";
 import type { AppEnv } from "../http/env.ts";
-import { bearerToken } from "../http/middleware.ts";
+import { bearerToken, waitUntilOf } from "../http/middleware.ts";
 import { DNS_LEASE_HEADER } from "../../protocol/index.ts";
 import { edgeResolve } from "../dns/edge.ts";
 import { DNS_MESSAGE, forward, jsonAnswer, upstreamOf } from "../operations/dns.ts";
@@ -84,16 +84,6 @@ async function answer(c: Context<AppEnv>, clusterId: string): Promise<Response> 
   return dnsResponse(bytes, decoded.ok ? minTtl(decoded.packet) : 0);
 }
 
-/** The request's `waitUntil`, when the runtime gives one (it keeps the zone's background renewal alive). */
-function waitUntilOf(c: Context<AppEnv>): ((work: Promise<unknown>) => void) | undefined {
-  try {
-    const ctx = c.executionCtx;
-    return (work) => ctx.waitUntil(work);
-  } catch {
-    return undefined;
-  }
-}
-
 /** Cache-Control follows the answer's smallest TTL; the lease header only comes with cluster names. */
 function headers(type: string, ttl: number, leaseMs: number | undefined): Record<string, string> {
   const out: Record<string, string> = { "Content-Type": type, "Cache-Control": cacheControl(ttl) };
@@ -134,11 +124,11 @@ export const clusterDohRoutes = new Hono<AppEnv>().on(["GET", "POST"], "/", asyn
   const db = c.get("db");
   if (tokenKind(token) === "agent") {
     // Checked in D1 (through this isolate's cache): a wrong credential never wakes the cluster's object.
-    if (!(await isCachedClusterAgentCredential(db, clusterId, token))) throw unauthenticated("Invalid agent credential.");
+    if (!(await isCachedClusterAgentCredential(db, clusterId, token, waitUntilOf(c)))) throw unauthenticated("Invalid agent credential.");
   } else {
-    const user = await userForToken(db, token);
+    const user = await userForToken(db, token, waitUntilOf(c));
     if (!user) throw unauthenticated("Invalid or expired API token.");
-    await clusterForMember(db, user.id, clusterId);
+    await clusterForMember(db, user.id, clusterId, waitUntilOf(c));
   }
   return answer(c, clusterId);
 });

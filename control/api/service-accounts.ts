@@ -6,7 +6,7 @@ import { cachedServiceAccount, createServiceAccount, listServiceAccounts, revoke
 import { isWellFormedToken, tokenKind } from "../crypto.ts";
 import { unauthenticated } from "../errors.ts";
 import type { AppEnv } from "../http/env.ts";
-import { basicCredentials, bearerToken, jsonBody, requireMember, requireUser } from "../http/middleware.ts";
+import { basicCredentials, bearerToken, jsonBody, requireMember, requireUser, waitUntilOf } from "../http/middleware.ts";
 
 /** `/clusters/:id/service-accounts`: create (the secret is shown once), list, revoke. */
 export const serviceAccountRoutes = new Hono<AppEnv>()
@@ -51,7 +51,7 @@ export const requireFramework = createMiddleware<AppEnv>(async (c, next) => {
   // Checked for shape before any lookup, as every other credential is.
   if (!isWellFormedToken(secret, "service")) throw unauthenticated("Malformed service account secret: it is 'dcxs_' and 43 base64url characters.");
   const clusterId = c.req.param("cluster") ?? "";
-  const account = await cachedServiceAccount(c.get("db"), secret, clusterId);
+  const account = await cachedServiceAccount(c.get("db"), secret, clusterId, waitUntilOf(c));
   if (!account || (basic && basic.principal !== account.principal)) throw unauthenticated("Invalid service account credential for this cluster.");
   c.set("cluster", account.cluster);
   c.set("principal", account.principal);

@@ -3,6 +3,7 @@ import { createMiddleware } from "hono/factory";
 import { validator } from "hono/validator";
 import type { z } from "zod";
 import { accountsDb } from "../accounts/db.ts";
+import type { Background } from "../accounts/auth-cache.ts";
 import { clusterForMember } from "../accounts/clusters.ts";
 import { userForToken } from "../accounts/users.ts";
 import { isWellFormedToken } from "../crypto.ts";
@@ -55,6 +56,19 @@ export function basicPassword(header: string): string | undefined {
 }
 
 /**
+ * The request's `waitUntil`, when the runtime gives one (tests outside workerd have none): work
+ * that must outlive the response, such as a zone's renewal or an auth entry's refresh.
+ */
+export function waitUntilOf(c: Context): Background | undefined {
+  try {
+    const ctx = c.executionCtx;
+    return (work) => ctx.waitUntil(work);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Requires a valid user API token: from the `Authorization` header (Bearer, `token=`, or
  * Basic with the token as the password), or else from the web UI's
  * session cookie when the request may use it (see `cookieSession`).
@@ -65,7 +79,7 @@ export const requireUser = createMiddleware<AppEnv>(async (c, next) => {
   if (!token) throw unauthenticated("Missing API token: send 'Authorization: Bearer <token>' (or HTTP Basic auth with the token as the password).");
   // Checked for shape before any lookup: garbage costs no hash and no database read.
   if (!isWellFormedToken(token)) throw unauthenticated("Malformed API token: DCX tokens are a 'dcx?_' prefix and 43 base64url characters.");
-  const user = await userForToken(c.get("db"), token);
+  const user = await userForToken(c.get("db"), token, waitUntilOf(c));
   if (!user) throw unauthenticated("Invalid or expired API token.");
   c.set("user", { id: user.id, email: user.email });
   c.set("tokenHash", user.tokenHash);
@@ -95,7 +109,7 @@ async function cookieSession(c: Context<AppEnv>): Promise<string | undefined> {
 export const requireMember = createMiddleware<AppEnv>(async (c, next) => {
   const clusterId = c.req.param("cluster") ?? c.req.param("id");
   if (!clusterId) throw new ApiError("not_found", "No cluster in the path.");
-  c.set("cluster", await clusterForMember(c.get("db"), c.get("user").id, clusterId));
+  c.set("cluster", await clusterForMember(c.get("db"), c.get("user").id, clusterId, waitUntilOf(c)));
   await next();
 });
 

@@ -1,13 +1,14 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { TOKEN_CACHE_TTL_MS } from "../../control/accounts/users.ts";
+import { TOKEN_CACHE_STALE_MS, TOKEN_CACHE_TTL_MS } from "../../control/accounts/users.ts";
 import { call, PASSWORD, signUp } from "./helpers.ts";
 
 /**
  * The per-isolate cache of API tokens and memberships (control/accounts/auth-cache.ts): a
  * change made through this isolate takes effect at once; one made elsewhere (here: straight in
- * D1, as another isolate's write would look from this one) within TOKEN_CACHE_TTL_MS. Only
- * `Date` is faked, to step over the bound without waiting for it.
+ * D1, as another isolate's write would look from this one) within TOKEN_CACHE_TTL_MS, but for
+ * one request answered while it is read again, and none past TOKEN_CACHE_STALE_MS after that.
+ * Only `Date` is faked, to step over the bound without waiting for it.
  */
 describe("API auth cache", () => {
   afterEach(() => {
@@ -15,9 +16,19 @@ describe("API auth cache", () => {
   });
 
   const apps = (clusterId: string, token: string) => call(`/c/${clusterId}/v2/apps`, { token });
-  const stepPastBound = () => {
+  const stepTo = (ms: number) => {
     vi.useFakeTimers({ toFake: ["Date"] });
-    vi.setSystemTime(Date.now() + TOKEN_CACHE_TTL_MS + 1);
+    vi.setSystemTime(Date.now() + ms);
+  };
+  const stepPastBound = () => stepTo(TOKEN_CACHE_TTL_MS + TOKEN_CACHE_STALE_MS + 1);
+  /** The status once the reads started behind earlier answers have landed (they run in waitUntil). */
+  const settled = async (request: () => Promise<Response>, until: number) => {
+    let status = (await request()).status;
+    for (let i = 0; i < 50 && status !== until; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      status = (await request()).status;
+    }
+    return status;
   };
 
   it("a token revoked in another isolate is refused once the bound has passed, and until then costs no D1 read", async () => {
@@ -28,6 +39,25 @@ describe("API auth cache", () => {
     expect((await apps(account.cluster.id, account.token)).status).toBe(200);
     stepPastBound();
     expect((await apps(account.cluster.id, account.token)).status).toBe(401);
+  });
+
+  it("a token used past half the bound is read again behind its answer: a revocation shows before the bound, with no request waiting on D1", async () => {
+    const account = await signUp();
+    expect((await apps(account.cluster.id, account.token)).status).toBe(200);
+    await env.DB.prepare("DELETE FROM api_tokens WHERE user_id = ?").bind(account.user.id).run();
+    stepTo(TOKEN_CACHE_TTL_MS / 2 + 1);
+    // Still answered from the cache (within the bound), and the refresh it started reads the revocation.
+    expect((await apps(account.cluster.id, account.token)).status).toBe(200);
+    expect(await settled(() => apps(account.cluster.id, account.token), 401)).toBe(401);
+  });
+
+  it("past the TTL a token answers one more request while it is read again, then the revocation holds", async () => {
+    const account = await signUp();
+    expect((await apps(account.cluster.id, account.token)).status).toBe(200);
+    await env.DB.prepare("DELETE FROM api_tokens WHERE user_id = ?").bind(account.user.id).run();
+    stepTo(TOKEN_CACHE_TTL_MS + 1);
+    expect((await apps(account.cluster.id, account.token)).status).toBe(200);
+    expect(await settled(() => apps(account.cluster.id, account.token), 401)).toBe(401);
   });
 
   it("a revocation made through this isolate is immediate: logout, session revocation, password change", async () => {

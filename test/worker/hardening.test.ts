@@ -2,7 +2,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import type { Cluster } from "../../control/cluster/cluster.ts";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { TOKEN_CACHE_TTL_MS } from "../../control/accounts/users.ts";
+import { TOKEN_CACHE_STALE_MS, TOKEN_CACHE_TTL_MS } from "../../control/accounts/users.ts";
 import { SECURITY_HEADERS } from "../../control/http/security.ts";
 import { TestSocket, call, joinAgent, registerFrame, signUp } from "./helpers.ts";
 
@@ -84,12 +84,13 @@ describe("agent credentials are checked in D1, without the cluster's object", ()
     expect((await call(`/c/${other.cluster.id}/dns-query?name=x.marathon.mesos&type=A`, { token: credential })).status).toBe(401);
     // D1 is asked first: without its row, the Worker refuses before the object (which still knows
     // the agent) is asked: at once for the socket; for DoH, whose check is cached per isolate,
-    // once the cache's bound has passed (a removal made through the API forgets it at once).
+    // once the cache's bound has passed, stale answer included (a removal made through the API
+    // forgets it at once).
     await env.DB.prepare("DELETE FROM agent_credentials WHERE agent_id = ?").bind(agentId).run();
     const refused = await TestSocket.open(account.cluster.id, credential);
     expect((await refused.waitClosed()).code).toBe(1008);
     vi.useFakeTimers({ toFake: ["Date"] });
-    vi.setSystemTime(Date.now() + TOKEN_CACHE_TTL_MS + 1);
+    vi.setSystemTime(Date.now() + TOKEN_CACHE_TTL_MS + TOKEN_CACHE_STALE_MS + 1);
     expect((await call(dns, { token: credential })).status).toBe(401);
     vi.useRealTimers();
     // Removal drops the row, and this isolate's cached check at once.

@@ -12,7 +12,8 @@
  * 2. Marathon: one app of M instances, from the POST until all M run; then the app is removed
  *    and the bench waits until the agents have reported its tasks killed (untimed), so the
  *    external framework starts from the same state Marathon did: the same agents, free;
- * 3. an external framework (bench/frameworks/client.ts), authenticated as a service account:
+ * 3. an external framework (bench/frameworks/client.ts, on kept-alive node:http connections, as
+ *    a production framework's HTTP client), authenticated as a service account:
  *    from SUBSCRIBE until all its M tasks run, accepting offers and acknowledging updates as it
  *    goes (acks pipelined behind launches); the time until its last acknowledgement is answered
  *    is reported beside it (`externalAllAcknowledgedMs`).
@@ -109,6 +110,7 @@ async function clearMarathon(api: Api, sim: SimAgents, tasks: number, timeoutMs:
 async function externalRun(api: Api, sim: SimAgents, baseUrl: string, tasks: number, timeoutMs: number) {
   const account = await api.call<{ secret: string }>("POST", `/clusters/${api.clusterId}/service-accounts`, { principal: "bench-framework" });
   const fw = new BenchFramework(`${baseUrl}${api.c("/api/v1/scheduler")}`, account.body.secret, tasks);
+  onCleanup("close the framework's stream and connections", () => fw.close());
   const markId = await sim.mark(tasks);
   const atAgents = runningAtAgents(sim, markId, timeoutMs);
   await fw.subscribe();
@@ -176,6 +178,9 @@ export async function run(argv: string[]): Promise<number> {
   // and the Cluster object, wrangler's proxy in front of it): what each side costs, whatever else
   // the shared machine runs.
   const cpuMs: Record<string, { runtime: number; proxy: number }> = {};
+  // The machine's other side of each phase: the simulated agents' process and this one (the
+  // external framework's client lives here). With two cores, they compete with the runtime.
+  const outsideCpuMs: Record<string, { simAgents: number; benchProcess: number }> = {};
   const pidsOf = (role: string) =>
     controlPlaneProcesses(cp.child.proc.pid ?? -1)
       .workerd.filter((p) => p.role === role)
@@ -184,7 +189,10 @@ export async function run(argv: string[]): Promise<number> {
     const profiler = opts.profile ? await startProfiler(workerdPids(), notes) : undefined;
     const startedAt = Date.now();
     const [runtime, proxy] = [cpuByPid(pidsOf("runtime")), cpuByPid(pidsOf("proxy"))];
+    const [simBefore, benchBefore] = [cpuByPid([sim.proc.pid ?? -1]), process.cpuUsage()];
     const value = await fn();
+    const bench = process.cpuUsage(benchBefore);
+    outsideCpuMs[phase] = { simAgents: round(sumCpuDelta(simBefore, cpuByPid([sim.proc.pid ?? -1]))), benchProcess: round((bench.user + bench.system) / 1000) };
     cpuMs[phase] = { runtime: round(sumCpuDelta(runtime, cpuByPid(pidsOf("runtime")))), proxy: round(sumCpuDelta(proxy, cpuByPid(pidsOf("proxy")))) };
     if (profiler) profiles[phase] = await stopProfiler(profiler, join(tmpdir(), `dcx-bench-frameworks.${phase}.cpuprofile`), notes, startedAt);
     return value;
@@ -225,6 +233,7 @@ export async function run(argv: string[]): Promise<number> {
     acknowledgeCpuMsPerCall: round(cpuOf(cpuMs.acknowledge) / Math.max(1, opts.tasks - ext.acksInWindow), 3),
     marathonMs: round(marathonMs),
     controlPlaneCpuMs: cpuMs,
+    outsideCpuMs,
     cpuRatio: round(cpuOf(cpuMs.marathon) / cpuOf(cpuMs.external), 2),
     frameworkErrors: ext.fw.errors.slice(0, 20),
     ...(opts.profile ? { profiles, notes } : {}),

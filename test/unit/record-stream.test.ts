@@ -24,6 +24,16 @@ describe("RecordIO records of the scheduler stream", () => {
     expect(new TextEncoder().encode(escaped).length).toBe(escaped.length);
   });
 
+  it("frames an ASCII batch as it stands, and a batch holding anything else with every record kept ASCII", () => {
+    const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+    const plain = ['{"type":"UPDATE","n":1}', '{"type":"HEARTBEAT"}'];
+    expect(decode(recordIoBytes(plain))).toBe('23\n{"type":"UPDATE","n":1}20\n{"type":"HEARTBEAT"}');
+    const mixed = ['{"type":"UPDATE","n":1}', JSON.stringify({ message: "café" })];
+    const framed = recordIoBytes(mixed);
+    expect(decode(framed)).toBe(`23\n{"type":"UPDATE","n":1}${recordIo(mixed[1] ?? "")}`);
+    expect(framed.every((byte) => byte < 0x80)).toBe(true);
+  });
+
   it("writes a message's records as the object framed them, each made ASCII, in order with those pushed one by one", async () => {
     const stream = new RecordStream(() => {});
     const events = [{ type: "UPDATE", n: 1 }, { type: "UPDATE", message: "naïve ✓\nline" }, { type: "HEARTBEAT" }];

@@ -65,9 +65,14 @@ const encoder = new TextEncoder();
  * Events' JSON as the bytes of their RecordIO records, in order: what the Cluster object sends
  * the Worker holding the framework's stream (one binary message per commit), which writes them
  * to the response as they are, with no text to decode, split and encode again per record.
+ * The usual batch is ASCII through and through, which the encoding itself tells (as many bytes
+ * as characters: any other character takes two bytes or more in UTF-8), so it is not scanned
+ * per record first; a batch that is not is framed again with its records kept ASCII.
  */
 export function recordIoBytes(jsons: readonly string[]): Uint8Array {
-  return encoder.encode(jsons.map(recordIo).join(""));
+  const text = jsons.map((json) => `${json.length}\n${json}`).join("");
+  const bytes = encoder.encode(text);
+  return bytes.length === text.length ? bytes : encoder.encode(jsons.map(recordIo).join(""));
 }
 
 /** Mesos's heartbeat event, written by the Worker every `heartbeat_interval_seconds`. */

@@ -10,9 +10,8 @@ import type { FrameworkLookup, FrameworkRegistry } from "./frameworks/registry.t
 import { type AgentLink, type AgentLinks, closeQuietly, send, sendText } from "./sessions.ts";
 import { type ApplyResult, applyStatusBatches, hasLiveTasks, liveTaskDigest, liveTasks, markKillRequested, setTaskState, type TaskRecord } from "./tasks.ts";
 import { increment } from "./meta.ts";
-import { type AlarmArm, scheduleAt, scheduleNoLaterThan } from "./timers.ts";
+import { ALLOCATE_TIMER, type AlarmArm, scheduleAt, scheduleNoLaterThan } from "./timers.ts";
 
-export const ALLOCATE_TIMER = "allocate";
 /**
  * Status updates schedule a round this far ahead rather than at once, so a burst of frames
  * from many agents is answered by one round instead of one each.
@@ -285,7 +284,7 @@ export class Coordinator {
       const results = applyStatusBatches(ctx.db, frames, ctx.now);
       const applied = frames.map((f, i) => this.applyFrame(ctx, f, results[i] ?? [], tally, frameworkOf));
       frameworkOf.settle(ctx);
-      if (applied.some((a) => a.changed)) scheduleNoLaterThan(ctx.db, ALLOCATE_TIMER, ctx.now + ROUND_COALESCE_MS);
+      if (applied.some((a) => a.wantsRound)) scheduleNoLaterThan(ctx.db, ALLOCATE_TIMER, ctx.now + ROUND_COALESCE_MS);
       return applied.map((a) => a.unknown);
     }, false);
     this.observer?.statusUpdates(tally.taken, tally.lags);
@@ -311,15 +310,15 @@ export class Coordinator {
     closeQuietly(ws, CloseCode.RETRY, "could not apply status updates; reconnect and resend");
   }
 
-  /** One frame's applied updates, inside the batch's transaction, told to their frameworks: whether any changed a task, and the ids the agent must kill. */
+  /** One frame's applied updates, inside the batch's transaction, told to their frameworks: whether any asks for a round, and the ids the agent must kill. */
   private applyFrame(
     ctx: CommandContext,
     { updates }: InboundStatus,
     results: readonly ApplyResult[],
     tally: StatusTally,
     frameworkOf: FrameworkLookup,
-  ): { changed: boolean; unknown: string[] } {
-    let changed = false;
+  ): { wantsRound: boolean; unknown: string[] } {
+    let wantsRound = false;
     const unknown: string[] = [];
     const checked: CheckUpdate[] = [];
     const judgedKills: string[] = [];
@@ -327,7 +326,8 @@ export class Coordinator {
       const r = results[i] ?? { kind: "duplicate" };
       tally.taken.push(r.kind);
       if (r.kind === "applied") {
-        changed = true;
+        // A round follows when the change may give it work: see Framework.roundOnLiveChange.
+        if (r.task.endedAt !== null || (frameworkOf(r.task.framework)?.roundOnLiveChange ?? true)) wantsRound = true;
         tally.lags.push((ctx.now - u.timestamp) / 1000);
         // A check result that leaves the state as it was is no status change to subscribers.
         if (!isCheckResult(u) || r.previous !== r.task.state) frameworkOf(r.task.framework)?.statusChanged(ctx, r.task, u);
@@ -342,7 +342,7 @@ export class Coordinator {
       }
     });
     ctx.killed.push(...applyCheckResults(ctx.db, this.events, checked, ctx.now), ...markKillRequested(ctx.db, judgedKills, ctx.now));
-    return { changed, unknown };
+    return { wantsRound, unknown };
   }
 
   /**

@@ -19,6 +19,9 @@ import { timers } from "./schema.ts";
 const MOVED = Symbol("moved");
 const sinceRead = new WeakMap<ClusterDb, number | typeof MOVED>();
 
+/** The allocation round's timer: armed by the coordinator, and by whatever owes a round work by a time (an update's resend). */
+export const ALLOCATE_TIMER = "allocate";
+
 /**
  * Sets a timer to fire no later than `dueAt`: an earlier deadline already set is kept. Raw SQL:
  * every status frame calls this, and drizzle's query building costs more than the statement.

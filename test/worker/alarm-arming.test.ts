@@ -2,10 +2,12 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Cluster } from "../../control/cluster/cluster.ts";
-import { ALLOCATE_TIMER } from "../../control/cluster/coordinator.ts";
+import { ALLOCATE_TIMER } from "../../control/cluster/timers.ts";
 import type { ClusterDb } from "../../control/cluster/db.ts";
 import { AlarmArm, cancelTimer, scheduleAt, scheduleNoLaterThan, takeDue } from "../../control/cluster/timers.ts";
+import { RETRY_BASE_MS } from "../../control/cluster/frameworks/external/updates.ts";
 import { type Account, call, joinAgent, signUp } from "./helpers.ts";
+import { Framework, launch, type Offer, scalar } from "./scheduler-helpers.ts";
 
 const stub = (account: Account) => env.CLUSTER.getByName(account.cluster.id);
 
@@ -46,6 +48,32 @@ describe("the object's alarm", () => {
     expect(earliest).toBeGreaterThanOrEqual(before);
     expect(earliest).toBeLessThan(before + 5_000);
     expect(alarm).toBe(earliest);
+  });
+
+  it("arms no round for an external framework's TASK_RUNNING, only its update's resend; a task that ends asks for one", async () => {
+    const account = await signUp();
+    const { socket } = await joinAgent(account);
+    const fw = await Framework.subscribe(account);
+    const [offer] = await fw.offers();
+    expect((await fw.call("ACCEPT", { accept: launch(offer as Offer, "t1", { resources: [scalar("cpus", 0.1), scalar("mem", 16)] }) })).status).toBe(202);
+    await socket.nextOfType("launch");
+    const roundDue = () =>
+      runInDurableObject(stub(account), (instance: Cluster, state) => {
+        const due = state.storage.sql.exec<{ due_at: number }>("SELECT due_at FROM timers WHERE name = ?", ALLOCATE_TIMER).toArray()[0]?.due_at ?? null;
+        cancelTimer((instance as unknown as { db: ClusterDb }).db, ALLOCATE_TIMER);
+        return due;
+      });
+    await roundDue();
+    const before = Date.now();
+    socket.send({ type: "status", updates: [{ updateId: "ext-1", taskId: "t1", state: "TASK_RUNNING", timestamp: before }] });
+    await socket.nextOfType("ack");
+    expect((await fw.update()).state).toBe("TASK_RUNNING");
+    // The round comes when the update is due again, not within the status coalescing delay.
+    expect(await roundDue()).toBeGreaterThanOrEqual(before + RETRY_BASE_MS);
+    socket.send({ type: "status", updates: [{ updateId: "ext-2", taskId: "t1", state: "TASK_FINISHED", timestamp: Date.now() }] });
+    await socket.nextOfType("ack");
+    expect(await roundDue()).toBeLessThan(Date.now() + 5_000);
+    await fw.disconnect();
   });
 
   it("is armed for the earliest deadline after every kind of timer write, worked out or read back", async () => {

@@ -69,6 +69,14 @@ export interface Framework {
   readonly weight: number;
   /** Its demand for this round. */
   turn(ctx: FrameworkContext): FrameworkTurn;
+  /**
+   * Whether a live task's change (TASK_RUNNING, a health result) may change what it asks of the
+   * next round. Marathon's deployments and Metronome's runs move on as tasks start and turn
+   * healthy, in their turns. An external framework decides for itself, from its updates, and
+   * a task that starts frees nothing to offer: as Mesos's allocator, which allocates on resources
+   * freed, added or revived, its live tasks' changes ask for no round (an ended task's always do).
+   */
+  readonly roundOnLiveChange: boolean;
   /** The SIGTERM → SIGKILL grace for killing one of its tasks. */
   killGraceMs(db: ClusterDb, task: TaskRecord): number;
   /** One of its tasks changed state (launched, updated by its agent, decided by the master). */

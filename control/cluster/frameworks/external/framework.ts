@@ -29,6 +29,7 @@ export function externalFramework(record: FrameworkRecord, mail: FrameworkMailbo
     name: id,
     role: roles[0] ?? "*",
     weight: 1,
+    roundOnLiveChange: false,
     turn(ctx: FrameworkContext): FrameworkTurn {
       if (record.state === "disconnected" && record.failoverAt !== null && record.failoverAt <= ctx.now) {
         return { ...idle(null), kills: tearDown(ctx, record) };

@@ -20,8 +20,8 @@ import {
   type Subscriber,
 } from "./store.ts";
 import { acknowledgeUpdate, resendUpdatesNow, RETRY_BASE_MS } from "./updates.ts";
-import { ALLOCATE_TIMER } from "../../coordinator.ts";
-import { scheduleNoLaterThan } from "../../timers.ts";
+
+import { ALLOCATE_TIMER, scheduleNoLaterThan } from "../../timers.ts";
 
 /**
  * The scheduler API's calls, run by the Cluster object inside one transaction each (with the

@@ -2,6 +2,7 @@ import { and, eq, isNotNull, sql } from "drizzle-orm";
 import type { ClusterDb } from "../../db.ts";
 import { frameworkUpdates } from "../../schema.ts";
 import { jsonParams } from "../../tasks.ts";
+import { ALLOCATE_TIMER, scheduleNoLaterThan } from "../../timers.ts";
 import { newUuids, type TaskStatusJson } from "./status.ts";
 
 /**
@@ -58,6 +59,10 @@ export function oweUpdates(db: ClusterDb, frameworkId: string, statuses: Omit<Ta
   // order): sent now (attempts 1, first resend) or due at the next round (0, now); waiting (0, null).
   insertUpdates(sql, frameworkId, firsts, sendNow ? 1 : 0, sendNow ? now + RETRY_BASE_MS : now);
   insertUpdates(sql, frameworkId, behind, 0, null);
+  // The round that sends them again if unacknowledged must come by then: a task's change asks
+  // for no round by itself (Framework.roundOnLiveChange). Updates owed while the framework is
+  // away go out when it subscribes again (resendUpdatesNow).
+  if (sendNow && firsts.length > 0) scheduleNoLaterThan(db, ALLOCATE_TIMER, now + RETRY_BASE_MS);
   return sendNow ? firsts : [];
 }
 

@@ -21,6 +21,7 @@ export const marathonFramework: Framework = {
   name: MARATHON,
   role: "*",
   weight: 1,
+  roundOnLiveChange: true,
   turn(ctx: FrameworkContext): FrameworkTurn {
     const demand = marathonDemand(ctx.db, ctx.now);
     const apps = demand.requests.map((r) => r.app);

@@ -15,6 +15,7 @@ export const metronomeFramework: Framework = {
   name: METRONOME,
   role: "*",
   weight: 1,
+  roundOnLiveChange: true,
   turn(ctx: FrameworkContext): FrameworkTurn {
     const demand = metronomeDemand(ctx.db, ctx.now);
     return {

@@ -339,16 +339,20 @@ class DriverTaskHost implements TaskHost {
     })();
     let running: RunningTask;
     try {
-      running = await driver.start(vetted, sandbox, (message) => this.report(taskId, "TASK_STARTING", message));
+      // The driver records the process once its handle is complete, before the command may run
+      // (the exec driver after this turn, once it read the wrapper's start time): an agent that
+      // stops before finds no process in the record and fails the task, whose command never ran.
+      running = await driver.start(
+        vetted,
+        sandbox,
+        (message) => this.report(taskId, "TASK_STARTING", message),
+        (task) => this.store.setProcess(task),
+      );
     } catch (error) {
       return this.settle(entry, { state: "TASK_FAILED", message: errorMessage(error) }, "task_launch_failed");
     }
     const killMs = entry.pendingKillMs;
-    // The process and its TASK_RUNNING in one commit: the update leaves once both are recorded.
-    this.db.transaction(() => {
-      this.store.setProcess(running);
-      if (killMs === undefined) this.report(taskId, "TASK_RUNNING");
-    })();
+    if (killMs === undefined) this.report(taskId, "TASK_RUNNING");
     entry.running = running;
     if (killMs !== undefined) this.beginKill(entry, killMs);
     else this.runningReported(entry);

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import type { AgentMessage, StatusUpdate, TaskLaunch } from "../protocol/index.ts";
@@ -84,6 +84,37 @@ describe("task host", () => {
     expect(host.reports()).toEqual([]);
     // The sandbox stays for its logs.
     expect(readFileSync(join(sandboxPath(dir, "web.1"), "stdout"), "utf8")).toBe("");
+  });
+
+  test("an exec task is recorded with its wrapper's start time before its command runs", async () => {
+    const dir = workDir();
+    const { update, launch } = startHost(dir);
+    launch(launchOf("rec.1", { shell: "echo $$ > pid; exec sleep 30" }));
+    await update("rec.1", "TASK_RUNNING");
+    const wrapper = await taskGroup(dir, "rec.1");
+    const db = openAgentDb(dir);
+    cleanups.push(() => db.close());
+    const row = db.query<{ pid: number; start_time: number }, []>("SELECT pid, start_time FROM tasks WHERE task_id = 'rec.1'").get();
+    expect(row?.pid).toBe(wrapper);
+    expect(row?.start_time).toBe(readProcStat(wrapper)?.startTime ?? -1);
+  });
+
+  test("a task whose process cannot be recorded never runs its command, and fails with the reason", async () => {
+    const dir = workDir();
+    const { update, updates, launch } = startHost(dir);
+    // Another connection makes the record of a process fail, as a full disk would.
+    const db = openAgentDb(dir);
+    cleanups.push(() => db.close());
+    db.run("CREATE TRIGGER no_process BEFORE UPDATE OF pid ON tasks BEGIN SELECT RAISE(ABORT, 'disk full'); END");
+    launch(launchOf("unrec.1", { shell: "touch ran" }));
+    const failed = await update("unrec.1", "TASK_FAILED");
+    expect(failed.message).toContain("the agent could not record the task");
+    expect(states(updates())).toEqual([
+      ["unrec.1", "TASK_STARTING"],
+      ["unrec.1", "TASK_RUNNING"],
+      ["unrec.1", "TASK_FAILED"],
+    ]);
+    expect(existsSync(join(sandboxPath(dir, "unrec.1"), "ran"))).toBe(false);
   });
 
   test("exit 3: TASK_FAILED with the code and the end of stderr in the message", async () => {

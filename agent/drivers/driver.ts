@@ -88,6 +88,11 @@ export class TaskStartError extends Error {
  */
 export interface TaskDriver {
   readonly name: string;
+  /**
+   * Whether `start` does its work within the launch's turn (nothing to report while STARTING):
+   * the host then writes the task's record with its TASK_RUNNING in one commit.
+   */
+  readonly startsInTurn?: boolean;
   fingerprint(): DriverFingerprint;
   /**
    * For a driver that must ask something outside the agent (the docker driver asks its daemon):

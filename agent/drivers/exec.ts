@@ -86,6 +86,7 @@ interface Watched {
 /** The exec driver; see the module comment for the process layout and the wrapper. */
 export class ExecDriver implements TaskDriver {
   readonly name = "exec";
+  readonly startsInTurn = true;
   private readonly log: Logger;
   private readonly logCapBytes: number;
   private readonly logCheckMs: number;

@@ -99,6 +99,26 @@ describe("task host", () => {
     expect(row?.start_time).toBe(readProcStat(wrapper)?.startTime ?? -1);
   });
 
+  test("an exec launch's TASK_RUNNING leaves before the wrapper's start time is read and its process recorded", async () => {
+    const dir = workDir();
+    const host: TaskHost = createTaskHost({ workDir: dir, log: collectLog().log, exec: { pollMs: 20, logCheckMs: 50 }, outbox: { coalesceMs: 5 } });
+    cleanups.push(() => {
+      host.disconnected();
+      return host.close({ killTasks: false });
+    });
+    const db = openAgentDb(dir);
+    cleanups.push(() => db.close());
+    const pidOf = () => db.query<{ pid: number | null }, []>("SELECT pid FROM tasks WHERE task_id = 'early.1'").get()?.pid;
+    const atSend: (number | null | undefined)[] = [];
+    host.connected((message: AgentMessage) => {
+      if (message.type === "status" && message.updates.some((u) => u.state === "TASK_RUNNING")) atSend.push(pidOf());
+    });
+    host.handle({ type: "launch", tasks: [launchOf("early.1", { shell: "echo $$ > pid; exec sleep 30" })] });
+    const wrapper = await taskGroup(dir, "early.1");
+    expect(atSend).toEqual([null]);
+    expect(pidOf()).toBe(wrapper);
+  });
+
   test("a task whose process cannot be recorded never runs its command, and fails with the reason", async () => {
     const dir = workDir();
     const { update, updates, launch } = startHost(dir);

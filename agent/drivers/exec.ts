@@ -180,6 +180,9 @@ export class ExecDriver implements TaskDriver {
    * without the start time that tells it from a reused one, nor recorded without it.
    */
   private async identify(watched: Watched, child: WrapperProcess, record: ((task: RunningTask) => void) | undefined): Promise<boolean> {
+    // Two hops: past the launch's turn, then past the outbox's send of the TASK_RUNNING that turn
+    // wrote (scheduled after this one; an immediate queued by an immediate runs a loop later).
+    await new Promise((resolve) => setImmediate(resolve));
     await new Promise((resolve) => setImmediate(resolve));
     const stat = readProcStat(child.pid);
     if (stat === undefined || stat.state === "Z" || child.exitCode !== null || child.signalCode !== null) return false;

@@ -188,9 +188,16 @@ export function saveApp(db: ClusterDb, app: App, version: string, change: "creat
   return toStored(row);
 }
 
+/**
+ * Per database, the groups that may hold live tasks without an app (deleted apps still being
+ * stopped; demand.ts `orphanGroups` reads them all once per object, then keeps this up to date).
+ */
+export const orphanCandidates = new WeakMap<ClusterDb, Set<string>>();
+
 /** Deletes an app and its versions. Its tasks are killed by the stop deployment, not here. */
 export function deleteApp(db: ClusterDb, id: string): void {
   db.delete(apps).where(eq(apps.id, id)).run();
+  orphanCandidates.get(db)?.add(id);
   vipMentions.delete(db);
   db.delete(appVersions).where(eq(appVersions.appId, id)).run();
 }

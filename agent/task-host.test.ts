@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import type { AgentMessage, StatusUpdate, TaskLaunch } from "../protocol/index.ts";
@@ -84,6 +84,57 @@ describe("task host", () => {
     expect(host.reports()).toEqual([]);
     // The sandbox stays for its logs.
     expect(readFileSync(join(sandboxPath(dir, "web.1"), "stdout"), "utf8")).toBe("");
+  });
+
+  test("an exec task is recorded with its wrapper's start time before its command runs", async () => {
+    const dir = workDir();
+    const { update, launch } = startHost(dir);
+    launch(launchOf("rec.1", { shell: "echo $$ > pid; exec sleep 30" }));
+    await update("rec.1", "TASK_RUNNING");
+    const wrapper = await taskGroup(dir, "rec.1");
+    const db = openAgentDb(dir);
+    cleanups.push(() => db.close());
+    const row = db.query<{ pid: number; start_time: number }, []>("SELECT pid, start_time FROM tasks WHERE task_id = 'rec.1'").get();
+    expect(row?.pid).toBe(wrapper);
+    expect(row?.start_time).toBe(readProcStat(wrapper)?.startTime ?? -1);
+  });
+
+  test("an exec launch's TASK_RUNNING leaves before the wrapper's start time is read and its process recorded", async () => {
+    const dir = workDir();
+    const host: TaskHost = createTaskHost({ workDir: dir, log: collectLog().log, exec: { pollMs: 20, logCheckMs: 50 }, outbox: { coalesceMs: 5 } });
+    cleanups.push(() => {
+      host.disconnected();
+      return host.close({ killTasks: false });
+    });
+    const db = openAgentDb(dir);
+    cleanups.push(() => db.close());
+    const pidOf = () => db.query<{ pid: number | null }, []>("SELECT pid FROM tasks WHERE task_id = 'early.1'").get()?.pid;
+    const atSend: (number | null | undefined)[] = [];
+    host.connected((message: AgentMessage) => {
+      if (message.type === "status" && message.updates.some((u) => u.state === "TASK_RUNNING")) atSend.push(pidOf());
+    });
+    host.handle({ type: "launch", tasks: [launchOf("early.1", { shell: "echo $$ > pid; exec sleep 30" })] });
+    const wrapper = await taskGroup(dir, "early.1");
+    expect(atSend).toEqual([null]);
+    expect(pidOf()).toBe(wrapper);
+  });
+
+  test("a task whose process cannot be recorded never runs its command, and fails with the reason", async () => {
+    const dir = workDir();
+    const { update, updates, launch } = startHost(dir);
+    // Another connection makes the record of a process fail, as a full disk would.
+    const db = openAgentDb(dir);
+    cleanups.push(() => db.close());
+    db.run("CREATE TRIGGER no_process BEFORE UPDATE OF pid ON tasks BEGIN SELECT RAISE(ABORT, 'disk full'); END");
+    launch(launchOf("unrec.1", { shell: "touch ran" }));
+    const failed = await update("unrec.1", "TASK_FAILED");
+    expect(failed.message).toContain("the agent could not record the task");
+    expect(states(updates())).toEqual([
+      ["unrec.1", "TASK_STARTING"],
+      ["unrec.1", "TASK_RUNNING"],
+      ["unrec.1", "TASK_FAILED"],
+    ]);
+    expect(existsSync(join(sandboxPath(dir, "unrec.1"), "ran"))).toBe(false);
   });
 
   test("exit 3: TASK_FAILED with the code and the end of stderr in the message", async () => {

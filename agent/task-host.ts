@@ -333,27 +333,61 @@ class DriverTaskHost implements TaskHost {
         this.settle(entry, refusal, "task_refused");
       })();
     }
-    this.db.transaction(() => {
-      this.store.insert(entry.record);
-      this.report(taskId, "TASK_STARTING");
-    })();
+    const commit = this.launchCommits(entry);
+    // A driver that starts its task within this turn has nothing to say meanwhile: its record and
+    // TASK_STARTING go in one commit with its TASK_RUNNING (or its failure), not one commit each.
+    if (driver.startsInTurn !== true) commit(() => {});
     let running: RunningTask;
     try {
-      running = await driver.start(vetted, sandbox, (message) => this.report(taskId, "TASK_STARTING", message));
+      // The driver records the process once its handle is complete, before the command may run
+      // (the exec driver after this turn, once it read the wrapper's start time): an agent that
+      // stops before finds no process in the record and fails the task, whose command never ran.
+      running = await driver.start(
+        vetted,
+        sandbox,
+        (message) => commit(() => this.report(taskId, "TASK_STARTING", message)),
+        (task) => commit(() => this.store.setProcess(task)),
+      );
     } catch (error) {
-      return this.settle(entry, { state: "TASK_FAILED", message: errorMessage(error) }, "task_launch_failed");
+      return commit(() => this.settle(entry, { state: "TASK_FAILED", message: errorMessage(error) }, "task_launch_failed"));
     }
     const killMs = entry.pendingKillMs;
-    // The process and its TASK_RUNNING in one commit: the update leaves once both are recorded.
-    this.db.transaction(() => {
-      this.store.setProcess(running);
+    commit(() => {
       if (killMs === undefined) this.report(taskId, "TASK_RUNNING");
-    })();
+    });
     entry.running = running;
     if (killMs !== undefined) this.beginKill(entry, killMs);
     else this.runningReported(entry);
     void this.watch(entry, running);
     this.log.info("task_launched", { taskId, name: launch.name, driver: running.driver, pid: running.pid, sandbox });
+  }
+
+  /**
+   * The launch's commits: each runs `write` in a transaction, the first one after writing the
+   * task's record and its TASK_STARTING. Until that commit nothing of the task is on disk, and
+   * its process (if any) waits for its go, which comes only after the process is recorded. Once
+   * one failed (the launch then crashed: TASK_DROPPED), every later one throws, so a process
+   * spawned meanwhile is never recorded, nor let run.
+   */
+  private launchCommits(entry: Entry): (write: () => void) => void {
+    let recorded = false;
+    let failed = false;
+    return (write) => {
+      if (failed) throw new Error("an earlier write of the launch failed");
+      try {
+        this.db.transaction(() => {
+          if (!recorded) {
+            this.store.insert(entry.record);
+            this.report(entry.record.taskId, "TASK_STARTING");
+          }
+          write();
+        })();
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+      recorded = true;
+    };
   }
 
   /**

@@ -89,10 +89,12 @@ export class TaskStore {
     return this.db.query<Row, []>("SELECT * FROM tasks WHERE done = 0 ORDER BY rowid").all().map(toRecord);
   }
 
+  /** Records a task's process; throws when the task has no record (its process must then not run). */
   setProcess(task: RunningTask): void {
-    this.db
+    const { changes } = this.db
       .query("UPDATE tasks SET pid = ?, pgid = ?, start_time = ?, cgroup = ?, container_id = ?, updated_at = ? WHERE task_id = ?")
       .run(task.pid, task.pgid, task.startTime, task.cgroup ?? null, task.containerId ?? null, Date.now(), task.taskId);
+    if (changes === 0) throw new Error(`task ${task.taskId} has no record`);
   }
 
   setState(taskId: string, state: TaskState, message: string | undefined): void {

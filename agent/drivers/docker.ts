@@ -96,7 +96,7 @@ export class DockerDriver implements TaskDriver {
     return this.state;
   }
 
-  async start(launch: TaskSpec, sandbox: string, progress?: (message: string) => void): Promise<RunningTask> {
+  async start(launch: TaskSpec, sandbox: string, progress?: (message: string) => void, record?: (task: RunningTask) => void): Promise<RunningTask> {
     const container = launch.container;
     if (container === undefined) throw new TaskStartError("the docker driver needs a container");
     mkdirSync(sandbox, { recursive: true, mode: 0o750 });
@@ -126,6 +126,7 @@ export class DockerDriver implements TaskDriver {
     // No pid: the container id is the handle, and dockerd, not the agent, owns the processes.
     const task: RunningTask = { taskId: launch.taskId, driver: this.name, pid: 0, pgid: 0, startTime: 0, sandbox, containerId: id };
     this.track(task, false);
+    record?.(task);
     return task;
   }
 

@@ -88,6 +88,11 @@ export class TaskStartError extends Error {
  */
 export interface TaskDriver {
   readonly name: string;
+  /**
+   * Whether `start` does its work within the launch's turn (nothing to report while STARTING):
+   * the host then writes the task's record with its TASK_RUNNING in one commit.
+   */
+  readonly startsInTurn?: boolean;
   fingerprint(): DriverFingerprint;
   /**
    * For a driver that must ask something outside the agent (the docker driver asks its daemon):
@@ -103,8 +108,12 @@ export interface TaskDriver {
    * Starts `launch` in `sandbox` and resolves once its process exists. Rejects with a
    * TaskStartError (user unknown, executable missing, spawn failed) when nothing was started.
    * `progress` reports a slow step (e.g. "pulling image x") while the task is STARTING.
+   * `record` persists the handle (the host's task record) and is called once it is complete,
+   * before the launch's command may run: the docker driver before `start` resolves, the exec
+   * driver after, once it has read the wrapper's start time (its command waits for that). A
+   * throwing `record` keeps an exec task from running its command; it then ends with the reason.
    */
-  start(launch: TaskSpec, sandbox: string, progress?: (message: string) => void): Promise<RunningTask>;
+  start(launch: TaskSpec, sandbox: string, progress?: (message: string) => void, record?: (task: RunningTask) => void): Promise<RunningTask>;
   /** Resolves once the task's process has ended, with how it ended. Safe to call more than once. */
   wait(task: RunningTask): Promise<ExitStatus>;
   /**

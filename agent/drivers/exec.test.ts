@@ -85,11 +85,55 @@ describe("exec driver: running", () => {
   test("the task leads its own process group and session, apart from the agent's", async () => {
     const exec = driver();
     const { task } = await start(exec, { shell: "sleep 30" });
+    await exec.placed(task);
     const stat = readProcStat(task.pid);
     expect(stat?.pgid).toBe(task.pid);
     expect(task.pgid).toBe(task.pid);
     expect(stat?.pgid).not.toBe(readProcStat(process.pid)?.pgid);
     expect(task.startTime).toBeGreaterThan(0);
+  });
+
+  test("the handle is recorded with the wrapper's start time after start resolves, before the command runs", async () => {
+    const exec = driver();
+    const dir = sandbox();
+    const recorded: { startTime: number; ran: boolean }[] = [];
+    const task = await exec.start(launchOf("t-record", { shell: "touch ran" }), dir, undefined, (t) => {
+      recorded.push({ startTime: t.startTime, ran: existsSync(join(dir, "ran")) });
+    });
+    reaper.add(task.pgid);
+    cleanups.push(() => dropCgroup(exec, task));
+    // Not in the launch's turn: the turn sends TASK_RUNNING without waiting for the wrapper's exec.
+    expect(recorded).toEqual([]);
+    expect(task.startTime).toBe(0);
+    const stat = readProcStat(task.pid);
+    expect(await exec.wait(task)).toMatchObject({ kind: "exited", code: 0 });
+    expect(recorded).toEqual([{ startTime: stat?.startTime ?? -1, ran: false }]);
+    expect(task.startTime).toBe(stat?.startTime ?? -1);
+    expect(existsSync(join(dir, "ran"))).toBe(true);
+  });
+
+  test("a handle that cannot be recorded keeps the command from running, and the task ends with the reason", async () => {
+    const exec = driver();
+    const dir = sandbox();
+    const task = await exec.start(launchOf("t-unrecorded", { shell: "touch ran" }), dir, undefined, () => {
+      throw new Error("disk full");
+    });
+    reaper.add(task.pgid);
+    cleanups.push(() => dropCgroup(exec, task));
+    expect(await exec.wait(task)).toMatchObject({ kind: "unknown", reason: "the agent could not record the task: disk full" });
+    expect(existsSync(join(dir, "ran"))).toBe(false);
+  });
+
+  test("a stop at once after start waits for the start time, then stops the task", async () => {
+    const exec = driver();
+    const dir = sandbox();
+    let recordedAt = 0;
+    const task = await exec.start(launchOf("t-early-stop", { shell: "sleep 30" }), dir, undefined, (t) => (recordedAt = t.startTime));
+    reaper.add(task.pgid);
+    cleanups.push(() => dropCgroup(exec, task));
+    await exec.stop(task, 2_000);
+    expect(recordedAt).toBeGreaterThan(0);
+    expect((await exec.wait(task)).kind).not.toBe("exited");
   });
 
   test("a non-zero exit is reported with its code and the last lines of stderr", async () => {

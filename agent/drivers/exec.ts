@@ -86,6 +86,7 @@ interface Watched {
 /** The exec driver; see the module comment for the process layout and the wrapper. */
 export class ExecDriver implements TaskDriver {
   readonly name = "exec";
+  readonly startsInTurn = true;
   private readonly log: Logger;
   private readonly logCapBytes: number;
   private readonly logCheckMs: number;
@@ -99,6 +100,8 @@ export class ExecDriver implements TaskDriver {
   readonly isolation: Isolation;
   private readonly cgroups: Cgroups | undefined;
   private readonly watched = new Map<string, Watched>();
+  /** Each started task's start-time read and record (see `identify`): its signals wait for it. */
+  private readonly identities = new WeakMap<RunningTask, Promise<boolean>>();
   /** Each started task's move into its cgroup and release (see `placed`). */
   private readonly placements = new WeakMap<RunningTask, Promise<void>>();
   /** Keyed by the handle given out, so `wait` works even after the task left `watched`. */
@@ -134,7 +137,7 @@ export class ExecDriver implements TaskDriver {
     return { name: this.name, available: true, isolation: { mode: this.isolation.mode, reason: this.isolation.reason } };
   }
 
-  async start(launch: TaskSpec, sandbox: string): Promise<RunningTask> {
+  async start(launch: TaskSpec, sandbox: string, _progress?: (message: string) => void, record?: (task: RunningTask) => void): Promise<RunningTask> {
     const runAs = resolveRunAs(launch, this.taskUser);
     if (runAs.ignored !== undefined) this.log.warn("task_user_ignored", { taskId: launch.taskId, user: launch.user, why: runAs.ignored });
     prepareSandbox(sandbox, runAs);
@@ -143,22 +146,22 @@ export class ExecDriver implements TaskDriver {
     // Named now, made once the wrapper waits (see placeAndRelease): its TASK_RUNNING does not wait for the mkdirs.
     const cgroup = this.cgroups?.name(launch.taskId);
     const child = spawnWrapped(argv, sandbox, env, runAs, this.isolate(sandbox));
-    // Read before the go: until then the wrapper waits on its stdin, so it cannot have ended and
-    // been reaped, and its start time is there to read.
-    const startTime = readProcStat(child.pid)?.startTime ?? 0;
+    // The start time is read once the wrapper waits (see `identify`): 0 until then.
     const task: RunningTask = {
       taskId: launch.taskId,
       driver: this.name,
       pid: child.pid,
       pgid: child.pid,
       ...(cgroup === undefined ? {} : { cgroup }),
-      startTime,
+      startTime: 0,
       sandbox,
     };
     const watched: Watched = { task, process: child };
+    const identified = this.identify(watched, child, record);
+    this.identities.set(task, identified);
     // Not awaited: the process exists, which is what `start` promises; it runs the command once
-    // it is in its cgroup, while its TASK_RUNNING is on its way (see placeAndRelease).
-    const placed = this.placeAndRelease(watched, launch, child);
+    // it is recorded and in its cgroup, while its TASK_RUNNING is on its way (see placeAndRelease).
+    const placed = this.placeAndRelease(watched, launch, child, identified);
     this.placements.set(task, placed);
     // The end is settled only once the move is, so the cgroup is never removed under a move.
     const exited = Promise.all([child.exited, placed]).then(() =>
@@ -166,6 +169,32 @@ export class ExecDriver implements TaskDriver {
     );
     this.track(watched, exited);
     return task;
+  }
+
+  /**
+   * Reads the wrapper's start time, then hands the complete handle to `record` (the host persists
+   * it); true when both were done. Runs after the launch's turn, which sends its TASK_RUNNING: read
+   * right after the spawn, /proc/<pid>/stat waits for the wrapper's exec to get through its loader
+   * (0.2-0.4 ms on every launch), and the wrapper cannot end before its go but by a signal, after
+   * which there is nothing to record. Until then `signal` sends nothing: a pid is never signalled
+   * without the start time that tells it from a reused one, nor recorded without it.
+   */
+  private async identify(watched: Watched, child: WrapperProcess, record: ((task: RunningTask) => void) | undefined): Promise<boolean> {
+    // Two hops: past the launch's turn, then past the outbox's send of the TASK_RUNNING that turn
+    // wrote (scheduled after this one; an immediate queued by an immediate runs a loop later).
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    const stat = readProcStat(child.pid);
+    if (stat === undefined || stat.state === "Z" || child.exitCode !== null || child.signalCode !== null) return false;
+    watched.task.startTime = stat.startTime;
+    try {
+      record?.(watched.task);
+      return true;
+    } catch (error) {
+      watched.startFailure = `the agent could not record the task: ${errorMessage(error)}`;
+      this.log.warn("task_record_failed", { taskId: watched.task.taskId, error: errorMessage(error) });
+      return false;
+    }
   }
 
   /**
@@ -183,7 +212,8 @@ export class ExecDriver implements TaskDriver {
   async stop(task: RunningTask, graceMs: number): Promise<void> {
     const exited = this.exits.get(task);
     if (exited === undefined || !this.watched.has(task.taskId)) return;
-    signalGroup(task.pid, task.pgid, task.startTime, "SIGTERM");
+    await this.identities.get(task);
+    this.signal(task, "SIGTERM");
     let timer: ReturnType<typeof setTimeout> | undefined;
     const graceOver = new Promise<"grace over">((resolve) => {
       timer = setTimeout(() => resolve("grace over"), graceMs);
@@ -256,10 +286,14 @@ export class ExecDriver implements TaskDriver {
    * fails, the wrapper gets end of input without a go and exits without running the command; the
    * task then ends with the reason (`ended`), after releasing its cgroup.
    */
-  private async placeAndRelease(watched: Watched, launch: TaskSpec, child: WrapperProcess): Promise<void> {
+  private async placeAndRelease(watched: Watched, launch: TaskSpec, child: WrapperProcess, identified: Promise<boolean>): Promise<void> {
     const cgroup = watched.task.cgroup;
+    if (!(await identified)) {
+      // Gone already, or not recorded: it must not run the command.
+      void child.stdin.end();
+      return;
+    }
     if (this.cgroups !== undefined && cgroup !== undefined) {
-      await new Promise((resolve) => setImmediate(resolve));
       const failure = await this.place(this.cgroups, launch, cgroup, child.pid);
       // A wrapper stopped meanwhile cannot be moved: that is no failure to report.
       if (child.exitCode !== null || child.signalCode !== null) return;
@@ -309,9 +343,18 @@ export class ExecDriver implements TaskDriver {
     return oomKilled;
   }
 
+  /**
+   * Signals the task's process group; nothing for a task this driver started whose start time it
+   * has not read (see `identify`): that wrapper never ran its command, and its pid may be reused.
+   */
+  private signal(task: RunningTask, signal: NodeJS.Signals): void {
+    if (task.startTime === 0 && this.identities.has(task)) return;
+    signalGroup(task.pid, task.pgid, task.startTime, signal);
+  }
+
   /** SIGKILL to the task's group and, with a cgroup, to everything in it (daemons included). */
   private killAll(task: RunningTask): void {
-    signalGroup(task.pid, task.pgid, task.startTime, "SIGKILL");
+    this.signal(task, "SIGKILL");
     if (this.cgroups === undefined || task.cgroup === undefined) return;
     try {
       this.cgroups.killAll(task.cgroup);
@@ -375,7 +418,7 @@ export class ExecDriver implements TaskDriver {
    * without one, from `fallback`, and whether the OOM killer struck.
    */
   private ended(task: RunningTask, fallback: (stderrTail: string) => ExitStatus): ExitStatus {
-    signalGroup(task.pid, task.pgid, task.startTime, "SIGKILL");
+    this.signal(task, "SIGKILL");
     // A closed driver leaves the cgroup, and its OOM count, to the next agent process's `recover`.
     const oomKilled = this.closed ? false : this.releaseCgroup(task.taskId, task.cgroup);
     capTaskLogs(task, this.logCapBytes, this.log);

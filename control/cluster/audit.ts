@@ -36,9 +36,18 @@ export interface AuditView {
 
 /** Writes one row (inside the caller's transaction). */
 export function recordAudit(db: ClusterDb, actor: Actor, name: AuditName, now: number): void {
-  db.insert(audit)
-    .values({ at: now, userId: actor.userId, tokenId: actor.tokenId, action: name.action, target: name.target, detail: name.detail ?? null })
-    .run();
+  // Raw SQL: every change writes a row, and drizzle built the insert anew each time.
+  db.$client.sql
+    .exec(
+      "INSERT INTO audit (at, user_id, token_id, action, target, detail) VALUES (?, ?, ?, ?, ?, ?)",
+      now,
+      actor.userId,
+      actor.tokenId,
+      name.action,
+      name.target,
+      name.detail ? JSON.stringify(name.detail) : null,
+    )
+    .toArray();
 }
 
 /** Rows at or before `atMost` (ms), newest first (by time, then id): one source of the merged, paged log. */

@@ -5,15 +5,16 @@ import { meta } from "./schema.ts";
 /** Small key/value facts and counters of the cluster, owned by this module. */
 
 /**
- * getMeta and increment run on every agent's join and every round's bookkeeping: raw SQL, since
- * drizzle's query building costs more than these one-row statements.
+ * getMeta, setMeta and increment run on every agent's join, every round's bookkeeping and every
+ * save of the metrics: raw SQL, since drizzle's query building costs more than these one-row
+ * statements.
  */
 export function getMeta(db: ClusterDb, key: string): string | undefined {
   return db.$client.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0]?.value;
 }
 
 export function setMeta(db: ClusterDb, key: string, value: string): void {
-  db.insert(meta).values({ key, value }).onConflictDoUpdate({ target: meta.key, set: { value } }).run();
+  db.$client.sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value).toArray();
 }
 
 /** Returns the stored value, storing `make()` first if there is none. */

@@ -1,4 +1,9 @@
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import type { Cluster } from "../../control/cluster/cluster.ts";
+import type { ClusterDb } from "../../control/cluster/db.ts";
+import { orphanCandidates } from "../../control/cluster/frameworks/marathon/apps.ts";
 import { type Account, type TestSocket, call, expectInvalid, joinAgent, signUp } from "./helpers.ts";
 
 interface Launch {
@@ -181,6 +186,27 @@ describe("Marathon /v2 against a protocol-level agent", () => {
     expect(await deployments(account)).toHaveLength(1);
     await report(socket, kill.taskIds, "TASK_KILLED");
     await expect.poll(() => deployments(account)).toEqual([]);
+  });
+
+  it("a deleted app's group is checked by each round while it has live tasks, and no longer once they ended", async () => {
+    const account = await signUp();
+    const { socket } = await joinAgent(account);
+    const candidates = () =>
+      runInDurableObject(env.CLUSTER.getByName(account.cluster.id), (instance: Cluster) => [
+        ...(orphanCandidates.get((instance as unknown as { db: ClusterDb }).db) ?? []),
+      ]);
+    await call(`/c/${account.cluster.id}/v2/apps`, { method: "POST", token: account.token, json: { id: "/left", cmd: "sleep 100", cpus: 0.1, mem: 16 } });
+    const launch = await socket.nextOfType<Launch>("launch");
+    await report(socket, [launch.tasks[0]?.taskId ?? ""], "TASK_RUNNING");
+    // The first round read every group with a live task; a group with an app leaves the set at the next.
+    await expect.poll(candidates).toEqual([]);
+    expect((await call(`/c/${account.cluster.id}/v2/apps/left?force=true`, { method: "DELETE", token: account.token })).status).toBe(200);
+    const kill = await socket.nextOfType<{ taskIds: string[] }>("kill");
+    expect(kill.taskIds).toEqual([launch.tasks[0]?.taskId]);
+    expect(await candidates()).toEqual(["/left"]);
+    await report(socket, kill.taskIds, "TASK_KILLED");
+    await expect.poll(() => deployments(account)).toEqual([]);
+    await expect.poll(candidates).toEqual([]);
   });
 
   it("UNIQUE hostname with more instances than agents waits and says why in /v2/queue", async () => {

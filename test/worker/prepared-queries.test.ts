@@ -53,6 +53,32 @@ describe("prepared statements", () => {
     });
   });
 
+  it("a create's raw writes (app, deployment, audit row) keep SQL NULLs and store JSON as drizzle reads it", async () => {
+    const account = await signUp();
+    const post = await call(`/c/${account.cluster.id}/v2/apps`, {
+      method: "POST",
+      token: account.token,
+      json: { id: "/raw", cmd: "sleep 600", cpus: 0.1, mem: 32, labels: { a: "b" } },
+    });
+    expect(post.status).toBe(201);
+    await runInDurableObject(env.CLUSTER.getByName(account.cluster.id), (instance: Cluster) => {
+      const db = dbOf(instance);
+      const types = db.$client.sql
+        .exec<{ f: string; d: string }>("SELECT typeof(last_task_failure) AS f, typeof(delay_until) AS d FROM apps WHERE id = '/raw'")
+        .one();
+      expect(types).toEqual({ f: "null", d: "null" });
+      expect(db.$client.sql.exec<{ p: string }>("SELECT typeof(previous) AS p FROM deployments WHERE app_id = '/raw'").one().p).toBe("null");
+      const stored = getApp(db, "/raw");
+      expect(stored?.app.labels).toEqual({ a: "b" });
+      expect(stored?.lastTaskFailure).toBeNull();
+      const row = db.$client.sql
+        .exec<{ action: string; target: string; detail: string | null }>("SELECT action, target, detail FROM audit ORDER BY id DESC LIMIT 1")
+        .one();
+      expect(row.target).toBe("/raw");
+      expect(row.detail === null || typeof JSON.parse(row.detail) === "object").toBe(true);
+    });
+  });
+
   it("summarize each app with its own version and ready rule, whatever shape was built first", async () => {
     const account = await signUp();
     const agent = await joinAgent(account);

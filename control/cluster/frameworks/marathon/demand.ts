@@ -5,7 +5,7 @@ import { prepared } from "../../prepared.ts";
 import { taskReadiness, tasks } from "../../schema.ts";
 import type { TaskRequest } from "../../allocator/place.ts";
 import { appConstraints, type App } from "./app-definition.ts";
-import { listApps, type StoredApp } from "./apps.ts";
+import { listApps, orphanCandidates, type StoredApp } from "./apps.ts";
 import { waitsForDependencies } from "./dependencies.ts";
 import { listDeployments, type DeploymentRecord } from "./deployments.ts";
 import { decide, decideStop, type Decision, type TaskSummary } from "./scheduler.ts";
@@ -197,9 +197,7 @@ function apply(
 /**
  * Marathon's groups with a live task, read through the tasks_group index (framework, group_id,
  * ended_at) by skipping from group to group: one seek for the next group and one for a live
- * task in it, whatever its ended tasks. Every round asks, and a removed app leaves thousands
- * of ended tasks behind (kept a while for /master/tasks and logs), which a plain DISTINCT over
- * the framework's tasks would read every round.
+ * task in it, whatever its ended tasks. Read once per object (see orphanGroups).
  */
 const LIVE_GROUPS = `WITH RECURSIVE g(grp) AS (
     SELECT min(group_id) FROM tasks WHERE framework = ?1
@@ -207,9 +205,42 @@ const LIVE_GROUPS = `WITH RECURSIVE g(grp) AS (
     SELECT (SELECT min(group_id) FROM tasks WHERE framework = ?1 AND group_id > g.grp) FROM g WHERE g.grp IS NOT NULL
   )
   SELECT grp FROM g WHERE grp IS NOT NULL AND EXISTS (SELECT 1 FROM tasks t WHERE t.framework = ?1 AND t.group_id = g.grp AND t.ended_at IS NULL)`;
+const LIVE_IN_GROUP = "SELECT 1 FROM tasks WHERE framework = ? AND group_id = ? AND ended_at IS NULL LIMIT 1";
+const APP_EXISTS = "SELECT 1 FROM apps WHERE id = ?";
 
-/** Groups with live Marathon tasks but no app: deleted apps still being stopped. */
+const liveGroups = (db: ClusterDb) =>
+  db.$client.sql
+    .exec<{ grp: string }>(LIVE_GROUPS, MARATHON)
+    .toArray()
+    .map((r) => r.grp);
+const hasLive = (db: ClusterDb, group: string) => db.$client.sql.exec(LIVE_IN_GROUP, MARATHON, group).toArray().length > 0;
+const appExists = (db: ClusterDb, id: string) => db.$client.sql.exec(APP_EXISTS, id).toArray().length > 0;
+
+/**
+ * Groups with live Marathon tasks but no app: deleted apps still being stopped. Tasks are only
+ * launched for an app, so a group becomes one only when its app is deleted (deleteApp notes it):
+ * every group with a live task is read once per object, then a round checks only the groups
+ * noted, not every group the tasks table still holds (a removed app's ended tasks stay a while,
+ * so that grew with every app ever removed). A group leaves the set once what is stored says it
+ * has an app or no live task, checked after the round's transaction (it may roll back); so is
+ * the first read, which may be made inside one.
+ */
 function orphanGroups(db: ClusterDb, apps: Set<string>): string[] {
-  const rows = db.$client.sql.exec<{ grp: string }>(LIVE_GROUPS, MARATHON).toArray();
-  return rows.map((r) => r.grp).filter((g) => !apps.has(g));
+  let candidates = orphanCandidates.get(db);
+  if (candidates === undefined) {
+    const all = new Set(liveGroups(db));
+    candidates = all;
+    orphanCandidates.set(db, all);
+    queueMicrotask(() => {
+      for (const group of liveGroups(db)) all.add(group);
+    });
+  }
+  const orphans = [...candidates].filter((g) => !apps.has(g) && hasLive(db, g));
+  if (orphans.length < candidates.size) {
+    const settled = candidates;
+    queueMicrotask(() => {
+      for (const group of settled) if (appExists(db, group) || !hasLive(db, group)) settled.delete(group);
+    });
+  }
+  return orphans;
 }

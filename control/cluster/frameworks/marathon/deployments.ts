@@ -25,7 +25,18 @@ const toRecord = (row: Row): DeploymentRecord => ({ ...row, action: row.action a
 
 export function createDeployment(db: ClusterDb, d: Omit<DeploymentRecord, "id">): DeploymentRecord {
   const record = { ...d, id: crypto.randomUUID() };
-  db.insert(deployments).values(record).run();
+  // Raw SQL: every app change writes one, and drizzle built the insert anew each time.
+  db.$client.sql
+    .exec(
+      "INSERT INTO deployments (id, app_id, action, version, previous, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+      record.id,
+      record.appId,
+      record.action,
+      record.version,
+      record.previous === null ? null : JSON.stringify(record.previous),
+      record.createdAt,
+    )
+    .toArray();
   return record;
 }
 

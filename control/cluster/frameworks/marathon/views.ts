@@ -64,10 +64,19 @@ const countsByApp = (db: ClusterDb) =>
     .where(and(eq(tasks.framework, MARATHON), isNull(tasks.endedAt)))
     .groupBy(tasks.group, tasks.state, tasks.healthy)
     .prepare();
+// One app's (a create's or an update's answer): a seek in tasks_group to its live tasks, not a
+// pass over every app's, ended tasks included.
+const countsOfApp = (db: ClusterDb) =>
+  db
+    .select({ group: tasks.group, state: tasks.state, healthy: tasks.healthy, n: sql<number>`count(*)` })
+    .from(tasks)
+    .where(and(eq(tasks.framework, MARATHON), eq(tasks.group, sql.placeholder("appId")), isNull(tasks.endedAt)))
+    .groupBy(tasks.state, tasks.healthy)
+    .prepare();
 
-/** Marathon's task counters for every app, in one query. */
-function taskCounts(db: ClusterDb): Map<string, { staged: number; running: number; healthy: number; unhealthy: number }> {
-  const rows = prepared(db, countsByApp).all();
+/** Marathon's task counters for every app (`only` undefined) or for the apps `only`, in one query each. */
+function taskCounts(db: ClusterDb, only?: readonly StoredApp[]): Map<string, { staged: number; running: number; healthy: number; unhealthy: number }> {
+  const rows = only === undefined ? prepared(db, countsByApp).all() : only.flatMap((s) => prepared(db, countsOfApp).all({ appId: s.id }));
   const out = new Map<string, { staged: number; running: number; healthy: number; unhealthy: number }>();
   for (const r of rows) {
     const c = out.get(r.group) ?? { staged: 0, running: 0, healthy: 0, unhealthy: 0 };
@@ -87,7 +96,8 @@ function taskCounts(db: ClusterDb): Map<string, { staged: number; running: numbe
 export function appInfos(db: ClusterDb, only: StoredApp[] | undefined, embed: Iterable<AppEmbed> = APP_LIST_EMBEDS, now = Date.now()) {
   const wanted = new Set(embed);
   const stored = only ?? listApps(db);
-  const counts = taskCounts(db);
+  // A few apps are counted one by one; a listing counts every app in one pass.
+  const counts = taskCounts(db, only !== undefined && only.length <= 8 ? only : undefined);
   const deploymentsByApp = groupBy(listDeployments(db), (d) => d.appId);
   const tasksOf = wanted.has("tasks") ? groupBy(marathonTasks(db), (t) => t.appId) : undefined;
   const statsOf = wanted.has("taskStats") ? groupBy(liveTasks(db, { framework: MARATHON }), (t) => t.group) : undefined;

@@ -51,6 +51,13 @@ export interface AuthCacheOptions {
   missTtlMs: number;
   /** Entries kept at most; the oldest go first. */
   maxEntries: number;
+  /**
+   * How long a refresh behind an answer waits before it reads (default 0). It is never urgent:
+   * the entry has half its TTL left, or this request was answered stale and the next ones load
+   * for themselves. Waiting keeps its reads off the isolate while the request's own work (a
+   * launch, its round, its agent's reply) is still running beside it.
+   */
+  refreshDelayMs?: number;
 }
 
 /** See the module comment. */
@@ -92,7 +99,10 @@ export class AuthCache<V> {
     if (this.refreshing.has(key)) return false;
     this.refreshing.add(key);
     const generation = this.generation;
-    const work = load()
+    const delay = this.options.refreshDelayMs ?? 0;
+    const waited = delay > 0 ? new Promise((resolve) => setTimeout(resolve, delay)) : Promise.resolve();
+    const work = waited
+      .then(load)
       .then((value) => {
         if (generation === this.generation) this.store(key, value, expiresAt, now);
       })

@@ -19,7 +19,13 @@ export const TOKEN_CACHE_TTL_MS = 5_000;
 /** 30 s in all, the default token TTL of Nomad's and Consul's ACL caches. */
 export const TOKEN_CACHE_STALE_MS = 25_000;
 /** The options every credential cache is made with. */
-export const CREDENTIAL_CACHE = { ttlMs: TOKEN_CACHE_TTL_MS, staleMs: TOKEN_CACHE_STALE_MS, missTtlMs: 1_000, maxEntries: 10_000 } as const;
+export const CREDENTIAL_CACHE = {
+  ttlMs: TOKEN_CACHE_TTL_MS,
+  staleMs: TOKEN_CACHE_STALE_MS,
+  missTtlMs: 1_000,
+  maxEntries: 10_000,
+  refreshDelayMs: 100,
+} as const;
 const tokenCache = new AuthCache<TokenOwner>(CREDENTIAL_CACHE);
 
 /** Forgets the cached tokens of a user (after their tokens were revoked or trimmed). */

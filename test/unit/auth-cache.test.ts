@@ -120,6 +120,19 @@ describe("AuthCache", () => {
     expect(work).toHaveLength(1);
   });
 
+  it("a refresh waits refreshDelayMs before it reads, off the request's own work", async () => {
+    const cache = new AuthCache<string>({ ...options, refreshDelayMs: 30 });
+    const { work, background } = backgroundWork();
+    let loads = 0;
+    await cache.get("k", async () => "v1", { now: 0 });
+    expect(await cache.get("k", async () => (loads++, "v2"), { now: 3_000, background })).toBe("v1");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(loads).toBe(0);
+    await Promise.all(work);
+    expect(loads).toBe(1);
+    expect(await cache.get("k", async () => "v3", { now: 3_001 })).toBe("v2");
+  });
+
   it("a refresh that raced a forget is not stored", async () => {
     const cache = new AuthCache<string>(options);
     const { work, background } = backgroundWork();

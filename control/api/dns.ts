@@ -29,16 +29,18 @@ type Request = { kind: "wire"; query: DnsQuery; bytes: Uint8Array } | { kind: "j
 
 /** RFC 8484 GET (`?dns=`), POST (`application/dns-message`), or the JSON dialect (`?name=&type=`). */
 async function parseRequest(c: Context<AppEnv>): Promise<Request> {
-  const url = new URL(c.req.url);
   if (c.req.method === "POST") {
     const type = (c.req.header("Content-Type") ?? "").split(";")[0]?.trim().toLowerCase();
     if (type !== DNS_MESSAGE) throw new ApiError("unsupported_media_type", `POST a DNS message as ${DNS_MESSAGE}, not '${type || "(none)"}'.`);
     if (Number(c.req.header("Content-Length") ?? 0) > MAX_MESSAGE_SIZE)
       throw new ApiError("payload_too_large", `A DNS message is at most ${MAX_MESSAGE_SIZE} bytes.`);
-    const bytes = new Uint8Array(await c.req.arrayBuffer());
+    // The request's own body, read once: Hono's cached copy is for handlers that read it twice.
+    const bytes = new Uint8Array(await c.req.raw.arrayBuffer());
     if (bytes.length > MAX_MESSAGE_SIZE) throw new ApiError("payload_too_large", `A DNS message is at most ${MAX_MESSAGE_SIZE} bytes.`);
     return wire(bytes);
   }
+  // A POST (the usual DoH query) needs no parsed URL: only the GET forms read its query.
+  const url = new URL(c.req.url);
   const dns = url.searchParams.get("dns");
   if (dns !== null) {
     const bytes = decodeBase64Url(dns);
@@ -71,7 +73,7 @@ async function answer(c: Context<AppEnv>, clusterId: string): Promise<Response> 
   const request = await parseRequest(c);
   if (request.kind === "reply") return dnsResponse(request.bytes, 0);
   const { query } = request;
-  const host = new URL(c.req.url).hostname;
+  const host = requestHost(c);
   if (request.kind === "json") {
     const { body, ttl, leaseMs } = await jsonAnswer(c.env, clusterId, query, host, waitUntilOf(c));
     return jsonResponse(body, ttl, leaseMs);
@@ -82,6 +84,18 @@ async function answer(c: Context<AppEnv>, clusterId: string): Promise<Response> 
   const bytes = await forward(c.env, query, request.bytes);
   const decoded = decodeMessage(bytes);
   return dnsResponse(bytes, decoded.ok ? minTtl(decoded.packet) : 0);
+}
+
+/**
+ * The host the query was sent to (its zone is built per host: the master's and agents' names
+ * follow it), as URL's `hostname` reads it, from the Host header the URL is made of: no URL to
+ * parse on each query. The port goes; an IPv6 literal keeps its brackets.
+ */
+function requestHost(c: Context<AppEnv>): string {
+  const header = c.req.header("Host");
+  if (!header) return new URL(c.req.url).hostname;
+  const end = header.startsWith("[") ? header.indexOf("]") + 1 : header.indexOf(":");
+  return (end > 0 ? header.slice(0, end) : header).toLowerCase();
 }
 
 /** Cache-Control follows the answer's smallest TTL; the lease header only comes with cluster names. */

@@ -1,5 +1,5 @@
 import { runInDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Cluster } from "../../control/cluster/cluster.ts";
 import type { ClusterMetrics } from "../../control/cluster/metrics.ts";
@@ -73,6 +73,25 @@ describe("DNS-over-HTTPS", () => {
     const viaGet = await query(key, "web-shop.marathon.mesos", "A", "get");
     expect(viaGet.answers.map((a) => a.data)).toEqual(["10.0.0.7"]);
     expect(viaGet.cache).toBe("max-age=5");
+  });
+
+  it("points leader.mesos at the host the query was sent to: its address for an IP (port dropped), a CNAME for a name", async () => {
+    const account = await signUp();
+    const { key } = await dnsKey(account);
+    const leader = async (host: string) => {
+      const res = await exports.default.fetch(
+        new Request(`http://${host}/dns/${key}/dns-query`, {
+          method: "POST",
+          headers: { "Content-Type": "application/dns-message" },
+          body: encodeQuery("leader.mesos", "A", 7),
+        }),
+      );
+      const decoded = decodeMessage(new Uint8Array(await res.arrayBuffer()));
+      if (!decoded.ok) throw new Error(decoded.reason);
+      return ((decoded.packet.answers ?? []) as Answer[]).map((a) => [a.type, a.data]);
+    };
+    expect(await leader("127.0.0.1:8787")).toEqual([["A", "127.0.0.1"]]);
+    expect(await leader("DCX.Example.com:8443")).toContainEqual(["CNAME", "dcx.example.com"]);
   });
 
   it("answers SRV with the task's host port, named ports too", async () => {

@@ -102,6 +102,12 @@ export const readFlash = createMiddleware<UiEnv>(async (c, next) => {
 });
 
 function takeFlash(c: UiContext): Flash | undefined {
+  // Only a navigation takes the message: a live page refetches itself in the background
+  // (client/live.ts) when an event arrives, and such a fetch, sent while the browser follows a
+  // form's redirect, would take the message the next page was to show. Browsers say which is
+  // which in Fetch Metadata; a client without it (curl, tests) reads the message as before.
+  const mode = c.req.header("Sec-Fetch-Mode");
+  if (mode !== undefined && mode !== "navigate") return undefined;
   const raw = getCookie(c, FLASH_COOKIE);
   if (raw === undefined) return undefined;
   deleteCookie(c, FLASH_COOKIE, { path: "/", httpOnly: true, sameSite: "Lax" });

@@ -71,7 +71,8 @@ describe("agent gateways", () => {
     expect(await clusterOf(account).gatewayCount()).toBe(3);
     const where = await placement(account, 3);
     for (const { agentId } of agents) expect(where.get(agentId)).toBe(gatewayFor(agentId, 3));
-    expect(new Set(where.values()).size).toBeGreaterThan(1);
+    // Spread, checked on the function: six random agent ids all hash to one gateway once in 243 runs.
+    expect(new Set(Array.from({ length: 60 }, (_, i) => gatewayFor(`agent-${i}`, 3))).size).toBe(3);
     // Reconnecting again lands each on the same gateway.
     const [first] = agents;
     if (!first) throw new Error("no agent");

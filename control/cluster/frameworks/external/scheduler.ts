@@ -19,9 +19,7 @@ import {
   type FrameworkRecord,
   type Subscriber,
 } from "./store.ts";
-import { acknowledgeUpdate, resendUpdatesNow, RETRY_BASE_MS } from "./updates.ts";
-
-import { ALLOCATE_TIMER, scheduleNoLaterThan } from "../../timers.ts";
+import { acknowledgeUpdate, resendUpdatesNow } from "./updates.ts";
 
 /**
  * The scheduler API's calls, run by the Cluster object inside one transaction each (with the
@@ -226,11 +224,8 @@ function acknowledge(ctx: CommandContext, fw: Subscriber, body: SchedulerCall["a
   if (!body) return fail("malformed", "ACKNOWLEDGE needs 'acknowledge'");
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(body.uuid)) return fail("malformed", "acknowledge.uuid must be Base64 (the uuid of the update)");
   const next = acknowledgeUpdate(ctx.db, fw.id, body.task_id.value, body.uuid, ctx.now);
-  if (next) {
-    // The task's next update goes out now; the round that resends it if unacknowledged must come by then.
-    mail.emitJson(fw.id, updateLine(next));
-    scheduleNoLaterThan(ctx.db, ALLOCATE_TIMER, ctx.now + RETRY_BASE_MS);
-  }
+  // The task's next update goes out now (acknowledgeUpdate armed the round that would resend it).
+  if (next) mail.emitJson(fw.id, updateLine(next));
   return { ok: true, value: { status: 202 } };
 }
 

@@ -88,8 +88,9 @@ function insertUpdates(sql: SqlStorage, frameworkId: string, texts: string[], at
 
 /**
  * The framework acknowledged an update: it is forgotten, and the next update of its task, if
- * any, is taken at once (first sending, resend due after RETRY_BASE_MS) and returned for the
- * caller to send, as its TaskStatus JSON (as stored). Undefined when nothing follows (or the uuid was not owed: Mesos ignores those too).
+ * any, is taken at once (first sending, resend due after RETRY_BASE_MS, by when the round that
+ * resends it is armed, as in oweUpdates) and returned for the caller to send, as its TaskStatus
+ * JSON (as stored). Undefined when nothing follows (or the uuid was not owed: Mesos ignores those too).
  */
 export function acknowledgeUpdate(db: ClusterDb, frameworkId: string, taskId: string, uuid: string, now: number): string | undefined {
   // Raw statements: a framework acknowledges every update, thousands a minute when busy. The
@@ -110,6 +111,7 @@ export function acknowledgeUpdate(db: ClusterDb, frameworkId: string, taskId: st
   const next = sql
     .exec<{ status: string }>("UPDATE framework_updates SET attempts = 1, next_at = ? WHERE seq = ? RETURNING status", now + RETRY_BASE_MS, deleted.next)
     .toArray()[0];
+  if (next) scheduleNoLaterThan(db, ALLOCATE_TIMER, now + RETRY_BASE_MS);
   return next?.status;
 }
 

@@ -1,6 +1,6 @@
 import { and, eq, ne } from "drizzle-orm";
 import { PUBLIC_IP_ATTRIBUTE, PUBLIC_ROLE, type AgentRole, type Attributes, type HostAllowances, type Register, type Resources } from "../../protocol/index.ts";
-import type { ClusterDb } from "./db.ts";
+import { type ClusterDb, jsonColumn } from "./db.ts";
 import { ensureMeta, increment } from "./meta.ts";
 import { agents } from "./schema.ts";
 
@@ -55,7 +55,7 @@ const described = (d: Description) => ({
 const storedText = (d: ReturnType<typeof described>) => ({
   resources: JSON.stringify(d.resources),
   attributes: JSON.stringify(d.attributes),
-  allowances: d.allowances === null ? null : JSON.stringify(d.allowances),
+  allowances: jsonColumn(d.allowances),
 });
 
 /*

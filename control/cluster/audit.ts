@@ -1,5 +1,5 @@
 import { desc, lte } from "drizzle-orm";
-import type { ClusterDb } from "./db.ts";
+import { type ClusterDb, jsonColumn } from "./db.ts";
 import type { Failure } from "./frameworks/marathon/commands.ts";
 import { audit } from "./schema.ts";
 
@@ -45,7 +45,7 @@ export function recordAudit(db: ClusterDb, actor: Actor, name: AuditName, now: n
       actor.tokenId,
       name.action,
       name.target,
-      name.detail ? JSON.stringify(name.detail) : null,
+      jsonColumn(name.detail),
     )
     .toArray();
 }
@@ -65,7 +65,7 @@ export function auditRows(db: ClusterDb, limit: number, atMost?: number): AuditV
     actor: { userId: r.userId, tokenId: r.tokenId },
     action: r.action,
     target: r.target,
-    detail: r.detail === null ? null : JSON.stringify(r.detail),
+    detail: jsonColumn(r.detail),
   }));
 }
 

@@ -1,5 +1,5 @@
 import { and, asc, desc, eq, inArray, isNull, ne, or, sql } from "drizzle-orm";
-import type { ClusterDb } from "../../db.ts";
+import { type ClusterDb, jsonColumn } from "../../db.ts";
 import { prepared } from "../../prepared.ts";
 import { appVersions, apps, tasks } from "../../schema.ts";
 import type { App } from "./app-definition.ts";
@@ -158,7 +158,6 @@ export function saveApp(db: ClusterDb, app: App, version: string, change: "creat
     lastTaskFailure: existing?.lastTaskFailure ?? null,
     waiting: null,
   };
-  const json = (v: unknown) => (v === null ? null : JSON.stringify(v));
   db.$client.sql
     .exec(
       UPSERT_APP,
@@ -169,8 +168,8 @@ export function saveApp(db: ClusterDb, app: App, version: string, change: "creat
       row.lastConfigChangeAt,
       row.backoffSeconds,
       row.delayUntil,
-      json(row.lastTaskFailure),
-      json(row.waiting),
+      jsonColumn(row.lastTaskFailure),
+      jsonColumn(row.waiting),
     )
     .toArray();
   vipMentions.delete(db);

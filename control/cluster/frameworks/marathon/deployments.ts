@@ -1,5 +1,5 @@
 import { asc, eq } from "drizzle-orm";
-import type { ClusterDb } from "../../db.ts";
+import { type ClusterDb, jsonColumn } from "../../db.ts";
 import { prepared } from "../../prepared.ts";
 import type { EventBus } from "../../events.ts";
 import { deployments } from "../../schema.ts";
@@ -33,7 +33,7 @@ export function createDeployment(db: ClusterDb, d: Omit<DeploymentRecord, "id">)
       record.appId,
       record.action,
       record.version,
-      record.previous === null ? null : JSON.stringify(record.previous),
+      jsonColumn(record.previous),
       record.createdAt,
     )
     .toArray();

@@ -1,6 +1,7 @@
 import { and, eq, ne } from "drizzle-orm";
 import { PUBLIC_IP_ATTRIBUTE, PUBLIC_ROLE, type AgentRole, type Attributes, type HostAllowances, type Register, type Resources } from "../../protocol/index.ts";
-import { type ClusterDb, jsonColumn } from "./db.ts";
+import type { ClusterDb } from "./db.ts";
+import { jsonColumn } from "./sql-json.ts";
 import { ensureMeta, increment } from "./meta.ts";
 import { agents } from "./schema.ts";
 

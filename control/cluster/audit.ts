@@ -1,5 +1,6 @@
 import { desc, lte } from "drizzle-orm";
-import { type ClusterDb, jsonColumn } from "./db.ts";
+import type { ClusterDb } from "./db.ts";
+import { jsonColumn } from "./sql-json.ts";
 import type { Failure } from "./frameworks/marathon/commands.ts";
 import { audit } from "./schema.ts";
 

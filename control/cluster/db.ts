@@ -18,9 +18,6 @@ export interface StorageRows {
  */
 export type ClusterDb = DrizzleSqliteDODatabase<typeof schema> & { $client: DurableObjectStorage; $rows: StorageRows };
 
-/** A nullable JSON column's text as drizzle's json mode writes it (SQL NULL for null or absent), for statements written in raw SQL. */
-export const jsonColumn = (value: unknown): string | null => (value === null || value === undefined ? null : JSON.stringify(value));
-
 /**
  * Opens the object's SQLite through drizzle and brings its schema up to date. Runs inside
  * `blockConcurrencyWhile` in the constructor, so no event sees a half-migrated database.

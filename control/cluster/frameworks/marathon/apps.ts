@@ -1,5 +1,6 @@
 import { and, asc, desc, eq, inArray, isNull, ne, or, sql } from "drizzle-orm";
-import { type ClusterDb, jsonColumn } from "../../db.ts";
+import type { ClusterDb } from "../../db.ts";
+import { jsonColumn } from "../../sql-json.ts";
 import { prepared } from "../../prepared.ts";
 import { appVersions, apps, tasks } from "../../schema.ts";
 import type { App } from "./app-definition.ts";

@@ -1,5 +1,6 @@
 import { asc, eq } from "drizzle-orm";
-import { type ClusterDb, jsonColumn } from "../../db.ts";
+import type { ClusterDb } from "../../db.ts";
+import { jsonColumn } from "../../sql-json.ts";
 import { prepared } from "../../prepared.ts";
 import type { EventBus } from "../../events.ts";
 import { deployments } from "../../schema.ts";

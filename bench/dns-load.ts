@@ -2,10 +2,11 @@
  * The DNS benchmark's load generator, run as its own process so it does not share a core's
  * event loop with what it measures. Two modes:
  *   --mode doh  --url URL   POSTs RFC 8484 queries over kept-alive HTTP connections
+ *   --mode doh-get --url URL  GETs them (`?dns=`, id 0 as RFC 8484 §4.1 advises) the same way
  *   --mode udp  --port N    sends plain DNS over UDP to 127.0.0.1:N (the agent's forwarder)
  *   --mode get  --url URL   GETs a plain URL (a baseline: what the local HTTP stack alone costs)
  * Each keeps `--concurrency` queries in flight for `--seconds`, checks every answer, and prints
- * one JSON line: {queries, errors, seconds, latenciesMs: [p50, p90, p99, max]}.
+ * one JSON line: {queries, errors, seconds, cpuMs (its own), latenciesMs: [p50, p90, p99, max]}.
  */
 import { createSocket } from "node:dgram";
 import { Agent, request } from "node:http";
@@ -57,8 +58,10 @@ function exchange(url: URL, agent: Agent, body?: Uint8Array): Promise<{ status: 
   }).catch(() => ({ status: 0, bytes: new Uint8Array() }));
 }
 
-async function httpWorker(url: URL, agent: Agent, dns: boolean): Promise<void> {
-  const body = dns ? query(0) : undefined;
+async function httpWorker(url: URL, agent: Agent, mode: "doh" | "doh-get" | "get"): Promise<void> {
+  const dns = mode !== "get";
+  const body = mode === "doh" ? query(0) : undefined;
+  if (mode === "doh-get") url.searchParams.set("dns", Buffer.from(query(0)).toString("base64url"));
   while (performance.now() < deadline) {
     const start = performance.now();
     const { status, bytes } = await exchange(url, agent, body);
@@ -102,14 +105,18 @@ async function udpRun(port: number): Promise<void> {
 }
 
 const started = performance.now();
-if (values.mode === "doh" || values.mode === "get") {
+const cpuBefore = process.cpuUsage();
+const mode = values.mode;
+if (mode === "doh" || mode === "doh-get" || mode === "get") {
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
-  await Promise.all(Array.from({ length: concurrency }, () => httpWorker(new URL(values.url ?? ""), agent, values.mode === "doh")));
+  await Promise.all(Array.from({ length: concurrency }, () => httpWorker(new URL(values.url ?? ""), agent, mode)));
   agent.destroy();
 } else {
   await udpRun(Number(values.port));
 }
 const seconds = (performance.now() - started) / 1000;
+const cpu = process.cpuUsage(cpuBefore);
+const cpuMs = (cpu.user + cpu.system) / 1000;
 process.stdout.write(
-  JSON.stringify({ queries: latencies.length, errors, seconds, latenciesMs: [50, 90, 99, 100].map((p) => percentile(latencies, p)) }) + "\n",
+  JSON.stringify({ queries: latencies.length, errors, seconds, cpuMs, latenciesMs: [50, 90, 99, 100].map((p) => percentile(latencies, p)) }) + "\n",
 );

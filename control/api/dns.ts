@@ -17,38 +17,42 @@ import {
 import { ApiError, unauthenticated } from "../errors.ts";
 import type { AppEnv } from "../http/env.ts";
 import { bearerToken, waitUntilOf } from "../http/middleware.ts";
+import { SECURITY_HEADERS } from "../http/security.ts";
 import { DNS_LEASE_HEADER } from "../../protocol/index.ts";
-import { edgeResolve } from "../dns/edge.ts";
+import { edgeCachedAnswer, edgeResolve } from "../dns/edge.ts";
 import { DNS_MESSAGE, forward, jsonAnswer, upstreamOf } from "../operations/dns.ts";
 import { clusterForDnsKey } from "../operations/dns-keys-cache.ts";
 
 const DNS_JSON = "application/dns-json";
 
-/** The parsed request: a wire query (with its bytes, to forward as sent) or a JSON-dialect one. */
-type Request = { kind: "wire"; query: DnsQuery; bytes: Uint8Array } | { kind: "json"; query: DnsQuery } | { kind: "reply"; bytes: Uint8Array };
+/** The parsed request: a wire query's bytes (decoded once they are not found answered) or a JSON-dialect query. */
+type Request = { kind: "wire"; bytes: Uint8Array } | { kind: "json"; query: DnsQuery };
 
 /** RFC 8484 GET (`?dns=`), POST (`application/dns-message`), or the JSON dialect (`?name=&type=`). */
 async function parseRequest(c: Context<AppEnv>): Promise<Request> {
+  const headers = c.req.raw.headers;
   if (c.req.method === "POST") {
-    const type = (c.req.header("Content-Type") ?? "").split(";")[0]?.trim().toLowerCase();
-    if (type !== DNS_MESSAGE) throw new ApiError("unsupported_media_type", `POST a DNS message as ${DNS_MESSAGE}, not '${type || "(none)"}'.`);
-    if (Number(c.req.header("Content-Length") ?? 0) > MAX_MESSAGE_SIZE)
-      throw new ApiError("payload_too_large", `A DNS message is at most ${MAX_MESSAGE_SIZE} bytes.`);
+    const contentType = headers.get("Content-Type");
+    if (contentType !== DNS_MESSAGE) {
+      const type = (contentType ?? "").split(";")[0]?.trim().toLowerCase();
+      if (type !== DNS_MESSAGE) throw new ApiError("unsupported_media_type", `POST a DNS message as ${DNS_MESSAGE}, not '${type || "(none)"}'.`);
+    }
+    if (Number(headers.get("Content-Length") ?? 0) > MAX_MESSAGE_SIZE) throw tooLarge();
     // The request's own body, read once: Hono's cached copy is for handlers that read it twice.
-    const bytes = new Uint8Array(await c.req.raw.arrayBuffer());
-    if (bytes.length > MAX_MESSAGE_SIZE) throw new ApiError("payload_too_large", `A DNS message is at most ${MAX_MESSAGE_SIZE} bytes.`);
-    return wire(bytes);
+    const bytes = await c.req.raw.bytes();
+    if (bytes.length > MAX_MESSAGE_SIZE) throw tooLarge();
+    return { kind: "wire", bytes };
   }
-  // A POST (the usual DoH query) needs no parsed URL: only the GET forms read its query.
-  const url = new URL(c.req.url);
-  const dns = url.searchParams.get("dns");
-  if (dns !== null) {
+  // Read without parsing the URL (Hono scans the query string); only the JSON dialect needs it parsed.
+  const dns = c.req.query("dns");
+  if (dns !== undefined) {
     const bytes = decodeBase64Url(dns);
     if (!bytes) throw new ApiError("malformed", "The dns parameter must be base64url without padding (RFC 8484).");
-    if (bytes.length > MAX_MESSAGE_SIZE) throw new ApiError("payload_too_large", `A DNS message is at most ${MAX_MESSAGE_SIZE} bytes.`);
-    return wire(bytes);
+    if (bytes.length > MAX_MESSAGE_SIZE) throw tooLarge();
+    return { kind: "wire", bytes };
   }
-  if (url.searchParams.has("name") || (c.req.header("Accept") ?? "").includes(DNS_JSON)) {
+  const url = new URL(c.req.url);
+  if (url.searchParams.has("name") || (headers.get("Accept") ?? "").includes(DNS_JSON)) {
     const parsed = parseJsonQuery(url.searchParams);
     if (!parsed.ok)
       throw new ApiError("malformed", `The ${parsed.parameter} parameter ${parsed.message}.`, [{ path: `/${parsed.parameter}`, errors: [parsed.message] }]);
@@ -57,13 +61,7 @@ async function parseRequest(c: Context<AppEnv>): Promise<Request> {
   throw new ApiError("malformed", "Send a DNS query: GET ?dns=<base64url>, POST application/dns-message, or GET ?name=&type= for JSON.");
 }
 
-function wire(bytes: Uint8Array): Request {
-  const decoded = decodeQuery(bytes);
-  if (decoded.ok) return { kind: "wire", query: decoded.query, bytes };
-  // A message whose header parsed gets a DNS error (FORMERR, NOTIMP); anything else is not DNS.
-  if (decoded.reply) return { kind: "reply", bytes: decoded.reply };
-  throw new ApiError("malformed", `Not a DNS query: ${decoded.reason}.`);
-}
+const tooLarge = () => new ApiError("payload_too_large", `A DNS message is at most ${MAX_MESSAGE_SIZE} bytes.`);
 
 /**
  * Answers a DoH request for `clusterId`: cluster names from the Worker's copy of the zone
@@ -71,19 +69,36 @@ function wire(bytes: Uint8Array): Request {
  */
 async function answer(c: Context<AppEnv>, clusterId: string): Promise<Response> {
   const request = await parseRequest(c);
-  if (request.kind === "reply") return dnsResponse(request.bytes, 0);
-  const { query } = request;
   const host = requestHost(c);
-  if (request.kind === "json") {
-    const { body, ttl, leaseMs } = await jsonAnswer(c.env, clusterId, query, host, waitUntilOf(c));
-    return jsonResponse(body, ttl, leaseMs);
+  if (request.kind === "wire") return wireAnswer(c, clusterId, request.bytes, host);
+  const { body, ttl, leaseMs } = await jsonAnswer(c.env, clusterId, request.query, host, waitUntilOf(c));
+  return jsonResponse(body, ttl, leaseMs);
+}
+
+/**
+ * Answers a wire query: from the answers kept with the zone's copy when these bytes were
+ * answered before (dns/answer-cache.ts), else decoded and resolved, and kept when they may be.
+ */
+async function wireAnswer(c: Context<AppEnv>, clusterId: string, bytes: Uint8Array, host: string): Promise<Response> {
+  const kept = edgeCachedAnswer(c.env, clusterId, host, bytes, waitUntilOf(c));
+  if (kept !== undefined) return dnsResponse(kept.bytes, kept.ttl, kept.leaseMs);
+  const decoded = decodeQuery(bytes);
+  // A message whose header parsed gets a DNS error (FORMERR, NOTIMP); anything else is not DNS.
+  if (!decoded.ok) {
+    if (decoded.reply) return dnsResponse(decoded.reply, 0);
+    throw new ApiError("malformed", `Not a DNS query: ${decoded.reason}.`);
   }
-  const { resolution, leaseMs } = await edgeResolve(c.env, clusterId, { name: query.name, type: query.type }, host, waitUntilOf(c));
-  const forwarding = upstreamOf(c.env) !== null;
-  if (!resolution.outside) return dnsResponse(encodeResponse(query, resolution, { recursionAvailable: forwarding }), minTtl(resolution), leaseMs);
-  const bytes = await forward(c.env, query, request.bytes);
-  const decoded = decodeMessage(bytes);
-  return dnsResponse(bytes, decoded.ok ? minTtl(decoded.packet) : 0);
+  const { query } = decoded;
+  const { resolution, leaseMs, answers } = await edgeResolve(c.env, clusterId, { name: query.name, type: query.type }, host, waitUntilOf(c));
+  if (!resolution.outside) {
+    const options = { recursionAvailable: upstreamOf(c.env) !== null };
+    const cached = answers.remember(bytes, query, resolution, options);
+    const encoded = cached ? cached.take(query.id) : encodeResponse(query, resolution, options);
+    return dnsResponse(encoded, cached ? cached.ttl : minTtl(resolution), leaseMs);
+  }
+  const forwarded = await forward(c.env, query, bytes);
+  const reply = decodeMessage(forwarded);
+  return dnsResponse(forwarded, reply.ok ? minTtl(reply.packet) : 0);
 }
 
 /**
@@ -92,15 +107,19 @@ async function answer(c: Context<AppEnv>, clusterId: string): Promise<Response> 
  * parse on each query. The port goes; an IPv6 literal keeps its brackets.
  */
 function requestHost(c: Context<AppEnv>): string {
-  const header = c.req.header("Host");
+  const header = c.req.raw.headers.get("Host");
   if (!header) return new URL(c.req.url).hostname;
   const end = header.startsWith("[") ? header.indexOf("]") + 1 : header.indexOf(":");
   return (end > 0 ? header.slice(0, end) : header).toLowerCase();
 }
 
-/** Cache-Control follows the answer's smallest TTL; the lease header only comes with cluster names. */
+/**
+ * Cache-Control follows the answer's smallest TTL; the lease header only comes with cluster
+ * names. The security headers go in with them: the middleware then finds every one in place
+ * and writes none (a header written to a made Response costs more than one it is made with).
+ */
 function headers(type: string, ttl: number, leaseMs: number | undefined): Record<string, string> {
-  const out: Record<string, string> = { "Content-Type": type, "Cache-Control": cacheControl(ttl) };
+  const out: Record<string, string> = { ...SECURITY_HEADERS, "Content-Type": type, "Cache-Control": cacheControl(ttl) };
   if (leaseMs !== undefined) out[DNS_LEASE_HEADER] = String(Math.floor(leaseMs));
   return out;
 }

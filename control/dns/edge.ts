@@ -1,4 +1,5 @@
 import { DNS_LEASE_MS } from "../../protocol/index.ts";
+import { AnswerCache, messageId } from "./answer-cache.ts";
 import { resolve, zoneOfSnapshot, type DnsQuestion, type DnsSnapshot, type DnsSnapshotReply, type Resolution, type ZoneIndex } from "./index.ts";
 
 /**
@@ -23,14 +24,23 @@ import { resolve, zoneOfSnapshot, type DnsQuestion, type DnsSnapshot, type DnsSn
  * channel to every isolate. A lease the object never has to reach is what holds everywhere.
  */
 
+/** A copy's zone for one host, and the wire answers given from it (answer-cache.ts). */
+interface HostZone {
+  zone: ZoneIndex;
+  answers: AnswerCache;
+}
+
 /** A confirmed copy: the snapshot, when its lease began, and its zones by host. */
 interface Held {
   snapshot: DnsSnapshot;
   leaseStart: number;
   /** Ordinal of the confirmation: a copy confirmed before a local change is not leased. */
   seq: number;
-  /** Built zones, not promises of them: a promise made in one request must not be awaited in another. */
-  zones: Map<string, ZoneIndex>;
+  /**
+   * Built zones, not promises of them: a promise made in one request must not be awaited in
+   * another. A renewal that finds the same version keeps them (the same snapshot, the same answers).
+   */
+  zones: Map<string, HostZone>;
 }
 
 type Check = (known: string | null, queries: Record<string, number>) => Promise<DnsSnapshotReply>;
@@ -126,14 +136,24 @@ function checkOf(env: Env, clusterId: string): Check {
   return (known, queries) => env.CLUSTER.getByName(clusterId).dnsSnapshot(known, queries);
 }
 
-async function zoneOf(held: Held, host: string): Promise<ZoneIndex> {
+async function zoneOf(held: Held, host: string): Promise<HostZone> {
   const built = held.zones.get(host);
   if (built !== undefined) return built;
   // Requests that miss together each build it (rare: once per new snapshot and host).
-  const zone = await zoneOfSnapshot(held.snapshot, host);
+  const zone: HostZone = { zone: await zoneOfSnapshot(held.snapshot, host), answers: new AnswerCache() };
   if (held.zones.size >= MAX_HOSTS) held.zones.clear();
   held.zones.set(host, zone);
   return zone;
+}
+
+/** Renews a leased copy in the background when its lease is about to end (see the module comment). */
+function renewIfDue(edge: EdgeZone, held: Held, check: Check, waitUntil: ((work: Promise<unknown>) => void) | undefined): void {
+  if (!edge.claimRefresh(held)) return;
+  const renewal = edge.confirmed(check).then(
+    () => edge.refreshed(),
+    () => edge.refreshed(),
+  );
+  waitUntil?.(renewal);
 }
 
 /** NXDOMAIN or NODATA: what must be confirmed before it is said. */
@@ -145,6 +165,8 @@ function isNegative(resolution: Resolution): boolean {
 export interface EdgeAnswer {
   resolution: Resolution;
   leaseMs: number;
+  /** The wire answers kept with the copy and host that gave this one. */
+  answers: AnswerCache;
 }
 
 /**
@@ -162,22 +184,42 @@ export async function edgeResolve(
   const check = checkOf(env, clusterId);
   let held = edge.leased();
   if (held === undefined) held = await edge.confirmed(check);
-  else if (edge.claimRefresh(held)) {
-    const renewal = edge.confirmed(check).then(
-      () => edge.refreshed(),
-      () => edge.refreshed(),
-    );
-    waitUntil?.(renewal);
-  }
-  let resolution = resolve(await zoneOf(held, host), question, Math.random);
+  else renewIfDue(edge, held, check, waitUntil);
+  let zone = await zoneOf(held, host);
+  let resolution = resolve(zone.zone, question, Math.random);
   const negative = isNegative(resolution);
   if (negative) {
     held = await edge.confirmed(check);
-    resolution = resolve(await zoneOf(held, host), question, Math.random);
+    zone = await zoneOf(held, host);
+    resolution = resolve(zone.zone, question, Math.random);
   }
   edge.count(resolution.outside ? "outside" : resolution.rcode);
-  const leaseMs = negative ? 0 : Math.max(0, held.leaseStart + DNS_LEASE_MS - Date.now());
-  return { resolution, leaseMs };
+  const leaseMs = negative ? 0 : leaseLeft(held);
+  return { resolution, leaseMs, answers: zone.answers };
+}
+
+const leaseLeft = (held: Held) => Math.max(0, held.leaseStart + DNS_LEASE_MS - Date.now());
+
+/**
+ * The wire answer kept for a query of these bytes (answer-cache.ts), with the query's id
+ * written in, if the leased copy of the cluster's zone has one for `host`; undefined
+ * otherwise (no lease, or a question not answered from this copy yet). Only positive answers
+ * are kept, so none of them needs a confirmation first.
+ */
+export function edgeCachedAnswer(
+  env: Env,
+  clusterId: string,
+  host: string,
+  queryBytes: Uint8Array,
+  waitUntil?: (work: Promise<unknown>) => void,
+): { bytes: Uint8Array; ttl: number; leaseMs: number } | undefined {
+  const edge = edges.get(clusterId);
+  const held = edge?.leased();
+  const kept = held?.zones.get(host)?.answers.find(queryBytes);
+  if (edge === undefined || held === undefined || kept === undefined) return undefined;
+  renewIfDue(edge, held, checkOf(env, clusterId), waitUntil);
+  edge.count("NOERROR");
+  return { bytes: kept.take(messageId(queryBytes)), ttl: kept.ttl, leaseMs: leaseLeft(held) };
 }
 
 /**

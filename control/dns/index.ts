@@ -11,3 +11,4 @@ export * from "./wire.ts";
 export * from "./json.ts";
 export * from "./http-api.ts";
 export * from "./snapshot.ts";
+export * from "./answer-cache.ts";

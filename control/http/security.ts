@@ -23,23 +23,31 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
 /** HSTS, sent over HTTPS only (browsers ignore it on plain HTTP, and local dev is plain HTTP). */
 export const HSTS = "max-age=63072000; includeSubDomains";
 
-export const isHttps = (c: Context) => new URL(c.req.url).protocol === "https:";
+/** The request's URL is absolute and serialized (its scheme lowercase): no parse needed to read its scheme. */
+export const isHttps = (c: Context) => c.req.url.startsWith("https:");
+
+const SECURITY_HEADER_NAMES = Object.keys(SECURITY_HEADERS);
 
 /** Adds the security headers after the route has answered. WebSocket upgrades (101) are left alone. */
 export const securityHeaders = createMiddleware<AppEnv>(async (c, next) => {
   await next();
   if (c.res.status === 101) return;
-  let headers = c.res.headers;
+  const missing = SECURITY_HEADER_NAMES.filter((name) => !c.res.headers.has(name));
+  const https = isHttps(c);
+  if (missing.length === 0 && !https) return;
   try {
-    headers.set("X-Content-Type-Options", "nosniff");
+    addHeaders(c.res.headers, missing, https);
   } catch {
-    // A response passed through from a subrequest has immutable headers: copy it once.
+    // A response passed through from a subrequest has immutable headers (the first write threw): copy it once.
     c.res = new Response(c.res.body, c.res);
-    headers = c.res.headers;
+    addHeaders(c.res.headers, missing, https);
   }
-  for (const [name, value] of Object.entries(SECURITY_HEADERS)) if (!headers.has(name)) headers.set(name, value);
-  if (isHttps(c)) headers.set("Strict-Transport-Security", HSTS);
 });
+
+function addHeaders(headers: Headers, names: readonly string[], https: boolean): void {
+  for (const name of names) headers.set(name, SECURITY_HEADERS[name] ?? "");
+  if (https) headers.set("Strict-Transport-Security", HSTS);
+}
 
 /**
  * The client's address: Cloudflare's edge (and locally `wrangler dev` and Miniflare's entry)

@@ -263,6 +263,53 @@ describe("DNS at the edge", () => {
     expect((await query(key, "web-shop.marathon.mesos")).rcode).toBe(3);
   });
 
+  it("a Response copies its body when it is made (the kept answers write each query's id into the same bytes)", async () => {
+    const bytes = new Uint8Array([1, 2, 3]);
+    const res = new Response(bytes);
+    bytes[0] = 9;
+    expect([...new Uint8Array(await res.arrayBuffer())]).toEqual([1, 2, 3]);
+  });
+
+  it("answers a query asked again from its kept encoding: each its own id, the records in turn first, concurrent queries too", async () => {
+    const { account, socket, staging } = await setUp();
+    socket.send({ type: "status", updates: [{ updateId: `run-${staging.taskId}`, taskId: staging.taskId, state: "TASK_RUNNING", timestamp: Date.now() }] });
+    let frame: { type?: string };
+    do frame = await socket.next();
+    while (frame.type !== "ack");
+    const { key } = await dnsKey(account);
+    const ask = async (id: number) => {
+      const res = await call(`/dns/${key}/dns-query`, {
+        method: "POST",
+        headers: { "Content-Type": "application/dns-message" },
+        body: encodeQuery("web-shop.marathon.mesos", "A", id),
+      });
+      expect(res.headers.get("Cache-Control")).toBe("max-age=5");
+      expect(res.headers.get("X-Content-Type-Options")).toBe("nosniff");
+      const decoded = decodeMessage(new Uint8Array(await res.arrayBuffer()));
+      if (!decoded.ok) throw new Error(decoded.reason);
+      return decoded.packet;
+    };
+    const answers = await Promise.all([101, 102, 103, 104, 105, 106].map(ask));
+    expect(answers.map((p) => p.id)).toEqual([101, 102, 103, 104, 105, 106]);
+    // Both tasks run on the one agent: one address (Mesos-DNS drops duplicates), two SRV records, each first in turn.
+    for (const p of answers) expect(p.answers?.map((a) => a.data)).toEqual(["10.0.0.7"]);
+    const srvFirst = [];
+    for (const id of [1, 2, 3, 4]) {
+      const res = await call(`/dns/${key}/dns-query`, {
+        method: "POST",
+        headers: { "Content-Type": "application/dns-message" },
+        body: encodeQuery("_web-shop._tcp.marathon.mesos", "SRV", id),
+      });
+      const decoded = decodeMessage(new Uint8Array(await res.arrayBuffer()));
+      if (!decoded.ok) throw new Error(decoded.reason);
+      expect(decoded.packet.id).toBe(id);
+      const first = decoded.packet.answers?.[0];
+      srvFirst.push(first?.type === "SRV" ? first.data.port : undefined);
+    }
+    expect(srvFirst[0]).not.toBe(srvFirst[1]);
+    expect([srvFirst[2], srvFirst[3]]).toEqual([srvFirst[0], srvFirst[1]]);
+  });
+
   it("a task that ends on its own leaves the answers once the lease is over", async () => {
     const { account, socket, running } = await setUp();
     const { key } = await dnsKey(account);

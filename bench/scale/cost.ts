@@ -89,7 +89,7 @@ interface Measured {
   pingsPerAgentPerMinute: number;
   /** The object's CPU per woken message (a status frame's share of the placement phase), as its active time. */
   doActiveMsPerMessage: number;
-  /** The runtime's CPU per DoH query (Worker and object together, bench/results/dns.json). */
+  /** The runtime's CPU per DoH query, of the dearer form (POST; Worker and object together, bench/results/dns.json). */
   cpuMsPerDohQuery: number;
   /** Requests to the Cluster object per 1,000 DoH queries (zone-lease renewals, bench/results/dns.json). */
   objectRequestsPer1000DohQueries: number;

@@ -27,6 +27,11 @@ const MAX_QUERY_BYTES = 512;
 const HEADER_SIZE = 12;
 /** Distinct queries kept per copy and host; past it the cache starts again. */
 const MAX_ENTRIES = 4_096;
+/**
+ * Bytes kept per copy and host (queries and encodings); past it the cache starts again. Queries
+ * differing only in a name's case or EDNS size are distinct, so entries alone do not bound it.
+ */
+export const MAX_CACHE_BYTES = 2 * 1024 * 1024;
 
 /** The id of a wire message (its first two bytes); 0 for one too short to have it. */
 export function messageId(bytes: Uint8Array): number {
@@ -61,6 +66,8 @@ export class CachedAnswer {
     private readonly query: DnsQuery,
     private readonly answer: DnsAnswer<DnsRecord>,
     private readonly options: EncodeOptions,
+    /** Told the size of each encoding as it is made. */
+    private readonly grew: (bytes: number) => void,
   ) {
     this.ttl = minTtl(answer);
     this.encoded = new Array<Uint8Array | undefined>(Math.max(1, answer.answers.length));
@@ -81,6 +88,7 @@ export class CachedAnswer {
       const rotated = [...answers.slice(rotation), ...answers.slice(0, rotation)];
       bytes = encodeResponse(this.query, { ...this.answer, answers: rotated }, this.options);
       this.encoded[rotation] = bytes;
+      this.grew(bytes.length);
     }
     bytes[0] = (id >> 8) & 0xff;
     bytes[1] = id & 0xff;
@@ -92,6 +100,17 @@ export class CachedAnswer {
 export class AnswerCache {
   /** By the hash of their query's bytes; one answer per hash (a later one of the same hash replaces it). */
   private readonly entries = new Map<number, CachedAnswer>();
+  private bytes = 0;
+  private readonly grew = (bytes: number) => {
+    this.bytes += bytes;
+    // An answer taken from the cache keeps working when the cache starts again: it is only dropped from it.
+    if (this.bytes > MAX_CACHE_BYTES) this.clear();
+  };
+
+  /** What the cache holds, in bytes. */
+  get size(): number {
+    return this.bytes;
+  }
 
   /** The answer kept for a query of these bytes (whatever its id), if there is one. */
   find(queryBytes: Uint8Array): CachedAnswer | undefined {
@@ -107,11 +126,17 @@ export class AnswerCache {
   remember(queryBytes: Uint8Array, query: DnsQuery, answer: DnsAnswer<DnsRecord>, options: EncodeOptions): CachedAnswer | undefined {
     const hash = hashOf(queryBytes);
     if (hash === undefined || !isKeepable(answer)) return undefined;
-    if (this.entries.size >= MAX_ENTRIES) this.entries.clear();
+    if (this.entries.size >= MAX_ENTRIES) this.clear();
     // Its own copy: the caller's bytes may be a view of a buffer it reuses.
-    const cached = new CachedAnswer(queryBytes.slice(), query, answer, options);
+    const cached = new CachedAnswer(queryBytes.slice(), query, answer, options, this.grew);
     this.entries.set(hash, cached);
+    this.grew(queryBytes.length);
     return cached;
+  }
+
+  private clear(): void {
+    this.entries.clear();
+    this.bytes = 0;
   }
 }
 

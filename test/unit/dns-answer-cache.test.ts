@@ -1,6 +1,6 @@
 import * as dnsPacket from "@leichtgewicht/dns-packet";
 import { describe, expect, it } from "vitest";
-import { AnswerCache, MAX_ROTATIONS, messageId } from "../../control/dns/answer-cache.ts";
+import { AnswerCache, MAX_CACHE_BYTES, MAX_ROTATIONS, messageId } from "../../control/dns/answer-cache.ts";
 import type { DnsRecord } from "../../control/dns/records.ts";
 import { resolve, type DnsAnswer } from "../../control/dns/resolve.ts";
 import { decodeQuery, encodeQuery, encodeResponse, type DnsQuery } from "../../control/dns/wire.ts";
@@ -111,5 +111,25 @@ describe("AnswerCache", () => {
     const firsts = Array.from({ length: 10 }, () => dnsPacket.decode(kept?.take(1) ?? new Uint8Array()).answers?.[0]?.data);
     expect(new Set(firsts.slice(0, 5))).toEqual(new Set(records.map((r) => r.data)));
     expect(firsts.slice(5)).toEqual(firsts.slice(0, 5));
+  });
+
+  it("holds at most MAX_CACHE_BYTES: queries that differ only in a name's case each count, and past the bound it starts again", () => {
+    const cache = new AnswerCache();
+    const records = Array.from({ length: MAX_ROTATIONS }, (_, i) => a(i));
+    let first: Uint8Array | undefined;
+    let peak = 0;
+    // Every case of "big.marathon.mesos"'s first letters: distinct bytes, the same question.
+    for (let n = 0; n < 4_000 && peak <= MAX_CACHE_BYTES; n++) {
+      const name = [..."bigmarath"].map((ch, i) => ((n >> i) & 1 ? ch.toUpperCase() : ch)).join("");
+      const bytes = encodeQuery(`${name.slice(0, 3)}.${name.slice(3)}on.mesos`, "A", 1);
+      first ??= bytes;
+      const kept = cache.remember(bytes, decoded(bytes), positive(records), {});
+      for (let r = 0; r < MAX_ROTATIONS; r++) kept?.take(r);
+      peak = Math.max(peak, cache.size);
+      if (cache.size < peak) break;
+    }
+    expect(peak).toBeGreaterThan(MAX_CACHE_BYTES / 2);
+    expect(cache.size).toBeLessThanOrEqual(MAX_CACHE_BYTES);
+    expect(cache.find(first ?? new Uint8Array())).toBeUndefined();
   });
 });

@@ -31,7 +31,7 @@ const MAX_ENTRIES = 4_096;
  * Bytes kept per copy and host (queries and encodings); past it the cache starts again. Queries
  * differing only in a name's case or EDNS size are distinct, so entries alone do not bound it.
  */
-export const MAX_CACHE_BYTES = 2 * 1024 * 1024;
+export const MAX_CACHE_BYTES = 1024 * 1024;
 
 /** The id of a wire message (its first two bytes); 0 for one too short to have it. */
 export function messageId(bytes: Uint8Array): number {

@@ -66,14 +66,20 @@ export class BenchFramework {
   private readonly url: URL;
   private readonly token: string;
   private readonly goal: number;
+  private readonly taskPrefix: string;
   /** The calls' connections, kept alive between calls (the stream has its own). */
   private readonly agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
   private stream: IncomingMessage | undefined;
 
-  constructor(url: string, token: string, goal: number) {
+  /**
+   * `taskPrefix` begins its task ids: DCX's task ids are unique across the cluster's frameworks,
+   * so a framework of a later round must not reuse an earlier one's (README, Mesos frameworks).
+   */
+  constructor(url: string, token: string, goal: number, taskPrefix = "bench") {
     this.url = new URL(url);
     this.token = token;
     this.goal = goal;
+    this.taskPrefix = taskPrefix;
   }
 
   /** Subscribes; resolves once SUBSCRIBED has arrived, then keeps reading the stream in the background. */
@@ -169,7 +175,7 @@ export class BenchFramework {
   /** Launches `count` tasks on the offer (one ACCEPT). */
   private answer(offer: Offer, count: number): void {
     const tasks = Array.from({ length: count }, (_, i) => {
-      const id = `bench-${this.launched + i}`;
+      const id = `${this.taskPrefix}-${this.launched + i}`;
       return {
         name: "bench",
         task_id: { value: id },

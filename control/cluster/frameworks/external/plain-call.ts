@@ -1,7 +1,7 @@
 import { SchedulerCall } from "./calls.ts";
 
 /**
- * The Worker's reading of a scheduler call. A busy framework's calls are mostly ACCEPTs of
+ * The schema check of a scheduler call (read-call.ts), fast for the usual shapes. A busy framework's calls are mostly ACCEPTs of
  * plain command tasks (tens of TaskInfos each), DECLINEs and ACKNOWLEDGEs, and the schema's
  * check walks and copies every TaskInfo: a call of the usual shape is checked here by hand
  * instead, field by field against the schema's limits (calls.ts), and taken as it is. Anything

@@ -98,8 +98,12 @@ const BODIES: Record<string, { field: string; fits(body: unknown): boolean }> = 
   },
 };
 
-/** An ACCEPT, DECLINE or ACKNOWLEDGE of the usual shape: `type`, `framework_id` and the call's own field, nothing else. */
-function isPlainCall(call: unknown): call is SchedulerCall {
+/**
+ * An ACCEPT, DECLINE or ACKNOWLEDGE of the usual shape: `type`, `framework_id` and the call's
+ * own field, nothing else. It walks only that shape's fields, so any value may be asked, however
+ * deep; and a call it takes holds no null anywhere (each field it allows is checked for its type).
+ */
+export function isPlainCall(call: unknown): call is SchedulerCall {
   if (!isRecord(call) || typeof call.type !== "string" || !Object.hasOwn(BODIES, call.type) || !isId(call.framework_id)) return false;
   const body = BODIES[call.type];
   if (body === undefined) return false;

@@ -1,7 +1,7 @@
 import { fieldErrors } from "../../../../protocol/messages.ts";
 import { fail, type Outcome } from "../marathon/commands.ts";
 import { callProblem, type SchedulerCall } from "./calls.ts";
-import { parseSchedulerCall } from "./plain-call.ts";
+import { isPlainCall, parseSchedulerCall } from "./plain-call.ts";
 
 /**
  * Reading a scheduler call from the request's text: its JSON checked against the schema
@@ -26,19 +26,22 @@ export function readCallText(text: string): Outcome<SchedulerCall> {
   } catch {
     return malformed("Malformed JSON in request body.");
   }
+  // The usual call (plain-call.ts) holds no null and nests no deeper than its shape: it is taken
+  // without the walk that drops nulls, which would visit each of an ACCEPT's TaskInfos once more.
+  if (isPlainCall(json)) return checked(json);
   if (!dropNulls(json, MAX_CALL_DEPTH)) return malformed(`The JSON body nests deeper than ${MAX_CALL_DEPTH} levels.`);
-  return readCall(json);
-}
-
-/** A call's JSON value, its nulls dropped (`dropNulls`), checked: the call, or a 400 naming the fields. */
-function readCall(json: unknown): Outcome<SchedulerCall> {
   const parsed = parseSchedulerCall(json);
   if (!parsed.success) {
     const details = fieldErrors(parsed.error);
     return { ...malformed(`Failed to validate scheduler::Call: ${details.map((d) => `${d.path}: ${d.errors.join(", ")}`).join("; ")}`), details };
   }
-  const problem = callProblem(parsed.data);
-  return problem ? malformed(`Failed to validate scheduler::Call: ${problem}`) : { ok: true, value: parsed.data };
+  return checked(parsed.data);
+}
+
+/** A call of a valid shape checked beyond it (callProblem): the call, or a 400. */
+function checked(call: SchedulerCall): Outcome<SchedulerCall> {
+  const problem = callProblem(call);
+  return problem ? malformed(`Failed to validate scheduler::Call: ${problem}`) : { ok: true, value: call };
 }
 
 /**

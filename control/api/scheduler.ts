@@ -1,19 +1,19 @@
 import { Hono, type Context } from "hono";
-import { callProblem, type SchedulerCall } from "../cluster/frameworks/external/calls.ts";
-import { parseSchedulerCall } from "../cluster/frameworks/external/plain-call.ts";
+import type { SchedulerCall } from "../cluster/frameworks/external/calls.ts";
+import { readCallText } from "../cluster/frameworks/external/read-call.ts";
 import {
   encodeSubscribe,
   HEARTBEAT,
   MASTER_HOST_HEADER,
   PRINCIPAL_HEADER,
   STREAM_HEADER,
+  STREAM_ID_HEADER,
   SUBSCRIBE_HEADER,
   type SubscribeBody,
 } from "../cluster/frameworks/external/stream.ts";
 import { ApiError, type ErrorCode } from "../errors.ts";
 import type { AppEnv } from "../http/env.ts";
-import { mesosCallBody } from "../http/middleware.ts";
-import { fieldErrors } from "../../protocol/messages.ts";
+import { mesosCallText } from "../http/middleware.ts";
 import { clusterStub } from "../cluster-stub.ts";
 import { forgetDnsSnapshot } from "../dns/edge.ts";
 import { unwrap } from "./marathon/outcome.ts";
@@ -27,50 +27,13 @@ import { RecordStream } from "./record-stream.ts";
  * control/cluster/frameworks/external/stream.ts for why).
  */
 
-const STREAM_ID_HEADER = "Mesos-Stream-Id";
-
 /**
- * Reads and checks a call: 415 for a body that is not JSON (DCX speaks no protobuf), 400 for one
- * that is not a call. Returns it with its JSON for the Cluster object: the request's own text
- * when the call is that text's parse as it stands (no null dropped, taken by plain-call.ts's
- * check as it is), which spares serializing it again; else the validated call, serialized.
+ * Reads and checks a call sent without a stream id (a SUBSCRIBE, or a call refused for lacking
+ * the id): 415 for a body that is not JSON (DCX speaks no protobuf), 400 for one that is not a
+ * call. A call with a stream id is read by the Cluster object, from the request's text (read-call.ts).
  */
-async function readCall(c: Context<AppEnv>): Promise<{ call: SchedulerCall; json: string }> {
-  const body = await mesosCallBody(c, "scheduler API");
-  const droppedNone = !dropNulls(body);
-  const parsed = parseSchedulerCall(body);
-  if (!parsed.success) {
-    const details = fieldErrors(parsed.error);
-    throw new ApiError("malformed", `Failed to validate scheduler::Call: ${details.map((d) => `${d.path}: ${d.errors.join(", ")}`).join("; ")}`, details);
-  }
-  const call = parsed.data;
-  const problem = callProblem(call);
-  if (problem) throw new ApiError("malformed", `Failed to validate scheduler::Call: ${problem}`);
-  // mesosCallBody parsed the text Hono keeps: asking for it again reads no body.
-  return { call, json: droppedNone && call === body ? await c.req.text() : JSON.stringify(call) };
-}
-
-/**
- * Removes every null field, in place (the value is the request's own parse): protobuf's JSON
- * mapping reads null as "not set", and protobuf.js-based clients (mesos-framework) send unset
- * message fields as null. A body without nulls is walked, never copied. Recursion is bounded:
- * mesosCallBody refused bodies nested deeper than MAX_JSON_DEPTH. Returns whether it dropped any.
- */
-function dropNulls(value: unknown): boolean {
-  if (typeof value !== "object" || value === null) return false;
-  let dropped = false;
-  if (Array.isArray(value)) {
-    for (const item of value) dropped = dropNulls(item) || dropped;
-    return dropped;
-  }
-  const object = value as Record<string, unknown>;
-  for (const key in object) {
-    if (object[key] === null) {
-      delete object[key];
-      dropped = true;
-    } else dropped = dropNulls(object[key]) || dropped;
-  }
-  return dropped;
+async function readCall(c: Context<AppEnv>): Promise<SchedulerCall> {
+  return unwrap(readCallText(await mesosCallText(c, "scheduler API")));
 }
 
 /**
@@ -117,22 +80,23 @@ async function subscribeStream(c: Context<AppEnv>, body: SubscribeBody): Promise
 }
 
 export const schedulerRoutes = new Hono<AppEnv>().post("/", async (c) => {
-  const { call, json } = await readCall(c);
   const streamId = c.req.header(STREAM_ID_HEADER);
-  if (call.type === "SUBSCRIBE") {
+  if (!streamId) {
+    const call = await readCall(c);
+    if (call.type !== "SUBSCRIBE") throw new ApiError("forbidden", `Missing ${STREAM_ID_HEADER}: send the header the SUBSCRIBE response carried.`);
     if (streamId !== undefined) throw new ApiError("malformed", `A SUBSCRIBE call must not send ${STREAM_ID_HEADER}: it opens a new stream.`);
     const claimed = call.subscribe?.framework_info.principal;
     if (claimed && claimed !== c.get("principal"))
       throw new ApiError("forbidden", `framework_info.principal '${claimed.slice(0, 128)}' is not the authenticated principal '${c.get("principal")}'.`);
     return subscribeStream(c, call.subscribe as SubscribeBody);
   }
-  if (!streamId) throw new ApiError("forbidden", `Missing ${STREAM_ID_HEADER}: send the header the SUBSCRIBE response carried.`);
   const clusterId = c.get("cluster").id;
-  // The validated call travels as its JSON: cheaper to send and to read back than the object's
-  // structured clone (an ACCEPT may carry a thousand TaskInfos).
+  // The call travels as the request's text, read and checked once, by the object (read-call.ts):
+  // cheaper than reading it here too, or than the object's structured clone of it (an ACCEPT
+  // may carry a thousand TaskInfos).
   const { status } = unwrap(
     await clusterStub(c.env, clusterId)
-      .schedulerCall(json, streamId)
+      .schedulerCall(await mesosCallText(c, "scheduler API"), streamId)
       .finally(() => forgetDnsSnapshot(clusterId)),
   );
   return c.body(null, status);

@@ -32,7 +32,7 @@ import type { Vips } from "../../protocol/index.ts";
 import type { DnsSnapshotReply } from "../dns/index.ts";
 import { EventBus, MAX_EVENT_SUBSCRIBERS } from "./events.ts";
 import { FrameworkRegistry } from "./frameworks/registry.ts";
-import type { SchedulerCall } from "./frameworks/external/calls.ts";
+import { readCallText } from "./frameworks/external/read-call.ts";
 import { FrameworkMailbox, frameworkTag, isStreamAttachment, sendEvent, type StreamAttachment } from "./frameworks/external/mailbox.ts";
 import { SchedulerCallQueue } from "./frameworks/external/call-queue.ts";
 import { disconnected, operatorTeardown, subscribe } from "./frameworks/external/scheduler.ts";
@@ -41,7 +41,7 @@ import { allFrameworks, getFramework, forgetFrameworkTasks, observeFrameworks, t
 import { outstandingOffers } from "./allocator/offers.ts";
 import { OPERATOR_SUBSCRIBE_HEADER, OperatorFeed } from "./operator-feed.ts";
 import { MAX_WEIGHTED_ROLES, roleWeights, updateRoleWeights, type WeightInfo } from "./allocator/weights.ts";
-import { decodeSubscribe, MASTER_HOST_HEADER, PRINCIPAL_HEADER, STREAM_HEADER, SUBSCRIBE_HEADER } from "./frameworks/external/stream.ts";
+import { decodeSubscribe, MASTER_HOST_HEADER, PRINCIPAL_HEADER, STREAM_HEADER, STREAM_ID_HEADER, SUBSCRIBE_HEADER } from "./frameworks/external/stream.ts";
 import { HISTORY_TIMER, type HistoryResolution, historyDueBy, historySamples, recordHistory } from "./history.ts";
 import type { App } from "./frameworks/marathon/app-definition.ts";
 import { getApp, getVersion, listVersions } from "./frameworks/marathon/apps.ts";
@@ -692,11 +692,15 @@ export class Cluster extends DurableObject<Env> {
   }
 
   /**
-   * RPC: one scheduler call other than SUBSCRIBE, from the subscription `streamId`: the JSON of
-   * the call as the Worker validated it (control/api/scheduler.ts), the object's only caller.
+   * RPC: one scheduler call other than SUBSCRIBE, from the subscription `streamId`: the request's
+   * text as the framework sent it (control/api/scheduler.ts), read and checked here, once
+   * (read-call.ts): 400 for one that is not a call, as the Worker answers a SUBSCRIBE.
    */
-  async schedulerCall(callJson: string, streamId: string): Promise<Outcome<{ status: 200 | 202; closeStream?: boolean }>> {
-    const call = JSON.parse(callJson) as SchedulerCall;
+  async schedulerCall(callText: string, streamId: string): Promise<Outcome<{ status: 200 | 202; closeStream?: boolean }>> {
+    const read = readCallText(callText);
+    if (!read.ok) return read;
+    const call = read.value;
+    if (call.type === "SUBSCRIBE") return marathon.fail("malformed", `A SUBSCRIBE call must not send ${STREAM_ID_HEADER}: it opens a new stream.`);
     // Calls arriving together share a transaction (call-queue.ts); acks alone cost no round.
     const r = await this.schedulerCalls.submit(call, streamId);
     // TEARDOWN ends the subscription: the Worker ends the framework's response when its socket closes.

@@ -16,7 +16,7 @@ import { ALLOCATE_TIMER, type AlarmArm, scheduleAt, scheduleNoLaterThan } from "
  * Status updates schedule a round this far ahead rather than at once, so a burst of frames
  * from many agents is answered by one round instead of one each.
  */
-const ROUND_COALESCE_MS = 25;
+export const ROUND_COALESCE_MS = 25;
 /**
  * A status frame arriving this long after the last batch was committed finds the inbox idle and
  * is committed at once; within it, the cluster is busy and frames gather for a turn first.
@@ -161,12 +161,13 @@ export class Coordinator {
    * Runs `fn` in a transaction and leaves the round to the alarm, a few milliseconds later, as
    * status frames do: a framework answering a thousand offers with a thousand ACCEPTs costs a
    * few rounds, not a thousand. Launches and kills `fn` made are sent at once all the same.
-   * `needsRound` false: the change frees and asks for nothing (an ACKNOWLEDGE), so no round follows.
+   * `roundInMs`: how soon the round must come; null when the change frees and asks for nothing
+   * (an ACKNOWLEDGE), so no round follows.
    */
-  mutateSoon<T>(fn: (ctx: CommandContext) => T, needsRound = true): Promise<T> {
+  mutateSoon<T>(fn: (ctx: CommandContext) => T, roundInMs: number | null = ROUND_COALESCE_MS): Promise<T> {
     return this.mutate((ctx) => {
       const v = fn(ctx);
-      if (needsRound && !isFailure(v)) scheduleNoLaterThan(ctx.db, ALLOCATE_TIMER, ctx.now + ROUND_COALESCE_MS);
+      if (roundInMs !== null && !isFailure(v)) scheduleNoLaterThan(ctx.db, ALLOCATE_TIMER, ctx.now + roundInMs);
       return v;
     }, false);
   }

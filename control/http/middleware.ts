@@ -151,18 +151,23 @@ export function bodySchemaOf(handler: object): z.ZodType | undefined {
   return bodySchemas.get(handler);
 }
 
-/**
- * The JSON body of a Mesos v1 API call (`api` names it in messages): 415 for another content
- * type (DCX speaks JSON, not protobuf), 400 for undecodable or too deeply nested JSON. The
- * caller validates the call itself, as Mesos does, with Mesos's messages.
- */
-export async function mesosCallBody(c: Context, api: string): Promise<unknown> {
+/** 415 unless the request's body is JSON: DCX speaks the Mesos v1 APIs (`api` names it) in JSON, not protobuf. */
+function requireMesosJson(c: Context, api: string): void {
   const type = (c.req.header("Content-Type") ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
   if (type !== "application/json")
     throw new ApiError(
       "unsupported_media_type",
       `Unsupported Content-Type '${type || "(none)"}': DCX speaks the ${api} in JSON (application/json), not protobuf.`,
     );
+}
+
+/**
+ * The JSON body of a Mesos v1 API call (`api` names it in messages): 415 for another content
+ * type (DCX speaks JSON, not protobuf), 400 for undecodable or too deeply nested JSON. The
+ * caller validates the call itself, as Mesos does, with Mesos's messages.
+ */
+export async function mesosCallBody(c: Context, api: string): Promise<unknown> {
+  requireMesosJson(c, api);
   let json: unknown;
   try {
     json = await c.req.json();
@@ -171,6 +176,12 @@ export async function mesosCallBody(c: Context, api: string): Promise<unknown> {
   }
   if (nestsDeeperThan(json, MAX_JSON_DEPTH)) throw new ApiError("malformed", `The JSON body nests deeper than ${MAX_JSON_DEPTH} levels.`);
   return json;
+}
+
+/** The body of a Mesos v1 API call as its text, unparsed, for a reader that parses and checks it itself: 415 for another content type. */
+export async function mesosCallText(c: Context, api: string): Promise<string> {
+  requireMesosJson(c, api);
+  return c.req.text();
 }
 
 /**

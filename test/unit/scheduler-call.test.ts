@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { SchedulerCall } from "../../control/cluster/frameworks/external/calls.ts";
-import { parseSchedulerCall } from "../../control/cluster/frameworks/external/plain-call.ts";
+import { isPlainCall, parseSchedulerCall } from "../../control/cluster/frameworks/external/plain-call.ts";
+import { readCallText } from "../../control/cluster/frameworks/external/read-call.ts";
 
 /**
  * parseSchedulerCall checks the usual ACCEPT, DECLINE and ACKNOWLEDGE by hand and every other
@@ -147,5 +148,36 @@ describe("parseSchedulerCall", () => {
     }
     expect(REFUSED.filter((text) => SchedulerCall.safeParse(JSON.parse(text)).success)).toEqual([]);
     expect(SCHEMA_TAKES.filter((text) => !SchedulerCall.safeParse(JSON.parse(text)).success)).toEqual([]);
+  });
+});
+
+describe("readCallText", () => {
+  it("takes a usual call as parsed: it holds no null (what isPlainCall takes never does), so no walk drops any", () => {
+    for (const text of [...QUICK, ...SCHEMA_TAKES, ...REFUSED]) {
+      const json: unknown = JSON.parse(text);
+      if (isPlainCall(json)) expect(JSON.stringify(json), text.slice(0, 160)).not.toContain("null");
+    }
+    const text = QUICK[0] as string;
+    const read = readCallText(text);
+    expect(read).toEqual({ ok: true, value: JSON.parse(text) });
+  });
+
+  it("drops null fields (protobuf.js clients send unset fields as null) before the schema reads the call", () => {
+    const call = JSON.parse(QUICK[0] as string) as { accept: Record<string, unknown> };
+    const read = readCallText(JSON.stringify({ ...call, accept: { ...call.accept, filters: null } }));
+    expect(read.ok && read.value.accept?.filters).toBeUndefined();
+    expect(read.ok).toBe(true);
+  });
+
+  it("answers 400 for text that is not JSON, nests deeper than 64 levels (in any field), or is not a call", () => {
+    const deep = `${"[".repeat(70)}${"]".repeat(70)}`;
+    const call = JSON.parse(QUICK[0] as string) as Record<string, unknown>;
+    const cases: [string, string][] = [
+      ["{", "Malformed JSON in request body."],
+      [`{"type":"REVIVE","framework_id":{"value":"fw-1"},"revive":${deep}}`, "The JSON body nests deeper than 64 levels."],
+      [JSON.stringify({ ...call, extra: JSON.parse(deep) }), "The JSON body nests deeper than 64 levels."],
+    ];
+    for (const [text, message] of cases) expect(readCallText(text)).toMatchObject({ ok: false, code: "malformed", message });
+    expect(readCallText(JSON.stringify({ type: "FROB", framework_id: { value: "fw-1" } }))).toMatchObject({ ok: false, code: "malformed" });
   });
 });

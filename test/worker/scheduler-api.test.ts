@@ -102,4 +102,26 @@ describe("errors", () => {
     expect((await call(path, { method: "POST", json: { type: "SUBSCRIBE" } })).status).toBe(401);
     await fw.disconnect();
   });
+
+  it("reads a call sent with its stream id in the Cluster object, with the same answers: 400 for text that is not JSON, nests too deep or is not a call, 415 for protobuf", async () => {
+    const account = await signUp();
+    const fw = await Framework.subscribe(account);
+    const path = schedulerPath(account);
+    const send = (body: string, type = "application/json") =>
+      call(path, { method: "POST", token: account.token, headers: { "Content-Type": type, "Mesos-Stream-Id": fw.streamId }, body });
+    const message = async (res: Response) => ({ status: res.status, message: ((await res.json()) as { message: string }).message });
+    expect(await message(await send("{"))).toEqual({ status: 400, message: "Malformed JSON in request body." });
+    const deep = `${"[".repeat(70)}${"]".repeat(70)}`;
+    expect(await message(await send(`{"type":"REVIVE","framework_id":{"value":"${fw.frameworkId}"},"revive":${deep}}`))).toEqual({
+      status: 400,
+      message: "The JSON body nests deeper than 64 levels.",
+    });
+    const bad = await send(JSON.stringify({ type: "ACCEPT", framework_id: { value: fw.frameworkId }, accept: { offer_ids: "x" } }));
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { details: { path: string }[] }).details.map((d) => d.path)).toContain("/accept/offer_ids");
+    expect((await send("x", "application/x-protobuf")).status).toBe(415);
+    // A null field is an unset one: a REVIVE whose roles are null revives every role, as one without them.
+    expect((await send(JSON.stringify({ type: "REVIVE", framework_id: { value: fw.frameworkId }, revive: { roles: null } }))).status).toBe(202);
+    await fw.disconnect();
+  });
 });

@@ -1,7 +1,9 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { Cluster } from "../../control/cluster/cluster.ts";
-import type { CallResult, SchedulerCallQueue } from "../../control/cluster/frameworks/external/call-queue.ts";
+import { type CallResult, OFFER_ANSWER_ROUND_MS, type SchedulerCallQueue } from "../../control/cluster/frameworks/external/call-queue.ts";
+import { ROUND_COALESCE_MS } from "../../control/cluster/coordinator.ts";
+import { ALLOCATE_TIMER, cancelTimer } from "../../control/cluster/timers.ts";
 import { pendingUpdateCount } from "../../control/cluster/frameworks/external/updates.ts";
 import { type Account, joinAgent, signUp } from "./helpers.ts";
 import { Framework, launch, type Offer, stub, type TaskStatus } from "./scheduler-helpers.ts";
@@ -25,6 +27,27 @@ async function together(account: Account, calls: { call: Record<string, unknown>
     return { results, transactions: queue.transactions - before };
   });
 }
+
+/**
+ * Runs the calls together with no round asked for before them: the round's timer as they left
+ * it (null: none), with the clock read before and after them (the batch's own clock lies between).
+ */
+async function roundAfter(account: Account, calls: { call: Record<string, unknown>; streamId: string }[]) {
+  return runInDurableObject(stub(account), async (instance: Cluster) => {
+    const { db } = instance as unknown as { db: Parameters<typeof cancelTimer>[0] };
+    cancelTimer(db, ALLOCATE_TIMER);
+    const before = Date.now();
+    const results = await Promise.all(calls.map((c) => instance.schedulerCall(JSON.stringify(c.call), c.streamId)));
+    const after = Date.now();
+    expect(results.every((r) => r.ok)).toBe(true);
+    const due = db.$client.sql.exec<{ due_at: number }>("SELECT due_at FROM timers WHERE name = ?", ALLOCATE_TIMER).toArray()[0]?.due_at ?? null;
+    return { due, before, after };
+  });
+}
+
+/** Whether the round is due `delay` ms after the batch ran (between `before + delay` and `after + delay`, however loaded the machine). */
+const dueAfter = (r: { due: number | null; before: number; after: number }, delay: number) =>
+  r.due !== null && r.due >= r.before + delay && r.due <= r.after + delay;
 
 const body = (fw: Framework, type: string, fields: Record<string, unknown>) => ({ type, framework_id: { value: fw.frameworkId }, ...fields });
 
@@ -179,6 +202,27 @@ describe("scheduler calls that arrive together", () => {
       pendingUpdateCount((instance as unknown as { db: Parameters<typeof pendingUpdateCount>[0] }).db, fw.frameworkId),
     );
     expect(pending).toBe(1);
+    await fw.disconnect();
+  });
+
+  it("asks for the round after answers to offers OFFER_ANSWER_ROUND_MS later, after any other call as soon as usual, after acknowledgements not at all", async () => {
+    const { account, fw, offers } = await twoOffers();
+    const [a, b] = offers as [Offer, Offer];
+    const call = (type: string, fields: Record<string, unknown>) => ({ call: body(fw, type, fields), streamId: fw.streamId });
+    const ack = call("ACKNOWLEDGE", { acknowledge: { agent_id: a.agent_id, task_id: { value: "none" }, uuid: "AAAAAAAAAAAAAAAAAAAAAA==" } });
+    // Nothing asks for a round soon (one asked for meanwhile by other work would be seconds away: an offer's expiry, a filter's end).
+    const acked = await roundAfter(account, [ack]);
+    expect(acked.due === null || acked.due > acked.after + 2 * OFFER_ANSWER_ROUND_MS).toBe(true);
+    // A burst of answers: what they free is for the other frameworks, at the next coalesced round.
+    const answers = await roundAfter(account, [
+      call("ACCEPT", { accept: { ...launch(a, "answer"), filters: { refuse_seconds: 3600 } } }),
+      call("DECLINE", { decline: { offer_ids: [b.id], filters: { refuse_seconds: 3600 } } }),
+      ack,
+    ]);
+    expect(dueAfter(answers, OFFER_ANSWER_ROUND_MS)).toBe(true);
+    // A REVIVE among them wants its offers at the usual pace.
+    const revived = await roundAfter(account, [call("DECLINE", { decline: { offer_ids: [] } }), call("REVIVE", {})]);
+    expect(dueAfter(revived, ROUND_COALESCE_MS)).toBe(true);
     await fw.disconnect();
   });
 });

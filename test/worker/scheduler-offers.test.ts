@@ -88,6 +88,30 @@ describe("bad ACCEPTs", () => {
     await fw.disconnect();
   });
 
+  it("counts every task of an ACCEPT against what its offers hold, across tasks and operations, in order", async () => {
+    const account = await signUp();
+    const { socket } = await joinAgent(account, AGENT);
+    const fw = await Framework.subscribe(account);
+    const [offer] = await fw.offers();
+    // 2 cpus offered: 0.75 + 0.75 fit in the first LAUNCH, 0.75 more does not (0.5 left); the
+    // second LAUNCH starts from what the first left, so 0.5 fits and then nothing does.
+    const task = (id: string, cpus: number) => launch(offer!, id, { resources: [scalar("cpus", cpus), scalar("mem", 64)] }).operations[0]?.launch.task_infos[0];
+    const operations = [
+      { type: "LAUNCH", launch: { task_infos: [task("a", 0.75), task("b", 0.75), task("too-many", 0.75)] } },
+      { type: "LAUNCH", launch: { task_infos: [task("c", 0.5), task("none-left", 0.25)] } },
+    ];
+    expect((await fw.call("ACCEPT", { accept: { offer_ids: [offer!.id], operations } })).status).toBe(202);
+    const errors = [await fw.update(), await fw.update()];
+    expect(errors.map((u) => [u.task_id.value, u.state]).sort()).toEqual([
+      ["none-left", "TASK_ERROR"],
+      ["too-many", "TASK_ERROR"],
+    ]);
+    expect(errors.every((u) => u.message?.includes("than the offers have left"))).toBe(true);
+    const frame = await socket.nextOfType<{ tasks: { taskId: string }[] }>("launch");
+    expect(frame.tasks.map((t) => t.taskId)).toEqual(["a", "b", "c"]);
+    await fw.disconnect();
+  });
+
   it("refuses operations it does not carry out, with a 400 that names them", async () => {
     const account = await signUp();
     await joinAgent(account, AGENT);

@@ -79,15 +79,15 @@ export function acceptOffers(ctx: FrameworkContext, fw: FrameworkRecord, accept:
   for (const op of accept.operations) {
     const tasks = tasksOf(op);
     const group = op.type === "LAUNCH_GROUP" ? (tasks[0]?.task_id.value ?? null) : null;
-    let groupLeft = left;
+    let opLeft = left;
     const checked: ReturnType<typeof checkTask>[] = tasks.map((t) => {
       const id = t.task_id.value;
       if (seen.has(id)) return `Task ID ${id} is already in use`;
       seen.add(id);
       if (op.type === "LAUNCH_GROUP" && op.launch_group?.executor?.type === "CUSTOM")
         return "custom executors are not supported: a task group runs on DCX's own executor (type DEFAULT)";
-      const c = checkTask(t, groupLeft, target);
-      if (typeof c !== "string") groupLeft = subtract(groupLeft, c.takes);
+      const c = checkTask(t, opLeft, target);
+      if (typeof c !== "string") opLeft = subtract(opLeft, c.takes);
       return c;
     });
     if (group !== null && checked.some((c) => typeof c === "string")) {
@@ -106,13 +106,13 @@ export function acceptOffers(ctx: FrameworkContext, fw: FrameworkRecord, accept:
       const c = checked[i];
       if (c === undefined) return;
       if (typeof c === "string") return drop([t], "REASON_TASK_INVALID", c, "TASK_ERROR");
-      if (group === null) left = subtract(left, c.takes);
       launched.push({ record: stagingRecord(fw.id, t, c.launch, agent.id, agent.hostname, ctx.now), launch: c.launch });
       // Most tasks take every default: they need no record (one row fewer written per task).
       if (needsTaskRecord(t, c.launch.killGracePeriodMs, group))
         rows.push({ taskId: c.launch.taskId, frameworkId: fw.id, info: t, killGraceMs: c.launch.killGracePeriodMs, taskGroup: group });
     });
-    if (group !== null) left = groupLeft;
+    // What is left once the operation's valid tasks took theirs, as each was checked against it (a group here is all valid).
+    left = opLeft;
   }
   insertTasks(
     ctx.db,

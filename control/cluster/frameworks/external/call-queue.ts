@@ -1,4 +1,4 @@
-import { type Coordinator, Rollback } from "../../coordinator.ts";
+import { type Coordinator, ROUND_COALESCE_MS, Rollback } from "../../coordinator.ts";
 import type { CommandContext, Failure, Outcome } from "../marathon/commands.ts";
 import type { SchedulerCall } from "./calls.ts";
 import type { FrameworkMailbox } from "./mailbox.ts";
@@ -6,6 +6,35 @@ import { acknowledgeCall, type Callers, schedulerCall } from "./scheduler.ts";
 
 /** What a scheduler call answers: 202 (UPDATE_FRAMEWORK 200), or a failure to render. */
 export type CallResult = Outcome<{ status: 200 | 202; closeStream?: boolean }>;
+
+/**
+ * How soon after a batch of answers to offers (ACCEPTs, DECLINEs) the allocation round comes.
+ * What they free is only for the other frameworks (the leftovers of an accepted offer and the
+ * declined agents are refused to the caller for its filter's refuse_seconds, whose end brings a
+ * round of its own), which Mesos offers at its next batch allocation, a second later by
+ * default. A framework answers one OFFERS event with a burst of calls over tens to hundreds of
+ * milliseconds: coalesced over this window, the burst costs a few rounds rather than one every
+ * ROUND_COALESCE_MS, each reading every framework's state while the framework's launches wait.
+ */
+export const OFFER_ANSWER_ROUND_MS = 100;
+
+/** Calls that only answer offers: what they free waits for OFFER_ANSWER_ROUND_MS. */
+const ANSWERS: ReadonlySet<string> = new Set(["ACCEPT", "DECLINE"]);
+
+/**
+ * How soon the batch's round must come: none for acknowledgements alone (an ack frees and asks
+ * for nothing), OFFER_ANSWER_ROUND_MS for answers to offers, the usual coalescing for any other
+ * call (a REVIVE, a KILL, a SUPPRESS...).
+ */
+export function roundDelay(batch: readonly { call: SchedulerCall }[]): number | null {
+  let delay: number | null = null;
+  for (const { call } of batch) {
+    if (call.type === "ACKNOWLEDGE") continue;
+    if (!ANSWERS.has(call.type)) return ROUND_COALESCE_MS;
+    delay = OFFER_ANSWER_ROUND_MS;
+  }
+  return delay;
+}
 
 interface QueuedCall {
   call: SchedulerCall;
@@ -68,17 +97,13 @@ export class SchedulerCallQueue {
     }
   }
 
-  /**
-   * The calls in one transaction, each in its own savepoint: their results, or the failure that
-   * refused the batch whole. A batch of ACKNOWLEDGEs asks for no round: an ack frees and asks for nothing.
-   */
+  /** The calls in one transaction, each in its own savepoint: their results, or the failure that refused the batch whole. */
   private apply(batch: QueuedCall[]): Promise<CallResult[] | Failure> {
     this.transactions++;
-    const needsRound = batch.some((q) => q.call.type !== "ACKNOWLEDGE");
     return this.coordinator.mutateSoon((ctx): CallResult[] | Failure => {
       const callers: Callers = new Map();
       return batch.map((q) => this.one(ctx, q, callers));
-    }, needsRound);
+    }, roundDelay(batch));
   }
 
   private one(ctx: CommandContext, q: QueuedCall, callers: Callers): CallResult {

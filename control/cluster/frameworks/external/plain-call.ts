@@ -1,7 +1,7 @@
 import { SchedulerCall } from "./calls.ts";
 
 /**
- * The Worker's reading of a scheduler call. A busy framework's calls are mostly ACCEPTs of
+ * The schema check of a scheduler call (read-call.ts), fast for the usual shapes. A busy framework's calls are mostly ACCEPTs of
  * plain command tasks (tens of TaskInfos each), DECLINEs and ACKNOWLEDGEs, and the schema's
  * check walks and copies every TaskInfo: a call of the usual shape is checked here by hand
  * instead, field by field against the schema's limits (calls.ts), and taken as it is. Anything
@@ -98,8 +98,12 @@ const BODIES: Record<string, { field: string; fits(body: unknown): boolean }> = 
   },
 };
 
-/** An ACCEPT, DECLINE or ACKNOWLEDGE of the usual shape: `type`, `framework_id` and the call's own field, nothing else. */
-function isPlainCall(call: unknown): call is SchedulerCall {
+/**
+ * An ACCEPT, DECLINE or ACKNOWLEDGE of the usual shape: `type`, `framework_id` and the call's
+ * own field, nothing else. It walks only that shape's fields, so any value may be asked, however
+ * deep; and a call it takes holds no null anywhere (each field it allows is checked for its type).
+ */
+export function isPlainCall(call: unknown): call is SchedulerCall {
   if (!isRecord(call) || typeof call.type !== "string" || !Object.hasOwn(BODIES, call.type) || !isId(call.framework_id)) return false;
   const body = BODIES[call.type];
   if (body === undefined) return false;

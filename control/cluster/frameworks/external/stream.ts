@@ -16,6 +16,9 @@ import { fromBase64, toBase64 } from "../../../../protocol/bytes.ts";
  * socket, and the object marks the framework disconnected (failover timeout running).
  */
 
+/** The header naming the subscription a call comes from (SUBSCRIBE's response carries it). */
+export const STREAM_ID_HEADER = "Mesos-Stream-Id";
+
 /** Headers the Worker sets on the upgrade it sends the object; never taken from the client. */
 export const SUBSCRIBE_HEADER = "x-dcx-framework-subscribe";
 export const PRINCIPAL_HEADER = "x-dcx-framework-principal";

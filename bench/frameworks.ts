@@ -2,11 +2,11 @@
  * The frameworks benchmark: an external framework on the Mesos v1 scheduler API beside
  * Marathon, on the same simulated agents in the same run.
  *
- *   npm run bench -- frameworks [--agents 1000] [--tasks 10000] [--rounds 3] [--timeout-s 300] [--out bench/results/frameworks.json] [--profile]
+ *   npm run bench -- frameworks [--agents 1000] [--tasks 10000] [--rounds 3] [--warmup-rounds 1] [--timeout-s 300] [--out bench/results/frameworks.json] [--profile]
  *
  * `--profile` samples the Worker isolate (the Worker and the Cluster object share it) during
- * each side's run of the first round and adds each profile's hottest functions to the result
- * (it slows both).
+ * each side's run of the first measured round and adds each profile's hottest functions to the
+ * result (it slows both).
  *
  * 1. the control plane on workerd (the local runtime, fresh temp state), N simulated agents
  *    (bench/sim-agents.ts) answering every launch with TASK_RUNNING at once;
@@ -19,9 +19,11 @@
  *    goes (acks pipelined behind launches); the time until its last acknowledgement is answered
  *    is reported beside it (`externalAllAcknowledgedMs`); then it is torn down and the bench
  *    waits until the agents have reported its tasks killed (untimed).
- * The two sides run as a pair `--rounds` times, each first in turn, on the same agents; `ratio`
- * is the median of the rounds' ratios, and the other figures are that round's (`roundFigures`
- * lists every round): a shared machine's load moves single runs far more than the code does.
+ * The two sides run as a pair `--rounds` times, each first in turn, on the same agents, after
+ * `--warmup-rounds` untimed pairs (the runtime compiles each side's code on its first run: a
+ * cluster in use runs warm); `ratio` is the median of the rounds' ratios, and the other figures
+ * are that round's (`roundFigures` lists every round): a shared machine's load moves single runs
+ * far more than the code does.
  * Both sides are measured the same way: a placement counts when its task is TASK_RUNNING on its
  * simulated agent and the master has acknowledged that update to the agent (the simulated
  * agents report when the expected number got there). The external framework's own view, when
@@ -63,6 +65,7 @@ function options(argv: string[]) {
       out: { type: "string", default: join(ROOT, "bench", "results", "frameworks.json") },
       profile: { type: "boolean", default: false },
       rounds: { type: "string", default: "3" },
+      "warmup-rounds": { type: "string", default: "1" },
     },
   });
   const int = (name: string, v: string | undefined) => {
@@ -77,6 +80,7 @@ function options(argv: string[]) {
     out: values.out ?? "",
     profile: values.profile ?? false,
     rounds: int("rounds", values.rounds),
+    warmupRounds: Number(values["warmup-rounds"]) >= 0 ? Math.floor(Number(values["warmup-rounds"])) : 1,
   };
 }
 
@@ -219,7 +223,7 @@ export async function run(argv: string[]): Promise<number> {
    * phases are profiled with `--profile`.
    */
   const measured = async <T>(phase: string, roundIndex: number, fn: () => Promise<T>) => {
-    const profiler = opts.profile && roundIndex === 0 ? await startProfiler(workerdPids(), notes) : undefined;
+    const profiler = opts.profile && roundIndex === opts.warmupRounds ? await startProfiler(workerdPids(), notes) : undefined;
     const startedAt = Date.now();
     const [runtime, proxy] = [cpuByPid(pidsOf("runtime")), cpuByPid(pidsOf("proxy"))];
     const [simBefore, benchBefore] = [cpuByPid([sim.proc.pid ?? -1]), process.cpuUsage()];
@@ -237,7 +241,10 @@ export async function run(argv: string[]): Promise<number> {
    * other). The ratio is the median of the rounds' ratios; the other figures are that round's.
    */
   const rounds: Round[] = [];
-  for (let r = 0; r < opts.rounds; r++) {
+  const warmups: number[] = [];
+  for (let r = 0; r < opts.warmupRounds + opts.rounds; r++) {
+    // Measured rounds alternate, Marathon first in the first (a warm-up round runs the external side first).
+    const marathonFirst = (r - opts.warmupRounds) % 2 === 0;
     const load = { beforeMarathon: 0, beforeExternal: 0 };
     const marathon = async () => {
       load.beforeMarathon = loadAverage();
@@ -259,7 +266,7 @@ export async function run(argv: string[]): Promise<number> {
     };
     let m: Awaited<ReturnType<typeof marathon>>;
     let e: Awaited<ReturnType<typeof external>>;
-    if (r % 2 === 0) {
+    if (marathonFirst) {
       m = await marathon();
       e = await external();
     } else {
@@ -267,8 +274,14 @@ export async function run(argv: string[]): Promise<number> {
       m = await marathon();
     }
     const ext = e.run.value;
+    if (r < opts.warmupRounds) {
+      // Untimed: both sides' code compiled and warm, as on a cluster in use.
+      warmups.push(round(m.value / ext.ms, 2));
+      log(`warm-up round ${r + 1}: ratio ${fmt(m.value / ext.ms, 2)} (not counted)`);
+      continue;
+    }
     rounds.push({
-      first: r % 2 === 0 ? "marathon" : "external",
+      first: marathonFirst ? "marathon" : "external",
       loadAverage1m: load,
       marathonMs: m.value,
       ext,
@@ -292,6 +305,7 @@ export async function run(argv: string[]): Promise<number> {
     agents: Number(ready.registered),
     tasks: opts.tasks,
     rounds: rounds.length,
+    warmupRoundRatios: warmups,
     ratio: round(median.ratio, 2),
     targetRatio: TARGET_RATIO,
     roundRatios: rounds.map((r) => round(r.ratio, 2)),

@@ -3,17 +3,7 @@ import { isCachedClusterAgentCredential } from "../accounts/agent-credentials.ts
 import { clusterForMember } from "../accounts/clusters.ts";
 import { userForToken } from "../accounts/users.ts";
 import { isWellFormedToken, tokenKind } from "../crypto.ts";
-import {
-  MAX_MESSAGE_SIZE,
-  decodeBase64Url,
-  decodeMessage,
-  decodeQuery,
-  encodeResponse,
-  jsonToQuery,
-  minTtl,
-  parseJsonQuery,
-  type DnsQuery,
-} from "../dns/index.ts";
+import { MAX_MESSAGE_SIZE, decodeBase64Url, decodeMessage, decodeQuery, encodeResponse, jsonToQuery, minTtl, parseJsonQuery } from "../dns/index.ts";
 import { ApiError, unauthenticated } from "../errors.ts";
 import type { AppEnv } from "../http/env.ts";
 import { bearerToken, waitUntilOf } from "../http/middleware.ts";
@@ -25,63 +15,69 @@ import { clusterForDnsKey } from "../operations/dns-keys-cache.ts";
 
 const DNS_JSON = "application/dns-json";
 
-/** The parsed request: a wire query's bytes (decoded once they are not found answered) or a JSON-dialect query. */
-type Request = { kind: "wire"; bytes: Uint8Array } | { kind: "json"; query: DnsQuery };
-
-/** RFC 8484 GET (`?dns=`), POST (`application/dns-message`), or the JSON dialect (`?name=&type=`). */
-async function parseRequest(c: Context<AppEnv>): Promise<Request> {
+/**
+ * RFC 8484 POST (`application/dns-message`): the message's bytes. The body is read once, from
+ * the request itself (Hono's cached copy is for handlers that read it twice).
+ */
+async function postedBytes(c: Context<AppEnv>): Promise<Uint8Array> {
   const headers = c.req.raw.headers;
-  if (c.req.method === "POST") {
-    const contentType = headers.get("Content-Type");
-    if (contentType !== DNS_MESSAGE) {
-      const type = (contentType ?? "").split(";")[0]?.trim().toLowerCase();
-      if (type !== DNS_MESSAGE) throw new ApiError("unsupported_media_type", `POST a DNS message as ${DNS_MESSAGE}, not '${type || "(none)"}'.`);
-    }
-    if (Number(headers.get("Content-Length") ?? 0) > MAX_MESSAGE_SIZE) throw tooLarge();
-    // The request's own body, read once: Hono's cached copy is for handlers that read it twice.
-    const bytes = await c.req.raw.bytes();
-    if (bytes.length > MAX_MESSAGE_SIZE) throw tooLarge();
-    return { kind: "wire", bytes };
+  const contentType = headers.get("Content-Type");
+  if (contentType !== DNS_MESSAGE) {
+    const type = (contentType ?? "").split(";")[0]?.trim().toLowerCase();
+    if (type !== DNS_MESSAGE) throw new ApiError("unsupported_media_type", `POST a DNS message as ${DNS_MESSAGE}, not '${type || "(none)"}'.`);
   }
-  // Read without parsing the URL (Hono scans the query string); only the JSON dialect needs it parsed.
-  const dns = c.req.query("dns");
-  if (dns !== undefined) {
-    const bytes = decodeBase64Url(dns);
-    if (!bytes) throw new ApiError("malformed", "The dns parameter must be base64url without padding (RFC 8484).");
-    if (bytes.length > MAX_MESSAGE_SIZE) throw tooLarge();
-    return { kind: "wire", bytes };
-  }
+  if (Number(headers.get("Content-Length") ?? 0) > MAX_MESSAGE_SIZE) throw tooLarge();
+  const bytes = await c.req.raw.bytes();
+  if (bytes.length > MAX_MESSAGE_SIZE) throw tooLarge();
+  return bytes;
+}
+
+/** RFC 8484 GET (`?dns=`, base64url without padding): the message's bytes. */
+function getBytes(dns: string): Uint8Array {
+  const bytes = decodeBase64Url(dns);
+  if (!bytes) throw new ApiError("malformed", "The dns parameter must be base64url without padding (RFC 8484).");
+  if (bytes.length > MAX_MESSAGE_SIZE) throw tooLarge();
+  return bytes;
+}
+
+/** The JSON dialect (`?name=&type=`, or any GET that accepts `application/dns-json`). */
+async function jsonDialect(c: Context<AppEnv>, clusterId: string, host: string): Promise<Response> {
   const url = new URL(c.req.url);
-  if (url.searchParams.has("name") || (headers.get("Accept") ?? "").includes(DNS_JSON)) {
-    const parsed = parseJsonQuery(url.searchParams);
-    if (!parsed.ok)
-      throw new ApiError("malformed", `The ${parsed.parameter} parameter ${parsed.message}.`, [{ path: `/${parsed.parameter}`, errors: [parsed.message] }]);
-    return { kind: "json", query: jsonToQuery(parsed) };
-  }
-  throw new ApiError("malformed", "Send a DNS query: GET ?dns=<base64url>, POST application/dns-message, or GET ?name=&type= for JSON.");
+  if (!url.searchParams.has("name") && !(c.req.raw.headers.get("Accept") ?? "").includes(DNS_JSON))
+    throw new ApiError("malformed", "Send a DNS query: GET ?dns=<base64url>, POST application/dns-message, or GET ?name=&type= for JSON.");
+  const parsed = parseJsonQuery(url.searchParams);
+  if (!parsed.ok)
+    throw new ApiError("malformed", `The ${parsed.parameter} parameter ${parsed.message}.`, [{ path: `/${parsed.parameter}`, errors: [parsed.message] }]);
+  const { body, ttl, leaseMs } = await jsonAnswer(c.env, clusterId, jsonToQuery(parsed), host, waitUntilOf(c));
+  return jsonResponse(body, ttl, leaseMs);
 }
 
 const tooLarge = () => new ApiError("payload_too_large", `A DNS message is at most ${MAX_MESSAGE_SIZE} bytes.`);
 
 /**
- * Answers a DoH request for `clusterId`: cluster names from the Worker's copy of the zone
- * (dns/edge.ts), outside names from the upstream.
+ * Answers a DoH request for `clusterId` (RFC 8484 GET or POST, or the JSON dialect): cluster
+ * names from the Worker's copy of the zone (dns/edge.ts), outside names from the upstream. A
+ * GET answered from the kept answers never waits: it is the hot path of resolvers.
  */
-async function answer(c: Context<AppEnv>, clusterId: string): Promise<Response> {
-  const request = await parseRequest(c);
+function answer(c: Context<AppEnv>, clusterId: string): Response | Promise<Response> {
   const host = requestHost(c);
-  if (request.kind === "wire") return wireAnswer(c, clusterId, request.bytes, host);
-  const { body, ttl, leaseMs } = await jsonAnswer(c.env, clusterId, request.query, host, waitUntilOf(c));
-  return jsonResponse(body, ttl, leaseMs);
+  if (c.req.method === "POST") return postedBytes(c).then((bytes) => wireAnswer(c, clusterId, bytes, host));
+  // Read without parsing the URL (Hono scans the query string); only the JSON dialect needs it parsed.
+  const dns = c.req.query("dns");
+  return dns === undefined ? jsonDialect(c, clusterId, host) : wireAnswer(c, clusterId, getBytes(dns), host);
 }
 
 /**
  * Answers a wire query: from the answers kept with the zone's copy when these bytes were
  * answered before (dns/answer-cache.ts), else decoded and resolved, and kept when they may be.
  */
-async function wireAnswer(c: Context<AppEnv>, clusterId: string, bytes: Uint8Array, host: string): Promise<Response> {
+function wireAnswer(c: Context<AppEnv>, clusterId: string, bytes: Uint8Array, host: string): Response | Promise<Response> {
   const kept = edgeCachedAnswer(c.env, clusterId, host, bytes, waitUntilOf(c));
-  if (kept !== undefined) return dnsResponse(kept.bytes, kept.ttl, kept.leaseMs);
+  return kept !== undefined ? dnsResponse(kept.bytes, kept.ttl, kept.leaseMs) : resolveWire(c, clusterId, bytes, host);
+}
+
+/** A wire query not answered from the kept answers: decoded, resolved (or forwarded), and kept when it may be. */
+async function resolveWire(c: Context<AppEnv>, clusterId: string, bytes: Uint8Array, host: string): Promise<Response> {
   const decoded = decodeQuery(bytes);
   // A message whose header parsed gets a DNS error (FORMERR, NOTIMP); anything else is not DNS.
   if (!decoded.ok) {

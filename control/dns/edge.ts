@@ -147,9 +147,9 @@ async function zoneOf(held: Held, host: string): Promise<HostZone> {
 }
 
 /** Renews a leased copy in the background when its lease is about to end (see the module comment). */
-function renewIfDue(edge: EdgeZone, held: Held, check: Check, waitUntil: ((work: Promise<unknown>) => void) | undefined): void {
-  if (!edge.claimRefresh(held)) return;
-  const renewal = edge.confirmed(check).then(
+function renewIfDue(edge: EdgeZone, held: Held, check: () => Check, waitUntil: ((work: Promise<unknown>) => void) | undefined, now = Date.now()): void {
+  if (!edge.claimRefresh(held, now)) return;
+  const renewal = edge.confirmed(check()).then(
     () => edge.refreshed(),
     () => edge.refreshed(),
   );
@@ -184,7 +184,7 @@ export async function edgeResolve(
   const check = checkOf(env, clusterId);
   let held = edge.leased();
   if (held === undefined) held = await edge.confirmed(check);
-  else renewIfDue(edge, held, check, waitUntil);
+  else renewIfDue(edge, held, () => check, waitUntil);
   let zone = await zoneOf(held, host);
   let resolution = resolve(zone.zone, question, Math.random);
   const negative = isNegative(resolution);
@@ -198,7 +198,7 @@ export async function edgeResolve(
   return { resolution, leaseMs, answers: zone.answers };
 }
 
-const leaseLeft = (held: Held) => Math.max(0, held.leaseStart + DNS_LEASE_MS - Date.now());
+const leaseLeft = (held: Held, now = Date.now()) => Math.max(0, held.leaseStart + DNS_LEASE_MS - now);
 
 /**
  * The wire answer kept for a query of these bytes (answer-cache.ts), with the query's id
@@ -213,13 +213,14 @@ export function edgeCachedAnswer(
   queryBytes: Uint8Array,
   waitUntil?: (work: Promise<unknown>) => void,
 ): { bytes: Uint8Array; ttl: number; leaseMs: number } | undefined {
+  const now = Date.now();
   const edge = edges.get(clusterId);
-  const held = edge?.leased();
+  const held = edge?.leased(now);
   const kept = held?.zones.get(host)?.answers.find(queryBytes);
   if (edge === undefined || held === undefined || kept === undefined) return undefined;
-  renewIfDue(edge, held, checkOf(env, clusterId), waitUntil);
+  renewIfDue(edge, held, () => checkOf(env, clusterId), waitUntil, now);
   edge.count("NOERROR");
-  return { bytes: kept.take(messageId(queryBytes)), ttl: kept.ttl, leaseMs: leaseLeft(held) };
+  return { bytes: kept.take(messageId(queryBytes)), ttl: kept.ttl, leaseMs: leaseLeft(held, now) };
 }
 
 /**

@@ -71,10 +71,7 @@ export class BenchFramework {
   private readonly agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
   private stream: IncomingMessage | undefined;
 
-  /**
-   * `taskPrefix` begins its task ids: DCX's task ids are unique across the cluster's frameworks,
-   * so a framework of a later round must not reuse an earlier one's (README, Mesos frameworks).
-   */
+  /** `taskPrefix` begins its task ids (each round's framework names its tasks apart, for the logs). */
   constructor(url: string, token: string, goal: number, taskPrefix = "bench") {
     this.url = new URL(url);
     this.token = token;

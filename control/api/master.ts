@@ -1,4 +1,5 @@
 import { Hono, type Context } from "hono";
+import { frameworkTaskId } from "../cluster/frameworks/external/task-ids.ts";
 import type { AgentRecord } from "../cluster/agents.ts";
 import type { ClusterSnapshot } from "../cluster/cluster.ts";
 import { appHostname } from "../cluster/frameworks/marathon/app-fields.ts";
@@ -117,7 +118,11 @@ async function tasksHandler(c: Context<AppEnv>) {
   const asc = c.req.query("order") === "asc";
   const wanted = c.req.query("task_id");
   const all = [...snap.tasks, ...snap.completedTasks]
-    .filter((t) => (wanted === undefined || t.id === wanted) && (only === undefined || mesosFrameworkId(snap.masterId, t.framework) === only))
+    .filter(
+      (t) =>
+        (wanted === undefined || frameworkTaskId(t.framework, t.id) === wanted) &&
+        (only === undefined || mesosFrameworkId(snap.masterId, t.framework) === only),
+    )
     .sort((a, b) => (asc ? a.stagedAt - b.stagedAt : b.stagedAt - a.stagedAt));
   return c.json({ tasks: all.slice(offset, offset + limit).map((t) => mesosTask(t, mesosFrameworkId(snap.masterId, t.framework), taskName(t))) });
 }

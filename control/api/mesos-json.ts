@@ -1,4 +1,5 @@
 import { formatRanges, type Resources } from "../../protocol/index.ts";
+import { frameworkTaskId } from "../cluster/frameworks/external/task-ids.ts";
 import type { AgentRecord } from "../cluster/agents.ts";
 import type { ClusterSnapshot } from "../cluster/cluster.ts";
 import { MARATHON } from "../cluster/frameworks/marathon/demand.ts";
@@ -71,7 +72,7 @@ export function mesosTask(t: TaskRecord, frameworkId: string, name: string) {
   if (t.startedAt !== null) statuses.push({ state: "TASK_RUNNING", timestamp: seconds(t.startedAt) });
   if (t.state !== "TASK_STAGING" && t.state !== "TASK_RUNNING") statuses.push({ state: t.state, timestamp: seconds(t.updatedAt) });
   return {
-    id: t.id,
+    id: frameworkTaskId(t.framework, t.id),
     name,
     framework_id: frameworkId,
     executor_id: "",

@@ -1,4 +1,5 @@
 import type { AgentRecord } from "../cluster/agents.ts";
+import { frameworkTaskId } from "../cluster/frameworks/external/task-ids.ts";
 import type { ClusterSnapshot } from "../cluster/cluster.ts";
 import { frameworkRoles, type FrameworkRecord, type FrameworkView } from "../cluster/frameworks/external/store.ts";
 import type { TaskRecord } from "../cluster/tasks.ts";
@@ -50,12 +51,13 @@ export function agent(a: AgentRecord, s: Pick<ClusterSnapshot, "usage" | "framew
 
 /** A task as GET_TASKS lists it. */
 export function task(t: TaskRecord, masterId: string) {
-  const statuses = [{ task_id: { value: t.id }, state: "TASK_STAGING", timestamp: t.stagedAt / 1000 }];
-  if (t.startedAt !== null) statuses.push({ task_id: { value: t.id }, state: "TASK_RUNNING", timestamp: t.startedAt / 1000 });
-  if (t.state !== "TASK_STAGING" && t.state !== "TASK_RUNNING") statuses.push({ task_id: { value: t.id }, state: t.state, timestamp: t.updatedAt / 1000 });
+  const taskId = { value: frameworkTaskId(t.framework, t.id) };
+  const statuses = [{ task_id: taskId, state: "TASK_STAGING", timestamp: t.stagedAt / 1000 }];
+  if (t.startedAt !== null) statuses.push({ task_id: taskId, state: "TASK_RUNNING", timestamp: t.startedAt / 1000 });
+  if (t.state !== "TASK_STAGING" && t.state !== "TASK_RUNNING") statuses.push({ task_id: taskId, state: t.state, timestamp: t.updatedAt / 1000 });
   return {
     name: t.group,
-    task_id: { value: t.id },
+    task_id: taskId,
     framework_id: { value: mesosFrameworkId(masterId, t.framework) },
     agent_id: { value: t.agentId },
     state: t.state,

@@ -110,7 +110,9 @@ describe.skipIf(root.skip)("the hello-world framework package on a real agent", 
     expect(workers.map((id) => id.replace(/__.*/, ""))).toEqual(["worker-0", "worker-1"]);
     // Each worker ran its command on the agent; the scheduler logged what it launched.
     const log = (taskId: string) => cluster.fetch("GET", c(`/v2/tasks/${taskId}/logs`)).then((r) => r.text());
-    for (const id of workers) await waitFor(`${id}'s output`, async () => ((await log(id)).includes(`hello from ${id}`) ? true : undefined), 15_000, 200);
+    // An external framework's task is named in the cluster by its framework's id and its own (task-ids.ts).
+    for (const id of workers)
+      await waitFor(`${id}'s output`, async () => ((await log(`${frameworkId}.${id}`)).includes(`hello from ${id}`) ? true : undefined), 15_000, 200);
     const schedulerTask = await scheduler("/hello-world");
     expect(await log(schedulerTask.id)).toContain(`subscribed as ${frameworkId}`);
     const accounts = await cluster.api<{ serviceAccounts: { principal: string; revokedAt: string | null }[] }>(

@@ -65,12 +65,12 @@ describe("the object's alarm", () => {
       });
     await roundDue();
     const before = Date.now();
-    socket.send({ type: "status", updates: [{ updateId: "ext-1", taskId: "t1", state: "TASK_RUNNING", timestamp: before }] });
+    socket.send({ type: "status", updates: [{ updateId: "ext-1", taskId: fw.taskId("t1"), state: "TASK_RUNNING", timestamp: before }] });
     await socket.nextOfType("ack");
     expect((await fw.update()).state).toBe("TASK_RUNNING");
     // The round comes when the update is due again, not within the status coalescing delay.
     expect(await roundDue()).toBeGreaterThanOrEqual(before + RETRY_BASE_MS);
-    socket.send({ type: "status", updates: [{ updateId: "ext-2", taskId: "t1", state: "TASK_FINISHED", timestamp: Date.now() }] });
+    socket.send({ type: "status", updates: [{ updateId: "ext-2", taskId: fw.taskId("t1"), state: "TASK_FINISHED", timestamp: Date.now() }] });
     await socket.nextOfType("ack");
     expect(await roundDue()).toBeLessThan(Date.now() + 5_000);
     await fw.disconnect();

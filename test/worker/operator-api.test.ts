@@ -70,7 +70,7 @@ describe("the operator API and master state with an external framework", () => {
       json: { type: "TEARDOWN", teardown: { framework_id: { value: fw.frameworkId } } },
     });
     expect(teardown.status).toBe(200);
-    expect((await socket.nextOfType<{ taskIds: string[] }>("kill")).taskIds).toEqual(["driver-1"]);
+    expect((await socket.nextOfType<{ taskIds: string[] }>("kill")).taskIds).toEqual([fw.taskId("driver-1")]);
     await expect(fw.next("NEVER", 3000)).rejects.toThrow(/stream ended/);
     const again = await call(`/c/${account.cluster.id}/api/v1`, {
       method: "POST",

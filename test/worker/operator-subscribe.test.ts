@@ -83,7 +83,7 @@ describe("operator API SUBSCRIBE", () => {
       agent_id: { value: first.agentId },
       state: "TASK_STAGING",
     });
-    first.socket.send({ type: "status", updates: [{ updateId: "u1", taskId: "spark-1", state: "TASK_RUNNING", timestamp: Date.now() }] });
+    first.socket.send({ type: "status", updates: [{ updateId: "u1", taskId: fw.taskId("spark-1"), state: "TASK_RUNNING", timestamp: Date.now() }] });
     const updated = taskOf(await stream.next("TASK_UPDATED"), "task_updated");
     expect(updated).toMatchObject({
       framework_id: { value: fw.frameworkId },

@@ -34,13 +34,15 @@ describe("ACCEPT and status updates", () => {
     const frame = await socket.nextOfType<{ tasks: { taskId: string; command: unknown; env: Record<string, string>; resources: { cpus: number } }[] }>(
       "launch",
     );
-    expect(frame.tasks[0]?.taskId).toBe("job-1");
+    // The agent runs it under the cluster's name of it; the framework's own id is in its environment, as Mesos sets it.
+    expect(frame.tasks[0]?.taskId).toBe(fw.taskId("job-1"));
+    expect(frame.tasks[0]?.env.MESOS_TASK_ID).toBe("job-1");
     expect(frame.tasks[0]?.command).toEqual({ shell: "echo hi" });
     expect(frame.tasks[0]?.env.A).toBe("1");
     expect(frame.tasks[0]?.resources.cpus).toBe(0.5);
     // A message that JSON escapes, and one beyond ASCII: the resend, read back from storage, must be the same status.
     const message = 'up: "ready"\n\tnaïve ✓';
-    socket.send({ type: "status", updates: [{ updateId: "u1", taskId: "job-1", state: "TASK_RUNNING", message, timestamp: Date.now() }] });
+    socket.send({ type: "status", updates: [{ updateId: "u1", taskId: fw.taskId("job-1"), state: "TASK_RUNNING", message, timestamp: Date.now() }] });
     const first = await fw.update();
     expect(first.state).toBe("TASK_RUNNING");
     expect(first.message).toBe(message);
@@ -72,7 +74,7 @@ describe("the call the Cluster object reads", () => {
     const [again] = await fw.offers();
     expect((await fw.call("ACCEPT", { accept: launch(again!, "sent-as-is") })).status).toBe(202);
     const frame = await socket.nextOfType<{ tasks: { taskId: string }[] }>("launch");
-    expect(frame.tasks.map((t) => t.taskId)).toEqual(["sent-as-is"]);
+    expect(frame.tasks.map((t) => t.taskId)).toEqual([fw.taskId("sent-as-is")]);
     await fw.disconnect();
   });
 });

@@ -77,7 +77,7 @@ describe("scheduler calls that arrive together", () => {
     expect(results.map((r) => (r.ok ? r.value.status : r.code))).toEqual([202, 202, "forbidden", 202]);
     // The stale DECLINE was undone alone: offer a was still there for the ACCEPT after it, and both tasks launched.
     const launched = await Promise.all(agents.map((g) => g.socket.nextOfType<{ tasks: { taskId: string }[] }>("launch")));
-    expect(launched.map((f) => f.tasks.map((t) => t.taskId))).toEqual([["on-a"], ["on-b"]]);
+    expect(launched.map((f) => f.tasks.map((t) => t.taskId))).toEqual([[fw.taskId("on-a")], [fw.taskId("on-b")]]);
     expect(await fw.update()).toMatchObject({ task_id: { value: "dropped" }, state: "TASK_DROPPED", reason: "REASON_INVALID_OFFERS" });
     // An offer is used once, batched or not: accepting a again in a later batch drops its task.
     const again = await together(account, [{ call: body(fw, "ACCEPT", { accept: launch(a, "twice") }), streamId: fw.streamId }]);
@@ -95,7 +95,7 @@ describe("scheduler calls that arrive together", () => {
     expect((await fw.call("ACCEPT", { accept })).status).toBe(202);
     const socket = agents[0]?.socket;
     await socket?.nextOfType("launch");
-    socket?.send({ type: "status", updates: ids.map((taskId, i) => ({ updateId: `u${i}`, taskId, state: "TASK_RUNNING", timestamp: Date.now() })) });
+    socket?.send({ type: "status", updates: ids.map((id, i) => ({ updateId: `u${i}`, taskId: fw.taskId(id), state: "TASK_RUNNING", timestamp: Date.now() })) });
     const updates: TaskStatus[] = [];
     for (const _ of ids) updates.push(await fw.update());
     expect(updates.map((u) => u.state)).toEqual(["TASK_RUNNING", "TASK_RUNNING", "TASK_RUNNING"]);
@@ -160,10 +160,10 @@ describe("scheduler calls that arrive together", () => {
     // Two ACCEPTs of offer b: concurrent requests reach the object in no set order, and whichever
     // comes first uses the offer; the other's task is dropped, alone.
     const [onA, onB] = launched.map((f) => f.tasks.map((t) => t.taskId));
-    expect(onA).toEqual(["http-a"]);
+    expect(onA).toEqual([fw.taskId("http-a")]);
     expect(onB?.length).toBe(1);
-    expect(["http-b", "http-used"]).toContain(onB?.[0]);
-    const dropped = onB?.[0] === "http-b" ? "http-used" : "http-b";
+    expect([fw.taskId("http-b"), fw.taskId("http-used")]).toContain(onB?.[0]);
+    const dropped = onB?.[0] === fw.taskId("http-b") ? "http-used" : "http-b";
     expect(await fw.update()).toMatchObject({ task_id: { value: dropped }, state: "TASK_DROPPED" });
     await fw.disconnect();
   });
@@ -179,9 +179,9 @@ describe("scheduler calls that arrive together", () => {
     socket?.send({
       type: "status",
       updates: [
-        { updateId: "x1", taskId: "x", state: "TASK_RUNNING", timestamp: at },
-        { updateId: "x2", taskId: "x", state: "TASK_FINISHED", timestamp: at },
-        { updateId: "y1", taskId: "y", state: "TASK_RUNNING", timestamp: at },
+        { updateId: "x1", taskId: fw.taskId("x"), state: "TASK_RUNNING", timestamp: at },
+        { updateId: "x2", taskId: fw.taskId("x"), state: "TASK_FINISHED", timestamp: at },
+        { updateId: "y1", taskId: fw.taskId("y"), state: "TASK_RUNNING", timestamp: at },
       ],
     });
     const first = [await fw.update(), await fw.update()];

@@ -36,30 +36,30 @@ describe("TaskInfo.health_check", () => {
       { protocol: "HTTP", port: 31000, path: "/health", ignoreHttp1xx: false, ipProtocol: "IPv4", intervalMs: 2000, timeoutMs: 1000, delayMs: 0 },
     ]);
     const t0 = Date.now();
-    socket.send({ type: "status", updates: [{ updateId: "u1", taskId: "web-1", state: "TASK_RUNNING", timestamp: t0 }] });
+    socket.send({ type: "status", updates: [{ updateId: "u1", taskId: fw.taskId("web-1"), state: "TASK_RUNNING", timestamp: t0 }] });
     const running = await fw.update();
     expect(running).toMatchObject({ state: "TASK_RUNNING" });
     expect(running).not.toHaveProperty("healthy");
     await ack(fw, running);
-    socket.send({ type: "status", updates: [{ updateId: "u2", taskId: "web-1", state: "TASK_RUNNING", healthy: true, timestamp: t0 + 1 }] });
+    socket.send({ type: "status", updates: [{ updateId: "u2", taskId: fw.taskId("web-1"), state: "TASK_RUNNING", healthy: true, timestamp: t0 + 1 }] });
     const healthy = await fw.update();
     expect(healthy).toMatchObject({ state: "TASK_RUNNING", healthy: true, reason: "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED", source: "SOURCE_EXECUTOR" });
     await ack(fw, healthy);
     socket.send({
       type: "status",
-      updates: [{ updateId: "u3", taskId: "web-1", state: "TASK_RUNNING", healthy: false, message: "HTTP 500", timestamp: t0 + 2 }],
+      updates: [{ updateId: "u3", taskId: fw.taskId("web-1"), state: "TASK_RUNNING", healthy: false, message: "HTTP 500", timestamp: t0 + 2 }],
     });
     const sick = await fw.update();
     expect(sick).toMatchObject({ state: "TASK_RUNNING", healthy: false, reason: "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED" });
     await ack(fw, sick);
     socket.send({
       type: "status",
-      updates: [{ updateId: "u4", taskId: "web-1", state: "TASK_RUNNING", healthy: false, message: "HTTP 500", timestamp: t0 + 3 }],
+      updates: [{ updateId: "u4", taskId: fw.taskId("web-1"), state: "TASK_RUNNING", healthy: false, message: "HTTP 500", timestamp: t0 + 3 }],
     });
     expect(await fw.update()).toMatchObject({ healthy: false });
     // The second failure in a row reaches consecutive_failures: the master kills the task.
     const kill = await socket.nextOfType<{ taskIds: string[] }>("kill");
-    expect(kill.taskIds).toEqual(["web-1"]);
+    expect(kill.taskIds).toEqual([fw.taskId("web-1")]);
     await fw.disconnect();
   });
 
@@ -88,13 +88,13 @@ describe("TaskInfo.health_check", () => {
     expect(refused.message).toContain("health_check.http.port 22");
     const frame = await socket.nextOfType<LaunchFrame>("launch");
     const checks = Object.fromEntries(frame.tasks.map((t) => [t.taskId, t.healthChecks]));
-    expect(checks["cmd-1"]).toEqual([{ protocol: "COMMAND", command: "test -f ready", intervalMs: 5000, timeoutMs: 20_000, delayMs: 15_000 }]);
-    expect(checks["web-2"]).toEqual([expect.objectContaining({ protocol: "TCP", port: 31000 })]);
+    expect(checks[fw.taskId("cmd-1")]).toEqual([{ protocol: "COMMAND", command: "test -f ready", intervalMs: 5000, timeoutMs: 20_000, delayMs: 15_000 }]);
+    expect(checks[fw.taskId("web-2")]).toEqual([expect.objectContaining({ protocol: "TCP", port: 31000 })]);
     const t0 = Date.now();
-    socket.send({ type: "status", updates: [{ updateId: "c1", taskId: "cmd-1", state: "TASK_RUNNING", timestamp: t0 }] });
+    socket.send({ type: "status", updates: [{ updateId: "c1", taskId: fw.taskId("cmd-1"), state: "TASK_RUNNING", timestamp: t0 }] });
     await ack(fw, await fw.update());
     // Failing before its first success, inside its 600 s grace period: nothing to tell, nothing to kill.
-    socket.send({ type: "status", updates: [{ updateId: "c2", taskId: "cmd-1", state: "TASK_RUNNING", healthy: false, timestamp: t0 + 1 }] });
+    socket.send({ type: "status", updates: [{ updateId: "c2", taskId: fw.taskId("cmd-1"), state: "TASK_RUNNING", healthy: false, timestamp: t0 + 1 }] });
     expect(await fw.within("UPDATE", 300)).toEqual([]);
     await fw.disconnect();
   });

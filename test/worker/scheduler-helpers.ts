@@ -1,4 +1,5 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { clusterTaskId } from "../../control/cluster/frameworks/external/task-ids.ts";
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
 import type { Cluster } from "../../control/cluster/cluster.ts";
@@ -114,6 +115,11 @@ export class Framework {
 
   async update(timeoutMs = 5000): Promise<TaskStatus> {
     return ((await this.next("UPDATE", timeoutMs)).update as { status: TaskStatus }).status;
+  }
+
+  /** The cluster's name of this framework's task `id`: what its agents launch and report (task-ids.ts). */
+  taskId(id: string): string {
+    return clusterTaskId(this.frameworkId, id);
   }
 
   /** Posts a call of this framework; returns the response. */

@@ -14,7 +14,7 @@ async function running(info: Record<string, unknown> = {}) {
   const [offer] = await fw.offers();
   await fw.call("ACCEPT", { accept: launch(offer!, "t1", { kill_policy: { grace_period: { nanoseconds: 7_000_000_000 } } }) });
   await agent.socket.nextOfType("launch");
-  agent.socket.send({ type: "status", updates: [{ updateId: `r-${Math.random()}`, taskId: "t1", state: "TASK_RUNNING", timestamp: Date.now() }] });
+  agent.socket.send({ type: "status", updates: [{ updateId: `r-${Math.random()}`, taskId: fw.taskId("t1"), state: "TASK_RUNNING", timestamp: Date.now() }] });
   const status = await fw.update();
   expect(status.state).toBe("TASK_RUNNING");
   return { account, agent, fw, status };
@@ -34,8 +34,8 @@ describe("KILL and RECONCILE", () => {
     expect(await fw.update()).toMatchObject({ task_id: { value: "ghost" }, state: "TASK_LOST" });
     expect((await fw.call("KILL", { kill: { task_id: { value: "t1" } } })).status).toBe(202);
     const kill = await agent.socket.nextOfType<{ taskIds: string[]; gracePeriodMs: number }>("kill");
-    expect(kill).toMatchObject({ taskIds: ["t1"], gracePeriodMs: 7000 });
-    agent.socket.send({ type: "status", updates: [{ updateId: "k1", taskId: "t1", state: "TASK_KILLED", timestamp: Date.now() }] });
+    expect(kill).toMatchObject({ taskIds: [fw.taskId("t1")], gracePeriodMs: 7000 });
+    agent.socket.send({ type: "status", updates: [{ updateId: "k1", taskId: fw.taskId("t1"), state: "TASK_KILLED", timestamp: Date.now() }] });
     expect(await fw.update()).toMatchObject({ task_id: { value: "t1" }, state: "TASK_KILLED" });
     await fw.disconnect();
   });
@@ -58,10 +58,10 @@ describe("KILL and RECONCILE", () => {
     };
     await fw.call("ACCEPT", { accept: { offer_ids: [offer!.id], operations: [group] } });
     const frame = await socket.nextOfType<{ tasks: { taskId: string }[] }>("launch");
-    expect(frame.tasks.map((t) => t.taskId)).toEqual(["g1", "g2"]);
+    expect(frame.tasks.map((t) => t.taskId)).toEqual([fw.taskId("g1"), fw.taskId("g2")]);
     await fw.call("KILL", { kill: { task_id: { value: "g2" } } });
     const kill = await socket.nextOfType<{ taskIds: string[] }>("kill");
-    expect(kill.taskIds.sort()).toEqual(["g1", "g2"]);
+    expect(kill.taskIds.sort()).toEqual([fw.taskId("g1"), fw.taskId("g2")]);
     await fw.disconnect();
   });
 
@@ -86,13 +86,13 @@ describe("KILL and RECONCILE", () => {
     const rows = await runInDurableObject(stub(account), (_: Cluster, state) =>
       state.storage.sql.exec<{ task_id: string }>("SELECT task_id FROM framework_tasks ORDER BY task_id").toArray(),
     );
-    expect(rows.map((r) => r.task_id)).toEqual(["graced"]);
+    expect(rows.map((r) => r.task_id)).toEqual([fw.taskId("graced")]);
     await fw.call("KILL", { kill: { task_id: { value: "plain" } } });
-    expect(await socket.nextOfType("kill")).toMatchObject({ taskIds: ["plain"], gracePeriodMs: 3000 });
+    expect(await socket.nextOfType("kill")).toMatchObject({ taskIds: [fw.taskId("plain")], gracePeriodMs: 3000 });
     await fw.call("KILL", { kill: { task_id: { value: "graced" } } });
-    expect(await socket.nextOfType("kill")).toMatchObject({ taskIds: ["graced"], gracePeriodMs: 9000 });
+    expect(await socket.nextOfType("kill")).toMatchObject({ taskIds: [fw.taskId("graced")], gracePeriodMs: 9000 });
     await fw.call("KILL", { kill: { task_id: { value: "later" }, kill_policy: { grace_period: { nanoseconds: 5_000_000_000 } } } });
-    expect(await socket.nextOfType("kill")).toMatchObject({ taskIds: ["later"], gracePeriodMs: 5000 });
+    expect(await socket.nextOfType("kill")).toMatchObject({ taskIds: [fw.taskId("later")], gracePeriodMs: 5000 });
     await fw.disconnect();
   });
 });
@@ -127,7 +127,7 @@ describe("failover", () => {
     await new Promise((r) => setTimeout(r, 1500));
     await timePasses(account);
     const kill = await agent.socket.nextOfType<{ taskIds: string[] }>("kill");
-    expect(kill.taskIds).toEqual(["t1"]);
+    expect(kill.taskIds).toEqual([fw.taskId("t1")]);
     const res = await call(schedulerPath(account), {
       method: "POST",
       token: account.token,
@@ -143,7 +143,7 @@ describe("failover", () => {
     const { agent, fw } = await running();
     expect((await fw.call("TEARDOWN")).status).toBe(202);
     const kill = await agent.socket.nextOfType<{ taskIds: string[] }>("kill");
-    expect(kill.taskIds).toEqual(["t1"]);
+    expect(kill.taskIds).toEqual([fw.taskId("t1")]);
     await expect(fw.next("NEVER", 3000)).rejects.toThrow(/stream ended/);
     expect((await fw.call("REVIVE")).status).toBe(403);
   });

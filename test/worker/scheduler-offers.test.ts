@@ -74,7 +74,7 @@ describe("bad ACCEPTs", () => {
     expect(statuses.get("odd")?.message).toContain("bananas");
     expect(statuses.get("port")?.message).toContain("port 80");
     const frame = await socket.nextOfType<{ tasks: { taskId: string }[] }>("launch");
-    expect(frame.tasks.map((t) => t.taskId)).toEqual(["fine"]);
+    expect(frame.tasks.map((t) => t.taskId)).toEqual([fw.taskId("fine")]);
     // The offer is used: a second ACCEPT of it is dropped.
     await fw.call("ACCEPT", { accept: launch(offer!, "twice") });
     expect(await fw.update()).toMatchObject({ task_id: { value: "twice" }, state: "TASK_DROPPED" });
@@ -108,7 +108,7 @@ describe("bad ACCEPTs", () => {
     ]);
     expect(errors.every((u) => u.message?.includes("than the offers have left"))).toBe(true);
     const frame = await socket.nextOfType<{ tasks: { taskId: string }[] }>("launch");
-    expect(frame.tasks.map((t) => t.taskId)).toEqual(["a", "b", "c"]);
+    expect(frame.tasks.map((t) => t.taskId)).toEqual(["a", "b", "c"].map((id) => fw.taskId(id)));
     await fw.disconnect();
   });
 
@@ -139,9 +139,49 @@ describe("offers named by another framework", () => {
     expect((await other.call("DECLINE", { decline: { offer_ids: [offer!.id], filters: { refuse_seconds: 3600 } } })).status).toBe(202);
     expect((await owner.call("ACCEPT", { accept: launch(offer!, "mine") })).status).toBe(202);
     const frame = await socket.nextOfType<{ tasks: { taskId: string }[] }>("launch");
-    expect(frame.tasks.map((t) => t.taskId)).toEqual(["mine"]);
+    expect(frame.tasks.map((t) => t.taskId)).toEqual([owner.taskId("mine")]);
     await owner.disconnect();
     await other.disconnect();
+  });
+});
+
+describe("task ids are the framework's own", () => {
+  it("two frameworks both run task 0: each gets its own updates, kills only its own, and the state lists both as 0; one framework cannot reuse an id", async () => {
+    const account = await signUp();
+    const { socket } = await joinAgent(account, AGENT);
+    const a = await Framework.subscribe(account, { name: "a" });
+    const [offerA] = await a.offers();
+    // The leftover of a's offer is filtered for a (refuse_seconds), so b gets it next.
+    expect((await a.call("ACCEPT", { accept: launch(offerA!, "0") })).status).toBe(202);
+    const b = await Framework.subscribe(account, { name: "b" });
+    const [offerB] = await b.offers();
+    expect((await b.call("ACCEPT", { accept: launch(offerB!, "0") })).status).toBe(202);
+    const frames = [await socket.nextOfType<{ tasks: { taskId: string }[] }>("launch"), await socket.nextOfType<{ tasks: { taskId: string }[] }>("launch")];
+    expect(frames.map((f) => f.tasks[0]?.taskId)).toEqual([a.taskId("0"), b.taskId("0")]);
+    socket.send({
+      type: "status",
+      updates: [a, b].map((fw, i) => ({ updateId: `run-${i}`, taskId: fw.taskId("0"), state: "TASK_RUNNING", timestamp: Date.now() })),
+    });
+    expect(await a.update()).toMatchObject({ task_id: { value: "0" }, state: "TASK_RUNNING" });
+    expect(await b.update()).toMatchObject({ task_id: { value: "0" }, state: "TASK_RUNNING" });
+    const state = await call(`/c/${account.cluster.id}/master/tasks`, { token: account.token });
+    const listed = ((await state.json()) as { tasks: { id: string; framework_id: string }[] }).tasks;
+    expect(
+      listed
+        .filter((t) => t.id === "0")
+        .map((t) => t.framework_id)
+        .sort(),
+    ).toEqual([a.frameworkId, b.frameworkId].sort());
+    // a's KILL of 0 reaches a's task alone.
+    expect((await a.call("KILL", { kill: { task_id: { value: "0" } } })).status).toBe(202);
+    expect((await socket.nextOfType<{ taskIds: string[] }>("kill")).taskIds).toEqual([a.taskId("0")]);
+    // Within one framework an id is still one task's.
+    await a.call("REVIVE");
+    const [again] = await a.offers();
+    expect((await a.call("ACCEPT", { accept: launch(again!, "0") })).status).toBe(202);
+    expect(await a.update()).toMatchObject({ task_id: { value: "0" }, state: "TASK_ERROR", message: "Task ID 0 is already in use" });
+    await a.disconnect();
+    await b.disconnect();
   });
 });
 

@@ -34,6 +34,6 @@ describe("UI Frameworks page", () => {
     const done = await browser.form(base, { op: "teardown", id: fw.frameworkId, confirm: "spark" });
     expect(done.status).toBe(303);
     expect(Browser.text((await browser.page(done.headers.get("Location") ?? "")).html)).toContain("Tore down spark");
-    expect((await socket.nextOfType<{ taskIds: string[] }>("kill")).taskIds).toEqual(["driver-1"]);
+    expect((await socket.nextOfType<{ taskIds: string[] }>("kill")).taskIds).toEqual([fw.taskId("driver-1")]);
   });
 });

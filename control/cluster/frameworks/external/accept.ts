@@ -1,4 +1,5 @@
 import { getAgent } from "../../agents.ts";
+import { clusterTaskId } from "./task-ids.ts";
 import { decline, REFUSE_MS } from "../../allocator/filters.ts";
 import { SCALAR_NAMES } from "../../allocator/drf.ts";
 import { takeOffers, type OfferRecord, type OfferResources } from "../../allocator/offers.ts";
@@ -74,15 +75,15 @@ export function acceptOffers(ctx: FrameworkContext, fw: FrameworkRecord, accept:
   // Ids already taken, read in one query for the whole call: an ACCEPT may launch hundreds of tasks.
   const seen = existingTaskIds(
     ctx.db,
-    accept.operations.flatMap((op) => tasksOf(op).map((t) => t.task_id.value)),
+    accept.operations.flatMap((op) => tasksOf(op).map((t) => clusterTaskId(fw.id, t.task_id.value))),
   );
   for (const op of accept.operations) {
     const tasks = tasksOf(op);
     const group = op.type === "LAUNCH_GROUP" ? (tasks[0]?.task_id.value ?? null) : null;
     let opLeft = left;
     const checked: ReturnType<typeof checkTask>[] = tasks.map((t) => {
-      const id = t.task_id.value;
-      if (seen.has(id)) return `Task ID ${id} is already in use`;
+      const id = clusterTaskId(fw.id, t.task_id.value);
+      if (seen.has(id)) return `Task ID ${t.task_id.value} is already in use`;
       seen.add(id);
       if (op.type === "LAUNCH_GROUP" && op.launch_group?.executor?.type === "CUSTOM")
         return "custom executors are not supported: a task group runs on DCX's own executor (type DEFAULT)";
@@ -128,7 +129,7 @@ function stagingRecord(frameworkId: string, task: TaskInfo, launch: LaunchedTask
   return {
     id: launch.taskId,
     framework: frameworkId,
-    group: task.name || launch.taskId,
+    group: task.name || task.task_id.value,
     version: "",
     agentId,
     host,

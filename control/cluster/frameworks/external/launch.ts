@@ -1,4 +1,5 @@
 import { DOCKER_ATTRIBUTE, type TaskContainer, type TaskLaunch } from "../../../../protocol/index.ts";
+import { clusterTaskId } from "./task-ids.ts";
 import { SCALAR_NAMES } from "../../allocator/drf.ts";
 import type { OfferResources } from "../../allocator/offers.ts";
 import { freeRanges } from "../../allocator/offers.ts";
@@ -151,7 +152,7 @@ export function checkTask(task: TaskInfo, left: OfferResources, target: LaunchTa
   for (const v of task.command?.environment?.variables ?? []) env[v.name] = v.value ?? "";
   const nanos = task.kill_policy?.grace_period?.nanoseconds;
   const launch: TaskLaunch = {
-    taskId: id,
+    taskId: clusterTaskId(target.frameworkId, id),
     name: task.name,
     resources: { cpus: res.need.cpus, mem: res.need.mem, disk: res.need.disk, gpus: res.need.gpus },
     ports: res.ports,

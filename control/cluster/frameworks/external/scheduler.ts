@@ -1,4 +1,5 @@
 import { dropOffers, takeOffers } from "../../allocator/offers.ts";
+import { clusterTaskId } from "./task-ids.ts";
 import { declineAgents, revive } from "../../allocator/filters.ts";
 import { getTask, liveTasks, markKillRequested } from "../../tasks.ts";
 import { fail, type CommandContext, type Failure, type Outcome } from "../marathon/commands.ts";
@@ -195,7 +196,8 @@ function reviveRoles(ctx: CommandContext, fw: FrameworkRecord, roles: string[] |
 
 function kill(ctx: CommandContext, fw: FrameworkRecord, body: NonNullable<SchedulerCall["kill"]>, mail: FrameworkMailbox): void {
   const taskId = body.task_id.value;
-  const task = getTask(ctx.db, taskId);
+  const id = clusterTaskId(fw.id, taskId);
+  const task = getTask(ctx.db, id);
   if (!task || task.framework !== fw.id || task.endedAt !== null) {
     // Mesos answers a kill of a task it does not know with TASK_LOST (TASK_UNKNOWN when partition-aware).
     const status =
@@ -213,9 +215,9 @@ function kill(ctx: CommandContext, fw: FrameworkRecord, body: NonNullable<Schedu
     return;
   }
   const nanos = body.kill_policy?.grace_period?.nanoseconds;
-  const group = getFrameworkTask(ctx.db, taskId)?.taskGroup ?? null;
+  const group = getFrameworkTask(ctx.db, id)?.taskGroup ?? null;
   // Killing one task of a group kills the group.
-  const ids = group === null ? [taskId] : groupTaskIds(ctx.db, fw.id, group);
+  const ids = group === null ? [id] : groupTaskIds(ctx.db, fw.id, group);
   if (nanos !== undefined) for (const id of ids) setKillGrace(ctx.db, fw.id, id, Math.round(nanos / 1e6));
   ctx.killed.push(...markKillRequested(ctx.db, ids, ctx.now));
 }
@@ -242,7 +244,7 @@ function reconcile(
     return;
   }
   for (const { task_id, agent_id } of named) {
-    const t = getTask(ctx.db, task_id.value);
+    const t = getTask(ctx.db, clusterTaskId(fw.id, task_id.value));
     const status =
       t && t.framework === fw.id
         ? taskStatus(fw.info, t, ctx.now, extra)

@@ -1,4 +1,5 @@
 import type { TaskState } from "../../../../protocol/index.ts";
+import { frameworkTaskId } from "./task-ids.ts";
 import type { MadeOffer } from "../../allocator/offers.ts";
 import type { TaskRecord } from "../../tasks.ts";
 import type { FrameworkInfo } from "./calls.ts";
@@ -83,11 +84,11 @@ export function newUuids(count: number): string[] {
 /** The TaskStatus of a task as it stands. */
 export function taskStatus(info: FrameworkInfo, task: TaskRecord, now: number, extra: Partial<TaskStatusJson> = {}): TaskStatusJson {
   const status: TaskStatusJson = {
-    task_id: { value: task.id },
+    task_id: { value: frameworkTaskId(task.framework, task.id) },
     state: stateFor(info, task.state),
     source: "SOURCE_AGENT",
     agent_id: { value: task.agentId },
-    executor_id: { value: task.id },
+    executor_id: { value: frameworkTaskId(task.framework, task.id) },
     timestamp: now / 1000,
     ...extra,
   };

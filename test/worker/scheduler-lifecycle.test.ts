@@ -40,6 +40,19 @@ describe("KILL and RECONCILE", () => {
     await fw.disconnect();
   });
 
+  it("finds a task launched before ids were scoped per framework by its bare id: RECONCILE and KILL reach it", async () => {
+    const { account, agent, fw } = await running();
+    // Such a task's row is named by the framework's id alone, as its agent knows it.
+    await runInDurableObject(stub(account), (_: Cluster, state) => {
+      state.storage.sql.exec("UPDATE tasks SET id = 't1' WHERE id = ?", fw.taskId("t1"));
+    });
+    await fw.call("RECONCILE", { reconcile: { tasks: [{ task_id: { value: "t1" } }] } });
+    expect(await fw.update()).toMatchObject({ task_id: { value: "t1" }, state: "TASK_RUNNING" });
+    expect((await fw.call("KILL", { kill: { task_id: { value: "t1" } } })).status).toBe(202);
+    expect((await agent.socket.nextOfType<{ taskIds: string[] }>("kill")).taskIds).toEqual(["t1"]);
+    await fw.disconnect();
+  });
+
   it("starts a LAUNCH_GROUP's tasks together and kills them together", async () => {
     const account = await signUp();
     const { socket } = await joinAgent(account, AGENT);

@@ -1,7 +1,7 @@
 import { dropOffers, takeOffers } from "../../allocator/offers.ts";
 import { clusterTaskId } from "./task-ids.ts";
 import { declineAgents, revive } from "../../allocator/filters.ts";
-import { getTask, liveTasks, markKillRequested } from "../../tasks.ts";
+import { getTask, liveTasks, markKillRequested, type TaskRecord } from "../../tasks.ts";
 import { fail, type CommandContext, type Failure, type Outcome } from "../marathon/commands.ts";
 import { acceptOffers, refuseMs } from "./accept.ts";
 import type { FrameworkInfo, SchedulerCall } from "./calls.ts";
@@ -194,10 +194,21 @@ function reviveRoles(ctx: CommandContext, fw: FrameworkRecord, roles: string[] |
   revive(ctx.db, fw.id, ctx.now);
 }
 
+/**
+ * The framework's task it calls `taskId` (task-ids.ts). A task launched before ids were scoped
+ * per framework is named by the bare id, and is found by it while it is the framework's own.
+ */
+function frameworkTask(db: CommandContext["db"], frameworkId: string, taskId: string): TaskRecord | undefined {
+  const task = getTask(db, clusterTaskId(frameworkId, taskId));
+  if (task) return task;
+  const bare = getTask(db, taskId);
+  return bare?.framework === frameworkId ? bare : undefined;
+}
+
 function kill(ctx: CommandContext, fw: FrameworkRecord, body: NonNullable<SchedulerCall["kill"]>, mail: FrameworkMailbox): void {
   const taskId = body.task_id.value;
-  const id = clusterTaskId(fw.id, taskId);
-  const task = getTask(ctx.db, id);
+  const task = frameworkTask(ctx.db, fw.id, taskId);
+  const id = task?.id ?? clusterTaskId(fw.id, taskId);
   if (!task || task.framework !== fw.id || task.endedAt !== null) {
     // Mesos answers a kill of a task it does not know with TASK_LOST (TASK_UNKNOWN when partition-aware).
     const status =
@@ -244,7 +255,7 @@ function reconcile(
     return;
   }
   for (const { task_id, agent_id } of named) {
-    const t = getTask(ctx.db, clusterTaskId(fw.id, task_id.value));
+    const t = frameworkTask(ctx.db, fw.id, task_id.value);
     const status =
       t && t.framework === fw.id
         ? taskStatus(fw.info, t, ctx.now, extra)

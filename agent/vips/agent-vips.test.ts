@@ -127,9 +127,20 @@ describe("the agent's VIP balancer", () => {
     );
 
     const address = await waitFor(() => agent.metricsAddress, "the metrics endpoint");
-    const m = parseExposition(await (await fetch(`http://${address}/metrics`)).text());
+    const metrics = async () => parseExposition(await (await fetch(`http://${address}/metrics`)).text());
+    const backends = { vip: "k.marathon.l4lb.thisdcos.directory", address: `${vip.ip}:${vip.port}` };
+    // The kernel's rule carries connections from the moment nft loads it, a moment before the
+    // agent has read nft's exit and recorded the VIP: its gauges follow then.
+    await until(async () => {
+      try {
+        return sampleValue(await metrics(), "dcx_agent_vip_backends", backends) === 2;
+      } catch {
+        return false;
+      }
+    }, "the VIP's backends in the agent's metrics");
+    const m = await metrics();
     expect(sampleValue(m, "dcx_agent_vip_path", { mode: "kernel", path: "kernel" })).toBe(1);
-    expect(sampleValue(m, "dcx_agent_vip_backends", { vip: "k.marathon.l4lb.thisdcos.directory", address: `${vip.ip}:${vip.port}` })).toBe(2);
+    expect(sampleValue(m, "dcx_agent_vip_backends", backends)).toBe(2);
 
     send(true);
     await until(async () => {

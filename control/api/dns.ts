@@ -7,7 +7,6 @@ import { MAX_MESSAGE_SIZE, decodeBase64Url, decodeMessage, decodeQuery, encodeRe
 import { ApiError, unauthenticated } from "../errors.ts";
 import type { AppEnv } from "../http/env.ts";
 import { bearerToken, waitUntilOf } from "../http/middleware.ts";
-import { SECURITY_HEADERS } from "../http/security.ts";
 import { DNS_LEASE_HEADER } from "../../protocol/index.ts";
 import { edgeCachedAnswer, edgeResolve } from "../dns/edge.ts";
 import { DNS_MESSAGE, forward, jsonAnswer, upstreamOf } from "../operations/dns.ts";
@@ -109,13 +108,9 @@ function requestHost(c: Context<AppEnv>): string {
   return (end > 0 ? header.slice(0, end) : header).toLowerCase();
 }
 
-/**
- * Cache-Control follows the answer's smallest TTL; the lease header only comes with cluster
- * names. The security headers go in with them: the middleware then finds every one in place
- * and writes none (a header written to a made Response costs more than one it is made with).
- */
+/** Cache-Control follows the answer's smallest TTL; the lease header only comes with cluster names. */
 function headers(type: string, ttl: number, leaseMs: number | undefined): Record<string, string> {
-  const out: Record<string, string> = { ...SECURITY_HEADERS, "Content-Type": type, "Cache-Control": cacheControl(ttl) };
+  const out: Record<string, string> = { "Content-Type": type, "Cache-Control": cacheControl(ttl) };
   if (leaseMs !== undefined) out[DNS_LEASE_HEADER] = String(Math.floor(leaseMs));
   return out;
 }

@@ -27,12 +27,19 @@ export const HSTS = "max-age=63072000; includeSubDomains";
 export const isHttps = (c: Context) => c.req.url.startsWith("https:");
 
 const SECURITY_HEADER_NAMES = Object.keys(SECURITY_HEADERS);
+const NOSNIFF = "X-Content-Type-Options";
+
+/**
+ * Whether the response still needs header `name`: one it lacks, or a nosniff that is not
+ * "nosniff" (a proxied task's response never turns sniffing back on). Other headers it carries are kept.
+ */
+const needs = (headers: Headers, name: string) => (name === NOSNIFF ? headers.get(name) !== SECURITY_HEADERS[NOSNIFF] : !headers.has(name));
 
 /** Adds the security headers after the route has answered. WebSocket upgrades (101) are left alone. */
 export const securityHeaders = createMiddleware<AppEnv>(async (c, next) => {
   await next();
   if (c.res.status === 101) return;
-  const missing = SECURITY_HEADER_NAMES.filter((name) => !c.res.headers.has(name));
+  const missing = SECURITY_HEADER_NAMES.filter((name) => needs(c.res.headers, name));
   const https = isHttps(c);
   if (missing.length === 0 && !https) return;
   try {

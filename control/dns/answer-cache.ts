@@ -1,6 +1,6 @@
 import type { DnsRecord } from "./records.ts";
 import type { DnsAnswer } from "./resolve.ts";
-import { encodeResponse, minTtl, type DnsQuery, type EncodeOptions } from "./wire.ts";
+import { encodeResponse, minTtl, writeMessageId, type DnsQuery, type EncodeOptions } from "./wire.ts";
 
 /**
  * Encoded answers to the wire queries one copy of a zone has answered, so a query asked again
@@ -32,11 +32,6 @@ const MAX_ENTRIES = 4_096;
  * differing only in a name's case or EDNS size are distinct, so entries alone do not bound it.
  */
 export const MAX_CACHE_BYTES = 1024 * 1024;
-
-/** The id of a wire message (its first two bytes); 0 for one too short to have it. */
-export function messageId(bytes: Uint8Array): number {
-  return bytes.length >= 2 ? ((bytes[0] ?? 0) << 8) | (bytes[1] ?? 0) : 0;
-}
 
 /** FNV-1a (32-bit) of a query's bytes after its id; undefined for a query not to keep. */
 function hashOf(bytes: Uint8Array): number | undefined {
@@ -76,8 +71,7 @@ export class CachedAnswer {
   /**
    * The next rotation's encoding with `id` written in its header. The same bytes come back
    * for this rotation next time, with their id overwritten: a Response copies its body when it
-   * is made (test/worker/dns-answer-cache.test.ts checks that workerd does), so pass them to
-   * one at once.
+   * is made (test/worker/dns.test.ts checks that workerd does), so pass them to one at once.
    */
   take(id: number): Uint8Array {
     const rotation = this.next;
@@ -90,9 +84,7 @@ export class CachedAnswer {
       this.encoded[rotation] = bytes;
       this.grew(bytes.length);
     }
-    bytes[0] = (id >> 8) & 0xff;
-    bytes[1] = id & 0xff;
-    return bytes;
+    return writeMessageId(bytes, id);
   }
 }
 

@@ -1,6 +1,6 @@
 import { DNS_LEASE_MS } from "../../protocol/index.ts";
-import { AnswerCache, messageId } from "./answer-cache.ts";
-import { resolve, zoneOfSnapshot, type DnsQuestion, type DnsSnapshot, type DnsSnapshotReply, type Resolution, type ZoneIndex } from "./index.ts";
+import { AnswerCache } from "./answer-cache.ts";
+import { messageId, resolve, zoneOfSnapshot, type DnsQuestion, type DnsSnapshot, type DnsSnapshotReply, type Resolution, type ZoneIndex } from "./index.ts";
 
 /**
  * DNS answered by the Worker, from a copy of each cluster's zone snapshot kept in this isolate,

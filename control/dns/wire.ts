@@ -47,7 +47,7 @@ function decodedBytes(): number {
 export function decodeQuery(bytes: Uint8Array): DecodedQuery {
   if (bytes.length < HEADER_SIZE) return refuse(`message is ${bytes.length} bytes, shorter than the 12-byte DNS header`);
   if (bytes.length > MAX_MESSAGE_SIZE) return refuse(`message is ${bytes.length} bytes, longer than ${MAX_MESSAGE_SIZE}`);
-  const id = ((bytes[0] ?? 0) << 8) | (bytes[1] ?? 0);
+  const id = messageId(bytes);
   const flags = ((bytes[2] ?? 0) << 8) | (bytes[3] ?? 0);
   const qdcount = ((bytes[4] ?? 0) << 8) | (bytes[5] ?? 0);
   if (flags & QR) return refuse("the QR bit is set: the message is a response, not a query");
@@ -190,12 +190,21 @@ export function decodeMessage(bytes: Uint8Array): { ok: true; packet: Packet } |
 
 /** A copy of a DNS message with its id replaced (an upstream answer to an id-0 query, say). */
 export function withMessageId(bytes: Uint8Array, id: number): Uint8Array {
-  const copy = bytes.slice();
-  if (copy.length >= 2) {
-    copy[0] = (id >> 8) & 0xff;
-    copy[1] = id & 0xff;
+  return writeMessageId(bytes.slice(), id);
+}
+
+/** The id of a DNS message (its first two bytes); 0 for one too short to have it. */
+export function messageId(bytes: Uint8Array): number {
+  return bytes.length >= 2 ? ((bytes[0] ?? 0) << 8) | (bytes[1] ?? 0) : 0;
+}
+
+/** Writes `id` into a DNS message's header, in place; returns the message. */
+export function writeMessageId(bytes: Uint8Array, id: number): Uint8Array {
+  if (bytes.length >= 2) {
+    bytes[0] = (id >> 8) & 0xff;
+    bytes[1] = id & 0xff;
   }
-  return copy;
+  return bytes;
 }
 
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
@@ -205,17 +214,8 @@ export function encodeBase64Url(bytes: Uint8Array): string {
   return toBase64(bytes, true);
 }
 
-/** The platform's decoder where it has one (workerd does; Node 22 and Bun may not). */
-const platformFromBase64 = (Uint8Array as unknown as { fromBase64?: (text: string, options: { alphabet: "base64url" }) => Uint8Array }).fromBase64;
-
 /** Decodes RFC 8484's `?dns=`; null for padding, characters outside the alphabet, or an impossible length. */
 export function decodeBase64Url(text: string): Uint8Array | null {
   if (!BASE64URL.test(text) || text.length % 4 === 1) return null;
-  if (platformFromBase64 === undefined) return fromBase64(text);
-  try {
-    return platformFromBase64(text, { alphabet: "base64url" });
-  } catch {
-    // Not reached after the check above; were it, the answer is that of any bad input.
-    return null;
-  }
+  return fromBase64(text);
 }

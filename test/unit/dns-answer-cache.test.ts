@@ -1,9 +1,9 @@
 import * as dnsPacket from "@leichtgewicht/dns-packet";
 import { describe, expect, it } from "vitest";
-import { AnswerCache, MAX_CACHE_BYTES, MAX_ROTATIONS, messageId } from "../../control/dns/answer-cache.ts";
+import { AnswerCache, MAX_CACHE_BYTES, MAX_ROTATIONS } from "../../control/dns/answer-cache.ts";
 import type { DnsRecord } from "../../control/dns/records.ts";
 import { resolve, type DnsAnswer } from "../../control/dns/resolve.ts";
-import { decodeQuery, encodeQuery, encodeResponse, type DnsQuery } from "../../control/dns/wire.ts";
+import { decodeQuery, encodeQuery, encodeResponse, messageId, type DnsQuery } from "../../control/dns/wire.ts";
 import { fixtureZone, seeded } from "./dns-fixture.ts";
 
 const zoneP = fixtureZone();

@@ -305,6 +305,13 @@ export interface FieldError {
   errors: string[];
 }
 
+/**
+ * How deep a request body may nest: real bodies (an app, a group tree, a scheduler call) stay far
+ * below it, and the recursive code behind the routes (merges, schemas, group trees, a call's
+ * null-dropping walk) stays far from the stack's end.
+ */
+export const MAX_JSON_DEPTH = 64;
+
 /** Turns zod issues into Marathon-style `[{path, errors}]`, one entry per field. */
 export function fieldErrors(error: z.ZodError): FieldError[] {
   const byPath = new Map<string, string[]>();

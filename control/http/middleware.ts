@@ -1,4 +1,5 @@
 import type { Context } from "hono";
+import { MAX_JSON_DEPTH } from "../../protocol/messages.ts";
 import { createMiddleware } from "hono/factory";
 import { validator } from "hono/validator";
 import type { z } from "zod";
@@ -118,9 +119,7 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 
 const JSON_TYPE = /^application\/([\w.-]+\+)?json$/i;
 
-/** How deep a request body may nest: real bodies (an app, a group tree) stay far below it, and
- * the recursive code behind the routes (merges, schemas, group trees) stays far from the stack's end. */
-export const MAX_JSON_DEPTH = 64;
+export { MAX_JSON_DEPTH };
 
 /**
  * Whether `value` nests deeper than `limit` arrays and objects. It recurses at most `limit`

@@ -1,4 +1,4 @@
-import { fieldErrors } from "../../../../protocol/messages.ts";
+import { fieldErrors, MAX_JSON_DEPTH } from "../../../../protocol/messages.ts";
 import { fail, type Outcome } from "../marathon/commands.ts";
 import { callProblem, type SchedulerCall } from "./calls.ts";
 import { isPlainCall, parseSchedulerCall } from "./plain-call.ts";
@@ -13,9 +13,6 @@ import { isPlainCall, parseSchedulerCall } from "./plain-call.ts";
  * call, on the isolate both run in locally and on the object's thread in production anyway.
  */
 
-/** How deep a call may nest (a TaskInfo's deepest field is a few levels down): http/middleware.ts's MAX_JSON_DEPTH, as for every other body. */
-const MAX_CALL_DEPTH = 64;
-
 const malformed = (message: string) => fail("malformed", message);
 
 /** A call's text as the request sent it: 400 for text that is not JSON, nests too deep, or is not a call. */
@@ -29,7 +26,7 @@ export function readCallText(text: string): Outcome<SchedulerCall> {
   // The usual call (plain-call.ts) holds no null and nests no deeper than its shape: it is taken
   // without the walk that drops nulls, which would visit each of an ACCEPT's TaskInfos once more.
   if (isPlainCall(json)) return checked(json);
-  if (!dropNulls(json, MAX_CALL_DEPTH)) return malformed(`The JSON body nests deeper than ${MAX_CALL_DEPTH} levels.`);
+  if (!dropNulls(json, MAX_JSON_DEPTH)) return malformed(`The JSON body nests deeper than ${MAX_JSON_DEPTH} levels.`);
   const parsed = parseSchedulerCall(json);
   if (!parsed.success) {
     const details = fieldErrors(parsed.error);

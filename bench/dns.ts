@@ -16,7 +16,7 @@
  *   which the local runtime makes cost any route about an eighth of a bodyless request.
  * - The machine is shared: the three loads run in turn, `--rounds` times, in a different order
  *   each round. A ratio is the median of its rounds' ratios (each of loads run side by side),
- *   a rate the median of its rounds, so drift in the machine's load falls on all three alike.
+ *   a rate the median of its rounds (of an even count, the lower middle one), so drift in the machine's load falls on all three alike.
  * - `--profile` samples the Worker isolate during the first round's loads and adds each
  *   profile's hottest functions to the result (it slows them).
  */
@@ -30,7 +30,7 @@ import type { Api } from "./lib/api.ts";
 import { onCleanup } from "./lib/cleanup.ts";
 import { oneAgentCluster } from "./lib/one-agent.ts";
 import { controlPlaneProcesses, cpuByPid, machineInfo, sumCpuDelta } from "./lib/procfs.ts";
-import { fmt, table, writeJson } from "./lib/report.ts";
+import { fmt, medianBy, percentile, table, writeJson } from "./lib/report.ts";
 import { startProfiler, stopProfiler } from "./placement/support.ts";
 
 interface LoadResult {
@@ -65,17 +65,10 @@ async function load(args: string[]): Promise<LoadResult> {
   return JSON.parse(line) as LoadResult;
 }
 
-/** The round of median rate (the upper one of an even count). */
-function median(rounds: Round[]): Round {
-  const sorted = [...rounds].sort((a, b) => a.qps - b.qps);
-  const m = sorted[Math.floor(sorted.length / 2)];
-  if (m === undefined) throw new Error("no rounds");
-  return m;
-}
-
 /** A form's figures: its median round's rate and latencies, its CPU per request over all rounds. */
 function summary(rounds: Round[]) {
-  const m = median(rounds);
+  const m = medianBy(rounds, (r) => r.qps);
+  if (m === undefined) throw new Error("no rounds");
   const queries = rounds.reduce((n, r) => n + r.queries, 0);
   const per = (ms: number) => (queries > 0 ? ms / queries : null);
   return {
@@ -164,9 +157,8 @@ export async function run(argv: string[]): Promise<number> {
   const forwarder = await load(["--mode", "udp", "--port", String(forwarderPort), ...common]);
   const [get, post, baseline] = [summary(rounds.get), summary(rounds.post), summary(rounds.baseline)];
   const dohQueries = get.queries + post.queries;
-  /** The median over rounds of a form's rate over the baseline's in the same round. */
+  /** Each round's rate of a form over the baseline's in the same round. */
   const ratios = (form: Form) => rounds[form].map((r, i) => r.qps / (rounds.baseline[i]?.qps ?? Number.NaN));
-  const medianOf = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 
   const result = {
     benchmark: "dns",
@@ -177,10 +169,10 @@ export async function run(argv: string[]): Promise<number> {
     rounds: rounds.get.length,
     secondsPerLoad: Number(values.seconds),
     dohQps: get.qps,
-    dohRatio: medianOf(ratios("get")),
+    dohRatio: percentile(ratios("get"), 50),
     dohRatioRounds: ratios("get"),
     dohPostQps: post.qps,
-    dohPostRatio: medianOf(ratios("post")),
+    dohPostRatio: percentile(ratios("post"), 50),
     dohPostRatioRounds: ratios("post"),
     baselineHealthQps: baseline.qps,
     // The cost model's figure (bench/scale/cost.ts): the dearer form's runtime CPU per query.

@@ -50,7 +50,7 @@ import { Api } from "./lib/api.ts";
 import { onCleanup } from "./lib/cleanup.ts";
 import { controlPlaneProcesses, cpuByPid, loadAverage, machineInfo, sumCpuDelta } from "./lib/procfs.ts";
 import { startProfiler, stopProfiler } from "./placement/support.ts";
-import { fmt, percentile, round, table, writeJson } from "./lib/report.ts";
+import { fmt, medianBy, percentile, round, table, writeJson } from "./lib/report.ts";
 import { SimAgents } from "./lib/sim.ts";
 
 const TARGET_RATIO = 0.8;
@@ -311,7 +311,7 @@ export async function run(argv: string[]): Promise<number> {
     log(`round ${r + 1}: ratio ${fmt(m.value / ext.ms, 2)}`);
   }
   // The middle round (of an even count, the lower of the two middle ones: never the kinder).
-  const median = [...rounds].sort((a, b) => a.ratio - b.ratio)[Math.floor((rounds.length - 1) / 2)];
+  const median = medianBy(rounds, (r) => r.ratio);
   if (median === undefined) throw new Error("no rounds");
   const { ext, marathonMs, ackedMs, cpuMs } = median;
   const first = ext.fw.firstOffers;

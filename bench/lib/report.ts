@@ -9,6 +9,11 @@ export function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1] as number;
 }
 
+/** The item at the nearest-rank median of `key` (percentile 50: of an even count, the lower middle one); undefined for none. */
+export function medianBy<T>(items: readonly T[], key: (item: T) => number): T | undefined {
+  return [...items].sort((a, b) => key(a) - key(b))[Math.ceil(items.length / 2) - 1];
+}
+
 export function round(n: number, digits = 1): number {
   if (!Number.isFinite(n)) return n;
   const f = 10 ** digits;
